@@ -1,0 +1,3 @@
+from jaxmlp.cli import main
+
+raise SystemExit(main())

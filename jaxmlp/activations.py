@@ -1,0 +1,149 @@
+"""Activation functions h(z), one record each: forward rule and hand derivative side by side.
+
+Protocol: ``fn(z) -> a`` and ``grad(z) -> h'(z)``, both elementwise on the pre-activation z. The
+derivative consumes z (not a), is written out by hand, and is never obtained from jax. A record
+with ``learnable=True`` (PReLU) takes its per-unit slope as a second argument, ``fn(z, alpha)``,
+``grad(z, alpha)``, and gives ``grad_alpha(z) = d h / d alpha``.
+
+Kinks follow what ``jax.grad`` gives for the same forward definition: relu'(0) = 0,
+leaky_relu'(0) = 0.01, elu'(0) = 1; step and sign have derivative 0 everywhere (their true
+derivative is a Dirac delta at 0, which gradient descent cannot use).
+
+>>> import jax.numpy as jnp
+>>> tanh = get("tanh")
+>>> float(tanh.grad(jnp.asarray(0.0)))
+1.0
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+SELU_LAMBDA = 1.0507009873554805
+SELU_ALPHA = 1.6732632423543772
+LEAKY_SLOPE = 0.01
+PRELU_INIT = 0.25
+
+
+class Activation(NamedTuple):
+    """One activation: ``name``, forward ``fn``, hand-derived derivative ``grad``."""
+
+    name: str
+    fn: Callable
+    grad: Callable
+    learnable: bool = False
+    grad_alpha: Callable | None = None
+
+
+def _sigmoid(z):
+    return jax.nn.sigmoid(z)  # lax.logistic: no overflow for large |z|
+
+
+def _sigmoid_grad(z):
+    s = jax.nn.sigmoid(z)
+    return s * (1 - s)  # sigma' = sigma (1 - sigma)
+
+
+def _tanh_grad(z):
+    a = jnp.tanh(z)
+    return 1 - a * a  # tanh' = 1 - tanh^2
+
+
+def _negative_part(z):
+    # where, not minimum: jax.grad(minimum) splits 0.5/0.5 at the tie z = 0, making elu'(0) = 0.5.
+    return jnp.where(z > 0, 0.0, z).astype(z.dtype)
+
+
+def _elu(z, alpha=1.0):
+    return jnp.where(z > 0, z, alpha * jnp.expm1(_negative_part(z)))  # no overflow for z >> 0
+
+
+def _elu_grad(z, alpha=1.0):
+    return jnp.where(z > 0, 1.0, alpha * jnp.exp(_negative_part(z))).astype(z.dtype)
+
+
+_BUILTIN = (
+    Activation("identity", lambda z: z, jnp.ones_like),
+    Activation("step", lambda z: jnp.where(z > 0, 1.0, 0.0).astype(z.dtype), jnp.zeros_like),
+    Activation("sign", lambda z: jnp.where(z > 0, 1.0, -1.0).astype(z.dtype), jnp.zeros_like),
+    Activation("sigmoid", _sigmoid, _sigmoid_grad),
+    Activation("tanh", jnp.tanh, _tanh_grad),
+    Activation("arctan", jnp.arctan, lambda z: 1 / (1 + z * z)),
+    Activation("softsign", lambda z: z / (1 + jnp.abs(z)), lambda z: 1 / (1 + jnp.abs(z)) ** 2),
+    Activation(
+        "isru", lambda z: z * jax.lax.rsqrt(1 + z * z), lambda z: jax.lax.rsqrt(1 + z * z) ** 3
+    ),
+    Activation(
+        "relu",
+        lambda z: jnp.where(z > 0, z, 0.0).astype(z.dtype),
+        lambda z: jnp.where(z > 0, 1.0, 0.0).astype(z.dtype),
+    ),
+    Activation(
+        "leaky_relu",
+        lambda z: jnp.where(z > 0, z, LEAKY_SLOPE * z),
+        lambda z: jnp.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype),
+    ),
+    Activation(
+        "prelu",
+        lambda z, alpha=PRELU_INIT: jnp.where(z > 0, z, alpha * z),
+        lambda z, alpha=PRELU_INIT: jnp.where(z > 0, jnp.ones_like(z), alpha * jnp.ones_like(z)),
+        learnable=True,
+        grad_alpha=lambda z: jnp.where(z > 0, 0.0, z).astype(z.dtype),  # d(alpha z)/d alpha = z
+    ),
+    # ELU with alpha = 1 (seed 002 prints alpha = 1.67326, which is SELU's constant).
+    Activation("elu", _elu, _elu_grad),
+    Activation(
+        "selu",
+        lambda z: SELU_LAMBDA * _elu(z, SELU_ALPHA),
+        lambda z: SELU_LAMBDA * _elu_grad(z, SELU_ALPHA),
+    ),
+    # softplus(z) = ln(1 + e^z) = logaddexp(z, 0), exact for large |z|; its derivative is sigma.
+    Activation("softplus", lambda z: jnp.logaddexp(z, 0.0), _sigmoid),
+)
+
+_REGISTRY: dict[str, Activation] = {act.name: act for act in _BUILTIN}
+
+
+def names() -> tuple[str, ...]:
+    """Names of every registered activation, built-in and user-registered."""
+    return tuple(_REGISTRY)
+
+
+def get(name: str) -> Activation:
+    """The activation record called ``name``; ValueError listing the known names otherwise."""
+    if isinstance(name, Activation):
+        return name
+    if name not in _REGISTRY:
+        raise ValueError(f"Unknown activation: {name!r}. It needs to be one of {list(_REGISTRY)}.")
+    return _REGISTRY[name]
+
+
+def register(name: str, fn: Callable, grad: Callable) -> Activation:
+    """Add a user activation: ``fn(z)`` and its hand-derived derivative ``grad(z)``, elementwise.
+
+    Everything downstream (``MLP``, backprop, ``gradcheck``) then accepts ``name``.
+
+    >>> import jax.numpy as jnp
+    >>> _ = register("cube", lambda z: z**3, lambda z: 3 * z**2)
+    >>> float(get("cube").grad(jnp.asarray(2.0)))
+    12.0
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"An activation name must be a non-empty string, got {name!r}.")
+    if not (callable(fn) and callable(grad)):
+        raise TypeError(
+            f"fn and grad must be callables, got {type(fn).__name__}, {type(grad).__name__}."
+        )
+    if name in _REGISTRY and _REGISTRY[name] in _BUILTIN:
+        raise ValueError(f"{name!r} is a built-in activation and cannot be replaced.")
+    act = Activation(name, fn, grad)
+    _REGISTRY[name] = act
+    return act
+
+
+def unregister(name: str) -> None:
+    """Remove a user-registered activation (built-ins stay)."""
+    if name in _REGISTRY and _REGISTRY[name] not in _BUILTIN:
+        del _REGISTRY[name]

@@ -1,0 +1,281 @@
+"""The network: an immutable description ``MLP`` whose methods are pure functions of ``params``.
+
+``params`` is a plain list with one dict per layer, ``{"w": (fan_in, fan_out), "b": (fan_out,)}``
+(plus ``"alpha": (fan_out,)`` for a PReLU hidden layer), so ``z = a w + b`` reads like the math.
+An ``MLP`` is hashable and can be a static argument of ``jax.jit``.
+
+>>> import jax, jax.numpy as jnp
+>>> net = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
+>>> params = net.init(jax.random.key(0))
+>>> x = jnp.ones((5, 4)); t = jnp.array([0, 1, 2, 0, 1])
+>>> net.apply(params, x).shape, net.cost(params, x, t).shape, net.predict(params, x).shape
+((5, 3), (), (5,))
+"""
+
+import dataclasses
+from numbers import Integral, Real
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmlp import activations, backprop, initializers, jacobian, losses, outputs
+
+REDUCTIONS = ("mean", "sum")
+
+
+@dataclasses.dataclass(frozen=True, init=False)
+class MLP:
+    """A multilayer perceptron.
+
+    Args:
+      sizes: layer widths ``(d, p_1, ..., p_{L-1}, K)``, input first, at least two.
+      activation: one hidden activation name, or one per hidden layer (``activations.names()``).
+      output: output activation (``outputs.NAMES``).
+      loss: per-example loss (``losses.NAMES``).
+      reduction: ``"mean"`` over examples, or ``"sum"`` (the seeds' E = sum_i E_i).
+      init: an init scheme string (``initializers.NAMES``: ``"he_normal"``, ``"uniform:0,1"``,
+        ``"normal:0.01"``...); ``None`` picks a default per activation. Kept as ``init_scheme``
+        (``init`` is the method that draws parameters).
+      dropout: inverted-dropout rate of the hidden layers, in [0, 1); active when a key is given.
+    """
+
+    sizes: tuple[int, ...]
+    activation: str | tuple[str, ...]
+    output: str
+    loss: str
+    reduction: str
+    init_scheme: str | None
+    dropout: float
+
+    def __init__(
+        self,
+        sizes,
+        activation="tanh",
+        output="identity",
+        loss="sse",
+        reduction="mean",
+        init=None,
+        dropout=0.0,
+    ):
+        sizes = _check_sizes(sizes)
+        if not isinstance(activation, str):
+            activation = tuple(activation)
+            if len(activation) != len(sizes) - 2:
+                raise ValueError(
+                    f"activation lists one name per hidden layer: {len(sizes) - 2} for sizes "
+                    f"{sizes}, got {len(activation)}: {list(activation)}."
+                )
+        fields = dict(
+            sizes=sizes,
+            activation=activation,
+            output=output,
+            loss=loss,
+            reduction=reduction,
+            init_scheme=None if init is None else str(initializers.parse(init)),
+            dropout=dropout,
+        )
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+        for name in self.hidden_activations:
+            activations.get(name)
+        outputs.get(output)
+        losses.get(loss)
+        losses.check_pair(output, loss)
+        if output == "softmax" and sizes[-1] < 2:
+            raise ValueError("A softmax output needs at least 2 units; use sigmoid for one.")
+        if reduction not in REDUCTIONS:
+            raise ValueError(
+                f"Unknown reduction: {reduction!r}. It needs to be one of {list(REDUCTIONS)}."
+            )
+        if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+
+    def replace(self, **changes) -> "MLP":
+        """A copy with some settings changed (``init=`` for the scheme)."""
+        settings = dict(
+            sizes=self.sizes,
+            activation=self.activation,
+            output=self.output,
+            loss=self.loss,
+            reduction=self.reduction,
+            init=self.init_scheme,
+            dropout=self.dropout,
+        )
+        return MLP(**(settings | changes))
+
+    @property
+    def hidden_activations(self) -> tuple[str, ...]:
+        """One activation name per hidden layer."""
+        if isinstance(self.activation, str):
+            return (self.activation,) * (len(self.sizes) - 2)
+        return self.activation
+
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters |w|."""
+        return sum(
+            i * o + o + o * activations.get(a).learnable
+            for i, o, a in zip(self.sizes, self.sizes[1:], (*self.hidden_activations, "identity"))
+        )
+
+    # -- parameters ----------------------------------------------------------------------------
+
+    def init(self, key, dtype=jnp.float32) -> list[dict]:
+        """Fresh parameters; keys are split per layer. ``dtype`` float32 by default."""
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
+        params = []
+        acts = (*self.hidden_activations, self.output)
+        for l, (key_l, fan_in, fan_out) in enumerate(
+            zip(jax.random.split(key, len(self.sizes) - 1), self.sizes, self.sizes[1:])
+        ):
+            scheme = (
+                initializers.parse(self.init_scheme)
+                if self.init_scheme
+                else initializers.default_for(acts[l])
+            )
+            layer = initializers.layer(scheme, key_l, fan_in, fan_out, dtype)
+            if l < len(self.sizes) - 2 and activations.get(acts[l]).learnable:
+                layer["alpha"] = jnp.full((fan_out,), activations.PRELU_INIT, dtype)
+            params.append(layer)
+        return params
+
+    def check_params(self, params) -> None:
+        """ValueError unless ``params`` matches this architecture, layer by layer."""
+        if not isinstance(params, list | tuple) or len(params) != len(self.sizes) - 1:
+            n = len(params) if isinstance(params, list | tuple) else type(params).__name__
+            raise ValueError(
+                f"params must be a list of {len(self.sizes) - 1} layer dicts for sizes "
+                f"{self.sizes}, got {n}."
+            )
+        acts = (*self.hidden_activations, self.output)
+        for l, (layer, fan_in, fan_out) in enumerate(zip(params, self.sizes, self.sizes[1:])):
+            learnable = l < len(acts) - 1 and activations.get(acts[l]).learnable
+            want = {"w": (fan_in, fan_out), "b": (fan_out,)} | (
+                {"alpha": (fan_out,)} if learnable else {}
+            )
+            got = (
+                {k: tuple(np.shape(v)) for k, v in layer.items()}
+                if isinstance(layer, dict)
+                else type(layer).__name__
+            )
+            if got != want:
+                raise ValueError(
+                    f"params[{l}] does not match the architecture {self.sizes}: expected "
+                    f"shapes {want}, got {got}."
+                )
+
+    # -- the network function ------------------------------------------------------------------
+
+    def apply(self, params, x, *, key=None):
+        """Network outputs ``y (n, K)`` for ``x (n, d)``, after the output activation.
+
+        Computed in the dtype of ``params``. ``key`` turns dropout on (training only).
+        """
+        x = self._check_x(params, x)
+        return backprop.forward(self, params, x, key).as_[-1]
+
+    def cost(self, params, x, t, *, key=None):
+        """Scalar cost: the reduction over examples of the per-example loss l(y, t)."""
+        x, t = self._check_xt(params, x, t)
+        return backprop.cost_of(self, backprop.forward(self, params, x, key), t)
+
+    def predict(self, params, x):
+        """Labels: argmax for softmax, ``y > 0.5`` for sigmoid (per unit), ``y`` otherwise."""
+        y = self.apply(params, x)
+        if self.output == "softmax":
+            return jnp.argmax(y, axis=-1)
+        if self.output == "sigmoid":
+            labels = (y > 0.5).astype(jnp.int32)
+            return labels[:, 0] if y.shape[-1] == 1 else labels
+        return y
+
+    # -- derivatives, by hand ------------------------------------------------------------------
+
+    def backprop(self, params, x, t, *, key=None):
+        """dE/dparams by the hand-derived backward recursion, shaped like ``params``."""
+        return self.value_and_backprop(params, x, t, key=key)[1]
+
+    def value_and_backprop(self, params, x, t, *, key=None):
+        """``(E, dE/dparams)`` from one forward and one hand backward pass."""
+        x, t = self._check_xt(params, x, t)
+        return backprop.value_and_grad(self, params, x, t, key)
+
+    def input_grad(self, params, x, t):
+        """dE/dx ``(n, d)``: the backward recursion carried one layer further, to the inputs."""
+        x, t = self._check_xt(params, x, t)
+        return backprop.backward(self, params, backprop.forward(self, params, x), t)[1]
+
+    def input_jacobian(self, params, x, *, mode="reverse"):
+        """dy/dx ``(n, K, d)`` by hand, accumulated ``"forward"`` (input to output) or
+        ``"reverse"`` (output to input) through the layers."""
+        return jacobian.input_jacobian(self, params, self._check_x(params, x), mode)
+
+    def hand_cost(self, params, x, t):
+        """``cost`` whose ``jax.grad`` runs the hand backprop (a ``jax.custom_vjp``), so it
+        composes with jit, vmap and grad. Targets ``t`` are data: their cotangent is zero."""
+        x, t = self._check_xt(params, x, t)
+        return backprop.hand_cost(self, params, x, t)
+
+    # -- validation at the boundary ------------------------------------------------------------
+
+    def _check_x(self, params, x):
+        self.check_params(params)
+        dtype = params[0]["w"].dtype
+        if not hasattr(x, "dtype"):
+            x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ValueError(
+                f"x must have shape (n, {self.sizes[0]}) for sizes {self.sizes}, got {x.shape}."
+            )
+        if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
+            raise ValueError(f"x must be numeric, got dtype {x.dtype}.")
+        return jnp.asarray(x, dtype)
+
+    def _check_xt(self, params, x, t):
+        x = self._check_x(params, x)
+        return x, self.targets(t, x.shape[0], x.dtype)
+
+    def targets(self, t, n: int, dtype=jnp.float32):
+        """``t`` as an ``(n, K)`` array: integer labels ``(n,)`` become one-hot for
+        cross_entropy, and ``(n,)`` is accepted for one output."""
+        if not hasattr(t, "dtype"):
+            t = np.asarray(t)
+        k = self.sizes[-1]
+        if t.ndim == 1 and t.shape[0] == n and jnp.issubdtype(t.dtype, jnp.integer) and k > 1:
+            if self.loss != "cross_entropy":
+                raise ValueError(
+                    f"Integer labels of shape (n,) need loss='cross_entropy'; for {self.loss!r} "
+                    f"pass t of shape ({n}, {k})."
+                )
+            _check_label_range(t, k)
+            return jax.nn.one_hot(t, k, dtype=dtype)
+        if t.ndim == 1 and k == 1 and t.shape[0] == n:
+            t = t[:, None]
+        if t.shape != (n, k):
+            allowed = f"({n}, {k})" + (f" or integer labels ({n},)" if k > 1 else f" or ({n},)")
+            raise ValueError(f"t must have shape {allowed}, got {t.shape}.")
+        return jnp.asarray(t, dtype)
+
+
+def _check_sizes(sizes) -> tuple[int, ...]:
+    if isinstance(sizes, str | bytes) or not hasattr(sizes, "__len__"):
+        raise ValueError(f"sizes must be a sequence of layer widths like (4, 8, 3), got {sizes!r}.")
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least two widths (inputs and outputs), got {sizes!r}.")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, Integral) or s <= 0:
+            raise ValueError(
+                f"Every width in sizes must be a positive integer, got {s!r} in {sizes!r}."
+            )
+    return tuple(int(s) for s in sizes)
+
+
+def _check_label_range(t, k: int) -> None:
+    if isinstance(t, jax.core.Tracer):
+        return  # traced: values unknown, checked when concrete
+    t = np.asarray(t)
+    if t.size and (t.min() < 0 or t.max() >= k):
+        bad = t[(t < 0) | (t >= k)][0]
+        raise ValueError(f"Integer labels must lie in [0, {k - 1}] for {k} outputs, got {bad}.")
