@@ -5,14 +5,24 @@ The public API, in one place.
 
 from jaxmlp import activations, initializers, losses, outputs
 from jaxmlp.mlp import MLP
+from jaxmlp.optim import Optimizer
+from jaxmlp.train import Diverged, Result, TrainConfig, TrainState, evaluate, fit, make_step
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Diverged",
     "MLP",
+    "Optimizer",
+    "Result",
+    "TrainConfig",
+    "TrainState",
     "__version__",
     "activations",
+    "evaluate",
+    "fit",
     "initializers",
     "losses",
+    "make_step",
     "outputs",
 ]

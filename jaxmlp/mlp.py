@@ -222,7 +222,10 @@ class MLP:
 
     def _check_x(self, params, x):
         self.check_params(params)
-        dtype = params[0]["w"].dtype
+        return self.inputs(x, params[0]["w"].dtype)
+
+    def inputs(self, x, dtype=jnp.float32):
+        """``x`` checked to be ``(n, d)`` and numeric, as an array of ``dtype``."""
         if not hasattr(x, "dtype"):
             x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:

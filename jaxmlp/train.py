@@ -1,0 +1,536 @@
+"""Training: gradient descent with optax, whole epochs fused into one compiled ``lax.scan``.
+
+The step is pure, ``(params, opt_state, x, t, key) -> (params, opt_state, metrics)``. An epoch
+shuffles with ``jax.random`` on the device and scans the steps over data already there; several
+cheap epochs are fused into one call, so a small net pays no per-step dispatch. Epoch e's
+randomness is ``fold_in(key(seed), e)``: runs are deterministic and resume exactly. Mini-batch
+epochs drop the last ``n mod batch_size`` examples (a different few each epoch).
+
+>>> import jax.numpy as jnp
+>>> from jaxmlp import MLP, Optimizer, TrainConfig, fit
+>>> x = jnp.array([[0.0, 0], [0, 1], [1, 0], [1, 1]]); t = jnp.array([[0.0], [1], [1], [0]])
+>>> net = MLP((2, 3, 1), "sigmoid", "sigmoid", "sse", reduction="sum", init="uniform:0,1")
+>>> result = fit(net, x, t, Optimizer("sgd", lr=0.1), TrainConfig(epochs=5000, batch_size="full"))
+>>> [int(v) for v in net.predict(result.params, x)]
+[0, 1, 1, 0]
+"""
+
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from jaxmlp import backprop as bp
+from jaxmlp import losses, sharding
+from jaxmlp.optim import Optimizer
+
+BACKPROPS = ("hand", "autodiff")
+DTYPES = ("float32", "float64", "bfloat16")
+# Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
+_FLOPS_PER_CALL = 2e8
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How long and on what.
+
+    Args:
+      epochs: passes over the training set.
+      batch_size: examples per step; 1 is on-line, ``"full"`` the whole set (seed 000's modes).
+      backprop: gradient source, ``"hand"`` (``net.backprop``) or ``"autodiff"`` (``jax.grad``).
+      seed: drives shuffling, dropout and the validation split.
+      dtype: compute dtype; ``"bfloat16"`` computes in bfloat16 on float32 master weights,
+        ``"float64"`` needs ``jax.config.update("jax_enable_x64", True)``.
+      val_fraction: held out from the training set (stratified for labels) when no validation
+        set is given.
+      early_stopping: patience in epochs on the validation loss; None trains all epochs.
+      restore_best: with early stopping, return the parameters of the best validation loss.
+      devices: data-parallel over this many devices (all local ones when None).
+      chunk_steps: stream host data to the device in chunks of this many steps (data too large
+        for the device); None keeps the whole training set on the device.
+    """
+
+    epochs: int = 10
+    batch_size: int | str = 32
+    backprop: str = "hand"
+    seed: int = 0
+    dtype: str = "float32"
+    val_fraction: float = 0.0
+    early_stopping: int | None = None
+    restore_best: bool = True
+    devices: int | None = None
+    chunk_steps: int | None = None
+
+    def __post_init__(self):
+        _check_int("epochs", self.epochs, 1)
+        if self.batch_size != "full":
+            _check_int("batch_size", self.batch_size, 1, "or 'full'")
+        if self.backprop not in BACKPROPS:
+            raise ValueError(
+                f"Unknown backprop: {self.backprop!r}. It needs to be one of {list(BACKPROPS)}."
+            )
+        if self.dtype not in DTYPES:
+            raise ValueError(
+                f"Unknown dtype: {self.dtype!r}. It needs to be one of {list(DTYPES)}."
+            )
+        _check_int("seed", self.seed, 0)
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}.")
+        if self.early_stopping is not None:
+            _check_int("early_stopping", self.early_stopping, 1)
+        if self.devices is not None:
+            _check_int("devices", self.devices, 1)
+        if self.chunk_steps is not None:
+            _check_int("chunk_steps", self.chunk_steps, 1)
+
+
+class TrainState(NamedTuple):
+    """Everything a run needs to continue exactly: arrays, plus the epoch count and the
+    early-stopping bookkeeping. ``best_params`` is None without early stopping."""
+
+    params: list
+    opt_state: optax.OptState
+    epoch: int = 0
+    best_params: list | None = None
+    best_val_loss: float = math.inf
+    bad_epochs: int = 0
+
+
+class Result(NamedTuple):
+    params: list
+    history: list
+    state: TrainState
+
+
+class Diverged(ArithmeticError):
+    """A non-finite loss or gradient. ``state`` holds the last good parameters (those before the
+    failing step), ``history`` the finished epochs."""
+
+    def __init__(self, epoch: int, step: int, state: TrainState, history: list):
+        super().__init__(
+            f"training diverged: non-finite loss or gradient at epoch {epoch}, step {step}; "
+            "try a lower learning rate"
+        )
+        self.epoch, self.step, self.state, self.history = epoch, step, state, history
+
+
+# -- the step ----------------------------------------------------------------------------------
+
+
+def gradient_source(net, backprop: str = "hand") -> Callable:
+    """``f(params, x, t, key) -> (cost, y, grads)`` by the hand recursion or by ``jax.grad``."""
+    if backprop == "hand":
+
+        def hand(params, x, t, key=None):
+            trace = bp.forward(net, params, x, key)
+            grads, _ = bp.backward(net, params, trace, t)
+            return bp.cost_of(net, trace, t), trace.as_[-1], grads
+
+        return hand
+    if backprop == "autodiff":
+
+        def autodiff(params, x, t, key=None):
+            def cost(p):
+                trace = bp.forward(net, p, x, key)
+                return bp.cost_of(net, trace, t), trace.as_[-1]
+
+            (c, y), grads = jax.value_and_grad(cost, has_aux=True)(params)
+            return c, y, grads
+
+        return autodiff
+    raise ValueError(f"Unknown backprop: {backprop!r}. It needs to be one of {list(BACKPROPS)}.")
+
+
+def correct(net, y, t):
+    """Number of correct predictions in a batch (targets ``t (n, K)``); per unit for sigmoid."""
+    if net.output == "softmax":
+        return jnp.sum(jnp.argmax(y, -1) == jnp.argmax(t, -1))
+    if net.output == "sigmoid":
+        return jnp.sum((y > 0.5) == (t > 0.5)) / y.shape[-1]
+    return jnp.zeros(())
+
+
+def is_classifier(net) -> bool:
+    return net.output in ("softmax", "sigmoid")
+
+
+class _Transformation(NamedTuple):
+    """An ``Optimizer`` and its run length: hashable, and an optax transformation when built."""
+
+    optimizer: Optimizer
+    total_steps: int
+
+    def build(self):
+        return self.optimizer.build(self.total_steps)
+
+
+def make_step(
+    net, tx: optax.GradientTransformation, backprop: str = "hand", dtype: str = "float32"
+):
+    """The pure training step ``(params, opt_state, x, t, key=None) -> (params, opt_state,
+    metrics)``; wrap it in ``jax.jit``. metrics: ``loss``, ``correct``, ``grad_norm``."""
+    if isinstance(tx, _Transformation):
+        tx = tx.build()
+    grads_of = gradient_source(net, backprop)
+    compute = jnp.bfloat16 if dtype == "bfloat16" else None
+
+    def step(params, opt_state, x, t, key=None):
+        p = params
+        if compute is not None:  # bfloat16 compute, float32 master weights
+            p, x, t = jax.tree.map(lambda a: a.astype(compute), (params, x, t))
+        cost, y, grads = grads_of(p, x, t, key)
+        grads = jax.tree.map(lambda g, w: g.astype(w.dtype), grads, params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        metrics = {
+            "loss": cost.astype(jnp.float32),
+            "correct": correct(net, y, t).astype(jnp.float32),
+            "grad_norm": optax.global_norm(grads).astype(jnp.float32),
+        }
+        return optax.apply_updates(params, updates), opt_state, metrics
+
+    return step
+
+
+# -- fused epochs --------------------------------------------------------------------------------
+
+
+def _keep_if(ok, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
+
+
+@functools.lru_cache(maxsize=32)
+def _make_epochs(net, step_spec, n: int, batch_size: int, mesh, has_val: bool):
+    """``run(params, opt_state, x, t, x_val, t_val, key, epochs)``: a scan over ``epochs``
+    (indices), each a scan over its steps, compiled once per number of epochs."""
+    step = make_step(net, *step_spec)
+    steps = n // batch_size
+    dropout = net.dropout > 0
+    constrain = (
+        (lambda a: lax.with_sharding_constraint(a, sharding.batch_sharded(mesh)))
+        if mesh.size > 1
+        else (lambda a: a)
+    )
+
+    def epoch(carry, e, x, t, x_val, t_val, key):
+        params, opt_state, stopped = carry
+        perm_key, drop_key = jax.random.split(jax.random.fold_in(key, e))
+        if batch_size == n:
+            order = jnp.arange(n)[None]
+        else:
+            order = jax.random.permutation(perm_key, n)[: steps * batch_size].reshape(
+                steps, batch_size
+            )
+
+        def body(c, i_idx):
+            params, opt_state, bad = c
+            i, idx = i_idx
+            xb, tb = (
+                (constrain(x), constrain(t))
+                if batch_size == n
+                else (constrain(x[idx]), constrain(t[idx]))
+            )
+            k = jax.random.fold_in(drop_key, i) if dropout else None
+            new_params, new_opt, m = step(params, opt_state, xb, tb, k)
+            ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0) & ~stopped
+            bad = jnp.where((bad < 0) & ~ok & ~stopped, i, bad)
+            return (_keep_if(ok, new_params, params), _keep_if(ok, new_opt, opt_state), bad), m
+
+        (params, opt_state, bad), m = lax.scan(
+            body, (params, opt_state, jnp.int32(-1)), (jnp.arange(order.shape[0]), order)
+        )
+        out = {
+            "train_loss": jnp.mean(m["loss"]),
+            "train_correct": jnp.sum(m["correct"]),
+            "bad_step": bad,
+        }
+        if has_val:
+            trace = bp.forward(net, params, x_val)
+            out["val_loss"] = bp.cost_of(net, trace, t_val).astype(jnp.float32)
+            out["val_correct"] = correct(net, trace.as_[-1], t_val).astype(jnp.float32)
+        return (params, opt_state, stopped | (bad >= 0)), out
+
+    def run(params, opt_state, x, t, x_val, t_val, key, epochs):
+        def one(carry, e):
+            return epoch(carry, e, x, t, x_val, t_val, key)
+
+        (params, opt_state, _), out = lax.scan(one, (params, opt_state, jnp.bool_(False)), epochs)
+        return params, opt_state, out
+
+    return jax.jit(run, donate_argnums=(0, 1))
+
+
+@functools.lru_cache(maxsize=32)
+def _make_streamed(net, step_spec, mesh):
+    """``run(params, opt_state, xs, ts, key)`` over ``xs (steps, batch, d)`` already gathered."""
+    step = make_step(net, *step_spec)
+    place = (
+        (lambda a: lax.with_sharding_constraint(a, sharding.batch_sharded(mesh)))
+        if mesh.size > 1
+        else (lambda a: a)
+    )
+
+    def run(params, opt_state, xs, ts, keys):
+        def body(c, batch):
+            params, opt_state, bad, i = c
+            xb, tb, k = batch
+            new_params, new_opt, m = step(
+                params, opt_state, place(xb), place(tb), k if net.dropout > 0 else None
+            )
+            ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0)
+            bad = jnp.where((bad < 0) & ~ok, i, bad)
+            return (
+                _keep_if(ok, new_params, params),
+                _keep_if(ok, new_opt, opt_state),
+                bad,
+                i + 1,
+            ), m
+
+        (params, opt_state, bad, _), m = lax.scan(
+            body, (params, opt_state, jnp.int32(-1), jnp.int32(0)), (xs, ts, keys)
+        )
+        return params, opt_state, {"loss": m["loss"], "correct": m["correct"], "bad_step": bad}
+
+    return jax.jit(run, donate_argnums=(0, 1))
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def fit(
+    net,
+    x,
+    t,
+    optimizer: Optimizer | None = None,
+    config: TrainConfig | None = None,
+    *,
+    params=None,
+    x_val=None,
+    t_val=None,
+    state: TrainState | None = None,
+    callback: Callable | None = None,
+) -> Result:
+    """Train ``net`` on ``x (n, d)``, ``t`` (``(n, K)`` or integer labels ``(n,)``).
+
+    Args:
+      optimizer: an ``Optimizer`` (Adam at 1e-3 by default).
+      config: a ``TrainConfig``.
+      params: initial parameters (``net.init(key(seed))`` by default).
+      x_val, t_val: a validation set; otherwise ``config.val_fraction`` of the training set.
+      state: a ``TrainState`` to resume from (as saved by a callback).
+      callback: ``callback(record, state)`` after every epoch with its history record;
+        returning True stops training.
+
+    Returns ``Result(params, history, state)``; history holds one dict per epoch: ``epoch``,
+    ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (None where they do not
+    apply), ``seconds``. Raises ``Diverged`` on a non-finite loss or gradient.
+    """
+    optimizer = optimizer or Optimizer()
+    config = config or TrainConfig()
+    dtype = _storage_dtype(config.dtype)
+    x, t, x_val, t_val = _split(net, x, t, x_val, t_val, config)
+    x, t = _as_arrays(net, x, t, dtype)
+    has_val = x_val is not None
+    if has_val:
+        x_val, t_val = _as_arrays(net, x_val, t_val, dtype)
+    n = x.shape[0]
+    batch_size = n if config.batch_size == "full" else min(config.batch_size, n)
+    mesh = sharding.data_mesh(config.devices)
+    sharding.check_batch(batch_size, mesh)
+    steps = n // batch_size
+    tx = optimizer.build(steps * config.epochs)
+    # Compiled runners are cached on these hashable settings, so a second fit does not recompile.
+    step_spec = (_Transformation(optimizer, steps * config.epochs), config.backprop, config.dtype)
+    key = jax.random.key(config.seed)
+
+    if state is None:
+        p = params if params is not None else net.init(jax.random.fold_in(key, -1 % 2**31), dtype)
+        net.check_params(p)
+        state = TrainState(p, tx.init(p), 0, p if config.early_stopping else None)
+    put = lambda tree: jax.device_put(tree, sharding.replicated(mesh))  # noqa: E731
+    params_, opt_state = put((state.params, state.opt_state))
+    if config.chunk_steps is None:
+        x, t = put((x, t))
+        if has_val:
+            x_val, t_val = put((x_val, t_val))
+        run = _make_epochs(net, step_spec, n, batch_size, mesh, has_val)
+    else:
+        run = _make_streamed(net, step_spec, mesh)
+
+    per_call = _epochs_per_call(net, n, config)
+    history = []
+    while state.epoch < config.epochs:
+        first = state.epoch
+        k = min(per_call, config.epochs - first)
+        start = time.perf_counter()
+        if config.chunk_steps is None:
+            epochs = jnp.arange(first, first + k, dtype=jnp.int32)
+            params_, opt_state, out = run(params_, opt_state, x, t, x_val, t_val, key, epochs)
+        else:
+            params_, opt_state, out = _streamed_epoch(
+                run, params_, opt_state, x, t, key, first, batch_size, config.chunk_steps
+            )
+            if has_val:
+                out |= _val_out(net, params_, x_val, t_val)
+        out = jax.tree.map(np.asarray, jax.device_get(out))
+        seconds = (time.perf_counter() - start) / k
+        for j in range(k):
+            if out["bad_step"][j] >= 0:
+                good = state._replace(params=params_, opt_state=opt_state)
+                raise Diverged(first + j + 1, int(out["bad_step"][j]) + 1, good, history)
+            record = _record(net, out, j, first + j, seconds, steps * batch_size, x_val)
+            history.append(record)
+            if j == k - 1:  # the parameters on hand are those after the last epoch of the call
+                state = _advance(state, record, params_, opt_state, config)
+            if (callback and callback(record, state)) or _patience_ran_out(state, config):
+                return _finish(state, history, config)
+    return _finish(state, history, config)
+
+
+def _advance(state, record, params, opt_state, config):
+    """The state after the epoch of ``record``, and the early-stopping bookkeeping."""
+    state = state._replace(params=params, opt_state=opt_state, epoch=record["epoch"])
+    if config.early_stopping and record["val_loss"] is not None:
+        if record["val_loss"] < state.best_val_loss:
+            best = jax.tree.map(jnp.copy, params)
+            state = state._replace(best_params=best, best_val_loss=record["val_loss"], bad_epochs=0)
+        else:
+            state = state._replace(bad_epochs=state.bad_epochs + 1)
+    return state
+
+
+def _patience_ran_out(state, config) -> bool:
+    return bool(config.early_stopping) and state.bad_epochs >= config.early_stopping
+
+
+def _finish(state, history, config):
+    params = state.params
+    if config.early_stopping and config.restore_best and state.best_params is not None:
+        params = state.best_params
+    return Result(params, history, state)
+
+
+def _record(net, out, j, epoch, seconds, n_seen, x_val):
+    classifier = is_classifier(net)
+    record = {
+        "epoch": epoch + 1,
+        "train_loss": float(out["train_loss"][j]),
+        "train_accuracy": float(out["train_correct"][j]) / n_seen if classifier else None,
+        "val_loss": None,
+        "val_accuracy": None,
+        "seconds": seconds,
+    }
+    if x_val is not None:
+        record["val_loss"] = float(out["val_loss"][j])
+        if classifier:
+            record["val_accuracy"] = float(out["val_correct"][j]) / x_val.shape[0]
+    return record
+
+
+def _epochs_per_call(net, n: int, config) -> int:
+    """Epochs fused into one call: 1 with early stopping or streaming, else enough to do about
+    ``_FLOPS_PER_CALL`` of work (XOR's 5000 full-batch epochs are one call)."""
+    if config.early_stopping or config.chunk_steps is not None:
+        return 1
+    flops = 6 * net.n_params * n
+    return max(1, min(config.epochs, int(_FLOPS_PER_CALL // max(flops, 1))))
+
+
+def _streamed_epoch(run, params, opt_state, x, t, key, epoch, batch_size, chunk_steps):
+    """One epoch over host arrays, ``chunk_steps`` steps per transfer, in the same order as the
+    on-device epoch."""
+    x, t = np.asarray(x), np.asarray(t)
+    n = x.shape[0]
+    steps = n // batch_size
+    perm_key, drop_key = jax.random.split(jax.random.fold_in(key, epoch))
+    order = np.arange(n) if batch_size == n else np.asarray(jax.random.permutation(perm_key, n))
+    order = order[: steps * batch_size].reshape(steps, batch_size)
+    losses, corrects = [], []
+    for s in range(0, steps, chunk_steps):
+        idx = order[s : s + chunk_steps]
+        keys = jax.vmap(lambda i: jax.random.fold_in(drop_key, i))(jnp.arange(s, s + len(idx)))
+        params, opt_state, out = run(params, opt_state, x[idx], t[idx], keys)
+        if out["bad_step"] >= 0:
+            bad = {
+                "train_loss": [np.nan],
+                "train_correct": [0.0],
+                "bad_step": [s + out["bad_step"]],
+            }
+            return params, opt_state, bad
+        losses.append(np.asarray(out["loss"]))
+        corrects.append(np.asarray(out["correct"]))
+    out = {
+        "train_loss": [np.concatenate(losses).mean()],
+        "train_correct": [np.concatenate(corrects).sum()],
+    }
+    return params, opt_state, out | {"bad_step": [-1]}
+
+
+def _val_out(net, params, x_val, t_val):
+    val = evaluate(net, params, x_val, t_val)
+    hits = (val["accuracy"] or 0.0) * x_val.shape[0]
+    return {"val_loss": [val["loss"]], "val_correct": [hits]}
+
+
+# -- evaluation and data ------------------------------------------------------------------------
+
+
+def evaluate(net, params, x, t, batch_size: int = 8192) -> dict:
+    """``{"loss": the cost over all of x (net's reduction), "accuracy": float or None}``."""
+    x, t = _as_arrays(net, x, t, params[0]["w"].dtype)
+    n = x.shape[0]
+    total, hits = 0.0, 0.0
+    for s in range(0, n, batch_size):
+        c, h = _eval_batch(net, params, x[s : s + batch_size], t[s : s + batch_size])
+        total, hits = total + float(c), hits + float(h)
+    loss = total / n if net.reduction == "mean" else total
+    return {"loss": loss, "accuracy": hits / n if is_classifier(net) else None}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _eval_batch(net, params, x, t):
+    trace = bp.forward(net, params, x)
+    per_example = losses.per_example(net.output, net.loss, trace.zs[-1], trace.as_[-1], t)
+    return jnp.sum(per_example), correct(net, trace.as_[-1], t)
+
+
+def _split(net, x, t, x_val, t_val, config):
+    if x_val is not None or not config.val_fraction:
+        return x, t, x_val, t_val
+    from jaxmlp import datasets
+
+    x_tr, t_tr, x_va, t_va = datasets.stratified_split(
+        np.asarray(x), np.asarray(t), config.val_fraction, config.seed
+    )
+    return x_tr, t_tr, x_va, t_va
+
+
+def _as_arrays(net, x, t, dtype):
+    x = net.inputs(x, dtype)
+    if x.shape[0] == 0:
+        raise ValueError("x is empty: training needs at least one example.")
+    return x, net.targets(t, x.shape[0], dtype)
+
+
+def _storage_dtype(name: str):
+    if name == "float64":
+        if not jax.config.jax_enable_x64:
+            raise ValueError(
+                'dtype "float64" needs jax.config.update("jax_enable_x64", True) first.'
+            )
+        return jnp.float64
+    return jnp.float32
+
+
+def _check_int(name, value, low, extra=""):
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(
+            f"{name} must be an integer >= {low}{' ' + extra if extra else ''}, got {value!r}."
+        )
