@@ -1,0 +1,78 @@
+"""What every experiment script shares: the ``--quick`` flag, the results JSON, the figures.
+
+An experiment is ``experiments/<name>.py`` using only jaxmlp's public API. It runs the full
+experiment by default and a reduced one with ``--quick`` (a minute at most on 2 CPU cores), and
+writes ``<out>/<name>.json``:
+
+    {"claim": the seed and the claim in one sentence, "criterion": how the verdict is decided,
+     "reproduced": bool computed from the run, "quick": bool, "metrics": {...}}
+
+plus figures ``<out>/<name>*.png``. ``--out`` defaults to ``experiments/results``; tests pass a
+temporary folder so quick runs never overwrite the full results.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import tempfile
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+def parse_args(doc: str, argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a reduced run (<= 1 min on 2 cores)")
+    parser.add_argument("--out", type=pathlib.Path, default=RESULTS, help="results folder")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def save(args, name: str, *, claim: str, criterion: str, reproduced: bool, metrics: dict):
+    """Write ``<out>/<name>.json`` atomically; returns the record."""
+    record = {
+        "claim": claim,
+        "criterion": criterion,
+        "reproduced": bool(reproduced),
+        "quick": bool(args.quick),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
+        "metrics": metrics,
+    }
+    path = args.out / f"{name}.json"
+    with tempfile.NamedTemporaryFile("w", dir=args.out, delete=False, suffix=".tmp") as f:
+        json.dump(record, f, indent=2, default=_plain)
+    os.replace(f.name, path)
+    verdict = "reproduced" if reproduced else "NOT reproduced"
+    print(f"{name}: {verdict} -- {criterion}")
+    return record
+
+
+def figure(args, name: str, fig) -> pathlib.Path:
+    """Save a matplotlib figure as ``<out>/<name>.png`` and close it."""
+    import matplotlib.pyplot as plt
+
+    path = args.out / f"{name}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plain(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
