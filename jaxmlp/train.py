@@ -34,6 +34,8 @@ from jaxmlp.optim import Optimizer
 
 BACKPROPS = ("hand", "autodiff")
 DTYPES = ("float32", "float64", "bfloat16")
+# Epoch e draws from fold_in(key(seed), e); the initial parameters from this stream.
+_INIT_STREAM = 2**31 - 1
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
 _FLOPS_PER_CALL = 2e8
 
@@ -326,7 +328,9 @@ def fit(
       x_val, t_val: a validation set; otherwise ``config.val_fraction`` of the training set.
       state: a ``TrainState`` to resume from (as saved by a callback).
       callback: ``callback(record, state)`` after every epoch with its history record;
-        returning True stops training.
+        returning True stops training. ``state`` is current at the end of each compiled call
+        (``state.epoch`` says where); its arrays are donated to the next call, so save or copy
+        what you keep during the callback.
 
     Returns ``Result(params, history, state)``; history holds one dict per epoch: ``epoch``,
     ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (None where they do not
@@ -351,17 +355,19 @@ def fit(
     key = jax.random.key(config.seed)
 
     if state is None:
-        p = params if params is not None else net.init(jax.random.fold_in(key, -1 % 2**31), dtype)
+        p = params if params is not None else net.init(jax.random.fold_in(key, _INIT_STREAM), dtype)
         net.check_params(p)
-        state = TrainState(p, tx.init(p), 0, p if config.early_stopping else None)
-    put = lambda tree: jax.device_put(tree, sharding.replicated(mesh))  # noqa: E731
+        state = TrainState(p, tx.init(p), 0)
+    # Copies (may_alias=False): the run donates its buffers, never the caller's arrays.
+    put = lambda tree: jax.device_put(tree, sharding.replicated(mesh), may_alias=False)  # noqa: E731
     params_, opt_state = put((state.params, state.opt_state))
     if config.chunk_steps is None:
         x, t = put((x, t))
         if has_val:
             x_val, t_val = put((x_val, t_val))
         run = _make_epochs(net, step_spec, n, batch_size, mesh, has_val)
-    else:
+    else:  # the training set stays on the host; chunks of steps travel
+        x, t = np.asarray(x), np.asarray(t)
         run = _make_streamed(net, step_spec, mesh)
 
     per_call = _epochs_per_call(net, n, config)
@@ -446,7 +452,6 @@ def _epochs_per_call(net, n: int, config) -> int:
 def _streamed_epoch(run, params, opt_state, x, t, key, epoch, batch_size, chunk_steps):
     """One epoch over host arrays, ``chunk_steps`` steps per transfer, in the same order as the
     on-device epoch."""
-    x, t = np.asarray(x), np.asarray(t)
     n = x.shape[0]
     steps = n // batch_size
     perm_key, drop_key = jax.random.split(jax.random.fold_in(key, epoch))
