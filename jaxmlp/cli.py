@@ -1,10 +1,19 @@
-"""The ``jaxmlp`` command. Each subcommand adds its parser in ``_SUBCOMMANDS``; user errors end
-with exit status 2 and one line ``error: ...`` on stderr (``--debug`` shows the traceback)."""
+"""The ``jaxmlp`` command: ``train``, ``evaluate``, ``predict``, ``datasets``, ``gradcheck``.
+
+A thin layer over ``jaxmlp.run``: flags become settings, results become lines. Exit status 0 on
+success; 2 with one line ``error: ...`` on stderr for every user error (unknown names, bad flags,
+bad values, bad files), no traceback (``--debug`` shows it); 3 when training diverges; 128 + the
+signal number when SIGINT or SIGTERM stopped a run after saving its checkpoint.
+"""
 
 import argparse
+import json
 import sys
 
 import jaxmlp
+
+EXIT_USAGE = 2
+EXIT_DIVERGED = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -16,11 +25,130 @@ class UsageError(ValueError):
     """A bad flag or argument on the command line."""
 
 
+# -- flag types: each turns a string into a setting or names what was wrong ----------------------
+
+
+def _hidden(text: str) -> list[int]:
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        widths = []
+    if not widths or any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(
+            f"expected positive layer widths separated by commas, such as 128,64 (or 'none' "
+            f"for no hidden layer), got {text!r}"
+        )
+    return widths
+
+
+def _names(text: str) -> str | list[str]:
+    names = [n.strip() for n in text.split(",")]
+    return names[0] if len(names) == 1 else names
+
+
+def _batch_size(text: str) -> int | str:
+    if text == "full":
+        return "full"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'full', got {text!r}"
+        ) from None
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _column(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+_TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFAULTS
+    ("--data", str, "NAME|PATH", "a data set name (jaxmlp datasets) or a .csv / .npz file"),
+    ("--data-dir", str, "DIR", "folder of Fashion-MNIST's IDX files"),
+    ("--label-column", _column, "INDEX|NAME", "CSV: the label column (default: the last)"),
+    ("--standardize", str, "auto|yes|no", "standardise inputs (auto: unless within [0, 1])"),
+    ("--hidden", _hidden, "W1,W2,...", "hidden layer widths (none: no hidden layer)"),
+    ("--activation", _names, "NAME[,NAME...]", "hidden activation, or one per hidden layer"),
+    ("--output", str, "NAME", "output activation (default from the task)"),
+    ("--loss", str, "NAME", "loss (default from the task)"),
+    ("--reduction", str, "mean|sum", "the cost: mean or sum over examples"),
+    ("--init", str, "SCHEME", "he_normal, glorot_uniform, uniform:LOW,HIGH, normal:STD, ..."),
+    ("--dropout", _number, "RATE", "inverted dropout on the hidden layers"),
+    ("--optimizer", str, "NAME", "sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad"),
+    ("--lr", _number, "ETA", "learning rate"),
+    ("--momentum", _number, "MU", "momentum of momentum / nesterov (0.9) and sgd"),
+    ("--weight-decay", _number, "LAMBDA", "L2 weight decay on the weights"),
+    ("--schedule", str, "NAME", "constant, step, exponential, cosine"),
+    ("--clip-norm", _number, "NORM", "clip gradients to this global norm"),
+    ("--batch-size", _batch_size, "N|full", "examples per step"),
+    ("--epochs", _integer, "N", "passes over the training set"),
+    ("--backprop", str, "hand|autodiff", "gradient source"),
+    ("--seed", _integer, "N", "seeds the data, split, initial parameters and shuffling"),
+    ("--dtype", str, "float32|float64|bfloat16", "compute dtype"),
+    ("--devices", _integer, "N", "data-parallel over N devices (default: all)"),
+    ("--val-fraction", _number, "F", "held-out validation share (default 0.1, 0 if tiny)"),
+    ("--early-stopping", _integer, "PATIENCE", "stop after PATIENCE epochs without progress"),
+    ("--checkpoint-every", _integer, "N", "save a checkpoint every N epochs (default 1)"),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxmlp", description=jaxmlp.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"jaxmlp {jaxmlp.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a network and save the run")
+    for flag, kind, metavar, text in _TRAIN_FLAGS:
+        train.add_argument(flag, type=kind, metavar=metavar, help=text)
+    train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<time>-<data>)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="loss and accuracy of a saved run")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("--data", metavar="NAME|PATH", help="other data (default: the run's)")
+    evaluate.add_argument("--data-dir", metavar="DIR")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser("predict", help="predictions of a saved run")
+    predict.add_argument("run_dir", metavar="RUN_DIR")
+    predict.add_argument("--input", required=True, metavar="FILE", help=".csv, .npz or .npy")
+    predict.add_argument("--output", metavar="FILE", help=".csv or .npz (default: stdout)")
+    predict.set_defaults(run=_predict)
+
+    listing = commands.add_parser("datasets", help="the named data sets")
+    listing.set_defaults(run=_datasets)
+
+    check = commands.add_parser("gradcheck", help="hand backprop against autodiff, everywhere")
+    check.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    check.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    check.set_defaults(run=_gradcheck)
+    for sub in (train, evaluate, predict, listing, check):
+        sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -33,8 +161,84 @@ def main(argv=None) -> int:
             build_parser().print_help()
             return 0
         return args.run(args) or 0
-    except (ValueError, TypeError, OSError) as error:
+    except (ValueError, TypeError, OSError, KeyError) as error:
         if debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return _fail(error)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(error: BaseException) -> int:
+    message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
+        message = f"{error.filename}: {error.strerror}"
+    message = " ".join(message.split()) or type(error).__name__
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# -- the subcommands -------------------------------------------------------------------------------
+
+
+def _train(args) -> int:
+    from jaxmlp import run
+
+    given = {
+        flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
+        for flag, *_ in _TRAIN_FLAGS
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    progress = not args.no_progress and sys.stdout.isatty()
+    try:
+        run.train(given, args.out, resume=args.resume, progress=progress, handle_signals=True)
+    except run.RunStopped as stopped:
+        prefix = "error: " if stopped.status == EXIT_DIVERGED else ""
+        print(f"{prefix}{stopped}", file=sys.stderr)
+        return stopped.status
+    return 0
+
+
+def _evaluate(args) -> int:
+    from jaxmlp import run
+
+    results = run.evaluate_run(args.run_dir, args.data, args.data_dir)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"{'split':<6} {'n':>7} {'loss':>12} {'accuracy':>9}")
+    for split, r in results.items():
+        accuracy = "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
+        print(f"{split:<6} {r['n']:>7} {r['loss']:>12.6g} {accuracy:>9}")
+    return 0
+
+
+def _predict(args) -> int:
+    from jaxmlp import run
+
+    columns, labels, y = run.predict_run(args.run_dir, args.input)
+    run.write_predictions(columns, labels, y, path=args.output)
+    return 0
+
+
+def _datasets(args) -> int:
+    from jaxmlp import run
+
+    del args
+    rows = run.describe_datasets()
+    print(
+        f"{'name':<14} {'task':<11} {'train':>6} {'test':>6} {'features':>8} {'classes':>7}  source"
+    )
+    for r in rows:
+        print(
+            f"{r['name']:<14} {r['task']:<11} {r['n_train']:>6} {r['n_test']:>6} "
+            f"{r['n_features']:>8} {r['n_classes'] or '-':>7}  {r['source']}"
+        )
+    return 0
+
+
+def _gradcheck(args) -> int:
+    raise UsageError("gradcheck: the gradient toolkit (jaxmlp.gradient_check) is not installed.")

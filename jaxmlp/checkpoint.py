@@ -1,0 +1,353 @@
+"""Checkpoints: a whole ``TrainState`` as plain arrays in one .npz, plus JSON metadata.
+
+One file holds everything a run needs to continue exactly, and nothing that needs pickle:
+
+    params/<l>/<name>       the parameters, layer l, leaf "w", "b" or "alpha"
+    best_params/<l>/<name>  the best parameters so far (early stopping), when there are some
+    opt_state/<i>           the optimizer state's leaves in ``jax.tree.leaves`` order; the tree
+                            around them is rebuilt from ``optimizer.build(1).init(params)``
+    extra/<name>            the caller's arrays (the CLI keeps its input standardizer here)
+    __jaxmlp__              the metadata, UTF-8 JSON as uint8: format, version, architecture,
+                            optimizer, train config, epoch, RNG state, early-stopping state
+
+The RNG state is the seed: epoch e of a run draws from ``fold_in(key(seed), e)``, so the seed and
+the epoch reached say where the random stream stands. ``save`` writes atomically (a temporary
+file in the same folder, fsync, rename, fsync of the folder): a reader, or a run killed at any
+moment, sees the old checkpoint or the new one, never half of one. ``load`` reads with
+``allow_pickle=False`` and raises ValueError for a file that is truncated, corrupt, not a jaxmlp
+checkpoint, or for another architecture or optimizer.
+
+>>> import pathlib, tempfile, jax
+>>> from jaxmlp import MLP, Optimizer, TrainConfig, TrainState
+>>> net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+>>> params = net.init(jax.random.key(0)); opt = Optimizer("adam")
+>>> state = TrainState(params, opt.build(1).init(params), epoch=5)
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "checkpoint.npz"
+>>> save(path, state, net=net, optimizer=opt, config=TrainConfig(epochs=10))
+>>> ckpt = load(path, net=net)
+>>> ckpt.state.epoch, params_sha256(ckpt.state.params) == params_sha256(params)
+(5, True)
+"""
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import os
+import pathlib
+import tempfile
+import zipfile
+import zlib
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxmlp
+from jaxmlp.mlp import MLP
+from jaxmlp.optim import Optimizer
+from jaxmlp.train import TrainConfig, TrainState
+
+FORMAT = "jaxmlp-checkpoint"
+VERSION = 1
+META = "__jaxmlp__"
+RNG_RULE = "epoch e draws from fold_in(key(seed), e)"
+
+
+class Checkpoint(NamedTuple):
+    """A loaded checkpoint: the network, optimizer and config it was saved with, the
+    ``TrainState`` (arrays on the default device), the caller's ``extra`` arrays (numpy) and the
+    raw ``meta`` dict."""
+
+    net: MLP
+    optimizer: Optimizer
+    config: TrainConfig
+    state: TrainState
+    extra: dict
+    meta: dict
+
+    @property
+    def final_params(self):
+        """The parameters a finished run returns: the best ones when early stopping restores
+        them, else the latest."""
+        c, s = self.config, self.state
+        if c.early_stopping and c.restore_best and s.best_params is not None:
+            return s.best_params
+        return s.params
+
+
+# -- saving -------------------------------------------------------------------------------------
+
+
+def save(
+    path,
+    state: TrainState,
+    *,
+    net: MLP,
+    optimizer: Optimizer,
+    config: TrainConfig,
+    extra: dict | None = None,
+    extra_meta: dict | None = None,
+) -> None:
+    """Write ``state`` to ``path`` atomically (see the module docstring for the layout).
+
+    ``extra``: name -> array, kept beside the state; ``extra_meta``: JSON-able dict kept in the
+    metadata under ``"extra"``. The arrays are copied to the host during the call, so the
+    caller may donate them afterwards.
+    """
+    net.check_params(state.params)
+    arrays = _tree_arrays("params", state.params)
+    if state.best_params is not None:
+        arrays |= _tree_arrays("best_params", state.best_params)
+    opt_leaves = jax.tree.leaves(state.opt_state)
+    arrays |= {f"opt_state/{i}": _host(leaf) for i, leaf in enumerate(opt_leaves)}
+    arrays |= {f"extra/{name}": np.asarray(a) for name, a in (extra or {}).items()}
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "jaxmlp_version": jaxmlp.__version__,
+        "architecture": architecture(net),
+        "optimizer": dataclasses.asdict(optimizer),
+        "train": dataclasses.asdict(config),
+        "dtype": config.dtype,
+        "epoch": int(state.epoch),
+        "rng": {"seed": config.seed, "next_epoch": int(state.epoch), "rule": RNG_RULE},
+        "best_val_loss": None if math.isinf(state.best_val_loss) else float(state.best_val_loss),
+        "bad_epochs": int(state.bad_epochs),
+        "opt_state": [[list(a.shape), a.dtype.name] for a in arrays_of(arrays, "opt_state/")],
+        "params_sha256": params_sha256(state.params),
+        "extra": extra_meta or {},
+    }
+    arrays[META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_atomic(path, buffer.getvalue())
+
+
+def write_atomic(path, data: bytes | str) -> None:
+    """Replace ``path`` by ``data`` atomically: temporary file in the same folder, flush, fsync,
+    ``os.replace``, fsync of the folder. An interrupted write leaves the old file."""
+    path = pathlib.Path(path)
+    if isinstance(data, str):
+        data = data.encode()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp's 0o600 is for secrets
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def fsync_dir(folder) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def params_sha256(params) -> str:
+    """SHA-256 of the parameters' bytes, leaf by leaf in ``jax.tree.leaves`` order (layer by
+    layer, names sorted: alpha, b, w), each in C order: equal digests mean bitwise equal
+    parameters."""
+    digest = hashlib.sha256()
+    for leaf in jax.tree.leaves(params):
+        digest.update(np.ascontiguousarray(_host(leaf)).tobytes())
+    return digest.hexdigest()
+
+
+def architecture(net: MLP) -> dict:
+    """The JSON form of ``net``'s settings; ``MLP(**architecture(net))`` rebuilds it."""
+    activation = net.activation if isinstance(net.activation, str) else list(net.activation)
+    return {
+        "sizes": list(net.sizes),
+        "activation": activation,
+        "output": net.output,
+        "loss": net.loss,
+        "reduction": net.reduction,
+        "init": net.init_scheme,
+        "dropout": net.dropout,
+    }
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def load(path, *, net: MLP | None = None, optimizer: Optimizer | None = None) -> Checkpoint:
+    """The checkpoint at ``path``. With ``net``, it must be for that architecture; with
+    ``optimizer``, its state must have that optimizer's structure (the saved optimizer is used
+    otherwise). float64 checkpoints load inside ``jax.enable_x64(True)``.
+
+    Raises ValueError naming the file and the problem: missing, truncated or corrupt, not a
+    jaxmlp checkpoint, a newer format, another architecture, another optimizer.
+    """
+    arrays, meta = _read(path)
+    saved_net = _net_from(path, meta)
+    if net is not None and net != saved_net:
+        raise ValueError(f"{path}: {_difference(saved_net, net)}")
+    net = saved_net
+    try:
+        saved_optimizer = Optimizer(**meta["optimizer"])
+        config = TrainConfig(**meta["train"])
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(f"{path}: corrupt checkpoint metadata ({error}).") from None
+    optimizer = optimizer or saved_optimizer
+    params = _tree_from(path, arrays, "params", net)
+    best = _tree_from(path, arrays, "best_params", net) if "best_params/0/w" in arrays else None
+    opt_state = _opt_state_from(path, arrays, optimizer, params)
+    best_val_loss = meta.get("best_val_loss")
+    state = TrainState(
+        params=params,
+        opt_state=opt_state,
+        epoch=_int(path, meta, "epoch"),
+        best_params=best,
+        best_val_loss=math.inf if best_val_loss is None else float(best_val_loss),
+        bad_epochs=_int(path, meta, "bad_epochs"),
+    )
+    extra = {name[6:]: a for name, a in arrays.items() if name.startswith("extra/")}
+    return Checkpoint(net, optimizer, config, state, extra, meta)
+
+
+def read_meta(path) -> dict:
+    """Only the metadata of the checkpoint at ``path`` (validated like ``load``)."""
+    return _read(path)[1]
+
+
+def _read(path) -> tuple[dict, dict]:
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such checkpoint file.")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with archive:
+            arrays = {name: archive[name] for name in archive.files}  # reads, checks CRCs
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(
+            f"{path}: not a readable jaxmlp checkpoint: truncated, corrupt or another kind of "
+            f"file ({error})."
+        ) from None
+    if META not in arrays:
+        raise ValueError(
+            f"{path}: not a jaxmlp checkpoint (an .npz archive without {META!r} metadata; "
+            f"it holds {sorted(arrays)[:5]})."
+        )
+    try:
+        meta = json.loads(arrays.pop(META).tobytes().decode())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: corrupt checkpoint metadata ({error}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a jaxmlp checkpoint (format is not {FORMAT!r}).")
+    version = meta.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise ValueError(
+            f"{path}: checkpoint format version {version!r} is newer than this jaxmlp reads "
+            f"({VERSION}); upgrade jaxmlp."
+        )
+    return arrays, meta
+
+
+def _net_from(path, meta) -> MLP:
+    spec = meta.get("architecture")
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path}: corrupt checkpoint metadata (no architecture).")
+    spec = dict(spec)
+    if isinstance(spec.get("activation"), list):
+        spec["activation"] = tuple(spec["activation"])
+    try:
+        return MLP(**spec)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: corrupt checkpoint architecture ({error}).") from None
+
+
+def _difference(saved: MLP, wanted: MLP) -> str:
+    a, b = architecture(saved), architecture(wanted)
+    diffs = [f"{k} {a[k]!r} (wanted {b[k]!r})" for k in a if a[k] != b[k]]
+    return "checkpoint is for another architecture: " + ", ".join(diffs) + "."
+
+
+def _tree_from(path, arrays, prefix, net) -> list:
+    tree = []
+    for l in range(len(net.sizes) - 1):
+        names = sorted(k.split("/")[2] for k in arrays if k.startswith(f"{prefix}/{l}/"))
+        tree.append({name: _device(path, arrays[f"{prefix}/{l}/{name}"]) for name in names})
+    try:
+        net.check_params(tree)
+    except ValueError as error:
+        raise ValueError(f"{path}: {prefix} do not fit the saved architecture: {error}") from None
+    return tree
+
+
+def _opt_state_from(path, arrays, optimizer, params):
+    template = optimizer.build(1).init(params)
+    want = jax.tree.leaves(template)
+    got = arrays_of(arrays, "opt_state/")
+    shapes = lambda leaves: [(tuple(np.shape(a)), np.dtype(a.dtype).name) for a in leaves]  # noqa: E731
+    if shapes(got) != shapes(want):
+        raise ValueError(
+            f"{path}: the saved optimizer state does not fit optimizer {optimizer.name!r} on "
+            f"these parameters: {len(got)} arrays {shapes(got)[:3]}..., expected {len(want)} "
+            f"{shapes(want)[:3]}...."
+        )
+    leaves = [_device(path, a) for a in got]
+    return jax.tree.unflatten(jax.tree.structure(template), leaves)
+
+
+def arrays_of(arrays: dict, prefix: str) -> list:
+    """The arrays named ``prefix<i>``, i = 0, 1, ... in order."""
+    out = []
+    while f"{prefix}{len(out)}" in arrays:
+        out.append(arrays[f"{prefix}{len(out)}"])
+    return out
+
+
+def _tree_arrays(prefix, tree) -> dict:
+    return {
+        f"{prefix}/{l}/{name}": _host(a)
+        for l, layer in enumerate(tree)
+        for name, a in layer.items()
+    }
+
+
+def _host(a) -> np.ndarray:
+    return np.array(jax.device_get(a))  # a copy: the caller may donate the device buffer
+
+
+def _device(path, a: np.ndarray):
+    if a.dtype == np.float64 and not jax.config.jax_enable_x64:
+        raise ValueError(
+            f"{path}: holds float64 arrays; load it inside jax.enable_x64(True) (--dtype float64)."
+        )
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ValueError(f"{path}: holds an array of dtype {a.dtype}, not numbers.")
+    return jnp.asarray(a)
+
+
+def _int(path, meta, name) -> int:
+    value = meta.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{path}: corrupt checkpoint metadata ({name} = {value!r}).")
+    return value
