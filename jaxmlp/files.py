@@ -1,0 +1,147 @@
+"""User data files: CSV with a header row, and NPZ archives, read into numpy arrays.
+
+Both readers check the file and name it in every error; the arrays they return are checked for
+shapes, NaN/Inf and label encoding by ``datasets.from_arrays``.
+"""
+
+import csv
+import os
+import zipfile
+
+import numpy as np
+
+NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
+
+
+def read_csv(path: str | os.PathLike, label_column: int | str = -1):
+    """``(x, labels, feature_names, label_name)`` from a CSV file with a header row.
+
+    ``x (n, d)`` float64 features; ``labels (n,)`` float64 if every label is a number, else the
+    label strings. ``label_column`` is a column index (negative counts from the end) or a name.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
+        header = [name.strip() for name in header]
+        if all(_is_number(name) for name in header):
+            raise ValueError(
+                f"{path}: the first row must be a header of column names, got numbers {header}."
+            )
+        if len(header) < 2:
+            raise ValueError(
+                f"{path}: needs at least two columns (features and a label), got {header}."
+            )
+        label = _label_index(path, header, label_column)
+        features = [i for i in range(len(header)) if i != label]
+        rows, labels = [], []
+        for row in reader:
+            if not row or all(not field.strip() for field in row):
+                continue  # blank line
+            line = reader.line_num
+            if len(row) != len(header):
+                raise ValueError(
+                    f"{path}, line {line}: expected {len(header)} fields as in the header, "
+                    f"got {len(row)}: {row}."
+                )
+            rows.append([_number(path, line, header[i], row[i]) for i in features])
+            labels.append((line, row[label].strip()))
+    if not rows:
+        raise ValueError(f"{path}: has a header but no data rows.")
+    return (
+        np.array(rows, np.float64).reshape(len(rows), len(features)),
+        _labels(path, header[label], labels),
+        [header[i] for i in features],
+        header[label],
+    )
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Arrays ``x`` and ``y``, and ``x_test`` and ``y_test`` if present, from an .npz file
+    read with ``allow_pickle=False``."""
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: empty file; expected an .npz archive of arrays x and y.")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a readable .npz archive ({error}).") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"{path}: holds a single array, not an .npz archive; save one with "
+            "np.savez(path, x=x, y=y)."
+        )
+    with archive:
+        present = set(archive.files)
+        missing = [k for k in ("x", "y") if k not in present]
+        if "x_test" in present and "y_test" not in present:
+            missing.append("y_test")
+        if "y_test" in present and "x_test" not in present:
+            missing.append("x_test")
+        if missing:
+            raise ValueError(
+                f"{path}: missing arrays {missing}; it has {sorted(present)}. Expected x and y, "
+                "and optionally x_test and y_test together."
+            )
+        return {k: _npz_array(path, archive, k) for k in NPZ_ARRAYS if k in present}
+
+
+def _npz_array(path, archive, name) -> np.ndarray:
+    try:
+        array = archive[name]
+    except ValueError as error:  # object arrays need pickle, which is refused
+        raise ValueError(
+            f"{path}: array {name!r} is an object array, which cannot be loaded safely "
+            f"({error}). Save numeric arrays, for example x.astype(np.float32)."
+        ) from None
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{path}: array {name!r} must be numeric, got dtype {array.dtype}.")
+    return array
+
+
+def _label_index(path, header, label_column) -> int:
+    if isinstance(label_column, str):
+        if label_column not in header:
+            raise ValueError(f"{path}: no column named {label_column!r}; the columns are {header}.")
+        return header.index(label_column)
+    if isinstance(label_column, bool) or not isinstance(label_column, int):
+        raise ValueError(f"label_column must be a column index or name, got {label_column!r}.")
+    if not -len(header) <= label_column < len(header):
+        raise ValueError(
+            f"{path}: label_column {label_column} is out of range for {len(header)} columns "
+            f"{header}; use an index in [{-len(header)}, {len(header) - 1}] or a name."
+        )
+    return label_column % len(header)
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(path, line, column, field) -> float:
+    try:
+        value = float(field)
+    except ValueError:
+        raise ValueError(
+            f"{path}, line {line}, column {column!r}: cannot read {field!r} as a number."
+        ) from None
+    if not np.isfinite(value):
+        raise ValueError(
+            f"{path}, line {line}, column {column!r}: NaN or Inf value {field!r}; remove or "
+            "impute it."
+        )
+    return value
+
+
+def _labels(path, column, labels) -> np.ndarray:
+    """Numbers if every label is one (each checked finite), else the strings as class names."""
+    for line, field in labels:
+        if not field:
+            raise ValueError(f"{path}, line {line}, column {column!r}: missing label.")
+    if all(_is_number(field) for _, field in labels):
+        return np.array([_number(path, line, column, field) for line, field in labels])
+    return np.array([field for _, field in labels])

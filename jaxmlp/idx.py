@@ -1,0 +1,71 @@
+"""The IDX file format of MNIST and Fashion-MNIST, read with every size checked.
+
+Layout (big-endian): two zero bytes, a type code, the number of dimensions ``ndim``; then
+``ndim`` sizes as 4-byte unsigned integers; then ``prod(sizes)`` values of the type, row-major.
+Files may be gzip-compressed; that is detected from the gzip magic bytes, not the file name.
+"""
+
+import gzip
+import os
+import zlib
+
+import numpy as np
+
+# type code -> big-endian numpy dtype
+DTYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read(path: str | os.PathLike) -> np.ndarray:
+    """The array stored in the IDX file at ``path`` (raw or gzip); ValueError naming the file
+    and the problem if it is corrupt or truncated."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            raise ValueError(f"{path}: corrupt gzip data ({error}).") from None
+    return parse(data, name=os.fspath(path))
+
+
+def parse(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """The array encoded by the uncompressed IDX bytes ``data``; ``name`` labels errors."""
+    if len(data) < 4:
+        raise ValueError(f"{name}: not an IDX file: {len(data)} bytes, shorter than the header.")
+    zero, code, ndim = data[:2], data[2], data[3]
+    if zero != b"\0\0" or code not in DTYPES:
+        raise ValueError(
+            f"{name}: not an IDX file: bad magic number 0x{data[:4].hex()}; expected "
+            f"0x0000TTNN with type TT in {[f'{c:02x}' for c in DTYPES]} and NN dimensions."
+        )
+    if ndim == 0:
+        raise ValueError(f"{name}: IDX header declares 0 dimensions.")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(
+            f"{name}: truncated header: {ndim} dimensions need {header} bytes, file has "
+            f"{len(data)}."
+        )
+    shape = tuple(int(s) for s in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    dtype = DTYPES[code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    found = len(data) - header
+    if found < expected:
+        raise ValueError(
+            f"{name}: truncated: shape {shape} of {dtype.name} needs {expected} data bytes, "
+            f"found {found}."
+        )
+    if found > expected:
+        raise ValueError(
+            f"{name}: {found - expected} bytes beyond the data of shape {shape} of {dtype.name}; "
+            "the sizes in the header are wrong."
+        )
+    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))

@@ -1,0 +1,660 @@
+"""Data sets: every loader's shapes, task and encoding; seeded determinism; the seeds' geometry and
+the true posterior; IDX parsing on files written here; the real Fashion-MNIST from its Debian
+package; user files, and a clear ValueError for each kind of bad input."""
+
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import jaxmlp
+from jaxmlp import datasets, idx
+
+SYNTHETIC = ("xor", "rings", "gaussians", "spirals", "moons", "sine", "surface", "outliers")
+SYNTHETIC += ("multilabel",)
+CHEAP = (*SYNTHETIC, "digits")
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+
+
+def _assert_stratified(part, whole):
+    """Each class's count in ``part`` is within 1 of its share of ``whole``."""
+    counts, total = np.bincount(part), np.bincount(whole)
+    np.testing.assert_array_less(np.abs(counts - len(part) * total / len(whole)), 1)
+
+
+def _entry(name):
+    return next(d for d in datasets.describe() if d["name"] == name)
+
+
+# -- every named set ------------------------------------------------------------------------------
+
+
+def test_names_list_every_loader():
+    assert set(datasets.names()) == {*CHEAP, "fashion-mnist", "mnist1d"}
+    assert [d["name"] for d in datasets.describe()] == list(datasets.names())
+
+
+@pytest.mark.parametrize("name", CHEAP)
+def test_loaded_shapes_and_encoding_match_describe(name):
+    ds, entry = datasets.load(name), _entry(name)
+    assert (ds.name, ds.task, ds.n_classes) == (name, entry["task"], entry["n_classes"])
+    assert (
+        ds.x_train.shape
+        == (entry["n_train"], entry["n_features"])
+        == (
+            len(ds.t_train),
+            ds.n_features,
+        )
+    )
+    if entry["n_test"]:
+        assert ds.x_test.shape == (entry["n_test"], entry["n_features"])
+        assert len(ds.t_test) == entry["n_test"]
+    else:
+        assert ds.x_test is None and ds.t_test is None
+    assert ds.x_val is None and ds.t_val is None
+    assert ds.x_train.dtype == np.float32
+    if ds.task == "multiclass":
+        assert ds.t_train.dtype == np.int32 and ds.t_train.ndim == 1
+        assert set(np.unique(ds.t_train)) == set(range(ds.n_classes))
+    else:
+        assert ds.t_train.dtype == np.float32 and ds.t_train.ndim == 2
+    if ds.task in ("binary", "multilabel"):
+        assert set(np.unique(ds.t_train)) == {0.0, 1.0}
+    outputs = {"binary": 1, "multiclass": ds.n_classes, "multilabel": ds.n_classes}
+    assert ds.n_outputs == outputs.get(ds.task, ds.t_train.shape[-1])
+
+
+@pytest.mark.parametrize("name", CHEAP)
+def test_targets_are_what_the_network_takes_with_the_default_output_and_loss(name):
+    ds = datasets.load(name)
+    output, loss = datasets.default_output_and_loss(ds.task)
+    net = jaxmlp.MLP((ds.n_features, 4, ds.n_outputs), output=output, loss=loss)
+    t = np.asarray(net.targets(ds.t_train, len(ds.x_train)))  # the MLP's own target check
+    assert t.shape == (len(ds.x_train), ds.n_outputs)
+    if ds.task == "multiclass":
+        np.testing.assert_array_equal(t, datasets.one_hot(ds.t_train, ds.n_classes))
+
+
+def test_default_output_and_loss_per_task():
+    assert datasets.default_output_and_loss("multiclass") == ("softmax", "cross_entropy")
+    assert datasets.default_output_and_loss("binary") == ("sigmoid", "bce")
+    assert datasets.default_output_and_loss("multilabel") == ("sigmoid", "bce")
+    assert datasets.default_output_and_loss("regression") == ("identity", "sse")
+    with pytest.raises(ValueError, match=r"Unknown task: 'ranking'.*'regression'"):
+        datasets.default_output_and_loss("ranking")
+
+
+@pytest.mark.parametrize("name", SYNTHETIC[1:])
+def test_synthetic_sets_are_determined_by_the_seed(name):
+    a, b, c = (datasets.load(name, seed=s) for s in (3, 3, 4))
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    np.testing.assert_array_equal(a.t_test, b.t_test)
+    assert not np.array_equal(a.x_train, c.x_train)
+
+
+def test_n_draws_the_training_set_and_leaves_the_test_set_alone():
+    full, small = (
+        datasets.load("moons", standardize=False),
+        datasets.load("moons", n=100, standardize=False),
+    )
+    assert small.x_train.shape == (100, 2) and small.t_train.mean() == 0.5
+    np.testing.assert_array_equal(full.x_test, small.x_test)
+
+
+def test_xor_is_the_seed_003_truth_table_and_is_not_standardised():
+    ds = datasets.load("xor", standardize=True)
+    np.testing.assert_array_equal(ds.x_train, [[0, 0], [0, 1], [1, 0], [1, 1]])
+    np.testing.assert_array_equal(ds.t_train, [[0], [1], [1], [0]])
+    assert ds.info["standardizer"] is None
+    with pytest.raises(ValueError, match="xor is the 4-row truth table.*got 8"):
+        datasets.load("xor", n=8)
+
+
+def test_rings_lie_in_the_seed_004_sets_uniformly():
+    ds = datasets.load("rings", n=4000, standardize=False)
+    d = np.hypot(*ds.x_train.T)
+    a, b = ds.t_train[:, 0] == 0, ds.t_train[:, 0] == 1
+    assert a.sum() == b.sum() == 2000
+    assert d[a].max() < 1 / 3 and d[b].min() > 2 / 3 and d[b].max() < 1
+    # uniform in area: a quarter of A lies within d < 1/6; the annulus splits at d^2 = 13/18
+    assert abs(np.mean(d[a] < 1 / 6) - 0.25) < 0.03
+    assert abs(np.mean(d[b] ** 2 < 13 / 18) - 0.5) < 0.03
+    angles = np.arctan2(ds.x_train[:, 1], ds.x_train[:, 0])
+    assert abs(np.mean(angles > 0) - 0.5) < 0.03
+
+
+def _bayes_posterior(x, info):
+    """P(C1|x) by Bayes' rule from the two Gaussian densities, written out independently."""
+
+    def density(m):
+        r = x - m
+        s_inv = np.linalg.inv(info["cov"])
+        norm = 2 * np.pi * np.sqrt(np.linalg.det(info["cov"]))
+        return np.exp(-0.5 * np.einsum("ni,ij,nj->n", r, s_inv, r)) / norm
+
+    p1, p2 = (density(m) * prior for m, prior in zip(info["means"], info["priors"]))
+    return p1 / (p1 + p2)
+
+
+def test_gaussians_posterior_is_bayes_rule_in_the_data_sets_own_space():
+    raw = datasets.load("gaussians", standardize=False)
+    std = datasets.load("gaussians")  # same seed: the same points, standardised
+    truth = _bayes_posterior(raw.x_test.astype(np.float64), raw.info)
+    for ds in (raw, std):
+        p = datasets.posterior(ds, ds.x_test)
+        assert p.shape == (1000,) and np.all((p >= 0) & (p <= 1))
+        np.testing.assert_allclose(p, truth, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(datasets.posterior(std.info, std.x_test), truth, rtol=1e-5)
+    # the labels follow the posterior: calibrated on average, prior P(C1) = 0.6
+    assert abs(raw.t_test.mean() - truth.mean()) < 0.04
+    assert abs(raw.t_train.mean() - 0.6) < 0.04
+    assert np.all(datasets.posterior(raw, np.array([[1e4, 1e4], [-1e4, -1e4]])) == [1, 0])
+
+
+def test_posterior_is_only_known_for_gaussians():
+    with pytest.raises(ValueError, match="only for the 'gaussians'"):
+        datasets.posterior(datasets.load("moons"), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        datasets.posterior(datasets.load("gaussians"), np.zeros((3,)))
+
+
+def test_function_regression_sets_hold_their_functions():
+    sine = datasets.load("sine", standardize=False)
+    assert np.all(np.abs(sine.x_train) <= np.pi)
+    np.testing.assert_allclose(sine.t_train, np.sin(sine.x_train), atol=1e-6)
+    surface = datasets.load("surface", standardize=False)
+    x1, x2 = surface.x_test.T
+    assert surface.x_test.min() >= 0 and surface.x_test.max() <= 1
+    want = np.sin(2 * np.pi * x1) * np.cos(2 * np.pi * x2)
+    np.testing.assert_allclose(surface.t_test[:, 0], want, atol=1e-5)
+
+
+def test_outliers_are_in_the_training_set_only():
+    ds = datasets.load("outliers", standardize=False)
+    line = lambda d: d.t_train[:, 0] - (2 * d.x_train[:, 0] + 1)  # noqa: E731
+    residual_test = ds.t_test[:, 0] - (2 * ds.x_test[:, 0] + 1)
+    assert np.sum(np.abs(line(ds)) > 4) == 20  # 10% of 200, each moved by 5 to 10
+    assert np.abs(residual_test).max() < 0.5
+
+
+def test_multilabel_has_two_independent_balanced_labels():
+    ds = datasets.load("multilabel", n=4000)
+    spam, urgent = ds.t_train.T
+    assert ds.info["labels"] == ["spam", "urgent"]
+    assert abs(spam.mean() - 0.5) < 0.03 and abs(urgent.mean() - 0.5) < 0.03
+    assert abs(np.corrcoef(spam, urgent)[0, 1]) < 0.05
+
+
+def test_spirals_and_moons_are_balanced_two_class_sets():
+    for name in ("spirals", "moons"):
+        ds = datasets.load(name, standardize=False)
+        assert ds.t_train.mean() == 0.5
+    spirals = datasets.load("spirals", standardize=False)
+    assert np.hypot(*spirals.x_train.T).max() < 1.1
+
+
+# -- preprocessing and splits ---------------------------------------------------------------------
+
+
+def test_standardizer_is_fitted_on_the_training_split_only():
+    raw = datasets.load("digits", standardize=False, val_fraction=0.25, seed=1)
+    ds = datasets.load("digits", val_fraction=0.25, seed=1)
+    scaler = ds.info["standardizer"]
+    np.testing.assert_allclose(scaler.mean, raw.x_train.mean(0), atol=1e-6)
+    np.testing.assert_allclose(ds.x_val, scaler.apply(raw.x_val), atol=1e-6)
+    np.testing.assert_allclose(ds.x_test, scaler.apply(raw.x_test), atol=1e-6)
+    np.testing.assert_allclose(ds.x_train.mean(0), 0, atol=1e-5)
+    varying = raw.x_train.std(0) > 0
+    np.testing.assert_allclose(ds.x_train.std(0)[varying], 1, atol=1e-4)
+    np.testing.assert_array_equal(ds.x_train[:, ~varying], 0)  # constant pixels map to 0
+    np.testing.assert_allclose(scaler.invert(ds.x_test), raw.x_test, atol=1e-5)
+    assert abs(ds.x_val.mean()) > 1e-4  # fitted on train, not refitted on val
+
+
+def test_validation_split_is_stratified_seeded_and_disjoint():
+    a, b, c = (datasets.load("digits", val_fraction=0.2, seed=s) for s in (0, 0, 1))
+    assert len(a.x_val) == int(0.2 * 1438) and len(a.x_train) == 1438 - len(a.x_val)
+    _assert_stratified(a.t_val, np.concatenate([a.t_train, a.t_val]))
+    np.testing.assert_array_equal(a.x_val, b.x_val)
+    assert not np.array_equal(a.x_val, c.x_val)
+    np.testing.assert_array_equal(a.t_test, c.t_test)  # the test split of a real set is fixed
+    unscale = lambda d: d.info["standardizer"].invert(d.x_test)  # noqa: E731
+    np.testing.assert_allclose(unscale(a), unscale(c), atol=1e-5)
+    rows = lambda x: {r.tobytes() for r in x}  # noqa: E731
+    assert not rows(a.x_train) & rows(a.x_val)
+
+
+@pytest.mark.parametrize(
+    "key_or_seed",
+    [7, np.random.default_rng(7), jax.random.key(7), jax.random.PRNGKey(7)],
+    ids=["int", "generator", "typed-key", "raw-key"],
+)
+def test_stratified_split_keeps_class_proportions(key_or_seed):
+    t = np.repeat(np.arange(3), [50, 30, 20]).astype(np.int32)
+    x = np.arange(100.0)[:, None]
+    x_a, t_a, x_b, t_b = datasets.stratified_split(x, t, 0.3, key_or_seed)
+    assert len(x_b) == 30 and len(x_a) == 70
+    np.testing.assert_array_equal(np.bincount(t_b), [15, 9, 6])
+    np.testing.assert_array_equal(np.sort(np.concatenate([x_a, x_b])[:, 0]), x[:, 0])
+    assert np.all(np.diff(x_b[:, 0]) > 0)  # the original order is kept
+
+
+def test_stratified_split_of_label_rows_and_of_regression_targets():
+    t = np.repeat([[0, 0], [0, 1], [1, 1], [1, 0]], 25, axis=0).astype(np.float32)
+    _, _, _, t_b = datasets.stratified_split(np.zeros((100, 1)), t, 0.2, 0)
+    np.testing.assert_array_equal(np.unique(t_b, axis=0, return_counts=True)[1], [5, 5, 5, 5])
+    y = np.linspace(0, 1, 50)[:, None]
+    parts = [datasets.stratified_split(y, y, 0.5, s)[2] for s in (0, 0, 1)]
+    assert len(parts[0]) == 25 and np.array_equal(parts[0], parts[1])
+    assert not np.array_equal(parts[0], parts[2])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((np.zeros((4, 1)), np.zeros(3), 0.5, 0), "x has 4 examples but t has 3"),
+        ((np.zeros((4, 1)), np.zeros(4), 1.0, 0), r"fraction must be in \(0, 1\), got 1.0"),
+        ((np.zeros((4, 1)), np.zeros(4), 0.1, 0), "puts 0 in one part"),
+        ((np.zeros((4, 1)), np.zeros(4), 0.5, "seven"), "key_or_seed must be an int seed"),
+        ((np.zeros((4, 1)), np.zeros(4), 0.5, -1), "non-negative, got -1"),
+    ],
+)
+def test_stratified_split_rejects_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        datasets.stratified_split(*args)
+
+
+def test_one_hot():
+    np.testing.assert_array_equal(datasets.one_hot([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
+    assert datasets.one_hot(np.array([1]), 2).dtype == np.float32
+    with pytest.raises(ValueError, match=r"lie in \[0, 2\] for k = 3, got 3"):
+        datasets.one_hot([0, 3], 3)
+    with pytest.raises(ValueError, match="labels must be integers"):
+        datasets.one_hot([0.5], 3)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(seed=-1), "seed must be a non-negative integer, got -1"),
+        (dict(seed=1.5), "seed must be a non-negative integer"),
+        (dict(val_fraction=1.0), r"val_fraction must be in \[0, 1\), got 1.0"),
+        (dict(n=0), "n must be a positive integer or None, got 0"),
+        (dict(standardize="yes"), "standardize must be True or False"),
+        (dict(n=5000), "n = 5000 is more than the 1438 training examples"),
+        (dict(task="regression"), "'digits' is a multiclass data set, got task='regression'"),
+    ],
+)
+def test_load_rejects_bad_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        datasets.load("digits", **options)
+
+
+def test_unknown_names_list_the_known_ones(tmp_path):
+    with pytest.raises(ValueError, match=r"Unknown dataset: 'mnist'.*'xor'.*'fashion-mnist'"):
+        datasets.load("mnist")
+    with pytest.raises(ValueError, match=r"Unknown dataset: .*data.txt.*\.csv or \.npz"):
+        datasets.load(str(tmp_path / "data.txt"))
+    with pytest.raises(ValueError, match="no such file"):
+        datasets.load(tmp_path / "absent.csv")
+
+
+# -- digits (embedded) ----------------------------------------------------------------------------
+
+
+def test_digits_are_the_1797_embedded_uci_images():
+    ds = datasets.load("digits", standardize=False)
+    assert len(ds.x_train) + len(ds.x_test) == 1797
+    assert (ds.n_features, ds.n_classes) == (64, 10)
+    assert ds.x_train.min() == 0 and ds.x_train.max() == 1
+    np.testing.assert_array_equal(ds.x_train * 16, np.round(ds.x_train * 16))  # 0..16 / 16
+    _assert_stratified(ds.t_test, np.concatenate([ds.t_train, ds.t_test]))
+    small = datasets.load("digits", n=100)
+    assert len(small.t_train) == 100
+    _assert_stratified(small.t_train, ds.t_train)
+
+
+def test_digits_load_without_scikit_learn():
+    code = (
+        "import sys\n"
+        "sys.modules['sklearn'] = None  # any import of it now fails\n"
+        "from jaxmlp import datasets\n"
+        "ds = datasets.load('digits')\n"
+        "print(len(ds.x_train) + len(ds.x_test), ds.n_features)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1797", "64"]
+
+
+# -- IDX files ------------------------------------------------------------------------------------
+
+
+def _idx_bytes(array, code=0x08, dtype=">u1"):
+    array = np.asarray(array)
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(dtype).tobytes()
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+@pytest.mark.parametrize(
+    ("code", "dtype"), [(0x08, ">u1"), (0x09, ">i1"), (0x0B, ">i2"), (0x0C, ">i4"), (0x0D, ">f4")]
+)
+def test_idx_round_trip(tmp_path, compress, code, dtype):
+    array = np.arange(24).reshape(2, 3, 4) - (0 if dtype == ">u1" else 12)
+    data = _idx_bytes(array, code, dtype)
+    path = tmp_path / "a.idx"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    got = idx.read(path)
+    assert got.shape == (2, 3, 4) and got.dtype == np.dtype(dtype).newbyteorder("=")
+    np.testing.assert_array_equal(got, array)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "0 bytes, shorter than the header"),
+        (b"\x01\x02\x08\x01" + struct.pack(">I", 1) + b"\x00", "bad magic number 0x01020801"),
+        (b"\x00\x00\x07\x01" + struct.pack(">I", 1) + b"\x00", "bad magic number 0x00000701"),
+        (b"\x00\x00\x08\x00", "0 dimensions"),
+        (b"\x00\x00\x08\x03" + struct.pack(">I", 5), "truncated header: 3 dimensions need 16"),
+        (_idx_bytes(np.zeros((4, 3)))[:-2], r"truncated: shape \(4, 3\) of uint8 needs 12 .*10"),
+        (_idx_bytes(np.zeros((4, 3))) + b"\x00", r"1 bytes beyond the data of shape \(4, 3\)"),
+    ],
+    ids=["empty", "magic", "type", "no-dims", "header", "truncated", "wrong-dims"],
+)
+def test_idx_rejects_corrupt_files_naming_them(tmp_path, data, message):
+    path = tmp_path / "bad-idx1-ubyte"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=message) as error:
+        idx.read(path)
+    assert "bad-idx1-ubyte" in str(error.value)
+
+
+def test_idx_rejects_corrupt_gzip(tmp_path):
+    path = tmp_path / "bad.gz"
+    path.write_bytes(gzip.compress(_idx_bytes(np.zeros((100, 3))))[:-20])
+    with pytest.raises(ValueError, match="bad.gz: corrupt gzip data"):
+        idx.read(path)
+
+
+# -- Fashion-MNIST ------------------------------------------------------------------------------
+
+
+def _write_fashion(folder, n_train=20, n_test=10, images_shape=(28, 28), n_labels=None):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, *images_shape))
+        labels = np.arange(n if n_labels is None else n_labels) % 10
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx_bytes(images)))
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx_bytes(labels))
+    return folder
+
+
+def test_fashion_mnist_reads_idx_files_from_data_dir(tmp_path):
+    folder = _write_fashion(tmp_path / "fm")
+    ds = datasets.load("fashion-mnist", data_dir=folder, standardize=False)
+    assert ds.x_train.shape == (20, 784) and ds.x_test.shape == (10, 784)
+    assert ds.x_train.min() >= 0 and ds.x_train.max() <= 1
+    np.testing.assert_array_equal(ds.t_train, np.arange(20) % 10)
+    assert ds.info["folder"] == str(folder) and ds.info["classes"][9] == "Ankle boot"
+
+
+def test_fashion_mnist_search_order_data_dir_then_env_then_debian(tmp_path, monkeypatch):
+    first = _write_fashion(tmp_path / "first")
+    env = _write_fashion(tmp_path / "data" / "fashion-mnist", n_train=30)  # a subfolder counts
+    monkeypatch.setenv("JAXMLP_DATA", str(tmp_path / "data"))
+    assert datasets.load("fashion-mnist", data_dir=first).info["folder"] == str(first)
+    found = datasets.load("fashion-mnist", data_dir=tmp_path / "empty")
+    assert found.info["folder"] == str(env) and len(found.x_train) == 30
+
+
+def test_fashion_mnist_absent_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("JAXMLP_DATA", raising=False)
+    monkeypatch.setattr(datasets, "_DEBIAN_FASHION_MNIST", tmp_path / "none")
+    with pytest.raises(ValueError, match=r"not found.*apt-get install dataset-fashion-mnist"):
+        datasets.load("fashion-mnist", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        (dict(n_labels=19), "holds 20 images but .* holds 19 labels"),
+        (dict(images_shape=(28,)), r"expected uint8 images of shape \(n, 28, 28\)"),
+        (dict(images_shape=(27, 27)), r"got uint8 \(20, 27, 27\)"),
+    ],
+)
+def test_fashion_mnist_rejects_mismatched_files(tmp_path, layout, message):
+    folder = _write_fashion(tmp_path / "fm", **layout)
+    with pytest.raises(ValueError, match=message):
+        datasets.load("fashion-mnist", data_dir=folder)
+
+
+def test_real_fashion_mnist_from_the_debian_package(monkeypatch):
+    monkeypatch.delenv("JAXMLP_DATA", raising=False)
+    if not os.path.isdir(DEBIAN_FASHION_MNIST):
+        pytest.fail(
+            f"{DEBIAN_FASHION_MNIST} is missing: apt-get install dataset-fashion-mnist (CI does)."
+        )
+    ds = datasets.load("fashion-mnist", standardize=False)
+    assert ds.info["folder"] == DEBIAN_FASHION_MNIST
+    assert ds.x_train.shape == (60000, 784) and ds.x_test.shape == (10000, 784)
+    assert (ds.n_features, ds.n_classes, ds.task) == (784, 10, "multiclass")
+    np.testing.assert_array_equal(np.bincount(ds.t_train), [6000] * 10)
+    np.testing.assert_array_equal(np.bincount(ds.t_test), [1000] * 10)
+    assert ds.x_train.min() == 0 and ds.x_train.max() == 1
+    assert 0.25 < ds.x_train.mean() < 0.35  # Fashion-MNIST's mean pixel is about 0.286
+    entry = _entry("fashion-mnist")
+    assert (entry["n_train"], entry["n_test"]) == (60000, 10000)
+
+
+# -- MNIST-1D -----------------------------------------------------------------------------------
+
+
+def _fake_mnist1d(calls):
+    def generate():
+        calls.append(1)
+        rng = np.random.default_rng(0)
+        return {
+            "x": rng.standard_normal((40, 40)).astype(np.float32),
+            "t": np.arange(40, dtype=np.int32) % 10,
+            "x_test": rng.standard_normal((10, 40)).astype(np.float32),
+            "t_test": np.arange(10, dtype=np.int32),
+            "args": np.array(json.dumps({"seed": 42})),
+        }
+
+    return generate
+
+
+def test_mnist1d_cache_is_written_once_and_regenerated_if_corrupt(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setenv("JAXMLP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets, "_generate_mnist1d", _fake_mnist1d(calls))
+    first, second = datasets.load("mnist1d"), datasets.load("mnist1d")
+    assert len(calls) == 1 and os.listdir(tmp_path / "cache") == ["mnist1d-standard.npz"]
+    np.testing.assert_array_equal(first.x_train, second.x_train)
+    (tmp_path / "cache" / "mnist1d-standard.npz").write_bytes(b"half a file")
+    assert datasets.load("mnist1d").x_train.shape == (40, 40) and len(calls) == 2
+
+
+def test_mnist1d_is_generated_offline_by_its_package_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXMLP_CACHE", str(tmp_path))
+    state = np.random.get_state()[1].copy()
+    ds = datasets.load("mnist1d", standardize=False)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # global generator untouched
+    assert ds.x_train.shape == (4000, 40) and ds.x_test.shape == (1000, 40)
+    assert (ds.task, ds.n_classes) == ("multiclass", 10)
+    assert set(np.unique(ds.t_train)) == set(range(10))
+    assert ds.info["generator_args"]["seed"] == 42 and "url" not in ds.info["generator_args"]
+    monkeypatch.setitem(sys.modules, "mnist1d", None)  # now only the cache can answer
+    monkeypatch.setitem(sys.modules, "mnist1d.data", None)
+    cached = datasets.load("mnist1d", standardize=False)
+    np.testing.assert_array_equal(cached.x_test, ds.x_test)
+    np.testing.assert_array_equal(cached.t_train, ds.t_train)
+
+
+def test_mnist1d_without_its_package_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXMLP_CACHE", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "mnist1d", None)
+    monkeypatch.setitem(sys.modules, "mnist1d.data", None)
+    with pytest.raises(ValueError, match=r"pip install 'jaxmlp\[data\]'"):
+        datasets.load("mnist1d")
+
+
+# -- user files: CSV ----------------------------------------------------------------------------
+
+
+def _csv(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_csv_integer_labels_in_the_last_column_are_classes(tmp_path):
+    rows = "\n".join(f"{i},{i % 3 * 2.5},{[3, 5, 7][i % 3]}" for i in range(12))
+    path = _csv(tmp_path, f"a,b,digit\n{rows}\n\n")
+    ds = datasets.load(path, standardize=False)
+    assert (ds.name, ds.task, ds.n_classes, ds.n_features) == ("data.csv", "multiclass", 3, 2)
+    np.testing.assert_array_equal(ds.t_train, np.arange(12) % 3)  # 3, 5, 7 -> 0, 1, 2
+    assert ds.info["classes"] == [3, 5, 7] and ds.info["feature_names"] == ["a", "b"]
+    np.testing.assert_array_equal(ds.x_train[:, 0], np.arange(12))
+
+
+def test_csv_label_column_by_name_or_index_and_string_classes(tmp_path):
+    path = _csv(tmp_path, "kind,x1,x2\ncat,1,2\ndog,3,4\ncat,5,6\ndog,7,8\n")
+    for column in ("kind", 0, -3):
+        ds = datasets.load(path, label_column=column, standardize=False)
+        assert (ds.task, ds.info["classes"], ds.info["label_name"]) == (
+            "binary",
+            ["cat", "dog"],
+            "kind",
+        )
+        np.testing.assert_array_equal(ds.t_train[:, 0], [0, 1, 0, 1])
+        np.testing.assert_array_equal(ds.x_train, [[1, 2], [3, 4], [5, 6], [7, 8]])
+
+
+def test_csv_real_valued_labels_are_regression_unless_a_task_is_given(tmp_path):
+    path = _csv(tmp_path, "x,y\n" + "".join(f"{i},{i * 0.5}\n" for i in range(10)))
+    ds = datasets.load(path, val_fraction=0.2)
+    assert ds.task == "regression" and ds.t_train.shape == (8, 1) and ds.t_val.shape == (2, 1)
+    ints = _csv(tmp_path, "x,y\n" + "".join(f"{i},{i % 4}\n" for i in range(10)), "ints.csv")
+    assert datasets.load(ints).task == "multiclass"
+    assert datasets.load(ints, task="regression").t_train.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty file"),
+        ("a,b,c\n", "has a header but no data rows"),
+        ("a,b,c\n1,2,0\n3,4\n", r"line 3: expected 3 fields as in the header, got 2"),
+        ("a,b,c\n1,2,0\n\n3,x,1\n", r"line 4, column 'b': cannot read 'x' as a number"),
+        ("a,b,c\n1,nan,0\n", r"line 2, column 'b': NaN or Inf value 'nan'"),
+        ("a,b,c\n1,2,0\n3,4,inf\n", r"line 3, column 'c': NaN or Inf value 'inf'"),
+        ("a,b,c\n1,2,\n", r"line 2, column 'c': missing label"),
+        ("1,2,3\n4,5,6\n", r"first row must be a header of column names"),
+        ("a\n1\n", "needs at least two columns"),
+    ],
+    ids=[
+        "empty",
+        "header-only",
+        "short-row",
+        "text",
+        "nan",
+        "inf",
+        "no-label",
+        "no-header",
+        "one-column",
+    ],
+)
+def test_csv_rejects_malformed_files_with_the_line(tmp_path, text, message):
+    path = _csv(tmp_path, text)
+    with pytest.raises(ValueError, match=message):
+        datasets.load(path)
+
+
+def test_csv_rejects_unknown_label_columns(tmp_path):
+    path = _csv(tmp_path, "a,b\n1,0\n2,1\n")
+    with pytest.raises(ValueError, match=r"no column named 'c'; the columns are \['a', 'b'\]"):
+        datasets.load(path, label_column="c")
+    with pytest.raises(ValueError, match=r"label_column 2 is out of range .* \[-2, 1\]"):
+        datasets.load(path, label_column=2)
+
+
+# -- user files: NPZ and arrays -----------------------------------------------------------------
+
+
+def test_npz_with_and_without_a_test_split(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((30, 2, 3)), rng.integers(0, 2, 30)
+    np.savez(tmp_path / "a.npz", x=x, y=y)
+    ds = datasets.load(tmp_path / "a.npz", val_fraction=0.2)
+    assert (ds.task, ds.n_features, len(ds.x_train), len(ds.x_val)) == ("binary", 6, 24, 6)
+    assert ds.x_test is None
+    np.savez(tmp_path / "b.npz", x=x, y=y, x_test=x[:5], y_test=y[:5])
+    ds = datasets.load(str(tmp_path / "b.npz"), n=10)
+    assert ds.x_test.shape == (5, 6) and len(ds.x_train) == 10
+    np.testing.assert_array_equal(ds.t_test[:, 0], y[:5])
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (dict(x=np.zeros((3, 2))), r"missing arrays \['y'\]; it has \['x'\]"),
+        (dict(x=np.zeros((3, 2)), y=np.zeros(3), x_test=np.zeros((1, 2))), r"\['y_test'\]"),
+        (dict(x=np.array([[1, "a"]], object), y=np.zeros(1)), "'x' is an object array"),
+        (dict(x=np.array([["a", "b"]]), y=np.zeros(1)), "'x' must be numeric, got dtype <U1"),
+        (dict(x=np.array([[1.0, np.nan]]), y=np.zeros(1)), r"x contains NaN or Inf .*\(0, 1\)"),
+        (dict(x=np.zeros((3, 2)), y=np.array([0, np.inf, 1])), "y contains NaN or Inf"),
+        (dict(x=np.zeros((3, 2)), y=np.zeros(2)), "x has 3 examples but y has 2 labels"),
+        (dict(x=np.zeros(3), y=np.zeros(3)), r"x must have shape \(n, d\)"),
+        (
+            dict(x=np.zeros((3, 2)), y=np.zeros(3), x_test=np.zeros((1, 3)), y_test=np.zeros(1)),
+            "x_test has 3 features but x has 2",
+        ),
+    ],
+    ids=["no-y", "no-y_test", "object", "strings", "nan-x", "inf-y", "count", "1-d", "features"],
+)
+def test_npz_rejects_bad_archives(tmp_path, arrays, message):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=message):
+        datasets.load(tmp_path / "bad.npz")
+
+
+def test_npz_rejects_files_that_are_not_archives(tmp_path):
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.npz: empty file"):
+        datasets.load(tmp_path / "empty.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip at all")
+    with pytest.raises(ValueError, match="junk.npz: not a readable .npz archive"):
+        datasets.load(tmp_path / "junk.npz")
+    with open(tmp_path / "single.npz", "wb") as f:
+        np.save(f, np.zeros(3))
+    with pytest.raises(ValueError, match="holds a single array"):
+        datasets.load(tmp_path / "single.npz")
+
+
+def test_from_arrays_infers_multilabel_and_multi_output_regression():
+    x = np.random.default_rng(0).standard_normal((20, 3))
+    labels = (x[:, :2] > 0).astype(np.int64)
+    ds = datasets.from_arrays(x, labels)
+    assert (ds.task, ds.n_classes, ds.t_train.dtype, ds.n_outputs) == (
+        "multilabel",
+        2,
+        np.float32,
+        2,
+    )
+    ds = datasets.from_arrays(x, x[:, :2] * 3.5)
+    assert (ds.task, ds.n_classes, ds.t_train.shape) == ("regression", 0, (20, 2))
+    with pytest.raises(ValueError, match="A binary task needs exactly 2 classes, got 3"):
+        datasets.from_arrays(x, np.arange(20) % 3, task="binary")
+    with pytest.raises(ValueError, match="Class labels must be integers"):
+        datasets.from_arrays(x, x[:, 0], task="multiclass")
+    with pytest.raises(ValueError, match="x_test and y_test go together"):
+        datasets.from_arrays(x, labels, x_test=x)
