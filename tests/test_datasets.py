@@ -436,12 +436,8 @@ def test_fashion_mnist_rejects_mismatched_files(tmp_path, layout, message):
         datasets.load("fashion-mnist", data_dir=folder)
 
 
-def test_real_fashion_mnist_from_the_debian_package(monkeypatch):
+def test_real_fashion_mnist_from_the_debian_package(monkeypatch, fashion_mnist_dir):
     monkeypatch.delenv("JAXMLP_DATA", raising=False)
-    if not os.path.isdir(DEBIAN_FASHION_MNIST):
-        pytest.fail(
-            f"{DEBIAN_FASHION_MNIST} is missing: apt-get install dataset-fashion-mnist (CI does)."
-        )
     ds = datasets.load("fashion-mnist", standardize=False)
     assert ds.info["folder"] == DEBIAN_FASHION_MNIST
     assert ds.x_train.shape == (60000, 784) and ds.x_test.shape == (10000, 784)
