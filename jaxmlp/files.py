@@ -5,6 +5,7 @@ shapes, NaN/Inf and label encoding by ``datasets.from_arrays``.
 """
 
 import csv
+import io
 import os
 import zipfile
 
@@ -62,8 +63,10 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     read with ``allow_pickle=False``."""
     if os.path.getsize(path) == 0:
         raise ValueError(f"{path}: empty file; expected an .npz archive of arrays x and y.")
+    with open(path, "rb") as f:  # np.load(path) leaks its file handle when a truncated zip fails
+        data = io.BytesIO(f.read())
     try:
-        archive = np.load(path, allow_pickle=False)
+        archive = np.load(data, allow_pickle=False)
     except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not a readable .npz archive ({error}).") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
