@@ -240,11 +240,12 @@ def _read(path) -> tuple[dict, dict]:
     if not path.is_file():
         raise ValueError(f"{path}: no such checkpoint file.")
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with archive:
-            arrays = {name: archive[name] for name in archive.files}  # reads, checks CRCs
+        with open(path, "rb") as f:  # ours to close, whatever np.load raises
+            archive = np.load(f, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("a single .npy array, not an .npz archive")
+            with archive:
+                arrays = {name: archive[name] for name in archive.files}  # reads, checks CRCs
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise ValueError(
             f"{path}: not a readable jaxmlp checkpoint: truncated, corrupt or another kind of "

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import backprop, checkpoint, datasets, plots
+from jaxmlp import backprop, checkpoint, datasets, plots, sharding
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.train import Diverged, TrainConfig, evaluate, fit
@@ -210,6 +210,8 @@ def build(settings: dict, data: Data) -> tuple[MLP, Optimizer, TrainConfig, dict
             "--early-stopping watches the validation loss: pass --val-fraction > 0 "
             f"(the data has {len(data.x)} training examples)."
         )
+    batch = len(data.x) if config.batch_size == "full" else min(config.batch_size, len(data.x))
+    sharding.check_batch(batch, sharding.data_mesh(config.devices))
     every = settings["checkpoint_every"]
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"checkpoint_every must be an integer >= 1, got {every!r}.")
@@ -275,7 +277,7 @@ def train(
         raise ValueError(f"Unknown settings {unknown}; known: {sorted(DEFAULTS)}.")
     started = time.perf_counter()
     out = _out_folder(out, given, resume)
-    saved = _read_json(out / "config.json") if resume and (out / "config.json").exists() else None
+    saved = _read_config(out) if resume and (out / "config.json").exists() else None
     settings = _merge(given, saved, out)
     with _precision(settings["dtype"]):
         data, settings = load_data(settings)
@@ -286,6 +288,7 @@ def train(
                 "trained on (their SHA-256 changed): resume needs the same data."
             )
         if saved is None:
+            out.mkdir(parents=True, exist_ok=True)
             _write_config(out, settings, data, net, optimizer, config)
         return _train(
             out, settings, data, net, optimizer, config, resume, progress, handle_signals,
@@ -523,7 +526,6 @@ def _out_folder(out, given, resume) -> pathlib.Path:
         raise ValueError(
             f"--out {out} already holds a run: continue it with --resume, or pick another --out."
         )
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -590,6 +592,19 @@ def _read_json(path) -> dict:
         return json.loads(pathlib.Path(path).read_text())
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: cannot read ({error}).") from None
+
+
+def _read_config(folder) -> dict:
+    path = pathlib.Path(folder) / "config.json"
+    config = _read_json(path)
+    if not (
+        isinstance(config, dict)
+        and isinstance(config.get("settings"), dict)
+        and isinstance(config.get("data"), dict)
+        and "sha256" in config["data"]
+    ):
+        raise ValueError(f"{path}: not a jaxmlp run config (no settings or data).")
+    return config
 
 
 def _read_metrics(path, epochs: int) -> list[dict]:
@@ -714,10 +729,7 @@ def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
         raise ValueError(f"{run_dir}: no such run folder.")
     if not (run_dir / "config.json").is_file():
         raise ValueError(f"{run_dir}: not a jaxmlp run folder (no config.json).")
-    config = _read_json(run_dir / "config.json")
-    if not isinstance(config, dict) or "settings" not in config or "data" not in config:
-        raise ValueError(f"{run_dir / 'config.json'}: not a jaxmlp run config.")
-    return config, checkpoint.load(run_dir / "checkpoint.npz")
+    return _read_config(run_dir), checkpoint.load(run_dir / "checkpoint.npz")
 
 
 def _run_dtype(run_dir) -> str:

@@ -1,0 +1,277 @@
+"""Checkpoints (issue 10): the whole TrainState round-trips bitwise through plain arrays; a
+resumed fit ends where an uninterrupted one does; writes are atomic; untrusted files (truncated,
+foreign, pickled, for another architecture or optimizer) give a ValueError, never code."""
+
+import io
+import json
+import os
+import pathlib
+import zipfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, checkpoint, fit
+
+NET = MLP((2, 5, 3, 1), ("tanh", "prelu"), "sigmoid", "bce")
+OPT = Optimizer("adam", lr=1e-2)
+CONFIG = TrainConfig(epochs=6, batch_size=8, seed=3, early_stopping=4)
+
+
+def moons(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 2)).astype(np.float32)
+    t = (x[:, :1] * x[:, 1:] > 0).astype(np.float32)
+    return x, t
+
+
+def state_after(epochs, config=CONFIG):
+    """A TrainState with everything set: trained params, Adam moments, best params."""
+    x, t = moons()
+    x_val, t_val = moons(16, seed=1)
+    cfg = TrainConfig(**{**config.__dict__, "epochs": epochs})
+    return fit(NET, x, t, OPT, cfg, x_val=x_val, t_val=t_val).state
+
+
+def leaves(tree):
+    return [np.asarray(a) for a in jax.tree.leaves(tree)]
+
+
+def assert_same_state(a: TrainState, b: TrainState):
+    for name in ("params", "opt_state", "best_params"):
+        la, lb = leaves(getattr(a, name)), leaves(getattr(b, name))
+        assert len(la) == len(lb), name
+        for x, y in zip(la, lb):
+            assert x.dtype == y.dtype and x.shape == y.shape, name
+            assert x.tobytes() == y.tobytes(), name
+    assert jax.tree.structure(a.opt_state) == jax.tree.structure(b.opt_state)
+    assert (a.epoch, a.best_val_loss, a.bad_epochs) == (b.epoch, b.best_val_loss, b.bad_epochs)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "checkpoint.npz"
+    state = state_after(3)
+    extra = {"mean": np.arange(2, dtype=np.float32)}
+    checkpoint.save(path, state, net=NET, optimizer=OPT, config=CONFIG, extra=extra)
+    return path, state
+
+
+def test_round_trip_is_bitwise(saved):
+    path, state = saved
+    ckpt = checkpoint.load(path, net=NET, optimizer=OPT)
+    assert state.best_params is not None  # the test covers the early-stopping arrays
+    assert_same_state(ckpt.state, state)
+    assert (ckpt.net, ckpt.optimizer, ckpt.config) == (NET, OPT, CONFIG)
+    np.testing.assert_array_equal(ckpt.extra["mean"], [0, 1])
+    meta = ckpt.meta
+    assert meta["format"] == checkpoint.FORMAT and meta["version"] == checkpoint.VERSION
+    assert meta["epoch"] == 3 and meta["rng"]["seed"] == 3 and meta["dtype"] == "float32"
+    assert meta["params_sha256"] == checkpoint.params_sha256(state.params)
+
+
+def test_load_without_net_rebuilds_it(saved):
+    path, _ = saved
+    assert checkpoint.load(path).net == NET
+
+
+def test_final_params_are_the_best_ones_with_early_stopping(saved):
+    path, state = saved
+    ckpt = checkpoint.load(path)
+    assert checkpoint.params_sha256(ckpt.final_params) == checkpoint.params_sha256(
+        state.best_params
+    )
+
+
+def test_resumed_fit_is_bitwise_the_uninterrupted_one(tmp_path):
+    """Stop after epoch 2 (the callback saves and stops), load, finish: same bits as 6 epochs
+    in one go, best parameters and Adam state included."""
+    x, t = moons()
+    x_val, t_val = moons(16, seed=1)
+    whole = fit(NET, x, t, OPT, CONFIG, x_val=x_val, t_val=t_val)
+    path = tmp_path / "c.npz"
+
+    def stop_at_2(record, state):
+        if state.epoch == 2:
+            checkpoint.save(path, state, net=NET, optimizer=OPT, config=CONFIG)
+            return True
+        return False
+
+    fit(NET, x, t, OPT, CONFIG, x_val=x_val, t_val=t_val, callback=stop_at_2)
+    state = checkpoint.load(path, net=NET, optimizer=OPT).state
+    assert state.epoch == 2
+    resumed = fit(NET, x, t, OPT, CONFIG, x_val=x_val, t_val=t_val, state=state)
+    assert_same_state(resumed.state, whole.state)
+    assert checkpoint.params_sha256(resumed.params) == checkpoint.params_sha256(whole.params)
+
+
+def test_params_sha256_sees_one_bit():
+    params = NET.init(jax.random.key(0))
+    flipped = [dict(layer) for layer in params]
+    w = np.asarray(flipped[1]["w"]).copy()
+    w.view(np.uint32)[0, 0] ^= 1  # the last bit of one weight
+    flipped[1]["w"] = jnp.asarray(w)
+    assert checkpoint.params_sha256(params) != checkpoint.params_sha256(flipped)
+    assert checkpoint.params_sha256(params) == checkpoint.params_sha256(
+        NET.init(jax.random.key(0))
+    )
+
+
+def test_float64_checkpoints_need_x64(tmp_path):
+    path = tmp_path / "c64.npz"
+    with jax.enable_x64(True):
+        net = MLP((2, 3, 1), "tanh", "identity", "sse")
+        params = net.init(jax.random.key(0), jnp.float64)
+        state = TrainState(params, OPT.build(1).init(params), 1)
+        checkpoint.save(path, state, net=net, optimizer=OPT, config=TrainConfig(dtype="float64"))
+        assert checkpoint.load(path).state.params[0]["w"].dtype == jnp.float64
+    with pytest.raises(ValueError, match="float64.*enable_x64"):
+        checkpoint.load(path)
+
+
+# -- atomic writes ---------------------------------------------------------------------------------
+
+
+def test_a_failed_write_keeps_the_old_checkpoint(saved, tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(saved[0].read_bytes())
+    before = path.read_bytes()
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save(path, state_after(1), net=NET, optimizer=OPT, config=CONFIG)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz"]  # no temp file left
+
+
+def test_write_atomic_respects_the_umask(tmp_path):
+    path = tmp_path / "x.json"
+    checkpoint.write_atomic(path, "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert path.read_text() == "{}"
+
+
+# -- untrusted files ---------------------------------------------------------------------------------
+
+
+def npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def meta_of(path) -> dict:
+    with np.load(path) as archive:
+        return json.loads(archive[checkpoint.META].tobytes())
+
+
+def rewrite(path, out, **changes):
+    """A copy of the checkpoint at ``path`` with some metadata changed or arrays replaced."""
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = meta_of(path) | changes.pop("meta", {})
+    arrays |= changes
+    arrays[checkpoint.META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    out.write_bytes(npz_bytes(**arrays))
+    return out
+
+
+class Payload:
+    """Unpickling this creates a file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+BAD_CHECKPOINTS = {
+    "missing": (lambda p, tmp: tmp / "nope.npz", "no such checkpoint"),
+    "empty": (lambda p, tmp: _write(tmp / "e.npz", b""), "not a readable jaxmlp checkpoint"),
+    "text": (lambda p, tmp: _write(tmp / "t.npz", b"hello"), "not a readable jaxmlp checkpoint"),
+    "truncated": (
+        lambda p, tmp: _write(tmp / "h.npz", p.read_bytes()[: len(p.read_bytes()) // 2]),
+        "truncated",
+    ),
+    "one byte short": (
+        lambda p, tmp: _write(tmp / "s.npz", p.read_bytes()[:-1]),
+        "not a readable jaxmlp checkpoint",
+    ),
+    "flipped byte": (lambda p, tmp: _flip(p, tmp / "f.npz"), "not a readable jaxmlp checkpoint"),
+    "npy": (lambda p, tmp: _npy(tmp / "a.npz"), "not a readable jaxmlp checkpoint"),
+    "foreign npz": (
+        lambda p, tmp: _write(tmp / "x.npz", npz_bytes(x=np.zeros(3))),
+        "not a jaxmlp checkpoint",
+    ),
+    "bad json": (
+        lambda p, tmp: _write(tmp / "j.npz", npz_bytes(__jaxmlp__=np.frombuffer(b"{", np.uint8))),
+        "corrupt checkpoint metadata",
+    ),
+    "other format": (lambda p, tmp: rewrite(p, tmp / "o.npz", meta={"format": "x"}), "format"),
+    "newer version": (lambda p, tmp: rewrite(p, tmp / "v.npz", meta={"version": 99}), "newer"),
+    "bad epoch": (lambda p, tmp: rewrite(p, tmp / "b.npz", meta={"epoch": -1}), "epoch"),
+    "wrong shape": (
+        lambda p, tmp: rewrite(p, tmp / "w.npz", **{"params/0/w": np.zeros((3, 5), np.float32)}),
+        "do not fit the saved architecture",
+    ),
+    "opt_state shape": (
+        lambda p, tmp: rewrite(p, tmp / "m.npz", **{"opt_state/1": np.zeros(7, np.float32)}),
+        "optimizer state does not fit",
+    ),
+}
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def _flip(path, out):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0xFF  # inside an array's bytes: the zip CRC catches it
+    return _write(out, bytes(data))
+
+
+def _npy(path):
+    with open(path, "wb") as f:
+        np.save(f, np.zeros(3))
+    return path
+
+
+@pytest.mark.parametrize("case", BAD_CHECKPOINTS)
+def test_bad_checkpoints_are_value_errors(case, saved, tmp_path):
+    make, message = BAD_CHECKPOINTS[case]
+    bad = make(saved[0], tmp_path)
+    with pytest.raises(ValueError, match=message) as error:
+        checkpoint.load(bad, net=NET)
+    assert str(bad) in str(error.value)  # names the file
+
+
+def test_another_architecture_is_named(saved):
+    other = NET.replace(sizes=(2, 6, 3, 1))
+    with pytest.raises(ValueError, match=r"another architecture: sizes \[2, 5, 3, 1\]"):
+        checkpoint.load(saved[0], net=other)
+
+
+def test_another_optimizer_structure_is_refused(saved):
+    with pytest.raises(ValueError, match="does not fit optimizer 'sgd'"):
+        checkpoint.load(saved[0], optimizer=Optimizer("sgd"))
+
+
+def test_a_pickle_inside_is_never_run(saved, tmp_path):
+    marker = tmp_path / "pwned"
+    payload = np.array([Payload(marker)], dtype=object)
+    path = rewrite(saved[0], tmp_path / "p.npz", **{"extra/evil": payload})
+    with zipfile.ZipFile(path) as z:  # the payload is really in there
+        assert "extra/evil.npy" in z.namelist()
+    with pytest.raises(ValueError, match="not a readable jaxmlp checkpoint"):
+        checkpoint.load(path)
+    assert not marker.exists()
