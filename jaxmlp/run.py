@@ -26,6 +26,7 @@ import shlex
 import signal
 import sys
 import time
+import zipfile
 from typing import NamedTuple
 
 import jax
@@ -134,6 +135,8 @@ def load_data(settings: dict) -> tuple[Data, dict]:
     )
     x, t = ds.x_train, ds.t_train
     val_fraction = settings["val_fraction"]
+    if val_fraction is not None and not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
     if val_fraction is None:
         val_fraction = DEFAULT_VAL_FRACTION if len(x) >= MIN_VAL_EXAMPLES else 0.0
     x_val = t_val = None
@@ -350,6 +353,8 @@ def _train(out, settings, data, net, optimizer, config, resume, progress, signal
         finally:
             bar.close()
     if stop:
+        if saver.epoch != state.epoch:  # the signal came after the callback's save decision
+            saver.save(state)
         raise RunStopped(
             f"interrupted at epoch {state.epoch}/{config.epochs}: checkpoint saved; continue "
             f"with: jaxmlp train --out {shlex.quote(str(out))} --resume",
@@ -862,16 +867,15 @@ def _read_csv_inputs(path, n_features, label_name) -> np.ndarray:
 
 def _read_npz_inputs(path) -> np.ndarray:
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            return loaded
-        with loaded:
-            names = loaded.files
-            if "x" in names:
-                return loaded["x"]
-            if len(names) == 1:
-                return loaded[names[0]]
-    except (ValueError, OSError, EOFError) as error:
+        with open(path, "rb") as f:  # ours to close, whatever np.load raises
+            loaded = np.load(f, allow_pickle=False)
+            if isinstance(loaded, np.ndarray):
+                return loaded
+            with loaded:
+                names = loaded.files
+                if "x" in names or len(names) == 1:
+                    return loaded["x" if "x" in names else names[0]]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not a readable numpy file ({error}).") from None
     raise ValueError(f"{path}: needs an array named 'x'; it holds {names}.")
 

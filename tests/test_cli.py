@@ -1,0 +1,253 @@
+"""The ``jaxmlp`` command (issue 6): bare ``jaxmlp train`` on the embedded digits, the run folder
+it writes, ``evaluate``, ``predict``, ``datasets``, ``gradcheck``, resuming, progress output.
+
+One real subprocess trains digits with the defaults; the rest call ``cli.main`` in-process on
+tiny data sets, which is much faster and sees the same code.
+"""
+
+import csv
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmlp import checkpoint, cli, datasets, gradient_check, run
+
+SUMMARY_KEYS = {
+    "train_loss", "train_accuracy", "test_loss", "test_accuracy", "epochs", "steps",
+    "wall_seconds", "examples_per_second", "devices", "params_sha256", "gradcheck",
+}  # fmt: skip
+METRIC_KEYS = {"epoch", "train_loss", "seconds", "train_accuracy", "val_loss", "val_accuracy"}
+
+
+def jaxmlp(*args, cwd, timeout=600):
+    """``python -m jaxmlp ARGS`` in a subprocess: (exit status, stdout, stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "jaxmlp", *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    return done.returncode, done.stdout, done.stderr
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """Bare ``jaxmlp train --no-progress`` (the defaults: digits, 64-256-10 relu, Adam 1e-3,
+    batch 32, 40 epochs, 10 % validation); the run goes to the default folder runs/<time>-digits."""
+    cwd = tmp_path_factory.mktemp("bare")
+    start = time.perf_counter()
+    status, out, err = jaxmlp("train", "--no-progress", cwd=cwd)
+    seconds = time.perf_counter() - start
+    assert status == 0, err
+    (folder,) = (cwd / "runs").iterdir()
+    return folder, out, err, seconds
+
+
+def test_bare_train_reaches_97_percent_on_digits(digits_run):
+    folder, out, err, seconds = digits_run
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["test_accuracy"] >= 0.97, summary
+    assert set(summary) >= SUMMARY_KEYS
+    assert summary["epochs"] == 40 and summary["steps"] == 40 * (1295 // 32)
+    assert summary["gradcheck"]["ok"] and summary["gradcheck"]["max_rel_err"] <= 1e-10
+    assert summary["devices"] == len(jax.devices())
+    print(f"bare jaxmlp train: {seconds:.1f} s, test accuracy {summary['test_accuracy']:.4f}")
+    # stdout: the banner and the closing line, no progress bar (not a terminal); stderr: nothing
+    assert len(out.splitlines()) == 2 and "digits" in out and "test_accuracy" in out
+    assert err == ""
+
+
+def test_the_run_folder_holds_every_file(digits_run):
+    folder = digits_run[0]
+    assert folder.name.endswith("-digits")
+    names = {p.name for p in folder.iterdir()}
+    assert {"config.json", "metrics.jsonl", "summary.json", "checkpoint.npz"} <= names
+    assert {"loss.png", "accuracy.png"} <= names and "boundary.png" not in names  # 64-D
+    for png in ("loss.png", "accuracy.png"):
+        assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    records = lines(folder / "metrics.jsonl")
+    assert [r["epoch"] for r in records] == list(range(1, 41))
+    assert all(set(r) >= METRIC_KEYS and r["val_accuracy"] is not None for r in records)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["settings"]["hidden"] == [256] and config["settings"]["val_fraction"] == 0.1
+    assert config["data"]["n_train"] == 1295 and config["data"]["standardized"] is False
+    assert config["command"].startswith("jaxmlp train --data digits")
+
+
+def test_params_sha256_is_that_of_the_checkpoint(digits_run):
+    folder = digits_run[0]
+    summary = json.loads((folder / "summary.json").read_text())
+    ckpt = checkpoint.load(folder / "checkpoint.npz")
+    assert ckpt.state.epoch == 40
+    assert checkpoint.params_sha256(ckpt.final_params) == summary["params_sha256"]
+
+
+def test_evaluate_reproduces_the_summary(digits_run, capsys):
+    folder = digits_run[0]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert cli.main(["evaluate", str(folder), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"train", "val", "test"}
+    assert result["test"]["n"] == 359
+    for split in result:
+        assert result[split]["accuracy"] == pytest.approx(summary[f"{split}_accuracy"], abs=1e-12)
+        assert result[split]["loss"] == pytest.approx(summary[f"{split}_loss"], rel=1e-6)
+    assert cli.main(["evaluate", str(folder)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["split", "n", "loss", "accuracy"]
+    assert table[-1].split()[0:2] == ["test", "359"]
+
+
+def test_predict_gives_the_nets_labels(digits_run, tmp_path, capsys):
+    folder = digits_run[0]
+    ds = datasets.load("digits", standardize=False)
+    x = ds.x_test[:7]
+    path = tmp_path / "x.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([f"pixel{i}" for i in range(64)])
+        writer.writerows(x.tolist())
+    ckpt = checkpoint.load(folder / "checkpoint.npz")
+    want = np.asarray(ckpt.net.predict(ckpt.final_params, x))
+
+    assert cli.main(["predict", str(folder), "--input", str(path)]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["prediction"] + [f"p_{k}" for k in range(10)]
+    assert [int(r[0]) for r in rows[1:]] == want.tolist()
+    probabilities = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-4)
+
+    npz_in, npz_out = tmp_path / "x.npz", tmp_path / "p.npz"
+    np.savez(npz_in, x=x)
+    assert cli.main(["predict", str(folder), "--input", str(npz_in), "--output", str(npz_out)]) == 0
+    with np.load(npz_out, allow_pickle=False) as saved:
+        assert saved["prediction"].astype(int).tolist() == want.tolist()
+        assert saved["y"].shape == (7, 10)
+
+
+# -- small runs in-process -------------------------------------------------------------------------
+
+
+def train(tmp_path, *args, name="run"):
+    out = tmp_path / name
+    status = cli.main(["train", "--no-progress", "--out", str(out), *map(str, args)])
+    return status, out
+
+
+def test_a_run_on_two_dimensional_data_and_its_rerun(tmp_path, capsys):
+    """Moons with a flag of each kind; the command in config.json reruns it to the same bits."""
+    status, out = train(
+        tmp_path, "--data", "moons", "--hidden", "4,3", "--activation", "tanh,elu",
+        "--optimizer", "momentum", "--lr", "0.05", "--batch-size", "full", "--epochs", "3",
+    )  # fmt: skip
+    assert status == 0 and capsys.readouterr().err == ""
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["figures"] == ["loss.png", "accuracy.png", "boundary.png"]
+    assert summary["steps"] == 3 and summary["gradcheck"]["ok"]
+    assert (out / "boundary.png").stat().st_size > 1000
+    config = json.loads((out / "config.json").read_text())
+    settings = config["settings"]
+    assert (settings["output"], settings["loss"], settings["standardize"]) == (
+        "sigmoid",
+        "bce",
+        "yes",
+    )
+    command = shlex.split(config["command"])
+    assert command[:2] == ["jaxmlp", "train"] and command[-2:] == ["--out", str(out)]
+    again = tmp_path / "again"
+    assert cli.main([*command[1:-1], str(again), "--no-progress"]) == 0
+    rerun = json.loads((again / "summary.json").read_text())
+    assert rerun["params_sha256"] == summary["params_sha256"]
+    assert json.loads((again / "config.json").read_text())["settings"] == settings
+
+
+def test_tiny_data_and_resuming_a_finished_run(tmp_path):
+    """XOR (4 examples): no validation split, no test keys; --resume of the finished run
+    trains nothing and rewrites the same summary."""
+    status, out = train(tmp_path, "--data", "xor", "--hidden", "3", "--epochs", "2")
+    assert status == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "test_loss" not in summary and "val_loss" not in summary
+    assert json.loads((out / "config.json").read_text())["settings"]["val_fraction"] == 0.0
+    assert all(r["val_loss"] is None for r in lines(out / "metrics.jsonl"))
+    before = (out / "checkpoint.npz").read_bytes()
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert (out / "checkpoint.npz").read_bytes() == before
+    again = json.loads((out / "summary.json").read_text())
+    assert again["params_sha256"] == summary["params_sha256"]
+    assert len(lines(out / "metrics.jsonl")) == 2
+
+
+def test_regression_run_with_a_progress_bar(tmp_path, capsys):
+    summary = run.train({"data": "sine", "hidden": [4], "epochs": 3}, tmp_path / "r", progress=True)
+    shown = capsys.readouterr().out
+    assert "3/3" in shown and "epoch" in shown and "train_loss=" in shown  # tqdm's bar
+    settings = json.loads((tmp_path / "r" / "config.json").read_text())["settings"]
+    assert (settings["output"], settings["loss"]) == ("identity", "sse")
+    assert "test_accuracy" not in summary and summary["figures"] == ["loss.png"]
+
+
+def test_plain_progress_lines_without_tqdm(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # tqdm not installed
+    progress = run._Progress(total=2, initial=0, enabled=True)
+    for epoch in (1, 2):
+        progress.update({"epoch": epoch, "train_loss": 0.5 / epoch, "val_loss": None})
+    progress.close()
+    assert capsys.readouterr().out.splitlines() == [
+        "epoch 1/2  train_loss 0.5",
+        "epoch 2/2  train_loss 0.25",
+    ]
+    off = run._Progress(total=2, initial=0, enabled=False)
+    off.update({"epoch": 1, "train_loss": 0.5})
+    assert capsys.readouterr().out == ""
+
+
+def test_datasets_lists_every_name(capsys):
+    assert cli.main(["datasets"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:6] == ["name", "task", "train", "test", "features", "classes"]
+    assert [row.split()[0] for row in table[1:]] == list(datasets.names())
+    digits = next(row.split() for row in table if row.startswith("digits"))
+    assert digits[1:6] == ["multiclass", "1438", "359", "64", "10"]
+
+
+def test_gradcheck_prints_the_matrix_and_its_verdict(tmp_path, capsys, monkeypatch):
+    small = gradient_check.gradcheck_matrix
+
+    def matrix(dtype):
+        return small(
+            dtype,
+            depths=(1, 2),
+            activations=("tanh", "relu"),
+            pairs=(("softmax", "cross_entropy"),),
+        )
+
+    monkeypatch.setattr(gradient_check, "gradcheck_matrix", matrix)
+    report = tmp_path / "gc.json"
+    assert cli.main(["gradcheck", "--json", str(report)]) == 0
+    assert "4 cells (float64), 0 failing" in capsys.readouterr().out
+    assert json.loads(report.read_text())["cells"] == 4
+
+    def failing(dtype):
+        good = matrix(dtype)
+        return good._replace(rows=(good.rows[0]._replace(ok=False), *good.rows[1:]))
+
+    monkeypatch.setattr(gradient_check, "gradcheck_matrix", failing)
+    assert cli.main(["gradcheck"]) == 1
+    assert "1 failing" in capsys.readouterr().out
+
+
+def test_the_console_script_is_installed(tmp_path):
+    script = os.path.join(os.path.dirname(sys.executable), "jaxmlp")
+    done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("jaxmlp ")
