@@ -3,7 +3,7 @@
 The public API, in one place.
 """
 
-from jaxmlp import activations, datasets, initializers, losses, outputs
+from jaxmlp import activations, checkpoint, datasets, initializers, losses, outputs
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.train import Diverged, Result, TrainConfig, TrainState, evaluate, fit, make_step
@@ -19,6 +19,7 @@ __all__ = [
     "TrainState",
     "__version__",
     "activations",
+    "checkpoint",
     "datasets",
     "evaluate",
     "fit",
