@@ -300,88 +300,61 @@ def train(
 
 
 def _train(out, settings, data, net, optimizer, config, resume, progress, signals, echo, started):
-    ckpt_path = out / "checkpoint.npz"
     state, history, wall_before = None, [], 0.0
-    if resume and ckpt_path.exists():
-        ckpt = checkpoint.load(ckpt_path, net=net, optimizer=optimizer)
+    if resume and (out / "checkpoint.npz").exists():
+        ckpt = checkpoint.load(out / "checkpoint.npz", net=net, optimizer=optimizer)
         if ckpt.config != config:
             raise ValueError(
-                f"{ckpt_path}: saved with {ckpt.config}, but the run's settings give {config}."
+                f"{out / 'checkpoint.npz'}: saved with {ckpt.config}, but the run's settings "
+                f"give {config}."
             )
-        state, wall_before = ckpt.state, float(ckpt.meta["extra"].get("wall_seconds", 0.0))
+        extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
+        state, wall_before = ckpt.state, float(extra.get("wall_seconds", 0.0))
         history = _read_metrics(out / "metrics.jsonl", state.epoch)
     checkpoint.write_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+    echo(_banner(data, net, config, out, state.epoch if state else 0))
     t, t_val = targets(net, data.task, data.t), targets(net, data.task, data.t_val)
-    first = state.epoch if state is not None else 0
-    echo(_banner(data, net, config, out, first))
-
-    stop: list[int] = []
-    saver = _Saver(out, net, optimizer, config, data, settings, wall_before, started)
-    bar = _Progress(config.epochs, first, progress)
-    with open(out / "metrics.jsonl", "a") as metrics, _signals(stop, signals):
-
-        def callback(record, state):
-            metrics.write(json.dumps(record) + "\n")
-            metrics.flush()
-            history.append(record)
-            bar.update(record)
-            patience_out = bool(config.early_stopping) and (
-                state.bad_epochs >= config.early_stopping
-            )
-            if (
-                stop
-                or patience_out
-                or state.epoch % saver.every == 0
-                or state.epoch == config.epochs
-            ):
-                os.fsync(metrics.fileno())  # the log is durable before the checkpoint is
-                saver.save(state)
-            return bool(stop)
-
+    saver = _Saver(out, net, optimizer, config, data, settings, wall_before, started, state)
+    with (
+        _Recorder(out, config, saver, history, progress) as recorder,
+        _signals(recorder.stop, signals),
+    ):
         try:
             if state is not None and _finished(state, config):
                 final = _final_params(state, config)
             else:
                 result = fit(
                     net, data.x, t, optimizer, config,
-                    x_val=data.x_val, t_val=t_val, state=state, callback=callback,
+                    x_val=data.x_val, t_val=t_val, state=state, callback=recorder,
                 )  # fmt: skip
                 state, final = result.state, result.params
         except Diverged as error:
-            bar.close()
             raise _diverged(error, out, optimizer, saver) from None
-        finally:
-            bar.close()
-    if stop:
-        if saver.epoch != state.epoch:  # the signal came after the callback's save decision
-            saver.save(state)
+    if saver.epoch != state.epoch:  # a signal after the callback's decision, or a late finish
+        saver.save(state)
+    if recorder.stop:
         raise RunStopped(
             f"interrupted at epoch {state.epoch}/{config.epochs}: checkpoint saved; continue "
             f"with: jaxmlp train --out {shlex.quote(str(out))} --resume",
-            128 + stop[0],
+            128 + recorder.stop[0],
         )
-    if saver.epoch != state.epoch:
-        saver.save(state)
     summary = _summarize(out, data, net, config, state, final, history, saver)
     echo(_closing(summary, out))
     return summary
 
 
 class _Saver:
-    """Writes the checkpoint, with the standardizer and the run's wall time beside the state."""
+    """Writes the checkpoint, with the standardizer and the run's wall time beside the state;
+    ``epoch`` is that of the checkpoint on disk (None: none yet)."""
 
-    def __init__(self, out, net, optimizer, config, data, settings, wall_before, started):
-        self.path, self.net, self.optimizer, self.config = (
-            out / "checkpoint.npz",
-            net,
-            optimizer,
-            config,
-        )
+    def __init__(self, out, net, optimizer, config, data, settings, wall_before, started, state):
+        self.path = out / "checkpoint.npz"
+        self.net, self.optimizer, self.config = net, optimizer, config
         self.every = settings["checkpoint_every"]
         self.extra = {} if data.scaler is None else dict(data.scaler._asdict())
         self.data_sha256 = data.sha256()
         self.wall_before, self.started = wall_before, started
-        self.epoch = None
+        self.epoch = None if state is None else state.epoch
 
     def wall_seconds(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
@@ -393,6 +366,35 @@ class _Saver:
             extra_meta={"wall_seconds": self.wall_seconds(), "data_sha256": self.data_sha256},
         )  # fmt: skip
         self.epoch = state.epoch
+
+
+class _Recorder:
+    """fit's callback: logs each epoch to metrics.jsonl and the progress display, saves the
+    checkpoint (every ``checkpoint_every`` epochs, at the end, when patience runs out, on a
+    signal) and stops fit once a signal number is in ``stop``."""
+
+    def __init__(self, out, config, saver, history, progress):
+        self.config, self.saver, self.history = config, saver, history
+        self.metrics = open(out / "metrics.jsonl", "a")  # noqa: SIM115 (closed by __exit__)
+        self.bar = _Progress(config.epochs, saver.epoch or 0, progress)
+        self.stop: list[int] = []
+
+    def __call__(self, record, state) -> bool:
+        self.metrics.write(json.dumps(record) + "\n")
+        self.metrics.flush()
+        self.history.append(record)
+        self.bar.update(record)
+        if self.stop or _finished(state, self.config) or state.epoch % self.saver.every == 0:
+            os.fsync(self.metrics.fileno())  # the log is durable before the checkpoint is
+            self.saver.save(state)
+        return bool(self.stop)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.bar.close()
+        self.metrics.close()
 
 
 def _finished(state, config) -> bool:
@@ -408,13 +410,9 @@ def _final_params(state, config):
 
 def _diverged(error: Diverged, out, optimizer, saver) -> RunStopped:
     kept = (
-        f"the last good checkpoint (epoch {saver.epoch}) is kept in {out}"
-        if saver.epoch is not None
-        else (
-            f"the checkpoint of epoch {checkpoint.read_meta(saver.path)['epoch']} is kept in {out}"
-            if saver.path.exists()
-            else "no checkpoint was written"
-        )
+        "no checkpoint was written"
+        if saver.epoch is None
+        else f"the last good checkpoint (epoch {saver.epoch}) is kept in {out}"
     )
     summary = {
         "status": "diverged",
