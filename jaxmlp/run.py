@@ -440,12 +440,14 @@ def _summarize(out, data, net, config, state, final, history, saver) -> dict:
     batch = n if config.batch_size == "full" else min(config.batch_size, n)
     steps = n // batch
     seconds = sum(r["seconds"] for r in history)
+    typical = float(np.median([r["seconds"] for r in history])) if history else 0.0
     summary |= {
         "epochs": state.epoch,
         "epochs_planned": config.epochs,
         "steps": state.epoch * steps,
         "train_seconds": seconds,
-        "examples_per_second": len(history) * steps * batch / seconds if seconds > 0 else None,
+        # a typical epoch's throughput: the median ignores the first epochs, which compile
+        "examples_per_second": steps * batch / typical if typical > 0 else None,
         "devices": config.devices or len(jax.devices()),
         "platform": jax.devices()[0].platform,
         "n_params": net.n_params,

@@ -114,9 +114,7 @@ def test_params_sha256_sees_one_bit():
     w.view(np.uint32)[0, 0] ^= 1  # the last bit of one weight
     flipped[1]["w"] = jnp.asarray(w)
     assert checkpoint.params_sha256(params) != checkpoint.params_sha256(flipped)
-    assert checkpoint.params_sha256(params) == checkpoint.params_sha256(
-        NET.init(jax.random.key(0))
-    )
+    assert checkpoint.params_sha256(params) == checkpoint.params_sha256(NET.init(jax.random.key(0)))
 
 
 def test_float64_checkpoints_need_x64(tmp_path):
@@ -144,7 +142,7 @@ def test_a_failed_write_keeps_the_old_checkpoint(saved, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
-        checkpoint.save(path, state_after(1), net=NET, optimizer=OPT, config=CONFIG)
+        checkpoint.save(path, saved[1]._replace(epoch=4), net=NET, optimizer=OPT, config=CONFIG)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz"]  # no temp file left
 
@@ -158,7 +156,7 @@ def test_write_atomic_respects_the_umask(tmp_path):
     assert path.read_text() == "{}"
 
 
-# -- untrusted files ---------------------------------------------------------------------------------
+# -- untrusted files -------------------------------------------------------------------------------
 
 
 def npz_bytes(**arrays) -> bytes:

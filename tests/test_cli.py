@@ -222,27 +222,28 @@ def test_datasets_lists_every_name(capsys):
 
 
 def test_gradcheck_prints_the_matrix_and_its_verdict(tmp_path, capsys, monkeypatch):
-    small = gradient_check.gradcheck_matrix
-
-    def matrix(dtype):
-        return small(
-            dtype,
-            depths=(1,),
-            activations=("tanh", "relu"),
-            pairs=(("softmax", "cross_entropy"),),
-        )
-
-    monkeypatch.setattr(gradient_check, "gradcheck_matrix", matrix)
+    """The subcommand's wiring, on a stand-in report (the real matrix takes minutes; its own
+    tests cover it): the table, the JSON file, exit 0 only if every cell passes."""
+    cell = gradient_check.CellCheck(
+        activation="tanh", output="softmax", loss="cross_entropy", depth=1,
+        rel_err_autodiff=1e-16, rel_err_fd=1e-9, ok=True,
+    )  # fmt: skip
+    good = gradient_check.MatrixReport(
+        rows=(cell, cell._replace(depth=2)), dtype="float64", seconds=0.1
+    )
+    asked = []
+    monkeypatch.setattr(
+        gradient_check, "gradcheck_matrix", lambda dtype: asked.append(dtype) or good
+    )
     report = tmp_path / "gc.json"
     assert cli.main(["gradcheck", "--json", str(report)]) == 0
+    assert cli.main(["gradcheck", "--dtype", "float32"]) == 0
+    assert asked == ["float64", "float32"]
     assert "2 cells (float64), 0 failing" in capsys.readouterr().out
-    assert json.loads(report.read_text())["cells"] == 2
+    assert json.loads(report.read_text()) == json.loads(json.dumps(good.to_dict()))
 
-    def failing(dtype):
-        good = matrix(dtype)
-        return good._replace(rows=(good.rows[0]._replace(ok=False), *good.rows[1:]))
-
-    monkeypatch.setattr(gradient_check, "gradcheck_matrix", failing)
+    bad = good._replace(rows=(cell._replace(ok=False), cell))
+    monkeypatch.setattr(gradient_check, "gradcheck_matrix", lambda dtype: bad)
     assert cli.main(["gradcheck"]) == 1
     assert "1 failing" in capsys.readouterr().out
 
