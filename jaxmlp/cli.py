@@ -93,7 +93,12 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--output", str, "NAME", "output activation (default from the task)"),
     ("--loss", str, "NAME", "loss (default from the task)"),
     ("--reduction", str, "mean|sum", "the cost: mean or sum over examples"),
-    ("--init", str, "SCHEME", "he_normal, glorot_uniform, uniform:LOW,HIGH, normal:STD, ..."),
+    (
+        "--init",
+        str,
+        "SCHEME",
+        "he_normal, uniform:LOW,HIGH, normal:STD, ... (default by activation)",
+    ),
     ("--dropout", _number, "RATE", "inverted dropout on the hidden layers"),
     ("--optimizer", str, "NAME", "sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad"),
     ("--lr", _number, "ETA", "learning rate"),
@@ -113,17 +118,34 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
 ]
 
 
+def _default(flag: str) -> str:
+    from jaxmlp import run
+
+    value = run.DEFAULTS[flag[2:].replace("-", "_")]
+    if value is None or "default" in dict((f, t) for f, _, _, t in _TRAIN_FLAGS)[flag]:
+        return ""
+    return f" (default: {','.join(map(str, value)) if isinstance(value, list) else value})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxmlp", description=jaxmlp.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"jaxmlp {jaxmlp.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    train = commands.add_parser("train", help="train a network and save the run")
+    train = commands.add_parser(
+        "train",
+        help="train a network and save the run",
+        description="Train an MLP and write config.json, metrics.jsonl, checkpoint.npz, "
+        "summary.json and PNG figures into --out. Exit status 2: a bad input; 3: training "
+        "diverged; 130: interrupted (the checkpoint is saved; continue with --resume).",
+    )
     for flag, kind, metavar, text in _TRAIN_FLAGS:
-        train.add_argument(flag, type=kind, metavar=metavar, help=text)
+        train.add_argument(flag, type=kind, metavar=metavar, help=text + _default(flag))
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<time>-<data>)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument(
+        "--resume", action="store_true", help="continue the run in --out, with its settings"
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
 
