@@ -114,7 +114,13 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--devices", _integer, "N", "data-parallel over N devices (default: all)"),
     ("--val-fraction", _number, "F", "held-out validation share (default 0.1, 0 if tiny)"),
     ("--early-stopping", _integer, "PATIENCE", "stop after PATIENCE epochs without progress"),
-    ("--checkpoint-every", _integer, "N", "save a checkpoint every N epochs (default 1)"),
+    (
+        "--checkpoint-every",
+        _integer,
+        "N",
+        "save every N-th epoch (default: every epoch, "
+        "grouping short ones so that saving takes at most 10 %% of the time)",
+    ),  # fmt: skip
 ]
 
 

@@ -68,13 +68,14 @@ DEFAULTS = {
     "devices": None,
     "val_fraction": None,
     "early_stopping": None,
-    "checkpoint_every": 1,
+    "checkpoint_every": None,
 }
 # Settings a resumed run may change: where the data lives and how often to save.
 LOCAL = ("data_dir", "checkpoint_every")
 STANDARDIZE = ("auto", "yes", "no")
 MIN_VAL_EXAMPLES = 100
 DEFAULT_VAL_FRACTION = 0.1
+SAVE_SHARE = 0.1  # at most this share of a run's time goes to regular checkpoints
 GRADCHECK_BATCH = 256
 GRADCHECK_TOL = 1e-10  # float64 relative error of hand vs autodiff
 
@@ -216,8 +217,8 @@ def build(settings: dict, data: Data) -> tuple[MLP, Optimizer, TrainConfig, dict
     batch = len(data.x) if config.batch_size == "full" else min(config.batch_size, len(data.x))
     sharding.check_batch(batch, sharding.data_mesh(config.devices))
     every = settings["checkpoint_every"]
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(f"checkpoint_every must be an integer >= 1, got {every!r}.")
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise ValueError(f"checkpoint_every must be an integer >= 1 or None, got {every!r}.")
     return net, optimizer, config, settings | {"output": output, "loss": loss}
 
 
@@ -345,7 +346,15 @@ def _train(out, settings, data, net, optimizer, config, resume, progress, signal
 
 class _Saver:
     """Writes the checkpoint, with the standardizer and the run's wall time beside the state;
-    ``epoch`` is that of the checkpoint on disk (None: none yet)."""
+    ``epoch`` is that of the checkpoint on disk (None: none yet).
+
+    A durable save (write, fsync, rename, fsync) takes ~5-20 ms. By default every epoch is
+    saved, except that epochs much shorter than a save are grouped: a save is due once
+    ``SAVE_SHARE`` of the time since the last one pays for it (at most ~10 % overhead; a crash
+    loses at most ~10 save-times of work). Epochs of a tenth of a second and more are each
+    saved; XOR's 5000 one-step epochs take dozens of saves, not 5000. ``checkpoint_every = N``
+    saves exactly every N-th epoch instead.
+    """
 
     def __init__(self, out, net, optimizer, config, data, settings, wall_before, started, state):
         self.path = out / "checkpoint.npz"
@@ -355,23 +364,39 @@ class _Saver:
         self.data_sha256 = data.sha256()
         self.wall_before, self.started = wall_before, started
         self.epoch = None if state is None else state.epoch
+        self.last_end, self.last_cost = time.perf_counter(), 0.0
+
+    def due(self, epoch: int) -> bool:
+        """Whether the regular save after ``epoch`` is due."""
+        return save_due(epoch, self.every, time.perf_counter() - self.last_end, self.last_cost)
 
     def wall_seconds(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
 
     def save(self, state):
+        start = time.perf_counter()
         checkpoint.save(
             self.path, state, net=self.net, optimizer=self.optimizer, config=self.config,
             extra=self.extra,
             extra_meta={"wall_seconds": self.wall_seconds(), "data_sha256": self.data_sha256},
         )  # fmt: skip
         self.epoch = state.epoch
+        self.last_end = time.perf_counter()
+        self.last_cost = self.last_end - start
+
+
+def save_due(epoch: int, every: int | None, waited: float, last_cost: float) -> bool:
+    """Every ``every``-th epoch; with ``every`` None, once the ``waited`` seconds since the last
+    save reach ``last_cost / SAVE_SHARE`` (``last_cost``: that save's duration)."""
+    if every is not None:
+        return epoch % every == 0
+    return SAVE_SHARE * waited >= last_cost
 
 
 class _Recorder:
     """fit's callback: logs each epoch to metrics.jsonl and the progress display, saves the
-    checkpoint (every ``checkpoint_every`` epochs, at the end, when patience runs out, on a
-    signal) and stops fit once a signal number is in ``stop``."""
+    checkpoint when ``_Saver.due``, at the end, when patience runs out and on a signal, and
+    stops fit once a signal number is in ``stop``."""
 
     def __init__(self, out, config, saver, history, progress):
         self.config, self.saver, self.history = config, saver, history
@@ -384,7 +409,7 @@ class _Recorder:
         self.metrics.flush()
         self.history.append(record)
         self.bar.update(record)
-        if self.stop or _finished(state, self.config) or state.epoch % self.saver.every == 0:
+        if self.stop or _finished(state, self.config) or self.saver.due(state.epoch):
             os.fsync(self.metrics.fileno())  # the log is durable before the checkpoint is
             self.saver.save(state)
         return bool(self.stop)

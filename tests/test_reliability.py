@@ -419,12 +419,29 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch
 
     monkeypatch.setattr(run, "fit", fit_diverging_in_epoch_3)
     out = tmp_path / "run"
-    assert cli.main(["train", "--no-progress", "--data", "xor", "--out", str(out)]) == 3
+    args = ["train", "--no-progress", "--data", "xor", "--checkpoint-every", "1", "--out", str(out)]
+    assert cli.main(args) == 3
     err = capsys.readouterr().err
     assert "epoch 3, step 5" in err
     assert f"the last good checkpoint (epoch 2) is kept in {out}" in err
     assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 2
     assert epochs_logged(out) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "epoch, every, waited, last_cost, due",
+    [
+        (1, None, 0.0, 0.0, True),  # the first save
+        (7, None, 0.5, 0.02, True),  # half-second epochs: every one is saved
+        (7, None, 0.1, 0.02, False),  # a save of 20 ms waits for 0.2 s of training
+        (8, None, 0.2, 0.02, True),
+        (7, 1, 0.0, 0.02, True),  # --checkpoint-every 1: every epoch, however short
+        (7, 2, 9.0, 0.02, False),  # --checkpoint-every 2: odd epochs never
+        (8, 2, 0.0, 0.02, True),
+    ],
+)
+def test_checkpoints_take_at_most_a_tenth_of_the_time(epoch, every, waited, last_cost, due):
+    assert run.save_due(epoch, every, waited, last_cost) is due
 
 
 # -- killed and interrupted runs ----------------------------------------------------------------
