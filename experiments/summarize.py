@@ -29,8 +29,12 @@ def table() -> str:
         verdict = "reproduced" if record["reproduced"] else "**not reproduced**"
         if record.get("quick"):
             verdict += " (quick run)"
+        # xor*.png also matches xor_adam.png: a figure goes to the longest stem it starts with
+        stems = [p.stem for p in path.parent.glob("*.json")]
         figures = " ".join(
-            f"[{p.stem}](results/{p.name})" for p in sorted(path.parent.glob(f"{path.stem}*.png"))
+            f"[{p.stem}](results/{p.name})"
+            for p in sorted(path.parent.glob(f"{path.stem}*.png"))
+            if max((s for s in stems if p.stem.startswith(s)), key=len) == path.stem
         )
         number = record.get("key_number") or key_number(record["metrics"])
         link = f"[{path.stem}]({path.stem}.py)"
