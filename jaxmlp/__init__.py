@@ -4,6 +4,7 @@ The public API, in one place.
 """
 
 from jaxmlp import activations, checkpoint, datasets, initializers, losses, outputs
+from jaxmlp.gradient_check import eps_sweep, gradcheck, gradcheck_matrix, taylor_test
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.train import Diverged, Result, TrainConfig, TrainState, evaluate, fit, make_step
@@ -21,10 +22,14 @@ __all__ = [
     "activations",
     "checkpoint",
     "datasets",
+    "eps_sweep",
     "evaluate",
     "fit",
+    "gradcheck",
+    "gradcheck_matrix",
     "initializers",
     "losses",
     "make_step",
     "outputs",
+    "taylor_test",
 ]

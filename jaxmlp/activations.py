@@ -115,7 +115,7 @@ def get(name: str) -> Activation:
     """The activation record called ``name``; ValueError listing the known names otherwise."""
     if isinstance(name, Activation):
         return name
-    if name not in _REGISTRY:
+    if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"Unknown activation: {name!r}. It needs to be one of {list(_REGISTRY)}.")
     return _REGISTRY[name]
 

@@ -69,7 +69,7 @@ CANONICAL = tuple(_FROM_LOGITS)
 
 def get(name: str) -> Loss:
     """The loss record called ``name``; ValueError listing the known names otherwise."""
-    if name not in _LOSSES:
+    if not isinstance(name, str) or name not in _LOSSES:
         raise ValueError(f"Unknown loss: {name!r}. It needs to be one of {list(NAMES)}.")
     return _LOSSES[name]
 

@@ -60,6 +60,11 @@ class MLP:
     ):
         sizes = _check_sizes(sizes)
         if not isinstance(activation, str):
+            if not isinstance(activation, list | tuple):
+                raise TypeError(
+                    f"activation must be a name or a list of names, one per hidden layer, "
+                    f"got {activation!r}."
+                )
             activation = tuple(activation)
             if len(activation) != len(sizes) - 2:
                 raise ValueError(
@@ -83,7 +88,9 @@ class MLP:
         losses.get(loss)
         losses.check_pair(output, loss)
         if output == "softmax" and sizes[-1] < 2:
-            raise ValueError("A softmax output needs at least 2 units; use sigmoid for one.")
+            raise ValueError(
+                f"A softmax output needs at least 2 units; use sigmoid for one. Got sizes {sizes}."
+            )
         if reduction not in REDUCTIONS:
             raise ValueError(
                 f"Unknown reduction: {reduction!r}. It needs to be one of {list(REDUCTIONS)}."

@@ -39,6 +39,6 @@ NAMES = tuple(_OUTPUTS)
 
 def get(name: str) -> Output:
     """The output record called ``name``; ValueError listing the known names otherwise."""
-    if name not in _OUTPUTS:
+    if not isinstance(name, str) or name not in _OUTPUTS:
         raise ValueError(f"Unknown output: {name!r}. It needs to be one of {list(NAMES)}.")
     return _OUTPUTS[name]
