@@ -1,0 +1,173 @@
+"""Activation records (issue 2): each forward rule against its formula written in NumPy, each
+hand derivative against ``jax.grad`` of the forward rule on a dense float64 grid (kinks and
+huge |z| included), the conventions at the kinks, PReLU's slope gradient, and a user's own
+activation flowing through backprop and gradcheck."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, activations
+from jaxmlp.gradient_check import gradcheck_matrix
+
+SELU_LAMBDA, SELU_ALPHA = 1.0507009873554805, 1.6732632423543772
+BUILTIN = (
+    "identity", "step", "sign", "sigmoid", "tanh", "arctan", "softsign", "isru",
+    "relu", "leaky_relu", "prelu", "elu", "selu", "softplus",
+)  # fmt: skip
+
+
+@pytest.fixture
+def x64():
+    """float64 for the duration of one test (never globally)."""
+    with jax.enable_x64(True):
+        yield
+
+
+def grid() -> np.ndarray:
+    """-10..10 densely, the kink at 0 and its neighbours down to subnormals, and huge |z|."""
+    special = [0.0, 1e-300, 5e-324, 1e-8, 0.5, 1.0, 20.0, 50.0, 100.0, 700.0, 710.0, 1e3, 1e4]
+    special += [1e30, 1e300]
+    return np.concatenate([np.linspace(-10, 10, 2001), special, -np.asarray(special)])
+
+
+def numpy_forward(name: str, z: np.ndarray) -> np.ndarray:
+    """The issue's definitions, independently, for |z| <= 30."""
+    sigmoid = 1 / (1 + np.exp(-z))
+    return {
+        "identity": z,
+        "step": (z > 0).astype(float),
+        "sign": np.where(z > 0, 1.0, -1.0),
+        "sigmoid": sigmoid,
+        "tanh": np.tanh(z),
+        "arctan": np.arctan(z),
+        "softsign": z / (1 + np.abs(z)),
+        "isru": z / np.sqrt(1 + z**2),
+        "relu": np.maximum(z, 0.0),
+        "leaky_relu": np.where(z > 0, z, 0.01 * z),
+        "prelu": np.where(z > 0, z, 0.25 * z),
+        "elu": np.where(z > 0, z, np.exp(np.minimum(z, 0)) - 1),  # ELU alpha = 1
+        "selu": SELU_LAMBDA * np.where(z > 0, z, SELU_ALPHA * (np.exp(np.minimum(z, 0)) - 1)),
+        "softplus": np.log1p(np.exp(z)),
+    }[name]
+
+
+def test_every_builtin_is_registered_with_a_name_fn_and_grad():
+    assert set(BUILTIN) <= set(activations.names())
+    for name in BUILTIN:
+        act = activations.get(name)
+        assert act.name == name and callable(act.fn) and callable(act.grad)
+        assert act.learnable == (name == "prelu")
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("name", BUILTIN)
+def test_forward_rule_matches_its_formula(name):
+    z = np.linspace(-30, 30, 1201)
+    got = np.asarray(activations.get(name).fn(jnp.asarray(z)))
+    np.testing.assert_allclose(got, numpy_forward(name, z), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("name", BUILTIN)
+def test_hand_derivative_equals_jax_grad_on_a_dense_grid_with_kinks_and_huge_z(name):
+    act = activations.get(name)
+    z = jnp.asarray(grid())
+    hand = np.asarray(act.grad(z))
+    auto = np.asarray(jax.jit(jax.vmap(jax.grad(act.fn)))(z))
+    assert hand.dtype == np.float64 and np.all(np.isfinite(hand))
+    assert np.all(np.isfinite(np.asarray(act.fn(z))))
+    # atol 1e-15 absorbs the last bit of 1 - tanh^2 and friends in deep saturation.
+    np.testing.assert_allclose(hand, auto, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.usefixtures("x64")
+def test_conventions_at_the_kinks():
+    zero = jnp.zeros(())
+    at_zero = {name: float(activations.get(name).grad(zero)) for name in BUILTIN}
+    assert at_zero["relu"] == 0.0 and at_zero["leaky_relu"] == 0.01
+    assert at_zero["elu"] == 1.0 and at_zero["selu"] == pytest.approx(SELU_LAMBDA * SELU_ALPHA)
+    assert at_zero["prelu"] == 0.25 and at_zero["identity"] == 1.0
+    z = jnp.asarray(grid())
+    for name in ("step", "sign"):  # derivative 0 everywhere, and the forward values of the issue
+        assert not np.any(np.asarray(activations.get(name).grad(z)))
+    assert float(activations.get("step").fn(zero)) == 0.0
+    assert float(activations.get("sign").fn(zero)) == -1.0
+    assert float(activations.get("elu").fn(jnp.asarray(-1.0))) == pytest.approx(np.exp(-1) - 1)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_saturating_activations_are_exact_and_finite_at_huge_z(dtype):
+    with jax.enable_x64(dtype == "float64"):
+        z = jnp.asarray([-1e4, -1e3, 1e3, 1e4], dtype)
+        for name in BUILTIN:
+            act = activations.get(name)
+            assert np.all(np.isfinite(np.asarray(act.fn(z)))), name
+            assert np.all(np.isfinite(np.asarray(act.grad(z)))), name
+        value = {name: np.asarray(activations.get(name).fn(z)) for name in BUILTIN}
+        np.testing.assert_array_equal(value["sigmoid"], [0, 0, 1, 1])
+        np.testing.assert_array_equal(value["softplus"], [0, 0, 1e3, 1e4])
+        np.testing.assert_array_equal(value["tanh"], [-1, -1, 1, 1])
+        np.testing.assert_allclose(value["elu"], [-1, -1, 1e3, 1e4])
+        np.testing.assert_allclose(value["selu"][0], -SELU_LAMBDA * SELU_ALPHA, rtol=1e-6)
+        np.testing.assert_array_equal(np.asarray(activations.get("softplus").grad(z)), [0, 0, 1, 1])
+        np.testing.assert_array_equal(np.asarray(activations.get("sigmoid").grad(z)), 0)
+
+
+@pytest.mark.usefixtures("x64")
+def test_prelu_slope_gradient_and_derivative_with_a_learned_slope_equal_jax_grad():
+    prelu = activations.get("prelu")
+    z = jnp.asarray(grid())
+    alpha = jnp.linspace(-0.5, 1.5, z.size)
+    d_alpha = jax.vmap(jax.grad(lambda a, zi: prelu.fn(zi, a)))(alpha, z)
+    # atol: XLA flushes the subnormal 5e-324 to 0 in a product, not in a select.
+    np.testing.assert_allclose(prelu.grad_alpha(z), d_alpha, rtol=0, atol=1e-300)
+    np.testing.assert_array_equal(prelu.grad(z, alpha), jax.vmap(jax.grad(prelu.fn))(z, alpha))
+
+
+# -- a user's own activation ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def swish():
+    """swish(z) = z sigmoid(z), derivative s + z s (1 - s), registered for one test."""
+
+    def grad(z):
+        s = jax.nn.sigmoid(z)
+        return s + z * s * (1 - s)
+
+    act = activations.register("swish_for_tests", lambda z: z * jax.nn.sigmoid(z), grad)
+    yield act
+    activations.unregister("swish_for_tests")
+    assert "swish_for_tests" not in activations.names()
+
+
+@pytest.mark.usefixtures("x64")
+def test_a_registered_activation_flows_through_backprop_and_the_gradcheck_matrix(swish):
+    assert activations.get("swish_for_tests") is swish
+    assert "swish_for_tests" in activations.names()
+    z = jnp.asarray(grid()[:2001])
+    np.testing.assert_allclose(swish.grad(z), jax.vmap(jax.grad(swish.fn))(z), rtol=1e-13)
+    net = MLP((3, 4, 4, 3), "swish_for_tests", "softmax", "cross_entropy")
+    params = net.init(jax.random.key(0), jnp.float64)
+    x = jax.random.normal(jax.random.key(1), (4, 3), jnp.float64)
+    t = jnp.array([0, 1, 2, 1])
+    hand, auto = net.backprop(params, x, t), jax.grad(net.cost)(params, x, t)
+    for h, a in zip(jax.tree.leaves(hand), jax.tree.leaves(auto)):
+        np.testing.assert_allclose(h, a, rtol=1e-12, atol=1e-15)
+    report = gradcheck_matrix(depths=(1, 2), activations=[swish.name], pairs=[("sigmoid", "bce")])
+    assert report.ok and report.cells == 2, str(report)
+
+
+def test_registration_errors_name_the_bad_value():
+    with pytest.raises(ValueError, match="'relu' is a built-in"):
+        activations.register("relu", jnp.tanh, jnp.tanh)
+    with pytest.raises(TypeError, match="int"):
+        activations.register("mine", 3, jnp.tanh)
+    with pytest.raises(ValueError, match="''"):
+        activations.register("", jnp.tanh, jnp.tanh)
+    with pytest.raises(ValueError, match="'relux'.*'relu'"):
+        activations.get("relux")
+    activations.unregister("relu")  # built-ins stay
+    assert activations.get("relu").name == "relu"

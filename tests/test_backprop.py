@@ -1,0 +1,276 @@
+"""Hand backpropagation (issue 3): ``net.backprop`` against ``jax.grad(net.cost)`` for every
+activation x (output, loss) pair x depth, float64 and float32; dropout; the custom_vjp
+``hand_cost`` under grad, jit and vmap; Hessians from the hand gradient; input derivatives.
+
+Relative error of a gradient here: ``max |hand - autodiff| / max |autodiff|`` over every leaf,
+the error against the gradient's own scale. float64 runs under ``jax.enable_x64`` test by test.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, activations, losses, outputs
+
+BUILTIN = (
+    "identity", "step", "sign", "sigmoid", "tanh", "arctan", "softsign", "isru",
+    "relu", "leaky_relu", "prelu", "elu", "selu", "softplus",
+)  # fmt: skip
+PAIRS = tuple(
+    (output, loss)
+    for output in outputs.NAMES
+    for loss in losses.NAMES
+    if output in losses.PROBABILISTIC.get(loss, (output,))
+)
+CELLS = [(a, o, l, d) for a in BUILTIN for o, l in PAIRS for d in (1, 2, 3, 4)]
+
+
+@pytest.fixture
+def x64():
+    """float64 for the duration of one test (never globally)."""
+    with jax.enable_x64(True):
+        yield
+
+
+def data(net, dtype, seed=0, n=4):
+    """Parameters (w ~ N(0, 1 / fan_in), b ~ N(0, 0.5^2), PReLU slopes in (0.1, 0.4)), inputs,
+    and targets the net's loss accepts: integer labels for cross_entropy, values in (0, 1)
+    otherwise (every output can reach them, so no gradient vanishes by symmetry). Drawn with
+    NumPy: cheaper than ``net.init`` op by op, and it is tested on its own."""
+    rng = np.random.default_rng(seed)
+    acts = (*net.hidden_activations, net.output)
+    params = []
+    for l, (fan_in, fan_out) in enumerate(zip(net.sizes, net.sizes[1:])):
+        layer = {
+            "w": rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in),
+            "b": 0.5 * rng.standard_normal(fan_out),
+        }
+        if l < len(acts) - 1 and activations.get(acts[l]).learnable:
+            layer["alpha"] = rng.uniform(0.1, 0.4, fan_out)
+        params.append({k: v.astype(dtype) for k, v in layer.items()})
+    params = jax.device_put(params)
+    x = jnp.asarray(rng.standard_normal((n, net.sizes[0])), dtype)
+    k = net.sizes[-1]
+    if net.loss == "cross_entropy" and k > 1:
+        t = jnp.asarray(rng.integers(0, k, n))
+    else:
+        t = jnp.asarray(rng.uniform(0.05, 0.95, (n, k)), dtype)
+    return params, x, t
+
+
+def live_data(net, dtype, seed):
+    """``data`` and its autodiff gradient, redrawn while that gradient vanishes: a dead ReLU net,
+    or softmax + mae with one sign of y - t per example, whose gradient is 0 up to round-off.
+    A relative error against round-off would pin nothing."""
+    for s in range(seed, seed + 10):
+        params, x, t = data(net, dtype, s)
+        auto = jax.grad(net.cost)(params, x, t)
+        if max(np.max(np.abs(np.asarray(a))) for a in jax.tree.leaves(auto)) > 1e-6:
+            return params, x, t, auto
+    raise AssertionError(f"no data with a non-zero gradient for {net}")
+
+
+def rel_err(hand, auto) -> float:
+    """max |hand - auto| / max |auto| over every leaf; the two trees must match exactly."""
+    assert jax.tree.structure(hand) == jax.tree.structure(auto)
+    hand, auto = (list(map(np.asarray, jax.tree.leaves(tree))) for tree in (hand, auto))
+    for h, a in zip(hand, auto):
+        assert h.shape == a.shape and h.dtype == a.dtype
+    err = max(float(np.max(np.abs(h - a))) for h, a in zip(hand, auto))
+    return err / max(float(np.max(np.abs(a))) for a in auto)
+
+
+def cell_net(act, output, loss, depth, **kw):
+    return MLP((3,) + (4,) * depth + (3,), act, output, loss, **kw)
+
+
+def test_every_pair_and_builtin_is_in_the_matrix():
+    assert set(BUILTIN) <= set(activations.names())
+    assert len(PAIRS) == 28 and ("softmax", "cross_entropy") in PAIRS
+    assert ("identity", "bce") not in PAIRS and ("sigmoid", "cross_entropy") in PAIRS
+
+
+# -- the matrix: every activation x (output, loss) pair x depth 1-4 ------------------------------
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("act, output, loss, depth", CELLS)
+def test_hand_backprop_equals_jax_grad_float64(act, output, loss, depth):
+    net = cell_net(act, output, loss, depth)
+    params, x, t, auto = live_data(net, jnp.float64, seed=depth)
+    assert rel_err(net.backprop(params, x, t), auto) <= 1e-12
+
+
+FLOAT32_CELLS = [(a, "softmax", "cross_entropy") for a in BUILTIN] + [
+    ("tanh", o, l) for o, l in (("identity", "sse"), ("identity", "mse"), ("sigmoid", "bce"),
+                                ("tanh", "huber"), ("softmax", "mae"))
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("act, output, loss", FLOAT32_CELLS)
+def test_hand_backprop_equals_jax_grad_float32(act, output, loss):
+    with jax.enable_x64(False):
+        net = cell_net(act, output, loss, 3)
+        params, x, t, auto = live_data(net, jnp.float32, seed=3)
+        hand = net.backprop(params, x, t)
+        assert hand[0]["w"].dtype == jnp.float32
+        assert rel_err(hand, auto) <= 1e-5
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("loss, k_factor", [("sse", 1.0), ("mse", 2.0)])
+def test_multi_output_regression_gradient_sklearn_issue_8349(loss, k_factor):
+    """scikit-learn's MLPRegressor got the squared-loss gradient of K > 1 outputs wrong by a
+    factor K (its issue #8349). Here: sizes (3, 5, 4), identity output, K = 4; the hand gradient
+    equals jax.grad and the textbook formula dE/dW_2 = a_1^T (c (y - t) / (K' n)) written out
+    in NumPy, with c, K' = 1, 1 for sse and 2, K for mse."""
+    net = MLP((3, 5, 4), "tanh", "identity", loss)
+    params, x, t = data(net, jnp.float64, seed=8349, n=7)
+    hand = net.backprop(params, x, t)
+    assert rel_err(hand, jax.grad(net.cost)(params, x, t)) <= 1e-12
+    w1, b1, w2, b2 = (np.asarray(params[l][k]) for l in (0, 1) for k in ("w", "b"))
+    xn, tn = np.asarray(x), np.asarray(t)
+    a1 = np.tanh(xn @ w1 + b1)
+    y = a1 @ w2 + b2
+    per_output = 4 if loss == "mse" else 1
+    delta = k_factor * (y - tn) / (per_output * len(xn))
+    np.testing.assert_allclose(hand[1]["w"], a1.T @ delta, rtol=1e-12)
+    np.testing.assert_allclose(hand[1]["b"], delta.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(
+        hand[0]["w"], xn.T @ ((delta @ w2.T) * (1 - a1**2)), rtol=1e-12, atol=1e-15
+    )
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("act, reduction", [("tanh", "mean"), ("prelu", "sum"), ("relu", "mean"),
+                                            ("selu", "sum")])  # fmt: skip
+def test_dropout_hand_gradient_equals_jax_grad_with_the_same_key(act, reduction):
+    net = cell_net(act, "softmax", "cross_entropy", 3, dropout=0.4, reduction=reduction)
+    params, x, t = data(net, jnp.float64, seed=1)
+    key = jax.random.key(7)
+    hand = net.backprop(params, x, t, key=key)
+    assert rel_err(hand, jax.grad(net.cost)(params, x, t, key=key)) <= 1e-12
+    assert rel_err(hand, net.backprop(params, x, t)) > 1e-3  # the masks did act
+
+
+@pytest.mark.usefixtures("x64")
+def test_backprop_keeps_the_params_structure_including_prelu_alpha():
+    net = MLP((3, 4, 5, 2), ("prelu", "tanh"), "sigmoid", "bce")
+    params, x, t = data(net, jnp.float64)
+    grads = net.backprop(params, x, t)
+    assert [sorted(layer) for layer in grads] == [["alpha", "b", "w"], ["b", "w"], ["b", "w"]]
+    assert jax.tree.map(jnp.shape, grads) == jax.tree.map(jnp.shape, params)
+    value, grads2 = net.value_and_backprop(params, x, t)
+    assert value == net.cost(params, x, t)
+    assert rel_err(grads2, grads) == 0.0
+
+
+@pytest.mark.usefixtures("x64")
+def test_backprop_is_jittable():
+    net = cell_net("elu", "softmax", "cross_entropy", 2)
+    params, x, t = data(net, jnp.float64)
+    jitted = jax.jit(net.backprop)(params, x, t)
+    assert rel_err(jitted, net.backprop(params, x, t)) <= 1e-14
+
+
+# -- hand_cost: a custom_vjp whose grad runs the hand rule ----------------------------------------
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("act, output, loss", [("prelu", "softmax", "cross_entropy"),
+                                               ("softsign", "tanh", "huber")])  # fmt: skip
+def test_grad_of_hand_cost_is_backprop_and_composes_with_jit(act, output, loss):
+    net = cell_net(act, output, loss, 2)
+    params, x, t = data(net, jnp.float64)
+    assert net.hand_cost(params, x, t) == net.cost(params, x, t)
+    by_hand = jax.grad(net.hand_cost)(params, x, t)
+    assert rel_err(by_hand, net.backprop(params, x, t)) == 0.0
+    assert rel_err(jax.jit(jax.grad(net.hand_cost))(params, x, t), by_hand) <= 1e-14
+    dx = jax.grad(net.hand_cost, argnums=1)(params, x, t)
+    assert rel_err(dx, net.input_grad(params, x, t)) == 0.0
+    assert rel_err(dx, jax.grad(net.cost, argnums=1)(params, x, t)) <= 1e-12
+
+
+@pytest.mark.usefixtures("x64")
+def test_per_example_gradients_by_vmap_of_hand_cost_equal_vmap_of_jax_grad():
+    net = cell_net("tanh", "softmax", "cross_entropy", 2, reduction="sum")
+    params, x, t = data(net, jnp.float64)
+    xs, ts = x[:, None, :], t[:, None]
+    per_hand = jax.jit(jax.vmap(jax.grad(net.hand_cost), in_axes=(None, 0, 0)))(params, xs, ts)
+    per_auto = jax.jit(jax.vmap(jax.grad(net.cost), in_axes=(None, 0, 0)))(params, xs, ts)
+    assert per_hand[0]["w"].shape == (4, 3, 4)
+    assert rel_err(per_hand, per_auto) <= 1e-12
+    summed = jax.tree.map(lambda g: g.sum(0), per_hand)  # sum reduction: E = sum_i E_i
+    assert rel_err(summed, net.backprop(params, x, t)) <= 1e-12
+    for i in (0, 3):  # and each one is that example's own gradient
+        one = net.backprop(params, x[i : i + 1], t[i : i + 1])
+        assert rel_err(jax.tree.map(lambda g, i=i: g[i], per_hand), one) <= 1e-12
+
+
+@pytest.mark.usefixtures("x64")
+def test_grad_of_hand_cost_runs_the_hand_rule_not_autodiff():
+    """With an activation whose registered derivative is wrong on purpose, grad(hand_cost)
+    follows the wrong derivative (it is the hand rule) and jax.grad(cost) does not."""
+    activations.register("tanh_off_by_2pc", jnp.tanh, lambda z: 1.02 * (1 - jnp.tanh(z) ** 2))
+    try:
+        net = cell_net("tanh_off_by_2pc", "identity", "sse", 2)
+        params, x, t = data(net, jnp.float64)
+        by_hand = jax.grad(net.hand_cost)(params, x, t)
+        assert rel_err(by_hand, net.backprop(params, x, t)) == 0.0
+        assert rel_err(by_hand, jax.grad(net.cost)(params, x, t)) > 1e-3
+    finally:
+        activations.unregister("tanh_off_by_2pc")
+
+
+# -- second derivatives and input derivatives ----------------------------------------------------
+
+
+def assert_trees_close(a, b, rtol):
+    scale = max(float(jnp.max(jnp.abs(v))) for v in jax.tree.leaves(b))
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        assert u.shape == v.shape
+        np.testing.assert_allclose(u, v, rtol=0, atol=rtol * scale)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("act, output, loss", [("tanh", "softmax", "cross_entropy"),
+                                               ("prelu", "sigmoid", "bce")])  # fmt: skip
+def test_jacfwd_of_backprop_is_the_hessian_of_the_cost(act, output, loss):
+    net = MLP((2, 3, 2), act, output, loss)
+    params, x, t = data(net, jnp.float64, n=4)
+    from_hand = jax.jit(jax.jacfwd(net.backprop))(params, x, t)
+    assert_trees_close(from_hand, jax.jit(jax.hessian(net.cost))(params, x, t), rtol=1e-12)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("act, output", [("tanh", "softmax"), ("prelu", "sigmoid"),
+                                         ("isru", "identity")])  # fmt: skip
+def test_input_jacobian_by_hand_both_ways_equals_jacfwd_and_jacrev(act, output):
+    net = MLP((3, 4, 5, 2), act, output, "sse")
+    params, x, _ = data(net, jnp.float64, n=4)
+
+    def one(xi):
+        return net.apply(params, xi[None])[0]
+
+    by_jacfwd = jax.jit(jax.vmap(jax.jacfwd(one)))(x)
+    assert_trees_close(by_jacfwd, jax.jit(jax.vmap(jax.jacrev(one)))(x), rtol=1e-13)
+    for mode in ("forward", "reverse"):
+        jac = jax.jit(net.input_jacobian, static_argnames="mode")(params, x, mode=mode)
+        assert jac.shape == (4, 2, 3)
+        assert_trees_close(jac, by_jacfwd, rtol=1e-13)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("act, output, loss", [("tanh", "softmax", "cross_entropy"),
+                                               ("sigmoid", "tanh", "sse")])  # fmt: skip
+def test_input_hessian_from_the_hand_input_gradient(act, output, loss):
+    net = MLP((3, 4, 3), act, output, loss)
+    params, x, t = data(net, jnp.float64, n=3)
+    grad_x = jax.jit(net.input_grad)(params, x, t)
+    assert_trees_close(grad_x, jax.jit(jax.grad(net.cost, argnums=1))(params, x, t), rtol=1e-13)
+    hessian = jax.jit(jax.jacfwd(net.input_grad, argnums=1))(params, x, t)
+    assert hessian.shape == (3, 3, 3, 3)
+    reference = jax.jit(jax.hessian(net.cost, argnums=1))(params, x, t)
+    assert_trees_close(hessian, reference, rtol=1e-12)

@@ -1,0 +1,265 @@
+"""The gradient-correctness toolkit (issue 3): gradcheck's report, its mutation twins (a 1 %
+error in one leaf, a sign flip in one element, an activation registered with a wrong
+derivative: each must fail), the Taylor test's order, the eps sweep's V, the matrix."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxmlp
+from jaxmlp import MLP, activations
+from jaxmlp.gradient_check import (
+    FULL_MAX,
+    SETTINGS,
+    eps_sweep,
+    gradcheck,
+    gradcheck_matrix,
+    taylor_test,
+    valid_pairs,
+)
+
+NET = MLP((3, 4, 4, 4, 3), "prelu", "softmax", "cross_entropy")  # layers 0..3, alpha in 0..2
+
+
+@pytest.fixture
+def x64():
+    """float64 for the duration of one test (never globally)."""
+    with jax.enable_x64(True):
+        yield
+
+
+def data(net, dtype, seed=0, n=6):
+    params = net.init(jax.random.key(seed), dtype)
+    x = jax.random.normal(jax.random.key(seed + 1), (n, net.sizes[0]), dtype)
+    return params, x, jax.random.randint(jax.random.key(seed + 2), (n,), 0, net.sizes[-1])
+
+
+_BACKPROP = jax.jit(lambda p, x, t: NET.backprop(p, x, t))
+
+
+def mutated(change):
+    """NET's hand gradient with ``change(grads)`` applied: a gradient that must fail."""
+
+    def grad_fn(params, x, t):
+        grads = jax.tree.map(np.array, _BACKPROP(params, x, t))
+        change(grads)
+        return grads
+
+    return grad_fn
+
+
+def scale(l, k, factor=1.01):
+    def change(grads):
+        grads[l][k] = grads[l][k] * factor
+
+    return change
+
+
+# -- the report -----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("x64")
+def test_report_is_data_per_leaf_with_a_readable_table():
+    params, x, t = data(NET, jnp.float64)
+    report = gradcheck(NET, params, x, t)
+    assert report.ok and report.method == "full" and report.dtype == "float64"
+    assert [(r.layer, r.leaf) for r in report.rows] == [
+        (0, "w"), (0, "b"), (0, "alpha"), (1, "w"), (1, "b"), (1, "alpha"),
+        (2, "w"), (2, "b"), (2, "alpha"), (3, "w"), (3, "b"),
+    ]  # fmt: skip
+    for row in report.rows:
+        assert row.ok_autodiff and row.ok_fd and row.ok
+        assert row.rel_err_autodiff <= 1e-12 and row.rel_err_fd <= 1e-6
+        assert row.abs_err_autodiff <= 1e-14 and len(row.worst_fd) == len(row.shape)
+    text = str(report)
+    assert "alpha" in text and "relative error |g - r| / max(|g|, |r|" in text
+    assert text.splitlines()[-1] == "ok" and len(text.splitlines()) == 3 + 11 + 1
+    as_dict = json.loads(json.dumps(report.to_dict()))
+    assert as_dict["ok"] and len(as_dict["rows"]) == 11 and "rel_err" in as_dict
+    assert as_dict["rows"][2]["leaf"] == "alpha" and as_dict["rows"][2]["shape"] == [4]
+
+
+def test_the_public_names():
+    assert jaxmlp.gradcheck is gradcheck and callable(jaxmlp.gradcheck)
+    assert jaxmlp.gradcheck.matrix is gradcheck_matrix is jaxmlp.gradcheck_matrix
+    assert jaxmlp.gradcheck.eps_sweep is eps_sweep and jaxmlp.gradcheck.taylor_test is taylor_test
+    for name in ("gradcheck", "gradcheck_matrix", "eps_sweep", "taylor_test"):
+        assert name in jaxmlp.__all__
+    assert SETTINGS["float64"].rtol_autodiff <= 1e-10 < SETTINGS["float32"].rtol_autodiff < 1e-2
+
+
+@pytest.mark.usefixtures("x64")
+def test_random_directions_for_large_nets_and_on_request():
+    big = MLP((30, 40, 3), "tanh", "sigmoid", "bce")
+    assert big.n_params > FULL_MAX
+    params, x, _ = data(big, jnp.float64)
+    t = jax.random.uniform(jax.random.key(9), (6, 3), jnp.float64)
+    report = gradcheck(big, params, x, t, n_directions=4)
+    assert report.method == "directions" and report.ok, str(report)
+    assert all(r.worst_fd[0] < 4 for r in report.rows)
+    params, x, t = data(NET, jnp.float64)
+    assert gradcheck(NET, params, x, t, method="directions").ok
+    broken = gradcheck(NET, params, x, t, method="directions", grad_fn=mutated(scale(1, "w")))
+    assert [(r.layer, r.leaf) for r in broken.rows if not r.ok_fd] == [(1, "w")]
+
+
+# -- mutation twins -------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("l, k", [(0, "w"), (0, "b"), (1, "alpha"), (2, "b"), (3, "w"), (3, "b")])
+def test_a_one_percent_error_in_one_leaf_fails_both_comparisons(l, k):
+    params, x, t = data(NET, jnp.float64)
+    report = gradcheck(NET, params, x, t, grad_fn=mutated(scale(l, k)))
+    assert not report.ok
+    failing = [(r.layer, r.leaf) for r in report.rows if not r.ok]
+    assert failing == [(l, k)]
+    row = report.rows[[(r.layer, r.leaf) for r in report.rows].index((l, k))]
+    assert not row.ok_autodiff and not row.ok_fd
+    assert 0.009 < row.rel_err_autodiff < 0.011 and 0.009 < row.rel_err_fd < 0.011
+    assert "FAIL (autodiff) (fd)" in str(report) and str(report).endswith("FAILED")
+
+
+@pytest.mark.usefixtures("x64")
+def test_a_sign_flip_in_one_element_fails():
+    params, x, t = data(NET, jnp.float64)
+    grads = _BACKPROP(params, x, t)
+    worst = np.unravel_index(np.argmax(np.abs(grads[1]["w"])), (4, 4))
+
+    def flip(grads):
+        grads[1]["w"][worst] *= -1
+
+    report = gradcheck(NET, params, x, t, grad_fn=mutated(flip))
+    bad = [r for r in report.rows if not r.ok]
+    assert len(bad) == 1 and (bad[0].layer, bad[0].leaf) == (1, "w")
+    assert bad[0].worst_autodiff == tuple(map(int, worst)) and bad[0].rel_err_autodiff == 2.0
+
+
+def test_a_one_percent_error_fails_in_float32_too():
+    with jax.enable_x64(False):
+        params, x, t = data(NET, jnp.float32)
+        assert gradcheck(NET, params, x, t).ok
+        report = gradcheck(NET, params, x, t, grad_fn=mutated(scale(2, "w")))
+        assert report.dtype == "float32" and json.dumps(report.to_dict())
+        assert [(r.layer, r.leaf) for r in report.rows if not r.ok] == [(2, "w")]
+
+
+@pytest.fixture
+def wrong_tanh():
+    """tanh registered with its derivative off by 1 %."""
+    act = activations.register("tanh_1pc_wrong", jnp.tanh, lambda z: 1.01 * (1 - jnp.tanh(z) ** 2))
+    yield act
+    activations.unregister("tanh_1pc_wrong")
+
+
+@pytest.mark.usefixtures("x64")
+def test_an_activation_with_a_wrong_derivative_fails_autodiff_and_finite_differences(wrong_tanh):
+    net = MLP((3, 4, 4, 3), wrong_tanh.name, "identity", "mse")
+    params, x, _ = data(net, jnp.float64)
+    t = jax.random.uniform(jax.random.key(5), (6, 3), jnp.float64)
+    report = gradcheck(net, params, x, t)
+    assert not report.ok
+    by_leaf = {(r.layer, r.leaf): r for r in report.rows}
+    for leaf in [(0, "w"), (0, "b"), (1, "w"), (1, "b")]:  # the rows behind a tanh layer
+        assert not by_leaf[leaf].ok_autodiff and not by_leaf[leaf].ok_fd
+    assert by_leaf[2, "w"].ok and by_leaf[2, "b"].ok  # the output layer owes it nothing
+    assert not taylor_test(net, params, x, t).ok
+
+
+# -- Taylor test and eps sweep --------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("x64")
+def test_taylor_remainder_is_second_order_for_the_gradient_and_first_order_otherwise():
+    params, x, t = data(NET, jnp.float64)
+    right = taylor_test(NET, params, x, t)
+    assert right.ok and 1.9 <= right.order <= 2.1, str(right)
+    for change in (scale(0, "w"), scale(3, "b", 0.99)):
+        wrong = taylor_test(NET, params, x, t, mutated(change))
+        assert not wrong.ok and 0.9 <= wrong.order <= 1.2, str(wrong)
+    assert "order" in str(right) and len(right.eps) == len(right.remainder)
+
+
+@pytest.mark.usefixtures("x64")
+def test_eps_sweep_shows_truncation_at_large_eps_and_round_off_at_small_eps():
+    params, x, t = data(NET, jnp.float64)
+    sweep = eps_sweep(NET, params, x, t, [1e-2, 1e-3, 1e-4, 1e-6, 1e-9, 1e-11])
+    err = dict(zip(sweep.eps, sweep.abs_err))
+    assert 1.6 < np.log10(err[1e-2] / err[1e-3]) < 2.4  # truncation ~ eps^2
+    assert 1.6 < np.log10(err[1e-3] / err[1e-4]) < 2.4
+    assert err[1e-11] > 30 * err[1e-9] > 30 * err[1e-6]  # round-off ~ 1 / eps
+    assert 1e-7 < sweep.best_eps < 1e-3 and "best eps" in str(sweep)
+    assert max(sweep.rel_err) == sweep.rel_err[-1] or max(sweep.rel_err) == sweep.rel_err[0]
+
+
+# -- the matrix -----------------------------------------------------------------------------------
+
+
+def test_matrix_float64_passes_with_every_pair_and_reports_as_data():
+    acts = ("relu", "step", "prelu")
+    report = gradcheck_matrix(depths=(2,), activations=acts)
+    assert report.ok, str(report)
+    assert report.cells == len(acts) * len(valid_pairs()) == 84 and report.failing == 0
+    assert report.worst_rel_err_autodiff <= 1e-10 and report.worst_rel_err_fd <= 1e-5
+    as_dict = json.loads(json.dumps(report.to_dict()))
+    assert list(as_dict) == [
+        "cells", "failing", "worst_rel_err_autodiff", "worst_rel_err_fd", "rows",
+    ]  # fmt: skip
+    assert as_dict["rows"][0] == {
+        **as_dict["rows"][0], "activation": "relu", "output": "identity", "loss": "sse",
+        "depth": 2, "ok": True,
+    }  # fmt: skip
+    text = str(report)
+    assert "84 cells (float64), 0 failing" in text and "FAIL" not in text
+    assert "prelu        softmax   cross_entropy  ok " in text
+
+
+def test_matrix_float32():
+    report = gradcheck_matrix("float32", depths=(2,), activations=("leaky_relu",))
+    assert report.ok and report.cells == 28 and report.worst_rel_err_fd > 0, str(report)
+    assert report.worst_rel_err_autodiff <= SETTINGS["float32"].rtol_autodiff
+    assert json.loads(json.dumps(report.to_dict()))["cells"] == 28  # plain floats, no float32
+
+
+def test_matrix_covers_registered_activations_and_catches_a_wrong_derivative(wrong_tanh):
+    report = gradcheck_matrix(depths=(1, 2), pairs=[("softmax", "cross_entropy")])
+    assert report.cells == 2 * len(activations.names())
+    failing = {(r.activation, r.depth) for r in report.rows if not r.ok}
+    assert failing == {(wrong_tanh.name, 1), (wrong_tanh.name, 2)}
+    assert report.failing == 2 and not report.ok and "FAIL" in str(report)
+    assert report.worst_rel_err_autodiff > 1e-3 and report.worst_rel_err_fd > 1e-3
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("x64")
+def test_bad_input_names_the_bad_value():
+    params, x, t = data(NET, jnp.float64)
+    cases = [
+        (lambda: gradcheck("net", params, x, t), TypeError, "str"),
+        (lambda: gradcheck(NET, params[:2], x, t), ValueError, "got 2"),
+        (lambda: gradcheck(NET, params, x[:, :2], t), ValueError, "(6, 2)"),
+        (lambda: gradcheck(NET, params, x, t + 5), ValueError, "got "),
+        (lambda: gradcheck(NET, params, x, t, method="exact"), ValueError, "'exact'"),
+        (lambda: gradcheck(NET, params, x, t, n_directions=0), ValueError, "got 0"),
+        (lambda: gradcheck(NET, params, x, t, eps=-1.0), ValueError, "got -1.0"),
+        (lambda: gradcheck(NET, params, x, t, rtol=(1e-3,)), ValueError, "(0.001,)"),
+        (lambda: gradcheck(NET, params, x, t, grad_fn=lambda *a: {}), ValueError, "grad_fn"),
+        (
+            lambda: gradcheck(NET, jax.tree.map(lambda v: v.astype(jnp.float16), params), x, t),
+            ValueError,
+            "'float16'",
+        ),  # fmt: skip
+        (lambda: gradcheck_matrix("int8"), ValueError, "'int8'"),
+        (lambda: gradcheck_matrix(depths=(0,)), ValueError, "got 0"),
+        (lambda: gradcheck_matrix(activations=["nope"]), ValueError, "'nope'"),
+        (lambda: gradcheck_matrix(pairs=[("identity", "bce")]), ValueError, "'bce'"),
+    ]
+    for call, error, text in cases:
+        with pytest.raises(error) as info:
+            call()
+        assert text in str(info.value)

@@ -1,0 +1,192 @@
+"""Losses and outputs (issue 2): each per-example loss against its formula written in NumPy,
+the cost of every valid (output, loss) pair and both reductions against a NumPy forward pass,
+hand loss derivatives and output deltas against ``jax.grad``, the two logit-computed pairs at
+logits of +-1e4, integer labels, and the pairing rules."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, losses, outputs
+
+PAIRS = tuple(
+    (output, loss)
+    for output in outputs.NAMES
+    for loss in losses.NAMES
+    if output in losses.PROBABILISTIC.get(loss, (output,))
+)
+
+
+@pytest.fixture
+def x64():
+    """float64 for the duration of one test (never globally)."""
+    with jax.enable_x64(True):
+        yield
+
+
+def numpy_loss(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The issue's per-example losses, (n,), for y and t of shape (n, K)."""
+    r = y - t
+    return {
+        "sse": lambda: 0.5 * np.sum(r**2, -1),
+        "mse": lambda: np.mean(r**2, -1),
+        "mae": lambda: np.mean(np.abs(r), -1),
+        "huber": lambda: np.mean(np.where(np.abs(r) <= 1, 0.5 * r**2, np.abs(r) - 0.5), -1),
+        "bce": lambda: -np.sum(t * np.log(y) + (1 - t) * np.log(1 - y), -1),
+        "cross_entropy": lambda: -np.sum(t * np.log(y), -1),
+    }[name]()
+
+
+def numpy_output(name: str, z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return {
+        "identity": z,
+        "sigmoid": 1 / (1 + np.exp(-z)),
+        "softmax": e / e.sum(-1, keepdims=True),
+        "tanh": np.tanh(z),
+        "softplus": np.log1p(np.exp(z)),
+        "relu": np.maximum(z, 0),
+    }[name]  # |z| < 10 here: no overflow
+
+
+def targets(loss: str, rng, n: int, k: int) -> np.ndarray:
+    if loss == "cross_entropy":
+        return np.eye(k)[rng.integers(0, k, n)]
+    return rng.uniform(0.05, 0.95, (n, k))
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("name", losses.NAMES)
+def test_per_example_loss_matches_its_formula_and_its_hand_derivative_matches_jax(name):
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0.01, 0.99, (7, 3))
+    t = targets(name, rng, 7, 3) if name != "huber" else rng.uniform(-2, 3, (7, 3))
+    loss = losses.get(name)
+    got = np.asarray(loss.fn(jnp.asarray(y), jnp.asarray(t)))
+    assert got.shape == (7,)
+    np.testing.assert_allclose(got, numpy_loss(name, y, t), rtol=1e-14)
+    auto = jax.grad(lambda y_: jnp.sum(loss.fn(y_, jnp.asarray(t))))(jnp.asarray(y))
+    np.testing.assert_allclose(loss.grad(jnp.asarray(y), jnp.asarray(t)), auto, rtol=1e-13)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("output, loss", PAIRS)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cost_of_every_pair_matches_a_numpy_forward_pass(output, loss, reduction):
+    rng = np.random.default_rng(1)
+    net = MLP((2, 3), output=output, loss=loss, reduction=reduction)
+    params = [{"w": jnp.asarray(rng.standard_normal((2, 3))), "b": jnp.asarray(rng.normal(size=3))}]
+    x, t = rng.standard_normal((4, 2)), targets(loss, rng, 4, 3)
+    y = numpy_output(output, x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"]))
+    np.testing.assert_allclose(net.apply(params, x), y, rtol=1e-14)
+    per_example = numpy_loss(loss, y, t)
+    expected = per_example.mean() if reduction == "mean" else per_example.sum()
+    np.testing.assert_allclose(net.cost(params, x, t), expected, rtol=1e-13)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("output, loss", PAIRS)
+def test_output_delta_equals_jax_grad_of_the_cost_in_the_logits(output, loss):
+    rng = np.random.default_rng(2)
+    z, t = jnp.asarray(rng.standard_normal((4, 3))), jnp.asarray(targets(loss, rng, 4, 3))
+
+    def cost(z_):
+        per_example = losses.per_example(output, loss, z_, outputs.get(output).fn(z_), t)
+        return losses.reduce(per_example, "mean")
+
+    delta = losses.delta(output, loss, "mean", z, outputs.get(output).fn(z), t)
+    np.testing.assert_allclose(delta, jax.grad(cost)(z), rtol=1e-12, atol=1e-16)
+
+
+# -- the logit-computed pairs at +-1e4 ------------------------------------------------------------
+
+
+def single_layer(output, loss, logits, dtype):
+    """A net whose logits for the input [[1]] are exactly ``logits``."""
+    net = MLP((1, len(logits)), output=output, loss=loss)
+    params = [{"w": jnp.asarray([logits], dtype), "b": jnp.zeros(len(logits), dtype)}]
+    return net, params, jnp.ones((1, 1), dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "label, expected", [(0, 0.0), (1, 2e4), (2, 1e4)], ids=["right", "wrong", "middle"]
+)
+def test_softmax_cross_entropy_is_exact_at_logits_of_1e4(dtype, label, expected):
+    with jax.enable_x64(dtype == "float64"):
+        net, params, x = single_layer("softmax", "cross_entropy", [1e4, -1e4, 0.0], dtype)
+        t = jnp.asarray([label])
+        assert float(net.cost(params, x, t)) == expected  # log-sum-exp: never log(0)
+        grads = net.backprop(params, x, t)
+        delta = np.array([1.0, 0.0, 0.0]) - np.eye(3)[label]  # y - t, y = softmax = (1, 0, 0)
+        np.testing.assert_array_equal(grads[0]["w"], delta[None, :])
+        np.testing.assert_array_equal(grads[0]["b"], delta)
+        assert grads[0]["w"].dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "t, expected", [([1.0, 0.0], 0.0), ([0.0, 1.0], 2e4), ([0.5, 0.5], 1e4)],
+    ids=["right", "wrong", "half"],
+)  # fmt: skip
+def test_sigmoid_bce_is_exact_at_logits_of_1e4(dtype, t, expected):
+    with jax.enable_x64(dtype == "float64"):
+        net, params, x = single_layer("sigmoid", "bce", [1e4, -1e4], dtype)
+        t = jnp.asarray([t], dtype)
+        assert float(net.cost(params, x, t)) == expected
+        grads = net.backprop(params, x, t)
+        np.testing.assert_array_equal(grads[0]["b"], np.array([1.0, 0.0]) - np.asarray(t[0]))
+        assert np.all(np.isfinite(np.asarray(grads[0]["w"])))
+
+
+# -- targets, reductions, pairing -----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("x64")
+def test_integer_labels_equal_their_one_hot_rows():
+    net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    params = net.init(jax.random.key(0), jnp.float64)
+    x = jax.random.normal(jax.random.key(1), (5, 3), jnp.float64)
+    labels = jnp.array([0, 2, 1, 2, 0])
+    one_hot = jax.nn.one_hot(labels, 3, dtype=jnp.float64)
+    assert net.cost(params, x, labels) == net.cost(params, x, one_hot)
+    for a, b in zip(*(jax.tree.leaves(net.backprop(params, x, t)) for t in (labels, one_hot))):
+        np.testing.assert_array_equal(a, b)
+    assert net.cost(params, x, np.asarray(labels).tolist()) == net.cost(params, x, one_hot)
+
+
+@pytest.mark.usefixtures("x64")
+def test_one_output_accepts_targets_of_shape_n():
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    params = net.init(jax.random.key(0), jnp.float64)
+    x, t = jnp.ones((4, 2)), jnp.array([0.0, 1.0, 1.0, 0.0])
+    assert net.cost(params, x, t) == net.cost(params, x, t[:, None])
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("output, loss", [("identity", "sse"), ("softmax", "cross_entropy"),
+                                          ("tanh", "mae"), ("sigmoid", "bce")])  # fmt: skip
+def test_sum_reduction_is_n_times_the_mean(output, loss):
+    mean = MLP((3, 4, 3), "tanh", output, loss)
+    total = mean.replace(reduction="sum")
+    rng = np.random.default_rng(3)
+    params = mean.init(jax.random.key(0), jnp.float64)
+    x, t = rng.standard_normal((6, 3)), targets(loss, rng, 6, 3)
+    np.testing.assert_allclose(total.cost(params, x, t), 6 * mean.cost(params, x, t), rtol=1e-14)
+    for a, b in zip(*(jax.tree.leaves(n.backprop(params, x, t)) for n in (total, mean))):
+        np.testing.assert_allclose(a, 6 * b, rtol=1e-13, atol=1e-16)
+
+
+def test_losses_that_take_logs_need_probabilities():
+    for output, loss in [("identity", "bce"), ("relu", "cross_entropy"), ("tanh", "bce")]:
+        with pytest.raises(ValueError, match=f"{loss!r} needs outputs in \\(0, 1\\).*{output!r}"):
+            MLP((2, 3), output=output, loss=loss)
+    assert len(PAIRS) == 28
+
+
+def test_unknown_names_list_the_known_ones():
+    with pytest.raises(ValueError, match="'hinge'.*'sse'"):
+        losses.get("hinge")
+    with pytest.raises(ValueError, match="'linear'.*'identity'"):
+        outputs.get("linear")

@@ -1,0 +1,250 @@
+"""The MLP description and its pure functions (issue 2): the public API example, the params
+pytree, initialisation schemes and their string forms, every bad input's error message,
+jit(apply) == apply, hashability as a static jit argument, predict."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, activations, initializers, losses, outputs
+
+NET = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
+PARAMS = NET.init(jax.random.key(0))
+X = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+LABELS = np.array([0, 1, 2, 0, 1])
+
+
+@pytest.fixture
+def x64():
+    """float64 for the duration of one test (never globally)."""
+    with jax.enable_x64(True):
+        yield
+
+
+def test_the_public_api_example():
+    y = NET.apply(PARAMS, X)
+    assert y.shape == (5, 3) and y.dtype == jnp.float32
+    np.testing.assert_allclose(y.sum(-1), 1, rtol=1e-6)  # after the output activation
+    cost = NET.cost(PARAMS, X, LABELS)
+    assert cost.shape == () and cost.dtype == jnp.float32
+    np.testing.assert_array_equal(NET.predict(PARAMS, X), np.argmax(np.asarray(y), -1))
+    assert NET.reduction == "mean" and NET.dropout == 0 and NET.init_scheme is None
+
+
+def test_params_are_a_plain_list_of_dicts_batch_first():
+    net = MLP((3, 5, 4, 2), ("prelu", "relu"), "sigmoid", "bce")
+    params = net.init(jax.random.key(1))
+    assert type(params) is list and all(type(layer) is dict for layer in params)
+    assert jax.tree.map(jnp.shape, params) == [
+        {"w": (3, 5), "b": (5,), "alpha": (5,)},
+        {"w": (5, 4), "b": (4,)},
+        {"w": (4, 2), "b": (2,)},
+    ]
+    np.testing.assert_array_equal(params[0]["alpha"], 0.25)  # PReLU's learnable slope
+    assert net.n_params == sum(v.size for v in jax.tree.leaves(params))
+    x = np.ones((7, 3), np.float32)  # z = x w + b, batch first: the seeds' F = A W + b
+    z1 = x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"])
+    a1 = np.where(z1 > 0, z1, 0.25 * z1)
+    z2 = a1 @ np.asarray(params[1]["w"]) + np.asarray(params[1]["b"])
+    y = 1 / (1 + np.exp(-(np.maximum(z2, 0) @ np.asarray(params[2]["w"]) + params[2]["b"])))
+    np.testing.assert_allclose(net.apply(params, x), y, rtol=1e-5)
+
+
+@pytest.mark.usefixtures("x64")
+def test_init_dtype_float32_by_default_and_float64_on_request():
+    assert {v.dtype for v in jax.tree.leaves(NET.init(jax.random.key(0)))} == {np.dtype("float32")}
+    params = NET.init(jax.random.key(0), jnp.float64)
+    assert {v.dtype for v in jax.tree.leaves(params)} == {np.dtype("float64")}
+    assert NET.apply(params, X).dtype == jnp.float64  # computed in the dtype of params
+
+
+# -- initialisation -------------------------------------------------------------------------------
+
+FAN_IN, FAN_OUT = 400, 300
+
+
+@pytest.mark.parametrize(
+    "scheme, std",
+    [
+        ("glorot_uniform", np.sqrt(2 / (FAN_IN + FAN_OUT))),
+        ("glorot_normal", np.sqrt(2 / (FAN_IN + FAN_OUT))),
+        ("he_uniform", np.sqrt(2 / FAN_IN)),
+        ("he_normal", np.sqrt(2 / FAN_IN)),
+        ("lecun_normal", np.sqrt(1 / FAN_IN)),
+        ("normal:0.01", 0.01),
+        ("uniform:-1,3", np.sqrt(16 / 12)),
+    ],
+)
+def test_init_schemes_draw_the_stated_distributions(scheme, std):
+    net = MLP((FAN_IN, FAN_OUT, 2), "relu", init=scheme)
+    params = net.init(jax.random.key(2))
+    w, b = np.asarray(params[0]["w"]), np.asarray(params[0]["b"])
+    assert w.shape == (FAN_IN, FAN_OUT) and w.dtype == np.float32
+    assert abs(w.std() / std - 1) < 0.02
+    if scheme.startswith("uniform"):
+        assert w.min() >= -1 and w.max() < 3 and abs(w.mean() - 1) < 0.01
+        assert b.min() >= -1 and b.max() < 3 and b.std() > 0.5  # biases drawn too, as seed 003
+    elif scheme.startswith("normal"):
+        assert abs(w.mean()) < 1e-4 and abs(b.std() / 0.01 - 1) < 0.2
+    else:
+        assert not np.any(b) and abs(w.mean()) < 0.01 * std * 10  # variance scaling: biases 0
+
+
+def test_init_defaults_per_activation_and_keys_split_per_layer():
+    default = {a: str(initializers.default_for(a)) for a in ("relu", "selu", "tanh", "sigmoid")}
+    assert default == {
+        "relu": "he_normal",
+        "selu": "lecun_normal",
+        "tanh": "glorot_uniform",
+        "sigmoid": "glorot_uniform",
+    }
+    net = MLP((300, 300, 300, 2), "relu")
+    params = net.init(jax.random.key(3))
+    assert abs(np.asarray(params[0]["w"]).std() / np.sqrt(2 / 300) - 1) < 0.03  # He
+    assert not np.allclose(params[0]["w"], params[1]["w"])  # one key per layer
+    same = net.init(jax.random.key(3))
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(same)))
+
+
+def test_init_string_forms_parse_and_print_back():
+    assert initializers.parse("uniform:0,1") == initializers.Scheme("uniform", (0.0, 1.0))
+    assert initializers.parse("normal:0.01") == initializers.Scheme("normal", (0.01,))
+    assert initializers.parse("he_normal") == initializers.Scheme("he_normal")
+    for spec in ("uniform:0,1", "normal:0.01", "he_normal", "glorot_uniform", "uniform:-0.5,2"):
+        assert str(initializers.parse(spec)) == spec
+        assert MLP((2, 3), init=spec).init_scheme == spec
+    assert set(initializers.NAMES) == {
+        "uniform", "normal", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+        "lecun_normal",
+    }  # fmt: skip
+
+
+# -- bad input: every error names the bad value ---------------------------------------------------
+
+BAD = [
+    # (call, error type, text the message must contain)
+    (lambda: MLP((3,)), ValueError, "(3,)"),
+    (lambda: MLP(()), ValueError, "()"),
+    (lambda: MLP("34"), ValueError, "'34'"),
+    (lambda: MLP(None), ValueError, "None"),
+    (lambda: MLP((3, 0, 2)), ValueError, "got 0"),
+    (lambda: MLP((3, -4, 2)), ValueError, "got -4"),
+    (lambda: MLP((3, 2.5, 2)), ValueError, "got 2.5"),
+    (lambda: MLP((3, 4.0, 2)), ValueError, "got 4.0"),
+    (lambda: MLP((3, True, 2)), ValueError, "got True"),
+    (lambda: MLP((3, 4, 2), activation="relux"), ValueError, "'relux'"),
+    (lambda: MLP((3, 4, 2), activation=5), TypeError, "got 5"),
+    (lambda: MLP((3, 4, 4, 2), activation=["tanh"]), ValueError, "['tanh']"),
+    (lambda: MLP((3, 4, 4, 2), activation=["tanh", "nope"]), ValueError, "'nope'"),
+    (lambda: MLP((3, 4, 2), output="softmaxx"), ValueError, "'softmaxx'"),
+    (lambda: MLP((3, 4, 2), loss="hinge"), ValueError, "'hinge'"),
+    (lambda: MLP((3, 4, 2), loss=["sse"]), ValueError, "['sse']"),
+    (lambda: MLP((3, 4, 2), output="identity", loss="bce"), ValueError, "'identity'"),
+    (lambda: MLP((3, 4, 1), output="softmax", loss="cross_entropy"), ValueError, "(3, 4, 1)"),
+    (lambda: MLP((3, 4, 2), reduction="avg"), ValueError, "'avg'"),
+    (lambda: MLP((3, 4, 2), dropout=1.0), ValueError, "1.0"),
+    (lambda: MLP((3, 4, 2), dropout=-0.1), ValueError, "-0.1"),
+    (lambda: MLP((3, 4, 2), init="he_uniformm"), ValueError, "'he_uniformm'"),
+    (lambda: MLP((3, 4, 2), init="uniform:1,0"), ValueError, "'uniform:1,0'"),
+    (lambda: MLP((3, 4, 2), init="uniform:0"), ValueError, "'uniform:0'"),
+    (lambda: MLP((3, 4, 2), init="normal:-1"), ValueError, "'normal:-1'"),
+    (lambda: MLP((3, 4, 2), init="normal:a"), ValueError, "'normal:a'"),
+    (lambda: NET.init(jax.random.key(0), jnp.int32), ValueError, "int32"),
+    (lambda: NET.apply(PARAMS, np.ones((5, 3))), ValueError, "(5, 3)"),
+    (lambda: NET.apply(PARAMS, np.ones(4)), ValueError, "(4,)"),
+    (lambda: NET.apply(PARAMS, np.array([["a"] * 4])), ValueError, "<U1"),
+    (lambda: NET.cost(PARAMS, X, np.ones((5, 2))), ValueError, "(5, 2)"),
+    (lambda: NET.cost(PARAMS, X, np.ones((4, 3))), ValueError, "(4, 3)"),
+    (lambda: NET.cost(PARAMS, X, np.ones(5)), ValueError, "(5,)"),
+    (lambda: NET.cost(PARAMS, X, np.array([0, 1, 3, 0, 1])), ValueError, "got 3"),
+    (lambda: NET.cost(PARAMS, X, np.array([0, -1, 2, 0, 1])), ValueError, "got -1"),
+    (lambda: NET.backprop(PARAMS, X, np.array([0, 1, 2, 7, 1])), ValueError, "got 7"),
+    (lambda: MLP((4, 8, 3)).cost(PARAMS, X, LABELS), ValueError, "'sse'"),
+    (lambda: NET.apply(PARAMS[:1], X), ValueError, "got 1"),
+    (lambda: NET.apply({"w": 1}, X), ValueError, "dict"),
+    (lambda: NET.apply([PARAMS[1], PARAMS[0]], X), ValueError, "(8, 3)"),
+    (lambda: NET.apply([{"w": PARAMS[0]["w"]}, PARAMS[1]], X), ValueError, "{'w': (4, 8)}"),
+    (lambda: MLP((4, 8, 3), "prelu").apply(PARAMS, X), ValueError, "'alpha'"),
+    (lambda: NET.input_jacobian(PARAMS, X, mode="sideways"), ValueError, "'sideways'"),
+    (lambda: activations.get("nope"), ValueError, "'nope'"),
+    (lambda: outputs.get("nope"), ValueError, "'nope'"),
+    (lambda: losses.get("nope"), ValueError, "'nope'"),
+    (lambda: initializers.parse(3), ValueError, "3"),
+]
+
+
+@pytest.mark.parametrize("call, error, text", BAD, ids=[str(i) for i in range(len(BAD))])
+def test_bad_input_raises_an_error_naming_the_bad_value(call, error, text):
+    with pytest.raises(error) as info:
+        call()
+    assert text in str(info.value)
+
+
+def test_errors_for_unknown_names_list_the_allowed_ones():
+    for call, allowed in [
+        (lambda: MLP((3, 4, 2), activation="relux"), "'leaky_relu'"),
+        (lambda: MLP((3, 2), output="softmaxx"), "'softmax'"),
+        (lambda: MLP((3, 2), loss="hinge"), "'cross_entropy'"),
+        (lambda: MLP((3, 2), reduction="avg"), "'sum'"),
+        (lambda: MLP((3, 2), init="he"), "'lecun_normal'"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            call()
+        assert allowed in str(info.value)
+
+
+# -- jit, hashing, predict ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_jit_of_apply_equals_apply(dtype):
+    with jax.enable_x64(dtype == "float64"):
+        net = MLP((4, 6, 5, 3), ("elu", "sigmoid"), "softmax", "cross_entropy")
+        params = net.init(jax.random.key(4), dtype)
+        eager = net.apply(params, X)
+        jitted = jax.jit(net.apply)(params, X)
+        assert jitted.dtype == eager.dtype == dtype
+        np.testing.assert_allclose(jitted, eager, rtol=1e-6 if dtype == "float32" else 1e-14)
+        np.testing.assert_allclose(
+            jax.jit(net.cost)(params, X, LABELS), net.cost(params, X, LABELS), rtol=1e-6
+        )
+
+
+def test_mlp_is_immutable_hashable_and_a_static_jit_argument():
+    same = MLP(sizes=[4, 8, 3], activation="tanh", output="softmax", loss="cross_entropy")
+    assert same == NET and hash(same) == hash(NET) and same.sizes == (4, 8, 3)
+    assert NET.replace(activation="relu") != NET and {NET: 1, same: 2} == {NET: 2}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        NET.loss = "sse"
+    apply = jax.jit(lambda net, params, x: net.apply(params, x), static_argnums=0)
+    np.testing.assert_allclose(apply(NET, PARAMS, X), NET.apply(PARAMS, X), rtol=1e-6)
+    np.testing.assert_array_equal(apply(same, PARAMS, X), apply(NET, PARAMS, X))
+    other = NET.replace(output="sigmoid", loss="bce")
+    assert apply(other, PARAMS, X).shape == (5, 3)  # a different net: retraced, not confused
+    assert not np.allclose(apply(other, PARAMS, X), apply(NET, PARAMS, X))
+
+
+def test_predict_argmax_threshold_or_values():
+    sigmoid1 = MLP((4, 8, 1), "tanh", "sigmoid", "bce")
+    p1 = sigmoid1.init(jax.random.key(5))
+    labels = sigmoid1.predict(p1, X)
+    assert labels.shape == (5,) and labels.dtype == jnp.int32
+    np.testing.assert_array_equal(labels, np.asarray(sigmoid1.apply(p1, X))[:, 0] > 0.5)
+    multi = MLP((4, 8, 3), "tanh", "sigmoid", "bce")
+    p3 = multi.init(jax.random.key(5))
+    np.testing.assert_array_equal(multi.predict(p3, X), np.asarray(multi.apply(p3, X)) > 0.5)
+    regression = MLP((4, 8, 2), "tanh", "identity", "sse")
+    p2 = regression.init(jax.random.key(5))
+    np.testing.assert_array_equal(regression.predict(p2, X), regression.apply(p2, X))
+
+
+def test_dropout_acts_only_with_a_key():
+    net = MLP((4, 64, 3), "relu", "softmax", "cross_entropy", dropout=0.5)
+    params = net.init(jax.random.key(6))
+    np.testing.assert_array_equal(net.apply(params, X), net.replace(dropout=0.0).apply(params, X))
+    noisy = net.apply(params, X, key=jax.random.key(7))
+    assert not np.allclose(noisy, net.apply(params, X))
+    np.testing.assert_array_equal(noisy, net.apply(params, X, key=jax.random.key(7)))
