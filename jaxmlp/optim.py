@@ -16,6 +16,7 @@ PReLU slopes), the gradient of (weight_decay / 2) |w|^2; adamw applies it decoup
 """
 
 import dataclasses
+from numbers import Integral, Real
 
 import optax
 
@@ -58,15 +59,14 @@ class Optimizer:
                 f"Unknown schedule: {self.schedule!r}. It needs to be one of {list(SCHEDULES)}."
             )
         _positive("lr", self.lr)
-        if self.momentum is not None and not 0 <= self.momentum < 1:
+        if self.momentum is not None and not (_is_real(self.momentum) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}.")
-        if not self.weight_decay >= 0:
+        if not (_is_real(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}.")
-        if not 0 < self.decay_rate <= 1:
+        if not (_is_real(self.decay_rate) and 0 < self.decay_rate <= 1):
             raise ValueError(f"decay_rate must be in (0, 1], got {self.decay_rate!r}.")
-        _positive("decay_steps", self.decay_steps)
-        if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}.")
+        _integer("decay_steps", self.decay_steps, 1)
+        _integer("warmup_steps", self.warmup_steps, 0)
         if self.clip_norm is not None:
             _positive("clip_norm", self.clip_norm)
 
@@ -113,6 +113,15 @@ def weights_only(params):
     return [{name: name == "w" for name in layer} for layer in params]
 
 
+def _is_real(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
 def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    if not (_is_real(value) and value > 0):
         raise ValueError(f"{name} must be a number > 0, got {value!r}.")
+
+
+def _integer(name, value, low):
+    if not (isinstance(value, Integral) and not isinstance(value, bool) and value >= low):
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")

@@ -4,9 +4,10 @@ Parameters and optimizer state are replicated, each batch is split along its fir
 inserts the all-reduce of the gradient sums, so the hand backprop runs unchanged: ``a^T G`` over a
 sharded batch is a sum of per-device partial sums.
 
-Multi-host: call ``jax.distributed.initialize()`` first in every process (a launcher sets
-``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``, or SLURM / Open MPI
-provide them); ``jax.devices()`` then lists every host's devices and the same mesh spans them.
+Multi-host: call ``jax.distributed.initialize(coordinator_address, num_processes, process_id)``
+first in every process (SLURM, Open MPI's mpirun and Kubernetes are detected, so there it takes
+no arguments); ``jax.devices()`` then lists every host's devices and the same mesh spans them.
+Each process may load only its shard of the data: see ``place_data`` and docs/scaling.md.
 """
 
 import jax
@@ -38,11 +39,25 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(DATA))
 
 
+def place_data(tree, mesh: Mesh):
+    """Training data onto the mesh: replicated, except arrays already split along their first
+    axis (a global array built from each process's shard by
+    ``jax.make_array_from_process_local_data``), which stay split along ``"data"``."""
+
+    def place(a):
+        split = isinstance(a, jax.Array) and not a.sharding.is_fully_replicated
+        return jax.device_put(a, batch_sharded(mesh) if split else replicated(mesh))
+
+    return jax.tree.map(place, tree)
+
+
 def check_batch(batch_size: int, mesh: Mesh) -> None:
     """ValueError unless the batch splits evenly over the mesh."""
     n = mesh.size
     if batch_size % n:
+        fits = max(d for d in range(1, n + 1) if batch_size % d == 0)
+        multiples = sorted({max(n, batch_size // n * n), batch_size // n * n + n})
         raise ValueError(
             f"batch size {batch_size} does not divide over {n} devices: use a multiple of {n} "
-            f"(e.g. {max(n, batch_size // n * n)}) or --devices that divides it."
+            f"(e.g. {' or '.join(map(str, multiples))}), or devices={fits} (--devices {fits})."
         )
