@@ -38,6 +38,9 @@ DTYPES = ("float32", "float64", "bfloat16")
 _INIT_STREAM = 2**31 - 1
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
 _FLOPS_PER_CALL = 2e8
+# With a callback or early stopping, a fused call also returns every epoch's state, in at most
+# this many bytes.
+_STATE_BYTES_PER_CALL = 2**26
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,9 +231,10 @@ def _update_if(ok, update, grads, opt_state, params):
 
 
 @functools.lru_cache(maxsize=32)
-def _make_epochs(net, step_spec, n: int, batch_size: int, mesh, has_val: bool):
+def _make_epochs(net, step_spec, n: int, batch_size: int, mesh, has_val: bool, keep: bool = False):
     """``run(params, opt_state, x, t, x_val, t_val, key, epochs)``: a scan over ``epochs``
-    (indices), each a scan over its steps, compiled once per number of epochs."""
+    (indices), each a scan over its steps, compiled once per number of epochs. ``keep``: the
+    outputs also hold every epoch's ``(params, opt_state)`` under ``"states"``."""
     grads_and_metrics, update = _step_halves(net, *step_spec)
     steps = n // batch_size
     dropout = net.dropout > 0
@@ -279,6 +283,8 @@ def _make_epochs(net, step_spec, n: int, batch_size: int, mesh, has_val: bool):
             trace = bp.forward(net, params, x_val)
             out["val_loss"] = bp.cost_of(net, trace, t_val).astype(jnp.float32)
             out["val_correct"] = correct(net, trace.as_[-1], t_val).astype(jnp.float32)
+        if keep:
+            out["states"] = (params, opt_state)
         return (params, opt_state, stopped | (bad >= 0)), out
 
     def run(params, opt_state, x, t, x_val, t_val, key, epochs):
@@ -346,10 +352,10 @@ def fit(
       x_val, t_val: a validation set; otherwise ``config.val_fraction`` of the training set.
       state: a ``TrainState`` to resume from (as saved by a callback).
       callback: ``callback(record, state)`` after every epoch with its history record;
-        returning True stops training. ``state`` is the state after that epoch (a callback
-        makes each epoch its own compiled call, so stopping returns the parameters of the epoch
-        it stopped at); its arrays are donated to the next call, so save or copy what you keep
-        during the callback.
+        returning True stops training with the parameters of that epoch. ``state`` is the
+        state after that epoch, on the devices; after the last epoch of a compiled call its
+        arrays are donated to the next call, so save or copy what you keep during the
+        callback.
 
     Returns ``Result(params, history, state)``; history holds one dict per epoch: ``epoch``,
     ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (None where they do not
@@ -391,6 +397,7 @@ def fit(
         state = TrainState(p, tx.init(p), 0)
     else:
         net.check_params(state.params)
+    keep = callback is not None or bool(config.early_stopping)  # every epoch's state is seen
     # Copies (may_alias=False): the run donates its buffers, never the caller's arrays.
     put = lambda tree: jax.device_put(tree, sharding.replicated(mesh), may_alias=False)  # noqa: E731
     params_, opt_state = put((state.params, state.opt_state))
@@ -398,12 +405,12 @@ def fit(
         x, t = sharding.place_data((x, t), mesh)
         if has_val:
             x_val, t_val = sharding.place_data((x_val, t_val), mesh)
-        run = _make_epochs(net, step_spec, n, batch_size, mesh, has_val)
+        run = _make_epochs(net, step_spec, n, batch_size, mesh, has_val, keep)
     else:  # the training set stays on the host; chunks of steps travel
         x, t = np.asarray(x), np.asarray(t)
         run = _make_streamed(net, step_spec, mesh)
 
-    per_call = _epochs_per_call(net, n, config, callback)
+    per_call = _epochs_per_call(net, n, config, _nbytes(state) if keep else 0)
     history = []
     while state.epoch < config.epochs:
         first = state.epoch
@@ -418,6 +425,7 @@ def fit(
             )
             if has_val:
                 out |= _val_out(net, params_, x_val, t_val)
+        states = out.pop("states", None)  # with keep: on the devices, sharded like the state
         out = jax.tree.map(lambda a: np.asarray(a).tolist(), jax.device_get(out))  # floats
         seconds = (time.perf_counter() - start) / k
         for j in range(k):
@@ -426,11 +434,19 @@ def fit(
                 raise Diverged(first + j + 1, int(out["bad_step"][j]) + 1, good, history)
             record = _record(net, out, j, first + j, seconds, steps * batch_size, x_val)
             history.append(record)
-            if j == k - 1:  # the parameters on hand are those after the last epoch of the call
+            if j == k - 1:  # on the device: the state after the last epoch of the call
                 state = _advance(state, record, params_, opt_state, config)
+            elif keep:
+                state = _advance(state, record, *_epoch_state(states, j), config)
             if (callback and callback(record, state)) or _patience_ran_out(state, config):
                 return _finish(state, history, config)
     return _finish(state, history, config)
+
+
+@jax.jit
+def _epoch_state(states, j):
+    """Epoch ``j``'s ``(params, opt_state)`` from a fused call's stacked states."""
+    return jax.tree.map(lambda a: a[j], states)
 
 
 def _advance(state, record, params, opt_state, config):
@@ -473,14 +489,22 @@ def _record(net, out, j, epoch, seconds, n_seen, x_val):
     return record
 
 
-def _epochs_per_call(net, n: int, config, callback=None) -> int:
-    """Epochs fused into one call: 1 with early stopping, streaming or a callback (it is handed,
-    and may stop at, the state after every epoch), else enough to do about ``_FLOPS_PER_CALL``
-    of work (XOR's 5000 full-batch epochs are one call)."""
-    if config.early_stopping or config.chunk_steps is not None or callback is not None:
+def _epochs_per_call(net, n: int, config, state_bytes: int = 0) -> int:
+    """Epochs fused into one call: 1 when streaming, else enough to do about
+    ``_FLOPS_PER_CALL`` of work (XOR's 5000 full-batch epochs are one call), and no more than
+    ``_STATE_BYTES_PER_CALL`` of per-epoch states (``state_bytes`` each) when they are kept."""
+    if config.chunk_steps is not None:
         return 1
     flops = 6 * net.n_params * n
-    return max(1, min(config.epochs, int(_FLOPS_PER_CALL // max(flops, 1))))
+    k = int(_FLOPS_PER_CALL // max(flops, 1))
+    if state_bytes:
+        k = min(k, _STATE_BYTES_PER_CALL // state_bytes)
+    return max(1, min(config.epochs, k))
+
+
+def _nbytes(state) -> int:
+    leaves = jax.tree.leaves((state.params, state.opt_state))
+    return sum(np.dtype(a.dtype).itemsize * math.prod(a.shape) for a in leaves)
 
 
 def _streamed_epoch(run, params, opt_state, x, t, key, epoch, batch_size, chunk_steps):

@@ -309,6 +309,54 @@ def test_callback_returning_true_stops_after_that_epoch():
     assert_bitwise_equal(common_fit(state=saved[-1]).params, whole.params)
 
 
+def test_a_callback_keeps_epochs_fused_and_sees_each_epochs_exact_state(monkeypatch):
+    """The fused call hands over every epoch's state: the same bits as one call per epoch."""
+    assert train._epochs_per_call(NET, X.shape[0], CONFIG, state_bytes=1000) == 20
+
+    def run():
+        states = []
+        result = common_fit(callback=lambda r, s: states.append(leaves((s.params, s.opt_state))))
+        return result, states
+
+    calls = []
+    make = train._make_epochs.__wrapped__
+
+    def counted(*args):
+        run_ = make(*args)
+        return lambda *a: calls.append(len(a[-1])) or run_(*a)
+
+    monkeypatch.setattr(train, "_make_epochs", counted)
+    fused, fused_states = run()
+    assert calls == [20]  # one call for all 20 epochs
+    monkeypatch.setattr(train, "_epochs_per_call", lambda *a, **kw: 1)
+    split, split_states = run()
+    assert calls[1:] == [1] * 20
+    for a, b in zip(fused_states, split_states, strict=True):
+        assert_bitwise_equal(a, b)
+    assert_bitwise_equal(fused.params, split.params)
+
+
+def test_kept_states_cap_the_epochs_fused_into_one_call():
+    per_epoch = train._STATE_BYTES_PER_CALL // 4
+    assert train._epochs_per_call(NET, X.shape[0], CONFIG, state_bytes=per_epoch) == 4
+    assert train._epochs_per_call(NET, X.shape[0], CONFIG, state_bytes=10**12) == 1
+
+
+def test_fused_early_stopping_equals_one_epoch_per_call(monkeypatch):
+    x, t = regression()
+    net = MLP((3, 8, 2), "tanh", "identity", "sse")
+    config = TrainConfig(epochs=200, batch_size="full", early_stopping=5)
+    run = lambda: fit(net, x, t, Optimizer("sgd", lr=0.05), config, x_val=x, t_val=0.5 * t)  # noqa: E731
+    assert train._epochs_per_call(net, x.shape[0], config, state_bytes=1000) == 200
+    fused = run()
+    monkeypatch.setattr(train, "_epochs_per_call", lambda *a, **kw: 1)
+    split = run()
+    assert 10 < len(fused.history) < 200
+    assert [r["val_loss"] for r in fused.history] == [r["val_loss"] for r in split.history]
+    assert_bitwise_equal(fused.params, split.params)
+    assert_bitwise_equal(fused.state, split.state)
+
+
 # -- divergence -----------------------------------------------------------------------------
 
 
