@@ -4,6 +4,10 @@ import os
 
 import pytest
 
+# scikit-learn's estimator checks include the array API dispatch check on NumPy inputs only
+# when SciPy's array API mode is on, and it must be set before SciPy is first imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 
