@@ -41,6 +41,11 @@ _FLOPS_PER_CALL = 2e8
 # With a callback or early stopping, a fused call also returns every epoch's state, in at most
 # this many bytes.
 _STATE_BYTES_PER_CALL = 2**26
+# XLA:CPU runs a loop body kernel by kernel (~1-3 us each per step) unless one pass over the loop
+# touches under 1 kB (xla_cpu_small_while_loop_byte_threshold): then the whole loop is one
+# kernel. Fused epochs therefore run as scans of a few epochs each, whose per-epoch outputs take
+# at most this many bytes, so that a tiny network's (XOR's) inner scan is one kernel.
+_SMALL_LOOP_BYTES = 512
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,10 +296,22 @@ def _make_epochs(net, step_spec, n: int, batch_size: int, mesh, has_val: bool, k
         def one(carry, e):
             return epoch(carry, e, x, t, x_val, t_val, key)
 
-        (params, opt_state, _), out = lax.scan(one, (params, opt_state, jnp.bool_(False)), epochs)
-        return params, opt_state, out
+        def inner(carry, es):  # a few epochs; see _SMALL_LOOP_BYTES
+            return lax.scan(one, carry, es)
+
+        carry = (params, opt_state, jnp.bool_(False))
+        c = _inner_epochs(len(epochs), jax.eval_shape(one, carry, epochs[0])[1])
+        (params, opt_state, _), out = lax.scan(inner, carry, epochs.reshape(-1, c))
+        return params, opt_state, jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
 
     return jax.jit(run, donate_argnums=(0, 1))
+
+
+def _inner_epochs(k: int, outputs) -> int:
+    """The largest divisor of ``k`` whose epochs' ``outputs`` fit in ``_SMALL_LOOP_BYTES``."""
+    size = sum(a.size * a.dtype.itemsize for a in jax.tree.leaves(outputs))
+    most = max(1, _SMALL_LOOP_BYTES // max(size, 1))
+    return max(c for c in range(1, min(k, most) + 1) if k % c == 0)
 
 
 @functools.lru_cache(maxsize=32)
@@ -428,11 +445,15 @@ def fit(
         states = out.pop("states", None)  # with keep: on the devices, sharded like the state
         out = jax.tree.map(lambda a: np.asarray(a).tolist(), jax.device_get(out))  # floats
         seconds = (time.perf_counter() - start) / k
-        for j in range(k):
+        records = _records(net, out, first, seconds, steps * batch_size, x_val)
+        if not keep and max(out["bad_step"]) < 0:  # no one looks between the calls' ends
+            history += records
+            state = _advance(state, records[-1], params_, opt_state, config)
+            continue
+        for j, record in enumerate(records):
             if out["bad_step"][j] >= 0:
                 good = state._replace(params=params_, opt_state=opt_state, epoch=first + j)
                 raise Diverged(first + j + 1, int(out["bad_step"][j]) + 1, good, history)
-            record = _record(net, out, j, first + j, seconds, steps * batch_size, x_val)
             history.append(record)
             if j == k - 1:  # on the device: the state after the last epoch of the call
                 state = _advance(state, record, params_, opt_state, config)
@@ -472,21 +493,27 @@ def _finish(state, history, config):
     return Result(params, history, state)
 
 
-def _record(net, out, j, epoch, seconds, n_seen, x_val):
-    classifier = is_classifier(net)
-    record = {
-        "epoch": epoch + 1,
-        "train_loss": float(out["train_loss"][j]),
-        "train_accuracy": float(out["train_correct"][j]) / n_seen if classifier else None,
-        "val_loss": None,
-        "val_accuracy": None,
-        "seconds": seconds,
-    }
-    if x_val is not None:
-        record["val_loss"] = float(out["val_loss"][j])
-        if classifier:
-            record["val_accuracy"] = float(out["val_correct"][j]) / x_val.shape[0]
-    return record
+def _records(net, out, first, seconds, n_seen, x_val):
+    """One history dict per epoch of a call, from its outputs as Python lists."""
+    k = len(out["train_loss"])
+    classifier, val = is_classifier(net), x_val is not None
+    none = [None] * k
+    accuracy = [c / n_seen for c in out["train_correct"]] if classifier else none
+    val_loss = out["val_loss"] if val else none
+    val_accuracy = [c / x_val.shape[0] for c in out["val_correct"]] if val and classifier else none
+    return [
+        {
+            "epoch": first + j + 1,
+            "train_loss": loss,
+            "train_accuracy": acc,
+            "val_loss": v_loss,
+            "val_accuracy": v_acc,
+            "seconds": seconds,
+        }
+        for j, (loss, acc, v_loss, v_acc) in enumerate(
+            zip(out["train_loss"], accuracy, val_loss, val_accuracy, strict=True)
+        )
+    ]
 
 
 def _epochs_per_call(net, n: int, config, state_bytes: int = 0) -> int:

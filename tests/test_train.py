@@ -357,6 +357,36 @@ def test_fused_early_stopping_equals_one_epoch_per_call(monkeypatch):
     assert_bitwise_equal(fused.state, split.state)
 
 
+def test_inner_scans_of_a_few_epochs_change_no_bit(monkeypatch):
+    """A call's epochs run as scans of a few epochs (XLA:CPU compiles a small loop into one
+    kernel); each epoch keeps its own index, so its shuffle and dropout keys, and its outputs."""
+    x, t = blobs()
+    config = TrainConfig(epochs=12, batch_size=8)  # dropout and shuffles: the index matters
+    run = lambda: fit(NET, x, t, ADAM, config, x_val=x, t_val=t)  # noqa: E731
+    assert train._epochs_per_call(NET, x.shape[0], config) == 12
+    inner = run()
+    monkeypatch.setattr(train, "_SMALL_LOOP_BYTES", 0)  # scans of one epoch each
+    train._make_epochs.cache_clear()  # a fresh jit: it traces again
+    flat = run()
+    train._make_epochs.cache_clear()
+    assert flat.history == [
+        r | {"seconds": s["seconds"]} for r, s in zip(inner.history, flat.history)
+    ]
+    assert_bitwise_equal(inner.params, flat.params)
+    assert_bitwise_equal(inner.state, flat.state)
+
+
+def test_inner_epochs_divide_the_call_within_the_byte_budget():
+    outputs = {
+        "loss": jax.ShapeDtypeStruct((), jnp.float32),
+        "bad": jax.ShapeDtypeStruct((), jnp.int32),
+    }
+    assert train._inner_epochs(5000, outputs) == 50  # 8 bytes an epoch: at most 64, dividing 5000
+    assert train._inner_epochs(7, outputs) == 7
+    assert train._inner_epochs(67, outputs) == 1  # a prime above the budget: one flat scan
+    assert train._inner_epochs(12, {"w": jax.ShapeDtypeStruct((100,), jnp.float32)}) == 1
+
+
 # -- divergence -----------------------------------------------------------------------------
 
 
