@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxmlp import checkpoint, cli, datasets, gradient_check, run
+from jaxmlp import MLP, activations, checkpoint, cli, datasets, gradient_check, run
 
 SUMMARY_KEYS = {
     "train_loss", "train_accuracy", "test_loss", "test_accuracy", "epochs", "steps",
@@ -65,6 +65,25 @@ def test_bare_train_reaches_97_percent_on_digits(digits_run):
     # stdout: the banner and the closing line, no progress bar (not a terminal); stderr: nothing
     assert len(out.splitlines()) == 2 and "digits" in out and "test_accuracy" in out
     assert err == ""
+
+
+@pytest.mark.parametrize("slip", [0.0, 0.01])
+def test_the_summarys_gradient_check_catches_a_wrong_derivative(slip):
+    """The run's own check (hand backprop against jax.grad in float64), and its mutation twin:
+    a registered activation whose derivative is 1 % off must fail it."""
+    name = f"softsign_slip_{slip}"
+    activations.register(name, lambda z: z / (1 + abs(z)), lambda z: (1 + slip) / (1 + abs(z)) ** 2)
+    try:
+        net = MLP((4, 6, 3), name, "softmax", "cross_entropy")
+        x = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+        found = run.gradcheck(net, net.init(jax.random.key(0)), x, np.arange(32) % 3)
+    finally:
+        activations.unregister(name)
+    assert found["dtype"] == "float64" and found["batch"] == 32
+    if slip:
+        assert not found["ok"] and found["max_rel_err"] > 1e-4, found
+    else:
+        assert found["ok"] and found["max_rel_err"] < 1e-13, found
 
 
 def test_the_run_folder_holds_every_file(digits_run):
