@@ -391,7 +391,7 @@ def fit(
     x, t = _as_arrays(net, x, t, dtype)
     has_val = x_val is not None
     if has_val:
-        x_val, t_val = _as_arrays(net, x_val, t_val, dtype)
+        x_val, t_val = _as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
     elif config.early_stopping:
         raise ValueError(
             f"early_stopping={config.early_stopping} watches the validation loss: pass x_val and "
@@ -602,11 +602,15 @@ def _split(net, x, t, x_val, t_val, config):
     return x_tr, t_tr, x_va, t_va
 
 
-def _as_arrays(net, x, t, dtype):
+def _as_arrays(net, x, t, dtype, names=("x", "t")):
     x = net.inputs(x, dtype)
     if x.shape[0] == 0:
-        raise ValueError("x is empty: training needs at least one example.")
-    return x, net.targets(t, x.shape[0], dtype)
+        raise ValueError(f"{names[0]} is empty: training needs at least one example.")
+    t = net.targets(t, x.shape[0], dtype)
+    for name, a in zip(names, (x, t), strict=True):  # one reduction each; no per-step syncs
+        if jnp.issubdtype(a.dtype, jnp.inexact) and not bool(jnp.isfinite(a).all()):
+            raise ValueError(f"{name} contains NaN or Inf; remove or impute them first.")
+    return x, t
 
 
 def _storage_dtype(name: str):

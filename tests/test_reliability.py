@@ -24,6 +24,7 @@ from jaxmlp import (
     checkpoint,
     cli,
     datasets,
+    evaluate,
     fit,
     run,
 )  # fmt: skip
@@ -336,6 +337,10 @@ LIBRARY = [
     (lambda: NET.cost(PARAMS[:1], X, LABELS), "params must be a list of 2 layer dicts"),
     (lambda: fit(NET, np.zeros((0, 2)), np.zeros(0, int)), "x is empty"),
     (lambda: fit(NET, X, LABELS, config=TrainConfig(dtype="float64")), "jax_enable_x64"),
+    (lambda: fit(NET, X + [[0, np.nan]], LABELS), "x contains NaN or Inf"),
+    (lambda: fit(NET, X, np.eye(3)[LABELS] - [0, np.inf, 0]), "t contains NaN or Inf"),
+    (lambda: fit(NET, X, LABELS, x_val=X - [[np.inf, 0]], t_val=LABELS), "x_val contains NaN"),
+    (lambda: evaluate(NET, PARAMS, X + [[0, np.nan]], LABELS), "x contains NaN or Inf"),
     (lambda: datasets.from_arrays([[np.nan, 1.0], [0, 1]], [0, 1]), "x contains NaN or Inf"),
     (lambda: datasets.from_arrays([[np.inf, 1.0], [0, 1]], [0, 1]), "first at index (0, 0)"),
     (lambda: datasets.from_arrays(np.zeros((0, 2)), np.zeros(0)), "n >= 1"),
