@@ -5,10 +5,13 @@ One real subprocess trains digits with the defaults; the rest call ``cli.main`` 
 tiny data sets, which is much faster and sees the same code.
 """
 
+import ast
 import csv
 import io
 import json
 import os
+import pathlib
+import re
 import shlex
 import subprocess
 import sys
@@ -271,3 +274,18 @@ def test_the_console_script_is_installed(tmp_path):
     script = os.path.join(os.path.dirname(sys.executable), "jaxmlp")
     done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("jaxmlp ")
+
+
+def test_the_readmes_python_example_runs_as_printed(capsys):
+    """The README's API example, executed as it stands: it trains, and its comments hold."""
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert [(d["w"].shape, d["b"].shape) for d in scope["params"]] == [
+        ((64, 128), (128,)), ((128, 10), (10,)),
+    ]  # fmt: skip
+    assert jax.tree.structure(scope["grads"]) == jax.tree.structure(scope["params"])
+    assert scope["report"].ok
+    printed = ast.literal_eval(capsys.readouterr().out.strip())
+    assert set(printed) == {"loss", "accuracy"} and printed["accuracy"] >= 0.95, printed
