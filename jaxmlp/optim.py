@@ -65,8 +65,8 @@ class Optimizer:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}.")
         if not (_is_real(self.decay_rate) and 0 < self.decay_rate <= 1):
             raise ValueError(f"decay_rate must be in (0, 1], got {self.decay_rate!r}.")
-        _integer("decay_steps", self.decay_steps, 1)
-        _integer("warmup_steps", self.warmup_steps, 0)
+        _check_int("decay_steps", self.decay_steps, 1)
+        _check_int("warmup_steps", self.warmup_steps, 0)
         if self.clip_norm is not None:
             _positive("clip_norm", self.clip_norm)
 
@@ -122,6 +122,10 @@ def _positive(name, value):
         raise ValueError(f"{name} must be a number > 0, got {value!r}.")
 
 
-def _integer(name, value, low):
+def _check_int(name, value, low, extra=""):
+    """A ValueError unless ``value`` is an integer (not a bool) >= ``low``; ``extra`` names the
+    other values allowed."""
     if not (isinstance(value, Integral) and not isinstance(value, bool) and value >= low):
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        raise ValueError(
+            f"{name} must be an integer >= {low}{' ' + extra if extra else ''}, got {value!r}."
+        )

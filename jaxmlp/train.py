@@ -30,7 +30,7 @@ from jax import lax
 
 from jaxmlp import backprop as bp
 from jaxmlp import losses, sharding
-from jaxmlp.optim import Optimizer
+from jaxmlp.optim import Optimizer, _check_int
 
 BACKPROPS = ("hand", "autodiff")
 DTYPES = ("float32", "float64", "bfloat16")
@@ -231,7 +231,7 @@ def _step_halves(net, tx, backprop: str, dtype: str):
 def _update_if(ok, update, grads, opt_state, params):
     """``update(grads, opt_state, params)`` if ``ok``, else ``(params, opt_state)`` unchanged.
     A ``lax.cond``, not a select between both results: the select made XLA copy the optimizer
-    state every step (~8 % of a Fashion-MNIST epoch on CPU); the cond updates in place."""
+    state every step (experiments/BENCHMARKS.md); the cond updates in place."""
     return lax.cond(ok, update, lambda g, o, p: (p, o), grads, opt_state, params)
 
 
@@ -309,8 +309,7 @@ def _make_epochs(net, step_spec, n: int, batch_size: int, mesh, has_val: bool, k
 
 def _inner_epochs(k: int, outputs) -> int:
     """The largest divisor of ``k`` whose epochs' ``outputs`` fit in ``_SMALL_LOOP_BYTES``."""
-    size = sum(a.size * a.dtype.itemsize for a in jax.tree.leaves(outputs))
-    most = max(1, _SMALL_LOOP_BYTES // max(size, 1))
+    most = max(1, _SMALL_LOOP_BYTES // max(_tree_bytes(outputs), 1))
     return max(c for c in range(1, min(k, most) + 1) if k % c == 0)
 
 
@@ -427,7 +426,8 @@ def fit(
         x, t = np.asarray(x), np.asarray(t)
         run = _make_streamed(net, step_spec, mesh)
 
-    per_call = _epochs_per_call(net, n, config, _nbytes(state) if keep else 0)
+    state_bytes = _tree_bytes((state.params, state.opt_state)) if keep else 0  # a kept epoch's
+    per_call = _epochs_per_call(net, n, config, state_bytes)
     history = []
     while state.epoch < config.epochs:
         first = state.epoch
@@ -529,9 +529,9 @@ def _epochs_per_call(net, n: int, config, state_bytes: int = 0) -> int:
     return max(1, min(config.epochs, k))
 
 
-def _nbytes(state) -> int:
-    leaves = jax.tree.leaves((state.params, state.opt_state))
-    return sum(np.dtype(a.dtype).itemsize * math.prod(a.shape) for a in leaves)
+def _tree_bytes(tree) -> int:
+    """Bytes of a pytree of arrays or ``jax.ShapeDtypeStruct``s."""
+    return sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves(tree))
 
 
 def _streamed_epoch(run, params, opt_state, x, t, key, epoch, batch_size, chunk_steps):
@@ -621,10 +621,3 @@ def _storage_dtype(name: str):
             )
         return jnp.float64
     return jnp.float32
-
-
-def _check_int(name, value, low, extra=""):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(
-            f"{name} must be an integer >= {low}{' ' + extra if extra else ''}, got {value!r}."
-        )
