@@ -221,7 +221,7 @@ def test_regression_run_with_a_progress_bar(tmp_path, capsys):
 
 def test_plain_progress_lines_without_tqdm(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # tqdm not installed
-    progress = run._Progress(total=2, initial=0, enabled=True)
+    progress = run.Progress(total=2, initial=0, enabled=True)
     for epoch in (1, 2):
         progress.update({"epoch": epoch, "train_loss": 0.5 / epoch, "val_loss": None})
     progress.close()
@@ -229,7 +229,7 @@ def test_plain_progress_lines_without_tqdm(capsys, monkeypatch):
         "epoch 1/2  train_loss 0.5",
         "epoch 2/2  train_loss 0.25",
     ]
-    off = run._Progress(total=2, initial=0, enabled=False)
+    off = run.Progress(total=2, initial=0, enabled=False)
     off.update({"epoch": 1, "train_loss": 0.5})
     assert capsys.readouterr().out == ""
 
