@@ -51,7 +51,7 @@ MAX_CLASSES = 50  # integer labels with more distinct values are read as regress
 DATA_ENV, CACHE_ENV = "JAXMLP_DATA", "JAXMLP_CACHE"
 DIGITS_TEST_FRACTION = 0.2
 _DEBIAN_FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
-_TRAIN, _TEST, _VAL, _SUBSET = range(4)  # independent streams of one seed
+_TRAIN, _TEST, _SUBSET = 0, 1, 3  # independent streams of one seed
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -289,6 +289,12 @@ def stratified_split(x, t, fraction, key_or_seed):
         )
     in_b = _stratified_mask(t, n_b, _rng(key_or_seed))
     return x[~in_b], t[~in_b], x[in_b], t[in_b]
+
+
+def validation_split(x, t, fraction, seed: int):
+    """``(x, t, x_val, t_val)``: the validation split of seed ``seed``, the one rule that
+    ``load(val_fraction=...)``, the run layer and ``fit(val_fraction=...)`` share."""
+    return stratified_split(x, t, fraction, seed)
 
 
 def one_hot(labels, k: int) -> np.ndarray:
@@ -729,7 +735,7 @@ def _assemble(name, task, n_classes, arrays, info, *, seed, val_fraction, standa
     x, t, x_test, t_test = arrays
     x_val = t_val = None
     if val_fraction:
-        x, t, x_val, t_val = stratified_split(x, t, val_fraction, _stream(seed, _VAL))
+        x, t, x_val, t_val = validation_split(x, t, val_fraction, seed)
     scaler = Standardizer.fit(x) if standardize else None
     prepare = scaler.apply if scaler else functools.partial(np.asarray, dtype=np.float32)
     encode = _TARGET_DTYPES[task]

@@ -72,7 +72,7 @@ def test_bare_train_reaches_97_percent_on_digits(digits_run):
 
 @pytest.mark.parametrize("slip", [0.0, 0.01])
 def test_the_summarys_gradient_check_catches_a_wrong_derivative(slip):
-    """The run's own check (hand backprop against jax.grad in float64), and its mutation twin:
+    """The summary's check (jaxmlp.gradcheck on the trained net, float64), and its mutation twin:
     a registered activation whose derivative is 1 % off must fail it."""
     name = f"softsign_slip_{slip}"
     activations.register(name, lambda z: z / (1 + abs(z)), lambda z: (1 + slip) / (1 + abs(z)) ** 2)
@@ -86,7 +86,7 @@ def test_the_summarys_gradient_check_catches_a_wrong_derivative(slip):
     if slip:
         assert not found["ok"] and found["max_rel_err"] > 1e-4, found
     else:
-        assert found["ok"] and found["max_rel_err"] < 1e-13, found
+        assert found["ok"] and found["max_rel_err"] <= 1e-10, found
 
 
 def test_the_run_folder_holds_every_file(digits_run):

@@ -274,12 +274,12 @@ RUNS = [
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.csv"],
-        "line 3: a field is not a number",
+        "line 3, column 'b': cannot read 'z' as a number",
         lambda f: _write(f / "x.csv", "a,b\n1,2\n1,z\n"),
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.csv"],
-        "inputs contain NaN or Inf",
+        "line 3, column 'b': NaN or Inf value 'inf'",
         lambda f: _write(f / "x.csv", "a,b\n1,2\n1,inf\n"),
     ),  # fmt: skip
     (

@@ -12,9 +12,11 @@ JSON is written atomically (``checkpoint.write_atomic``) and read back checked.
 import dataclasses
 import datetime
 import json
+import math
 import pathlib
 
 from jaxmlp import checkpoint
+from jaxmlp.run import data
 from jaxmlp.run.settings import DEFAULTS, Run, command_line
 
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.jsonl")
@@ -44,38 +46,54 @@ def out_folder(out, given: dict, resume: bool) -> pathlib.Path:
 
 
 def write_config(run: Run) -> None:
-    data = run.data
+    ds = run.data
     record = {
         "jaxmlp_version": version(),
         "command": command_line(run.settings, run.out),
         "settings": run.settings,
         "data": {
-            "name": data.name,
-            "task": data.task,
-            "n_train": len(data.x),
-            "n_val": 0 if data.x_val is None else len(data.x_val),
-            "n_test": 0 if data.x_test is None else len(data.x_test),
-            "n_features": data.x.shape[1],
-            "n_classes": data.n_classes,
-            "classes": data.classes,
-            "label_name": data.label_name,
-            "standardized": data.scaler is not None,
-            "sha256": data.sha256(),
+            "name": ds.name,
+            "task": ds.task,
+            "n_train": len(ds.x_train),
+            "n_val": 0 if ds.x_val is None else len(ds.x_val),
+            "n_test": 0 if ds.x_test is None else len(ds.x_test),
+            "n_features": ds.n_features,
+            "n_classes": ds.n_classes,
+            "classes": data.classes(ds),
+            "feature_names": ds.info.get("feature_names"),
+            "label_name": ds.info.get("label_name"),
+            "standardized": ds.info["standardizer"] is not None,
+            "sha256": data.sha256(ds),
         },
         "model": checkpoint.architecture(run.net),
         "optimizer": dataclasses.asdict(run.optimizer),
         "train": dataclasses.asdict(run.config),
         "rng": {"seed": run.config.seed, "rule": checkpoint.RNG_RULE},
     }
-    checkpoint.write_atomic(
-        run.out / "config.json", json.dumps(record, indent=2, default=_plain) + "\n"
-    )
+    write_json(run.out / "config.json", record)
 
 
-def _plain(value):
+def to_json(value, indent=None) -> str:
+    """Strict JSON text of ``value``: arrays become lists, NaN and Inf become null (JSON has no
+    such numbers; Python's json would write bare ``NaN`` that other readers refuse)."""
+    return json.dumps(_finite(value), indent=indent, allow_nan=False)
+
+
+def write_json(path, value) -> None:
+    """``value`` as indented strict JSON in ``path``, written atomically."""
+    checkpoint.write_atomic(path, to_json(value, indent=2) + "\n")
+
+
+def _finite(value):
     if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+        value = value.tolist()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def version() -> str:

@@ -1,87 +1,78 @@
-"""Reading a run back: ``evaluate_run`` and ``predict_run``, the inputs they read and the
-predictions they write."""
+"""Reading a run back: ``evaluate_run`` and ``predict_run``, the input files they read
+(through ``jaxmlp.files``) and the predictions they write. Both go through ``model.load_run``,
+so the command line and ``jaxmlp.load_run`` predict with one code path."""
 
 import csv
 import io
 import pathlib
 import sys
-import zipfile
 
 import numpy as np
 
-from jaxmlp import checkpoint, datasets
-from jaxmlp.run.folder import open_run, run_dtype
-from jaxmlp.run.settings import Data, as_json, load_data, precision, targets
+from jaxmlp import checkpoint, datasets, files
+from jaxmlp.run import data, folder
+from jaxmlp.run.model import check_inputs, load_run
+from jaxmlp.run.settings import as_json, precision
 from jaxmlp.train import evaluate
 
 
-def evaluate_run(run_dir, data=None, data_dir=None) -> dict:
+def evaluate_run(run_dir, data_name=None, data_dir=None) -> dict:
     """``{split: {"n", "loss", "accuracy"}}`` of the run's final parameters on its own data
-    (the same splits), or on the data set or file ``data`` (inputs standardised as in
+    (the same splits), or on the data set or file ``data_name`` (inputs standardised as in
     training)."""
-    with precision(run_dtype(run_dir)):
-        config, ckpt = open_run(run_dir)
-        settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
-        if data is None or data == settings["data"]:
-            loaded, _ = load_data(settings)
+    model = load_run(run_dir)
+    config = folder.read_config(run_dir)
+    settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
+    if data_name is None and "data" not in settings:
+        raise ValueError(f"{run_dir}: saved from Python, it names no data; pass --data.")
+    with precision(model.dtype):
+        if data_name is None or data_name == settings["data"]:
+            ds, _ = data.load_data(settings)
         else:
-            loaded = _other_data(config, ckpt, data, data_dir)
-        net, params = ckpt.net, ckpt.final_params
+            ds = _other_data(config, model, data_name, data_dir)
         results = {}
-        for split, x, t in loaded.splits():
-            result = evaluate(net, params, x, targets(net, loaded.task, t))
+        for split, x, t in data.splits(ds):
+            params = model.params
+            result = evaluate(model.net, params, x, data.targets(model.net, ds.task, t))
             results[split] = {"n": len(x), **result}
     return results
 
 
-def _other_data(config, ckpt, data, data_dir) -> Data:
+def _other_data(config, model, name, data_dir) -> datasets.Dataset:
+    """The data set or file ``name`` as the run's model takes it: inputs standardised by the
+    run's scaler, no validation split."""
     settings = config["settings"]
-    ds = datasets.load(data, data_dir=data_dir, seed=settings["seed"], standardize=False)
-    if ds.task != config["data"]["task"]:
-        raise ValueError(
-            f"{data!r} is a {ds.task} data set; the run learned {config['data']['task']}."
-        )
-    classes, run_classes = ds.info.get("classes"), config["data"]["classes"]
+    ds = datasets.load(name, data_dir=data_dir, seed=settings.get("seed", 0), standardize=False)
+    if ds.task != model.task:
+        raise ValueError(f"{name!r} is a {ds.task} data set; the run learned {model.task}.")
+    classes, run_classes = ds.info.get("classes"), model.classes
     if classes is not None and run_classes is not None and as_json(classes) != as_json(run_classes):
         raise ValueError(
-            f"{data!r} has classes {classes}, the run's are {config['data']['classes']}: "
-            "they must be the same."
+            f"{name!r} has classes {classes}, the run's are {run_classes}: they must be the same."
         )
-    scale = _scaler_of(ckpt)
-    return Data(
-        ds.name, ds.task, ds.n_classes, classes, None, scale(ds.x_train), ds.t_train, None, None,
-        None if ds.x_test is None else scale(ds.x_test), ds.t_test, None,
+    scale = model.scaler.apply if model.scaler is not None else (lambda a: a)
+    x_test = None if ds.x_test is None else scale(ds.x_test)
+    return datasets.Dataset(
+        ds.name, ds.task, ds.n_classes, scale(ds.x_train), ds.t_train, None, None, x_test,
+        ds.t_test, ds.info,
     )  # fmt: skip
-
-
-def _scaler_of(ckpt):
-    if "mean" in ckpt.extra:
-        return datasets.Standardizer(ckpt.extra["mean"], ckpt.extra["std"]).apply
-    return lambda x: np.asarray(x, np.float32)
 
 
 def predict_run(run_dir, input_path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv with a header, .npz
     with an array ``x``, or .npy): ``labels`` are the predicted classes (their names) or the
     regression outputs, ``outputs`` the network's ``y (n, K)``."""
-    with precision(run_dtype(run_dir)):
-        config, ckpt = open_run(run_dir)
-        meta = config["data"]
-        x = read_inputs(input_path, meta["n_features"], meta.get("label_name"))
-        net = ckpt.net
-        y = np.asarray(net.apply(ckpt.final_params, _scaler_of(ckpt)(x)))
-    task, classes = meta["task"], meta.get("classes")
-    if task in ("binary", "multiclass"):
-        index = (y[:, 0] > 0.5).astype(int) if y.shape[1] == 1 else y.argmax(1)
-        names = list(classes) if classes else list(range(max(2, y.shape[1])))
-        labels = np.array([names[i] for i in index])
-        columns = ["prediction"] + (
-            [f"p_{names[1]}"] if y.shape[1] == 1 else [f"p_{c}" for c in names]
-        )
-        return columns, labels, y
-    if task == "multilabel":
-        names = list(classes) if classes else [f"label{k}" for k in range(y.shape[1])]
-        return [*names, *(f"p_{c}" for c in names)], (y > 0.5).astype(int), y
+    model = load_run(run_dir)
+    x = read_inputs(input_path, model.net.sizes[0], model.label_name)
+    y = model.outputs(x)
+    labels = model.labels(y)
+    if model.task in ("binary", "multiclass"):
+        names = model.class_names()
+        probabilities = [names[1]] if y.shape[1] == 1 else names
+        return ["prediction", *(f"p_{c}" for c in probabilities)], labels, y
+    if model.task == "multilabel":
+        names = model.classes or [f"label{k}" for k in range(y.shape[1])]
+        return [*names, *(f"p_{c}" for c in names)], labels, y
     names = ["prediction"] if y.shape[1] == 1 else [f"y{k}" for k in range(y.shape[1])]
     return names, y, np.zeros((len(y), 0), y.dtype)
 
@@ -94,61 +85,16 @@ def read_inputs(path, n_features: int, label_name: str | None = None) -> np.ndar
         raise ValueError(f"{path}: no such file.")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        x = _read_csv_inputs(path, n_features, label_name)
+        x, names = files.read_features(path, skip=(label_name,) if label_name else ())
+        if len(names) != n_features:
+            raise ValueError(
+                f"{path}: expected {n_features} feature columns, got {len(names)}: {names}."
+            )
     elif suffix in (".npz", ".npy"):
-        x = _read_npz_inputs(path)
+        x = files.read_array(path, "x")
     else:
         raise ValueError(f"{path}: unknown input format {suffix!r}; use .csv, .npz or .npy.")
-    if x.ndim == 1 and n_features == 1:
-        x = x[:, None]
-    if x.ndim != 2 or x.shape[1] != n_features or len(x) == 0:
-        raise ValueError(
-            f"{path}: inputs must have shape (n, {n_features}) with n >= 1, got {x.shape}."
-        )
-    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-        raise ValueError(f"{path}: inputs must be numbers, got dtype {x.dtype}.")
-    bad = ~np.isfinite(x.astype(np.float64))
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{path}: inputs contain NaN or Inf (first at index {where}).")
-    return x.astype(np.float32)
-
-
-def _read_csv_inputs(path, n_features, label_name) -> np.ndarray:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [row for row in csv.reader(f) if any(field.strip() for field in row)]
-    if not rows:
-        raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
-    header, rows = [h.strip() for h in rows[0]], rows[1:]
-    keep = [i for i, h in enumerate(header) if not (label_name and h == label_name)]
-    if len(keep) != n_features:
-        raise ValueError(
-            f"{path}: expected {n_features} feature columns, got {len(keep)} of header {header}."
-        )
-    values = []
-    for line, row in enumerate(rows, start=2):
-        if len(row) != len(header):
-            raise ValueError(f"{path}, line {line}: expected {len(header)} fields, got {len(row)}.")
-        try:
-            values.append([float(row[i]) for i in keep])
-        except ValueError:
-            raise ValueError(f"{path}, line {line}: a field is not a number: {row}.") from None
-    return np.array(values, np.float64).reshape(len(values), len(keep))
-
-
-def _read_npz_inputs(path) -> np.ndarray:
-    try:
-        with open(path, "rb") as f:  # ours to close, whatever np.load raises
-            loaded = np.load(f, allow_pickle=False)
-            if isinstance(loaded, np.ndarray):
-                return loaded
-            with loaded:
-                names = loaded.files
-                if "x" in names or len(names) == 1:
-                    return loaded["x" if "x" in names else names[0]]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path}: not a readable numpy file ({error}).") from None
-    raise ValueError(f"{path}: needs an array named 'x'; it holds {names}.")
+    return check_inputs(x, n_features, str(path))
 
 
 def write_predictions(columns, labels, y, stream=None, path=None) -> None:

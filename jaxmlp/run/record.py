@@ -6,13 +6,13 @@ cadence, the progress display, and SIGINT / SIGTERM.
 """
 
 import contextlib
-import json
 import os
 import signal
 import sys
 import time
 
 from jaxmlp import checkpoint
+from jaxmlp.run import data, folder
 from jaxmlp.run.settings import Run
 
 SAVE_SHARE = 0.1  # at most this share of a run's time goes to regular checkpoints
@@ -34,9 +34,9 @@ class Saver:
         self.path = run.out / "checkpoint.npz"
         self.net, self.optimizer, self.config = run.net, run.optimizer, run.config
         self.every = run.settings["checkpoint_every"]
-        scaler = run.data.scaler
+        scaler = run.data.info["standardizer"]
         self.extra = {} if scaler is None else dict(scaler._asdict())
-        self.data_sha256 = run.data.sha256()
+        self.data_sha256 = data.sha256(run.data)
         self.wall_before, self.started = wall_before, started
         self.epoch = None if state is None else state.epoch
         self.last_end, self.last_cost = time.perf_counter(), 0.0
@@ -80,7 +80,7 @@ class Recorder:
         self.stop: list[int] = []
 
     def __call__(self, record, state) -> bool:
-        self.metrics.write(json.dumps(record) + "\n")
+        self.metrics.write(folder.to_json(record) + "\n")
         self.metrics.flush()
         self.history.append(record)
         self.bar.update(record)

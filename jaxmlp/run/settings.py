@@ -1,19 +1,17 @@
-"""A run's settings, its data, and the parts built from them: ``DEFAULTS``, ``merge``,
-``load_data`` and ``build``.
+"""A run's settings and the parts built from them: ``DEFAULTS``, ``merge``, ``build``, and the
+``Run`` record that carries them from step to step.
 
 A run is a function of its settings: the data, its split, the initial parameters and each
 epoch's shuffling all derive from ``seed``.
 """
 
 import contextlib
-import hashlib
 import json
 import pathlib
 import shlex
 from typing import NamedTuple
 
 import jax
-import numpy as np
 
 from jaxmlp import datasets, sharding
 from jaxmlp.mlp import MLP
@@ -54,9 +52,6 @@ DEFAULTS = {
 }
 # Settings a resumed run may change: where the data lives and how often to save.
 LOCAL = ("data_dir", "checkpoint_every")
-STANDARDIZE = ("auto", "yes", "no")
-MIN_VAL_EXAMPLES = 100
-DEFAULT_VAL_FRACTION = 0.1
 
 
 class Run(NamedTuple):
@@ -65,39 +60,10 @@ class Run(NamedTuple):
 
     out: pathlib.Path
     settings: dict
-    data: "Data"
+    data: datasets.Dataset
     net: MLP
     optimizer: Optimizer
     config: TrainConfig
-
-
-class Data(NamedTuple):
-    """The arrays a run trains on, inputs standardised by ``scaler`` (None: as read)."""
-
-    name: str
-    task: str
-    n_classes: int
-    classes: list | None
-    label_name: str | None
-    x: np.ndarray
-    t: np.ndarray
-    x_val: np.ndarray | None
-    t_val: np.ndarray | None
-    x_test: np.ndarray | None
-    t_test: np.ndarray | None
-    scaler: datasets.Standardizer | None
-
-    def splits(self):
-        """(name, x, t) of each split present."""
-        named = (("train", self.x, self.t), ("val", self.x_val, self.t_val))
-        return [s for s in (*named, ("test", self.x_test, self.t_test)) if s[1] is not None]
-
-    def sha256(self) -> str:
-        digest = hashlib.sha256()
-        for _, x, t in self.splits():
-            digest.update(np.ascontiguousarray(x).tobytes())
-            digest.update(np.ascontiguousarray(t).tobytes())
-        return digest.hexdigest()
 
 
 def merge(given: dict, saved: dict | None, out) -> dict:
@@ -121,55 +87,7 @@ def as_json(value):
     return json.loads(json.dumps(list(value) if isinstance(value, tuple) else value))
 
 
-def load_data(settings: dict) -> tuple[Data, dict]:
-    """The data of ``settings`` split and standardised, and the settings with ``val_fraction``
-    and ``standardize`` resolved."""
-    label_column = settings["label_column"]
-    if label_column is not None and not str(settings["data"]).lower().endswith(".csv"):
-        raise ValueError(f"--label-column applies to .csv files only, not to {settings['data']!r}.")
-    ds = datasets.load(
-        settings["data"],
-        data_dir=settings["data_dir"],
-        seed=settings["seed"],
-        standardize=False,
-        label_column=-1 if label_column is None else label_column,
-    )
-    x, t = ds.x_train, ds.t_train
-    val_fraction = settings["val_fraction"]
-    if val_fraction is not None and not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
-    if val_fraction is None:
-        val_fraction = DEFAULT_VAL_FRACTION if len(x) >= MIN_VAL_EXAMPLES else 0.0
-    x_val = t_val = None
-    if val_fraction:
-        x, t, x_val, t_val = datasets.stratified_split(x, t, val_fraction, settings["seed"])
-    standardize = settings["standardize"]
-    if standardize not in STANDARDIZE:
-        raise ValueError(
-            f"Unknown standardize: {standardize!r}. It needs to be one of {list(STANDARDIZE)}."
-        )
-    if standardize == "auto":
-        standardize = "no" if x.min() >= 0 and x.max() <= 1 else "yes"
-    scaler = datasets.Standardizer.fit(x) if standardize == "yes" else None
-    scale = scaler.apply if scaler else (lambda a: a)
-    data = Data(
-        name=ds.name,
-        task=ds.task,
-        n_classes=ds.n_classes,
-        classes=ds.info.get("classes", ds.info.get("labels")),
-        label_name=ds.info.get("label_name"),
-        x=scale(x),
-        t=t,
-        x_val=None if x_val is None else scale(x_val),
-        t_val=t_val,
-        x_test=None if ds.x_test is None else scale(ds.x_test),
-        t_test=ds.t_test,
-        scaler=scaler,
-    )
-    return data, settings | {"val_fraction": val_fraction, "standardize": standardize}
-
-
-def build(settings: dict, data: Data) -> tuple[MLP, Optimizer, TrainConfig, dict]:
+def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, TrainConfig, dict]:
     """The network, optimizer and train config of ``settings``, and the settings with output
     and loss resolved from the task."""
     output, loss = settings["output"], settings["loss"]
@@ -181,9 +99,9 @@ def build(settings: dict, data: Data) -> tuple[MLP, Optimizer, TrainConfig, dict
     activation = settings["activation"]
     if not isinstance(activation, str):
         activation = tuple(activation)
-    k = 2 if (data.task == "binary" and output == "softmax") else _n_outputs(data)
+    k = 2 if (data.task == "binary" and output == "softmax") else data.n_outputs
     net = MLP(
-        (data.x.shape[1], *settings["hidden"], k),
+        (data.n_features, *settings["hidden"], k),
         activation,
         output,
         loss,
@@ -208,13 +126,13 @@ def build(settings: dict, data: Data) -> tuple[MLP, Optimizer, TrainConfig, dict
         early_stopping=settings["early_stopping"],
         devices=settings["devices"],
     )
+    n = len(data.x_train)
     if config.early_stopping and data.x_val is None:
         raise ValueError(
             "--early-stopping watches the validation loss: pass --val-fraction > 0 "
-            f"(the data has {len(data.x)} training examples)."
+            f"(the data has {n} training examples)."
         )
-    batch = len(data.x) if config.batch_size == "full" else min(config.batch_size, len(data.x))
-    sharding.check_batch(batch, sharding.data_mesh(config.devices))
+    sharding.check_batch(config.batch(n), sharding.data_mesh(config.devices))
     every = settings["checkpoint_every"]
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
         raise ValueError(f"checkpoint_every must be an integer >= 1 or None, got {every!r}.")
@@ -223,22 +141,6 @@ def build(settings: dict, data: Data) -> tuple[MLP, Optimizer, TrainConfig, dict
 
 _OUTPUT_FOR = {"cross_entropy": "softmax", "bce": "sigmoid"}
 _LOSS_FOR = {"softmax": "cross_entropy", "sigmoid": "bce"}
-
-
-def _n_outputs(data: Data) -> int:
-    return data.n_classes if data.task == "multiclass" else data.t.shape[1]
-
-
-def targets(net: MLP, task: str, t):
-    """``t`` as the net takes it: one-hot rows where the labels are integers but the loss is
-    not cross-entropy, or a binary task meets a 2-unit softmax."""
-    if t is None:
-        return None
-    if task == "multiclass" and net.loss != "cross_entropy":
-        return datasets.one_hot(t, net.sizes[-1])
-    if task == "binary" and net.output == "softmax":
-        return datasets.one_hot(np.asarray(t).reshape(-1).astype(np.int32), 2)
-    return t
 
 
 def command_line(settings: dict, out) -> str:

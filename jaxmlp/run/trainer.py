@@ -1,13 +1,12 @@
 """``train``: the run's steps in order (the protocol of ``jaxmlp.run``)."""
 
-import json
 import shlex
 import time
 
 from jaxmlp import checkpoint
 from jaxmlp import train as _train_module
-from jaxmlp.run import folder, record, report
-from jaxmlp.run.settings import DEFAULTS, Run, build, load_data, merge, precision, targets
+from jaxmlp.run import data, folder, record, report
+from jaxmlp.run.settings import DEFAULTS, Run, build, merge, precision
 from jaxmlp.train import Diverged
 
 
@@ -36,10 +35,10 @@ def train(
     saved = folder.read_config(out) if resume and (out / "config.json").exists() else None
     settings = merge(given, saved, out)
     with precision(settings["dtype"]):
-        data, settings = load_data(settings)
-        net, optimizer, config, settings = build(settings, data)
-        run = Run(out, settings, data, net, optimizer, config)
-        if saved is not None and saved["data"]["sha256"] != data.sha256():
+        ds, settings = data.load_data(settings)
+        net, optimizer, config, settings = build(settings, ds)
+        run = Run(out, settings, ds, net, optimizer, config)
+        if saved is not None and saved["data"]["sha256"] != data.sha256(ds):
             raise ValueError(
                 f"the data of {settings['data']!r} differ from those the run in {out} was "
                 "trained on (their SHA-256 changed): resume needs the same data."
@@ -51,7 +50,7 @@ def train(
 
 
 def _fit(run: Run, resume, progress, handle_signals, echo, started) -> dict:
-    out, data, net, config = run.out, run.data, run.net, run.config
+    out, ds, net, config = run.out, run.data, run.net, run.config
     state, history, wall_before = None, [], 0.0
     if resume and (out / "checkpoint.npz").exists():
         ckpt = checkpoint.load(out / "checkpoint.npz", net=net, optimizer=run.optimizer)
@@ -63,9 +62,11 @@ def _fit(run: Run, resume, progress, handle_signals, echo, started) -> dict:
         extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
         state, wall_before = ckpt.state, float(extra.get("wall_seconds", 0.0))
         history = folder.read_metrics(out / "metrics.jsonl", state.epoch)
-    checkpoint.write_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+    checkpoint.write_atomic(
+        out / "metrics.jsonl", "".join(folder.to_json(r) + "\n" for r in history)
+    )
     echo(report.banner(run, state.epoch if state else 0))
-    t, t_val = targets(net, data.task, data.t), targets(net, data.task, data.t_val)
+    t, t_val = data.targets(net, ds.task, ds.t_train), data.targets(net, ds.task, ds.t_val)
     saver = record.Saver(run, state, wall_before, started)
     with (
         record.Recorder(run, saver, history, progress) as recorder,
@@ -73,11 +74,11 @@ def _fit(run: Run, resume, progress, handle_signals, echo, started) -> dict:
     ):
         try:
             if state is not None and record.finished(state, config):
-                final = _final_params(state, config)
+                final = _train_module.final_params(state, config)
             else:
                 result = fit(
-                    net, data.x, t, run.optimizer, config,
-                    x_val=data.x_val, t_val=t_val, state=state, callback=recorder,
+                    net, ds.x_train, t, run.optimizer, config,
+                    x_val=ds.x_val, t_val=t_val, state=state, callback=recorder,
                 )  # fmt: skip
                 state, final = result.state, result.params
         except Diverged as error:
@@ -93,12 +94,6 @@ def _fit(run: Run, resume, progress, handle_signals, echo, started) -> dict:
     summary = report.summarize(run, state, final, history, saver.wall_seconds())
     echo(report.closing(summary, out))
     return summary
-
-
-def _final_params(state, config):
-    if config.early_stopping and config.restore_best and state.best_params is not None:
-        return state.best_params
-    return state.params
 
 
 fit = _train_module.fit  # module attribute: tests replace it to inject failures
