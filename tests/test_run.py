@@ -4,6 +4,7 @@ written from it (``jaxmlp.save_run``) predicting bit for bit as ``jaxmlp predict
 
 import json
 import math
+import re
 
 import jax
 import numpy as np
@@ -148,3 +149,34 @@ def test_a_model_fitted_in_python_saves_and_loads_back(tmp_path, capsys):
     with pytest.raises(ValueError, match="already holds a run"):
         jaxmlp.save_run(out, net, result.params)
     jax.clear_caches()
+
+
+# -- the command line's names come from their registries ----------------------------------------
+
+
+def test_jaxmlp_alone_prints_the_help_and_exits_2(capsys):
+    assert cli.main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "usage: jaxmlp" in captured.err and "train" in captured.err
+
+
+def test_train_help_lists_every_registered_name(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["train", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    from jaxmlp import activations, losses, optim, outputs
+
+    for names in (activations.names(), outputs.NAMES, losses.NAMES, optim.OPTIMIZERS):
+        for name in names:
+            assert re.search(rf"\b{re.escape(name)}\b", text), name
+    assert "adagrad" in text.split("--optimizer NAME")[-1].split("--lr ETA")[0]
+
+
+def test_the_datasets_listing_says_where_each_set_comes_from(capsys):
+    assert cli.main(["datasets"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert len(rows) == len(datasets.names())
+    for row in rows:
+        assert "generated: " in row or "real: " in row, row
+        assert "seed 0" not in row, row  # lecture-note numbers mean nothing to a newcomer

@@ -22,13 +22,14 @@ bitwise the parameters of an uninterrupted one.
 """
 
 from jaxmlp import datasets as _datasets
+from jaxmlp import gradient_check as _gradient_check
 from jaxmlp.run.data import load_data, targets
-from jaxmlp.run.folder import open_run
+from jaxmlp.run.folder import open_run, write_json
 from jaxmlp.run.model import Model, load_run, save_run
 from jaxmlp.run.predict import evaluate_run, predict_run, read_inputs, write_predictions
 from jaxmlp.run.record import Progress, save_due
 from jaxmlp.run.report import RunStopped, gradcheck
-from jaxmlp.run.settings import DEFAULTS, Run, build
+from jaxmlp.run.settings import DEFAULTS, Run, build, choices
 from jaxmlp.run.trainer import train
 
 __all__ = [
@@ -38,9 +39,11 @@ __all__ = [
     "Run",
     "RunStopped",
     "build",
+    "choices",
     "describe_datasets",
     "evaluate_run",
     "gradcheck",
+    "gradcheck_matrix",
     "load_data",
     "load_run",
     "open_run",
@@ -50,6 +53,7 @@ __all__ = [
     "save_run",
     "targets",
     "train",
+    "write_json",
     "write_predictions",
 ]
 
@@ -57,3 +61,8 @@ __all__ = [
 def describe_datasets() -> list[dict]:
     """The named data sets, one dict each (``datasets.describe()``)."""
     return _datasets.describe()
+
+
+def gradcheck_matrix(dtype: str):
+    """``jaxmlp.gradcheck_matrix(dtype)``: what ``jaxmlp gradcheck`` prints."""
+    return _gradient_check.gradcheck_matrix(dtype)

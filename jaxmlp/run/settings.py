@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import jax
 
-from jaxmlp import datasets, sharding
+from jaxmlp import activations, datasets, losses, optim, outputs, sharding
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.train import TrainConfig
@@ -64,6 +64,17 @@ class Run(NamedTuple):
     net: MLP
     optimizer: Optimizer
     config: TrainConfig
+
+
+def choices() -> dict[str, tuple[str, ...]]:
+    """The names each named setting takes, read from their registries (``--help`` lists them)."""
+    return {
+        "activation": activations.names(),
+        "output": outputs.NAMES,
+        "loss": losses.NAMES,
+        "optimizer": optim.OPTIMIZERS,
+        "schedule": optim.SCHEDULES,
+    }
 
 
 def merge(given: dict, saved: dict | None, out) -> dict:
