@@ -146,6 +146,9 @@ def test_a_model_fitted_in_python_saves_and_loads_back(tmp_path, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "prediction,p_east" and len(printed) == 51
     assert [line.split(",")[0] for line in printed[1:]] == model.predict(raw).tolist()
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--data", "moons", "--json"]) == 0  # names no data
+    assert json.loads(capsys.readouterr().out)["test"]["n"] == 1000
     with pytest.raises(ValueError, match="already holds a run"):
         jaxmlp.save_run(out, net, result.params)
     jax.clear_caches()

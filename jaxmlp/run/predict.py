@@ -26,7 +26,7 @@ def evaluate_run(run_dir, data_name=None, data_dir=None) -> dict:
     if data_name is None and "data" not in settings:
         raise ValueError(f"{run_dir}: saved from Python, it names no data; pass --data.")
     with precision(model.dtype):
-        if data_name is None or data_name == settings["data"]:
+        if data_name is None or data_name == settings.get("data"):
             ds, _ = data.load_data(settings)
         else:
             ds = _other_data(config, model, data_name, data_dir)
