@@ -7,6 +7,7 @@ from jaxmlp import activations, checkpoint, datasets, initializers, losses, outp
 from jaxmlp.gradient_check import eps_sweep, gradcheck, gradcheck_matrix, taylor_test
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
+from jaxmlp.run import Model, load_run, save_run
 from jaxmlp.train import Diverged, Result, TrainConfig, TrainState, evaluate, fit, make_step
 
 __version__ = "0.1.0"
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Diverged",
     "MLP",
+    "Model",
     "Optimizer",
     "Result",
     "TrainConfig",
@@ -28,8 +30,10 @@ __all__ = [
     "gradcheck",
     "gradcheck_matrix",
     "initializers",
+    "load_run",
     "losses",
     "make_step",
     "outputs",
+    "save_run",
     "taylor_test",
 ]

@@ -49,7 +49,7 @@ import numpy as np
 import jaxmlp
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
-from jaxmlp.train import TrainConfig, TrainState
+from jaxmlp.train import TrainConfig, TrainState, final_params
 
 FORMAT = "jaxmlp-checkpoint"
 VERSION = 1
@@ -73,10 +73,7 @@ class Checkpoint(NamedTuple):
     def final_params(self):
         """The parameters a finished run returns: the best ones when early stopping restores
         them, else the latest."""
-        c, s = self.config, self.state
-        if c.early_stopping and c.restore_best and s.best_params is not None:
-            return s.best_params
-        return s.params
+        return final_params(self.state, self.config)
 
 
 # -- saving -------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 import sys
 
 import jaxmlp
+from jaxmlp import run
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
@@ -89,9 +90,9 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--label-column", _column, "INDEX|NAME", "CSV: the label column (default: the last)"),
     ("--standardize", str, "auto|yes|no", "standardise inputs (auto: unless within [0, 1])"),
     ("--hidden", _hidden, "W1,W2,...", "hidden layer widths (none: no hidden layer)"),
-    ("--activation", _names, "NAME[,NAME...]", "hidden activation, or one per hidden layer"),
-    ("--output", str, "NAME", "output activation (default from the task)"),
-    ("--loss", str, "NAME", "loss (default from the task)"),
+    ("--activation", _names, "NAME[,NAME...]", "hidden activation, or one per hidden layer: {}"),
+    ("--output", str, "NAME", "output activation: {} (default from the task)"),
+    ("--loss", str, "NAME", "loss: {} (default from the task)"),
     ("--reduction", str, "mean|sum", "the cost: mean or sum over examples"),
     (
         "--init",
@@ -100,11 +101,11 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
         "he_normal, uniform:LOW,HIGH, normal:STD, ... (default by activation)",
     ),
     ("--dropout", _number, "RATE", "inverted dropout on the hidden layers"),
-    ("--optimizer", str, "NAME", "sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad"),
+    ("--optimizer", str, "NAME", "{}"),
     ("--lr", _number, "ETA", "learning rate"),
     ("--momentum", _number, "MU", "momentum of momentum / nesterov (0.9) and sgd"),
     ("--weight-decay", _number, "LAMBDA", "L2 weight decay on the weights"),
-    ("--schedule", str, "NAME", "constant, step, exponential, cosine"),
+    ("--schedule", str, "NAME", "learning-rate schedule: {}"),
     ("--clip-norm", _number, "NORM", "clip gradients to this global norm"),
     ("--batch-size", _batch_size, "N|full", "examples per step"),
     ("--epochs", _integer, "N", "passes over the training set"),
@@ -124,9 +125,13 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
 ]
 
 
-def _default(flag: str) -> str:
-    from jaxmlp import run
+def _help(flag: str, text: str) -> str:
+    """``text`` with the names the setting takes (from their registries) and its default."""
+    names = run.choices().get(flag[2:].replace("-", "_"))
+    return (text.format(", ".join(names)) if names else text) + _default(flag)
 
+
+def _default(flag: str) -> str:
     value = run.DEFAULTS[flag[2:].replace("-", "_")]
     if value is None or "default" in dict((f, t) for f, _, _, t in _TRAIN_FLAGS)[flag]:
         return ""
@@ -147,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         "diverged; 130: interrupted (the checkpoint is saved; continue with --resume).",
     )
     for flag, kind, metavar, text in _TRAIN_FLAGS:
-        train.add_argument(flag, type=kind, metavar=metavar, help=text + _default(flag))
+        train.add_argument(flag, type=kind, metavar=metavar, help=_help(flag, text))
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<time>-<data>)")
     train.add_argument(
         "--resume", action="store_true", help="continue the run in --out, with its settings"
@@ -187,9 +192,9 @@ def main(argv=None) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-        if args.command is None:
-            build_parser().print_help()
-            return 0
+        if args.command is None:  # a usage error: say what the commands are
+            build_parser().print_help(sys.stderr)
+            return EXIT_USAGE
         return args.run(args) or 0
     except (ValueError, TypeError, OSError, KeyError) as error:
         if debug:
@@ -215,8 +220,6 @@ def _fail(error: BaseException) -> int:
 
 
 def _train(args) -> int:
-    from jaxmlp import run
-
     given = {
         flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
         for flag, *_ in _TRAIN_FLAGS
@@ -233,8 +236,6 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from jaxmlp import run
-
     results = run.evaluate_run(args.run_dir, args.data, args.data_dir)
     if args.json:
         print(json.dumps(results, indent=2))
@@ -247,16 +248,12 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    from jaxmlp import run
-
     columns, labels, y = run.predict_run(args.run_dir, args.input)
     run.write_predictions(columns, labels, y, path=args.output)
     return 0
 
 
 def _datasets(args) -> int:
-    from jaxmlp import run
-
     del args
     rows = run.describe_datasets()
     print(
@@ -273,10 +270,8 @@ def _datasets(args) -> int:
 def _gradcheck(args) -> int:
     """The matrix of every activation x (output, loss) pair x depth 1-4; exit 0 only if every
     cell passes, 1 otherwise."""
-    from jaxmlp import checkpoint, gradient_check
-
-    report = gradient_check.gradcheck_matrix(args.dtype)
+    report = run.gradcheck_matrix(args.dtype)
     print(report)
     if args.json:
-        checkpoint.write_atomic(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
+        run.write_json(args.json, report.to_dict())
     return 0 if report.ok else 1

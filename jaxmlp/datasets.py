@@ -51,7 +51,7 @@ MAX_CLASSES = 50  # integer labels with more distinct values are read as regress
 DATA_ENV, CACHE_ENV = "JAXMLP_DATA", "JAXMLP_CACHE"
 DIGITS_TEST_FRACTION = 0.2
 _DEBIAN_FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
-_TRAIN, _TEST, _VAL, _SUBSET = range(4)  # independent streams of one seed
+_TRAIN, _TEST, _SUBSET = 0, 1, 3  # independent streams of one seed
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -289,6 +289,12 @@ def stratified_split(x, t, fraction, key_or_seed):
         )
     in_b = _stratified_mask(t, n_b, _rng(key_or_seed))
     return x[~in_b], t[~in_b], x[in_b], t[in_b]
+
+
+def validation_split(x, t, fraction, seed: int):
+    """``(x, t, x_val, t_val)``: the validation split of seed ``seed``, the one rule that
+    ``load(val_fraction=...)``, the run layer and ``fit(val_fraction=...)`` share."""
+    return stratified_split(x, t, fraction, seed)
 
 
 def one_hot(labels, k: int) -> np.ndarray:
@@ -599,19 +605,20 @@ _SETS = {  # name: task, n_classes, n_features, n_train, n_test, make or read
     "fashion-mnist": _real("multiclass", 10, 784, 60000, 10000, _fashion_mnist),
     "mnist1d":       _real("multiclass", 10, 40, 4000, 1000, _mnist1d),
 }
-_SOURCES = {
-    "xor":           "seed 003: the XOR truth table",
-    "rings":         "seed 004: A = {d < 1/3} (t = 0), B = {2/3 < d < 1} (t = 1)",
-    "gaussians":     "seed 001: two Gaussian classes, the true P(C1|x) known",
-    "spirals":       "two interleaved spirals",
-    "moons":         "two interleaved half circles",
-    "sine":          "universal approximation: t = sin(x) on [-pi, pi]",
-    "surface":       "universal approximation: t = sin(2 pi x1) cos(2 pi x2) on [0, 1]^2",
-    "outliers":      "seed 002: t = 2x + 1, 10% heavy outliers in train only",
-    "multilabel":    "seed 002: spam and urgent, two independent labels",
-    "digits":        "UCI optical digits, 8x8, embedded (CC BY 4.0)",
-    "fashion-mnist": "Zalando Fashion-MNIST, IDX files (Debian dataset-fashion-mnist)",
-    "mnist1d":       "MNIST-1D (Greydanus 2020), made by the mnist1d package's generator",
+_SOURCES = {  # where each set comes from, in words a newcomer understands
+    "xor":           "generated: the four rows of the XOR truth table",
+    "rings":         "generated: a disc (class 0) inside a ring (class 1)",
+    "gaussians":     "generated: two overlapping Gaussian clouds; the best boundary is known",
+    "spirals":       "generated: two interleaved spirals",
+    "moons":         "generated: two interleaved half circles",
+    "sine":          "generated: t = sin(x) on [-pi, pi], for curve fitting",
+    "surface":       "generated: t = sin(2 pi x1) cos(2 pi x2) on [0, 1]^2",
+    "outliers":      "generated: the line t = 2x + 1 with 10% wild points in the training part",
+    "multilabel":    "generated: two yes/no labels (spam, urgent) per example",
+    "digits":        "real: 8x8 images of handwritten digits (UCI), shipped with jaxmlp",
+    "fashion-mnist": "real: 28x28 photos of clothes (Zalando); needs the Debian package "
+                     "dataset-fashion-mnist or --data-dir",
+    "mnist1d":       "real: 1-D signals of digits (Greydanus 2020), made by the mnist1d package",
 }
 # fmt: on
 
@@ -729,7 +736,7 @@ def _assemble(name, task, n_classes, arrays, info, *, seed, val_fraction, standa
     x, t, x_test, t_test = arrays
     x_val = t_val = None
     if val_fraction:
-        x, t, x_val, t_val = stratified_split(x, t, val_fraction, _stream(seed, _VAL))
+        x, t, x_val, t_val = validation_split(x, t, val_fraction, seed)
     scaler = Standardizer.fit(x) if standardize else None
     prepare = scaler.apply if scaler else functools.partial(np.asarray, dtype=np.float32)
     encode = _TARGET_DTYPES[task]

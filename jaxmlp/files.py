@@ -22,14 +22,7 @@ def read_csv(path: str | os.PathLike, label_column: int | str = -1):
     """
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
-        header = [name.strip() for name in header]
-        if all(_is_number(name) for name in header):
-            raise ValueError(
-                f"{path}: the first row must be a header of column names, got numbers {header}."
-            )
+        header = _header(path, reader)
         if len(header) < 2:
             raise ValueError(
                 f"{path}: needs at least two columns (features and a label), got {header}."
@@ -56,6 +49,53 @@ def read_csv(path: str | os.PathLike, label_column: int | str = -1):
         [header[i] for i in features],
         header[label],
     )
+
+
+def read_features(path: str | os.PathLike, skip=()) -> tuple[np.ndarray, list[str]]:
+    """``(x, names)`` from a CSV file with a header row and no label column: ``x (n, d)``
+    float64 from every column but those named in ``skip``, ``names`` their header names."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = _header(path, reader)
+        keep = [i for i, name in enumerate(header) if name not in skip]
+        rows = []
+        for row in reader:
+            if not row or all(not field.strip() for field in row):
+                continue  # blank line
+            line = reader.line_num
+            if len(row) != len(header):
+                raise ValueError(
+                    f"{path}, line {line}: expected {len(header)} fields as in the header, "
+                    f"got {len(row)}: {row}."
+                )
+            rows.append([_number(path, line, header[i], row[i]) for i in keep])
+    if not rows:
+        raise ValueError(f"{path}: has a header but no data rows.")
+    return np.array(rows, np.float64).reshape(len(rows), len(keep)), [header[i] for i in keep]
+
+
+def read_array(path: str | os.PathLike, name: str = "x") -> np.ndarray:
+    """One numeric array from an .npy file, or the array ``name`` of an .npz archive (or its
+    only array), read with ``allow_pickle=False``."""
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: empty file; expected a numpy .npy or .npz file.")
+    with open(path, "rb") as f:
+        data = io.BytesIO(f.read())
+    try:
+        loaded = np.load(data, allow_pickle=False)
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a readable numpy file ({error}).") from None
+    if isinstance(loaded, np.ndarray):
+        array = loaded
+    else:
+        with loaded:
+            names = loaded.files
+            if name not in names and len(names) != 1:
+                raise ValueError(f"{path}: needs an array named {name!r}; it holds {names}.")
+            array = _npz_array(path, loaded, name if name in names else names[0])
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{path}: array {name!r} must be numeric, got dtype {array.dtype}.")
+    return array
 
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -100,6 +140,19 @@ def _npz_array(path, archive, name) -> np.ndarray:
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise ValueError(f"{path}: array {name!r} must be numeric, got dtype {array.dtype}.")
     return array
+
+
+def _header(path, reader) -> list[str]:
+    """The header row's column names; an empty file or a first row of numbers is refused."""
+    header = next(reader, None)
+    if header is None:
+        raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
+    header = [name.strip() for name in header]
+    if all(_is_number(name) for name in header):
+        raise ValueError(
+            f"{path}: the first row must be a header of column names, got numbers {header}."
+        )
+    return header
 
 
 def _label_index(path, header, label_column) -> int:

@@ -102,6 +102,10 @@ class TrainConfig:
         if self.chunk_steps is not None:
             _check_int("chunk_steps", self.chunk_steps, 1)
 
+    def batch(self, n: int) -> int:
+        """Examples per step on ``n`` training examples: all of them for ``"full"``."""
+        return n if self.batch_size == "full" else min(self.batch_size, n)
+
 
 class TrainState(NamedTuple):
     """Everything a run needs to continue exactly: arrays, plus the epoch count and the
@@ -376,7 +380,9 @@ def fit(
 
     Returns ``Result(params, history, state)``; history holds one dict per epoch: ``epoch``,
     ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (None where they do not
-    apply), ``seconds``. Raises ``Diverged`` on a non-finite loss or gradient.
+    apply), ``seconds``, ``fused``: the ``fused`` epochs of one compiled call share its time
+    evenly (``seconds`` is the call's time / ``fused``; 1: an epoch timed alone). Raises
+    ``Diverged`` on a non-finite loss or gradient.
     """
     optimizer = optimizer or Optimizer()
     config = config or TrainConfig()
@@ -398,7 +404,7 @@ def fit(
             "t_val, or set val_fraction > 0."
         )
     n = x.shape[0]
-    batch_size = n if config.batch_size == "full" else min(config.batch_size, n)
+    batch_size = config.batch(n)
     mesh = sharding.data_mesh(config.devices)
     sharding.check_batch(batch_size, mesh)
     steps = n // batch_size
@@ -487,15 +493,21 @@ def _patience_ran_out(state, config) -> bool:
     return bool(config.early_stopping) and state.bad_epochs >= config.early_stopping
 
 
-def _finish(state, history, config):
-    params = state.params
+def final_params(state: TrainState, config: TrainConfig):
+    """The parameters a run returns at ``state``: the best ones when early stopping restores
+    them, else the latest."""
     if config.early_stopping and config.restore_best and state.best_params is not None:
-        params = state.best_params
-    return Result(params, history, state)
+        return state.best_params
+    return state.params
+
+
+def _finish(state, history, config):
+    return Result(final_params(state, config), history, state)
 
 
 def _records(net, out, first, seconds, n_seen, x_val):
-    """One history dict per epoch of a call, from its outputs as Python lists."""
+    """One history dict per epoch of a call, from its outputs as Python lists; ``seconds`` is
+    the call's time split evenly among its ``k`` epochs."""
     k = len(out["train_loss"])
     classifier, val = is_classifier(net), x_val is not None
     none = [None] * k
@@ -510,6 +522,7 @@ def _records(net, out, first, seconds, n_seen, x_val):
             "val_loss": v_loss,
             "val_accuracy": v_acc,
             "seconds": seconds,
+            "fused": k,
         }
         for j, (loss, acc, v_loss, v_acc) in enumerate(
             zip(out["train_loss"], accuracy, val_loss, val_accuracy, strict=True)
@@ -597,10 +610,7 @@ def _split(net, x, t, x_val, t_val, config):
         return x, t, x_val, t_val
     from jaxmlp import datasets
 
-    x_tr, t_tr, x_va, t_va = datasets.stratified_split(
-        np.asarray(x), np.asarray(t), config.val_fraction, config.seed
-    )
-    return x_tr, t_tr, x_va, t_va
+    return datasets.validation_split(np.asarray(x), np.asarray(t), config.val_fraction, config.seed)
 
 
 def _as_arrays(net, x, t, dtype, names=("x", "t")):

@@ -72,7 +72,7 @@ def test_bare_train_reaches_97_percent_on_digits(digits_run):
 
 @pytest.mark.parametrize("slip", [0.0, 0.01])
 def test_the_summarys_gradient_check_catches_a_wrong_derivative(slip):
-    """The run's own check (hand backprop against jax.grad in float64), and its mutation twin:
+    """The summary's check (jaxmlp.gradcheck on the trained net, float64), and its mutation twin:
     a registered activation whose derivative is 1 % off must fail it."""
     name = f"softsign_slip_{slip}"
     activations.register(name, lambda z: z / (1 + abs(z)), lambda z: (1 + slip) / (1 + abs(z)) ** 2)
@@ -86,7 +86,7 @@ def test_the_summarys_gradient_check_catches_a_wrong_derivative(slip):
     if slip:
         assert not found["ok"] and found["max_rel_err"] > 1e-4, found
     else:
-        assert found["ok"] and found["max_rel_err"] < 1e-13, found
+        assert found["ok"] and found["max_rel_err"] <= 1e-10, found
 
 
 def test_the_run_folder_holds_every_file(digits_run):
@@ -221,7 +221,7 @@ def test_regression_run_with_a_progress_bar(tmp_path, capsys):
 
 def test_plain_progress_lines_without_tqdm(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # tqdm not installed
-    progress = run._Progress(total=2, initial=0, enabled=True)
+    progress = run.Progress(total=2, initial=0, enabled=True)
     for epoch in (1, 2):
         progress.update({"epoch": epoch, "train_loss": 0.5 / epoch, "val_loss": None})
     progress.close()
@@ -229,7 +229,7 @@ def test_plain_progress_lines_without_tqdm(capsys, monkeypatch):
         "epoch 1/2  train_loss 0.5",
         "epoch 2/2  train_loss 0.25",
     ]
-    off = run._Progress(total=2, initial=0, enabled=False)
+    off = run.Progress(total=2, initial=0, enabled=False)
     off.update({"epoch": 1, "train_loss": 0.5})
     assert capsys.readouterr().out == ""
 

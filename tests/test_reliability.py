@@ -274,12 +274,12 @@ RUNS = [
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.csv"],
-        "line 3: a field is not a number",
+        "line 3, column 'b': cannot read 'z' as a number",
         lambda f: _write(f / "x.csv", "a,b\n1,2\n1,z\n"),
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.csv"],
-        "inputs contain NaN or Inf",
+        "line 3, column 'b': NaN or Inf value 'inf'",
         lambda f: _write(f / "x.csv", "a,b\n1,2\n1,inf\n"),
     ),  # fmt: skip
     (
@@ -412,7 +412,7 @@ def test_divergence_exits_3_naming_epoch_and_step(tmp_path, capsys):
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
     """fit raises Diverged in epoch 3 (as it does for a non-finite loss, with the state of the
     failing epoch): the checkpoint of epoch 2 stays as it was, metrics stop at epoch 2."""
-    real_fit = run.fit
+    real_fit = run.trainer.fit
 
     def fit_diverging_in_epoch_3(*args, callback, **kwargs):
         def wrapped(record, state):
@@ -422,7 +422,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch
 
         return real_fit(*args, callback=wrapped, **kwargs)
 
-    monkeypatch.setattr(run, "fit", fit_diverging_in_epoch_3)
+    monkeypatch.setattr(run.trainer, "fit", fit_diverging_in_epoch_3)
     out = tmp_path / "run"
     args = ["train", "--no-progress", "--data", "xor", "--checkpoint-every", "1", "--out", str(out)]
     assert cli.main(args) == 3

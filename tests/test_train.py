@@ -230,6 +230,7 @@ def test_validation_fraction_holds_out_the_stratified_split():
         "val_loss",
         "val_accuracy",
         "seconds",
+        "fused",
     }
     assert last["seconds"] > 0
     want = evaluate(NET, split.params, x_va, t_va)

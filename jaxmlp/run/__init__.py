@@ -1,0 +1,68 @@
+"""A training run on disk: what ``jaxmlp train`` writes, ``--resume`` continues, ``jaxmlp
+evaluate`` and ``jaxmlp predict`` read, and ``load_run`` / ``save_run`` exchange with Python.
+The command line imports only this package.
+
+The protocol: a run flows
+
+    settings -> data -> (net, optimizer, config) -> fit(callback) -> run folder
+
+``settings.merge`` resolves the given settings over ``DEFAULTS`` (or a resumed run's own);
+``data.load_data`` reads the ``datasets.Dataset``, splits off validation by
+``datasets.validation_split`` and standardises it; ``settings.build`` makes the network,
+optimizer and train config. These travel together as one ``settings.Run`` record.
+``trainer.train`` calls ``jaxmlp.fit`` with ``record.Recorder`` as its callback (metrics.jsonl,
+checkpoint cadence, progress, signals); ``report`` writes summary.json, the figures and the
+closing line; ``folder`` owns the run folder's files. Reading back: ``model.load_run`` gives a
+``Model`` (standardiser, column and class names applied), which ``predict.predict_run`` and
+``predict.evaluate_run`` use.
+
+A run is a function of its settings: the data, its split, the initial parameters and each
+epoch's shuffling all derive from ``seed``, so a run resumed from its checkpoint ends with
+bitwise the parameters of an uninterrupted one.
+"""
+
+from jaxmlp import datasets as _datasets
+from jaxmlp import gradient_check as _gradient_check
+from jaxmlp.run.data import load_data, targets
+from jaxmlp.run.folder import open_run, write_json
+from jaxmlp.run.model import Model, load_run, save_run
+from jaxmlp.run.predict import evaluate_run, predict_run, read_inputs, write_predictions
+from jaxmlp.run.record import Progress, save_due
+from jaxmlp.run.report import RunStopped, gradcheck
+from jaxmlp.run.settings import DEFAULTS, Run, build, choices
+from jaxmlp.run.trainer import train
+
+__all__ = [
+    "DEFAULTS",
+    "Model",
+    "Progress",
+    "Run",
+    "RunStopped",
+    "build",
+    "choices",
+    "describe_datasets",
+    "evaluate_run",
+    "gradcheck",
+    "gradcheck_matrix",
+    "load_data",
+    "load_run",
+    "open_run",
+    "predict_run",
+    "read_inputs",
+    "save_due",
+    "save_run",
+    "targets",
+    "train",
+    "write_json",
+    "write_predictions",
+]
+
+
+def describe_datasets() -> list[dict]:
+    """The named data sets, one dict each (``datasets.describe()``)."""
+    return _datasets.describe()
+
+
+def gradcheck_matrix(dtype: str):
+    """``jaxmlp.gradcheck_matrix(dtype)``: what ``jaxmlp gradcheck`` prints."""
+    return _gradient_check.gradcheck_matrix(dtype)

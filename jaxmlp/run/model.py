@@ -1,0 +1,217 @@
+"""A trained model as a run folder holds it: ``load_run`` reads one, ``save_run`` writes one
+from the Python API. The model applies the run's standardiser, column names and class names
+itself, so inputs go in as the data came (arrays or pandas data frames) and predictions come out
+as the data named them.
+
+>>> import numpy as np, tempfile
+>>> from jaxmlp import MLP, fit, TrainConfig, load_run, save_run
+>>> net = MLP((2, 4, 1), "tanh", "sigmoid", "bce")
+>>> x, t = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32), np.array([[0], [1], [1], [0]])
+>>> result = fit(net, x, t, config=TrainConfig(epochs=2))
+>>> folder = save_run(tempfile.mkdtemp(), net, result.params, classes=["same", "differ"])
+>>> model = load_run(folder)
+>>> model.predict(x).shape, set(model.predict(x)) <= {"same", "differ"}
+((4,), True)
+"""
+
+import pathlib
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmlp import checkpoint, datasets
+from jaxmlp.mlp import MLP
+from jaxmlp.optim import Optimizer
+from jaxmlp.run import data, folder
+from jaxmlp.run.settings import precision
+from jaxmlp.train import TrainConfig, TrainState, evaluate
+
+CLASSIFICATION = ("binary", "multiclass")
+
+
+class Model(NamedTuple):
+    """A trained network and what its run knows about the data: ``task``, the input
+    ``scaler`` (a ``datasets.Standardizer`` or None), ``classes`` (names of the classes or
+    labels, None: their indices), ``feature_names`` (None: inputs by position), ``dtype``."""
+
+    net: MLP
+    params: list
+    task: str
+    scaler: datasets.Standardizer | None = None
+    classes: list | None = None
+    feature_names: list | None = None
+    label_name: str | None = None
+    dtype: str = "float32"
+
+    def outputs(self, x) -> np.ndarray:
+        """The network's outputs ``y (n, K)`` for raw inputs ``x`` (array ``(n, d)`` or data
+        frame with the feature columns), standardised as in training."""
+        x = self.inputs(x)
+        with precision(self.dtype):
+            params = [{k: jnp.asarray(v) for k, v in layer.items()} for layer in self.params]
+            return np.asarray(self.net.apply(params, x))
+
+    def predict(self, x) -> np.ndarray:
+        """Class names ``(n,)`` (classification), 0/1 ``(n, K)`` (multilabel), or outputs
+        ``(n,)`` for one regression target, ``(n, K)`` for several."""
+        return self.labels(self.outputs(x))
+
+    def predict_proba(self, x) -> np.ndarray:
+        """Probabilities ``(n, K)``, one column per class in ``class_names()`` order (binary:
+        ``[1 - p, p]``), or per label (multilabel)."""
+        if self.task == "regression":
+            raise ValueError("predict_proba needs a classifier; this model does regression.")
+        y = self.outputs(x)
+        return (
+            np.concatenate([1 - y, y], axis=1) if self.task == "binary" and y.shape[1] == 1 else y
+        )
+
+    def evaluate(self, x, t) -> dict:
+        """``{"n", "loss", "accuracy"}`` on inputs ``x`` and targets ``t`` as the data gave them
+        (class names, label columns or target values)."""
+        x, t = self.inputs(x), self.encode(t)
+        if len(t) != len(x):
+            raise ValueError(f"x has {len(x)} examples but t has {len(t)}: they must match.")
+        with precision(self.dtype):
+            params = [{k: jnp.asarray(v) for k, v in layer.items()} for layer in self.params]
+            return {
+                "n": len(x),
+                **evaluate(self.net, params, x, data.targets(self.net, self.task, t)),
+            }
+
+    def class_names(self) -> list:
+        k = self.net.sizes[-1]
+        return list(self.classes) if self.classes else list(range(max(2, k)))
+
+    def labels(self, y) -> np.ndarray:
+        """Predictions from outputs ``y (n, K)`` (see ``predict``)."""
+        if self.task in CLASSIFICATION:
+            index = (y[:, 0] > 0.5).astype(int) if y.shape[1] == 1 else y.argmax(1)
+            return np.array(self.class_names())[index]
+        if self.task == "multilabel":
+            return (y > 0.5).astype(int)
+        return y[:, 0] if y.shape[1] == 1 else y
+
+    def inputs(self, x) -> np.ndarray:
+        """``x`` checked and standardised: float32 ``(n, d)``."""
+        if hasattr(x, "columns") and hasattr(x, "to_numpy"):  # a data frame
+            if self.feature_names is not None:
+                missing = [c for c in self.feature_names if c not in x.columns]
+                if missing:
+                    raise ValueError(
+                        f"the data frame lacks the columns {missing}; the model takes "
+                        f"{self.feature_names}."
+                    )
+                x = x[self.feature_names]
+            x = x.to_numpy()
+        x = check_inputs(x, self.net.sizes[0], "x")
+        return self.scaler.apply(x) if self.scaler is not None else x
+
+    def encode(self, t) -> np.ndarray:
+        """Targets as the data gave them, encoded as training encoded them."""
+        t = np.asarray(t)
+        if self.task in CLASSIFICATION:
+            index = {c: i for i, c in enumerate(self.class_names())}
+            unknown = [v for v in np.unique(t.reshape(-1)).tolist() if v not in index]
+            if unknown:
+                raise ValueError(f"t has labels {unknown[:5]} outside the classes {list(index)}.")
+            labels = np.array([index[v] for v in t.reshape(-1).tolist()], np.int32)
+            return labels[:, None].astype(np.float32) if self.task == "binary" else labels
+        return t.reshape(len(t), -1).astype(np.float32)
+
+
+def check_inputs(x, n_features: int, where: str) -> np.ndarray:
+    """``x`` as float32 ``(n, n_features)``, or a ValueError naming ``where`` and the problem."""
+    x = np.asarray(x)
+    if x.ndim == 1 and n_features == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[1] != n_features or len(x) == 0:
+        raise ValueError(
+            f"{where}: inputs must have shape (n, {n_features}) with n >= 1, got {x.shape}."
+        )
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ValueError(f"{where}: inputs must be numbers, got dtype {x.dtype}.")
+    bad = ~np.isfinite(x.astype(np.float64))
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{where}: inputs contain NaN or Inf (first at index {at}).")
+    return x.astype(np.float32)
+
+
+def load_run(run_dir) -> Model:
+    """The trained model in the run folder ``run_dir`` (``jaxmlp train`` or ``save_run``)."""
+    with precision(folder.run_dtype(run_dir)):
+        config, ckpt = folder.open_run(run_dir)
+        params = [{k: np.asarray(v) for k, v in layer.items()} for layer in ckpt.final_params]
+    meta = config["data"]
+    scaler = None
+    if "mean" in ckpt.extra:
+        scaler = datasets.Standardizer(ckpt.extra["mean"], ckpt.extra["std"])
+    return Model(
+        net=ckpt.net,
+        params=params,
+        task=meta["task"],
+        scaler=scaler,
+        classes=meta.get("classes"),
+        feature_names=meta.get("feature_names"),
+        label_name=meta.get("label_name"),
+        dtype=ckpt.config.dtype,
+    )
+
+
+def save_run(
+    out,
+    net: MLP,
+    params,
+    *,
+    task: str | None = None,
+    scaler: datasets.Standardizer | None = None,
+    classes=None,
+    feature_names=None,
+    label_name: str | None = None,
+    optimizer: Optimizer | None = None,
+    config: TrainConfig | None = None,
+) -> pathlib.Path:
+    """Write ``net`` with trained ``params`` as a run folder ``out`` (config.json and
+    checkpoint.npz) that ``load_run`` and ``jaxmlp predict`` read. ``task`` defaults to the
+    net's output: softmax multiclass, sigmoid binary (one unit) or multilabel, else regression;
+    ``scaler`` is the ``Standardizer`` the inputs went through (None: raw inputs)."""
+    net.check_params(params)
+    task = task or _task_of(net)
+    if task not in datasets.TASKS:
+        raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(datasets.TASKS)}.")
+    out = folder.out_folder(out, {}, resume=False)
+    optimizer, config = optimizer or Optimizer(), config or TrainConfig()
+    state = TrainState(params, optimizer.build(1).init(params), config.epochs)
+    extra = {} if scaler is None else dict(scaler._asdict())
+    meta = {
+        "name": "python",
+        "task": task,
+        "n_features": net.sizes[0],
+        "n_classes": net.sizes[-1] if task != "regression" else 0,
+        "classes": None if classes is None else list(np.asarray(classes).tolist()),
+        "feature_names": None if feature_names is None else [str(c) for c in feature_names],
+        "label_name": label_name,
+        "standardized": scaler is not None,
+        "sha256": None,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    record = {
+        "jaxmlp_version": folder.version(),
+        "settings": {"dtype": config.dtype, "seed": config.seed},
+        "data": meta,
+        "model": checkpoint.architecture(net),
+    }
+    checkpoint.save(out / "checkpoint.npz", state, net=net, optimizer=optimizer, config=config,
+                    extra=extra)  # fmt: skip
+    folder.write_json(out / "config.json", record)
+    return out
+
+
+def _task_of(net: MLP) -> str:
+    if net.output == "softmax":
+        return "multiclass"
+    if net.output == "sigmoid":
+        return "binary" if net.sizes[-1] == 1 else "multilabel"
+    return "regression"

@@ -1,0 +1,140 @@
+"""What a run tells the user: the banner, summary.json and its figures, the closing line, and
+the message of a diverged run."""
+
+import jax
+import numpy as np
+
+from jaxmlp import checkpoint, gradient_check, plots
+from jaxmlp.mlp import MLP
+from jaxmlp.run import data, folder
+from jaxmlp.run.settings import Run
+from jaxmlp.train import Diverged, evaluate
+
+GRADCHECK_BATCH = 256
+
+
+class RunStopped(Exception):
+    """A run that ended before its last epoch: ``status`` 3 (diverged) or 128 + signal number
+    (interrupted); the message is one line for the user."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+def banner(run: Run, first: int) -> str:
+    ds, net = run.data, run.net
+    sizes = "-".join(map(str, net.sizes))
+    act = net.activation if isinstance(net.activation, str) else ",".join(net.activation)
+    counts = ", ".join(f"{len(x)} {name}" for name, x, _ in data.splits(ds))
+    start = f", resuming at epoch {first}" if first else ""
+    return (
+        f"{ds.name} ({ds.task}; {counts}): MLP {sizes} {act} -> {net.output}/{net.loss}, "
+        f"{net.n_params} params, {run.config.epochs} epochs{start} -> {run.out}"
+    )
+
+
+def summarize(run: Run, state, final, history, wall_seconds: float) -> dict:
+    """The run's summary, also written to summary.json (with its figures)."""
+    ds, net, config = run.data, run.net, run.config
+    summary = {"status": "finished" if state.epoch >= config.epochs else "early_stopped"}
+    for split, x, t in data.splits(ds):
+        result = evaluate(net, final, x, data.targets(net, ds.task, t))
+        summary[f"{split}_loss"] = result["loss"]
+        if result["accuracy"] is not None:
+            summary[f"{split}_accuracy"] = result["accuracy"]
+    batch = config.batch(len(ds.x_train))
+    steps = len(ds.x_train) // batch
+    seconds = sum(r["seconds"] for r in history)
+    typical = float(np.median([r["seconds"] for r in history])) if history else 0.0
+    summary |= {
+        "epochs": state.epoch,
+        "epochs_planned": config.epochs,
+        "steps": state.epoch * steps,
+        "train_seconds": seconds,
+        # a typical epoch's throughput: the median ignores the first epochs, which compile
+        "examples_per_second": steps * batch / typical if typical > 0 else None,
+        "devices": config.devices or len(jax.devices()),
+        "platform": jax.devices()[0].platform,
+        "n_params": net.n_params,
+        "params_sha256": checkpoint.params_sha256(final),
+        "gradcheck": gradcheck(net, final, ds.x_train, data.targets(net, ds.task, ds.t_train)),
+        "figures": figures(run, final, history),
+    }
+    summary["wall_seconds"] = wall_seconds
+    folder.write_json(run.out / "summary.json", summary)
+    return summary
+
+
+def gradcheck(net: MLP, params, x, t, batch: int = GRADCHECK_BATCH) -> dict:
+    """``jaxmlp.gradcheck`` of the trained parameters on the first ``batch`` examples, in
+    float64: ``max_rel_err`` and ``ok`` compare hand backprop with autodiff, ``fd_rel_err`` and
+    ``fd_ok`` with finite differences (which a ReLU kink near an example may upset)."""
+    with jax.enable_x64(True):
+        p64 = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+        t = np.asarray(t[:batch])
+        t = t if np.issubdtype(t.dtype, np.integer) else t.astype(np.float64)
+        found = gradient_check.gradcheck(net, p64, np.asarray(x[:batch], np.float64), t)
+    return {
+        "batch": len(t),
+        "dtype": found.dtype,
+        "method": found.method,
+        "max_rel_err": found.rel_err_autodiff,
+        "ok": all(row.ok_autodiff for row in found.rows),
+        "fd_rel_err": found.rel_err_fd,
+        "fd_ok": all(row.ok_fd for row in found.rows),
+    }
+
+
+def figures(run: Run, params, history) -> list[str]:
+    """The loss and accuracy curves, and the decision boundary of 2-D classification data."""
+    ds, net, out = run.data, run.net, run.out
+    if not plots.available():
+        return []
+    paths = plots.curves(history, out)
+    if ds.n_features == 2 and ds.task in ("binary", "multiclass"):
+        labels = np.asarray(ds.t_train).reshape(len(ds.t_train), -1)[:, 0].astype(np.int32)
+        title = f"{ds.name}: decision boundary"
+        paths.append(
+            plots.decision_boundary(
+                net, params, ds.x_train, labels, out / "boundary.png", title=title
+            )
+        )
+    return [p.name for p in paths]
+
+
+def closing(summary: dict, out) -> str:
+    parts = []
+    for split in ("train", "val", "test"):
+        if f"{split}_accuracy" in summary:
+            parts.append(f"{split}_accuracy {summary[f'{split}_accuracy']:.4f}")
+        elif f"{split}_loss" in summary:
+            parts.append(f"{split}_loss {summary[f'{split}_loss']:.4g}")
+    speed = summary["examples_per_second"]
+    rate = f", {speed:,.0f} examples/s" if speed else ""
+    return (
+        f"{summary['status']} after {summary['epochs']} epochs: {', '.join(parts)} "
+        f"({summary['wall_seconds']:.1f} s{rate}); gradcheck max_rel_err "
+        f"{summary['gradcheck']['max_rel_err']:.1e}; wrote {out}"
+    )
+
+
+def diverged(error: Diverged, run: Run, saved_epoch, wall_seconds: float) -> RunStopped:
+    """The diverged run's summary.json, and the error that tells the user."""
+    kept = (
+        "no checkpoint was written"
+        if saved_epoch is None
+        else f"the last good checkpoint (epoch {saved_epoch}) is kept in {run.out}"
+    )
+    summary = {
+        "status": "diverged",
+        "diverged_epoch": error.epoch,
+        "diverged_step": error.step,
+        "wall_seconds": wall_seconds,
+    }
+    folder.write_json(run.out / "summary.json", summary)
+    return RunStopped(
+        f"training diverged at epoch {error.epoch}, step {error.step}: the loss or gradient "
+        f"is not finite. Try a lower learning rate (--lr {run.optimizer.lr / 10:g}); {kept}.",
+        3,
+    )

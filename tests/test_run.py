@@ -1,0 +1,185 @@
+"""The run layer (issue 15): one validation split for every entry point, strict JSON in the run
+folder, fused epochs marked, and a run folder loaded into Python (``jaxmlp.load_run``) or
+written from it (``jaxmlp.save_run``) predicting bit for bit as ``jaxmlp predict`` does."""
+
+import json
+import math
+import re
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+import jaxmlp
+from jaxmlp import MLP, TrainConfig, cli, datasets, fit, run, train
+
+FEATURES = ["height", "weight", "age"]
+
+
+def _strict(line):
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def frame():
+    """150 examples, three named features on different scales, three named classes."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 3)) * [10.0, 1.0, 100.0] + [170.0, 0.0, 40.0]
+    score = (x[:, 0] - 170) / 10 + x[:, 1]
+    label = np.where(score < -0.5, "low", np.where(score < 0.5, "mid", "high"))
+    return pd.DataFrame(dict(zip(FEATURES, x.T.round(3), strict=True)) | {"kind": label})
+
+
+@pytest.fixture(scope="module")
+def csv_run(frame, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("csv")
+    frame.to_csv(folder / "train.csv", index=False)
+    out = folder / "run"
+    args = ["train", "--data", str(folder / "train.csv"), "--hidden", "8", "--epochs", "3",
+            "--activation", "tanh", "--no-progress", "--out", str(out)]  # fmt: skip
+    assert cli.main(args) == 0
+    return folder, out
+
+
+def test_the_same_seed_gives_the_same_validation_split_everywhere(csv_run):
+    """The run layer, ``datasets.load`` and ``fit(val_fraction=...)`` hold out the same rows."""
+    folder, _ = csv_run
+    settings = run.DEFAULTS | {"data": str(folder / "train.csv"), "seed": 3, "val_fraction": 0.2}
+    ours, _ = run.load_data(settings | {"standardize": "no"})
+    theirs = datasets.load(folder / "train.csv", seed=3, val_fraction=0.2, standardize=False)
+    np.testing.assert_array_equal(ours.x_val, theirs.x_val)
+    np.testing.assert_array_equal(ours.t_val, theirs.t_val)
+    whole = datasets.load(folder / "train.csv", standardize=False)
+    net = MLP((3, 3), "tanh", "softmax", "cross_entropy")
+    config = TrainConfig(seed=3, val_fraction=0.2)
+    *_, x_val, t_val = train._split(net, whole.x_train, whole.t_train, None, None, config)
+    np.testing.assert_array_equal(x_val, theirs.x_val)
+    np.testing.assert_array_equal(t_val, theirs.t_val)
+
+
+def test_metrics_lines_are_strict_json_with_nan_as_null(tmp_path, monkeypatch):
+    """A non-finite number in a record (here a train_loss made NaN, an accuracy Inf) is written
+    as null, not as a bare NaN that JSON readers refuse."""
+    real_fit = train.fit
+
+    def fit_with_a_nan(*args, callback, **kwargs):
+        def wrapped(record, state):
+            return callback(record | {"train_loss": math.nan, "train_accuracy": math.inf}, state)
+
+        return real_fit(*args, callback=wrapped, **kwargs)
+
+    monkeypatch.setattr(train, "fit", fit_with_a_nan)
+    monkeypatch.setattr(run.trainer, "fit", fit_with_a_nan, raising=False)
+    out = tmp_path / "run"
+    run.train({"data": "xor", "hidden": [3], "epochs": 3}, out, echo=lambda line: None)
+    records = [_strict(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert all(r["train_loss"] is None and r["train_accuracy"] is None for r in records)
+    for name in ("config.json", "summary.json"):
+        _strict((out / name).read_text())
+
+
+def test_fused_epochs_are_marked_and_share_the_calls_time(tmp_path):
+    """XOR's 300 full-batch epochs run as one compiled call: each record says so and carries
+    a 300th of the call's time, not the whole of it."""
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    t = np.array([[0], [1], [1], [0]], np.float32)
+    config = TrainConfig(epochs=300, batch_size="full")
+    assert train._epochs_per_call(net, 4, config) == 300
+    history = fit(net, x, t, config=config).history
+    assert {r["fused"] for r in history} == {300}
+    assert len({r["seconds"] for r in history}) == 1
+    out = tmp_path / "run"
+    run.train({"data": "xor", "hidden": [3], "epochs": 50, "batch_size": "full"}, out,
+              echo=lambda line: None)  # fmt: skip
+    records = [_strict(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["fused"] >= 1 for r in records) and sum(r["fused"] == 1 for r in records) < 50
+
+
+def test_load_run_predicts_bit_for_bit_as_the_command_line(csv_run, frame, capsys):
+    folder, out = csv_run
+    rows = frame.iloc[:40]
+    rows[FEATURES].to_csv(folder / "x.csv", index=False)
+    assert cli.main(["predict", str(out), "--input", str(folder / "x.csv"),
+                     "--output", str(folder / "p.npz")]) == 0  # fmt: skip
+    with np.load(folder / "p.npz") as cli_out:
+        labels, y = cli_out["prediction"], cli_out["y"]
+    model = jaxmlp.load_run(out)
+    x = rows[FEATURES].to_numpy()
+    np.testing.assert_array_equal(model.predict(x), labels)
+    np.testing.assert_array_equal(model.predict_proba(x), y)  # softmax: one column per class
+    assert model.predict_proba(x).dtype == y.dtype
+    # A data frame is read by column name: reordered columns give the same predictions.
+    np.testing.assert_array_equal(model.predict(rows[FEATURES[::-1] + ["kind"]]), labels)
+    assert set(model.predict(x)) <= {"low", "mid", "high"}
+    # The standardiser is the run's: the raw inputs differ by orders of magnitude.
+    assert model.scaler is not None and model.scaler.std[2] > 50 * model.scaler.std[1]
+    result = model.evaluate(rows[FEATURES], rows["kind"])
+    assert result["n"] == 40
+    assert result["accuracy"] == pytest.approx(np.mean(labels == rows["kind"].to_numpy()))
+    with pytest.raises(ValueError, match=r"lacks the columns \['age'\]"):
+        model.predict(rows[["height", "weight"]])
+    with pytest.raises(ValueError, match="outside the classes"):
+        model.evaluate(x, ["tall"] * 40)
+
+
+def test_a_model_fitted_in_python_saves_and_loads_back(tmp_path, capsys):
+    ds = datasets.load("moons", seed=1)  # standardised: info["standardizer"]
+    net = MLP((2, 6, 1), "tanh", "sigmoid", "bce")
+    result = fit(net, ds.x_train, ds.t_train, config=TrainConfig(epochs=3))
+    scaler = ds.info["standardizer"]
+    out = jaxmlp.save_run(tmp_path / "saved", net, result.params, scaler=scaler,
+                          classes=["west", "east"], feature_names=["u", "v"])  # fmt: skip
+    model = jaxmlp.load_run(out)
+    raw = scaler.invert(ds.x_test[:50])  # the data as it came, before standardising
+    y = np.asarray(net.apply(result.params, scaler.apply(raw)))
+    np.testing.assert_array_equal(model.predict_proba(raw)[:, 1], y[:, 0])
+    np.testing.assert_array_equal(model.predict(raw), np.where(y[:, 0] > 0.5, "east", "west"))
+    # and the command line reads it too
+    np.save(tmp_path / "x.npy", raw)
+    assert cli.main(["predict", str(out), "--input", str(tmp_path / "x.npy")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "prediction,p_east" and len(printed) == 51
+    assert [line.split(",")[0] for line in printed[1:]] == model.predict(raw).tolist()
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--data", "moons", "--json"]) == 0  # names no data
+    assert json.loads(capsys.readouterr().out)["test"]["n"] == 1000
+    with pytest.raises(ValueError, match="already holds a run"):
+        jaxmlp.save_run(out, net, result.params)
+    jax.clear_caches()
+
+
+# -- the command line's names come from their registries ----------------------------------------
+
+
+def test_jaxmlp_alone_prints_the_help_and_exits_2(capsys):
+    assert cli.main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "usage: jaxmlp" in captured.err and "train" in captured.err
+
+
+def test_train_help_lists_every_registered_name(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["train", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    from jaxmlp import activations, losses, optim, outputs
+
+    for names in (activations.names(), outputs.NAMES, losses.NAMES, optim.OPTIMIZERS):
+        for name in names:
+            assert re.search(rf"\b{re.escape(name)}\b", text), name
+    assert "adagrad" in text.split("--optimizer NAME")[-1].split("--lr ETA")[0]
+
+
+def test_the_datasets_listing_says_where_each_set_comes_from(capsys):
+    assert cli.main(["datasets"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert len(rows) == len(datasets.names())
+    for row in rows:
+        assert "generated: " in row or "real: " in row, row
+        assert "seed 0" not in row, row  # lecture-note numbers mean nothing to a newcomer
