@@ -26,6 +26,9 @@ EXPERIMENTS = {
     "as_if_linear": ["slowdown_median_epochs_to_target", "checks", "summary"],
     "softmax_posteriors": ["shared_single_layer_max_gap_at_most", "checks", "gaps"],
     "activation_table": ["mismatches", "matches", "measured"],
+    "relu_speed": ["time_to_target_tanh_over_relu", "checks", "rows"],
+    "layer_regions": ["median_defect_layer_3", "checks", "layers"],
+    "fragility": ["base_success_rate", "checks", "configs"],
 }
 RECORD_KEYS = {"claim", "criterion", "reproduced", "quick", "machine", "metrics"}
 
