@@ -29,6 +29,7 @@ EXPERIMENTS = {
     "relu_speed": ["time_to_target_tanh_over_relu", "checks", "rows"],
     "layer_regions": ["median_defect_layer_3", "checks", "layers"],
     "fragility": ["base_success_rate", "checks", "configs"],
+    "online_escape": ["online_escape_rate", "checks", "summary"],
 }
 RECORD_KEYS = {"claim", "criterion", "reproduced", "quick", "machine", "metrics"}
 
