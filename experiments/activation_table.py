@@ -6,8 +6,8 @@ origin. Each property is measured here on jaxmlp's own functions (``activations.
 in float64 and compared with what the table states:
   * range: the values on a grid from -1e4 to 1e4 (log-spaced both ways, plus a dense [-50, 50])
     lie in the stated interval's closure and come within 1e-3 of its finite ends (float64
-    saturates an open end); an infinite end is approached: |h(+-1e4)| >= 5 |h(+-1e3)| >= 5; a
-    discrete range is the set of values exactly;
+    saturates an open end), a closed end (ReLU's [0, ...) is taken; an infinite end is
+    approached: |h(+-1e4)| >= 5 |h(+-1e3)| >= 5; a discrete range is the set of values exactly;
   * order of continuity C^k: every built-in's pieces meet at the origin; the first order
     j = 0..4 whose derivative (nested ``jax.grad``) jumps there, |h^(j)(1e-9) - h^(j)(-1e-9)|
     > 1e-4, gives C^(j-1); none up to 4 reads as C^inf;
@@ -50,6 +50,7 @@ TABLE = {
     "leaky_relu": ((-INF, INF), "C^0", True, True, False),
     "prelu": ((-INF, INF), "C^0", True, True, False),
 }
+ATTAINED = {"relu": 0.0}  # the table's closed end, [0, inf): the value is taken, not approached
 PROPERTIES = ("range", "continuity", "monotonic", "derivative monotonic", "identity near 0")
 
 
@@ -58,8 +59,10 @@ def grid():
     return np.unique(np.concatenate([-far, [0.0], far, np.linspace(-50, 50, 100001)]))
 
 
-def measure_range(h, stated):
+def measure_range(h, stated, attained=None):
     values = np.asarray(h(jnp.asarray(grid())))
+    if attained is not None and not np.any(values == attained):
+        return False, [float(values.min()), float(values.max())]
     if isinstance(stated, set):
         return set(np.unique(values).tolist()) == stated, sorted(set(np.unique(values).tolist()))
     low, high = stated
@@ -100,7 +103,7 @@ def measure(name):
     if stated_range is None:
         range_ok, observed = None, [float(values.min()), float(values.max())]
     else:
-        range_ok, observed = measure_range(h, stated_range)
+        range_ok, observed = measure_range(h, stated_range, ATTAINED.get(name))
     off = x[np.abs(x) > 1e-3][::97]
     hand_vs_jax = float(np.max(np.abs(np.asarray(act.grad(jnp.asarray(off)))
                                       - np.asarray(jax.vmap(jax.grad(act.fn))(off)))))  # fmt: skip
@@ -151,7 +154,8 @@ def stated_text(name):
         return ["not in table"] * 5
     rng, cont, mono, dmono, ident = TABLE[name]
     yes = lambda b: "yes" if b else "no"  # noqa: E731
-    rng_text = "{0, 1}" if isinstance(rng, set) else f"({rng[0]:.3g}, {rng[1]:.3g})"
+    opening = "[" if name in ATTAINED else "("
+    rng_text = "{0, 1}" if isinstance(rng, set) else f"{opening}{rng[0]:.3g}, {rng[1]:.3g})"
     return [rng_text, cont, yes(mono), yes(dmono), yes(ident)]
 
 
