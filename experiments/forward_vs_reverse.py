@@ -6,20 +6,25 @@ output back, one cotangent per pass. For a scalar cost of |w| parameters the gra
 forward passes (one jvp per parameter), cost O(|w|^2), but a single reverse pass (one vjp), cost
 O(|w|).
 
-Setup: the networks and timing of ``backprop_cost.py``: 32-h-h-10 ReLU MLPs, softmax +
-cross-entropy, n = 256 random examples, h = 32 to 128 (--quick: n = 128, h = 32 to 64), process
-CPU time on one XLA thread. Forward mode is ``lax.map`` over the parameters, 8 at a time (vmap),
-of ``jax.jvp`` of the cost along e_i: one compiled call, timed once. Reverse mode is ``jax.grad``
-of the cost, R times inside one compiled loop, divided by R (median of 5 calls, 3 with --quick).
-The two gradients are checked against each other and, at the smallest width, against
-``jax.jacfwd``. The slope of the ratio of the two times is reported as well.
+Measured as ``backprop_cost.py`` measures backprop against finite differences, where the
+asymptotics hold and in two currencies: XLA's operation count (``cost_analysis()["flops"]`` of
+the compiled reverse gradient; of one compiled chunk of ``CHUNK`` jvps, times |w| / ``CHUNK``,
+for forward mode, since XLA counts a loop body once) and process CPU time on one XLA thread with
+the fixed cost fitted as an intercept: t = c + a |w|^k for reverse mode, t / |w| = c + a |w|^p
+(the fixed cost is paid per jvp) for forward mode, k = 1 + p.
 
-Criterion: the log-log slope of CPU time against |w| is within [1.7, 2.3] for forward mode and
-within [0.7, 1.3] for reverse mode.
+Setup: 32-h-h-10 ReLU MLPs, softmax + cross-entropy, n = 256 random examples (--quick: 64),
+h = 32 to 1024 (--quick: 32 to 256). Reverse mode is ``jax.grad`` of the cost, R times inside one
+compiled loop, divided by R (median of 5 calls, 3 with --quick). Forward mode is ``lax.map`` of
+``jax.jvp`` along e_i over the parameters, ``CHUNK`` at a time (vmap), timed on the first m
+parameters (about 4e9 flops, median of 3 calls after a warm-up); where |w| <= 8,000 all |w| jvps
+are computed too, checked against ``jax.grad`` and, at the smallest width, ``jax.jacfwd``.
+
+Criterion: flops log-log slope in [1.9, 2.1] for forward mode and [0.9, 1.1] for reverse mode;
+CPU-time exponent k (with the intercept) in [1.7, 2.3] for forward and [0.7, 1.3] for reverse.
 """
 
 import os
-import time
 
 # One XLA thread, as in backprop_cost.py: CPU times then count operations.
 os.environ["XLA_FLAGS"] = (
@@ -31,129 +36,143 @@ import common  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from backprop_cost import CHUNK, log_slope, median_seconds, problem  # noqa: E402
-from jax import lax  # noqa: E402
+from backprop_cost import (  # noqa: E402
+    FULL_LIMIT,
+    fitted,
+    gradient_cost,
+    log_slope,
+    per_weight_cost,
+    power_fit,
+    problem,
+    settings,
+    weights_timed,
+    whole_gradient,
+)
 from jax.flatten_util import ravel_pytree  # noqa: E402
 
 NAME = "forward_vs_reverse"
 CLAIM = (
     "seed 004: the gradient of a scalar cost by forward mode needs one jvp per parameter, "
-    "O(|w|^2), by reverse mode one vjp, O(|w|): log-log slopes near 2 and 1"
+    "O(|w|^2), by reverse mode one vjp, O(|w|): XLA operation counts and CPU time (fixed cost "
+    "fitted as an intercept) grow with exponents near 2 and 1"
 )
 CRITERION = (
-    "log-log least-squares slope of median CPU time against |w|: forward mode (lax.map of jvp) "
-    "in [1.7, 2.3], reverse mode (jax.grad) in [0.7, 1.3]"
+    "flops log-log slope: forward (jvp per parameter) in [1.9, 2.1], reverse (jax.grad) in "
+    "[0.9, 1.1]; CPU-time exponent k of t = c + a|w|^k: forward in [1.7, 2.3], reverse in "
+    "[0.7, 1.3]"
 )
-
-
-def forward_mode(net, params, x, t):
-    """The compiled gradient by one ``jax.jvp`` per parameter, dE/dw_i = J e_i, ``CHUNK``
-    parameters at a time."""
-    flat, unravel = ravel_pytree(params)
-    cost = lambda f: net.cost(unravel(f), x, t)  # noqa: E731
-
-    def grad(flat):  # compiled ahead of time: no warm-up run needed to time it
-        def one(i):
-            return jax.jvp(cost, (flat,), (jnp.zeros_like(flat).at[i].set(1.0),))[1]
-
-        return lax.map(one, jnp.arange(flat.size), batch_size=CHUNK)
-
-    return jax.jit(grad).lower(flat).compile(), flat, cost
-
-
-def reverse_seconds(net, params, x, t, repeats):
-    """``(cpu, wall)`` seconds per ``jax.grad`` of the cost, from R gradients in one compiled
-    loop."""
-    r = max(1, int(3e8 / (6 * x.shape[0] * net.n_params)))
-    grad = jax.grad(net.cost)
-
-    @jax.jit
-    def loop(p):
-        def body(_, p):
-            return jax.tree.map(lambda w, g: w - 1e-30 * g, p, grad(p, x, t))
-
-        return lax.fori_loop(0, r, body, p)
-
-    cpu, wall = median_seconds(loop, params, repeats=repeats)
-    return cpu / r, wall / r
 
 
 def main(argv=None):
     args = common.parse_args(__doc__, argv)
-    widths = [32, 48, 64] if args.quick else [32, 48, 64, 96, 128]
-    n = 128 if args.quick else 256
-    repeats = 3 if args.quick else 5
+    widths, n, repeats = settings(args.quick)
     rows = []
     for h in widths:
         net, params, x, t = problem(h, n, args.seed)
-        fwd, flat, cost = forward_mode(net, params, x, t)
-        rev_cpu, rev_wall = reverse_seconds(net, params, x, t, repeats)
-        start_cpu, start_wall = time.process_time(), time.perf_counter()
-        g_fwd = jax.block_until_ready(fwd(flat))  # one call: itself |w| jvps
-        fwd_cpu, fwd_wall = time.process_time() - start_cpu, time.perf_counter() - start_wall
-        g_rev = jax.jit(jax.grad(cost))(flat)
+        flat, unravel = ravel_pytree(params)
+        cost = lambda f, x=x, t=t, net=net, unravel=unravel: net.cost(unravel(f), x, t)  # noqa: E731
+
+        def one(f, i, cost=cost):  # dE/dw_i = J e_i: one jvp along the i-th parameter
+            return jax.jvp(cost, (f,), (jnp.zeros_like(f).at[i].set(1.0),))[1]
+
+        rev_cpu, rev_wall, rev_flops = gradient_cost(jax.grad(cost), flat, repeats)
+        m = weights_timed(n, flat.size)
+        fwd_cpu, fwd_wall, fwd_flops = per_weight_cost(one, flat, m, 3)
         row = {
             "width": h,
             "n_params": net.n_params,
-            "forward_s": fwd_cpu,
             "reverse_s": rev_cpu,
-            "forward_wall_s": fwd_wall,
             "reverse_wall_s": rev_wall,
-            "forward_vs_reverse_max_abs_diff": float(jnp.max(jnp.abs(g_fwd - g_rev))),
+            "reverse_flops": rev_flops,
+            "forward_per_jvp_s": fwd_cpu,
+            "forward_per_jvp_wall_s": fwd_wall,
+            "forward_s": fwd_cpu * flat.size,
+            "forward_flops": fwd_flops * flat.size,
+            "jvps_timed": m,
         }
-        if h == widths[0]:
-            row["forward_vs_jacfwd_max_abs_diff"] = float(
-                jnp.max(jnp.abs(g_fwd - jax.jit(jax.jacfwd(cost))(flat)))
-            )
+        if flat.size <= FULL_LIMIT:
+            g_fwd, fwd_whole = whole_gradient(one, flat)
+            g_rev = jax.jit(jax.grad(cost))(flat)
+            row["forward_whole_s"] = fwd_whole
+            row["forward_vs_reverse_max_abs_diff"] = float(jnp.max(jnp.abs(g_fwd - g_rev)))
+            if h == widths[0]:
+                g_jacfwd = jax.jit(jax.jacfwd(cost))(flat)
+                row["forward_vs_jacfwd_max_abs_diff"] = float(jnp.max(jnp.abs(g_fwd - g_jacfwd)))
         row["ratio"] = row["forward_s"] / row["reverse_s"]
         rows.append(row)
-        print(row, flush=True)
+        print({k: f"{v:.4g}" for k, v in row.items()}, flush=True)
+
     sizes = [r["n_params"] for r in rows]
-    fwd_slope = log_slope(sizes, [r["forward_s"] for r in rows])
-    rev_slope = log_slope(sizes, [r["reverse_s"] for r in rows])
-    ratio_slope = log_slope(sizes, [r["ratio"] for r in rows])
-    reproduced = 1.7 <= fwd_slope <= 2.3 and 0.7 <= rev_slope <= 1.3
-    plot(args, rows, fwd_slope, rev_slope)
+    rev_fit = power_fit(sizes, [r["reverse_s"] for r in rows])
+    jvp_fit = power_fit(sizes, [r["forward_per_jvp_s"] for r in rows])
+    fwd_k = 1 + jvp_fit["k"]
+    fwd_flops_slope = log_slope(sizes, [r["forward_flops"] for r in rows])
+    rev_flops_slope = log_slope(sizes, [r["reverse_flops"] for r in rows])
+    checks = {
+        "forward_flops_slope_in_1.9_2.1": 1.9 <= fwd_flops_slope <= 2.1,
+        "reverse_flops_slope_in_0.9_1.1": 0.9 <= rev_flops_slope <= 1.1,
+        "forward_time_exponent_in_1.7_2.3": 1.7 <= fwd_k <= 2.3,
+        "reverse_time_exponent_in_0.7_1.3": 0.7 <= rev_fit["k"] <= 1.3,
+    }
+    plot(args, rows, jvp_fit, rev_fit, fwd_flops_slope, rev_flops_slope)
     metrics = {
-        "forward_slope": fwd_slope,
-        "reverse_slope": rev_slope,
-        "ratio_slope": ratio_slope,
+        "forward_time_exponent": fwd_k,
+        "reverse_time_exponent": rev_fit["k"],
+        "forward_flops_slope": fwd_flops_slope,
+        "reverse_flops_slope": rev_flops_slope,
+        "checks": checks,
+        "reverse_fixed_cost_s": rev_fit["c"],
+        "forward_fixed_cost_per_jvp_s": jvp_fit["c"],
+        "plain_loglog_time_slopes": {
+            "forward": log_slope(sizes, [r["forward_s"] for r in rows]),
+            "reverse": log_slope(sizes, [r["reverse_s"] for r in rows]),
+        },
         "largest_forward_over_reverse": rows[-1]["ratio"],
         "rows": rows,
         "setup": {
             "net": "32-h-h-10 relu, softmax + cross_entropy, float32",
             "n_examples": n,
             "timing": "process CPU time on one XLA thread; reverse: median of calls of a "
-            "compiled loop of R gradients, divided by R; forward: one call of the ahead-of-time "
-            "compiled lax.map of jvp over the parameters (8 per vmap)",
+            "compiled loop of R gradients, divided by R; forward: median of 3 calls of a "
+            "compiled lax.map of jvp (8 per vmap) over the first m parameters, scaled by |w|",
+            "flops": "cost_analysis()['flops'] of the compiled jax.grad; of one compiled chunk "
+            "of 8 jvps, divided by 8, times |w| for forward mode",
             "machine_load": "shared 2-core CPU with other jobs running (wall times noisier)",
         },
     }
     common.save(
-        args, NAME, claim=CLAIM, criterion=CRITERION, reproduced=reproduced, metrics=metrics
-    )
+        args, NAME, claim=CLAIM, criterion=CRITERION, reproduced=all(checks.values()),
+        metrics=metrics,
+    )  # fmt: skip
 
 
-def plot(args, rows, fwd_slope, rev_slope):
+def plot(args, rows, jvp_fit, rev_fit, fwd_flops_slope, rev_flops_slope):
     plt = common.pyplot()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.8))
     sizes = np.array([r["n_params"] for r in rows], float)
-    for key, label, fitted, power in (
-        ("forward_s", "forward mode, |w| jvps", fwd_slope, 2),
-        ("reverse_s", "reverse mode, one vjp (jax.grad)", rev_slope, 1),
+    smooth = np.geomspace(sizes[0], sizes[-1], 100)
+    fwd = ax.loglog(sizes, [r["forward_s"] for r in rows], "s", label="forward: |w| jvps")[0]
+    ax.loglog(smooth, fitted(jvp_fit, smooth, 1), "-", color=fwd.get_color(),
+              label=f"fit |w|(c + a|w|^p): k = 1 + p = {1 + jvp_fit['k']:.2f}")  # fmt: skip
+    rev = ax.loglog(sizes, [r["reverse_s"] for r in rows], "o", label="reverse: jax.grad")[0]
+    ax.loglog(smooth, fitted(rev_fit, smooth), "-", color=rev.get_color(),
+              label=f"fit c + a|w|^k: k = {rev_fit['k']:.2f}, "
+              f"c = {rev_fit['c'] * 1e6:.0f} us")  # fmt: skip
+    whole = [(r["n_params"], r["forward_whole_s"]) for r in rows if "forward_whole_s" in r]
+    if whole:
+        ax.loglog(*zip(*whole), "kx", ms=9, label="forward, all |w| jvps timed")
+    ax.set(xlabel="number of parameters |w|", ylabel="CPU seconds per gradient (one thread)",
+           title="time")  # fmt: skip
+    ax.legend(fontsize=8)
+    for key, label, slope in (
+        ("forward_flops", "forward mode", fwd_flops_slope),
+        ("reverse_flops", "reverse mode", rev_flops_slope),
     ):
-        seconds = np.array([r[key] for r in rows])
-        line = ax.loglog(sizes, seconds, "o-", label=f"{label}: slope {fitted:.2f}")[0]
-        ax.loglog(sizes, seconds[0] * (sizes / sizes[0]) ** power, ":", color=line.get_color())
-    ax.set_xlabel("number of parameters |w|")
-    ax.set_ylabel("CPU seconds per gradient (median, one thread)")
-    ax.set_title("the gradient of a scalar cost (dotted: |w|^2 and |w|)")
-    ax.legend()
-    bx.loglog(sizes, [r["ratio"] for r in rows], "o-", label="forward / reverse time")
-    bx.loglog(sizes, sizes, ":", color="k", label="|w|")
-    bx.set_xlabel("number of parameters |w|")
-    bx.set_title("how much reverse mode saves")
+        bx.loglog(sizes, [r[key] for r in rows], "o-", label=f"{label}: slope {slope:.3f}")
+    bx.set(xlabel="number of parameters |w|", ylabel="flops per gradient (XLA cost analysis)",
+           title="operation count")  # fmt: skip
     bx.legend()
+    fig.suptitle("seed 004: the gradient of a scalar cost, forward mode O(|w|^2), reverse O(|w|)")
     common.figure(args, NAME, fig)
 
 

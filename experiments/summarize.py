@@ -21,7 +21,10 @@ def key_number(metrics: dict) -> str:
 
 
 def table() -> str:
-    rows = ["| experiment | claim | verdict | key number | figures |", "|---|---|---|---|---|"]
+    rows = [
+        "| experiment | claim | verdict | key number | command | figures |",
+        "|---|---|---|---|---|---|",
+    ]
     for path in sorted((HERE / "results").glob("*.json")):
         if path.stem == "bench":
             continue
@@ -38,7 +41,10 @@ def table() -> str:
         )
         number = record.get("key_number") or key_number(record["metrics"])
         link = f"[{path.stem}]({path.stem}.py)"
-        rows.append(f"| {link} | {record['claim']} | {verdict} | {number} | {figures} |")
+        command = f"`python experiments/{path.stem}.py`"
+        rows.append(
+            f"| {link} | {record['claim']} | {verdict} | {number} | {command} | {figures} |"
+        )
     return "\n".join(rows)
 
 

@@ -4,12 +4,14 @@ A scheme is ``Scheme(name, args)``: ``parse("uniform:0,1")`` is ``Scheme("unifor
 ``layer(scheme, key, fan_in, fan_out, dtype)`` draws one layer's ``{"w": (fan_in, fan_out),
 "b": (fan_out,)}``. The variance-scaling schemes come from ``jax.nn.initializers`` and leave the
 biases at zero; ``uniform:low,high`` and ``normal:std`` draw the biases from the same
-distribution, as seed 003's XOR listing does.
+distribution, as seed 003's XOR listing does. ``constant:c`` sets every weight and bias to c:
+all hidden units of a layer start identical, the symmetry seed 003 says backprop cannot break.
 
 >>> parse("normal:0.01")
 Scheme(name='normal', args=(0.01,))
 """
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -22,7 +24,7 @@ _VARIANCE_SCALING = {
     "he_normal": jax.nn.initializers.he_normal,
     "lecun_normal": jax.nn.initializers.lecun_normal,
 }
-_ARITY = {"uniform": 2, "normal": 1, **{name: 0 for name in _VARIANCE_SCALING}}
+_ARITY = {"uniform": 2, "normal": 1, "constant": 1, **{name: 0 for name in _VARIANCE_SCALING}}
 NAMES = tuple(_ARITY)
 
 # The default per hidden activation: He for the rectifier family, LeCun for SELU (self-normalising),
@@ -60,12 +62,19 @@ def parse(spec) -> Scheme:
             f"Init {spec!r}: arguments must be numbers, as in 'uniform:0,1'."
         ) from None
     if len(args) != _ARITY[name]:
-        example = {"uniform": "'uniform:-1,1'", "normal": "'normal:0.01'"}.get(name, repr(name))
+        example = {
+            "uniform": "'uniform:-1,1'",
+            "normal": "'normal:0.01'",
+            "constant": "'constant:0.5'",
+        }
+        example = example.get(name, repr(name))
         raise ValueError(f"Init {spec!r} takes {_ARITY[name]} argument(s), e.g. {example}.")
     if name == "uniform" and not args[0] < args[1]:
         raise ValueError(f"Init {spec!r}: uniform needs low < high.")
     if name == "normal" and not args[0] > 0:
         raise ValueError(f"Init {spec!r}: normal needs std > 0.")
+    if name == "constant" and not math.isfinite(args[0]):
+        raise ValueError(f"Init {spec!r}: constant needs a finite value.")
     return Scheme(name, args)
 
 
@@ -80,6 +89,9 @@ def layer(scheme: Scheme, key, fan_in: int, fan_out: int, dtype) -> dict:
     if scheme.name == "uniform":
         low, high = scheme.args
         draw = lambda k, shape: jax.random.uniform(k, shape, dtype, low, high)  # noqa: E731
+    elif scheme.name == "constant":
+        (value,) = scheme.args
+        draw = lambda k, shape: jnp.full(shape, value, dtype)  # noqa: E731
     elif scheme.name == "normal":
         (std,) = scheme.args
         draw = lambda k, shape: std * jax.random.normal(k, shape, dtype)  # noqa: E731

@@ -117,8 +117,8 @@ def test_init_string_forms_parse_and_print_back():
         assert str(initializers.parse(spec)) == spec
         assert MLP((2, 3), init=spec).init_scheme == spec
     assert set(initializers.NAMES) == {
-        "uniform", "normal", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
-        "lecun_normal",
+        "uniform", "normal", "constant", "glorot_uniform", "glorot_normal", "he_uniform",
+        "he_normal", "lecun_normal",
     }  # fmt: skip
 
 

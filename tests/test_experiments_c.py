@@ -1,0 +1,72 @@
+"""The claim scripts of issue 20 run end to end in --quick mode and write what the README reads.
+
+Same contract as ``test_experiments_b.py``: each script in its own process (several enable float64
+for themselves), into a temporary folder, so the committed full results are never overwritten;
+the JSON's keys, a boolean verdict computed by the script, its key metrics (the README's key number
+first), a non-empty figure, and the printed verdict matching the JSON. The committed results must
+come from full runs.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# experiment -> metrics its JSON must carry (the README's key number first).
+EXPERIMENTS = {
+    "symmetry": ["constant_init_max_spread", "checks", "random_init_final_spread_min_layer"],
+    "linear_collapse": ["worst_single_layer_mismatch", "checks", "deep_linear_collapse_error"],
+    "weight_symmetries": ["worst_tanh_output_change", "checks", "rows"],
+    "autodiff_traces": ["worst_relative_error", "examples", "worked_traces"],
+    "overfitting": ["gap_ratio_fewest_over_most", "checks", "rows"],
+    "as_if_linear": ["median_final_loss_surrogate_over_true", "checks", "summary"],
+    "softmax_posteriors": ["shared_single_layer_max_gap_at_most", "checks", "gaps"],
+    "activation_table": ["mismatches", "matches", "measured"],
+    "relu_speed": ["time_to_target_tanh_over_relu", "checks", "rows"],
+    "layer_regions": ["median_defect_layer_3", "checks", "layers"],
+    "fragility": ["base_success_rate", "checks", "configs"],
+    "online_escape": ["online_escape_rate", "checks", "summary"],
+}
+RECORD_KEYS = {"claim", "criterion", "reproduced", "quick", "machine", "metrics"}
+
+
+def check(record, name, quick):
+    json.dumps(record, allow_nan=False)  # strict JSON: no NaN or Infinity
+    assert set(record) == RECORD_KEYS
+    assert isinstance(record["reproduced"], bool)
+    assert record["quick"] is quick
+    assert record["claim"].startswith("seed") and record["criterion"]
+    missing = [key for key in EXPERIMENTS[name] if key not in record["metrics"]]
+    assert not missing, f"{name}: metrics lack {missing}"
+    assert next(iter(record["metrics"])) == EXPERIMENTS[name][0], "the key number must come first"
+    checks = record["metrics"].get("checks")
+    if isinstance(checks, dict):  # the verdict is the conjunction of the named checks
+        assert record["reproduced"] == all(checks.values())
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_quick_run_writes_a_verdict_metrics_and_figures(name, tmp_path):
+    script = ROOT / "experiments" / f"{name}.py"
+    env = os.environ | {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}
+    run = subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(tmp_path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, f"{name} failed:\n{run.stdout[-3000:]}\n{run.stderr[-5000:]}"
+    check(json.loads((tmp_path / f"{name}.json").read_text()), name, quick=True)
+    figures = sorted(tmp_path.glob(f"{name}*.png"))
+    assert figures and all(f.stat().st_size > 10_000 for f in figures), "no real figure"
+    record = json.loads((tmp_path / f"{name}.json").read_text())
+    verdict = "reproduced" if record["reproduced"] else "NOT reproduced"
+    assert f"{name}: {verdict}" in run.stdout, "the printed verdict must match the JSON"
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_committed_results_come_from_full_runs(name):
+    results = ROOT / "experiments" / "results"
+    check(json.loads((results / f"{name}.json").read_text()), name, quick=False)
+    assert (results / f"{name}.png").stat().st_size > 10_000
