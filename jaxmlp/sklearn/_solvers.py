@@ -183,7 +183,8 @@ def lbfgs(est, net, params, x, t, dtype):
         new, state, value, grad, used = step(params, state, x, t, half_decay)
         value, evaluations = float(value), evaluations + 1 + int(used)
         small_grad = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) <= est.tol
-        if small_grad or (last - value) <= _FTOL * max(abs(last), abs(value), 1.0):
+        stalled = n_iter > 0 and last - value <= _FTOL * max(abs(last), abs(value), 1.0)
+        if small_grad or stalled:
             return params, value, n_iter, True
         params, n_iter, last = new, n_iter + 1, value
     loss = float(step(params, state, x, t, half_decay)[2])
