@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn import neural_network
+from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
@@ -83,6 +84,19 @@ def test_stochastic_solvers_take_scikit_learn_s_steps(settings):
     if settings.get("early_stopping"):
         np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=tol)
         assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_)
+
+
+def test_every_epoch_uses_every_example():
+    """Issue 19's example: 300 examples in batches of 200. Dropping the last 100 every epoch
+    left a noisy one-step epoch loss that stopped training at iteration 16 with R^2 0.034;
+    with the last, smaller batch trained on, the run is scikit-learn's (R^2 0.99)."""
+    x, y = make_regression(300, 5, random_state=0)
+    settings = dict(hidden_layer_sizes=(32,), max_iter=300, learning_rate_init=0.01, random_state=0)
+    theirs = _fit(neural_network.MLPRegressor, x, y, **settings)
+    ours = _fit(MLPRegressor, x, y, **settings)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.score(x, y) == pytest.approx(theirs.score(x, y), abs=1e-6)
+    assert ours.score(x, y) > 0.99
 
 
 def test_adaptive_divides_the_learning_rate_by_5_until_1e_6():

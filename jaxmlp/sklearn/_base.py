@@ -246,10 +246,11 @@ class BaseMLP(BaseEstimator):
             X, x_val, t, labels, labels_val = self._split(X, t, labels, rng)
         n = X.shape[0]
         batch_size = self._batch_size(n)
-        opt_state = self._opt_state if incremental else None
-        if opt_state is None:
+        fresh = _solvers.transformation(self.solver, bool(self.nesterovs_momentum)).init(params)
+        opt_state = self._opt_state if incremental else None  # partial_fit continues its own
+        if opt_state is None or jax.tree.structure(opt_state) != jax.tree.structure(fresh):
             opt_state = _solvers.set_hyperparams(
-                _solvers.transformation(self.solver, bool(self.nesterovs_momentum)).init(params),
+                fresh,
                 dtype,
                 learning_rate=self.learning_rate_init,
                 momentum=self.momentum,
