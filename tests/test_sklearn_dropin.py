@@ -235,6 +235,16 @@ def test_coefs_and_intercepts_can_be_set_to_warm_start():
         theirs.fit(x, y)
         ours.fit(x, y)
     _assert_same_weights(ours, theirs, 1e-10)
+
+    never_fitted = MLPRegressor(**settings)  # weights set before any fit: the start too
+    start = [0.5 * w for w in _fit(MLPRegressor, x, y, **settings).coefs_]
+    never_fitted.coefs_, never_fitted.intercepts_ = start, [b.copy() for b in ours.intercepts_]
+    ours.coefs_ = [w.copy() for w in start]
+    for est in (never_fitted, ours):
+        _fit(lambda est=est: est, x, y)
+    _assert_same_weights(never_fitted, ours, 0.0)
+    assert never_fitted.n_iter_ == 2 and never_fitted.t_ == 2 * len(x)
+
     ours.coefs_ = [np.zeros((3, 8)), ours.coefs_[1]]
     with pytest.raises(ValueError, match=r"params\[0\] does not match .* \(4, 8\)"):
         ours.fit(x, y)

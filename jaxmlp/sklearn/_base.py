@@ -239,8 +239,11 @@ class BaseMLP(BaseEstimator):
         return params
 
     def _fit_stochastic(self, params, X, t, labels, rng, incremental, dtype):
-        if self.early_stopping != (self.validation_scores_ is not None):  # a warm start
-            self._reset_stopping()  # that switched early stopping on or off
+        if not hasattr(self, "loss_curve_"):  # a warm start from lbfgs
+            self.loss_curve_ = []
+        stopping = getattr(self, "validation_scores_", False)  # False: never set
+        if stopping is False or self.early_stopping != (stopping is not None):
+            self._reset_stopping()  # first, or a warm start that switched early stopping
         x_val = labels_val = None
         if self.early_stopping:
             X, x_val, t, labels, labels_val = self._split(X, t, labels, rng)
