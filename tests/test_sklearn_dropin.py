@@ -8,6 +8,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import scipy.sparse as sp
 from sklearn import neural_network
@@ -15,6 +16,7 @@ from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
+from jaxmlp.optim import weights_only
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor, _base, _solvers
 
 
@@ -84,6 +86,34 @@ def test_stochastic_solvers_take_scikit_learn_s_steps(settings):
     if settings.get("early_stopping"):
         np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=tol)
         assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_)
+
+
+def test_optax_s_momentum_convention_would_part_from_scikit_learn_s(monkeypatch):
+    """The twin of the invscaling cases above: optax.sgd's momentum (v <- g + mu v, step eta v,
+    so a new eta rescales the whole velocity) in place of scale-then-trace leaves scikit-learn's
+    weights by far more than the 1e-10 those cases allow."""
+    x, y = _data()
+    settings = BASE | dict(solver="sgd", learning_rate="invscaling", power_t=0.3, max_iter=8)
+    theirs = _fit(neural_network.MLPRegressor, x, y, **settings | dict(learning_rate_init=0.2))
+
+    def optax_sgd(solver, nesterov):
+        def make(learning_rate, weight_decay, momentum, beta_1, beta_2, epsilon):
+            del beta_1, beta_2, epsilon
+            decay = optax.add_decayed_weights(weight_decay, mask=weights_only)
+            return optax.chain(decay, optax.sgd(learning_rate, momentum, nesterov=nesterov))
+
+        return make
+
+    for cache in (_solvers.transformation, _solvers._runners):
+        cache.cache_clear()
+    monkeypatch.setattr(_solvers, "_factory", optax_sgd)
+    try:
+        ours = _fit(MLPRegressor, x, y, **settings | dict(learning_rate_init=0.2))
+    finally:
+        for cache in (_solvers.transformation, _solvers._runners):
+            cache.cache_clear()
+    gap = max(np.max(np.abs(a - b)) for a, b in zip(_weights(ours), _weights(theirs)))
+    assert gap > 1e-3
 
 
 def test_every_epoch_uses_every_example():
