@@ -117,24 +117,24 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype):
     blocks = [(order[: steps * batch_size].reshape(steps, batch_size), batch_size)]
     if n % batch_size:
         blocks.append((order[steps * batch_size :][None], n % batch_size))
-    total = 0.0
+    sums = []  # fetched once, at the end of the epoch
     for idx, n_b in blocks:
         if n_b != batch_size:  # the L2 term of a smaller batch weighs more
             opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / n_b)
         x, t = data
         if isinstance(x, jax.Array):
             params, opt_state, losses = gather_run(params, opt_state, x, t, jnp.asarray(idx))
-            total += n_b * float(jnp.sum(losses))
+            sums.append(n_b * jnp.sum(losses))
         else:
             chunk = max(1, _DENSE_ELEMENTS // max(n_b * x.shape[1], 1))
             for s in range(0, len(idx), chunk):
                 part = idx[s : s + chunk]
                 xs = x[part.ravel()].toarray().astype(dtype).reshape(*part.shape, -1)
                 params, opt_state, losses = run(params, opt_state, xs, t[part])
-                total += n_b * float(jnp.sum(losses))
+                sums.append(n_b * jnp.sum(losses))
         if n_b != batch_size:
             opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / batch_size)
-    return params, opt_state, total / n
+    return params, opt_state, float(sum(jax.device_get(sums))) / n
 
 
 # -- lbfgs -------------------------------------------------------------------------------------
