@@ -1,0 +1,191 @@
+"""How the estimators move their weights: scikit-learn's solvers built from optax.
+
+    sgd    v <- mu v - eta g;  w <- w + v   (nesterov: w <- w + mu v - eta g)
+           optax: scale_by_learning_rate(eta), then trace(mu, nesterov), on the scaled update
+    adam   optax.adam(eta, beta_1, beta_2, epsilon); epsilon is added to sqrt(v_hat) (optax),
+           scikit-learn adds it to sqrt(v): the same step up to eps * sqrt(1 - beta_2^t)
+    lbfgs  optax.lbfgs with its zoom line search, on the whole training set (see ``lbfgs``)
+
+The L2 term alpha / (2 n_b) sum_l |w_l|^2 of a batch of n_b examples enters each as
+``optax.add_decayed_weights(alpha / n_b)`` on the weights only. scikit-learn's sgd keeps each
+past gradient at the eta it was taken with (the velocity holds -eta g), which matters once
+``learning_rate`` changes eta between epochs: scaling before ``trace`` does the same. jaxmlp's
+own "momentum" and "nesterov" are ``optax.sgd``'s convention instead (see ``jaxmlp.optim``).
+
+Hyperparameters sit in the optimizer state (``optax.inject_hyperparams``): eta changes between
+epochs and alpha / n_b for the last, smaller batch without a recompile.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from jaxmlp.optim import weights_only
+from jaxmlp.train import gradient_source
+
+# scipy's L-BFGS-B stops once an iteration lowers the cost by less than this, relatively
+# (its factr 1e7 times the float64 machine epsilon).
+_FTOL = 1e7 * np.finfo(np.float64).eps
+# A sparse training set is densified this many elements (rows x features) at a time.
+_DENSE_ELEMENTS = 2**22
+
+
+def _factory(solver: str, nesterov: bool):
+    def make(learning_rate, weight_decay, momentum, beta_1, beta_2, epsilon):
+        decay = optax.add_decayed_weights(weight_decay, mask=weights_only)
+        if solver == "sgd":
+            scaled = optax.scale_by_learning_rate(learning_rate)
+            return optax.chain(decay, scaled, optax.trace(momentum, nesterov=nesterov))
+        if solver == "adamw":
+            return optax.adamw(
+                learning_rate, beta_1, beta_2, epsilon, 0.0, weight_decay, weights_only
+            )
+        base = {
+            "adam": lambda: optax.adam(learning_rate, beta_1, beta_2, epsilon),
+            "momentum": lambda: optax.sgd(learning_rate, momentum),
+            "nesterov": lambda: optax.sgd(learning_rate, momentum, nesterov=True),
+            "rmsprop": lambda: optax.rmsprop(learning_rate),
+            "adagrad": lambda: optax.adagrad(learning_rate),
+        }[solver]()
+        return optax.chain(decay, base)
+
+    return make
+
+
+@functools.lru_cache(maxsize=16)
+def transformation(solver: str, nesterov: bool) -> optax.GradientTransformation:
+    """The optax transformation of a stochastic solver, hyperparameters in its state (set them
+    with ``set_hyperparams`` after ``init``)."""
+    zero = dict(learning_rate=0.0, weight_decay=0.0, momentum=0.0)
+    return optax.inject_hyperparams(_factory(solver, nesterov))(
+        **zero, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    )
+
+
+def set_hyperparams(opt_state, dtype, **values):
+    """The optimizer state with ``values`` (learning_rate, weight_decay...) replaced."""
+    hyper = dict(opt_state.hyperparams)
+    hyper.update({k: jnp.asarray(v, dtype) for k, v in values.items()})
+    return opt_state._replace(hyperparams=hyper)
+
+
+def hyperparam(opt_state, name: str) -> float:
+    return float(opt_state.hyperparams[name])
+
+
+@functools.lru_cache(maxsize=32)
+def _runners(net, solver: str, nesterov: bool, backprop: str):
+    """``(run, gather_run)``: ``run(params, opt_state, xs, ts)`` scans the steps over batches
+    ``xs (steps, n_b, d)``, ``ts (steps, n_b, K)``; ``gather_run(params, opt_state, x, t,
+    order)`` takes them as ``x[order]`` from data on the device. Both return the params, the
+    state and each step's loss (its cost plus alpha / (2 n_b) sum |w|^2 before the step)."""
+    tx = transformation(solver, nesterov)
+    grads_of = gradient_source(net, backprop)
+
+    def step(carry, batch):
+        params, opt_state = carry
+        x, t = batch
+        cost, _, grads = grads_of(params, x, t)
+        half_sq = 0.5 * sum(jnp.sum(jnp.square(layer["w"])) for layer in params)
+        loss = cost + opt_state.hyperparams["weight_decay"] * half_sq
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    def run(params, opt_state, xs, ts):
+        (params, opt_state), step_losses = lax.scan(step, (params, opt_state), (xs, ts))
+        return params, opt_state, step_losses
+
+    def gather_run(params, opt_state, x, t, order):
+        return run(params, opt_state, x[order], t[order])
+
+    return jax.jit(run), jax.jit(gather_run)
+
+
+def epoch(est, net, params, opt_state, data, order, batch_size, dtype):
+    """One epoch of scikit-learn's stochastic solvers over ``order`` (a permutation of the
+    rows, or ``arange`` without shuffling) in batches of ``batch_size``, the last one smaller
+    when ``n mod batch_size`` > 0. ``data`` is ``(x, t)`` on the device, or ``(X sparse CSR,
+    t)`` on the host: then batches are densified a few at a time. Returns ``(params,
+    opt_state, loss)``, loss the epoch's mean over examples of the batch losses."""
+    run, gather_run = _runners(net, est.solver, bool(est.nesterovs_momentum), est.backprop)
+    n = len(order)
+    steps = n // batch_size
+    blocks = [(order[: steps * batch_size].reshape(steps, batch_size), batch_size)]
+    if n % batch_size:
+        blocks.append((order[steps * batch_size :][None], n % batch_size))
+    sums = []  # fetched once, at the end of the epoch
+    for idx, n_b in blocks:
+        if n_b != batch_size:  # the L2 term of a smaller batch weighs more
+            opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / n_b)
+        x, t = data
+        if isinstance(x, jax.Array):
+            params, opt_state, losses = gather_run(params, opt_state, x, t, jnp.asarray(idx))
+            sums.append(n_b * jnp.sum(losses))
+        else:
+            chunk = max(1, _DENSE_ELEMENTS // max(n_b * x.shape[1], 1))
+            for s in range(0, len(idx), chunk):
+                part = idx[s : s + chunk]
+                xs = x[part.ravel()].toarray().astype(dtype).reshape(*part.shape, -1)
+                params, opt_state, losses = run(params, opt_state, xs, t[part])
+                sums.append(n_b * jnp.sum(losses))
+        if n_b != batch_size:
+            opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / batch_size)
+    return params, opt_state, float(sum(jax.device_get(sums))) / n
+
+
+# -- lbfgs -------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def _lbfgs_step(net, backprop: str):
+    """``step(params, state, x, t, half_decay) -> (params, state, value, grad, evaluations)``:
+    one L-BFGS iteration on cost(params) + half_decay sum |w|^2 over all of x. Its line search
+    differentiates the cost with ``jax.grad``: through the hand backward pass
+    (``net.hand_cost``, a ``jax.custom_vjp``) for backprop="hand"."""
+    solver = _lbfgs()
+    cost = net.hand_cost if backprop == "hand" else net.cost
+
+    def step(params, state, x, t, half_decay):
+        def value_fn(p):
+            return cost(p, x, t) + half_decay * sum(jnp.sum(jnp.square(layer["w"])) for layer in p)
+
+        value, grad = optax.value_and_grad_from_state(value_fn)(params, state=state)
+        updates, state = solver.update(
+            grad, state, params, value=value, grad=grad, value_fn=value_fn
+        )
+        evaluations = optax.tree.get(state, "num_linesearch_steps")
+        return optax.apply_updates(params, updates), state, value, grad, evaluations
+
+    return jax.jit(step)
+
+
+def _lbfgs():
+    """scipy's L-BFGS-B defaults as scikit-learn calls it: 10 correction pairs, at most 20
+    line-search evaluations per iteration."""
+    return optax.lbfgs(
+        memory_size=10, linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=20)
+    )
+
+
+def lbfgs(est, net, params, x, t, dtype):
+    """scikit-learn's lbfgs: full-batch L-BFGS on the cost plus alpha / (2 n) sum |w|^2 until
+    max |grad| <= tol (scipy's gtol), ``max_iter`` iterations or ``max_fun`` evaluations of
+    the cost. Returns ``(params, loss, n_iter, converged)``, loss at the returned params."""
+    step = _lbfgs_step(net, est.backprop)
+    state = _lbfgs().init(params)
+    half_decay = jnp.asarray(0.5 * est.alpha / x.shape[0], dtype)
+    evaluations, n_iter, last = 0, 0, np.inf
+    while n_iter < est.max_iter and evaluations < est.max_fun:
+        new, state, value, grad, used = step(params, state, x, t, half_decay)
+        value, evaluations = float(value), evaluations + 1 + int(used)
+        small_grad = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) <= est.tol
+        stalled = n_iter > 0 and last - value <= _FTOL * max(abs(last), abs(value), 1.0)
+        if small_grad or stalled:
+            return params, value, n_iter, True
+        params, n_iter, last = new, n_iter + 1, value
+    loss = float(step(params, state, x, t, half_decay)[2])
+    return params, loss, n_iter, False

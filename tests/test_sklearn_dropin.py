@@ -1,0 +1,365 @@
+"""jaxmlp.sklearn as a drop-in for sklearn.neural_network (issue 19): each parameter with
+scikit-learn's meaning, checked step for step against scikit-learn 1.9 in float64 (same starting
+weights from random_state, the same shuffled batches with the last one smaller, the same
+updates); dtypes, sparse input, weights set by hand, its error messages and its divergence."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import scipy.sparse as sp
+from sklearn import neural_network
+from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+
+from jaxmlp.optim import weights_only
+from jaxmlp.sklearn import MLPClassifier, MLPRegressor, _base, _solvers
+
+
+def _data(n=53, d=4, k=1, seed=0):
+    """n = 53 with batch_size 10: five batches of 10 and a last one of 3 per epoch."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    t = np.tanh(x @ rng.normal(size=(d, k))) + 0.1 * rng.normal(size=(n, k))
+    return x, t[:, 0] if k == 1 else t
+
+
+def _fit(make, x, y, **settings):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short runs on purpose
+        return make(**settings).fit(x, y)
+
+
+def _weights(est):
+    return est.coefs_ + est.intercepts_
+
+
+def _assert_same_weights(ours, theirs, tol):
+    for a, b in zip(_weights(ours), _weights(theirs), strict=True):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+BASE = dict(hidden_layer_sizes=(8,), activation="tanh", alpha=0.01, batch_size=10, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(solver="sgd", momentum=0.0, learning_rate_init=0.1),
+        dict(solver="sgd", learning_rate="invscaling", power_t=0.3, learning_rate_init=0.2),
+        dict(solver="sgd", nesterovs_momentum=False, learning_rate="invscaling", power_t=0.7),
+        dict(solver="sgd", momentum=1.0, learning_rate_init=0.01),
+        dict(solver="sgd", shuffle=False, learning_rate_init=0.1),
+        dict(solver="sgd", early_stopping=True, validation_fraction=0.2, learning_rate_init=0.1),
+        dict(solver="adam", beta_1=0.5, beta_2=0.9, learning_rate_init=0.01),
+        dict(solver="adam", shuffle=False, n_iter_no_change=np.inf),
+    ],
+    ids=[
+        "sgd",
+        "invscaling-nesterov",
+        "invscaling-momentum",
+        "momentum-1",
+        "no-shuffle",
+        "early-stopping",
+        "adam-betas",
+        "adam-no-shuffle",
+    ],
+)
+def test_stochastic_solvers_take_scikit_learn_s_steps(settings):
+    """Eight epochs of mini-batches (the last one smaller, its L2 term alpha / (2 * 3) |w|^2)
+    give scikit-learn's weights, loss curve and validation scores. invscaling changes eta
+    between epochs, where optax.sgd's momentum convention (eta times the whole velocity) would
+    part from scikit-learn's (each gradient kept at its own eta). Adam differs by where epsilon
+    goes (test_adam_epsilon_is_optax_s_placement): up to ~5e-7 here."""
+    x, y = _data()
+    settings = BASE | dict(max_iter=8) | settings
+    theirs = _fit(neural_network.MLPRegressor, x, y, **settings)
+    ours = _fit(MLPRegressor, x, y, **settings)
+    tol = 1e-5 if settings["solver"] == "adam" else 1e-10
+    _assert_same_weights(ours, theirs, tol)
+    assert ours.n_iter_ == theirs.n_iter_ == 8 and ours.t_ == theirs.t_  # 8 x the training set
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=tol)
+    if settings.get("early_stopping"):
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=tol)
+        assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_)
+
+
+def test_optax_s_momentum_convention_would_part_from_scikit_learn_s(monkeypatch):
+    """The twin of the invscaling cases above: optax.sgd's momentum (v <- g + mu v, step eta v,
+    so a new eta rescales the whole velocity) in place of scale-then-trace leaves scikit-learn's
+    weights by far more than the 1e-10 those cases allow."""
+    x, y = _data()
+    settings = BASE | dict(solver="sgd", learning_rate="invscaling", power_t=0.3, max_iter=8)
+    theirs = _fit(neural_network.MLPRegressor, x, y, **settings | dict(learning_rate_init=0.2))
+
+    def optax_sgd(solver, nesterov):
+        def make(learning_rate, weight_decay, momentum, beta_1, beta_2, epsilon):
+            del beta_1, beta_2, epsilon
+            decay = optax.add_decayed_weights(weight_decay, mask=weights_only)
+            return optax.chain(decay, optax.sgd(learning_rate, momentum, nesterov=nesterov))
+
+        return make
+
+    for cache in (_solvers.transformation, _solvers._runners):
+        cache.cache_clear()
+    monkeypatch.setattr(_solvers, "_factory", optax_sgd)
+    try:
+        ours = _fit(MLPRegressor, x, y, **settings | dict(learning_rate_init=0.2))
+    finally:
+        for cache in (_solvers.transformation, _solvers._runners):
+            cache.cache_clear()
+    gap = max(np.max(np.abs(a - b)) for a, b in zip(_weights(ours), _weights(theirs)))
+    assert gap > 1e-3
+
+
+def test_every_epoch_uses_every_example():
+    """Issue 19's example: 300 examples in batches of 200. Dropping the last 100 every epoch
+    left a noisy one-step epoch loss that stopped training at iteration 16 with R^2 0.034;
+    with the last, smaller batch trained on, the run is scikit-learn's (R^2 0.99)."""
+    x, y = make_regression(300, 5, random_state=0)
+    settings = dict(hidden_layer_sizes=(32,), max_iter=300, learning_rate_init=0.01, random_state=0)
+    theirs = _fit(neural_network.MLPRegressor, x, y, **settings)
+    ours = _fit(MLPRegressor, x, y, **settings)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.score(x, y) == pytest.approx(theirs.score(x, y), abs=1e-6)
+    assert ours.score(x, y) > 0.99
+
+
+def test_adaptive_divides_the_learning_rate_by_5_until_1e_6():
+    """learning_rate="adaptive": each time the stopping rule fires (the loss has not improved by
+    tol for more than n_iter_no_change epochs) eta is divided by 5, and training stops once eta
+    is <= 1e-6; with tol huge that is every other epoch here, from 0.1 down to 2.56e-7."""
+    x, y = _data()
+    settings = BASE | dict(
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.1,
+        tol=1e9,
+        n_iter_no_change=1,
+        max_iter=100,
+    )
+    theirs = _fit(neural_network.MLPRegressor, x, y, **settings)
+    ours = _fit(MLPRegressor, x, y, **settings)
+    assert ours.n_iter_ == theirs.n_iter_ == 1 + 2 * 9 < 100  # 8 divisions, then the stop
+    assert _solvers.hyperparam(ours._opt_state, "learning_rate") == pytest.approx(0.1 / 5**8)
+    _assert_same_weights(ours, theirs, 1e-10)
+    constant = _fit(MLPRegressor, x, y, **settings | dict(learning_rate="constant"))
+    assert constant.n_iter_ == 3  # without adaptive, the first firing stops
+
+
+def test_adam_epsilon_is_optax_s_placement():
+    """scikit-learn divides by sqrt(v) + eps, optax by sqrt(v_hat) + eps: after one step
+    (v_hat = v / (1 - beta_2)) ours with eps / sqrt(1 - beta_2) takes scikit-learn's step with
+    eps exactly, and ours with eps itself does not."""
+    x, y = _data()
+    eps, beta_2 = 0.1, 0.99
+    settings = BASE | dict(solver="adam", batch_size=len(x), max_iter=1, beta_2=beta_2)
+    theirs = _fit(neural_network.MLPRegressor, x, y, epsilon=eps, **settings)
+    scaled = _fit(MLPRegressor, x, y, epsilon=eps / np.sqrt(1 - beta_2), **settings)
+    _assert_same_weights(scaled, theirs, 1e-12)
+    same_eps = _fit(MLPRegressor, x, y, epsilon=eps, **settings)
+    assert max(np.max(np.abs(a - b)) for a, b in zip(_weights(same_eps), _weights(theirs))) > 1e-5
+
+
+@pytest.mark.slow  # optax's line search takes a while to compile: ~30 s on 2 busy cores
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_lbfgs_with_max_iter_max_fun_and_tol():
+    """lbfgs: optax's L-BFGS (zoom line search) on the whole set, stopped like scipy's
+    L-BFGS-B by max_iter, max_fun (cost evaluations) or max |grad| <= tol. Its iterates are not
+    scipy's, its fit is as good; it has no partial_fit (scikit-learn's AttributeError)."""
+    x, y = _data()
+    settings = BASE | dict(solver="lbfgs", max_iter=60)
+    theirs = _fit(neural_network.MLPRegressor, x, y, **settings)
+    ours = _fit(MLPRegressor, x, y, **settings)
+    assert ours.score(x, y) == pytest.approx(theirs.score(x, y), abs=0.02)
+    penalty = 0.01 / (2 * len(x)) * sum(np.sum(w**2) for w in ours.coefs_)
+    at_the_weights = 0.5 * np.mean((ours.predict(x) - y) ** 2) + penalty
+    assert ours.n_iter_ == 60 and ours.loss_ == pytest.approx(at_the_weights, rel=1e-10)
+    assert ours.loss_ < 2 * theirs.loss_
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        few = MLPRegressor(**settings | dict(max_fun=10)).fit(x, y)
+    assert few.n_iter_ < 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        done = MLPRegressor(**settings | dict(tol=1e-1, max_iter=500)).fit(x, y)
+    assert done.n_iter_ < 500
+    assert not hasattr(ours, "partial_fit")
+    labels = y > 0  # scikit-learn's regressor does not refuse (its check is never called)
+    with pytest.raises(AttributeError) as sk:
+        neural_network.MLPClassifier(**settings).partial_fit(x, labels, classes=[False, True])
+    with pytest.raises(AttributeError) as mine:
+        MLPClassifier(**settings).partial_fit(x, labels, classes=[False, True])
+    assert str(mine.value) == str(sk.value)
+    assert str(mine.value.__cause__) == str(sk.value.__cause__)
+    assert "only available for stochastic optimizers. lbfgs is not" in str(mine.value.__cause__)
+
+
+def test_float64_input_computes_in_float64_and_float32_stays_float32():
+    """float64 X gives float64 weights and predictions, computed in float64 inside
+    jax.enable_x64 (the process stays in float32: a new array is float32 afterwards); float32
+    X gives float32 weights, predictions and probabilities, as in scikit-learn."""
+    x, y = _data()
+    labels = y > 0
+    for dtype in (np.float64, np.float32):
+        reg = _fit(MLPRegressor, x.astype(dtype), y, **BASE, max_iter=2)
+        clf = _fit(MLPClassifier, x.astype(dtype), labels, **BASE, max_iter=2)
+        assert {w.dtype for w in _weights(reg) + _weights(clf)} == {np.dtype(dtype)}
+        assert reg.predict(x.astype(dtype)).dtype == dtype
+        assert clf.predict_proba(x.astype(dtype)).dtype == dtype
+        assert jnp.asarray(1.0).dtype == jnp.float32 and not jax.config.jax_enable_x64
+    sk = _fit(neural_network.MLPRegressor, x, y, **BASE, max_iter=2)
+    np.testing.assert_allclose(reg.predict(x), sk.predict(x), atol=1e-5)  # float32 weights
+
+
+def test_float64_inputs_beyond_float32_range_train_as_in_scikit_learn():
+    """Finite float64 data that overflows float32 (1e30 * x) trains in float64, as it does in
+    scikit-learn, instead of being refused as "NaN or Inf in x"."""
+    x, y = _data()
+    settings = BASE | dict(solver="sgd", max_iter=3)
+    theirs = _fit(neural_network.MLPRegressor, 1e30 * x, y, **settings)
+    ours = _fit(MLPRegressor, 1e30 * x, y, **settings)
+    _assert_same_weights(ours, theirs, 1e-10)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_trains_and_predicts_like_dense(fmt, solver, monkeypatch):
+    """Sparse X (CSR or CSC) gives the dense fit's weights and predictions; stochastic solvers
+    densify one batch at a time here (the threshold lowered to one batch), prediction a block
+    of rows at a time. lbfgs densifies the whole training set: it evaluates all of it at once."""
+    x, y = _data()
+    x[np.abs(x) < 0.8] = 0.0
+    settings = BASE | dict(solver=solver, max_iter=5)
+    dense = _fit(MLPRegressor, x, y, **settings)
+    densified = []
+    monkeypatch.setattr(_solvers, "_DENSE_ELEMENTS", 10 * x.shape[1])
+    monkeypatch.setattr(_base, "_BLOCK", 16)
+    toarray = sp.csr_matrix.toarray
+    monkeypatch.setattr(
+        sp.csr_matrix, "toarray", lambda m, *a: densified.append(m.shape[0]) or toarray(m, *a)
+    )
+    sparse = _fit(MLPRegressor, getattr(sp, f"{fmt}_matrix")(x), y, **settings)
+    _assert_same_weights(sparse, dense, 1e-12)
+    densified.clear()
+    np.testing.assert_allclose(sparse.predict(sp.csr_matrix(x)), dense.predict(x), rtol=1e-12)
+    assert max(densified) == 16 < len(x)
+
+
+def test_coefs_and_intercepts_can_be_set_to_warm_start():
+    """Weights set by hand (whole lists, or arrays edited in place) are where a warm start
+    begins, as in scikit-learn; weights that do not fit the network are refused."""
+    x, y = _data()
+    settings = BASE | dict(solver="sgd", max_iter=2, warm_start=True)
+    theirs = _fit(neural_network.MLPRegressor, x, y, **settings)
+    ours = _fit(MLPRegressor, x, y, **settings)
+    for est in (theirs, ours):
+        est.coefs_ = [0.5 * w for w in est.coefs_]
+        est.intercepts_[1][:] = 0.25
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x), rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs.fit(x, y)
+        ours.fit(x, y)
+    _assert_same_weights(ours, theirs, 1e-10)
+
+    never_fitted = MLPRegressor(**settings)  # weights set before any fit: the start too
+    start = [0.5 * w for w in _fit(MLPRegressor, x, y, **settings).coefs_]
+    never_fitted.coefs_, never_fitted.intercepts_ = start, [b.copy() for b in ours.intercepts_]
+    ours.coefs_ = [w.copy() for w in start]
+    for est in (never_fitted, ours):
+        _fit(lambda est=est: est, x, y)
+    _assert_same_weights(never_fitted, ours, 0.0)
+    assert never_fitted.n_iter_ == 2 and never_fitted.t_ == 2 * len(x)
+
+    ours.coefs_ = [np.zeros((3, 8)), ours.coefs_[1]]
+    with pytest.raises(ValueError, match=r"params\[0\] does not match .* \(4, 8\)"):
+        ours.fit(x, y)
+
+
+def test_error_messages_are_scikit_learn_s():
+    x, y = _data()
+    labels = np.arange(len(x)) % 3
+    messages = []
+    for make in (neural_network.MLPClassifier, MLPClassifier):
+        est = _fit(make, x, labels, **BASE, max_iter=1, warm_start=True)
+        with pytest.raises(ValueError) as warm:
+            est.fit(x, labels % 2)
+        est = _fit(make, x, labels, **BASE, max_iter=1, early_stopping=True)
+        with pytest.raises(ValueError) as partial:
+            est.partial_fit(x, labels)
+        messages.append((str(warm.value), str(partial.value)))
+    assert messages[0] == messages[1]
+    assert "warm_start can only be used where `y` has the same classes" in messages[1][0]
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_divergence_is_reported_as_scikit_learn_does(early_stopping):
+    """A learning rate far too large: the loss (and the validation score) turn NaN and are
+    recorded as such; training runs on as in scikit-learn, then a ValueError names the
+    non-finite weights. With early stopping the best (finite) epoch's weights are kept."""
+    x, y = _data()
+    settings = BASE | dict(
+        activation="relu",
+        alpha=0.0,
+        solver="sgd",
+        learning_rate_init=3.0,
+        max_iter=6,
+        early_stopping=early_stopping,
+    )
+    results = []
+    for make in (neural_network.MLPRegressor, MLPRegressor):
+        est = make(**settings)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            if make is neural_network.MLPRegressor:  # NumPy says where it overflows
+                warnings.simplefilter("ignore", RuntimeWarning)
+            if early_stopping:
+                est.fit(x, y)
+            else:
+                with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
+                    est.fit(x, y)
+        results.append(est)
+    theirs, ours = results
+    assert np.isnan(ours.loss_curve_[1:]).all() and ours.n_iter_ == 6
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    if early_stopping:
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-10)
+        assert np.isnan(ours.validation_scores_[1:]).all()
+        _assert_same_weights(ours, theirs, 1e-10)
+
+
+@pytest.mark.slow  # 2 x 20 candidates x 2 folds, lbfgs's compile among them: ~35 s on 2 cores
+def test_grid_search_over_the_new_parameters_picks_scikit_learn_s_choice():
+    """GridSearchCV over learning_rate, power_t, momentum, nesterovs_momentum, shuffle, beta_1,
+    beta_2 and epsilon: every fit takes scikit-learn's steps, so the cross-validated scores and
+    the choice are scikit-learn's."""
+    x, y = _data(n=60)
+    grids = [
+        dict(
+            solver=["sgd"], learning_rate=["constant", "invscaling", "adaptive"], power_t=[0.25, 1]
+        ),
+        dict(solver=["sgd"], momentum=[0.5, 0.9], nesterovs_momentum=[True, False]),
+        dict(solver=["adam"], shuffle=[True, False], beta_1=[0.5, 0.9]),
+        dict(solver=["adam"], beta_2=[0.9, 0.999], epsilon=[1e-8, 1e-6]),
+        dict(solver=["lbfgs"], max_fun=[20, 15000]),
+    ]
+    settings = BASE | dict(max_iter=5)
+    searches = []
+    for make in (neural_network.MLPRegressor, MLPRegressor):
+        search = GridSearchCV(make(**settings), grids, cv=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            searches.append(search.fit(x, y))
+    theirs, ours = searches
+    assert len(ours.cv_results_["params"]) == 6 + 4 + 4 + 4 + 2
+    stochastic = [p["solver"] != "lbfgs" for p in theirs.cv_results_["params"]]
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"][stochastic],
+        theirs.cv_results_["mean_test_score"][stochastic],
+        rtol=1e-4,  # adam's epsilon placement
+    )
+    assert ours.best_params_ == theirs.best_params_
