@@ -7,6 +7,7 @@ from jaxmlp import activations, checkpoint, datasets, initializers, losses, outp
 from jaxmlp.gradient_check import eps_sweep, gradcheck, gradcheck_matrix, taylor_test
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
+from jaxmlp.population import Population, fit_population
 from jaxmlp.train import Diverged, Result, TrainConfig, TrainState, evaluate, fit, make_step
 
 __version__ = "0.1.0"
@@ -15,6 +16,7 @@ __all__ = [
     "Diverged",
     "MLP",
     "Optimizer",
+    "Population",
     "Result",
     "TrainConfig",
     "TrainState",
@@ -25,6 +27,7 @@ __all__ = [
     "eps_sweep",
     "evaluate",
     "fit",
+    "fit_population",
     "gradcheck",
     "gradcheck_matrix",
     "initializers",
