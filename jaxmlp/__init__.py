@@ -3,7 +3,7 @@
 The public API, in one place.
 """
 
-from jaxmlp import activations, checkpoint, datasets, initializers, losses, outputs
+from jaxmlp import activations, checkpoint, datasets, initializers, losses, outputs, search
 from jaxmlp.gradient_check import eps_sweep, gradcheck, gradcheck_matrix, taylor_test
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
@@ -34,5 +34,6 @@ __all__ = [
     "losses",
     "make_step",
     "outputs",
+    "search",
     "taylor_test",
 ]
