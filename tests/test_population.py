@@ -327,3 +327,23 @@ def test_members_sharded_over_8_devices_give_the_runs_of_one_device():
     assert out["devices"] == 8 and out["spread"] == 8
     assert out["params_error"] <= 1e-5 and out["history_error"] <= 1e-5  # RTOL's bound
     assert out["records_equal"] and "do not divide over 8 devices" in out["refused"]
+
+
+@pytest.mark.parametrize(
+    "init", [None, "uniform:0,1", "normal:0.01", "he_normal", "glorot_uniform"]
+)
+def test_members_start_from_their_solo_fits_initial_parameters_bit_for_bit(init):
+    """What is exact: member k's initial parameters are the ones ``fit`` draws for its seed."""
+    from jaxmlp import population, train
+
+    net = MLP((5, 7, 3), "prelu", "softmax", "cross_entropy", init=init)
+    config = TrainConfig(epochs=1)
+    spec, _ = train.step_spec(Optimizer(), config, 1)
+    seeds = [0, 3, 2**31 + 5]  # the last: a seed past int32
+    carry = population._init(
+        net, spec, config, population._keys(seeds), None, None, slice(None), np.float32
+    )
+    for k, seed in enumerate(seeds):
+        solo = net.init(jax.random.fold_in(jax.random.key(seed), train._INIT_STREAM))
+        for u, v in zip(leaves(solo), leaves(carry.params), strict=True):
+            np.testing.assert_array_equal(u, v[k])
