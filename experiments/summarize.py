@@ -23,7 +23,7 @@ def key_number(metrics: dict) -> str:
 def table() -> str:
     rows = ["| experiment | claim | verdict | key number | figures |", "|---|---|---|---|---|"]
     for path in sorted((HERE / "results").glob("*.json")):
-        if path.stem == "bench":
+        if path.stem in ("bench", "population_bench"):  # benchmarks: BENCHMARKS.md
             continue
         record = json.loads(path.read_text())
         verdict = "reproduced" if record["reproduced"] else "**not reproduced**"
