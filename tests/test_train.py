@@ -178,6 +178,33 @@ def test_streaming_equals_training_on_the_device():
     np.testing.assert_allclose(train_losses(streamed), train_losses(on_device), rtol=1e-6)
 
 
+def test_streaming_keeps_a_training_set_larger_than_its_budget_on_the_host(monkeypatch):
+    """The device budget is ``chunk_steps x batch_size`` rows: a training set 40x larger stays
+    a host array, no transfer carries more rows than the budget, and the run equals the
+    on-device one bitwise."""
+    from jaxmlp import stream
+
+    x, t = blobs(n=800, seed=3)
+    config = TrainConfig(epochs=2, batch_size=10, chunk_steps=2)  # budget: 20 rows of 800
+    sizes, make = [], stream.make_streamed
+
+    def spy(*args):
+        run = make(*args)
+
+        def counted(params, opt_state, xs, ts, keys, hyper):
+            sizes.append((type(xs), xs.shape[0] * xs.shape[1]))
+            return run(params, opt_state, xs, ts, keys, hyper)
+
+        return counted
+
+    monkeypatch.setattr(stream, "make_streamed", spy)
+    streamed = fit(PLAIN, x, t, ADAM, config)
+    assert len(sizes) == 2 * 40 and {size for _, size in sizes} == {20}
+    assert {kind for kind, _ in sizes} == {np.ndarray}  # gathered on the host, then sent
+    on_device = fit(PLAIN, x, t, ADAM, TrainConfig(epochs=2, batch_size=10))
+    assert_bitwise_equal(streamed.params, on_device.params)
+
+
 # -- modes and optimizers -------------------------------------------------------------------
 
 
