@@ -4,16 +4,20 @@ Claim (seed 004, "Modern SGD variants", with the optimizer animations it cites):
 Nesterov and the adaptive methods (Adam, RMSProp, Adagrad) descend faster than plain SGD.
 
 Setup. (a) A 2-32-32-1 tanh MLP on ``datasets.load("spirals")`` (sigmoid + bce, hand backprop,
-mini-batches of 32 in one fixed order, same initial weights for every optimizer). (b) Two 2-D
+mini-batches of 32), trained from several seeds (initial weights and shuffling; seed s is the
+same for every optimizer): every (seed, learning rate) of an optimizer is one member of one
+``fit_population``, and the comparison with SGD is a rate over seeds with a 95 % Wilson
+interval. (b) Two 2-D
 surfaces: Rosenbrock's valley (1 - x)^2 + 100 (y - x^2)^2 from (-1.2, 1), and the ill-conditioned
 quadratic (x^2 + 100 y^2) / 2 from (-2, 1) (condition number 100, axis-aligned: the per-coordinate
 step sizes of Adam, RMSProp and Adagrad can undo it, which they could not for a rotated one). The
 optimizers are ``Optimizer(name, lr).build(steps)`` driven directly. Every optimizer gets its best
 learning rate from the same log grid: the lowest final loss, the mean over the last tenth of the
-run (a run that diverges counts as infinite).
+run (a run that diverges counts as infinite; on the network, the median over seeds).
 
 Criterion: on each of the three problems, each of momentum, Nesterov, Adam, RMSProp and Adagrad,
-at its best grid learning rate, ends at a lower loss than plain SGD at its best grid learning rate.
+at its best grid learning rate, ends at a lower loss than plain SGD at its best grid learning rate
+(on the network: the median over seeds).
 """
 
 import math
@@ -22,9 +26,10 @@ import common
 import jax
 import jax.numpy as jnp
 import numpy as np
+from init_sensitivity import wilson
 from jax import lax
 
-from jaxmlp import MLP, Optimizer, datasets
+from jaxmlp import MLP, Optimizer, TrainConfig, datasets, fit_population
 
 NAME = "optimizers"
 NAMES = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
@@ -90,16 +95,20 @@ def surface_runs(name, lrs, f, x0, steps):
     return np.asarray(jax.vmap(jax.vmap(f))(path)), np.asarray(path)
 
 
-def network_runs(name, lrs, ds, params, epochs, batch_size, seed):
-    """Epoch-mean training losses ``(len(lrs), epochs)`` of ``NET`` trained with ``name``."""
-    n = len(ds.x_train) // batch_size * batch_size
-    rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(len(ds.x_train))[:n] for _ in range(epochs)])
-    x = jnp.asarray(ds.x_train[order].reshape(-1, batch_size, 2))
-    t = jnp.asarray(ds.t_train[order].reshape(-1, batch_size, 1))
-    vg = lambda p, batch: NET.value_and_backprop(p, *batch)  # noqa: E731
-    losses, _ = descend(name, lrs, vg, params, (x, t))
-    return np.asarray(losses).reshape(len(lrs), epochs, -1).mean(axis=2)
+def network_runs(name, lrs, ds, epochs, batch_size, seeds):
+    """Epoch-mean training losses ``(len(seeds), len(lrs), epochs)`` of ``NET`` trained with
+    ``name``: every (seed, lr) one member of one population; a diverged run's losses are inf
+    from its diverging epoch on."""
+    members = [(s, lr) for s in seeds for lr in lrs]
+    pop = fit_population(
+        NET, ds.x_train, ds.t_train, Optimizer(name), TrainConfig(epochs, batch_size),
+        seeds=[s for s, _ in members], hyper={"lr": [lr for _, lr in members]},
+    )  # fmt: skip
+    losses = pop.history["train_loss"].copy()
+    for k, record in enumerate(pop.members):
+        if record["diverged_epoch"] is not None:
+            losses[k, record["diverged_epoch"] - 1 :] = np.inf
+    return losses.reshape(len(seeds), len(lrs), epochs)
 
 
 def final(losses) -> float:
@@ -140,22 +149,30 @@ def main(argv=None):
     steps = 200 if quick else 500
     epochs = 30 if quick else 150
     ds = datasets.load("spirals", seed=args.seed, n=500 if quick else None)
-    params = NET.init(jax.random.key(args.seed))
+    seeds = list(range(args.seed, args.seed + (3 if quick else 10)))
 
-    curves, paths = {}, {}
+    curves, paths, per_seed = {}, {}, {}
     for name in NAMES:
-        curves.setdefault("spirals_mlp", {})[name] = network_runs(
-            name, grid, ds, params, epochs, 32, args.seed
-        )
+        runs = network_runs(name, grid, ds, epochs, 32, seeds)
+        per_seed[name] = np.array([[final(c) for c in by_lr] for by_lr in runs])  # (seeds, lrs)
+        curves.setdefault("spirals_mlp", {})[name] = np.median(runs, axis=0)
         for s, (f, x0, _) in SURFACES.items():
             curves.setdefault(s, {})[name], paths.setdefault(s, {})[name] = surface_runs(
                 name, grid, f, x0, steps
             )
     finals = {p: {n: [final(c) for c in cs] for n, cs in by.items()} for p, by in curves.items()}
+    finals["spirals_mlp"] = {n: np.median(v, axis=0).tolist() for n, v in per_seed.items()}
     best = {p: {n: int(np.argmin(v)) for n, v in by.items()} for p, by in finals.items()}
     best_final = {p: {n: finals[p][n][i] for n, i in by.items()} for p, by in best.items()}
     wins = {p: {n: by[n] < by["sgd"] for n in VARIANTS} for p, by in best_final.items()}
     reproduced = all(all(w.values()) for w in wins.values())
+    # Per seed, on the network: does the variant at its best lr end below SGD at its best lr?
+    at_best = {n: v[:, best["spirals_mlp"][n]] for n, v in per_seed.items()}
+    seed_wins = {n: int(np.sum(at_best[n] < at_best["sgd"])) for n in VARIANTS}
+    win_rate = {
+        n: {"rate": w / len(seeds), "wilson_95": wilson(w, len(seeds))}
+        for n, w in seed_wins.items()
+    }
 
     plot_network(args, curves["spirals_mlp"], best["spirals_mlp"], grid)
     plot_surfaces(args, curves, paths, best, grid, steps)
@@ -173,6 +190,9 @@ def main(argv=None):
             f"{n} on {p}" for p, w in wins.items() for n, won in w.items() if not won
         ],
         "beats_sgd": wins,
+        "spirals_seeds": len(seeds),
+        "spirals_rate_beating_sgd_over_seeds": win_rate,
+        "spirals_sgd_wins_for_some_seeds": [n for n, w in seed_wins.items() if w < len(seeds)],
         "final_loss_at_best_lr": _finite(best_final),
         "best_lr": {p: {n: grid[i] for n, i in by.items()} for p, by in best.items()},
         "final_loss_per_lr": _finite(finals),
@@ -180,7 +200,7 @@ def main(argv=None):
         "surface_distance_to_minimum": distance,
         "grid_shortcut_max_abs_diff": grid_check(("adam",) if quick else NAMES),
         "setup": {
-            "network": "2-32-32-1 tanh, sigmoid + bce, hand backprop, batch 32, same init",
+            "network": "2-32-32-1 tanh, sigmoid + bce, hand backprop, batch 32, per-seed init",
             "epochs": epochs,
             "n_train": int(len(ds.x_train)),
             "surface_steps": steps,

@@ -3,10 +3,11 @@
 The public API, in one place.
 """
 
-from jaxmlp import activations, checkpoint, datasets, initializers, losses, outputs
+from jaxmlp import activations, checkpoint, datasets, initializers, losses, outputs, search
 from jaxmlp.gradient_check import eps_sweep, gradcheck, gradcheck_matrix, taylor_test
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
+from jaxmlp.population import Population, fit_population
 from jaxmlp.run import Model, load_run, save_run
 from jaxmlp.train import Diverged, Result, TrainConfig, TrainState, evaluate, fit, make_step
 
@@ -17,6 +18,7 @@ __all__ = [
     "MLP",
     "Model",
     "Optimizer",
+    "Population",
     "Result",
     "TrainConfig",
     "TrainState",
@@ -27,6 +29,7 @@ __all__ = [
     "eps_sweep",
     "evaluate",
     "fit",
+    "fit_population",
     "gradcheck",
     "gradcheck_matrix",
     "initializers",
@@ -35,5 +38,6 @@ __all__ = [
     "make_step",
     "outputs",
     "save_run",
+    "search",
     "taylor_test",
 ]

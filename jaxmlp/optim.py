@@ -22,6 +22,8 @@ import optax
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "step", "exponential", "cosine")
+# The numeric settings a population may set per member, as arrays (``build``'s ``hyper``).
+HYPERPARAMETERS = ("lr", "momentum", "weight_decay", "clip_norm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,41 +72,58 @@ class Optimizer:
         if self.clip_norm is not None:
             _positive("clip_norm", self.clip_norm)
 
-    def learning_rate(self, total_steps: int) -> optax.Schedule:
-        """eta as a function of the step count, for a run of ``total_steps`` steps."""
+    def learning_rate(self, total_steps: int, lr=None) -> optax.Schedule:
+        """eta as a function of the step count, for a run of ``total_steps`` steps (peak ``lr``
+        instead of ``self.lr`` when given, possibly a traced array)."""
+        lr = self.lr if lr is None else lr
         decay_steps = max(total_steps - self.warmup_steps, 1)
         if self.schedule == "constant":
-            main = optax.constant_schedule(self.lr)
+            main = optax.constant_schedule(lr)
         elif self.schedule == "cosine":
-            main = optax.cosine_decay_schedule(self.lr, decay_steps)
+            main = optax.cosine_decay_schedule(lr, decay_steps)
         else:
             staircase = self.schedule == "step"
             main = optax.exponential_decay(
-                self.lr, self.decay_steps, self.decay_rate, staircase=staircase
+                lr, self.decay_steps, self.decay_rate, staircase=staircase
             )
         if not self.warmup_steps:
             return main
-        warmup = optax.linear_schedule(0.0, self.lr, self.warmup_steps)
+        warmup = optax.linear_schedule(0.0, lr, self.warmup_steps)
         return optax.join_schedules([warmup, main], [self.warmup_steps])
 
-    def build(self, total_steps: int) -> optax.GradientTransformation:
-        """The optax transformation for a run of ``total_steps`` steps."""
-        lr = self.learning_rate(total_steps)
-        mu = 0.9 if self.momentum is None else self.momentum
+    def build(self, total_steps: int, hyper: dict | None = None) -> optax.GradientTransformation:
+        """The optax transformation for a run of ``total_steps`` steps.
+
+        ``hyper``: numbers used instead of the fields named in ``HYPERPARAMETERS``, possibly
+        traced arrays (a population's per-member values; changing them never recompiles). A
+        value given there also switches on the term it drives (momentum on sgd, weight decay,
+        clipping), so that 0 is one value among others."""
+        hyper = hyper or {}
+        unknown = set(hyper) - set(HYPERPARAMETERS)
+        if unknown:
+            raise ValueError(
+                f"Unknown hyperparameters: {sorted(unknown)}. They need to be among "
+                f"{list(HYPERPARAMETERS)}."
+            )
+        value = lambda name: hyper.get(name, getattr(self, name))  # noqa: E731
+        on = lambda name: name in hyper or bool(getattr(self, name))  # noqa: E731
+        lr = self.learning_rate(total_steps, value("lr"))
+        mu = 0.9 if value("momentum") is None else value("momentum")
+        decay = value("weight_decay")
         base = {
-            "sgd": lambda: optax.sgd(lr, momentum=self.momentum or None),
+            "sgd": lambda: optax.sgd(lr, momentum=value("momentum") if on("momentum") else None),
             "momentum": lambda: optax.sgd(lr, momentum=mu),
             "nesterov": lambda: optax.sgd(lr, momentum=mu, nesterov=True),
             "adam": lambda: optax.adam(lr),
-            "adamw": lambda: optax.adamw(lr, weight_decay=self.weight_decay, mask=weights_only),
+            "adamw": lambda: optax.adamw(lr, weight_decay=decay, mask=weights_only),
             "rmsprop": lambda: optax.rmsprop(lr),
             "adagrad": lambda: optax.adagrad(lr),
         }[self.name]()
         chain = []
-        if self.clip_norm is not None:
-            chain.append(optax.clip_by_global_norm(self.clip_norm))
-        if self.weight_decay and self.name != "adamw":
-            chain.append(optax.add_decayed_weights(self.weight_decay, mask=weights_only))
+        if "clip_norm" in hyper or self.clip_norm is not None:
+            chain.append(optax.clip_by_global_norm(value("clip_norm")))
+        if on("weight_decay") and self.name != "adamw":
+            chain.append(optax.add_decayed_weights(decay, mask=weights_only))
         return optax.chain(*chain, base) if chain else base
 
 

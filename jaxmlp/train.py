@@ -1,10 +1,10 @@
 """Training: gradient descent with optax, whole epochs fused into one compiled ``lax.scan``.
 
-The step is pure, ``(params, opt_state, x, t, key) -> (params, opt_state, metrics)``. An epoch
-shuffles with ``jax.random`` on the device and scans the steps over data already there; several
-cheap epochs are fused into one call, so a small net pays no per-step dispatch. Epoch e's
-randomness is ``fold_in(key(seed), e)``: runs are deterministic and resume exactly. Mini-batch
-epochs drop the last ``n mod batch_size`` examples (a different few each epoch).
+A run flows: settings (``TrainConfig``, ``Optimizer``) -> data on the devices -> the compiled
+epochs (``jaxmlp.epochs``, the step of ``jaxmlp.step``) called a few fused epochs at a time ->
+``Result``. Epoch e's randomness is ``fold_in(key(seed), e)``: runs are deterministic and resume
+exactly. Mini-batch epochs drop the last ``n mod batch_size`` examples (a different few each
+epoch). ``jaxmlp.population`` trains many such runs at once with the same epochs.
 
 >>> import jax.numpy as jnp
 >>> from jaxmlp import MLP, Optimizer, TrainConfig, fit
@@ -26,27 +26,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax import lax
 
 from jaxmlp import backprop as bp
-from jaxmlp import losses, sharding
+from jaxmlp import epochs as ep
+from jaxmlp import losses, sharding, stream
 from jaxmlp.optim import Optimizer, _check_int
+from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
 
-BACKPROPS = ("hand", "autodiff")
+__all__ = ["Diverged", "Result", "TrainConfig", "TrainState", "evaluate", "fit", "make_step"]
+__all__ += ["BACKPROPS", "correct", "gradient_source", "is_classifier"]
+
 DTYPES = ("float32", "float64", "bfloat16")
 # Epoch e draws from fold_in(key(seed), e); the initial parameters from this stream.
 _INIT_STREAM = 2**31 - 1
-# Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
-_FLOPS_PER_CALL = 2e8
-# With a callback or early stopping, a fused call also returns every epoch's state, in at most
-# this many bytes.
-_STATE_BYTES_PER_CALL = 2**26
-# XLA:CPU runs a loop body kernel by kernel unless one pass over the loop touches under 1 kB
-# (xla_cpu_small_while_loop_byte_threshold): then the whole loop is one kernel (XOR's 5000
-# epochs: 5.2 ms as one flat scan, 2.4 ms as scans of 40; experiments/BENCHMARKS.md). Fused
-# epochs therefore run as scans of a few epochs each, whose per-epoch outputs take at most this
-# many bytes, so that a tiny network's (XOR's) inner scan is one kernel.
-_SMALL_LOOP_BYTES = 512
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,217 +129,6 @@ class Diverged(ArithmeticError):
         self.epoch, self.step, self.state, self.history = epoch, step, state, history
 
 
-# -- the step ----------------------------------------------------------------------------------
-
-
-def gradient_source(net, backprop: str = "hand") -> Callable:
-    """``f(params, x, t, key) -> (cost, y, grads)`` by the hand recursion or by ``jax.grad``."""
-    if backprop == "hand":
-
-        def hand(params, x, t, key=None):
-            trace = bp.forward(net, params, x, key)
-            grads, _ = bp.backward(net, params, trace, t)
-            return bp.cost_of(net, trace, t), trace.as_[-1], grads
-
-        return hand
-    if backprop == "autodiff":
-
-        def autodiff(params, x, t, key=None):
-            def cost(p):
-                trace = bp.forward(net, p, x, key)
-                return bp.cost_of(net, trace, t), trace.as_[-1]
-
-            (c, y), grads = jax.value_and_grad(cost, has_aux=True)(params)
-            return c, y, grads
-
-        return autodiff
-    raise ValueError(f"Unknown backprop: {backprop!r}. It needs to be one of {list(BACKPROPS)}.")
-
-
-def correct(net, y, t):
-    """Number of correct predictions in a batch (targets ``t (n, K)``); per unit for sigmoid."""
-    if net.output == "softmax":
-        return jnp.sum(jnp.argmax(y, -1) == jnp.argmax(t, -1))
-    if net.output == "sigmoid":
-        return jnp.sum((y > 0.5) == (t > 0.5)) / y.shape[-1]
-    return jnp.zeros(())
-
-
-def is_classifier(net) -> bool:
-    return net.output in ("softmax", "sigmoid")
-
-
-class _Transformation(NamedTuple):
-    """An ``Optimizer`` and its run length: hashable, and an optax transformation when built."""
-
-    optimizer: Optimizer
-    total_steps: int
-
-    def build(self):
-        return self.optimizer.build(self.total_steps)
-
-
-def make_step(
-    net, tx: optax.GradientTransformation, backprop: str = "hand", dtype: str = "float32"
-):
-    """The pure training step ``(params, opt_state, x, t, key=None) -> (params, opt_state,
-    metrics)``; wrap it in ``jax.jit``. metrics: ``loss``, ``correct``, ``grad_norm``."""
-    grads_and_metrics, update = _step_halves(net, tx, backprop, dtype)
-
-    def step(params, opt_state, x, t, key=None):
-        grads, metrics = grads_and_metrics(params, x, t, key)
-        return (*update(grads, opt_state, params), metrics)
-
-    return step
-
-
-def _step_halves(net, tx, backprop: str, dtype: str):
-    """The step as ``grads_and_metrics(params, x, t, key) -> (grads, metrics)`` and
-    ``update(grads, opt_state, params) -> (params, opt_state)``, so the fused loops can skip
-    the update of a non-finite step (``_update_if``)."""
-    if isinstance(tx, _Transformation):
-        tx = tx.build()
-    grads_of = gradient_source(net, backprop)
-    compute = jnp.bfloat16 if dtype == "bfloat16" else None
-
-    def grads_and_metrics(params, x, t, key=None):
-        p = params
-        if compute is not None:  # bfloat16 compute, float32 master weights
-            p, x, t = jax.tree.map(lambda a: a.astype(compute), (params, x, t))
-        cost, y, grads = grads_of(p, x, t, key)
-        grads = jax.tree.map(lambda g, w: g.astype(w.dtype), grads, params)
-        metrics = {
-            "loss": cost.astype(jnp.float32),
-            "correct": correct(net, y, t).astype(jnp.float32),
-            "grad_norm": optax.tree.norm(grads).astype(jnp.float32),
-        }
-        return grads, metrics
-
-    def update(grads, opt_state, params):
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
-
-    return grads_and_metrics, update
-
-
-# -- fused epochs --------------------------------------------------------------------------------
-
-
-def _update_if(ok, update, grads, opt_state, params):
-    """``update(grads, opt_state, params)`` if ``ok``, else ``(params, opt_state)`` unchanged.
-    A ``lax.cond``, not a select between both results: the select made XLA copy the optimizer
-    state every step (experiments/BENCHMARKS.md); the cond updates in place."""
-    return lax.cond(ok, update, lambda g, o, p: (p, o), grads, opt_state, params)
-
-
-@functools.lru_cache(maxsize=32)
-def _make_epochs(net, step_spec, n: int, batch_size: int, mesh, has_val: bool, keep: bool = False):
-    """``run(params, opt_state, x, t, x_val, t_val, key, epochs)``: a scan over ``epochs``
-    (indices), each a scan over its steps, compiled once per number of epochs. ``keep``: the
-    outputs also hold every epoch's ``(params, opt_state)`` under ``"states"``."""
-    grads_and_metrics, update = _step_halves(net, *step_spec)
-    steps = n // batch_size
-    dropout = net.dropout > 0
-    constrain = (
-        (lambda a: lax.with_sharding_constraint(a, sharding.batch_sharded(mesh)))
-        if mesh.size > 1
-        else (lambda a: a)
-    )
-
-    def epoch(carry, e, x, t, x_val, t_val, key):
-        params, opt_state, stopped = carry
-        perm_key, drop_key = jax.random.split(jax.random.fold_in(key, e))
-        if batch_size == n:
-            order = jnp.arange(n)[None]
-        else:
-            order = jax.random.permutation(perm_key, n)[: steps * batch_size].reshape(
-                steps, batch_size
-            )
-
-        def body(c, i_idx):
-            params, opt_state, bad = c
-            i, idx = i_idx
-            xb, tb = (
-                (constrain(x), constrain(t))
-                if batch_size == n
-                else (constrain(x[idx]), constrain(t[idx]))
-            )
-            k = jax.random.fold_in(drop_key, i) if dropout else None
-            grads, m = grads_and_metrics(params, xb, tb, k)
-            ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0) & ~stopped
-            bad = jnp.where((bad < 0) & ~ok & ~stopped, i, bad)
-            params, opt_state = _update_if(ok, update, grads, opt_state, params)
-            return (params, opt_state, bad), m
-
-        (params, opt_state, bad), m = lax.scan(
-            body,
-            (params, opt_state, jnp.int32(-1)),
-            (jnp.arange(len(order), dtype=np.int32), order),
-        )
-        out = {
-            "train_loss": jnp.mean(m["loss"]),
-            "train_correct": jnp.sum(m["correct"]),
-            "bad_step": bad,
-        }
-        if has_val:
-            trace = bp.forward(net, params, x_val)
-            out["val_loss"] = bp.cost_of(net, trace, t_val).astype(jnp.float32)
-            out["val_correct"] = correct(net, trace.as_[-1], t_val).astype(jnp.float32)
-        if keep:
-            out["states"] = (params, opt_state)
-        return (params, opt_state, stopped | (bad >= 0)), out
-
-    def run(params, opt_state, x, t, x_val, t_val, key, epochs):
-        def one(carry, e):
-            return epoch(carry, e, x, t, x_val, t_val, key)
-
-        def inner(carry, es):  # a few epochs; see _SMALL_LOOP_BYTES
-            return lax.scan(one, carry, es)
-
-        carry = (params, opt_state, jnp.bool_(False))
-        c = _inner_epochs(len(epochs), jax.eval_shape(one, carry, epochs[0])[1])
-        (params, opt_state, _), out = lax.scan(inner, carry, epochs.reshape(-1, c))
-        return params, opt_state, jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
-
-    return jax.jit(run, donate_argnums=(0, 1))
-
-
-def _inner_epochs(k: int, outputs) -> int:
-    """The largest divisor of ``k`` whose epochs' ``outputs`` fit in ``_SMALL_LOOP_BYTES``."""
-    most = max(1, _SMALL_LOOP_BYTES // max(_tree_bytes(outputs), 1))
-    return max(c for c in range(1, min(k, most) + 1) if k % c == 0)
-
-
-@functools.lru_cache(maxsize=32)
-def _make_streamed(net, step_spec, mesh):
-    """``run(params, opt_state, xs, ts, key)`` over ``xs (steps, batch, d)`` already gathered."""
-    grads_and_metrics, update = _step_halves(net, *step_spec)
-    place = (
-        (lambda a: lax.with_sharding_constraint(a, sharding.batch_sharded(mesh)))
-        if mesh.size > 1
-        else (lambda a: a)
-    )
-
-    def run(params, opt_state, xs, ts, keys):
-        def body(c, batch):
-            params, opt_state, bad, i = c
-            xb, tb, k = batch
-            grads, m = grads_and_metrics(
-                params, place(xb), place(tb), k if net.dropout > 0 else None
-            )
-            ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0)
-            bad = jnp.where((bad < 0) & ~ok, i, bad)
-            params, opt_state = _update_if(ok, update, grads, opt_state, params)
-            return (params, opt_state, bad, i + 1), m
-
-        (params, opt_state, bad, _), m = lax.scan(
-            body, (params, opt_state, jnp.int32(-1), jnp.int32(0)), (xs, ts, keys)
-        )
-        return params, opt_state, {"loss": m["loss"], "correct": m["correct"], "bad_step": bad}
-
-    return jax.jit(run, donate_argnums=(0, 1))
-
-
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -384,75 +165,22 @@ def fit(
     evenly (``seconds`` is the call's time / ``fused``; 1: an epoch timed alone). Raises
     ``Diverged`` on a non-finite loss or gradient.
     """
-    optimizer = optimizer or Optimizer()
-    config = config or TrainConfig()
-    dtype = _storage_dtype(config.dtype)
-    needs_local = (config.val_fraction and x_val is None) or config.chunk_steps is not None
-    if needs_local and isinstance(x, jax.Array) and not x.is_fully_addressable:
-        raise ValueError(  # each process holds only its shard of x
-            "x spans several processes: val_fraction and chunk_steps need the whole training "
-            "set in this process; pass x_val and t_val, and leave chunk_steps None."
-        )
-    x, t, x_val, t_val = _split(net, x, t, x_val, t_val, config)
-    x, t = _as_arrays(net, x, t, dtype)
-    has_val = x_val is not None
-    if has_val:
-        x_val, t_val = _as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
-    elif config.early_stopping:
-        raise ValueError(
-            f"early_stopping={config.early_stopping} watches the validation loss: pass x_val and "
-            "t_val, or set val_fraction > 0."
-        )
-    n = x.shape[0]
-    batch_size = config.batch(n)
-    mesh = sharding.data_mesh(config.devices)
-    sharding.check_batch(batch_size, mesh)
-    steps = n // batch_size
-    tx = optimizer.build(steps * config.epochs)
-    # Compiled runners are cached on these hashable settings, so a second fit does not recompile.
-    step_spec = (_Transformation(optimizer, steps * config.epochs), config.backprop, config.dtype)
-    key = jax.random.key(config.seed)
-
-    if state is None:
-        p = params if params is not None else net.init(jax.random.fold_in(key, _INIT_STREAM), dtype)
-        net.check_params(p)
-        p = jax.tree.map(lambda a: jnp.asarray(a, dtype), p)  # master weights: the storage dtype
-        state = TrainState(p, tx.init(p), 0)
-    else:
-        net.check_params(state.params)
+    optimizer, config = optimizer or Optimizer(), config or TrainConfig()
+    data = prepare(net, x, t, x_val, t_val, config)
     keep = callback is not None or bool(config.early_stopping)  # every epoch's state is seen
-    # Copies (may_alias=False): the run donates its buffers, never the caller's arrays.
-    put = lambda tree: jax.device_put(tree, sharding.replicated(mesh), may_alias=False)  # noqa: E731
-    params_, opt_state = put((state.params, state.opt_state))
-    if config.chunk_steps is None:  # data is never donated: no copies
-        x, t = sharding.place_data((x, t), mesh)
-        if has_val:
-            x_val, t_val = sharding.place_data((x_val, t_val), mesh)
-        run = _make_epochs(net, step_spec, n, batch_size, mesh, has_val, keep)
-    else:  # the training set stays on the host; chunks of steps travel
-        x, t = np.asarray(x), np.asarray(t)
-        run = _make_streamed(net, step_spec, mesh)
-
-    state_bytes = _tree_bytes((state.params, state.opt_state)) if keep else 0  # a kept epoch's
-    per_call = _epochs_per_call(net, n, config, state_bytes)
+    call = _program(net, data, optimizer, config, keep)
+    state, params_, opt_state = _start(net, data, optimizer, config, params, state)
+    state_bytes = ep.tree_bytes((state.params, state.opt_state)) if keep else 0  # an epoch's
+    per_call = _epochs_per_call(net, data.n, config, state_bytes)
     history = []
     while state.epoch < config.epochs:
-        first = state.epoch
-        k = min(per_call, config.epochs - first)
+        first, k = state.epoch, min(per_call, config.epochs - state.epoch)
         start = time.perf_counter()
-        if config.chunk_steps is None:
-            epochs = jnp.arange(first, first + k, dtype=jnp.int32)
-            params_, opt_state, out = run(params_, opt_state, x, t, x_val, t_val, key, epochs)
-        else:
-            params_, opt_state, out = _streamed_epoch(
-                run, params_, opt_state, x, t, key, first, batch_size, config.chunk_steps
-            )
-            if has_val:
-                out |= _val_out(net, params_, x_val, t_val)
+        params_, opt_state, out = call(params_, opt_state, first, k)
         states = out.pop("states", None)  # with keep: on the devices, sharded like the state
         out = jax.tree.map(lambda a: np.asarray(a).tolist(), jax.device_get(out))  # floats
         seconds = (time.perf_counter() - start) / k
-        records = _records(net, out, first, seconds, steps * batch_size, x_val)
+        records = _records(net, out, first, seconds, data.n_seen, data.x_val)
         if not keep and max(out["bad_step"]) < 0:  # no one looks between the calls' ends
             history += records
             state = _advance(state, records[-1], params_, opt_state, config)
@@ -469,6 +197,115 @@ def fit(
             if (callback and callback(record, state)) or _patience_ran_out(state, config):
                 return _finish(state, history, config)
     return _finish(state, history, config)
+
+
+class Data(NamedTuple):
+    """A run's training and validation arrays, checked and on the devices (on the host when
+    streamed), with the batch size and the data mesh."""
+
+    x: object
+    t: object
+    x_val: object
+    t_val: object
+    batch_size: int
+    mesh: object
+
+    @property
+    def n(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def n_seen(self) -> int:
+        """Examples an epoch trains on: the last ``n mod batch_size`` are dropped."""
+        return self.n // self.batch_size * self.batch_size
+
+
+def prepare(net, x, t, x_val, t_val, config, place: bool = True) -> Data:
+    """The checked arrays of a run (split, cast, finite) and its batch size; ``place`` puts them
+    on the data mesh (or, streamed, keeps ``x``, ``t`` on the host)."""
+    dtype = storage_dtype(config.dtype)
+    needs_local = (config.val_fraction and x_val is None) or config.chunk_steps is not None
+    if needs_local and isinstance(x, jax.Array) and not x.is_fully_addressable:
+        raise ValueError(  # each process holds only its shard of x
+            "x spans several processes: val_fraction and chunk_steps need the whole training "
+            "set in this process; pass x_val and t_val, and leave chunk_steps None."
+        )
+    x, t, x_val, t_val = _split(net, x, t, x_val, t_val, config)
+    x, t = _as_arrays(net, x, t, dtype)
+    if x_val is not None:
+        x_val, t_val = _as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
+    elif config.early_stopping:
+        raise ValueError(
+            f"early_stopping={config.early_stopping} watches the validation loss: pass x_val and "
+            "t_val, or set val_fraction > 0."
+        )
+    n = x.shape[0]
+    batch_size = config.batch(n)
+    mesh = sharding.data_mesh(config.devices) if place else sharding.data_mesh(1)
+    sharding.check_batch(batch_size, mesh)
+    if place and config.chunk_steps is None:  # data is never donated: no copies
+        x, t = sharding.place_data((x, t), mesh)
+        if x_val is not None:
+            x_val, t_val = sharding.place_data((x_val, t_val), mesh)
+    elif place:  # the training set stays on the host; chunks of steps travel
+        x, t = np.asarray(x), np.asarray(t)
+    return Data(x, t, x_val, t_val, batch_size, mesh)
+
+
+def step_spec(optimizer, config, steps_per_epoch: int, names=()):
+    """``(StepSpec, numbers)``: what the compiled epochs are cached on, and the optimizer's
+    numbers that travel as their arguments (another learning rate never recompiles)."""
+    structure, numbers = ep.split_numbers(optimizer, names)
+    spec = ep.StepSpec(structure, steps_per_epoch * config.epochs, config.backprop, config.dtype)
+    return spec, numbers
+
+
+def _program(net, data: Data, optimizer, config, keep: bool):
+    """``call(params, opt_state, first, k) -> (params, opt_state, out)``: epochs
+    ``first .. first + k - 1`` on the devices, or streamed from the host."""
+    spec, numbers = step_spec(optimizer, config, data.n // data.batch_size)
+    hyper = {k: jnp.asarray(v, storage_dtype(config.dtype)) for k, v in numbers.items()}
+    key = jax.random.key(config.seed)
+    x, t, x_val, t_val = data[:4]
+    if config.chunk_steps is None:
+        run = ep.make_epochs(net, spec, data.n, data.batch_size, data.mesh, x_val is not None, keep)
+
+        def call(params, opt_state, first, k):
+            epochs = jnp.arange(first, first + k, dtype=jnp.int32)
+            return run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs)
+
+        return call
+    run = stream.make_streamed(net, spec, data.mesh)
+
+    def call(params, opt_state, first, k):
+        args = (key, hyper, first, data.batch_size, config.chunk_steps)
+        params, opt_state, out = stream.streamed_epoch(run, params, opt_state, x, t, *args)
+        return (
+            params,
+            opt_state,
+            out | (_val_out(net, params, x_val, t_val) if x_val is not None else {}),
+        )
+
+    return call
+
+
+def _start(net, data, optimizer, config, params, state):
+    """``(state, params, opt_state)``: the state to start from (fresh or resumed) and copies of
+    its arrays on the mesh (``may_alias=False``: the run donates them, never the caller's)."""
+    dtype = storage_dtype(config.dtype)
+    if state is None:
+        key = jax.random.fold_in(jax.random.key(config.seed), _INIT_STREAM)
+        p = params if params is not None else net.init(key, dtype)
+        net.check_params(p)
+        p = jax.tree.map(lambda a: jnp.asarray(a, dtype), p)  # master weights: the storage dtype
+        steps = data.n // data.batch_size
+        state = TrainState(p, optimizer.build(steps * config.epochs).init(p), 0)
+    else:
+        net.check_params(state.params)
+    placed = jax.device_put(
+        (state.params, state.opt_state), sharding.replicated(data.mesh), may_alias=False
+    )
+    return state, *placed
 
 
 @jax.jit
@@ -531,50 +368,10 @@ def _records(net, out, first, seconds, n_seen, x_val):
 
 
 def _epochs_per_call(net, n: int, config, state_bytes: int = 0) -> int:
-    """Epochs fused into one call: 1 when streaming, else enough to do about
-    ``_FLOPS_PER_CALL`` of work (XOR's 5000 full-batch epochs are one call), and no more than
-    ``_STATE_BYTES_PER_CALL`` of per-epoch states (``state_bytes`` each) when they are kept."""
+    """Epochs fused into one call (``epochs.epochs_per_call``); 1 when streaming."""
     if config.chunk_steps is not None:
         return 1
-    flops = 6 * net.n_params * n
-    k = int(_FLOPS_PER_CALL // max(flops, 1))
-    if state_bytes:
-        k = min(k, _STATE_BYTES_PER_CALL // state_bytes)
-    return max(1, min(config.epochs, k))
-
-
-def _tree_bytes(tree) -> int:
-    """Bytes of a pytree of arrays or ``jax.ShapeDtypeStruct``s."""
-    return sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves(tree))
-
-
-def _streamed_epoch(run, params, opt_state, x, t, key, epoch, batch_size, chunk_steps):
-    """One epoch over host arrays, ``chunk_steps`` steps per transfer, in the same order as the
-    on-device epoch."""
-    n = x.shape[0]
-    steps = n // batch_size
-    perm_key, drop_key = jax.random.split(jax.random.fold_in(key, epoch))
-    order = np.arange(n) if batch_size == n else np.asarray(jax.random.permutation(perm_key, n))
-    order = order[: steps * batch_size].reshape(steps, batch_size)
-    losses, corrects = [], []
-    for s in range(0, steps, chunk_steps):
-        idx = order[s : s + chunk_steps]
-        keys = jax.vmap(lambda i: jax.random.fold_in(drop_key, i))(jnp.arange(s, s + len(idx)))
-        params, opt_state, out = run(params, opt_state, x[idx], t[idx], keys)
-        if out["bad_step"] >= 0:
-            bad = {
-                "train_loss": [np.nan],
-                "train_correct": [0.0],
-                "bad_step": [s + out["bad_step"]],
-            }
-            return params, opt_state, bad
-        losses.append(np.asarray(out["loss"]))
-        corrects.append(np.asarray(out["correct"]))
-    out = {
-        "train_loss": [np.concatenate(losses).mean()],
-        "train_correct": [np.concatenate(corrects).sum()],
-    }
-    return params, opt_state, out | {"bad_step": [-1]}
+    return ep.epochs_per_call(net, n, config.epochs, state_bytes)
 
 
 def _val_out(net, params, x_val, t_val):
@@ -624,7 +421,7 @@ def _as_arrays(net, x, t, dtype, names=("x", "t")):
     return x, t
 
 
-def _storage_dtype(name: str):
+def storage_dtype(name: str):
     if name == "float64":
         if not jax.config.jax_enable_x64:
             raise ValueError(

@@ -106,9 +106,9 @@ def test_the_markdown_tables_render_from_the_json(quick, tmp_path):
     finally:
         sys.path.remove(str(EXPERIMENTS))
     path = tmp_path / "BENCHMARKS.md"
-    path.write_text(f"# Benchmarks\n\nbefore\n\n{bench.BEGIN}\nSTALE-TABLE-7f3e\n{bench.END}\n\nafter\n")
+    path.write_text(f"# Benchmarks\n\nbefore\n\n{bench.BEGIN}\nSTALE-7f3e\n{bench.END}\n\nafter\n")
     bench.write_markdown(quick[0], path)
     text = path.read_text()
-    assert "before" in text and "after" in text and "STALE-TABLE-7f3e" not in text
+    assert "before" in text and "after" in text and "STALE-7f3e" not in text
     assert "| target | measured | met |" in text
     assert quick[0]["machine"]["cpu"] in text

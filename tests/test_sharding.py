@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import MLP, Optimizer, TrainConfig, backprop, fit, sharding, train
+from jaxmlp import epochs as ep
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(64, 4)).astype(np.float32)
@@ -107,12 +108,13 @@ def spy(net, params, x, key=None):
 
 
 backprop.forward = spy
-spec = (train._Transformation(ADAM, 20), "hand", "float32")
-run = train._make_epochs(NET, spec, 64, 16, mesh, False)
+spec, numbers = train.step_spec(ADAM, TrainConfig(epochs=20), 1)
+hyper = {k: jnp.float32(v) for k, v in numbers.items()}
+run = ep.make_epochs(NET, spec, 64, 16, mesh, False)
 put = lambda tree: jax.device_put(tree, sharding.replicated(mesh))
 params = put(NET.init(jax.random.key(0)))
 args = (params, put(ADAM.build(20).init(params)), put(jnp.asarray(X)), put(jnp.asarray(T)))
-hlo = run.lower(*args, None, None, jax.random.key(0), jnp.arange(2, dtype=jnp.int32))
+hlo = run.lower(*args, None, None, jax.random.key(0), hyper, jnp.arange(2, dtype=jnp.int32))
 hlo = hlo.compile().as_text()
 backprop.forward = forward
 out["inside"] = {

@@ -19,6 +19,7 @@ from jaxmlp import (
     make_step,
     train,
 )
+from jaxmlp import epochs as ep
 from jaxmlp.optim import OPTIMIZERS
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
@@ -177,6 +178,33 @@ def test_streaming_equals_training_on_the_device():
     np.testing.assert_allclose(train_losses(streamed), train_losses(on_device), rtol=1e-6)
 
 
+def test_streaming_keeps_a_training_set_larger_than_its_budget_on_the_host(monkeypatch):
+    """The device budget is ``chunk_steps x batch_size`` rows: a training set 40x larger stays
+    a host array, no transfer carries more rows than the budget, and the run equals the
+    on-device one bitwise."""
+    from jaxmlp import stream
+
+    x, t = blobs(n=800, seed=3)
+    config = TrainConfig(epochs=2, batch_size=10, chunk_steps=2)  # budget: 20 rows of 800
+    sizes, make = [], stream.make_streamed
+
+    def spy(*args):
+        run = make(*args)
+
+        def counted(params, opt_state, xs, ts, keys, hyper):
+            sizes.append((type(xs), xs.shape[0] * xs.shape[1]))
+            return run(params, opt_state, xs, ts, keys, hyper)
+
+        return counted
+
+    monkeypatch.setattr(stream, "make_streamed", spy)
+    streamed = fit(PLAIN, x, t, ADAM, config)
+    assert len(sizes) == 2 * 40 and {size for _, size in sizes} == {20}
+    assert {kind for kind, _ in sizes} == {np.ndarray}  # gathered on the host, then sent
+    on_device = fit(PLAIN, x, t, ADAM, TrainConfig(epochs=2, batch_size=10))
+    assert_bitwise_equal(streamed.params, on_device.params)
+
+
 # -- modes and optimizers -------------------------------------------------------------------
 
 
@@ -320,13 +348,13 @@ def test_a_callback_keeps_epochs_fused_and_sees_each_epochs_exact_state(monkeypa
         return result, states
 
     calls = []
-    make = train._make_epochs.__wrapped__
+    make = ep.make_epochs.__wrapped__
 
     def counted(*args):
         run_ = make(*args)
         return lambda *a: calls.append(len(a[-1])) or run_(*a)
 
-    monkeypatch.setattr(train, "_make_epochs", counted)
+    monkeypatch.setattr(ep, "make_epochs", counted)
     fused, fused_states = run()
     assert calls == [20]  # one call for all 20 epochs
     monkeypatch.setattr(train, "_epochs_per_call", lambda *a, **kw: 1)
@@ -338,7 +366,7 @@ def test_a_callback_keeps_epochs_fused_and_sees_each_epochs_exact_state(monkeypa
 
 
 def test_kept_states_cap_the_epochs_fused_into_one_call():
-    per_epoch = train._STATE_BYTES_PER_CALL // 4
+    per_epoch = ep._STATE_BYTES_PER_CALL // 4
     assert train._epochs_per_call(NET, X.shape[0], CONFIG, state_bytes=per_epoch) == 4
     assert train._epochs_per_call(NET, X.shape[0], CONFIG, state_bytes=10**12) == 1
 
@@ -366,10 +394,10 @@ def test_inner_scans_of_a_few_epochs_change_no_bit(monkeypatch):
     run = lambda: fit(NET, x, t, ADAM, config, x_val=x, t_val=t)  # noqa: E731
     assert train._epochs_per_call(NET, x.shape[0], config) == 12
     inner = run()
-    monkeypatch.setattr(train, "_SMALL_LOOP_BYTES", 0)  # scans of one epoch each
-    train._make_epochs.cache_clear()  # a fresh jit: it traces again
+    monkeypatch.setattr(ep, "_SMALL_LOOP_BYTES", 0)  # scans of one epoch each
+    ep.make_epochs.cache_clear()  # a fresh jit: it traces again
     flat = run()
-    train._make_epochs.cache_clear()
+    ep.make_epochs.cache_clear()
     assert flat.history == [
         r | {"seconds": s["seconds"]} for r, s in zip(inner.history, flat.history)
     ]
@@ -382,10 +410,10 @@ def test_inner_epochs_divide_the_call_within_the_byte_budget():
         "loss": jax.ShapeDtypeStruct((), jnp.float32),
         "bad": jax.ShapeDtypeStruct((), jnp.int32),
     }
-    assert train._inner_epochs(5000, outputs) == 50  # 8 bytes an epoch: at most 64, dividing 5000
-    assert train._inner_epochs(7, outputs) == 7
-    assert train._inner_epochs(67, outputs) == 1  # a prime above the budget: one flat scan
-    assert train._inner_epochs(12, {"w": jax.ShapeDtypeStruct((100,), jnp.float32)}) == 1
+    assert ep._inner_epochs(5000, outputs) == 50  # 8 bytes an epoch: at most 64, dividing 5000
+    assert ep._inner_epochs(7, outputs) == 7
+    assert ep._inner_epochs(67, outputs) == 1  # a prime above the budget: one flat scan
+    assert ep._inner_epochs(12, {"w": jax.ShapeDtypeStruct((100,), jnp.float32)}) == 1
 
 
 # -- divergence -----------------------------------------------------------------------------

@@ -1,0 +1,242 @@
+"""The compiled epoch program, written once and shared by ``fit`` and ``fit_population``.
+
+An epoch shuffles with ``jax.random`` on the device and scans the steps over data already there;
+several epochs are fused into one ``lax.scan`` call, so a small net pays no per-step dispatch.
+Epoch e's randomness is ``fold_in(key, e)``. The optimizer's numbers (``Optimizer.build``'s
+``hyper``: learning rate, momentum...) are arguments of the program, not constants, so another
+value never recompiles. A population is the same program under ``jax.vmap`` over members, with
+early stopping, restore-best and divergence tracked per member inside the scan.
+"""
+
+import dataclasses
+import functools
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxmlp import backprop as bp
+from jaxmlp import sharding
+from jaxmlp.optim import HYPERPARAMETERS, Optimizer
+from jaxmlp.step import correct, step_halves, update_if
+
+# Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
+_FLOPS_PER_CALL = 2e8
+# With a callback or early stopping, a fused call also returns every epoch's state, in at most
+# this many bytes.
+_STATE_BYTES_PER_CALL = 2**26
+# XLA:CPU runs a loop body kernel by kernel unless one pass over the loop touches under 1 kB
+# (xla_cpu_small_while_loop_byte_threshold): then the whole loop is one kernel (XOR's 5000
+# epochs: 5.2 ms as one flat scan, 2.4 ms as scans of 40; experiments/BENCHMARKS.md). Fused
+# epochs therefore run as scans of a few epochs each, whose per-epoch outputs take at most this
+# many bytes, so that a tiny network's (XOR's) inner scan is one kernel.
+_SMALL_LOOP_BYTES = 512
+# Placeholders for the numbers that travel as arguments: the compiled program is cached on the
+# optimizer's structure only.
+_PLACEHOLDERS = {"lr": 1.0, "momentum": 0.5, "weight_decay": 1.0, "clip_norm": 1.0}
+
+
+class StepSpec(NamedTuple):
+    """What the compiled step depends on, hashable: the optimizer's structure (its numbers are
+    ``hyper`` arguments), the run length, the gradient source and the compute dtype."""
+
+    optimizer: Optimizer
+    total_steps: int
+    backprop: str
+    dtype: str
+
+    def halves(self, net, hyper: dict):
+        return step_halves(net, self.optimizer.build(self.total_steps, hyper), *self[2:])
+
+
+def split_numbers(optimizer: Optimizer, names=()) -> tuple[Optimizer, dict]:
+    """``(structure, numbers)``: the optimizer with placeholders for the numbers it uses (and
+    for ``names``), and those numbers as a dict: ``structure.build(steps, numbers)`` is
+    ``optimizer.build(steps)``."""
+    used = {
+        "lr": True,
+        "momentum": optimizer.name in ("momentum", "nesterov") or bool(optimizer.momentum),
+        "weight_decay": bool(optimizer.weight_decay),
+        "clip_norm": optimizer.clip_norm is not None,
+    }
+    numbers = {n: getattr(optimizer, n) for n in HYPERPARAMETERS if used[n] or n in names}
+    if "momentum" in numbers and numbers["momentum"] is None:
+        numbers["momentum"] = 0.9  # momentum and nesterov's default
+    return dataclasses.replace(optimizer, **{n: _PLACEHOLDERS[n] for n in numbers}), numbers
+
+
+def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool):
+    """``epoch((params, opt_state, stopped), e, x, t, x_val, t_val, key) -> (carry, out)``: one
+    pass over the training set; a non-finite step and every step after it leave the parameters
+    as they were (``out["bad_step"]`` is its index, -1 when none), as does ``stopped``."""
+    grads_and_metrics, update = halves
+    steps = n // batch_size
+    dropout = net.dropout > 0
+    constrain = (
+        (lambda a: lax.with_sharding_constraint(a, sharding.batch_sharded(mesh)))
+        if mesh.size > 1
+        else (lambda a: a)
+    )
+
+    def epoch(carry, e, x, t, x_val, t_val, key):
+        params, opt_state, stopped = carry
+        perm_key, drop_key = jax.random.split(jax.random.fold_in(key, e))
+        if batch_size == n:
+            order = jnp.arange(n)[None]
+        else:
+            order = jax.random.permutation(perm_key, n)[: steps * batch_size].reshape(
+                steps, batch_size
+            )
+
+        def body(c, i_idx):
+            params, opt_state, bad = c
+            i, idx = i_idx
+            xb, tb = (
+                (constrain(x), constrain(t))
+                if batch_size == n
+                else (constrain(x[idx]), constrain(t[idx]))
+            )
+            k = jax.random.fold_in(drop_key, i) if dropout else None
+            grads, m = grads_and_metrics(params, xb, tb, k)
+            ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0) & ~stopped
+            bad = jnp.where((bad < 0) & ~ok & ~stopped, i, bad)
+            params, opt_state = update_if(ok, update, grads, opt_state, params)
+            return (params, opt_state, bad), m
+
+        (params, opt_state, bad), m = lax.scan(
+            body,
+            (params, opt_state, jnp.int32(-1)),
+            (jnp.arange(len(order), dtype=np.int32), order),
+        )
+        out = {
+            "train_loss": jnp.mean(m["loss"]),
+            "train_correct": jnp.sum(m["correct"]),
+            "bad_step": bad,
+        }
+        if has_val:
+            trace = bp.forward(net, params, x_val)
+            out["val_loss"] = bp.cost_of(net, trace, t_val).astype(jnp.float32)
+            out["val_correct"] = correct(net, trace.as_[-1], t_val).astype(jnp.float32)
+        return (params, opt_state, stopped | (bad >= 0)), out
+
+    return epoch
+
+
+def _scan_epochs(one, carry, epochs):
+    """``lax.scan(one, carry, epochs)`` as scans of a few epochs each (see
+    ``_SMALL_LOOP_BYTES``); the same bits as one flat scan."""
+    c = _inner_epochs(len(epochs), jax.eval_shape(one, carry, epochs[0])[1])
+    carry, out = lax.scan(lambda c_, es: lax.scan(one, c_, es), carry, epochs.reshape(-1, c))
+    return carry, jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
+
+
+@functools.lru_cache(maxsize=32)
+def make_epochs(net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: bool, keep=False):
+    """``run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs)``: a scan over
+    ``epochs`` (indices), compiled once per number of epochs. ``keep``: the outputs also hold
+    every epoch's ``(params, opt_state)`` under ``"states"``."""
+
+    def run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs):
+        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val)
+
+        def one(carry, e):
+            carry, out = epoch(carry, e, x, t, x_val, t_val, key)
+            return carry, (out | {"states": carry[:2]} if keep else out)
+
+        (params, opt_state, _), out = _scan_epochs(
+            one, (params, opt_state, jnp.bool_(False)), epochs
+        )
+        return params, opt_state, out
+
+    return jax.jit(run, donate_argnums=(0, 1))
+
+
+class Member(NamedTuple):
+    """One member's carry through the fused epochs (a population stacks them on axis 0).
+    Epoch counts are 1-based, 0 while nothing happened. ``best_params`` is None without
+    early stopping."""
+
+    params: list
+    opt_state: object
+    stopped: jax.Array  # frozen: diverged or out of patience
+    best_params: list | None
+    best_val_loss: jax.Array
+    bad_epochs: jax.Array
+    stop_epoch: jax.Array  # the epoch after which patience ran out
+    diverged_epoch: jax.Array
+    diverged_step: jax.Array
+
+
+@functools.lru_cache(maxsize=32)
+def make_member_epochs(
+    net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: bool, patience, rows: bool
+):
+    """``run(members, x, t, x_val, t_val, rows, val_rows, keys, hyper, epochs)``: the solo
+    epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``, ``hyper`` (and of
+    ``rows``/``val_rows``, each member's training and validation rows of the shared ``x``, when
+    ``rows``), with early stopping after ``patience`` epochs without a better validation loss
+    and divergence tracked per member."""
+
+    def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs):
+        if rows:
+            x, t, x_val, t_val = x[rows_], t[rows_], x[val_rows], t[val_rows]
+        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val)
+
+        def one(m, e):
+            (params, opt_state, stopped), out = epoch(
+                (m.params, m.opt_state, m.stopped), e, x, t, x_val, t_val, key
+            )
+            diverged = out["bad_step"] >= 0
+            live = ~m.stopped & ~diverged
+            m = m._replace(
+                params=params,
+                opt_state=opt_state,
+                stopped=stopped,
+                diverged_epoch=jnp.where(diverged, e + 1, m.diverged_epoch),
+                diverged_step=jnp.where(diverged, out["bad_step"] + 1, m.diverged_step),
+            )
+            if patience:  # the rule of fit's early stopping, per member
+                better = live & (out["val_loss"] < m.best_val_loss)
+                bad_epochs = jnp.where(better, 0, m.bad_epochs + live)
+                out_of_patience = live & (bad_epochs >= patience)
+                m = m._replace(
+                    best_params=jax.tree.map(
+                        lambda a, b: jnp.where(better, a, b), params, m.best_params
+                    ),
+                    best_val_loss=jnp.where(better, out["val_loss"], m.best_val_loss),
+                    bad_epochs=bad_epochs,
+                    stopped=m.stopped | out_of_patience,
+                    stop_epoch=jnp.where(out_of_patience, e + 1, m.stop_epoch),
+                )
+            return m, out
+
+        return _scan_epochs(one, m, epochs)
+
+    data = 0 if rows else None
+    run = jax.vmap(member, in_axes=(0, None, None, None, None, data, data, 0, 0, None))
+    return jax.jit(run, donate_argnums=(0,))
+
+
+def _inner_epochs(k: int, outputs) -> int:
+    """The largest divisor of ``k`` whose epochs' ``outputs`` fit in ``_SMALL_LOOP_BYTES``."""
+    most = max(1, _SMALL_LOOP_BYTES // max(tree_bytes(outputs), 1))
+    return max(c for c in range(1, min(k, most) + 1) if k % c == 0)
+
+
+def epochs_per_call(net, n: int, epochs: int, state_bytes: int = 0, members: int = 1) -> int:
+    """Epochs fused into one call: enough to do about ``_FLOPS_PER_CALL`` of work (XOR's 5000
+    full-batch epochs are one call), and no more than ``_STATE_BYTES_PER_CALL`` of per-epoch
+    states or outputs (``state_bytes`` an epoch) when they are kept."""
+    flops = 6 * net.n_params * n * members
+    k = int(_FLOPS_PER_CALL // max(flops, 1))
+    if state_bytes:
+        k = min(k, _STATE_BYTES_PER_CALL // state_bytes)
+    return max(1, min(epochs, k))
+
+
+def tree_bytes(tree) -> int:
+    """Bytes of a pytree of arrays or ``jax.ShapeDtypeStruct``s."""
+    return sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves(tree))

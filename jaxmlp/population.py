@@ -1,0 +1,347 @@
+"""Populations: P networks of one architecture trained at once, as one compiled program.
+
+Members differ by seed (initial parameters, shuffling, dropout), by numeric optimizer settings
+given as arrays (``hyper``: learning rate, momentum, weight decay, clipping norm, and
+``init_scale``), and by their rows of the data (cross-validation folds). They share the compiled
+epochs of ``fit`` (``jaxmlp.epochs``) under ``jax.vmap``: another value never recompiles, and
+member k is ``fit`` with member k's settings: the same initial parameters, keys, shuffles and
+update rule, and the same parameters and history up to float rounding. Not bit for bit: XLA:CPU
+sums a batched reduction (the bias gradient over a (P, n, h) delta) in another order than an
+unbatched one, and its order depends on P and on the sharding, so a last-bit difference in
+about half of the steps grows slowly along a run (the bound: tests/test_population.py).
+Early stopping, restore-best and divergence are per member,
+inside the fused scan: a stopped or diverged member is frozen by a mask, the others go on.
+
+>>> import jax.numpy as jnp
+>>> from jaxmlp import MLP, Optimizer, TrainConfig, fit_population
+>>> x = jnp.array([[0.0, 0], [0, 1], [1, 0], [1, 1]]); t = jnp.array([[0.0], [1], [1], [0]])
+>>> net = MLP((2, 3, 1), "sigmoid", "sigmoid", "sse", reduction="sum", init="uniform:0,1")
+>>> pop = fit_population(net, x, t, Optimizer("sgd"), TrainConfig(epochs=2000, batch_size="full"),
+...                      seeds=[0, 1, 2, 3], hyper={"lr": [0.5, 0.5, 1.0, 1.0]})
+>>> len(pop.members), pop.params[0]["w"].shape, [r["lr"] for r in pop.members]
+(4, (4, 2, 3), [0.5, 0.5, 1.0, 1.0])
+"""
+
+import dataclasses
+import math
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxmlp import epochs as ep
+from jaxmlp import sharding, train
+from jaxmlp.optim import HYPERPARAMETERS, Optimizer
+from jaxmlp.train import Result, TrainConfig, TrainState
+
+MEMBERS = "members"  # the mesh axis members shard over
+SETTINGS = (*HYPERPARAMETERS, "init_scale")
+_OUTPUTS = ("train_loss", "train_correct", "val_loss", "val_correct")
+
+
+@dataclasses.dataclass(frozen=True)
+class Population:
+    """A trained population of P members.
+
+    Attributes:
+      params: the members' parameters stacked on a leading axis of P (each member's best
+        parameters with early stopping and ``restore_best``, like ``fit``).
+      history: ``{name: (P, epochs) array}`` for ``train_loss``, ``train_correct``,
+        ``val_loss``, ``val_correct`` (counts); NaN after a member's last epoch.
+      members: one record per member: its settings (``seed``, ``fold``, each ``hyper``
+        value) and outcome (``epochs`` trained, ``stopped_epoch``, ``diverged_epoch`` and
+        ``diverged_step`` (None when it did not), and the last epoch's losses/accuracies).
+      state: the members' final ``epochs.Member`` carry, stacked.
+    """
+
+    params: list
+    history: dict
+    members: list
+    state: ep.Member
+    net: object
+    n_seen: int
+    n_val: int
+
+    def member(self, k: int) -> Result:
+        """Member k as ``fit`` would return it (a diverged member: its last good parameters,
+        as ``Diverged.state`` holds them)."""
+        pick = lambda tree: jax.tree.map(lambda a: a[k], tree)  # noqa: E731
+        end = self.members[k]["epochs"]
+        out = {name: self.history[name][k, :end].tolist() for name in self.history}
+        x_val = np.empty((self.n_val, 0)) if self.n_val else None
+        history = train._records(self.net, out, 0, self.members[k]["seconds"], self.n_seen, x_val)
+        s = pick(self.state)
+        best = s.best_params if float(s.best_val_loss) < math.inf else None
+        state = TrainState(
+            s.params, s.opt_state, end, best, float(s.best_val_loss), int(s.bad_epochs)
+        )
+        return Result(pick(self.params), history, state)
+
+
+def fit_population(
+    net,
+    x,
+    t,
+    optimizer: Optimizer | None = None,
+    config: TrainConfig | None = None,
+    *,
+    seeds=None,
+    hyper: dict | None = None,
+    rows=None,
+    x_val=None,
+    t_val=None,
+    params=None,
+    devices: int | None = None,
+    chunk: int | None = None,
+) -> Population:
+    """Train P members of ``net`` at once on ``x (n, d)``, ``t`` (as ``fit``).
+
+    Member k is ``fit(net, x, t, optimizer with hyper[.][k], config with seed=seeds[k])``.
+
+    Args:
+      seeds: P integer seeds (``config.seed`` for every member when None).
+      hyper: ``{name: P numbers}`` for names in ``SETTINGS``: ``lr``, ``momentum`` (sgd,
+        momentum, nesterov), ``weight_decay``, ``clip_norm``, and ``init_scale``, which
+        multiplies every initial parameter (``w`` and ``b``).
+      rows: ``(train_rows (P, m), val_rows (P, v))``, each member's rows of ``x`` (folds, see
+        ``search.kfold_rows``) instead of all of them; ``x_val`` must then be None.
+      params: initial parameters stacked on a leading axis of P (``net.init`` per seed else).
+      devices: shard the members over this many devices (a ``"members"`` mesh axis; P must
+        divide evenly); one device when None.
+      chunk: train at most this many members at a time (memory), with the same results.
+
+    Memory per member: its parameters and optimizer state (twice the parameters with early
+    stopping, for the best ones), one batch's activations and gradients, and 16 bytes of
+    history per epoch; the data are shared.
+    """
+    optimizer, config = optimizer or Optimizer(), config or TrainConfig()
+    seeds, values = _members(seeds, hyper, optimizer, config)
+    p = len(seeds)
+    if config.val_fraction:
+        raise ValueError(
+            "val_fraction splits by config.seed: give a population x_val and t_val, or rows."
+        )
+    if config.chunk_steps is not None:
+        raise ValueError("chunk_steps streams one run's data; a population keeps it on the device.")
+    dtype = train.storage_dtype(config.dtype)
+    x, t = train._as_arrays(net, x, t, dtype)
+    if x_val is not None:
+        x_val, t_val = train._as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
+    if rows is not None:
+        rows = _check_rows(rows, p, x.shape[0], x_val)
+    has_val = x_val is not None or rows is not None
+    if config.early_stopping and not has_val:
+        raise ValueError(
+            f"early_stopping={config.early_stopping} watches the validation loss: pass x_val and "
+            "t_val, or rows."
+        )
+    n = x.shape[0] if rows is None else rows[0].shape[1]
+    batch_size = n if config.batch_size == "full" else min(config.batch_size, n)
+    n_val = 0 if not has_val else (x_val.shape[0] if rows is None else rows[1].shape[1])
+    spec, base = train.step_spec(optimizer, config, n // batch_size, tuple(values))
+    numbers = _numbers(base, values, p, dtype)
+    patience, has_rows = config.early_stopping, rows is not None
+    mesh1 = sharding.data_mesh(1)
+    run = ep.make_member_epochs(net, spec, n, batch_size, mesh1, has_val, patience, has_rows)
+    chunk = min(chunk or p, p)
+    mesh, keys, scale = (
+        _members_mesh(devices, chunk),
+        _keys(seeds),
+        values.get("init_scale"),
+    )
+    data = (x, t, x_val, t_val)
+    parts = []
+    for s in range(0, p, chunk):
+        pick = np.arange(s, min(s + chunk, p))
+        member_scale = None if scale is None else scale[pick]
+        carry = _init(net, spec, config, keys[pick], member_scale, params, pick, dtype)
+        member_rows = None if rows is None else (rows[0][pick], rows[1][pick])
+        hyper_ = jax.tree.map(lambda a: a[pick], numbers)  # noqa: B023
+        part = _train(run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh)
+        parts.append(part)
+    return _assemble(parts, net, config, seeds, values, n // batch_size * batch_size, n_val)
+
+
+def _members(seeds, hyper, optimizer, config):
+    """``(seeds, values)``: P integer seeds and ``{name: (P,) float64}``, each member's
+    settings checked by the rules of ``Optimizer`` (a member whose values it refuses is a
+    ValueError naming the member)."""
+    hyper = dict(hyper or {})
+    unknown = sorted(set(hyper) - set(SETTINGS))
+    if unknown:
+        raise ValueError(f"Unknown hyper names: {unknown}. They need to be among {list(SETTINGS)}.")
+    values = {}
+    for name, v in hyper.items():
+        a = np.asarray(v, np.float64)
+        if a.ndim != 1 or a.size == 0 or not np.isfinite(a).all():
+            raise ValueError(
+                f"hyper[{name!r}] must be a non-empty list of finite numbers, got {v!r}."
+            )
+        values[name] = a
+    sizes = {len(a) for a in values.values()} | ({len(seeds)} if seeds is not None else set())
+    if len(sizes) != 1:
+        raise ValueError(
+            "seeds and every hyper list give one value per member and must have the same "
+            f"length; got lengths {sorted(sizes) or 'none (give seeds or hyper)'}."
+        )
+    p = sizes.pop()
+    seeds = [config.seed] * p if seeds is None else list(seeds)
+    for s in seeds:
+        train._check_int("seed", s, 0)
+    if "momentum" in values and optimizer.name not in ("sgd", "momentum", "nesterov"):
+        raise ValueError(
+            f"momentum is a setting of sgd, momentum and nesterov, not {optimizer.name!r}."
+        )
+    if "init_scale" in values and (values["init_scale"] <= 0).any():
+        raise ValueError(f"init_scale must be > 0, got {values['init_scale'].tolist()}.")
+    swept = [name for name in values if name != "init_scale"]
+    for k in range(p):
+        try:
+            dataclasses.replace(optimizer, **{name: float(values[name][k]) for name in swept})
+        except ValueError as error:
+            raise ValueError(f"member {k}: {error}") from None
+    return seeds, values
+
+
+def _numbers(base: dict, values: dict, p: int, dtype) -> dict:
+    """Each of the optimizer's numbers as a (P,) array: the swept values, else its own."""
+    return {
+        name: jnp.asarray(np.broadcast_to(values.get(name, value), (p,)), dtype)
+        for name, value in base.items()
+    }
+
+
+def _check_rows(rows, p, n, x_val):
+    if x_val is not None:
+        raise ValueError("give either x_val and t_val or rows (each member's validation rows).")
+    train_rows, val_rows = (np.asarray(r) for r in rows)
+    for name, r in (("train rows", train_rows), ("validation rows", val_rows)):
+        if r.ndim != 2 or r.shape[0] != p or not np.issubdtype(r.dtype, np.integer):
+            raise ValueError(f"{name} must be integers of shape (P={p}, m), got {r.shape}.")
+        if r.size and (r.min() < 0 or r.max() >= n):
+            raise ValueError(
+                f"{name} must index x's {n} rows, got values in [{r.min()}, {r.max()}]."
+            )
+    return jnp.asarray(train_rows, jnp.int32), jnp.asarray(val_rows, jnp.int32)
+
+
+def _members_mesh(devices, p):
+    if devices is None:
+        return None
+    mesh = sharding.data_mesh(devices)  # checks the count against the devices there are
+    if p % devices:
+        raise ValueError(f"{p} members do not divide over {devices} devices: use a multiple.")
+    return Mesh(np.asarray(mesh.devices).reshape(devices, 1), (MEMBERS, sharding.DATA))
+
+
+def _keys(seeds):
+    """``jax.random.key(seed)`` per member, stacked."""
+    if max(seeds) < 2**31:
+        return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.int32))
+    return jax.random.wrap_key_data(
+        jnp.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
+    )
+
+
+def _init(net, spec, config, keys, scale, params, pick, dtype) -> ep.Member:
+    """The members' starting carry: parameters (drawn as ``fit`` draws them, or given, times
+    ``init_scale``), optimizer states, and nothing stopped."""
+    if params is None:
+        params = jax.vmap(lambda k: net.init(jax.random.fold_in(k, train._INIT_STREAM), dtype))(
+            keys
+        )
+    else:
+        params = jax.tree.map(lambda a: jnp.asarray(a, dtype)[pick], params)
+        net.check_params(jax.tree.map(lambda a: a[0], params))
+    if scale is not None:
+        s = jnp.asarray(scale, dtype)
+        params = jax.tree.map(lambda a: a * s.reshape(-1, *[1] * (a.ndim - 1)), params)
+    p = len(keys)
+    zeros = lambda: jnp.zeros(p, jnp.int32)  # noqa: E731  (one buffer each: all are donated)
+    return ep.Member(
+        params=params,
+        opt_state=jax.vmap(spec.optimizer.build(spec.total_steps).init)(params),
+        stopped=jnp.zeros(p, bool),
+        best_params=jax.tree.map(jnp.copy, params) if config.early_stopping else None,
+        best_val_loss=jnp.full(p, jnp.inf, jnp.float32),
+        bad_epochs=zeros(),
+        stop_epoch=zeros(),
+        diverged_epoch=zeros(),
+        diverged_step=zeros(),
+    )
+
+
+def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
+    """``(params, history, carry, seconds per epoch)`` of one chunk of members."""
+    if mesh is not None:
+        split = NamedSharding(mesh, PartitionSpec(MEMBERS))
+        carry, keys, hyper, rows = jax.device_put((carry, keys, hyper, rows), split)
+        data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
+    p = len(keys)
+    rows = rows or (None, None)
+    per_call = ep.epochs_per_call(net, n, config.epochs, 4 * len(_OUTPUTS) * p, members=p)
+    outs, first, start = [], 0, time.perf_counter()
+    while first < config.epochs:
+        epochs = jnp.arange(first, min(first + per_call, config.epochs), dtype=jnp.int32)
+        carry, out = run(carry, *data, *rows, keys, hyper, epochs)
+        outs.append(jax.device_get({k: v for k, v in out.items() if k in _OUTPUTS}))
+        first += len(epochs)
+        if bool(carry.stopped.all()):  # every member out of patience or diverged
+            break
+    seconds = (time.perf_counter() - start) / first
+    history = {k: np.concatenate([o[k] for o in outs], axis=1) for k in outs[0]}
+    params = carry.params
+    if config.early_stopping and config.restore_best:
+        found = carry.best_val_loss < jnp.inf
+        params = jax.tree.map(
+            lambda b, a: jnp.where(found.reshape(-1, *[1] * (a.ndim - 1)), b, a),
+            carry.best_params,
+            params,
+        )
+    return params, history, carry, seconds
+
+
+def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
+    """The chunks' results as one ``Population``, with each member's record."""
+    concat = lambda *a: jnp.concatenate(a) if isinstance(a[0], jax.Array) else np.concatenate(a)  # noqa: E731
+    params = jax.tree.map(concat, *[part[0] for part in parts])
+    state = jax.tree.map(concat, *[part[2] for part in parts])
+    pad = lambda h: np.pad(h, ((0, 0), (0, config.epochs - h.shape[1])), constant_values=np.nan)  # noqa: E731
+    history = {k: np.concatenate([pad(part[1][k]) for part in parts]) for k in parts[0][1]}
+    stop, div, step = (
+        np.asarray(a) for a in (state.stop_epoch, state.diverged_epoch, state.diverged_step)
+    )
+    ends = np.where(stop > 0, stop, np.where(div > 0, div - 1, config.epochs))
+    counts = [part[2].stopped.shape[0] for part in parts]
+    ran = np.repeat([part[1]["train_loss"].shape[1] for part in parts], counts)
+    ends = np.minimum(ends, ran)  # a chunk whose members all stopped early ran fewer epochs
+    for h in history.values():
+        h[np.arange(h.shape[1]) >= ends[:, None]] = np.nan
+    seconds = np.repeat([part[3] for part in parts], counts)
+    best = np.asarray(state.best_val_loss)
+    classifier = train.is_classifier(net)
+    members = []
+    for k, end in enumerate(ends.tolist()):
+        last = {name: float(h[k, end - 1]) if end else None for name, h in history.items()}
+        record = {"member": k, "seed": seeds[k]}
+        record |= {name: float(v[k]) for name, v in values.items()}
+        record |= {
+            "epochs": end,
+            "stopped_epoch": int(stop[k]) or None,
+            "diverged_epoch": int(div[k]) or None,
+            "diverged_step": int(step[k]) or None,
+            "train_loss": last["train_loss"],
+            "train_accuracy": _ratio(last["train_correct"], n_seen) if classifier else None,
+            "val_loss": last.get("val_loss"),
+            "val_accuracy": _ratio(last.get("val_correct"), n_val) if classifier else None,
+            "best_val_loss": float(best[k]) if best[k] < np.inf else None,
+            "seconds": float(seconds[k]),
+        }
+        members.append(record)
+    return Population(params, history, members, state, net, n_seen, n_val)
+
+
+def _ratio(count, n):
+    return None if count is None else count / n

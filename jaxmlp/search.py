@@ -1,0 +1,144 @@
+"""Searches as populations: cross-validation folds and hyperparameter grids, one compiled program.
+
+A grid search trains every (grid point, seed, fold) as one member of ``fit_population`` and
+returns one record per member, a plain list of dicts (no pandas), which ``write_records``
+saves as CSV or JSONL and ``summarize`` reduces to one row per grid point.
+
+>>> import numpy as np
+>>> from jaxmlp import MLP, Optimizer, TrainConfig, search
+>>> rng = np.random.default_rng(0); x = rng.normal(size=(40, 2)).astype("float32")
+>>> t = (x[:, :1] > 0).astype("float32")
+>>> net = MLP((2, 4, 1), "tanh", "sigmoid", "bce")
+>>> records = search.grid_search(net, x, t, Optimizer("sgd"), TrainConfig(epochs=20, batch_size=8),
+...                              grid={"lr": [0.1, 1.0]}, seeds=[0, 1], folds=4)
+>>> len(records), sorted({r["fold"] for r in records}), [r["n"] for r in search.summarize(records)]
+(16, [0, 1, 2, 3], [8, 8])
+"""
+
+import csv
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from jaxmlp.population import fit_population
+from jaxmlp.train import TrainConfig
+
+_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+
+
+def kfold_rows(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_rows (k, (k - 1) m), val_rows (k, m))`` with ``m = n // k``: fold f holds out
+    the f-th of k equal blocks of a ``seed``-shuffled order (``n mod k`` examples left out,
+    so that every fold has the same shapes and the folds run as one program)."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= n:
+        raise ValueError(f"folds must be an integer in [2, n={n}], got {k!r}.")
+    m = n // k
+    blocks = np.random.default_rng(seed).permutation(n)[: k * m].reshape(k, m)
+    train = np.stack(
+        [np.concatenate([b for g, b in enumerate(blocks) if g != f]) for f in range(k)]
+    )
+    return train, blocks
+
+
+def grid_search(
+    net,
+    x,
+    t,
+    optimizer,
+    config: TrainConfig,
+    grid: dict,
+    *,
+    seeds=(0,),
+    folds: int | None = None,
+    x_val=None,
+    t_val=None,
+    devices: int | None = None,
+    chunk: int | None = None,
+) -> list[dict]:
+    """Train every grid point x seed (x fold) as one population; one record per member.
+
+    Args:
+      grid: ``{name: values}`` over ``population.SETTINGS`` (``lr``, ``momentum``,
+        ``weight_decay``, ``clip_norm``, ``init_scale``); the product of the lists.
+      seeds: the seeds of each point.
+      folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``); else ``x_val``,
+        ``t_val`` validate (or nothing does).
+
+    Each record: the member's settings (the grid's names, ``seed``, ``fold``) and outcome
+    (see ``Population.members``).
+    """
+    names = list(grid)
+    points = list(itertools.product(*(list(grid[name]) for name in names)))
+    fold_ids = list(range(folds)) if folds else [None]
+    members = list(itertools.product(points, seeds, fold_ids))
+    hyper = {name: [point[i] for point, _, _ in members] for i, name in enumerate(names)}
+    rows = None
+    if folds:
+        if x_val is not None:
+            raise ValueError("give either folds or x_val and t_val, not both.")
+        train_rows, val_rows = kfold_rows(len(x), folds, config.seed)
+        picks = [f for _, _, f in members]
+        rows = (train_rows[picks], val_rows[picks])
+    pop = fit_population(
+        net,
+        x,
+        t,
+        optimizer,
+        config,
+        seeds=[s for _, s, _ in members],
+        hyper=hyper,
+        rows=rows,
+        x_val=x_val,
+        t_val=t_val,
+        devices=devices,
+        chunk=chunk,
+    )
+    return [record | {"fold": f} for record, (_, _, f) in zip(pop.members, members, strict=True)]
+
+
+def summarize(records: list[dict], by=None) -> list[dict]:
+    """One row per value of ``by`` (the swept names: those that vary, when None): ``n``
+    members, ``diverged`` of them, and the mean and standard deviation of each metric over
+    the members that did not diverge."""
+    if by is None:
+        fixed = {"member", "seed", "fold", "epochs", "stopped_epoch", "seconds", "best_val_loss"}
+        fixed |= {"diverged_epoch", "diverged_step", *_METRICS}
+        by = [k for k in records[0] if k not in fixed and len({r[k] for r in records}) > 1]
+    groups = {}
+    for r in records:
+        groups.setdefault(tuple(r[k] for k in by), []).append(r)
+    rows = []
+    for key, group in groups.items():
+        row = dict(zip(by, key, strict=True)) | {"n": len(group)}
+        row["diverged"] = sum(r["diverged_epoch"] is not None for r in group)
+        for metric in _METRICS:
+            v = [r[metric] for r in group if r[metric] is not None and r["diverged_epoch"] is None]
+            row[f"{metric}_mean"] = float(np.mean(v)) if v else None
+            row[f"{metric}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else None
+        rows.append(row)
+    return rows
+
+
+def write_records(records: list[dict], path) -> Path:
+    """Records as ``.csv`` (a header of every key) or ``.jsonl`` (one object a line; NaN and
+    infinities as null), by the extension."""
+    path = Path(path)
+    if path.suffix not in (".csv", ".jsonl"):
+        raise ValueError(f"write_records writes .csv or .jsonl, got {path.name!r}.")
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    clean = [{k: _finite(r.get(k)) for k in keys} for r in records]
+    with path.open("w", newline="") as f:
+        if path.suffix == ".csv":
+            writer = csv.DictWriter(f, keys)
+            writer.writeheader()
+            writer.writerows(clean)
+        else:
+            f.writelines(json.dumps(r, allow_nan=False) + "\n" for r in clean)
+    return path
+
+
+def _finite(v):
+    return None if isinstance(v, float) and not math.isfinite(v) else v

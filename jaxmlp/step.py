@@ -1,0 +1,102 @@
+"""The training step: gradients (by hand or by ``jax.grad``), metrics, and the optax update.
+
+``make_step`` is the pure step ``(params, opt_state, x, t, key) -> (params, opt_state, metrics)``;
+the compiled epochs (``jaxmlp.epochs``) use its two halves so that they can skip the update of a
+non-finite step.
+"""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from jaxmlp import backprop as bp
+
+BACKPROPS = ("hand", "autodiff")
+
+
+def gradient_source(net, backprop: str = "hand") -> Callable:
+    """``f(params, x, t, key) -> (cost, y, grads)`` by the hand recursion or by ``jax.grad``."""
+    if backprop == "hand":
+
+        def hand(params, x, t, key=None):
+            trace = bp.forward(net, params, x, key)
+            grads, _ = bp.backward(net, params, trace, t)
+            return bp.cost_of(net, trace, t), trace.as_[-1], grads
+
+        return hand
+    if backprop == "autodiff":
+
+        def autodiff(params, x, t, key=None):
+            def cost(p):
+                trace = bp.forward(net, p, x, key)
+                return bp.cost_of(net, trace, t), trace.as_[-1]
+
+            (c, y), grads = jax.value_and_grad(cost, has_aux=True)(params)
+            return c, y, grads
+
+        return autodiff
+    raise ValueError(f"Unknown backprop: {backprop!r}. It needs to be one of {list(BACKPROPS)}.")
+
+
+def correct(net, y, t):
+    """Number of correct predictions in a batch (targets ``t (n, K)``); per unit for sigmoid."""
+    if net.output == "softmax":
+        return jnp.sum(jnp.argmax(y, -1) == jnp.argmax(t, -1))
+    if net.output == "sigmoid":
+        return jnp.sum((y > 0.5) == (t > 0.5)) / y.shape[-1]
+    return jnp.zeros(())
+
+
+def is_classifier(net) -> bool:
+    return net.output in ("softmax", "sigmoid")
+
+
+def make_step(
+    net, tx: optax.GradientTransformation, backprop: str = "hand", dtype: str = "float32"
+):
+    """The pure training step ``(params, opt_state, x, t, key=None) -> (params, opt_state,
+    metrics)``; wrap it in ``jax.jit``. metrics: ``loss``, ``correct``, ``grad_norm``."""
+    grads_and_metrics, update = step_halves(net, tx, backprop, dtype)
+
+    def step(params, opt_state, x, t, key=None):
+        grads, metrics = grads_and_metrics(params, x, t, key)
+        return (*update(grads, opt_state, params), metrics)
+
+    return step
+
+
+def step_halves(net, tx, backprop: str, dtype: str):
+    """The step as ``grads_and_metrics(params, x, t, key) -> (grads, metrics)`` and
+    ``update(grads, opt_state, params) -> (params, opt_state)``, so the fused loops can skip
+    the update of a non-finite step (``update_if``)."""
+    grads_of = gradient_source(net, backprop)
+    compute = jnp.bfloat16 if dtype == "bfloat16" else None
+
+    def grads_and_metrics(params, x, t, key=None):
+        p = params
+        if compute is not None:  # bfloat16 compute, float32 master weights
+            p, x, t = jax.tree.map(lambda a: a.astype(compute), (params, x, t))
+        cost, y, grads = grads_of(p, x, t, key)
+        grads = jax.tree.map(lambda g, w: g.astype(w.dtype), grads, params)
+        metrics = {
+            "loss": cost.astype(jnp.float32),
+            "correct": correct(net, y, t).astype(jnp.float32),
+            "grad_norm": optax.tree.norm(grads).astype(jnp.float32),
+        }
+        return grads, metrics
+
+    def update(grads, opt_state, params):
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    return grads_and_metrics, update
+
+
+def update_if(ok, update, grads, opt_state, params):
+    """``update(grads, opt_state, params)`` if ``ok``, else ``(params, opt_state)`` unchanged.
+    A ``lax.cond``, not a select between both results: the select made XLA copy the optimizer
+    state every step (experiments/BENCHMARKS.md); the cond updates in place."""
+    return lax.cond(ok, update, lambda g, o, p: (p, o), grads, opt_state, params)

@@ -1,0 +1,78 @@
+"""Streamed training: the training set stays on the host and travels to the device in chunks of
+``chunk_steps`` steps (``TrainConfig.chunk_steps``), for data larger than the device's memory.
+
+Each chunk is one compiled scan over batches already gathered on the host, in the same order and
+with the same dropout keys as the on-device epoch (``jaxmlp.epochs``), so a streamed run equals
+an on-device one.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxmlp import sharding
+from jaxmlp.epochs import StepSpec
+from jaxmlp.step import update_if
+
+
+@functools.lru_cache(maxsize=32)
+def make_streamed(net, spec: StepSpec, mesh):
+    """``run(params, opt_state, xs, ts, keys, hyper)`` over ``xs (steps, batch, d)``."""
+    place = (
+        (lambda a: lax.with_sharding_constraint(a, sharding.batch_sharded(mesh)))
+        if mesh.size > 1
+        else (lambda a: a)
+    )
+
+    def run(params, opt_state, xs, ts, keys, hyper):
+        grads_and_metrics, update = spec.halves(net, hyper)
+
+        def body(c, batch):
+            params, opt_state, bad, i = c
+            xb, tb, k = batch
+            grads, m = grads_and_metrics(
+                params, place(xb), place(tb), k if net.dropout > 0 else None
+            )
+            ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0)
+            bad = jnp.where((bad < 0) & ~ok, i, bad)
+            params, opt_state = update_if(ok, update, grads, opt_state, params)
+            return (params, opt_state, bad, i + 1), m
+
+        (params, opt_state, bad, _), m = lax.scan(
+            body, (params, opt_state, jnp.int32(-1), jnp.int32(0)), (xs, ts, keys)
+        )
+        return params, opt_state, {"loss": m["loss"], "correct": m["correct"], "bad_step": bad}
+
+    return jax.jit(run, donate_argnums=(0, 1))
+
+
+def streamed_epoch(run, params, opt_state, x, t, key, hyper, epoch, batch_size, chunk_steps):
+    """One epoch over host arrays ``x``, ``t``, ``chunk_steps`` steps per transfer; outputs as
+    one fused epoch's (lists of one)."""
+    n = x.shape[0]
+    steps = n // batch_size
+    perm_key, drop_key = jax.random.split(jax.random.fold_in(key, epoch))
+    order = np.arange(n) if batch_size == n else np.asarray(jax.random.permutation(perm_key, n))
+    order = order[: steps * batch_size].reshape(steps, batch_size)
+    losses, corrects = [], []
+    for s in range(0, steps, chunk_steps):
+        idx = order[s : s + chunk_steps]
+        keys = jax.vmap(lambda i: jax.random.fold_in(drop_key, i))(jnp.arange(s, s + len(idx)))
+        params, opt_state, out = run(params, opt_state, x[idx], t[idx], keys, hyper)
+        if out["bad_step"] >= 0:
+            bad = {
+                "train_loss": [np.nan],
+                "train_correct": [0.0],
+                "bad_step": [s + out["bad_step"]],
+            }
+            return params, opt_state, bad
+        losses.append(np.asarray(out["loss"]))
+        corrects.append(np.asarray(out["correct"]))
+    out = {
+        "train_loss": [np.concatenate(losses).mean()],
+        "train_correct": [np.concatenate(corrects).sum()],
+    }
+    return params, opt_state, out | {"bad_step": [-1]}

@@ -1,0 +1,35 @@
+"""experiments/population_bench.py runs end to end in quick mode (no timing is asserted: speed
+targets are benchmarks, experiments/BENCHMARKS.md)."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXPERIMENTS = pathlib.Path(__file__).resolve().parent.parent / "experiments"
+
+
+@pytest.mark.slow
+def test_quick_population_bench_writes_its_workloads_and_equal_runs(tmp_path):
+    run = subprocess.run(
+        [sys.executable, str(EXPERIMENTS / "population_bench.py"), "--quick", "--out", tmp_path],
+        capture_output=True, text=True, timeout=900, cwd=EXPERIMENTS,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    record = json.loads((tmp_path / "population_bench.json").read_text())
+    assert record["quick"] is True
+    m = record["metrics"]
+    xor = m["xor_population"]
+    assert set(xor["timings"]) == {
+        "jaxmlp_population", "plain_jit_vmap_scan", "solo_fit_sample", "solo_fit_all_extrapolated"
+    }  # fmt: skip
+    # The contenders train the same nets: the population equals the plain vmap and the solo
+    # fits up to float rounding (tests/test_population.py states why not bit for bit).
+    assert xor["max_abs_param_gap_vs_plain"] <= 1e-4
+    assert xor["max_abs_param_gap_vs_solo_sample"] <= 1e-4
+    for workload in ("xor_population", "fashion_grid", "xor_solo"):
+        for timing in m[workload]["timings"].values():
+            assert timing["median_s"] > 0 and len(timing["samples"]) >= 1
+    assert set(m["xor_solo"]["fit_phases_ms"]) >= {"start", "compiled_call", "records"}
