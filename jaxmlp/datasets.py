@@ -47,7 +47,12 @@ _OUTPUT_AND_LOSS = {
     "multilabel": ("sigmoid", "bce"),
     "regression": ("identity", "sse"),
 }
+# What ``task=`` accepts: "auto" (or None) infers it, "classification" picks binary, multiclass
+# or multilabel from the labels, the others name it.
+TASK_CHOICES = ("auto", "classification", *TASKS)
 MAX_CLASSES = 50  # integer labels with more distinct values are read as regression targets
+MIN_PER_CLASS = 3  # an inferred classification with fewer examples per class warns
+SEED_LIMIT = 2**63  # seeds are 63-bit integers: jax.random.key takes them whole
 DATA_ENV, CACHE_ENV = "JAXMLP_DATA", "JAXMLP_CACHE"
 DIGITS_TEST_FRACTION = 0.2
 _DEBIAN_FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
@@ -88,20 +93,43 @@ class Dataset:
 
 class Standardizer(NamedTuple):
     """Per-feature x' = (x - mean) / std, fitted on training inputs; a constant feature keeps
-    std 1, so it maps to 0. ``mean``, ``std``: float32 ``(d,)``."""
+    std 1, so it maps to 0. ``mean``, ``std``: float32 ``(d,)``, computed in float64 from the
+    float32 inputs (so a feature of size 1e20 does not overflow its variance)."""
 
     mean: np.ndarray
     std: np.ndarray
 
     @classmethod
     def fit(cls, x) -> "Standardizer":
-        x = np.asarray(x, np.float32)
-        mean = x.mean(axis=0, dtype=np.float64)
-        std = np.sqrt(np.square(x - mean.astype(np.float32)).mean(axis=0, dtype=np.float64))
-        return cls(mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32))
+        """ValueError for a feature that float32 cannot hold or scale."""
+        x32 = _float32(x, "x")
+        x = x32.astype(np.float64)
+        mean = x.mean(axis=0)
+        size = np.abs(x - mean).max(axis=0, initial=0.0)  # scaled first: no overflow in x**2
+        scale = np.where(size > 0, size, 1.0)
+        std = size * np.sqrt(np.square((x - mean) / scale).mean(axis=0))
+        std32 = np.where(std > 0, std, 1.0).astype(np.float32)
+        tiny = np.flatnonzero(std32 == 0)
+        if tiny.size:
+            j = int(tiny[0])
+            raise ValueError(
+                f"feature {j} varies by only {std[j]:.3g}: too little to scale in float32; "
+                "drop it or rescale it."
+            )
+        return cls(mean.astype(np.float32), std32)
 
     def apply(self, x) -> np.ndarray:
-        return (np.asarray(x, np.float32) - self.mean) / self.std
+        """``(x - mean) / std`` in float32; ValueError for values that leave its range."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = (_float32(x, "x") - self.mean) / self.std
+        bad = ~np.isfinite(y)
+        if bad.any():
+            i, j = (int(k) for k in np.argwhere(bad)[0])
+            raise ValueError(
+                f"x[{i}, {j}] = {np.asarray(x)[i, j].item()!r} is too far from the training data: "
+                f"standardised it exceeds the float32 range ({np.finfo(np.float32).max:.3g})."
+            )
+        return y
 
     def invert(self, x) -> np.ndarray:
         return np.asarray(x, np.float32) * self.std + self.mean
@@ -119,7 +147,9 @@ def load(
     label_column=-1,
     standardize=True,
     n=None,
-    task=None,
+    task="auto",
+    header=None,
+    encoding="utf-8",
 ) -> Dataset:
     """The data set called ``name_or_path`` (``names()``), or read from a .csv or .npz file.
 
@@ -131,12 +161,19 @@ def load(
       label_column: CSV only: the label column's index (negative from the end) or name.
       standardize: fit a ``Standardizer`` on the training split (xor keeps its 0/1 inputs).
       n: number of training examples: drawn for synthetic sets, a stratified subset otherwise.
-      task: files only: the task (``TASKS``), inferred from the labels if None.
+      task: ``TASK_CHOICES``; for files, "auto" infers it from the labels by the rule of
+        ``from_arrays``; a named set has its own task.
+      header: CSV only: True if the first row names the columns, False if it is data, None to
+        detect (a first row of numbers only is data).
+      encoding: CSV only: the file's text encoding (a Python codec name).
     """
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
+    task = _check_task(task)
     if isinstance(name_or_path, str) and name_or_path in _SETS:
         spec = _SETS[name_or_path]
-        if task is not None and task != spec.task:
+        if task not in ("auto", spec.task) and not (
+            task == "classification" and spec.task != "regression"
+        ):
             raise ValueError(f"{name_or_path!r} is a {spec.task} data set, got task={task!r}.")
         *arrays, info = spec.load(seed, n, data_dir)
         standardize = standardize and spec.standardize
@@ -152,7 +189,9 @@ def load(
         )
     path = _user_file(name_or_path)
     if path.suffix.lower() == ".csv":
-        x, y, feature_names, label_name = files.read_csv(path, label_column)
+        x, y, feature_names, label_name = files.read_csv(
+            path, label_column, header=header, encoding=encoding
+        )
         arrays = {"x": x, "y": y}
         info = {"path": str(path), "feature_names": feature_names, "label_name": label_name}
     else:
@@ -176,32 +215,49 @@ def from_arrays(
     y_test=None,
     *,
     name="arrays",
-    task=None,
+    task="auto",
     seed=0,
     val_fraction=0.0,
     standardize=True,
     n=None,
     info=None,
 ) -> Dataset:
-    """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened) and labels or
-    targets ``y (n,)`` or ``(n, K)``; the task is inferred from ``y`` unless given: integer
-    values with 2 to ``MAX_CLASSES`` distinct values or strings are classes, 0/1 columns are
-    multilabel, anything else is regression. Classes are renumbered 0..K-1 (``info["classes"]``).
+    """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened), at least two
+    examples, and labels or targets ``y (n,)`` or ``(n, K)``. Classes are renumbered 0..K-1
+    (``info["classes"]``). Values must fit float32, the dtype the model computes in.
+
+    ``task`` (``TASK_CHOICES``): "auto" reads ``y`` by this rule: strings or booleans are
+    classes; several columns all 0 or 1 are multilabel, other columns regression; one column of
+    integer values with 2 to ``MAX_CLASSES`` distinct values is classes (binary for 2), with a
+    warning when there are fewer than ``MIN_PER_CLASS`` examples per class (a count, say, is
+    better read with task="regression"); a single value is refused; anything else is
+    regression. "classification" reads the labels as classes (binary, multiclass or
+    multilabel); "regression" as numbers. Test labels of a class absent from ``y`` warn.
     """
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
-    if task is not None and task not in TASKS:
-        raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(TASKS)}.")
+    task = _check_task(task)
     if (x_test is None) != (y_test is None):
         raise ValueError("x_test and y_test go together: pass both or neither.")
     x, y = _check_xy(x, y, "x", "y")
+    if len(x) < 2:
+        raise ValueError(
+            f"x has {len(x)} example: training needs at least 2 (one to learn from and a "
+            "second to make it a data set)."
+        )
+    columns = (info or {}).get("feature_names")
+    _check_range(x, "x", columns)
     if x_test is not None:
         x_test, y_test = _check_xy(x_test, y_test, "x_test", "y_test")
+        _check_range(x_test, "x_test", columns)
         if x_test.shape[1] != x.shape[1]:
             raise ValueError(
                 f"x_test has {x_test.shape[1]} features but x has {x.shape[1]}: they must match."
             )
         if y_test.shape[1:] != y.shape[1:]:
             raise ValueError(f"y_test has shape {y_test.shape}, y has {y.shape}: K must match.")
+    _check_range(y, "y")
+    if y_test is not None:
+        _check_range(y_test, "y_test")
     t, t_test, task, n_classes, classes = _encode_targets(y, y_test, task)
     if n is not None:
         x, t = _subset(x, t, n, seed)
@@ -289,6 +345,22 @@ def stratified_split(x, t, fraction, key_or_seed):
         )
     in_b = _stratified_mask(t, n_b, _rng(key_or_seed))
     return x[~in_b], t[~in_b], x[in_b], t[in_b]
+
+
+def validation_split(x, t, fraction, seed: int):
+    """``(x_train, t_train, x_val, t_val)``: THE validation split of jaxmlp, used by ``load``,
+    ``from_arrays``, ``fit`` (``TrainConfig.val_fraction``) and the command line, so one seed
+    holds out the same examples everywhere. ``stratified_split`` on the seed's own stream,
+    independent of the streams that draw data or subsets."""
+    seed = check_seed(seed)
+    return stratified_split(x, t, fraction, _stream(seed, _VAL))
+
+
+def check_seed(seed) -> int:
+    """``seed`` as a Python int; ValueError unless it is an integer in [0, 2**63)."""
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}.")
+    return int(seed)
 
 
 def one_hot(labels, k: int) -> np.ndarray:
@@ -620,8 +692,7 @@ _SOURCES = {
 
 
 def _check_options(seed, n, val_fraction, standardize):
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    seed = check_seed(seed)
     if n is not None and (isinstance(n, bool) or not isinstance(n, Integral) or n <= 0):
         raise ValueError(f"n must be a positive integer or None, got {n!r}.")
     if (
@@ -649,8 +720,21 @@ def _user_file(name_or_path) -> pathlib.Path:
     return path
 
 
+def _check_task(task) -> str:
+    task = "auto" if task is None else task
+    if task not in TASK_CHOICES:
+        raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(TASK_CHOICES)}.")
+    return task
+
+
 def _check_xy(x, y, x_name, y_name):
     x, y = np.asarray(x), np.asarray(y)
+    for name, a in ((x_name, x), (y_name, y)):
+        if np.issubdtype(a.dtype, np.complexfloating):
+            raise ValueError(
+                f"{name} must be real numbers, got dtype {a.dtype}; pass the real and imaginary "
+                "parts as separate features."
+            )
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{x_name} must be numeric, got dtype {x.dtype}.")
     if x.ndim < 2 or len(x) == 0:
@@ -683,13 +767,37 @@ def _check_finite(a, name):
         )
 
 
+def _check_range(a, name, columns=None) -> None:
+    """ValueError naming the first value of ``a`` (finite) that float32 cannot hold."""
+    if not np.issubdtype(a.dtype, np.floating) or a.dtype.itemsize <= 4:
+        return
+    big = np.abs(a) > np.finfo(np.float32).max
+    if big.any():
+        where = tuple(int(i) for i in np.argwhere(big)[0])
+        column = where[-1] if a.ndim == 2 else None
+        named = f" column {columns[column]!r}" if columns and column is not None else ""
+        raise ValueError(
+            f"{name}{named}: value {a[where]:.6g} at index {where} exceeds the float32 range "
+            f"(largest {np.finfo(np.float32).max:.3g}), the dtype the model computes in; "
+            "rescale it."
+        )
+
+
+def _float32(x, name) -> np.ndarray:
+    x = np.asarray(x)
+    _check_range(x, name)
+    return x.astype(np.float32)
+
+
 def _encode_targets(y, y_test, task):
     """``(t, t_test, task, n_classes, classes)``: ``y`` encoded as ``TARGETS[task]`` says."""
     both = y if y_test is None else np.concatenate([y, y_test])
     numeric = np.issubdtype(y.dtype, np.number) or y.dtype == bool
     if not numeric and y.dtype.kind not in "US":
         raise ValueError(f"y must hold numbers or class names, got dtype {y.dtype}.")
-    task = task or _infer_task(both, numeric)
+    inferred = task == "auto"
+    if task in ("auto", "classification"):
+        task = _infer_task(y, both, numeric, classification=task == "classification")
     if task in ("regression", "multilabel"):
         if not numeric:
             raise ValueError(f"A {task} task needs numeric targets, got {y.dtype} labels.")
@@ -706,6 +814,23 @@ def _encode_targets(y, y_test, task):
     if len(classes) < 2 or (task == "binary" and len(classes) != 2):
         want = "exactly 2" if task == "binary" else "at least 2"
         raise ValueError(f"A {task} task needs {want} classes, got {len(classes)}: {classes[:10]}.")
+    unseen = np.setdiff1d(classes, np.unique(y)) if y_test is not None else []
+    if len(unseen):
+        warnings.warn(
+            f"y_test holds {len(unseen)} class(es) absent from the training labels y: "
+            f"{unseen[:10].tolist()}; the model cannot learn them and their test examples "
+            "count as errors.",
+            UserWarning,
+            stacklevel=4,
+        )
+    if inferred and len(classes) > 2 and len(y) < MIN_PER_CLASS * len(classes):
+        warnings.warn(
+            f"y read as {len(classes)} classes for {len(y)} examples ({len(y) / len(classes):.1f} "
+            f"per class): if y is a count or a measurement, pass task='regression' "
+            "(--task regression).",
+            UserWarning,
+            stacklevel=4,
+        )
     if task == "binary":
         encode = lambda a: (a.reshape(-1) == classes[1]).astype(np.float32)[:, None]  # noqa: E731
     else:
@@ -714,24 +839,38 @@ def _encode_targets(y, y_test, task):
     return encode(y), t_test, task, len(classes), classes.tolist()
 
 
-def _infer_task(y, numeric) -> str:
-    if not numeric:
-        return "binary" if len(np.unique(y)) == 2 else "multiclass"
-    if y.ndim == 2 and y.shape[1] > 1:
-        return "multilabel" if np.isin(y, (0, 1)).all() else "regression"
-    values = np.unique(y)
-    if np.array_equal(values, np.round(values)) and 2 <= len(values) <= MAX_CLASSES:
-        return "binary" if len(values) == 2 else "multiclass"
-    return "regression"
+def _infer_task(y, both, numeric, classification=False) -> str:
+    """The task of labels ``y`` (``both``: with the test labels) by ``from_arrays``' rule."""
+    columns = both.ndim == 2 and both.shape[1] > 1
+    if columns:
+        if np.isin(both, (0, 1)).all() if numeric else False:
+            return "multilabel"
+        if classification:
+            raise ValueError(
+                f"A classification needs one label per example or 0/1 columns, got y of shape "
+                f"{y.shape} with other values."
+            )
+        return "regression"
+    values = np.unique(both)
+    if numeric and not classification:
+        whole = np.array_equal(values, np.round(values))
+        if whole and len(np.unique(y)) == 1:
+            raise ValueError(
+                f"y holds one value ({np.unique(y)[0].item()!r}) for all {len(y)} examples: "
+                "nothing to classify. Pass task='regression' if it is a constant target."
+            )
+        if not (whole and 2 <= len(values) <= MAX_CLASSES):
+            return "regression"
+    return "binary" if len(values) == 2 else "multiclass"
 
 
 def _assemble(name, task, n_classes, arrays, info, *, seed, val_fraction, standardize) -> Dataset:
     x, t, x_test, t_test = arrays
     x_val = t_val = None
     if val_fraction:
-        x, t, x_val, t_val = stratified_split(x, t, val_fraction, _stream(seed, _VAL))
+        x, t, x_val, t_val = validation_split(x, t, val_fraction, seed)
     scaler = Standardizer.fit(x) if standardize else None
-    prepare = scaler.apply if scaler else functools.partial(np.asarray, dtype=np.float32)
+    prepare = scaler.apply if scaler else functools.partial(_float32, name="x")
     encode = _TARGET_DTYPES[task]
     return Dataset(
         name=name,

@@ -597,7 +597,7 @@ def _split(net, x, t, x_val, t_val, config):
         return x, t, x_val, t_val
     from jaxmlp import datasets
 
-    x_tr, t_tr, x_va, t_va = datasets.stratified_split(
+    x_tr, t_tr, x_va, t_va = datasets.validation_split(
         np.asarray(x), np.asarray(t), config.val_fraction, config.seed
     )
     return x_tr, t_tr, x_va, t_va
