@@ -30,7 +30,8 @@ from jax import lax
 
 from jaxmlp import backprop as bp
 from jaxmlp import losses, sharding
-from jaxmlp.optim import Optimizer, _check_int
+from jaxmlp.datasets import check_seed
+from jaxmlp.optim import Optimizer, _check_int, _is_real, _store
 
 BACKPROPS = ("hand", "autodiff")
 DTYPES = ("float32", "float64", "bfloat16")
@@ -92,8 +93,8 @@ class TrainConfig:
             raise ValueError(
                 f"Unknown dtype: {self.dtype!r}. It needs to be one of {list(DTYPES)}."
             )
-        _check_int("seed", self.seed, 0)
-        if not 0 <= self.val_fraction < 1:
+        check_seed(self.seed)
+        if not (_is_real(self.val_fraction) and 0 <= self.val_fraction < 1):
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}.")
         if self.early_stopping is not None:
             _check_int("early_stopping", self.early_stopping, 1)
@@ -101,6 +102,15 @@ class TrainConfig:
             _check_int("devices", self.devices, 1)
         if self.chunk_steps is not None:
             _check_int("chunk_steps", self.chunk_steps, 1)
+        if not isinstance(self.restore_best, bool | np.bool_):
+            raise ValueError(f"restore_best must be True or False, got {self.restore_best!r}.")
+        # numpy numbers become Python's: a checkpoint's JSON metadata holds them
+        for name in ("epochs", "seed", "early_stopping", "devices", "chunk_steps"):
+            _store(self, name, int)
+        if self.batch_size != "full":
+            _store(self, "batch_size", int)
+        _store(self, "val_fraction", float)
+        _store(self, "restore_best", bool)
 
 
 class TrainState(NamedTuple):
@@ -575,6 +585,7 @@ def _val_out(net, params, x_val, t_val):
 
 def evaluate(net, params, x, t, batch_size: int = 8192) -> dict:
     """``{"loss": the cost over all of x (net's reduction), "accuracy": float or None}``."""
+    net.check_params(params)
     x, t = _as_arrays(net, x, t, params[0]["w"].dtype)
     n = x.shape[0]
     total, hits = 0.0, 0.0
