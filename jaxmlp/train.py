@@ -65,7 +65,8 @@ class TrainConfig:
         set is given.
       early_stopping: patience in epochs on the validation loss; None trains all epochs.
       restore_best: with early stopping, return the parameters of the best validation loss.
-      devices: data-parallel over this many devices (all local ones when None).
+      devices: data-parallel over this many devices; None: all of them when the batch divides
+        over them, else as ``sharding.devices_for`` says (with a warning).
       chunk_steps: stream host data to the device in chunks of this many steps (data too large
         for the device); None keeps the whole training set on the device.
     """
@@ -409,8 +410,11 @@ def fit(
         )
     n = x.shape[0]
     batch_size = n if config.batch_size == "full" else min(config.batch_size, n)
-    mesh = sharding.data_mesh(config.devices)
-    sharding.check_batch(batch_size, mesh)
+    devices = config.devices
+    if devices is None and x.is_fully_addressable:  # data in this process: choose the devices
+        devices = sharding.devices_for(batch_size)
+    mesh = sharding.data_mesh(devices)
+    sharding.check_batch(batch_size, mesh, n)
     steps = n // batch_size
     tx = optimizer.build(steps * config.epochs)
     # Compiled runners are cached on these hashable settings, so a second fit does not recompile.
