@@ -909,6 +909,8 @@ def _stratified_mask(t, m, rng) -> np.ndarray:
     n = len(t)
     order = rng.permutation(n)
     t = t.reshape(n, -1)
+    if t.shape[1] > 1 and np.isin(t, (0, 1)).all() and (t.sum(axis=1) == 1).all():
+        t = np.argmax(t, axis=1)[:, None]  # one-hot rows: the labels' strata, in their order
     if np.issubdtype(t.dtype, np.integer) or t.dtype == bool or np.isin(t, (0, 1)).all():
         strata = np.unique(t, axis=0, return_inverse=True)[1].reshape(-1)
         order = order[np.argsort(strata[order], kind="stable")]

@@ -59,7 +59,6 @@ from jax import lax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import (
@@ -70,7 +69,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from jaxmlp import activations
+from jaxmlp import activations, datasets
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.train import BACKPROPS, Diverged, TrainConfig, TrainState, fit
@@ -334,12 +333,16 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = np.inf
 
     def _split(self, X, t, labels, rng):
-        """scikit-learn's held-out set: ``validation_fraction`` of the data, stratified by class
-        for single-label classification."""
-        stratify = labels if is_classifier(self) and labels.ndim == 1 else None
-        X, x_val, t, _, labels, labels_val = train_test_split(
-            X, t, labels, test_size=self.validation_fraction, random_state=rng, stratify=stratify
+        """The held-out set: ``validation_fraction`` of the data by jaxmlp's one split rule
+        (``datasets.validation_split``, stratified by class), seeded by ``random_state`` when it
+        is an int (the examples ``fit`` and the CLI hold out with that seed), else by a draw."""
+        seed = self.random_state if _is_int(self.random_state) else rng.randint(_SEED_MAX)
+        index = np.arange(X.shape[0])
+        stratify = t if is_classifier(self) else np.zeros(X.shape[0])  # regression: at random
+        keep, _, held, _ = datasets.validation_split(
+            index, stratify, self.validation_fraction, int(seed)
         )
+        X, x_val, t, labels, labels_val = X[keep], X[held], t[keep], labels[keep], labels[held]
         if x_val.shape[0] < 2:
             raise ValueError(
                 f"The validation set is too small ({x_val.shape[0]} example): increase "

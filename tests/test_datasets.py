@@ -744,3 +744,11 @@ def test_one_validation_split_for_load_and_fit():
     split = fit(net, x, y, opt, TrainConfig(**{**config.__dict__, "val_fraction": 0.25}))
     explicit = fit(net, ds.x_train, ds.t_train, opt, config, x_val=ds.x_val, t_val=ds.t_val)
     assert [r["val_loss"] for r in split.history] == [r["val_loss"] for r in explicit.history]
+
+
+def test_one_hot_targets_split_like_their_labels():
+    labels = np.arange(30) % 3
+    x = np.arange(30.0)[:, None]
+    by_label = datasets.validation_split(x, labels, 0.2, 5)[2]
+    by_one_hot = datasets.validation_split(x, np.eye(3)[labels], 0.2, 5)[2]
+    np.testing.assert_array_equal(by_label, by_one_hot)

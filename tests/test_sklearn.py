@@ -361,3 +361,28 @@ def test_shuffle_false_needs_a_single_batch():
     x, t = _data(n=10)
     with pytest.raises(ValueError, match="shuffle=False needs one batch .* got batch_size=4"):
         MLPRegressor(shuffle=False, batch_size=4).fit(x, t)
+
+
+def test_early_stopping_holds_out_the_examples_of_jaxmlps_one_split(monkeypatch):
+    """With random_state=7 the estimator holds out the examples that datasets.validation_split,
+    hence datasets.load, from_arrays and fit with seed 7, hold out (issue 15)."""
+    from jaxmlp import datasets
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), np.arange(40) % 4
+    held = []
+    split = datasets.validation_split
+
+    def spy(x_, t_, fraction, seed):
+        parts = split(x_, t_, fraction, seed)
+        held.append((fraction, seed, parts[2].tolist()))
+        return parts
+
+    monkeypatch.setattr(datasets, "validation_split", spy)
+    clf = MLPClassifier(early_stopping=True, validation_fraction=0.25, random_state=7, max_iter=3)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(x, y)
+    expected = split(np.arange(40), y, 0.25, 7)[2].tolist()  # the examples from_arrays holds out
+    assert held == [(0.25, 7, expected)]
+    ds = datasets.from_arrays(x, y, val_fraction=0.25, seed=7, standardize=False)
+    np.testing.assert_array_equal(ds.x_val, x[expected].astype(np.float32))
