@@ -747,8 +747,8 @@ def test_one_validation_split_for_load_and_fit():
 
 
 def test_one_hot_targets_split_like_their_labels():
-    labels = np.arange(30) % 3
-    x = np.arange(30.0)[:, None]
-    by_label = datasets.validation_split(x, labels, 0.2, 5)[2]
-    by_one_hot = datasets.validation_split(x, np.eye(3)[labels], 0.2, 5)[2]
+    labels = np.repeat([0, 1, 2], [5, 11, 17])  # unequal classes: the strata order shows
+    x = np.arange(33.0)[:, None]
+    by_label = datasets.validation_split(x, labels, 0.3, 5)[2]
+    by_one_hot = datasets.validation_split(x, np.eye(3)[labels], 0.3, 5)[2]
     np.testing.assert_array_equal(by_label, by_one_hot)
