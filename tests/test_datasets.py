@@ -418,7 +418,7 @@ def test_fashion_mnist_search_order_data_dir_then_env_then_debian(tmp_path, monk
 
 def test_fashion_mnist_absent_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.delenv("JAXMLP_DATA", raising=False)
-    monkeypatch.setattr(datasets, "_DEBIAN_FASHION_MNIST", tmp_path / "none")
+    monkeypatch.setattr(datasets.named, "_DEBIAN_FASHION_MNIST", tmp_path / "none")
     with pytest.raises(ValueError, match=r"not found.*apt-get install dataset-fashion-mnist"):
         datasets.load("fashion-mnist", data_dir=tmp_path)
 
@@ -472,7 +472,7 @@ def _fake_mnist1d(calls):
 def test_mnist1d_cache_is_written_once_and_regenerated_if_corrupt(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setenv("JAXMLP_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(datasets, "_generate_mnist1d", _fake_mnist1d(calls))
+    monkeypatch.setattr(datasets.named, "_generate_mnist1d", _fake_mnist1d(calls))
     first, second = datasets.load("mnist1d"), datasets.load("mnist1d")
     assert len(calls) == 1 and os.listdir(tmp_path / "cache") == ["mnist1d-standard.npz"]
     np.testing.assert_array_equal(first.x_train, second.x_train)
