@@ -148,9 +148,10 @@ class MLP:
             params.append(layer)
         return params
 
-    def check_params(self, params) -> None:
+    def check_params(self, params, *, finite: bool = False) -> None:
         """ValueError unless ``params`` matches this architecture, layer by layer, in a real
-        floating dtype."""
+        floating dtype; with ``finite``, unless every value is finite too (parameters of a
+        diverged run give NaN outputs, never predictions)."""
         if not isinstance(params, list | tuple) or len(params) != len(self.sizes) - 1:
             n = len(params) if isinstance(params, list | tuple) else type(params).__name__
             raise ValueError(
@@ -179,6 +180,12 @@ class MLP:
                     raise ValueError(
                         f"params[{l}][{name!r}] has dtype {dtype}: parameters must be real "
                         "floating arrays (float32, float64 or bfloat16)."
+                    )
+                if finite and not isinstance(v, jax.core.Tracer) and not _all_finite(v):
+                    raise ValueError(
+                        f"params[{l}][{name!r}] holds NaN or Inf values: parameters of a diverged "
+                        "run cannot predict; train again from the last finite ones with a lower "
+                        "learning rate."
                     )
 
     # -- the network function ------------------------------------------------------------------
@@ -296,6 +303,11 @@ def _check_sizes(sizes) -> tuple[int, ...]:
                 f"Every width in sizes must be a positive integer, got {s!r} in {sizes!r}."
             )
     return tuple(int(s) for s in sizes)
+
+
+def _all_finite(a) -> bool:
+    xp = jnp if isinstance(a, jax.Array) else np
+    return bool(xp.isfinite(a).all())
 
 
 def _check_range(a, dtype, name) -> None:

@@ -589,7 +589,7 @@ def _val_out(net, params, x_val, t_val):
 
 def evaluate(net, params, x, t, batch_size: int = 8192) -> dict:
     """``{"loss": the cost over all of x (net's reduction), "accuracy": float or None}``."""
-    net.check_params(params)
+    net.check_params(params, finite=True)
     x, t = _as_arrays(net, x, t, params[0]["w"].dtype)
     n = x.shape[0]
     total, hits = 0.0, 0.0

@@ -133,3 +133,13 @@ def test_numpy_numbers_are_stored_as_python_numbers(tmp_path):
     checkpoint.save(tmp_path / "c.npz", result.state, net=NET, optimizer=opt, config=config)
     assert checkpoint.load(tmp_path / "c.npz").state.epoch == 2
     json.dumps(config.__dict__)
+
+
+def test_evaluate_refuses_non_finite_parameters():
+    params = NET.init(jax.random.key(0))
+    params[1]["w"] = params[1]["w"].at[0, 0].set(jnp.nan)
+    with pytest.raises(ValueError, match=r"params\[1\]\['w'\] holds NaN or Inf values"):
+        evaluate(NET, params, X, T)
+    with pytest.raises(ValueError, match="holds NaN or Inf"):
+        NET.check_params(params, finite=True)
+    NET.check_params(params)  # shapes and dtypes only, by default

@@ -378,3 +378,15 @@ def test_max_epoch_bounds_the_epoch(saved):
     assert checkpoint.load(saved[0], max_epoch=3).state.epoch == 3
     with pytest.raises(ValueError, match="epoch 3 is past the run's length of 2 epochs"):
         checkpoint.load(saved[0], max_epoch=2)
+
+
+def test_stale_temporaries_of_killed_writes_are_removed(saved, tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    checkpoint.save(path, saved[1], net=NET, optimizer=OPT, config=CONFIG)
+    stale = [tmp_path / ".checkpoint.npz.abc123.tmp", tmp_path / ".summary.json.x.tmp"]
+    for p in stale:
+        p.write_bytes(b"half")
+    (tmp_path / "notes.tmp").write_text("mine")  # not a write_atomic temporary
+    assert checkpoint.remove_stale_temporaries(tmp_path) == sorted(stale)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "notes.tmp"]
+    assert checkpoint.load(path).state.epoch == 3
