@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, checkpoint, fit
+from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, atomic, checkpoint, fit
 
 NET = MLP((2, 5, 3, 1), ("tanh", "prelu"), "sigmoid", "bce")
 OPT = Optimizer("adam", lr=1e-2)
@@ -149,7 +149,7 @@ def test_a_failed_write_keeps_the_old_checkpoint(saved, tmp_path, monkeypatch):
 
 def test_write_atomic_respects_the_umask(tmp_path):
     path = tmp_path / "x.json"
-    checkpoint.write_atomic(path, "{}")
+    atomic.write_atomic(path, "{}")
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
@@ -387,6 +387,6 @@ def test_stale_temporaries_of_killed_writes_are_removed(saved, tmp_path):
     for p in stale:
         p.write_bytes(b"half")
     (tmp_path / "notes.tmp").write_text("mine")  # not a write_atomic temporary
-    assert checkpoint.remove_stale_temporaries(tmp_path) == sorted(stale)
+    assert atomic.remove_stale_temporaries(tmp_path) == sorted(stale)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "notes.tmp"]
     assert checkpoint.load(path).state.epoch == 3
