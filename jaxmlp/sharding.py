@@ -73,14 +73,13 @@ def devices_for(batch_size: int) -> int:
 
 def check_batch(batch_size: int, mesh: Mesh, n_examples: int | None = None) -> None:
     """ValueError unless the batch splits evenly over the mesh. The advice works when followed:
-    a device count that divides the batch, and batch sizes only up to ``n_examples`` (a larger
-    batch is clipped to the training set)."""
+    a device count that divides the batch, and, when ``n_examples`` is given, batch sizes up to
+    it (a larger batch is clipped to the training set, so none is suggested without it)."""
     n = mesh.size
     if batch_size % n:
         fits = _largest_divisor(batch_size, n)
         multiples = sorted({max(n, batch_size // n * n), batch_size // n * n + n})
-        if n_examples is not None:
-            multiples = [m for m in multiples if m <= n_examples]
+        multiples = [m for m in multiples if n_examples is not None and m <= n_examples]
         sizes = f"a batch size of {' or '.join(map(str, multiples))}, or " if multiples else ""
         raise ValueError(
             f"batch size {batch_size} does not divide over {n} devices: use {sizes}"
