@@ -13,9 +13,13 @@ One file holds everything a run needs to continue exactly, and nothing that need
 The RNG state is the seed: epoch e of a run draws from ``fold_in(key(seed), e)``, so the seed and
 the epoch reached say where the random stream stands. ``save`` writes atomically (a temporary
 file in the same folder, fsync, rename, fsync of the folder): a reader, or a run killed at any
-moment, sees the old checkpoint or the new one, never half of one. ``load`` reads with
-``allow_pickle=False`` and raises ValueError for a file that is truncated, corrupt, not a jaxmlp
-checkpoint, or for another architecture or optimizer.
+moment, sees the old checkpoint or the new one, never half of one.
+
+``load`` trusts nothing: it reads with ``allow_pickle=False`` after checking every array's header
+against its bytes, and verifies what it read (``verify``): the parameters' SHA-256, their dtypes
+(real floating), shapes (the architecture), finiteness (parameters and optimizer state), the epoch
+(within the run's length), and, when asked, the run it belongs to (``run_id``). Each refusal is a
+ValueError naming the file and, in one line, what is wrong.
 
 >>> import pathlib, tempfile, jax
 >>> from jaxmlp import MLP, Optimizer, TrainConfig, TrainState
@@ -29,15 +33,12 @@ checkpoint, or for another architecture or optimizer.
 (5, True)
 """
 
-import contextlib
 import dataclasses
 import hashlib
 import io
 import json
 import math
-import os
 import pathlib
-import tempfile
 import zipfile
 import zlib
 from typing import NamedTuple
@@ -47,12 +48,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxmlp
+from jaxmlp import files
+from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
 from jaxmlp.mlp import MLP
-from jaxmlp.optim import Optimizer
+from jaxmlp.optim import Optimizer, _check_int
 from jaxmlp.train import TrainConfig, TrainState, final_params
 
 FORMAT = "jaxmlp-checkpoint"
-VERSION = 1
+VERSION = 2  # 2 adds run_id and config_sha256; version 1 files still load
 META = "__jaxmlp__"
 RNG_RULE = "epoch e draws from fold_in(key(seed), e)"
 
@@ -88,13 +91,17 @@ def save(
     config: TrainConfig,
     extra: dict | None = None,
     extra_meta: dict | None = None,
+    run_id: str | None = None,
 ) -> None:
     """Write ``state`` to ``path`` atomically (see the module docstring for the layout).
 
     ``extra``: name -> array, kept beside the state; ``extra_meta``: JSON-able dict kept in the
-    metadata under ``"extra"``. The arrays are copied to the host during the call, so the
-    caller may donate them afterwards.
+    metadata under ``"extra"``; ``run_id``: the run this checkpoint belongs to
+    (``run_identity`` makes one), which ``load(..., run_id=)`` can require. The arrays are
+    copied to the host during the call, so the caller may donate them afterwards.
     """
+    if run_id is not None and not isinstance(run_id, str):
+        raise ValueError(f"run_id must be a string or None, got {run_id!r}.")
     net.check_params(state.params)
     arrays = _tree_arrays("params", state.params)
     if state.best_params is not None:
@@ -116,53 +123,14 @@ def save(
         "bad_epochs": int(state.bad_epochs),
         "opt_state": [[list(a.shape), a.dtype.name] for a in arrays_of(arrays, "opt_state/")],
         "params_sha256": params_sha256(state.params),
+        "config_sha256": config_sha256(net, optimizer, config),
+        "run_id": run_id,
         "extra": extra_meta or {},
     }
     arrays[META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_atomic(path, buffer.getvalue())
-
-
-def write_atomic(path, data: bytes | str) -> None:
-    """Replace ``path`` by ``data`` atomically: temporary file in the same folder, flush, fsync,
-    ``os.replace``, fsync of the folder. An interrupted write leaves the old file."""
-    path = pathlib.Path(path)
-    if isinstance(data, str):
-        data = data.encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp's 0o600 is for secrets
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def fsync_dir(folder) -> None:
-    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def params_sha256(params) -> str:
@@ -173,6 +141,28 @@ def params_sha256(params) -> str:
     for leaf in jax.tree.leaves(params):
         digest.update(np.ascontiguousarray(_host(leaf)).tobytes())
     return digest.hexdigest()
+
+
+def config_sha256(net: MLP, optimizer: Optimizer, config: TrainConfig) -> str:
+    """SHA-256 of the settings that make a run, all but its length: the architecture, the
+    optimizer and the train config without ``epochs`` (a run extended to more epochs is the same
+    run). Equal digests mean the same settings."""
+    train = dataclasses.asdict(config)
+    del train["epochs"]
+    settings = {
+        "architecture": architecture(net),
+        "optimizer": dataclasses.asdict(optimizer),
+        "train": train,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def run_identity(net: MLP, optimizer: Optimizer, config: TrainConfig, data_sha256: str = "") -> str:
+    """A run's identity: 16 hex digits of the SHA-256 of its settings (``config_sha256``) and
+    of its data (``data_sha256``, any string the caller uses to name the data, e.g. a content
+    hash). Two runs share an id only if they share settings and data."""
+    text = f"{config_sha256(net, optimizer, config)}:{data_sha256}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def architecture(net: MLP) -> dict:
@@ -192,14 +182,28 @@ def architecture(net: MLP) -> dict:
 # -- loading ------------------------------------------------------------------------------------
 
 
-def load(path, *, net: MLP | None = None, optimizer: Optimizer | None = None) -> Checkpoint:
-    """The checkpoint at ``path``. With ``net``, it must be for that architecture; with
-    ``optimizer``, its state must have that optimizer's structure (the saved optimizer is used
-    otherwise). float64 checkpoints load inside ``jax.enable_x64(True)``.
+def load(
+    path,
+    *,
+    net: MLP | None = None,
+    optimizer: Optimizer | None = None,
+    run_id: str | None = None,
+    max_epoch: int | None = None,
+) -> Checkpoint:
+    """The checkpoint at ``path``, verified (``verify``). With ``net``, it must be for that
+    architecture; with ``optimizer``, its state must have that optimizer's structure (the saved
+    optimizer is used otherwise); with ``run_id``, it must have been saved by that run; with
+    ``max_epoch``, its epoch must not be past it (the run's length). float64 checkpoints load
+    inside ``jax.enable_x64(True)``.
 
     Raises ValueError naming the file and the problem: missing, truncated or corrupt, not a
-    jaxmlp checkpoint, a newer format, another architecture, another optimizer.
+    jaxmlp checkpoint, a newer format, another architecture, optimizer or run, or any failure of
+    ``verify``.
     """
+    if run_id is not None and not isinstance(run_id, str):
+        raise ValueError(f"run_id must be a string or None, got {run_id!r}.")
+    if max_epoch is not None:
+        _check_int("max_epoch", max_epoch, 0)
     arrays, meta = _read(path)
     saved_net = _net_from(path, meta)
     if net is not None and net != saved_net:
@@ -211,6 +215,7 @@ def load(path, *, net: MLP | None = None, optimizer: Optimizer | None = None) ->
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(f"{path}: corrupt checkpoint metadata ({error}).") from None
     optimizer = optimizer or saved_optimizer
+    verify(path, arrays, meta, net, saved_optimizer, config, run_id=run_id, max_epoch=max_epoch)
     params = _tree_from(path, arrays, "params", net)
     best = _tree_from(path, arrays, "best_params", net) if "best_params/0/w" in arrays else None
     opt_state = _opt_state_from(path, arrays, optimizer, params)
@@ -227,6 +232,61 @@ def load(path, *, net: MLP | None = None, optimizer: Optimizer | None = None) ->
     return Checkpoint(net, optimizer, config, state, extra, meta)
 
 
+def verify(path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch=None) -> None:
+    """ValueError, naming ``path`` and one problem, unless the checkpoint read as ``arrays`` and
+    ``meta`` is whole and belongs where it is loaded: the settings match their digest
+    (``config_sha256``), the run is ``run_id`` (when given), the epoch lies in
+    ``[0, min(config.epochs, max_epoch)]``, the parameters are real floating arrays of the
+    architecture's shapes in the config's dtype, all finite, with the recorded SHA-256, and the
+    optimizer state is finite."""
+    saved_digest = meta.get("config_sha256")
+    if saved_digest is not None and saved_digest != config_sha256(net, optimizer, config):
+        raise ValueError(
+            f"{path}: the settings in the metadata do not match their recorded digest "
+            "(config_sha256): the metadata was altered."
+        )
+    if run_id is not None and meta.get("run_id") != run_id:
+        raise ValueError(
+            f"{path}: checkpoint of another run: run id {meta.get('run_id')!r}, expected "
+            f"{run_id!r} (a checkpoint from another run folder or another configuration)."
+        )
+    epoch = _int(path, meta, "epoch")
+    last = config.epochs if max_epoch is None else min(config.epochs, max_epoch)
+    if epoch > last:
+        raise ValueError(
+            f"{path}: epoch {epoch} is past the run's length of {last} epochs: not a checkpoint "
+            "of this run."
+        )
+    want = np.dtype(np.float64 if config.dtype == "float64" else np.float32)
+    trees = ("params", "best_params") if "best_params/0/w" in arrays else ("params",)
+    for name, a in arrays.items():
+        if name.split("/")[0] not in trees:
+            continue
+        if a.dtype != want:
+            raise ValueError(
+                f"{path}: {name} has dtype {a.dtype}; parameters of a {config.dtype} run are "
+                f"{want.name}."
+            )
+    for name, a in arrays.items():
+        is_state = name.split("/")[0] in (*trees, "opt_state")
+        if is_state and np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
+            bad = int((~np.isfinite(a)).sum())
+            raise ValueError(f"{path}: {name} holds {bad} NaN or Inf values; it cannot be used.")
+    params = [
+        {k.split("/")[2]: arrays[k] for k in sorted(arrays) if k.startswith(f"params/{l}/")}
+        for l in range(len(net.sizes) - 1)
+    ]
+    try:
+        net.check_params(params)
+    except ValueError as error:
+        raise ValueError(f"{path}: params do not fit the saved architecture: {error}") from None
+    if meta.get("params_sha256") != params_sha256(params):
+        raise ValueError(
+            f"{path}: the parameters do not match their recorded SHA-256 (params_sha256): the "
+            "file was altered or mixed from two checkpoints."
+        )
+
+
 def read_meta(path) -> dict:
     """Only the metadata of the checkpoint at ``path`` (validated like ``load``)."""
     return _read(path)[1]
@@ -238,6 +298,7 @@ def _read(path) -> tuple[dict, dict]:
         raise ValueError(f"{path}: no such checkpoint file.")
     try:
         with open(path, "rb") as f:  # ours to close, whatever np.load raises
+            files.check_npy_sizes(f)  # before np.load allocates what a header claims
             archive = np.load(f, allow_pickle=False)
             if not isinstance(archive, np.lib.npyio.NpzFile):
                 raise ValueError("a single .npy array, not an .npz archive")

@@ -1,158 +1,183 @@
-"""User data files: CSV with a header row, and NPZ archives, read into numpy arrays.
+"""User data files: CSV tables and NPZ/NPY arrays, read into numpy arrays with nothing trusted.
 
-Both readers check the file and name it in every error; the arrays they return are checked for
-shapes, NaN/Inf and label encoding by ``datasets.from_arrays``.
+Every error names the file (and the line, for CSV). A CSV file's first row is a header of column
+names unless it is all numbers (then it is data, and the columns are named ``column_0``,
+``column_1``...); ``header=True`` or ``False`` says so instead. The bytes are decoded with
+``encoding`` (UTF-8 by default, a byte-order mark skipped). An ``.npy`` array, alone or in an
+``.npz`` archive, is read only after its header's shape and dtype are checked against the bytes
+that hold it, so a hostile header cannot make us allocate 10^15 elements. Complex numbers and
+non-numeric arrays are refused. The arrays returned are checked for shapes, range and label
+encoding by ``datasets.from_arrays``.
 """
 
+import codecs
 import csv
 import io
+import math
 import os
 import zipfile
+from typing import NamedTuple
 
 import numpy as np
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
+HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
 
 
-def read_csv(path: str | os.PathLike, label_column: int | str = -1):
-    """``(x, labels, feature_names, label_name)`` from a CSV file with a header row.
+# -- CSV -------------------------------------------------------------------------------------------
+
+
+class Table(NamedTuple):
+    """A CSV file's column ``names``, its data ``rows`` as ``(line, fields)``, and whether its
+    first row was a ``header``."""
+
+    names: list
+    rows: list
+    header: bool
+
+
+def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> Table:
+    """The CSV file at ``path`` as a ``Table``: every non-blank data row as long as the names.
+
+    ``header``: None detects it (a first row of numbers only is data), True or False says
+    whether the first row names the columns. ``encoding``: a Python codec name.
+    """
+    if header not in HEADERS:
+        raise ValueError(f"header must be True, False or None (detect), got {header!r}.")
+    text = _decode(path, encoding)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
+    try:
+        for fields in reader:
+            if fields and any(field.strip() for field in fields):
+                rows.append((reader.line_num, fields))
+    except csv.Error as error:
+        raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({error}).") from None
+    if not rows:
+        raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
+    first = [field.strip() for field in rows[0][1]]
+    if header is None:
+        header = not all(_is_number(field) for field in first)
+    if header:
+        names, rows = first, rows[1:]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"{path}: the header names columns {twice} more than once.")
+    else:
+        names = [f"column_{i}" for i in range(len(first))]
+    for line, fields in rows:
+        if len(fields) != len(names):
+            raise ValueError(
+                f"{path}, line {line}: expected {len(names)} fields as in the "
+                f"{'header' if header else 'first row'}, got {len(fields)}: {fields}."
+            )
+    return Table(names, rows, header)
+
+
+def read_csv(
+    path: str | os.PathLike,
+    label_column: int | str = -1,
+    *,
+    header: bool | None = None,
+    encoding: str = "utf-8",
+):
+    """``(x, labels, feature_names, label_name)`` from a CSV file (``read_table``).
 
     ``x (n, d)`` float64 features; ``labels (n,)`` float64 if every label is a number, else the
     label strings. ``label_column`` is a column index (negative counts from the end) or a name.
     """
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = _header(path, reader)
-        if len(header) < 2:
-            raise ValueError(
-                f"{path}: needs at least two columns (features and a label), got {header}."
-            )
-        label = _label_index(path, header, label_column)
-        features = [i for i in range(len(header)) if i != label]
-        rows, labels = [], []
-        for row in reader:
-            if not row or all(not field.strip() for field in row):
-                continue  # blank line
-            line = reader.line_num
-            if len(row) != len(header):
-                raise ValueError(
-                    f"{path}, line {line}: expected {len(header)} fields as in the header, "
-                    f"got {len(row)}: {row}."
-                )
-            rows.append([_number(path, line, header[i], row[i]) for i in features])
-            labels.append((line, row[label].strip()))
+    names, rows, _ = read_table(path, header=header, encoding=encoding)
+    if len(names) < 2:
+        raise ValueError(f"{path}: needs at least two columns (features and a label), got {names}.")
     if not rows:
         raise ValueError(f"{path}: has a header but no data rows.")
+    label = _label_index(path, names, label_column)
+    features = [i for i in range(len(names)) if i != label]
+    x = [[_number(path, line, names[i], fields[i]) for i in features] for line, fields in rows]
+    labels = [(line, fields[label].strip()) for line, fields in rows]
     return (
-        np.array(rows, np.float64).reshape(len(rows), len(features)),
-        _labels(path, header[label], labels),
-        [header[i] for i in features],
-        header[label],
+        np.array(x, np.float64).reshape(len(x), len(features)),
+        _labels(path, names[label], labels),
+        [names[i] for i in features],
+        names[label],
     )
 
 
-def read_features(path: str | os.PathLike, skip=()) -> tuple[np.ndarray, list[str]]:
-    """``(x, names)`` from a CSV file with a header row and no label column: ``x (n, d)``
-    float64 from every column but those named in ``skip``, ``names`` their header names."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = _header(path, reader)
-        keep = [i for i, name in enumerate(header) if name not in skip]
-        rows = []
-        for row in reader:
-            if not row or all(not field.strip() for field in row):
-                continue  # blank line
-            line = reader.line_num
-            if len(row) != len(header):
-                raise ValueError(
-                    f"{path}, line {line}: expected {len(header)} fields as in the header, "
-                    f"got {len(row)}: {row}."
-                )
-            rows.append([_number(path, line, header[i], row[i]) for i in keep])
+def read_features(path, skip=(), *, header: bool | None = None, encoding: str = "utf-8"):
+    """``(x, names)`` from a CSV file of features (``read_table``): ``x (n, d)`` float64 from
+    every column but those named in ``skip``, ``names`` their column names."""
+    names, rows, has_header = read_table(path, header=header, encoding=encoding)
+    keep = [i for i, name in enumerate(names) if name not in skip]
     if not rows:
         raise ValueError(f"{path}: has a header but no data rows.")
-    return np.array(rows, np.float64).reshape(len(rows), len(keep)), [header[i] for i in keep]
+    x = [[_number(path, line, names[i], fields[i]) for i in keep] for line, fields in rows]
+    return np.array(x, np.float64).reshape(len(x), len(keep)), [names[i] for i in keep]
 
 
-def read_array(path: str | os.PathLike, name: str = "x") -> np.ndarray:
-    """One numeric array from an .npy file, or the array ``name`` of an .npz archive (or its
-    only array), read with ``allow_pickle=False``."""
-    if os.path.getsize(path) == 0:
-        raise ValueError(f"{path}: empty file; expected a numpy .npy or .npz file.")
-    with open(path, "rb") as f:
-        data = io.BytesIO(f.read())
-    try:
-        loaded = np.load(data, allow_pickle=False)
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path}: not a readable numpy file ({error}).") from None
-    if isinstance(loaded, np.ndarray):
-        array = loaded
-    else:
-        with loaded:
-            names = loaded.files
-            if name not in names and len(names) != 1:
-                raise ValueError(f"{path}: needs an array named {name!r}; it holds {names}.")
-            array = _npz_array(path, loaded, name if name in names else names[0])
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ValueError(f"{path}: array {name!r} must be numeric, got dtype {array.dtype}.")
-    return array
-
-
-def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Arrays ``x`` and ``y``, and ``x_test`` and ``y_test`` if present, from an .npz file
-    read with ``allow_pickle=False``."""
-    if os.path.getsize(path) == 0:
-        raise ValueError(f"{path}: empty file; expected an .npz archive of arrays x and y.")
-    with open(path, "rb") as f:  # np.load(path) leaks its file handle when a truncated zip fails
-        data = io.BytesIO(f.read())
-    try:
-        archive = np.load(data, allow_pickle=False)
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path}: not a readable .npz archive ({error}).") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(
-            f"{path}: holds a single array, not an .npz archive; save one with "
-            "np.savez(path, x=x, y=y)."
-        )
-    with archive:
-        present = set(archive.files)
-        missing = [k for k in ("x", "y") if k not in present]
-        if "x_test" in present and "y_test" not in present:
-            missing.append("y_test")
-        if "y_test" in present and "x_test" not in present:
-            missing.append("x_test")
-        if missing:
+def read_csv_inputs(
+    path,
+    feature_names,
+    *,
+    label_name: str | None = None,
+    header: bool | None = None,
+    encoding: str = "utf-8",
+) -> np.ndarray:
+    """Inputs ``x (n, d)`` float64 from a CSV file, its columns matched to ``feature_names`` by
+    name, in any order; a column named ``label_name`` is ignored. A file without a header row
+    must hold exactly the features, in training order. ValueError names a missing or unknown
+    column."""
+    names, rows, has_header = read_table(path, header=header, encoding=encoding)
+    feature_names = list(feature_names)
+    if not has_header:
+        if len(names) != len(feature_names):
             raise ValueError(
-                f"{path}: missing arrays {missing}; it has {sorted(present)}. Expected x and y, "
-                "and optionally x_test and y_test together."
+                f"{path}: has no header row and {len(names)} columns; expected the "
+                f"{len(feature_names)} features {feature_names} in order, or a header naming them."
             )
-        return {k: _npz_array(path, archive, k) for k in NPZ_ARRAYS if k in present}
+        order = list(range(len(names)))
+    else:
+        missing = [n for n in feature_names if n not in names]
+        unknown = [n for n in names if n not in feature_names and n != label_name]
+        if missing or unknown:
+            raise ValueError(
+                f"{path}: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"missing feature columns {missing}" if missing else "",
+                        f"unknown columns {unknown}" if unknown else "",
+                    )
+                    if part
+                )
+                + f". The model's features are {feature_names}."
+            )
+        order = [names.index(n) for n in feature_names]
+    if not rows:
+        raise ValueError(f"{path}: has a header but no data rows.")
+    x = [[_number(path, line, names[i], fields[i]) for i in order] for line, fields in rows]
+    return np.array(x, np.float64).reshape(len(x), len(order))
 
 
-def _npz_array(path, archive, name) -> np.ndarray:
+def _decode(path, encoding) -> str:
     try:
-        array = archive[name]
-    except ValueError as error:  # object arrays need pickle, which is refused
+        codec = codecs.lookup(encoding)
+    except (LookupError, TypeError):
         raise ValueError(
-            f"{path}: array {name!r} is an object array, which cannot be loaded safely "
-            f"({error}). Save numeric arrays, for example x.astype(np.float32)."
+            f"Unknown encoding: {encoding!r}. Use a Python codec name such as 'utf-8', "
+            "'latin-1' or 'cp1252'."
         ) from None
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ValueError(f"{path}: array {name!r} must be numeric, got dtype {array.dtype}.")
-    return array
-
-
-def _header(path, reader) -> list[str]:
-    """The header row's column names; an empty file or a first row of numbers is refused."""
-    header = next(reader, None)
-    if header is None:
-        raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
-    header = [name.strip() for name in header]
-    if all(_is_number(name) for name in header):
+    with open(path, "rb") as f:
+        data = f.read()
+    if codec.name == "utf-8":
+        codec = codecs.lookup("utf-8-sig")  # skip a byte-order mark
+    try:
+        return data.decode(codec.name)
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
         raise ValueError(
-            f"{path}: the first row must be a header of column names, got numbers {header}."
-        )
-    return header
+            f"{path}, line {line}: byte 0x{data[error.start]:02x} is not valid {encoding}; "
+            "give the file's encoding (encoding='latin-1', --encoding latin-1)."
+        ) from None
 
 
 def _label_index(path, header, label_column) -> int:
@@ -201,3 +226,131 @@ def _labels(path, column, labels) -> np.ndarray:
     if all(_is_number(field) for _, field in labels):
         return np.array([_number(path, line, column, field) for line, field in labels])
     return np.array([field for _, field in labels])
+
+
+# -- NPZ and NPY -----------------------------------------------------------------------------------
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Arrays ``x`` and ``y``, and ``x_test`` and ``y_test`` if present, from an .npz file
+    read with ``allow_pickle=False`` after ``check_npy_sizes``."""
+    archive = _open_npz(path)
+    with archive:
+        present = set(archive.files)
+        missing = [k for k in ("x", "y") if k not in present]
+        if "x_test" in present and "y_test" not in present:
+            missing.append("y_test")
+        if "y_test" in present and "x_test" not in present:
+            missing.append("x_test")
+        if missing:
+            raise ValueError(
+                f"{path}: missing arrays {missing}; it has {sorted(present)}. Expected x and y, "
+                "and optionally x_test and y_test together."
+            )
+        return {k: _npz_array(path, archive, k) for k in NPZ_ARRAYS if k in present}
+
+
+def read_array(path: str | os.PathLike, name: str = "x") -> np.ndarray:
+    """One numeric array: the whole of an .npy file, or array ``name`` of an .npz archive (its
+    only array when it holds one), sizes checked before reading (``check_npy_sizes``)."""
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: empty file; expected a numpy .npy or .npz file.")
+    with open(path, "rb") as f:
+        data = io.BytesIO(f.read())
+    if data.getvalue()[:6] == b"\x93NUMPY":
+        try:
+            _check_npy(data, len(data.getvalue()))
+            data.seek(0)
+            array = np.load(data, allow_pickle=False)
+        except (ValueError, EOFError, OSError) as error:
+            raise ValueError(f"{path}: not a readable .npy file ({error}).") from None
+        return _numeric(path, name, array)
+    archive = _open_npz(path, data)
+    with archive:
+        names = archive.files
+        if name not in names and len(names) != 1:
+            raise ValueError(f"{path}: needs an array named {name!r}; it holds {names}.")
+        return _npz_array(path, archive, name if name in names else names[0])
+
+
+def check_npy_sizes(f) -> None:
+    """ValueError unless every ``.npy`` member of the zip archive in the seekable binary file
+    ``f`` holds at least the bytes its header claims (shape x itemsize), read from the headers
+    alone: nothing is allocated for a header that lies. ``f`` is left at its start."""
+    try:
+        archive = zipfile.ZipFile(f)
+    except zipfile.BadZipFile:
+        f.seek(0)
+        return  # not a zip: the reader's own error says so
+    with archive:
+        for info in archive.infolist():
+            if info.filename.endswith(".npy"):
+                with archive.open(info) as member:
+                    try:
+                        _check_npy(member, info.file_size)
+                    except ValueError as error:
+                        raise ValueError(f"array {info.filename[:-4]!r}: {error}") from None
+    f.seek(0)
+
+
+def _check_npy(member, size: int) -> None:
+    """ValueError unless the .npy stream ``member`` of ``size`` bytes holds its header's
+    shape."""
+    fmt = np.lib.format
+    version = fmt.read_magic(member)
+    read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+    if version not in read_header:
+        raise ValueError(f".npy format version {version} is not supported (1.0 or 2.0 are).")
+    shape, _, dtype = read_header[version](member)
+    if dtype.hasobject:
+        return  # refused as a pickle when read
+    need = math.prod(shape) * dtype.itemsize
+    have = size - member.tell()
+    if need > have:
+        raise ValueError(
+            f"its header claims shape {shape} of {dtype} ({need} bytes) but only {have} bytes "
+            "follow: corrupt or forged."
+        )
+
+
+def _open_npz(path, data: io.BytesIO | None = None):
+    if data is None:
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"{path}: empty file; expected an .npz archive of arrays x and y.")
+        with open(path, "rb") as f:  # np.load(path) leaks its handle when a truncated zip fails
+            data = io.BytesIO(f.read())
+    try:
+        check_npy_sizes(data)
+        archive = np.load(data, allow_pickle=False)
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a readable .npz archive ({error}).") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"{path}: holds a single array, not an .npz archive; save one with "
+            "np.savez(path, x=x, y=y)."
+        )
+    return archive
+
+
+def _npz_array(path, archive, name) -> np.ndarray:
+    try:
+        array = archive[name]
+    except ValueError as error:  # object arrays need pickle, which is refused
+        raise ValueError(
+            f"{path}: array {name!r} is an object array, which cannot be loaded safely "
+            f"({error}). Save numeric arrays, for example x.astype(np.float32)."
+        ) from None
+    except (EOFError, OSError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: array {name!r} is unreadable ({error}).") from None
+    return _numeric(path, name, array)
+
+
+def _numeric(path, name, array) -> np.ndarray:
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(
+            f"{path}: array {name!r} is complex ({array.dtype}); a network takes real numbers: "
+            "save the real and imaginary parts as separate features."
+        )
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{path}: array {name!r} must be numeric, got dtype {array.dtype}.")
+    return array

@@ -9,6 +9,8 @@ all hidden units of a layer start identical, the symmetry seed 003 says backprop
 
 >>> parse("normal:0.01")
 Scheme(name='normal', args=(0.01,))
+>>> str(parse("uniform:1,1.0000001"))  # the user's numbers, kept exactly
+'uniform:1,1.0000001'
 """
 
 import math
@@ -43,7 +45,14 @@ class Scheme(NamedTuple):
     args: tuple[float, ...] = ()
 
     def __str__(self):
-        return self.name + (":" + ",".join(f"{a:g}" for a in self.args) if self.args else "")
+        """The spec ``parse`` reads back to this scheme: every number in its shortest exact
+        form (``repr``), so nothing is rounded."""
+        return self.name + (":" + ",".join(map(_exact, self.args)) if self.args else "")
+
+
+def _exact(a: float) -> str:
+    text = repr(float(a))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def parse(spec) -> Scheme:
@@ -61,6 +70,8 @@ def parse(spec) -> Scheme:
         raise ValueError(
             f"Init {spec!r}: arguments must be numbers, as in 'uniform:0,1'."
         ) from None
+    if not all(math.isfinite(a) for a in args):
+        raise ValueError(f"Init {spec!r}: arguments must be finite numbers.")
     if len(args) != _ARITY[name]:
         example = {
             "uniform": "'uniform:-1,1'",
@@ -84,7 +95,15 @@ def default_for(activation: str) -> Scheme:
 
 
 def layer(scheme: Scheme, key, fan_in: int, fan_out: int, dtype) -> dict:
-    """One layer's ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` drawn by ``scheme``."""
+    """One layer's ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` drawn by ``scheme``; ValueError
+    if the scheme's numbers exceed ``dtype``'s range."""
+    largest = float(jnp.finfo(dtype).max)
+    for a in scheme.args:
+        if abs(a) > largest:
+            raise ValueError(
+                f"Init {str(scheme)!r}: {a:g} exceeds the {jnp.dtype(dtype).name} range "
+                f"(largest {largest:.3g})."
+            )
     w_key, b_key = jax.random.split(key)
     if scheme.name == "uniform":
         low, high = scheme.args

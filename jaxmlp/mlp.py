@@ -148,8 +148,10 @@ class MLP:
             params.append(layer)
         return params
 
-    def check_params(self, params) -> None:
-        """ValueError unless ``params`` matches this architecture, layer by layer."""
+    def check_params(self, params, *, finite: bool = False) -> None:
+        """ValueError unless ``params`` matches this architecture, layer by layer, in a real
+        floating dtype; with ``finite``, unless every value is finite too (parameters of a
+        diverged run give NaN outputs, never predictions)."""
         if not isinstance(params, list | tuple) or len(params) != len(self.sizes) - 1:
             n = len(params) if isinstance(params, list | tuple) else type(params).__name__
             raise ValueError(
@@ -172,6 +174,19 @@ class MLP:
                     f"params[{l}] does not match the architecture {self.sizes}: expected "
                     f"shapes {want}, got {got}."
                 )
+            for name, v in layer.items():
+                dtype = v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype
+                if not jnp.issubdtype(dtype, jnp.floating):
+                    raise ValueError(
+                        f"params[{l}][{name!r}] has dtype {dtype}: parameters must be real "
+                        "floating arrays (float32, float64 or bfloat16)."
+                    )
+                if finite and not isinstance(v, jax.core.Tracer) and not _all_finite(v):
+                    raise ValueError(
+                        f"params[{l}][{name!r}] holds NaN or Inf values: parameters of a diverged "
+                        "run cannot predict; train again from the last finite ones with a lower "
+                        "learning rate."
+                    )
 
     # -- the network function ------------------------------------------------------------------
 
@@ -239,8 +254,11 @@ class MLP:
             raise ValueError(
                 f"x must have shape (n, {self.sizes[0]}) for sizes {self.sizes}, got {x.shape}."
             )
+        if jnp.issubdtype(x.dtype, jnp.complexfloating):
+            raise ValueError(f"x must be real numbers, got dtype {x.dtype}.")
         if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
             raise ValueError(f"x must be numeric, got dtype {x.dtype}.")
+        _check_range(x, dtype, "x")
         return jnp.asarray(x, dtype)
 
     def _check_xt(self, params, x, t):
@@ -266,6 +284,11 @@ class MLP:
         if t.shape != (n, k):
             allowed = f"({n}, {k})" + (f" or integer labels ({n},)" if k > 1 else f" or ({n},)")
             raise ValueError(f"t must have shape {allowed}, got {t.shape}.")
+        if jnp.issubdtype(t.dtype, jnp.complexfloating):
+            raise ValueError(f"t must be real numbers, got dtype {t.dtype}.")
+        if self.loss in losses.PROBABILISTIC:
+            _check_probabilities(t, self.loss)
+        _check_range(t, dtype, "t")
         return jnp.asarray(t, dtype)
 
 
@@ -280,6 +303,43 @@ def _check_sizes(sizes) -> tuple[int, ...]:
                 f"Every width in sizes must be a positive integer, got {s!r} in {sizes!r}."
             )
     return tuple(int(s) for s in sizes)
+
+
+def _all_finite(a) -> bool:
+    xp = jnp if isinstance(a, jax.Array) else np
+    return bool(xp.isfinite(a).all())
+
+
+def _check_range(a, dtype, name) -> None:
+    """ValueError if the concrete array ``a`` holds finite values that ``dtype`` cannot."""
+    if isinstance(a, jax.core.Tracer) or not jnp.issubdtype(a.dtype, jnp.floating):
+        return
+    if jnp.dtype(a.dtype).itemsize <= jnp.dtype(dtype).itemsize:
+        return
+    largest = float(jnp.finfo(dtype).max)
+    xp = jnp if isinstance(a, jax.Array) else np  # numpy's float64 stays float64
+    top = float(xp.max(xp.where(xp.isfinite(a), xp.abs(a), 0), initial=0))
+    if top > largest:
+        raise ValueError(
+            f"{name}: value {top:.6g} exceeds the {jnp.dtype(dtype).name} range (largest "
+            f"{largest:.3g}), the dtype the network computes in; rescale it."
+        )
+
+
+def _check_probabilities(t, loss) -> None:
+    """ValueError unless the finite values of the concrete targets ``t`` lie in [0, 1], as
+    ``loss`` needs."""
+    if isinstance(t, jax.core.Tracer) or t.size == 0:
+        return
+    xp = jnp if isinstance(t, jax.Array) else np
+    t = xp.where(xp.isfinite(t), t, 0)  # NaN and Inf are the finiteness check's to name
+    low, high = float(xp.min(t)), float(xp.max(t))
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"Targets of loss {loss!r} must lie in [0, 1] (a probability or a 0/1 label), got "
+            f"values in [{low:g}, {high:g}]; for classes 0..K-1 use a softmax output with K "
+            "units and cross_entropy."
+        )
 
 
 def _check_label_range(t, k: int) -> None:

@@ -16,6 +16,7 @@ PReLU slopes), the gradient of (weight_decay / 2) |w|^2; adamw applies it decoup
 """
 
 import dataclasses
+import math
 from numbers import Integral, Real
 
 import optax
@@ -71,6 +72,10 @@ class Optimizer:
         _check_int("warmup_steps", self.warmup_steps, 0)
         if self.clip_norm is not None:
             _positive("clip_norm", self.clip_norm)
+        for name in ("lr", "momentum", "weight_decay", "decay_rate", "clip_norm"):
+            _store(self, name, float)  # numpy numbers become Python's: JSON and hashing
+        for name in ("decay_steps", "warmup_steps"):
+            _store(self, name, int)
 
     def learning_rate(self, total_steps: int, lr=None) -> optax.Schedule:
         """eta as a function of the step count, for a run of ``total_steps`` steps (peak ``lr``
@@ -133,12 +138,21 @@ def weights_only(params):
 
 
 def _is_real(value) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
+    """A finite real number (not a bool, NaN or infinity)."""
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _positive(name, value):
     if not (_is_real(value) and value > 0):
-        raise ValueError(f"{name} must be a number > 0, got {value!r}.")
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
+
+
+def _store(record, name, kind) -> None:
+    """Replace field ``name`` of the frozen dataclass ``record`` by ``kind(value)`` unless None:
+    a validated numpy number becomes a Python one."""
+    value = getattr(record, name)
+    if value is not None:
+        object.__setattr__(record, name, kind(value))
 
 
 def _check_int(name, value, low, extra=""):

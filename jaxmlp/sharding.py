@@ -10,6 +10,8 @@ no arguments); ``jax.devices()`` then lists every host's devices and the same me
 Each process may load only its shard of the data: see ``place_data`` and docs/scaling.md.
 """
 
+import warnings
+
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -51,13 +53,39 @@ def place_data(tree, mesh: Mesh):
     return jax.tree.map(place, tree)
 
 
-def check_batch(batch_size: int, mesh: Mesh) -> None:
-    """ValueError unless the batch splits evenly over the mesh."""
+def devices_for(batch_size: int) -> int:
+    """The number of devices a batch of ``batch_size`` trains on when none is asked for: all of
+    them if it divides over them, one if it is smaller than the device count, else the largest
+    count that divides it. Warns when that is fewer than all, saying how to choose it."""
+    available = len(jax.devices())
+    if batch_size % available == 0:
+        return available
+    d = 1 if batch_size < available else _largest_divisor(batch_size, available)
+    warnings.warn(
+        f"batch size {batch_size} does not divide over the {available} devices: training on "
+        f"{d} device(s). Pass devices={d} (--devices {d}) to choose this, or a batch size "
+        f"that is a multiple of {available} to use them all.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return d
+
+
+def check_batch(batch_size: int, mesh: Mesh, n_examples: int | None = None) -> None:
+    """ValueError unless the batch splits evenly over the mesh. The advice works when followed:
+    a device count that divides the batch, and, when ``n_examples`` is given, batch sizes up to
+    it (a larger batch is clipped to the training set, so none is suggested without it)."""
     n = mesh.size
     if batch_size % n:
-        fits = max(d for d in range(1, n + 1) if batch_size % d == 0)
+        fits = _largest_divisor(batch_size, n)
         multiples = sorted({max(n, batch_size // n * n), batch_size // n * n + n})
+        multiples = [m for m in multiples if n_examples is not None and m <= n_examples]
+        sizes = f"a batch size of {' or '.join(map(str, multiples))}, or " if multiples else ""
         raise ValueError(
-            f"batch size {batch_size} does not divide over {n} devices: use a multiple of {n} "
-            f"(e.g. {' or '.join(map(str, multiples))}), or devices={fits} (--devices {fits})."
+            f"batch size {batch_size} does not divide over {n} devices: use {sizes}"
+            f"devices={fits} (--devices {fits})."
         )
+
+
+def _largest_divisor(batch_size: int, most: int) -> int:
+    return max(d for d in range(1, most + 1) if batch_size % d == 0)

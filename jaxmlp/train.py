@@ -30,7 +30,8 @@ import optax
 from jaxmlp import backprop as bp
 from jaxmlp import epochs as ep
 from jaxmlp import losses, sharding, stream
-from jaxmlp.optim import Optimizer, _check_int
+from jaxmlp.datasets import check_seed
+from jaxmlp.optim import Optimizer, _check_int, _is_real, _store
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
 
 __all__ = ["Diverged", "Result", "TrainConfig", "TrainState", "evaluate", "fit", "make_step"]
@@ -56,7 +57,8 @@ class TrainConfig:
         set is given.
       early_stopping: patience in epochs on the validation loss; None trains all epochs.
       restore_best: with early stopping, return the parameters of the best validation loss.
-      devices: data-parallel over this many devices (all local ones when None).
+      devices: data-parallel over this many devices; None: all of them when the batch divides
+        over them, else as ``sharding.devices_for`` says (with a warning).
       chunk_steps: stream host data to the device in chunks of this many steps (data too large
         for the device); None keeps the whole training set on the device.
     """
@@ -84,8 +86,8 @@ class TrainConfig:
             raise ValueError(
                 f"Unknown dtype: {self.dtype!r}. It needs to be one of {list(DTYPES)}."
             )
-        _check_int("seed", self.seed, 0)
-        if not 0 <= self.val_fraction < 1:
+        check_seed(self.seed)
+        if not (_is_real(self.val_fraction) and 0 <= self.val_fraction < 1):
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}.")
         if self.early_stopping is not None:
             _check_int("early_stopping", self.early_stopping, 1)
@@ -93,6 +95,15 @@ class TrainConfig:
             _check_int("devices", self.devices, 1)
         if self.chunk_steps is not None:
             _check_int("chunk_steps", self.chunk_steps, 1)
+        if not isinstance(self.restore_best, bool | np.bool_):
+            raise ValueError(f"restore_best must be True or False, got {self.restore_best!r}.")
+        # numpy numbers become Python's: a checkpoint's JSON metadata holds them
+        for name in ("epochs", "seed", "early_stopping", "devices", "chunk_steps"):
+            _store(self, name, int)
+        if self.batch_size != "full":
+            _store(self, "batch_size", int)
+        _store(self, "val_fraction", float)
+        _store(self, "restore_best", bool)
 
     def batch(self, n: int) -> int:
         """Examples per step on ``n`` training examples: all of them for ``"full"``."""
@@ -241,8 +252,11 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True) -> Data:
         )
     n = x.shape[0]
     batch_size = config.batch(n)
-    mesh = sharding.data_mesh(config.devices) if place else sharding.data_mesh(1)
-    sharding.check_batch(batch_size, mesh)
+    devices = config.devices
+    if devices is None and place and getattr(x, "is_fully_addressable", True):
+        devices = sharding.devices_for(batch_size)  # data in this process: choose the devices
+    mesh = sharding.data_mesh(devices) if place else sharding.data_mesh(1)
+    sharding.check_batch(batch_size, mesh, n)
     if place and config.chunk_steps is None:  # data is never donated: no copies
         x, t = sharding.place_data((x, t), mesh)
         if x_val is not None:
@@ -385,6 +399,7 @@ def _val_out(net, params, x_val, t_val):
 
 def evaluate(net, params, x, t, batch_size: int = 8192) -> dict:
     """``{"loss": the cost over all of x (net's reduction), "accuracy": float or None}``."""
+    net.check_params(params, finite=True)
     x, t = _as_arrays(net, x, t, params[0]["w"].dtype)
     n = x.shape[0]
     total, hits = 0.0, 0.0

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, checkpoint, fit
+from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, atomic, checkpoint, fit
 
 NET = MLP((2, 5, 3, 1), ("tanh", "prelu"), "sigmoid", "bce")
 OPT = Optimizer("adam", lr=1e-2)
@@ -149,7 +149,7 @@ def test_a_failed_write_keeps_the_old_checkpoint(saved, tmp_path, monkeypatch):
 
 def test_write_atomic_respects_the_umask(tmp_path):
     path = tmp_path / "x.json"
-    checkpoint.write_atomic(path, "{}")
+    atomic.write_atomic(path, "{}")
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
@@ -224,7 +224,76 @@ BAD_CHECKPOINTS = {
         lambda p, tmp: rewrite(p, tmp / "m.npz", **{"opt_state/1": np.zeros(7, np.float32)}),
         "optimizer state does not fit",
     ),
+    # issue 16: a checkpoint verifies itself on every load
+    "altered params": (
+        lambda p, tmp: rewrite(p, tmp / "a.npz", **{"params/0/w": _nudged(p, "params/0/w")}),
+        "do not match their recorded SHA-256",
+    ),
+    "altered hash": (
+        lambda p, tmp: rewrite(p, tmp / "h2.npz", meta={"params_sha256": "0" * 64}),
+        "do not match their recorded SHA-256",
+    ),
+    "epoch past the run": (
+        lambda p, tmp: rewrite(p, tmp / "e99.npz", meta={"epoch": 99}),
+        "epoch 99 is past the run's length of 6 epochs",
+    ),
+    "nan params": (
+        lambda p, tmp: rewrite(p, tmp / "n.npz", **{"params/1/b": np.full(3, np.nan, np.float32)}),
+        "params/1/b holds 3 NaN or Inf",
+    ),
+    "inf best params": (
+        lambda p, tmp: rewrite(
+            p, tmp / "i.npz", **{"best_params/2/b": np.full(1, np.inf, np.float32)}
+        ),
+        "best_params/2/b holds 1 NaN or Inf",
+    ),
+    "nan optimizer state": (
+        lambda p, tmp: rewrite(p, tmp / "o2.npz", **{"opt_state/1": _nan_like(p, "opt_state/1")}),
+        "opt_state/1 holds",
+    ),
+    "int params": (
+        lambda p, tmp: rewrite(p, tmp / "int.npz", **{"params/0/w": np.zeros((2, 5), np.int32)}),
+        "params/0/w has dtype int32; parameters of a float32 run are float32",
+    ),
+    "complex params": (
+        lambda p, tmp: rewrite(p, tmp / "c.npz", **{"params/0/b": np.zeros(5, np.complex64)}),
+        "params/0/b has dtype complex64",
+    ),
+    "altered settings": (
+        lambda p, tmp: rewrite(p, tmp / "lr.npz", meta={"optimizer": _other_lr(p)}),
+        "do not match their recorded digest",
+    ),
+    "forged npy header": (lambda p, tmp: _forged(p, tmp / "big.npz"), r"claims shape \(10+,\)"),
 }
+
+
+def _nudged(path, name):
+    with np.load(path) as archive:
+        return np.nextafter(archive[name], np.float32(np.inf))
+
+
+def _nan_like(path, name):
+    with np.load(path) as archive:
+        return np.full_like(archive[name], np.nan)
+
+
+def _other_lr(path):
+    return meta_of(path)["optimizer"] | {"lr": 0.5}
+
+
+def _forged(path, out):
+    """A copy whose params/0/w member claims 10^15 float32 (4 PB) in a few bytes."""
+    forged = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        forged, {"descr": "<f4", "fortran_order": False, "shape": (10**15,)}
+    )
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(
+                info, forged.getvalue() + b"0000" if info.filename == "params/0/w.npy" else data
+            )
+    return out
 
 
 def _write(path, data):
@@ -273,3 +342,51 @@ def test_a_pickle_inside_is_never_run(saved, tmp_path):
     with pytest.raises(ValueError, match="not a readable jaxmlp checkpoint"):
         checkpoint.load(path)
     assert not marker.exists()
+
+
+# -- the run a checkpoint belongs to (issue 16) ----------------------------------------------------
+
+
+def test_a_checkpoint_of_another_run_is_refused(saved, tmp_path):
+    path = tmp_path / "c.npz"
+    run = checkpoint.run_identity(NET, OPT, CONFIG, "data-sha")
+    checkpoint.save(path, saved[1], net=NET, optimizer=OPT, config=CONFIG, run_id=run)
+    assert checkpoint.load(path, run_id=run).meta["run_id"] == run
+    other = checkpoint.run_identity(NET, Optimizer("adam", lr=0.5), CONFIG, "data-sha")
+    with pytest.raises(ValueError, match="checkpoint of another run") as error:
+        checkpoint.load(path, run_id=other)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(ValueError, match="run id None, expected"):  # saved without an id
+        checkpoint.load(saved[0], run_id=run)
+
+
+def test_the_run_identity_ignores_only_the_length_of_the_run():
+    base = checkpoint.run_identity(NET, OPT, CONFIG, "d")
+    longer = TrainConfig(**{**CONFIG.__dict__, "epochs": 60})
+    assert checkpoint.run_identity(NET, OPT, longer, "d") == base  # an extended run
+    other_seed = TrainConfig(**{**CONFIG.__dict__, "seed": 4})
+    others = [
+        checkpoint.run_identity(NET, OPT, CONFIG, "e"),
+        checkpoint.run_identity(NET, Optimizer("adam", lr=1e-3), CONFIG, "d"),
+        checkpoint.run_identity(NET, OPT, other_seed, "d"),
+        checkpoint.run_identity(NET.replace(dropout=0.1), OPT, CONFIG, "d"),
+    ]
+    assert base not in others and len(set(others)) == len(others)
+
+
+def test_max_epoch_bounds_the_epoch(saved):
+    assert checkpoint.load(saved[0], max_epoch=3).state.epoch == 3
+    with pytest.raises(ValueError, match="epoch 3 is past the run's length of 2 epochs"):
+        checkpoint.load(saved[0], max_epoch=2)
+
+
+def test_stale_temporaries_of_killed_writes_are_removed(saved, tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    checkpoint.save(path, saved[1], net=NET, optimizer=OPT, config=CONFIG)
+    stale = [tmp_path / ".checkpoint.npz.abc123.tmp", tmp_path / ".summary.json.x.tmp"]
+    for p in stale:
+        p.write_bytes(b"half")
+    (tmp_path / "notes.tmp").write_text("mine")  # not a write_atomic temporary
+    assert atomic.remove_stale_temporaries(tmp_path) == sorted(stale)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "notes.tmp"]
+    assert checkpoint.load(path).state.epoch == 3

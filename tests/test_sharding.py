@@ -172,14 +172,62 @@ out["bfloat16"] = {
     "devices": len(jax.tree.leaves(bf16.params)[0].sharding.device_set),
 }
 
-# Errors at the boundary.
+# Errors at the boundary: a batch that does not divide over the devices asked for.
 out["errors"] = {
-    "indivisible_batch": error_of(lambda: fit(NET, X, T, ADAM, config(batch_size=12))),
+    "indivisible_batch": error_of(lambda: fit(NET, X, T, ADAM, config(batch_size=12, devices=8))),
     "indivisible_full_batch": error_of(
-        lambda: fit(NET, X[:60], T[:60], ADAM, config(batch_size="full"))
+        lambda: fit(NET, X[:60], T[:60], ADAM, config(batch_size="full", devices=8))
     ),
     "too_many_devices": error_of(lambda: fit(NET, X, T, ADAM, config(devices=9))),
 }
+
+# Without devices=: the devices the batch divides over, said in a warning (issue 16). XOR is the
+# README's command: batch 4, full batch.
+import warnings
+
+XOR_X = np.array([[0.0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+XOR_T = np.array([[0.0], [1], [1], [0]], np.float32)
+XOR = MLP((2, 3, 1), "sigmoid", "sigmoid", "sse", reduction="sum", init="uniform:0,1")
+SGD = Optimizer("sgd", lr=0.1)
+
+
+def devices_and_warnings(thunk):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = thunk()
+    used = len(jax.tree.leaves(result.params)[0].sharding.device_set)
+    return {"devices": used, "warnings": [str(w.message) for w in caught]}
+
+
+def xor(**settings):
+    config = TrainConfig(**({"epochs": 5000, "batch_size": "full"} | settings))
+    return fit(XOR, XOR_X, XOR_T, SGD, config)
+
+
+out["defaults"] = {
+    "xor": devices_and_warnings(xor),
+    "xor_predictions": [int(v) for v in XOR.predict(xor(devices=1).params, XOR_X)],
+    "batch_12": devices_and_warnings(lambda: fit(NET, X, T, ADAM, config(batch_size=12))),
+    "batch_16": devices_and_warnings(lambda: fit(NET, X, T, ADAM, config(batch_size=16))),
+}
+
+# The advice of each message works when followed.
+followed = {}
+for name, make, message in [
+    ("xor_error", lambda **s: xor(**({"devices": 8} | s)), error_of(lambda: xor(devices=8))),
+    (
+        "batch_12_error",
+        lambda **s: fit(NET, X, T, ADAM, config(**({"batch_size": 12, "devices": 8} | s))),
+        out["errors"]["indivisible_batch"],
+    ),
+    ("xor_warning", xor, out["defaults"]["xor"]["warnings"][0]),
+]:
+    advice = [{"devices": int(d)} for d in re.findall(r"devices=(\d+)", message)]
+    sizes = re.search(r"a batch size of (\d+)(?: or (\d+))?", message)
+    advice += [{"batch_size": int(b)} for b in (sizes.groups() if sizes else ()) if b]
+    followed[name] = {"message": message, "advice": advice}
+    followed[name]["errors"] = [error_of(lambda: make(**a)) for a in advice]
+out["followed"] = followed
 print(json.dumps(out))
 """
 )
@@ -309,11 +357,31 @@ def test_bfloat16_compute_works_sharded(report):
     assert found["devices"] == DEVICES
 
 
-def test_batch_that_does_not_divide_over_the_devices_is_a_clear_error(report):
+def test_batch_that_does_not_divide_over_the_devices_asked_for_is_a_clear_error(report):
     message = report["errors"]["indivisible_batch"]
     assert message is not None and "12" in message and "8 devices" in message, message
     message = report["errors"]["indivisible_full_batch"]
     assert message is not None and "60" in message and "8 devices" in message, message
+
+
+def test_by_default_a_batch_trains_on_the_devices_it_divides_over_and_says_so(report):
+    """The README's XOR command (batch 4, full batch) on a host with 8 devices: one device, a
+    warning, and the same predictions as on one device; batch 12: six devices; batch 16: all
+    eight, without a word (issue 16)."""
+    defaults = report["defaults"]
+    assert defaults["xor"]["devices"] == 1
+    (warning,) = defaults["xor"]["warnings"]
+    assert "batch size 4 does not divide over the 8 devices: training on 1 device" in warning
+    assert defaults["xor_predictions"] == [0, 1, 1, 0]
+    assert defaults["batch_12"]["devices"] == 6 and len(defaults["batch_12"]["warnings"]) == 1
+    assert defaults["batch_16"] == {"devices": 8, "warnings": []}
+
+
+@pytest.mark.parametrize("case", ["xor_error", "batch_12_error", "xor_warning"])
+def test_the_advice_printed_works_when_followed(report, case):
+    followed = report["followed"][case]
+    assert followed["advice"], followed["message"]  # there is advice to follow
+    assert followed["errors"] == [None] * len(followed["advice"]), followed
 
 
 def test_more_devices_than_available_is_a_clear_error(report):

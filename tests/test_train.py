@@ -232,7 +232,7 @@ def test_every_optimizer_trains(name):
 
 
 def test_validation_fraction_holds_out_the_stratified_split():
-    """val_fraction holds out ``datasets.stratified_split(x, t, fraction, seed)``, and each
+    """val_fraction holds out ``datasets.validation_split(x, t, fraction, seed)``, and each
     record carries the validation loss and accuracy of the params after its epoch."""
     from jaxmlp import datasets
 
@@ -240,7 +240,7 @@ def test_validation_fraction_holds_out_the_stratified_split():
     split = fit(
         NET, X, labels, ADAM, TrainConfig(epochs=10, batch_size=8, seed=2, val_fraction=0.25)
     )
-    x_tr, t_tr, x_va, t_va = datasets.stratified_split(X, labels, 0.25, 2)
+    x_tr, t_tr, x_va, t_va = datasets.validation_split(X, labels, 0.25, 2)
     held_out = np.bincount(t_va, minlength=3) / np.bincount(labels, minlength=3)
     assert np.all(np.abs(held_out - 0.25) < 0.1), held_out  # each class in proportion
     explicit = fit(

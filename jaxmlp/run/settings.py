@@ -143,7 +143,8 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
             "--early-stopping watches the validation loss: pass --val-fraction > 0 "
             f"(the data has {n} training examples)."
         )
-    sharding.check_batch(config.batch(n), sharding.data_mesh(config.devices))
+    if config.devices is not None:  # else fit takes the devices the batch divides over
+        sharding.check_batch(config.batch(n), sharding.data_mesh(config.devices), n)
     every = settings["checkpoint_every"]
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
         raise ValueError(f"checkpoint_every must be an integer >= 1 or None, got {every!r}.")

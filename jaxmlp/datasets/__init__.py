@@ -1,0 +1,399 @@
+"""Data sets as numpy arrays: the seeds' toy problems, real benchmarks, and the user's own files.
+
+``load(name_or_path)`` returns a ``Dataset`` with train, validation and test splits and what a
+model needs to know: the task, the number of classes and of features. ``x`` is float32 ``(n, d)``;
+targets ``t`` follow the task (``TARGETS``). Synthetic sets are drawn from ``seed``; real sets have
+a fixed test split and ``seed`` draws only the validation split and the ``n``-example subset.
+Standardisation is fitted on the training split alone and applied to validation and test.
+
+This module composes three: ``named`` (the named sets: generators and readers), ``targets``
+(the user's arrays checked, labels encoded, the task inferred) and ``split`` (the one
+validation split rule, and the seeds' streams).
+
+>>> from jaxmlp import datasets
+>>> ds = datasets.load("xor")
+>>> ds.task, ds.x_train.shape, ds.t_train.shape, ds.x_test
+('binary', (4, 2), (4, 1), None)
+>>> datasets.default_output_and_loss(ds.task)
+('sigmoid', 'bce')
+"""
+
+import dataclasses
+import functools
+import pathlib
+from numbers import Integral, Real
+from typing import NamedTuple
+
+import numpy as np
+
+from jaxmlp import files
+from jaxmlp.datasets import named, split, targets
+from jaxmlp.datasets.named import CACHE_ENV, DATA_ENV, DIGITS_TEST_FRACTION, FASHION_CLASSES
+from jaxmlp.datasets.split import SEED_LIMIT, check_seed, stratified_split, validation_split
+from jaxmlp.datasets.targets import MAX_CLASSES, MIN_PER_CLASS, TARGETS, TASK_CHOICES, TASKS
+
+__all__ = [
+    "CACHE_ENV",
+    "DATA_ENV",
+    "DIGITS_TEST_FRACTION",
+    "FASHION_CLASSES",
+    "MAX_CLASSES",
+    "MIN_PER_CLASS",
+    "SEED_LIMIT",
+    "TARGETS",
+    "TASKS",
+    "TASK_CHOICES",
+    "Dataset",
+    "Standardizer",
+    "check_seed",
+    "default_output_and_loss",
+    "describe",
+    "from_arrays",
+    "load",
+    "names",
+    "one_hot",
+    "posterior",
+    "stratified_split",
+    "validation_split",
+]
+
+_OUTPUT_AND_LOSS = {
+    "multiclass": ("softmax", "cross_entropy"),
+    "binary": ("sigmoid", "bce"),
+    "multilabel": ("sigmoid", "bce"),
+    "regression": ("identity", "sse"),
+}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """Train, validation and test arrays of one data set, and what a model needs to know.
+
+    ``x_*`` are float32 ``(n, d)``; ``t_*`` are encoded as ``TARGETS[task]`` says. Validation and
+    test arrays are ``None`` where there are none. ``n_classes`` is 0 for regression, 2 for
+    binary, the number of labels for multilabel. ``info`` holds extras: ``standardizer`` (a
+    ``Standardizer`` or None), ``classes`` (original label values), the true parameters of
+    synthetic sets.
+    """
+
+    name: str
+    task: str
+    n_classes: int
+    x_train: np.ndarray
+    t_train: np.ndarray
+    x_val: np.ndarray | None
+    t_val: np.ndarray | None
+    x_test: np.ndarray | None
+    t_test: np.ndarray | None
+    info: dict
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        """Output units K: one per class (multiclass), per label or target; 1 for binary."""
+        return self.n_classes if self.task == "multiclass" else self.t_train.shape[1]
+
+
+class Standardizer(NamedTuple):
+    """Per-feature x' = (x - mean) / std, fitted on training inputs; a constant feature keeps
+    std 1, so it maps to 0. ``mean``, ``std``: float32 ``(d,)``, computed in float64 from the
+    float32 inputs (so a feature of size 1e20 does not overflow its variance)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x) -> "Standardizer":
+        """ValueError for a feature that float32 cannot hold or scale."""
+        x32 = targets.as_float32(x, "x")
+        x = x32.astype(np.float64)
+        mean = x.mean(axis=0)
+        size = np.abs(x - mean).max(axis=0, initial=0.0)  # scaled first: no overflow in x**2
+        scale = np.where(size > 0, size, 1.0)
+        std = size * np.sqrt(np.square((x - mean) / scale).mean(axis=0))
+        std32 = np.where(std > 0, std, 1.0).astype(np.float32)
+        tiny = np.flatnonzero(std32 == 0)
+        if tiny.size:
+            j = int(tiny[0])
+            raise ValueError(
+                f"feature {j} varies by only {std[j]:.3g}: too little to scale in float32; "
+                "drop it or rescale it."
+            )
+        return cls(mean.astype(np.float32), std32)
+
+    def apply(self, x) -> np.ndarray:
+        """``(x - mean) / std`` in float32; ValueError for values that leave its range."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = (targets.as_float32(x, "x") - self.mean) / self.std
+        bad = ~np.isfinite(y)
+        if bad.any():
+            i, j = (int(k) for k in np.argwhere(bad)[0])
+            raise ValueError(
+                f"x[{i}, {j}] = {np.asarray(x)[i, j].item()!r} is too far from the training data: "
+                f"standardised it exceeds the float32 range ({np.finfo(np.float32).max:.3g})."
+            )
+        return y
+
+    def invert(self, x) -> np.ndarray:
+        return np.asarray(x, np.float32) * self.std + self.mean
+
+
+# -- the public entry points ------------------------------------------------------------------
+
+
+def load(
+    name_or_path,
+    *,
+    data_dir=None,
+    seed=0,
+    val_fraction=0.0,
+    label_column=-1,
+    standardize=True,
+    n=None,
+    task="auto",
+    header=None,
+    encoding="utf-8",
+) -> Dataset:
+    """The data set called ``name_or_path`` (``names()``), or read from a .csv or .npz file.
+
+    Args:
+      data_dir: a folder holding Fashion-MNIST's IDX files, searched before ``$JAXMLP_DATA`` and
+        the Debian package's folder.
+      seed: non-negative int; draws synthetic sets, the validation split and the subset.
+      val_fraction: share of the training examples moved to ``x_val``, in [0, 1); stratified.
+      label_column: CSV only: the label column's index (negative from the end) or name.
+      standardize: fit a ``Standardizer`` on the training split (xor keeps its 0/1 inputs).
+      n: number of training examples: drawn for synthetic sets, a stratified subset otherwise.
+      task: ``TASK_CHOICES``; for files, "auto" infers it from the labels by the rule of
+        ``from_arrays``; a named set has its own task.
+      header: CSV only: True if the first row names the columns, False if it is data, None to
+        detect (a first row of numbers only is data).
+      encoding: CSV only: the file's text encoding (a Python codec name).
+    """
+    seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
+    task = targets.check_task(task)
+    if isinstance(name_or_path, str) and name_or_path in named.SETS:
+        spec = named.SETS[name_or_path]
+        if task not in ("auto", spec.task) and not (
+            task == "classification" and spec.task != "regression"
+        ):
+            raise ValueError(f"{name_or_path!r} is a {spec.task} data set, got task={task!r}.")
+        *arrays, info = spec.load(seed, n, data_dir)
+        standardize = standardize and spec.standardize
+        return _assemble(
+            name_or_path,
+            spec.task,
+            spec.n_classes,
+            arrays,
+            info,
+            seed=seed,
+            val_fraction=val_fraction,
+            standardize=standardize,
+        )
+    path = _user_file(name_or_path)
+    if path.suffix.lower() == ".csv":
+        x, y, feature_names, label_name = files.read_csv(
+            path, label_column, header=header, encoding=encoding
+        )
+        arrays = {"x": x, "y": y}
+        info = {"path": str(path), "feature_names": feature_names, "label_name": label_name}
+    else:
+        arrays, info = files.read_npz(path), {"path": str(path)}
+    return from_arrays(
+        **arrays,
+        name=path.name,
+        task=task,
+        seed=seed,
+        val_fraction=val_fraction,
+        standardize=standardize,
+        n=n,
+        info=info,
+    )
+
+
+def from_arrays(
+    x,
+    y,
+    x_test=None,
+    y_test=None,
+    *,
+    name="arrays",
+    task="auto",
+    seed=0,
+    val_fraction=0.0,
+    standardize=True,
+    n=None,
+    info=None,
+) -> Dataset:
+    """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened), at least two
+    examples, and labels or targets ``y (n,)`` or ``(n, K)``. Classes are renumbered 0..K-1
+    (``info["classes"]``). Values must fit float32, the dtype the model computes in.
+
+    ``task`` (``TASK_CHOICES``): "auto" reads ``y`` by this rule: strings or booleans are
+    classes; several columns all 0 or 1 are multilabel, other columns regression; one column of
+    integer values with 2 to ``MAX_CLASSES`` distinct values is classes (binary for 2), with a
+    warning when there are fewer than ``MIN_PER_CLASS`` examples per class (a count, say, is
+    better read with task="regression"); a single value is refused; anything else is
+    regression. "classification" reads the labels as classes (binary, multiclass or
+    multilabel); "regression" as numbers. Test labels of a class absent from ``y`` warn.
+    """
+    seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
+    task = targets.check_task(task)
+    if (x_test is None) != (y_test is None):
+        raise ValueError("x_test and y_test go together: pass both or neither.")
+    x, y = targets.check_xy(x, y, "x", "y")
+    if len(x) < 2:
+        raise ValueError(
+            f"x has {len(x)} example: training needs at least 2 (one to learn from and a "
+            "second to make it a data set)."
+        )
+    columns = (info or {}).get("feature_names")
+    targets.check_range(x, "x", columns)
+    if x_test is not None:
+        x_test, y_test = targets.check_xy(x_test, y_test, "x_test", "y_test")
+        targets.check_range(x_test, "x_test", columns)
+        if x_test.shape[1] != x.shape[1]:
+            raise ValueError(
+                f"x_test has {x_test.shape[1]} features but x has {x.shape[1]}: they must match."
+            )
+        if y_test.shape[1:] != y.shape[1:]:
+            raise ValueError(f"y_test has shape {y_test.shape}, y has {y.shape}: K must match.")
+    targets.check_range(y, "y")
+    if y_test is not None:
+        targets.check_range(y_test, "y_test")
+    t, t_test, task, n_classes, classes = targets.encode_targets(y, y_test, task)
+    if n is not None:
+        x, t = split.subset(x, t, n, seed)
+    info = dict(info or {}) | ({"classes": classes} if classes is not None else {})
+    return _assemble(
+        name,
+        task,
+        n_classes,
+        (x, t, x_test, t_test),
+        info,
+        seed=seed,
+        val_fraction=val_fraction,
+        standardize=standardize,
+    )
+
+
+def names() -> tuple[str, ...]:
+    """The names ``load`` knows."""
+    return tuple(named.SETS)
+
+
+def describe() -> list[dict]:
+    """One dict per named data set: name, task, n_train, n_test, n_features, n_classes, source.
+    Read from the registry: nothing is loaded."""
+    return [
+        dict(
+            name=name,
+            task=s.task,
+            n_train=s.n_train,
+            n_test=s.n_test,
+            n_features=s.n_features,
+            n_classes=s.n_classes,
+            source=named.SOURCES[name],
+        )
+        for name, s in named.SETS.items()
+    ]
+
+
+def default_output_and_loss(task: str) -> tuple[str, str]:
+    """The canonical (output, loss) pair of a task, for which dE/dz_L = y - t."""
+    if task not in _OUTPUT_AND_LOSS:
+        raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(TASKS)}.")
+    return _OUTPUT_AND_LOSS[task]
+
+
+def posterior(ds_or_info, x) -> np.ndarray:
+    """The true P(C1|x), ``(n,)``, of the ``gaussians`` set, for ``x (n, 2)`` in the data set's
+    space (standardised inputs are mapped back first).
+
+    Two Gaussians with a shared covariance S make Bayes' rule a sigmoid of a linear function
+    (seed 001): P(C1|x) = g(w^T x + w0), w = S^-1 (m1 - m2),
+    w0 = (m2^T S^-1 m2 - m1^T S^-1 m1) / 2 + ln(P(C1) / P(C2)).
+    """
+    info = ds_or_info.info if isinstance(ds_or_info, Dataset) else ds_or_info
+    if not isinstance(info, dict) or "means" not in info:
+        raise ValueError("posterior is known only for the 'gaussians' data set (or its info).")
+    x = np.asarray(x, np.float64)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"x must have shape (n, 2), got {x.shape}.")
+    if info.get("standardizer") is not None:
+        scaler = info["standardizer"]
+        x = x * scaler.std + scaler.mean
+    (m1, m2), s_inv = info["means"], np.linalg.inv(info["cov"])
+    w = s_inv @ (m1 - m2)
+    w0 = (m2 @ s_inv @ m2 - m1 @ s_inv @ m1) / 2 + np.log(info["priors"][0] / info["priors"][1])
+    return np.exp(-np.logaddexp(0.0, -(x @ w + w0)))  # g(a), without overflow
+
+
+def one_hot(labels, k: int) -> np.ndarray:
+    """Integer labels ``(n,)`` in [0, k) as float32 rows ``(n, k)`` of the identity."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"labels must be integers of shape (n,), got {labels.dtype} {labels.shape}."
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        bad = labels[(labels < 0) | (labels >= k)][0]
+        raise ValueError(f"labels must lie in [0, {k - 1}] for k = {k}, got {bad}.")
+    return np.eye(k, dtype=np.float32)[labels]
+
+
+# -- checks, encoding, splitting ---------------------------------------------------------------
+
+
+def _check_options(seed, n, val_fraction, standardize):
+    seed = check_seed(seed)
+    if n is not None and (isinstance(n, bool) or not isinstance(n, Integral) or n <= 0):
+        raise ValueError(f"n must be a positive integer or None, got {n!r}.")
+    if (
+        isinstance(val_fraction, bool)
+        or not isinstance(val_fraction, Real)
+        or not 0 <= val_fraction < 1
+    ):
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
+    if not isinstance(standardize, bool):
+        raise ValueError(f"standardize must be True or False, got {standardize!r}.")
+    return int(seed), None if n is None else int(n), float(val_fraction)
+
+
+def _user_file(name_or_path) -> pathlib.Path:
+    path = pathlib.Path(name_or_path)
+    if path.suffix.lower() not in (".csv", ".npz"):
+        raise ValueError(
+            f"Unknown dataset: {str(name_or_path)!r}. It needs to be one of {list(named.SETS)}, or "
+            "a path to a .csv or .npz file."
+        )
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file.")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file.")
+    return path
+
+
+def _assemble(name, task, n_classes, arrays, info, *, seed, val_fraction, standardize) -> Dataset:
+    x, t, x_test, t_test = arrays
+    x_val = t_val = None
+    if val_fraction:
+        x, t, x_val, t_val = validation_split(x, t, val_fraction, seed)
+    scaler = Standardizer.fit(x) if standardize else None
+    prepare = scaler.apply if scaler else functools.partial(targets.as_float32, name="x")
+    encode = targets.TARGET_DTYPES[task]
+    return Dataset(
+        name=name,
+        task=task,
+        n_classes=n_classes,
+        x_train=prepare(x),
+        t_train=encode(t),
+        x_val=None if x_val is None else prepare(x_val),
+        t_val=None if t_val is None else encode(t_val),
+        x_test=None if x_test is None else prepare(x_test),
+        t_test=None if t_test is None else encode(t_test),
+        info=info | {"standardizer": scaler},
+    )

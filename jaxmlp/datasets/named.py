@@ -1,0 +1,348 @@
+"""The named data sets: the seeds' toy problems, drawn from a seed, and real benchmarks read
+from the package, the Debian package's files or the mnist1d generator.
+
+A set is a ``Spec``: its task, sizes and ``load(seed, n, data_dir) -> (x, t, x_test, t_test,
+info)``. Adding a data set is one ``make(rng, n)`` or ``read(data_dir)`` function and one line in
+``SETS`` and ``SOURCES``.
+"""
+
+import copy
+import functools
+import importlib.resources
+import json
+import os
+import pathlib
+import random
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from jaxmlp import idx
+from jaxmlp.datasets.split import (
+    TEST_STREAM,
+    TRAIN_STREAM,
+    stratified_split,
+    stream,
+    subset,
+)
+
+DATA_ENV, CACHE_ENV = "JAXMLP_DATA", "JAXMLP_CACHE"
+DIGITS_TEST_FRACTION = 0.2
+_DEBIAN_FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+
+class Spec(NamedTuple):
+    task: str
+    n_classes: int
+    n_features: int
+    n_train: int
+    n_test: int
+    load: Callable  # (seed, n, data_dir) -> (x, t, x_test, t_test, info)
+    standardize: bool = True
+
+
+def _synthetic(
+    task, n_classes, n_features, n_train, n_test, make, make_test=None, info=None, standardize=True
+):
+    """A generated set: ``make(rng, n) -> (x, t)`` on independent train and test streams
+    (``make_test`` draws the test set where it differs); ``n`` sets the training size."""
+
+    def load_(seed, n, data_dir):
+        del data_dir
+        x, t = make(stream(seed, TRAIN_STREAM), n_train if n is None else n)
+        x_test, t_test = (
+            (make_test or make)(stream(seed, TEST_STREAM), n_test) if n_test else (None,) * 2
+        )
+        return x, t, x_test, t_test, copy.deepcopy(info or {})
+
+    return Spec(task, n_classes, n_features, n_train, n_test, load_, standardize)
+
+
+def _real(task, n_classes, n_features, n_train, n_test, read):
+    """A fixed set: ``read(data_dir) -> (x, t, x_test, t_test, info)``; ``n`` takes a stratified
+    subset of its training split."""
+
+    def load_(seed, n, data_dir):
+        x, t, x_test, t_test, info = read(data_dir)
+        if n is not None:
+            x, t = subset(x, t, n, seed)
+        return x, t, x_test, t_test, info
+
+    return Spec(task, n_classes, n_features, n_train, n_test, load_)
+
+
+# -- synthetic sets: make(rng, n) -> (x (n, d), t) ----------------------------------------------
+
+
+def _xor(rng, n):
+    del rng
+    if n != 4:
+        raise ValueError(f"xor is the 4-row truth table of seed 003: n must be None or 4, got {n}.")
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    return x, np.array([[0], [1], [1], [0]], np.float32)
+
+
+def _balanced(rng, n):
+    return rng.permutation(np.arange(n) % 2)
+
+
+def _rings(rng, n):  # t = 0 for A = {d < 1/3}, 1 for B = {2/3 < d < 1}, each uniform in area
+    c = _balanced(rng, n)
+    u = rng.random(n)
+    r = np.where(c == 0, np.sqrt(u) / 3, np.sqrt(4 / 9 + 5 / 9 * u))
+    return _polar(r, rng.uniform(0, 2 * np.pi, n)), c[:, None]
+
+
+_GAUSSIANS = dict(
+    means=np.array([[1.0, 1.0], [-1.0, -0.5]]),  # m1 (class C1, t = 1), m2
+    cov=np.array([[1.0, 0.3], [0.3, 0.5]]),  # shared S
+    priors=np.array([0.6, 0.4]),  # P(C1), P(C2)
+)
+
+
+def _gaussians(rng, n):
+    c1 = rng.random(n) < _GAUSSIANS["priors"][0]
+    z = rng.standard_normal((n, 2)) @ np.linalg.cholesky(_GAUSSIANS["cov"]).T
+    return np.where(c1[:, None], *_GAUSSIANS["means"][:, None]) + z, c1[:, None]
+
+
+def _spirals(rng, n):  # two arms of 1.5 turns, uniform along their length, radius 0.1 to 1
+    c = _balanced(rng, n)
+    s = np.sqrt(0.01 + 0.99 * rng.random(n))
+    x = _polar(s, 3 * np.pi * s + np.pi * c)
+    return x + 0.02 * rng.standard_normal((n, 2)), c[:, None]
+
+
+def _moons(rng, n):  # two interleaved half circles
+    c = _balanced(rng, n)
+    a = rng.uniform(0, np.pi, n)
+    x = np.where(
+        c[:, None] == 0,
+        np.stack([np.cos(a), np.sin(a)], 1),
+        np.stack([1 - np.cos(a), 0.5 - np.sin(a)], 1),
+    )
+    return x + 0.1 * rng.standard_normal((n, 2)), c[:, None]
+
+
+def _sine(rng, n):
+    x = rng.uniform(-np.pi, np.pi, (n, 1))
+    return x, np.sin(x)
+
+
+def _surface(rng, n):
+    x = rng.random((n, 2))
+    return x, (np.sin(2 * np.pi * x[:, 0]) * np.cos(2 * np.pi * x[:, 1]))[:, None]
+
+
+_OUTLIERS = dict(slope=2.0, intercept=1.0, noise=0.1, outlier_fraction=0.1)
+
+
+def _outliers(rng, n, with_outliers=True):  # t = 2x + 1 + noise; 10% shifted by 5 to 10
+    x = rng.uniform(-1, 1, (n, 1))
+    t = (
+        _OUTLIERS["slope"] * x
+        + _OUTLIERS["intercept"]
+        + _OUTLIERS["noise"] * rng.standard_normal((n, 1))
+    )
+    if with_outliers:
+        bad = rng.choice(n, int(_OUTLIERS["outlier_fraction"] * n), replace=False)
+        t[bad, 0] += rng.choice([-1.0, 1.0], len(bad)) * rng.uniform(5, 10, len(bad))
+    return x, t
+
+
+_line = functools.partial(_outliers, with_outliers=False)  # the clean test set
+_LABELS = {"labels": ["spam", "urgent"]}
+
+
+def _multilabel(rng, n):  # spam = [x1 + x2 > 0], urgent = [x3 x4 > 0]: disjoint inputs
+    x = rng.standard_normal((n, 4))
+    return x, np.stack([x[:, 0] + x[:, 1] > 0, x[:, 2] * x[:, 3] > 0], 1)
+
+
+def _polar(r, angle):
+    return np.stack([r * np.cos(angle), r * np.sin(angle)], 1)
+
+
+# -- real sets: read(data_dir) -> (x, t, x_test, t_test, info) ---------------------------------
+
+
+def _digits(data_dir):
+    del data_dir
+    resource = importlib.resources.files("jaxmlp").joinpath("_data/digits.npz")
+    with resource.open("rb") as f, np.load(f, allow_pickle=False) as archive:
+        images, labels = archive["images"], archive["labels"]
+    x = images.reshape(len(images), -1) * np.float32(1 / 16)  # pixels 0..16 -> [0, 1]
+    x, t, x_test, t_test = stratified_split(x, labels.astype(np.int32), DIGITS_TEST_FRACTION, 0)
+    return x, t, x_test, t_test, {"classes": list(range(10))}
+
+
+_FASHION_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+
+def _fashion_mnist(data_dir):
+    folder = _find_fashion_mnist(data_dir)
+    parts = [_idx_pair(folder, *_FASHION_FILES[part]) for part in ("train", "test")]
+    info = {"classes": list(FASHION_CLASSES), "folder": str(folder)}
+    return (*parts[0], *parts[1], info)
+
+
+def _find_fashion_mnist(data_dir) -> pathlib.Path:
+    roots = [pathlib.Path(root) for root in (data_dir, os.environ.get(DATA_ENV)) if root]
+    folders = [f for root in roots for f in (root, root / "fashion-mnist")]
+    folders.append(_DEBIAN_FASHION_MNIST)
+    for folder in folders:
+        if all(_idx_path(folder, name) for pair in _FASHION_FILES.values() for name in pair):
+            return folder
+    wanted = [f"{name}[.gz]" for pair in _FASHION_FILES.values() for name in pair]
+    raise ValueError(
+        f"Fashion-MNIST IDX files not found; looked in {[str(f) for f in folders]}. Install "
+        "them with `apt-get install dataset-fashion-mnist`, or pass data_dir (--data-dir) or "
+        f"set {DATA_ENV} to a folder holding {wanted}."
+    )
+
+
+def _idx_path(folder, name):
+    for path in (folder / f"{name}.gz", folder / name):
+        if path.is_file():
+            return path
+    return None
+
+
+def _idx_pair(folder, images_name, labels_name):
+    images_path, labels_path = _idx_path(folder, images_name), _idx_path(folder, labels_name)
+    images, labels = idx.read(images_path), idx.read(labels_path)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+        raise ValueError(
+            f"{images_path}: expected uint8 images of shape (n, 28, 28), got {images.dtype} "
+            f"{images.shape}."
+        )
+    if labels.ndim != 1 or labels.dtype != np.uint8 or (labels.size and labels.max() > 9):
+        top = labels.max() if labels.size else None
+        raise ValueError(
+            f"{labels_path}: expected uint8 labels 0..9 of shape (n,), got {labels.dtype} "
+            f"{labels.shape} with largest {top}."
+        )
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
+            "labels: they must match."
+        )
+    x = images.reshape(len(images), -1) * np.float32(1 / 255)  # pixels 0..255 -> [0, 1]
+    return x, labels.astype(np.int32)
+
+
+def _mnist1d(data_dir):
+    """The standard MNIST-1D (4,000 + 1,000 signals of 40 samples, the generator's defaults,
+    seed 42), generated by the ``mnist1d`` package on first use, then read from the cache."""
+    del data_dir
+    path = _cache_dir() / "mnist1d-standard.npz"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in ("x", "t", "x_test", "t_test", "args")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        arrays = _generate_mnist1d()
+        try:
+            _save_atomic(path, arrays)
+        except OSError as error:
+            warnings.warn(f"Could not cache MNIST-1D at {path}: {error}", stacklevel=3)
+    info = {"cache": str(path), "generator_args": json.loads(str(arrays["args"]))}
+    return arrays["x"], arrays["t"], arrays["x_test"], arrays["t_test"], info
+
+
+def _generate_mnist1d() -> dict:
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise ValueError(
+            "mnist1d is generated by the optional mnist1d package: pip install 'jaxmlp[data]'."
+        ) from None
+    args = get_dataset_args()
+    state = np.random.get_state(), random.getstate()
+    try:  # make_dataset seeds numpy's and Python's global generators: restore them after
+        data = make_dataset(args)
+    finally:
+        np.random.set_state(state[0])
+        random.setstate(state[1])
+    settings = {k: v for k, v in vars(args).items() if k != "url"}
+    return {
+        "x": data["x"].astype(np.float32),
+        "t": data["y"].astype(np.int32),
+        "x_test": data["x_test"].astype(np.float32),
+        "t_test": data["y_test"].astype(np.int32),
+        "args": np.array(json.dumps(settings)),
+    }
+
+
+def _cache_dir() -> pathlib.Path:
+    if os.environ.get(CACHE_ENV):
+        return pathlib.Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    return pathlib.Path(base) / "jaxmlp"
+
+
+def _save_atomic(path: pathlib.Path, arrays: dict) -> None:
+    """Write an .npz beside ``path`` and rename it into place: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# fmt: off
+SETS = {  # name: task, n_classes, n_features, n_train, n_test, make or read
+    "xor":           _synthetic("binary", 2, 2, 4, 0, _xor, standardize=False),
+    "rings":         _synthetic("binary", 2, 2, 1000, 1000, _rings),
+    "gaussians":     _synthetic("binary", 2, 2, 1000, 1000, _gaussians, info=_GAUSSIANS),
+    "spirals":       _synthetic("binary", 2, 2, 1000, 1000, _spirals),
+    "moons":         _synthetic("binary", 2, 2, 1000, 1000, _moons),
+    "sine":          _synthetic("regression", 0, 1, 1000, 1000, _sine),
+    "surface":       _synthetic("regression", 0, 2, 1000, 1000, _surface),
+    "outliers":      _synthetic("regression", 0, 1, 200, 200, _outliers, _line, info=_OUTLIERS),
+    "multilabel":    _synthetic("multilabel", 2, 4, 1000, 1000, _multilabel, info=_LABELS),
+    "digits":        _real("multiclass", 10, 64, 1438, 359, _digits),
+    "fashion-mnist": _real("multiclass", 10, 784, 60000, 10000, _fashion_mnist),
+    "mnist1d":       _real("multiclass", 10, 40, 4000, 1000, _mnist1d),
+}
+SOURCES = {  # where each set comes from, in words a newcomer understands
+    "xor":           "generated: the four rows of the XOR truth table",
+    "rings":         "generated: a disc (class 0) inside a ring (class 1)",
+    "gaussians":     "generated: two overlapping Gaussian clouds; the best boundary is known",
+    "spirals":       "generated: two interleaved spirals",
+    "moons":         "generated: two interleaved half circles",
+    "sine":          "generated: t = sin(x) on [-pi, pi], for curve fitting",
+    "surface":       "generated: t = sin(2 pi x1) cos(2 pi x2) on [0, 1]^2",
+    "outliers":      "generated: the line t = 2x + 1 with 10% wild points in the training part",
+    "multilabel":    "generated: two yes/no labels (spam, urgent) per example",
+    "digits":        "real: 8x8 images of handwritten digits (UCI), shipped with jaxmlp",
+    "fashion-mnist": "real: 28x28 photos of clothes (Zalando); needs the Debian package "
+                     "dataset-fashion-mnist or --data-dir",
+    "mnist1d":       "real: 1-D signals of digits (Greydanus 2020), made by the mnist1d package",
+}
+# fmt: on

@@ -1,0 +1,100 @@
+"""The one split rule of jaxmlp: held-out examples drawn by class (stratified) from a seed.
+
+``validation_split`` is THE validation split, used by ``datasets.load``, ``from_arrays``, ``fit``
+(``TrainConfig.val_fraction``), the command line and the scikit-learn estimators, so one seed
+holds out the same examples everywhere. Each use of a seed draws from its own stream
+(``stream(seed, VAL_STREAM)``), so drawing data, subsets and splits never share numbers.
+"""
+
+from numbers import Integral, Real
+
+import jax
+import numpy as np
+
+SEED_LIMIT = 2**63  # seeds are 63-bit integers: jax.random.key takes them whole
+TRAIN_STREAM, TEST_STREAM, VAL_STREAM, SUBSET_STREAM = range(4)  # independent streams of a seed
+
+
+def stratified_split(x, t, fraction, key_or_seed):
+    """``(x_a, t_a, x_b, t_b)`` with ``floor(fraction * n)`` examples in b, in their order.
+
+    Classification targets (integer labels, or rows of 0/1) are stratified: each class, or each
+    label combination, is split in the same proportion; other targets are split at random.
+    ``key_or_seed``: an int seed, a ``jax.random`` key or a ``np.random.Generator``.
+    """
+    x, t = np.asarray(x), np.asarray(t)
+    if len(x) != len(t):
+        raise ValueError(f"x has {len(x)} examples but t has {len(t)}: they must match.")
+    if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}.")
+    n_b = int(fraction * len(x))
+    if not 0 < n_b < len(x):
+        raise ValueError(
+            f"fraction {fraction} of {len(x)} examples puts {n_b} in one part: both need some."
+        )
+    in_b = _stratified_mask(t, n_b, _rng(key_or_seed))
+    return x[~in_b], t[~in_b], x[in_b], t[in_b]
+
+
+def validation_split(x, t, fraction, seed: int):
+    """``(x_train, t_train, x_val, t_val)``: THE validation split of jaxmlp, used by ``load``,
+    ``from_arrays``, ``fit`` (``TrainConfig.val_fraction``) and the command line, so one seed
+    holds out the same examples everywhere. ``stratified_split`` on the seed's own stream,
+    independent of the streams that draw data or subsets."""
+    seed = check_seed(seed)
+    return stratified_split(x, t, fraction, stream(seed, VAL_STREAM))
+
+
+def check_seed(seed) -> int:
+    """``seed`` as a Python int; ValueError unless it is an integer in [0, 2**63)."""
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}.")
+    return int(seed)
+
+
+def subset(x, t, n, seed):
+    """``n`` of the examples ``(x, t)``, stratified, drawn from the seed's subset stream."""
+    if n > len(x):
+        raise ValueError(f"n = {n} is more than the {len(x)} training examples.")
+    if n == len(x):
+        return x, t
+    keep = _stratified_mask(t, n, stream(seed, SUBSET_STREAM))
+    return x[keep], t[keep]
+
+
+def _stratified_mask(t, m, rng) -> np.ndarray:
+    """A mask of ``m`` of the ``n`` examples: shuffled, grouped by class, and every (n/m)-th
+    taken, so each class gives floor or ceil of m n_c / n."""
+    n = len(t)
+    order = rng.permutation(n)
+    t = t.reshape(n, -1)
+    if t.shape[1] > 1 and np.isin(t, (0, 1)).all() and (t.sum(axis=1) == 1).all():
+        t = np.argmax(t, axis=1)[:, None]  # one-hot rows: the labels' strata, in their order
+    if np.issubdtype(t.dtype, np.integer) or t.dtype == bool or np.isin(t, (0, 1)).all():
+        strata = np.unique(t, axis=0, return_inverse=True)[1].reshape(-1)
+        order = order[np.argsort(strata[order], kind="stable")]
+    i = np.arange(n)
+    mask = np.zeros(n, bool)
+    mask[order[(i + 1) * m // n > i * m // n]] = True
+    return mask
+
+
+def stream(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng([seed, stream])
+
+
+def _rng(key_or_seed) -> np.random.Generator:
+    if isinstance(key_or_seed, np.random.Generator):
+        return key_or_seed
+    if isinstance(key_or_seed, Integral) and not isinstance(key_or_seed, bool):
+        if key_or_seed < 0:
+            raise ValueError(f"A seed must be non-negative, got {key_or_seed}.")
+        return np.random.default_rng(int(key_or_seed))
+    if isinstance(key_or_seed, jax.Array):
+        if jax.dtypes.issubdtype(key_or_seed.dtype, jax.dtypes.prng_key):
+            key_or_seed = jax.random.key_data(key_or_seed)
+        return np.random.default_rng(np.asarray(key_or_seed, np.uint32).reshape(-1).tolist())
+    raise ValueError(
+        f"key_or_seed must be an int seed, a jax.random key or a np.random.Generator, got "
+        f"{type(key_or_seed).__name__}."
+    )

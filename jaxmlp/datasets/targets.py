@@ -1,0 +1,173 @@
+"""Targets and tasks: the user's arrays checked (shapes, finiteness, float32 range, real
+numbers) and their labels encoded as the task needs (``TARGETS``), the task inferred by the rule
+``from_arrays`` states."""
+
+import warnings
+
+import numpy as np
+
+TASKS = ("regression", "binary", "multiclass", "multilabel")
+TARGETS = {
+    "multiclass": "integer labels (n,) int32 in [0, K)",
+    "binary": "(n, 1) float32 in {0, 1}",
+    "multilabel": "(n, K) float32 in {0, 1}",
+    "regression": "(n, K) float32",
+}
+# What ``task=`` accepts: "auto" (or None) infers it, "classification" picks binary, multiclass
+# or multilabel from the labels, the others name it.
+TASK_CHOICES = ("auto", "classification", *TASKS)
+MAX_CLASSES = 50  # integer labels with more distinct values are read as regression targets
+MIN_PER_CLASS = 3  # an inferred classification with fewer examples per class warns
+
+
+def check_task(task) -> str:
+    """``task`` checked against ``TASK_CHOICES``; None is "auto"."""
+    task = "auto" if task is None else task
+    if task not in TASK_CHOICES:
+        raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(TASK_CHOICES)}.")
+    return task
+
+
+def check_xy(x, y, x_name, y_name):
+    x, y = np.asarray(x), np.asarray(y)
+    for name, a in ((x_name, x), (y_name, y)):
+        if np.issubdtype(a.dtype, np.complexfloating):
+            raise ValueError(
+                f"{name} must be real numbers, got dtype {a.dtype}; pass the real and imaginary "
+                "parts as separate features."
+            )
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ValueError(f"{x_name} must be numeric, got dtype {x.dtype}.")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(
+            f"{x_name} must have shape (n, d) with n >= 1, got {x.shape}; one feature is "
+            f"{x_name}[:, None]."
+        )
+    if y.ndim not in (1, 2):
+        raise ValueError(f"{y_name} must have shape (n,) or (n, K), got {y.shape}.")
+    if len(y) != len(x):
+        raise ValueError(
+            f"{x_name} has {len(x)} examples but {y_name} has {len(y)} labels: they must match."
+        )
+    x = x.reshape(len(x), -1)
+    check_finite(x, x_name)
+    if y.dtype == bool:
+        y = y.astype(np.int8)
+    if np.issubdtype(y.dtype, np.number):
+        check_finite(y, y_name)
+    return x, y
+
+
+def check_finite(a, name):
+    bad = ~np.isfinite(a)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} contains NaN or Inf ({int(bad.sum())} values, first at index {where}); "
+            "remove or impute them."
+        )
+
+
+def check_range(a, name, columns=None) -> None:
+    """ValueError naming the first value of ``a`` (finite) that float32 cannot hold."""
+    if not np.issubdtype(a.dtype, np.floating) or a.dtype.itemsize <= 4:
+        return
+    big = np.abs(a) > np.finfo(np.float32).max
+    if big.any():
+        where = tuple(int(i) for i in np.argwhere(big)[0])
+        column = where[-1] if a.ndim == 2 else None
+        named = f" column {columns[column]!r}" if columns and column is not None else ""
+        raise ValueError(
+            f"{name}{named}: value {a[where]:.6g} at index {where} exceeds the float32 range "
+            f"(largest {np.finfo(np.float32).max:.3g}), the dtype the model computes in; "
+            "rescale it."
+        )
+
+
+def as_float32(x, name) -> np.ndarray:
+    x = np.asarray(x)
+    check_range(x, name)
+    return x.astype(np.float32)
+
+
+def encode_targets(y, y_test, task):
+    """``(t, t_test, task, n_classes, classes)``: ``y`` encoded as ``TARGETS[task]`` says."""
+    both = y if y_test is None else np.concatenate([y, y_test])
+    numeric = np.issubdtype(y.dtype, np.number) or y.dtype == bool
+    if not numeric and y.dtype.kind not in "US":
+        raise ValueError(f"y must hold numbers or class names, got dtype {y.dtype}.")
+    inferred = task == "auto"
+    if task in ("auto", "classification"):
+        task = _infer_task(y, both, numeric, classification=task == "classification")
+    if task in ("regression", "multilabel"):
+        if not numeric:
+            raise ValueError(f"A {task} task needs numeric targets, got {y.dtype} labels.")
+        as_rows = lambda a: None if a is None else a.reshape(len(a), -1).astype(np.float32)  # noqa: E731
+        if task == "multilabel" and not np.isin(both, (0, 1)).all():
+            raise ValueError("multilabel targets must be 0 or 1.")
+        k = as_rows(y).shape[1]
+        return as_rows(y), as_rows(y_test), task, k if task == "multilabel" else 0, None
+    if y.ndim == 2 and y.shape[1] != 1:
+        raise ValueError(f"A {task} task needs one label per example, got y of shape {y.shape}.")
+    classes = np.unique(both)
+    if numeric and not np.array_equal(classes, np.round(classes)):
+        raise ValueError(f"Class labels must be integers, got values like {classes[:5]}.")
+    if len(classes) < 2 or (task == "binary" and len(classes) != 2):
+        want = "exactly 2" if task == "binary" else "at least 2"
+        raise ValueError(f"A {task} task needs {want} classes, got {len(classes)}: {classes[:10]}.")
+    unseen = np.setdiff1d(classes, np.unique(y)) if y_test is not None else []
+    if len(unseen):
+        warnings.warn(
+            f"y_test holds {len(unseen)} class(es) absent from the training labels y: "
+            f"{unseen[:10].tolist()}; the model cannot learn them and their test examples "
+            "count as errors.",
+            UserWarning,
+            stacklevel=4,
+        )
+    if inferred and len(classes) > 2 and len(y) < MIN_PER_CLASS * len(classes):
+        warnings.warn(
+            f"y read as {len(classes)} classes for {len(y)} examples ({len(y) / len(classes):.1f} "
+            f"per class): if y is a count or a measurement, pass task='regression' "
+            "(--task regression).",
+            UserWarning,
+            stacklevel=4,
+        )
+    if task == "binary":
+        encode = lambda a: (a.reshape(-1) == classes[1]).astype(np.float32)[:, None]  # noqa: E731
+    else:
+        encode = lambda a: np.searchsorted(classes, a.reshape(-1)).astype(np.int32)  # noqa: E731
+    t_test = None if y_test is None else encode(y_test)
+    return encode(y), t_test, task, len(classes), classes.tolist()
+
+
+def _infer_task(y, both, numeric, classification=False) -> str:
+    """The task of labels ``y`` (``both``: with the test labels) by ``from_arrays``' rule."""
+    columns = both.ndim == 2 and both.shape[1] > 1
+    if columns:
+        if np.isin(both, (0, 1)).all() if numeric else False:
+            return "multilabel"
+        if classification:
+            raise ValueError(
+                f"A classification needs one label per example or 0/1 columns, got y of shape "
+                f"{y.shape} with other values."
+            )
+        return "regression"
+    values = np.unique(both)
+    if numeric and not classification:
+        whole = np.array_equal(values, np.round(values))
+        if whole and len(np.unique(y)) == 1:
+            raise ValueError(
+                f"y holds one value ({np.unique(y)[0].item()!r}) for all {len(y)} examples: "
+                "nothing to classify. Pass task='regression' if it is a constant target."
+            )
+        if not (whole and 2 <= len(values) <= MAX_CLASSES):
+            return "regression"
+    return "binary" if len(values) == 2 else "multiclass"
+
+
+TARGET_DTYPES = {
+    "multiclass": lambda t: np.asarray(t, np.int32).reshape(-1),
+    "binary": lambda t: np.asarray(t, np.float32).reshape(len(t), 1),
+    "multilabel": lambda t: np.asarray(t, np.float32),
+    "regression": lambda t: np.asarray(t, np.float32).reshape(len(t), -1),
+}

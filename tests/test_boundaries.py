@@ -1,0 +1,145 @@
+"""The Python API validates at its boundary (issue 16): each misuse is a ValueError naming the
+problem, never a silently wrong number, an IndexError or a crash later in the run."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, Optimizer, TrainConfig, checkpoint, evaluate, fit, initializers
+
+NET = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+X = np.array([[0.0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+T = np.array([[0.0], [1], [1], [0]], np.float32)
+
+
+# -- init specs keep the user's numbers -----------------------------------------------------------
+
+
+def test_an_init_spec_is_not_rounded():
+    net = MLP((2, 3, 1), init="uniform:1,1.0000001")
+    assert net.init_scheme == "uniform:1,1.0000001"
+    w = np.asarray(net.init(jax.random.key(0))[0]["w"])
+    assert ((w >= 1) & (w <= 1.0000001)).all()
+    assert MLP((2, 1), init="normal:0.12345678").init_scheme == "normal:0.12345678"
+    scheme = initializers.parse("normal:0.1234567890123")
+    assert initializers.parse(str(scheme)) == scheme  # a round trip is exact
+    assert str(initializers.parse("uniform:-1,1")) == "uniform:-1,1"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("normal:inf", "arguments must be finite numbers"),
+        ("uniform:nan,1", "arguments must be finite numbers"),
+    ],
+)
+def test_init_specs_must_be_finite(spec, message):
+    with pytest.raises(ValueError, match=message):
+        initializers.parse(spec)
+
+
+def test_an_init_beyond_the_dtype_is_refused_when_drawn():
+    net = MLP((2, 3, 1), init="normal:1e39")
+    with pytest.raises(ValueError, match=r"'normal:1e\+39': 1e\+39 exceeds the float32 range"):
+        net.init(jax.random.key(0))
+
+
+# -- seeds -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [2**63, 2**64, -1])
+def test_seeds_past_63_bits_are_refused(seed):
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*63 - 1\]"):
+        TrainConfig(seed=seed)
+
+
+def test_the_largest_seed_trains():
+    config = TrainConfig(epochs=1, batch_size="full", seed=2**63 - 1, devices=1)
+    assert len(fit(NET, X, T, Optimizer(), config).history) == 1
+
+
+# -- parameters, inputs and targets -----------------------------------------------------------
+
+
+def test_evaluate_refuses_parameters_of_another_architecture():
+    params = MLP((2, 4, 1), "tanh", "sigmoid", "bce").init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"params\[0\] does not match the architecture"):
+        evaluate(NET, params, X, T)
+    with pytest.raises(ValueError, match="params must be a list of 2 layer dicts .* got 0"):
+        evaluate(NET, [], X, T)
+
+
+def test_integer_parameters_are_refused():
+    params = jax.tree.map(lambda a: a.astype(jnp.int32), NET.init(jax.random.key(0)))
+    with pytest.raises(ValueError, match=r"params\[0\]\['b'\] has dtype int32: .* real floating"):
+        NET.apply(params, X)
+    with pytest.raises(ValueError, match="real floating"):
+        fit(NET, X, T, params=params, config=TrainConfig(epochs=1, devices=1))
+
+
+def test_class_labels_into_a_sigmoid_bce_net_are_refused():
+    params = NET.init(jax.random.key(0))
+    labels = np.arange(4) % 6 + 2  # 2..5: not 0/1
+    with pytest.raises(
+        ValueError, match=r"loss 'bce' must lie in \[0, 1\].*got values in \[2, 5\]"
+    ):
+        NET.cost(params, X, labels)
+    with pytest.raises(ValueError, match="must lie in"):
+        evaluate(NET, params, X, labels)
+    with pytest.raises(ValueError, match="must lie in"):
+        fit(NET, X, labels, config=TrainConfig(epochs=1, devices=1))
+    assert np.isfinite(NET.cost(params, X, np.array([0, 1, 1, 0])))  # 0/1 labels are fine
+
+
+def test_inputs_beyond_the_compute_dtype_are_refused():
+    params = NET.init(jax.random.key(0))
+    x = np.array([[1e300, 0.0]])
+    with pytest.raises(ValueError, match=r"x: value 1e\+300 exceeds the float32 range"):
+        NET.apply(params, x)
+    with pytest.raises(ValueError, match="x must be real numbers, got dtype complex"):
+        NET.apply(params, X + 1j)
+
+
+# -- records -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (dict(lr=float("inf")), "lr must be a finite number > 0, got inf"),
+        (dict(lr=float("nan")), "lr must be a finite number > 0"),
+        (dict(weight_decay=float("inf")), "weight_decay must be >= 0"),
+        (dict(clip_norm=float("inf")), "clip_norm must be a finite number > 0"),
+        (dict(momentum=float("nan")), "momentum must be in"),
+    ],
+)
+def test_optimizer_numbers_must_be_finite(settings, message):
+    with pytest.raises(ValueError, match=message):
+        Optimizer(**settings)
+
+
+def test_numpy_numbers_are_stored_as_python_numbers(tmp_path):
+    config = TrainConfig(
+        epochs=np.int64(2), batch_size=np.int32(2), seed=np.uint8(3), val_fraction=np.float32(0)
+    )
+    assert type(config.epochs) is int and type(config.batch_size) is int
+    assert type(config.seed) is int and type(config.val_fraction) is float
+    opt = Optimizer("sgd", lr=np.float32(0.1), decay_steps=np.int64(5))
+    assert type(opt.lr) is float and type(opt.decay_steps) is int
+    result = fit(NET, X, T, opt, TrainConfig(**{**config.__dict__, "devices": 1}))
+    checkpoint.save(tmp_path / "c.npz", result.state, net=NET, optimizer=opt, config=config)
+    assert checkpoint.load(tmp_path / "c.npz").state.epoch == 2
+    json.dumps(config.__dict__)
+
+
+def test_evaluate_refuses_non_finite_parameters():
+    params = NET.init(jax.random.key(0))
+    params[1]["w"] = params[1]["w"].at[0, 0].set(jnp.nan)
+    with pytest.raises(ValueError, match=r"params\[1\]\['w'\] holds NaN or Inf values"):
+        evaluate(NET, params, X, T)
+    with pytest.raises(ValueError, match="holds NaN or Inf"):
+        NET.check_params(params, finite=True)
+    NET.check_params(params)  # shapes and dtypes only, by default
