@@ -88,6 +88,7 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--data", str, "NAME|PATH", "a data set name (jaxmlp datasets) or a .csv / .npz file"),
     ("--data-dir", str, "DIR", "folder of Fashion-MNIST's IDX files"),
     ("--label-column", _column, "INDEX|NAME", "CSV: the label column (default: the last)"),
+    ("--task", str, "NAME", "{}; default auto: "),
     ("--standardize", str, "auto|yes|no", "standardise inputs (auto: unless within [0, 1])"),
     ("--hidden", _hidden, "W1,W2,...", "hidden layer widths (none: no hidden layer)"),
     ("--activation", _names, "NAME[,NAME...]", "hidden activation, or one per hidden layer: {}"),
@@ -106,6 +107,9 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--momentum", _number, "MU", "momentum of momentum / nesterov (0.9) and sgd"),
     ("--weight-decay", _number, "LAMBDA", "L2 weight decay on the weights"),
     ("--schedule", str, "NAME", "learning-rate schedule: {}"),
+    ("--decay-rate", _number, "R", "step / exponential: eta times R every --decay-steps (0.1)"),
+    ("--decay-steps", _integer, "N", "step / exponential: steps per decay by --decay-rate (1000)"),
+    ("--warmup-steps", _integer, "N", "linear warmup of eta from 0 over N steps (0)"),
     ("--clip-norm", _number, "NORM", "clip gradients to this global norm"),
     ("--batch-size", _batch_size, "N|full", "examples per step"),
     ("--epochs", _integer, "N", "passes over the training set"),
@@ -128,7 +132,8 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
 def _help(flag: str, text: str) -> str:
     """``text`` with the names the setting takes (from their registries) and its default."""
     names = run.choices().get(flag[2:].replace("-", "_"))
-    return (text.format(", ".join(names)) if names else text) + _default(flag)
+    text = (text.format(", ".join(names)) if names else text) + _default(flag)
+    return text + run.AUTO_TASK_RULE if flag == "--task" else text
 
 
 def _default(flag: str) -> str:
@@ -153,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for flag, kind, metavar, text in _TRAIN_FLAGS:
         train.add_argument(flag, type=kind, metavar=metavar, help=_help(flag, text))
+    _no_header(train, "--data")
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<time>-<data>)")
     train.add_argument(
         "--resume", action="store_true", help="continue the run in --out, with its settings"
@@ -164,13 +170,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--data", metavar="NAME|PATH", help="other data (default: the run's)")
     evaluate.add_argument("--data-dir", metavar="DIR")
+    evaluate.add_argument(
+        "--label-column", type=_column, metavar="INDEX|NAME",
+        help="with --data FILE.csv: its label column (default: the run's, by name)",
+    )  # fmt: skip
+    _no_header(evaluate, "--data")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(run=_evaluate)
 
     predict = commands.add_parser("predict", help="predictions of a saved run")
     predict.add_argument("run_dir", metavar="RUN_DIR")
     predict.add_argument("--input", required=True, metavar="FILE", help=".csv, .npz or .npy")
-    predict.add_argument("--output", metavar="FILE", help=".csv or .npz (default: stdout)")
+    predict.add_argument(
+        "--output",
+        metavar="FILE",
+        help=".csv, .json or .npz, by extension (default: CSV to stdout)",
+    )
+    _no_header(predict, "--input")
     predict.set_defaults(run=_predict)
 
     listing = commands.add_parser("datasets", help="the named data sets")
@@ -185,6 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (train, evaluate, predict, listing, check):
         sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def _no_header(parser, flag: str) -> None:
+    parser.add_argument(
+        "--no-header", dest="header", action="store_const", const=False,
+        help=f"{flag} FILE.csv has no header row: its first row is data (columns by position); "
+        + (
+            "without it, the header names the columns, matched by name to the training ones"
+            if flag == "--input"
+            else "without it, a first row of numbers only is read as data"
+        ),
+    )  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -225,6 +253,8 @@ def _train(args) -> int:
         for flag, *_ in _TRAIN_FLAGS
     }
     given = {name: value for name, value in given.items() if value is not None}
+    if args.header is False:
+        given["header"] = False
     progress = not args.no_progress and sys.stdout.isatty()
     try:
         run.train(given, args.out, resume=args.resume, progress=progress, handle_signals=True)
@@ -236,7 +266,9 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    results = run.evaluate_run(args.run_dir, args.data, args.data_dir)
+    results = run.evaluate_run(
+        args.run_dir, args.data, args.data_dir, label_column=args.label_column, header=args.header
+    )
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -248,7 +280,8 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    columns, labels, y = run.predict_run(args.run_dir, args.input)
+    run.check_output(args.output)
+    columns, labels, y = run.predict_run(args.run_dir, args.input, header=args.header is not False)
     run.write_predictions(columns, labels, y, path=args.output)
     return 0
 

@@ -47,6 +47,9 @@ _OUTPUT_AND_LOSS = {
     "multilabel": ("sigmoid", "bce"),
     "regression": ("identity", "sse"),
 }
+# What ``task=`` accepts: "auto" (or None) infers it, "classification" reads the labels as classes
+# (binary, multiclass or multilabel), the others name it.
+TASK_CHOICES = ("auto", "classification", *TASKS)
 MAX_CLASSES = 50  # integer labels with more distinct values are read as regression targets
 DATA_ENV, CACHE_ENV = "JAXMLP_DATA", "JAXMLP_CACHE"
 DIGITS_TEST_FRACTION = 0.2
@@ -120,6 +123,7 @@ def load(
     standardize=True,
     n=None,
     task=None,
+    header=None,
 ) -> Dataset:
     """The data set called ``name_or_path`` (``names()``), or read from a .csv or .npz file.
 
@@ -131,12 +135,18 @@ def load(
       label_column: CSV only: the label column's index (negative from the end) or name.
       standardize: fit a ``Standardizer`` on the training split (xor keeps its 0/1 inputs).
       n: number of training examples: drawn for synthetic sets, a stratified subset otherwise.
-      task: files only: the task (``TASKS``), inferred from the labels if None.
+      task: ``TASK_CHOICES``; for files, "auto" (None) infers it from the labels by the rule
+        of ``from_arrays``; a named set has its own task.
+      header: CSV only: True if the first row names the columns, False if it is data, None to
+        detect (a first row of numbers only is data).
     """
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
+    task = _check_task(task)
     if isinstance(name_or_path, str) and name_or_path in _SETS:
         spec = _SETS[name_or_path]
-        if task is not None and task != spec.task:
+        if task not in (None, spec.task) and not (
+            task == "classification" and spec.task != "regression"
+        ):
             raise ValueError(f"{name_or_path!r} is a {spec.task} data set, got task={task!r}.")
         *arrays, info = spec.load(seed, n, data_dir)
         standardize = standardize and spec.standardize
@@ -152,7 +162,7 @@ def load(
         )
     path = _user_file(name_or_path)
     if path.suffix.lower() == ".csv":
-        x, y, feature_names, label_name = files.read_csv(path, label_column)
+        x, y, feature_names, label_name = files.read_csv(path, label_column, header=header)
         arrays = {"x": x, "y": y}
         info = {"path": str(path), "feature_names": feature_names, "label_name": label_name}
     else:
@@ -184,13 +194,14 @@ def from_arrays(
     info=None,
 ) -> Dataset:
     """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened) and labels or
-    targets ``y (n,)`` or ``(n, K)``; the task is inferred from ``y`` unless given: integer
-    values with 2 to ``MAX_CLASSES`` distinct values or strings are classes, 0/1 columns are
-    multilabel, anything else is regression. Classes are renumbered 0..K-1 (``info["classes"]``).
+    targets ``y (n,)`` or ``(n, K)``. ``task`` (``TASK_CHOICES``): "auto" (None) infers it
+    from ``y``: integer values with 2 to ``MAX_CLASSES`` distinct values or strings are classes,
+    0/1 columns are multilabel, anything else is regression; "classification" reads the labels
+    as classes (binary, multiclass or multilabel), "regression" as numbers. Classes are
+    renumbered 0..K-1 (``info["classes"]``).
     """
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
-    if task is not None and task not in TASKS:
-        raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(TASKS)}.")
+    task = _check_task(task)
     if (x_test is None) != (y_test is None):
         raise ValueError("x_test and y_test go together: pass both or neither.")
     x, y = _check_xy(x, y, "x", "y")
@@ -605,6 +616,7 @@ _SETS = {  # name: task, n_classes, n_features, n_train, n_test, make or read
     "fashion-mnist": _real("multiclass", 10, 784, 60000, 10000, _fashion_mnist),
     "mnist1d":       _real("multiclass", 10, 40, 4000, 1000, _mnist1d),
 }
+READS_DATA_DIR = ("fashion-mnist",)  # the sets whose files data_dir (--data-dir) locates
 _SOURCES = {  # where each set comes from, in words a newcomer understands
     "xor":           "generated: the four rows of the XOR truth table",
     "rings":         "generated: a disc (class 0) inside a ring (class 1)",
@@ -696,7 +708,8 @@ def _encode_targets(y, y_test, task):
     numeric = np.issubdtype(y.dtype, np.number) or y.dtype == bool
     if not numeric and y.dtype.kind not in "US":
         raise ValueError(f"y must hold numbers or class names, got dtype {y.dtype}.")
-    task = task or _infer_task(both, numeric)
+    if task is None or task == "classification":
+        task = _infer_task(both, numeric, classification=task == "classification")
     if task in ("regression", "multilabel"):
         if not numeric:
             raise ValueError(f"A {task} task needs numeric targets, got {y.dtype} labels.")
@@ -721,13 +734,30 @@ def _encode_targets(y, y_test, task):
     return encode(y), t_test, task, len(classes), classes.tolist()
 
 
-def _infer_task(y, numeric) -> str:
+def _check_task(task) -> str | None:
+    """``task`` checked; None for "auto"."""
+    if task is not None and task not in TASK_CHOICES:
+        raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(TASK_CHOICES)}.")
+    return None if task == "auto" else task
+
+
+def _infer_task(y, numeric, classification=False) -> str:
+    """The task of labels ``y`` by ``from_arrays``' rule; ``classification``: classes always."""
     if not numeric:
         return "binary" if len(np.unique(y)) == 2 else "multiclass"
     if y.ndim == 2 and y.shape[1] > 1:
-        return "multilabel" if np.isin(y, (0, 1)).all() else "regression"
+        if np.isin(y, (0, 1)).all():
+            return "multilabel"
+        if classification:
+            raise ValueError(
+                f"A classification needs one label per example or 0/1 columns, got y of shape "
+                f"{y.shape} with other values."
+            )
+        return "regression"
     values = np.unique(y)
-    if np.array_equal(values, np.round(values)) and 2 <= len(values) <= MAX_CLASSES:
+    if classification or (
+        np.array_equal(values, np.round(values)) and 2 <= len(values) <= MAX_CLASSES
+    ):
         return "binary" if len(values) == 2 else "multiclass"
     return "regression"
 

@@ -14,15 +14,17 @@ import numpy as np
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
 
 
-def read_csv(path: str | os.PathLike, label_column: int | str = -1):
-    """``(x, labels, feature_names, label_name)`` from a CSV file with a header row.
+def read_csv(path: str | os.PathLike, label_column: int | str = -1, *, header=None):
+    """``(x, labels, feature_names, label_name)`` from a CSV file.
 
     ``x (n, d)`` float64 features; ``labels (n,)`` float64 if every label is a number, else the
     label strings. ``label_column`` is a column index (negative counts from the end) or a name.
+    ``header``: True if the first row names the columns, False if it is data (columns are then
+    named ``column_0``, ``column_1``, ...), None to detect: a first row of numbers only is data.
     """
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
-        header = _header(path, reader)
+        header, first = _header(path, reader, header)
         if len(header) < 2:
             raise ValueError(
                 f"{path}: needs at least two columns (features and a label), got {header}."
@@ -30,15 +32,7 @@ def read_csv(path: str | os.PathLike, label_column: int | str = -1):
         label = _label_index(path, header, label_column)
         features = [i for i in range(len(header)) if i != label]
         rows, labels = [], []
-        for row in reader:
-            if not row or all(not field.strip() for field in row):
-                continue  # blank line
-            line = reader.line_num
-            if len(row) != len(header):
-                raise ValueError(
-                    f"{path}, line {line}: expected {len(header)} fields as in the header, "
-                    f"got {len(row)}: {row}."
-                )
+        for line, row in _rows(path, reader, header, first):
             rows.append([_number(path, line, header[i], row[i]) for i in features])
             labels.append((line, row[label].strip()))
     if not rows:
@@ -51,27 +45,31 @@ def read_csv(path: str | os.PathLike, label_column: int | str = -1):
     )
 
 
-def read_features(path: str | os.PathLike, skip=()) -> tuple[np.ndarray, list[str]]:
-    """``(x, names)`` from a CSV file with a header row and no label column: ``x (n, d)``
-    float64 from every column but those named in ``skip``, ``names`` their header names."""
+def read_features(
+    path: str | os.PathLike, skip=(), *, header=True
+) -> tuple[np.ndarray, list[str] | None]:
+    """``(x, names)`` from a CSV file of inputs: ``x (n, d)`` float64 from every column but
+    those named in ``skip``, ``names`` their header names; with ``header`` False the first row
+    is data and ``names`` is None (the columns go by position)."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
-        header = _header(path, reader)
-        keep = [i for i, name in enumerate(header) if name not in skip]
+        header, first = _header(path, reader, header)
+        keep = [i for i, name in enumerate(header) if first is not None or name not in skip]
         rows = []
-        for row in reader:
-            if not row or all(not field.strip() for field in row):
-                continue  # blank line
-            line = reader.line_num
-            if len(row) != len(header):
-                raise ValueError(
-                    f"{path}, line {line}: expected {len(header)} fields as in the header, "
-                    f"got {len(row)}: {row}."
-                )
+        for line, row in _rows(path, reader, header, first):
             rows.append([_number(path, line, header[i], row[i]) for i in keep])
     if not rows:
         raise ValueError(f"{path}: has a header but no data rows.")
-    return np.array(rows, np.float64).reshape(len(rows), len(keep)), [header[i] for i in keep]
+    names = None if first is not None else [header[i] for i in keep]
+    return np.array(rows, np.float64).reshape(len(rows), len(keep)), names
+
+
+def read_header(path: str | os.PathLike, *, header=None) -> list[str] | None:
+    """The column names of a CSV file's header row; None where its first row is data
+    (``header`` as in ``read_csv``)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        names, first = _header(path, csv.reader(f), header)
+    return names if first is None else None
 
 
 def read_array(path: str | os.PathLike, name: str = "x") -> np.ndarray:
@@ -142,17 +140,42 @@ def _npz_array(path, archive, name) -> np.ndarray:
     return array
 
 
-def _header(path, reader) -> list[str]:
-    """The header row's column names; an empty file or a first row of numbers is refused."""
-    header = next(reader, None)
-    if header is None:
+def _header(path, reader, header) -> tuple[list[str], list[str] | None]:
+    """``(names, first)``: the header row's column names and None, or, when the first row is
+    data (``header`` False, or None and it holds numbers only), ``column_0``, ... and that row.
+    An empty file, or a first row of numbers where ``header`` is True, is refused."""
+    row = next(reader, None)
+    if row is None:
         raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
-    header = [name.strip() for name in header]
-    if all(_is_number(name) for name in header):
+    names = [name.strip() for name in row]
+    numbers = all(_is_number(name) for name in names)
+    if header is None:
+        header = not numbers
+    if not header:
+        return [f"column_{i}" for i in range(len(names))], row
+    if numbers:
         raise ValueError(
-            f"{path}: the first row must be a header of column names, got numbers {header}."
+            f"{path}: the first row must be a header of column names, got numbers {names}; if "
+            "the file has no header row, say so (--no-header, header=False)."
         )
-    return header
+    return names, None
+
+
+def _rows(path, reader, header, first):
+    """``(line, fields)`` of each non-blank data row (``first``, when data, included), each
+    checked to have as many fields as ``header``."""
+    if first is not None:
+        yield 1, first
+    for row in reader:
+        if not row or all(not field.strip() for field in row):
+            continue  # blank line
+        line = reader.line_num
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}, line {line}: expected {len(header)} fields as in the "
+                f"{'header' if first is None else 'first row'}, got {len(row)}: {row}."
+            )
+        yield line, row
 
 
 def _label_index(path, header, label_column) -> int:

@@ -22,6 +22,14 @@ import optax
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "step", "exponential", "cosine")
+# Which optimizers take a momentum mu, and which options each schedule reads (the rest ignore them).
+MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov")
+SCHEDULE_OPTIONS = {
+    "constant": (),
+    "step": ("decay_rate", "decay_steps"),
+    "exponential": ("decay_rate", "decay_steps"),
+    "cosine": (),  # decays over the whole run: its length is the run's
+}
 
 
 @dataclasses.dataclass(frozen=True)

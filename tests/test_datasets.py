@@ -554,7 +554,6 @@ def test_csv_real_valued_labels_are_regression_unless_a_task_is_given(tmp_path):
         ("a,b,c\n1,nan,0\n", r"line 2, column 'b': NaN or Inf value 'nan'"),
         ("a,b,c\n1,2,0\n3,4,inf\n", r"line 3, column 'c': NaN or Inf value 'inf'"),
         ("a,b,c\n1,2,\n", r"line 2, column 'c': missing label"),
-        ("1,2,3\n4,5,6\n", r"first row must be a header of column names"),
         ("a\n1\n", "needs at least two columns"),
     ],
     ids=[
@@ -565,7 +564,6 @@ def test_csv_real_valued_labels_are_regression_unless_a_task_is_given(tmp_path):
         "nan",
         "inf",
         "no-label",
-        "no-header",
         "one-column",
     ],
 )
@@ -573,6 +571,16 @@ def test_csv_rejects_malformed_files_with_the_line(tmp_path, text, message):
     path = _csv(tmp_path, text)
     with pytest.raises(ValueError, match=message):
         datasets.load(path)
+
+
+def test_a_csv_whose_first_row_is_numbers_has_no_header(tmp_path):
+    path = _csv(tmp_path, "1,2,0\n3,4,1\n5,6,0\n")
+    ds = datasets.load(path, standardize=False)
+    assert len(ds.x_train) == 3 and ds.info["feature_names"] == ["column_0", "column_1"]
+    with pytest.raises(ValueError, match=r"first row must be a header of column names"):
+        datasets.load(path, header=True)
+    words = _csv(tmp_path, "1,2,no\n3,4,yes\n5,6,no\n", "words.csv")
+    assert len(datasets.load(words, header=False).x_train) == 3
 
 
 def test_csv_rejects_unknown_label_columns(tmp_path):

@@ -26,19 +26,27 @@ from jaxmlp import gradient_check as _gradient_check
 from jaxmlp.run.data import load_data, targets
 from jaxmlp.run.folder import open_run, write_json
 from jaxmlp.run.model import Model, load_run, save_run
-from jaxmlp.run.predict import evaluate_run, predict_run, read_inputs, write_predictions
+from jaxmlp.run.predict import (
+    check_output,
+    evaluate_run,
+    predict_run,
+    read_inputs,
+    write_predictions,
+)
 from jaxmlp.run.record import Progress, save_due
 from jaxmlp.run.report import RunStopped, gradcheck
-from jaxmlp.run.settings import DEFAULTS, Run, build, choices
+from jaxmlp.run.settings import AUTO_TASK_RULE, DEFAULTS, Run, build, choices
 from jaxmlp.run.trainer import train
 
 __all__ = [
+    "AUTO_TASK_RULE",
     "DEFAULTS",
     "Model",
     "Progress",
     "Run",
     "RunStopped",
     "build",
+    "check_output",
     "choices",
     "describe_datasets",
     "evaluate_run",
