@@ -198,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     check.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     check.set_defaults(run=_gradcheck)
+    for sub in (train, evaluate, predict):
+        sub.add_argument(
+            "--no-compile-cache", action="store_true",
+            help="compile afresh: do not read or write compiled programs in "
+            f"{run.cache.folder() or 'the cache folder'} (also: {run.cache.ENV}=off)",
+        )  # fmt: skip
     for sub in (train, evaluate, predict, listing, check):
         sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -223,6 +229,8 @@ def main(argv=None) -> int:
         if args.command is None:  # a usage error: say what the commands are
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE
+        if args.command in ("train", "evaluate", "predict"):
+            run.cache.enable(not args.no_compile_cache)
         return args.run(args) or 0
     except (ValueError, TypeError, OSError, KeyError) as error:
         if debug:

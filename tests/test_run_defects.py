@@ -5,6 +5,8 @@ prediction formats."""
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -298,3 +300,27 @@ def test_a_folder_given_for_a_file_is_named_as_given(csv_run, frame, capsys):
     assert str(folder / "taken.csv") in line and ".tmp" not in line
     assert predict(out, folder / "taken.csv") == 2
     assert str(folder / "taken.csv") in error_line(capsys)
+
+
+# -- the compilation cache ----------------------------------------------------------------------
+
+
+def test_repeated_runs_share_compiled_programs_in_the_cache_folder(tmp_path):
+    """A real process with $JAXMLP_COMPILE_CACHE set fills that folder, and a rerun reading it
+    trains the same bits; --no-compile-cache leaves its folder untouched."""
+    args = ["train", "--data", "xor", "--hidden", "3", "--epochs", "2", "--no-progress"]
+
+    def train_in(folder, out, *flags):
+        env = os.environ | {"JAXMLP_COMPILE_CACHE": str(folder)}
+        done = subprocess.run([sys.executable, "-m", "jaxmlp", *args, "--out", str(out), *flags],
+                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads((out / "summary.json").read_text())["params_sha256"]
+
+    first = train_in(tmp_path / "xla", tmp_path / "a")
+    cached = sorted(p.name for p in (tmp_path / "xla").iterdir())
+    assert cached
+    assert train_in(tmp_path / "xla", tmp_path / "b") == first
+    assert sorted(p.name for p in (tmp_path / "xla").iterdir()) == cached  # read, not rewritten
+    assert train_in(tmp_path / "none", tmp_path / "c", "--no-compile-cache") == first
+    assert not (tmp_path / "none").exists()

@@ -23,6 +23,7 @@ bitwise the parameters of an uninterrupted one.
 
 from jaxmlp import datasets as _datasets
 from jaxmlp import gradient_check as _gradient_check
+from jaxmlp.run import cache
 from jaxmlp.run.data import load_data, targets
 from jaxmlp.run.folder import open_run, write_json
 from jaxmlp.run.model import Model, load_run, save_run
@@ -46,6 +47,7 @@ __all__ = [
     "Run",
     "RunStopped",
     "build",
+    "cache",
     "check_output",
     "choices",
     "describe_datasets",
