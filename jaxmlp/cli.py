@@ -163,7 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume", action="store_true", help="continue the run in --out, with its settings"
     )
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--no-progress", action="store_true",
+        help="no progress display (default: a bar on a terminal, else a line every ~10 s)",
+    )  # fmt: skip
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="loss and accuracy of a saved run")
@@ -263,7 +266,7 @@ def _train(args) -> int:
     given = {name: value for name, value in given.items() if value is not None}
     if args.header is False:
         given["header"] = False
-    progress = not args.no_progress and sys.stdout.isatty()
+    progress = not args.no_progress  # a bar on a terminal, else a plain line every few seconds
     try:
         run.train(given, args.out, resume=args.resume, progress=progress, handle_signals=True)
     except run.RunStopped as stopped:

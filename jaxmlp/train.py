@@ -31,6 +31,7 @@ from jax import lax
 from jaxmlp import backprop as bp
 from jaxmlp import losses, sharding
 from jaxmlp.optim import Optimizer, _check_int
+from jaxmlp.progress import callback as show_progress
 
 BACKPROPS = ("hand", "autodiff")
 DTYPES = ("float32", "float64", "bfloat16")
@@ -363,6 +364,7 @@ def fit(
     t_val=None,
     state: TrainState | None = None,
     callback: Callable | None = None,
+    progress: bool | str = False,
 ) -> Result:
     """Train ``net`` on ``x (n, d)``, ``t`` (``(n, K)`` or integer labels ``(n,)``).
 
@@ -377,6 +379,8 @@ def fit(
         state after that epoch, on the devices; after the last epoch of a compiled call its
         arrays are donated to the next call, so save or copy what you keep during the
         callback.
+      progress: show each epoch as ``jaxmlp train`` does (``jaxmlp.progress``): True, a bar
+        on a terminal and periodic lines elsewhere; "bar" or "lines" to choose.
 
     Returns ``Result(params, history, state)``; history holds one dict per epoch: ``epoch``,
     ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (None where they do not
@@ -386,6 +390,7 @@ def fit(
     """
     optimizer = optimizer or Optimizer()
     config = config or TrainConfig()
+    callback = show_progress(config.epochs, state.epoch if state else 0, progress, callback)
     dtype = _storage_dtype(config.dtype)
     needs_local = (config.val_fraction and x_val is None) or config.chunk_steps is not None
     if needs_local and isinstance(x, jax.Array) and not x.is_fully_addressable:

@@ -3,16 +3,18 @@ on the code before the fix: columns matched by name, the run's label column, run
 work from any directory, --task, extending a resumed run, ignored flags refused, CSV headers and
 prediction formats."""
 
+import io
 import json
 import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
 
-from jaxmlp import cli
+from jaxmlp import MLP, TrainConfig, cli, fit, progress
 
 FEATURES = ["height", "weight", "age"]
 
@@ -324,3 +326,55 @@ def test_repeated_runs_share_compiled_programs_in_the_cache_folder(tmp_path):
     assert sorted(p.name for p in (tmp_path / "xla").iterdir()) == cached  # read, not rewritten
     assert train_in(tmp_path / "none", tmp_path / "c", "--no-compile-cache") == first
     assert not (tmp_path / "none").exists()
+
+
+# -- progress: fit's, and the command line's off a terminal -----------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_bar_fits_80_columns_with_the_validation_metrics():
+    screen = _Terminal()
+    bar = progress.Progress(1000, 0, True, stream=screen)
+    assert "compiling" in screen.getvalue()
+    for epoch in (1, 2):
+        bar.update({"epoch": epoch, "train_loss": 0.123456, "train_accuracy": 0.951234,
+                    "val_loss": 0.140123, "val_accuracy": 0.94812})  # fmt: skip
+    bar.close()
+    shown = [line.rstrip("\n") for line in screen.getvalue().split("\r") if line.strip()]
+    assert all(len(line) <= 80 for line in shown), shown
+    assert shown[-1].startswith("epoch 2/1000") and "| val 0.1401 0.9481" in shown[-1]
+
+
+def test_off_a_terminal_progress_is_a_plain_line_every_few_seconds(monkeypatch):
+    monkeypatch.setattr(progress, "LINE_SECONDS", 3600.0)
+    log = io.StringIO()  # not a terminal
+    lines = progress.Progress(5, 0, True, stream=log)
+    for epoch in range(1, 6):
+        lines.update({"epoch": epoch, "train_loss": 1.0 / epoch})
+    printed = [line.rsplit("  (", 1)[0] for line in log.getvalue().splitlines()]
+    assert printed == ["epoch 0/5  compiling...", "epoch 1/5  loss 1", "epoch 5/5  loss 0.2"]
+
+
+def test_fit_shows_progress_and_trains_the_same_bits(capsys):
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    t = np.array([[0], [1], [1], [0]], np.float32)
+    config = TrainConfig(epochs=3, batch_size="full")
+    quiet = fit(net, x, t, config=config)
+    assert capsys.readouterr().out == ""
+    shown = fit(net, x, t, config=config, progress="lines")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "epoch 0/3  compiling..." and printed[-1].startswith("epoch 3/3  loss ")
+    for a, b in zip(jax.tree.leaves(quiet.params), jax.tree.leaves(shown.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_command_line_shows_progress_off_a_terminal(tmp_path, capsys):
+    args = ["train", "--data", "xor", "--hidden", "2", "--epochs", "2", "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "epoch 0/2  compiling..." in out and "epoch 2/2  loss " in out

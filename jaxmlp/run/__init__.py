@@ -23,6 +23,7 @@ bitwise the parameters of an uninterrupted one.
 
 from jaxmlp import datasets as _datasets
 from jaxmlp import gradient_check as _gradient_check
+from jaxmlp.progress import Progress
 from jaxmlp.run import cache
 from jaxmlp.run.data import load_data, targets
 from jaxmlp.run.folder import open_run, write_json
@@ -34,7 +35,7 @@ from jaxmlp.run.predict import (
     read_inputs,
     write_predictions,
 )
-from jaxmlp.run.record import Progress, save_due
+from jaxmlp.run.record import save_due
 from jaxmlp.run.report import RunStopped, gradcheck
 from jaxmlp.run.settings import AUTO_TASK_RULE, DEFAULTS, Run, build, choices
 from jaxmlp.run.trainer import train

@@ -33,7 +33,8 @@ def train(
 
     ``resume``: continue the run in ``out`` from its checkpoint, with its saved settings (a
     given setting that resolves to another value is an error, except more ``epochs``).
-    ``progress``: a progress bar (tqdm) or one line per epoch. ``handle_signals``: SIGINT /
+    ``progress``: a ``jaxmlp.progress.Progress`` mode: True shows a bar on a terminal and
+    periodic plain lines elsewhere. ``handle_signals``: SIGINT /
     SIGTERM save a checkpoint and raise ``RunStopped``.
     Raises ``RunStopped`` (status 3) on divergence, keeping the last good checkpoint.
     """
