@@ -6,6 +6,7 @@ prediction formats."""
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -121,6 +122,8 @@ def test_evaluate_says_plainly_when_the_label_column_is_missing(csv_run, frame, 
     assert cli.main(["evaluate", str(out), "--data", str(folder / "no_labels.csv")]) == 2
     line = error_line(capsys)
     assert "'kind'" in line and "label" in line and "regression" not in line
+    assert cli.main(["evaluate", str(out), "--data-dir", str(folder)]) == 2
+    assert "--data-dir" in error_line(capsys)
 
 
 # -- a run folder works from any directory ---------------------------------------------------------
@@ -273,8 +276,11 @@ def test_a_first_row_of_numbers_is_data_not_a_header(tmp_path):
     np.savetxt(tmp_path / "words.csv", labelled, delimiter=",", fmt="%s")  # looks like a header
     assert cli.main([*args, "--data", str(tmp_path / "words.csv"), "--no-header", "--out",
                      str(tmp_path / "b")]) == 0  # fmt: skip
-    data = json.loads((tmp_path / "b" / "config.json").read_text())["data"]
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    data = config["data"]
     assert data["n_train"] + data["n_val"] == 30 and data["classes"] == ["no", "yes"]
+    rerun = shlex.split(config["command"])  # the command that reruns it says --no-header
+    assert "--no-header" in rerun and cli.main([*rerun[1:-1], str(tmp_path / "c")]) == 0
 
 
 def test_predict_writes_the_format_its_output_extension_names(csv_run, frame, capsys):

@@ -33,6 +33,9 @@ def evaluate_run(run_dir, data_name=None, data_dir=None, *, label_column=None, h
     ):
         flag = "--label-column" if label_column is not None else "--no-header"
         raise ValueError(f"{flag} applies to --data FILE.csv only (other data than the run's).")
+    name = settings.get("data") if own else data_name
+    if data_dir and name not in datasets.READS_DATA_DIR:
+        raise ValueError(f"--data-dir would be ignored: {name!r} reads no folder.")
     with precision(model.dtype):
         if own:
             data.check_source(settings, config["data"], run_dir)

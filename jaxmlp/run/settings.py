@@ -228,6 +228,9 @@ def command_line(settings: dict, out) -> str:
     for name, value in settings.items():
         if value is None or name == "data_dir":
             continue
+        if name == "header":  # only False is ever given: --no-header
+            words.append("--no-header")
+            continue
         if name == "hidden":
             value = ",".join(map(str, value)) or "none"
         elif isinstance(value, list | tuple):
