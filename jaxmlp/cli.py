@@ -249,7 +249,8 @@ def main(argv=None) -> int:
 def _fail(error: BaseException) -> int:
     message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
     if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
-        message = f"{error.filename}: {error.strerror}"
+        # a failed os.replace(temporary, path) names the temporary file first: name the user's
+        message = f"{error.filename2 or error.filename}: {error.strerror}"
     message = " ".join(message.split()) or type(error).__name__
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE

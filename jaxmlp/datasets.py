@@ -662,7 +662,7 @@ def _user_file(name_or_path) -> pathlib.Path:
             "a path to a .csv or .npz file."
         )
     if not path.is_file():
-        raise ValueError(f"{path}: no such file.")
+        raise ValueError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}.")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file.")
     return path

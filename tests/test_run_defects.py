@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxmlp import MLP, TrainConfig, cli, fit, progress
+from jaxmlp import MLP, TrainConfig, cli, datasets, fit, progress
 
 FEATURES = ["height", "weight", "age"]
 
@@ -308,6 +308,24 @@ def test_a_folder_given_for_a_file_is_named_as_given(csv_run, frame, capsys):
     assert str(folder / "taken.csv") in line and ".tmp" not in line
     assert predict(out, folder / "taken.csv") == 2
     assert str(folder / "taken.csv") in error_line(capsys)
+    assert cli.main(["train", "--data", str(folder / "taken.csv"), "--out", str(folder / "t")]) == 2
+    assert f"{folder / 'taken.csv'}: a folder, not a file" in error_line(capsys)
+    replaced = IsADirectoryError(21, "Is a directory", str(folder / ".x.csv.1.tmp"), None, "x.csv")
+    assert cli._fail(replaced) == 2  # os.replace(temporary, path) failed: the user's path
+    assert error_line(capsys) == "error: x.csv: Is a directory"
+
+
+def test_the_python_loaders_take_a_task(tmp_path):
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 60, size=200).astype(float)  # 60 whole values: over MAX_CLASSES
+    path = tmp_path / "y.csv"
+    pd.DataFrame({"a": rng.normal(size=200), "y": y}).to_csv(path, index=False)
+    assert datasets.load(path).task == "regression"
+    ds = datasets.load(path, task="classification")
+    assert ds.task == "multiclass" and ds.n_classes == len(np.unique(y))
+    assert datasets.load("digits", task="classification").task == "multiclass"
+    with pytest.raises(ValueError, match="'digits' is a multiclass data set"):
+        datasets.load("digits", task="regression")
 
 
 # -- the compilation cache ----------------------------------------------------------------------
