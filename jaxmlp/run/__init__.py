@@ -6,15 +6,19 @@ The protocol: a run flows
 
     settings -> data -> (net, optimizer, config) -> fit(callback) -> run folder
 
-``settings.merge`` resolves the given settings over ``DEFAULTS`` (or a resumed run's own);
-``data.load_data`` reads the ``datasets.Dataset``, splits off validation by
-``datasets.validation_split`` and standardises it; ``settings.build`` makes the network,
-optimizer and train config. These travel together as one ``settings.Run`` record.
+``settings.merge`` lays the given settings over ``DEFAULTS`` (or a resumed run's own);
+``data.load_data`` reads the ``datasets.Dataset`` (a file by its absolute path, its SHA-256
+kept), splits off validation by ``datasets.validation_split`` and standardises it;
+``settings.build`` makes the network, optimizer and train config. The resolved settings are
+then checked: a given flag the setup ignores is refused (``check_used``), and a resumed run's
+given settings must resolve to its own (``check_resume``; ``epochs`` may grow). These travel
+together as one ``settings.Run`` record.
 ``trainer.train`` calls ``jaxmlp.fit`` with ``record.Recorder`` as its callback (metrics.jsonl,
 checkpoint cadence, progress, signals); ``report`` writes summary.json, the figures and the
 closing line; ``folder`` owns the run folder's files. Reading back: ``model.load_run`` gives a
 ``Model`` (standardiser, column and class names applied), which ``predict.predict_run`` and
-``predict.evaluate_run`` use.
+``predict.evaluate_run`` use; CSV columns are matched by name (``model.column_order``).
+``cache`` points JAX's persistent compilation cache at the user's cache folder.
 
 A run is a function of its settings: the data, its split, the initial parameters and each
 epoch's shuffling all derive from ``seed``, so a run resumed from its checkpoint ends with
