@@ -245,6 +245,13 @@ def test_a_flag_the_setup_ignores_is_an_error(flags, named, tmp_path, capsys):
     assert not (tmp_path / "config.json").exists()
 
 
+def test_the_rerun_command_of_a_run_without_hidden_layers_runs(tmp_path):
+    assert cli.main(["train", "--data", "xor", "--hidden", "none", "--epochs", "1",
+                     "--no-progress", "--out", str(tmp_path / "a")]) == 0  # fmt: skip
+    command = shlex.split(json.loads((tmp_path / "a" / "config.json").read_text())["command"])
+    assert cli.main([*command[1:-1], str(tmp_path / "b"), "--no-progress"]) == 0
+
+
 def test_flags_the_setup_uses_are_accepted(tmp_path):
     args = ["train", "--data", "xor", "--hidden", "2", "--epochs", "1", "--no-progress"]
     assert cli.main([*args, "--optimizer", "sgd", "--momentum", "0.5",

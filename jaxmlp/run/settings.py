@@ -226,8 +226,8 @@ def command_line(settings: dict, out) -> str:
     """The ``jaxmlp train`` command that reruns ``settings`` into ``out``."""
     words = ["jaxmlp", "train"]
     for name, value in settings.items():
-        if value is None or name == "data_dir":
-            continue
+        if value is None or name == "data_dir" or (name == "activation" and not settings["hidden"]):
+            continue  # (no hidden layer: no activation to name, check_used would refuse it)
         if name == "header":  # only False is ever given: --no-header
             words.append("--no-header")
             continue
