@@ -107,7 +107,7 @@ def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
         now, before = as_json(settings.get(name)), as_json(base.get(name))
         if name in LOCAL or now == before:
             continue
-        flag = "--" + name.replace("_", "-")
+        flag = as_flag(name)
         if name == "epochs" and now > before and settings["schedule"] != "cosine":
             continue
         why = "a resumed run keeps its settings"
@@ -152,8 +152,13 @@ def check_used(given: dict, settings: dict) -> None:
     }
     for name in given:
         if ignored.get(name):
-            flag = {"header": "--no-header"}.get(name, "--" + name.replace("_", "-"))
+            flag = as_flag(name)
             raise ValueError(f"{flag} would be ignored: {ignored[name]}.")
+
+
+def as_flag(name: str) -> str:
+    """The command-line flag of the setting ``name``."""
+    return "--no-header" if name == "header" else "--" + name.replace("_", "-")
 
 
 def as_json(value):
