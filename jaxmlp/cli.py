@@ -88,6 +88,7 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--data", str, "NAME|PATH", "a data set name (jaxmlp datasets) or a .csv / .npz file"),
     ("--data-dir", str, "DIR", "folder of Fashion-MNIST's IDX files"),
     ("--label-column", _column, "INDEX|NAME", "CSV: the label column (default: the last)"),
+    ("--task", str, "NAME", "{}; default auto: "),
     ("--standardize", str, "auto|yes|no", "standardise inputs (auto: unless within [0, 1])"),
     ("--hidden", _hidden, "W1,W2,...", "hidden layer widths (none: no hidden layer)"),
     ("--activation", _names, "NAME[,NAME...]", "hidden activation, or one per hidden layer: {}"),
@@ -106,6 +107,9 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--momentum", _number, "MU", "momentum of momentum / nesterov (0.9) and sgd"),
     ("--weight-decay", _number, "LAMBDA", "L2 weight decay on the weights"),
     ("--schedule", str, "NAME", "learning-rate schedule: {}"),
+    ("--decay-rate", _number, "R", "step / exponential: eta times R every --decay-steps (0.1)"),
+    ("--decay-steps", _integer, "N", "step / exponential: steps per decay by --decay-rate (1000)"),
+    ("--warmup-steps", _integer, "N", "linear warmup of eta from 0 over N steps (0)"),
     ("--clip-norm", _number, "NORM", "clip gradients to this global norm"),
     ("--batch-size", _batch_size, "N|full", "examples per step"),
     ("--epochs", _integer, "N", "passes over the training set"),
@@ -128,7 +132,8 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
 def _help(flag: str, text: str) -> str:
     """``text`` with the names the setting takes (from their registries) and its default."""
     names = run.choices().get(flag[2:].replace("-", "_"))
-    return (text.format(", ".join(names)) if names else text) + _default(flag)
+    text = (text.format(", ".join(names)) if names else text) + _default(flag)
+    return text + run.AUTO_TASK_RULE if flag == "--task" else text
 
 
 def _default(flag: str) -> str:
@@ -153,24 +158,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for flag, kind, metavar, text in _TRAIN_FLAGS:
         train.add_argument(flag, type=kind, metavar=metavar, help=_help(flag, text))
+    _no_header(train, "--data")
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<time>-<data>)")
     train.add_argument(
         "--resume", action="store_true", help="continue the run in --out, with its settings"
     )
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--no-progress", action="store_true",
+        help="no progress display (default: a bar on a terminal, else a line every ~10 s)",
+    )  # fmt: skip
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="loss and accuracy of a saved run")
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--data", metavar="NAME|PATH", help="other data (default: the run's)")
     evaluate.add_argument("--data-dir", metavar="DIR")
+    evaluate.add_argument(
+        "--label-column", type=_column, metavar="INDEX|NAME",
+        help="with --data FILE.csv: its label column (default: the run's, by name)",
+    )  # fmt: skip
+    _no_header(evaluate, "--data")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(run=_evaluate)
 
     predict = commands.add_parser("predict", help="predictions of a saved run")
     predict.add_argument("run_dir", metavar="RUN_DIR")
     predict.add_argument("--input", required=True, metavar="FILE", help=".csv, .npz or .npy")
-    predict.add_argument("--output", metavar="FILE", help=".csv or .npz (default: stdout)")
+    predict.add_argument(
+        "--output",
+        metavar="FILE",
+        help=".csv, .json or .npz, by extension (default: CSV to stdout)",
+    )
+    _no_header(predict, "--input")
     predict.set_defaults(run=_predict)
 
     listing = commands.add_parser("datasets", help="the named data sets")
@@ -182,9 +201,27 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     check.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     check.set_defaults(run=_gradcheck)
+    for sub in (train, evaluate, predict):
+        sub.add_argument(
+            "--no-compile-cache", action="store_true",
+            help="compile afresh: do not read or write compiled programs in "
+            f"{run.cache.folder() or 'the cache folder'} (also: {run.cache.ENV}=off)",
+        )  # fmt: skip
     for sub in (train, evaluate, predict, listing, check):
         sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def _no_header(parser, flag: str) -> None:
+    parser.add_argument(
+        "--no-header", dest="header", action="store_const", const=False,
+        help=f"{flag} FILE.csv has no header row: its first row is data (columns by position); "
+        + (
+            "without it, the header names the columns, matched by name to the training ones"
+            if flag == "--input"
+            else "without it, a first row of numbers only is read as data"
+        ),
+    )  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -195,6 +232,8 @@ def main(argv=None) -> int:
         if args.command is None:  # a usage error: say what the commands are
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE
+        if args.command in ("train", "evaluate", "predict"):
+            run.cache.enable(not args.no_compile_cache)
         return args.run(args) or 0
     except (ValueError, TypeError, OSError, KeyError) as error:
         if debug:
@@ -210,7 +249,8 @@ def main(argv=None) -> int:
 def _fail(error: BaseException) -> int:
     message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
     if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
-        message = f"{error.filename}: {error.strerror}"
+        # a failed os.replace(temporary, path) names the temporary file first: name the user's
+        message = f"{error.filename2 or error.filename}: {error.strerror}"
     message = " ".join(message.split()) or type(error).__name__
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -225,7 +265,9 @@ def _train(args) -> int:
         for flag, *_ in _TRAIN_FLAGS
     }
     given = {name: value for name, value in given.items() if value is not None}
-    progress = not args.no_progress and sys.stdout.isatty()
+    if args.header is False:
+        given["header"] = False
+    progress = not args.no_progress  # a bar on a terminal, else a plain line every few seconds
     try:
         run.train(given, args.out, resume=args.resume, progress=progress, handle_signals=True)
     except run.RunStopped as stopped:
@@ -236,7 +278,9 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    results = run.evaluate_run(args.run_dir, args.data, args.data_dir)
+    results = run.evaluate_run(
+        args.run_dir, args.data, args.data_dir, label_column=args.label_column, header=args.header
+    )
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -248,7 +292,8 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    columns, labels, y = run.predict_run(args.run_dir, args.input)
+    run.check_output(args.output)
+    columns, labels, y = run.predict_run(args.run_dir, args.input, header=args.header is not False)
     run.write_predictions(columns, labels, y, path=args.output)
     return 0
 

@@ -56,8 +56,14 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
     if not rows:
         raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
     first = [field.strip() for field in rows[0][1]]
+    numbers = all(_is_number(field) for field in first)
     if header is None:
-        header = not all(_is_number(field) for field in first)
+        header = not numbers
+    elif header and numbers:
+        raise ValueError(
+            f"{path}: the first row must be a header of column names, got numbers {first}; if "
+            "the file has no header row, say so (--no-header, header=False)."
+        )
     if header:
         names, rows = first, rows[1:]
         if len(set(names)) != len(names):
@@ -85,6 +91,8 @@ def read_csv(
 
     ``x (n, d)`` float64 features; ``labels (n,)`` float64 if every label is a number, else the
     label strings. ``label_column`` is a column index (negative counts from the end) or a name.
+    ``header``: True if the first row names the columns, False if it is data (columns are then
+    named ``column_0``, ``column_1``, ...), None to detect: a first row of numbers only is data.
     """
     names, rows, _ = read_table(path, header=header, encoding=encoding)
     if len(names) < 2:
@@ -103,59 +111,23 @@ def read_csv(
     )
 
 
-def read_features(path, skip=(), *, header: bool | None = None, encoding: str = "utf-8"):
-    """``(x, names)`` from a CSV file of features (``read_table``): ``x (n, d)`` float64 from
-    every column but those named in ``skip``, ``names`` their column names."""
+def read_features(path, skip=(), *, header: bool | None = True, encoding: str = "utf-8"):
+    """``(x, names)`` from a CSV file of inputs (``read_table``): ``x (n, d)`` float64 from every
+    column but those named in ``skip``, ``names`` their header names; where the first row is
+    data, ``names`` is None and every column is kept (the columns go by position)."""
     names, rows, has_header = read_table(path, header=header, encoding=encoding)
-    keep = [i for i, name in enumerate(names) if name not in skip]
+    keep = [i for i, name in enumerate(names) if not has_header or name not in skip]
     if not rows:
         raise ValueError(f"{path}: has a header but no data rows.")
     x = [[_number(path, line, names[i], fields[i]) for i in keep] for line, fields in rows]
-    return np.array(x, np.float64).reshape(len(x), len(keep)), [names[i] for i in keep]
+    x = np.array(x, np.float64).reshape(len(x), len(keep))
+    return x, [names[i] for i in keep] if has_header else None
 
 
-def read_csv_inputs(
-    path,
-    feature_names,
-    *,
-    label_name: str | None = None,
-    header: bool | None = None,
-    encoding: str = "utf-8",
-) -> np.ndarray:
-    """Inputs ``x (n, d)`` float64 from a CSV file, its columns matched to ``feature_names`` by
-    name, in any order; a column named ``label_name`` is ignored. A file without a header row
-    must hold exactly the features, in training order. ValueError names a missing or unknown
-    column."""
-    names, rows, has_header = read_table(path, header=header, encoding=encoding)
-    feature_names = list(feature_names)
-    if not has_header:
-        if len(names) != len(feature_names):
-            raise ValueError(
-                f"{path}: has no header row and {len(names)} columns; expected the "
-                f"{len(feature_names)} features {feature_names} in order, or a header naming them."
-            )
-        order = list(range(len(names)))
-    else:
-        missing = [n for n in feature_names if n not in names]
-        unknown = [n for n in names if n not in feature_names and n != label_name]
-        if missing or unknown:
-            raise ValueError(
-                f"{path}: "
-                + "; ".join(
-                    part
-                    for part in (
-                        f"missing feature columns {missing}" if missing else "",
-                        f"unknown columns {unknown}" if unknown else "",
-                    )
-                    if part
-                )
-                + f". The model's features are {feature_names}."
-            )
-        order = [names.index(n) for n in feature_names]
-    if not rows:
-        raise ValueError(f"{path}: has a header but no data rows.")
-    x = [[_number(path, line, names[i], fields[i]) for i in order] for line, fields in rows]
-    return np.array(x, np.float64).reshape(len(x), len(order))
+def read_header(path, *, header: bool | None = None, encoding: str = "utf-8") -> list | None:
+    """The column names of a CSV file's header row; None where its first row is data."""
+    table = read_table(path, header=header, encoding=encoding)
+    return table.names if table.header else None
 
 
 def _decode(path, encoding) -> str:

@@ -25,6 +25,14 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagra
 SCHEDULES = ("constant", "step", "exponential", "cosine")
 # The numeric settings a population may set per member, as arrays (``build``'s ``hyper``).
 HYPERPARAMETERS = ("lr", "momentum", "weight_decay", "clip_norm")
+# Which optimizers take a momentum mu, and which options each schedule reads (the rest ignore them).
+MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov")
+SCHEDULE_OPTIONS = {
+    "constant": (),
+    "step": ("decay_rate", "decay_steps"),
+    "exponential": ("decay_rate", "decay_steps"),
+    "cosine": (),  # decays over the whole run: its length is the run's
+}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,6 +32,7 @@ from jaxmlp import epochs as ep
 from jaxmlp import losses, sharding, stream
 from jaxmlp.datasets import check_seed
 from jaxmlp.optim import Optimizer, _check_int, _is_real, _store
+from jaxmlp.progress import callback as show_progress
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
 
 __all__ = ["Diverged", "Result", "TrainConfig", "TrainState", "evaluate", "fit", "make_step"]
@@ -155,6 +156,7 @@ def fit(
     t_val=None,
     state: TrainState | None = None,
     callback: Callable | None = None,
+    progress: bool | str = False,
 ) -> Result:
     """Train ``net`` on ``x (n, d)``, ``t`` (``(n, K)`` or integer labels ``(n,)``).
 
@@ -169,6 +171,8 @@ def fit(
         state after that epoch, on the devices; after the last epoch of a compiled call its
         arrays are donated to the next call, so save or copy what you keep during the
         callback.
+      progress: show each epoch as ``jaxmlp train`` does (``jaxmlp.progress``): True, a bar
+        on a terminal and periodic lines elsewhere; "bar" or "lines" to choose.
 
     Returns ``Result(params, history, state)``; history holds one dict per epoch: ``epoch``,
     ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (None where they do not
@@ -177,6 +181,7 @@ def fit(
     ``Diverged`` on a non-finite loss or gradient.
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
+    callback = show_progress(config.epochs, state.epoch if state else 0, progress, callback)
     data = prepare(net, x, t, x_val, t_val, config)
     keep = callback is not None or bool(config.early_stopping)  # every epoch's state is seen
     call = _program(net, data, optimizer, config, keep)

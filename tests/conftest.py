@@ -8,6 +8,10 @@ import pytest
 # when SciPy's array API mode is on, and it must be set before SciPy is first imported.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+# Tests never write to the user's compilation cache (jaxmlp/run/cache.py); the cache's own test
+# points it at a temporary folder.
+os.environ["JAXMLP_COMPILE_CACHE"] = "off"
+
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 

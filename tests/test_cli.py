@@ -211,9 +211,11 @@ def test_tiny_data_and_resuming_a_finished_run(tmp_path):
 
 
 def test_regression_run_with_a_progress_bar(tmp_path, capsys):
-    summary = run.train({"data": "sine", "hidden": [4], "epochs": 3}, tmp_path / "r", progress=True)
+    summary = run.train(
+        {"data": "sine", "hidden": [4], "epochs": 3}, tmp_path / "r", progress="bar"
+    )
     shown = capsys.readouterr().out
-    assert "3/3" in shown and "epoch" in shown and "train_loss=" in shown  # tqdm's bar
+    assert "epoch 3/3" in shown and "loss " in shown and "compiling" in shown  # tqdm's bar
     settings = json.loads((tmp_path / "r" / "config.json").read_text())["settings"]
     assert (settings["output"], settings["loss"]) == ("identity", "sse")
     assert "test_accuracy" not in summary and summary["figures"] == ["loss.png"]
@@ -221,15 +223,13 @@ def test_regression_run_with_a_progress_bar(tmp_path, capsys):
 
 def test_plain_progress_lines_without_tqdm(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # tqdm not installed
-    progress = run.Progress(total=2, initial=0, enabled=True)
+    progress = run.Progress(total=2, initial=0, mode="bar")
     for epoch in (1, 2):
         progress.update({"epoch": epoch, "train_loss": 0.5 / epoch, "val_loss": None})
     progress.close()
-    assert capsys.readouterr().out.splitlines() == [
-        "epoch 1/2  train_loss 0.5",
-        "epoch 2/2  train_loss 0.25",
-    ]
-    off = run.Progress(total=2, initial=0, enabled=False)
+    shown = [line.rsplit("  (", 1)[0] for line in capsys.readouterr().out.splitlines()]
+    assert shown == ["epoch 0/2  compiling...", "epoch 1/2  loss 0.5", "epoch 2/2  loss 0.25"]
+    off = run.Progress(total=2, initial=0, mode=False)
     off.update({"epoch": 1, "train_loss": 0.5})
     assert capsys.readouterr().out == ""
 

@@ -575,6 +575,16 @@ def test_csv_rejects_malformed_files_with_the_line(tmp_path, text, message):
         datasets.load(path)
 
 
+def test_a_csv_whose_first_row_is_numbers_has_no_header(tmp_path):
+    path = _csv(tmp_path, "1,2,0\n3,4,1\n5,6,0\n")
+    ds = datasets.load(path, standardize=False)
+    assert len(ds.x_train) == 3 and ds.info["feature_names"] == ["column_0", "column_1"]
+    with pytest.raises(ValueError, match=r"first row must be a header of column names"):
+        datasets.load(path, header=True)
+    words = _csv(tmp_path, "1,2,no\n3,4,yes\n5,6,no\n", "words.csv")
+    assert len(datasets.load(words, header=False).x_train) == 3
+
+
 def test_csv_rejects_unknown_label_columns(tmp_path):
     path = _csv(tmp_path, "a,b\n1,0\n2,1\n")
     with pytest.raises(ValueError, match=r"no column named 'c'; the columns are \['a', 'b'\]"):

@@ -72,23 +72,6 @@ def test_a_utf8_byte_order_mark_is_skipped(tmp_path):
     assert files.read_csv(path)[2] == ["a"]
 
 
-# -- CSV: inputs matched by name ------------------------------------------------------------------
-
-
-def test_inputs_are_matched_to_the_features_by_name(tmp_path):
-    path = _write(tmp_path, "p.csv", "b,label,a\n2,x,1\n4,y,3\n")
-    x = files.read_csv_inputs(path, ["a", "b"], label_name="label")
-    np.testing.assert_array_equal(x, [[1, 2], [3, 4]])
-    with pytest.raises(ValueError, match=r"missing feature columns \['c'\]"):
-        files.read_csv_inputs(path, ["a", "b", "c"], label_name="label")
-    with pytest.raises(ValueError, match=r"unknown columns \['label'\]"):
-        files.read_csv_inputs(path, ["a", "b"])
-    bare = _write(tmp_path, "q.csv", "1,2\n3,4\n")
-    np.testing.assert_array_equal(files.read_csv_inputs(bare, ["a", "b"]), [[1, 2], [3, 4]])
-    with pytest.raises(ValueError, match="has no header row and 2 columns; expected the 3"):
-        files.read_csv_inputs(bare, ["a", "b", "c"])
-
-
 # -- NPY headers that lie -------------------------------------------------------------------------
 
 

@@ -135,6 +135,11 @@ TRAIN = [
     (["--data", "{file}"], "missing label", _text("a,b,label\n1,2,\n1,2,1\n")),
     (["--data", "{file}"], "needs at least two columns", _text("a\n1\n2\n")),
     (["--data", "{file}"], "x has 1 example: training needs at least 2", _text("1,2,0\n")),
+    (
+        ["--data", "{file}", "--no-header"],
+        "expected 3 fields as in the first row",
+        _text("1,2,0\n1,2\n"),
+    ),
     (["--data", "{file}", "--label-column", "y"], "no column named 'y'", _text(GOOD_CSV)),
     (
         ["--data", "{file}", "--label-column", "7"],

@@ -28,7 +28,13 @@ import numpy as np
 
 from jaxmlp import files
 from jaxmlp.datasets import named, split, targets
-from jaxmlp.datasets.named import CACHE_ENV, DATA_ENV, DIGITS_TEST_FRACTION, FASHION_CLASSES
+from jaxmlp.datasets.named import (
+    CACHE_ENV,
+    DATA_ENV,
+    DIGITS_TEST_FRACTION,
+    FASHION_CLASSES,
+    READS_DATA_DIR,
+)
 from jaxmlp.datasets.split import SEED_LIMIT, check_seed, stratified_split, validation_split
 from jaxmlp.datasets.targets import MAX_CLASSES, MIN_PER_CLASS, TARGETS, TASK_CHOICES, TASKS
 
@@ -39,6 +45,7 @@ __all__ = [
     "FASHION_CLASSES",
     "MAX_CLASSES",
     "MIN_PER_CLASS",
+    "READS_DATA_DIR",
     "SEED_LIMIT",
     "TARGETS",
     "TASKS",
@@ -371,7 +378,7 @@ def _user_file(name_or_path) -> pathlib.Path:
             "a path to a .csv or .npz file."
         )
     if not path.is_file():
-        raise ValueError(f"{path}: no such file.")
+        raise ValueError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}.")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file.")
     return path

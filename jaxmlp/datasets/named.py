@@ -330,6 +330,7 @@ SETS = {  # name: task, n_classes, n_features, n_train, n_test, make or read
     "fashion-mnist": _real("multiclass", 10, 784, 60000, 10000, _fashion_mnist),
     "mnist1d":       _real("multiclass", 10, 40, 4000, 1000, _mnist1d),
 }
+READS_DATA_DIR = ("fashion-mnist",)  # the sets whose files data_dir (--data-dir) locates
 SOURCES = {  # where each set comes from, in words a newcomer understands
     "xor":           "generated: the four rows of the XOR truth table",
     "rings":         "generated: a disc (class 0) inside a ring (class 1)",

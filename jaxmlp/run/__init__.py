@@ -6,15 +6,19 @@ The protocol: a run flows
 
     settings -> data -> (net, optimizer, config) -> fit(callback) -> run folder
 
-``settings.merge`` resolves the given settings over ``DEFAULTS`` (or a resumed run's own);
-``data.load_data`` reads the ``datasets.Dataset``, splits off validation by
-``datasets.validation_split`` and standardises it; ``settings.build`` makes the network,
-optimizer and train config. These travel together as one ``settings.Run`` record.
+``settings.merge`` lays the given settings over ``DEFAULTS`` (or a resumed run's own);
+``data.load_data`` reads the ``datasets.Dataset`` (a file by its absolute path, its SHA-256
+kept), splits off validation by ``datasets.validation_split`` and standardises it;
+``settings.build`` makes the network, optimizer and train config. The resolved settings are
+then checked: a given flag the setup ignores is refused (``check_used``), and a resumed run's
+given settings must resolve to its own (``check_resume``; ``epochs`` may grow). These travel
+together as one ``settings.Run`` record.
 ``trainer.train`` calls ``jaxmlp.fit`` with ``record.Recorder`` as its callback (metrics.jsonl,
 checkpoint cadence, progress, signals); ``report`` writes summary.json, the figures and the
 closing line; ``folder`` owns the run folder's files. Reading back: ``model.load_run`` gives a
 ``Model`` (standardiser, column and class names applied), which ``predict.predict_run`` and
-``predict.evaluate_run`` use.
+``predict.evaluate_run`` use; CSV columns are matched by name (``model.column_order``).
+``cache`` points JAX's persistent compilation cache at the user's cache folder.
 
 A run is a function of its settings: the data, its split, the initial parameters and each
 epoch's shuffling all derive from ``seed``, so a run resumed from its checkpoint ends with
@@ -23,22 +27,33 @@ bitwise the parameters of an uninterrupted one.
 
 from jaxmlp import datasets as _datasets
 from jaxmlp import gradient_check as _gradient_check
+from jaxmlp.progress import Progress
+from jaxmlp.run import cache
 from jaxmlp.run.data import load_data, targets
 from jaxmlp.run.folder import open_run, write_json
 from jaxmlp.run.model import Model, load_run, save_run
-from jaxmlp.run.predict import evaluate_run, predict_run, read_inputs, write_predictions
-from jaxmlp.run.record import Progress, save_due
+from jaxmlp.run.predict import (
+    check_output,
+    evaluate_run,
+    predict_run,
+    read_inputs,
+    write_predictions,
+)
+from jaxmlp.run.record import save_due
 from jaxmlp.run.report import RunStopped, gradcheck
-from jaxmlp.run.settings import DEFAULTS, Run, build, choices
+from jaxmlp.run.settings import AUTO_TASK_RULE, DEFAULTS, Run, build, choices
 from jaxmlp.run.trainer import train
 
 __all__ = [
+    "AUTO_TASK_RULE",
     "DEFAULTS",
     "Model",
     "Progress",
     "Run",
     "RunStopped",
     "build",
+    "cache",
+    "check_output",
     "choices",
     "describe_datasets",
     "evaluate_run",

@@ -64,6 +64,7 @@ def write_config(run: Run) -> None:
             "label_name": ds.info.get("label_name"),
             "standardized": ds.info["standardizer"] is not None,
             "sha256": data.sha256(ds),
+            "file_sha256": ds.info.get("file_sha256"),
         },
         "model": checkpoint.architecture(run.net),
         "optimizer": dataclasses.asdict(run.optimizer),

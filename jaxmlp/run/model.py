@@ -94,17 +94,11 @@ class Model(NamedTuple):
         return y[:, 0] if y.shape[1] == 1 else y
 
     def inputs(self, x) -> np.ndarray:
-        """``x`` checked and standardised: float32 ``(n, d)``."""
+        """``x`` checked and standardised: float32 ``(n, d)``. A data frame's columns are
+        matched to ``feature_names`` by name (``column_order``)."""
         if hasattr(x, "columns") and hasattr(x, "to_numpy"):  # a data frame
-            if self.feature_names is not None:
-                missing = [c for c in self.feature_names if c not in x.columns]
-                if missing:
-                    raise ValueError(
-                        f"the data frame lacks the columns {missing}; the model takes "
-                        f"{self.feature_names}."
-                    )
-                x = x[self.feature_names]
-            x = x.to_numpy()
+            order = column_order(list(x.columns), self.feature_names, self.label_name, "x")
+            x = x.iloc[:, order].to_numpy()
         x = check_inputs(x, self.net.sizes[0], "x")
         return self.scaler.apply(x) if self.scaler is not None else x
 
@@ -119,6 +113,26 @@ class Model(NamedTuple):
             labels = np.array([index[v] for v in t.reshape(-1).tolist()], np.int32)
             return labels[:, None].astype(np.float32) if self.task == "binary" else labels
         return t.reshape(len(t), -1).astype(np.float32)
+
+
+def column_order(names, feature_names, label_name, where: str) -> list[int]:
+    """The positions of the model's ``feature_names`` among the columns ``names`` of a data
+    frame or CSV file, in any order; a column named ``label_name`` is ignored. A ValueError
+    names a missing or unknown column. Without ``feature_names`` (a model trained on unnamed
+    inputs) the columns go by position."""
+    names = [str(n) for n in names]
+    if feature_names is None:
+        return [i for i, n in enumerate(names) if n != label_name]
+    missing = [c for c in feature_names if c not in names]
+    unknown = [c for c in names if c not in feature_names and c != label_name]
+    if missing or unknown:
+        problems = [f"lacks the columns {missing}" if missing else "",
+                    f"has unknown columns {unknown}" if unknown else ""]  # fmt: skip
+        raise ValueError(
+            f"{where}: {' and '.join(p for p in problems if p)}; the model takes the columns "
+            f"{list(feature_names)} (by name, in any order)."
+        )
+    return [names.index(c) for c in feature_names]
 
 
 def check_inputs(x, n_features: int, where: str) -> np.ndarray:

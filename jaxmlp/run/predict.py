@@ -11,25 +11,37 @@ import numpy as np
 
 from jaxmlp import checkpoint, datasets, files
 from jaxmlp.run import data, folder
-from jaxmlp.run.model import check_inputs, load_run
-from jaxmlp.run.settings import as_json, precision
+from jaxmlp.run.model import check_inputs, column_order, load_run
+from jaxmlp.run.settings import DEFAULTS, as_json, precision
 from jaxmlp.train import evaluate
 
 
-def evaluate_run(run_dir, data_name=None, data_dir=None) -> dict:
+def evaluate_run(run_dir, data_name=None, data_dir=None, *, label_column=None, header=None) -> dict:
     """``{split: {"n", "loss", "accuracy"}}`` of the run's final parameters on its own data
     (the same splits), or on the data set or file ``data_name`` (inputs standardised as in
-    training)."""
+    training; a CSV's labels in the run's label column, or ``label_column``)."""
     model = load_run(run_dir)
     config = folder.read_config(run_dir)
     settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
     if data_name is None and "data" not in settings:
         raise ValueError(f"{run_dir}: saved from Python, it names no data; pass --data.")
+    own = data_name is None or (
+        "data" in settings and data.absolute(data_name) == data.absolute(settings["data"])
+    )
+    if (label_column is not None or header is not None) and (
+        own or not str(data_name).lower().endswith(".csv")
+    ):
+        flag = "--label-column" if label_column is not None else "--no-header"
+        raise ValueError(f"{flag} applies to --data FILE.csv only (other data than the run's).")
+    name = settings.get("data") if own else data_name
+    if data_dir and name not in datasets.READS_DATA_DIR:
+        raise ValueError(f"--data-dir would be ignored: {name!r} reads no folder.")
     with precision(model.dtype):
-        if data_name is None or data_name == settings.get("data"):
-            ds, _ = data.load_data(settings)
+        if own:
+            data.check_source(settings, config["data"], run_dir)
+            ds, _ = data.load_data(DEFAULTS | settings)
         else:
-            ds = _other_data(config, model, data_name, data_dir)
+            ds = _other_data(config, model, data_name, data_dir, label_column, header)
         results = {}
         for split, x, t in data.splits(ds):
             params = model.params
@@ -38,11 +50,19 @@ def evaluate_run(run_dir, data_name=None, data_dir=None) -> dict:
     return results
 
 
-def _other_data(config, model, name, data_dir) -> datasets.Dataset:
-    """The data set or file ``name`` as the run's model takes it: inputs standardised by the
+def _other_data(config, model, name, data_dir, label_column, header) -> datasets.Dataset:
+    """The data set or file ``name`` as the run's model takes it: labels from the run's label
+    column (or ``label_column``) read as the run's task, inputs by name and standardised by the
     run's scaler, no validation split."""
     settings = config["settings"]
-    ds = datasets.load(name, data_dir=data_dir, seed=settings.get("seed", 0), standardize=False)
+    csv_file = str(name).lower().endswith(".csv")
+    if csv_file and label_column is None:
+        label_column = _label_column(name, model, settings, header)
+    ds = datasets.load(
+        name, data_dir=data_dir, seed=settings.get("seed", 0), standardize=False,
+        label_column=-1 if label_column is None else label_column, header=header,
+        task=model.task if name not in datasets.names() else None,
+    )  # fmt: skip
     if ds.task != model.task:
         raise ValueError(f"{name!r} is a {ds.task} data set; the run learned {model.task}.")
     classes, run_classes = ds.info.get("classes"), model.classes
@@ -50,20 +70,45 @@ def _other_data(config, model, name, data_dir) -> datasets.Dataset:
         raise ValueError(
             f"{name!r} has classes {classes}, the run's are {run_classes}: they must be the same."
         )
+    order = list(range(ds.n_features))
+    if csv_file and header is not False and model.feature_names is not None:
+        names = ds.info["feature_names"]
+        order = column_order(names, model.feature_names, ds.info["label_name"], str(name))
+    check_inputs(ds.x_train[:, order], model.net.sizes[0], str(name))
     scale = model.scaler.apply if model.scaler is not None else (lambda a: a)
-    x_test = None if ds.x_test is None else scale(ds.x_test)
+    x_test = None if ds.x_test is None else scale(ds.x_test[:, order])
     return datasets.Dataset(
-        ds.name, ds.task, ds.n_classes, scale(ds.x_train), ds.t_train, None, None, x_test,
-        ds.t_test, ds.info,
+        ds.name, ds.task, ds.n_classes, scale(ds.x_train[:, order]), ds.t_train, None, None,
+        x_test, ds.t_test, ds.info,
     )  # fmt: skip
 
 
-def predict_run(run_dir, input_path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv with a header, .npz
-    with an array ``x``, or .npy): ``labels`` are the predicted classes (their names) or the
-    regression outputs, ``outputs`` the network's ``y (n, K)``."""
+def _label_column(name, model, settings, header):
+    """The run's label column in the CSV file ``name``: by name where both have a header, else
+    the run's index (default: the last); a ValueError when the file lacks it."""
+    names, run_column = files.read_header(name, header=header), settings.get("label_column")
+    if names is None or model.label_name is None:
+        if isinstance(run_column, str):
+            raise ValueError(
+                f"{name}: has no header row, so the run's label column {run_column!r} cannot "
+                "be found by name; pass --label-column INDEX."
+            )
+        return run_column
+    if model.label_name not in names:
+        raise ValueError(
+            f"{name}: has no column {model.label_name!r}, the run's label column: evaluate "
+            f"needs the labels (the file's columns are {names}; --label-column names another)."
+        )
+    return model.label_name
+
+
+def predict_run(run_dir, input_path, header=True) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
+    the columns, or with ``header`` False the features in training order; .npz with an array
+    ``x``, or .npy): ``labels`` are the predicted classes (their names) or the regression
+    outputs, ``outputs`` the network's ``y (n, K)``."""
     model = load_run(run_dir)
-    x = read_inputs(input_path, model.net.sizes[0], model.label_name)
+    x = read_inputs(input_path, model.net.sizes[0], model.label_name, model.feature_names, header)
     y = model.outputs(x)
     labels = model.labels(y)
     if model.task in ("binary", "multiclass"):
@@ -77,40 +122,83 @@ def predict_run(run_dir, input_path) -> tuple[list[str], np.ndarray, np.ndarray]
     return names, y, np.zeros((len(y), 0), y.dtype)
 
 
-def read_inputs(path, n_features: int, label_name: str | None = None) -> np.ndarray:
-    """Inputs ``x (n, n_features)`` float32 from a .csv (header row; a column named
-    ``label_name`` is dropped), an .npz (array ``x``) or an .npy file."""
+def read_inputs(
+    path, n_features: int, label_name=None, feature_names=None, header=True
+) -> np.ndarray:
+    """Inputs ``x (n, n_features)`` float32 from a .csv, an .npz (array ``x``) or an .npy file.
+    A CSV's header names its columns, matched to ``feature_names`` by ``column_order`` (a
+    column named ``label_name`` is ignored); with ``header`` False its columns are the features
+    in training order."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such file.")
+        kind = "a folder, not a file" if path.is_dir() else "no such file"
+        raise ValueError(f"{path}: {kind}.")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        x, names = files.read_features(path, skip=(label_name,) if label_name else ())
-        if len(names) != n_features:
+        skip = (label_name,) if label_name else ()
+        x, names = files.read_features(path, skip, header=header)
+        if names is not None:
+            x = x[:, column_order(names, feature_names, label_name, str(path))]
+        if x.shape[1] != n_features:
             raise ValueError(
-                f"{path}: expected {n_features} feature columns, got {len(names)}: {names}."
+                f"{path}: expected {n_features} feature columns, got {x.shape[1]}"
+                + (f": {names}." if names else " (no header: the columns go by position).")
             )
     elif suffix in (".npz", ".npy"):
+        if header is not True:
+            raise ValueError(f"--no-header applies to .csv inputs, not to {path}.")
         x = files.read_array(path, "x")
     else:
         raise ValueError(f"{path}: unknown input format {suffix!r}; use .csv, .npz or .npy.")
     return check_inputs(x, n_features, str(path))
 
 
+OUTPUTS = (".csv", ".json", ".npz")
+
+
+def check_output(path) -> None:
+    """A ValueError unless ``path`` (None: stdout) names a format ``write_predictions`` writes
+    and is not a folder."""
+    if path is None:
+        return
+    path = pathlib.Path(path)
+    if path.suffix.lower() not in OUTPUTS:
+        raise ValueError(
+            f"--output {path}: unknown format {path.suffix or '(no extension)'!r}; the "
+            f"extension names it: {', '.join(OUTPUTS)}."
+        )
+    if path.is_dir():
+        raise ValueError(f"--output {path}: is a folder; name a file in it.")
+    if not path.parent.is_dir():
+        raise ValueError(f"--output {path}: no folder {path.parent}.")
+
+
 def write_predictions(columns, labels, y, stream=None, path=None) -> None:
-    """Predictions as CSV (header ``columns``) to ``stream`` or ``path`` (.csv), or as an .npz
-    with arrays ``prediction`` and ``y``."""
-    if path is not None and pathlib.Path(path).suffix.lower() == ".npz":
+    """Predictions to ``stream`` (CSV) or ``path`` in the format its extension names: .csv
+    (header ``columns``), .json (one object per row, keyed by ``columns``) or .npz (arrays
+    ``prediction`` and ``y``)."""
+    check_output(path)
+    suffix = None if path is None else pathlib.Path(path).suffix.lower()
+    labels = np.asarray(labels)
+    rows = [
+        [*label, *outputs]
+        for label, outputs in zip(labels.reshape(len(labels), -1).tolist(), np.asarray(y).tolist())
+    ]
+    if suffix == ".npz":
         buffer = io.BytesIO()
-        np.savez(buffer, prediction=np.asarray(labels), y=np.asarray(y))
+        np.savez(buffer, prediction=labels, y=np.asarray(y))
         checkpoint.write_atomic(path, buffer.getvalue())
+        return
+    if suffix == ".json":
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        checkpoint.write_atomic(path, folder.to_json(records, indent=1) + "\n")
         return
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(columns)
-    labels = np.asarray(labels)
-    for label, outputs in zip(labels.reshape(len(labels), -1).tolist(), np.asarray(y).tolist()):
-        writer.writerow([*label, *(f"{v:.6g}" for v in outputs)])
+    width = labels.reshape(len(labels), -1).shape[1]
+    for row in rows:
+        writer.writerow([*row[:width], *(f"{v:.6g}" for v in row[width:])])
     if path is not None:
         checkpoint.write_atomic(path, text.getvalue())
     else:

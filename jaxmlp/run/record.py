@@ -2,16 +2,16 @@
 cadence, the progress display, and SIGINT / SIGTERM.
 
 ``Recorder`` is fit's callback; it holds a ``Saver`` (the checkpoint and when it is due) and a
-``Progress`` (what the user sees).
+``jaxmlp.progress.Progress`` (what the user sees, as ``fit(..., progress=True)`` shows it).
 """
 
 import contextlib
 import os
 import signal
-import sys
 import time
 
 from jaxmlp import checkpoint
+from jaxmlp.progress import Progress
 from jaxmlp.run import data, folder
 from jaxmlp.run.settings import Run
 
@@ -73,7 +73,7 @@ class Recorder:
     checkpoint when ``Saver.due``, at the end, when patience runs out and on a signal, and
     stops fit once a signal number is in ``stop``."""
 
-    def __init__(self, run: Run, saver: Saver, history: list, progress: bool):
+    def __init__(self, run: Run, saver: Saver, history: list, progress):
         self.config, self.saver, self.history = run.config, saver, history
         self.metrics = open(run.out / "metrics.jsonl", "a")  # noqa: SIM115 (closed by __exit__)
         self.bar = Progress(run.config.epochs, saver.epoch or 0, progress)
@@ -123,37 +123,3 @@ def signals(stop: list, enabled: bool):
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
-
-
-class Progress:
-    """A tqdm bar over epochs with the latest loss and accuracy, or one plain line per epoch
-    where tqdm is missing; nothing when off."""
-
-    SHOWN = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-
-    def __init__(self, total: int, initial: int, enabled: bool):
-        self.total, self.bar, self.enabled = total, None, enabled
-        if enabled:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                return
-            self.bar = tqdm(
-                total=total, initial=initial, unit="epoch", file=sys.stdout, dynamic_ncols=True
-            )
-
-    def update(self, record):
-        if not self.enabled:
-            return
-        shown = {k: record[k] for k in self.SHOWN if record.get(k) is not None}
-        if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
-            self.bar.update(1)
-        else:
-            values = "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
-            print(f"epoch {record['epoch']}/{self.total}  {values}", flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

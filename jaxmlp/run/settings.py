@@ -26,6 +26,8 @@ DEFAULTS = {
     "data": "digits",
     "data_dir": None,
     "label_column": None,
+    "header": None,
+    "task": "auto",
     "standardize": "auto",
     "hidden": [256],
     "activation": "relu",
@@ -39,6 +41,9 @@ DEFAULTS = {
     "momentum": None,
     "weight_decay": 0.0,
     "schedule": "constant",
+    "decay_rate": None,
+    "decay_steps": None,
+    "warmup_steps": None,
     "clip_norm": None,
     "batch_size": 32,
     "epochs": 40,
@@ -50,7 +55,8 @@ DEFAULTS = {
     "early_stopping": None,
     "checkpoint_every": None,
 }
-# Settings a resumed run may change: where the data lives and how often to save.
+# Settings a resumed run may change: where the data lives and how often to save; and epochs, which
+# may grow (the run continues to the new count, as an uninterrupted run of that length would).
 LOCAL = ("data_dir", "checkpoint_every")
 
 
@@ -74,23 +80,85 @@ def choices() -> dict[str, tuple[str, ...]]:
         "loss": losses.NAMES,
         "optimizer": optim.OPTIMIZERS,
         "schedule": optim.SCHEDULES,
+        "task": datasets.TASK_CHOICES,
     }
 
 
-def merge(given: dict, saved: dict | None, out) -> dict:
-    """``DEFAULTS`` overridden by the ``saved`` run's settings (a resumed run) and ``given``;
-    a given setting that differs from a saved one (other than ``LOCAL``) is an error."""
-    if saved is None:
-        return DEFAULTS | given
-    base = saved["settings"]
-    for name, value in given.items():
-        if name not in LOCAL and as_json(value) != as_json(base.get(name)):
-            flag = "--" + name.replace("_", "-")
-            raise ValueError(
-                f"{flag} {as_json(value)} differs from the {as_json(base.get(name))} of the run "
-                f"in {out}: a resumed run keeps its settings (drop {flag}, or start a new run)."
+# How task "auto" reads a file's labels (``datasets.from_arrays``), for --help.
+AUTO_TASK_RULE = (
+    f"strings, or whole numbers with 2 to {datasets.MAX_CLASSES} distinct values, are classes; "
+    "several 0/1 columns are labels (multilabel); anything else is regression (a count column "
+    "with few values needs --task regression)"
+)
+
+
+def merge(given: dict, saved: dict | None) -> dict:
+    """``DEFAULTS`` overridden by the ``saved`` run's settings (a resumed run), then by
+    ``given``; ``check_resume`` compares the result, once resolved, with the saved run."""
+    return DEFAULTS | ({} if saved is None else saved["settings"]) | given
+
+
+def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
+    """A ValueError unless each ``given`` setting resolves (``settings``) to the value the
+    ``saved`` run has (``--standardize auto`` matches the ``yes`` it resolved to), apart from
+    ``LOCAL`` ones and ``epochs``, which may grow unless the schedule spans the run."""
+    base = DEFAULTS | saved["settings"]
+    for name in given:
+        now, before = as_json(settings.get(name)), as_json(base.get(name))
+        if name in LOCAL or now == before:
+            continue
+        flag = as_flag(name)
+        if name == "epochs" and now > before and settings["schedule"] != "cosine":
+            continue
+        why = "a resumed run keeps its settings"
+        if name == "epochs":
+            why = (
+                f"the cosine schedule spans the run's {before} epochs"
+                if settings["schedule"] == "cosine"
+                else "a resumed run can only be extended (more epochs)"
             )
-    return DEFAULTS | base | {k: v for k, v in given.items() if k in LOCAL}
+        raise ValueError(
+            f"{flag} {now} differs from the {before} of the run in {out}: {why} (drop {flag}, "
+            "or start a new run)."
+        )
+
+
+def check_used(given: dict, settings: dict) -> None:
+    """A ValueError for a ``given`` setting that the run of ``settings`` would ignore, naming
+    the flag and why: momentum without a momentum optimizer, decay options of a schedule that
+    has none, dropout or activations without hidden layers, --data-dir for a set that reads no
+    files, --no-header for data that are not a CSV file."""
+    schedule, optimizer = settings["schedule"], settings["optimizer"]
+    no_hidden = not settings["hidden"]
+    ignored = {
+        "momentum": optimizer not in optim.MOMENTUM_OPTIMIZERS
+        and f"--optimizer {optimizer} has no momentum (it applies to "
+        f"{', '.join(optim.MOMENTUM_OPTIMIZERS)})",
+        "decay_rate": "decay_rate" not in optim.SCHEDULE_OPTIONS[schedule]
+        and f"--schedule {schedule} has no decay rate (step and exponential have one)",
+        "decay_steps": "decay_steps" not in optim.SCHEDULE_OPTIONS[schedule]
+        and f"--schedule {schedule} has no decay steps (step and exponential have them)",
+        "dropout": no_hidden
+        and settings["dropout"] > 0
+        and "dropout acts on hidden layers and --hidden none has none",
+        "activation": no_hidden
+        and "the activation is that of hidden layers and --hidden none "
+        "has none (the output's is --output)",
+        "data_dir": settings["data"] not in datasets.READS_DATA_DIR
+        and f"{settings['data']!r} reads no folder (only {', '.join(datasets.READS_DATA_DIR)} "
+        "does)",
+        "header": not str(settings["data"]).lower().endswith(".csv")
+        and f"{settings['data']!r} is not a .csv file",
+    }
+    for name in given:
+        if ignored.get(name):
+            flag = as_flag(name)
+            raise ValueError(f"{flag} would be ignored: {ignored[name]}.")
+
+
+def as_flag(name: str) -> str:
+    """The command-line flag of the setting ``name``."""
+    return "--no-header" if name == "header" else "--" + name.replace("_", "-")
 
 
 def as_json(value):
@@ -127,6 +195,11 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
         weight_decay=settings["weight_decay"],
         schedule=settings["schedule"],
         clip_norm=settings["clip_norm"],
+        **{
+            k: settings[k]
+            for k in ("decay_rate", "decay_steps", "warmup_steps")
+            if settings[k] is not None
+        },
     )
     config = TrainConfig(
         epochs=settings["epochs"],
@@ -159,7 +232,10 @@ def command_line(settings: dict, out) -> str:
     """The ``jaxmlp train`` command that reruns ``settings`` into ``out``."""
     words = ["jaxmlp", "train"]
     for name, value in settings.items():
-        if value is None or name == "data_dir":
+        if value is None or name == "data_dir" or (name == "activation" and not settings["hidden"]):
+            continue  # (no hidden layer: no activation to name, check_used would refuse it)
+        if name == "header":  # only False is ever given: --no-header
+            words.append("--no-header")
             continue
         if name == "hidden":
             value = ",".join(map(str, value)) or "none"

@@ -1,12 +1,21 @@
 """``train``: the run's steps in order (the protocol of ``jaxmlp.run``)."""
 
+import dataclasses
 import shlex
 import time
 
 from jaxmlp import checkpoint
 from jaxmlp import train as _train_module
 from jaxmlp.run import data, folder, record, report
-from jaxmlp.run.settings import DEFAULTS, Run, build, merge, precision
+from jaxmlp.run.settings import (
+    DEFAULTS,
+    Run,
+    build,
+    check_resume,
+    check_used,
+    merge,
+    precision,
+)
 from jaxmlp.train import Diverged
 
 
@@ -23,8 +32,10 @@ def train(
     returns the summary (also written to ``out/summary.json``).
 
     ``resume``: continue the run in ``out`` from its checkpoint, with its saved settings (a
-    given setting that differs is an error). ``progress``: a progress bar (tqdm) or one line per
-    epoch. ``handle_signals``: SIGINT / SIGTERM save a checkpoint and raise ``RunStopped``.
+    given setting that resolves to another value is an error, except more ``epochs``).
+    ``progress``: a ``jaxmlp.progress.Progress`` mode: True shows a bar on a terminal and
+    periodic plain lines elsewhere. ``handle_signals``: SIGINT /
+    SIGTERM save a checkpoint and raise ``RunStopped``.
     Raises ``RunStopped`` (status 3) on divergence, keeping the last good checkpoint.
     """
     unknown = sorted(set(given) - set(DEFAULTS))
@@ -33,10 +44,15 @@ def train(
     started = time.perf_counter()
     out = folder.out_folder(out, given, resume)
     saved = folder.read_config(out) if resume and (out / "config.json").exists() else None
-    settings = merge(given, saved, out)
+    settings = merge(given, saved)
+    if saved is not None and "data" not in given:
+        data.check_source(settings, saved["data"], out)
     with precision(settings["dtype"]):
         ds, settings = data.load_data(settings)
         net, optimizer, config, settings = build(settings, ds)
+        check_used(given, settings)
+        if saved is not None:
+            check_resume(given, settings, saved, out)
         run = Run(out, settings, ds, net, optimizer, config)
         if saved is not None and saved["data"]["sha256"] != data.sha256(ds):
             raise ValueError(
@@ -45,7 +61,8 @@ def train(
             )
         if saved is None:
             out.mkdir(parents=True, exist_ok=True)
-            folder.write_config(run)
+        if saved is None or settings["epochs"] != saved["settings"]["epochs"]:
+            folder.write_config(run)  # a new run, or one extended to more epochs
         return _fit(run, resume, progress, handle_signals, echo, started)
 
 
@@ -54,7 +71,7 @@ def _fit(run: Run, resume, progress, handle_signals, echo, started) -> dict:
     state, history, wall_before = None, [], 0.0
     if resume and (out / "checkpoint.npz").exists():
         ckpt = checkpoint.load(out / "checkpoint.npz", net=net, optimizer=run.optimizer)
-        if ckpt.config != config:
+        if dataclasses.replace(ckpt.config, epochs=config.epochs) != config:
             raise ValueError(
                 f"{out / 'checkpoint.npz'}: saved with {ckpt.config}, but the run's settings "
                 f"give {config}."

@@ -1,0 +1,89 @@
+"""What a user sees while a network trains, for ``jaxmlp train`` and ``fit(..., progress=True)``
+alike: a progress bar over epochs on a terminal, periodic plain lines elsewhere (CI, nohup,
+pipes, a notebook's log).
+
+The first epoch waits for XLA to compile the training step; the display says so ("compiling")
+until that epoch ends. The bar's line fits 80 columns with the validation metrics on it.
+"""
+
+import sys
+import time
+
+MODES = ("bar", "lines")
+LINE_SECONDS = 10.0  # plain lines: at most one per this many seconds, plus the first and last
+BAR_FORMAT = "epoch {n_fmt}/{total_fmt} {bar:10} {elapsed}<{remaining}{postfix}"
+
+
+class Progress:
+    """A display of a run of ``total`` epochs that starts after epoch ``initial``.
+
+    ``mode``: "bar" (tqdm; plain lines where tqdm is missing), "lines", True (a bar when stdout
+    is a terminal, else lines), or False / None (nothing).
+    """
+
+    def __init__(self, total: int, initial: int = 0, mode="bar", stream=None):
+        self.stream = stream or sys.stdout
+        if mode is True:
+            mode = "bar" if self.stream.isatty() else "lines"
+        self.total, self.mode, self.bar = total, mode or None, None
+        self.last_line, self.started = -LINE_SECONDS, time.perf_counter()
+        if self.mode == "bar":
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                self.mode = "lines"
+            else:
+                self.bar = tqdm(total=total, initial=initial, file=self.stream, ncols=80,
+                                bar_format=BAR_FORMAT, postfix="compiling...")  # fmt: skip
+        if self.mode == "lines" and initial < total:
+            print(f"epoch {initial}/{total}  compiling...", file=self.stream, flush=True)
+
+    def update(self, record: dict) -> None:
+        """Show the epoch of ``record`` (a history record of ``fit``)."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(metrics(record), refresh=False)
+            self.bar.update(1)
+        elif self.mode == "lines":
+            now = time.perf_counter()
+            last = record["epoch"] >= self.total
+            if last or record["epoch"] == 1 or now - self.last_line >= LINE_SECONDS:
+                self.last_line = now
+                elapsed = f"{now - self.started:.0f} s"
+                line = f"epoch {record['epoch']}/{self.total}  {metrics(record)}  ({elapsed})"
+                print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def metrics(record: dict) -> str:
+    """The epoch's losses and accuracies, short: ``loss 0.1234 acc 0.9512 | val 0.1401 0.948``
+    (validation loss, then accuracy)."""
+
+    def value(key):
+        v = record.get(key)
+        return None if v is None else f"{v:.4g}"
+
+    shown = [f"{name} {value(key)}" for name, key in (("loss", "train_loss"),
+             ("acc", "train_accuracy")) if value(key) is not None]  # fmt: skip
+    val = [value(key) for key in ("val_loss", "val_accuracy") if value(key) is not None]
+    return " ".join(shown + (["| val", *val] if val else []))
+
+
+def callback(total: int, initial: int, mode, user=None):
+    """``fit``'s callback that shows each epoch, then calls the ``user``'s callback (if any)
+    and returns its answer; None when ``mode`` is off."""
+    if not mode:
+        return user
+    display = Progress(total, initial, mode)
+
+    def show(record, state):
+        display.update(record)
+        stop = bool(user and user(record, state))
+        if stop or record["epoch"] >= total:
+            display.close()
+        return stop
+
+    return show

@@ -1,0 +1,411 @@
+"""Issue 15's defects of the command line and the run folder, each pinned by a test that failed
+on the code before the fix: columns matched by name, the run's label column, run folders that
+work from any directory, --task, extending a resumed run, ignored flags refused, CSV headers and
+prediction formats."""
+
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from jaxmlp import MLP, TrainConfig, cli, datasets, fit, progress
+
+FEATURES = ["height", "weight", "age"]
+
+
+@pytest.fixture(scope="module")
+def frame():
+    """120 examples, three named features on different scales, three named classes; the label
+    column comes first."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(120, 3)) * [10.0, 1.0, 100.0] + [170.0, 0.0, 40.0]
+    score = (x[:, 0] - 170) / 10 + x[:, 1]
+    label = np.where(score < -0.5, "low", np.where(score < 0.5, "mid", "high"))
+    return pd.DataFrame({"kind": label} | dict(zip(FEATURES, x.T.round(3), strict=True)))
+
+
+@pytest.fixture(scope="module")
+def csv_run(frame, tmp_path_factory):
+    """A run trained from inside its folder on ``train.csv`` named relatively, label first."""
+    folder = tmp_path_factory.mktemp("defects")
+    frame.to_csv(folder / "train.csv", index=False)
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        status = cli.main(["train", "--data", "train.csv", "--label-column", "kind", "--hidden",
+                           "4", "--epochs", "2", "--no-progress", "--out", "run"])  # fmt: skip
+    finally:
+        os.chdir(before)
+    assert status == 0
+    return folder, folder / "run"
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def predict(run, path, *flags):
+    return cli.main(["predict", str(run), "--input", str(path), *map(str, flags)])
+
+
+# -- predict matches columns by name ----------------------------------------------------------
+
+
+def test_predict_matches_columns_by_name_in_any_order(csv_run, frame, capsys):
+    folder, out = csv_run
+    frame[FEATURES].to_csv(folder / "in.csv", index=False)
+    frame[FEATURES[::-1]].to_csv(folder / "reversed.csv", index=False)
+    capsys.readouterr()
+    assert predict(out, folder / "in.csv") == 0
+    in_order = capsys.readouterr().out
+    assert predict(out, folder / "reversed.csv") == 0
+    assert capsys.readouterr().out == in_order
+    with_label = frame[["age", "kind", "weight", "height"]]
+    with_label.to_csv(folder / "with_label.csv", index=False)
+    assert predict(out, folder / "with_label.csv") == 0
+    assert capsys.readouterr().out == in_order
+
+
+def test_predict_names_a_missing_or_unknown_column(csv_run, frame, capsys):
+    folder, out = csv_run
+    frame[["height", "weight"]].to_csv(folder / "missing.csv", index=False)
+    assert predict(out, folder / "missing.csv") == 2
+    assert "'age'" in error_line(capsys)
+    frame[FEATURES].rename(columns={"age": "years"}).to_csv(folder / "renamed.csv", index=False)
+    assert predict(out, folder / "renamed.csv") == 2
+    line = error_line(capsys)
+    assert "'years'" in line and "'age'" in line
+
+
+def test_predict_takes_a_headerless_csv_by_position_only_when_told(csv_run, frame, capsys):
+    folder, out = csv_run
+    frame[FEATURES].to_csv(folder / "in.csv", index=False)
+    frame[FEATURES].to_csv(folder / "bare.csv", index=False, header=False)
+    capsys.readouterr()
+    assert predict(out, folder / "in.csv") == 0
+    named = capsys.readouterr().out
+    assert predict(out, folder / "bare.csv") == 2
+    assert "--no-header" in error_line(capsys)
+    assert predict(out, folder / "bare.csv", "--no-header") == 0
+    assert capsys.readouterr().out == named
+
+
+# -- evaluate uses the run's label column ---------------------------------------------------------
+
+
+def test_evaluate_reads_labels_from_the_runs_label_column(csv_run, frame, capsys):
+    folder, out = csv_run
+    frame.to_csv(folder / "again.csv", index=False)  # the label column first, as in training
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--data", str(folder / "again.csv"), "--json"]) == 0
+    on_file = json.loads(capsys.readouterr().out)["train"]
+    assert on_file["n"] == len(frame) and 0 <= on_file["accuracy"] <= 1
+    moved = frame[[*FEATURES, "kind"]].rename(columns={"kind": "class"})
+    moved.to_csv(folder / "renamed_label.csv", index=False)
+    args = ["evaluate", str(out), "--data", str(folder / "renamed_label.csv"), "--json"]
+    assert cli.main([*args, "--label-column", "class"]) == 0
+    assert json.loads(capsys.readouterr().out)["train"] == on_file
+
+
+def test_evaluate_says_plainly_when_the_label_column_is_missing(csv_run, frame, capsys):
+    folder, out = csv_run
+    frame[FEATURES].to_csv(folder / "no_labels.csv", index=False)
+    assert cli.main(["evaluate", str(out), "--data", str(folder / "no_labels.csv")]) == 2
+    line = error_line(capsys)
+    assert "'kind'" in line and "label" in line and "regression" not in line
+    assert cli.main(["evaluate", str(out), "--data-dir", str(folder)]) == 2
+    assert "--data-dir" in error_line(capsys)
+
+
+# -- a run folder works from any directory ---------------------------------------------------------
+
+
+def test_a_run_is_evaluated_and_resumed_from_another_directory(csv_run, tmp_path, monkeypatch,
+                                                               capsys):  # fmt: skip
+    folder, out = csv_run
+    config = json.loads((out / "config.json").read_text())
+    assert config["settings"]["data"] == str(folder / "train.csv")
+    assert len(config["data"]["file_sha256"]) == 64
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["evaluate", str(out), "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"train", "val"}
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+
+
+def test_data_that_moved_or_changed_is_named(csv_run, frame, tmp_path, capsys):
+    folder, out = csv_run
+    run = tmp_path / "run"
+    data = tmp_path / "data.csv"
+    frame.to_csv(data, index=False)
+    args = ["train", "--data", str(data), "--label-column", "kind", "--hidden", "4", "--epochs",
+            "1", "--no-progress", "--out", str(run)]  # fmt: skip
+    assert cli.main(args) == 0
+    frame.iloc[:-1].to_csv(data, index=False)  # one row fewer
+    assert cli.main(["evaluate", str(run)]) == 2
+    line = error_line(capsys)
+    assert str(data) in line and "changed" in line
+    assert cli.main(["train", "--out", str(run), "--resume", "--no-progress"]) == 2
+    assert str(data) in error_line(capsys)
+    data.rename(tmp_path / "elsewhere.csv")
+    assert cli.main(["evaluate", str(run)]) == 2
+    line = error_line(capsys)
+    assert str(data) in line and "gone" in line
+
+
+# -- --task ---------------------------------------------------------------------------------------
+
+
+def test_an_integer_count_is_a_regression_with_task_regression(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 2))
+    count = rng.poisson(3 + 2 * x[:, 0].clip(-1, 1), size=60)
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "count": count}).to_csv(tmp_path / "c.csv",
+                                                                       index=False)  # fmt: skip
+    base = ["train", "--data", str(tmp_path / "c.csv"), "--hidden", "3", "--epochs", "1",
+            "--no-progress"]  # fmt: skip
+    assert cli.main([*base, "--task", "regression", "--out", str(tmp_path / "r")]) == 0
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["data"]["task"] == "regression" and config["settings"]["task"] == "regression"
+    assert config["settings"]["loss"] == "sse"
+    assert cli.main([*base, "--out", str(tmp_path / "auto")]) == 0
+    assert json.loads((tmp_path / "auto" / "config.json").read_text())["data"]["task"] == (
+        "multiclass"
+    )
+    assert cli.main([*base, "--task", "colour", "--out", str(tmp_path / "x")]) == 2
+    assert "'colour'" in error_line(capsys)
+
+
+def test_train_help_states_the_auto_task_rule(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--task" in text and "default auto: strings, or whole numbers with 2 to 50" in text
+
+
+# -- resuming: more epochs, resolved values ------------------------------------------------------
+
+
+def test_resume_with_more_epochs_equals_the_longer_run(tmp_path, capsys):
+    base = ["--data", "moons", "--hidden", "4", "--batch-size", "100", "--no-progress"]
+    assert cli.main(["train", *base, "--epochs", "4", "--out", str(tmp_path / "whole")]) == 0
+    assert cli.main(["train", *base, "--epochs", "2", "--out", str(tmp_path / "part")]) == 0
+    resume = ["train", "--out", str(tmp_path / "part"), "--resume", "--no-progress"]
+    assert cli.main([*resume, "--standardize", "auto"]) == 0  # resolved: the run's "yes"
+    assert cli.main([*resume, "--epochs", "4"]) == 0
+    whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    part = json.loads((tmp_path / "part" / "summary.json").read_text())
+    assert part["params_sha256"] == whole["params_sha256"] and part["epochs"] == 4
+    config = json.loads((tmp_path / "part" / "config.json").read_text())
+    assert config["settings"]["epochs"] == 4 and config["train"]["epochs"] == 4
+    capsys.readouterr()
+    assert cli.main([*resume, "--lr", "0.01"]) == 2
+    assert "--lr" in error_line(capsys)
+    assert cli.main([*resume, "--epochs", "3"]) == 2
+    assert "--epochs" in error_line(capsys)
+
+
+def test_a_cosine_run_cannot_be_extended(tmp_path, capsys):
+    args = ["train", "--data", "xor", "--hidden", "2", "--schedule", "cosine", "--no-progress"]
+    assert cli.main([*args, "--epochs", "2", "--out", str(tmp_path / "c")]) == 0
+    resume = ["train", "--out", str(tmp_path / "c"), "--resume", "--no-progress"]
+    assert cli.main([*resume, "--epochs", "5"]) == 2
+    assert "cosine" in error_line(capsys)
+
+
+# -- flags the setup ignores ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--momentum", "0.9"], "--momentum"),
+        (["--optimizer", "rmsprop", "--momentum", "0.5"], "--momentum"),
+        (["--decay-rate", "0.5"], "--decay-rate"),
+        (["--schedule", "cosine", "--decay-steps", "10"], "--decay-steps"),
+        (["--hidden", "none", "--dropout", "0.2"], "--dropout"),
+        (["--hidden", "none", "--activation", "tanh"], "--activation"),
+        (["--data-dir", "."], "--data-dir"),
+        (["--no-header"], "--no-header"),
+    ],
+)
+def test_a_flag_the_setup_ignores_is_an_error(flags, named, tmp_path, capsys):
+    args = ["train", "--data", "xor", "--epochs", "1", "--no-progress", "--out", str(tmp_path)]
+    assert cli.main([*args, *flags]) == 2
+    line = error_line(capsys)
+    assert named in line and "ignored" in line
+    assert not (tmp_path / "config.json").exists()
+
+
+def test_the_rerun_command_of_a_run_without_hidden_layers_runs(tmp_path):
+    assert cli.main(["train", "--data", "xor", "--hidden", "none", "--epochs", "1",
+                     "--no-progress", "--out", str(tmp_path / "a")]) == 0  # fmt: skip
+    command = shlex.split(json.loads((tmp_path / "a" / "config.json").read_text())["command"])
+    assert cli.main([*command[1:-1], str(tmp_path / "b"), "--no-progress"]) == 0
+
+
+def test_flags_the_setup_uses_are_accepted(tmp_path):
+    args = ["train", "--data", "xor", "--hidden", "2", "--epochs", "1", "--no-progress"]
+    assert cli.main([*args, "--optimizer", "sgd", "--momentum", "0.5",
+                     "--out", str(tmp_path / "a")]) == 0  # fmt: skip
+    assert cli.main([*args, "--schedule", "step", "--decay-rate", "0.5", "--decay-steps", "2",
+                     "--warmup-steps", "1", "--out", str(tmp_path / "b")]) == 0  # fmt: skip
+    optimizer = json.loads((tmp_path / "b" / "config.json").read_text())["optimizer"]
+    assert (optimizer["decay_rate"], optimizer["decay_steps"], optimizer["warmup_steps"]) == (
+        0.5,
+        2,
+        1,
+    )
+
+
+# -- CSV headers, prediction formats, paths in errors --------------------------------------------
+
+
+def test_a_first_row_of_numbers_is_data_not_a_header(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(30, 2))
+    rows = np.column_stack([x, (x[:, 0] > 0).astype(int)])
+    np.savetxt(tmp_path / "bare.csv", rows, delimiter=",", fmt="%.4f")
+    args = ["train", "--hidden", "2", "--epochs", "1", "--no-progress"]
+    assert cli.main([*args, "--data", str(tmp_path / "bare.csv"), "--out",
+                     str(tmp_path / "a")]) == 0  # fmt: skip
+    data = json.loads((tmp_path / "a" / "config.json").read_text())["data"]
+    assert data["n_train"] + data["n_val"] == 30
+    labelled = np.column_stack([x.round(4), np.where(x[:, 0] > 0, "yes", "no")])
+    np.savetxt(tmp_path / "words.csv", labelled, delimiter=",", fmt="%s")  # looks like a header
+    assert cli.main([*args, "--data", str(tmp_path / "words.csv"), "--no-header", "--out",
+                     str(tmp_path / "b")]) == 0  # fmt: skip
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    data = config["data"]
+    assert data["n_train"] + data["n_val"] == 30 and data["classes"] == ["no", "yes"]
+    rerun = shlex.split(config["command"])  # the command that reruns it says --no-header
+    assert "--no-header" in rerun and cli.main([*rerun[1:-1], str(tmp_path / "c")]) == 0
+
+
+def test_predict_writes_the_format_its_output_extension_names(csv_run, frame, capsys):
+    folder, out = csv_run
+    frame[FEATURES].to_csv(folder / "in.csv", index=False)
+    capsys.readouterr()
+    assert predict(out, folder / "in.csv") == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert predict(out, folder / "in.csv", "--output", folder / "p.json") == 0
+    records = json.loads((folder / "p.json").read_text())
+    assert len(records) == len(frame)
+    assert [r["prediction"] for r in records] == [line.split(",")[0] for line in printed[1:]]
+    assert set(records[0]) == set(printed[0].split(","))
+    assert predict(out, folder / "in.csv", "--output", folder / "p.txt") == 2
+    assert "'.txt'" in error_line(capsys)
+    assert not (folder / "p.txt").exists()
+
+
+def test_a_folder_given_for_a_file_is_named_as_given(csv_run, frame, capsys):
+    folder, out = csv_run
+    frame[FEATURES].to_csv(folder / "in.csv", index=False)
+    (folder / "taken.csv").mkdir(exist_ok=True)
+    assert predict(out, folder / "in.csv", "--output", folder / "taken.csv") == 2
+    line = error_line(capsys)
+    assert str(folder / "taken.csv") in line and ".tmp" not in line
+    assert predict(out, folder / "taken.csv") == 2
+    assert str(folder / "taken.csv") in error_line(capsys)
+    assert cli.main(["train", "--data", str(folder / "taken.csv"), "--out", str(folder / "t")]) == 2
+    assert f"{folder / 'taken.csv'}: a folder, not a file" in error_line(capsys)
+    replaced = IsADirectoryError(21, "Is a directory", str(folder / ".x.csv.1.tmp"), None, "x.csv")
+    assert cli._fail(replaced) == 2  # os.replace(temporary, path) failed: the user's path
+    assert error_line(capsys) == "error: x.csv: Is a directory"
+
+
+def test_the_python_loaders_take_a_task(tmp_path):
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 60, size=200).astype(float)  # 60 whole values: over MAX_CLASSES
+    path = tmp_path / "y.csv"
+    pd.DataFrame({"a": rng.normal(size=200), "y": y}).to_csv(path, index=False)
+    assert datasets.load(path).task == "regression"
+    ds = datasets.load(path, task="classification")
+    assert ds.task == "multiclass" and ds.n_classes == len(np.unique(y))
+    assert datasets.load("digits", task="classification").task == "multiclass"
+    with pytest.raises(ValueError, match="'digits' is a multiclass data set"):
+        datasets.load("digits", task="regression")
+
+
+# -- the compilation cache ----------------------------------------------------------------------
+
+
+def test_repeated_runs_share_compiled_programs_in_the_cache_folder(tmp_path):
+    """A real process with $JAXMLP_COMPILE_CACHE set fills that folder, and a rerun reading it
+    trains the same bits; --no-compile-cache leaves its folder untouched."""
+    args = ["train", "--data", "xor", "--hidden", "3", "--epochs", "2", "--no-progress"]
+
+    def train_in(folder, out, *flags):
+        env = os.environ | {"JAXMLP_COMPILE_CACHE": str(folder)}
+        done = subprocess.run([sys.executable, "-m", "jaxmlp", *args, "--out", str(out), *flags],
+                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads((out / "summary.json").read_text())["params_sha256"]
+
+    first = train_in(tmp_path / "xla", tmp_path / "a")
+    cached = sorted(p.name for p in (tmp_path / "xla").iterdir())
+    assert cached
+    assert train_in(tmp_path / "xla", tmp_path / "b") == first
+    assert sorted(p.name for p in (tmp_path / "xla").iterdir()) == cached  # read, not rewritten
+    assert train_in(tmp_path / "none", tmp_path / "c", "--no-compile-cache") == first
+    assert not (tmp_path / "none").exists()
+
+
+# -- progress: fit's, and the command line's off a terminal -----------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_bar_fits_80_columns_with_the_validation_metrics():
+    screen = _Terminal()
+    bar = progress.Progress(1000, 0, True, stream=screen)
+    assert "compiling" in screen.getvalue()
+    for epoch in (1, 2):
+        bar.update({"epoch": epoch, "train_loss": 0.123456, "train_accuracy": 0.951234,
+                    "val_loss": 0.140123, "val_accuracy": 0.94812})  # fmt: skip
+    bar.close()
+    shown = [line.rstrip("\n") for line in screen.getvalue().split("\r") if line.strip()]
+    assert all(len(line) <= 80 for line in shown), shown
+    assert shown[-1].startswith("epoch 2/1000") and "| val 0.1401 0.9481" in shown[-1]
+
+
+def test_off_a_terminal_progress_is_a_plain_line_every_few_seconds(monkeypatch):
+    monkeypatch.setattr(progress, "LINE_SECONDS", 3600.0)
+    log = io.StringIO()  # not a terminal
+    lines = progress.Progress(5, 0, True, stream=log)
+    for epoch in range(1, 6):
+        lines.update({"epoch": epoch, "train_loss": 1.0 / epoch})
+    printed = [line.rsplit("  (", 1)[0] for line in log.getvalue().splitlines()]
+    assert printed == ["epoch 0/5  compiling...", "epoch 1/5  loss 1", "epoch 5/5  loss 0.2"]
+
+
+def test_fit_shows_progress_and_trains_the_same_bits(capsys):
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    t = np.array([[0], [1], [1], [0]], np.float32)
+    config = TrainConfig(epochs=3, batch_size="full")
+    quiet = fit(net, x, t, config=config)
+    assert capsys.readouterr().out == ""
+    shown = fit(net, x, t, config=config, progress="lines")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "epoch 0/3  compiling..." and printed[-1].startswith("epoch 3/3  loss ")
+    for a, b in zip(jax.tree.leaves(quiet.params), jax.tree.leaves(shown.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_command_line_shows_progress_off_a_terminal(tmp_path, capsys):
+    args = ["train", "--data", "xor", "--hidden", "2", "--epochs", "2", "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "epoch 0/2  compiling..." in out and "epoch 2/2  loss " in out
