@@ -56,14 +56,8 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
     if not rows:
         raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
     first = [field.strip() for field in rows[0][1]]
-    numbers = all(_is_number(field) for field in first)
     if header is None:
-        header = not numbers
-    elif header and numbers:
-        raise ValueError(
-            f"{path}: the first row must be a header of column names, got numbers {first}; if "
-            "the file has no header row, say so (--no-header, header=False)."
-        )
+        header = not all(_is_number(field) for field in first)
     if header:
         names, rows = first, rows[1:]
         if len(set(names)) != len(names):

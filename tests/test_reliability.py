@@ -299,7 +299,7 @@ RUNS = [
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.npy"],
-        "not a readable numpy file",
+        "not a readable .npy file",
         lambda f: np.save(f / "x.npy", np.array([None, 1], object)),
     ),  # fmt: skip
     (["frobnicate"], "invalid choice: 'frobnicate'", None),

@@ -136,7 +136,12 @@ def read_inputs(
     suffix = path.suffix.lower()
     if suffix == ".csv":
         skip = (label_name,) if label_name else ()
-        x, names = files.read_features(path, skip, header=header)
+        x, names = files.read_features(path, skip, header=None if header else False)
+        if header and names is None:
+            raise ValueError(
+                f"{path}: the first row must be a header naming the columns, got numbers; if "
+                "the file has no header row, say so (--no-header, header=False)."
+            )
         if names is not None:
             x = x[:, column_order(names, feature_names, label_name, str(path))]
         if x.shape[1] != n_features:
