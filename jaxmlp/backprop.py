@@ -72,6 +72,12 @@ def cost_of(net, trace: Trace, t):
 def backward(net, params, trace: Trace, t):
     """The reverse recursion: ``(grads shaped like params, dE/dx (n, d))``."""
     g = losses.delta(net.output, net.loss, net.reduction, trace.zs[-1], trace.as_[-1], t)
+    return backward_from(net, params, trace, g)
+
+
+def backward_from(net, params, trace: Trace, g):
+    """The reverse recursion from a given output delta ``g = G_L (n, K)``: the vector-Jacobian
+    product ``g^T dz_L/dparams`` (and ``dz_L/dx``), ``(grads shaped like params, (n, d))``."""
     grads = [{} for _ in params]
     for l in reversed(range(len(params))):
         grads[l].update(w=trace.as_[l].T @ g, b=jnp.sum(g, axis=0))
