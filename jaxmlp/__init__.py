@@ -3,7 +3,8 @@
 The public API, in one place.
 """
 
-from jaxmlp import activations, checkpoint, datasets, initializers, losses, outputs
+from jaxmlp import activations, checkpoint, curvature, datasets, initializers, losses, outputs
+from jaxmlp.curvature_check import check_curvature, curvature_matrix, taylor_test_hessian
 from jaxmlp.gradient_check import eps_sweep, gradcheck, gradcheck_matrix, taylor_test
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
@@ -20,7 +21,10 @@ __all__ = [
     "TrainState",
     "__version__",
     "activations",
+    "check_curvature",
     "checkpoint",
+    "curvature",
+    "curvature_matrix",
     "datasets",
     "eps_sweep",
     "evaluate",
@@ -32,4 +36,5 @@ __all__ = [
     "make_step",
     "outputs",
     "taylor_test",
+    "taylor_test_hessian",
 ]

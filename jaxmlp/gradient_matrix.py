@@ -55,6 +55,7 @@ class MatrixReport(NamedTuple):
     rows: tuple
     dtype: str
     seconds: float
+    curvature: object = None  # a curvature_check.CurvatureMatrixReport when asked for
 
     @property
     def cells(self) -> int:
@@ -66,7 +67,7 @@ class MatrixReport(NamedTuple):
 
     @property
     def ok(self) -> bool:
-        return self.failing == 0
+        return self.failing == 0 and (self.curvature is None or self.curvature.ok)
 
     @property
     def worst_rel_err_autodiff(self) -> float:
@@ -84,7 +85,7 @@ class MatrixReport(NamedTuple):
             "worst_rel_err_autodiff": self.worst_rel_err_autodiff,
             "worst_rel_err_fd": self.worst_rel_err_fd,
             "rows": [row._asdict() for row in self.rows],
-        }
+        } | ({} if self.curvature is None else {"curvature": self.curvature.to_dict()})
 
     def __str__(self) -> str:
         depths = sorted({row.depth for row in self.rows})
@@ -107,11 +108,17 @@ class MatrixReport(NamedTuple):
             f"{self.worst_rel_err_autodiff:.1e} against autodiff, {self.worst_rel_err_fd:.1e} "
             f"against finite differences; {self.seconds:.1f} s"
         )
-        return "\n".join(lines)
+        return "\n".join(lines + ([] if self.curvature is None else ["", str(self.curvature)]))
 
 
 def gradcheck_matrix(
-    dtype="float64", depths=(1, 2, 3, 4), activations=None, pairs=None, *, seed: int = 0
+    dtype="float64",
+    depths=(1, 2, 3, 4),
+    activations=None,
+    pairs=None,
+    *,
+    seed: int = 0,
+    curvature: bool = False,
 ) -> MatrixReport:
     """Check ``net.backprop`` for every activation x (output, loss) pair x depth.
 
@@ -133,6 +140,8 @@ def gradcheck_matrix(
       depths: numbers of hidden layers.
       activations: names; every registered activation by default, user ones included.
       pairs: ``(output, loss)`` pairs; ``valid_pairs()`` by default.
+      curvature: also run ``curvature_check.curvature_matrix`` over the same cells (depths up to
+        3, always float64); the report's ``curvature`` holds it and ``ok`` needs it to pass.
 
     >>> report = gradcheck_matrix(depths=(1, 2), activations=["tanh"], pairs=[("softmax", "bce")])
     >>> report.cells, report.failing, sorted(report.to_dict())[:2]
@@ -154,7 +163,12 @@ def gradcheck_matrix(
             for depth in depths
         ]
         rows = [_cell(net, np.dtype(name), seed) for net in nets]
-    return MatrixReport(tuple(rows), name, time.perf_counter() - start)
+    curv = None
+    if curvature:
+        from jaxmlp.curvature_check import curvature_matrix  # imports this module
+
+        curv = curvature_matrix(tuple(d for d in depths if d <= 3), acts, pairs, seed=seed)
+    return MatrixReport(tuple(rows), name, time.perf_counter() - start, curv)
 
 
 def _cell(net: MLP, dtype: np.dtype, seed: int) -> CellCheck:
