@@ -10,9 +10,9 @@ not smooth has its kinks at z = 0 (finite differences must keep away from there)
 extra argument a layer's parameters supply, so generic loops never name the activation.
 
 Kinks follow what ``jax.grad`` gives for the same forward definition: relu'(0) = 0,
-leaky_relu'(0) = 0.01, elu'(0) = 1, elu''(0) = 1, softsign''(0) = 0; step and sign have
-derivatives 0 everywhere (their true derivative is a Dirac delta at 0, which gradient descent
-cannot use).
+leaky_relu'(0) = 0.01, elu'(0) = 1, elu''(0) = 1, softsign''(0) = -2 (jax's |z|' is 1 at 0); step
+and sign have derivatives 0 everywhere (their true derivative is a Dirac delta at 0, which gradient
+descent cannot use).
 
 >>> import jax.numpy as jnp
 >>> tanh = get("tanh")
@@ -121,7 +121,8 @@ _BUILTIN = (
         "softsign",
         lambda z: z / (1 + jnp.abs(z)),
         lambda z: 1 / (1 + jnp.abs(z)) ** 2,
-        lambda z: -2 * jnp.sign(z) / (1 + jnp.abs(z)) ** 3,  # d/dz (1 + |z|)^-2; 0 at z = 0
+        # d/dz (1 + |z|)^-2 = -2 sign(z) (1 + |z|)^-3, with jax's |z|' = 1 at z = 0
+        lambda z: jnp.where(z >= 0, -2.0, 2.0).astype(z.dtype) / (1 + jnp.abs(z)) ** 3,
     ),
     Activation(
         "isru",

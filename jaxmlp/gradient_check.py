@@ -24,6 +24,7 @@ Finite differences are only meaningful away from kinks; the matrix (``gradient_m
 its data away from them, as the activation and loss records define them.
 """
 
+import importlib
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
@@ -385,18 +386,22 @@ def _describe(net: MLP) -> str:
     return f"{net.sizes} {act} -> {net.output} + {net.loss} ({net.reduction})"
 
 
-# The matrix and the convergence tests live in their own modules; ``jaxmlp.gradcheck.matrix(...)``
-# and friends reach them from here.
-from jaxmlp.gradient_matrix import (  # noqa: E402, F401  (they import the settings above)
-    CellCheck,
-    MatrixReport,
-    gradcheck_matrix,
-    kink_distance,
-    valid_pairs,
-)
-from jaxmlp.taylor import EpsSweep, TaylorResult, eps_sweep, taylor_test  # noqa: E402, F401
+# The matrix and the convergence tests live in their own modules, which import this one; their
+# names stay reachable from here (``gradient_check.gradcheck_matrix``), and they attach
+# themselves to ``gradcheck`` (``jaxmlp.gradcheck.matrix(...)``) when imported.
+_ELSEWHERE = {
+    **dict.fromkeys(
+        ("CellCheck", "MatrixReport", "gradcheck_matrix", "kink_distance", "valid_pairs"),
+        "jaxmlp.gradient_matrix",
+    ),
+    **dict.fromkeys(("EpsSweep", "TaylorResult", "eps_sweep", "taylor_test"), "jaxmlp.taylor"),
+}
 
-gradcheck.eps_sweep = eps_sweep
-gradcheck.taylor_test = taylor_test
-gradcheck.matrix = gradcheck_matrix
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 gradcheck.settings = SETTINGS

@@ -18,7 +18,7 @@ import numpy as np
 
 from jaxmlp import activations as _activations
 from jaxmlp import backprop, losses, outputs
-from jaxmlp.gradient_check import EPS, FLOOR, KINK_MARGIN, SETTINGS, _cast, settings_for
+from jaxmlp.gradient_check import EPS, FLOOR, KINK_MARGIN, SETTINGS, _cast, gradcheck, settings_for
 from jaxmlp.mlp import MLP
 
 
@@ -253,3 +253,6 @@ def kink_distance(net: MLP, params, x, t) -> float:
     if loss.kink_distance is not None:
         distances.append(np.min(np.asarray(loss.kink_distance(trace.as_[-1], t))))
     return float(min(distances, default=np.inf))
+
+
+gradcheck.matrix = gradcheck_matrix
