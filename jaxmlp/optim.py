@@ -20,7 +20,10 @@ from numbers import Integral, Real
 
 import optax
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
+from jaxmlp import second_order  # lbfgs, cg, newton-cg, lm: full-batch, curvature
+
+FIRST_ORDER = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
+OPTIMIZERS = (*FIRST_ORDER, *second_order.NAMES)
 SCHEDULES = ("constant", "step", "exponential", "cosine")
 
 
@@ -69,6 +72,7 @@ class Optimizer:
         _check_int("warmup_steps", self.warmup_steps, 0)
         if self.clip_norm is not None:
             _positive("clip_norm", self.clip_norm)
+        second_order.check_settings(self)
 
     def learning_rate(self, total_steps: int) -> optax.Schedule:
         """eta as a function of the step count, for a run of ``total_steps`` steps."""
@@ -89,6 +93,8 @@ class Optimizer:
 
     def build(self, total_steps: int) -> optax.GradientTransformation:
         """The optax transformation for a run of ``total_steps`` steps."""
+        if self.name in second_order.NAMES:
+            return second_order.build(self)
         lr = self.learning_rate(total_steps)
         mu = 0.9 if self.momentum is None else self.momentum
         base = {

@@ -29,7 +29,7 @@ import optax
 from jax import lax
 
 from jaxmlp import backprop as bp
-from jaxmlp import losses, sharding
+from jaxmlp import losses, second_order, sharding
 from jaxmlp.optim import Optimizer, _check_int
 
 BACKPROPS = ("hand", "autodiff")
@@ -192,7 +192,7 @@ def make_step(
 
     def step(params, opt_state, x, t, key=None):
         grads, metrics = grads_and_metrics(params, x, t, key)
-        return (*update(grads, opt_state, params), metrics)
+        return (*update(grads, opt_state, params, x, t), metrics)
 
     return step
 
@@ -219,8 +219,12 @@ def _step_halves(net, tx, backprop: str, dtype: str):
         }
         return grads, metrics
 
-    def update(grads, opt_state, params):
-        updates, opt_state = tx.update(grads, opt_state, params)
+    # A curvature solver also takes the net and the batch (second_order.Transformation).
+    extra = isinstance(tx, second_order.Transformation)
+
+    def update(grads, opt_state, params, x=None, t=None):
+        kwargs = {"net": net, "x": x, "t": t} if extra else {}
+        updates, opt_state = tx.update(grads, opt_state, params, **kwargs)
         return optax.apply_updates(params, updates), opt_state
 
     return grads_and_metrics, update
@@ -272,7 +276,8 @@ def _make_epochs(net, step_spec, n: int, batch_size: int, mesh, has_val: bool, k
             grads, m = grads_and_metrics(params, xb, tb, k)
             ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0) & ~stopped
             bad = jnp.where((bad < 0) & ~ok & ~stopped, i, bad)
-            params, opt_state = _update_if(ok, update, grads, opt_state, params)
+            on_batch = functools.partial(update, x=xb, t=tb)
+            params, opt_state = _update_if(ok, on_batch, grads, opt_state, params)
             return (params, opt_state, bad), m
 
         (params, opt_state, bad), m = lax.scan(
@@ -333,7 +338,8 @@ def _make_streamed(net, step_spec, mesh):
             )
             ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0)
             bad = jnp.where((bad < 0) & ~ok, i, bad)
-            params, opt_state = _update_if(ok, update, grads, opt_state, params)
+            on_batch = functools.partial(update, x=place(xb), t=place(tb))
+            params, opt_state = _update_if(ok, on_batch, grads, opt_state, params)
             return (params, opt_state, bad, i + 1), m
 
         (params, opt_state, bad, _), m = lax.scan(
@@ -401,6 +407,7 @@ def fit(
     batch_size = n if config.batch_size == "full" else min(config.batch_size, n)
     mesh = sharding.data_mesh(config.devices)
     sharding.check_batch(batch_size, mesh)
+    second_order.check(optimizer, net, batch_size, n)
     steps = n // batch_size
     tx = optimizer.build(steps * config.epochs)
     # Compiled runners are cached on these hashable settings, so a second fit does not recompile.
