@@ -50,11 +50,14 @@ def _records(net):
 
 
 def r_forward(net, params, trace, v):
-    """``R{z_l}`` and ``R{a_l}`` for every layer: ``(rzs, ras)``, ``ras[0] = R{x} = 0``."""
+    """``R{z_l}`` and ``R{a_l}`` for every layer: ``(rzs, ras)``; ``ras[0] = R{x} = 0`` is None
+    (its products are skipped, not computed as zeros)."""
     acts = _records(net)
-    rzs, ras = [], [jnp.zeros_like(trace.as_[0])]
+    rzs, ras = [], [None]
     for l, layer in enumerate(params):
-        rz = ras[-1] @ layer["w"] + trace.as_[l] @ v[l]["w"] + v[l]["b"]
+        rz = trace.as_[l] @ v[l]["w"] + v[l]["b"]
+        if l > 0:
+            rz = rz + ras[-1] @ layer["w"]
         rzs.append(rz)
         if l == len(params) - 1:
             break
@@ -88,7 +91,7 @@ def hvp(net, params, x, t, v):
     hv = [{} for _ in params]
     for l in reversed(range(len(params))):
         a, ra = trace.as_[l], ras[l]
-        hv[l].update(w=ra.T @ g + a.T @ rg, b=jnp.sum(rg, axis=0))
+        hv[l].update(w=a.T @ rg if ra is None else ra.T @ g + a.T @ rg, b=jnp.sum(rg, axis=0))
         if l == 0:
             break
         w = params[l]["w"]

@@ -301,7 +301,7 @@ def mutant(function, old: str, new: str):
 
 
 DROPPED_TERMS = {  # each a term of the R-backward pass
-    "R{a}^T G": ("w=ra.T @ g + a.T @ rg", "w=a.T @ rg"),
+    "R{a}^T G": ("ra.T @ g + a.T @ rg", "a.T @ rg"),
     "G v_w^T": ('rg @ w.T + g @ v[l]["w"].T', "rg @ w.T"),
     "h'' R{z}": ("+ g_a * second", "+ 0 * second"),
 }
