@@ -3,12 +3,24 @@
 The public API, in one place.
 """
 
-from jaxmlp import activations, checkpoint, datasets, initializers, losses, outputs, search
-from jaxmlp.gradient_check import eps_sweep, gradcheck, gradcheck_matrix, taylor_test
+from jaxmlp import (
+    activations,
+    checkpoint,
+    curvature,
+    datasets,
+    initializers,
+    losses,
+    outputs,
+    search,
+)
+from jaxmlp.curvature_check import check_curvature, curvature_matrix, taylor_test_hessian
+from jaxmlp.gradient_check import gradcheck
+from jaxmlp.gradient_matrix import gradcheck_matrix
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.population import Population, fit_population
 from jaxmlp.run import Model, load_run, save_run
+from jaxmlp.taylor import eps_sweep, taylor_test
 from jaxmlp.train import Diverged, Result, TrainConfig, TrainState, evaluate, fit, make_step
 
 __version__ = "0.1.0"
@@ -24,7 +36,10 @@ __all__ = [
     "TrainState",
     "__version__",
     "activations",
+    "check_curvature",
     "checkpoint",
+    "curvature",
+    "curvature_matrix",
     "datasets",
     "eps_sweep",
     "evaluate",
@@ -40,4 +55,5 @@ __all__ = [
     "save_run",
     "search",
     "taylor_test",
+    "taylor_test_hessian",
 ]

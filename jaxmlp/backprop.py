@@ -10,8 +10,9 @@ the backward pass starts from the output delta ``G_L = dE/dz_L`` (``losses.delta
     dE/dw_l = a_{l-1}^T G_l,     dE/db_l = 1^T G_l,     G_{l-1} = h'_{l-1}(z_{l-1}) * (G_l w_l^T)
 
 with ``h'`` the activation record's hand derivative. Inverted dropout multiplies the hidden
-activations by a mask m / (1 - p) forward, and ``G_l w_l^T`` by the same mask backward. A PReLU
-layer's slope gets dE/dalpha = 1^T ((G_l w_l^T) * d h / d alpha).
+activations by a mask m / (1 - p) forward, and ``G_l w_l^T`` by the same mask backward. A layer
+whose activation has a learnable slope (PReLU) gets dE/dalpha = 1^T ((G_l w_l^T) * dh/dalpha); the
+record says which, and supplies the slope from the layer (``Activation.slope``).
 """
 
 import functools
@@ -34,12 +35,12 @@ class Trace(NamedTuple):
 
 def hidden_fn(net, l: int, layer: dict, z):
     act = activations.get(net.hidden_activations[l])
-    return act.fn(z, layer["alpha"]) if act.learnable else act.fn(z)
+    return act.fn(z, *act.slope(layer))
 
 
 def hidden_grad(net, l: int, layer: dict, z):
     act = activations.get(net.hidden_activations[l])
-    return act.grad(z, layer["alpha"]) if act.learnable else act.grad(z)
+    return act.grad(z, *act.slope(layer))
 
 
 def forward(net, params, x, key=None) -> Trace:
@@ -71,6 +72,12 @@ def cost_of(net, trace: Trace, t):
 def backward(net, params, trace: Trace, t):
     """The reverse recursion: ``(grads shaped like params, dE/dx (n, d))``."""
     g = losses.delta(net.output, net.loss, net.reduction, trace.zs[-1], trace.as_[-1], t)
+    return backward_from(net, params, trace, g)
+
+
+def backward_from(net, params, trace: Trace, g):
+    """The reverse recursion from a given output delta ``g = G_L (n, K)``: the vector-Jacobian
+    product ``g^T dz_L/dparams`` (and ``dz_L/dx``), ``(grads shaped like params, (n, d))``."""
     grads = [{} for _ in params]
     for l in reversed(range(len(params))):
         grads[l].update(w=trace.as_[l].T @ g, b=jnp.sum(g, axis=0))
@@ -79,10 +86,11 @@ def backward(net, params, trace: Trace, t):
             break
         if trace.masks:
             g_a = g_a * trace.masks[l - 1]
-        z = trace.zs[l - 1]
-        if "alpha" in params[l - 1]:
-            grads[l - 1]["alpha"] = jnp.sum(g_a * activations.get("prelu").grad_alpha(z), axis=0)
-        g = g_a * hidden_grad(net, l - 1, params[l - 1], z)
+        z, act = trace.zs[l - 1], activations.get(net.hidden_activations[l - 1])
+        slope = act.slope(params[l - 1])
+        if act.learnable:
+            grads[l - 1]["alpha"] = jnp.sum(g_a * act.grad_alpha(z, *slope), axis=0)
+        g = g_a * act.grad(z, *slope)
     return grads, g_a
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from jax import lax
 
 from jaxmlp import backprop as bp
-from jaxmlp import sharding
+from jaxmlp import second_order, sharding
 from jaxmlp.optim import HYPERPARAMETERS, Optimizer
 from jaxmlp.step import correct, step_halves, update_if
 
@@ -56,6 +56,13 @@ def split_numbers(optimizer: Optimizer, names=()) -> tuple[Optimizer, dict]:
     """``(structure, numbers)``: the optimizer with placeholders for the numbers it uses (and
     for ``names``), and those numbers as a dict: ``structure.build(steps, numbers)`` is
     ``optimizer.build(steps)``."""
+    if optimizer.name in second_order.NAMES:  # full-batch solvers: their numbers are compiled in
+        if names:
+            raise ValueError(
+                f"Optimizer {optimizer.name!r} takes no per-member numbers, got {sorted(names)}: "
+                "populations train the first-order optimizers (optim.FIRST_ORDER)."
+            )
+        return optimizer, {}
     used = {
         "lr": True,
         "momentum": optimizer.name in ("momentum", "nesterov") or bool(optimizer.momentum),
@@ -103,7 +110,8 @@ def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool):
             grads, m = grads_and_metrics(params, xb, tb, k)
             ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0) & ~stopped
             bad = jnp.where((bad < 0) & ~ok & ~stopped, i, bad)
-            params, opt_state = update_if(ok, update, grads, opt_state, params)
+            on_batch = functools.partial(update, x=xb, t=tb)
+            params, opt_state = update_if(ok, on_batch, grads, opt_state, params)
             return (params, opt_state, bad), m
 
         (params, opt_state, bad), m = lax.scan(

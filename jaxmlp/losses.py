@@ -1,13 +1,27 @@
-"""Per-example losses l(y, t) with their hand-derived derivatives, and the output delta dE/dz_L.
+"""Per-example losses l(y, t) with their hand-derived derivatives, and each (output, loss) pair's
+output delta dE/dz_L and output curvature d2E/dz_L2.
 
 Protocol: ``fn(y, t) -> (n,)``, one loss per example summed or averaged over the K outputs as the
-formula says; ``grad(y, t) -> dl/dy (n, K)``. The cost is the reduction of ``fn`` over examples:
-``sum`` gives the seeds' E = sum_i E_i, ``mean`` divides by n. ``delta`` applies the same factor.
+formula says; ``grad(y, t) -> dl/dy (n, K)``; ``grad2(y, t) -> d2l/dy2 (n, K)``, its diagonal, which
+is all of it: every loss here is a sum over units, so d2l/dy_j dy_k = 0 for j != k.
+``kink_distance(y, t) -> (n, K)`` is how far each unit sits from a kink of l (None: no kinks).
+The cost is the reduction of ``fn`` over examples: ``sum`` gives the seeds' E = sum_i E_i,
+``mean`` divides by n. ``delta`` and ``curvature`` apply the same factor.
 
-Canonical pairs (seeds 000 and 001): with identity+sse, sigmoid+bce and softmax+cross_entropy the
-output derivative cancels the loss derivative and dl/dz = y - t. Softmax+cross_entropy gives
-y sum_k t_k - t, which is y - t for targets that sum to one. The two classification pairs are
-computed from the logits z with log-sum-exp, so they stay finite and exact for |z| = 1e4.
+A ``Pair`` holds what backprop and the curvature passes ask at the output, from the logits z:
+``cost(z, y, t)``, ``delta(z, y, t) = dl/dz`` and ``hvp(z, y, t, u) = (d2l/dz2) u``, both (n, K).
+A general pair composes its output and loss records by the chain rule,
+
+    dl/dz = J^T dl/dy,      (d2l/dz2) u = J^T (d2l/dy2 * J u) + sum_k dl/dy_k (d2y_k/dz2) u,
+
+with ``J = dy/dz``. Canonical pairs (seeds 000 and 001): with identity+sse, sigmoid+bce and
+softmax+cross_entropy the output derivative cancels the loss derivative and dl/dz = y - t, so
+d2l/dz2 = dy/dz = J: I, diag(y (1 - y)), diag(y) - y y^T. Softmax+cross_entropy has
+l = logsumexp(z) sum_k t_k - <t, z>, hence dl/dz = y sum_k t_k - t and d2l/dz2 = (diag(y) - y y^T)
+sum_k t_k. The canonical pairs are computed from the logits with log-sum-exp, so they stay
+finite and exact for |z| = 1e4. Their ``fisher(z, y, u)`` is the covariance of the target under the
+model (Gaussian of unit variance, Bernoulli, categorical) times u, which is d2l/dz2 u for targets
+that sum to one.
 """
 
 from collections.abc import Callable
@@ -23,48 +37,122 @@ class Loss(NamedTuple):
     name: str
     fn: Callable
     grad: Callable
+    grad2: Callable
+    kink_distance: Callable | None = None
+    needs_outputs: tuple | None = None  # losses that take logs of y need outputs in (0, 1)
 
 
 def _huber(r):
     return jnp.where(jnp.abs(r) <= 1, 0.5 * r * r, jnp.abs(r) - 0.5)  # huber_1
 
 
+def _per_unit(value):
+    """``(y, t) -> value / K`` broadcast to y's shape."""
+    return lambda y, t: jnp.full_like(y, value / y.shape[-1])
+
+
 _LOSSES = {
-    "sse": Loss("sse", lambda y, t: 0.5 * jnp.sum((y - t) ** 2, -1), lambda y, t: y - t),
+    "sse": Loss(
+        "sse",
+        lambda y, t: 0.5 * jnp.sum((y - t) ** 2, -1),
+        lambda y, t: y - t,
+        lambda y, t: jnp.ones_like(y),
+    ),
     "mse": Loss(
-        "mse", lambda y, t: jnp.mean((y - t) ** 2, -1), lambda y, t: 2 * (y - t) / y.shape[-1]
+        "mse",
+        lambda y, t: jnp.mean((y - t) ** 2, -1),
+        lambda y, t: 2 * (y - t) / y.shape[-1],
+        _per_unit(2.0),
     ),
     "mae": Loss(
-        "mae", lambda y, t: jnp.mean(jnp.abs(y - t), -1), lambda y, t: jnp.sign(y - t) / y.shape[-1]
+        "mae",
+        lambda y, t: jnp.mean(jnp.abs(y - t), -1),
+        lambda y, t: jnp.sign(y - t) / y.shape[-1],
+        lambda y, t: jnp.zeros_like(y),
+        kink_distance=lambda y, t: jnp.abs(y - t),  # |r| kinks at r = 0
     ),
     "huber": Loss(
         "huber",
         lambda y, t: jnp.mean(_huber(y - t), -1),
         lambda y, t: jnp.clip(y - t, -1, 1) / y.shape[-1],
+        lambda y, t: jnp.where(jnp.abs(y - t) <= 1, 1.0, 0.0).astype(y.dtype) / y.shape[-1],
+        kink_distance=lambda y, t: jnp.abs(jnp.abs(y - t) - 1),  # quadratic meets linear at |r| = 1
     ),
     "bce": Loss(
         "bce",
         lambda y, t: -jnp.sum(t * jnp.log(y) + (1 - t) * jnp.log1p(-y), -1),
         lambda y, t: (y - t) / (y * (1 - y)),
+        lambda y, t: t / (y * y) + (1 - t) / ((1 - y) * (1 - y)),
+        needs_outputs=("sigmoid", "softmax"),
     ),
     "cross_entropy": Loss(
-        "cross_entropy", lambda y, t: -jnp.sum(t * jnp.log(y), -1), lambda y, t: -t / y
+        "cross_entropy",
+        lambda y, t: -jnp.sum(t * jnp.log(y), -1),
+        lambda y, t: -t / y,
+        lambda y, t: t / (y * y),
+        needs_outputs=("softmax", "sigmoid"),
     ),
 }
 NAMES = tuple(_LOSSES)
+PROBABILISTIC = {name: loss.needs_outputs for name, loss in _LOSSES.items() if loss.needs_outputs}
 
-# Losses that take logs of y need outputs in (0, 1).
-PROBABILISTIC = {"bce": ("sigmoid", "softmax"), "cross_entropy": ("softmax", "sigmoid")}
 
-# (output, loss) -> per-example loss computed from the logits z.
-_FROM_LOGITS = {
-    ("identity", "sse"): lambda z, t: 0.5 * jnp.sum((z - t) ** 2, -1),
-    ("sigmoid", "bce"): lambda z, t: jnp.sum(jnp.logaddexp(0.0, z) - t * z, -1),
-    ("softmax", "cross_entropy"): lambda z, t: (
-        jax.nn.logsumexp(z, -1) * jnp.sum(t, -1) - jnp.sum(t * z, -1)
+class Pair(NamedTuple):
+    """An (output, loss) pair at the output, per example: ``cost (n,)``, ``delta = dl/dz`` and
+    ``hvp = (d2l/dz2) u`` (n, K); ``fisher`` (canonical pairs only) the model's target
+    covariance times u."""
+
+    cost: Callable
+    delta: Callable
+    hvp: Callable
+    fisher: Callable | None = None
+
+
+def _softmax_cov(y, u):
+    return y * (u - jnp.sum(y * u, -1, keepdims=True))  # (diag(y) - y y^T) u
+
+
+_CANONICAL = {
+    ("identity", "sse"): Pair(
+        cost=lambda z, y, t: 0.5 * jnp.sum((z - t) ** 2, -1),
+        delta=lambda z, y, t: y - t,
+        hvp=lambda z, y, t, u: u,
+        fisher=lambda z, y, u: u,
+    ),
+    ("sigmoid", "bce"): Pair(
+        cost=lambda z, y, t: jnp.sum(jnp.logaddexp(0.0, z) - t * z, -1),
+        delta=lambda z, y, t: y - t,
+        hvp=lambda z, y, t, u: y * (1 - y) * u,
+        fisher=lambda z, y, u: y * (1 - y) * u,
+    ),
+    ("softmax", "cross_entropy"): Pair(
+        cost=lambda z, y, t: jax.nn.logsumexp(z, -1) * jnp.sum(t, -1) - jnp.sum(t * z, -1),
+        delta=lambda z, y, t: y * jnp.sum(t, -1, keepdims=True) - t,
+        hvp=lambda z, y, t, u: _softmax_cov(y, u) * jnp.sum(t, -1, keepdims=True),
+        fisher=lambda z, y, u: _softmax_cov(y, u),
     ),
 }
-CANONICAL = tuple(_FROM_LOGITS)
+CANONICAL = tuple(_CANONICAL)
+
+
+def chain_pair(output: str, loss: str) -> Pair:
+    """The pair composed from its output and loss records by the chain rule (any pair)."""
+    out, l = outputs.get(output), get(loss)
+
+    def hvp(z, y, t, u):
+        gn = out.vjp(z, y, l.grad2(y, t) * out.vjp(z, y, u))  # J^T (d2l/dy2) J u; J symmetric
+        return gn + out.curvature(z, y, l.grad(y, t), u)
+
+    return Pair(
+        cost=lambda z, y, t: l.fn(y, t),
+        delta=lambda z, y, t: out.vjp(z, y, l.grad(y, t)),
+        hvp=hvp,
+    )
+
+
+def pair(output: str, loss: str) -> Pair:
+    """The pair record: the canonical one computed from the logits, else the chain rule's."""
+    return _CANONICAL.get((output, loss)) or chain_pair(output, loss)
 
 
 def get(name: str) -> Loss:
@@ -76,7 +164,7 @@ def get(name: str) -> Loss:
 
 def check_pair(output: str, loss: str) -> None:
     """ValueError if ``loss`` needs probabilities that ``output`` does not produce."""
-    allowed = PROBABILISTIC.get(loss)
+    allowed = get(loss).needs_outputs
     if allowed and output not in allowed:
         raise ValueError(
             f"Loss {loss!r} needs outputs in (0, 1): output must be one of {list(allowed)}, "
@@ -86,9 +174,7 @@ def check_pair(output: str, loss: str) -> None:
 
 def per_example(output: str, loss: str, z, y, t):
     """l(y, t) for each example, (n,): from the logits z for the canonical pairs."""
-    if (output, loss) in _FROM_LOGITS:
-        return _FROM_LOGITS[output, loss](z, t)
-    return get(loss).fn(y, t)
+    return pair(output, loss).cost(z, y, t)
 
 
 def reduce(per_example_losses, reduction: str):
@@ -97,12 +183,15 @@ def reduce(per_example_losses, reduction: str):
     return total / per_example_losses.shape[0] if reduction == "mean" else total
 
 
+def _reduced(g, reduction: str):
+    return g / g.shape[0] if reduction == "mean" else g
+
+
 def delta(output: str, loss: str, reduction: str, z, y, t):
     """Output delta G_L = dE/dz_L, (n, K), for the reduced cost."""
-    if (output, loss) == ("softmax", "cross_entropy"):
-        g = y * jnp.sum(t, -1, keepdims=True) - t
-    elif (output, loss) in _FROM_LOGITS:
-        g = y - t
-    else:  # general chain: dl/dy, then through the output's Jacobian
-        g = outputs.get(output).vjp(z, y, get(loss).grad(y, t))
-    return g / z.shape[0] if reduction == "mean" else g
+    return _reduced(pair(output, loss).delta(z, y, t), reduction)
+
+
+def curvature(output: str, loss: str, reduction: str, z, y, t, u):
+    """The output curvature times u, (d2E/dz_L2) u per example, (n, K), for the reduced cost."""
+    return _reduced(pair(output, loss).hvp(z, y, t, u), reduction)

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import activations, backprop, initializers, jacobian, losses, outputs
+from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 
 REDUCTIONS = ("mean", "sum")
 
@@ -233,6 +233,21 @@ class MLP:
         """dy/dx ``(n, K, d)`` by hand, accumulated ``"forward"`` (input to output) or
         ``"reverse"`` (output to input) through the layers."""
         return jacobian.input_jacobian(self, params, self._check_x(params, x), mode)
+
+    def hvp(self, params, x, t, v):
+        """(d2E/dparams2) v, shaped like ``params``, by the hand R-operator passes
+        (``curvature.hvp``; ``curvature`` has Gauss-Newton, Fisher, diagonal and more)."""
+        x, t = self._check_xt(params, x, t)
+        return curvature.hvp(self, params, x, t, v)
+
+    def hessian(self, params, x, t):
+        """d2E/dparams2 ``(|w|, |w|)`` by hand, in ``ravel_pytree(params)`` order (small nets)."""
+        x, t = self._check_xt(params, x, t)
+        return curvature.hessian(self, params, x, t)
+
+    def input_hessian(self, params, x):
+        """d2y/dx2 ``(n, K, d, d)`` by hand, the Jacobian's counterpart."""
+        return curvature.input_hessian(self, params, self._check_x(params, x))
 
     def hand_cost(self, params, x, t):
         """``cost`` whose ``jax.grad`` runs the hand backprop (a ``jax.custom_vjp``), so it

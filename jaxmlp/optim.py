@@ -21,7 +21,10 @@ from numbers import Integral, Real
 
 import optax
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
+from jaxmlp import second_order  # lbfgs, cg, newton-cg, lm: full-batch, curvature
+
+FIRST_ORDER = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
+OPTIMIZERS = (*FIRST_ORDER, *second_order.NAMES)
 SCHEDULES = ("constant", "step", "exponential", "cosine")
 # The numeric settings a population may set per member, as arrays (``build``'s ``hyper``).
 HYPERPARAMETERS = ("lr", "momentum", "weight_decay", "clip_norm")
@@ -84,6 +87,7 @@ class Optimizer:
             _store(self, name, float)  # numpy numbers become Python's: JSON and hashing
         for name in ("decay_steps", "warmup_steps"):
             _store(self, name, int)
+        second_order.check_settings(self)
 
     def learning_rate(self, total_steps: int, lr=None) -> optax.Schedule:
         """eta as a function of the step count, for a run of ``total_steps`` steps (peak ``lr``
@@ -111,6 +115,8 @@ class Optimizer:
         traced arrays (a population's per-member values; changing them never recompiles). A
         value given there also switches on the term it drives (momentum on sgd, weight decay,
         clipping), so that 0 is one value among others."""
+        if self.name in second_order.NAMES:
+            return second_order.build(self)
         hyper = hyper or {}
         unknown = set(hyper) - set(HYPERPARAMETERS)
         if unknown:

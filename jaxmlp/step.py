@@ -13,6 +13,7 @@ import optax
 from jax import lax
 
 from jaxmlp import backprop as bp
+from jaxmlp import second_order
 
 BACKPROPS = ("hand", "autodiff")
 
@@ -63,14 +64,15 @@ def make_step(
 
     def step(params, opt_state, x, t, key=None):
         grads, metrics = grads_and_metrics(params, x, t, key)
-        return (*update(grads, opt_state, params), metrics)
+        return (*update(grads, opt_state, params, x, t), metrics)
 
     return step
 
 
 def step_halves(net, tx, backprop: str, dtype: str):
     """The step as ``grads_and_metrics(params, x, t, key) -> (grads, metrics)`` and
-    ``update(grads, opt_state, params) -> (params, opt_state)``, so the fused loops can skip
+    ``update(grads, opt_state, params, x, t) -> (params, opt_state)`` (the batch: for a curvature
+    solver), so the fused loops can skip
     the update of a non-finite step (``update_if``)."""
     grads_of = gradient_source(net, backprop)
     compute = jnp.bfloat16 if dtype == "bfloat16" else None
@@ -88,8 +90,12 @@ def step_halves(net, tx, backprop: str, dtype: str):
         }
         return grads, metrics
 
-    def update(grads, opt_state, params):
-        updates, opt_state = tx.update(grads, opt_state, params)
+    # A curvature solver also takes the net and the batch (second_order.Transformation).
+    extra = isinstance(tx, second_order.Transformation)
+
+    def update(grads, opt_state, params, x=None, t=None):
+        kwargs = {"net": net, "x": x, "t": t} if extra else {}
+        updates, opt_state = tx.update(grads, opt_state, params, **kwargs)
         return optax.apply_updates(params, updates), opt_state
 
     return grads_and_metrics, update

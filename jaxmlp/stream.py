@@ -33,12 +33,12 @@ def make_streamed(net, spec: StepSpec, mesh):
         def body(c, batch):
             params, opt_state, bad, i = c
             xb, tb, k = batch
-            grads, m = grads_and_metrics(
-                params, place(xb), place(tb), k if net.dropout > 0 else None
-            )
+            xb, tb = place(xb), place(tb)
+            grads, m = grads_and_metrics(params, xb, tb, k if net.dropout > 0 else None)
             ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0)
             bad = jnp.where((bad < 0) & ~ok, i, bad)
-            params, opt_state = update_if(ok, update, grads, opt_state, params)
+            on_batch = functools.partial(update, x=xb, t=tb)
+            params, opt_state = update_if(ok, on_batch, grads, opt_state, params)
             return (params, opt_state, bad, i + 1), m
 
         (params, opt_state, bad, _), m = lax.scan(

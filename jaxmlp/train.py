@@ -29,7 +29,7 @@ import optax
 
 from jaxmlp import backprop as bp
 from jaxmlp import epochs as ep
-from jaxmlp import losses, sharding, stream
+from jaxmlp import losses, second_order, sharding, stream
 from jaxmlp.datasets import check_seed
 from jaxmlp.optim import Optimizer, _check_int, _is_real, _store
 from jaxmlp.progress import callback as show_progress
@@ -183,6 +183,7 @@ def fit(
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     callback = show_progress(config.epochs, state.epoch if state else 0, progress, callback)
     data = prepare(net, x, t, x_val, t_val, config)
+    second_order.check(optimizer, net, data.batch_size, data.n)
     keep = callback is not None or bool(config.early_stopping)  # every epoch's state is seen
     call = _program(net, data, optimizer, config, keep)
     state, params_, opt_state = _start(net, data, optimizer, config, params, state)

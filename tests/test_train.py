@@ -20,7 +20,7 @@ from jaxmlp import (
     train,
 )
 from jaxmlp import epochs as ep
-from jaxmlp.optim import OPTIMIZERS
+from jaxmlp.optim import FIRST_ORDER
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_T = np.array([[0], [1], [1], [0]], np.float32)
@@ -219,7 +219,7 @@ def test_modes_take_the_right_number_of_steps_and_learn(batch_size, steps):
     assert losses[-1] < 0.85 * losses[0], losses
 
 
-@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("name", FIRST_ORDER)
 def test_every_optimizer_trains(name):
     lr = {"sgd": 1.0, "momentum": 0.2, "nesterov": 0.2, "adagrad": 0.2}.get(name, 0.02)
     result = fit(PLAIN, X, T, Optimizer(name, lr=lr), FULL)

@@ -1,0 +1,272 @@
+"""Curvature checks: are the hand curvature passes the second derivatives of the cost? In float64.
+
+    check_curvature(net, params, x, t)     every hand pass against jax, Hv against differences
+    taylor_test_hessian(net, params, x, t) the order of the second-order Taylor remainder: 3 if
+                                           Hv is right, 2 if not
+    curvature_matrix()                     every activation x (output, loss) pair x depth 1-3
+
+``check_curvature`` compares, for one random direction v (every element standard normal):
+
+    hvp       hand Hv (``curvature.hvp``) against ``jax.jvp(jax.grad(E))(w; v)``
+    fd        hand Hv against ``(g(w + h v) - g(w - h v)) / 2h`` of the hand gradient g
+    gn        hand Gv (``curvature.gnvp``) against jax's ``J^T (d2E/dz_L2) J v`` (a jvp of z_L,
+              ``jax.hessian``-vector product of E in z_L, a vjp)
+    diagonal  ``curvature.hessian_diagonal`` against the diagonal of ``jax.hessian(E)``
+    input     ``curvature.input_hessian`` against ``jax.hessian`` of each example's y in x
+
+Relative error of a pytree a against a reference r, leaf by leaf: ``max |a - r| / max(max |r|,
+1e-3 max over every leaf |r| + tiny)``, the worst leaf. Tolerances: 1e-10 against jax (round-off
+agreement, 1e-14 seen), 1e-6 against the central differences of the gradient (truncation
+h^2 |E'''| and round-off 1e-16 / h at h = 1e-5). An h'' 1 % off, a wrong output curvature or a
+dropped term of the R-backward pass leaves errors of 1e-4 and more: caught.
+"""
+
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from jaxmlp import activations as _activations
+from jaxmlp import backprop, curvature, losses, outputs
+from jaxmlp.gradient_matrix import KINK_MARGIN, _cell_data, kink_distance, valid_pairs
+from jaxmlp.mlp import MLP
+
+FLOOR = 1e-3
+EPS = 1e-5  # central difference of the hand gradient, float64
+RTOL_AUTODIFF = 1e-10
+RTOL_FD = 1e-6
+CHECKS = ("hvp", "fd", "gn", "diagonal", "input")
+
+
+def relative_error(a, r) -> float:
+    """The worst leaf's ``max |a - r| / max(max |r_leaf|, FLOOR max |r| + tiny)``."""
+    a = [np.asarray(v, np.float64) for v in jax.tree.leaves(a)]
+    r = [np.asarray(v, np.float64) for v in jax.tree.leaves(r)]
+    scale = max((float(np.max(np.abs(v), initial=0.0)) for v in r), default=0.0)
+    floor = FLOOR * scale + np.finfo(np.float64).tiny
+    return max(
+        (
+            float(np.max(np.abs(ai - ri), initial=0.0))
+            / max(float(np.max(np.abs(ri), initial=0.0)), floor)
+            for ai, ri in zip(a, r, strict=True)
+        ),
+        default=0.0,
+    )
+
+
+def _cost(net, params, x, t):
+    return backprop.cost_of(net, backprop.forward(net, params, x), t)
+
+
+def _jax_gnvp(net, params, x, t, v):
+    """``J^T (d2E/dz_L2) J v`` by jax alone (the reference for ``gnvp``)."""
+
+    def z_out(p):
+        return backprop.forward(net, p, x).zs[-1]
+
+    def cost_of_z(z):
+        y = outputs.get(net.output).fn(z)
+        return losses.reduce(losses.per_example(net.output, net.loss, z, y, t), net.reduction)
+
+    z, jv = jax.jvp(z_out, (params,), (v,))
+    u = jax.jvp(jax.grad(cost_of_z), (z,), (jv,))[1]
+    return jax.vjp(z_out, params)[1](u)[0]
+
+
+def check_curvature(net, params, x, t, *, seed=0, fd=True, hvp_fn=None, checks=CHECKS) -> dict:
+    """Relative errors ``{check: float}`` of the hand curvature passes (module docstring), in
+    float64 (x64 on while it runs). ``hvp_fn(params, x, t, v)`` replaces ``curvature.hvp`` in
+    the hvp, fd and Taylor checks (a mutation twin); ``fd=False`` skips the central differences
+    (data at a kink)."""
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a jaxmlp.MLP, got {type(net).__name__}.")
+    unknown = set(checks) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"Unknown checks: {sorted(unknown)}. They need to be among {CHECKS}.")
+    with jax.enable_x64(True):
+        params, x, t = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), (params, x, t))
+        x, t = net._check_xt(params, x, t)
+        hvp_fn = hvp_fn or (lambda p, x_, t_, v_: curvature.hvp(net, p, x_, t_, v_))
+        rng = np.random.default_rng(seed)
+        v = jax.tree.map(lambda p: jnp.asarray(rng.standard_normal(p.shape)), params)
+        out = {}
+        if "hvp" in checks or "fd" in checks:
+            hv = hvp_fn(params, x, t, v)
+        if "hvp" in checks:
+            ref = jax.jvp(jax.grad(lambda p: _cost(net, p, x, t)), (params,), (v,))[1]
+            out["hvp"] = relative_error(hv, ref)
+        if "fd" in checks and fd:
+            h = EPS / max(float(jnp.max(jnp.abs(ravel_pytree(v)[0]))), 1.0)
+            plus, minus = (jax.tree.map(lambda w, d, s=s: w + s * d, params, v) for s in (h, -h))
+            g = net.backprop(plus, x, t), net.backprop(minus, x, t)
+            out["fd"] = relative_error(hv, jax.tree.map(lambda a, b: (a - b) / (2 * h), *g))
+        if "gn" in checks:
+            gv = curvature.gnvp(net, params, x, t, v)
+            out["gn"] = relative_error(gv, _jax_gnvp(net, params, x, t, v))
+        if "diagonal" in checks:
+            flat, unravel = ravel_pytree(params)
+            ref = jnp.diag(jax.hessian(lambda w: _cost(net, unravel(w), x, t))(flat))
+            got = ravel_pytree(curvature.hessian_diagonal(net, params, x, t))[0]
+            out["diagonal"] = relative_error(unravel(got), unravel(ref))
+        if "input" in checks:
+
+            def y_of(xi):
+                return backprop.forward(net, params, xi[None]).as_[-1][0]
+
+            ref = jax.vmap(jax.hessian(y_of))(x)
+            out["input"] = relative_error(curvature.input_hessian(net, params, x), ref)
+    return out
+
+
+def passes(errors: dict) -> bool:
+    """True when every error in ``check_curvature``'s dict is within its tolerance."""
+    return all(e <= (RTOL_FD if k == "fd" else RTOL_AUTODIFF) for k, e in errors.items())
+
+
+class TaylorResult(NamedTuple):
+    """``|E(w + eps d) - E(w) - eps <g, d> - eps^2 <d, H d> / 2|`` against eps and its fitted
+    order: 3 when H is the Hessian, 2 when it is not. ``ok`` when the order is at least 2.8."""
+
+    eps: tuple
+    remainder: tuple
+    order: float
+    ok: bool
+
+
+def taylor_test_hessian(net, params, x, t, *, hvp_fn=None, seed=0, n_eps=20) -> TaylorResult:
+    """Fit the order of the second-order Taylor remainder along a random unit direction d, in
+    float64, over the six smallest eps (halving from 0.1) whose remainder is above 1000
+    round-offs of E."""
+    with jax.enable_x64(True):
+        params, x, t = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), (params, x, t))
+        x, t = net._check_xt(params, x, t)
+        flat, unravel = ravel_pytree(params)
+        d = np.random.default_rng(seed).standard_normal(flat.size)
+        d = jnp.asarray(d / np.linalg.norm(d))
+        hvp_fn = hvp_fn or (lambda p, x_, t_, v_: curvature.hvp(net, p, x_, t_, v_))
+        g = ravel_pytree(net.backprop(params, x, t))[0]
+        hd = ravel_pytree(hvp_fn(params, x, t, unravel(d)))[0]
+        eps = 0.1 * 2.0 ** -np.arange(n_eps)
+        costs = jax.jit(jax.vmap(lambda w: _cost(net, unravel(w), x, t)))
+        e = np.asarray(costs(flat + jnp.asarray(np.concatenate([[0.0], eps]))[:, None] * d))
+        remainder = np.abs(e[1:] - e[0] - eps * float(g @ d) - eps**2 * float(d @ hd) / 2)
+    noise = 1e3 * np.finfo(np.float64).eps * max(abs(e[0]), 1e-300)
+    valid = np.flatnonzero(remainder > noise)
+    order = np.nan
+    if len(valid) >= 3:
+        use = valid[-6:]
+        order = float(np.polyfit(np.log(eps[use]), np.log(remainder[use]), 1)[0])
+    return TaylorResult(tuple(eps), tuple(map(float, remainder)), order, bool(order >= 2.8))
+
+
+# -- the matrix -----------------------------------------------------------------------------------
+
+
+class CurvatureCell(NamedTuple):
+    """One net's relative errors (``errors``: check -> float; no "fd" when no draw of the data
+    kept clear of the kinks) and its verdict."""
+
+    activation: str
+    output: str
+    loss: str
+    depth: int
+    errors: dict
+    ok: bool
+
+
+class CurvatureMatrixReport(NamedTuple):
+    """One ``CurvatureCell`` per cell, and the activations left out (no h'' registered)."""
+
+    rows: tuple
+    seconds: float
+    left_out: tuple = ()
+
+    @property
+    def cells(self) -> int:
+        return len(self.rows)
+
+    @property
+    def failing(self) -> int:
+        return sum(not row.ok for row in self.rows)
+
+    @property
+    def ok(self) -> bool:
+        return self.failing == 0
+
+    def worst(self, check: str) -> float:
+        return max((r.errors[check] for r in self.rows if check in r.errors), default=0.0)
+
+    def to_dict(self) -> dict:
+        return {
+            "cells": self.cells,
+            "failing": self.failing,
+            "left_out": list(self.left_out),
+            "worst": {check: self.worst(check) for check in CHECKS},
+            "rows": [row._asdict() for row in self.rows],
+        }
+
+    def __str__(self) -> str:
+        head = " ".join(f"{c:>9}" for c in CHECKS)
+        lines = [f"{'activation':<12} {'output':<9} {'loss':<14} {'depth':>5} {head}  verdict"]
+        for r in self.rows:
+            errs = " ".join(
+                f"{r.errors[c]:>9.1e}" if c in r.errors else f"{'n/a':>9}" for c in CHECKS
+            )
+            verdict = "ok" if r.ok else "FAIL"
+            lines.append(
+                f"{r.activation:<12} {r.output:<9} {r.loss:<14} {r.depth:>5} {errs}  {verdict}"
+            )
+        worst = ", ".join(f"{c} {self.worst(c):.1e}" for c in CHECKS)
+        lines.append(
+            f"curvature: {self.cells} cells (float64), {self.failing} failing; worst relative "
+            f"error {worst}; {self.seconds:.1f} s"
+        )
+        if self.left_out:
+            lines.append(f"not checked (registered without grad2): {', '.join(self.left_out)}")
+        return "\n".join(lines)
+
+
+def curvature_matrix(depths=(1, 2, 3), activations=None, pairs=None, *, seed=0):
+    """``check_curvature`` for every activation x (output, loss) pair x depth, float64.
+
+    Each cell is a net ``(3, 4, ..., 4, 3)`` with ``depth`` hidden layers, mean reduction and 4
+    examples, drawn as the gradient matrix draws them (redrawn until clear of the kinks; a cell
+    that stays at a kink skips the central differences). Activations registered without h''
+    are listed in ``left_out``.
+
+    >>> report = curvature_matrix(depths=(1,), activations=["tanh"], pairs=[("softmax", "bce")])
+    >>> report.cells, report.failing
+    (1, 0)
+    """
+    acts = _activations.names() if activations is None else tuple(activations)
+    left_out = tuple(a for a in acts if _activations.get(a).grad2 is None)
+    pairs = valid_pairs() if pairs is None else tuple(tuple(p) for p in pairs)
+    for d in depths:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"depths must be positive integers, got {d!r} in {depths!r}.")
+    start = time.perf_counter()
+    rows = []
+    with jax.enable_x64(True):
+        for act in (a for a in acts if a not in left_out):
+            for output, loss in pairs:
+                for depth in depths:
+                    net = MLP((3,) + (4,) * depth + (3,), act, output, loss)
+                    rows.append(_cell(net, seed))
+    return CurvatureMatrixReport(tuple(rows), time.perf_counter() - start, left_out)
+
+
+def _cell(net: MLP, seed: int) -> CurvatureCell:
+    for attempt in range(20):
+        w, x, t = _cell_data(net, np.dtype("float64"), seed * 1000 + attempt)
+        params = jax.device_put(w)
+        clear = kink_distance(net, params, x, t) > KINK_MARGIN
+        g = net.backprop(params, x, t)
+        if clear and max(float(jnp.max(jnp.abs(v))) for v in jax.tree.leaves(g)) > 1e-6:
+            break  # (softmax + mae has gradient and Hv 0 when y - t has one sign per example)
+    errors = check_curvature(net, params, x, t, seed=seed, fd=clear)
+    return CurvatureCell(
+        net.hidden_activations[0], net.output, net.loss, len(net.sizes) - 2, errors, passes(errors)
+    )

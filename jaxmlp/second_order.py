@@ -1,0 +1,169 @@
+"""Training with curvature: full-batch solvers for ``fit``, named in ``optim.OPTIMIZERS``.
+
+    lbfgs      optax.lbfgs: two-loop recursion over 10 pairs, zoom line search (Wolfe)
+    cg         nonlinear conjugate gradient (seed 001), Polak-Ribiere+ with restarts:
+               d <- -g + max(0, <g, g - g_prev> / <g_prev, g_prev>) d, then optax's zoom line search
+    newton-cg  Hessian-free (Martens 2010): (G + lambda I) p = -g by truncated conjugate gradient
+               (jax.scipy.sparse.linalg.cg) on the hand Gauss-Newton products ``curvature.gnvp``
+    lm         Levenberg-Marquardt (Marquardt 1963; MATLAB's trainlm): (J^T J + lambda I) p = -g on
+               the hand outer-product products ``curvature.outer_product_vp``, for sse and mse
+
+Damped solvers adapt lambda from the ratio rho of the actual to the predicted decrease
+``q(p) = <g, p> + p^T (G + lambda I) p / 2``: a step is taken only if E decreases; lambda shrinks
+(x 2/3 newton-cg, / 10 lm) when rho > 3/4 and grows (x 3/2, x 10) when rho < 1/4 or the step was
+refused. ``lr`` is the initial lambda of newton-cg and lm; lbfgs and cg step by line search and
+refuse any other ``lr`` than the default. Each is an optax-style transformation whose ``update``
+takes ``net``, ``x`` and ``t`` as extra arguments (``fit`` passes them: ``extra_args``); its state
+is a pytree of arrays, saved and resumed like any optimizer state.
+"""
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.scipy.sparse.linalg import cg as _cg
+
+from jaxmlp import backprop, curvature
+
+NAMES = ("lbfgs", "cg", "newton-cg", "lm")
+LEAST_SQUARES = ("sse", "mse")
+CG_ITERATIONS = 50  # truncated CG per step
+LINESEARCH_STEPS = 20
+
+
+class Transformation(NamedTuple):
+    """``init(params) -> state``, ``update(grads, state, params, *, net, x, t)``."""
+
+    init: object
+    update: object
+
+
+def check(optimizer, net, batch_size: int, n: int) -> None:
+    """ValueError for a setup a curvature solver cannot run: mini-batches, dropout, lm on a loss
+    that is not a sum of squares, settings it does not use."""
+    if optimizer.name not in NAMES:
+        return
+    if batch_size != n:
+        raise ValueError(
+            f"Optimizer {optimizer.name!r} is a full-batch method: use batch_size='full' "
+            f"(got {batch_size} of {n} examples)."
+        )
+    if net.dropout:
+        raise ValueError(f"Optimizer {optimizer.name!r} needs dropout=0, got {net.dropout}.")
+    if optimizer.name == "lm" and net.loss not in LEAST_SQUARES:
+        raise ValueError(f"Optimizer 'lm' needs loss in {list(LEAST_SQUARES)}, got {net.loss!r}.")
+
+
+def check_settings(optimizer) -> None:
+    """ValueError for settings of ``Optimizer`` that a curvature solver would ignore."""
+    if optimizer.name not in NAMES:
+        return
+    ignored = {
+        "momentum": optimizer.momentum is not None,
+        "weight_decay": optimizer.weight_decay != 0,
+        "schedule": optimizer.schedule != "constant",
+        "warmup_steps": optimizer.warmup_steps != 0,
+        "clip_norm": optimizer.clip_norm is not None,
+        "lr": optimizer.name in ("lbfgs", "cg") and optimizer.lr != 1e-3,
+    }
+    bad = [name for name, set_ in ignored.items() if set_]
+    if bad:
+        raise ValueError(
+            f"Optimizer {optimizer.name!r} does not use {bad}: leave them at their defaults "
+            "(lbfgs and cg step by line search; newton-cg and lm take lr as the initial damping)."
+        )
+
+
+def build(optimizer) -> Transformation:
+    """The transformation for ``optimizer.name`` in ``NAMES``."""
+    if optimizer.name == "lbfgs":
+        return _with_value(optax.lbfgs())
+    if optimizer.name == "cg":
+        return _with_value(optax.chain(_polak_ribiere(), _linesearch()))
+    product = curvature.gnvp if optimizer.name == "newton-cg" else curvature.outer_product_vp
+    shrink, grow = (2 / 3, 3 / 2) if optimizer.name == "newton-cg" else (0.1, 10.0)
+    return _damped(product, optimizer.lr, shrink, grow)
+
+
+def _cost(net, params, x, t):
+    return backprop.cost_of(net, backprop.forward(net, params, x), t)
+
+
+def _with_value(tx) -> Transformation:
+    """An optax transformation that wants ``value, grad, value_fn`` (line searches), fed from
+    the net: ``value_fn`` is the cost, differentiated by the hand backprop (``hand_cost``)."""
+
+    def update(grads, state, params, *, net, x, t):
+        def value_fn(p):
+            return backprop.hand_cost(net, p, x, t)
+
+        value = value_fn(params)
+        return tx.update(grads, state, params, value=value, grad=grads, value_fn=value_fn)
+
+    return Transformation(tx.init, update)
+
+
+def _linesearch():
+    return optax.scale_by_zoom_linesearch(LINESEARCH_STEPS, initial_guess_strategy="one")
+
+
+class CGState(NamedTuple):
+    grad: optax.Updates
+    direction: optax.Updates
+
+
+def _polak_ribiere() -> optax.GradientTransformation:
+    """The Polak-Ribiere+ direction, restarted at -g when it is not a descent direction."""
+
+    def init(params):
+        zeros = optax.tree.zeros_like(params)
+        return CGState(zeros, zeros)
+
+    def update(grads, state, params=None):
+        del params
+        old = optax.tree.vdot(state.grad, state.grad)
+        beta = optax.tree.vdot(grads, optax.tree.sub(grads, state.grad))
+        beta = jnp.where(old > 0, jnp.maximum(beta / jnp.where(old > 0, old, 1), 0.0), 0.0)
+        d = optax.tree.add_scale(optax.tree.scale(-1.0, grads), beta, state.direction)
+        descent = optax.tree.vdot(d, grads) < 0
+        d = jax.tree.map(lambda a, g: jnp.where(descent, a, -g), d, grads)
+        return d, CGState(grads, d)
+
+    return optax.GradientTransformation(init, update)
+
+
+class DampedState(NamedTuple):
+    damping: jax.Array
+    count: jax.Array
+
+
+def _damped(product, damping0: float, shrink: float, grow: float) -> Transformation:
+    """Solve (C + lambda I) p = -g with ``C v = product(net, params, x, t, v)`` by truncated CG,
+    take p if E decreases, adapt lambda from the reduction ratio."""
+
+    def init(params):
+        dtype = jax.tree.leaves(params)[0].dtype
+        return DampedState(jnp.asarray(damping0, dtype), jnp.zeros((), jnp.int32))
+
+    def update(grads, state, params, *, net, x, t):
+        lam = state.damping
+
+        def damped(v):
+            return optax.tree.add_scale(product(net, params, x, t, v), lam, v)
+
+        minus_g = optax.tree.scale(-1.0, grads)
+        p, _ = _cg(damped, minus_g, maxiter=CG_ITERATIONS)
+        predicted = optax.tree.vdot(grads, p) + 0.5 * optax.tree.vdot(p, damped(p))
+        e0 = _cost(net, params, x, t)
+        e1 = _cost(net, optax.apply_updates(params, p), x, t)
+        rho = (e1 - e0) / jnp.where(predicted < 0, predicted, -1.0)
+        accept = jnp.isfinite(e1) & (e1 < e0)
+        keep = jnp.where(accept & (rho >= 0.25), 1.0, grow)
+        factor = jnp.where(accept & (rho > 0.75), shrink, keep)
+        updates = jax.tree.map(lambda a: jnp.where(accept, a, jnp.zeros_like(a)), p)
+        lam = jnp.clip(lam * factor, 1e-12, 1e12).astype(lam.dtype)
+        return updates, DampedState(lam, state.count + 1)
+
+    return Transformation(init, partial(update))

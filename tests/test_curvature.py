@@ -1,0 +1,438 @@
+"""Curvature by hand (issue 18): h'' and the output curvature in the records against jax, the
+R-operator Hv, Gauss-Newton, Fisher, exact Hessian (and PRML's closed form), its diagonal, the
+outer-product approximation and the input Hessian against jax in float64; central differences of
+the hand gradient; the Taylor remainder of order 3; and the mutation twins (an h'' 1 % off, a wrong
+output curvature, a dropped term of the R-backward pass) that every check must catch."""
+
+import inspect
+import itertools
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+
+import jaxmlp
+from jaxmlp import MLP, activations, backprop, curvature, losses, outputs
+from jaxmlp.curvature_check import (
+    check_curvature,
+    curvature_matrix,
+    passes,
+    relative_error,
+    taylor_test_hessian,
+)
+from jaxmlp.gradient_matrix import gradcheck_matrix, valid_pairs
+
+BUILTIN = tuple(a for a in activations.names() if a in activations._REGISTRY and
+                activations._REGISTRY[a] in activations._BUILTIN)  # fmt: skip
+
+
+@pytest.fixture
+def x64():
+    """float64 for the duration of one test (never globally)."""
+    with jax.enable_x64(True):
+        yield
+
+
+def grid() -> np.ndarray:
+    special = [0.0, 1e-300, 1e-8, 0.5, 1.0, 20.0, 50.0, 100.0, 700.0, 1e3, 1e4]
+    return np.concatenate([np.linspace(-10, 10, 2001), special, -np.asarray(special)])
+
+
+def data(net, seed=0, n=5):
+    params = net.init(jax.random.key(seed), jnp.float64)
+    params = [  # slopes off their init value, so that a wrong alpha term shows
+        layer | {"alpha": layer["alpha"] + 0.1 * jnp.arange(layer["alpha"].size)}
+        if "alpha" in layer
+        else layer
+        for layer in params
+    ]
+    x = jax.random.normal(jax.random.key(seed + 1), (n, net.sizes[0]), jnp.float64)
+    k = net.sizes[-1]
+    if net.loss == "cross_entropy":
+        t = jax.nn.one_hot(jnp.arange(n) % k, k, dtype=jnp.float64)
+    else:
+        t = jax.random.uniform(jax.random.key(seed + 2), (n, k), jnp.float64, 0.05, 0.95)
+    v = jax.tree.map(lambda p: jax.random.normal(jax.random.key(seed + 3), p.shape), params)
+    return params, x, t, v
+
+
+def cost_fn(net, x, t):
+    return lambda p: backprop.cost_of(net, backprop.forward(net, p, x), t)
+
+
+# -- the records ----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("name", BUILTIN)
+def test_hand_second_derivative_equals_jax_on_a_dense_grid_with_kinks(name):
+    act = activations.get(name)
+    z = jnp.asarray(grid())
+    slope = (jnp.full_like(z, 0.3),) if act.learnable else ()
+    hand = np.asarray(act.grad2(z, *slope))
+    auto = jax.vmap(jax.grad(jax.grad(act.fn)))(z, *slope)
+    assert np.all(np.isfinite(hand))
+    np.testing.assert_allclose(hand, auto, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.usefixtures("x64")
+def test_kink_conventions_of_h2_and_the_smoothness_flags():
+    zero = jnp.zeros(())
+    assert float(activations.get("elu").grad2(zero)) == 1.0  # jax takes z <= 0's branch
+    assert float(activations.get("softsign").grad2(zero)) == -2.0  # jax: |z|' = 1 at 0
+    for name in ("step", "sign", "relu", "leaky_relu", "identity"):
+        assert not np.any(np.asarray(activations.get(name).grad2(jnp.asarray(grid()))))
+    smooth = {a for a in BUILTIN if activations.get(a).smooth}
+    assert smooth == {"identity", "sigmoid", "tanh", "arctan", "isru", "softplus"}
+    assert outputs.get("softmax").smooth and not outputs.get("relu").smooth
+
+
+@pytest.mark.usefixtures("x64")
+def test_prelu_mixed_and_slope_second_derivatives_equal_jax():
+    prelu = activations.get("prelu")
+    z = jnp.asarray(grid())
+    alpha = jnp.linspace(-0.5, 1.5, z.size)
+    d_za = jax.vmap(jax.grad(jax.grad(prelu.fn, 0), 1))(z, alpha)
+    d_aa = jax.vmap(jax.grad(jax.grad(prelu.fn, 1), 1))(z, alpha)
+    np.testing.assert_array_equal(prelu.grad_z_alpha(z, alpha), d_za)
+    np.testing.assert_array_equal(prelu.grad2_alpha(z, alpha), d_aa)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("output, loss", valid_pairs())
+def test_output_curvature_of_every_pair_equals_jax_hessian_in_the_logits(output, loss):
+    rng = np.random.default_rng(0)
+    z = jnp.asarray(rng.uniform(-2, 2, (4, 3)))
+    t = jnp.asarray(
+        np.eye(3)[[0, 2, 1, 1]] if loss == "cross_entropy" else rng.uniform(0, 1, (4, 3))
+    )
+    y = outputs.get(output).fn(z)
+    hand = jax.vmap(lambda u: losses.curvature(output, loss, "sum", z, y, t, u), 1, 2)(
+        jnp.broadcast_to(jnp.eye(3), (4, 3, 3))
+    )
+
+    def per_example(zi, ti):
+        return losses.per_example(
+            output, loss, zi[None], outputs.get(output).fn(zi[None]), ti[None]
+        )[0]
+
+    auto = jax.vmap(jax.hessian(per_example))(z, t)
+    np.testing.assert_allclose(hand, auto, rtol=1e-12, atol=1e-14)
+    # the derived canonical records agree with the generic chain rule through their records
+    if (output, loss) in losses.CANONICAL:
+        u = jnp.asarray(rng.standard_normal((4, 3)))
+        pair, chain = losses.pair(output, loss), losses.chain_pair(output, loss)
+        np.testing.assert_allclose(
+            pair.hvp(z, y, t, u), chain.hvp(z, y, t, u), rtol=1e-12, atol=1e-14
+        )
+        np.testing.assert_allclose(
+            pair.delta(z, y, t), chain.delta(z, y, t), rtol=1e-12, atol=1e-14
+        )
+
+
+@pytest.mark.usefixtures("x64")
+def test_softmax_cross_entropy_output_curvature_is_diag_y_minus_y_yT():
+    z = jnp.asarray([[0.3, -1.0, 2.0]])
+    y = jax.nn.softmax(z)
+    t = jnp.asarray([[0.0, 1.0, 0.0]])
+    h = jax.vmap(
+        lambda u: losses.curvature("softmax", "cross_entropy", "sum", z, y, t, u[None])[0]
+    )(jnp.eye(3))
+    np.testing.assert_allclose(h, jnp.diag(y[0]) - jnp.outer(y[0], y[0]), rtol=1e-15)
+
+
+# -- the hand passes against jax ------------------------------------------------------------------
+
+SAMPLE = [  # each activation, output/loss pair and depth appears; prelu with its slopes
+    ("tanh", "identity", "sse", 1), ("prelu", "softmax", "cross_entropy", 2),
+    ("elu", "sigmoid", "bce", 3),
+    *(pytest.param(*cell, marks=pytest.mark.slow) for cell in (  # ~30 s each on a shared CPU
+        ("softsign", "tanh", "mse", 2), ("sigmoid", "softplus", "huber", 1),
+        ("isru", "softmax", "bce", 3), ("selu", "sigmoid", "cross_entropy", 1),
+        ("arctan", "relu", "sse", 2), ("softplus", "softmax", "mae", 3),
+    )),
+]  # fmt: skip
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("act, output, loss, depth", SAMPLE)
+def test_hand_curvature_equals_jax_hessian_and_jvp_of_grad(act, output, loss, depth):
+    net = MLP((3,) + (4,) * depth + (2,), act, output, loss)
+    params, x, t, v = data(net)
+    f = cost_fn(net, x, t)
+    flat, unravel = ravel_pytree(params)
+    h_jax = jax.hessian(lambda w: f(unravel(w)))(flat)
+    h = curvature.hessian(net, params, x, t)
+    assert relative_error(h, h_jax) <= 1e-10
+    assert (
+        relative_error(
+            curvature.hvp(net, params, x, t, v), jax.jvp(jax.grad(f), (params,), (v,))[1]
+        )
+        <= 1e-10
+    )
+    diag = ravel_pytree(curvature.hessian_diagonal(net, params, x, t))[0]
+    assert relative_error(diag, jnp.diag(h_jax)) <= 1e-10
+    errors = check_curvature(net, params, x, t)
+    assert passes(errors) and set(errors) == {"hvp", "fd", "gn", "diagonal", "input"}, errors
+
+
+@pytest.mark.usefixtures("x64")
+def test_exact_hessian_equals_prml_closed_form_for_one_hidden_layer():
+    """PRML (5.93)-(5.95), Bishop's extended backprop for two layers, written out independently:
+    with M = d2E/dz2 at the output, sigma = G_2 w_2^T (dE/da of the hidden units):
+    w2 w2: a_j a_j' M_kk';  w1 w1: x_i x_i' [h''_j delta_jj' sigma_j + h'_j h'_j' (w2 M w2^T)_jj'];
+    w1 w2: x_i h'_j [delta_jj' G_k + a_j' (w2 M)_jk]."""
+    net = MLP((3, 4, 2), "tanh", "softmax", "bce", reduction="sum")
+    params, x, t, _ = data(net)
+    act = activations.get("tanh")
+    h_prml = 0.0
+    for xn, tn in zip(x, t):
+        z1 = xn @ params[0]["w"] + params[0]["b"]
+        a1 = jnp.tanh(z1)
+        z2 = a1 @ params[1]["w"] + params[1]["b"]
+        y = outputs.get("softmax").fn(z2[None])
+        g2 = losses.delta("softmax", "bce", "sum", z2[None], y, tn[None])[0]
+        m = jnp.stack(
+            [
+                losses.curvature("softmax", "bce", "sum", z2[None], y, tn[None], u[None])[0]
+                for u in jnp.eye(2)
+            ]
+        )
+        w2 = params[1]["w"]
+        d1, d2, sigma = act.grad(z1), act.grad2(z1), w2 @ g2
+        x1 = jnp.append(xn, 1.0)  # inputs and the bias's 1
+        a1_ = jnp.append(a1, 1.0)
+        h22 = jnp.einsum("j,l,km->jklm", a1_, a1_, m)  # (j, k, j', k')
+        inner = jnp.diag(d2 * sigma) + d1[:, None] * (w2 @ m @ w2.T) * d1[None, :]
+        h11 = jnp.einsum("i,l,jm->ijlm", x1, x1, inner)  # (i, j, i', j')
+        cross = jnp.einsum("i,j,jl,k->ijlk", x1, d1, jnp.eye(5)[:4], g2)  # delta_jj' G_k
+        cross = cross + jnp.einsum("i,j,l,jk->ijlk", x1, d1, a1_, w2 @ m)  # (i, j, j', k)
+        n1, n2 = 4 * 4, 5 * 2
+
+        def flat(block, rows, cols):
+            return block.reshape(rows, cols)
+
+        top = jnp.concatenate([flat(h11, n1, n1), flat(cross, n1, n2)], 1)
+        bottom = jnp.concatenate([flat(cross, n1, n2).T, flat(h22, n2, n2)], 1)
+        h_prml = h_prml + jnp.concatenate([top, bottom], 0)
+    # PRML's order: w1[i, j] at i * 4 + j (b1 as input i = 3), then w2[j, k] at 16 + j * 2 + k
+    # (b2 as hidden unit j = 4); ravel_pytree's order holds these indices:
+    marks = [
+        {"w": np.arange(12.0).reshape(3, 4), "b": 12.0 + np.arange(4)},
+        {"w": 16.0 + np.arange(8).reshape(4, 2), "b": 24.0 + np.arange(2)},
+    ]
+    prml_of = np.asarray(ravel_pytree(marks)[0], int)
+    h = curvature.hessian(net, params, x, t)
+    np.testing.assert_allclose(h, h_prml[np.ix_(prml_of, prml_of)], rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.usefixtures("x64")
+def test_fisher_is_the_expected_outer_product_of_score_vectors_for_the_canonical_pairs():
+    """F = E_{t ~ model}[g_t g_t^T] with g_t = dE/dw at target t, enumerated exactly: every class
+    (softmax), every 0/1 pattern (sigmoid), t = y +- sqrt(K) e_k (Gaussian: its covariance I)."""
+    for output, loss in losses.CANONICAL:
+        net = MLP((2, 3, 2), "tanh", output, loss, reduction="sum")
+        params, x, _, v = data(net, n=1)
+        y = net.apply(params, x)[0]
+        if output == "softmax":
+            draws = [(jnp.eye(2)[k], y[k]) for k in range(2)]
+        elif output == "sigmoid":
+            patterns = jnp.asarray(list(itertools.product([0.0, 1.0], repeat=2)))
+            draws = [(b, jnp.prod(jnp.where(b > 0, y, 1 - y))) for b in patterns]
+        else:
+            draws = [(y + s * np.sqrt(2) * e, 0.25) for e in jnp.eye(2) for s in (1, -1)]
+        g = [(ravel_pytree(net.backprop(params, x, tk[None]))[0], p) for tk, p in draws]
+        fisher = sum(p * jnp.outer(gk, gk) for gk, p in g)
+        fv = ravel_pytree(curvature.fisher_vp(net, params, x, v))[0]
+        np.testing.assert_allclose(fv, fisher @ ravel_pytree(v)[0], rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.usefixtures("x64")
+def test_gauss_newton_fisher_and_outer_product_relations():
+    net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    params, x, t, v = data(net)
+    gv, fv = curvature.gnvp(net, params, x, t, v), curvature.fisher_vp(net, params, x, v)
+    assert relative_error(gv, fv) <= 1e-13  # one-hot targets: Gauss-Newton = Fisher
+    g = curvature.gauss_newton(net, params, x, t)
+    assert np.min(np.linalg.eigvalsh(np.asarray(g))) > -1e-12  # PSD for a canonical pair
+    sse = MLP((3, 4, 2), "tanh", "identity", "sse", reduction="sum")
+    params, x, t, _ = data(sse)
+    jac = jax.jacobian(lambda w: backprop.forward(sse, ravel_pytree(params)[1](w), x).as_[-1])(
+        ravel_pytree(params)[0]
+    ).reshape(-1, ravel_pytree(params)[0].size)
+    np.testing.assert_allclose(
+        curvature.outer_product(sse, params, x, t), jac.T @ jac, rtol=1e-11, atol=1e-13
+    )
+    with pytest.raises(ValueError, match="canonical.*'tanh', 'mse'"):
+        curvature.fisher_vp(MLP((3, 2), output="tanh", loss="mse"), params[:1], x, v[:1])
+
+
+@pytest.mark.usefixtures("x64")
+def test_input_hessian_equals_jax_per_example_and_methods_compose_with_jit_and_vmap():
+    net = MLP((3, 5, 4, 2), ("tanh", "prelu"), "softmax", "cross_entropy")
+    params, x, t, v = data(net)
+    ref = jax.vmap(jax.hessian(lambda xi: net.apply(params, xi[None])[0]))(x)
+    got = net.input_hessian(params, x)
+    assert got.shape == (5, 2, 3, 3) and relative_error(got, ref) <= 1e-10
+    hv = jax.jit(net.hvp)(params, x, t, v)
+    assert relative_error(hv, net.hvp(params, x, t, v)) <= 1e-13
+    vs = jax.tree.map(lambda a: jnp.stack([a, 2 * a]), v)
+    batched = jax.vmap(lambda vi: curvature.hvp(net, params, x, t, vi))(vs)
+    assert (
+        relative_error(jax.tree.map(lambda a: a[1], batched), jax.tree.map(lambda a: 2 * a, hv))
+        <= 1e-13
+    )
+    h = net.hessian(params, x, t)
+    assert relative_error(h @ ravel_pytree(v)[0], ravel_pytree(hv)[0]) <= 1e-12
+
+
+# -- the Taylor test and the mutation twins --------------------------------------------------------
+
+
+def mutant(function, old: str, new: str):
+    """``function`` recompiled from its source with ``old`` replaced by ``new`` (which must occur):
+    a mutation of the library's own code, so that a check is shown to catch it."""
+    source = textwrap.dedent(inspect.getsource(function))
+    assert source.count(old) == 1, f"{old!r} is not in {function.__name__}'s source"
+    namespace = dict(function.__globals__)
+    exec(compile(source.replace(old, new), "<mutant>", "exec"), namespace)  # noqa: S102
+    return namespace[function.__name__]
+
+
+DROPPED_TERMS = {  # each a term of the R-backward pass
+    "R{a}^T G": ("ra.T @ g + a.T @ rg", "a.T @ rg"),
+    "G v_w^T": ('rg @ w.T + g @ v[l]["w"].T', "rg @ w.T"),
+    "h'' R{z}": ("+ g_a * second", "+ 0 * second"),
+}
+
+
+@pytest.mark.usefixtures("x64")
+def test_taylor_remainder_is_third_order_with_the_hand_hessian_and_second_order_without():
+    net = MLP((3, 4, 4, 2), "tanh", "sigmoid", "bce")
+    params, x, t, _ = data(net)
+    good = taylor_test_hessian(net, params, x, t)
+    assert good.ok and 2.8 <= good.order <= 3.3, good
+    old, new = DROPPED_TERMS["G v_w^T"]
+    bad_hvp = mutant(curvature.hvp, old, new)
+    bad = taylor_test_hessian(net, params, x, t, hvp_fn=lambda *a: bad_hvp(net, *a))
+    assert not bad.ok and bad.order < 2.3, bad
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("term", DROPPED_TERMS)
+def test_a_dropped_term_of_the_r_backward_pass_is_caught(term):
+    net = MLP((3, 4, 4, 2), "tanh", "softmax", "mse")
+    params, x, t, _ = data(net)
+    assert passes(check_curvature(net, params, x, t, checks=("hvp", "fd")))
+    bad_hvp = mutant(curvature.hvp, *DROPPED_TERMS[term])
+    errors = check_curvature(
+        net, params, x, t, hvp_fn=lambda *a: bad_hvp(net, *a), checks=("hvp", "fd")
+    )
+    assert errors["hvp"] > 1e-4 and errors["fd"] > 1e-4 and not passes(errors)
+
+
+@pytest.fixture
+def tanh_one_percent_off():
+    """tanh registered with h'' 1 % off (h and h' right)."""
+    tanh = activations.get("tanh")
+    act = activations.register(
+        "tanh_h2_off", tanh.fn, tanh.grad, lambda z: 1.01 * tanh.grad2(z), smooth=True
+    )
+    yield act
+    activations.unregister("tanh_h2_off")
+
+
+@pytest.mark.usefixtures("x64")
+def test_an_h2_one_percent_off_is_caught_by_every_check_that_uses_it(tanh_one_percent_off):
+    net = MLP((3, 4, 4, 2), tanh_one_percent_off.name, "tanh", "sse")
+    params, x, t, _ = data(net)
+    errors = check_curvature(net, params, x, t)
+    assert errors["gn"] <= 1e-10  # Gauss-Newton has no h'': right
+    for check in ("hvp", "fd", "diagonal", "input"):
+        assert errors[check] > 1e-5, (check, errors)
+    report = curvature_matrix(
+        depths=(1,), activations=["tanh", tanh_one_percent_off.name], pairs=[("identity", "sse")]
+    )
+    assert [row.ok for row in report.rows] == [True, False] and not report.ok
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("pair", [("softmax", "cross_entropy"), ("sigmoid", "bce")])
+def test_a_wrong_output_curvature_is_caught(pair, monkeypatch):
+    record = losses._CANONICAL[pair]
+    monkeypatch.setitem(
+        losses._CANONICAL,
+        pair,
+        record._replace(hvp=lambda z, y, t, u: 1.01 * record.hvp(z, y, t, u)),
+    )
+    net = MLP((3, 4, 3), "tanh", *pair)
+    params, x, t, _ = data(net)
+    errors = check_curvature(net, params, x, t)
+    for check in ("hvp", "fd", "gn", "diagonal"):
+        assert errors[check] > 1e-4, (check, errors)
+
+
+def test_an_activation_without_h2_is_refused_and_left_out_of_the_matrix():
+    act = activations.register("no_h2_for_tests", jnp.tanh, lambda z: 1 - jnp.tanh(z) ** 2)
+    try:
+        net = MLP((2, 3, 1), act.name)
+        params = net.init(jax.random.key(0))
+        with pytest.raises(ValueError, match="'no_h2_for_tests'.*grad2="):
+            net.hvp(params, jnp.ones((2, 2)), jnp.ones((2, 1)), params)
+        report = curvature_matrix(
+            depths=(1,), activations=[act.name, "tanh"], pairs=[("identity", "sse")]
+        )
+        assert report.left_out == (act.name,) and report.cells == 1
+        assert "not checked (registered without grad2): no_h2_for_tests" in str(report)
+    finally:
+        activations.unregister(act.name)
+
+
+# -- the matrix -----------------------------------------------------------------------------------
+
+
+def test_the_gradcheck_matrix_carries_the_curvature_cells_and_fails_with_them(monkeypatch):
+    report = gradcheck_matrix(
+        depths=(1, 4), activations=["relu"], pairs=[("softmax", "mae")], curvature=True
+    )
+    assert report.curvature.cells == 1 and report.curvature.rows[0].depth == 1  # depths <= 3
+    assert report.ok and "curvature: 1 cells (float64), 0 failing" in str(report)
+    assert report.to_dict()["curvature"]["failing"] == 0
+    assert (
+        jaxmlp.gradcheck_matrix is gradcheck_matrix and jaxmlp.curvature_matrix is curvature_matrix
+    )
+    record = losses._CANONICAL["sigmoid", "bce"]
+    monkeypatch.setitem(
+        losses._CANONICAL,
+        ("sigmoid", "bce"),
+        record._replace(hvp=lambda z, y, t, u: 0.99 * record.hvp(z, y, t, u)),
+    )
+    bad = gradcheck_matrix(
+        depths=(1,), activations=["tanh"], pairs=[("sigmoid", "bce")], curvature=True
+    )
+    assert bad.failing == 0 and bad.curvature.failing == 1 and not bad.ok
+
+
+@pytest.mark.slow
+def test_a_quick_curvature_matrix_every_activation_pair_and_depth_once():
+    acts = [a for a in BUILTIN]
+    pairs = list(valid_pairs())
+    rows = []
+    for i, pair in enumerate(pairs):  # each pair with a different activation and depth
+        report = curvature_matrix(
+            depths=(1 + i % 3,), activations=[acts[i % len(acts)]], pairs=[pair]
+        )
+        rows += report.rows
+    assert len(rows) == len(pairs) and all(row.ok for row in rows), [r for r in rows if not r.ok]
+
+
+@pytest.mark.slow
+def test_the_whole_curvature_matrix_agrees_with_jax_to_1e_10():
+    report = curvature_matrix()
+    assert report.cells == len(BUILTIN) * len(valid_pairs()) * 3
+    assert report.ok, "\n".join(str(r) for r in report.rows if not r.ok)
+    for check in ("hvp", "gn", "diagonal", "input"):
+        assert report.worst(check) <= 1e-10

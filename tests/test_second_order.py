@@ -1,0 +1,74 @@
+"""Training with curvature (issue 18): lbfgs, cg, newton-cg and lm through ``fit`` — they train,
+resume bitwise from a saved checkpoint, and refuse setups they cannot run."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, Optimizer, TrainConfig, checkpoint, fit, second_order
+from jaxmlp.optim import OPTIMIZERS
+
+XOR_X = jnp.array([[0.0, 0], [0, 1], [1, 0], [1, 1]])
+XOR_T = jnp.array([[0.0], [1], [1], [0]])
+NET = MLP((2, 3, 1), "tanh", "sigmoid", "sse", reduction="sum")
+
+
+def regression(n=40):
+    x = jnp.linspace(-1, 1, n)[:, None]
+    return x, jnp.sin(3 * x)
+
+
+@pytest.mark.parametrize("name", second_order.NAMES)
+def test_every_curvature_solver_is_in_the_optimizer_table_and_trains(name):
+    assert name in OPTIMIZERS
+    x, t = regression()
+    net = MLP((1, 8, 1), "tanh", "identity", "sse")
+    result = fit(net, x, t, Optimizer(name), TrainConfig(epochs=60, batch_size="full"))
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < 0.1 * losses[0] and np.all(np.isfinite(losses)), losses[::10]
+    if name != "cg":  # the damped and quasi-Newton steps never increase E
+        assert np.all(np.diff(losses) <= 1e-6 * losses[0]), losses
+
+
+@pytest.mark.parametrize("name", ["lbfgs", "lm", "newton-cg"])
+def test_second_order_solvers_reach_a_target_on_xor_in_fewer_epochs_than_adam(name):
+    def epochs_to(opt, target=1e-3, epochs=300):
+        result = fit(NET, XOR_X, XOR_T, opt, TrainConfig(epochs=epochs, batch_size="full"))
+        hit = [h["epoch"] for h in result.history if h["train_loss"] < target]
+        return hit[0] if hit else np.inf
+
+    assert epochs_to(Optimizer(name)) < epochs_to(Optimizer("adam", lr=0.05))
+
+
+@pytest.mark.parametrize("name", second_order.NAMES)
+def test_a_run_resumed_from_its_checkpoint_equals_the_uninterrupted_run_bitwise(name, tmp_path):
+    x, t = regression(16)
+    net = MLP((1, 4, 1), "tanh", "identity", "mse")
+    opt, path = Optimizer(name), tmp_path / "ckpt.npz"
+    whole = fit(net, x, t, opt, TrainConfig(epochs=8, batch_size="full"))
+
+    def save_at_4(record, state):
+        if record["epoch"] == 4:
+            checkpoint.save(path, state, net=net, optimizer=opt, config=TrainConfig(epochs=8))
+
+    fit(net, x, t, opt, TrainConfig(epochs=4, batch_size="full"), callback=save_at_4)
+    state = checkpoint.load(path, net=net, optimizer=opt).state
+    resumed = fit(net, x, t, opt, TrainConfig(epochs=8, batch_size="full"), state=state)
+    for a, b in zip(jax.tree.leaves(whole.params), jax.tree.leaves(resumed.params)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_setups_a_curvature_solver_cannot_run_are_refused():
+    x, t = regression(8)
+    net = MLP((1, 4, 1), "tanh")
+    with pytest.raises(ValueError, match="full-batch.*batch_size='full'"):
+        fit(net, x, t, Optimizer("lbfgs"), TrainConfig(epochs=1, batch_size=4))
+    with pytest.raises(ValueError, match="'lm' needs loss in \\['sse', 'mse'\\]"):
+        fit(MLP((1, 1), "tanh", "sigmoid", "bce"), x, (t > 0) * 1.0, Optimizer("lm"))
+    with pytest.raises(ValueError, match="dropout=0"):
+        fit(net.replace(dropout=0.5), x, t, Optimizer("newton-cg"), TrainConfig(batch_size="full"))
+    with pytest.raises(ValueError, match="does not use \\['momentum', 'lr'\\]"):
+        Optimizer("lbfgs", lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="does not use \\['schedule'\\]"):
+        Optimizer("lm", schedule="cosine")
