@@ -100,6 +100,7 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
         "SCHEME",
         "he_normal, uniform:LOW,HIGH, normal:STD, ... (default by activation)",
     ),
+    ("--init-from", str, "RUN", "start from the last good weights of the run in RUN (same net)"),
     ("--dropout", _number, "RATE", "inverted dropout on the hidden layers"),
     ("--optimizer", str, "NAME", "{}"),
     ("--lr", _number, "ETA", "learning rate"),

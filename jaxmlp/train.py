@@ -414,9 +414,7 @@ def fit(
     key = jax.random.key(config.seed)
 
     if state is None:
-        p = params if params is not None else net.init(jax.random.fold_in(key, _INIT_STREAM), dtype)
-        net.check_params(p)
-        p = jax.tree.map(lambda a: jnp.asarray(a, dtype), p)  # master weights: the storage dtype
+        p = initial_params(net, config, params)
         state = TrainState(p, tx.init(p), 0)
     else:
         net.check_params(state.params)
@@ -469,6 +467,16 @@ def fit(
             if (callback and callback(record, state)) or _patience_ran_out(state, config):
                 return _finish(state, history, config)
     return _finish(state, history, config)
+
+
+def initial_params(net, config: TrainConfig, params=None):
+    """The parameters a run of ``config`` starts from: ``params``, or ``net.init`` on the seed's
+    init stream, checked and in the storage dtype (the master weights)."""
+    dtype = _storage_dtype(config.dtype)
+    if params is None:
+        params = net.init(jax.random.fold_in(jax.random.key(config.seed), _INIT_STREAM), dtype)
+    net.check_params(params)
+    return jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
 
 
 @jax.jit
