@@ -432,7 +432,7 @@ def test_runs_killed_at_random_moments_resume_to_the_uninterrupted_bits(tmp_path
     for out in folders:
         assert strict_json(out / "summary.json")["params_sha256"] == want, out
         names = [p.name for p in out.iterdir()]
-        assert [n for n in names if folder.TEMPORARY.fullmatch(n) or n == folder.LOCK] == []
+        assert [n for n in names if n.endswith(".tmp") or n == ".lock"] == []
         for name in names:
             if name.endswith(".json"):
                 strict_json(out / name)
