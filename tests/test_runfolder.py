@@ -317,11 +317,21 @@ def test_a_huge_learning_rate_on_digits_stops_with_exit_3(tmp_path, capsys):
     assert all(np.isfinite(r["loss"]) for r in results.values())
 
 
-def test_an_update_that_overflows_on_the_last_step_is_a_divergence(tmp_path, capsys, monkeypatch):
-    """The last epoch's update makes the parameters Inf (its loss, taken before the update,
-    is finite): exit 3, the checkpoint of the epoch before is kept, every JSON file is valid."""
+@pytest.mark.parametrize(
+    "scale, reason",
+    [
+        (np.inf, "the parameters are not finite"),
+        (1e30, "the parameters give a non-finite loss on the first 4 training examples"),
+    ],
+)
+def test_an_update_that_overflows_on_the_last_step_is_a_divergence(
+    scale, reason, tmp_path, capsys, monkeypatch
+):
+    """The last epoch's update makes the parameters Inf, or finite but so large that the loss
+    overflows (the epoch's loss, taken before the update, is finite): exit 3, the checkpoint of
+    the epoch before is kept, every JSON file is valid."""
     real = run.trainer.fit
-    infinite = lambda params: jax.tree.map(lambda a: a * np.inf, params)  # noqa: E731
+    infinite = lambda params: jax.tree.map(lambda a: a * scale, params)  # noqa: E731
 
     def fit_overflowing_at_the_end(*args, callback, **kwargs):
         def wrapped(record, state):
@@ -337,7 +347,7 @@ def test_an_update_that_overflows_on_the_last_step_is_a_divergence(tmp_path, cap
     out = tmp_path / "run"
     args = ["train", *XOR, "--epochs", "4", "--checkpoint-every", "1", "--out", str(out)]
     assert cli.main(args) == 3
-    assert_one_error(capsys, "epoch 4: the parameters are not finite", "(epoch 3) is kept")
+    assert_one_error(capsys, f"epoch 4: {reason}", "(epoch 3) is kept")
     assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 3
     assert strict_json(out / "summary.json")["status"] == "diverged"
     assert epochs_logged(out) == [1, 2, 3]

@@ -7,8 +7,9 @@ atomically, the log first: the log holds the epochs of the checkpoint, no more, 
 
 The divergence rule: a run has diverged once an epoch's training or validation loss is not
 finite, or its training loss exceeds ``EXPLOSION`` (1e4) times the initial loss (that of the
-initial parameters on the training set), or its parameters are not finite when saved. Only
-parameters and losses that pass are saved, so the kept checkpoint is the last good one.
+initial parameters on the training set), or its parameters, when saved, are not finite or do
+not give a finite loss on the first ``PROBE`` training examples. Only parameters and losses
+that pass are saved, so the kept checkpoint is the last good one: finite and evaluable.
 """
 
 import contextlib
@@ -23,9 +24,11 @@ import numpy as np
 from jaxmlp import checkpoint
 from jaxmlp.run import data, folder
 from jaxmlp.run.settings import Run
+from jaxmlp.train import evaluate
 
 SAVE_SHARE = 0.1  # at most this share of a run's time goes to regular checkpoints
 EXPLOSION = 1e4  # a training loss this many times the initial loss: diverged
+PROBE = 256  # saved parameters must give a finite loss on this many training examples
 
 
 class Saver:
@@ -90,6 +93,8 @@ class Recorder:
         self.metrics_path = run.out / "metrics.jsonl"
         self.lines = [folder.to_json(r) + "\n" for r in history]
         self.initial_loss = initial_loss
+        self.net, ds = run.net, run.data  # the probe: a fixed batch each save must evaluate
+        self.probe = (ds.x_train[:PROBE], data.targets(run.net, ds.task, ds.t_train[:PROBE]))
         self.bar = Progress(run.config.epochs, saver.epoch or 0, progress)
         self.stop: list[int] = []
         self.diverged: tuple[int, str] | None = None
@@ -110,6 +115,13 @@ class Recorder:
         else mark the run diverged and keep the last checkpoint."""
         if not all(np.isfinite(np.asarray(a)).all() for a in jax.tree.leaves(state.params)):
             self.diverged = (state.epoch, "the parameters are not finite (an update overflowed)")
+            return False
+        if not math.isfinite(evaluate(self.net, state.params, *self.probe)["loss"]):
+            self.diverged = (
+                state.epoch,
+                f"the parameters give a non-finite loss on the first {len(self.probe[0])} "
+                "training examples",
+            )
             return False
         checkpoint.write_atomic(self.metrics_path, "".join(self.lines))
         self.saver.save(state)
