@@ -227,6 +227,20 @@ def test_a_refused_resume_leaves_the_folder_byte_for_byte(
     assert contents(out) == before
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_a_checkpoint_of_another_run_is_not_evaluated_under_this_runs_config(
+    command, xor_run, tmp_path, capsys
+):
+    out, other = copy_run(xor_run, tmp_path), tmp_path / "other"
+    assert cli.main(["train", *XOR, "--epochs", "5", "--lr", "0.01", "--out", str(other)]) == 0
+    shutil.copy(other / "checkpoint.npz", out / "checkpoint.npz")
+    capsys.readouterr()
+    np.savetxt(tmp_path / "x.csv", [[0.0, 1.0]], delimiter=",", header="x1,x2", comments="")
+    inputs = ["--input", str(tmp_path / "x.csv")] if command == "predict" else []
+    assert cli.main([command, str(out), *inputs]) == 2
+    assert_one_error(capsys, "belongs to another run")
+
+
 # -- temporary files and atomic writes -----------------------------------------------------------
 
 

@@ -119,13 +119,8 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
         state, _ = _initial(run)
         return state, facts
     ckpt = checkpoint.load(out / "checkpoint.npz", net=run.net, optimizer=run.optimizer)
+    folder.check_run_id(out / "checkpoint.npz", ckpt.meta, facts["run_id"])
     extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
-    if extra.get("run_id") != facts["run_id"]:
-        raise ValueError(
-            f"{out / 'checkpoint.npz'}: belongs to another run (run id "
-            f"{str(extra.get('run_id'))[:12]}, config.json's {str(facts['run_id'])[:12]}): "
-            "it cannot continue this one."
-        )
     if ckpt.config != config:
         raise ValueError(
             f"{out / 'checkpoint.npz'}: saved with {ckpt.config}, but the run's settings "
