@@ -101,6 +101,7 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
         "SCHEME",
         "he_normal, uniform:LOW,HIGH, normal:STD, ... (default by activation)",
     ),
+    ("--init-from", str, "RUN", "start from the last good weights of the run in RUN (same net)"),
     ("--dropout", _number, "RATE", "inverted dropout on the hidden layers"),
     ("--optimizer", str, "NAME", "{}"),
     ("--lr", _number, "ETA", "learning rate"),
@@ -153,8 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a network and save the run",
         description="Train an MLP and write config.json, metrics.jsonl, checkpoint.npz, "
-        "summary.json and PNG figures into --out. Exit status 2: a bad input; 3: training "
-        "diverged; 130: interrupted (the checkpoint is saved; continue with --resume).",
+        "summary.json and PNG figures into --out. Exit status 2: a bad input, or --out in use "
+        "by another process; 3: training diverged (a loss not finite, or a training loss over "
+        "1e4 x the initial loss: the last finite checkpoint is kept and a retry with "
+        "--init-from printed); 130: interrupted (the checkpoint is saved; continue with "
+        "--resume).",
     )
     for flag, kind, metavar, text in _TRAIN_FLAGS:
         train.add_argument(flag, type=kind, metavar=metavar, help=_help(flag, text))

@@ -6,9 +6,12 @@ nothing left open. ``available()`` says whether it is installed.
 """
 
 import importlib.util
+import io
 import pathlib
 
 import numpy as np
+
+from jaxmlp.checkpoint import write_atomic
 
 
 def available() -> bool:
@@ -82,5 +85,7 @@ def _figure():
 def _save(fig, path: pathlib.Path) -> pathlib.Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    FigureCanvasAgg(fig).print_png(str(path))
+    buffer = io.BytesIO()  # rendered whole first: a failed write leaves the old file
+    FigureCanvasAgg(fig).print_png(buffer)
+    write_atomic(path, buffer.getvalue())
     return path

@@ -312,12 +312,8 @@ def _program(net, data: Data, optimizer, config, keep: bool):
 def _start(net, data, optimizer, config, params, state):
     """``(state, params, opt_state)``: the state to start from (fresh or resumed) and copies of
     its arrays on the mesh (``may_alias=False``: the run donates them, never the caller's)."""
-    dtype = storage_dtype(config.dtype)
     if state is None:
-        key = jax.random.fold_in(jax.random.key(config.seed), _INIT_STREAM)
-        p = params if params is not None else net.init(key, dtype)
-        net.check_params(p)
-        p = jax.tree.map(lambda a: jnp.asarray(a, dtype), p)  # master weights: the storage dtype
+        p = initial_params(net, config, params)
         steps = data.n // data.batch_size
         state = TrainState(p, optimizer.build(steps * config.epochs).init(p), 0)
     else:
@@ -326,6 +322,16 @@ def _start(net, data, optimizer, config, params, state):
         (state.params, state.opt_state), sharding.replicated(data.mesh), may_alias=False
     )
     return state, *placed
+
+
+def initial_params(net, config: TrainConfig, params=None):
+    """The parameters a run of ``config`` starts from: ``params``, or ``net.init`` on the seed's
+    init stream, checked and in the storage dtype (the master weights)."""
+    dtype = storage_dtype(config.dtype)
+    if params is None:
+        params = net.init(jax.random.fold_in(jax.random.key(config.seed), _INIT_STREAM), dtype)
+    net.check_params(params)
+    return jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
 
 
 @jax.jit

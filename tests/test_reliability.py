@@ -409,8 +409,9 @@ def test_divergence_exits_3_naming_epoch_and_step(tmp_path, capsys):
     assert cli.main(["train", "--no-progress", "--out", str(out), *args]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith("error: training diverged at epoch 1, step ")
-    assert "Try a lower learning rate (--lr 1000)" in err and "no checkpoint was written" in err
+    assert err.startswith("error: training diverged at epoch 1: the loss or gradient of step ")
+    assert f"The last good checkpoint (epoch 0) is kept in {out}" in err
+    assert "--lr 1000.0" in err and f"--init-from {out}" in err
     assert json.loads((out / "summary.json").read_text())["status"] == "diverged"
 
 
@@ -432,8 +433,8 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch
     args = ["train", "--no-progress", "--data", "xor", "--checkpoint-every", "1", "--out", str(out)]
     assert cli.main(args) == 3
     err = capsys.readouterr().err
-    assert "epoch 3, step 5" in err
-    assert f"the last good checkpoint (epoch 2) is kept in {out}" in err
+    assert "epoch 3: the loss or gradient of step 5 is not finite" in err
+    assert f"The last good checkpoint (epoch 2) is kept in {out}" in err
     assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 2
     assert epochs_logged(out) == [1, 2]
 
@@ -456,7 +457,12 @@ def test_checkpoints_take_at_most_a_tenth_of_the_time(epoch, every, waited, last
 
 # -- killed and interrupted runs ----------------------------------------------------------------
 
-KILL_RUN = ["--data", "moons", "--hidden", "32", "--epochs", "40", "--no-progress"]
+# Every epoch saved: a signal sent after the first checkpoint lands mid-run (40 fused epochs
+# otherwise pass in a blink after it).
+KILL_RUN = [
+    "--data", "moons", "--hidden", "32", "--epochs", "40", "--checkpoint-every", "1",
+    "--no-progress",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -483,13 +489,20 @@ def reference(tmp_path_factory, cached):
 
 def start_and_wait_for_checkpoint(out, cwd, env):
     process = jaxmlp("train", "--out", out, *KILL_RUN, cwd=cwd, env=env)
-    ckpt = out / "checkpoint.npz"
     deadline = time.monotonic() + 300
-    while not ckpt.exists():
+    while saved_epoch(out) < 1:  # a run saves epoch 0 first: wait for a trained epoch
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "no checkpoint after 300 s"
         time.sleep(0.002)
     return process
+
+
+def saved_epoch(out) -> int:
+    """The epoch of the checkpoint in ``out`` (-1: none yet)."""
+    try:
+        return checkpoint.read_meta(out / "checkpoint.npz")["epoch"]
+    except ValueError:
+        return -1
 
 
 def resume(out, cwd, env):

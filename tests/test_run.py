@@ -62,13 +62,13 @@ def test_the_same_seed_gives_the_same_validation_split_everywhere(csv_run):
 
 
 def test_metrics_lines_are_strict_json_with_nan_as_null(tmp_path, monkeypatch):
-    """A non-finite number in a record (here a train_loss made NaN, an accuracy Inf) is written
-    as null, not as a bare NaN that JSON readers refuse."""
+    """A non-finite number in a record (here an accuracy Inf, a time NaN; a non-finite loss
+    is a divergence) is written as null, not as a bare NaN that JSON readers refuse."""
     real_fit = train.fit
 
     def fit_with_a_nan(*args, callback, **kwargs):
         def wrapped(record, state):
-            return callback(record | {"train_loss": math.nan, "train_accuracy": math.inf}, state)
+            return callback(record | {"seconds": math.nan, "train_accuracy": math.inf}, state)
 
         return real_fit(*args, callback=wrapped, **kwargs)
 
@@ -78,7 +78,7 @@ def test_metrics_lines_are_strict_json_with_nan_as_null(tmp_path, monkeypatch):
     run.train({"data": "xor", "hidden": [3], "epochs": 3}, out, echo=lambda line: None)
     records = [_strict(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3]
-    assert all(r["train_loss"] is None and r["train_accuracy"] is None for r in records)
+    assert all(r["seconds"] is None and r["train_accuracy"] is None for r in records)
     for name in ("config.json", "summary.json"):
         _strict((out / name).read_text())
 

@@ -23,6 +23,12 @@ closing line; ``folder`` owns the run folder's files. Reading back: ``model.load
 A run is a function of its settings: the data, its split, the initial parameters and each
 epoch's shuffling all derive from ``seed``, so a run resumed from its checkpoint ends with
 bitwise the parameters of an uninterrupted one.
+
+A train or resume holds the folder's lock (``folder.lock``) throughout, checks everything before
+it writes anything (a refused command leaves the folder as it was), saves epoch 0 first, and
+saves only finite parameters and losses: ``record.divergence`` stops a diverged run, which
+``report.diverged`` closes with exit 3 and a retry from the kept weights (``--init-from``).
+config.json's ``run_id`` (``folder.run_id``) is in every checkpoint of the run.
 """
 
 from jaxmlp import datasets as _datasets

@@ -5,19 +5,29 @@
     RUN_DIR/checkpoint.npz  the TrainState after the last saved epoch (``jaxmlp.checkpoint``)
     RUN_DIR/summary.json    final losses and accuracies, speed, params_sha256, gradcheck
     RUN_DIR/*.png           loss and accuracy curves; the decision boundary of 2-D data
+    RUN_DIR/.lock           while a process trains or resumes the run: its pid and host
 
-JSON is written atomically (``checkpoint.write_atomic``) and read back checked.
+Every file is written whole or not at all (``checkpoint.write_atomic``: a temporary file
+``.<name>.<random>.tmp`` beside it, renamed over it), and JSON is read back checked. One
+process at a time writes a run: ``lock`` holds an advisory lock (``fcntl.flock``) on ``.lock``
+for the whole of a train or resume, and a second writer is refused naming the holder.
 """
 
+import contextlib
 import dataclasses
 import datetime
+import fcntl
+import hashlib
 import json
 import math
+import os
 import pathlib
+import re
+import socket
 
 from jaxmlp import checkpoint
 from jaxmlp.run import data
-from jaxmlp.run.settings import DEFAULTS, Run, command_line
+from jaxmlp.run.settings import DEFAULTS, LOCAL, Run, command_line
 
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.jsonl")
 
@@ -38,6 +48,11 @@ def out_folder(out, given: dict, resume: bool) -> pathlib.Path:
     out = pathlib.Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a folder.")
+    if resume and not (out / "config.json").is_file():
+        raise ValueError(
+            f"--out {out}: nothing to resume (no run there: no config.json); start one "
+            "without --resume."
+        )
     if not resume and out.is_dir() and any((out / f).exists() for f in RUN_FILES):
         raise ValueError(
             f"--out {out} already holds a run: continue it with --resume, or pick another --out."
@@ -45,7 +60,65 @@ def out_folder(out, given: dict, resume: bool) -> pathlib.Path:
     return out
 
 
-def write_config(run: Run) -> None:
+LOCK = ".lock"
+# The temporary files of checkpoint.write_atomic for the run's own files (and nothing else).
+TEMPORARY = re.compile(r"\.(config\.json|checkpoint\.npz|metrics\.jsonl|summary\.json|\w+\.png)"
+                       r"\.\w{8}\.tmp")  # fmt: skip
+
+
+@contextlib.contextmanager
+def lock(out: pathlib.Path):
+    """Hold the run folder ``out`` for this process: an exclusive ``flock`` on ``out/.lock``
+    (written with our pid and host, removed on release). A folder another process holds is a
+    ValueError naming it. A lock of a killed process dies with it (the kernel releases it)."""
+    path = out / LOCK
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = _read_text(path).strip() or "another process"
+            raise ValueError(
+                f"{out}: the run folder is in use by {holder} (it holds {path}); wait for it "
+                "to finish, or pick another --out."
+            ) from None
+        try:  # the holder before us may have removed the file we opened: lock the new one
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def _read_text(path) -> str:
+    try:
+        return pathlib.Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def remove_temporaries(out: pathlib.Path) -> list[str]:
+    """Delete the temporary files a killed save left in ``out`` (call it holding ``lock``:
+    then no save is under way); returns their names."""
+    stale = sorted(p.name for p in out.iterdir() if TEMPORARY.fullmatch(p.name))
+    for name in stale:
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    return stale
+
+
+def write_config(run: Run, facts: dict) -> None:
+    """config.json of the new ``run``; ``facts``: its ``initial_loss`` (the divergence rule's
+    reference) and ``devices`` (how many it trains on)."""
     ds = run.data
     record = {
         "jaxmlp_version": version(),
@@ -70,14 +143,28 @@ def write_config(run: Run) -> None:
         "optimizer": dataclasses.asdict(run.optimizer),
         "train": dataclasses.asdict(run.config),
         "rng": {"seed": run.config.seed, "rule": checkpoint.RNG_RULE},
+        "run_id": run_id(run),
+        "initial_loss": facts["initial_loss"],
+        "devices": facts["devices"],
     }
+    if "init_from_params_sha256" in facts:
+        record["init_from_params_sha256"] = facts["init_from_params_sha256"]
     write_json(run.out / "config.json", record)
 
 
-def to_json(value, indent=None) -> str:
+def run_id(run: Run) -> str:
+    """The run's identity: SHA-256 of its resolved settings (those a resume may change and
+    ``epochs`` left out) and of its data's fingerprint. config.json and every checkpoint of
+    the run carry it; a checkpoint with another id belongs to another run."""
+    fixed = {k: v for k, v in run.settings.items() if k not in (*LOCAL, "epochs")}
+    text = to_json({"settings": fixed, "data_sha256": data.sha256(run.data)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def to_json(value, indent=None, sort_keys=False) -> str:
     """Strict JSON text of ``value``: arrays become lists, NaN and Inf become null (JSON has no
     such numbers; Python's json would write bare ``NaN`` that other readers refuse)."""
-    return json.dumps(_finite(value), indent=indent, allow_nan=False)
+    return json.dumps(_finite(value), indent=indent, allow_nan=False, sort_keys=sort_keys)
 
 
 def write_json(path, value) -> None:
@@ -148,7 +235,20 @@ def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
         raise ValueError(f"{run_dir}: no such run folder.")
     if not (run_dir / "config.json").is_file():
         raise ValueError(f"{run_dir}: not a jaxmlp run folder (no config.json).")
-    return read_config(run_dir), checkpoint.load(run_dir / "checkpoint.npz")
+    config, ckpt = read_config(run_dir), checkpoint.load(run_dir / "checkpoint.npz")
+    check_run_id(run_dir / "checkpoint.npz", ckpt.meta, config.get("run_id"))
+    return config, ckpt
+
+
+def check_run_id(path, meta: dict, expected: str | None) -> None:
+    """Refuse the checkpoint at ``path`` (its metadata ``meta``) unless it carries the run id
+    ``expected`` (None: a folder from before run ids, or saved from Python: no check)."""
+    extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
+    if expected is not None and extra.get("run_id") != expected:
+        raise ValueError(
+            f"{path}: belongs to another run (run id {str(extra.get('run_id'))[:12]}, "
+            f"config.json's {expected[:12]}): it cannot stand for this one."
+        )
 
 
 def run_dtype(run_dir) -> str:

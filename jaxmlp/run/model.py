@@ -158,6 +158,11 @@ def load_run(run_dir) -> Model:
     with precision(folder.run_dtype(run_dir)):
         config, ckpt = folder.open_run(run_dir)
         params = [{k: np.asarray(v) for k, v in layer.items()} for layer in ckpt.final_params]
+    if not all(np.isfinite(a).all() for layer in params for a in layer.values()):
+        raise ValueError(
+            f"{run_dir}: the run's parameters hold NaN or Inf; they give no predictions (a "
+            "diverged run keeps its last finite checkpoint: retrain or take another run)."
+        )
     meta = config["data"]
     scaler = None
     if "mean" in ckpt.extra:

@@ -1,21 +1,35 @@
 """Recording a run while ``fit`` trains it: each epoch's line in metrics.jsonl, the checkpoint
-cadence, the progress display, and SIGINT / SIGTERM.
+cadence, the divergence rule, the progress display, and SIGINT / SIGTERM.
 
 ``Recorder`` is fit's callback; it holds a ``Saver`` (the checkpoint and when it is due) and a
 ``jaxmlp.progress.Progress`` (what the user sees, as ``fit(..., progress=True)`` shows it).
+metrics.jsonl and checkpoint.npz are written together, each atomically, the log first: the log
+holds the epochs of the checkpoint, no more, no fewer.
+
+The divergence rule: a run has diverged once an epoch's training or validation loss is not
+finite, or its training loss exceeds ``EXPLOSION`` (1e4) times the initial loss (that of the
+initial parameters on the training set), or its parameters, when saved, are not finite or do
+not give a finite loss on the first ``PROBE`` training examples. Only parameters and losses
+that pass are saved, so the kept checkpoint is the last good one: finite and evaluable.
 """
 
 import contextlib
-import os
+import math
 import signal
 import time
+
+import jax
+import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp.progress import Progress
 from jaxmlp.run import data, folder
 from jaxmlp.run.settings import Run
+from jaxmlp.train import evaluate
 
 SAVE_SHARE = 0.1  # at most this share of a run's time goes to regular checkpoints
+EXPLOSION = 1e4  # a training loss this many times the initial loss: diverged
+PROBE = 256  # saved parameters must give a finite loss on this many training examples
 
 
 class Saver:
@@ -30,13 +44,13 @@ class Saver:
     saves exactly every N-th epoch instead.
     """
 
-    def __init__(self, run: Run, state, wall_before: float, started: float):
+    def __init__(self, run: Run, state, wall_before: float, started: float, facts: dict):
         self.path = run.out / "checkpoint.npz"
         self.net, self.optimizer, self.config = run.net, run.optimizer, run.config
         self.every = run.settings["checkpoint_every"]
         scaler = run.data.info["standardizer"]
         self.extra = {} if scaler is None else dict(scaler._asdict())
-        self.data_sha256 = data.sha256(run.data)
+        self.facts = {"data_sha256": data.sha256(run.data)} | facts  # kept in the metadata
         self.wall_before, self.started = wall_before, started
         self.epoch = None if state is None else state.epoch
         self.last_end, self.last_cost = time.perf_counter(), 0.0
@@ -53,11 +67,12 @@ class Saver:
         checkpoint.save(
             self.path, state, net=self.net, optimizer=self.optimizer, config=self.config,
             extra=self.extra,
-            extra_meta={"wall_seconds": self.wall_seconds(), "data_sha256": self.data_sha256},
+            extra_meta={"wall_seconds": self.wall_seconds(), **self.facts},
         )  # fmt: skip
         self.epoch = state.epoch
         self.last_end = time.perf_counter()
-        self.last_cost = self.last_end - start
+        # epoch 0's save does not count: the first trained epoch is saved as well
+        self.last_cost = self.last_end - start if state.epoch else 0.0
 
 
 def save_due(epoch: int, every: int | None, waited: float, last_cost: float) -> bool:
@@ -69,32 +84,70 @@ def save_due(epoch: int, every: int | None, waited: float, last_cost: float) -> 
 
 
 class Recorder:
-    """fit's callback: logs each epoch to metrics.jsonl and the progress display, saves the
-    checkpoint when ``Saver.due``, at the end, when patience runs out and on a signal, and
-    stops fit once a signal number is in ``stop``."""
+    """fit's callback: logs each epoch to the progress display, saves metrics.jsonl and the
+    checkpoint when ``Saver.due``, at the end, when patience runs out and on a signal; stops
+    fit once a signal number is in ``stop`` or the run has ``diverged`` (then ``(epoch,
+    reason)``)."""
 
-    def __init__(self, run: Run, saver: Saver, history: list, progress):
+    def __init__(self, run: Run, saver: Saver, history: list, progress, initial_loss):
         self.config, self.saver, self.history = run.config, saver, history
-        self.metrics = open(run.out / "metrics.jsonl", "a")  # noqa: SIM115 (closed by __exit__)
+        self.metrics_path = run.out / "metrics.jsonl"
+        self.lines = [folder.to_json(r) + "\n" for r in history]
+        self.initial_loss = initial_loss
+        self.net, ds = run.net, run.data  # the probe: a fixed batch each save must evaluate
+        self.probe = (ds.x_train[:PROBE], data.targets(run.net, ds.task, ds.t_train[:PROBE]))
         self.bar = Progress(run.config.epochs, saver.epoch or 0, progress)
         self.stop: list[int] = []
+        self.diverged: tuple[int, str] | None = None
 
     def __call__(self, record, state) -> bool:
-        self.metrics.write(folder.to_json(record) + "\n")
-        self.metrics.flush()
         self.history.append(record)
+        self.lines.append(folder.to_json(record) + "\n")
         self.bar.update(record)
-        if self.stop or finished(state, self.config) or self.saver.due(state.epoch):
-            os.fsync(self.metrics.fileno())  # the log is durable before the checkpoint is
-            self.saver.save(state)
-        return bool(self.stop)
+        reason = divergence(record, self.initial_loss)
+        if reason is not None:
+            self.diverged = (record["epoch"], reason)
+        elif self.stop or finished(state, self.config) or self.saver.due(state.epoch):
+            self.save(state)
+        return bool(self.stop) or self.diverged is not None
+
+    def save(self, state) -> bool:
+        """Save metrics.jsonl and the checkpoint at ``state`` if its parameters are finite;
+        else mark the run diverged and keep the last checkpoint."""
+        if not all(np.isfinite(np.asarray(a)).all() for a in jax.tree.leaves(state.params)):
+            self.diverged = (state.epoch, "the parameters are not finite (an update overflowed)")
+            return False
+        if not math.isfinite(evaluate(self.net, state.params, *self.probe)["loss"]):
+            self.diverged = (
+                state.epoch,
+                f"the parameters give a non-finite loss on the first {len(self.probe[0])} "
+                "training examples",
+            )
+            return False
+        checkpoint.write_atomic(self.metrics_path, "".join(self.lines))
+        self.saver.save(state)
+        return True
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
         self.bar.close()
-        self.metrics.close()
+
+
+def divergence(record: dict, initial_loss: float | None) -> str | None:
+    """Why the epoch of ``record`` shows a diverged run (see the module docstring), or None."""
+    for name in ("train_loss", "val_loss"):
+        value = record.get(name)
+        if value is not None and not math.isfinite(value):
+            return f"the {name.replace('_', ' ')} is not finite"
+    loss = record.get("train_loss")
+    if initial_loss and loss is not None and loss > EXPLOSION * initial_loss:
+        return (
+            f"the training loss {loss:.3g} exceeds {EXPLOSION:g} x the initial loss "
+            f"{initial_loss:.3g}"
+        )
+    return None
 
 
 def finished(state, config) -> bool:

@@ -7,8 +7,8 @@ import numpy as np
 from jaxmlp import checkpoint, gradient_check, plots
 from jaxmlp.mlp import MLP
 from jaxmlp.run import data, folder
-from jaxmlp.run.settings import Run
-from jaxmlp.train import Diverged, evaluate
+from jaxmlp.run.settings import Run, command_line
+from jaxmlp.train import evaluate
 
 GRADCHECK_BATCH = 256
 
@@ -34,8 +34,9 @@ def banner(run: Run, first: int) -> str:
     )
 
 
-def summarize(run: Run, state, final, history, wall_seconds: float) -> dict:
-    """The run's summary, also written to summary.json (with its figures)."""
+def summarize(run: Run, state, final, history, wall_seconds: float, warnings=()) -> dict:
+    """The run's summary, also written to summary.json (with its figures); ``warnings``: what
+    the run said on stderr that the reader of its results must know."""
     ds, net, config = run.data, run.net, run.config
     summary = {"status": "finished" if state.epoch >= config.epochs else "early_stopped"}
     for split, x, t in data.splits(ds):
@@ -54,16 +55,22 @@ def summarize(run: Run, state, final, history, wall_seconds: float) -> dict:
         "train_seconds": seconds,
         # a typical epoch's throughput: the median ignores the first epochs, which compile
         "examples_per_second": steps * batch / typical if typical > 0 else None,
-        "devices": config.devices or len(jax.devices()),
+        "devices": device_count(config),
         "platform": jax.devices()[0].platform,
         "n_params": net.n_params,
         "params_sha256": checkpoint.params_sha256(final),
         "gradcheck": gradcheck(net, final, ds.x_train, data.targets(net, ds.task, ds.t_train)),
         "figures": figures(run, final, history),
     }
+    summary["warnings"] = list(warnings)
     summary["wall_seconds"] = wall_seconds
     folder.write_json(run.out / "summary.json", summary)
     return summary
+
+
+def device_count(config) -> int:
+    """How many devices a run of ``config`` trains on here."""
+    return config.devices or len(jax.devices())
 
 
 def gradcheck(net: MLP, params, x, t, batch: int = GRADCHECK_BATCH) -> dict:
@@ -119,22 +126,41 @@ def closing(summary: dict, out) -> str:
     )
 
 
-def diverged(error: Diverged, run: Run, saved_epoch, wall_seconds: float) -> RunStopped:
-    """The diverged run's summary.json, and the error that tells the user."""
-    kept = (
-        "no checkpoint was written"
-        if saved_epoch is None
-        else f"the last good checkpoint (epoch {saved_epoch}) is kept in {run.out}"
-    )
+def diverged(run: Run, epoch: int, reason: str, kept_epoch, wall_seconds: float) -> RunStopped:
+    """The diverged run's summary.json, and the error that tells the user: where it diverged,
+    why, the checkpoint kept (the last good one) and a command that continues from its weights
+    with a tenth of the learning rate (``--init-from``)."""
+    retry = None
+    if kept_epoch is not None:
+        lr = float(f"{run.optimizer.lr / 10:.6g}")
+        retry = command_line(run.settings | {"lr": lr, "init_from": str(run.out)}, _next(run.out))
     summary = {
         "status": "diverged",
-        "diverged_epoch": error.epoch,
-        "diverged_step": error.step,
+        "diverged_epoch": epoch,
+        "reason": reason,
+        "kept_epoch": kept_epoch,
+        "retry": retry,
         "wall_seconds": wall_seconds,
     }
     folder.write_json(run.out / "summary.json", summary)
+    if retry is None:
+        return RunStopped(
+            f"training diverged at epoch {epoch}: {reason}; no checkpoint was written. Try a "
+            f"lower learning rate (--lr {run.optimizer.lr / 10:g}).",
+            3,
+        )
     return RunStopped(
-        f"training diverged at epoch {error.epoch}, step {error.step}: the loss or gradient "
-        f"is not finite. Try a lower learning rate (--lr {run.optimizer.lr / 10:g}); {kept}.",
+        f"training diverged at epoch {epoch}: {reason}. The last good checkpoint (epoch "
+        f"{kept_epoch}) is kept in {run.out}; to go on from its weights with a lower learning "
+        f"rate: {retry}",
         3,
     )
+
+
+def _next(out):
+    """``out``-2 (or -3, ...): a folder for the retry that holds nothing yet."""
+    for i in range(2, 1000):
+        candidate = out.with_name(f"{out.name}-{i}")
+        if not candidate.exists():
+            return candidate
+    return out.with_name(f"{out.name}-retry")

@@ -35,6 +35,7 @@ DEFAULTS = {
     "loss": None,
     "reduction": "mean",
     "init": None,
+    "init_from": None,
     "dropout": 0.0,
     "optimizer": "adam",
     "lr": 1e-3,

@@ -1,8 +1,13 @@
 """``train``: the run's steps in order (the protocol of ``jaxmlp.run``)."""
 
+import contextlib
 import dataclasses
+import pathlib
 import shlex
+import sys
 import time
+
+import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp import train as _train_module
@@ -16,7 +21,7 @@ from jaxmlp.run.settings import (
     merge,
     precision,
 )
-from jaxmlp.train import Diverged
+from jaxmlp.train import Diverged, TrainState, evaluate
 
 
 def train(
@@ -27,6 +32,7 @@ def train(
     progress: bool = False,
     handle_signals: bool = False,
     echo=print,
+    warn=None,
 ) -> dict:
     """Train with the settings ``given`` (the rest from ``DEFAULTS``) into the folder ``out``;
     returns the summary (also written to ``out/summary.json``).
@@ -34,20 +40,30 @@ def train(
     ``resume``: continue the run in ``out`` from its checkpoint, with its saved settings (a
     given setting that resolves to another value is an error, except more ``epochs``).
     ``progress``: a ``jaxmlp.progress.Progress`` mode: True shows a bar on a terminal and
-    periodic plain lines elsewhere. ``handle_signals``: SIGINT /
-    SIGTERM save a checkpoint and raise ``RunStopped``.
-    Raises ``RunStopped`` (status 3) on divergence, keeping the last good checkpoint.
+    periodic plain lines elsewhere. ``handle_signals``: SIGINT / SIGTERM save a checkpoint and
+    raise ``RunStopped``. ``warn``: where warnings go (default: a line on stderr). Raises
+    ``RunStopped`` (status 3) on divergence (``record.divergence``), keeping the last good
+    checkpoint.
+
+    The folder is locked (``folder.lock``) from the first read of a resumed run, or the first
+    write of a new one, to the end; a command refused before training leaves it as it was.
     """
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"Unknown settings {unknown}; known: {sorted(DEFAULTS)}.")
+    if given.get("init_from") is not None:
+        given = given | {"init_from": str(pathlib.Path(given["init_from"]).resolve())}
+    warn = warn or (lambda line: print(line, file=sys.stderr))
     started = time.perf_counter()
     out = folder.out_folder(out, given, resume)
-    saved = folder.read_config(out) if resume and (out / "config.json").exists() else None
-    settings = merge(given, saved)
-    if saved is not None and "data" not in given:
-        data.check_source(settings, saved["data"], out)
-    with precision(settings["dtype"]):
+    with contextlib.ExitStack() as held:
+        if resume:
+            held.enter_context(folder.lock(out))
+        saved = folder.read_config(out) if resume else None
+        settings = merge(given, saved)
+        if saved is not None and "data" not in given:
+            data.check_source(settings, saved["data"], out)
+        held.enter_context(precision(settings["dtype"]))
         ds, settings = data.load_data(settings)
         net, optimizer, config, settings = build(settings, ds)
         check_used(given, settings)
@@ -59,38 +75,108 @@ def train(
                 f"the data of {settings['data']!r} differ from those the run in {out} was "
                 "trained on (their SHA-256 changed): resume needs the same data."
             )
-        if saved is None:
+        if saved is not None:
+            state, facts = _resumed(run, saved, warn)
+            folder.remove_temporaries(out)
+            if settings["epochs"] != saved["settings"]["epochs"]:  # extended to more epochs
+                kept = {k: saved[k] for k in ("init_from_params_sha256",) if k in saved}
+                folder.write_config(run, facts | kept)
+        else:
+            state, facts = _initial(run)
             out.mkdir(parents=True, exist_ok=True)
-        if saved is None or settings["epochs"] != saved["settings"]["epochs"]:
-            folder.write_config(run)  # a new run, or one extended to more epochs
-        return _fit(run, resume, progress, handle_signals, echo, started)
+            held.enter_context(folder.lock(out))
+            folder.out_folder(out, given, resume)  # a run another process began meanwhile
+            folder.write_config(run, facts)
+        return _fit(run, state, facts, progress, handle_signals, echo, started)
 
 
-def _fit(run: Run, resume, progress, handle_signals, echo, started) -> dict:
+def _initial(run: Run) -> tuple[TrainState, dict]:
+    """A new run's state at epoch 0 (from ``init_from``'s weights or the seed) and its facts:
+    the initial loss (for the divergence rule) and the device count."""
+    ds, net, config = run.data, run.net, run.config
+    start = None
+    if run.settings.get("init_from") is not None:
+        start = _weights_of(pathlib.Path(run.settings["init_from"]), net)
+    params = _train_module.initial_params(net, config, start)
+    steps = len(ds.x_train) // config.batch(len(ds.x_train))
+    state = TrainState(params, run.optimizer.build(steps * config.epochs).init(params), 0)
+    t = data.targets(net, ds.task, ds.t_train)
+    facts = {
+        "run_id": folder.run_id(run),
+        "initial_loss": float(evaluate(net, params, ds.x_train, t)["loss"]),
+        "devices": report.device_count(config),
+        "warnings": [],
+    }
+    if start is not None:
+        facts["init_from_params_sha256"] = checkpoint.params_sha256(start)
+    return state, facts
+
+
+def _weights_of(run_dir: pathlib.Path, net) -> list:
+    """The last good weights of the run in ``run_dir``, for a net of ``net``'s architecture."""
+    if not (run_dir / "checkpoint.npz").is_file():
+        raise ValueError(f"--init-from {run_dir}: no run there (no checkpoint.npz).")
+    params = checkpoint.load(run_dir / "checkpoint.npz", net=net).final_params
+    if not all(np.isfinite(np.asarray(a)).all() for layer in params for a in layer.values()):
+        raise ValueError(f"--init-from {run_dir}: its parameters hold NaN or Inf.")
+    return params
+
+
+def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
+    """The resumed run's state (epoch 0 where it was killed before its first save) and facts
+    (``wall_before``: the state is the checkpoint's); warns once
+    where the device count changed (the bits of the result then differ from an uninterrupted
+    run: the gradients' sums go over other devices in another order)."""
+    out, config = run.out, run.config
+    facts = {
+        "run_id": saved.get("run_id"),
+        "initial_loss": saved.get("initial_loss"),
+        "devices": report.device_count(config),
+        "warnings": [],
+    }
+    if not (out / "checkpoint.npz").exists():  # killed before its first save: start over
+        state, _ = _initial(run)
+        return state, facts
+    ckpt = checkpoint.load(out / "checkpoint.npz", net=run.net, optimizer=run.optimizer)
+    folder.check_run_id(out / "checkpoint.npz", ckpt.meta, facts["run_id"])
+    extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
+    if dataclasses.replace(ckpt.config, epochs=config.epochs) != config:
+        raise ValueError(
+            f"{out / 'checkpoint.npz'}: saved with {ckpt.config}, but the run's settings "
+            f"give {config}."
+        )
+    facts["warnings"] = list(extra.get("warnings") or [])
+    before = extra.get("devices", saved.get("devices"))
+    if before is not None and before != facts["devices"]:
+        message = (
+            f"warning: the run in {out} trained on {before} device(s) and resumes on "
+            f"{facts['devices']}: its result will not be bitwise that of an uninterrupted run "
+            f"(run it on {before} device(s) for that)."
+        )
+        warn(message)
+        facts["warnings"].append(message)
+    facts["wall_before"] = float(extra.get("wall_seconds", 0.0))
+    return ckpt.state, facts
+
+
+def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dict:
     out, ds, net, config = run.out, run.data, run.net, run.config
-    state, history, wall_before = None, [], 0.0
-    if resume and (out / "checkpoint.npz").exists():
-        ckpt = checkpoint.load(out / "checkpoint.npz", net=net, optimizer=run.optimizer)
-        if dataclasses.replace(ckpt.config, epochs=config.epochs) != config:
-            raise ValueError(
-                f"{out / 'checkpoint.npz'}: saved with {ckpt.config}, but the run's settings "
-                f"give {config}."
-            )
-        extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
-        state, wall_before = ckpt.state, float(extra.get("wall_seconds", 0.0))
-        history = folder.read_metrics(out / "metrics.jsonl", state.epoch)
-    checkpoint.write_atomic(
-        out / "metrics.jsonl", "".join(folder.to_json(r) + "\n" for r in history)
-    )
-    echo(report.banner(run, state.epoch if state else 0))
+    on_disk = "wall_before" in facts  # the state is that of the checkpoint
+    history = folder.read_metrics(out / "metrics.jsonl", state.epoch) if on_disk else []
+    echo(report.banner(run, state.epoch))
     t, t_val = data.targets(net, ds.task, ds.t_train), data.targets(net, ds.task, ds.t_val)
-    saver = record.Saver(run, state, wall_before, started)
+    kept = {k: facts[k] for k in ("run_id", "devices", "warnings")}
+    saver = record.Saver(
+        run, state if on_disk else None, facts.get("wall_before", 0.0), started, kept
+    )
     with (
-        record.Recorder(run, saver, history, progress) as recorder,
+        record.Recorder(run, saver, history, progress, facts["initial_loss"]) as recorder,
         record.signals(recorder.stop, handle_signals),
     ):
+        if not on_disk:
+            recorder.save(state)  # epoch 0: a run always has a checkpoint
         try:
-            if state is not None and record.finished(state, config):
+            if record.finished(state, config):
                 final = _train_module.final_params(state, config)
             else:
                 result = fit(
@@ -99,16 +185,20 @@ def _fit(run: Run, resume, progress, handle_signals, echo, started) -> dict:
                 )  # fmt: skip
                 state, final = result.state, result.params
         except Diverged as error:
-            raise report.diverged(error, run, saver.epoch, saver.wall_seconds()) from None
-    if saver.epoch != state.epoch:  # a signal after the callback's decision, or a late finish
-        saver.save(state)
+            reason = f"the loss or gradient of step {error.step} is not finite"
+            recorder.diverged = (error.epoch, reason)
+        if recorder.diverged is None and saver.epoch != state.epoch:
+            recorder.save(state)  # a signal after the callback's decision, or a late finish
+    if recorder.diverged is not None:
+        epoch, reason = recorder.diverged
+        raise report.diverged(run, epoch, reason, saver.epoch, saver.wall_seconds())
     if recorder.stop:
         raise report.RunStopped(
             f"interrupted at epoch {state.epoch}/{config.epochs}: checkpoint saved; continue "
             f"with: jaxmlp train --out {shlex.quote(str(out))} --resume",
             128 + recorder.stop[0],
         )
-    summary = report.summarize(run, state, final, history, saver.wall_seconds())
+    summary = report.summarize(run, state, final, history, saver.wall_seconds(), facts["warnings"])
     echo(report.closing(summary, out))
     return summary
 

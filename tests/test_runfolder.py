@@ -1,0 +1,464 @@
+"""Run folders that cannot be mixed up, lost or left half written, and runs that stop when they
+diverge (issue 16; issue 15's --resume without a run and its divergence items).
+
+One writer at a time (a second is refused naming the holder); a refused command leaves the
+folder byte for byte; a resume removes the temporary files of a killed save; every file is
+written whole or not at all; a resume on another device count says so; a diverged run stops with
+exit 3, keeps its last finite checkpoint and prints a retry command that works; and runs killed
+at random moments resume to the uninterrupted run's bits.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import random
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmlp import checkpoint, cli, run
+from jaxmlp.run import folder
+
+XOR = ["--data", "xor", "--hidden", "8", "--no-progress"]
+
+# Runs `jaxmlp` in a process of its own, optionally sleeping SLEEP seconds after each epoch
+# (a slow run another process can meet) or stopping as SIGINT does after epoch STOP_AT.
+DRIVER = """
+import os, signal, sys, time
+from jaxmlp import cli, run
+real, sleep, stop_at = run.trainer.fit, float(os.environ.get("SLEEP", 0)), os.environ.get("STOP_AT")
+def fit(*args, callback, **kwargs):
+    def wrapped(record, state):
+        time.sleep(sleep)
+        if stop_at and record["epoch"] == int(stop_at):
+            callback.stop.append(signal.SIGINT)
+        return callback(record, state)
+    return real(*args, callback=wrapped, **kwargs)
+run.trainer.fit = fit
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """The processes' environment: one persistent compilation cache (only the first compiles),
+    unbuffered output (a banner line arrives when printed)."""
+    cache = tmp_path_factory.mktemp("jax-cache")
+    return os.environ | {
+        "JAX_COMPILATION_CACHE_DIR": str(cache),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def start(*args, cwd, env, driver=False, **extra):
+    command = ["-c", DRIVER] if driver else ["-m", "jaxmlp"]
+    return subprocess.Popen(
+        [sys.executable, *command, *map(str, args)], cwd=cwd, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env | extra,
+    )  # fmt: skip
+
+
+def ended(process) -> int:
+    """Wait for ``process``, keep what it wrote on stderr in ``process.err`` (its pipes are
+    closed) and return its exit status."""
+    _, process.err = process.communicate(timeout=300)
+    return process.returncode
+
+
+def contents(path: pathlib.Path) -> dict:
+    """Every file under ``path`` (hidden ones too) -> its SHA-256; {} where there is none."""
+    if not path.exists():
+        return {}
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "/"
+        for p in sorted(path.rglob("*"))
+    }
+
+
+def strict_json(path: pathlib.Path):
+    return json.loads(path.read_text(), parse_constant=_refuse)
+
+
+def _refuse(name):
+    raise ValueError(f"not strict JSON: {name}")
+
+
+def saved_epoch(out) -> int:
+    """The epoch of the checkpoint in ``out`` (-1: none)."""
+    try:
+        return checkpoint.read_meta(out / "checkpoint.npz")["epoch"]
+    except ValueError:
+        return -1
+
+
+def epochs_logged(out):
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line, parse_constant=_refuse)["epoch"] for line in lines]
+
+
+def assert_one_error(capsys, *parts):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    for part in parts:
+        assert part in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def xor_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("xor") / "run"
+    assert cli.main(["train", *XOR, "--epochs", "5", "--out", str(out)]) == 0
+    return out
+
+
+def copy_run(xor_run, tmp_path) -> pathlib.Path:
+    return pathlib.Path(shutil.copytree(xor_run, tmp_path / "run"))
+
+
+# -- one writer at a time ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_second_resume_of_a_run_in_progress_exits_2_naming_the_holder(tmp_path, env):
+    """Two --resume at once: the second is refused (exit 2, the first one's pid) and writes
+    nothing; the log holds every epoch once."""
+    out = tmp_path / "run"
+    args = ["train", *XOR, "--epochs", "400", "--checkpoint-every", "1", "--out", out]
+    stopped = start(*args, cwd=tmp_path, env=env, driver=True, STOP_AT="2")
+    assert ended(stopped) == 130, stopped.err
+    first = start(*args, "--resume", cwd=tmp_path, env=env, driver=True, SLEEP="0.05")
+    assert "resuming at epoch 2" in first.stdout.readline()  # it holds the folder now
+    second = start("train", "--out", out, "--resume", "--no-progress", cwd=tmp_path, env=env)
+    _, err = second.communicate(timeout=300)
+    still_running = first.poll() is None
+    first.send_signal(signal.SIGINT)
+    assert ended(first) == 130, first.err
+    assert still_running, "the first resume ended before the second began"
+    assert second.returncode == 2, err
+    assert f"in use by pid {first.pid} on " in err and err.count("\n") == 1
+    stopped_at = checkpoint.read_meta(out / "checkpoint.npz")["epoch"]
+    assert epochs_logged(out) == list(range(1, stopped_at + 1))  # each epoch once
+    assert not (out / folder.LOCK).exists()
+
+
+@pytest.mark.slow
+def test_two_trains_into_one_folder_at_once_one_runs_the_other_exits_2(tmp_path, env):
+    """Two new runs (different learning rates) into one --out at once: one trains, the other is
+    refused; the folder holds one run, its config beside its own checkpoint."""
+    out = tmp_path / "run"
+    args = ["train", *XOR, "--epochs", "400", "--out", out]
+    processes = [
+        start(*args, "--lr", lr, cwd=tmp_path, env=env, driver=True, SLEEP="0.05")
+        for lr in ("0.01", "0.02")
+    ]
+    deadline = time.monotonic() + 300
+    while all(p.poll() is None for p in processes):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    loser = next(p for p in processes if p.poll() is not None)
+    winner = next(p for p in processes if p is not loser)
+    _, err = loser.communicate()
+    still_running = winner.poll() is None
+    winner.send_signal(signal.SIGINT)
+    assert ended(winner) == 130, winner.err
+    assert still_running, "one run ended before the other began"
+    assert loser.returncode == 2, err
+    assert f"in use by pid {winner.pid}" in err or "already holds a run" in err, err
+    config = strict_json(out / "config.json")
+    meta = checkpoint.read_meta(out / "checkpoint.npz")
+    assert meta["optimizer"]["lr"] == config["settings"]["lr"]
+    assert meta["extra"]["run_id"] == config["run_id"]
+
+
+def test_a_held_folder_is_refused_and_released_after_the_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    with folder.lock(out):
+        assert (out / folder.LOCK).read_text().startswith(f"pid {os.getpid()} on ")
+        assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 2
+        assert_one_error(capsys, f"in use by pid {os.getpid()}")
+    assert contents(out) == {}  # released: the lock file is gone
+    assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 0
+    assert not (out / folder.LOCK).exists()
+
+
+# -- refused commands change nothing -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case, flags, message",
+    [
+        ("no config.json", [], "nothing to resume"),
+        ("another setting", ["--lr", "0.5"], "--lr 0.5 differs"),
+        ("an empty folder", [], "nothing to resume"),
+        ("no folder", [], "nothing to resume"),
+        ("another run's checkpoint", [], "belongs to another run"),
+    ],
+)
+def test_a_refused_resume_leaves_the_folder_byte_for_byte(
+    case, flags, message, xor_run, tmp_path, capsys
+):
+    out = copy_run(xor_run, tmp_path)
+    if case == "no config.json":
+        (out / "config.json").unlink()
+    elif case == "an empty folder":
+        shutil.rmtree(out)
+        out.mkdir()
+    elif case == "no folder":
+        shutil.rmtree(out)
+    elif case == "another run's checkpoint":
+        other = tmp_path / "other"
+        assert cli.main(["train", *XOR, "--epochs", "5", "--lr", "0.01", "--out", str(other)]) == 0
+        shutil.copy(other / "checkpoint.npz", out / "checkpoint.npz")
+        capsys.readouterr()
+    before = contents(out)
+    assert cli.main(["train", "--out", str(out), "--resume", *flags]) == 2
+    assert_one_error(capsys, message)
+    assert contents(out) == before
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_a_checkpoint_of_another_run_is_not_evaluated_under_this_runs_config(
+    command, xor_run, tmp_path, capsys
+):
+    out, other = copy_run(xor_run, tmp_path), tmp_path / "other"
+    assert cli.main(["train", *XOR, "--epochs", "5", "--lr", "0.01", "--out", str(other)]) == 0
+    shutil.copy(other / "checkpoint.npz", out / "checkpoint.npz")
+    capsys.readouterr()
+    np.savetxt(tmp_path / "x.csv", [[0.0, 1.0]], delimiter=",", header="x1,x2", comments="")
+    inputs = ["--input", str(tmp_path / "x.csv")] if command == "predict" else []
+    assert cli.main([command, str(out), *inputs]) == 2
+    assert_one_error(capsys, "belongs to another run")
+
+
+# -- temporary files and atomic writes -----------------------------------------------------------
+
+
+def test_a_resume_removes_the_temporary_files_of_a_killed_save(xor_run, tmp_path, capsys):
+    out = copy_run(xor_run, tmp_path)
+    stale = [".checkpoint.npz.a1b2c3d4.tmp", ".summary.json.zz_9yx8w.tmp", ".loss.png.abcdefgh.tmp"]
+    others = [".notes.txt.a1b2c3d4.tmp", "mine.tmp", ".checkpoint.npz.tmp"]
+    for name in stale + others:
+        (out / name).write_bytes(b"half")
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert [name for name in stale if (out / name).exists()] == []
+    assert all((out / name).read_bytes() == b"half" for name in others)  # not the run's own
+    assert strict_json(out / "summary.json")["warnings"] == []
+
+
+FILL = """
+import json, pathlib, resource, signal, sys
+from jaxmlp import plots
+import matplotlib.figure, matplotlib.backends.backend_agg  # loaded before the limit
+out = pathlib.Path(sys.argv[1])
+history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+try:
+    plots.curves(history[:2], out)
+except OSError as error:
+    sys.exit(f"failed: {error.strerror}")
+"""
+
+
+def test_a_figure_written_past_a_file_size_limit_leaves_the_old_one_whole(xor_run, tmp_path):
+    """A full disk, as a file-size limit of 4 KiB: drawing loss.png again fails, and the old
+    loss.png (larger than 4 KiB) is whole, with no temporary file beside it."""
+    out = copy_run(xor_run, tmp_path)
+    before = contents(out)
+    assert before["loss.png"] and (out / "loss.png").stat().st_size > 4096
+    process = subprocess.run(
+        [sys.executable, "-c", FILL, str(out)], capture_output=True, text=True, timeout=300,
+        env=os.environ | {"PYTHONDONTWRITEBYTECODE": "1"},
+    )  # fmt: skip
+    assert process.returncode == 1 and "failed: File too large" in process.stderr, process.stderr
+    assert contents(out) == before
+
+
+# -- devices ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_resume_on_another_device_count_says_once_that_the_bits_will_differ(tmp_path, env):
+    """Trained on 8 (host) devices, stopped, resumed on 1: a warning line on stderr, recorded
+    in the summary; resuming on the same count says nothing."""
+    out = tmp_path / "run"
+    args = ["train", "--data", "moons", "--hidden", "8", "--epochs", "3", "--no-progress"]
+    eight = env | {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    stopped = start(*args, "--out", out, cwd=tmp_path, env=eight, driver=True, STOP_AT="1")
+    assert ended(stopped) == 130, stopped.err
+    assert strict_json(out / "config.json")["devices"] == 8
+    assert checkpoint.read_meta(out / "checkpoint.npz")["extra"]["devices"] == 8
+    resumed = start("train", "--out", out, "--resume", "--no-progress", cwd=tmp_path, env=env)
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    warning = f"warning: the run in {out} trained on 8 device(s) and resumes on 1: "
+    assert err.count(warning) == 1 and err.count("\n") == 1, err
+    summary = strict_json(out / "summary.json")
+    assert summary["devices"] == 1 and len(summary["warnings"]) == 1
+    assert summary["warnings"][0].startswith(warning)
+    # the same count again: nothing new to say
+    same = start("train", "--out", out, "--resume", "--no-progress", cwd=tmp_path, env=env)
+    _, err = same.communicate(timeout=300)
+    assert same.returncode == 0 and "warning" not in err, err
+
+
+# -- divergence ------------------------------------------------------------------------------------
+
+
+def test_a_huge_learning_rate_on_digits_stops_with_exit_3(tmp_path, capsys):
+    """lr 1e6: the loss explodes (finite, ~1e5 x its start); the run stops at once, keeps a
+    finite, evaluable checkpoint and valid JSON."""
+    out = tmp_path / "run"
+    args = ["train", "--data", "digits", "--hidden", "16", "--lr", "1e6", "--epochs", "3"]
+    assert cli.main([*args, "--no-progress", "--out", str(out)]) == 3
+    err = assert_one_error(capsys, "training diverged at epoch 1: ", "--init-from")
+    assert "x the initial loss" in err or "not finite" in err
+    summary = strict_json(out / "summary.json")
+    assert summary["status"] == "diverged" and summary["kept_epoch"] == 0
+    strict_json(out / "config.json")
+    results = run.evaluate_run(out)
+    assert all(np.isfinite(r["loss"]) for r in results.values())
+
+
+@pytest.mark.parametrize(
+    "scale, reason",
+    [
+        (np.inf, "the parameters are not finite"),
+        (1e30, "the parameters give a non-finite loss on the first 4 training examples"),
+    ],
+)
+def test_an_update_that_overflows_on_the_last_step_is_a_divergence(
+    scale, reason, tmp_path, capsys, monkeypatch
+):
+    """The last epoch's update makes the parameters Inf, or finite but so large that the loss
+    overflows (the epoch's loss, taken before the update, is finite): exit 3, the checkpoint of
+    the epoch before is kept, every JSON file is valid."""
+    real = run.trainer.fit
+    infinite = lambda params: jax.tree.map(lambda a: a * scale, params)  # noqa: E731
+
+    def fit_overflowing_at_the_end(*args, callback, **kwargs):
+        def wrapped(record, state):
+            if record["epoch"] == 4:
+                state = state._replace(params=infinite(state.params))
+            return callback(record, state)
+
+        result = real(*args, callback=wrapped, **kwargs)
+        state = result.state._replace(params=infinite(result.state.params))
+        return result._replace(params=state.params, state=state)
+
+    monkeypatch.setattr(run.trainer, "fit", fit_overflowing_at_the_end)
+    out = tmp_path / "run"
+    args = ["train", *XOR, "--epochs", "4", "--checkpoint-every", "1", "--out", str(out)]
+    assert cli.main(args) == 3
+    assert_one_error(capsys, f"epoch 4: {reason}", "(epoch 3) is kept")
+    assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 3
+    assert strict_json(out / "summary.json")["status"] == "diverged"
+    assert epochs_logged(out) == [1, 2, 3]
+    model = run.load_run(out)
+    assert np.isfinite(model.outputs(np.zeros((1, 2)))).all()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_evaluating_or_predicting_with_non_finite_parameters_exits_2(
+    command, xor_run, tmp_path, capsys
+):
+    out = copy_run(xor_run, tmp_path)
+    ckpt = checkpoint.load(out / "checkpoint.npz")
+    params = [dict(layer) for layer in ckpt.state.params]
+    params[0]["w"] = params[0]["w"].at[0, 0].set(np.nan)
+    state, meta = ckpt.state._replace(params=params), ckpt.meta["extra"]
+    checkpoint.save(
+        out / "checkpoint.npz", state, net=ckpt.net, optimizer=ckpt.optimizer,
+        config=ckpt.config, extra=ckpt.extra, extra_meta=meta,
+    )  # fmt: skip
+    np.savetxt(tmp_path / "x.csv", [[0.0, 1.0]], delimiter=",", header="x1,x2", comments="")
+    inputs = ["--input", str(tmp_path / "x.csv")] if command == "predict" else []
+    args = [command, str(out), *inputs]
+    assert cli.main(args) == 2
+    assert_one_error(capsys, "NaN or Inf")
+
+
+def test_the_retry_printed_on_divergence_runs_from_the_last_good_weights(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--data", "sine", "--hidden", "4", "--optimizer", "sgd", "--lr", "10", "--epochs", "3"]
+    assert cli.main(["train", *args, "--no-progress", "--out", str(out)]) == 3
+    err = assert_one_error(capsys, "with a lower learning rate: jaxmlp train ")
+    words = shlex.split(err.split("with a lower learning rate: ", 1)[1])
+    assert words[:2] == ["jaxmlp", "train"] and "--lr" in words
+    assert cli.main([*words[1:], "--no-progress"]) == 0  # lr 1 trains
+    retry = pathlib.Path(words[words.index("--out") + 1])
+    assert retry == tmp_path / "run-2"
+    config = strict_json(retry / "config.json")
+    assert config["settings"]["init_from"] == str(out.resolve())
+    kept = checkpoint.load(out / "checkpoint.npz").state.params
+    assert config["init_from_params_sha256"] == checkpoint.params_sha256(kept)
+    assert config["settings"]["lr"] == 1.0
+
+
+def test_init_from_a_run_of_another_architecture_exits_2(xor_run, tmp_path, capsys):
+    args = ["train", "--data", "xor", "--hidden", "9", "--init-from", str(xor_run)]
+    assert cli.main([*args, "--out", str(tmp_path / "run")]) == 2
+    assert_one_error(capsys, "another architecture")
+    assert not (tmp_path / "run").exists()
+
+
+# -- fault injection -----------------------------------------------------------------------------
+
+KILLS = 20
+FAULT_RUN = [*XOR, "--epochs", "150", "--checkpoint-every", "1"]
+
+
+@pytest.mark.slow
+def test_runs_killed_at_random_moments_resume_to_the_uninterrupted_bits(tmp_path, env):
+    """>= 20 SIGKILLs at random moments (seeded) of training and resuming, in a few run
+    folders, each resumed until it finishes: each ends with the uninterrupted run's
+    params_sha256, no temporary or lock file left, every JSON file valid, every epoch logged
+    once."""
+    reference = start("train", *FAULT_RUN, "--out", tmp_path / "reference", cwd=tmp_path, env=env)
+    assert ended(reference) == 0, reference.err
+    want = strict_json(tmp_path / "reference" / "summary.json")["params_sha256"]
+    rng, kills, folders, killed_at = random.Random(16), 0, [], []
+    while kills < KILLS:
+        out = tmp_path / f"run{len(folders)}"
+        folders.append(out)
+        while True:
+            resume = ["--resume"] if (out / "config.json").exists() else []
+            process = start("train", *FAULT_RUN, *resume, "--out", out, cwd=tmp_path, env=env)
+            if kills >= KILLS:  # enough: let it finish
+                assert ended(process) == 0, process.err
+                break
+            if rng.random() < 0.3:  # while it starts, loads and resumes
+                deadline = time.monotonic() + rng.uniform(1.0, 4.0)
+            else:  # while it trains and saves: after its banner
+                process.stdout.readline()
+                deadline = time.monotonic() + rng.uniform(0.5, 3.5)
+            while process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if process.poll() is not None:
+                assert ended(process) == 0, process.err
+                break  # finished before its kill
+            process.kill()
+            ended(process)
+            kills += 1
+            killed_at.append(saved_epoch(out))
+    assert kills >= KILLS
+    for out in folders:
+        assert strict_json(out / "summary.json")["params_sha256"] == want, out
+        names = [p.name for p in out.iterdir()]
+        assert [n for n in names if n.endswith(".tmp") or n == ".lock"] == []
+        for name in names:
+            if name.endswith(".json"):
+                strict_json(out / name)
+        assert epochs_logged(out) == list(range(1, 151))
+    assert len({e for e in killed_at if 0 < e < 150}) >= 3, killed_at  # kills mid-run
