@@ -14,7 +14,8 @@ optimizer and train config. These travel together as one ``settings.Run`` record
 checkpoint cadence, progress, signals); ``report`` writes summary.json, the figures and the
 closing line; ``folder`` owns the run folder's files. Reading back: ``model.load_run`` gives a
 ``Model`` (standardiser, column and class names applied), which ``predict.predict_run`` and
-``predict.evaluate_run`` use.
+``predict.evaluate_run`` use. ``sweeper.sweep`` runs many members of one network as
+populations into one folder (``jaxmlp sweep``).
 
 A run is a function of its settings: the data, its split, the initial parameters and each
 epoch's shuffling all derive from ``seed``, so a run resumed from its checkpoint ends with
@@ -30,6 +31,7 @@ from jaxmlp.run.predict import evaluate_run, predict_run, read_inputs, write_pre
 from jaxmlp.run.record import Progress, save_due
 from jaxmlp.run.report import RunStopped, gradcheck
 from jaxmlp.run.settings import DEFAULTS, Run, build, choices
+from jaxmlp.run.sweeper import SWEPT, seed_list, sweep, value_list
 from jaxmlp.run.trainer import train
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "Progress",
     "Run",
     "RunStopped",
+    "SWEPT",
     "build",
     "choices",
     "describe_datasets",
@@ -51,8 +54,11 @@ __all__ = [
     "read_inputs",
     "save_due",
     "save_run",
+    "seed_list",
+    "sweep",
     "targets",
     "train",
+    "value_list",
     "write_json",
     "write_predictions",
 ]

@@ -46,8 +46,14 @@ def out_folder(out, given: dict, resume: bool) -> pathlib.Path:
 
 
 def write_config(run: Run) -> None:
+    write_json(run.out / "config.json", config_record(run))
+
+
+def config_record(run: Run) -> dict:
+    """What config.json holds: the settings, the command that reruns them, and the data's,
+    model's, optimizer's and training's facts."""
     ds = run.data
-    record = {
+    return {
         "jaxmlp_version": version(),
         "command": command_line(run.settings, run.out),
         "settings": run.settings,
@@ -70,7 +76,6 @@ def write_config(run: Run) -> None:
         "train": dataclasses.asdict(run.config),
         "rng": {"seed": run.config.seed, "rule": checkpoint.RNG_RULE},
     }
-    write_json(run.out / "config.json", record)
 
 
 def to_json(value, indent=None) -> str:
