@@ -112,6 +112,23 @@ def test_members_equal_fit_population_and_solo_fit_within_the_bound(swept):
         assert found[k]["train_accuracy"] == last["train_accuracy"]
 
 
+def test_a_short_last_chunk_is_padded_and_its_members_are_their_solo_fits(tmp_path):
+    out = tmp_path / "padded"
+    argv = [*XOR, "--epochs", "300", "--seeds", "3", "--lr", "0.5,2", "--chunk", "4"]
+    code, printed = main_output(["sweep", *argv, "--out", str(out)])
+    assert code == 0 and "chunk 2/2: 2 members" in printed
+    found = results(out / "members.jsonl")
+    assert [(r["lr"], r["seed"]) for r in found] == [(lr, s) for lr in (0.5, 2) for s in range(3)]
+    ds = datasets.load("xor")
+    for record in found[3:]:  # the last chunk: 2 members and 2 copies of the last one
+        solo = fit(
+            NET, ds.x_train, ds.t_train, Optimizer("sgd", lr=record["lr"]),
+            TrainConfig(epochs=300, batch_size="full", seed=record["seed"]),
+        )  # fmt: skip
+        np.testing.assert_allclose(record["train_loss"], solo.history[-1]["train_loss"], rtol=RTOL)
+    assert len(np.load(out / "chunks" / "00001.npz")["train_loss"]) == 2
+
+
 def test_folds_are_members_as_grid_search_trains_them(tmp_path):
     out = tmp_path / "folds"
     argv = [*XOR, "--epochs", "100", "--seeds", "2", "--momentum", "0,0.9", "--folds", "2"]

@@ -34,7 +34,8 @@ from jaxmlp.run import data, folder, sweep_report
 from jaxmlp.run.settings import DEFAULTS, Run, build, command_line, merge, precision
 from jaxmlp.train import is_classifier
 
-# A sweep's own settings beside the run's: None seeds are [seed]; chunk None is min(P, CHUNK).
+# A sweep's own settings beside the run's: None seeds are [seed]; chunk None splits the P
+# members into equal chunks of at most CHUNK.
 SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0}
 CHUNK = 256
 CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
@@ -136,14 +137,8 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     if grid.get("init_scale") == [1.0]:
         del grid["init_scale"]
         settings = settings | {"init_scale": 1.0}
-    member_seeds = settings["seeds"]
-    if member_seeds is None:
-        member_seeds = [settings["seed"]]
-    if (
-        not isinstance(member_seeds, list)
-        or not member_seeds
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in member_seeds)
-    ):
+    member_seeds = [settings["seed"]] if settings["seeds"] is None else settings["seeds"]
+    if not isinstance(member_seeds, list) or not member_seeds:  # fit_population checks each
         raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {member_seeds!r}.")
     folds = settings["folds"]
     if folds is not None:
@@ -154,7 +149,9 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     chunk = settings["chunk"]
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise ValueError(f"--chunk must be an integer >= 1, got {chunk!r}.")
-    chunk = min(chunk or CHUNK, p)
+    if chunk is None:  # CHUNK at most, in chunks of one size (one compiled program)
+        chunk = -(-p // -(-p // CHUNK))
+    chunk = min(chunk, p)
     return grid, settings | {"seeds": member_seeds, "chunk": chunk}
 
 
@@ -178,9 +175,6 @@ def _train(run: Run, grid: dict, members: list, echo) -> tuple[list, dict]:
     """Each chunk's ``(records, curves)``, trained or read back from ``chunks/``."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
-    t, t_val = data.targets(net, ds.task, ds.t_train), data.targets(net, ds.task, ds.t_val)
-    marks = curve_epochs(config.epochs)
-    has_val = ds.x_val is not None or bool(settings["folds"])
     records, curves, n_chunks = [], {}, -(-p // chunk)
     axes = [f"{len(v)} {name}" for name, v in grid.items()] + [f"{len(settings['seeds'])} seeds"]
     axes += [f"{settings['folds']} folds"] if settings["folds"] else []
@@ -194,22 +188,7 @@ def _train(run: Run, grid: dict, members: list, echo) -> tuple[list, dict]:
         found = _read_chunk(path, part, first) if path.exists() else None
         if found is None:
             start = time.perf_counter()
-            rows = None
-            if settings["folds"]:
-                rows = search.fold_rows(
-                    len(ds.x_train), settings["folds"], settings["seed"], [m["fold"] for m in part]
-                )
-            pop = fit_population(
-                net, ds.x_train, t, run.optimizer, config,
-                seeds=[m["seed"] for m in part],
-                hyper={name: [m[name] for m in part] for name in grid},
-                rows=rows, x_val=ds.x_val, t_val=t_val,
-            )  # fmt: skip
-            kept = ("train_loss", "val_loss") if has_val else ("train_loss",)
-            found = (
-                _chunk_records(run, pop, part, first),
-                {k: pop.history[k][:, marks - 1] for k in kept},
-            )
+            found = _fit_chunk(run, grid, part, first)
             if not (run.out / "config.json").exists():  # the settings trained: keep them
                 (run.out / "chunks").mkdir(parents=True, exist_ok=True)
                 folder.write_json(run.out / "config.json", _config(run, grid, p))
@@ -221,7 +200,32 @@ def _train(run: Run, grid: dict, members: list, echo) -> tuple[list, dict]:
         for k, v in found[1].items():
             curves.setdefault(k, []).append(v)
     curves = {k: np.concatenate(v) for k, v in curves.items()}
-    return records, {"epoch": marks} | curves
+    return records, {"epoch": curve_epochs(config.epochs)} | curves
+
+
+def _fit_chunk(run: Run, grid: dict, part: list, first: int) -> tuple[list, dict]:
+    """``(records, curves)`` of the members ``part``, trained as one population of ``chunk``
+    members: a short last chunk is padded with copies of its last member (dropped after), so
+    that every chunk runs the one compiled program."""
+    settings, ds, net, config = run.settings, run.data, run.net, run.config
+    padded = part + [part[-1]] * (settings["chunk"] - len(part))
+    rows = None
+    if settings["folds"]:
+        n, folds = len(ds.x_train), settings["folds"]
+        rows = search.fold_rows(n, folds, settings["seed"], [m["fold"] for m in padded])
+    pop = fit_population(
+        net, ds.x_train, data.targets(net, ds.task, ds.t_train), run.optimizer, config,
+        seeds=[m["seed"] for m in padded],
+        hyper={name: [m[name] for m in padded] for name in grid},
+        rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val),
+    )  # fmt: skip
+    has_val = ds.x_val is not None or bool(settings["folds"])
+    marks = curve_epochs(config.epochs) - 1
+    curves = {
+        k: pop.history[k][: len(part), marks]
+        for k in (("train_loss", "val_loss") if has_val else ("train_loss",))
+    }
+    return _chunk_records(run, pop.members[: len(part)], part, first), curves
 
 
 def curve_epochs(epochs: int) -> np.ndarray:
@@ -229,13 +233,13 @@ def curve_epochs(epochs: int) -> np.ndarray:
     return np.unique(np.linspace(1, epochs, min(epochs, CURVE_POINTS)).round().astype(np.int64))
 
 
-def _chunk_records(run: Run, pop, part: list, first: int) -> list[dict]:
+def _chunk_records(run: Run, results: list, part: list, first: int) -> list[dict]:
     """One record per member of the chunk: its settings, then ``fit_population``'s results
     and ``success``."""
     fixed = {name: run.settings[name] for name in SWEPT}
     classifier = is_classifier(run.net)
     records = []
-    for k, (m, result) in enumerate(zip(part, pop.members, strict=True)):
+    for k, (m, result) in enumerate(zip(part, results, strict=True)):
         record = {"member": first + k, "seed": m["seed"], "fold": m["fold"]}
         record |= {name: m.get(name, fixed[name]) for name in SWEPT}
         record |= {key: v for key, v in result.items() if key not in ("member", "seed", *SWEPT)}
@@ -259,9 +263,8 @@ def _read_chunk(path, part: list, first: int):
     except (OSError, ValueError, KeyError):
         return None
     expected = [{"member": first + k} | m for k, m in enumerate(part)]
-    if [{k: r.get(k) for k in e} for r, e in zip(records, expected)] != expected or len(
-        records
-    ) != len(part):
+    found = [{k: r.get(k) for k in e} for r, e in zip(records, expected)]
+    if found != expected or any(len(v) != len(part) for v in (records, *curves.values())):
         raise ValueError(
             f"{path} holds other members than the sweep's chunk: the folder was changed; "
             "start a new sweep."
