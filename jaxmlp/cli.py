@@ -1,4 +1,5 @@
-"""The ``jaxmlp`` command: ``train``, ``evaluate``, ``predict``, ``datasets``, ``gradcheck``.
+"""The ``jaxmlp`` command: ``train``, ``sweep``, ``evaluate``, ``predict``, ``datasets``,
+``gradcheck``.
 
 A thin layer over ``jaxmlp.run``: flags become settings, results become lines. Exit status 0 on
 success; 2 with one line ``error: ...`` on stderr for every user error (unknown names, bad flags,
@@ -211,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
             help="compile afresh: do not read or write compiled programs in "
             f"{run.cache.folder() or 'the cache folder'} (also: {run.cache.ENV}=off)",
         )  # fmt: skip
-    for sub in (train, evaluate, predict, listing, check):
+    sweep = _add_sweep(commands)
+    for sub in (train, evaluate, predict, listing, check, sweep):
         sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
@@ -226,6 +228,60 @@ def _no_header(parser, flag: str) -> None:
             else "without it, a first row of numbers only is read as data"
         ),
     )  # fmt: skip
+
+
+def _add_sweep(commands):
+    """``jaxmlp sweep``: train's flags (one value each), value lists for the settings a
+    population varies per member, ``--seeds``, ``--folds`` and ``--chunk``."""
+    swept = ["--" + name.replace("_", "-") for name in run.SWEPT]
+    sweep = commands.add_parser(
+        "sweep",
+        help="train many seeds and hyperparameter values as populations into one folder",
+        description="Train every member (each value of the value lists x each seed x each fold) "
+        "of one network as populations, and write config.json, members.jsonl, members.csv, "
+        "summary.json and PNG figures into --out. Value lists (comma-separated) sweep "
+        f"{', '.join(swept)}; every other setting takes one value. Exit status 2: a bad input; "
+        "130: interrupted (finished chunks are saved; continue with --resume).",
+    )
+    lists = ("--data", "--data-dir", "--label-column", "--hidden", "--activation", "--init")
+
+    def single(flag, kind):
+        def parse(text):
+            if "," in text:
+                raise argparse.ArgumentTypeError(
+                    f"{flag} takes one value in a sweep, got {text!r}; value lists sweep "
+                    f"{', '.join(swept)} and --seeds"
+                )
+            return kind(text)
+
+        return parse
+
+    for flag, kind, metavar, text in _TRAIN_FLAGS:
+        if flag in ("--devices", "--checkpoint-every"):
+            continue  # one device; each chunk of members is saved
+        if flag in swept:
+            sweep.add_argument(flag, metavar=f"{metavar}[,...]", help=_help(flag, text))
+        else:
+            kind = kind if flag in lists else single(flag, kind)
+            sweep.add_argument(flag, type=kind, metavar=metavar, help=_help(flag, text))
+    sweep.add_argument(
+        "--init-scale", metavar="S[,...]", help="multiply every initial parameter (default: 1)"
+    )
+    sweep.add_argument(
+        "--seeds", metavar="N|S1,S2,...",
+        help="the members' seeds (initial parameters, shuffling, dropout): N for 0..N-1, or a "
+        "list (default: --seed); --seed still draws the data, its split and the folds",
+    )  # fmt: skip
+    sweep.add_argument("--folds", type=_integer, metavar="K", help="K-fold cross-validation")
+    sweep.add_argument(
+        "--chunk", type=_integer, metavar="N", help="members trained (and saved) at a time (256)"
+    )
+    sweep.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/<time>-<data>)")
+    sweep.add_argument(
+        "--resume", action="store_true", help="continue the sweep in --out, with its settings"
+    )
+    sweep.set_defaults(run=_sweep)
+    return sweep
 
 
 def main(argv=None) -> int:
@@ -278,6 +334,30 @@ def _train(args) -> int:
         prefix = "error: " if stopped.status == EXIT_DIVERGED else ""
         print(f"{prefix}{stopped}", file=sys.stderr)
         return stopped.status
+    return 0
+
+
+def _sweep(args) -> int:
+    given = {
+        name: getattr(args, name)
+        for name in [flag[2:].replace("-", "_") for flag, *_ in _TRAIN_FLAGS]
+        + [*run.SWEPT, "folds", "chunk"]
+        if getattr(args, name, None) is not None
+    }
+    for name in run.SWEPT:
+        if name in given:
+            given[name] = run.value_list("--" + name.replace("_", "-"), given[name])
+    if args.seeds is not None:
+        given["seeds"] = run.seed_list(args.seeds)
+    try:
+        run.sweep(given, args.out, resume=args.resume)
+    except KeyboardInterrupt:
+        print(
+            "interrupted: the finished chunks are saved; continue with: jaxmlp sweep --out "
+            f"{args.out or 'DIR'} --resume",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 

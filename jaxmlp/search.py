@@ -16,6 +16,7 @@ saves as CSV or JSONL and ``summarize`` reduces to one row per grid point.
 """
 
 import csv
+import io
 import itertools
 import json
 import math
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxmlp import checkpoint
 from jaxmlp.population import fit_population
 from jaxmlp.train import TrainConfig
 
@@ -70,25 +72,20 @@ def grid_search(
     Each record: the member's settings (the grid's names, ``seed``, ``fold``) and outcome
     (see ``Population.members``).
     """
-    names = list(grid)
-    points = list(itertools.product(*(list(grid[name]) for name in names)))
-    fold_ids = list(range(folds)) if folds else [None]
-    members = list(itertools.product(points, seeds, fold_ids))
-    hyper = {name: [point[i] for point, _, _ in members] for i, name in enumerate(names)}
+    members = plan(grid, seeds, folds)
+    hyper = {name: [m[name] for m in members] for name in grid}
     rows = None
     if folds:
         if x_val is not None:
             raise ValueError("give either folds or x_val and t_val, not both.")
-        train_rows, val_rows = kfold_rows(len(x), folds, config.seed)
-        picks = [f for _, _, f in members]
-        rows = (train_rows[picks], val_rows[picks])
+        rows = fold_rows(len(x), folds, config.seed, [m["fold"] for m in members])
     pop = fit_population(
         net,
         x,
         t,
         optimizer,
         config,
-        seeds=[s for _, s, _ in members],
+        seeds=[m["seed"] for m in members],
         hyper=hyper,
         rows=rows,
         x_val=x_val,
@@ -96,7 +93,26 @@ def grid_search(
         devices=devices,
         chunk=chunk,
     )
-    return [record | {"fold": f} for record, (_, _, f) in zip(pop.members, members, strict=True)]
+    return [record | {"fold": m["fold"]} for record, m in zip(pop.members, members, strict=True)]
+
+
+def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
+    """The members of a grid search, in its order (grid point, then seed, then fold): one
+    ``{name: value for each grid name, "seed", "fold"}`` each (``fold`` None without folds)."""
+    names = list(grid)
+    points = list(itertools.product(*(list(grid[name]) for name in names)))
+    fold_ids = list(range(folds)) if folds else [None]
+    return [
+        dict(zip(names, point, strict=True)) | {"seed": seed, "fold": fold}
+        for point, seed, fold in itertools.product(points, seeds, fold_ids)
+    ]
+
+
+def fold_rows(n: int, folds: int, seed: int, fold_ids) -> tuple[np.ndarray, np.ndarray]:
+    """``fit_population``'s ``rows`` for members holding out the folds ``fold_ids`` of
+    ``kfold_rows(n, folds, seed)``."""
+    train_rows, val_rows = kfold_rows(n, folds, seed)
+    return train_rows[list(fold_ids)], val_rows[list(fold_ids)]
 
 
 def summarize(records: list[dict], by=None) -> list[dict]:
@@ -124,19 +140,20 @@ def summarize(records: list[dict], by=None) -> list[dict]:
 
 def write_records(records: list[dict], path) -> Path:
     """Records as ``.csv`` (a header of every key) or ``.jsonl`` (one object a line; NaN and
-    infinities as null), by the extension."""
+    infinities as null), by the extension, written atomically."""
     path = Path(path)
     if path.suffix not in (".csv", ".jsonl"):
         raise ValueError(f"write_records writes .csv or .jsonl, got {path.name!r}.")
     keys = list(dict.fromkeys(k for r in records for k in r))
     clean = [{k: _finite(r.get(k)) for k in keys} for r in records]
-    with path.open("w", newline="") as f:
-        if path.suffix == ".csv":
-            writer = csv.DictWriter(f, keys)
-            writer.writeheader()
-            writer.writerows(clean)
-        else:
-            f.writelines(json.dumps(r, allow_nan=False) + "\n" for r in clean)
+    text = io.StringIO(newline="")
+    if path.suffix == ".csv":
+        writer = csv.DictWriter(text, keys)
+        writer.writeheader()
+        writer.writerows(clean)
+    else:
+        text.writelines(json.dumps(r, allow_nan=False) + "\n" for r in clean)
+    checkpoint.write_atomic(path, text.getvalue())
     return path
 
 

@@ -19,6 +19,8 @@ closing line; ``folder`` owns the run folder's files. Reading back: ``model.load
 ``Model`` (standardiser, column and class names applied), which ``predict.predict_run`` and
 ``predict.evaluate_run`` use; CSV columns are matched by name (``model.column_order``).
 ``cache`` points JAX's persistent compilation cache at the user's cache folder.
+``sweeper.sweep`` runs many members of one network as populations into one folder (``jaxmlp
+sweep``).
 
 A run is a function of its settings: the data, its split, the initial parameters and each
 epoch's shuffling all derive from ``seed``, so a run resumed from its checkpoint ends with
@@ -48,6 +50,7 @@ from jaxmlp.run.predict import (
 from jaxmlp.run.record import save_due
 from jaxmlp.run.report import RunStopped, gradcheck
 from jaxmlp.run.settings import AUTO_TASK_RULE, DEFAULTS, Run, build, choices
+from jaxmlp.run.sweeper import SWEPT, seed_list, sweep, value_list
 from jaxmlp.run.trainer import train
 
 __all__ = [
@@ -57,6 +60,7 @@ __all__ = [
     "Progress",
     "Run",
     "RunStopped",
+    "SWEPT",
     "build",
     "cache",
     "check_output",
@@ -72,8 +76,11 @@ __all__ = [
     "read_inputs",
     "save_due",
     "save_run",
+    "seed_list",
+    "sweep",
     "targets",
     "train",
+    "value_list",
     "write_json",
     "write_predictions",
 ]

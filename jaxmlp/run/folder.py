@@ -119,8 +119,18 @@ def remove_temporaries(out: pathlib.Path) -> list[str]:
 def write_config(run: Run, facts: dict) -> None:
     """config.json of the new ``run``; ``facts``: its ``initial_loss`` (the divergence rule's
     reference) and ``devices`` (how many it trains on)."""
+    record = config_record(run) | {"initial_loss": facts["initial_loss"]}
+    record["devices"] = facts["devices"]
+    if "init_from_params_sha256" in facts:
+        record["init_from_params_sha256"] = facts["init_from_params_sha256"]
+    write_json(run.out / "config.json", record)
+
+
+def config_record(run: Run) -> dict:
+    """What config.json holds: the settings, the command that reruns them, the run's identity,
+    and the data's, model's, optimizer's and training's facts."""
     ds = run.data
-    record = {
+    return {
         "jaxmlp_version": version(),
         "command": command_line(run.settings, run.out),
         "settings": run.settings,
@@ -144,12 +154,7 @@ def write_config(run: Run, facts: dict) -> None:
         "train": dataclasses.asdict(run.config),
         "rng": {"seed": run.config.seed, "rule": checkpoint.RNG_RULE},
         "run_id": run_id(run),
-        "initial_loss": facts["initial_loss"],
-        "devices": facts["devices"],
     }
-    if "init_from_params_sha256" in facts:
-        record["init_from_params_sha256"] = facts["init_from_params_sha256"]
-    write_json(run.out / "config.json", record)
 
 
 def run_id(run: Run) -> str:

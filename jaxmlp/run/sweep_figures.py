@@ -1,0 +1,113 @@
+"""A sweep's figures as PNG files, in ``jaxmlp.plots``' style and written atomically:
+
+loss_vs_NAME.png     final training loss against each swept value: median over the seeds
+                     (and folds), with the 10-90 % band; one line per other grid point
+success_vs_NAME.png  classification: success rate against the value, 95 % Wilson interval
+curves.png           training loss per epoch, median and 10-90 % band, per grid point
+"""
+
+import io
+import itertools
+import pathlib
+
+import numpy as np
+
+from jaxmlp import checkpoint, plots
+
+
+def draw(records: list, rows: list, grid: dict, curves: dict, out) -> list[str]:
+    """Every figure of the sweep into ``out``; returns the file names written."""
+    out = pathlib.Path(out)
+    written = []
+    for name in grid:
+        written.append(_against(records, grid, name, "train_loss", out / f"loss_vs_{name}.png"))
+        if records[0]["success"] is not None:
+            written.append(_success(rows, grid, name, out / f"success_vs_{name}.png"))
+    written.append(_curves(records, grid, curves, out / "curves.png"))
+    return [p.name for p in written]
+
+
+def _others(grid: dict, name: str) -> list[dict]:
+    """Each combination of the swept values other than ``name``'s (one line per combination)."""
+    names = [n for n in grid if n != name]
+    return [dict(zip(names, v, strict=True)) for v in itertools.product(*(grid[n] for n in names))]
+
+
+def _label(point: dict) -> str | None:
+    return ", ".join(f"{k} {v:g}" for k, v in point.items()) or None
+
+
+def _against(records, grid, name, metric, path):
+    fig, ax = plots._figure()
+    xs = sorted(grid[name])
+    for other in _others(grid, name):
+        low, mid, high = [], [], []
+        for x in xs:
+            v = [
+                r[metric] for r in records
+                if r[name] == x and r["diverged_epoch"] is None and r[metric] is not None
+                and all(r[k] == w for k, w in other.items())
+            ]  # fmt: skip
+            q = np.quantile(v, (0.1, 0.5, 0.9)) if v else (np.nan,) * 3
+            low.append(q[0]), mid.append(q[1]), high.append(q[2])
+        (line,) = ax.plot(xs, mid, marker="o", label=_label(other))
+        ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2)
+    _log_x(ax, xs)
+    if all(r[metric] > 0 for r in records if r[metric] is not None):
+        ax.set_yscale("log")
+    ax.set(xlabel=name, ylabel=f"final {metric.replace('_', ' ')}")
+    ax.set_title(f"final {metric.replace('_', ' ')}: median, 10-90 % over seeds")
+    return _finish(fig, ax, path)
+
+
+def _success(rows, grid, name, path):
+    fig, ax = plots._figure()
+    xs = sorted(grid[name])
+    for other in _others(grid, name):
+        picked = {r[name]: r for r in rows if all(r[k] == w for k, w in other.items())}
+        rate = np.array([picked[x]["success_rate"] for x in xs])
+        low = np.maximum(rate - np.array([picked[x]["success_low"] for x in xs]), 0)
+        high = np.maximum(np.array([picked[x]["success_high"] for x in xs]) - rate, 0)
+        ax.errorbar(xs, rate, yerr=[low, high], marker="o", capsize=3, label=_label(other))
+    _log_x(ax, xs)
+    ax.set(xlabel=name, ylabel="success rate", ylim=(-0.02, 1.02))
+    ax.set_title("success rate, 95 % Wilson interval over seeds")
+    return _finish(fig, ax, path)
+
+
+def _curves(records, grid, curves, path):
+    fig, ax = plots._figure()
+    epochs, losses = curves["epoch"], curves["train_loss"]
+    points = itertools.product(*grid.values()) if grid else [()]
+    for point in points:
+        pick = [all(r[n] == v for n, v in zip(grid, point)) for r in records]
+        member = losses[np.asarray(pick)]
+        alive = ~np.isnan(member).all(axis=0)  # epochs some member reached
+        if not alive.any():
+            continue
+        q = np.nanquantile(member[:, alive], (0.1, 0.5, 0.9), axis=0)
+        label = _label(dict(zip(grid, point))) or f"{len(member)} members"
+        (line,) = ax.plot(epochs[alive], q[1], label=label)
+        ax.fill_between(epochs[alive], q[0], q[2], color=line.get_color(), alpha=0.2)
+    if np.nanmin(losses, initial=np.inf) > 0:
+        ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel="training loss")
+    ax.set_title("training loss: median, 10-90 % over members")
+    return _finish(fig, ax, path)
+
+
+def _log_x(ax, xs):
+    if min(xs) > 0 and max(xs) / min(xs) >= 10:
+        ax.set_xscale("log")
+
+
+def _finish(fig, ax, path) -> pathlib.Path:
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buffer = io.BytesIO()
+    FigureCanvasAgg(fig).print_png(buffer)
+    checkpoint.write_atomic(path, buffer.getvalue())
+    return path

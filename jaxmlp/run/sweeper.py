@@ -1,0 +1,272 @@
+"""``sweep``: many runs of one network as one population (``jaxmlp sweep``), written to one folder.
+
+The protocol is a run's (``jaxmlp.run``), with members in place of one net:
+
+    settings (+ seeds, value lists, folds) -> data -> (net, optimizer, config) -> members
+    -> chunks of ``fit_population`` -> run folder
+
+The settings resolve by the run's own rules (``settings.merge``, ``data.load_data``,
+``settings.build``); a swept setting holds its list of values. The members are
+``search.plan(grid, seeds, folds)`` (grid point, then seed, then fold); they train ``chunk`` at
+a time, and each finished chunk is saved atomically as ``chunks/NNNNN.npz`` (its members'
+records and loss curves), so ``resume`` skips the chunks on disk and ends with the results of an
+uninterrupted sweep: a chunk always holds the same members, trained by the same program.
+
+    OUT/config.json      every setting, resolved (swept ones as lists), the data's fingerprint
+    OUT/chunks/*.npz     the finished chunks
+    OUT/members.jsonl    one record per member: its settings and results (also members.csv)
+    OUT/summary.json     one row per grid point (``sweep_report``), the success rule, figures
+    OUT/*.png            final loss and success rate against each swept value, loss curves
+"""
+
+import dataclasses
+import io
+import json
+import math
+import time
+
+import numpy as np
+
+from jaxmlp import checkpoint, search
+from jaxmlp.population import SETTINGS as SWEPT
+from jaxmlp.population import fit_population
+from jaxmlp.run import data, folder, sweep_report
+from jaxmlp.run.settings import DEFAULTS, Run, build, command_line, merge, precision
+from jaxmlp.train import is_classifier
+
+# A sweep's own settings beside the run's: None seeds are [seed]; chunk None splits the P
+# members into equal chunks of at most CHUNK.
+SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0}
+CHUNK = 256
+CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
+
+
+def value_list(flag: str, text: str) -> list[float]:
+    """The comma-separated finite numbers of ``text`` (the value list of ``flag``)."""
+    words = [w.strip() for w in str(text).split(",")]
+    try:
+        numbers = [float(w) for w in words]
+    except ValueError:
+        numbers = []
+    if not numbers or not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"{flag} needs finite numbers separated by commas, got {text!r}.")
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"{flag} {text!r} repeats a value: give each value once.")
+    return numbers
+
+
+def seed_list(text: str) -> list[int]:
+    """``N`` (the seeds 0 .. N-1) or a comma list of distinct integer seeds >= 0."""
+    words = [w.strip() for w in str(text).split(",")]
+    if not all(w.isdigit() for w in words) or (len(words) == 1 and int(words[0]) < 1):
+        raise ValueError(
+            f"--seeds needs a count N >= 1 (the seeds 0..N-1) or integer seeds >= 0 separated "
+            f"by commas, got {text!r}."
+        )
+    found = list(range(int(words[0]))) if len(words) == 1 else [int(w) for w in words]
+    if len(set(found)) != len(found):
+        raise ValueError(f"--seeds {text!r} repeats a seed: give each seed once.")
+    return found
+
+
+def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
+    """Train the members of ``given`` into the folder ``out``; returns the summary (also in
+    ``out/summary.json``).
+
+    ``given``: run settings (``DEFAULTS``), where ``lr``, ``momentum``, ``weight_decay``,
+    ``clip_norm`` and ``init_scale`` may be lists (each value a grid axis), and ``seeds`` (the
+    members' seeds: initial parameters, shuffling, dropout; ``seed`` still draws the data, its
+    split and the folds), ``folds`` (k-fold cross-validation, each fold a member) and
+    ``chunk`` (members trained at a time, and saved). ``resume``: continue the sweep in ``out``.
+    """
+    unknown = sorted(set(given) - set(DEFAULTS) - set(SWEEP_DEFAULTS))
+    if unknown:
+        raise ValueError(f"Unknown settings {unknown}; known: {sorted(DEFAULTS | SWEEP_DEFAULTS)}.")
+    started = time.perf_counter()
+    out = folder.out_folder(out, given, resume)
+    saved = _saved(out) if resume else None
+    settings = merge(_as_lists(given), saved, out)
+    settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
+    with precision(settings["dtype"]):
+        if settings["folds"] is not None:  # the folds hold out their own validation rows
+            if settings["val_fraction"]:
+                raise ValueError("--folds hold out their own validation rows: drop --val-fraction.")
+            settings["val_fraction"] = 0.0
+        ds, settings = data.load_data(settings)
+        grid, settings = _grid(settings, ds)
+        base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
+        folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
+        net, optimizer, config, resolved = build(base | folds_watch, ds)
+        config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
+        settings |= {"output": resolved["output"], "loss": resolved["loss"]}
+        run = Run(out, settings, ds, net, optimizer, config)
+        if saved is not None and saved["data"]["sha256"] != data.sha256(ds):
+            raise ValueError(
+                f"the data of {settings['data']!r} differ from those the sweep in {out} was "
+                "trained on (their SHA-256 changed): resume needs the same data."
+            )
+        members = search.plan(grid, settings["seeds"], settings["folds"])
+        records, curves = _train(run, grid, members, echo)
+    return sweep_report.write(run, grid, records, curves, time.perf_counter() - started, echo)
+
+
+def _saved(out) -> dict | None:
+    if not (out / "config.json").exists():
+        return None
+    saved = folder.read_config(out)
+    if not isinstance(saved.get("sweep"), dict):
+        raise ValueError(f"{out} holds a training run, not a sweep: resume it with jaxmlp train.")
+    return saved
+
+
+def _as_lists(given: dict) -> dict:
+    """``given`` with each swept setting a list of floats (one number becomes a list)."""
+    lists = {}
+    for name in SWEPT:
+        if name in given:
+            v = given[name]
+            v = [float(x) for x in v] if isinstance(v, list | tuple) else [float(v)]
+            lists[name] = v[0] if len(v) == 1 and name != "init_scale" else v
+    return given | lists
+
+
+def _grid(settings: dict, ds) -> tuple[dict, dict]:
+    """The swept settings ``{name: values}`` and the settings with seeds, folds, chunk
+    resolved and checked."""
+    grid = {name: settings[name] for name in SWEPT if isinstance(settings[name], list)}
+    if grid.get("init_scale") == [1.0]:
+        del grid["init_scale"]
+        settings = settings | {"init_scale": 1.0}
+    member_seeds = [settings["seed"]] if settings["seeds"] is None else settings["seeds"]
+    if not isinstance(member_seeds, list) or not member_seeds:  # fit_population checks each
+        raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {member_seeds!r}.")
+    folds = settings["folds"]
+    if folds is not None:
+        search.kfold_rows(len(ds.x_train), folds, settings["seed"])  # checks folds
+    p = math.prod(len(v) for v in grid.values()) * len(member_seeds) * (folds or 1)
+    if settings["devices"] is not None:
+        raise ValueError("a sweep trains its members on one device: drop --devices.")
+    chunk = settings["chunk"]
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+        raise ValueError(f"--chunk must be an integer >= 1, got {chunk!r}.")
+    if chunk is None:  # CHUNK at most, in chunks of one size (one compiled program)
+        chunk = -(-p // -(-p // CHUNK))
+    chunk = min(chunk, p)
+    return grid, settings | {"seeds": member_seeds, "chunk": chunk}
+
+
+def _config(run: Run, grid: dict, n_members: int) -> dict:
+    """config.json: the run's record with the sweep's command line and plan."""
+    record = folder.config_record(run)
+    seeds = run.settings["seeds"]
+    counted = {"seeds": len(seeds)} if seeds == list(range(len(seeds))) else {}
+    command = command_line(run.settings | counted, run.out)
+    record["command"] = "jaxmlp sweep" + command.removeprefix("jaxmlp train")
+    record["sweep"] = {
+        "members": n_members,
+        "grid": grid,
+        "order": "grid point (product of the grid's lists, in their order), then seed, then fold",
+        "success": sweep_report.SUCCESS_RULE,
+    }
+    return record
+
+
+def _train(run: Run, grid: dict, members: list, echo) -> tuple[list, dict]:
+    """Each chunk's ``(records, curves)``, trained or read back from ``chunks/``."""
+    settings, ds, net, config = run.settings, run.data, run.net, run.config
+    chunk, p = settings["chunk"], len(members)
+    records, curves, n_chunks = [], {}, -(-p // chunk)
+    axes = [f"{len(v)} {name}" for name, v in grid.items()] + [f"{len(settings['seeds'])} seeds"]
+    axes += [f"{settings['folds']} folds"] if settings["folds"] else []
+    echo(
+        f"{ds.name}: {p} members ({' x '.join(axes)}) of MLP {'-'.join(map(str, net.sizes))}, "
+        f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
+    )
+    for c, first in enumerate(range(0, p, chunk)):
+        part = members[first : first + chunk]
+        path = run.out / "chunks" / f"{c:05d}.npz"
+        found = _read_chunk(path, part, first) if path.exists() else None
+        if found is None:
+            start = time.perf_counter()
+            found = _fit_chunk(run, grid, part, first)
+            if not (run.out / "config.json").exists():  # the settings trained: keep them
+                (run.out / "chunks").mkdir(parents=True, exist_ok=True)
+                folder.write_json(run.out / "config.json", _config(run, grid, p))
+            _write_chunk(path, *found)
+            found = _read_chunk(path, part, first)  # the records as JSON gives them back
+            seconds = time.perf_counter() - start
+            echo(f"chunk {c + 1}/{n_chunks}: {len(part)} members in {seconds:.1f} s")
+        records += found[0]
+        for k, v in found[1].items():
+            curves.setdefault(k, []).append(v)
+    curves = {k: np.concatenate(v) for k, v in curves.items()}
+    return records, {"epoch": curve_epochs(config.epochs)} | curves
+
+
+def _fit_chunk(run: Run, grid: dict, part: list, first: int) -> tuple[list, dict]:
+    """``(records, curves)`` of the members ``part``, trained as one population of ``chunk``
+    members: a short last chunk is padded with copies of its last member (dropped after), so
+    that every chunk runs the one compiled program."""
+    settings, ds, net, config = run.settings, run.data, run.net, run.config
+    padded = part + [part[-1]] * (settings["chunk"] - len(part))
+    rows = None
+    if settings["folds"]:
+        n, folds = len(ds.x_train), settings["folds"]
+        rows = search.fold_rows(n, folds, settings["seed"], [m["fold"] for m in padded])
+    pop = fit_population(
+        net, ds.x_train, data.targets(net, ds.task, ds.t_train), run.optimizer, config,
+        seeds=[m["seed"] for m in padded],
+        hyper={name: [m[name] for m in padded] for name in grid},
+        rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val),
+    )  # fmt: skip
+    has_val = ds.x_val is not None or bool(settings["folds"])
+    marks = curve_epochs(config.epochs) - 1
+    curves = {
+        k: pop.history[k][: len(part), marks]
+        for k in (("train_loss", "val_loss") if has_val else ("train_loss",))
+    }
+    return _chunk_records(run, pop.members[: len(part)], part, first), curves
+
+
+def curve_epochs(epochs: int) -> np.ndarray:
+    """The epochs (1-based) at which members' loss curves are kept."""
+    return np.unique(np.linspace(1, epochs, min(epochs, CURVE_POINTS)).round().astype(np.int64))
+
+
+def _chunk_records(run: Run, results: list, part: list, first: int) -> list[dict]:
+    """One record per member of the chunk: its settings, then ``fit_population``'s results
+    and ``success``."""
+    fixed = {name: run.settings[name] for name in SWEPT}
+    classifier = is_classifier(run.net)
+    records = []
+    for k, (m, result) in enumerate(zip(part, results, strict=True)):
+        record = {"member": first + k, "seed": m["seed"], "fold": m["fold"]}
+        record |= {name: m.get(name, fixed[name]) for name in SWEPT}
+        record |= {key: v for key, v in result.items() if key not in ("member", "seed", *SWEPT)}
+        records.append(record | {"success": sweep_report.success(record, classifier)})
+    return records
+
+
+def _write_chunk(path, records: list, curves: dict) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, records=np.array(folder.to_json(records)), **curves)
+    checkpoint.write_atomic(path, buffer.getvalue())
+
+
+def _read_chunk(path, part: list, first: int):
+    """A saved chunk's ``(records, curves)``, checked to hold the members ``part``; None
+    (trained again) when it does not open."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            records = json.loads(str(f["records"]))
+            curves = {k: f[k] for k in f.files if k != "records"}
+    except (OSError, ValueError, KeyError):
+        return None
+    expected = [{"member": first + k} | m for k, m in enumerate(part)]
+    found = [{k: r.get(k) for k in e} for r, e in zip(records, expected)]
+    if found != expected or any(len(v) != len(part) for v in (records, *curves.values())):
+        raise ValueError(
+            f"{path} holds other members than the sweep's chunk: the folder was changed; "
+            "start a new sweep."
+        )
+    return records, curves

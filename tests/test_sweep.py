@@ -1,0 +1,237 @@
+"""``jaxmlp sweep`` (issue 17, command line): seeds x value lists x folds as populations into one
+folder; its files, its members against ``fit_population`` / ``grid_search`` and solo ``fit``,
+resuming after SIGKILL, bad input.
+
+XOR 2-3-1 with a few seeds and a few hundred epochs: each program compiles once per shape, so
+the sweeps below use chunks of one size.
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, Optimizer, TrainConfig, cli, datasets, fit, fit_population, run, search
+
+XOR = [
+    "--data", "xor", "--hidden", "3", "--activation", "sigmoid", "--loss", "sse",
+    "--reduction", "sum", "--init", "uniform:0,1", "--optimizer", "sgd", "--batch-size", "full",
+]  # fmt: skip
+SWEEP = [*XOR, "--epochs", "300", "--seeds", "4", "--lr", "0.5,2", "--chunk", "4"]
+NET = MLP((2, 3, 1), "sigmoid", "sigmoid", "sse", reduction="sum", init="uniform:0,1")
+RTOL = 1e-4  # a member against its solo fit: tests/test_population.py states the bound and why
+
+
+def results(path):
+    """members.jsonl's records without the timings (which differ from run to run)."""
+    lines = path.read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+
+def strict(text):
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """The folder of ``jaxmlp sweep SWEEP`` and what it printed."""
+    out = tmp_path_factory.mktemp("sweep") / "xor"
+    code, printed = main_output(["sweep", *SWEEP, "--out", str(out)])
+    assert code == 0, printed
+    return out, printed
+
+
+def main_output(argv):
+    """``(status, stdout)`` of ``cli.main(argv)`` (stdout captured around it)."""
+    import contextlib
+    import io
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        code = cli.main(argv)
+    return code, text.getvalue()
+
+
+def test_sweep_writes_one_folder_of_strict_json_csv_and_figures(swept):
+    out, printed = swept
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "members.jsonl", "members.csv", "summary.json", "chunks"} <= names
+    assert {"loss_vs_lr.png", "success_vs_lr.png", "curves.png"} <= names
+    config = strict((out / "config.json").read_text())
+    assert config["settings"]["lr"] == [0.5, 2.0] and config["settings"]["seeds"] == [0, 1, 2, 3]
+    assert config["settings"]["epochs"] == 300 and config["settings"]["chunk"] == 4
+    assert config["command"].startswith("jaxmlp sweep ") and "--lr 0.5,2.0" in config["command"]
+    assert config["sweep"]["members"] == 8 and config["sweep"]["grid"] == {"lr": [0.5, 2.0]}
+    records = [strict(line) for line in (out / "members.jsonl").read_text().splitlines()]
+    assert [r["member"] for r in records] == list(range(8))
+    assert [(r["lr"], r["seed"]) for r in records] == [(lr, s) for lr in (0.5, 2) for s in range(4)]
+    assert all(r["epochs"] == 300 and r["success"] == (r["train_accuracy"] == 1.0) for r in records)
+    with (out / "members.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["train_loss"]) for r in rows] == [r["train_loss"] for r in records]
+    summary = strict((out / "summary.json").read_text())
+    assert [row["lr"] for row in summary["rows"]] == [0.5, 2.0]
+    for row in summary["rows"]:
+        group = [r for r in records if r["lr"] == row["lr"]]
+        assert row["n"] == 4 and row["successes"] == sum(r["success"] for r in group)
+        losses = [r["train_loss"] for r in group]
+        assert row["train_loss_q50"] == pytest.approx(np.median(losses))
+        assert row["success_low"] <= row["success_rate"] <= row["success_high"]
+    assert set(summary["figures"]) == {"loss_vs_lr.png", "success_vs_lr.png", "curves.png"}
+    assert "success [95 % CI]" in printed and "8 members in" in printed
+
+
+def test_members_equal_fit_population_and_solo_fit_within_the_bound(swept):
+    out, _ = swept
+    ds = datasets.load("xor")
+    pop = fit_population(
+        NET, ds.x_train, ds.t_train, Optimizer("sgd"),
+        TrainConfig(epochs=300, batch_size="full"),
+        seeds=[0, 1, 2, 3] * 2, hyper={"lr": [0.5] * 4 + [2.0] * 4}, chunk=4,
+    )  # fmt: skip
+    found = results(out / "members.jsonl")
+    for record, member in zip(found, pop.members, strict=True):
+        for key, value in member.items():
+            if key != "seconds":
+                assert record[key] == value, key  # bit for bit: the same programs
+    for k in (1, 6):
+        solo = fit(
+            NET, ds.x_train, ds.t_train, Optimizer("sgd", lr=found[k]["lr"]),
+            TrainConfig(epochs=300, batch_size="full", seed=found[k]["seed"]),
+        )  # fmt: skip
+        last = solo.history[-1]
+        np.testing.assert_allclose(found[k]["train_loss"], last["train_loss"], rtol=RTOL)
+        assert found[k]["train_accuracy"] == last["train_accuracy"]
+
+
+def test_a_short_last_chunk_is_padded_and_its_members_are_their_solo_fits(tmp_path):
+    out = tmp_path / "padded"
+    argv = [*XOR, "--epochs", "300", "--seeds", "3", "--lr", "0.5,2", "--chunk", "4"]
+    code, printed = main_output(["sweep", *argv, "--out", str(out)])
+    assert code == 0 and "chunk 2/2: 2 members" in printed
+    found = results(out / "members.jsonl")
+    assert [(r["lr"], r["seed"]) for r in found] == [(lr, s) for lr in (0.5, 2) for s in range(3)]
+    ds = datasets.load("xor")
+    for record in found[3:]:  # the last chunk: 2 members and 2 copies of the last one
+        solo = fit(
+            NET, ds.x_train, ds.t_train, Optimizer("sgd", lr=record["lr"]),
+            TrainConfig(epochs=300, batch_size="full", seed=record["seed"]),
+        )  # fmt: skip
+        np.testing.assert_allclose(record["train_loss"], solo.history[-1]["train_loss"], rtol=RTOL)
+    assert len(np.load(out / "chunks" / "00001.npz")["train_loss"]) == 2
+
+
+def test_folds_are_members_as_grid_search_trains_them(tmp_path):
+    out = tmp_path / "folds"
+    argv = [*XOR, "--epochs", "100", "--seeds", "2", "--momentum", "0,0.9", "--folds", "2"]
+    code, _ = main_output(["sweep", *argv, "--chunk", "8", "--out", str(out)])
+    assert code == 0
+    ds = datasets.load("xor")
+    expected = search.grid_search(
+        NET, ds.x_train, ds.t_train, Optimizer("sgd"), TrainConfig(epochs=100, batch_size="full"),
+        grid={"momentum": [0.0, 0.9]}, seeds=[0, 1], folds=2, chunk=8,
+    )  # fmt: skip
+    found = results(out / "members.jsonl")
+    assert [(r["momentum"], r["seed"], r["fold"]) for r in found] == [
+        (m, s, f) for m in (0.0, 0.9) for s in (0, 1) for f in (0, 1)
+    ]
+    for record, member in zip(found, expected, strict=True):
+        assert {k: record[k] for k in member if k != "seconds"} == {
+            k: v for k, v in member.items() if k != "seconds"
+        }
+    assert all(r["val_loss"] is not None for r in found)
+
+
+@pytest.mark.slow  # ~25 s: a second process compiles its own programs
+def test_sigkill_between_chunks_then_resume_gives_the_uninterrupted_members(tmp_path):
+    """Killed in a new process after its first saved chunk, resumed: members.jsonl's results
+    are those of the same sweep run uninterrupted, and the saved chunks are not trained again."""
+    argv = [*XOR, "--epochs", "300", "--seeds", "12", "--lr", "0.5,2", "--chunk", "2"]
+    whole = tmp_path / "whole"
+    assert main_output(["sweep", *argv, "--out", str(whole)])[0] == 0
+    out = tmp_path / "killed"
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jaxmlp", "sweep", *argv, "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    first = out / "chunks" / "00000.npz"
+    deadline = time.monotonic() + 300
+    while not first.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no chunk after 300 s"
+        time.sleep(0.002)
+    process.kill()  # SIGKILL: no handler runs
+    process.communicate()
+    saved = len(list((out / "chunks").glob("*.npz")))
+    assert 1 <= saved < 12 and not (out / "members.jsonl").exists(), "not killed mid-way"
+    code, printed = main_output(["sweep", "--out", str(out), "--resume"])
+    assert code == 0
+    assert printed.count("chunk ") == 12 - saved  # the saved chunks were not trained again
+    assert results(out / "members.jsonl") == results(whole / "members.jsonl")
+    # a resumed sweep keeps its settings
+    assert cli.main(["sweep", "--out", str(out), "--resume", "--lr", "0.1,2"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--lr", ""], "--lr needs finite numbers"),
+        (["--lr", "0.1,fast"], "--lr needs finite numbers"),
+        (["--weight-decay", "0.1,nan"], "--weight-decay needs finite numbers"),
+        (["--lr", "0.1,0.1"], "repeats a value"),
+        (["--seeds", "0"], "--seeds needs a count"),
+        (["--seeds", "1,x"], "--seeds needs a count"),
+        (["--seeds", "3,3"], "repeats a seed"),
+        (["--epochs", "10,20"], "--epochs takes one value in a sweep"),
+        (["--dropout", "0.1,0.2"], "--dropout takes one value in a sweep"),
+        (["--optimizer", "adam", "--momentum", "0.5,0.9"], "momentum is a setting of sgd"),
+        (["--lr", "0.1,-1"], "member 1"),
+        (["--init-scale", "1,0"], "init_scale must be > 0"),
+        (["--folds", "1"], "folds must be an integer in [2, n=4]"),
+        (["--folds", "2", "--val-fraction", "0.5"], "drop --val-fraction"),
+        (["--chunk", "0"], "--chunk must be an integer >= 1"),
+        (["--devices", "2"], "unrecognized arguments"),
+    ],
+)
+def test_bad_input_exits_2_with_one_error_line(argv, says, tmp_path, capsys):
+    out = tmp_path / "bad"
+    assert cli.main(["sweep", *XOR, "--epochs", "5", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and says in err, err
+    assert not (out / "config.json").exists()  # nothing kept that a corrected sweep would refuse
+
+
+def test_an_existing_folder_is_refused_without_resume(swept, capsys):
+    out, _ = swept
+    assert cli.main(["sweep", *SWEEP, "--out", str(out)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_help_lists_the_sweepable_settings(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["sweep", "--help"])
+    assert stop.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--lr", "--momentum", "--weight-decay", "--clip-norm", "--init-scale"):
+        assert f"{flag} " in text and flag in text.split("every other setting")[0], flag
+    for flag in ("--seeds", "--folds", "--chunk", "--resume", "--hidden", "--optimizer"):
+        assert flag in text
+    assert run.SWEPT == ("lr", "momentum", "weight_decay", "clip_norm", "init_scale")
+
+
+def test_wilson_interval_matches_its_closed_form():
+    from jaxmlp.run.sweep_report import wilson
+
+    low, high = wilson(19, 20)  # z = 1.96: the textbook's (0.7639, 0.9911)
+    assert (round(low, 4), round(high, 4)) == (0.7639, 0.9911)
+    assert wilson(0, 10)[0] == 0.0 and wilson(12, 12)[1] == 1.0  # exact, not 1 - 1e-16
+    assert wilson(12, 12)[0] == pytest.approx(1 - wilson(0, 12)[1])
