@@ -31,7 +31,15 @@ from jaxmlp import checkpoint, search
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
 from jaxmlp.run import data, folder, sweep_report
-from jaxmlp.run.settings import DEFAULTS, Run, build, command_line, merge, precision
+from jaxmlp.run.settings import (
+    DEFAULTS,
+    Run,
+    build,
+    check_resume,
+    command_line,
+    merge,
+    precision,
+)
 from jaxmlp.train import is_classifier
 
 # A sweep's own settings beside the run's: None seeds are [seed]; chunk None splits the P
@@ -85,7 +93,15 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
     started = time.perf_counter()
     out = folder.out_folder(out, given, resume)
     saved = _saved(out) if resume else None
-    settings = merge(_as_lists(given), saved, out)
+    given = _as_lists(given)
+    settings = merge(given, saved)
+    if saved is not None:  # the given settings, as given, must be the sweep's own
+        check_resume({k: v for k, v in given.items() if k != "epochs"}, settings, saved, out)
+        if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
+            raise ValueError(
+                f"--epochs differs from the {saved['settings']['epochs']} of the "
+                f"sweep in {out}: a sweep resumes with its own length."
+            )
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
     with precision(settings["dtype"]):
         if settings["folds"] is not None:  # the folds hold out their own validation rows

@@ -61,7 +61,7 @@ def train(
             held.enter_context(folder.lock(out))
         saved = folder.read_config(out) if resume else None
         if saved is not None and "sweep" in saved:
-            raise ValueError(f"{out} holds a sweep, not a training run: resume it with jaxmlp sweep.")
+            raise ValueError(f"{out} holds a sweep, not a run: resume it with jaxmlp sweep")
         settings = merge(given, saved)
         if saved is not None and "data" not in given:
             data.check_source(settings, saved["data"], out)
