@@ -205,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     check.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    check.add_argument(
+        "--curvature", action="store_true",
+        help="also check the hand curvature (Hv by the R-operator, Gauss-Newton, the Hessian's "
+        "diagonal, the input Hessian) against jax in float64, every cell (minutes)",
+    )  # fmt: skip
     check.set_defaults(run=_gradcheck)
     for sub in (train, evaluate, predict):
         sub.add_argument(
@@ -397,9 +402,9 @@ def _datasets(args) -> int:
 
 
 def _gradcheck(args) -> int:
-    """The matrix of every activation x (output, loss) pair x depth 1-4; exit 0 only if every
-    cell passes, 1 otherwise."""
-    report = run.gradcheck_matrix(args.dtype)
+    """The matrix of every activation x (output, loss) pair x depth 1-4 (with ``--curvature``,
+    its curvature cells too); exit 0 only if every cell passes, 1 otherwise."""
+    report = run.gradcheck_matrix(args.dtype, args.curvature)
     print(report)
     if args.json:
         run.write_json(args.json, report.to_dict())

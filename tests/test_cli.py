@@ -270,6 +270,22 @@ def test_gradcheck_prints_the_matrix_and_its_verdict(tmp_path, capsys, monkeypat
     assert "1 failing" in capsys.readouterr().out
 
 
+def test_gradcheck_curvature_asks_for_the_curvature_cells(capsys, monkeypatch):
+    """``jaxmlp gradcheck --curvature`` asks the matrix for its curvature cells too (issue
+    18); without the flag it does not (they take minutes)."""
+    asked = []
+
+    def matrix(dtype, **options):
+        asked.append(options)
+        return gradient_check.MatrixReport(rows=(), dtype=dtype, seconds=0.1)
+
+    monkeypatch.setattr(gradient_check, "gradcheck_matrix", matrix)
+    cli.main(["gradcheck", "--curvature"])
+    cli.main(["gradcheck"])
+    assert asked == [{"curvature": True}, {}]
+    capsys.readouterr()
+
+
 def test_the_console_script_is_installed(tmp_path):
     script = os.path.join(os.path.dirname(sys.executable), "jaxmlp")
     done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)

@@ -91,6 +91,9 @@ def describe_datasets() -> list[dict]:
     return _datasets.describe()
 
 
-def gradcheck_matrix(dtype: str):
-    """``jaxmlp.gradcheck_matrix(dtype)``: what ``jaxmlp gradcheck`` prints."""
+def gradcheck_matrix(dtype: str, curvature: bool = False):
+    """``jaxmlp.gradcheck_matrix(dtype)``: what ``jaxmlp gradcheck`` prints; ``curvature``:
+    with the curvature cells (Hv, Gauss-Newton, Hessian diagonal, input Hessian; float64)."""
+    if curvature:
+        return _gradient_check.gradcheck_matrix(dtype, curvature=True)
     return _gradient_check.gradcheck_matrix(dtype)
