@@ -90,6 +90,7 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--data-dir", str, "DIR", "folder of Fashion-MNIST's IDX files"),
     ("--label-column", _column, "INDEX|NAME", "CSV: the label column (default: the last)"),
     ("--task", str, "NAME", "{}; default auto: "),
+    ("--encoding", str, "CODEC", "CSV: the file's text encoding, e.g. latin-1 (default: utf-8)"),
     ("--standardize", str, "auto|yes|no", "standardise inputs (auto: unless within [0, 1])"),
     ("--hidden", _hidden, "W1,W2,...", "hidden layer widths (none: no hidden layer)"),
     ("--activation", _names, "NAME[,NAME...]", "hidden activation, or one per hidden layer: {}"),
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --data FILE.csv: its label column (default: the run's, by name)",
     )  # fmt: skip
     _no_header(evaluate, "--data")
+    evaluate.add_argument("--encoding", metavar="CODEC", help="with --data FILE.csv: its encoding")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(run=_evaluate)
 
@@ -195,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=".csv, .json or .npz, by extension (default: CSV to stdout)",
     )
     _no_header(predict, "--input")
+    predict.add_argument(
+        "--encoding", default="utf-8", metavar="CODEC", help="--input FILE.csv's text encoding"
+    )
     predict.set_defaults(run=_predict)
 
     listing = commands.add_parser("datasets", help="the named data sets")
@@ -368,8 +373,9 @@ def _sweep(args) -> int:
 
 def _evaluate(args) -> int:
     results = run.evaluate_run(
-        args.run_dir, args.data, args.data_dir, label_column=args.label_column, header=args.header
-    )
+        args.run_dir, args.data, args.data_dir, label_column=args.label_column,
+        header=args.header, encoding=args.encoding,
+    )  # fmt: skip
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -382,7 +388,9 @@ def _evaluate(args) -> int:
 
 def _predict(args) -> int:
     run.check_output(args.output)
-    columns, labels, y = run.predict_run(args.run_dir, args.input, header=args.header is not False)
+    columns, labels, y = run.predict_run(
+        args.run_dir, args.input, header=args.header is not False, encoding=args.encoding
+    )
     run.write_predictions(columns, labels, y, path=args.output)
     return 0
 

@@ -409,3 +409,37 @@ def test_the_command_line_shows_progress_off_a_terminal(tmp_path, capsys):
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "epoch 0/2  compiling..." in out and "epoch 2/2  loss " in out
+
+
+# -- CSV encodings (issue 16) ----------------------------------------------------------------------
+
+
+def test_a_latin1_csv_trains_evaluates_and_predicts_with_encoding(frame, tmp_path, capsys):
+    """A CSV in Latin-1 (class names with accents) is refused without ``--encoding``, naming the
+    file and the line, and trains, evaluates and predicts with ``--encoding latin-1``."""
+    accented = frame.assign(
+        kind=frame["kind"].map({"low": "bas", "mid": "médian", "high": "élevé"})
+    )
+    path = tmp_path / "latin.csv"
+    path.write_bytes(accented.to_csv(index=False).encode("latin-1"))
+    run = tmp_path / "run"
+    base = ["train", "--data", str(path), "--label-column", "kind", "--hidden", "4",
+            "--epochs", "2", "--no-progress", "--out", str(run)]  # fmt: skip
+    assert cli.main(base) == 2
+    assert "latin.csv, line " in error_line(capsys) and not run.exists()
+    assert cli.main([*base, "--encoding", "latin-1"]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run)]) == 0  # its own data: read as it was trained
+    assert "train" in capsys.readouterr().out
+    other = tmp_path / "other.csv"
+    other.write_bytes(path.read_bytes())
+    assert cli.main(["evaluate", str(run), "--data", str(other), "--encoding", "latin-1"]) == 0
+    assert "train      120" in capsys.readouterr().out  # every row of the other file
+    inputs = tmp_path / "inputs.csv"
+    inputs.write_bytes(accented[FEATURES[::-1]].to_csv(index=False).encode("latin-1"))
+    assert predict(run, inputs, "--encoding", "latin-1") == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "prediction,p_bas,p_médian,p_élevé" and len(printed) == 121
+    assert cli.main(["train", "--data", "xor", "--encoding", "latin-1", "--out",
+                     str(tmp_path / "x")]) == 2  # fmt: skip
+    assert "--encoding would be ignored" in error_line(capsys)

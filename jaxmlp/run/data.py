@@ -45,6 +45,7 @@ def load_data(settings: dict) -> tuple[datasets.Dataset, dict]:
         label_column=-1 if label_column is None else label_column,
         task=settings["task"],
         header=settings["header"],
+        encoding=settings["encoding"],
     )
     if name not in datasets.names():
         ds = dataclasses.replace(

@@ -16,7 +16,9 @@ from jaxmlp.run.settings import DEFAULTS, as_json, precision
 from jaxmlp.train import evaluate
 
 
-def evaluate_run(run_dir, data_name=None, data_dir=None, *, label_column=None, header=None) -> dict:
+def evaluate_run(
+    run_dir, data_name=None, data_dir=None, *, label_column=None, header=None, encoding=None
+) -> dict:
     """``{split: {"n", "loss", "accuracy"}}`` of the run's final parameters on its own data
     (the same splits), or on the data set or file ``data_name`` (inputs standardised as in
     training; a CSV's labels in the run's label column, or ``label_column``)."""
@@ -28,10 +30,11 @@ def evaluate_run(run_dir, data_name=None, data_dir=None, *, label_column=None, h
     own = data_name is None or (
         "data" in settings and data.absolute(data_name) == data.absolute(settings["data"])
     )
-    if (label_column is not None or header is not None) and (
+    given = {"--label-column": label_column, "--no-header": header, "--encoding": encoding}
+    if any(v is not None for v in given.values()) and (
         own or not str(data_name).lower().endswith(".csv")
     ):
-        flag = "--label-column" if label_column is not None else "--no-header"
+        flag = next(flag for flag, v in given.items() if v is not None)
         raise ValueError(f"{flag} applies to --data FILE.csv only (other data than the run's).")
     name = settings.get("data") if own else data_name
     if data_dir and name not in datasets.READS_DATA_DIR:
@@ -41,7 +44,9 @@ def evaluate_run(run_dir, data_name=None, data_dir=None, *, label_column=None, h
             data.check_source(settings, config["data"], run_dir)
             ds, _ = data.load_data(DEFAULTS | settings)
         else:
-            ds = _other_data(config, model, data_name, data_dir, label_column, header)
+            ds = _other_data(
+                config, model, data_name, data_dir, label_column, header, encoding or "utf-8"
+            )
         results = {}
         for split, x, t in data.splits(ds):
             params = model.params
@@ -50,17 +55,18 @@ def evaluate_run(run_dir, data_name=None, data_dir=None, *, label_column=None, h
     return results
 
 
-def _other_data(config, model, name, data_dir, label_column, header) -> datasets.Dataset:
+def _other_data(config, model, name, data_dir, label_column, header, encoding):
     """The data set or file ``name`` as the run's model takes it: labels from the run's label
     column (or ``label_column``) read as the run's task, inputs by name and standardised by the
     run's scaler, no validation split."""
     settings = config["settings"]
     csv_file = str(name).lower().endswith(".csv")
     if csv_file and label_column is None:
-        label_column = _label_column(name, model, settings, header)
+        label_column = _label_column(name, model, settings, header, encoding)
     ds = datasets.load(
         name, data_dir=data_dir, seed=settings.get("seed", 0), standardize=False,
         label_column=-1 if label_column is None else label_column, header=header,
+        encoding=encoding,
         task=model.task if name not in datasets.names() else None,
     )  # fmt: skip
     if ds.task != model.task:
@@ -83,10 +89,13 @@ def _other_data(config, model, name, data_dir, label_column, header) -> datasets
     )  # fmt: skip
 
 
-def _label_column(name, model, settings, header):
+def _label_column(name, model, settings, header, encoding):
     """The run's label column in the CSV file ``name``: by name where both have a header, else
     the run's index (default: the last); a ValueError when the file lacks it."""
-    names, run_column = files.read_header(name, header=header), settings.get("label_column")
+    names, run_column = (
+        files.read_header(name, header=header, encoding=encoding),
+        settings.get("label_column"),
+    )
     if names is None or model.label_name is None:
         if isinstance(run_column, str):
             raise ValueError(
@@ -102,13 +111,17 @@ def _label_column(name, model, settings, header):
     return model.label_name
 
 
-def predict_run(run_dir, input_path, header=True) -> tuple[list[str], np.ndarray, np.ndarray]:
+def predict_run(
+    run_dir, input_path, header=True, encoding="utf-8"
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
     the columns, or with ``header`` False the features in training order; .npz with an array
     ``x``, or .npy): ``labels`` are the predicted classes (their names) or the regression
     outputs, ``outputs`` the network's ``y (n, K)``."""
     model = load_run(run_dir)
-    x = read_inputs(input_path, model.net.sizes[0], model.label_name, model.feature_names, header)
+    x = read_inputs(
+        input_path, model.net.sizes[0], model.label_name, model.feature_names, header, encoding
+    )
     y = model.outputs(x)
     labels = model.labels(y)
     if model.task in ("binary", "multiclass"):
@@ -123,7 +136,7 @@ def predict_run(run_dir, input_path, header=True) -> tuple[list[str], np.ndarray
 
 
 def read_inputs(
-    path, n_features: int, label_name=None, feature_names=None, header=True
+    path, n_features: int, label_name=None, feature_names=None, header=True, encoding="utf-8"
 ) -> np.ndarray:
     """Inputs ``x (n, n_features)`` float32 from a .csv, an .npz (array ``x``) or an .npy file.
     A CSV's header names its columns, matched to ``feature_names`` by ``column_order`` (a
@@ -136,7 +149,9 @@ def read_inputs(
     suffix = path.suffix.lower()
     if suffix == ".csv":
         skip = (label_name,) if label_name else ()
-        x, names = files.read_features(path, skip, header=None if header else False)
+        x, names = files.read_features(
+            path, skip, header=None if header else False, encoding=encoding
+        )
         if header and names is None:
             raise ValueError(
                 f"{path}: the first row must be a header naming the columns, got numbers; if "

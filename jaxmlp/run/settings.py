@@ -27,6 +27,7 @@ DEFAULTS = {
     "data_dir": None,
     "label_column": None,
     "header": None,
+    "encoding": "utf-8",
     "task": "auto",
     "standardize": "auto",
     "hidden": [256],
@@ -150,6 +151,8 @@ def check_used(given: dict, settings: dict) -> None:
         "does)",
         "header": not str(settings["data"]).lower().endswith(".csv")
         and f"{settings['data']!r} is not a .csv file",
+        "encoding": not str(settings["data"]).lower().endswith(".csv")
+        and f"{settings['data']!r} is not a .csv file",
     }
     for name in given:
         if ignored.get(name):
@@ -233,7 +236,12 @@ def command_line(settings: dict, out) -> str:
     """The ``jaxmlp train`` command that reruns ``settings`` into ``out``."""
     words = ["jaxmlp", "train"]
     for name, value in settings.items():
-        if value is None or name == "data_dir" or (name == "activation" and not settings["hidden"]):
+        if (
+            value is None
+            or name == "data_dir"
+            or (name == "activation" and not settings["hidden"])
+            or (name == "encoding" and value == DEFAULTS["encoding"])
+        ):
             continue  # (no hidden layer: no activation to name, check_used would refuse it)
         if name == "header":  # only False is ever given: --no-header
             words.append("--no-header")
