@@ -270,6 +270,7 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> ep.Member:
         stop_epoch=zeros(),
         diverged_epoch=zeros(),
         diverged_step=zeros(),
+        bad=jnp.full(p, -1, jnp.int32),
     )
 
 
