@@ -176,11 +176,12 @@ class Member(NamedTuple):
 def make_member_epochs(
     net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: bool, patience, rows: bool
 ):
-    """``run(members, x, t, x_val, t_val, rows, val_rows, keys, hyper, epochs)``: the solo
-    epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``, ``hyper`` (and of
-    ``rows``/``val_rows``, each member's training and validation rows of the shared ``x``, when
-    ``rows``), with early stopping after ``patience`` epochs without a better validation loss
-    and divergence tracked per member."""
+    """``run(members, x, t, x_val, t_val, rows, val_rows, keys, hyper, epochs) -> (members,
+    out)``: the solo epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``,
+    ``hyper`` (and of ``rows``/``val_rows``, each member's training and validation rows of the
+    shared ``x``, when ``rows``), with early stopping after ``patience`` epochs without a better
+    validation loss and divergence tracked per member. ``out (P, epochs, k)``: each epoch's
+    ``member_outputs(has_val)``, stacked so that an epoch writes its history once."""
     steps = n // batch_size
 
     def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs):
@@ -207,7 +208,7 @@ def make_member_epochs(
                     stopped=m.stopped | out_of_patience,
                     stop_epoch=jnp.where(out_of_patience, e + 1, m.stop_epoch),
                 )
-            return m, out
+            return m, jnp.stack([out[name] for name in member_outputs(has_val)])
 
         # Divergence is bookkept once per call, not per epoch: ``bad`` holds its step.
         m, out = _scan_epochs(one, m, epochs)
@@ -221,6 +222,11 @@ def make_member_epochs(
     data = 0 if rows else None
     run = jax.vmap(member, in_axes=(0, None, None, None, None, data, data, 0, 0, None))
     return jax.jit(run, donate_argnums=(0,))
+
+
+def member_outputs(has_val: bool) -> tuple:
+    """The names of a population's per-epoch outputs, in the order of ``out``'s last axis."""
+    return ("train_loss", "train_correct", "val_loss", "val_correct")[: 4 if has_val else 2]
 
 
 def _inner_epochs(k: int, outputs) -> int:
