@@ -21,7 +21,7 @@ from jax import lax
 from jaxmlp import backprop as bp
 from jaxmlp import sharding
 from jaxmlp.optim import HYPERPARAMETERS, Optimizer
-from jaxmlp.step import correct, step_halves, update_if, update_if_each
+from jaxmlp.step import correct, step_halves, update_if
 
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
 _FLOPS_PER_CALL = 2e8
@@ -34,13 +34,6 @@ _STATE_BYTES_PER_CALL = 2**26
 # epochs therefore run as scans of a few epochs each, whose per-epoch outputs take at most this
 # many bytes, so that a tiny network's (XOR's) inner scan is one kernel.
 _SMALL_LOOP_BYTES = 512
-# The vmap axis of a population's members.
-_AXIS = "members"
-# Members of at least this many parameters update in place while all are live
-# (step.update_if_each): for 16 Fashion-MNIST 784-256-128-10 members under Adam, the per-member
-# select wrote and copied the whole optimizer state every step (86 kernels a step, 69 with it);
-# for 1000 XOR nets the extra conditional costs more than the 13-parameter selects it spares.
-_EACH_MIN_PARAMS = 2**14
 # Placeholders for the numbers that travel as arguments: the compiled program is cached on the
 # optimizer's structure only.
 _PLACEHOLDERS = {"lr": 1.0, "momentum": 0.5, "weight_decay": 1.0, "clip_norm": 1.0}
@@ -75,13 +68,12 @@ def split_numbers(optimizer: Optimizer, names=()) -> tuple[Optimizer, dict]:
     return dataclasses.replace(optimizer, **{n: _PLACEHOLDERS[n] for n in numbers}), numbers
 
 
-def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool, members=None):
+def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool):
     """``epoch((params, opt_state, stopped, bad), e, x, t, x_val, t_val, key) -> (carry, out)``:
     one pass over the training set; the run's first non-finite step and every step after it
     leave the parameters as they were, as does ``stopped``. ``bad`` is that step's index in the
     run, ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member
-    costs no bookkeeping per epoch. ``members``: the vmap axis of a population
-    (``update_if_each``)."""
+    costs no bookkeeping per epoch."""
     grads_and_metrics, update = halves
     steps = n // batch_size
     dropout = net.dropout > 0
@@ -114,11 +106,7 @@ def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool, members=No
             live = (bad < 0) & ~stopped
             finite = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"])
             bad = jnp.where(live & ~finite, e * steps + i, bad)
-            if members is None:
-                params, opt_state = update_if(live & finite, update, grads, opt_state, params)
-            else:
-                args = (update, grads, opt_state, params)
-                params, opt_state = update_if_each(live & finite, members, *args)
+            params, opt_state = update_if(live & finite, update, grads, opt_state, params)
             return (params, opt_state, bad), {"loss": m["loss"], "correct": m["correct"]}
 
         (params, opt_state, bad), m = lax.scan(
@@ -199,8 +187,7 @@ def make_member_epochs(
     def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs):
         if rows:
             x, t, x_val, t_val = x[rows_], t[rows_], x[val_rows], t[val_rows]
-        each = _AXIS if net.n_params >= _EACH_MIN_PARAMS else None
-        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val, each)
+        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val)
 
         def one(m, e):
             (params, opt_state, _, bad), out = epoch(
@@ -233,8 +220,7 @@ def make_member_epochs(
         ), out
 
     data = 0 if rows else None
-    in_axes = (0, None, None, None, None, data, data, 0, 0, None)
-    run = jax.vmap(member, in_axes=in_axes, axis_name=_AXIS)
+    run = jax.vmap(member, in_axes=(0, None, None, None, None, data, data, 0, 0, None))
     return jax.jit(run, donate_argnums=(0,))
 
 

@@ -100,20 +100,3 @@ def update_if(ok, update, grads, opt_state, params):
     A ``lax.cond``, not a select between both results: the select made XLA copy the optimizer
     state every step (experiments/BENCHMARKS.md); the cond updates in place."""
     return lax.cond(ok, update, lambda g, o, p: (p, o), grads, opt_state, params)
-
-
-def update_if_each(ok, axis: str, update, grads, opt_state, params):
-    """``update_if`` per member of a population vmapped over ``axis`` (``ok`` one member's):
-    while every member's ``ok`` holds, as in almost every step, all update in place under one
-    real ``lax.cond``; otherwise each member by a select between its update and its old state.
-    Under ``vmap`` a per-member cond alone is that select, which writes (and XLA copies) the
-    whole optimizer state every step. The same bits either way."""
-    every = lax.psum((~ok).astype(jnp.int32), axis) == 0
-    return lax.cond(
-        every,
-        update,
-        lambda g, o, p: update_if(ok, update, g, o, p),
-        grads,
-        opt_state,
-        params,
-    )

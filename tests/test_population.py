@@ -213,37 +213,6 @@ def test_a_diverged_member_is_frozen_and_reported_while_the_others_go_on():
     assert close(pop.member(1).params, solo.params)
 
 
-@pytest.mark.parametrize("optimizer", [Optimizer("adam", clip_norm=1.0), Optimizer("sgd")])
-def test_updating_all_live_members_in_place_changes_no_bit(monkeypatch, optimizer):
-    """``step.update_if_each`` (large members): one real cond while every member is live, the
-    per-member select once one diverged (member 0 at epoch 3) -- the same bits as the select
-    alone, step by step."""
-    x, t = regression()
-    net = MLP((3, 8, 2), "relu", "identity", "sse", reduction="sum")
-    params = jax.tree.map(lambda a: np.stack([a] * 3), net.init(jax.random.key(0)))
-    config = TrainConfig(epochs=12, batch_size=8, early_stopping=4)
-    runs = []
-    for least in (10**9, 0):  # the per-member select only; in place while all are live
-        monkeypatch.setattr(ep, "_EACH_MIN_PARAMS", least)
-        ep.make_member_epochs.cache_clear()  # a fresh jit: it traces again
-        hyper = {"lr": [0.12, 0.01, 0.03]} if optimizer.name == "sgd" else {"lr": [9.0, 0.01, 0.03]}
-        pop = fit_population(
-            net, x, t, optimizer, config, hyper=hyper, params=params, x_val=x, t_val=0.5 * t
-        )
-        runs.append(pop)
-    ep.make_member_epochs.cache_clear()
-    select, each = runs
-    if optimizer.name == "sgd":
-        assert select.members[0]["diverged_epoch"] == 3  # the select path is exercised too
-    for a, b in zip(leaves((select.params, select.state)), leaves((each.params, each.state))):
-        assert a.tobytes() == b.tobytes()
-    for name in select.history:
-        assert select.history[name].tobytes() == each.history[name].tobytes(), name
-    assert [without_seconds([r])[0] for r in select.members] == [
-        without_seconds([r])[0] for r in each.members
-    ]
-
-
 @pytest.mark.parametrize(
     "kwargs, shown",
     [
