@@ -76,9 +76,11 @@ def split_numbers(optimizer: Optimizer, names=()) -> tuple[Optimizer, dict]:
 
 
 def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool):
-    """``epoch((params, opt_state, stopped), e, x, t, x_val, t_val, key) -> (carry, out)``: one
-    pass over the training set; a non-finite step and every step after it leave the parameters
-    as they were (``out["bad_step"]`` is its index, -1 when none), as does ``stopped``."""
+    """``epoch((params, opt_state, stopped, bad), e, x, t, x_val, t_val, key) -> (carry, out)``:
+    one pass over the training set; the run's first non-finite step and every step after it
+    leave the parameters as they were, as does ``stopped``. ``bad`` is that step's index in the
+    run, ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member
+    costs no bookkeeping per epoch."""
     grads_and_metrics, update = halves
     steps = n // batch_size
     dropout = net.dropout > 0
@@ -89,7 +91,7 @@ def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool):
     )
 
     def epoch(carry, e, x, t, x_val, t_val, key):
-        params, opt_state, stopped = carry
+        params, opt_state, stopped, bad = carry
         perm_key, drop_key = jax.random.split(jax.random.fold_in(key, e))
         if batch_size == n:
             order = jnp.arange(n)[None]
@@ -108,27 +110,24 @@ def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool):
             )
             k = jax.random.fold_in(drop_key, i) if dropout else None
             grads, m = grads_and_metrics(params, xb, tb, k)
-            ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0) & ~stopped
-            bad = jnp.where((bad < 0) & ~ok & ~stopped, i, bad)
+            live = (bad < 0) & ~stopped
+            finite = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"])
+            bad = jnp.where(live & ~finite, e * steps + i, bad)
             on_batch = functools.partial(update, x=xb, t=tb)
-            params, opt_state = update_if(ok, on_batch, grads, opt_state, params)
-            return (params, opt_state, bad), m
+            params, opt_state = update_if(live & finite, on_batch, grads, opt_state, params)
+            return (params, opt_state, bad), {"loss": m["loss"], "correct": m["correct"]}
 
         (params, opt_state, bad), m = lax.scan(
             body,
-            (params, opt_state, jnp.int32(-1)),
+            (params, opt_state, bad),
             (jnp.arange(len(order), dtype=np.int32), order),
         )
-        out = {
-            "train_loss": jnp.mean(m["loss"]),
-            "train_correct": jnp.sum(m["correct"]),
-            "bad_step": bad,
-        }
+        out = {"train_loss": jnp.mean(m["loss"]), "train_correct": jnp.sum(m["correct"])}
         if has_val:
             trace = bp.forward(net, params, x_val)
             out["val_loss"] = bp.cost_of(net, trace, t_val).astype(jnp.float32)
             out["val_correct"] = correct(net, trace.as_[-1], t_val).astype(jnp.float32)
-        return (params, opt_state, stopped | (bad >= 0)), out
+        return (params, opt_state, stopped, bad), out
 
     return epoch
 
@@ -144,8 +143,10 @@ def _scan_epochs(one, carry, epochs):
 @functools.lru_cache(maxsize=32)
 def make_epochs(net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: bool, keep=False):
     """``run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs)``: a scan over
-    ``epochs`` (indices), compiled once per number of epochs. ``keep``: the outputs also hold
-    every epoch's ``(params, opt_state)`` under ``"states"``."""
+    ``epochs`` (indices), compiled once per number of epochs. The outputs: each epoch's
+    ``train_loss`` ..., and ``bad``, the index in the run of the first non-finite step (-1:
+    none; the parameters are those before it). ``keep``: the outputs also hold every epoch's
+    ``(params, opt_state)`` under ``"states"``."""
 
     def run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs):
         epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val)
@@ -154,10 +155,10 @@ def make_epochs(net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: boo
             carry, out = epoch(carry, e, x, t, x_val, t_val, key)
             return carry, (out | {"states": carry[:2]} if keep else out)
 
-        (params, opt_state, _), out = _scan_epochs(
-            one, (params, opt_state, jnp.bool_(False)), epochs
+        (params, opt_state, _, bad), out = _scan_epochs(
+            one, (params, opt_state, jnp.bool_(False), jnp.int32(-1)), epochs
         )
-        return params, opt_state, out
+        return params, opt_state, out | {"bad": bad}
 
     return jax.jit(run, donate_argnums=(0, 1))
 
@@ -176,17 +177,20 @@ class Member(NamedTuple):
     stop_epoch: jax.Array  # the epoch after which patience ran out
     diverged_epoch: jax.Array
     diverged_step: jax.Array
+    bad: jax.Array  # the first non-finite step's index in the run (-1: none), as in _epoch
 
 
 @functools.lru_cache(maxsize=32)
 def make_member_epochs(
     net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: bool, patience, rows: bool
 ):
-    """``run(members, x, t, x_val, t_val, rows, val_rows, keys, hyper, epochs)``: the solo
-    epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``, ``hyper`` (and of
-    ``rows``/``val_rows``, each member's training and validation rows of the shared ``x``, when
-    ``rows``), with early stopping after ``patience`` epochs without a better validation loss
-    and divergence tracked per member."""
+    """``run(members, x, t, x_val, t_val, rows, val_rows, keys, hyper, epochs) -> (members,
+    out)``: the solo epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``,
+    ``hyper`` (and of ``rows``/``val_rows``, each member's training and validation rows of the
+    shared ``x``, when ``rows``), with early stopping after ``patience`` epochs without a better
+    validation loss and divergence tracked per member. ``out (P, epochs, k)``: each epoch's
+    ``member_outputs(has_val)``, stacked so that an epoch writes its history once."""
+    steps = n // batch_size
 
     def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs):
         if rows:
@@ -194,18 +198,11 @@ def make_member_epochs(
         epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val)
 
         def one(m, e):
-            (params, opt_state, stopped), out = epoch(
-                (m.params, m.opt_state, m.stopped), e, x, t, x_val, t_val, key
+            (params, opt_state, _, bad), out = epoch(
+                (m.params, m.opt_state, m.stopped, m.bad), e, x, t, x_val, t_val, key
             )
-            diverged = out["bad_step"] >= 0
-            live = ~m.stopped & ~diverged
-            m = m._replace(
-                params=params,
-                opt_state=opt_state,
-                stopped=stopped,
-                diverged_epoch=jnp.where(diverged, e + 1, m.diverged_epoch),
-                diverged_step=jnp.where(diverged, out["bad_step"] + 1, m.diverged_step),
-            )
+            live = ~m.stopped & (bad < 0)
+            m = m._replace(params=params, opt_state=opt_state, bad=bad)
             if patience:  # the rule of fit's early stopping, per member
                 better = live & (out["val_loss"] < m.best_val_loss)
                 bad_epochs = jnp.where(better, 0, m.bad_epochs + live)
@@ -219,13 +216,25 @@ def make_member_epochs(
                     stopped=m.stopped | out_of_patience,
                     stop_epoch=jnp.where(out_of_patience, e + 1, m.stop_epoch),
                 )
-            return m, out
+            return m, jnp.stack([out[name] for name in member_outputs(has_val)])
 
-        return _scan_epochs(one, m, epochs)
+        # Divergence is bookkept once per call, not per epoch: ``bad`` holds its step.
+        m, out = _scan_epochs(one, m, epochs)
+        diverged = m.bad >= 0
+        return m._replace(
+            stopped=m.stopped | diverged,
+            diverged_epoch=jnp.where(diverged, m.bad // steps + 1, 0),
+            diverged_step=jnp.where(diverged, m.bad % steps + 1, 0),
+        ), out
 
     data = 0 if rows else None
     run = jax.vmap(member, in_axes=(0, None, None, None, None, data, data, 0, 0, None))
     return jax.jit(run, donate_argnums=(0,))
+
+
+def member_outputs(has_val: bool) -> tuple:
+    """The names of a population's per-epoch outputs, in the order of ``out``'s last axis."""
+    return ("train_loss", "train_correct", "val_loss", "val_correct")[: 4 if has_val else 2]
 
 
 def _inner_epochs(k: int, outputs) -> int:

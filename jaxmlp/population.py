@@ -38,7 +38,6 @@ from jaxmlp.train import Result, TrainConfig, TrainState
 
 MEMBERS = "members"  # the mesh axis members shard over
 SETTINGS = (*HYPERPARAMETERS, "init_scale")
-_OUTPUTS = ("train_loss", "train_correct", "val_loss", "val_correct")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,8 +112,8 @@ def fit_population(
       chunk: train at most this many members at a time (memory), with the same results.
 
     Memory per member: its parameters and optimizer state (twice the parameters with early
-    stopping, for the best ones), one batch's activations and gradients, and 16 bytes of
-    history per epoch; the data are shared.
+    stopping, for the best ones), one batch's activations and gradients, and 8 bytes of
+    history per epoch (16 with validation); the data are shared.
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     seeds, values = _members(seeds, hyper, optimizer, config)
@@ -270,6 +269,7 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> ep.Member:
         stop_epoch=zeros(),
         diverged_epoch=zeros(),
         diverged_step=zeros(),
+        bad=jnp.full(p, -1, jnp.int32),
     )
 
 
@@ -279,19 +279,20 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
         split = NamedSharding(mesh, PartitionSpec(MEMBERS))
         carry, keys, hyper, rows = jax.device_put((carry, keys, hyper, rows), split)
         data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
-    p = len(keys)
+    p, names = len(keys), ep.member_outputs(rows is not None or data[2] is not None)
     rows = rows or (None, None)
-    per_call = ep.epochs_per_call(net, n, config.epochs, 4 * len(_OUTPUTS) * p, members=p)
+    per_call = ep.epochs_per_call(net, n, config.epochs, 4 * len(names) * p, members=p)
     outs, first, start = [], 0, time.perf_counter()
     while first < config.epochs:
         epochs = jnp.arange(first, min(first + per_call, config.epochs), dtype=jnp.int32)
         carry, out = run(carry, *data, *rows, keys, hyper, epochs)
-        outs.append(jax.device_get({k: v for k, v in out.items() if k in _OUTPUTS}))
+        outs.append(jax.device_get(out))
         first += len(epochs)
         if bool(carry.stopped.all()):  # every member out of patience or diverged
             break
     seconds = (time.perf_counter() - start) / first
-    history = {k: np.concatenate([o[k] for o in outs], axis=1) for k in outs[0]}
+    out = np.concatenate(outs, axis=1)
+    history = {name: out[..., j] for j, name in enumerate(names)}
     params = carry.params
     if config.early_stopping and config.restore_best:
         found = carry.best_val_loss < jnp.inf

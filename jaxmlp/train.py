@@ -195,17 +195,18 @@ def fit(
         start = time.perf_counter()
         params_, opt_state, out = call(params_, opt_state, first, k)
         states = out.pop("states", None)  # with keep: on the devices, sharded like the state
-        out = jax.tree.map(lambda a: np.asarray(a).tolist(), jax.device_get(out))  # floats
+        out = jax.device_get(out)
         seconds = (time.perf_counter() - start) / k
         records = _records(net, out, first, seconds, data.n_seen, data.x_val)
-        if not keep and max(out["bad_step"]) < 0:  # no one looks between the calls' ends
+        bad = int(out["bad"])  # the run's first non-finite step, -1: none
+        if not keep and bad < 0:  # no one looks between the calls' ends
             history += records
             state = _advance(state, records[-1], params_, opt_state, config)
             continue
         for j, record in enumerate(records):
-            if out["bad_step"][j] >= 0:
+            if bad >= 0 and bad // data.steps == first + j:
                 good = state._replace(params=params_, opt_state=opt_state, epoch=first + j)
-                raise Diverged(first + j + 1, int(out["bad_step"][j]) + 1, good, history)
+                raise Diverged(first + j + 1, bad % data.steps + 1, good, history)
             history.append(record)
             if j == k - 1:  # on the device: the state after the last epoch of the call
                 state = _advance(state, record, params_, opt_state, config)
@@ -230,6 +231,11 @@ class Data(NamedTuple):
     @property
     def n(self) -> int:
         return self.x.shape[0]
+
+    @property
+    def steps(self) -> int:
+        """Steps an epoch takes."""
+        return self.n // self.batch_size
 
     @property
     def n_seen(self) -> int:
@@ -275,8 +281,11 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True) -> Data:
 def step_spec(optimizer, config, steps_per_epoch: int, names=()):
     """``(StepSpec, numbers)``: what the compiled epochs are cached on, and the optimizer's
     numbers that travel as their arguments (another learning rate never recompiles)."""
+    total = steps_per_epoch * config.epochs
+    if total >= 2**31:  # the step counters (the run's step index, optax's count) are int32
+        raise ValueError(f"epochs x steps per epoch must be < 2**31, got {total}.")
     structure, numbers = ep.split_numbers(optimizer, names)
-    spec = ep.StepSpec(structure, steps_per_epoch * config.epochs, config.backprop, config.dtype)
+    spec = ep.StepSpec(structure, total, config.backprop, config.dtype)
     return spec, numbers
 
 
@@ -300,6 +309,8 @@ def _program(net, data: Data, optimizer, config, keep: bool):
     def call(params, opt_state, first, k):
         args = (key, hyper, first, data.batch_size, config.chunk_steps)
         params, opt_state, out = stream.streamed_epoch(run, params, opt_state, x, t, *args)
+        bad = out.pop("bad_step")[0]  # in the epoch; the on-device outputs count in the run
+        out["bad"] = first * data.steps + bad if bad >= 0 else -1
         return (
             params,
             opt_state,
@@ -314,8 +325,7 @@ def _start(net, data, optimizer, config, params, state):
     its arrays on the mesh (``may_alias=False``: the run donates them, never the caller's)."""
     if state is None:
         p = initial_params(net, config, params)
-        steps = data.n // data.batch_size
-        state = TrainState(p, optimizer.build(steps * config.epochs).init(p), 0)
+        state = TrainState(p, optimizer.build(data.steps * config.epochs).init(p), 0)
     else:
         net.check_params(state.params)
     placed = jax.device_put(
@@ -369,28 +379,31 @@ def _finish(state, history, config):
 
 
 def _records(net, out, first, seconds, n_seen, x_val):
-    """One history dict per epoch of a call, from its outputs as Python lists; ``seconds`` is
-    the call's time split evenly among its ``k`` epochs."""
+    """One history dict per epoch of a call, from its outputs (arrays or lists); ``seconds`` is
+    the call's time split evenly among its ``k`` epochs. Built column by column into copies of
+    one template (5000 records: ~0.5 ms less than dict by dict)."""
     k = len(out["train_loss"])
     classifier, val = is_classifier(net), x_val is not None
-    none = [None] * k
-    accuracy = [c / n_seen for c in out["train_correct"]] if classifier else none
-    val_loss = out["val_loss"] if val else none
-    val_accuracy = [c / x_val.shape[0] for c in out["val_correct"]] if val and classifier else none
-    return [
-        {
-            "epoch": first + j + 1,
-            "train_loss": loss,
-            "train_accuracy": acc,
-            "val_loss": v_loss,
-            "val_accuracy": v_acc,
-            "seconds": seconds,
-            "fused": k,
-        }
-        for j, (loss, acc, v_loss, v_acc) in enumerate(
-            zip(out["train_loss"], accuracy, val_loss, val_accuracy, strict=True)
-        )
-    ]
+    columns = {"epoch": range(first + 1, first + k + 1), "train_loss": _floats(out["train_loss"])}
+    if classifier:
+        columns["train_accuracy"] = _floats(out["train_correct"], n_seen)
+    if val:
+        columns["val_loss"] = _floats(out["val_loss"])
+        if classifier:
+            columns["val_accuracy"] = _floats(out["val_correct"], x_val.shape[0])
+    template = dict.fromkeys(("epoch", "train_loss", "train_accuracy", "val_loss"))
+    template |= {"val_accuracy": None, "seconds": seconds, "fused": k}
+    records = [template.copy() for _ in range(k)]
+    for name, column in columns.items():
+        for record, value in zip(records, column, strict=True):
+            record[name] = value
+    return records
+
+
+def _floats(values, n: int = 1) -> list:
+    """Python floats ``values / n`` (float64, as ``float(v) / n``)."""
+    a = np.asarray(values, np.float64)
+    return (a / n if n != 1 else a).tolist()
 
 
 def _epochs_per_call(net, n: int, config, state_bytes: int = 0) -> int:

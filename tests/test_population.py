@@ -52,6 +52,9 @@ def close(a, b, rtol=RTOL):
 
 
 def without_seconds(history):
+    """The records without their timing: ``seconds``, and ``fused`` (how many epochs shared a
+    compiled call's time: a solo fit with early stopping fuses a call's worth, a member's
+    record counts the epochs it trained)."""
     return [{k: v for k, v in r.items() if k not in ("seconds", "fused")} for r in history]
 
 

@@ -16,6 +16,7 @@ from jaxmlp import (
     TrainState,
     evaluate,
     fit,
+    fit_population,
     make_step,
     train,
 )
@@ -567,3 +568,12 @@ def test_empty_or_misshapen_data_is_an_error():
         fit(NET, np.zeros((40, 5), np.float32), T)
     with pytest.raises(ValueError, match=r"\(40, 3\).*\(39, 3\)"):
         fit(NET, X, T[:39])
+
+
+def test_a_run_of_2_to_the_31_steps_or_more_is_refused():
+    """The run's step index (divergence) and optax's count are int32: a longer run would wrap."""
+    x, t = blobs()  # 40 examples, batch 8: 5 steps an epoch
+    with pytest.raises(ValueError, match=r"< 2\*\*31, got 2147483650"):
+        fit(NET, x, t, ADAM, TrainConfig(epochs=2**31 // 5 + 1, batch_size=8))
+    with pytest.raises(ValueError, match=r"< 2\*\*31"):
+        fit_population(NET, x, t, ADAM, TrainConfig(epochs=2**31, batch_size=8), seeds=[0])
