@@ -31,8 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxmlp import arrays, sharding, train
 from jaxmlp import epochs as ep
-from jaxmlp import sharding, train
 from jaxmlp.optim import HYPERPARAMETERS, Optimizer
 from jaxmlp.train import Result, TrainConfig, TrainState
 
@@ -125,9 +125,9 @@ def fit_population(
     if config.chunk_steps is not None:
         raise ValueError("chunk_steps streams one run's data; a population keeps it on the device.")
     dtype = train.storage_dtype(config.dtype)
-    x, t = train._as_arrays(net, x, t, dtype)
+    x, t = arrays.as_arrays(net, x, t, dtype)
     if x_val is not None:
-        x_val, t_val = train._as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
+        x_val, t_val = arrays.as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
     if rows is not None:
         rows = _check_rows(rows, p, x.shape[0], x_val)
     has_val = x_val is not None or rows is not None
