@@ -120,6 +120,13 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--seed", _integer, "N", "seeds the data, split, initial parameters and shuffling"),
     ("--dtype", str, "float32|float64|bfloat16", "compute dtype"),
     ("--devices", _integer, "N", "data-parallel over N devices (default: all)"),
+    (
+        "--chunk-steps",
+        _integer,
+        "N",
+        "keep the training set on the host and send N steps' "
+        "batches to the device at a time (data larger than the device; same results)",
+    ),
     ("--val-fraction", _number, "F", "held-out validation share (default 0.1, 0 if tiny)"),
     ("--early-stopping", _integer, "PATIENCE", "stop after PATIENCE epochs without progress"),
     (
@@ -267,7 +274,7 @@ def _add_sweep(commands):
         return parse
 
     for flag, kind, metavar, text in _TRAIN_FLAGS:
-        if flag in ("--devices", "--checkpoint-every"):
+        if flag in ("--devices", "--checkpoint-every", "--chunk-steps"):
             continue  # one device; each chunk of members is saved
         if flag in swept:
             sweep.add_argument(flag, metavar=f"{metavar}[,...]", help=_help(flag, text))

@@ -443,3 +443,16 @@ def test_a_latin1_csv_trains_evaluates_and_predicts_with_encoding(frame, tmp_pat
     assert cli.main(["train", "--data", "xor", "--encoding", "latin-1", "--out",
                      str(tmp_path / "x")]) == 2  # fmt: skip
     assert "--encoding would be ignored" in error_line(capsys)
+
+
+def test_chunk_steps_streams_from_the_host_with_the_same_bits(tmp_path):
+    """``--chunk-steps N`` (the streamed engine, issue 15) trains as the on-device run does."""
+    base = ["train", "--data", "xor", "--hidden", "3", "--epochs", "3", "--batch-size", "2",
+            "--no-progress"]  # fmt: skip
+    assert cli.main([*base, "--out", str(tmp_path / "device")]) == 0
+    assert cli.main([*base, "--chunk-steps", "1", "--out", str(tmp_path / "host")]) == 0
+    sha = [json.loads((tmp_path / r / "summary.json").read_text())["params_sha256"]
+           for r in ("device", "host")]  # fmt: skip
+    assert sha[0] == sha[1]
+    saved = json.loads((tmp_path / "host" / "config.json").read_text())
+    assert saved["settings"]["chunk_steps"] == 1 and saved["train"]["chunk_steps"] == 1

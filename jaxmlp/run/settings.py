@@ -53,6 +53,7 @@ DEFAULTS = {
     "seed": 0,
     "dtype": "float32",
     "devices": None,
+    "chunk_steps": None,
     "val_fraction": None,
     "early_stopping": None,
     "checkpoint_every": None,
@@ -213,6 +214,7 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
         dtype=settings["dtype"],
         early_stopping=settings["early_stopping"],
         devices=settings["devices"],
+        chunk_steps=settings["chunk_steps"],
     )
     n = len(data.x_train)
     if config.early_stopping and data.x_val is None:

@@ -13,9 +13,11 @@ from sklearn.utils._param_validation import (
 )
 
 from jaxmlp import activations
+from jaxmlp.optim import FIRST_ORDER
 from jaxmlp.train import BACKPROPS
 
-STOCHASTIC_SOLVERS = ("sgd", "adam", "momentum", "nesterov", "adamw", "rmsprop", "adagrad")
+# scikit-learn's two first, then the rest of jaxmlp's first-order optimizer table
+STOCHASTIC_SOLVERS = ("sgd", "adam", *(n for n in FIRST_ORDER if n not in ("sgd", "adam")))
 SOLVERS = ("lbfgs", *STOCHASTIC_SOLVERS)
 ACTIVATION_ALIASES = {"logistic": "sigmoid"}  # scikit-learn's name -> jaxmlp's
 REGRESSION_LOSSES = {"squared_error": "sse", "absolute_error": "mae", "huber": "huber"}
