@@ -202,7 +202,7 @@ def test_a_held_folder_is_refused_and_released_after_the_run(tmp_path, capsys):
         ("another setting", ["--lr", "0.5"], "--lr 0.5 differs"),
         ("an empty folder", [], "nothing to resume"),
         ("no folder", [], "nothing to resume"),
-        ("another run's checkpoint", [], "belongs to another run"),
+        ("another run's checkpoint", [], "checkpoint of another run"),
     ],
 )
 def test_a_refused_resume_leaves_the_folder_byte_for_byte(
@@ -238,7 +238,7 @@ def test_a_checkpoint_of_another_run_is_not_evaluated_under_this_runs_config(
     np.savetxt(tmp_path / "x.csv", [[0.0, 1.0]], delimiter=",", header="x1,x2", comments="")
     inputs = ["--input", str(tmp_path / "x.csv")] if command == "predict" else []
     assert cli.main([command, str(out), *inputs]) == 2
-    assert_one_error(capsys, "belongs to another run")
+    assert_one_error(capsys, "checkpoint of another run")
 
 
 # -- temporary files and atomic writes -----------------------------------------------------------
@@ -380,7 +380,7 @@ def test_evaluating_or_predicting_with_non_finite_parameters_exits_2(
     state, meta = ckpt.state._replace(params=params), ckpt.meta["extra"]
     checkpoint.save(
         out / "checkpoint.npz", state, net=ckpt.net, optimizer=ckpt.optimizer,
-        config=ckpt.config, extra=ckpt.extra, extra_meta=meta,
+        config=ckpt.config, extra=ckpt.extra, extra_meta=meta, run_id=ckpt.meta["run_id"],
     )  # fmt: skip
     np.savetxt(tmp_path / "x.csv", [[0.0, 1.0]], delimiter=",", header="x1,x2", comments="")
     inputs = ["--input", str(tmp_path / "x.csv")] if command == "predict" else []

@@ -240,20 +240,10 @@ def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
         raise ValueError(f"{run_dir}: no such run folder.")
     if not (run_dir / "config.json").is_file():
         raise ValueError(f"{run_dir}: not a jaxmlp run folder (no config.json).")
-    config, ckpt = read_config(run_dir), checkpoint.load(run_dir / "checkpoint.npz")
-    check_run_id(run_dir / "checkpoint.npz", ckpt.meta, config.get("run_id"))
-    return config, ckpt
-
-
-def check_run_id(path, meta: dict, expected: str | None) -> None:
-    """Refuse the checkpoint at ``path`` (its metadata ``meta``) unless it carries the run id
-    ``expected`` (None: a folder from before run ids, or saved from Python: no check)."""
-    extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
-    if expected is not None and extra.get("run_id") != expected:
-        raise ValueError(
-            f"{path}: belongs to another run (run id {str(extra.get('run_id'))[:12]}, "
-            f"config.json's {expected[:12]}): it cannot stand for this one."
-        )
+    config = read_config(run_dir)
+    # config.json's run id binds the checkpoint to it (None: a folder from before run ids, or
+    # saved from Python: no check); checkpoint.load refuses one of another run
+    return config, checkpoint.load(run_dir / "checkpoint.npz", run_id=config.get("run_id"))
 
 
 def run_dtype(run_dir) -> str:

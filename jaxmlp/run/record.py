@@ -66,7 +66,7 @@ class Saver:
         start = time.perf_counter()
         checkpoint.save(
             self.path, state, net=self.net, optimizer=self.optimizer, config=self.config,
-            extra=self.extra,
+            extra=self.extra, run_id=self.facts.get("run_id"),
             extra_meta={"wall_seconds": self.wall_seconds(), **self.facts},
         )  # fmt: skip
         self.epoch = state.epoch

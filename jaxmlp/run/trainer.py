@@ -139,8 +139,9 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     if not (out / "checkpoint.npz").exists():  # killed before its first save: start over
         state, _ = _initial(run)
         return state, facts
-    ckpt = checkpoint.load(out / "checkpoint.npz", net=run.net, optimizer=run.optimizer)
-    folder.check_run_id(out / "checkpoint.npz", ckpt.meta, facts["run_id"])
+    ckpt = checkpoint.load(
+        out / "checkpoint.npz", net=run.net, optimizer=run.optimizer, run_id=facts["run_id"]
+    )
     extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
     if dataclasses.replace(ckpt.config, epochs=config.epochs) != config:
         raise ValueError(
