@@ -84,8 +84,6 @@ def parse(spec) -> Scheme:
         raise ValueError(f"Init {spec!r}: uniform needs low < high.")
     if name == "normal" and not args[0] > 0:
         raise ValueError(f"Init {spec!r}: normal needs std > 0.")
-    if name == "constant" and not math.isfinite(args[0]):
-        raise ValueError(f"Init {spec!r}: constant needs a finite value.")
     return Scheme(name, args)
 
 

@@ -322,7 +322,8 @@ def _check_sizes(sizes) -> tuple[int, ...]:
 
 def _all_finite(a) -> bool:
     xp = jnp if isinstance(a, jax.Array) else np
-    return bool(xp.isfinite(a).all())
+    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
+        return bool(xp.isfinite(a).all())
 
 
 def _check_range(a, dtype, name) -> None:
@@ -333,7 +334,8 @@ def _check_range(a, dtype, name) -> None:
         return
     largest = float(jnp.finfo(dtype).max)
     xp = jnp if isinstance(a, jax.Array) else np  # numpy's float64 stays float64
-    top = float(xp.max(xp.where(xp.isfinite(a), xp.abs(a), 0), initial=0))
+    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
+        top = float(xp.max(xp.where(xp.isfinite(a), xp.abs(a), 0), initial=0))
     if top > largest:
         raise ValueError(
             f"{name}: value {top:.6g} exceeds the {jnp.dtype(dtype).name} range (largest "
@@ -347,8 +349,9 @@ def _check_probabilities(t, loss) -> None:
     if isinstance(t, jax.core.Tracer) or t.size == 0:
         return
     xp = jnp if isinstance(t, jax.Array) else np
-    t = xp.where(xp.isfinite(t), t, 0)  # NaN and Inf are the finiteness check's to name
-    low, high = float(xp.min(t)), float(xp.max(t))
+    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
+        t = xp.where(xp.isfinite(t), t, 0)  # NaN and Inf are the finiteness check's to name
+        low, high = float(xp.min(t)), float(xp.max(t))
     if low < 0 or high > 1:
         raise ValueError(
             f"Targets of loss {loss!r} must lie in [0, 1] (a probability or a 0/1 label), got "

@@ -27,8 +27,8 @@ def test_constant_init_sets_every_weight_and_bias_to_the_value():
     [
         ("constant", "takes 1 argument(s), e.g. 'constant:0.5'"),
         ("constant:1,2", "takes 1 argument(s)"),
-        ("constant:nan", "'constant:nan': constant needs a finite value"),
-        ("constant:inf", "'constant:inf': constant needs a finite value"),
+        ("constant:nan", "'constant:nan': arguments must be finite numbers"),
+        ("constant:inf", "'constant:inf': arguments must be finite numbers"),
         ("constant:x", "'constant:x': arguments must be numbers"),
     ],
 )
