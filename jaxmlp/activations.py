@@ -4,22 +4,33 @@ Protocol: ``fn(z) -> a``, ``grad(z) -> h'(z)`` and ``grad2(z) -> h''(z)``, all e
 pre-activation z. The derivatives consume z (not a), are written out by hand, and are never
 obtained from jax. ``smooth`` says h has derivatives of every order everywhere; a record that is
 not smooth has its kinks at z = 0 (finite differences must keep away from there). A record with
-``learnable=True`` (PReLU) takes its per-unit slope as a second argument, ``fn(z, alpha)``,
-``grad(z, alpha)``, ``grad2(z, alpha)``, and gives ``grad_alpha = dh/dalpha``,
-``grad_z_alpha = d2h/dz dalpha`` and ``grad2_alpha = d2h/dalpha2``; ``slope(layer)`` is the
-extra argument a layer's parameters supply, so generic loops never name the activation.
+``learnable=True`` (prelu, elu_learnable, isru_learnable) takes its per-unit alpha as a second
+argument, ``fn(z, alpha)``, ``grad(z, alpha)``, ``grad2(z, alpha)``, and gives ``grad_alpha =
+dh/dalpha``, ``grad_z_alpha = d2h/dz dalpha`` and ``grad2_alpha = d2h/dalpha2``; ``alpha_init``
+is its starting value and ``slope(layer)`` the extra argument a layer's parameters supply, so
+generic loops never name the activation.
+
+A spec names a record (``get``): a registered name; ``name:c`` for an activation that takes a
+constant (``CONSTANTS``: ``"elu:1.67326"``, ``"isru:0.5"``, ``"leaky_relu:0.2"``, ``"step:1"``,
+and for the learnable ones the initial alpha, ``"prelu:0.1"``); or per-unit groups of one layer,
+``"tanh*3+relu*5"`` (3 tanh units, then 5 relu units: the counts add up to the layer's width).
+A record's ``name`` is its canonical spec, the one checkpoints and the command line carry;
+a constant equal to the default gives the plain name's record itself.
 
 Kinks follow what ``jax.grad`` gives for the same forward definition: relu'(0) = 0,
 leaky_relu'(0) = 0.01, elu'(0) = 1, elu''(0) = 1, softsign''(0) = -2 (jax's |z|' is 1 at 0); step
 and sign have derivatives 0 everywhere (their true derivative is a Dirac delta at 0, which gradient
-descent cannot use).
+descent cannot use). step(0) = 0 as seed 002 defines it; ``"step:1"`` is seed 004's step(0) = 1.
 
 >>> import jax.numpy as jnp
 >>> tanh = get("tanh")
 >>> float(tanh.grad(jnp.asarray(0.0)))
 1.0
+>>> get("elu:1.67326").name, get("elu:1.0").name, float(get("step:1").fn(jnp.asarray(0.0)))
+('elu:1.67326', 'elu', 1.0)
 """
 
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -34,8 +45,10 @@ PRELU_INIT = 0.25
 
 class Activation(NamedTuple):
     """One activation: ``name``, forward ``fn``, hand-derived derivatives ``grad`` (h') and
-    ``grad2`` (h'', None if a user did not give it), ``smooth`` (no kinks), and for a learnable
-    slope its derivatives in alpha."""
+    ``grad2`` (h'', None if a user did not give it), ``smooth`` (no kinks), for a learnable
+    alpha its derivatives in alpha and its initial value, ``family`` (the registered name whose
+    rule a parametrised record uses, for the default init) and ``width`` (the units a per-unit
+    group covers; None: any layer)."""
 
     name: str
     fn: Callable
@@ -46,6 +59,9 @@ class Activation(NamedTuple):
     grad_alpha: Callable | None = None
     grad_z_alpha: Callable | None = None
     grad2_alpha: Callable | None = None
+    alpha_init: float | None = None
+    family: str | None = None
+    width: int | None = None
 
     def slope(self, layer: dict) -> tuple:
         """The extra arguments of ``fn`` and its derivatives that ``layer``'s parameters hold:
@@ -104,6 +120,33 @@ def _one(z, *slope):
     return jnp.ones_like(z)
 
 
+def _isru(z, alpha=1.0):
+    return z * jax.lax.rsqrt(1 + alpha * z * z)  # z / sqrt(1 + alpha z^2)
+
+
+def _isru_grad(z, alpha=1.0):
+    return jax.lax.rsqrt(1 + alpha * z * z) ** 3  # (1 + alpha z^2)^-3/2
+
+
+def _isru_grad2(z, alpha=1.0):
+    return -3 * alpha * z * jax.lax.rsqrt(1 + alpha * z * z) ** 5  # d/dz (1 + alpha z^2)^-3/2
+
+
+# Learnable ISRU, with r = (1 + alpha z^2)^-1/2 and h = z r: dh/dalpha = -z^3 r^3 / 2 = -h^3 / 2,
+# d2h/dz dalpha = d/dalpha r^3 = -3/2 z^2 r^5 = -3/2 h^2 r^3, d2h/dalpha2 = -3/2 h^2 dh/dalpha
+# = 3/4 h^5 (powers of h: no overflow of z^5 at large |z|).
+def _isru_grad_alpha(z, alpha=1.0):
+    return -0.5 * _isru(z, alpha) ** 3
+
+
+def _isru_grad_z_alpha(z, alpha=1.0):
+    return -1.5 * _isru(z, alpha) ** 2 * jax.lax.rsqrt(1 + alpha * z * z) ** 3
+
+
+def _isru_grad2_alpha(z, alpha=1.0):
+    return 0.75 * _isru(z, alpha) ** 5
+
+
 _BUILTIN = (
     Activation("identity", lambda z: z, _one, _zero, smooth=True),
     Activation("step", lambda z: jnp.where(z > 0, 1.0, 0.0).astype(z.dtype), _zero, _zero),
@@ -153,6 +196,7 @@ _BUILTIN = (
         grad_alpha=lambda z, alpha=None: jnp.where(z > 0, 0.0, z).astype(z.dtype),
         grad_z_alpha=lambda z, alpha=None: jnp.where(z > 0, 0.0, 1.0).astype(z.dtype),
         grad2_alpha=_zero,
+        alpha_init=PRELU_INIT,
     ),
     # ELU with alpha = 1 (seed 002 prints alpha = 1.67326, which is SELU's constant).
     Activation("elu", _elu, _elu_grad, _elu_grad2),
@@ -164,9 +208,34 @@ _BUILTIN = (
     ),
     # softplus(z) = ln(1 + e^z) = logaddexp(z, 0), exact for large |z|; its derivative is sigma.
     Activation("softplus", lambda z: jnp.logaddexp(z, 0.0), _sigmoid, _sigmoid_grad, smooth=True),
+    Activation(
+        "elu_learnable",
+        _elu,
+        _elu_grad,
+        _elu_grad2,
+        learnable=True,
+        # h = alpha (e^z - 1) for z <= 0: dh/dalpha = e^z - 1, d2h/dz dalpha = e^z, d2h/dalpha2 = 0
+        grad_alpha=lambda z, alpha=None: jnp.where(z > 0, 0.0, jnp.expm1(_negative_part(z))),
+        grad_z_alpha=lambda z, alpha=None: jnp.where(z > 0, 0.0, jnp.exp(_negative_part(z))),
+        grad2_alpha=_zero,
+        alpha_init=1.0,
+    ),
+    Activation(
+        "isru_learnable",
+        _isru,
+        _isru_grad,
+        _isru_grad2,
+        smooth=True,
+        learnable=True,
+        grad_alpha=_isru_grad_alpha,
+        grad_z_alpha=_isru_grad_z_alpha,
+        grad2_alpha=_isru_grad2_alpha,
+        alpha_init=1.0,
+    ),
 )
 
 _REGISTRY: dict[str, Activation] = {act.name: act for act in _BUILTIN}
+_SPECS: dict[str, Activation] = {}  # specs read so far (cleared when the registry changes)
 
 
 def names() -> tuple[str, ...]:
@@ -175,12 +244,31 @@ def names() -> tuple[str, ...]:
 
 
 def get(name: str) -> Activation:
-    """The activation record called ``name``; ValueError listing the known names otherwise."""
+    """The activation record of the spec ``name`` (the module docstring: a registered name,
+    ``name:c``, or per-unit groups ``name*count+...``, read by ``activation_specs.parse``);
+    ValueError naming the problem and the allowed values otherwise. Equal specs give the same
+    record object (a jit cache key stays the same)."""
     if isinstance(name, Activation):
         return name
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"Unknown activation: {name!r}. It needs to be one of {list(_REGISTRY)}.")
-    return _REGISTRY[name]
+    if not isinstance(name, str):
+        raise ValueError(
+            f"An activation must be a name or spec such as 'tanh' or 'elu:1.67326', got {name!r}."
+        )
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name not in _SPECS:
+        from jaxmlp.activation_specs import parse  # built on this module's records
+
+        _SPECS[name] = parse(name)
+    return _SPECS[name]
+
+
+def specs() -> tuple[str, ...]:
+    """Every registered name, then one spec per activation constant and one per-unit group
+    (``activation_specs.examples``): the activations the gradient and curvature matrices check."""
+    from jaxmlp.activation_specs import examples
+
+    return names() + examples()
 
 
 def register(
@@ -197,8 +285,11 @@ def register(
     >>> float(get("cube").grad(jnp.asarray(2.0)))
     12.0
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"An activation name must be a non-empty string, got {name!r}.")
+    if not isinstance(name, str) or not name or re.search(r"[:*+,\s]", name):
+        raise ValueError(
+            f"An activation name must be a non-empty string without ':', '*', '+', ',' or "
+            f"spaces (they write specs), got {name!r}."
+        )
     if not (callable(fn) and callable(grad)) or not (grad2 is None or callable(grad2)):
         raise TypeError(
             f"fn, grad (and grad2 if given) must be callables, got {type(fn).__name__}, "
@@ -208,6 +299,7 @@ def register(
         raise ValueError(f"{name!r} is a built-in activation and cannot be replaced.")
     act = Activation(name, fn, grad, grad2, smooth=bool(smooth))
     _REGISTRY[name] = act
+    _SPECS.clear()  # specs that name it are read afresh
     return act
 
 
@@ -215,3 +307,4 @@ def unregister(name: str) -> None:
     """Remove a user-registered activation (built-ins stay)."""
     if name in _REGISTRY and _REGISTRY[name] not in _BUILTIN:
         del _REGISTRY[name]
+        _SPECS.clear()

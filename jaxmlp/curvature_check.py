@@ -210,14 +210,15 @@ class CurvatureMatrixReport(NamedTuple):
 
     def __str__(self) -> str:
         head = " ".join(f"{c:>9}" for c in CHECKS)
-        lines = [f"{'activation':<12} {'output':<9} {'loss':<14} {'depth':>5} {head}  verdict"]
+        w = max([12] + [len(r.activation) for r in self.rows])  # the longest spec
+        lines = [f"{'activation':<{w}} {'output':<9} {'loss':<14} {'depth':>5} {head}  verdict"]
         for r in self.rows:
             errs = " ".join(
                 f"{r.errors[c]:>9.1e}" if c in r.errors else f"{'n/a':>9}" for c in CHECKS
             )
             verdict = "ok" if r.ok else "FAIL"
             lines.append(
-                f"{r.activation:<12} {r.output:<9} {r.loss:<14} {r.depth:>5} {errs}  {verdict}"
+                f"{r.activation:<{w}} {r.output:<9} {r.loss:<14} {r.depth:>5} {errs}  {verdict}"
             )
         worst = ", ".join(f"{c} {self.worst(c):.1e}" for c in CHECKS)
         lines.append(
@@ -230,7 +231,8 @@ class CurvatureMatrixReport(NamedTuple):
 
 
 def curvature_matrix(depths=(1, 2, 3), activations=None, pairs=None, *, seed=0):
-    """``check_curvature`` for every activation x (output, loss) pair x depth, float64.
+    """``check_curvature`` for every activation spec (``activations.specs()`` by default, as the
+    gradient matrix has them) x (output, loss) pair x depth, float64.
 
     Each cell is a net ``(3, 4, ..., 4, 3)`` with ``depth`` hidden layers, mean reduction and 4
     examples, drawn as the gradient matrix draws them (redrawn until clear of the kinks; a cell
@@ -241,7 +243,7 @@ def curvature_matrix(depths=(1, 2, 3), activations=None, pairs=None, *, seed=0):
     >>> report.cells, report.failing
     (1, 0)
     """
-    acts = _activations.names() if activations is None else tuple(activations)
+    acts = _activations.specs() if activations is None else tuple(activations)
     left_out = tuple(a for a in acts if _activations.get(a).grad2 is None)
     pairs = valid_pairs() if pairs is None else tuple(tuple(p) for p in pairs)
     for d in depths:

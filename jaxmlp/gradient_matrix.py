@@ -1,4 +1,4 @@
-"""The gradient-check matrix: every activation x (output, loss) pair x depth, one small net each,
+"""The gradient-check matrix: every activation spec x (output, loss) pair x depth, one small net each,
 the hand gradient projected on one random direction against autodiff and central differences.
 
 Finite differences are only meaningful away from kinks: each cell redraws its data until every
@@ -93,7 +93,8 @@ class MatrixReport(NamedTuple):
         for row in self.rows:
             groups.setdefault((row.activation, row.output, row.loss), {})[row.depth] = row
         head = " ".join(f"d{d:<3}" for d in depths)
-        lines = [f"{'activation':<12} {'output':<9} {'loss':<14} {head} {'autodiff':>9} {'fd':>9}"]
+        w = max([12] + [len(row.activation) for row in self.rows])  # the longest spec
+        lines = [f"{'activation':<{w}} {'output':<9} {'loss':<14} {head} {'autodiff':>9} {'fd':>9}"]
         for (act, out, loss), by_depth in groups.items():
             marks = " ".join(
                 f"{('ok' if by_depth[d].ok else 'FAIL') if d in by_depth else '-':<4}"
@@ -102,7 +103,7 @@ class MatrixReport(NamedTuple):
             ad = max(row.rel_err_autodiff for row in by_depth.values())
             fd = [row.rel_err_fd for row in by_depth.values() if row.rel_err_fd is not None]
             fd_text = f"{max(fd):>9.1e}" if fd else f"{'n/a':>9}"
-            lines.append(f"{act:<12} {out:<9} {loss:<14} {marks} {ad:>9.1e} {fd_text}")
+            lines.append(f"{act:<{w}} {out:<9} {loss:<14} {marks} {ad:>9.1e} {fd_text}")
         lines.append(
             f"{self.cells} cells ({self.dtype}), {self.failing} failing; worst relative error "
             f"{self.worst_rel_err_autodiff:.1e} against autodiff, {self.worst_rel_err_fd:.1e} "
@@ -138,7 +139,9 @@ def gradcheck_matrix(
     Args:
       dtype: "float64" (the verdict) or "float32".
       depths: numbers of hidden layers.
-      activations: names; every registered activation by default, user ones included.
+      activations: specs; by default ``activations.specs()``: every registered activation,
+        user ones included, one spec per activation constant (``"elu:1.67326"``...) and one
+        per-unit group of width 4.
       pairs: ``(output, loss)`` pairs; ``valid_pairs()`` by default.
       curvature: also run ``curvature_check.curvature_matrix`` over the same cells (depths up to
         3, always float64); the report's ``curvature`` holds it and ``ok`` needs it to pass.
@@ -149,7 +152,7 @@ def gradcheck_matrix(
     """
     name = jnp.dtype(dtype).name
     settings_for(name)
-    acts = _activations.names() if activations is None else tuple(activations)
+    acts = _activations.specs() if activations is None else tuple(activations)
     pairs = valid_pairs() if pairs is None else tuple(tuple(p) for p in pairs)
     for d in depths:
         if isinstance(d, bool) or not isinstance(d, int) or d < 1:

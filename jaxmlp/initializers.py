@@ -36,6 +36,7 @@ _DEFAULTS = {
     "leaky_relu": "he_normal",
     "prelu": "he_normal",
     "elu": "he_normal",
+    "elu_learnable": "he_normal",
     "selu": "lecun_normal",
 }
 

@@ -1,7 +1,8 @@
 """The network: an immutable description ``MLP`` whose methods are pure functions of ``params``.
 
 ``params`` is a plain list with one dict per layer, ``{"w": (fan_in, fan_out), "b": (fan_out,)}``
-(plus ``"alpha": (fan_out,)`` for a PReLU hidden layer), so ``z = a w + b`` reads like the math.
+(plus ``"alpha": (fan_out,)`` for a hidden layer with a learnable alpha), so ``z = a w + b``
+reads like the math.
 An ``MLP`` is hashable and can be a static argument of ``jax.jit``.
 
 >>> import jax, jax.numpy as jnp
@@ -30,7 +31,10 @@ class MLP:
 
     Args:
       sizes: layer widths ``(d, p_1, ..., p_{L-1}, K)``, input first, at least two.
-      activation: one hidden activation name, or one per hidden layer (``activations.names()``).
+      activation: one hidden activation spec, or one per hidden layer: a name
+        (``activations.names()``), a name with its constant (``"elu:1.67326"``, ``"step:1"``) or
+        per-unit groups (``"tanh*3+relu*5"``; the counts add up to the layer's width), kept in
+        the canonical form ``activations.get(spec).name``.
       output: output activation (``outputs.NAMES``).
       loss: per-example loss (``losses.NAMES``).
       reduction: ``"mean"`` over examples, or ``"sum"`` (the seeds' E = sum_i E_i).
@@ -71,6 +75,7 @@ class MLP:
                     f"activation lists one name per hidden layer: {len(sizes) - 2} for sizes "
                     f"{sizes}, got {len(activation)}: {list(activation)}."
                 )
+        activation = _canonical(activation)
         fields = dict(
             sizes=sizes,
             activation=activation,
@@ -82,8 +87,14 @@ class MLP:
         )
         for name, value in fields.items():
             object.__setattr__(self, name, value)
-        for name in self.hidden_activations:
-            activations.get(name)
+        for l, (name, width) in enumerate(zip(self.hidden_activations, sizes[1:-1])):
+            act = activations.get(name)
+            if act.width is not None and act.width != width:
+                raise ValueError(
+                    f"Activation {act.name!r} has per-unit groups for {act.width} units, but "
+                    f"hidden layer {l + 1} has {width} (sizes {sizes}): the counts must add up "
+                    "to the layer's width."
+                )
         outputs.get(output)
         losses.get(loss)
         losses.check_pair(output, loss)
@@ -137,14 +148,15 @@ class MLP:
         for l, (key_l, fan_in, fan_out) in enumerate(
             zip(jax.random.split(key, len(self.sizes) - 1), self.sizes, self.sizes[1:])
         ):
+            hidden = activations.get(acts[l]) if l < len(self.sizes) - 2 else None
             scheme = (
                 initializers.parse(self.init_scheme)
                 if self.init_scheme
-                else initializers.default_for(acts[l])
+                else initializers.default_for(hidden.family or hidden.name if hidden else acts[l])
             )
             layer = initializers.layer(scheme, key_l, fan_in, fan_out, dtype)
-            if l < len(self.sizes) - 2 and activations.get(acts[l]).learnable:
-                layer["alpha"] = jnp.full((fan_out,), activations.PRELU_INIT, dtype)
+            if hidden and hidden.learnable:
+                layer["alpha"] = jnp.full((fan_out,), hidden.alpha_init, dtype)
             params.append(layer)
         return params
 
@@ -305,6 +317,14 @@ class MLP:
             _check_probabilities(t, self.loss)
         _check_range(t, dtype, "t")
         return jnp.asarray(t, dtype)
+
+
+def _canonical(activation):
+    """Each spec string in its canonical form (``activations.get(spec).name``), so that equal
+    functions give equal, equally hashed nets; records a user passes stay as they are."""
+    if isinstance(activation, str):
+        return activations.get(activation).name
+    return tuple(_canonical(a) if isinstance(a, str) else a for a in activation)
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:

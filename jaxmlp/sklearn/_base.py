@@ -167,7 +167,7 @@ class BaseMLP(BaseEstimator):
     def _initialize(self, rng, dtype) -> None:
         """scikit-learn's starting point, drawn from ``rng`` in its order (weights, then biases,
         layer by layer): uniform in +-sqrt(6 / (fan_in + fan_out)), +-sqrt(2 / ...) for the
-        logistic sigmoid; a PReLU slope starts at its usual 0.25."""
+        logistic sigmoid; a learnable alpha starts at its record's ``alpha_init`` (PReLU's 0.25)."""
         net = self.net_
         factor = 2.0 if net.activation == "sigmoid" else 6.0
         self.coefs_, self.intercepts_, self._slopes = [], [], []
@@ -176,9 +176,9 @@ class BaseMLP(BaseEstimator):
             self.coefs_.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
             self.intercepts_.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
             hidden = l < len(net.sizes) - 2
-            learnable = hidden and activations.get(net.hidden_activations[l]).learnable
+            act = activations.get(net.hidden_activations[l]) if hidden else None
             self._slopes.append(
-                np.full(fan_out, activations.PRELU_INIT, dtype) if learnable else None
+                np.full(fan_out, act.alpha_init, dtype) if act and act.learnable else None
             )
         self._start_counts()
 
