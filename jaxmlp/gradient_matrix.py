@@ -1,5 +1,5 @@
-"""The gradient-check matrix: every activation spec x (output, loss) pair x depth, one small net each,
-the hand gradient projected on one random direction against autodiff and central differences.
+"""The gradient-check matrix: every activation spec x (output, loss) pair x depth, one small net
+each, the hand gradient projected on one random direction against autodiff and central differences.
 
 Finite differences are only meaningful away from kinks: each cell redraws its data until every
 pre-activation of an activation or output that is not ``smooth`` (its record says so, user ones
