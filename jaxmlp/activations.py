@@ -259,7 +259,8 @@ def get(name: str) -> Activation:
     if name not in _SPECS:
         from jaxmlp.activation_specs import parse  # built on this module's records
 
-        _SPECS[name] = parse(name)
+        record = parse(name)
+        _SPECS[name] = _SPECS.setdefault(record.name, record)  # "isru:.5" is "isru:0.5"
     return _SPECS[name]
 
 

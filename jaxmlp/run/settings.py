@@ -173,7 +173,7 @@ def as_json(value):
 
 def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, TrainConfig, dict]:
     """The network, optimizer and train config of ``settings``, and the settings with output
-    and loss resolved from the task."""
+    and loss resolved from the task and the activation specs in their canonical form."""
     output, loss = settings["output"], settings["loss"]
     task_output, task_loss = datasets.default_output_and_loss(data.task)
     if output is None:
@@ -227,7 +227,9 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
     every = settings["checkpoint_every"]
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
         raise ValueError(f"checkpoint_every must be an integer >= 1 or None, got {every!r}.")
-    return net, optimizer, config, settings | {"output": output, "loss": loss}
+    canonical = net.activation if isinstance(net.activation, str) else list(net.activation)
+    resolved = {"output": output, "loss": loss, "activation": canonical}  # "elu:1.673260" too
+    return net, optimizer, config, settings | resolved
 
 
 _OUTPUT_FOR = {"cross_entropy": "softmax", "bce": "sigmoid"}
