@@ -86,7 +86,7 @@ def test_kink_conventions_of_h2_and_the_smoothness_flags():
     for name in ("step", "sign", "relu", "leaky_relu", "identity"):
         assert not np.any(np.asarray(activations.get(name).grad2(jnp.asarray(grid()))))
     smooth = {a for a in BUILTIN if activations.get(a).smooth}
-    assert smooth == {"identity", "sigmoid", "tanh", "arctan", "isru", "softplus"}
+    assert smooth == {"identity", "sigmoid", "tanh", "arctan", "isru", "softplus", "isru_learnable"}
     assert outputs.get("softmax").smooth and not outputs.get("relu").smooth
 
 
@@ -432,7 +432,7 @@ def test_a_quick_curvature_matrix_every_activation_pair_and_depth_once():
 @pytest.mark.slow
 def test_the_whole_curvature_matrix_agrees_with_jax_to_1e_10():
     report = curvature_matrix()
-    assert report.cells == len(BUILTIN) * len(valid_pairs()) * 3
+    assert report.cells == len(activations.specs()) * len(valid_pairs()) * 3
     assert report.ok, "\n".join(str(r) for r in report.rows if not r.ok)
     for check in ("hvp", "gn", "diagonal", "input"):
         assert report.worst(check) <= 1e-10
