@@ -93,7 +93,13 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--encoding", str, "CODEC", "CSV: the file's text encoding, e.g. latin-1 (default: utf-8)"),
     ("--standardize", str, "auto|yes|no", "standardise inputs (auto: unless within [0, 1])"),
     ("--hidden", _hidden, "W1,W2,...", "hidden layer widths (none: no hidden layer)"),
-    ("--activation", _names, "NAME[,NAME...]", "hidden activation, or one per hidden layer: {}"),
+    (
+        "--activation",
+        _names,
+        "SPEC[,SPEC...]",
+        "hidden activation, or one per hidden layer: {}; with a constant such as elu:1.67326, "
+        "or per-unit groups such as 'tanh*3+relu*5'",
+    ),
     ("--output", str, "NAME", "output activation: {} (default from the task)"),
     ("--loss", str, "NAME", "loss: {} (default from the task)"),
     ("--reduction", str, "mean|sum", "the cost: mean or sum over examples"),
