@@ -411,3 +411,13 @@ def test_specs_round_trip_through_the_cli_the_run_folder_and_the_loaded_model(tm
     err = capsys.readouterr().err
     assert bad == 2 and err.startswith("error: ") and "elu's alpha must be" in err
     assert "Traceback" not in err
+
+
+def test_the_sklearn_estimators_start_a_learnable_alpha_at_its_initial_value():
+    from jaxmlp.sklearn import MLPRegressor
+
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    est = MLPRegressor(hidden_layer_sizes=(5,), activation="elu_learnable", max_iter=1)
+    with pytest.warns(Warning):  # one iteration: not converged
+        est.fit(x, x[:, 0])
+    assert np.all(np.abs(est._slopes[0] - 1.0) < 0.01)  # alpha_init 1 after one small step
