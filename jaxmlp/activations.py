@@ -220,6 +220,8 @@ _BUILTIN = (
         grad2_alpha=_zero,
         alpha_init=1.0,
     ),
+    # ISRU needs 1 + alpha z^2 > 0: an alpha that training drives below -1/z^2 gives NaN, which
+    # the finiteness checks report as a diverged run (a lower learning rate keeps alpha > 0).
     Activation(
         "isru_learnable",
         _isru,
