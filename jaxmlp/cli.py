@@ -94,7 +94,12 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--standardize", str, "auto|yes|no", "standardise inputs (auto: unless within [0, 1])"),
     ("--hidden", _hidden, "W1,W2,...", "hidden layer widths (none: no hidden layer)"),
     ("--activation", _names, "NAME[,NAME...]", "hidden activation, or one per hidden layer: {}"),
-    ("--output", str, "NAME", "output activation: {} (default from the task)"),
+    (
+        "--output",
+        str,
+        "NAME",
+        "output activation: {}, or softmax:BETA (temperature BETA > 0) (default from the task)",
+    ),
     ("--loss", str, "NAME", "loss: {} (default from the task)"),
     ("--reduction", str, "mean|sum", "the cost: mean or sum over examples"),
     (
