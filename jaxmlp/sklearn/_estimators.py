@@ -125,7 +125,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 class MLPRegressor(RegressorMixin, BaseMLP):
     """A multilayer perceptron regressor: identity output, ``loss`` one of ``"squared_error"``
     (1/2 sum_k (y_k - t_k)^2, the cost scikit-learn descends), ``"absolute_error"``
-    (mean_k |y_k - t_k|) or ``"huber"`` (mean_k huber_1), averaged over examples.
+    (mean_k |y_k - t_k|) or ``"huber"`` (mean_k huber_1), averaged over examples; or
+    ``"poisson"``, scikit-learn's half Poisson deviance sum_k (y_k - t_k log y_k + t_k log t_k -
+    t_k) with the exp output y = e^z, for counts ``y >= 0``.
 
     Other parameters as ``MLPClassifier``; ``y`` may be ``(n,)`` or ``(n, K)``.
     """
@@ -176,10 +178,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return X, y.reshape(len(y), -1).astype(X.dtype), y
 
     def _output_loss(self):
-        return "identity", _params.REGRESSION_LOSSES[self.loss]
+        return _params.REGRESSION_LOSSES[self.loss]
 
     def _out_activation(self):
-        return "identity"
+        return _params.REGRESSION_LOSSES[self.loss][0]  # scikit-learn's names: identity, exp
 
     def _labels_from(self, y) -> np.ndarray:
         return y.ravel() if y.shape[1] == 1 else y
