@@ -41,8 +41,9 @@ def x64():
 def data(net, dtype, seed=0, n=4):
     """Parameters (w ~ N(0, 1 / fan_in), b ~ N(0, 0.5^2), PReLU slopes in (0.1, 0.4)), inputs,
     and targets the net's loss accepts: labels -1/+1 for threshold, integer labels for
-    cross_entropy, values in (0, 1) otherwise (every output can reach them, so no gradient vanishes by symmetry). Drawn with
-    NumPy: cheaper than ``net.init`` op by op, and it is tested on its own."""
+    cross_entropy, values in (0, 1) otherwise (every output can reach them, so no gradient
+    vanishes by symmetry). Drawn with NumPy: cheaper than ``net.init`` op by op, and it is
+    tested on its own."""
     rng = np.random.default_rng(seed)
     acts = (*net.hidden_activations, net.output)
     params = []

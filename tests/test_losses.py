@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from scipy.special import xlogy
 
 from jaxmlp import MLP, losses, outputs
@@ -188,7 +187,7 @@ def test_losses_that_take_logs_need_probabilities():
         with pytest.raises(ValueError, match=f"{loss!r} needs outputs in \\(0, 1\\).*{output!r}"):
             MLP((2, 3), output=output, loss=loss)
     for output in ("identity", "softplus", "sigmoid", "softmax:2"):
-        with pytest.raises(ValueError, match=f"'poisson' needs outputs in \\(0, inf\\): .*'exp'"):
+        with pytest.raises(ValueError, match="'poisson' needs outputs in \\(0, inf\\): .*'exp'"):
             MLP((2, 3), output=output, loss="poisson")
     assert len(PAIRS) == 45
 

@@ -40,8 +40,10 @@ PROPERTY = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 PAIRS = valid_pairs()
-CANONICAL = {("identity", "sse"), ("sigmoid", "bce"), ("softmax", "cross_entropy"),
-             ("exp", "poisson"), ("threshold", "bce"), ("softmax:2.5", "cross_entropy")}  # fmt: skip
+CANONICAL = {
+    ("identity", "sse"), ("sigmoid", "bce"), ("softmax", "cross_entropy"), ("exp", "poisson"),
+    ("threshold", "bce"), ("softmax:2.5", "cross_entropy"),
+}  # fmt: skip
 
 
 @st.composite
