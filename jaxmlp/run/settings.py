@@ -229,7 +229,7 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
     every = settings["checkpoint_every"]
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
         raise ValueError(f"checkpoint_every must be an integer >= 1 or None, got {every!r}.")
-    return net, optimizer, config, settings | {"output": output, "loss": loss}
+    return net, optimizer, config, settings | {"output": net.output, "loss": loss}
 
 
 _OUTPUT_FOR = {"cross_entropy": "softmax", "bce": "sigmoid", "poisson": "exp"}
