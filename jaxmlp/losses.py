@@ -44,6 +44,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import xlogy
 
 from jaxmlp import outputs
@@ -234,6 +235,29 @@ def check_pair(output: str, loss: str) -> None:
         raise ValueError(
             f"Loss {loss!r} needs outputs in ({low:g}, {high:g}): output must be one of "
             f"{allowed}, got {output!r}."
+        )
+
+
+def check_targets(loss: str, t) -> None:
+    """ValueError unless the finite values of the concrete targets ``t`` lie in the range
+    ``loss`` needs (``Loss.targets``: [0, 1] for bce and cross_entropy, >= 0 for poisson)."""
+    allowed = get(loss).targets
+    if allowed is None or isinstance(t, jax.core.Tracer) or t.size == 0:
+        return
+    xp = jnp if isinstance(t, jax.Array) else np
+    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
+        t = xp.where(xp.isfinite(t), t, 0)  # NaN and Inf are the finiteness check's to name
+        low, high = float(xp.min(t)), float(xp.max(t))
+    if low < allowed[0] or high > allowed[1]:
+        if allowed == (0.0, 1.0):
+            raise ValueError(
+                f"Targets of loss {loss!r} must lie in [0, 1] (a probability or a 0/1 label), "
+                f"got values in [{low:g}, {high:g}]; for classes 0..K-1 use a softmax output "
+                "with K units and cross_entropy; for labels -1/+1 the output 'threshold'."
+            )
+        raise ValueError(
+            f"Targets of loss {loss!r} must be >= {allowed[0]:g} (counts or rates), got values "
+            f"in [{low:g}, {high:g}]."
         )
 
 

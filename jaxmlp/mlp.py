@@ -307,11 +307,11 @@ class MLP:
             raise ValueError(f"t must have shape {allowed}, got {t.shape}.")
         if jnp.issubdtype(t.dtype, jnp.complexfloating):
             raise ValueError(f"t must be real numbers, got dtype {t.dtype}.")
-        out, allowed = outputs.get(self.output), losses.get(self.loss).targets
+        out = outputs.get(self.output)
         if out.labels != (0, 1):
             _check_labels(t, self.output, out.labels)
-        elif allowed is not None:
-            _check_target_range(t, self.loss, allowed)
+        else:
+            losses.check_targets(self.loss, t)
         _check_range(t, dtype, "t")
         return jnp.asarray(t, dtype)
 
@@ -349,28 +349,6 @@ def _check_range(a, dtype, name) -> None:
         raise ValueError(
             f"{name}: value {top:.6g} exceeds the {jnp.dtype(dtype).name} range (largest "
             f"{largest:.3g}), the dtype the network computes in; rescale it."
-        )
-
-
-def _check_target_range(t, loss, allowed) -> None:
-    """ValueError unless the finite values of the concrete targets ``t`` lie in ``allowed``
-    (low, high), as ``loss`` needs."""
-    if isinstance(t, jax.core.Tracer) or t.size == 0:
-        return
-    xp = jnp if isinstance(t, jax.Array) else np
-    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        t = xp.where(xp.isfinite(t), t, 0)  # NaN and Inf are the finiteness check's to name
-        low, high = float(xp.min(t)), float(xp.max(t))
-    if low < allowed[0] or high > allowed[1]:
-        if allowed == (0.0, 1.0):
-            raise ValueError(
-                f"Targets of loss {loss!r} must lie in [0, 1] (a probability or a 0/1 label), "
-                f"got values in [{low:g}, {high:g}]; for classes 0..K-1 use a softmax output "
-                "with K units and cross_entropy; for labels -1/+1 the output 'threshold'."
-            )
-        raise ValueError(
-            f"Targets of loss {loss!r} must be >= {allowed[0]:g} (counts or rates), got values "
-            f"in [{low:g}, {high:g}]."
         )
 
 

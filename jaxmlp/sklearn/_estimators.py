@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from jaxmlp import losses
 from jaxmlp.sklearn import _params
 from jaxmlp.sklearn._base import BaseMLP
 
@@ -175,6 +176,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _targets(self, X, y, incremental, reset):
         del incremental
         X, y = _validate(self, X, y, reset, y_numeric=True)
+        losses.check_targets(self._output_loss()[1], y)  # poisson: counts >= 0
         return X, y.reshape(len(y), -1).astype(X.dtype), y
 
     def _output_loss(self):
