@@ -130,7 +130,7 @@ def gradcheck_matrix(
     |<g_leaf, d_leaf>|)``, tolerances from ``SETTINGS``; the central difference is taken in
     float64 whatever the dtype. That is a handful of small eager computations per cell (one
     jvp, one backprop, three evaluations of E), about 15 ms once each op has been compiled for
-    the cell shapes: the 1 568 cells of the default matrix take well under a minute, where
+    the cell shapes: the 2 520 cells of the default matrix take about a minute, where
     compiling one program per cell would take many minutes and the element-by-element
     ``gradcheck`` (a reverse-mode ``jax.grad`` and 2 |w| evaluations per cell) about three
     times as long. ``gradcheck`` gives the element by element report of any one cell. float64
