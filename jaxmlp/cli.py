@@ -100,7 +100,12 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
         "hidden activation, or one per hidden layer: {}; with a constant such as elu:1.67326, "
         "or per-unit groups such as 'tanh*3+relu*5'",
     ),
-    ("--output", str, "NAME", "output activation: {} (default from the task)"),
+    (
+        "--output",
+        str,
+        "NAME",
+        "output activation: {}, or softmax:BETA (temperature BETA > 0) (default from the task)",
+    ),
     ("--loss", str, "NAME", "loss: {} (default from the task)"),
     ("--reduction", str, "mean|sum", "the cost: mean or sum over examples"),
     (

@@ -151,7 +151,7 @@ def outer_product_vp(net, params, x, t, v):
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
     out, loss = outputs.get(net.output), losses.get(net.loss)
-    z, y = trace.zs[-1], trace.as_[-1]
+    z, y, t = trace.zs[-1], trace.as_[-1], out.loss_targets(t)
     u = out.vjp(z, y, loss.grad2(y, t) * out.vjp(z, y, rzs[-1]))  # J_out symmetric
     u = u / x.shape[0] if net.reduction == "mean" else u
     return backprop.backward_from(net, params, trace, u)[0]

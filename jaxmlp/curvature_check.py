@@ -211,14 +211,14 @@ class CurvatureMatrixReport(NamedTuple):
     def __str__(self) -> str:
         head = " ".join(f"{c:>9}" for c in CHECKS)
         w = max([12] + [len(r.activation) for r in self.rows])  # the longest spec
-        lines = [f"{'activation':<{w}} {'output':<9} {'loss':<14} {'depth':>5} {head}  verdict"]
+        lines = [f"{'activation':<{w}} {'output':<11} {'loss':<14} {'depth':>5} {head}  verdict"]
         for r in self.rows:
             errs = " ".join(
                 f"{r.errors[c]:>9.1e}" if c in r.errors else f"{'n/a':>9}" for c in CHECKS
             )
             verdict = "ok" if r.ok else "FAIL"
             lines.append(
-                f"{r.activation:<{w}} {r.output:<9} {r.loss:<14} {r.depth:>5} {errs}  {verdict}"
+                f"{r.activation:<{w}} {r.output:<11} {r.loss:<14} {r.depth:>5} {errs}  {verdict}"
             )
         worst = ", ".join(f"{c} {self.worst(c):.1e}" for c in CHECKS)
         lines.append(

@@ -23,9 +23,10 @@ from jaxmlp.mlp import MLP
 
 
 def valid_pairs() -> tuple[tuple[str, str], ...]:
-    """Every (output, loss) pair that ``MLP`` accepts."""
+    """Every (output, loss) pair that ``MLP`` accepts, with a tempered softmax
+    (``outputs.EXAMPLES``) for the outputs that take a number."""
     pairs = []
-    for output in outputs.NAMES:
+    for output in (*outputs.NAMES, *outputs.EXAMPLES):
         for loss in losses.NAMES:
             try:
                 losses.check_pair(output, loss)
@@ -94,7 +95,9 @@ class MatrixReport(NamedTuple):
             groups.setdefault((row.activation, row.output, row.loss), {})[row.depth] = row
         head = " ".join(f"d{d:<3}" for d in depths)
         w = max([12] + [len(row.activation) for row in self.rows])  # the longest spec
-        lines = [f"{'activation':<{w}} {'output':<9} {'loss':<14} {head} {'autodiff':>9} {'fd':>9}"]
+        lines = [
+            f"{'activation':<{w}} {'output':<11} {'loss':<14} {head} {'autodiff':>9} {'fd':>9}"
+        ]
         for (act, out, loss), by_depth in groups.items():
             marks = " ".join(
                 f"{('ok' if by_depth[d].ok else 'FAIL') if d in by_depth else '-':<4}"
@@ -103,7 +106,7 @@ class MatrixReport(NamedTuple):
             ad = max(row.rel_err_autodiff for row in by_depth.values())
             fd = [row.rel_err_fd for row in by_depth.values() if row.rel_err_fd is not None]
             fd_text = f"{max(fd):>9.1e}" if fd else f"{'n/a':>9}"
-            lines.append(f"{act:<{w}} {out:<9} {loss:<14} {marks} {ad:>9.1e} {fd_text}")
+            lines.append(f"{act:<{w}} {out:<11} {loss:<14} {marks} {ad:>9.1e} {fd_text}")
         lines.append(
             f"{self.cells} cells ({self.dtype}), {self.failing} failing; worst relative error "
             f"{self.worst_rel_err_autodiff:.1e} against autodiff, {self.worst_rel_err_fd:.1e} "
@@ -130,7 +133,7 @@ def gradcheck_matrix(
     |<g_leaf, d_leaf>|)``, tolerances from ``SETTINGS``; the central difference is taken in
     float64 whatever the dtype. That is a handful of small eager computations per cell (one
     jvp, one backprop, three evaluations of E), about 15 ms once each op has been compiled for
-    the cell shapes: the 1 568 cells of the default matrix take well under a minute, where
+    the cell shapes: the 2 520 cells of the default matrix take about a minute, where
     compiling one program per cell would take many minutes and the element-by-element
     ``gradcheck`` (a reverse-mode ``jax.grad`` and 2 |w| evaluations per cell) about three
     times as long. ``gradcheck`` gives the element by element report of any one cell. float64
@@ -237,7 +240,10 @@ def _cell_data(net: MLP, dtype: np.dtype, seed: int):
         params.append(layer)
     n, k = 4, net.sizes[-1]
     x = rng.standard_normal((n, net.sizes[0])).astype(dtype)
-    if net.loss == "cross_entropy":
+    labels = outputs.get(net.output).labels
+    if labels != (0, 1):  # a threshold output takes its labels only
+        t = np.asarray(labels, dtype)[rng.integers(0, 2, (n, k))]
+    elif net.loss == "cross_entropy":
         t = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
     else:  # in (0, 1), as every output can reach: the gradient does not vanish
         t = rng.uniform(0.05, 0.95, (n, k)).astype(dtype)
@@ -254,6 +260,7 @@ def kink_distance(net: MLP, params, x, t) -> float:
     trace = backprop.forward(net, params, x)
     distances = [np.min(np.abs(np.asarray(z))) for z, a in zip(trace.zs, acts) if not a.smooth]
     if loss.kink_distance is not None:
+        t = outputs.get(net.output).loss_targets(t)
         distances.append(np.min(np.asarray(loss.kink_distance(trace.as_[-1], t))))
     return float(min(distances, default=np.inf))
 

@@ -20,15 +20,32 @@ d2l/dz2 = dy/dz = J: I, diag(y (1 - y)), diag(y) - y y^T. Softmax+cross_entropy 
 l = logsumexp(z) sum_k t_k - <t, z>, hence dl/dz = y sum_k t_k - t and d2l/dz2 = (diag(y) - y y^T)
 sum_k t_k. The canonical pairs are computed from the logits with log-sum-exp, so they stay
 finite and exact for |z| = 1e4. Their ``fisher(z, y, u)`` is the covariance of the target under the
-model (Gaussian of unit variance, Bernoulli, categorical) times u, which is d2l/dz2 u for targets
-that sum to one.
+model (Gaussian of unit variance, Bernoulli, categorical, Poisson) times u, which is d2l/dz2 u for
+targets that sum to one (for every target with exp+poisson).
+
+Softmax with temperature beta (seed 003), y = softmax(beta z), with cross_entropy:
+l = logsumexp(beta z) sum_k t_k - beta <t, z>, so dl/dz = beta (y sum_k t_k - t) and
+d2l/dz2 = beta^2 (diag(y) - y y^T) sum_k t_k; the score of a class drawn from y is beta (y - e_c),
+so the Fisher is beta^2 (diag(y) - y y^T). The threshold output shares the sigmoid's pairs: its
+-1/+1 targets reach the loss as 0/1 (``Output.loss_targets``, applied by ``pair``).
+
+Poisson regression (scikit-learn's ``MLPRegressor(loss="poisson")``): l is half the Poisson
+deviance, l = sum_k (y_k - t_k log y_k + t_k log t_k - t_k) (0 log 0 = 0), which is 0 at y = t;
+the last two terms do not depend on y and make ``fn`` equal scikit-learn's ``loss_``. dl/dy =
+1 - t / y, d2l/dy2 = t / y^2. With its canonical output y = e^z: l = sum_k (e^z_k - t_k z_k + ...),
+dl/dz = e^z - t = y - t and d2l/dz2 = diag(e^z) = diag(y), computed from the logits (no log of
+an underflowed y); the Poisson variance of t is y, so the Fisher is diag(y) too.
 """
 
+import functools
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import xlogy
 
 from jaxmlp import outputs
 
@@ -39,7 +56,8 @@ class Loss(NamedTuple):
     grad: Callable
     grad2: Callable
     kink_distance: Callable | None = None
-    needs_outputs: tuple | None = None  # losses that take logs of y need outputs in (0, 1)
+    needs_outputs: tuple | None = None  # losses that take logs of y need outputs in their range
+    targets: tuple | None = None  # (low, high): the range the targets must lie in (None: any)
 
 
 def _huber(r):
@@ -84,6 +102,7 @@ _LOSSES = {
         lambda y, t: (y - t) / (y * (1 - y)),
         lambda y, t: t / (y * y) + (1 - t) / ((1 - y) * (1 - y)),
         needs_outputs=("sigmoid", "softmax"),
+        targets=(0.0, 1.0),
     ),
     "cross_entropy": Loss(
         "cross_entropy",
@@ -91,10 +110,19 @@ _LOSSES = {
         lambda y, t: -t / y,
         lambda y, t: t / (y * y),
         needs_outputs=("softmax", "sigmoid"),
+        targets=(0.0, 1.0),
+    ),
+    "poisson": Loss(
+        "poisson",
+        lambda y, t: jnp.sum(y - xlogy(t, y) + xlogy(t, t) - t, -1),  # half Poisson deviance
+        lambda y, t: 1 - t / y,
+        lambda y, t: t / (y * y),
+        needs_outputs=("exp",),
+        targets=(0.0, math.inf),
     ),
 }
 NAMES = tuple(_LOSSES)
-PROBABILISTIC = {name: loss.needs_outputs for name, loss in _LOSSES.items() if loss.needs_outputs}
+PROBABILISTIC = {name: l.needs_outputs for name, l in _LOSSES.items() if l.targets == (0.0, 1.0)}
 
 
 class Pair(NamedTuple):
@@ -131,8 +159,30 @@ _CANONICAL = {
         hvp=lambda z, y, t, u: _softmax_cov(y, u) * jnp.sum(t, -1, keepdims=True),
         fisher=lambda z, y, u: _softmax_cov(y, u),
     ),
+    ("exp", "poisson"): Pair(
+        cost=lambda z, y, t: jnp.sum(y - t * z + xlogy(t, t) - t, -1),
+        delta=lambda z, y, t: y - t,
+        hvp=lambda z, y, t, u: y * u,
+        fisher=lambda z, y, u: y * u,
+    ),
 }
 CANONICAL = tuple(_CANONICAL)
+
+
+@functools.lru_cache(maxsize=16)
+def _tempered_softmax_cross_entropy(beta: float) -> Pair:
+    """Softmax with temperature beta + cross_entropy, from the logits (module docstring)."""
+    return Pair(
+        cost=lambda z, y, t: (
+            jax.nn.logsumexp(beta * z, -1) * jnp.sum(t, -1) - beta * jnp.sum(t * z, -1)
+        ),
+        delta=lambda z, y, t: beta * (y * jnp.sum(t, -1, keepdims=True) - t),
+        hvp=lambda z, y, t, u: beta**2 * _softmax_cov(y, u) * jnp.sum(t, -1, keepdims=True),
+        fisher=lambda z, y, u: beta**2 * _softmax_cov(y, u),
+    )
+
+
+_TEMPERED = {("softmax", "cross_entropy"): _tempered_softmax_cross_entropy}
 
 
 def chain_pair(output: str, loss: str) -> Pair:
@@ -151,8 +201,21 @@ def chain_pair(output: str, loss: str) -> Pair:
 
 
 def pair(output: str, loss: str) -> Pair:
-    """The pair record: the canonical one computed from the logits, else the chain rule's."""
-    return _CANONICAL.get((output, loss)) or chain_pair(output, loss)
+    """The pair record: the canonical one computed from the logits, else the chain rule's. An
+    output shares its ``base`` record's pairs (a tempered softmax with its beta)."""
+    out = outputs.get(output)
+    key = (out.base or out.name, loss)
+    if out.beta != 1:
+        return _TEMPERED[key](out.beta) if key in _TEMPERED else chain_pair(output, loss)
+    p = _CANONICAL.get(key) or chain_pair(output, loss)
+    if out.labels == (0, 1):
+        return p
+    m = out.loss_targets  # threshold: labels -1/+1 enter the sigmoid's loss as 0/1
+    return p._replace(
+        cost=lambda z, y, t: p.cost(z, y, m(t)),
+        delta=lambda z, y, t: p.delta(z, y, m(t)),
+        hvp=lambda z, y, t, u: p.hvp(z, y, m(t), u),
+    )
 
 
 def get(name: str) -> Loss:
@@ -163,12 +226,38 @@ def get(name: str) -> Loss:
 
 
 def check_pair(output: str, loss: str) -> None:
-    """ValueError if ``loss`` needs probabilities that ``output`` does not produce."""
-    allowed = get(loss).needs_outputs
-    if allowed and output not in allowed:
+    """ValueError if ``loss`` takes logs of outputs that ``output`` does not keep in range."""
+    l, out = get(loss), outputs.get(output)
+    if l.needs_outputs and (out.base or out.name) not in l.needs_outputs:
+        low, high = l.targets
+        allowed = [*l.needs_outputs, *(o for o in outputs.NAMES if outputs.get(o).base in
+                                        l.needs_outputs)]  # fmt: skip
         raise ValueError(
-            f"Loss {loss!r} needs outputs in (0, 1): output must be one of {list(allowed)}, "
-            f"got {output!r}."
+            f"Loss {loss!r} needs outputs in ({low:g}, {high:g}): output must be one of "
+            f"{allowed}, got {output!r}."
+        )
+
+
+def check_targets(loss: str, t) -> None:
+    """ValueError unless the finite values of the concrete targets ``t`` lie in the range
+    ``loss`` needs (``Loss.targets``: [0, 1] for bce and cross_entropy, >= 0 for poisson)."""
+    allowed = get(loss).targets
+    if allowed is None or isinstance(t, jax.core.Tracer) or t.size == 0:
+        return
+    xp = jnp if isinstance(t, jax.Array) else np
+    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
+        t = xp.where(xp.isfinite(t), t, 0)  # NaN and Inf are the finiteness check's to name
+        low, high = float(xp.min(t)), float(xp.max(t))
+    if low < allowed[0] or high > allowed[1]:
+        if allowed == (0.0, 1.0):
+            raise ValueError(
+                f"Targets of loss {loss!r} must lie in [0, 1] (a probability or a 0/1 label), "
+                f"got values in [{low:g}, {high:g}]; for classes 0..K-1 use a softmax output "
+                "with K units and cross_entropy; for labels -1/+1 the output 'threshold'."
+            )
+        raise ValueError(
+            f"Targets of loss {loss!r} must be >= {allowed[0]:g} (counts or rates), got values "
+            f"in [{low:g}, {high:g}]."
         )
 
 

@@ -35,7 +35,10 @@ class MLP:
         (``activations.names()``), a name with its constant (``"elu:1.67326"``, ``"step:1"``) or
         per-unit groups (``"tanh*3+relu*5"``; the counts add up to the layer's width), kept in
         the canonical form ``activations.get(spec).name``.
-      output: output activation (``outputs.NAMES``).
+      output: output activation (``outputs.NAMES``), or ``"softmax:beta"``, softmax with
+        temperature beta > 0 (kept in its shortest form: ``"softmax:2.0"`` is ``"softmax:2"``).
+        ``"threshold"`` is seed 003's binary unit: a sigmoid trained on targets -1/+1 (they enter
+        the loss as 0/1) whose ``predict`` returns -1/+1.
       loss: per-example loss (``losses.NAMES``).
       reduction: ``"mean"`` over examples, or ``"sum"`` (the seeds' E = sum_i E_i).
       init: an init scheme string (``initializers.NAMES``: ``"he_normal"``, ``"uniform:0,1"``,
@@ -79,7 +82,7 @@ class MLP:
         fields = dict(
             sizes=sizes,
             activation=activation,
-            output=output,
+            output=outputs.get(output).name,
             loss=loss,
             reduction=reduction,
             init_scheme=None if init is None else str(initializers.parse(init)),
@@ -95,10 +98,9 @@ class MLP:
                     f"hidden layer {l + 1} has {width} (sizes {sizes}): the counts must add up "
                     "to the layer's width."
                 )
-        outputs.get(output)
         losses.get(loss)
         losses.check_pair(output, loss)
-        if output == "softmax" and sizes[-1] < 2:
+        if outputs.get(output).decides == "argmax" and sizes[-1] < 2:
             raise ValueError(
                 f"A softmax output needs at least 2 units; use sigmoid for one. Got sizes {sizes}."
             )
@@ -216,12 +218,15 @@ class MLP:
         return backprop.cost_of(self, backprop.forward(self, params, x, key), t)
 
     def predict(self, params, x):
-        """Labels: argmax for softmax, ``y > 0.5`` for sigmoid (per unit), ``y`` otherwise."""
+        """Labels: argmax for softmax, ``y > 0.5`` per unit for sigmoid (0/1) and threshold
+        (-1/+1; ``(n,)`` for one unit), ``y`` otherwise."""
         y = self.apply(params, x)
-        if self.output == "softmax":
+        out = outputs.get(self.output)
+        if out.decides == "argmax":
             return jnp.argmax(y, axis=-1)
-        if self.output == "sigmoid":
-            labels = (y > 0.5).astype(jnp.int32)
+        if out.decides == "threshold":
+            negative, positive = out.labels
+            labels = jnp.where(y > 0.5, positive, negative).astype(jnp.int32)
             return labels[:, 0] if y.shape[-1] == 1 else labels
         return y
 
@@ -294,7 +299,8 @@ class MLP:
 
     def targets(self, t, n: int, dtype=jnp.float32):
         """``t`` as an ``(n, K)`` array: integer labels ``(n,)`` become one-hot for
-        cross_entropy, and ``(n,)`` is accepted for one output."""
+        cross_entropy, and ``(n,)`` is accepted for one output. A threshold output takes its
+        labels -1/+1 only (the loss pair maps them to the 0/1 its sigmoid's loss takes)."""
         if not hasattr(t, "dtype"):
             t = np.asarray(t)
         k = self.sizes[-1]
@@ -313,8 +319,11 @@ class MLP:
             raise ValueError(f"t must have shape {allowed}, got {t.shape}.")
         if jnp.issubdtype(t.dtype, jnp.complexfloating):
             raise ValueError(f"t must be real numbers, got dtype {t.dtype}.")
-        if self.loss in losses.PROBABILISTIC:
-            _check_probabilities(t, self.loss)
+        out = outputs.get(self.output)
+        if out.labels != (0, 1):
+            _check_labels(t, self.output, out.labels)
+        else:
+            losses.check_targets(self.loss, t)
         _check_range(t, dtype, "t")
         return jnp.asarray(t, dtype)
 
@@ -363,20 +372,18 @@ def _check_range(a, dtype, name) -> None:
         )
 
 
-def _check_probabilities(t, loss) -> None:
-    """ValueError unless the finite values of the concrete targets ``t`` lie in [0, 1], as
-    ``loss`` needs."""
+def _check_labels(t, output, labels) -> None:
+    """ValueError unless every finite value of the concrete targets ``t`` is one of ``labels``."""
     if isinstance(t, jax.core.Tracer) or t.size == 0:
         return
     xp = jnp if isinstance(t, jax.Array) else np
     with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        t = xp.where(xp.isfinite(t), t, 0)  # NaN and Inf are the finiteness check's to name
-        low, high = float(xp.min(t)), float(xp.max(t))
-    if low < 0 or high > 1:
+        bad = xp.isfinite(t) & ~xp.isin(t, xp.asarray(labels, t.dtype))
+        first = float(t[bad][0]) if bool(bad.any()) else None
+    if first is not None:
         raise ValueError(
-            f"Targets of loss {loss!r} must lie in [0, 1] (a probability or a 0/1 label), got "
-            f"values in [{low:g}, {high:g}]; for classes 0..K-1 use a softmax output with K "
-            "units and cross_entropy."
+            f"Targets of output {output!r} must be the labels {labels[0]} or {labels[1]}, got "
+            f"{first:g}; for 0/1 labels or probabilities use output 'sigmoid'."
         )
 
 

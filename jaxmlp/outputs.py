@@ -7,11 +7,25 @@ second-order term of the chain rule d2E/dz2 = J^T (d2E/dy2) J + sum_k g_k d2y_k/
 no kinks (a record that is not smooth has them at z = 0).
 
 Elementwise outputs multiply by their activation record's hand derivatives: ``J = diag(h')``,
-``sum_k g_k d2y_k/dz2 = diag(g h'')``. Softmax couples its units, ``J = diag(s) - s s^T``, so
-``J u = s * (u - <u, s>)``; differentiating ``<g, s(z)>`` twice along u gives
-``(J u) * (g - <g, s>) - s <g, J u>``.
+``sum_k g_k d2y_k/dz2 = diag(g h'')``. ``exp`` (y = e^z, the Poisson model's mean) is its own
+record: J = diag(y), sum_k g_k d2y_k/dz2 = diag(g y). Softmax with temperature beta (seed 003,
+``"softmax:beta"``; plain ``"softmax"`` is beta = 1) couples its units: y = softmax(beta z),
+``J = beta (diag(y) - y y^T)``, so ``J u = beta y * (u - <u, y>)``; differentiating ``<g, y(z)>``
+twice along u gives ``(J u) * beta (g - <g, y>) - beta y <g, J u>``.
+
+What a record decides: ``base`` names the record whose (output, loss) pairs it shares (a tempered
+softmax the softmax's, with its beta; ``threshold`` the sigmoid's), ``decides`` how ``predict``
+reads y (``"argmax"``, ``"threshold"`` per unit at y > 0.5, None: y itself) and ``labels`` the
+(negative, positive) label values of a thresholded output: 0/1 for sigmoid, -1/+1 for seed 003's
+threshold unit, whose forward is the sigmoid and whose targets -1/+1 enter the loss as 0/1
+(``loss_targets``; ``losses.pair`` applies it, so every pass sees the same loss).
+
+>>> get("softmax:2.0").name, get("softmax:2.0").beta, get("threshold").labels
+('softmax:2', 2.0, (-1, 1))
 """
 
+import functools
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -27,40 +41,96 @@ class Output(NamedTuple):
     vjp: Callable
     curvature: Callable
     smooth: bool
+    base: str = ""  # the record whose loss pairs this one shares (itself when empty)
+    beta: float = 1.0  # the softmax temperature
+    decides: str | None = None  # "argmax", "threshold" (per unit, y > 0.5) or None (y itself)
+    labels: tuple = (0, 1)  # a thresholded output's (negative, positive) labels and targets
+
+    def loss_targets(self, t):
+        """Targets as the loss takes them: a thresholded output's labels mapped to 0/1."""
+        negative, positive = self.labels
+        return t if (negative, positive) == (0, 1) else (t - negative) / (positive - negative)
 
 
-def _elementwise(name: str) -> Output:
-    act = activations.get(name)
+def _elementwise(name: str, act: str | None = None, **decision) -> Output:
+    """The output ``name`` from the activation record ``act`` (default: ``name``)."""
+    act = activations.get(act or name)
     return Output(
         name,
         act.fn,
         lambda z, y, g: g * act.grad(z),
         lambda z, y, g, u: g * act.grad2(z) * u,
         act.smooth,
+        **decision,
     )
 
 
-def _softmax_vjp(z, y, g):
-    del z
-    return y * (g - jnp.sum(g * y, axis=-1, keepdims=True))  # s * (g - <g, s>)
+def _softmax(beta: float, name: str) -> Output:
+    def fn(z):
+        return jax.nn.softmax(z if beta == 1 else beta * z, axis=-1)
 
+    def vjp(z, y, g):
+        del z
+        ju = y * (g - jnp.sum(g * y, axis=-1, keepdims=True))  # (diag(y) - y y^T) g
+        return ju if beta == 1 else beta * ju
 
-def _softmax_curvature(z, y, g, u):
-    ju = _softmax_vjp(z, y, u)  # J u
-    return ju * (g - jnp.sum(g * y, -1, keepdims=True)) - y * jnp.sum(g * ju, -1, keepdims=True)
+    def curvature(z, y, g, u):
+        ju = vjp(z, y, u)  # J u
+        c = ju * (g - jnp.sum(g * y, -1, keepdims=True)) - y * jnp.sum(g * ju, -1, keepdims=True)
+        return c if beta == 1 else beta * c
+
+    return Output(name, fn, vjp, curvature, True, "softmax", beta, "argmax")
 
 
 _OUTPUTS = {
-    **{name: _elementwise(name) for name in ("identity", "sigmoid", "tanh", "softplus", "relu")},
-    "softmax": Output(
-        "softmax", lambda z: jax.nn.softmax(z, axis=-1), _softmax_vjp, _softmax_curvature, True
+    "identity": _elementwise("identity"),
+    "sigmoid": _elementwise("sigmoid", decides="threshold"),
+    **{name: _elementwise(name) for name in ("tanh", "softplus", "relu")},
+    "softmax": _softmax(1.0, "softmax"),
+    "exp": Output("exp", jnp.exp, lambda z, y, g: g * y, lambda z, y, g, u: g * y * u, True),
+    "threshold": _elementwise(
+        "threshold", "sigmoid", base="sigmoid", decides="threshold", labels=(-1, 1)
     ),
 }
 NAMES = tuple(_OUTPUTS)
+TEMPERED = ("softmax",)  # the outputs that take a number: "softmax:beta"
+EXAMPLES = ("softmax:2.5",)  # specs with a number that the gradient and curvature matrices check
 
 
-def get(name: str) -> Output:
-    """The output record called ``name``; ValueError listing the known names otherwise."""
-    if not isinstance(name, str) or name not in _OUTPUTS:
-        raise ValueError(f"Unknown output: {name!r}. It needs to be one of {list(NAMES)}.")
-    return _OUTPUTS[name]
+def get(spec: str) -> Output:
+    """The output record of ``spec``: a name of ``NAMES``, or ``"softmax:beta"`` with a finite
+    temperature beta > 0 (``"softmax:1"`` is ``"softmax"``). ValueError naming the allowed
+    values otherwise."""
+    if not isinstance(spec, str):
+        raise ValueError(f"Unknown output: {spec!r}. It needs to be one of {list(NAMES)}.")
+    return _parse(spec)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(spec: str) -> Output:
+    name, colon, number = spec.partition(":")
+    if name not in _OUTPUTS:
+        raise ValueError(
+            f"Unknown output: {spec!r}. It needs to be one of {list(NAMES)}, or "
+            f"'softmax:beta' with a temperature beta > 0."
+        )
+    if not colon:
+        return _OUTPUTS[name]
+    if name not in TEMPERED:
+        raise ValueError(
+            f"Output {spec!r}: {name!r} takes no number; the outputs that take one are "
+            f"{list(TEMPERED)}, as in 'softmax:2.0' (the temperature beta)."
+        )
+    try:
+        beta = float(number)
+    except ValueError:
+        beta = math.nan
+    if not (math.isfinite(beta) and beta > 0):
+        raise ValueError(
+            f"Output {spec!r}: the softmax temperature beta must be a finite number > 0, as in "
+            f"'softmax:2.0', got {number!r}."
+        )
+    if beta == 1:
+        return _OUTPUTS[name]
+    text = repr(beta)
+    return _softmax(beta, f"{name}:{text[:-2] if text.endswith('.0') else text}")

@@ -13,7 +13,7 @@ import optax
 from jax import lax
 
 from jaxmlp import backprop as bp
-from jaxmlp import second_order
+from jaxmlp import outputs, second_order
 
 BACKPROPS = ("hand", "autodiff")
 
@@ -43,16 +43,18 @@ def gradient_source(net, backprop: str = "hand") -> Callable:
 
 
 def correct(net, y, t):
-    """Number of correct predictions in a batch (targets ``t (n, K)``); per unit for sigmoid."""
-    if net.output == "softmax":
+    """Number of correct predictions in a batch (targets ``t (n, K)`` as the loss takes them);
+    per unit for a thresholded output (sigmoid, threshold)."""
+    decides = outputs.get(net.output).decides
+    if decides == "argmax":
         return jnp.sum(jnp.argmax(y, -1) == jnp.argmax(t, -1))
-    if net.output == "sigmoid":
+    if decides == "threshold":
         return jnp.sum((y > 0.5) == (t > 0.5)) / y.shape[-1]
     return jnp.zeros(())
 
 
 def is_classifier(net) -> bool:
-    return net.output in ("softmax", "sigmoid")
+    return outputs.get(net.output).decides is not None
 
 
 def make_step(

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
+from scipy.special import gammaln
 
 import jaxmlp
 from jaxmlp import MLP, activations, backprop, curvature, losses, outputs
@@ -51,7 +52,9 @@ def data(net, seed=0, n=5):
     ]
     x = jax.random.normal(jax.random.key(seed + 1), (n, net.sizes[0]), jnp.float64)
     k = net.sizes[-1]
-    if net.loss == "cross_entropy":
+    if net.output == "threshold":
+        t = jnp.where(jnp.arange(n * k).reshape(n, k) % 3 == 0, 1.0, -1.0)
+    elif net.loss == "cross_entropy":
         t = jax.nn.one_hot(jnp.arange(n) % k, k, dtype=jnp.float64)
     else:
         t = jax.random.uniform(jax.random.key(seed + 2), (n, k), jnp.float64, 0.05, 0.95)
@@ -109,6 +112,7 @@ def test_output_curvature_of_every_pair_equals_jax_hessian_in_the_logits(output,
     t = jnp.asarray(
         np.eye(3)[[0, 2, 1, 1]] if loss == "cross_entropy" else rng.uniform(0, 1, (4, 3))
     )
+    t = 2 * t - 1 if output == "threshold" else t  # its labels are -1/+1
     y = outputs.get(output).fn(z)
     hand = jax.vmap(lambda u: losses.curvature(output, loss, "sum", z, y, t, u), 1, 2)(
         jnp.broadcast_to(jnp.eye(3), (4, 3, 3))
@@ -232,16 +236,23 @@ def test_exact_hessian_equals_prml_closed_form_for_one_hidden_layer():
 @pytest.mark.usefixtures("x64")
 def test_fisher_is_the_expected_outer_product_of_score_vectors_for_the_canonical_pairs():
     """F = E_{t ~ model}[g_t g_t^T] with g_t = dE/dw at target t, enumerated exactly: every class
-    (softmax), every 0/1 pattern (sigmoid), t = y +- sqrt(K) e_k (Gaussian: its covariance I)."""
-    for output, loss in losses.CANONICAL:
-        net = MLP((2, 3, 2), "tanh", output, loss, reduction="sum")
+    (softmax, also with temperature 2.5), every 0/1 pattern (sigmoid; -1/+1 for threshold), the
+    counts 0..59 of one Poisson output (exp; the tail beyond weighs < 1e-30), t = y +- sqrt(K)
+    e_k (Gaussian: its covariance I)."""
+    for output, loss in (*losses.CANONICAL, ("softmax:2.5", "cross_entropy"), ("threshold", "bce")):
+        net = MLP((2, 3, 1 if output == "exp" else 2), "tanh", output, loss, reduction="sum")
         params, x, _, v = data(net, n=1)
         y = net.apply(params, x)[0]
-        if output == "softmax":
+        if output.startswith("softmax"):
             draws = [(jnp.eye(2)[k], y[k]) for k in range(2)]
-        elif output == "sigmoid":
-            patterns = jnp.asarray(list(itertools.product([0.0, 1.0], repeat=2)))
+        elif output in ("sigmoid", "threshold"):
+            labels = [-1.0, 1.0] if output == "threshold" else [0.0, 1.0]
+            patterns = jnp.asarray(list(itertools.product(labels, repeat=2)))
             draws = [(b, jnp.prod(jnp.where(b > 0, y, 1 - y))) for b in patterns]
+        elif output == "exp":
+            counts = np.arange(60.0)
+            pmf = np.exp(counts * np.log(float(y[0])) - float(y[0]) - gammaln(counts + 1))
+            draws = [(jnp.asarray([c]), p) for c, p in zip(counts, pmf)]
         else:
             draws = [(y + s * np.sqrt(2) * e, 0.25) for e in jnp.eye(2) for s in (1, -1)]
         g = [(ravel_pytree(net.backprop(params, x, tk[None]))[0], p) for tk, p in draws]

@@ -7,15 +7,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy.special import xlogy
 
 from jaxmlp import MLP, losses, outputs
+from jaxmlp.gradient_matrix import valid_pairs
 
-PAIRS = tuple(
-    (output, loss)
-    for output in outputs.NAMES
-    for loss in losses.NAMES
-    if output in losses.PROBABILISTIC.get(loss, (output,))
-)
+PAIRS = valid_pairs()
 
 
 @pytest.fixture
@@ -35,6 +32,7 @@ def numpy_loss(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         "huber": lambda: np.mean(np.where(np.abs(r) <= 1, 0.5 * r**2, np.abs(r) - 0.5), -1),
         "bce": lambda: -np.sum(t * np.log(y) + (1 - t) * np.log(1 - y), -1),
         "cross_entropy": lambda: -np.sum(t * np.log(y), -1),
+        "poisson": lambda: np.sum(xlogy(t, t / y) - t + y, -1),  # scikit-learn's poisson_loss
     }[name]()
 
 
@@ -44,13 +42,18 @@ def numpy_output(name: str, z: np.ndarray) -> np.ndarray:
         "identity": z,
         "sigmoid": 1 / (1 + np.exp(-z)),
         "softmax": e / e.sum(-1, keepdims=True),
+        "softmax:2.5": np.exp(2.5 * z) / np.exp(2.5 * z).sum(-1, keepdims=True),
         "tanh": np.tanh(z),
         "softplus": np.log1p(np.exp(z)),
         "relu": np.maximum(z, 0),
+        "exp": np.exp(z),
+        "threshold": 1 / (1 + np.exp(-z)),  # its forward is the sigmoid
     }[name]  # |z| < 10 here: no overflow
 
 
-def targets(loss: str, rng, n: int, k: int) -> np.ndarray:
+def targets(loss: str, rng, n: int, k: int, output: str = "") -> np.ndarray:
+    if output == "threshold":
+        return rng.choice([-1.0, 1.0], (n, k))  # its labels
     if loss == "cross_entropy":
         return np.eye(k)[rng.integers(0, k, n)]
     return rng.uniform(0.05, 0.95, (n, k))
@@ -77,10 +80,10 @@ def test_cost_of_every_pair_matches_a_numpy_forward_pass(output, loss, reduction
     rng = np.random.default_rng(1)
     net = MLP((2, 3), output=output, loss=loss, reduction=reduction)
     params = [{"w": jnp.asarray(rng.standard_normal((2, 3))), "b": jnp.asarray(rng.normal(size=3))}]
-    x, t = rng.standard_normal((4, 2)), targets(loss, rng, 4, 3)
+    x, t = rng.standard_normal((4, 2)), targets(loss, rng, 4, 3, output)
     y = numpy_output(output, x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"]))
     np.testing.assert_allclose(net.apply(params, x), y, rtol=1e-14)
-    per_example = numpy_loss(loss, y, t)
+    per_example = numpy_loss(loss, y, (t + 1) / 2 if output == "threshold" else t)
     expected = per_example.mean() if reduction == "mean" else per_example.sum()
     np.testing.assert_allclose(net.cost(params, x, t), expected, rtol=1e-13)
 
@@ -89,7 +92,8 @@ def test_cost_of_every_pair_matches_a_numpy_forward_pass(output, loss, reduction
 @pytest.mark.parametrize("output, loss", PAIRS)
 def test_output_delta_equals_jax_grad_of_the_cost_in_the_logits(output, loss):
     rng = np.random.default_rng(2)
-    z, t = jnp.asarray(rng.standard_normal((4, 3))), jnp.asarray(targets(loss, rng, 4, 3))
+    z = jnp.asarray(rng.standard_normal((4, 3)))
+    t = jnp.asarray(targets(loss, rng, 4, 3, output))
 
     def cost(z_):
         per_example = losses.per_example(output, loss, z_, outputs.get(output).fn(z_), t)
@@ -182,7 +186,10 @@ def test_losses_that_take_logs_need_probabilities():
     for output, loss in [("identity", "bce"), ("relu", "cross_entropy"), ("tanh", "bce")]:
         with pytest.raises(ValueError, match=f"{loss!r} needs outputs in \\(0, 1\\).*{output!r}"):
             MLP((2, 3), output=output, loss=loss)
-    assert len(PAIRS) == 28
+    for output in ("identity", "softplus", "sigmoid", "softmax:2"):
+        with pytest.raises(ValueError, match="'poisson' needs outputs in \\(0, inf\\): .*'exp'"):
+            MLP((2, 3), output=output, loss="poisson")
+    assert len(PAIRS) == 45
 
 
 def test_unknown_names_list_the_known_ones():

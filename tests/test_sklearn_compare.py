@@ -6,15 +6,19 @@ sgd and adam in float64 take scikit-learn's steps (same starting weights from ra
 same shuffled batches, the same update rules; adam places epsilon as optax does, a difference of
 ~1e-8 here), so their scores agree to 1e-6. lbfgs runs optax's L-BFGS with a zoom line search
 where scikit-learn runs scipy's L-BFGS-B: other iterates, the same minimum, so its scores agree
-to 0.05 (accuracy or R^2).
+to 0.05 (accuracy or R^2). Poisson regression (loss="poisson", the exp output) on Poisson counts
+is compared the same way, by D^2 (the fraction of Poisson deviance explained) and the reported
+loss_.
 """
 
 import warnings
 
+import numpy as np
 import pytest
 from sklearn import datasets, neural_network
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import d2_tweedie_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -84,3 +88,37 @@ def test_scores_agree_with_scikit_learn(name, solver):
     assert ours.score(x_test, y_test) == pytest.approx(expected, abs=TOLERANCE[solver])
     dummy = (DummyClassifier() if classifier else DummyRegressor()).fit(x_train, y_train)
     assert expected > dummy.score(x_test, y_test) + 0.1  # a comparison between useful models
+
+
+@pytest.mark.parametrize(
+    "solver",
+    ["sgd", "adam", pytest.param("lbfgs", marks=pytest.mark.slow)],  # lbfgs: ~25 s
+)
+def test_poisson_regression_agrees_with_scikit_learn(solver):
+    """MLPRegressor(loss="poisson") on counts drawn from a Poisson model with log-mean
+    0.5 + x w + 0.3 sin(2 x_0): the same held-out D^2 and training loss_ (scikit-learn's half
+    Poisson deviance) as scikit-learn's own, to 1e-6 for sgd and adam and 0.05 for lbfgs."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((600, 4))
+    w = 0.5 * rng.standard_normal(4)
+    y = rng.poisson(np.exp(0.5 + x @ w + 0.3 * np.sin(2 * x[:, 0]))).astype(float)
+    settings = dict(
+        loss="poisson",
+        hidden_layer_sizes=(8,),
+        activation="tanh",
+        solver=solver,
+        alpha=0.01 if solver == "lbfgs" else 1e-4,
+        learning_rate_init=0.01,
+        max_iter=1000 if solver == "lbfgs" else 60,
+        random_state=0,
+    )
+    theirs, ours = neural_network.MLPRegressor(**settings), MLPRegressor(**settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs.fit(x[:300], y[:300])
+        ours.fit(x[:300], y[:300])
+    assert ours.out_activation_ == theirs.out_activation_ == "exp"
+    expected = d2_tweedie_score(y[300:], theirs.predict(x[300:]), power=1)
+    got = d2_tweedie_score(y[300:], ours.predict(x[300:]), power=1)
+    assert got == pytest.approx(expected, abs=TOLERANCE[solver]) and expected > 0.5
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-6 if solver != "lbfgs" else 0.05)

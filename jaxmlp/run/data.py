@@ -11,7 +11,7 @@ import pathlib
 
 import numpy as np
 
-from jaxmlp import datasets
+from jaxmlp import datasets, outputs
 from jaxmlp.mlp import MLP
 
 STANDARDIZE = ("auto", "yes", "no")
@@ -130,11 +130,16 @@ def classes(ds: datasets.Dataset) -> list | None:
 
 def targets(net: MLP, task: str, t):
     """``t`` as the net takes it: one-hot rows where the labels are integers but the loss is
-    not cross-entropy, or a binary task meets a 2-unit softmax."""
+    not cross-entropy, or a binary task meets a 2-unit softmax; a thresholded output's own
+    labels (threshold: -1/+1) for a binary or multilabel task's 0/1."""
     if t is None:
         return None
+    out = outputs.get(net.output)
     if task == "multiclass" and net.loss != "cross_entropy":
         return datasets.one_hot(t, net.sizes[-1])
-    if task == "binary" and net.output == "softmax":
+    if task == "binary" and out.decides == "argmax":
         return datasets.one_hot(np.asarray(t).reshape(-1).astype(np.int32), 2)
+    if task in ("binary", "multilabel") and out.decides == "threshold" and out.labels != (0, 1):
+        negative, positive = out.labels
+        return np.where(np.asarray(t) > 0.5, positive, negative).astype(np.float32)
     return t

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import checkpoint, datasets
+from jaxmlp import checkpoint, datasets, outputs
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import data, folder
@@ -229,8 +229,9 @@ def save_run(
 
 
 def _task_of(net: MLP) -> str:
-    if net.output == "softmax":
+    decides = outputs.get(net.output).decides
+    if decides == "argmax":
         return "multiclass"
-    if net.output == "sigmoid":
+    if decides == "threshold":
         return "binary" if net.sizes[-1] == 1 else "multilabel"
     return "regression"

@@ -179,11 +179,13 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
     if output is None:
         output = task_output if loss in (None, task_loss) else _OUTPUT_FOR.get(loss, task_output)
     if loss is None:
-        loss = task_loss if output == task_output else _LOSS_FOR.get(output, "sse")
+        out = outputs.get(output)
+        base = out.base or out.name
+        loss = task_loss if output == task_output else _LOSS_FOR.get(base, "sse")
     activation = settings["activation"]
     if not isinstance(activation, str):
         activation = tuple(activation)
-    k = 2 if (data.task == "binary" and output == "softmax") else data.n_outputs
+    k = 2 if (data.task == "binary" and outputs.get(output).decides == "argmax") else data.n_outputs
     net = MLP(
         (data.n_features, *settings["hidden"], k),
         activation,
@@ -228,12 +230,12 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
         raise ValueError(f"checkpoint_every must be an integer >= 1 or None, got {every!r}.")
     canonical = net.activation if isinstance(net.activation, str) else list(net.activation)
-    resolved = {"output": output, "loss": loss, "activation": canonical}  # "elu:1.673260" too
+    resolved = {"output": net.output, "loss": loss, "activation": canonical}  # "elu:1.673260" too
     return net, optimizer, config, settings | resolved
 
 
-_OUTPUT_FOR = {"cross_entropy": "softmax", "bce": "sigmoid"}
-_LOSS_FOR = {"softmax": "cross_entropy", "sigmoid": "bce"}
+_OUTPUT_FOR = {"cross_entropy": "softmax", "bce": "sigmoid", "poisson": "exp"}
+_LOSS_FOR = {"softmax": "cross_entropy", "sigmoid": "bce", "exp": "poisson"}
 
 
 def command_line(settings: dict, out) -> str:

@@ -17,6 +17,8 @@ How scikit-learn's model maps onto jaxmlp's (cost = the mean over examples of th
     regression  identity  squared_error  sse  1/2 sum_k (y_k - t_k)^2 "identity"
                           absolute_error mae  mean_k |y_k - t_k|
                           huber          huber mean_k huber_1(y_k - t_k)
+    counts      exp       poisson        poisson sum_k (y_k - t_k log y_k "exp"
+                                         + t_k log t_k - t_k)
 
 squared_error sums over the K outputs: it is the cost whose gradient scikit-learn follows
 (its output delta is y - t), while the loss it reports also averages over the outputs, K times

@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from jaxmlp import losses
 from jaxmlp.sklearn import _params
 from jaxmlp.sklearn._base import BaseMLP
 
@@ -125,7 +126,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 class MLPRegressor(RegressorMixin, BaseMLP):
     """A multilayer perceptron regressor: identity output, ``loss`` one of ``"squared_error"``
     (1/2 sum_k (y_k - t_k)^2, the cost scikit-learn descends), ``"absolute_error"``
-    (mean_k |y_k - t_k|) or ``"huber"`` (mean_k huber_1), averaged over examples.
+    (mean_k |y_k - t_k|) or ``"huber"`` (mean_k huber_1), averaged over examples; or
+    ``"poisson"``, scikit-learn's half Poisson deviance sum_k (y_k - t_k log y_k + t_k log t_k -
+    t_k) with the exp output y = e^z, for counts ``y >= 0``.
 
     Other parameters as ``MLPClassifier``; ``y`` may be ``(n,)`` or ``(n, K)``.
     """
@@ -173,13 +176,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _targets(self, X, y, incremental, reset):
         del incremental
         X, y = _validate(self, X, y, reset, y_numeric=True)
+        losses.check_targets(self._output_loss()[1], y)  # poisson: counts >= 0
         return X, y.reshape(len(y), -1).astype(X.dtype), y
 
     def _output_loss(self):
-        return "identity", _params.REGRESSION_LOSSES[self.loss]
+        return _params.REGRESSION_LOSSES[self.loss]
 
     def _out_activation(self):
-        return "identity"
+        return _params.REGRESSION_LOSSES[self.loss][0]  # scikit-learn's names: identity, exp
 
     def _labels_from(self, y) -> np.ndarray:
         return y.ravel() if y.shape[1] == 1 else y

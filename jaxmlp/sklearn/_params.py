@@ -20,7 +20,13 @@ from jaxmlp.train import BACKPROPS
 STOCHASTIC_SOLVERS = ("sgd", "adam", *(n for n in FIRST_ORDER if n not in ("sgd", "adam")))
 SOLVERS = ("lbfgs", *STOCHASTIC_SOLVERS)
 ACTIVATION_ALIASES = {"logistic": "sigmoid"}  # scikit-learn's name -> jaxmlp's
-REGRESSION_LOSSES = {"squared_error": "sse", "absolute_error": "mae", "huber": "huber"}
+# scikit-learn's name -> jaxmlp's (output, loss); poisson is its half deviance with the exp output
+REGRESSION_LOSSES = {
+    "squared_error": ("identity", "sse"),
+    "absolute_error": ("identity", "mae"),
+    "huber": ("identity", "huber"),
+    "poisson": ("exp", "poisson"),
+}
 
 CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -57,11 +63,6 @@ def check(est) -> None:
     """scikit-learn's parameter checks (its ``InvalidParameterError``, a ``ValueError``, with its
     message), then what they cannot express."""
     params = est.get_params(deep=False)
-    if params.get("loss") == "poisson":
-        raise ValueError(
-            "loss='poisson' is not available yet: it needs a hand-derived Poisson loss with its "
-            "exp output in jaxmlp.losses. Use 'squared_error', 'absolute_error' or 'huber'."
-        )
     validate_parameter_constraints(est._parameter_constraints, params, type(est).__name__)
     if est.early_stopping and not est.validation_fraction > 0:
         raise ValueError(
