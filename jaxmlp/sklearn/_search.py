@@ -95,19 +95,14 @@ def _train(members: list, dtype) -> list:
     x = jnp.asarray(np.stack([m.x for m in members]), dtype)
     t = jnp.asarray(np.stack([m.t for m in members]), dtype)
     alphas = np.array([m.est.alpha for m in members])
-    steps = n // batch_size
     orders = [np.arange(n)] * len(members)
     live, final = set(range(len(members))), [None] * len(members)
     while live:
         for k in live:
             if members[k].est.shuffle:
                 orders[k] = shuffle(orders[k], random_state=members[k].rng)
-        order = np.stack(orders)
-        blocks = [(order[:, : steps * batch_size].reshape(-1, steps, batch_size), batch_size)]
-        if n % batch_size:
-            blocks.append((order[:, steps * batch_size :][:, None], n % batch_size))
         sums = []
-        for idx, n_b in blocks:
+        for idx, n_b in _solvers.blocks(np.stack(orders), batch_size):
             if n_b != batch_size:  # the L2 term of a smaller batch weighs more
                 opt_state = _weight_decay(opt_state, alphas, n_b, dtype)
             params, opt_state, losses = run(params, opt_state, x, t, jnp.asarray(idx))
