@@ -29,7 +29,10 @@ def test_quick_population_bench_writes_its_workloads_and_equal_runs(tmp_path):
     # fits up to float rounding (tests/test_population.py states why not bit for bit).
     assert xor["max_abs_param_gap_vs_plain"] <= 1e-4
     assert xor["max_abs_param_gap_vs_solo_sample"] <= 1e-4
-    for workload in ("xor_population", "fashion_grid", "xor_solo"):
+    sk = m["sklearn_grid"]
+    assert sk["max_abs_score_gap"] == 0.0 and sk["same_best_params"]  # the same scores
+    assert set(sk["timings"]) == {"population_search_cv", "grid_search_cv_one_by_one"}
+    for workload in ("xor_population", "fashion_grid", "xor_solo", "sklearn_grid"):
         for timing in m[workload]["timings"].values():
             assert timing["median_s"] > 0 and len(timing["samples"]) >= 1
     assert set(m["xor_solo"]["fit_phases_ms"]) >= {"start", "compiled_call", "records"}

@@ -39,5 +39,6 @@ except ImportError as e:  # pragma: no cover - exercised by a test that hides sk
     raise ImportError("jaxmlp.sklearn needs scikit-learn: pip install 'jaxmlp[sklearn]'") from e
 
 from jaxmlp.sklearn._estimators import MLPClassifier, MLPRegressor
+from jaxmlp.sklearn._search import PopulationSearchCV
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "PopulationSearchCV"]

@@ -135,34 +135,49 @@ class BaseMLP(BaseEstimator):
         return self._fit(X, y, incremental=False)
 
     def _fit(self, X, y, incremental: bool):
-        _params.check(self)
-        hidden = _params.hidden_sizes(self)
-        act = _params.hidden_activation(self, len(hidden))
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-        X, t, labels = self._targets(X, y, incremental, reset=first)
+        X, t, labels, first = self._checked_targets(X, y, incremental)
         dtype = X.dtype
         with precision(dtype):
-            self.net_ = MLP((X.shape[1], *hidden, t.shape[1]), act, *self._output_loss())
-            rng = check_random_state(self.random_state)
-            if first:
-                self._initialize(rng, dtype)
-            elif not hasattr(self, "t_"):  # weights set by hand on an estimator never fitted
-                self._start_counts()
-            params = self._checked_params(dtype)
+            rng, params = self._starting_point(X, t, first, dtype)
             if self.solver == "lbfgs":
                 params = self._fit_lbfgs(params, X, t, dtype)
             else:
                 params = self._fit_stochastic(params, X, t, labels, rng, incremental, dtype)
             self._set_weights(params, dtype)
+        self._check_finite()
+        return self
+
+    def _checked_targets(self, X, y, incremental: bool):
+        """The parameters checked, then ``(X, t (n, K), labels, first)``: ``first`` when the
+        fit starts from fresh weights (not a warm start or ``partial_fit``)."""
+        _params.check(self)
+        _params.hidden_activation(self, len(_params.hidden_sizes(self)))
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        return *self._targets(X, y, incremental, reset=first), first
+
+    def _starting_point(self, X, t, first: bool, dtype):
+        """``(rng, params)``: the network ``net_`` for ``X (n, d)`` and ``t (n, K)``, the
+        random state every later draw comes from, and the starting weights (drawn from it when
+        ``first``)."""
+        hidden = _params.hidden_sizes(self)
+        act = _params.hidden_activation(self, len(hidden))
+        self.net_ = MLP((X.shape[1], *hidden, t.shape[1]), act, *self._output_loss())
+        rng = check_random_state(self.random_state)
+        if first:
+            self._initialize(rng, dtype)
+        elif not hasattr(self, "t_"):  # weights set by hand on an estimator never fitted
+            self._start_counts()
+        return rng, self._checked_params(dtype)
+
+    def _check_finite(self) -> None:
         if not all(np.isfinite(a).all() for a in jax.tree.leaves(self.params_)):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain large "
                 "values and need to be preprocessed. (The training diverged: lower "
                 f"learning_rate_init, now {self.learning_rate_init!r}, or scale the inputs.)"
             )
-        return self
 
     def _initialize(self, rng, dtype) -> None:
         """scikit-learn's starting point, drawn from ``rng`` in its order (weights, then biases,
@@ -239,18 +254,48 @@ class BaseMLP(BaseEstimator):
         return params
 
     def _fit_stochastic(self, params, X, t, labels, rng, incremental, dtype):
+        X, t, labels, x_val, labels_val = self._stochastic_setup(X, t, labels, rng)
+        n = X.shape[0]
+        batch_size = self._batch_size(n)
+        opt_state = self._optimizer_state(params, batch_size, dtype, incremental)
+        if sp.issparse(X):
+            data = (X.tocsr(), np.asarray(t, dtype))
+        else:
+            data = (jax.numpy.asarray(X, dtype), jax.numpy.asarray(t, dtype))
+        order = np.arange(n)
+        for _ in range(self.max_iter):
+            if self.shuffle:
+                order = shuffle(order, random_state=rng)
+            params, opt_state, loss = _solvers.epoch(
+                self, self.net_, params, opt_state, data, order, batch_size, dtype
+            )
+            opt_state, stop = self._epoch_done(params, opt_state, loss, n, x_val, labels_val, dtype)
+            if stop or incremental:
+                break
+            self._warn_at_max_iter()
+        self._opt_state = opt_state
+        return self._best_params if self.early_stopping else params
+
+    def _stochastic_setup(self, X, t, labels, rng):
+        """Before the first epoch: the loss curve and stopping rule (kept by warm starts),
+        ``n_iter_`` = 0, and with early stopping the held-out split drawn from ``rng``.
+        Returns ``(X, t, labels, x_val, labels_val)`` (None, None without early stopping)."""
         if not hasattr(self, "loss_curve_"):  # a warm start from lbfgs
             self.loss_curve_ = []
         stopping = getattr(self, "validation_scores_", False)  # False: never set
         if stopping is False or self.early_stopping != (stopping is not None):
             self._reset_stopping()  # first, or a warm start that switched early stopping
-        x_val = labels_val = None
-        if self.early_stopping:
-            X, x_val, t, labels, labels_val = self._split(X, t, labels, rng)
-        n = X.shape[0]
-        batch_size = self._batch_size(n)
+        self.n_iter_ = 0
+        if not self.early_stopping:
+            return X, t, labels, None, None
+        X, x_val, t, labels, labels_val = self._split(X, t, labels, rng)
+        return X, t, labels, x_val, labels_val
+
+    def _optimizer_state(self, params, batch_size: int, dtype, incremental: bool = False):
+        """The solver's state for ``params``: fresh, with this estimator's hyperparameters
+        (``partial_fit`` continues its own), L2 weight ``alpha / batch_size``."""
         fresh = _solvers.transformation(self.solver, bool(self.nesterovs_momentum)).init(params)
-        opt_state = self._opt_state if incremental else None  # partial_fit continues its own
+        opt_state = self._opt_state if incremental else None
         if opt_state is None or jax.tree.structure(opt_state) != jax.tree.structure(fresh):
             opt_state = _solvers.set_hyperparams(
                 fresh,
@@ -261,38 +306,29 @@ class BaseMLP(BaseEstimator):
                 beta_2=self.beta_2,
                 epsilon=self.epsilon,
             )
-        opt_state = _solvers.set_hyperparams(opt_state, dtype, weight_decay=self.alpha / batch_size)
-        if sp.issparse(X):
-            data = (X.tocsr(), np.asarray(t, dtype))
-        else:
-            data = (jax.numpy.asarray(X, dtype), jax.numpy.asarray(t, dtype))
-        order = np.arange(n)
-        self.n_iter_ = 0
-        for _ in range(self.max_iter):
-            if self.shuffle:
-                order = shuffle(order, random_state=rng)
-            params, opt_state, loss = _solvers.epoch(
-                self, self.net_, params, opt_state, data, order, batch_size, dtype
+        return _solvers.set_hyperparams(opt_state, dtype, weight_decay=self.alpha / batch_size)
+
+    def _epoch_done(self, params, opt_state, loss: float, n: int, x_val, labels_val, dtype):
+        """The bookkeeping after an epoch over ``n`` examples with mean loss ``loss``: the
+        counters, the loss curve, the stopping rule and the learning-rate rules
+        (``_epoch_end``). Returns ``(opt_state, stop)``."""
+        self.n_iter_ += 1
+        self.t_ += n
+        self.loss_ = loss
+        self.loss_curve_.append(loss)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        self._count_no_improvement(params, x_val, labels_val, dtype)
+        return self._epoch_end(opt_state, dtype)
+
+    def _warn_at_max_iter(self) -> None:
+        if self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=5,
             )
-            self.n_iter_ += 1
-            self.t_ += n
-            self.loss_ = loss
-            self.loss_curve_.append(loss)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-            self._count_no_improvement(params, x_val, labels_val, dtype)
-            opt_state, stop = self._epoch_end(opt_state, dtype)
-            if stop or incremental:
-                break
-            if self.n_iter_ == self.max_iter:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                    "optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=4,
-                )
-        self._opt_state = opt_state
-        return self._best_params if self.early_stopping else params
 
     def _epoch_end(self, opt_state, dtype):
         """scikit-learn's learning-rate rules for sgd (invscaling: eta_init / (t_ + 1)^power_t;

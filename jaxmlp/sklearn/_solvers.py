@@ -105,6 +105,19 @@ def _runners(net, solver: str, nesterov: bool, backprop: str):
     return jax.jit(run), jax.jit(gather_run)
 
 
+def blocks(order, batch_size: int) -> list:
+    """An epoch's batches: ``[(rows (..., steps, batch_size), batch_size)]`` from ``order``'s
+    last axis, then ``(rows (..., 1, n mod batch_size), n mod batch_size)`` when it is > 0."""
+    n = order.shape[-1]
+    steps, rest = divmod(n, batch_size)
+    out = [
+        (order[..., : steps * batch_size].reshape(*order.shape[:-1], steps, batch_size), batch_size)
+    ]
+    if rest:
+        out.append((order[..., steps * batch_size :][..., None, :], rest))
+    return out
+
+
 def epoch(est, net, params, opt_state, data, order, batch_size, dtype):
     """One epoch of scikit-learn's stochastic solvers over ``order`` (a permutation of the
     rows, or ``arange`` without shuffling) in batches of ``batch_size``, the last one smaller
@@ -112,13 +125,8 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype):
     t)`` on the host: then batches are densified a few at a time. Returns ``(params,
     opt_state, loss)``, loss the epoch's mean over examples of the batch losses."""
     run, gather_run = _runners(net, est.solver, bool(est.nesterovs_momentum), est.backprop)
-    n = len(order)
-    steps = n // batch_size
-    blocks = [(order[: steps * batch_size].reshape(steps, batch_size), batch_size)]
-    if n % batch_size:
-        blocks.append((order[steps * batch_size :][None], n % batch_size))
     sums = []  # fetched once, at the end of the epoch
-    for idx, n_b in blocks:
+    for idx, n_b in blocks(order, batch_size):
         if n_b != batch_size:  # the L2 term of a smaller batch weighs more
             opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / n_b)
         x, t = data
@@ -134,7 +142,7 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype):
                 sums.append(n_b * jnp.sum(losses))
         if n_b != batch_size:
             opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / batch_size)
-    return params, opt_state, float(sum(jax.device_get(sums))) / n
+    return params, opt_state, float(sum(jax.device_get(sums))) / len(order)
 
 
 # -- lbfgs -------------------------------------------------------------------------------------

@@ -1,0 +1,283 @@
+"""``PopulationSearchCV``: scikit-learn's ``GridSearchCV`` for jaxmlp's estimators, with every
+(grid point, fold) fit trained as one member of a population.
+
+grid x folds -> members (each a clone of the estimator with its point, on its fold's rows,
+started by the estimator's own code) -> groups (one per network, solver, batch size and
+training-set size: one compiled program each) -> the estimator's epochs for all members ->
+each member's weights back in its estimator -> scored on its held-out rows -> cv_results_.
+
+A member trains as ``estimator.fit`` trains it: the same starting weights and shuffles (drawn
+from its ``random_state`` on the host, in the estimator's order), the same jitted steps
+(``_solvers``' scan over the batches, vmapped over the members), the same L2 weight for the
+last, smaller batch, and the same stopping and learning-rate rules after each epoch, applied
+per member on the host (a stopped member's weights are kept and it no longer counts). Not bit
+for bit: XLA compiles the batched program with other fusions and reduction orders than the
+solo one, so a member's weights equal its solo fit's up to float rounding grown over the
+epochs (~1e-6 in float32, ~1e-15 in float64 after 40 epochs of digits); its epochs and scores
+are the solo fit's unless a stopping test or a prediction sits within that rounding of its
+threshold (tests/test_sklearn_search.py: GridSearchCV's scores exactly, on digits). Running the
+members one after another inside one program (``lax.map``) was tried: not bit for bit either
+(XLA fuses the mapped body differently too) and slower.
+Within one group everything in ``optax.inject_hyperparams``' state varies freely
+(``learning_rate_init``, ``alpha``, ``momentum``, ``beta_1``, ``beta_2``, ``epsilon``) and so
+does everything decided on the host (``random_state``, ``shuffle``, ``max_iter``, ``tol``,
+``n_iter_no_change``, ``learning_rate``, ``power_t``); a structural parameter
+(``hidden_layer_sizes``, ``activation``, ``solver``, ``batch_size``...) splits the members into
+one population per value. ``solver="lbfgs"`` and ``early_stopping=True`` are refused.
+
+>>> from sklearn.datasets import load_iris
+>>> from jaxmlp.sklearn import MLPClassifier, PopulationSearchCV
+>>> x, y = load_iris(return_X_y=True)
+>>> clf = MLPClassifier((8,), learning_rate_init=0.05, tol=1e-2, random_state=0)
+>>> search = PopulationSearchCV(clf, {"alpha": [1e-4, 1e-2]}, cv=3).fit(x, y)
+>>> len(search.cv_results_["params"]), sorted(search.best_params_), search.n_populations_
+(2, ['alpha'], 1)
+"""
+
+import functools
+import time
+import warnings
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import ParameterGrid, check_cv
+from sklearn.utils import _safe_indexing, indexable, shuffle
+from sklearn.utils._available_if import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from jaxmlp.sklearn import _solvers
+from jaxmlp.sklearn._base import BaseMLP, precision
+
+
+class _Hyper(NamedTuple):
+    """One member's learning rate where the estimator's epoch-end rules read and set it (they
+    see the solver state only through ``hyperparams`` and ``_replace``)."""
+
+    hyperparams: dict
+
+
+class _Member(NamedTuple):
+    est: BaseMLP  # a clone with the member's grid point, its bookkeeping updated as it trains
+    rng: np.random.RandomState  # its random_state, past the starting weights
+    x: np.ndarray  # (n, d) its training rows
+    t: np.ndarray  # (n, K) its targets
+    params: list
+    opt_state: object
+    batch_size: int
+
+
+@functools.lru_cache(maxsize=16)
+def _population_run(net, solver: str, nesterov: bool, backprop: str):
+    """The estimator's ``gather_run`` vmapped over members: params, state, x, t and order all
+    carry a leading member axis."""
+    return jax.jit(jax.vmap(_solvers._runners(net, solver, nesterov, backprop)[1]))
+
+
+def _weight_decay(opt_state, alphas, n_b: int, dtype):
+    return _solvers.set_hyperparams(opt_state, dtype, weight_decay=alphas / n_b)
+
+
+def _train(members: list, dtype) -> list:
+    """Train one group (same network, solver, batch size and n); each member's final weights
+    (host arrays). Each epoch is the estimator's ``_solvers.epoch`` for all members at once."""
+    first = members[0]
+    est, n, batch_size = first.est, len(first.x), first.batch_size
+    run = _population_run(est.net_, est.solver, bool(est.nesterovs_momentum), est.backprop)
+    stack = lambda *a: jnp.asarray(np.stack(a))  # noqa: E731  (on the host: no compile per P)
+    params = jax.tree.map(stack, *[m.params for m in members])
+    opt_state = jax.tree.map(stack, *[m.opt_state for m in members])
+    x = jnp.asarray(np.stack([m.x for m in members]), dtype)
+    t = jnp.asarray(np.stack([m.t for m in members]), dtype)
+    alphas = np.array([m.est.alpha for m in members])
+    orders = [np.arange(n)] * len(members)
+    live, final = set(range(len(members))), [None] * len(members)
+    while live:
+        for k in live:
+            if members[k].est.shuffle:
+                orders[k] = shuffle(orders[k], random_state=members[k].rng)
+        sums = []
+        for idx, n_b in _solvers.blocks(np.stack(orders), batch_size):
+            if n_b != batch_size:  # the L2 term of a smaller batch weighs more
+                opt_state = _weight_decay(opt_state, alphas, n_b, dtype)
+            params, opt_state, losses = run(params, opt_state, x, t, jnp.asarray(idx))
+            sums.append(n_b * jnp.sum(losses, axis=1))
+            if n_b != batch_size:
+                opt_state = _weight_decay(opt_state, alphas, batch_size, dtype)
+        losses = np.asarray(sum(jax.device_get(sums)), np.float64) / n  # as float(...) / n
+        rates = np.array(jax.device_get(opt_state.hyperparams["learning_rate"]))
+        host = None  # the weights on the host, fetched once an epoch where a member stops
+        for k in sorted(live):
+            m = members[k]
+            hyper = _Hyper({"learning_rate": rates[k]})
+            hyper, stop = m.est._epoch_done(None, hyper, float(losses[k]), n, None, None, dtype)
+            rates[k] = hyper.hyperparams["learning_rate"]
+            if not stop:
+                m.est._warn_at_max_iter()
+            if stop or m.est.n_iter_ == m.est.max_iter:
+                live.discard(k)
+                host = jax.device_get(params) if host is None else host
+                final[k] = jax.tree.map(lambda a: a[k], host)  # noqa: B023
+        opt_state = _solvers.set_hyperparams(opt_state, dtype, learning_rate=rates)
+    return final
+
+
+class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
+    """An exhaustive search over ``param_grid`` for a jaxmlp ``MLPClassifier``/``MLPRegressor``,
+    scored by cross-validation as ``sklearn.model_selection.GridSearchCV`` scores it, with the
+    fits of every grid point and fold trained as populations (see the module docstring).
+
+    Args:
+      estimator: a ``jaxmlp.sklearn`` estimator with a stochastic solver, no early stopping.
+      param_grid: a dict of lists (or a list of them), as ``GridSearchCV``'s.
+      scoring: None (the estimator's ``score``), a scorer name or a callable.
+      cv: folds as ``GridSearchCV``'s (an int: stratified for a classifier).
+      refit: refit the best point on all of X with ``estimator.fit`` (``best_estimator_``).
+
+    Attributes as ``GridSearchCV``'s: ``cv_results_`` (``params``, ``param_<name>``,
+    ``split<i>_test_score``, ``mean_/std_/rank_test_score``, ``mean_/std_fit_time`` (a group's
+    time shared among its members), ``mean_/std_score_time``, and ``split<i>_n_iter``, the
+    epochs each fit ran), ``best_index_``, ``best_params_``, ``best_score_``,
+    ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``, and ``n_populations_``,
+    the compiled groups the members trained in.
+    """
+
+    def __init__(self, estimator, param_grid, *, scoring=None, cv=5, refit=True):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.scoring = scoring
+        self.cv = cv
+        self.refit = refit
+
+    def fit(self, X, y, groups=None):
+        """Run every grid point on every fold; then refit the best one. Returns ``self``."""
+        base = self.estimator
+        if not isinstance(base, BaseMLP):
+            raise TypeError(
+                "PopulationSearchCV searches jaxmlp.sklearn's MLPClassifier or MLPRegressor, got "
+                f"{type(base).__name__}: use sklearn.model_selection.GridSearchCV for others."
+            )
+        candidates = list(ParameterGrid(self.param_grid))
+        X, y, groups = indexable(X, y, groups)
+        splits = list(check_cv(self.cv, y, classifier=is_classifier(base)).split(X, y, groups))
+        self.scorer_ = check_scoring(base, self.scoring)
+        members = [(c, f) for c in range(len(candidates)) for f in range(len(splits))]
+        prepared = [self._member(base, candidates[c], X, y, splits[f][0]) for c, f in members]
+        by_group = {}
+        for i, m in enumerate(prepared):
+            key = (m.est.net_, m.est.solver, bool(m.est.nesterovs_momentum), m.est.backprop)
+            by_group.setdefault((*key, m.x.shape, m.x.dtype, m.batch_size), []).append(i)
+        fit_time = np.zeros(len(members))
+        for indices in by_group.values():
+            start = time.perf_counter()
+            dtype = prepared[indices[0]].x.dtype
+            with precision(dtype):
+                weights = _train([prepared[i] for i in indices], dtype)
+                for i, w in zip(indices, weights, strict=True):
+                    prepared[i].est._set_weights(w, dtype)
+            fit_time[indices] = (time.perf_counter() - start) / len(indices)
+        self.n_populations_ = len(by_group)
+        scores, score_time, failed = np.zeros(len(members)), np.zeros(len(members)), 0
+        for i, (_, f) in enumerate(members):
+            est, test = prepared[i].est, splits[f][1]
+            start = time.perf_counter()
+            try:
+                est._check_finite()
+            except ValueError:  # GridSearchCV's error_score=np.nan
+                scores[i], failed = np.nan, failed + 1
+                continue
+            scores[i] = self.scorer_(est, _safe_indexing(X, test), _safe_indexing(y, test))
+            score_time[i] = time.perf_counter() - start
+        if failed:
+            warnings.warn(
+                f"{failed} fits failed out of a total of {len(members)} (non-finite weights: "
+                "the training diverged); their scores are nan.",
+                FitFailedWarning,
+                stacklevel=2,
+            )
+        n_iter = np.array([m.est.n_iter_ for m in prepared])
+        self._results(candidates, len(splits), scores, fit_time, score_time, n_iter)
+        if self.refit:
+            start = time.perf_counter()
+            self.best_estimator_ = clone(base).set_params(**self.best_params_).fit(X, y)
+            self.refit_time_ = time.perf_counter() - start
+        return self
+
+    @staticmethod
+    def _member(base, params: dict, X, y, rows) -> _Member:
+        """A clone with ``params`` started on ``rows`` of X, y by the estimator's own code."""
+        est = clone(base).set_params(**params)
+        if est.solver == "lbfgs" or est.early_stopping:
+            raise ValueError(
+                "PopulationSearchCV trains the stochastic solvers without early stopping, got "
+                f"solver={est.solver!r}, early_stopping={est.early_stopping!r} (grid point "
+                f"{params}): use sklearn.model_selection.GridSearchCV for those."
+            )
+        x, y = _safe_indexing(X, rows), _safe_indexing(y, rows)
+        x, t, labels, _ = est._checked_targets(x, y, False)
+        if not isinstance(x, np.ndarray):
+            x = x.toarray()  # sparse: the members' rows are stacked dense
+        dtype = x.dtype
+        with precision(dtype):
+            rng, params = est._starting_point(x, t, True, dtype)
+            est._stochastic_setup(x, t, labels, rng)
+            batch_size = est._batch_size(len(x))
+            opt_state = est._optimizer_state(params, batch_size, dtype)
+        return _Member(est, rng, x, t, params, opt_state, batch_size)
+
+    def _results(self, candidates, n_splits, scores, fit_time, score_time, n_iter) -> None:
+        """``cv_results_`` and the best point, by ``GridSearchCV``'s rules (the mean over
+        folds, unweighted; rank 1 the highest, ties sharing the lowest rank, nan last)."""
+        shape = (len(candidates), n_splits)
+        scores, fit_time, score_time, n_iter = (
+            a.reshape(shape) for a in (scores, fit_time, score_time, n_iter)
+        )
+        results = {"params": candidates}
+        for name in sorted({k for c in candidates for k in c}):
+            column = np.ma.masked_all(len(candidates), object)
+            for c, point in enumerate(candidates):
+                if name in point:
+                    column[c] = point[name]
+            results[f"param_{name}"] = column
+        for f in range(n_splits):
+            results[f"split{f}_test_score"] = scores[:, f]
+        for f in range(n_splits):
+            results[f"split{f}_n_iter"] = n_iter[:, f]
+        mean = scores.mean(axis=1)
+        results |= {"mean_test_score": mean, "std_test_score": scores.std(axis=1)}
+        filled = np.nan_to_num(mean, nan=np.nanmin(mean) - 1) if np.isfinite(mean).any() else mean
+        results["rank_test_score"] = rankdata(-filled, method="min").astype(np.int32)
+        for name, a in (("fit_time", fit_time), ("score_time", score_time)):
+            results |= {f"mean_{name}": a.mean(axis=1), f"std_{name}": a.std(axis=1)}
+        self.cv_results_ = results
+        self.n_splits_ = n_splits
+        self.best_index_ = int(results["rank_test_score"].argmin())
+        self.best_params_ = candidates[self.best_index_]
+        self.best_score_ = float(mean[self.best_index_])
+
+    # -- the best estimator, refitted ----------------------------------------------------------
+
+    def _refitted(self):
+        check_is_fitted(self, "best_estimator_")
+        return True
+
+    @available_if(_refitted)
+    def predict(self, X):
+        return self.best_estimator_.predict(X)
+
+    @available_if(_refitted)
+    def predict_proba(self, X):
+        return self.best_estimator_.predict_proba(X)
+
+    @available_if(_refitted)
+    def score(self, X, y):
+        return self.scorer_(self.best_estimator_, X, y)
+
+    @property
+    def classes_(self):
+        return self.best_estimator_.classes_

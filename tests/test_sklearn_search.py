@@ -1,0 +1,198 @@
+"""PopulationSearchCV: a grid search whose fits train as populations gives GridSearchCV's
+results over the same estimator fitted one by one.
+
+The members train in one vmapped program; XLA compiles it with other fusions and reduction
+orders than the solo program, so a member's weights agree with its solo fit's to float rounding
+grown over the epochs (the bounds below: ~4 float32 ulps of the weights' scale per 10 epochs),
+while its epochs (the stopping rule) and the cross-validation scores are equal exactly here.
+"""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits, make_classification, make_regression
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold
+
+from jaxmlp.sklearn import MLPClassifier, MLPRegressor, PopulationSearchCV
+from jaxmlp.sklearn._base import precision
+from jaxmlp.sklearn._search import _train
+
+IGNORE_CONVERGENCE = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"  # short runs on purpose
+)
+
+
+def _digits():
+    x, y = load_digits(return_X_y=True)
+    return (x / 16.0).astype(np.float32), y
+
+
+def _same_results(ours, theirs, n_splits, rtol=0.0):
+    """The same scores: exactly (accuracy: counts), or to ``rtol`` (a continuous score of
+    weights equal up to float rounding)."""
+    for key in [f"split{f}_test_score" for f in range(n_splits)] + ["mean_test_score"]:
+        np.testing.assert_allclose(
+            ours.cv_results_[key], theirs.cv_results_[key], rtol, 0, True, key
+        )
+    for key in ("rank_test_score", "params"):
+        assert list(ours.cv_results_[key]) == list(theirs.cv_results_[key]), key
+    assert ours.best_params_ == theirs.best_params_
+    np.testing.assert_allclose(ours.best_score_, theirs.best_score_, rtol)
+
+
+@pytest.mark.slow  # 20 solo fits and 20 members, compiled for two fold sizes: ~30 s on 2 cores
+@IGNORE_CONVERGENCE
+def test_digits_five_folds_four_values_score_as_grid_search_cv_one_by_one():
+    x, y = _digits()
+    clf = MLPClassifier((32,), max_iter=25, random_state=0)
+    grid = {"learning_rate_init": [1e-3, 3e-3, 1e-2, 3e-2]}
+    ours = PopulationSearchCV(clf, grid, cv=5).fit(x, y)
+    theirs = GridSearchCV(clf, grid, cv=5).fit(x, y)
+    _same_results(ours, theirs, 5)
+    assert ours.n_populations_ == 2  # folds of 1437 and 1438 training rows
+    assert set(theirs.cv_results_) <= set(ours.cv_results_)
+    np.testing.assert_array_equal(ours.predict(x), theirs.predict(x))
+    assert ours.score(x, y) == theirs.score(x, y)
+
+
+def _member_pairs(est, points, x, y, rows):
+    """Each point trained as a population member and by ``est.fit`` alone on ``rows``."""
+    members = [PopulationSearchCV._member(est, p, x, y, rows) for p in points]
+    with precision(x.dtype):
+        weights = _train(members, x.dtype)
+    for p, m, w in zip(points, members, weights, strict=True):
+        solo = clone(est).set_params(**p).fit(x[rows], y[rows])
+        yield p, m.est, w, solo
+
+
+# sgd's learning-rate rules, tol stopping at different epochs, shuffling on and off, seeds
+SGD_POINTS = [
+    {"learning_rate": "constant", "learning_rate_init": 0.3, "momentum": 0.9, "random_state": 0},
+    {"learning_rate": "invscaling", "learning_rate_init": 0.5, "random_state": 1, "alpha": 0.1},
+    {"learning_rate": "adaptive", "learning_rate_init": 0.2, "n_iter_no_change": 2, "tol": 1e-2},
+    {"learning_rate": "constant", "learning_rate_init": 0.05, "shuffle": False, "tol": 1e-3},
+]
+SMALL = {"batch_size": 32, "random_state": 3}  # a point without random_state: 3
+ADAM_POINTS = [
+    {"learning_rate_init": 0.01, "beta_1": 0.8, "random_state": 0},
+    {"learning_rate_init": 0.03, "alpha": 0.01, "epsilon": 1e-6, "random_state": 2},
+    {"learning_rate_init": 0.003, "beta_2": 0.99, "n_iter_no_change": 3, "tol": 1e-2},
+]
+
+
+@IGNORE_CONVERGENCE
+@pytest.mark.parametrize(
+    "est, points",
+    [
+        (MLPClassifier((6,), "tanh", solver="sgd", **SMALL, max_iter=60), SGD_POINTS),
+        (MLPClassifier((6,), solver="adam", **SMALL, max_iter=40), ADAM_POINTS),
+        (MLPClassifier((5,), solver="momentum", **SMALL, max_iter=30), ADAM_POINTS),
+        (MLPRegressor(hidden_layer_sizes=(5,), **SMALL, max_iter=30), ADAM_POINTS),
+    ],
+    ids=["sgd", "adam", "momentum", "regressor"],
+)
+def test_members_train_as_their_solo_fits(est, points):
+    if isinstance(est, MLPRegressor):
+        x, y = make_regression(150, 4, noise=1.0, random_state=0)
+        y = y / y.std()
+    else:
+        x, y = make_classification(150, 4, n_informative=3, n_redundant=0, random_state=0)
+    rows = np.arange(10, 150)  # 140 rows: the last batch is smaller
+    n_iters = set()
+    for dtype, bound in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        for p, member, w, solo in _member_pairs(est, points, x.astype(dtype), y, rows):
+            assert member.n_iter_ == solo.n_iter_, p
+            np.testing.assert_allclose(member.loss_curve_, solo.loss_curve_, rtol=bound)
+            for got, want in zip(w, solo.params_, strict=True):
+                for name in want:
+                    assert got[name].dtype == want[name].dtype == dtype
+                    np.testing.assert_allclose(got[name], want[name], rtol=0, atol=bound)
+            n_iters.add(solo.n_iter_)
+    assert len(n_iters) > 1  # members stopped at different epochs
+
+
+@IGNORE_CONVERGENCE
+def test_a_wrong_member_setting_is_caught():
+    """The comparison above can fail: a member trained with another alpha than its solo fit."""
+    x, y = make_classification(150, 4, n_informative=3, n_redundant=0, random_state=0)
+    est = MLPClassifier((6,), **SMALL, max_iter=5, learning_rate_init=0.05)
+    members = [PopulationSearchCV._member(est, {"alpha": 1e-3}, x, y, np.arange(140))]
+    with precision(x.dtype):
+        (w,) = _train(members, x.dtype)
+    solo = clone(est).set_params(alpha=1.1e-3).fit(x[:140], y[:140])
+    assert float(np.max(np.abs(w[0]["w"] - solo.params_[0]["w"]))) > 1e-6
+
+
+@IGNORE_CONVERGENCE
+def test_members_equal_their_solo_fits_on_digits_to_float32_rounding():
+    x, y = _digits()
+    est = MLPClassifier((16,), max_iter=20, learning_rate_init=0.01)
+    points = [{"alpha": a, "random_state": s} for a in (1e-4, 1e-1) for s in (0, 1)]
+    for p, member, w, solo in _member_pairs(est, points, x, y, np.arange(1000)):
+        gap = max(
+            float(np.max(np.abs(got[k] - want[k])))
+            for got, want in zip(w, solo.params_, strict=True)
+            for k in want
+        )
+        assert gap <= 1e-5, (p, gap)  # 100 steps: measured ~1e-6
+        assert member.n_iter_ == solo.n_iter_
+
+
+@IGNORE_CONVERGENCE
+def test_structural_parameters_split_into_one_population_each():
+    x, y = make_classification(120, 5, random_state=1)
+    clf = MLPClassifier(max_iter=15, batch_size=40, random_state=0)
+    grid = {"hidden_layer_sizes": [(3,), (6,)], "activation": ["tanh", "relu"], "alpha": [0, 1]}
+    cv = KFold(3)  # 80 training rows in every fold
+    ours = PopulationSearchCV(clf, grid, cv=cv, refit=False).fit(x, y)
+    theirs = GridSearchCV(clf, grid, cv=cv, refit=False).fit(x, y)
+    _same_results(ours, theirs, 3)
+    assert ours.n_populations_ == 4  # hidden sizes x activations; alpha varies inside one
+    assert not hasattr(ours, "best_estimator_")
+    with pytest.raises(AttributeError):
+        ours.predict(x)
+
+
+@IGNORE_CONVERGENCE
+def test_scoring_names_score_as_grid_search_cv():
+    x, y = make_regression(90, 3, noise=2.0, random_state=0)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=10, random_state=0, batch_size=20)
+    grid = {"learning_rate_init": [0.01, 0.1]}
+    for scoring in (None, "neg_mean_absolute_error"):
+        ours = PopulationSearchCV(reg, grid, cv=3, scoring=scoring).fit(x, y)
+        theirs = GridSearchCV(reg, grid, cv=3, scoring=scoring).fit(x, y)
+        _same_results(ours, theirs, 3, rtol=1e-9)  # float64 R^2 and MAE: ~1e-15 apart
+
+
+@IGNORE_CONVERGENCE
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+def test_a_diverged_member_scores_nan_and_ranks_last_as_in_grid_search_cv():
+    x, y = make_classification(60, 3, n_informative=3, n_redundant=0, random_state=0)
+    clf = MLPClassifier((4,), solver="sgd", momentum=0.0, max_iter=5, random_state=0)
+    grid = {"learning_rate_init": [0.1, 1e30]}
+    with pytest.warns(FitFailedWarning, match="fits failed out of a total of 6"):
+        ours = PopulationSearchCV(clf, grid, cv=3).fit(x * 1e10, y)
+    with pytest.warns(FitFailedWarning):
+        theirs = GridSearchCV(clf, grid, cv=3).fit(x * 1e10, y)
+    for f in range(3):
+        key = f"split{f}_test_score"
+        np.testing.assert_array_equal(ours.cv_results_[key], theirs.cv_results_[key], key)
+    assert np.isnan(ours.cv_results_["mean_test_score"][1])
+    assert list(ours.cv_results_["rank_test_score"]) == [1, 2]
+    assert ours.best_params_ == theirs.best_params_ == {"learning_rate_init": 0.1}
+
+
+@pytest.mark.parametrize(
+    "estimator, grid, error, match",
+    [
+        (MLPClassifier(solver="lbfgs"), {"alpha": [0.1]}, ValueError, "stochastic solvers"),
+        (MLPClassifier(), {"early_stopping": [True]}, ValueError, "early_stopping=True"),
+        (LogisticRegression(), {"C": [1.0]}, TypeError, "GridSearchCV for others"),
+    ],
+)
+def test_what_a_population_cannot_train_is_refused_by_name(estimator, grid, error, match):
+    x, y = make_classification(40, 3, n_informative=3, n_redundant=0, random_state=0)
+    with pytest.raises(error, match=match):
+        PopulationSearchCV(estimator, grid, cv=2).fit(x, y)
