@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from jaxmlp import activations
 from jaxmlp.mlp import MLP
@@ -129,12 +129,15 @@ class BaseMLP(BaseEstimator):
 
     # -- training --------------------------------------------------------------------------------
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on ``X (n, d)`` (dense, or scipy.sparse CSR/CSC) and ``y`` (labels ``(n,)``, an
-        indicator ``(n, K)``, or targets ``(n,)``/``(n, K)``). Returns ``self``."""
-        return self._fit(X, y, incremental=False)
+        indicator ``(n, K)``, or targets ``(n,)``/``(n, K)``), each example weighted by
+        ``sample_weight (n,)`` (scikit-learn's: every batch's loss, its gradient and its L2 term
+        divide by the batch's total weight instead of its size; early stopping's validation
+        score is weighted). Returns ``self``."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental: bool):
+    def _fit(self, X, y, incremental: bool, sample_weight=None):
         _params.check(self)
         hidden = _params.hidden_sizes(self)
         act = _params.hidden_activation(self, len(hidden))
@@ -143,6 +146,10 @@ class BaseMLP(BaseEstimator):
         first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, t, labels = self._targets(X, y, incremental, reset=first)
         dtype = X.dtype
+        if sample_weight is not None:  # finite, one per row, >= 0, not all zero
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=dtype, ensure_non_negative=True
+            )
         with precision(dtype):
             self.net_ = MLP((X.shape[1], *hidden, t.shape[1]), act, *self._output_loss())
             rng = check_random_state(self.random_state)
@@ -152,9 +159,11 @@ class BaseMLP(BaseEstimator):
                 self._start_counts()
             params = self._checked_params(dtype)
             if self.solver == "lbfgs":
-                params = self._fit_lbfgs(params, X, t, dtype)
+                params = self._fit_lbfgs(params, X, t, dtype, sample_weight)
             else:
-                params = self._fit_stochastic(params, X, t, labels, rng, incremental, dtype)
+                params = self._fit_stochastic(
+                    params, X, t, labels, rng, incremental, dtype, sample_weight
+                )
             self._set_weights(params, dtype)
         if not all(np.isfinite(a).all() for a in jax.tree.leaves(self.params_)):
             raise ValueError(
@@ -222,10 +231,12 @@ class BaseMLP(BaseEstimator):
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
 
-    def _fit_lbfgs(self, params, X, t, dtype):
+    def _fit_lbfgs(self, params, X, t, dtype, sample_weight=None):
         x = X.toarray() if sp.issparse(X) else X  # full batch: lbfgs sees all of X at once
+        x, t = jax.numpy.asarray(x, dtype), jax.numpy.asarray(t, dtype)
+        s = None if sample_weight is None else jax.numpy.asarray(sample_weight, dtype)
         params, self.loss_, n_iter, converged = _solvers.lbfgs(
-            self, self.net_, params, jax.numpy.asarray(x, dtype), jax.numpy.asarray(t, dtype), dtype
+            self, self.net_, params, x, t, dtype, s
         )
         self.n_iter_ = n_iter
         if not converged:
@@ -238,15 +249,16 @@ class BaseMLP(BaseEstimator):
             )
         return params
 
-    def _fit_stochastic(self, params, X, t, labels, rng, incremental, dtype):
+    def _fit_stochastic(self, params, X, t, labels, rng, incremental, dtype, sample_weight=None):
         if not hasattr(self, "loss_curve_"):  # a warm start from lbfgs
             self.loss_curve_ = []
         stopping = getattr(self, "validation_scores_", False)  # False: never set
         if stopping is False or self.early_stopping != (stopping is not None):
             self._reset_stopping()  # first, or a warm start that switched early stopping
-        x_val = labels_val = None
+        x_val = labels_val = s_val = None
+        s = sample_weight
         if self.early_stopping:
-            X, x_val, t, labels, labels_val = self._split(X, t, labels, rng)
+            X, x_val, t, labels, labels_val, s, s_val = self._split(X, t, labels, rng, s)
         n = X.shape[0]
         batch_size = self._batch_size(n)
         fresh = _solvers.transformation(self.solver, bool(self.nesterovs_momentum)).init(params)
@@ -272,7 +284,7 @@ class BaseMLP(BaseEstimator):
             if self.shuffle:
                 order = shuffle(order, random_state=rng)
             params, opt_state, loss = _solvers.epoch(
-                self, self.net_, params, opt_state, data, order, batch_size, dtype
+                self, self.net_, params, opt_state, data, order, batch_size, dtype, s
             )
             self.n_iter_ += 1
             self.t_ += n
@@ -280,7 +292,7 @@ class BaseMLP(BaseEstimator):
             self.loss_curve_.append(loss)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-            self._count_no_improvement(params, x_val, labels_val, dtype)
+            self._count_no_improvement(params, x_val, labels_val, dtype, s_val)
             opt_state, stop = self._epoch_end(opt_state, dtype)
             if stop or incremental:
                 break
@@ -322,7 +334,7 @@ class BaseMLP(BaseEstimator):
             print(msg)
         return opt_state, stop
 
-    def _count_no_improvement(self, params, x_val, labels_val, dtype) -> None:
+    def _count_no_improvement(self, params, x_val, labels_val, dtype, s_val=None) -> None:
         """scikit-learn's comparisons as it writes them, so that a NaN loss or score counts as
         it does there (as an improvement: ``nan > best - tol`` is False)."""
         if x_val is None:
@@ -334,7 +346,9 @@ class BaseMLP(BaseEstimator):
             return
         y = apply(self.net_, params, x_val, dtype)
         score = (
-            self._score_labels(labels_val, self._labels_from(y)) if np.isfinite(y).all() else np.nan
+            self._score_labels(labels_val, self._labels_from(y), s_val)
+            if np.isfinite(y).all()
+            else np.nan
         )
         self.validation_scores_.append(score)
         if self.verbose:
@@ -346,19 +360,23 @@ class BaseMLP(BaseEstimator):
             self.best_validation_score_ = score
             self._best_params = jax.device_get(params)
 
-    def _split(self, X, t, labels, rng):
+    def _split(self, X, t, labels, rng, s=None):
         """scikit-learn's held-out set: ``validation_fraction`` of the data, stratified for a
-        classifier with one output (binary labels)."""
+        classifier with one output (binary labels); the weights ``s`` split with their rows.
+        Returns ``(X, x_val, t, labels, labels_val, s, s_val)``."""
         stratify = t if is_classifier(self) and t.shape[1] == 1 else None
-        X, x_val, t, _, labels, labels_val = train_test_split(
-            X, t, labels, test_size=self.validation_fraction, random_state=rng, stratify=stratify
+        arrays = (X, t, labels) if s is None else (X, t, labels, s)
+        parts = train_test_split(
+            *arrays, test_size=self.validation_fraction, random_state=rng, stratify=stratify
         )
+        X, x_val, t, _, labels, labels_val = parts[:6]
+        s, s_val = parts[6:] or (None, None)
         if x_val.shape[0] < 2:
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' or the size of "
                 "your dataset."
             )
-        return X, x_val, t, labels, labels_val
+        return X, x_val, t, labels, labels_val, s, s_val
 
     def _batch_size(self, n: int) -> int:
         if self.batch_size == "auto":
