@@ -251,9 +251,7 @@ def make_member_epochs(
 
         def one(m, e):
             carry = (m.params, m.opt_state, m.stopped, m.bad)
-            (params, opt_state, _, bad), out = epoch(
-                carry, e, x, t, None, x_val, t_val, None, key
-            )
+            (params, opt_state, _, bad), out = epoch(carry, e, x, t, None, x_val, t_val, None, key)
             live = ~m.stopped & (bad < 0)
             m = m._replace(params=params, opt_state=opt_state, bad=bad)
             if patience:  # the rule of fit's early stopping, per member

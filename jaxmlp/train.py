@@ -42,7 +42,6 @@ from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make
 
 __all__ = ["Diverged", "Result", "TrainConfig", "TrainState", "evaluate", "fit", "make_step"]
 __all__ += ["BACKPROPS", "correct", "gradient_source", "is_classifier", "prepare", "storage_dtype"]
-__all__ += ["check_sample_weight"]
 
 DTYPES = ("float32", "float64", "bfloat16")
 # Epoch e draws from fold_in(key(seed), e); the initial parameters from this stream.
@@ -352,7 +351,7 @@ def _records(net, out, first, seconds, n_seen, x_val, val_seen=None):
     classifier, val = is_classifier(net), x_val is not None
     columns = {"epoch": range(first + 1, first + k + 1), "train_loss": _floats(out["train_loss"])}
     if classifier:
-        seen = out["train_weight"] if "train_weight" in out else n_seen
+        seen = out.get("train_weight", n_seen)
         columns["train_accuracy"] = _floats(out["train_correct"], seen)
     if val:
         columns["val_loss"] = _floats(out["val_loss"])

@@ -218,9 +218,10 @@ def test_a_run_saved_before_drop_last_existed_resumes_dropping_the_last_examples
     examples: resumed, it keeps doing so (the bits of an uninterrupted --drop-last yes run),
     and --drop-last no is refused rather than silently changing it."""
     base = ["--data", "moons", "--hidden", "4", "--batch-size", "96", "--no-progress"]
+    base += ["--drop-last", "yes"]
     whole, part = tmp_path / "whole", tmp_path / "part"
-    assert cli.main(["train", *base, "--drop-last", "yes", "--epochs", "3", "--out", str(whole)]) == 0
-    assert cli.main(["train", *base, "--drop-last", "yes", "--epochs", "1", "--out", str(part)]) == 0
+    assert cli.main(["train", *base, "--epochs", "3", "--out", str(whole)]) == 0
+    assert cli.main(["train", *base, "--epochs", "1", "--out", str(part)]) == 0
     config = json.loads((part / "config.json").read_text())
     assert config["settings"]["drop_last"] is True
     del config["settings"]["drop_last"]  # what a run saved before the setting holds

@@ -221,3 +221,23 @@ def test_bad_sample_weights_are_a_value_error_naming_the_problem(s, named):
     x, t = data(21)
     with pytest.raises(ValueError, match=named):
         fit(NET, x, t, ADAM, TrainConfig(epochs=1), sample_weight=s)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_population_members_with_a_short_last_batch_equal_their_solo_fits(drop_last):
+    """fit_population runs the same epochs: each member of a 21-example, batch-8 population
+    (3 steps, the last of 5; or 2 with ``drop_last``) is its solo fit, to float32 rounding."""
+    from jaxmlp import fit_population
+
+    x, t = data(21)
+    config = TrainConfig(epochs=4, batch_size=8, drop_last=drop_last)
+    pop = fit_population(NET, x, t, ADAM, config, seeds=[1, 2])
+    for k, seed in enumerate([1, 2]):
+        solo = fit(NET, x, t, ADAM, TrainConfig(epochs=4, batch_size=8, seed=seed,
+                                                drop_last=drop_last))  # fmt: skip
+        assert gap(pop.member(k).params, solo.params) < 1e-5
+        np.testing.assert_allclose(
+            [r["train_loss"] for r in pop.member(k).history],
+            [r["train_loss"] for r in solo.history],
+            rtol=1e-5,
+        )

@@ -444,7 +444,9 @@ def test_grid_search_passes_sample_weight_to_every_fit():
     settings = BASE | dict(solver="sgd", max_iter=5)
     scores = []
     for make, weights in [
-        (neural_network.MLPRegressor, sw), (MLPRegressor, sw), (MLPRegressor, None)
+        (neural_network.MLPRegressor, sw),
+        (MLPRegressor, sw),
+        (MLPRegressor, None),
     ]:
         search = GridSearchCV(make(**settings), grid, cv=2)
         scores.append(search.fit(x, y, sample_weight=weights).cv_results_["mean_test_score"])
