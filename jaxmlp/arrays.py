@@ -82,9 +82,9 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
     mesh = sharding.data_mesh(devices) if place else sharding.data_mesh(1)
     sharding.check_batch(batch_size, mesh, n)
     if place and config.chunk_steps is None:  # data is never donated: no copies
-        x, t = sharding.place_data((x, t), mesh)
+        x, t, s = sharding.place_data((x, t, s), mesh)
         if x_val is not None:
-            x_val, t_val = sharding.place_data((x_val, t_val), mesh)
+            x_val, t_val, s_val = sharding.place_data((x_val, t_val, s_val), mesh)
     elif place:  # the training set stays on the host; chunks of steps travel
         x, t = np.asarray(x), np.asarray(t)
         s = None if s is None else np.asarray(s)
