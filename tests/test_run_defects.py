@@ -257,6 +257,7 @@ def test_a_cosine_run_cannot_be_extended(tmp_path, capsys):
         (["--hidden", "none", "--activation", "tanh"], "--activation"),
         (["--data-dir", "."], "--data-dir"),
         (["--no-header"], "--no-header"),
+        (["--batch-size", "full", "--drop-last", "yes"], "--drop-last"),
     ],
 )
 def test_a_flag_the_setup_ignores_is_an_error(flags, named, tmp_path, capsys):

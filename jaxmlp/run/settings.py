@@ -134,7 +134,7 @@ def check_used(given: dict, settings: dict) -> None:
     """A ValueError for a ``given`` setting that the run of ``settings`` would ignore, naming
     the flag and why: momentum without a momentum optimizer, decay options of a schedule that
     has none, dropout or activations without hidden layers, --data-dir for a set that reads no
-    files, --no-header for data that are not a CSV file."""
+    files, --no-header for data that are not a CSV file, --drop-last with a full batch."""
     schedule, optimizer = settings["schedule"], settings["optimizer"]
     no_hidden = not settings["hidden"]
     ignored = {
@@ -158,6 +158,8 @@ def check_used(given: dict, settings: dict) -> None:
         and f"{settings['data']!r} is not a .csv file",
         "encoding": not str(settings["data"]).lower().endswith(".csv")
         and f"{settings['data']!r} is not a .csv file",
+        "drop_last": settings["batch_size"] == "full"
+        and "it acts on mini-batches and --batch-size full is one batch",
     }
     for name in given:
         if ignored.get(name):
@@ -248,13 +250,16 @@ def command_line(settings: dict, out) -> str:
             or name == "data_dir"
             or (name == "activation" and not settings["hidden"])
             or (name == "encoding" and value == DEFAULTS["encoding"])
+            or (name == "drop_last" and settings["batch_size"] == "full")
         ):
-            continue  # (no hidden layer: no activation to name, check_used would refuse it)
+            continue  # (no hidden layer or one batch: check_used would refuse the flag)
         if name == "header":  # only False is ever given: --no-header
             words.append("--no-header")
             continue
         if name == "hidden":
             value = ",".join(map(str, value)) or "none"
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
         elif isinstance(value, list | tuple):
             value = ",".join(map(str, value))
         words += [f"--{name.replace('_', '-')}", str(value)]
