@@ -11,11 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import sharding
+from jaxmlp.epochs import steps_per_epoch
 
 
 class Data(NamedTuple):
     """A run's training and validation arrays, checked and on the devices (on the host when
-    streamed), with the batch size and the data mesh."""
+    streamed), with the batch size, the data mesh, whether epochs drop the last ``n mod
+    batch_size`` examples, and the sample weights ``s``, ``s_val`` (None: unweighted)."""
 
     x: object
     t: object
@@ -23,6 +25,9 @@ class Data(NamedTuple):
     t_val: object
     batch_size: int
     mesh: object
+    drop_last: bool = True
+    s: object = None
+    s_val: object = None
 
     @property
     def n(self) -> int:
@@ -30,18 +35,24 @@ class Data(NamedTuple):
 
     @property
     def steps(self) -> int:
-        """Steps an epoch takes."""
-        return self.n // self.batch_size
+        """Steps an epoch takes (``epochs.steps_per_epoch``)."""
+        return steps_per_epoch(self.n, self.batch_size, self.drop_last)
 
     @property
     def n_seen(self) -> int:
-        """Examples an epoch trains on: the last ``n mod batch_size`` are dropped."""
-        return self.n // self.batch_size * self.batch_size
+        """Examples an epoch trains on: all, or without the last ``n mod batch_size``."""
+        return self.n // self.batch_size * self.batch_size if self.drop_last else self.n
+
+    @property
+    def val_seen(self):
+        """The validation accuracy's denominator: the validation weight (None: its size)."""
+        return None if self.s_val is None else float(np.sum(np.asarray(self.s_val), dtype=float))
 
 
-def prepare(net, x, t, x_val, t_val, config, place: bool = True) -> Data:
+def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=None) -> Data:
     """The checked arrays of a run (split, cast, finite) and its batch size; ``place`` puts them
-    on the data mesh (or, streamed, keeps ``x``, ``t`` on the host)."""
+    on the data mesh (or, streamed, keeps ``x``, ``t`` on the host). ``sample_weight``
+    (checked: ``check_sample_weight``) follows its rows through the validation split."""
     dtype = storage_dtype(config.dtype)
     needs_local = (config.val_fraction and x_val is None) or config.chunk_steps is not None
     if needs_local and isinstance(x, jax.Array) and not x.is_fully_addressable:
@@ -49,7 +60,12 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True) -> Data:
             "x spans several processes: val_fraction and chunk_steps need the whole training "
             "set in this process; pass x_val and t_val, and leave chunk_steps None."
         )
-    x, t, x_val, t_val = split(net, x, t, x_val, t_val, config)
+    s = None
+    if sample_weight is not None:
+        s = check_sample_weight(sample_weight, len(x))
+    x, t, x_val, t_val, s, s_val = split(net, x, t, x_val, t_val, config, s)
+    if s is not None:
+        s, s_val = (None if a is None else jnp.asarray(a, dtype) for a in (s, s_val))
     x, t = as_arrays(net, x, t, dtype)
     if x_val is not None:
         x_val, t_val = as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
@@ -66,20 +82,50 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True) -> Data:
     mesh = sharding.data_mesh(devices) if place else sharding.data_mesh(1)
     sharding.check_batch(batch_size, mesh, n)
     if place and config.chunk_steps is None:  # data is never donated: no copies
-        x, t = sharding.place_data((x, t), mesh)
+        x, t, s = sharding.place_data((x, t, s), mesh)
         if x_val is not None:
-            x_val, t_val = sharding.place_data((x_val, t_val), mesh)
+            x_val, t_val, s_val = sharding.place_data((x_val, t_val, s_val), mesh)
     elif place:  # the training set stays on the host; chunks of steps travel
         x, t = np.asarray(x), np.asarray(t)
-    return Data(x, t, x_val, t_val, batch_size, mesh)
+        s = None if s is None else np.asarray(s)
+    return Data(x, t, x_val, t_val, batch_size, mesh, config.drop_last, s, s_val)
 
 
-def split(net, x, t, x_val, t_val, config):
+def split(net, x, t, x_val, t_val, config, s=None):
+    """``(x, t, x_val, t_val, s, s_val)``: ``val_fraction`` held out by
+    ``datasets.validation_split`` when no validation set is given, the weights ``s`` with
+    their rows (an ``x_val`` given is unweighted: ``s_val`` None)."""
     if x_val is not None or not config.val_fraction:
-        return x, t, x_val, t_val
+        return x, t, x_val, t_val, s, None
     from jaxmlp import datasets
 
-    return datasets.validation_split(np.asarray(x), np.asarray(t), config.val_fraction, config.seed)
+    rows, t = np.arange(len(x)), np.asarray(t)
+    train, _, val, _ = datasets.validation_split(rows, t, config.val_fraction, config.seed)
+    x = np.asarray(x)
+    s_train, s_val = (None, None) if s is None else (s[train], s[val])
+    return x[train], t[train], x[val], t[val], s_train, s_val
+
+
+def check_sample_weight(sample_weight, n: int) -> np.ndarray:
+    """``sample_weight`` as a float64 NumPy array ``(n,)``; ValueError naming the problem
+    unless it has one finite, non-negative weight per example and they are not all zero."""
+    try:
+        s = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"sample_weight must be an array of n = {n} numbers, got {type(sample_weight)}."
+        ) from None
+    if s.shape != (n,):
+        raise ValueError(
+            f"sample_weight must have shape ({n},), one weight per example; got {s.shape}."
+        )
+    if not np.isfinite(s).all():
+        raise ValueError("sample_weight contains NaN or Inf; weights must be finite.")
+    if (s < 0).any():
+        raise ValueError(f"sample_weight must be >= 0, got {s[s < 0][0]!r} (and maybe more).")
+    if not s.any():
+        raise ValueError("sample_weight is all zero: at least one example must weigh > 0.")
+    return s
 
 
 def as_arrays(net, x, t, dtype, names=("x", "t")):

@@ -63,15 +63,19 @@ def forward(net, params, x, key=None) -> Trace:
     return Trace(zs, as_, masks)
 
 
-def cost_of(net, trace: Trace, t):
-    """The reduced cost E from a forward trace."""
+def cost_of(net, trace: Trace, t, sample_weight=None):
+    """The reduced cost E from a forward trace (weighted by ``sample_weight (n,)`` if given:
+    ``losses.reduce``)."""
     per_example = losses.per_example(net.output, net.loss, trace.zs[-1], trace.as_[-1], t)
-    return losses.reduce(per_example, net.reduction)
+    return losses.reduce(per_example, net.reduction, sample_weight)
 
 
-def backward(net, params, trace: Trace, t):
-    """The reverse recursion: ``(grads shaped like params, dE/dx (n, d))``."""
-    g = losses.delta(net.output, net.loss, net.reduction, trace.zs[-1], trace.as_[-1], t)
+def backward(net, params, trace: Trace, t, sample_weight=None):
+    """The reverse recursion: ``(grads shaped like params, dE/dx (n, d))``; the weights enter
+    through the output delta alone (``losses.delta``)."""
+    g = losses.delta(
+        net.output, net.loss, net.reduction, trace.zs[-1], trace.as_[-1], t, sample_weight
+    )
     return backward_from(net, params, trace, g)
 
 
@@ -94,30 +98,31 @@ def backward_from(net, params, trace: Trace, g):
     return grads, g_a
 
 
-def value_and_grad(net, params, x, t, key=None):
+def value_and_grad(net, params, x, t, key=None, sample_weight=None):
     """``(E, dE/dparams)`` from one forward and one backward pass."""
     trace = forward(net, params, x, key)
-    grads, _ = backward(net, params, trace, t)
-    return cost_of(net, trace, t), grads
+    grads, _ = backward(net, params, trace, t, sample_weight)
+    return cost_of(net, trace, t, sample_weight), grads
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def hand_cost(net, params, x, t):
+def hand_cost(net, params, x, t, sample_weight=None):
     """The cost E, whose reverse-mode derivative is the hand backward recursion."""
-    return cost_of(net, forward(net, params, x), t)
+    return cost_of(net, forward(net, params, x), t, sample_weight)
 
 
-def _hand_cost_fwd(net, params, x, t):
+def _hand_cost_fwd(net, params, x, t, sample_weight=None):
     trace = forward(net, params, x)
-    grads, x_grad = backward(net, params, trace, t)
-    return cost_of(net, trace, t), (grads, x_grad, jnp.zeros_like(t))
+    grads, x_grad = backward(net, params, trace, t, sample_weight)
+    data_zero = jax.tree.map(jnp.zeros_like, (t, sample_weight))
+    return cost_of(net, trace, t, sample_weight), (grads, x_grad, data_zero)
 
 
 def _hand_cost_bwd(net, residuals, cotangent):
     del net
-    grads, x_grad, t_zero = residuals
+    grads, x_grad, data_zero = residuals
     scaled = jax.tree.map(lambda g: cotangent * g, (grads, x_grad))
-    return (*scaled, t_zero)  # targets are data: zero cotangent
+    return (*scaled, *data_zero)  # targets and weights are data: zero cotangent
 
 
 hand_cost.defvjp(_hand_cost_fwd, _hand_cost_bwd)

@@ -149,6 +149,8 @@ def config_sha256(net: MLP, optimizer: Optimizer, config: TrainConfig) -> str:
     run). Equal digests mean the same settings."""
     train = dataclasses.asdict(config)
     del train["epochs"]
+    if train["drop_last"]:  # every run before the setting existed: it hashes as those did
+        del train["drop_last"]
     settings = {
         "architecture": architecture(net),
         "optimizer": dataclasses.asdict(optimizer),
@@ -211,7 +213,7 @@ def load(
     net = saved_net
     try:
         saved_optimizer = Optimizer(**meta["optimizer"])
-        config = TrainConfig(**meta["train"])
+        config = TrainConfig(**({"drop_last": True} | meta["train"]))  # older: dropped them
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(f"{path}: corrupt checkpoint metadata ({error}).") from None
     optimizer = optimizer or saved_optimizer

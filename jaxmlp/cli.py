@@ -78,6 +78,12 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def _yes_no(text: str) -> bool:
+    if text not in ("yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return text == "yes"
+
+
 def _column(text: str) -> int | str:
     try:
         return int(text)
@@ -126,6 +132,13 @@ _TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFA
     ("--warmup-steps", _integer, "N", "linear warmup of eta from 0 over N steps (0)"),
     ("--clip-norm", _number, "NORM", "clip gradients to this global norm"),
     ("--batch-size", _batch_size, "N|full", "examples per step"),
+    (
+        "--drop-last",
+        _yes_no,
+        "yes|no",
+        "leave out the last n mod batch-size examples of each epoch (default: no, the last, "
+        "smaller batch is trained on; runs saved before this setting resume with yes)",
+    ),
     ("--epochs", _integer, "N", "passes over the training set"),
     ("--backprop", str, "hand|autodiff", "gradient source"),
     ("--seed", _integer, "N", "seeds the data, split, initial parameters and shuffling"),

@@ -75,14 +75,56 @@ def split_numbers(optimizer: Optimizer, names=()) -> tuple[Optimizer, dict]:
     return dataclasses.replace(optimizer, **{n: _PLACEHOLDERS[n] for n in numbers}), numbers
 
 
-def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool):
-    """``epoch((params, opt_state, stopped, bad), e, x, t, x_val, t_val, key) -> (carry, out)``:
-    one pass over the training set; the run's first non-finite step and every step after it
-    leave the parameters as they were, as does ``stopped``. ``bad`` is that step's index in the
-    run, ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member
-    costs no bookkeeping per epoch."""
+def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
+    """Steps an epoch takes: ``ceil(n / batch_size)``, the last batch short (padded), or
+    ``n // batch_size`` with ``drop_last``, the last ``n mod batch_size`` examples left out."""
+    return n // batch_size if drop_last else -(-n // batch_size)
+
+
+def batches(perm_key, n: int, batch_size: int, drop_last: bool, sample_weight=None):
+    """An epoch's batches: ``(order (steps, batch_size), weights (steps, batch_size) or None)``.
+
+    ``order`` is a permutation of the rows drawn from ``perm_key`` (``arange`` for a full
+    batch), cut into batches. The one rule for a short last batch and for sample weights: it
+    is padded with row 0 at weight 0, and every row carries its weight (1 without
+    ``sample_weight``), so the padded step's weighted mean is over its real rows only
+    (``losses.reduce``). ``weights`` is None when there is neither padding nor weights: that
+    epoch is the unweighted one, bit for bit.
+    """
+    steps = steps_per_epoch(n, batch_size, drop_last)
+    if batch_size == n:
+        order = jnp.arange(n)
+    else:
+        order = jax.random.permutation(perm_key, n)[: steps * batch_size]
+    pad = steps * batch_size - n
+    if pad <= 0 and sample_weight is None:
+        return order.reshape(steps, batch_size), None
+    w = jnp.ones(n) if sample_weight is None else jnp.asarray(sample_weight)
+    weights = jnp.concatenate([w[order], jnp.zeros(max(pad, 0), w.dtype)])
+    order = jnp.concatenate([order, jnp.zeros(max(pad, 0), order.dtype)])
+    return order.reshape(steps, batch_size), weights.reshape(steps, batch_size)
+
+
+def epoch_loss(net, losses, weights):
+    """An epoch's ``train_loss`` from its steps' costs ``losses (steps,)``: their mean, or with
+    per-row ``weights (steps, batch)`` and a mean reduction, each step's cost weighted by its
+    total weight (scikit-learn's epoch loss: a short batch counts for its examples)."""
+    if weights is None or net.reduction == "sum":
+        return jnp.mean(losses)
+    w = jnp.sum(weights, axis=1).astype(losses.dtype)
+    return jnp.sum(w * losses) / jnp.maximum(jnp.sum(w), jnp.finfo(losses.dtype).tiny)
+
+
+def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last: bool = True):
+    """``epoch((params, opt_state, stopped, bad), e, x, t, s, x_val, t_val, s_val, key) ->
+    (carry, out)``: one pass over the training set in ``batches`` (``s``, ``s_val``: sample
+    weights or None); the run's first non-finite step and every step after it leave the
+    parameters as they were, as does ``stopped``. ``bad`` is that step's index in the run,
+    ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member costs
+    no bookkeeping per epoch. With weights, ``out["train_weight"]`` is the epoch's total
+    weight (the denominator of its accuracy)."""
     grads_and_metrics, update = halves
-    steps = n // batch_size
+    steps = steps_per_epoch(n, batch_size, drop_last)
     dropout = net.dropout > 0
     constrain = (
         (lambda a: lax.with_sharding_constraint(a, sharding.batch_sharded(mesh)))
@@ -90,26 +132,21 @@ def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool):
         else (lambda a: a)
     )
 
-    def epoch(carry, e, x, t, x_val, t_val, key):
+    def epoch(carry, e, x, t, s, x_val, t_val, s_val, key):
         params, opt_state, stopped, bad = carry
         perm_key, drop_key = jax.random.split(jax.random.fold_in(key, e))
-        if batch_size == n:
-            order = jnp.arange(n)[None]
-        else:
-            order = jax.random.permutation(perm_key, n)[: steps * batch_size].reshape(
-                steps, batch_size
-            )
+        order, weights = batches(perm_key, n, batch_size, drop_last, s)
 
-        def body(c, i_idx):
+        def body(c, batch):
             params, opt_state, bad = c
-            i, idx = i_idx
+            i, idx, sw = batch
             xb, tb = (
                 (constrain(x), constrain(t))
                 if batch_size == n
                 else (constrain(x[idx]), constrain(t[idx]))
             )
             k = jax.random.fold_in(drop_key, i) if dropout else None
-            grads, m = grads_and_metrics(params, xb, tb, k)
+            grads, m = grads_and_metrics(params, xb, tb, k, sw)
             live = (bad < 0) & ~stopped
             finite = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"])
             bad = jnp.where(live & ~finite, e * steps + i, bad)
@@ -120,13 +157,18 @@ def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool):
         (params, opt_state, bad), m = lax.scan(
             body,
             (params, opt_state, bad),
-            (jnp.arange(len(order), dtype=np.int32), order),
+            (jnp.arange(len(order), dtype=np.int32), order, weights),
         )
-        out = {"train_loss": jnp.mean(m["loss"]), "train_correct": jnp.sum(m["correct"])}
+        out = {
+            "train_loss": epoch_loss(net, m["loss"], weights),
+            "train_correct": jnp.sum(m["correct"]),
+        }
+        if s is not None:
+            out["train_weight"] = jnp.sum(weights).astype(jnp.float32)
         if has_val:
             trace = bp.forward(net, params, x_val)
-            out["val_loss"] = bp.cost_of(net, trace, t_val).astype(jnp.float32)
-            out["val_correct"] = correct(net, trace.as_[-1], t_val).astype(jnp.float32)
+            out["val_loss"] = bp.cost_of(net, trace, t_val, s_val).astype(jnp.float32)
+            out["val_correct"] = correct(net, trace.as_[-1], t_val, s_val).astype(jnp.float32)
         return (params, opt_state, stopped, bad), out
 
     return epoch
@@ -141,18 +183,20 @@ def _scan_epochs(one, carry, epochs):
 
 
 @functools.lru_cache(maxsize=32)
-def make_epochs(net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: bool, keep=False):
-    """``run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs)``: a scan over
-    ``epochs`` (indices), compiled once per number of epochs. The outputs: each epoch's
-    ``train_loss`` ..., and ``bad``, the index in the run of the first non-finite step (-1:
-    none; the parameters are those before it). ``keep``: the outputs also hold every epoch's
-    ``(params, opt_state)`` under ``"states"``."""
+def make_epochs(
+    net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: bool, keep=False, drop_last=True
+):
+    """``run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs, s=None, s_val=None)``:
+    a scan over ``epochs`` (indices), compiled once per number of epochs (``s``, ``s_val``:
+    sample weights or None). The outputs: each epoch's ``train_loss`` ..., and ``bad``, the index in
+    the run of the first non-finite step (-1: none; the parameters are those before it).
+    ``keep``: the outputs also hold every epoch's ``(params, opt_state)`` under ``"states"``."""
 
-    def run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs):
-        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val)
+    def run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs, s=None, s_val=None):
+        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val, drop_last)
 
         def one(carry, e):
-            carry, out = epoch(carry, e, x, t, x_val, t_val, key)
+            carry, out = epoch(carry, e, x, t, s, x_val, t_val, s_val, key)
             return carry, (out | {"states": carry[:2]} if keep else out)
 
         (params, opt_state, _, bad), out = _scan_epochs(
@@ -182,7 +226,15 @@ class Member(NamedTuple):
 
 @functools.lru_cache(maxsize=32)
 def make_member_epochs(
-    net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: bool, patience, rows: bool
+    net,
+    spec: StepSpec,
+    n: int,
+    batch_size: int,
+    mesh,
+    has_val: bool,
+    patience,
+    rows: bool,
+    drop_last: bool = True,
 ):
     """``run(members, x, t, x_val, t_val, rows, val_rows, keys, hyper, epochs) -> (members,
     out)``: the solo epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``,
@@ -190,17 +242,16 @@ def make_member_epochs(
     shared ``x``, when ``rows``), with early stopping after ``patience`` epochs without a better
     validation loss and divergence tracked per member. ``out (P, epochs, k)``: each epoch's
     ``member_outputs(has_val)``, stacked so that an epoch writes its history once."""
-    steps = n // batch_size
+    steps = steps_per_epoch(n, batch_size, drop_last)
 
     def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs):
         if rows:
             x, t, x_val, t_val = x[rows_], t[rows_], x[val_rows], t[val_rows]
-        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val)
+        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val, drop_last)
 
         def one(m, e):
-            (params, opt_state, _, bad), out = epoch(
-                (m.params, m.opt_state, m.stopped, m.bad), e, x, t, x_val, t_val, key
-            )
+            carry = (m.params, m.opt_state, m.stopped, m.bad)
+            (params, opt_state, _, bad), out = epoch(carry, e, x, t, None, x_val, t_val, None, key)
             live = ~m.stopped & (bad < 0)
             m = m._replace(params=params, opt_state=opt_state, bad=bad)
             if patience:  # the rule of fit's early stopping, per member

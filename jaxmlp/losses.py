@@ -6,7 +6,9 @@ formula says; ``grad(y, t) -> dl/dy (n, K)``; ``grad2(y, t) -> d2l/dy2 (n, K)``,
 is all of it: every loss here is a sum over units, so d2l/dy_j dy_k = 0 for j != k.
 ``kink_distance(y, t) -> (n, K)`` is how far each unit sits from a kink of l (None: no kinks).
 The cost is the reduction of ``fn`` over examples: ``sum`` gives the seeds' E = sum_i E_i,
-``mean`` divides by n. ``delta`` and ``curvature`` apply the same factor.
+``mean`` divides by n. ``delta`` and ``curvature`` apply the same factor. Per-example weights
+s_i (sample weights; 0 for the rows that pad a short last batch) make it E = sum_i s_i E_i,
+``mean`` dividing by sum_i s_i (``_reduced`` derives the deltas).
 
 A ``Pair`` holds what backprop and the curvature passes ask at the output, from the logits z:
 ``cost(z, y, t)``, ``delta(z, y, t) = dl/dz`` and ``hvp(z, y, t, u) = (d2l/dz2) u``, both (n, K).
@@ -266,21 +268,43 @@ def per_example(output: str, loss: str, z, y, t):
     return pair(output, loss).cost(z, y, t)
 
 
-def reduce(per_example_losses, reduction: str):
-    """The cost: ``sum`` over examples (the seeds' E) or their ``mean``."""
-    total = jnp.sum(per_example_losses)
-    return total / per_example_losses.shape[0] if reduction == "mean" else total
+def reduce(per_example_losses, reduction: str, sample_weight=None):
+    """The cost: ``sum`` over examples (the seeds' E) or their ``mean``; with per-example
+    weights s (n,), E = sum_i s_i l_i, divided by S = sum_i s_i for ``mean`` (see ``_reduced``)."""
+    if sample_weight is None:
+        total = jnp.sum(per_example_losses)
+        return total / per_example_losses.shape[0] if reduction == "mean" else total
+    s = sample_weight.astype(per_example_losses.dtype)
+    total = jnp.sum(s * per_example_losses)
+    return total / _weight_total(s) if reduction == "mean" else total
 
 
-def _reduced(g, reduction: str):
-    return g / g.shape[0] if reduction == "mean" else g
+def _weight_total(sample_weight):
+    """S = sum_i s_i, and 1 where S = 0: a batch without weight costs 0 and moves nothing."""
+    total = jnp.sum(sample_weight)
+    return jnp.where(total > 0, total, jnp.ones_like(total))
 
 
-def delta(output: str, loss: str, reduction: str, z, y, t):
-    """Output delta G_L = dE/dz_L, (n, K), for the reduced cost."""
-    return _reduced(pair(output, loss).delta(z, y, t), reduction)
+def _reduced(g, reduction: str, sample_weight=None):
+    """The factor of the reduction, applied per example to ``g`` (n, K).
+
+    Weighted cost (one rule for sample weights and for the rows that pad a short last batch,
+    which weigh 0): E = sum_i s_i l_i / S, S = sum_i s_i for ``mean`` (scikit-learn's
+    ``np.average(l, weights=s)``), S = 1 for ``sum``. S is data, not a function of z, so
+    dE/dz_i = (s_i / S) dl_i/dz_i and d2E/dz_i2 = (s_i / S) d2l_i/dz_i2: every per-example
+    derivative is scaled by s_i / S. s = 1 gives back 1/n and 1."""
+    if sample_weight is None:
+        return g / g.shape[0] if reduction == "mean" else g
+    factor = sample_weight / _weight_total(sample_weight) if reduction == "mean" else sample_weight
+    return g * factor[:, None].astype(g.dtype)
 
 
-def curvature(output: str, loss: str, reduction: str, z, y, t, u):
-    """The output curvature times u, (d2E/dz_L2) u per example, (n, K), for the reduced cost."""
-    return _reduced(pair(output, loss).hvp(z, y, t, u), reduction)
+def delta(output: str, loss: str, reduction: str, z, y, t, sample_weight=None):
+    """Output delta G_L = dE/dz_L, (n, K), for the reduced (optionally weighted) cost."""
+    return _reduced(pair(output, loss).delta(z, y, t), reduction, sample_weight)
+
+
+def curvature(output: str, loss: str, reduction: str, z, y, t, u, sample_weight=None):
+    """The output curvature times u, (d2E/dz_L2) u per example, (n, K), for the reduced
+    (optionally weighted) cost."""
+    return _reduced(pair(output, loss).hvp(z, y, t, u), reduction, sample_weight)

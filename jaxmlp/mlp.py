@@ -212,10 +212,11 @@ class MLP:
         x = self._check_x(params, x)
         return backprop.forward(self, params, x, key).as_[-1]
 
-    def cost(self, params, x, t, *, key=None):
-        """Scalar cost: the reduction over examples of the per-example loss l(y, t)."""
+    def cost(self, params, x, t, *, key=None, sample_weight=None):
+        """Scalar cost: the reduction over examples of the per-example loss l(y, t), weighted
+        by ``sample_weight (n,)`` when given (``losses.reduce``)."""
         x, t = self._check_xt(params, x, t)
-        return backprop.cost_of(self, backprop.forward(self, params, x, key), t)
+        return backprop.cost_of(self, backprop.forward(self, params, x, key), t, sample_weight)
 
     def predict(self, params, x):
         """Labels: argmax for softmax, ``y > 0.5`` per unit for sigmoid (0/1) and threshold
@@ -266,11 +267,12 @@ class MLP:
         """d2y/dx2 ``(n, K, d, d)`` by hand, the Jacobian's counterpart."""
         return curvature.input_hessian(self, params, self._check_x(params, x))
 
-    def hand_cost(self, params, x, t):
+    def hand_cost(self, params, x, t, *, sample_weight=None):
         """``cost`` whose ``jax.grad`` runs the hand backprop (a ``jax.custom_vjp``), so it
-        composes with jit, vmap and grad. Targets ``t`` are data: their cotangent is zero."""
+        composes with jit, vmap and grad. Targets ``t`` and weights are data: their cotangent
+        is zero."""
         x, t = self._check_xt(params, x, t)
-        return backprop.hand_cost(self, params, x, t)
+        return backprop.hand_cost(self, params, x, t, sample_weight)
 
     # -- validation at the boundary ------------------------------------------------------------
 

@@ -139,11 +139,14 @@ def fit_population(
     n = x.shape[0] if rows is None else rows[0].shape[1]
     batch_size = n if config.batch_size == "full" else min(config.batch_size, n)
     n_val = 0 if not has_val else (x_val.shape[0] if rows is None else rows[1].shape[1])
-    spec, base = train.step_spec(optimizer, config, n // batch_size, tuple(values))
+    steps = ep.steps_per_epoch(n, batch_size, config.drop_last)
+    spec, base = train.step_spec(optimizer, config, steps, tuple(values))
     numbers = _numbers(base, values, p, dtype)
     patience, has_rows = config.early_stopping, rows is not None
     mesh1 = sharding.data_mesh(1)
-    run = ep.make_member_epochs(net, spec, n, batch_size, mesh1, has_val, patience, has_rows)
+    run = ep.make_member_epochs(
+        net, spec, n, batch_size, mesh1, has_val, patience, has_rows, config.drop_last
+    )
     chunk = min(chunk or p, p)
     mesh, keys, scale = (
         _members_mesh(devices, chunk),
@@ -160,7 +163,8 @@ def fit_population(
         hyper_ = jax.tree.map(lambda a: a[pick], numbers)  # noqa: B023
         part = _train(run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh)
         parts.append(part)
-    return _assemble(parts, net, config, seeds, values, n // batch_size * batch_size, n_val)
+    n_seen = n // batch_size * batch_size if config.drop_last else n
+    return _assemble(parts, net, config, seeds, values, n_seen, n_val)
 
 
 def _members(seeds, hyper, optimizer, config):

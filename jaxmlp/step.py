@@ -19,21 +19,22 @@ BACKPROPS = ("hand", "autodiff")
 
 
 def gradient_source(net, backprop: str = "hand") -> Callable:
-    """``f(params, x, t, key) -> (cost, y, grads)`` by the hand recursion or by ``jax.grad``."""
+    """``f(params, x, t, key, sample_weight) -> (cost, y, grads)`` by the hand recursion or by
+    ``jax.grad``; ``sample_weight (n,)`` weighs the examples (``losses.reduce``)."""
     if backprop == "hand":
 
-        def hand(params, x, t, key=None):
+        def hand(params, x, t, key=None, sample_weight=None):
             trace = bp.forward(net, params, x, key)
-            grads, _ = bp.backward(net, params, trace, t)
-            return bp.cost_of(net, trace, t), trace.as_[-1], grads
+            grads, _ = bp.backward(net, params, trace, t, sample_weight)
+            return bp.cost_of(net, trace, t, sample_weight), trace.as_[-1], grads
 
         return hand
     if backprop == "autodiff":
 
-        def autodiff(params, x, t, key=None):
+        def autodiff(params, x, t, key=None, sample_weight=None):
             def cost(p):
                 trace = bp.forward(net, p, x, key)
-                return bp.cost_of(net, trace, t), trace.as_[-1]
+                return bp.cost_of(net, trace, t, sample_weight), trace.as_[-1]
 
             (c, y), grads = jax.value_and_grad(cost, has_aux=True)(params)
             return c, y, grads
@@ -42,15 +43,20 @@ def gradient_source(net, backprop: str = "hand") -> Callable:
     raise ValueError(f"Unknown backprop: {backprop!r}. It needs to be one of {list(BACKPROPS)}.")
 
 
-def correct(net, y, t):
+def correct(net, y, t, sample_weight=None):
     """Number of correct predictions in a batch (targets ``t (n, K)`` as the loss takes them);
-    per unit for a thresholded output (sigmoid, threshold)."""
+    per unit for a thresholded output (sigmoid, threshold). With ``sample_weight (n,)``: the
+    weight of the correct ones, sum_i s_i hit_i."""
     decides = outputs.get(net.output).decides
     if decides == "argmax":
-        return jnp.sum(jnp.argmax(y, -1) == jnp.argmax(t, -1))
-    if decides == "threshold":
-        return jnp.sum((y > 0.5) == (t > 0.5)) / y.shape[-1]
-    return jnp.zeros(())
+        hits = jnp.argmax(y, -1) == jnp.argmax(t, -1)
+    elif decides == "threshold":
+        if sample_weight is None:
+            return jnp.sum((y > 0.5) == (t > 0.5)) / y.shape[-1]
+        hits = jnp.mean((y > 0.5) == (t > 0.5), -1)
+    else:
+        return jnp.zeros(())
+    return jnp.sum(hits) if sample_weight is None else jnp.sum(sample_weight * hits)
 
 
 def is_classifier(net) -> bool:
@@ -72,22 +78,23 @@ def make_step(
 
 
 def step_halves(net, tx, backprop: str, dtype: str):
-    """The step as ``grads_and_metrics(params, x, t, key) -> (grads, metrics)`` and
+    """The step as ``grads_and_metrics(params, x, t, key, sample_weight) -> (grads, metrics)``
+    and
     ``update(grads, opt_state, params, x, t) -> (params, opt_state)`` (the batch: for a curvature
     solver), so the fused loops can skip
     the update of a non-finite step (``update_if``)."""
     grads_of = gradient_source(net, backprop)
     compute = jnp.bfloat16 if dtype == "bfloat16" else None
 
-    def grads_and_metrics(params, x, t, key=None):
+    def grads_and_metrics(params, x, t, key=None, sample_weight=None):
         p = params
-        if compute is not None:  # bfloat16 compute, float32 master weights
+        if compute is not None:  # bfloat16 compute, float32 master weights (and weights)
             p, x, t = jax.tree.map(lambda a: a.astype(compute), (params, x, t))
-        cost, y, grads = grads_of(p, x, t, key)
+        cost, y, grads = grads_of(p, x, t, key, sample_weight)
         grads = jax.tree.map(lambda g, w: g.astype(w.dtype), grads, params)
         metrics = {
             "loss": cost.astype(jnp.float32),
-            "correct": correct(net, y, t).astype(jnp.float32),
+            "correct": correct(net, y, t, sample_weight).astype(jnp.float32),
             "grad_norm": optax.tree.norm(grads).astype(jnp.float32),
         }
         return grads, metrics

@@ -14,27 +14,28 @@ import numpy as np
 from jax import lax
 
 from jaxmlp import sharding
-from jaxmlp.epochs import StepSpec
+from jaxmlp.epochs import StepSpec, batches, epoch_loss
 from jaxmlp.step import update_if
 
 
 @functools.lru_cache(maxsize=32)
 def make_streamed(net, spec: StepSpec, mesh):
-    """``run(params, opt_state, xs, ts, keys, hyper)`` over ``xs (steps, batch, d)``."""
+    """``run(params, opt_state, xs, ts, keys, hyper, ws)`` over ``xs (steps, batch, d)``, ``ws
+    (steps, batch)`` the rows' weights or None (``epochs.batches``)."""
     place = (
         (lambda a: lax.with_sharding_constraint(a, sharding.batch_sharded(mesh)))
         if mesh.size > 1
         else (lambda a: a)
     )
 
-    def run(params, opt_state, xs, ts, keys, hyper):
+    def run(params, opt_state, xs, ts, keys, hyper, ws=None):
         grads_and_metrics, update = spec.halves(net, hyper)
 
         def body(c, batch):
             params, opt_state, bad, i = c
-            xb, tb, k = batch
+            xb, tb, k, sw = batch
             xb, tb = place(xb), place(tb)
-            grads, m = grads_and_metrics(params, xb, tb, k if net.dropout > 0 else None)
+            grads, m = grads_and_metrics(params, xb, tb, k if net.dropout > 0 else None, sw)
             ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0)
             bad = jnp.where((bad < 0) & ~ok, i, bad)
             on_batch = functools.partial(update, x=xb, t=tb)
@@ -42,37 +43,43 @@ def make_streamed(net, spec: StepSpec, mesh):
             return (params, opt_state, bad, i + 1), m
 
         (params, opt_state, bad, _), m = lax.scan(
-            body, (params, opt_state, jnp.int32(-1), jnp.int32(0)), (xs, ts, keys)
+            body, (params, opt_state, jnp.int32(-1), jnp.int32(0)), (xs, ts, keys, ws)
         )
         return params, opt_state, {"loss": m["loss"], "correct": m["correct"], "bad_step": bad}
 
     return jax.jit(run, donate_argnums=(0, 1))
 
 
-def streamed_epoch(run, params, opt_state, x, t, key, hyper, epoch, batch_size, chunk_steps):
-    """One epoch over host arrays ``x``, ``t``, ``chunk_steps`` steps per transfer; outputs as
-    one fused epoch's (lists of one)."""
+def streamed_epoch(
+    run, net, params, opt_state, x, t, key, hyper, epoch, batch_size, chunk_steps, drop_last, s
+):
+    """One epoch over host arrays ``x``, ``t`` (weights ``s`` or None), ``chunk_steps`` steps
+    per transfer, in the on-device epoch's ``batches``; outputs as one fused epoch's (lists of
+    one)."""
     n = x.shape[0]
-    steps = n // batch_size
     perm_key, drop_key = jax.random.split(jax.random.fold_in(key, epoch))
-    order = np.arange(n) if batch_size == n else np.asarray(jax.random.permutation(perm_key, n))
-    order = order[: steps * batch_size].reshape(steps, batch_size)
+    order, weights = jax.device_get(batches(perm_key, n, batch_size, drop_last, s))
+    steps = len(order)
     losses, corrects = [], []
-    for s in range(0, steps, chunk_steps):
-        idx = order[s : s + chunk_steps]
-        keys = jax.vmap(lambda i: jax.random.fold_in(drop_key, i))(jnp.arange(s, s + len(idx)))
-        params, opt_state, out = run(params, opt_state, x[idx], t[idx], keys, hyper)
+    for i in range(0, steps, chunk_steps):
+        idx = order[i : i + chunk_steps]
+        ws = None if weights is None else weights[i : i + chunk_steps]
+        keys = jax.vmap(lambda j: jax.random.fold_in(drop_key, j))(jnp.arange(i, i + len(idx)))
+        params, opt_state, out = run(params, opt_state, x[idx], t[idx], keys, hyper, ws)
         if out["bad_step"] >= 0:
             bad = {
                 "train_loss": [np.nan],
                 "train_correct": [0.0],
-                "bad_step": [s + out["bad_step"]],
+                "bad_step": [i + out["bad_step"]],
             }
             return params, opt_state, bad
         losses.append(np.asarray(out["loss"]))
         corrects.append(np.asarray(out["correct"]))
-    out = {
-        "train_loss": [np.concatenate(losses).mean()],
-        "train_correct": [np.concatenate(corrects).sum()],
-    }
+    if weights is None:
+        train_loss = np.concatenate(losses).mean()
+    else:
+        train_loss = np.asarray(epoch_loss(net, jnp.asarray(np.concatenate(losses)), weights))
+    out = {"train_loss": [train_loss], "train_correct": [np.concatenate(corrects).sum()]}
+    if s is not None:
+        out["train_weight"] = [np.float32(np.sum(weights))]
     return params, opt_state, out | {"bad_step": [-1]}

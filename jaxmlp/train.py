@@ -3,8 +3,12 @@
 A run flows: settings (``TrainConfig``, ``Optimizer``) -> data on the devices -> the compiled
 epochs (``jaxmlp.epochs``, the step of ``jaxmlp.step``) called a few fused epochs at a time ->
 ``Result``. Epoch e's randomness is ``fold_in(key(seed), e)``: runs are deterministic and resume
-exactly. Mini-batch epochs drop the last ``n mod batch_size`` examples (a different few each
-epoch). ``jaxmlp.population`` trains many such runs at once with the same epochs.
+exactly. Every epoch trains on every example: the last mini-batch holds the ``n mod
+batch_size`` left over, padded to the batch's shape with rows of weight 0 (``epochs.batches``),
+so its step is the mean over its real examples, as scikit-learn's smaller last batch;
+``TrainConfig(drop_last=True)`` drops them instead (a different few each epoch), as jaxmlp did
+before. ``fit(..., sample_weight=s)`` weighs the examples by the same rule (``losses.reduce``).
+``jaxmlp.population`` trains many such runs at once with the same epochs.
 
 >>> import jax.numpy as jnp
 >>> from jaxmlp import MLP, Optimizer, TrainConfig, fit
@@ -30,7 +34,7 @@ import optax
 from jaxmlp import backprop as bp
 from jaxmlp import epochs as ep
 from jaxmlp import losses, second_order, sharding, stream
-from jaxmlp.arrays import Data, as_arrays, prepare, storage_dtype
+from jaxmlp.arrays import Data, as_arrays, check_sample_weight, prepare, storage_dtype
 from jaxmlp.datasets import check_seed
 from jaxmlp.optim import Optimizer, _check_int, _is_real, _store
 from jaxmlp.progress import callback as show_progress
@@ -63,6 +67,10 @@ class TrainConfig:
         over them, else as ``sharding.devices_for`` says (with a warning).
       chunk_steps: stream host data to the device in chunks of this many steps (data too large
         for the device); None keeps the whole training set on the device.
+      drop_last: mini-batch epochs leave out the last ``n mod batch_size`` examples (a
+        different few each epoch; jaxmlp's only behaviour before this option, and what a
+        checkpoint without the setting resumes with). False (the default): the last, smaller
+        batch is trained on.
     """
 
     epochs: int = 10
@@ -75,6 +83,7 @@ class TrainConfig:
     restore_best: bool = True
     devices: int | None = None
     chunk_steps: int | None = None
+    drop_last: bool = False
 
     def __post_init__(self):
         _check_int("epochs", self.epochs, 1)
@@ -97,8 +106,9 @@ class TrainConfig:
             _check_int("devices", self.devices, 1)
         if self.chunk_steps is not None:
             _check_int("chunk_steps", self.chunk_steps, 1)
-        if not isinstance(self.restore_best, bool | np.bool_):
-            raise ValueError(f"restore_best must be True or False, got {self.restore_best!r}.")
+        for name in ("restore_best", "drop_last"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         # numpy numbers become Python's: a checkpoint's JSON metadata holds them
         for name in ("epochs", "seed", "early_stopping", "devices", "chunk_steps"):
             _store(self, name, int)
@@ -106,6 +116,7 @@ class TrainConfig:
             _store(self, "batch_size", int)
         _store(self, "val_fraction", float)
         _store(self, "restore_best", bool)
+        _store(self, "drop_last", bool)
 
     def batch(self, n: int) -> int:
         """Examples per step on ``n`` training examples: all of them for ``"full"``."""
@@ -158,6 +169,7 @@ def fit(
     state: TrainState | None = None,
     callback: Callable | None = None,
     progress: bool | str = False,
+    sample_weight=None,
 ) -> Result:
     """Train ``net`` on ``x (n, d)``, ``t`` (``(n, K)`` or integer labels ``(n,)``).
 
@@ -174,6 +186,12 @@ def fit(
         callback.
       progress: show each epoch as ``jaxmlp train`` does (``jaxmlp.progress``): True, a bar
         on a terminal and periodic lines elsewhere; "bar" or "lines" to choose.
+      sample_weight: ``(n,)`` non-negative finite weights of the training examples, not all
+        zero: each step's cost is ``sum_i s_i l_i``, divided by ``sum_i s_i`` for a mean
+        reduction (scikit-learn's weighted mean). They travel with their rows through the
+        shuffle and ``val_fraction``'s split, whose validation loss and accuracy they weigh
+        too (an ``x_val`` given is unweighted). ``train_accuracy``/``val_accuracy`` are then the
+        weighted share of correct predictions.
 
     Returns ``Result(params, history, state)``; history holds one dict per epoch: ``epoch``,
     ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (None where they do not
@@ -183,8 +201,13 @@ def fit(
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     callback = show_progress(config.epochs, state.epoch if state else 0, progress, callback)
-    data = prepare(net, x, t, x_val, t_val, config)
+    data = prepare(net, x, t, x_val, t_val, config, sample_weight=sample_weight)
     second_order.check(optimizer, net, data.batch_size, data.n)
+    if data.s is not None and optimizer.name in second_order.NAMES:
+        raise ValueError(
+            f"sample_weight is not supported with the curvature optimizer {optimizer.name!r}; "
+            f"use one of the first-order optimizers or drop sample_weight."
+        )
     keep = callback is not None or bool(config.early_stopping)  # every epoch's state is seen
     call = _program(net, data, optimizer, config, keep)
     state, params_, opt_state = _start(net, data, optimizer, config, params, state)
@@ -198,7 +221,7 @@ def fit(
         states = out.pop("states", None)  # with keep: on the devices, sharded like the state
         out = jax.device_get(out)
         seconds = (time.perf_counter() - start) / k
-        records = _records(net, out, first, seconds, data.n_seen, data.x_val)
+        records = _records(net, out, first, seconds, data.n_seen, data.x_val, data.val_seen)
         bad = int(out["bad"])  # the run's first non-finite step, -1: none
         if not keep and bad < 0:  # no one looks between the calls' ends
             history += records
@@ -232,30 +255,30 @@ def step_spec(optimizer, config, steps_per_epoch: int, names=()):
 def _program(net, data: Data, optimizer, config, keep: bool):
     """``call(params, opt_state, first, k) -> (params, opt_state, out)``: epochs
     ``first .. first + k - 1`` on the devices, or streamed from the host."""
-    spec, numbers = step_spec(optimizer, config, data.n // data.batch_size)
+    spec, numbers = step_spec(optimizer, config, data.steps)
     hyper = {k: jnp.asarray(v, storage_dtype(config.dtype)) for k, v in numbers.items()}
     key = jax.random.key(config.seed)
     x, t, x_val, t_val = data[:4]
     if config.chunk_steps is None:
-        run = ep.make_epochs(net, spec, data.n, data.batch_size, data.mesh, x_val is not None, keep)
+        has_val = x_val is not None
+        args = (data.n, data.batch_size, data.mesh, has_val, keep, config.drop_last)
+        run = ep.make_epochs(net, spec, *args)
 
         def call(params, opt_state, first, k):
             epochs = jnp.arange(first, first + k, dtype=jnp.int32)
-            return run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs)
+            weights = {} if data.s is None else {"s": data.s, "s_val": data.s_val}
+            return run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs, **weights)
 
         return call
     run = stream.make_streamed(net, spec, data.mesh)
 
     def call(params, opt_state, first, k):
-        args = (key, hyper, first, data.batch_size, config.chunk_steps)
-        params, opt_state, out = stream.streamed_epoch(run, params, opt_state, x, t, *args)
+        args = (key, hyper, first, data.batch_size, config.chunk_steps, config.drop_last, data.s)
+        params, opt_state, out = stream.streamed_epoch(run, net, params, opt_state, x, t, *args)
         bad = out.pop("bad_step")[0]  # in the epoch; the on-device outputs count in the run
         out["bad"] = first * data.steps + bad if bad >= 0 else -1
-        return (
-            params,
-            opt_state,
-            out | (_val_out(net, params, x_val, t_val) if x_val is not None else {}),
-        )
+        val = _val_out(net, params, x_val, t_val, data.s_val) if x_val is not None else {}
+        return params, opt_state, out | val
 
     return call
 
@@ -318,19 +341,23 @@ def _finish(state, history, config):
     return Result(final_params(state, config), history, state)
 
 
-def _records(net, out, first, seconds, n_seen, x_val):
+def _records(net, out, first, seconds, n_seen, x_val, val_seen=None):
     """One history dict per epoch of a call, from its outputs (arrays or lists); ``seconds`` is
     the call's time split evenly among its ``k`` epochs. Built column by column into copies of
-    one template (5000 records: ~0.5 ms less than dict by dict)."""
+    one template (5000 records: ~0.5 ms less than dict by dict). Accuracies divide by
+    ``n_seen`` (or each epoch's ``train_weight``, with sample weights) and ``val_seen`` (the
+    validation weight; ``len(x_val)`` when None)."""
     k = len(out["train_loss"])
     classifier, val = is_classifier(net), x_val is not None
     columns = {"epoch": range(first + 1, first + k + 1), "train_loss": _floats(out["train_loss"])}
     if classifier:
-        columns["train_accuracy"] = _floats(out["train_correct"], n_seen)
+        seen = out.get("train_weight", n_seen)
+        columns["train_accuracy"] = _floats(out["train_correct"], seen)
     if val:
         columns["val_loss"] = _floats(out["val_loss"])
         if classifier:
-            columns["val_accuracy"] = _floats(out["val_correct"], x_val.shape[0])
+            seen = x_val.shape[0] if val_seen is None else val_seen
+            columns["val_accuracy"] = _floats(out["val_correct"], seen)
     template = dict.fromkeys(("epoch", "train_loss", "train_accuracy", "val_loss"))
     template |= {"val_accuracy": None, "seconds": seconds, "fused": k}
     records = [template.copy() for _ in range(k)]
@@ -340,10 +367,12 @@ def _records(net, out, first, seconds, n_seen, x_val):
     return records
 
 
-def _floats(values, n: int = 1) -> list:
-    """Python floats ``values / n`` (float64, as ``float(v) / n``)."""
+def _floats(values, n=1) -> list:
+    """Python floats ``values / n`` (float64, as ``float(v) / n``); ``n`` a number or one per
+    value."""
     a = np.asarray(values, np.float64)
-    return (a / n if n != 1 else a).tolist()
+    n = np.asarray(n, np.float64)
+    return (a / n if n.ndim or n != 1 else a).tolist()
 
 
 def _epochs_per_call(net, n: int, config, state_bytes: int = 0) -> int:
@@ -353,30 +382,35 @@ def _epochs_per_call(net, n: int, config, state_bytes: int = 0) -> int:
     return ep.epochs_per_call(net, n, config.epochs, state_bytes)
 
 
-def _val_out(net, params, x_val, t_val):
-    val = evaluate(net, params, x_val, t_val)
-    hits = (val["accuracy"] or 0.0) * x_val.shape[0]
+def _val_out(net, params, x_val, t_val, s_val=None):
+    val = evaluate(net, params, x_val, t_val, sample_weight=s_val)
+    seen = x_val.shape[0] if s_val is None else float(np.sum(np.asarray(s_val, np.float64)))
+    hits = (val["accuracy"] or 0.0) * seen
     return {"val_loss": [val["loss"]], "val_correct": [hits]}
 
 
 # -- evaluation and data ------------------------------------------------------------------------
 
 
-def evaluate(net, params, x, t, batch_size: int = 8192) -> dict:
-    """``{"loss": the cost over all of x (net's reduction), "accuracy": float or None}``."""
+def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -> dict:
+    """``{"loss": the cost over all of x (net's reduction), "accuracy": float or None}``;
+    with ``sample_weight (n,)`` the weighted cost (``losses.reduce``) and weighted accuracy."""
     net.check_params(params, finite=True)
     x, t = as_arrays(net, x, t, params[0]["w"].dtype)
     n = x.shape[0]
+    s = None if sample_weight is None else check_sample_weight(sample_weight, n)
     total, hits = 0.0, 0.0
-    for s in range(0, n, batch_size):
-        c, h = _eval_batch(net, params, x[s : s + batch_size], t[s : s + batch_size])
+    for i in range(0, n, batch_size):
+        part = slice(i, i + batch_size)
+        c, h = _eval_batch(net, params, x[part], t[part], None if s is None else s[part])
         total, hits = total + float(c), hits + float(h)
-    loss = total / n if net.reduction == "mean" else total
-    return {"loss": loss, "accuracy": hits / n if is_classifier(net) else None}
+    seen = n if s is None else float(np.sum(s, dtype=np.float64))
+    loss = total / seen if net.reduction == "mean" else total
+    return {"loss": loss, "accuracy": hits / seen if is_classifier(net) else None}
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _eval_batch(net, params, x, t):
+def _eval_batch(net, params, x, t, s=None):
     trace = bp.forward(net, params, x)
     per_example = losses.per_example(net.output, net.loss, trace.zs[-1], trace.as_[-1], t)
-    return jnp.sum(per_example), correct(net, trace.as_[-1], t)
+    return losses.reduce(per_example, "sum", s), correct(net, trace.as_[-1], t, s)

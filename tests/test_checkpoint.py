@@ -85,26 +85,52 @@ def test_final_params_are_the_best_ones_with_early_stopping(saved):
     )
 
 
-def test_resumed_fit_is_bitwise_the_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize(
+    "n, drop_last, weighted",
+    [(64, False, False), (61, False, False), (61, True, False), (61, False, True)],
+    ids=["whole-batches", "partial-last-batch", "drop-last", "sample-weights"],
+)
+def test_resumed_fit_is_bitwise_the_uninterrupted_one(tmp_path, n, drop_last, weighted):
     """Stop after epoch 2 (the callback saves and stops), load, finish: same bits as 6 epochs
-    in one go, best parameters and Adam state included."""
-    x, t = moons()
+    in one go, best parameters and Adam state included; also with a short last batch (61 = 7 x
+    8 + 5), with it dropped, and with sample weights (given again on resume, like the data)."""
+    x, t = moons(n)
     x_val, t_val = moons(16, seed=1)
-    whole = fit(NET, x, t, OPT, CONFIG, x_val=x_val, t_val=t_val)
+    config = TrainConfig(**{**CONFIG.__dict__, "drop_last": drop_last})
+    s = np.arange(n) % 3 if weighted else None
+    whole = fit(NET, x, t, OPT, config, x_val=x_val, t_val=t_val, sample_weight=s)
     path = tmp_path / "c.npz"
 
     def stop_at_2(record, state):
         if state.epoch == 2:
-            checkpoint.save(path, state, net=NET, optimizer=OPT, config=CONFIG)
+            checkpoint.save(path, state, net=NET, optimizer=OPT, config=config)
             return True
         return False
 
-    fit(NET, x, t, OPT, CONFIG, x_val=x_val, t_val=t_val, callback=stop_at_2)
-    state = checkpoint.load(path, net=NET, optimizer=OPT).state
-    assert state.epoch == 2
-    resumed = fit(NET, x, t, OPT, CONFIG, x_val=x_val, t_val=t_val, state=state)
+    fit(NET, x, t, OPT, config, x_val=x_val, t_val=t_val, callback=stop_at_2, sample_weight=s)
+    loaded = checkpoint.load(path, net=NET, optimizer=OPT)
+    assert loaded.state.epoch == 2 and loaded.config == config
+    resumed = fit(
+        NET, x, t, OPT, loaded.config, x_val=x_val, t_val=t_val, state=loaded.state, sample_weight=s
+    )
     assert_same_state(resumed.state, whole.state)
     assert checkpoint.params_sha256(resumed.params) == checkpoint.params_sha256(whole.params)
+
+
+def test_a_checkpoint_saved_before_drop_last_existed_resumes_dropping(tmp_path):
+    """A checkpoint whose train config lacks ``drop_last`` was trained dropping the last
+    ``n mod batch_size`` examples: it loads with ``drop_last=True`` (not today's default, which
+    would silently change the resumed run), and its config digest is the one it was saved with."""
+    config = TrainConfig(**{**CONFIG.__dict__, "drop_last": True})
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, state_after(2, config), net=NET, optimizer=OPT, config=config)
+    meta = meta_of(path)
+    del meta["train"]["drop_last"]
+    old = rewrite(path, tmp_path / "old.npz", meta=meta)
+    assert "drop_last" not in meta_of(old)["train"]
+    assert checkpoint.load(old, net=NET, optimizer=OPT).config.drop_last is True
+    new = TrainConfig(**{**CONFIG.__dict__, "drop_last": False})
+    assert checkpoint.config_sha256(NET, OPT, new) != checkpoint.config_sha256(NET, OPT, config)
 
 
 def test_params_sha256_sees_one_bit():

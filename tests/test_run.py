@@ -56,7 +56,7 @@ def test_the_same_seed_gives_the_same_validation_split_everywhere(csv_run):
     whole = datasets.load(folder / "train.csv", standardize=False)
     net = MLP((3, 3), "tanh", "softmax", "cross_entropy")
     config = TrainConfig(seed=3, val_fraction=0.2)
-    *_, x_val, t_val = arrays.split(net, whole.x_train, whole.t_train, None, None, config)
+    _, _, x_val, t_val, _, _ = arrays.split(net, whole.x_train, whole.t_train, None, None, config)
     np.testing.assert_array_equal(x_val, theirs.x_val)
     np.testing.assert_array_equal(t_val, theirs.t_val)
 

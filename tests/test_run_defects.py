@@ -213,6 +213,28 @@ def test_resume_with_more_epochs_equals_the_longer_run(tmp_path, capsys):
     assert "--epochs" in error_line(capsys)
 
 
+def test_a_run_saved_before_drop_last_existed_resumes_dropping_the_last_examples(tmp_path, capsys):
+    """A config.json without ``drop_last`` is a run that dropped the last n mod batch_size
+    examples: resumed, it keeps doing so (the bits of an uninterrupted --drop-last yes run),
+    and --drop-last no is refused rather than silently changing it."""
+    base = ["--data", "moons", "--hidden", "4", "--batch-size", "96", "--no-progress"]
+    base += ["--drop-last", "yes"]
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    assert cli.main(["train", *base, "--epochs", "3", "--out", str(whole)]) == 0
+    assert cli.main(["train", *base, "--epochs", "1", "--out", str(part)]) == 0
+    config = json.loads((part / "config.json").read_text())
+    assert config["settings"]["drop_last"] is True
+    del config["settings"]["drop_last"]  # what a run saved before the setting holds
+    (part / "config.json").write_text(json.dumps(config))
+    resume = ["train", "--out", str(part), "--resume", "--no-progress"]
+    assert cli.main([*resume, "--epochs", "3"]) == 0
+    sha = [json.loads((p / "summary.json").read_text())["params_sha256"] for p in (whole, part)]
+    assert sha[0] == sha[1]
+    capsys.readouterr()
+    assert cli.main([*resume, "--drop-last", "no", "--epochs", "3"]) == 2
+    assert "--drop-last" in error_line(capsys)
+
+
 def test_a_cosine_run_cannot_be_extended(tmp_path, capsys):
     args = ["train", "--data", "xor", "--hidden", "2", "--schedule", "cosine", "--no-progress"]
     assert cli.main([*args, "--epochs", "2", "--out", str(tmp_path / "c")]) == 0
@@ -235,6 +257,7 @@ def test_a_cosine_run_cannot_be_extended(tmp_path, capsys):
         (["--hidden", "none", "--activation", "tanh"], "--activation"),
         (["--data-dir", "."], "--data-dir"),
         (["--no-header"], "--no-header"),
+        (["--batch-size", "full", "--drop-last", "yes"], "--drop-last"),
     ],
 )
 def test_a_flag_the_setup_ignores_is_an_error(flags, named, tmp_path, capsys):

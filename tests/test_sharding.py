@@ -86,6 +86,16 @@ for source in ("hand", "autodiff"):
         out["hand"]["losses_8"] = losses(eight).tolist()
         out["hand"]["params_8"] = [a.tolist() for a in leaves(eight.params)]
 
+# A short last batch (61 = 3 x 16 + 13, padded) and sample weights: 8 devices against 1.
+weights = np.arange(61) % 3 + 0.5
+one = fit(NET, X[:61], T[:61], ADAM, config(devices=1), sample_weight=weights)
+eight = fit(NET, X[:61], T[:61], ADAM, config(), sample_weight=weights)
+out["weighted"] = {
+    "param_error": relative_error(eight.params, one.params),
+    "loss_error": float(np.max(np.abs(losses(eight) / losses(one) - 1))),
+    "devices": [len(a.sharding.device_set) for a in jax.tree.leaves(eight.params)],
+}
+
 # Data already split along "data" (as each process would build it) trains like replicated data.
 mesh = sharding.data_mesh(8)
 x, t = (jax.device_put(a, sharding.batch_sharded(mesh)) for a in (X, T))
@@ -323,6 +333,12 @@ def test_eight_devices_train_like_one_within_float32_rounding(report, source):
     assert found["param_error"] < 1e-5, found
     assert found["loss_error"] < 1e-5, found
     assert found["loss_drop"] < 0.9, found  # it trained: the agreement is not vacuous
+
+
+def test_a_short_last_batch_with_sample_weights_trains_on_eight_devices_like_one(report):
+    found = report["weighted"]
+    assert found["param_error"] < 1e-5 and found["loss_error"] < 1e-5, found
+    assert set(found["devices"]) == {DEVICES}
 
 
 @pytest.mark.parametrize("source", ["hand", "autodiff"])

@@ -12,7 +12,7 @@ import optax
 import pytest
 import scipy.sparse as sp
 from sklearn import neural_network
-from sklearn.datasets import make_regression
+from sklearn.datasets import load_iris, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
@@ -363,3 +363,92 @@ def test_grid_search_over_the_new_parameters_picks_scikit_learn_s_choice():
         rtol=1e-4,  # adam's epsilon placement
     )
     assert ours.best_params_ == theirs.best_params_
+
+
+# -- sample weights ----------------------------------------------------------------------------
+
+
+def _iris():
+    x, y = load_iris(return_X_y=True)
+    return (x - x.mean(0)) / x.std(0), y
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver, gap", [("sgd", 1e-10), ("adam", 1e-3)])
+def test_sample_weight_takes_scikit_learn_s_steps(solver, gap):
+    """Weighted batches (each batch's loss, gradient and L2 term over its total weight, the
+    last batch smaller) and the weighted validation score of early stopping: the classifier on
+    iris and the regressor on make_regression take scikit-learn's steps (sgd to rounding; adam
+    to its epsilon placement) and stop at its iteration."""
+    x, y = _iris()
+    sw = np.random.default_rng(0).uniform(0, 3, len(y))
+    settings = dict(hidden_layer_sizes=(16,), solver=solver, max_iter=60, random_state=0)
+    settings |= dict(batch_size=32, learning_rate_init=0.01)
+    pairs = [(neural_network.MLPClassifier, MLPClassifier, x, y, sw, settings)]
+    xr, yr = make_regression(150, 5, noise=5, random_state=0)
+    swr = np.random.default_rng(1).uniform(0, 3, len(yr))
+    early = settings | dict(early_stopping=True)
+    pairs.append((neural_network.MLPRegressor, MLPRegressor, xr, yr / yr.std(), swr, early))
+    for theirs_, ours_, xx, yy, s, kw in pairs:
+        theirs = theirs_(**kw).fit(xx, yy, sample_weight=s)
+        ours = ours_(**kw).fit(xx, yy, sample_weight=s)
+        assert ours.n_iter_ == theirs.n_iter_
+        _assert_same_weights(ours, theirs, gap)
+        assert ours.score(xx, yy, sample_weight=s) == pytest.approx(
+            theirs.score(xx, yy, sample_weight=s), abs=10 * gap
+        )
+        plain = ours_(**kw).fit(xx, yy)
+        assert max(np.max(np.abs(a - b)) for a, b in zip(plain.coefs_, ours.coefs_)) > 1e-3
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_lbfgs_sample_weight_scores_as_scikit_learn_s_and_integer_weights_repeat_rows():
+    """lbfgs's line search is optax's, not scipy's: the weighted fits agree in score (R^2 and
+    weighted accuracy within 0.02), and integer weights are the rows repeated (full batch, the
+    L2 term over the total weight as over the row count)."""
+    x, y = _iris()
+    sw = np.random.default_rng(0).integers(0, 4, len(y))
+    settings = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=40, random_state=0)
+    theirs = neural_network.MLPClassifier(**settings).fit(x, y, sample_weight=sw)
+    ours = MLPClassifier(**settings).fit(x, y, sample_weight=sw)
+    assert abs(ours.score(x, y, sample_weight=sw) - theirs.score(x, y, sample_weight=sw)) < 0.02
+    rows = np.repeat(np.arange(len(y)), sw)
+    repeated = MLPClassifier(**settings).fit(x[rows], y[rows])
+    _assert_same_weights(ours, repeated, 1e-6)
+
+
+@pytest.mark.parametrize(
+    "sw, named",
+    [
+        (np.ones(5), "shape"),
+        (np.r_[np.ones(59), np.nan], "NaN"),
+        (np.r_[np.ones(59), -1.0], "Negative values"),
+        (np.zeros(60), "non-zero"),
+    ],
+    ids=["short", "nan", "negative", "all-zero"],
+)
+def test_bad_sample_weights_are_a_value_error(sw, named):
+    x, y = _data(n=60)
+    with pytest.raises(ValueError, match=named):
+        MLPRegressor(**BASE, max_iter=2).fit(x, y, sample_weight=sw)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_grid_search_passes_sample_weight_to_every_fit():
+    """GridSearchCV(...).fit(X, y, sample_weight=w) hands each fold its rows' weights: the
+    cross-validated scores are those of scikit-learn's own estimator, and not the unweighted
+    ones."""
+    x, y = _data(n=60)
+    sw = np.random.default_rng(2).uniform(0.2, 3, 60)
+    grid = dict(learning_rate_init=[0.01, 0.1])
+    settings = BASE | dict(solver="sgd", max_iter=5)
+    scores = []
+    for make, weights in [
+        (neural_network.MLPRegressor, sw),
+        (MLPRegressor, sw),
+        (MLPRegressor, None),
+    ]:
+        search = GridSearchCV(make(**settings), grid, cv=2)
+        scores.append(search.fit(x, y, sample_weight=weights).cv_results_["mean_test_score"])
+    np.testing.assert_allclose(scores[1], scores[0], rtol=1e-8)
+    assert np.max(np.abs(scores[2] - scores[1])) > 1e-4

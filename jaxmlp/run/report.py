@@ -5,6 +5,7 @@ import jax
 import numpy as np
 
 from jaxmlp import checkpoint, gradient_check, plots
+from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.mlp import MLP
 from jaxmlp.run import data, folder
 from jaxmlp.run.settings import Run, command_line
@@ -44,8 +45,10 @@ def summarize(run: Run, state, final, history, wall_seconds: float, warnings=())
         summary[f"{split}_loss"] = result["loss"]
         if result["accuracy"] is not None:
             summary[f"{split}_accuracy"] = result["accuracy"]
-    batch = config.batch(len(ds.x_train))
-    steps = len(ds.x_train) // batch
+    n = len(ds.x_train)
+    batch = config.batch(n)
+    steps = steps_per_epoch(n, batch, config.drop_last)
+    seen = steps * batch if config.drop_last else n  # the examples an epoch trains on
     seconds = sum(r["seconds"] for r in history)
     typical = float(np.median([r["seconds"] for r in history])) if history else 0.0
     summary |= {
@@ -54,7 +57,7 @@ def summarize(run: Run, state, final, history, wall_seconds: float, warnings=())
         "steps": state.epoch * steps,
         "train_seconds": seconds,
         # a typical epoch's throughput: the median ignores the first epochs, which compile
-        "examples_per_second": steps * batch / typical if typical > 0 else None,
+        "examples_per_second": seen / typical if typical > 0 else None,
         "devices": device_count(config),
         "platform": jax.devices()[0].platform,
         "n_params": net.n_params,

@@ -54,6 +54,7 @@ DEFAULTS = {
     "dtype": "float32",
     "devices": None,
     "chunk_steps": None,
+    "drop_last": False,
     "val_fraction": None,
     "early_stopping": None,
     "checkpoint_every": None,
@@ -61,6 +62,9 @@ DEFAULTS = {
 # Settings a resumed run may change: where the data lives and how often to save; and epochs, which
 # may grow (the run continues to the new count, as an uninterrupted run of that length would).
 LOCAL = ("data_dir", "checkpoint_every")
+# Settings newer than some saved runs, with the value every run saved before them had: a run
+# whose config.json lacks one resumes with that value, never silently with today's default.
+OLDER = {"drop_last": True}  # mini-batch epochs dropped the last n mod batch_size examples
 
 
 class Run(NamedTuple):
@@ -98,14 +102,14 @@ AUTO_TASK_RULE = (
 def merge(given: dict, saved: dict | None) -> dict:
     """``DEFAULTS`` overridden by the ``saved`` run's settings (a resumed run), then by
     ``given``; ``check_resume`` compares the result, once resolved, with the saved run."""
-    return DEFAULTS | ({} if saved is None else saved["settings"]) | given
+    return DEFAULTS | ({} if saved is None else OLDER | saved["settings"]) | given
 
 
 def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
     """A ValueError unless each ``given`` setting resolves (``settings``) to the value the
     ``saved`` run has (``--standardize auto`` matches the ``yes`` it resolved to), apart from
     ``LOCAL`` ones and ``epochs``, which may grow unless the schedule spans the run."""
-    base = DEFAULTS | saved["settings"]
+    base = DEFAULTS | OLDER | saved["settings"]
     for name in given:
         now, before = as_json(settings.get(name)), as_json(base.get(name))
         if name in LOCAL or now == before:
@@ -130,7 +134,7 @@ def check_used(given: dict, settings: dict) -> None:
     """A ValueError for a ``given`` setting that the run of ``settings`` would ignore, naming
     the flag and why: momentum without a momentum optimizer, decay options of a schedule that
     has none, dropout or activations without hidden layers, --data-dir for a set that reads no
-    files, --no-header for data that are not a CSV file."""
+    files, --no-header for data that are not a CSV file, --drop-last with a full batch."""
     schedule, optimizer = settings["schedule"], settings["optimizer"]
     no_hidden = not settings["hidden"]
     ignored = {
@@ -154,6 +158,8 @@ def check_used(given: dict, settings: dict) -> None:
         and f"{settings['data']!r} is not a .csv file",
         "encoding": not str(settings["data"]).lower().endswith(".csv")
         and f"{settings['data']!r} is not a .csv file",
+        "drop_last": settings["batch_size"] == "full"
+        and "it acts on mini-batches and --batch-size full is one batch",
     }
     for name in given:
         if ignored.get(name):
@@ -217,6 +223,7 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
         early_stopping=settings["early_stopping"],
         devices=settings["devices"],
         chunk_steps=settings["chunk_steps"],
+        drop_last=settings["drop_last"],
     )
     n = len(data.x_train)
     if config.early_stopping and data.x_val is None:
@@ -247,13 +254,16 @@ def command_line(settings: dict, out) -> str:
             or name == "data_dir"
             or (name == "activation" and not settings["hidden"])
             or (name == "encoding" and value == DEFAULTS["encoding"])
+            or (name == "drop_last" and settings["batch_size"] == "full")
         ):
-            continue  # (no hidden layer: no activation to name, check_used would refuse it)
+            continue  # (no hidden layer or one batch: check_used would refuse the flag)
         if name == "header":  # only False is ever given: --no-header
             words.append("--no-header")
             continue
         if name == "hidden":
             value = ",".join(map(str, value)) or "none"
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
         elif isinstance(value, list | tuple):
             value = ",".join(map(str, value))
         words += [f"--{name.replace('_', '-')}", str(value)]

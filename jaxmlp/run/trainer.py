@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp import train as _train_module
+from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.run import data, folder, record, report
 from jaxmlp.run.settings import (
     DEFAULTS,
@@ -100,7 +101,8 @@ def _initial(run: Run) -> tuple[TrainState, dict]:
     if run.settings.get("init_from") is not None:
         start = _weights_of(pathlib.Path(run.settings["init_from"]), net)
     params = _train_module.initial_params(net, config, start)
-    steps = len(ds.x_train) // config.batch(len(ds.x_train))
+    n = len(ds.x_train)
+    steps = steps_per_epoch(n, config.batch(n), config.drop_last)
     state = TrainState(params, run.optimizer.build(steps * config.epochs).init(params), 0)
     t = data.targets(net, ds.task, ds.t_train)
     facts = {

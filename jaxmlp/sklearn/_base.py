@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from jaxmlp import activations
 from jaxmlp.mlp import MLP
@@ -129,20 +129,29 @@ class BaseMLP(BaseEstimator):
 
     # -- training --------------------------------------------------------------------------------
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on ``X (n, d)`` (dense, or scipy.sparse CSR/CSC) and ``y`` (labels ``(n,)``, an
-        indicator ``(n, K)``, or targets ``(n,)``/``(n, K)``). Returns ``self``."""
-        return self._fit(X, y, incremental=False)
+        indicator ``(n, K)``, or targets ``(n,)``/``(n, K)``), each example weighted by
+        ``sample_weight (n,)`` (scikit-learn's: every batch's loss, its gradient and its L2 term
+        divide by the batch's total weight instead of its size; early stopping's validation
+        score is weighted). Returns ``self``."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental: bool):
+    def _fit(self, X, y, incremental: bool, sample_weight=None):
         X, t, labels, first = self._checked_targets(X, y, incremental)
         dtype = X.dtype
+        if sample_weight is not None:  # finite, one per row, >= 0, not all zero
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=dtype, ensure_non_negative=True
+            )
         with precision(dtype):
             rng, params = self._starting_point(X, t, first, dtype)
             if self.solver == "lbfgs":
-                params = self._fit_lbfgs(params, X, t, dtype)
+                params = self._fit_lbfgs(params, X, t, dtype, sample_weight)
             else:
-                params = self._fit_stochastic(params, X, t, labels, rng, incremental, dtype)
+                params = self._fit_stochastic(
+                    params, X, t, labels, rng, incremental, dtype, sample_weight
+                )
             self._set_weights(params, dtype)
         self._check_finite()
         return self
@@ -237,10 +246,12 @@ class BaseMLP(BaseEstimator):
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
 
-    def _fit_lbfgs(self, params, X, t, dtype):
+    def _fit_lbfgs(self, params, X, t, dtype, sample_weight=None):
         x = X.toarray() if sp.issparse(X) else X  # full batch: lbfgs sees all of X at once
+        x, t = jax.numpy.asarray(x, dtype), jax.numpy.asarray(t, dtype)
+        s = None if sample_weight is None else jax.numpy.asarray(sample_weight, dtype)
         params, self.loss_, n_iter, converged = _solvers.lbfgs(
-            self, self.net_, params, jax.numpy.asarray(x, dtype), jax.numpy.asarray(t, dtype), dtype
+            self, self.net_, params, x, t, dtype, s
         )
         self.n_iter_ = n_iter
         if not converged:
@@ -253,8 +264,10 @@ class BaseMLP(BaseEstimator):
             )
         return params
 
-    def _fit_stochastic(self, params, X, t, labels, rng, incremental, dtype):
-        X, t, labels, x_val, labels_val = self._stochastic_setup(X, t, labels, rng)
+    def _fit_stochastic(self, params, X, t, labels, rng, incremental, dtype, sample_weight=None):
+        X, t, labels, x_val, labels_val, s, s_val = self._stochastic_setup(
+            X, t, labels, rng, sample_weight
+        )
         n = X.shape[0]
         batch_size = self._batch_size(n)
         opt_state = self._optimizer_state(params, batch_size, dtype, incremental)
@@ -267,19 +280,22 @@ class BaseMLP(BaseEstimator):
             if self.shuffle:
                 order = shuffle(order, random_state=rng)
             params, opt_state, loss = _solvers.epoch(
-                self, self.net_, params, opt_state, data, order, batch_size, dtype
+                self, self.net_, params, opt_state, data, order, batch_size, dtype, s
             )
-            opt_state, stop = self._epoch_done(params, opt_state, loss, n, x_val, labels_val, dtype)
+            opt_state, stop = self._epoch_done(
+                params, opt_state, loss, n, x_val, labels_val, dtype, s_val
+            )
             if stop or incremental:
                 break
             self._warn_at_max_iter()
         self._opt_state = opt_state
         return self._best_params if self.early_stopping else params
 
-    def _stochastic_setup(self, X, t, labels, rng):
+    def _stochastic_setup(self, X, t, labels, rng, s=None):
         """Before the first epoch: the loss curve and stopping rule (kept by warm starts),
         ``n_iter_`` = 0, and with early stopping the held-out split drawn from ``rng``.
-        Returns ``(X, t, labels, x_val, labels_val)`` (None, None without early stopping)."""
+        Returns ``(X, t, labels, x_val, labels_val, s, s_val)`` (the validation
+        ones None without early stopping), the sample weights ``s`` split with their rows."""
         if not hasattr(self, "loss_curve_"):  # a warm start from lbfgs
             self.loss_curve_ = []
         stopping = getattr(self, "validation_scores_", False)  # False: never set
@@ -287,9 +303,9 @@ class BaseMLP(BaseEstimator):
             self._reset_stopping()  # first, or a warm start that switched early stopping
         self.n_iter_ = 0
         if not self.early_stopping:
-            return X, t, labels, None, None
-        X, x_val, t, labels, labels_val = self._split(X, t, labels, rng)
-        return X, t, labels, x_val, labels_val
+            return X, t, labels, None, None, s, None
+        X, x_val, t, labels, labels_val, s, s_val = self._split(X, t, labels, rng, s)
+        return X, t, labels, x_val, labels_val, s, s_val
 
     def _optimizer_state(self, params, batch_size: int, dtype, incremental: bool = False):
         """The solver's state for ``params``: fresh, with this estimator's hyperparameters
@@ -308,7 +324,9 @@ class BaseMLP(BaseEstimator):
             )
         return _solvers.set_hyperparams(opt_state, dtype, weight_decay=self.alpha / batch_size)
 
-    def _epoch_done(self, params, opt_state, loss: float, n: int, x_val, labels_val, dtype):
+    def _epoch_done(
+        self, params, opt_state, loss: float, n: int, x_val, labels_val, dtype, s_val=None
+    ):
         """The bookkeeping after an epoch over ``n`` examples with mean loss ``loss``: the
         counters, the loss curve, the stopping rule and the learning-rate rules
         (``_epoch_end``). Returns ``(opt_state, stop)``."""
@@ -318,7 +336,7 @@ class BaseMLP(BaseEstimator):
         self.loss_curve_.append(loss)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-        self._count_no_improvement(params, x_val, labels_val, dtype)
+        self._count_no_improvement(params, x_val, labels_val, dtype, s_val)
         return self._epoch_end(opt_state, dtype)
 
     def _warn_at_max_iter(self) -> None:
@@ -358,7 +376,7 @@ class BaseMLP(BaseEstimator):
             print(msg)
         return opt_state, stop
 
-    def _count_no_improvement(self, params, x_val, labels_val, dtype) -> None:
+    def _count_no_improvement(self, params, x_val, labels_val, dtype, s_val=None) -> None:
         """scikit-learn's comparisons as it writes them, so that a NaN loss or score counts as
         it does there (as an improvement: ``nan > best - tol`` is False)."""
         if x_val is None:
@@ -370,7 +388,9 @@ class BaseMLP(BaseEstimator):
             return
         y = apply(self.net_, params, x_val, dtype)
         score = (
-            self._score_labels(labels_val, self._labels_from(y)) if np.isfinite(y).all() else np.nan
+            self._score_labels(labels_val, self._labels_from(y), s_val)
+            if np.isfinite(y).all()
+            else np.nan
         )
         self.validation_scores_.append(score)
         if self.verbose:
@@ -382,19 +402,23 @@ class BaseMLP(BaseEstimator):
             self.best_validation_score_ = score
             self._best_params = jax.device_get(params)
 
-    def _split(self, X, t, labels, rng):
+    def _split(self, X, t, labels, rng, s=None):
         """scikit-learn's held-out set: ``validation_fraction`` of the data, stratified for a
-        classifier with one output (binary labels)."""
+        classifier with one output (binary labels); the weights ``s`` split with their rows.
+        Returns ``(X, x_val, t, labels, labels_val, s, s_val)``."""
         stratify = t if is_classifier(self) and t.shape[1] == 1 else None
-        X, x_val, t, _, labels, labels_val = train_test_split(
-            X, t, labels, test_size=self.validation_fraction, random_state=rng, stratify=stratify
+        arrays = (X, t, labels) if s is None else (X, t, labels, s)
+        parts = train_test_split(
+            *arrays, test_size=self.validation_fraction, random_state=rng, stratify=stratify
         )
+        X, x_val, t, _, labels, labels_val = parts[:6]
+        s, s_val = parts[6:] or (None, None)
         if x_val.shape[0] < 2:
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' or the size of "
                 "your dataset."
             )
-        return X, x_val, t, labels, labels_val
+        return X, x_val, t, labels, labels_val, s, s_val
 
     def _batch_size(self, n: int) -> int:
         if self.batch_size == "auto":

@@ -56,16 +56,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """
 
     @available_if(_stochastic)
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over ``X, y``, continuing the parameters and optimizer state. The first
-        call needs ``classes``, every label that any call will see."""
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over ``X, y`` (weighted by ``sample_weight``), continuing the parameters
+        and optimizer state. The first call needs ``classes``, every label that any call will
+        see."""
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _targets(self, X, y, incremental, reset):
         X, y = _validate(self, X, y, reset)
@@ -99,8 +100,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _labels_from(self, y) -> np.ndarray:
         return self._label_binarizer.inverse_transform(y.ravel() if y.shape[1] == 1 else y)
 
-    def _score_labels(self, labels, predicted) -> float:
-        return accuracy_score(labels, predicted)
+    def _score_labels(self, labels, predicted, sample_weight=None) -> float:
+        return accuracy_score(labels, predicted, sample_weight=sample_weight)
 
     def predict(self, X):
         """Class labels ``(n,)``, or a label indicator ``(n, K)`` for multilabel ``y``."""
@@ -169,9 +170,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.loss = loss
 
     @available_if(_stochastic)
-    def partial_fit(self, X, y):
-        """One epoch over ``X, y``, continuing the parameters and optimizer state."""
-        return self._fit(X, y, incremental=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``X, y`` (weighted by ``sample_weight``), continuing the parameters
+        and optimizer state."""
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _targets(self, X, y, incremental, reset):
         del incremental
@@ -188,8 +190,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _labels_from(self, y) -> np.ndarray:
         return y.ravel() if y.shape[1] == 1 else y
 
-    def _score_labels(self, targets, predicted) -> float:
-        return r2_score(targets, predicted)
+    def _score_labels(self, targets, predicted, sample_weight=None) -> float:
+        return r2_score(targets, predicted, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predictions ``(n,)`` for one output, ``(n, K)`` for K, in the dtype of X and the

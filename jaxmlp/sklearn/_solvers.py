@@ -79,28 +79,35 @@ def hyperparam(opt_state, name: str) -> float:
 
 @functools.lru_cache(maxsize=32)
 def _runners(net, solver: str, nesterov: bool, backprop: str):
-    """``(run, gather_run)``: ``run(params, opt_state, xs, ts)`` scans the steps over batches
-    ``xs (steps, n_b, d)``, ``ts (steps, n_b, K)``; ``gather_run(params, opt_state, x, t,
-    order)`` takes them as ``x[order]`` from data on the device. Both return the params, the
-    state and each step's loss (its cost plus alpha / (2 n_b) sum |w|^2 before the step)."""
+    """``(run, gather_run)``: ``run(params, opt_state, xs, ts, ws, decays)`` scans the steps
+    over batches ``xs (steps, n_b, d)``, ``ts (steps, n_b, K)``; ``gather_run(params,
+    opt_state, x, t, order, ws, decays)`` takes them as ``x[order]`` from data on the device.
+    With sample weights, ``ws (steps, n_b)`` weigh each batch's rows and ``decays (steps,)``
+    set each step's alpha / sum(w) (else both None). Both return the params, the state and
+    each step's loss (its cost plus alpha / (2 n_b) sum |w|^2 before the step)."""
     tx = transformation(solver, nesterov)
     grads_of = gradient_source(net, backprop)
 
     def step(carry, batch):
         params, opt_state = carry
-        x, t = batch
-        cost, _, grads = grads_of(params, x, t)
+        x, t, w, decay = batch
+        if decay is not None:  # the weighted batch's L2 factor, alpha / sum(w)
+            opt_state = opt_state._replace(
+                hyperparams=opt_state.hyperparams | {"weight_decay": decay}
+            )
+        cost, _, grads = grads_of(params, x, t, None, w)
         half_sq = 0.5 * sum(jnp.sum(jnp.square(layer["w"])) for layer in params)
         loss = cost + opt_state.hyperparams["weight_decay"] * half_sq
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
-    def run(params, opt_state, xs, ts):
-        (params, opt_state), step_losses = lax.scan(step, (params, opt_state), (xs, ts))
+    def run(params, opt_state, xs, ts, ws=None, decays=None):
+        batches = (xs, ts, ws, decays)
+        (params, opt_state), step_losses = lax.scan(step, (params, opt_state), batches)
         return params, opt_state, step_losses
 
-    def gather_run(params, opt_state, x, t, order):
-        return run(params, opt_state, x[order], t[order])
+    def gather_run(params, opt_state, x, t, order, ws=None, decays=None):
+        return run(params, opt_state, x[order], t[order], ws, decays)
 
     return jax.jit(run), jax.jit(gather_run)
 
@@ -118,31 +125,45 @@ def blocks(order, batch_size: int) -> list:
     return out
 
 
-def epoch(est, net, params, opt_state, data, order, batch_size, dtype):
+def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
     """One epoch of scikit-learn's stochastic solvers over ``order`` (a permutation of the
     rows, or ``arange`` without shuffling) in batches of ``batch_size``, the last one smaller
     when ``n mod batch_size`` > 0. ``data`` is ``(x, t)`` on the device, or ``(X sparse CSR,
-    t)`` on the host: then batches are densified a few at a time. Returns ``(params,
-    opt_state, loss)``, loss the epoch's mean over examples of the batch losses."""
+    t)`` on the host: then batches are densified a few at a time. ``s``: sample weights (NumPy,
+    ``(n,)``) or None. Returns ``(params, opt_state, loss)``, loss the epoch's mean over
+    examples of the batch losses (each batch counted by its size, as scikit-learn does)."""
     run, gather_run = _runners(net, est.solver, bool(est.nesterovs_momentum), est.backprop)
     sums = []  # fetched once, at the end of the epoch
     for idx, n_b in blocks(order, batch_size):
         if n_b != batch_size:  # the L2 term of a smaller batch weighs more
             opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / n_b)
         x, t = data
+        ws, decays = (None, None) if s is None else _weighted(est, s, idx, dtype)
         if isinstance(x, jax.Array):
-            params, opt_state, losses = gather_run(params, opt_state, x, t, jnp.asarray(idx))
+            idx_ = jnp.asarray(idx)
+            params, opt_state, losses = gather_run(params, opt_state, x, t, idx_, ws, decays)
             sums.append(n_b * jnp.sum(losses))
         else:
             chunk = max(1, _DENSE_ELEMENTS // max(n_b * x.shape[1], 1))
-            for s in range(0, len(idx), chunk):
-                part = idx[s : s + chunk]
+            for i in range(0, len(idx), chunk):
+                part, cut = idx[i : i + chunk], slice(i, i + chunk)
                 xs = x[part.ravel()].toarray().astype(dtype).reshape(*part.shape, -1)
-                params, opt_state, losses = run(params, opt_state, xs, t[part])
+                w_d = (None, None) if s is None else (ws[cut], decays[cut])
+                params, opt_state, losses = run(params, opt_state, xs, t[part], *w_d)
                 sums.append(n_b * jnp.sum(losses))
         if n_b != batch_size:
             opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / batch_size)
     return params, opt_state, float(sum(jax.device_get(sums))) / len(order)
+
+
+def _weighted(est, s, idx, dtype):
+    """``(ws (steps, n_b), decays (steps,))``: each batch's weights and its L2 factor alpha /
+    sum(w) (scikit-learn's ``sw_sum``); 0 for a batch without weight, which moves nothing
+    (``losses.reduce``: its cost is 0)."""
+    ws = s[idx]
+    total = ws.sum(axis=1)
+    decays = np.where(total > 0, est.alpha / np.where(total > 0, total, 1.0), 0.0)
+    return jnp.asarray(ws, dtype), jnp.asarray(decays, dtype)
 
 
 # -- lbfgs -------------------------------------------------------------------------------------
@@ -150,16 +171,18 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype):
 
 @functools.lru_cache(maxsize=16)
 def _lbfgs_step(net, backprop: str):
-    """``step(params, state, x, t, half_decay) -> (params, state, value, grad, evaluations)``:
-    one L-BFGS iteration on cost(params) + half_decay sum |w|^2 over all of x. Its line search
-    differentiates the cost with ``jax.grad``: through the hand backward pass
-    (``net.hand_cost``, a ``jax.custom_vjp``) for backprop="hand"."""
+    """``step(params, state, x, t, half_decay, s) -> (params, state, value, grad,
+    evaluations)``: one L-BFGS iteration on cost(params) + half_decay sum |w|^2 over all of x
+    (weighted by ``s`` or None). Its line search differentiates the cost with ``jax.grad``:
+    through the hand backward pass (``net.hand_cost``, a ``jax.custom_vjp``) for
+    backprop="hand"."""
     solver = _lbfgs()
     cost = net.hand_cost if backprop == "hand" else net.cost
 
-    def step(params, state, x, t, half_decay):
+    def step(params, state, x, t, half_decay, s=None):
         def value_fn(p):
-            return cost(p, x, t) + half_decay * sum(jnp.sum(jnp.square(layer["w"])) for layer in p)
+            l2 = half_decay * sum(jnp.sum(jnp.square(layer["w"])) for layer in p)
+            return cost(p, x, t, sample_weight=s) + l2
 
         value, grad = optax.value_and_grad_from_state(value_fn)(params, state=state)
         updates, state = solver.update(
@@ -179,21 +202,23 @@ def _lbfgs():
     )
 
 
-def lbfgs(est, net, params, x, t, dtype):
-    """scikit-learn's lbfgs: full-batch L-BFGS on the cost plus alpha / (2 n) sum |w|^2 until
-    max |grad| <= tol (scipy's gtol), ``max_iter`` iterations or ``max_fun`` evaluations of
-    the cost. Returns ``(params, loss, n_iter, converged)``, loss at the returned params."""
+def lbfgs(est, net, params, x, t, dtype, s=None):
+    """scikit-learn's lbfgs: full-batch L-BFGS on the cost plus alpha / (2 n) sum |w|^2 (n: the
+    total weight ``sum(s)`` with sample weights ``s``) until max |grad| <= tol (scipy's gtol),
+    ``max_iter`` iterations or ``max_fun`` evaluations of the cost. Returns ``(params, loss,
+    n_iter, converged)``, loss at the returned params."""
     step = _lbfgs_step(net, est.backprop)
     state = _lbfgs().init(params)
-    half_decay = jnp.asarray(0.5 * est.alpha / x.shape[0], dtype)
+    n = x.shape[0] if s is None else float(np.sum(np.asarray(s, np.float64)))
+    half_decay = jnp.asarray(0.5 * est.alpha / n, dtype)
     evaluations, n_iter, last = 0, 0, np.inf
     while n_iter < est.max_iter and evaluations < est.max_fun:
-        new, state, value, grad, used = step(params, state, x, t, half_decay)
+        new, state, value, grad, used = step(params, state, x, t, half_decay, s)
         value, evaluations = float(value), evaluations + 1 + int(used)
         small_grad = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) <= est.tol
         stalled = n_iter > 0 and last - value <= _FTOL * max(abs(last), abs(value), 1.0)
         if small_grad or stalled:
             return params, value, n_iter, True
         params, n_iter, last = new, n_iter + 1, value
-    loss = float(step(params, state, x, t, half_decay)[2])
+    loss = float(step(params, state, x, t, half_decay, s)[2])
     return params, loss, n_iter, False

@@ -1,0 +1,243 @@
+"""Every example in every epoch, and sample weights (issue 19): the last, short mini-batch is
+trained on (padded with rows of weight 0), ``drop_last=True`` keeps the old epochs, and
+``fit(..., sample_weight=s)`` weighs the cost by the same rule, ``losses.reduce``: its hand
+gradient proven against ``jax.grad`` of a weighted cost written out here, in float64, with a
+mutation twin."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, Optimizer, TrainConfig, evaluate, fit, losses, make_step
+from jaxmlp import epochs as ep
+from jaxmlp.step import gradient_source
+
+NET = MLP((3, 6, 2), "tanh", "softmax", "cross_entropy")
+ADAM = Optimizer("adam", lr=0.05)
+
+
+def data(n=21, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    return x, (x[:, 0] * x[:, 1] > 0).astype(np.int32)
+
+
+def leaves(tree):
+    return [np.asarray(a) for a in jax.tree.leaves(tree)]
+
+
+def gap(a, b):
+    return max(float(np.max(np.abs(u - v))) for u, v in zip(leaves(a), leaves(b), strict=True))
+
+
+# -- every example, every epoch --------------------------------------------------------------
+
+
+def test_an_example_only_in_the_short_last_batch_moves_the_parameters():
+    """5 examples in batches of 2, one epoch: whichever example the shuffle leaves for the
+    short last batch, changing its target changes the trained parameters. (Before, that one
+    example was dropped: its target changed nothing.) With ``drop_last`` one of them does not."""
+    x, t = data(5)
+    params = NET.init(jax.random.key(0))
+
+    def moved(drop_last):
+        config = TrainConfig(epochs=1, batch_size=2, drop_last=drop_last)
+        base = fit(NET, x, t, ADAM, config, params=params).params
+        flipped = [np.where(np.arange(5) == i, 1 - t, t) for i in range(5)]
+        return [gap(fit(NET, x, f, ADAM, config, params=params).params, base) > 0 for f in flipped]
+
+    assert all(moved(False))
+    assert moved(True).count(False) == 1
+
+
+def test_the_short_last_batch_is_a_smaller_batch_as_in_scikit_learn():
+    """The padded step equals ``make_step`` on the short batch alone (shape 5, not 8): 21
+    examples in batches of 8 are steps of 8, 8 and 5, over fit's permutation."""
+    x, t = data(21)
+    config = TrainConfig(epochs=3, batch_size=8, seed=4)
+    params = NET.init(jax.random.key(1))
+    result = fit(NET, x, t, ADAM, config, params=params)
+    tx = ADAM.build(3 * 3)
+    step = jax.jit(make_step(NET, tx))
+    p, opt_state = params, tx.init(params)
+    t1 = jax.nn.one_hot(t, 2)
+    losses_ = []
+    for e in range(3):
+        perm_key, _ = jax.random.split(jax.random.fold_in(jax.random.key(4), e))
+        order = np.asarray(jax.random.permutation(perm_key, 21))
+        step_losses = []
+        for i in range(3):
+            idx = order[8 * i : 8 * i + 8]
+            p, opt_state, m = step(p, opt_state, x[idx], t1[idx])
+            step_losses.append(float(m["loss"]) * len(idx))
+        losses_.append(sum(step_losses) / 21)
+    assert gap(result.params, p) < 1e-6
+    np.testing.assert_allclose([r["train_loss"] for r in result.history], losses_, rtol=1e-5)
+    counts = {int(c) for c in jax.tree.leaves(result.state.opt_state) if np.ndim(c) == 0}
+    assert 9 in counts  # 3 steps an epoch
+
+
+def test_drop_last_takes_whole_batches_only_and_full_batch_needs_no_padding():
+    assert [ep.steps_per_epoch(21, 8, d) for d in (False, True)] == [3, 2]
+    order, weights = ep.batches(jax.random.key(0), 21, 8, drop_last=False)
+    assert order.shape == (3, 8) and sorted(np.asarray(order).ravel()[:21]) == list(range(21))
+    np.testing.assert_array_equal(np.asarray(weights).sum(axis=1), [8, 8, 5])
+    assert ep.batches(jax.random.key(0), 21, 8, drop_last=True)[1] is None
+    assert ep.batches(None, 21, 21, drop_last=False)[1] is None  # full batch: unweighted
+
+
+def test_streaming_a_short_last_batch_equals_the_on_device_run_bitwise():
+    x, t = data(21)
+    on_device = fit(NET, x, t, ADAM, TrainConfig(epochs=3, batch_size=8))
+    streamed = fit(NET, x, t, ADAM, TrainConfig(epochs=3, batch_size=8, chunk_steps=2))
+    assert gap(on_device.params, streamed.params) == 0
+    s = np.arange(21) % 4
+    on_device = fit(NET, x, t, ADAM, TrainConfig(epochs=3, batch_size=8), sample_weight=s)
+    cfg = TrainConfig(epochs=3, batch_size=8, chunk_steps=2)
+    assert gap(on_device.params, fit(NET, x, t, ADAM, cfg, sample_weight=s).params) == 0
+
+
+# -- the weighted cost and its hand gradient ---------------------------------------------------
+
+PAIRS = [
+    ("softmax", "cross_entropy"),
+    ("sigmoid", "bce"),
+    ("identity", "sse"),
+    ("identity", "huber"),
+    ("tanh", "mse"),
+]
+
+
+def weighted_cost(net, params, x, t, s):
+    """The weighted cost written out: sum_i s_i l_i, over sum_i s_i for a mean."""
+    y = net.apply(params, x)
+    per_example = losses.get(net.loss).fn(y, t)
+    total = jnp.sum(s * per_example)
+    return total / jnp.sum(s) if net.reduction == "mean" else total
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("output, loss", PAIRS)
+def test_weighted_hand_gradient_equals_jax_grad_float64_and_a_1_percent_error_is_caught(
+    output, loss, reduction
+):
+    with jax.enable_x64(True):
+        net = MLP((3, 5, 4, 2), "tanh", output, loss, reduction=reduction)
+        rng = np.random.default_rng(0)
+        params = jax.tree.map(lambda a: 0.8 * a, net.init(jax.random.key(2), jnp.float64))
+        x = jnp.asarray(rng.normal(size=(7, 3)))
+        t = jnp.asarray(rng.uniform(0.1, 0.9, (7, 2)))
+        s = jnp.asarray([0.0, 1.0, 2.5, 0.3, 0.0, 4.0, 1.0])
+        auto = jax.grad(weighted_cost, argnums=1)(net, params, x, t, s)
+        cost, _, hand = gradient_source(net, "hand")(params, x, t, None, s)
+        scale = max(float(jnp.max(jnp.abs(a))) for a in jax.tree.leaves(auto))
+        err = gap(hand, auto) / scale
+        assert err < 1e-12
+        assert float(cost) == pytest.approx(float(weighted_cost(net, params, x, t, s)), rel=1e-12)
+        # mutation twin: one example's weight 1 % off in the delta is caught
+        s_off = s.at[2].multiply(1.01)
+        _, _, off = gradient_source(net, "hand")(params, x, t, None, s_off)
+        off_err = gap(off, auto) / scale
+        assert off_err > 1e3 * max(err, 1e-15)
+        # and the unweighted gradient is not the weighted one
+        _, _, plain = gradient_source(net, "hand")(params, x, t)
+        assert gap(plain, auto) / scale > 1e-3
+
+
+def test_the_hand_cost_custom_vjp_takes_weights():
+    with jax.enable_x64(True):
+        net = MLP((3, 4, 2), "tanh", "softmax", "cross_entropy")
+        params = net.init(jax.random.key(0), jnp.float64)
+        x, t = jnp.asarray(data(6)[0], jnp.float64), jnp.asarray(data(6)[1])
+        s = jnp.arange(6.0)
+        t1 = jax.nn.one_hot(t, 2, dtype=jnp.float64)
+        from jaxmlp import backprop
+
+        got = jax.grad(lambda p: backprop.hand_cost(net, p, x, t1, s))(params)
+        want = jax.grad(weighted_cost, argnums=1)(net, params, x, t1, s)
+        assert gap(got, want) < 1e-12
+
+
+# -- weights in fit ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_integer_weights_equal_repeated_rows_full_batch(reduction):
+    """Full batch: weight k on a row is the row repeated k times (weight 0: left out), to
+    float rounding."""
+    net = NET.replace(reduction=reduction)
+    x, t = data(12)
+    s = np.array([0, 1, 2, 3, 1, 1, 0, 2, 1, 1, 4, 1])
+    config = TrainConfig(epochs=30, batch_size="full")
+    params = net.init(jax.random.key(3))
+    weighted = fit(net, x, t, ADAM, config, params=params, sample_weight=s)
+    rows = np.repeat(np.arange(12), s)
+    repeated = fit(net, x[rows], t[rows], ADAM, config, params=params)
+    assert gap(weighted.params, repeated.params) < 1e-5
+    a = [r["train_loss"] for r in weighted.history]
+    np.testing.assert_allclose(a, [r["train_loss"] for r in repeated.history], rtol=1e-5)
+    np.testing.assert_allclose(
+        [r["train_accuracy"] for r in weighted.history],
+        [r["train_accuracy"] for r in repeated.history],
+    )
+
+
+def test_weights_travel_through_the_validation_split_and_weigh_its_scores():
+    x, t = data(40)
+    s = np.linspace(0.1, 2.0, 40)
+    config = TrainConfig(epochs=4, batch_size=8, val_fraction=0.25, seed=1)
+    result = fit(NET, x, t, ADAM, config, sample_weight=s)
+    from jaxmlp import datasets
+
+    rows_tr, _, rows_va, _ = datasets.validation_split(np.arange(40), t, 0.25, 1)
+    want = evaluate(NET, result.params, x[rows_va], t[rows_va], sample_weight=s[rows_va])
+    last = result.history[-1]
+    assert last["val_loss"] == pytest.approx(want["loss"], rel=1e-5)
+    assert last["val_accuracy"] == pytest.approx(want["accuracy"], rel=1e-6)
+    explicit = fit(
+        NET, x[rows_tr], t[rows_tr], ADAM, TrainConfig(epochs=4, batch_size=8, seed=1),
+        sample_weight=s[rows_tr],
+    )  # fmt: skip
+    assert gap(result.params, explicit.params) == 0
+    plain = fit(NET, x, t, ADAM, config)
+    assert gap(result.params, plain.params) > 1e-4
+
+
+@pytest.mark.parametrize(
+    "s, named",
+    [
+        (np.ones(5), "shape"),
+        (np.ones((21, 1)), "shape"),
+        (np.r_[np.ones(20), np.nan], "NaN or Inf"),
+        (np.r_[np.ones(20), np.inf], "NaN or Inf"),
+        (np.r_[np.ones(20), -1.0], ">= 0"),
+        (np.zeros(21), "all zero"),
+        ("heavy", "numbers"),
+    ],
+    ids=["short", "2-d", "nan", "inf", "negative", "all-zero", "text"],
+)
+def test_bad_sample_weights_are_a_value_error_naming_the_problem(s, named):
+    x, t = data(21)
+    with pytest.raises(ValueError, match=named):
+        fit(NET, x, t, ADAM, TrainConfig(epochs=1), sample_weight=s)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_population_members_with_a_short_last_batch_equal_their_solo_fits(drop_last):
+    """fit_population runs the same epochs: each member of a 21-example, batch-8 population
+    (3 steps, the last of 5; or 2 with ``drop_last``) is its solo fit, to float32 rounding."""
+    from jaxmlp import fit_population
+
+    x, t = data(21)
+    config = TrainConfig(epochs=4, batch_size=8, drop_last=drop_last)
+    pop = fit_population(NET, x, t, ADAM, config, seeds=[1, 2])
+    for k, seed in enumerate([1, 2]):
+        solo = fit(NET, x, t, ADAM, TrainConfig(epochs=4, batch_size=8, seed=seed,
+                                                drop_last=drop_last))  # fmt: skip
+        assert gap(pop.member(k).params, solo.params) < 1e-5
+        np.testing.assert_allclose(
+            [r["train_loss"] for r in pop.member(k).history],
+            [r["train_loss"] for r in solo.history],
+            rtol=1e-5,
+        )
