@@ -93,14 +93,17 @@ def _cost(net, params, x, t):
 
 def _with_value(tx) -> Transformation:
     """An optax transformation that wants ``value, grad, value_fn`` (line searches), fed from
-    the net: ``value_fn`` is the cost, differentiated by the hand backprop (``hand_cost``)."""
+    the net: ``value_fn`` is the cost, differentiated by the hand backprop (``hand_cost``).
+    ``value`` and ``grad`` at ``params`` are those the last line search evaluated there, kept in
+    its state (``optax.value_and_grad_from_state``; computed at the first step only): no cost
+    evaluated twice per step (sin(pi x)'s 1-10-1 net: 54 us an epoch instead of 78)."""
 
     def update(grads, state, params, *, net, x, t):
         def value_fn(p):
             return backprop.hand_cost(net, p, x, t)
 
-        value = value_fn(params)
-        return tx.update(grads, state, params, value=value, grad=grads, value_fn=value_fn)
+        value, grad = optax.value_and_grad_from_state(value_fn)(params, state=state)
+        return tx.update(grads, state, params, value=value, grad=grad, value_fn=value_fn)
 
     return Transformation(tx.init, update)
 
@@ -110,7 +113,7 @@ def _linesearch():
 
 
 class CGState(NamedTuple):
-    grad: optax.Updates
+    last_grad: optax.Updates  # not "grad": the line search keeps its own
     direction: optax.Updates
 
 
@@ -123,8 +126,8 @@ def _polak_ribiere() -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         del params
-        old = optax.tree.vdot(state.grad, state.grad)
-        beta = optax.tree.vdot(grads, optax.tree.sub(grads, state.grad))
+        old = optax.tree.vdot(state.last_grad, state.last_grad)
+        beta = optax.tree.vdot(grads, optax.tree.sub(grads, state.last_grad))
         beta = jnp.where(old > 0, jnp.maximum(beta / jnp.where(old > 0, old, 1), 0.0), 0.0)
         d = optax.tree.add_scale(optax.tree.scale(-1.0, grads), beta, state.direction)
         descent = optax.tree.vdot(d, grads) < 0
