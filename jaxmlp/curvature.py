@@ -30,6 +30,9 @@ code of ``(params, x, t, v)`` and composes with ``jit`` and ``vmap``. Matrices a
 parameters flattened in ``jax.flatten_util.ravel_pytree(params)`` order.
 """
 
+import functools
+import operator
+
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
@@ -91,7 +94,8 @@ def hvp(net, params, x, t, v):
     hv = [{} for _ in params]
     for l in reversed(range(len(params))):
         a, ra = trace.as_[l], ras[l]
-        hv[l].update(w=a.T @ rg if ra is None else ra.T @ g + a.T @ rg, b=jnp.sum(rg, axis=0))
+        pairs = [(a, rg)] if ra is None else [(ra, g), (a, rg)]  # R{a}^T G + a^T R{G}
+        hv[l].update(w=_sum_of_products(pairs), b=jnp.sum(rg, axis=0))
         if l == 0:
             break
         w = params[l]["w"]
@@ -109,6 +113,17 @@ def hvp(net, params, x, t, v):
             )
         g, rg = g_a * act.grad(z, *slope), rg_a * act.grad(z, *slope) + g_a * second
     return hv
+
+
+def _sum_of_products(pairs):
+    """``sum_i a_i^T g_i`` over ``pairs`` of ``(a (n, p), g (n, q))``: a ``(p, q)`` weight
+    gradient. Where the layer narrows (q < p) it is computed as ``(sum_i g_i^T a_i)^T``: the same
+    sums, but XLA:CPU's matmul is several times slower when its output's last dimension is the
+    short one (``a^T g``, (256, 128) -> (128, 10): 5x). The transpose of a sum stays as written;
+    that of a single product XLA folds back into ``a^T g`` (experiments/BENCHMARKS.md)."""
+    narrow = pairs[0][1].shape[-1] < pairs[0][0].shape[-1]
+    total = functools.reduce(operator.add, [g.T @ a if narrow else a.T @ g for a, g in pairs])
+    return total.T if narrow else total
 
 
 def gnvp(net, params, x, t, v):

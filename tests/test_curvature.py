@@ -314,7 +314,7 @@ def mutant(function, old: str, new: str):
 
 
 DROPPED_TERMS = {  # each a term of the R-backward pass
-    "R{a}^T G": ("ra.T @ g + a.T @ rg", "a.T @ rg"),
+    "R{a}^T G": ("[(ra, g), (a, rg)]", "[(a, rg)]"),
     "G v_w^T": ('rg @ w.T + g @ v[l]["w"].T', "rg @ w.T"),
     "h'' R{z}": ("+ g_a * second", "+ 0 * second"),
 }

@@ -4,6 +4,7 @@ resume bitwise from a saved checkpoint, and refuse setups they cannot run."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxmlp import MLP, Optimizer, TrainConfig, checkpoint, fit, second_order
@@ -72,3 +73,31 @@ def test_setups_a_curvature_solver_cannot_run_are_refused():
         Optimizer("lbfgs", lr=0.1, momentum=0.9)
     with pytest.raises(ValueError, match="does not use \\['schedule'\\]"):
         Optimizer("lm", schedule="cosine")
+
+
+@pytest.mark.parametrize("name", ["lbfgs", "cg"])
+def test_line_search_solvers_evaluate_the_cost_only_inside_the_line_search(name, monkeypatch):
+    """After the first step, value and gradient at the current weights are the ones the last
+    line search evaluated there (optax.value_and_grad_from_state): every evaluation of the cost
+    is one the line search counts (the old update evaluated E once more per step)."""
+    x, t = regression(16)
+    net = MLP((1, 4, 1), "tanh", "identity", "mse")
+    calls = []
+    hand_cost = second_order.backprop.hand_cost
+
+    def counted(net_, p, x_, t_):
+        jax.debug.callback(lambda: calls.append(1))
+        return hand_cost(net_, p, x_, t_)
+
+    monkeypatch.setattr(second_order.backprop, "hand_cost", counted)
+    tx = Optimizer(name).build(10)
+    params = net.init(jax.random.key(0))
+    state = tx.init(params)
+    update = jax.jit(lambda g, s, p: tx.update(g, s, p, net=net, x=x, t=t))
+    searched = 0
+    for _ in range(5):
+        updates, state = update(net.backprop(params, x, t), state, params)
+        jax.effects_barrier()
+        params = jax.tree.map(lambda a, u: a + u, params, updates)
+        searched += int(optax.tree.get(state, "num_linesearch_steps"))
+    assert len(calls) == 1 + searched, (len(calls), searched)  # 1: the first step's E
