@@ -2,6 +2,7 @@
 
 import os
 
+import jax
 import pytest
 
 # scikit-learn's estimator checks include the array API dispatch check on NumPy inputs only
@@ -32,3 +33,10 @@ def fashion_mnist_dir():
     """The Debian Fashion-MNIST folder; see ``require_fashion_mnist``."""
     require_fashion_mnist()
     return DEBIAN_FASHION_MNIST
+
+
+@pytest.fixture
+def x64():
+    """float64 for the duration of one test (never globally)."""
+    with jax.enable_x64(True):
+        yield

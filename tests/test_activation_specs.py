@@ -21,13 +21,6 @@ PAIRS = [("softmax", "cross_entropy"), ("tanh", "mse")]
 NEW = [*EXAMPLES, *LEARNABLE, GROUP]
 
 
-@pytest.fixture
-def x64():
-    """float64 for the duration of one test (never globally)."""
-    with jax.enable_x64(True):
-        yield
-
-
 def grid() -> np.ndarray:
     """-10..10 densely, the kink at 0 and its neighbours, and large |z|."""
     special = [0.0, 1e-300, 1e-8, 0.5, 1.0, 20.0, 50.0, 100.0, 700.0, 1e3, 1e4]

@@ -18,13 +18,6 @@ BUILTIN = (
 )  # fmt: skip
 
 
-@pytest.fixture
-def x64():
-    """float64 for the duration of one test (never globally)."""
-    with jax.enable_x64(True):
-        yield
-
-
 def grid() -> np.ndarray:
     """-10..10 densely, the kink at 0 and its neighbours down to subnormals, and huge |z|."""
     special = [0.0, 1e-300, 5e-324, 1e-8, 0.5, 1.0, 20.0, 50.0, 100.0, 700.0, 710.0, 1e3, 1e4]

@@ -31,13 +31,6 @@ CELLS = [
 ]
 
 
-@pytest.fixture
-def x64():
-    """float64 for the duration of one test (never globally)."""
-    with jax.enable_x64(True):
-        yield
-
-
 def data(net, dtype, seed=0, n=4):
     """Parameters (w ~ N(0, 1 / fan_in), b ~ N(0, 0.5^2), PReLU slopes in (0.1, 0.4)), inputs,
     and targets the net's loss accepts: labels -1/+1 for threshold, integer labels for

@@ -30,13 +30,6 @@ BUILTIN = tuple(a for a in activations.names() if a in activations._REGISTRY and
                 activations._REGISTRY[a] in activations._BUILTIN)  # fmt: skip
 
 
-@pytest.fixture
-def x64():
-    """float64 for the duration of one test (never globally)."""
-    with jax.enable_x64(True):
-        yield
-
-
 def grid() -> np.ndarray:
     special = [0.0, 1e-300, 1e-8, 0.5, 1.0, 20.0, 50.0, 100.0, 700.0, 1e3, 1e4]
     return np.concatenate([np.linspace(-10, 10, 2001), special, -np.asarray(special)])

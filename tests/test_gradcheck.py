@@ -24,13 +24,6 @@ from jaxmlp.gradient_check import (
 NET = MLP((3, 4, 4, 4, 3), "prelu", "softmax", "cross_entropy")  # layers 0..3, alpha in 0..2
 
 
-@pytest.fixture
-def x64():
-    """float64 for the duration of one test (never globally)."""
-    with jax.enable_x64(True):
-        yield
-
-
 def data(net, dtype, seed=0, n=6):
     params = net.init(jax.random.key(seed), dtype)
     x = jax.random.normal(jax.random.key(seed + 1), (n, net.sizes[0]), dtype)

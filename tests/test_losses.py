@@ -15,13 +15,6 @@ from jaxmlp.gradient_matrix import valid_pairs
 PAIRS = valid_pairs()
 
 
-@pytest.fixture
-def x64():
-    """float64 for the duration of one test (never globally)."""
-    with jax.enable_x64(True):
-        yield
-
-
 def numpy_loss(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
     """The issue's per-example losses, (n,), for y and t of shape (n, K)."""
     r = y - t

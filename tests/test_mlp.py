@@ -17,13 +17,6 @@ X = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
 LABELS = np.array([0, 1, 2, 0, 1])
 
 
-@pytest.fixture
-def x64():
-    """float64 for the duration of one test (never globally)."""
-    with jax.enable_x64(True):
-        yield
-
-
 def test_the_public_api_example():
     y = NET.apply(PARAMS, X)
     assert y.shape == (5, 3) and y.dtype == jnp.float32

@@ -21,13 +21,6 @@ from jaxmlp.gradient_matrix import gradcheck_matrix, valid_pairs
 from jaxmlp.train import TrainState
 
 
-@pytest.fixture
-def x64():
-    """float64 for the duration of one test (never globally)."""
-    with jax.enable_x64(True):
-        yield
-
-
 def small(output, loss, k=3, seed=0, n=5, width=4):
     """A (3, width, k) tanh net in float64, its inputs and targets that suit the pair. (A
     mutation twin takes its own width: jit caches the compiled passes per net.)"""
