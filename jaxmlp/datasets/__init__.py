@@ -6,9 +6,9 @@ targets ``t`` follow the task (``TARGETS``). Synthetic sets are drawn from ``see
 a fixed test split and ``seed`` draws only the validation split and the ``n``-example subset.
 Standardisation is fitted on the training split alone and applied to validation and test.
 
-This module composes three: ``named`` (the named sets: generators and readers), ``targets``
-(the user's arrays checked, labels encoded, the task inferred) and ``split`` (the one
-validation split rule, and the seeds' streams).
+This module composes four: ``named`` (the named sets: generators and readers), ``targets``
+(the user's arrays checked, labels encoded, the task inferred), ``split`` (the one
+validation split rule, and the seeds' streams) and ``standardize`` (the ``Standardizer``).
 
 >>> from jaxmlp import datasets
 >>> ds = datasets.load("xor")
@@ -22,7 +22,6 @@ import dataclasses
 import functools
 import pathlib
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import numpy as np
 
@@ -36,6 +35,7 @@ from jaxmlp.datasets.named import (
     READS_DATA_DIR,
 )
 from jaxmlp.datasets.split import SEED_LIMIT, check_seed, stratified_split, validation_split
+from jaxmlp.datasets.standardize import Standardizer
 from jaxmlp.datasets.targets import MAX_CLASSES, MIN_PER_CLASS, TARGETS, TASK_CHOICES, TASKS
 
 __all__ = [
@@ -102,50 +102,6 @@ class Dataset:
     def n_outputs(self) -> int:
         """Output units K: one per class (multiclass), per label or target; 1 for binary."""
         return self.n_classes if self.task == "multiclass" else self.t_train.shape[1]
-
-
-class Standardizer(NamedTuple):
-    """Per-feature x' = (x - mean) / std, fitted on training inputs; a constant feature keeps
-    std 1, so it maps to 0. ``mean``, ``std``: float32 ``(d,)``, computed in float64 from the
-    float32 inputs (so a feature of size 1e20 does not overflow its variance)."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(cls, x) -> "Standardizer":
-        """ValueError for a feature that float32 cannot hold or scale."""
-        x32 = targets.as_float32(x, "x")
-        x = x32.astype(np.float64)
-        mean = x.mean(axis=0)
-        size = np.abs(x - mean).max(axis=0, initial=0.0)  # scaled first: no overflow in x**2
-        scale = np.where(size > 0, size, 1.0)
-        std = size * np.sqrt(np.square((x - mean) / scale).mean(axis=0))
-        std32 = np.where(std > 0, std, 1.0).astype(np.float32)
-        tiny = np.flatnonzero(std32 == 0)
-        if tiny.size:
-            j = int(tiny[0])
-            raise ValueError(
-                f"feature {j} varies by only {std[j]:.3g}: too little to scale in float32; "
-                "drop it or rescale it."
-            )
-        return cls(mean.astype(np.float32), std32)
-
-    def apply(self, x) -> np.ndarray:
-        """``(x - mean) / std`` in float32; ValueError for values that leave its range."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            y = (targets.as_float32(x, "x") - self.mean) / self.std
-        bad = ~np.isfinite(y)
-        if bad.any():
-            i, j = (int(k) for k in np.argwhere(bad)[0])
-            raise ValueError(
-                f"x[{i}, {j}] = {np.asarray(x)[i, j].item()!r} is too far from the training data: "
-                f"standardised it exceeds the float32 range ({np.finfo(np.float32).max:.3g})."
-            )
-        return y
-
-    def invert(self, x) -> np.ndarray:
-        return np.asarray(x, np.float32) * self.std + self.mean
 
 
 # -- the public entry points ------------------------------------------------------------------
