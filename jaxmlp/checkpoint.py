@@ -19,7 +19,8 @@ moment, sees the old checkpoint or the new one, never half of one.
 against its bytes, and verifies what it read (``verify``): the parameters' SHA-256, their dtypes
 (real floating), shapes (the architecture), finiteness (parameters and optimizer state), the epoch
 (within the run's length), and, when asked, the run it belongs to (``run_id``). Each refusal is a
-ValueError naming the file and, in one line, what is wrong.
+ValueError naming the file and, in one line, what is wrong. The digests (SHA-256 of the
+parameters and of the settings, the run's identity) are ``jaxmlp.digests``'s.
 
 >>> import pathlib, tempfile, jax
 >>> from jaxmlp import MLP, Optimizer, TrainConfig, TrainState
@@ -34,7 +35,6 @@ ValueError naming the file and, in one line, what is wrong.
 """
 
 import dataclasses
-import hashlib
 import io
 import json
 import math
@@ -50,6 +50,8 @@ import numpy as np
 import jaxmlp
 from jaxmlp import files
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
+from jaxmlp.digests import architecture, config_sha256, params_sha256  # also checkpoint.<name>
+from jaxmlp.digests import run_identity as run_identity  # checkpoint.run_identity, for callers
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer, _check_int
 from jaxmlp.train import TrainConfig, TrainState, final_params
@@ -131,54 +133,6 @@ def save(
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_atomic(path, buffer.getvalue())
-
-
-def params_sha256(params) -> str:
-    """SHA-256 of the parameters' bytes, leaf by leaf in ``jax.tree.leaves`` order (layer by
-    layer, names sorted: alpha, b, w), each in C order: equal digests mean bitwise equal
-    parameters."""
-    digest = hashlib.sha256()
-    for leaf in jax.tree.leaves(params):
-        digest.update(np.ascontiguousarray(_host(leaf)).tobytes())
-    return digest.hexdigest()
-
-
-def config_sha256(net: MLP, optimizer: Optimizer, config: TrainConfig) -> str:
-    """SHA-256 of the settings that make a run, all but its length: the architecture, the
-    optimizer and the train config without ``epochs`` (a run extended to more epochs is the same
-    run). Equal digests mean the same settings."""
-    train = dataclasses.asdict(config)
-    del train["epochs"]
-    if train["drop_last"]:  # every run before the setting existed: it hashes as those did
-        del train["drop_last"]
-    settings = {
-        "architecture": architecture(net),
-        "optimizer": dataclasses.asdict(optimizer),
-        "train": train,
-    }
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-
-
-def run_identity(net: MLP, optimizer: Optimizer, config: TrainConfig, data_sha256: str = "") -> str:
-    """A run's identity: 16 hex digits of the SHA-256 of its settings (``config_sha256``) and
-    of its data (``data_sha256``, any string the caller uses to name the data, e.g. a content
-    hash). Two runs share an id only if they share settings and data."""
-    text = f"{config_sha256(net, optimizer, config)}:{data_sha256}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def architecture(net: MLP) -> dict:
-    """The JSON form of ``net``'s settings; ``MLP(**architecture(net))`` rebuilds it."""
-    activation = net.activation if isinstance(net.activation, str) else list(net.activation)
-    return {
-        "sizes": list(net.sizes),
-        "activation": activation,
-        "output": net.output,
-        "loss": net.loss,
-        "reduction": net.reduction,
-        "init": net.init_scheme,
-        "dropout": net.dropout,
-    }
 
 
 # -- loading ------------------------------------------------------------------------------------
