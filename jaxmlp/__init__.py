@@ -14,6 +14,7 @@ from jaxmlp import (
     search,
 )
 from jaxmlp.curvature_check import check_curvature, curvature_matrix, taylor_test_hessian
+from jaxmlp.evaluation import evaluate
 from jaxmlp.gradient_check import gradcheck
 from jaxmlp.gradient_matrix import gradcheck_matrix
 from jaxmlp.mlp import MLP
@@ -21,7 +22,7 @@ from jaxmlp.optim import Optimizer
 from jaxmlp.population import Population, fit_population
 from jaxmlp.run import Model, load_run, save_run
 from jaxmlp.taylor import eps_sweep, taylor_test
-from jaxmlp.train import Diverged, Result, TrainConfig, TrainState, evaluate, fit, make_step
+from jaxmlp.train import Diverged, Result, TrainConfig, TrainState, fit, make_step
 
 __version__ = "0.1.0"
 

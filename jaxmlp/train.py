@@ -20,7 +20,6 @@ before. ``fit(..., sample_weight=s)`` weighs the examples by the same rule (``lo
 """
 
 import dataclasses
-import functools
 import math
 import time
 from collections.abc import Callable
@@ -31,11 +30,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxmlp import backprop as bp
 from jaxmlp import epochs as ep
-from jaxmlp import losses, second_order, sharding, stream
-from jaxmlp.arrays import Data, as_arrays, check_sample_weight, prepare, storage_dtype
+from jaxmlp import second_order, sharding, stream
+from jaxmlp.arrays import Data, prepare, storage_dtype
 from jaxmlp.datasets import check_seed
+from jaxmlp.evaluation import evaluate, val_outputs
 from jaxmlp.optim import Optimizer, _check_int, _is_real, _store
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
@@ -277,7 +276,7 @@ def _program(net, data: Data, optimizer, config, keep: bool):
         params, opt_state, out = stream.streamed_epoch(run, net, params, opt_state, x, t, *args)
         bad = out.pop("bad_step")[0]  # in the epoch; the on-device outputs count in the run
         out["bad"] = first * data.steps + bad if bad >= 0 else -1
-        val = _val_out(net, params, x_val, t_val, data.s_val) if x_val is not None else {}
+        val = val_outputs(net, params, x_val, t_val, data.s_val) if x_val is not None else {}
         return params, opt_state, out | val
 
     return call
@@ -380,37 +379,3 @@ def _epochs_per_call(net, n: int, config, state_bytes: int = 0) -> int:
     if config.chunk_steps is not None:
         return 1
     return ep.epochs_per_call(net, n, config.epochs, state_bytes)
-
-
-def _val_out(net, params, x_val, t_val, s_val=None):
-    val = evaluate(net, params, x_val, t_val, sample_weight=s_val)
-    seen = x_val.shape[0] if s_val is None else float(np.sum(np.asarray(s_val, np.float64)))
-    hits = (val["accuracy"] or 0.0) * seen
-    return {"val_loss": [val["loss"]], "val_correct": [hits]}
-
-
-# -- evaluation and data ------------------------------------------------------------------------
-
-
-def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -> dict:
-    """``{"loss": the cost over all of x (net's reduction), "accuracy": float or None}``;
-    with ``sample_weight (n,)`` the weighted cost (``losses.reduce``) and weighted accuracy."""
-    net.check_params(params, finite=True)
-    x, t = as_arrays(net, x, t, params[0]["w"].dtype)
-    n = x.shape[0]
-    s = None if sample_weight is None else check_sample_weight(sample_weight, n)
-    total, hits = 0.0, 0.0
-    for i in range(0, n, batch_size):
-        part = slice(i, i + batch_size)
-        c, h = _eval_batch(net, params, x[part], t[part], None if s is None else s[part])
-        total, hits = total + float(c), hits + float(h)
-    seen = n if s is None else float(np.sum(s, dtype=np.float64))
-    loss = total / seen if net.reduction == "mean" else total
-    return {"loss": loss, "accuracy": hits / seen if is_classifier(net) else None}
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _eval_batch(net, params, x, t, s=None):
-    trace = bp.forward(net, params, x)
-    per_example = losses.per_example(net.output, net.loss, trace.zs[-1], trace.as_[-1], t)
-    return losses.reduce(per_example, "sum", s), correct(net, trace.as_[-1], t, s)

@@ -21,11 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import checkpoint, datasets, outputs
+from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import data, folder
 from jaxmlp.run.settings import precision
-from jaxmlp.train import TrainConfig, TrainState, evaluate
+from jaxmlp.train import TrainConfig, TrainState
 
 CLASSIFICATION = ("binary", "multiclass")
 

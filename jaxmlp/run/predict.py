@@ -10,10 +10,10 @@ import sys
 import numpy as np
 
 from jaxmlp import checkpoint, datasets, files
+from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder
 from jaxmlp.run.model import check_inputs, column_order, load_run
 from jaxmlp.run.settings import DEFAULTS, as_json, precision
-from jaxmlp.train import evaluate
 
 
 def evaluate_run(

@@ -22,10 +22,10 @@ import jax
 import numpy as np
 
 from jaxmlp import checkpoint
+from jaxmlp.evaluation import evaluate
 from jaxmlp.progress import Progress
 from jaxmlp.run import data, folder
 from jaxmlp.run.settings import Run
-from jaxmlp.train import evaluate
 
 SAVE_SHARE = 0.1  # at most this share of a run's time goes to regular checkpoints
 EXPLOSION = 1e4  # a training loss this many times the initial loss: diverged

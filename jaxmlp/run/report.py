@@ -6,10 +6,10 @@ import numpy as np
 
 from jaxmlp import checkpoint, gradient_check, plots
 from jaxmlp.epochs import steps_per_epoch
+from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.run import data, folder
 from jaxmlp.run.settings import Run, command_line
-from jaxmlp.train import evaluate
 
 GRADCHECK_BATCH = 256
 

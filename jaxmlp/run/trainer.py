@@ -12,6 +12,7 @@ import numpy as np
 from jaxmlp import checkpoint
 from jaxmlp import train as _train_module
 from jaxmlp.epochs import steps_per_epoch
+from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder, record, report
 from jaxmlp.run.settings import (
     DEFAULTS,
@@ -22,7 +23,7 @@ from jaxmlp.run.settings import (
     merge,
     precision,
 )
-from jaxmlp.train import Diverged, TrainState, evaluate
+from jaxmlp.train import Diverged, TrainState
 
 
 def train(
