@@ -12,6 +12,7 @@ import json
 import sys
 
 import jaxmlp
+from jaxmlp import cli_flags as flags
 from jaxmlp import run
 
 EXIT_USAGE = 2
@@ -25,156 +26,6 @@ class _Parser(argparse.ArgumentParser):
 
 class UsageError(ValueError):
     """A bad flag or argument on the command line."""
-
-
-# -- flag types: each turns a string into a setting or names what was wrong ----------------------
-
-
-def _hidden(text: str) -> list[int]:
-    if text.strip().lower() in ("", "none"):
-        return []
-    try:
-        widths = [int(w) for w in text.split(",")]
-    except ValueError:
-        widths = []
-    if not widths or any(w < 1 for w in widths):
-        raise argparse.ArgumentTypeError(
-            f"expected positive layer widths separated by commas, such as 128,64 (or 'none' "
-            f"for no hidden layer), got {text!r}"
-        )
-    return widths
-
-
-def _names(text: str) -> str | list[str]:
-    names = [n.strip() for n in text.split(",")]
-    return names[0] if len(names) == 1 else names
-
-
-def _batch_size(text: str) -> int | str:
-    if text == "full":
-        return "full"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer or 'full', got {text!r}"
-        ) from None
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-
-
-def _yes_no(text: str) -> bool:
-    if text not in ("yes", "no"):
-        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
-    return text == "yes"
-
-
-def _column(text: str) -> int | str:
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
-_TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFAULTS
-    ("--data", str, "NAME|PATH", "a data set name (jaxmlp datasets) or a .csv / .npz file"),
-    ("--data-dir", str, "DIR", "folder of Fashion-MNIST's IDX files"),
-    ("--label-column", _column, "INDEX|NAME", "CSV: the label column (default: the last)"),
-    ("--task", str, "NAME", "{}; default auto: "),
-    ("--encoding", str, "CODEC", "CSV: the file's text encoding, e.g. latin-1 (default: utf-8)"),
-    ("--standardize", str, "auto|yes|no", "standardise inputs (auto: unless within [0, 1])"),
-    ("--hidden", _hidden, "W1,W2,...", "hidden layer widths (none: no hidden layer)"),
-    (
-        "--activation",
-        _names,
-        "SPEC[,SPEC...]",
-        "hidden activation, or one per hidden layer: {}; with a constant such as elu:1.67326, "
-        "or per-unit groups such as 'tanh*3+relu*5'",
-    ),
-    (
-        "--output",
-        str,
-        "NAME",
-        "output activation: {}, or softmax:BETA (temperature BETA > 0) (default from the task)",
-    ),
-    ("--loss", str, "NAME", "loss: {} (default from the task)"),
-    ("--reduction", str, "mean|sum", "the cost: mean or sum over examples"),
-    (
-        "--init",
-        str,
-        "SCHEME",
-        "he_normal, uniform:LOW,HIGH, normal:STD, ... (default by activation)",
-    ),
-    ("--init-from", str, "RUN", "start from the last good weights of the run in RUN (same net)"),
-    ("--dropout", _number, "RATE", "inverted dropout on the hidden layers"),
-    ("--optimizer", str, "NAME", "{}"),
-    ("--lr", _number, "ETA", "learning rate"),
-    ("--momentum", _number, "MU", "momentum of momentum / nesterov (0.9) and sgd"),
-    ("--weight-decay", _number, "LAMBDA", "L2 weight decay on the weights"),
-    ("--schedule", str, "NAME", "learning-rate schedule: {}"),
-    ("--decay-rate", _number, "R", "step / exponential: eta times R every --decay-steps (0.1)"),
-    ("--decay-steps", _integer, "N", "step / exponential: steps per decay by --decay-rate (1000)"),
-    ("--warmup-steps", _integer, "N", "linear warmup of eta from 0 over N steps (0)"),
-    ("--clip-norm", _number, "NORM", "clip gradients to this global norm"),
-    ("--batch-size", _batch_size, "N|full", "examples per step"),
-    (
-        "--drop-last",
-        _yes_no,
-        "yes|no",
-        "leave out the last n mod batch-size examples of each epoch (default: no, the last, "
-        "smaller batch is trained on; runs saved before this setting resume with yes)",
-    ),
-    ("--epochs", _integer, "N", "passes over the training set"),
-    ("--backprop", str, "hand|autodiff", "gradient source"),
-    ("--seed", _integer, "N", "seeds the data, split, initial parameters and shuffling"),
-    ("--dtype", str, "float32|float64|bfloat16", "compute dtype"),
-    ("--devices", _integer, "N", "data-parallel over N devices (default: all)"),
-    (
-        "--chunk-steps",
-        _integer,
-        "N",
-        "keep the training set on the host and send N steps' "
-        "batches to the device at a time (data larger than the device; same results)",
-    ),
-    ("--val-fraction", _number, "F", "held-out validation share (default 0.1, 0 if tiny)"),
-    ("--early-stopping", _integer, "PATIENCE", "stop after PATIENCE epochs without progress"),
-    (
-        "--checkpoint-every",
-        _integer,
-        "N",
-        "save every N-th epoch (default: every epoch, "
-        "grouping short ones so that saving takes at most 10 %% of the time)",
-    ),  # fmt: skip
-]
-
-
-def _help(flag: str, text: str) -> str:
-    """``text`` with the names the setting takes (from their registries) and its default."""
-    names = run.choices().get(flag[2:].replace("-", "_"))
-    text = (text.format(", ".join(names)) if names else text) + _default(flag)
-    return text + run.AUTO_TASK_RULE if flag == "--task" else text
-
-
-def _default(flag: str) -> str:
-    value = run.DEFAULTS[flag[2:].replace("-", "_")]
-    if value is None or "default" in dict((f, t) for f, _, _, t in _TRAIN_FLAGS)[flag]:
-        return ""
-    return f" (default: {','.join(map(str, value)) if isinstance(value, list) else value})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--init-from printed); 130: interrupted (the checkpoint is saved; continue with "
         "--resume).",
     )
-    for flag, kind, metavar, text in _TRAIN_FLAGS:
-        train.add_argument(flag, type=kind, metavar=metavar, help=_help(flag, text))
+    for flag, kind, metavar, text in flags.TRAIN_FLAGS:
+        train.add_argument(flag, type=kind, metavar=metavar, help=flags.help_text(flag, text))
     _no_header(train, "--data")
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<time>-<data>)")
     train.add_argument(
@@ -211,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", metavar="NAME|PATH", help="other data (default: the run's)")
     evaluate.add_argument("--data-dir", metavar="DIR")
     evaluate.add_argument(
-        "--label-column", type=_column, metavar="INDEX|NAME",
+        "--label-column", type=flags.column, metavar="INDEX|NAME",
         help="with --data FILE.csv: its label column (default: the run's, by name)",
     )  # fmt: skip
     _no_header(evaluate, "--data")
@@ -297,14 +148,14 @@ def _add_sweep(commands):
 
         return parse
 
-    for flag, kind, metavar, text in _TRAIN_FLAGS:
+    for flag, kind, metavar, text in flags.TRAIN_FLAGS:
         if flag in ("--devices", "--checkpoint-every", "--chunk-steps"):
             continue  # one device; each chunk of members is saved
         if flag in swept:
-            sweep.add_argument(flag, metavar=f"{metavar}[,...]", help=_help(flag, text))
+            sweep.add_argument(flag, metavar=f"{metavar}[,...]", help=flags.help_text(flag, text))
         else:
             kind = kind if flag in lists else single(flag, kind)
-            sweep.add_argument(flag, type=kind, metavar=metavar, help=_help(flag, text))
+            sweep.add_argument(flag, type=kind, metavar=metavar, help=flags.help_text(flag, text))
     sweep.add_argument(
         "--init-scale", metavar="S[,...]", help="multiply every initial parameter (default: 1)"
     )
@@ -313,9 +164,12 @@ def _add_sweep(commands):
         help="the members' seeds (initial parameters, shuffling, dropout): N for 0..N-1, or a "
         "list (default: --seed); --seed still draws the data, its split and the folds",
     )  # fmt: skip
-    sweep.add_argument("--folds", type=_integer, metavar="K", help="K-fold cross-validation")
+    sweep.add_argument("--folds", type=flags.integer, metavar="K", help="K-fold cross-validation")
     sweep.add_argument(
-        "--chunk", type=_integer, metavar="N", help="members trained (and saved) at a time (256)"
+        "--chunk",
+        type=flags.integer,
+        metavar="N",
+        help="members trained (and saved) at a time (256)",
     )
     sweep.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/<time>-<data>)")
     sweep.add_argument(
@@ -363,7 +217,7 @@ def _fail(error: BaseException) -> int:
 def _train(args) -> int:
     given = {
         flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
-        for flag, *_ in _TRAIN_FLAGS
+        for flag, *_ in flags.TRAIN_FLAGS
     }
     given = {name: value for name, value in given.items() if value is not None}
     if args.header is False:
@@ -381,7 +235,7 @@ def _train(args) -> int:
 def _sweep(args) -> int:
     given = {
         name: getattr(args, name)
-        for name in [flag[2:].replace("-", "_") for flag, *_ in _TRAIN_FLAGS]
+        for name in [flag[2:].replace("-", "_") for flag, *_ in flags.TRAIN_FLAGS]
         + [*run.SWEPT, "folds", "chunk"]
         if getattr(args, name, None) is not None
     }

@@ -1,0 +1,157 @@
+"""The flags of ``jaxmlp train`` (which ``jaxmlp sweep`` takes too): ``TRAIN_FLAGS``, one row
+``(flag, type, metavar, help)`` each, the types that turn a string into a setting or name what
+was wrong (``argparse.ArgumentTypeError``), and ``help_text``, which adds the names a setting
+takes (from their registries) and its default (``run.DEFAULTS``)."""
+
+import argparse
+
+from jaxmlp import run
+
+# -- flag types: each turns a string into a setting or names what was wrong ----------------------
+
+
+def hidden(text: str) -> list[int]:
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        widths = []
+    if not widths or any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(
+            f"expected positive layer widths separated by commas, such as 128,64 (or 'none' "
+            f"for no hidden layer), got {text!r}"
+        )
+    return widths
+
+
+def names(text: str) -> str | list[str]:
+    names = [n.strip() for n in text.split(",")]
+    return names[0] if len(names) == 1 else names
+
+
+def batch_size(text: str) -> int | str:
+    if text == "full":
+        return "full"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'full', got {text!r}"
+        ) from None
+
+
+def number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def yes_no(text: str) -> bool:
+    if text not in ("yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return text == "yes"
+
+
+def column(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFAULTS
+    ("--data", str, "NAME|PATH", "a data set name (jaxmlp datasets) or a .csv / .npz file"),
+    ("--data-dir", str, "DIR", "folder of Fashion-MNIST's IDX files"),
+    ("--label-column", column, "INDEX|NAME", "CSV: the label column (default: the last)"),
+    ("--task", str, "NAME", "{}; default auto: "),
+    ("--encoding", str, "CODEC", "CSV: the file's text encoding, e.g. latin-1 (default: utf-8)"),
+    ("--standardize", str, "auto|yes|no", "standardise inputs (auto: unless within [0, 1])"),
+    ("--hidden", hidden, "W1,W2,...", "hidden layer widths (none: no hidden layer)"),
+    (
+        "--activation",
+        names,
+        "SPEC[,SPEC...]",
+        "hidden activation, or one per hidden layer: {}; with a constant such as elu:1.67326, "
+        "or per-unit groups such as 'tanh*3+relu*5'",
+    ),
+    (
+        "--output",
+        str,
+        "NAME",
+        "output activation: {}, or softmax:BETA (temperature BETA > 0) (default from the task)",
+    ),
+    ("--loss", str, "NAME", "loss: {} (default from the task)"),
+    ("--reduction", str, "mean|sum", "the cost: mean or sum over examples"),
+    (
+        "--init",
+        str,
+        "SCHEME",
+        "he_normal, uniform:LOW,HIGH, normal:STD, ... (default by activation)",
+    ),
+    ("--init-from", str, "RUN", "start from the last good weights of the run in RUN (same net)"),
+    ("--dropout", number, "RATE", "inverted dropout on the hidden layers"),
+    ("--optimizer", str, "NAME", "{}"),
+    ("--lr", number, "ETA", "learning rate"),
+    ("--momentum", number, "MU", "momentum of momentum / nesterov (0.9) and sgd"),
+    ("--weight-decay", number, "LAMBDA", "L2 weight decay on the weights"),
+    ("--schedule", str, "NAME", "learning-rate schedule: {}"),
+    ("--decay-rate", number, "R", "step / exponential: eta times R every --decay-steps (0.1)"),
+    ("--decay-steps", integer, "N", "step / exponential: steps per decay by --decay-rate (1000)"),
+    ("--warmup-steps", integer, "N", "linear warmup of eta from 0 over N steps (0)"),
+    ("--clip-norm", number, "NORM", "clip gradients to this global norm"),
+    ("--batch-size", batch_size, "N|full", "examples per step"),
+    (
+        "--drop-last",
+        yes_no,
+        "yes|no",
+        "leave out the last n mod batch-size examples of each epoch (default: no, the last, "
+        "smaller batch is trained on; runs saved before this setting resume with yes)",
+    ),
+    ("--epochs", integer, "N", "passes over the training set"),
+    ("--backprop", str, "hand|autodiff", "gradient source"),
+    ("--seed", integer, "N", "seeds the data, split, initial parameters and shuffling"),
+    ("--dtype", str, "float32|float64|bfloat16", "compute dtype"),
+    ("--devices", integer, "N", "data-parallel over N devices (default: all)"),
+    (
+        "--chunk-steps",
+        integer,
+        "N",
+        "keep the training set on the host and send N steps' "
+        "batches to the device at a time (data larger than the device; same results)",
+    ),
+    ("--val-fraction", number, "F", "held-out validation share (default 0.1, 0 if tiny)"),
+    ("--early-stopping", integer, "PATIENCE", "stop after PATIENCE epochs without progress"),
+    (
+        "--checkpoint-every",
+        integer,
+        "N",
+        "save every N-th epoch (default: every epoch, "
+        "grouping short ones so that saving takes at most 10 %% of the time)",
+    ),  # fmt: skip
+]
+
+
+def help_text(flag: str, text: str) -> str:
+    """``text`` with the names the setting takes (from their registries) and its default."""
+    choices = run.choices().get(flag[2:].replace("-", "_"))
+    text = (text.format(", ".join(choices)) if choices else text) + _default(flag)
+    return text + run.AUTO_TASK_RULE if flag == "--task" else text
+
+
+def _default(flag: str) -> str:
+    value = run.DEFAULTS[flag[2:].replace("-", "_")]
+    if value is None or "default" in dict((f, t) for f, _, _, t in TRAIN_FLAGS)[flag]:
+        return ""
+    return f" (default: {','.join(map(str, value)) if isinstance(value, list) else value})"
