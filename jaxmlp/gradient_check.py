@@ -10,6 +10,7 @@ compared with two references: autodiff ``a`` (``jax.grad(net.cost)``, in the dty
 central differences ``f_i = (E(w + h_i e_i) - E(w - h_i e_i)) / 2 h_i``, ``h_i = eps max(1,|w_i|)``.
 Central differences are always taken in float64 (x64 on while they run): a float32 point is exact
 in float64, and float32 round-off of E, ~1e-7 / eps, would swamp a 1 % error in the gradient.
+They are ``jaxmlp.finite_differences``'s, many points of E to one compiled program.
 Relative error, element by element, of ``g`` against a reference ``r``:
 
     rel_i = |g_i - r_i| / max(|g_i|, |r_i|, floor),    floor = 1e-3 * max_j |a_j| + tiny
@@ -34,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import activations as _activations
+from jaxmlp.finite_differences import along_directions, central_differences, named_leaves
 from jaxmlp.mlp import MLP
 
 FLOOR = 1e-3
@@ -220,13 +222,13 @@ def gradcheck(
     with jax.enable_x64(True):
         x64, t64, params64 = _cast((x, t, params), np.float64)
         if method == "full":  # per element: (g_i, f_i)
-            fd_pairs = list(zip(g, _central_differences(key, params64, x64, t64, eps)))
+            fd_pairs = list(zip(g, central_differences(key, params64, x64, t64, eps)))
         else:  # per leaf and direction: (<g, d_k>, f_k)
-            fd_pairs = _directions(key, params64, x64, t64, g, eps, n_directions, seed)
+            fd_pairs = along_directions(key, params64, x64, t64, g, eps, n_directions, seed)
     floor = FLOOR * max(float(np.max(np.abs(ai), initial=0.0)) for ai in a)
     floor += np.finfo(dtype).tiny
     rows = []
-    for (l, name, leaf), gi, ai, (gd, fd) in zip(_named(params), g, a, fd_pairs):
+    for (l, name, leaf), gi, ai, (gd, fd) in zip(named_leaves(params), g, a, fd_pairs):
         ad, fd = _errors(gi, ai, floor), _errors(gd, fd, floor)
         rows.append(
             LeafCheck(
@@ -251,20 +253,14 @@ def _tolerances(rtol, cfg: Settings) -> tuple[float, float]:
 
 
 def _params_dtype(params) -> np.dtype:
-    dtypes = {np.dtype(leaf.dtype) for _, _, leaf in _named(params)}
+    dtypes = {np.dtype(leaf.dtype) for _, _, leaf in named_leaves(params)}
     if len(dtypes) != 1:
         raise ValueError(f"params must share one floating dtype, got {sorted(map(str, dtypes))}.")
     return dtypes.pop()
 
 
-def _named(params):
-    """``(layer, leaf name, array)`` in layer order, "w", "b", then "alpha"."""
-    order = ("w", "b", "alpha")
-    return [(l, k, layer[k]) for l, layer in enumerate(params) for k in order if k in layer]
-
-
 def _leaves(grads, params, what: str) -> list[np.ndarray]:
-    named = _named(params)
+    named = named_leaves(params)
     try:
         out = [np.asarray(grads[l][k]) for l, k, _ in named]
     except (KeyError, IndexError, TypeError):
@@ -284,20 +280,6 @@ def _errors(g: np.ndarray, r: np.ndarray, floor: float) -> tuple[float, float, t
     rel = diff / np.maximum(np.maximum(np.abs(g), np.abs(r)), floor)
     worst = np.unravel_index(np.argmax(rel), rel.shape)
     return float(diff.max()), float(rel[worst]), tuple(int(i) for i in worst)
-
-
-def _flat(params):
-    named = _named(params)
-    return named, np.concatenate([np.asarray(leaf).ravel() for _, _, leaf in named])
-
-
-def _unflat(rows, named) -> list:
-    """Rows ``(batch, |w|)`` -> params pytree with a leading batch axis on every leaf."""
-    out, start = [{} for _ in range(named[-1][0] + 1)], 0
-    for l, k, leaf in named:
-        out[l][k] = rows[:, start : start + leaf.size].reshape(len(rows), *leaf.shape)
-        start += leaf.size
-    return out
 
 
 def _cast(tree, dtype):
@@ -321,64 +303,6 @@ def _hand(key, params, x, t):
 @partial(jax.jit, static_argnums=0)
 def _autodiff(key, params, x, t):
     return jax.grad(key[0].cost)(params, x, t)
-
-
-@partial(jax.jit, static_argnums=0)
-def _batch_costs(key, batch, x, t):
-    """E for each params in ``batch`` (a leading axis on every leaf)."""
-    return jax.vmap(key[0].cost, in_axes=(0, None, None))(batch, x, t)
-
-
-@partial(jax.jit, static_argnums=(0, 1, 2))
-def _leaf_costs(key, l: int, k: str, params, values, x, t):
-    """E for each value of the one leaf ``params[l][k]`` in ``values`` (a leading axis)."""
-
-    def at(v):
-        p = [dict(layer) for layer in params]
-        p[l][k] = v
-        return key[0].cost(p, x, t)
-
-    return jax.vmap(at)(values)
-
-
-def _costs(key, named, rows, x, t) -> np.ndarray:
-    """E at each row ``(|w|,)`` of flat parameters: chunks of one size, one compiled program."""
-    chunk = min(len(rows), max(1, 2**22 // rows.shape[1]))
-    padded = np.concatenate([rows, np.repeat(rows[-1:], -len(rows) % chunk, axis=0)])
-    e = [
-        np.asarray(_batch_costs(key, _unflat(jnp.asarray(padded[i : i + chunk]), named), x, t))
-        for i in range(0, len(padded), chunk)
-    ]
-    return np.concatenate(e)[: len(rows)].astype(np.float64)
-
-
-def _central_differences(key, params, x, t, eps: float) -> list[np.ndarray]:
-    """``(E(w + h_i e_i) - E(w - h_i e_i)) / (actual step)`` for every element, per leaf."""
-    named, w = _flat(params)
-    h = eps * np.maximum(1.0, np.abs(w))
-    plus, minus = w + h, w - h
-    idx = np.arange(w.size)
-    rows = np.broadcast_to(w, (2 * w.size, w.size)).copy()
-    rows[idx, idx], rows[w.size + idx, idx] = plus, minus
-    e = _costs(key, named, rows, x, t)
-    fd = (e[: w.size] - e[w.size :]) / (plus - minus)  # the step actually taken
-    ends = np.cumsum([leaf.size for _, _, leaf in named])
-    return [f.reshape(leaf.shape) for f, (_, _, leaf) in zip(np.split(fd, ends[:-1]), named)]
-
-
-def _directions(key, params, x, t, g, eps: float, n_directions: int, seed: int):
-    """Per leaf, ``(<g, d_k>, central difference along d_k)`` for random unit ``d_k``."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for (l, k, leaf), gi in zip(_named(params), g):
-        d = rng.standard_normal((n_directions, leaf.size))
-        d /= np.linalg.norm(d, axis=1, keepdims=True)
-        h = eps * max(1.0, float(np.max(np.abs(leaf), initial=0.0)))
-        values = np.concatenate([leaf.ravel() + h * d, leaf.ravel() - h * d])
-        values = values.reshape(-1, *leaf.shape)
-        e = np.asarray(_leaf_costs(key, l, k, params, values, x, t), np.float64)
-        out.append((d @ gi.ravel(), (e[:n_directions] - e[n_directions:]) / (2 * h)))
-    return out
 
 
 def _describe(net: MLP) -> str:

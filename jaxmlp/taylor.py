@@ -14,10 +14,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxmlp.finite_differences import costs, flatten
 from jaxmlp.gradient_check import (
     FLOOR,
-    _costs,
-    _flat,
     _hand,
     _leaves,
     _params_dtype,
@@ -70,13 +69,13 @@ def eps_sweep(
     x, t = net._check_xt(params, x, t)
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)
-    named, w = _flat(params)
+    named, w = flatten(params)
     steps = np.concatenate([eps_values, -np.asarray(eps_values)])
     m = len(eps_values)
     abs_err, rel_err = np.zeros(m), np.zeros(m)
     for k in range(n_directions):
         d = _unit_direction(w, seed + k)
-        e = _costs(key, named, (w + steps[:, None] * d).astype(dtype), x, t)
+        e = costs(key, named, (w + steps[:, None] * d).astype(dtype), x, t)
         fd = (e[:m] - e[m:]) / (2 * np.asarray(eps_values))
         exact = float(g @ d)
         err = np.abs(fd - exact)
@@ -113,12 +112,12 @@ def taylor_test(net, params, x, t, grad_fn=None, *, seed: int = 0, n_eps: int = 
     x, t = net._check_xt(params, x, t)
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)
-    named, w = _flat(params)
+    named, w = flatten(params)
     d = _unit_direction(w, seed)
     start = 1e-1 if dtype == np.float64 else 1.0
     eps = start * 2.0 ** -np.arange(n_eps)
     rows = (w + np.concatenate([[0.0], eps])[:, None] * d).astype(dtype)
-    e = _costs(key, named, rows, x, t)
+    e = costs(key, named, rows, x, t)
     remainder = np.abs(e[1:] - e[0] - eps * float(g @ d))
     noise = 1e3 * np.finfo(dtype).eps * max(abs(e[0]), np.finfo(dtype).tiny)
     valid = np.flatnonzero(remainder > noise)
