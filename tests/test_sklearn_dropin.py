@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from jaxmlp.optim import weights_only
-from jaxmlp.sklearn import MLPClassifier, MLPRegressor, _base, _solvers
+from jaxmlp.sklearn import MLPClassifier, MLPRegressor, _forward, _solvers
 
 
 def _data(n=53, d=4, k=1, seed=0):
@@ -237,7 +237,7 @@ def test_sparse_input_trains_and_predicts_like_dense(fmt, solver, monkeypatch):
     dense = _fit(MLPRegressor, x, y, **settings)
     densified = []
     monkeypatch.setattr(_solvers, "_DENSE_ELEMENTS", 10 * x.shape[1])
-    monkeypatch.setattr(_base, "_BLOCK", 16)
+    monkeypatch.setattr(_forward, "_BLOCK", 16)
     toarray = sp.csr_matrix.toarray
     monkeypatch.setattr(
         sp.csr_matrix, "toarray", lambda m, *a: densified.append(m.shape[0]) or toarray(m, *a)

@@ -1,62 +1,29 @@
 """What the classifier and the regressor share: parameters, the training loop of scikit-learn's
-solvers (its epochs, stopping rules and bookkeeping, on jaxmlp's gradient and optax's steps),
-and the forward pass.
+solvers (on jaxmlp's gradient and optax's steps; its epochs' bookkeeping, stopping rules and
+learning-rate rules are ``_stopping``'s) and prediction (``_forward``'s forward pass).
 
 settings -> (X, t) -> net -> initial weights -> solver -> coefs_, intercepts_ (the truth,
 NumPy arrays in the dtype of X; ``params_`` is the pytree view of them).
 """
 
-import contextlib
-import functools
 import warnings
 
 import jax
 import numpy as np
 import scipy.sparse as sp
-from jax import lax
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from jaxmlp import activations
 from jaxmlp.mlp import MLP
 from jaxmlp.sklearn import _params, _solvers
-
-# Prediction runs on blocks of this many rows (zero-padded), a power-of-two count of them: one
-# compiled program per block count, and a row's output never depends on the rows beside it.
-_BLOCK = 1024
+from jaxmlp.sklearn._forward import apply, precision
+from jaxmlp.sklearn._stopping import StoppingMixin
 
 
-def precision(dtype):
-    """float64 work runs inside ``jax.enable_x64``, for this call only; float32 as it is."""
-    return jax.enable_x64(True) if dtype == np.float64 else contextlib.nullcontext()
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _apply_blocks(net, params, x_blocks):
-    return lax.map(lambda x: net.apply(params, x), x_blocks)
-
-
-def apply(net, params, x, dtype) -> np.ndarray:
-    """Outputs ``(n, K)`` of ``dtype`` for ``x (n, d)`` (dense, or sparse: densified a block
-    at a time), block by block."""
-    n, d = x.shape
-    if sp.issparse(x):
-        x = x.tocsr()
-        parts = [
-            apply(net, params, x[s : s + _BLOCK].toarray(), dtype) for s in range(0, n, _BLOCK)
-        ]
-        return np.concatenate(parts) if parts else np.zeros((0, net.sizes[-1]), dtype)
-    blocks = 1 << (max(-(-n // _BLOCK), 1) - 1).bit_length()
-    padded = np.zeros((blocks * _BLOCK, d), dtype)
-    padded[:n] = x
-    y = _apply_blocks(net, params, padded.reshape(blocks, _BLOCK, d))
-    return np.asarray(y, dtype).reshape(blocks * _BLOCK, -1)[:n]
-
-
-class BaseMLP(BaseEstimator):
+class BaseMLP(StoppingMixin, BaseEstimator):
     """Subclasses give ``_targets(X, y, incremental, reset) -> (X, t (n, K), labels)``,
     ``_output_loss() -> (output, loss)``, ``_out_activation()``, ``_labels_from(y)`` and
     ``_score_labels(labels, predicted)``."""
@@ -232,20 +199,6 @@ class BaseMLP(BaseEstimator):
         self.intercepts_ = [layer["b"] for layer in host]
         self._slopes = [layer.get("alpha") for layer in host]
 
-    def _reset_stopping(self) -> None:
-        """scikit-learn's bookkeeping for its stopping rule, on the loss or, with early
-        stopping, on the validation score; warm starts keep it (unless that choice changed)."""
-        self._no_improvement_count = 0
-        if self.early_stopping:
-            self.validation_scores_ = []
-            self.best_validation_score_ = -np.inf
-            self.best_loss_ = None
-            self._best_params = self.params_
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = np.inf
-
     def _fit_lbfgs(self, params, X, t, dtype, sample_weight=None):
         x = X.toarray() if sp.issparse(X) else X  # full batch: lbfgs sees all of X at once
         x, t = jax.numpy.asarray(x, dtype), jax.numpy.asarray(t, dtype)
@@ -291,22 +244,6 @@ class BaseMLP(BaseEstimator):
         self._opt_state = opt_state
         return self._best_params if self.early_stopping else params
 
-    def _stochastic_setup(self, X, t, labels, rng, s=None):
-        """Before the first epoch: the loss curve and stopping rule (kept by warm starts),
-        ``n_iter_`` = 0, and with early stopping the held-out split drawn from ``rng``.
-        Returns ``(X, t, labels, x_val, labels_val, s, s_val)`` (the validation
-        ones None without early stopping), the sample weights ``s`` split with their rows."""
-        if not hasattr(self, "loss_curve_"):  # a warm start from lbfgs
-            self.loss_curve_ = []
-        stopping = getattr(self, "validation_scores_", False)  # False: never set
-        if stopping is False or self.early_stopping != (stopping is not None):
-            self._reset_stopping()  # first, or a warm start that switched early stopping
-        self.n_iter_ = 0
-        if not self.early_stopping:
-            return X, t, labels, None, None, s, None
-        X, x_val, t, labels, labels_val, s, s_val = self._split(X, t, labels, rng, s)
-        return X, t, labels, x_val, labels_val, s, s_val
-
     def _optimizer_state(self, params, batch_size: int, dtype, incremental: bool = False):
         """The solver's state for ``params``: fresh, with this estimator's hyperparameters
         (``partial_fit`` continues its own), L2 weight ``alpha / batch_size``."""
@@ -323,102 +260,6 @@ class BaseMLP(BaseEstimator):
                 epsilon=self.epsilon,
             )
         return _solvers.set_hyperparams(opt_state, dtype, weight_decay=self.alpha / batch_size)
-
-    def _epoch_done(
-        self, params, opt_state, loss: float, n: int, x_val, labels_val, dtype, s_val=None
-    ):
-        """The bookkeeping after an epoch over ``n`` examples with mean loss ``loss``: the
-        counters, the loss curve, the stopping rule and the learning-rate rules
-        (``_epoch_end``). Returns ``(opt_state, stop)``."""
-        self.n_iter_ += 1
-        self.t_ += n
-        self.loss_ = loss
-        self.loss_curve_.append(loss)
-        if self.verbose:
-            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-        self._count_no_improvement(params, x_val, labels_val, dtype, s_val)
-        return self._epoch_end(opt_state, dtype)
-
-    def _warn_at_max_iter(self) -> None:
-        if self.n_iter_ == self.max_iter:
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                "optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
-
-    def _epoch_end(self, opt_state, dtype):
-        """scikit-learn's learning-rate rules for sgd (invscaling: eta_init / (t_ + 1)^power_t;
-        adaptive: eta / 5 when the stopping rule fires, until eta <= 1e-6) and its stop.
-        Returns ``(opt_state, stop)``."""
-        sgd = self.solver == "sgd"
-        if sgd and self.learning_rate == "invscaling":
-            eta = self.learning_rate_init / (self.t_ + 1) ** self.power_t
-            opt_state = _solvers.set_hyperparams(opt_state, dtype, learning_rate=eta)
-        if self._no_improvement_count <= self.n_iter_no_change:
-            return opt_state, False
-        what = "Validation score" if self.early_stopping else "Training loss"
-        msg = (
-            f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
-            "consecutive epochs."
-        )
-        eta = _solvers.hyperparam(opt_state, "learning_rate")
-        if not (sgd and self.learning_rate == "adaptive"):
-            stop, msg = True, msg + " Stopping."
-        elif eta <= 1e-6:
-            stop, msg = True, msg + " Learning rate too small. Stopping."
-        else:
-            opt_state = _solvers.set_hyperparams(opt_state, dtype, learning_rate=eta / 5.0)
-            stop, msg = False, msg + f" Setting learning rate to {eta / 5.0:f}"
-            self._no_improvement_count = 0
-        if self.verbose:
-            print(msg)
-        return opt_state, stop
-
-    def _count_no_improvement(self, params, x_val, labels_val, dtype, s_val=None) -> None:
-        """scikit-learn's comparisons as it writes them, so that a NaN loss or score counts as
-        it does there (as an improvement: ``nan > best - tol`` is False)."""
-        if x_val is None:
-            loss = self.loss_curve_[-1]
-            self._no_improvement_count = (
-                self._no_improvement_count + 1 if loss > self.best_loss_ - self.tol else 0
-            )
-            self.best_loss_ = loss if loss < self.best_loss_ else self.best_loss_
-            return
-        y = apply(self.net_, params, x_val, dtype)
-        score = (
-            self._score_labels(labels_val, self._labels_from(y), s_val)
-            if np.isfinite(y).all()
-            else np.nan
-        )
-        self.validation_scores_.append(score)
-        if self.verbose:
-            print(f"Validation score: {score:f}")
-        self._no_improvement_count = (
-            self._no_improvement_count + 1 if score < self.best_validation_score_ + self.tol else 0
-        )
-        if score > self.best_validation_score_:
-            self.best_validation_score_ = score
-            self._best_params = jax.device_get(params)
-
-    def _split(self, X, t, labels, rng, s=None):
-        """scikit-learn's held-out set: ``validation_fraction`` of the data, stratified for a
-        classifier with one output (binary labels); the weights ``s`` split with their rows.
-        Returns ``(X, x_val, t, labels, labels_val, s, s_val)``."""
-        stratify = t if is_classifier(self) and t.shape[1] == 1 else None
-        arrays = (X, t, labels) if s is None else (X, t, labels, s)
-        parts = train_test_split(
-            *arrays, test_size=self.validation_fraction, random_state=rng, stratify=stratify
-        )
-        X, x_val, t, _, labels, labels_val = parts[:6]
-        s, s_val = parts[6:] or (None, None)
-        if x_val.shape[0] < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the size of "
-                "your dataset."
-            )
-        return X, x_val, t, labels, labels_val, s, s_val
 
     def _batch_size(self, n: int) -> int:
         if self.batch_size == "auto":

@@ -52,7 +52,8 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from jaxmlp.sklearn import _solvers
-from jaxmlp.sklearn._base import BaseMLP, precision
+from jaxmlp.sklearn._base import BaseMLP
+from jaxmlp.sklearn._forward import precision
 
 
 class _Hyper(NamedTuple):
