@@ -36,8 +36,6 @@ _STATE_BYTES_PER_CALL = 2**26
 _SMALL_LOOP_BYTES = 512
 # Placeholders for the numbers that travel as arguments: the compiled program is cached on the
 # optimizer's structure only.
-# The vmap axis of a population's members (a count over it decides a real branch).
-_MEMBERS = "members"
 _PLACEHOLDERS = {"lr": 1.0, "momentum": 0.5, "weight_decay": 1.0, "clip_norm": 1.0}
 
 
@@ -117,15 +115,14 @@ def epoch_loss(net, losses, weights):
     return jnp.sum(w * losses) / jnp.maximum(jnp.sum(w), jnp.finfo(losses.dtype).tiny)
 
 
-def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last=True, guard=True):
+def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last: bool = True):
     """``epoch((params, opt_state, stopped, bad), e, x, t, s, x_val, t_val, s_val, key) ->
     (carry, out)``: one pass over the training set in ``batches`` (``s``, ``s_val``: sample
     weights or None); the run's first non-finite step and every step after it leave the
     parameters as they were, as does ``stopped``. ``bad`` is that step's index in the run,
     ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member costs
     no bookkeeping per epoch. With weights, ``out["train_weight"]`` is the epoch's total
-    weight (the denominator of its accuracy). ``guard=False``: every step updates (only
-    ``bad`` is kept), for a caller that restores a frozen member itself (``_guarded_once``)."""
+    weight (the denominator of its accuracy)."""
     grads_and_metrics, update = halves
     steps = steps_per_epoch(n, batch_size, drop_last)
     dropout = net.dropout > 0
@@ -154,10 +151,7 @@ def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last=
             finite = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"])
             bad = jnp.where(live & ~finite, e * steps + i, bad)
             on_batch = functools.partial(update, x=xb, t=tb)
-            if guard:
-                params, opt_state = update_if(live & finite, on_batch, grads, opt_state, params)
-            else:
-                params, opt_state = on_batch(grads, opt_state, params)
+            params, opt_state = update_if(live & finite, on_batch, grads, opt_state, params)
             return (params, opt_state, bad), {"loss": m["loss"], "correct": m["correct"]}
 
         (params, opt_state, bad), m = lax.scan(
@@ -253,10 +247,7 @@ def make_member_epochs(
     def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs):
         if rows:
             x, t, x_val, t_val = x[rows_], t[rows_], x[val_rows], t[val_rows]
-        epoch = _guarded_once(
-            *[_epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val, drop_last, g)
-              for g in (True, False)]
-        )  # fmt: skip
+        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val, drop_last)
 
         def one(m, e):
             carry = (m.params, m.opt_state, m.stopped, m.bad)
@@ -288,39 +279,8 @@ def make_member_epochs(
         ), out
 
     data = 0 if rows else None
-    in_axes = (0, None, None, None, None, data, data, 0, 0, None)
-    run = jax.vmap(member, in_axes=in_axes, axis_name=_MEMBERS)
+    run = jax.vmap(member, in_axes=(0, None, None, None, None, data, data, 0, 0, None))
     return jax.jit(run, donate_argnums=(0,))
-
-
-def _guarded_once(guarded, free):
-    """A member's epoch with ``guarded``'s results bit for bit, at about ``free``'s cost.
-
-    Under ``vmap`` the guard of every step (``update_if``: skip a non-finite step, and every
-    step of a frozen member) is a select over the whole optimizer state, every step: for Adam
-    three copies of the parameters read and written, plus XLA's copies of the carry
-    (experiments/BENCHMARKS.md). Here the epoch runs ``free`` (every step updates; the first
-    non-finite step is still found), then a member frozen before the epoch gets its state
-    back, once; and in an epoch where some member meets its first non-finite step, the epoch
-    is run again, ``guarded``, from its start for all members (a ``lax.cond`` on a count over
-    the members' axis, so it is a real branch). A frozen member's ``out`` differs from
-    ``guarded``'s; the population reports no epoch of a frozen member (``_assemble``)."""
-
-    def epoch(carry, e, *data):
-        params, opt_state, stopped, bad = carry
-        (new_params, new_opt_state, _, new_bad), out = free(carry, e, *data)
-        frozen = stopped | (bad >= 0)
-        keep = lambda old, new: jnp.where(frozen, old, new)  # noqa: E731
-        free_carry = (
-            jax.tree.map(keep, params, new_params),
-            jax.tree.map(keep, opt_state, new_opt_state),
-            stopped,
-            new_bad,
-        )
-        went_bad = lax.psum((~frozen & (new_bad >= 0)).astype(jnp.int32), _MEMBERS)
-        return lax.cond(went_bad > 0, lambda: guarded(carry, e, *data), lambda: (free_carry, out))
-
-    return epoch
 
 
 def member_outputs(has_val: bool) -> tuple:
