@@ -21,9 +21,12 @@ import tempfile
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
-def parse_args(doc: str, argv=None) -> argparse.Namespace:
+def parse_args(doc: str, argv=None, rows=()) -> argparse.Namespace:
+    """The experiments' common flags; ``rows``: the names ``--only`` may pick (all by default)."""
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a reduced run (<= 1 min on 2 cores)")
+    if rows:
+        parser.add_argument("--only", choices=rows, nargs="+", default=list(rows), help="rows")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS, help="results folder")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -32,7 +32,31 @@ def test_quick_population_bench_writes_its_workloads_and_equal_runs(tmp_path):
     sk = m["sklearn_grid"]
     assert sk["max_abs_score_gap"] == 0.0 and sk["same_best_params"]  # the same scores
     assert set(sk["timings"]) == {"population_search_cv", "grid_search_cv_one_by_one"}
-    for workload in ("xor_population", "fashion_grid", "xor_solo", "sklearn_grid"):
+    assert m["fashion_grid"]["optimizer"] == "adam" and m["fashion_grid_sgd"]["optimizer"] == "sgd"
+    rows = ("xor_population", "fashion_grid", "fashion_grid_sgd", "xor_solo", "sklearn_grid")
+    for workload in rows:
         for timing in m[workload]["timings"].values():
             assert timing["median_s"] > 0 and len(timing["samples"]) >= 1
     assert set(m["xor_solo"]["fit_phases_ms"]) >= {"start", "compiled_call", "records"}
+
+
+def bench(*args, out):
+    return subprocess.run(
+        [sys.executable, str(EXPERIMENTS / "population_bench.py"), *args, "--out", out],
+        capture_output=True, text=True, timeout=900, cwd=EXPERIMENTS,
+    )  # fmt: skip
+
+
+def test_only_runs_the_rows_named_and_writes_them_apart(tmp_path):
+    run = bench("--quick", "--only", "fashion_grid", out=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not (tmp_path / "population_bench.json").exists()  # the full record is not replaced
+    record = json.loads((tmp_path / "population_bench_only.json").read_text())
+    assert set(record["metrics"]) == {"fashion_grid", "jax", "devices", "seconds"}
+    assert record["criterion"].startswith("one-by-one/population = ")
+
+
+def test_only_refuses_an_unknown_row(tmp_path):
+    run = bench("--only", "fashion", out=tmp_path)
+    assert run.returncode == 2
+    assert "invalid choice: 'fashion'" in run.stderr and "fashion_grid" in run.stderr
