@@ -101,6 +101,13 @@ def saved_epoch(out) -> int:
         return -1
 
 
+def _lines(path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 def epochs_logged(out):
     lines = (out / "metrics.jsonl").read_text().splitlines()
     return [json.loads(line, parse_constant=_refuse)["epoch"] for line in lines]
@@ -440,11 +447,13 @@ def test_runs_killed_at_random_moments_resume_to_the_uninterrupted_bits(tmp_path
                 break
             if rng.random() < 0.3:  # while it starts, loads and resumes
                 deadline = time.monotonic() + rng.uniform(1.0, 4.0)
-            else:  # while it trains and saves: after its banner
-                process.stdout.readline()
-                deadline = time.monotonic() + rng.uniform(0.5, 3.5)
-            while process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.005)
+                while process.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.005)
+            else:  # while it trains and saves: once its log reaches a random epoch (a delay
+                # would not do: 150 XOR epochs take ~0.5 s on an idle machine, several s loaded)
+                target = rng.randint(min(_lines(out / "metrics.jsonl") + 1, 149), 149)
+                while process.poll() is None and _lines(out / "metrics.jsonl") < target:
+                    time.sleep(0.002)
             if process.poll() is not None:
                 assert ended(process) == 0, process.err
                 break  # finished before its kill
