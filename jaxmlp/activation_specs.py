@@ -38,23 +38,17 @@ def _fixed(family: str, fn, grad, grad2, smooth=False) -> Activation:
     return Activation(family, fn, grad, grad2, smooth=smooth, family=family)
 
 
-def _elu_with(alpha: float) -> Activation:
-    return _fixed(
-        "elu",
-        functools.partial(activations._elu, alpha=alpha),
-        functools.partial(activations._elu_grad, alpha=alpha),
-        functools.partial(activations._elu_grad2, alpha=alpha),
+def _with_alpha(family: str, fn, grad, grad2, smooth=False) -> Callable[[float], Activation]:
+    """``alpha -> record`` of a family whose h, h' and h'' take ``alpha`` as a keyword."""
+    return lambda alpha: _fixed(
+        family, *(functools.partial(f, alpha=alpha) for f in (fn, grad, grad2)), smooth=smooth
     )
 
 
-def _isru_with(alpha: float) -> Activation:
-    return _fixed(
-        "isru",
-        functools.partial(activations._isru, alpha=alpha),
-        functools.partial(activations._isru_grad, alpha=alpha),
-        functools.partial(activations._isru_grad2, alpha=alpha),
-        smooth=True,
-    )
+_elu_with = _with_alpha("elu", activations._elu, activations._elu_grad, activations._elu_grad2)
+_isru_with = _with_alpha(
+    "isru", activations._isru, activations._isru_grad, activations._isru_grad2, smooth=True
+)
 
 
 def _leaky_relu_with(slope: float) -> Activation:

@@ -202,9 +202,11 @@ def chain_pair(output: str, loss: str) -> Pair:
     )
 
 
+@functools.cache
 def pair(output: str, loss: str) -> Pair:
     """The pair record: the canonical one computed from the logits, else the chain rule's. An
-    output shares its ``base`` record's pairs (a tempered softmax with its beta)."""
+    output shares its ``base`` record's pairs (a tempered softmax with its beta). One record per
+    (output, loss), built once, so programs traced from it see the same functions every time."""
     out = outputs.get(output)
     key = (out.base or out.name, loss)
     if out.beta != 1:
