@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import sharding
+from jaxmlp import losses, sharding
 from jaxmlp.epochs import steps_per_epoch
 
 
@@ -115,14 +115,7 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray:
         raise ValueError(
             f"sample_weight must be an array of n = {n} numbers, got {type(sample_weight)}."
         ) from None
-    if s.shape != (n,):
-        raise ValueError(
-            f"sample_weight must have shape ({n},), one weight per example; got {s.shape}."
-        )
-    if not np.isfinite(s).all():
-        raise ValueError("sample_weight contains NaN or Inf; weights must be finite.")
-    if (s < 0).any():
-        raise ValueError(f"sample_weight must be >= 0, got {s[s < 0][0]!r} (and maybe more).")
+    losses.check_weights(s, n)  # one per example, finite, >= 0
     if not s.any():
         raise ValueError("sample_weight is all zero: at least one example must weigh > 0.")
     return s

@@ -241,3 +241,19 @@ def test_population_members_with_a_short_last_batch_equal_their_solo_fits(drop_l
             [r["train_loss"] for r in solo.history],
             rtol=1e-5,
         )
+
+
+@pytest.mark.parametrize("method", ["cost", "hand_cost"])
+def test_the_public_costs_refuse_weights_that_do_not_fit_the_examples(method):
+    """``MLP.cost`` and ``MLP.hand_cost`` take weights as ``fit`` does, one finite weight >= 0
+    per example: a (1,) or (n, 1) array broadcast over the examples gave the mean cost times n
+    (sum l_i s_0 / s_0) with exit 0; a negative weight was taken as given."""
+    x, t = data(21)
+    params = NET.init(jax.random.key(0))
+    cost = getattr(NET, method)
+    bad = [(np.ones(1), "shape"), (np.ones((21, 1)), "shape"), (np.r_[np.ones(20), -1.0], ">= 0")]
+    for s, named in bad:
+        with pytest.raises(ValueError, match=named):
+            cost(params, x, t, sample_weight=jnp.asarray(s, jnp.float32))
+    with pytest.raises(ValueError, match="shape"):  # inside jit, where only the shape is known
+        jax.jit(lambda p: cost(p, x, t, sample_weight=jnp.ones(1)))(params)
