@@ -103,6 +103,12 @@ def split(net, x, t, x_val, t_val, config, s=None):
     train, _, val, _ = datasets.validation_split(rows, t, config.val_fraction, config.seed)
     x = np.asarray(x)
     s_train, s_val = (None, None) if s is None else (s[train], s[val])
+    for side, w in (("training", s_train), ("validation", s_val)):
+        if w is not None and not w.any():  # its cost would be 0, its accuracy 0 / 0
+            raise ValueError(
+                f"sample_weight: the {side} split of val_fraction={config.val_fraction} holds "
+                "only examples of weight 0; pass x_val and t_val, or another seed or fraction."
+            )
     return x[train], t[train], x[val], t[val], s_train, s_val
 
 

@@ -257,3 +257,20 @@ def test_the_public_costs_refuse_weights_that_do_not_fit_the_examples(method):
             cost(params, x, t, sample_weight=jnp.asarray(s, jnp.float32))
     with pytest.raises(ValueError, match="shape"):  # inside jit, where only the shape is known
         jax.jit(lambda p: cost(p, x, t, sample_weight=jnp.ones(1)))(params)
+
+
+@pytest.mark.parametrize("side", ["validation", "training"])
+def test_a_split_that_leaves_one_side_without_weight_is_refused(side):
+    """``val_fraction``'s split can put only weight-0 rows on one side: the validation loss was
+    then 0.0 every epoch (and its accuracy NaN), so early stopping stopped after its patience
+    and returned the first epoch's parameters, exit 0; a weightless training side trains
+    nothing. Both are refused, naming the side."""
+    from jaxmlp import datasets
+
+    x, t = data(40)
+    _, _, rows_va, _ = datasets.validation_split(np.arange(40), t, 0.25, 0)
+    in_val = np.isin(np.arange(40), rows_va)
+    s = np.where(in_val, 0.0, 1.0) if side == "validation" else np.where(in_val, 1.0, 0.0)
+    config = TrainConfig(epochs=8, batch_size=8, val_fraction=0.25, early_stopping=2)
+    with pytest.raises(ValueError, match=f"{side} split"):
+        fit(NET, x, t, ADAM, config, sample_weight=s)
