@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import losses, sharding
-from jaxmlp.epochs import steps_per_epoch
+from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 
 
 class Data(NamedTuple):
@@ -41,7 +41,7 @@ class Data(NamedTuple):
     @property
     def n_seen(self) -> int:
         """Examples an epoch trains on: all, or without the last ``n mod batch_size``."""
-        return self.n // self.batch_size * self.batch_size if self.drop_last else self.n
+        return examples_per_epoch(self.n, self.batch_size, self.drop_last)
 
     @property
     def val_seen(self):

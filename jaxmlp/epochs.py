@@ -81,6 +81,11 @@ def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
 
 
+def examples_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
+    """Examples an epoch trains on: all ``n``, or with ``drop_last`` those of its whole batches."""
+    return n // batch_size * batch_size if drop_last else n
+
+
 def batches(perm_key, n: int, batch_size: int, drop_last: bool, sample_weight=None):
     """An epoch's batches: ``(order (steps, batch_size), weights (steps, batch_size) or None)``.
 
