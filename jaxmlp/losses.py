@@ -300,7 +300,8 @@ def check_weights(sample_weight, n: int) -> None:
 
 
 def _weight_total(sample_weight):
-    """S = sum_i s_i, and 1 where S = 0: a batch without weight costs 0 and moves nothing."""
+    """S = sum_i s_i, and 1 where S = 0: a batch without weight costs 0 and its gradient is 0
+    (an optimizer with momentum, Adam's moments or weight decay still takes its step)."""
     total = jnp.sum(sample_weight)
     return jnp.where(total > 0, total, jnp.ones_like(total))
 
