@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import sharding
-from jaxmlp.epochs import steps_per_epoch
+from jaxmlp import losses, sharding
+from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 
 
 class Data(NamedTuple):
@@ -41,7 +41,7 @@ class Data(NamedTuple):
     @property
     def n_seen(self) -> int:
         """Examples an epoch trains on: all, or without the last ``n mod batch_size``."""
-        return self.n // self.batch_size * self.batch_size if self.drop_last else self.n
+        return examples_per_epoch(self.n, self.batch_size, self.drop_last)
 
     @property
     def val_seen(self):
@@ -103,6 +103,12 @@ def split(net, x, t, x_val, t_val, config, s=None):
     train, _, val, _ = datasets.validation_split(rows, t, config.val_fraction, config.seed)
     x = np.asarray(x)
     s_train, s_val = (None, None) if s is None else (s[train], s[val])
+    for side, w in (("training", s_train), ("validation", s_val)):
+        if w is not None and not w.any():  # its cost would be 0, its accuracy 0 / 0
+            raise ValueError(
+                f"sample_weight: the {side} split of val_fraction={config.val_fraction} holds "
+                "only examples of weight 0; pass x_val and t_val, or another seed or fraction."
+            )
     return x[train], t[train], x[val], t[val], s_train, s_val
 
 
@@ -115,14 +121,7 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray:
         raise ValueError(
             f"sample_weight must be an array of n = {n} numbers, got {type(sample_weight)}."
         ) from None
-    if s.shape != (n,):
-        raise ValueError(
-            f"sample_weight must have shape ({n},), one weight per example; got {s.shape}."
-        )
-    if not np.isfinite(s).all():
-        raise ValueError("sample_weight contains NaN or Inf; weights must be finite.")
-    if (s < 0).any():
-        raise ValueError(f"sample_weight must be >= 0, got {s[s < 0][0]!r} (and maybe more).")
+    losses.check_weights(s, n)  # one per example, finite, >= 0
     if not s.any():
         raise ValueError("sample_weight is all zero: at least one example must weigh > 0.")
     return s

@@ -81,6 +81,11 @@ def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
 
 
+def examples_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
+    """Examples an epoch trains on: all ``n``, or with ``drop_last`` those of its whole batches."""
+    return n // batch_size * batch_size if drop_last else n
+
+
 def batches(perm_key, n: int, batch_size: int, drop_last: bool, sample_weight=None):
     """An epoch's batches: ``(order (steps, batch_size), weights (steps, batch_size) or None)``.
 
@@ -108,7 +113,9 @@ def batches(perm_key, n: int, batch_size: int, drop_last: bool, sample_weight=No
 def epoch_loss(net, losses, weights):
     """An epoch's ``train_loss`` from its steps' costs ``losses (steps,)``: their mean, or with
     per-row ``weights (steps, batch)`` and a mean reduction, each step's cost weighted by its
-    total weight (scikit-learn's epoch loss: a short batch counts for its examples)."""
+    total weight: the epoch's weighted mean over its examples. Without sample weights that is
+    scikit-learn's epoch loss (a short batch counts for its examples); with them scikit-learn
+    still counts examples, not weight."""
     if weights is None or net.reduction == "sum":
         return jnp.mean(losses)
     w = jnp.sum(weights, axis=1).astype(losses.dtype)

@@ -276,13 +276,34 @@ def reduce(per_example_losses, reduction: str, sample_weight=None):
     if sample_weight is None:
         total = jnp.sum(per_example_losses)
         return total / per_example_losses.shape[0] if reduction == "mean" else total
+    check_weights(sample_weight, per_example_losses.shape[0])
     s = sample_weight.astype(per_example_losses.dtype)
     total = jnp.sum(s * per_example_losses)
     return total / _weight_total(s) if reduction == "mean" else total
 
 
+def check_weights(sample_weight, n: int) -> None:
+    """ValueError unless ``sample_weight`` is one weight per example, ``(n,)`` (a (1,) or (n, 1)
+    array would broadcast over the examples), and, where its values are concrete, finite and
+    >= 0. The shape is checked inside ``jit`` too; the values only outside it."""
+    shape = jnp.shape(sample_weight)
+    if shape != (n,):
+        raise ValueError(
+            f"sample_weight must have shape ({n},), one weight per example; got {shape}."
+        )
+    if isinstance(sample_weight, jax.core.Tracer):
+        return
+    s = np.asarray(sample_weight)
+    if not np.isfinite(s).all():
+        raise ValueError("sample_weight contains NaN or Inf; weights must be finite.")
+    if (s < 0).any():
+        first = float(s[s < 0][0])
+        raise ValueError(f"sample_weight must be >= 0, got {first!r} (and maybe more).")
+
+
 def _weight_total(sample_weight):
-    """S = sum_i s_i, and 1 where S = 0: a batch without weight costs 0 and moves nothing."""
+    """S = sum_i s_i, and 1 where S = 0: a batch without weight costs 0 and its gradient is 0
+    (an optimizer with momentum, Adam's moments or weight decay still takes its step)."""
     total = jnp.sum(sample_weight)
     return jnp.where(total > 0, total, jnp.ones_like(total))
 
@@ -297,6 +318,7 @@ def _reduced(g, reduction: str, sample_weight=None):
     derivative is scaled by s_i / S. s = 1 gives back 1/n and 1."""
     if sample_weight is None:
         return g / g.shape[0] if reduction == "mean" else g
+    check_weights(sample_weight, g.shape[0])
     factor = sample_weight / _weight_total(sample_weight) if reduction == "mean" else sample_weight
     return g * factor[:, None].astype(g.dtype)
 

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmlp import activations
+from jaxmlp.initializers import _exact  # the shortest exact form of a number, as specs write it
 
 
 class Output(NamedTuple):
@@ -132,5 +133,4 @@ def _parse(spec: str) -> Output:
         )
     if beta == 1:
         return _OUTPUTS[name]
-    text = repr(beta)
-    return _softmax(beta, f"{name}:{text[:-2] if text.endswith('.0') else text}")
+    return _softmax(beta, f"{name}:{_exact(beta)}")

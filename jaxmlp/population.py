@@ -163,7 +163,7 @@ def fit_population(
         hyper_ = jax.tree.map(lambda a: a[pick], numbers)  # noqa: B023
         part = _train(run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh)
         parts.append(part)
-    n_seen = n // batch_size * batch_size if config.drop_last else n
+    n_seen = ep.examples_per_epoch(n, batch_size, config.drop_last)
     return _assemble(parts, net, config, seeds, values, n_seen, n_val)
 
 

@@ -13,7 +13,7 @@ Damped solvers adapt lambda from the ratio rho of the actual to the predicted de
 (x 2/3 newton-cg, / 10 lm) when rho > 3/4 and grows (x 3/2, x 10) when rho < 1/4 or the step was
 refused. ``lr`` is the initial lambda of newton-cg and lm; lbfgs and cg step by line search and
 refuse any other ``lr`` than the default. Each is an optax-style transformation whose ``update``
-takes ``net``, ``x`` and ``t`` as extra arguments (``fit`` passes them: ``extra_args``); its state
+takes ``net``, ``x`` and ``t`` as extra arguments (``step.step_halves`` passes them); its state
 is a pytree of arrays, saved and resumed like any optimizer state.
 """
 

@@ -72,6 +72,16 @@ def test_evaluate_refuses_parameters_of_another_architecture():
         evaluate(NET, [], X, T)
 
 
+def test_evaluate_refuses_a_batch_size_that_is_not_a_positive_integer():
+    """``batch_size=-1`` evaluated no batch at all and returned loss 0.0, accuracy 0.0 (exit 0);
+    0 and 2.5 failed inside ``range`` with messages that did not name the setting."""
+    params = NET.init(jax.random.key(0))
+    for bad in (-1, 0, 2.5, True):
+        with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1, got"):
+            evaluate(NET, params, X, T, batch_size=bad)
+    assert evaluate(NET, params, X, T, batch_size=1) == pytest.approx(evaluate(NET, params, X, T))
+
+
 def test_integer_parameters_are_refused():
     params = jax.tree.map(lambda a: a.astype(jnp.int32), NET.init(jax.random.key(0)))
     with pytest.raises(ValueError, match=r"params\[0\]\['b'\] has dtype int32: .* real floating"):

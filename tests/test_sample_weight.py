@@ -241,3 +241,36 @@ def test_population_members_with_a_short_last_batch_equal_their_solo_fits(drop_l
             [r["train_loss"] for r in solo.history],
             rtol=1e-5,
         )
+
+
+@pytest.mark.parametrize("method", ["cost", "hand_cost"])
+def test_the_public_costs_refuse_weights_that_do_not_fit_the_examples(method):
+    """``MLP.cost`` and ``MLP.hand_cost`` take weights as ``fit`` does, one finite weight >= 0
+    per example: a (1,) or (n, 1) array broadcast over the examples gave the mean cost times n
+    (sum l_i s_0 / s_0) with exit 0; a negative weight was taken as given."""
+    x, t = data(21)
+    params = NET.init(jax.random.key(0))
+    cost = getattr(NET, method)
+    bad = [(np.ones(1), "shape"), (np.ones((21, 1)), "shape"), (np.r_[np.ones(20), -1.0], ">= 0")]
+    for s, named in bad:
+        with pytest.raises(ValueError, match=named):
+            cost(params, x, t, sample_weight=jnp.asarray(s, jnp.float32))
+    with pytest.raises(ValueError, match="shape"):  # inside jit, where only the shape is known
+        jax.jit(lambda p: cost(p, x, t, sample_weight=jnp.ones(1)))(params)
+
+
+@pytest.mark.parametrize("side", ["validation", "training"])
+def test_a_split_that_leaves_one_side_without_weight_is_refused(side):
+    """``val_fraction``'s split can put only weight-0 rows on one side: the validation loss was
+    then 0.0 every epoch (and its accuracy NaN), so early stopping stopped after its patience
+    and returned the first epoch's parameters, exit 0; a weightless training side trains
+    nothing. Both are refused, naming the side."""
+    from jaxmlp import datasets
+
+    x, t = data(40)
+    _, _, rows_va, _ = datasets.validation_split(np.arange(40), t, 0.25, 0)
+    in_val = np.isin(np.arange(40), rows_va)
+    s = np.where(in_val, 0.0, 1.0) if side == "validation" else np.where(in_val, 1.0, 0.0)
+    config = TrainConfig(epochs=8, batch_size=8, val_fraction=0.25, early_stopping=2)
+    with pytest.raises(ValueError, match=f"{side} split"):
+        fit(NET, x, t, ADAM, config, sample_weight=s)

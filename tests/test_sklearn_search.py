@@ -184,6 +184,23 @@ def test_a_diverged_member_scores_nan_and_ranks_last_as_in_grid_search_cv():
     assert ours.best_params_ == theirs.best_params_ == {"learning_rate_init": 0.1}
 
 
+@IGNORE_CONVERGENCE
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+def test_when_every_mean_score_is_nan_all_rank_first_as_in_grid_search_cv():
+    """A failed fold in every grid point: every mean score is NaN. GridSearchCV ranks them all
+    1; the population search cast the NaN ranks to int32 (-2**31, with a RuntimeWarning)."""
+    x, y = make_classification(60, 3, n_informative=3, n_redundant=0, random_state=0)
+    clf = MLPClassifier((4,), solver="sgd", momentum=0.0, max_iter=5, random_state=0)
+    grid = {"learning_rate_init": [1e30, 1e31]}
+    theirs = GridSearchCV(clf, grid, cv=2).fit(x * 1e10, y)
+    ours = PopulationSearchCV(clf, grid, cv=2).fit(x * 1e10, y)
+    assert np.isnan(theirs.cv_results_["mean_test_score"]).all()
+    assert np.isnan(ours.cv_results_["mean_test_score"]).all()
+    assert list(ours.cv_results_["rank_test_score"]) == list(theirs.cv_results_["rank_test_score"])
+    assert ours.best_index_ == theirs.best_index_ == 0
+
+
 @pytest.mark.parametrize(
     "estimator, grid, error, match",
     [

@@ -5,7 +5,7 @@ import jax
 import numpy as np
 
 from jaxmlp import checkpoint, gradient_check, plots
-from jaxmlp.epochs import steps_per_epoch
+from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.run import data, folder
@@ -48,7 +48,7 @@ def summarize(run: Run, state, final, history, wall_seconds: float, warnings=())
     n = len(ds.x_train)
     batch = config.batch(n)
     steps = steps_per_epoch(n, batch, config.drop_last)
-    seen = steps * batch if config.drop_last else n  # the examples an epoch trains on
+    seen = examples_per_epoch(n, batch, config.drop_last)
     seconds = sum(r["seconds"] for r in history)
     typical = float(np.median([r["seconds"] for r in history])) if history else 0.0
     summary |= {

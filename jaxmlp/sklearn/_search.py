@@ -233,7 +233,8 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     def _results(self, candidates, n_splits, scores, fit_time, score_time, n_iter) -> None:
         """``cv_results_`` and the best point, by ``GridSearchCV``'s rules (the mean over
-        folds, unweighted; rank 1 the highest, ties sharing the lowest rank, nan last)."""
+        folds, unweighted; rank 1 the highest, ties sharing the lowest rank, nan last; all
+        rank 1 when every mean is nan)."""
         shape = (len(candidates), n_splits)
         scores, fit_time, score_time, n_iter = (
             a.reshape(shape) for a in (scores, fit_time, score_time, n_iter)
@@ -251,8 +252,11 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
             results[f"split{f}_n_iter"] = n_iter[:, f]
         mean = scores.mean(axis=1)
         results |= {"mean_test_score": mean, "std_test_score": scores.std(axis=1)}
-        filled = np.nan_to_num(mean, nan=np.nanmin(mean) - 1) if np.isfinite(mean).any() else mean
-        results["rank_test_score"] = rankdata(-filled, method="min").astype(np.int32)
+        if np.isnan(mean).all():  # every point failed somewhere: all tie, as GridSearchCV has it
+            results["rank_test_score"] = np.ones(len(mean), np.int32)
+        else:
+            filled = np.nan_to_num(mean, nan=np.nanmin(mean) - 1)
+            results["rank_test_score"] = rankdata(-filled, method="min").astype(np.int32)
         for name, a in (("fit_time", fit_time), ("score_time", score_time)):
             results |= {f"mean_{name}": a.mean(axis=1), f"std_{name}": a.std(axis=1)}
         self.cv_results_ = results
