@@ -202,11 +202,10 @@ def chain_pair(output: str, loss: str) -> Pair:
     )
 
 
-@functools.cache
 def pair(output: str, loss: str) -> Pair:
     """The pair record: the canonical one computed from the logits, else the chain rule's. An
-    output shares its ``base`` record's pairs (a tempered softmax with its beta). One record per
-    (output, loss), built once, so programs traced from it see the same functions every time."""
+    output shares its ``base`` record's pairs (a tempered softmax with its beta). Built from the
+    tables on each call (cheap), so a mutation test that patches a table sees its patch."""
     out = outputs.get(output)
     key = (out.base or out.name, loss)
     if out.beta != 1:

@@ -187,6 +187,7 @@ def test_a_group_applies_each_activation_to_its_units_with_its_derivatives():
     assert activations.get("tanh*2+sigmoid*2").smooth
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("x64")
 def test_a_group_layer_backprops_and_hvps_like_jax():
     """Two group layers in one net (the matrices have one group spec per net)."""
@@ -350,6 +351,7 @@ def test_the_curvature_checks_catch_a_second_derivative_one_percent_off(spec, ru
     assert errors["gn"] <= 1e-10  # Gauss-Newton has no second derivative of h: right
 
 
+@pytest.mark.slow
 def test_the_matrices_catch_a_group_member_one_percent_off_and_a_slicing_mistake(monkeypatch):
     tanh = activations.get("tanh")
     activations.register(
@@ -379,6 +381,7 @@ def test_the_matrices_catch_a_group_member_one_percent_off_and_a_slicing_mistake
 # -- the round trip: CLI, config.json, checkpoint, loaded model ----------------------------------
 
 
+@pytest.mark.slow
 def test_specs_round_trip_through_the_cli_the_run_folder_and_the_loaded_model(tmp_path, capsys):
     spec = ["tanh*3+elu:1.67326*5", "isru_learnable:0.5"]
     out = tmp_path / "run"

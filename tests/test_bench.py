@@ -47,6 +47,7 @@ def timings(node, path=""):
             yield from timings(value, f"{path}/{i}")
 
 
+@pytest.mark.slow
 def test_quick_run_covers_every_workload_and_draws_the_figures(quick):
     record, out = quick
     assert record["quick"] is True

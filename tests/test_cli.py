@@ -56,6 +56,7 @@ def digits_run(tmp_path_factory):
     return folder, out, err, seconds
 
 
+@pytest.mark.slow
 def test_bare_train_reaches_97_percent_on_digits(digits_run):
     folder, out, err, seconds = digits_run
     summary = json.loads((folder / "summary.json").read_text())
@@ -166,6 +167,7 @@ def train(tmp_path, *args, name="run"):
     return status, out
 
 
+@pytest.mark.slow
 def test_a_run_on_two_dimensional_data_and_its_rerun(tmp_path, capsys):
     """Moons with a flag of each kind; the command in config.json reruns it to the same bits."""
     status, out = train(
@@ -292,6 +294,7 @@ def test_the_console_script_is_installed(tmp_path):
     assert done.returncode == 0 and done.stdout.startswith("jaxmlp ")
 
 
+@pytest.mark.slow
 def test_the_readmes_python_example_runs_as_printed(capsys):
     """The README's API example, executed as it stands: it trains, and its comments hold."""
     readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()

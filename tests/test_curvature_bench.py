@@ -14,6 +14,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_the_quick_benchmark_writes_ratios_measured_side_by_side(tmp_path):
     run = subprocess.run(
         [sys.executable, str(ROOT / "experiments" / "curvature_bench.py"), "--quick", "--out",

@@ -39,6 +39,7 @@ def check_record(record: dict, name: str, quick: bool):
     assert isinstance(record["metrics"], dict) and record["metrics"], f"{name}: no metrics"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FIGURES))
 def test_quick_run_writes_verdict_and_figures(name, tmp_path):
     run = subprocess.run(

@@ -44,6 +44,7 @@ EXPERIMENTS = {
 RECORD_KEYS = {"claim", "criterion", "reproduced", "quick", "machine", "metrics"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_quick_run_writes_a_verdict_metrics_and_figures(name, tmp_path):
     script = ROOT / "experiments" / f"{name}.py"

@@ -48,6 +48,7 @@ def check(record, name, quick):
         assert record["reproduced"] == all(checks.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_quick_run_writes_a_verdict_metrics_and_figures(name, tmp_path):
     script = ROOT / "experiments" / f"{name}.py"

@@ -84,6 +84,7 @@ def test_the_public_names():
     assert SETTINGS["float64"].rtol_autodiff <= 1e-10 < SETTINGS["float32"].rtol_autodiff < 1e-2
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("x64")
 def test_random_directions_for_large_nets_and_on_request():
     big = MLP((30, 40, 3), "tanh", "sigmoid", "bce")
@@ -131,6 +132,7 @@ def test_a_sign_flip_in_one_element_fails():
     assert bad[0].worst_autodiff == tuple(map(int, worst)) and bad[0].rel_err_autodiff == 2.0
 
 
+@pytest.mark.slow
 def test_a_one_percent_error_fails_in_float32_too():
     with jax.enable_x64(False):
         params, x, t = data(NET, jnp.float32)
@@ -191,6 +193,7 @@ def test_eps_sweep_shows_truncation_at_large_eps_and_round_off_at_small_eps():
 # -- the matrix -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_matrix_float64_passes_with_every_pair_and_reports_as_data():
     acts = ("relu", "step", "prelu")
     report = gradcheck_matrix(depths=(2,), activations=acts)
@@ -212,6 +215,7 @@ def test_matrix_float64_passes_with_every_pair_and_reports_as_data():
     assert "prelu        exp         poisson        ok " in text
 
 
+@pytest.mark.slow
 def test_matrix_float32():
     report = gradcheck_matrix("float32", depths=(2,), activations=("leaky_relu",))
     assert report.ok and report.cells == 45 and report.worst_rel_err_fd > 0, str(report)

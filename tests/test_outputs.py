@@ -164,6 +164,7 @@ def _csv(path, x, labels):
     return path
 
 
+@pytest.mark.slow
 def test_the_spec_round_trips_through_the_command_line(tmp_path, capsys):
     """train --output softmax:2.0: config.json holds "softmax:2", --resume of the finished run
     accepts it, and predict gives class names; a bad beta exits 2 with one error line."""
@@ -190,6 +191,7 @@ def test_the_spec_round_trips_through_the_command_line(tmp_path, capsys):
 # -- the threshold unit (seed 003) ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("x64")
 def test_threshold_is_the_sigmoid_on_labels_mapped_to_0_1_and_predicts_them():
     net, params, x, t = small("threshold", "bce", k=1)
@@ -236,6 +238,7 @@ def test_threshold_trains_xor_on_minus_one_plus_one_labels():
     assert jaxmlp.evaluate(net, result.params, x, t)["accuracy"] == 1.0
 
 
+@pytest.mark.slow
 def test_threshold_through_the_command_line_predicts_the_class_names(tmp_path, capsys):
     """A CSV with labels -1/1: the binary task's 0/1 reach the net as -1/+1, and the run's
     predictions are the file's labels."""
@@ -290,6 +293,7 @@ def test_poisson_from_the_logits_is_finite_where_e_to_z_underflows(dtype):
         np.testing.assert_array_equal(net.backprop(params, x, t)[0]["b"], [-2.0])
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("x64")
 def test_a_poisson_pair_one_percent_off_is_caught(monkeypatch):
     right = losses._CANONICAL["exp", "poisson"]  # passes: the matrices test below

@@ -69,6 +69,7 @@ def assert_histories_close(a, b, rtol=RTOL):
                 np.testing.assert_allclose(ra[key], rb[key], rtol=rtol, atol=1e-6, err_msg=key)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "optimizer, hyper",
     [
@@ -99,6 +100,7 @@ def test_member_k_is_a_solo_fit_with_member_ks_settings(optimizer, hyper):
     assert not close(pop.member(1).params, pop.member(2).params, 1e-3)
 
 
+@pytest.mark.slow
 def test_xor_members_equal_their_solo_fits_and_the_first_epochs_bitwise():
     config = TrainConfig(epochs=500, batch_size="full")
     lrs = [0.1, 0.5, 1.0, 2.0]
@@ -111,6 +113,7 @@ def test_xor_members_equal_their_solo_fits_and_the_first_epochs_bitwise():
         assert_histories_close(pop.member(k).history, solo.history, 1e-5)
 
 
+@pytest.mark.slow
 def test_a_member_is_the_same_run_in_any_population_and_any_chunk():
     """A member's run does not depend on who else trains (within the bound, see RTOL)."""
     config = TrainConfig(epochs=10, batch_size=8)
@@ -135,6 +138,7 @@ def test_a_member_is_the_same_run_in_any_population_and_any_chunk():
     }
 
 
+@pytest.mark.slow
 def test_other_values_and_seeds_never_recompile(monkeypatch):
     """One compiled program (one jit, one trace) for every value of the numbers and seeds, in a
     population as in a solo fit."""
@@ -165,6 +169,7 @@ def regression(n=32, seed=0):
     return x, (x @ rng.normal(size=(3, 2))).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_each_member_stops_early_and_restores_its_best_as_fit_does():
     x, t = regression()
     net = MLP((3, 8, 2), "tanh", "identity", "sse")
@@ -189,6 +194,7 @@ def test_each_member_stops_early_and_restores_its_best_as_fit_does():
     assert np.isnan(pop.history["val_loss"][np.argmin(stopped), max(stopped) - 1])
 
 
+@pytest.mark.slow
 def test_a_diverged_member_is_frozen_and_reported_while_the_others_go_on():
     x, t = regression()
     net = MLP((3, 8, 2), "relu", "identity", "sse", reduction="sum")
@@ -237,6 +243,7 @@ def test_bad_population_settings_are_value_errors_naming_them(kwargs, shown):
 # -- folds and grids -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_folds_are_members_each_a_solo_fit_on_its_rows():
     config = TrainConfig(epochs=8, batch_size=8, seed=2)
     train_rows, val_rows = search.kfold_rows(len(X), 4, seed=2)

@@ -47,6 +47,7 @@ def bench(*args, out):
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_only_runs_the_rows_named_and_writes_them_apart(tmp_path):
     run = bench("--quick", "--only", "fashion_grid", out=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]

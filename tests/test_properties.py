@@ -98,6 +98,7 @@ def gradients(net, params, x, t):
     return hand, auto, jax.grad(lambda p: backprop.hand_cost(net, p, x, t))(params)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(networks(), BATCH, SEED, st.sampled_from((0.3, 1.0, 2.0)))
 def test_hand_backprop_equals_autodiff_in_float64(net, n, seed, scale):
@@ -136,6 +137,7 @@ def outputs_cost_gradients(net, params, x, t):
     return y, *backprop.value_and_grad(net, params, x, t)
 
 
+@pytest.mark.slow
 @settings(PROPERTY, max_examples=10)
 @given(networks(), BATCH, SEED, st.sampled_from((1.0, 1e3)))
 def test_finite_inputs_give_finite_outputs(net, n, seed, scale):

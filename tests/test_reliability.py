@@ -516,6 +516,7 @@ def epochs_logged(out):
     return [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(reference, cached, tmp_path):
     """Killed right after its first checkpoint (during epoch 2 or the next save), resumed in a
     new process: the same params_sha256 as the uninterrupted run in a third process."""
@@ -530,6 +531,7 @@ def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(reference, cached,
     assert epochs_logged(out) == list(range(1, 41))  # no epoch twice, none missing
 
 
+@pytest.mark.slow
 def test_sigint_saves_exits_130_and_resumes_bitwise(reference, cached, tmp_path):
     out = tmp_path / "run"
     process = start_and_wait_for_checkpoint(out, tmp_path, cached)

@@ -45,6 +45,7 @@ def csv_run(frame, tmp_path_factory):
     return folder, out
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_validation_split_everywhere(csv_run):
     """The run layer, ``datasets.load`` and ``fit(val_fraction=...)`` hold out the same rows."""
     folder, _ = csv_run
@@ -128,6 +129,7 @@ def test_load_run_predicts_bit_for_bit_as_the_command_line(csv_run, frame, capsy
         model.evaluate(x, ["tall"] * 40)
 
 
+@pytest.mark.slow
 def test_a_model_fitted_in_python_saves_and_loads_back(tmp_path, capsys):
     ds = datasets.load("moons", seed=1)  # standardised: info["standardizer"]
     net = MLP((2, 6, 1), "tanh", "sigmoid", "bce")

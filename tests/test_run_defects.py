@@ -60,6 +60,7 @@ def predict(run, path, *flags):
 # -- predict matches columns by name ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_predict_matches_columns_by_name_in_any_order(csv_run, frame, capsys):
     folder, out = csv_run
     frame[FEATURES].to_csv(folder / "in.csv", index=False)
@@ -164,6 +165,7 @@ def test_data_that_moved_or_changed_is_named(csv_run, frame, tmp_path, capsys):
 # -- --task ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_integer_count_is_a_regression_with_task_regression(tmp_path, capsys):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 2))
@@ -194,6 +196,7 @@ def test_train_help_states_the_auto_task_rule(capsys):
 # -- resuming: more epochs, resolved values ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_resume_with_more_epochs_equals_the_longer_run(tmp_path, capsys):
     base = ["--data", "moons", "--hidden", "4", "--batch-size", "100", "--no-progress"]
     assert cli.main(["train", *base, "--epochs", "4", "--out", str(tmp_path / "whole")]) == 0
@@ -213,6 +216,7 @@ def test_resume_with_more_epochs_equals_the_longer_run(tmp_path, capsys):
     assert "--epochs" in error_line(capsys)
 
 
+@pytest.mark.slow
 def test_a_run_saved_before_drop_last_existed_resumes_dropping_the_last_examples(tmp_path, capsys):
     """A config.json without ``drop_last`` is a run that dropped the last n mod batch_size
     examples: resumed, it keeps doing so (the bits of an uninterrupted --drop-last yes run),
@@ -235,6 +239,7 @@ def test_a_run_saved_before_drop_last_existed_resumes_dropping_the_last_examples
     assert "--drop-last" in error_line(capsys)
 
 
+@pytest.mark.slow
 def test_a_cosine_run_cannot_be_extended(tmp_path, capsys):
     args = ["train", "--data", "xor", "--hidden", "2", "--schedule", "cosine", "--no-progress"]
     assert cli.main([*args, "--epochs", "2", "--out", str(tmp_path / "c")]) == 0
@@ -292,6 +297,7 @@ def test_flags_the_setup_uses_are_accepted(tmp_path):
 # -- CSV headers, prediction formats, paths in errors --------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_first_row_of_numbers_is_data_not_a_header(tmp_path):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(30, 2))
@@ -361,6 +367,7 @@ def test_the_python_loaders_take_a_task(tmp_path):
 # -- the compilation cache ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_repeated_runs_share_compiled_programs_in_the_cache_folder(tmp_path):
     """A real process with $JAXMLP_COMPILE_CACHE set fills that folder, and a rerun reading it
     trains the same bits; --no-compile-cache leaves its folder untouched."""
@@ -468,6 +475,7 @@ def test_a_latin1_csv_trains_evaluates_and_predicts_with_encoding(frame, tmp_pat
     assert "--encoding would be ignored" in error_line(capsys)
 
 
+@pytest.mark.slow
 def test_chunk_steps_streams_from_the_host_with_the_same_bits(tmp_path):
     """``--chunk-steps N`` (the streamed engine, issue 15) trains as the on-device run does."""
     base = ["train", "--data", "xor", "--hidden", "3", "--epochs", "3", "--batch-size", "2",

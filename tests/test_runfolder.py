@@ -187,6 +187,7 @@ def test_two_trains_into_one_folder_at_once_one_runs_the_other_exits_2(tmp_path,
     assert meta["extra"]["run_id"] == config["run_id"]
 
 
+@pytest.mark.slow
 def test_a_held_folder_is_refused_and_released_after_the_run(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
@@ -323,6 +324,7 @@ def test_a_resume_on_another_device_count_says_once_that_the_bits_will_differ(tm
 # -- divergence ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_huge_learning_rate_on_digits_stops_with_exit_3(tmp_path, capsys):
     """lr 1e6: the loss explodes (finite, ~1e5 x its start); the run stops at once, keeps a
     finite, evaluable checkpoint and valid JSON."""
@@ -396,6 +398,7 @@ def test_evaluating_or_predicting_with_non_finite_parameters_exits_2(
     assert_one_error(capsys, "NaN or Inf")
 
 
+@pytest.mark.slow
 def test_the_retry_printed_on_divergence_runs_from_the_last_good_weights(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--data", "sine", "--hidden", "4", "--optimizer", "sgd", "--lr", "10", "--epochs", "3"]

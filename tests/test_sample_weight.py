@@ -34,6 +34,7 @@ def gap(a, b):
 # -- every example, every epoch --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_example_only_in_the_short_last_batch_moves_the_parameters():
     """5 examples in batches of 2, one epoch: whichever example the shuffle leaves for the
     short last batch, changing its target changes the trained parameters. (Before, that one
@@ -51,6 +52,7 @@ def test_an_example_only_in_the_short_last_batch_moves_the_parameters():
     assert moved(True).count(False) == 1
 
 
+@pytest.mark.slow
 def test_the_short_last_batch_is_a_smaller_batch_as_in_scikit_learn():
     """The padded step equals ``make_step`` on the short batch alone (shape 5, not 8): 21
     examples in batches of 8 are steps of 8, 8 and 5, over fit's permutation."""
@@ -87,6 +89,7 @@ def test_drop_last_takes_whole_batches_only_and_full_batch_needs_no_padding():
     assert ep.batches(None, 21, 21, drop_last=False)[1] is None  # full batch: unweighted
 
 
+@pytest.mark.slow
 def test_streaming_a_short_last_batch_equals_the_on_device_run_bitwise():
     x, t = data(21)
     on_device = fit(NET, x, t, ADAM, TrainConfig(epochs=3, batch_size=8))
@@ -145,6 +148,7 @@ def test_weighted_hand_gradient_equals_jax_grad_float64_and_a_1_percent_error_is
         assert gap(plain, auto) / scale > 1e-3
 
 
+@pytest.mark.slow
 def test_the_hand_cost_custom_vjp_takes_weights():
     with jax.enable_x64(True):
         net = MLP((3, 4, 2), "tanh", "softmax", "cross_entropy")
@@ -183,6 +187,7 @@ def test_integer_weights_equal_repeated_rows_full_batch(reduction):
     )
 
 
+@pytest.mark.slow
 def test_weights_travel_through_the_validation_split_and_weigh_its_scores():
     x, t = data(40)
     s = np.linspace(0.1, 2.0, 40)
@@ -223,6 +228,7 @@ def test_bad_sample_weights_are_a_value_error_naming_the_problem(s, named):
         fit(NET, x, t, ADAM, TrainConfig(epochs=1), sample_weight=s)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drop_last", [False, True])
 def test_population_members_with_a_short_last_batch_equal_their_solo_fits(drop_last):
     """fit_population runs the same epochs: each member of a 21-example, batch-8 population

@@ -42,6 +42,7 @@ def test_second_order_solvers_reach_a_target_on_xor_in_fewer_epochs_than_adam(na
     assert epochs_to(Optimizer(name)) < epochs_to(Optimizer("adam", lr=0.05))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", second_order.NAMES)
 def test_a_run_resumed_from_its_checkpoint_equals_the_uninterrupted_run_bitwise(name, tmp_path):
     x, t = regression(16)

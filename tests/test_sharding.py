@@ -327,6 +327,7 @@ def two_processes(launched):
     return [last_json_line(worker) for worker in launched["workers"]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["hand", "autodiff"])
 def test_eight_devices_train_like_one_within_float32_rounding(report, source):
     found = report[source]

@@ -198,6 +198,7 @@ def test_lbfgs_with_max_iter_max_fun_and_tol():
     assert "only available for stochastic optimizers. lbfgs is not" in str(mine.value.__cause__)
 
 
+@pytest.mark.slow
 def test_float64_input_computes_in_float64_and_float32_stays_float32():
     """float64 X gives float64 weights and predictions, computed in float64 inside
     jax.enable_x64 (the process stays in float32: a new array is float32 afterwards); float32
@@ -373,6 +374,7 @@ def _iris():
     return (x - x.mean(0)) / x.std(0), y
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("solver, gap", [("sgd", 1e-10), ("adam", 1e-3)])
 def test_sample_weight_takes_scikit_learn_s_steps(solver, gap):
@@ -401,6 +403,7 @@ def test_sample_weight_takes_scikit_learn_s_steps(solver, gap):
         assert max(np.max(np.abs(a - b)) for a, b in zip(plain.coefs_, ours.coefs_)) > 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_lbfgs_sample_weight_scores_as_scikit_learn_s_and_integer_weights_repeat_rows():
     """lbfgs's line search is optax's, not scipy's: the weighted fits agree in score (R^2 and

@@ -82,6 +82,7 @@ ADAM_POINTS = [
 ]
 
 
+@pytest.mark.slow
 @IGNORE_CONVERGENCE
 @pytest.mark.parametrize(
     "est, points",
@@ -140,6 +141,7 @@ def test_members_equal_their_solo_fits_on_digits_to_float32_rounding():
         assert member.n_iter_ == solo.n_iter_
 
 
+@pytest.mark.slow
 @IGNORE_CONVERGENCE
 def test_structural_parameters_split_into_one_population_each():
     x, y = make_classification(120, 5, random_state=1)
@@ -155,6 +157,7 @@ def test_structural_parameters_split_into_one_population_each():
         ours.predict(x)
 
 
+@pytest.mark.slow
 @IGNORE_CONVERGENCE
 def test_scoring_names_score_as_grid_search_cv():
     x, y = make_regression(90, 3, noise=2.0, random_state=0)

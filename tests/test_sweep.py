@@ -129,6 +129,7 @@ def test_a_short_last_chunk_is_padded_and_its_members_are_their_solo_fits(tmp_pa
     assert len(np.load(out / "chunks" / "00001.npz")["train_loss"]) == 2
 
 
+@pytest.mark.slow
 def test_folds_are_members_as_grid_search_trains_them(tmp_path):
     out = tmp_path / "folds"
     argv = [*XOR, "--epochs", "100", "--seeds", "2", "--momentum", "0,0.9", "--folds", "2"]

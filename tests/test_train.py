@@ -140,6 +140,7 @@ def test_xor_with_small_normal_init_stays_on_the_plateau():
 # -- the fused epoch against references -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hand_and_autodiff_backends_follow_the_same_trajectory():
     """float32, 100 steps (20 epochs of 5, with dropout): per-epoch losses and final params
     within 1e-5."""
@@ -387,6 +388,7 @@ def test_fused_early_stopping_equals_one_epoch_per_call(monkeypatch):
     assert_bitwise_equal(fused.state, split.state)
 
 
+@pytest.mark.slow
 def test_inner_scans_of_a_few_epochs_change_no_bit(monkeypatch):
     """A call's epochs run as scans of a few epochs (XLA:CPU compiles a small loop into one
     kernel); each epoch keeps its own index, so its shuffle and dropout keys, and its outputs."""
