@@ -292,18 +292,19 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
     p, names = len(keys), ep.member_outputs(rows is not None or data[2] is not None)
     rows = rows or (None, None)
     per_call = ep.epochs_per_call(net, n, config.epochs, 4 * len(names) * p, members=p)
-    # Each call's outputs are copied once, into their place (no concatenation, no padding).
+    # Each call's outputs are copied once, into their place (no concatenation, no padding),
+    # while the next call runs.
     history = {name: np.empty((p, config.epochs), np.float32) for name in names}
-    first, start = 0, time.perf_counter()
+    first, done, start = 0, None, time.perf_counter()
     while first < config.epochs:
         epochs = jnp.arange(first, min(first + per_call, config.epochs), dtype=jnp.int32)
         carry, out = run(carry, *data, *rows, keys, hyper, epochs)
-        out = jax.device_get(out)
-        for j, name in enumerate(names):
-            history[name][:, first : first + len(epochs)] = out[..., j]
-        first += len(epochs)
+        if done is not None:
+            _copy_outputs(history, *done)
+        done, first = (out, first), first + len(epochs)
         if np.asarray(carry.stopped).all():  # every member out of patience or diverged
             break
+    _copy_outputs(history, *done)
     seconds = (time.perf_counter() - start) / first
     for h in history.values():
         h[:, first:] = np.nan  # the epochs not run (every member stopped)
@@ -316,6 +317,13 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
             params,
         )
     return params, history, carry, seconds, first
+
+
+def _copy_outputs(history: dict, out, first: int):
+    """A call's outputs ``out (P, epochs, k)`` into ``history``'s epochs from ``first`` on."""
+    out = jax.device_get(out)
+    for j, h in enumerate(history.values()):
+        h[:, first : first + out.shape[1]] = out[..., j]
 
 
 def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
