@@ -320,7 +320,8 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
 
 
 def _copy_outputs(history: dict, out, first: int):
-    """A call's outputs ``out (P, epochs, k)`` into ``history``'s epochs from ``first`` on."""
+    """A call's outputs ``out (P, epochs, k)`` (``k`` in ``history``'s order) into
+    ``history``'s epochs from ``first`` on."""
     out = jax.device_get(out)
     for j, h in enumerate(history.values()):
         h[:, first : first + out.shape[1]] = out[..., j]
