@@ -200,11 +200,16 @@ def _members(seeds, hyper, optimizer, config):
     if "init_scale" in values and (values["init_scale"] <= 0).any():
         raise ValueError(f"init_scale must be > 0, got {values['init_scale'].tolist()}.")
     swept = [name for name in values if name != "init_scale"]
+    checked = set()  # each distinct combination of values is checked once
     for k in range(p):
+        settings = tuple(float(values[name][k]) for name in swept)
+        if settings in checked:
+            continue
         try:
-            dataclasses.replace(optimizer, **{name: float(values[name][k]) for name in swept})
+            dataclasses.replace(optimizer, **dict(zip(swept, settings, strict=True)))
         except ValueError as error:
             raise ValueError(f"member {k}: {error}") from None
+        checked.add(settings)
     return seeds, values
 
 
@@ -278,7 +283,8 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> ep.Member:
 
 
 def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
-    """``(params, history, carry, seconds per epoch)`` of one chunk of members."""
+    """``(params, history, carry, seconds per epoch, epochs run)`` of one chunk of members;
+    ``history``: ``{name: (P, config.epochs)}``, NaN after the epochs run."""
     if mesh is not None:
         split = NamedSharding(mesh, PartitionSpec(MEMBERS))
         carry, keys, hyper, rows = jax.device_put((carry, keys, hyper, rows), split)
@@ -286,17 +292,22 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
     p, names = len(keys), ep.member_outputs(rows is not None or data[2] is not None)
     rows = rows or (None, None)
     per_call = ep.epochs_per_call(net, n, config.epochs, 4 * len(names) * p, members=p)
-    outs, first, start = [], 0, time.perf_counter()
+    # Each call's outputs are copied once, into their place (no concatenation, no padding),
+    # while the next call runs.
+    history = {name: np.empty((p, config.epochs), np.float32) for name in names}
+    first, done, start = 0, None, time.perf_counter()
     while first < config.epochs:
         epochs = jnp.arange(first, min(first + per_call, config.epochs), dtype=jnp.int32)
         carry, out = run(carry, *data, *rows, keys, hyper, epochs)
-        outs.append(jax.device_get(out))
-        first += len(epochs)
-        if bool(carry.stopped.all()):  # every member out of patience or diverged
+        if done is not None:
+            _copy_outputs(history, *done)
+        done, first = (out, first), first + len(epochs)
+        if np.asarray(carry.stopped).all():  # every member out of patience or diverged
             break
+    _copy_outputs(history, *done)
     seconds = (time.perf_counter() - start) / first
-    out = np.concatenate(outs, axis=1)
-    history = {name: out[..., j] for j, name in enumerate(names)}
+    for h in history.values():
+        h[:, first:] = np.nan  # the epochs not run (every member stopped)
     params = carry.params
     if config.early_stopping and config.restore_best:
         found = carry.best_val_loss < jnp.inf
@@ -305,7 +316,15 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
             carry.best_params,
             params,
         )
-    return params, history, carry, seconds
+    return params, history, carry, seconds, first
+
+
+def _copy_outputs(history: dict, out, first: int):
+    """A call's outputs ``out (P, epochs, k)`` (``k`` in ``history``'s order) into
+    ``history``'s epochs from ``first`` on."""
+    out = jax.device_get(out)
+    for j, h in enumerate(history.values()):
+        h[:, first : first + out.shape[1]] = out[..., j]
 
 
 def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
@@ -313,36 +332,44 @@ def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
     concat = lambda *a: jnp.concatenate(a) if isinstance(a[0], jax.Array) else np.concatenate(a)  # noqa: E731
     params = jax.tree.map(concat, *[part[0] for part in parts])
     state = jax.tree.map(concat, *[part[2] for part in parts])
-    pad = lambda h: np.pad(h, ((0, 0), (0, config.epochs - h.shape[1])), constant_values=np.nan)  # noqa: E731
-    history = {k: np.concatenate([pad(part[1][k]) for part in parts]) for k in parts[0][1]}
+    history = parts[0][1]
+    if len(parts) > 1:
+        history = {k: np.concatenate([part[1][k] for part in parts]) for k in history}
     stop, div, step = (
         np.asarray(a) for a in (state.stop_epoch, state.diverged_epoch, state.diverged_step)
     )
     ends = np.where(stop > 0, stop, np.where(div > 0, div - 1, config.epochs))
     counts = [part[2].stopped.shape[0] for part in parts]
-    ran = np.repeat([part[1]["train_loss"].shape[1] for part in parts], counts)
+    ran = np.repeat([part[4] for part in parts], counts)
     ends = np.minimum(ends, ran)  # a chunk whose members all stopped early ran fewer epochs
-    for h in history.values():
-        h[np.arange(h.shape[1]) >= ends[:, None]] = np.nan
+    for k in np.flatnonzero(ends < config.epochs):  # NaN after a member's last epoch
+        for h in history.values():
+            h[k, ends[k] :] = np.nan
     seconds = np.repeat([part[3] for part in parts], counts)
     best = np.asarray(state.best_val_loss)
     classifier = train.is_classifier(net)
+    # Python numbers column by column (``tolist``), then one record per member.
+    at = np.maximum(ends - 1, 0)
+    lasts = {name: h[np.arange(len(ends)), at].tolist() for name, h in history.items()}
+    settings = {name: v.tolist() for name, v in values.items()}
+    stop, div, step, seconds = (a.tolist() for a in (stop, div, step, seconds))
+    best = [b if b < math.inf else None for b in best.tolist()]
     members = []
     for k, end in enumerate(ends.tolist()):
-        last = {name: float(h[k, end - 1]) if end else None for name, h in history.items()}
+        last = {name: column[k] if end else None for name, column in lasts.items()}
         record = {"member": k, "seed": seeds[k]}
-        record |= {name: float(v[k]) for name, v in values.items()}
+        record |= {name: column[k] for name, column in settings.items()}
         record |= {
             "epochs": end,
-            "stopped_epoch": int(stop[k]) or None,
-            "diverged_epoch": int(div[k]) or None,
-            "diverged_step": int(step[k]) or None,
+            "stopped_epoch": stop[k] or None,
+            "diverged_epoch": div[k] or None,
+            "diverged_step": step[k] or None,
             "train_loss": last["train_loss"],
             "train_accuracy": _ratio(last["train_correct"], n_seen) if classifier else None,
             "val_loss": last.get("val_loss"),
             "val_accuracy": _ratio(last.get("val_correct"), n_val) if classifier else None,
-            "best_val_loss": float(best[k]) if best[k] < np.inf else None,
-            "seconds": float(seconds[k]),
+            "best_val_loss": best[k],
+            "seconds": seconds[k],
         }
         members.append(record)
     return Population(params, history, members, state, net, n_seen, n_val)
