@@ -416,3 +416,31 @@ def test_stale_temporaries_of_killed_writes_are_removed(saved, tmp_path):
     assert atomic.remove_stale_temporaries(tmp_path) == sorted(stale)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "notes.tmp"]
     assert checkpoint.load(path).state.epoch == 3
+
+
+def test_a_resume_with_other_sample_weights_or_none_is_refused(tmp_path):
+    """The sample weights a run trains on are part of it: its state and checkpoint record their
+    SHA-256, and resuming with other weights, with none, or with weights where it had none is
+    refused (all-ones weights are not the unweighted run: a mean reduction's bits differ)."""
+    x, t = moons(61)
+    config = TrainConfig(**{**CONFIG.__dict__, "early_stopping": None})
+    s = np.arange(61) % 3
+
+    def saved_at_2(weights):
+        path = tmp_path / f"{weights is None}.npz"
+
+        def stop_at_2(record, state):
+            checkpoint.save(path, state, net=NET, optimizer=OPT, config=config)
+            return state.epoch == 2
+
+        fit(NET, x, t, OPT, config, callback=stop_at_2, sample_weight=weights)
+        return checkpoint.load(path, net=NET, optimizer=OPT).state
+
+    weighted, unweighted = saved_at_2(s), saved_at_2(None)
+    for state, other in [(weighted, s[::-1]), (weighted, None), (unweighted, np.ones(61))]:
+        with pytest.raises(ValueError, match="sample_weight.*differ"):
+            fit(NET, x, t, OPT, config, state=state, sample_weight=other)
+    resumed = fit(NET, x, t, OPT, config, state=weighted, sample_weight=list(s.astype(float)))
+    assert resumed.state.epoch == config.epochs
+    assert resumed.state.sample_weight_sha256 == weighted.sample_weight_sha256
+    assert jax.tree.map(jnp.copy, weighted).sample_weight_sha256 == weighted.sample_weight_sha256
