@@ -36,6 +36,7 @@ from jaxmlp.run.settings import (
     Run,
     build,
     check_resume,
+    check_used,
     command_line,
     merge,
     precision,
@@ -113,6 +114,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
         folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
         net, optimizer, config, resolved = build(base | folds_watch, ds)
+        check_used(given, resolved)  # a flag the sweep would ignore is refused, as by train
         config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
         settings |= {"output": resolved["output"], "loss": resolved["loss"]}
         run = Run(out, settings, ds, net, optimizer, config)
