@@ -251,3 +251,15 @@ def test_a_flag_the_sweep_would_ignore_exits_2_as_train_does(argv, says, tmp_pat
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("error: ") and says in err, err
         assert not (out / "config.json").exists()
+
+
+def test_a_sweep_keeps_the_canonical_activation_spec_and_resumes_with_either_spelling(tmp_path):
+    """As train does: ``elu:1.50`` is saved as ``elu:1.5``; a resume may spell it either way."""
+    out = tmp_path / "elu"
+    argv = [*XOR, "--activation", "elu:1.50", "--epochs", "5", "--seeds", "2", "--out", str(out)]
+    assert main_output(["sweep", *argv])[0] == 0
+    saved = json.loads((out / "config.json").read_text())["settings"]
+    assert saved["activation"] == "elu:1.5"
+    for spec in ("elu:1.5", "elu:1.50"):
+        code, printed = main_output(["sweep", "--out", str(out), "--resume", "--activation", spec])
+        assert code == 0, printed
