@@ -326,10 +326,17 @@ def _opt_state_from(path, arrays, optimizer, params):
     got = arrays_of(arrays, "opt_state/")
     shapes = lambda leaves: [(tuple(np.shape(a)), np.dtype(a.dtype).name) for a in leaves]  # noqa: E731
     if shapes(got) != shapes(want):
+        why = ""
+        if optimizer.name in ("lbfgs", "cg"):  # their state was once per layer's array
+            why = (
+                f" (the checkpoint's {optimizer.name} state is likely from an older jaxmlp: "
+                "the state layout changed to one flat vector; restart the run or resume it "
+                "with that jaxmlp)"
+            )
         raise ValueError(
             f"{path}: the saved optimizer state does not fit optimizer {optimizer.name!r} on "
-            f"these parameters: {len(got)} arrays {shapes(got)[:3]}..., expected {len(want)} "
-            f"{shapes(want)[:3]}...."
+            f"these parameters{why}: {len(got)} arrays {shapes(got)[:3]}..., expected "
+            f"{len(want)} {shapes(want)[:3]}...."
         )
     leaves = [_device(path, a) for a in got]
     return jax.tree.unflatten(jax.tree.structure(template), leaves)

@@ -11,6 +11,7 @@ import zipfile
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, atomic, checkpoint, fit
@@ -444,3 +445,23 @@ def test_a_resume_with_other_sample_weights_or_none_is_refused(tmp_path):
     assert resumed.state.epoch == config.epochs
     assert resumed.state.sample_weight_sha256 == weighted.sample_weight_sha256
     assert jax.tree.map(jnp.copy, weighted).sample_weight_sha256 == weighted.sample_weight_sha256
+
+
+@pytest.mark.parametrize("name", ["lbfgs", "cg"])
+def test_a_solver_state_saved_as_a_tree_says_it_is_from_an_older_jaxmlp(name, tmp_path):
+    """lbfgs and cg once kept their state per layer's array; now as one flat vector. Such a
+    checkpoint is refused, saying why: the state layout changed, not that it is corrupt."""
+    from jaxmlp import second_order
+
+    net = MLP((2, 3, 1), "tanh", "identity", "mse")
+    params = net.init(jax.random.key(0))
+    line_search = optax.chain(second_order._polak_ribiere(), second_order._linesearch())
+    old = (optax.lbfgs() if name == "lbfgs" else line_search).init(params)
+    finite = lambda a: jnp.nan_to_num(a, posinf=0.0) if jnp.isdtype(a.dtype, "real floating") else a  # noqa: E731
+    old = jax.tree.map(finite, old)  # the +inf "best value so far" is finite after a step
+    path = tmp_path / f"{name}.npz"
+    opt = Optimizer(name)
+    state = TrainState(params, old, 1)
+    checkpoint.save(path, state, net=net, optimizer=opt, config=TrainConfig(batch_size="full"))
+    with pytest.raises(ValueError, match=f"{name}.*older jaxmlp.*layout changed"):
+        checkpoint.load(path, net=net, optimizer=opt)
