@@ -238,6 +238,7 @@ _BUILTIN = (
 
 _REGISTRY: dict[str, Activation] = {act.name: act for act in _BUILTIN}
 _SPECS: dict[str, Activation] = {}  # specs read so far (cleared when the registry changes)
+_DEFINED: dict[str, Activation] = {}  # each user name's last registration, kept by unregister
 
 
 def names() -> tuple[str, ...]:
@@ -282,6 +283,10 @@ def register(
     ``smooth=True`` declares no kinks (finite differences then need no distance from z = 0).
 
     Everything downstream (``MLP``, backprop, ``gradcheck``) then accepts ``name``.
+    Registering a name again (also after ``unregister``) with other rules replaces them, and
+    every compiled program is dropped (``jax.clear_caches``): programs are cached on the
+    ``MLP``, which holds only the name, so one compiled for the old rules would otherwise run
+    silently. Registering the same rules again drops nothing.
 
     >>> import jax.numpy as jnp
     >>> _ = register("cube", lambda z: z**3, lambda z: 3 * z**2)
@@ -301,6 +306,11 @@ def register(
     if name in _REGISTRY and _REGISTRY[name] in _BUILTIN:
         raise ValueError(f"{name!r} is a built-in activation and cannot be replaced.")
     act = Activation(name, fn, grad, grad2, smooth=bool(smooth))
+    if _DEFINED.get(name, act) != act:
+        # Programs are compiled with the MLP, which holds the name, as their cache key: a new
+        # rule under an old name would run the old rule's programs. Forget them all.
+        jax.clear_caches()
+    _DEFINED[name] = act
     _REGISTRY[name] = act
     _SPECS.clear()  # specs that name it are read afresh
     return act

@@ -4,6 +4,7 @@
 ``x_val, t_val``, or ``TrainConfig.val_fraction``) into the arrays the compiled epochs read.
 """
 
+import hashlib
 from typing import NamedTuple
 
 import jax
@@ -125,6 +126,15 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray:
     if not s.any():
         raise ValueError("sample_weight is all zero: at least one example must weigh > 0.")
     return s
+
+
+def sample_weight_sha256(sample_weight) -> str | None:
+    """SHA-256 of the training set's sample weights as float64 (``check_sample_weight``), None
+    without them. All-ones weights are not None: a mean reduction over them gives other bits."""
+    if sample_weight is None:
+        return None
+    s = np.ascontiguousarray(np.asarray(sample_weight, dtype=np.float64))
+    return hashlib.sha256(s.tobytes()).hexdigest()
 
 
 def as_arrays(net, x, t, dtype, names=("x", "t")):

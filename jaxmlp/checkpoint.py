@@ -8,7 +8,8 @@ One file holds everything a run needs to continue exactly, and nothing that need
                             around them is rebuilt from ``optimizer.build(1).init(params)``
     extra/<name>            the caller's arrays (the CLI keeps its input standardizer here)
     __jaxmlp__              the metadata, UTF-8 JSON as uint8: format, version, architecture,
-                            optimizer, train config, epoch, RNG state, early-stopping state
+                            optimizer, train config, epoch, RNG state, early-stopping state,
+                            the sample weights' SHA-256 (``TrainState.sample_weight_sha256``)
 
 The RNG state is the seed: epoch e of a run draws from ``fold_in(key(seed), e)``, so the seed and
 the epoch reached say where the random stream stands. ``save`` writes atomically (a temporary
@@ -39,6 +40,7 @@ import io
 import json
 import math
 import pathlib
+import re
 import zipfile
 import zlib
 from typing import NamedTuple
@@ -126,6 +128,7 @@ def save(
         "opt_state": [[list(a.shape), a.dtype.name] for a in arrays_of(arrays, "opt_state/")],
         "params_sha256": params_sha256(state.params),
         "config_sha256": config_sha256(net, optimizer, config),
+        "sample_weight_sha256": state.sample_weight_sha256,
         "run_id": run_id,
         "extra": extra_meta or {},
     }
@@ -183,6 +186,7 @@ def load(
         best_params=best,
         best_val_loss=math.inf if best_val_loss is None else float(best_val_loss),
         bad_epochs=_int(path, meta, "bad_epochs"),
+        sample_weight_sha256=_weights_digest(path, meta),
     )
     extra = {name[6:]: a for name, a in arrays.items() if name.startswith("extra/")}
     return Checkpoint(net, optimizer, config, state, extra, meta)
@@ -322,10 +326,17 @@ def _opt_state_from(path, arrays, optimizer, params):
     got = arrays_of(arrays, "opt_state/")
     shapes = lambda leaves: [(tuple(np.shape(a)), np.dtype(a.dtype).name) for a in leaves]  # noqa: E731
     if shapes(got) != shapes(want):
+        why = ""
+        if optimizer.name in ("lbfgs", "cg"):  # their state was once per layer's array
+            why = (
+                f" (the checkpoint's {optimizer.name} state is likely from an older jaxmlp: "
+                "the state layout changed to one flat vector; restart the run or resume it "
+                "with that jaxmlp)"
+            )
         raise ValueError(
             f"{path}: the saved optimizer state does not fit optimizer {optimizer.name!r} on "
-            f"these parameters: {len(got)} arrays {shapes(got)[:3]}..., expected {len(want)} "
-            f"{shapes(want)[:3]}...."
+            f"these parameters{why}: {len(got)} arrays {shapes(got)[:3]}..., expected "
+            f"{len(want)} {shapes(want)[:3]}...."
         )
     leaves = [_device(path, a) for a in got]
     return jax.tree.unflatten(jax.tree.structure(template), leaves)
@@ -359,6 +370,17 @@ def _device(path, a: np.ndarray):
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise ValueError(f"{path}: holds an array of dtype {a.dtype}, not numbers.")
     return jnp.asarray(a)
+
+
+def _weights_digest(path, meta) -> str | None:
+    """The recorded ``sample_weight_sha256`` (None: trained without sample weights, or saved
+    before jaxmlp recorded them)."""
+    digest = meta.get("sample_weight_sha256")
+    if digest is not None and not (
+        isinstance(digest, str) and re.fullmatch("[0-9a-f]{64}", digest)
+    ):
+        raise ValueError(f"{path}: corrupt checkpoint metadata (sample_weight_sha256 {digest!r}).")
+    return digest
 
 
 def _int(path, meta, name) -> int:

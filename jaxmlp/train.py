@@ -32,7 +32,7 @@ import optax
 
 from jaxmlp import epochs as ep
 from jaxmlp import second_order, sharding, stream
-from jaxmlp.arrays import Data, prepare, storage_dtype
+from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate, val_outputs
 from jaxmlp.optim import Optimizer, _check_int, _is_real, _store
@@ -124,7 +124,10 @@ class TrainConfig:
 
 class TrainState(NamedTuple):
     """Everything a run needs to continue exactly: arrays, plus the epoch count and the
-    early-stopping bookkeeping. ``best_params`` is None without early stopping."""
+    early-stopping bookkeeping. ``best_params`` is None without early stopping.
+    ``sample_weight_sha256`` names the sample weights the run trains on (``fit``'s
+    ``sample_weight``, None without them): a resume with other weights is refused. It is not a
+    leaf of the pytree (``jax.tree.map`` over a state keeps it as it is)."""
 
     params: list
     opt_state: optax.OptState
@@ -132,6 +135,14 @@ class TrainState(NamedTuple):
     best_params: list | None = None
     best_val_loss: float = math.inf
     bad_epochs: int = 0
+    sample_weight_sha256: str | None = None
+
+
+jax.tree_util.register_pytree_node(
+    TrainState,
+    lambda state: (tuple(state[:-1]), state.sample_weight_sha256),
+    lambda digest, children: TrainState(*children, sample_weight_sha256=digest),
+)
 
 
 class Result(NamedTuple):
@@ -190,7 +201,8 @@ def fit(
         reduction (scikit-learn's weighted mean). They travel with their rows through the
         shuffle and ``val_fraction``'s split, whose validation loss and accuracy they weigh
         too (an ``x_val`` given is unweighted). ``train_accuracy``/``val_accuracy`` are then the
-        weighted share of correct predictions.
+        weighted share of correct predictions. A resumed ``state`` must have been trained on
+        the same weights (``TrainState.sample_weight_sha256``); other ones, or None, are refused.
 
     Returns ``Result(params, history, state)``; history holds one dict per epoch: ``epoch``,
     ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (None where they do not
@@ -209,7 +221,8 @@ def fit(
         )
     keep = callback is not None or bool(config.early_stopping)  # every epoch's state is seen
     call = _program(net, data, optimizer, config, keep)
-    state, params_, opt_state = _start(net, data, optimizer, config, params, state)
+    weights = sample_weight_sha256(sample_weight)
+    state, params_, opt_state = _start(net, data, optimizer, config, params, state, weights)
     state_bytes = ep.tree_bytes((state.params, state.opt_state)) if keep else 0  # an epoch's
     per_call = _epochs_per_call(net, data.n, config, state_bytes)
     history = []
@@ -282,14 +295,23 @@ def _program(net, data: Data, optimizer, config, keep: bool):
     return call
 
 
-def _start(net, data, optimizer, config, params, state):
+def _start(net, data, optimizer, config, params, state, weights: str | None):
     """``(state, params, opt_state)``: the state to start from (fresh or resumed) and copies of
-    its arrays on the mesh (``may_alias=False``: the run donates them, never the caller's)."""
+    its arrays on the mesh (``may_alias=False``: the run donates them, never the caller's).
+    ``weights``: the sample weights' ``sample_weight_sha256``, which a resumed state must have."""
     if state is None:
         p = initial_params(net, config, params)
-        state = TrainState(p, optimizer.build(data.steps * config.epochs).init(p), 0)
+        opt_state = optimizer.build(data.steps * config.epochs).init(p)
+        state = TrainState(p, opt_state, 0, sample_weight_sha256=weights)
     else:
         net.check_params(state.params)
+        if state.sample_weight_sha256 != weights:
+            name = lambda d: "none" if d is None else f"SHA-256 {d[:16]}..."  # noqa: E731
+            raise ValueError(
+                f"The sample_weight of this resume ({name(weights)}) differ from those the "
+                f"state was trained on ({name(state.sample_weight_sha256)}): resume with the "
+                "same sample_weight (None and all ones are different runs)."
+            )
     placed = jax.device_put(
         (state.params, state.opt_state), sharding.replicated(data.mesh), may_alias=False
     )

@@ -164,3 +164,39 @@ def test_registration_errors_name_the_bad_value():
         activations.get("relux")
     activations.unregister("relu")  # built-ins stay
     assert activations.get("relu").name == "relu"
+
+
+def test_a_re_registered_activation_is_never_run_by_a_program_compiled_for_the_old_one():
+    """A name re-registered (or unregistered and registered again) with another rule: the
+    compiled programs keyed on the ``MLP`` (which holds the name) must not run the old rule."""
+    from jaxmlp import TrainConfig, evaluate, fit
+
+    x = jax.random.normal(jax.random.key(1), (8, 2))
+    t = jax.random.normal(jax.random.key(2), (8, 1))
+    config = TrainConfig(epochs=2, batch_size=4)
+    try:
+        activations.register("cube_for_tests", lambda z: z**3, lambda z: 3 * z**2)
+        net = MLP((2, 3, 1), "cube_for_tests", "identity", "mse")
+        params = net.init(jax.random.key(0))
+        evaluate(net, params, x, t)
+        fit(net, x, t, config=config)
+        for again in ("re-registered", "unregistered first"):
+            if again == "unregistered first":
+                activations.unregister("cube_for_tests")
+            scale = 2.0 if again == "re-registered" else 3.0
+            activations.register(
+                "cube_for_tests", lambda z, c=scale: c * z**3, lambda z, c=scale: 3 * c * z**2
+            )
+            loss = evaluate(net, params, x, t)["loss"]
+            np.testing.assert_allclose(loss, float(net.cost(params, x, t)), rtol=1e-6)
+            activations.register(
+                "fresh_cube_for_tests", lambda z, c=scale: c * z**3, lambda z, c=scale: 3 * c * z**2
+            )
+            fresh = fit(net.replace(activation="fresh_cube_for_tests"), x, t, config=config)
+            again_ = fit(net, x, t, config=config)
+            for a, b in zip(jax.tree.leaves(again_.params), jax.tree.leaves(fresh.params)):
+                np.testing.assert_array_equal(a, b)
+            activations.unregister("fresh_cube_for_tests")
+    finally:
+        activations.unregister("cube_for_tests")
+        activations.unregister("fresh_cube_for_tests")

@@ -11,6 +11,7 @@ import zipfile
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, atomic, checkpoint, fit
@@ -416,3 +417,51 @@ def test_stale_temporaries_of_killed_writes_are_removed(saved, tmp_path):
     assert atomic.remove_stale_temporaries(tmp_path) == sorted(stale)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "notes.tmp"]
     assert checkpoint.load(path).state.epoch == 3
+
+
+def test_a_resume_with_other_sample_weights_or_none_is_refused(tmp_path):
+    """The sample weights a run trains on are part of it: its state and checkpoint record their
+    SHA-256, and resuming with other weights, with none, or with weights where it had none is
+    refused (all-ones weights are not the unweighted run: a mean reduction's bits differ)."""
+    x, t = moons(61)
+    config = TrainConfig(**{**CONFIG.__dict__, "early_stopping": None})
+    s = np.arange(61) % 3
+
+    def saved_at_2(weights):
+        path = tmp_path / f"{weights is None}.npz"
+
+        def stop_at_2(record, state):
+            checkpoint.save(path, state, net=NET, optimizer=OPT, config=config)
+            return state.epoch == 2
+
+        fit(NET, x, t, OPT, config, callback=stop_at_2, sample_weight=weights)
+        return checkpoint.load(path, net=NET, optimizer=OPT).state
+
+    weighted, unweighted = saved_at_2(s), saved_at_2(None)
+    for state, other in [(weighted, s[::-1]), (weighted, None), (unweighted, np.ones(61))]:
+        with pytest.raises(ValueError, match="sample_weight.*differ"):
+            fit(NET, x, t, OPT, config, state=state, sample_weight=other)
+    resumed = fit(NET, x, t, OPT, config, state=weighted, sample_weight=list(s.astype(float)))
+    assert resumed.state.epoch == config.epochs
+    assert resumed.state.sample_weight_sha256 == weighted.sample_weight_sha256
+    assert jax.tree.map(jnp.copy, weighted).sample_weight_sha256 == weighted.sample_weight_sha256
+
+
+@pytest.mark.parametrize("name", ["lbfgs", "cg"])
+def test_a_solver_state_saved_as_a_tree_says_it_is_from_an_older_jaxmlp(name, tmp_path):
+    """lbfgs and cg once kept their state per layer's array; now as one flat vector. Such a
+    checkpoint is refused, saying why: the state layout changed, not that it is corrupt."""
+    from jaxmlp import second_order
+
+    net = MLP((2, 3, 1), "tanh", "identity", "mse")
+    params = net.init(jax.random.key(0))
+    line_search = optax.chain(second_order._polak_ribiere(), second_order._linesearch())
+    old = (optax.lbfgs() if name == "lbfgs" else line_search).init(params)
+    finite = lambda a: jnp.nan_to_num(a, posinf=0.0) if jnp.isdtype(a.dtype, "real floating") else a  # noqa: E731
+    old = jax.tree.map(finite, old)  # the +inf "best value so far" is finite after a step
+    path = tmp_path / f"{name}.npz"
+    opt = Optimizer(name)
+    state = TrainState(params, old, 1)
+    checkpoint.save(path, state, net=net, optimizer=opt, config=TrainConfig(batch_size="full"))
+    with pytest.raises(ValueError, match=f"{name}.*older jaxmlp.*layout changed"):
+        checkpoint.load(path, net=net, optimizer=opt)

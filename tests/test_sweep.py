@@ -194,7 +194,7 @@ def test_sigkill_between_chunks_then_resume_gives_the_uninterrupted_members(tmp_
         (["--seeds", "3,3"], "repeats a seed"),
         (["--epochs", "10,20"], "--epochs takes one value in a sweep"),
         (["--dropout", "0.1,0.2"], "--dropout takes one value in a sweep"),
-        (["--optimizer", "adam", "--momentum", "0.5,0.9"], "momentum is a setting of sgd"),
+        (["--optimizer", "adam", "--momentum", "0.5,0.9"], "--momentum would be ignored"),
         (["--lr", "0.1,-1"], "member 1"),
         (["--init-scale", "1,0"], "init_scale must be > 0"),
         (["--folds", "1"], "folds must be an integer in [2, n=4]"),
@@ -236,3 +236,31 @@ def test_wilson_interval_matches_its_closed_form():
     assert (round(low, 4), round(high, 4)) == (0.7639, 0.9911)
     assert wilson(0, 10)[0] == 0.0 and wilson(12, 12)[1] == 1.0  # exact, not 1 - 1e-16
     assert wilson(12, 12)[0] == pytest.approx(1 - wilson(0, 12)[1])
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--drop-last", "yes"], "--drop-last would be ignored"),
+        (["--optimizer", "adam", "--decay-rate", "0.5"], "--decay-rate would be ignored"),
+    ],
+)
+def test_a_flag_the_sweep_would_ignore_exits_2_as_train_does(argv, says, tmp_path, capsys):
+    for command in ("train", "sweep"):
+        out = tmp_path / command
+        assert cli.main([command, *XOR, "--epochs", "5", *argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: ") and says in err, err
+        assert not (out / "config.json").exists()
+
+
+def test_a_sweep_keeps_the_canonical_activation_spec_and_resumes_with_either_spelling(tmp_path):
+    """As train does: ``elu:1.50`` is saved as ``elu:1.5``; a resume may spell it either way."""
+    out = tmp_path / "elu"
+    argv = [*XOR, "--activation", "elu:1.50", "--epochs", "5", "--seeds", "2", "--out", str(out)]
+    assert main_output(["sweep", *argv])[0] == 0
+    saved = json.loads((out / "config.json").read_text())["settings"]
+    assert saved["activation"] == "elu:1.5"
+    for spec in ("elu:1.5", "elu:1.50"):
+        code, printed = main_output(["sweep", "--out", str(out), "--resume", "--activation", spec])
+        assert code == 0, printed

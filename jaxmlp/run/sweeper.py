@@ -36,6 +36,7 @@ from jaxmlp.run.settings import (
     Run,
     build,
     check_resume,
+    check_used,
     command_line,
     merge,
     precision,
@@ -95,13 +96,6 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
     saved = _saved(out) if resume else None
     given = _as_lists(given)
     settings = merge(given, saved)
-    if saved is not None:  # the given settings, as given, must be the sweep's own
-        check_resume({k: v for k, v in given.items() if k != "epochs"}, settings, saved, out)
-        if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
-            raise ValueError(
-                f"--epochs differs from the {saved['settings']['epochs']} of the "
-                f"sweep in {out}: a sweep resumes with its own length."
-            )
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
     with precision(settings["dtype"]):
         if settings["folds"] is not None:  # the folds hold out their own validation rows
@@ -113,8 +107,16 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
         folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
         net, optimizer, config, resolved = build(base | folds_watch, ds)
+        check_used(given, resolved)  # a flag the sweep would ignore is refused, as by train
         config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
-        settings |= {"output": resolved["output"], "loss": resolved["loss"]}
+        settings |= {name: resolved[name] for name in ("output", "loss", "activation")}
+        if saved is not None:  # the given settings, resolved as train's, must be the sweep's own
+            check_resume({k: v for k, v in given.items() if k != "epochs"}, settings, saved, out)
+            if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
+                raise ValueError(
+                    f"--epochs differs from the {saved['settings']['epochs']} of the "
+                    f"sweep in {out}: a sweep resumes with its own length."
+                )
         run = Run(out, settings, ds, net, optimizer, config)
         if saved is not None and saved["data"]["sha256"] != data.sha256(ds):
             raise ValueError(
