@@ -142,7 +142,7 @@ class MLP:
     # -- parameters ----------------------------------------------------------------------------
 
     def init(self, key, dtype=jnp.float32) -> list[dict]:
-        """Fresh parameters (``initializers.network``, compiled); ``dtype`` float32 by default."""
+        """Fresh parameters, keys split per layer, drawn compiled (``initializers.network``)."""
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
         layers = []
@@ -154,7 +154,7 @@ class MLP:
                 if self.init_scheme
                 else initializers.default_for(hidden.family or hidden.name if hidden else acts[l])
             )
-            alpha = hidden.alpha_init if hidden and hidden.learnable else None  # keys: per layer
+            alpha = hidden.alpha_init if hidden and hidden.learnable else None
             layers.append(initializers.Layer(scheme, fan_in, fan_out, alpha))
         return initializers.network(tuple(layers), key, dtype)
 

@@ -36,7 +36,7 @@ from jaxmlp import second_order, sharding, stream
 from jaxmlp.arrays import Data, prepare, storage_dtype
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate, val_outputs
-from jaxmlp.optim import Optimizer, _check_int, _is_real, _store
+from jaxmlp.optim import Optimizer, _check_int, _is_real, _store, initial_state
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
 
@@ -291,8 +291,7 @@ def _start(net, data, spec, config, params, state):
     a fresh state's own arrays (drawn here, never seen by the caller) travel uncopied."""
     if state is None:
         p = initial_params(net, config, params)
-        # the structure (placeholder numbers) builds the optimizer's state: it holds no numbers
-        state = TrainState(p, _optimizer_init(spec.optimizer, spec.total_steps, p), 0)
+        state = TrainState(p, initial_state(spec.optimizer, spec.total_steps, p), 0)
         copy = params is not None
     else:
         net.check_params(state.params)
@@ -301,15 +300,6 @@ def _start(net, data, spec, config, params, state):
     if copy:
         return state, *jax.device_put(arrays, sharding.replicated(data.mesh), may_alias=False)
     return state, *sharding.place_replicated(arrays, data.mesh)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _optimizer_init(structure: Optimizer, total_steps: int, params):
-    """The optimizer's initial state, compiled once per optimizer structure (``structure``:
-    placeholder numbers, ``epochs.split_numbers``; another learning rate does not compile
-    again) and parameter shapes. Op by op, it and the initial parameters took ~1 ms of a fresh
-    XOR ``fit``; compiled, ~0.2 ms with the placement (experiments/BENCHMARKS.md)."""
-    return structure.build(total_steps).init(params)
 
 
 def initial_params(net, config: TrainConfig, params=None):
