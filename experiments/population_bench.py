@@ -247,9 +247,10 @@ def fit_phases(x, t, config, n):
 
         data = train.prepare(XOR, x, t, None, None, config)
         lap("prepare")
-        call = train._program(XOR, data, optimizer, config, False)
+        spec, numbers = train.step_spec(optimizer, config, data.steps)
+        call = train._program(XOR, data, spec, numbers, config, False)
         lap("program")
-        _, p, o = train._start(XOR, data, optimizer, config, None, None)
+        _, p, o = train._start(XOR, data, spec, config, None, None)
         lap("start")
         p, o, out = call(p, o, 0, config.epochs)
         jax.block_until_ready(p)

@@ -142,10 +142,17 @@ def as_arrays(net, x, t, dtype, names=("x", "t")):
     if x.shape[0] == 0:
         raise ValueError(f"{names[0]} is empty: training needs at least one example.")
     t = net.targets(t, x.shape[0], dtype)
-    for name, a in zip(names, (x, t), strict=True):  # one reduction each; no per-step syncs
-        if jnp.issubdtype(a.dtype, jnp.inexact) and not bool(jnp.isfinite(a).all()):
+    for name, finite in zip(names, np.asarray(_finite_each(x, t)), strict=True):  # one sync
+        if not finite:
             raise ValueError(f"{name} contains NaN or Inf; remove or impute them first.")
     return x, t
+
+
+@jax.jit
+def _finite_each(*arrays):
+    """Per array, whether every value is finite (an integer array always is), in one
+    compiled call."""
+    return jnp.stack([jnp.isfinite(a).all() for a in arrays])
 
 
 def storage_dtype(name: str):

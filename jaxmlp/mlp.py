@@ -142,25 +142,21 @@ class MLP:
     # -- parameters ----------------------------------------------------------------------------
 
     def init(self, key, dtype=jnp.float32) -> list[dict]:
-        """Fresh parameters; keys are split per layer. ``dtype`` float32 by default."""
+        """Fresh parameters, keys split per layer, drawn compiled (``initializers.network``)."""
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
-        params = []
+        layers = []
         acts = (*self.hidden_activations, self.output)
-        for l, (key_l, fan_in, fan_out) in enumerate(
-            zip(jax.random.split(key, len(self.sizes) - 1), self.sizes, self.sizes[1:])
-        ):
+        for l, (fan_in, fan_out) in enumerate(zip(self.sizes, self.sizes[1:])):
             hidden = activations.get(acts[l]) if l < len(self.sizes) - 2 else None
             scheme = (
                 initializers.parse(self.init_scheme)
                 if self.init_scheme
                 else initializers.default_for(hidden.family or hidden.name if hidden else acts[l])
             )
-            layer = initializers.layer(scheme, key_l, fan_in, fan_out, dtype)
-            if hidden and hidden.learnable:
-                layer["alpha"] = jnp.full((fan_out,), hidden.alpha_init, dtype)
-            params.append(layer)
-        return params
+            alpha = hidden.alpha_init if hidden and hidden.learnable else None
+            layers.append(initializers.Layer(scheme, fan_in, fan_out, alpha))
+        return initializers.network(tuple(layers), key, dtype)
 
     def check_params(self, params, *, finite: bool = False) -> None:
         """ValueError unless ``params`` matches this architecture, layer by layer, in a real
@@ -293,7 +289,7 @@ class MLP:
         if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
             raise ValueError(f"x must be numeric, got dtype {x.dtype}.")
         _check_range(x, dtype, "x")
-        return jnp.asarray(x, dtype)
+        return _as(x, dtype)
 
     def _check_xt(self, params, x, t):
         x = self._check_x(params, x)
@@ -327,7 +323,7 @@ class MLP:
         else:
             losses.check_targets(self.loss, t)
         _check_range(t, dtype, "t")
-        return jnp.asarray(t, dtype)
+        return _as(t, dtype)
 
 
 def _canonical(activation):
@@ -355,6 +351,12 @@ def _all_finite(a) -> bool:
     xp = jnp if isinstance(a, jax.Array) else np
     with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
         return bool(xp.isfinite(a).all())
+
+
+def _as(a, dtype):
+    """``jnp.asarray(a, dtype)``; a strongly typed jax array of ``dtype`` is returned as it is."""
+    ok = isinstance(a, jax.Array) and a.dtype == dtype and not a.weak_type
+    return a if ok else jnp.asarray(a, dtype)
 
 
 def _check_range(a, dtype, name) -> None:

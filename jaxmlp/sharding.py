@@ -48,9 +48,23 @@ def place_data(tree, mesh: Mesh):
 
     def place(a):
         split = isinstance(a, jax.Array) and not a.sharding.is_fully_replicated
-        return jax.device_put(a, batch_sharded(mesh) if split else replicated(mesh))
+        return _put(a, batch_sharded(mesh) if split else replicated(mesh))
 
     return jax.tree.map(place, tree)
+
+
+def place_replicated(tree, mesh: Mesh):
+    """Every array of ``tree`` replicated over the mesh."""
+    target = replicated(mesh)
+    return jax.tree.map(lambda a: _put(a, target), tree)
+
+
+def _put(a, target):
+    """``a`` on ``target``; an array already there is returned as it is (no copy, nor a
+    device_put's new handle on the same buffer: ~40 us an array)."""
+    if isinstance(a, jax.Array) and a.sharding.is_equivalent_to(target, a.ndim):
+        return a
+    return jax.device_put(a, target)
 
 
 def devices_for(batch_size: int) -> int:

@@ -20,6 +20,7 @@ before. ``fit(..., sample_weight=s)`` weighs the examples by the same rule (``lo
 """
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from jaxmlp import second_order, sharding, stream
 from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate, val_outputs
-from jaxmlp.optim import Optimizer, _check_int, _is_real, _store
+from jaxmlp.optim import Optimizer, _check_int, _is_real, _store, initial_state
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
 
@@ -220,9 +221,10 @@ def fit(
             f"use one of the first-order optimizers or drop sample_weight."
         )
     keep = callback is not None or bool(config.early_stopping)  # every epoch's state is seen
-    call = _program(net, data, optimizer, config, keep)
+    spec, numbers = step_spec(optimizer, config, data.steps)
+    call = _program(net, data, spec, numbers, config, keep)
     weights = sample_weight_sha256(sample_weight)
-    state, params_, opt_state = _start(net, data, optimizer, config, params, state, weights)
+    state, params_, opt_state = _start(net, data, spec, config, params, state, weights)
     state_bytes = ep.tree_bytes((state.params, state.opt_state)) if keep else 0  # an epoch's
     per_call = _epochs_per_call(net, data.n, config, state_bytes)
     history = []
@@ -264,12 +266,13 @@ def step_spec(optimizer, config, steps_per_epoch: int, names=()):
     return spec, numbers
 
 
-def _program(net, data: Data, optimizer, config, keep: bool):
+def _program(net, data: Data, spec, numbers: dict, config, keep: bool):
     """``call(params, opt_state, first, k) -> (params, opt_state, out)``: epochs
-    ``first .. first + k - 1`` on the devices, or streamed from the host."""
-    spec, numbers = step_spec(optimizer, config, data.steps)
-    hyper = {k: jnp.asarray(v, storage_dtype(config.dtype)) for k, v in numbers.items()}
-    key = jax.random.key(config.seed)
+    ``first .. first + k - 1`` on the devices, or streamed from the host; ``spec, numbers``:
+    ``step_spec``'s. The numbers and epoch indices travel as NumPy arrays (the same values as
+    ``jnp.asarray``'s, without an op each on the device)."""
+    hyper = {k: np.asarray(v, storage_dtype(config.dtype)) for k, v in numbers.items()}
+    key = run_key(config.seed)
     x, t, x_val, t_val = data[:4]
     if config.chunk_steps is None:
         has_val = x_val is not None
@@ -277,7 +280,7 @@ def _program(net, data: Data, optimizer, config, keep: bool):
         run = ep.make_epochs(net, spec, *args)
 
         def call(params, opt_state, first, k):
-            epochs = jnp.arange(first, first + k, dtype=jnp.int32)
+            epochs = np.arange(first, first + k, dtype=np.int32)
             weights = {} if data.s is None else {"s": data.s, "s_val": data.s_val}
             return run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs, **weights)
 
@@ -295,14 +298,16 @@ def _program(net, data: Data, optimizer, config, keep: bool):
     return call
 
 
-def _start(net, data, optimizer, config, params, state, weights: str | None):
-    """``(state, params, opt_state)``: the state to start from (fresh or resumed) and copies of
-    its arrays on the mesh (``may_alias=False``: the run donates them, never the caller's).
+def _start(net, data, spec, config, params, state, weights: str | None):
+    """``(state, params, opt_state)``: the state to start from (fresh or resumed) and its
+    arrays on the mesh: the run donates them, so copies of the caller's (``may_alias=False``);
+    a fresh state's own arrays (drawn here, never seen by the caller) travel uncopied.
     ``weights``: the sample weights' ``sample_weight_sha256``, which a resumed state must have."""
     if state is None:
         p = initial_params(net, config, params)
-        opt_state = optimizer.build(data.steps * config.epochs).init(p)
+        opt_state = initial_state(spec.optimizer, spec.total_steps, p)
         state = TrainState(p, opt_state, 0, sample_weight_sha256=weights)
+        copy = params is not None
     else:
         net.check_params(state.params)
         if state.sample_weight_sha256 != weights:
@@ -312,20 +317,33 @@ def _start(net, data, optimizer, config, params, state, weights: str | None):
                 f"state was trained on ({name(state.sample_weight_sha256)}): resume with the "
                 "same sample_weight (None and all ones are different runs)."
             )
-    placed = jax.device_put(
-        (state.params, state.opt_state), sharding.replicated(data.mesh), may_alias=False
-    )
-    return state, *placed
+        copy = True
+    arrays = (state.params, state.opt_state)
+    if copy:
+        return state, *jax.device_put(arrays, sharding.replicated(data.mesh), may_alias=False)
+    return state, *sharding.place_replicated(arrays, data.mesh)
 
 
 def initial_params(net, config: TrainConfig, params=None):
-    """The parameters a run of ``config`` starts from: ``params``, or ``net.init`` on the seed's
-    init stream, checked and in the storage dtype (the master weights)."""
+    """The parameters a run of ``config`` starts from: ``params`` (checked, in the storage
+    dtype: the master weights), or ``net.init`` in that dtype on the seed's init stream."""
     dtype = storage_dtype(config.dtype)
     if params is None:
-        params = net.init(jax.random.fold_in(jax.random.key(config.seed), _INIT_STREAM), dtype)
+        return net.init(run_key(config.seed, _INIT_STREAM), dtype)
     net.check_params(params)
     return jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
+
+
+@functools.lru_cache(maxsize=256)
+def _run_key(seed: int, stream, impl: str):
+    key = jax.random.key(seed)
+    return key if stream is None else jax.random.fold_in(key, stream)
+
+
+def run_key(seed: int, stream=None):
+    """``jax.random.key(seed)``, folded with ``stream`` when given; cached (a key is immutable;
+    op by op the two took ~0.2 ms of a fit)."""
+    return _run_key(seed, stream, jax.config.jax_default_prng_impl)
 
 
 @jax.jit

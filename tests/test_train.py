@@ -2,6 +2,8 @@
 validation and early stopping, callbacks, divergence, determinism, resume, precision, and the
 errors of a bad configuration."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -579,3 +581,23 @@ def test_a_run_of_2_to_the_31_steps_or_more_is_refused():
         fit(NET, x, t, ADAM, TrainConfig(epochs=2**31 // 5 + 1, batch_size=8))
     with pytest.raises(ValueError, match=r"< 2\*\*31"):
         fit_population(NET, x, t, ADAM, TrainConfig(epochs=2**31, batch_size=8), seeds=[0])
+
+
+def test_history_is_a_plain_list_of_plain_dicts():
+    """Built by C-level maps into copies of one template: still a ``list`` of ``dict`` (a lazy
+    subclass would be invisible to ``json.dumps``), one per epoch, keys in their order, and the
+    caller's data and parameters left usable (a fresh state's own arrays are donated
+    uncopied, the caller's never)."""
+    params = PLAIN.init(jax.random.key(5))
+    x = jnp.asarray(X)
+    result = fit(PLAIN, x, T, ADAM, FULL, params=params, x_val=X[:8], t_val=T[:8])
+    fresh = fit(PLAIN, x, T, ADAM, FULL)
+    for history in (result.history, fresh.history):
+        assert type(history) is list and all(type(r) is dict for r in history)
+        assert [r["epoch"] for r in history] == list(range(1, FULL.epochs + 1))
+        assert json.loads(json.dumps(history)) == history
+    assert list(result.history[0]) == [
+        "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds", "fused",
+    ]  # fmt: skip
+    assert all(type(v) is float for r in result.history for v in list(r.values())[1:6])
+    assert not any(a.is_deleted() for a in jax.tree.leaves((params, x)))
