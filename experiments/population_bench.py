@@ -39,7 +39,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-from jaxmlp import MLP, Optimizer, TrainConfig, fit, fit_population, train
+from jaxmlp import MLP, Optimizer, TrainConfig, fit, fit_population, history, train
 from jaxmlp.sklearn import MLPClassifier, PopulationSearchCV
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
@@ -250,14 +250,14 @@ def fit_phases(x, t, config, n):
         spec, numbers = train.step_spec(optimizer, config, data.steps)
         call = train._program(XOR, data, spec, numbers, config, False)
         lap("program")
-        _, p, o = train._start(XOR, data, spec, config, None, None)
+        _, p, o = train._start(XOR, data, spec, config, None, None, None)
         lap("start")
         p, o, out = call(p, o, 0, config.epochs)
         jax.block_until_ready(p)
         lap("compiled_call")
         out = jax.device_get(out)
         lap("to_host")
-        train._records(XOR, out, 0, 0.0, data.n_seen, None)
+        history.epoch_records(XOR, out, 0, 0.0, data.n_seen, None)
         lap("records")
     return {name: statistics.median(v) for name, v in phases.items()}
 

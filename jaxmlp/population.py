@@ -33,6 +33,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp import arrays, sharding, train
 from jaxmlp import epochs as ep
+from jaxmlp.history import epoch_records
 from jaxmlp.optim import HYPERPARAMETERS, Optimizer
 from jaxmlp.train import Result, TrainConfig, TrainState
 
@@ -70,7 +71,7 @@ class Population:
         end = self.members[k]["epochs"]
         out = {name: self.history[name][k, :end].tolist() for name in self.history}
         x_val = np.empty((self.n_val, 0)) if self.n_val else None
-        history = train._records(self.net, out, 0, self.members[k]["seconds"], self.n_seen, x_val)
+        history = epoch_records(self.net, out, 0, self.members[k]["seconds"], self.n_seen, x_val)
         s = pick(self.state)
         best = s.best_params if float(s.best_val_loss) < math.inf else None
         state = TrainState(

@@ -36,6 +36,7 @@ from jaxmlp import second_order, sharding, stream
 from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate, val_outputs
+from jaxmlp.history import epoch_records
 from jaxmlp.optim import Optimizer, _check_int, _is_real, _store, initial_state
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
@@ -235,7 +236,7 @@ def fit(
         states = out.pop("states", None)  # with keep: on the devices, sharded like the state
         out = jax.device_get(out)
         seconds = (time.perf_counter() - start) / k
-        records = _records(net, out, first, seconds, data.n_seen, data.x_val, data.val_seen)
+        records = epoch_records(net, out, first, seconds, data.n_seen, data.x_val, data.val_seen)
         bad = int(out["bad"])  # the run's first non-finite step, -1: none
         if not keep and bad < 0:  # no one looks between the calls' ends
             history += records
@@ -378,40 +379,6 @@ def final_params(state: TrainState, config: TrainConfig):
 
 def _finish(state, history, config):
     return Result(final_params(state, config), history, state)
-
-
-def _records(net, out, first, seconds, n_seen, x_val, val_seen=None):
-    """One history dict per epoch of a call, from its outputs (arrays or lists); ``seconds`` is
-    the call's time split evenly among its ``k`` epochs. Built column by column into copies of
-    one template (5000 records: ~0.5 ms less than dict by dict). Accuracies divide by
-    ``n_seen`` (or each epoch's ``train_weight``, with sample weights) and ``val_seen`` (the
-    validation weight; ``len(x_val)`` when None)."""
-    k = len(out["train_loss"])
-    classifier, val = is_classifier(net), x_val is not None
-    columns = {"epoch": range(first + 1, first + k + 1), "train_loss": _floats(out["train_loss"])}
-    if classifier:
-        seen = out.get("train_weight", n_seen)
-        columns["train_accuracy"] = _floats(out["train_correct"], seen)
-    if val:
-        columns["val_loss"] = _floats(out["val_loss"])
-        if classifier:
-            seen = x_val.shape[0] if val_seen is None else val_seen
-            columns["val_accuracy"] = _floats(out["val_correct"], seen)
-    template = dict.fromkeys(("epoch", "train_loss", "train_accuracy", "val_loss"))
-    template |= {"val_accuracy": None, "seconds": seconds, "fused": k}
-    records = [template.copy() for _ in range(k)]
-    for name, column in columns.items():
-        for record, value in zip(records, column, strict=True):
-            record[name] = value
-    return records
-
-
-def _floats(values, n=1) -> list:
-    """Python floats ``values / n`` (float64, as ``float(v) / n``); ``n`` a number or one per
-    value."""
-    a = np.asarray(values, np.float64)
-    n = np.asarray(n, np.float64)
-    return (a / n if n.ndim or n != 1 else a).tolist()
 
 
 def _epochs_per_call(net, n: int, config, state_bytes: int = 0) -> int:
