@@ -58,6 +58,7 @@ def test_quick_run_covers_every_workload_and_draws_the_figures(quick):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC, name
 
 
+@pytest.mark.slow
 def test_every_timing_has_its_median_and_range_over_the_rounds(quick):
     found = list(timings(quick[0]["workloads"]))
     assert len(found) > 50
@@ -67,6 +68,7 @@ def test_every_timing_has_its_median_and_range_over_the_rounds(quick):
         assert t["n"] == len(t["samples"]) >= 1, path
 
 
+@pytest.mark.slow
 def test_each_peer_ran_or_says_why_it_was_skipped(quick):
     record = quick[0]
     contenders = record["workloads"]["fashion_epoch"]["contenders"]
@@ -76,6 +78,7 @@ def test_each_peer_ran_or_says_why_it_was_skipped(quick):
     assert {"jaxmlp", "jaxmlp autodiff", "jax+optax scan", "numpy", "gemm floor"} <= set(contenders)
 
 
+@pytest.mark.slow
 def test_the_ceiling_the_ratios_and_the_floor_fractions_are_recorded(quick):
     record = quick[0]
     for rows in record["workloads"]["wide_step"]["batches"].values():
@@ -90,6 +93,7 @@ def test_the_ceiling_the_ratios_and_the_floor_fractions_are_recorded(quick):
         assert all("gemm floor" in point["contenders"] for point in sweep)
 
 
+@pytest.mark.slow
 def test_targets_state_the_measured_value_and_a_verdict(quick):
     targets = quick[0]["targets"]
     assert len(targets) >= 6
@@ -98,6 +102,7 @@ def test_targets_state_the_measured_value_and_a_verdict(quick):
         assert row["name"] and row["target"]
 
 
+@pytest.mark.slow
 def test_the_markdown_tables_render_from_the_json(quick, tmp_path):
     spec = importlib.util.spec_from_file_location("bench", EXPERIMENTS / "bench.py")
     sys.path.insert(0, str(EXPERIMENTS))  # bench imports experiments/common.py

@@ -368,7 +368,9 @@ def test_an_h2_one_percent_off_is_caught_by_every_check_that_uses_it(tanh_one_pe
 
 
 @pytest.mark.usefixtures("x64")
-@pytest.mark.parametrize("pair", [("softmax", "cross_entropy"), ("sigmoid", "bce")])
+@pytest.mark.parametrize(
+    "pair", [pytest.param(("softmax", "cross_entropy"), marks=pytest.mark.slow), ("sigmoid", "bce")]
+)
 def test_a_wrong_output_curvature_is_caught(pair, monkeypatch):
     record = losses._CANONICAL[pair]
     monkeypatch.setitem(

@@ -336,24 +336,28 @@ def test_eight_devices_train_like_one_within_float32_rounding(report, source):
     assert found["loss_drop"] < 0.9, found  # it trained: the agreement is not vacuous
 
 
+@pytest.mark.slow
 def test_a_short_last_batch_with_sample_weights_trains_on_eight_devices_like_one(report):
     found = report["weighted"]
     assert found["param_error"] < 1e-5 and found["loss_error"] < 1e-5, found
     assert set(found["devices"]) == {DEVICES}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["hand", "autodiff"])
 def test_all_devices_by_default_with_params_replicated(report, source):
     assert set(report[source]["devices"]) == {DEVICES}
     assert all(report[source]["replicated"])
 
 
+@pytest.mark.slow
 def test_step_sees_the_batch_sharded_and_the_params_replicated(report):
     inside = report["inside"]
     assert inside["x_shard"] == [16 // DEVICES, 4] and inside["x_devices"] == DEVICES
     assert inside["w_replicated"] and inside["w_devices"] == DEVICES
 
 
+@pytest.mark.slow
 def test_fused_epoch_stays_one_program_with_the_all_reduce_inside_its_loops(report):
     """The all-reduce of the gradient sums sits in the step loop inside the epoch loop: XLA
     inserted it, nothing leaves the device between steps, and nothing else is communicated."""
@@ -363,10 +367,12 @@ def test_fused_epoch_stays_one_program_with_the_all_reduce_inside_its_loops(repo
     assert hlo["host_callbacks"] == 0, hlo
 
 
+@pytest.mark.slow
 def test_resume_is_bitwise_on_eight_devices(report):
     assert report["resume"] == {"bitwise": True, "losses_equal": True, "state_devices": DEVICES}
 
 
+@pytest.mark.slow
 def test_bfloat16_compute_works_sharded(report):
     found = report["bfloat16"]
     assert found["dtypes"] == ["float32", "int32"], found  # masters and optimizer state; counts
@@ -374,6 +380,7 @@ def test_bfloat16_compute_works_sharded(report):
     assert found["devices"] == DEVICES
 
 
+@pytest.mark.slow
 def test_batch_that_does_not_divide_over_the_devices_asked_for_is_a_clear_error(report):
     message = report["errors"]["indivisible_batch"]
     assert message is not None and "12" in message and "8 devices" in message, message
@@ -381,6 +388,7 @@ def test_batch_that_does_not_divide_over_the_devices_asked_for_is_a_clear_error(
     assert message is not None and "60" in message and "8 devices" in message, message
 
 
+@pytest.mark.slow
 def test_by_default_a_batch_trains_on_the_devices_it_divides_over_and_says_so(report):
     """The README's XOR command (batch 4, full batch) on a host with 8 devices: one device, a
     warning, and the same predictions as on one device; batch 12: six devices; batch 16: all
@@ -394,6 +402,7 @@ def test_by_default_a_batch_trains_on_the_devices_it_divides_over_and_says_so(re
     assert defaults["batch_16"] == {"devices": 8, "warnings": []}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["xor_error", "batch_12_error", "xor_warning"])
 def test_the_advice_printed_works_when_followed(report, case):
     followed = report["followed"][case]
@@ -401,17 +410,20 @@ def test_the_advice_printed_works_when_followed(report, case):
     assert followed["errors"] == [None] * len(followed["advice"]), followed
 
 
+@pytest.mark.slow
 def test_more_devices_than_available_is_a_clear_error(report):
     message = report["errors"]["too_many_devices"]
     assert message is not None and "devices=9" in message and "8 device" in message, message
 
 
+@pytest.mark.slow
 def test_data_already_split_along_data_trains_like_replicated_data(report):
     found = report["split_data"]
     assert found["x_stays_split"]
     assert found["param_error"] < 1e-5 and found["loss_error"] < 1e-5, found
 
 
+@pytest.mark.slow
 def test_two_processes_each_with_its_shard_train_like_one_process(report, two_processes):
     """Real multi-process SPMD on one machine: jax.distributed, 2 x 4 CPU devices, each process
     loading half the examples with jax.make_array_from_process_local_data."""
@@ -423,6 +435,7 @@ def test_two_processes_each_with_its_shard_train_like_one_process(report, two_pr
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_split_across_processes_needs_explicit_validation_data(two_processes):
     message = two_processes[0]["val_fraction_error"]
     assert message is not None and "x_val" in message and "val_fraction" in message, message
