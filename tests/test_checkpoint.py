@@ -88,7 +88,12 @@ def test_final_params_are_the_best_ones_with_early_stopping(saved):
 
 @pytest.mark.parametrize(
     "n, drop_last, weighted",
-    [(64, False, False), (61, False, False), (61, True, False), (61, False, True)],
+    [
+        (64, False, False),
+        (61, False, False),
+        pytest.param(61, True, False, marks=pytest.mark.slow),
+        pytest.param(61, False, True, marks=pytest.mark.slow),
+    ],
     ids=["whole-batches", "partial-last-batch", "drop-last", "sample-weights"],
 )
 def test_resumed_fit_is_bitwise_the_uninterrupted_one(tmp_path, n, drop_last, weighted):

@@ -40,6 +40,7 @@ def _data(n=60, d=4, k=3, seed=0):
 # Every check passes: none is declared expected-to-fail. The checks train for max_iter epochs
 # on tiny data without waiting for convergence, so the warning that max_iter was reached is
 # expected there (test_tol_stops_with_the_parameters_of_the_stopping_epoch pins when it comes).
+@pytest.mark.slow  # ~94 checks, ~30 s in all on 2 cores
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks([MLPClassifier(**CHECKED), MLPRegressor(**CHECKED)])
 def test_sklearn_estimator_checks(estimator, check):
