@@ -120,7 +120,7 @@ def spy(net, params, x, key=None):
 backprop.forward = spy
 spec, numbers = train.step_spec(ADAM, TrainConfig(epochs=20), 1)
 hyper = {k: jnp.float32(v) for k, v in numbers.items()}
-run = ep.make_epochs(NET, spec, 64, 16, mesh, False)
+run = ep.make_epochs(NET, spec, 64, 16, mesh, False, False, False)
 put = lambda tree: jax.device_put(tree, sharding.replicated(mesh))
 params = put(NET.init(jax.random.key(0)))
 args = (params, put(ADAM.build(20).init(params)), put(jnp.asarray(X)), put(jnp.asarray(T)))
