@@ -314,7 +314,9 @@ def launched():
     for process in (launched["report"], *launched["workers"]):  # any left unread
         if process.poll() is None:
             process.kill()
-            process.communicate()
+        process.stdout.close()  # a process whose fixture no test asked for still holds its
+        process.stderr.close()  # pipes (pytest -k): unclosed, they fail the session
+        process.wait()
 
 
 @pytest.fixture(scope="module")
