@@ -26,7 +26,7 @@ class Data(NamedTuple):
     t_val: object
     batch_size: int
     mesh: object
-    drop_last: bool = True
+    drop_last: bool
     s: object = None
     s_val: object = None
 

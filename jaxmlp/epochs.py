@@ -122,7 +122,7 @@ def epoch_loss(net, losses, weights):
     return jnp.sum(w * losses) / jnp.maximum(jnp.sum(w), jnp.finfo(losses.dtype).tiny)
 
 
-def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last: bool = True):
+def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last: bool):
     """``epoch((params, opt_state, stopped, bad), e, x, t, s, x_val, t_val, s_val, key) ->
     (carry, out)``: one pass over the training set in ``batches`` (``s``, ``s_val``: sample
     weights or None); the run's first non-finite step and every step after it leave the
@@ -191,7 +191,7 @@ def _scan_epochs(one, carry, epochs):
 
 @functools.lru_cache(maxsize=32)
 def make_epochs(
-    net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: bool, keep=False, drop_last=True
+    net, spec: StepSpec, n: int, batch_size: int, mesh, has_val: bool, keep: bool, drop_last: bool
 ):
     """``run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs, s=None, s_val=None)``:
     a scan over ``epochs`` (indices), compiled once per number of epochs (``s``, ``s_val``:
@@ -241,7 +241,7 @@ def make_member_epochs(
     has_val: bool,
     patience,
     rows: bool,
-    drop_last: bool = True,
+    drop_last: bool,
 ):
     """``run(members, x, t, x_val, t_val, rows, val_rows, keys, hyper, epochs) -> (members,
     out)``: the solo epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``,

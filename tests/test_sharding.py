@@ -120,7 +120,7 @@ def spy(net, params, x, key=None):
 backprop.forward = spy
 spec, numbers = train.step_spec(ADAM, TrainConfig(epochs=20), 1)
 hyper = {k: jnp.float32(v) for k, v in numbers.items()}
-run = ep.make_epochs(NET, spec, 64, 16, mesh, False)
+run = ep.make_epochs(NET, spec, 64, 16, mesh, False, False, False)
 put = lambda tree: jax.device_put(tree, sharding.replicated(mesh))
 params = put(NET.init(jax.random.key(0)))
 args = (params, put(ADAM.build(20).init(params)), put(jnp.asarray(X)), put(jnp.asarray(T)))
@@ -314,7 +314,9 @@ def launched():
     for process in (launched["report"], *launched["workers"]):  # any left unread
         if process.poll() is None:
             process.kill()
-            process.communicate()
+        process.stdout.close()  # a process whose fixture no test asked for still holds its
+        process.stderr.close()  # pipes (pytest -k): unclosed, they fail the session
+        process.wait()
 
 
 @pytest.fixture(scope="module")
