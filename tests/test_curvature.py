@@ -432,12 +432,12 @@ def test_a_quick_curvature_matrix_every_activation_pair_and_depth_once():
     acts = [a for a in BUILTIN]
     pairs = list(valid_pairs())
     rows = []
-    for i, pair in enumerate(pairs):  # each pair with a different activation and depth
-        report = curvature_matrix(
-            depths=(1 + i % 3,), activations=[acts[i % len(acts)]], pairs=[pair]
-        )
+    # a third of the pairs, each with another activation, at depth 3 (depths 1-2 of every
+    # activation and pair: the whole matrix below)
+    for i, pair in enumerate(pairs[2::3]):
+        report = curvature_matrix(depths=(3,), activations=[acts[i % len(acts)]], pairs=[pair])
         rows += report.rows
-    assert len(rows) == len(pairs) and all(row.ok for row in rows), [r for r in rows if not r.ok]
+    assert len(rows) == 15 and all(row.ok for row in rows), [r for r in rows if not r.ok]
 
 
 @pytest.mark.slow
