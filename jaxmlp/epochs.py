@@ -34,6 +34,8 @@ _STATE_BYTES_PER_CALL = 2**26
 # epochs therefore run as scans of a few epochs each, whose per-epoch outputs take at most this
 # many bytes, so that a tiny network's (XOR's) inner scan is one kernel.
 _SMALL_LOOP_BYTES = 512
+# A population's members are tiny below this many flops a step (``_tiny_member_options``).
+_TINY_MEMBER_FLOPS = 1e5
 # Placeholders for the numbers that travel as arguments: the compiled program is cached on the
 # optimizer's structure only.
 _PLACEHOLDERS = {"lr": 1.0, "momentum": 0.5, "weight_decay": 1.0, "clip_norm": 1.0}
@@ -122,14 +124,18 @@ def epoch_loss(net, losses, weights):
     return jnp.sum(w * losses) / jnp.maximum(jnp.sum(w), jnp.finfo(losses.dtype).tiny)
 
 
-def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last: bool):
+def _epoch(
+    net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last: bool, guard: bool = True
+):
     """``epoch((params, opt_state, stopped, bad), e, x, t, s, x_val, t_val, s_val, key) ->
     (carry, out)``: one pass over the training set in ``batches`` (``s``, ``s_val``: sample
     weights or None); the run's first non-finite step and every step after it leave the
     parameters as they were, as does ``stopped``. ``bad`` is that step's index in the run,
     ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member costs
     no bookkeeping per epoch. With weights, ``out["train_weight"]`` is the epoch's total
-    weight (the denominator of its accuracy)."""
+    weight (the denominator of its accuracy). Without ``guard`` every step updates (``bad`` is
+    still found): the same bits while ``bad < 0`` and not ``stopped``, for a caller that redoes
+    the epochs guarded otherwise."""
     grads_and_metrics, update = halves
     steps = steps_per_epoch(n, batch_size, drop_last)
     dropout = net.dropout > 0
@@ -158,7 +164,10 @@ def _epoch(net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last:
             finite = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"])
             bad = jnp.where(live & ~finite, e * steps + i, bad)
             on_batch = functools.partial(update, x=xb, t=tb)
-            params, opt_state = update_if(live & finite, on_batch, grads, opt_state, params)
+            if guard:
+                params, opt_state = update_if(live & finite, on_batch, grads, opt_state, params)
+            else:
+                params, opt_state = on_batch(grads, opt_state, params)
             return (params, opt_state, bad), {"loss": m["loss"], "correct": m["correct"]}
 
         (params, opt_state, bad), m = lax.scan(
@@ -248,13 +257,23 @@ def make_member_epochs(
     ``hyper`` (and of ``rows``/``val_rows``, each member's training and validation rows of the
     shared ``x``, when ``rows``), with early stopping after ``patience`` epochs without a better
     validation loss and divergence tracked per member. ``out (P, epochs, k)``: each epoch's
-    ``member_outputs(has_val)``, stacked so that an epoch writes its history once."""
+    ``member_outputs(has_val)``, stacked so that an epoch writes its history once.
+
+    The epochs run a few at a time. Under ``vmap`` a guarded step (``update_if``) computes both
+    of its branches and selects, every parameter and optimizer state every step (~15 % of a
+    16-member Fashion-MNIST Adam population's time); so while no member is frozen the epochs
+    run unguarded, and are run again guarded, from the same carry, when a member went bad or
+    out of patience in them. The two programs are the same run up to XLA's fusion: bit for bit
+    for SGD and Adam, a last-bit difference with momentum and weight decay (within the
+    population's bound, tests/test_population.py).
+    """
     steps = steps_per_epoch(n, batch_size, drop_last)
 
-    def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs):
+    def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs, guard):
         if rows:
             x, t, x_val, t_val = x[rows_], t[rows_], x[val_rows], t[val_rows]
-        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val, drop_last)
+        halves = spec.halves(net, hyper)
+        epoch = _epoch(net, halves, n, batch_size, mesh, has_val, drop_last, guard)
 
         def one(m, e):
             carry = (m.params, m.opt_state, m.stopped, m.bad)
@@ -276,8 +295,30 @@ def make_member_epochs(
                 )
             return m, jnp.stack([out[name] for name in member_outputs(has_val)])
 
+        return lax.scan(one, m, epochs)
+
+    data = 0 if rows else None
+    axes = (0, None, None, None, None, data, data, 0, 0, None)
+    fast, guarded = (
+        jax.vmap(functools.partial(member, guard=g), in_axes=axes) for g in (False, True)
+    )
+    frozen = lambda m: jnp.any(m.stopped | (m.bad >= 0))  # noqa: E731
+
+    def run(m, *args):
+        *args, epochs = args
+
+        def some(m, es):  # a few epochs: fast while nobody is frozen, else guarded
+            def fast_then_check(m):
+                done = fast(m, *args, es)
+                return lax.cond(frozen(done[0]), lambda: guarded(m, *args, es), lambda: done)
+
+            return lax.cond(frozen(m), lambda m: guarded(m, *args, es), fast_then_check, m)
+
+        k = len(member_outputs(has_val))
+        c = _inner_epochs(len(epochs), member_epoch_outputs(has_val))
+        m, out = lax.scan(some, m, epochs.reshape(-1, c))  # out (calls, P, c, k)
+        out = jnp.moveaxis(out, 0, 1).reshape(m.bad.shape[0], len(epochs), k)
         # Divergence is bookkept once per call, not per epoch: ``bad`` holds its step.
-        m, out = _scan_epochs(one, m, epochs)
         diverged = m.bad >= 0
         return m._replace(
             stopped=m.stopped | diverged,
@@ -285,14 +326,45 @@ def make_member_epochs(
             diverged_step=jnp.where(diverged, m.bad % steps + 1, 0),
         ), out
 
-    data = 0 if rows else None
-    run = jax.vmap(member, in_axes=(0, None, None, None, None, data, data, 0, 0, None))
-    return jax.jit(run, donate_argnums=(0,))
+    tiny = 6 * net.n_params * batch_size < _TINY_MEMBER_FLOPS
+    options = _tiny_member_options() if tiny else {}
+    return jax.jit(run, donate_argnums=(0,), compiler_options=options)
+
+
+@functools.cache
+def _tiny_member_options() -> dict:
+    """XLA:CPU compiles a population's batched products and sums as YNNPACK library calls,
+    each on a few thousand numbers when the members are tiny: without them the XOR
+    population runs ~25 % faster (experiments/BENCHMARKS.md); large members keep them (their
+    products run faster with them). An XLA without the option compiles as it would."""
+    options = {"xla_cpu_experimental_ynn_fusion_type": ""}
+    if jax.default_backend() != "cpu":
+        return {}
+    try:
+        jax.jit(lambda a: a + 1, compiler_options=options).lower(jnp.zeros(())).compile()
+    except RuntimeError:  # no such option in this XLA
+        return {}
+    return options
 
 
 def member_outputs(has_val: bool) -> tuple:
     """The names of a population's per-epoch outputs, in the order of ``out``'s last axis."""
     return ("train_loss", "train_correct", "val_loss", "val_correct")[: 4 if has_val else 2]
+
+
+def member_epoch_outputs(has_val: bool) -> jax.ShapeDtypeStruct:
+    """One member's outputs of one epoch."""
+    return jax.ShapeDtypeStruct((len(member_outputs(has_val)),), jnp.float32)
+
+
+def member_epochs_per_call(net, n: int, epochs: int, members: int, has_val: bool) -> int:
+    """``epochs_per_call`` for a population, a multiple of its few epochs at a time
+    (``make_member_epochs``) when it is more than them and the run takes more than one call:
+    no call of a prime number of epochs runs them one by one."""
+    outputs = member_epoch_outputs(has_val)
+    k = epochs_per_call(net, n, epochs, tree_bytes(outputs) * members, members)
+    few = max(1, _SMALL_LOOP_BYTES // tree_bytes(outputs))
+    return k if k == epochs or k < few or _inner_epochs(k, outputs) == k else k - k % few
 
 
 def _inner_epochs(k: int, outputs) -> int:

@@ -292,7 +292,7 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
         data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
     p, names = len(keys), ep.member_outputs(rows is not None or data[2] is not None)
     rows = rows or (None, None)
-    per_call = ep.epochs_per_call(net, n, config.epochs, 4 * len(names) * p, members=p)
+    per_call = ep.member_epochs_per_call(net, n, config.epochs, p, len(names) > 2)
     # Each call's outputs are copied once, into their place (no concatenation, no padding),
     # while the next call runs.
     history = {name: np.empty((p, config.epochs), np.float32) for name in names}

@@ -188,6 +188,7 @@ def test_each_member_stops_early_and_restores_its_best_as_fit_does():
         assert_histories_close(member.history, solo.history)
         assert close(member.params, solo.params)  # the best, restored
         assert close(member.state.best_params, solo.state.best_params)
+        assert close(member.state.params, solo.state.params)  # frozen at the stopping epoch
         np.testing.assert_allclose(record["best_val_loss"], solo.state.best_val_loss, rtol=RTOL)
         stopped.append(record["stopped_epoch"])
     assert len(set(stopped)) > 1  # each stopped on its own
@@ -357,3 +358,38 @@ def test_members_start_from_their_solo_fits_initial_parameters_bit_for_bit(init)
         solo = net.init(jax.random.fold_in(jax.random.key(seed), train._INIT_STREAM))
         for u, v in zip(leaves(solo), leaves(carry.params), strict=True):
             np.testing.assert_array_equal(u, v[k])
+
+
+def test_a_call_runs_whole_groups_of_a_few_epochs():
+    """A population's call is a multiple of the few epochs its fast path runs at a time (64
+    without validation: 8 bytes a member-epoch in 512), so that no call of a prime number of
+    epochs runs them one at a time; a run of one call stays one call (one compilation)."""
+    for members, epochs, has_val in [(1000, 5000, False), (100, 5000, False), (3, 37, True)]:
+        k = ep.member_epochs_per_call(XOR, 4, epochs, members, has_val)
+        unfused = ep.epochs_per_call(XOR, 4, epochs, 4 * (4 if has_val else 2) * members, members)
+        few = 32 if has_val else 64
+        assert k == unfused or (k % few == 0 and unfused - few < k <= unfused), (members, k)
+    assert ep.member_epochs_per_call(XOR, 4, 5000, 1000, False) == 640  # was 641, a prime
+    assert ep.member_epochs_per_call(XOR, 4, 37, 3, True) == 37
+    assert ep.member_epochs_per_call(XOR, 4, 10**6, 3, True) % 32 == 0
+
+
+def test_tiny_members_compile_without_xla_options_an_older_xla_lacks(monkeypatch):
+    """The tiny members' compiler option is probed once: an XLA that refuses it compiles the
+    population with its defaults (a RuntimeError there, not a failed fit)."""
+    real_jit = jax.jit
+
+    def refusing_jit(f, **kwargs):
+        if kwargs.get("compiler_options"):
+            raise RuntimeError("INVALID_ARGUMENT: No such compile option")
+        return real_jit(f, **kwargs)
+
+    ep._tiny_member_options.cache_clear()
+    try:
+        monkeypatch.setattr(ep.jax, "jit", refusing_jit)
+        assert ep._tiny_member_options() == {}
+    finally:
+        monkeypatch.undo()
+        ep._tiny_member_options.cache_clear()
+    if jax.default_backend() == "cpu":
+        assert ep._tiny_member_options() == {"xla_cpu_experimental_ynn_fusion_type": ""}
