@@ -113,8 +113,9 @@ def fit_population(
       chunk: train at most this many members at a time (memory), with the same results.
 
     Memory per member: its parameters and optimizer state (twice the parameters with early
-    stopping, for the best ones), one batch's activations and gradients, and 8 bytes of
-    history per epoch (16 with validation); the data are shared.
+    stopping, for the best ones), twice over (the state a few epochs start from is kept to
+    redo them guarded, ``epochs.make_member_epochs``), one batch's activations and gradients,
+    and 8 bytes of history per epoch (16 with validation); the data are shared.
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     seeds, values = _members(seeds, hyper, optimizer, config)
