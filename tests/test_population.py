@@ -35,9 +35,11 @@ X_VAL, T_VAL = blobs(seed=1)
 # (P, n, h) under vmap) with another summation order than the unbatched one, and that order
 # depends on P and on the sharding, so about half of the single steps differ from the solo
 # step in the last bit (measured: 181 of 300 random XOR steps, in the first layer's bias
-# only), and such differences grow slowly along a trajectory. The initial parameters, keys and
-# shuffles are equal bit for bit; the update rule is the same code. Measured: XOR, 500 epochs,
-# max |diff| <= 5e-7; 16 members on 8 devices against one device, 6 epochs, <= 2e-6.
+# only), and such differences grow slowly along a trajectory. Tiny members (XOR's) also compile
+# their batched products without YNNPACK (``epochs._tiny_member_options``), which rounds other
+# bits than the solo fit's loop. The initial parameters, keys and shuffles are equal bit for
+# bit; the update rule is the same code. Measured: XOR, 500 epochs, max |diff| 1.9e-6 (with and
+# without YNNPACK); 16 members on 8 devices against one device, 6 epochs, <= 2e-6.
 RTOL = 1e-4
 
 
@@ -101,7 +103,7 @@ def test_member_k_is_a_solo_fit_with_member_ks_settings(optimizer, hyper):
 
 
 @pytest.mark.slow
-def test_xor_members_equal_their_solo_fits_and_the_first_epochs_bitwise():
+def test_xor_members_equal_their_solo_fits_within_the_bound():
     config = TrainConfig(epochs=500, batch_size="full")
     lrs = [0.1, 0.5, 1.0, 2.0]
     pop = fit_population(
