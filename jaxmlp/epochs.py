@@ -134,8 +134,8 @@ def _epoch(
     ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member costs
     no bookkeeping per epoch. With weights, ``out["train_weight"]`` is the epoch's total
     weight (the denominator of its accuracy). Without ``guard`` every step updates (``bad`` is
-    still found): the same bits while ``bad < 0`` and not ``stopped``, for a caller that redoes
-    the epochs guarded otherwise."""
+    still found): the same run while ``bad < 0`` and not ``stopped`` (up to XLA's fusion, see
+    ``make_member_epochs``), for a caller that redoes the epochs guarded otherwise."""
     grads_and_metrics, update = halves
     steps = steps_per_epoch(n, batch_size, drop_last)
     dropout = net.dropout > 0
@@ -334,9 +334,10 @@ def make_member_epochs(
 @functools.cache
 def _tiny_member_options() -> dict:
     """XLA:CPU compiles a population's batched products and sums as YNNPACK library calls,
-    each on a few thousand numbers when the members are tiny: without them the XOR
-    population runs ~25 % faster (experiments/BENCHMARKS.md); large members keep them (their
-    products run faster with them). An XLA without the option compiles as it would."""
+    each on a few thousand numbers when the members are tiny: without them the 1000-member
+    XOR population runs ~30 % faster (experiments/BENCHMARKS.md); large members keep them
+    (their batched products run faster with them). An XLA without the option compiles with
+    its defaults."""
     options = {"xla_cpu_experimental_ynn_fusion_type": ""}
     if jax.default_backend() != "cpu":
         return {}
