@@ -35,14 +35,29 @@ def fashion_mnist_dir():
     return DEBIAN_FASHION_MNIST
 
 
+# JAX's switch for programs that cost more to optimise than to run ("jax_disable_most_
+# optimizations": XLA's CPU backend at optimisation level 0). Tests whose time is mostly compiling
+# programs that then run for moments use it: the values they check are the same mathematics,
+# computed without the slow optimisation passes. Never for what measures or pins down speed or
+# bits (benchmarks, bitwise resumes, compiled-program structure), nor for the committed full runs.
+FAST_COMPILE = "jax_disable_most_optimizations"
+
+
+@pytest.fixture
+def fast_compile():
+    """``FAST_COMPILE`` on for one in-process test."""
+    before = jax.config.read(FAST_COMPILE)
+    jax.config.update(FAST_COMPILE, True)
+    yield
+    jax.config.update(FAST_COMPILE, before)
+
+
 @pytest.fixture
 def quick_run_env():
-    """The environment of an experiment's ``--quick`` run in its own process. A quick run proves
-    that the script runs end to end and writes its record and figures; its compiled programs run
-    for moments, and compiling them is most of its time, so JAX's own switch for that case
-    (``jax_disable_most_optimizations``: XLA's CPU backend at optimisation level 0) makes it
-    about a quarter faster. Full runs, whose results are committed, compile as users do."""
-    return os.environ | {"JAX_DISABLE_MOST_OPTIMIZATIONS": "1"}
+    """The environment of an experiment's ``--quick`` run in its own process, ``FAST_COMPILE``
+    on: a quick run proves that the script runs end to end and writes its record, figures and
+    verdict, and most of its time is compiling."""
+    return os.environ | {FAST_COMPILE.upper(): "1"}
 
 
 @pytest.fixture

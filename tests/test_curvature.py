@@ -154,7 +154,7 @@ SAMPLE = [  # each activation, output/loss pair and depth appears; prelu with it
 ]  # fmt: skip
 
 
-@pytest.mark.usefixtures("x64")
+@pytest.mark.usefixtures("x64", "fast_compile")
 @pytest.mark.parametrize("act, output, loss, depth", SAMPLE)
 def test_hand_curvature_equals_jax_hessian_and_jvp_of_grad(act, output, loss, depth):
     net = MLP((3,) + (4,) * depth + (2,), act, output, loss)
