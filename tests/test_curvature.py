@@ -428,6 +428,7 @@ def test_the_gradcheck_matrix_carries_the_curvature_cells_and_fails_with_them(mo
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("fast_compile")
 def test_a_quick_curvature_matrix_every_activation_pair_and_depth_once():
     acts = [a for a in BUILTIN]
     pairs = list(valid_pairs())
