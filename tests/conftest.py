@@ -38,8 +38,10 @@ def fashion_mnist_dir():
 # JAX's switch for programs that cost more to optimise than to run ("jax_disable_most_
 # optimizations": XLA's CPU backend at optimisation level 0). Tests whose time is mostly compiling
 # programs that then run for moments use it: the values they check are the same mathematics,
-# computed without the slow optimisation passes. Never for what measures or pins down speed or
-# bits (benchmarks, bitwise resumes, compiled-program structure), nor for the committed full runs.
+# computed without the slow optimisation passes. Never where a test checks a speed, bits or a
+# compiled program's structure (benchmarks, bitwise resumes, sharding), nor for the committed full
+# runs. (The quick runs of the timing experiments, e.g. backprop_cost, time unoptimised programs:
+# their tests check that a verdict is computed and printed, not what it says.)
 FAST_COMPILE = "jax_disable_most_optimizations"
 
 
