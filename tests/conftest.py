@@ -35,6 +35,33 @@ def fashion_mnist_dir():
     return DEBIAN_FASHION_MNIST
 
 
+# JAX's switch for programs that cost more to optimise than to run ("jax_disable_most_
+# optimizations": XLA's CPU backend at optimisation level 0). Tests whose time is mostly compiling
+# programs that then run for moments use it: the values they check are the same mathematics,
+# computed without the slow optimisation passes. Never where a test checks a speed, bits or a
+# compiled program's structure (benchmarks, bitwise resumes, sharding), nor for the committed full
+# runs. (The quick runs of the timing experiments, e.g. backprop_cost, time unoptimised programs:
+# their tests check that a verdict is computed and printed, not what it says.)
+FAST_COMPILE = "jax_disable_most_optimizations"
+
+
+@pytest.fixture
+def fast_compile():
+    """``FAST_COMPILE`` on for one in-process test."""
+    before = jax.config.read(FAST_COMPILE)
+    jax.config.update(FAST_COMPILE, True)
+    yield
+    jax.config.update(FAST_COMPILE, before)
+
+
+@pytest.fixture
+def quick_run_env():
+    """The environment of an experiment's ``--quick`` run in its own process, ``FAST_COMPILE``
+    on: a quick run proves that the script runs end to end and writes its record, figures and
+    verdict, and most of its time is compiling."""
+    return os.environ | {FAST_COMPILE.upper(): "1"}
+
+
 @pytest.fixture
 def x64():
     """float64 for the duration of one test (never globally)."""

@@ -154,7 +154,7 @@ SAMPLE = [  # each activation, output/loss pair and depth appears; prelu with it
 ]  # fmt: skip
 
 
-@pytest.mark.usefixtures("x64")
+@pytest.mark.usefixtures("x64", "fast_compile")
 @pytest.mark.parametrize("act, output, loss, depth", SAMPLE)
 def test_hand_curvature_equals_jax_hessian_and_jvp_of_grad(act, output, loss, depth):
     net = MLP((3,) + (4,) * depth + (2,), act, output, loss)
@@ -428,6 +428,7 @@ def test_the_gradcheck_matrix_carries_the_curvature_cells_and_fails_with_them(mo
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("fast_compile")
 def test_a_quick_curvature_matrix_every_activation_pair_and_depth_once():
     acts = [a for a in BUILTIN]
     pairs = list(valid_pairs())

@@ -41,11 +41,11 @@ def check_record(record: dict, name: str, quick: bool):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FIGURES))
-def test_quick_run_writes_verdict_and_figures(name, tmp_path):
+def test_quick_run_writes_verdict_and_figures(name, tmp_path, quick_run_env):
     run = subprocess.run(
         [sys.executable, "-W", "error", str(EXPERIMENTS / f"{name}.py"), "--quick",
          "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=EXPERIMENTS.parent,
+        capture_output=True, text=True, timeout=600, cwd=EXPERIMENTS.parent, env=quick_run_env,
     )  # fmt: skip
     assert run.returncode == 0, f"{name} failed:\n{run.stderr[-3000:]}"
     assert "Traceback" not in run.stderr

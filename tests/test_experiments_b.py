@@ -7,7 +7,6 @@ each experiment, and at least one non-empty figure.
 """
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -46,9 +45,9 @@ RECORD_KEYS = {"claim", "criterion", "reproduced", "quick", "machine", "metrics"
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
-def test_quick_run_writes_a_verdict_metrics_and_figures(name, tmp_path):
+def test_quick_run_writes_a_verdict_metrics_and_figures(name, tmp_path, quick_run_env):
     script = ROOT / "experiments" / f"{name}.py"
-    env = os.environ | {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}
+    env = quick_run_env | {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}
     run = subprocess.run(
         [sys.executable, str(script), "--quick", "--out", str(tmp_path)],
         cwd=ROOT,

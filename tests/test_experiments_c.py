@@ -8,7 +8,6 @@ come from full runs.
 """
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -50,9 +49,9 @@ def check(record, name, quick):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
-def test_quick_run_writes_a_verdict_metrics_and_figures(name, tmp_path):
+def test_quick_run_writes_a_verdict_metrics_and_figures(name, tmp_path, quick_run_env):
     script = ROOT / "experiments" / f"{name}.py"
-    env = os.environ | {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}
+    env = quick_run_env | {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}
     run = subprocess.run(
         [sys.executable, str(script), "--quick", "--out", str(tmp_path)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
