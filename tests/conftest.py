@@ -1,6 +1,10 @@
 """Shared test helpers."""
 
+import concurrent.futures
 import os
+import pathlib
+import subprocess
+import sys
 
 import jax
 import pytest
@@ -54,12 +58,42 @@ def fast_compile():
     jax.config.update(FAST_COMPILE, before)
 
 
-@pytest.fixture
-def quick_run_env():
-    """The environment of an experiment's ``--quick`` run in its own process, ``FAST_COMPILE``
-    on: a quick run proves that the script runs end to end and writes its record, figures and
-    verdict, and most of its time is compiling."""
-    return os.environ | {FAST_COMPILE.upper(): "1"}
+# Experiments' quick runs going at once: each uses about one core with FAST_COMPILE.
+QUICK_RUNS_AT_ONCE = 2
+
+
+@pytest.fixture(scope="module")
+def quick_run(request, tmp_path_factory):
+    """``quick_run(name) -> (subprocess.CompletedProcess, out folder)``: the experiment's
+    ``python experiments/<name>.py --quick --out <folder>`` in its own process, with
+    ``FAST_COMPILE`` on (a quick run proves that the script runs end to end and writes its
+    record, figures and verdict, and most of its time is compiling) and the requesting module's
+    ``QUICK_ARGS`` (interpreter flags) and ``QUICK_ENV``. Every run the module's selected tests
+    ask for starts when the first one is asked for, ``QUICK_RUNS_AT_ONCE`` at a time, in the
+    tests' order, so a test mostly finds its run finished."""
+    module = request.module
+    names = [
+        item.callspec.params["name"]
+        for item in request.session.items
+        if item.module is module and "quick_run" in item.fixturenames
+    ]
+    env = os.environ | {FAST_COMPILE.upper(): "1"} | getattr(module, "QUICK_ENV", {})
+    root = pathlib.Path(__file__).resolve().parents[1]
+
+    def run(name):
+        out = tmp_path_factory.mktemp(name)
+        argv = [sys.executable, *getattr(module, "QUICK_ARGS", ()), f"experiments/{name}.py"]
+        done = subprocess.run(
+            [*argv, "--quick", "--out", str(out)],
+            cwd=root, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        return done, out
+
+    with concurrent.futures.ThreadPoolExecutor(QUICK_RUNS_AT_ONCE) as pool:
+        runs = {name: pool.submit(run, name) for name in dict.fromkeys(names)}
+        yield lambda name: runs[name].result()
+        for future in runs.values():  # a failed first test (-x) does not wait for the rest
+            future.cancel()
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ results committed in ``experiments/results``.
 import json
 import pathlib
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -39,14 +37,13 @@ def check_record(record: dict, name: str, quick: bool):
     assert isinstance(record["metrics"], dict) and record["metrics"], f"{name}: no metrics"
 
 
+QUICK_ARGS = ("-W", "error")  # the quick runs' interpreter flags (conftest.quick_run)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FIGURES))
-def test_quick_run_writes_verdict_and_figures(name, tmp_path, quick_run_env):
-    run = subprocess.run(
-        [sys.executable, "-W", "error", str(EXPERIMENTS / f"{name}.py"), "--quick",
-         "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=EXPERIMENTS.parent, env=quick_run_env,
-    )  # fmt: skip
+def test_quick_run_writes_verdict_and_figures(name, quick_run):
+    run, tmp_path = quick_run(name)
     assert run.returncode == 0, f"{name} failed:\n{run.stderr[-3000:]}"
     assert "Traceback" not in run.stderr
     record = json.loads((tmp_path / f"{name}.json").read_text())

@@ -8,8 +8,6 @@ each experiment, and at least one non-empty figure.
 
 import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
@@ -43,19 +41,13 @@ EXPERIMENTS = {
 RECORD_KEYS = {"claim", "criterion", "reproduced", "quick", "machine", "metrics"}
 
 
+QUICK_ENV = {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}  # (conftest.quick_run)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
-def test_quick_run_writes_a_verdict_metrics_and_figures(name, tmp_path, quick_run_env):
-    script = ROOT / "experiments" / f"{name}.py"
-    env = quick_run_env | {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}
-    run = subprocess.run(
-        [sys.executable, str(script), "--quick", "--out", str(tmp_path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def test_quick_run_writes_a_verdict_metrics_and_figures(name, quick_run):
+    run, tmp_path = quick_run(name)
     assert run.returncode == 0, f"{name} failed:\n{run.stdout[-3000:]}\n{run.stderr[-5000:]}"
 
     record = json.loads((tmp_path / f"{name}.json").read_text())

@@ -9,8 +9,6 @@ come from full runs.
 
 import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
@@ -47,15 +45,13 @@ def check(record, name, quick):
         assert record["reproduced"] == all(checks.values())
 
 
+QUICK_ENV = {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}  # (conftest.quick_run)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
-def test_quick_run_writes_a_verdict_metrics_and_figures(name, tmp_path, quick_run_env):
-    script = ROOT / "experiments" / f"{name}.py"
-    env = quick_run_env | {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}
-    run = subprocess.run(
-        [sys.executable, str(script), "--quick", "--out", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+def test_quick_run_writes_a_verdict_metrics_and_figures(name, quick_run):
+    run, tmp_path = quick_run(name)
     assert run.returncode == 0, f"{name} failed:\n{run.stdout[-3000:]}\n{run.stderr[-5000:]}"
     check(json.loads((tmp_path / f"{name}.json").read_text()), name, quick=True)
     figures = sorted(tmp_path.glob(f"{name}*.png"))
