@@ -75,7 +75,7 @@ def quick_run(request, tmp_path_factory):
     names = [
         item.callspec.params["name"]
         for item in request.session.items
-        if item.module is module and "quick_run" in item.fixturenames
+        if getattr(item, "module", None) is module and "quick_run" in item.fixturenames
     ]
     env = os.environ | {FAST_COMPILE.upper(): "1"} | getattr(module, "QUICK_ENV", {})
     root = pathlib.Path(__file__).resolve().parents[1]
