@@ -364,13 +364,18 @@ def member_epochs_per_call(net, n: int, epochs: int, members: int, has_val: bool
     no call of a prime number of epochs runs them one by one."""
     outputs = member_epoch_outputs(has_val)
     k = epochs_per_call(net, n, epochs, tree_bytes(outputs) * members, members)
-    few = max(1, _SMALL_LOOP_BYTES // tree_bytes(outputs))
+    few = _few_epochs(outputs)
     return k if k == epochs or k < few or _inner_epochs(k, outputs) == k else k - k % few
 
 
+def _few_epochs(outputs) -> int:
+    """How many epochs' ``outputs`` fit in ``_SMALL_LOOP_BYTES`` (at least 1)."""
+    return max(1, _SMALL_LOOP_BYTES // max(tree_bytes(outputs), 1))
+
+
 def _inner_epochs(k: int, outputs) -> int:
-    """The largest divisor of ``k`` whose epochs' ``outputs`` fit in ``_SMALL_LOOP_BYTES``."""
-    most = max(1, _SMALL_LOOP_BYTES // max(tree_bytes(outputs), 1))
+    """The largest divisor of ``k`` of at most ``_few_epochs(outputs)``."""
+    most = _few_epochs(outputs)
     return max(c for c in range(1, min(k, most) + 1) if k % c == 0)
 
 

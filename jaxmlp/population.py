@@ -291,9 +291,10 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
         split = NamedSharding(mesh, PartitionSpec(MEMBERS))
         carry, keys, hyper, rows = jax.device_put((carry, keys, hyper, rows), split)
         data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
-    p, names = len(keys), ep.member_outputs(rows is not None or data[2] is not None)
+    p, has_val = len(keys), rows is not None or data[2] is not None
+    names = ep.member_outputs(has_val)
     rows = rows or (None, None)
-    per_call = ep.member_epochs_per_call(net, n, config.epochs, p, len(names) > 2)
+    per_call = ep.member_epochs_per_call(net, n, config.epochs, p, has_val)
     # Each call's outputs are copied once, into their place (no concatenation, no padding),
     # while the next call runs.
     history = {name: np.empty((p, config.epochs), np.float32) for name in names}
