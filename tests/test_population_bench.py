@@ -34,9 +34,11 @@ def test_quick_population_bench_writes_its_workloads_and_equal_runs(tmp_path):
     assert set(sk["timings"]) == {"population_search_cv", "grid_search_cv_one_by_one"}
     assert m["fashion_grid"]["optimizer"] == "adam" and m["fashion_grid_sgd"]["optimizer"] == "sgd"
     assert set(m["fashion_grid"]["timings"]) == {
-        "jaxmlp_population", "fit_one_after_another", "gemm_floor"
+        "jaxmlp_population", "fit_one_after_another", "gemm_floor", "update_floor",
+        "gemm_and_update_floor",
     }  # fmt: skip
-    assert m["fashion_grid"]["floor_fraction"] > 0
+    for row in ("fashion_grid", "fashion_grid_sgd"):  # the update adds to the products' time
+        assert m[row]["floor_fraction_with_update"] > m[row]["floor_fraction"] > 0
     rows = ("xor_population", "fashion_grid", "fashion_grid_sgd", "xor_solo", "sklearn_grid")
     for workload in rows:
         for timing in m[workload]["timings"].values():
