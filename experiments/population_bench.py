@@ -12,8 +12,9 @@ an order that rotates), the median over rounds reported, ratios taken within a r
                    the same members trained one after another with ``fit`` and against the
                    GEMM-bound floor (``bench.gemm_floor``: every member's steps' products
                    and nothing else), and that floor with the optimizer's update added
-                   (``update_floor``: the update alone, timed in the same rounds); Adam (the row the targets are about), and SGD
-                   (fashion_grid_sgd, no optimizer state: for the contrast, not a target).
+                   (``update_floor``: the update alone, timed in the same rounds); Adam
+                   (the row the targets are about), and SGD (fashion_grid_sgd, no optimizer
+                   state: for the contrast, not a target).
   xor_solo         one XOR ``fit`` (5000 steps) against the plain scan of the same net, and fit's
                    fixed cost split into its phases.
   sklearn_grid     a 5-fold x 4-value (quick: 3 x 2) grid over learning_rate_init of
