@@ -6,7 +6,8 @@ an order that rotates), the median over rounds reported, ratios taken within a r
   xor_population   1000 (quick: 100) XOR 2-3-1 nets x 5000 (quick: 500) full-batch SGD steps:
                    ``fit_population`` against a hand-written ``jax.jit(jax.vmap(train))`` over a
                    ``lax.scan`` of the same nets and steps, and against solo ``fit`` calls (a
-                   sample of them timed, the total extrapolated linearly to all members).
+                   sample of them timed, the total extrapolated linearly to all members);
+                   and the fixed cost of a population (4 and 1000 members, one epoch).
   fashion_grid     16 (quick: 4) Fashion-MNIST-shaped 784-256-128-10 members, a learning-rate x
                    seed grid, on synthetic data of Fashion-MNIST's shape: one population against
                    the same members trained one after another with ``fit`` and against the
@@ -157,6 +158,7 @@ def xor_population(quick: bool) -> dict:
         "members": members,
         "steps": steps,
         "solo_sample": sample,
+        "fixed_cost_ms": {k: fixed_cost(k, 5 if quick else 30) for k in (4, members)},
         "timings": out,
         "warmup_and_compile_s": warmup,
         "max_abs_param_gap_vs_plain": gap(pop.params, ref),
@@ -164,6 +166,19 @@ def xor_population(quick: bool) -> dict:
         "success_rate": float(np.mean(solved)),
         "gflop": 6 * XOR.n_params * 4 * steps * members / 1e9,
     }
+
+
+def fixed_cost(members: int, n: int) -> float:
+    """A ``fit_population`` of ``members`` XOR nets and one epoch, compiled: median ms of
+    ``n``, the fixed cost every population pays around its epochs."""
+    x, t, config = jnp.asarray(XOR_X), jnp.asarray(XOR_T), TrainConfig(1, "full")
+    seeds = list(range(members))
+
+    def population():
+        return fit_population(XOR, x, t, Optimizer("sgd", lr=ETA), config, seeds=seeds).params
+
+    jax.block_until_ready(population())
+    return 1e3 * statistics.median(rounds({"p": population}, n)["p"])
 
 
 def fashion_grid(quick: bool, optimizer: str = "adam") -> dict:

@@ -23,6 +23,7 @@ inside the fused scan: a stopped or diverged member is frozen by a mask, the oth
 """
 
 import dataclasses
+import functools
 import math
 import time
 
@@ -34,7 +35,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxmlp import arrays, sharding, train
 from jaxmlp import epochs as ep
 from jaxmlp.history import epoch_records
-from jaxmlp.optim import HYPERPARAMETERS, Optimizer
+from jaxmlp.optim import HYPERPARAMETERS, Optimizer, initial_state
 from jaxmlp.train import Result, TrainConfig, TrainState
 
 MEMBERS = "members"  # the mesh axis members shard over
@@ -158,7 +159,7 @@ def fit_population(
     data = (x, t, x_val, t_val)
     parts = []
     for s in range(0, p, chunk):
-        pick = np.arange(s, min(s + chunk, p))
+        pick = slice(s, s + chunk)  # a slice, not a gather: ~1 ms less a population
         member_scale = None if scale is None else scale[pick]
         carry = _init(net, spec, config, keys[pick], member_scale, params, pick, dtype)
         member_rows = None if rows is None else (rows[0][pick], rows[1][pick])
@@ -246,10 +247,13 @@ def _members_mesh(devices, p):
     return Mesh(np.asarray(mesh.devices).reshape(devices, 1), (MEMBERS, sharding.DATA))
 
 
+_stacked_keys = jax.jit(jax.vmap(jax.random.key))
+
+
 def _keys(seeds):
-    """``jax.random.key(seed)`` per member, stacked."""
+    """``jax.random.key(seed)`` per member, stacked (compiled: op by op ~1.4 ms)."""
     if max(seeds) < 2**31:
-        return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.int32))
+        return _stacked_keys(np.asarray(seeds, np.int32))
     return jax.random.wrap_key_data(
         jnp.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
     )
@@ -263,7 +267,8 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> ep.Member:
             keys
         )
     else:
-        params = jax.tree.map(lambda a: jnp.asarray(a, dtype)[pick], params)
+        # A copy: the run donates its carry (a whole slice of a jax array is that array).
+        params = jax.tree.map(lambda a: jnp.array(a[pick], dtype), params)
         net.check_params(jax.tree.map(lambda a: a[0], params))
     if scale is not None:
         s = jnp.asarray(scale, dtype)
@@ -272,7 +277,7 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> ep.Member:
     zeros = lambda: jnp.zeros(p, jnp.int32)  # noqa: E731  (one buffer each: all are donated)
     return ep.Member(
         params=params,
-        opt_state=jax.vmap(spec.optimizer.build(spec.total_steps).init)(params),
+        opt_state=_initial_states(spec.optimizer, spec.total_steps, params),
         stopped=jnp.zeros(p, bool),
         best_params=jax.tree.map(jnp.copy, params) if config.early_stopping else None,
         best_val_loss=jnp.full(p, jnp.inf, jnp.float32),
@@ -282,6 +287,13 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> ep.Member:
         diverged_step=zeros(),
         bad=jnp.full(p, -1, jnp.int32),
     )
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _initial_states(structure, total_steps: int, params):
+    """``optim.initial_state`` of every member, compiled once per optimizer structure (op by
+    op under ``vmap``: ~1.5 ms a population)."""
+    return jax.vmap(functools.partial(initial_state, structure, total_steps))(params)
 
 
 def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):

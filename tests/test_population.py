@@ -363,6 +363,19 @@ def test_members_start_from_their_solo_fits_initial_parameters_bit_for_bit(init)
             np.testing.assert_array_equal(u, v[k])
 
 
+def test_parameters_given_as_jax_arrays_stay_the_callers():
+    """The run donates its carry: given parameters are copied into it, in any chunk."""
+    params = jax.tree.map(lambda a: jax.numpy.stack([a, 2 * a]), XOR.init(jax.random.key(0)))
+    before = [np.array(a) for a in jax.tree.leaves(params)]
+    config = TrainConfig(epochs=3, batch_size="full")
+    for chunk in (None, 1):
+        fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, seeds=[0, 1], params=params,
+                       chunk=chunk)  # fmt: skip
+        for u, v in zip(jax.tree.leaves(params), before, strict=True):
+            assert not u.is_deleted()
+            np.testing.assert_array_equal(u + 0, v)  # an op, not NumPy's cached copy
+
+
 def test_a_call_runs_whole_groups_of_a_few_epochs():
     """A population's call is a multiple of the few epochs its fast path runs at a time (64
     without validation: 8 bytes a member-epoch in 512), so that no call of a prime number of
