@@ -363,6 +363,19 @@ def test_members_start_from_their_solo_fits_initial_parameters_bit_for_bit(init)
             np.testing.assert_array_equal(u, v[k])
 
 
+def test_members_keys_follow_the_prng_in_use_as_fits_do():
+    """The members' keys are ``jax.random.key(seed)`` under the PRNG in use, also after the
+    compiled keys of another one."""
+    from jaxmlp import population
+
+    population._keys([0, 5])
+    with jax.default_prng_impl("rbg"):
+        keys = population._keys([0, 5])
+        assert keys.dtype == jax.random.key(5).dtype
+        data = jax.random.key_data
+        np.testing.assert_array_equal(data(keys[1]), data(jax.random.key(5)))
+
+
 def test_parameters_given_as_jax_arrays_stay_the_callers():
     """The run donates its carry: given parameters are copied into it, in any chunk."""
     params = jax.tree.map(lambda a: jax.numpy.stack([a, 2 * a]), XOR.init(jax.random.key(0)))
