@@ -331,20 +331,31 @@ def make_member_epochs(
     return jax.jit(run, donate_argnums=(0,), compiler_options=options)
 
 
+# XLA:CPU options for tiny members (``_tiny_member_options``): no YNNPACK library calls for
+# their batched products and sums, and the older elemental fusion emitters.
+_TINY_MEMBER_OPTIONS = {
+    "xla_cpu_experimental_ynn_fusion_type": "",
+    "xla_cpu_use_fusion_emitters": False,
+}
+
+
 @functools.cache
 def _tiny_member_options() -> dict:
     """XLA:CPU compiles a population's batched products and sums as YNNPACK library calls,
-    each on a few thousand numbers when the members are tiny: without them the 1000-member
-    XOR population runs ~30 % faster (experiments/BENCHMARKS.md); large members keep them
-    (their batched products run faster with them). An XLA without the option compiles with
-    its defaults."""
-    options = {"xla_cpu_experimental_ynn_fusion_type": ""}
+    each on a few thousand numbers when the members are tiny, and its loop fusions with
+    emitters that cost more than the work on such arrays: without both the 1000-member XOR
+    population runs ~40 % faster (experiments/BENCHMARKS.md); large members keep the
+    defaults (their batched products run faster with YNNPACK). Each option is probed once:
+    an XLA without one compiles without it."""
     if jax.default_backend() != "cpu":
         return {}
-    try:
-        jax.jit(lambda a: a + 1, compiler_options=options).lower(jnp.zeros(())).compile()
-    except RuntimeError:  # no such option in this XLA
-        return {}
+    options = {}
+    for name, value in _TINY_MEMBER_OPTIONS.items():
+        try:
+            jax.jit(lambda a: a + 1, compiler_options={name: value}).lower(jnp.zeros(())).compile()
+        except RuntimeError:  # no such option in this XLA
+            continue
+        options[name] = value
     return options
 
 

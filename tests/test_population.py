@@ -403,22 +403,24 @@ def test_a_call_runs_whole_groups_of_a_few_epochs():
     assert ep.member_epochs_per_call(XOR, 4, 10**6, 3, True) % 32 == 0
 
 
-def test_tiny_members_compile_without_xla_options_an_older_xla_lacks(monkeypatch):
-    """The tiny members' compiler option is probed once: an XLA that refuses it compiles the
-    population with its defaults (a RuntimeError there, not a failed fit)."""
+@pytest.mark.parametrize("refused", [set(ep._TINY_MEMBER_OPTIONS), {"xla_cpu_use_fusion_emitters"}])
+def test_tiny_members_compile_without_xla_options_an_older_xla_lacks(monkeypatch, refused):
+    """The tiny members' compiler options are probed once each: an XLA that refuses one
+    compiles the population without it (a RuntimeError there, not a failed fit)."""
     real_jit = jax.jit
 
     def refusing_jit(f, **kwargs):
-        if kwargs.get("compiler_options"):
+        if refused & set(kwargs.get("compiler_options") or ()):
             raise RuntimeError("INVALID_ARGUMENT: No such compile option")
         return real_jit(f, **kwargs)
 
     ep._tiny_member_options.cache_clear()
     try:
         monkeypatch.setattr(ep.jax, "jit", refusing_jit)
-        assert ep._tiny_member_options() == {}
+        kept = {k: v for k, v in ep._TINY_MEMBER_OPTIONS.items() if k not in refused}
+        assert ep._tiny_member_options() == (kept if jax.default_backend() == "cpu" else {})
     finally:
         monkeypatch.undo()
         ep._tiny_member_options.cache_clear()
     if jax.default_backend() == "cpu":
-        assert ep._tiny_member_options() == {"xla_cpu_experimental_ynn_fusion_type": ""}
+        assert ep._tiny_member_options() == ep._TINY_MEMBER_OPTIONS
