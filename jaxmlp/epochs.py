@@ -256,8 +256,10 @@ def make_member_epochs(
     out)``: the solo epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``,
     ``hyper`` (and of ``rows``/``val_rows``, each member's training and validation rows of the
     shared ``x``, when ``rows``), with early stopping after ``patience`` epochs without a better
-    validation loss and divergence tracked per member. ``out (P, epochs, k)``: each epoch's
-    ``member_outputs(has_val)``, stacked so that an epoch writes its history once.
+    validation loss and divergence tracked per member. ``out (groups, P, c, k)``: each epoch's
+    ``member_outputs(has_val)``, stacked so that an epoch writes its history once, for the
+    ``groups`` of ``c`` epochs the call ran (the host puts them in place: no transposing copy
+    on the device).
 
     The epochs run a few at a time. Under ``vmap`` a guarded step (``update_if``) computes both
     of its branches and selects, every parameter and optimizer state every step (~15 % of a
@@ -314,10 +316,8 @@ def make_member_epochs(
 
             return lax.cond(frozen(m), lambda m: guarded(m, *args, es), fast_then_check, m)
 
-        k = len(member_outputs(has_val))
         c = _inner_epochs(len(epochs), member_epoch_outputs(has_val))
-        m, out = lax.scan(some, m, epochs.reshape(-1, c))  # out (calls, P, c, k)
-        out = jnp.moveaxis(out, 0, 1).reshape(m.bad.shape[0], len(epochs), k)
+        m, out = lax.scan(some, m, epochs.reshape(-1, c))
         # Divergence is bookkept once per call, not per epoch: ``bad`` holds its step.
         diverged = m.bad >= 0
         return m._replace(
