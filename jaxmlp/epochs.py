@@ -344,8 +344,8 @@ def _tiny_member_options() -> dict:
     """XLA:CPU compiles a population's batched products and sums as YNNPACK library calls,
     each on a few thousand numbers when the members are tiny, and its loop fusions with
     emitters that cost more than the work on such arrays: without both the 1000-member XOR
-    population runs ~40 % faster (experiments/BENCHMARKS.md); large members keep the
-    defaults (their batched products run faster with YNNPACK). Each option is probed once:
+    population takes ~35 % less time (experiments/BENCHMARKS.md); larger members keep the
+    defaults (faster for them, both options measured). Each option is probed once:
     an XLA without one compiles without it."""
     if jax.default_backend() != "cpu":
         return {}
