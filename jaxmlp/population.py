@@ -375,8 +375,8 @@ def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
     lasts = {name: h[np.arange(len(ends)), at].tolist() for name, h in history.items()}
 
     def last(name, n=1):  # each member's value at its last epoch (None: it ran none)
-        values = lasts.get(name, [None] * len(ends))
-        return [v / n if end and v is not None else None for v, end in zip(values, ends)]
+        column = lasts.get(name, [None] * len(ends))
+        return [v / n if end and v is not None else None for v, end in zip(column, ends)]
 
     nothing = [None] * len(ends)
     columns = {"member": range(len(ends)), "seed": seeds}
