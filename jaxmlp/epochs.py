@@ -34,8 +34,13 @@ _STATE_BYTES_PER_CALL = 2**26
 # epochs therefore run as scans of a few epochs each, whose per-epoch outputs take at most this
 # many bytes, so that a tiny network's (XOR's) inner scan is one kernel.
 _SMALL_LOOP_BYTES = 512
-# A population's members are tiny below this many flops a step (``_tiny_member_options``).
+# A population's members are tiny below this many flops a step, and then compile with these
+# XLA:CPU options (``_tiny_member_options``).
 _TINY_MEMBER_FLOPS = 1e5
+_TINY_MEMBER_OPTIONS = {
+    "xla_cpu_experimental_ynn_fusion_type": "",
+    "xla_cpu_use_fusion_emitters": False,
+}
 # Placeholders for the numbers that travel as arguments: the compiled program is cached on the
 # optimizer's structure only.
 _PLACEHOLDERS = {"lr": 1.0, "momentum": 0.5, "weight_decay": 1.0, "clip_norm": 1.0}
@@ -257,9 +262,8 @@ def make_member_epochs(
     ``hyper`` (and of ``rows``/``val_rows``, each member's training and validation rows of the
     shared ``x``, when ``rows``), with early stopping after ``patience`` epochs without a better
     validation loss and divergence tracked per member. ``out (groups, P, c, k)``: each epoch's
-    ``member_outputs(has_val)``, stacked so that an epoch writes its history once, for the
-    ``groups`` of ``c`` epochs the call ran (the host puts them in place: no transposing copy
-    on the device).
+    ``member_outputs(has_val)`` (an epoch writes its history once), per group of ``c`` epochs
+    the call ran; the host puts them in place (no transposing copy on the device).
 
     The epochs run a few at a time. Under ``vmap`` a guarded step (``update_if``) computes both
     of its branches and selects, every parameter and optimizer state every step (~15 % of a
@@ -331,22 +335,13 @@ def make_member_epochs(
     return jax.jit(run, donate_argnums=(0,), compiler_options=options)
 
 
-# XLA:CPU options for tiny members (``_tiny_member_options``): no YNNPACK library calls for
-# their batched products and sums, and the older elemental fusion emitters.
-_TINY_MEMBER_OPTIONS = {
-    "xla_cpu_experimental_ynn_fusion_type": "",
-    "xla_cpu_use_fusion_emitters": False,
-}
-
-
 @functools.cache
 def _tiny_member_options() -> dict:
-    """XLA:CPU compiles a population's batched products and sums as YNNPACK library calls,
-    each on a few thousand numbers when the members are tiny, and its loop fusions with
-    emitters that cost more than the work on such arrays: without both the 1000-member XOR
-    population takes ~35 % less time (experiments/BENCHMARKS.md); larger members keep the
-    defaults (faster for them, both options measured). Each option is probed once:
-    an XLA without one compiles without it."""
+    """``_TINY_MEMBER_OPTIONS`` this XLA accepts (each probed once). XLA:CPU sends tiny members'
+    batched products and sums to YNNPACK, a library call each on a few thousand numbers, and
+    fuses loops with emitters that cost more than such work: without both the 1000-member XOR
+    population takes ~35 % less time; larger members run faster with the defaults
+    (experiments/BENCHMARKS.md)."""
     if jax.default_backend() != "cpu":
         return {}
     options = {}
@@ -386,8 +381,7 @@ def _few_epochs(outputs) -> int:
 
 def _inner_epochs(k: int, outputs) -> int:
     """The largest divisor of ``k`` of at most ``_few_epochs(outputs)``."""
-    most = _few_epochs(outputs)
-    return max(c for c in range(1, min(k, most) + 1) if k % c == 0)
+    return max(c for c in range(1, min(k, _few_epochs(outputs)) + 1) if k % c == 0)
 
 
 def epochs_per_call(net, n: int, epochs: int, state_bytes: int = 0, members: int = 1) -> int:

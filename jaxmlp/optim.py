@@ -184,6 +184,8 @@ def _store(record, name, kind) -> None:
 def _check_int(name, value, low, extra=""):
     """A ValueError unless ``value`` is an integer (not a bool) >= ``low``; ``extra`` names the
     other values allowed."""
+    if type(value) is int and value >= low:  # the common case, without the ABC checks
+        return
     if not (isinstance(value, Integral) and not isinstance(value, bool) and value >= low):
         raise ValueError(
             f"{name} must be an integer >= {low}{' ' + extra if extra else ''}, got {value!r}."
