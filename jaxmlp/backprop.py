@@ -23,6 +23,13 @@ import jax.numpy as jnp
 
 from jaxmlp import activations, losses, outputs
 
+# A step of a net on n examples is tiny below this many flops (6 |w| n): there XLA:CPU's calls
+# cost more than their arithmetic. Its products of at most ``_TINY_PRODUCT`` multiplications
+# are written elementwise (``product``); populations of tiny members also compile with
+# ``epochs._TINY_MEMBER_OPTIONS``.
+TINY_STEP_FLOPS = 1e5
+_TINY_PRODUCT = 256
+
 
 class Trace(NamedTuple):
     """What the forward pass keeps: pre-activations ``zs``, activations ``as_`` (``as_[0] = x``,
@@ -43,12 +50,29 @@ def hidden_grad(net, l: int, layer: dict, z):
     return act.grad(z, *act.slope(layer))
 
 
+def is_tiny(net, n: int) -> bool:
+    """Whether a step of ``net`` on ``n`` examples is tiny (below ``TINY_STEP_FLOPS``)."""
+    return 6 * net.n_params * n < TINY_STEP_FLOPS
+
+
+def product(a, b, tiny: bool):
+    """``a @ b`` of the passes below. In a tiny step, a product of at most 256 multiplications
+    (every product of a layer has ``n p_{l-1} p_l``) is a broadcast multiply and a sum over the
+    shared axis: XLA:CPU's dot is a call that costs more than a few dozen numbers' work, and
+    under ``vmap`` the members' sums fuse into loops (experiments/BENCHMARKS.md)."""
+    small = a.shape[0] * a.shape[1] * b.shape[1] <= _TINY_PRODUCT
+    if tiny and small and jnp.finfo(a.dtype).bits >= 32:
+        return jnp.sum(a[:, :, None] * b[None, :, :], axis=1)
+    return a @ b
+
+
 def forward(net, params, x, key=None) -> Trace:
     """The forward pass over ``x (n, d)``; dropout on the hidden layers when ``key`` is given."""
     zs, as_, masks = [], [x], []
     keys = jax.random.split(key, len(params)) if key is not None and net.dropout > 0 else None
+    tiny = is_tiny(net, x.shape[0])
     for l, layer in enumerate(params):
-        z = as_[-1] @ layer["w"] + layer["b"]
+        z = product(as_[-1], layer["w"], tiny) + layer["b"]
         zs.append(z)
         if l == len(params) - 1:
             as_.append(outputs.get(net.output).fn(z))
@@ -82,10 +106,10 @@ def backward(net, params, trace: Trace, t, sample_weight=None):
 def backward_from(net, params, trace: Trace, g):
     """The reverse recursion from a given output delta ``g = G_L (n, K)``: the vector-Jacobian
     product ``g^T dz_L/dparams`` (and ``dz_L/dx``), ``(grads shaped like params, (n, d))``."""
-    grads = [{} for _ in params]
+    grads, tiny = [{} for _ in params], is_tiny(net, g.shape[0])
     for l in reversed(range(len(params))):
-        grads[l].update(w=trace.as_[l].T @ g, b=jnp.sum(g, axis=0))
-        g_a = g @ params[l]["w"].T  # dE/da_{l-1}; dE/dx at l = 0
+        grads[l].update(w=product(trace.as_[l].T, g, tiny), b=jnp.sum(g, axis=0))
+        g_a = product(g, params[l]["w"].T, tiny)  # dE/da_{l-1}; dE/dx at l = 0
         if l == 0:
             break
         if trace.masks:

@@ -34,9 +34,8 @@ _STATE_BYTES_PER_CALL = 2**26
 # epochs therefore run as scans of a few epochs each, whose per-epoch outputs take at most this
 # many bytes, so that a tiny network's (XOR's) inner scan is one kernel.
 _SMALL_LOOP_BYTES = 512
-# A population's members are tiny below this many flops a step, and then compile with these
-# XLA:CPU options (``_tiny_member_options``).
-_TINY_MEMBER_FLOPS = 1e5
+# Populations of tiny members (``backprop.is_tiny``) compile with these XLA:CPU options
+# (``_tiny_member_options``).
 _TINY_MEMBER_OPTIONS = {
     "xla_cpu_experimental_ynn_fusion_type": "",
     "xla_cpu_use_fusion_emitters": False,
@@ -330,8 +329,7 @@ def make_member_epochs(
             diverged_step=jnp.where(diverged, m.bad % steps + 1, 0),
         ), out
 
-    tiny = 6 * net.n_params * batch_size < _TINY_MEMBER_FLOPS
-    options = _tiny_member_options() if tiny else {}
+    options = _tiny_member_options() if bp.is_tiny(net, batch_size) else {}
     return jax.jit(run, donate_argnums=(0,), compiler_options=options)
 
 

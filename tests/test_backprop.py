@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, activations
+from jaxmlp import MLP, activations, backprop
 from jaxmlp.gradient_matrix import valid_pairs
 
 BUILTIN = (
@@ -145,6 +145,58 @@ def test_multi_output_regression_gradient_sklearn_issue_8349(loss, k_factor):
     np.testing.assert_allclose(
         hand[0]["w"], xn.T @ ((delta @ w2.T) * (1 - a1**2)), rtol=1e-12, atol=1e-15
     )
+
+
+# -- tiny steps: products as sums -----------------------------------------------------------------
+
+
+def written_out(x, t, params):
+    """The sse cost (mean over examples) of a tanh -> identity net with jnp's ``@``: an oracle
+    independent of ``backprop.product``."""
+    (l1, l2) = params
+    y = jnp.tanh(x @ l1["w"] + l1["b"]) @ l2["w"] + l2["b"]
+    return 0.5 * jnp.sum((y - t) ** 2) / x.shape[0]
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("n", [4, 600])
+def test_tiny_steps_multiply_by_sums_larger_ones_by_dots_with_the_same_gradient(n):
+    """A tiny step's products (n = 4: 6 |w| n below ``TINY_STEP_FLOPS``, each product at most
+    256 multiplications) are broadcast sums, a larger step's (n = 600) dots; either way the
+    hand gradient equals jax.grad of the net written with ``@``."""
+    net = MLP((3, 5, 4), "tanh", "identity", "sse")
+    params, x, t = data(net, jnp.float64, seed=n, n=n)
+    assert backprop.is_tiny(net, n) == (n == 4)
+    assert ("dot_general" in str(jax.make_jaxpr(net.backprop)(params, x, t))) == (n == 600)
+    auto = jax.grad(written_out, argnums=2)(x, t, params)
+    assert rel_err(net.backprop(params, x, t), auto) <= 1e-13
+    (l1, l2) = params
+    y = jnp.tanh(x @ l1["w"] + l1["b"]) @ l2["w"] + l2["b"]
+    np.testing.assert_allclose(net.apply(params, x), y, rtol=1e-14)
+
+
+@pytest.mark.usefixtures("x64")
+def test_a_one_percent_error_in_the_summed_products_is_caught(monkeypatch):
+    """The mutation twin: sums 1 % off in tiny steps fail the comparison above."""
+    net = MLP((3, 5, 4), "tanh", "identity", "sse")
+    params, x, t = data(net, jnp.float64, seed=4, n=4)
+    right = backprop.product
+    monkeypatch.setattr(backprop, "product", lambda a, b, tiny: right(a, b, tiny) * 1.01)
+    auto = jax.grad(written_out, argnums=2)(x, t, params)
+    assert rel_err(net.backprop(params, x, t), auto) > 1e-3
+
+
+def test_low_precision_and_large_products_stay_dots():
+    """bfloat16 and float16 keep the dot (it accumulates wider than the sums would), and so
+    does a product of more than 256 multiplications even in a tiny step."""
+
+    def dot(a, b):
+        return "dot_general" in str(jax.make_jaxpr(lambda a, b: backprop.product(a, b, True))(a, b))
+
+    for dtype in (jnp.bfloat16, jnp.float16):
+        assert dot(jnp.ones((4, 3), dtype), jnp.ones((3, 2), dtype))
+    assert not dot(jnp.ones((4, 8)), jnp.ones((8, 8)))
+    assert dot(jnp.ones((4, 8)), jnp.ones((8, 9)))
 
 
 @pytest.mark.usefixtures("x64")

@@ -75,7 +75,9 @@ def test_cost_of_every_pair_matches_a_numpy_forward_pass(output, loss, reduction
     params = [{"w": jnp.asarray(rng.standard_normal((2, 3))), "b": jnp.asarray(rng.normal(size=3))}]
     x, t = rng.standard_normal((4, 2)), targets(loss, rng, 4, 3, output)
     y = numpy_output(output, x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"]))
-    np.testing.assert_allclose(net.apply(params, x), y, rtol=1e-14)
+    # atol: z sums products of order 1, so it is exact to ~1e-16 absolute whatever the order of
+    # the sum (NumPy's matmul and a tiny step's elementwise sum round apart where z is small).
+    np.testing.assert_allclose(net.apply(params, x), y, rtol=1e-14, atol=1e-15)
     per_example = numpy_loss(loss, y, (t + 1) / 2 if output == "threshold" else t)
     expected = per_example.mean() if reduction == "mean" else per_example.sum()
     np.testing.assert_allclose(net.cost(params, x, t), expected, rtol=1e-13)

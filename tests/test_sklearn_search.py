@@ -174,7 +174,7 @@ def test_scoring_names_score_as_grid_search_cv():
 def test_a_diverged_member_scores_nan_and_ranks_last_as_in_grid_search_cv():
     x, y = make_classification(60, 3, n_informative=3, n_redundant=0, random_state=0)
     clf = MLPClassifier((4,), solver="sgd", momentum=0.0, max_iter=5, random_state=0)
-    grid = {"learning_rate_init": [0.1, 1e30]}
+    grid = {"learning_rate_init": [0.1, 1e300]}
     with pytest.warns(FitFailedWarning, match="fits failed out of a total of 6"):
         ours = PopulationSearchCV(clf, grid, cv=3).fit(x * 1e10, y)
     with pytest.warns(FitFailedWarning):
@@ -192,12 +192,16 @@ def test_a_diverged_member_scores_nan_and_ranks_last_as_in_grid_search_cv():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
 def test_when_every_mean_score_is_nan_all_rank_first_as_in_grid_search_cv():
     """A failed fold in every grid point: every mean score is NaN. GridSearchCV ranks them all
-    1; the population search cast the NaN ranks to int32 (-2**31, with a RuntimeWarning)."""
+    1; the population search cast the NaN ranks to int32 (-2**31, with a RuntimeWarning).
+    The second fold trains on rows scaled by 1e300 and overflows at its second step."""
     x, y = make_classification(60, 3, n_informative=3, n_redundant=0, random_state=0)
+    x[30:] *= 1e300
+    folds = [(np.arange(30), np.arange(30, 60)), (np.arange(30, 60), np.arange(30))]
     clf = MLPClassifier((4,), solver="sgd", momentum=0.0, max_iter=5, random_state=0)
-    grid = {"learning_rate_init": [1e30, 1e31]}
-    theirs = GridSearchCV(clf, grid, cv=2).fit(x * 1e10, y)
-    ours = PopulationSearchCV(clf, grid, cv=2).fit(x * 1e10, y)
+    grid = {"learning_rate_init": [0.1, 0.2]}
+    theirs = GridSearchCV(clf, grid, cv=folds, refit=False).fit(x, y)
+    ours = PopulationSearchCV(clf, grid, cv=folds, refit=False).fit(x, y)
+    assert np.isfinite(theirs.cv_results_["split0_test_score"]).all()
     assert np.isnan(theirs.cv_results_["mean_test_score"]).all()
     assert np.isnan(ours.cv_results_["mean_test_score"]).all()
     assert list(ours.cv_results_["rank_test_score"]) == list(theirs.cv_results_["rank_test_score"])
