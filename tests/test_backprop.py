@@ -187,13 +187,13 @@ def test_a_one_percent_error_in_the_summed_products_is_caught(monkeypatch):
 
 
 def test_low_precision_and_large_products_stay_dots():
-    """bfloat16 and float16 keep the dot (it accumulates wider than the sums would), and so
-    does a product of more than 256 multiplications even in a tiny step."""
+    """bfloat16 and float16 keep the dot (it accumulates wider than the sums would), integers
+    theirs, and so does a product of more than 256 multiplications even in a tiny step."""
 
     def dot(a, b):
         return "dot_general" in str(jax.make_jaxpr(lambda a, b: backprop.product(a, b, True))(a, b))
 
-    for dtype in (jnp.bfloat16, jnp.float16):
+    for dtype in (jnp.bfloat16, jnp.float16, jnp.int32):
         assert dot(jnp.ones((4, 3), dtype), jnp.ones((3, 2), dtype))
     assert not dot(jnp.ones((4, 8)), jnp.ones((8, 8)))
     assert dot(jnp.ones((4, 8)), jnp.ones((8, 9)))
