@@ -373,11 +373,12 @@ def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
     at, ends = np.maximum(ends - 1, 0), ends.tolist()
     lasts = {name: h[np.arange(len(ends)), at].tolist() for name, h in history.items()}
 
+    nothing = [None] * len(ends)
+
     def last(name, n=1):  # each member's value at its last epoch (None: it ran none)
-        column = lasts.get(name, [None] * len(ends))
+        column = lasts.get(name, nothing)
         return [v / n if end and v is not None else None for v, end in zip(column, ends)]
 
-    nothing = [None] * len(ends)
     columns = {"member": range(len(ends)), "seed": seeds}
     columns |= {name: v.tolist() for name, v in values.items()}
     columns |= {

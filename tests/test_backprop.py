@@ -150,12 +150,16 @@ def test_multi_output_regression_gradient_sklearn_issue_8349(loss, k_factor):
 # -- tiny steps: products as sums -----------------------------------------------------------------
 
 
-def written_out(x, t, params):
-    """The sse cost (mean over examples) of a tanh -> identity net with jnp's ``@``: an oracle
-    independent of ``backprop.product``."""
+def written_out(x, params):
+    """A tanh -> identity net's outputs with jnp's ``@``: an oracle independent of
+    ``backprop.product``."""
     (l1, l2) = params
-    y = jnp.tanh(x @ l1["w"] + l1["b"]) @ l2["w"] + l2["b"]
-    return 0.5 * jnp.sum((y - t) ** 2) / x.shape[0]
+    return jnp.tanh(x @ l1["w"] + l1["b"]) @ l2["w"] + l2["b"]
+
+
+def written_out_cost(x, t, params):
+    """``written_out``'s sse cost, the mean over examples."""
+    return 0.5 * jnp.sum((written_out(x, params) - t) ** 2) / x.shape[0]
 
 
 @pytest.mark.usefixtures("x64")
@@ -168,11 +172,9 @@ def test_tiny_steps_multiply_by_sums_larger_ones_by_dots_with_the_same_gradient(
     params, x, t = data(net, jnp.float64, seed=n, n=n)
     assert backprop.is_tiny(net, n) == (n == 4)
     assert ("dot_general" in str(jax.make_jaxpr(net.backprop)(params, x, t))) == (n == 600)
-    auto = jax.grad(written_out, argnums=2)(x, t, params)
+    auto = jax.grad(written_out_cost, argnums=2)(x, t, params)
     assert rel_err(net.backprop(params, x, t), auto) <= 1e-13
-    (l1, l2) = params
-    y = jnp.tanh(x @ l1["w"] + l1["b"]) @ l2["w"] + l2["b"]
-    np.testing.assert_allclose(net.apply(params, x), y, rtol=1e-14)
+    np.testing.assert_allclose(net.apply(params, x), written_out(x, params), rtol=1e-14)
 
 
 @pytest.mark.usefixtures("x64")
@@ -182,7 +184,7 @@ def test_a_one_percent_error_in_the_summed_products_is_caught(monkeypatch):
     params, x, t = data(net, jnp.float64, seed=4, n=4)
     right = backprop.product
     monkeypatch.setattr(backprop, "product", lambda a, b, tiny: right(a, b, tiny) * 1.01)
-    auto = jax.grad(written_out, argnums=2)(x, t, params)
+    auto = jax.grad(written_out_cost, argnums=2)(x, t, params)
     assert rel_err(net.backprop(params, x, t), auto) > 1e-3
 
 

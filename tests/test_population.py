@@ -38,7 +38,7 @@ X_VAL, T_VAL = blobs(seed=1)
 # parameters, keys and shuffles are equal bit for bit; the update rule is the same code. Tiny
 # steps (XOR's) multiply by elementwise sums (``backprop.product``) that round alike in both, so
 # XOR members trained by SGD or momentum equal their solo fits bit for bit (the test below);
-# Adam's update is fused differently (XOR, 500 epochs: 3.8e-6). Measured: 16 Adam members on 8
+# Adam's members do not (XOR, 500 epochs: 3.8e-6). Measured: 16 Adam members on 8
 # devices against one device, 6 epochs, 2.8e-7 of the largest parameter (the sharding test's
 # measure).
 RTOL = 1e-4
