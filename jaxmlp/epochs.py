@@ -20,8 +20,8 @@ from jax import lax
 
 from jaxmlp import backprop as bp
 from jaxmlp import second_order, sharding
-from jaxmlp.optim import HYPERPARAMETERS, Optimizer
-from jaxmlp.step import correct, step_halves, update_if
+from jaxmlp.optim import FIRST_ORDER, HYPERPARAMETERS, Optimizer
+from jaxmlp.step import all_finite, correct, step_halves, update_if
 
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
 _FLOPS_PER_CALL = 2e8
@@ -137,9 +137,10 @@ def _epoch(
     parameters as they were, as does ``stopped``. ``bad`` is that step's index in the run,
     ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member costs
     no bookkeeping per epoch. With weights, ``out["train_weight"]`` is the epoch's total
-    weight (the denominator of its accuracy). Without ``guard`` every step updates (``bad`` is
-    still found): the same run while ``bad < 0`` and not ``stopped`` (up to XLA's fusion, see
-    ``make_member_epochs``), for a caller that redoes the epochs guarded otherwise."""
+    weight (the denominator of its accuracy). Without ``guard`` every step updates and ``bad``
+    notes non-finite losses only: the same run while the steps are finite and not ``stopped``
+    (up to XLA's fusion, see ``make_member_epochs``), for a caller that finds a non-finite
+    gradient in the parameters and redoes the epochs guarded."""
     grads_and_metrics, update = halves
     steps = steps_per_epoch(n, batch_size, drop_last)
     dropout = net.dropout > 0
@@ -165,7 +166,7 @@ def _epoch(
             k = jax.random.fold_in(drop_key, i) if dropout else None
             grads, m = grads_and_metrics(params, xb, tb, k, sw)
             live = (bad < 0) & ~stopped
-            finite = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"])
+            finite = m["finite"] if guard else jnp.isfinite(m["loss"])
             bad = jnp.where(live & ~finite, e * steps + i, bad)
             on_batch = functools.partial(update, x=xb, t=tb)
             if guard:
@@ -266,11 +267,14 @@ def make_member_epochs(
 
     The epochs run a few at a time. Under ``vmap`` a guarded step (``update_if``) computes both
     of its branches and selects, every parameter and optimizer state every step (~15 % of a
-    16-member Fashion-MNIST Adam population's time); so while no member is frozen the epochs
-    run unguarded, and are run again guarded, from the same carry, when a member went bad or
-    out of patience in them. The two programs are the same run up to XLA's fusion: bit for bit
-    for SGD and Adam, a last-bit difference with momentum and weight decay (within the
-    population's bound, tests/test_population.py).
+    16-member Fashion-MNIST Adam population's time), and checks every gradient element (a
+    quarter of XOR's population's time). So while no member is frozen, first-order members
+    run unguarded, their steps' losses checked: such an update carries a non-finite gradient
+    element into the parameters, where it stays (NaN or inf; tests/test_optim.py). When a
+    member went bad or out of patience in them, or a parameter is not finite after them, the
+    epochs run again guarded from the same carry. The two programs are the same run up to
+    XLA's fusion: bit for bit for SGD and Adam, a last-bit difference with momentum and
+    weight decay (within the population's bound, tests/test_population.py).
     """
     steps = steps_per_epoch(n, batch_size, drop_last)
 
@@ -308,6 +312,7 @@ def make_member_epochs(
         jax.vmap(functools.partial(member, guard=g), in_axes=axes) for g in (False, True)
     )
     frozen = lambda m: jnp.any(m.stopped | (m.bad >= 0))  # noqa: E731
+    unsure = lambda m: frozen(m) | ~all_finite(m.params)  # noqa: E731  (after unguarded epochs)
 
     def run(m, *args):
         *args, epochs = args
@@ -315,8 +320,10 @@ def make_member_epochs(
         def some(m, es):  # a few epochs: fast while nobody is frozen, else guarded
             def fast_then_check(m):
                 done = fast(m, *args, es)
-                return lax.cond(frozen(done[0]), lambda: guarded(m, *args, es), lambda: done)
+                return lax.cond(unsure(done[0]), lambda: guarded(m, *args, es), lambda: done)
 
+            if spec.optimizer.name not in FIRST_ORDER:  # a curvature solver: always guarded
+                return guarded(m, *args, es)
             return lax.cond(frozen(m), lambda m: guarded(m, *args, es), fast_then_check, m)
 
         c = _inner_epochs(len(epochs), member_epoch_outputs(has_val))

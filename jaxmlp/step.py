@@ -79,7 +79,7 @@ def make_step(
 
 def step_halves(net, tx, backprop: str, dtype: str):
     """The step as ``grads_and_metrics(params, x, t, key, sample_weight) -> (grads, metrics)``
-    and
+    (metrics: ``loss``, ``correct``, ``grad_norm``, and ``finite``, see ``finite``) and
     ``update(grads, opt_state, params, x, t) -> (params, opt_state)`` (the batch: for a curvature
     solver), so the fused loops can skip
     the update of a non-finite step (``update_if``)."""
@@ -97,6 +97,7 @@ def step_halves(net, tx, backprop: str, dtype: str):
             "correct": correct(net, y, t, sample_weight).astype(jnp.float32),
             "grad_norm": optax.tree.norm(grads).astype(jnp.float32),
         }
+        metrics["finite"] = finite(metrics["loss"], grads)
         return grads, metrics
 
     # A curvature solver also takes the net and the batch (second_order.Transformation).
@@ -108,6 +109,18 @@ def step_halves(net, tx, backprop: str, dtype: str):
         return optax.apply_updates(params, updates), opt_state
 
     return grads_and_metrics, update
+
+
+def finite(loss, grads):
+    """Whether a step is finite: its loss and every element of its gradients (not their norm,
+    which overflows for finite gradients of ~1e19 in float32). A fit stops at the first step
+    that is not (``Diverged``)."""
+    return jnp.isfinite(loss) & all_finite(grads)
+
+
+def all_finite(tree):
+    """Whether every element of every leaf of ``tree`` is finite (a boolean scalar)."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))
 
 
 def update_if(ok, update, grads, opt_state, params):

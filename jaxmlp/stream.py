@@ -36,7 +36,7 @@ def make_streamed(net, spec: StepSpec, mesh):
             xb, tb, k, sw = batch
             xb, tb = place(xb), place(tb)
             grads, m = grads_and_metrics(params, xb, tb, k if net.dropout > 0 else None, sw)
-            ok = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & (bad < 0)
+            ok = m["finite"] & (bad < 0)
             bad = jnp.where((bad < 0) & ~ok, i, bad)
             on_batch = functools.partial(update, x=xb, t=tb)
             params, opt_state = update_if(ok, on_batch, grads, opt_state, params)

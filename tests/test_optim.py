@@ -240,3 +240,50 @@ def test_numpy_scalars_are_accepted():
     )
     (w,) = run(opt.build(1), jnp.zeros(1), [np.ones(1, np.float32)])
     np.testing.assert_allclose(w, [-0.1], rtol=1e-6)
+
+
+# -- a non-finite gradient reaches the parameters ------------------------------------------------
+
+
+def carries(tx) -> dict:
+    """For each non-finite value v: after two finite steps, one whose gradient has a single v
+    among finite elements (one of them huge), then three finite steps, whether a parameter is
+    non-finite after each of the last four."""
+    params = params_with_slope()
+    finite = jax.tree.map(lambda a: jnp.full_like(a, 0.5), params)
+
+    @jax.jit
+    def step(p, s, g):
+        updates, s = tx.update(g, s, p)
+        return optax.apply_updates(p, updates), s
+
+    out = {}
+    for bad in (np.inf, -np.inf, np.nan):
+        broken = jax.tree.map(lambda a: a, finite)
+        broken[0]["w"] = broken[0]["w"].at[1, 0].set(bad).at[0, 1].set(1e30)
+        p, s, seen = params, tx.init(params), []
+        for g in [finite, finite, broken, finite, finite, finite]:
+            p, s = step(p, s, g)
+            seen.append(not all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree.leaves(p)))
+        out[str(bad)] = seen[2:]
+    return out
+
+
+SETTINGS = [{}, {"clip_norm": 1.0}, {"weight_decay": 0.01}, {"warmup_steps": 5}]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: ",".join(s) or "plain")
+@pytest.mark.parametrize("name", FIRST_ORDER)
+def test_a_first_order_update_carries_a_non_finite_gradient_into_the_parameters(name, settings):
+    """What a population's unguarded epochs rely on (``epochs.make_member_epochs``): a step
+    with a NaN or infinite gradient element leaves a parameter non-finite, and it stays so
+    (the warmup's first steps have eta = 0: 0 * inf is NaN)."""
+    assert carries(Optimizer(name, **settings).build(100)) == dict.fromkeys(
+        ("inf", "-inf", "nan"), [True] * 4
+    )
+
+
+def test_an_update_that_clips_values_would_not_carry_an_infinite_gradient():
+    """The check above can fail: clipping each element maps inf to a finite step."""
+    out = carries(optax.chain(optax.clip(1.0), optax.sgd(0.1)))
+    assert out == {"inf": [False] * 4, "-inf": [False] * 4, "nan": [True] * 4}

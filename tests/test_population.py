@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -209,7 +210,7 @@ def test_a_diverged_member_is_frozen_and_reported_while_the_others_go_on():
     net = MLP((3, 8, 2), "relu", "identity", "sse", reduction="sum")
     config = TrainConfig(epochs=30, batch_size=8)
     params = net.init(jax.random.key(0))
-    with pytest.raises(Diverged) as info:  # the solo run: epoch 3, step 3 (tests/test_train.py)
+    with pytest.raises(Diverged) as info:  # the solo run: epoch 3, step 4 (tests/test_train.py)
         fit(net, x, t, Optimizer("sgd", lr=0.12), config, params=params)
     both = jax.tree.map(lambda a: np.stack([a, a]), params)
     pop = fit_population(
@@ -429,3 +430,42 @@ def test_tiny_members_compile_without_xla_options_an_older_xla_lacks(monkeypatch
         ep._tiny_member_options.cache_clear()
     if jax.default_backend() == "cpu":
         assert ep._tiny_member_options() == ep._TINY_MEMBER_OPTIONS
+
+
+@pytest.fixture
+def brittle():
+    """The identity for |z| < 2, else 0 with a NaN derivative: a step there has a finite loss
+    and a non-finite gradient, and NaN parameters before it give a finite loss (NaN < 2 is
+    false): only the gradients or the parameters show the break."""
+    from jaxmlp import activations
+
+    fn = lambda z: jnp.where(jnp.abs(z) < 2, z, 0.0).astype(z.dtype)  # noqa: E731
+    grad = lambda z: jnp.where(jnp.abs(z) < 2, 1.0, jnp.nan).astype(z.dtype)  # noqa: E731
+    yield activations.register("brittle_for_tests", fn, grad).name
+    activations.unregister("brittle_for_tests")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, lrs", [("sgd", [0.1, 0.15]), ("adam", [0.03, 0.08])])
+def test_a_member_whose_gradient_alone_goes_non_finite_stops_where_its_solo_fit_does(
+    brittle, name, lrs
+):
+    """The unguarded epochs of a population note non-finite losses only: a non-finite gradient
+    shows in the parameters it reaches. The member whose derivative breaks (at a finite loss:
+    |z| < 2 before, the activation the identity) still stops at its solo fit's epoch and step,
+    with its last good parameters; the other goes on as its solo fit does."""
+    x, t = regression()
+    net = MLP((3, 8, 2), brittle, "identity", "sse", reduction="sum", init="uniform:-0.5,0.5")
+    config = TrainConfig(epochs=40, batch_size=8, seed=0)
+    t = 0.2 * t  # reachable with |z| < 2: only the larger learning rate breaks the derivative
+    pop = fit_population(net, x, t, Optimizer(name), config, hyper={"lr": lrs}, seeds=[0, 0])
+    with pytest.raises(Diverged) as info:
+        fit(net, x, t, Optimizer(name, lr=lrs[1]), config)
+    record = pop.members[1]
+    assert (record["diverged_epoch"], record["diverged_step"]) == (
+        info.value.epoch,
+        info.value.step,
+    )
+    assert close(pop.member(1).params, info.value.state.params)
+    solo = fit(net, x, t, Optimizer(name, lr=lrs[0]), config)
+    assert pop.members[0]["diverged_epoch"] is None and close(pop.member(0).params, solo.params)

@@ -429,15 +429,29 @@ def test_divergence_raises_with_epoch_step_and_the_last_good_params():
     net = MLP((3, 8, 2), "relu", "identity", "sse", reduction="sum")
     optimizer, config = Optimizer("sgd", lr=0.12), TrainConfig(epochs=30, batch_size=8)
     params = net.init(jax.random.key(0))
-    with pytest.raises(Diverged, match="epoch 3, step 3") as info:
+    # Epoch 3's step 3 has a loss of 1.3e29 and gradient elements of ~1e22, all finite (their
+    # float32 norm overflows): it is taken, and step 4's loss is not finite.
+    with pytest.raises(Diverged, match="epoch 3, step 4") as info:
         fit(net, x, t, optimizer, config, params=params)
     error = info.value
-    assert (error.epoch, error.step) == (3, 3)
+    assert (error.epoch, error.step) == (3, 4)
     assert len(error.history) == 2 and error.state.epoch == 2
     assert error.history[-1]["train_loss"] > 50 * error.history[0]["train_loss"]  # blowing up
     assert all(np.all(np.isfinite(a)) for a in leaves((error.state.params, error.state.opt_state)))
-    want, _ = step_loop(net, optimizer, config, params, x, t, stop_before=(2, 2))
+    want, _ = step_loop(net, optimizer, config, params, x, t, stop_before=(2, 3))
     assert_bitwise_equal(error.state.params, want)
+
+
+def test_a_huge_but_finite_gradient_is_a_step_not_a_divergence():
+    """A step diverges on a non-finite loss or gradient element. Here every element is finite
+    (~1e20) while the gradient's float32 norm overflows; the step is taken (the old check,
+    on the norm, called it divergence)."""
+    net = MLP((2, 1), "identity", "identity", "sse", reduction="sum")
+    x, t = np.full((4, 2), 1e20, np.float32), np.ones((4, 1), np.float32)
+    params = [{"w": jnp.zeros((2, 1)), "b": jnp.zeros(1)}]  # z = 0: a loss of 2, G = -1
+    out = fit(net, x, t, Optimizer("sgd", lr=1e-30), TrainConfig(1, "full"), params=params)
+    np.testing.assert_allclose(out.params[0]["w"], 4e-10, rtol=1e-6)  # w - 1e-30 * (-4e20)
+    assert out.history[0]["train_loss"] == 2.0
 
 
 # -- determinism and resume -----------------------------------------------------------------
