@@ -67,7 +67,8 @@ def make_step(
     net, tx: optax.GradientTransformation, backprop: str = "hand", dtype: str = "float32"
 ):
     """The pure training step ``(params, opt_state, x, t, key=None) -> (params, opt_state,
-    metrics)``; wrap it in ``jax.jit``. metrics: ``loss``, ``correct``, ``grad_norm``."""
+    metrics)``; wrap it in ``jax.jit``. metrics: ``loss``, ``correct``, ``grad_norm``,
+    ``finite``."""
     grads_and_metrics, update = step_halves(net, tx, backprop, dtype)
 
     def step(params, opt_state, x, t, key=None):
@@ -79,10 +80,10 @@ def make_step(
 
 def step_halves(net, tx, backprop: str, dtype: str):
     """The step as ``grads_and_metrics(params, x, t, key, sample_weight) -> (grads, metrics)``
-    (metrics: ``loss``, ``correct``, ``grad_norm``, and ``finite``, see ``finite``) and
-    ``update(grads, opt_state, params, x, t) -> (params, opt_state)`` (the batch: for a curvature
-    solver), so the fused loops can skip
-    the update of a non-finite step (``update_if``)."""
+    (metrics: ``loss``, ``correct``, ``grad_norm`` and ``finite``, see ``finite``) and
+    ``update(grads, opt_state, params, x, t) -> (params, opt_state)`` (the batch: for a
+    curvature solver), so the fused loops can skip the update of a non-finite step
+    (``update_if``)."""
     grads_of = gradient_source(net, backprop)
     compute = jnp.bfloat16 if dtype == "bfloat16" else None
 

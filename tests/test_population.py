@@ -432,16 +432,23 @@ def test_tiny_members_compile_without_xla_options_an_older_xla_lacks(monkeypatch
         assert ep._tiny_member_options() == ep._TINY_MEMBER_OPTIONS
 
 
+def _brittle(z):
+    return jnp.where(jnp.abs(z) < 2, z, 0.0).astype(z.dtype)
+
+
+def _brittle_grad(z):
+    return jnp.where(jnp.abs(z) < 2, 1.0, jnp.nan).astype(z.dtype)
+
+
 @pytest.fixture
 def brittle():
     """The identity for |z| < 2, else 0 with a NaN derivative: a step there has a finite loss
     and a non-finite gradient, and NaN parameters before it give a finite loss (NaN < 2 is
-    false): only the gradients or the parameters show the break."""
+    false): only the gradients or the parameters show the break. (The same functions each
+    time: registering them again drops no compiled program.)"""
     from jaxmlp import activations
 
-    fn = lambda z: jnp.where(jnp.abs(z) < 2, z, 0.0).astype(z.dtype)  # noqa: E731
-    grad = lambda z: jnp.where(jnp.abs(z) < 2, 1.0, jnp.nan).astype(z.dtype)  # noqa: E731
-    yield activations.register("brittle_for_tests", fn, grad).name
+    yield activations.register("brittle_for_tests", _brittle, _brittle_grad).name
     activations.unregister("brittle_for_tests")
 
 
