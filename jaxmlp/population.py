@@ -34,7 +34,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp import arrays, sharding, train
 from jaxmlp import epochs as ep
-from jaxmlp.history import epoch_records
+from jaxmlp.history import epoch_records, member_columns
 from jaxmlp.optim import HYPERPARAMETERS, Optimizer, initial_state
 from jaxmlp.train import Result, TrainConfig, TrainState
 
@@ -313,7 +313,7 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
     per_call = ep.member_epochs_per_call(net, n, config.epochs, p, has_val)
     # Each call's outputs are copied once, as they are, into their place in one array (no
     # concatenation, no padding) while the next call runs; the names are views of it.
-    history = np.empty((p, config.epochs, len(names)), np.float32)
+    history = member_columns((p, config.epochs, len(names)))
     first, done, start = 0, None, time.perf_counter()
     while first < config.epochs:
         epochs = jnp.arange(first, min(first + per_call, config.epochs), dtype=jnp.int32)
