@@ -206,9 +206,7 @@ def xor_population(quick: bool) -> dict:
         "max_abs_param_gap_vs_plain": gap(pop.params, ref),
         "max_abs_param_gap_vs_solo_sample": gap(first, solo),
         "max_abs_param_gap_pytorch_vs_plain": skipped
-        or gap(
-            [np.asarray(a) for a in pytorch()], [ref[0]["w"], ref[0]["b"], ref[1]["w"], ref[1]["b"]]
-        ),
+        or gap(pytorch(), [layer[k] for layer in ref for k in ("w", "b")]),
         "success_rate": float(np.mean(solved)),
         "gflop": 6 * XOR.n_params * 4 * steps * members / 1e9,
     }
