@@ -458,9 +458,9 @@ def test_a_member_whose_gradient_alone_goes_non_finite_stops_where_its_solo_fit_
     brittle, name, lrs
 ):
     """The unguarded epochs of a population note non-finite losses only: a non-finite gradient
-    shows in the parameters it reaches. The member whose derivative breaks (at a finite loss:
-    |z| < 2 before, the activation the identity) still stops at its solo fit's epoch and step,
-    with its last good parameters; the other goes on as its solo fit does."""
+    shows in the parameters it reaches. The member whose derivative breaks (its loss finite,
+    see ``brittle``) still stops at its solo fit's epoch and step, with its last good
+    parameters; the other goes on as its solo fit does."""
     x, t = regression()
     net = MLP((3, 8, 2), brittle, "identity", "sse", reduction="sum", init="uniform:-0.5,0.5")
     config = TrainConfig(epochs=40, batch_size=8, seed=0)
