@@ -13,6 +13,7 @@ import numpy as np
 
 from jaxmlp import losses, sharding
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
+from jaxmlp.step import finite_each
 
 
 class Data(NamedTuple):
@@ -148,11 +149,7 @@ def as_arrays(net, x, t, dtype, names=("x", "t")):
     return x, t
 
 
-@jax.jit
-def _finite_each(*arrays):
-    """Per array, whether every value is finite (an integer array always is), in one
-    compiled call."""
-    return jnp.stack([jnp.isfinite(a).all() for a in arrays])
+_finite_each = jax.jit(finite_each)  # in one compiled call
 
 
 def storage_dtype(name: str):

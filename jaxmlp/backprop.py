@@ -57,9 +57,9 @@ def is_tiny(net, n: int) -> bool:
 
 def product(a, b, tiny: bool):
     """``a @ b`` of the passes below. In a tiny step, a float32 or float64 product of at most
-    256 multiplications (every product of a layer has ``n p_{l-1} p_l``) is a broadcast multiply
-    and a sum over the shared axis: XLA:CPU's dot is a call that costs more than a few dozen
-    numbers' work, and under ``vmap`` the members' sums fuse into loops
+    ``_TINY_PRODUCT`` multiplications (a layer's three have ``n p_{l-1} p_l``) is a broadcast
+    multiply and a sum over the shared axis: XLA:CPU's dot is a call that costs more than a few
+    dozen numbers' work, and under ``vmap`` the members' sums fuse into loops
     (experiments/BENCHMARKS.md). Half precision keeps the dot, which accumulates wider."""
     small = a.shape[0] * a.shape[1] * b.shape[1] <= _TINY_PRODUCT
     if tiny and small and a.dtype in (jnp.float32, jnp.float64):

@@ -34,14 +34,12 @@ _STATE_BYTES_PER_CALL = 2**26
 # epochs therefore run as scans of a few epochs each, whose per-epoch outputs take at most this
 # many bytes, so that a tiny network's (XOR's) inner scan is one kernel.
 _SMALL_LOOP_BYTES = 512
-# Populations of tiny members (``backprop.is_tiny``) compile with these XLA:CPU options
-# (``_tiny_member_options``).
+# Populations of tiny members (``backprop.is_tiny``) compile with these (``_tiny_member_options``).
 _TINY_MEMBER_OPTIONS = {
     "xla_cpu_experimental_ynn_fusion_type": "",
     "xla_cpu_use_fusion_emitters": False,
 }
-# Placeholders for the numbers that travel as arguments: the compiled program is cached on the
-# optimizer's structure only.
+# Placeholders for the numbers passed as arguments: programs cache on the optimizer's structure.
 _PLACEHOLDERS = {"lr": 1.0, "momentum": 0.5, "weight_decay": 1.0, "clip_norm": 1.0}
 
 
@@ -138,9 +136,8 @@ def _epoch(
     ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member costs
     no bookkeeping per epoch. With weights, ``out["train_weight"]`` is the epoch's total
     weight (the denominator of its accuracy). Without ``guard`` every step updates and ``bad``
-    notes non-finite losses only: the same run while the steps are finite and not ``stopped``
-    (up to XLA's fusion, see ``make_member_epochs``), for a caller that finds a non-finite
-    gradient in the parameters and redoes the epochs guarded."""
+    notes non-finite losses only, for a caller that finds non-finite gradients in the
+    parameters and then redoes the epochs guarded (``make_member_epochs``)."""
     grads_and_metrics, update = halves
     steps = steps_per_epoch(n, batch_size, drop_last)
     dropout = net.dropout > 0
@@ -265,16 +262,14 @@ def make_member_epochs(
     ``member_outputs(has_val)`` (an epoch writes its history once), per group of ``c`` epochs
     the call ran; the host puts them in place (no transposing copy on the device).
 
-    The epochs run a few at a time. Under ``vmap`` a guarded step (``update_if``) computes both
-    of its branches and selects, every parameter and optimizer state every step (~15 % of a
-    16-member Fashion-MNIST Adam population's time), and checks every gradient element (a
-    quarter of XOR's population's time). So while no member is frozen, first-order members
-    run unguarded, their steps' losses checked: such an update carries a non-finite gradient
-    element into the parameters, where it stays (NaN or inf; tests/test_optim.py). When a
-    member went bad or out of patience in them, or a parameter is not finite after them, the
-    epochs run again guarded from the same carry. The two programs are the same run up to
-    XLA's fusion: bit for bit for SGD and Adam, a last-bit difference with momentum and
-    weight decay (within the population's bound, tests/test_population.py).
+    The epochs run a few at a time. Under ``vmap`` a guarded step (``update_if``) selects
+    between both branches, every parameter and optimizer state every step (~15 % of a Fashion
+    Adam population's time), and checks every gradient (~25 % of XOR's). So while no member is
+    frozen, first-order members run unguarded, checking losses: their update carries a NaN or
+    inf gradient into the parameters, where it stays (tests/test_optim.py). If a member went
+    bad or out of patience, or a parameter is not finite after them, the epochs rerun guarded
+    from the same carry: the same run up to XLA's fusion (bit for bit for SGD and Adam, within
+    the population's bound with momentum and weight decay, tests/test_population.py).
     """
     steps = steps_per_epoch(n, batch_size, drop_last)
 
@@ -313,6 +308,7 @@ def make_member_epochs(
     )
     frozen = lambda m: jnp.any(m.stopped | (m.bad >= 0))  # noqa: E731
     unsure = lambda m: frozen(m) | ~all_finite(m.params)  # noqa: E731  (after unguarded epochs)
+    first_order = spec.optimizer.name in FIRST_ORDER  # curvature solvers always run guarded
 
     def run(m, *args):
         *args, epochs = args
@@ -322,7 +318,7 @@ def make_member_epochs(
                 done = fast(m, *args, es)
                 return lax.cond(unsure(done[0]), lambda: guarded(m, *args, es), lambda: done)
 
-            if spec.optimizer.name not in FIRST_ORDER:  # a curvature solver: always guarded
+            if not first_order:
                 return guarded(m, *args, es)
             return lax.cond(frozen(m), lambda m: guarded(m, *args, es), fast_then_check, m)
 
@@ -343,10 +339,9 @@ def make_member_epochs(
 @functools.cache
 def _tiny_member_options() -> dict:
     """``_TINY_MEMBER_OPTIONS`` this XLA accepts (each probed once). XLA:CPU sends tiny members'
-    batched sums to YNNPACK, a library call each on a few thousand numbers, and fuses loops
-    with emitters that cost more than such work: with both, the 1000-member XOR population
-    takes ~1/8 of its time with the defaults; larger members run faster with the defaults
-    (experiments/BENCHMARKS.md)."""
+    batched sums to YNNPACK, a library call each on a few thousand numbers, and fuses loops with
+    emitters that cost more than such work: with both options the 1000-member XOR population
+    takes ~1/8 of its time with the defaults; larger members run faster with the defaults."""
     if jax.default_backend() != "cpu":
         return {}
     options = {}

@@ -121,7 +121,12 @@ def finite(loss, grads):
 
 def all_finite(tree):
     """Whether every element of every leaf of ``tree`` is finite (a boolean scalar)."""
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))
+    return jnp.all(finite_each(*jax.tree.leaves(tree)))
+
+
+def finite_each(*arrays):
+    """Per array, whether every value is finite (an integer array always is)."""
+    return jnp.stack([jnp.isfinite(a).all() for a in arrays])
 
 
 def update_if(ok, update, grads, opt_state, params):
