@@ -34,6 +34,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp import arrays, sharding, train
 from jaxmlp import epochs as ep
+from jaxmlp.datasets import check_seed
 from jaxmlp.history import epoch_records, member_columns
 from jaxmlp.optim import HYPERPARAMETERS, Optimizer, initial_state
 from jaxmlp.train import Result, TrainConfig, TrainState
@@ -194,9 +195,7 @@ def _members(seeds, hyper, optimizer, config):
             f"length; got lengths {sorted(sizes) or 'none (give seeds or hyper)'}."
         )
     p = sizes.pop()
-    seeds = [config.seed] * p if seeds is None else list(seeds)
-    for s in seeds:
-        train._check_int("seed", s, 0)
+    seeds = [config.seed] * p if seeds is None else [check_seed(s) for s in seeds]
     if "momentum" in values and optimizer.name not in ("sgd", "momentum", "nesterov"):
         raise ValueError(
             f"momentum is a setting of sgd, momentum and nesterov, not {optimizer.name!r}."

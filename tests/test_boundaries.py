@@ -1,6 +1,7 @@
 """The Python API validates at its boundary (issue 16): each misuse is a ValueError naming the
 problem, never a silently wrong number, an IndexError or a crash later in the run."""
 
+import dataclasses
 import json
 
 import jax
@@ -8,7 +9,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, Optimizer, TrainConfig, checkpoint, evaluate, fit, initializers
+from jaxmlp import (
+    MLP,
+    Optimizer,
+    TrainConfig,
+    checkpoint,
+    evaluate,
+    fit,
+    fit_population,
+    initializers,
+)
 
 NET = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
 X = np.array([[0.0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
@@ -50,15 +60,22 @@ def test_an_init_beyond_the_dtype_is_refused_when_drawn():
 # -- seeds -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [2**63, 2**64, -1])
-def test_seeds_past_63_bits_are_refused(seed):
-    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*63 - 1\]"):
+@pytest.mark.parametrize("seed", [2**32, 2**32 + 7, 2**63, 2**64, -1])
+def test_seeds_past_32_bits_are_refused(seed):
+    """Without x64, ``jax.random.key`` keeps a seed's low 32 bits: the seeds 2**32 and 0 drew
+    the same initial parameters and shuffles (two "different" runs, one network)."""
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32 - 1\]"):
         TrainConfig(seed=seed)
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32 - 1\]"):
+        fit_population(NET, X, T, Optimizer(), TrainConfig(epochs=1), seeds=[0, seed])
 
 
-def test_the_largest_seed_trains():
-    config = TrainConfig(epochs=1, batch_size="full", seed=2**63 - 1, devices=1)
-    assert len(fit(NET, X, T, Optimizer(), config).history) == 1
+def test_the_largest_seed_trains_its_own_network():
+    config = TrainConfig(epochs=1, batch_size="full", seed=2**32 - 1, devices=1)
+    last = fit(NET, X, T, Optimizer(), config)
+    first = fit(NET, X, T, Optimizer(), dataclasses.replace(config, seed=0))
+    assert len(last.history) == 1
+    assert not np.array_equal(last.params[0]["w"], first.params[0]["w"])
 
 
 # -- parameters, inputs and targets -----------------------------------------------------------

@@ -282,9 +282,9 @@ def test_one_hot():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (dict(seed=-1), r"seed must be an integer in \[0, 2\*\*63 - 1\], got -1"),
+        (dict(seed=-1), r"seed must be an integer in \[0, 2\*\*32 - 1\], got -1"),
         (dict(seed=1.5), "seed must be an integer in"),
-        (dict(seed=2**63), "seed must be an integer in .*, got 9223372036854775808"),
+        (dict(seed=2**32), "seed must be an integer in .*, got 4294967296"),
         (dict(val_fraction=1.0), r"val_fraction must be in \[0, 1\), got 1.0"),
         (dict(n=0), "n must be a positive integer or None, got 0"),
         (dict(standardize="yes"), "standardize must be True or False"),

@@ -113,7 +113,7 @@ TRAIN = [
     (["--data", "xor", "--init", "normal:0.1,2"], "takes 1 argument"),
     (["--data", "xor", "--dtype", "float16"], "Unknown dtype: 'float16'"),
     (["--data", "xor", "--backprop", "numeric"], "Unknown backprop: 'numeric'"),
-    (["--data", "xor", "--seed", "-1"], "seed must be an integer in [0, 2**63 - 1], got -1"),
+    (["--data", "xor", "--seed", "-1"], "seed must be an integer in [0, 2**32 - 1], got -1"),
     (["--data", "xor", "--val-fraction", "1.5"], "val_fraction must be in [0, 1), got 1.5"),
     (["--data", "xor", "--val-fraction", "0.1"], "fraction 0.1 of 4 examples puts 0"),
     (["--data", "xor", "--early-stopping", "0"], "early_stopping must be an integer >= 1"),

@@ -11,7 +11,9 @@ from numbers import Integral, Real
 import jax
 import numpy as np
 
-SEED_LIMIT = 2**63  # seeds are 63-bit integers: jax.random.key takes them whole
+# Seeds are 32-bit: jax.random.key keeps only a seed's low 32 bits unless x64 is on, so the
+# seeds 0 and 2**32 drew the same network (and float32 and float64 runs of 2**32 differed).
+SEED_LIMIT = 2**32
 TRAIN_STREAM, TEST_STREAM, VAL_STREAM, SUBSET_STREAM = range(4)  # independent streams of a seed
 
 
@@ -46,9 +48,9 @@ def validation_split(x, t, fraction, seed: int):
 
 
 def check_seed(seed) -> int:
-    """``seed`` as a Python int; ValueError unless it is an integer in [0, 2**63)."""
+    """``seed`` as a Python int; ValueError unless it is an integer in [0, 2**32)."""
     if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < SEED_LIMIT:
-        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}.")
+        raise ValueError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}.")
     return int(seed)
 
 

@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from jaxmlp import checkpoint, search
+from jaxmlp.datasets import SEED_LIMIT
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
 from jaxmlp.run import data, folder, sweep_report
@@ -65,14 +66,16 @@ def value_list(flag: str, text: str) -> list[float]:
 
 
 def seed_list(text: str) -> list[int]:
-    """``N`` (the seeds 0 .. N-1) or a comma list of distinct integer seeds >= 0."""
+    """``N`` (the seeds 0 .. N-1) or a comma list of distinct integer seeds in [0, 2**32)."""
     words = [w.strip() for w in str(text).split(",")]
-    if not all(w.isdigit() for w in words) or (len(words) == 1 and int(words[0]) < 1):
+    numbers = [int(w) if w.isascii() and w.isdigit() else -1 for w in words]
+    count = len(words) == 1  # N: the seeds 0 .. N-1
+    if min(numbers) < count or max(numbers) >= SEED_LIMIT + count:
         raise ValueError(
-            f"--seeds needs a count N >= 1 (the seeds 0..N-1) or integer seeds >= 0 separated "
-            f"by commas, got {text!r}."
+            f"--seeds needs a count N in [1, 2**32] (the seeds 0..N-1) or integer seeds in "
+            f"[0, 2**32 - 1] separated by commas, got {text!r}."
         )
-    found = list(range(int(words[0]))) if len(words) == 1 else [int(w) for w in words]
+    found = list(range(numbers[0])) if len(words) == 1 else numbers
     if len(set(found)) != len(found):
         raise ValueError(f"--seeds {text!r} repeats a seed: give each seed once.")
     return found
