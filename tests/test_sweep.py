@@ -9,6 +9,8 @@ the sweeps below use chunks of one size.
 import csv
 import json
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ import numpy as np
 import pytest
 
 from jaxmlp import MLP, Optimizer, TrainConfig, cli, datasets, fit, fit_population, run, search
+from jaxmlp.run import folder
 
 XOR = [
     "--data", "xor", "--hidden", "3", "--activation", "sigmoid", "--loss", "sse",
@@ -268,3 +271,105 @@ def test_a_sweep_keeps_the_canonical_activation_spec_and_resumes_with_either_spe
     for spec in ("elu:1.5", "elu:1.50"):
         code, printed = main_output(["sweep", "--out", str(out), "--resume", "--activation", spec])
         assert code == 0, printed
+
+
+# -- the folder is the sweep's: what a resume reads is checked ---------------------------------
+
+SMALL = [*XOR, "--epochs", "20", "--seeds", "2", "--lr", "0.5,2", "--chunk", "2"]  # 2 chunks
+
+
+def fails(argv, capsys) -> str:
+    """The one error line of ``jaxmlp argv``, which must exit 2."""
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+@pytest.fixture(scope="module")
+def two_sweeps(tmp_path_factory):
+    """Folders of the sweep SMALL and of the same with 4 hidden units, and SMALL's members."""
+    root = tmp_path_factory.mktemp("two")
+    for name, extra in (("a", []), ("b", ["--hidden", "4"])):
+        assert main_output(["sweep", *SMALL, *extra, "--out", str(root / name)])[0] == 0
+    return root / "a", root / "b", results(root / "a" / "members.jsonl")
+
+
+def copy_of(folder, tmp_path):
+    return pathlib.Path(shutil.copytree(folder, tmp_path / "copy"))
+
+
+def test_a_chunk_of_another_sweep_is_refused(two_sweeps, tmp_path, capsys):
+    """A chunk checked only its members' seeds and values: B's chunk (another network) in A's
+    folder resumed with exit 0, its members reported as A's."""
+    a, b, _ = two_sweeps
+    out = copy_of(a, tmp_path)
+    (out / "chunks" / "00001.npz").write_bytes((b / "chunks" / "00001.npz").read_bytes())
+    assert "belongs to another sweep" in fails(["sweep", "--out", str(out), "--resume"], capsys)
+
+
+def test_a_new_sweep_refuses_the_chunks_another_sweep_left(two_sweeps, tmp_path, capsys):
+    a, b, _ = two_sweeps
+    out = copy_of(a, tmp_path)
+    (out / "config.json").unlink()
+    err = fails(["sweep", *SMALL, "--hidden", "4", "--out", str(out)], capsys)
+    assert "00000.npz belongs to another sweep" in err
+
+
+def test_a_changed_chunk_or_config_is_refused_and_a_lost_chunk_retrained(
+    two_sweeps, tmp_path, capsys
+):
+    """An edited record, an edited config.json and a truncated chunk resumed with exit 0 (the
+    edit reported as a result) or a traceback; deleted chunks failed to save."""
+    a, _, members = two_sweeps
+    resume = ["sweep", "--resume", "--out"]
+    out = copy_of(a, tmp_path)
+    path = out / "chunks" / "00000.npz"
+    with np.load(path) as f:
+        saved = {k: f[k] for k in f.files}
+    saved["records"] = np.array(str(saved["records"]).replace('"train_loss": ', '"train_loss": 1'))
+    np.savez(path, **saved)
+    assert "does not match its recorded SHA-256" in fails([*resume, str(out)], capsys)
+    path.write_bytes((a / "chunks" / "00000.npz").read_bytes()[:1000])
+    assert "not a readable chunk" in fails([*resume, str(out)], capsys)
+    path.unlink()
+    config = json.loads((out / "config.json").read_text())
+    config["settings"]["hidden"] = [4]
+    (out / "config.json").write_text(json.dumps(config))
+    assert "do not match its run_id" in fails([*resume, str(out)], capsys)
+    (out / "config.json").write_bytes((a / "config.json").read_bytes())
+    shutil.rmtree(out / "chunks")
+    assert main_output([*resume, str(out)])[0] == 0
+    assert results(out / "members.jsonl") == members
+
+
+def test_a_sweep_holds_its_folder(two_sweeps, tmp_path, capsys):
+    """Sweeps took no lock: two into one folder overwrote each other's chunks."""
+    a, _, _ = two_sweeps
+    for argv, out in ((["--resume"], copy_of(a, tmp_path)), (SMALL, tmp_path / "new")):
+        out.mkdir(exist_ok=True)
+        with folder.lock(out):
+            assert "in use by" in fails(["sweep", *argv, "--out", str(out)], capsys)
+
+
+def test_an_empty_out_and_a_changed_folds_name_the_problem(
+    two_sweeps, tmp_path, capsys, monkeypatch
+):
+    a, _, _ = two_sweeps
+    monkeypatch.chdir(tmp_path)
+    for command in ("train", "sweep"):  # "" was the working directory
+        assert "--out needs a folder name" in fails([command, *XOR, "--out", ""], capsys)
+    err = fails(["sweep", "--out", str(copy_of(a, tmp_path)), "--resume", "--folds", "2"], capsys)
+    assert "--folds 2 differs" in err  # not "drop --val-fraction", which was never given
+
+
+def test_a_sweep_where_every_member_diverges_writes_its_summary_and_figures(tmp_path):
+    """The loss figure set a log axis on no data: exit 2 with matplotlib's message, no
+    summary.json."""
+    argv = [*XOR, "--activation", "relu", "--output", "identity", "--epochs", "5", "--seeds", "2"]
+    out = tmp_path / "diverged"
+    code, printed = main_output(["sweep", *argv, "--lr", "1e20,1e30", "--out", str(out)])
+    assert code == 0, printed
+    summary = strict((out / "summary.json").read_text())
+    assert all(row["diverged"] == row["n"] == 2 for row in summary["rows"]), summary["rows"]
+    assert {p.name for p in out.glob("*.png")} == {"loss_vs_lr.png", "curves.png"}

@@ -35,6 +35,8 @@ RUN_FILES = ("config.json", "checkpoint.npz", "metrics.jsonl")
 def out_folder(out, given: dict, resume: bool) -> pathlib.Path:
     """The folder of the run: ``out``, or ``runs/<time>-<data>`` when None. A new run refuses
     a folder that already holds one."""
+    if isinstance(out, str) and not out.strip():  # an unset shell variable: not the cwd
+        raise ValueError(f"--out needs a folder name, got {out!r}.")
     if out is None:
         if resume:
             raise ValueError("--resume needs --out DIR: the folder of the run to continue.")

@@ -40,6 +40,7 @@ def _label(point: dict) -> str | None:
 def _against(records, grid, name, metric, path):
     fig, ax = plots._figure()
     xs = sorted(grid[name])
+    shown = []
     for other in _others(grid, name):
         low, mid, high = [], [], []
         for x in xs:
@@ -50,11 +51,14 @@ def _against(records, grid, name, metric, path):
             ]  # fmt: skip
             q = np.quantile(v, (0.1, 0.5, 0.9)) if v else (np.nan,) * 3
             low.append(q[0]), mid.append(q[1]), high.append(q[2])
+            shown += v
         (line,) = ax.plot(xs, mid, marker="o", label=_label(other))
         ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2)
-    _log_x(ax, xs)
-    if all(r[metric] > 0 for r in records if r[metric] is not None):
-        ax.set_yscale("log")
+    if shown:  # else every member diverged: no data, and so no log axis
+        _log_x(ax, xs)
+        _log_y(ax, shown)
+    else:
+        ax.text(0.5, 0.5, "every member diverged", transform=ax.transAxes, ha="center")
     ax.set(xlabel=name, ylabel=f"final {metric.replace('_', ' ')}")
     ax.set_title(f"final {metric.replace('_', ' ')}: median, 10-90 % over seeds")
     return _finish(fig, ax, path)
@@ -89,11 +93,18 @@ def _curves(records, grid, curves, path):
         label = _label(dict(zip(grid, point))) or f"{len(member)} members"
         (line,) = ax.plot(epochs[alive], q[1], label=label)
         ax.fill_between(epochs[alive], q[0], q[2], color=line.get_color(), alpha=0.2)
-    if np.nanmin(losses, initial=np.inf) > 0:
-        ax.set_yscale("log")
+    _log_y(ax, losses)
     ax.set(xlabel="epoch", ylabel="training loss")
     ax.set_title("training loss: median, 10-90 % over members")
     return _finish(fig, ax, path)
+
+
+def _log_y(ax, values):
+    """A log y axis when the finite ``values`` shown are all > 0 (and there are some)."""
+    v = np.asarray(values, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size and (v > 0).all():
+        ax.set_yscale("log")
 
 
 def _log_x(ax, xs):

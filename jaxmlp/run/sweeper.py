@@ -9,8 +9,10 @@ The settings resolve by the run's own rules (``settings.merge``, ``data.load_dat
 ``settings.build``); a swept setting holds its list of values. The members are
 ``search.plan(grid, seeds, folds)`` (grid point, then seed, then fold); they train ``chunk`` at
 a time, and each finished chunk is saved atomically as ``chunks/NNNNN.npz`` (its members'
-records and loss curves), so ``resume`` skips the chunks on disk and ends with the results of an
-uninterrupted sweep: a chunk always holds the same members, trained by the same program.
+records and loss curves, the sweep's run_id and length, their SHA-256), so ``resume`` skips the
+chunks on disk and ends with the results of an uninterrupted sweep: a chunk always holds the
+same members, trained by the same program. A chunk of another sweep, or changed, is refused; a
+sweep holds its folder's lock (``folder.lock``) as a run does.
 
     OUT/config.json      every setting, resolved (swept ones as lists), the data's fingerprint
     OUT/chunks/*.npz     the finished chunks
@@ -19,11 +21,14 @@ uninterrupted sweep: a chunk always holds the same members, trained by the same 
     OUT/*.png            final loss and success rate against each swept value, loss curves
 """
 
+import contextlib
 import dataclasses
+import hashlib
 import io
 import json
 import math
 import time
+import zipfile
 
 import numpy as np
 
@@ -49,6 +54,7 @@ from jaxmlp.train import is_classifier
 SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0}
 CHUNK = 256
 CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
+CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
 
 
 def value_list(flag: str, text: str) -> list[float]:
@@ -96,39 +102,57 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         raise ValueError(f"Unknown settings {unknown}; known: {sorted(DEFAULTS | SWEEP_DEFAULTS)}.")
     started = time.perf_counter()
     out = folder.out_folder(out, given, resume)
-    saved = _saved(out) if resume else None
+    with contextlib.ExitStack() as held:
+        if resume:
+            held.enter_context(folder.lock(out))
+        saved = _saved(out) if resume else None
+        run, grid, members = _plan(given, saved, out, held)
+        if not resume:  # one process writes the folder; made after every check has passed
+            out.mkdir(parents=True, exist_ok=True)
+            held.enter_context(folder.lock(out))
+            folder.out_folder(out, given, resume)  # a sweep another process began meanwhile
+        records, curves = _train(run, grid, members, echo)
+        return sweep_report.write(run, grid, records, curves, time.perf_counter() - started, echo)
+
+
+def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
+    """``(run, grid, members)`` of the sweep ``given`` (resuming ``saved``), checked; enters
+    the settings' precision on ``held``."""
     given = _as_lists(given)
     settings = merge(given, saved)
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
-    with precision(settings["dtype"]):
-        if settings["folds"] is not None:  # the folds hold out their own validation rows
-            if settings["val_fraction"]:
-                raise ValueError("--folds hold out their own validation rows: drop --val-fraction.")
-            settings["val_fraction"] = 0.0
-        ds, settings = data.load_data(settings)
-        grid, settings = _grid(settings, ds)
-        base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
-        folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
-        net, optimizer, config, resolved = build(base | folds_watch, ds)
-        check_used(given, resolved)  # a flag the sweep would ignore is refused, as by train
-        config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
-        settings |= {name: resolved[name] for name in ("output", "loss", "activation")}
-        if saved is not None:  # the given settings, resolved as train's, must be the sweep's own
-            check_resume({k: v for k, v in given.items() if k != "epochs"}, settings, saved, out)
-            if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
-                raise ValueError(
-                    f"--epochs differs from the {saved['settings']['epochs']} of the "
-                    f"sweep in {out}: a sweep resumes with its own length."
-                )
-        run = Run(out, settings, ds, net, optimizer, config)
-        if saved is not None and saved["data"]["sha256"] != data.sha256(ds):
+    held.enter_context(precision(settings["dtype"]))
+    if settings["folds"] is not None:  # the folds hold out their own validation rows
+        if settings["val_fraction"] and saved is None:  # resuming: check_resume names --folds
+            raise ValueError("--folds hold out their own validation rows: drop --val-fraction.")
+        settings["val_fraction"] = 0.0
+    ds, settings = data.load_data(settings)
+    grid, settings = _grid(settings, ds)
+    base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
+    folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
+    net, optimizer, config, resolved = build(base | folds_watch, ds)
+    check_used(given, resolved)  # a flag the sweep would ignore is refused, as by train
+    config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
+    settings |= {name: resolved[name] for name in ("output", "loss", "activation")}
+    if saved is not None:  # the given settings, resolved as train's, must be the sweep's own
+        check_resume({k: v for k, v in given.items() if k != "epochs"}, settings, saved, out)
+        if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
             raise ValueError(
-                f"the data of {settings['data']!r} differ from those the sweep in {out} was "
-                "trained on (their SHA-256 changed): resume needs the same data."
+                f"--epochs differs from the {saved['settings']['epochs']} of the "
+                f"sweep in {out}: a sweep resumes with its own length."
             )
-        members = search.plan(grid, settings["seeds"], settings["folds"])
-        records, curves = _train(run, grid, members, echo)
-    return sweep_report.write(run, grid, records, curves, time.perf_counter() - started, echo)
+    run = Run(out, settings, ds, net, optimizer, config)
+    if saved is not None and saved["data"]["sha256"] != data.sha256(ds):
+        raise ValueError(
+            f"the data of {settings['data']!r} differ from those the sweep in {out} was "
+            "trained on (their SHA-256 changed): resume needs the same data."
+        )
+    if saved is not None and saved.get("run_id") != folder.run_id(run):
+        raise ValueError(
+            f"{out / 'config.json'}: its settings do not match its run_id (the file was "
+            "changed): start a new sweep."
+        )
+    return run, grid, search.plan(grid, settings["seeds"], settings["folds"])
 
 
 def _saved(out) -> dict | None:
@@ -203,18 +227,19 @@ def _train(run: Run, grid: dict, members: list, echo) -> tuple[list, dict]:
         f"{ds.name}: {p} members ({' x '.join(axes)}) of MLP {'-'.join(map(str, net.sizes))}, "
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
     )
+    identity = folder.to_json({"run_id": folder.run_id(run), "epochs": config.epochs})
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
         path = run.out / "chunks" / f"{c:05d}.npz"
-        found = _read_chunk(path, part, first) if path.exists() else None
+        found = _read_chunk(path, part, first, identity) if path.exists() else None
         if found is None:
             start = time.perf_counter()
             found = _fit_chunk(run, grid, part, first)
             if not (run.out / "config.json").exists():  # the settings trained: keep them
-                (run.out / "chunks").mkdir(parents=True, exist_ok=True)
                 folder.write_json(run.out / "config.json", _config(run, grid, p))
-            _write_chunk(path, *found)
-            found = _read_chunk(path, part, first)  # the records as JSON gives them back
+            path.parent.mkdir(exist_ok=True)
+            _write_chunk(path, *found, identity)
+            found = _read_chunk(path, part, first, identity)  # the records as JSON gives them
             seconds = time.perf_counter() - start
             echo(f"chunk {c + 1}/{n_chunks}: {len(part)} members in {seconds:.1f} s")
         records += found[0]
@@ -242,10 +267,7 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int) -> tuple[list, dict
     )  # fmt: skip
     has_val = ds.x_val is not None or bool(settings["folds"])
     marks = curve_epochs(config.epochs) - 1
-    curves = {
-        k: pop.history[k][: len(part), marks]
-        for k in (("train_loss", "val_loss") if has_val else ("train_loss",))
-    }
+    curves = {k: pop.history[k][: len(part), marks] for k in (CURVES if has_val else CURVES[:1])}
     return _chunk_records(run, pop.members[: len(part)], part, first), curves
 
 
@@ -268,21 +290,48 @@ def _chunk_records(run: Run, results: list, part: list, first: int) -> list[dict
     return records
 
 
-def _write_chunk(path, records: list, curves: dict) -> None:
+def _write_chunk(path, records: list, curves: dict, identity: str) -> None:
+    """The chunk as ``.npz``: its records (JSON), curves, the sweep's ``identity`` (its run_id
+    and length) and the SHA-256 of them all."""
+    text = folder.to_json(records)
+    digest = _digest(identity, text, curves)
     buffer = io.BytesIO()
-    np.savez(buffer, records=np.array(folder.to_json(records)), **curves)
+    np.savez(buffer, records=np.array(text), identity=np.array(identity), sha256=np.array(digest),
+             **curves)  # fmt: skip
     checkpoint.write_atomic(path, buffer.getvalue())
 
 
-def _read_chunk(path, part: list, first: int):
-    """A saved chunk's ``(records, curves)``, checked to hold the members ``part``; None
-    (trained again) when it does not open."""
+def _digest(identity: str, text: str, curves: dict) -> str:
+    h = hashlib.sha256(f"{identity}\n{text}\n".encode())
+    for name in sorted(curves):
+        h.update(f"{name} {curves[name].shape}\n".encode())
+        h.update(np.ascontiguousarray(curves[name], np.float32).tobytes())
+    return h.hexdigest()
+
+
+def _read_chunk(path, part: list, first: int, identity: str):
+    """A saved chunk's ``(records, curves)``, checked to be this sweep's (``identity``), as
+    saved (its SHA-256) and to hold the members ``part``: a ValueError names what differs."""
     try:
-        with np.load(path, allow_pickle=False) as f:
-            records = json.loads(str(f["records"]))
-            curves = {k: f[k] for k in f.files if k != "records"}
-    except (OSError, ValueError, KeyError):
-        return None
+        # np.load(path) leaves the file open when it is no zip
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as f:
+            text, saved, digest = (str(f[k]) for k in ("records", "identity", "sha256"))
+            curves = {k: f[k].astype(np.float32) for k in f.files if k in CURVES}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{path}: not a readable chunk ({error}); delete it to train it again."
+        ) from None
+    if saved != identity:
+        raise ValueError(
+            f"{path} belongs to another sweep (another run_id or length): the folder was "
+            "changed; start a new sweep, or delete the chunk to train it again."
+        )
+    if digest != _digest(identity, text, curves):
+        raise ValueError(
+            f"{path} does not match its recorded SHA-256: the file was changed; delete it to "
+            "train it again."
+        )
+    records = json.loads(text)
     expected = [{"member": first + k} | m for k, m in enumerate(part)]
     found = [{k: r.get(k) for k in e} for r, e in zip(records, expected)]
     if found != expected or any(len(v) != len(part) for v in (records, *curves.values())):
