@@ -152,6 +152,23 @@ def as_arrays(net, x, t, dtype, names=("x", "t")):
 _finite_each = jax.jit(finite_each)  # in one compiled call
 
 
+def stored(numbers: dict, dtype) -> dict:
+    """``{name: value or values}`` as NumPy arrays of ``dtype``; a ValueError for a number
+    that is not zero yet rounds there to 0 or a subnormal (which XLA:CPU flushes to 0), or
+    overflows: an lr of 1e-320 trained with lr 0 in float32."""
+    info, stored_ = np.finfo(dtype), {}
+    for name, value in numbers.items():
+        a = np.abs(np.asarray(value, np.float64))
+        bad = a[(a != 0) & ((a < info.tiny) | (a > info.max))]
+        if bad.size:
+            raise ValueError(
+                f"{name} = {float(bad[0])!r} is outside the range of {info.dtype} (0, or "
+                f"magnitudes in [{info.tiny:.4g}, {info.max:.4g}])."
+            )
+        stored_[name] = np.asarray(value, dtype)
+    return stored_
+
+
 def storage_dtype(name: str):
     if name == "float64":
         if not jax.config.jax_enable_x64:

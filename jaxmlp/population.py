@@ -217,11 +217,11 @@ def _members(seeds, hyper, optimizer, config):
 
 
 def _numbers(base: dict, values: dict, p: int, dtype) -> dict:
-    """Each of the optimizer's numbers as a (P,) array: the swept values, else its own."""
-    return {
-        name: jnp.asarray(np.broadcast_to(values.get(name, value), (p,)), dtype)
-        for name, value in base.items()
-    }
+    """Each of the optimizer's numbers as a (P,) array: the swept values, else its own (and
+    ``init_scale``'s values checked for ``dtype``)."""
+    arrays.stored({k: v for k, v in values.items() if k not in base}, dtype)
+    numbers = {name: np.broadcast_to(values.get(name, v), (p,)) for name, v in base.items()}
+    return {name: jnp.asarray(a) for name, a in arrays.stored(numbers, dtype).items()}
 
 
 def _check_rows(rows, p, n, x_val):

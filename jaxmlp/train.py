@@ -33,7 +33,7 @@ import optax
 
 from jaxmlp import epochs as ep
 from jaxmlp import second_order, sharding, stream
-from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype
+from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, stored
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate, val_outputs
 from jaxmlp.history import epoch_records
@@ -272,7 +272,7 @@ def _program(net, data: Data, spec, numbers: dict, config, keep: bool):
     ``first .. first + k - 1`` on the devices, or streamed from the host; ``spec, numbers``:
     ``step_spec``'s. The numbers and epoch indices travel as NumPy arrays (the same values as
     ``jnp.asarray``'s, without an op each on the device)."""
-    hyper = {k: np.asarray(v, storage_dtype(config.dtype)) for k, v in numbers.items()}
+    hyper = stored(numbers, storage_dtype(config.dtype))
     key = run_key(config.seed)
     x, t, x_val, t_val = data[:4]
     if config.chunk_steps is None:

@@ -3,6 +3,7 @@ problem, never a silently wrong number, an IndexError or a crash later in the ru
 
 import dataclasses
 import json
+import re
 
 import jax
 import jax.numpy as jnp
@@ -170,3 +171,32 @@ def test_evaluate_refuses_non_finite_parameters():
     with pytest.raises(ValueError, match="holds NaN or Inf"):
         NET.check_params(params, finite=True)
     NET.check_params(params)  # shapes and dtypes only, by default
+
+
+# -- numbers in the compute dtype ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "shown"),
+    [
+        ({"lr": 1e-320}, "lr = 1e-320 is outside the range of float32"),  # trained with lr 0
+        ({"lr": 1e-40}, "lr = 1e-40 is outside"),  # a subnormal: XLA:CPU flushes it to 0
+        ({"lr": 1e39}, "lr = 1e+39 is outside"),
+        ({"lr": 0.1, "weight_decay": 1e-50}, "weight_decay = 1e-50 is outside"),
+    ],
+)
+def test_a_number_the_float32_step_cannot_hold_is_refused(kwargs, shown):
+    config = TrainConfig(epochs=1, batch_size="full")
+    with pytest.raises(ValueError, match=re.escape(shown)):
+        fit(NET, X, T, Optimizer("sgd", **kwargs), config)
+    with pytest.raises(ValueError, match=re.escape(shown)):
+        fit_population(NET, X, T, Optimizer("sgd", **kwargs), config, seeds=[0, 1])
+    name, value = list(kwargs.items())[-1]
+    with pytest.raises(ValueError, match=re.escape(shown)):
+        fit_population(NET, X, T, Optimizer("sgd"), config, hyper={name: [0.1, value]})
+
+
+def test_an_init_scale_that_rounds_to_zero_is_refused():
+    config = TrainConfig(epochs=1, batch_size="full")
+    with pytest.raises(ValueError, match="init_scale = 1e-50 is outside the range of float32"):
+        fit_population(NET, X, T, Optimizer("sgd"), config, hyper={"init_scale": [1.0, 1e-50]})

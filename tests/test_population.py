@@ -236,7 +236,7 @@ def test_a_diverged_member_is_frozen_and_reported_while_the_others_go_on():
         (dict(hyper={"eta": [0.1]}), "Unknown hyper names: ['eta']"),
         (dict(seeds=[0, 1], hyper={"lr": [0.1]}), "same length"),
         (dict(), "give seeds or hyper"),
-        (dict(seeds=[0, -1]), "seed must be an integer >= 0"),
+        (dict(seeds=[0, -1]), "seed must be an integer in [0, 2**32 - 1], got -1"),
         (dict(hyper={"momentum": [0.5]}, optimizer=Optimizer("adam")), "momentum is a setting"),
         (dict(hyper={"init_scale": [0.0]}), "init_scale must be > 0"),
         (dict(seeds=[0, 1], devices=5), "only 1 device"),

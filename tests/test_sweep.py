@@ -204,6 +204,7 @@ def test_sigkill_between_chunks_then_resume_gives_the_uninterrupted_members(tmp_
         (["--optimizer", "adam", "--momentum", "0.5,0.9"], "--momentum would be ignored"),
         (["--lr", "0.1,-1"], "member 1"),
         (["--init-scale", "1,0"], "init_scale must be > 0"),
+        (["--lr", "0.1,1e-320"], "lr = 1e-320 is outside the range of float32"),  # lr 0
         (["--folds", "1"], "folds must be an integer in [2, n=4]"),
         (["--folds", "2", "--val-fraction", "0.5"], "drop --val-fraction"),
         (["--chunk", "0"], "--chunk must be an integer >= 1"),
