@@ -2,6 +2,7 @@
 recompile for new values, stop, restore and diverge per member, and run as folds and grids."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -352,6 +353,34 @@ def test_grid_records_write_as_csv_and_jsonl_and_summarize_per_point(tmp_path):
     assert [json.loads(line) for line in jsonl] == records
     with pytest.raises(ValueError, match=r"\.csv or \.jsonl"):
         search.write_records(records, tmp_path / "members.json")
+
+
+def test_search_records_with_numpy_numbers_write_as_python_ones(tmp_path):
+    """NumPy scalars are numbers as Python's are: non-finite ones null/empty, others JSON."""
+    records = [{"a": np.float32("nan"), "b": np.float64(1.5), "c": np.int64(3), "d": math.nan}]
+    jsonl = search.write_records(records, tmp_path / "r.jsonl").read_text()
+    assert json.loads(jsonl) == {"a": None, "b": 1.5, "c": 3, "d": None}
+    lines = search.write_records(records, tmp_path / "r.csv").read_text().splitlines()
+    assert lines == ["a,b,c,d", ",1.5,3,"]
+    assert search.summarize([]) == []
+
+
+def test_search_folds_accept_numpy_integers_and_refuse_bad_grids_and_folds():
+    train_rows, val_rows = search.kfold_rows(10, np.int64(3))
+    assert train_rows.shape == (3, 6) and val_rows.shape == (3, 3)
+    with pytest.raises(ValueError, match="folds must be an integer"):
+        search.kfold_rows(10, True)
+    config = TrainConfig(epochs=1)
+    for grid, folds, shown in [
+        ({"lr": 0.1}, None, "grid['lr'] must be a non-empty list of numbers, got 0.1"),
+        ({"lr": "0.1"}, None, "grid['lr'] must be a non-empty list of numbers, got '0.1'"),
+        ({"lr": []}, None, "grid['lr'] must be a non-empty list of numbers, got []"),
+        ({"lr": [0.1]}, 0, "folds must be an integer >= 2 or None, got 0"),
+        ({"lr": [0.1]}, 1.5, "folds must be an integer >= 2 or None, got 1.5"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            search.grid_search(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, grid, folds=folds)
+        assert shown in str(info.value)
 
 
 # -- members over devices ----------------------------------------------------------------------
