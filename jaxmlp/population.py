@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import math
 import time
+from numbers import Integral
 
 import jax
 import jax.numpy as jnp
@@ -34,13 +35,13 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp import arrays, sharding, train
 from jaxmlp import epochs as ep
-from jaxmlp.datasets import check_seed
+from jaxmlp import population_checks as checks
 from jaxmlp.history import epoch_records, member_columns
-from jaxmlp.optim import HYPERPARAMETERS, Optimizer, initial_state
+from jaxmlp.optim import Optimizer, initial_state
 from jaxmlp.train import Result, TrainConfig, TrainState
 
 MEMBERS = "members"  # the mesh axis members shard over
-SETTINGS = (*HYPERPARAMETERS, "init_scale")
+SETTINGS = checks.SETTINGS  # the names ``hyper`` takes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +50,8 @@ class Population:
 
     Attributes:
       params: the members' parameters stacked on a leading axis of P (each member's best
-        parameters with early stopping and ``restore_best``, like ``fit``).
+        parameters with early stopping and ``restore_best``, like ``fit``; a diverged member's
+        last good ones, as its solo fit's ``Diverged.state`` holds them).
       history: ``{name: (P, epochs) array}`` for ``train_loss``, ``train_correct``,
         ``val_loss``, ``val_correct`` (counts; views of one ``(P, epochs, names)`` array); NaN
         after a member's last epoch.
@@ -69,7 +71,9 @@ class Population:
 
     def member(self, k: int) -> Result:
         """Member k as ``fit`` would return it (a diverged member: its last good parameters,
-        as ``Diverged.state`` holds them)."""
+        as ``Diverged.state`` holds them, also with ``restore_best``)."""
+        if isinstance(k, bool) or not isinstance(k, Integral) or not 0 <= k < len(self.members):
+            raise ValueError(f"member must be an integer in [0, {len(self.members)}), got {k!r}.")
         pick = lambda tree: jax.tree.map(lambda a: a[k], tree)  # noqa: E731
         end = self.members[k]["epochs"]
         out = {name: self.history[name][k, :end].tolist() for name in self.history}
@@ -111,8 +115,9 @@ def fit_population(
       rows: ``(train_rows (P, m), val_rows (P, v))``, each member's rows of ``x`` (folds, see
         ``search.kfold_rows``) instead of all of them; ``x_val`` must then be None.
       params: initial parameters stacked on a leading axis of P (``net.init`` per seed else).
-      devices: shard the members over this many devices (a ``"members"`` mesh axis; P must
-        divide evenly); one device when None.
+      devices: shard the members over this many devices (a ``"members"`` mesh axis; P, or
+        each chunk, must divide evenly); one device when None. ``config.devices`` (one run
+        data-parallel) must be None.
       chunk: train at most this many members at a time (memory), with the same results.
 
     Memory per member: its parameters and optimizer state (twice the parameters with early
@@ -121,20 +126,15 @@ def fit_population(
     and 8 bytes of history per epoch (16 with validation); the data are shared.
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
-    seeds, values = _members(seeds, hyper, optimizer, config)
+    seeds, values = checks.members(seeds, hyper, optimizer, config)
     p = len(seeds)
-    if config.val_fraction:
-        raise ValueError(
-            "val_fraction splits by config.seed: give a population x_val and t_val, or rows."
-        )
-    if config.chunk_steps is not None:
-        raise ValueError("chunk_steps streams one run's data; a population keeps it on the device.")
+    checks.check_run(config, chunk, params, p)
     dtype = train.storage_dtype(config.dtype)
     x, t = arrays.as_arrays(net, x, t, dtype)
     if x_val is not None:
         x_val, t_val = arrays.as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
     if rows is not None:
-        rows = _check_rows(rows, p, x.shape[0], x_val)
+        rows = checks.check_rows(rows, p, x.shape[0], x_val)
     has_val = x_val is not None or rows is not None
     if config.early_stopping and not has_val:
         raise ValueError(
@@ -152,12 +152,8 @@ def fit_population(
     run = ep.make_member_epochs(
         net, spec, n, batch_size, mesh1, has_val, patience, has_rows, config.drop_last
     )
-    chunk = min(chunk or p, p)
-    mesh, keys, scale = (
-        _members_mesh(devices, chunk),
-        _keys(seeds),
-        values.get("init_scale"),
-    )
+    chunk = min(int(chunk or p), p)
+    mesh, keys, scale = _members_mesh(devices, p, chunk), _keys(seeds), values.get("init_scale")
     data = (x, t, x_val, t_val)
     parts = []
     for s in range(0, p, chunk):
@@ -172,50 +168,6 @@ def fit_population(
     return _assemble(parts, net, config, seeds, values, n_seen, n_val)
 
 
-def _members(seeds, hyper, optimizer, config):
-    """``(seeds, values)``: P integer seeds and ``{name: (P,) float64}``, each member's
-    settings checked by the rules of ``Optimizer`` (a member whose values it refuses is a
-    ValueError naming the member)."""
-    hyper = dict(hyper or {})
-    unknown = sorted(set(hyper) - set(SETTINGS))
-    if unknown:
-        raise ValueError(f"Unknown hyper names: {unknown}. They need to be among {list(SETTINGS)}.")
-    values = {}
-    for name, v in hyper.items():
-        a = np.asarray(v, np.float64)
-        if a.ndim != 1 or a.size == 0 or not np.isfinite(a).all():
-            raise ValueError(
-                f"hyper[{name!r}] must be a non-empty list of finite numbers, got {v!r}."
-            )
-        values[name] = a
-    sizes = {len(a) for a in values.values()} | ({len(seeds)} if seeds is not None else set())
-    if len(sizes) != 1:
-        raise ValueError(
-            "seeds and every hyper list give one value per member and must have the same "
-            f"length; got lengths {sorted(sizes) or 'none (give seeds or hyper)'}."
-        )
-    p = sizes.pop()
-    seeds = [config.seed] * p if seeds is None else [check_seed(s) for s in seeds]
-    if "momentum" in values and optimizer.name not in ("sgd", "momentum", "nesterov"):
-        raise ValueError(
-            f"momentum is a setting of sgd, momentum and nesterov, not {optimizer.name!r}."
-        )
-    if "init_scale" in values and (values["init_scale"] <= 0).any():
-        raise ValueError(f"init_scale must be > 0, got {values['init_scale'].tolist()}.")
-    swept = [name for name in values if name != "init_scale"]
-    checked = set()  # each distinct combination of values is checked once
-    for k in range(p):
-        settings = tuple(float(values[name][k]) for name in swept)
-        if settings in checked:
-            continue
-        try:
-            dataclasses.replace(optimizer, **dict(zip(swept, settings, strict=True)))
-        except ValueError as error:
-            raise ValueError(f"member {k}: {error}") from None
-        checked.add(settings)
-    return seeds, values
-
-
 def _numbers(base: dict, values: dict, p: int, dtype) -> dict:
     """Each of the optimizer's numbers as a (P,) array: the swept values, else its own (and
     ``init_scale``'s values checked for ``dtype``)."""
@@ -224,26 +176,18 @@ def _numbers(base: dict, values: dict, p: int, dtype) -> dict:
     return {name: jnp.asarray(a) for name, a in arrays.stored(numbers, dtype).items()}
 
 
-def _check_rows(rows, p, n, x_val):
-    if x_val is not None:
-        raise ValueError("give either x_val and t_val or rows (each member's validation rows).")
-    train_rows, val_rows = (np.asarray(r) for r in rows)
-    for name, r in (("train rows", train_rows), ("validation rows", val_rows)):
-        if r.ndim != 2 or r.shape[0] != p or not np.issubdtype(r.dtype, np.integer):
-            raise ValueError(f"{name} must be integers of shape (P={p}, m), got {r.shape}.")
-        if r.size and (r.min() < 0 or r.max() >= n):
-            raise ValueError(
-                f"{name} must index x's {n} rows, got values in [{r.min()}, {r.max()}]."
-            )
-    return jnp.asarray(train_rows, jnp.int32), jnp.asarray(val_rows, jnp.int32)
-
-
-def _members_mesh(devices, p):
+def _members_mesh(devices, p, chunk):
+    """The members' mesh, checked before any chunk trains: every chunk divides evenly."""
     if devices is None:
         return None
     mesh = sharding.data_mesh(devices)  # checks the count against the devices there are
-    if p % devices:
-        raise ValueError(f"{p} members do not divide over {devices} devices: use a multiple.")
+    last = p % chunk or chunk
+    if chunk % devices or last % devices:
+        chunks = f" in chunks of {chunk}" if chunk < p else ""
+        chunks += f" (the last of {last})" if last != chunk else ""
+        raise ValueError(
+            f"{p} members{chunks} do not divide over {devices} devices: use multiples of {devices}."
+        )
     return Mesh(np.asarray(mesh.devices).reshape(devices, 1), (MEMBERS, sharding.DATA))
 
 
@@ -328,7 +272,8 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
     history = {name: history[..., j] for j, name in enumerate(names)}
     params = carry.params
     if config.early_stopping and config.restore_best:
-        found = carry.best_val_loss < jnp.inf
+        # a diverged member keeps its last good parameters, as its solo fit's Diverged does
+        found = (carry.best_val_loss < jnp.inf) & (carry.diverged_epoch == 0)
         params = jax.tree.map(
             lambda b, a: jnp.where(found.reshape(-1, *[1] * (a.ndim - 1)), b, a),
             carry.best_params,

@@ -20,12 +20,15 @@ import io
 import itertools
 import json
 import math
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
 from jaxmlp import checkpoint
+from jaxmlp.optim import _check_int
 from jaxmlp.population import fit_population
+from jaxmlp.population_checks import is_list
 from jaxmlp.train import TrainConfig
 
 _METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -35,8 +38,9 @@ def kfold_rows(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(train_rows (k, (k - 1) m), val_rows (k, m))`` with ``m = n // k``: fold f holds out
     the f-th of k equal blocks of a ``seed``-shuffled order (``n mod k`` examples left out,
     so that every fold has the same shapes and the folds run as one program)."""
-    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= n:
+    if isinstance(k, bool) or not isinstance(k, Integral) or not 2 <= k <= n:
         raise ValueError(f"folds must be an integer in [2, n={n}], got {k!r}.")
+    k = int(k)
     m = n // k
     blocks = np.random.default_rng(seed).permutation(n)[: k * m].reshape(k, m)
     train = np.stack(
@@ -75,7 +79,7 @@ def grid_search(
     members = plan(grid, seeds, folds)
     hyper = {name: [m[name] for m in members] for name in grid}
     rows = None
-    if folds:
+    if folds is not None:
         if x_val is not None:
             raise ValueError("give either folds or x_val and t_val, not both.")
         rows = fold_rows(len(x), folds, config.seed, [m["fold"] for m in members])
@@ -99,9 +103,14 @@ def grid_search(
 def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     """The members of a grid search, in its order (grid point, then seed, then fold): one
     ``{name: value for each grid name, "seed", "fold"}`` each (``fold`` None without folds)."""
+    for name, values in grid.items():  # not a string's characters, say
+        if not is_list(values):
+            raise ValueError(f"grid[{name!r}] must be a non-empty list of numbers, got {values!r}.")
+    if folds is not None:
+        _check_int("folds", folds, 2, "or None")
     names = list(grid)
     points = list(itertools.product(*(list(grid[name]) for name in names)))
-    fold_ids = list(range(folds)) if folds else [None]
+    fold_ids = list(range(folds)) if folds is not None else [None]
     return [
         dict(zip(names, point, strict=True)) | {"seed": seed, "fold": fold}
         for point, seed, fold in itertools.product(points, seeds, fold_ids)
@@ -118,7 +127,9 @@ def fold_rows(n: int, folds: int, seed: int, fold_ids) -> tuple[np.ndarray, np.n
 def summarize(records: list[dict], by=None) -> list[dict]:
     """One row per value of ``by`` (the swept names: those that vary, when None): ``n``
     members, ``diverged`` of them, and the mean and standard deviation of each metric over
-    the members that did not diverge."""
+    the members that did not diverge (none for no records)."""
+    if not records:
+        return []
     if by is None:
         fixed = {"member", "seed", "fold", "epochs", "stopped_epoch", "seconds", "best_val_loss"}
         fixed |= {"diverged_epoch", "diverged_step", *_METRICS}
@@ -158,4 +169,6 @@ def write_records(records: list[dict], path) -> Path:
 
 
 def _finite(v):
+    """``v`` for JSON and CSV: a NumPy number as Python's, a non-finite float as None."""
+    v = v.item() if isinstance(v, np.generic) else v
     return None if isinstance(v, float) and not math.isfinite(v) else v

@@ -2,6 +2,7 @@
 recompile for new values, stop, restore and diverge per member, and run as folds and grids."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -172,6 +173,14 @@ def test_other_values_and_seeds_never_recompile(monkeypatch):
         assert len(runs) == 1 and next(iter(runs))._cache_size() == 1
 
 
+def xor_params(p):
+    """``XOR``'s parameters, zeros, stacked on a leading axis of ``p``."""
+    return [
+        {"w": np.zeros((p, 2, 3)), "b": np.zeros((p, 3))},
+        {"w": np.zeros((p, 3, 1)), "b": np.zeros((p, 1))},
+    ]
+
+
 def regression(n=32, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 3)).astype(np.float32)
@@ -229,6 +238,30 @@ def test_a_diverged_member_is_frozen_and_reported_while_the_others_go_on():
     assert close(pop.member(1).params, solo.params)
 
 
+@pytest.mark.slow
+def test_a_diverged_member_with_restore_best_keeps_its_last_good_parameters_as_diverged_does():
+    """With early stopping and ``restore_best``, a diverged member's parameters are those its
+    solo fit's ``Diverged.state`` holds (the last good ones), not its best: the solo run
+    restores nothing, it raises."""
+    x, t = regression()
+    net = MLP((3, 8, 2), "relu", "identity", "sse", reduction="sum")
+    config = TrainConfig(epochs=8, batch_size=8, early_stopping=5)
+    params = net.init(jax.random.key(0))
+    with pytest.raises(Diverged) as info:  # epoch 3, step 4, as above
+        fit(net, x, t, Optimizer("sgd", lr=0.12), config, params=params, x_val=x, t_val=t)
+    good = info.value.state
+    assert not close(good.best_params, good.params, 1e-3)  # the two differ
+    one = jax.tree.map(lambda a: np.stack([a]), params)
+    pop = fit_population(
+        net, x, t, Optimizer("sgd"), config, hyper={"lr": [0.12]}, params=one, x_val=x, t_val=t
+    )
+    assert pop.members[0]["diverged_epoch"] == info.value.epoch
+    member = pop.member(0)
+    assert close(member.params, good.params) and close(member.state.params, good.params)
+    assert close(jax.tree.map(lambda a: a[0], pop.params), good.params)
+    assert close(member.state.best_params, good.best_params)
+
+
 @pytest.mark.parametrize(
     "kwargs, shown",
     [
@@ -241,13 +274,33 @@ def test_a_diverged_member_is_frozen_and_reported_while_the_others_go_on():
         (dict(hyper={"init_scale": [0.0]}), "init_scale must be > 0"),
         (dict(seeds=[0, 1], devices=5), "only 1 device"),
         (dict(seeds=[0], rows=(np.zeros((1, 2), int), np.zeros((1, 9)))), "validation rows"),
+        *[(dict(seeds=[0, 1], params=xor_params(p)), f"leading axis of P=2, got [({p},)]")
+          for p in (1, 3)],
+        *[(dict(seeds=[0], chunk=c), f"chunk must be an integer >= 1 or None, got {c!r}")
+          for c in (-1, 0, 1.5, "2", True)],
+        *[(dict(seeds=s), "seeds must be a non-empty sequence of integers in [0, 2**32 - 1]")
+          for s in ([], 3, (s for s in [0, 1]), "01")],
+        *[(dict(hyper={"lr": v}), "hyper['lr'] must be a non-empty list of finite numbers")
+          for v in ([True, True], [True, 0.5], ["0.1"], [0.1 + 0j], np.array([True]), 0.1)],
+        (dict(seeds=[0], rows=(np.zeros((1, 0), int), np.zeros((1, 2), int))), "train rows"),
+        (dict(seeds=[0], rows=(np.zeros((1, 2), int), np.zeros((1, 0), int))), "(P=1, m >= 1)"),
+        (dict(seeds=[0, 1], config=TrainConfig(epochs=1, devices=4)), "fit_population(devices="),
     ],
-)
+)  # fmt: skip
 def test_bad_population_settings_are_value_errors_naming_them(kwargs, shown):
     optimizer = kwargs.pop("optimizer", Optimizer("sgd"))
+    config = kwargs.pop("config", TrainConfig(epochs=1))
     with pytest.raises(ValueError) as info:
-        fit_population(XOR, XOR_X, XOR_T, optimizer, TrainConfig(epochs=1), **kwargs)
+        fit_population(XOR, XOR_X, XOR_T, optimizer, config, **kwargs)
     assert shown in str(info.value)
+
+
+def test_member_k_is_refused_outside_0_to_p():
+    pop = fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), TrainConfig(epochs=1), seeds=[0, 1])
+    assert pop.member(np.int64(1)).state.epoch == 1
+    for k in (2, -1, True, 1.0, "0"):
+        with pytest.raises(ValueError, match=rf"member must be an integer in \[0, 2\), got {k!r}"):
+            pop.member(k)
 
 
 # -- folds and grids -------------------------------------------------------------------------
@@ -302,6 +355,34 @@ def test_grid_records_write_as_csv_and_jsonl_and_summarize_per_point(tmp_path):
         search.write_records(records, tmp_path / "members.json")
 
 
+def test_search_records_with_numpy_numbers_write_as_python_ones(tmp_path):
+    """NumPy scalars are numbers as Python's are: non-finite ones null/empty, others JSON."""
+    records = [{"a": np.float32("nan"), "b": np.float64(1.5), "c": np.int64(3), "d": math.nan}]
+    jsonl = search.write_records(records, tmp_path / "r.jsonl").read_text()
+    assert json.loads(jsonl) == {"a": None, "b": 1.5, "c": 3, "d": None}
+    lines = search.write_records(records, tmp_path / "r.csv").read_text().splitlines()
+    assert lines == ["a,b,c,d", ",1.5,3,"]
+    assert search.summarize([]) == []
+
+
+def test_search_folds_accept_numpy_integers_and_refuse_bad_grids_and_folds():
+    train_rows, val_rows = search.kfold_rows(10, np.int64(3))
+    assert train_rows.shape == (3, 6) and val_rows.shape == (3, 3)
+    with pytest.raises(ValueError, match="folds must be an integer"):
+        search.kfold_rows(10, True)
+    config = TrainConfig(epochs=1)
+    for grid, folds, shown in [
+        ({"lr": 0.1}, None, "grid['lr'] must be a non-empty list of numbers, got 0.1"),
+        ({"lr": "0.1"}, None, "grid['lr'] must be a non-empty list of numbers, got '0.1'"),
+        ({"lr": []}, None, "grid['lr'] must be a non-empty list of numbers, got []"),
+        ({"lr": [0.1]}, 0, "folds must be an integer >= 2 or None, got 0"),
+        ({"lr": [0.1]}, 1.5, "folds must be an integer >= 2 or None, got 1.5"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            search.grid_search(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, grid, folds=folds)
+        assert shown in str(info.value)
+
+
 # -- members over devices ----------------------------------------------------------------------
 
 SHARDED = """
@@ -347,6 +428,42 @@ def test_members_sharded_over_8_devices_give_the_runs_of_one_device():
     assert out["devices"] == 8 and out["spread"] == 8
     assert out["params_error"] <= 1e-5 and out["history_error"] <= 1e-5  # RTOL's bound
     assert out["records_equal"] and "do not divide over 8 devices" in out["refused"]
+
+
+CHUNKS = """
+import sys
+sys.path.insert(0, "tests")
+from test_population import XOR, XOR_X, XOR_T
+from jaxmlp import Optimizer, TrainConfig, fit_population
+config = TrainConfig(epochs=2, batch_size="full")
+fit = lambda **kw: fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, devices=2, **kw)
+pop = fit(seeds=range(6), chunk=4)
+print(len(pop.members))
+for p, chunk in ((5, 4), (6, 3), (5, None)):
+    try:
+        fit(seeds=range(p), chunk=chunk)
+        print("trained")
+    except ValueError as error:
+        print(error)
+"""
+
+
+@pytest.mark.slow
+def test_every_chunk_of_members_must_divide_over_the_devices_before_any_trains():
+    """A short last chunk (5 members in chunks of 4) is refused up front, as an uneven whole
+    population is, not in jax after the first chunks trained."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    done = subprocess.run(
+        [sys.executable, "-c", CHUNKS], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == [
+        "6",
+        "5 members in chunks of 4 (the last of 1) do not divide over 2 devices: use multiples "
+        "of 2.",
+        "6 members in chunks of 3 do not divide over 2 devices: use multiples of 2.",
+        "5 members do not divide over 2 devices: use multiples of 2.",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,108 @@
+"""A population's settings, checked before any member trains (``population.fit_population``):
+a bad one is a ValueError naming it and the values allowed, not an error from inside jax or
+after the first chunks trained."""
+
+import dataclasses
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmlp.datasets import check_seed
+from jaxmlp.optim import HYPERPARAMETERS, _check_int, _is_real
+
+SETTINGS = (*HYPERPARAMETERS, "init_scale")
+
+
+def check_run(config, chunk, params, p: int) -> None:
+    """What ``config`` does that a population does otherwise (its own validation rows and
+    devices), ``chunk``, and the given ``params``, stacked on a leading axis of ``p``."""
+    if config.val_fraction:
+        raise ValueError(
+            "val_fraction splits by config.seed: give a population x_val and t_val, or rows."
+        )
+    if config.chunk_steps is not None:
+        raise ValueError("chunk_steps streams one run's data; a population keeps it on the device.")
+    if config.devices is not None:
+        raise ValueError(
+            f"config.devices={config.devices} shards one run's data; a population shards its "
+            "members: leave config.devices None and give fit_population(devices=...)."
+        )
+    if chunk is not None:
+        _check_int("chunk", chunk, 1, "or None")
+    axes = None if params is None else sorted({np.shape(a)[:1] for a in jax.tree.leaves(params)})
+    if axes not in (None, [(p,)]):  # more would be left out, fewer a jax error
+        raise ValueError(f"params must be stacked on a leading axis of P={p}, got {axes}.")
+
+
+def is_list(v) -> bool:
+    """``v`` is a non-empty sequence or 1-D array (a number, a string or a generator is not)."""
+    if isinstance(v, np.ndarray):
+        return v.ndim == 1 and v.size > 0
+    return isinstance(v, Sequence) and not isinstance(v, str | bytes) and len(v) > 0
+
+
+def members(seeds, hyper, optimizer, config):
+    """``(seeds, values)``: P integer seeds and ``{name: (P,) float64}``, each member's
+    settings checked by the rules of ``Optimizer`` (a member whose values it refuses is a
+    ValueError naming the member)."""
+    if seeds is not None and not is_list(seeds):
+        raise ValueError(
+            f"seeds must be a non-empty sequence of integers in [0, 2**32 - 1], got {seeds!r}."
+        )
+    hyper = dict(hyper or {})
+    unknown = sorted(set(hyper) - set(SETTINGS))
+    if unknown:
+        raise ValueError(f"Unknown hyper names: {unknown}. They need to be among {list(SETTINGS)}.")
+    values = {}
+    for name, v in hyper.items():
+        a = np.asarray(v, object)  # each value as it is: bools and strings are no numbers
+        if a.ndim != 1 or a.size == 0 or not all(map(_is_real, a)):
+            raise ValueError(
+                f"hyper[{name!r}] must be a non-empty list of finite numbers (not bools or "
+                f"strings), got {v!r}."
+            )
+        values[name] = a.astype(np.float64)
+    sizes = {len(a) for a in values.values()} | ({len(seeds)} if seeds is not None else set())
+    if len(sizes) != 1:
+        raise ValueError(
+            "seeds and every hyper list give one value per member and must have the same "
+            f"length; got lengths {sorted(sizes) or 'none (give seeds or hyper)'}."
+        )
+    p = sizes.pop()
+    seeds = [config.seed] * p if seeds is None else [check_seed(s) for s in seeds]
+    if "momentum" in values and optimizer.name not in ("sgd", "momentum", "nesterov"):
+        raise ValueError(
+            f"momentum is a setting of sgd, momentum and nesterov, not {optimizer.name!r}."
+        )
+    if "init_scale" in values and (values["init_scale"] <= 0).any():
+        raise ValueError(f"init_scale must be > 0, got {values['init_scale'].tolist()}.")
+    swept = [name for name in values if name != "init_scale"]
+    checked = set()  # each distinct combination of values is checked once
+    for k in range(p):
+        settings = tuple(float(values[name][k]) for name in swept)
+        if settings in checked:
+            continue
+        try:
+            dataclasses.replace(optimizer, **dict(zip(swept, settings, strict=True)))
+        except ValueError as error:
+            raise ValueError(f"member {k}: {error}") from None
+        checked.add(settings)
+    return seeds, values
+
+
+def check_rows(rows, p, n, x_val):
+    """``rows`` as two int32 arrays: each member's training and validation rows of ``x``'s
+    ``n``, at least one of each."""
+    if x_val is not None:
+        raise ValueError("give either x_val and t_val or rows (each member's validation rows).")
+    train_rows, val_rows = (np.asarray(r) for r in rows)
+    for name, r in (("train rows", train_rows), ("validation rows", val_rows)):
+        if r.ndim != 2 or r.shape[0] != p or not r.shape[1] or r.dtype.kind not in "iu":
+            raise ValueError(f"{name} must be integers of shape (P={p}, m >= 1), got {r.shape}.")
+        if r.min() < 0 or r.max() >= n:
+            raise ValueError(
+                f"{name} must index x's {n} rows, got values in [{r.min()}, {r.max()}]."
+            )
+    return jnp.asarray(train_rows, jnp.int32), jnp.asarray(val_rows, jnp.int32)
