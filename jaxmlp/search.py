@@ -106,6 +106,8 @@ def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     for name, values in grid.items():  # not a string's characters, say
         if not is_list(values):
             raise ValueError(f"grid[{name!r}] must be a non-empty list of numbers, got {values!r}.")
+    if not is_list(seeds):
+        raise ValueError(f"seeds must be a non-empty list of integer seeds, got {seeds!r}.")
     if folds is not None:
         _check_int("folds", folds, 2, "or None")
     names = list(grid)

@@ -381,6 +381,11 @@ def test_search_folds_accept_numpy_integers_and_refuse_bad_grids_and_folds():
         with pytest.raises(ValueError) as info:
             search.grid_search(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, grid, folds=folds)
         assert shown in str(info.value)
+    for seeds in (3, []):  # 3 was a TypeError inside plan
+        with pytest.raises(ValueError, match="seeds must be a non-empty list of integer seeds"):
+            search.grid_search(
+                XOR, XOR_X, XOR_T, Optimizer("sgd"), config, {"lr": [0.1]}, seeds=seeds
+            )
 
 
 # -- members over devices ----------------------------------------------------------------------
