@@ -90,9 +90,10 @@ ADAM_POINTS = [
         (MLPClassifier((6,), "tanh", solver="sgd", **SMALL, max_iter=60), SGD_POINTS),
         (MLPClassifier((6,), solver="adam", **SMALL, max_iter=40), ADAM_POINTS),
         (MLPClassifier((5,), solver="momentum", **SMALL, max_iter=30), ADAM_POINTS),
+        (MLPClassifier((5,), solver="adamw", **SMALL, max_iter=30), ADAM_POINTS),
         (MLPRegressor(hidden_layer_sizes=(5,), **SMALL, max_iter=30), ADAM_POINTS),
     ],
-    ids=["sgd", "adam", "momentum", "regressor"],
+    ids=["sgd", "adam", "momentum", "adamw", "regressor"],
 )
 def test_members_train_as_their_solo_fits(est, points):
     if isinstance(est, MLPRegressor):
