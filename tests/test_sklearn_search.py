@@ -221,3 +221,12 @@ def test_what_a_population_cannot_train_is_refused_by_name(estimator, grid, erro
     x, y = make_classification(40, 3, n_informative=3, n_redundant=0, random_state=0)
     with pytest.raises(error, match=match):
         PopulationSearchCV(estimator, grid, cv=2).fit(x, y)
+
+
+@pytest.mark.parametrize("scoring", [["accuracy", "f1_macro"], ("accuracy",), {"a": "accuracy"}])
+@IGNORE_CONVERGENCE
+def test_several_metrics_are_refused_by_name(scoring):
+    x, y = make_classification(40, 3, n_informative=3, n_redundant=0, random_state=0)
+    search = PopulationSearchCV(MLPClassifier(max_iter=2), {"alpha": [0.1]}, cv=2, scoring=scoring)
+    with pytest.raises(ValueError, match="one metric: a string, a callable or None"):
+        search.fit(x, y)

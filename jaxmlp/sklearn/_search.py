@@ -136,7 +136,7 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
     Args:
       estimator: a ``jaxmlp.sklearn`` estimator with a stochastic solver, no early stopping.
       param_grid: a dict of lists (or a list of them), as ``GridSearchCV``'s.
-      scoring: None (the estimator's ``score``), a scorer name or a callable.
+      scoring: None (the estimator's ``score``), a scorer name or a callable: one metric.
       cv: folds as ``GridSearchCV``'s (an int: stratified for a classifier).
       refit: refit the best point on all of X with ``estimator.fit`` (``best_estimator_``).
 
@@ -162,6 +162,11 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
             raise TypeError(
                 "PopulationSearchCV searches jaxmlp.sklearn's MLPClassifier or MLPRegressor, got "
                 f"{type(base).__name__}: use sklearn.model_selection.GridSearchCV for others."
+            )
+        if not (self.scoring is None or isinstance(self.scoring, str) or callable(self.scoring)):
+            raise ValueError(
+                "PopulationSearchCV scores one metric: a string, a callable or None, got "
+                f"scoring={self.scoring!r}."
             )
         candidates = list(ParameterGrid(self.param_grid))
         X, y, groups = indexable(X, y, groups)
