@@ -223,6 +223,20 @@ def test_what_a_population_cannot_train_is_refused_by_name(estimator, grid, erro
         PopulationSearchCV(estimator, grid, cv=2).fit(x, y)
 
 
+@pytest.mark.parametrize("refit", [False, True])
+@IGNORE_CONVERGENCE
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+def test_when_every_fit_fails_it_is_a_value_error_as_in_grid_search_cv(refit):
+    """Every member diverges: GridSearchCV raises; the population search warned and returned
+    best_score_ nan (refit=False) or failed in the refit (refit=True)."""
+    x, y = make_classification(60, 3, n_informative=3, n_redundant=0, random_state=0)
+    clf = MLPClassifier((4,), solver="sgd", momentum=0.0, max_iter=5, random_state=0)
+    grid = {"learning_rate_init": [1e299, 1e300]}
+    for make in (GridSearchCV, PopulationSearchCV):
+        with pytest.raises(ValueError, match=r"All the 6 fits failed\.(.|\n)*non-finite"):
+            make(clf, grid, cv=3, refit=refit).fit(x * 1e10, y)
+
+
 @pytest.mark.parametrize("scoring", [["accuracy", "f1_macro"], ("accuracy",), {"a": "accuracy"}])
 @IGNORE_CONVERGENCE
 def test_several_metrics_are_refused_by_name(scoring):

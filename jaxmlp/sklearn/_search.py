@@ -37,6 +37,7 @@ one population per value. ``solver="lbfgs"`` and ``early_stopping=True`` are ref
 import functools
 import time
 import warnings
+from collections import Counter
 from typing import NamedTuple
 
 import jax
@@ -128,6 +129,29 @@ def _train(members: list, dtype) -> list:
     return final
 
 
+def _report_failures(errors: list, total: int) -> None:
+    """``GridSearchCV``'s report of the fits that failed (``errors``, their messages): a
+    ValueError when all ``total`` did, else a FitFailedWarning (their scores are nan)."""
+    if not errors:
+        return
+    details = "\n".join(
+        f"{'-' * 80}\n{n} fits failed with the following error:\n{error}"
+        for error, n in Counter(errors).items()
+    )
+    if len(errors) == total:
+        raise ValueError(
+            f"\nAll the {total} fits failed.\nIt is very likely that your model is "
+            f"misconfigured.\n\nBelow are more details about the failures:\n{details}"
+        )
+    warnings.warn(
+        f"\n{len(errors)} fits failed out of a total of {total}.\nThe score on these "
+        "train-test partitions for these parameters will be set to nan.\n\nBelow are more "
+        f"details about the failures:\n{details}",
+        FitFailedWarning,
+        stacklevel=3,
+    )
+
+
 class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
     """An exhaustive search over ``param_grid`` for a jaxmlp ``MLPClassifier``/``MLPRegressor``,
     scored by cross-validation as ``sklearn.model_selection.GridSearchCV`` scores it, with the
@@ -188,24 +212,19 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
                     prepared[i].est._set_weights(w, dtype)
             fit_time[indices] = (time.perf_counter() - start) / len(indices)
         self.n_populations_ = len(by_group)
-        scores, score_time, failed = np.zeros(len(members)), np.zeros(len(members)), 0
+        scores, score_time, errors = np.zeros(len(members)), np.zeros(len(members)), []
         for i, (_, f) in enumerate(members):
             est, test = prepared[i].est, splits[f][1]
             start = time.perf_counter()
             try:
                 est._check_finite()
-            except ValueError:  # GridSearchCV's error_score=np.nan
-                scores[i], failed = np.nan, failed + 1
+            except ValueError as error:  # GridSearchCV's error_score=np.nan
+                scores[i] = np.nan
+                errors.append(str(error))
                 continue
             scores[i] = self.scorer_(est, _safe_indexing(X, test), _safe_indexing(y, test))
             score_time[i] = time.perf_counter() - start
-        if failed:
-            warnings.warn(
-                f"{failed} fits failed out of a total of {len(members)} (non-finite weights: "
-                "the training diverged); their scores are nan.",
-                FitFailedWarning,
-                stacklevel=2,
-            )
+        _report_failures(errors, len(members))
         n_iter = np.array([m.est.n_iter_ for m in prepared])
         self._results(candidates, len(splits), scores, fit_time, score_time, n_iter)
         if self.refit:
