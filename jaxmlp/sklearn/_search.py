@@ -35,6 +35,7 @@ one population per value. ``solver="lbfgs"`` and ``early_stopping=True`` are ref
 """
 
 import functools
+import numbers
 import time
 import warnings
 from collections import Counter
@@ -162,14 +163,15 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
       param_grid: a dict of lists (or a list of them), as ``GridSearchCV``'s.
       scoring: None (the estimator's ``score``), a scorer name or a callable: one metric.
       cv: folds as ``GridSearchCV``'s (an int: stratified for a classifier).
-      refit: refit the best point on all of X with ``estimator.fit`` (``best_estimator_``).
+      refit: refit the best point on all of X with ``estimator.fit`` (``best_estimator_``); a
+        callable picks it, as ``GridSearchCV``'s: ``best_index_ = refit(cv_results_)``.
 
     Attributes as ``GridSearchCV``'s: ``cv_results_`` (``params``, ``param_<name>``,
     ``split<i>_test_score``, ``mean_/std_/rank_test_score``, ``mean_/std_fit_time`` (a group's
     time shared among its members), ``mean_/std_score_time``, and ``split<i>_n_iter``, the
-    epochs each fit ran), ``best_index_``, ``best_params_``, ``best_score_``,
-    ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``, and ``n_populations_``,
-    the compiled groups the members trained in.
+    epochs each fit ran), ``best_index_``, ``best_params_``, ``best_score_`` (not with a
+    callable ``refit``), ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``, and
+    ``n_populations_``, the compiled groups the members trained in.
     """
 
     def __init__(self, estimator, param_grid, *, scoring=None, cv=5, refit=True):
@@ -285,9 +287,25 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
             results |= {f"mean_{name}": a.mean(axis=1), f"std_{name}": a.std(axis=1)}
         self.cv_results_ = results
         self.n_splits_ = n_splits
-        self.best_index_ = int(results["rank_test_score"].argmin())
+        self.best_index_ = self._best_index(results)
         self.best_params_ = candidates[self.best_index_]
-        self.best_score_ = float(mean[self.best_index_])
+        if not callable(self.refit):
+            self.best_score_ = float(mean[self.best_index_])
+
+    def _best_index(self, results) -> int:
+        """``GridSearchCV``'s: the index a callable ``refit`` returns for ``cv_results_``, else
+        the first ranked 1."""
+        if not callable(self.refit):
+            return int(results["rank_test_score"].argmin())
+        best, n = self.refit(results), len(results["params"])
+        if not isinstance(best, numbers.Integral):  # GridSearchCV's errors and messages
+            raise TypeError(f"best_index_ returned is not an integer: refit returned {best!r}.")
+        if not 0 <= best < n:
+            raise IndexError(
+                f"best_index_ index out of range: refit returned {best}, the grid points are "
+                f"0 to {n - 1}."
+            )
+        return int(best)
 
     # -- the best estimator, refitted ----------------------------------------------------------
 
