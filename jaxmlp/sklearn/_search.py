@@ -181,13 +181,19 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.cv = cv
         self.refit = refit
 
-    def fit(self, X, y, groups=None):
-        """Run every grid point on every fold; then refit the best one. Returns ``self``."""
+    def fit(self, X, y, groups=None, **params):
+        """Run every grid point on every fold; then refit the best one. Returns ``self``.
+        ``params``: none (``GridSearchCV``'s fit parameters, refused by name)."""
         base = self.estimator
         if not isinstance(base, BaseMLP):
             raise TypeError(
                 "PopulationSearchCV searches jaxmlp.sklearn's MLPClassifier or MLPRegressor, got "
                 f"{type(base).__name__}: use sklearn.model_selection.GridSearchCV for others."
+            )
+        if params:
+            raise ValueError(
+                "PopulationSearchCV.fit takes X, y and groups, no fit parameters, got "
+                f"{sorted(params)}: use sklearn.model_selection.GridSearchCV to pass them on."
             )
         if not (self.scoring is None or isinstance(self.scoring, str) or callable(self.scoring)):
             raise ValueError(
