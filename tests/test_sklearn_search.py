@@ -10,7 +10,7 @@ while its epochs (the stopping rule) and the cross-validation scores are equal e
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits, make_classification, make_regression
+from sklearn.datasets import load_digits, load_iris, make_classification, make_regression
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold
@@ -90,9 +90,10 @@ ADAM_POINTS = [
         (MLPClassifier((6,), "tanh", solver="sgd", **SMALL, max_iter=60), SGD_POINTS),
         (MLPClassifier((6,), solver="adam", **SMALL, max_iter=40), ADAM_POINTS),
         (MLPClassifier((5,), solver="momentum", **SMALL, max_iter=30), ADAM_POINTS),
+        (MLPClassifier((5,), solver="adamw", **SMALL, max_iter=30), ADAM_POINTS),
         (MLPRegressor(hidden_layer_sizes=(5,), **SMALL, max_iter=30), ADAM_POINTS),
     ],
-    ids=["sgd", "adam", "momentum", "regressor"],
+    ids=["sgd", "adam", "momentum", "adamw", "regressor"],
 )
 def test_members_train_as_their_solo_fits(est, points):
     if isinstance(est, MLPRegressor):
@@ -220,3 +221,75 @@ def test_what_a_population_cannot_train_is_refused_by_name(estimator, grid, erro
     x, y = make_classification(40, 3, n_informative=3, n_redundant=0, random_state=0)
     with pytest.raises(error, match=match):
         PopulationSearchCV(estimator, grid, cv=2).fit(x, y)
+
+
+def _iris_search(make, **kwargs):
+    x, y = load_iris(return_X_y=True)
+    clf = MLPClassifier(
+        (5,), solver="sgd", learning_rate_init=0.1, max_iter=15, random_state=0, batch_size=32
+    )
+    return make(clf, {"learning_rate_init": [0.01, 0.3]}, cv=3, **kwargs).fit(x, y)
+
+
+@IGNORE_CONVERGENCE
+def test_a_callable_refit_picks_the_best_index_as_in_grid_search_cv():
+    """GridSearchCV calls refit(cv_results_) for best_index_ (and then sets no best_score_);
+    the population search took the rank's best: index 0 where the callable picks 1."""
+    seen = []
+
+    def worst(results):
+        seen.append(results)
+        return np.argmin(results["mean_test_score"])  # a NumPy integer counts
+
+    ours = _iris_search(PopulationSearchCV, refit=worst)
+    theirs = _iris_search(GridSearchCV, refit=worst)
+    assert ours.best_index_ == theirs.best_index_ == 1
+    assert seen[0] is ours.cv_results_
+    assert ours.best_params_ == theirs.best_params_ == {"learning_rate_init": 0.3}
+    assert not hasattr(ours, "best_score_") and not hasattr(theirs, "best_score_")
+    assert ours.best_estimator_.learning_rate_init == 0.3
+    x, _ = load_iris(return_X_y=True)
+    np.testing.assert_array_equal(ours.predict(x), theirs.predict(x))
+
+
+@pytest.mark.parametrize(
+    "returned, error, match",
+    [(0.0, TypeError, "is not an integer"), (2, IndexError, "out of range"), (-1, IndexError, "")],
+)
+@IGNORE_CONVERGENCE
+def test_a_callable_refit_s_bad_index_is_refused_as_in_grid_search_cv(returned, error, match):
+    for make in (GridSearchCV, PopulationSearchCV):
+        with pytest.raises(error, match=f"best_index_ .*{match}"):
+            _iris_search(make, refit=lambda results: returned)
+
+
+@pytest.mark.parametrize("refit", [False, True])
+@IGNORE_CONVERGENCE
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+def test_when_every_fit_fails_it_is_a_value_error_as_in_grid_search_cv(refit):
+    """Every member diverges: GridSearchCV raises; the population search warned and returned
+    best_score_ nan (refit=False) or failed in the refit (refit=True)."""
+    x, y = make_classification(60, 3, n_informative=3, n_redundant=0, random_state=0)
+    clf = MLPClassifier((4,), solver="sgd", momentum=0.0, max_iter=5, random_state=0)
+    grid = {"learning_rate_init": [1e299, 1e300]}
+    for make in (GridSearchCV, PopulationSearchCV):
+        with pytest.raises(ValueError, match=r"All the 6 fits failed\.(.|\n)*non-finite"):
+            make(clf, grid, cv=3, refit=refit).fit(x * 1e10, y)
+
+
+@pytest.mark.parametrize("scoring", [["accuracy", "f1_macro"], ("accuracy",), {"a": "accuracy"}])
+@IGNORE_CONVERGENCE
+def test_several_metrics_are_refused_by_name(scoring):
+    x, y = make_classification(40, 3, n_informative=3, n_redundant=0, random_state=0)
+    search = PopulationSearchCV(MLPClassifier(max_iter=2), {"alpha": [0.1]}, cv=2, scoring=scoring)
+    with pytest.raises(ValueError, match="one metric: a string, a callable or None"):
+        search.fit(x, y)
+
+
+def test_fit_parameters_are_refused_by_name():
+    """GridSearchCV passes fit parameters (sample_weight...) on to every fit; the population
+    search trains without them: a ValueError, not fit()'s unexpected-keyword TypeError."""
+    x, y = make_classification(40, 3, n_informative=3, n_redundant=0, random_state=0)
+    search = PopulationSearchCV(MLPClassifier(max_iter=2), {"alpha": [0.1]}, cv=2)
+    with pytest.raises(ValueError, match=r"no fit parameters, got \['sample_weight'\]"):
+        search.fit(x, y, sample_weight=np.ones(len(x)))

@@ -35,8 +35,10 @@ one population per value. ``solver="lbfgs"`` and ``early_stopping=True`` are ref
 """
 
 import functools
+import numbers
 import time
 import warnings
+from collections import Counter
 from typing import NamedTuple
 
 import jax
@@ -128,6 +130,29 @@ def _train(members: list, dtype) -> list:
     return final
 
 
+def _report_failures(errors: list, total: int) -> None:
+    """``GridSearchCV``'s report of the fits that failed (``errors``, their messages): a
+    ValueError when all ``total`` did, else a FitFailedWarning (their scores are nan)."""
+    if not errors:
+        return
+    details = "\n".join(
+        f"{'-' * 80}\n{n} fits failed with the following error:\n{error}"
+        for error, n in Counter(errors).items()
+    )
+    if len(errors) == total:
+        raise ValueError(
+            f"\nAll the {total} fits failed.\nIt is very likely that your model is "
+            f"misconfigured.\n\nBelow are more details about the failures:\n{details}"
+        )
+    warnings.warn(
+        f"\n{len(errors)} fits failed out of a total of {total}.\nThe score on these "
+        "train-test partitions for these parameters will be set to nan.\n\nBelow are more "
+        f"details about the failures:\n{details}",
+        FitFailedWarning,
+        stacklevel=3,
+    )
+
+
 class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
     """An exhaustive search over ``param_grid`` for a jaxmlp ``MLPClassifier``/``MLPRegressor``,
     scored by cross-validation as ``sklearn.model_selection.GridSearchCV`` scores it, with the
@@ -136,16 +161,17 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
     Args:
       estimator: a ``jaxmlp.sklearn`` estimator with a stochastic solver, no early stopping.
       param_grid: a dict of lists (or a list of them), as ``GridSearchCV``'s.
-      scoring: None (the estimator's ``score``), a scorer name or a callable.
+      scoring: None (the estimator's ``score``), a scorer name or a callable: one metric.
       cv: folds as ``GridSearchCV``'s (an int: stratified for a classifier).
-      refit: refit the best point on all of X with ``estimator.fit`` (``best_estimator_``).
+      refit: refit the best point on all of X with ``estimator.fit`` (``best_estimator_``); a
+        callable picks it, as ``GridSearchCV``'s: ``best_index_ = refit(cv_results_)``.
 
     Attributes as ``GridSearchCV``'s: ``cv_results_`` (``params``, ``param_<name>``,
     ``split<i>_test_score``, ``mean_/std_/rank_test_score``, ``mean_/std_fit_time`` (a group's
     time shared among its members), ``mean_/std_score_time``, and ``split<i>_n_iter``, the
-    epochs each fit ran), ``best_index_``, ``best_params_``, ``best_score_``,
-    ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``, and ``n_populations_``,
-    the compiled groups the members trained in.
+    epochs each fit ran), ``best_index_``, ``best_params_``, ``best_score_`` (not with a
+    callable ``refit``), ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``, and
+    ``n_populations_``, the compiled groups the members trained in.
     """
 
     def __init__(self, estimator, param_grid, *, scoring=None, cv=5, refit=True):
@@ -155,13 +181,24 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.cv = cv
         self.refit = refit
 
-    def fit(self, X, y, groups=None):
-        """Run every grid point on every fold; then refit the best one. Returns ``self``."""
+    def fit(self, X, y, groups=None, **params):
+        """Run every grid point on every fold; then refit the best one. Returns ``self``.
+        ``params``: none (``GridSearchCV``'s fit parameters, refused by name)."""
         base = self.estimator
         if not isinstance(base, BaseMLP):
             raise TypeError(
                 "PopulationSearchCV searches jaxmlp.sklearn's MLPClassifier or MLPRegressor, got "
                 f"{type(base).__name__}: use sklearn.model_selection.GridSearchCV for others."
+            )
+        if params:
+            raise ValueError(
+                "PopulationSearchCV.fit takes X, y and groups, no fit parameters, got "
+                f"{sorted(params)}: use sklearn.model_selection.GridSearchCV to pass them on."
+            )
+        if not (self.scoring is None or isinstance(self.scoring, str) or callable(self.scoring)):
+            raise ValueError(
+                "PopulationSearchCV scores one metric: a string, a callable or None, got "
+                f"scoring={self.scoring!r}."
             )
         candidates = list(ParameterGrid(self.param_grid))
         X, y, groups = indexable(X, y, groups)
@@ -183,24 +220,19 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
                     prepared[i].est._set_weights(w, dtype)
             fit_time[indices] = (time.perf_counter() - start) / len(indices)
         self.n_populations_ = len(by_group)
-        scores, score_time, failed = np.zeros(len(members)), np.zeros(len(members)), 0
+        scores, score_time, errors = np.zeros(len(members)), np.zeros(len(members)), []
         for i, (_, f) in enumerate(members):
             est, test = prepared[i].est, splits[f][1]
             start = time.perf_counter()
             try:
                 est._check_finite()
-            except ValueError:  # GridSearchCV's error_score=np.nan
-                scores[i], failed = np.nan, failed + 1
+            except ValueError as error:  # GridSearchCV's error_score=np.nan
+                scores[i] = np.nan
+                errors.append(str(error))
                 continue
             scores[i] = self.scorer_(est, _safe_indexing(X, test), _safe_indexing(y, test))
             score_time[i] = time.perf_counter() - start
-        if failed:
-            warnings.warn(
-                f"{failed} fits failed out of a total of {len(members)} (non-finite weights: "
-                "the training diverged); their scores are nan.",
-                FitFailedWarning,
-                stacklevel=2,
-            )
+        _report_failures(errors, len(members))
         n_iter = np.array([m.est.n_iter_ for m in prepared])
         self._results(candidates, len(splits), scores, fit_time, score_time, n_iter)
         if self.refit:
@@ -261,9 +293,25 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
             results |= {f"mean_{name}": a.mean(axis=1), f"std_{name}": a.std(axis=1)}
         self.cv_results_ = results
         self.n_splits_ = n_splits
-        self.best_index_ = int(results["rank_test_score"].argmin())
+        self.best_index_ = self._best_index(results)
         self.best_params_ = candidates[self.best_index_]
-        self.best_score_ = float(mean[self.best_index_])
+        if not callable(self.refit):
+            self.best_score_ = float(mean[self.best_index_])
+
+    def _best_index(self, results) -> int:
+        """``GridSearchCV``'s: the index a callable ``refit`` returns for ``cv_results_``, else
+        the first ranked 1."""
+        if not callable(self.refit):
+            return int(results["rank_test_score"].argmin())
+        best, n = self.refit(results), len(results["params"])
+        if not isinstance(best, numbers.Integral):  # GridSearchCV's errors and messages
+            raise TypeError(f"best_index_ returned is not an integer: refit returned {best!r}.")
+        if not 0 <= best < n:
+            raise IndexError(
+                f"best_index_ index out of range: refit returned {best}, the grid points are "
+                f"0 to {n - 1}."
+            )
+        return int(best)
 
     # -- the best estimator, refitted ----------------------------------------------------------
 

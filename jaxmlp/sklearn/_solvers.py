@@ -7,10 +7,12 @@
     lbfgs  optax.lbfgs with its zoom line search, on the whole training set (see ``lbfgs``)
 
 The L2 term alpha / (2 n_b) sum_l |w_l|^2 of a batch of n_b examples enters each as
-``optax.add_decayed_weights(alpha / n_b)`` on the weights only. scikit-learn's sgd keeps each
-past gradient at the eta it was taken with (the velocity holds -eta g), which matters once
-``learning_rate`` changes eta between epochs: scaling before ``trace`` does the same. jaxmlp's
-own "momentum" and "nesterov" are ``optax.sgd``'s convention instead (see ``jaxmlp.optim``).
+``optax.add_decayed_weights(alpha / n_b)`` on the weights only (adamw: as optax.adamw's
+``weight_decay``, decoupled, eta alpha / n_b w added to the step after adam's scaling).
+scikit-learn's sgd keeps each past gradient at the eta it was taken with (the velocity holds
+-eta g), which matters once ``learning_rate`` changes eta between epochs: scaling before
+``trace`` does the same. jaxmlp's own "momentum" and "nesterov" are ``optax.sgd``'s convention
+instead (see ``jaxmlp.optim``).
 
 Hyperparameters sit in the optimizer state (``optax.inject_hyperparams``): eta changes between
 epochs and alpha / n_b for the last, smaller batch without a recompile.
@@ -40,12 +42,11 @@ def _factory(solver: str, nesterov: bool):
         if solver == "sgd":
             scaled = optax.scale_by_learning_rate(learning_rate)
             return optax.chain(decay, scaled, optax.trace(momentum, nesterov=nesterov))
+        adam = dict(b1=beta_1, b2=beta_2, eps=epsilon)
         if solver == "adamw":
-            return optax.adamw(
-                learning_rate, beta_1, beta_2, epsilon, 0.0, weight_decay, weights_only
-            )
+            return optax.adamw(learning_rate, **adam, weight_decay=weight_decay, mask=weights_only)
         base = {
-            "adam": lambda: optax.adam(learning_rate, beta_1, beta_2, epsilon),
+            "adam": lambda: optax.adam(learning_rate, **adam),
             "momentum": lambda: optax.sgd(learning_rate, momentum),
             "nesterov": lambda: optax.sgd(learning_rate, momentum, nesterov=True),
             "rmsprop": lambda: optax.rmsprop(learning_rate),

@@ -1,0 +1,93 @@
+"""jaxmlp's solvers beyond scikit-learn's in the estimators: adamw's decoupled weight decay,
+step for step against optax.adamw trained by hand."""
+
+import warnings
+
+import jax
+import numpy as np
+import optax
+from sklearn.exceptions import ConvergenceWarning
+
+from jaxmlp.optim import weights_only
+from jaxmlp.sklearn import MLPRegressor
+from jaxmlp.sklearn._forward import precision
+
+# 53 rows in batches of 10, in order: five of 10 and a last one of 3 an epoch
+SETTINGS = dict(
+    hidden_layer_sizes=(6,),
+    activation="tanh",
+    solver="adamw",
+    batch_size=10,
+    shuffle=False,
+    learning_rate_init=0.05,
+    beta_1=0.8,
+    beta_2=0.99,
+    epsilon=1e-6,
+    max_iter=3,
+    warm_start=True,
+)
+
+
+def _fit(x, y, start, alpha):
+    """The estimator's adamw from the weights ``start`` (set by hand, as a warm start)."""
+    est = MLPRegressor(alpha=alpha, **SETTINGS)
+    est.coefs_ = [layer["w"].copy() for layer in start]
+    est.intercepts_ = [layer["b"].copy() for layer in start]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # three epochs on purpose
+        return est.fit(x, y)
+
+
+def _by_hand(est, x, y, start, tx):
+    """``tx`` stepping on the estimator's cost over its batches; the L2 factor
+    (``weight_decay``) is alpha over each batch's size."""
+    tx = optax.inject_hyperparams(tx)(weight_decay=0.0)
+    with precision(np.float64):
+        params = jax.tree.map(np.asarray, start)
+        state = tx.init(params)
+        grad = jax.grad(est.net_.cost)
+        for _ in range(SETTINGS["max_iter"]):
+            for s in range(0, len(x), SETTINGS["batch_size"]):
+                rows = slice(s, s + SETTINGS["batch_size"])
+                state.hyperparams["weight_decay"] = est.alpha / len(x[rows])
+                g = grad(params, x[rows], y[rows, None])
+                updates, state = tx.update(g, state, params)
+                params = optax.apply_updates(params, updates)
+    return [{k: np.asarray(v) for k, v in layer.items()} for layer in params]
+
+
+def _gap(est, params):
+    return max(
+        float(np.max(np.abs(a - layer[k])))
+        for layer, w, b in zip(params, est.coefs_, est.intercepts_, strict=True)
+        for k, a in (("w", w), ("b", b))
+    )
+
+
+def test_adamw_decays_the_weights_decoupled_as_optax_adamw():
+    """The estimator passed its hyperparameters to optax.adamw by position, into eps_root,
+    mu_dtype and weight_decay's places: every adamw fit raised a TypeError. Now its steps are
+    optax.adamw's with weight_decay alpha / n_b, decoupled (not adam on the gradient plus the
+    L2 term), on the weights only; alpha = 0 is another run."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(53, 4))
+    y = np.tanh(x @ rng.normal(size=4)) + 0.1 * rng.normal(size=53)
+    start = [
+        {"w": rng.normal(size=(4, 6)) / 2, "b": rng.normal(size=6) / 2},
+        {"w": rng.normal(size=(6, 1)) / 2, "b": rng.normal(size=1) / 2},
+    ]
+    alpha = 1.0  # a decay of 0.1 a step on the weights: far from alpha = 0
+    ours = _fit(x, y, start, alpha)
+    adam = dict(b1=SETTINGS["beta_1"], b2=SETTINGS["beta_2"], eps=SETTINGS["epsilon"])
+    lr = SETTINGS["learning_rate_init"]
+
+    def adamw(weight_decay):
+        return optax.adamw(lr, **adam, weight_decay=weight_decay, mask=weights_only)
+
+    def coupled(weight_decay):
+        decay = optax.add_decayed_weights(weight_decay, mask=weights_only)
+        return optax.chain(decay, optax.adam(lr, **adam))
+
+    assert _gap(ours, _by_hand(ours, x, y, start, adamw)) < 1e-12
+    assert _gap(ours, _by_hand(ours, x, y, start, coupled)) > 1e-2
+    assert _gap(ours, _fit(x, y, start, 0.0).params_) > 1e-2
