@@ -246,12 +246,15 @@ def _sweep(args) -> int:
         given["seeds"] = run.seed_list(args.seeds)
     try:
         run.sweep(given, args.out, resume=args.resume)
+    except run.SweepInterrupted as stop:
+        hint = "no chunk had finished: nothing was saved"
+        if stop.saved:
+            hint = "the finished chunks are saved; continue with: jaxmlp sweep --out "
+            hint += f"{stop.out} --resume"
+        print(f"interrupted: {hint}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print(
-            "interrupted: the finished chunks are saved; continue with: jaxmlp sweep --out "
-            f"{args.out or 'DIR'} --resume",
-            file=sys.stderr,
-        )
+        print("interrupted", file=sys.stderr)
         return 130
     return 0
 

@@ -374,3 +374,33 @@ def test_a_sweep_where_every_member_diverges_writes_its_summary_and_figures(tmp_
     summary = strict((out / "summary.json").read_text())
     assert all(row["diverged"] == row["n"] == 2 for row in summary["rows"]), summary["rows"]
     assert {p.name for p in out.glob("*.png")} == {"loss_vs_lr.png", "curves.png"}
+
+
+def test_ctrl_c_names_the_folder_to_resume_or_says_nothing_was_saved(tmp_path, capsys, monkeypatch):
+    """The hint said ``--out DIR`` when the folder was the default one, and offered a resume
+    that failed ("nothing to resume") when no chunk had finished."""
+    from jaxmlp.run import sweeper
+
+    fit_chunk, calls = sweeper._fit_chunk, []
+
+    def interrupted_at(k):
+        def fake(*args):
+            calls.append(1)
+            if len(calls) == k:
+                raise KeyboardInterrupt
+            return fit_chunk(*args)
+
+        return fake
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sweeper, "_fit_chunk", interrupted_at(2))
+    assert cli.main(["sweep", *SMALL]) == 130
+    (out,) = (tmp_path / "runs").iterdir()
+    err = capsys.readouterr().err
+    hint = f"continue with: jaxmlp sweep --out {out.relative_to(tmp_path)} --resume\n"
+    assert err == f"interrupted: the finished chunks are saved; {hint}"
+    assert main_output(["sweep", "--out", str(out), "--resume"])[0] == 0
+    calls.clear()
+    monkeypatch.setattr(sweeper, "_fit_chunk", interrupted_at(1))
+    assert cli.main(["sweep", *SMALL, "--out", "first"]) == 130
+    assert capsys.readouterr().err == "interrupted: no chunk had finished: nothing was saved\n"

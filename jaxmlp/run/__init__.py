@@ -50,7 +50,7 @@ from jaxmlp.run.predict import (
 from jaxmlp.run.record import save_due
 from jaxmlp.run.report import RunStopped, gradcheck
 from jaxmlp.run.settings import AUTO_TASK_RULE, DEFAULTS, Run, build, choices
-from jaxmlp.run.sweeper import SWEPT, seed_list, sweep, value_list
+from jaxmlp.run.sweeper import SWEPT, SweepInterrupted, seed_list, sweep, value_list
 from jaxmlp.run.trainer import train
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "Run",
     "RunStopped",
     "SWEPT",
+    "SweepInterrupted",
     "build",
     "cache",
     "check_output",

@@ -111,8 +111,20 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             out.mkdir(parents=True, exist_ok=True)
             held.enter_context(folder.lock(out))
             folder.out_folder(out, given, resume)  # a sweep another process began meanwhile
-        records, curves = _train(run, grid, members, echo)
+        try:
+            records, curves = _train(run, grid, members, echo)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(out, (out / "config.json").exists()) from None
         return sweep_report.write(run, grid, records, curves, time.perf_counter() - started, echo)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a sweep trained into ``out``; ``saved``: a chunk finished there (so
+    ``--resume`` continues it)."""
+
+    def __init__(self, out, saved: bool):
+        super().__init__(out, saved)
+        self.out, self.saved = out, saved
 
 
 def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
