@@ -75,7 +75,9 @@ def hidden_sizes(est) -> tuple[int, ...]:
     """``hidden_layer_sizes`` as a tuple of positive integers (scikit-learn's message)."""
     sizes = est.hidden_layer_sizes
     sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
-    if not all(isinstance(s, numbers.Integral) and s > 0 for s in sizes):
+    if not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes
+    ):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
     return tuple(int(s) for s in sizes)
 
