@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxmlp import arrays, sharding, train
+from jaxmlp import arrays, second_order, sharding, train
 from jaxmlp import epochs as ep
 from jaxmlp import population_checks as checks
 from jaxmlp.history import epoch_records, member_columns
@@ -143,6 +143,7 @@ def fit_population(
         )
     n = x.shape[0] if rows is None else rows[0].shape[1]
     batch_size = n if config.batch_size == "full" else min(config.batch_size, n)
+    second_order.check(optimizer, net, batch_size, n)  # as fit: full batch, no dropout, ...
     n_val = 0 if not has_val else (x_val.shape[0] if rows is None else rows[1].shape[1])
     steps = ep.steps_per_epoch(n, batch_size, config.drop_last)
     spec, base = train.step_spec(optimizer, config, steps, tuple(values))

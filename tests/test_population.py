@@ -1,6 +1,7 @@
 """Populations (issue 17): members trained as one vmapped program equal solo ``fit`` runs, never
 recompile for new values, stop, restore and diverge per member, and run as folds and grids."""
 
+import functools
 import json
 import math
 import os
@@ -598,3 +599,22 @@ def test_a_member_whose_gradient_alone_goes_non_finite_stops_where_its_solo_fit_
     assert close(pop.member(1).params, info.value.state.params)
     solo = fit(net, x, t, Optimizer(name, lr=lrs[0]), config)
     assert pop.members[0]["diverged_epoch"] is None and close(pop.member(0).params, solo.params)
+
+
+@pytest.mark.parametrize(
+    "net, optimizer, batch_size, shown",
+    [
+        (XOR, "newton-cg", 2, "'newton-cg' is a full-batch method"),  # its loss rose
+        (XOR.replace(dropout=0.5), "lbfgs", "full", "'lbfgs' needs dropout=0"),
+        (MLP((2, 3, 1), "tanh", "sigmoid", "bce"), "lm", "full", "'lm' needs loss in"),
+    ],
+)
+def test_a_population_refuses_what_a_curvature_solver_cannot_run_as_fit_does(
+    net, optimizer, batch_size, shown
+):
+    """fit_population skipped fit's ``second_order.check``: newton-cg trained on mini-batches
+    (one member's loss rose, 0.689 -> 0.715), dropout and lm on bce were accepted."""
+    config = TrainConfig(epochs=1, batch_size=batch_size)
+    for train in (fit, functools.partial(fit_population, seeds=[0, 1])):
+        with pytest.raises(ValueError, match=shown):
+            train(net, XOR_X, XOR_T, Optimizer(optimizer), config)
