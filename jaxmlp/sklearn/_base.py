@@ -241,15 +241,16 @@ class BaseMLP(StoppingMixin, BaseEstimator):
             if stop or incremental:
                 break
             self._warn_at_max_iter()
-        self._opt_state = opt_state
+        self._opt_state = jax.device_get(opt_state)  # NumPy, as coefs_: pickles exactly
         return self._best_params if self.early_stopping else params
 
     def _optimizer_state(self, params, batch_size: int, dtype, incremental: bool = False):
         """The solver's state for ``params``: fresh, with this estimator's hyperparameters
-        (``partial_fit`` continues its own), L2 weight ``alpha / batch_size``."""
+        (``partial_fit`` continues its own, kept as NumPy arrays and cast to ``dtype``, X's),
+        L2 weight ``alpha / batch_size``."""
         fresh = _solvers.transformation(self.solver, bool(self.nesterovs_momentum)).init(params)
         opt_state = self._opt_state if incremental else None
-        if opt_state is None or jax.tree.structure(opt_state) != jax.tree.structure(fresh):
+        if opt_state is None or _shapes(opt_state) != _shapes(fresh):
             opt_state = _solvers.set_hyperparams(
                 fresh,
                 dtype,
@@ -259,6 +260,8 @@ class BaseMLP(StoppingMixin, BaseEstimator):
                 beta_2=self.beta_2,
                 epsilon=self.epsilon,
             )
+        else:
+            opt_state = _cast_floats(opt_state, dtype)
         return _solvers.set_hyperparams(opt_state, dtype, weight_decay=self.alpha / batch_size)
 
     def _batch_size(self, n: int) -> int:
@@ -286,3 +289,15 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         with precision(dtype):
             params = jax.tree.map(lambda a: jax.numpy.asarray(a, dtype), self.params_)
             return apply(self.net_, params, X, dtype)
+
+
+def _cast_floats(tree, dtype):
+    """A host pytree on the device, its float leaves cast to ``dtype`` (step counts stay
+    integers)."""
+    floating = lambda a: np.issubdtype(np.asarray(a).dtype, np.floating)  # noqa: E731
+    return jax.tree.map(lambda a: jax.numpy.asarray(a, dtype if floating(a) else None), tree)
+
+
+def _shapes(tree):
+    """A pytree's structure and its leaves' shapes (not their dtypes)."""
+    return jax.tree.structure(tree), [np.shape(a) for a in jax.tree.leaves(tree)]

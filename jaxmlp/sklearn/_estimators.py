@@ -58,8 +58,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     @available_if(_stochastic)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``X, y`` (weighted by ``sample_weight``), continuing the parameters
-        and optimizer state. The first call needs ``classes``, every label that any call will
-        see."""
+        and optimizer state (cast to X's dtype when it differs from the weights': scikit-learn
+        keeps theirs). The first call needs ``classes``, every label that any call will see."""
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -172,7 +172,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     @available_if(_stochastic)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X, y`` (weighted by ``sample_weight``), continuing the parameters
-        and optimizer state."""
+        and optimizer state (cast to X's dtype when it differs from the weights': scikit-learn
+        keeps theirs)."""
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _targets(self, X, y, incremental, reset):

@@ -2,8 +2,9 @@
 
     sgd    v <- mu v - eta g;  w <- w + v   (nesterov: w <- w + mu v - eta g)
            optax: scale_by_learning_rate(eta), then trace(mu, nesterov), on the scaled update
-    adam   optax.adam(eta, beta_1, beta_2, epsilon); epsilon is added to sqrt(v_hat) (optax),
-           scikit-learn adds it to sqrt(v): the same step up to eps * sqrt(1 - beta_2^t)
+    adam   m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  w <- w - eta_t m / (sqrt(v) + eps)
+           eta_t = eta sqrt(1 - b2^t) / (1 - b1^t), eta constant (``scale_by_sklearn_adam``:
+           optax.adam adds eps to sqrt(v_hat), which parts from it where v is small)
     lbfgs  optax.lbfgs with its zoom line search, on the whole training set (see ``lbfgs``)
 
 The L2 term alpha / (2 n_b) sum_l |w_l|^2 of a batch of n_b examples enters each as
@@ -46,7 +47,7 @@ def _factory(solver: str, nesterov: bool):
         if solver == "adamw":
             return optax.adamw(learning_rate, **adam, weight_decay=weight_decay, mask=weights_only)
         base = {
-            "adam": lambda: optax.adam(learning_rate, **adam),
+            "adam": lambda: scale_by_sklearn_adam(learning_rate, beta_1, beta_2, epsilon),
             "momentum": lambda: optax.sgd(learning_rate, momentum),
             "nesterov": lambda: optax.sgd(learning_rate, momentum, nesterov=True),
             "rmsprop": lambda: optax.rmsprop(learning_rate),
@@ -55,6 +56,27 @@ def _factory(solver: str, nesterov: bool):
         return optax.chain(decay, base)
 
     return make
+
+
+def scale_by_sklearn_adam(learning_rate, b1, b2, eps) -> optax.GradientTransformation:
+    """scikit-learn's Adam step (its ``AdamOptimizer``) in its float operations and their order:
+    ``-eta_t * m / (sqrt(v) + eps)`` with ``eta_t = eta * sqrt(1 - b2^t) / (1 - b1^t)``. Its
+    state is optax's ``ScaleByAdamState`` (count, mu = m, nu = v)."""
+
+    def init(params):
+        zeros = optax.tree.zeros_like(params)
+        return optax.ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=zeros, nu=zeros)
+
+    def update(grads, state, params=None):
+        del params
+        mu = optax.tree.update_moment(grads, state.mu, b1, 1)
+        nu = optax.tree.update_moment_per_elem_norm(grads, state.nu, b2, 2)
+        count = optax.safe_increment(state.count)
+        eta_t = learning_rate * jnp.sqrt(1 - b2**count) / (1 - b1**count)
+        steps = jax.tree.map(lambda m, v: -eta_t * m / (jnp.sqrt(v) + eps), mu, nu)
+        return steps, optax.ScaleByAdamState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init, update)
 
 
 @functools.lru_cache(maxsize=16)
