@@ -52,6 +52,26 @@ def _records(net):
     return acts
 
 
+def _checked(net, params, x, t=None, v=None):
+    """``_records(net)``, after the shapes a product needs (values are not looked at: these
+    run under ``jit``): ``params`` of ``net``, ``x (n, d)``, ``t (n, K)`` (labels or ``(n,)``
+    broadcast silently: ``MLP.targets`` makes them ``(n, K)``) and ``v`` shaped like params."""
+    net.check_params(params)
+    if jnp.ndim(x) != 2 or jnp.shape(x)[1] != net.sizes[0]:
+        raise ValueError(f"x must have shape (n, {net.sizes[0]}), got {jnp.shape(x)}.")
+    n, k = jnp.shape(x)[0], net.sizes[-1]
+    if t is not None and jnp.shape(t) != (n, k):
+        raise ValueError(
+            f"t must have shape (n, K) = {(n, k)}, got {jnp.shape(t)}: labels and (n,) "
+            "targets become (n, K) by net.targets(t, n)."
+        )
+    if v is not None:
+        want, got = (jax.tree.map(jnp.shape, tree) for tree in (params, v))
+        if jax.tree.structure(v) != jax.tree.structure(params) or want != got:
+            raise ValueError(f"v must be shaped like params, {want}; got {got}.")
+    return _records(net)
+
+
 def r_forward(net, params, trace, v):
     """``R{z_l}`` and ``R{a_l}`` for every layer: ``(rzs, ras)``; ``ras[0] = R{x} = 0`` is None
     (its products are skipped, not computed as zeros)."""
@@ -85,7 +105,7 @@ def hvp(net, params, x, t, v):
     >>> jax.tree.map(jnp.shape, hv) == jax.tree.map(jnp.shape, params)
     True
     """
-    acts = _records(net)
+    acts = _checked(net, params, x, t, v)
     trace = backprop.forward(net, params, x)
     rzs, ras = r_forward(net, params, trace, v)
     z_out, y = trace.zs[-1], trace.as_[-1]
@@ -130,7 +150,7 @@ def gnvp(net, params, x, t, v):
     """The Gauss-Newton-vector product ``G v = J^T (d2E/dz_L2) J v``, ``J = dz_L/dw``: the
     R-forward pass to ``J v``, the pair's output curvature, and the plain backward pass. Positive
     semi-definite for the canonical pairs (and wherever the output curvature is)."""
-    _records(net)
+    _checked(net, params, x, t, v)
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
     z, y = trace.zs[-1], trace.as_[-1]
@@ -149,7 +169,7 @@ def fisher_vp(net, params, x, v):
             f"The Fisher needs a canonical (output, loss) pair, one of "
             f"{[list(p) for p in losses.CANONICAL]}; got {[net.output, net.loss]}."
         )
-    _records(net)
+    _checked(net, params, x, v=v)
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
     u = pair.fisher(trace.zs[-1], trace.as_[-1], rzs[-1])
@@ -162,7 +182,7 @@ def outer_product_vp(net, params, x, t, v):
     ``J_y^T diag(d2l/dy2) J_y v``, ``J_y = dy/dw``: the network linearised at its outputs y, the
     loss's curvature kept. For sse it is ``sum_n sum_k grad y_nk grad y_nk^T v``, the Hessian
     that MATLAB's trainlm uses; for the canonical pairs PRML 5.85 is ``gnvp`` instead."""
-    _records(net)
+    _checked(net, params, x, t, v)
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
     out, loss = outputs.get(net.output), losses.get(net.loss)
@@ -215,7 +235,7 @@ def hessian_diagonal(net, params, x, t):
     z_{l,n,i}), ``d2E/db_l[i]2 = sum_n M_l[n,i,i]`` and ``d2E/dalpha_i2 = sum_n h_alpha_i^2
     A[n,i,i] + g_a,i h_alpha_alpha,i``. Cost O(n p^2) per layer, not O(|w|) Hessian products.
     """
-    acts = _records(net)
+    acts = _checked(net, params, x, t)
     trace = backprop.forward(net, params, x)
     z_out, y = trace.zs[-1], trace.as_[-1]
     k = z_out.shape[-1]
@@ -256,7 +276,7 @@ def input_hessian(net, params, x):
 
     and at the output ``d2y_k/dx2 = T^T (d2y_k/dz2) T + sum_i J_ki S_i`` (the output record's
     ``curvature`` and ``vjp``). The Jacobian's counterpart (``jacobian.input_jacobian``)."""
-    acts = _records(net)
+    acts = _checked(net, params, x)
     trace = backprop.forward(net, params, x)
     n, d = x.shape
     t_ = jnp.broadcast_to(params[0]["w"].T, (n, *params[0]["w"].T.shape))  # (n, p_1, d)

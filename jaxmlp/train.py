@@ -62,7 +62,9 @@ class TrainConfig:
         ``"float64"`` needs ``jax.config.update("jax_enable_x64", True)``.
       val_fraction: held out from the training set (stratified for labels) when no validation
         set is given.
-      early_stopping: patience in epochs on the validation loss; None trains all epochs.
+      early_stopping: patience in epochs on the validation loss; None trains all epochs. An
+        epoch of lm or newton-cg whose damped step was refused leaves the loss as it was and
+        counts as one without a better loss: give those solvers a patience of a few epochs.
       restore_best: with early stopping, return the parameters of the best validation loss.
       devices: data-parallel over this many devices; None: all of them when the batch divides
         over them, else as ``sharding.devices_for`` says (with a warning).

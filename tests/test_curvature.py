@@ -452,3 +452,52 @@ def test_the_whole_curvature_matrix_agrees_with_jax_to_1e_10():
     assert report.ok, "\n".join(str(r) for r in report.rows if not r.ok)
     for check in ("hvp", "gn", "diagonal", "input"):
         assert report.worst(check) <= 1e-10
+
+
+# -- shapes at the boundary --------------------------------------------------------------------
+
+
+def test_products_refuse_targets_and_directions_that_would_broadcast():
+    """t shaped (n,) made gnvp's output layer (3, 4) instead of (3, 1), integer labels gave 4x
+    the one-hot answer, and a v with a scalar, an (n, p) or a transposed leaf broadcast: all
+    with no error."""
+    net = MLP((2, 3, 1), "tanh", "tanh", "sse")
+    params = net.init(jax.random.key(0))
+    x, t = jnp.ones((4, 2)), jnp.full((4, 1), 0.5)
+    v = jax.tree.map(jnp.ones_like, params)
+    products = {
+        "hvp": lambda t_, v_: curvature.hvp(net, params, x, t_, v_),
+        "gnvp": lambda t_, v_: curvature.gnvp(net, params, x, t_, v_),
+        "outer_product_vp": lambda t_, v_: curvature.outer_product_vp(net, params, x, t_, v_),
+        "hessian_diagonal": lambda t_, v_: curvature.hessian_diagonal(net, params, x, t_),
+    }
+    for product in products.values():
+        product(t, v)
+        with pytest.raises(ValueError, match=r"t must have shape \(n, K\) = \(4, 1\), got"):
+            product(t[:, 0], v)
+    softmax = MLP((2, 3, 3), "tanh", "softmax", "cross_entropy")
+    p3 = softmax.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"labels and \(n,\) targets become"):
+        curvature.gnvp(softmax, p3, x, jnp.array([0, 2, 1, 1]), jax.tree.map(jnp.ones_like, p3))
+    for bad in (
+        [v[0], {"w": v[1]["w"], "b": jnp.float32(1.0)}],  # a scalar b
+        [v[0], {"w": v[1]["w"], "b": jnp.ones((4, 1))}],  # a per-example b
+        [v[0] | {"extra": v[0]["b"]}, v[1]],
+        [{"w": v[0]["w"].T, "b": v[0]["b"]}, v[1]],
+    ):
+        for name in ("hvp", "gnvp", "outer_product_vp"):
+            with pytest.raises(ValueError, match="v must be shaped like params"):
+                products[name](t, bad)
+    with pytest.raises(ValueError, match="v must be shaped like params"):
+        curvature.fisher_vp(net.replace(output="identity"), params, x, v[:1])
+
+
+@pytest.mark.usefixtures("x64")
+def test_a_curvature_check_that_checks_nothing_is_no_pass():
+    net = MLP((2, 3, 1), "tanh", "identity", "sse")
+    params, x, t, _ = data(net)
+    for kwargs in ({"checks": ()}, {"checks": ("fd",), "fd": False}):
+        with pytest.raises(ValueError, match="No check to run"):
+            check_curvature(net, params, x, t, **kwargs)
+    with pytest.raises(ValueError, match="nothing was checked"):
+        passes({})
