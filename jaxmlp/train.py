@@ -320,11 +320,23 @@ def _start(net, data, spec, config, params, state, weights: str | None):
                 f"state was trained on ({name(state.sample_weight_sha256)}): resume with the "
                 "same sample_weight (None and all ones are different runs)."
             )
+        want = jax.eval_shape(initial_state, spec.optimizer, spec.total_steps, state.params)
+        if _layout(state.opt_state) != _layout(want):  # else a jax error deep in the step
+            raise ValueError(
+                f"state.opt_state is not a state of optimizer {spec.optimizer.name!r}: resume "
+                "with the optimizer the state was trained with."
+            )
         copy = True
     arrays = (state.params, state.opt_state)
     if copy:
         return state, *jax.device_put(arrays, sharding.replicated(data.mesh), may_alias=False)
     return state, *sharding.place_replicated(arrays, data.mesh)
+
+
+def _layout(tree):
+    return jax.tree.structure(tree), [
+        (jnp.shape(a), jnp.result_type(a)) for a in jax.tree.leaves(tree)
+    ]
 
 
 def initial_params(net, config: TrainConfig, params=None):

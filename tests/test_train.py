@@ -615,3 +615,17 @@ def test_history_is_a_plain_list_of_plain_dicts():
     ]  # fmt: skip
     assert all(type(v) is float for r in result.history for v in list(r.values())[1:6])
     assert not any(a.is_deleted() for a in jax.tree.leaves((params, x)))
+
+
+def test_a_state_of_another_optimizer_is_refused_on_resume():
+    """An lbfgs state resumed by newton-cg, or a newton-cg state by adam, failed inside the
+    step (AttributeError, from tracing)."""
+    net = MLP((4, 8, 3), "tanh", "softmax", "cross_entropy")
+    config = TrainConfig(epochs=1, batch_size="full")
+    longer = TrainConfig(epochs=2, batch_size="full")
+    for before, after in (("lbfgs", "newton-cg"), ("newton-cg", "adam"), ("sgd", "adam")):
+        state = fit(net, X, T, Optimizer(before), config).state
+        with pytest.raises(ValueError, match=f"not a state of optimizer '{after}'"):
+            fit(net, X, T, Optimizer(after), longer, state=state)
+    state = fit(net, X, T, Optimizer("adam"), config).state  # its own optimizer: resumes
+    assert fit(net, X, T, Optimizer("adam"), longer, state=state).state.epoch == 2
