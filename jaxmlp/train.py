@@ -333,10 +333,8 @@ def _start(net, data, spec, config, params, state, weights: str | None):
     return state, *sharding.place_replicated(arrays, data.mesh)
 
 
-def _layout(tree):
-    return jax.tree.structure(tree), [
-        (jnp.shape(a), jnp.result_type(a)) for a in jax.tree.leaves(tree)
-    ]
+def _layout(tree):  # structure, shapes and dtypes
+    return jax.tree.structure(tree), [(a.shape, a.dtype) for a in jax.tree.leaves(tree)]
 
 
 def initial_params(net, config: TrainConfig, params=None):
