@@ -83,8 +83,7 @@ def train(
             state, facts = _resumed(run, saved, warn)
             folder.remove_temporaries(out)
             if settings["epochs"] != saved["settings"]["epochs"]:  # extended to more epochs
-                kept = {k: saved[k] for k in ("init_from_params_sha256",) if k in saved}
-                folder.write_config(run, facts | kept)
+                folder.extend_config(run, saved)
         else:
             state, facts = _initial(run)
             out.mkdir(parents=True, exist_ok=True)
@@ -121,7 +120,10 @@ def _weights_of(run_dir: pathlib.Path, net) -> list:
     """The last good weights of the run in ``run_dir``, for a net of ``net``'s architecture."""
     if not (run_dir / "checkpoint.npz").is_file():
         raise ValueError(f"--init-from {run_dir}: no run there (no checkpoint.npz).")
-    params = checkpoint.load(run_dir / "checkpoint.npz", net=net).final_params
+    if (run_dir / "config.json").is_file():  # checked as every reader of a run folder checks it
+        params = folder.load_checkpoint(run_dir, folder.read_config(run_dir), net=net).final_params
+    else:
+        params = checkpoint.load(run_dir / "checkpoint.npz", net=net).final_params
     if not all(np.isfinite(np.asarray(a)).all() for layer in params for a in layer.values()):
         raise ValueError(f"--init-from {run_dir}: its parameters hold NaN or Inf.")
     return params
@@ -142,9 +144,7 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     if not (out / "checkpoint.npz").exists():  # killed before its first save: start over
         state, _ = _initial(run)
         return state, facts
-    ckpt = checkpoint.load(
-        out / "checkpoint.npz", net=run.net, optimizer=run.optimizer, run_id=facts["run_id"]
-    )
+    ckpt = folder.load_checkpoint(out, saved, net=run.net, optimizer=run.optimizer)
     extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
     if dataclasses.replace(ckpt.config, epochs=config.epochs) != config:
         raise ValueError(
