@@ -8,6 +8,7 @@ import hashlib
 import json
 import pathlib
 import shutil
+import struct
 import sys
 
 import jax
@@ -169,6 +170,53 @@ def test_a_run_folder_of_the_old_run_id_rule_still_predicts_evaluates_and_resume
     edit_config(out, lambda c: c["settings"].update(lr=0.5))  # the old rule covers settings
     assert cli.main(["evaluate", str(out)]) == 2
     one_error(capsys, "run_id")
+
+
+# -- 2. evaluate checks the data's SHA-256 ----------------------------------------------------
+
+
+def write_idx(folder, seed):
+    """Fashion-MNIST-like IDX files: 120 training and 40 test images of random pixels."""
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for part, n in (("train", 120), ("t10k", 40)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = (rng.random((n, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
+        for name, a in (
+            (f"{part}-images-idx3-ubyte", images),
+            (f"{part}-labels-idx1-ubyte", labels),
+        ):
+            head = b"\0\0\x08" + bytes([a.ndim]) + b"".join(struct.pack(">I", s) for s in a.shape)
+            (folder / name).write_bytes(head + a.tobytes())
+
+
+def test_evaluate_refuses_other_data_than_the_run_trained_on(tmp_path, capsys):
+    idx, out = tmp_path / "idx", tmp_path / "F"
+    write_idx(idx, 0)
+    args = ["--data", "fashion-mnist", "--data-dir", str(idx), "--hidden", "4", "--epochs", "1"]
+    assert cli.main(["train", *args, "--no-progress", "--out", str(out)]) == 0
+    assert cli.main(["evaluate", str(out)]) == 0
+    write_idx(idx, 1)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_error(capsys, "SHA-256")
+
+
+# -- 4. a checkpoint past the run's length -----------------------------------------------------
+
+
+def test_a_checkpoint_of_a_longer_run_is_refused(csv_run, tmp_path, capsys):
+    longer = tmp_path / "L"
+    data = str(csv_run.parent / "tr.csv")
+    args = ["--data", data, "--hidden", "8", "--epochs", "5", "--no-progress"]
+    assert cli.main(["train", *args, "--out", str(longer)]) == 0
+    out = copy_run(csv_run, tmp_path)
+    shutil.copy(longer / "checkpoint.npz", out / "checkpoint.npz")
+    capsys.readouterr()
+    assert predict(out, capsys)[0] == 2
+    one_error(capsys, "epoch 5 is past")
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 2
+    one_error(capsys, "epoch 5 is past")
 
 
 # -- 5. a class list of the wrong length -------------------------------------------------------

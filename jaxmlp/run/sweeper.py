@@ -154,11 +154,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
                 f"sweep in {out}: a sweep resumes with its own length."
             )
     run = Run(out, settings, ds, net, optimizer, config)
-    if saved is not None and saved["data"]["sha256"] != data.sha256(ds):
-        raise ValueError(
-            f"the data of {settings['data']!r} differ from those the sweep in {out} was "
-            "trained on (their SHA-256 changed): resume needs the same data."
-        )
+    if saved is not None:
+        data.check_same(ds, saved["data"], out, "resume")
     if saved is not None and saved.get("run_id") not in folder.run_ids(run):
         raise ValueError(
             f"{out / 'config.json'}: its settings do not match its run_id (the file was "

@@ -74,11 +74,8 @@ def train(
         if saved is not None:
             check_resume(given, settings, saved, out)
         run = Run(out, settings, ds, net, optimizer, config)
-        if saved is not None and saved["data"]["sha256"] != data.sha256(ds):
-            raise ValueError(
-                f"the data of {settings['data']!r} differ from those the run in {out} was "
-                "trained on (their SHA-256 changed): resume needs the same data."
-            )
+        if saved is not None:
+            data.check_same(ds, saved["data"], out, "resume")
         if saved is not None:
             state, facts = _resumed(run, saved, warn)
             folder.remove_temporaries(out)
