@@ -202,6 +202,20 @@ def test_evaluate_refuses_other_data_than_the_run_trained_on(tmp_path, capsys):
     one_error(capsys, "SHA-256")
 
 
+# -- 3. the standardiser has a digest ----------------------------------------------------------
+
+
+def test_an_edited_standardiser_is_refused(csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    raw = dict(np.load(out / "checkpoint.npz"))
+    raw["extra/mean"] = raw["extra/mean"] + 1
+    np.savez(out / "checkpoint.npz", **raw)
+    assert predict(out, capsys)[0] == 2
+    one_error(capsys, "checkpoint.npz", "extra")
+    with pytest.raises(ValueError, match="extra"):
+        checkpoint.load(out / "checkpoint.npz")
+
+
 # -- 4. a checkpoint past the run's length -----------------------------------------------------
 
 
