@@ -249,3 +249,35 @@ def test_a_class_list_of_the_wrong_length_is_refused(tmp_path):
     edit_config(out, lambda c: (c.pop("run_id", None), c["data"].update(classes=["x", "y"])))
     with pytest.raises(ValueError, match="2 class names.*3"):
         load_run(out)
+
+
+# -- 6. settings only fit checked are refused before anything is written -----------------------
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--lr", "1e300"],
+        ["--weight-decay", "1e300"],
+        ["--clip-norm", "1e-50"],
+        ["--epochs", "99999999999999"],
+    ],  # fmt: skip
+    ids=["lr", "weight_decay", "clip_norm", "epochs"],
+)
+def test_settings_fit_refuses_leave_no_run_folder(flags, csv_run, tmp_path, capsys):
+    out, data = tmp_path / "new", str(csv_run.parent / "tr.csv")
+    args = ["train", "--data", data, "--hidden", "8", "--epochs", "1", "--no-progress"]
+    assert cli.main([*args, *flags, "--out", str(out)]) == 2
+    one_error(capsys)
+    assert not out.exists() or not any(out.iterdir())
+    assert cli.main([*args, "--out", str(out)]) == 0  # the same --out then takes a run
+
+
+def test_a_resume_too_long_for_fit_leaves_the_folder_as_it_was(csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    before = files_of(out)
+    args = ["train", "--out", str(out), "--resume", "--no-progress"]
+    assert cli.main([*args, "--epochs", "99999999999999"]) == 2
+    one_error(capsys, "2**31")
+    assert files_of(out) == before
+    assert cli.main([*args, "--epochs", "4"]) == 0

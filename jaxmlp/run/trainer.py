@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp import train as _train_module
+from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder, record, report
@@ -74,6 +75,7 @@ def train(
         if saved is not None:
             check_resume(given, settings, saved, out)
         run = Run(out, settings, ds, net, optimizer, config)
+        _check_fit(run)
         if saved is not None:
             data.check_same(ds, saved["data"], out, "resume")
         if saved is not None:
@@ -88,6 +90,16 @@ def train(
             folder.out_folder(out, given, resume)  # a run another process began meanwhile
             folder.write_config(run, facts)
         return _fit(run, state, facts, progress, handle_signals, echo, started)
+
+
+def _check_fit(run: Run) -> None:
+    """What ``fit`` refuses before its first step, checked before the folder is written (a run
+    refused there would leave a folder that can be neither rerun nor resumed): a run too long
+    for the step counters (``step_spec``), a number the dtype cannot hold (``stored``)."""
+    n = len(run.data.x_train)
+    steps = steps_per_epoch(n, run.config.batch(n), run.config.drop_last)
+    _, numbers = _train_module.step_spec(run.optimizer, run.config, steps)
+    stored(numbers, storage_dtype(run.config.dtype))
 
 
 def _initial(run: Run) -> tuple[TrainState, dict]:
