@@ -281,3 +281,25 @@ def test_a_resume_too_long_for_fit_leaves_the_folder_as_it_was(csv_run, tmp_path
     one_error(capsys, "2**31")
     assert files_of(out) == before
     assert cli.main([*args, "--epochs", "4"]) == 0
+
+
+# -- 7. a damaged metrics.jsonl -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage, named",
+    [
+        (lambda lines: lines[:1] + [lines[1][: len(lines[1]) // 2]] + lines[2:], "line 2"),
+        (lambda lines: lines[:1] + lines[2:], "epoch 2"),
+        (lambda lines: lines[:2], "epoch 3"),
+    ],
+    ids=["torn", "deleted", "cut"],
+)
+def test_a_damaged_metrics_log_is_refused_on_resume(damage, named, csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    path = out / "metrics.jsonl"
+    path.write_text("\n".join(damage(path.read_text().splitlines())) + "\n")
+    before = files_of(out)
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "5", "--no-progress"]) == 2
+    one_error(capsys, "metrics.jsonl", named)
+    assert files_of(out) == before

@@ -274,19 +274,33 @@ def read_config(folder) -> dict:
 
 
 def read_metrics(path, epochs: int) -> list[dict]:
-    """The records of epochs 1..``epochs`` from ``metrics.jsonl`` (later or torn lines, written
-    after the checkpoint, are dropped)."""
-    records = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line torn by a kill
-            epoch = record.get("epoch") if isinstance(record, dict) else None
-            if isinstance(epoch, int) and 1 <= epoch <= epochs:
-                records[epoch] = record
-    return [records[e] for e in sorted(records)]
+    """The records of epochs 1..``epochs`` (the checkpoint's) from ``metrics.jsonl``, each once
+    and in order; later lines (logged just before a save a kill prevented) are dropped. The log
+    is written whole or not at all, so a line that is no record or a missing epoch is damage: a
+    ValueError names the file and the line or epoch."""
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    found = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        epoch = record.get("epoch") if isinstance(record, dict) else None
+        if isinstance(epoch, bool) or not isinstance(epoch, int):
+            raise ValueError(f"{path}: line {number} is not an epoch's record; {DAMAGED}")
+        if epoch <= epochs:
+            found.append(record)
+    expected = list(range(1, epochs + 1))
+    if [r["epoch"] for r in found] != expected:
+        missing = [e for e in expected if e not in [r["epoch"] for r in found]]
+        problem = (
+            f"epoch {missing[0]} is missing" if missing else "epochs repeat or are out of order"
+        )
+        raise ValueError(f"{path}: {problem} (the checkpoint is at epoch {epochs}); {DAMAGED}")
+    return found
+
+
+DAMAGED = "the log was damaged or edited: restore it, or start a new run in another folder."
 
 
 def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:

@@ -171,13 +171,14 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
         warn(message)
         facts["warnings"].append(message)
     facts["wall_before"] = float(extra.get("wall_seconds", 0.0))
+    facts["history"] = folder.read_metrics(out / "metrics.jsonl", ckpt.state.epoch)
     return ckpt.state, facts
 
 
 def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dict:
     out, ds, net, config = run.out, run.data, run.net, run.config
     on_disk = "wall_before" in facts  # the state is that of the checkpoint
-    history = folder.read_metrics(out / "metrics.jsonl", state.epoch) if on_disk else []
+    history = facts.get("history", [])
     echo(report.banner(run, state.epoch))
     t, t_val = data.targets(net, ds.task, ds.t_train), data.targets(net, ds.task, ds.t_val)
     kept = {k: facts[k] for k in ("run_id", "devices", "warnings")}
