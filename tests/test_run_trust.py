@@ -10,6 +10,7 @@ import pathlib
 import shutil
 import struct
 import sys
+import warnings
 
 import jax
 import numpy as np
@@ -303,3 +304,27 @@ def test_a_damaged_metrics_log_is_refused_on_resume(damage, named, csv_run, tmp_
     assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "5", "--no-progress"]) == 2
     one_error(capsys, "metrics.jsonl", named)
     assert files_of(out) == before
+
+
+# -- minor --------------------------------------------------------------------------------------
+
+
+def test_an_input_past_float32_is_named_so(tmp_path, capsys):
+    data = write_csv(tmp_path / "tr.csv")
+    out = tmp_path / "N"
+    args = ["train", "--data", str(data), *CSV, "--standardize", "no", "--out", str(out)]
+    assert cli.main(args) == 0
+    (tmp_path / "big.csv").write_text("f1,f2,f3\n1,2,1e39\n")
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning of an overflowing cast
+        status = cli.main(["predict", str(out), "--input", str(tmp_path / "big.csv")])
+    assert status == 2
+    one_error(capsys, "float32", "(0, 2)")
+
+
+def test_the_resume_error_writes_yes_or_no(csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    args = ["train", "--out", str(out), "--resume", "--drop-last", "yes", "--no-progress"]
+    assert cli.main(args) == 2
+    one_error(capsys, "--drop-last yes differs from the no")

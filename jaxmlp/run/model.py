@@ -147,10 +147,15 @@ def check_inputs(x, n_features: int, where: str) -> np.ndarray:
         )
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{where}: inputs must be numbers, got dtype {x.dtype}.")
-    bad = ~np.isfinite(x.astype(np.float64))
-    if bad.any():
-        at = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{where}: inputs contain NaN or Inf (first at index {at}).")
+    wide = x.astype(np.float64)
+    problems = {
+        "NaN or Inf": ~np.isfinite(wide),
+        "values past the float32 range (3.4e38)": np.abs(wide) > np.finfo(np.float32).max,
+    }
+    for what, bad in problems.items():  # in this order: Inf is past the range too
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{where}: inputs contain {what} (first at index {at}).")
     return x.astype(np.float32)
 
 
