@@ -290,12 +290,10 @@ def read_metrics(path, epochs: int) -> list[dict]:
             raise ValueError(f"{path}: line {number} is not an epoch's record; {DAMAGED}")
         if epoch <= epochs:
             found.append(record)
-    expected = list(range(1, epochs + 1))
-    if [r["epoch"] for r in found] != expected:
-        missing = [e for e in expected if e not in [r["epoch"] for r in found]]
-        problem = (
-            f"epoch {missing[0]} is missing" if missing else "epochs repeat or are out of order"
-        )
+    expected, logged = list(range(1, epochs + 1)), [r["epoch"] for r in found]
+    if logged != expected:
+        missing = [e for e in expected if e not in logged]
+        problem = f"epoch {missing[0]} is missing" if missing else "epochs repeat or are disordered"
         raise ValueError(f"{path}: {problem} (the checkpoint is at epoch {epochs}); {DAMAGED}")
     return found
 

@@ -140,7 +140,8 @@ def _weights_of(run_dir: pathlib.Path, net) -> list:
 
 def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     """The resumed run's state (epoch 0 where it was killed before its first save) and facts
-    (``wall_before``: the state is the checkpoint's); warns once
+    (``run_id``: config.json's, which ``read_config`` checked; ``wall_before``: the state is the
+    checkpoint's; ``history``: its epochs' records, checked whole); warns once
     where the device count changed (the bits of the result then differ from an uninterrupted
     run: the gradients' sums go over other devices in another order)."""
     out, config = run.out, run.config
