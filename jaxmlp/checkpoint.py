@@ -9,7 +9,7 @@ One file holds everything a run needs to continue exactly, and nothing that need
     extra/<name>            the caller's arrays (the CLI keeps its input standardizer here)
     __jaxmlp__              the metadata, UTF-8 JSON as uint8: format, version, architecture,
                             optimizer, train config, epoch, RNG state, early-stopping state,
-                            the sample weights' SHA-256 (``TrainState.sample_weight_sha256``)
+                            the sample weights' and extra arrays' SHA-256
 
 The RNG state is the seed: epoch e of a run draws from ``fold_in(key(seed), e)``, so the seed and
 the epoch reached say where the random stream stands. ``save`` writes atomically (a temporary
@@ -17,11 +17,12 @@ file in the same folder, fsync, rename, fsync of the folder): a reader, or a run
 moment, sees the old checkpoint or the new one, never half of one.
 
 ``load`` trusts nothing: it reads with ``allow_pickle=False`` after checking every array's header
-against its bytes, and verifies what it read (``verify``): the parameters' SHA-256, their dtypes
-(real floating), shapes (the architecture), finiteness (parameters and optimizer state), the epoch
-(within the run's length), and, when asked, the run it belongs to (``run_id``). Each refusal is a
-ValueError naming the file and, in one line, what is wrong. The digests (SHA-256 of the
-parameters and of the settings, the run's identity) are ``jaxmlp.digests``'s.
+against its bytes, and verifies what it read (``verify``): the SHA-256 of the parameters and of
+the extra arrays (where recorded), the parameters' dtypes (real floating), shapes (the
+architecture), finiteness (parameters and optimizer state), the epoch (within the run's length),
+and, when asked, the run it belongs to (``run_id``). Each refusal is a ValueError naming the file
+and, in one line, what is wrong. The digests (SHA-256 of parameters, arrays and settings, the
+run's identity) are ``jaxmlp.digests``'s.
 
 >>> import pathlib, tempfile, jax
 >>> from jaxmlp import MLP, Optimizer, TrainConfig, TrainState
@@ -52,7 +53,7 @@ import numpy as np
 import jaxmlp
 from jaxmlp import files
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
-from jaxmlp.digests import architecture, config_sha256, params_sha256  # also checkpoint.<name>
+from jaxmlp.digests import architecture, arrays_sha256, config_sha256, params_sha256
 from jaxmlp.digests import run_identity as run_identity  # checkpoint.run_identity, for callers
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer, _check_int
@@ -112,7 +113,8 @@ def save(
         arrays |= _tree_arrays("best_params", state.best_params)
     opt_leaves = jax.tree.leaves(state.opt_state)
     arrays |= {f"opt_state/{i}": _host(leaf) for i, leaf in enumerate(opt_leaves)}
-    arrays |= {f"extra/{name}": np.asarray(a) for name, a in (extra or {}).items()}
+    extra = {name: np.asarray(a) for name, a in (extra or {}).items()}
+    arrays |= {f"extra/{name}": a for name, a in extra.items()}
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -130,6 +132,7 @@ def save(
         "config_sha256": config_sha256(net, optimizer, config),
         "sample_weight_sha256": state.sample_weight_sha256,
         "run_id": run_id,
+        "extra_sha256": arrays_sha256(extra),
         "extra": extra_meta or {},
     }
     arrays[META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
@@ -166,7 +169,9 @@ def load(
     arrays, meta = _read(path)
     saved_net = _net_from(path, meta)
     if net is not None and net != saved_net:
-        raise ValueError(f"{path}: {_difference(saved_net, net)}")
+        a, b = architecture(saved_net), architecture(net)
+        diffs = ", ".join(f"{k} {a[k]!r} (wanted {b[k]!r})" for k in a if a[k] != b[k])
+        raise ValueError(f"{path}: checkpoint is for another architecture: {diffs}.")
     net = saved_net
     try:
         saved_optimizer = Optimizer(**meta["optimizer"])
@@ -197,8 +202,8 @@ def verify(path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch
     ``meta`` is whole and belongs where it is loaded: the settings match their digest
     (``config_sha256``), the run is ``run_id`` (when given), the epoch lies in
     ``[0, min(config.epochs, max_epoch)]``, the parameters are real floating arrays of the
-    architecture's shapes in the config's dtype, all finite, with the recorded SHA-256, and the
-    optimizer state is finite."""
+    architecture's shapes in the config's dtype, all finite, with the recorded SHA-256, the
+    optimizer state is finite and the extra arrays have their recorded SHA-256 (if any)."""
     saved_digest = meta.get("config_sha256")
     if saved_digest is not None and saved_digest != config_sha256(net, optimizer, config):
         raise ValueError(
@@ -220,9 +225,7 @@ def verify(path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch
     want = np.dtype(np.float64 if config.dtype == "float64" else np.float32)
     trees = ("params", "best_params") if "best_params/0/w" in arrays else ("params",)
     for name, a in arrays.items():
-        if name.split("/")[0] not in trees:
-            continue
-        if a.dtype != want:
+        if name.split("/")[0] in trees and a.dtype != want:
             raise ValueError(
                 f"{path}: {name} has dtype {a.dtype}; parameters of a {config.dtype} run are "
                 f"{want.name}."
@@ -244,6 +247,12 @@ def verify(path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch
         raise ValueError(
             f"{path}: the parameters do not match their recorded SHA-256 (params_sha256): the "
             "file was altered or mixed from two checkpoints."
+        )
+    digest = arrays_sha256({k[6:]: a for k, a in arrays.items() if k.startswith("extra/")})
+    if meta.get("extra_sha256", digest) != digest:  # saved before extra_sha256: unchecked
+        raise ValueError(
+            f"{path}: the extra arrays (the input standardiser) do not match their recorded "
+            "SHA-256 (extra_sha256): the file was altered or mixed from two checkpoints."
         )
 
 
@@ -300,12 +309,6 @@ def _net_from(path, meta) -> MLP:
         return MLP(**spec)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: corrupt checkpoint architecture ({error}).") from None
-
-
-def _difference(saved: MLP, wanted: MLP) -> str:
-    a, b = architecture(saved), architecture(wanted)
-    diffs = [f"{k} {a[k]!r} (wanted {b[k]!r})" for k in a if a[k] != b[k]]
-    return "checkpoint is for another architecture: " + ", ".join(diffs) + "."
 
 
 def _tree_from(path, arrays, prefix, net) -> list:

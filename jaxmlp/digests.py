@@ -1,7 +1,7 @@
 """What names a run and its weights: the JSON form of a network's settings (``architecture``),
-the SHA-256 of its parameters (``params_sha256``) and of its settings (``config_sha256``), and a
-run's identity (``run_identity``). A checkpoint records them and ``checkpoint.load`` checks them;
-they stay reachable as ``checkpoint.<name>``.
+the SHA-256 of its parameters (``params_sha256``), of other arrays (``arrays_sha256``) and of its
+settings (``config_sha256``), and a run's identity (``run_identity``). A checkpoint records them
+and ``checkpoint.load`` checks them; they stay reachable as ``checkpoint.<name>``.
 """
 
 import dataclasses
@@ -23,6 +23,16 @@ def params_sha256(params) -> str:
     digest = hashlib.sha256()
     for leaf in jax.tree.leaves(params):
         digest.update(np.ascontiguousarray(jax.device_get(leaf)).tobytes())
+    return digest.hexdigest()
+
+
+def arrays_sha256(arrays: dict) -> str:
+    """SHA-256 of named arrays (a checkpoint's ``extra``): names in sorted order, each with its
+    dtype, shape and bytes in C order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode() + a.tobytes())
     return digest.hexdigest()
 
 

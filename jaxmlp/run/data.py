@@ -108,6 +108,17 @@ def check_source(settings: dict, meta: dict, run_dir) -> None:
         )
 
 
+def check_same(ds: datasets.Dataset, meta: dict, run_dir, needs: str) -> None:
+    """A ValueError unless ``ds`` has the fingerprint (``sha256``) of the data the run in
+    ``run_dir`` trained on (its config's data record ``meta``); ``needs``: who needs them."""
+    if meta.get("sha256") is not None and meta["sha256"] != sha256(ds):
+        name = ds.info.get("path", ds.name)
+        raise ValueError(
+            f"the data of {name!r} differ from those the run in {run_dir} was trained on "
+            f"(their SHA-256 changed): {needs} needs the same data."
+        )
+
+
 def splits(ds: datasets.Dataset) -> list[tuple]:
     """``(name, x, t)`` of each split present: train, val, test."""
     named = [("train", ds.x_train, ds.t_train), ("val", ds.x_val, ds.t_val)]

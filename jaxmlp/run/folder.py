@@ -27,7 +27,7 @@ import socket
 
 from jaxmlp import checkpoint
 from jaxmlp.run import data
-from jaxmlp.run.settings import DEFAULTS, LOCAL, Run, command_line
+from jaxmlp.run.settings import DEFAULTS, LOCAL, OLDER, Run, command_line
 
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.jsonl")
 
@@ -128,44 +128,98 @@ def write_config(run: Run, facts: dict) -> None:
     write_json(run.out / "config.json", record)
 
 
+def extend_config(run: Run, saved: dict) -> None:
+    """config.json of the resumed ``run``, extended to more epochs: the ``saved`` one with the
+    new length and command (the rest as it was, so its run_id holds by the rule that made
+    it)."""
+    epochs = run.settings["epochs"]
+    record = saved | {"settings": saved["settings"] | {"epochs": epochs}}
+    record |= {"train": saved.get("train", {}) | {"epochs": epochs}}
+    write_json(run.out / "config.json", record | {"command": command_line(run.settings, run.out)})
+
+
 def config_record(run: Run) -> dict:
     """What config.json holds: the settings, the command that reruns them, the run's identity,
     and the data's, model's, optimizer's and training's facts."""
-    ds = run.data
+    facts = data_record(run.data)
     return {
         "jaxmlp_version": version(),
         "command": command_line(run.settings, run.out),
         "settings": run.settings,
-        "data": {
-            "name": ds.name,
-            "task": ds.task,
-            "n_train": len(ds.x_train),
-            "n_val": 0 if ds.x_val is None else len(ds.x_val),
-            "n_test": 0 if ds.x_test is None else len(ds.x_test),
-            "n_features": ds.n_features,
-            "n_classes": ds.n_classes,
-            "classes": data.classes(ds),
-            "feature_names": ds.info.get("feature_names"),
-            "label_name": ds.info.get("label_name"),
-            "standardized": ds.info["standardizer"] is not None,
-            "sha256": data.sha256(ds),
-            "file_sha256": ds.info.get("file_sha256"),
-        },
+        "data": facts,
         "model": checkpoint.architecture(run.net),
         "optimizer": dataclasses.asdict(run.optimizer),
         "train": dataclasses.asdict(run.config),
         "rng": {"seed": run.config.seed, "rule": checkpoint.RNG_RULE},
-        "run_id": run_id(run),
+        "run_id": identity(run.settings, facts),
+    }
+
+
+def data_record(ds) -> dict:
+    """What config.json says of the run's data (``evaluate`` and ``predict`` read it back)."""
+    return {
+        "name": ds.name,
+        "task": ds.task,
+        "n_train": len(ds.x_train),
+        "n_val": 0 if ds.x_val is None else len(ds.x_val),
+        "n_test": 0 if ds.x_test is None else len(ds.x_test),
+        "n_features": ds.n_features,
+        "n_classes": ds.n_classes,
+        "classes": data.classes(ds),
+        "feature_names": ds.info.get("feature_names"),
+        "label_name": ds.info.get("label_name"),
+        "standardized": ds.info["standardizer"] is not None,
+        "sha256": data.sha256(ds),
+        "file_sha256": ds.info.get("file_sha256"),
     }
 
 
 def run_id(run: Run) -> str:
-    """The run's identity: SHA-256 of its resolved settings (those a resume may change and
-    ``epochs`` left out) and of its data's fingerprint. config.json and every checkpoint of
-    the run carry it; a checkpoint with another id belongs to another run."""
-    fixed = {k: v for k, v in run.settings.items() if k not in (*LOCAL, "epochs")}
-    text = to_json({"settings": fixed, "data_sha256": data.sha256(run.data)}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """The identity of ``run`` (``identity``)."""
+    return identity(run.settings, data_record(run.data))
+
+
+def run_ids(run: Run) -> tuple[str, str]:
+    """The ids ``run`` has by the current rule and by the older one (``check_config``)."""
+    facts = data_record(run.data)
+    return identity(run.settings, facts), _old_identity(run.settings, facts)
+
+
+def identity(settings: dict, facts: dict) -> str:
+    """A run's identity: SHA-256 of its settings (those a resume may change and ``epochs`` left
+    out; a missing ``OLDER`` one counts as its old value, as ``merge`` reads it) and of its data
+    record ``facts`` (``data_record``: fingerprint, task, classes, columns, standardisation),
+    all as JSON reads them back. config.json and every checkpoint of the run carry it;
+    ``check_config`` recomputes it from config.json, so an edited file is refused."""
+    fixed = {k: v for k, v in (OLDER | settings).items() if k not in (*LOCAL, "epochs")}
+    return _sha256({"settings": fixed, "data": facts})
+
+
+def _old_identity(settings: dict, facts: dict) -> str:
+    """The identity of runs written before the data record joined it: settings and data
+    SHA-256 only (their classes, columns and standardisation go unchecked)."""
+    fixed = {k: v for k, v in settings.items() if k not in (*LOCAL, "epochs")}
+    return _sha256({"settings": fixed, "data_sha256": facts.get("sha256")})
+
+
+def _sha256(value) -> str:
+    return hashlib.sha256(to_json(value, sort_keys=True).encode()).hexdigest()
+
+
+def check_config(config: dict, path) -> None:
+    """A ValueError unless config.json (``config``, read from ``path``) holds the settings and
+    data record its ``run_id`` was made of (``identity``; folders written before the data
+    record joined it are checked by the older rule, ``_old_identity``). A config without a
+    run_id (from before run ids, or an older ``save_run``) is not checked here."""
+    recorded = config.get("run_id")
+    if recorded is None:
+        return
+    settings, facts = config["settings"], config["data"]
+    if recorded not in (identity(settings, facts), _old_identity(settings, facts)):
+        raise ValueError(
+            f"{path}: its settings or data record do not match its run_id (the file was "
+            "edited or damaged): it cannot be trusted; retrain, or restore the file."
+        )
 
 
 def to_json(value, indent=None, sort_keys=False) -> str:
@@ -215,23 +269,36 @@ def read_config(folder) -> dict:
         and "sha256" in config["data"]
     ):
         raise ValueError(f"{path}: not a jaxmlp run config (no settings or data).")
+    check_config(config, path)
     return config
 
 
 def read_metrics(path, epochs: int) -> list[dict]:
-    """The records of epochs 1..``epochs`` from ``metrics.jsonl`` (later or torn lines, written
-    after the checkpoint, are dropped)."""
-    records = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line torn by a kill
-            epoch = record.get("epoch") if isinstance(record, dict) else None
-            if isinstance(epoch, int) and 1 <= epoch <= epochs:
-                records[epoch] = record
-    return [records[e] for e in sorted(records)]
+    """The records of epochs 1..``epochs`` (the checkpoint's) from ``metrics.jsonl``, each once
+    and in order; later lines (logged just before a save a kill prevented) are dropped. The log
+    is written whole or not at all, so a line that is no record or a missing epoch is damage: a
+    ValueError names the file and the line or epoch."""
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    found = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        epoch = record.get("epoch") if isinstance(record, dict) else None
+        if isinstance(epoch, bool) or not isinstance(epoch, int):
+            raise ValueError(f"{path}: line {number} is not an epoch's record; {DAMAGED}")
+        if epoch <= epochs:
+            found.append(record)
+    expected, logged = list(range(1, epochs + 1)), [r["epoch"] for r in found]
+    if logged != expected:
+        missing = [e for e in expected if e not in logged]
+        problem = f"epoch {missing[0]} is missing" if missing else "epochs repeat or are disordered"
+        raise ValueError(f"{path}: {problem} (the checkpoint is at epoch {epochs}); {DAMAGED}")
+    return found
+
+
+DAMAGED = "the log was damaged or edited: restore it, or start a new run in another folder."
 
 
 def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
@@ -243,9 +310,23 @@ def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
     if not (run_dir / "config.json").is_file():
         raise ValueError(f"{run_dir}: not a jaxmlp run folder (no config.json).")
     config = read_config(run_dir)
-    # config.json's run id binds the checkpoint to it (None: a folder from before run ids, or
-    # saved from Python: no check); checkpoint.load refuses one of another run
-    return config, checkpoint.load(run_dir / "checkpoint.npz", run_id=config.get("run_id"))
+    return config, load_checkpoint(run_dir, config)
+
+
+def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
+    """The checkpoint of the run in ``run_dir`` whose config.json is ``config`` (``kwargs``:
+    ``checkpoint.load``'s): it must carry config.json's run_id (one without: a folder from
+    before run ids, or from an older ``save_run``, whose checkpoint has none either) and lie
+    within the run's ``epochs``."""
+    path = pathlib.Path(run_dir) / "checkpoint.npz"
+    recorded, epochs = config.get("run_id"), config["settings"].get("epochs")
+    ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, **kwargs)
+    if recorded is None and ckpt.meta.get("run_id") is not None:
+        raise ValueError(
+            f"{path}: carries a run id, but {pathlib.Path(run_dir) / 'config.json'} has none "
+            "(the file was edited): it cannot be trusted; retrain, or restore the file."
+        )
+    return ckpt
 
 
 def run_dtype(run_dir) -> str:

@@ -147,10 +147,15 @@ def check_inputs(x, n_features: int, where: str) -> np.ndarray:
         )
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{where}: inputs must be numbers, got dtype {x.dtype}.")
-    bad = ~np.isfinite(x.astype(np.float64))
-    if bad.any():
-        at = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{where}: inputs contain NaN or Inf (first at index {at}).")
+    wide = x.astype(np.float64)
+    problems = {
+        "NaN or Inf": ~np.isfinite(wide),
+        "values past the float32 range (3.4e38)": np.abs(wide) > np.finfo(np.float32).max,
+    }
+    for what, bad in problems.items():  # in this order: Inf is past the range too
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{where}: inputs contain {what} (first at index {at}).")
     return x.astype(np.float32)
 
 
@@ -165,6 +170,7 @@ def load_run(run_dir) -> Model:
             "diverged run keeps its last finite checkpoint: retrain or take another run)."
         )
     meta = config["data"]
+    check_classes(meta.get("classes"), meta["task"], ckpt.net, f"{run_dir}: config.json")
     scaler = None
     if "mean" in ckpt.extra:
         scaler = datasets.Standardizer(ckpt.extra["mean"], ckpt.extra["std"])
@@ -201,6 +207,7 @@ def save_run(
     task = task or _task_of(net)
     if task not in datasets.TASKS:
         raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(datasets.TASKS)}.")
+    check_classes(classes, task, net, "save_run")
     out = folder.out_folder(out, {}, resume=False)
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     state = TrainState(params, optimizer.build(1).init(params), config.epochs)
@@ -217,16 +224,32 @@ def save_run(
         "sha256": None,
     }
     out.mkdir(parents=True, exist_ok=True)
+    settings = {"dtype": config.dtype, "seed": config.seed}
+    run_id = folder.identity(settings, meta)  # load_run checks config.json against it
     record = {
         "jaxmlp_version": folder.version(),
-        "settings": {"dtype": config.dtype, "seed": config.seed},
+        "settings": settings,
         "data": meta,
         "model": checkpoint.architecture(net),
+        "run_id": run_id,
     }
     checkpoint.save(out / "checkpoint.npz", state, net=net, optimizer=optimizer, config=config,
-                    extra=extra)  # fmt: skip
+                    extra=extra, run_id=run_id)  # fmt: skip
     folder.write_json(out / "config.json", record)
     return out
+
+
+def check_classes(classes, task: str, net: MLP, where: str) -> None:
+    """A ValueError naming ``where`` and the counts unless ``classes`` (None: indices) name
+    each of ``net``'s classes (binary: 2) or labels (multilabel)."""
+    if classes is None or task not in (*CLASSIFICATION, "multilabel"):
+        return
+    k = 2 if task == "binary" else net.sizes[-1]
+    if len(list(classes)) != k:
+        raise ValueError(
+            f"{where}: {len(list(classes))} class names for a {task} model of {net.sizes[-1]} "
+            f"outputs, which needs {k}."
+        )
 
 
 def _task_of(net: MLP) -> str:

@@ -43,6 +43,7 @@ def evaluate_run(
         if own:
             data.check_source(settings, config["data"], run_dir)
             ds, _ = data.load_data(DEFAULTS | settings)
+            data.check_same(ds, config["data"], run_dir, "evaluating it on its own data")
         else:
             ds = _other_data(
                 config, model, data_name, data_dir, label_column, header, encoding or "utf-8"

@@ -114,6 +114,8 @@ def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
         now, before = as_json(settings.get(name)), as_json(base.get(name))
         if name in LOCAL or now == before:
             continue
+        if isinstance(now, bool) or isinstance(before, bool):  # as the flag takes them
+            now, before = ("yes" if v else "no" if v is False else v for v in (now, before))
         flag = as_flag(name)
         if name == "epochs" and now > before and settings["schedule"] != "cosine":
             continue

@@ -154,12 +154,9 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
                 f"sweep in {out}: a sweep resumes with its own length."
             )
     run = Run(out, settings, ds, net, optimizer, config)
-    if saved is not None and saved["data"]["sha256"] != data.sha256(ds):
-        raise ValueError(
-            f"the data of {settings['data']!r} differ from those the sweep in {out} was "
-            "trained on (their SHA-256 changed): resume needs the same data."
-        )
-    if saved is not None and saved.get("run_id") != folder.run_id(run):
+    if saved is not None:
+        data.check_same(ds, saved["data"], out, "resume")
+    if saved is not None and saved.get("run_id") not in folder.run_ids(run):
         raise ValueError(
             f"{out / 'config.json'}: its settings do not match its run_id (the file was "
             "changed): start a new sweep."
@@ -239,7 +236,9 @@ def _train(run: Run, grid: dict, members: list, echo) -> tuple[list, dict]:
         f"{ds.name}: {p} members ({' x '.join(axes)}) of MLP {'-'.join(map(str, net.sizes))}, "
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
     )
-    identity = folder.to_json({"run_id": folder.run_id(run), "epochs": config.epochs})
+    saved = run.out / "config.json"  # a resumed sweep's run_id, checked by _plan, may be older
+    run_id = folder.read_config(run.out)["run_id"] if saved.exists() else folder.run_id(run)
+    identity = folder.to_json({"run_id": run_id, "epochs": config.epochs})
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
         path = run.out / "chunks" / f"{c:05d}.npz"

@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp import train as _train_module
+from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder, record, report
@@ -74,17 +75,14 @@ def train(
         if saved is not None:
             check_resume(given, settings, saved, out)
         run = Run(out, settings, ds, net, optimizer, config)
-        if saved is not None and saved["data"]["sha256"] != data.sha256(ds):
-            raise ValueError(
-                f"the data of {settings['data']!r} differ from those the run in {out} was "
-                "trained on (their SHA-256 changed): resume needs the same data."
-            )
+        _check_fit(run)
+        if saved is not None:
+            data.check_same(ds, saved["data"], out, "resume")
         if saved is not None:
             state, facts = _resumed(run, saved, warn)
             folder.remove_temporaries(out)
             if settings["epochs"] != saved["settings"]["epochs"]:  # extended to more epochs
-                kept = {k: saved[k] for k in ("init_from_params_sha256",) if k in saved}
-                folder.write_config(run, facts | kept)
+                folder.extend_config(run, saved)
         else:
             state, facts = _initial(run)
             out.mkdir(parents=True, exist_ok=True)
@@ -92,6 +90,16 @@ def train(
             folder.out_folder(out, given, resume)  # a run another process began meanwhile
             folder.write_config(run, facts)
         return _fit(run, state, facts, progress, handle_signals, echo, started)
+
+
+def _check_fit(run: Run) -> None:
+    """What ``fit`` refuses before its first step, checked before the folder is written (a run
+    refused there would leave a folder that can be neither rerun nor resumed): a run too long
+    for the step counters (``step_spec``), a number the dtype cannot hold (``stored``)."""
+    n = len(run.data.x_train)
+    steps = steps_per_epoch(n, run.config.batch(n), run.config.drop_last)
+    _, numbers = _train_module.step_spec(run.optimizer, run.config, steps)
+    stored(numbers, storage_dtype(run.config.dtype))
 
 
 def _initial(run: Run) -> tuple[TrainState, dict]:
@@ -121,7 +129,10 @@ def _weights_of(run_dir: pathlib.Path, net) -> list:
     """The last good weights of the run in ``run_dir``, for a net of ``net``'s architecture."""
     if not (run_dir / "checkpoint.npz").is_file():
         raise ValueError(f"--init-from {run_dir}: no run there (no checkpoint.npz).")
-    params = checkpoint.load(run_dir / "checkpoint.npz", net=net).final_params
+    if (run_dir / "config.json").is_file():  # checked as every reader of a run folder checks it
+        params = folder.load_checkpoint(run_dir, folder.read_config(run_dir), net=net).final_params
+    else:
+        params = checkpoint.load(run_dir / "checkpoint.npz", net=net).final_params
     if not all(np.isfinite(np.asarray(a)).all() for layer in params for a in layer.values()):
         raise ValueError(f"--init-from {run_dir}: its parameters hold NaN or Inf.")
     return params
@@ -129,7 +140,8 @@ def _weights_of(run_dir: pathlib.Path, net) -> list:
 
 def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     """The resumed run's state (epoch 0 where it was killed before its first save) and facts
-    (``wall_before``: the state is the checkpoint's); warns once
+    (``run_id``: config.json's, which ``read_config`` checked; ``wall_before``: the state is the
+    checkpoint's; ``history``: its epochs' records, checked whole); warns once
     where the device count changed (the bits of the result then differ from an uninterrupted
     run: the gradients' sums go over other devices in another order)."""
     out, config = run.out, run.config
@@ -142,9 +154,7 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     if not (out / "checkpoint.npz").exists():  # killed before its first save: start over
         state, _ = _initial(run)
         return state, facts
-    ckpt = checkpoint.load(
-        out / "checkpoint.npz", net=run.net, optimizer=run.optimizer, run_id=facts["run_id"]
-    )
+    ckpt = folder.load_checkpoint(out, saved, net=run.net, optimizer=run.optimizer)
     extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
     if dataclasses.replace(ckpt.config, epochs=config.epochs) != config:
         raise ValueError(
@@ -162,13 +172,14 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
         warn(message)
         facts["warnings"].append(message)
     facts["wall_before"] = float(extra.get("wall_seconds", 0.0))
+    facts["history"] = folder.read_metrics(out / "metrics.jsonl", ckpt.state.epoch)
     return ckpt.state, facts
 
 
 def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dict:
     out, ds, net, config = run.out, run.data, run.net, run.config
     on_disk = "wall_before" in facts  # the state is that of the checkpoint
-    history = folder.read_metrics(out / "metrics.jsonl", state.epoch) if on_disk else []
+    history = facts.get("history", [])
     echo(report.banner(run, state.epoch))
     t, t_val = data.targets(net, ds.task, ds.t_train), data.targets(net, ds.task, ds.t_val)
     kept = {k: facts[k] for k in ("run_id", "devices", "warnings")}

@@ -1,0 +1,330 @@
+"""A run folder is read back only as it was written (issue runf): an edited config.json, other
+data, an edited standardiser, a checkpoint of a longer run, a class list of the wrong length or
+a damaged metrics.jsonl is refused (exit 2, one line) instead of giving other answers with exit
+0; settings only ``fit`` checked are refused before the folder is written. Each test failed on
+the code before its fix."""
+
+import hashlib
+import json
+import pathlib
+import shutil
+import struct
+import sys
+import warnings
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, checkpoint, cli, load_run, save_run
+from jaxmlp.run import folder
+from jaxmlp.run.settings import LOCAL
+
+CSV = ["--hidden", "8", "--epochs", "3", "--no-progress"]
+
+
+def write_csv(path, rows=60, seed=0, labels=True):
+    """Three features on different scales and (``labels``) the string labels a, b, c."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 3)) * [1, 10, 100] + [0, 5, 1000]
+    y = (x[:, 0] + x[:, 1] / 10 > 0.5).astype(int) + (x[:, 2] > 1000)
+    lines = ["f1,f2,f3" + ",label" * labels] + [
+        f"{a:.4f},{b:.4f},{c:.4f}" + f",{'bac'[k]}" * labels
+        for (a, b, c), k in zip(x, y, strict=True)
+    ]
+    pathlib.Path(path).write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+    here = tmp_path_factory.mktemp("trust")
+    data = write_csv(here / "tr.csv")
+    write_csv(here / "pr.csv", rows=10, labels=False)
+    out = here / "A"
+    assert cli.main(["train", "--data", str(data), *CSV, "--out", str(out)]) == 0
+    return out
+
+
+def copy_run(run, tmp_path) -> pathlib.Path:
+    """A copy of ``run`` in ``tmp_path``, with the inputs ``pr.csv`` beside it."""
+    shutil.copy(run.parent / "pr.csv", tmp_path / "pr.csv")
+    return pathlib.Path(shutil.copytree(run, tmp_path / "run"))
+
+
+def edit_config(out, change):
+    config = json.loads((out / "config.json").read_text())
+    change(config)
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+
+
+def one_error(capsys, *parts) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    for part in parts:
+        assert part in err, err
+    return err
+
+
+def files_of(path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
+
+
+def predict(out, capsys):
+    capsys.readouterr()
+    status = cli.main(["predict", str(out), "--input", str(out.parent / "pr.csv")])
+    captured = capsys.readouterr()
+    print(captured.err, end="", file=sys.stderr)  # for the caller's one_error
+    return status, captured.out
+
+
+# -- 1. config.json is checked against its run_id ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c["data"].update(classes=c["data"]["classes"][::-1]),
+        lambda c: c["data"].update(feature_names=c["data"]["feature_names"][::-1]),
+        lambda c: c["data"].update(label_name="f1"),
+        lambda c: c["data"].update(task="binary"),
+        lambda c: c["settings"].update(standardize="no"),
+    ],
+    ids=["classes", "feature_names", "label_name", "task", "standardize"],
+)
+def test_an_edited_config_is_refused_by_predict_evaluate_and_load_run(
+    change, csv_run, tmp_path, capsys
+):
+    out = copy_run(csv_run, tmp_path)
+    edit_config(out, change)
+    assert cli.main(["predict", str(out), "--input", str(csv_run.parent / "pr.csv")]) == 2
+    one_error(capsys, "config.json", "run_id")
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_error(capsys, "config.json", "run_id")
+    with pytest.raises(ValueError, match="run_id"):
+        load_run(out)
+
+
+def test_an_edited_learning_rate_is_not_resumed(csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    edit_config(out, lambda c: c["settings"].update(lr=0.5))
+    before = files_of(out)
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "5", "--no-progress"]) == 2
+    one_error(capsys, "config.json", "run_id")
+    assert files_of(out) == before
+
+
+def test_a_config_without_the_run_id_of_its_checkpoint_is_refused(csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    edit_config(out, lambda c: c.pop("run_id"))
+    assert predict(out, capsys)[0] == 2
+    one_error(capsys, "run id")
+
+
+def test_init_from_a_run_with_an_edited_config_is_refused(csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    edit_config(out, lambda c: c["settings"].update(lr=0.5))
+    data = str(csv_run.parent / "tr.csv")
+    args = ["train", "--data", data, *CSV, "--init-from", str(out), "--out", str(tmp_path / "B")]
+    assert cli.main(args) == 2
+    one_error(capsys, "config.json", "run_id")
+
+
+def old_run_id(config) -> str:
+    """The run_id rule before data facts joined it: settings (less the local ones and epochs)
+    and the data's SHA-256."""
+    fixed = {k: v for k, v in config["settings"].items() if k not in (*LOCAL, "epochs")}
+    text = folder.to_json({"settings": fixed, "data_sha256": config["data"]["sha256"]}, None, True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def make_old(out):
+    """``out`` as the code before this fix wrote it: run_id by the old rule, in config.json and
+    its checkpoint, and no digest of the standardiser."""
+    config = json.loads((out / "config.json").read_text())
+    config["run_id"] = old_run_id(config)
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    ckpt = checkpoint.load(out / "checkpoint.npz")
+    meta = {k: v for k, v in ckpt.meta["extra"].items() if k != "standardizer_sha256"}
+    checkpoint.save(out / "checkpoint.npz", ckpt.state, net=ckpt.net, optimizer=ckpt.optimizer,
+                    config=ckpt.config, extra=ckpt.extra, extra_meta=meta | {"run_id": config[
+                        "run_id"]}, run_id=config["run_id"])  # fmt: skip
+    raw = dict(np.load(out / "checkpoint.npz"))
+    meta = json.loads(raw["__jaxmlp__"].tobytes())
+    meta.pop("extra_sha256", None)
+    raw["__jaxmlp__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(out / "checkpoint.npz", **raw)
+
+
+@pytest.mark.slow
+def test_a_run_folder_of_the_old_run_id_rule_still_predicts_evaluates_and_resumes(
+    csv_run, tmp_path, capsys
+):
+    out = copy_run(csv_run, tmp_path)
+    status, expected = predict(csv_run, capsys)
+    assert status == 0
+    make_old(out)
+    assert predict(out, capsys) == (0, expected)
+    assert cli.main(["evaluate", str(out)]) == 0
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "4", "--no-progress"]) == 0
+    assert cli.main(["evaluate", str(out)]) == 0
+    edit_config(out, lambda c: c["settings"].update(lr=0.5))  # the old rule covers settings
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_error(capsys, "run_id")
+
+
+# -- 2. evaluate checks the data's SHA-256 ----------------------------------------------------
+
+
+def write_idx(folder, seed):
+    """Fashion-MNIST-like IDX files: 120 training and 40 test images of random pixels."""
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for part, n in (("train", 120), ("t10k", 40)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = (rng.random((n, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
+        for name, a in (
+            (f"{part}-images-idx3-ubyte", images),
+            (f"{part}-labels-idx1-ubyte", labels),
+        ):
+            head = b"\0\0\x08" + bytes([a.ndim]) + b"".join(struct.pack(">I", s) for s in a.shape)
+            (folder / name).write_bytes(head + a.tobytes())
+
+
+def test_evaluate_refuses_other_data_than_the_run_trained_on(tmp_path, capsys):
+    idx, out = tmp_path / "idx", tmp_path / "F"
+    write_idx(idx, 0)
+    args = ["--data", "fashion-mnist", "--data-dir", str(idx), "--hidden", "4", "--epochs", "1"]
+    assert cli.main(["train", *args, "--no-progress", "--out", str(out)]) == 0
+    assert cli.main(["evaluate", str(out)]) == 0
+    write_idx(idx, 1)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_error(capsys, "SHA-256")
+
+
+# -- 3. the standardiser has a digest ----------------------------------------------------------
+
+
+def test_an_edited_standardiser_is_refused(csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    raw = dict(np.load(out / "checkpoint.npz"))
+    raw["extra/mean"] = raw["extra/mean"] + 1
+    np.savez(out / "checkpoint.npz", **raw)
+    assert predict(out, capsys)[0] == 2
+    one_error(capsys, "checkpoint.npz", "extra")
+    with pytest.raises(ValueError, match="extra"):
+        checkpoint.load(out / "checkpoint.npz")
+
+
+# -- 4. a checkpoint past the run's length -----------------------------------------------------
+
+
+def test_a_checkpoint_of_a_longer_run_is_refused(csv_run, tmp_path, capsys):
+    longer = tmp_path / "L"
+    data = str(csv_run.parent / "tr.csv")
+    args = ["--data", data, "--hidden", "8", "--epochs", "5", "--no-progress"]
+    assert cli.main(["train", *args, "--out", str(longer)]) == 0
+    out = copy_run(csv_run, tmp_path)
+    shutil.copy(longer / "checkpoint.npz", out / "checkpoint.npz")
+    capsys.readouterr()
+    assert predict(out, capsys)[0] == 2
+    one_error(capsys, "epoch 5 is past")
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 2
+    one_error(capsys, "epoch 5 is past")
+
+
+# -- 5. a class list of the wrong length -------------------------------------------------------
+
+
+def test_a_class_list_of_the_wrong_length_is_refused(tmp_path):
+    net = MLP((2, 4, 3), "tanh", "softmax", "cross_entropy")
+    params = net.init(jax.random.key(0))
+    with pytest.raises(ValueError, match="2 class names.*3"):
+        save_run(tmp_path / "a", net, params, classes=["x", "y"])
+    out = save_run(tmp_path / "b", net, params, classes=["x", "y", "z"])
+    # as an older save_run wrote it (no run_id), with one class name too few
+    ckpt = checkpoint.load(out / "checkpoint.npz")
+    checkpoint.save(out / "checkpoint.npz", ckpt.state, net=ckpt.net, optimizer=ckpt.optimizer,
+                    config=ckpt.config, extra=ckpt.extra)  # fmt: skip
+    edit_config(out, lambda c: (c.pop("run_id", None), c["data"].update(classes=["x", "y"])))
+    with pytest.raises(ValueError, match="2 class names.*3"):
+        load_run(out)
+
+
+# -- 6. settings only fit checked are refused before anything is written -----------------------
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--lr", "1e300"],
+        ["--weight-decay", "1e300"],
+        ["--clip-norm", "1e-50"],
+        ["--epochs", "99999999999999"],
+    ],  # fmt: skip
+    ids=["lr", "weight_decay", "clip_norm", "epochs"],
+)
+def test_settings_fit_refuses_leave_no_run_folder(flags, csv_run, tmp_path, capsys):
+    out, data = tmp_path / "new", str(csv_run.parent / "tr.csv")
+    args = ["train", "--data", data, "--hidden", "8", "--epochs", "1", "--no-progress"]
+    assert cli.main([*args, *flags, "--out", str(out)]) == 2
+    one_error(capsys)
+    assert not out.exists() or not any(out.iterdir())
+    assert cli.main([*args, "--out", str(out)]) == 0  # the same --out then takes a run
+
+
+def test_a_resume_too_long_for_fit_leaves_the_folder_as_it_was(csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    before = files_of(out)
+    args = ["train", "--out", str(out), "--resume", "--no-progress"]
+    assert cli.main([*args, "--epochs", "99999999999999"]) == 2
+    one_error(capsys, "2**31")
+    assert files_of(out) == before
+    assert cli.main([*args, "--epochs", "4"]) == 0
+
+
+# -- 7. a damaged metrics.jsonl -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage, named",
+    [
+        (lambda lines: lines[:1] + [lines[1][: len(lines[1]) // 2]] + lines[2:], "line 2"),
+        (lambda lines: lines[:1] + lines[2:], "epoch 2"),
+        (lambda lines: lines[:2], "epoch 3"),
+    ],
+    ids=["torn", "deleted", "cut"],
+)
+def test_a_damaged_metrics_log_is_refused_on_resume(damage, named, csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    path = out / "metrics.jsonl"
+    path.write_text("\n".join(damage(path.read_text().splitlines())) + "\n")
+    before = files_of(out)
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "5", "--no-progress"]) == 2
+    one_error(capsys, "metrics.jsonl", named)
+    assert files_of(out) == before
+
+
+# -- minor --------------------------------------------------------------------------------------
+
+
+def test_an_input_past_float32_is_named_so(tmp_path, capsys):
+    data = write_csv(tmp_path / "tr.csv")
+    out = tmp_path / "N"
+    args = ["train", "--data", str(data), *CSV, "--standardize", "no", "--out", str(out)]
+    assert cli.main(args) == 0
+    (tmp_path / "big.csv").write_text("f1,f2,f3\n1,2,1e39\n")
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning of an overflowing cast
+        status = cli.main(["predict", str(out), "--input", str(tmp_path / "big.csv")])
+    assert status == 2
+    one_error(capsys, "float32", "(0, 2)")
+
+
+def test_the_resume_error_writes_yes_or_no(csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    args = ["train", "--out", str(out), "--resume", "--drop-last", "yes", "--no-progress"]
+    assert cli.main(args) == 2
+    one_error(capsys, "--drop-last yes differs from the no")
