@@ -78,7 +78,6 @@ def train(
         _check_fit(run)
         if saved is not None:
             data.check_same(ds, saved["data"], out, "resume")
-        if saved is not None:
             state, facts = _resumed(run, saved, warn)
             folder.remove_temporaries(out)
             if settings["epochs"] != saved["settings"]["epochs"]:  # extended to more epochs
