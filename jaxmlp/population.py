@@ -170,9 +170,8 @@ def fit_population(
 
 
 def _numbers(base: dict, values: dict, p: int, dtype) -> dict:
-    """Each of the optimizer's numbers as a (P,) array: the swept values, else its own (and
-    ``init_scale``'s values checked for ``dtype``)."""
-    arrays.stored({k: v for k, v in values.items() if k not in base}, dtype)
+    """Each of the optimizer's numbers as a (P,) array of ``dtype`` (``arrays.stored``): the
+    swept values, else its own."""
     numbers = {name: np.broadcast_to(values.get(name, v), (p,)) for name, v in base.items()}
     return {name: jnp.asarray(a) for name, a in arrays.stored(numbers, dtype).items()}
 

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.datasets import check_seed
 from jaxmlp.optim import HYPERPARAMETERS, _check_int, _is_real
 
@@ -76,8 +77,10 @@ def members(seeds, hyper, optimizer, config):
         raise ValueError(
             f"momentum is a setting of sgd, momentum and nesterov, not {optimizer.name!r}."
         )
-    if "init_scale" in values and (values["init_scale"] <= 0).any():
-        raise ValueError(f"init_scale must be > 0, got {values['init_scale'].tolist()}.")
+    if "init_scale" in values:  # (the optimizer's numbers: population._numbers, as fit's)
+        if (values["init_scale"] <= 0).any():
+            raise ValueError(f"init_scale must be > 0, got {values['init_scale'].tolist()}.")
+        stored({"init_scale": values["init_scale"]}, storage_dtype(config.dtype))
     swept = [name for name in values if name != "init_scale"]
     checked = set()  # each distinct combination of values is checked once
     for k in range(p):

@@ -179,12 +179,6 @@ def run_id(run: Run) -> str:
     return identity(run.settings, data_record(run.data))
 
 
-def run_ids(run: Run) -> tuple[str, str]:
-    """The ids ``run`` has by the current rule and by the older one (``check_config``)."""
-    facts = data_record(run.data)
-    return identity(run.settings, facts), _old_identity(run.settings, facts)
-
-
 def identity(settings: dict, facts: dict) -> str:
     """A run's identity: SHA-256 of its settings (those a resume may change and ``epochs`` left
     out; a missing ``OLDER`` one counts as its old value, as ``merge`` reads it) and of its data

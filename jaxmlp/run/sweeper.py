@@ -111,8 +111,9 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             out.mkdir(parents=True, exist_ok=True)
             held.enter_context(folder.lock(out))
             folder.out_folder(out, given, resume)  # a sweep another process began meanwhile
+        run_id = saved["run_id"] if saved else folder.run_id(run)  # a resumed one may be older
         try:
-            records, curves = _train(run, grid, members, echo)
+            records, curves = _train(run, grid, members, run_id, echo)
         except KeyboardInterrupt:
             raise SweepInterrupted(out, (out / "config.json").exists()) from None
         return sweep_report.write(run, grid, records, curves, time.perf_counter() - started, echo)
@@ -156,20 +157,19 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
     run = Run(out, settings, ds, net, optimizer, config)
     if saved is not None:
         data.check_same(ds, saved["data"], out, "resume")
-    if saved is not None and saved.get("run_id") not in folder.run_ids(run):
-        raise ValueError(
-            f"{out / 'config.json'}: its settings do not match its run_id (the file was "
-            "changed): start a new sweep."
-        )
     return run, grid, search.plan(grid, settings["seeds"], settings["folds"])
 
 
 def _saved(out) -> dict | None:
     if not (out / "config.json").exists():
         return None
-    saved = folder.read_config(out)
+    saved = folder.read_config(out)  # checked against its run_id
     if not isinstance(saved.get("sweep"), dict):
         raise ValueError(f"{out} holds a training run, not a sweep: resume it with jaxmlp train.")
+    if not isinstance(saved.get("run_id"), str):  # every sweep wrote one
+        raise ValueError(
+            f"{out / 'config.json'}: no run_id (the file was edited): start a new sweep."
+        )
     return saved
 
 
@@ -225,8 +225,9 @@ def _config(run: Run, grid: dict, n_members: int) -> dict:
     return record
 
 
-def _train(run: Run, grid: dict, members: list, echo) -> tuple[list, dict]:
-    """Each chunk's ``(records, curves)``, trained or read back from ``chunks/``."""
+def _train(run: Run, grid: dict, members: list, run_id: str, echo) -> tuple[list, dict]:
+    """Each chunk's ``(records, curves)``, trained or read back from ``chunks/`` (chunks of
+    the sweep ``run_id``)."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
@@ -236,8 +237,6 @@ def _train(run: Run, grid: dict, members: list, echo) -> tuple[list, dict]:
         f"{ds.name}: {p} members ({' x '.join(axes)}) of MLP {'-'.join(map(str, net.sizes))}, "
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
     )
-    saved = run.out / "config.json"  # a resumed sweep's run_id, checked by _plan, may be older
-    run_id = folder.read_config(run.out)["run_id"] if saved.exists() else folder.run_id(run)
     identity = folder.to_json({"run_id": run_id, "epochs": config.epochs})
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
