@@ -692,13 +692,59 @@ def test_the_standardiser_scales_a_feature_of_size_1e20():
 
 
 def test_the_standardiser_refuses_what_it_cannot_scale():
+    tiny = np.array([[1.0, 0.0], [2.0, 1.4e-45]])
+    np.testing.assert_array_equal(datasets.Standardizer.fit(tiny).apply(tiny), [[-1, -1], [1, 1]])
     with pytest.raises(ValueError, match="feature 1 varies by only .*too little to scale"):
-        datasets.Standardizer.fit(np.array([[1.0, 0.0], [2.0, 1.4e-45]]))
+        datasets.Standardizer.fit(tiny, dtype=np.float32)  # the rule of older runs
     scaler = datasets.Standardizer.fit(np.array([[0.0], [1e-30]]))
     with pytest.raises(ValueError, match=r"x\[1, 0\] = 1e\+30 is too far .* float32 range"):
         scaler.apply(np.array([[0.0], [1e30]]))
     with pytest.raises(ValueError, match=r"x: value 1e\+300 .* exceeds the float32 range"):
         datasets.Standardizer.fit(np.array([[0.0], [1e300]]))
+
+
+def timestamps(n=166, seed=0):
+    """Seconds since 1970 around 2023 (~1.7e9, where float32 keeps steps of 128 s) and a
+    binary label: a feature whose spread is tiny beside its size."""
+    rng = np.random.default_rng(seed)
+    x = np.stack([1.7e9 + np.sort(rng.choice(10**5, n, replace=False)), rng.normal(size=n)], 1)
+    return x, (x[:, 1] > 0).astype(int)
+
+
+def exactly_standardised(x, x_fit):
+    """``(x - mean) / std`` computed in float64 from the training inputs ``x_fit``, rounded
+    once to float32: what a standardised input must be, to the last bit."""
+    mean, std = x_fit.mean(0), x_fit.std(0)
+    return ((x - mean) / std).astype(np.float32)
+
+
+def test_standardised_inputs_keep_the_precision_of_their_float64_data(tmp_path):
+    # The inputs were cast to float32 before standardising: the timestamps kept 6 of their
+    # 166 distinct values (steps of 128 s), with exit 0.
+    x, y = timestamps()
+    ds = datasets.from_arrays(x, y)
+    assert len(np.unique(ds.x_train[:, 0])) == len(x)
+    np.testing.assert_array_max_ulp(ds.x_train, exactly_standardised(x, x), maxulp=1)
+    path = tmp_path / "t.csv"
+    path.write_text("t,z,y\n" + "".join(f"{a:.0f},{b:.17g},{c}\n" for (a, b), c in zip(x, y)))
+    ds = datasets.load(path, val_fraction=0.25, seed=3)
+    train = np.concatenate([ds.x_train, ds.x_val])
+    assert len(np.unique(train[:, 0])) == len(x)
+    scaler = ds.info["standardizer"]
+    assert scaler.mean.dtype == np.float64
+    raw = scaler.invert(ds.x_val).astype(np.float64)
+    np.testing.assert_allclose(raw[:, 0], np.round(raw[:, 0]), atol=0.05)  # whole seconds back
+
+
+def test_a_data_set_in_float64_keeps_its_inputs_exact():
+    x, y = timestamps()
+    ds = datasets.from_arrays(x, y, x_test=x[:5], y_test=y[:5], dtype=np.float64)
+    assert ds.x_train.dtype == ds.x_test.dtype == np.float64
+    np.testing.assert_allclose(ds.x_train, (x - x.mean(0)) / x.std(0), rtol=1e-12, atol=1e-12)
+    raw = datasets.from_arrays(x, y, standardize=False, dtype="float64")
+    np.testing.assert_array_equal(raw.x_train, x)
+    with pytest.raises(ValueError, match=r"dtype must be float32 or float64, got 'int8'"):
+        datasets.from_arrays(x, y, dtype="int8")
 
 
 def test_a_single_example_is_not_a_data_set(tmp_path):

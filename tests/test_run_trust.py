@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from jaxmlp import MLP, checkpoint, cli, load_run, save_run
-from jaxmlp.run import folder
+from jaxmlp.run import data, folder
 from jaxmlp.run.settings import LOCAL
 
 CSV = ["--hidden", "8", "--epochs", "3", "--no-progress"]
@@ -328,3 +328,53 @@ def test_the_resume_error_writes_yes_or_no(csv_run, tmp_path, capsys):
     args = ["train", "--out", str(out), "--resume", "--drop-last", "yes", "--no-progress"]
     assert cli.main(args) == 2
     one_error(capsys, "--drop-last yes differs from the no")
+
+
+# -- full precision of the inputs ---------------------------------------------------------------
+
+OLD_RUNS = pathlib.Path(__file__).parent / "data" / "old_runs"
+
+
+def timestamp_csv(path, rows=166):
+    """A timestamp column (~1.7e9 s: float32 keeps steps of 128 s), a noise column, labels."""
+    rng = np.random.default_rng(0)
+    t = 1.7e9 + np.sort(rng.choice(10**5, rows, replace=False))
+    z = rng.normal(size=rows)
+    body = (f"{a:.0f},{b:.6f},{'ab'[int(b > 0)]}" for a, b in zip(t, z, strict=True))
+    lines = ["t,z,label", *body]
+    pathlib.Path(path).write_text("\n".join(lines) + "\n")
+    return path, np.loadtxt(path, delimiter=",", skiprows=1, usecols=(0, 1))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_run_keeps_the_precision_of_a_csv_column(dtype, tmp_path):
+    # The features were cast to float32 before the standardiser saw them: a timestamp column
+    # kept 6 of its 166 values in training, in the saved standardiser and in predict, exit 0.
+    path, x = timestamp_csv(tmp_path / "t.csv")
+    out = tmp_path / "run"
+    args = ["train", "--data", str(path), "--val-fraction", "0", "--dtype", dtype]
+    assert cli.main([*args, *CSV, "--out", str(out)]) == 0
+    settings = folder.read_config(out)["settings"]
+    with jax.enable_x64(dtype == "float64"):
+        ds, _ = data.load_data(settings)
+    assert ds.x_train.dtype == dtype
+    assert len(np.unique(ds.x_train[:, 0])) == len(x)
+    model = load_run(out)
+    seen = model.inputs(x)
+    assert seen.dtype == dtype
+    np.testing.assert_array_equal(seen, ds.x_train)  # predict standardises as training did
+    assert len(np.unique(seen[:, 0])) == len(x)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_folder_written_before_full_precision_resumes_and_evaluates(dtype, tmp_path, capsys):
+    # Written by jaxmlp 380a448 (tests/data/old_runs/README.md): its inputs were cast to
+    # float32 first; its data, checked by their SHA-256, must be rebuilt by that rule.
+    out = pathlib.Path(shutil.copytree(OLD_RUNS / f"gaussians_{dtype}", tmp_path / "old"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert cli.main(["evaluate", str(out), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["test"]["loss"] == summary["test_loss"]
+    assert scores["val"]["accuracy"] == summary["val_accuracy"]
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "3", "--no-progress"]) == 0
+    assert json.loads((out / "summary.json").read_text())["epochs"] == 3

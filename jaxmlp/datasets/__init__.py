@@ -119,6 +119,7 @@ def load(
     task="auto",
     header=None,
     encoding="utf-8",
+    dtype=np.float32,
 ) -> Dataset:
     """The data set called ``name_or_path`` (``names()``), or read from a .csv or .npz file.
 
@@ -135,8 +136,10 @@ def load(
       header: CSV only: True if the first row names the columns, False if it is data, None to
         detect (a first row of numbers only is data).
       encoding: CSV only: the file's text encoding (a Python codec name).
+      dtype: of the inputs ``x_*``, float32 or float64 (a file's numbers as read).
     """
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
+    dtype = _check_dtype(dtype)
     task = targets.check_task(task)
     if isinstance(name_or_path, str) and name_or_path in named.SETS:
         spec = named.SETS[name_or_path]
@@ -155,6 +158,7 @@ def load(
             seed=seed,
             val_fraction=val_fraction,
             standardize=standardize,
+            dtype=dtype,
         )
     path = _user_file(name_or_path)
     if path.suffix.lower() == ".csv":
@@ -174,6 +178,7 @@ def load(
         standardize=standardize,
         n=n,
         info=info,
+        dtype=dtype,
     )
 
 
@@ -190,10 +195,13 @@ def from_arrays(
     standardize=True,
     n=None,
     info=None,
+    dtype=np.float32,
 ) -> Dataset:
     """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened), at least two
     examples, and labels or targets ``y (n,)`` or ``(n, K)``. Classes are renumbered 0..K-1
-    (``info["classes"]``). Values must fit float32, the dtype the model computes in.
+    (``info["classes"]``). Values must fit float32; the inputs ``x_*`` are standardised in
+    float64 and kept in ``dtype`` (float32, the dtype a model computes in by default, or
+    float64).
 
     ``task`` (``TASK_CHOICES``): "auto" reads ``y`` by this rule: strings or booleans are
     classes; several columns all 0 or 1 are multilabel, other columns regression; one column of
@@ -204,6 +212,7 @@ def from_arrays(
     multilabel); "regression" as numbers. Test labels of a class absent from ``y`` warn.
     """
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
+    dtype = _check_dtype(dtype)
     task = targets.check_task(task)
     if (x_test is None) != (y_test is None):
         raise ValueError("x_test and y_test go together: pass both or neither.")
@@ -240,6 +249,7 @@ def from_arrays(
         seed=seed,
         val_fraction=val_fraction,
         standardize=standardize,
+        dtype=dtype,
     )
 
 
@@ -340,13 +350,21 @@ def _user_file(name_or_path) -> pathlib.Path:
     return path
 
 
-def _assemble(name, task, n_classes, arrays, info, *, seed, val_fraction, standardize) -> Dataset:
+def _check_dtype(dtype) -> np.dtype:
+    if dtype not in (np.float32, np.float64, "float32", "float64"):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}.")
+    return np.dtype(dtype)
+
+
+def _assemble(
+    name, task, n_classes, arrays, info, *, seed, val_fraction, standardize, dtype
+) -> Dataset:
     x, t, x_test, t_test = arrays
     x_val = t_val = None
     if val_fraction:
         x, t, x_val, t_val = validation_split(x, t, val_fraction, seed)
     scaler = Standardizer.fit(x) if standardize else None
-    prepare = scaler.apply if scaler else functools.partial(targets.as_float32, name="x")
+    prepare = functools.partial(scaler.apply if scaler else targets.as_dtype, dtype=dtype)
     encode = targets.TARGET_DTYPES[task]
     return Dataset(
         name=name,

@@ -84,10 +84,11 @@ def check_range(a, name, columns=None) -> None:
         )
 
 
-def as_float32(x, name) -> np.ndarray:
+def as_dtype(x, dtype=np.float32, name="x") -> np.ndarray:
+    """``x`` in ``dtype`` once its values fit float32 (``check_range``)."""
     x = np.asarray(x)
     check_range(x, name)
-    return x.astype(np.float32)
+    return x.astype(dtype)
 
 
 def encode_targets(y, y_test, task):

@@ -6,6 +6,7 @@ arrays are already standardised.
 """
 
 import dataclasses
+import functools
 import hashlib
 import pathlib
 
@@ -19,15 +20,20 @@ MIN_VAL_EXAMPLES = 100
 DEFAULT_VAL_FRACTION = 0.1
 
 
-def load_data(settings: dict) -> tuple[datasets.Dataset, dict]:
+def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Dataset, dict]:
     """The data of ``settings`` split and standardised, and the settings with ``val_fraction``
     and ``standardize`` resolved: ``val_fraction`` None is ``DEFAULT_VAL_FRACTION`` from
     ``MIN_VAL_EXAMPLES`` training examples on, else 0; ``standardize`` "auto" standardises
     inputs unless they already lie in [0, 1] (pixels: on digits, standardising the rarely-inked
     border pixels costs about 1 % of test accuracy, measured). A data file's path is made
     absolute (the run folder works from any directory) and its SHA-256 kept in
-    ``info["file_sha256"]``; ``task`` is resolved to the data set's."""
+    ``info["file_sha256"]``; ``task`` is resolved to the data set's.
+
+    The inputs are read in float64, standardised in float64 and kept in the run's dtype. A run
+    whose data record ``record`` (config.json's) has no ``x_dtype`` was written when inputs
+    were cast to float32 first: its data are rebuilt by that rule."""
     label_column, name = settings["label_column"], absolute(settings["data"])
+    old = record is not None and "x_dtype" not in record
     if label_column is not None and not str(name).lower().endswith(".csv"):
         raise ValueError(f"--label-column applies to .csv files only, not to {name!r}.")
     val_fraction, standardize = settings["val_fraction"], settings["standardize"]
@@ -46,6 +52,7 @@ def load_data(settings: dict) -> tuple[datasets.Dataset, dict]:
         task=settings["task"],
         header=settings["header"],
         encoding=settings["encoding"],
+        dtype=np.float32 if old else np.float64,
     )
     if name not in datasets.names():
         ds = dataclasses.replace(
@@ -58,8 +65,11 @@ def load_data(settings: dict) -> tuple[datasets.Dataset, dict]:
         x, t, x_val, t_val = datasets.validation_split(x, t, val_fraction, settings["seed"])
     if standardize == "auto":
         standardize = "no" if x.min() >= 0 and x.max() <= 1 else "yes"
-    scaler = datasets.Standardizer.fit(x) if standardize == "yes" else None
-    scale = scaler.apply if scaler else (lambda a: a)
+    dtype = np.float32 if old else np.dtype(settings["dtype"])
+    scaler = None
+    if standardize == "yes":
+        scaler = datasets.Standardizer.fit(x, dtype=dtype if old else np.float64)
+    scale = functools.partial(scaler.apply, dtype=dtype) if scaler else (lambda a: a.astype(dtype))
     ds = dataclasses.replace(
         ds,
         x_train=scale(x),

@@ -169,6 +169,7 @@ def data_record(ds) -> dict:
         "feature_names": ds.info.get("feature_names"),
         "label_name": ds.info.get("label_name"),
         "standardized": ds.info["standardizer"] is not None,
+        "x_dtype": str(ds.x_train.dtype),
         "sha256": data.sha256(ds),
         "file_sha256": ds.info.get("file_sha256"),
     }

@@ -95,13 +95,19 @@ class Model(NamedTuple):
         return y[:, 0] if y.shape[1] == 1 else y
 
     def inputs(self, x) -> np.ndarray:
-        """``x`` checked and standardised: float32 ``(n, d)``. A data frame's columns are
-        matched to ``feature_names`` by name (``column_order``)."""
+        """``x`` checked and standardised (``scale``). A data frame's columns are matched to
+        ``feature_names`` by name (``column_order``)."""
         if hasattr(x, "columns") and hasattr(x, "to_numpy"):  # a data frame
             order = column_order(list(x.columns), self.feature_names, self.label_name, "x")
             x = x.iloc[:, order].to_numpy()
-        x = check_inputs(x, self.net.sizes[0], "x")
-        return self.scaler.apply(x) if self.scaler is not None else x
+        return self.scale(check_inputs(x, self.net.sizes[0], "x"))
+
+    def scale(self, x) -> np.ndarray:
+        """Checked inputs ``x (n, d)`` as training saw them: standardised by the run's
+        ``scaler`` (from their full precision), in the run's dtype."""
+        if self.scaler is None:
+            return x.astype(self.dtype)
+        return self.scaler.apply(x, dtype=self.dtype)
 
     def encode(self, t) -> np.ndarray:
         """Targets as the data gave them, encoded as training encoded them."""
@@ -137,7 +143,7 @@ def column_order(names, feature_names, label_name, where: str) -> list[int]:
 
 
 def check_inputs(x, n_features: int, where: str) -> np.ndarray:
-    """``x`` as float32 ``(n, n_features)``, or a ValueError naming ``where`` and the problem."""
+    """``x`` as float64 ``(n, n_features)``, or a ValueError naming ``where`` and the problem."""
     x = np.asarray(x)
     if x.ndim == 1 and n_features == 1:
         x = x[:, None]
@@ -156,7 +162,7 @@ def check_inputs(x, n_features: int, where: str) -> np.ndarray:
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(f"{where}: inputs contain {what} (first at index {at}).")
-    return x.astype(np.float32)
+    return wide
 
 
 def load_run(run_dir) -> Model:

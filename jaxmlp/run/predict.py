@@ -42,7 +42,7 @@ def evaluate_run(
     with precision(model.dtype):
         if own:
             data.check_source(settings, config["data"], run_dir)
-            ds, _ = data.load_data(DEFAULTS | settings)
+            ds, _ = data.load_data(DEFAULTS | settings, config["data"])
             data.check_same(ds, config["data"], run_dir, "evaluating it on its own data")
         else:
             ds = _other_data(
@@ -67,7 +67,7 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     ds = datasets.load(
         name, data_dir=data_dir, seed=settings.get("seed", 0), standardize=False,
         label_column=-1 if label_column is None else label_column, header=header,
-        encoding=encoding,
+        encoding=encoding, dtype=np.float64,
         task=model.task if name not in datasets.names() else None,
     )  # fmt: skip
     if ds.task != model.task:
@@ -82,11 +82,10 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
         names = ds.info["feature_names"]
         order = column_order(names, model.feature_names, ds.info["label_name"], str(name))
     check_inputs(ds.x_train[:, order], model.net.sizes[0], str(name))
-    scale = model.scaler.apply if model.scaler is not None else (lambda a: a)
-    x_test = None if ds.x_test is None else scale(ds.x_test[:, order])
+    x_test = None if ds.x_test is None else model.scale(ds.x_test[:, order])
     return datasets.Dataset(
-        ds.name, ds.task, ds.n_classes, scale(ds.x_train[:, order]), ds.t_train, None, None,
-        x_test, ds.t_test, ds.info,
+        ds.name, ds.task, ds.n_classes, model.scale(ds.x_train[:, order]), ds.t_train, None,
+        None, x_test, ds.t_test, ds.info,
     )  # fmt: skip
 
 
@@ -139,7 +138,7 @@ def predict_run(
 def read_inputs(
     path, n_features: int, label_name=None, feature_names=None, header=True, encoding="utf-8"
 ) -> np.ndarray:
-    """Inputs ``x (n, n_features)`` float32 from a .csv, an .npz (array ``x``) or an .npy file.
+    """Inputs ``x (n, n_features)`` float64 from a .csv, an .npz (array ``x``) or an .npy file.
     A CSV's header names its columns, matched to ``feature_names`` by ``column_order`` (a
     column named ``label_name`` is ignored); with ``header`` False its columns are the features
     in training order."""

@@ -139,7 +139,7 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
         if settings["val_fraction"] and saved is None:  # resuming: check_resume names --folds
             raise ValueError("--folds hold out their own validation rows: drop --val-fraction.")
         settings["val_fraction"] = 0.0
-    ds, settings = data.load_data(settings)
+    ds, settings = data.load_data(settings, saved and saved["data"])
     grid, settings = _grid(settings, ds)
     base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
     folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds

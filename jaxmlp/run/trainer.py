@@ -69,7 +69,7 @@ def train(
         if saved is not None and "data" not in given:
             data.check_source(settings, saved["data"], out)
         held.enter_context(precision(settings["dtype"]))
-        ds, settings = data.load_data(settings)
+        ds, settings = data.load_data(settings, saved and saved["data"])
         net, optimizer, config, settings = build(settings, ds)
         check_used(given, settings)
         if saved is not None:
