@@ -170,16 +170,21 @@ def test_scoring_names_score_as_grid_search_cv():
         _same_results(ours, theirs, 3, rtol=1e-9)  # float64 R^2 and MAE: ~1e-15 apart
 
 
-@IGNORE_CONVERGENCE
-@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
-def test_a_diverged_member_scores_nan_and_ranks_last_as_in_grid_search_cv():
+def _diverging(make, **kwargs):
+    """The second grid point diverges on every fold (the first trains)."""
     x, y = make_classification(60, 3, n_informative=3, n_redundant=0, random_state=0)
     clf = MLPClassifier((4,), solver="sgd", momentum=0.0, max_iter=5, random_state=0)
     grid = {"learning_rate_init": [0.1, 1e300]}
+    return make(clf, grid, cv=3, **kwargs).fit(x * 1e10, y)
+
+
+@IGNORE_CONVERGENCE
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+def test_a_diverged_member_scores_nan_and_ranks_last_as_in_grid_search_cv():
     with pytest.warns(FitFailedWarning, match="fits failed out of a total of 6"):
-        ours = PopulationSearchCV(clf, grid, cv=3).fit(x * 1e10, y)
+        ours = _diverging(PopulationSearchCV)
     with pytest.warns(FitFailedWarning):
-        theirs = GridSearchCV(clf, grid, cv=3).fit(x * 1e10, y)
+        theirs = _diverging(GridSearchCV)
     for f in range(3):
         key = f"split{f}_test_score"
         np.testing.assert_array_equal(ours.cv_results_[key], theirs.cv_results_[key], key)
@@ -293,3 +298,70 @@ def test_fit_parameters_are_refused_by_name():
     search = PopulationSearchCV(MLPClassifier(max_iter=2), {"alpha": [0.1]}, cv=2)
     with pytest.raises(ValueError, match=r"no fit parameters, got \['sample_weight'\]"):
         search.fit(x, y, sample_weight=np.ones(len(x)))
+
+
+GRID_SEARCH_ARGUMENTS = {
+    "n_jobs": 2,
+    "verbose": 0,
+    "pre_dispatch": "n_jobs",
+    "error_score": 0.0,
+    "return_train_score": True,
+}
+
+
+def test_grid_search_cv_s_arguments_are_parameters_that_clone():
+    """Code that swaps GridSearchCV for PopulationSearchCV passes these: a TypeError before."""
+    search = PopulationSearchCV(MLPClassifier(), {"alpha": [0.1]}, **GRID_SEARCH_ARGUMENTS)
+    assert clone(search).get_params(deep=False).items() >= GRID_SEARCH_ARGUMENTS.items()
+    assert search.set_params(n_jobs=None, error_score="raise").error_score == "raise"
+
+
+@IGNORE_CONVERGENCE
+def test_train_scores_and_cv_results_keys_are_grid_search_cv_s():
+    ours = _iris_search(PopulationSearchCV, return_train_score=True, n_jobs=2)
+    theirs = _iris_search(GridSearchCV, return_train_score=True, n_jobs=1)
+    extra = [k for k in ours.cv_results_ if k not in theirs.cv_results_]
+    assert [k for k in ours.cv_results_ if k not in extra] == list(theirs.cv_results_)
+    assert extra == ["split0_n_iter", "split1_n_iter", "split2_n_iter"]
+    for key in ("split0_train_score", "mean_train_score", "std_train_score"):
+        np.testing.assert_array_equal(ours.cv_results_[key], theirs.cv_results_[key], key)
+    assert "mean_train_score" not in _iris_search(PopulationSearchCV).cv_results_
+
+
+@IGNORE_CONVERGENCE
+def test_a_diverged_member_scores_error_score_as_in_grid_search_cv():
+    searches = []
+    for make in (PopulationSearchCV, GridSearchCV):
+        with pytest.warns(FitFailedWarning, match=r"3 fits failed(.|\n)* will be set to -1\.0\."):
+            searches.append(_diverging(make, error_score=-1.0, return_train_score=True))
+    ours, theirs = searches
+    for key in ("split1_test_score", "split1_train_score", "rank_test_score"):
+        np.testing.assert_array_equal(ours.cv_results_[key], theirs.cv_results_[key], key)
+    assert ours.cv_results_["split1_test_score"][1] == -1.0
+
+
+@IGNORE_CONVERGENCE
+def test_error_score_raise_raises_the_failed_fit_s_error_as_in_grid_search_cv():
+    for make in (PopulationSearchCV, GridSearchCV):
+        with pytest.raises(ValueError, match="non-finite parameter weights"):
+            _diverging(make, error_score="raise")
+
+
+@pytest.mark.parametrize(
+    "name, value, allowed",
+    [("error_score", "nan", "'raise'"), ("n_jobs", "2", "int"), ("verbose", "yes", "int")],
+)
+def test_bad_grid_search_arguments_are_named_with_the_allowed_values(name, value, allowed):
+    x, y = make_classification(40, 3, n_informative=3, n_redundant=0, random_state=0)
+    search = PopulationSearchCV(MLPClassifier(max_iter=2), {"alpha": [0.1]}, **{name: value})
+    with pytest.raises(ValueError, match=f"'{name}' parameter .*{allowed}.*Got '{value}'"):
+        search.fit(x, y)
+
+
+@IGNORE_CONVERGENCE
+def test_verbose_prints_grid_search_cv_s_first_line_and_one_line_per_population(capsys):
+    _iris_search(PopulationSearchCV, verbose=1)
+    assert capsys.readouterr().out == "Fitting 3 folds for each of 2 candidates, totalling 6 fits\n"
+    _iris_search(PopulationSearchCV, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("[population 1/1] 6 members (100 rows), ")

@@ -1,6 +1,7 @@
 """``MLPClassifier`` and ``MLPRegressor``: what scikit-learn's targets ask of the network."""
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
@@ -29,6 +30,7 @@ def _stochastic(est) -> bool:
 
 
 def _validate(est, X, y, reset, **kwargs):
+    _refuse_none(y)
     X, y = validate_data(
         est,
         X,
@@ -42,6 +44,25 @@ def _validate(est, X, y, reset, **kwargs):
     if y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)
     return X, y
+
+
+def _refuse_none(y) -> None:
+    """A ValueError naming the rows of ``y`` that hold None: scikit-learn's checks pass it, then
+    a regressor reads it as NaN (and diverges) and a classifier calls its labels unknown."""
+    y = y if sp.issparse(y) else np.asarray(y)
+    if y.dtype != object or y.ndim not in (1, 2):
+        return
+    rows = np.flatnonzero(_is_none(y).reshape(len(y), -1).any(axis=1))
+    if len(rows):
+        first = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        raise ValueError(
+            f"y has missing values (None) in {len(rows)} row(s), rows [{first}]: every row of X "
+            "needs a target (a number, or a label for a classifier); drop those rows or fill "
+            "them in."
+        )
+
+
+_is_none = np.frompyfunc(lambda v: v is None, 1, 1)
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -178,7 +199,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def _targets(self, X, y, incremental, reset):
         del incremental
-        X, y = _validate(self, X, y, reset, y_numeric=True)
+        X, y = _validate(self, X, y, reset, y_numeric=True)  # an object y: float64
+        if y.dtype.kind not in "biuf":
+            raise ValueError(
+                f"MLPRegressor needs numeric y (bool, integer or float), got dtype {y.dtype}: "
+                "convert it explicitly, y.astype(float) for numbers written as strings."
+            )
         losses.check_targets(self._output_loss()[1], y)  # poisson: counts >= 0
         return X, y.reshape(len(y), -1).astype(X.dtype), y
 

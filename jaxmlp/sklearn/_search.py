@@ -48,7 +48,7 @@ from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import ParameterGrid, check_cv
+from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing, indexable, shuffle
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -130,9 +130,9 @@ def _train(members: list, dtype) -> list:
     return final
 
 
-def _report_failures(errors: list, total: int) -> None:
+def _report_failures(errors: list, total: int, error_score) -> None:
     """``GridSearchCV``'s report of the fits that failed (``errors``, their messages): a
-    ValueError when all ``total`` did, else a FitFailedWarning (their scores are nan)."""
+    ValueError when all ``total`` did, else a FitFailedWarning (they score ``error_score``)."""
     if not errors:
         return
     details = "\n".join(
@@ -146,8 +146,9 @@ def _report_failures(errors: list, total: int) -> None:
         )
     warnings.warn(
         f"\n{len(errors)} fits failed out of a total of {total}.\nThe score on these "
-        "train-test partitions for these parameters will be set to nan.\n\nBelow are more "
-        f"details about the failures:\n{details}",
+        f"train-test partitions for these parameters will be set to {error_score}.\nIf these "
+        "failures are not expected, you can try to debug them by setting error_score='raise'."
+        f"\n\nBelow are more details about the failures:\n{details}",
         FitFailedWarning,
         stacklevel=3,
     )
@@ -162,24 +163,56 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
       estimator: a ``jaxmlp.sklearn`` estimator with a stochastic solver, no early stopping.
       param_grid: a dict of lists (or a list of them), as ``GridSearchCV``'s.
       scoring: None (the estimator's ``score``), a scorer name or a callable: one metric.
-      cv: folds as ``GridSearchCV``'s (an int: stratified for a classifier).
+      n_jobs, pre_dispatch: accepted for ``GridSearchCV``'s callers, and checked as it checks
+        them; no effect: a population trains as one compiled program, not as jobs.
       refit: refit the best point on all of X with ``estimator.fit`` (``best_estimator_``); a
         callable picks it, as ``GridSearchCV``'s: ``best_index_ = refit(cv_results_)``.
+      cv: folds as ``GridSearchCV``'s (an int: stratified for a classifier).
+      verbose: > 0 prints ``GridSearchCV``'s first line (folds, candidates, fits); > 1 also a
+        line per population (members, rows, epochs, seconds).
+      error_score: what a failed fit scores, a number, or "raise" to raise its error. A member
+        fails where its fit would: its weights came out non-finite (``fit``'s ValueError). A
+        grid point the estimator refuses (a bad value) raises before anything trains.
+      return_train_score: also score each fit on its training rows (``split<i>_train_score``,
+        ``mean_/std_train_score``).
 
-    Attributes as ``GridSearchCV``'s: ``cv_results_`` (``params``, ``param_<name>``,
-    ``split<i>_test_score``, ``mean_/std_/rank_test_score``, ``mean_/std_fit_time`` (a group's
-    time shared among its members), ``mean_/std_score_time``, and ``split<i>_n_iter``, the
-    epochs each fit ran), ``best_index_``, ``best_params_``, ``best_score_`` (not with a
+    Attributes as ``GridSearchCV``'s: ``cv_results_`` (its keys in its order, then
+    ``split<i>_n_iter``, the epochs each fit ran; ``mean_/std_fit_time`` is a group's time
+    shared among its members), ``best_index_``, ``best_params_``, ``best_score_`` (not with a
     callable ``refit``), ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``, and
     ``n_populations_``, the compiled groups the members trained in.
     """
 
-    def __init__(self, estimator, param_grid, *, scoring=None, cv=5, refit=True):
+    _parameter_constraints = {  # GridSearchCV's rules for the arguments both take
+        name: GridSearchCV._parameter_constraints[name]
+        for name in ("param_grid", "n_jobs", "refit", "cv", "verbose", "pre_dispatch")
+        + ("error_score", "return_train_score")
+    }
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=5,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        error_score=np.nan,
+        return_train_score=False,
+    ):
         self.estimator = estimator
         self.param_grid = param_grid
         self.scoring = scoring
-        self.cv = cv
+        self.n_jobs = n_jobs
         self.refit = refit
+        self.cv = cv
+        self.verbose = verbose
+        self.pre_dispatch = pre_dispatch
+        self.error_score = error_score
+        self.return_train_score = return_train_score
 
     def fit(self, X, y, groups=None, **params):
         """Run every grid point on every fold; then refit the best one. Returns ``self``.
@@ -200,41 +233,42 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
                 "PopulationSearchCV scores one metric: a string, a callable or None, got "
                 f"scoring={self.scoring!r}."
             )
+        self._validate_params()
         candidates = list(ParameterGrid(self.param_grid))
         X, y, groups = indexable(X, y, groups)
         splits = list(check_cv(self.cv, y, classifier=is_classifier(base)).split(X, y, groups))
         self.scorer_ = check_scoring(base, self.scoring)
         members = [(c, f) for c in range(len(candidates)) for f in range(len(splits))]
+        if self.verbose > 0:
+            print(
+                f"Fitting {len(splits)} folds for each of {len(candidates)} candidates, "
+                f"totalling {len(members)} fits"
+            )
         prepared = [self._member(base, candidates[c], X, y, splits[f][0]) for c, f in members]
         by_group = {}
         for i, m in enumerate(prepared):
             key = (m.est.net_, m.est.solver, bool(m.est.nesterovs_momentum), m.est.backprop)
             by_group.setdefault((*key, m.x.shape, m.x.dtype, m.batch_size), []).append(i)
-        fit_time = np.zeros(len(members))
-        for indices in by_group.values():
+        per_fit = {k: np.zeros(len(members)) for k in ("fit_time", "score_time")}
+        for g, indices in enumerate(by_group.values()):
             start = time.perf_counter()
             dtype = prepared[indices[0]].x.dtype
             with precision(dtype):
                 weights = _train([prepared[i] for i in indices], dtype)
                 for i, w in zip(indices, weights, strict=True):
                     prepared[i].est._set_weights(w, dtype)
-            fit_time[indices] = (time.perf_counter() - start) / len(indices)
+            seconds = time.perf_counter() - start
+            per_fit["fit_time"][indices] = seconds / len(indices)
+            if self.verbose > 1:
+                epochs = max(prepared[i].est.n_iter_ for i in indices)
+                print(
+                    f"[population {g + 1}/{len(by_group)}] {len(indices)} members "
+                    f"({len(prepared[indices[0]].x)} rows), {epochs} epochs, {seconds:.1f}s"
+                )
         self.n_populations_ = len(by_group)
-        scores, score_time, errors = np.zeros(len(members)), np.zeros(len(members)), []
-        for i, (_, f) in enumerate(members):
-            est, test = prepared[i].est, splits[f][1]
-            start = time.perf_counter()
-            try:
-                est._check_finite()
-            except ValueError as error:  # GridSearchCV's error_score=np.nan
-                scores[i] = np.nan
-                errors.append(str(error))
-                continue
-            scores[i] = self.scorer_(est, _safe_indexing(X, test), _safe_indexing(y, test))
-            score_time[i] = time.perf_counter() - start
-        _report_failures(errors, len(members))
-        n_iter = np.array([m.est.n_iter_ for m in prepared])
-        self._results(candidates, len(splits), scores, fit_time, score_time, n_iter)
+        per_fit |= self._scores(X, y, [m.est for m in prepared], [splits[f] for _, f in members])
+        per_fit["n_iter"] = np.array([m.est.n_iter_ for m in prepared])
+        self._results(candidates, len(splits), per_fit)
         if self.refit:
             start = time.perf_counter()
             self.best_estimator_ = clone(base).set_params(**self.best_params_).fit(X, y)
@@ -263,34 +297,63 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
             opt_state = est._optimizer_state(params, batch_size, dtype)
         return _Member(est, rng, x, t, params, opt_state, batch_size)
 
-    def _results(self, candidates, n_splits, scores, fit_time, score_time, n_iter) -> None:
-        """``cv_results_`` and the best point, by ``GridSearchCV``'s rules (the mean over
-        folds, unweighted; rank 1 the highest, ties sharing the lowest rank, nan last; all
-        rank 1 when every mean is nan)."""
-        shape = (len(candidates), n_splits)
-        scores, fit_time, score_time, n_iter = (
-            a.reshape(shape) for a in (scores, fit_time, score_time, n_iter)
-        )
-        results = {"params": candidates}
+    def _scores(self, X, y, fitted: list, splits: list) -> dict:
+        """Each fitted member scored on its held-out rows (``test_score``, ``score_time``) and,
+        with ``return_train_score``, on its training rows; a failed fit (non-finite weights)
+        scores ``error_score`` or raises, and the failures are reported as ``GridSearchCV``
+        reports them."""
+        scores = {k: np.zeros(len(fitted)) for k in ("test_score", "score_time", "train_score")}
+        errors = []
+        for i, (est, (train, test)) in enumerate(zip(fitted, splits, strict=True)):
+            start = time.perf_counter()
+            try:
+                est._check_finite()
+            except ValueError as error:
+                if self.error_score == "raise":
+                    raise
+                scores["test_score"][i] = scores["train_score"][i] = self.error_score
+                errors.append(str(error))
+                continue
+            scores["test_score"][i] = self.scorer_(
+                est, _safe_indexing(X, test), _safe_indexing(y, test)
+            )
+            scores["score_time"][i] = time.perf_counter() - start
+            if self.return_train_score:
+                scores["train_score"][i] = self.scorer_(
+                    est, _safe_indexing(X, train), _safe_indexing(y, train)
+                )
+        _report_failures(errors, len(fitted), self.error_score)
+        if not self.return_train_score:
+            del scores["train_score"]
+        return scores
+
+    def _results(self, candidates, n_splits, per_fit: dict) -> None:
+        """``cv_results_`` from ``per_fit`` (name -> one value per (grid point, fold)) and the
+        best point, by ``GridSearchCV``'s rules (the mean over folds, unweighted; rank 1 the
+        highest, ties sharing the lowest rank, nan last; all rank 1 when every mean is nan)."""
+        table = {k: a.reshape(len(candidates), n_splits) for k, a in per_fit.items()}
+
+        def splits(name):
+            return {f"split{f}_{name}": table[name][:, f] for f in range(n_splits)}
+
+        def stats(name):
+            a = table[name]
+            return {f"mean_{name}": a.mean(axis=1), f"std_{name}": a.std(axis=1)}
+
+        results = stats("fit_time") | stats("score_time")
         for name in sorted({k for c in candidates for k in c}):
             column = np.ma.masked_all(len(candidates), object)
             for c, point in enumerate(candidates):
                 if name in point:
                     column[c] = point[name]
             results[f"param_{name}"] = column
-        for f in range(n_splits):
-            results[f"split{f}_test_score"] = scores[:, f]
-        for f in range(n_splits):
-            results[f"split{f}_n_iter"] = n_iter[:, f]
-        mean = scores.mean(axis=1)
-        results |= {"mean_test_score": mean, "std_test_score": scores.std(axis=1)}
-        if np.isnan(mean).all():  # every point failed somewhere: all tie, as GridSearchCV has it
-            results["rank_test_score"] = np.ones(len(mean), np.int32)
-        else:
-            filled = np.nan_to_num(mean, nan=np.nanmin(mean) - 1)
-            results["rank_test_score"] = rankdata(-filled, method="min").astype(np.int32)
-        for name, a in (("fit_time", fit_time), ("score_time", score_time)):
-            results |= {f"mean_{name}": a.mean(axis=1), f"std_{name}": a.std(axis=1)}
+        results["params"] = candidates
+        results |= splits("test_score") | stats("test_score")
+        mean = results["mean_test_score"]
+        results["rank_test_score"] = _ranks(mean)
+        if "train_score" in table:
+            results |= splits("train_score") | stats("train_score")
+        results |= splits("n_iter")
         self.cv_results_ = results
         self.n_splits_ = n_splits
         self.best_index_ = self._best_index(results)
@@ -334,3 +397,12 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
     @property
     def classes_(self):
         return self.best_estimator_.classes_
+
+
+def _ranks(mean) -> np.ndarray:
+    """``GridSearchCV``'s ranks of the mean scores: 1 the highest, ties sharing the lowest
+    rank, nan last; all 1 when every mean is nan (every point failed somewhere)."""
+    if np.isnan(mean).all():
+        return np.ones(len(mean), np.int32)
+    filled = np.nan_to_num(mean, nan=np.nanmin(mean) - 1)
+    return rankdata(-filled, method="min").astype(np.int32)

@@ -1,0 +1,53 @@
+"""Targets a careless user passes: what scikit-learn 1.9 refuses (or fails on with a confusing
+message) is a ValueError here that names the problem and what y may hold."""
+
+import numpy as np
+import pytest
+from sklearn import neural_network
+
+from jaxmlp.sklearn import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+BASE = {"hidden_layer_sizes": (3,), "max_iter": 2, "random_state": 0}
+
+
+def _x(n=12):
+    return np.random.default_rng(0).normal(size=(n, 3))
+
+
+@pytest.mark.parametrize("fit", ["fit", "partial_fit"])
+def test_regression_targets_as_strings_are_refused(fit):
+    """scikit-learn's regressor fails in its loss (a NumPy UFuncTypeError: str minus float); the
+    regressor here trained on the strings' numbers."""
+    x, y = _x(), np.array([f"{v:.2f}" for v in np.linspace(-1, 1, 12)])
+    with pytest.raises(TypeError, match="subtract"):
+        neural_network.MLPRegressor(**BASE).fit(x, y)
+    with pytest.raises(ValueError, match=r"numeric y .*got dtype <U5.*y\.astype\(float\)"):
+        getattr(MLPRegressor(**BASE), fit)(x, y)
+
+
+def test_regression_targets_as_python_numbers_in_an_object_array_train_as_floats():
+    """scikit-learn converts an object y to float64 (a pandas object column): so does this."""
+    x, y = _x(), np.linspace(-1, 1, 12)
+    ours = MLPRegressor(**BASE).fit(x, y.astype(object))
+    np.testing.assert_array_equal(ours.coefs_[0], MLPRegressor(**BASE).fit(x, y).coefs_[0])
+
+
+@pytest.mark.parametrize(
+    "make, y",
+    [
+        (MLPRegressor, [0.5, None, 1.0, None] * 3),
+        (MLPRegressor, np.array([[0.5, 1.0], [None, 2.0]] * 6, dtype=object)),
+        (MLPClassifier, [0, 1, None, 1] * 3),
+        (MLPClassifier, ["a", "b", None, "b"] * 3),
+    ],
+    ids=["regressor", "regressor-2d", "int-labels", "string-labels"],
+)
+def test_none_in_y_is_named_as_missing_targets(make, y):
+    """Before: the regressor read None as NaN and trained to "non-finite parameter weights
+    ... lower learning_rate_init"; the classifier said "Unknown label type: unknown" (ints) or
+    raised a TypeError from sorting None with strings."""
+    rows = "rows \\[2, 6, 10\\]" if make is MLPClassifier else "rows \\[1, 3, 5"
+    with pytest.raises(ValueError, match=f"y has missing values \\(None\\) in .*{rows}"):
+        make(**BASE).fit(_x(), y)
