@@ -38,6 +38,9 @@ SCHEDULE_OPTIONS = {
     "exponential": ("decay_rate", "decay_steps"),
     "cosine": (),  # decays over the whole run: its length is the run's
 }
+# Schedules whose shape is the run's length (``learning_rate``'s ``total_steps``): a run of one
+# keeps its epochs, neither extended on resume nor resumed after an edit of its length.
+RUN_LENGTH_SCHEDULES = ("cosine",)
 
 
 @dataclasses.dataclass(frozen=True)
