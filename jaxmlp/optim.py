@@ -161,6 +161,26 @@ def initial_state(structure: Optimizer, total_steps: int, params):
     return structure.build(total_steps).init(params)
 
 
+def check_state(structure: Optimizer, total_steps: int, params, opt_state) -> None:
+    """A ValueError unless ``opt_state`` is a state of ``structure``'s optimizer on ``params``
+    (``initial_state``'s tree structure, shapes and dtypes), naming the damped solver that made
+    it where it is one (``second_order.solver_of``): else a jax error deep in the step, or, for
+    lm and newton-cg, the other solver's state resumed silently."""
+    want = jax.eval_shape(initial_state, structure, total_steps, params)
+    if _layout(opt_state) == _layout(want):
+        return
+    maker = second_order.solver_of(opt_state)
+    raise ValueError(
+        f"state.opt_state is not a state of optimizer {structure.name!r}"
+        f"{f' (it is one of optimizer {maker!r})' if maker else ''}: resume with the optimizer "
+        "the state was trained with."
+    )
+
+
+def _layout(tree):  # structure, shapes and dtypes
+    return jax.tree.structure(tree), [(a.shape, a.dtype) for a in jax.tree.leaves(tree)]
+
+
 def weights_only(params):
     """The mask that selects the ``"w"`` leaves of a params pytree."""
     return [{name: name == "w" for name in layer} for layer in params]
