@@ -182,7 +182,7 @@ def load(
     verify(path, arrays, meta, net, saved_optimizer, config, run_id=run_id, max_epoch=max_epoch)
     params = _tree_from(path, arrays, "params", net)
     best = _tree_from(path, arrays, "best_params", net) if "best_params/0/w" in arrays else None
-    opt_state = _opt_state_from(path, arrays, optimizer, params)
+    opt_state = _opt_state_from(path, arrays, optimizer, params, saved_optimizer.name)
     best_val_loss = meta.get("best_val_loss")
     state = TrainState(
         params=params,
@@ -323,7 +323,9 @@ def _tree_from(path, arrays, prefix, net) -> list:
     return tree
 
 
-def _opt_state_from(path, arrays, optimizer, params):
+def _opt_state_from(path, arrays, optimizer, params, saved: str):
+    """The optimizer state, rebuilt around ``optimizer``'s tree: it must be the ``saved``
+    optimizer's (lm and newton-cg states, adagrad and rmsprop ones, share their arrays)."""
     template = optimizer.build(1).init(params)
     want = jax.tree.leaves(template)
     got = arrays_of(arrays, "opt_state/")
@@ -340,6 +342,11 @@ def _opt_state_from(path, arrays, optimizer, params):
             f"{path}: the saved optimizer state does not fit optimizer {optimizer.name!r} on "
             f"these parameters{why}: {len(got)} arrays {shapes(got)[:3]}..., expected "
             f"{len(want)} {shapes(want)[:3]}...."
+        )
+    if optimizer.name != saved:
+        raise ValueError(
+            f"{path}: the saved optimizer state is not a state of optimizer {optimizer.name!r} "
+            f"(it is one of optimizer {saved!r}): load it with that optimizer."
         )
     leaves = [_device(path, a) for a in got]
     return jax.tree.unflatten(jax.tree.structure(template), leaves)

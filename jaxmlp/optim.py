@@ -38,6 +38,9 @@ SCHEDULE_OPTIONS = {
     "exponential": ("decay_rate", "decay_steps"),
     "cosine": (),  # decays over the whole run: its length is the run's
 }
+# Schedules whose shape is the run's length (``learning_rate``'s ``total_steps``): a run of one
+# keeps its epochs, neither extended on resume nor resumed after an edit of its length.
+RUN_LENGTH_SCHEDULES = ("cosine",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +159,26 @@ def initial_state(structure: Optimizer, total_steps: int, params):
     again. Op by op, it and the initial parameters took ~1 ms of a fresh XOR ``fit``; compiled,
     ~0.2 ms with the placement (experiments/BENCHMARKS.md)."""
     return structure.build(total_steps).init(params)
+
+
+def check_state(structure: Optimizer, total_steps: int, params, opt_state) -> None:
+    """A ValueError unless ``opt_state`` is a state of ``structure``'s optimizer on ``params``
+    (``initial_state``'s tree structure, shapes and dtypes), naming the damped solver that made
+    it where it is one (``second_order.solver_of``): else a jax error deep in the step, or, for
+    lm and newton-cg, the other solver's state resumed silently."""
+    want = jax.eval_shape(initial_state, structure, total_steps, params)
+    if _layout(opt_state) == _layout(want):
+        return
+    maker = second_order.solver_of(opt_state)
+    raise ValueError(
+        f"state.opt_state is not a state of optimizer {structure.name!r}"
+        f"{f' (it is one of optimizer {maker!r})' if maker else ''}: resume with the optimizer "
+        "the state was trained with."
+    )
+
+
+def _layout(tree):  # structure, shapes and dtypes
+    return jax.tree.structure(tree), [(a.shape, a.dtype) for a in jax.tree.leaves(tree)]
 
 
 def weights_only(params):

@@ -11,13 +11,17 @@
 Damped solvers adapt lambda from the ratio rho of the actual to the predicted decrease
 ``q(p) = <g, p> + p^T (G + lambda I) p / 2``: a step is taken only if E decreases; lambda shrinks
 (x 2/3 newton-cg, / 10 lm) when rho > 3/4 and grows (x 3/2, x 10) when rho < 1/4 or the step was
-refused. ``lr`` is the initial lambda of newton-cg and lm; lbfgs and cg step by line search and
-refuse any other ``lr`` than the default. Each is an optax-style transformation whose ``update``
-takes ``net``, ``x`` and ``t`` as extra arguments (``step.step_halves`` passes them); its state
-is a pytree of arrays, saved and resumed like any optimizer state.
+refused. At lambda's ceiling (``DAMPING_RANGE``) no step moves the weights: ``fit`` stops there
+(``stalled``), with a warning where the loss never fell. ``lr`` is the initial lambda of
+newton-cg and lm; lbfgs and cg step by line search and refuse any other ``lr`` than the default.
+Each is an optax-style transformation whose ``update`` takes ``net``, ``x`` and ``t`` as extra
+arguments (``step.step_halves`` passes them); its state is a pytree of arrays, saved and resumed
+like any optimizer state (lm's and newton-cg's are of distinct classes: neither resumes the
+other's).
 """
 
 import functools
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -89,7 +93,7 @@ def build(optimizer) -> Transformation:
     else:
         product = curvature.gnvp if optimizer.name == "newton-cg" else curvature.outer_product_vp
         shrink, grow = (2 / 3, 3 / 2) if optimizer.name == "newton-cg" else (0.1, 10.0)
-        tx = _damped(product, optimizer.lr, shrink, grow)
+        tx = _damped(product, optimizer.lr, shrink, grow, STATES[optimizer.name])
     return tx._replace(init=jax.jit(tx.init))
 
 
@@ -154,17 +158,60 @@ def _polak_ribiere() -> optax.GradientTransformation:
 
 
 class DampedState(NamedTuple):
+    """The damping lambda and the step count of a damped solver. Each solver's state is its own
+    subclass (``STATES``): the tree's structure names the class, so that a state of one is not
+    resumed by the other (``optim.check_state``)."""
+
     damping: jax.Array
     count: jax.Array
 
 
-def _damped(product, damping0: float, shrink: float, grow: float) -> Transformation:
+class NewtonCGState(DampedState):
+    __slots__ = ()
+
+
+class LMState(DampedState):
+    __slots__ = ()
+
+
+STATES = {"newton-cg": NewtonCGState, "lm": LMState}
+DAMPING_RANGE = (1e-12, 1e12)  # lambda stays within; at the ceiling no step moves the weights
+
+
+def solver_of(opt_state) -> str | None:
+    """The damped solver whose state ``opt_state`` is; None for any other state."""
+    return next((name for name, kind in STATES.items() if type(opt_state) is kind), None)
+
+
+def stalled(optimizer, state, history: list, epochs: int) -> bool:
+    """Whether the damped ``optimizer`` can go no further from ``state`` (a ``TrainState``):
+    its damping at the ceiling, where every step is refused or too small to move the weights
+    (the loss cannot decrease at this precision). ``fit`` then stops, as early stopping does;
+    where the loss of its epochs (``history``) never fell, a warning says so."""
+    if optimizer.name not in STATES:
+        return False
+    damping = state.opt_state.damping
+    if jax.device_get(damping) < jnp.asarray(DAMPING_RANGE[1], damping.dtype):
+        return False
+    if history[-1]["train_loss"] >= history[0]["train_loss"]:  # else converged: stop quietly
+        warnings.warn(
+            f"{optimizer.name} refused every step: its damping reached its ceiling "
+            f"{DAMPING_RANGE[1]:g} by epoch {state.epoch} of {epochs} with the loss where it "
+            "started (lr, the initial damping, too large: lower it; or the state had already "
+            "converged); fit stopped there.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return True
+
+
+def _damped(product, damping0: float, shrink: float, grow: float, kind) -> Transformation:
     """Solve (C + lambda I) p = -g with ``C v = product(net, params, x, t, v)`` by truncated CG,
-    take p if E decreases, adapt lambda from the reduction ratio."""
+    take p if E decreases, adapt lambda from the reduction ratio; the state is a ``kind``."""
 
     def init(params):
         dtype = jax.tree.leaves(params)[0].dtype
-        return DampedState(jnp.asarray(damping0, dtype), jnp.zeros((), jnp.int32))
+        return kind(jnp.asarray(damping0, dtype), jnp.zeros((), jnp.int32))
 
     def update(grads, state, params, *, net, x, t):
         lam = state.damping
@@ -182,7 +229,7 @@ def _damped(product, damping0: float, shrink: float, grow: float) -> Transformat
         keep = jnp.where(accept & (rho >= 0.25), 1.0, grow)
         factor = jnp.where(accept & (rho > 0.75), shrink, keep)
         updates = jax.tree.map(lambda a: jnp.where(accept, a, jnp.zeros_like(a)), p)
-        lam = jnp.clip(lam * factor, 1e-12, 1e12).astype(lam.dtype)
-        return updates, DampedState(lam, state.count + 1)
+        lam = jnp.clip(lam * factor, *DAMPING_RANGE).astype(lam.dtype)
+        return updates, kind(lam, state.count + 1)
 
     return Transformation(init, update)

@@ -37,7 +37,7 @@ from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, st
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate, val_outputs
 from jaxmlp.history import epoch_records
-from jaxmlp.optim import Optimizer, _check_int, _is_real, _store, initial_state
+from jaxmlp.optim import Optimizer, _check_int, _is_real, _store, check_state, initial_state
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
 
@@ -243,6 +243,8 @@ def fit(
         if not keep and bad < 0:  # no one looks between the calls' ends
             history += records
             state = _advance(state, records[-1], params_, opt_state, config)
+            if second_order.stalled(optimizer, state, history, config.epochs):
+                break
             continue
         for j, record in enumerate(records):
             if bad >= 0 and bad // data.steps == first + j:
@@ -254,6 +256,8 @@ def fit(
             elif keep:
                 state = _advance(state, record, *_epoch_state(states, j), config)
             if (callback and callback(record, state)) or _patience_ran_out(state, config):
+                return _finish(state, history, config)
+            if second_order.stalled(optimizer, state, history, config.epochs):
                 return _finish(state, history, config)
     return _finish(state, history, config)
 
@@ -320,21 +324,12 @@ def _start(net, data, spec, config, params, state, weights: str | None):
                 f"state was trained on ({name(state.sample_weight_sha256)}): resume with the "
                 "same sample_weight (None and all ones are different runs)."
             )
-        want = jax.eval_shape(initial_state, spec.optimizer, spec.total_steps, state.params)
-        if _layout(state.opt_state) != _layout(want):  # else a jax error deep in the step
-            raise ValueError(
-                f"state.opt_state is not a state of optimizer {spec.optimizer.name!r}: resume "
-                "with the optimizer the state was trained with."
-            )
+        check_state(spec.optimizer, spec.total_steps, state.params, state.opt_state)
         copy = True
     arrays = (state.params, state.opt_state)
     if copy:
         return state, *jax.device_put(arrays, sharding.replicated(data.mesh), may_alias=False)
     return state, *sharding.place_replicated(arrays, data.mesh)
-
-
-def _layout(tree):  # structure, shapes and dtypes
-    return jax.tree.structure(tree), [(a.shape, a.dtype) for a in jax.tree.leaves(tree)]
 
 
 def initial_params(net, config: TrainConfig, params=None):

@@ -330,6 +330,26 @@ def test_the_resume_error_writes_yes_or_no(csv_run, tmp_path, capsys):
     one_error(capsys, "--drop-last yes differs from the no")
 
 
+# -- 8. a schedule that spans the run fixes its length ------------------------------------------
+
+
+def test_an_edited_epochs_of_a_cosine_run_is_not_resumed(tmp_path, capsys):
+    """A hand edit of epochs in config.json resumed a cosine run with exit 0: its first epochs
+    trained under a schedule over 2 epochs, the rest under one stretched over 4."""
+    data = write_csv(tmp_path / "tr.csv")
+    out = tmp_path / "C"
+    args = ["--hidden", "4", "--epochs", "2", "--schedule", "cosine", "--no-progress"]
+    assert cli.main(["train", "--data", str(data), *args, "--out", str(out)]) == 0
+    edit_config(out, lambda c: c["settings"].update(epochs=4))
+    before = files_of(out)
+    capsys.readouterr()
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 2
+    one_error(capsys, "epochs 4", "cosine schedule spans 2 epochs", "start a new run")
+    assert files_of(out) == before
+    edit_config(out, lambda c: c["settings"].update(epochs=2))  # restored: it resumes
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+
+
 # -- full precision of the inputs ---------------------------------------------------------------
 
 OLD_RUNS = pathlib.Path(__file__).parent / "data" / "old_runs"

@@ -102,3 +102,36 @@ def test_line_search_solvers_evaluate_the_cost_only_inside_the_line_search(name,
         params = jax.tree.map(lambda a, u: a + u, params, updates)
         searched += int(optax.tree.get(state, "num_linesearch_steps"))
     assert len(calls) == 1 + searched, (len(calls), searched)  # 1: the first step's E
+
+
+def test_a_damped_solver_that_refuses_every_step_stops_and_says_so():
+    """lm with lr (the initial damping) 1e9 refused every step: damping at its ceiling, the loss
+    flat for every epoch, with no word. A run that converged to its ceiling stops quietly."""
+    x, t = regression(16)
+    net = MLP((1, 4, 1), "tanh", "identity", "mse")
+    config = TrainConfig(epochs=20, batch_size="full")
+    with pytest.warns(UserWarning, match="lm refused every step: .* ceiling 1e\\+12 by epoch"):
+        result = fit(net, x, t, Optimizer("lm", lr=1e9), config, callback=lambda r, s: None)
+    assert len({h["train_loss"] for h in result.history}) == 1
+    assert len(result.history) == result.state.epoch < config.epochs
+    longer = TrainConfig(epochs=3000, batch_size="full")  # XOR converges to the ceiling
+    result = fit(NET, XOR_X, XOR_T, Optimizer("lm"), longer, callback=lambda r, s: None)
+    assert result.state.epoch < longer.epochs and result.history[-1]["train_loss"] < 1e-6
+
+
+@pytest.mark.parametrize("before, after", [("newton-cg", "lm"), ("lm", "newton-cg")])
+def test_a_damped_state_of_the_other_solver_is_refused(before, after, tmp_path):
+    """Both solvers' states were one DampedState: one resumed the other's silently."""
+    x, t = regression(16)
+    net = MLP((1, 4, 1), "tanh", "identity", "mse")
+    one, two = TrainConfig(epochs=1, batch_size="full"), TrainConfig(epochs=2, batch_size="full")
+    state = fit(net, x, t, Optimizer(before), one).state
+    refused = f"not a state of optimizer '{after}' \\(it is one of optimizer '{before}'\\)"
+    with pytest.raises(ValueError, match=refused):
+        fit(net, x, t, Optimizer(after), two, state=state)
+    path = tmp_path / "ckpt.npz"
+    checkpoint.save(path, state, net=net, optimizer=Optimizer(before), config=one)
+    with pytest.raises(ValueError, match=refused):
+        checkpoint.load(path, net=net, optimizer=Optimizer(after))
+    resumed = checkpoint.load(path, net=net, optimizer=Optimizer(before)).state
+    assert fit(net, x, t, Optimizer(before), two, state=resumed).state.epoch == 2

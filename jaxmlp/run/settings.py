@@ -117,13 +117,14 @@ def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
         if isinstance(now, bool) or isinstance(before, bool):  # as the flag takes them
             now, before = ("yes" if v else "no" if v is False else v for v in (now, before))
         flag = as_flag(name)
-        if name == "epochs" and now > before and settings["schedule"] != "cosine":
+        spans = settings["schedule"] in optim.RUN_LENGTH_SCHEDULES
+        if name == "epochs" and now > before and not spans:
             continue
         why = "a resumed run keeps its settings"
         if name == "epochs":
             why = (
-                f"the cosine schedule spans the run's {before} epochs"
-                if settings["schedule"] == "cosine"
+                f"the {settings['schedule']} schedule spans the run's {before} epochs"
+                if spans
                 else "a resumed run can only be extended (more epochs)"
             )
         raise ValueError(

@@ -14,6 +14,7 @@ from jaxmlp import train as _train_module
 from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
+from jaxmlp.optim import RUN_LENGTH_SCHEDULES
 from jaxmlp.run import data, folder, record, report
 from jaxmlp.run.settings import (
     DEFAULTS,
@@ -155,6 +156,13 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
         return state, facts
     ckpt = folder.load_checkpoint(out, saved, net=run.net, optimizer=run.optimizer)
     extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
+    length = ckpt.config.epochs
+    if length != config.epochs and run.optimizer.schedule in RUN_LENGTH_SCHEDULES:
+        raise ValueError(
+            f"{out / 'config.json'}: epochs {config.epochs}, but the run's "
+            f"{run.optimizer.schedule} schedule spans {length} epochs (its checkpoint's; the "
+            f"file was edited): restore epochs {length}, or start a new run in another folder."
+        )
     if dataclasses.replace(ckpt.config, epochs=config.epochs) != config:
         raise ValueError(
             f"{out / 'checkpoint.npz'}: saved with {ckpt.config}, but the run's settings "
