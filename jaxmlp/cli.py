@@ -111,15 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _no_header(parser, flag: str) -> None:
-    parser.add_argument(
+    said = parser.add_mutually_exclusive_group()
+    said.add_argument(
         "--no-header", dest="header", action="store_const", const=False,
         help=f"{flag} FILE.csv has no header row: its first row is data (columns by position); "
         + (
             "without it, the header names the columns, matched by name to the training ones"
             if flag == "--input"
-            else "without it, a first row of numbers only is read as data"
+            else "without it, a first row of numbers only is data, one of names a header"
         ),
     )  # fmt: skip
+    if flag != "--input":
+        said.add_argument(
+            "--header", dest="header", action="store_const", const=True,
+            help=f"{flag} FILE.csv's first row names the columns (where it mixes numbers and "
+            "names, say which)",
+        )  # fmt: skip
 
 
 def _add_sweep(commands):
@@ -220,8 +227,8 @@ def _train(args) -> int:
         for flag, *_ in flags.TRAIN_FLAGS
     }
     given = {name: value for name, value in given.items() if value is not None}
-    if args.header is False:
-        given["header"] = False
+    if args.header is not None:
+        given["header"] = args.header
     progress = not args.no_progress  # a bar on a terminal, else a plain line every few seconds
     try:
         run.train(given, args.out, resume=args.resume, progress=progress, handle_signals=True)

@@ -15,6 +15,8 @@ import csv
 import io
 import math
 import os
+import re
+import warnings
 import zipfile
 from typing import NamedTuple
 
@@ -46,18 +48,19 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
         raise ValueError(f"header must be True, False or None (detect), got {header!r}.")
     text = _decode(path, encoding)
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows = []
+    rows, end = [], 0
     try:
         for fields in reader:
-            if fields and any(field.strip() for field in fields):
-                rows.append((reader.line_num, fields))
+            start, end = end + 1, reader.line_num  # a quoted field may span lines
+            if len(fields) > 1 or (fields and fields[0].strip()):  # blank lines hold no row
+                rows.append((start, fields))
     except csv.Error as error:
         raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({error}).") from None
     if not rows:
         raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
     first = [field.strip() for field in rows[0][1]]
     if header is None:
-        header = not all(_is_number(field) for field in first)
+        header = _is_header(path, first, rows[1:])
     if header:
         names, rows = first, rows[1:]
         if len(set(names)) != len(names):
@@ -71,7 +74,33 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
                 f"{path}, line {line}: expected {len(names)} fields as in the "
                 f"{'header' if header else 'first row'}, got {len(fields)}: {fields}."
             )
+        broken = next((i for i, field in enumerate(fields) if "\n" in field or "\r" in field), None)
+        if broken is not None:
+            raise ValueError(
+                f"{path}, line {line}, column {names[broken]!r}: the field holds a line break "
+                "(an unterminated quote?); fields of a data file are one line each."
+            )
     return Table(names, rows, header)
+
+
+def _is_header(path, first: list, rest: list) -> bool:
+    """Whether the first row ``first`` names the columns: a row of numbers (or empty fields,
+    missing values) is data; a row of names, or one with a name atop a column of numbers, is a
+    header. A row that mixes numbers with names over columns of names (``5.1,3.5,setosa``, or
+    numeric names over string labels) could be either: a ValueError asks."""
+    words = [i for i, field in enumerate(first) if field and not _is_number(field)]
+    if not words:
+        return False
+    if len(words) == len(first) or any(
+        rest and all(_is_number(fields[i].strip()) for _, fields in rest if i < len(fields))
+        for i in words
+    ):
+        return True
+    raise ValueError(
+        f"{path}: cannot tell whether the first row {first} is a header or data (it mixes "
+        "numbers with names, and no name stands over a column of numbers): say which, "
+        "header=True or False (--header, --no-header)."
+    )
 
 
 def read_csv(
@@ -138,6 +167,11 @@ def _decode(path, encoding) -> str:
         codec = codecs.lookup("utf-8-sig")  # skip a byte-order mark
     try:
         return data.decode(codec.name)
+    except LookupError:  # a codec of bytes to bytes (base64, zlib) or str to str (rot13)
+        raise ValueError(
+            f"Unknown encoding: {encoding!r} is not a text encoding. Use a Python codec name "
+            "such as 'utf-8', 'latin-1' or 'cp1252'."
+        ) from None
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(
@@ -158,7 +192,14 @@ def _label_index(path, header, label_column) -> int:
             f"{path}: label_column {label_column} is out of range for {len(header)} columns "
             f"{header}; use an index in [{-len(header)}, {len(header) - 1}] or a name."
         )
-    return label_column % len(header)
+    index = label_column % len(header)
+    if str(label_column) in header and header.index(str(label_column)) != index:
+        raise ValueError(
+            f"{path}: label_column {label_column} is the index of {header[index]!r} and the "
+            f"name of column {header.index(str(label_column))}: rename that column, or give "
+            "the label column's name."
+        )
+    return index
 
 
 def _is_number(field: str) -> bool:
@@ -170,6 +211,8 @@ def _is_number(field: str) -> bool:
 
 
 def _number(path, line, column, field) -> float:
+    if not field.strip():
+        raise ValueError(f"{path}, line {line}, column {column!r}: missing value; impute it.")
     try:
         value = float(field)
     except ValueError:
@@ -190,8 +233,44 @@ def _labels(path, column, labels) -> np.ndarray:
         if not field:
             raise ValueError(f"{path}, line {line}, column {column!r}: missing label.")
     if all(_is_number(field) for _, field in labels):
+        if all(_INTEGER.fullmatch(field) for _, field in labels):
+            return _integers(path, column, labels)
         return np.array([_number(path, line, column, field) for line, field in labels])
+    missing = [(line, field) for line, field in labels if field.lower() in MISSING_LABELS]
+    for word in sorted({field for _, field in missing}):
+        lines = [line for line, field in missing if field == word]
+        warnings.warn(
+            f"{path}: label {word!r} ({len(lines)} row{'s' * (len(lines) > 1)}, first line "
+            f"{lines[0]}) reads as a missing value; it is taken as a class of its own.",
+            UserWarning,
+            stacklevel=4,
+        )
     return np.array([field for _, field in labels])
+
+
+MISSING_LABELS = ("na", "n/a", "nan", "null", "none", "?", "missing")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def _integers(path, column, labels) -> np.ndarray:
+    """Integer labels: float64 where it holds them all exactly (|k| <= 2**53), else int64
+    (float64 would merge 2**53 + 1 into 2**53); a ValueError past int64."""
+    values = [int(field) for _, field in labels]
+    if all(abs(v) <= 2**53 for v in values):
+        return np.array(values, np.float64)
+    info = np.iinfo(np.int64)
+    for (line, field), v in zip(labels, values, strict=True):
+        if not info.min <= v <= info.max:
+            raise ValueError(
+                f"{path}, line {line}, column {column!r}: the integer label {field} is past "
+                "the int64 range; write the labels as names (a letter in front) or smaller."
+            )
+    return np.array(values, np.int64)
+
+
+def numeric(dtype) -> bool:
+    """Numbers a network takes: bool, integers and floats (times and durations are not)."""
+    return dtype.kind in "biuf"
 
 
 # -- NPZ and NPY -----------------------------------------------------------------------------------
@@ -317,6 +396,6 @@ def _numeric(path, name, array) -> np.ndarray:
             f"{path}: array {name!r} is complex ({array.dtype}); a network takes real numbers: "
             "save the real and imaginary parts as separate features."
         )
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+    if not numeric(array.dtype):
         raise ValueError(f"{path}: array {name!r} must be numeric, got dtype {array.dtype}.")
     return array

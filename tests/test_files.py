@@ -2,6 +2,7 @@
 against their bytes before anything is allocated, complex arrays refused."""
 
 import io
+import re
 import zipfile
 
 import numpy as np
@@ -134,3 +135,100 @@ def test_complex_arrays_are_refused(tmp_path):
         datasets.from_arrays(np.ones((4, 2)) + 1j, np.arange(4) % 2)
     with pytest.raises(ValueError, match="y must be real numbers"):
         datasets.from_arrays(np.ones((4, 2)), np.ones(4) * 1j)
+
+
+# -- CSV: rows the reader must not guess at (each was read wrong with exit 0) ---------------------
+
+
+def test_a_headerless_first_row_with_a_string_label_is_not_taken_for_a_header(tmp_path):
+    # iris.data's form: the first example became the header (5 of 6 rows, features '5.1', '3.5')
+    path = _write(tmp_path, "i.csv", "5.1,3.5,a\n4.9,3.0,a\n6.0,2.2,b\n6.1,2.9,b\n")
+    with pytest.raises(ValueError, match=r"i.csv: cannot tell whether the first row .* header"):
+        files.read_csv(path)
+    assert len(files.read_csv(path, header=False)[0]) == 4
+    assert files.read_csv(path, header=True)[2] == ["5.1", "3.5"]
+    named = _write(tmp_path, "n.csv", "a,b,y\n5.1,3.5,a\n4.9,3.0,b\n")  # names over numbers
+    assert files.read_csv(named)[2] == ["a", "b"]
+
+
+def test_a_missing_value_in_a_headerless_first_row_is_named(tmp_path):
+    # the row became the header (names '1', ''), with exit 0
+    path = _write(tmp_path, "m.csv", "1,,0\n2,3,1\n3,4,0\n")
+    with pytest.raises(ValueError, match=r"m.csv, line 1, column 'column_1': missing value"):
+        files.read_csv(path)
+
+
+@pytest.mark.parametrize("row", [",,", "  ,  , "])
+def test_a_row_of_empty_fields_is_a_row_of_missing_values(row, tmp_path):
+    # the row was skipped: predictions no longer matched the input rows one to one
+    path = _write(tmp_path, "e.csv", f"a,b,c\n1,2,3\n{row}\n-1,0.5,2\n")
+    with pytest.raises(ValueError, match=r"e.csv, line 3, column 'a': missing value"):
+        files.read_features(path)
+    with pytest.raises(ValueError, match=r"line 3, column 'a': missing value"):
+        files.read_csv(path)
+    blank = _write(tmp_path, "b.csv", "a,b,c\n1,2,3\n\n   \n-1,0.5,2\n")  # blank lines: no rows
+    assert len(files.read_features(blank)[0]) == 2
+
+
+def test_a_field_spanning_lines_is_refused(tmp_path):
+    # a stray quote made the rest of the file one class '0\n2,3,1\n...'
+    path = _write(tmp_path, "q.csv", 'a,b,y\n1,2,0\n3,4,1\n9,1,"0\n2,3,1\n4,5,0\n')
+    with pytest.raises(ValueError, match=r"q.csv, line 4, column 'y': .*line break.*quote"):
+        files.read_csv(path)
+
+
+def test_a_label_column_index_that_is_also_a_column_name_is_refused(tmp_path):
+    path = _write(tmp_path, "h.csv", "a,2,y\n1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match=r"label_column 2 is the index of 'y' and the name of"):
+        files.read_csv(path, 2)
+    assert files.read_csv(path, "2")[3] == "2"
+
+
+def test_integer_labels_past_2_to_the_53_keep_their_classes(tmp_path):
+    # read as float64 they merged: 9007199254740993 and ...992 were one class
+    path = _write(tmp_path, "big.csv", "a,y\n1,9007199254740993\n2,9007199254740992\n3,7\n")
+    np.testing.assert_array_equal(files.read_csv(path)[1], [9007199254740993, 9007199254740992, 7])
+    too_big = _write(tmp_path, "huge.csv", "a,y\n1,99999999999999999999\n2,7\n")
+    with pytest.raises(ValueError, match=r"line 2, column 'y': the integer label .* int64"):
+        files.read_csv(too_big)
+
+
+def test_a_label_that_reads_as_missing_warns(tmp_path):
+    path = _write(tmp_path, "na.csv", "a,y\n1,cat\n2,dog\n3,NA\n4,cat\n")
+    with pytest.warns(UserWarning, match=r"na.csv: label 'NA' \(1 row, first line 4\) .*missing"):
+        labels = files.read_csv(path)[1]
+    assert "NA" in labels  # a class, as written, but not without a word
+
+
+@pytest.mark.parametrize("codec", ["rot13", "base64", "zlib"])
+def test_an_encoding_that_is_not_text_is_named(codec, tmp_path):
+    path = _write(tmp_path, "d.csv", "a,y\n1,0\n2,1\n")
+    with pytest.raises(ValueError, match=f"{codec!r} is not a text encoding"):
+        files.read_csv(path, encoding=codec)
+
+
+@pytest.mark.parametrize("kind", ["timedelta64[s]", "datetime64[s]"])
+def test_time_arrays_are_not_numbers(kind, tmp_path):
+    x = np.arange(8).reshape(4, 2)
+    np.savez(tmp_path / "t.npz", x=x.astype(kind), y=np.arange(4) % 2)
+    with pytest.raises(ValueError, match=re.escape(f"array 'x' must be numeric, got dtype {kind}")):
+        files.read_npz(tmp_path / "t.npz")
+    with pytest.raises(
+        ValueError, match=re.escape(f"y must hold numbers or class names, got dtype {kind}")
+    ):
+        datasets.from_arrays(x, (np.arange(4) % 2).astype(kind))
+
+
+def test_the_command_line_says_header_or_no_header(tmp_path, capsys):
+    from jaxmlp import cli
+
+    path = _write(
+        tmp_path, "i.csv", "".join(f"{i % 5}.5,{i % 3},{'ab'[i % 2]}\n" for i in range(12))
+    )
+    args = ["train", "--data", str(path), "--hidden", "2", "--epochs", "1", "--no-progress"]
+    assert cli.main([*args, "--out", str(tmp_path / "A")]) == 2
+    assert "cannot tell whether the first row" in capsys.readouterr().err
+    assert cli.main([*args, "--no-header", "--out", str(tmp_path / "B")]) == 0
+    assert cli.main([*args, "--header", "--out", str(tmp_path / "C")]) == 0
+    assert "11 train" in capsys.readouterr().out
+    assert cli.main([*args, "--header", "--no-header", "--out", str(tmp_path / "D")]) == 2

@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 
+from jaxmlp import files
+
 TASKS = ("regression", "binary", "multiclass", "multilabel")
 TARGETS = {
     "multiclass": "integer labels (n,) int32 in [0, K)",
@@ -36,7 +38,7 @@ def check_xy(x, y, x_name, y_name):
                 f"{name} must be real numbers, got dtype {a.dtype}; pass the real and imaginary "
                 "parts as separate features."
             )
-    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+    if not files.numeric(x.dtype):
         raise ValueError(f"{x_name} must be numeric, got dtype {x.dtype}.")
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(
@@ -53,7 +55,7 @@ def check_xy(x, y, x_name, y_name):
     check_finite(x, x_name)
     if y.dtype == bool:
         y = y.astype(np.int8)
-    if np.issubdtype(y.dtype, np.number):
+    if files.numeric(y.dtype):
         check_finite(y, y_name)
     return x, y
 
@@ -94,7 +96,7 @@ def as_dtype(x, dtype=np.float32, name="x") -> np.ndarray:
 def encode_targets(y, y_test, task):
     """``(t, t_test, task, n_classes, classes)``: ``y`` encoded as ``TARGETS[task]`` says."""
     both = y if y_test is None else np.concatenate([y, y_test])
-    numeric = np.issubdtype(y.dtype, np.number) or y.dtype == bool
+    numeric = files.numeric(y.dtype)
     if not numeric and y.dtype.kind not in "US":
         raise ValueError(f"y must hold numbers or class names, got dtype {y.dtype}.")
     inferred = task == "auto"

@@ -116,7 +116,7 @@ def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
             continue
         if isinstance(now, bool) or isinstance(before, bool):  # as the flag takes them
             now, before = ("yes" if v else "no" if v is False else v for v in (now, before))
-        flag = as_flag(name)
+        flag = as_flag(name, given[name])
         spans = settings["schedule"] in optim.RUN_LENGTH_SCHEDULES
         if name == "epochs" and now > before and not spans:
             continue
@@ -166,13 +166,15 @@ def check_used(given: dict, settings: dict) -> None:
     }
     for name in given:
         if ignored.get(name):
-            flag = as_flag(name)
+            flag = as_flag(name, given[name])
             raise ValueError(f"{flag} would be ignored: {ignored[name]}.")
 
 
-def as_flag(name: str) -> str:
-    """The command-line flag of the setting ``name``."""
-    return "--no-header" if name == "header" else "--" + name.replace("_", "-")
+def as_flag(name: str, value=None) -> str:
+    """The command-line flag of the setting ``name`` (given ``value``)."""
+    if name == "header":
+        return "--header" if value else "--no-header"
+    return "--" + name.replace("_", "-")
 
 
 def as_json(value):
@@ -260,8 +262,8 @@ def command_line(settings: dict, out) -> str:
             or (name == "drop_last" and settings["batch_size"] == "full")
         ):
             continue  # (no hidden layer or one batch: check_used would refuse the flag)
-        if name == "header":  # only False is ever given: --no-header
-            words.append("--no-header")
+        if name == "header":
+            words.append("--header" if value else "--no-header")
             continue
         if name == "hidden":
             value = ",".join(map(str, value)) or "none"
