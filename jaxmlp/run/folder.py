@@ -26,8 +26,9 @@ import re
 import socket
 
 from jaxmlp import checkpoint
+from jaxmlp.optim import _check_int
 from jaxmlp.run import data
-from jaxmlp.run.settings import DEFAULTS, LOCAL, OLDER, Run, command_line
+from jaxmlp.run.settings import DEFAULTS, LOCAL, OLDER, Run, check_every, command_line
 
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.jsonl")
 
@@ -211,10 +212,10 @@ def check_config(config: dict, path) -> None:
         return
     settings, facts = config["settings"], config["data"]
     if recorded not in (identity(settings, facts), _old_identity(settings, facts)):
-        raise ValueError(
-            f"{path}: its settings or data record do not match its run_id (the file was "
-            "edited or damaged): it cannot be trusted; retrain, or restore the file."
-        )
+        raise ValueError(f"{path}: its settings or data record do not match its run_id {EDITED}")
+
+
+EDITED = "(the file was edited or damaged): it cannot be trusted; retrain, or restore the file."
 
 
 def to_json(value, indent=None, sort_keys=False) -> str:
@@ -254,7 +255,9 @@ def read_json(path) -> dict:
 
 
 def read_config(folder) -> dict:
-    """The run's config.json, checked to be one."""
+    """The run's config.json, checked to be one: against its run_id (``check_config``), and the
+    settings the run_id leaves out by their own rules: ``epochs`` (a resume may extend it;
+    ``TrainConfig``'s rule; a ``save_run`` folder has none) and ``checkpoint_every``."""
     path = pathlib.Path(folder) / "config.json"
     config = read_json(path)
     if not (
@@ -265,6 +268,43 @@ def read_config(folder) -> dict:
     ):
         raise ValueError(f"{path}: not a jaxmlp run config (no settings or data).")
     check_config(config, path)
+    settings = config["settings"]
+    try:
+        if "epochs" in settings:
+            _check_int("epochs", settings["epochs"], 1)
+        check_every(settings.get("checkpoint_every"))
+    except ValueError as error:
+        raise ValueError(f"{path}: {str(error).removesuffix('.')} {EDITED}") from None
+    return config
+
+
+def read_saved(out: pathlib.Path, sweep: bool) -> dict:
+    """The config.json of the run (``sweep``: of the sweep) that a resume continues in ``out``
+    (``read_config``), checked to be of that kind, written by ``jaxmlp train`` or ``sweep`` (a
+    ``save_run`` folder has no training to resume), and to hold what a resume reads beside the
+    run_id's settings: ``epochs``, the ``initial_loss`` (the divergence rule's reference) and
+    the ``train`` record (a sweep: its run_id, which every sweep wrote)."""
+    path = out / "config.json"
+    config = read_config(out)
+    if sweep and "sweep" not in config:
+        raise ValueError(f"{out} holds a training run, not a sweep: resume it with jaxmlp train.")
+    if not sweep and "sweep" in config:
+        raise ValueError(f"{out} holds a sweep, not a run: resume it with jaxmlp sweep.")
+    if "train" not in config:  # every folder of train or sweep has its train record
+        raise ValueError(
+            f"{out}: saved from Python (save_run), it has no training to resume; start a new "
+            f"run (--init-from {out} starts from its weights)."
+        )
+    loss = config.get("initial_loss")
+    problems = {
+        "settings' epochs": "epochs" not in config["settings"],
+        "initial_loss": isinstance(loss, bool) or not isinstance(loss, int | float | None),
+        "train record": not isinstance(config["train"], dict),
+        "run_id": sweep and not isinstance(config.get("run_id"), str),
+    }
+    for name, wrong in problems.items():
+        if wrong:
+            raise ValueError(f"{path}: its {name} is missing or malformed {EDITED}")
     return config
 
 
@@ -305,6 +345,11 @@ def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
     if not (run_dir / "config.json").is_file():
         raise ValueError(f"{run_dir}: not a jaxmlp run folder (no config.json).")
     config = read_config(run_dir)
+    if "sweep" in config:
+        raise ValueError(
+            f"{run_dir} holds a sweep, which keeps no network (its members' results are in "
+            "members.jsonl): pass the folder of a jaxmlp train run."
+        )
     return config, load_checkpoint(run_dir, config)
 
 

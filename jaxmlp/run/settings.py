@@ -15,7 +15,7 @@ import jax
 
 from jaxmlp import activations, datasets, losses, optim, outputs, sharding
 from jaxmlp.mlp import MLP
-from jaxmlp.optim import Optimizer
+from jaxmlp.optim import Optimizer, _check_int
 from jaxmlp.train import TrainConfig
 
 # Every setting of a run, with its default. None means "from the data": output and loss from the
@@ -238,12 +238,16 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
         )
     if config.devices is not None:  # else fit takes the devices the batch divides over
         sharding.check_batch(config.batch(n), sharding.data_mesh(config.devices), n)
-    every = settings["checkpoint_every"]
-    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
-        raise ValueError(f"checkpoint_every must be an integer >= 1 or None, got {every!r}.")
+    check_every(settings["checkpoint_every"])
     canonical = net.activation if isinstance(net.activation, str) else list(net.activation)
     resolved = {"output": net.output, "loss": loss, "activation": canonical}  # "elu:1.673260" too
     return net, optimizer, config, settings | resolved
+
+
+def check_every(every) -> None:
+    """A ValueError unless ``every`` (``checkpoint_every``) is an integer >= 1 or None."""
+    if every is not None:
+        _check_int("checkpoint_every", every, 1, "or None")
 
 
 _OUTPUT_FOR = {"cross_entropy": "softmax", "bce": "sigmoid", "poisson": "exp"}

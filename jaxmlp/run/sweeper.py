@@ -40,6 +40,7 @@ from jaxmlp.run import data, folder, sweep_report
 from jaxmlp.run.settings import (
     DEFAULTS,
     Run,
+    as_flag,
     build,
     check_resume,
     check_used,
@@ -66,13 +67,12 @@ def value_list(flag: str, text: str) -> list[float]:
         numbers = []
     if not numbers or not all(math.isfinite(v) for v in numbers):
         raise ValueError(f"{flag} needs finite numbers separated by commas, got {text!r}.")
-    if len(set(numbers)) != len(numbers):
-        raise ValueError(f"{flag} {text!r} repeats a value: give each value once.")
-    return numbers
+    return numbers  # sweep refuses a repeated one
 
 
 def seed_list(text: str) -> list[int]:
-    """``N`` (the seeds 0 .. N-1) or a comma list of distinct integer seeds in [0, 2**32)."""
+    """``N`` (the seeds 0 .. N-1) or a comma list of integer seeds in [0, 2**32) (``sweep``
+    refuses a repeated one)."""
     words = [w.strip() for w in str(text).split(",")]
     numbers = [int(w) if w.isascii() and w.isdigit() else -1 for w in words]
     count = len(words) == 1  # N: the seeds 0 .. N-1
@@ -81,10 +81,7 @@ def seed_list(text: str) -> list[int]:
             f"--seeds needs a count N in [1, 2**32] (the seeds 0..N-1) or integer seeds in "
             f"[0, 2**32 - 1] separated by commas, got {text!r}."
         )
-    found = list(range(numbers[0])) if len(words) == 1 else numbers
-    if len(set(found)) != len(found):
-        raise ValueError(f"--seeds {text!r} repeats a seed: give each seed once.")
-    return found
+    return list(range(numbers[0])) if len(words) == 1 else numbers
 
 
 def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
@@ -105,7 +102,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
     with contextlib.ExitStack() as held:
         if resume:
             held.enter_context(folder.lock(out))
-        saved = _saved(out) if resume else None
+        saved = folder.read_saved(out, sweep=True) if resume else None  # checked
         run, grid, members = _plan(given, saved, out, held)
         if not resume:  # one process writes the folder; made after every check has passed
             out.mkdir(parents=True, exist_ok=True)
@@ -160,26 +157,18 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
     return run, grid, search.plan(grid, settings["seeds"], settings["folds"])
 
 
-def _saved(out) -> dict | None:
-    if not (out / "config.json").exists():
-        return None
-    saved = folder.read_config(out)  # checked against its run_id
-    if not isinstance(saved.get("sweep"), dict):
-        raise ValueError(f"{out} holds a training run, not a sweep: resume it with jaxmlp train.")
-    if not isinstance(saved.get("run_id"), str):  # every sweep wrote one
-        raise ValueError(
-            f"{out / 'config.json'}: no run_id (the file was edited): start a new sweep."
-        )
-    return saved
-
-
 def _as_lists(given: dict) -> dict:
-    """``given`` with each swept setting a list of floats (one number becomes a list)."""
+    """``given`` with each swept setting a list of floats (one number becomes a list), each
+    value once."""
     lists = {}
     for name in SWEPT:
         if name in given:
             v = given[name]
             v = [float(x) for x in v] if isinstance(v, list | tuple) else [float(v)]
+            if not v:
+                raise ValueError(f"{as_flag(name)} needs at least one value.")
+            if len(set(v)) != len(v):
+                raise ValueError(f"{as_flag(name)} {v} repeats a value: give each value once.")
             lists[name] = v[0] if len(v) == 1 and name != "init_scale" else v
     return given | lists
 
@@ -194,6 +183,8 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     member_seeds = [settings["seed"]] if settings["seeds"] is None else settings["seeds"]
     if not isinstance(member_seeds, list) or not member_seeds:  # fit_population checks each
         raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {member_seeds!r}.")
+    if len(set(map(repr, member_seeds))) != len(member_seeds):  # repr: True is not 1
+        raise ValueError(f"--seeds {member_seeds} repeats a seed: give each seed once.")
     folds = settings["folds"]
     if folds is not None:
         search.kfold_rows(len(ds.x_train), folds, settings["seed"])  # checks folds

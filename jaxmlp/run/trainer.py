@@ -63,9 +63,7 @@ def train(
     with contextlib.ExitStack() as held:
         if resume:
             held.enter_context(folder.lock(out))
-        saved = folder.read_config(out) if resume else None
-        if saved is not None and "sweep" in saved:
-            raise ValueError(f"{out} holds a sweep, not a run: resume it with jaxmlp sweep")
+        saved = folder.read_saved(out, sweep=False) if resume else None
         settings = merge(given, saved)
         if saved is not None and "data" not in given:
             data.check_source(settings, saved["data"], out)
