@@ -163,6 +163,7 @@ def _add_sweep(commands):
         else:
             kind = kind if flag in lists else single(flag, kind)
             sweep.add_argument(flag, type=kind, metavar=metavar, help=flags.help_text(flag, text))
+    _no_header(sweep, "--data")
     sweep.add_argument(
         "--init-scale", metavar="S[,...]", help="multiply every initial parameter (default: 1)"
     )
@@ -251,6 +252,8 @@ def _sweep(args) -> int:
             given[name] = run.value_list("--" + name.replace("_", "-"), given[name])
     if args.seeds is not None:
         given["seeds"] = run.seed_list(args.seeds)
+    if args.header is not None:
+        given["header"] = args.header
     try:
         run.sweep(given, args.out, resume=args.resume)
     except run.SweepInterrupted as stop:

@@ -232,3 +232,5 @@ def test_the_command_line_says_header_or_no_header(tmp_path, capsys):
     assert cli.main([*args, "--header", "--out", str(tmp_path / "C")]) == 0
     assert "11 train" in capsys.readouterr().out
     assert cli.main([*args, "--header", "--no-header", "--out", str(tmp_path / "D")]) == 2
+    sweep = ["sweep", "--data", str(path), "--hidden", "2", "--epochs", "1", "--seeds", "2"]
+    assert cli.main([*sweep, "--no-header", "--out", str(tmp_path / "S")]) == 0

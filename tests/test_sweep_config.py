@@ -63,7 +63,9 @@ EPOCHS = {
 
 
 @pytest.mark.parametrize("edit", EPOCHS.values(), ids=EPOCHS)
-def test_an_edited_setting_outside_the_run_id_is_refused_naming_config_json(edit, folders, tmp_path, capsys):
+def test_an_edited_setting_outside_the_run_id_is_refused_naming_config_json(
+    edit, folders, tmp_path, capsys
+):
     """epochs, which the run_id leaves out (a resume may extend it), was checked only when
     built: "epochs must be an integer >= 1, got -5", "max_epoch must be ...", or "error:
     epochs" (a KeyError), none naming config.json; checkpoint_every likewise (and evaluate
