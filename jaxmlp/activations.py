@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 SELU_LAMBDA = 1.0507009873554805
 SELU_ALPHA = 1.6732632423543772
@@ -305,6 +306,7 @@ def register(
         )
     if name in _REGISTRY and _REGISTRY[name] in _BUILTIN:
         raise ValueError(f"{name!r} is a built-in activation and cannot be replaced.")
+    _check_elementwise({"fn": fn, "grad": grad, "grad2": grad2})
     act = Activation(name, fn, grad, grad2, smooth=bool(smooth))
     if _DEFINED.get(name, act) != act:
         # Programs are compiled with the MLP, which holds the name, as their cache key: a new
@@ -314,6 +316,28 @@ def register(
     _REGISTRY[name] = act
     _SPECS.clear()  # specs that name it are read afresh
     return act
+
+
+def _check_elementwise(rules: dict) -> None:
+    """Each rule, called on a sample z ``(2, 3)`` float32, must return an array of z's shape and
+    a floating dtype: a Python float or an ``(n,)`` result passes backprop (it broadcasts) and
+    fails later, deep inside the input Jacobian or the curvature passes."""
+    z = jnp.linspace(-1.5, 1.5, 6, dtype=jnp.float32).reshape(2, 3)
+    for rule, f in rules.items():
+        out = None if f is None else f(z)
+        if f is not None and not (
+            isinstance(out, jax.Array | np.ndarray)
+            and out.shape == z.shape
+            and jnp.issubdtype(out.dtype, jnp.floating)
+        ):
+            got = (
+                f"{type(out).__name__} of shape {np.shape(out)}, dtype {getattr(out, 'dtype', '-')}"
+            )
+            raise ValueError(
+                f"{rule}(z) must return an array shaped like z with a floating dtype (elementwise: "
+                f"z (2, 3) float32 gives (2, 3) float32), got {got}; use jnp.ones_like(z) * c "
+                "for a constant."
+            )
 
 
 def unregister(name: str) -> None:

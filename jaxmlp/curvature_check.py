@@ -15,10 +15,10 @@
     input     ``curvature.input_hessian`` against ``jax.hessian`` of each example's y in x
 
 Relative error of a pytree a against a reference r, leaf by leaf: ``max |a - r| / max(max |r|,
-1e-3 max over every leaf |r| + tiny)``, the worst leaf. Tolerances: 1e-10 against jax (round-off
-agreement, 1e-14 seen), 1e-6 against the central differences of the gradient (truncation
-h^2 |E'''| and round-off 1e-16 / h at h = 1e-5). An h'' 1 % off, a wrong output curvature or a
-dropped term of the R-backward pass leaves errors of 1e-4 and more: caught.
+1e-3 max over every leaf |r| + tiny)``, the worst leaf (NaN if any leaf is). Tolerances: 1e-10
+against jax (round-off agreement, 1e-14 seen), 1e-6 against the central differences of the
+gradient (truncation h^2 |E'''| and round-off 1e-16 / h at h = 1e-5). An h'' 1 % off, a wrong
+output curvature or a dropped term of the R-backward pass leaves errors of 1e-4 and more: caught.
 """
 
 import time
@@ -31,6 +31,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxmlp import activations as _activations
 from jaxmlp import backprop, curvature, losses, outputs
+from jaxmlp.gradient_check import worst
 from jaxmlp.gradient_matrix import KINK_MARGIN, _cell_data, kink_distance, valid_pairs
 from jaxmlp.mlp import MLP
 
@@ -42,19 +43,24 @@ CHECKS = ("hvp", "fd", "gn", "diagonal", "input")
 
 
 def relative_error(a, r) -> float:
-    """The worst leaf's ``max |a - r| / max(max |r_leaf|, FLOOR max |r| + tiny)``."""
+    """The worst leaf's ``max |a - r| / max(max |r_leaf|, FLOOR max |r| + tiny)``; NaN (or inf)
+    in any leaf of either makes it NaN (or inf), and the check fail."""
     a = [np.asarray(v, np.float64) for v in jax.tree.leaves(a)]
     r = [np.asarray(v, np.float64) for v in jax.tree.leaves(r)]
-    scale = max((float(np.max(np.abs(v), initial=0.0)) for v in r), default=0.0)
-    floor = FLOOR * scale + np.finfo(np.float64).tiny
-    return max(
-        (
-            float(np.max(np.abs(ai - ri), initial=0.0))
-            / max(float(np.max(np.abs(ri), initial=0.0)), floor)
+    floor = FLOOR * worst(np.max(np.abs(v), initial=0.0) for v in r) + np.finfo(np.float64).tiny
+    with np.errstate(invalid="ignore"):  # inf / inf (an inf in r): NaN, as meant
+        return worst(
+            np.max(np.abs(ai - ri), initial=0.0)
+            / np.maximum(np.max(np.abs(ri), initial=0.0), floor)
             for ai, ri in zip(a, r, strict=True)
-        ),
-        default=0.0,
-    )
+        )
+
+
+def _float64(net, params, x, t):
+    """params and x in float64, then t checked as ``net.cost`` takes it, in float64 (integer
+    labels one-hot: cast first, they would read as one target per example)."""
+    params, x = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), (params, x))
+    return params, *net._check_xt(params, x, t)
 
 
 def _cost(net, params, x, t):
@@ -83,14 +89,15 @@ def check_curvature(net, params, x, t, *, seed=0, fd=True, hvp_fn=None, checks=C
     (data at a kink)."""
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a jaxmlp.MLP, got {type(net).__name__}.")
+    if not isinstance(checks, list | tuple):
+        raise ValueError(f"checks must be a list or tuple of names, e.g. ('hvp',), got {checks!r}.")
     unknown = set(checks) - set(CHECKS)
     if unknown:
         raise ValueError(f"Unknown checks: {sorted(unknown)}. They need to be among {CHECKS}.")
     if not set(checks) - ({"fd"} if not fd else set()):  # an empty verdict would pass
         raise ValueError(f"No check to run: checks={tuple(checks)!r} with fd={fd}.")
     with jax.enable_x64(True):
-        params, x, t = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), (params, x, t))
-        x, t = net._check_xt(params, x, t)
+        params, x, t = _float64(net, params, x, t)
         hvp_fn = hvp_fn or (lambda p, x_, t_, v_: curvature.hvp(net, p, x_, t_, v_))
         rng = np.random.default_rng(seed)
         v = jax.tree.map(lambda p: jnp.asarray(rng.standard_normal(p.shape)), params)
@@ -148,8 +155,7 @@ def taylor_test_hessian(net, params, x, t, *, hvp_fn=None, seed=0, n_eps=20) -> 
     fits ~3 (its error hides under the cubic term at these eps); ``check_curvature``'s "hvp"
     against ``jax`` is the sharp one."""
     with jax.enable_x64(True):
-        params, x, t = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), (params, x, t))
-        x, t = net._check_xt(params, x, t)
+        params, x, t = _float64(net, params, x, t)
         flat, unravel = ravel_pytree(params)
         d = np.random.default_rng(seed).standard_normal(flat.size)
         d = jnp.asarray(d / np.linalg.norm(d))
@@ -204,7 +210,7 @@ class CurvatureMatrixReport(NamedTuple):
         return self.failing == 0
 
     def worst(self, check: str) -> float:
-        return max((r.errors[check] for r in self.rows if check in r.errors), default=0.0)
+        return worst(r.errors[check] for r in self.rows if check in r.errors)
 
     def to_dict(self) -> dict:
         return {

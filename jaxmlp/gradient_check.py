@@ -28,6 +28,7 @@ its data away from them, as the activation and loss records define them.
 import importlib
 from collections.abc import Callable
 from functools import partial
+from numbers import Real
 from typing import NamedTuple
 
 import jax
@@ -37,6 +38,7 @@ import numpy as np
 from jaxmlp import activations as _activations
 from jaxmlp.finite_differences import along_directions, central_differences, named_leaves
 from jaxmlp.mlp import MLP
+from jaxmlp.optim import _check_int, _is_real, _positive
 
 FLOOR = 1e-3
 EPS = 6e-6  # central-difference step in float64: truncation ~eps^2 meets round-off ~1e-16 / eps
@@ -59,6 +61,12 @@ SETTINGS = {
     # the 1e-2 of a 1 % error.
     "float32": Settings(rtol_autodiff=5e-3, rtol_fd=5e-3),
 }
+
+
+def worst(errors) -> float:
+    """The largest of ``errors`` (0.0 for none), NaN if any is NaN: the one rule for the worst
+    leaf, row or cell of every check (Python's ``max`` keeps a NaN only in first place)."""
+    return float(np.max(np.asarray(list(errors), np.float64), initial=0.0))
 
 
 def settings_for(dtype) -> Settings:
@@ -111,11 +119,11 @@ class Report(NamedTuple):
 
     @property
     def rel_err_autodiff(self) -> float:
-        return max(row.rel_err_autodiff for row in self.rows)
+        return worst(row.rel_err_autodiff for row in self.rows)
 
     @property
     def rel_err_fd(self) -> float:
-        return max(row.rel_err_fd for row in self.rows)
+        return worst(row.rel_err_fd for row in self.rows)
 
     def to_dict(self) -> dict:
         return {
@@ -206,11 +214,10 @@ def gradcheck(
     cfg = settings_for(dtype)
     if method not in METHODS:
         raise ValueError(f"Unknown method: {method!r}. It needs to be one of {list(METHODS)}.")
-    if isinstance(n_directions, bool) or not isinstance(n_directions, int) or n_directions < 1:
-        raise ValueError(f"n_directions must be a positive integer, got {n_directions!r}.")
+    _check_int("n_directions", n_directions, 1)
     eps = EPS if eps is None else eps
-    if isinstance(eps, bool) or not isinstance(eps, float | int) or not eps > 0:
-        raise ValueError(f"eps must be a positive number, got {eps!r}.")
+    _positive("eps", eps)
+    eps, n_directions = float(eps), int(n_directions)  # numpy's float32 would stay float32
     rtol_autodiff, rtol_fd = _tolerances(rtol, cfg)
     if method == "auto":
         method = "full" if net.n_params <= FULL_MAX else "directions"
@@ -225,7 +232,7 @@ def gradcheck(
             fd_pairs = list(zip(g, central_differences(key, params64, x64, t64, eps)))
         else:  # per leaf and direction: (<g, d_k>, f_k)
             fd_pairs = along_directions(key, params64, x64, t64, g, eps, n_directions, seed)
-    floor = FLOOR * max(float(np.max(np.abs(ai), initial=0.0)) for ai in a)
+    floor = FLOOR * worst(np.max(np.abs(ai), initial=0.0) for ai in a)
     floor += np.finfo(dtype).tiny
     rows = []
     for (l, name, leaf), gi, ai, (gd, fd) in zip(named_leaves(params), g, a, fd_pairs):
@@ -246,8 +253,8 @@ def gradcheck(
 def _tolerances(rtol, cfg: Settings) -> tuple[float, float]:
     if rtol is None:
         return cfg.rtol_autodiff, cfg.rtol_fd
-    pair = (rtol, rtol) if isinstance(rtol, float | int) else tuple(rtol)
-    if len(pair) != 2 or not all(isinstance(r, float | int) and r > 0 for r in pair):
+    pair = (rtol, rtol) if isinstance(rtol, Real) or not np.iterable(rtol) else tuple(rtol)
+    if len(pair) != 2 or not all(_is_real(r) and r > 0 for r in pair):
         raise ValueError(f"rtol must be a positive number or a pair of them, got {rtol!r}.")
     return float(pair[0]), float(pair[1])
 

@@ -18,7 +18,16 @@ import numpy as np
 
 from jaxmlp import activations as _activations
 from jaxmlp import backprop, losses, outputs
-from jaxmlp.gradient_check import EPS, FLOOR, KINK_MARGIN, SETTINGS, _cast, gradcheck, settings_for
+from jaxmlp.gradient_check import (
+    EPS,
+    FLOOR,
+    KINK_MARGIN,
+    SETTINGS,
+    _cast,
+    gradcheck,
+    settings_for,
+    worst,
+)
 from jaxmlp.mlp import MLP
 
 
@@ -72,12 +81,12 @@ class MatrixReport(NamedTuple):
 
     @property
     def worst_rel_err_autodiff(self) -> float:
-        return max((row.rel_err_autodiff for row in self.rows), default=0.0)
+        return worst(row.rel_err_autodiff for row in self.rows)
 
     @property
     def worst_rel_err_fd(self) -> float:
         fd = [row.rel_err_fd for row in self.rows if row.rel_err_fd is not None]
-        return max(fd, default=0.0)
+        return worst(fd)
 
     def to_dict(self) -> dict:
         return {
@@ -103,9 +112,9 @@ class MatrixReport(NamedTuple):
                 f"{('ok' if by_depth[d].ok else 'FAIL') if d in by_depth else '-':<4}"
                 for d in depths
             )
-            ad = max(row.rel_err_autodiff for row in by_depth.values())
+            ad = worst(row.rel_err_autodiff for row in by_depth.values())
             fd = [row.rel_err_fd for row in by_depth.values() if row.rel_err_fd is not None]
-            fd_text = f"{max(fd):>9.1e}" if fd else f"{'n/a':>9}"
+            fd_text = f"{worst(fd):>9.1e}" if fd else f"{'n/a':>9}"
             lines.append(f"{act:<{w}} {out:<11} {loss:<14} {marks} {ad:>9.1e} {fd_text}")
         lines.append(
             f"{self.cells} cells ({self.dtype}), {self.failing} failing; worst relative error "

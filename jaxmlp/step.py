@@ -46,17 +46,20 @@ def gradient_source(net, backprop: str = "hand") -> Callable:
 def correct(net, y, t, sample_weight=None):
     """Number of correct predictions in a batch (targets ``t (n, K)`` as the loss takes them);
     per unit for a thresholded output (sigmoid, threshold). With ``sample_weight (n,)``: the
-    weight of the correct ones, sum_i s_i hit_i."""
+    weight of the correct ones, sum_i s_i hit_i. NaN when any output is NaN, as the loss is
+    (argmax of a NaN row is 0 and NaN > 0.5 is false: such rows would count as correct)."""
     decides = outputs.get(net.output).decides
     if decides == "argmax":
         hits = jnp.argmax(y, -1) == jnp.argmax(t, -1)
     elif decides == "threshold":
         if sample_weight is None:
-            return jnp.sum((y > 0.5) == (t > 0.5)) / y.shape[-1]
+            count = jnp.sum((y > 0.5) == (t > 0.5)) / y.shape[-1]
+            return jnp.where(jnp.isnan(y).any(), jnp.nan, count)
         hits = jnp.mean((y > 0.5) == (t > 0.5), -1)
     else:
         return jnp.zeros(())
-    return jnp.sum(hits) if sample_weight is None else jnp.sum(sample_weight * hits)
+    count = jnp.sum(hits) if sample_weight is None else jnp.sum(sample_weight * hits)
+    return jnp.where(jnp.isnan(y).any(), jnp.nan, count)
 
 
 def is_classifier(net) -> bool:

@@ -5,6 +5,11 @@
     taylor_test(net, params, x, t)      the order of |E(w + eps d) - E(w) - eps <g, d>|: 2 if g is
                                         the gradient, 1 if not
 
+Both take E in float64 (x64 on while they run), as ``gradcheck``'s central differences do: a
+float32 point is exact in float64, and float32 round-off of E (~1e-7 |E|) hid the first-order
+remainder of a float32 gradient 1 % off (fitted order 2.25: a pass). The gradient under test
+stays in the dtype of params.
+
 The curvature's Taylor test (order 3 with the Hessian) is ``curvature_check.taylor_test_hessian``.
 """
 
@@ -12,17 +17,20 @@ import math
 from functools import partial
 from typing import NamedTuple
 
+import jax
 import numpy as np
 
 from jaxmlp.finite_differences import costs, flatten
 from jaxmlp.gradient_check import (
     FLOOR,
+    _cast,
     _hand,
     _leaves,
     _params_dtype,
     _static,
     gradcheck,
 )
+from jaxmlp.optim import _check_int, _is_real
 
 
 def _unit_direction(w: np.ndarray, seed: int) -> np.ndarray:
@@ -65,7 +73,11 @@ def eps_sweep(
     dtype = _params_dtype(params)
     if eps_values is None:
         eps_values = 10.0 ** -np.arange(1, 13) if dtype == np.float64 else 10.0 ** -np.arange(7)
-    eps_values = tuple(float(e) for e in eps_values)
+    given = tuple(eps_values) if np.iterable(eps_values) else eps_values
+    if not (isinstance(given, tuple) and given and all(_is_real(e) and e > 0 for e in given)):
+        raise ValueError(f"eps_values must be finite numbers > 0, one or more, got {given!r}.")
+    _check_int("n_directions", n_directions, 1)
+    eps_values = tuple(float(e) for e in given)
     x, t = net._check_xt(params, x, t)
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)
@@ -102,24 +114,31 @@ class TaylorResult(NamedTuple):
 
 def taylor_test(net, params, x, t, grad_fn=None, *, seed: int = 0, n_eps: int = 25) -> TaylorResult:
     """Fit the order p of ``|E(w + eps d) - E(w) - eps <g, d>| ~ eps^p`` along a random unit
-    direction d: p = 2 when g is the gradient, p = 1 when it is not, whatever eps.
+    direction d: p = 2 when g is the gradient, p = 1 when it is not (a gradient 1 % off fits
+    p ~ 1, in float32 as in float64).
 
-    The eps halve from 1e-1 (float64) or 1 (float32); the slope of log remainder against
-    log eps is fitted over the six smallest eps whose remainder exceeds 1000 round-offs of E.
+    E is taken in float64 at the point w of params (module docstring); g in params' dtype.
+    The eps halve from 1e-1; the slope of log remainder against log eps is fitted over the six
+    smallest eps whose remainder exceeds 1000 float64 round-offs of E plus ``eps * 10 u ||g||``
+    (u: the unit round-off of params' dtype; below it, g's own round-off, ~u ||g||, would read
+    as a wrong gradient). A float32 check thus resolves ``|<g - grad E, d>|`` above about
+    ``1e-6 ||g||``; fewer than three such eps give order NaN and no pass.
     """
     net.check_params(params)
     dtype = _params_dtype(params)
+    _check_int("n_eps", n_eps, 3)
     x, t = net._check_xt(params, x, t)
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)
-    named, w = flatten(params)
-    d = _unit_direction(w, seed)
-    start = 1e-1 if dtype == np.float64 else 1.0
-    eps = start * 2.0 ** -np.arange(n_eps)
-    rows = (w + np.concatenate([[0.0], eps])[:, None] * d).astype(dtype)
-    e = costs(key, named, rows, x, t)
+    eps = 1e-1 * 2.0 ** -np.arange(n_eps)
+    with jax.enable_x64(True):
+        params64, x64, t64 = _cast((params, x, t), np.float64)
+        named, w = flatten(params64)
+        d = _unit_direction(w, seed)
+        e = costs(key, named, w + np.concatenate([[0.0], eps])[:, None] * d, x64, t64)
     remainder = np.abs(e[1:] - e[0] - eps * float(g @ d))
-    noise = 1e3 * np.finfo(dtype).eps * max(abs(e[0]), np.finfo(dtype).tiny)
+    noise = 1e3 * np.finfo(np.float64).eps * max(abs(e[0]), np.finfo(np.float64).tiny)
+    noise = noise + eps * 10 * np.finfo(dtype).eps * np.linalg.norm(g)
     valid = np.flatnonzero(remainder > noise)
     if len(valid) < 3:
         order = math.nan  # the remainder is round-off at every eps: no verdict

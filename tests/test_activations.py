@@ -200,3 +200,27 @@ def test_a_re_registered_activation_is_never_run_by_a_program_compiled_for_the_o
     finally:
         activations.unregister("cube_for_tests")
         activations.unregister("fresh_cube_for_tests")
+
+
+def test_registration_refuses_rules_that_do_not_return_an_array_shaped_like_z():
+    """grad returning a Python float, or (n,) for (n, k) z, worked for backprop and then failed
+    deep inside input_jacobian, input_hessian or hessian_diagonal (TypeError, IndexError)."""
+    ok, identity = (lambda z: 2 * z), (lambda z: 2 * jnp.ones_like(z))
+    cases = [
+        ((ok, lambda z: 2.0, lambda z: 0.0), r"grad\(z\) must return"),
+        ((ok, identity, lambda z: 0.0), r"grad2\(z\) must return"),
+        ((ok, lambda z: 2 * z.sum(-1), None), r"shape \(2,\)"),
+        ((lambda z: z[0], identity, None), r"fn\(z\) must return.*\(2, 3\)"),
+        ((ok, lambda z: jnp.ones(z.shape, int), None), "int"),
+    ]
+    for rules, text in cases:
+        with pytest.raises(ValueError, match=text):
+            activations.register("bad_rule_for_tests", *rules)
+        assert "bad_rule_for_tests" not in activations.names()
+    act = activations.register("lin2_for_tests", ok, identity, lambda z: jnp.zeros_like(z))
+    try:
+        net = MLP((2, 3, 1), act.name, "identity", "sse")
+        params = net.init(jax.random.key(0))
+        assert net.input_hessian(params, jnp.ones((4, 2))).shape == (4, 1, 2, 2)
+    finally:
+        activations.unregister("lin2_for_tests")

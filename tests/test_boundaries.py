@@ -200,3 +200,23 @@ def test_an_init_scale_that_rounds_to_zero_is_refused():
     config = TrainConfig(epochs=1, batch_size="full")
     with pytest.raises(ValueError, match="init_scale = 1e-50 is outside the range of float32"):
         fit_population(NET, X, T, Optimizer("sgd"), config, hyper={"init_scale": [1.0, 1e-50]})
+
+
+def test_outputs_with_nan_give_accuracy_nan_as_they_give_loss_nan():
+    """argmax of a NaN row is 0 and NaN > 0.5 is false: such rows were counted correct
+    (accuracy 1.0 beside loss NaN)."""
+    from jaxmlp.step import correct
+
+    net = MLP((2, 3, 3), "relu", "softmax", "cross_entropy")
+    params = net.init(jax.random.key(0))
+    x = jnp.array([[3e38, -3e38], [3e38, 3e38], [0.1, 0.2]], jnp.float32)
+    assert np.isnan(net.apply(params, x)[:2]).all()
+    for s in (None, [1.0, 1.0, 1.0]):
+        result = evaluate(net, params, x, jnp.array([0, 0, 1]), sample_weight=s)
+        assert np.isnan(result["loss"]) and np.isnan(result["accuracy"]), result
+    y = jnp.array([[0.2, 0.8], [jnp.nan, 0.1]])
+    for output in ("softmax", "sigmoid"):
+        decider = MLP((2, 3, 2), "tanh", output, "mse")
+        for s in (None, jnp.ones(2)):
+            assert np.isnan(correct(decider, y, jnp.zeros((2, 2)), s)), (output, s)
+        assert not np.isnan(correct(decider, y[:1], jnp.zeros((1, 2))))

@@ -501,3 +501,54 @@ def test_a_curvature_check_that_checks_nothing_is_no_pass():
             check_curvature(net, params, x, t, **kwargs)
     with pytest.raises(ValueError, match="nothing was checked"):
         passes({})
+
+
+# -- a NaN anywhere, labels, checks --------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("x64")
+def test_a_nan_or_inf_in_any_leaf_fails_the_check_whichever_leaf_holds_it():
+    """The worst leaf was taken with Python's max, which keeps a NaN only in first place: an Hv
+    with a NaN in params[1]["w"] passed with errors of 1e-16."""
+    net = MLP((2, 3, 1), "tanh", "identity", "sse")
+    params, x, t, v = data(net)
+    ref = curvature.hvp(net, params, x, t, v)
+    for l, k in itertools.product((0, 1), ("w", "b")):
+        for bad in (np.nan, np.inf, -np.inf):
+            hv = jax.tree.map(np.array, ref)
+            hv[l][k].flat[0] = bad
+            np.testing.assert_equal(relative_error(hv, ref), abs(bad), err_msg=f"{l} {k}")
+            assert np.isnan(relative_error(ref, hv)), (l, k, bad)  # in the reference: inf / inf
+
+    def nan_in_last_w(p, x_, t_, v_):
+        hv = curvature.hvp(net, p, x_, t_, v_)
+        return [hv[0], hv[1] | {"w": hv[1]["w"].at[0, 0].set(jnp.nan)}]
+
+    errors = check_curvature(net, params, x, t, hvp_fn=nan_in_last_w, checks=("hvp", "fd"))
+    assert np.isnan(errors["hvp"]) and np.isnan(errors["fd"]) and not passes(errors)
+    cell = jaxmlp.curvature_check.CurvatureCell("tanh", "identity", "sse", 1, {"hvp": 0.0}, True)
+    rows = (cell, cell._replace(errors={"hvp": np.nan}, ok=False))
+    assert np.isnan(jaxmlp.curvature_check.CurvatureMatrixReport(rows, 0.0).worst("hvp"))
+
+
+@pytest.mark.usefixtures("x64")
+def test_integer_labels_are_taken_by_the_curvature_checks_as_by_gradcheck():
+    """t was cast to float64 before its check: labels (n,) read as one target per example."""
+    net = MLP((2, 3, 3), "tanh", "softmax", "cross_entropy")
+    params, x, _, _ = data(net, n=4)
+    labels = jnp.array([0, 2, 1, 1])
+    by_labels = check_curvature(net, params, x, labels)
+    assert passes(by_labels)
+    assert by_labels == check_curvature(net, params, x, jax.nn.one_hot(labels, 3))
+    assert taylor_test_hessian(net, params, x, labels).ok
+    with pytest.raises(ValueError, match="labels"):
+        check_curvature(net, params, x, jnp.array([0, 3, 1, 1]))
+
+
+@pytest.mark.usefixtures("x64")
+def test_checks_given_as_one_string_is_refused_with_the_right_call():
+    net = MLP((2, 3, 1), "tanh", "identity", "sse")
+    params, x, t, _ = data(net)
+    with pytest.raises(ValueError, match=r"checks must be a list or tuple of names.*\('hvp',\)"):
+        check_curvature(net, params, x, t, checks="hvp")
+    assert set(check_curvature(net, params, x, t, checks=["hvp"])) == {"hvp"}

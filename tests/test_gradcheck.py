@@ -262,3 +262,87 @@ def test_bad_input_names_the_bad_value():
         with pytest.raises(error) as info:
             call()
         assert text in str(info.value)
+
+
+# -- NaN, float32 Taylor, numbers -----------------------------------------------------------------
+
+
+def test_the_worst_error_is_nan_when_any_leaf_or_cell_is_nan():
+    """Python's max keeps a NaN only in first place: a NaN in a later leaf vanished from the
+    report's worst error (the leaf itself failed)."""
+    from jaxmlp.gradient_matrix import CellCheck, MatrixReport
+
+    with jax.enable_x64(True):
+        params, x, t = data(NET, jnp.float64)
+        report = gradcheck(NET, params, x, t, grad_fn=mutated(scale(3, "b", np.nan)))
+    assert not report.ok and np.isnan(report.rel_err_autodiff) and np.isnan(report.rel_err_fd)
+    cell = CellCheck("tanh", "identity", "sse", 1, 0.0, 0.0, True)
+    matrix = MatrixReport((cell, cell._replace(rel_err_autodiff=np.nan, rel_err_fd=np.nan)), "x", 0)
+    assert np.isnan(matrix.worst_rel_err_autodiff) and np.isnan(matrix.worst_rel_err_fd)
+    assert "nan" in str(matrix)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_taylor_test_catches_a_gradient_one_percent_off_in_float32_and_float64(dtype):
+    """In float32 the cost's round-off hid the first-order remainder of a gradient scaled by
+    1.01: order 2.25, ok. The cost is now taken in float64 at the float32 point."""
+    net = MLP((2, 3, 1), "tanh", "identity", "sse")
+    with jax.enable_x64(dtype == "float64"):
+        params = net.init(jax.random.key(0), dtype)
+        x = jnp.array([[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]], dtype)
+        t = jnp.array([1.0, 0.0, 2.0], dtype)
+        right = taylor_test(net, params, x, t)
+        assert right.ok and 1.9 <= right.order <= 2.1, str(right)
+        for factor in (1.01, 0.99):
+
+            def off(p, x_, t_, f=factor):
+                return jax.tree.map(lambda g: g * f, net.backprop(p, x_, t_))
+
+            wrong = taylor_test(net, params, x, t, off)
+            assert not wrong.ok and 0.9 <= wrong.order <= 1.2, str(wrong)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_taylor_test_passes_float32_gradients_of_larger_nets_and_fails_their_twins(dtype):
+    with jax.enable_x64(dtype == "float64"):
+        params, x, t = data(NET, dtype)
+        for seed in range(3):
+            assert taylor_test(NET, params, x, t, seed=seed).ok
+            wrong = taylor_test(NET, params, x, t, mutated(scale(0, "w")), seed=seed)
+            assert not wrong.ok and wrong.order < 1.2, str(wrong)
+
+
+@pytest.mark.usefixtures("x64")
+def test_eps_sweep_refuses_no_eps_and_eps_that_are_not_positive_and_finite():
+    params, x, t = data(NET, jnp.float64)
+    for bad in ([], [-1e-3, 0.0], [1e-3, np.inf], [1e-3, np.nan], "1e-3"):
+        with pytest.raises(ValueError, match="eps_values must be"):
+            eps_sweep(NET, params, x, t, bad)
+    assert eps_sweep(NET, params, x, t, np.array([1e-4], np.float32)).eps == (
+        float(np.float32(1e-4)),
+    )
+
+
+@pytest.mark.usefixtures("x64")
+def test_numpy_scalars_are_taken_as_numbers():
+    params, x, t = data(NET, jnp.float64)
+    base = gradcheck(NET, params, x, t, method="directions", n_directions=4, eps=1e-5)
+    for kwargs in (
+        {"rtol": np.float32(1e-2)},
+        {"rtol": (np.float64(1e-9), np.float32(1e-4))},
+        {"eps": np.float32(1e-5)},
+        {"n_directions": np.int64(4)},
+    ):
+        report = gradcheck(NET, params, x, t, method="directions", **({"n_directions": 4,
+                           "eps": 1e-5} | kwargs))  # fmt: skip
+        assert report.ok and len(report.rows) == len(base.rows), kwargs
+    assert type(gradcheck(NET, params, x, t, eps=np.int64(1)).eps) is float  # a plain float
+    for kwargs, text in (
+        ({"rtol": True}, "True"),
+        ({"eps": np.True_}, "True"),
+        ({"n_directions": np.float64(4.0)}, "4.0"),
+        ({"n_directions": True}, "True"),
+        ({"rtol": np.float32(np.nan)}, "nan"),
+    ):
+        with pytest.raises(ValueError, match=text):
+            gradcheck(NET, params, x, t, **kwargs)
