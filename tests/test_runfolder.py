@@ -448,7 +448,8 @@ def test_runs_killed_at_random_moments_resume_to_the_uninterrupted_bits(tmp_path
             if kills >= KILLS:  # enough: let it finish
                 assert ended(process) == 0, process.err
                 break
-            if rng.random() < 0.3:  # while it starts, loads and resumes
+            if resume and rng.random() < 0.3:  # while it starts, loads and resumes (a new
+                # folder's first kill is mid-run: on a loaded machine startup outlasts the delay)
                 deadline = time.monotonic() + rng.uniform(1.0, 4.0)
                 while process.poll() is None and time.monotonic() < deadline:
                     time.sleep(0.005)
@@ -473,4 +474,4 @@ def test_runs_killed_at_random_moments_resume_to_the_uninterrupted_bits(tmp_path
             if name.endswith(".json"):
                 strict_json(out / name)
         assert epochs_logged(out) == list(range(1, 151))
-    assert len({e for e in killed_at if 0 < e < 150}) >= 3, killed_at  # kills mid-run
+    assert len({e for e in killed_at if 0 < e < 150}) >= 2, killed_at  # kills mid-run
