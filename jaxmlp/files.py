@@ -156,10 +156,11 @@ def read_header(path, *, header: bool | None = None, encoding: str = "utf-8") ->
 def _decode(path, encoding) -> str:
     try:
         codec = codecs.lookup(encoding)
+        "0".encode(codec.name)  # a text codec: base64, zlib (bytes) and rot13 (str) are not
     except (LookupError, TypeError):
         raise ValueError(
-            f"Unknown encoding: {encoding!r}. Use a Python codec name such as 'utf-8', "
-            "'latin-1' or 'cp1252'."
+            f"Unknown encoding: {encoding!r} is not a text encoding. Use a Python codec name "
+            "such as 'utf-8', 'latin-1' or 'cp1252'."
         ) from None
     with open(path, "rb") as f:
         data = f.read()
@@ -167,11 +168,6 @@ def _decode(path, encoding) -> str:
         codec = codecs.lookup("utf-8-sig")  # skip a byte-order mark
     try:
         return data.decode(codec.name)
-    except LookupError:  # a codec of bytes to bytes (base64, zlib) or str to str (rot13)
-        raise ValueError(
-            f"Unknown encoding: {encoding!r} is not a text encoding. Use a Python codec name "
-            "such as 'utf-8', 'latin-1' or 'cp1252'."
-        ) from None
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(

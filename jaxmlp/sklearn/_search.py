@@ -37,16 +37,12 @@ one population per value. ``solver="lbfgs"`` and ``early_stopping=True`` are ref
 import functools
 import numbers
 import time
-import warnings
-from collections import Counter
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
-from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing, indexable, shuffle
@@ -55,6 +51,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from jaxmlp.sklearn import _solvers
 from jaxmlp.sklearn._base import BaseMLP
+from jaxmlp.sklearn._cv_results import ranks, report_failures
 from jaxmlp.sklearn._forward import precision
 
 
@@ -128,30 +125,6 @@ def _train(members: list, dtype) -> list:
                 final[k] = jax.tree.map(lambda a: a[k], host)  # noqa: B023
         opt_state = _solvers.set_hyperparams(opt_state, dtype, learning_rate=rates)
     return final
-
-
-def _report_failures(errors: list, total: int, error_score) -> None:
-    """``GridSearchCV``'s report of the fits that failed (``errors``, their messages): a
-    ValueError when all ``total`` did, else a FitFailedWarning (they score ``error_score``)."""
-    if not errors:
-        return
-    details = "\n".join(
-        f"{'-' * 80}\n{n} fits failed with the following error:\n{error}"
-        for error, n in Counter(errors).items()
-    )
-    if len(errors) == total:
-        raise ValueError(
-            f"\nAll the {total} fits failed.\nIt is very likely that your model is "
-            f"misconfigured.\n\nBelow are more details about the failures:\n{details}"
-        )
-    warnings.warn(
-        f"\n{len(errors)} fits failed out of a total of {total}.\nThe score on these "
-        f"train-test partitions for these parameters will be set to {error_score}.\nIf these "
-        "failures are not expected, you can try to debug them by setting error_score='raise'."
-        f"\n\nBelow are more details about the failures:\n{details}",
-        FitFailedWarning,
-        stacklevel=3,
-    )
 
 
 class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
@@ -322,7 +295,7 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
                 scores["train_score"][i] = self.scorer_(
                     est, _safe_indexing(X, train), _safe_indexing(y, train)
                 )
-        _report_failures(errors, len(fitted), self.error_score)
+        report_failures(errors, len(fitted), self.error_score)
         if not self.return_train_score:
             del scores["train_score"]
         return scores
@@ -350,7 +323,7 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         results["params"] = candidates
         results |= splits("test_score") | stats("test_score")
         mean = results["mean_test_score"]
-        results["rank_test_score"] = _ranks(mean)
+        results["rank_test_score"] = ranks(mean)
         if "train_score" in table:
             results |= splits("train_score") | stats("train_score")
         results |= splits("n_iter")
@@ -397,12 +370,3 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
     @property
     def classes_(self):
         return self.best_estimator_.classes_
-
-
-def _ranks(mean) -> np.ndarray:
-    """``GridSearchCV``'s ranks of the mean scores: 1 the highest, ties sharing the lowest
-    rank, nan last; all 1 when every mean is nan (every point failed somewhere)."""
-    if np.isnan(mean).all():
-        return np.ones(len(mean), np.int32)
-    filled = np.nan_to_num(mean, nan=np.nanmin(mean) - 1)
-    return rankdata(-filled, method="min").astype(np.int32)
