@@ -35,7 +35,7 @@ from jaxmlp.datasets.named import (
     READS_DATA_DIR,
 )
 from jaxmlp.datasets.split import SEED_LIMIT, check_seed, stratified_split, validation_split
-from jaxmlp.datasets.standardize import Standardizer
+from jaxmlp.datasets.standardize import Standardizer, prepare
 from jaxmlp.datasets.targets import MAX_CLASSES, MIN_PER_CLASS, TARGETS, TASK_CHOICES, TASKS
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "names",
     "one_hot",
     "posterior",
+    "prepare",
     "stratified_split",
     "validation_split",
 ]
@@ -364,17 +365,17 @@ def _assemble(
     if val_fraction:
         x, t, x_val, t_val = validation_split(x, t, val_fraction, seed)
     scaler = Standardizer.fit(x) if standardize else None
-    prepare = functools.partial(scaler.apply if scaler else targets.as_dtype, dtype=dtype)
+    inputs = functools.partial(prepare, scaler, dtype=dtype)
     encode = targets.TARGET_DTYPES[task]
     return Dataset(
         name=name,
         task=task,
         n_classes=n_classes,
-        x_train=prepare(x),
+        x_train=inputs(x),
         t_train=encode(t),
-        x_val=None if x_val is None else prepare(x_val),
+        x_val=None if x_val is None else inputs(x_val),
         t_val=None if t_val is None else encode(t_val),
-        x_test=None if x_test is None else prepare(x_test),
+        x_test=None if x_test is None else inputs(x_test),
         t_test=None if t_test is None else encode(t_test),
         info=info | {"standardizer": scaler},
     )

@@ -55,3 +55,9 @@ class Standardizer(NamedTuple):
 
     def invert(self, x) -> np.ndarray:
         return np.asarray(x, self.mean.dtype) * self.std + self.mean
+
+
+def prepare(scaler: Standardizer | None, x, dtype=np.float32) -> np.ndarray:
+    """Inputs ``x`` as a model takes them: standardised by ``scaler`` (None: as they are), in
+    ``dtype``."""
+    return targets.as_dtype(x, dtype) if scaler is None else scaler.apply(x, dtype)

@@ -69,7 +69,7 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     scaler = None
     if standardize == "yes":
         scaler = datasets.Standardizer.fit(x, dtype=dtype if old else np.float64)
-    scale = functools.partial(scaler.apply, dtype=dtype) if scaler else (lambda a: a.astype(dtype))
+    scale = functools.partial(datasets.prepare, scaler, dtype=dtype)
     ds = dataclasses.replace(
         ds,
         x_train=scale(x),

@@ -105,9 +105,7 @@ class Model(NamedTuple):
     def scale(self, x) -> np.ndarray:
         """Checked inputs ``x (n, d)`` as training saw them: standardised by the run's
         ``scaler`` (from their full precision), in the run's dtype."""
-        if self.scaler is None:
-            return x.astype(self.dtype)
-        return self.scaler.apply(x, dtype=self.dtype)
+        return datasets.prepare(self.scaler, x, self.dtype)
 
     def encode(self, t) -> np.ndarray:
         """Targets as the data gave them, encoded as training encoded them."""
