@@ -15,12 +15,12 @@ import csv
 import io
 import math
 import os
-import re
-import warnings
 import zipfile
 from typing import NamedTuple
 
 import numpy as np
+
+from jaxmlp.csv_fields import columns_of_numbers, is_number, read_labels
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
 HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
@@ -88,11 +88,11 @@ def _is_header(path, first: list, rest: list) -> bool:
     missing values) is data; a row of names, or one with a name atop a column of numbers, is a
     header. A row that mixes numbers with names over columns of names (``5.1,3.5,setosa``, or
     numeric names over string labels) could be either: a ValueError asks."""
-    words = [i for i, field in enumerate(first) if field and not _is_number(field)]
+    words = [i for i, field in enumerate(first) if field and not is_number(field)]
     if not words:
         return False
     if len(words) == len(first) or any(
-        rest and all(_is_number(fields[i].strip()) for _, fields in rest if i < len(fields))
+        rest and all(is_number(fields[i].strip()) for _, fields in rest if i < len(fields))
         for i in words
     ):
         return True
@@ -124,11 +124,10 @@ def read_csv(
         raise ValueError(f"{path}: has a header but no data rows.")
     label = _label_index(path, names, label_column)
     features = [i for i in range(len(names)) if i != label]
-    x = [[_number(path, line, names[i], fields[i]) for i in features] for line, fields in rows]
     labels = [(line, fields[label].strip()) for line, fields in rows]
     return (
-        np.array(x, np.float64).reshape(len(x), len(features)),
-        _labels(path, names[label], labels),
+        columns_of_numbers(path, names, rows, features),
+        read_labels(path, names[label], labels),
         [names[i] for i in features],
         names[label],
     )
@@ -142,8 +141,7 @@ def read_features(path, skip=(), *, header: bool | None = True, encoding: str = 
     keep = [i for i, name in enumerate(names) if not has_header or name not in skip]
     if not rows:
         raise ValueError(f"{path}: has a header but no data rows.")
-    x = [[_number(path, line, names[i], fields[i]) for i in keep] for line, fields in rows]
-    x = np.array(x, np.float64).reshape(len(x), len(keep))
+    x = columns_of_numbers(path, names, rows, keep)
     return x, [names[i] for i in keep] if has_header else None
 
 
@@ -196,72 +194,6 @@ def _label_index(path, header, label_column) -> int:
             "the label column's name."
         )
     return index
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
-
-
-def _number(path, line, column, field) -> float:
-    if not field.strip():
-        raise ValueError(f"{path}, line {line}, column {column!r}: missing value; impute it.")
-    try:
-        value = float(field)
-    except ValueError:
-        raise ValueError(
-            f"{path}, line {line}, column {column!r}: cannot read {field!r} as a number."
-        ) from None
-    if not np.isfinite(value):
-        raise ValueError(
-            f"{path}, line {line}, column {column!r}: NaN or Inf value {field!r}; remove or "
-            "impute it."
-        )
-    return value
-
-
-def _labels(path, column, labels) -> np.ndarray:
-    """Numbers if every label is one (each checked finite), else the strings as class names."""
-    for line, field in labels:
-        if not field:
-            raise ValueError(f"{path}, line {line}, column {column!r}: missing label.")
-    if all(_is_number(field) for _, field in labels):
-        if all(_INTEGER.fullmatch(field) for _, field in labels):
-            return _integers(path, column, labels)
-        return np.array([_number(path, line, column, field) for line, field in labels])
-    missing = [(line, field) for line, field in labels if field.lower() in MISSING_LABELS]
-    for word in sorted({field for _, field in missing}):
-        lines = [line for line, field in missing if field == word]
-        warnings.warn(
-            f"{path}: label {word!r} ({len(lines)} row{'s' * (len(lines) > 1)}, first line "
-            f"{lines[0]}) reads as a missing value; it is taken as a class of its own.",
-            UserWarning,
-            stacklevel=4,
-        )
-    return np.array([field for _, field in labels])
-
-
-MISSING_LABELS = ("na", "n/a", "nan", "null", "none", "?", "missing")
-_INTEGER = re.compile(r"[+-]?\d+")
-
-
-def _integers(path, column, labels) -> np.ndarray:
-    """Integer labels: float64 where it holds them all exactly (|k| <= 2**53), else int64
-    (float64 would merge 2**53 + 1 into 2**53); a ValueError past int64."""
-    values = [int(field) for _, field in labels]
-    if all(abs(v) <= 2**53 for v in values):
-        return np.array(values, np.float64)
-    info = np.iinfo(np.int64)
-    for (line, field), v in zip(labels, values, strict=True):
-        if not info.min <= v <= info.max:
-            raise ValueError(
-                f"{path}, line {line}, column {column!r}: the integer label {field} is past "
-                "the int64 range; write the labels as names (a letter in front) or smaller."
-            )
-    return np.array(values, np.int64)
 
 
 def numeric(dtype) -> bool:

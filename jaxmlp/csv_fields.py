@@ -1,0 +1,80 @@
+"""One CSV field read as a number or a class label: what a number is, written once for the
+features, the labels and the header detection of ``jaxmlp.files``."""
+
+import re
+import warnings
+
+import numpy as np
+
+
+def columns_of_numbers(path, names, rows, columns) -> np.ndarray:
+    """``(n, len(columns))`` float64: the fields at positions ``columns`` of the ``rows``
+    ``(line, fields)`` of a table whose columns are ``names``, each read by ``number``."""
+    x = [[number(path, line, names[i], fields[i]) for i in columns] for line, fields in rows]
+    return np.array(x, np.float64).reshape(len(x), len(columns))
+
+
+def is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+def number(path, line, column, field) -> float:
+    if not field.strip():
+        raise ValueError(f"{path}, line {line}, column {column!r}: missing value; impute it.")
+    try:
+        value = float(field)
+    except ValueError:
+        raise ValueError(
+            f"{path}, line {line}, column {column!r}: cannot read {field!r} as a number."
+        ) from None
+    if not np.isfinite(value):
+        raise ValueError(
+            f"{path}, line {line}, column {column!r}: NaN or Inf value {field!r}; remove or "
+            "impute it."
+        )
+    return value
+
+
+def read_labels(path, column, labels) -> np.ndarray:
+    """Numbers if every label is one (each checked finite), else the strings as class names."""
+    for line, field in labels:
+        if not field:
+            raise ValueError(f"{path}, line {line}, column {column!r}: missing label.")
+    if all(is_number(field) for _, field in labels):
+        if all(_INTEGER.fullmatch(field) for _, field in labels):
+            return _integers(path, column, labels)
+        return np.array([number(path, line, column, field) for line, field in labels])
+    missing = [(line, field) for line, field in labels if field.lower() in MISSING_LABELS]
+    for word in sorted({field for _, field in missing}):
+        lines = [line for line, field in missing if field == word]
+        warnings.warn(
+            f"{path}: label {word!r} ({len(lines)} row{'s' * (len(lines) > 1)}, first line "
+            f"{lines[0]}) reads as a missing value; it is taken as a class of its own.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return np.array([field for _, field in labels])
+
+
+MISSING_LABELS = ("na", "n/a", "nan", "null", "none", "?", "missing")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def _integers(path, column, labels) -> np.ndarray:
+    """Integer labels: float64 where it holds them all exactly (|k| <= 2**53), else int64
+    (float64 would merge 2**53 + 1 into 2**53); a ValueError past int64."""
+    values = [int(field) for _, field in labels]
+    if all(abs(v) <= 2**53 for v in values):
+        return np.array(values, np.float64)
+    info = np.iinfo(np.int64)
+    for (line, field), v in zip(labels, values, strict=True):
+        if not info.min <= v <= info.max:
+            raise ValueError(
+                f"{path}, line {line}, column {column!r}: the integer label {field} is past "
+                "the int64 range; write the labels as names (a letter in front) or smaller."
+            )
+    return np.array(values, np.int64)
