@@ -1,7 +1,16 @@
 """One CSV field read as a number or a class label: what a number is, written once for the
-features, the labels and the header detection of ``jaxmlp.files``."""
+features, the labels and the header detection of ``jaxmlp.files``.
+
+A number is written as C, R and pandas write one: ASCII digits with an optional sign, decimal
+point and exponent (``1000``, ``-2.5``, ``.5``, ``1e-3``), spaces around it allowed; ``inf``
+and ``nan`` are numbers too, refused as values. What else Python's ``float`` reads is refused
+wherever it stands (feature, label, a first row that may be a header), not guessed at:
+digit-group underscores (``1_000``) and digits of other scripts (Arabic-Indic ``\u0663``,
+full-width ``\uff13``), which no other CSV reader takes for numbers.
+"""
 
 import re
+import unicodedata
 import warnings
 
 import numpy as np
@@ -14,23 +23,42 @@ def columns_of_numbers(path, names, rows, columns) -> np.ndarray:
     return np.array(x, np.float64).reshape(len(x), len(columns))
 
 
-def is_number(field: str) -> bool:
+_NUMBER = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf|infinity|nan)", re.ASCII | re.IGNORECASE
+)
+
+
+def is_number(path, line, column, field: str) -> bool:
+    """Whether ``field`` is a number (the module's rule); a ValueError naming the place where
+    ``float`` alone would read it as one."""
+    text = field.strip()
+    if _NUMBER.fullmatch(text):
+        return True
     try:
-        float(field)
+        float(text)
     except ValueError:
         return False
-    return True
+    other = next((c for c in text if ord(c) > 127), None)
+    why = (
+        f"{other!r} is U+{ord(other):04X} {unicodedata.name(other, '')}"
+        if other
+        else "digit-group underscores"
+    )
+    raise ValueError(
+        f"{path}, line {line}, column {column!r}: {field!r} is a number to Python, not in a CSV "
+        f"file ({why}); write it in ASCII digits 0-9 with an optional sign, point and exponent "
+        "(1000, -2.5, 1e-3), or as a name that is no number."
+    )
 
 
 def number(path, line, column, field) -> float:
     if not field.strip():
         raise ValueError(f"{path}, line {line}, column {column!r}: missing value; impute it.")
-    try:
-        value = float(field)
-    except ValueError:
+    if not is_number(path, line, column, field):
         raise ValueError(
             f"{path}, line {line}, column {column!r}: cannot read {field!r} as a number."
-        ) from None
+        )
+    value = float(field)
     if not np.isfinite(value):
         raise ValueError(
             f"{path}, line {line}, column {column!r}: NaN or Inf value {field!r}; remove or "
@@ -44,7 +72,7 @@ def read_labels(path, column, labels) -> np.ndarray:
     for line, field in labels:
         if not field:
             raise ValueError(f"{path}, line {line}, column {column!r}: missing label.")
-    if all(is_number(field) for _, field in labels):
+    if all([is_number(path, line, column, field) for line, field in labels]):  # each checked
         if all(_INTEGER.fullmatch(field) for _, field in labels):
             return _integers(path, column, labels)
         return np.array([number(path, line, column, field) for line, field in labels])
@@ -61,7 +89,7 @@ def read_labels(path, column, labels) -> np.ndarray:
 
 
 MISSING_LABELS = ("na", "n/a", "nan", "null", "none", "?", "missing")
-_INTEGER = re.compile(r"[+-]?\d+")
+_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 
 
 def _integers(path, column, labels) -> np.ndarray:

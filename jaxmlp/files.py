@@ -2,7 +2,8 @@
 
 Every error names the file (and the line, for CSV). A CSV file's first row is a header of column
 names unless it is all numbers (then it is data, and the columns are named ``column_0``,
-``column_1``...); ``header=True`` or ``False`` says so instead. The bytes are decoded with
+``column_1``...); ``header=True`` or ``False`` says so instead. What a number is (ASCII, as C
+and pandas write one) and how labels are read: ``csv_fields``. The bytes are decoded with
 ``encoding`` (UTF-8 by default, a byte-order mark skipped). An ``.npy`` array, alone or in an
 ``.npz`` archive, is read only after its header's shape and dtype are checked against the bytes
 that hold it, so a hostile header cannot make us allocate 10^15 elements. Complex numbers and
@@ -60,7 +61,7 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
         raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
     first = [field.strip() for field in rows[0][1]]
     if header is None:
-        header = _is_header(path, first, rows[1:])
+        header = _is_header(path, rows)
     if header:
         names, rows = first, rows[1:]
         if len(set(names)) != len(names):
@@ -83,16 +84,28 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
     return Table(names, rows, header)
 
 
-def _is_header(path, first: list, rest: list) -> bool:
-    """Whether the first row ``first`` names the columns: a row of numbers (or empty fields,
-    missing values) is data; a row of names, or one with a name atop a column of numbers, is a
-    header. A row that mixes numbers with names over columns of names (``5.1,3.5,setosa``, or
-    numeric names over string labels) could be either: a ValueError asks."""
-    words = [i for i, field in enumerate(first) if field and not is_number(field)]
+def _is_header(path, rows: list) -> bool:
+    """Whether the first of the ``rows`` ``(line, fields)`` names the columns: a row of numbers
+    (or empty fields, missing values) is data; a row of names, or one with a name atop a column
+    of numbers, is a header. A row that mixes numbers with names over columns of names
+    (``5.1,3.5,setosa``, or numeric names over string labels) could be either: a ValueError
+    asks."""
+    (start, first), rest = rows[0], rows[1:]
+    first = [field.strip() for field in first]
+    words = [
+        i
+        for i, field in enumerate(first)
+        if field and not is_number(path, start, f"column_{i}", field)
+    ]
     if not words:
         return False
     if len(words) == len(first) or any(
-        rest and all(is_number(fields[i].strip()) for _, fields in rest if i < len(fields))
+        rest
+        and all(
+            is_number(path, line, f"column_{i}", fields[i])
+            for line, fields in rest
+            if i < len(fields)
+        )
         for i in words
     ):
         return True

@@ -1,0 +1,67 @@
+"""Data a reader could take silently for something else (issue csvq): a cell only Python reads
+as a number, one label written two ways, a pandas index column, an example shape predict
+refused, a test file lacking one of the run's classes. Each test marked "failed before" failed
+on the code before its fix."""
+
+import numpy as np
+import pytest
+
+from jaxmlp import files
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- 1. what a number is --------------------------------------------------------------------
+
+
+ONLY_PYTHON = ["1_000", "\u0663", "\uff13", "\u0661.5", "1_0e2"]  # float() reads them all
+
+
+@pytest.mark.parametrize("cell", ONLY_PYTHON)
+def test_a_number_only_python_reads_is_refused_in_features_labels_and_header(cell, tmp_path):
+    # failed before: '1_000' read as 1000 and Arabic-Indic or full-width digits as digits;
+    # a first row holding one was taken for a header; a label column of them, for numbers
+    feature = _write(tmp_path, "f.csv", f"a,b,y\n1,2,0\n{cell},4,1\n5,6,0\n")
+    message = rf"line 3, column 'a': {cell!r} is a number to Python, not in a CSV file"
+    with pytest.raises(ValueError, match=message):
+        files.read_csv(feature)
+    with pytest.raises(ValueError, match=message):
+        files.read_features(feature)
+    label = _write(tmp_path, "l.csv", f"a,y\n1,0\n2,{cell}\n3,1\n")
+    with pytest.raises(ValueError, match=rf"line 3, column 'y': {cell!r} is a number to Python"):
+        files.read_csv(label)
+    names = _write(tmp_path, "n.csv", f"a,y\n1,cat\n2,dog\n3,{cell}\n")
+    with pytest.raises(ValueError, match=rf"line 4, column 'y': {cell!r} is a number to Python"):
+        files.read_csv(names)
+    first = _write(tmp_path, "h.csv", f"{cell},2,0\n3,4,1\n5,6,0\n")
+    with pytest.raises(ValueError, match=rf"line 1, column 'column_0': {cell!r} is a number"):
+        files.read_csv(first)
+
+
+def test_the_message_says_why_and_how_to_write_the_number(tmp_path):
+    path = _write(tmp_path, "u.csv", "a,y\n1_000,0\n\uff13,1\n")
+    with pytest.raises(ValueError, match=r"digit-group underscores.*ASCII digits 0-9"):
+        files.read_csv(path)
+    path = _write(tmp_path, "w.csv", "a,y\n\uff13,1\n2,0\n")
+    with pytest.raises(ValueError, match=r"U\+FF13 FULLWIDTH DIGIT THREE"):
+        files.read_csv(path)
+
+
+def test_spaces_exponents_signs_inf_and_nan_read_as_before(tmp_path):
+    # pins the intended rule: spaces around a number are fine, 'inf' and 'nan' are numbers that
+    # are then refused as such, '1e' is not a number
+    path = _write(tmp_path, "s.csv", "a,b,y\n 1 ,+2.5e1, 0\n.5,-3.,1\n")
+    x, labels, _, _ = files.read_csv(path)
+    np.testing.assert_array_equal(x, [[1, 25], [0.5, -3]])
+    np.testing.assert_array_equal(labels, [0, 1])
+    for cell in ("inf", "-Infinity", "nan", "NaN"):
+        bad = _write(tmp_path, "i.csv", f"a,b,y\n1,2,0\n{cell},4,1\n")
+        with pytest.raises(ValueError, match=r"line 3, column 'a': NaN or Inf value"):
+            files.read_csv(bad)
+    half = _write(tmp_path, "e.csv", "a,b,y\n1,2,0\n1e,4,1\n")
+    with pytest.raises(ValueError, match=r"line 3, column 'a': cannot read '1e' as a number"):
+        files.read_csv(half)
