@@ -68,14 +68,27 @@ def number(path, line, column, field) -> float:
 
 
 def read_labels(path, column, labels) -> np.ndarray:
-    """Numbers if every label is one (each checked finite), else the strings as class names."""
+    """The ``labels`` ``(line, field)`` of a column: numbers if every label is one (each checked
+    finite; ``1`` and ``1.0`` are one class), the strings as class names if none is (a word of
+    ``MISSING_LABELS`` warns). A column mixing the two is refused: among names ``1`` and ``1.0``
+    would be two classes, and a number's class would hang on the rest of the column."""
     for line, field in labels:
         if not field:
             raise ValueError(f"{path}, line {line}, column {column!r}: missing label.")
-    if all([is_number(path, line, column, field) for line, field in labels]):  # each checked
+    kinds = [is_number(path, line, column, field) for line, field in labels]  # each checked
+    if all(kinds):
         if all(_INTEGER.fullmatch(field) for _, field in labels):
             return _integers(path, column, labels)
         return np.array([number(path, line, column, field) for line, field in labels])
+    numbers = [(line, field) for (line, field), is_one in zip(labels, kinds, strict=True)
+               if is_one and field.lower() not in MISSING_LABELS]  # fmt: skip
+    if numbers:
+        (at, one), (there, name) = numbers[0], labels[kinds.index(False)]
+        raise ValueError(
+            f"{path}, column {column!r}: the labels mix numbers ({one!r}, line {at}) with names "
+            f"({name!r}, line {there}): among names '1' and '1.0' would be two classes, among "
+            "numbers one. Write every label as a name (a letter in front: 'c1') or as a number."
+        )
     missing = [(line, field) for line, field in labels if field.lower() in MISSING_LABELS]
     for word in sorted({field for _, field in missing}):
         lines = [line for line, field in missing if field == word]

@@ -65,3 +65,37 @@ def test_spaces_exponents_signs_inf_and_nan_read_as_before(tmp_path):
     half = _write(tmp_path, "e.csv", "a,b,y\n1,2,0\n1e,4,1\n")
     with pytest.raises(ValueError, match=r"line 3, column 'a': cannot read '1e' as a number"):
         files.read_csv(half)
+
+
+# -- 2. a label column holds numbers or names -------------------------------------------------
+
+
+def test_a_label_column_mixing_numbers_and_names_is_refused(tmp_path):
+    # failed before: '1' and '1.0' were two classes beside 'cat' (three in all), one class
+    # without it; a number's class depended on the other labels of the column
+    path = _write(tmp_path, "m.csv", "a,y\n1,1\n2,1.0\n3,cat\n4,cat\n")
+    message = r"m.csv, column 'y': the labels mix numbers \('1', line 2\) with names \('cat', line"
+    with pytest.raises(ValueError, match=message + r" 4\): among names '1' and '1.0' would be"):
+        files.read_csv(path)
+    distinct = _write(tmp_path, "d.csv", "a,y\n0,1\n1,dog\n2,2\n")  # no number twice: refused too
+    with pytest.raises(ValueError, match=r"numbers \('1', line 2\) with names \('dog', line 3\)"):
+        files.read_csv(distinct)
+
+
+def test_numbers_alone_are_one_class_per_value_and_missing_words_stay_names(tmp_path):
+    numbers = _write(tmp_path, "n.csv", "a,y\n1,1\n2,1.0\n3,2\n4, 1e0\n")
+    np.testing.assert_array_equal(files.read_csv(numbers)[1], [1, 1, 2, 1])
+    names = _write(tmp_path, "w.csv", "a,y\n1,cat\n2,nan\n3,dog\n")
+    with pytest.warns(UserWarning, match=r"label 'nan' .* missing value"):
+        np.testing.assert_array_equal(files.read_csv(names)[1], ["cat", "nan", "dog"])
+
+
+def test_the_command_line_refuses_mixed_labels_in_one_line(tmp_path, capsys):
+    from jaxmlp import cli
+
+    rows = "".join(f"{i},{['1', '1.0', 'cat'][i % 3]}\n" for i in range(12))
+    path = _write(tmp_path, "m.csv", "a,y\n" + rows)
+    args = ["train", "--data", str(path), "--hidden", "2", "--epochs", "1", "--no-progress"]
+    assert cli.main([*args, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the labels mix numbers" in err, err
