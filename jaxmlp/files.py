@@ -16,6 +16,7 @@ import csv
 import io
 import math
 import os
+import re
 import zipfile
 from typing import NamedTuple
 
@@ -25,6 +26,7 @@ from jaxmlp.csv_fields import columns_of_numbers, is_number, read_labels
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
 HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
+_UNNAMED = re.compile(r"Unnamed: \d+")  # pandas' name for a column its header left unnamed
 
 
 # -- CSV -------------------------------------------------------------------------------------------
@@ -64,6 +66,13 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
         header = _is_header(path, rows)
     if header:
         names, rows = first, rows[1:]
+        unnamed = next((i for i, n in enumerate(names) if not n or _UNNAMED.fullmatch(n)), None)
+        if unnamed is not None:
+            raise ValueError(
+                f"{path}: column {unnamed} of the header has no name ({names[unnamed]!r}): a "
+                "data frame's index written with the data? Write it with to_csv(index=False), "
+                "or drop or name the column."
+            )
         if len(set(names)) != len(names):
             twice = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"{path}: the header names columns {twice} more than once.")

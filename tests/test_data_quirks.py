@@ -99,3 +99,32 @@ def test_the_command_line_refuses_mixed_labels_in_one_line(tmp_path, capsys):
     assert cli.main([*args, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the labels mix numbers" in err, err
+
+
+# -- 3. an unnamed column -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first", ["", "Unnamed: 0", " "])
+def test_an_unnamed_column_a_pandas_index_is_refused_with_a_hint(first, tmp_path):
+    # failed before: the index column (row numbers) trained as a feature named '' (exit 0)
+    rows = "".join(f"{i},{i % 3}.5,{i % 2},{'ab'[i % 2]}\n" for i in range(8))
+    path = _write(tmp_path, "p.csv", f"{first},a,b,label\n{rows}")
+    message = rf"p.csv: column 0 of the header has no name \({first.strip()!r}\).*index=False"
+    with pytest.raises(ValueError, match=message):
+        files.read_csv(path)
+    with pytest.raises(ValueError, match=message):
+        files.read_features(path, ("label",))
+    inner = _write(tmp_path, "i.csv", "a,,label\n1,2,x\n3,4,y\n")
+    with pytest.raises(ValueError, match=r"i.csv: column 1 of the header has no name \(''\)"):
+        files.read_csv(inner)
+
+
+def test_the_command_line_refuses_an_index_column_in_one_line(tmp_path, capsys):
+    from jaxmlp import cli
+
+    rows = "".join(f"{i},{i % 3}.5,{'ab'[i % 2]}\n" for i in range(12))
+    path = _write(tmp_path, "p.csv", ",a,label\n" + rows)
+    args = ["train", "--data", str(path), "--hidden", "2", "--epochs", "1", "--no-progress"]
+    assert cli.main([*args, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "index=False" in err, err
