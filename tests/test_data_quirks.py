@@ -128,3 +128,30 @@ def test_the_command_line_refuses_an_index_column_in_one_line(tmp_path, capsys):
     assert cli.main([*args, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "index=False" in err, err
+
+
+# -- 4. the example shape training flattened ---------------------------------------------------
+
+
+def test_predict_takes_the_example_shape_training_took(tmp_path, capsys):
+    # failed before: trained on x (n, 3, 1) (flattened to (n, 3)), predict refused that shape:
+    # "inputs must have shape (n, 3) with n >= 1, got (5, 3, 1)"
+    from jaxmlp import cli, load_run
+
+    x = np.random.default_rng(0).normal(size=(40, 3, 1))
+    np.savez(tmp_path / "d.npz", x=x, y=(x[:, 0, 0] + x[:, 2, 0] > 0).astype(int))
+    run = tmp_path / "run"
+    args = ["--hidden", "4", "--epochs", "2", "--no-progress", "--out", str(run)]
+    assert cli.main(["train", "--data", str(tmp_path / "d.npz"), *args]) == 0
+    np.savez(tmp_path / "shaped.npz", x=x[:5])
+    np.save(tmp_path / "flat.npy", x[:5, :, 0])
+    printed = []
+    for name in ("shaped.npz", "flat.npy"):
+        capsys.readouterr()
+        assert cli.main(["predict", str(run), "--input", str(tmp_path / name)]) == 0, name
+        printed.append(capsys.readouterr().out)
+    assert printed[0] == printed[1] and printed[0].count("\n") == 6
+    model = load_run(run)
+    np.testing.assert_array_equal(model.outputs(x[:5]), model.outputs(x[:5, :, 0]))
+    with pytest.raises(ValueError, match=r"x: inputs must have shape \(n, 3\) .*got \(5, 2, 2\)"):
+        model.outputs(np.zeros((5, 2, 2)))

@@ -36,7 +36,14 @@ from jaxmlp.datasets.named import (
 )
 from jaxmlp.datasets.split import SEED_LIMIT, check_seed, stratified_split, validation_split
 from jaxmlp.datasets.standardize import Standardizer, prepare
-from jaxmlp.datasets.targets import MAX_CLASSES, MIN_PER_CLASS, TARGETS, TASK_CHOICES, TASKS
+from jaxmlp.datasets.targets import (
+    MAX_CLASSES,
+    MIN_PER_CLASS,
+    TARGETS,
+    TASK_CHOICES,
+    TASKS,
+    as_rows,
+)
 
 __all__ = [
     "CACHE_ENV",
@@ -52,6 +59,7 @@ __all__ = [
     "TASK_CHOICES",
     "Dataset",
     "Standardizer",
+    "as_rows",
     "check_seed",
     "default_output_and_loss",
     "describe",

@@ -2,6 +2,7 @@
 numbers) and their labels encoded as the task needs (``TARGETS``), the task inferred by the rule
 ``from_arrays`` states."""
 
+import math
 import warnings
 
 import numpy as np
@@ -51,13 +52,20 @@ def check_xy(x, y, x_name, y_name):
         raise ValueError(
             f"{x_name} has {len(x)} examples but {y_name} has {len(y)} labels: they must match."
         )
-    x = x.reshape(len(x), -1)
+    x = as_rows(x)
     check_finite(x, x_name)
     if y.dtype == bool:
         y = y.astype(np.int8)
     if files.numeric(y.dtype):
         check_finite(y, y_name)
     return x, y
+
+
+def as_rows(x) -> np.ndarray:
+    """Inputs ``x (n, ...)`` as rows ``(n, d)``: the axes after the first flattened in C order
+    (``(n, 3, 1)`` is ``(n, 3)``), the one rule for what training and a trained model take."""
+    x = np.asarray(x)
+    return x.reshape(len(x), math.prod(x.shape[1:])) if x.ndim > 2 else x
 
 
 def check_finite(a, name):

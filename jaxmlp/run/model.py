@@ -141,13 +141,16 @@ def column_order(names, feature_names, label_name, where: str) -> list[int]:
 
 
 def check_inputs(x, n_features: int, where: str) -> np.ndarray:
-    """``x`` as float64 ``(n, n_features)``, or a ValueError naming ``where`` and the problem."""
-    x = np.asarray(x)
+    """``x`` as float64 ``(n, n_features)``, or a ValueError naming ``where`` and the problem.
+    More axes are flattened as training flattened them (``datasets.as_rows``)."""
+    shape = np.shape(x)
+    x = datasets.as_rows(x)
     if x.ndim == 1 and n_features == 1:
         x = x[:, None]
     if x.ndim != 2 or x.shape[1] != n_features or len(x) == 0:
         raise ValueError(
-            f"{where}: inputs must have shape (n, {n_features}) with n >= 1, got {x.shape}."
+            f"{where}: inputs must have shape (n, {n_features}) with n >= 1 (more axes are "
+            f"flattened, as in training), got {shape}."
         )
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{where}: inputs must be numbers, got dtype {x.dtype}.")
