@@ -155,3 +155,80 @@ def test_predict_takes_the_example_shape_training_took(tmp_path, capsys):
     np.testing.assert_array_equal(model.outputs(x[:5]), model.outputs(x[:5, :, 0]))
     with pytest.raises(ValueError, match=r"x: inputs must have shape \(n, 3\) .*got \(5, 2, 2\)"):
         model.outputs(np.zeros((5, 2, 2)))
+
+
+# -- 5. a test file lacking some of the run's classes ------------------------------------------
+
+
+def _labelled(path, rows, seed, keep="abc"):
+    """Two features and labels a, b, c (from the features), only the rows labelled in ``keep``;
+    returns the features and labels written."""
+    x = np.random.default_rng(seed).normal(size=(rows, 2))
+    labels = np.array(list("abc"))[(x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5)]
+    x, labels = x[np.isin(labels, list(keep))], labels[np.isin(labels, list(keep))]
+    lines = [f"{a!r},{b!r},{k}" for (a, b), k in zip(x.tolist(), labels, strict=True)]
+    path.write_text("\n".join(["f1,f2,label", *lines]) + "\n")
+    return x, labels
+
+
+@pytest.fixture(scope="module")
+def abc_run(tmp_path_factory):
+    from jaxmlp import cli
+
+    here = tmp_path_factory.mktemp("abc")
+    _labelled(here / "train.csv", 90, seed=0)
+    args = ["--hidden", "6", "--epochs", "5", "--no-progress", "--out", str(here / "run")]
+    assert cli.main(["train", "--data", str(here / "train.csv"), *args]) == 0
+    return here / "run"
+
+
+@pytest.mark.parametrize("keep", ["ac", "b"])
+def test_evaluate_on_a_file_lacking_some_of_the_runs_classes(keep, abc_run, tmp_path, capsys):
+    # failed before: "'...' has classes ['a', 'c'], the run's are ['a', 'b', 'c']: they must be
+    # the same" (one class: "A multiclass task needs at least 2 classes"), exit 2
+    import json
+
+    from jaxmlp import cli, load_run
+
+    x, labels = _labelled(tmp_path / "part.csv", 40, seed=1, keep=keep)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(abc_run), "--data", str(tmp_path / "part.csv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["train"]
+    model = load_run(abc_run)
+    p = model.outputs(x).astype(np.float64)  # softmax over the run's three classes
+    t = np.searchsorted(["a", "b", "c"], labels)  # the run's class indices, not the file's
+    per_example = -np.log(p[np.arange(len(t)), t])
+    loss = per_example.mean() if model.net.reduction == "mean" else per_example.sum()
+    assert result["n"] == len(x) and model.classes == ["a", "b", "c"]
+    assert result["accuracy"] == pytest.approx(np.mean(p.argmax(1) == t), abs=1e-12)
+    assert result["loss"] == pytest.approx(loss, rel=1e-5)
+    assert model.evaluate(x, labels)["loss"] == pytest.approx(loss, rel=1e-5)
+
+
+def test_evaluate_names_the_labels_the_run_never_saw(abc_run, tmp_path, capsys):
+    from jaxmlp import cli
+
+    path = tmp_path / "new.csv"
+    path.write_text("f1,f2,label\n0.1,0.2,a\n0.3,0.1,d\n-1,2,e\n1,1,d\n")
+    assert cli.main(["evaluate", str(abc_run), "--data", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "['d', 'e']" in err and "['a', 'b', 'c']" in err, err
+
+
+def test_labels_encode_as_a_runs_classes_with_any_of_them_absent():
+    from jaxmlp import datasets
+
+    x = np.arange(8.0).reshape(4, 2)
+    ds = datasets.from_arrays(x, np.array([2, 2, 0, 2]), task="multiclass", classes=[0, 1, 2])
+    np.testing.assert_array_equal(ds.t_train, [2, 2, 0, 2])
+    assert ds.n_classes == 3 and ds.info["classes"] == [0, 1, 2]
+    binary = datasets.from_arrays(x, np.array(["yes"] * 4), task="binary", classes=["no", "yes"])
+    np.testing.assert_array_equal(binary.t_train, [[1], [1], [1], [1]])
+    with pytest.raises(ValueError, match=r"y has labels \['maybe'\] outside the classes"):
+        datasets.from_arrays(
+            x, np.array(["yes", "maybe"] * 2), task="binary", classes=["no", "yes"]
+        )
+    with pytest.raises(ValueError, match="classes go with a binary or multiclass task"):
+        datasets.from_arrays(x, np.arange(4.0), task="regression", classes=[0, 1])
+    with pytest.raises(ValueError, match="classes applies to files and arrays, not to 'xor'"):
+        datasets.load("xor", classes=[0, 1])

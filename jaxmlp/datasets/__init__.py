@@ -43,6 +43,7 @@ from jaxmlp.datasets.targets import (
     TASK_CHOICES,
     TASKS,
     as_rows,
+    encode_as,
 )
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "check_seed",
     "default_output_and_loss",
     "describe",
+    "encode_as",
     "from_arrays",
     "load",
     "names",
@@ -129,6 +131,7 @@ def load(
     header=None,
     encoding="utf-8",
     dtype=np.float32,
+    classes=None,
 ) -> Dataset:
     """The data set called ``name_or_path`` (``names()``), or read from a .csv or .npz file.
 
@@ -146,12 +149,15 @@ def load(
         detect (a first row of numbers only is data).
       encoding: CSV only: the file's text encoding (a Python codec name).
       dtype: of the inputs ``x_*``, float32 or float64 (a file's numbers as read).
+      classes: files only: a trained model's classes, as ``from_arrays`` takes them.
     """
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
     dtype = _check_dtype(dtype)
     task = targets.check_task(task)
     if isinstance(name_or_path, str) and name_or_path in named.SETS:
         spec = named.SETS[name_or_path]
+        if classes is not None:
+            raise ValueError(f"classes applies to files and arrays, not to {name_or_path!r}.")
         if task not in ("auto", spec.task) and not (
             task == "classification" and spec.task != "regression"
         ):
@@ -188,6 +194,7 @@ def load(
         n=n,
         info=info,
         dtype=dtype,
+        classes=classes,
     )
 
 
@@ -205,6 +212,7 @@ def from_arrays(
     n=None,
     info=None,
     dtype=np.float32,
+    classes=None,
 ) -> Dataset:
     """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened), at least two
     examples, and labels or targets ``y (n,)`` or ``(n, K)``. Classes are renumbered 0..K-1
@@ -219,6 +227,8 @@ def from_arrays(
     better read with task="regression"); a single value is refused; anything else is
     regression. "classification" reads the labels as classes (binary, multiclass or
     multilabel); "regression" as numbers. Test labels of a class absent from ``y`` warn.
+    ``classes`` (a trained model's, in its order; a binary or multiclass ``task``) encodes the
+    labels as their indices: any class may be absent, a label outside them is an error.
     """
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
     dtype = _check_dtype(dtype)
@@ -245,7 +255,7 @@ def from_arrays(
     targets.check_range(y, "y")
     if y_test is not None:
         targets.check_range(y_test, "y_test")
-    t, t_test, task, n_classes, classes = targets.encode_targets(y, y_test, task)
+    t, t_test, task, n_classes, classes = targets.encode_targets(y, y_test, task, classes)
     if n is not None:
         x, t = split.subset(x, t, n, seed)
     info = dict(info or {}) | ({"classes": classes} if classes is not None else {})

@@ -101,8 +101,18 @@ def as_dtype(x, dtype=np.float32, name="x") -> np.ndarray:
     return x.astype(dtype)
 
 
-def encode_targets(y, y_test, task):
-    """``(t, t_test, task, n_classes, classes)``: ``y`` encoded as ``TARGETS[task]`` says."""
+def encode_targets(y, y_test, task, classes=None):
+    """``(t, t_test, task, n_classes, classes)``: ``y`` encoded as ``TARGETS[task]`` says; with
+    ``classes`` (a trained model's) as their indices (``encode_as``)."""
+    if classes is not None:
+        if task not in ("binary", "multiclass"):
+            raise ValueError(f"classes go with a binary or multiclass task, got task={task!r}.")
+        if y.ndim == 2 and y.shape[1] != 1:
+            raise ValueError(
+                f"A {task} task needs one label per example, got y of shape {y.shape}."
+            )
+        t_test = None if y_test is None else encode_as(y_test, classes, task, "y_test")
+        return encode_as(y, classes, task, "y"), t_test, task, len(classes), list(classes)
     both = y if y_test is None else np.concatenate([y, y_test])
     numeric = files.numeric(y.dtype)
     if not numeric and y.dtype.kind not in "US":
@@ -149,6 +159,18 @@ def encode_targets(y, y_test, task):
         encode = lambda a: np.searchsorted(classes, a.reshape(-1)).astype(np.int32)  # noqa: E731
     t_test = None if y_test is None else encode(y_test)
     return encode(y), t_test, task, len(classes), classes.tolist()
+
+
+def encode_as(y, classes, task: str, name: str = "y") -> np.ndarray:
+    """Labels ``y`` as indices into ``classes`` (a trained model's, in its order), encoded as
+    ``TARGETS[task]`` says; any class may be absent. A number matches an equal number (``1``,
+    ``1.0``), a name only itself; a ValueError names the labels outside ``classes``."""
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = [v for v in np.unique(y).tolist() if v not in index]
+    if unknown:
+        raise ValueError(f"{name} has labels {unknown[:10]} outside the classes {list(classes)}.")
+    labels = np.array([index[v] for v in np.asarray(y).reshape(-1).tolist()], np.int32)
+    return labels[:, None].astype(np.float32) if task == "binary" else labels
 
 
 def _infer_task(y, both, numeric, classification=False) -> str:

@@ -111,12 +111,7 @@ class Model(NamedTuple):
         """Targets as the data gave them, encoded as training encoded them."""
         t = np.asarray(t)
         if self.task in CLASSIFICATION:
-            index = {c: i for i, c in enumerate(self.class_names())}
-            unknown = [v for v in np.unique(t.reshape(-1)).tolist() if v not in index]
-            if unknown:
-                raise ValueError(f"t has labels {unknown[:5]} outside the classes {list(index)}.")
-            labels = np.array([index[v] for v in t.reshape(-1).tolist()], np.int32)
-            return labels[:, None].astype(np.float32) if self.task == "binary" else labels
+            return datasets.encode_as(t, self.class_names(), self.task, "t")
         return t.reshape(len(t), -1).astype(np.float32)
 
 

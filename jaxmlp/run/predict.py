@@ -12,7 +12,7 @@ import numpy as np
 from jaxmlp import checkpoint, datasets, files
 from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder
-from jaxmlp.run.model import check_inputs, column_order, load_run
+from jaxmlp.run.model import CLASSIFICATION, check_inputs, column_order, load_run
 from jaxmlp.run.settings import DEFAULTS, as_json, precision
 
 
@@ -58,21 +58,23 @@ def evaluate_run(
 
 def _other_data(config, model, name, data_dir, label_column, header, encoding):
     """The data set or file ``name`` as the run's model takes it: labels from the run's label
-    column (or ``label_column``) read as the run's task, inputs by name and standardised by the
-    run's scaler, no validation split."""
+    column (or ``label_column``) read as the run's task (a file's classes as indices into the
+    run's: any may be absent), inputs by name and standardised by the run's scaler, no
+    validation split."""
     settings = config["settings"]
-    csv_file = str(name).lower().endswith(".csv")
+    csv_file, named = str(name).lower().endswith(".csv"), name in datasets.names()
+    classes = model.class_names() if model.task in CLASSIFICATION and not named else None
     if csv_file and label_column is None:
         label_column = _label_column(name, model, settings, header, encoding)
     ds = datasets.load(
         name, data_dir=data_dir, seed=settings.get("seed", 0), standardize=False,
         label_column=-1 if label_column is None else label_column, header=header,
-        encoding=encoding, dtype=np.float64,
-        task=model.task if name not in datasets.names() else None,
+        encoding=encoding, dtype=np.float64, task=None if named else model.task,
+        classes=classes,
     )  # fmt: skip
     if ds.task != model.task:
         raise ValueError(f"{name!r} is a {ds.task} data set; the run learned {model.task}.")
-    classes, run_classes = ds.info.get("classes"), model.classes
+    classes, run_classes = ds.info.get("classes"), model.classes  # a named set's own classes
     if classes is not None and run_classes is not None and as_json(classes) != as_json(run_classes):
         raise ValueError(
             f"{name!r} has classes {classes}, the run's are {run_classes}: they must be the same."
