@@ -26,7 +26,7 @@ from jaxmlp import activations, losses, outputs
 # A step of a net on n examples is tiny below this many flops (6 |w| n): there XLA:CPU's calls
 # cost more than their arithmetic. Its products of at most ``_TINY_PRODUCT`` multiplications
 # are written elementwise (``product``); populations of tiny members also compile with
-# ``epochs._TINY_MEMBER_OPTIONS``.
+# ``member_epochs._TINY_MEMBER_OPTIONS``.
 TINY_STEP_FLOPS = 1e5
 _TINY_PRODUCT = 256
 

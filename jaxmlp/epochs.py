@@ -4,8 +4,8 @@ An epoch shuffles with ``jax.random`` on the device and scans the steps over dat
 several epochs are fused into one ``lax.scan`` call, so a small net pays no per-step dispatch.
 Epoch e's randomness is ``fold_in(key, e)``. The optimizer's numbers (``Optimizer.build``'s
 ``hyper``: learning rate, momentum...) are arguments of the program, not constants, so another
-value never recompiles. A population is the same program under ``jax.vmap`` over members, with
-early stopping, restore-best and divergence tracked per member inside the scan.
+value never recompiles. A population runs the same epoch under ``jax.vmap`` over members
+(``member_epochs``).
 """
 
 import dataclasses
@@ -20,8 +20,8 @@ from jax import lax
 
 from jaxmlp import backprop as bp
 from jaxmlp import second_order, sharding
-from jaxmlp.optim import FIRST_ORDER, HYPERPARAMETERS, Optimizer
-from jaxmlp.step import all_finite, correct, step_halves, update_if
+from jaxmlp.optim import HYPERPARAMETERS, Optimizer
+from jaxmlp.step import correct, step_halves, update_if
 
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
 _FLOPS_PER_CALL = 2e8
@@ -34,11 +34,6 @@ _STATE_BYTES_PER_CALL = 2**26
 # epochs therefore run as scans of a few epochs each, whose per-epoch outputs take at most this
 # many bytes, so that a tiny network's (XOR's) inner scan is one kernel.
 _SMALL_LOOP_BYTES = 512
-# Populations of tiny members (``backprop.is_tiny``) compile with these (``_tiny_member_options``).
-_TINY_MEMBER_OPTIONS = {
-    "xla_cpu_experimental_ynn_fusion_type": "",
-    "xla_cpu_use_fusion_emitters": False,
-}
 # Placeholders for the numbers passed as arguments: programs cache on the optimizer's structure.
 _PLACEHOLDERS = {"lr": 1.0, "momentum": 0.5, "weight_decay": 1.0, "clip_norm": 1.0}
 
@@ -126,7 +121,7 @@ def epoch_loss(net, losses, weights):
     return jnp.sum(w * losses) / jnp.maximum(jnp.sum(w), jnp.finfo(losses.dtype).tiny)
 
 
-def _epoch(
+def make_epoch(
     net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last: bool, guard: bool = True
 ):
     """``epoch((params, opt_state, stopped, bad), e, x, t, s, x_val, t_val, s_val, key) ->
@@ -137,7 +132,8 @@ def _epoch(
     no bookkeeping per epoch. With weights, ``out["train_weight"]`` is the epoch's total
     weight (the denominator of its accuracy). Without ``guard`` every step updates and ``bad``
     notes non-finite losses only, for a caller that finds non-finite gradients in the
-    parameters and then redoes the epochs guarded (``make_member_epochs``)."""
+    parameters and then redoes the epochs guarded
+    (``member_epochs.make_member_epochs``)."""
     grads_and_metrics, update = halves
     steps = steps_per_epoch(n, batch_size, drop_last)
     dropout = net.dropout > 0
@@ -195,7 +191,7 @@ def _epoch(
 def _scan_epochs(one, carry, epochs):
     """``lax.scan(one, carry, epochs)`` as scans of a few epochs each (see
     ``_SMALL_LOOP_BYTES``); the same bits as one flat scan."""
-    c = _inner_epochs(len(epochs), jax.eval_shape(one, carry, epochs[0])[1])
+    c = inner_epochs(len(epochs), jax.eval_shape(one, carry, epochs[0])[1])
     carry, out = lax.scan(lambda c_, es: lax.scan(one, c_, es), carry, epochs.reshape(-1, c))
     return carry, jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
 
@@ -211,7 +207,7 @@ def make_epochs(
     ``keep``: the outputs also hold every epoch's ``(params, opt_state)`` under ``"states"``."""
 
     def run(params, opt_state, x, t, x_val, t_val, key, hyper, epochs, s=None, s_val=None):
-        epoch = _epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val, drop_last)
+        epoch = make_epoch(net, spec.halves(net, hyper), n, batch_size, mesh, has_val, drop_last)
 
         def one(carry, e):
             carry, out = epoch(carry, e, x, t, s, x_val, t_val, s_val, key)
@@ -225,163 +221,14 @@ def make_epochs(
     return jax.jit(run, donate_argnums=(0, 1))
 
 
-class Member(NamedTuple):
-    """One member's carry through the fused epochs (a population stacks them on axis 0).
-    Epoch counts are 1-based, 0 while nothing happened. ``best_params`` is None without
-    early stopping."""
-
-    params: list
-    opt_state: object
-    stopped: jax.Array  # frozen: diverged or out of patience
-    best_params: list | None
-    best_val_loss: jax.Array
-    bad_epochs: jax.Array
-    stop_epoch: jax.Array  # the epoch after which patience ran out
-    diverged_epoch: jax.Array
-    diverged_step: jax.Array
-    bad: jax.Array  # the first non-finite step's index in the run (-1: none), as in _epoch
-
-
-@functools.lru_cache(maxsize=32)
-def make_member_epochs(
-    net,
-    spec: StepSpec,
-    n: int,
-    batch_size: int,
-    mesh,
-    has_val: bool,
-    patience,
-    rows: bool,
-    drop_last: bool,
-):
-    """``run(members, x, t, x_val, t_val, rows, val_rows, keys, hyper, epochs) -> (members,
-    out)``: the solo epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``,
-    ``hyper`` (and of ``rows``/``val_rows``, each member's training and validation rows of the
-    shared ``x``, when ``rows``), with early stopping after ``patience`` epochs without a better
-    validation loss and divergence tracked per member. ``out (groups, P, c, k)``: each epoch's
-    ``member_outputs(has_val)`` (an epoch writes its history once), per group of ``c`` epochs
-    the call ran; the host puts them in place (no transposing copy on the device).
-
-    The epochs run a few at a time. Under ``vmap`` a guarded step (``update_if``) selects
-    between both branches, every parameter and optimizer state every step (~15 % of a Fashion
-    Adam population's time), and checks every gradient (~25 % of XOR's). So while no member is
-    frozen, first-order members run unguarded, checking losses: their update carries a NaN or
-    inf gradient into the parameters, where it stays (tests/test_optim.py). If a member went
-    bad or out of patience, or a parameter is not finite after them, the epochs rerun guarded
-    from the same carry: the same run up to XLA's fusion (bit for bit for SGD and Adam, within
-    the population's bound with momentum and weight decay, tests/test_population.py).
-    """
-    steps = steps_per_epoch(n, batch_size, drop_last)
-
-    def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs, guard):
-        if rows:
-            x, t, x_val, t_val = x[rows_], t[rows_], x[val_rows], t[val_rows]
-        halves = spec.halves(net, hyper)
-        epoch = _epoch(net, halves, n, batch_size, mesh, has_val, drop_last, guard)
-
-        def one(m, e):
-            carry = (m.params, m.opt_state, m.stopped, m.bad)
-            (params, opt_state, _, bad), out = epoch(carry, e, x, t, None, x_val, t_val, None, key)
-            live = ~m.stopped & (bad < 0)
-            m = m._replace(params=params, opt_state=opt_state, bad=bad)
-            if patience:  # the rule of fit's early stopping, per member
-                better = live & (out["val_loss"] < m.best_val_loss)
-                bad_epochs = jnp.where(better, 0, m.bad_epochs + live)
-                out_of_patience = live & (bad_epochs >= patience)
-                m = m._replace(
-                    best_params=jax.tree.map(
-                        lambda a, b: jnp.where(better, a, b), params, m.best_params
-                    ),
-                    best_val_loss=jnp.where(better, out["val_loss"], m.best_val_loss),
-                    bad_epochs=bad_epochs,
-                    stopped=m.stopped | out_of_patience,
-                    stop_epoch=jnp.where(out_of_patience, e + 1, m.stop_epoch),
-                )
-            return m, jnp.stack([out[name] for name in member_outputs(has_val)])
-
-        return lax.scan(one, m, epochs)
-
-    data = 0 if rows else None
-    axes = (0, None, None, None, None, data, data, 0, 0, None)
-    fast, guarded = (
-        jax.vmap(functools.partial(member, guard=g), in_axes=axes) for g in (False, True)
-    )
-    frozen = lambda m: jnp.any(m.stopped | (m.bad >= 0))  # noqa: E731
-    unsure = lambda m: frozen(m) | ~all_finite(m.params)  # noqa: E731  (after unguarded epochs)
-    first_order = spec.optimizer.name in FIRST_ORDER  # curvature solvers always run guarded
-
-    def run(m, *args):
-        *args, epochs = args
-
-        def some(m, es):  # a few epochs: fast while nobody is frozen, else guarded
-            def fast_then_check(m):
-                done = fast(m, *args, es)
-                return lax.cond(unsure(done[0]), lambda: guarded(m, *args, es), lambda: done)
-
-            if not first_order:
-                return guarded(m, *args, es)
-            return lax.cond(frozen(m), lambda m: guarded(m, *args, es), fast_then_check, m)
-
-        c = _inner_epochs(len(epochs), member_epoch_outputs(has_val))
-        m, out = lax.scan(some, m, epochs.reshape(-1, c))
-        # Divergence is bookkept once per call, not per epoch: ``bad`` holds its step.
-        diverged = m.bad >= 0
-        return m._replace(
-            stopped=m.stopped | diverged,
-            diverged_epoch=jnp.where(diverged, m.bad // steps + 1, 0),
-            diverged_step=jnp.where(diverged, m.bad % steps + 1, 0),
-        ), out
-
-    options = _tiny_member_options() if bp.is_tiny(net, batch_size) else {}
-    return jax.jit(run, donate_argnums=(0,), compiler_options=options)
-
-
-@functools.cache
-def _tiny_member_options() -> dict:
-    """``_TINY_MEMBER_OPTIONS`` this XLA accepts (each probed once). XLA:CPU sends tiny members'
-    batched sums to YNNPACK, a library call each on a few thousand numbers, and fuses loops with
-    emitters that cost more than such work: with both options the 1000-member XOR population
-    takes ~1/8 of its time with the defaults; larger members run faster with the defaults."""
-    if jax.default_backend() != "cpu":
-        return {}
-    options = {}
-    for name, value in _TINY_MEMBER_OPTIONS.items():
-        try:
-            jax.jit(lambda a: a + 1, compiler_options={name: value}).lower(jnp.zeros(())).compile()
-        except RuntimeError:  # no such option in this XLA
-            continue
-        options[name] = value
-    return options
-
-
-def member_outputs(has_val: bool) -> tuple:
-    """The names of a population's per-epoch outputs, in the order of ``out``'s last axis."""
-    return ("train_loss", "train_correct", "val_loss", "val_correct")[: 4 if has_val else 2]
-
-
-def member_epoch_outputs(has_val: bool) -> jax.ShapeDtypeStruct:
-    """One member's outputs of one epoch."""
-    return jax.ShapeDtypeStruct((len(member_outputs(has_val)),), jnp.float32)
-
-
-def member_epochs_per_call(net, n: int, epochs: int, members: int, has_val: bool) -> int:
-    """``epochs_per_call`` for a population, a multiple of its few epochs at a time
-    (``make_member_epochs``) when it is more than them and the run takes more than one call:
-    no call of a prime number of epochs runs them one by one."""
-    outputs = member_epoch_outputs(has_val)
-    k = epochs_per_call(net, n, epochs, tree_bytes(outputs) * members, members)
-    few = _few_epochs(outputs)
-    return k if k == epochs or k < few or _inner_epochs(k, outputs) == k else k - k % few
-
-
-def _few_epochs(outputs) -> int:
+def few_epochs(outputs) -> int:
     """How many epochs' ``outputs`` fit in ``_SMALL_LOOP_BYTES`` (at least 1)."""
     return max(1, _SMALL_LOOP_BYTES // max(tree_bytes(outputs), 1))
 
 
-def _inner_epochs(k: int, outputs) -> int:
-    """The largest divisor of ``k`` of at most ``_few_epochs(outputs)``."""
-    return max(c for c in range(1, min(k, _few_epochs(outputs)) + 1) if k % c == 0)
+def inner_epochs(k: int, outputs) -> int:
+    """The largest divisor of ``k`` of at most ``few_epochs(outputs)``."""
+    return max(c for c in range(1, min(k, few_epochs(outputs)) + 1) if k % c == 0)
 
 
 def epochs_per_call(net, n: int, epochs: int, state_bytes: int = 0, members: int = 1) -> int:

@@ -35,6 +35,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp import arrays, second_order, sharding, train
 from jaxmlp import epochs as ep
+from jaxmlp import member_epochs as mep
 from jaxmlp import population_checks as checks
 from jaxmlp.history import epoch_records, member_columns
 from jaxmlp.optim import Optimizer, initial_state
@@ -58,13 +59,13 @@ class Population:
       members: one record per member: its settings (``seed``, ``fold``, each ``hyper``
         value) and outcome (``epochs`` trained, ``stopped_epoch``, ``diverged_epoch`` and
         ``diverged_step`` (None when it did not), and the last epoch's losses/accuracies).
-      state: the members' final ``epochs.Member`` carry, stacked.
+      state: the members' final ``member_epochs.Member`` carry, stacked.
     """
 
     params: list
     history: dict
     members: list
-    state: ep.Member
+    state: mep.Member
     net: object
     n_seen: int
     n_val: int
@@ -122,7 +123,7 @@ def fit_population(
 
     Memory per member: its parameters and optimizer state (twice the parameters with early
     stopping, for the best ones), twice over (the state a few epochs start from is kept to
-    redo them guarded, ``epochs.make_member_epochs``), one batch's activations and gradients,
+    redo them guarded, ``member_epochs.make_member_epochs``), one batch's activations and gradients,
     and 8 bytes of history per epoch (16 with validation); the data are shared.
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
@@ -150,7 +151,7 @@ def fit_population(
     numbers = _numbers(base, values, p, dtype)
     patience, has_rows = config.early_stopping, rows is not None
     mesh1 = sharding.data_mesh(1)
-    run = ep.make_member_epochs(
+    run = mep.make_member_epochs(
         net, spec, n, batch_size, mesh1, has_val, patience, has_rows, config.drop_last
     )
     chunk = min(int(chunk or p), p)
@@ -206,7 +207,7 @@ def _keys(seeds):
     )
 
 
-def _init(net, spec, config, keys, scale, params, pick, dtype) -> ep.Member:
+def _init(net, spec, config, keys, scale, params, pick, dtype) -> mep.Member:
     """The members' starting carry: parameters (drawn as ``fit`` draws them, or given, times
     ``init_scale``), optimizer states, and nothing stopped."""
     if params is None:
@@ -222,7 +223,7 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> ep.Member:
         params = jax.tree.map(lambda a: a * s.reshape(-1, *[1] * (a.ndim - 1)), params)
     p = len(keys)
     zeros = lambda: jnp.zeros(p, jnp.int32)  # noqa: E731  (one buffer each: all are donated)
-    return ep.Member(
+    return mep.Member(
         params=params,
         opt_state=_initial_states(spec.optimizer, spec.total_steps, params),
         stopped=jnp.zeros(p, bool),
@@ -251,9 +252,9 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
         carry, keys, hyper, rows = jax.device_put((carry, keys, hyper, rows), split)
         data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
     p, has_val = len(keys), rows is not None or data[2] is not None
-    names = ep.member_outputs(has_val)
+    names = mep.member_outputs(has_val)
     rows = rows or (None, None)
-    per_call = ep.member_epochs_per_call(net, n, config.epochs, p, has_val)
+    per_call = mep.member_epochs_per_call(net, n, config.epochs, p, has_val)
     # Each call's outputs are copied once, as they are, into their place in one array (no
     # concatenation, no padding) while the next call runs; the names are views of it.
     history = member_columns((p, config.epochs, len(names)))
@@ -283,7 +284,7 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
 
 
 def _copy_outputs(history, out, first: int):
-    """A call's outputs ``out (groups, P, c, k)`` (``epochs.make_member_epochs``) into
+    """A call's outputs ``out (groups, P, c, k)`` (``member_epochs.make_member_epochs``) into
     ``history (P, all epochs, k)`` from epoch ``first`` on, group by group (rows of ``c x k``
     numbers, not a strided copy per name)."""
     out = jax.device_get(out)

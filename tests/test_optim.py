@@ -275,7 +275,7 @@ SETTINGS = [{}, {"clip_norm": 1.0}, {"weight_decay": 0.01}, {"warmup_steps": 5}]
 @pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: ",".join(s) or "plain")
 @pytest.mark.parametrize("name", FIRST_ORDER)
 def test_a_first_order_update_carries_a_non_finite_gradient_into_the_parameters(name, settings):
-    """What a population's unguarded epochs rely on (``epochs.make_member_epochs``): a step
+    """What a population's unguarded epochs rely on (``member_epochs.make_member_epochs``): a step
     with a NaN or infinite gradient element leaves a parameter non-finite, and it stays so
     (the warmup's first steps have eta = 0: 0 * inf is NaN)."""
     assert carries(Optimizer(name, **settings).build(100)) == dict.fromkeys(

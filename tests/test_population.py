@@ -15,6 +15,7 @@ import pytest
 
 from jaxmlp import MLP, Diverged, Optimizer, TrainConfig, fit, fit_population, search
 from jaxmlp import epochs as ep
+from jaxmlp import member_epochs as mep
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_T = np.array([[0], [1], [1], [0]], np.float32)
@@ -154,8 +155,8 @@ def test_other_values_and_seeds_never_recompile(monkeypatch):
     """One compiled program (one jit, one trace) for every value of the numbers and seeds, in a
     population as in a solo fit."""
     made = {}
-    for name in ("make_member_epochs", "make_epochs"):
-        make = getattr(ep, name)
+    for module, name in ((mep, "make_member_epochs"), (ep, "make_epochs")):
+        make = getattr(module, name)
         make.cache_clear()
 
         def spy(*args, make=make, name=name):
@@ -163,7 +164,7 @@ def test_other_values_and_seeds_never_recompile(monkeypatch):
             made.setdefault(name, set()).add(run)
             return run
 
-        monkeypatch.setattr(ep, name, spy)
+        monkeypatch.setattr(module, name, spy)
     config = TrainConfig(epochs=7, batch_size="full")
     for seeds, lr in (([0, 1], [0.1, 0.2]), ([5, 9], [3.0, 0.7])):
         fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, seeds=seeds, hyper={"lr": lr})
@@ -523,16 +524,18 @@ def test_a_call_runs_whole_groups_of_a_few_epochs():
     without validation: 8 bytes a member-epoch in 512), so that no call of a prime number of
     epochs runs them one at a time; a run of one call stays one call (one compilation)."""
     for members, epochs, has_val in [(1000, 5000, False), (100, 5000, False), (3, 37, True)]:
-        k = ep.member_epochs_per_call(XOR, 4, epochs, members, has_val)
+        k = mep.member_epochs_per_call(XOR, 4, epochs, members, has_val)
         unfused = ep.epochs_per_call(XOR, 4, epochs, 4 * (4 if has_val else 2) * members, members)
         few = 32 if has_val else 64
         assert k == unfused or (k % few == 0 and unfused - few < k <= unfused), (members, k)
-    assert ep.member_epochs_per_call(XOR, 4, 5000, 1000, False) == 640  # was 641, a prime
-    assert ep.member_epochs_per_call(XOR, 4, 37, 3, True) == 37
-    assert ep.member_epochs_per_call(XOR, 4, 10**6, 3, True) % 32 == 0
+    assert mep.member_epochs_per_call(XOR, 4, 5000, 1000, False) == 640  # was 641, a prime
+    assert mep.member_epochs_per_call(XOR, 4, 37, 3, True) == 37
+    assert mep.member_epochs_per_call(XOR, 4, 10**6, 3, True) % 32 == 0
 
 
-@pytest.mark.parametrize("refused", [set(ep._TINY_MEMBER_OPTIONS), {"xla_cpu_use_fusion_emitters"}])
+@pytest.mark.parametrize(
+    "refused", [set(mep._TINY_MEMBER_OPTIONS), {"xla_cpu_use_fusion_emitters"}]
+)
 def test_tiny_members_compile_without_xla_options_an_older_xla_lacks(monkeypatch, refused):
     """The tiny members' compiler options are probed once each: an XLA that refuses one
     compiles the population without it (a RuntimeError there, not a failed fit)."""
@@ -543,16 +546,16 @@ def test_tiny_members_compile_without_xla_options_an_older_xla_lacks(monkeypatch
             raise RuntimeError("INVALID_ARGUMENT: No such compile option")
         return real_jit(f, **kwargs)
 
-    ep._tiny_member_options.cache_clear()
+    mep._tiny_member_options.cache_clear()
     try:
-        monkeypatch.setattr(ep.jax, "jit", refusing_jit)
-        kept = {k: v for k, v in ep._TINY_MEMBER_OPTIONS.items() if k not in refused}
-        assert ep._tiny_member_options() == (kept if jax.default_backend() == "cpu" else {})
+        monkeypatch.setattr(mep.jax, "jit", refusing_jit)
+        kept = {k: v for k, v in mep._TINY_MEMBER_OPTIONS.items() if k not in refused}
+        assert mep._tiny_member_options() == (kept if jax.default_backend() == "cpu" else {})
     finally:
         monkeypatch.undo()
-        ep._tiny_member_options.cache_clear()
+        mep._tiny_member_options.cache_clear()
     if jax.default_backend() == "cpu":
-        assert ep._tiny_member_options() == ep._TINY_MEMBER_OPTIONS
+        assert mep._tiny_member_options() == mep._TINY_MEMBER_OPTIONS
 
 
 def _brittle(z):

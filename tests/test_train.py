@@ -415,10 +415,10 @@ def test_inner_epochs_divide_the_call_within_the_byte_budget():
         "loss": jax.ShapeDtypeStruct((), jnp.float32),
         "bad": jax.ShapeDtypeStruct((), jnp.int32),
     }
-    assert ep._inner_epochs(5000, outputs) == 50  # 8 bytes an epoch: at most 64, dividing 5000
-    assert ep._inner_epochs(7, outputs) == 7
-    assert ep._inner_epochs(67, outputs) == 1  # a prime above the budget: one flat scan
-    assert ep._inner_epochs(12, {"w": jax.ShapeDtypeStruct((100,), jnp.float32)}) == 1
+    assert ep.inner_epochs(5000, outputs) == 50  # 8 bytes an epoch: at most 64, dividing 5000
+    assert ep.inner_epochs(7, outputs) == 7
+    assert ep.inner_epochs(67, outputs) == 1  # a prime above the budget: one flat scan
+    assert ep.inner_epochs(12, {"w": jax.ShapeDtypeStruct((100,), jnp.float32)}) == 1
 
 
 # -- divergence -----------------------------------------------------------------------------
