@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from jaxmlp import cli, run
+from jaxmlp import checkpoint, cli, run
 
 XOR = [
     "--data", "xor", "--hidden", "3", "--activation", "sigmoid", "--loss", "sse",
@@ -129,3 +129,46 @@ def test_the_python_sweep_refuses_what_the_command_line_refuses(extra, says, tmp
     with pytest.raises(ValueError, match=says):
         run.sweep(given | extra, tmp_path / "out", echo=lambda line: None)
     assert not (tmp_path / "out").exists()
+
+
+# -- facts of config.json outside the run_id, bound to the checkpoint ----------------------------
+
+
+@pytest.mark.parametrize("value", [1e30, None, 0.0], ids=["huge", "null", "zero"])
+def test_an_edited_initial_loss_is_refused_naming_config_json(value, folders, tmp_path, capsys):
+    """initial_loss, the divergence rule's reference (a training loss 1e4 x it has diverged),
+    is outside the run_id: an edit that was still a number (or null) switched the rule off on
+    resume, exit 0, and evaluate read the folder as it stood."""
+    out = edited(folders["train"], tmp_path, lambda config: config.update(initial_loss=value))
+    before = (out / "config.json").read_bytes()
+    for argv in (["train", "--out", str(out), "--resume", "--epochs", "8"], ["evaluate", str(out)]):
+        err = fails(argv, capsys)
+        assert "config.json" in err and "initial_loss" in err and "checkpoint" in err, err
+    assert (out / "config.json").read_bytes() == before
+
+
+def test_a_run_resumed_before_its_first_save_recomputes_its_initial_loss(folders, tmp_path):
+    """A run killed before its first save starts over on resume: its initial loss is that of
+    its initial parameters again, never config.json's (which an edit had made 1e30)."""
+    true = json.loads((folders["train"] / "config.json").read_text())["initial_loss"]
+    out = edited(folders["train"], tmp_path, lambda config: config.update(initial_loss=1e30))
+    for name in ("checkpoint.npz", "metrics.jsonl", "summary.json"):
+        (out / name).unlink()
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert json.loads((out / "config.json").read_text())["initial_loss"] == true
+    assert cli.main(["evaluate", str(out)]) == 0
+
+
+def test_an_edited_initial_loss_beside_an_older_checkpoint_is_refused(folders, tmp_path, capsys):
+    """A checkpoint from before checkpoints recorded the initial loss: config.json's is checked
+    against the loss of the run's initial parameters, recomputed."""
+    out = edited(folders["train"], tmp_path, lambda config: None)
+    ckpt = checkpoint.load(out / "checkpoint.npz")
+    meta = {k: v for k, v in ckpt.meta["extra"].items() if k != "initial_loss"}
+    checkpoint.save(out / "checkpoint.npz", ckpt.state, net=ckpt.net, optimizer=ckpt.optimizer,
+                    config=ckpt.config, extra=ckpt.extra, extra_meta=meta,
+                    run_id=ckpt.meta["run_id"])  # fmt: skip
+    edit = edited(out, tmp_path / "edit", lambda config: config.update(initial_loss=1e30))
+    err = fails(["train", "--out", str(edit), "--resume", "--epochs", "8"], capsys)
+    assert "config.json" in err and "initial_loss" in err and "initial parameters" in err, err
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "8"]) == 0

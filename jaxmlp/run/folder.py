@@ -356,8 +356,9 @@ def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
 def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
     """The checkpoint of the run in ``run_dir`` whose config.json is ``config`` (``kwargs``:
     ``checkpoint.load``'s): it must carry config.json's run_id (one without: a folder from
-    before run ids, or from an older ``save_run``, whose checkpoint has none either) and lie
-    within the run's ``epochs``."""
+    before run ids, or from an older ``save_run``, whose checkpoint has none either), lie
+    within the run's ``epochs`` and have recorded config.json's ``initial_loss`` (checkpoints
+    record it since it was found editable: an older one has none to compare)."""
     path = pathlib.Path(run_dir) / "checkpoint.npz"
     recorded, epochs = config.get("run_id"), config["settings"].get("epochs")
     ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, **kwargs)
@@ -365,6 +366,13 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
         raise ValueError(
             f"{path}: carries a run id, but {pathlib.Path(run_dir) / 'config.json'} has none "
             "(the file was edited): it cannot be trusted; retrain, or restore the file."
+        )
+    facts = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
+    loss = config.get("initial_loss")
+    if "initial_loss" in facts and to_json(loss) != to_json(facts["initial_loss"]):
+        raise ValueError(
+            f"{pathlib.Path(run_dir) / 'config.json'}: its initial_loss {loss!r} is not the "
+            f"{facts['initial_loss']!r} its checkpoint recorded {EDITED}"
         )
     return ckpt
 
