@@ -344,7 +344,7 @@ def test_an_edited_epochs_of_a_cosine_run_is_not_resumed(tmp_path, capsys):
     before = files_of(out)
     capsys.readouterr()
     assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 2
-    one_error(capsys, "epochs 4", "cosine schedule spans 2 epochs", "start a new run")
+    one_error(capsys, "config.json: epochs 4", "a run of 2 epochs", "start a new run")
     assert files_of(out) == before
     edit_config(out, lambda c: c["settings"].update(epochs=2))  # restored: it resumes
     assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0

@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from jaxmlp import checkpoint, cli, run
+from jaxmlp.run import trainer
 
 XOR = [
     "--data", "xor", "--hidden", "3", "--activation", "sigmoid", "--loss", "sse",
@@ -172,3 +173,41 @@ def test_an_edited_initial_loss_beside_an_older_checkpoint_is_refused(folders, t
     err = fails(["train", "--out", str(edit), "--resume", "--epochs", "8"], capsys)
     assert "config.json" in err and "initial_loss" in err and "initial parameters" in err, err
     assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "8"]) == 0
+
+
+def test_an_edited_epochs_of_a_finished_run_is_refused_by_every_reader(folders, tmp_path, capsys):
+    """epochs 5 -> 8 in the config.json of a finished run: evaluate and predict read the run
+    with exit 0, and a plain resume trained 3 more epochs, as if --epochs 8 had been given."""
+    out = edited(folders["train"], tmp_path, setting("epochs", 8))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    for argv in (
+        ["train", "--out", str(out), "--resume", "--no-progress"],
+        ["evaluate", str(out)],
+        ["predict", str(out), "--input", str(folders["inputs"])],
+    ):
+        err = fails(argv, capsys)
+        assert "config.json: epochs 8" in err and "a run of 5 epochs" in err, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_run_killed_while_extended_before_its_next_save_still_reads_and_resumes(
+    folders, tmp_path, monkeypatch
+):
+    """--resume --epochs 8 writes config.json's new length before it trains: killed before
+    the next save, the folder holds epochs 8 beside a checkpoint of a 5-epoch run, which
+    config.json's extended_from vouches for."""
+    out = edited(folders["train"], tmp_path, lambda config: None)
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(trainer, "fit", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        run.train({"epochs": 8}, out, resume=True, echo=lambda line: None)
+    monkeypatch.undo()
+    config = json.loads((out / "config.json").read_text())
+    assert config["settings"]["epochs"] == 8 and config["extended_from"] == 5
+    assert checkpoint.read_meta(out / "checkpoint.npz")["train"]["epochs"] == 5
+    assert cli.main(["evaluate", str(out)]) == 0
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 8

@@ -129,13 +129,14 @@ def write_config(run: Run, facts: dict) -> None:
     write_json(run.out / "config.json", record)
 
 
-def extend_config(run: Run, saved: dict) -> None:
+def extend_config(run: Run, saved: dict, length: int) -> None:
     """config.json of the resumed ``run``, extended to more epochs: the ``saved`` one with the
-    new length and command (the rest as it was, so its run_id holds by the rule that made
-    it)."""
+    new length and command (the rest as it was, so its run_id holds by the rule that made it),
+    and ``extended_from``: the ``length`` of its checkpoint's run, until whose next save the
+    two lengths differ (``load_checkpoint``)."""
     epochs = run.settings["epochs"]
     record = saved | {"settings": saved["settings"] | {"epochs": epochs}}
-    record |= {"train": saved.get("train", {}) | {"epochs": epochs}}
+    record |= {"train": saved.get("train", {}) | {"epochs": epochs}, "extended_from": length}
     write_json(run.out / "config.json", record | {"command": command_line(run.settings, run.out)})
 
 
@@ -357,22 +358,30 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
     """The checkpoint of the run in ``run_dir`` whose config.json is ``config`` (``kwargs``:
     ``checkpoint.load``'s): it must carry config.json's run_id (one without: a folder from
     before run ids, or from an older ``save_run``, whose checkpoint has none either), lie
-    within the run's ``epochs`` and have recorded config.json's ``initial_loss`` (checkpoints
-    record it since it was found editable: an older one has none to compare)."""
-    path = pathlib.Path(run_dir) / "checkpoint.npz"
+    within the run's ``epochs``, be of a run of that length (or, killed while a resume
+    extended it, of the length it was ``extended_from``), and have recorded config.json's
+    ``initial_loss`` (checkpoints record it since it was found editable: an older one has
+    none to compare)."""
+    path, where = pathlib.Path(run_dir) / "checkpoint.npz", pathlib.Path(run_dir) / "config.json"
     recorded, epochs = config.get("run_id"), config["settings"].get("epochs")
     ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, **kwargs)
     if recorded is None and ckpt.meta.get("run_id") is not None:
         raise ValueError(
-            f"{path}: carries a run id, but {pathlib.Path(run_dir) / 'config.json'} has none "
-            "(the file was edited): it cannot be trusted; retrain, or restore the file."
+            f"{path}: carries a run id, but {where} has none (the file was edited): it cannot "
+            "be trusted; retrain, or restore the file."
+        )
+    length = ckpt.config.epochs
+    if epochs is not None and length not in (epochs, config.get("extended_from")):
+        raise ValueError(
+            f"{where}: epochs {epochs}, but its checkpoint is of a run of {length} epochs (the "
+            f"file was edited): restore epochs {length}, or start a new run in another folder."
         )
     facts = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
     loss = config.get("initial_loss")
     if "initial_loss" in facts and to_json(loss) != to_json(facts["initial_loss"]):
         raise ValueError(
-            f"{pathlib.Path(run_dir) / 'config.json'}: its initial_loss {loss!r} is not the "
-            f"{facts['initial_loss']!r} its checkpoint recorded {EDITED}"
+            f"{where}: its initial_loss {loss!r} is not the {facts['initial_loss']!r} its "
+            f"checkpoint recorded {EDITED}"
         )
     return ckpt
 

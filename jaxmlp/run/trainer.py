@@ -15,7 +15,6 @@ from jaxmlp import train as _train_module
 from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
-from jaxmlp.optim import RUN_LENGTH_SCHEDULES
 from jaxmlp.run import data, folder, record, report
 from jaxmlp.run.settings import (
     DEFAULTS,
@@ -83,7 +82,7 @@ def train(
             state, facts = _resumed(run, saved, warn)
             folder.remove_temporaries(out)
             if settings["epochs"] != saved["settings"]["epochs"]:  # extended to more epochs
-                folder.extend_config(run, saved)
+                folder.extend_config(run, saved, facts["length"])
         else:
             state, facts = _initial(run)
             if saved is None:
@@ -144,8 +143,9 @@ def _weights_of(run_dir: pathlib.Path, net) -> list:
 
 def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     """The resumed run's state (its checkpoint's) and facts (``run_id`` and ``initial_loss``:
-    config.json's, which ``read_config`` and ``load_checkpoint`` checked; ``wall_before``: the
-    state is the checkpoint's; ``history``: its epochs' records, checked whole); warns once
+    config.json's, which ``read_config`` and ``load_checkpoint`` checked; ``length``: the
+    checkpoint's run's epochs; ``wall_before``: the state is the checkpoint's; ``history``: its
+    epochs' records, checked whole); warns once
     where the device count changed (the bits of the result then differ from an uninterrupted
     run: the gradients' sums go over other devices in another order)."""
     out, config = run.out, run.config
@@ -159,13 +159,7 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
     if "initial_loss" not in extra and run.settings.get("init_from") is None:
         _check_initial_loss(run, saved)  # a checkpoint from before checkpoints recorded it
-    length = ckpt.config.epochs
-    if length != config.epochs and run.optimizer.schedule in RUN_LENGTH_SCHEDULES:
-        raise ValueError(
-            f"{out / 'config.json'}: epochs {config.epochs}, but the run's "
-            f"{run.optimizer.schedule} schedule spans {length} epochs (its checkpoint's; the "
-            f"file was edited): restore epochs {length}, or start a new run in another folder."
-        )
+    facts["length"] = ckpt.config.epochs  # of the run it saved: load_checkpoint checked it
     if dataclasses.replace(ckpt.config, epochs=config.epochs) != config:
         raise ValueError(
             f"{out / 'checkpoint.npz'}: saved with {ckpt.config}, but the run's settings "
