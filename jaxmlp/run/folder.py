@@ -258,7 +258,8 @@ def read_json(path) -> dict:
 def read_config(folder) -> dict:
     """The run's config.json, checked to be one: against its run_id (``check_config``), and the
     settings the run_id leaves out by their own rules: ``epochs`` (a resume may extend it;
-    ``TrainConfig``'s rule; a ``save_run`` folder has none) and ``checkpoint_every``."""
+    ``TrainConfig``'s rule; a ``save_run`` folder has none), ``checkpoint_every`` and
+    ``data_dir``."""
     path = pathlib.Path(folder) / "config.json"
     config = read_json(path)
     if not (
@@ -274,6 +275,7 @@ def read_config(folder) -> dict:
         if "epochs" in settings:
             _check_int("epochs", settings["epochs"], 1)
         check_every(settings.get("checkpoint_every"))
+        data.check_data_dir(settings.get("data_dir"))
     except ValueError as error:
         raise ValueError(f"{path}: {str(error).removesuffix('.')} {EDITED}") from None
     return config

@@ -131,6 +131,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
     given = _as_lists(given)
     settings = merge(given, saved)
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
+    if saved is not None and "data" not in given:
+        data.check_source(settings, saved, out)
     held.enter_context(precision(settings["dtype"]))
     if settings["folds"] is not None:  # the folds hold out their own validation rows
         if settings["val_fraction"] and saved is None:  # resuming: check_resume names --folds

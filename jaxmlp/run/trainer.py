@@ -20,6 +20,7 @@ from jaxmlp.run.settings import (
     DEFAULTS,
     Run,
     build,
+    check_devices,
     check_resume,
     check_used,
     merge,
@@ -66,7 +67,9 @@ def train(
         saved = folder.read_saved(out, sweep=False) if resume else None
         settings = merge(given, saved)
         if saved is not None and "data" not in given:
-            data.check_source(settings, saved["data"], out)
+            data.check_source(settings, saved, out)
+        if saved is not None:
+            check_devices(given, settings, out)
         held.enter_context(precision(settings["dtype"]))
         ds, settings = data.load_data(settings, saved and saved["data"])
         net, optimizer, config, settings = build(settings, ds)
@@ -160,13 +163,13 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     if "initial_loss" not in extra and run.settings.get("init_from") is None:
         _check_initial_loss(run, saved)  # a checkpoint from before checkpoints recorded it
     facts["length"] = ckpt.config.epochs  # of the run it saved: load_checkpoint checked it
-    if dataclasses.replace(ckpt.config, epochs=config.epochs) != config:
+    if dataclasses.replace(ckpt.config, epochs=config.epochs, devices=config.devices) != config:
         raise ValueError(
             f"{out / 'checkpoint.npz'}: saved with {ckpt.config}, but the run's settings "
             f"give {config}."
         )
     facts["warnings"] = list(extra.get("warnings") or [])
-    before = extra.get("devices", saved.get("devices"))
+    before = extra.get("devices")  # the count of the process that saved the checkpoint
     if before is not None and before != facts["devices"]:
         message = (
             f"warning: the run in {out} trained on {before} device(s) and resumes on "
