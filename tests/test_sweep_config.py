@@ -211,3 +211,23 @@ def test_a_run_killed_while_extended_before_its_next_save_still_reads_and_resume
     assert cli.main(["evaluate", str(out)]) == 0
     assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
     assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 8
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["new", "resumed"])
+def test_a_chunks_file_in_the_sweep_folder_is_refused_before_training(
+    resume, folders, tmp_path, capsys
+):
+    """The sweep keeps its chunks in OUT/chunks/; a file of that name failed only once the
+    first chunk had trained (mkdir's "[Errno 17] File exists"), leaving config.json behind."""
+    out = tmp_path / "sweep"
+    if resume:
+        shutil.copytree(folders["sweep"], out)
+        shutil.rmtree(out / "chunks")
+    else:
+        out.mkdir()
+    (out / "chunks").write_text("not a folder\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    argv = ["sweep", "--out", str(out), "--resume"]
+    err = fails(argv if resume else ["sweep", *XOR, "--seeds", "2", *argv[1:3]], capsys)
+    assert f"{out / 'chunks'}: exists and is not a folder" in err, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

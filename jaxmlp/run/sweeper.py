@@ -54,6 +54,7 @@ from jaxmlp.train import is_classifier
 # members into equal chunks of at most CHUNK.
 SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0}
 CHUNK = 256
+CHUNKS = "chunks"  # the folder of the finished chunks
 CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
 CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
 
@@ -103,6 +104,11 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         if resume:
             held.enter_context(folder.lock(out))
         saved = folder.read_saved(out, sweep=True) if resume else None  # checked
+        if (out / CHUNKS).exists() and not (out / CHUNKS).is_dir():  # before a chunk trains
+            raise ValueError(
+                f"{out / CHUNKS}: exists and is not a folder (a sweep keeps its chunks there): "
+                "move it away, or pick another --out."
+            )
         run, grid, members = _plan(given, saved, out, held)
         if not resume:  # one process writes the folder; made after every check has passed
             out.mkdir(parents=True, exist_ok=True)
@@ -233,7 +239,7 @@ def _train(run: Run, grid: dict, members: list, run_id: str, echo) -> tuple[list
     identity = folder.to_json({"run_id": run_id, "epochs": config.epochs})
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
-        path = run.out / "chunks" / f"{c:05d}.npz"
+        path = run.out / CHUNKS / f"{c:05d}.npz"
         found = _read_chunk(path, part, first, identity) if path.exists() else None
         if found is None:
             start = time.perf_counter()
