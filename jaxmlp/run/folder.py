@@ -26,7 +26,7 @@ import re
 import socket
 
 from jaxmlp import checkpoint
-from jaxmlp.optim import _check_int
+from jaxmlp.numeric import check_int
 from jaxmlp.run import data
 from jaxmlp.run.settings import DEFAULTS, LOCAL, OLDER, Run, check_every, command_line
 
@@ -273,7 +273,7 @@ def read_config(folder) -> dict:
     settings = config["settings"]
     try:
         if "epochs" in settings:
-            _check_int("epochs", settings["epochs"], 1)
+            check_int("epochs", settings["epochs"], 1)
         check_every(settings.get("checkpoint_every"))
         data.check_data_dir(settings.get("data_dir"))
     except ValueError as error:

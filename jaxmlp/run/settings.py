@@ -15,7 +15,8 @@ import jax
 
 from jaxmlp import activations, datasets, losses, optim, outputs, sharding
 from jaxmlp.mlp import MLP
-from jaxmlp.optim import Optimizer, _check_int
+from jaxmlp.numeric import check_int
+from jaxmlp.optim import Optimizer
 from jaxmlp.train import TrainConfig
 
 # Every setting of a run, with its default. None means "from the data": output and loss from the
@@ -265,7 +266,7 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
 def check_every(every) -> None:
     """A ValueError unless ``every`` (``checkpoint_every``) is an integer >= 1 or None."""
     if every is not None:
-        _check_int("checkpoint_every", every, 1, "or None")
+        check_int("checkpoint_every", every, 1, "or None")
 
 
 _OUTPUT_FOR = {"cross_entropy": "softmax", "bce": "sigmoid", "poisson": "exp"}
