@@ -123,6 +123,10 @@ def test_a_folder_of_another_kind_says_what_it_is(folders, capsys):
         ({"lr": []}, "--lr needs at least one value"),  # was a ZeroDivisionError
         ({"lr": [0.5, 0.5]}, "repeats a value"),  # was two grid points of one value
         ({"seeds": [0, 0]}, "repeats a seed"),  # was two members of one seed
+        # each was float()ed: a string or a bool trained as the number it spelled
+        ({"lr": "0.5"}, "lr must be a finite number or a list of them, got '0.5'"),
+        ({"lr": True}, "lr must be a finite number or a list of them, got True"),
+        ({"optimizer": "sgd", "momentum": [0.5, "0.9"]}, r"momentum .* '0.9' in \[0.5, '0.9'\]"),
     ],
 )
 def test_the_python_sweep_refuses_what_the_command_line_refuses(extra, says, tmp_path):

@@ -34,6 +34,7 @@ import numpy as np
 
 from jaxmlp import checkpoint, search
 from jaxmlp.datasets import SEED_LIMIT
+from jaxmlp.numeric import is_real
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
 from jaxmlp.run import data, folder, sweep_report
@@ -167,12 +168,20 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
 
 def _as_lists(given: dict) -> dict:
     """``given`` with each swept setting a list of floats (one number becomes a list), each
-    value once."""
+    value once: finite numbers (``numeric.is_real``), never a string or a bool that ``float``
+    would read as one."""
     lists = {}
     for name in SWEPT:
         if name in given:
             v = given[name]
-            v = [float(x) for x in v] if isinstance(v, list | tuple) else [float(v)]
+            many = isinstance(v, list | tuple)
+            wrong = [x for x in (v if many else [v]) if not is_real(x)]
+            if wrong:
+                raise ValueError(
+                    f"{name} must be a finite number or a list of them, got {wrong[0]!r}"
+                    f"{f' in {v!r}' if many else ''}."
+                )
+            v = [float(x) for x in v] if many else [float(v)]
             if not v:
                 raise ValueError(f"{as_flag(name)} needs at least one value.")
             if len(set(v)) != len(v):
