@@ -51,12 +51,12 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxmlp
-from jaxmlp import files
+from jaxmlp import files, numeric
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
 from jaxmlp.digests import architecture, arrays_sha256, config_sha256, params_sha256
 from jaxmlp.digests import run_identity as run_identity  # checkpoint.run_identity, for callers
 from jaxmlp.mlp import MLP
-from jaxmlp.optim import Optimizer, _check_int
+from jaxmlp.optim import Optimizer
 from jaxmlp.train import TrainConfig, TrainState, final_params
 
 FORMAT = "jaxmlp-checkpoint"
@@ -165,7 +165,7 @@ def load(
     if run_id is not None and not isinstance(run_id, str):
         raise ValueError(f"run_id must be a string or None, got {run_id!r}.")
     if max_epoch is not None:
-        _check_int("max_epoch", max_epoch, 0)
+        numeric.check_int("max_epoch", max_epoch, 0)
     arrays, meta = _read(path)
     saved_net = _net_from(path, meta)
     if net is not None and net != saved_net:

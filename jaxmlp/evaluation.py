@@ -16,7 +16,7 @@ import numpy as np
 from jaxmlp import backprop as bp
 from jaxmlp import losses
 from jaxmlp.arrays import as_arrays, check_sample_weight
-from jaxmlp.optim import _check_int
+from jaxmlp.numeric import check_int
 from jaxmlp.step import correct, is_classifier
 
 
@@ -24,7 +24,7 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
     """``{"loss": the cost over all of x (net's reduction), "accuracy": float or None}``;
     with ``sample_weight (n,)`` the weighted cost (``losses.reduce``) and weighted accuracy.
     ``batch_size``: examples per compiled call, an integer >= 1."""
-    _check_int("batch_size", batch_size, 1)
+    check_int("batch_size", batch_size, 1)
     net.check_params(params, finite=True)
     x, t = as_arrays(net, x, t, params[0]["w"].dtype)
     n = x.shape[0]

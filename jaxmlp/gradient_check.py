@@ -38,7 +38,7 @@ import numpy as np
 from jaxmlp import activations as _activations
 from jaxmlp.finite_differences import along_directions, central_differences, named_leaves
 from jaxmlp.mlp import MLP
-from jaxmlp.optim import _check_int, _is_real, _positive
+from jaxmlp.numeric import check_int, check_positive, is_real
 
 FLOOR = 1e-3
 EPS = 6e-6  # central-difference step in float64: truncation ~eps^2 meets round-off ~1e-16 / eps
@@ -214,9 +214,9 @@ def gradcheck(
     cfg = settings_for(dtype)
     if method not in METHODS:
         raise ValueError(f"Unknown method: {method!r}. It needs to be one of {list(METHODS)}.")
-    _check_int("n_directions", n_directions, 1)
+    check_int("n_directions", n_directions, 1)
     eps = EPS if eps is None else eps
-    _positive("eps", eps)
+    check_positive("eps", eps)
     eps, n_directions = float(eps), int(n_directions)  # numpy's float32 would stay float32
     rtol_autodiff, rtol_fd = _tolerances(rtol, cfg)
     if method == "auto":
@@ -254,7 +254,7 @@ def _tolerances(rtol, cfg: Settings) -> tuple[float, float]:
     if rtol is None:
         return cfg.rtol_autodiff, cfg.rtol_fd
     pair = (rtol, rtol) if isinstance(rtol, Real) or not np.iterable(rtol) else tuple(rtol)
-    if len(pair) != 2 or not all(_is_real(r) and r > 0 for r in pair):
+    if len(pair) != 2 or not all(is_real(r) and r > 0 for r in pair):
         raise ValueError(f"rtol must be a positive number or a pair of them, got {rtol!r}.")
     return float(pair[0]), float(pair[1])
 

@@ -17,13 +17,12 @@ PReLU slopes), the gradient of (weight_decay / 2) |w|^2; adamw applies it decoup
 
 import dataclasses
 import functools
-import math
-from numbers import Integral, Real
 
 import jax
 import optax
 
 from jaxmlp import second_order  # lbfgs, cg, newton-cg, lm: full-batch, curvature
+from jaxmlp.numeric import check_int, check_positive, is_real, store_as
 
 FIRST_ORDER = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 OPTIMIZERS = (*FIRST_ORDER, *second_order.NAMES)
@@ -77,21 +76,21 @@ class Optimizer:
             raise ValueError(
                 f"Unknown schedule: {self.schedule!r}. It needs to be one of {list(SCHEDULES)}."
             )
-        _positive("lr", self.lr)
-        if self.momentum is not None and not (_is_real(self.momentum) and 0 <= self.momentum < 1):
+        check_positive("lr", self.lr)
+        if self.momentum is not None and not (is_real(self.momentum) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}.")
-        if not (_is_real(self.weight_decay) and self.weight_decay >= 0):
+        if not (is_real(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}.")
-        if not (_is_real(self.decay_rate) and 0 < self.decay_rate <= 1):
+        if not (is_real(self.decay_rate) and 0 < self.decay_rate <= 1):
             raise ValueError(f"decay_rate must be in (0, 1], got {self.decay_rate!r}.")
-        _check_int("decay_steps", self.decay_steps, 1)
-        _check_int("warmup_steps", self.warmup_steps, 0)
+        check_int("decay_steps", self.decay_steps, 1)
+        check_int("warmup_steps", self.warmup_steps, 0)
         if self.clip_norm is not None:
-            _positive("clip_norm", self.clip_norm)
+            check_positive("clip_norm", self.clip_norm)
         for name in ("lr", "momentum", "weight_decay", "decay_rate", "clip_norm"):
-            _store(self, name, float)  # numpy numbers become Python's: JSON and hashing
+            store_as(self, name, float)  # numpy numbers become Python's: JSON and hashing
         for name in ("decay_steps", "warmup_steps"):
-            _store(self, name, int)
+            store_as(self, name, int)
         second_order.check_settings(self)
 
     def learning_rate(self, total_steps: int, lr=None) -> optax.Schedule:
@@ -184,32 +183,3 @@ def _layout(tree):  # structure, shapes and dtypes
 def weights_only(params):
     """The mask that selects the ``"w"`` leaves of a params pytree."""
     return [{name: name == "w" for name in layer} for layer in params]
-
-
-def _is_real(value) -> bool:
-    """A finite real number (not a bool, NaN or infinity)."""
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _positive(name, value):
-    if not (_is_real(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
-
-
-def _store(record, name, kind) -> None:
-    """Replace field ``name`` of the frozen dataclass ``record`` by ``kind(value)`` unless None:
-    a validated numpy number becomes a Python one."""
-    value = getattr(record, name)
-    if value is not None:
-        object.__setattr__(record, name, kind(value))
-
-
-def _check_int(name, value, low, extra=""):
-    """A ValueError unless ``value`` is an integer (not a bool) >= ``low``; ``extra`` names the
-    other values allowed."""
-    if type(value) is int and value >= low:  # the common case, without the ABC checks
-        return
-    if not (isinstance(value, Integral) and not isinstance(value, bool) and value >= low):
-        raise ValueError(
-            f"{name} must be an integer >= {low}{' ' + extra if extra else ''}, got {value!r}."
-        )

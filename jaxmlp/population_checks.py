@@ -11,7 +11,8 @@ import numpy as np
 
 from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.datasets import check_seed
-from jaxmlp.optim import HYPERPARAMETERS, _check_int, _is_real
+from jaxmlp.numeric import check_int, is_real
+from jaxmlp.optim import HYPERPARAMETERS
 
 SETTINGS = (*HYPERPARAMETERS, "init_scale")
 
@@ -31,7 +32,7 @@ def check_run(config, chunk, params, p: int) -> None:
             "members: leave config.devices None and give fit_population(devices=...)."
         )
     if chunk is not None:
-        _check_int("chunk", chunk, 1, "or None")
+        check_int("chunk", chunk, 1, "or None")
     axes = None if params is None else sorted({np.shape(a)[:1] for a in jax.tree.leaves(params)})
     if axes not in (None, [(p,)]):  # more would be left out, fewer a jax error
         raise ValueError(f"params must be stacked on a leading axis of P={p}, got {axes}.")
@@ -59,7 +60,7 @@ def members(seeds, hyper, optimizer, config):
     values = {}
     for name, v in hyper.items():
         a = np.asarray(v, object)  # each value as it is: bools and strings are no numbers
-        if a.ndim != 1 or a.size == 0 or not all(map(_is_real, a)):
+        if a.ndim != 1 or a.size == 0 or not all(map(is_real, a)):
             raise ValueError(
                 f"hyper[{name!r}] must be a non-empty list of finite numbers (not bools or "
                 f"strings), got {v!r}."

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxmlp import checkpoint
-from jaxmlp.optim import _check_int
+from jaxmlp.numeric import check_int
 from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list
 from jaxmlp.train import TrainConfig
@@ -109,7 +109,7 @@ def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     if not is_list(seeds):
         raise ValueError(f"seeds must be a non-empty list of integer seeds, got {seeds!r}.")
     if folds is not None:
-        _check_int("folds", folds, 2, "or None")
+        check_int("folds", folds, 2, "or None")
     names = list(grid)
     points = list(itertools.product(*(list(grid[name]) for name in names)))
     fold_ids = list(range(folds)) if folds is not None else [None]

@@ -30,7 +30,7 @@ from jaxmlp.gradient_check import (
     _static,
     gradcheck,
 )
-from jaxmlp.optim import _check_int, _is_real
+from jaxmlp.numeric import check_int, is_real
 
 
 def _unit_direction(w: np.ndarray, seed: int) -> np.ndarray:
@@ -74,9 +74,9 @@ def eps_sweep(
     if eps_values is None:
         eps_values = 10.0 ** -np.arange(1, 13) if dtype == np.float64 else 10.0 ** -np.arange(7)
     given = tuple(eps_values) if np.iterable(eps_values) else eps_values
-    if not (isinstance(given, tuple) and given and all(_is_real(e) and e > 0 for e in given)):
+    if not (isinstance(given, tuple) and given and all(is_real(e) and e > 0 for e in given)):
         raise ValueError(f"eps_values must be finite numbers > 0, one or more, got {given!r}.")
-    _check_int("n_directions", n_directions, 1)
+    check_int("n_directions", n_directions, 1)
     eps_values = tuple(float(e) for e in given)
     x, t = net._check_xt(params, x, t)
     key = _static(net)
@@ -126,7 +126,7 @@ def taylor_test(net, params, x, t, grad_fn=None, *, seed: int = 0, n_eps: int = 
     """
     net.check_params(params)
     dtype = _params_dtype(params)
-    _check_int("n_eps", n_eps, 3)
+    check_int("n_eps", n_eps, 3)
     x, t = net._check_xt(params, x, t)
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)

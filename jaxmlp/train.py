@@ -37,7 +37,8 @@ from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, st
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate, val_outputs
 from jaxmlp.history import epoch_records
-from jaxmlp.optim import Optimizer, _check_int, _is_real, _store, check_state, initial_state
+from jaxmlp.numeric import check_int, is_real, store_as
+from jaxmlp.optim import Optimizer, check_state, initial_state
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
 
@@ -89,9 +90,9 @@ class TrainConfig:
     drop_last: bool = False
 
     def __post_init__(self):
-        _check_int("epochs", self.epochs, 1)
+        check_int("epochs", self.epochs, 1)
         if self.batch_size != "full":
-            _check_int("batch_size", self.batch_size, 1, "or 'full'")
+            check_int("batch_size", self.batch_size, 1, "or 'full'")
         if self.backprop not in BACKPROPS:
             raise ValueError(
                 f"Unknown backprop: {self.backprop!r}. It needs to be one of {list(BACKPROPS)}."
@@ -101,25 +102,25 @@ class TrainConfig:
                 f"Unknown dtype: {self.dtype!r}. It needs to be one of {list(DTYPES)}."
             )
         check_seed(self.seed)
-        if not (_is_real(self.val_fraction) and 0 <= self.val_fraction < 1):
+        if not (is_real(self.val_fraction) and 0 <= self.val_fraction < 1):
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}.")
         if self.early_stopping is not None:
-            _check_int("early_stopping", self.early_stopping, 1)
+            check_int("early_stopping", self.early_stopping, 1)
         if self.devices is not None:
-            _check_int("devices", self.devices, 1)
+            check_int("devices", self.devices, 1)
         if self.chunk_steps is not None:
-            _check_int("chunk_steps", self.chunk_steps, 1)
+            check_int("chunk_steps", self.chunk_steps, 1)
         for name in ("restore_best", "drop_last"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         # numpy numbers become Python's: a checkpoint's JSON metadata holds them
         for name in ("epochs", "seed", "early_stopping", "devices", "chunk_steps"):
-            _store(self, name, int)
+            store_as(self, name, int)
         if self.batch_size != "full":
-            _store(self, "batch_size", int)
-        _store(self, "val_fraction", float)
-        _store(self, "restore_best", bool)
-        _store(self, "drop_last", bool)
+            store_as(self, "batch_size", int)
+        store_as(self, "val_fraction", float)
+        store_as(self, "restore_best", bool)
+        store_as(self, "drop_last", bool)
 
     def batch(self, n: int) -> int:
         """Examples per step on ``n`` training examples: all of them for ``"full"``."""

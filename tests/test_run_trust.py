@@ -203,6 +203,35 @@ def test_evaluate_refuses_other_data_than_the_run_trained_on(tmp_path, capsys):
     one_error(capsys, "SHA-256")
 
 
+@pytest.mark.parametrize(
+    ("data_dir", "says"),
+    [
+        ("/nonexistent/idx", "data_dir '/nonexistent/idx' is not a folder"),
+        (5, "data_dir must be a folder path or None, got 5"),
+    ],
+    ids=["gone", "number"],
+)
+def test_an_edited_data_dir_is_named_with_its_file(data_dir, says, tmp_path, capsys):
+    """data_dir, outside the run_id (the data may move), edited to a folder that is not there
+    fell back silently to $JAXMLP_DATA or the Debian copy and was refused as other data ("their
+    SHA-256 changed"); edited to a number, "expected str, bytes or os.PathLike object"."""
+    idx, out = tmp_path / "idx", tmp_path / "F"
+    write_idx(idx, 0)
+    args = ["--data", "fashion-mnist", "--data-dir", str(idx), "--hidden", "4", "--epochs", "1"]
+    assert cli.main(["train", *args, "--no-progress", "--out", str(out)]) == 0
+    edit_config(out, lambda c: c["settings"].update(data_dir=data_dir))
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_error(capsys, f"{out / 'config.json'}: ", says)
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 2
+    one_error(capsys, f"{out / 'config.json'}: ", says)
+    if data_dir == 5:  # damage: no flag repairs it
+        return
+    assert cli.main(["evaluate", str(out), "--data-dir", str(idx)]) == 0  # where the data are now
+    resumed = ["--resume", "--epochs", "2", "--data-dir", str(idx), "--no-progress"]
+    assert cli.main(["train", "--out", str(out), *resumed]) == 0
+
+
 # -- 3. the standardiser has a digest ----------------------------------------------------------
 
 
@@ -344,7 +373,7 @@ def test_an_edited_epochs_of_a_cosine_run_is_not_resumed(tmp_path, capsys):
     before = files_of(out)
     capsys.readouterr()
     assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 2
-    one_error(capsys, "epochs 4", "cosine schedule spans 2 epochs", "start a new run")
+    one_error(capsys, "config.json: epochs 4", "a run of 2 epochs", "start a new run")
     assert files_of(out) == before
     edit_config(out, lambda c: c["settings"].update(epochs=2))  # restored: it resumes
     assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0

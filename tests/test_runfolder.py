@@ -321,6 +321,29 @@ def test_a_resume_on_another_device_count_says_once_that_the_bits_will_differ(tm
     assert same.returncode == 0 and "warning" not in err, err
 
 
+@pytest.mark.slow
+def test_a_run_on_more_devices_than_this_machine_has_resumes_with_devices(tmp_path, env, capsys):
+    """Trained with --devices 2, resumed where there is one device: the resume named neither
+    the file nor a way on ("devices=2 but only 1 device(s) are available"), and --devices 1
+    was refused ("a resumed run keeps its settings"). The count says where a run trains, not
+    what it computes (the sums' order aside, which the warning says): it may change."""
+    out = tmp_path / "run"
+    args = ["train", "--data", "moons", "--hidden", "8", "--epochs", "3", "--devices", "2"]
+    two = env | {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    assert ended(start(*args, "--no-progress", "--out", out, cwd=tmp_path, env=two)) == 0
+    assert len(jax.devices()) == 1
+    before = contents(out)
+    resume = ["train", "--out", str(out), "--resume", "--epochs", "4", "--no-progress"]
+    assert cli.main(resume) == 2
+    assert_one_error(capsys, f"{out / 'config.json'}: ", "devices 2", "has 1", "--devices 1")
+    assert contents(out) == before
+    assert cli.main([*resume, "--devices", "1"]) == 0
+    warning = f"warning: the run in {out} trained on 2 device(s) and resumes on 1: "
+    assert capsys.readouterr().err.startswith(warning)
+    assert folder.read_config(out)["settings"]["devices"] == 2  # the run's own, as its run_id
+    assert saved_epoch(out) == 4 and cli.main(["evaluate", str(out)]) == 0
+
+
 # -- divergence ------------------------------------------------------------------------------------
 
 

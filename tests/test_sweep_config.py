@@ -10,7 +10,8 @@ import shutil
 
 import pytest
 
-from jaxmlp import cli, run
+from jaxmlp import checkpoint, cli, run
+from jaxmlp.run import trainer
 
 XOR = [
     "--data", "xor", "--hidden", "3", "--activation", "sigmoid", "--loss", "sse",
@@ -122,6 +123,10 @@ def test_a_folder_of_another_kind_says_what_it_is(folders, capsys):
         ({"lr": []}, "--lr needs at least one value"),  # was a ZeroDivisionError
         ({"lr": [0.5, 0.5]}, "repeats a value"),  # was two grid points of one value
         ({"seeds": [0, 0]}, "repeats a seed"),  # was two members of one seed
+        # each was float()ed: a string or a bool trained as the number it spelled
+        ({"lr": "0.5"}, "lr must be a finite number or a list of them, got '0.5'"),
+        ({"lr": True}, "lr must be a finite number or a list of them, got True"),
+        ({"optimizer": "sgd", "momentum": [0.5, "0.9"]}, r"momentum .* '0.9' in \[0.5, '0.9'\]"),
     ],
 )
 def test_the_python_sweep_refuses_what_the_command_line_refuses(extra, says, tmp_path):
@@ -129,3 +134,104 @@ def test_the_python_sweep_refuses_what_the_command_line_refuses(extra, says, tmp
     with pytest.raises(ValueError, match=says):
         run.sweep(given | extra, tmp_path / "out", echo=lambda line: None)
     assert not (tmp_path / "out").exists()
+
+
+# -- facts of config.json outside the run_id, bound to the checkpoint ----------------------------
+
+
+@pytest.mark.parametrize("value", [1e30, None, 0.0], ids=["huge", "null", "zero"])
+def test_an_edited_initial_loss_is_refused_naming_config_json(value, folders, tmp_path, capsys):
+    """initial_loss, the divergence rule's reference (a training loss 1e4 x it has diverged),
+    is outside the run_id: an edit that was still a number (or null) switched the rule off on
+    resume, exit 0, and evaluate read the folder as it stood."""
+    out = edited(folders["train"], tmp_path, lambda config: config.update(initial_loss=value))
+    before = (out / "config.json").read_bytes()
+    for argv in (["train", "--out", str(out), "--resume", "--epochs", "8"], ["evaluate", str(out)]):
+        err = fails(argv, capsys)
+        assert "config.json" in err and "initial_loss" in err and "checkpoint" in err, err
+    assert (out / "config.json").read_bytes() == before
+
+
+def test_a_run_resumed_before_its_first_save_recomputes_its_initial_loss(folders, tmp_path):
+    """A run killed before its first save starts over on resume: its initial loss is that of
+    its initial parameters again, never config.json's (which an edit had made 1e30)."""
+    true = json.loads((folders["train"] / "config.json").read_text())["initial_loss"]
+    out = edited(folders["train"], tmp_path, lambda config: config.update(initial_loss=1e30))
+    for name in ("checkpoint.npz", "metrics.jsonl", "summary.json"):
+        (out / name).unlink()
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert json.loads((out / "config.json").read_text())["initial_loss"] == true
+    assert cli.main(["evaluate", str(out)]) == 0
+
+
+def test_an_edited_initial_loss_beside_an_older_checkpoint_is_refused(folders, tmp_path, capsys):
+    """A checkpoint from before checkpoints recorded the initial loss: config.json's is checked
+    against the loss of the run's initial parameters, recomputed."""
+    out = edited(folders["train"], tmp_path, lambda config: None)
+    ckpt = checkpoint.load(out / "checkpoint.npz")
+    meta = {k: v for k, v in ckpt.meta["extra"].items() if k != "initial_loss"}
+    checkpoint.save(out / "checkpoint.npz", ckpt.state, net=ckpt.net, optimizer=ckpt.optimizer,
+                    config=ckpt.config, extra=ckpt.extra, extra_meta=meta,
+                    run_id=ckpt.meta["run_id"])  # fmt: skip
+    edit = edited(out, tmp_path / "edit", lambda config: config.update(initial_loss=1e30))
+    err = fails(["train", "--out", str(edit), "--resume", "--epochs", "8"], capsys)
+    assert "config.json" in err and "initial_loss" in err and "initial parameters" in err, err
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "8"]) == 0
+
+
+def test_an_edited_epochs_of_a_finished_run_is_refused_by_every_reader(folders, tmp_path, capsys):
+    """epochs 5 -> 8 in the config.json of a finished run: evaluate and predict read the run
+    with exit 0, and a plain resume trained 3 more epochs, as if --epochs 8 had been given."""
+    out = edited(folders["train"], tmp_path, setting("epochs", 8))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    for argv in (
+        ["train", "--out", str(out), "--resume", "--no-progress"],
+        ["evaluate", str(out)],
+        ["predict", str(out), "--input", str(folders["inputs"])],
+    ):
+        err = fails(argv, capsys)
+        assert "config.json: epochs 8" in err and "a run of 5 epochs" in err, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_run_killed_while_extended_before_its_next_save_still_reads_and_resumes(
+    folders, tmp_path, monkeypatch
+):
+    """--resume --epochs 8 writes config.json's new length before it trains: killed before
+    the next save, the folder holds epochs 8 beside a checkpoint of a 5-epoch run, which
+    config.json's extended_from vouches for."""
+    out = edited(folders["train"], tmp_path, lambda config: None)
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(trainer, "fit", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        run.train({"epochs": 8}, out, resume=True, echo=lambda line: None)
+    monkeypatch.undo()
+    config = json.loads((out / "config.json").read_text())
+    assert config["settings"]["epochs"] == 8 and config["extended_from"] == 5
+    assert checkpoint.read_meta(out / "checkpoint.npz")["train"]["epochs"] == 5
+    assert cli.main(["evaluate", str(out)]) == 0
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 8
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["new", "resumed"])
+def test_a_chunks_file_in_the_sweep_folder_is_refused_before_training(
+    resume, folders, tmp_path, capsys
+):
+    """The sweep keeps its chunks in OUT/chunks/; a file of that name failed only once the
+    first chunk had trained (mkdir's "[Errno 17] File exists"), leaving config.json behind."""
+    out = tmp_path / "sweep"
+    if resume:
+        shutil.copytree(folders["sweep"], out)
+        shutil.rmtree(out / "chunks")
+    else:
+        out.mkdir()
+    (out / "chunks").write_text("not a folder\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    argv = ["sweep", "--out", str(out), "--resume"]
+    err = fails(argv if resume else ["sweep", *XOR, "--seeds", "2", *argv[1:3]], capsys)
+    assert f"{out / 'chunks'}: exists and is not a folder" in err, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

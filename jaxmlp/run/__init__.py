@@ -30,7 +30,8 @@ A train or resume holds the folder's lock (``folder.lock``) throughout, checks e
 it writes anything (a refused command leaves the folder as it was), saves epoch 0 first, and
 saves only finite parameters and losses: ``record.divergence`` stops a diverged run, which
 ``report.diverged`` closes with exit 3 and a retry from the kept weights (``--init-from``).
-config.json's ``run_id`` (``folder.run_id``) is in every checkpoint of the run.
+config.json's ``run_id`` (``folder.run_id``) and ``initial_loss`` are in every checkpoint of the
+run.
 """
 
 from jaxmlp import datasets as _datasets

@@ -8,6 +8,7 @@ arrays are already standardised.
 import dataclasses
 import functools
 import hashlib
+import os
 import pathlib
 
 import numpy as np
@@ -34,6 +35,7 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     were cast to float32 first: its data are rebuilt by that rule."""
     label_column, name = settings["label_column"], absolute(settings["data"])
     old = record is not None and "x_dtype" not in record
+    check_data_dir(settings["data_dir"])
     if label_column is not None and not str(name).lower().endswith(".csv"):
         raise ValueError(f"--label-column applies to .csv files only, not to {name!r}.")
     val_fraction, standardize = settings["val_fraction"], settings["standardize"]
@@ -98,10 +100,30 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
-def check_source(settings: dict, meta: dict, run_dir) -> None:
-    """A ValueError when the data file the run in ``run_dir`` trained on (``settings["data"]``,
-    its SHA-256 in the config's data record ``meta``) is gone or changed since."""
-    expected = meta.get("file_sha256")
+def check_data_dir(data_dir) -> None:
+    """A ValueError unless ``data_dir`` is None or a folder's path (a non-empty string or an
+    ``os.PathLike``)."""
+    if data_dir is None or isinstance(data_dir, os.PathLike):
+        return
+    if not (isinstance(data_dir, str) and data_dir.strip()):
+        raise ValueError(f"data_dir must be a folder path or None, got {data_dir!r}.")
+
+
+def check_source(settings: dict, config: dict, run_dir) -> None:
+    """A ValueError when the data the run in ``run_dir`` (its config.json ``config``) trained
+    on are gone or changed since: the folder ``settings["data_dir"]`` (config.json's, or the
+    one given instead) is not a folder, or the data file ``settings["data"]`` (its SHA-256 in
+    the data record) is gone or another."""
+    where = settings.get("data_dir")
+    if where is not None and not pathlib.Path(where).is_dir():
+        if where != config["settings"].get("data_dir"):
+            raise ValueError(f"--data-dir {where}: not a folder.")
+        raise ValueError(
+            f"{pathlib.Path(run_dir) / 'config.json'}: data_dir {where!r} is not a folder (the "
+            "run read its data there): put them back there, or pass --data-dir DIR where they "
+            "are now."
+        )
+    expected = config["data"].get("file_sha256")
     if expected is None:
         return
     path = pathlib.Path(settings["data"])

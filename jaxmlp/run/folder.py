@@ -26,7 +26,7 @@ import re
 import socket
 
 from jaxmlp import checkpoint
-from jaxmlp.optim import _check_int
+from jaxmlp.numeric import check_int
 from jaxmlp.run import data
 from jaxmlp.run.settings import DEFAULTS, LOCAL, OLDER, Run, check_every, command_line
 
@@ -129,13 +129,14 @@ def write_config(run: Run, facts: dict) -> None:
     write_json(run.out / "config.json", record)
 
 
-def extend_config(run: Run, saved: dict) -> None:
+def extend_config(run: Run, saved: dict, length: int) -> None:
     """config.json of the resumed ``run``, extended to more epochs: the ``saved`` one with the
-    new length and command (the rest as it was, so its run_id holds by the rule that made
-    it)."""
+    new length and command (the rest as it was, so its run_id holds by the rule that made it),
+    and ``extended_from``: the ``length`` of its checkpoint's run, until whose next save the
+    two lengths differ (``load_checkpoint``)."""
     epochs = run.settings["epochs"]
     record = saved | {"settings": saved["settings"] | {"epochs": epochs}}
-    record |= {"train": saved.get("train", {}) | {"epochs": epochs}}
+    record |= {"train": saved.get("train", {}) | {"epochs": epochs}, "extended_from": length}
     write_json(run.out / "config.json", record | {"command": command_line(run.settings, run.out)})
 
 
@@ -257,7 +258,8 @@ def read_json(path) -> dict:
 def read_config(folder) -> dict:
     """The run's config.json, checked to be one: against its run_id (``check_config``), and the
     settings the run_id leaves out by their own rules: ``epochs`` (a resume may extend it;
-    ``TrainConfig``'s rule; a ``save_run`` folder has none) and ``checkpoint_every``."""
+    ``TrainConfig``'s rule; a ``save_run`` folder has none), ``checkpoint_every`` and
+    ``data_dir``."""
     path = pathlib.Path(folder) / "config.json"
     config = read_json(path)
     if not (
@@ -271,8 +273,9 @@ def read_config(folder) -> dict:
     settings = config["settings"]
     try:
         if "epochs" in settings:
-            _check_int("epochs", settings["epochs"], 1)
+            check_int("epochs", settings["epochs"], 1)
         check_every(settings.get("checkpoint_every"))
+        data.check_data_dir(settings.get("data_dir"))
     except ValueError as error:
         raise ValueError(f"{path}: {str(error).removesuffix('.')} {EDITED}") from None
     return config
@@ -356,15 +359,31 @@ def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
 def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
     """The checkpoint of the run in ``run_dir`` whose config.json is ``config`` (``kwargs``:
     ``checkpoint.load``'s): it must carry config.json's run_id (one without: a folder from
-    before run ids, or from an older ``save_run``, whose checkpoint has none either) and lie
-    within the run's ``epochs``."""
-    path = pathlib.Path(run_dir) / "checkpoint.npz"
+    before run ids, or from an older ``save_run``, whose checkpoint has none either), lie
+    within the run's ``epochs``, be of a run of that length (or, killed while a resume
+    extended it, of the length it was ``extended_from``), and have recorded config.json's
+    ``initial_loss`` (checkpoints record it since it was found editable: an older one has
+    none to compare)."""
+    path, where = pathlib.Path(run_dir) / "checkpoint.npz", pathlib.Path(run_dir) / "config.json"
     recorded, epochs = config.get("run_id"), config["settings"].get("epochs")
     ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, **kwargs)
     if recorded is None and ckpt.meta.get("run_id") is not None:
         raise ValueError(
-            f"{path}: carries a run id, but {pathlib.Path(run_dir) / 'config.json'} has none "
-            "(the file was edited): it cannot be trusted; retrain, or restore the file."
+            f"{path}: carries a run id, but {where} has none (the file was edited): it cannot "
+            "be trusted; retrain, or restore the file."
+        )
+    length = ckpt.config.epochs
+    if epochs is not None and length not in (epochs, config.get("extended_from")):
+        raise ValueError(
+            f"{where}: epochs {epochs}, but its checkpoint is of a run of {length} epochs (the "
+            f"file was edited): restore epochs {length}, or start a new run in another folder."
+        )
+    facts = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
+    loss = config.get("initial_loss")
+    if "initial_loss" in facts and to_json(loss) != to_json(facts["initial_loss"]):
+        raise ValueError(
+            f"{where}: its initial_loss {loss!r} is not the {facts['initial_loss']!r} its "
+            f"checkpoint recorded {EDITED}"
         )
     return ckpt
 

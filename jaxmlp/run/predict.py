@@ -41,7 +41,7 @@ def evaluate_run(
         raise ValueError(f"--data-dir would be ignored: {name!r} reads no folder.")
     with precision(model.dtype):
         if own:
-            data.check_source(settings, config["data"], run_dir)
+            data.check_source(settings, config, run_dir)
             ds, _ = data.load_data(DEFAULTS | settings, config["data"])
             data.check_same(ds, config["data"], run_dir, "evaluating it on its own data")
         else:

@@ -15,7 +15,8 @@ import jax
 
 from jaxmlp import activations, datasets, losses, optim, outputs, sharding
 from jaxmlp.mlp import MLP
-from jaxmlp.optim import Optimizer, _check_int
+from jaxmlp.numeric import check_int
+from jaxmlp.optim import Optimizer
 from jaxmlp.train import TrainConfig
 
 # Every setting of a run, with its default. None means "from the data": output and loss from the
@@ -62,6 +63,10 @@ DEFAULTS = {
 # Settings a resumed run may change: where the data lives and how often to save; and epochs, which
 # may grow (the run continues to the new count, as an uninterrupted run of that length would).
 LOCAL = ("data_dir", "checkpoint_every")
+# Settings a resumed run may change that its run_id keeps (they were in it before they could):
+# the device count says where a run trains, not what it computes (the order of its sums aside: a
+# resume on another count warns that its bits will differ); config.json keeps the run's own.
+MACHINE = ("devices",)
 # Settings newer than some saved runs, with the value every run saved before them had: a run
 # whose config.json lacks one resumes with that value, never silently with today's default.
 OLDER = {"drop_last": True}  # mini-batch epochs dropped the last n mod batch_size examples
@@ -108,11 +113,12 @@ def merge(given: dict, saved: dict | None) -> dict:
 def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
     """A ValueError unless each ``given`` setting resolves (``settings``) to the value the
     ``saved`` run has (``--standardize auto`` matches the ``yes`` it resolved to), apart from
-    ``LOCAL`` ones and ``epochs``, which may grow unless the schedule spans the run."""
+    ``LOCAL`` and ``MACHINE`` ones and ``epochs``, which may grow unless the schedule spans the
+    run."""
     base = DEFAULTS | OLDER | saved["settings"]
     for name in given:
         now, before = as_json(settings.get(name)), as_json(base.get(name))
-        if name in LOCAL or now == before:
+        if name in (*LOCAL, *MACHINE) or now == before:
             continue
         if isinstance(now, bool) or isinstance(before, bool):  # as the flag takes them
             now, before = ("yes" if v else "no" if v is False else v for v in (now, before))
@@ -131,6 +137,19 @@ def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
             f"{flag} {now} differs from the {before} of the run in {out}: {why} (drop {flag}, "
             "or start a new run)."
         )
+
+
+def check_devices(given: dict, settings: dict, out) -> None:
+    """A ValueError when a resumed run would train on more devices (config.json's, unless
+    ``given``) than this machine has, naming the file and the way on (``MACHINE``)."""
+    devices, here = settings["devices"], len(jax.devices())
+    if "devices" in given or devices is None or devices <= here:
+        return
+    raise ValueError(
+        f"{pathlib.Path(out) / 'config.json'}: the run trains on devices {devices}, but this "
+        f"machine has {here}: resume it here with --devices {here} or fewer (its result will "
+        "then not be bitwise that of an uninterrupted run)."
+    )
 
 
 def check_used(given: dict, settings: dict) -> None:
@@ -247,7 +266,7 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
 def check_every(every) -> None:
     """A ValueError unless ``every`` (``checkpoint_every``) is an integer >= 1 or None."""
     if every is not None:
-        _check_int("checkpoint_every", every, 1, "or None")
+        check_int("checkpoint_every", every, 1, "or None")
 
 
 _OUTPUT_FOR = {"cross_entropy": "softmax", "bce": "sigmoid", "poisson": "exp"}

@@ -34,6 +34,7 @@ import numpy as np
 
 from jaxmlp import checkpoint, search
 from jaxmlp.datasets import SEED_LIMIT
+from jaxmlp.numeric import is_real
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
 from jaxmlp.run import data, folder, sweep_report
@@ -54,6 +55,7 @@ from jaxmlp.train import is_classifier
 # members into equal chunks of at most CHUNK.
 SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0}
 CHUNK = 256
+CHUNKS = "chunks"  # the folder of the finished chunks
 CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
 CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
 
@@ -103,6 +105,11 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         if resume:
             held.enter_context(folder.lock(out))
         saved = folder.read_saved(out, sweep=True) if resume else None  # checked
+        if (out / CHUNKS).exists() and not (out / CHUNKS).is_dir():  # before a chunk trains
+            raise ValueError(
+                f"{out / CHUNKS}: exists and is not a folder (a sweep keeps its chunks there): "
+                "move it away, or pick another --out."
+            )
         run, grid, members = _plan(given, saved, out, held)
         if not resume:  # one process writes the folder; made after every check has passed
             out.mkdir(parents=True, exist_ok=True)
@@ -131,6 +138,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
     given = _as_lists(given)
     settings = merge(given, saved)
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
+    if saved is not None and "data" not in given:
+        data.check_source(settings, saved, out)
     held.enter_context(precision(settings["dtype"]))
     if settings["folds"] is not None:  # the folds hold out their own validation rows
         if settings["val_fraction"] and saved is None:  # resuming: check_resume names --folds
@@ -159,12 +168,20 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
 
 def _as_lists(given: dict) -> dict:
     """``given`` with each swept setting a list of floats (one number becomes a list), each
-    value once."""
+    value once: finite numbers (``numeric.is_real``), never a string or a bool that ``float``
+    would read as one."""
     lists = {}
     for name in SWEPT:
         if name in given:
             v = given[name]
-            v = [float(x) for x in v] if isinstance(v, list | tuple) else [float(v)]
+            many = isinstance(v, list | tuple)
+            wrong = [x for x in (v if many else [v]) if not is_real(x)]
+            if wrong:
+                raise ValueError(
+                    f"{name} must be a finite number or a list of them, got {wrong[0]!r}"
+                    f"{f' in {v!r}' if many else ''}."
+                )
+            v = [float(x) for x in v] if many else [float(v)]
             if not v:
                 raise ValueError(f"{as_flag(name)} needs at least one value.")
             if len(set(v)) != len(v):
@@ -231,7 +248,7 @@ def _train(run: Run, grid: dict, members: list, run_id: str, echo) -> tuple[list
     identity = folder.to_json({"run_id": run_id, "epochs": config.epochs})
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
-        path = run.out / "chunks" / f"{c:05d}.npz"
+        path = run.out / CHUNKS / f"{c:05d}.npz"
         found = _read_chunk(path, part, first, identity) if path.exists() else None
         if found is None:
             start = time.perf_counter()

@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import math
 import pathlib
 import shlex
 import sys
@@ -14,12 +15,12 @@ from jaxmlp import train as _train_module
 from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
-from jaxmlp.optim import RUN_LENGTH_SCHEDULES
 from jaxmlp.run import data, folder, record, report
 from jaxmlp.run.settings import (
     DEFAULTS,
     Run,
     build,
+    check_devices,
     check_resume,
     check_used,
     merge,
@@ -66,7 +67,9 @@ def train(
         saved = folder.read_saved(out, sweep=False) if resume else None
         settings = merge(given, saved)
         if saved is not None and "data" not in given:
-            data.check_source(settings, saved["data"], out)
+            data.check_source(settings, saved, out)
+        if saved is not None:
+            check_devices(given, settings, out)
         held.enter_context(precision(settings["dtype"]))
         ds, settings = data.load_data(settings, saved and saved["data"])
         net, optimizer, config, settings = build(settings, ds)
@@ -77,15 +80,20 @@ def train(
         _check_fit(run)
         if saved is not None:
             data.check_same(ds, saved["data"], out, "resume")
+        # a run killed before its first save starts over: as a new run, its facts recomputed
+        if saved is not None and (out / "checkpoint.npz").exists():
             state, facts = _resumed(run, saved, warn)
             folder.remove_temporaries(out)
             if settings["epochs"] != saved["settings"]["epochs"]:  # extended to more epochs
-                folder.extend_config(run, saved)
+                folder.extend_config(run, saved, facts["length"])
         else:
             state, facts = _initial(run)
-            out.mkdir(parents=True, exist_ok=True)
-            held.enter_context(folder.lock(out))
-            folder.out_folder(out, given, resume)  # a run another process began meanwhile
+            if saved is None:
+                out.mkdir(parents=True, exist_ok=True)
+                held.enter_context(folder.lock(out))
+                folder.out_folder(out, given, resume)  # a run another process began meanwhile
+            else:
+                folder.remove_temporaries(out)
             folder.write_config(run, facts)
         return _fit(run, state, facts, progress, handle_signals, echo, started)
 
@@ -137,9 +145,10 @@ def _weights_of(run_dir: pathlib.Path, net) -> list:
 
 
 def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
-    """The resumed run's state (epoch 0 where it was killed before its first save) and facts
-    (``run_id``: config.json's, which ``read_config`` checked; ``wall_before``: the state is the
-    checkpoint's; ``history``: its epochs' records, checked whole); warns once
+    """The resumed run's state (its checkpoint's) and facts (``run_id`` and ``initial_loss``:
+    config.json's, which ``read_config`` and ``load_checkpoint`` checked; ``length``: the
+    checkpoint's run's epochs; ``wall_before``: the state is the checkpoint's; ``history``: its
+    epochs' records, checked whole); warns once
     where the device count changed (the bits of the result then differ from an uninterrupted
     run: the gradients' sums go over other devices in another order)."""
     out, config = run.out, run.config
@@ -149,25 +158,18 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
         "devices": report.device_count(config),
         "warnings": [],
     }
-    if not (out / "checkpoint.npz").exists():  # killed before its first save: start over
-        state, _ = _initial(run)
-        return state, facts
     ckpt = folder.load_checkpoint(out, saved, net=run.net, optimizer=run.optimizer)
     extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
-    length = ckpt.config.epochs
-    if length != config.epochs and run.optimizer.schedule in RUN_LENGTH_SCHEDULES:
-        raise ValueError(
-            f"{out / 'config.json'}: epochs {config.epochs}, but the run's "
-            f"{run.optimizer.schedule} schedule spans {length} epochs (its checkpoint's; the "
-            f"file was edited): restore epochs {length}, or start a new run in another folder."
-        )
-    if dataclasses.replace(ckpt.config, epochs=config.epochs) != config:
+    if "initial_loss" not in extra and run.settings.get("init_from") is None:
+        _check_initial_loss(run, saved)  # a checkpoint from before checkpoints recorded it
+    facts["length"] = ckpt.config.epochs  # of the run it saved: load_checkpoint checked it
+    if dataclasses.replace(ckpt.config, epochs=config.epochs, devices=config.devices) != config:
         raise ValueError(
             f"{out / 'checkpoint.npz'}: saved with {ckpt.config}, but the run's settings "
             f"give {config}."
         )
     facts["warnings"] = list(extra.get("warnings") or [])
-    before = extra.get("devices", saved.get("devices"))
+    before = extra.get("devices")  # the count of the process that saved the checkpoint
     if before is not None and before != facts["devices"]:
         message = (
             f"warning: the run in {out} trained on {before} device(s) and resumes on "
@@ -181,13 +183,26 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     return ckpt.state, facts
 
 
+def _check_initial_loss(run: Run, saved: dict) -> None:
+    """A ValueError unless config.json's ``initial_loss`` (``saved``) is the loss of the run's
+    initial parameters, recomputed (to a relative 1e-4: another machine may round otherwise;
+    the divergence rule's factor is 1e4)."""
+    recorded, now = saved.get("initial_loss"), _initial(run)[1]["initial_loss"]
+    a, b = (v if v is not None and math.isfinite(v) else None for v in (recorded, now))
+    if a != b and (a is None or b is None or not math.isclose(a, b, rel_tol=1e-4)):
+        raise ValueError(
+            f"{run.out / 'config.json'}: its initial_loss {recorded!r} is not the {now!r} of "
+            f"the run's initial parameters {folder.EDITED}"
+        )
+
+
 def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dict:
     out, ds, net, config = run.out, run.data, run.net, run.config
     on_disk = "wall_before" in facts  # the state is that of the checkpoint
     history = facts.get("history", [])
     echo(report.banner(run, state.epoch))
     t, t_val = data.targets(net, ds.task, ds.t_train), data.targets(net, ds.task, ds.t_val)
-    kept = {k: facts[k] for k in ("run_id", "devices", "warnings")}
+    kept = {k: facts[k] for k in ("run_id", "initial_loss", "devices", "warnings")}
     saver = record.Saver(
         run, state if on_disk else None, facts.get("wall_before", 0.0), started, kept
     )

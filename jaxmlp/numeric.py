@@ -1,0 +1,47 @@
+"""The library's one rule for numbers given as settings: what counts as an integer or a real
+number (never a bool, a string, NaN or infinity), the ValueError that names a wrong one and the
+values allowed, and the Python number a validated numpy one is kept as (JSON and hashing).
+
+Every module that checks a numeric setting (optimizers, train configs, populations, gradient
+and Taylor checks, the run folder) asks these; none spells the rule again. (Named ``numeric``,
+not ``numbers``: a module of the standard library's name would shadow it.)
+
+>>> is_real(0.5), is_real(True), is_real("0.5"), is_real(float("nan"))
+(True, False, False, False)
+>>> check_int("epochs", 0, 1)
+Traceback (most recent call last):
+ValueError: epochs must be an integer >= 1, got 0.
+"""
+
+import math
+from numbers import Integral, Real
+
+
+def is_real(value) -> bool:
+    """A finite real number (not a bool, NaN or infinity)."""
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_positive(name, value) -> None:
+    """A ValueError naming ``name`` unless ``value`` is a finite real number > 0."""
+    if not (is_real(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
+
+
+def check_int(name, value, low, extra="") -> None:
+    """A ValueError unless ``value`` is an integer (not a bool) >= ``low``; ``extra`` names the
+    other values allowed."""
+    if type(value) is int and value >= low:  # the common case, without the ABC checks
+        return
+    if not (isinstance(value, Integral) and not isinstance(value, bool) and value >= low):
+        raise ValueError(
+            f"{name} must be an integer >= {low}{' ' + extra if extra else ''}, got {value!r}."
+        )
+
+
+def store_as(record, name, kind) -> None:
+    """Replace field ``name`` of the frozen dataclass ``record`` by ``kind(value)`` unless None:
+    a validated numpy number becomes a Python one."""
+    value = getattr(record, name)
+    if value is not None:
+        object.__setattr__(record, name, kind(value))
