@@ -216,16 +216,10 @@ class MLP:
 
     def predict(self, params, x):
         """Labels: argmax for softmax, ``y > 0.5`` per unit for sigmoid (0/1) and threshold
-        (-1/+1; ``(n,)`` for one unit), ``y`` otherwise."""
-        y = self.apply(params, x)
-        out = outputs.get(self.output)
-        if out.decides == "argmax":
-            return jnp.argmax(y, axis=-1)
-        if out.decides == "threshold":
-            negative, positive = out.labels
-            labels = jnp.where(y > 0.5, positive, negative).astype(jnp.int32)
-            return labels[:, 0] if y.shape[-1] == 1 else labels
-        return y
+        (-1/+1; ``(n,)`` for one unit), ``y`` otherwise (``outputs.Output.decide``). A row
+        whose outputs are not finite is a ValueError, or under ``jit`` the label -1 (threshold:
+        0)."""
+        return outputs.get(self.output).decide(self.apply(params, x))
 
     # -- derivatives, by hand ------------------------------------------------------------------
 

@@ -20,6 +20,12 @@ reads y (``"argmax"``, ``"threshold"`` per unit at y > 0.5, None: y itself) and 
 threshold unit, whose forward is the sigmoid and whose targets -1/+1 enter the loss as 0/1
 (``loss_targets``; ``losses.pair`` applies it, so every pass sees the same loss).
 
+A row with a non-finite output decides no label (``decide``, ``check_decided``): argmax of a NaN
+row is 0 and NaN > 0.5 is false, so it would silently read as class 0 or the negative label. A
+deciding output is a probability in [0, 1]; its forward gives NaN, never inf, when it breaks
+(finite inputs that overflow a hidden layer, non-finite parameters), so an inf there (only in
+outputs made elsewhere) is no probability either, and the rule is "any output not finite".
+
 >>> get("softmax:2.0").name, get("softmax:2.0").beta, get("threshold").labels
 ('softmax:2', 2.0, (-1, 1))
 """
@@ -31,6 +37,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxmlp import activations
 from jaxmlp.initializers import _exact  # the shortest exact form of a number, as specs write it
@@ -46,11 +53,51 @@ class Output(NamedTuple):
     beta: float = 1.0  # the softmax temperature
     decides: str | None = None  # "argmax", "threshold" (per unit, y > 0.5) or None (y itself)
     labels: tuple = (0, 1)  # a thresholded output's (negative, positive) labels and targets
+    no_label: int = -1  # the label of a row that decides none (scikit-learn's -1), not in labels
 
     def loss_targets(self, t):
         """Targets as the loss takes them: a thresholded output's labels mapped to 0/1."""
         negative, positive = self.labels
         return t if (negative, positive) == (0, 1) else (t - negative) / (positive - negative)
+
+    def decide(self, y):
+        """Labels from outputs ``y (n, K)``: argmax ``(n,)`` for softmax, ``y > 0.5`` per unit
+        for a thresholded output (``labels``; ``(n,)`` for one unit), ``y`` itself otherwise.
+        A row with any non-finite output is refused (``check_decided``) when ``y`` is concrete;
+        traced (under ``jit``), where nothing can raise, it gets ``no_label``: -1, or 0 for the
+        threshold unit's -1/+1, in every unit of a multilabel row (one broken unit means the
+        forward pass broke for that example: none of its units is trusted)."""
+        if self.decides is None:
+            return y
+        if not isinstance(y, jax.core.Tracer):
+            check_decided(y)
+        if self.decides == "argmax":
+            return jnp.where(undecided(y), self.no_label, jnp.argmax(y, axis=-1))
+        negative, positive = self.labels
+        labels = jnp.where(y > 0.5, positive, negative)
+        labels = jnp.where(undecided(y)[:, None], self.no_label, labels).astype(jnp.int32)
+        return labels[:, 0] if y.shape[-1] == 1 else labels
+
+
+def undecided(y, xp=jnp):
+    """``(n,)`` True where a row of outputs ``y (n, K)`` is not all finite: it decides no
+    label. ``xp``: ``jnp`` (jit-able) or ``np`` (a host array in its own dtype)."""
+    return ~xp.isfinite(y).all(axis=-1)
+
+
+def check_decided(y) -> None:
+    """A ValueError naming the rows of concrete outputs ``y (n, K)`` that decide no label (an
+    output NaN or inf), their count and the likely cause."""
+    y = np.asarray(y)
+    rows = np.flatnonzero(undecided(y, np))
+    if len(rows):
+        first = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        raise ValueError(
+            f"{len(rows)} of {len(y)} rows have outputs that are not finite (NaN or inf), rows "
+            f"[{first}]: they decide no label or probability. The likely cause: inputs far "
+            "outside the range the network was trained on (finite, but they overflow it), or "
+            "non-finite parameters."
+        )
 
 
 def _elementwise(name: str, act: str | None = None, **decision) -> Output:
@@ -90,7 +137,7 @@ _OUTPUTS = {
     "softmax": _softmax(1.0, "softmax"),
     "exp": Output("exp", jnp.exp, lambda z, y, g: g * y, lambda z, y, g, u: g * y * u, True),
     "threshold": _elementwise(
-        "threshold", "sigmoid", base="sigmoid", decides="threshold", labels=(-1, 1)
+        "threshold", "sigmoid", base="sigmoid", decides="threshold", labels=(-1, 1), no_label=0
     ),
 }
 NAMES = tuple(_OUTPUTS)

@@ -220,3 +220,91 @@ def test_outputs_with_nan_give_accuracy_nan_as_they_give_loss_nan():
         for s in (None, jnp.ones(2)):
             assert np.isnan(correct(decider, y, jnp.zeros((2, 2)), s)), (output, s)
         assert not np.isnan(correct(decider, y[:1], jnp.zeros((1, 2))))
+
+
+# -- a row whose outputs are not finite has no label ---------------------------------------------
+
+
+def _overflowing(output, k, loss):
+    """A net whose outputs are NaN for the rows of ``X_HUGE`` with x_0 = 3e38 (both hidden
+    units overflow float32 to inf and each output takes inf - inf) and finite for the others."""
+    net = MLP((2, 2, k), "relu", output, loss)
+    params = [
+        {"w": jnp.array([[2.0, 2.0], [0.0, 0.0]]), "b": jnp.zeros(2)},
+        {"w": jnp.array([[1.0] * k, [-1.0] * k]), "b": jnp.zeros(k)},
+    ]
+    return net, params
+
+
+X_HUGE = np.array([[1.0, 0.0], [3e38, 0.0], [0.5, 0.0], [3e38, 1.0]], np.float32)  # finite
+DECIDERS = [("softmax", 3, "cross_entropy"), ("sigmoid", 1, "bce"), ("sigmoid", 3, "bce"),
+            ("threshold", 1, "bce")]  # fmt: skip
+REFUSAL = r"2 of 4 rows.*rows \[1, 3\].*outside the range.*non-finite parameters"
+
+
+@pytest.mark.parametrize(("output", "k", "loss"), DECIDERS)
+def test_predict_refuses_rows_whose_outputs_are_not_finite(output, k, loss):
+    """argmax of a NaN row is 0 and NaN > 0.5 is false: such rows were given class 0 (or the
+    negative label) as if the network had decided them."""
+    net, params = _overflowing(output, k, loss)
+    y = np.asarray(net.apply(params, X_HUGE))
+    assert np.isnan(y[[1, 3]]).all() and np.isfinite(y[[0, 2]]).all()
+    with pytest.raises(ValueError, match=REFUSAL):
+        net.predict(params, X_HUGE)
+    assert net.predict(params, X_HUGE[[0, 2]]).shape[0] == 2  # finite rows are decided
+
+
+@pytest.mark.parametrize(("output", "k", "loss"), DECIDERS)
+def test_predict_under_jit_gives_such_rows_no_label(output, k, loss):
+    """Traced, predict cannot raise: a row with a non-finite output is -1 (scikit-learn's 'no
+    label'), every unit of it for multilabel, 0 for the threshold unit whose labels are -1/+1."""
+    net, params = _overflowing(output, k, loss)
+    labels = np.asarray(jax.jit(net.predict)(params, X_HUGE))
+    eager = np.asarray(net.predict(params, X_HUGE[[0, 2]]))
+    none = 0 if output == "threshold" else -1
+    assert (labels[[1, 3]] == none).all(), labels
+    np.testing.assert_array_equal(labels[[0, 2]], eager)
+    assert none not in eager  # the sentinel is no label the output gives
+
+
+def test_a_loaded_model_and_the_command_line_refuse_such_rows(tmp_path, capsys):
+    from jaxmlp import cli, load_run, save_run
+
+    for output, k, loss in DECIDERS:
+        net, params = _overflowing(output, k, loss)
+        model = load_run(save_run(tmp_path / f"{output}{k}", net, params))
+        for predicts in (model.predict, model.predict_proba):
+            with pytest.raises(ValueError, match=REFUSAL):
+                predicts(X_HUGE)
+        with pytest.raises(ValueError, match=REFUSAL):
+            model.labels(model.outputs(X_HUGE))
+        assert len(model.predict(X_HUGE[[0, 2]])) == 2
+    np.save(tmp_path / "x.npy", X_HUGE)
+    capsys.readouterr()
+    assert cli.main(["predict", str(tmp_path / "softmax3"), "--input", f"{tmp_path}/x.npy"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and re.search(REFUSAL, err), err
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_sklearn_classifier_refuses_such_rows_the_regressor_gives_nan():
+    """A label or a probability of a NaN output is refused; a regressor's NaN is a value."""
+    from jaxmlp.sklearn import MLPClassifier, MLPRegressor
+
+    x = np.random.default_rng(0).normal(size=(12, 2)).astype(np.float32)
+    for output, k, y in [("softmax", 3, np.arange(12) % 3), ("sigmoid", 1, np.arange(12) % 2),
+                         ("sigmoid", 3, (np.arange(36) % 4 == 0).reshape(12, 3))]:  # fmt: skip
+        clf = MLPClassifier((2,), max_iter=2, random_state=0).fit(x, y)
+        params = _overflowing(output, k, "mse" if output == "sigmoid" else "cross_entropy")[1]
+        clf.coefs_ = [np.asarray(layer["w"]) for layer in params]
+        clf.intercepts_ = [np.asarray(layer["b"]) for layer in params]
+        for predicts in (clf.predict, clf.predict_proba, clf.predict_log_proba):
+            with pytest.raises(ValueError, match=REFUSAL):
+                predicts(X_HUGE)
+        assert len(clf.predict(X_HUGE[[0, 2]])) == 2
+    reg = MLPRegressor(hidden_layer_sizes=(2,), max_iter=2, random_state=0).fit(x, x[:, 0])
+    params = _overflowing("identity", 1, "mse")[1]
+    reg.coefs_ = [np.asarray(layer["w"]) for layer in params]
+    reg.intercepts_ = [np.asarray(layer["b"]) for layer in params]
+    predicted = reg.predict(X_HUGE)
+    assert np.isnan(predicted[[1, 3]]).all() and np.isfinite(predicted[[0, 2]]).all()

@@ -347,6 +347,49 @@ def test_error_score_raise_raises_the_failed_fit_s_error_as_in_grid_search_cv():
             _diverging(make, error_score="raise")
 
 
+def _unscorable(make, **kwargs):
+    """A grid point with finite weights whose held-out outputs are NaN on one fold: rows 0-3 of
+    x are +-3e38 (finite float32) and only ever held out (fold 0). A relu hidden layer
+    overflows them to inf and the softmax takes inf - inf: NaN, which the classifier refuses to
+    score; tanh saturates at +-1 and scores them."""
+    x, y = make_classification(60, 10, n_informative=4, n_classes=3, random_state=0)
+    x = x.astype(np.float32)
+    x[:4] = np.float32(3e38) * np.sign(x[:4])
+    folds = [(np.arange(30, 60), np.arange(30)), (np.arange(4, 30), np.arange(30, 60))]
+    clf = MLPClassifier((8,), solver="sgd", max_iter=5, random_state=0)
+    grid = {"activation": ["relu", "tanh"]}
+    return make(clf, grid, cv=folds, refit=False, return_train_score=True, **kwargs).fit(x, y)
+
+
+@IGNORE_CONVERGENCE
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+@pytest.mark.parametrize("error_score", [np.nan, -1.0])
+def test_a_failed_scoring_scores_error_score_and_warns_as_in_grid_search_cv(error_score):
+    """GridSearchCV scores a split whose scorer raises as error_score, with a warning, and
+    goes on; the population search raised the classifier's refusal of NaN outputs."""
+    searches = []
+    for make in (PopulationSearchCV, GridSearchCV):
+        with pytest.warns(UserWarning, match=f"Scoring failed.* set to {error_score}") as seen:
+            searches.append(_unscorable(make, error_score=error_score))
+        failed = [w for w in seen if str(w.message).startswith("Scoring failed")]
+        assert len(failed) == 1 and "outputs that are not finite" in str(failed[0].message)
+        assert not [w for w in seen if w.category is FitFailedWarning]
+    ours, theirs = searches
+    for key in ("split0_test_score", "split1_test_score", "mean_test_score", "rank_test_score",
+                "split0_train_score", "split1_train_score"):  # fmt: skip
+        np.testing.assert_array_equal(ours.cv_results_[key], theirs.cv_results_[key], key)
+    np.testing.assert_array_equal(ours.cv_results_["split0_test_score"][0], error_score)
+    assert np.isfinite(ours.cv_results_["split1_test_score"]).all()
+    assert ours.best_params_ == theirs.best_params_ == {"activation": "tanh"}
+
+
+@IGNORE_CONVERGENCE
+def test_a_failed_scoring_raises_with_error_score_raise_as_in_grid_search_cv():
+    for make in (PopulationSearchCV, GridSearchCV):
+        with pytest.raises(ValueError, match=r"3 of 30 rows have outputs that are not finite"):
+            _unscorable(make, error_score="raise")
+
+
 @pytest.mark.parametrize(
     "name, value, allowed",
     [("error_score", "nan", "'raise'"), ("n_jobs", "2", "int"), ("verbose", "yes", "int")],

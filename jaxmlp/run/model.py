@@ -64,6 +64,7 @@ class Model(NamedTuple):
         if self.task == "regression":
             raise ValueError("predict_proba needs a classifier; this model does regression.")
         y = self.outputs(x)
+        outputs.check_decided(y)
         return (
             np.concatenate([1 - y, y], axis=1) if self.task == "binary" and y.shape[1] == 1 else y
         )
@@ -86,7 +87,10 @@ class Model(NamedTuple):
         return list(self.classes) if self.classes else list(range(max(2, k)))
 
     def labels(self, y) -> np.ndarray:
-        """Predictions from outputs ``y (n, K)`` (see ``predict``)."""
+        """Predictions from outputs ``y (n, K)`` (see ``predict``); a ValueError for rows whose
+        outputs are not finite, which decide no class (``outputs.check_decided``)."""
+        if self.task != "regression":
+            outputs.check_decided(y)
         if self.task in CLASSIFICATION:
             index = (y[:, 0] > 0.5).astype(int) if y.shape[1] == 1 else y.argmax(1)
             return np.array(self.class_names())[index]

@@ -1,12 +1,33 @@
-"""``GridSearchCV``'s rules for what a search reports: the ranks of the mean scores and the
-report of the fits that failed (its messages, word for word)."""
+"""``GridSearchCV``'s rules for what a search reports: a fit's score or the error score of a
+scoring that failed, the ranks of the mean scores and the report of the fits that failed (its
+messages, word for word)."""
 
+import traceback
 import warnings
 from collections import Counter
 
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.exceptions import FitFailedWarning
+
+
+def score(scorer, est, x, y, error_score) -> float:
+    """``GridSearchCV``'s score of a fitted ``est`` on rows ``x, y`` (its ``_score``):
+    ``scorer(est, x, y)``; where scoring raises (a classifier refuses rows whose outputs are not
+    finite), the error with ``error_score="raise"``, else ``error_score`` and a UserWarning with
+    the traceback. Not a failed fit: it counts in no fit failure report."""
+    try:
+        return scorer(est, x, y)
+    except Exception:  # GridSearchCV's: whatever the scorer raises
+        if error_score == "raise":
+            raise
+        warnings.warn(
+            "Scoring failed. The score on this train-test partition for these parameters will "
+            f"be set to {error_score}. Details: \n{traceback.format_exc()}",
+            UserWarning,
+            stacklevel=3,
+        )
+        return error_score
 
 
 def report_failures(errors: list, total: int, error_score) -> None:

@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from jaxmlp import losses
+from jaxmlp import losses, outputs
 from jaxmlp.sklearn import _params
 from jaxmlp.sklearn._base import BaseMLP
 
@@ -125,13 +125,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return accuracy_score(labels, predicted, sample_weight=sample_weight)
 
     def predict(self, X):
-        """Class labels ``(n,)``, or a label indicator ``(n, K)`` for multilabel ``y``."""
-        return self._labels_from(self._forward(X))
+        """Class labels ``(n,)``, or a label indicator ``(n, K)`` for multilabel ``y``. A
+        ValueError for rows whose outputs are not finite (``outputs.check_decided``)."""
+        y = self._forward(X)
+        outputs.check_decided(y)
+        return self._labels_from(y)
 
     def predict_proba(self, X):
         """Class probabilities ``(n, n_classes)`` in the order of ``classes_`` (per-label
-        probabilities ``(n, K)`` for multilabel ``y``), in the dtype of X and the weights."""
+        probabilities ``(n, K)`` for multilabel ``y``), in the dtype of X and the weights. A
+        ValueError for rows whose outputs are not finite, as ``predict``."""
         y = self._forward(X)
+        outputs.check_decided(y)
         return np.hstack([1 - y, y]) if self.n_outputs_ == 1 else y
 
     def predict_log_proba(self, X):

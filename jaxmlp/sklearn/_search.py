@@ -51,7 +51,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from jaxmlp.sklearn import _solvers
 from jaxmlp.sklearn._base import BaseMLP
-from jaxmlp.sklearn._cv_results import ranks, report_failures
+from jaxmlp.sklearn._cv_results import ranks, report_failures, score
 from jaxmlp.sklearn._forward import precision
 
 
@@ -143,9 +143,12 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
       cv: folds as ``GridSearchCV``'s (an int: stratified for a classifier).
       verbose: > 0 prints ``GridSearchCV``'s first line (folds, candidates, fits); > 1 also a
         line per population (members, rows, epochs, seconds).
-      error_score: what a failed fit scores, a number, or "raise" to raise its error. A member
-        fails where its fit would: its weights came out non-finite (``fit``'s ValueError). A
-        grid point the estimator refuses (a bad value) raises before anything trains.
+      error_score: what a failed fit or scoring scores, a number, or "raise" to raise its
+        error. A member fails where its fit would: its weights came out non-finite (``fit``'s
+        ValueError). Its scoring fails where the scorer raises (finite weights, held-out rows
+        whose outputs are not finite: the classifier refuses them), with ``GridSearchCV``'s
+        "Scoring failed" warning for that split. A grid point the estimator refuses (a bad
+        value) raises before anything trains.
       return_train_score: also score each fit on its training rows (``split<i>_train_score``,
         ``mean_/std_train_score``).
 
@@ -274,7 +277,8 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         """Each fitted member scored on its held-out rows (``test_score``, ``score_time``) and,
         with ``return_train_score``, on its training rows; a failed fit (non-finite weights)
         scores ``error_score`` or raises, and the failures are reported as ``GridSearchCV``
-        reports them."""
+        reports them; a scoring that fails (``_cv_results.score``: the classifier refuses held-out
+        rows whose outputs are not finite) scores ``error_score`` with a warning, or raises."""
         scores = {k: np.zeros(len(fitted)) for k in ("test_score", "score_time", "train_score")}
         errors = []
         for i, (est, (train, test)) in enumerate(zip(fitted, splits, strict=True)):
@@ -287,14 +291,12 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
                 scores["test_score"][i] = scores["train_score"][i] = self.error_score
                 errors.append(str(error))
                 continue
-            scores["test_score"][i] = self.scorer_(
-                est, _safe_indexing(X, test), _safe_indexing(y, test)
-            )
+            held_out = _safe_indexing(X, test), _safe_indexing(y, test)
+            scores["test_score"][i] = score(self.scorer_, est, *held_out, self.error_score)
             scores["score_time"][i] = time.perf_counter() - start
             if self.return_train_score:
-                scores["train_score"][i] = self.scorer_(
-                    est, _safe_indexing(X, train), _safe_indexing(y, train)
-                )
+                trained_on = _safe_indexing(X, train), _safe_indexing(y, train)
+                scores["train_score"][i] = score(self.scorer_, est, *trained_on, self.error_score)
         report_failures(errors, len(fitted), self.error_score)
         if not self.return_train_score:
             del scores["train_score"]
