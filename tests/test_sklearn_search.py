@@ -7,6 +7,8 @@ grown over the epochs (the bounds below: ~4 float32 ulps of the weights' scale p
 while its epochs (the stopping rule) and the cross-validation scores are equal exactly here.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -408,3 +410,25 @@ def test_verbose_prints_grid_search_cv_s_first_line_and_one_line_per_population(
     _iris_search(PopulationSearchCV, verbose=2)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[1].startswith("[population 1/1] 6 members (100 rows), ")
+
+
+@IGNORE_CONVERGENCE
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+def test_non_finite_mean_scores_warn_as_in_grid_search_cv():
+    """GridSearchCV warns when a mean test or train score is not finite; the population
+    search kept silent."""
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        _diverging(GridSearchCV, return_train_score=True)
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        _diverging(PopulationSearchCV, return_train_score=True)
+
+    def non_finite(caught):
+        return [str(w.message).split(":")[0] for w in caught if "non-finite:" in str(w.message)]
+
+    assert non_finite(theirs) == [
+        "One or more of the test scores are non-finite",
+        "One or more of the train scores are non-finite",
+    ]
+    assert non_finite(ours) == non_finite(theirs)

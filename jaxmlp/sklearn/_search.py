@@ -37,6 +37,7 @@ one population per value. ``solver="lbfgs"`` and ``early_stopping=True`` are ref
 import functools
 import numbers
 import time
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -313,7 +314,14 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         def stats(name):
             a = table[name]
-            return {f"mean_{name}": a.mean(axis=1), f"std_{name}": a.std(axis=1)}
+            mean = a.mean(axis=1)
+            if name.endswith("_score") and not np.isfinite(mean).all():  # GridSearchCV's
+                warnings.warn(
+                    f"One or more of the {name.split('_')[0]} scores are non-finite: {mean}",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            return {f"mean_{name}": mean, f"std_{name}": a.std(axis=1)}
 
         results = stats("fit_time") | stats("score_time")
         for name in sorted({k for c in candidates for k in c}):
