@@ -13,6 +13,7 @@ import numpy as np
 
 from jaxmlp import losses, sharding
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
+from jaxmlp.numeric import check_unmasked
 from jaxmlp.step import finite_each
 
 
@@ -55,6 +56,7 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
     """The checked arrays of a run (split, cast, finite) and its batch size; ``place`` puts them
     on the data mesh (or, streamed, keeps ``x``, ``t`` on the host). ``sample_weight``
     (checked: ``check_sample_weight``) follows its rows through the validation split."""
+    check_given(x, t, x_val, t_val)
     dtype = storage_dtype(config.dtype)
     needs_local = (config.val_fraction and x_val is None) or config.chunk_steps is not None
     if needs_local and isinstance(x, jax.Array) and not x.is_fully_addressable:
@@ -93,6 +95,13 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
     return Data(x, t, x_val, t_val, batch_size, mesh, config.drop_last, s, s_val)
 
 
+def check_given(x, t, x_val, t_val) -> None:
+    """What ``fit`` and ``fit_population`` refuse of the data given before anything reads it
+    (``val_fraction``'s split included): a masked array (``numeric.check_unmasked``)."""
+    for name, a in (("x", x), ("t", t), ("x_val", x_val), ("t_val", t_val)):
+        check_unmasked(name, a)
+
+
 def split(net, x, t, x_val, t_val, config, s=None):
     """``(x, t, x_val, t_val, s, s_val)``: ``val_fraction`` held out by
     ``datasets.validation_split`` when no validation set is given, the weights ``s`` with
@@ -117,6 +126,7 @@ def split(net, x, t, x_val, t_val, config, s=None):
 def check_sample_weight(sample_weight, n: int) -> np.ndarray:
     """``sample_weight`` as a float64 NumPy array ``(n,)``; ValueError naming the problem
     unless it has one finite, non-negative weight per example and they are not all zero."""
+    check_unmasked("sample_weight", sample_weight)
     try:
         s = np.asarray(sample_weight, dtype=np.float64)
     except (TypeError, ValueError):

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
+from jaxmlp.numeric import check_unmasked
 
 REDUCTIONS = ("mean", "sum")
 
@@ -272,6 +273,7 @@ class MLP:
 
     def inputs(self, x, dtype=jnp.float32):
         """``x`` checked to be ``(n, d)`` and numeric, as an array of ``dtype``."""
+        check_unmasked("x", x)
         if not hasattr(x, "dtype"):
             x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
@@ -293,6 +295,7 @@ class MLP:
         """``t`` as an ``(n, K)`` array: integer labels ``(n,)`` become one-hot for
         cross_entropy, and ``(n,)`` is accepted for one output. A threshold output takes its
         labels -1/+1 only (the loss pair maps them to the 0/1 its sigmoid's loss takes)."""
+        check_unmasked("t", t)
         if not hasattr(t, "dtype"):
             t = np.asarray(t)
         k = self.sizes[-1]

@@ -1,6 +1,7 @@
 """The library's one rule for numbers given as settings: what counts as an integer or a real
 number (never a bool, a string, NaN or infinity), the ValueError that names a wrong one and the
-values allowed, and the Python number a validated numpy one is kept as (JSON and hashing).
+values allowed, the Python number a validated numpy one is kept as (JSON and hashing), and the
+masked arrays no numbers are taken from (``check_unmasked``).
 
 Every module that checks a numeric setting (optimizers, train configs, populations, gradient
 and Taylor checks, the run folder) asks these; none spells the rule again. (Named ``numeric``,
@@ -15,6 +16,8 @@ ValueError: epochs must be an integer >= 1, got 0.
 
 import math
 from numbers import Integral, Real
+
+import numpy as np
 
 
 def is_real(value) -> bool:
@@ -45,3 +48,14 @@ def store_as(record, name, kind) -> None:
     value = getattr(record, name)
     if value is not None:
         object.__setattr__(record, name, kind(value))
+
+
+def check_unmasked(name, value) -> None:
+    """A ValueError if ``value`` is a NumPy masked array with masked entries: ``np.asarray``
+    and ``jnp.asarray`` drop the mask and read the numbers under it as if they were given."""
+    if np.ma.is_masked(value):
+        raise ValueError(
+            f"{name} is a masked array with {np.ma.count_masked(value)} masked entries: fill "
+            "them (.filled(value)) or drop them (or their rows) first; the numbers under a mask "
+            "would be used as given."
+        )

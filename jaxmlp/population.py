@@ -127,6 +127,7 @@ def fit_population(
     and 8 bytes of history per epoch (16 with validation); the data are shared.
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
+    arrays.check_given(x, t, x_val, t_val)
     seeds, values = checks.members(seeds, hyper, optimizer, config)
     p = len(seeds)
     checks.check_run(config, chunk, params, p)

@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.datasets import check_seed
-from jaxmlp.numeric import check_int, is_real
+from jaxmlp.numeric import check_int, check_unmasked, is_real
 from jaxmlp.optim import HYPERPARAMETERS
 
 SETTINGS = (*HYPERPARAMETERS, "init_scale")
@@ -49,6 +49,7 @@ def members(seeds, hyper, optimizer, config):
     """``(seeds, values)``: P integer seeds and ``{name: (P,) float64}``, each member's
     settings checked by the rules of ``Optimizer`` (a member whose values it refuses is a
     ValueError naming the member)."""
+    check_unmasked("seeds", seeds)
     if seeds is not None and not is_list(seeds):
         raise ValueError(
             f"seeds must be a non-empty sequence of integers in [0, 2**32 - 1], got {seeds!r}."
@@ -59,6 +60,7 @@ def members(seeds, hyper, optimizer, config):
         raise ValueError(f"Unknown hyper names: {unknown}. They need to be among {list(SETTINGS)}.")
     values = {}
     for name, v in hyper.items():
+        check_unmasked(f"hyper[{name!r}]", v)
         a = np.asarray(v, object)  # each value as it is: bools and strings are no numbers
         if a.ndim != 1 or a.size == 0 or not all(map(is_real, a)):
             raise ValueError(
@@ -101,6 +103,9 @@ def check_rows(rows, p, n, x_val):
     ``n``, at least one of each."""
     if x_val is not None:
         raise ValueError("give either x_val and t_val or rows (each member's validation rows).")
+    check_unmasked("rows", rows)
+    for r in rows:
+        check_unmasked("rows", r)
     train_rows, val_rows = (np.asarray(r) for r in rows)
     for name, r in (("train rows", train_rows), ("validation rows", val_rows)):
         if r.ndim != 2 or r.shape[0] != p or not r.shape[1] or r.dtype.kind not in "iu":

@@ -131,6 +131,75 @@ def test_inputs_beyond_the_compute_dtype_are_refused():
         NET.apply(params, X + 1j)
 
 
+# -- masked arrays -------------------------------------------------------------------------------
+
+
+def _masked(a, *where):
+    """``a`` as a NumPy masked array whose entries ``where`` are masked."""
+    m = np.ma.masked_array(np.array(a), False)
+    for w in where:
+        m[w] = np.ma.masked
+    return m
+
+
+MASKED = "is a masked array with 1 masked entries"
+CONFIG1 = TrainConfig(epochs=1, batch_size="full")
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("x", dict(x=_masked(X, (0, 0)))),
+        ("t", dict(t=_masked(T, (1, 0)))),
+        ("x_val", dict(x_val=_masked(X, (0, 0)), t_val=T)),
+        ("t_val", dict(x_val=X, t_val=_masked(T, (1, 0)))),
+    ],
+)
+def test_masked_data_is_refused_not_trained_on_the_values_under_its_mask(name, kwargs):
+    """np.asarray drops a mask: the hidden numbers trained as if they were data."""
+    data = {"x": X, "t": T} | kwargs
+    x, t = data.pop("x"), data.pop("t")
+    shown = f"{name} {MASKED}: fill"
+    with pytest.raises(ValueError, match=shown):
+        fit(NET, x, t, Optimizer("sgd"), CONFIG1, **data)
+    with pytest.raises(ValueError, match=shown):
+        fit_population(NET, x, t, Optimizer("sgd"), CONFIG1, seeds=[0, 1], **data)
+
+
+def test_masked_data_is_refused_before_val_fraction_splits_it():
+    x, t = np.tile(X, (4, 1)), np.tile(T, (4, 1))
+    config = TrainConfig(epochs=1, val_fraction=0.25)
+    with pytest.raises(ValueError, match=f"x {MASKED}"):
+        fit(NET, _masked(x, (5, 1)), t, Optimizer("sgd"), config)
+    with pytest.raises(ValueError, match=f"sample_weight {MASKED}"):
+        fit(NET, x, t, Optimizer("sgd"), config, sample_weight=_masked(np.ones(16), 3))
+
+
+def test_masked_inputs_are_refused_by_the_networks_own_methods():
+    params = NET.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=f"x {MASKED}"):
+        NET.predict(params, _masked(X, (2, 1)))
+    with pytest.raises(ValueError, match=f"t {MASKED}"):
+        evaluate(NET, params, X, _masked(T, (2, 0)))
+    unmasked = np.ma.masked_array(X, False)  # nothing hidden: its numbers are the data
+    np.testing.assert_array_equal(NET.predict(params, unmasked), NET.predict(params, X))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "shown"),
+    [
+        (dict(hyper={"lr": _masked([0.1, 0.2], 1)}), f"hyper['lr'] {MASKED}"),
+        (dict(seeds=_masked([1, 2], 1)), f"seeds {MASKED}"),
+        (dict(seeds=[0, 1], rows=(_masked([[0, 1], [1, 2]], (1, 1)), [[3], [0]])),
+         f"rows {MASKED}"),
+    ],
+)  # fmt: skip
+def test_masked_population_settings_are_refused_not_read_under_the_mask(kwargs, shown):
+    """hyper={'lr': [0.1, --]} trained its second member with the hidden lr 0.2."""
+    with pytest.raises(ValueError, match=re.escape(shown)):
+        fit_population(NET, X, T, Optimizer("sgd"), CONFIG1, **kwargs)
+
+
 # -- records -------------------------------------------------------------------------------------
 
 
