@@ -97,9 +97,16 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
 
 def check_given(x, t, x_val, t_val) -> None:
     """What ``fit`` and ``fit_population`` refuse of the data given before anything reads it
-    (``val_fraction``'s split included): a masked array (``numeric.check_unmasked``)."""
+    (``val_fraction``'s split included): a masked array (``numeric.check_unmasked``), and half
+    a validation set (``t_val`` alone was ignored)."""
     for name, a in (("x", x), ("t", t), ("x_val", x_val), ("t_val", t_val)):
         check_unmasked(name, a)
+    if (x_val is None) != (t_val is None):
+        given, missing = ("x_val", "t_val") if t_val is None else ("t_val", "x_val")
+        raise ValueError(
+            f"{given} without {missing}: a validation set is x_val and t_val together; pass "
+            f"{missing} too, or neither."
+        )
 
 
 def split(net, x, t, x_val, t_val, config, s=None):

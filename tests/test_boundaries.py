@@ -131,6 +131,21 @@ def test_inputs_beyond_the_compute_dtype_are_refused():
         NET.apply(params, X + 1j)
 
 
+# -- a validation set is x_val and t_val -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("given", "missing"), [(dict(t_val=T), "x_val"), (dict(x_val=X), "t_val")])
+def test_half_a_validation_set_is_refused_naming_the_missing_half(given, missing):
+    """t_val alone was ignored (no validation ran); x_val alone was "t must have shape ...,
+    got ()", naming t."""
+    shown = f"{next(iter(given))} without {missing}"
+    config = TrainConfig(epochs=1, batch_size="full")
+    with pytest.raises(ValueError, match=shown):
+        fit(NET, X, T, Optimizer("sgd"), config, **given)
+    with pytest.raises(ValueError, match=shown):
+        fit_population(NET, X, T, Optimizer("sgd"), config, seeds=[0, 1], **given)
+
+
 # -- masked arrays -------------------------------------------------------------------------------
 
 
