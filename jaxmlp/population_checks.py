@@ -39,10 +39,17 @@ def check_run(config, chunk, params, p: int) -> None:
 
 
 def is_list(v) -> bool:
-    """``v`` is a non-empty sequence or 1-D array (a number, a string or a generator is not)."""
-    if isinstance(v, np.ndarray):
+    """``v`` is a non-empty sequence or 1-D array, NumPy's or JAX's (a number, a string or a
+    generator is not)."""
+    if isinstance(v, np.ndarray | jax.Array):
         return v.ndim == 1 and v.size > 0
     return isinstance(v, Sequence) and not isinstance(v, str | bytes) and len(v) > 0
+
+
+def items(v):
+    """The items of a list ``v`` (``is_list``), a JAX array's as a NumPy array's: NumPy
+    numbers, which the checks of numbers take (a JAX array's items are 0-d arrays)."""
+    return np.asarray(v) if isinstance(v, jax.Array) else v
 
 
 def members(seeds, hyper, optimizer, config):
@@ -75,7 +82,7 @@ def members(seeds, hyper, optimizer, config):
             f"length; got lengths {sorted(sizes) or 'none (give seeds or hyper)'}."
         )
     p = sizes.pop()
-    seeds = [config.seed] * p if seeds is None else [check_seed(s) for s in seeds]
+    seeds = [config.seed] * p if seeds is None else [check_seed(s) for s in items(seeds)]
     if "momentum" in values and optimizer.name not in ("sgd", "momentum", "nesterov"):
         raise ValueError(
             f"momentum is a setting of sgd, momentum and nesterov, not {optimizer.name!r}."

@@ -28,7 +28,7 @@ import numpy as np
 from jaxmlp import checkpoint
 from jaxmlp.numeric import check_int
 from jaxmlp.population import fit_population
-from jaxmlp.population_checks import is_list
+from jaxmlp.population_checks import is_list, items
 from jaxmlp.train import TrainConfig
 
 _METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -111,11 +111,11 @@ def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     if folds is not None:
         check_int("folds", folds, 2, "or None")
     names = list(grid)
-    points = list(itertools.product(*(list(grid[name]) for name in names)))
+    points = list(itertools.product(*(list(items(grid[name])) for name in names)))
     fold_ids = list(range(folds)) if folds is not None else [None]
     return [
         dict(zip(names, point, strict=True)) | {"seed": seed, "fold": fold}
-        for point, seed, fold in itertools.product(points, seeds, fold_ids)
+        for point, seed, fold in itertools.product(points, items(seeds), fold_ids)
     ]
 
 

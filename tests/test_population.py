@@ -297,6 +297,27 @@ def test_bad_population_settings_are_value_errors_naming_them(kwargs, shown):
     assert shown in str(info.value)
 
 
+def test_jax_arrays_of_seeds_and_values_are_taken_as_numpy_ones():
+    """seeds=jnp.array([3, 4]) was refused as "not a non-empty sequence of integers" while
+    hyper took a JAX array; a grid refused both."""
+    config = TrainConfig(epochs=3, batch_size="full")
+    run = functools.partial(fit_population, XOR, XOR_X, XOR_T, Optimizer("sgd"), config)
+    numpy = run(seeds=np.array([3, 4]), hyper={"lr": np.array([0.5, 1.0])})
+    pop = run(seeds=jnp.array([3, 4]), hyper={"lr": jnp.array([0.5, 1.0])})
+    assert [r["seed"] for r in pop.members] == [3, 4]
+    for a, b in zip(leaves(pop.params), leaves(numpy.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    grid = search.grid_search(
+        XOR, XOR_X, XOR_T, Optimizer("sgd"), config, {"lr": jnp.array([0.5, 1.0])},
+        seeds=jnp.array([3, 4]),
+    )  # fmt: skip
+    assert [(r["lr"], r["seed"]) for r in grid] == [(0.5, 3), (0.5, 4), (1.0, 3), (1.0, 4)]
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32 - 1\]"):
+        run(seeds=jnp.array([3.0, 4.0]))
+    with pytest.raises(ValueError, match="seeds must be a non-empty sequence of integers"):
+        run(seeds=jnp.array([[3], [4]]))
+
+
 def test_member_k_is_refused_outside_0_to_p():
     pop = fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), TrainConfig(epochs=1), seeds=[0, 1])
     assert pop.member(np.int64(1)).state.epoch == 1
