@@ -110,15 +110,40 @@ def check_rows(rows, p, n, x_val):
     ``n``, at least one of each."""
     if x_val is not None:
         raise ValueError("give either x_val and t_val or rows (each member's validation rows).")
-    check_unmasked("rows", rows)
-    for r in rows:
-        check_unmasked("rows", r)
-    train_rows, val_rows = (np.asarray(r) for r in rows)
-    for name, r in (("train rows", train_rows), ("validation rows", val_rows)):
-        if r.ndim != 2 or r.shape[0] != p or not r.shape[1] or r.dtype.kind not in "iu":
-            raise ValueError(f"{name} must be integers of shape (P={p}, m >= 1), got {r.shape}.")
+    checked = []
+    for name, r in zip(("train rows", "validation rows"), _pair(rows), strict=True):
+        check_unmasked(name, r)
+        try:
+            r = np.asarray(r)
+        except (TypeError, ValueError):  # NumPy's "inhomogeneous shape": members differ in m
+            r = None
+        if r is None or r.ndim != 2 or len(r) != p or not r.size or r.dtype.kind not in "iu":
+            got = "a ragged list" if r is None else f"shape {r.shape} of {r.dtype}"
+            raise ValueError(
+                f"{name} must be integers of shape (P={p}, m >= 1), the same m for every "
+                f"member, got {got}."
+            )
         if r.min() < 0 or r.max() >= n:
             raise ValueError(
                 f"{name} must index x's {n} rows, got values in [{r.min()}, {r.max()}]."
             )
-    return jnp.asarray(train_rows, jnp.int32), jnp.asarray(val_rows, jnp.int32)
+        checked.append(jnp.asarray(r, jnp.int32))
+    return tuple(checked)
+
+
+def _pair(rows) -> tuple:
+    """``rows`` as its two parts, ``(train_rows, val_rows)``; a ValueError unless it has two."""
+    if isinstance(rows, np.ndarray | jax.Array):
+        if rows.ndim == 3 and len(rows) == 2:
+            return tuple(rows)
+        got = f"an array of shape {rows.shape}"
+    elif isinstance(rows, Sequence) and not isinstance(rows, str | bytes):
+        if len(rows) == 2:
+            return tuple(rows)
+        got = f"{len(rows)} part{'' if len(rows) == 1 else 's'}"
+    else:
+        got = repr(rows)
+    raise ValueError(
+        f"rows must be a pair (train_rows, val_rows): each member's training rows (P, m) and "
+        f"validation rows (P, v) of x, got {got}."
+    )

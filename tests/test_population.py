@@ -318,6 +318,33 @@ def test_jax_arrays_of_seeds_and_values_are_taken_as_numpy_ones():
         run(seeds=jnp.array([[3], [4]]))
 
 
+ROWS = (np.array([[0, 1, 2], [1, 2, 3]]), np.array([[3], [0]]))
+PAIR = "rows must be a pair (train_rows, val_rows): each member's training rows (P, m) and "
+
+
+@pytest.mark.parametrize(
+    ("rows", "shown"),
+    [
+        (ROWS + ROWS[1:], "got 3 parts."),
+        (ROWS[:1], "got 1 part."),
+        (ROWS[0], "got an array of shape (2, 3)."),  # the train rows alone
+        (5, "got 5."),
+        ("ab", "got 'ab'."),
+        (([[0, 1, 2], [1, 2]], ROWS[1]), "train rows must be integers of shape (P=2, m >= 1), "
+         "the same m for every member, got a ragged list."),
+        ((ROWS[0], [[3], [0, 1]]), "validation rows must be integers of shape (P=2, m >= 1)"),
+    ],
+)  # fmt: skip
+def test_rows_that_are_not_two_rectangles_of_rows_are_refused_saying_what_rows_are(rows, shown):
+    """Three parts or one were Python's "too many/not enough values to unpack", a ragged list
+    NumPy's "inhomogeneous shape"."""
+    config = TrainConfig(epochs=1)
+    with pytest.raises(ValueError) as info:
+        fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, seeds=[0, 1], rows=rows)
+    assert shown in str(info.value)
+    assert str(info.value).startswith(PAIR) == shown.startswith("got")
+
+
 def test_member_k_is_refused_outside_0_to_p():
     pop = fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), TrainConfig(epochs=1), seeds=[0, 1])
     assert pop.member(np.int64(1)).state.epoch == 1
