@@ -34,6 +34,7 @@ import numpy as np
 
 from jaxmlp import checkpoint, search
 from jaxmlp.datasets import SEED_LIMIT
+from jaxmlp.evaluation import evaluate_members
 from jaxmlp.numeric import is_real
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
@@ -49,6 +50,7 @@ from jaxmlp.run.settings import (
     merge,
     precision,
 )
+from jaxmlp.run.sweep_report import FINAL
 from jaxmlp.train import is_classifier
 
 # A sweep's own settings beside the run's: None seeds are [seed]; chunk None splits the P
@@ -277,8 +279,9 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int) -> tuple[list, dict
     if settings["folds"]:
         n, folds = len(ds.x_train), settings["folds"]
         rows = search.fold_rows(n, folds, settings["seed"], [m["fold"] for m in padded])
+    t = data.targets(net, ds.task, ds.t_train)
     pop = fit_population(
-        net, ds.x_train, data.targets(net, ds.task, ds.t_train), run.optimizer, config,
+        net, ds.x_train, t, run.optimizer, config,
         seeds=[m["seed"] for m in padded],
         hyper={name: [m[name] for m in padded] for name in grid},
         rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val),
@@ -286,7 +289,12 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int) -> tuple[list, dict
     has_val = ds.x_val is not None or bool(settings["folds"])
     marks = curve_epochs(config.epochs) - 1
     curves = {k: pop.history[k][: len(part), marks] for k in (CURVES if has_val else CURVES[:1])}
-    return _chunk_records(run, pop.members[: len(part)], part, first), curves
+    # the returned (restored best) parameters on each member's training rows
+    train_rows = None if rows is None else rows[0]
+    final = evaluate_members(net, pop.params, ds.x_train, t, train_rows)["accuracy"]
+    final = [None] * len(part) if final is None else final[: len(part)].tolist()
+    results = [r | {FINAL: a} for r, a in zip(pop.members[: len(part)], final, strict=True)]
+    return _chunk_records(run, results, part, first), curves
 
 
 def curve_epochs(epochs: int) -> np.ndarray:
@@ -350,6 +358,11 @@ def _read_chunk(path, part: list, first: int, identity: str):
             "train it again."
         )
     records = json.loads(text)
+    if any(FINAL not in r for r in records):
+        raise ValueError(
+            f"{path} has no {FINAL}: an older jaxmlp wrote it, whose success read the last "
+            "epoch's running accuracy; delete the chunks to train them again."
+        )
     expected = [{"member": first + k} | m for k, m in enumerate(part)]
     found = [{k: r.get(k) for k in e} for r, e in zip(records, expected)]
     if found != expected or any(len(v) != len(part) for v in (records, *curves.values())):
