@@ -68,8 +68,9 @@ def grid_search(
 
     Args:
       grid: ``{name: values}`` over ``population.SETTINGS`` (``lr``, ``momentum``,
-        ``weight_decay``, ``clip_norm``, ``init_scale``); the product of the lists.
-      seeds: the seeds of each point.
+        ``weight_decay``, ``clip_norm``, ``init_scale``); the product of the lists, each
+        value once (``check_once``, as ``jaxmlp sweep``).
+      seeds: the seeds of each point, each once.
       folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``); else ``x_val``,
         ``t_val`` validate (or nothing does).
 
@@ -106,8 +107,10 @@ def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     for name, values in grid.items():  # not a string's characters, say
         if not is_list(values):
             raise ValueError(f"grid[{name!r}] must be a non-empty list of numbers, got {values!r}.")
+        check_once(f"grid[{name!r}]", values)
     if not is_list(seeds):
         raise ValueError(f"seeds must be a non-empty list of integer seeds, got {seeds!r}.")
+    check_once("seeds", seeds, "seed")
     if folds is not None:
         check_int("folds", folds, 2, "or None")
     names = list(grid)
@@ -117,6 +120,20 @@ def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
         dict(zip(names, point, strict=True)) | {"seed": seed, "fold": fold}
         for point, seed, fold in itertools.product(points, seeds, fold_ids)
     ]
+
+
+def check_once(label: str, values, what: str = "value") -> None:
+    """A ValueError when ``values`` holds one twice: the same members would train twice and
+    count twice in ``summarize``. Equal numbers are one (0.5 and ``np.float64(0.5)``); a bool
+    is not its integer. ``label`` names the list (``grid['lr']``, ``--seeds``)."""
+    shown = [v.item() if isinstance(v, np.generic) else v for v in values]
+    keys = [repr(v) if isinstance(v, bool) else v for v in shown]
+    try:
+        repeated = len(set(keys)) != len(keys)
+    except TypeError:  # unhashable: no number, refused where the values are checked
+        return
+    if repeated:
+        raise ValueError(f"{label} {shown} repeats a {what}: give each {what} once.")
 
 
 def fold_rows(n: int, folds: int, seed: int, fold_ids) -> tuple[np.ndarray, np.ndarray]:

@@ -186,8 +186,7 @@ def _as_lists(given: dict) -> dict:
             v = [float(x) for x in v] if many else [float(v)]
             if not v:
                 raise ValueError(f"{as_flag(name)} needs at least one value.")
-            if len(set(v)) != len(v):
-                raise ValueError(f"{as_flag(name)} {v} repeats a value: give each value once.")
+            search.check_once(as_flag(name), v)
             lists[name] = v[0] if len(v) == 1 and name != "init_scale" else v
     return given | lists
 
@@ -202,8 +201,7 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     member_seeds = [settings["seed"]] if settings["seeds"] is None else settings["seeds"]
     if not isinstance(member_seeds, list) or not member_seeds:  # fit_population checks each
         raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {member_seeds!r}.")
-    if len(set(map(repr, member_seeds))) != len(member_seeds):  # repr: True is not 1
-        raise ValueError(f"--seeds {member_seeds} repeats a seed: give each seed once.")
+    search.check_once("--seeds", member_seeds, "seed")
     folds = settings["folds"]
     if folds is not None:
         search.kfold_rows(len(ds.x_train), folds, settings["seed"])  # checks folds
