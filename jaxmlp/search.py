@@ -57,7 +57,7 @@ def grid_search(
     config: TrainConfig,
     grid: dict,
     *,
-    seeds=(0,),
+    seeds=None,
     folds: int | None = None,
     x_val=None,
     t_val=None,
@@ -70,14 +70,15 @@ def grid_search(
       grid: ``{name: values}`` over ``population.SETTINGS`` (``lr``, ``momentum``,
         ``weight_decay``, ``clip_norm``, ``init_scale``); the product of the lists, each
         value once (``check_once``, as ``jaxmlp sweep``).
-      seeds: the seeds of each point, each once.
+      seeds: the seeds of each point, each once (``config.seed`` alone when None, as
+        ``fit_population``'s).
       folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``); else ``x_val``,
         ``t_val`` validate (or nothing does).
 
     Each record: the member's settings (the grid's names, ``seed``, ``fold``) and outcome
     (see ``Population.members``).
     """
-    members = plan(grid, seeds, folds)
+    members = plan(grid, [config.seed] if seeds is None else seeds, folds)
     hyper = {name: [m[name] for m in members] for name in grid}
     rows = None
     if folds is not None:

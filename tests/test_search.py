@@ -32,3 +32,9 @@ def test_a_repeated_grid_value_or_seed_is_refused_as_the_sweep_refuses_it(grid, 
         grid_search(grid, seeds=seeds)
     with pytest.raises(ValueError, match=says):
         search.plan(grid, seeds)
+
+
+def test_the_members_seed_defaults_to_config_seed_as_in_fit_population():
+    """It was 0 whatever config.seed said."""
+    records = grid_search({"lr": [0.5, 1.0]}, config=TrainConfig(epochs=1, seed=7))
+    assert [r["seed"] for r in records] == [7, 7]
