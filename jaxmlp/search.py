@@ -31,7 +31,11 @@ from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list
 from jaxmlp.train import TrainConfig
 
-_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "final_train_accuracy")
+# The columns summarize never takes for swept settings: which member (its seed and fold are
+# averaged over) and its results, a sweep's included.
+_NOT_SWEPT = {"member", "seed", "fold", "epochs", "stopped_epoch", "diverged_epoch", "seconds"}
+_NOT_SWEPT |= {"diverged_step", "best_val_loss", "success", *_METRICS}
 
 
 def kfold_rows(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -145,15 +149,22 @@ def fold_rows(n: int, folds: int, seed: int, fold_ids) -> tuple[np.ndarray, np.n
 
 
 def summarize(records: list[dict], by=None) -> list[dict]:
-    """One row per value of ``by`` (the swept names: those that vary, when None): ``n``
-    members, ``diverged`` of them, and the mean and standard deviation of each metric over
-    the members that did not diverge (none for no records)."""
+    """One row per value of ``by`` (a column name or a list of them; when None, the swept
+    names: the columns that vary, results and member identities aside): ``n`` members,
+    ``diverged`` of them, and the mean and standard deviation of each metric the records hold
+    over the members that did not diverge (none for no records)."""
     if not records:
         return []
+    columns = [k for k in records[0] if all(k in r for r in records)]
     if by is None:
-        fixed = {"member", "seed", "fold", "epochs", "stopped_epoch", "seconds", "best_val_loss"}
-        fixed |= {"diverged_epoch", "diverged_step", *_METRICS}
-        by = [k for k in records[0] if k not in fixed and len({r[k] for r in records}) > 1]
+        by = [k for k in columns if k not in _NOT_SWEPT and len({r[k] for r in records}) > 1]
+    by = [by] if isinstance(by, str) else list(by)
+    for name in by:
+        if name not in columns:
+            raise ValueError(
+                f"summarize by {name!r}: no such column; the records' columns are {columns}."
+            )
+    metrics = [m for m in _METRICS if m in columns]
     groups = {}
     for r in records:
         groups.setdefault(tuple(r[k] for k in by), []).append(r)
@@ -161,7 +172,7 @@ def summarize(records: list[dict], by=None) -> list[dict]:
     for key, group in groups.items():
         row = dict(zip(by, key, strict=True)) | {"n": len(group)}
         row["diverged"] = sum(r["diverged_epoch"] is not None for r in group)
-        for metric in _METRICS:
+        for metric in metrics:
             v = [r[metric] for r in group if r[metric] is not None and r["diverged_epoch"] is None]
             row[f"{metric}_mean"] = float(np.mean(v)) if v else None
             row[f"{metric}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else None

@@ -38,3 +38,40 @@ def test_the_members_seed_defaults_to_config_seed_as_in_fit_population():
     """It was 0 whatever config.seed said."""
     records = grid_search({"lr": [0.5, 1.0]}, config=TrainConfig(epochs=1, seed=7))
     assert [r["seed"] for r in records] == [7, 7]
+
+
+def sweep_record(member, lr, success, final):
+    """A record as a sweep's members.jsonl holds it (the results of one member)."""
+    return {
+        "member": member, "seed": member % 2, "fold": None, "lr": lr, "momentum": None,
+        "weight_decay": 0.0, "clip_norm": None, "init_scale": 1.0, "epochs": 5,
+        "stopped_epoch": None, "diverged_epoch": None, "diverged_step": None,
+        "train_loss": 0.1 * member, "train_accuracy": 0.5, "val_loss": None,
+        "val_accuracy": None, "best_val_loss": None, "seconds": 0.01 * member,
+        "final_train_accuracy": final, "success": success,
+    }  # fmt: skip
+
+
+def test_summarize_groups_a_sweeps_records_by_their_settings_never_by_results():
+    """success and final_train_accuracy vary between members of one point: they were taken as
+    swept settings, splitting each point into rows."""
+    records = [
+        sweep_record(0, 0.1, True, 1.0),
+        sweep_record(1, 0.1, False, 0.75),
+        sweep_record(2, 0.5, True, 1.0),
+        sweep_record(3, 0.5, False, 0.5),
+    ]
+    rows = search.summarize(records)
+    assert [(r["lr"], r["n"]) for r in rows] == [(0.1, 2), (0.5, 2)]
+    assert "success" not in rows[0] and "final_train_accuracy" not in rows[0]
+    assert rows[1]["final_train_accuracy_mean"] == 0.75
+
+
+def test_summarize_by_one_name_or_names_it_knows():
+    records = [sweep_record(k, lr, True, 1.0) for k, lr in enumerate((0.1, 0.1, 0.5))]
+    assert search.summarize(records, by="lr") == search.summarize(records, by=["lr"])
+    assert [r["n"] for r in search.summarize(records, by="lr")] == [2, 1]  # was KeyError 'l'
+    for by, bad in ((["nope"], "'nope'"), ("nope", "'nope'"), (["lr", 3], "3")):
+        with pytest.raises(ValueError, match=rf"summarize by {bad}: no such column") as info:
+            search.summarize(records, by=by)
+        assert "'lr'" in str(info.value) and "'seed'" in str(info.value)  # the columns there are
