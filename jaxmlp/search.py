@@ -20,6 +20,7 @@ import io
 import itertools
 import json
 import math
+from collections.abc import Mapping
 from numbers import Integral
 from pathlib import Path
 
@@ -109,6 +110,13 @@ def grid_search(
 def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     """The members of a grid search, in its order (grid point, then seed, then fold): one
     ``{name: value for each grid name, "seed", "fold"}`` each (``fold`` None without folds)."""
+    # One grid, not a ParameterGrid list of them: members of several would differ in which
+    # settings they sweep, and their records in their columns.
+    if not isinstance(grid, Mapping):
+        raise ValueError(
+            f"grid must be a dict of setting name -> list of values (one grid; for several, "
+            f"call grid_search once per grid and join the records), got {grid!r}."
+        )
     for name, values in grid.items():  # not a string's characters, say
         if not is_list(values):
             raise ValueError(f"grid[{name!r}] must be a non-empty list of numbers, got {values!r}.")

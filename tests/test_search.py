@@ -75,3 +75,13 @@ def test_summarize_by_one_name_or_names_it_knows():
         with pytest.raises(ValueError, match=rf"summarize by {bad}: no such column") as info:
             search.summarize(records, by=by)
         assert "'lr'" in str(info.value) and "'seed'" in str(info.value)  # the columns there are
+
+
+@pytest.mark.parametrize("grid", [[{"lr": [0.1]}], None, "lr", {"lr": [0.1]}.items()])
+def test_a_grid_that_is_no_dict_is_a_value_error_saying_what_a_grid_is(grid):
+    """A list of dicts (scikit-learn's ParameterGrid) or None was an AttributeError (.items)."""
+    says = r"grid must be a dict of setting name -> list of values .*, got "
+    with pytest.raises(ValueError, match=says):
+        grid_search(grid)
+    with pytest.raises(ValueError, match=says):
+        search.plan(grid, [0])
