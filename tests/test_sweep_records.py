@@ -12,10 +12,11 @@ from jaxmlp import MLP, Optimizer, TrainConfig, cli, datasets, fit_population, s
 
 # XOR 2-3-1 by momentum: seed 0's last epoch (58) counts 2 of 4 right before its update, and
 # the parameters after that update classify all four (/tmp/probe_pop/p13.py found it).
-MOMENTUM = [
+XOR = [
     "--data", "xor", "--hidden", "3", "--activation", "tanh", "--output", "sigmoid",
-    "--loss", "bce", "--optimizer", "momentum", "--lr", "0.5", "--batch-size", "full",
+    "--loss", "bce", "--batch-size", "full",
 ]  # fmt: skip
+MOMENTUM = [*XOR, "--optimizer", "momentum", "--lr", "0.5"]
 NET = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
 
 
@@ -64,3 +65,18 @@ def test_with_folds_and_early_stopping_success_reads_the_restored_parameters_on_
         returned = accuracy(pop.params, k, ds.x_train[train], ds.t_train[train])
         assert (r["seed"], r["fold"]) == ([0, 0, 1, 1][k], k % 2)
         assert r["final_train_accuracy"] == returned and r["success"] == (returned == 1.0)
+
+
+def test_the_momentum_recorded_is_the_one_used(tmp_path):
+    """momentum and nesterov use 0.9 when none is given; members.jsonl and config.json said
+    null. sgd without --momentum has none (null), and a given one is kept."""
+    cases = [("momentum", [], 0.9), ("nesterov", [], 0.9), ("sgd", [], None)]
+    cases += [("momentum", ["--momentum", "0.5"], 0.5), ("adam", [], None)]
+    for k, (optimizer, extra, used) in enumerate(cases):
+        out = tmp_path / f"s{k}"
+        argv = [*XOR, "--optimizer", optimizer, *extra, "--lr", "0.1,0.2", "--epochs", "2"]
+        assert cli.main(["sweep", *argv, "--out", str(out)]) == 0
+        assert [r["momentum"] for r in records(out)] == [used, used], optimizer
+        config = json.loads((out / "config.json").read_text())
+        assert config["settings"]["momentum"] == used, optimizer
+    assert cli.main(["sweep", "--out", str(tmp_path / "s0"), "--resume"]) == 0  # reads back
