@@ -80,3 +80,44 @@ def test_the_momentum_recorded_is_the_one_used(tmp_path):
         config = json.loads((out / "config.json").read_text())
         assert config["settings"]["momentum"] == used, optimizer
     assert cli.main(["sweep", "--out", str(tmp_path / "s0"), "--resume"]) == 0  # reads back
+
+
+LIMITED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))  # the bug: list(range(2**32))
+from jaxmlp import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_count_of_seeds_beyond_a_sweeps_members_exits_2_before_it_builds_them(tmp_path):
+    """--seeds 4294967296 built list(range(2**32)) before any check: a MemoryError traceback
+    (here, under a 6 GiB address-space limit)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "huge"
+    argv = [*MOMENTUM, "--epochs", "2", "--seeds", "4294967296", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-c", LIMITED, "sweep", *argv],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "--seeds needs a count N in [1, 100000]" in done.stderr
+    assert not out.exists()
+
+
+def test_a_sweep_of_more_members_than_it_holds_is_refused_before_any_trains(
+    tmp_path, capsys, monkeypatch
+):
+    from jaxmlp.run import sweeper
+
+    def trained(*args):
+        raise AssertionError("a chunk trained")
+
+    monkeypatch.setattr(sweeper, "_fit_chunk", trained)
+    out = tmp_path / "big"
+    argv = [*MOMENTUM[:-2], "--lr", "0.1,0.2,0.3", "--epochs", "2", "--seeds", "40000"]
+    assert cli.main(["sweep", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "120000 members (3 lr x 40000 seeds)" in err, err
+    assert "more than a sweep's 100000" in err and not out.exists()

@@ -57,6 +57,9 @@ from jaxmlp.train import is_classifier
 # members into equal chunks of at most CHUNK.
 SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0}
 CHUNK = 256
+# A sweep's most members: the device holds a chunk at a time, but the host holds every member's
+# record and loss curves (about 8 KB a member: ~1 GB here), and the folder writes them all.
+MAX_MEMBERS = 100_000
 CHUNKS = "chunks"  # the folder of the finished chunks
 CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
 CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
@@ -75,15 +78,15 @@ def value_list(flag: str, text: str) -> list[float]:
 
 
 def seed_list(text: str) -> list[int]:
-    """``N`` (the seeds 0 .. N-1) or a comma list of integer seeds in [0, 2**32) (``sweep``
-    refuses a repeated one)."""
+    """``N`` (the seeds 0 .. N-1, N <= ``MAX_MEMBERS``) or a comma list of integer seeds in
+    [0, 2**32) (``sweep`` refuses a repeated one)."""
     words = [w.strip() for w in str(text).split(",")]
     numbers = [int(w) if w.isascii() and w.isdigit() else -1 for w in words]
-    count = len(words) == 1  # N: the seeds 0 .. N-1
-    if min(numbers) < count or max(numbers) >= SEED_LIMIT + count:
+    count = len(words) == 1  # N: the seeds 0 .. N-1, checked before they are listed
+    if min(numbers) < count or max(numbers) >= (MAX_MEMBERS + 1 if count else SEED_LIMIT):
         raise ValueError(
-            f"--seeds needs a count N in [1, 2**32] (the seeds 0..N-1) or integer seeds in "
-            f"[0, 2**32 - 1] separated by commas, got {text!r}."
+            f"--seeds needs a count N in [1, {MAX_MEMBERS}] (the seeds 0..N-1; a sweep's most "
+            f"members) or integer seeds in [0, 2**32 - 1] separated by commas, got {text!r}."
         )
     return list(range(numbers[0])) if len(words) == 1 else numbers
 
@@ -208,6 +211,12 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     if folds is not None:
         search.kfold_rows(len(ds.x_train), folds, settings["seed"])  # checks folds
     p = math.prod(len(v) for v in grid.values()) * len(member_seeds) * (folds or 1)
+    if p > MAX_MEMBERS:
+        raise ValueError(
+            f"{p} members ({_axes(grid, member_seeds, folds)}) are more than a sweep's "
+            f"{MAX_MEMBERS}: it keeps every member's record and loss curves in memory; split it "
+            "into several sweeps."
+        )
     if settings["devices"] is not None:
         raise ValueError("a sweep trains its members on one device: drop --devices.")
     chunk = settings["chunk"]
@@ -217,6 +226,12 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
         chunk = -(-p // -(-p // CHUNK))
     chunk = min(chunk, p)
     return grid, settings | {"seeds": member_seeds, "chunk": chunk}
+
+
+def _axes(grid: dict, seeds: list, folds) -> str:
+    """A sweep's axes as words: "3 lr x 100 seeds x 5 folds"."""
+    axes = [f"{len(v)} {name}" for name, v in grid.items()] + [f"{len(seeds)} seeds"]
+    return " x ".join(axes + ([f"{folds} folds"] if folds else []))
 
 
 def _config(run: Run, grid: dict, n_members: int) -> dict:
@@ -241,10 +256,9 @@ def _train(run: Run, grid: dict, members: list, run_id: str, echo) -> tuple[list
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
-    axes = [f"{len(v)} {name}" for name, v in grid.items()] + [f"{len(settings['seeds'])} seeds"]
-    axes += [f"{settings['folds']} folds"] if settings["folds"] else []
+    axes = _axes(grid, settings["seeds"], settings["folds"])
     echo(
-        f"{ds.name}: {p} members ({' x '.join(axes)}) of MLP {'-'.join(map(str, net.sizes))}, "
+        f"{ds.name}: {p} members ({axes}) of MLP {'-'.join(map(str, net.sizes))}, "
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
     )
     identity = folder.to_json({"run_id": run_id, "epochs": config.epochs})
