@@ -84,6 +84,11 @@ def grid_search(
     (see ``Population.members``).
     """
     members = plan(grid, [config.seed] if seeds is None else seeds, folds)
+    if config.val_fraction:  # (fit_population would point at its rows, which are the folds)
+        raise ValueError(
+            f"config.val_fraction={config.val_fraction} splits one run's data; grid_search "
+            "validates on folds=k or on x_val and t_val: leave val_fraction 0."
+        )
     hyper = {name: [m[name] for m in members] for name in grid}
     rows = None
     if folds is not None:

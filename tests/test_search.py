@@ -85,3 +85,13 @@ def test_a_grid_that_is_no_dict_is_a_value_error_saying_what_a_grid_is(grid):
         grid_search(grid)
     with pytest.raises(ValueError, match=says):
         search.plan(grid, [0])
+
+
+@pytest.mark.parametrize("folds", [2, None])
+def test_val_fraction_is_refused_naming_what_grid_search_takes(folds):
+    """The message was fit_population's, pointing at its rows argument, which grid_search lacks."""
+    config = TrainConfig(epochs=1, val_fraction=0.25)
+    with pytest.raises(ValueError, match=r"config.val_fraction=0.25") as info:
+        grid_search({"lr": [0.1]}, config=config, folds=folds)
+    says = str(info.value)
+    assert "folds" in says and "x_val and t_val" in says and "rows" not in says, says
