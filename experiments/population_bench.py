@@ -50,6 +50,7 @@ from sklearn.model_selection import GridSearchCV
 
 from jaxmlp import MLP, Optimizer, TrainConfig, fit, fit_population, history, train
 from jaxmlp import epochs as ep
+from jaxmlp.evaluation import evaluate_members
 from jaxmlp.sklearn import MLPClassifier, PopulationSearchCV
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
@@ -195,7 +196,8 @@ def xor_population(quick: bool) -> dict:
 
     first = jax.tree.map(lambda a: a[:sample], pop.params)
     solo = jax.tree.map(lambda *a: jnp.stack(a), *solo)
-    solved = [r["train_accuracy"] == 1.0 for r in pop.members]
+    # of the returned parameters: a record's train_accuracy is its last epoch's running value
+    solved = evaluate_members(XOR, pop.params, x, t)["accuracy"] == 1.0
     return {
         "members": members,
         "steps": steps,

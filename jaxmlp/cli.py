@@ -170,7 +170,8 @@ def _add_sweep(commands):
     sweep.add_argument(
         "--seeds", metavar="N|S1,S2,...",
         help="the members' seeds (initial parameters, shuffling, dropout): N for 0..N-1, or a "
-        "list (default: --seed); --seed still draws the data, its split and the folds",
+        f"list (default: --seed; {run.sweeper.MAX_MEMBERS} members at most); --seed still "
+        "draws the data, its split and the folds",
     )  # fmt: skip
     sweep.add_argument("--folds", type=flags.integer, metavar="K", help="K-fold cross-validation")
     sweep.add_argument(

@@ -1,4 +1,5 @@
-"""Evaluation: a network's cost and accuracy on a data set, batch by batch, weighted or not.
+"""Evaluation: a network's cost and accuracy on a data set, batch by batch, weighted or not;
+``evaluate_members`` for a population's members at once.
 
 >>> import jax, jax.numpy as jnp
 >>> from jaxmlp import MLP
@@ -18,6 +19,9 @@ from jaxmlp import losses
 from jaxmlp.arrays import as_arrays, check_sample_weight
 from jaxmlp.numeric import check_int
 from jaxmlp.step import correct, is_classifier
+
+# evaluate_members: at most this many bytes of activations per compiled call
+_MEMBER_BATCH_BYTES = 2**26
 
 
 def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -> dict:
@@ -44,6 +48,33 @@ def _eval_batch(net, params, x, t, s=None):
     trace = bp.forward(net, params, x)
     per_example = losses.per_example(net.output, net.loss, trace.zs[-1], trace.as_[-1], t)
     return losses.reduce(per_example, "sum", s), correct(net, trace.as_[-1], t, s)
+
+
+def evaluate_members(net, params, x, t, rows=None) -> dict:
+    """``evaluate`` of P members at once, as one vmapped compiled program: ``params`` stacked
+    on a leading axis of P; member k over all of ``x (n, d)``, ``t``, or over its rows
+    ``rows[k]`` of them (``rows (P, m)``: a fold's training rows, say). Returns
+    ``{"loss": (P,), "accuracy": (P,) or None}`` as float64 arrays (NaN where an output is)."""
+    x, t = as_arrays(net, x, t, params[0]["w"].dtype)
+    p, n = params[0]["w"].shape[0], x.shape[0]
+    rows = np.broadcast_to(np.arange(n), (p, n)) if rows is None else np.asarray(rows)
+    m = rows.shape[1]
+    per_example = 2 * sum(net.sizes) * x.dtype.itemsize  # each layer's z and a
+    b = max(1, min(m, _MEMBER_BATCH_BYTES // (p * per_example)))
+    pad = ((0, 0), (0, -m % b))  # one shape for every call: padded rows weigh 0
+    rows, s = np.pad(rows, pad), np.pad(np.ones((p, m), x.dtype), pad)
+    total, hits = np.zeros(p), np.zeros(p)
+    for i in range(0, rows.shape[1], b):
+        c, h = _eval_members_batch(net, params, x, t, rows[:, i : i + b], s[:, i : i + b])
+        total, hits = total + np.asarray(c, np.float64), hits + np.asarray(h, np.float64)
+    loss = total / m if net.reduction == "mean" else total
+    return {"loss": loss, "accuracy": hits / m if is_classifier(net) else None}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _eval_members_batch(net, params, x, t, rows, s):
+    one = lambda params, rows, s: _eval_batch(net, params, x[rows], t[rows], s)  # noqa: E731
+    return jax.vmap(one)(params, rows, s)
 
 
 def val_outputs(net, params, x_val, t_val, s_val=None) -> dict:

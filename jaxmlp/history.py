@@ -3,7 +3,11 @@
 Each record holds ``epoch``, ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``
 (None where the run has none), the ``seconds`` of its call split evenly among the call's
 epochs and ``fused``, the number of epochs that call ran. ``fit`` and ``fit_population`` build
-their histories here, so a member's records read like a solo run's.
+their histories here, so a member's records read like a solo run's. ``train_loss`` and
+``train_accuracy`` are running values over the epoch's steps, each batch's taken before its
+update (as Keras's and scikit-learn's ``loss_curve_``; with dropout, of the thinned network),
+so they describe the network one update before the epoch's end; ``val_loss`` and
+``val_accuracy`` are those of the network at its end.
 """
 
 import math

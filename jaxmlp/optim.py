@@ -31,6 +31,7 @@ SCHEDULES = ("constant", "step", "exponential", "cosine")
 HYPERPARAMETERS = ("lr", "momentum", "weight_decay", "clip_norm")
 # Which optimizers take a momentum mu, and which options each schedule reads (the rest ignore them).
 MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov")
+DEFAULT_MOMENTUM = 0.9  # mu of momentum and nesterov when none is given
 SCHEDULE_OPTIONS = {
     "constant": (),
     "step": ("decay_rate", "decay_steps"),
@@ -49,7 +50,8 @@ class Optimizer:
     Args:
       name: one of ``OPTIMIZERS``.
       lr: the learning rate eta (peak rate when warming up).
-      momentum: mu for momentum and nesterov (0.9 when None); sgd uses it when given.
+      momentum: mu for momentum and nesterov (``DEFAULT_MOMENTUM`` when None); sgd uses it
+        when given (``momentum_used``).
       weight_decay: L2 coefficient on the weights, >= 0.
       schedule: one of ``SCHEDULES``; step multiplies eta by ``decay_rate`` every ``decay_steps``
         steps, exponential decays smoothly at that rate, cosine decays to 0 over the run.
@@ -93,6 +95,14 @@ class Optimizer:
             store_as(self, name, int)
         second_order.check_settings(self)
 
+    @property
+    def momentum_used(self) -> float | None:
+        """The mu its update uses: ``momentum``, or ``DEFAULT_MOMENTUM`` for momentum and
+        nesterov when None; None where it has no momentum term (sgd without one, the others)."""
+        if self.name in ("momentum", "nesterov") and self.momentum is None:
+            return DEFAULT_MOMENTUM
+        return self.momentum if self.name in MOMENTUM_OPTIMIZERS else None
+
     def learning_rate(self, total_steps: int, lr=None) -> optax.Schedule:
         """eta as a function of the step count, for a run of ``total_steps`` steps (peak ``lr``
         instead of ``self.lr`` when given, possibly a traced array)."""
@@ -131,7 +141,7 @@ class Optimizer:
         value = lambda name: hyper.get(name, getattr(self, name))  # noqa: E731
         on = lambda name: name in hyper or bool(getattr(self, name))  # noqa: E731
         lr = self.learning_rate(total_steps, value("lr"))
-        mu = 0.9 if value("momentum") is None else value("momentum")
+        mu = DEFAULT_MOMENTUM if value("momentum") is None else value("momentum")
         decay = value("weight_decay")
         base = {
             "sgd": lambda: optax.sgd(lr, momentum=value("momentum") if on("momentum") else None),

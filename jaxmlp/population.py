@@ -58,7 +58,9 @@ class Population:
         after a member's last epoch.
       members: one record per member: its settings (``seed``, ``fold``, each ``hyper``
         value) and outcome (``epochs`` trained, ``stopped_epoch``, ``diverged_epoch`` and
-        ``diverged_step`` (None when it did not), and the last epoch's losses/accuracies).
+        ``diverged_step`` (None when it did not), and the last epoch's losses/accuracies,
+        the training ones running values (``jaxmlp.history``; ``evaluation.evaluate_members``
+        gives those of ``params``)).
       state: the members' final ``member_epochs.Member`` carry, stacked.
     """
 

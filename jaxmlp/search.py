@@ -20,6 +20,7 @@ import io
 import itertools
 import json
 import math
+from collections.abc import Mapping
 from numbers import Integral
 from pathlib import Path
 
@@ -31,7 +32,11 @@ from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list, items
 from jaxmlp.train import TrainConfig
 
-_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "final_train_accuracy")
+# The columns summarize never takes for swept settings: which member (its seed and fold are
+# averaged over) and its results, a sweep's included.
+_NOT_SWEPT = {"member", "seed", "fold", "epochs", "stopped_epoch", "diverged_epoch", "seconds"}
+_NOT_SWEPT |= {"diverged_step", "best_val_loss", "success", *_METRICS}
 
 
 def kfold_rows(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +62,7 @@ def grid_search(
     config: TrainConfig,
     grid: dict,
     *,
-    seeds=(0,),
+    seeds=None,
     folds: int | None = None,
     x_val=None,
     t_val=None,
@@ -68,15 +73,22 @@ def grid_search(
 
     Args:
       grid: ``{name: values}`` over ``population.SETTINGS`` (``lr``, ``momentum``,
-        ``weight_decay``, ``clip_norm``, ``init_scale``); the product of the lists.
-      seeds: the seeds of each point.
+        ``weight_decay``, ``clip_norm``, ``init_scale``); the product of the lists, each
+        value once (``check_once``, as ``jaxmlp sweep``).
+      seeds: the seeds of each point, each once (``config.seed`` alone when None, as
+        ``fit_population``'s).
       folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``); else ``x_val``,
         ``t_val`` validate (or nothing does).
 
     Each record: the member's settings (the grid's names, ``seed``, ``fold``) and outcome
     (see ``Population.members``).
     """
-    members = plan(grid, seeds, folds)
+    members = plan(grid, [config.seed] if seeds is None else seeds, folds)
+    if config.val_fraction:  # (fit_population would point at its rows, which are the folds)
+        raise ValueError(
+            f"config.val_fraction={config.val_fraction} splits one run's data; grid_search "
+            "validates on folds=k or on x_val and t_val: leave val_fraction 0."
+        )
     hyper = {name: [m[name] for m in members] for name in grid}
     rows = None
     if folds is not None:
@@ -103,11 +115,20 @@ def grid_search(
 def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     """The members of a grid search, in its order (grid point, then seed, then fold): one
     ``{name: value for each grid name, "seed", "fold"}`` each (``fold`` None without folds)."""
+    # One grid, not a ParameterGrid list of them: members of several would differ in which
+    # settings they sweep, and their records in their columns.
+    if not isinstance(grid, Mapping):
+        raise ValueError(
+            f"grid must be a dict of setting name -> list of values (one grid; for several, "
+            f"call grid_search once per grid and join the records), got {grid!r}."
+        )
     for name, values in grid.items():  # not a string's characters, say
         if not is_list(values):
             raise ValueError(f"grid[{name!r}] must be a non-empty list of numbers, got {values!r}.")
+        check_once(f"grid[{name!r}]", values)
     if not is_list(seeds):
         raise ValueError(f"seeds must be a non-empty list of integer seeds, got {seeds!r}.")
+    check_once("seeds", seeds, "seed")
     if folds is not None:
         check_int("folds", folds, 2, "or None")
     names = list(grid)
@@ -119,6 +140,20 @@ def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     ]
 
 
+def check_once(label: str, values, what: str = "value") -> None:
+    """A ValueError when ``values`` holds one twice: the same members would train twice and
+    count twice in ``summarize``. Equal numbers are one (0.5 and ``np.float64(0.5)``); a bool
+    is not its integer. ``label`` names the list (``grid['lr']``, ``--seeds``)."""
+    shown = [v.item() if isinstance(v, np.generic) else v for v in values]
+    keys = [repr(v) if isinstance(v, bool) else v for v in shown]
+    try:
+        repeated = len(set(keys)) != len(keys)
+    except TypeError:  # unhashable: no number, refused where the values are checked
+        return
+    if repeated:
+        raise ValueError(f"{label} {shown} repeats a {what}: give each {what} once.")
+
+
 def fold_rows(n: int, folds: int, seed: int, fold_ids) -> tuple[np.ndarray, np.ndarray]:
     """``fit_population``'s ``rows`` for members holding out the folds ``fold_ids`` of
     ``kfold_rows(n, folds, seed)``."""
@@ -127,15 +162,22 @@ def fold_rows(n: int, folds: int, seed: int, fold_ids) -> tuple[np.ndarray, np.n
 
 
 def summarize(records: list[dict], by=None) -> list[dict]:
-    """One row per value of ``by`` (the swept names: those that vary, when None): ``n``
-    members, ``diverged`` of them, and the mean and standard deviation of each metric over
-    the members that did not diverge (none for no records)."""
+    """One row per value of ``by`` (a column name or a list of them; when None, the swept
+    names: the columns that vary, results and member identities aside): ``n`` members,
+    ``diverged`` of them, and the mean and standard deviation of each metric the records hold
+    over the members that did not diverge (none for no records)."""
     if not records:
         return []
+    columns = [k for k in records[0] if all(k in r for r in records)]
     if by is None:
-        fixed = {"member", "seed", "fold", "epochs", "stopped_epoch", "seconds", "best_val_loss"}
-        fixed |= {"diverged_epoch", "diverged_step", *_METRICS}
-        by = [k for k in records[0] if k not in fixed and len({r[k] for r in records}) > 1]
+        by = [k for k in columns if k not in _NOT_SWEPT and len({r[k] for r in records}) > 1]
+    by = [by] if isinstance(by, str) else list(by)
+    for name in by:
+        if name not in columns:
+            raise ValueError(
+                f"summarize by {name!r}: no such column; the records' columns are {columns}."
+            )
+    metrics = [m for m in _METRICS if m in columns]
     groups = {}
     for r in records:
         groups.setdefault(tuple(r[k] for k in by), []).append(r)
@@ -143,7 +185,7 @@ def summarize(records: list[dict], by=None) -> list[dict]:
     for key, group in groups.items():
         row = dict(zip(by, key, strict=True)) | {"n": len(group)}
         row["diverged"] = sum(r["diverged_epoch"] is not None for r in group)
-        for metric in _METRICS:
+        for metric in metrics:
             v = [r[metric] for r in group if r[metric] is not None and r["diverged_epoch"] is None]
             row[f"{metric}_mean"] = float(np.mean(v)) if v else None
             row[f"{metric}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else None

@@ -212,8 +212,11 @@ def fit(
     Returns ``Result(params, history, state)``; history holds one dict per epoch: ``epoch``,
     ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (None where they do not
     apply), ``seconds``, ``fused``: the ``fused`` epochs of one compiled call share its time
-    evenly (``seconds`` is the call's time / ``fused``; 1: an epoch timed alone). Raises
-    ``Diverged`` on a non-finite loss or gradient.
+    evenly (``seconds`` is the call's time / ``fused``; 1: an epoch timed alone). An epoch's
+    train_loss/train_accuracy are running values over its steps, each batch's taken before its
+    update (as Keras's and scikit-learn's ``loss_curve_``): the last epoch's describe the
+    network one update before ``params`` (``evaluate`` gives theirs; the validation values are
+    of the epoch's end). Raises ``Diverged`` on a non-finite loss or gradient.
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     callback = show_progress(config.epochs, state.epoch if state else 0, progress, callback)

@@ -379,6 +379,28 @@ def test_folds_are_members_each_a_solo_fit_on_its_rows():
             np.testing.assert_allclose(r[key], last[key], rtol=RTOL, err_msg=key)
 
 
+def test_evaluate_members_is_evaluate_of_each_member_on_its_rows(monkeypatch):
+    """One vmapped program over the members (a sweep's final_train_accuracy), in calls of a
+    few rows padded with rows of weight 0 when the members' activations would be large."""
+    from jaxmlp import evaluate, evaluation
+
+    params = jax.vmap(PLAIN.init)(jax.random.split(jax.random.key(0), 3))
+    rows = np.stack([np.random.default_rng(k).permutation(48)[:17] for k in range(3)])
+    for budget in (2**26, 3 * 2 * 15 * 4 * 5):  # all rows in one call; 5 rows a call
+        monkeypatch.setattr(evaluation, "_MEMBER_BATCH_BYTES", budget)
+        for r in (None, rows):
+            found = evaluation.evaluate_members(PLAIN, params, X, T, r)
+            for k in range(3):
+                member = jax.tree.map(lambda a: a[k], params)  # noqa: B023
+                x, t = (X, T) if r is None else (X[r[k]], T[r[k]])
+                expected = evaluate(PLAIN, member, x, t)
+                np.testing.assert_allclose(found["loss"][k], expected["loss"], rtol=1e-6)
+                assert found["accuracy"][k] == expected["accuracy"]
+    regression = MLP((4, 3, 3), "tanh", "identity", "sse")
+    params = jax.vmap(regression.init)(jax.random.split(jax.random.key(0), 2))
+    assert evaluation.evaluate_members(regression, params, X, T)["accuracy"] is None
+
+
 def test_grid_records_write_as_csv_and_jsonl_and_summarize_per_point(tmp_path):
     config = TrainConfig(epochs=5, batch_size="full")
     grid = {"lr": [0.5, 50.0], "momentum": [0.0, 0.9]}

@@ -9,9 +9,12 @@ import numpy as np
 from jaxmlp import plots, search
 from jaxmlp.run import folder, sweep_figures
 
+FINAL = "final_train_accuracy"  # a record's accuracy of the returned parameters
 SUCCESS_RULE = (
-    "classification: the final epoch's training accuracy is 1.0 (every training example "
-    "classified correctly) and the member did not diverge; regression: none (success null)"
+    f"classification: {FINAL} is 1.0 (the parameters the member returns, the restored best ones "
+    "with early stopping, classify every one of its training rows correctly) and the member did "
+    "not diverge; regression: none (success null). train_accuracy is the last epoch's running "
+    "value, each batch counted before its update"
 )
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile: a two-sided 95 % interval
@@ -21,7 +24,7 @@ def success(record: dict, classifier: bool) -> bool | None:
     """``SUCCESS_RULE`` for one member's record (None for a regression)."""
     if not classifier:
         return None
-    return record["diverged_epoch"] is None and record["train_accuracy"] == 1.0
+    return record["diverged_epoch"] is None and record[FINAL] == 1.0
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:

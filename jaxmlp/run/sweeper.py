@@ -34,6 +34,7 @@ import numpy as np
 
 from jaxmlp import checkpoint, search
 from jaxmlp.datasets import SEED_LIMIT
+from jaxmlp.evaluation import evaluate_members
 from jaxmlp.numeric import is_real
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
@@ -49,12 +50,16 @@ from jaxmlp.run.settings import (
     merge,
     precision,
 )
+from jaxmlp.run.sweep_report import FINAL
 from jaxmlp.train import is_classifier
 
 # A sweep's own settings beside the run's: None seeds are [seed]; chunk None splits the P
 # members into equal chunks of at most CHUNK.
 SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0}
 CHUNK = 256
+# A sweep's most members: the device holds a chunk at a time, but the host holds every member's
+# record and loss curves (about 8 KB a member: ~1 GB here), and the folder writes them all.
+MAX_MEMBERS = 100_000
 CHUNKS = "chunks"  # the folder of the finished chunks
 CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
 CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
@@ -73,15 +78,15 @@ def value_list(flag: str, text: str) -> list[float]:
 
 
 def seed_list(text: str) -> list[int]:
-    """``N`` (the seeds 0 .. N-1) or a comma list of integer seeds in [0, 2**32) (``sweep``
-    refuses a repeated one)."""
+    """``N`` (the seeds 0 .. N-1, N <= ``MAX_MEMBERS``) or a comma list of integer seeds in
+    [0, 2**32) (``sweep`` refuses a repeated one)."""
     words = [w.strip() for w in str(text).split(",")]
     numbers = [int(w) if w.isascii() and w.isdigit() else -1 for w in words]
-    count = len(words) == 1  # N: the seeds 0 .. N-1
-    if min(numbers) < count or max(numbers) >= SEED_LIMIT + count:
+    count = len(words) == 1  # N: the seeds 0 .. N-1, checked before they are listed
+    if min(numbers) < count or max(numbers) >= (MAX_MEMBERS + 1 if count else SEED_LIMIT):
         raise ValueError(
-            f"--seeds needs a count N in [1, 2**32] (the seeds 0..N-1) or integer seeds in "
-            f"[0, 2**32 - 1] separated by commas, got {text!r}."
+            f"--seeds needs a count N in [1, {MAX_MEMBERS}] (the seeds 0..N-1; a sweep's most "
+            f"members) or integer seeds in [0, 2**32 - 1] separated by commas, got {text!r}."
         )
     return list(range(numbers[0])) if len(words) == 1 else numbers
 
@@ -153,6 +158,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
     check_used(given, resolved)  # a flag the sweep would ignore is refused, as by train
     config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
     settings |= {name: resolved[name] for name in ("output", "loss", "activation")}
+    if "momentum" not in grid:  # the mu used: 0.9 for momentum and nesterov when not given
+        settings["momentum"] = optimizer.momentum_used
     if saved is not None:  # the given settings, resolved as train's, must be the sweep's own
         check_resume({k: v for k, v in given.items() if k != "epochs"}, settings, saved, out)
         if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
@@ -184,8 +191,7 @@ def _as_lists(given: dict) -> dict:
             v = [float(x) for x in v] if many else [float(v)]
             if not v:
                 raise ValueError(f"{as_flag(name)} needs at least one value.")
-            if len(set(v)) != len(v):
-                raise ValueError(f"{as_flag(name)} {v} repeats a value: give each value once.")
+            search.check_once(as_flag(name), v)
             lists[name] = v[0] if len(v) == 1 and name != "init_scale" else v
     return given | lists
 
@@ -200,12 +206,17 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     member_seeds = [settings["seed"]] if settings["seeds"] is None else settings["seeds"]
     if not isinstance(member_seeds, list) or not member_seeds:  # fit_population checks each
         raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {member_seeds!r}.")
-    if len(set(map(repr, member_seeds))) != len(member_seeds):  # repr: True is not 1
-        raise ValueError(f"--seeds {member_seeds} repeats a seed: give each seed once.")
+    search.check_once("--seeds", member_seeds, "seed")
     folds = settings["folds"]
     if folds is not None:
         search.kfold_rows(len(ds.x_train), folds, settings["seed"])  # checks folds
     p = math.prod(len(v) for v in grid.values()) * len(member_seeds) * (folds or 1)
+    if p > MAX_MEMBERS:
+        raise ValueError(
+            f"{p} members ({_axes(grid, member_seeds, folds)}) are more than a sweep's "
+            f"{MAX_MEMBERS}: it keeps every member's record and loss curves in memory; split it "
+            "into several sweeps."
+        )
     if settings["devices"] is not None:
         raise ValueError("a sweep trains its members on one device: drop --devices.")
     chunk = settings["chunk"]
@@ -215,6 +226,12 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
         chunk = -(-p // -(-p // CHUNK))
     chunk = min(chunk, p)
     return grid, settings | {"seeds": member_seeds, "chunk": chunk}
+
+
+def _axes(grid: dict, seeds: list, folds) -> str:
+    """A sweep's axes as words: "3 lr x 100 seeds x 5 folds"."""
+    axes = [f"{len(v)} {name}" for name, v in grid.items()] + [f"{len(seeds)} seeds"]
+    return " x ".join(axes + ([f"{folds} folds"] if folds else []))
 
 
 def _config(run: Run, grid: dict, n_members: int) -> dict:
@@ -239,10 +256,9 @@ def _train(run: Run, grid: dict, members: list, run_id: str, echo) -> tuple[list
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
-    axes = [f"{len(v)} {name}" for name, v in grid.items()] + [f"{len(settings['seeds'])} seeds"]
-    axes += [f"{settings['folds']} folds"] if settings["folds"] else []
+    axes = _axes(grid, settings["seeds"], settings["folds"])
     echo(
-        f"{ds.name}: {p} members ({' x '.join(axes)}) of MLP {'-'.join(map(str, net.sizes))}, "
+        f"{ds.name}: {p} members ({axes}) of MLP {'-'.join(map(str, net.sizes))}, "
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
     )
     identity = folder.to_json({"run_id": run_id, "epochs": config.epochs})
@@ -277,8 +293,9 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int) -> tuple[list, dict
     if settings["folds"]:
         n, folds = len(ds.x_train), settings["folds"]
         rows = search.fold_rows(n, folds, settings["seed"], [m["fold"] for m in padded])
+    t = data.targets(net, ds.task, ds.t_train)
     pop = fit_population(
-        net, ds.x_train, data.targets(net, ds.task, ds.t_train), run.optimizer, config,
+        net, ds.x_train, t, run.optimizer, config,
         seeds=[m["seed"] for m in padded],
         hyper={name: [m[name] for m in padded] for name in grid},
         rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val),
@@ -286,7 +303,12 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int) -> tuple[list, dict
     has_val = ds.x_val is not None or bool(settings["folds"])
     marks = curve_epochs(config.epochs) - 1
     curves = {k: pop.history[k][: len(part), marks] for k in (CURVES if has_val else CURVES[:1])}
-    return _chunk_records(run, pop.members[: len(part)], part, first), curves
+    # the returned (restored best) parameters on each member's training rows
+    train_rows = None if rows is None else rows[0]
+    final = evaluate_members(net, pop.params, ds.x_train, t, train_rows)["accuracy"]
+    final = [None] * len(part) if final is None else final[: len(part)].tolist()
+    results = [r | {FINAL: a} for r, a in zip(pop.members[: len(part)], final, strict=True)]
+    return _chunk_records(run, results, part, first), curves
 
 
 def curve_epochs(epochs: int) -> np.ndarray:
@@ -350,6 +372,11 @@ def _read_chunk(path, part: list, first: int, identity: str):
             "train it again."
         )
     records = json.loads(text)
+    if any(FINAL not in r for r in records):
+        raise ValueError(
+            f"{path} has no {FINAL}: an older jaxmlp wrote it, whose success read the last "
+            "epoch's running accuracy; delete the chunks to train them again."
+        )
     expected = [{"member": first + k} | m for k, m in enumerate(part)]
     found = [{k: r.get(k) for k in e} for r, e in zip(records, expected)]
     if found != expected or any(len(v) != len(part) for v in (records, *curves.values())):

@@ -1,0 +1,97 @@
+"""``search.grid_search`` and ``search.summarize`` at their boundary: what they refuse (as the
+sweep does), what they default to (as ``fit_population`` does), and which columns they group by.
+"""
+
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, Optimizer, TrainConfig, search
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+XOR_T = np.array([[0], [1], [1], [0]], np.float32)
+XOR = MLP((2, 3, 1), "sigmoid", "sigmoid", "sse", reduction="sum", init="uniform:0,1")
+CONFIG = TrainConfig(epochs=2, batch_size="full")
+
+
+def grid_search(grid, **kwargs):
+    config = kwargs.pop("config", CONFIG)
+    return search.grid_search(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, grid, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("grid", "seeds", "says"),
+    [
+        ({"lr": [0.1, 0.1]}, [0], r"grid\['lr'\] \[0.1, 0.1\] repeats a value: give each"),
+        ({"lr": np.array([0.5, 0.5])}, [0], r"grid\['lr'\] \[0.5, 0.5\] repeats a value"),
+        ({"lr": [0.1]}, [0, 0], r"seeds \[0, 0\] repeats a seed: give each seed once"),
+    ],
+)
+def test_a_repeated_grid_value_or_seed_is_refused_as_the_sweep_refuses_it(grid, seeds, says):
+    """It trained twice and summarize counted it twice (n 2 for one value, a std of copies)."""
+    with pytest.raises(ValueError, match=says):
+        grid_search(grid, seeds=seeds)
+    with pytest.raises(ValueError, match=says):
+        search.plan(grid, seeds)
+
+
+def test_the_members_seed_defaults_to_config_seed_as_in_fit_population():
+    """It was 0 whatever config.seed said."""
+    records = grid_search({"lr": [0.5, 1.0]}, config=TrainConfig(epochs=1, seed=7))
+    assert [r["seed"] for r in records] == [7, 7]
+
+
+def sweep_record(member, lr, success, final):
+    """A record as a sweep's members.jsonl holds it (the results of one member)."""
+    return {
+        "member": member, "seed": member % 2, "fold": None, "lr": lr, "momentum": None,
+        "weight_decay": 0.0, "clip_norm": None, "init_scale": 1.0, "epochs": 5,
+        "stopped_epoch": None, "diverged_epoch": None, "diverged_step": None,
+        "train_loss": 0.1 * member, "train_accuracy": 0.5, "val_loss": None,
+        "val_accuracy": None, "best_val_loss": None, "seconds": 0.01 * member,
+        "final_train_accuracy": final, "success": success,
+    }  # fmt: skip
+
+
+def test_summarize_groups_a_sweeps_records_by_their_settings_never_by_results():
+    """success and final_train_accuracy vary between members of one point: they were taken as
+    swept settings, splitting each point into rows."""
+    records = [
+        sweep_record(0, 0.1, True, 1.0),
+        sweep_record(1, 0.1, False, 0.75),
+        sweep_record(2, 0.5, True, 1.0),
+        sweep_record(3, 0.5, False, 0.5),
+    ]
+    rows = search.summarize(records)
+    assert [(r["lr"], r["n"]) for r in rows] == [(0.1, 2), (0.5, 2)]
+    assert "success" not in rows[0] and "final_train_accuracy" not in rows[0]
+    assert rows[1]["final_train_accuracy_mean"] == 0.75
+
+
+def test_summarize_by_one_name_or_names_it_knows():
+    records = [sweep_record(k, lr, True, 1.0) for k, lr in enumerate((0.1, 0.1, 0.5))]
+    assert search.summarize(records, by="lr") == search.summarize(records, by=["lr"])
+    assert [r["n"] for r in search.summarize(records, by="lr")] == [2, 1]  # was KeyError 'l'
+    for by, bad in ((["nope"], "'nope'"), ("nope", "'nope'"), (["lr", 3], "3")):
+        with pytest.raises(ValueError, match=rf"summarize by {bad}: no such column") as info:
+            search.summarize(records, by=by)
+        assert "'lr'" in str(info.value) and "'seed'" in str(info.value)  # the columns there are
+
+
+@pytest.mark.parametrize("grid", [[{"lr": [0.1]}], None, "lr", {"lr": [0.1]}.items()])
+def test_a_grid_that_is_no_dict_is_a_value_error_saying_what_a_grid_is(grid):
+    """A list of dicts (scikit-learn's ParameterGrid) or None was an AttributeError (.items)."""
+    says = r"grid must be a dict of setting name -> list of values .*, got "
+    with pytest.raises(ValueError, match=says):
+        grid_search(grid)
+    with pytest.raises(ValueError, match=says):
+        search.plan(grid, [0])
+
+
+@pytest.mark.parametrize("folds", [2, None])
+def test_val_fraction_is_refused_naming_what_grid_search_takes(folds):
+    """The message was fit_population's, pointing at its rows argument, which grid_search lacks."""
+    config = TrainConfig(epochs=1, val_fraction=0.25)
+    with pytest.raises(ValueError, match=r"config.val_fraction=0.25") as info:
+        grid_search({"lr": [0.1]}, config=config, folds=folds)
+    says = str(info.value)
+    assert "folds" in says and "x_val and t_val" in says and "rows" not in says, says

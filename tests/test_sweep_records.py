@@ -1,0 +1,123 @@
+"""What a sweep's records say about each member: ``success`` and ``final_train_accuracy`` are
+facts of the parameters the member returns, not of its last epoch's running accuracy; the
+settings recorded are the ones used; a sweep too large to hold is refused before it starts.
+"""
+
+import json
+
+import jax
+import numpy as np
+
+from jaxmlp import MLP, Optimizer, TrainConfig, cli, datasets, fit_population, search
+
+# XOR 2-3-1 by momentum: seed 0's last epoch (58) counts 2 of 4 right before its update, and
+# the parameters after that update classify all four (/tmp/probe_pop/p13.py found it).
+XOR = [
+    "--data", "xor", "--hidden", "3", "--activation", "tanh", "--output", "sigmoid",
+    "--loss", "bce", "--batch-size", "full",
+]  # fmt: skip
+MOMENTUM = [*XOR, "--optimizer", "momentum", "--lr", "0.5"]
+NET = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+
+
+def records(out):
+    return [json.loads(line) for line in (out / "members.jsonl").read_text().splitlines()]
+
+
+def accuracy(params, k, x, t):
+    """The share of ``x``'s rows member k of ``params`` classifies right."""
+    member = jax.tree.map(lambda a: a[k], params)
+    return float(np.mean(NET.predict(member, x).reshape(-1, 1) == t))
+
+
+def test_success_is_the_returned_parameters_classifying_every_training_row(tmp_path):
+    """An epoch's train_accuracy counts each step's batch before its update, so the last epoch's
+    describes the network one update before the returned one; success said so of it."""
+    out = tmp_path / "sweep"
+    assert cli.main(["sweep", *MOMENTUM, "--epochs", "58", "--seeds", "4", "--out", str(out)]) == 0
+    ds = datasets.load("xor")
+    config = TrainConfig(epochs=58, batch_size="full")
+    pop = fit_population(NET, ds.x_train, ds.t_train, Optimizer("momentum", lr=0.5), config,
+                         seeds=[0, 1, 2, 3])  # fmt: skip
+    found = records(out)
+    for k, r in enumerate(found):
+        returned = accuracy(pop.params, k, ds.x_train, ds.t_train)
+        assert r["success"] == (returned == 1.0), (k, r["train_accuracy"], returned)
+        assert r["final_train_accuracy"] == returned
+    assert found[0]["train_accuracy"] == 0.5 and found[0]["success"]  # the case that misled
+    summary = json.loads((out / "summary.json").read_text())
+    assert "final_train_accuracy" in summary["success_rule"]
+
+
+def test_with_folds_and_early_stopping_success_reads_the_restored_parameters_on_the_fold(
+    tmp_path,
+):
+    out = tmp_path / "folds"
+    argv = [*MOMENTUM, "--epochs", "40", "--seeds", "2", "--folds", "2", "--early-stopping", "3"]
+    assert cli.main(["sweep", *argv, "--out", str(out)]) == 0
+    ds = datasets.load("xor")
+    rows = search.fold_rows(4, 2, 0, [0, 1, 0, 1])
+    config = TrainConfig(epochs=40, batch_size="full", early_stopping=3)
+    pop = fit_population(NET, ds.x_train, ds.t_train, Optimizer("momentum", lr=0.5), config,
+                         seeds=[0, 0, 1, 1], rows=rows)  # fmt: skip
+    for k, r in enumerate(records(out)):
+        train = rows[0][k]
+        returned = accuracy(pop.params, k, ds.x_train[train], ds.t_train[train])
+        assert (r["seed"], r["fold"]) == ([0, 0, 1, 1][k], k % 2)
+        assert r["final_train_accuracy"] == returned and r["success"] == (returned == 1.0)
+
+
+def test_the_momentum_recorded_is_the_one_used(tmp_path):
+    """momentum and nesterov use 0.9 when none is given; members.jsonl and config.json said
+    null. sgd without --momentum has none (null), and a given one is kept."""
+    cases = [("momentum", [], 0.9), ("nesterov", [], 0.9), ("sgd", [], None)]
+    cases += [("momentum", ["--momentum", "0.5"], 0.5), ("adam", [], None)]
+    for k, (optimizer, extra, used) in enumerate(cases):
+        out = tmp_path / f"s{k}"
+        argv = [*XOR, "--optimizer", optimizer, *extra, "--lr", "0.1,0.2", "--epochs", "2"]
+        assert cli.main(["sweep", *argv, "--out", str(out)]) == 0
+        assert [r["momentum"] for r in records(out)] == [used, used], optimizer
+        config = json.loads((out / "config.json").read_text())
+        assert config["settings"]["momentum"] == used, optimizer
+    assert cli.main(["sweep", "--out", str(tmp_path / "s0"), "--resume"]) == 0  # reads back
+
+
+LIMITED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))  # the bug: list(range(2**32))
+from jaxmlp import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_count_of_seeds_beyond_a_sweeps_members_exits_2_before_it_builds_them(tmp_path):
+    """--seeds 4294967296 built list(range(2**32)) before any check: a MemoryError traceback
+    (here, under a 6 GiB address-space limit)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "huge"
+    argv = [*MOMENTUM, "--epochs", "2", "--seeds", "4294967296", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-c", LIMITED, "sweep", *argv],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "--seeds needs a count N in [1, 100000]" in done.stderr
+    assert not out.exists()
+
+
+def test_a_sweep_of_more_members_than_it_holds_is_refused_before_any_trains(
+    tmp_path, capsys, monkeypatch
+):
+    from jaxmlp.run import sweeper
+
+    def trained(*args):
+        raise AssertionError("a chunk trained")
+
+    monkeypatch.setattr(sweeper, "_fit_chunk", trained)
+    out = tmp_path / "big"
+    argv = [*MOMENTUM[:-2], "--lr", "0.1,0.2,0.3", "--epochs", "2", "--seeds", "40000"]
+    assert cli.main(["sweep", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "120000 members (3 lr x 40000 seeds)" in err, err
+    assert "more than a sweep's 100000" in err and not out.exists()
