@@ -1,6 +1,6 @@
 """``GridSearchCV``'s rules for what a search reports: a fit's score or the error score of a
-scoring that failed, the ranks of the mean scores and the report of the fits that failed (its
-messages, word for word)."""
+scoring that failed, the ranks of the mean scores, the warning of non-finite ones and the
+report of the fits that failed (its messages, word for word)."""
 
 import traceback
 import warnings
@@ -28,6 +28,17 @@ def score(scorer, est, x, y, error_score) -> float:
             stacklevel=3,
         )
         return error_score
+
+
+def warn_non_finite(name: str, mean) -> None:
+    """``GridSearchCV``'s UserWarning when a mean ``name`` score (``test_score``,
+    ``train_score``) over the folds is not finite."""
+    if not np.isfinite(mean).all():
+        warnings.warn(
+            f"One or more of the {name.split('_')[0]} scores are non-finite: {mean}",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def report_failures(errors: list, total: int, error_score) -> None:

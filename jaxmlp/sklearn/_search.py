@@ -37,7 +37,6 @@ one population per value. ``solver="lbfgs"`` and ``early_stopping=True`` are ref
 import functools
 import numbers
 import time
-import warnings
 from typing import NamedTuple
 
 import jax
@@ -52,7 +51,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from jaxmlp.sklearn import _solvers
 from jaxmlp.sklearn._base import BaseMLP
-from jaxmlp.sklearn._cv_results import ranks, report_failures, score
+from jaxmlp.sklearn._cv_results import ranks, report_failures, score, warn_non_finite
 from jaxmlp.sklearn._forward import precision
 
 
@@ -315,12 +314,8 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         def stats(name):
             a = table[name]
             mean = a.mean(axis=1)
-            if name.endswith("_score") and not np.isfinite(mean).all():  # GridSearchCV's
-                warnings.warn(
-                    f"One or more of the {name.split('_')[0]} scores are non-finite: {mean}",
-                    UserWarning,
-                    stacklevel=4,
-                )
+            if name.endswith("_score"):
+                warn_non_finite(name, mean)
             return {f"mean_{name}": mean, f"std_{name}": a.std(axis=1)}
 
         results = stats("fit_time") | stats("score_time")
