@@ -157,9 +157,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
     net, optimizer, config, resolved = build(base | folds_watch, ds)
     check_used(given, resolved)  # a flag the sweep would ignore is refused, as by train
     config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
-    settings |= {name: resolved[name] for name in ("output", "loss", "activation")}
-    if "momentum" not in grid:  # the mu used: 0.9 for momentum and nesterov when not given
-        settings["momentum"] = optimizer.momentum_used
+    kept = ("output", "loss", "activation", *(() if "momentum" in grid else ("momentum",)))
+    settings |= {name: resolved[name] for name in kept}  # momentum: the mu used (build)
     if saved is not None:  # the given settings, resolved as train's, must be the sweep's own
         check_resume({k: v for k, v in given.items() if k != "epochs"}, settings, saved, out)
         if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
