@@ -44,6 +44,7 @@ from jaxmlp.datasets.targets import (
     TASKS,
     as_rows,
     encode_as,
+    one_hot,
 )
 
 __all__ = [
@@ -322,19 +323,6 @@ def posterior(ds_or_info, x) -> np.ndarray:
     w = s_inv @ (m1 - m2)
     w0 = (m2 @ s_inv @ m2 - m1 @ s_inv @ m1) / 2 + np.log(info["priors"][0] / info["priors"][1])
     return np.exp(-np.logaddexp(0.0, -(x @ w + w0)))  # g(a), without overflow
-
-
-def one_hot(labels, k: int) -> np.ndarray:
-    """Integer labels ``(n,)`` in [0, k) as float32 rows ``(n, k)`` of the identity."""
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"labels must be integers of shape (n,), got {labels.dtype} {labels.shape}."
-        )
-    if labels.size and (labels.min() < 0 or labels.max() >= k):
-        bad = labels[(labels < 0) | (labels >= k)][0]
-        raise ValueError(f"labels must lie in [0, {k - 1}] for k = {k}, got {bad}.")
-    return np.eye(k, dtype=np.float32)[labels]
 
 
 # -- checks, encoding, splitting ---------------------------------------------------------------

@@ -161,6 +161,19 @@ def encode_targets(y, y_test, task, classes=None):
     return encode(y), t_test, task, len(classes), classes.tolist()
 
 
+def one_hot(labels, k: int) -> np.ndarray:
+    """Integer labels ``(n,)`` in [0, k) as float32 rows ``(n, k)`` of the identity."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"labels must be integers of shape (n,), got {labels.dtype} {labels.shape}."
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        bad = labels[(labels < 0) | (labels >= k)][0]
+        raise ValueError(f"labels must lie in [0, {k - 1}] for k = {k}, got {bad}.")
+    return np.eye(k, dtype=np.float32)[labels]
+
+
 def encode_as(y, classes, task: str, name: str = "y") -> np.ndarray:
     """Labels ``y`` as indices into ``classes`` (a trained model's, in its order), encoded as
     ``TARGETS[task]`` says; any class may be absent. A number matches an equal number (``1``,
