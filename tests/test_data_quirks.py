@@ -1,7 +1,7 @@
 """Data a reader could take silently for something else (issue csvq): a cell only Python reads
 as a number, one label written two ways, a pandas index column, an example shape predict
-refused, a test file lacking one of the run's classes. Each test marked "failed before" failed
-on the code before its fix."""
+refused or another one it took, a test file lacking one of the run's classes. Each test marked
+"failed before" failed on the code before its fix."""
 
 import numpy as np
 import pytest
@@ -155,6 +155,43 @@ def test_predict_takes_the_example_shape_training_took(tmp_path, capsys):
     np.testing.assert_array_equal(model.outputs(x[:5]), model.outputs(x[:5, :, 0]))
     with pytest.raises(ValueError, match=r"x: inputs must have shape \(n, 3\) .*got \(5, 2, 2\)"):
         model.outputs(np.zeros((5, 2, 2)))
+
+
+def test_inputs_of_another_example_shape_are_refused(tmp_path, capsys):
+    # failed before: trained on x (n, 2, 3), predict and evaluate took x (n, 3, 2), which
+    # flattens to the same 6 features, and answered with exit 0 (other pixels in each column)
+    import json
+
+    from jaxmlp import cli, datasets, load_run, save_run
+
+    x = np.random.default_rng(0).normal(size=(40, 2, 3))
+    y = (x[:, 0, 0] + x[:, 1, 2] > 0).astype(int)
+    turned = x.transpose(0, 2, 1)  # (40, 3, 2)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    np.savez(tmp_path / "turned.npz", x=turned, y=y)
+    np.savez(tmp_path / "turned_x.npz", x=turned[:5])
+    np.save(tmp_path / "flat.npy", x[:5].reshape(5, 6))
+    run = tmp_path / "run"
+    args = ["--hidden", "4", "--epochs", "2", "--no-progress", "--out", str(run)]
+    assert cli.main(["train", "--data", str(tmp_path / "d.npz"), *args]) == 0
+    capsys.readouterr()
+    for command in (["predict", str(run), "--input", str(tmp_path / "turned_x.npz")],
+                    ["evaluate", str(run), "--data", str(tmp_path / "turned.npz")]):  # fmt: skip
+        assert cli.main(command) == 2, command
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "(3, 2)" in err and "(2, 3)" in err, err
+    assert cli.main(["predict", str(run), "--input", str(tmp_path / "flat.npy")]) == 0  # rows
+    assert json.loads((run / "config.json").read_text())["data"]["example_shape"] == [2, 3]
+    model = load_run(run)
+    with pytest.raises(ValueError, match=r"x: examples of shape \(3, 2\).*\(2, 3\)"):
+        model.outputs(turned)
+    with pytest.raises(ValueError, match=r"x: examples of shape \(3, 2\)"):
+        model.evaluate(turned, y)
+    np.testing.assert_array_equal(model.outputs(x), model.outputs(x.reshape(40, 6)))
+    with pytest.raises(ValueError, match=r"x_test: examples of shape \(3, 2\).*\(2, 3\)"):
+        datasets.from_arrays(x, y, turned, y)
+    old = save_run(tmp_path / "old", model.net, model.params)  # no record: flattened as before
+    assert load_run(old).outputs(turned).shape == (40, 1)
 
 
 # -- 5. a test file lacking some of the run's classes ------------------------------------------

@@ -43,7 +43,9 @@ from jaxmlp.datasets.targets import (
     TASK_CHOICES,
     TASKS,
     as_rows,
+    check_example_shape,
     encode_as,
+    example_shape,
     one_hot,
 )
 
@@ -62,10 +64,12 @@ __all__ = [
     "Dataset",
     "Standardizer",
     "as_rows",
+    "check_example_shape",
     "check_seed",
     "default_output_and_loss",
     "describe",
     "encode_as",
+    "example_shape",
     "from_arrays",
     "load",
     "names",
@@ -215,7 +219,8 @@ def from_arrays(
     dtype=np.float32,
     classes=None,
 ) -> Dataset:
-    """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened), at least two
+    """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened; the shape of
+    an example is kept in ``info["example_shape"]``, and ``x_test``'s must be it), at least two
     examples, and labels or targets ``y (n,)`` or ``(n, K)``. Classes are renumbered 0..K-1
     (``info["classes"]``). Values must fit float32; the inputs ``x_*`` are standardised in
     float64 and kept in ``dtype`` (float32, the dtype a model computes in by default, or
@@ -236,6 +241,8 @@ def from_arrays(
     task = targets.check_task(task)
     if (x_test is None) != (y_test is None):
         raise ValueError("x_test and y_test go together: pass both or neither.")
+    shape = example_shape(x)  # before check_xy makes rows of x; x_test's examples are x's
+    check_example_shape(None if x_test is None else example_shape(x_test), shape, "x_test", "x's")
     x, y = targets.check_xy(x, y, "x", "y")
     if len(x) < 2:
         raise ValueError(
@@ -260,6 +267,7 @@ def from_arrays(
     if n is not None:
         x, t = split.subset(x, t, n, seed)
     info = dict(info or {}) | ({"classes": classes} if classes is not None else {})
+    info |= {"example_shape": shape} if shape else {}  # the run records it
     return _assemble(
         name,
         task,

@@ -153,7 +153,9 @@ def check_same(ds: datasets.Dataset, meta: dict, run_dir, needs: str) -> None:
 
 
 def record(ds: datasets.Dataset) -> dict:
-    """What config.json says of the run's data (``evaluate`` and ``predict`` read it back)."""
+    """What config.json says of the run's data (``evaluate`` and ``predict`` read it back);
+    ``example_shape`` only where the inputs had one (``datasets.example_shape``), so the record
+    of rows, and the run_id made of it, are those of runs before it was recorded."""
     return {
         "name": ds.name,
         "task": ds.task,
@@ -169,7 +171,7 @@ def record(ds: datasets.Dataset) -> dict:
         "x_dtype": str(ds.x_train.dtype),
         "sha256": sha256(ds),
         "file_sha256": ds.info.get("file_sha256"),
-    }
+    } | ({"example_shape": ds.info["example_shape"]} if ds.info.get("example_shape") else {})
 
 
 def splits(ds: datasets.Dataset) -> list[tuple]:
