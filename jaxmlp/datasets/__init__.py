@@ -33,6 +33,7 @@ from jaxmlp.datasets.named import (
     DIGITS_TEST_FRACTION,
     FASHION_CLASSES,
     READS_DATA_DIR,
+    describe,
 )
 from jaxmlp.datasets.split import SEED_LIMIT, check_seed, stratified_split, validation_split
 from jaxmlp.datasets.standardize import Standardizer, prepare
@@ -284,23 +285,6 @@ def from_arrays(
 def names() -> tuple[str, ...]:
     """The names ``load`` knows."""
     return tuple(named.SETS)
-
-
-def describe() -> list[dict]:
-    """One dict per named data set: name, task, n_train, n_test, n_features, n_classes, source.
-    Read from the registry: nothing is loaded."""
-    return [
-        dict(
-            name=name,
-            task=s.task,
-            n_train=s.n_train,
-            n_test=s.n_test,
-            n_features=s.n_features,
-            n_classes=s.n_classes,
-            source=named.SOURCES[name],
-        )
-        for name, s in named.SETS.items()
-    ]
 
 
 def default_output_and_loss(task: str) -> tuple[str, str]:

@@ -360,3 +360,20 @@ SOURCES = {  # where each set comes from, in words a newcomer understands
     "mnist1d":       "real: 1-D signals of digits (Greydanus 2020), made by the mnist1d package",
 }
 # fmt: on
+
+
+def describe() -> list[dict]:
+    """One dict per named data set: name, task, n_train, n_test, n_features, n_classes, source.
+    Read from the registry: nothing is loaded."""
+    return [
+        dict(
+            name=name,
+            task=s.task,
+            n_train=s.n_train,
+            n_test=s.n_test,
+            n_features=s.n_features,
+            n_classes=s.n_classes,
+            source=SOURCES[name],
+        )
+        for name, s in SETS.items()
+    ]
