@@ -242,6 +242,36 @@ def test_evaluate_on_a_file_lacking_some_of_the_runs_classes(keep, abc_run, tmp_
     assert model.evaluate(x, labels)["loss"] == pytest.approx(loss, rel=1e-5)
 
 
+def test_evaluate_takes_a_file_of_one_row(abc_run, tmp_path, capsys):
+    # failed before: "x has 1 example: training needs at least 2 (one to learn from and a
+    # second to make it a data set)", exit 2: the rule for data to train on refused data to
+    # evaluate on, whose loss and accuracy are those of its one example
+    import json
+
+    from jaxmlp import cli, load_run
+
+    (tmp_path / "one.csv").write_text("f1,f2,label\n0.4,-0.2,c\n")
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(abc_run), "--data", str(tmp_path / "one.csv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["train"]
+    p = load_run(abc_run).outputs(np.array([[0.4, -0.2]])).astype(np.float64)[0]
+    assert result["n"] == 1 and result["accuracy"] == float(p.argmax() == 2)
+    assert result["loss"] == pytest.approx(-np.log(p[2]), rel=1e-5)
+    sine = tmp_path / "sine"
+    args = ["--data", "sine", "--hidden", "2", "--epochs", "1", "--no-progress", "--out", str(sine)]
+    assert cli.main(["train", *args]) == 0
+    (tmp_path / "point.csv").write_text("x,t\n0.5,0.479\n")
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(sine), "--data", str(tmp_path / "point.csv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["train"]
+    y = load_run(sine).outputs(np.array([[0.5]])).astype(np.float64)[0, 0]
+    assert result["n"] == 1 and result["accuracy"] is None
+    assert result["loss"] == pytest.approx(0.5 * (y - 0.479) ** 2, rel=1e-4)
+    (tmp_path / "train1.csv").write_text("f1,f2,label\n0.4,-0.2,c\n")  # training still needs 2
+    one = ["--data", str(tmp_path / "train1.csv"), "--out", str(tmp_path / "t")]
+    assert cli.main(["train", *one, "--no-progress"]) == 2 and not (tmp_path / "t").exists()
+
+
 def test_evaluate_names_the_labels_the_run_never_saw(abc_run, tmp_path, capsys):
     from jaxmlp import cli
 

@@ -138,6 +138,7 @@ def load(
     encoding="utf-8",
     dtype=np.float32,
     classes=None,
+    min_examples=2,
 ) -> Dataset:
     """The data set called ``name_or_path`` (``names()``), or read from a .csv or .npz file.
 
@@ -156,6 +157,7 @@ def load(
       encoding: CSV only: the file's text encoding (a Python codec name).
       dtype: of the inputs ``x_*``, float32 or float64 (a file's numbers as read).
       classes: files only: a trained model's classes, as ``from_arrays`` takes them.
+      min_examples: files only: 2 to train on (the default), 1 to evaluate on (``from_arrays``).
     """
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
     dtype = _check_dtype(dtype)
@@ -201,6 +203,7 @@ def load(
         info=info,
         dtype=dtype,
         classes=classes,
+        min_examples=min_examples,
     )
 
 
@@ -219,13 +222,15 @@ def from_arrays(
     info=None,
     dtype=np.float32,
     classes=None,
+    min_examples=2,
 ) -> Dataset:
     """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened; the shape of
-    an example is kept in ``info["example_shape"]``, and ``x_test``'s must be it), at least two
-    examples, and labels or targets ``y (n,)`` or ``(n, K)``. Classes are renumbered 0..K-1
-    (``info["classes"]``). Values must fit float32; the inputs ``x_*`` are standardised in
-    float64 and kept in ``dtype`` (float32, the dtype a model computes in by default, or
-    float64).
+    an example is kept in ``info["example_shape"]``, and ``x_test``'s must be it), at least
+    ``min_examples`` examples (2 to train on; 1 where a trained model is evaluated on them: the
+    loss and accuracy of one example are defined), and labels or targets ``y (n,)`` or
+    ``(n, K)``. Classes are renumbered 0..K-1 (``info["classes"]``). Values must fit float32;
+    the inputs ``x_*`` are standardised in float64 and kept in ``dtype`` (float32, the dtype a
+    model computes in by default, or float64).
 
     ``task`` (``TASK_CHOICES``): "auto" reads ``y`` by this rule: strings or booleans are
     classes; several columns all 0 or 1 are multilabel, other columns regression; one column of
@@ -245,7 +250,11 @@ def from_arrays(
     shape = example_shape(x)  # before check_xy makes rows of x; x_test's examples are x's
     check_example_shape(None if x_test is None else example_shape(x_test), shape, "x_test", "x's")
     x, y = targets.check_xy(x, y, "x", "y")
-    if len(x) < 2:
+    if min_examples not in (1, 2) or isinstance(min_examples, bool):
+        raise ValueError(
+            f"min_examples must be 1 (to evaluate) or 2 (to train), got {min_examples!r}."
+        )
+    if len(x) < min_examples:
         raise ValueError(
             f"x has {len(x)} example: training needs at least 2 (one to learn from and a "
             "second to make it a data set)."

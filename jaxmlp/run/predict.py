@@ -60,7 +60,7 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     """The data set or file ``name`` as the run's model takes it: labels from the run's label
     column (or ``label_column``) read as the run's task (a file's classes as indices into the
     run's: any may be absent), inputs by name and standardised by the run's scaler, no
-    validation split."""
+    validation split; one row is enough."""
     settings = config["settings"]
     csv_file, named = str(name).lower().endswith(".csv"), name in datasets.names()
     classes = model.class_names() if model.task in CLASSIFICATION and not named else None
@@ -70,7 +70,7 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
         name, data_dir=data_dir, seed=settings.get("seed", 0), standardize=False,
         label_column=-1 if label_column is None else label_column, header=header,
         encoding=encoding, dtype=np.float64, task=None if named else model.task,
-        classes=classes,
+        classes=classes, min_examples=1,  # evaluated, not trained on: one row is data
     )  # fmt: skip
     if ds.task != model.task:
         raise ValueError(f"{name!r} is a {ds.task} data set; the run learned {model.task}.")
