@@ -73,7 +73,7 @@ def column(text: str) -> int | str:
 
 TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFAULTS
     ("--data", str, "NAME|PATH", "a data set name (jaxmlp datasets) or a .csv / .npz file"),
-    ("--data-dir", str, "DIR", "folder of Fashion-MNIST's IDX files"),
+    ("--data-dir", str, "DIR", "folder of Fashion-MNIST's IDX files (the only place looked)"),
     ("--label-column", column, "INDEX|NAME", "CSV: the label column (default: the last)"),
     ("--task", str, "NAME", "{}; default auto: "),
     ("--encoding", str, "CODEC", "CSV: the file's text encoding, e.g. latin-1 (default: utf-8)"),

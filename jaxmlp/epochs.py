@@ -20,7 +20,7 @@ from jax import lax
 
 from jaxmlp import backprop as bp
 from jaxmlp import second_order, sharding
-from jaxmlp.optim import HYPERPARAMETERS, Optimizer
+from jaxmlp.optim import DEFAULT_MOMENTUM, HYPERPARAMETERS, Optimizer
 from jaxmlp.step import correct, step_halves, update_if
 
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
@@ -70,7 +70,7 @@ def split_numbers(optimizer: Optimizer, names=()) -> tuple[Optimizer, dict]:
     }
     numbers = {n: getattr(optimizer, n) for n in HYPERPARAMETERS if used[n] or n in names}
     if "momentum" in numbers and numbers["momentum"] is None:
-        numbers["momentum"] = 0.9  # momentum and nesterov's default
+        numbers["momentum"] = DEFAULT_MOMENTUM  # momentum and nesterov's
     return dataclasses.replace(optimizer, **{n: _PLACEHOLDERS[n] for n in numbers}), numbers
 
 

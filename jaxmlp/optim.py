@@ -43,6 +43,13 @@ SCHEDULE_OPTIONS = {
 RUN_LENGTH_SCHEDULES = ("cosine",)
 
 
+def momentum_used(name: str, momentum):
+    """The mu the optimizer ``name`` given ``momentum`` uses (``Optimizer.momentum_used``)."""
+    if name in ("momentum", "nesterov") and momentum is None:
+        return DEFAULT_MOMENTUM
+    return momentum if name in MOMENTUM_OPTIMIZERS else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Optimizer:
     """How parameters move: an optax optimizer by name plus its schedule.
@@ -99,9 +106,7 @@ class Optimizer:
     def momentum_used(self) -> float | None:
         """The mu its update uses: ``momentum``, or ``DEFAULT_MOMENTUM`` for momentum and
         nesterov when None; None where it has no momentum term (sgd without one, the others)."""
-        if self.name in ("momentum", "nesterov") and self.momentum is None:
-            return DEFAULT_MOMENTUM
-        return self.momentum if self.name in MOMENTUM_OPTIMIZERS else None
+        return momentum_used(self.name, self.momentum)
 
     def learning_rate(self, total_steps: int, lr=None) -> optax.Schedule:
         """eta as a function of the step count, for a run of ``total_steps`` steps (peak ``lr``

@@ -37,6 +37,10 @@ _METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "final_t
 # averaged over) and its results, a sweep's included.
 _NOT_SWEPT = {"member", "seed", "fold", "epochs", "stopped_epoch", "diverged_epoch", "seconds"}
 _NOT_SWEPT |= {"diverged_step", "best_val_loss", "success", *_METRICS}
+# A search's most members (grid_search's and jaxmlp sweep's): the device holds a chunk at a
+# time, but the host holds every member's record and loss curves (about 8 KB a member: ~1 GB
+# here), and a plan lists them all first.
+MAX_MEMBERS = 100_000
 
 
 def kfold_rows(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +118,8 @@ def grid_search(
 
 def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     """The members of a grid search, in its order (grid point, then seed, then fold): one
-    ``{name: value for each grid name, "seed", "fold"}`` each (``fold`` None without folds)."""
+    ``{name: value for each grid name, "seed", "fold"}`` each (``fold`` None without folds),
+    at most ``MAX_MEMBERS`` (``count_members``)."""
     # One grid, not a ParameterGrid list of them: members of several would differ in which
     # settings they sweep, and their records in their columns.
     if not isinstance(grid, Mapping):
@@ -131,6 +136,7 @@ def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     check_once("seeds", seeds, "seed")
     if folds is not None:
         check_int("folds", folds, 2, "or None")
+    count_members(grid, seeds, folds)  # before any is listed
     names = list(grid)
     points = list(itertools.product(*(list(items(grid[name])) for name in names)))
     fold_ids = list(range(folds)) if folds is not None else [None]
@@ -138,6 +144,26 @@ def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
         dict(zip(names, point, strict=True)) | {"seed": seed, "fold": fold}
         for point, seed, fold in itertools.product(points, items(seeds), fold_ids)
     ]
+
+
+def count_members(grid: dict, seeds, folds: int | None, kind: str = "grid search") -> int:
+    """The members of ``grid`` x ``seeds`` (x ``folds``), counted without listing them; a
+    ValueError naming the axes where they are more than ``MAX_MEMBERS`` (``kind``: the search's,
+    in words)."""
+    p = math.prod(len(v) for v in grid.values()) * len(seeds) * (folds or 1)
+    if p > MAX_MEMBERS:
+        raise ValueError(
+            f"{p} members ({axes(grid, seeds, folds)}) are more than a {kind}'s "
+            f"{MAX_MEMBERS}: it keeps every member's record and loss curves in memory; split it "
+            "into several."
+        )
+    return p
+
+
+def axes(grid: dict, seeds, folds: int | None) -> str:
+    """A search's axes as words: "3 lr x 100 seeds x 5 folds"."""
+    words = [f"{len(v)} {name}" for name, v in grid.items()] + [f"{len(seeds)} seeds"]
+    return " x ".join(words + ([f"{folds} folds"] if folds else []))
 
 
 def check_once(label: str, values, what: str = "value") -> None:

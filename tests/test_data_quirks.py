@@ -1,7 +1,7 @@
 """Data a reader could take silently for something else (issue csvq): a cell only Python reads
 as a number, one label written two ways, a pandas index column, an example shape predict
-refused, a test file lacking one of the run's classes. Each test marked "failed before" failed
-on the code before its fix."""
+refused or another one it took, a test file lacking one of the run's classes. Each test marked
+"failed before" failed on the code before its fix."""
 
 import numpy as np
 import pytest
@@ -157,6 +157,43 @@ def test_predict_takes_the_example_shape_training_took(tmp_path, capsys):
         model.outputs(np.zeros((5, 2, 2)))
 
 
+def test_inputs_of_another_example_shape_are_refused(tmp_path, capsys):
+    # failed before: trained on x (n, 2, 3), predict and evaluate took x (n, 3, 2), which
+    # flattens to the same 6 features, and answered with exit 0 (other pixels in each column)
+    import json
+
+    from jaxmlp import cli, datasets, load_run, save_run
+
+    x = np.random.default_rng(0).normal(size=(40, 2, 3))
+    y = (x[:, 0, 0] + x[:, 1, 2] > 0).astype(int)
+    turned = x.transpose(0, 2, 1)  # (40, 3, 2)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    np.savez(tmp_path / "turned.npz", x=turned, y=y)
+    np.savez(tmp_path / "turned_x.npz", x=turned[:5])
+    np.save(tmp_path / "flat.npy", x[:5].reshape(5, 6))
+    run = tmp_path / "run"
+    args = ["--hidden", "4", "--epochs", "2", "--no-progress", "--out", str(run)]
+    assert cli.main(["train", "--data", str(tmp_path / "d.npz"), *args]) == 0
+    capsys.readouterr()
+    for command in (["predict", str(run), "--input", str(tmp_path / "turned_x.npz")],
+                    ["evaluate", str(run), "--data", str(tmp_path / "turned.npz")]):  # fmt: skip
+        assert cli.main(command) == 2, command
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "(3, 2)" in err and "(2, 3)" in err, err
+    assert cli.main(["predict", str(run), "--input", str(tmp_path / "flat.npy")]) == 0  # rows
+    assert json.loads((run / "config.json").read_text())["data"]["example_shape"] == [2, 3]
+    model = load_run(run)
+    with pytest.raises(ValueError, match=r"x: examples of shape \(3, 2\).*\(2, 3\)"):
+        model.outputs(turned)
+    with pytest.raises(ValueError, match=r"x: examples of shape \(3, 2\)"):
+        model.evaluate(turned, y)
+    np.testing.assert_array_equal(model.outputs(x), model.outputs(x.reshape(40, 6)))
+    with pytest.raises(ValueError, match=r"x_test: examples of shape \(3, 2\).*\(2, 3\)"):
+        datasets.from_arrays(x, y, turned, y)
+    old = save_run(tmp_path / "old", model.net, model.params)  # no record: flattened as before
+    assert load_run(old).outputs(turned).shape == (40, 1)
+
+
 # -- 5. a test file lacking some of the run's classes ------------------------------------------
 
 
@@ -203,6 +240,36 @@ def test_evaluate_on_a_file_lacking_some_of_the_runs_classes(keep, abc_run, tmp_
     assert result["accuracy"] == pytest.approx(np.mean(p.argmax(1) == t), abs=1e-12)
     assert result["loss"] == pytest.approx(loss, rel=1e-5)
     assert model.evaluate(x, labels)["loss"] == pytest.approx(loss, rel=1e-5)
+
+
+def test_evaluate_takes_a_file_of_one_row(abc_run, tmp_path, capsys):
+    # failed before: "x has 1 example: training needs at least 2 (one to learn from and a
+    # second to make it a data set)", exit 2: the rule for data to train on refused data to
+    # evaluate on, whose loss and accuracy are those of its one example
+    import json
+
+    from jaxmlp import cli, load_run
+
+    (tmp_path / "one.csv").write_text("f1,f2,label\n0.4,-0.2,c\n")
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(abc_run), "--data", str(tmp_path / "one.csv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["train"]
+    p = load_run(abc_run).outputs(np.array([[0.4, -0.2]])).astype(np.float64)[0]
+    assert result["n"] == 1 and result["accuracy"] == float(p.argmax() == 2)
+    assert result["loss"] == pytest.approx(-np.log(p[2]), rel=1e-5)
+    sine = tmp_path / "sine"
+    args = ["--data", "sine", "--hidden", "2", "--epochs", "1", "--no-progress", "--out", str(sine)]
+    assert cli.main(["train", *args]) == 0
+    (tmp_path / "point.csv").write_text("x,t\n0.5,0.479\n")
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(sine), "--data", str(tmp_path / "point.csv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["train"]
+    y = load_run(sine).outputs(np.array([[0.5]])).astype(np.float64)[0, 0]
+    assert result["n"] == 1 and result["accuracy"] is None
+    assert result["loss"] == pytest.approx(0.5 * (y - 0.479) ** 2, rel=1e-4)
+    (tmp_path / "train1.csv").write_text("f1,f2,label\n0.4,-0.2,c\n")  # training still needs 2
+    one = ["--data", str(tmp_path / "train1.csv"), "--out", str(tmp_path / "t")]
+    assert cli.main(["train", *one, "--no-progress"]) == 2 and not (tmp_path / "t").exists()
 
 
 def test_evaluate_names_the_labels_the_run_never_saw(abc_run, tmp_path, capsys):

@@ -407,20 +407,29 @@ def test_fashion_mnist_reads_idx_files_from_data_dir(tmp_path):
     assert ds.info["folder"] == str(folder) and ds.info["classes"][9] == "Ankle boot"
 
 
-def test_fashion_mnist_search_order_data_dir_then_env_then_debian(tmp_path, monkeypatch):
+def test_fashion_mnist_search_order_data_dir_alone_else_env_then_debian(tmp_path, monkeypatch):
+    """A given data_dir is the only place looked: one that is not there, or lacks the files,
+    fell back silently to $JAXMLP_DATA (this test asserted that) or the Debian copy."""
     first = _write_fashion(tmp_path / "first")
     env = _write_fashion(tmp_path / "data" / "fashion-mnist", n_train=30)  # a subfolder counts
     monkeypatch.setenv("JAXMLP_DATA", str(tmp_path / "data"))
     assert datasets.load("fashion-mnist", data_dir=first).info["folder"] == str(first)
-    found = datasets.load("fashion-mnist", data_dir=tmp_path / "empty")
+    found = datasets.load("fashion-mnist")
     assert found.info["folder"] == str(env) and len(found.x_train) == 30
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("")
+    for name, problem in [("gone", "does not exist"), ("empty", "holds no Fashion-MNIST IDX"),
+                          ("file", "is not a folder")]:  # fmt: skip
+        message = rf"data_dir '{tmp_path / name}' {problem}.*train-images-idx3-ubyte\[\.gz\]"
+        with pytest.raises(ValueError, match=message):
+            datasets.load("fashion-mnist", data_dir=tmp_path / name)
 
 
 def test_fashion_mnist_absent_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.delenv("JAXMLP_DATA", raising=False)
     monkeypatch.setattr(datasets.named, "_DEBIAN_FASHION_MNIST", tmp_path / "none")
     with pytest.raises(ValueError, match=r"not found.*apt-get install dataset-fashion-mnist"):
-        datasets.load("fashion-mnist", data_dir=tmp_path)
+        datasets.load("fashion-mnist")
 
 
 @pytest.mark.parametrize(

@@ -239,6 +239,54 @@ def test_a_run_saved_before_drop_last_existed_resumes_dropping_the_last_examples
     assert "--drop-last" in error_line(capsys)
 
 
+def as_before_momentum_was_recorded(out):
+    """``out`` as a run of momentum 0.9 by default was written before the value used was
+    recorded: momentum null in config.json's settings and optimizer, the run_id of those
+    settings in config.json and its checkpoint."""
+    from jaxmlp import Optimizer, checkpoint
+    from jaxmlp.run import folder
+
+    config = json.loads((out / "config.json").read_text())
+    config["settings"]["momentum"] = config["optimizer"]["momentum"] = None
+    config["run_id"] = folder.identity(config["settings"], config["data"])
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    ckpt = checkpoint.load(out / "checkpoint.npz")
+    extra = ckpt.meta["extra"] | {"run_id": config["run_id"]}
+    checkpoint.save(out / "checkpoint.npz", ckpt.state, net=ckpt.net,
+                    optimizer=Optimizer(**config["optimizer"]), config=ckpt.config,
+                    extra=ckpt.extra, extra_meta=extra, run_id=config["run_id"])  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_momentum_a_run_used_is_recorded_and_older_runs_without_it_resume(tmp_path, capsys):
+    """--optimizer momentum trains with mu 0.9 (optim.DEFAULT_MOMENTUM), but config.json said
+    "momentum": null in its settings and optimizer record. Now it says 0.9; the same flags
+    (or --momentum 0.9, the same training) make the same run_id; a folder written before,
+    with null, still resumes (--momentum 0.9 is its own value) to the bits of a new run."""
+    base = ["train", "--data", "xor", "--hidden", "3", "--optimizer", "momentum", "--lr", "0.5",
+            "--batch-size", "full", "--no-progress"]  # fmt: skip
+    runs = {name: tmp_path / name for name in ("a", "same", "given", "old")}
+    assert cli.main([*base, "--epochs", "4", "--out", str(runs["a"])]) == 0
+    assert cli.main([*base, "--epochs", "4", "--out", str(runs["same"])]) == 0
+    assert cli.main([*base, "--momentum", "0.9", "--epochs", "4", "--out", str(runs["given"])]) == 0
+    assert cli.main([*base, "--epochs", "2", "--out", str(runs["old"])]) == 0
+    config = {k: json.loads((p / "config.json").read_text()) for k, p in runs.items()}
+    assert config["a"]["settings"]["momentum"] == 0.9
+    assert config["a"]["optimizer"]["momentum"] == 0.9
+    assert "--momentum 0.9" in config["a"]["command"]
+    assert config["a"]["run_id"] == config["same"]["run_id"] == config["given"]["run_id"]
+    as_before_momentum_was_recorded(runs["old"])
+    resume = ["train", "--out", str(runs["old"]), "--resume", "--no-progress"]
+    assert cli.main([*resume, "--momentum", "0.9", "--epochs", "3"]) == 0
+    assert cli.main([*resume, "--epochs", "4"]) == 0
+    assert cli.main(["evaluate", str(runs["old"])]) == 0
+    sha = [json.loads((runs[k] / "summary.json").read_text())["params_sha256"] for k in runs]
+    assert len(set(sha)) == 1
+    capsys.readouterr()
+    assert cli.main([*resume, "--momentum", "0.5"]) == 2
+    assert "--momentum 0.5 differs from the 0.9" in error_line(capsys)
+
+
 @pytest.mark.slow
 def test_a_cosine_run_cannot_be_extended(tmp_path, capsys):
     args = ["train", "--data", "xor", "--hidden", "2", "--schedule", "cosine", "--no-progress"]

@@ -232,6 +232,35 @@ def test_an_edited_data_dir_is_named_with_its_file(data_dir, says, tmp_path, cap
     assert cli.main(["train", "--out", str(out), *resumed]) == 0
 
 
+@pytest.mark.parametrize("where", ["gone", "empty"])
+def test_a_data_dir_given_that_is_not_there_or_lacks_the_files_is_refused(
+    where, tmp_path, capsys, monkeypatch
+):
+    """--data-dir /does/not/exist (or a folder without the IDX files) fell back silently to
+    $JAXMLP_DATA or the Debian copy: a new run trained on data from elsewhere with exit 0, and
+    evaluate --data-dir read its run's data from there. A folder the user names is the only
+    place looked; config.json's data_dir keeps naming config.json."""
+    idx, elsewhere, out = tmp_path / "idx", tmp_path / "env", tmp_path / "F"
+    write_idx(idx, 0)
+    write_idx(elsewhere, 0)  # what the old search fell back to
+    monkeypatch.setenv("JAXMLP_DATA", str(elsewhere))
+    named = tmp_path / "does" / "not" / "exist"
+    if where == "empty":
+        named.mkdir(parents=True)
+    args = ["--data", "fashion-mnist", "--hidden", "4", "--epochs", "1", "--no-progress"]
+    capsys.readouterr()
+    assert cli.main(["train", *args, "--data-dir", str(named), "--out", str(out)]) == 2
+    one_error(capsys, f"data_dir {str(named)!r}", "train-images-idx3-ubyte")
+    assert not out.exists()
+    assert cli.main(["train", *args, "--data-dir", str(idx), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--data-dir", str(named)]) == 2
+    one_error(capsys, str(named))
+    edit_config(out, lambda c: c["settings"].update(data_dir=str(named)))
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 2
+    one_error(capsys, str(named), *([f"{out / 'config.json'}: "] if where == "gone" else []))
+
+
 # -- 3. the standardiser has a digest ----------------------------------------------------------
 
 

@@ -95,3 +95,25 @@ def test_val_fraction_is_refused_naming_what_grid_search_takes(folds):
         grid_search({"lr": [0.1]}, config=config, folds=folds)
     says = str(info.value)
     assert "folds" in says and "x_val and t_val" in says and "rows" not in says, says
+
+
+def test_a_grid_of_more_members_than_a_sweep_holds_is_refused_before_any_is_listed(monkeypatch):
+    """grid_search and plan had no bound (the sweep's is 100000 members): 3 lr x 40000 seeds
+    listed and trained 120000 members, and a grid of a few long lists would list billions."""
+    from jaxmlp.run import sweeper
+
+    def trained(*args, **kwargs):
+        raise AssertionError("a member trained")
+
+    monkeypatch.setattr(search, "fit_population", trained)
+    grid, seeds = {"lr": [0.1, 0.2, 0.3]}, list(range(40000))
+    says = r"120000 members \(3 lr x 40000 seeds\) are more than a grid search's 100000"
+    with pytest.raises(ValueError, match=says):
+        grid_search(grid, seeds=seeds)
+    with pytest.raises(ValueError, match=says):
+        search.plan(grid, seeds)
+    many = {name: list(np.linspace(0.1, 0.9, 1000)) for name in ("lr", "momentum", "clip_norm")}
+    with pytest.raises(ValueError, match=r"1000000000 members \(1000 lr x 1000 momentum x "):
+        search.plan(many, [0])
+    assert len(search.plan({"lr": [0.1, 0.2]}, list(range(25000)), folds=2)) == 100000
+    assert sweeper.MAX_MEMBERS == search.MAX_MEMBERS == 100000  # one bound, one rule

@@ -33,6 +33,7 @@ from jaxmlp.datasets.named import (
     DIGITS_TEST_FRACTION,
     FASHION_CLASSES,
     READS_DATA_DIR,
+    describe,
 )
 from jaxmlp.datasets.split import SEED_LIMIT, check_seed, stratified_split, validation_split
 from jaxmlp.datasets.standardize import Standardizer, prepare
@@ -43,7 +44,10 @@ from jaxmlp.datasets.targets import (
     TASK_CHOICES,
     TASKS,
     as_rows,
+    check_example_shape,
     encode_as,
+    example_shape,
+    one_hot,
 )
 
 __all__ = [
@@ -61,10 +65,12 @@ __all__ = [
     "Dataset",
     "Standardizer",
     "as_rows",
+    "check_example_shape",
     "check_seed",
     "default_output_and_loss",
     "describe",
     "encode_as",
+    "example_shape",
     "from_arrays",
     "load",
     "names",
@@ -132,12 +138,13 @@ def load(
     encoding="utf-8",
     dtype=np.float32,
     classes=None,
+    min_examples=2,
 ) -> Dataset:
     """The data set called ``name_or_path`` (``names()``), or read from a .csv or .npz file.
 
     Args:
-      data_dir: a folder holding Fashion-MNIST's IDX files, searched before ``$JAXMLP_DATA`` and
-        the Debian package's folder.
+      data_dir: the folder of Fashion-MNIST's IDX files, the only place looked when given (else
+        ``$JAXMLP_DATA``, then the Debian package's folder); one without them is an error.
       seed: non-negative int; draws synthetic sets, the validation split and the subset.
       val_fraction: share of the training examples moved to ``x_val``, in [0, 1); stratified.
       label_column: CSV only: the label column's index (negative from the end) or name.
@@ -150,6 +157,7 @@ def load(
       encoding: CSV only: the file's text encoding (a Python codec name).
       dtype: of the inputs ``x_*``, float32 or float64 (a file's numbers as read).
       classes: files only: a trained model's classes, as ``from_arrays`` takes them.
+      min_examples: files only: 2 to train on (the default), 1 to evaluate on (``from_arrays``).
     """
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
     dtype = _check_dtype(dtype)
@@ -195,6 +203,7 @@ def load(
         info=info,
         dtype=dtype,
         classes=classes,
+        min_examples=min_examples,
     )
 
 
@@ -213,12 +222,15 @@ def from_arrays(
     info=None,
     dtype=np.float32,
     classes=None,
+    min_examples=2,
 ) -> Dataset:
-    """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened), at least two
-    examples, and labels or targets ``y (n,)`` or ``(n, K)``. Classes are renumbered 0..K-1
-    (``info["classes"]``). Values must fit float32; the inputs ``x_*`` are standardised in
-    float64 and kept in ``dtype`` (float32, the dtype a model computes in by default, or
-    float64).
+    """A ``Dataset`` from the user's arrays: ``x (n, d)`` (more axes are flattened; the shape of
+    an example is kept in ``info["example_shape"]``, and ``x_test``'s must be it), at least
+    ``min_examples`` examples (2 to train on; 1 where a trained model is evaluated on them: the
+    loss and accuracy of one example are defined), and labels or targets ``y (n,)`` or
+    ``(n, K)``. Classes are renumbered 0..K-1 (``info["classes"]``). Values must fit float32;
+    the inputs ``x_*`` are standardised in float64 and kept in ``dtype`` (float32, the dtype a
+    model computes in by default, or float64).
 
     ``task`` (``TASK_CHOICES``): "auto" reads ``y`` by this rule: strings or booleans are
     classes; several columns all 0 or 1 are multilabel, other columns regression; one column of
@@ -235,8 +247,14 @@ def from_arrays(
     task = targets.check_task(task)
     if (x_test is None) != (y_test is None):
         raise ValueError("x_test and y_test go together: pass both or neither.")
+    shape = example_shape(x)  # before check_xy makes rows of x; x_test's examples are x's
+    check_example_shape(None if x_test is None else example_shape(x_test), shape, "x_test", "x's")
     x, y = targets.check_xy(x, y, "x", "y")
-    if len(x) < 2:
+    if min_examples not in (1, 2) or isinstance(min_examples, bool):
+        raise ValueError(
+            f"min_examples must be 1 (to evaluate) or 2 (to train), got {min_examples!r}."
+        )
+    if len(x) < min_examples:
         raise ValueError(
             f"x has {len(x)} example: training needs at least 2 (one to learn from and a "
             "second to make it a data set)."
@@ -259,6 +277,7 @@ def from_arrays(
     if n is not None:
         x, t = split.subset(x, t, n, seed)
     info = dict(info or {}) | ({"classes": classes} if classes is not None else {})
+    info |= {"example_shape": shape} if shape else {}  # the run records it
     return _assemble(
         name,
         task,
@@ -275,23 +294,6 @@ def from_arrays(
 def names() -> tuple[str, ...]:
     """The names ``load`` knows."""
     return tuple(named.SETS)
-
-
-def describe() -> list[dict]:
-    """One dict per named data set: name, task, n_train, n_test, n_features, n_classes, source.
-    Read from the registry: nothing is loaded."""
-    return [
-        dict(
-            name=name,
-            task=s.task,
-            n_train=s.n_train,
-            n_test=s.n_test,
-            n_features=s.n_features,
-            n_classes=s.n_classes,
-            source=named.SOURCES[name],
-        )
-        for name, s in named.SETS.items()
-    ]
 
 
 def default_output_and_loss(task: str) -> tuple[str, str]:
@@ -322,19 +324,6 @@ def posterior(ds_or_info, x) -> np.ndarray:
     w = s_inv @ (m1 - m2)
     w0 = (m2 @ s_inv @ m2 - m1 @ s_inv @ m1) / 2 + np.log(info["priors"][0] / info["priors"][1])
     return np.exp(-np.logaddexp(0.0, -(x @ w + w0)))  # g(a), without overflow
-
-
-def one_hot(labels, k: int) -> np.ndarray:
-    """Integer labels ``(n,)`` in [0, k) as float32 rows ``(n, k)`` of the identity."""
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"labels must be integers of shape (n,), got {labels.dtype} {labels.shape}."
-        )
-    if labels.size and (labels.min() < 0 or labels.max() >= k):
-        bad = labels[(labels < 0) | (labels >= k)][0]
-        raise ValueError(f"labels must lie in [0, {k - 1}] for k = {k}, got {bad}.")
-    return np.eye(k, dtype=np.float32)[labels]
 
 
 # -- checks, encoding, splitting ---------------------------------------------------------------

@@ -209,13 +209,26 @@ def _fashion_mnist(data_dir):
 
 
 def _find_fashion_mnist(data_dir) -> pathlib.Path:
-    roots = [pathlib.Path(root) for root in (data_dir, os.environ.get(DATA_ENV)) if root]
+    """The folder of the IDX files: ``data_dir`` (or its fashion-mnist subfolder) when given, and
+    only there: a folder the user names is never passed over for another; else ``$JAXMLP_DATA``
+    (or its subfolder), else the Debian package's folder."""
+    roots = [pathlib.Path(root) for root in (data_dir or os.environ.get(DATA_ENV),) if root]
     folders = [f for root in roots for f in (root, root / "fashion-mnist")]
-    folders.append(_DEBIAN_FASHION_MNIST)
+    folders += [] if data_dir else [_DEBIAN_FASHION_MNIST]
     for folder in folders:
         if all(_idx_path(folder, name) for pair in _FASHION_FILES.values() for name in pair):
             return folder
     wanted = [f"{name}[.gz]" for pair in _FASHION_FILES.values() for name in pair]
+    if data_dir:
+        given = pathlib.Path(data_dir)
+        problem = "is not a folder" if given.exists() else "does not exist"
+        if given.is_dir():
+            problem = "holds no Fashion-MNIST IDX files (nor does its fashion-mnist subfolder)"
+        raise ValueError(
+            f"data_dir {str(data_dir)!r} {problem}: looked there for {wanted}; name the folder "
+            f"that holds them (--data-dir), or leave data_dir out to search ${DATA_ENV} and "
+            f"{_DEBIAN_FASHION_MNIST}."
+        )
     raise ValueError(
         f"Fashion-MNIST IDX files not found; looked in {[str(f) for f in folders]}. Install "
         "them with `apt-get install dataset-fashion-mnist`, or pass data_dir (--data-dir) or "
@@ -347,3 +360,20 @@ SOURCES = {  # where each set comes from, in words a newcomer understands
     "mnist1d":       "real: 1-D signals of digits (Greydanus 2020), made by the mnist1d package",
 }
 # fmt: on
+
+
+def describe() -> list[dict]:
+    """One dict per named data set: name, task, n_train, n_test, n_features, n_classes, source.
+    Read from the registry: nothing is loaded."""
+    return [
+        dict(
+            name=name,
+            task=s.task,
+            n_train=s.n_train,
+            n_test=s.n_test,
+            n_features=s.n_features,
+            n_classes=s.n_classes,
+            source=SOURCES[name],
+        )
+        for name, s in SETS.items()
+    ]

@@ -68,6 +68,30 @@ def as_rows(x) -> np.ndarray:
     return x.reshape(len(x), math.prod(x.shape[1:])) if x.ndim > 2 else x
 
 
+def example_shape(x) -> list[int] | None:
+    """The shape of one example of inputs ``x (n, ...)`` where it has more than one axis (what
+    ``as_rows`` flattens), None for rows ``(n, d)``: a run records it (config.json)."""
+    shape = list(np.shape(x)[1:])
+    return shape if len(shape) > 1 else None
+
+
+def check_example_shape(shape, trained, name: str, whose: str = "the model's") -> None:
+    """A ValueError naming ``name`` unless examples of ``shape`` (``example_shape``) can be the
+    examples of shape ``trained`` (None: unrecorded, any): ``(n, 3, 2)`` flattens to as many
+    features as ``(n, 2, 3)`` but to other ones in each column. Rows (``shape`` None) are
+    taken (a CSV has no shape), and axes of length 1 do not count (they move no number)."""
+    if shape is None or trained is None:
+        return
+    if [d for d in shape if d != 1] != [d for d in trained if d != 1]:
+        width, numbers = math.prod(trained), math.prod(shape)
+        why = "other numbers in each feature" if numbers == width else f"{numbers}, not {width}"
+        raise ValueError(
+            f"{name}: examples of shape {tuple(shape)}, but {whose} are of shape "
+            f"{tuple(trained)} (flattened: {why}); give them in that shape, or as rows "
+            f"(n, {width})."
+        )
+
+
 def check_finite(a, name):
     bad = ~np.isfinite(a)
     if bad.any():
@@ -159,6 +183,19 @@ def encode_targets(y, y_test, task, classes=None):
         encode = lambda a: np.searchsorted(classes, a.reshape(-1)).astype(np.int32)  # noqa: E731
     t_test = None if y_test is None else encode(y_test)
     return encode(y), t_test, task, len(classes), classes.tolist()
+
+
+def one_hot(labels, k: int) -> np.ndarray:
+    """Integer labels ``(n,)`` in [0, k) as float32 rows ``(n, k)`` of the identity."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"labels must be integers of shape (n,), got {labels.dtype} {labels.shape}."
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        bad = labels[(labels < 0) | (labels >= k)][0]
+        raise ValueError(f"labels must lie in [0, {k - 1}] for k = {k}, got {bad}.")
+    return np.eye(k, dtype=np.float32)[labels]
 
 
 def encode_as(y, classes, task: str, name: str = "y") -> np.ndarray:

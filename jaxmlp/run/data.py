@@ -1,5 +1,6 @@
 """A run's data: the ``datasets.Dataset`` of its settings, split by ``datasets.validation_split``
-and standardised by ``datasets.Standardizer``, and what the run reads from it.
+and standardised by ``datasets.Standardizer``, what the run reads from it, and what config.json
+says of it (``record``).
 
 The run's ``Dataset`` keeps its ``Standardizer`` (or None) in ``info["standardizer"]``; its
 arrays are already standardised.
@@ -149,6 +150,28 @@ def check_same(ds: datasets.Dataset, meta: dict, run_dir, needs: str) -> None:
             f"the data of {name!r} differ from those the run in {run_dir} was trained on "
             f"(their SHA-256 changed): {needs} needs the same data."
         )
+
+
+def record(ds: datasets.Dataset) -> dict:
+    """What config.json says of the run's data (``evaluate`` and ``predict`` read it back);
+    ``example_shape`` only where the inputs had one (``datasets.example_shape``), so the record
+    of rows, and the run_id made of it, are those of runs before it was recorded."""
+    return {
+        "name": ds.name,
+        "task": ds.task,
+        "n_train": len(ds.x_train),
+        "n_val": 0 if ds.x_val is None else len(ds.x_val),
+        "n_test": 0 if ds.x_test is None else len(ds.x_test),
+        "n_features": ds.n_features,
+        "n_classes": ds.n_classes,
+        "classes": classes(ds),
+        "feature_names": ds.info.get("feature_names"),
+        "label_name": ds.info.get("label_name"),
+        "standardized": ds.info["standardizer"] is not None,
+        "x_dtype": str(ds.x_train.dtype),
+        "sha256": sha256(ds),
+        "file_sha256": ds.info.get("file_sha256"),
+    } | ({"example_shape": ds.info["example_shape"]} if ds.info.get("example_shape") else {})
 
 
 def splits(ds: datasets.Dataset) -> list[tuple]:

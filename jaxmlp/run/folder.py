@@ -143,7 +143,7 @@ def extend_config(run: Run, saved: dict, length: int) -> None:
 def config_record(run: Run) -> dict:
     """What config.json holds: the settings, the command that reruns them, the run's identity,
     and the data's, model's, optimizer's and training's facts."""
-    facts = data_record(run.data)
+    facts = data.record(run.data)
     return {
         "jaxmlp_version": version(),
         "command": command_line(run.settings, run.out),
@@ -157,35 +157,15 @@ def config_record(run: Run) -> dict:
     }
 
 
-def data_record(ds) -> dict:
-    """What config.json says of the run's data (``evaluate`` and ``predict`` read it back)."""
-    return {
-        "name": ds.name,
-        "task": ds.task,
-        "n_train": len(ds.x_train),
-        "n_val": 0 if ds.x_val is None else len(ds.x_val),
-        "n_test": 0 if ds.x_test is None else len(ds.x_test),
-        "n_features": ds.n_features,
-        "n_classes": ds.n_classes,
-        "classes": data.classes(ds),
-        "feature_names": ds.info.get("feature_names"),
-        "label_name": ds.info.get("label_name"),
-        "standardized": ds.info["standardizer"] is not None,
-        "x_dtype": str(ds.x_train.dtype),
-        "sha256": data.sha256(ds),
-        "file_sha256": ds.info.get("file_sha256"),
-    }
-
-
 def run_id(run: Run) -> str:
     """The identity of ``run`` (``identity``)."""
-    return identity(run.settings, data_record(run.data))
+    return identity(run.settings, data.record(run.data))
 
 
 def identity(settings: dict, facts: dict) -> str:
     """A run's identity: SHA-256 of its settings (those a resume may change and ``epochs`` left
     out; a missing ``OLDER`` one counts as its old value, as ``merge`` reads it) and of its data
-    record ``facts`` (``data_record``: fingerprint, task, classes, columns, standardisation),
+    record ``facts`` (``data.record``: fingerprint, task, classes, columns, standardisation),
     all as JSON reads them back. config.json and every checkpoint of the run carry it;
     ``check_config`` recomputes it from config.json, so an edited file is refused."""
     fixed = {k: v for k, v in (OLDER | settings).items() if k not in (*LOCAL, "epochs")}

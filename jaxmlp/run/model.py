@@ -34,7 +34,8 @@ CLASSIFICATION = ("binary", "multiclass")
 class Model(NamedTuple):
     """A trained network and what its run knows about the data: ``task``, the input
     ``scaler`` (a ``datasets.Standardizer`` or None), ``classes`` (names of the classes or
-    labels, None: their indices), ``feature_names`` (None: inputs by position), ``dtype``."""
+    labels, None: their indices), ``feature_names`` (None: inputs by position), ``dtype``,
+    ``example_shape`` (of the training inputs where they had more axes; None: unrecorded)."""
 
     net: MLP
     params: list
@@ -44,6 +45,7 @@ class Model(NamedTuple):
     feature_names: list | None = None
     label_name: str | None = None
     dtype: str = "float32"
+    example_shape: list | None = None
 
     def outputs(self, x) -> np.ndarray:
         """The network's outputs ``y (n, K)`` for raw inputs ``x`` (array ``(n, d)`` or data
@@ -104,7 +106,7 @@ class Model(NamedTuple):
         if hasattr(x, "columns") and hasattr(x, "to_numpy"):  # a data frame
             order = column_order(list(x.columns), self.feature_names, self.label_name, "x")
             x = x.iloc[:, order].to_numpy()
-        return self.scale(check_inputs(x, self.net.sizes[0], "x"))
+        return self.scale(check_inputs(x, self.net.sizes[0], "x", self.example_shape))
 
     def scale(self, x) -> np.ndarray:
         """Checked inputs ``x (n, d)`` as training saw them: standardised by the run's
@@ -139,10 +141,12 @@ def column_order(names, feature_names, label_name, where: str) -> list[int]:
     return [names.index(c) for c in feature_names]
 
 
-def check_inputs(x, n_features: int, where: str) -> np.ndarray:
+def check_inputs(x, n_features: int, where: str, example_shape=None) -> np.ndarray:
     """``x`` as float64 ``(n, n_features)``, or a ValueError naming ``where`` and the problem.
-    More axes are flattened as training flattened them (``datasets.as_rows``)."""
+    More axes are flattened as training flattened them (``datasets.as_rows``), if they are the
+    run's ``example_shape`` (``datasets.check_example_shape``)."""
     shape = np.shape(x)
+    examples = datasets.example_shape(x)
     x = datasets.as_rows(x)
     if x.ndim == 1 and n_features == 1:
         x = x[:, None]
@@ -151,6 +155,7 @@ def check_inputs(x, n_features: int, where: str) -> np.ndarray:
             f"{where}: inputs must have shape (n, {n_features}) with n >= 1 (more axes are "
             f"flattened, as in training), got {shape}."
         )
+    datasets.check_example_shape(examples, example_shape, where)
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{where}: inputs must be numbers, got dtype {x.dtype}.")
     wide = x.astype(np.float64)
@@ -189,6 +194,7 @@ def load_run(run_dir) -> Model:
         feature_names=meta.get("feature_names"),
         label_name=meta.get("label_name"),
         dtype=ckpt.config.dtype,
+        example_shape=meta.get("example_shape"),
     )
 
 

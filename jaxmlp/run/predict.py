@@ -60,7 +60,7 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     """The data set or file ``name`` as the run's model takes it: labels from the run's label
     column (or ``label_column``) read as the run's task (a file's classes as indices into the
     run's: any may be absent), inputs by name and standardised by the run's scaler, no
-    validation split."""
+    validation split; one row is enough."""
     settings = config["settings"]
     csv_file, named = str(name).lower().endswith(".csv"), name in datasets.names()
     classes = model.class_names() if model.task in CLASSIFICATION and not named else None
@@ -70,7 +70,7 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
         name, data_dir=data_dir, seed=settings.get("seed", 0), standardize=False,
         label_column=-1 if label_column is None else label_column, header=header,
         encoding=encoding, dtype=np.float64, task=None if named else model.task,
-        classes=classes,
+        classes=classes, min_examples=1,  # evaluated, not trained on: one row is data
     )  # fmt: skip
     if ds.task != model.task:
         raise ValueError(f"{name!r} is a {ds.task} data set; the run learned {model.task}.")
@@ -84,6 +84,7 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
         names = ds.info["feature_names"]
         order = column_order(names, model.feature_names, ds.info["label_name"], str(name))
     check_inputs(ds.x_train[:, order], model.net.sizes[0], str(name))
+    datasets.check_example_shape(ds.info.get("example_shape"), model.example_shape, str(name))
     x_test = None if ds.x_test is None else model.scale(ds.x_test[:, order])
     return datasets.Dataset(
         ds.name, ds.task, ds.n_classes, model.scale(ds.x_train[:, order]), ds.t_train, None,
@@ -122,8 +123,9 @@ def predict_run(
     outputs, ``outputs`` the network's ``y (n, K)``."""
     model = load_run(run_dir)
     x = read_inputs(
-        input_path, model.net.sizes[0], model.label_name, model.feature_names, header, encoding
-    )
+        input_path, model.net.sizes[0], model.label_name, model.feature_names, header, encoding,
+        example_shape=model.example_shape,
+    )  # fmt: skip
     y = model.outputs(x)
     labels = model.labels(y)
     if model.task in ("binary", "multiclass"):
@@ -138,12 +140,13 @@ def predict_run(
 
 
 def read_inputs(
-    path, n_features: int, label_name=None, feature_names=None, header=True, encoding="utf-8"
-) -> np.ndarray:
+    path, n_features: int, label_name=None, feature_names=None, header=True, encoding="utf-8",
+    example_shape=None,
+) -> np.ndarray:  # fmt: skip
     """Inputs ``x (n, n_features)`` float64 from a .csv, an .npz (array ``x``) or an .npy file.
     A CSV's header names its columns, matched to ``feature_names`` by ``column_order`` (a
     column named ``label_name`` is ignored); with ``header`` False its columns are the features
-    in training order."""
+    in training order. An array of more axes must have the run's ``example_shape``."""
     path = pathlib.Path(path)
     if not path.is_file():
         kind = "a folder, not a file" if path.is_dir() else "no such file"
@@ -172,7 +175,7 @@ def read_inputs(
         x = files.read_array(path, "x")
     else:
         raise ValueError(f"{path}: unknown input format {suffix!r}; use .csv, .npz or .npy.")
-    return check_inputs(x, n_features, str(path))
+    return check_inputs(x, n_features, str(path), example_shape)
 
 
 OUTPUTS = (".csv", ".json", ".npz")

@@ -6,6 +6,7 @@ epoch's shuffling all derive from ``seed``.
 """
 
 import contextlib
+import dataclasses
 import json
 import pathlib
 import shlex
@@ -116,6 +117,8 @@ def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
     ``LOCAL`` and ``MACHINE`` ones and ``epochs``, which may grow unless the schedule spans the
     run."""
     base = DEFAULTS | OLDER | saved["settings"]
+    # recorded before the momentum used was (null): the value it used
+    base["momentum"] = optim.momentum_used(base["optimizer"], base["momentum"])
     for name in given:
         now, before = as_json(settings.get(name)), as_json(base.get(name))
         if name in (*LOCAL, *MACHINE) or now == before:
@@ -203,7 +206,9 @@ def as_json(value):
 
 def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, TrainConfig, dict]:
     """The network, optimizer and train config of ``settings``, and the settings with output
-    and loss resolved from the task and the activation specs in their canonical form."""
+    and loss resolved from the task, the activation specs in their canonical form and momentum
+    the mu the optimizer uses (``Optimizer.momentum_used``: 0.9 for momentum and nesterov
+    when None), as config.json records them."""
     output, loss = settings["output"], settings["loss"]
     task_output, task_loss = datasets.default_output_and_loss(data.task)
     if output is None:
@@ -238,6 +243,7 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
             if settings[k] is not None
         },
     )
+    optimizer = dataclasses.replace(optimizer, momentum=optimizer.momentum_used)  # 0.9, not None
     config = TrainConfig(
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
@@ -260,6 +266,7 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
     check_every(settings["checkpoint_every"])
     canonical = net.activation if isinstance(net.activation, str) else list(net.activation)
     resolved = {"output": net.output, "loss": loss, "activation": canonical}  # "elu:1.673260" too
+    resolved["momentum"] = optimizer.momentum
     return net, optimizer, config, settings | resolved
 
 

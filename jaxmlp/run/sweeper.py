@@ -57,9 +57,7 @@ from jaxmlp.train import is_classifier
 # members into equal chunks of at most CHUNK.
 SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0}
 CHUNK = 256
-# A sweep's most members: the device holds a chunk at a time, but the host holds every member's
-# record and loss curves (about 8 KB a member: ~1 GB here), and the folder writes them all.
-MAX_MEMBERS = 100_000
+MAX_MEMBERS = search.MAX_MEMBERS  # a sweep's most members, as a grid search's
 CHUNKS = "chunks"  # the folder of the finished chunks
 CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
 CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
@@ -157,9 +155,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
     net, optimizer, config, resolved = build(base | folds_watch, ds)
     check_used(given, resolved)  # a flag the sweep would ignore is refused, as by train
     config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
-    settings |= {name: resolved[name] for name in ("output", "loss", "activation")}
-    if "momentum" not in grid:  # the mu used: 0.9 for momentum and nesterov when not given
-        settings["momentum"] = optimizer.momentum_used
+    kept = ("output", "loss", "activation", *(() if "momentum" in grid else ("momentum",)))
+    settings |= {name: resolved[name] for name in kept}  # momentum: the mu used (build)
     if saved is not None:  # the given settings, resolved as train's, must be the sweep's own
         check_resume({k: v for k, v in given.items() if k != "epochs"}, settings, saved, out)
         if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
@@ -210,13 +207,7 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     folds = settings["folds"]
     if folds is not None:
         search.kfold_rows(len(ds.x_train), folds, settings["seed"])  # checks folds
-    p = math.prod(len(v) for v in grid.values()) * len(member_seeds) * (folds or 1)
-    if p > MAX_MEMBERS:
-        raise ValueError(
-            f"{p} members ({_axes(grid, member_seeds, folds)}) are more than a sweep's "
-            f"{MAX_MEMBERS}: it keeps every member's record and loss curves in memory; split it "
-            "into several sweeps."
-        )
+    p = search.count_members(grid, member_seeds, folds, "sweep")
     if settings["devices"] is not None:
         raise ValueError("a sweep trains its members on one device: drop --devices.")
     chunk = settings["chunk"]
@@ -226,12 +217,6 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
         chunk = -(-p // -(-p // CHUNK))
     chunk = min(chunk, p)
     return grid, settings | {"seeds": member_seeds, "chunk": chunk}
-
-
-def _axes(grid: dict, seeds: list, folds) -> str:
-    """A sweep's axes as words: "3 lr x 100 seeds x 5 folds"."""
-    axes = [f"{len(v)} {name}" for name, v in grid.items()] + [f"{len(seeds)} seeds"]
-    return " x ".join(axes + ([f"{folds} folds"] if folds else []))
 
 
 def _config(run: Run, grid: dict, n_members: int) -> dict:
@@ -256,7 +241,7 @@ def _train(run: Run, grid: dict, members: list, run_id: str, echo) -> tuple[list
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
-    axes = _axes(grid, settings["seeds"], settings["folds"])
+    axes = search.axes(grid, settings["seeds"], settings["folds"])
     echo(
         f"{ds.name}: {p} members ({axes}) of MLP {'-'.join(map(str, net.sizes))}, "
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
