@@ -2,6 +2,7 @@
 targets are benchmarks, experiments/BENCHMARKS.md)."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -9,13 +10,15 @@ import sys
 import pytest
 
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent.parent / "experiments"
+# Unoptimised XLA programs, as the experiments' quick runs: the quick run's timings are smoke.
+QUICK_ENV = os.environ | {"JAX_DISABLE_MOST_OPTIMIZATIONS": "1"}
 
 
 @pytest.mark.slow
 def test_quick_population_bench_writes_its_workloads_and_equal_runs(tmp_path):
     run = subprocess.run(
         [sys.executable, str(EXPERIMENTS / "population_bench.py"), "--quick", "--out", tmp_path],
-        capture_output=True, text=True, timeout=900, cwd=EXPERIMENTS,
+        capture_output=True, text=True, timeout=900, cwd=EXPERIMENTS, env=QUICK_ENV,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     record = json.loads((tmp_path / "population_bench.json").read_text())
@@ -56,7 +59,7 @@ def test_quick_population_bench_writes_its_workloads_and_equal_runs(tmp_path):
 def bench(*args, out):
     return subprocess.run(
         [sys.executable, str(EXPERIMENTS / "population_bench.py"), *args, "--out", out],
-        capture_output=True, text=True, timeout=900, cwd=EXPERIMENTS,
+        capture_output=True, text=True, timeout=900, cwd=EXPERIMENTS, env=QUICK_ENV,
     )  # fmt: skip
 
 
