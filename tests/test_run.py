@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import jaxmlp
-from jaxmlp import MLP, TrainConfig, arrays, cli, datasets, fit, run, train
+from jaxmlp import MLP, TrainConfig, arrays, cli, datasets, fit, outputs, run, train
 
 FEATURES = ["height", "weight", "age"]
 
@@ -154,6 +154,35 @@ def test_a_model_fitted_in_python_saves_and_loads_back(tmp_path, capsys):
     with pytest.raises(ValueError, match="already holds a run"):
         jaxmlp.save_run(out, net, result.params)
     jax.clear_caches()
+
+
+@pytest.mark.parametrize("output", ["threshold", "sigmoid"])
+@pytest.mark.parametrize("units", [1, 2])
+def test_a_run_saved_without_classes_predicts_the_nets_own_labels(output, units, tmp_path):
+    # save_run without classes gave a threshold output (labels -1/+1) the class names 0/1 and
+    # its multilabel units 0/1: load_run's predict disagreed with net.predict, and evaluate
+    # refused the net's own labels ("t has labels [-1] outside the classes [0, 1]").
+    x = np.random.default_rng(0).standard_normal((12, 2))
+    net = MLP((2, 3, units), "tanh", output, "bce")
+    params = net.init(jax.random.key(0))
+    model = jaxmlp.load_run(jaxmlp.save_run(tmp_path / "run", net, params))
+    own = np.asarray(net.predict(params, x))
+    assert set(own.ravel().tolist()) == set(outputs.get(output).labels)  # both labels occur
+    np.testing.assert_array_equal(model.predict(x), own)
+    assert model.evaluate(x, own)["accuracy"] == 1.0
+
+
+def test_a_command_line_threshold_run_on_a_named_set_predicts_the_nets_labels(tmp_path):
+    # xor names no classes: its run predicted 0/1 where its net predicts -1/+1 (a CSV run
+    # keeps the file's classes, by which its labels are named).
+    out = tmp_path / "run"
+    args = ["train", "--data", "xor", "--hidden", "3", "--output", "threshold", "--loss", "bce",
+            "--epochs", "2", "--no-progress", "--out", str(out)]  # fmt: skip
+    assert cli.main(args) == 0
+    model = jaxmlp.load_run(out)
+    x = datasets.load("xor").x_train
+    np.testing.assert_array_equal(model.predict(x), model.net.predict(model.params, x))
+    assert model.class_names() == [-1, 1]
 
 
 # -- the command line's names come from their registries ----------------------------------------
