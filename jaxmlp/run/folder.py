@@ -172,6 +172,7 @@ def data_record(ds) -> dict:
         "label_name": ds.info.get("label_name"),
         "standardized": ds.info["standardizer"] is not None,
         "x_dtype": str(ds.x_train.dtype),
+        "t_dtype": str(ds.t_train.dtype),
         "sha256": data.sha256(ds),
         "file_sha256": ds.info.get("file_sha256"),
     }

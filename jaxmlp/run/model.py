@@ -124,7 +124,7 @@ class Model(NamedTuple):
         t = np.asarray(t)
         if self.task in CLASSIFICATION:
             return datasets.encode_as(t, self.class_names(), self.task, "t")
-        return t.reshape(len(t), -1).astype(np.float32)
+        return t.reshape(len(t), -1).astype(self.dtype)  # a float64 run's exact targets
 
 
 def column_order(names, feature_names, label_name, where: str) -> list[int]:
