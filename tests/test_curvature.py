@@ -329,6 +329,27 @@ def test_taylor_remainder_is_third_order_with_the_hand_hessian_and_second_order_
     assert not bad.ok and bad.order < 2.3, bad
 
 
+def test_an_exactly_quadratic_cost_passes_the_taylor_test_and_its_twins_fail():
+    # No hidden layer, identity and sse: E is quadratic in w and Hv exact, so the remainder is
+    # round-off at every eps; with no point above the noise the test said order NaN, ok False.
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((5, 2)), rng.standard_normal((5, 1))
+    net = MLP((2, 1), output="identity", loss="sse")
+    params = net.init(jax.random.key(0))
+    exact = taylor_test_hessian(net, params, x, t)
+    assert exact.ok and exact.order == np.inf, exact
+
+    def scaled(factor):
+        return lambda *a: jax.tree.map(lambda v: factor * v, curvature.hvp(net, *a))
+
+    off = taylor_test_hessian(net, params, x, t, hvp_fn=scaled(1.01))  # 1 % off: order 2
+    assert not off.ok and 1.9 < off.order < 2.1, off
+    broken = taylor_test_hessian(net, params, x, t, hvp_fn=scaled(np.nan))  # NaN at every eps
+    assert not broken.ok and np.isnan(broken.order), broken
+    few = taylor_test_hessian(net, params, x, t, hvp_fn=scaled(1 + 1e-9))  # 2 points over 2e-13
+    assert few.remainder[0] > 1e-12 and np.isnan(few.order) and not few.ok, few  # none fitted
+
+
 @pytest.mark.usefixtures("x64")
 @pytest.mark.parametrize("term", DROPPED_TERMS)
 def test_a_dropped_term_of_the_r_backward_pass_is_caught(term):
