@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
+from jaxmlp import array_checks as checks
 from jaxmlp.numeric import check_unmasked
 
 REDUCTIONS = ("mean", "sum")
@@ -192,7 +193,7 @@ class MLP:
                         f"params[{l}][{name!r}] has dtype {dtype}: parameters must be real "
                         "floating arrays (float32, float64 or bfloat16)."
                     )
-                if finite and not isinstance(v, jax.core.Tracer) and not _all_finite(v):
+                if finite and not isinstance(v, jax.core.Tracer) and not checks.all_finite(v):
                     raise ValueError(
                         f"params[{l}][{name!r}] holds NaN or Inf values: parameters of a diverged "
                         "run cannot predict; train again from the last finite ones with a lower "
@@ -284,8 +285,8 @@ class MLP:
             raise ValueError(f"x must be real numbers, got dtype {x.dtype}.")
         if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
             raise ValueError(f"x must be numeric, got dtype {x.dtype}.")
-        _check_range(x, dtype, "x")
-        return _as(x, dtype)
+        checks.check_range(x, dtype, "x")
+        return checks.as_dtype(x, dtype)
 
     def _check_xt(self, params, x, t):
         x = self._check_x(params, x)
@@ -305,7 +306,7 @@ class MLP:
                     f"Integer labels of shape (n,) need loss='cross_entropy'; for {self.loss!r} "
                     f"pass t of shape ({n}, {k})."
                 )
-            _check_label_range(t, k)
+            checks.check_label_range(t, k)
             return jax.nn.one_hot(t, k, dtype=dtype)
         if t.ndim == 1 and k == 1 and t.shape[0] == n:
             t = t[:, None]
@@ -316,11 +317,11 @@ class MLP:
             raise ValueError(f"t must be real numbers, got dtype {t.dtype}.")
         out = outputs.get(self.output)
         if out.labels != (0, 1):
-            _check_labels(t, self.output, out.labels)
+            checks.check_labels(t, self.output, out.labels)
         else:
             losses.check_targets(self.loss, t)
-        _check_range(t, dtype, "t")
-        return _as(t, dtype)
+        checks.check_range(t, dtype, "t")
+        return checks.as_dtype(t, dtype)
 
 
 def _canonical(activation):
@@ -342,56 +343,3 @@ def _check_sizes(sizes) -> tuple[int, ...]:
                 f"Every width in sizes must be a positive integer, got {s!r} in {sizes!r}."
             )
     return tuple(int(s) for s in sizes)
-
-
-def _all_finite(a) -> bool:
-    xp = jnp if isinstance(a, jax.Array) else np
-    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        return bool(xp.isfinite(a).all())
-
-
-def _as(a, dtype):
-    """``jnp.asarray(a, dtype)``; a strongly typed jax array of ``dtype`` is returned as it is."""
-    ok = isinstance(a, jax.Array) and a.dtype == dtype and not a.weak_type
-    return a if ok else jnp.asarray(a, dtype)
-
-
-def _check_range(a, dtype, name) -> None:
-    """ValueError if the concrete array ``a`` holds finite values that ``dtype`` cannot."""
-    if isinstance(a, jax.core.Tracer) or not jnp.issubdtype(a.dtype, jnp.floating):
-        return
-    if jnp.dtype(a.dtype).itemsize <= jnp.dtype(dtype).itemsize:
-        return
-    largest = float(jnp.finfo(dtype).max)
-    xp = jnp if isinstance(a, jax.Array) else np  # numpy's float64 stays float64
-    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        top = float(xp.max(xp.where(xp.isfinite(a), xp.abs(a), 0), initial=0))
-    if top > largest:
-        raise ValueError(
-            f"{name}: value {top:.6g} exceeds the {jnp.dtype(dtype).name} range (largest "
-            f"{largest:.3g}), the dtype the network computes in; rescale it."
-        )
-
-
-def _check_labels(t, output, labels) -> None:
-    """ValueError unless every finite value of the concrete targets ``t`` is one of ``labels``."""
-    if isinstance(t, jax.core.Tracer) or t.size == 0:
-        return
-    xp = jnp if isinstance(t, jax.Array) else np
-    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        bad = xp.isfinite(t) & ~xp.isin(t, xp.asarray(labels, t.dtype))
-        first = float(t[bad][0]) if bool(bad.any()) else None
-    if first is not None:
-        raise ValueError(
-            f"Targets of output {output!r} must be the labels {labels[0]} or {labels[1]}, got "
-            f"{first:g}; for 0/1 labels or probabilities use output 'sigmoid'."
-        )
-
-
-def _check_label_range(t, k: int) -> None:
-    if isinstance(t, jax.core.Tracer):
-        return  # traced: values unknown, checked when concrete
-    t = np.asarray(t)
-    if t.size and (t.min() < 0 or t.max() >= k):
-        bad = t[(t < 0) | (t >= k)][0]
-        raise ValueError(f"Integer labels must lie in [0, {k - 1}] for {k} outputs, got {bad}.")
