@@ -112,6 +112,9 @@ class MLP:
             )
         if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        if dropout and "dropout" in unused(len(sizes) - 2):
+            why = unused(len(sizes) - 2)["dropout"]
+            raise ValueError(f"dropout={dropout!r} would be ignored: {why} (sizes {sizes}).")
 
     def replace(self, **changes) -> "MLP":
         """A copy with some settings changed (``init=`` for the scheme)."""
@@ -322,6 +325,21 @@ class MLP:
             losses.check_targets(self.loss, t)
         checks.check_range(t, dtype, "t")
         return checks.as_dtype(t, dtype)
+
+
+def unused(n_hidden: int) -> dict:
+    """The settings of ``MLP`` that a net of ``n_hidden`` hidden layers ignores, each with why:
+    the one rule by which ``MLP`` refuses a dropout > 0 and the command line a given --dropout.
+    (Its activation too; ``MLP`` cannot tell it given from its default, the command line can.)"""
+    return {} if n_hidden else {"dropout": "dropout acts on hidden layers and the net has none"}
+
+
+def without_unused(spec: dict) -> dict:
+    """A saved architecture ``spec`` (``digests.architecture``'s, a checkpoint's) with the
+    dropout of a net without hidden layers at 0: saved before ``MLP`` refused it, it never
+    acted (``digests.config_sha256`` hashes it as saved)."""
+    n_hidden = len(spec.get("sizes") or ()) - 2  # (no sizes: MLP names the problem)
+    return spec | ({"dropout": 0.0} if "dropout" in unused(n_hidden) else {})
 
 
 def _canonical(activation):

@@ -154,8 +154,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
     grid, settings = _grid(settings, ds)
     base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
     folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
+    check_used(given, base | folds_watch)  # a flag the sweep would ignore is refused, as by train
     net, optimizer, config, resolved = build(base | folds_watch, ds)
-    check_used(given, resolved)  # a flag the sweep would ignore is refused, as by train
     config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
     settings |= {name: resolved[name] for name in ("output", "loss", "activation")}
     if "momentum" not in grid:  # the mu used: 0.9 for momentum and nesterov when not given
