@@ -148,6 +148,11 @@ class MLP:
 
     def init(self, key, dtype=jnp.float32) -> list[dict]:
         """Fresh parameters, keys split per layer, drawn compiled (``initializers.network``)."""
+        if not isinstance(key, jax.Array | np.ndarray):  # an int would reach jax as bad key data
+            raise ValueError(
+                "init needs a jax.random.key, e.g. jax.random.key(0), got "
+                f"{type(key).__name__} {key!r}."
+            )
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
         layers = []

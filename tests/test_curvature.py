@@ -6,6 +6,7 @@ output curvature, a dropped term of the R-backward pass) that every check must c
 
 import inspect
 import itertools
+import re
 import textwrap
 
 import jax
@@ -348,6 +349,27 @@ def test_an_exactly_quadratic_cost_passes_the_taylor_test_and_its_twins_fail():
     assert not broken.ok and np.isnan(broken.order), broken
     few = taylor_test_hessian(net, params, x, t, hvp_fn=scaled(1 + 1e-9))  # 2 points over 2e-13
     assert few.remainder[0] > 1e-12 and np.isnan(few.order) and not few.ok, few  # none fitted
+
+
+@pytest.mark.parametrize(
+    "settings, named",
+    [
+        (dict(seed=-1), "seed must be an integer >= 0, got -1."),
+        (dict(seed=1.5), "seed must be an integer >= 0, got 1.5."),
+        (dict(n_eps=0), "n_eps must be an integer >= 3, got 0."),
+        (dict(n_eps=2.5), "n_eps must be an integer >= 3, got 2.5."),
+    ],
+)
+def test_the_curvature_checks_name_a_bad_seed_or_n_eps(settings, named):
+    # numpy said "expected non-negative integer" (seed -1), SeedSequence raised a TypeError
+    # (1.5); n_eps 0 fitted nothing (or passed on no eps at all), 2.5 ran three eps.
+    net = MLP((2, 3, 1), "tanh")
+    params, x, t = net.init(jax.random.key(0)), np.ones((4, 2)), np.zeros((4, 1))
+    with pytest.raises(ValueError, match=re.escape(named)):
+        taylor_test_hessian(net, params, x, t, **settings)
+    if "seed" in settings:
+        with pytest.raises(ValueError, match=re.escape(named)):
+            check_curvature(net, params, x, t, **settings)
 
 
 @pytest.mark.usefixtures("x64")
