@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxmlp
-from jaxmlp import files, numeric
+from jaxmlp import files, mlp, numeric, optim
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
 from jaxmlp.digests import architecture, arrays_sha256, config_sha256, params_sha256
 from jaxmlp.digests import run_identity as run_identity  # checkpoint.run_identity, for callers
@@ -174,7 +174,7 @@ def load(
         raise ValueError(f"{path}: checkpoint is for another architecture: {diffs}.")
     net = saved_net
     try:
-        saved_optimizer = Optimizer(**meta["optimizer"])
+        saved_optimizer = Optimizer(**optim.without_unused(meta["optimizer"]))
         config = TrainConfig(**({"drop_last": True} | meta["train"]))  # older: dropped them
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(f"{path}: corrupt checkpoint metadata ({error}).") from None
@@ -205,7 +205,7 @@ def verify(path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch
     architecture's shapes in the config's dtype, all finite, with the recorded SHA-256, the
     optimizer state is finite and the extra arrays have their recorded SHA-256 (if any)."""
     saved_digest = meta.get("config_sha256")
-    if saved_digest is not None and saved_digest != config_sha256(net, optimizer, config):
+    if saved_digest is not None and saved_digest != config_sha256(net, optimizer, config, meta):
         raise ValueError(
             f"{path}: the settings in the metadata do not match their recorded digest "
             "(config_sha256): the metadata was altered."
@@ -306,7 +306,7 @@ def _net_from(path, meta) -> MLP:
     if isinstance(spec.get("activation"), list):
         spec["activation"] = tuple(spec["activation"])
     try:
-        return MLP(**spec)
+        return MLP(**mlp.without_unused(spec))
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: corrupt checkpoint architecture ({error}).") from None
 

@@ -34,6 +34,7 @@ from jaxmlp import backprop, curvature, losses, outputs
 from jaxmlp.gradient_check import worst
 from jaxmlp.gradient_matrix import KINK_MARGIN, _cell_data, kink_distance, valid_pairs
 from jaxmlp.mlp import MLP
+from jaxmlp.numeric import check_int
 
 FLOOR = 1e-3
 EPS = 1e-5  # central difference of the hand gradient, float64
@@ -89,6 +90,7 @@ def check_curvature(net, params, x, t, *, seed=0, fd=True, hvp_fn=None, checks=C
     (data at a kink)."""
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a jaxmlp.MLP, got {type(net).__name__}.")
+    check_int("seed", seed, 0)
     if not isinstance(checks, list | tuple):
         raise ValueError(f"checks must be a list or tuple of names, e.g. ('hvp',), got {checks!r}.")
     unknown = set(checks) - set(CHECKS)
@@ -140,7 +142,9 @@ def passes(errors: dict) -> bool:
 
 class TaylorResult(NamedTuple):
     """``|E(w + eps d) - E(w) - eps <g, d> - eps^2 <d, H d> / 2|`` against eps and its fitted
-    order: 3 when H is the Hessian, 2 when it is not. ``ok`` when the order is at least 2.8."""
+    order: 3 when H is the Hessian, 2 when it is not; inf when the remainder is round-off at
+    every eps (E quadratic along d, the model exact), NaN when too few remainders rise above
+    the round-off to fit an order, or any is NaN. ``ok`` when the order is at least 2.8."""
 
     eps: tuple
     remainder: tuple
@@ -153,7 +157,13 @@ def taylor_test_hessian(net, params, x, t, *, hvp_fn=None, seed=0, n_eps=20) -> 
     float64, over the six smallest eps (halving from 0.1) whose remainder is above 1000
     round-offs of E. A coarse check: a product 1 % off fits order ~2, but one 1e-4 off still
     fits ~3 (its error hides under the cubic term at these eps); ``check_curvature``'s "hvp"
-    against ``jax`` is the sharp one."""
+    against ``jax`` is the sharp one. Every remainder (finite) within the round-off, up to
+    eps = 0.1, is an exact quadratic model (a cost quadratic in w, as a net without hidden
+    layers, identity output and sse): order inf, ok. One or two above it fit nothing: order NaN,
+    not ok (nor is any NaN remainder, or a NaN E). ``n_eps``: an integer >= 3 (a fit needs
+    three points); ``seed``: an integer >= 0."""
+    check_int("seed", seed, 0)
+    check_int("n_eps", n_eps, 3)
     with jax.enable_x64(True):
         params, x, t = _float64(net, params, x, t)
         flat, unravel = ravel_pytree(params)
@@ -172,6 +182,8 @@ def taylor_test_hessian(net, params, x, t, *, hvp_fn=None, seed=0, n_eps=20) -> 
     if len(valid) >= 3:
         use = valid[-6:]
         order = float(np.polyfit(np.log(eps[use]), np.log(remainder[use]), 1)[0])
+    elif np.isfinite(noise) and np.all(remainder <= noise):  # a NaN compares False: not exact
+        order = np.inf
     return TaylorResult(tuple(eps), tuple(map(float, remainder)), order, bool(order >= 2.8))
 
 

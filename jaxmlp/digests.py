@@ -11,6 +11,7 @@ import json
 import jax
 import numpy as np
 
+from jaxmlp import mlp, optim
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.train import TrainConfig
@@ -36,10 +37,12 @@ def arrays_sha256(arrays: dict) -> str:
     return digest.hexdigest()
 
 
-def config_sha256(net: MLP, optimizer: Optimizer, config: TrainConfig) -> str:
+def config_sha256(net: MLP, optimizer: Optimizer, config: TrainConfig, saved=None) -> str:
     """SHA-256 of the settings that make a run, all but its length: the architecture, the
     optimizer and the train config without ``epochs`` (a run extended to more epochs is the same
-    run). Equal digests mean the same settings."""
+    run). Equal digests mean the same settings. ``saved``: the metadata of a checkpoint ``net``
+    and ``optimizer`` were loaded from, whose settings they ignore (``mlp.unused``,
+    ``optim.unused``: saved before they were refused, reset when loaded) hash as saved."""
     train = dataclasses.asdict(config)
     del train["epochs"]
     if train["drop_last"]:  # every run before the setting existed: it hashes as those did
@@ -49,6 +52,11 @@ def config_sha256(net: MLP, optimizer: Optimizer, config: TrainConfig) -> str:
         "optimizer": dataclasses.asdict(optimizer),
         "train": train,
     }
+    ignored = {"architecture": mlp.unused(len(net.sizes) - 2),
+               "optimizer": optim.unused(optimizer.name, optimizer.schedule)}  # fmt: skip
+    for part, names in ignored.items():
+        record = (saved or {}).get(part) or {}
+        settings[part] |= {name: record[name] for name in names if name in record}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 

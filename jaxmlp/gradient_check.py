@@ -215,6 +215,7 @@ def gradcheck(
     if method not in METHODS:
         raise ValueError(f"Unknown method: {method!r}. It needs to be one of {list(METHODS)}.")
     check_int("n_directions", n_directions, 1)
+    check_int("seed", seed, 0)
     eps = EPS if eps is None else eps
     check_positive("eps", eps)
     eps, n_directions = float(eps), int(n_directions)  # numpy's float32 would stay float32

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
+from jaxmlp import array_checks as checks
 from jaxmlp.numeric import check_unmasked
 
 REDUCTIONS = ("mean", "sum")
@@ -111,6 +112,9 @@ class MLP:
             )
         if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        if dropout and "dropout" in unused(len(sizes) - 2):
+            why = unused(len(sizes) - 2)["dropout"]
+            raise ValueError(f"dropout={dropout!r} would be ignored: {why} (sizes {sizes}).")
 
     def replace(self, **changes) -> "MLP":
         """A copy with some settings changed (``init=`` for the scheme)."""
@@ -144,6 +148,11 @@ class MLP:
 
     def init(self, key, dtype=jnp.float32) -> list[dict]:
         """Fresh parameters, keys split per layer, drawn compiled (``initializers.network``)."""
+        if not isinstance(key, jax.Array | np.ndarray):  # an int would reach jax as bad key data
+            raise ValueError(
+                "init needs a jax.random.key, e.g. jax.random.key(0), got "
+                f"{type(key).__name__} {key!r}."
+            )
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
         layers = []
@@ -192,7 +201,7 @@ class MLP:
                         f"params[{l}][{name!r}] has dtype {dtype}: parameters must be real "
                         "floating arrays (float32, float64 or bfloat16)."
                     )
-                if finite and not isinstance(v, jax.core.Tracer) and not _all_finite(v):
+                if finite and not isinstance(v, jax.core.Tracer) and not checks.all_finite(v):
                     raise ValueError(
                         f"params[{l}][{name!r}] holds NaN or Inf values: parameters of a diverged "
                         "run cannot predict; train again from the last finite ones with a lower "
@@ -284,8 +293,8 @@ class MLP:
             raise ValueError(f"x must be real numbers, got dtype {x.dtype}.")
         if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
             raise ValueError(f"x must be numeric, got dtype {x.dtype}.")
-        _check_range(x, dtype, "x")
-        return _as(x, dtype)
+        checks.check_range(x, dtype, "x")
+        return checks.as_dtype(x, dtype)
 
     def _check_xt(self, params, x, t):
         x = self._check_x(params, x)
@@ -305,7 +314,7 @@ class MLP:
                     f"Integer labels of shape (n,) need loss='cross_entropy'; for {self.loss!r} "
                     f"pass t of shape ({n}, {k})."
                 )
-            _check_label_range(t, k)
+            checks.check_label_range(t, k)
             return jax.nn.one_hot(t, k, dtype=dtype)
         if t.ndim == 1 and k == 1 and t.shape[0] == n:
             t = t[:, None]
@@ -316,11 +325,26 @@ class MLP:
             raise ValueError(f"t must be real numbers, got dtype {t.dtype}.")
         out = outputs.get(self.output)
         if out.labels != (0, 1):
-            _check_labels(t, self.output, out.labels)
+            checks.check_labels(t, self.output, out.labels)
         else:
             losses.check_targets(self.loss, t)
-        _check_range(t, dtype, "t")
-        return _as(t, dtype)
+        checks.check_range(t, dtype, "t")
+        return checks.as_dtype(t, dtype)
+
+
+def unused(n_hidden: int) -> dict:
+    """The settings of ``MLP`` that a net of ``n_hidden`` hidden layers ignores, each with why:
+    the one rule by which ``MLP`` refuses a dropout > 0 and the command line a given --dropout.
+    (Its activation too; ``MLP`` cannot tell it given from its default, the command line can.)"""
+    return {} if n_hidden else {"dropout": "dropout acts on hidden layers and the net has none"}
+
+
+def without_unused(spec: dict) -> dict:
+    """A saved architecture ``spec`` (``digests.architecture``'s, a checkpoint's) with the
+    dropout of a net without hidden layers at 0: saved before ``MLP`` refused it, it never
+    acted (``digests.config_sha256`` hashes it as saved)."""
+    n_hidden = len(spec.get("sizes") or ()) - 2  # (no sizes: MLP names the problem)
+    return spec | ({"dropout": 0.0} if "dropout" in unused(n_hidden) else {})
 
 
 def _canonical(activation):
@@ -342,56 +366,3 @@ def _check_sizes(sizes) -> tuple[int, ...]:
                 f"Every width in sizes must be a positive integer, got {s!r} in {sizes!r}."
             )
     return tuple(int(s) for s in sizes)
-
-
-def _all_finite(a) -> bool:
-    xp = jnp if isinstance(a, jax.Array) else np
-    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        return bool(xp.isfinite(a).all())
-
-
-def _as(a, dtype):
-    """``jnp.asarray(a, dtype)``; a strongly typed jax array of ``dtype`` is returned as it is."""
-    ok = isinstance(a, jax.Array) and a.dtype == dtype and not a.weak_type
-    return a if ok else jnp.asarray(a, dtype)
-
-
-def _check_range(a, dtype, name) -> None:
-    """ValueError if the concrete array ``a`` holds finite values that ``dtype`` cannot."""
-    if isinstance(a, jax.core.Tracer) or not jnp.issubdtype(a.dtype, jnp.floating):
-        return
-    if jnp.dtype(a.dtype).itemsize <= jnp.dtype(dtype).itemsize:
-        return
-    largest = float(jnp.finfo(dtype).max)
-    xp = jnp if isinstance(a, jax.Array) else np  # numpy's float64 stays float64
-    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        top = float(xp.max(xp.where(xp.isfinite(a), xp.abs(a), 0), initial=0))
-    if top > largest:
-        raise ValueError(
-            f"{name}: value {top:.6g} exceeds the {jnp.dtype(dtype).name} range (largest "
-            f"{largest:.3g}), the dtype the network computes in; rescale it."
-        )
-
-
-def _check_labels(t, output, labels) -> None:
-    """ValueError unless every finite value of the concrete targets ``t`` is one of ``labels``."""
-    if isinstance(t, jax.core.Tracer) or t.size == 0:
-        return
-    xp = jnp if isinstance(t, jax.Array) else np
-    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        bad = xp.isfinite(t) & ~xp.isin(t, xp.asarray(labels, t.dtype))
-        first = float(t[bad][0]) if bool(bad.any()) else None
-    if first is not None:
-        raise ValueError(
-            f"Targets of output {output!r} must be the labels {labels[0]} or {labels[1]}, got "
-            f"{first:g}; for 0/1 labels or probabilities use output 'sigmoid'."
-        )
-
-
-def _check_label_range(t, k: int) -> None:
-    if isinstance(t, jax.core.Tracer):
-        return  # traced: values unknown, checked when concrete
-    t = np.asarray(t)
-    if t.size and (t.min() < 0 or t.max() >= k):
-        bad = t[(t < 0) | (t >= k)][0]
-        raise ValueError(f"Integer labels must lie in [0, {k - 1}] for {k} outputs, got {bad}.")

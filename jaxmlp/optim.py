@@ -101,6 +101,13 @@ class Optimizer:
         for name in ("decay_steps", "warmup_steps"):
             store_as(self, name, int)
         second_order.check_settings(self)
+        for setting, why in unused(self.name, self.schedule).items():
+            value, default = getattr(self, setting), DEFAULTS[setting]
+            if value != default:
+                raise ValueError(
+                    f"{setting}={value!r} would be ignored: {why}; leave it at its default "
+                    f"({default!r})."
+                )
 
     @property
     def momentum_used(self) -> float | None:
@@ -163,6 +170,36 @@ class Optimizer:
         if on("weight_decay") and self.name != "adamw":
             chain.append(optax.add_decayed_weights(decay, mask=weights_only))
         return optax.chain(*chain, base) if chain else base
+
+
+DEFAULTS = {field.name: field.default for field in dataclasses.fields(Optimizer)}
+
+
+def unused(name: str, schedule: str) -> dict:
+    """The settings of ``Optimizer`` that optimizer ``name`` on ``schedule`` ignores, each with
+    why: the one rule by which ``Optimizer`` refuses them set (off their ``DEFAULTS``) and the
+    command line their flags given (``run.settings.check_used``)."""
+    why = {}
+    if name not in MOMENTUM_OPTIMIZERS:
+        users = ", ".join(MOMENTUM_OPTIMIZERS)
+        why["momentum"] = f"optimizer {name!r} has no momentum (it applies to {users})"
+    for option in ("decay_rate", "decay_steps"):
+        if option not in SCHEDULE_OPTIONS[schedule]:
+            users = " and ".join(s for s, options in SCHEDULE_OPTIONS.items() if option in options)
+            why[option] = (
+                f"schedule {schedule!r} has no {option.replace('_', ' ')} (only {users} use it)"
+            )
+    return why
+
+
+def without_unused(record: dict) -> dict:
+    """A saved optimizer ``record`` (``dataclasses.asdict``'s, a checkpoint's) with the settings
+    its optimizer ignores (``unused``) at their defaults: saved before ``Optimizer`` refused
+    them, they never acted (``digests.config_sha256`` hashes them as saved)."""
+    if not isinstance(record, dict):
+        return record  # (Optimizer names the problem)
+    ignored = unused(record.get("name", DEFAULTS["name"]), record.get("schedule", "constant"))
+    return record | {setting: DEFAULTS[setting] for setting in ignored}
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))

@@ -32,6 +32,7 @@ outputs made elsewhere) is no probability either, and the rule is "any output no
 
 import functools
 import math
+import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -143,12 +144,13 @@ _OUTPUTS = {
 NAMES = tuple(_OUTPUTS)
 TEMPERED = ("softmax",)  # the outputs that take a number: "softmax:beta"
 EXAMPLES = ("softmax:2.5",)  # specs with a number that the gradient and curvature matrices check
+BETA_MAX = math.sqrt(sys.float_info.max)  # 1.34e154: the largest beta whose beta**2 is a float
 
 
 def get(spec: str) -> Output:
-    """The output record of ``spec``: a name of ``NAMES``, or ``"softmax:beta"`` with a finite
-    temperature beta > 0 (``"softmax:1"`` is ``"softmax"``). ValueError naming the allowed
-    values otherwise."""
+    """The output record of ``spec``: a name of ``NAMES``, or ``"softmax:beta"`` with a
+    temperature beta in (0, ``BETA_MAX``] (``"softmax:1"`` is ``"softmax"``). ValueError naming
+    the allowed values otherwise."""
     if not isinstance(spec, str):
         raise ValueError(f"Unknown output: {spec!r}. It needs to be one of {list(NAMES)}.")
     return _parse(spec)
@@ -173,10 +175,11 @@ def _parse(spec: str) -> Output:
         beta = float(number)
     except ValueError:
         beta = math.nan
-    if not (math.isfinite(beta) and beta > 0):
+    if not (math.isfinite(beta) and 0 < beta <= BETA_MAX):
         raise ValueError(
             f"Output {spec!r}: the softmax temperature beta must be a finite number > 0, as in "
-            f"'softmax:2.0', got {number!r}."
+            f"'softmax:2.0', and at most {BETA_MAX:.3g} (the curvature's beta**2 must be a "
+            f"float), got {number!r}."
         )
     if beta == 1:
         return _OUTPUTS[name]

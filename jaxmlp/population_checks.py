@@ -83,10 +83,6 @@ def members(seeds, hyper, optimizer, config):
         )
     p = sizes.pop()
     seeds = [config.seed] * p if seeds is None else [check_seed(s) for s in items(seeds)]
-    if "momentum" in values and optimizer.name not in ("sgd", "momentum", "nesterov"):
-        raise ValueError(
-            f"momentum is a setting of sgd, momentum and nesterov, not {optimizer.name!r}."
-        )
     if "init_scale" in values:  # (the optimizer's numbers: population._numbers, as fit's)
         if (values["init_scale"] <= 0).any():
             raise ValueError(f"init_scale must be > 0, got {values['init_scale'].tolist()}.")

@@ -77,6 +77,7 @@ def eps_sweep(
     if not (isinstance(given, tuple) and given and all(is_real(e) and e > 0 for e in given)):
         raise ValueError(f"eps_values must be finite numbers > 0, one or more, got {given!r}.")
     check_int("n_directions", n_directions, 1)
+    check_int("seed", seed, 0)
     eps_values = tuple(float(e) for e in given)
     x, t = net._check_xt(params, x, t)
     key = _static(net)
@@ -127,6 +128,7 @@ def taylor_test(net, params, x, t, grad_fn=None, *, seed: int = 0, n_eps: int = 
     net.check_params(params)
     dtype = _params_dtype(params)
     check_int("n_eps", n_eps, 3)
+    check_int("seed", seed, 0)
     x, t = net._check_xt(params, x, t)
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)

@@ -14,6 +14,7 @@ import numpy as np
 import optax
 import pytest
 
+import jaxmlp
 from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, atomic, checkpoint, fit
 
 NET = MLP((2, 5, 3, 1), ("tanh", "prelu"), "sigmoid", "bce")
@@ -137,6 +138,24 @@ def test_a_checkpoint_saved_before_drop_last_existed_resumes_dropping(tmp_path):
     assert checkpoint.load(old, net=NET, optimizer=OPT).config.drop_last is True
     new = TrainConfig(**{**CONFIG.__dict__, "drop_last": False})
     assert checkpoint.config_sha256(NET, OPT, new) != checkpoint.config_sha256(NET, OPT, config)
+
+
+def test_a_checkpoint_with_settings_now_refused_loads_them_at_their_defaults(tmp_path):
+    # tests/data/old_runs/README.md: adam with a momentum and a constant schedule's decay,
+    # dropout without hidden layers, saved when Optimizer and MLP accepted and ignored them.
+    # They never acted: the checkpoint loads with them at their defaults, its digest holds.
+    old = pathlib.Path(__file__).parent / "data" / "old_runs" / "ignored_settings"
+    ckpt = checkpoint.load(old / "checkpoint.npz")
+    assert ckpt.optimizer == Optimizer("adam", lr=0.01)
+    assert ckpt.net == MLP((2, 1), "tanh", "identity", "sse")
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    predicted = jaxmlp.load_run(old).predict(x)  # as the writing jaxmlp predicted
+    np.testing.assert_allclose(predicted, [0.01998926, 0.10894478, 0.80025995, 0.88921547])
+    edited = meta_of(old / "checkpoint.npz")["optimizer"] | {"momentum": 0.5}
+    with pytest.raises(ValueError, match="do not match their recorded digest"):
+        checkpoint.load(
+            rewrite(old / "checkpoint.npz", tmp_path / "c.npz", meta={"optimizer": edited})
+        )
 
 
 def test_params_sha256_sees_one_bit():

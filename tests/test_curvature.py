@@ -6,6 +6,7 @@ output curvature, a dropped term of the R-backward pass) that every check must c
 
 import inspect
 import itertools
+import re
 import textwrap
 
 import jax
@@ -327,6 +328,48 @@ def test_taylor_remainder_is_third_order_with_the_hand_hessian_and_second_order_
     bad_hvp = mutant(curvature.hvp, old, new)
     bad = taylor_test_hessian(net, params, x, t, hvp_fn=lambda *a: bad_hvp(net, *a))
     assert not bad.ok and bad.order < 2.3, bad
+
+
+def test_an_exactly_quadratic_cost_passes_the_taylor_test_and_its_twins_fail():
+    # No hidden layer, identity and sse: E is quadratic in w and Hv exact, so the remainder is
+    # round-off at every eps; with no point above the noise the test said order NaN, ok False.
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((5, 2)), rng.standard_normal((5, 1))
+    net = MLP((2, 1), output="identity", loss="sse")
+    params = net.init(jax.random.key(0))
+    exact = taylor_test_hessian(net, params, x, t)
+    assert exact.ok and exact.order == np.inf, exact
+
+    def scaled(factor):
+        return lambda *a: jax.tree.map(lambda v: factor * v, curvature.hvp(net, *a))
+
+    off = taylor_test_hessian(net, params, x, t, hvp_fn=scaled(1.01))  # 1 % off: order 2
+    assert not off.ok and 1.9 < off.order < 2.1, off
+    broken = taylor_test_hessian(net, params, x, t, hvp_fn=scaled(np.nan))  # NaN at every eps
+    assert not broken.ok and np.isnan(broken.order), broken
+    few = taylor_test_hessian(net, params, x, t, hvp_fn=scaled(1 + 1e-9))  # 2 points over 2e-13
+    assert few.remainder[0] > 1e-12 and np.isnan(few.order) and not few.ok, few  # none fitted
+
+
+@pytest.mark.parametrize(
+    "settings, named",
+    [
+        (dict(seed=-1), "seed must be an integer >= 0, got -1."),
+        (dict(seed=1.5), "seed must be an integer >= 0, got 1.5."),
+        (dict(n_eps=0), "n_eps must be an integer >= 3, got 0."),
+        (dict(n_eps=2.5), "n_eps must be an integer >= 3, got 2.5."),
+    ],
+)
+def test_the_curvature_checks_name_a_bad_seed_or_n_eps(settings, named):
+    # numpy said "expected non-negative integer" (seed -1), SeedSequence raised a TypeError
+    # (1.5); n_eps 0 fitted nothing (or passed on no eps at all), 2.5 ran three eps.
+    net = MLP((2, 3, 1), "tanh")
+    params, x, t = net.init(jax.random.key(0)), np.ones((4, 2)), np.zeros((4, 1))
+    with pytest.raises(ValueError, match=re.escape(named)):
+        taylor_test_hessian(net, params, x, t, **settings)
+    if "seed" in settings:
+        with pytest.raises(ValueError, match=re.escape(named)):
+            check_curvature(net, params, x, t, **settings)
 
 
 @pytest.mark.usefixtures("x64")

@@ -246,6 +246,9 @@ def test_bad_input_names_the_bad_value():
         (lambda: gradcheck(NET, params, x, t, method="exact"), ValueError, "'exact'"),
         (lambda: gradcheck(NET, params, x, t, n_directions=0), ValueError, "got 0"),
         (lambda: gradcheck(NET, params, x, t, eps=-1.0), ValueError, "got -1.0"),
+        (lambda: gradcheck(NET, params, x, t, seed=1.5), ValueError, "seed must be an integer"),
+        (lambda: taylor_test(NET, params, x, t, seed=-1), ValueError, "seed must be an integer"),
+        (lambda: eps_sweep(NET, params, x, t, seed=-1), ValueError, "seed must be an integer"),
         (lambda: gradcheck(NET, params, x, t, rtol=(1e-3,)), ValueError, "(0.001,)"),
         (lambda: gradcheck(NET, params, x, t, grad_fn=lambda *a: {}), ValueError, "grad_fn"),
         (

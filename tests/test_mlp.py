@@ -241,6 +241,23 @@ def test_predict_argmax_threshold_or_values():
     np.testing.assert_array_equal(regression.predict(p2, X), regression.apply(p2, X))
 
 
+@pytest.mark.parametrize("key", [0, np.int64(0), 0.5])
+def test_init_names_the_key_it_needs(key):
+    # net.init(0) raised jax's TypeError "JAX encountered invalid PRNG key data".
+    with pytest.raises(
+        ValueError, match=r"init needs a jax.random.key, e.g. jax.random.key\(0\), got"
+    ):
+        NET.init(key)
+    assert NET.init(jax.random.PRNGKey(0))[0]["w"].shape == (4, 8)  # a raw key still works
+
+
+def test_dropout_without_a_hidden_layer_is_refused():
+    # MLP((2, 1), dropout=0.5) was accepted and ignored: dropout acts on hidden layers only.
+    with pytest.raises(ValueError, match=r"dropout=0.5 would be ignored: .*sizes \(2, 1\)"):
+        MLP((2, 1), dropout=0.5)
+    assert MLP((2, 1), dropout=0.0).dropout == 0.0
+
+
 def test_dropout_acts_only_with_a_key():
     net = MLP((4, 64, 3), "relu", "softmax", "cross_entropy", dropout=0.5)
     params = net.init(jax.random.key(6))

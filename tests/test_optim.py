@@ -236,10 +236,28 @@ def test_bad_settings_raise_value_error_naming_the_value(settings, shown):
 
 def test_numpy_scalars_are_accepted():
     opt = Optimizer(
-        "momentum", lr=np.float32(0.1), momentum=np.float64(0.5), decay_steps=np.int64(3)
+        "momentum", np.float32(0.1), np.float64(0.5), schedule="step", decay_steps=np.int64(3)
     )
     (w,) = run(opt.build(1), jnp.zeros(1), [np.ones(1, np.float32)])
     np.testing.assert_allclose(w, [-0.1], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "settings, named",
+    [
+        (dict(name="adam", momentum=0.5), "momentum"),
+        (dict(name="rmsprop", momentum=0.0), "momentum"),
+        (dict(name="sgd", decay_rate=0.5, decay_steps=7), "decay_rate"),
+        (dict(name="sgd", schedule="cosine", decay_steps=7), "decay_steps"),
+    ],
+)
+def test_a_setting_the_optimizer_would_ignore_is_refused(settings, named):
+    # They were accepted and ignored (a momentum of adam, the decay of a constant schedule),
+    # while the command line refused the same flags.
+    with pytest.raises(ValueError, match=f"{named}=.* would be ignored: "):
+        Optimizer(**settings)
+    assert Optimizer("sgd", momentum=0.5).momentum_used == 0.5
+    assert Optimizer("adam", schedule="step", decay_rate=0.5, decay_steps=7).decay_steps == 7
 
 
 # -- a non-finite gradient reaches the parameters ------------------------------------------------

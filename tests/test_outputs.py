@@ -142,6 +142,16 @@ def test_a_bad_temperature_names_the_allowed_values(spec):
         outputs.get(2.0)
 
 
+def test_a_temperature_whose_square_overflows_is_refused_by_name():
+    # "softmax:1e200" was built, and its hvp raised a bare OverflowError from beta**2.
+    with pytest.raises(ValueError, match=r"beta must be .* at most 1.34e\+154.*got '1e200'"):
+        MLP((2, 3), output="softmax:1e200", loss="cross_entropy")
+    net = MLP((2, 3), output="softmax:1e154", loss="cross_entropy")  # beta**2 a float: built
+    with jax.enable_x64(True):
+        params = net.init(jax.random.key(0), jnp.float64)
+        net.hvp(params, np.ones((2, 2)), np.array([0, 1]), params)  # no OverflowError
+
+
 def test_the_spec_round_trips_through_a_checkpoint(tmp_path):
     net = MLP((2, 3, 3), "tanh", "softmax:2.0", "cross_entropy")
     assert net.output == "softmax:2" and net == MLP((2, 3, 3), "tanh", "softmax:2", "cross_entropy")

@@ -272,7 +272,7 @@ def test_a_diverged_member_with_restore_best_keeps_its_last_good_parameters_as_d
         (dict(seeds=[0, 1], hyper={"lr": [0.1]}), "same length"),
         (dict(), "give seeds or hyper"),
         (dict(seeds=[0, -1]), "seed must be an integer in [0, 2**32 - 1], got -1"),
-        (dict(hyper={"momentum": [0.5]}, optimizer=Optimizer("adam")), "momentum is a setting"),
+        (dict(hyper={"momentum": [0.5]}, optimizer=Optimizer("adam")), "momentum=0.5 would be"),
         (dict(hyper={"init_scale": [0.0]}), "init_scale must be > 0"),
         (dict(seeds=[0, 1], devices=5), "only 1 device"),
         (dict(seeds=[0], rows=(np.zeros((1, 2), int), np.zeros((1, 9)))), "validation rows"),

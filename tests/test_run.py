@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import jaxmlp
-from jaxmlp import MLP, TrainConfig, arrays, cli, datasets, fit, run, train
+from jaxmlp import MLP, TrainConfig, arrays, cli, datasets, fit, outputs, run, train
 
 FEATURES = ["height", "weight", "age"]
 
@@ -154,6 +154,69 @@ def test_a_model_fitted_in_python_saves_and_loads_back(tmp_path, capsys):
     with pytest.raises(ValueError, match="already holds a run"):
         jaxmlp.save_run(out, net, result.params)
     jax.clear_caches()
+
+
+@pytest.mark.parametrize("output", ["threshold", "sigmoid"])
+@pytest.mark.parametrize("units", [1, 2])
+def test_a_run_saved_without_classes_predicts_the_nets_own_labels(output, units, tmp_path):
+    # save_run without classes gave a threshold output (labels -1/+1) the class names 0/1 and
+    # its multilabel units 0/1: load_run's predict disagreed with net.predict, and evaluate
+    # refused the net's own labels ("t has labels [-1] outside the classes [0, 1]").
+    x = np.random.default_rng(0).standard_normal((12, 2))
+    net = MLP((2, 3, units), "tanh", output, "bce")
+    params = net.init(jax.random.key(0))
+    model = jaxmlp.load_run(jaxmlp.save_run(tmp_path / "run", net, params))
+    own = np.asarray(net.predict(params, x))
+    assert set(own.ravel().tolist()) == set(outputs.get(output).labels)  # both labels occur
+    np.testing.assert_array_equal(model.predict(x), own)
+    assert model.evaluate(x, own)["accuracy"] == 1.0
+
+
+def test_a_command_line_threshold_run_on_a_named_set_predicts_the_nets_labels(tmp_path):
+    # xor names no classes: its run predicted 0/1 where its net predicts -1/+1 (a CSV run
+    # keeps the file's classes, by which its labels are named).
+    out = tmp_path / "run"
+    args = ["train", "--data", "xor", "--hidden", "3", "--output", "threshold", "--loss", "bce",
+            "--epochs", "2", "--no-progress", "--out", str(out)]  # fmt: skip
+    assert cli.main(args) == 0
+    model = jaxmlp.load_run(out)
+    x = datasets.load("xor").x_train
+    np.testing.assert_array_equal(model.predict(x), model.net.predict(model.params, x))
+    assert model.class_names() == [-1, 1]
+
+
+def test_a_float64_model_evaluates_its_regression_targets_exactly(tmp_path):
+    # Model.encode cast regression targets to float32: targets of 1.7e9 moved by up to 64 and
+    # a loss of 0.5 (every residual 1) read 0.0091 in a float64 run.
+    x = np.random.default_rng(0).standard_normal((6, 2))
+    with jax.enable_x64(True):
+        net = MLP((2, 3, 1), "tanh", "identity", "sse")
+        params = net.init(jax.random.key(0), jax.numpy.float64)
+        params[1]["b"] = jax.numpy.array([1.7e9])  # outputs of a timestamp's size
+        t = np.asarray(net.apply(params, x))[:, 0] + 1.0
+        assert jaxmlp.evaluate(net, params, x, t)["loss"] == 0.5
+        out = jaxmlp.save_run(tmp_path / "run", net, params, config=TrainConfig(dtype="float64"))
+    assert jaxmlp.load_run(out).evaluate(x, t)["loss"] == 0.5
+
+
+def test_a_float64_command_line_run_trains_on_its_exact_regression_targets(tmp_path, capsys):
+    # The targets were cast to float32 (datasets' TARGETS): a float64 run on targets of 1.7e9
+    # (float32 keeps steps of 128 there) trained and evaluated on targets moved by up to 64.
+    rng = np.random.default_rng(0)
+    x, t = rng.normal(size=(40, 2)), 1.7e9 + rng.normal(size=40)
+    path, out = tmp_path / "t.csv", tmp_path / "run"
+    np.savetxt(path, np.column_stack([x, t]), "%.17g", ",", header="a,b,y", comments="")
+    args = ["train", "--data", str(path), "--task", "regression", "--dtype", "float64",
+            "--val-fraction", "0", "--hidden", "3", "--epochs", "2", "--no-progress"]  # fmt: skip
+    assert cli.main([*args, "--out", str(out)]) == 0
+    with jax.enable_x64(True):
+        ds, _ = run.load_data(run.folder.read_config(out)["settings"])
+    assert ds.t_train.dtype == np.float64
+    np.testing.assert_array_equal(ds.t_train[:, 0], t)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--json"]) == 0
+    loss = json.loads(capsys.readouterr().out)["train"]["loss"]
+    assert loss == pytest.approx(jaxmlp.load_run(out).evaluate(x, t)["loss"], rel=1e-12)
 
 
 # -- the command line's names come from their registries ----------------------------------------

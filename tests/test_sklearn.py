@@ -100,6 +100,20 @@ def test_activation_accepts_logistic_and_every_jaxmlp_name():
     assert reg.set_params(activation=per_layer).fit(x, t).net_.activation == ("elu", "sigmoid")
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 1 epoch on purpose
+@pytest.mark.parametrize("hidden", [(4,), (4, 3)])
+def test_a_list_of_logistic_activations_starts_as_scikit_learns_logistic(hidden):
+    # scikit-learn draws a logistic net's weights in +-sqrt(2 / fan sum); the list form
+    # ["logistic"] drew them in +-sqrt(6 / ...), the net's activation being a tuple.
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((30, 3)), rng.standard_normal(30)
+    settings = dict(hidden_layer_sizes=hidden, max_iter=1, random_state=0)
+    theirs = neural_network.MLPRegressor(activation="logistic", **settings).fit(x, t)
+    ours = MLPRegressor(activation=["logistic"] * len(hidden), **settings).fit(x, t)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
 # -- training, step for step against scikit-learn ------------------------------------------------
 
 

@@ -155,7 +155,7 @@ def load(
       header: CSV only: True if the first row names the columns, False if it is data, None to
         detect (a first row of numbers only is data).
       encoding: CSV only: the file's text encoding (a Python codec name).
-      dtype: of the inputs ``x_*``, float32 or float64 (a file's numbers as read).
+      dtype: of the inputs ``x_*`` and regression targets, float32 or float64 (as read).
       classes: files only: a trained model's classes, as ``from_arrays`` takes them.
       min_examples: files only: 2 to train on (the default), 1 to evaluate on (``from_arrays``).
     """
@@ -230,7 +230,7 @@ def from_arrays(
     loss and accuracy of one example are defined), and labels or targets ``y (n,)`` or
     ``(n, K)``. Classes are renumbered 0..K-1 (``info["classes"]``). Values must fit float32;
     the inputs ``x_*`` are standardised in float64 and kept in ``dtype`` (float32, the dtype a
-    model computes in by default, or float64).
+    model computes in by default, or float64), as are regression targets.
 
     ``task`` (``TASK_CHOICES``): "auto" reads ``y`` by this rule: strings or booleans are
     classes; several columns all 0 or 1 are multilabel, other columns regression; one column of
@@ -373,7 +373,7 @@ def _assemble(
         x, t, x_val, t_val = validation_split(x, t, val_fraction, seed)
     scaler = Standardizer.fit(x) if standardize else None
     inputs = functools.partial(prepare, scaler, dtype=dtype)
-    encode = targets.TARGET_DTYPES[task]
+    encode = functools.partial(targets.TARGET_DTYPES[task], dtype=dtype)
     return Dataset(
         name=name,
         task=task,

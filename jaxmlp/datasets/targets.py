@@ -14,7 +14,7 @@ TARGETS = {
     "multiclass": "integer labels (n,) int32 in [0, K)",
     "binary": "(n, 1) float32 in {0, 1}",
     "multilabel": "(n, K) float32 in {0, 1}",
-    "regression": "(n, K) float32",
+    "regression": "(n, K) in the inputs' dtype (float32, or float64: the values as given)",
 }
 # What ``task=`` accepts: "auto" (or None) infers it, "classification" picks binary, multiclass
 # or multilabel from the labels, the others name it.
@@ -147,7 +147,8 @@ def encode_targets(y, y_test, task, classes=None):
     if task in ("regression", "multilabel"):
         if not numeric:
             raise ValueError(f"A {task} task needs numeric targets, got {y.dtype} labels.")
-        as_rows = lambda a: None if a is None else a.reshape(len(a), -1).astype(np.float32)  # noqa: E731
+        kind = np.float32 if task == "multilabel" else np.float64  # cast to dtype later
+        as_rows = lambda a: None if a is None else a.reshape(len(a), -1).astype(kind)  # noqa: E731
         if task == "multilabel" and not np.isin(both, (0, 1)).all():
             raise ValueError("multilabel targets must be 0 or 1.")
         k = as_rows(y).shape[1]
@@ -235,9 +236,9 @@ def _infer_task(y, both, numeric, classification=False) -> str:
     return "binary" if len(values) == 2 else "multiclass"
 
 
-TARGET_DTYPES = {
-    "multiclass": lambda t: np.asarray(t, np.int32).reshape(-1),
-    "binary": lambda t: np.asarray(t, np.float32).reshape(len(t), 1),
-    "multilabel": lambda t: np.asarray(t, np.float32),
-    "regression": lambda t: np.asarray(t, np.float32).reshape(len(t), -1),
+TARGET_DTYPES = {  # (t, dtype of the inputs) -> t as TARGETS says
+    "multiclass": lambda t, dtype: np.asarray(t, np.int32).reshape(-1),
+    "binary": lambda t, dtype: np.asarray(t, np.float32).reshape(len(t), 1),
+    "multilabel": lambda t, dtype: np.asarray(t, np.float32),
+    "regression": lambda t, dtype: np.asarray(t, dtype).reshape(len(t), -1),
 }

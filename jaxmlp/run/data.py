@@ -31,9 +31,10 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     absolute (the run folder works from any directory) and its SHA-256 kept in
     ``info["file_sha256"]``; ``task`` is resolved to the data set's.
 
-    The inputs are read in float64, standardised in float64 and kept in the run's dtype. A run
-    whose data record ``record`` (config.json's) has no ``x_dtype`` was written when inputs
-    were cast to float32 first: its data are rebuilt by that rule."""
+    The inputs are read in float64, standardised in float64 and kept in the run's dtype, as are
+    regression targets. A run whose data record ``record`` (config.json's) has no ``x_dtype``
+    was written when inputs were cast to float32 first, one without ``t_dtype`` when regression
+    targets were: its data are rebuilt by that rule."""
     label_column, name = settings["label_column"], absolute(settings["data"])
     old = record is not None and "x_dtype" not in record
     check_data_dir(settings["data_dir"])
@@ -69,6 +70,8 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     if standardize == "auto":
         standardize = "no" if x.min() >= 0 and x.max() <= 1 else "yes"
     dtype = np.float32 if old else np.dtype(settings["dtype"])
+    t_dtype = np.float32 if record is not None and "t_dtype" not in record else dtype
+    encode = functools.partial(datasets.targets.TARGET_DTYPES[ds.task], dtype=t_dtype)
     scaler = None
     if standardize == "yes":
         scaler = datasets.Standardizer.fit(x, dtype=dtype if old else np.float64)
@@ -76,10 +79,11 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     ds = dataclasses.replace(
         ds,
         x_train=scale(x),
-        t_train=t,
+        t_train=encode(t),
         x_val=None if x_val is None else scale(x_val),
-        t_val=t_val,
+        t_val=None if t_val is None else encode(t_val),
         x_test=None if ds.x_test is None else scale(ds.x_test),
+        t_test=None if ds.t_test is None else encode(ds.t_test),
         info=ds.info | {"standardizer": scaler},
     )
     resolved = {"data": name, "task": ds.task, "val_fraction": val_fraction}
@@ -169,6 +173,7 @@ def record(ds: datasets.Dataset) -> dict:
         "label_name": ds.info.get("label_name"),
         "standardized": ds.info["standardizer"] is not None,
         "x_dtype": str(ds.x_train.dtype),
+        "t_dtype": str(ds.t_train.dtype),
         "sha256": sha256(ds),
         "file_sha256": ds.info.get("file_sha256"),
     } | ({"example_shape": ds.info["example_shape"]} if ds.info.get("example_shape") else {})

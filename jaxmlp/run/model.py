@@ -34,8 +34,9 @@ CLASSIFICATION = ("binary", "multiclass")
 class Model(NamedTuple):
     """A trained network and what its run knows about the data: ``task``, the input
     ``scaler`` (a ``datasets.Standardizer`` or None), ``classes`` (names of the classes or
-    labels, None: their indices), ``feature_names`` (None: inputs by position), ``dtype``,
-    ``example_shape`` (of the training inputs where they had more axes; None: unrecorded)."""
+    labels, None: the net's own, ``class_names``), ``feature_names`` (None: inputs by
+    position), ``dtype``, ``example_shape`` (of the training inputs where they had more axes;
+    None: unrecorded)."""
 
     net: MLP
     params: list
@@ -56,8 +57,9 @@ class Model(NamedTuple):
             return np.asarray(self.net.apply(params, x))
 
     def predict(self, x) -> np.ndarray:
-        """Class names ``(n,)`` (classification), 0/1 ``(n, K)`` (multilabel), or outputs
-        ``(n,)`` for one regression target, ``(n, K)`` for several."""
+        """Class names ``(n,)`` (classification), the output's labels ``(n, K)`` (multilabel:
+        0/1, threshold -1/+1), or outputs ``(n,)`` for one regression target, ``(n, K)`` for
+        several."""
         return self.labels(self.outputs(x))
 
     def predict_proba(self, x) -> np.ndarray:
@@ -85,8 +87,13 @@ class Model(NamedTuple):
             }
 
     def class_names(self) -> list:
-        k = self.net.sizes[-1]
-        return list(self.classes) if self.classes else list(range(max(2, k)))
+        """The run's ``classes``; without them the net's own: a binary output's labels
+        (``outputs.Output.labels``: threshold -1/+1, else 0/1), else the class indices."""
+        if self.classes:
+            return list(self.classes)
+        if self.task == "binary":
+            return list(outputs.get(self.net.output).labels)
+        return list(range(max(2, self.net.sizes[-1])))
 
     def labels(self, y) -> np.ndarray:
         """Predictions from outputs ``y (n, K)`` (see ``predict``); a ValueError for rows whose
@@ -96,8 +103,9 @@ class Model(NamedTuple):
         if self.task in CLASSIFICATION:
             index = (y[:, 0] > 0.5).astype(int) if y.shape[1] == 1 else y.argmax(1)
             return np.array(self.class_names())[index]
-        if self.task == "multilabel":
-            return (y > 0.5).astype(int)
+        if self.task == "multilabel":  # each unit's own labels, as net.predict: threshold -1/+1
+            negative, positive = outputs.get(self.net.output).labels
+            return np.where(y > 0.5, positive, negative)
         return y[:, 0] if y.shape[1] == 1 else y
 
     def inputs(self, x) -> np.ndarray:
@@ -118,7 +126,7 @@ class Model(NamedTuple):
         t = np.asarray(t)
         if self.task in CLASSIFICATION:
             return datasets.encode_as(t, self.class_names(), self.task, "t")
-        return t.reshape(len(t), -1).astype(np.float32)
+        return t.reshape(len(t), -1).astype(self.dtype)  # a float64 run's exact targets
 
 
 def column_order(names, feature_names, label_name, where: str) -> list[int]:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import jax
 
-from jaxmlp import activations, datasets, losses, optim, outputs, sharding
+from jaxmlp import activations, datasets, losses, mlp, optim, outputs, sharding
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import check_int
 from jaxmlp.optim import Optimizer
@@ -163,16 +163,8 @@ def check_used(given: dict, settings: dict) -> None:
     schedule, optimizer = settings["schedule"], settings["optimizer"]
     no_hidden = not settings["hidden"]
     ignored = {
-        "momentum": optimizer not in optim.MOMENTUM_OPTIMIZERS
-        and f"--optimizer {optimizer} has no momentum (it applies to "
-        f"{', '.join(optim.MOMENTUM_OPTIMIZERS)})",
-        "decay_rate": "decay_rate" not in optim.SCHEDULE_OPTIONS[schedule]
-        and f"--schedule {schedule} has no decay rate (step and exponential have one)",
-        "decay_steps": "decay_steps" not in optim.SCHEDULE_OPTIONS[schedule]
-        and f"--schedule {schedule} has no decay steps (step and exponential have them)",
-        "dropout": no_hidden
-        and settings["dropout"] > 0
-        and "dropout acts on hidden layers and --hidden none has none",
+        **optim.unused(optimizer, schedule),  # the rules Optimizer and MLP refuse them by
+        "dropout": settings["dropout"] > 0 and mlp.unused(len(settings["hidden"])).get("dropout"),
         "activation": no_hidden
         and "the activation is that of hidden layers and --hidden none "
         "has none (the output's is --output)",

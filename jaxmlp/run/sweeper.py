@@ -152,8 +152,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
     grid, settings = _grid(settings, ds)
     base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
     folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
+    check_used(given, base | folds_watch)  # a flag the sweep would ignore is refused, as by train
     net, optimizer, config, resolved = build(base | folds_watch, ds)
-    check_used(given, resolved)  # a flag the sweep would ignore is refused, as by train
     config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
     kept = ("output", "loss", "activation", *(() if "momentum" in grid else ("momentum",)))
     settings |= {name: resolved[name] for name in kept}  # momentum: the mu used (build)

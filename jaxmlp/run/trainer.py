@@ -72,8 +72,8 @@ def train(
             check_devices(given, settings, out)
         held.enter_context(precision(settings["dtype"]))
         ds, settings = data.load_data(settings, saved and saved["data"])
+        check_used(given, settings)  # first: the flag named, not the Optimizer's or MLP's error
         net, optimizer, config, settings = build(settings, ds)
-        check_used(given, settings)
         if saved is not None:
             check_resume(given, settings, saved, out)
         run = Run(out, settings, ds, net, optimizer, config)

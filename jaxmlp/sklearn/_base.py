@@ -157,10 +157,13 @@ class BaseMLP(StoppingMixin, BaseEstimator):
 
     def _initialize(self, rng, dtype) -> None:
         """scikit-learn's starting point, drawn from ``rng`` in its order (weights, then biases,
-        layer by layer): uniform in +-sqrt(6 / (fan_in + fan_out)), +-sqrt(2 / ...) for the
-        logistic sigmoid; a learnable alpha starts at its record's ``alpha_init`` (PReLU's 0.25)."""
+        layer by layer): uniform in +-sqrt(6 / (fan_in + fan_out)), +-sqrt(2 / ...) in every
+        layer of a logistic net (one name for the net, as scikit-learn has it: a list of names
+        all logistic too); a learnable alpha starts at its record's ``alpha_init`` (PReLU's
+        0.25)."""
         net = self.net_
-        factor = 2.0 if net.activation == "sigmoid" else 6.0
+        names = {net.activation} if isinstance(net.activation, str) else set(net.activation)
+        factor = 2.0 if names == {"sigmoid"} else 6.0
         self.coefs_, self.intercepts_, self._slopes = [], [], []
         for l, (fan_in, fan_out) in enumerate(zip(net.sizes, net.sizes[1:])):
             bound = np.sqrt(factor / (fan_in + fan_out))

@@ -1,0 +1,61 @@
+"""The checks of concrete arrays at the network's boundary (``MLP.inputs``, ``MLP.targets``,
+``MLP.check_params``): finiteness, the range a dtype holds, a thresholded output's labels and
+integer labels' range. A traced array (under ``jit``) is not checked: its values are unknown.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def all_finite(a) -> bool:
+    xp = jnp if isinstance(a, jax.Array) else np
+    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
+        return bool(xp.isfinite(a).all())
+
+
+def as_dtype(a, dtype):
+    """``jnp.asarray(a, dtype)``; a strongly typed jax array of ``dtype`` is returned as it is."""
+    ok = isinstance(a, jax.Array) and a.dtype == dtype and not a.weak_type
+    return a if ok else jnp.asarray(a, dtype)
+
+
+def check_range(a, dtype, name) -> None:
+    """ValueError if the concrete array ``a`` holds finite values that ``dtype`` cannot."""
+    if isinstance(a, jax.core.Tracer) or not jnp.issubdtype(a.dtype, jnp.floating):
+        return
+    if jnp.dtype(a.dtype).itemsize <= jnp.dtype(dtype).itemsize:
+        return
+    largest = float(jnp.finfo(dtype).max)
+    xp = jnp if isinstance(a, jax.Array) else np  # numpy's float64 stays float64
+    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
+        top = float(xp.max(xp.where(xp.isfinite(a), xp.abs(a), 0), initial=0))
+    if top > largest:
+        raise ValueError(
+            f"{name}: value {top:.6g} exceeds the {jnp.dtype(dtype).name} range (largest "
+            f"{largest:.3g}), the dtype the network computes in; rescale it."
+        )
+
+
+def check_labels(t, output, labels) -> None:
+    """ValueError unless every finite value of the concrete targets ``t`` is one of ``labels``."""
+    if isinstance(t, jax.core.Tracer) or t.size == 0:
+        return
+    xp = jnp if isinstance(t, jax.Array) else np
+    with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
+        bad = xp.isfinite(t) & ~xp.isin(t, xp.asarray(labels, t.dtype))
+        first = float(t[bad][0]) if bool(bad.any()) else None
+    if first is not None:
+        raise ValueError(
+            f"Targets of output {output!r} must be the labels {labels[0]} or {labels[1]}, got "
+            f"{first:g}; for 0/1 labels or probabilities use output 'sigmoid'."
+        )
+
+
+def check_label_range(t, k: int) -> None:
+    if isinstance(t, jax.core.Tracer):
+        return  # traced: values unknown, checked when concrete
+    t = np.asarray(t)
+    if t.size and (t.min() < 0 or t.max() >= k):
+        bad = t[(t < 0) | (t >= k)][0]
+        raise ValueError(f"Integer labels must lie in [0, {k - 1}] for {k} outputs, got {bad}.")
