@@ -182,8 +182,9 @@ OUTPUTS = (".csv", ".json", ".npz")
 
 
 def check_output(path) -> None:
-    """A ValueError unless ``path`` (None: stdout) names a format ``write_predictions`` writes
-    and is not a folder."""
+    """A ValueError unless ``path`` (None: stdout) names a format ``write_predictions`` writes,
+    is not a folder, and is not a file of a run or sweep (``folder.owner_of``: predictions go
+    beside a run's files under new names, never over them)."""
     if path is None:
         return
     path = pathlib.Path(path)
@@ -196,6 +197,12 @@ def check_output(path) -> None:
         raise ValueError(f"--output {path}: is a folder; name a file in it.")
     if not path.parent.is_dir():
         raise ValueError(f"--output {path}: no folder {path.parent}.")
+    owner = folder.owner_of(path)
+    if owner is not None:
+        raise ValueError(
+            f"--output {path}: is a file of the jaxmlp run or sweep in {owner}, which "
+            "predictions would overwrite; name another file."
+        )
 
 
 def write_predictions(columns, labels, y, stream=None, path=None) -> None:

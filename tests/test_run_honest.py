@@ -1,0 +1,67 @@
+"""Reading a run back says what it holds (probe 3): evaluate and predict name the checkpoint of an
+unfinished run, a resume verifies the log it continues, predict never overwrites a run's own
+files, and whole-number class labels stay whole numbers. Each test failed on the code before
+its fix."""
+
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+from jaxmlp import cli
+
+SMALL = ["--hidden", "8", "--no-progress"]
+
+
+def write_csv(path, rows=60, labels=(3, 7, 9), header=True):
+    """Two features and whole-number class labels ``labels`` (written as the ints they are)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 2))
+    k = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5)
+    lines = (["a,b,label"] if header else []) + [
+        f"{a:.4f},{b:.4f},{labels[c]}" for (a, b), c in zip(x, k, strict=True)
+    ]
+    pathlib.Path(path).write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+    here = tmp_path_factory.mktemp("honest")
+    write_csv(here / "tr.csv")
+    (here / "pr.csv").write_text("a,b\n0.5,0.1\n-1,2\n")
+    out = here / "A"
+    assert cli.main(["train", "--data", str(here / "tr.csv"), *SMALL, "--epochs", "3",
+                     "--out", str(out)]) == 0  # fmt: skip
+    return out
+
+
+def copy_run(run, tmp_path) -> pathlib.Path:
+    shutil.copy(run.parent / "pr.csv", tmp_path / "pr.csv")
+    return pathlib.Path(shutil.copytree(run, tmp_path / "run"))
+
+
+def one_line(capsys, start, *parts) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(start) and "Traceback" not in err, err
+    for part in parts:
+        assert part in err, err
+    return err
+
+
+# -- 3. predict never overwrites a run's own files --------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["config.json", "summary.json", "checkpoint.npz"])
+def test_predict_refuses_to_overwrite_a_file_of_the_run(name, csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    before = (out / name).read_bytes()
+    capsys.readouterr()
+    argv = ["predict", str(out), "--input", str(tmp_path / "pr.csv"), "--output", str(out / name)]
+    assert cli.main(argv) == 2
+    one_line(capsys, "error: ", name)
+    assert (out / name).read_bytes() == before
+    argv[-1] = str(out / "predictions.csv")  # a new name beside the run's files is fine
+    assert cli.main(argv) == 0
+    assert (out / "predictions.csv").read_text().startswith("prediction,")
