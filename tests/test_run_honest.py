@@ -3,13 +3,17 @@ unfinished run, a resume verifies the log it continues, predict never overwrites
 files, and whole-number class labels stay whole numbers. Each test failed on the code before
 its fix."""
 
+import json
+import os
 import pathlib
 import shutil
+import socket
 
 import numpy as np
 import pytest
 
-from jaxmlp import cli
+from jaxmlp import cli, load_run
+from jaxmlp.run import record
 
 SMALL = ["--hidden", "8", "--no-progress"]
 
@@ -48,6 +52,62 @@ def one_line(capsys, start, *parts) -> str:
     for part in parts:
         assert part in err, err
     return err
+
+
+# -- 1. evaluate and predict name the checkpoint of an unfinished run -------------------------
+
+
+def test_evaluate_and_predict_say_a_diverged_run_is_at_its_kept_epoch(tmp_path, capsys):
+    out = tmp_path / "DV"
+    argv = ["train", "--data", "xor", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "20"]
+    assert cli.main([*argv, *SMALL, "--out", str(out)]) == 3
+    kept = json.loads((out / "summary.json").read_text())["kept_epoch"]
+    assert kept < 20
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 0
+    one_line(capsys, "note: ", str(out), "unfinished", f"epoch {kept} of 20", "(diverged)")
+    assert cli.main(["evaluate", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["checkpoint"] == {
+        "epoch": kept,
+        "epochs": 20,
+        "status": "diverged",
+    }
+    model = load_run(out)
+    facts = (model.epoch, model.epochs, model.status, model.finished)
+    assert facts == (kept, 20, "diverged", False)
+    (tmp_path / "in.csv").write_text("x1,x2\n0,1\n")
+    assert cli.main(["predict", str(out), "--input", str(tmp_path / "in.csv")]) == 0
+    one_line(capsys, "note: ", f"{out} is unfinished: checkpoint of epoch {kept} of 20")
+
+
+def test_an_interrupted_or_running_run_is_named_so_and_a_finished_one_is_not(
+    csv_run, tmp_path, capsys, monkeypatch
+):
+    model = load_run(csv_run)
+    assert (model.epoch, model.epochs, model.status, model.finished) == (3, 3, "finished", True)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(csv_run)]) == 0
+    assert capsys.readouterr().err == ""
+
+    call = record.Recorder.__call__
+
+    def interrupted_after_two(self, line, state):
+        if line["epoch"] == 2:
+            self.stop.append(15)
+        return call(self, line, state)
+
+    monkeypatch.setattr(record.Recorder, "__call__", interrupted_after_two)
+    out = tmp_path / "B"
+    argv = ["train", "--data", str(csv_run.parent / "tr.csv"), *SMALL, "--epochs", "5"]
+    assert cli.main([*argv, "--out", str(out)]) == 143
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 0
+    one_line(capsys, "note: ", "checkpoint of epoch 2 of 5 (interrupted)")
+    assert load_run(out).status == "interrupted"
+    (out / ".lock").write_text(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    assert cli.main(["evaluate", str(out)]) == 0
+    one_line(capsys, "note: ", "checkpoint of epoch 2 of 5 (still running?)")
 
 
 # -- 3. predict never overwrites a run's own files --------------------------------------------

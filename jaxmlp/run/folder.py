@@ -375,18 +375,3 @@ def run_dtype(run_dir) -> str:
     config = read_json(path) if path.is_file() else {}
     settings = config.get("settings") if isinstance(config, dict) else None
     return settings.get("dtype", "float32") if isinstance(settings, dict) else "float32"
-
-
-# The files a run or sweep folder owns (beside its *.png figures, ``.lock`` and a sweep's
-# chunks/): what jaxmlp writes elsewhere, predictions, must not replace them (``predict``).
-OWNED = (*RUN_FILES, "summary.json", "members.jsonl", "members.csv")
-
-
-def owner_of(path) -> pathlib.Path | None:
-    """The run or sweep folder (one holding a config.json) whose own file ``path`` names
-    (``OWNED``, or any file in a sweep's chunks/), or None."""
-    path = pathlib.Path(path).resolve()
-    parent = path.parent
-    if parent.name == "chunks" and (parent.parent / "config.json").is_file():
-        return parent.parent
-    return parent if path.name in OWNED and (parent / "config.json").is_file() else None

@@ -11,18 +11,20 @@ import numpy as np
 
 from jaxmlp import checkpoint, datasets, files
 from jaxmlp.evaluation import evaluate
-from jaxmlp.run import data, folder
+from jaxmlp.run import data, folder, status
 from jaxmlp.run.model import CLASSIFICATION, check_inputs, column_order, load_run
 from jaxmlp.run.settings import DEFAULTS, as_json, precision
 
 
 def evaluate_run(
-    run_dir, data_name=None, data_dir=None, *, label_column=None, header=None, encoding=None
-) -> dict:
-    """``{split: {"n", "loss", "accuracy"}}`` of the run's final parameters on its own data
-    (the same splits), or on the data set or file ``data_name`` (inputs standardised as in
-    training; a CSV's labels in the run's label column, or ``label_column``)."""
-    model = load_run(run_dir)
+    run_dir, data_name=None, data_dir=None, *, label_column=None, header=None, encoding=None,
+    model=None,
+) -> dict:  # fmt: skip
+    """``{split: {"n", "loss", "accuracy"}}`` of the run's checkpoint (``model``: its
+    ``load_run``, if read already) on its own data (the same splits), or on the data set or file
+    ``data_name`` (inputs standardised as in training; a CSV's labels in the run's label
+    column, or ``label_column``)."""
+    model = model or load_run(run_dir)
     config = folder.read_config(run_dir)
     settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
     if data_name is None and "data" not in settings:
@@ -115,13 +117,14 @@ def _label_column(name, model, settings, header, encoding):
 
 
 def predict_run(
-    run_dir, input_path, header=True, encoding="utf-8"
+    run_dir, input_path, header=True, encoding="utf-8", model=None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
     the columns, or with ``header`` False the features in training order; .npz with an array
     ``x``, or .npy): ``labels`` are the predicted classes (their names) or the regression
-    outputs, ``outputs`` the network's ``y (n, K)``."""
-    model = load_run(run_dir)
+    outputs, ``outputs`` the network's ``y (n, K)`` (``model``: the run's ``load_run``, if read
+    already)."""
+    model = model or load_run(run_dir)
     x = read_inputs(
         input_path, model.net.sizes[0], model.label_name, model.feature_names, header, encoding,
         example_shape=model.example_shape,
@@ -183,7 +186,7 @@ OUTPUTS = (".csv", ".json", ".npz")
 
 def check_output(path) -> None:
     """A ValueError unless ``path`` (None: stdout) names a format ``write_predictions`` writes,
-    is not a folder, and is not a file of a run or sweep (``folder.owner_of``: predictions go
+    is not a folder, and is not a file of a run or sweep (``status.owner_of``: predictions go
     beside a run's files under new names, never over them)."""
     if path is None:
         return
@@ -197,7 +200,7 @@ def check_output(path) -> None:
         raise ValueError(f"--output {path}: is a folder; name a file in it.")
     if not path.parent.is_dir():
         raise ValueError(f"--output {path}: no folder {path.parent}.")
-    owner = folder.owner_of(path)
+    owner = status.owner_of(path)
     if owner is not None:
         raise ValueError(
             f"--output {path}: is a file of the jaxmlp run or sweep in {owner}, which "
