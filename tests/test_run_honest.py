@@ -110,6 +110,27 @@ def test_an_interrupted_or_running_run_is_named_so_and_a_finished_one_is_not(
     one_line(capsys, "note: ", "checkpoint of epoch 2 of 5 (still running?)")
 
 
+# -- 2. a resume verifies the log it continues ------------------------------------------------
+
+
+@pytest.mark.parametrize("edit", ["value", "other_seed"])
+def test_an_edited_metrics_log_is_refused_on_resume(edit, csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    path = out / "metrics.jsonl"
+    if edit == "value":
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        lines[1]["train_loss"] = 123.0
+        path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    else:
+        other = tmp_path / "other"
+        argv = ["train", "--data", str(csv_run.parent / "tr.csv"), *SMALL, "--epochs", "3"]
+        assert cli.main([*argv, "--seed", "5", "--out", str(other)]) == 0
+        shutil.copy(other / "metrics.jsonl", path)
+    capsys.readouterr()
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "5", "--no-progress"]) == 2
+    one_line(capsys, "error: ", "metrics.jsonl")
+
+
 # -- 3. predict never overwrites a run's own files --------------------------------------------
 
 
