@@ -294,7 +294,8 @@ def _predict(args) -> int:
         args.run_dir, args.input, header=args.header is not False, encoding=args.encoding,
         model=model,
     )  # fmt: skip
-    run.write_predictions(columns, labels, y, path=args.output)
+    classes = model.class_names() if model.task in ("binary", "multiclass") else model.classes
+    run.write_predictions(columns, labels, y, path=args.output, classes=classes)
     return _noted(args.run_dir, model)
 
 

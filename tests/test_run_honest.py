@@ -12,7 +12,7 @@ import socket
 import numpy as np
 import pytest
 
-from jaxmlp import cli, load_run
+from jaxmlp import cli, csv_fields, load_run
 from jaxmlp.run import record
 
 SMALL = ["--hidden", "8", "--no-progress"]
@@ -146,3 +146,44 @@ def test_predict_refuses_to_overwrite_a_file_of_the_run(name, csv_run, tmp_path,
     argv[-1] = str(out / "predictions.csv")  # a new name beside the run's files is fine
     assert cli.main(argv) == 0
     assert (out / "predictions.csv").read_text().startswith("prediction,")
+
+
+# -- 4. whole-number class labels stay whole numbers ------------------------------------------
+
+
+def test_whole_number_labels_are_predicted_as_written(csv_run, tmp_path, capsys):
+    capsys.readouterr()
+    inputs = str(csv_run.parent / "pr.csv")
+    assert cli.main(["predict", str(csv_run), "--input", inputs]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header == "prediction,p_3,p_7,p_9"
+    assert {row.split(",")[0] for row in rows} <= {"3", "7", "9"}
+    assert cli.main(["predict", str(csv_run), "--input", inputs, "--output",
+                     str(tmp_path / "p.npz")]) == 0  # fmt: skip
+    with np.load(tmp_path / "p.npz") as saved:
+        assert saved["classes"].tolist() == [3, 7, 9]
+        assert set(saved["prediction"].tolist()) <= {3, 7, 9}
+    assert load_run(csv_run).classes == [3, 7, 9]
+
+
+def test_a_run_that_recorded_float_class_names_keeps_them(csv_run, tmp_path, capsys, monkeypatch):
+    """A run trained before labels stayed ints (its classes 3.0, 7.0, 9.0) predicts, evaluates
+    other data, and resumes as before."""
+    with monkeypatch.context() as old:  # the old rule: whole-number labels read as float64
+        old.setattr(csv_fields, "_integers", lambda p, c, labels: np.array(
+            [float(f) for _, f in labels]))  # fmt: skip
+        out = tmp_path / "old"
+        argv = ["train", "--data", str(csv_run.parent / "tr.csv"), *SMALL, "--epochs", "2"]
+        assert cli.main([*argv, "--out", str(out)]) == 0
+        capsys.readouterr()
+        assert cli.main(["predict", str(out), "--input", str(csv_run.parent / "pr.csv")]) == 0
+        before = capsys.readouterr().out
+    assert load_run(out).classes == [3.0, 7.0, 9.0]
+    assert cli.main(["predict", str(out), "--input", str(csv_run.parent / "pr.csv")]) == 0
+    assert capsys.readouterr().out == before
+    assert before.startswith("prediction,p_3.0,p_7.0,p_9.0\n")
+    other = write_csv(tmp_path / "other.csv")
+    assert cli.main(["evaluate", str(out), "--data", str(other), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["train"]["n"] == 60
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "3", "--no-progress"]) == 0
+    assert load_run(out).classes == [3.0, 7.0, 9.0]

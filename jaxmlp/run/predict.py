@@ -208,10 +208,11 @@ def check_output(path) -> None:
         )
 
 
-def write_predictions(columns, labels, y, stream=None, path=None) -> None:
+def write_predictions(columns, labels, y, stream=None, path=None, classes=None) -> None:
     """Predictions to ``stream`` (CSV) or ``path`` in the format its extension names: .csv
     (header ``columns``), .json (one object per row, keyed by ``columns``) or .npz (arrays
-    ``prediction`` and ``y``)."""
+    ``prediction`` and ``y``, and ``classes`` where given: the run's class names, in ``y``'s
+    order; a binary net's one output is the probability of the second)."""
     check_output(path)
     suffix = None if path is None else pathlib.Path(path).suffix.lower()
     labels = np.asarray(labels)
@@ -221,7 +222,8 @@ def write_predictions(columns, labels, y, stream=None, path=None) -> None:
     ]
     if suffix == ".npz":
         buffer = io.BytesIO()
-        np.savez(buffer, prediction=labels, y=np.asarray(y))
+        named = {} if classes is None else {"classes": np.asarray(classes)}
+        np.savez(buffer, prediction=labels, y=np.asarray(y), **named)
         checkpoint.write_atomic(path, buffer.getvalue())
         return
     if suffix == ".json":
