@@ -4,11 +4,11 @@ interrupted or is still running; and the files a run or sweep folder owns, which
 jaxmlp writes may replace.
 
 A run's checkpoint is at its last epoch, or where patience ran out, once it finished. Before
-that it is the checkpoint of a run that diverged (summary.json's ``status`` ``diverged`` and its
-``kept_epoch``: the last good checkpoint, valid parameters of an earlier epoch), of one whose
-process still holds the folder's ``.lock`` (``folder.lock``; a live pid on this host, or any
-holder on another host, which cannot be asked), or of one interrupted (a signal, a kill, a
-crash). Readers use such a checkpoint and say so: its parameters are those of that epoch.
+that it is the checkpoint of a run whose process still holds the folder's ``.lock``
+(``folder.lock``; a live pid on this host, or any holder on another host, which cannot be
+asked), of one that diverged (summary.json's ``status`` ``diverged`` and its ``kept_epoch``: the
+last good checkpoint, valid parameters of an earlier epoch), or of one interrupted (a signal, a
+kill, a crash). Readers use such a checkpoint and say so: its parameters are those of that epoch.
 """
 
 import json
@@ -46,6 +46,8 @@ def of_checkpoint(run_dir, config: dict, ckpt) -> tuple[int, int, str]:
     if state.epoch >= epochs or (patience and state.bad_epochs >= patience):
         return state.epoch, epochs, "finished"
     run_dir = pathlib.Path(run_dir)
+    if _held(run_dir):  # a resume of a diverged run as well
+        return state.epoch, epochs, "running"
     try:
         summary = json.loads((run_dir / "summary.json").read_text())
     except (OSError, ValueError):
@@ -53,7 +55,7 @@ def of_checkpoint(run_dir, config: dict, ckpt) -> tuple[int, int, str]:
     diverged = isinstance(summary, dict) and summary.get("status") == "diverged"
     if diverged and summary.get("kept_epoch") == state.epoch:
         return state.epoch, epochs, "diverged"
-    return state.epoch, epochs, "running" if _held(run_dir) else "interrupted"
+    return state.epoch, epochs, "interrupted"
 
 
 def _held(run_dir: pathlib.Path) -> bool:
