@@ -271,26 +271,40 @@ def _sweep(args) -> int:
 
 
 def _evaluate(args) -> int:
+    model = run.load_run(args.run_dir)
     results = run.evaluate_run(
         args.run_dir, args.data, args.data_dir, label_column=args.label_column,
-        header=args.header, encoding=args.encoding,
+        header=args.header, encoding=args.encoding, model=model,
     )  # fmt: skip
     if args.json:
-        print(json.dumps(results, indent=2))
-        return 0
+        checkpoint = {"epoch": model.epoch, "epochs": model.epochs, "status": model.status}
+        print(json.dumps(results | {"checkpoint": checkpoint}, indent=2))
+        return _noted(args.run_dir, model)
     print(f"{'split':<6} {'n':>7} {'loss':>12} {'accuracy':>9}")
     for split, r in results.items():
         accuracy = "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
         print(f"{split:<6} {r['n']:>7} {r['loss']:>12.6g} {accuracy:>9}")
-    return 0
+    return _noted(args.run_dir, model)
 
 
 def _predict(args) -> int:
     run.check_output(args.output)
+    model = run.load_run(args.run_dir)
     columns, labels, y = run.predict_run(
-        args.run_dir, args.input, header=args.header is not False, encoding=args.encoding
-    )
-    run.write_predictions(columns, labels, y, path=args.output)
+        args.run_dir, args.input, header=args.header is not False, encoding=args.encoding,
+        model=model,
+    )  # fmt: skip
+    classes = model.class_names() if model.task in ("binary", "multiclass") else model.classes
+    run.write_predictions(columns, labels, y, path=args.output, classes=classes)
+    return _noted(args.run_dir, model)
+
+
+def _noted(run_dir, model) -> int:
+    """After an answer from ``model`` (the run's ``load_run``): a line on stderr where its run
+    is unfinished, naming the checkpoint's epoch (``run.status.note``)."""
+    note = run.status.note(run_dir, model)
+    if note is not None:
+        print(note, file=sys.stderr)
     return 0
 
 

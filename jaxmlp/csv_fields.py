@@ -106,11 +106,11 @@ _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 
 
 def _integers(path, column, labels) -> np.ndarray:
-    """Integer labels: float64 where it holds them all exactly (|k| <= 2**53), else int64
-    (float64 would merge 2**53 + 1 into 2**53); a ValueError past int64."""
+    """Integer labels as int64, whole numbers as the file wrote them: their class names are
+    ``9``, not ``9.0`` (predictions join on the file's labels; float64 would also merge 2**53 +
+    1 into 2**53); a ValueError past int64. (Runs from before recorded float names, ``9.0``:
+    they keep them, and read these labels as those classes.)"""
     values = [int(field) for _, field in labels]
-    if all(abs(v) <= 2**53 for v in values):
-        return np.array(values, np.float64)
     info = np.iinfo(np.int64)
     for (line, field), v in zip(labels, values, strict=True):
         if not info.min <= v <= info.max:

@@ -120,7 +120,9 @@ def test_evaluate_reproduces_the_summary(digits_run, capsys):
     summary = json.loads((folder / "summary.json").read_text())
     assert cli.main(["evaluate", str(folder), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"train", "val", "test"}
+    assert set(result) == {"train", "val", "test", "checkpoint"}
+    facts = {"epoch": summary["epochs"], "epochs": summary["epochs_planned"], "status": "finished"}
+    assert result.pop("checkpoint") == facts
     assert result["test"]["n"] == 359
     for split in result:
         assert result[split]["accuracy"] == pytest.approx(summary[f"{split}_accuracy"], abs=1e-12)

@@ -138,7 +138,7 @@ def test_a_run_is_evaluated_and_resumed_from_another_directory(csv_run, tmp_path
     assert len(config["data"]["file_sha256"]) == 64
     monkeypatch.chdir(tmp_path)
     assert cli.main(["evaluate", str(out), "--json"]) == 0
-    assert set(json.loads(capsys.readouterr().out)) == {"train", "val"}
+    assert set(json.loads(capsys.readouterr().out)) == {"train", "val", "checkpoint"}
     assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
 
 

@@ -19,6 +19,8 @@ closing line; ``folder`` owns the run folder's files. Reading back: ``model.load
 ``Model`` (standardiser, column and class names applied), which ``predict.predict_run`` and
 ``predict.evaluate_run`` use; CSV columns are matched by name (``model.column_order``).
 ``cache`` points JAX's persistent compilation cache at the user's cache folder.
+``status`` says where a run folder stands (the checkpoint's epoch; finished, diverged,
+interrupted or running) and which files it owns.
 ``sweeper.sweep`` runs many members of one network as populations into one folder (``jaxmlp
 sweep``).
 
@@ -37,7 +39,7 @@ run.
 from jaxmlp import datasets as _datasets
 from jaxmlp import gradient_check as _gradient_check
 from jaxmlp.progress import Progress
-from jaxmlp.run import cache
+from jaxmlp.run import cache, status
 from jaxmlp.run.data import load_data, targets
 from jaxmlp.run.folder import open_run, write_json
 from jaxmlp.run.model import Model, load_run, save_run
@@ -79,6 +81,7 @@ __all__ = [
     "save_due",
     "save_run",
     "seed_list",
+    "status",
     "sweep",
     "targets",
     "train",

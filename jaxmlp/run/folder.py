@@ -291,12 +291,14 @@ def read_saved(out: pathlib.Path, sweep: bool) -> dict:
     return config
 
 
-def read_metrics(path, epochs: int) -> list[dict]:
+def read_metrics(path, epochs: int, recorded: dict | None = None) -> list[dict]:
     """The records of epochs 1..``epochs`` (the checkpoint's) from ``metrics.jsonl``, each once
     and in order; later lines (logged just before a save a kill prevented) are dropped. The log
-    is written whole or not at all, so a line that is no record or a missing epoch is damage: a
-    ValueError names the file and the line or epoch."""
-    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    is written whole or not at all, so a line that is no record, a missing epoch, or lines
+    other than those whose ``log_sha256`` the checkpoint ``recorded`` (its metadata's
+    ``metrics_sha256``; older checkpoints have none) are damage: a ValueError names the file."""
+    raw = path.read_bytes() if path.exists() else b""
+    lines = raw.decode(errors="replace").splitlines()
     found = []
     for number, line in enumerate(lines, 1):
         try:
@@ -313,7 +315,21 @@ def read_metrics(path, epochs: int) -> list[dict]:
         missing = [e for e in expected if e not in logged]
         problem = f"epoch {missing[0]} is missing" if missing else "epochs repeat or are disordered"
         raise ValueError(f"{path}: {problem} (the checkpoint is at epoch {epochs}); {DAMAGED}")
+    digest = (recorded or {}).get("metrics_sha256")
+    if digest is not None and log_sha256(raw.splitlines(keepends=True)[:epochs]) != digest:
+        raise ValueError(
+            f"{path}: its records of epochs 1 to {epochs} are not those the checkpoint "
+            f"recorded (their SHA-256 differs); {DAMAGED}"
+        )
     return found
+
+
+def log_sha256(lines) -> str:
+    """SHA-256 of metrics.jsonl's ``lines`` (text or bytes, each with its newline) of epochs
+    1..k: each save records it in the checkpoint of epoch k, ``read_metrics`` compares."""
+    return hashlib.sha256(
+        b"".join(x if isinstance(x, bytes) else x.encode() for x in lines)
+    ).hexdigest()
 
 
 DAMAGED = "the log was damaged or edited: restore it, or start a new run in another folder."

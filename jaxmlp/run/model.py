@@ -26,6 +26,7 @@ from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import data, folder
 from jaxmlp.run.settings import precision
+from jaxmlp.run.status import of_checkpoint
 from jaxmlp.train import TrainConfig, TrainState
 
 CLASSIFICATION = ("binary", "multiclass")
@@ -36,7 +37,10 @@ class Model(NamedTuple):
     ``scaler`` (a ``datasets.Standardizer`` or None), ``classes`` (names of the classes or
     labels, None: the net's own, ``class_names``), ``feature_names`` (None: inputs by
     position), ``dtype``, ``example_shape`` (of the training inputs where they had more axes;
-    None: unrecorded)."""
+    None: unrecorded); ``epoch``, the checkpoint's, of the run's ``epochs``, and the run's
+    ``status`` (``jaxmlp.run.status``: finished, diverged, interrupted or running; a run not
+    ``finished`` gives the parameters of its checkpoint's epoch, and ``jaxmlp evaluate`` and
+    ``predict`` say so in a note)."""
 
     net: MLP
     params: list
@@ -47,6 +51,13 @@ class Model(NamedTuple):
     label_name: str | None = None
     dtype: str = "float32"
     example_shape: list | None = None
+    epoch: int | None = None
+    epochs: int | None = None
+    status: str = "finished"
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
 
     def outputs(self, x) -> np.ndarray:
         """The network's outputs ``y (n, K)`` for raw inputs ``x`` (array ``(n, d)`` or data
@@ -179,7 +190,9 @@ def check_inputs(x, n_features: int, where: str, example_shape=None) -> np.ndarr
 
 
 def load_run(run_dir) -> Model:
-    """The trained model in the run folder ``run_dir`` (``jaxmlp train`` or ``save_run``)."""
+    """The trained model in the run folder ``run_dir`` (``jaxmlp train`` or ``save_run``): the
+    parameters of its checkpoint, which are those of an earlier epoch where the run did not
+    finish (``Model.epoch``, ``epochs``, ``status``: ``status.of_checkpoint``)."""
     with precision(folder.run_dtype(run_dir)):
         config, ckpt = folder.open_run(run_dir)
         params = [{k: np.asarray(v) for k, v in layer.items()} for layer in ckpt.final_params]
@@ -203,6 +216,7 @@ def load_run(run_dir) -> Model:
         label_name=meta.get("label_name"),
         dtype=ckpt.config.dtype,
         example_shape=meta.get("example_shape"),
+        **dict(zip(("epoch", "epochs", "status"), of_checkpoint(run_dir, config, ckpt))),
     )
 
 

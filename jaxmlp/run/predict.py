@@ -11,18 +11,20 @@ import numpy as np
 
 from jaxmlp import checkpoint, datasets, files
 from jaxmlp.evaluation import evaluate
-from jaxmlp.run import data, folder
+from jaxmlp.run import data, folder, status
 from jaxmlp.run.model import CLASSIFICATION, check_inputs, column_order, load_run
 from jaxmlp.run.settings import DEFAULTS, as_json, precision
 
 
 def evaluate_run(
-    run_dir, data_name=None, data_dir=None, *, label_column=None, header=None, encoding=None
-) -> dict:
-    """``{split: {"n", "loss", "accuracy"}}`` of the run's final parameters on its own data
-    (the same splits), or on the data set or file ``data_name`` (inputs standardised as in
-    training; a CSV's labels in the run's label column, or ``label_column``)."""
-    model = load_run(run_dir)
+    run_dir, data_name=None, data_dir=None, *, label_column=None, header=None, encoding=None,
+    model=None,
+) -> dict:  # fmt: skip
+    """``{split: {"n", "loss", "accuracy"}}`` of the run's checkpoint (``model``: its
+    ``load_run``, if read already) on its own data (the same splits), or on the data set or file
+    ``data_name`` (inputs standardised as in training; a CSV's labels in the run's label
+    column, or ``label_column``)."""
+    model = model or load_run(run_dir)
     config = folder.read_config(run_dir)
     settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
     if data_name is None and "data" not in settings:
@@ -115,13 +117,14 @@ def _label_column(name, model, settings, header, encoding):
 
 
 def predict_run(
-    run_dir, input_path, header=True, encoding="utf-8"
+    run_dir, input_path, header=True, encoding="utf-8", model=None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
     the columns, or with ``header`` False the features in training order; .npz with an array
     ``x``, or .npy): ``labels`` are the predicted classes (their names) or the regression
-    outputs, ``outputs`` the network's ``y (n, K)``."""
-    model = load_run(run_dir)
+    outputs, ``outputs`` the network's ``y (n, K)`` (``model``: the run's ``load_run``, if read
+    already)."""
+    model = model or load_run(run_dir)
     x = read_inputs(
         input_path, model.net.sizes[0], model.label_name, model.feature_names, header, encoding,
         example_shape=model.example_shape,
@@ -182,8 +185,9 @@ OUTPUTS = (".csv", ".json", ".npz")
 
 
 def check_output(path) -> None:
-    """A ValueError unless ``path`` (None: stdout) names a format ``write_predictions`` writes
-    and is not a folder."""
+    """A ValueError unless ``path`` (None: stdout) names a format ``write_predictions`` writes,
+    is not a folder, and is not a file of a run or sweep (``status.owner_of``: predictions go
+    beside a run's files under new names, never over them)."""
     if path is None:
         return
     path = pathlib.Path(path)
@@ -196,12 +200,19 @@ def check_output(path) -> None:
         raise ValueError(f"--output {path}: is a folder; name a file in it.")
     if not path.parent.is_dir():
         raise ValueError(f"--output {path}: no folder {path.parent}.")
+    owner = status.owner_of(path)
+    if owner is not None:
+        raise ValueError(
+            f"--output {path}: is a file of the jaxmlp run or sweep in {owner}, which "
+            "predictions would overwrite; name another file."
+        )
 
 
-def write_predictions(columns, labels, y, stream=None, path=None) -> None:
+def write_predictions(columns, labels, y, stream=None, path=None, classes=None) -> None:
     """Predictions to ``stream`` (CSV) or ``path`` in the format its extension names: .csv
     (header ``columns``), .json (one object per row, keyed by ``columns``) or .npz (arrays
-    ``prediction`` and ``y``)."""
+    ``prediction`` and ``y``, and ``classes`` where given: the run's class names, in ``y``'s
+    order; a binary net's one output is the probability of the second)."""
     check_output(path)
     suffix = None if path is None else pathlib.Path(path).suffix.lower()
     labels = np.asarray(labels)
@@ -211,7 +222,8 @@ def write_predictions(columns, labels, y, stream=None, path=None) -> None:
     ]
     if suffix == ".npz":
         buffer = io.BytesIO()
-        np.savez(buffer, prediction=labels, y=np.asarray(y))
+        named = {} if classes is None else {"classes": np.asarray(classes)}
+        np.savez(buffer, prediction=labels, y=np.asarray(y), **named)
         checkpoint.write_atomic(path, buffer.getvalue())
         return
     if suffix == ".json":

@@ -4,7 +4,9 @@ cadence, the divergence rule, the progress display, and SIGINT / SIGTERM.
 ``Recorder`` is fit's callback; it holds a ``Saver`` (the checkpoint and when it is due) and a
 ``jaxmlp.progress.Progress`` (what the user sees, as ``fit(..., progress=True)`` shows it).
 metrics.jsonl and checkpoint.npz are written together, each atomically, the log first: the log
-holds the epochs of the checkpoint, no more, no fewer.
+holds the epochs of the checkpoint, no fewer (more after a kill between the two writes: a resume
+drops them), and the checkpoint records the SHA-256 of the log's lines of its epochs, which a
+resume compares (``folder.read_metrics``).
 
 The divergence rule: a run has diverged once an epoch's training or validation loss is not
 finite, or its training loss exceeds ``EXPLOSION`` (1e4) times the initial loss (that of the
@@ -62,12 +64,15 @@ class Saver:
     def wall_seconds(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
 
-    def save(self, state):
+    def save(self, state, log_sha256: str):
+        """Save ``state``, recording ``log_sha256`` (``folder.log_sha256``: of metrics.jsonl's
+        lines of its epochs, written just before)."""
         start = time.perf_counter()
         checkpoint.save(
             self.path, state, net=self.net, optimizer=self.optimizer, config=self.config,
             extra=self.extra, run_id=self.facts.get("run_id"),
-            extra_meta={"wall_seconds": self.wall_seconds(), **self.facts},
+            extra_meta={"wall_seconds": self.wall_seconds(), **self.facts,
+                        "metrics_sha256": log_sha256},
         )  # fmt: skip
         self.epoch = state.epoch
         self.last_end = time.perf_counter()
@@ -125,7 +130,7 @@ class Recorder:
             )
             return False
         checkpoint.write_atomic(self.metrics_path, "".join(self.lines))
-        self.saver.save(state)
+        self.saver.save(state, folder.log_sha256(self.lines[: state.epoch]))
         return True
 
     def __enter__(self):

@@ -179,7 +179,7 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
         warn(message)
         facts["warnings"].append(message)
     facts["wall_before"] = float(extra.get("wall_seconds", 0.0))
-    facts["history"] = folder.read_metrics(out / "metrics.jsonl", ckpt.state.epoch)
+    facts["history"] = folder.read_metrics(out / "metrics.jsonl", ckpt.state.epoch, extra)
     return ckpt.state, facts
 
 

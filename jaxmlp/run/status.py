@@ -1,0 +1,90 @@
+"""Where a run folder stands, as its readers (``evaluate``, ``predict``, ``load_run``) tell it:
+the epoch of its checkpoint, the run's length, and whether the run finished, diverged, was
+interrupted or is still running; and the files a run or sweep folder owns, which nothing else
+jaxmlp writes may replace.
+
+A run's checkpoint is at its last epoch, or where patience ran out, once it finished. Before
+that it is the checkpoint of a run whose process still holds the folder's ``.lock``
+(``folder.lock``; a live pid on this host, or any holder on another host, which cannot be
+asked), of one that diverged (summary.json's ``status`` ``diverged`` and its ``kept_epoch``: the
+last good checkpoint, valid parameters of an earlier epoch), or of one interrupted (a signal, a
+kill, a crash). Readers use such a checkpoint and say so: its parameters are those of that epoch.
+"""
+
+import json
+import os
+import pathlib
+import re
+import socket
+
+from jaxmlp.run import folder
+
+STATUSES = ("finished", "diverged", "interrupted", "running")
+SAID = {"diverged": "diverged", "interrupted": "interrupted", "running": "still running?"}
+
+# The files a run or sweep folder owns (beside its *.png figures, ``.lock`` and a sweep's
+# chunks/): what jaxmlp writes elsewhere, predictions, must not replace them (``predict``).
+OWNED = (*folder.RUN_FILES, "summary.json", "members.jsonl", "members.csv")
+
+
+def owner_of(path) -> pathlib.Path | None:
+    """The run or sweep folder (one holding a config.json) whose own file ``path`` names
+    (``OWNED``, or any file in a sweep's chunks/), or None."""
+    path = pathlib.Path(path).resolve()
+    parent = path.parent
+    if parent.name == "chunks" and (parent.parent / "config.json").is_file():
+        return parent.parent
+    return parent if path.name in OWNED and (parent / "config.json").is_file() else None
+
+
+def of_checkpoint(run_dir, config: dict, ckpt) -> tuple[int, int, str]:
+    """``(epoch, epochs, status)`` of the run in ``run_dir`` (its config.json ``config``, its
+    checkpoint ``ckpt``): the checkpoint's epoch, the run's length (config.json's; a
+    ``save_run`` folder: its checkpoint's) and one of ``STATUSES`` (module docstring)."""
+    state, epochs = ckpt.state, config["settings"].get("epochs", ckpt.config.epochs)
+    patience = ckpt.config.early_stopping
+    if state.epoch >= epochs or (patience and state.bad_epochs >= patience):
+        return state.epoch, epochs, "finished"
+    run_dir = pathlib.Path(run_dir)
+    if _held(run_dir):  # a resume of a diverged run as well
+        return state.epoch, epochs, "running"
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        summary = None
+    diverged = isinstance(summary, dict) and summary.get("status") == "diverged"
+    if diverged and summary.get("kept_epoch") == state.epoch:
+        return state.epoch, epochs, "diverged"
+    return state.epoch, epochs, "interrupted"
+
+
+def _held(run_dir: pathlib.Path) -> bool:
+    """Whether a process holds the run folder: its ``.lock`` names a live pid on this host, or
+    another host (``folder.lock`` writes ``pid N on HOST``)."""
+    try:
+        text = (run_dir / folder.LOCK).read_text(errors="replace")
+    except OSError:
+        return False
+    found = re.fullmatch(r"pid (\d+) on (.*)", text.strip())
+    if found is None:
+        return False
+    if found[2] != socket.gethostname():
+        return True
+    try:
+        os.kill(int(found[1]), 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # alive, of another user
+        return True
+    return True
+
+
+def note(run_dir, model) -> str | None:
+    """The line that tells a reader of ``model`` (``load_run(run_dir)``) its run is unfinished,
+    or None for a finished run."""
+    if model.finished:
+        return None
+    return (
+        f"note: {run_dir} is unfinished: checkpoint of epoch {model.epoch} of {model.epochs} "
+        f"({SAID[model.status]})"
+    )

@@ -1,0 +1,189 @@
+"""Reading a run back says what it holds (probe 3): evaluate and predict name the checkpoint of an
+unfinished run, a resume verifies the log it continues, predict never overwrites a run's own
+files, and whole-number class labels stay whole numbers. Each test failed on the code before
+its fix."""
+
+import json
+import os
+import pathlib
+import shutil
+import socket
+
+import numpy as np
+import pytest
+
+from jaxmlp import cli, csv_fields, load_run
+from jaxmlp.run import record
+
+SMALL = ["--hidden", "8", "--no-progress"]
+
+
+def write_csv(path, rows=60, labels=(3, 7, 9), header=True):
+    """Two features and whole-number class labels ``labels`` (written as the ints they are)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 2))
+    k = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5)
+    lines = (["a,b,label"] if header else []) + [
+        f"{a:.4f},{b:.4f},{labels[c]}" for (a, b), c in zip(x, k, strict=True)
+    ]
+    pathlib.Path(path).write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+    here = tmp_path_factory.mktemp("honest")
+    write_csv(here / "tr.csv")
+    (here / "pr.csv").write_text("a,b\n0.5,0.1\n-1,2\n")
+    out = here / "A"
+    assert cli.main(["train", "--data", str(here / "tr.csv"), *SMALL, "--epochs", "3",
+                     "--out", str(out)]) == 0  # fmt: skip
+    return out
+
+
+def copy_run(run, tmp_path) -> pathlib.Path:
+    shutil.copy(run.parent / "pr.csv", tmp_path / "pr.csv")
+    return pathlib.Path(shutil.copytree(run, tmp_path / "run"))
+
+
+def one_line(capsys, start, *parts) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(start) and "Traceback" not in err, err
+    for part in parts:
+        assert part in err, err
+    return err
+
+
+# -- 1. evaluate and predict name the checkpoint of an unfinished run -------------------------
+
+
+def test_evaluate_and_predict_say_a_diverged_run_is_at_its_kept_epoch(tmp_path, capsys):
+    out = tmp_path / "DV"
+    argv = ["train", "--data", "xor", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "20"]
+    assert cli.main([*argv, *SMALL, "--out", str(out)]) == 3
+    kept = json.loads((out / "summary.json").read_text())["kept_epoch"]
+    assert kept < 20
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 0
+    one_line(capsys, "note: ", str(out), "unfinished", f"epoch {kept} of 20", "(diverged)")
+    assert cli.main(["evaluate", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["checkpoint"] == {
+        "epoch": kept,
+        "epochs": 20,
+        "status": "diverged",
+    }
+    model = load_run(out)
+    facts = (model.epoch, model.epochs, model.status, model.finished)
+    assert facts == (kept, 20, "diverged", False)
+    (tmp_path / "in.csv").write_text("x1,x2\n0,1\n")
+    assert cli.main(["predict", str(out), "--input", str(tmp_path / "in.csv")]) == 0
+    one_line(capsys, "note: ", f"{out} is unfinished: checkpoint of epoch {kept} of 20")
+
+
+def test_an_interrupted_or_running_run_is_named_so_and_a_finished_one_is_not(
+    csv_run, tmp_path, capsys, monkeypatch
+):
+    model = load_run(csv_run)
+    assert (model.epoch, model.epochs, model.status, model.finished) == (3, 3, "finished", True)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(csv_run)]) == 0
+    assert capsys.readouterr().err == ""
+
+    call = record.Recorder.__call__
+
+    def interrupted_after_two(self, line, state):
+        if line["epoch"] == 2:
+            self.stop.append(15)
+        return call(self, line, state)
+
+    monkeypatch.setattr(record.Recorder, "__call__", interrupted_after_two)
+    out = tmp_path / "B"
+    argv = ["train", "--data", str(csv_run.parent / "tr.csv"), *SMALL, "--epochs", "5"]
+    assert cli.main([*argv, "--out", str(out)]) == 143
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 0
+    one_line(capsys, "note: ", "checkpoint of epoch 2 of 5 (interrupted)")
+    assert load_run(out).status == "interrupted"
+    (out / ".lock").write_text(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    assert cli.main(["evaluate", str(out)]) == 0
+    one_line(capsys, "note: ", "checkpoint of epoch 2 of 5 (still running?)")
+
+
+# -- 2. a resume verifies the log it continues ------------------------------------------------
+
+
+@pytest.mark.parametrize("edit", ["value", "other_seed"])
+def test_an_edited_metrics_log_is_refused_on_resume(edit, csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    path = out / "metrics.jsonl"
+    if edit == "value":
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        lines[1]["train_loss"] = 123.0
+        path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    else:
+        other = tmp_path / "other"
+        argv = ["train", "--data", str(csv_run.parent / "tr.csv"), *SMALL, "--epochs", "3"]
+        assert cli.main([*argv, "--seed", "5", "--out", str(other)]) == 0
+        shutil.copy(other / "metrics.jsonl", path)
+    capsys.readouterr()
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "5", "--no-progress"]) == 2
+    one_line(capsys, "error: ", "metrics.jsonl")
+
+
+# -- 3. predict never overwrites a run's own files --------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["config.json", "summary.json", "checkpoint.npz"])
+def test_predict_refuses_to_overwrite_a_file_of_the_run(name, csv_run, tmp_path, capsys):
+    out = copy_run(csv_run, tmp_path)
+    before = (out / name).read_bytes()
+    capsys.readouterr()
+    argv = ["predict", str(out), "--input", str(tmp_path / "pr.csv"), "--output", str(out / name)]
+    assert cli.main(argv) == 2
+    one_line(capsys, "error: ", name)
+    assert (out / name).read_bytes() == before
+    argv[-1] = str(out / "predictions.csv")  # a new name beside the run's files is fine
+    assert cli.main(argv) == 0
+    assert (out / "predictions.csv").read_text().startswith("prediction,")
+
+
+# -- 4. whole-number class labels stay whole numbers ------------------------------------------
+
+
+def test_whole_number_labels_are_predicted_as_written(csv_run, tmp_path, capsys):
+    capsys.readouterr()
+    inputs = str(csv_run.parent / "pr.csv")
+    assert cli.main(["predict", str(csv_run), "--input", inputs]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header == "prediction,p_3,p_7,p_9"
+    assert {row.split(",")[0] for row in rows} <= {"3", "7", "9"}
+    assert cli.main(["predict", str(csv_run), "--input", inputs, "--output",
+                     str(tmp_path / "p.npz")]) == 0  # fmt: skip
+    with np.load(tmp_path / "p.npz") as saved:
+        assert saved["classes"].tolist() == [3, 7, 9]
+        assert set(saved["prediction"].tolist()) <= {3, 7, 9}
+    assert load_run(csv_run).classes == [3, 7, 9]
+
+
+def test_a_run_that_recorded_float_class_names_keeps_them(csv_run, tmp_path, capsys, monkeypatch):
+    """A run trained before labels stayed ints (its classes 3.0, 7.0, 9.0) predicts, evaluates
+    other data, and resumes as before."""
+    with monkeypatch.context() as old:  # the old rule: whole-number labels read as float64
+        old.setattr(csv_fields, "_integers", lambda p, c, labels: np.array(
+            [float(f) for _, f in labels]))  # fmt: skip
+        out = tmp_path / "old"
+        argv = ["train", "--data", str(csv_run.parent / "tr.csv"), *SMALL, "--epochs", "2"]
+        assert cli.main([*argv, "--out", str(out)]) == 0
+        capsys.readouterr()
+        assert cli.main(["predict", str(out), "--input", str(csv_run.parent / "pr.csv")]) == 0
+        before = capsys.readouterr().out
+    assert load_run(out).classes == [3.0, 7.0, 9.0]
+    assert cli.main(["predict", str(out), "--input", str(csv_run.parent / "pr.csv")]) == 0
+    assert capsys.readouterr().out == before
+    assert before.startswith("prediction,p_3.0,p_7.0,p_9.0\n")
+    other = write_csv(tmp_path / "other.csv")
+    assert cli.main(["evaluate", str(out), "--data", str(other), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["train"]["n"] == 60
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "3", "--no-progress"]) == 0
+    assert load_run(out).classes == [3.0, 7.0, 9.0]
