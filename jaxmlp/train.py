@@ -41,6 +41,7 @@ from jaxmlp.numeric import check_int, is_real, store_as
 from jaxmlp.optim import Optimizer, check_state, initial_state
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
+from jaxmlp.stopping import advance, final_params, patience_ran_out
 
 __all__ = ["Diverged", "Result", "TrainConfig", "TrainState", "evaluate", "fit", "make_step"]
 __all__ += ["BACKPROPS", "correct", "gradient_source", "is_classifier", "prepare", "storage_dtype"]
@@ -246,7 +247,7 @@ def fit(
         bad = int(out["bad"])  # the run's first non-finite step, -1: none
         if not keep and bad < 0:  # no one looks between the calls' ends
             history += records
-            state = _advance(state, records[-1], params_, opt_state, config)
+            state = advance(state, records[-1], params_, opt_state, config)
             if second_order.stalled(optimizer, state, history, config.epochs):
                 break
             continue
@@ -256,10 +257,10 @@ def fit(
                 raise Diverged(first + j + 1, bad % data.steps + 1, good, history)
             history.append(record)
             if j == k - 1:  # on the device: the state after the last epoch of the call
-                state = _advance(state, record, params_, opt_state, config)
+                state = advance(state, record, params_, opt_state, config)
             elif keep:
-                state = _advance(state, record, *_epoch_state(states, j), config)
-            if (callback and callback(record, state)) or _patience_ran_out(state, config):
+                state = advance(state, record, *_epoch_state(states, j), config)
+            if (callback and callback(record, state)) or patience_ran_out(state, config):
                 return _finish(state, history, config)
             if second_order.stalled(optimizer, state, history, config.epochs):
                 return _finish(state, history, config)
@@ -362,30 +363,6 @@ def run_key(seed: int, stream=None):
 def _epoch_state(states, j):
     """Epoch ``j``'s ``(params, opt_state)`` from a fused call's stacked states."""
     return jax.tree.map(lambda a: a[j], states)
-
-
-def _advance(state, record, params, opt_state, config):
-    """The state after the epoch of ``record``, and the early-stopping bookkeeping."""
-    state = state._replace(params=params, opt_state=opt_state, epoch=record["epoch"])
-    if config.early_stopping and record["val_loss"] is not None:
-        if record["val_loss"] < state.best_val_loss:
-            best = jax.tree.map(jnp.copy, params)
-            state = state._replace(best_params=best, best_val_loss=record["val_loss"], bad_epochs=0)
-        else:
-            state = state._replace(bad_epochs=state.bad_epochs + 1)
-    return state
-
-
-def _patience_ran_out(state, config) -> bool:
-    return bool(config.early_stopping) and state.bad_epochs >= config.early_stopping
-
-
-def final_params(state: TrainState, config: TrainConfig):
-    """The parameters a run returns at ``state``: the best ones when early stopping restores
-    them, else the latest."""
-    if config.early_stopping and config.restore_best and state.best_params is not None:
-        return state.best_params
-    return state.params
 
 
 def _finish(state, history, config):
