@@ -21,7 +21,7 @@ from jax import lax
 from jaxmlp import backprop as bp
 from jaxmlp import second_order, sharding
 from jaxmlp.optim import HYPERPARAMETERS, Optimizer
-from jaxmlp.step import correct, step_halves, update_if
+from jaxmlp.step import correct, metric_dtype, step_halves, update_if
 
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
 _FLOPS_PER_CALL = 2e8
@@ -177,12 +177,13 @@ def make_epoch(
             "train_loss": epoch_loss(net, m["loss"], weights),
             "train_correct": jnp.sum(m["correct"]),
         }
+        dtype = metric_dtype(params)
         if s is not None:
-            out["train_weight"] = jnp.sum(weights).astype(jnp.float32)
+            out["train_weight"] = jnp.sum(weights).astype(dtype)
         if has_val:
             trace = bp.forward(net, params, x_val)
-            out["val_loss"] = bp.cost_of(net, trace, t_val, s_val).astype(jnp.float32)
-            out["val_correct"] = correct(net, trace.as_[-1], t_val, s_val).astype(jnp.float32)
+            out["val_loss"] = bp.cost_of(net, trace, t_val, s_val).astype(dtype)
+            out["val_correct"] = correct(net, trace.as_[-1], t_val, s_val).astype(dtype)
         return (params, opt_state, stopped, bad), out
 
     return epoch

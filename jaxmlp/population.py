@@ -231,7 +231,7 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> mep.Member:
         opt_state=_initial_states(spec.optimizer, spec.total_steps, params),
         stopped=jnp.zeros(p, bool),
         best_params=jax.tree.map(jnp.copy, params) if config.early_stopping else None,
-        best_val_loss=jnp.full(p, jnp.inf, jnp.float32),
+        best_val_loss=jnp.full(p, jnp.inf, dtype),  # step.metric_dtype, as the losses
         bad_epochs=zeros(),
         stop_epoch=zeros(),
         diverged_epoch=zeros(),
@@ -257,10 +257,11 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
     p, has_val = len(keys), rows is not None or data[2] is not None
     names = mep.member_outputs(has_val)
     rows = rows or (None, None)
-    per_call = mep.member_epochs_per_call(net, n, config.epochs, p, has_val)
+    dtype = carry.best_val_loss.dtype  # the metrics' (step.metric_dtype)
+    per_call = mep.member_epochs_per_call(net, n, config.epochs, p, has_val, dtype)
     # Each call's outputs are copied once, as they are, into their place in one array (no
     # concatenation, no padding) while the next call runs; the names are views of it.
-    history = member_columns((p, config.epochs, len(names)))
+    history = member_columns((p, config.epochs, len(names)), dtype)
     first, done, start = 0, None, time.perf_counter()
     while first < config.epochs:
         epochs = jnp.arange(first, min(first + per_call, config.epochs), dtype=jnp.int32)

@@ -215,6 +215,35 @@ def test_each_member_stops_early_and_restores_its_best_as_fit_does():
     assert np.isnan(pop.history["val_loss"][np.argmin(stopped), max(stopped) - 1])
 
 
+def test_a_float64_member_stops_on_float64_losses_as_its_solo_fit_does():
+    """Regression: a float64 population kept its members' losses (history and best) in float32,
+    so a member whose validation loss fell by 6e-9 of itself every epoch stopped after 4 epochs,
+    as its solo fit did (tests/test_train.py); both train all 20 now."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(20, 2))
+    t = x @ np.array([[1.0], [2.0]]) + 0.1 * rng.normal(size=(20, 1))
+    x_val = rng.normal(size=(10, 2))
+    t_val = x_val @ np.array([[1.0], [2.0]])
+    net = MLP((2, 1), "identity", "identity", "mse")
+    params = [{"w": np.array([[0.9], [1.9]]), "b": np.array([0.0])}]
+    config = TrainConfig(20, "full", dtype="float64", early_stopping=3)
+    sgd, val = Optimizer("sgd", lr=1e-9), {"x_val": x_val, "t_val": t_val}
+    with jax.enable_x64(True):
+        solo = fit(net, x, t, sgd, config, params=params, **val)
+        one = jax.tree.map(lambda a: np.stack([a]), params)
+        pop = fit_population(net, x, t, sgd, config, seeds=[0], params=one, **val)
+    member = pop.member(0)
+    assert pop.members[0]["epochs"] == len(solo.history) == 20
+    assert pop.history["val_loss"].dtype == np.float64
+    # The same decisions; the losses within float64's last bits (the bound, see RTOL).
+    for name in ("train_loss", "val_loss"):
+        got, want = ([r[name] for r in h] for h in (member.history, solo.history))
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+    assert solo.state.best_val_loss == solo.history[-1]["val_loss"]
+    np.testing.assert_allclose(member.state.best_val_loss, solo.state.best_val_loss, rtol=1e-14)
+    assert close(member.params, solo.params, 1e-14)
+
+
 @pytest.mark.slow
 def test_a_diverged_member_is_frozen_and_reported_while_the_others_go_on():
     x, t = regression()
