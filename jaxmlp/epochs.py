@@ -121,6 +121,28 @@ def epoch_loss(net, losses, weights):
     return jnp.sum(w * losses) / jnp.maximum(jnp.sum(w), jnp.finfo(losses.dtype).tiny)
 
 
+def epoch_outputs(net, losses, corrects, weights, weighted: bool) -> dict:
+    """An epoch's training outputs from its steps' ``losses`` and ``corrects (steps,)`` and the
+    rows' ``weights`` (``batches``): ``train_loss`` (``epoch_loss``), ``train_correct`` and,
+    ``weighted``, ``train_weight``, the epoch's total weight (the denominator of its accuracy).
+    The on-device epoch and the streamed one (``stream.streamed_epoch``) both take them here."""
+    out = {"train_loss": epoch_loss(net, losses, weights), "train_correct": jnp.sum(corrects)}
+    if weighted:
+        out["train_weight"] = jnp.sum(weights).astype(losses.dtype)
+    return out
+
+
+def val_outputs(net, params, x_val, t_val, s_val=None) -> dict:
+    """An epoch's validation outputs at ``params``, in ``step.metric_dtype``: ``val_loss`` (the
+    net's reduction over the whole validation set at once, weighted by ``s_val`` or not) and
+    ``val_correct`` (the weight of the correct predictions). Both paths take them here."""
+    trace, dtype = bp.forward(net, params, x_val), metric_dtype(params)
+    return {
+        "val_loss": bp.cost_of(net, trace, t_val, s_val).astype(dtype),
+        "val_correct": correct(net, trace.as_[-1], t_val, s_val).astype(dtype),
+    }
+
+
 def make_epoch(
     net, halves, n: int, batch_size: int, mesh, has_val: bool, drop_last: bool, guard: bool = True
 ):
@@ -129,10 +151,9 @@ def make_epoch(
     weights or None); the run's first non-finite step and every step after it leave the
     parameters as they were, as does ``stopped``. ``bad`` is that step's index in the run,
     ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member costs
-    no bookkeeping per epoch. With weights, ``out["train_weight"]`` is the epoch's total
-    weight (the denominator of its accuracy). Without ``guard`` every step updates and ``bad``
-    notes non-finite losses only, for a caller that finds non-finite gradients in the
-    parameters and then redoes the epochs guarded
+    no bookkeeping per epoch. ``out``: ``epoch_outputs`` and ``val_outputs``. Without
+    ``guard`` every step updates and ``bad`` notes non-finite losses only, for a caller that
+    finds non-finite gradients in the parameters and then redoes the epochs guarded
     (``member_epochs.make_member_epochs``)."""
     grads_and_metrics, update = halves
     steps = steps_per_epoch(n, batch_size, drop_last)
@@ -173,17 +194,9 @@ def make_epoch(
             (params, opt_state, bad),
             (jnp.arange(len(order), dtype=np.int32), order, weights),
         )
-        out = {
-            "train_loss": epoch_loss(net, m["loss"], weights),
-            "train_correct": jnp.sum(m["correct"]),
-        }
-        dtype = metric_dtype(params)
-        if s is not None:
-            out["train_weight"] = jnp.sum(weights).astype(dtype)
+        out = epoch_outputs(net, m["loss"], m["correct"], weights, s is not None)
         if has_val:
-            trace = bp.forward(net, params, x_val)
-            out["val_loss"] = bp.cost_of(net, trace, t_val, s_val).astype(dtype)
-            out["val_correct"] = correct(net, trace.as_[-1], t_val, s_val).astype(dtype)
+            out |= val_outputs(net, params, x_val, t_val, s_val)
         return (params, opt_state, stopped, bad), out
 
     return epoch

@@ -75,12 +75,3 @@ def evaluate_members(net, params, x, t, rows=None) -> dict:
 def _eval_members_batch(net, params, x, t, rows, s):
     one = lambda params, rows, s: _eval_batch(net, params, x[rows], t[rows], s)  # noqa: E731
     return jax.vmap(one)(params, rows, s)
-
-
-def val_outputs(net, params, x_val, t_val, s_val=None) -> dict:
-    """An epoch's validation outputs as the compiled epochs give them (``val_loss``,
-    ``val_correct``: the weight of the correct predictions), from ``evaluate``."""
-    val = evaluate(net, params, x_val, t_val, sample_weight=s_val)
-    seen = x_val.shape[0] if s_val is None else float(np.sum(np.asarray(s_val, np.float64)))
-    hits = (val["accuracy"] or 0.0) * seen
-    return {"val_loss": [val["loss"]], "val_correct": [hits]}

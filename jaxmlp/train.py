@@ -35,7 +35,7 @@ from jaxmlp import epochs as ep
 from jaxmlp import second_order, sharding, stream
 from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, stored
 from jaxmlp.datasets import check_seed
-from jaxmlp.evaluation import evaluate, val_outputs
+from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
 from jaxmlp.numeric import check_int, is_real, store_as
 from jaxmlp.optim import Optimizer, check_state, initial_state
@@ -304,7 +304,7 @@ def _program(net, data: Data, spec, numbers: dict, config, keep: bool):
         params, opt_state, out = stream.streamed_epoch(run, net, params, opt_state, x, t, *args)
         bad = out.pop("bad_step")[0]  # in the epoch; the on-device outputs count in the run
         out["bad"] = first * data.steps + bad if bad >= 0 else -1
-        val = val_outputs(net, params, x_val, t_val, data.s_val) if x_val is not None else {}
+        val = {} if x_val is None else stream.val_outputs(net, params, x_val, t_val, data.s_val)
         return params, opt_state, out | val
 
     return call
