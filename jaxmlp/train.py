@@ -67,7 +67,8 @@ class TrainConfig:
       early_stopping: patience in epochs on the validation loss; None trains all epochs. An
         epoch of lm or newton-cg whose damped step was refused leaves the loss as it was and
         counts as one without a better loss: give those solvers a patience of a few epochs.
-      restore_best: with early stopping, return the parameters of the best validation loss.
+      restore_best: with early stopping, return the parameters of the best validation loss,
+        whatever ends the run (patience, the last epoch, a callback's True).
       devices: data-parallel over this many devices; None: all of them when the batch divides
         over them, else as ``sharding.devices_for`` says (with a warning).
       chunk_steps: stream host data to the device in chunks of this many steps (data too large
@@ -196,7 +197,9 @@ def fit(
       x_val, t_val: a validation set; otherwise ``config.val_fraction`` of the training set.
       state: a ``TrainState`` to resume from (as saved by a callback).
       callback: ``callback(record, state)`` after every epoch with its history record;
-        returning True stops training with the parameters of that epoch. ``state`` is the
+        returning True stops training after that epoch, as running out of patience does:
+        ``result.state`` is that epoch's, and ``result.params`` follow ``restore_best`` at any
+        stop (with early stopping, the best epoch's; else that epoch's). ``state`` is the
         state after that epoch, on the devices; after the last epoch of a compiled call its
         arrays are donated to the next call, so save or copy what you keep during the
         callback.

@@ -331,6 +331,33 @@ def test_without_restore_best_the_last_params_are_returned():
     assert result.history[-1]["val_loss"] > min(r["val_loss"] for r in result.history)
 
 
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_a_callback_stop_returns_the_params_restore_best_says(restore_best):
+    """A callback returning True ends the run as running out of patience does: with early
+    stopping and ``restore_best`` the result's params are the best epoch's (Keras'
+    ``restore_best_weights`` restores at any end), ``result.state`` holds the stopping epoch's.
+    The docstring said "stops training with the parameters of that epoch"."""
+    whole, _ = early_stopping_fit()
+    best = int(np.argmin([r["val_loss"] for r in whole.history]))
+    stop = best + 3  # two epochs past the best: before patience (5) runs out
+    x, t = regression()
+    net = MLP((3, 8, 2), "tanh", "identity", "sse")
+    config = TrainConfig(200, "full", early_stopping=5, restore_best=restore_best)
+    after = []
+
+    def stop_there(record, state):
+        after.append(leaves(state.params))
+        return record["epoch"] == stop
+
+    result = fit(
+        net, x, t, Optimizer("sgd", lr=0.05), config, x_val=x, t_val=0.5 * t, callback=stop_there
+    )
+    assert len(result.history) == stop and result.state.bad_epochs == 2
+    assert_bitwise_equal(result.state.params, after[-1])
+    assert_bitwise_equal(result.params, after[best] if restore_best else after[-1])
+    assert "restore_best" in fit.__doc__.split("callback:")[1].split("progress:")[0]
+
+
 def test_early_stopping_without_validation_data_is_an_error():
     with pytest.raises(ValueError, match="early_stopping=2"):
         common_fit(TrainConfig(epochs=3, early_stopping=2))
