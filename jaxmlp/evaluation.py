@@ -32,7 +32,7 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
     net.check_params(params, finite=True)
     x, t = as_arrays(net, x, t, params[0]["w"].dtype)
     n = x.shape[0]
-    s = None if sample_weight is None else check_sample_weight(sample_weight, n)
+    s = None if sample_weight is None else check_sample_weight(sample_weight, n, x.dtype)
     total, hits = 0.0, 0.0
     for i in range(0, n, batch_size):
         part = slice(i, i + batch_size)
