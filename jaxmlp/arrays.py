@@ -206,6 +206,18 @@ def stored(numbers: dict, dtype) -> dict:
     return stored_
 
 
+def stored_params(net, params, dtype):
+    """``params`` as arrays of ``dtype`` (the run's storage dtype, its master weights), checked:
+    the architecture's shapes, then every value finite once stored (``net.check_params``; a
+    float64 value past float32's range is Inf there). A run from NaN or Inf diverges at its
+    first step, which then blamed the learning rate."""
+    net.check_params(params)
+    with np.errstate(over="ignore"):  # an overflow is the Inf refused below
+        params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
+    net.check_params(params, finite=True)
+    return params
+
+
 def storage_dtype(name: str):
     if name == "float64":
         if not jax.config.jax_enable_x64:

@@ -134,6 +134,8 @@ def fit_population(
     p = len(seeds)
     checks.check_run(config, chunk, params, p)
     dtype = train.storage_dtype(config.dtype)
+    if params is not None:
+        checks.check_params(net, params, dtype, values.get("init_scale"))
     x, t = arrays.as_arrays(net, x, t, dtype)
     if x_val is not None:
         x_val, t_val = arrays.as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
@@ -219,8 +221,7 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> mep.Member:
         )
     else:
         # A copy: the run donates its carry (a whole slice of a jax array is that array).
-        params = jax.tree.map(lambda a: jnp.array(a[pick], dtype), params)
-        net.check_params(jax.tree.map(lambda a: a[0], params))
+        params = jax.tree.map(lambda a: jnp.array(a[pick], dtype), params)  # checked
     if scale is not None:
         s = jnp.asarray(scale, dtype)
         params = jax.tree.map(lambda a: a * s.reshape(-1, *[1] * (a.ndim - 1)), params)

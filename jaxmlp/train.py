@@ -27,13 +27,12 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
 from jaxmlp import epochs as ep
 from jaxmlp import second_order, sharding, stream
-from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, stored
+from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, stored, stored_params
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
@@ -324,7 +323,7 @@ def _start(net, data, spec, config, params, state, weights: str | None):
         state = TrainState(p, opt_state, 0, sample_weight_sha256=weights)
         copy = params is not None
     else:
-        net.check_params(state.params)
+        net.check_params(state.params, finite=True)
         if state.sample_weight_sha256 != weights:
             name = lambda d: "none" if d is None else f"SHA-256 {d[:16]}..."  # noqa: E731
             raise ValueError(
@@ -341,13 +340,13 @@ def _start(net, data, spec, config, params, state, weights: str | None):
 
 
 def initial_params(net, config: TrainConfig, params=None):
-    """The parameters a run of ``config`` starts from: ``params`` (checked, in the storage
-    dtype: the master weights), or ``net.init`` in that dtype on the seed's init stream."""
+    """The parameters a run of ``config`` starts from: ``params`` (``arrays.stored_params``:
+    checked, finite, in the storage dtype: the master weights), or ``net.init`` in that dtype
+    on the seed's init stream."""
     dtype = storage_dtype(config.dtype)
     if params is None:
         return net.init(run_key(config.seed, _INIT_STREAM), dtype)
-    net.check_params(params)
-    return jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
+    return stored_params(net, params, dtype)
 
 
 @functools.lru_cache(maxsize=256)

@@ -374,6 +374,16 @@ def test_rows_that_are_not_two_rectangles_of_rows_are_refused_saying_what_rows_a
     assert str(info.value).startswith(PAIR) == shown.startswith("got")
 
 
+def test_non_finite_initial_params_of_any_member_are_refused_before_any_trains():
+    """Regression: NaN in a member's given parameters (only member 0's were checked, for their
+    shapes) trained it into divergence instead of a ValueError naming it."""
+    params = xor_params(3)
+    params[1]["w"][2, 0, 0] = np.nan
+    config = TrainConfig(epochs=2, batch_size="full")
+    with pytest.raises(ValueError, match=r"member 2: params\[1\]\['w'\] holds NaN or Inf"):
+        fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, seeds=[0, 1, 2], params=params)
+
+
 def test_member_k_is_refused_outside_0_to_p():
     pop = fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), TrainConfig(epochs=1), seeds=[0, 1])
     assert pop.member(np.int64(1)).state.epoch == 1

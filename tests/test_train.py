@@ -660,6 +660,22 @@ def test_mismatched_params_are_an_error():
         common_fit(state=state)
 
 
+def test_non_finite_initial_or_resumed_params_are_a_value_error():
+    """Regression: NaN or Inf in ``fit(params=...)`` (or a float64 value past float32's range,
+    Inf once stored) trained into a ``Diverged ... try a lower learning rate``."""
+    params = PLAIN.init(jax.random.key(0))
+    nan = jax.tree.map(np.array, params)
+    nan[1]["b"][0] = np.nan
+    huge = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+    huge[0]["w"][0, 0] = 1e39
+    for bad, where in ((nan, r"params\[1\]\['b'\]"), (huge, r"params\[0\]\['w'\]")):
+        with pytest.raises(ValueError, match=where + " holds NaN or Inf"):
+            fit(PLAIN, X, T, ADAM, FULL, params=bad)
+    state = TrainState(nan, ADAM.build(20).init(nan))
+    with pytest.raises(ValueError, match=r"params\[1\]\['b'\] holds NaN or Inf"):
+        fit(PLAIN, X, T, ADAM, FULL, state=state)
+
+
 def test_empty_or_misshapen_data_is_an_error():
     with pytest.raises(ValueError, match="empty"):
         fit(NET, np.zeros((0, 4), np.float32), np.zeros((0, 3), np.float32))
