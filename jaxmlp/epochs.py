@@ -110,12 +110,18 @@ def batches(perm_key, n: int, batch_size: int, drop_last: bool, sample_weight=No
 
 
 def epoch_loss(net, losses, weights):
-    """An epoch's ``train_loss`` from its steps' costs ``losses (steps,)``: their mean, or with
-    per-row ``weights (steps, batch)`` and a mean reduction, each step's cost weighted by its
-    total weight: the epoch's weighted mean over its examples. Without sample weights that is
-    scikit-learn's epoch loss (a short batch counts for its examples); with them scikit-learn
-    still counts examples, not weight."""
-    if weights is None or net.reduction == "sum":
+    """An epoch's ``train_loss`` from its steps' costs ``losses (steps,)``, in the net's
+    reduction over the epoch's examples. A sum reduction: their sum, the total of the epoch's
+    (weighted) per-example losses, as ``evaluate`` sums over a data set (a full batch's one
+    step as it was; the mean of the batches' sums was n / batch_size times smaller than the
+    initial loss the CLI's divergence rule compares it with). A mean reduction: their mean,
+    or with per-row ``weights (steps, batch)`` each step's cost weighted by its total weight:
+    the epoch's weighted mean over its examples. Without sample weights that is scikit-learn's
+    epoch loss (a short batch counts for its examples); with them scikit-learn still counts
+    examples, not weight."""
+    if net.reduction == "sum":
+        return jnp.sum(losses)
+    if weights is None:
         return jnp.mean(losses)
     w = jnp.sum(weights, axis=1).astype(losses.dtype)
     return jnp.sum(w * losses) / jnp.maximum(jnp.sum(w), jnp.finfo(losses.dtype).tiny)

@@ -7,7 +7,9 @@ their histories here, so a member's records read like a solo run's. ``train_loss
 ``train_accuracy`` are running values over the epoch's steps, each batch's taken before its
 update (as Keras's and scikit-learn's ``loss_curve_``; with dropout, of the thinned network),
 so they describe the network one update before the epoch's end; ``val_loss`` and
-``val_accuracy`` are those of the network at its end.
+``val_accuracy`` are those of the network at its end. Losses are in the net's reduction over
+the epoch's examples: with ``reduction="sum"`` the epoch's ``train_loss`` is the total over its
+batches (``epochs.epoch_loss``), not a batch's.
 """
 
 import math

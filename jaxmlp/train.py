@@ -219,7 +219,8 @@ def fit(
     train_loss/train_accuracy are running values over its steps, each batch's taken before its
     update (as Keras's and scikit-learn's ``loss_curve_``): the last epoch's describe the
     network one update before ``params`` (``evaluate`` gives theirs; the validation values are
-    of the epoch's end). Raises ``Diverged`` on a non-finite loss or gradient.
+    of the epoch's end). With ``reduction="sum"`` train_loss is the epoch's total over its
+    batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient.
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     callback = show_progress(config.epochs, state.epoch if state else 0, progress, callback)

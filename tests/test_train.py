@@ -246,6 +246,36 @@ def test_modes_take_the_right_number_of_steps_and_learn(batch_size, steps):
     assert losses[-1] < 0.85 * losses[0], losses
 
 
+@pytest.mark.parametrize("batch_size", ["full", 4, 2, 1])
+def test_a_sum_reductions_epoch_loss_is_the_sum_over_its_batches(batch_size):
+    """Regression: with reduction="sum" the epoch's train_loss was the mean of its batches'
+    sums (5 examples of loss 4.5: 11.25 in batches of 4, 7.5 of 2, 22.5 in one), so the CLI's
+    divergence rule, which compares it with the initial loss over the whole training set, was
+    n / batch_size times looser. It is the epoch's total: on the device, streamed, weighted,
+    and in a population; with drop_last, the total over the examples trained on."""
+    x = np.random.default_rng(1).normal(size=(5, 2)).astype(np.float32)
+    t = np.full((5, 1), 3.0, np.float32)
+    net = MLP((2, 1), "identity", "identity", "sse", reduction="sum")
+    params = [{"w": np.zeros((2, 1), np.float32), "b": np.zeros(1, np.float32)}]
+    sgd = Optimizer("sgd", lr=1e-30)  # every example's loss stays 4.5
+
+    def loss(sample_weight=None, **settings):
+        config = TrainConfig(epochs=1, batch_size=batch_size, **settings)
+        result = fit(net, x, t, sgd, config, params=params, sample_weight=sample_weight)
+        return result.history[0]["train_loss"]
+
+    assert evaluate(net, params, x, t)["loss"] == 22.5
+    assert loss() == loss(chunk_steps=1) == 22.5
+    w = np.array([1.0, 2.0, 0.0, 0.5, 1.5])
+    assert loss(w) == pytest.approx(4.5 * w.sum())
+    config = TrainConfig(epochs=1, batch_size=batch_size)
+    stacked = jax.tree.map(lambda a: np.stack([a]), params)
+    pop = fit_population(net, x, t, sgd, config, seeds=[0], params=stacked)
+    assert pop.members[0]["train_loss"] == 22.5
+    if batch_size in (2, 4):
+        assert loss(drop_last=True) == 4.5 * (5 // batch_size * batch_size)
+
+
 @pytest.mark.parametrize("name", FIRST_ORDER)
 def test_every_optimizer_trains(name):
     lr = {"sgd": 1.0, "momentum": 0.2, "nesterov": 0.2, "adagrad": 0.2}.get(name, 0.02)
