@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxmlp import arrays, second_order, sharding, train
+from jaxmlp import arrays, second_order, sharding, stopping, train
 from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
 from jaxmlp import population_checks as checks
@@ -298,6 +298,19 @@ def _copy_outputs(history, out, first: int):
         history[:, first + g * c : first + (g + 1) * c] = group
 
 
+def _warn_non_finite_val(val, ends) -> None:
+    """``stopping.warn_non_finite_val`` for the first member whose validation loss ``val (P,
+    epochs)`` was not finite in an epoch it ran (before ``ends``), naming all such members."""
+    if val is None:
+        return
+    ran = np.arange(val.shape[1]) < np.asarray(ends)[:, None]
+    members = np.flatnonzero((~np.isfinite(val) & ran).any(axis=1)).tolist()
+    if members:
+        k = members[0]
+        records = [{"epoch": e + 1, "val_loss": float(v)} for e, v in enumerate(val[k, : ends[k]])]
+        stopping.warn_non_finite_val(records, f"member {k} (of members {members}): ")
+
+
 def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
     """The chunks' results as one ``Population``, with each member's record."""
     concat = lambda *a: jnp.concatenate(a) if isinstance(a[0], jax.Array) else np.concatenate(a)  # noqa: E731
@@ -316,6 +329,7 @@ def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
     for k in np.flatnonzero(ends < config.epochs):  # NaN after a member's last epoch
         for h in history.values():
             h[k, ends[k] :] = np.nan
+    _warn_non_finite_val(history.get("val_loss"), ends)
     seconds = np.repeat([part[3] for part in parts], counts)
     best = np.asarray(state.best_val_loss)
     classifier = train.is_classifier(net)

@@ -40,7 +40,7 @@ from jaxmlp.numeric import check_int, is_real, store_as
 from jaxmlp.optim import Optimizer, check_state, initial_state
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
-from jaxmlp.stopping import advance, final_params, patience_ran_out
+from jaxmlp.stopping import advance, final_params, patience_ran_out, warn_non_finite_val
 
 __all__ = ["Diverged", "Result", "TrainConfig", "TrainState", "evaluate", "fit", "make_step"]
 __all__ += ["BACKPROPS", "correct", "gradient_source", "is_classifier", "prepare", "storage_dtype"]
@@ -369,6 +369,7 @@ def _epoch_state(states, j):
 
 
 def _finish(state, history, config):
+    warn_non_finite_val(history)
     return Result(final_params(state, config), history, state)
 
 

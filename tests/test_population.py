@@ -16,6 +16,7 @@ import pytest
 from jaxmlp import MLP, Diverged, Optimizer, TrainConfig, fit, fit_population, search
 from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
+from jaxmlp.stopping import NonFiniteValidationLoss
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_T = np.array([[0], [1], [1], [0]], np.float32)
@@ -242,6 +243,28 @@ def test_a_float64_member_stops_on_float64_losses_as_its_solo_fit_does():
     assert solo.state.best_val_loss == solo.history[-1]["val_loss"]
     np.testing.assert_allclose(member.state.best_val_loss, solo.state.best_val_loss, rtol=1e-14)
     assert close(member.params, solo.params, 1e-14)
+
+
+def test_a_member_with_a_non_finite_validation_loss_warns_and_stops_as_its_solo_fit():
+    """A member whose validation loss overflows (inputs of 1e20) runs as its solo fit does
+    (tests/test_train.py: out of patience, no best parameters), and the population warns once,
+    naming it, as the solo fit warns."""
+    x, t = regression(8)
+    x_val = np.r_[np.full((4, 3), 1e20, np.float32), x[:4]]
+    rows = (np.tile(np.arange(8), (2, 1)), np.array([[8, 9, 10, 11], [0, 1, 2, 3]]))
+    data = np.r_[x, x_val], np.r_[t, np.zeros((8, 2), np.float32)]
+    net = MLP((3, 4, 2), "relu", "identity", "mse")
+    config = TrainConfig(epochs=10, batch_size=4, early_stopping=2)
+    sgd = Optimizer("sgd", lr=0.1)
+    with pytest.warns(NonFiniteValidationLoss, match=r"member 0 .*epoch 1 is inf") as seen:
+        pop = fit_population(net, *data, sgd, config, seeds=[0, 0], rows=rows)
+    assert len(seen) == 1
+    assert pop.members[0]["epochs"] == 2 and pop.members[0]["best_val_loss"] is None
+    assert pop.members[1]["epochs"] > 2 and pop.members[1]["best_val_loss"] is not None
+    with pytest.warns(NonFiniteValidationLoss):
+        solo = fit(net, x, t, sgd, config, x_val=x_val[:4], t_val=data[1][8:12])
+    assert_histories_close(pop.member(0).history, solo.history)
+    assert close(pop.member(0).params, solo.params)
 
 
 @pytest.mark.slow

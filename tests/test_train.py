@@ -24,6 +24,7 @@ from jaxmlp import (
 )
 from jaxmlp import epochs as ep
 from jaxmlp.optim import FIRST_ORDER
+from jaxmlp.stopping import NonFiniteValidationLoss
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_T = np.array([[0], [1], [1], [0]], np.float32)
@@ -502,6 +503,30 @@ def test_inner_epochs_divide_the_call_within_the_byte_budget():
 
 
 # -- divergence -----------------------------------------------------------------------------
+
+
+def overflowing_validation_fit(**settings):
+    """Validation inputs of 1e20: the validation loss overflows to Inf every epoch, while
+    training on ``regression()`` is finite."""
+    x, t = regression(8)
+    x_val, t_val = np.full((4, 3), 1e20, np.float32), np.zeros((4, 2), np.float32)
+    net = MLP((3, 4, 2), "relu", "identity", "mse")
+    config = TrainConfig(epochs=10, batch_size=4, **settings)
+    return fit(net, x, t, Optimizer("sgd", lr=0.1), config, x_val=x_val, t_val=t_val)
+
+
+@pytest.mark.parametrize("early_stopping", [2, None])
+def test_a_non_finite_validation_loss_is_a_warning(early_stopping):
+    """Regression: early stopping counted every epoch of an Inf validation loss as no better,
+    stopped after ``patience`` epochs with no best parameters, and said nothing; the CLI stops
+    such a run as diverged (``run.record.divergence``). fit warns, once, naming the epoch; the
+    run is as it was (a validation loss is not a training step: no ``Diverged``)."""
+    with pytest.warns(NonFiniteValidationLoss, match="validation loss of epoch 1 is inf") as seen:
+        result = overflowing_validation_fit(early_stopping=early_stopping)
+    assert len(seen) == 1
+    assert len(result.history) == (early_stopping or 10)
+    assert result.state.best_params is None and result.history[-1]["val_loss"] == np.inf
+    assert_bitwise_equal(result.params, result.state.params)
 
 
 def test_divergence_raises_with_epoch_step_and_the_last_good_params():
