@@ -30,7 +30,7 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
     ``batch_size``: examples per compiled call, an integer >= 1."""
     check_int("batch_size", batch_size, 1)
     net.check_params(params, finite=True)
-    x, t = as_arrays(net, x, t, params[0]["w"].dtype)
+    x, t = as_arrays(net, x, t, params[0]["w"].dtype, needs="evaluate")
     n = x.shape[0]
     s = None if sample_weight is None else check_sample_weight(sample_weight, n, x.dtype)
     total, hits = 0.0, 0.0
@@ -55,7 +55,7 @@ def evaluate_members(net, params, x, t, rows=None) -> dict:
     on a leading axis of P; member k over all of ``x (n, d)``, ``t``, or over its rows
     ``rows[k]`` of them (``rows (P, m)``: a fold's training rows, say). Returns
     ``{"loss": (P,), "accuracy": (P,) or None}`` as float64 arrays (NaN where an output is)."""
-    x, t = as_arrays(net, x, t, params[0]["w"].dtype)
+    x, t = as_arrays(net, x, t, params[0]["w"].dtype, needs="evaluate")
     p, n = params[0]["w"].shape[0], x.shape[0]
     rows = np.broadcast_to(np.arange(n), (p, n)) if rows is None else np.asarray(rows)
     m = rows.shape[1]
