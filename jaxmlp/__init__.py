@@ -21,6 +21,7 @@ from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.population import Population, fit_population
 from jaxmlp.run import Model, load_run, save_run
+from jaxmlp.stopping import NonFiniteValidationLoss
 from jaxmlp.taylor import eps_sweep, taylor_test
 from jaxmlp.train import Diverged, Result, TrainConfig, TrainState, fit, make_step
 
@@ -30,6 +31,7 @@ __all__ = [
     "Diverged",
     "MLP",
     "Model",
+    "NonFiniteValidationLoss",
     "Optimizer",
     "Population",
     "Result",

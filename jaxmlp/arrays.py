@@ -66,7 +66,7 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
         )
     s = None
     if sample_weight is not None:
-        s = check_sample_weight(sample_weight, len(x))
+        s = check_sample_weight(sample_weight, len(x), dtype)
     x, t, x_val, t_val, s, s_val = split(net, x, t, x_val, t_val, config, s)
     if s is not None:
         s, s_val = (None if a is None else jnp.asarray(a, dtype) for a in (s, s_val))
@@ -130,9 +130,11 @@ def split(net, x, t, x_val, t_val, config, s=None):
     return x[train], t[train], x[val], t[val], s_train, s_val
 
 
-def check_sample_weight(sample_weight, n: int) -> np.ndarray:
+def check_sample_weight(sample_weight, n: int, dtype) -> np.ndarray:
     """``sample_weight`` as a float64 NumPy array ``(n,)``; ValueError naming the problem
-    unless it has one finite, non-negative weight per example and they are not all zero."""
+    unless it has one finite, non-negative weight per example, they are not all zero, and
+    ``dtype`` (the run's storage dtype) holds each weight and their total (``outside``): a
+    weight of 1e-39 is 0 in float32, a total of 1e39 overflows a step's."""
     check_unmasked("sample_weight", sample_weight)
     try:
         s = np.asarray(sample_weight, dtype=np.float64)
@@ -143,6 +145,13 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray:
     losses.check_weights(s, n)  # one per example, finite, >= 0
     if not s.any():
         raise ValueError("sample_weight is all zero: at least one example must weigh > 0.")
+    for what, bad in (("holds", outside(s, dtype)), ("sums to", outside(np.sum(s), dtype))):
+        if bad.size:
+            raise ValueError(
+                f"sample_weight {what} {float(bad[0])!r}, outside the range of "
+                f"{dtype_range(dtype)}: rescale the weights (a common factor leaves a mean "
+                "reduction's cost as it is)."
+            )
     return s
 
 
@@ -155,10 +164,12 @@ def sample_weight_sha256(sample_weight) -> str | None:
     return hashlib.sha256(s.tobytes()).hexdigest()
 
 
-def as_arrays(net, x, t, dtype, names=("x", "t")):
+def as_arrays(net, x, t, dtype, names=("x", "t"), needs="training"):
+    """``x``, ``t`` as the net's inputs and targets in ``dtype``; a ValueError naming ``names``
+    for an empty or non-finite one (``needs``: what needs an example, in that message)."""
     x = net.inputs(x, dtype)
     if x.shape[0] == 0:
-        raise ValueError(f"{names[0]} is empty: training needs at least one example.")
+        raise ValueError(f"{names[0]} is empty: {needs} needs at least one example.")
     t = net.targets(t, x.shape[0], dtype)
     for name, finite in zip(names, np.asarray(_finite_each(x, t)), strict=True):  # one sync
         if not finite:
@@ -169,21 +180,44 @@ def as_arrays(net, x, t, dtype, names=("x", "t")):
 _finite_each = jax.jit(finite_each)  # in one compiled call
 
 
+def outside(values, dtype) -> np.ndarray:
+    """The numbers of ``values`` that ``dtype`` cannot hold: not zero, yet rounding there to 0 or
+    a subnormal (which XLA:CPU flushes to 0), or overflowing. The one rule for the numbers a
+    run stores (``stored``) and its sample weights (``check_sample_weight``)."""
+    info, a = np.finfo(dtype), np.abs(np.asarray(values, np.float64))
+    return a[(a != 0) & ((a < info.tiny) | (a > info.max))]
+
+
+def dtype_range(dtype) -> str:
+    """What ``outside`` allows, in words."""
+    info = np.finfo(dtype)
+    return f"{info.dtype} (0, or magnitudes in [{info.tiny:.4g}, {info.max:.4g}])"
+
+
 def stored(numbers: dict, dtype) -> dict:
     """``{name: value or values}`` as NumPy arrays of ``dtype``; a ValueError for a number
-    that is not zero yet rounds there to 0 or a subnormal (which XLA:CPU flushes to 0), or
-    overflows: an lr of 1e-320 trained with lr 0 in float32."""
-    info, stored_ = np.finfo(dtype), {}
+    ``outside`` it: an lr of 1e-320 trained with lr 0 in float32."""
+    stored_ = {}
     for name, value in numbers.items():
-        a = np.abs(np.asarray(value, np.float64))
-        bad = a[(a != 0) & ((a < info.tiny) | (a > info.max))]
+        bad = outside(value, dtype)
         if bad.size:
             raise ValueError(
-                f"{name} = {float(bad[0])!r} is outside the range of {info.dtype} (0, or "
-                f"magnitudes in [{info.tiny:.4g}, {info.max:.4g}])."
+                f"{name} = {float(bad[0])!r} is outside the range of {dtype_range(dtype)}."
             )
         stored_[name] = np.asarray(value, dtype)
     return stored_
+
+
+def stored_params(net, params, dtype):
+    """``params`` as arrays of ``dtype`` (the run's storage dtype, its master weights), checked:
+    the architecture's shapes, then every value finite once stored (``net.check_params``; a
+    float64 value past float32's range is Inf there). A run from NaN or Inf diverges at its
+    first step, which then blamed the learning rate."""
+    net.check_params(params)
+    with np.errstate(over="ignore"):  # an overflow is the Inf refused below
+        params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
+    net.check_params(params, finite=True)
+    return params
 
 
 def storage_dtype(name: str):

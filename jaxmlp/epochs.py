@@ -21,7 +21,7 @@ from jax import lax
 from jaxmlp import backprop as bp
 from jaxmlp import second_order, sharding
 from jaxmlp.optim import DEFAULT_MOMENTUM, HYPERPARAMETERS, Optimizer
-from jaxmlp.step import correct, step_halves, update_if
+from jaxmlp.step import correct, metric_dtype, step_halves, update_if
 
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
 _FLOPS_PER_CALL = 2e8
@@ -110,15 +110,43 @@ def batches(perm_key, n: int, batch_size: int, drop_last: bool, sample_weight=No
 
 
 def epoch_loss(net, losses, weights):
-    """An epoch's ``train_loss`` from its steps' costs ``losses (steps,)``: their mean, or with
-    per-row ``weights (steps, batch)`` and a mean reduction, each step's cost weighted by its
-    total weight: the epoch's weighted mean over its examples. Without sample weights that is
-    scikit-learn's epoch loss (a short batch counts for its examples); with them scikit-learn
-    still counts examples, not weight."""
-    if weights is None or net.reduction == "sum":
+    """An epoch's ``train_loss`` from its steps' costs ``losses (steps,)``, in the net's
+    reduction over the epoch's examples. A sum reduction: their sum, the total of the epoch's
+    (weighted) per-example losses, as ``evaluate`` sums over a data set (a full batch's one
+    step as it was; the mean of the batches' sums was n / batch_size times smaller than the
+    initial loss the CLI's divergence rule compares it with). A mean reduction: their mean,
+    or with per-row ``weights (steps, batch)`` each step's cost weighted by its total weight:
+    the epoch's weighted mean over its examples. Without sample weights that is scikit-learn's
+    epoch loss (a short batch counts for its examples); with them scikit-learn still counts
+    examples, not weight."""
+    if net.reduction == "sum":
+        return jnp.sum(losses)
+    if weights is None:
         return jnp.mean(losses)
     w = jnp.sum(weights, axis=1).astype(losses.dtype)
     return jnp.sum(w * losses) / jnp.maximum(jnp.sum(w), jnp.finfo(losses.dtype).tiny)
+
+
+def epoch_outputs(net, losses, corrects, weights, weighted: bool) -> dict:
+    """An epoch's training outputs from its steps' ``losses`` and ``corrects (steps,)`` and the
+    rows' ``weights`` (``batches``): ``train_loss`` (``epoch_loss``), ``train_correct`` and,
+    ``weighted``, ``train_weight``, the epoch's total weight (the denominator of its accuracy).
+    The on-device epoch and the streamed one (``stream.streamed_epoch``) both take them here."""
+    out = {"train_loss": epoch_loss(net, losses, weights), "train_correct": jnp.sum(corrects)}
+    if weighted:
+        out["train_weight"] = jnp.sum(weights).astype(losses.dtype)
+    return out
+
+
+def val_outputs(net, params, x_val, t_val, s_val=None) -> dict:
+    """An epoch's validation outputs at ``params``, in ``step.metric_dtype``: ``val_loss`` (the
+    net's reduction over the whole validation set at once, weighted by ``s_val`` or not) and
+    ``val_correct`` (the weight of the correct predictions). Both paths take them here."""
+    trace, dtype = bp.forward(net, params, x_val), metric_dtype(params)
+    return {
+        "val_loss": bp.cost_of(net, trace, t_val, s_val).astype(dtype),
+        "val_correct": correct(net, trace.as_[-1], t_val, s_val).astype(dtype),
+    }
 
 
 def make_epoch(
@@ -129,10 +157,9 @@ def make_epoch(
     weights or None); the run's first non-finite step and every step after it leave the
     parameters as they were, as does ``stopped``. ``bad`` is that step's index in the run,
     ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member costs
-    no bookkeeping per epoch. With weights, ``out["train_weight"]`` is the epoch's total
-    weight (the denominator of its accuracy). Without ``guard`` every step updates and ``bad``
-    notes non-finite losses only, for a caller that finds non-finite gradients in the
-    parameters and then redoes the epochs guarded
+    no bookkeeping per epoch. ``out``: ``epoch_outputs`` and ``val_outputs``. Without
+    ``guard`` every step updates and ``bad`` notes non-finite losses only, for a caller that
+    finds non-finite gradients in the parameters and then redoes the epochs guarded
     (``member_epochs.make_member_epochs``)."""
     grads_and_metrics, update = halves
     steps = steps_per_epoch(n, batch_size, drop_last)
@@ -173,16 +200,9 @@ def make_epoch(
             (params, opt_state, bad),
             (jnp.arange(len(order), dtype=np.int32), order, weights),
         )
-        out = {
-            "train_loss": epoch_loss(net, m["loss"], weights),
-            "train_correct": jnp.sum(m["correct"]),
-        }
-        if s is not None:
-            out["train_weight"] = jnp.sum(weights).astype(jnp.float32)
+        out = epoch_outputs(net, m["loss"], m["correct"], weights, s is not None)
         if has_val:
-            trace = bp.forward(net, params, x_val)
-            out["val_loss"] = bp.cost_of(net, trace, t_val, s_val).astype(jnp.float32)
-            out["val_correct"] = correct(net, trace.as_[-1], t_val, s_val).astype(jnp.float32)
+            out |= val_outputs(net, params, x_val, t_val, s_val)
         return (params, opt_state, stopped, bad), out
 
     return epoch

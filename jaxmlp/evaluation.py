@@ -30,9 +30,9 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
     ``batch_size``: examples per compiled call, an integer >= 1."""
     check_int("batch_size", batch_size, 1)
     net.check_params(params, finite=True)
-    x, t = as_arrays(net, x, t, params[0]["w"].dtype)
+    x, t = as_arrays(net, x, t, params[0]["w"].dtype, needs="evaluate")
     n = x.shape[0]
-    s = None if sample_weight is None else check_sample_weight(sample_weight, n)
+    s = None if sample_weight is None else check_sample_weight(sample_weight, n, x.dtype)
     total, hits = 0.0, 0.0
     for i in range(0, n, batch_size):
         part = slice(i, i + batch_size)
@@ -55,7 +55,7 @@ def evaluate_members(net, params, x, t, rows=None) -> dict:
     on a leading axis of P; member k over all of ``x (n, d)``, ``t``, or over its rows
     ``rows[k]`` of them (``rows (P, m)``: a fold's training rows, say). Returns
     ``{"loss": (P,), "accuracy": (P,) or None}`` as float64 arrays (NaN where an output is)."""
-    x, t = as_arrays(net, x, t, params[0]["w"].dtype)
+    x, t = as_arrays(net, x, t, params[0]["w"].dtype, needs="evaluate")
     p, n = params[0]["w"].shape[0], x.shape[0]
     rows = np.broadcast_to(np.arange(n), (p, n)) if rows is None else np.asarray(rows)
     m = rows.shape[1]
@@ -75,12 +75,3 @@ def evaluate_members(net, params, x, t, rows=None) -> dict:
 def _eval_members_batch(net, params, x, t, rows, s):
     one = lambda params, rows, s: _eval_batch(net, params, x[rows], t[rows], s)  # noqa: E731
     return jax.vmap(one)(params, rows, s)
-
-
-def val_outputs(net, params, x_val, t_val, s_val=None) -> dict:
-    """An epoch's validation outputs as the compiled epochs give them (``val_loss``,
-    ``val_correct``: the weight of the correct predictions), from ``evaluate``."""
-    val = evaluate(net, params, x_val, t_val, sample_weight=s_val)
-    seen = x_val.shape[0] if s_val is None else float(np.sum(np.asarray(s_val, np.float64)))
-    hits = (val["accuracy"] or 0.0) * seen
-    return {"val_loss": [val["loss"]], "val_correct": [hits]}

@@ -7,7 +7,9 @@ their histories here, so a member's records read like a solo run's. ``train_loss
 ``train_accuracy`` are running values over the epoch's steps, each batch's taken before its
 update (as Keras's and scikit-learn's ``loss_curve_``; with dropout, of the thinned network),
 so they describe the network one update before the epoch's end; ``val_loss`` and
-``val_accuracy`` are those of the network at its end.
+``val_accuracy`` are those of the network at its end. Losses are in the net's reduction over
+the epoch's examples: with ``reduction="sum"`` the epoch's ``train_loss`` is the total over its
+batches (``epochs.epoch_loss``), not a batch's.
 """
 
 import math
@@ -52,12 +54,14 @@ def floats(values, n=1) -> list:
     return (a / n if n.ndim or n != 1 else a).tolist()
 
 
-def member_columns(shape) -> np.ndarray:
-    """An uninitialised float32 array for a population's history ``(P, epochs, k)``, in memory
+def member_columns(shape, dtype=np.float32) -> np.ndarray:
+    """An uninitialised array of ``dtype`` (the metrics', float64 in a float64 run) for a
+    population's history ``(P, epochs, k)``, in memory
     the kernel maps page by page. NumPy asks for transparent huge pages on large arrays, and a
     kernel that compacts memory for them (``defrag=madvise``) stalled the first write into the
     40 MB of 1000 XOR members x 5000 epochs for 0.05-0.45 s in 4 of 10 runs (up to 2x the
     whole population's time; experiments/BENCHMARKS.md). An anonymous ``mmap`` is not so
     advised; its pages fault in as the calls' outputs arrive."""
     n = math.prod(shape)
-    return np.frombuffer(mmap.mmap(-1, max(4 * n, 1)), np.float32, n).reshape(shape)
+    dtype = np.dtype(dtype)
+    return np.frombuffer(mmap.mmap(-1, max(dtype.itemsize * n, 1)), dtype, n).reshape(shape)

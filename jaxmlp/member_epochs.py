@@ -126,7 +126,7 @@ def make_member_epochs(
                 return guarded(m, *args, es)
             return lax.cond(frozen(m), lambda m: guarded(m, *args, es), fast_then_check, m)
 
-        c = inner_epochs(len(epochs), member_epoch_outputs(has_val))
+        c = inner_epochs(len(epochs), member_epoch_outputs(has_val, m.best_val_loss.dtype))
         m, out = lax.scan(some, m, epochs.reshape(-1, c))
         # Divergence is bookkept once per call, not per epoch: ``bad`` holds its step.
         diverged = m.bad >= 0
@@ -163,16 +163,18 @@ def member_outputs(has_val: bool) -> tuple:
     return ("train_loss", "train_correct", "val_loss", "val_correct")[: 4 if has_val else 2]
 
 
-def member_epoch_outputs(has_val: bool) -> jax.ShapeDtypeStruct:
-    """One member's outputs of one epoch."""
-    return jax.ShapeDtypeStruct((len(member_outputs(has_val)),), jnp.float32)
+def member_epoch_outputs(has_val: bool, dtype=jnp.float32) -> jax.ShapeDtypeStruct:
+    """One member's outputs of one epoch, in the run's ``step.metric_dtype``."""
+    return jax.ShapeDtypeStruct((len(member_outputs(has_val)),), dtype)
 
 
-def member_epochs_per_call(net, n: int, epochs: int, members: int, has_val: bool) -> int:
+def member_epochs_per_call(
+    net, n: int, epochs: int, members: int, has_val: bool, dtype=jnp.float32
+) -> int:
     """``epochs_per_call`` for a population, a multiple of its few epochs at a time
     (``make_member_epochs``) when it is more than them and the run takes more than one call:
     no call of a prime number of epochs runs them one by one."""
-    outputs = member_epoch_outputs(has_val)
+    outputs = member_epoch_outputs(has_val, dtype)
     k = epochs_per_call(net, n, epochs, tree_bytes(outputs) * members, members)
     few = few_epochs(outputs)
     return k if k == epochs or k < few or inner_epochs(k, outputs) == k else k - k % few

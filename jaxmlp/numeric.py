@@ -7,8 +7,8 @@ Every module that checks a numeric setting (optimizers, train configs, populatio
 and Taylor checks, the run folder) asks these; none spells the rule again. (Named ``numeric``,
 not ``numbers``: a module of the standard library's name would shadow it.)
 
->>> is_real(0.5), is_real(True), is_real("0.5"), is_real(float("nan"))
-(True, False, False, False)
+>>> is_real(0.5), is_real(True), is_real("0.5"), is_real(float("nan")), is_real(np.array(2.0))
+(True, False, False, False, True)
 >>> check_int("epochs", 0, 1)
 Traceback (most recent call last):
 ValueError: epochs must be an integer >= 1, got 0.
@@ -21,7 +21,13 @@ import numpy as np
 
 
 def is_real(value) -> bool:
-    """A finite real number (not a bool, NaN or infinity)."""
+    """A finite real number (not a bool, NaN or infinity); a 0-d NumPy or JAX array of an
+    integer or floating dtype is its number (``jnp.float32(0.1)`` is such an array), which
+    ``store_as`` then keeps as Python's."""
+    if getattr(value, "shape", None) == () and getattr(value, "dtype", None) is not None:
+        if np.dtype(value.dtype).kind not in ("i", "u", "f"):
+            return False
+        value = value.item()
     return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxmlp import arrays, second_order, sharding, train
+from jaxmlp import arrays, second_order, sharding, stopping, train
 from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
 from jaxmlp import population_checks as checks
@@ -134,6 +134,8 @@ def fit_population(
     p = len(seeds)
     checks.check_run(config, chunk, params, p)
     dtype = train.storage_dtype(config.dtype)
+    if params is not None:
+        checks.check_params(net, params, dtype, values.get("init_scale"))
     x, t = arrays.as_arrays(net, x, t, dtype)
     if x_val is not None:
         x_val, t_val = arrays.as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
@@ -219,8 +221,7 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> mep.Member:
         )
     else:
         # A copy: the run donates its carry (a whole slice of a jax array is that array).
-        params = jax.tree.map(lambda a: jnp.array(a[pick], dtype), params)
-        net.check_params(jax.tree.map(lambda a: a[0], params))
+        params = jax.tree.map(lambda a: jnp.array(a[pick], dtype), params)  # checked
     if scale is not None:
         s = jnp.asarray(scale, dtype)
         params = jax.tree.map(lambda a: a * s.reshape(-1, *[1] * (a.ndim - 1)), params)
@@ -231,7 +232,7 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> mep.Member:
         opt_state=_initial_states(spec.optimizer, spec.total_steps, params),
         stopped=jnp.zeros(p, bool),
         best_params=jax.tree.map(jnp.copy, params) if config.early_stopping else None,
-        best_val_loss=jnp.full(p, jnp.inf, jnp.float32),
+        best_val_loss=jnp.full(p, jnp.inf, dtype),  # step.metric_dtype, as the losses
         bad_epochs=zeros(),
         stop_epoch=zeros(),
         diverged_epoch=zeros(),
@@ -257,10 +258,11 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
     p, has_val = len(keys), rows is not None or data[2] is not None
     names = mep.member_outputs(has_val)
     rows = rows or (None, None)
-    per_call = mep.member_epochs_per_call(net, n, config.epochs, p, has_val)
+    dtype = carry.best_val_loss.dtype  # the metrics' (step.metric_dtype)
+    per_call = mep.member_epochs_per_call(net, n, config.epochs, p, has_val, dtype)
     # Each call's outputs are copied once, as they are, into their place in one array (no
     # concatenation, no padding) while the next call runs; the names are views of it.
-    history = member_columns((p, config.epochs, len(names)))
+    history = member_columns((p, config.epochs, len(names)), dtype)
     first, done, start = 0, None, time.perf_counter()
     while first < config.epochs:
         epochs = jnp.arange(first, min(first + per_call, config.epochs), dtype=jnp.int32)
@@ -296,6 +298,19 @@ def _copy_outputs(history, out, first: int):
         history[:, first + g * c : first + (g + 1) * c] = group
 
 
+def _warn_non_finite_val(val, ends) -> None:
+    """``stopping.warn_non_finite_val`` for the first member whose validation loss ``val (P,
+    epochs)`` was not finite in an epoch it ran (before ``ends``), naming all such members."""
+    if val is None:
+        return
+    ran = np.arange(val.shape[1]) < np.asarray(ends)[:, None]
+    members = np.flatnonzero((~np.isfinite(val) & ran).any(axis=1)).tolist()
+    if members:
+        k = members[0]
+        records = [{"epoch": e + 1, "val_loss": float(v)} for e, v in enumerate(val[k, : ends[k]])]
+        stopping.warn_non_finite_val(records, f"member {k} (of members {members}): ")
+
+
 def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
     """The chunks' results as one ``Population``, with each member's record."""
     concat = lambda *a: jnp.concatenate(a) if isinstance(a[0], jax.Array) else np.concatenate(a)  # noqa: E731
@@ -314,6 +329,7 @@ def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
     for k in np.flatnonzero(ends < config.epochs):  # NaN after a member's last epoch
         for h in history.values():
             h[k, ends[k] :] = np.nan
+    _warn_non_finite_val(history.get("val_loss"), ends)
     seconds = np.repeat([part[3] for part in parts], counts)
     best = np.asarray(state.best_val_loss)
     classifier = train.is_classifier(net)

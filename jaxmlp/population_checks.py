@@ -9,10 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.arrays import storage_dtype, stored
+from jaxmlp.arrays import storage_dtype, stored, stored_params
 from jaxmlp.datasets import check_seed
 from jaxmlp.numeric import check_int, check_unmasked, is_real
 from jaxmlp.optim import HYPERPARAMETERS
+from jaxmlp.step import all_finite
 
 SETTINGS = (*HYPERPARAMETERS, "init_scale")
 
@@ -36,6 +37,26 @@ def check_run(config, chunk, params, p: int) -> None:
     axes = None if params is None else sorted({np.shape(a)[:1] for a in jax.tree.leaves(params)})
     if axes not in (None, [(p,)]):  # more would be left out, fewer a jax error
         raise ValueError(f"params must be stacked on a leading axis of P={p}, got {axes}.")
+
+
+def check_params(net, params, dtype, scale=None) -> None:
+    """The members' given ``params`` (stacked, ``check_run``), before any member trains: the
+    architecture's shapes, and every member's values finite in ``dtype`` (times its
+    ``init_scale``), as ``fit`` checks its own (``arrays.stored_params``); a ValueError naming
+    the first member that is not."""
+    member = lambda tree, k: jax.tree.map(lambda a: a[k], tree)  # noqa: E731
+    net.check_params(member(params, 0))
+    with np.errstate(over="ignore"):  # an overflow is the Inf refused below
+        params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
+    if scale is not None:
+        s = jnp.asarray(scale, dtype)
+        params = jax.tree.map(lambda a: a * s.reshape(-1, *[1] * (a.ndim - 1)), params)
+    finite = np.asarray(jax.vmap(all_finite)(params))
+    for k in np.flatnonzero(~finite)[:1]:
+        try:
+            stored_params(net, member(params, k), dtype)
+        except ValueError as error:
+            raise ValueError(f"member {k}: {error}") from None
 
 
 def is_list(v) -> bool:

@@ -83,7 +83,8 @@ def make_step(
 
 def step_halves(net, tx, backprop: str, dtype: str):
     """The step as ``grads_and_metrics(params, x, t, key, sample_weight) -> (grads, metrics)``
-    (metrics: ``loss``, ``correct``, ``grad_norm`` and ``finite``, see ``finite``) and
+    (metrics: ``loss``, ``correct``, ``grad_norm`` in ``metric_dtype``, and ``finite``, see
+    ``finite``) and
     ``update(grads, opt_state, params, x, t) -> (params, opt_state)`` (the batch: for a
     curvature solver), so the fused loops can skip the update of a non-finite step
     (``update_if``)."""
@@ -91,15 +92,15 @@ def step_halves(net, tx, backprop: str, dtype: str):
     compute = jnp.bfloat16 if dtype == "bfloat16" else None
 
     def grads_and_metrics(params, x, t, key=None, sample_weight=None):
-        p = params
+        p, dtype = params, metric_dtype(params)
         if compute is not None:  # bfloat16 compute, float32 master weights (and weights)
             p, x, t = jax.tree.map(lambda a: a.astype(compute), (params, x, t))
         cost, y, grads = grads_of(p, x, t, key, sample_weight)
         grads = jax.tree.map(lambda g, w: g.astype(w.dtype), grads, params)
         metrics = {
-            "loss": cost.astype(jnp.float32),
-            "correct": correct(net, y, t, sample_weight).astype(jnp.float32),
-            "grad_norm": optax.tree.norm(grads).astype(jnp.float32),
+            "loss": cost.astype(dtype),
+            "correct": correct(net, y, t, sample_weight).astype(dtype),
+            "grad_norm": optax.tree.norm(grads).astype(dtype),
         }
         metrics["finite"] = finite(metrics["loss"], grads)
         return grads, metrics
@@ -113,6 +114,14 @@ def step_halves(net, tx, backprop: str, dtype: str):
         return optax.apply_updates(params, updates), opt_state
 
     return grads_and_metrics, update
+
+
+def metric_dtype(params):
+    """The dtype of a run's metrics (losses, counts of correct predictions, weights): that of its
+    master weights, float64 in a float64 run, float32 otherwise (bfloat16 computes on float32
+    masters). Early stopping compares the validation losses as they are: a float64 run's rounded
+    to float32 would count an improvement below float32's resolution (6e-8) as none."""
+    return jax.tree.leaves(params)[0].dtype
 
 
 def finite(loss, grads):

@@ -2,8 +2,10 @@
 ``chunk_steps`` steps (``TrainConfig.chunk_steps``), for data larger than the device's memory.
 
 Each chunk is one compiled scan over batches already gathered on the host, in the same order and
-with the same dropout keys as the on-device epoch (``jaxmlp.epochs``), so a streamed run equals
-an on-device one.
+with the same dropout keys as the on-device epoch (``jaxmlp.epochs``), and its history by the
+same compiled rules (``epochs.epoch_outputs``, ``epochs.val_outputs``), so a streamed run equals
+an on-device one, history included. Its validation set is on the device, as the on-device
+run's, and evaluated at once.
 """
 
 import functools
@@ -13,8 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxmlp import epochs as ep
 from jaxmlp import sharding
-from jaxmlp.epochs import StepSpec, batches, epoch_loss
+from jaxmlp.epochs import StepSpec, batches
 from jaxmlp.step import update_if
 
 
@@ -55,7 +58,7 @@ def streamed_epoch(
 ):
     """One epoch over host arrays ``x``, ``t`` (weights ``s`` or None), ``chunk_steps`` steps
     per transfer, in the on-device epoch's ``batches``; outputs as one fused epoch's (lists of
-    one)."""
+    one, by its ``epochs.epoch_outputs``)."""
     n = x.shape[0]
     perm_key, drop_key = jax.random.split(jax.random.fold_in(key, epoch))
     order, weights = jax.device_get(batches(perm_key, n, batch_size, drop_last, s))
@@ -75,11 +78,17 @@ def streamed_epoch(
             return params, opt_state, bad
         losses.append(np.asarray(out["loss"]))
         corrects.append(np.asarray(out["correct"]))
-    if weights is None:
-        train_loss = np.concatenate(losses).mean()
-    else:
-        train_loss = np.asarray(epoch_loss(net, jnp.asarray(np.concatenate(losses)), weights))
-    out = {"train_loss": [train_loss], "train_correct": [np.concatenate(corrects).sum()]}
-    if s is not None:
-        out["train_weight"] = [np.float32(np.sum(weights))]
+    args = (np.concatenate(losses), np.concatenate(corrects), weights, s is not None)
+    out = {name: [v] for name, v in _epoch_outputs(net, *args).items()}
     return params, opt_state, out | {"bad_step": [-1]}
+
+
+def val_outputs(net, params, x_val, t_val, s_val=None) -> dict:
+    """The epoch's validation outputs, as lists of one: the on-device epoch's
+    (``epochs.val_outputs``), the whole validation set at once."""
+    return {name: [v] for name, v in _val_outputs(net, params, x_val, t_val, s_val).items()}
+
+
+# The on-device epoch's rules for its outputs, compiled: the same operations give the same bits.
+_epoch_outputs = jax.jit(ep.epoch_outputs, static_argnums=(0, 4))
+_val_outputs = jax.jit(ep.val_outputs, static_argnums=0)

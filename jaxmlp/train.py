@@ -27,20 +27,20 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
 from jaxmlp import epochs as ep
 from jaxmlp import second_order, sharding, stream
-from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, stored
+from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, stored, stored_params
 from jaxmlp.datasets import check_seed
-from jaxmlp.evaluation import evaluate, val_outputs
+from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
 from jaxmlp.numeric import check_int, is_real, store_as
 from jaxmlp.optim import Optimizer, check_state, initial_state
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
+from jaxmlp.stopping import advance, final_params, patience_ran_out, warn_non_finite_val
 
 __all__ = ["Diverged", "Result", "TrainConfig", "TrainState", "evaluate", "fit", "make_step"]
 __all__ += ["BACKPROPS", "correct", "gradient_source", "is_classifier", "prepare", "storage_dtype"]
@@ -66,7 +66,8 @@ class TrainConfig:
       early_stopping: patience in epochs on the validation loss; None trains all epochs. An
         epoch of lm or newton-cg whose damped step was refused leaves the loss as it was and
         counts as one without a better loss: give those solvers a patience of a few epochs.
-      restore_best: with early stopping, return the parameters of the best validation loss.
+      restore_best: with early stopping, return the parameters of the best validation loss,
+        whatever ends the run (patience, the last epoch, a callback's True).
       devices: data-parallel over this many devices; None: all of them when the batch divides
         over them, else as ``sharding.devices_for`` says (with a warning).
       chunk_steps: stream host data to the device in chunks of this many steps (data too large
@@ -195,7 +196,9 @@ def fit(
       x_val, t_val: a validation set; otherwise ``config.val_fraction`` of the training set.
       state: a ``TrainState`` to resume from (as saved by a callback).
       callback: ``callback(record, state)`` after every epoch with its history record;
-        returning True stops training with the parameters of that epoch. ``state`` is the
+        returning True stops training after that epoch, as running out of patience does:
+        ``result.state`` is that epoch's, and ``result.params`` follow ``restore_best`` at any
+        stop (with early stopping, the best epoch's; else that epoch's). ``state`` is the
         state after that epoch, on the devices; after the last epoch of a compiled call its
         arrays are donated to the next call, so save or copy what you keep during the
         callback.
@@ -216,7 +219,8 @@ def fit(
     train_loss/train_accuracy are running values over its steps, each batch's taken before its
     update (as Keras's and scikit-learn's ``loss_curve_``): the last epoch's describe the
     network one update before ``params`` (``evaluate`` gives theirs; the validation values are
-    of the epoch's end). Raises ``Diverged`` on a non-finite loss or gradient.
+    of the epoch's end). With ``reduction="sum"`` train_loss is the epoch's total over its
+    batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient.
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     callback = show_progress(config.epochs, state.epoch if state else 0, progress, callback)
@@ -246,7 +250,7 @@ def fit(
         bad = int(out["bad"])  # the run's first non-finite step, -1: none
         if not keep and bad < 0:  # no one looks between the calls' ends
             history += records
-            state = _advance(state, records[-1], params_, opt_state, config)
+            state = advance(state, records[-1], params_, opt_state, config)
             if second_order.stalled(optimizer, state, history, config.epochs):
                 break
             continue
@@ -256,10 +260,10 @@ def fit(
                 raise Diverged(first + j + 1, bad % data.steps + 1, good, history)
             history.append(record)
             if j == k - 1:  # on the device: the state after the last epoch of the call
-                state = _advance(state, record, params_, opt_state, config)
+                state = advance(state, record, params_, opt_state, config)
             elif keep:
-                state = _advance(state, record, *_epoch_state(states, j), config)
-            if (callback and callback(record, state)) or _patience_ran_out(state, config):
+                state = advance(state, record, *_epoch_state(states, j), config)
+            if (callback and callback(record, state)) or patience_ran_out(state, config):
                 return _finish(state, history, config)
             if second_order.stalled(optimizer, state, history, config.epochs):
                 return _finish(state, history, config)
@@ -303,7 +307,7 @@ def _program(net, data: Data, spec, numbers: dict, config, keep: bool):
         params, opt_state, out = stream.streamed_epoch(run, net, params, opt_state, x, t, *args)
         bad = out.pop("bad_step")[0]  # in the epoch; the on-device outputs count in the run
         out["bad"] = first * data.steps + bad if bad >= 0 else -1
-        val = val_outputs(net, params, x_val, t_val, data.s_val) if x_val is not None else {}
+        val = {} if x_val is None else stream.val_outputs(net, params, x_val, t_val, data.s_val)
         return params, opt_state, out | val
 
     return call
@@ -320,7 +324,7 @@ def _start(net, data, spec, config, params, state, weights: str | None):
         state = TrainState(p, opt_state, 0, sample_weight_sha256=weights)
         copy = params is not None
     else:
-        net.check_params(state.params)
+        net.check_params(state.params, finite=True)
         if state.sample_weight_sha256 != weights:
             name = lambda d: "none" if d is None else f"SHA-256 {d[:16]}..."  # noqa: E731
             raise ValueError(
@@ -337,13 +341,13 @@ def _start(net, data, spec, config, params, state, weights: str | None):
 
 
 def initial_params(net, config: TrainConfig, params=None):
-    """The parameters a run of ``config`` starts from: ``params`` (checked, in the storage
-    dtype: the master weights), or ``net.init`` in that dtype on the seed's init stream."""
+    """The parameters a run of ``config`` starts from: ``params`` (``arrays.stored_params``:
+    checked, finite, in the storage dtype: the master weights), or ``net.init`` in that dtype
+    on the seed's init stream."""
     dtype = storage_dtype(config.dtype)
     if params is None:
         return net.init(run_key(config.seed, _INIT_STREAM), dtype)
-    net.check_params(params)
-    return jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
+    return stored_params(net, params, dtype)
 
 
 @functools.lru_cache(maxsize=256)
@@ -364,31 +368,8 @@ def _epoch_state(states, j):
     return jax.tree.map(lambda a: a[j], states)
 
 
-def _advance(state, record, params, opt_state, config):
-    """The state after the epoch of ``record``, and the early-stopping bookkeeping."""
-    state = state._replace(params=params, opt_state=opt_state, epoch=record["epoch"])
-    if config.early_stopping and record["val_loss"] is not None:
-        if record["val_loss"] < state.best_val_loss:
-            best = jax.tree.map(jnp.copy, params)
-            state = state._replace(best_params=best, best_val_loss=record["val_loss"], bad_epochs=0)
-        else:
-            state = state._replace(bad_epochs=state.bad_epochs + 1)
-    return state
-
-
-def _patience_ran_out(state, config) -> bool:
-    return bool(config.early_stopping) and state.bad_epochs >= config.early_stopping
-
-
-def final_params(state: TrainState, config: TrainConfig):
-    """The parameters a run returns at ``state``: the best ones when early stopping restores
-    them, else the latest."""
-    if config.early_stopping and config.restore_best and state.best_params is not None:
-        return state.best_params
-    return state.params
-
-
 def _finish(state, history, config):
+    warn_non_finite_val(history)
     return Result(final_params(state, config), history, state)
 
 

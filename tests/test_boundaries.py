@@ -247,6 +247,24 @@ def test_numpy_numbers_are_stored_as_python_numbers(tmp_path):
     json.dumps(config.__dict__)
 
 
+def test_numbers_given_as_0_d_jax_or_numpy_arrays_are_taken_as_python_numbers():
+    """Regression: ``Optimizer(lr=jnp.float32(0.1))`` was refused: "lr must be a finite number
+    > 0, got Array(0.1, dtype=float32)". A 0-d array of a real dtype is its number."""
+    opt = Optimizer("momentum", lr=jnp.float32(0.1), momentum=np.array(0.5), clip_norm=jnp.array(2))
+    assert (type(opt.lr), opt.lr) == (float, float(np.float32(0.1)))
+    assert (opt.momentum, opt.clip_norm) == (0.5, 2.0)
+    assert type(TrainConfig(val_fraction=jnp.float32(0.25)).val_fraction) is float
+    for bad in (jnp.float32(-0.1), jnp.ones(2), jnp.array(True)):
+        with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+            Optimizer(lr=bad)
+
+
+def test_evaluate_of_no_examples_names_evaluation_not_training():
+    """Regression: ``evaluate`` of an empty set said "training needs at least one example"."""
+    with pytest.raises(ValueError, match="x is empty: evaluate needs at least one example"):
+        evaluate(NET, NET.init(jax.random.key(0)), np.ones((0, 2), np.float32), T[:0])
+
+
 def test_evaluate_refuses_non_finite_parameters():
     params = NET.init(jax.random.key(0))
     params[1]["w"] = params[1]["w"].at[0, 0].set(jnp.nan)

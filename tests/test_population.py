@@ -16,6 +16,7 @@ import pytest
 from jaxmlp import MLP, Diverged, Optimizer, TrainConfig, fit, fit_population, search
 from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
+from jaxmlp.stopping import NonFiniteValidationLoss
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_T = np.array([[0], [1], [1], [0]], np.float32)
@@ -215,6 +216,57 @@ def test_each_member_stops_early_and_restores_its_best_as_fit_does():
     assert np.isnan(pop.history["val_loss"][np.argmin(stopped), max(stopped) - 1])
 
 
+def test_a_float64_member_stops_on_float64_losses_as_its_solo_fit_does():
+    """Regression: a float64 population kept its members' losses (history and best) in float32,
+    so a member whose validation loss fell by 6e-9 of itself every epoch stopped after 4 epochs,
+    as its solo fit did (tests/test_train.py); both train all 20 now."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(20, 2))
+    t = x @ np.array([[1.0], [2.0]]) + 0.1 * rng.normal(size=(20, 1))
+    x_val = rng.normal(size=(10, 2))
+    t_val = x_val @ np.array([[1.0], [2.0]])
+    net = MLP((2, 1), "identity", "identity", "mse")
+    params = [{"w": np.array([[0.9], [1.9]]), "b": np.array([0.0])}]
+    config = TrainConfig(20, "full", dtype="float64", early_stopping=3)
+    sgd, val = Optimizer("sgd", lr=1e-9), {"x_val": x_val, "t_val": t_val}
+    with jax.enable_x64(True):
+        solo = fit(net, x, t, sgd, config, params=params, **val)
+        one = jax.tree.map(lambda a: np.stack([a]), params)
+        pop = fit_population(net, x, t, sgd, config, seeds=[0], params=one, **val)
+    member = pop.member(0)
+    assert pop.members[0]["epochs"] == len(solo.history) == 20
+    assert pop.history["val_loss"].dtype == np.float64
+    # The same decisions; the losses within float64's last bits (the bound, see RTOL).
+    for name in ("train_loss", "val_loss"):
+        got, want = ([r[name] for r in h] for h in (member.history, solo.history))
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+    assert solo.state.best_val_loss == solo.history[-1]["val_loss"]
+    np.testing.assert_allclose(member.state.best_val_loss, solo.state.best_val_loss, rtol=1e-14)
+    assert close(member.params, solo.params, 1e-14)
+
+
+def test_a_member_with_a_non_finite_validation_loss_warns_and_stops_as_its_solo_fit():
+    """A member whose validation loss overflows (inputs of 1e20) runs as its solo fit does
+    (tests/test_train.py: out of patience, no best parameters), and the population warns once,
+    naming it, as the solo fit warns."""
+    x, t = regression(8)
+    x_val = np.r_[np.full((4, 3), 1e20, np.float32), x[:4]]
+    rows = (np.tile(np.arange(8), (2, 1)), np.array([[8, 9, 10, 11], [0, 1, 2, 3]]))
+    data = np.r_[x, x_val], np.r_[t, np.zeros((8, 2), np.float32)]
+    net = MLP((3, 4, 2), "relu", "identity", "mse")
+    config = TrainConfig(epochs=10, batch_size=4, early_stopping=2)
+    sgd = Optimizer("sgd", lr=0.1)
+    with pytest.warns(NonFiniteValidationLoss, match=r"member 0 .*epoch 1 is inf") as seen:
+        pop = fit_population(net, *data, sgd, config, seeds=[0, 0], rows=rows)
+    assert len(seen) == 1
+    assert pop.members[0]["epochs"] == 2 and pop.members[0]["best_val_loss"] is None
+    assert pop.members[1]["epochs"] > 2 and pop.members[1]["best_val_loss"] is not None
+    with pytest.warns(NonFiniteValidationLoss):
+        solo = fit(net, x, t, sgd, config, x_val=x_val[:4], t_val=data[1][8:12])
+    assert_histories_close(pop.member(0).history, solo.history)
+    assert close(pop.member(0).params, solo.params)
+
+
 @pytest.mark.slow
 def test_a_diverged_member_is_frozen_and_reported_while_the_others_go_on():
     x, t = regression()
@@ -343,6 +395,16 @@ def test_rows_that_are_not_two_rectangles_of_rows_are_refused_saying_what_rows_a
         fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, seeds=[0, 1], rows=rows)
     assert shown in str(info.value)
     assert str(info.value).startswith(PAIR) == shown.startswith("got")
+
+
+def test_non_finite_initial_params_of_any_member_are_refused_before_any_trains():
+    """Regression: NaN in a member's given parameters (only member 0's were checked, for their
+    shapes) trained it into divergence instead of a ValueError naming it."""
+    params = xor_params(3)
+    params[1]["w"][2, 0, 0] = np.nan
+    config = TrainConfig(epochs=2, batch_size="full")
+    with pytest.raises(ValueError, match=r"member 2: params\[1\]\['w'\] holds NaN or Inf"):
+        fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, seeds=[0, 1, 2], params=params)
 
 
 def test_member_k_is_refused_outside_0_to_p():

@@ -228,6 +228,34 @@ def test_bad_sample_weights_are_a_value_error_naming_the_problem(s, named):
         fit(NET, x, t, ADAM, TrainConfig(epochs=1), sample_weight=s)
 
 
+@pytest.mark.parametrize(
+    "s",
+    [np.full(21, 1e-39), np.r_[np.ones(20), 1e-40], np.full(21, 1e-46), np.full(21, 1e38),
+     np.r_[np.ones(20), 1e39]],
+    ids=["subnormal", "one-subnormal", "zero-in-float32", "total-overflows", "overflows"],
+)  # fmt: skip
+def test_weights_outside_the_storage_dtypes_range_are_refused_naming_it(s):
+    """Regression: weights were checked in float64, then stored in float32: ~1e-39 flushed to
+    0 (nothing trained, a loss of 0.0, accuracy NaN, no error), 1e38 overflowed the batch's
+    total (a Diverged "try a lower learning rate"). evaluate's weights likewise."""
+    x, t = data(21)
+    shown = r"sample_weight.*float32.*\[1\.175e-38, 3\.403e\+38\].*rescale"
+    with pytest.raises(ValueError, match=shown):
+        fit(NET, x, t, ADAM, TrainConfig(epochs=1), sample_weight=s)
+    with pytest.raises(ValueError, match=shown):
+        evaluate(NET, NET.init(jax.random.key(0)), x, t, sample_weight=s)
+
+
+def test_weights_in_the_range_of_a_float64_run_train_it():
+    """The range is the run's storage dtype's: float64 takes weights of 1e-39."""
+    x, t = data(21)
+    with jax.enable_x64(True):
+        config = TrainConfig(epochs=1, batch_size=8, dtype="float64")
+        params = jax.tree.map(lambda a: np.asarray(a, np.float64), NET.init(jax.random.key(0)))
+        result = fit(NET, x, t, ADAM, config, params=params, sample_weight=np.full(21, 1e-39))
+        assert gap(result.params, params) > 1e-3 and result.history[0]["train_loss"] > 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("drop_last", [False, True])
 def test_population_members_with_a_short_last_batch_equal_their_solo_fits(drop_last):

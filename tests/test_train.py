@@ -24,6 +24,7 @@ from jaxmlp import (
 )
 from jaxmlp import epochs as ep
 from jaxmlp.optim import FIRST_ORDER
+from jaxmlp.stopping import NonFiniteValidationLoss
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_T = np.array([[0], [1], [1], [0]], np.float32)
@@ -179,7 +180,30 @@ def test_streaming_equals_training_on_the_device():
     streamed = common_fit(TrainConfig(epochs=20, batch_size=8, chunk_steps=1))
     on_device = common_fit()
     assert_bitwise_equal(streamed.params, on_device.params)
-    np.testing.assert_allclose(train_losses(streamed), train_losses(on_device), rtol=1e-6)
+    assert train_losses(streamed) == train_losses(on_device)
+
+
+def without_timing(history):
+    return [{k: v for k, v in r.items() if k not in ("seconds", "fused")} for r in history]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_streamed_history_equals_the_on_device_one_bit_for_bit(weighted):
+    """Regression: the streamed history took its epoch's mean loss in NumPy, its weight in NumPy
+    and its validation loss from ``evaluate`` (float64 sums): last bits off the on-device
+    history's (train_loss 0.8318766951560974 against 0.8318767547607422). A short last batch,
+    a validation set (weighted too, by val_fraction's split) and accuracies."""
+    x, t = blobs(n=45, seed=4)
+    kwargs = {"sample_weight": np.arange(45) % 3 + 0.5} if weighted else {}
+    val = {"val_fraction": 0.2} if weighted else {}
+    if not weighted:
+        kwargs |= {"x_val": X, "t_val": T}
+    histories = [
+        fit(NET, x, t, ADAM, TrainConfig(epochs=3, batch_size=8, chunk_steps=c, **val), **kwargs)
+        for c in (None, 2)
+    ]
+    assert histories[0].history[0]["val_accuracy"] is not None
+    assert without_timing(histories[0].history) == without_timing(histories[1].history)
 
 
 def test_streaming_keeps_a_training_set_larger_than_its_budget_on_the_host(monkeypatch):
@@ -221,6 +245,36 @@ def test_modes_take_the_right_number_of_steps_and_learn(batch_size, steps):
     assert counts == {20 * steps}
     losses = train_losses(result)
     assert losses[-1] < 0.85 * losses[0], losses
+
+
+@pytest.mark.parametrize("batch_size", ["full", 4, 2, 1])
+def test_a_sum_reductions_epoch_loss_is_the_sum_over_its_batches(batch_size):
+    """Regression: with reduction="sum" the epoch's train_loss was the mean of its batches'
+    sums (5 examples of loss 4.5: 11.25 in batches of 4, 7.5 of 2, 22.5 in one), so the CLI's
+    divergence rule, which compares it with the initial loss over the whole training set, was
+    n / batch_size times looser. It is the epoch's total: on the device, streamed, weighted,
+    and in a population; with drop_last, the total over the examples trained on."""
+    x = np.random.default_rng(1).normal(size=(5, 2)).astype(np.float32)
+    t = np.full((5, 1), 3.0, np.float32)
+    net = MLP((2, 1), "identity", "identity", "sse", reduction="sum")
+    params = [{"w": np.zeros((2, 1), np.float32), "b": np.zeros(1, np.float32)}]
+    sgd = Optimizer("sgd", lr=1e-30)  # every example's loss stays 4.5
+
+    def loss(sample_weight=None, **settings):
+        config = TrainConfig(epochs=1, batch_size=batch_size, **settings)
+        result = fit(net, x, t, sgd, config, params=params, sample_weight=sample_weight)
+        return result.history[0]["train_loss"]
+
+    assert evaluate(net, params, x, t)["loss"] == 22.5
+    assert loss() == loss(chunk_steps=1) == 22.5
+    w = np.array([1.0, 2.0, 0.0, 0.5, 1.5])
+    assert loss(w) == pytest.approx(4.5 * w.sum())
+    config = TrainConfig(epochs=1, batch_size=batch_size)
+    stacked = jax.tree.map(lambda a: np.stack([a]), params)
+    pop = fit_population(net, x, t, sgd, config, seeds=[0], params=stacked)
+    assert pop.members[0]["train_loss"] == 22.5
+    if batch_size in (2, 4):
+        assert loss(drop_last=True) == 4.5 * (5 // batch_size * batch_size)
 
 
 @pytest.mark.parametrize("name", FIRST_ORDER)
@@ -306,6 +360,33 @@ def test_without_restore_best_the_last_params_are_returned():
     result, after = early_stopping_fit(restore_best=False)
     assert_bitwise_equal(result.params, after[-1])
     assert result.history[-1]["val_loss"] > min(r["val_loss"] for r in result.history)
+
+
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_a_callback_stop_returns_the_params_restore_best_says(restore_best):
+    """A callback returning True ends the run as running out of patience does: with early
+    stopping and ``restore_best`` the result's params are the best epoch's (Keras'
+    ``restore_best_weights`` restores at any end), ``result.state`` holds the stopping epoch's.
+    The docstring said "stops training with the parameters of that epoch"."""
+    whole, _ = early_stopping_fit()
+    best = int(np.argmin([r["val_loss"] for r in whole.history]))
+    stop = best + 3  # two epochs past the best: before patience (5) runs out
+    x, t = regression()
+    net = MLP((3, 8, 2), "tanh", "identity", "sse")
+    config = TrainConfig(200, "full", early_stopping=5, restore_best=restore_best)
+    after = []
+
+    def stop_there(record, state):
+        after.append(leaves(state.params))
+        return record["epoch"] == stop
+
+    result = fit(
+        net, x, t, Optimizer("sgd", lr=0.05), config, x_val=x, t_val=0.5 * t, callback=stop_there
+    )
+    assert len(result.history) == stop and result.state.bad_epochs == 2
+    assert_bitwise_equal(result.state.params, after[-1])
+    assert_bitwise_equal(result.params, after[best] if restore_best else after[-1])
+    assert "restore_best" in fit.__doc__.split("callback:")[1].split("progress:")[0]
 
 
 def test_early_stopping_without_validation_data_is_an_error():
@@ -424,6 +505,30 @@ def test_inner_epochs_divide_the_call_within_the_byte_budget():
 # -- divergence -----------------------------------------------------------------------------
 
 
+def overflowing_validation_fit(**settings):
+    """Validation inputs of 1e20: the validation loss overflows to Inf every epoch, while
+    training on ``regression()`` is finite."""
+    x, t = regression(8)
+    x_val, t_val = np.full((4, 3), 1e20, np.float32), np.zeros((4, 2), np.float32)
+    net = MLP((3, 4, 2), "relu", "identity", "mse")
+    config = TrainConfig(epochs=10, batch_size=4, **settings)
+    return fit(net, x, t, Optimizer("sgd", lr=0.1), config, x_val=x_val, t_val=t_val)
+
+
+@pytest.mark.parametrize("early_stopping", [2, None])
+def test_a_non_finite_validation_loss_is_a_warning(early_stopping):
+    """Regression: early stopping counted every epoch of an Inf validation loss as no better,
+    stopped after ``patience`` epochs with no best parameters, and said nothing; the CLI stops
+    such a run as diverged (``run.record.divergence``). fit warns, once, naming the epoch; the
+    run is as it was (a validation loss is not a training step: no ``Diverged``)."""
+    with pytest.warns(NonFiniteValidationLoss, match="validation loss of epoch 1 is inf") as seen:
+        result = overflowing_validation_fit(early_stopping=early_stopping)
+    assert len(seen) == 1
+    assert len(result.history) == (early_stopping or 10)
+    assert result.state.best_params is None and result.history[-1]["val_loss"] == np.inf
+    assert_bitwise_equal(result.params, result.state.params)
+
+
 def test_divergence_raises_with_epoch_step_and_the_last_good_params():
     x, t = regression()
     net = MLP((3, 8, 2), "relu", "identity", "sse", reduction="sum")
@@ -513,6 +618,37 @@ def test_float64_trains_in_float64():
     assert train_losses(f64)[-1] < 0.7 * train_losses(f64)[0]
 
 
+def slow_line_fit(chunk_steps=None):
+    """A float64 line fit whose validation loss falls by ~1.3e-10 (6e-9 of itself) every epoch:
+    steps below float32's resolution (6e-8), above float64's."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(20, 2))
+    t = x @ np.array([[1.0], [2.0]]) + 0.1 * rng.normal(size=(20, 1))
+    x_val = rng.normal(size=(10, 2))
+    t_val = x_val @ np.array([[1.0], [2.0]])
+    net = MLP((2, 1), "identity", "identity", "mse")
+    params = [{"w": np.array([[0.9], [1.9]]), "b": np.array([0.0])}]
+    config = TrainConfig(20, "full", dtype="float64", early_stopping=3, chunk_steps=chunk_steps)
+    return fit(
+        net, x, t, Optimizer("sgd", lr=1e-9), config, params=params, x_val=x_val, t_val=t_val
+    )
+
+
+def test_float64_early_stopping_sees_float64_improvements_on_the_device_and_streamed():
+    """Regression: the on-device history rounded a float64 run's losses to float32, so early
+    stopping saw no improvement, stopped after 4 of 20 epochs and restored epoch 1, while the
+    streamed run (its validation loss in float64) trained all 20."""
+    with jax.enable_x64(True):
+        on_device, streamed = slow_line_fit(), slow_line_fit(chunk_steps=1)
+    for result in (on_device, streamed):
+        val = [r["val_loss"] for r in result.history]
+        assert len(val) == 20 and all(b < a for a, b in zip(val, val[1:]))
+        assert result.state.best_val_loss == val[-1] and result.state.bad_epochs == 0
+        assert all(a.dtype == np.float64 for a in leaves(result.params))
+    assert on_device.history[-1]["val_loss"] == streamed.history[-1]["val_loss"]
+    assert_bitwise_equal(on_device.params, streamed.params)
+
+
 def test_float64_without_x64_is_an_error():
     with pytest.raises(ValueError, match="jax_enable_x64"):
         common_fit(TrainConfig(dtype="float64"))
@@ -577,6 +713,22 @@ def test_mismatched_params_are_an_error():
     state = TrainState(wrong, ADAM.build(1).init(wrong))
     with pytest.raises(ValueError, match=r"params\[0\].*\(4, 8\)"):
         common_fit(state=state)
+
+
+def test_non_finite_initial_or_resumed_params_are_a_value_error():
+    """Regression: NaN or Inf in ``fit(params=...)`` (or a float64 value past float32's range,
+    Inf once stored) trained into a ``Diverged ... try a lower learning rate``."""
+    params = PLAIN.init(jax.random.key(0))
+    nan = jax.tree.map(np.array, params)
+    nan[1]["b"][0] = np.nan
+    huge = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+    huge[0]["w"][0, 0] = 1e39
+    for bad, where in ((nan, r"params\[1\]\['b'\]"), (huge, r"params\[0\]\['w'\]")):
+        with pytest.raises(ValueError, match=where + " holds NaN or Inf"):
+            fit(PLAIN, X, T, ADAM, FULL, params=bad)
+    state = TrainState(nan, ADAM.build(20).init(nan))
+    with pytest.raises(ValueError, match=r"params\[1\]\['b'\] holds NaN or Inf"):
+        fit(PLAIN, X, T, ADAM, FULL, state=state)
 
 
 def test_empty_or_misshapen_data_is_an_error():

@@ -28,6 +28,7 @@ from jaxmlp.evaluation import evaluate
 from jaxmlp.progress import Progress
 from jaxmlp.run import data, folder
 from jaxmlp.run.settings import Run
+from jaxmlp.stopping import patience_ran_out
 
 SAVE_SHARE = 0.1  # at most this share of a run's time goes to regular checkpoints
 EXPLOSION = 1e4  # a training loss this many times the initial loss: diverged
@@ -157,8 +158,7 @@ def divergence(record: dict, initial_loss: float | None) -> str | None:
 
 def finished(state, config) -> bool:
     """Whether the run of ``config`` is over at ``state``: all epochs, or patience ran out."""
-    patience_out = bool(config.early_stopping) and state.bad_epochs >= config.early_stopping
-    return state.epoch >= config.epochs or patience_out
+    return state.epoch >= config.epochs or patience_ran_out(state, config)
 
 
 @contextlib.contextmanager

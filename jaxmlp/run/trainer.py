@@ -7,6 +7,7 @@ import pathlib
 import shlex
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from jaxmlp.run.settings import (
     merge,
     precision,
 )
+from jaxmlp.stopping import NonFiniteValidationLoss
 from jaxmlp.train import Diverged, TrainState
 
 
@@ -209,7 +211,9 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dic
     with (
         record.Recorder(run, saver, history, progress, facts["initial_loss"]) as recorder,
         record.signals(recorder.stop, handle_signals),
+        warnings.catch_warnings(),  # the divergence rule reports a non-finite val loss itself
     ):
+        warnings.simplefilter("ignore", NonFiniteValidationLoss)
         if not on_disk:
             recorder.save(state)  # epoch 0: a run always has a checkpoint
         try:

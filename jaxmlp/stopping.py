@@ -1,0 +1,66 @@
+"""Early stopping and restore-best, the one rule of ``fit`` (and of a population's members,
+``member_epochs``, which apply it per member inside the compiled scan): an epoch whose
+validation loss is below the best so far is the new best, any other counts against the
+patience; once ``early_stopping`` epochs in a row were no better the run stops, and with
+``restore_best`` it returns the best epoch's parameters, whatever ended the run. A validation loss
+that is not finite is no better than any, with a warning (``warn_non_finite_val``)."""
+
+import math
+import warnings
+
+import jax
+import jax.numpy as jnp
+
+
+def advance(state, record, params, opt_state, config):
+    """The state after the epoch of ``record``, and the early-stopping bookkeeping."""
+    state = state._replace(params=params, opt_state=opt_state, epoch=record["epoch"])
+    if config.early_stopping and record["val_loss"] is not None:
+        if record["val_loss"] < state.best_val_loss:
+            best = jax.tree.map(jnp.copy, params)
+            state = state._replace(best_params=best, best_val_loss=record["val_loss"], bad_epochs=0)
+        else:
+            state = state._replace(bad_epochs=state.bad_epochs + 1)
+    return state
+
+
+def patience_ran_out(state, config) -> bool:
+    """Whether ``config.early_stopping`` epochs in a row were no better than the best."""
+    return bool(config.early_stopping) and state.bad_epochs >= config.early_stopping
+
+
+def final_params(state, config):
+    """The parameters a run returns at ``state``: the best ones when early stopping restores
+    them, else the latest."""
+    if config.early_stopping and config.restore_best and state.best_params is not None:
+        return state.best_params
+    return state.params
+
+
+class NonFiniteValidationLoss(RuntimeWarning):
+    """An epoch's validation loss is not finite (``warn_non_finite_val``)."""
+
+
+def warn_non_finite_val(history, who: str = "") -> None:
+    """The rule for a validation loss that is not finite (Inf or NaN, say of validation inputs
+    that overflow, or of parameters on their way to diverging): no better than any, so early
+    stopping counts the epoch against its patience and restores no parameters while no epoch's
+    loss was finite. It is not a training step's, so no ``Diverged``: ``fit`` and
+    ``fit_population`` (per member: a member runs as its solo fit) warn, once, naming the first
+    such epoch of ``history`` (its records). ``jaxmlp train`` stops such a run as diverged
+    (``run.record.divergence``) and reports it itself."""
+    if not history or history[0]["val_loss"] is None:
+        return
+    for record in history:
+        value = record["val_loss"]
+        if not math.isfinite(value):
+            warnings.warn(
+                f"{who}the validation loss of epoch {record['epoch']} is {float(value)!r}: not "
+                "finite, no better than any (early stopping counts it against its patience and "
+                "restores no parameters while none was finite; jaxmlp train stops such a run as "
+                "diverged). Look for extreme values in the validation inputs, or lower the "
+                "learning rate.",
+                NonFiniteValidationLoss,
+                stacklevel=4,
+            )
+            return
