@@ -8,6 +8,7 @@ exit 3, keeps its last finite checkpoint and prints a retry command that works; 
 at random moments resume to the uninterrupted run's bits.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -198,6 +199,29 @@ def test_a_held_folder_is_refused_and_released_after_the_run(tmp_path, capsys):
     assert contents(out) == {}  # released: the lock file is gone
     assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 0
     assert not (out / folder.LOCK).exists()
+
+
+def test_two_runs_without_out_started_in_one_second_take_two_folders(tmp_path, capsys, monkeypatch):
+    """The default name was the first free one when picked, and the folder made and locked
+    only after the initial loss compiled: two runs of one second picked one name, and the
+    second exited 2 with "the run folder is in use by pid ..., pick another --out" (no --out
+    was given). Another run takes the name between the naming and the first write here."""
+    monkeypatch.chdir(tmp_path)
+    initial, other = run.trainer._initial, contextlib.ExitStack()
+
+    def meanwhile(run_):
+        result = initial(run_)
+        run_.out.mkdir(parents=True)  # another process, started in the same second
+        other.enter_context(folder.lock(run_.out))
+        return result
+
+    monkeypatch.setattr(run.trainer, "_initial", meanwhile)
+    with other:
+        assert cli.main(["train", *XOR, "--epochs", "2"]) == 0, capsys.readouterr().err
+        taken, ours = sorted((tmp_path / "runs").iterdir(), key=lambda p: len(p.name))
+        assert ours.name == taken.name + "-2"
+        assert contents(taken) == {folder.LOCK: contents(taken)[folder.LOCK]}
+        assert (ours / "summary.json").is_file() and not (ours / folder.LOCK).exists()
 
 
 # -- refused commands change nothing -------------------------------------------------------------

@@ -6,6 +6,7 @@ XOR 2-3-1 with a few seeds and a few hundred epochs: each program compiles once 
 the sweeps below use chunks of one size.
 """
 
+import contextlib
 import csv
 import json
 import os
@@ -351,6 +352,31 @@ def test_a_sweep_holds_its_folder(two_sweeps, tmp_path, capsys):
         out.mkdir(exist_ok=True)
         with folder.lock(out):
             assert "in use by" in fails(["sweep", *argv, "--out", str(out)], capsys)
+
+
+def test_two_sweeps_without_out_started_in_one_second_take_two_folders(
+    tmp_path, capsys, monkeypatch
+):
+    """As two trains (tests/test_runfolder.py): the default folder was made only after the
+    plan, so two sweeps of one second shared a name and the second exited 2 "in use by"."""
+    from jaxmlp.run import sweeper
+
+    monkeypatch.chdir(tmp_path)
+    plan, other = sweeper._plan, contextlib.ExitStack()
+
+    def meanwhile(given, saved, out, held):
+        result = plan(given, saved, out, held)
+        out.mkdir(parents=True)  # another process, started in the same second
+        other.enter_context(folder.lock(out))
+        return result
+
+    monkeypatch.setattr(sweeper, "_plan", meanwhile)
+    with other:
+        assert cli.main(["sweep", *SMALL]) == 0, capsys.readouterr().err
+        taken, ours = sorted((tmp_path / "runs").iterdir(), key=lambda p: len(p.name))
+        assert ours.name == taken.name + "-2"
+        assert [p.name for p in taken.iterdir()] == [folder.LOCK]
+        assert (ours / "summary.json").is_file() and not (ours / folder.LOCK).exists()
 
 
 def test_an_empty_out_and_a_changed_folds_name_the_problem(

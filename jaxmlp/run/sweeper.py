@@ -103,7 +103,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
     if unknown:
         raise ValueError(f"Unknown settings {unknown}; known: {sorted(DEFAULTS | SWEEP_DEFAULTS)}.")
     started = time.perf_counter()
-    out = folder.out_folder(out, given, resume)
+    named, out = out is not None, folder.out_folder(out, given, resume)
     with contextlib.ExitStack() as held:
         if resume:
             held.enter_context(folder.lock(out))
@@ -115,7 +115,8 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             )
         run, grid, members = _plan(given, saved, out, held)
         if not resume:  # one process writes the folder; made after every check has passed
-            out.mkdir(parents=True, exist_ok=True)
+            out = folder.claim(out, given, named)
+            run = run._replace(out=out)
             held.enter_context(folder.lock(out))
             folder.out_folder(out, given, resume)  # a sweep another process began meanwhile
         run_id = saved["run_id"] if saved else folder.run_id(run)  # a resumed one may be older

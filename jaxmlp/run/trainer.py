@@ -60,7 +60,7 @@ def train(
         given = given | {"init_from": str(pathlib.Path(given["init_from"]).resolve())}
     warn = warn or (lambda line: print(line, file=sys.stderr))
     started = time.perf_counter()
-    out = folder.out_folder(out, given, resume)
+    named, out = out is not None, folder.out_folder(out, given, resume)
     with contextlib.ExitStack() as held:
         if resume:
             held.enter_context(folder.lock(out))
@@ -89,7 +89,8 @@ def train(
         else:
             state, facts = _initial(run)
             if saved is None:
-                out.mkdir(parents=True, exist_ok=True)
+                out = folder.claim(out, given, named)
+                run = run._replace(out=out)
                 held.enter_context(folder.lock(out))
                 folder.out_folder(out, given, resume)  # a run another process began meanwhile
             else:
