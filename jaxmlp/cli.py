@@ -13,7 +13,7 @@ import sys
 
 import jaxmlp
 from jaxmlp import cli_flags as flags
-from jaxmlp import run
+from jaxmlp import interrupt, run
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
@@ -198,16 +198,20 @@ def main(argv=None) -> int:
             return EXIT_USAGE
         if args.command in ("train", "evaluate", "predict"):
             run.cache.enable(not args.no_compile_cache)
+        if args.command in ("train", "sweep"):
+            interrupt.check()  # they act on a later signal at their own safe points
+        else:
+            interrupt.raising()
         return args.run(args) or 0
     except (ValueError, TypeError, OSError, KeyError) as error:
         if debug:
             raise
         return _fail(error)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         if debug:
             raise
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return interrupt.status(error)
 
 
 def _fail(error: BaseException) -> int:
@@ -263,10 +267,7 @@ def _sweep(args) -> int:
             hint = "the finished chunks are saved; continue with: jaxmlp sweep --out "
             hint += f"{stop.out} --resume"
         print(f"interrupted: {hint}", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return stop.status
     return 0
 
 

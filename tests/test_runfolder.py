@@ -224,6 +224,59 @@ def test_two_runs_without_out_started_in_one_second_take_two_folders(tmp_path, c
         assert (ours / "summary.json").is_file() and not (ours / folder.LOCK).exists()
 
 
+# Runs `python -m jaxmlp` (the command's entry) in a process of its own after arming ARM:
+# "gc" sends SIGINT from inside a garbage-collector callback while the run computes its
+# initial loss (as JAX's _xla_gc_callback met Ctrl-C), "import" sends it while jax is imported.
+ENTRY = """
+import gc, os, runpy, signal, sys
+def kill():
+    os.kill(os.getpid(), signal.SIGINT)
+    sum(range(1000))  # bytecodes: Python runs the handler here
+if os.environ["ARM"] == "gc":
+    from jaxmlp.run import trainer
+    real = trainer._initial
+    def initial(run):
+        def callback(phase, info):
+            if phase == "start":
+                gc.callbacks.remove(callback)
+                kill()
+        gc.callbacks.append(callback)
+        gc.collect()
+        return real(run)
+    trainer._initial = initial
+else:
+    class Finder:
+        def find_spec(self, name, path=None, target=None):
+            if name == "jax":
+                sys.meta_path.remove(self)
+                kill()
+    sys.meta_path.insert(0, Finder())
+sys.argv = ["jaxmlp", *sys.argv[1:]]
+runpy.run_module("jaxmlp", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("arm", ["gc", "import"])
+def test_ctrl_c_early_in_a_run_stops_it_with_exit_130_and_one_line(arm, tmp_path, env):
+    """gc: the KeyboardInterrupt raised inside JAX's garbage-collector callback was dropped
+    ("Exception ignored in: <function _xla_gc_callback ...> KeyboardInterrupt") and the run went
+    on to exit 0. import: Ctrl-C while jax was imported printed a traceback (jaxmlp/__init__
+    imported everything before the command could handle it)."""
+    out = tmp_path / "run"
+    argv = ["-c", ENTRY, "train", *XOR, "--epochs", "3000", "--out", out]
+    process = subprocess.run(
+        [sys.executable, *map(str, argv)], capture_output=True, text=True, env=env | {"ARM": arm},
+        timeout=300,
+    )  # fmt: skip
+    assert process.returncode == 130, process.stderr
+    assert process.stderr.count("\n") == 1 and "Traceback" not in process.stderr, process.stderr
+    if arm == "gc":  # the first epoch's checkpoint is saved: it resumes
+        assert process.stderr.startswith("interrupted at epoch 0/3000: checkpoint saved;")
+        assert saved_epoch(out) == 0 and not (out / folder.LOCK).exists()
+    else:
+        assert process.stderr == "error: interrupted\n" and not out.exists()
+
+
 # -- refused commands change nothing -------------------------------------------------------------
 
 

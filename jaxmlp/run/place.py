@@ -18,9 +18,10 @@ from jaxmlp.run.settings import DEFAULTS
 
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.jsonl")
 LOCK = ".lock"
-# The temporary files of checkpoint.write_atomic for the run's own files (and nothing else).
-TEMPORARY = re.compile(r"\.(config\.json|checkpoint\.npz|metrics\.jsonl|summary\.json|\w+\.png)"
-                       r"\.\w{8}\.tmp")  # fmt: skip
+# The temporary files of checkpoint.write_atomic for the files of a run or a sweep (and nothing
+# else): a sweep's members.jsonl, members.csv and, in chunks/, NNNNN.npz.
+TEMPORARY = re.compile(r"\.(config\.json|checkpoint\.npz|metrics\.jsonl|summary\.json|\w+\.png"
+                       r"|members\.jsonl|members\.csv|\d{5}\.npz)\.\w{8}\.tmp")  # fmt: skip
 STAMP, STAMP_LENGTH = "%Y%m%d-%H%M%S", 15  # the time in a default name
 NAMES = 1000  # runs/<time>-<data>, then -2 .. -999: the names of one second's runs
 CROWDED = f"runs: {NAMES - 1} runs of this data began this second; pass --out DIR."
@@ -119,10 +120,11 @@ def _read_text(path) -> str:
 
 
 def remove_temporaries(out: pathlib.Path) -> list[str]:
-    """Delete the temporary files a killed save left in ``out`` (call it holding ``lock``:
-    then no save is under way); returns their names."""
-    stale = sorted(p.name for p in out.iterdir() if TEMPORARY.fullmatch(p.name))
-    for name in stale:
+    """Delete the temporary files a killed save left in ``out`` and a sweep's ``out/chunks``
+    (call it holding ``lock``: then no save is under way); returns their paths from ``out``."""
+    places = [p for p in (out, out / "chunks") if p.is_dir()]
+    stale = sorted(p for place in places for p in place.iterdir() if TEMPORARY.fullmatch(p.name))
+    for path in stale:
         with contextlib.suppress(FileNotFoundError):
-            (out / name).unlink()
-    return stale
+            path.unlink()
+    return [str(p.relative_to(out)) for p in stale]

@@ -214,7 +214,7 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dic
         if not on_disk:
             recorder.save(state)  # epoch 0: a run always has a checkpoint
         try:
-            if record.finished(state, config):
+            if record.finished(state, config) or recorder.stop:  # stop: a signal came before
                 final = _train_module.final_params(state, config)
             else:
                 result = fit(
