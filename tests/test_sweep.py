@@ -430,3 +430,66 @@ def test_ctrl_c_names_the_folder_to_resume_or_says_nothing_was_saved(tmp_path, c
     monkeypatch.setattr(sweeper, "_fit_chunk", interrupted_at(1))
     assert cli.main(["sweep", *SMALL, "--out", "first"]) == 130
     assert capsys.readouterr().err == "interrupted: no chunk had finished: nothing was saved\n"
+
+
+def test_an_interrupt_while_the_report_is_written_names_the_resume_which_writes_it(
+    tmp_path, capsys, monkeypatch
+):
+    """The report was written outside the interrupt's handling: Ctrl-C there said only
+    "interrupted" (no way on), and no summary.json was left."""
+    from jaxmlp.run import sweeper
+
+    out, write = tmp_path / "s", sweeper.sweep_report.write
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweeper.sweep_report, "write", interrupted)
+    assert cli.main(["sweep", *SMALL, "--out", str(out)]) == 130
+    hint = f"the finished chunks are saved; continue with: jaxmlp sweep --out {out} --resume"
+    assert capsys.readouterr().err == f"interrupted: {hint}\n"
+    monkeypatch.setattr(sweeper.sweep_report, "write", write)
+    assert main_output(["sweep", "--out", str(out), "--resume"])[0] == 0
+    assert strict((out / "summary.json").read_text())["status"] == "finished"
+
+
+# `python -m jaxmlp sweep ...` sending itself SIGTERM as its second (last) chunk begins.
+TERM = """
+import os, runpy, signal, sys
+from jaxmlp.run import sweeper
+real, calls = sweeper._fit_chunk, []
+def fit_chunk(*args):
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real(*args)
+sweeper._fit_chunk = fit_chunk
+sys.argv = ["jaxmlp", *sys.argv[1:]]
+runpy.run_module("jaxmlp", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_sigterm_stops_a_sweep_as_it_stops_a_run(tmp_path):
+    """A sweep had no SIGTERM handler: it died by the signal (status -15) with its .lock left,
+    where train saves and exits 143."""
+    out = tmp_path / "s"
+    argv = [sys.executable, "-c", TERM, "sweep", *SMALL, "--out", str(out)]
+    process = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    hint = f"the finished chunks are saved; continue with: jaxmlp sweep --out {out} --resume"
+    assert (process.returncode, process.stderr) == (143, f"interrupted: {hint}\n")
+    # the chunk under way when the signal came is finished and saved; the report is not written
+    assert sorted(p.name for p in (out / "chunks").iterdir()) == ["00000.npz", "00001.npz"]
+    assert not (out / folder.LOCK).exists() and not (out / "summary.json").exists()
+
+
+def test_a_resumed_sweep_removes_the_temporaries_of_a_killed_write(two_sweeps, tmp_path):
+    """Only train removed them (folder.remove_temporaries): a resumed sweep left them."""
+    out = copy_of(two_sweeps[0], tmp_path)
+    left = [out / ".members.jsonl.abcd1234.tmp", out / "chunks" / ".00001.npz.x_y2z9ab.tmp"]
+    left += [out / ".summary.json.12345678.tmp"]
+    for path in left:
+        path.write_bytes(b"half")
+    (out / "notes.tmp").write_text("mine")
+    assert main_output(["sweep", "--out", str(out), "--resume"])[0] == 0
+    assert not any(path.exists() for path in left)
+    assert (out / "notes.tmp").read_text() == "mine"
