@@ -216,7 +216,7 @@ def main(argv=None) -> int:
 
 def _fail(error: BaseException) -> int:
     message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-    if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
+    if isinstance(error, OSError) and error.strerror and (error.filename or error.filename2):
         # a failed os.replace(temporary, path) names the temporary file first: name the user's
         message = f"{error.filename2 or error.filename}: {error.strerror}"
     message = " ".join(message.split()) or type(error).__name__

@@ -9,6 +9,7 @@ at random moments resume to the uninterrupted run's bits.
 """
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -275,6 +276,37 @@ def test_ctrl_c_early_in_a_run_stops_it_with_exit_130_and_one_line(arm, tmp_path
         assert saved_epoch(out) == 0 and not (out / folder.LOCK).exists()
     else:
         assert process.stderr == "error: interrupted\n" and not out.exists()
+
+
+def test_os_errors_are_one_line_naming_the_path_and_the_problem(tmp_path, capsys, monkeypatch):
+    """Only FileNotFoundError, PermissionError and IsADirectoryError were rewritten: a full disk
+    said "[Errno 28] No space left on device" (no file), a dangling symlink as --out
+    "[Errno 17] File exists: 'dl'", --out f.txt/sub "[Errno 20] Not a directory"."""
+    from jaxmlp import atomic
+
+    (tmp_path / "dl").symlink_to(tmp_path / "gone")
+    (tmp_path / "f.txt").write_text("x")
+    cases = {
+        "dl": f"a symbolic link to {tmp_path / 'gone'}, which does not exist.",
+        "f.txt/sub": f"{tmp_path / 'f.txt'} is not a folder.",
+    }
+    for name, says in cases.items():
+        out = tmp_path / name
+        assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 2
+        assert_one_error(capsys, f"error: --out {out}: {says}\n")
+
+    class FullDisk:  # os, whose fsync finds the disk full
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def fsync(fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic, "os", FullDisk())
+    out = tmp_path / "full"
+    assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 2
+    assert_one_error(capsys, f"error: {out / 'config.json'}: No space left on device\n")
 
 
 # -- refused commands change nothing -------------------------------------------------------------

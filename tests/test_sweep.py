@@ -223,7 +223,11 @@ def test_bad_input_exits_2_with_one_error_line(argv, says, tmp_path, capsys):
 def test_an_existing_folder_is_refused_without_resume(swept, capsys):
     out, _ = swept
     assert cli.main(["sweep", *SWEEP, "--out", str(out)]) == 2
-    assert "already holds a run" in capsys.readouterr().err
+    err = capsys.readouterr().err  # "a run: continue it with --resume" said train's
+    assert "already holds a sweep: continue it with --resume (jaxmlp sweep)" in err, err
+    assert cli.main(["train", "--data", "xor", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a sweep: continue it with --resume (jaxmlp sweep)" in err, err
 
 
 def test_help_lists_the_sweepable_settings(capsys):

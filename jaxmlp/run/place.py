@@ -9,6 +9,7 @@ started in the same second take ``...-xor`` and ``...-xor-2``, never one folder.
 import contextlib
 import datetime
 import fcntl
+import json
 import os
 import pathlib
 import re
@@ -42,16 +43,34 @@ def out_folder(out, given: dict, resume: bool) -> pathlib.Path:
     out = pathlib.Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a folder.")
+    if out.is_symlink() and not out.exists():
+        raise ValueError(
+            f"--out {out}: a symbolic link to {os.readlink(out)}, which does not exist."
+        )
+    above = next((p for p in out.parents if p.exists() or p.is_symlink()), None)
+    if above is not None and not above.is_dir():
+        raise ValueError(f"--out {out}: {above} is not a folder.")
     if resume and not (out / "config.json").is_file():
         raise ValueError(
             f"--out {out}: nothing to resume (no run there: no config.json); start one "
             "without --resume."
         )
     if not resume and out.is_dir() and any((out / f).exists() for f in RUN_FILES):
+        kind, command = ("sweep", "sweep") if _holds_sweep(out) else ("run", "train")
         raise ValueError(
-            f"--out {out} already holds a run: continue it with --resume, or pick another --out."
+            f"--out {out} already holds a {kind}: continue it with --resume (jaxmlp {command}), "
+            "or pick another --out."
         )
     return out
+
+
+def _holds_sweep(out: pathlib.Path) -> bool:
+    """Whether ``out``'s config.json is a sweep's (False where it cannot be read)."""
+    try:
+        config = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "sweep" in config
 
 
 def _names(stamp: str, given: dict):
