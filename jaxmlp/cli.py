@@ -98,13 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         "diagonal, the input Hessian) against jax in float64, every cell (minutes)",
     )  # fmt: skip
     check.set_defaults(run=_gradcheck)
-    for sub in (train, evaluate, predict):
+    sweep = _add_sweep(commands)
+    for sub in (train, sweep, evaluate, predict):
         sub.add_argument(
             "--no-compile-cache", action="store_true",
             help="compile afresh: do not read or write compiled programs in "
             f"{run.cache.folder() or 'the cache folder'} (also: {run.cache.ENV}=off)",
         )  # fmt: skip
-    sweep = _add_sweep(commands)
     for sub in (train, evaluate, predict, listing, check, sweep):
         sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -196,7 +196,7 @@ def main(argv=None) -> int:
         if args.command is None:  # a usage error: say what the commands are
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE
-        if args.command in ("train", "evaluate", "predict"):
+        if getattr(args, "no_compile_cache", None) is not None:  # the commands that compile
             run.cache.enable(not args.no_compile_cache)
         if args.command in ("train", "sweep"):
             interrupt.check()  # they act on a later signal at their own safe points
