@@ -190,7 +190,7 @@ def _add_sweep(commands):
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in argv
+    debug, args = "--debug" in argv, None
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:  # a usage error: say what the commands are
@@ -210,7 +210,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt as error:
         if debug:
             raise
-        print("error: interrupted", file=sys.stderr)
+        writes = getattr(args, "command", None) in ("train", "sweep")  # before their first save
+        print("interrupted" + (": nothing was saved" if writes else ""), file=sys.stderr)
         return interrupt.status(error)
 
 

@@ -275,7 +275,7 @@ def test_ctrl_c_early_in_a_run_stops_it_with_exit_130_and_one_line(arm, tmp_path
         assert process.stderr.startswith("interrupted at epoch 0/3000: checkpoint saved;")
         assert saved_epoch(out) == 0 and not (out / folder.LOCK).exists()
     else:
-        assert process.stderr == "error: interrupted\n" and not out.exists()
+        assert process.stderr == "interrupted: nothing was saved\n" and not out.exists()
 
 
 def test_os_errors_are_one_line_naming_the_path_and_the_problem(tmp_path, capsys, monkeypatch):
