@@ -1,3 +1,32 @@
-from jaxmlp.cli import main
+"""``python -m jaxmlp`` and the ``jaxmlp`` command (``main``).
 
-raise SystemExit(main())
+The signal handlers come first (``interrupt.install``), before JAX is imported: Ctrl-C while
+importing is one line and exit 130, not a traceback. A command stopped by a signal ends with
+``os._exit`` once its files are saved and its lines flushed: the interpreter's own exit, with
+XLA's compiler threads still running, could crash (SIGSEGV) after "interrupted" was printed.
+"""
+
+import os
+import sys
+
+from jaxmlp import interrupt
+
+
+def main(argv=None) -> int:
+    try:
+        interrupt.install()
+        from jaxmlp import cli
+
+        status = cli.main(argv)
+    except KeyboardInterrupt as error:  # while importing, before cli.main's own handling
+        print("interrupted", file=sys.stderr)
+        status = interrupt.status(error)
+    if status >= 128:  # stopped by a signal
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

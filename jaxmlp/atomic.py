@@ -31,9 +31,11 @@ def write_atomic(path, data: bytes | str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(error, OSError) and error.filename is None:  # a write: name the file
+            raise type(error)(error.errno, error.strerror, str(path)) from error
         raise
     fsync_dir(path.parent)
 

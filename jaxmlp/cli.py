@@ -13,7 +13,7 @@ import sys
 
 import jaxmlp
 from jaxmlp import cli_flags as flags
-from jaxmlp import run
+from jaxmlp import interrupt, run
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
@@ -98,13 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         "diagonal, the input Hessian) against jax in float64, every cell (minutes)",
     )  # fmt: skip
     check.set_defaults(run=_gradcheck)
-    for sub in (train, evaluate, predict):
+    sweep = _add_sweep(commands)
+    for sub in (train, sweep, evaluate, predict):
         sub.add_argument(
             "--no-compile-cache", action="store_true",
             help="compile afresh: do not read or write compiled programs in "
             f"{run.cache.folder() or 'the cache folder'} (also: {run.cache.ENV}=off)",
         )  # fmt: skip
-    sweep = _add_sweep(commands)
     for sub in (train, evaluate, predict, listing, check, sweep):
         sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -190,29 +190,34 @@ def _add_sweep(commands):
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in argv
+    debug, args = "--debug" in argv, None
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:  # a usage error: say what the commands are
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE
-        if args.command in ("train", "evaluate", "predict"):
+        if getattr(args, "no_compile_cache", None) is not None:  # the commands that compile
             run.cache.enable(not args.no_compile_cache)
+        if args.command in ("train", "sweep"):
+            interrupt.check()  # they act on a later signal at their own safe points
+        else:
+            interrupt.raising()
         return args.run(args) or 0
     except (ValueError, TypeError, OSError, KeyError) as error:
         if debug:
             raise
         return _fail(error)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         if debug:
             raise
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        writes = getattr(args, "command", None) in ("train", "sweep")  # before their first save
+        print("interrupted" + (": nothing was saved" if writes else ""), file=sys.stderr)
+        return interrupt.status(error)
 
 
 def _fail(error: BaseException) -> int:
     message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-    if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
+    if isinstance(error, OSError) and error.strerror and (error.filename or error.filename2):
         # a failed os.replace(temporary, path) names the temporary file first: name the user's
         message = f"{error.filename2 or error.filename}: {error.strerror}"
     message = " ".join(message.split()) or type(error).__name__
@@ -263,10 +268,7 @@ def _sweep(args) -> int:
             hint = "the finished chunks are saved; continue with: jaxmlp sweep --out "
             hint += f"{stop.out} --resume"
         print(f"interrupted: {hint}", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return stop.status
     return 0
 
 

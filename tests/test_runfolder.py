@@ -8,6 +8,8 @@ exit 3, keeps its last finite checkpoint and prints a retry command that works; 
 at random moments resume to the uninterrupted run's bits.
 """
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -198,6 +200,113 @@ def test_a_held_folder_is_refused_and_released_after_the_run(tmp_path, capsys):
     assert contents(out) == {}  # released: the lock file is gone
     assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 0
     assert not (out / folder.LOCK).exists()
+
+
+def test_two_runs_without_out_started_in_one_second_take_two_folders(tmp_path, capsys, monkeypatch):
+    """The default name was the first free one when picked, and the folder made and locked
+    only after the initial loss compiled: two runs of one second picked one name, and the
+    second exited 2 with "the run folder is in use by pid ..., pick another --out" (no --out
+    was given). Another run takes the name between the naming and the first write here."""
+    monkeypatch.chdir(tmp_path)
+    initial, other = run.trainer._initial, contextlib.ExitStack()
+
+    def meanwhile(run_):
+        result = initial(run_)
+        run_.out.mkdir(parents=True)  # another process, started in the same second
+        other.enter_context(folder.lock(run_.out))
+        return result
+
+    monkeypatch.setattr(run.trainer, "_initial", meanwhile)
+    with other:
+        assert cli.main(["train", *XOR, "--epochs", "2"]) == 0, capsys.readouterr().err
+        taken, ours = sorted((tmp_path / "runs").iterdir(), key=lambda p: len(p.name))
+        assert ours.name == taken.name + "-2"
+        assert contents(taken) == {folder.LOCK: contents(taken)[folder.LOCK]}
+        assert (ours / "summary.json").is_file() and not (ours / folder.LOCK).exists()
+
+
+# Runs `python -m jaxmlp` (the command's entry) in a process of its own after arming ARM:
+# "gc" sends SIGINT from inside a garbage-collector callback while the run computes its
+# initial loss (as JAX's _xla_gc_callback met Ctrl-C), "import" sends it while jax is imported.
+ENTRY = """
+import gc, os, runpy, signal, sys
+def kill():
+    os.kill(os.getpid(), signal.SIGINT)
+    sum(range(1000))  # bytecodes: Python runs the handler here
+if os.environ["ARM"] == "gc":
+    from jaxmlp.run import trainer
+    real = trainer._initial
+    def initial(run):
+        def callback(phase, info):
+            if phase == "start":
+                gc.callbacks.remove(callback)
+                kill()
+        gc.callbacks.append(callback)
+        gc.collect()
+        return real(run)
+    trainer._initial = initial
+else:
+    class Finder:
+        def find_spec(self, name, path=None, target=None):
+            if name == "jax":
+                sys.meta_path.remove(self)
+                kill()
+    sys.meta_path.insert(0, Finder())
+sys.argv = ["jaxmlp", *sys.argv[1:]]
+runpy.run_module("jaxmlp", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("arm", ["gc", "import"])
+def test_ctrl_c_early_in_a_run_stops_it_with_exit_130_and_one_line(arm, tmp_path, env):
+    """gc: the KeyboardInterrupt raised inside JAX's garbage-collector callback was dropped
+    ("Exception ignored in: <function _xla_gc_callback ...> KeyboardInterrupt") and the run went
+    on to exit 0. import: Ctrl-C while jax was imported printed a traceback (jaxmlp/__init__
+    imported everything before the command could handle it)."""
+    out = tmp_path / "run"
+    argv = ["-c", ENTRY, "train", *XOR, "--epochs", "3000", "--out", out]
+    process = subprocess.run(
+        [sys.executable, *map(str, argv)], capture_output=True, text=True, env=env | {"ARM": arm},
+        timeout=300,
+    )  # fmt: skip
+    assert process.returncode == 130, process.stderr
+    assert process.stderr.count("\n") == 1 and "Traceback" not in process.stderr, process.stderr
+    if arm == "gc":  # the first epoch's checkpoint is saved: it resumes
+        assert process.stderr.startswith("interrupted at epoch 0/3000: checkpoint saved;")
+        assert saved_epoch(out) == 0 and not (out / folder.LOCK).exists()
+    else:
+        assert process.stderr == "interrupted: nothing was saved\n" and not out.exists()
+
+
+def test_os_errors_are_one_line_naming_the_path_and_the_problem(tmp_path, capsys, monkeypatch):
+    """Only FileNotFoundError, PermissionError and IsADirectoryError were rewritten: a full disk
+    said "[Errno 28] No space left on device" (no file), a dangling symlink as --out
+    "[Errno 17] File exists: 'dl'", --out f.txt/sub "[Errno 20] Not a directory"."""
+    from jaxmlp import atomic
+
+    (tmp_path / "dl").symlink_to(tmp_path / "gone")
+    (tmp_path / "f.txt").write_text("x")
+    cases = {
+        "dl": f"a symbolic link to {tmp_path / 'gone'}, which does not exist.",
+        "f.txt/sub": f"{tmp_path / 'f.txt'} is not a folder.",
+    }
+    for name, says in cases.items():
+        out = tmp_path / name
+        assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 2
+        assert_one_error(capsys, f"error: --out {out}: {says}\n")
+
+    class FullDisk:  # os, whose fsync finds the disk full
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def fsync(fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic, "os", FullDisk())
+    out = tmp_path / "full"
+    assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 2
+    assert_one_error(capsys, f"error: {out / 'config.json'}: No space left on device\n")
 
 
 # -- refused commands change nothing -------------------------------------------------------------

@@ -6,6 +6,7 @@ XOR 2-3-1 with a few seeds and a few hundred epochs: each program compiles once 
 the sweeps below use chunks of one size.
 """
 
+import contextlib
 import csv
 import json
 import os
@@ -222,7 +223,11 @@ def test_bad_input_exits_2_with_one_error_line(argv, says, tmp_path, capsys):
 def test_an_existing_folder_is_refused_without_resume(swept, capsys):
     out, _ = swept
     assert cli.main(["sweep", *SWEEP, "--out", str(out)]) == 2
-    assert "already holds a run" in capsys.readouterr().err
+    err = capsys.readouterr().err  # "a run: continue it with --resume" said train's
+    assert "already holds a sweep: continue it with --resume (jaxmlp sweep)" in err, err
+    assert cli.main(["train", "--data", "xor", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a sweep: continue it with --resume (jaxmlp sweep)" in err, err
 
 
 def test_help_lists_the_sweepable_settings(capsys):
@@ -353,6 +358,31 @@ def test_a_sweep_holds_its_folder(two_sweeps, tmp_path, capsys):
             assert "in use by" in fails(["sweep", *argv, "--out", str(out)], capsys)
 
 
+def test_two_sweeps_without_out_started_in_one_second_take_two_folders(
+    tmp_path, capsys, monkeypatch
+):
+    """As two trains (tests/test_runfolder.py): the default folder was made only after the
+    plan, so two sweeps of one second shared a name and the second exited 2 "in use by"."""
+    from jaxmlp.run import sweeper
+
+    monkeypatch.chdir(tmp_path)
+    plan, other = sweeper._plan, contextlib.ExitStack()
+
+    def meanwhile(given, saved, out, held):
+        result = plan(given, saved, out, held)
+        out.mkdir(parents=True)  # another process, started in the same second
+        other.enter_context(folder.lock(out))
+        return result
+
+    monkeypatch.setattr(sweeper, "_plan", meanwhile)
+    with other:
+        assert cli.main(["sweep", *SMALL]) == 0, capsys.readouterr().err
+        taken, ours = sorted((tmp_path / "runs").iterdir(), key=lambda p: len(p.name))
+        assert ours.name == taken.name + "-2"
+        assert [p.name for p in taken.iterdir()] == [folder.LOCK]
+        assert (ours / "summary.json").is_file() and not (ours / folder.LOCK).exists()
+
+
 def test_an_empty_out_and_a_changed_folds_name_the_problem(
     two_sweeps, tmp_path, capsys, monkeypatch
 ):
@@ -404,3 +434,86 @@ def test_ctrl_c_names_the_folder_to_resume_or_says_nothing_was_saved(tmp_path, c
     monkeypatch.setattr(sweeper, "_fit_chunk", interrupted_at(1))
     assert cli.main(["sweep", *SMALL, "--out", "first"]) == 130
     assert capsys.readouterr().err == "interrupted: no chunk had finished: nothing was saved\n"
+
+
+def test_an_interrupt_while_the_report_is_written_names_the_resume_which_writes_it(
+    tmp_path, capsys, monkeypatch
+):
+    """The report was written outside the interrupt's handling: Ctrl-C there said only
+    "interrupted" (no way on), and no summary.json was left."""
+    from jaxmlp.run import sweeper
+
+    out, write = tmp_path / "s", sweeper.sweep_report.write
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweeper.sweep_report, "write", interrupted)
+    assert cli.main(["sweep", *SMALL, "--out", str(out)]) == 130
+    hint = f"the finished chunks are saved; continue with: jaxmlp sweep --out {out} --resume"
+    assert capsys.readouterr().err == f"interrupted: {hint}\n"
+    monkeypatch.setattr(sweeper.sweep_report, "write", write)
+    assert main_output(["sweep", "--out", str(out), "--resume"])[0] == 0
+    assert strict((out / "summary.json").read_text())["status"] == "finished"
+
+
+# `python -m jaxmlp sweep ...` sending itself SIGTERM as its second (last) chunk begins.
+TERM = """
+import os, runpy, signal, sys
+from jaxmlp.run import sweeper
+real, calls = sweeper._fit_chunk, []
+def fit_chunk(*args):
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real(*args)
+sweeper._fit_chunk = fit_chunk
+sys.argv = ["jaxmlp", *sys.argv[1:]]
+runpy.run_module("jaxmlp", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_sigterm_stops_a_sweep_as_it_stops_a_run(tmp_path):
+    """A sweep had no SIGTERM handler: it died by the signal (status -15) with its .lock left,
+    where train saves and exits 143."""
+    out = tmp_path / "s"
+    argv = [sys.executable, "-c", TERM, "sweep", *SMALL, "--out", str(out)]
+    process = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    hint = f"the finished chunks are saved; continue with: jaxmlp sweep --out {out} --resume"
+    assert (process.returncode, process.stderr) == (143, f"interrupted: {hint}\n")
+    # the chunk under way when the signal came is finished and saved; the report is not written
+    assert sorted(p.name for p in (out / "chunks").iterdir()) == ["00000.npz", "00001.npz"]
+    assert not (out / folder.LOCK).exists() and not (out / "summary.json").exists()
+
+
+def test_a_resumed_sweep_removes_the_temporaries_of_a_killed_write(two_sweeps, tmp_path):
+    """Only train removed them (folder.remove_temporaries): a resumed sweep left them."""
+    out = copy_of(two_sweeps[0], tmp_path)
+    left = [out / ".members.jsonl.abcd1234.tmp", out / "chunks" / ".00001.npz.x_y2z9ab.tmp"]
+    left += [out / ".summary.json.12345678.tmp"]
+    for path in left:
+        path.write_bytes(b"half")
+    (out / "notes.tmp").write_text("mine")
+    assert main_output(["sweep", "--out", str(out), "--resume"])[0] == 0
+    assert not any(path.exists() for path in left)
+    assert (out / "notes.tmp").read_text() == "mine"
+
+
+def test_a_sweep_reads_and_writes_the_compile_cache_as_train_does(tmp_path):
+    """cache.enable was called for train, evaluate and predict only: every sweep compiled its
+    first chunk afresh (18-37 s on digits), and --no-compile-cache was not a sweep flag."""
+
+    def sweep_in(folder, out, *flags):
+        env = os.environ | {"JAXMLP_COMPILE_CACHE": str(folder)}
+        argv = [sys.executable, "-m", "jaxmlp", "sweep", *SMALL, "--out", str(out), *flags]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return results(out / "members.jsonl")
+
+    first = sweep_in(tmp_path / "xla", tmp_path / "a")
+    cached = sorted(p.name for p in (tmp_path / "xla").iterdir())
+    assert cached
+    assert sweep_in(tmp_path / "xla", tmp_path / "b") == first
+    assert sorted(p.name for p in (tmp_path / "xla").iterdir()) == cached  # read, not rewritten
+    assert sweep_in(tmp_path / "none", tmp_path / "c", "--no-compile-cache") == first
+    assert not (tmp_path / "none").exists()

@@ -15,14 +15,16 @@ given settings must resolve to its own (``check_resume``; ``epochs`` may grow). 
 together as one ``settings.Run`` record.
 ``trainer.train`` calls ``jaxmlp.fit`` with ``record.Recorder`` as its callback (metrics.jsonl,
 checkpoint cadence, progress, signals); ``report`` writes summary.json, the figures and the
-closing line; ``folder`` owns the run folder's files. Reading back: ``model.load_run`` gives a
-``Model`` (standardiser, column and class names applied), which ``predict.predict_run`` and
-``predict.evaluate_run`` use; CSV columns are matched by name (``model.column_order``).
+closing line; ``folder`` owns the run folder's files, ``place`` its name (a default one made
+atomically), its lock and the temporaries a killed write left. Reading back:
+``model.load_run`` gives a ``Model`` (standardiser, column and class names applied), which
+``predict.predict_run`` and ``predict.evaluate_run`` use; CSV columns are matched by name
+(``model.column_order``).
 ``cache`` points JAX's persistent compilation cache at the user's cache folder.
 ``status`` says where a run folder stands (the checkpoint's epoch; finished, diverged,
 interrupted or running) and which files it owns.
 ``sweeper.sweep`` runs many members of one network as populations into one folder (``jaxmlp
-sweep``).
+sweep``), saving each finished chunk of them (``chunks``).
 
 A run is a function of its settings: the data, its split, the initial parameters and each
 epoch's shuffling all derive from ``seed``, so a run resumed from its checkpoint ends with

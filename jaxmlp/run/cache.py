@@ -1,6 +1,6 @@
 """JAX's persistent compilation cache for the command line: a second ``jaxmlp train`` (or
-``evaluate``, ``predict``) with the same shapes reads its compiled programs from disk instead of
-compiling them again.
+``sweep``, ``evaluate``, ``predict``) with the same shapes reads its compiled programs from disk
+instead of compiling them again.
 
 The folder is ``$JAXMLP_COMPILE_CACHE`` when that names one, else
 ``$XDG_CACHE_HOME/jaxmlp/xla`` (``~/.cache/jaxmlp/xla`` without XDG_CACHE_HOME). Turn it off

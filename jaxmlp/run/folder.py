@@ -10,113 +10,29 @@
 Every file is written whole or not at all (``checkpoint.write_atomic``: a temporary file
 ``.<name>.<random>.tmp`` beside it, renamed over it), and JSON is read back checked. One
 process at a time writes a run: ``lock`` holds an advisory lock (``fcntl.flock``) on ``.lock``
-for the whole of a train or resume, and a second writer is refused naming the holder.
+for the whole of a train or resume, and a second writer is refused naming the holder. The
+folder's name, its lock and its temporaries are ``place``'s (imported here).
 """
 
-import contextlib
 import dataclasses
-import datetime
-import fcntl
 import hashlib
 import json
 import math
-import os
 import pathlib
-import re
-import socket
 
 from jaxmlp import checkpoint
 from jaxmlp.numeric import check_int
 from jaxmlp.run import data
-from jaxmlp.run.settings import DEFAULTS, LOCAL, OLDER, Run, check_every, command_line
-
-RUN_FILES = ("config.json", "checkpoint.npz", "metrics.jsonl")
-
-
-def out_folder(out, given: dict, resume: bool) -> pathlib.Path:
-    """The folder of the run: ``out``, or ``runs/<time>-<data>`` when None. A new run refuses
-    a folder that already holds one."""
-    if isinstance(out, str) and not out.strip():  # an unset shell variable: not the cwd
-        raise ValueError(f"--out needs a folder name, got {out!r}.")
-    if out is None:
-        if resume:
-            raise ValueError("--resume needs --out DIR: the folder of the run to continue.")
-        name = pathlib.Path(str(given.get("data", DEFAULTS["data"]))).stem or "run"
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = pathlib.Path("runs") / f"{stamp}-{name}"
-        for i in range(2, 1000):
-            if not out.exists():
-                break
-            out = pathlib.Path("runs") / f"{stamp}-{name}-{i}"
-    out = pathlib.Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: exists and is not a folder.")
-    if resume and not (out / "config.json").is_file():
-        raise ValueError(
-            f"--out {out}: nothing to resume (no run there: no config.json); start one "
-            "without --resume."
-        )
-    if not resume and out.is_dir() and any((out / f).exists() for f in RUN_FILES):
-        raise ValueError(
-            f"--out {out} already holds a run: continue it with --resume, or pick another --out."
-        )
-    return out
-
-
-LOCK = ".lock"
-# The temporary files of checkpoint.write_atomic for the run's own files (and nothing else).
-TEMPORARY = re.compile(r"\.(config\.json|checkpoint\.npz|metrics\.jsonl|summary\.json|\w+\.png)"
-                       r"\.\w{8}\.tmp")  # fmt: skip
-
-
-@contextlib.contextmanager
-def lock(out: pathlib.Path):
-    """Hold the run folder ``out`` for this process: an exclusive ``flock`` on ``out/.lock``
-    (written with our pid and host, removed on release). A folder another process holds is a
-    ValueError naming it. A lock of a killed process dies with it (the kernel releases it)."""
-    path = out / LOCK
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            holder = _read_text(path).strip() or "another process"
-            raise ValueError(
-                f"{out}: the run folder is in use by {holder} (it holds {path}); wait for it "
-                "to finish, or pick another --out."
-            ) from None
-        try:  # the holder before us may have removed the file we opened: lock the new one
-            if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        os.close(fd)
-
-
-def _read_text(path) -> str:
-    try:
-        return pathlib.Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def remove_temporaries(out: pathlib.Path) -> list[str]:
-    """Delete the temporary files a killed save left in ``out`` (call it holding ``lock``:
-    then no save is under way); returns their names."""
-    stale = sorted(p.name for p in out.iterdir() if TEMPORARY.fullmatch(p.name))
-    for name in stale:
-        with contextlib.suppress(FileNotFoundError):
-            (out / name).unlink()
-    return stale
+from jaxmlp.run.place import (  # noqa: F401 (where a run lives: folder.out_folder, folder.lock)
+    LOCK,
+    RUN_FILES,
+    TEMPORARY,
+    claim,
+    lock,
+    out_folder,
+    remove_temporaries,
+)
+from jaxmlp.run.settings import LOCAL, OLDER, Run, check_every, command_line
 
 
 def write_config(run: Run, facts: dict) -> None:

@@ -23,7 +23,7 @@ import time
 import jax
 import numpy as np
 
-from jaxmlp import checkpoint
+from jaxmlp import checkpoint, interrupt
 from jaxmlp.evaluation import evaluate
 from jaxmlp.progress import Progress
 from jaxmlp.run import data, folder
@@ -163,15 +163,19 @@ def finished(state, config) -> bool:
 
 @contextlib.contextmanager
 def signals(stop: list, enabled: bool):
-    """SIGINT and SIGTERM append their number to ``stop``; a second one acts as usual."""
+    """SIGINT and SIGTERM append their number to ``stop``; a second one acts as usual. A
+    signal received before, which Python dropped (``interrupt``), is in ``stop`` from the
+    start."""
     if not enabled:
         yield
         return
+    stop.extend(interrupt.take())
     previous = {}
 
     def handler(signum, frame):
         del frame
         stop.append(signum)
+        interrupt.RECEIVED.append(signum)  # a second one: interrupt's handler stops at once
         signal.signal(signum, previous[signum])
 
     for signum in (signal.SIGINT, signal.SIGTERM):

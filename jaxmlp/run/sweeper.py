@@ -23,22 +23,18 @@ sweep holds its folder's lock (``folder.lock``) as a run does.
 
 import contextlib
 import dataclasses
-import hashlib
-import io
-import json
 import math
 import time
-import zipfile
 
 import numpy as np
 
-from jaxmlp import checkpoint, search
+from jaxmlp import interrupt, search
 from jaxmlp.datasets import SEED_LIMIT
 from jaxmlp.evaluation import evaluate_members
 from jaxmlp.numeric import is_real
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
-from jaxmlp.run import data, folder, sweep_report
+from jaxmlp.run import chunks, data, folder, sweep_report
 from jaxmlp.run.settings import (
     DEFAULTS,
     Run,
@@ -60,7 +56,6 @@ CHUNK = 256
 MAX_MEMBERS = search.MAX_MEMBERS  # a sweep's most members, as a grid search's
 CHUNKS = "chunks"  # the folder of the finished chunks
 CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
-CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
 
 
 def value_list(flag: str, text: str) -> list[float]:
@@ -103,7 +98,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
     if unknown:
         raise ValueError(f"Unknown settings {unknown}; known: {sorted(DEFAULTS | SWEEP_DEFAULTS)}.")
     started = time.perf_counter()
-    out = folder.out_folder(out, given, resume)
+    named, out = out is not None, folder.out_folder(out, given, resume)
     with contextlib.ExitStack() as held:
         if resume:
             held.enter_context(folder.lock(out))
@@ -113,26 +108,32 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
                 f"{out / CHUNKS}: exists and is not a folder (a sweep keeps its chunks there): "
                 "move it away, or pick another --out."
             )
+        if resume:  # what a killed write left (the lock is held: no write is under way)
+            folder.remove_temporaries(out)
         run, grid, members = _plan(given, saved, out, held)
         if not resume:  # one process writes the folder; made after every check has passed
-            out.mkdir(parents=True, exist_ok=True)
+            out = folder.claim(out, given, named)
+            run = run._replace(out=out)
             held.enter_context(folder.lock(out))
             folder.out_folder(out, given, resume)  # a sweep another process began meanwhile
         run_id = saved["run_id"] if saved else folder.run_id(run)  # a resumed one may be older
-        try:
+        try:  # a signal is acted on between chunks (interrupt.check) or where Python raises it
             records, curves = _train(run, grid, members, run_id, echo)
-        except KeyboardInterrupt:
-            raise SweepInterrupted(out, (out / "config.json").exists()) from None
-        return sweep_report.write(run, grid, records, curves, time.perf_counter() - started, echo)
+            interrupt.check()
+            seconds = time.perf_counter() - started
+            return sweep_report.write(run, grid, records, curves, seconds, echo)
+        except KeyboardInterrupt as error:
+            saved = (out / "config.json").exists()
+            raise SweepInterrupted(out, saved, interrupt.status(error)) from None
 
 
 class SweepInterrupted(KeyboardInterrupt):
-    """Ctrl-C while a sweep trained into ``out``; ``saved``: a chunk finished there (so
-    ``--resume`` continues it)."""
+    """SIGINT or SIGTERM while a sweep trained into ``out`` (or wrote its report); ``saved``: a
+    chunk finished there (so ``--resume`` continues it); ``status``: the exit status."""
 
-    def __init__(self, out, saved: bool):
+    def __init__(self, out, saved: bool, status: int = 130):
         super().__init__(out, saved)
-        self.out, self.saved = out, saved
+        self.out, self.saved, self.status = out, saved, status
 
 
 def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
@@ -250,15 +251,16 @@ def _train(run: Run, grid: dict, members: list, run_id: str, echo) -> tuple[list
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
         path = run.out / CHUNKS / f"{c:05d}.npz"
-        found = _read_chunk(path, part, first, identity) if path.exists() else None
+        found = chunks.read(path, part, first, identity) if path.exists() else None
         if found is None:
+            interrupt.check()
             start = time.perf_counter()
             found = _fit_chunk(run, grid, part, first)
             if not (run.out / "config.json").exists():  # the settings trained: keep them
                 folder.write_json(run.out / "config.json", _config(run, grid, p))
             path.parent.mkdir(exist_ok=True)
-            _write_chunk(path, *found, identity)
-            found = _read_chunk(path, part, first, identity)  # the records as JSON gives them
+            chunks.write(path, *found, identity)
+            found = chunks.read(path, part, first, identity)  # the records as JSON gives them
             seconds = time.perf_counter() - start
             echo(f"chunk {c + 1}/{n_chunks}: {len(part)} members in {seconds:.1f} s")
         records += found[0]
@@ -287,7 +289,10 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int) -> tuple[list, dict
     )  # fmt: skip
     has_val = ds.x_val is not None or bool(settings["folds"])
     marks = curve_epochs(config.epochs) - 1
-    curves = {k: pop.history[k][: len(part), marks] for k in (CURVES if has_val else CURVES[:1])}
+    curves = {
+        k: pop.history[k][: len(part), marks]
+        for k in (chunks.CURVES if has_val else chunks.CURVES[:1])
+    }
     # the returned (restored best) parameters on each member's training rows
     train_rows = None if rows is None else rows[0]
     final = evaluate_members(net, pop.params, ds.x_train, t, train_rows)["accuracy"]
@@ -313,60 +318,3 @@ def _chunk_records(run: Run, results: list, part: list, first: int) -> list[dict
         record |= {key: v for key, v in result.items() if key not in ("member", "seed", *SWEPT)}
         records.append(record | {"success": sweep_report.success(record, classifier)})
     return records
-
-
-def _write_chunk(path, records: list, curves: dict, identity: str) -> None:
-    """The chunk as ``.npz``: its records (JSON), curves, the sweep's ``identity`` (its run_id
-    and length) and the SHA-256 of them all."""
-    text = folder.to_json(records)
-    digest = _digest(identity, text, curves)
-    buffer = io.BytesIO()
-    np.savez(buffer, records=np.array(text), identity=np.array(identity), sha256=np.array(digest),
-             **curves)  # fmt: skip
-    checkpoint.write_atomic(path, buffer.getvalue())
-
-
-def _digest(identity: str, text: str, curves: dict) -> str:
-    h = hashlib.sha256(f"{identity}\n{text}\n".encode())
-    for name in sorted(curves):
-        h.update(f"{name} {curves[name].shape}\n".encode())
-        h.update(np.ascontiguousarray(curves[name], np.float32).tobytes())
-    return h.hexdigest()
-
-
-def _read_chunk(path, part: list, first: int, identity: str):
-    """A saved chunk's ``(records, curves)``, checked to be this sweep's (``identity``), as
-    saved (its SHA-256) and to hold the members ``part``: a ValueError names what differs."""
-    try:
-        # np.load(path) leaves the file open when it is no zip
-        with open(path, "rb") as file, np.load(file, allow_pickle=False) as f:
-            text, saved, digest = (str(f[k]) for k in ("records", "identity", "sha256"))
-            curves = {k: f[k].astype(np.float32) for k in f.files if k in CURVES}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(
-            f"{path}: not a readable chunk ({error}); delete it to train it again."
-        ) from None
-    if saved != identity:
-        raise ValueError(
-            f"{path} belongs to another sweep (another run_id or length): the folder was "
-            "changed; start a new sweep, or delete the chunk to train it again."
-        )
-    if digest != _digest(identity, text, curves):
-        raise ValueError(
-            f"{path} does not match its recorded SHA-256: the file was changed; delete it to "
-            "train it again."
-        )
-    records = json.loads(text)
-    if any(FINAL not in r for r in records):
-        raise ValueError(
-            f"{path} has no {FINAL}: an older jaxmlp wrote it, whose success read the last "
-            "epoch's running accuracy; delete the chunks to train them again."
-        )
-    expected = [{"member": first + k} | m for k, m in enumerate(part)]
-    found = [{k: r.get(k) for k in e} for r, e in zip(records, expected)]
-    if found != expected or any(len(v) != len(part) for v in (records, *curves.values())):
-        raise ValueError(
-            f"{path} holds other members than the sweep's chunk: the folder was changed; "
-            "start a new sweep."
-        )
-    return records, curves

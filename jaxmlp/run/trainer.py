@@ -62,7 +62,7 @@ def train(
         given = given | {"init_from": str(pathlib.Path(given["init_from"]).resolve())}
     warn = warn or (lambda line: print(line, file=sys.stderr))
     started = time.perf_counter()
-    out = folder.out_folder(out, given, resume)
+    named, out = out is not None, folder.out_folder(out, given, resume)
     with contextlib.ExitStack() as held:
         if resume:
             held.enter_context(folder.lock(out))
@@ -91,7 +91,8 @@ def train(
         else:
             state, facts = _initial(run)
             if saved is None:
-                out.mkdir(parents=True, exist_ok=True)
+                out = folder.claim(out, given, named)
+                run = run._replace(out=out)
                 held.enter_context(folder.lock(out))
                 folder.out_folder(out, given, resume)  # a run another process began meanwhile
             else:
@@ -217,7 +218,7 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dic
         if not on_disk:
             recorder.save(state)  # epoch 0: a run always has a checkpoint
         try:
-            if record.finished(state, config):
+            if record.finished(state, config) or recorder.stop:  # stop: a signal came before
                 final = _train_module.final_params(state, config)
             else:
                 result = fit(

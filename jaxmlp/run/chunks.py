@@ -1,0 +1,73 @@
+"""A sweep's finished chunks on disk: ``chunks/NNNNN.npz`` holds its members' records (JSON)
+and loss curves, the sweep's identity (its run_id and length) and the SHA-256 of them all
+(``sweeper`` trains them)."""
+
+import hashlib
+import io
+import json
+import zipfile
+
+import numpy as np
+
+from jaxmlp import checkpoint
+from jaxmlp.run import folder
+from jaxmlp.run.sweep_report import FINAL
+
+CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
+
+
+def write(path, records: list, curves: dict, identity: str) -> None:
+    """The chunk as ``.npz``: its records (JSON), curves, the sweep's ``identity`` (its run_id
+    and length) and the SHA-256 of them all."""
+    text = folder.to_json(records)
+    digest = _digest(identity, text, curves)
+    buffer = io.BytesIO()
+    np.savez(buffer, records=np.array(text), identity=np.array(identity), sha256=np.array(digest),
+             **curves)  # fmt: skip
+    checkpoint.write_atomic(path, buffer.getvalue())
+
+
+def _digest(identity: str, text: str, curves: dict) -> str:
+    h = hashlib.sha256(f"{identity}\n{text}\n".encode())
+    for name in sorted(curves):
+        h.update(f"{name} {curves[name].shape}\n".encode())
+        h.update(np.ascontiguousarray(curves[name], np.float32).tobytes())
+    return h.hexdigest()
+
+
+def read(path, part: list, first: int, identity: str):
+    """A saved chunk's ``(records, curves)``, checked to be this sweep's (``identity``), as
+    saved (its SHA-256) and to hold the members ``part``: a ValueError names what differs."""
+    try:
+        # np.load(path) leaves the file open when it is no zip
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as f:
+            text, saved, digest = (str(f[k]) for k in ("records", "identity", "sha256"))
+            curves = {k: f[k].astype(np.float32) for k in f.files if k in CURVES}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{path}: not a readable chunk ({error}); delete it to train it again."
+        ) from None
+    if saved != identity:
+        raise ValueError(
+            f"{path} belongs to another sweep (another run_id or length): the folder was "
+            "changed; start a new sweep, or delete the chunk to train it again."
+        )
+    if digest != _digest(identity, text, curves):
+        raise ValueError(
+            f"{path} does not match its recorded SHA-256: the file was changed; delete it to "
+            "train it again."
+        )
+    records = json.loads(text)
+    if any(FINAL not in r for r in records):
+        raise ValueError(
+            f"{path} has no {FINAL}: an older jaxmlp wrote it, whose success read the last "
+            "epoch's running accuracy; delete the chunks to train them again."
+        )
+    expected = [{"member": first + k} | m for k, m in enumerate(part)]
+    found = [{k: r.get(k) for k in e} for r, e in zip(records, expected)]
+    if found != expected or any(len(v) != len(part) for v in (records, *curves.values())):
+        raise ValueError(
+            f"{path} holds other members than the sweep's chunk: the folder was changed; "
+            "start a new sweep."
+        )
+    return records, curves
