@@ -35,7 +35,7 @@ def write_atomic(path, data: bytes | str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(error, OSError) and error.filename is None:  # a write: name the file
-            raise type(error)(error.errno, error.strerror, str(path)) from error
+            raise type(error)(error.errno, error.strerror or str(error), str(path)) from error
         raise
     fsync_dir(path.parent)
 

@@ -178,13 +178,14 @@ DEFAULTS = {field.name: field.default for field in dataclasses.fields(Optimizer)
 def unused(name: str, schedule: str) -> dict:
     """The settings of ``Optimizer`` that optimizer ``name`` on ``schedule`` ignores, each with
     why: the one rule by which ``Optimizer`` refuses them set (off their ``DEFAULTS``) and the
-    command line their flags given (``run.settings.check_used``)."""
+    command line their flags given (``run.settings.check_used``). An unknown ``name`` or
+    ``schedule`` ignores nothing here: ``Optimizer`` names it."""
     why = {}
-    if name not in MOMENTUM_OPTIMIZERS:
+    if name in OPTIMIZERS and name not in MOMENTUM_OPTIMIZERS:
         users = ", ".join(MOMENTUM_OPTIMIZERS)
         why["momentum"] = f"optimizer {name!r} has no momentum (it applies to {users})"
     for option in ("decay_rate", "decay_steps"):
-        if option not in SCHEDULE_OPTIONS[schedule]:
+        if schedule in SCHEDULE_OPTIONS and option not in SCHEDULE_OPTIONS[schedule]:
             users = " and ".join(s for s, options in SCHEDULE_OPTIONS.items() if option in options)
             why[option] = (
                 f"schedule {schedule!r} has no {option.replace('_', ' ')} (only {users} use it)"

@@ -96,11 +96,22 @@ TRAIN = [
     (["--data", "xor", "--epochs", "0"], "epochs must be an integer >= 1, got 0"),
     (["--data", "xor", "--batch-size", "0"], "batch_size must be an integer >= 1"),
     (["--data", "xor", "--lr", "-1"], "lr must be a finite number > 0, got -1.0"),
-    (["--data", "xor", "--momentum", "1.5"], "momentum must be in [0, 1), got 1.5"),
+    (
+        ["--data", "xor", "--optimizer", "momentum", "--momentum", "1.5"],
+        "momentum must be in [0, 1), got 1.5",
+    ),
     (["--data", "xor", "--weight-decay", "-0.1"], "weight_decay must be >= 0, got -0.1"),
     (["--data", "xor", "--clip-norm", "0"], "clip_norm must be a finite number > 0"),
     (["--data", "xor", "--optimizer", "adamax"], "Unknown optimizer: 'adamax'"),
     (["--data", "xor", "--schedule", "linear"], "Unknown schedule: 'linear'"),
+    (
+        ["--data", "xor", "--schedule", "linear", "--decay-rate", "0.5"],
+        "Unknown schedule: 'linear'",
+    ),
+    (
+        ["--data", "xor", "--optimizer", "adamax", "--momentum", "0.5"],
+        "Unknown optimizer: 'adamax'",
+    ),
     (["--data", "xor", "--activation", "swish"], "Unknown activation: 'swish'"),
     (["--data", "xor", "--hidden", "4", "--activation", "relu,tanh"], "one name per hidden layer"),
     (["--data", "xor", "--output", "softmaxx"], "Unknown output: 'softmaxx'"),
