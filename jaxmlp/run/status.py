@@ -17,6 +17,7 @@ import pathlib
 import re
 import socket
 
+from jaxmlp import stopping
 from jaxmlp.run import folder
 
 STATUSES = ("finished", "diverged", "interrupted", "running")
@@ -42,8 +43,7 @@ def of_checkpoint(run_dir, config: dict, ckpt) -> tuple[int, int, str]:
     checkpoint ``ckpt``): the checkpoint's epoch, the run's length (config.json's; a
     ``save_run`` folder: its checkpoint's) and one of ``STATUSES`` (module docstring)."""
     state, epochs = ckpt.state, config["settings"].get("epochs", ckpt.config.epochs)
-    patience = ckpt.config.early_stopping
-    if state.epoch >= epochs or (patience and state.bad_epochs >= patience):
+    if state.epoch >= epochs or stopping.patience_ran_out(state, ckpt.config):
         return state.epoch, epochs, "finished"
     run_dir = pathlib.Path(run_dir)
     if _held(run_dir):  # a resume of a diverged run as well
