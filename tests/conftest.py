@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import jax
+import numpy as np
 import pytest
 
 # scikit-learn's estimator checks include the array API dispatch check on NumPy inputs only
@@ -101,3 +102,19 @@ def x64():
     """float64 for the duration of one test (never globally)."""
     with jax.enable_x64(True):
         yield
+
+
+@pytest.fixture
+def slow_line():
+    """A float64 line fit, ``(net, x, t, params, validation)``: trained by SGD at lr 1e-9 from
+    these parameters, its validation loss falls by ~1.3e-10 (6e-9 of itself) every epoch, steps
+    below float32's resolution (6e-8) and above float64's."""
+    from jaxmlp import MLP
+
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(20, 2))
+    t = x @ np.array([[1.0], [2.0]]) + 0.1 * rng.normal(size=(20, 1))
+    x_val = rng.normal(size=(10, 2))
+    validation = {"x_val": x_val, "t_val": x_val @ np.array([[1.0], [2.0]])}
+    params = [{"w": np.array([[0.9], [1.9]]), "b": np.array([0.0])}]
+    return MLP((2, 1), "identity", "identity", "mse"), x, t, params, validation

@@ -216,19 +216,13 @@ def test_each_member_stops_early_and_restores_its_best_as_fit_does():
     assert np.isnan(pop.history["val_loss"][np.argmin(stopped), max(stopped) - 1])
 
 
-def test_a_float64_member_stops_on_float64_losses_as_its_solo_fit_does():
+def test_a_float64_member_stops_on_float64_losses_as_its_solo_fit_does(slow_line):
     """Regression: a float64 population kept its members' losses (history and best) in float32,
     so a member whose validation loss fell by 6e-9 of itself every epoch stopped after 4 epochs,
     as its solo fit did (tests/test_train.py); both train all 20 now."""
-    rng = np.random.default_rng(10)
-    x = rng.normal(size=(20, 2))
-    t = x @ np.array([[1.0], [2.0]]) + 0.1 * rng.normal(size=(20, 1))
-    x_val = rng.normal(size=(10, 2))
-    t_val = x_val @ np.array([[1.0], [2.0]])
-    net = MLP((2, 1), "identity", "identity", "mse")
-    params = [{"w": np.array([[0.9], [1.9]]), "b": np.array([0.0])}]
+    net, x, t, params, val = slow_line
     config = TrainConfig(20, "full", dtype="float64", early_stopping=3)
-    sgd, val = Optimizer("sgd", lr=1e-9), {"x_val": x_val, "t_val": t_val}
+    sgd = Optimizer("sgd", lr=1e-9)
     with jax.enable_x64(True):
         solo = fit(net, x, t, sgd, config, params=params, **val)
         one = jax.tree.map(lambda a: np.stack([a]), params)

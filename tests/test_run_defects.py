@@ -415,25 +415,40 @@ def test_the_python_loaders_take_a_task(tmp_path):
 # -- the compilation cache ----------------------------------------------------------------------
 
 
+# The same small run of each command that compiles: what it writes, and its bits (seconds aside).
+CACHED_RUNS = {
+    "train": ("summary.json", ["--data", "xor", "--hidden", "3", "--epochs", "2", "--no-progress"]),
+    "sweep": ("members.jsonl", ["--data", "xor", "--hidden", "3", "--epochs", "20", "--seeds",
+                                "2", "--lr", "0.5,2", "--chunk", "2"]),
+}  # fmt: skip
+
+
 @pytest.mark.slow
-def test_repeated_runs_share_compiled_programs_in_the_cache_folder(tmp_path):
+@pytest.mark.parametrize("command", sorted(CACHED_RUNS))
+def test_repeated_runs_share_compiled_programs_in_the_cache_folder(command, tmp_path):
     """A real process with $JAXMLP_COMPILE_CACHE set fills that folder, and a rerun reading it
-    trains the same bits; --no-compile-cache leaves its folder untouched."""
-    args = ["train", "--data", "xor", "--hidden", "3", "--epochs", "2", "--no-progress"]
+    trains the same bits; --no-compile-cache leaves its folder untouched. (Regression, sweep:
+    cache.enable was called for train, evaluate and predict only, so every sweep compiled its
+    first chunk afresh, 18-37 s on digits, and --no-compile-cache was not a sweep flag.)"""
+    written, args = CACHED_RUNS[command]
 
-    def train_in(folder, out, *flags):
+    def run_in(folder, out, *flags):
         env = os.environ | {"JAXMLP_COMPILE_CACHE": str(folder)}
-        done = subprocess.run([sys.executable, "-m", "jaxmlp", *args, "--out", str(out), *flags],
-                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        argv = [sys.executable, "-m", "jaxmlp", command, *args, "--out", str(out), *flags]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
-        return json.loads((out / "summary.json").read_text())["params_sha256"]
+        text = (out / written).read_text()
+        if command == "train":
+            return json.loads(text)["params_sha256"]
+        records = [json.loads(line) for line in text.splitlines()]
+        return [{k: v for k, v in record.items() if k != "seconds"} for record in records]
 
-    first = train_in(tmp_path / "xla", tmp_path / "a")
+    first = run_in(tmp_path / "xla", tmp_path / "a")
     cached = sorted(p.name for p in (tmp_path / "xla").iterdir())
     assert cached
-    assert train_in(tmp_path / "xla", tmp_path / "b") == first
+    assert run_in(tmp_path / "xla", tmp_path / "b") == first
     assert sorted(p.name for p in (tmp_path / "xla").iterdir()) == cached  # read, not rewritten
-    assert train_in(tmp_path / "none", tmp_path / "c", "--no-compile-cache") == first
+    assert run_in(tmp_path / "none", tmp_path / "c", "--no-compile-cache") == first
     assert not (tmp_path / "none").exists()
 
 

@@ -497,23 +497,3 @@ def test_a_resumed_sweep_removes_the_temporaries_of_a_killed_write(two_sweeps, t
     assert main_output(["sweep", "--out", str(out), "--resume"])[0] == 0
     assert not any(path.exists() for path in left)
     assert (out / "notes.tmp").read_text() == "mine"
-
-
-def test_a_sweep_reads_and_writes_the_compile_cache_as_train_does(tmp_path):
-    """cache.enable was called for train, evaluate and predict only: every sweep compiled its
-    first chunk afresh (18-37 s on digits), and --no-compile-cache was not a sweep flag."""
-
-    def sweep_in(folder, out, *flags):
-        env = os.environ | {"JAXMLP_COMPILE_CACHE": str(folder)}
-        argv = [sys.executable, "-m", "jaxmlp", "sweep", *SMALL, "--out", str(out), *flags]
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
-        return results(out / "members.jsonl")
-
-    first = sweep_in(tmp_path / "xla", tmp_path / "a")
-    cached = sorted(p.name for p in (tmp_path / "xla").iterdir())
-    assert cached
-    assert sweep_in(tmp_path / "xla", tmp_path / "b") == first
-    assert sorted(p.name for p in (tmp_path / "xla").iterdir()) == cached  # read, not rewritten
-    assert sweep_in(tmp_path / "none", tmp_path / "c", "--no-compile-cache") == first
-    assert not (tmp_path / "none").exists()

@@ -618,28 +618,19 @@ def test_float64_trains_in_float64():
     assert train_losses(f64)[-1] < 0.7 * train_losses(f64)[0]
 
 
-def slow_line_fit(chunk_steps=None):
-    """A float64 line fit whose validation loss falls by ~1.3e-10 (6e-9 of itself) every epoch:
-    steps below float32's resolution (6e-8), above float64's."""
-    rng = np.random.default_rng(10)
-    x = rng.normal(size=(20, 2))
-    t = x @ np.array([[1.0], [2.0]]) + 0.1 * rng.normal(size=(20, 1))
-    x_val = rng.normal(size=(10, 2))
-    t_val = x_val @ np.array([[1.0], [2.0]])
-    net = MLP((2, 1), "identity", "identity", "mse")
-    params = [{"w": np.array([[0.9], [1.9]]), "b": np.array([0.0])}]
-    config = TrainConfig(20, "full", dtype="float64", early_stopping=3, chunk_steps=chunk_steps)
-    return fit(
-        net, x, t, Optimizer("sgd", lr=1e-9), config, params=params, x_val=x_val, t_val=t_val
-    )
-
-
-def test_float64_early_stopping_sees_float64_improvements_on_the_device_and_streamed():
+def test_float64_early_stopping_sees_float64_improvements_on_the_device_and_streamed(slow_line):
     """Regression: the on-device history rounded a float64 run's losses to float32, so early
     stopping saw no improvement, stopped after 4 of 20 epochs and restored epoch 1, while the
     streamed run (its validation loss in float64) trained all 20."""
+    net, x, t, params, validation = slow_line
+    sgd = Optimizer("sgd", lr=1e-9)
+
+    def line_fit(chunk_steps=None):
+        config = TrainConfig(20, "full", dtype="float64", early_stopping=3, chunk_steps=chunk_steps)
+        return fit(net, x, t, sgd, config, params=params, **validation)
+
     with jax.enable_x64(True):
-        on_device, streamed = slow_line_fit(), slow_line_fit(chunk_steps=1)
+        on_device, streamed = line_fit(), line_fit(chunk_steps=1)
     for result in (on_device, streamed):
         val = [r["val_loss"] for r in result.history]
         assert len(val) == 20 and all(b < a for a, b in zip(val, val[1:]))
