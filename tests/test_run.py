@@ -5,6 +5,7 @@ written from it (``jaxmlp.save_run``) predicting bit for bit as ``jaxmlp predict
 import json
 import math
 import re
+import sys
 
 import jax
 import numpy as np
@@ -248,3 +249,64 @@ def test_the_datasets_listing_says_where_each_set_comes_from(capsys):
     for row in rows:
         assert "generated: " in row or "real: " in row, row
         assert "seed 0" not in row, row  # lecture-note numbers mean nothing to a newcomer
+
+
+# -- a run's accuracy and its predictions follow one rule (run.tasks) ----------------------------
+
+MISMATCHED = [
+    ("digits", "sigmoid", "a multiclass task predicts by taking the argmax"),
+    ("digits", "threshold", "The outputs for multiclass are ['softmax', 'softmax:beta']"),
+    ("multilabel", "softmax", "a multilabel task predicts by thresholding each unit"),
+]
+
+
+@pytest.mark.parametrize(("data", "output", "says"), MISMATCHED)
+def test_a_task_and_an_output_that_decide_by_other_rules_are_refused(
+    data, output, says, tmp_path, capsys
+):
+    # A multiclass run with sigmoid units reported per-unit 0/1 agreement as its accuracy (0.52)
+    # while predict took the argmax (0.34); a multilabel run with a softmax reported argmax
+    # agreement while predict thresholded each unit.
+    out = tmp_path / "run"
+    argv = ["train", "--data", data, "--output", output, "--hidden", "2", "--epochs", "1",
+            "--no-progress", "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert says in err and repr(output) in err, err
+    assert not out.exists()
+
+
+def test_save_run_and_load_run_refuse_such_a_pair(tmp_path, monkeypatch):
+    net = MLP((2, 3, 3), "tanh", "sigmoid", "bce")
+    params = net.init(jax.random.key(0))
+    says = r"save_run: a multiclass task .* 'sigmoid' .* \['softmax', 'softmax:beta'\]"
+    with pytest.raises(ValueError, match=says):
+        jaxmlp.save_run(tmp_path / "new", net, params, task="multiclass")
+    two = MLP((2, 3, 2), "tanh", "sigmoid", "bce")  # binary of 2 units: the argmax
+    with pytest.raises(ValueError, match=r"binary task of 2 output units predicts by taking"):
+        jaxmlp.save_run(tmp_path / "two", two, two.init(jax.random.key(0)), task="binary")
+    rules = sys.modules[jaxmlp.save_run.__module__].tasks  # the module save_run asks
+    monkeypatch.setattr(rules, "check_output", lambda *args: None)  # a folder from before
+    old = jaxmlp.save_run(tmp_path / "old", net, params, task="multiclass")
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=f"{re.escape(str(old))}: a multiclass task"):
+        jaxmlp.load_run(old)
+
+
+CONSISTENT = [("multiclass", "softmax", 3), ("binary", "softmax:2", 2), ("binary", "threshold", 1),
+              ("multilabel", "sigmoid", 2)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("task", "output", "k"), CONSISTENT)
+def test_a_model_reports_the_accuracy_of_its_own_predictions(task, output, k, tmp_path):
+    # the pairs that decide as their task predicts are kept, and a model's accuracy on its own
+    # predictions is 1 (a multiclass sigmoid run's was the per-unit agreement, below 1)
+    net = MLP((2, 3, k), "tanh", output, "cross_entropy" if "softmax" in output else "bce")
+    model = jaxmlp.load_run(jaxmlp.save_run(tmp_path / "run", net, net.init(jax.random.key(0)),
+                                            task=task))  # fmt: skip
+    x = np.random.default_rng(0).standard_normal((40, 2))
+    assert model.evaluate(x, model.predict(x))["accuracy"] == 1.0
+    ds = datasets.load({"multiclass": "digits", "binary": "xor"}.get(task, task))
+    settings = run.settings.DEFAULTS | {"output": output, "hidden": [2]}
+    assert run.settings.build(settings, ds)[0].output == net.output  # train takes it too

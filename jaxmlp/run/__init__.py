@@ -9,7 +9,8 @@ The protocol: a run flows
 ``settings.merge`` lays the given settings over ``DEFAULTS`` (or a resumed run's own);
 ``data.load_data`` reads the ``datasets.Dataset`` (a file by its absolute path, its SHA-256
 kept), splits off validation by ``datasets.validation_split`` and standardises it;
-``settings.build`` makes the network, optimizer and train config. The resolved settings are
+``settings.build`` makes the network, optimizer and train config (an output that decides by
+another rule than the task predicts by is refused: ``tasks``). The resolved settings are
 then checked: a given flag the setup ignores is refused (``check_used``), and a resumed run's
 given settings must resolve to its own (``check_resume``; ``epochs`` may grow). These travel
 together as one ``settings.Run`` record.

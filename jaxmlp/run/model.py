@@ -24,12 +24,11 @@ from jaxmlp import checkpoint, datasets, outputs
 from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
-from jaxmlp.run import data, folder
+from jaxmlp.run import data, folder, tasks
 from jaxmlp.run.settings import precision
 from jaxmlp.run.status import of_checkpoint
+from jaxmlp.run.tasks import CLASSIFICATION
 from jaxmlp.train import TrainConfig, TrainState
-
-CLASSIFICATION = ("binary", "multiclass")
 
 
 class Model(NamedTuple):
@@ -111,8 +110,9 @@ class Model(NamedTuple):
         outputs are not finite, which decide no class (``outputs.check_decided``)."""
         if self.task != "regression":
             outputs.check_decided(y)
+        rule = tasks.decides(self.task, y.shape[1])
         if self.task in CLASSIFICATION:
-            index = (y[:, 0] > 0.5).astype(int) if y.shape[1] == 1 else y.argmax(1)
+            index = (y[:, 0] > 0.5).astype(int) if rule == "threshold" else y.argmax(1)
             return np.array(self.class_names())[index]
         if self.task == "multilabel":  # each unit's own labels, as net.predict: threshold -1/+1
             negative, positive = outputs.get(self.net.output).labels
@@ -203,6 +203,7 @@ def load_run(run_dir) -> Model:
         )
     meta = config["data"]
     check_classes(meta.get("classes"), meta["task"], ckpt.net, f"{run_dir}: config.json")
+    tasks.check_output(meta["task"], ckpt.net.output, ckpt.net.sizes[-1], f"{run_dir}: ")
     scaler = None
     if "mean" in ckpt.extra:
         scaler = datasets.Standardizer(ckpt.extra["mean"], ckpt.extra["std"])
@@ -242,6 +243,7 @@ def save_run(
     if task not in datasets.TASKS:
         raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(datasets.TASKS)}.")
     check_classes(classes, task, net, "save_run")
+    tasks.check_output(task, net.output, net.sizes[-1], "save_run: ")
     out = folder.out_folder(out, {}, resume=False)
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     state = TrainState(params, optimizer.build(1).init(params), config.epochs)

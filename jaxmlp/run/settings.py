@@ -18,6 +18,7 @@ from jaxmlp import activations, datasets, losses, mlp, optim, outputs, sharding
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import check_int
 from jaxmlp.optim import Optimizer
+from jaxmlp.run import tasks
 from jaxmlp.train import TrainConfig
 
 # Every setting of a run, with its default. None means "from the data": output and loss from the
@@ -222,6 +223,7 @@ def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, Train
         init=settings["init"],
         dropout=settings["dropout"],
     )
+    tasks.check_output(data.task, net.output, net.sizes[-1])
     optimizer = Optimizer(
         settings["optimizer"],
         lr=settings["lr"],
