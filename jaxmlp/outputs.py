@@ -18,7 +18,8 @@ softmax the softmax's, with its beta; ``threshold`` the sigmoid's), ``decides`` 
 reads y (``"argmax"``, ``"threshold"`` per unit at y > 0.5, None: y itself) and ``labels`` the
 (negative, positive) label values of a thresholded output: 0/1 for sigmoid, -1/+1 for seed 003's
 threshold unit, whose forward is the sigmoid and whose targets -1/+1 enter the loss as 0/1
-(``loss_targets``; ``losses.pair`` applies it, so every pass sees the same loss).
+(``loss_targets``; ``losses.pair`` applies it, so every pass sees the same loss). The outputs
+of a deciding record are probabilities (``probabilities``), and only theirs.
 
 A row with a non-finite output decides no label (``decide``, ``check_decided``): argmax of a NaN
 row is 0 and NaN > 0.5 is false, so it would silently read as class 0 or the negative label. A
@@ -55,6 +56,13 @@ class Output(NamedTuple):
     decides: str | None = None  # "argmax", "threshold" (per unit, y > 0.5) or None (y itself)
     labels: tuple = (0, 1)  # a thresholded output's (negative, positive) labels and targets
     no_label: int = -1  # the label of a row that decides none (scikit-learn's -1), not in labels
+
+    @property
+    def probabilities(self) -> bool:
+        """Whether the outputs y are probabilities, in [0, 1] (a softmax's rows sum to 1): those
+        of an output that decides (sigmoid, threshold, softmax, softmax:beta); identity, tanh,
+        softplus, relu and exp give values that are not (``predict_proba`` refuses them)."""
+        return self.decides is not None
 
     def loss_targets(self, t):
         """Targets as the loss takes them: a thresholded output's labels mapped to 0/1."""

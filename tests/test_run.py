@@ -310,3 +310,21 @@ def test_a_model_reports_the_accuracy_of_its_own_predictions(task, output, k, tm
     ds = datasets.load({"multiclass": "digits", "binary": "xor"}.get(task, task))
     settings = run.settings.DEFAULTS | {"output": output, "hidden": [2]}
     assert run.settings.build(settings, ds)[0].output == net.output  # train takes it too
+
+
+def test_only_outputs_that_are_probabilities_give_probabilities(tmp_path, capsys):
+    # A binary run with --output identity wrote p_<class> columns of -1.95 to 2.3, and
+    # Model.predict_proba returned them.
+    net = MLP((2, 3, 1), "tanh", "identity", "mse")
+    params = net.init(jax.random.key(0))
+    params[-1]["b"] = params[-1]["b"] + 5.0  # outputs past 1
+    out = jaxmlp.save_run(tmp_path / "run", net, params, task="binary", classes=["no", "yes"])
+    model = jaxmlp.load_run(out)
+    x = np.random.default_rng(0).standard_normal((5, 2))
+    assert (model.outputs(x) > 1).all() and set(model.predict(x)) == {"yes"}
+    says = r"predict_proba needs outputs that are probabilities.*'sigmoid'.*'identity'"
+    with pytest.raises(ValueError, match=says):
+        model.predict_proba(x)
+    (tmp_path / "in.csv").write_text("a,b\n0,1\n1,0\n")
+    assert cli.main(["predict", str(out), "--input", str(tmp_path / "in.csv")]) == 0
+    assert capsys.readouterr().out.splitlines() == ["prediction", "yes", "yes"]

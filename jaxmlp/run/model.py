@@ -74,9 +74,11 @@ class Model(NamedTuple):
 
     def predict_proba(self, x) -> np.ndarray:
         """Probabilities ``(n, K)``, one column per class in ``class_names()`` order (binary:
-        ``[1 - p, p]``), or per label (multilabel)."""
+        ``[1 - p, p]``), or per label (multilabel). A ValueError for regression, and for an
+        output whose values are not probabilities (``outputs.Output.probabilities``)."""
         if self.task == "regression":
             raise ValueError("predict_proba needs a classifier; this model does regression.")
+        check_probabilities(self.net.output)
         y = self.outputs(x)
         outputs.check_decided(y)
         return (
@@ -138,6 +140,18 @@ class Model(NamedTuple):
         if self.task in CLASSIFICATION:
             return datasets.encode_as(t, self.class_names(), self.task, "t")
         return t.reshape(len(t), -1).astype(self.dtype)  # a float64 run's exact targets
+
+
+def check_probabilities(output: str) -> None:
+    """A ValueError unless the ``output``'s values are probabilities, naming those that are."""
+    if not outputs.get(output).probabilities:
+        allowed = [name for name in outputs.NAMES if outputs.get(name).probabilities]
+        allowed += [f"{name}:beta" for name in outputs.TEMPERED]
+        raise ValueError(
+            f"predict_proba needs outputs that are probabilities, of the outputs {allowed}; "
+            f"this model's output {output!r} gives values that are not (predict decides by "
+            "them; retrain with one of those outputs for probabilities)."
+        )
 
 
 def column_order(names, feature_names, label_name, where: str) -> list[int]:

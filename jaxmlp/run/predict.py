@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from jaxmlp import checkpoint, datasets, files
+from jaxmlp import checkpoint, datasets, files, outputs
 from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder, status
 from jaxmlp.run.model import CLASSIFICATION, check_inputs, column_order, load_run
@@ -122,24 +122,26 @@ def predict_run(
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
     the columns, or with ``header`` False the features in training order; .npz with an array
     ``x``, or .npy): ``labels`` are the predicted classes (their names) or the regression
-    outputs, ``outputs`` the network's ``y (n, K)`` (``model``: the run's ``load_run``, if read
-    already)."""
+    outputs, ``outputs`` the network's ``y (n, K)`` where they are probabilities (the p_
+    columns; else none: ``outputs.Output.probabilities``) (``model``: the run's ``load_run``,
+    if read already)."""
     model = model or load_run(run_dir)
     x = read_inputs(
         input_path, model.net.sizes[0], model.label_name, model.feature_names, header, encoding,
         example_shape=model.example_shape,
     )  # fmt: skip
     y = model.outputs(x)
-    labels = model.labels(y)
-    if model.task in ("binary", "multiclass"):
+    labels, none = model.labels(y), np.zeros((len(y), 0), y.dtype)
+    if model.task == "regression":
+        return ["prediction"] if y.shape[1] == 1 else [f"y{k}" for k in range(y.shape[1])], y, none
+    if model.task in CLASSIFICATION:
         names = model.class_names()
-        probabilities = [names[1]] if y.shape[1] == 1 else names
-        return ["prediction", *(f"p_{c}" for c in probabilities)], labels, y
-    if model.task == "multilabel":
-        names = model.classes or [f"label{k}" for k in range(y.shape[1])]
-        return [*names, *(f"p_{c}" for c in names)], labels, y
-    names = ["prediction"] if y.shape[1] == 1 else [f"y{k}" for k in range(y.shape[1])]
-    return names, y, np.zeros((len(y), 0), y.dtype)
+        columns, shown = ["prediction"], [names[1]] if y.shape[1] == 1 else names
+    else:  # multilabel: a column of labels per unit
+        columns = shown = model.classes or [f"label{k}" for k in range(y.shape[1])]
+    if not outputs.get(model.net.output).probabilities:  # y are no probabilities: no p_ columns
+        return columns, labels, none
+    return [*columns, *(f"p_{c}" for c in shown)], labels, y
 
 
 def read_inputs(
