@@ -279,7 +279,8 @@ def _evaluate(args) -> int:
         header=args.header, encoding=args.encoding, model=model,
     )  # fmt: skip
     if args.json:
-        checkpoint = {"epoch": model.epoch, "epochs": model.epochs, "status": model.status}
+        facts = ("epoch", "epochs", "status", "early_stopped", "params_epoch")
+        checkpoint = {name: getattr(model, name) for name in facts}
         print(json.dumps(results | {"checkpoint": checkpoint}, indent=2))
         return _noted(args.run_dir, model)
     print(f"{'split':<6} {'n':>7} {'loss':>12} {'accuracy':>9}")
@@ -303,7 +304,8 @@ def _predict(args) -> int:
 
 def _noted(run_dir, model) -> int:
     """After an answer from ``model`` (the run's ``load_run``): a line on stderr where its run
-    is unfinished, naming the checkpoint's epoch (``run.status.note``)."""
+    is unfinished or stopped early, naming the checkpoint's epoch and that of its parameters
+    (``run.status.note``)."""
     note = run.status.note(run_dir, model)
     if note is not None:
         print(note, file=sys.stderr)

@@ -32,9 +32,20 @@ def patience_ran_out(state, config) -> bool:
 def final_params(state, config):
     """The parameters a run returns at ``state``: the best ones when early stopping restores
     them, else the latest."""
-    if config.early_stopping and config.restore_best and state.best_params is not None:
-        return state.best_params
-    return state.params
+    return state.best_params if restores(state, config) else state.params
+
+
+def params_epoch(state, config) -> int:
+    """The epoch of ``final_params``: the best epoch, ``state.epoch - state.bad_epochs`` (each
+    epoch after it counted one against the patience, ``advance``), when early stopping restores
+    the best parameters; else ``state.epoch``."""
+    return state.epoch - state.bad_epochs if restores(state, config) else state.epoch
+
+
+def restores(state, config) -> bool:
+    """Whether the run returns the best parameters (early stopping with ``restore_best``, once
+    an epoch's validation loss was finite) rather than the latest."""
+    return bool(config.early_stopping and config.restore_best and state.best_params is not None)
 
 
 class NonFiniteValidationLoss(RuntimeWarning):

@@ -121,7 +121,8 @@ def test_evaluate_reproduces_the_summary(digits_run, capsys):
     assert cli.main(["evaluate", str(folder), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"train", "val", "test", "checkpoint"}
-    facts = {"epoch": summary["epochs"], "epochs": summary["epochs_planned"], "status": "finished"}
+    facts = {"epoch": summary["epochs"], "epochs": summary["epochs_planned"], "status": "finished",
+             "early_stopped": False, "params_epoch": summary["epochs"]}  # fmt: skip
     assert result.pop("checkpoint") == facts
     assert result["test"]["n"] == 359
     for split in result:

@@ -72,10 +72,12 @@ def test_evaluate_and_predict_say_a_diverged_run_is_at_its_kept_epoch(tmp_path, 
         "epoch": kept,
         "epochs": 20,
         "status": "diverged",
+        "early_stopped": False,
+        "params_epoch": kept,
     }
     model = load_run(out)
-    facts = (model.epoch, model.epochs, model.status, model.finished)
-    assert facts == (kept, 20, "diverged", False)
+    facts = (model.epoch, model.epochs, model.status, model.finished, model.params_epoch)
+    assert facts == (kept, 20, "diverged", False, kept)
     (tmp_path / "in.csv").write_text("x1,x2\n0,1\n")
     assert cli.main(["predict", str(out), "--input", str(tmp_path / "in.csv")]) == 0
     one_line(capsys, "note: ", f"{out} is unfinished: checkpoint of epoch {kept} of 20")
@@ -108,6 +110,41 @@ def test_an_interrupted_or_running_run_is_named_so_and_a_finished_one_is_not(
     (out / ".lock").write_text(f"pid {os.getpid()} on {socket.gethostname()}\n")
     assert cli.main(["evaluate", str(out)]) == 0
     one_line(capsys, "note: ", "checkpoint of epoch 2 of 5 (still running?)")
+
+
+def test_an_early_stopped_run_names_the_best_epoch_its_parameters_are_of(tmp_path, capsys):
+    # A run stopped early with restore-best held the best epoch's parameters (its val loss), but
+    # Model.epoch and evaluate --json said the last epoch and "finished", nothing more, while
+    # summary.json said "early_stopped".
+    rng = np.random.default_rng(0)
+    x, c = rng.normal(size=(60, 2)), rng.integers(0, 2, 60)  # labels of noise: it overfits
+    lines = ["a,b,label", *(f"{a:.4f},{b:.4f},{k}" for (a, b), k in zip(x, c, strict=True))]
+    (tmp_path / "noise.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "ES"
+    argv = ["train", "--data", str(tmp_path / "noise.csv"), "--hidden", "16", "--lr", "0.3",
+            "--val-fraction", "0.25", "--early-stopping", "1", "--epochs", "40", *SMALL[2:],
+            "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    val = {r["epoch"]: r["val_loss"] for r in log}
+    best, last = min(val, key=val.get), max(val)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "early_stopped" and best < last < 40
+    assert summary["params_epoch"] == best
+    model = load_run(out)
+    facts = (model.epoch, model.status, model.finished, model.early_stopped, model.params_epoch)
+    assert facts == (last, "finished", True, True, best)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["checkpoint"] == {"epoch": last, "epochs": 40, "status": "finished",
+                                    "early_stopped": True, "params_epoch": best}  # fmt: skip
+    assert result["val"]["loss"] == pytest.approx(val[best], rel=1e-5)
+    says = f"note: {out} stopped early at epoch {last} of 40: parameters of epoch {best}"
+    assert captured.err == says + ", the best validation loss\n"
+    assert cli.main(["evaluate", str(out)]) == 0
+    one_line(capsys, says)
 
 
 # -- 2. a resume verifies the log it continues ------------------------------------------------

@@ -36,10 +36,12 @@ class Model(NamedTuple):
     ``scaler`` (a ``datasets.Standardizer`` or None), ``classes`` (names of the classes or
     labels, None: the net's own, ``class_names``), ``feature_names`` (None: inputs by
     position), ``dtype``, ``example_shape`` (of the training inputs where they had more axes;
-    None: unrecorded); ``epoch``, the checkpoint's, of the run's ``epochs``, and the run's
+    None: unrecorded); ``epoch``, the checkpoint's, of the run's ``epochs``, the run's
     ``status`` (``jaxmlp.run.status``: finished, diverged, interrupted or running; a run not
-    ``finished`` gives the parameters of its checkpoint's epoch, and ``jaxmlp evaluate`` and
-    ``predict`` say so in a note)."""
+    ``finished`` gives the parameters of its checkpoint's epoch), ``early_stopped`` (a finished
+    run that patience ended before ``epochs``) and ``params_epoch``, the epoch whose parameters
+    the model holds: with early stopping the best epoch's. ``jaxmlp evaluate`` and ``predict``
+    say so in a note where the run is unfinished, stopped early or gives an earlier epoch's."""
 
     net: MLP
     params: list
@@ -53,6 +55,8 @@ class Model(NamedTuple):
     epoch: int | None = None
     epochs: int | None = None
     status: str = "finished"
+    early_stopped: bool = False
+    params_epoch: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -206,7 +210,8 @@ def check_inputs(x, n_features: int, where: str, example_shape=None) -> np.ndarr
 def load_run(run_dir) -> Model:
     """The trained model in the run folder ``run_dir`` (``jaxmlp train`` or ``save_run``): the
     parameters of its checkpoint, which are those of an earlier epoch where the run did not
-    finish (``Model.epoch``, ``epochs``, ``status``: ``status.of_checkpoint``)."""
+    finish, and the best epoch's with early stopping (``Model.epoch``, ``epochs``, ``status``,
+    ``early_stopped``, ``params_epoch``: ``status.of_checkpoint``)."""
     with precision(folder.run_dtype(run_dir)):
         config, ckpt = folder.open_run(run_dir)
         params = [{k: np.asarray(v) for k, v in layer.items()} for layer in ckpt.final_params]
@@ -231,7 +236,7 @@ def load_run(run_dir) -> Model:
         label_name=meta.get("label_name"),
         dtype=ckpt.config.dtype,
         example_shape=meta.get("example_shape"),
-        **dict(zip(("epoch", "epochs", "status"), of_checkpoint(run_dir, config, ckpt))),
+        **of_checkpoint(run_dir, config, ckpt),
     )
 
 

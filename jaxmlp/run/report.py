@@ -4,7 +4,7 @@ the message of a diverged run."""
 import jax
 import numpy as np
 
-from jaxmlp import checkpoint, gradient_check, plots
+from jaxmlp import checkpoint, gradient_check, plots, stopping
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
@@ -53,6 +53,7 @@ def summarize(run: Run, state, final, history, wall_seconds: float, warnings=())
     typical = float(np.median([r["seconds"] for r in history])) if history else 0.0
     summary |= {
         "epochs": state.epoch,
+        "params_epoch": stopping.params_epoch(state, config),  # of the metrics above: the best
         "epochs_planned": config.epochs,
         "steps": state.epoch * steps,
         "train_seconds": seconds,

@@ -3,7 +3,8 @@ the epoch of its checkpoint, the run's length, and whether the run finished, div
 interrupted or is still running; and the files a run or sweep folder owns, which nothing else
 jaxmlp writes may replace.
 
-A run's checkpoint is at its last epoch, or where patience ran out, once it finished. Before
+A run's checkpoint is at its last epoch, or where patience ran out (``early_stopped``), once it
+finished; with early stopping its parameters are the best epoch's (``params_epoch``). Before
 that it is the checkpoint of a run whose process still holds the folder's ``.lock``
 (``folder.lock``; a live pid on this host, or any holder on another host, which cannot be
 asked), of one that diverged (summary.json's ``status`` ``diverged`` and its ``kept_epoch``: the
@@ -38,24 +39,31 @@ def owner_of(path) -> pathlib.Path | None:
     return parent if path.name in OWNED and (parent / "config.json").is_file() else None
 
 
-def of_checkpoint(run_dir, config: dict, ckpt) -> tuple[int, int, str]:
-    """``(epoch, epochs, status)`` of the run in ``run_dir`` (its config.json ``config``, its
-    checkpoint ``ckpt``): the checkpoint's epoch, the run's length (config.json's; a
-    ``save_run`` folder: its checkpoint's) and one of ``STATUSES`` (module docstring)."""
+def of_checkpoint(run_dir, config: dict, ckpt) -> dict:
+    """Where the run in ``run_dir`` (its config.json ``config``, its checkpoint ``ckpt``)
+    stands: ``epoch``, the checkpoint's; ``epochs``, the run's length (config.json's; a
+    ``save_run`` folder: its checkpoint's); ``status``, one of ``STATUSES`` (module docstring);
+    ``early_stopped``, whether the patience ended a finished run before ``epochs``; and
+    ``params_epoch``, the epoch of the parameters it gives (``stopping.params_epoch``)."""
     state, epochs = ckpt.state, config["settings"].get("epochs", ckpt.config.epochs)
+    facts = {"epoch": state.epoch, "epochs": epochs, "early_stopped": False,
+             "params_epoch": stopping.params_epoch(state, ckpt.config)}  # fmt: skip
     if state.epoch >= epochs or stopping.patience_ran_out(state, ckpt.config):
-        return state.epoch, epochs, "finished"
-    run_dir = pathlib.Path(run_dir)
+        return facts | {"status": "finished", "early_stopped": state.epoch < epochs}
+    return facts | {"status": _unfinished(pathlib.Path(run_dir), state.epoch)}
+
+
+def _unfinished(run_dir: pathlib.Path, epoch: int) -> str:
+    """The status of an unfinished run whose checkpoint is at ``epoch``: running, diverged
+    or interrupted."""
     if _held(run_dir):  # a resume of a diverged run as well
-        return state.epoch, epochs, "running"
+        return "running"
     try:
         summary = json.loads((run_dir / "summary.json").read_text())
     except (OSError, ValueError):
         summary = None
     diverged = isinstance(summary, dict) and summary.get("status") == "diverged"
-    if diverged and summary.get("kept_epoch") == state.epoch:
-        return state.epoch, epochs, "diverged"
-    return state.epoch, epochs, "interrupted"
+    return "diverged" if diverged and summary.get("kept_epoch") == epoch else "interrupted"
 
 
 def _held(run_dir: pathlib.Path) -> bool:
@@ -80,11 +88,17 @@ def _held(run_dir: pathlib.Path) -> bool:
 
 
 def note(run_dir, model) -> str | None:
-    """The line that tells a reader of ``model`` (``load_run(run_dir)``) its run is unfinished,
-    or None for a finished run."""
+    """The line that tells a reader of ``model`` (``load_run(run_dir)``) its run is unfinished
+    or stopped early, and the epoch of its parameters where they are the best epoch's; None
+    for a run that finished its epochs with the parameters of the last."""
+    best = ""
+    if model.params_epoch is not None and model.params_epoch != model.epoch:
+        best = f": parameters of epoch {model.params_epoch}, the best validation loss"
+    if model.finished and model.early_stopped:
+        return f"note: {run_dir} stopped early at epoch {model.epoch} of {model.epochs}{best}"
     if model.finished:
-        return None
+        return f"note: {run_dir} finished its {model.epochs} epochs{best}" if best else None
     return (
         f"note: {run_dir} is unfinished: checkpoint of epoch {model.epoch} of {model.epochs} "
-        f"({SAID[model.status]})"
+        f"({SAID[model.status]}){best}"
     )
