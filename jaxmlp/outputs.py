@@ -155,6 +155,13 @@ EXAMPLES = ("softmax:2.5",)  # specs with a number that the gradient and curvatu
 BETA_MAX = math.sqrt(sys.float_info.max)  # 1.34e154: the largest beta whose beta**2 is a float
 
 
+def specs_where(test: Callable[[Output], bool]) -> list[str]:
+    """The specs of the outputs whose record passes ``test`` (a tempered one as
+    ``"softmax:beta"`` too), for an error that names the allowed outputs."""
+    names = [name for name in NAMES if test(_OUTPUTS[name])]
+    return names + [f"{name}:beta" for name in TEMPERED if name in names]
+
+
 def get(spec: str) -> Output:
     """The output record of ``spec``: a name of ``NAMES``, or ``"softmax:beta"`` with a
     temperature beta in (0, ``BETA_MAX``] (``"softmax:1"`` is ``"softmax"``). ValueError naming

@@ -149,8 +149,7 @@ class Model(NamedTuple):
 def check_probabilities(output: str) -> None:
     """A ValueError unless the ``output``'s values are probabilities, naming those that are."""
     if not outputs.get(output).probabilities:
-        allowed = [name for name in outputs.NAMES if outputs.get(name).probabilities]
-        allowed += [f"{name}:beta" for name in outputs.TEMPERED]
+        allowed = outputs.specs_where(lambda record: record.probabilities)
         raise ValueError(
             f"predict_proba needs outputs that are probabilities, of the outputs {allowed}; "
             f"this model's output {output!r} gives values that are not (predict decides by "

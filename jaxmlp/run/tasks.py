@@ -35,8 +35,7 @@ def check_output(task: str, output: str, k: int, where: str = "") -> None:
     rule, out = decides(task, k), outputs.get(output)
     if rule is None or out.decides is None or out.decides == rule:
         return
-    allowed = [name for name in outputs.NAMES if outputs.get(name).decides == rule]
-    allowed += [f"{name}:beta" for name in outputs.TEMPERED if name in allowed]
+    allowed = outputs.specs_where(lambda record: record.decides == rule)
     units = f" of {k} output units" if task == "binary" else ""
     doing = {"argmax": "taking the argmax of its units", "threshold": "thresholding each unit"}
     raise ValueError(
