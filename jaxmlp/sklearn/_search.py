@@ -247,14 +247,15 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         self._results(candidates, len(splits), per_fit)
         if self.refit:
             start = time.perf_counter()
-            self.best_estimator_ = clone(base).set_params(**self.best_params_).fit(X, y)
+            best = clone(self.best_params_, safe=False)  # not the object a member was given
+            self.best_estimator_ = clone(base).set_params(**best).fit(X, y)
             self.refit_time_ = time.perf_counter() - start
         return self
 
     @staticmethod
     def _member(base, params: dict, X, y, rows) -> _Member:
         """A clone with ``params`` started on ``rows`` of X, y by the estimator's own code."""
-        est = clone(base).set_params(**params)
+        est = clone(base).set_params(**clone(params, safe=False))  # GridSearchCV's: per fit
         if est.solver == "lbfgs" or est.early_stopping:
             raise ValueError(
                 "PopulationSearchCV trains the stochastic solvers without early stopping, got "
