@@ -11,8 +11,10 @@ The settings resolve by the run's own rules (``settings.merge``, ``data.load_dat
 a time, and each finished chunk is saved atomically as ``chunks/NNNNN.npz`` (its members'
 records and loss curves, the sweep's run_id and length, their SHA-256), so ``resume`` skips the
 chunks on disk and ends with the results of an uninterrupted sweep: a chunk always holds the
-same members, trained by the same program. A chunk of another sweep, or changed, is refused; a
-sweep holds its folder's lock (``folder.lock``) as a run does.
+same members, trained by the same program. Another ``--chunk`` trains them in populations of
+another size: the same results up to float rounding only (``jaxmlp.population``), which chaotic
+(large learning-rate) training can grow into materially different ones. A chunk of another
+sweep, or changed, is refused; a sweep holds its folder's lock (``folder.lock``) as a run does.
 
     OUT/config.json      every setting, resolved (swept ones as lists), the data's fingerprint
     OUT/chunks/*.npz     the finished chunks

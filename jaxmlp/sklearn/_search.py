@@ -15,7 +15,8 @@ for bit: XLA compiles the batched program with other fusions and reduction order
 solo one, so a member's weights equal its solo fit's up to float rounding grown over the
 epochs (~1e-6 in float32, ~1e-15 in float64 after 40 epochs of digits); its epochs and scores
 are the solo fit's unless a stopping test or a prediction sits within that rounding of its
-threshold (tests/test_sklearn_search.py: GridSearchCV's scores exactly, on digits). Running the
+threshold (tests/test_sklearn_search.py: GridSearchCV's scores exactly, on digits), or chaotic
+(large learning-rate) training grows it into other results. Running the
 members one after another inside one program (``lax.map``) was tried: not bit for bit either
 (XLA fuses the mapped body differently too) and slower.
 Within one group everything in ``optax.inject_hyperparams``' state varies freely
