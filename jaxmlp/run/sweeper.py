@@ -32,6 +32,7 @@ import jax
 import numpy as np
 
 from jaxmlp import checkpoint, interrupt, search
+from jaxmlp import population_checks as checks
 from jaxmlp.datasets import SEED_LIMIT
 from jaxmlp.evaluation import evaluate_members
 from jaxmlp.numeric import is_real
@@ -174,6 +175,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
     if saved is not None:
         data.check_same(ds, saved["data"], out, "resume")
     members = search.plan(grid, settings["seeds"], settings["folds"])
+    hyper = {name: [m[name] for m in members] for name in grid}  # as fit_population checks them
+    checks.members([m["seed"] for m in members], hyper, optimizer, config)
     return run, grid, members, _start(settings, net, saved, out)
 
 

@@ -1,0 +1,36 @@
+"""``jaxmlp sweep``'s value lists, checked before the folder is claimed, and named: members'
+settings were checked only when the first chunk trained (after the plan line, leaving an empty
+--out folder)."""
+
+import pytest
+
+from jaxmlp import cli
+
+XOR = [
+    "--data", "xor", "--hidden", "3", "--activation", "sigmoid", "--loss", "sse",
+    "--reduction", "sum", "--init", "uniform:0,1", "--optimizer", "sgd", "--batch-size", "full",
+    "--epochs", "3",
+]  # fmt: skip
+
+
+def refused(argv, tmp_path, capsys) -> str:
+    """The one error line of ``jaxmlp sweep argv``: exit 2, no plan line, no folder made."""
+    out = tmp_path / "sweep"
+    assert cli.main(["sweep", *XOR, *argv, "--out", str(out)]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.count("\n") == 1, printed
+    assert printed.err.startswith("error: ") and not out.exists(), printed.err
+    return printed.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--momentum", "0.5,1.5"], "member 1: momentum must be in [0, 1), got 1.5"),
+        (["--init-scale", "0"], "init_scale must be > 0, got [0.0]"),
+        (["--optimizer", "lbfgs", "--lr", "0.1,0.2"], "Optimizer 'lbfgs'"),
+    ],
+)
+def test_a_members_setting_is_refused_before_the_folder_is_made(argv, says, tmp_path, capsys):
+    err = refused(argv, tmp_path, capsys)
+    assert says in err, err
