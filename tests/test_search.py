@@ -34,6 +34,16 @@ def test_a_repeated_grid_value_or_seed_is_refused_as_the_sweep_refuses_it(grid, 
         search.plan(grid, seeds)
 
 
+def test_grid_values_equal_in_the_members_dtype_are_refused_naming_them():
+    """0.1 and 0.1000000001 are one float32: two identical members, two rows printed 0.1."""
+    grid, says = {"lr": [0.1, 0.1000000001]}, r"0.1 and 0.1000000001 are one value in float32"
+    with pytest.raises(ValueError, match=r"grid\['lr'\] \[0.1, 0.1000000001\]: " + says):
+        grid_search(grid)
+    with pytest.raises(ValueError, match=says):
+        search.plan(grid, [0], dtype=np.float32)
+    assert len(search.plan(grid, [0], dtype=np.float64)) == 2  # two values in float64
+
+
 def test_the_members_seed_defaults_to_config_seed_as_in_fit_population():
     """It was 0 whatever config.seed said."""
     records = grid_search({"lr": [0.5, 1.0]}, config=TrainConfig(epochs=1, seed=7))

@@ -34,3 +34,9 @@ def refused(argv, tmp_path, capsys) -> str:
 def test_a_members_setting_is_refused_before_the_folder_is_made(argv, says, tmp_path, capsys):
     err = refused(argv, tmp_path, capsys)
     assert says in err, err
+
+
+def test_values_equal_in_the_members_dtype_are_refused_naming_them(tmp_path, capsys):
+    """Two members of one float32 learning rate were trained, both printed 0.1."""
+    err = refused(["--lr", "0.1,0.1000000001"], tmp_path, capsys)
+    assert "--lr [0.1, 0.1000000001]: 0.1 and 0.1000000001 are one value in float32" in err, err

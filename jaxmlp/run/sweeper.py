@@ -33,6 +33,7 @@ import numpy as np
 
 from jaxmlp import checkpoint, interrupt, search
 from jaxmlp import population_checks as checks
+from jaxmlp.arrays import storage_dtype
 from jaxmlp.datasets import SEED_LIMIT
 from jaxmlp.evaluation import evaluate_members
 from jaxmlp.numeric import is_real
@@ -205,9 +206,9 @@ def _start(settings: dict, net, saved: dict | None, out) -> list | None:
 
 
 def _as_lists(given: dict) -> dict:
-    """``given`` with each swept setting a list of floats (one number becomes a list), each
-    value once: finite numbers (``numeric.is_real``), never a string or a bool that ``float``
-    would read as one."""
+    """``given`` with each swept setting a list of floats (one number becomes a list): finite
+    numbers (``numeric.is_real``), never a string or a bool that ``float`` would read as one
+    (each once: ``_grid``)."""
     lists = {}
     for name in SWEPT:
         if name in given:
@@ -222,15 +223,17 @@ def _as_lists(given: dict) -> dict:
             v = [float(x) for x in v] if many else [float(v)]
             if not v:
                 raise ValueError(f"{as_flag(name)} needs at least one value.")
-            search.check_once(as_flag(name), v)
             lists[name] = v[0] if len(v) == 1 and name != "init_scale" else v
     return given | lists
 
 
 def _grid(settings: dict, ds) -> tuple[dict, dict]:
-    """The swept settings ``{name: values}`` and the settings with seeds, folds, chunk
-    resolved and checked."""
+    """The swept settings ``{name: values}``, each value once in the members' dtype, and the
+    settings with seeds, folds, chunk resolved and checked."""
     grid = {name: settings[name] for name in SWEPT if isinstance(settings[name], list)}
+    dtype = storage_dtype(settings["dtype"])  # that of the members' numbers (arrays.stored)
+    for name, values in grid.items():
+        search.check_once(as_flag(name), values, dtype=dtype)
     if grid.get("init_scale") == [1.0]:
         del grid["init_scale"]
         settings = settings | {"init_scale": 1.0}
