@@ -159,7 +159,7 @@ def fit_population(
     second_order.check(optimizer, net, batch_size, n)  # as fit: full batch, no dropout, ...
     n_val = 0 if not has_val else (x_val.shape[0] if rows is None else rows[1].shape[1])
     steps = ep.steps_per_epoch(n, batch_size, config.drop_last)
-    spec, base = train.step_spec(optimizer, config, steps, tuple(values))
+    spec, base = train.step_spec(optimizer, config, steps, checks.optimizer_numbers(values))
     numbers = _numbers(base, values, p, dtype)
     patience, has_rows = config.early_stopping, rows is not None
     mesh1 = sharding.data_mesh(1)

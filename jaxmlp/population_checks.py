@@ -121,8 +121,14 @@ def members(seeds, hyper, optimizer, config):
         except ValueError as error:
             raise ValueError(f"member {k}: {error}") from None
         checked.add(settings)
-    split_numbers(optimizer, tuple(values))
+    split_numbers(optimizer, optimizer_numbers(values))
     return seeds, values
+
+
+def optimizer_numbers(values) -> tuple:
+    """The names of ``values`` that are the optimizer's numbers, which travel to the compiled
+    step (``init_scale`` is not one: it scales the initial parameters)."""
+    return tuple(name for name in values if name != "init_scale")
 
 
 def check_rows(rows, p, n, x_val):

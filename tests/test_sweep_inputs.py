@@ -36,6 +36,31 @@ def test_a_members_setting_is_refused_before_the_folder_is_made(argv, says, tmp_
     assert says in err, err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--init-scale", "-1,1"], "init_scale must be > 0, got [-1.0, 1.0]"),
+        (["--lr", "-1e-3"], "lr must be a finite number > 0, got -0.001"),
+    ],
+)
+def test_a_negative_value_list_is_read_as_values(argv, says, tmp_path, capsys):
+    """argparse read both as options: "error: argument --lr: expected one argument"."""
+    err = refused(argv, tmp_path, capsys)
+    assert says in err, err
+
+
+def test_a_second_order_optimizer_sweeps_init_scale_and_names_what_it_refuses(tmp_path, capsys):
+    """init_scale scales the initial parameters, not the optimizer: lbfgs refused it as one of
+    its 'per-member numbers' (a message about first-order optimizers)."""
+    lbfgs = ["--optimizer", "lbfgs", "--epochs", "2"]
+    out = tmp_path / "scaled"
+    assert cli.main(["sweep", *XOR, *lbfgs, "--init-scale", "1,2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    err = refused(["--optimizer", "newton-cg", "--lr", "0.5,1"], tmp_path, capsys)
+    assert "'newton-cg' compiles its numbers (lr" in err, err
+    assert "members cannot differ in ['lr']" in err, err
+
+
 def test_values_equal_in_the_members_dtype_are_refused_naming_them(tmp_path, capsys):
     """Two members of one float32 learning rate were trained, both printed 0.1."""
     err = refused(["--lr", "0.1,0.1000000001"], tmp_path, capsys)
