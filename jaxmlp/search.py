@@ -209,6 +209,12 @@ def summarize(records: list[dict], by=None) -> list[dict]:
     over the members that did not diverge (none for no records)."""
     if not records:
         return []
+    for i, r in enumerate(records):  # the divergence rule's column: every count needs it
+        if "diverged_epoch" not in r:
+            raise ValueError(
+                f"summarize: record {i} has no 'diverged_epoch' (None, or the epoch the member "
+                f"diverged; grid_search's and a sweep's records hold it), only {sorted(r)}."
+            )
     columns = [k for k in records[0] if all(k in r for r in records)]
     if by is None:
         by = [k for k in columns if k not in _NOT_SWEPT and len({r[k] for r in records}) > 1]
@@ -235,8 +241,9 @@ def summarize(records: list[dict], by=None) -> list[dict]:
 
 
 def write_records(records: list[dict], path) -> Path:
-    """Records as ``.csv`` (a header of every key) or ``.jsonl`` (one object a line; NaN and
-    infinities as null), by the extension, written atomically."""
+    """Records as ``.csv`` (a header of every key) or ``.jsonl`` (one object a line), by the
+    extension, written atomically; in both, NaN and infinities are null (an empty CSV cell),
+    and a list or array value is JSON (``[1.0, null]``; in CSV, as the cell's text)."""
     path = Path(path)
     if path.suffix not in (".csv", ".jsonl"):
         raise ValueError(f"write_records writes .csv or .jsonl, got {path.name!r}.")
@@ -246,7 +253,8 @@ def write_records(records: list[dict], path) -> Path:
     if path.suffix == ".csv":
         writer = csv.DictWriter(text, keys)
         writer.writeheader()
-        writer.writerows(clean)
+        as_text = lambda v: json.dumps(v, allow_nan=False) if isinstance(v, list) else v  # noqa: E731
+        writer.writerows({k: as_text(v) for k, v in r.items()} for r in clean)
     else:
         text.writelines(json.dumps(r, allow_nan=False) + "\n" for r in clean)
     checkpoint.write_atomic(path, text.getvalue())
@@ -254,6 +262,11 @@ def write_records(records: list[dict], path) -> Path:
 
 
 def _finite(v):
-    """``v`` for JSON and CSV: a NumPy number as Python's, a non-finite float as None."""
+    """``v`` for JSON and CSV: a NumPy number as Python's, a non-finite float as None, an
+    array, list or tuple as a list of such values."""
+    if isinstance(v, np.ndarray):
+        return _finite(v.tolist())  # nested lists of Python numbers (a 0-d array: its number)
+    if isinstance(v, list | tuple):
+        return [_finite(x) for x in v]
     v = v.item() if isinstance(v, np.generic) else v
     return None if isinstance(v, float) and not math.isfinite(v) else v
