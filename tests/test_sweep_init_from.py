@@ -5,9 +5,10 @@ from their seeds' weights, and a missing RUN exited 0)."""
 import json
 import shutil
 
+import numpy as np
 import pytest
 
-from jaxmlp import checkpoint, cli
+from jaxmlp import MLP, Optimizer, TrainConfig, checkpoint, cli, datasets, fit_population
 
 XOR = [
     "--data", "xor", "--hidden", "3", "--activation", "sigmoid", "--loss", "sse",
@@ -59,6 +60,27 @@ def test_every_member_starts_from_the_runs_weights_as_train_does(trained, tmp_pa
     config = json.loads((out / "config.json").read_text())
     weights = checkpoint.load(run_dir / "checkpoint.npz").final_params
     assert config["init_from_params_sha256"] == checkpoint.params_sha256(weights)
+
+
+def test_init_scale_multiplies_the_runs_weights_as_fit_population_scales_given_ones(
+    trained, tmp_path
+):
+    """``init_scale`` multiplies every initial parameter, the run's too (``fit_population``
+    with ``params`` and ``hyper={"init_scale": ...}``): the members are that population's."""
+    run_dir, out = trained / "a", tmp_path / "scaled"
+    argv = [*SHORT, "--init-scale", "1,2", "--init-from", str(run_dir), "--out", str(out)]
+    assert cli.main(["sweep", *argv]) == 0
+    weights = checkpoint.load(run_dir / "checkpoint.npz").final_params
+    net = MLP((2, 3, 1), "sigmoid", "sigmoid", "sse", reduction="sum", init="uniform:0,1")
+    ds = datasets.load("xor")
+    pop = fit_population(
+        net, ds.x_train, ds.t_train, Optimizer("sgd", lr=0.5),
+        TrainConfig(epochs=5, batch_size="full"), seeds=[0, 0],
+        hyper={"init_scale": [1.0, 2.0]},
+        params=[{k: np.stack([v, v]) for k, v in layer.items()} for layer in weights],
+    )  # fmt: skip
+    found = [r["train_loss"] for r in records(out)]
+    assert found == [m["train_loss"] for m in pop.members] and found[0] != found[1]
 
 
 @pytest.mark.parametrize(
