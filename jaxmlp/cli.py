@@ -192,7 +192,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug, args = "--debug" in argv, None
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(flags.negative_values(argv))
         if args.command is None:  # a usage error: say what the commands are
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE

@@ -155,3 +155,22 @@ def _default(flag: str) -> str:
     if value is None or "default" in dict((f, t) for f, _, _, t in TRAIN_FLAGS)[flag]:
         return ""
     return f" (default: {','.join(map(str, value)) if isinstance(value, list) else value})"
+
+
+def negative_values(argv: list) -> list:
+    """``argv`` with a negative number or value list that follows a flag joined to it
+    (``--init-scale -1,1`` -> ``--init-scale=-1,1``): argparse takes only ``-1`` and ``-.5``
+    for numbers and reads ``-1,1`` or ``-1e-3`` as an option ("expected one argument"). No
+    option starts with a digit or a dot, so none is taken for a value."""
+    joined = []
+    for arg in argv:
+        last = joined[-1] if joined else ""
+        flag = last.startswith("--") and last != "--" and "=" not in last
+        if flag and arg[:2] in NEGATIVE_STARTS:
+            joined[-1] = f"{last}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
+NEGATIVE_STARTS = {f"-{c}" for c in "0123456789."}

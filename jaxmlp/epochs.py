@@ -20,7 +20,7 @@ from jax import lax
 
 from jaxmlp import backprop as bp
 from jaxmlp import second_order, sharding
-from jaxmlp.optim import DEFAULT_MOMENTUM, HYPERPARAMETERS, Optimizer
+from jaxmlp.optim import DEFAULT_MOMENTUM, FIRST_ORDER, HYPERPARAMETERS, Optimizer
 from jaxmlp.step import correct, metric_dtype, step_halves, update_if
 
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
@@ -58,8 +58,10 @@ def split_numbers(optimizer: Optimizer, names=()) -> tuple[Optimizer, dict]:
     if optimizer.name in second_order.NAMES:  # full-batch solvers: their numbers are compiled in
         if names:
             raise ValueError(
-                f"Optimizer {optimizer.name!r} takes no per-member numbers, got {sorted(names)}: "
-                "populations train the first-order optimizers (optim.FIRST_ORDER)."
+                f"Optimizer {optimizer.name!r} compiles its numbers (lr, ...) into its program: "
+                f"a population's members cannot differ in {sorted(names)} (they can in seed, "
+                f"rows and init_scale); a first-order optimizer takes them per member: "
+                f"{', '.join(FIRST_ORDER)}."
             )
         return optimizer, {}
     used = {

@@ -7,8 +7,14 @@ epochs of ``fit`` (``jaxmlp.epochs``) under ``jax.vmap``: another value never re
 member k is ``fit`` with member k's settings: the same initial parameters, keys, shuffles and
 update rule, and the same parameters and history up to float rounding. Not bit for bit: XLA:CPU
 sums a batched reduction (the bias gradient over a (P, n, h) delta) in another order than an
-unbatched one, and its order depends on P and on the sharding, so a last-bit difference in
-about half of the steps grows slowly along a run (the bound: tests/test_population.py).
+unbatched one, and its order depends on P, on the chunk and on the sharding, so a last-bit
+difference in about half of the steps grows slowly along a run (the bound, for the runs it
+measures: tests/test_population.py). What is guaranteed equal is the start (parameters, keys,
+shuffles) and the update rule, not the trajectory: under chaotic training (a learning rate near
+or past the stability limit, e.g. full-batch SGD at lr 13 on a 2-8-1 tanh net) the last-bit
+differences grow exponentially, and the same member in another population size, chunk or
+sharding, or solo, can end with materially different parameters, losses, stopping epoch or
+divergence.
 Early stopping, restore-best and divergence are per member,
 inside the fused scan: a stopped or diverged member is frozen by a mask, the others go on.
 
@@ -121,7 +127,8 @@ def fit_population(
       devices: shard the members over this many devices (a ``"members"`` mesh axis; P, or
         each chunk, must divide evenly); one device when None. ``config.devices`` (one run
         data-parallel) must be None.
-      chunk: train at most this many members at a time (memory), with the same results.
+      chunk: train at most this many members at a time (memory): the same results up to float
+        rounding (not bit for bit, and not close under chaotic training: see the module).
 
     Memory per member: its parameters and optimizer state (twice the parameters with early
     stopping, for the best ones), twice over (the state a few epochs start from is kept to
@@ -152,7 +159,7 @@ def fit_population(
     second_order.check(optimizer, net, batch_size, n)  # as fit: full batch, no dropout, ...
     n_val = 0 if not has_val else (x_val.shape[0] if rows is None else rows[1].shape[1])
     steps = ep.steps_per_epoch(n, batch_size, config.drop_last)
-    spec, base = train.step_spec(optimizer, config, steps, tuple(values))
+    spec, base = train.step_spec(optimizer, config, steps, checks.optimizer_numbers(values))
     numbers = _numbers(base, values, p, dtype)
     patience, has_rows = config.early_stopping, rows is not None
     mesh1 = sharding.data_mesh(1)

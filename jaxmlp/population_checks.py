@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxmlp.arrays import storage_dtype, stored, stored_params
 from jaxmlp.datasets import check_seed
+from jaxmlp.epochs import split_numbers
 from jaxmlp.numeric import check_int, check_unmasked, is_real
 from jaxmlp.optim import HYPERPARAMETERS
 from jaxmlp.step import all_finite
@@ -76,7 +77,8 @@ def items(v):
 def members(seeds, hyper, optimizer, config):
     """``(seeds, values)``: P integer seeds and ``{name: (P,) float64}``, each member's
     settings checked by the rules of ``Optimizer`` (a member whose values it refuses is a
-    ValueError naming the member)."""
+    ValueError naming the member), and the optimizer able to take them per member
+    (``epochs.split_numbers``)."""
     check_unmasked("seeds", seeds)
     if seeds is not None and not is_list(seeds):
         raise ValueError(
@@ -119,7 +121,14 @@ def members(seeds, hyper, optimizer, config):
         except ValueError as error:
             raise ValueError(f"member {k}: {error}") from None
         checked.add(settings)
+    split_numbers(optimizer, optimizer_numbers(values))
     return seeds, values
+
+
+def optimizer_numbers(values) -> tuple:
+    """The names of ``values`` that are the optimizer's numbers, which travel to the compiled
+    step (``init_scale`` is not one: it scales the initial parameters)."""
+    return tuple(name for name in values if name != "init_scale")
 
 
 def check_rows(rows, p, n, x_val):

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxmlp import checkpoint
-from jaxmlp.numeric import check_int
+from jaxmlp.arrays import storage_dtype
+from jaxmlp.numeric import check_int, is_real
 from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list, items
 from jaxmlp.train import TrainConfig
@@ -87,7 +88,8 @@ def grid_search(
     Each record: the member's settings (the grid's names, ``seed``, ``fold``) and outcome
     (see ``Population.members``).
     """
-    members = plan(grid, [config.seed] if seeds is None else seeds, folds)
+    dtype = storage_dtype(config.dtype)
+    members = plan(grid, [config.seed] if seeds is None else seeds, folds, dtype)
     if config.val_fraction:  # (fit_population would point at its rows, which are the folds)
         raise ValueError(
             f"config.val_fraction={config.val_fraction} splits one run's data; grid_search "
@@ -116,10 +118,11 @@ def grid_search(
     return [record | {"fold": m["fold"]} for record, m in zip(pop.members, members, strict=True)]
 
 
-def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
+def plan(grid: dict, seeds, folds: int | None = None, dtype=None) -> list[dict]:
     """The members of a grid search, in its order (grid point, then seed, then fold): one
     ``{name: value for each grid name, "seed", "fold"}`` each (``fold`` None without folds),
-    at most ``MAX_MEMBERS`` (``count_members``)."""
+    at most ``MAX_MEMBERS`` (``count_members``); ``dtype``: the members' storage dtype, in
+    which each grid value must be another number (``check_once``)."""
     # One grid, not a ParameterGrid list of them: members of several would differ in which
     # settings they sweep, and their records in their columns.
     if not isinstance(grid, Mapping):
@@ -130,7 +133,7 @@ def plan(grid: dict, seeds, folds: int | None = None) -> list[dict]:
     for name, values in grid.items():  # not a string's characters, say
         if not is_list(values):
             raise ValueError(f"grid[{name!r}] must be a non-empty list of numbers, got {values!r}.")
-        check_once(f"grid[{name!r}]", values)
+        check_once(f"grid[{name!r}]", values, dtype=dtype)
     if not is_list(seeds):
         raise ValueError(f"seeds must be a non-empty list of integer seeds, got {seeds!r}.")
     check_once("seeds", seeds, "seed")
@@ -166,10 +169,12 @@ def axes(grid: dict, seeds, folds: int | None) -> str:
     return " x ".join(words + ([f"{folds} folds"] if folds else []))
 
 
-def check_once(label: str, values, what: str = "value") -> None:
+def check_once(label: str, values, what: str = "value", dtype=None) -> None:
     """A ValueError when ``values`` holds one twice: the same members would train twice and
     count twice in ``summarize``. Equal numbers are one (0.5 and ``np.float64(0.5)``); a bool
-    is not its integer. ``label`` names the list (``grid['lr']``, ``--seeds``)."""
+    is not its integer; with ``dtype`` (the members' storage dtype, ``arrays.storage_dtype``),
+    so are numbers that round to one value of it. ``label`` names the list (``grid['lr']``,
+    ``--seeds``)."""
     shown = [v.item() if isinstance(v, np.generic) else v for v in values]
     keys = [repr(v) if isinstance(v, bool) else v for v in shown]
     try:
@@ -178,6 +183,16 @@ def check_once(label: str, values, what: str = "value") -> None:
         return
     if repeated:
         raise ValueError(f"{label} {shown} repeats a {what}: give each {what} once.")
+    if dtype is None or not all(map(is_real, shown)):  # not numbers: refused where checked
+        return
+    first = {}
+    for v, rounded in zip(shown, np.asarray(shown, np.float64).astype(dtype).tolist()):
+        if rounded in first:
+            raise ValueError(
+                f"{label} {shown}: {first[rounded]!r} and {v!r} are one value in "
+                f"{np.dtype(dtype).name}, the members' dtype: give each {what} once."
+            )
+        first[rounded] = v
 
 
 def fold_rows(n: int, folds: int, seed: int, fold_ids) -> tuple[np.ndarray, np.ndarray]:
@@ -194,6 +209,12 @@ def summarize(records: list[dict], by=None) -> list[dict]:
     over the members that did not diverge (none for no records)."""
     if not records:
         return []
+    for i, r in enumerate(records):  # the divergence rule's column: every count needs it
+        if "diverged_epoch" not in r:
+            raise ValueError(
+                f"summarize: record {i} has no 'diverged_epoch' (None, or the epoch the member "
+                f"diverged; grid_search's and a sweep's records hold it), only {sorted(r)}."
+            )
     columns = [k for k in records[0] if all(k in r for r in records)]
     if by is None:
         by = [k for k in columns if k not in _NOT_SWEPT and len({r[k] for r in records}) > 1]
@@ -220,8 +241,9 @@ def summarize(records: list[dict], by=None) -> list[dict]:
 
 
 def write_records(records: list[dict], path) -> Path:
-    """Records as ``.csv`` (a header of every key) or ``.jsonl`` (one object a line; NaN and
-    infinities as null), by the extension, written atomically."""
+    """Records as ``.csv`` (a header of every key) or ``.jsonl`` (one object a line), by the
+    extension, written atomically; in both, NaN and infinities are null (an empty CSV cell),
+    and a list or array value is JSON (``[1.0, null]``; in CSV, as the cell's text)."""
     path = Path(path)
     if path.suffix not in (".csv", ".jsonl"):
         raise ValueError(f"write_records writes .csv or .jsonl, got {path.name!r}.")
@@ -231,7 +253,8 @@ def write_records(records: list[dict], path) -> Path:
     if path.suffix == ".csv":
         writer = csv.DictWriter(text, keys)
         writer.writeheader()
-        writer.writerows(clean)
+        as_text = lambda v: json.dumps(v, allow_nan=False) if isinstance(v, list) else v  # noqa: E731
+        writer.writerows({k: as_text(v) for k, v in r.items()} for r in clean)
     else:
         text.writelines(json.dumps(r, allow_nan=False) + "\n" for r in clean)
     checkpoint.write_atomic(path, text.getvalue())
@@ -239,6 +262,11 @@ def write_records(records: list[dict], path) -> Path:
 
 
 def _finite(v):
-    """``v`` for JSON and CSV: a NumPy number as Python's, a non-finite float as None."""
+    """``v`` for JSON and CSV: a NumPy number as Python's, a non-finite float as None, an
+    array, list or tuple as a list of such values."""
+    if isinstance(v, np.ndarray):
+        return _finite(v.tolist())  # nested lists of Python numbers (a 0-d array: its number)
+    if isinstance(v, list | tuple):
+        return [_finite(x) for x in v]
     v = v.item() if isinstance(v, np.generic) else v
     return None if isinstance(v, float) and not math.isfinite(v) else v

@@ -2,6 +2,10 @@
 sweep does), what they default to (as ``fit_population`` does), and which columns they group by.
 """
 
+import csv
+import json
+import math
+
 import numpy as np
 import pytest
 
@@ -32,6 +36,16 @@ def test_a_repeated_grid_value_or_seed_is_refused_as_the_sweep_refuses_it(grid, 
         grid_search(grid, seeds=seeds)
     with pytest.raises(ValueError, match=says):
         search.plan(grid, seeds)
+
+
+def test_grid_values_equal_in_the_members_dtype_are_refused_naming_them():
+    """0.1 and 0.1000000001 are one float32: two identical members, two rows printed 0.1."""
+    grid, says = {"lr": [0.1, 0.1000000001]}, r"0.1 and 0.1000000001 are one value in float32"
+    with pytest.raises(ValueError, match=r"grid\['lr'\] \[0.1, 0.1000000001\]: " + says):
+        grid_search(grid)
+    with pytest.raises(ValueError, match=says):
+        search.plan(grid, [0], dtype=np.float32)
+    assert len(search.plan(grid, [0], dtype=np.float64)) == 2  # two values in float64
 
 
 def test_the_members_seed_defaults_to_config_seed_as_in_fit_population():
@@ -75,6 +89,24 @@ def test_summarize_by_one_name_or_names_it_knows():
         with pytest.raises(ValueError, match=rf"summarize by {bad}: no such column") as info:
             search.summarize(records, by=by)
         assert "'lr'" in str(info.value) and "'seed'" in str(info.value)  # the columns there are
+
+
+def test_summarize_names_the_keys_a_record_lacks():
+    """A record without diverged_epoch was a KeyError 'diverged_epoch'."""
+    with pytest.raises(ValueError, match=r"record 0 has no 'diverged_epoch'") as info:
+        search.summarize([{"lr": 0.1, "seed": 0, "train_loss": 1.0}])
+    assert "grid_search" in str(info.value)
+
+
+def test_arrays_and_non_finite_numbers_in_lists_are_written_as_json_in_both_formats(tmp_path):
+    """JSONL raised TypeError for an ndarray and a bare 'Out of range float' for a NaN in a
+    list, where CSV wrote both; both now write them as JSON (NaN and infinities as null)."""
+    records = [{"lr": 0.1, "w": np.array([1.0, np.nan]), "v": [np.float32(2), math.inf]}]
+    line = search.write_records(records, tmp_path / "r.jsonl").read_text()
+    assert json.loads(line) == {"lr": 0.1, "w": [1.0, None], "v": [2.0, None]}
+    with open(search.write_records(records, tmp_path / "r.csv"), newline="") as f:
+        row = next(csv.DictReader(f))
+    assert row == {"lr": "0.1", "w": "[1.0, null]", "v": "[2.0, null]"}
 
 
 @pytest.mark.parametrize("grid", [[{"lr": [0.1]}], None, "lr", {"lr": [0.1]}.items()])

@@ -11,8 +11,10 @@ The settings resolve by the run's own rules (``settings.merge``, ``data.load_dat
 a time, and each finished chunk is saved atomically as ``chunks/NNNNN.npz`` (its members'
 records and loss curves, the sweep's run_id and length, their SHA-256), so ``resume`` skips the
 chunks on disk and ends with the results of an uninterrupted sweep: a chunk always holds the
-same members, trained by the same program. A chunk of another sweep, or changed, is refused; a
-sweep holds its folder's lock (``folder.lock``) as a run does.
+same members, trained by the same program. Another ``--chunk`` trains them in populations of
+another size: the same results up to float rounding only (``jaxmlp.population``), which chaotic
+(large learning-rate) training can grow into materially different ones. A chunk of another
+sweep, or changed, is refused; a sweep holds its folder's lock (``folder.lock``) as a run does.
 
     OUT/config.json      every setting, resolved (swept ones as lists), the data's fingerprint
     OUT/chunks/*.npz     the finished chunks
@@ -26,9 +28,12 @@ import dataclasses
 import math
 import time
 
+import jax
 import numpy as np
 
-from jaxmlp import interrupt, search
+from jaxmlp import checkpoint, interrupt, search
+from jaxmlp import population_checks as checks
+from jaxmlp.arrays import storage_dtype
 from jaxmlp.datasets import SEED_LIMIT
 from jaxmlp.evaluation import evaluate_members
 from jaxmlp.numeric import is_real
@@ -47,6 +52,7 @@ from jaxmlp.run.settings import (
     precision,
 )
 from jaxmlp.run.sweep_report import FINAL
+from jaxmlp.run.trainer import init_weights, resolved_init_from
 from jaxmlp.train import is_classifier
 
 # A sweep's own settings beside the run's: None seeds are [seed]; chunk None splits the P
@@ -97,6 +103,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
     unknown = sorted(set(given) - set(DEFAULTS) - set(SWEEP_DEFAULTS))
     if unknown:
         raise ValueError(f"Unknown settings {unknown}; known: {sorted(DEFAULTS | SWEEP_DEFAULTS)}.")
+    given = resolved_init_from(given)
     started = time.perf_counter()
     named, out = out is not None, folder.out_folder(out, given, resume)
     with contextlib.ExitStack() as held:
@@ -110,7 +117,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             )
         if resume:  # what a killed write left (the lock is held: no write is under way)
             folder.remove_temporaries(out)
-        run, grid, members = _plan(given, saved, out, held)
+        run, grid, members, start = _plan(given, saved, out, held)
         if not resume:  # one process writes the folder; made after every check has passed
             out = folder.claim(out, given, named)
             run = run._replace(out=out)
@@ -118,7 +125,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             folder.out_folder(out, given, resume)  # a sweep another process began meanwhile
         run_id = saved["run_id"] if saved else folder.run_id(run)  # a resumed one may be older
         try:  # a signal is acted on between chunks (interrupt.check) or where Python raises it
-            records, curves = _train(run, grid, members, run_id, echo)
+            records, curves = _train(run, grid, members, start, run_id, echo)
             interrupt.check()
             seconds = time.perf_counter() - started
             return sweep_report.write(run, grid, records, curves, seconds, echo)
@@ -136,9 +143,9 @@ class SweepInterrupted(KeyboardInterrupt):
         self.out, self.saved, self.status = out, saved, status
 
 
-def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
-    """``(run, grid, members)`` of the sweep ``given`` (resuming ``saved``), checked; enters
-    the settings' precision on ``held``."""
+def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, list | None]:
+    """``(run, grid, members, start)`` of the sweep ``given`` (resuming ``saved``), checked
+    (``start``: ``_start``); enters the settings' precision on ``held``."""
     given = _as_lists(given)
     settings = merge(given, saved)
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
@@ -168,13 +175,40 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list]:
     run = Run(out, settings, ds, net, optimizer, config)
     if saved is not None:
         data.check_same(ds, saved["data"], out, "resume")
-    return run, grid, search.plan(grid, settings["seeds"], settings["folds"])
+    members = search.plan(grid, settings["seeds"], settings["folds"])
+    hyper = {name: [m[name] for m in members] for name in grid}  # as fit_population checks them
+    checks.members([m["seed"] for m in members], hyper, optimizer, config)
+    return run, grid, members, _start(settings, net, saved, out)
+
+
+def _start(settings: dict, net, saved: dict | None, out) -> list | None:
+    """The weights every member starts from (times its ``init_scale``, as ``fit_population``
+    scales given parameters): those of the run ``init_from`` names (``trainer.init_weights``),
+    or None (each seed's); a resumed sweep's must be the ones it began from (config.json's
+    ``init_from_params_sha256``), so that its chunks are those of an uninterrupted sweep."""
+    start = init_weights(settings, net)
+    if start is None or saved is None:
+        return start
+    recorded = saved.get("init_from_params_sha256")
+    if recorded is None:
+        raise ValueError(
+            f"{out / 'config.json'}: records no init_from_params_sha256 (the sweep was begun "
+            "by a jaxmlp that ignored --init-from: its members started from their seeds' "
+            "weights): start a new sweep."
+        )
+    if checkpoint.params_sha256(start) != recorded:
+        raise ValueError(
+            f"--init-from {settings['init_from']}: its weights changed since the sweep began "
+            f"(config.json records their SHA-256 {recorded}): restore that run, or start a "
+            "new sweep."
+        )
+    return start
 
 
 def _as_lists(given: dict) -> dict:
-    """``given`` with each swept setting a list of floats (one number becomes a list), each
-    value once: finite numbers (``numeric.is_real``), never a string or a bool that ``float``
-    would read as one."""
+    """``given`` with each swept setting a list of floats (one number becomes a list): finite
+    numbers (``numeric.is_real``), never a string or a bool that ``float`` would read as one
+    (each once: ``_grid``)."""
     lists = {}
     for name in SWEPT:
         if name in given:
@@ -189,15 +223,17 @@ def _as_lists(given: dict) -> dict:
             v = [float(x) for x in v] if many else [float(v)]
             if not v:
                 raise ValueError(f"{as_flag(name)} needs at least one value.")
-            search.check_once(as_flag(name), v)
             lists[name] = v[0] if len(v) == 1 and name != "init_scale" else v
     return given | lists
 
 
 def _grid(settings: dict, ds) -> tuple[dict, dict]:
-    """The swept settings ``{name: values}`` and the settings with seeds, folds, chunk
-    resolved and checked."""
+    """The swept settings ``{name: values}``, each value once in the members' dtype, and the
+    settings with seeds, folds, chunk resolved and checked."""
     grid = {name: settings[name] for name in SWEPT if isinstance(settings[name], list)}
+    dtype = storage_dtype(settings["dtype"])  # that of the members' numbers (arrays.stored)
+    for name, values in grid.items():
+        search.check_once(as_flag(name), values, dtype=dtype)
     if grid.get("init_scale") == [1.0]:
         del grid["init_scale"]
         settings = settings | {"init_scale": 1.0}
@@ -220,9 +256,12 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     return grid, settings | {"seeds": member_seeds, "chunk": chunk}
 
 
-def _config(run: Run, grid: dict, n_members: int) -> dict:
-    """config.json: the run's record with the sweep's command line and plan."""
+def _config(run: Run, grid: dict, n_members: int, start: list | None) -> dict:
+    """config.json: the run's record with the sweep's command line and plan (and the SHA-256
+    of the weights ``start`` of ``init_from``, as a run's)."""
     record = folder.config_record(run)
+    if start is not None:
+        record["init_from_params_sha256"] = checkpoint.params_sha256(start)
     seeds = run.settings["seeds"]
     counted = {"seeds": len(seeds)} if seeds == list(range(len(seeds))) else {}
     command = command_line(run.settings | counted, run.out)
@@ -236,9 +275,9 @@ def _config(run: Run, grid: dict, n_members: int) -> dict:
     return record
 
 
-def _train(run: Run, grid: dict, members: list, run_id: str, echo) -> tuple[list, dict]:
-    """Each chunk's ``(records, curves)``, trained or read back from ``chunks/`` (chunks of
-    the sweep ``run_id``)."""
+def _train(run: Run, grid: dict, members: list, start, run_id: str, echo) -> tuple[list, dict]:
+    """Each chunk's ``(records, curves)``, trained (from ``start``: ``_start``) or read back
+    from ``chunks/`` (chunks of the sweep ``run_id``)."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
@@ -254,14 +293,14 @@ def _train(run: Run, grid: dict, members: list, run_id: str, echo) -> tuple[list
         found = chunks.read(path, part, first, identity) if path.exists() else None
         if found is None:
             interrupt.check()
-            start = time.perf_counter()
-            found = _fit_chunk(run, grid, part, first)
+            began = time.perf_counter()
+            found = _fit_chunk(run, grid, part, first, start)
             if not (run.out / "config.json").exists():  # the settings trained: keep them
-                folder.write_json(run.out / "config.json", _config(run, grid, p))
+                folder.write_json(run.out / "config.json", _config(run, grid, p, start))
             path.parent.mkdir(exist_ok=True)
             chunks.write(path, *found, identity)
             found = chunks.read(path, part, first, identity)  # the records as JSON gives them
-            seconds = time.perf_counter() - start
+            seconds = time.perf_counter() - began
             echo(f"chunk {c + 1}/{n_chunks}: {len(part)} members in {seconds:.1f} s")
         records += found[0]
         for k, v in found[1].items():
@@ -270,10 +309,11 @@ def _train(run: Run, grid: dict, members: list, run_id: str, echo) -> tuple[list
     return records, {"epoch": curve_epochs(config.epochs)} | curves
 
 
-def _fit_chunk(run: Run, grid: dict, part: list, first: int) -> tuple[list, dict]:
+def _fit_chunk(run: Run, grid: dict, part: list, first: int, start) -> tuple[list, dict]:
     """``(records, curves)`` of the members ``part``, trained as one population of ``chunk``
-    members: a short last chunk is padded with copies of its last member (dropped after), so
-    that every chunk runs the one compiled program."""
+    members (each from the weights ``start`` where given): a short last chunk is padded with
+    copies of its last member (dropped after), so that every chunk runs the one compiled
+    program."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     padded = part + [part[-1]] * (settings["chunk"] - len(part))
     rows = None
@@ -281,11 +321,13 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int) -> tuple[list, dict
         n, folds = len(ds.x_train), settings["folds"]
         rows = search.fold_rows(n, folds, settings["seed"], [m["fold"] for m in padded])
     t = data.targets(net, ds.task, ds.t_train)
+    stack = lambda a: np.broadcast_to(a, (len(padded), *np.shape(a)))  # noqa: E731
+    params = None if start is None else jax.tree.map(stack, start)
     pop = fit_population(
         net, ds.x_train, t, run.optimizer, config,
         seeds=[m["seed"] for m in padded],
         hyper={name: [m[name] for m in padded] for name in grid},
-        rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val),
+        rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val), params=params,
     )  # fmt: skip
     has_val = ds.x_val is not None or bool(settings["folds"])
     marks = curve_epochs(config.epochs) - 1

@@ -58,8 +58,7 @@ def train(
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"Unknown settings {unknown}; known: {sorted(DEFAULTS)}.")
-    if given.get("init_from") is not None:
-        given = given | {"init_from": str(pathlib.Path(given["init_from"]).resolve())}
+    given = resolved_init_from(given)
     warn = warn or (lambda line: print(line, file=sys.stderr))
     started = time.perf_counter()
     named, out = out is not None, folder.out_folder(out, given, resume)
@@ -115,9 +114,7 @@ def _initial(run: Run) -> tuple[TrainState, dict]:
     """A new run's state at epoch 0 (from ``init_from``'s weights or the seed) and its facts:
     the initial loss (for the divergence rule) and the device count."""
     ds, net, config = run.data, run.net, run.config
-    start = None
-    if run.settings.get("init_from") is not None:
-        start = _weights_of(pathlib.Path(run.settings["init_from"]), net)
+    start = init_weights(run.settings, net)
     params = _train_module.initial_params(net, config, start)
     n = len(ds.x_train)
     steps = steps_per_epoch(n, config.batch(n), config.drop_last)
@@ -132,6 +129,23 @@ def _initial(run: Run) -> tuple[TrainState, dict]:
     if start is not None:
         facts["init_from_params_sha256"] = checkpoint.params_sha256(start)
     return state, facts
+
+
+def resolved_init_from(given: dict) -> dict:
+    """``given`` with its ``init_from`` (if any) an absolute path, as config.json records it
+    (a resume from another working folder starts from the same run)."""
+    if given.get("init_from") is None:
+        return given
+    return given | {"init_from": str(pathlib.Path(given["init_from"]).resolve())}
+
+
+def init_weights(settings: dict, net) -> list | None:
+    """The weights a run (or every member of a sweep) of ``settings`` starts from: those of the
+    run ``init_from`` names (``_weights_of``: verified, of ``net``'s architecture, finite), or
+    None (the seed's)."""
+    if settings.get("init_from") is None:
+        return None
+    return _weights_of(pathlib.Path(settings["init_from"]), net)
 
 
 def _weights_of(run_dir: pathlib.Path, net) -> list:

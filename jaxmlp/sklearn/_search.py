@@ -15,7 +15,8 @@ for bit: XLA compiles the batched program with other fusions and reduction order
 solo one, so a member's weights equal its solo fit's up to float rounding grown over the
 epochs (~1e-6 in float32, ~1e-15 in float64 after 40 epochs of digits); its epochs and scores
 are the solo fit's unless a stopping test or a prediction sits within that rounding of its
-threshold (tests/test_sklearn_search.py: GridSearchCV's scores exactly, on digits). Running the
+threshold (tests/test_sklearn_search.py: GridSearchCV's scores exactly, on digits), or chaotic
+(large learning-rate) training grows it into other results. Running the
 members one after another inside one program (``lax.map``) was tried: not bit for bit either
 (XLA fuses the mapped body differently too) and slower.
 Within one group everything in ``optax.inject_hyperparams``' state varies freely
@@ -247,14 +248,15 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         self._results(candidates, len(splits), per_fit)
         if self.refit:
             start = time.perf_counter()
-            self.best_estimator_ = clone(base).set_params(**self.best_params_).fit(X, y)
+            best = clone(self.best_params_, safe=False)  # not the object a member was given
+            self.best_estimator_ = clone(base).set_params(**best).fit(X, y)
             self.refit_time_ = time.perf_counter() - start
         return self
 
     @staticmethod
     def _member(base, params: dict, X, y, rows) -> _Member:
         """A clone with ``params`` started on ``rows`` of X, y by the estimator's own code."""
-        est = clone(base).set_params(**params)
+        est = clone(base).set_params(**clone(params, safe=False))  # GridSearchCV's: per fit
         if est.solver == "lbfgs" or est.early_stopping:
             raise ValueError(
                 "PopulationSearchCV trains the stochastic solvers without early stopping, got "

@@ -1,0 +1,67 @@
+"""``jaxmlp sweep``'s value lists, checked before the folder is claimed, and named: members'
+settings were checked only when the first chunk trained (after the plan line, leaving an empty
+--out folder)."""
+
+import pytest
+
+from jaxmlp import cli
+
+XOR = [
+    "--data", "xor", "--hidden", "3", "--activation", "sigmoid", "--loss", "sse",
+    "--reduction", "sum", "--init", "uniform:0,1", "--optimizer", "sgd", "--batch-size", "full",
+    "--epochs", "3",
+]  # fmt: skip
+
+
+def refused(argv, tmp_path, capsys) -> str:
+    """The one error line of ``jaxmlp sweep argv``: exit 2, no plan line, no folder made."""
+    out = tmp_path / "sweep"
+    assert cli.main(["sweep", *XOR, *argv, "--out", str(out)]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.count("\n") == 1, printed
+    assert printed.err.startswith("error: ") and not out.exists(), printed.err
+    return printed.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--momentum", "0.5,1.5"], "member 1: momentum must be in [0, 1), got 1.5"),
+        (["--init-scale", "0"], "init_scale must be > 0, got [0.0]"),
+        (["--optimizer", "lbfgs", "--lr", "0.1,0.2"], "Optimizer 'lbfgs'"),
+    ],
+)
+def test_a_members_setting_is_refused_before_the_folder_is_made(argv, says, tmp_path, capsys):
+    err = refused(argv, tmp_path, capsys)
+    assert says in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--init-scale", "-1,1"], "init_scale must be > 0, got [-1.0, 1.0]"),
+        (["--lr", "-1e-3"], "lr must be a finite number > 0, got -0.001"),
+    ],
+)
+def test_a_negative_value_list_is_read_as_values(argv, says, tmp_path, capsys):
+    """argparse read both as options: "error: argument --lr: expected one argument"."""
+    err = refused(argv, tmp_path, capsys)
+    assert says in err, err
+
+
+def test_a_second_order_optimizer_sweeps_init_scale_and_names_what_it_refuses(tmp_path, capsys):
+    """init_scale scales the initial parameters, not the optimizer: lbfgs refused it as one of
+    its 'per-member numbers' (a message about first-order optimizers)."""
+    lbfgs = ["--optimizer", "lbfgs", "--epochs", "2"]
+    out = tmp_path / "scaled"
+    assert cli.main(["sweep", *XOR, *lbfgs, "--init-scale", "1,2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    err = refused(["--optimizer", "newton-cg", "--lr", "0.5,1"], tmp_path, capsys)
+    assert "'newton-cg' compiles its numbers (lr" in err, err
+    assert "members cannot differ in ['lr']" in err, err
+
+
+def test_values_equal_in_the_members_dtype_are_refused_naming_them(tmp_path, capsys):
+    """Two members of one float32 learning rate were trained, both printed 0.1."""
+    err = refused(["--lr", "0.1,0.1000000001"], tmp_path, capsys)
+    assert "--lr [0.1, 0.1000000001]: 0.1 and 0.1000000001 are one value in float32" in err, err
