@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxmlp.csv_fields import columns_of_numbers, is_number, read_labels
+from jaxmlp.csv_fields import columns_of_numbers, is_missing, is_number, read_labels
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
 HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
@@ -95,16 +95,16 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
 
 def _is_header(path, rows: list) -> bool:
     """Whether the first of the ``rows`` ``(line, fields)`` names the columns: a row of numbers
-    (or empty fields, missing values) is data; a row of names, or one with a name atop a column
-    of numbers, is a header. A row that mixes numbers with names over columns of names
-    (``5.1,3.5,setosa``, or numeric names over string labels) could be either: a ValueError
-    asks."""
+    (or missing values: empty fields and ``MISSING_LABELS`` words, which name no column) is
+    data; a row of names, or one with a name atop a column of numbers, is a header. A row that
+    mixes numbers with names over columns of names (``5.1,3.5,setosa``, or numeric names over
+    string labels) could be either: a ValueError asks."""
     (start, first), rest = rows[0], rows[1:]
     first = [field.strip() for field in first]
     words = [
         i
         for i, field in enumerate(first)
-        if field and not is_number(path, start, f"column_{i}", field)
+        if field and not is_missing(field) and not is_number(path, start, f"column_{i}", field)
     ]
     if not words:
         return False

@@ -158,6 +158,19 @@ def test_a_missing_value_in_a_headerless_first_row_is_named(tmp_path):
         files.read_csv(path)
 
 
+@pytest.mark.parametrize("word", ["NA", "n/a", "?", "null", "None", "missing"])
+def test_a_missing_value_word_in_a_headerless_first_row_is_no_name(word, tmp_path):
+    # the row became the header (names 'NA', '2.5'): one row fewer, exit 0
+    path = _write(tmp_path, "w.csv", f"{word},2.5,0\n1.0,2.0,1\n3.0,4.0,0\n")
+    message = f"w.csv, line 1, column 'column_0': cannot read {word!r} as a number"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        files.read_csv(path)
+    with pytest.raises(ValueError, match=r"line 1, column 'column_0'"):
+        files.read_features(path, header=None)
+    named = _write(tmp_path, "n.csv", f"a,{word},y\n1,2,0\n3,4,1\n")  # a name among names
+    assert files.read_csv(named)[2] == ["a", word]
+
+
 @pytest.mark.parametrize("row", [",,", "  ,  , "])
 def test_a_row_of_empty_fields_is_a_row_of_missing_values(row, tmp_path):
     # the row was skipped: predictions no longer matched the input rows one to one
