@@ -98,9 +98,16 @@ def _is_header(path, rows: list) -> bool:
     (or missing values: empty fields and ``MISSING_LABELS`` words, which name no column) is
     data; a row of names, or one with a name atop a column of numbers, is a header. A row that
     mixes numbers with names over columns of names (``5.1,3.5,setosa``, or numeric names over
-    string labels) could be either: a ValueError asks."""
+    string labels) could be either: a ValueError asks, as it does for a row of the column
+    positions ``0,1,...`` (two columns or more), which pandas and numpy write for unnamed
+    columns."""
     (start, first), rest = rows[0], rows[1:]
     first = [field.strip() for field in first]
+    if len(first) > 1 and first == [str(i) for i in range(len(first))]:
+        raise _ambiguous(
+            path, first, f"it is the column positions 0..{len(first) - 1}, the header pandas "
+            "and numpy write for unnamed columns"
+        )  # fmt: skip
     words = [
         i
         for i, field in enumerate(first)
@@ -118,10 +125,15 @@ def _is_header(path, rows: list) -> bool:
         for i in words
     ):
         return True
-    raise ValueError(
-        f"{path}: cannot tell whether the first row {first} is a header or data (it mixes "
-        "numbers with names, and no name stands over a column of numbers): say which, "
-        "header=True or False (--header, --no-header)."
+    raise _ambiguous(
+        path, first, "it mixes numbers with names, and no name stands over a column of numbers"
+    )
+
+
+def _ambiguous(path, first: list, why: str) -> ValueError:
+    return ValueError(
+        f"{path}: cannot tell whether the first row {first} is a header or data ({why}): say "
+        "which, header=True or False (--header, --no-header)."
     )
 
 

@@ -171,6 +171,20 @@ def test_a_missing_value_word_in_a_headerless_first_row_is_no_name(word, tmp_pat
     assert files.read_csv(named)[2] == ["a", word]
 
 
+def test_a_first_row_of_column_positions_as_pandas_writes_them_is_asked_about(tmp_path):
+    # DataFrame(x).to_csv(index=False) writes '0,1,2': it was read as data, one example and
+    # one class (2) more
+    path = _write(tmp_path, "p.csv", "0,1,2\n0.5,1.5,1\n-0.5,2.5,0\n1.5,0.5,1\n")
+    with pytest.raises(ValueError, match=r"p.csv: cannot tell .* column positions 0\.\.2"):
+        files.read_csv(path)
+    with pytest.raises(ValueError, match=r"--header, --no-header"):
+        files.read_features(path, header=None)
+    assert len(files.read_csv(path, header=True)[0]) == 3
+    assert len(files.read_csv(path, header=False)[0]) == 4
+    data = _write(tmp_path, "d.csv", "0,2,1\n0.5,1.5,1\n-0.5,2.5,0\n")  # not the positions
+    assert len(files.read_csv(data)[0]) == 3
+
+
 @pytest.mark.parametrize("row", [",,", "  ,  , "])
 def test_a_row_of_empty_fields_is_a_row_of_missing_values(row, tmp_path):
     # the row was skipped: predictions no longer matched the input rows one to one
