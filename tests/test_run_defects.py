@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxmlp import MLP, TrainConfig, cli, datasets, fit, progress
+from jaxmlp import MLP, TrainConfig, cli, datasets, fit, progress, save_run
 
 FEATURES = ["height", "weight", "age"]
 
@@ -98,6 +98,31 @@ def test_predict_takes_a_headerless_csv_by_position_only_when_told(csv_run, fram
     assert "--no-header" in error_line(capsys)
     assert predict(out, folder / "bare.csv", "--no-header") == 0
     assert capsys.readouterr().out == named
+
+
+def test_predict_takes_header_and_no_header_as_train_does(tmp_path, capsys):
+    # predict had no --header: a header of numbers (feature names '2019', '2020') was refused
+    # with advice to say --no-header, which then predicted the header row as data
+    net = MLP((2, 3, 2), "tanh", "softmax", "cross_entropy")
+    out = save_run(tmp_path / "run", net, net.init(jax.random.PRNGKey(0)),
+                   classes=["cat", "dog"], feature_names=["2019", "2020"])  # fmt: skip
+    rows = [(0.5, -1.0), (2.0, 0.25), (-1.5, 1.0)]
+    (tmp_path / "bare.csv").write_text("".join(f"{a},{b}\n" for a, b in rows))
+    (tmp_path / "swapped.csv").write_text("2020,2019\n" + "".join(f"{b},{a}\n" for a, b in rows))
+    np.savez(tmp_path / "x.npz", x=np.array(rows))
+    capsys.readouterr()
+    assert predict(out, tmp_path / "bare.csv", "--no-header") == 0
+    by_position = capsys.readouterr().out
+    assert len(by_position.splitlines()) == 1 + len(rows)
+    assert predict(out, tmp_path / "swapped.csv") == 2
+    line = error_line(capsys)
+    assert "--header" in line.replace("--no-header", "") and "--no-header" in line
+    assert predict(out, tmp_path / "swapped.csv", "--header") == 0
+    assert capsys.readouterr().out == by_position  # the columns matched by name
+    assert predict(out, tmp_path / "swapped.csv", "--header", "--no-header") == 2
+    assert "not allowed with" in error_line(capsys)
+    assert predict(out, tmp_path / "x.npz", "--header") == 2
+    assert "--header (header=True) applies to .csv inputs" in error_line(capsys)
 
 
 # -- evaluate uses the run's label column ---------------------------------------------------------

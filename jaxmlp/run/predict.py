@@ -117,10 +117,11 @@ def _label_column(name, model, settings, header, encoding):
 
 
 def predict_run(
-    run_dir, input_path, header=True, encoding="utf-8", model=None
+    run_dir, input_path, header=None, encoding="utf-8", model=None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
-    the columns, or with ``header`` False the features in training order; .npz with an array
+    the columns, or with ``header`` False the features in training order: ``read_inputs``; .npz
+    with an array
     ``x``, or .npy): ``labels`` are the predicted classes (their names) or the regression
     outputs, ``outputs`` the network's ``y (n, K)`` (``model``: the run's ``load_run``, if read
     already)."""
@@ -143,13 +144,15 @@ def predict_run(
 
 
 def read_inputs(
-    path, n_features: int, label_name=None, feature_names=None, header=True, encoding="utf-8",
+    path, n_features: int, label_name=None, feature_names=None, header=None, encoding="utf-8",
     example_shape=None,
 ) -> np.ndarray:  # fmt: skip
     """Inputs ``x (n, n_features)`` float64 from a .csv, an .npz (array ``x``) or an .npy file.
     A CSV's header names its columns, matched to ``feature_names`` by ``column_order`` (a
-    column named ``label_name`` is ignored); with ``header`` False its columns are the features
-    in training order. An array of more axes must have the run's ``example_shape``."""
+    column named ``label_name`` is ignored): ``header`` None requires one (a first row of
+    numbers is refused), True takes the first row for one whatever it holds; with ``header``
+    False its columns are the features in training order. An array of more axes must have the
+    run's ``example_shape``."""
     path = pathlib.Path(path)
     if not path.is_file():
         kind = "a folder, not a file" if path.is_dir() else "no such file"
@@ -157,13 +160,12 @@ def read_inputs(
     suffix = path.suffix.lower()
     if suffix == ".csv":
         skip = (label_name,) if label_name else ()
-        x, names = files.read_features(
-            path, skip, header=None if header else False, encoding=encoding
-        )
-        if header and names is None:
+        x, names = files.read_features(path, skip, header=header, encoding=encoding)
+        if header is None and names is None:
             raise ValueError(
-                f"{path}: the first row must be a header naming the columns, got numbers; if "
-                "the file has no header row, say so (--no-header, header=False)."
+                f"{path}: the first row must be a header naming the columns, got numbers; say "
+                "which it is: a header (--header, header=True) or data, the columns in training "
+                "order (--no-header, header=False)."
             )
         if names is not None:
             x = x[:, column_order(names, feature_names, label_name, str(path))]
@@ -173,8 +175,9 @@ def read_inputs(
                 + (f": {names}." if names else " (no header: the columns go by position).")
             )
     elif suffix in (".npz", ".npy"):
-        if header is not True:
-            raise ValueError(f"--no-header applies to .csv inputs, not to {path}.")
+        if header is not None:
+            flag = "--header" if header else "--no-header"
+            raise ValueError(f"{flag} (header={header}) applies to .csv inputs, not to {path}.")
         x = files.read_array(path, "x")
     else:
         raise ValueError(f"{path}: unknown input format {suffix!r}; use .csv, .npz or .npy.")
