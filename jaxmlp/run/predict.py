@@ -4,6 +4,7 @@ so the command line and ``jaxmlp.load_run`` predict with one code path."""
 
 import csv
 import io
+import os
 import pathlib
 import sys
 
@@ -187,10 +188,11 @@ def read_inputs(
 OUTPUTS = (".csv", ".json", ".npz")
 
 
-def check_output(path) -> None:
+def check_output(path, input_path=None) -> None:
     """A ValueError unless ``path`` (None: stdout) names a format ``write_predictions`` writes,
-    is not a folder, and is not a file of a run or sweep (``status.owner_of``: predictions go
-    beside a run's files under new names, never over them)."""
+    is not a folder, is not the file ``input_path`` (the inputs, by any name or link), and is
+    not a file of a run or sweep (``status.owner_of``: predictions go beside a run's files under
+    new names, never over them)."""
     if path is None:
         return
     path = pathlib.Path(path)
@@ -203,6 +205,12 @@ def check_output(path) -> None:
         raise ValueError(f"--output {path}: is a folder; name a file in it.")
     if not path.parent.is_dir():
         raise ValueError(f"--output {path}: no folder {path.parent}.")
+    exists = path.exists() and input_path is not None and os.path.exists(input_path)
+    if exists and os.path.samefile(path, input_path):
+        raise ValueError(
+            f"--output {path}: is the --input file {input_path}, which predictions would "
+            "overwrite; name another file."
+        )
     owner = status.owner_of(path)
     if owner is not None:
         raise ValueError(
