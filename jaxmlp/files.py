@@ -18,6 +18,7 @@ import math
 import os
 import re
 import zipfile
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -25,6 +26,8 @@ import numpy as np
 from jaxmlp.csv_fields import columns_of_numbers, is_missing, is_number, read_labels
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
+# what reading a truncated, corrupt or forged .npz raises (a broken deflate stream: zlib.error)
+UNREADABLE = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error)
 HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
 _UNNAMED = re.compile(r"Unnamed: \d+")  # pandas' name for a column its header left unnamed
 
@@ -329,7 +332,7 @@ def _open_npz(path, data: io.BytesIO | None = None):
     try:
         check_npy_sizes(data)
         archive = np.load(data, allow_pickle=False)
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+    except UNREADABLE as error:
         raise ValueError(f"{path}: not a readable .npz archive ({error}).") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(
@@ -347,7 +350,7 @@ def _npz_array(path, archive, name) -> np.ndarray:
             f"{path}: array {name!r} is an object array, which cannot be loaded safely "
             f"({error}). Save numeric arrays, for example x.astype(np.float32)."
         ) from None
-    except (EOFError, OSError, zipfile.BadZipFile) as error:
+    except UNREADABLE as error:
         raise ValueError(f"{path}: array {name!r} is unreadable ({error}).") from None
     return _numeric(path, name, array)
 

@@ -124,6 +124,27 @@ def test_an_honest_archive_still_reads(tmp_path):
     np.testing.assert_array_equal(files.read_array(tmp_path / "ok.npz"), x)
 
 
+@pytest.mark.parametrize("at, width", [(40, 20), (400, 200)])  # in x.npy's header, its data
+def test_a_corrupt_compressed_archive_is_one_line(at, width, tmp_path, capsys):
+    # a zlib.error escaped as a traceback with exit 1 (train --data, predict --input)
+    from jaxmlp import cli
+
+    x = np.random.default_rng(0).normal(size=(200, 3))
+    np.savez_compressed(tmp_path / "ok.npz", x=x, y=np.arange(200) % 2)
+    data = bytearray((tmp_path / "ok.npz").read_bytes())
+    info = zipfile.ZipFile(tmp_path / "ok.npz").getinfo("x.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + at : start + at + width] = b"\xff" * width
+    path = _write(tmp_path, "bad.npz", bytes(data))
+    with pytest.raises(ValueError, match=r"bad.npz: .*(not a readable|unreadable)"):
+        files.read_npz(path)
+    with pytest.raises(ValueError, match=r"bad.npz: .*(not a readable|unreadable)"):
+        files.read_array(path)
+    assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "bad.npz" in err
+
+
 # -- complex numbers ------------------------------------------------------------------------------
 
 
