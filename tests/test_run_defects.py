@@ -408,6 +408,18 @@ def test_predict_writes_the_format_its_output_extension_names(csv_run, frame, ca
     assert not (folder / "p.txt").exists()
 
 
+@pytest.mark.parametrize("units", [1, 2])
+def test_a_regression_runs_npz_predictions_hold_no_empty_y(units, tmp_path):
+    # y was an empty (n, 0) array beside the outputs in 'prediction'
+    net = MLP((2, 3, units), "tanh", "identity", "mse")
+    out = save_run(tmp_path / "run", net, net.init(jax.random.PRNGKey(0)))
+    np.savez(tmp_path / "x.npz", x=np.ones((4, 2)))
+    assert predict(out, tmp_path / "x.npz", "--output", tmp_path / "p.npz") == 0
+    with np.load(tmp_path / "p.npz") as saved:
+        assert saved.files == ["prediction"]
+        assert saved["prediction"].shape == (4, units)
+
+
 def test_a_folder_given_for_a_file_is_named_as_given(csv_run, frame, capsys):
     folder, out = csv_run
     frame[FEATURES].to_csv(folder / "in.csv", index=False)

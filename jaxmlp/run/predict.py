@@ -222,8 +222,9 @@ def check_output(path, input_path=None) -> None:
 def write_predictions(columns, labels, y, stream=None, path=None, classes=None) -> None:
     """Predictions to ``stream`` (CSV) or ``path`` in the format its extension names: .csv
     (header ``columns``), .json (one object per row, keyed by ``columns``) or .npz (arrays
-    ``prediction`` and ``y``, and ``classes`` where given: the run's class names, in ``y``'s
-    order; a binary net's one output is the probability of the second)."""
+    ``prediction`` and, where ``y`` has columns (a classifier's or multilabel net's outputs;
+    regression's are the predictions), ``y``, and ``classes`` where given: the run's class
+    names, in ``y``'s order; a binary net's one output is the probability of the second)."""
     check_output(path)
     suffix = None if path is None else pathlib.Path(path).suffix.lower()
     labels = np.asarray(labels)
@@ -234,7 +235,9 @@ def write_predictions(columns, labels, y, stream=None, path=None, classes=None) 
     if suffix == ".npz":
         buffer = io.BytesIO()
         named = {} if classes is None else {"classes": np.asarray(classes)}
-        np.savez(buffer, prediction=labels, y=np.asarray(y), **named)
+        if np.shape(y)[1]:
+            named["y"] = np.asarray(y)
+        np.savez(buffer, prediction=labels, **named)
         checkpoint.write_atomic(path, buffer.getvalue())
         return
     if suffix == ".json":
