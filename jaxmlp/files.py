@@ -76,9 +76,7 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
                 "data frame's index written with the data? Write it with to_csv(index=False), "
                 "or drop or name the column."
             )
-        if len(set(names)) != len(names):
-            twice = sorted({n for n in names if names.count(n) > 1})
-            raise ValueError(f"{path}: the header names columns {twice} more than once.")
+        check_unique(path, names)
     else:
         names = [f"column_{i}" for i in range(len(first))]
     for line, fields in rows:
@@ -94,6 +92,17 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
                 "(an unterminated quote?); fields of a data file are one line each."
             )
     return Table(names, rows, header)
+
+
+def check_unique(where, names) -> None:
+    """A ValueError naming ``where`` unless the column ``names`` (a CSV header's, a data
+    frame's) are all different: a column named twice would be matched to one of its copies."""
+    names = [str(n) for n in names]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(
+            f"{where}: the columns {twice} are named more than once; give each column its own name."
+        )
 
 
 def _is_header(path, rows: list) -> bool:
