@@ -187,6 +187,29 @@ def test_data_that_moved_or_changed_is_named(csv_run, frame, tmp_path, capsys):
     assert str(data) in line and "gone" in line
 
 
+def test_evaluate_takes_a_changed_file_given_by_its_path_as_other_data(frame, tmp_path, capsys):
+    # evaluate RUN --data PATH, PATH the run's changed training file, was refused as "the run's
+    # own data" with the advice to pass the data with --data, which was done
+    run, data, copy = tmp_path / "run", tmp_path / "data.csv", tmp_path / "copy.csv"
+    frame.to_csv(data, index=False)
+    assert cli.main(["train", "--data", str(data), "--label-column", "kind", "--hidden", "4",
+                     "--epochs", "1", "--no-progress", "--out", str(run)]) == 0  # fmt: skip
+    capsys.readouterr()
+    evaluate = ["evaluate", str(run), "--json", "--data"]
+    assert cli.main([*evaluate, str(data)]) == 0  # unchanged: the run's own splits
+    assert set(json.loads(capsys.readouterr().out)) == {"train", "val", "checkpoint"}
+    frame.iloc[:-1].to_csv(data, index=False)
+    frame.iloc[:-1].to_csv(copy, index=False)
+    with pytest.warns(UserWarning, match=r"data.csv: changed since .* evaluated as other data"):
+        assert cli.main([*evaluate, str(data)]) == 0
+    changed = json.loads(capsys.readouterr().out)
+    assert changed["train"]["n"] == len(frame) - 1
+    assert cli.main([*evaluate, str(copy)]) == 0
+    assert json.loads(capsys.readouterr().out) == changed  # as any other file of that content
+    assert cli.main(["evaluate", str(run)]) == 2  # without --data: refused, as before
+    assert "changed" in error_line(capsys)
+
+
 # -- --task ---------------------------------------------------------------------------------------
 
 

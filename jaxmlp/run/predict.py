@@ -7,6 +7,7 @@ import io
 import os
 import pathlib
 import sys
+import warnings
 
 import numpy as np
 
@@ -24,15 +25,25 @@ def evaluate_run(
     """``{split: {"n", "loss", "accuracy"}}`` of the run's checkpoint (``model``: its
     ``load_run``, if read already) on its own data (the same splits), or on the data set or file
     ``data_name`` (inputs standardised as in training; a CSV's labels in the run's label
-    column, or ``label_column``)."""
+    column, or ``label_column``). The path of the run's data file, changed since, is other
+    data (``data.is_own``), and a UserWarning says so."""
     model = model or load_run(run_dir)
     config = folder.read_config(run_dir)
     settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
     if data_name is None and "data" not in settings:
         raise ValueError(f"{run_dir}: saved from Python, it names no data; pass --data.")
-    own = data_name is None or (
-        "data" in settings and data.absolute(data_name) == data.absolute(settings["data"])
-    )
+    own = data.is_own(data_name, settings, config)
+    if (
+        not own
+        and "data" in settings
+        and data.absolute(data_name) == data.absolute(settings["data"])
+    ):
+        warnings.warn(
+            f"{data_name}: changed since the run in {run_dir} trained on it (its SHA-256 "
+            "differs): evaluated as other data, one set without the run's splits.",
+            UserWarning,
+            stacklevel=2,
+        )
     given = {"--label-column": label_column, "--no-header": header, "--encoding": encoding}
     if any(v is not None for v in given.values()) and (
         own or not str(data_name).lower().endswith(".csv")
