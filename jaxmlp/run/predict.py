@@ -44,7 +44,8 @@ def evaluate_run(
             UserWarning,
             stacklevel=2,
         )
-    given = {"--label-column": label_column, "--no-header": header, "--encoding": encoding}
+    said = "--header" if header else "--no-header"
+    given = {"--label-column": label_column, said: header, "--encoding": encoding}
     if any(v is not None for v in given.values()) and (
         own or not str(data_name).lower().endswith(".csv")
     ):
@@ -78,6 +79,13 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     settings = config["settings"]
     csv_file, named = str(name).lower().endswith(".csv"), name in datasets.names()
     classes = model.class_names() if model.task in CLASSIFICATION and not named else None
+    by_name = csv_file and header is None and model.feature_names is not None
+    if by_name and files.read_header(name, encoding=encoding) is None:
+        raise ValueError(
+            f"{name}: its first row is numbers, so no header names the run's columns "
+            f"{model.feature_names}; say which it is: a header (--header) or data, the columns "
+            "in training order with the label where the run's was (--no-header)."
+        )
     if csv_file and label_column is None:
         label_column = _label_column(name, model, settings, header, encoding)
     ds = datasets.load(
