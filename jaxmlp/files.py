@@ -155,8 +155,10 @@ def read_csv(
     *,
     header: bool | None = None,
     encoding: str = "utf-8",
+    lines: bool = False,
 ):
-    """``(x, labels, feature_names, label_name)`` from a CSV file (``read_table``).
+    """``(x, labels, feature_names, label_name)`` from a CSV file (``read_table``); with
+    ``lines``, a fifth item: each data row's line in the file, for messages.
 
     ``x (n, d)`` float64 features; ``labels (n,)`` float64 if every label is a number, else the
     label strings. ``label_column`` is a column index (negative counts from the end) or a name.
@@ -171,12 +173,13 @@ def read_csv(
     label = _label_index(path, names, label_column)
     features = [i for i in range(len(names)) if i != label]
     labels = [(line, fields[label].strip()) for line, fields in rows]
-    return (
+    read = (
         columns_of_numbers(path, names, rows, features),
         read_labels(path, names[label], labels),
         [names[i] for i in features],
         names[label],
     )
+    return (*read, [line for line, _ in rows]) if lines else read
 
 
 def read_features(path, skip=(), *, header: bool | None = True, encoding: str = "utf-8"):

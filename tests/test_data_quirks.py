@@ -280,6 +280,8 @@ def test_evaluate_names_the_labels_the_run_never_saw(abc_run, tmp_path, capsys):
     assert cli.main(["evaluate", str(abc_run), "--data", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "['d', 'e']" in err and "['a', 'b', 'c']" in err, err
+    # failed before: "y has labels ['d', 'e'] outside the classes ..." named no file nor line
+    assert "new.csv" in err and "'d', on line 3" in err, err
 
 
 def test_evaluate_names_the_header_flag_given_and_hints_it_for_a_headerless_file(

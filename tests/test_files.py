@@ -145,6 +145,20 @@ def test_a_corrupt_compressed_archive_is_one_line(at, width, tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith("error: ") and "bad.npz" in err
 
 
+def test_an_archive_of_no_features_is_named(tmp_path, capsys):
+    # failed before: numpy's "zero-size array to reduction operation minimum which has no
+    # identity" (train), naming neither the file nor the problem
+    from jaxmlp import cli
+
+    np.savez(tmp_path / "z.npz", x=np.zeros((6, 0)), y=np.arange(6) % 2)
+    message = r"z.npz: x has no features: shape \(6, 0\); it must have shape \(n, d\) with d >= 1"
+    with pytest.raises(ValueError, match=message):
+        datasets.load(tmp_path / "z.npz")
+    assert cli.main(["train", "--data", str(tmp_path / "z.npz"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(message, err), err
+
+
 # -- complex numbers ------------------------------------------------------------------------------
 
 
