@@ -42,8 +42,6 @@ import json
 import math
 import pathlib
 import re
-import zipfile
-import zlib
 from typing import NamedTuple
 
 import jax
@@ -273,7 +271,7 @@ def _read(path) -> tuple[dict, dict]:
                 raise ValueError("a single .npy array, not an .npz archive")
             with archive:
                 arrays = {name: archive[name] for name in archive.files}  # reads, checks CRCs
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+    except files.UNREADABLE as error:
         raise ValueError(
             f"{path}: not a readable jaxmlp checkpoint: truncated, corrupt or another kind of "
             f"file ({error})."

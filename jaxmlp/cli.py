@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for flag, kind, metavar, text in flags.TRAIN_FLAGS:
         train.add_argument(flag, type=kind, metavar=metavar, help=flags.help_text(flag, text))
-    _no_header(train, "--data")
+    flags.header_flags(train, "--data")
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<time>-<data>)")
     train.add_argument(
         "--resume", action="store_true", help="continue the run in --out, with its settings"
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--label-column", type=flags.column, metavar="INDEX|NAME",
         help="with --data FILE.csv: its label column (default: the run's, by name)",
     )  # fmt: skip
-    _no_header(evaluate, "--data")
+    flags.header_flags(evaluate, "--data")
     evaluate.add_argument("--encoding", metavar="CODEC", help="with --data FILE.csv: its encoding")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(run=_evaluate)
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help=".csv, .json or .npz, by extension (default: CSV to stdout)",
     )
-    _no_header(predict, "--input")
+    flags.header_flags(predict, "--input")
     predict.add_argument(
         "--encoding", default="utf-8", metavar="CODEC", help="--input FILE.csv's text encoding"
     )
@@ -108,25 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (train, evaluate, predict, listing, check, sweep):
         sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
-
-
-def _no_header(parser, flag: str) -> None:
-    said = parser.add_mutually_exclusive_group()
-    said.add_argument(
-        "--no-header", dest="header", action="store_const", const=False,
-        help=f"{flag} FILE.csv has no header row: its first row is data (columns by position); "
-        + (
-            "without it, the header names the columns, matched by name to the training ones"
-            if flag == "--input"
-            else "without it, a first row of numbers only is data, one of names a header"
-        ),
-    )  # fmt: skip
-    if flag != "--input":
-        said.add_argument(
-            "--header", dest="header", action="store_const", const=True,
-            help=f"{flag} FILE.csv's first row names the columns (where it mixes numbers and "
-            "names, say which)",
-        )  # fmt: skip
 
 
 def _add_sweep(commands):
@@ -163,7 +144,7 @@ def _add_sweep(commands):
         else:
             kind = kind if flag in lists else single(flag, kind)
             sweep.add_argument(flag, type=kind, metavar=metavar, help=flags.help_text(flag, text))
-    _no_header(sweep, "--data")
+    flags.header_flags(sweep, "--data")
     sweep.add_argument(
         "--init-scale", metavar="S[,...]", help="multiply every initial parameter (default: 1)"
     )
@@ -291,11 +272,10 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    run.check_output(args.output)
+    run.check_output(args.output, args.input)
     model = run.load_run(args.run_dir)
     columns, labels, y = run.predict_run(
-        args.run_dir, args.input, header=args.header is not False, encoding=args.encoding,
-        model=model,
+        args.run_dir, args.input, header=args.header, encoding=args.encoding, model=model,
     )  # fmt: skip
     classes = model.class_names() if model.task in ("binary", "multiclass") else model.classes
     run.write_predictions(columns, labels, y, path=args.output, classes=classes)

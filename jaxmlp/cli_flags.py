@@ -1,7 +1,8 @@
 """The flags of ``jaxmlp train`` (which ``jaxmlp sweep`` takes too): ``TRAIN_FLAGS``, one row
 ``(flag, type, metavar, help)`` each, the types that turn a string into a setting or name what
 was wrong (``argparse.ArgumentTypeError``), and ``help_text``, which adds the names a setting
-takes (from their registries) and its default (``run.DEFAULTS``)."""
+takes (from their registries) and its default (``run.DEFAULTS``); ``header_flags``, the
+``--header`` / ``--no-header`` pair of every command that reads a CSV file."""
 
 import argparse
 
@@ -174,3 +175,24 @@ def negative_values(argv: list) -> list:
 
 
 NEGATIVE_STARTS = {f"-{c}" for c in "0123456789."}
+
+
+def header_flags(parser, flag: str) -> None:
+    """``--header`` and ``--no-header`` (dest ``header``: True, False, or None to detect) for
+    the CSV file that ``flag`` names."""
+    detect = (
+        "a header is required, its names matched to the training ones"
+        if flag == "--input"
+        else "a first row of numbers only is data, one of names a header"
+    )
+    said = parser.add_mutually_exclusive_group()
+    said.add_argument(
+        "--header", dest="header", action="store_const", const=True,
+        help=f"{flag} FILE.csv's first row names the columns, even where the names are numbers "
+        "or it mixes numbers and names",
+    )  # fmt: skip
+    said.add_argument(
+        "--no-header", dest="header", action="store_const", const=False,
+        help=f"{flag} FILE.csv has no header row: its first row is data (columns by position); "
+        f"without either flag, {detect}",
+    )  # fmt: skip

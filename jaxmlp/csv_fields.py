@@ -81,7 +81,7 @@ def read_labels(path, column, labels) -> np.ndarray:
             return _integers(path, column, labels)
         return np.array([number(path, line, column, field) for line, field in labels])
     numbers = [(line, field) for (line, field), is_one in zip(labels, kinds, strict=True)
-               if is_one and field.lower() not in MISSING_LABELS]  # fmt: skip
+               if is_one and not is_missing(field)]  # fmt: skip
     if numbers:
         (at, one), (there, name) = numbers[0], labels[kinds.index(False)]
         raise ValueError(
@@ -89,7 +89,7 @@ def read_labels(path, column, labels) -> np.ndarray:
             f"({name!r}, line {there}): among names '1' and '1.0' would be two classes, among "
             "numbers one. Write every label as a name (a letter in front: 'c1') or as a number."
         )
-    missing = [(line, field) for line, field in labels if field.lower() in MISSING_LABELS]
+    missing = [(line, field) for line, field in labels if is_missing(field)]
     for word in sorted({field for _, field in missing}):
         lines = [line for line, field in missing if field == word]
         warnings.warn(
@@ -102,6 +102,13 @@ def read_labels(path, column, labels) -> np.ndarray:
 
 
 MISSING_LABELS = ("na", "n/a", "nan", "null", "none", "?", "missing")
+
+
+def is_missing(field: str) -> bool:
+    """Whether ``field`` is a word of ``MISSING_LABELS`` (any case): a missing value, no name."""
+    return field.strip().lower() in MISSING_LABELS
+
+
 _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 
 

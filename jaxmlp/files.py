@@ -18,13 +18,16 @@ import math
 import os
 import re
 import zipfile
+import zlib
 from typing import NamedTuple
 
 import numpy as np
 
-from jaxmlp.csv_fields import columns_of_numbers, is_number, read_labels
+from jaxmlp.csv_fields import columns_of_numbers, is_missing, is_number, read_labels
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
+# what reading a truncated, corrupt or forged .npz raises (a broken deflate stream: zlib.error)
+UNREADABLE = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error)
 HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
 _UNNAMED = re.compile(r"Unnamed: \d+")  # pandas' name for a column its header left unnamed
 
@@ -73,9 +76,7 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
                 "data frame's index written with the data? Write it with to_csv(index=False), "
                 "or drop or name the column."
             )
-        if len(set(names)) != len(names):
-            twice = sorted({n for n in names if names.count(n) > 1})
-            raise ValueError(f"{path}: the header names columns {twice} more than once.")
+        check_unique(path, names)
     else:
         names = [f"column_{i}" for i in range(len(first))]
     for line, fields in rows:
@@ -93,18 +94,36 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
     return Table(names, rows, header)
 
 
+def check_unique(where, names) -> None:
+    """A ValueError naming ``where`` unless the column ``names`` (a CSV header's, a data
+    frame's) are all different: a column named twice would be matched to one of its copies."""
+    names = [str(n) for n in names]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(
+            f"{where}: the columns {twice} are named more than once; give each column its own name."
+        )
+
+
 def _is_header(path, rows: list) -> bool:
     """Whether the first of the ``rows`` ``(line, fields)`` names the columns: a row of numbers
-    (or empty fields, missing values) is data; a row of names, or one with a name atop a column
-    of numbers, is a header. A row that mixes numbers with names over columns of names
-    (``5.1,3.5,setosa``, or numeric names over string labels) could be either: a ValueError
-    asks."""
+    (or missing values: empty fields and ``MISSING_LABELS`` words, which name no column) is
+    data; a row of names, or one with a name atop a column of numbers, is a header. A row that
+    mixes numbers with names over columns of names (``5.1,3.5,setosa``, or numeric names over
+    string labels) could be either: a ValueError asks, as it does for a row of the column
+    positions ``0,1,...`` (two columns or more), which pandas and numpy write for unnamed
+    columns."""
     (start, first), rest = rows[0], rows[1:]
     first = [field.strip() for field in first]
+    if len(first) > 1 and first == [str(i) for i in range(len(first))]:
+        raise _ambiguous(
+            path, first, f"it is the column positions 0..{len(first) - 1}, the header pandas "
+            "and numpy write for unnamed columns"
+        )  # fmt: skip
     words = [
         i
         for i, field in enumerate(first)
-        if field and not is_number(path, start, f"column_{i}", field)
+        if field and not is_missing(field) and not is_number(path, start, f"column_{i}", field)
     ]
     if not words:
         return False
@@ -118,10 +137,15 @@ def _is_header(path, rows: list) -> bool:
         for i in words
     ):
         return True
-    raise ValueError(
-        f"{path}: cannot tell whether the first row {first} is a header or data (it mixes "
-        "numbers with names, and no name stands over a column of numbers): say which, "
-        "header=True or False (--header, --no-header)."
+    raise _ambiguous(
+        path, first, "it mixes numbers with names, and no name stands over a column of numbers"
+    )
+
+
+def _ambiguous(path, first: list, why: str) -> ValueError:
+    return ValueError(
+        f"{path}: cannot tell whether the first row {first} is a header or data ({why}): say "
+        "which, header=True or False (--header, --no-header)."
     )
 
 
@@ -131,8 +155,10 @@ def read_csv(
     *,
     header: bool | None = None,
     encoding: str = "utf-8",
+    lines: bool = False,
 ):
-    """``(x, labels, feature_names, label_name)`` from a CSV file (``read_table``).
+    """``(x, labels, feature_names, label_name)`` from a CSV file (``read_table``); with
+    ``lines``, a fifth item: each data row's line in the file, for messages.
 
     ``x (n, d)`` float64 features; ``labels (n,)`` float64 if every label is a number, else the
     label strings. ``label_column`` is a column index (negative counts from the end) or a name.
@@ -147,12 +173,13 @@ def read_csv(
     label = _label_index(path, names, label_column)
     features = [i for i in range(len(names)) if i != label]
     labels = [(line, fields[label].strip()) for line, fields in rows]
-    return (
+    read = (
         columns_of_numbers(path, names, rows, features),
         read_labels(path, names[label], labels),
         [names[i] for i in features],
         names[label],
     )
+    return (*read, [line for line, _ in rows]) if lines else read
 
 
 def read_features(path, skip=(), *, header: bool | None = True, encoding: str = "utf-8"):
@@ -317,7 +344,7 @@ def _open_npz(path, data: io.BytesIO | None = None):
     try:
         check_npy_sizes(data)
         archive = np.load(data, allow_pickle=False)
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+    except UNREADABLE as error:
         raise ValueError(f"{path}: not a readable .npz archive ({error}).") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(
@@ -335,7 +362,7 @@ def _npz_array(path, archive, name) -> np.ndarray:
             f"{path}: array {name!r} is an object array, which cannot be loaded safely "
             f"({error}). Save numeric arrays, for example x.astype(np.float32)."
         ) from None
-    except (EOFError, OSError, zipfile.BadZipFile) as error:
+    except UNREADABLE as error:
         raise ValueError(f"{path}: array {name!r} is unreadable ({error}).") from None
     return _numeric(path, name, array)
 

@@ -6,6 +6,7 @@ Files may be gzip-compressed; that is detected from the gzip magic bytes, not th
 """
 
 import gzip
+import math
 import os
 import zlib
 
@@ -56,7 +57,7 @@ def parse(data: bytes, name: str = "<bytes>") -> np.ndarray:
         )
     shape = tuple(int(s) for s in np.frombuffer(data, ">u4", count=ndim, offset=4))
     dtype = DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: np.prod's int64 would wrap
     found = len(data) - header
     if found < expected:
         raise ValueError(

@@ -280,6 +280,34 @@ def test_evaluate_names_the_labels_the_run_never_saw(abc_run, tmp_path, capsys):
     assert cli.main(["evaluate", str(abc_run), "--data", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "['d', 'e']" in err and "['a', 'b', 'c']" in err, err
+    # failed before: "y has labels ['d', 'e'] outside the classes ..." named no file nor line
+    assert "new.csv" in err and "'d', on line 3" in err, err
+
+
+def test_evaluate_names_the_header_flag_given_and_hints_it_for_a_headerless_file(
+    abc_run, tmp_path, capsys
+):
+    # failed before: '--header' was refused as "--no-header applies to --data FILE.csv only",
+    # and a file without a header row was said to lack the run's columns, with no hint
+    from jaxmlp import cli
+
+    assert cli.main(["evaluate", str(abc_run), "--header"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --header applies to --data FILE.csv only"), err
+    import jax
+
+    from jaxmlp import MLP, save_run
+
+    net = MLP((2, 3, 2), "tanh", "softmax", "cross_entropy")
+    run = save_run(tmp_path / "run", net, net.init(jax.random.key(0)), classes=[7, 8],
+                   feature_names=["f1", "f2"], label_name="label")  # fmt: skip
+    bare = tmp_path / "bare.csv"
+    bare.write_text("0.1,0.2,007\n0.3,0.1,008\n-1,2,7\n")
+    assert cli.main(["evaluate", str(run), "--data", str(bare)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bare.csv" in err and "--no-header" in err, err
+    assert "['f1', 'f2']" in err and "--header" in err.replace("--no-header", ""), err
+    assert cli.main(["evaluate", str(run), "--data", str(bare), "--no-header"]) == 0
 
 
 def test_labels_encode_as_a_runs_classes_with_any_of_them_absent():

@@ -366,8 +366,13 @@ def test_idx_round_trip(tmp_path, compress, code, dtype):
         (b"\x00\x00\x08\x03" + struct.pack(">I", 5), "truncated header: 3 dimensions need 16"),
         (_idx_bytes(np.zeros((4, 3)))[:-2], r"truncated: shape \(4, 3\) of uint8 needs 12 .*10"),
         (_idx_bytes(np.zeros((4, 3))) + b"\x00", r"1 bytes beyond the data of shape \(4, 3\)"),
+        (  # the sizes' product wrapped to 0 in int64: numpy's "cannot reshape", no file named
+            b"\x00\x00\x08\x04" + struct.pack(">4I", *[65536] * 4),
+            r"truncated: shape \(65536, 65536, 65536, 65536\) of uint8 needs "
+            f"{2**64} data bytes, found 0",
+        ),
     ],
-    ids=["empty", "magic", "type", "no-dims", "header", "truncated", "wrong-dims"],
+    ids=["empty", "magic", "type", "no-dims", "header", "truncated", "wrong-dims", "overflow"],
 )
 def test_idx_rejects_corrupt_files_naming_them(tmp_path, data, message):
     path = tmp_path / "bad-idx1-ubyte"
@@ -442,6 +447,16 @@ def test_fashion_mnist_absent_says_how_to_get_it(tmp_path, monkeypatch):
 )
 def test_fashion_mnist_rejects_mismatched_files(tmp_path, layout, message):
     folder = _write_fashion(tmp_path / "fm", **layout)
+    with pytest.raises(ValueError, match=message):
+        datasets.load("fashion-mnist", data_dir=folder)
+
+
+@pytest.mark.parametrize("prefix", ["train", "t10k"])
+def test_fashion_mnist_names_a_file_of_no_images(prefix, tmp_path):
+    # failed before: numpy's "cannot reshape array of size 0 into shape (0,newaxis)"
+    layout = {"n_train": 0} if prefix == "train" else {"n_test": 0}
+    folder = _write_fashion(tmp_path / "fm", **layout)
+    message = rf"{prefix}-images-idx3-ubyte.gz: holds no images \(shape \(0, 28, 28\)\)"
     with pytest.raises(ValueError, match=message):
         datasets.load("fashion-mnist", data_dir=folder)
 

@@ -124,6 +124,41 @@ def test_an_honest_archive_still_reads(tmp_path):
     np.testing.assert_array_equal(files.read_array(tmp_path / "ok.npz"), x)
 
 
+@pytest.mark.parametrize("at, width", [(40, 20), (400, 200)])  # in x.npy's header, its data
+def test_a_corrupt_compressed_archive_is_one_line(at, width, tmp_path, capsys):
+    # a zlib.error escaped as a traceback with exit 1 (train --data, predict --input)
+    from jaxmlp import cli
+
+    x = np.random.default_rng(0).normal(size=(200, 3))
+    np.savez_compressed(tmp_path / "ok.npz", x=x, y=np.arange(200) % 2)
+    data = bytearray((tmp_path / "ok.npz").read_bytes())
+    info = zipfile.ZipFile(tmp_path / "ok.npz").getinfo("x.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + at : start + at + width] = b"\xff" * width
+    path = _write(tmp_path, "bad.npz", bytes(data))
+    with pytest.raises(ValueError, match=r"bad.npz: .*(not a readable|unreadable)"):
+        files.read_npz(path)
+    with pytest.raises(ValueError, match=r"bad.npz: .*(not a readable|unreadable)"):
+        files.read_array(path)
+    assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "bad.npz" in err
+
+
+def test_an_archive_of_no_features_is_named(tmp_path, capsys):
+    # failed before: numpy's "zero-size array to reduction operation minimum which has no
+    # identity" (train), naming neither the file nor the problem
+    from jaxmlp import cli
+
+    np.savez(tmp_path / "z.npz", x=np.zeros((6, 0)), y=np.arange(6) % 2)
+    message = r"z.npz: x has no features: shape \(6, 0\); it must have shape \(n, d\) with d >= 1"
+    with pytest.raises(ValueError, match=message):
+        datasets.load(tmp_path / "z.npz")
+    assert cli.main(["train", "--data", str(tmp_path / "z.npz"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(message, err), err
+
+
 # -- complex numbers ------------------------------------------------------------------------------
 
 
@@ -156,6 +191,33 @@ def test_a_missing_value_in_a_headerless_first_row_is_named(tmp_path):
     path = _write(tmp_path, "m.csv", "1,,0\n2,3,1\n3,4,0\n")
     with pytest.raises(ValueError, match=r"m.csv, line 1, column 'column_1': missing value"):
         files.read_csv(path)
+
+
+@pytest.mark.parametrize("word", ["NA", "n/a", "?", "null", "None", "missing"])
+def test_a_missing_value_word_in_a_headerless_first_row_is_no_name(word, tmp_path):
+    # the row became the header (names 'NA', '2.5'): one row fewer, exit 0
+    path = _write(tmp_path, "w.csv", f"{word},2.5,0\n1.0,2.0,1\n3.0,4.0,0\n")
+    message = f"w.csv, line 1, column 'column_0': cannot read {word!r} as a number"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        files.read_csv(path)
+    with pytest.raises(ValueError, match=r"line 1, column 'column_0'"):
+        files.read_features(path, header=None)
+    named = _write(tmp_path, "n.csv", f"a,{word},y\n1,2,0\n3,4,1\n")  # a name among names
+    assert files.read_csv(named)[2] == ["a", word]
+
+
+def test_a_first_row_of_column_positions_as_pandas_writes_them_is_asked_about(tmp_path):
+    # DataFrame(x).to_csv(index=False) writes '0,1,2': it was read as data, one example and
+    # one class (2) more
+    path = _write(tmp_path, "p.csv", "0,1,2\n0.5,1.5,1\n-0.5,2.5,0\n1.5,0.5,1\n")
+    with pytest.raises(ValueError, match=r"p.csv: cannot tell .* column positions 0\.\.2"):
+        files.read_csv(path)
+    with pytest.raises(ValueError, match=r"--header, --no-header"):
+        files.read_features(path, header=None)
+    assert len(files.read_csv(path, header=True)[0]) == 3
+    assert len(files.read_csv(path, header=False)[0]) == 4
+    data = _write(tmp_path, "d.csv", "0,2,1\n0.5,1.5,1\n-0.5,2.5,0\n")  # not the positions
+    assert len(files.read_csv(data)[0]) == 3
 
 
 @pytest.mark.parametrize("row", [",,", "  ,  , "])

@@ -157,6 +157,21 @@ def test_a_model_fitted_in_python_saves_and_loads_back(tmp_path, capsys):
     jax.clear_caches()
 
 
+def test_a_data_frame_with_a_column_name_twice_is_refused_as_a_csv_file_is(tmp_path):
+    # Model.predict took the first of two columns 'a' silently; a CSV header is refused
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    out = jaxmlp.save_run(tmp_path / "run", net, net.init(jax.random.key(0)),
+                          feature_names=["a", "b"])  # fmt: skip
+    model = jaxmlp.load_run(out)
+    frame = pd.DataFrame([[5.0, 0.1, 1.0], [-5.0, 0.2, 2.0]], columns=["a", "a", "b"])
+    with pytest.raises(ValueError, match=r"x: the columns \['a'\] are named more than once"):
+        model.predict(frame)
+    frame.to_csv(tmp_path / "twice.csv", index=False)
+    with pytest.raises(ValueError, match=r"twice.csv: the columns \['a'\] are named more than"):
+        run.read_inputs(tmp_path / "twice.csv", 2, feature_names=["a", "b"])
+    assert model.predict(frame.iloc[:, 1:]).shape == (2,)  # one 'a': fine
+
+
 @pytest.mark.parametrize("output", ["threshold", "sigmoid"])
 @pytest.mark.parametrize("units", [1, 2])
 def test_a_run_saved_without_classes_predicts_the_nets_own_labels(output, units, tmp_path):

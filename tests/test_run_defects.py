@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxmlp import MLP, TrainConfig, cli, datasets, fit, progress
+from jaxmlp import MLP, TrainConfig, cli, datasets, fit, progress, save_run
 
 FEATURES = ["height", "weight", "age"]
 
@@ -100,6 +100,31 @@ def test_predict_takes_a_headerless_csv_by_position_only_when_told(csv_run, fram
     assert capsys.readouterr().out == named
 
 
+def test_predict_takes_header_and_no_header_as_train_does(tmp_path, capsys):
+    # predict had no --header: a header of numbers (feature names '2019', '2020') was refused
+    # with advice to say --no-header, which then predicted the header row as data
+    net = MLP((2, 3, 2), "tanh", "softmax", "cross_entropy")
+    out = save_run(tmp_path / "run", net, net.init(jax.random.PRNGKey(0)),
+                   classes=["cat", "dog"], feature_names=["2019", "2020"])  # fmt: skip
+    rows = [(0.5, -1.0), (2.0, 0.25), (-1.5, 1.0)]
+    (tmp_path / "bare.csv").write_text("".join(f"{a},{b}\n" for a, b in rows))
+    (tmp_path / "swapped.csv").write_text("2020,2019\n" + "".join(f"{b},{a}\n" for a, b in rows))
+    np.savez(tmp_path / "x.npz", x=np.array(rows))
+    capsys.readouterr()
+    assert predict(out, tmp_path / "bare.csv", "--no-header") == 0
+    by_position = capsys.readouterr().out
+    assert len(by_position.splitlines()) == 1 + len(rows)
+    assert predict(out, tmp_path / "swapped.csv") == 2
+    line = error_line(capsys)
+    assert "--header" in line.replace("--no-header", "") and "--no-header" in line
+    assert predict(out, tmp_path / "swapped.csv", "--header") == 0
+    assert capsys.readouterr().out == by_position  # the columns matched by name
+    assert predict(out, tmp_path / "swapped.csv", "--header", "--no-header") == 2
+    assert "not allowed with" in error_line(capsys)
+    assert predict(out, tmp_path / "x.npz", "--header") == 2
+    assert "--header (header=True) applies to .csv inputs" in error_line(capsys)
+
+
 # -- evaluate uses the run's label column ---------------------------------------------------------
 
 
@@ -160,6 +185,29 @@ def test_data_that_moved_or_changed_is_named(csv_run, frame, tmp_path, capsys):
     assert cli.main(["evaluate", str(run)]) == 2
     line = error_line(capsys)
     assert str(data) in line and "gone" in line
+
+
+def test_evaluate_takes_a_changed_file_given_by_its_path_as_other_data(frame, tmp_path, capsys):
+    # evaluate RUN --data PATH, PATH the run's changed training file, was refused as "the run's
+    # own data" with the advice to pass the data with --data, which was done
+    run, data, copy = tmp_path / "run", tmp_path / "data.csv", tmp_path / "copy.csv"
+    frame.to_csv(data, index=False)
+    assert cli.main(["train", "--data", str(data), "--label-column", "kind", "--hidden", "4",
+                     "--epochs", "1", "--no-progress", "--out", str(run)]) == 0  # fmt: skip
+    capsys.readouterr()
+    evaluate = ["evaluate", str(run), "--json", "--data"]
+    assert cli.main([*evaluate, str(data)]) == 0  # unchanged: the run's own splits
+    assert set(json.loads(capsys.readouterr().out)) == {"train", "val", "checkpoint"}
+    frame.iloc[:-1].to_csv(data, index=False)
+    frame.iloc[:-1].to_csv(copy, index=False)
+    with pytest.warns(UserWarning, match=r"data.csv: changed since .* evaluated as other data"):
+        assert cli.main([*evaluate, str(data)]) == 0
+    changed = json.loads(capsys.readouterr().out)
+    assert changed["train"]["n"] == len(frame) - 1
+    assert cli.main([*evaluate, str(copy)]) == 0
+    assert json.loads(capsys.readouterr().out) == changed  # as any other file of that content
+    assert cli.main(["evaluate", str(run)]) == 2  # without --data: refused, as before
+    assert "changed" in error_line(capsys)
 
 
 # -- --task ---------------------------------------------------------------------------------------
@@ -381,6 +429,18 @@ def test_predict_writes_the_format_its_output_extension_names(csv_run, frame, ca
     assert predict(out, folder / "in.csv", "--output", folder / "p.txt") == 2
     assert "'.txt'" in error_line(capsys)
     assert not (folder / "p.txt").exists()
+
+
+@pytest.mark.parametrize("units", [1, 2])
+def test_a_regression_runs_npz_predictions_hold_no_empty_y(units, tmp_path):
+    # y was an empty (n, 0) array beside the outputs in 'prediction'
+    net = MLP((2, 3, units), "tanh", "identity", "mse")
+    out = save_run(tmp_path / "run", net, net.init(jax.random.PRNGKey(0)))
+    np.savez(tmp_path / "x.npz", x=np.ones((4, 2)))
+    assert predict(out, tmp_path / "x.npz", "--output", tmp_path / "p.npz") == 0
+    with np.load(tmp_path / "p.npz") as saved:
+        assert saved.files == ["prediction"]
+        assert saved["prediction"].shape == (4, units)
 
 
 def test_a_folder_given_for_a_file_is_named_as_given(csv_run, frame, capsys):

@@ -185,6 +185,21 @@ def test_predict_refuses_to_overwrite_a_file_of_the_run(name, csv_run, tmp_path,
     assert (out / "predictions.csv").read_text().startswith("prediction,")
 
 
+def test_predict_refuses_to_overwrite_its_input(csv_run, tmp_path, capsys):
+    # --output naming --input (or a link to it) replaced the user's data with predictions
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("a,b\n0.5,0.1\n-1,2\n")
+    before = inputs.read_bytes()
+    (tmp_path / "link.csv").symlink_to(inputs)
+    capsys.readouterr()
+    for output in (inputs, tmp_path / "." / "in.csv", tmp_path / "link.csv"):
+        argv = ["predict", str(csv_run), "--input", str(inputs), "--output", str(output)]
+        assert cli.main(argv) == 2
+        line = one_line(capsys, "error: ", "--input")
+        assert str(output) in line and str(inputs) in line
+        assert inputs.read_bytes() == before
+
+
 # -- 4. whole-number class labels stay whole numbers ------------------------------------------
 
 

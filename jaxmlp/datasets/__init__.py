@@ -185,26 +185,32 @@ def load(
         )
     path = _user_file(name_or_path)
     if path.suffix.lower() == ".csv":
-        x, y, feature_names, label_name = files.read_csv(
-            path, label_column, header=header, encoding=encoding
+        x, y, feature_names, label_name, lines = files.read_csv(
+            path, label_column, header=header, encoding=encoding, lines=True
         )
         arrays = {"x": x, "y": y}
         info = {"path": str(path), "feature_names": feature_names, "label_name": label_name}
+        info["lines"] = lines  # for messages only: from_arrays keeps it out of the data set
     else:
         arrays, info = files.read_npz(path), {"path": str(path)}
-    return from_arrays(
-        **arrays,
-        name=path.name,
-        task=task,
-        seed=seed,
-        val_fraction=val_fraction,
-        standardize=standardize,
-        n=n,
-        info=info,
-        dtype=dtype,
-        classes=classes,
-        min_examples=min_examples,
-    )
+    try:
+        return from_arrays(
+            **arrays,
+            name=path.name,
+            task=task,
+            seed=seed,
+            val_fraction=val_fraction,
+            standardize=standardize,
+            n=n,
+            info=info,
+            dtype=dtype,
+            classes=classes,
+            min_examples=min_examples,
+        )
+    except ValueError as error:  # the arrays' problem, in the file that holds them
+        if str(error).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: {error}") from None
 
 
 def from_arrays(
@@ -245,6 +251,7 @@ def from_arrays(
     seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
     dtype = _check_dtype(dtype)
     task = targets.check_task(task)
+    info = dict(info or {})
     if (x_test is None) != (y_test is None):
         raise ValueError("x_test and y_test go together: pass both or neither.")
     shape = example_shape(x)  # before check_xy makes rows of x; x_test's examples are x's
@@ -259,7 +266,7 @@ def from_arrays(
             f"x has {len(x)} example: training needs at least 2 (one to learn from and a "
             "second to make it a data set)."
         )
-    columns = (info or {}).get("feature_names")
+    columns = info.get("feature_names")
     targets.check_range(x, "x", columns)
     if x_test is not None:
         x_test, y_test = targets.check_xy(x_test, y_test, "x_test", "y_test")
@@ -273,10 +280,11 @@ def from_arrays(
     targets.check_range(y, "y")
     if y_test is not None:
         targets.check_range(y_test, "y_test")
-    t, t_test, task, n_classes, classes = targets.encode_targets(y, y_test, task, classes)
+    lines = info.pop("lines", None)
+    t, t_test, task, n_classes, classes = targets.encode_targets(y, y_test, task, classes, lines)
     if n is not None:
         x, t = split.subset(x, t, n, seed)
-    info = dict(info or {}) | ({"classes": classes} if classes is not None else {})
+    info |= {"classes": classes} if classes is not None else {}
     info |= {"example_shape": shape} if shape else {}  # the run records it
     return _assemble(
         name,

@@ -257,6 +257,11 @@ def _idx_pair(folder, images_name, labels_name):
             f"{labels_path}: expected uint8 labels 0..9 of shape (n,), got {labels.dtype} "
             f"{labels.shape} with largest {top}."
         )
+    if len(images) == 0:
+        raise ValueError(
+            f"{images_path}: holds no images (shape {images.shape}); expected uint8 images of "
+            "shape (n, 28, 28) with n >= 1."
+        )
     if len(images) != len(labels):
         raise ValueError(
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "

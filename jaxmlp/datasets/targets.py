@@ -46,6 +46,10 @@ def check_xy(x, y, x_name, y_name):
             f"{x_name} must have shape (n, d) with n >= 1, got {x.shape}; one feature is "
             f"{x_name}[:, None]."
         )
+    if x.size == 0:
+        raise ValueError(
+            f"{x_name} has no features: shape {x.shape}; it must have shape (n, d) with d >= 1."
+        )
     if y.ndim not in (1, 2):
         raise ValueError(f"{y_name} must have shape (n,) or (n, K), got {y.shape}.")
     if len(y) != len(x):
@@ -125,9 +129,10 @@ def as_dtype(x, dtype=np.float32, name="x") -> np.ndarray:
     return x.astype(dtype)
 
 
-def encode_targets(y, y_test, task, classes=None):
+def encode_targets(y, y_test, task, classes=None, lines=None):
     """``(t, t_test, task, n_classes, classes)``: ``y`` encoded as ``TARGETS[task]`` says; with
-    ``classes`` (a trained model's) as their indices (``encode_as``)."""
+    ``classes`` (a trained model's) as their indices (``encode_as``; ``lines``: each label's
+    line in its file, for the message)."""
     if classes is not None:
         if task not in ("binary", "multiclass"):
             raise ValueError(f"classes go with a binary or multiclass task, got task={task!r}.")
@@ -136,7 +141,8 @@ def encode_targets(y, y_test, task, classes=None):
                 f"A {task} task needs one label per example, got y of shape {y.shape}."
             )
         t_test = None if y_test is None else encode_as(y_test, classes, task, "y_test")
-        return encode_as(y, classes, task, "y"), t_test, task, len(classes), list(classes)
+        t = encode_as(y, classes, task, "y", lines)
+        return t, t_test, task, len(classes), list(classes)
     both = y if y_test is None else np.concatenate([y, y_test])
     numeric = files.numeric(y.dtype)
     if not numeric and y.dtype.kind not in "US":
@@ -199,15 +205,22 @@ def one_hot(labels, k: int) -> np.ndarray:
     return np.eye(k, dtype=np.float32)[labels]
 
 
-def encode_as(y, classes, task: str, name: str = "y") -> np.ndarray:
+def encode_as(y, classes, task: str, name: str = "y", lines=None) -> np.ndarray:
     """Labels ``y`` as indices into ``classes`` (a trained model's, in its order), encoded as
     ``TARGETS[task]`` says; any class may be absent. A number matches an equal number (``1``,
-    ``1.0``), a name only itself; a ValueError names the labels outside ``classes``."""
+    ``1.0``), a name only itself; a ValueError names the labels outside ``classes`` and where
+    the first stands: its index, or its line where ``lines`` gives each label's line."""
     index = {c: i for i, c in enumerate(classes)}
+    values = np.asarray(y).reshape(-1).tolist()
     unknown = [v for v in np.unique(y).tolist() if v not in index]
     if unknown:
-        raise ValueError(f"{name} has labels {unknown[:10]} outside the classes {list(classes)}.")
-    labels = np.array([index[v] for v in np.asarray(y).reshape(-1).tolist()], np.int32)
+        first = next(i for i, v in enumerate(values) if v not in index)
+        where = f"at index {first}" if lines is None else f"on line {lines[first]}"
+        raise ValueError(
+            f"{name} has labels {unknown[:10]} outside the classes {list(classes)}; the first, "
+            f"{values[first]!r}, {where}."
+        )
+    labels = np.array([index[v] for v in values], np.int32)
     return labels[:, None].astype(np.float32) if task == "binary" else labels
 
 

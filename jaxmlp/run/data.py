@@ -105,6 +105,20 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
+def is_own(data_name, settings: dict, config: dict) -> bool:
+    """Whether evaluating the run (its config.json ``config``, its ``settings``) on
+    ``data_name`` (None: the run's) is evaluating it on its own data: none given, the run's
+    data set, or the path of its data file with the content it trained on (the SHA-256 in the
+    data record). A changed file given by its path is other data; one gone is the run's own
+    (``check_source`` says it is gone)."""
+    if data_name is None:
+        return True
+    if "data" not in settings or absolute(data_name) != absolute(settings["data"]):
+        return False
+    expected, path = config["data"].get("file_sha256"), pathlib.Path(settings["data"])
+    return expected is None or not path.is_file() or file_sha256(path) == expected
+
+
 def check_data_dir(data_dir) -> None:
     """A ValueError unless ``data_dir`` is None or a folder's path (a non-empty string or an
     ``os.PathLike``)."""

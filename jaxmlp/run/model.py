@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import checkpoint, datasets, outputs
+from jaxmlp import checkpoint, datasets, files, outputs
 from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
@@ -161,8 +161,9 @@ def column_order(names, feature_names, label_name, where: str) -> list[int]:
     """The positions of the model's ``feature_names`` among the columns ``names`` of a data
     frame or CSV file, in any order; a column named ``label_name`` is ignored. A ValueError
     names a missing or unknown column. Without ``feature_names`` (a model trained on unnamed
-    inputs) the columns go by position."""
+    inputs) the columns go by position; a name given twice is refused (``files.check_unique``)."""
     names = [str(n) for n in names]
+    files.check_unique(where, names)
     if feature_names is None:
         return [i for i, n in enumerate(names) if n != label_name]
     missing = [c for c in feature_names if c not in names]

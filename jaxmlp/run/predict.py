@@ -4,8 +4,10 @@ so the command line and ``jaxmlp.load_run`` predict with one code path."""
 
 import csv
 import io
+import os
 import pathlib
 import sys
+import warnings
 
 import numpy as np
 
@@ -23,16 +25,27 @@ def evaluate_run(
     """``{split: {"n", "loss", "accuracy"}}`` of the run's checkpoint (``model``: its
     ``load_run``, if read already) on its own data (the same splits), or on the data set or file
     ``data_name`` (inputs standardised as in training; a CSV's labels in the run's label
-    column, or ``label_column``)."""
+    column, or ``label_column``). The path of the run's data file, changed since, is other
+    data (``data.is_own``), and a UserWarning says so."""
     model = model or load_run(run_dir)
     config = folder.read_config(run_dir)
     settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
     if data_name is None and "data" not in settings:
         raise ValueError(f"{run_dir}: saved from Python, it names no data; pass --data.")
-    own = data_name is None or (
-        "data" in settings and data.absolute(data_name) == data.absolute(settings["data"])
-    )
-    given = {"--label-column": label_column, "--no-header": header, "--encoding": encoding}
+    own = data.is_own(data_name, settings, config)
+    if (
+        not own
+        and "data" in settings
+        and data.absolute(data_name) == data.absolute(settings["data"])
+    ):
+        warnings.warn(
+            f"{data_name}: changed since the run in {run_dir} trained on it (its SHA-256 "
+            "differs): evaluated as other data, one set without the run's splits.",
+            UserWarning,
+            stacklevel=2,
+        )
+    said = "--header" if header else "--no-header"
+    given = {"--label-column": label_column, said: header, "--encoding": encoding}
     if any(v is not None for v in given.values()) and (
         own or not str(data_name).lower().endswith(".csv")
     ):
@@ -66,6 +79,13 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     settings = config["settings"]
     csv_file, named = str(name).lower().endswith(".csv"), name in datasets.names()
     classes = model.class_names() if model.task in CLASSIFICATION and not named else None
+    by_name = csv_file and header is None and model.feature_names is not None
+    if by_name and files.read_header(name, encoding=encoding) is None:
+        raise ValueError(
+            f"{name}: its first row is numbers, so no header names the run's columns "
+            f"{model.feature_names}; say which it is: a header (--header) or data, the columns "
+            "in training order with the label where the run's was (--no-header)."
+        )
     if csv_file and label_column is None:
         label_column = _label_column(name, model, settings, header, encoding)
     ds = datasets.load(
@@ -117,10 +137,11 @@ def _label_column(name, model, settings, header, encoding):
 
 
 def predict_run(
-    run_dir, input_path, header=True, encoding="utf-8", model=None
+    run_dir, input_path, header=None, encoding="utf-8", model=None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
-    the columns, or with ``header`` False the features in training order; .npz with an array
+    the columns, or with ``header`` False the features in training order: ``read_inputs``; .npz
+    with an array
     ``x``, or .npy): ``labels`` are the predicted classes (their names) or the regression
     outputs, ``outputs`` the network's ``y (n, K)`` where they are probabilities (the p_
     columns; else none: ``outputs.Output.probabilities``) (``model``: the run's ``load_run``,
@@ -145,13 +166,15 @@ def predict_run(
 
 
 def read_inputs(
-    path, n_features: int, label_name=None, feature_names=None, header=True, encoding="utf-8",
+    path, n_features: int, label_name=None, feature_names=None, header=None, encoding="utf-8",
     example_shape=None,
 ) -> np.ndarray:  # fmt: skip
     """Inputs ``x (n, n_features)`` float64 from a .csv, an .npz (array ``x``) or an .npy file.
     A CSV's header names its columns, matched to ``feature_names`` by ``column_order`` (a
-    column named ``label_name`` is ignored); with ``header`` False its columns are the features
-    in training order. An array of more axes must have the run's ``example_shape``."""
+    column named ``label_name`` is ignored): ``header`` None requires one (a first row of
+    numbers is refused), True takes the first row for one whatever it holds; with ``header``
+    False its columns are the features in training order. An array of more axes must have the
+    run's ``example_shape``."""
     path = pathlib.Path(path)
     if not path.is_file():
         kind = "a folder, not a file" if path.is_dir() else "no such file"
@@ -159,13 +182,12 @@ def read_inputs(
     suffix = path.suffix.lower()
     if suffix == ".csv":
         skip = (label_name,) if label_name else ()
-        x, names = files.read_features(
-            path, skip, header=None if header else False, encoding=encoding
-        )
-        if header and names is None:
+        x, names = files.read_features(path, skip, header=header, encoding=encoding)
+        if header is None and names is None:
             raise ValueError(
-                f"{path}: the first row must be a header naming the columns, got numbers; if "
-                "the file has no header row, say so (--no-header, header=False)."
+                f"{path}: the first row must be a header naming the columns, got numbers; say "
+                "which it is: a header (--header, header=True) or data, the columns in training "
+                "order (--no-header, header=False)."
             )
         if names is not None:
             x = x[:, column_order(names, feature_names, label_name, str(path))]
@@ -175,8 +197,9 @@ def read_inputs(
                 + (f": {names}." if names else " (no header: the columns go by position).")
             )
     elif suffix in (".npz", ".npy"):
-        if header is not True:
-            raise ValueError(f"--no-header applies to .csv inputs, not to {path}.")
+        if header is not None:
+            flag = "--header" if header else "--no-header"
+            raise ValueError(f"{flag} (header={header}) applies to .csv inputs, not to {path}.")
         x = files.read_array(path, "x")
     else:
         raise ValueError(f"{path}: unknown input format {suffix!r}; use .csv, .npz or .npy.")
@@ -186,10 +209,11 @@ def read_inputs(
 OUTPUTS = (".csv", ".json", ".npz")
 
 
-def check_output(path) -> None:
+def check_output(path, input_path=None) -> None:
     """A ValueError unless ``path`` (None: stdout) names a format ``write_predictions`` writes,
-    is not a folder, and is not a file of a run or sweep (``status.owner_of``: predictions go
-    beside a run's files under new names, never over them)."""
+    is not a folder, is not the file ``input_path`` (the inputs, by any name or link), and is
+    not a file of a run or sweep (``status.owner_of``: predictions go beside a run's files under
+    new names, never over them)."""
     if path is None:
         return
     path = pathlib.Path(path)
@@ -202,6 +226,12 @@ def check_output(path) -> None:
         raise ValueError(f"--output {path}: is a folder; name a file in it.")
     if not path.parent.is_dir():
         raise ValueError(f"--output {path}: no folder {path.parent}.")
+    exists = path.exists() and input_path is not None and os.path.exists(input_path)
+    if exists and os.path.samefile(path, input_path):
+        raise ValueError(
+            f"--output {path}: is the --input file {input_path}, which predictions would "
+            "overwrite; name another file."
+        )
     owner = status.owner_of(path)
     if owner is not None:
         raise ValueError(
@@ -213,8 +243,9 @@ def check_output(path) -> None:
 def write_predictions(columns, labels, y, stream=None, path=None, classes=None) -> None:
     """Predictions to ``stream`` (CSV) or ``path`` in the format its extension names: .csv
     (header ``columns``), .json (one object per row, keyed by ``columns``) or .npz (arrays
-    ``prediction`` and ``y``, and ``classes`` where given: the run's class names, in ``y``'s
-    order; a binary net's one output is the probability of the second)."""
+    ``prediction`` and, where ``y`` has columns (a classifier's or multilabel net's outputs;
+    regression's are the predictions), ``y``, and ``classes`` where given: the run's class
+    names, in ``y``'s order; a binary net's one output is the probability of the second)."""
     check_output(path)
     suffix = None if path is None else pathlib.Path(path).suffix.lower()
     labels = np.asarray(labels)
@@ -225,7 +256,9 @@ def write_predictions(columns, labels, y, stream=None, path=None, classes=None) 
     if suffix == ".npz":
         buffer = io.BytesIO()
         named = {} if classes is None else {"classes": np.asarray(classes)}
-        np.savez(buffer, prediction=labels, y=np.asarray(y), **named)
+        if np.shape(y)[1]:
+            named["y"] = np.asarray(y)
+        np.savez(buffer, prediction=labels, **named)
         checkpoint.write_atomic(path, buffer.getvalue())
         return
     if suffix == ".json":
