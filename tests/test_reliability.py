@@ -404,6 +404,21 @@ def test_a_real_process_prints_one_line_and_no_traceback(args, message, tmp_path
     assert err == message + "\n" and out == ""
 
 
+@pytest.mark.slow
+def test_a_real_process_prints_a_warning_as_one_line(tmp_path):
+    """Regression: a warning printed Python's two lines (the library file and line, then the
+    source line of the warnings.warn call), where an error is one line."""
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(8)))
+    run.train({"data": str(data), "hidden": [2], "epochs": 1}, tmp_path / "r", echo=print)
+    with data.open("a") as file:
+        file.write("9,0,1\n")  # the run's training file changed: evaluated as other data
+    process = jaxmlp("evaluate", tmp_path / "r", "--data", data, cwd=tmp_path)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0
+    assert err.startswith("warning: ") and err.count("\n") == 1 and "changed since" in err, err
+
+
 def test_debug_shows_the_traceback(tmp_path):
     process = jaxmlp("--debug", "train", "--data", "nosuch", cwd=tmp_path)
     _, err = process.communicate(timeout=300)
