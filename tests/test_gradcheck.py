@@ -142,6 +142,30 @@ def test_a_one_percent_error_fails_in_float32_too():
         assert [(r.layer, r.leaf) for r in report.rows if not r.ok] == [(2, "w")]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_leaf_of_small_gradients_doubled_or_zeroed_fails_against_autodiff(dtype):
+    """The floor was 1e-3 x the largest gradient over all leaves: layer 0 of this deep sigmoid
+    net (gradients ~1e-5 of the largest) could be doubled or zeroed and pass in float32."""
+    net = MLP((4, 16, 16, 16, 2), "sigmoid", "identity", "sse", init="normal:0.015")
+    rs = np.random.RandomState(0)
+    with jax.enable_x64(dtype == "float64"):
+        x, t = rs.randn(8, 4).astype(dtype), rs.randn(8, 2).astype(dtype)
+        params = net.init(jax.random.key(0), dtype)
+
+        def changed(factor):
+            def grad_fn(p, x_, t_):
+                grads = net.backprop(p, x_, t_)
+                return [jax.tree.map(lambda g: g * factor, grads[0]), *grads[1:]]
+
+            return grad_fn
+
+        assert gradcheck(net, params, x, t).ok
+        for factor in (2.0, 0.0, 1.01):  # doubled, zeroed, and the 1 % twin
+            report = gradcheck(net, params, x, t, grad_fn=changed(factor))
+            failing = [(r.layer, r.leaf) for r in report.rows if not r.ok_autodiff]
+            assert failing == [(0, "w"), (0, "b")], (factor, str(report))
+
+
 @pytest.fixture
 def wrong_tanh():
     """tanh registered with its derivative off by 1 %."""
