@@ -66,6 +66,29 @@ def _huber(r):
     return jnp.where(jnp.abs(r) <= 1, 0.5 * r * r, jnp.abs(r) - 0.5)  # huber_1
 
 
+# 0 log 0 = 0: a term whose coefficient c (t or 1 - t) is 0 contributes 0, and so do its
+# derivatives, also where y has saturated to 0 or 1 (softmax + bce on a confident correct
+# prediction in float32). The inner where keeps jax.grad finite there too.
+
+
+def _c_log(c, y):
+    """``c log(y)``, 0 where c = 0."""
+    zero = c == 0
+    return jnp.where(zero, 0, c * jnp.log(jnp.where(zero, 1, y)))
+
+
+def _c_log1m(c, y):
+    """``c log(1 - y)`` (as ``log1p(-y)``), 0 where c = 0."""
+    zero = c == 0
+    return jnp.where(zero, 0, c * jnp.log1p(-jnp.where(zero, 0, y)))
+
+
+def _c_over(c, v):
+    """``c / v``, 0 where c = 0."""
+    zero = c == 0
+    return jnp.where(zero, 0, c / jnp.where(zero, 1, v))
+
+
 def _per_unit(value):
     """``(y, t) -> value / K`` broadcast to y's shape."""
     return lambda y, t: jnp.full_like(y, value / y.shape[-1])
@@ -100,17 +123,17 @@ _LOSSES = {
     ),
     "bce": Loss(
         "bce",
-        lambda y, t: -jnp.sum(t * jnp.log(y) + (1 - t) * jnp.log1p(-y), -1),
-        lambda y, t: (y - t) / (y * (1 - y)),
-        lambda y, t: t / (y * y) + (1 - t) / ((1 - y) * (1 - y)),
+        lambda y, t: -jnp.sum(_c_log(t, y) + _c_log1m(1 - t, y), -1),
+        lambda y, t: _c_over(1 - t, 1 - y) - _c_over(t, y),
+        lambda y, t: _c_over(t, y * y) + _c_over(1 - t, (1 - y) * (1 - y)),
         needs_outputs=("sigmoid", "softmax"),
         targets=(0.0, 1.0),
     ),
     "cross_entropy": Loss(
         "cross_entropy",
-        lambda y, t: -jnp.sum(t * jnp.log(y), -1),
-        lambda y, t: -t / y,
-        lambda y, t: t / (y * y),
+        lambda y, t: -jnp.sum(_c_log(t, y), -1),
+        lambda y, t: -_c_over(t, y),
+        lambda y, t: _c_over(t, y * y),
         needs_outputs=("softmax", "sigmoid"),
         targets=(0.0, 1.0),
     ),
