@@ -222,7 +222,7 @@ def test_matrix_float64_passes_with_every_pair_and_reports_as_data():
     acts = ("relu", "step", "prelu")
     report = gradcheck_matrix(depths=(2,), activations=acts)
     assert report.ok, str(report)
-    assert report.cells == len(acts) * len(valid_pairs()) == 135 and report.failing == 0
+    assert report.cells == len(acts) * len(valid_pairs()) == 129 and report.failing == 0
     assert report.worst_rel_err_autodiff <= 1e-10 and report.worst_rel_err_fd <= 1e-5
     as_dict = json.loads(json.dumps(report.to_dict()))
     assert list(as_dict) == [
@@ -233,7 +233,7 @@ def test_matrix_float64_passes_with_every_pair_and_reports_as_data():
         "depth": 2, "ok": True,
     }  # fmt: skip
     text = str(report)
-    assert "135 cells (float64), 0 failing" in text and "FAIL" not in text
+    assert "129 cells (float64), 0 failing" in text and "FAIL" not in text
     assert "prelu        softmax     cross_entropy  ok " in text
     assert "prelu        softmax:2.5 cross_entropy  ok " in text
     assert "prelu        exp         poisson        ok " in text
@@ -242,9 +242,9 @@ def test_matrix_float64_passes_with_every_pair_and_reports_as_data():
 @pytest.mark.slow
 def test_matrix_float32():
     report = gradcheck_matrix("float32", depths=(2,), activations=("leaky_relu",))
-    assert report.ok and report.cells == 45 and report.worst_rel_err_fd > 0, str(report)
+    assert report.ok and report.cells == 43 and report.worst_rel_err_fd > 0, str(report)
     assert report.worst_rel_err_autodiff <= SETTINGS["float32"].rtol_autodiff
-    assert json.loads(json.dumps(report.to_dict()))["cells"] == 45  # plain floats, no float32
+    assert json.loads(json.dumps(report.to_dict()))["cells"] == 43  # plain floats, no float32
 
 
 def test_matrix_covers_registered_activations_and_catches_a_wrong_derivative(wrong_tanh):

@@ -242,7 +242,22 @@ def test_losses_that_take_logs_need_probabilities():
     for output in ("identity", "softplus", "sigmoid", "softmax:2"):
         with pytest.raises(ValueError, match="'poisson' needs outputs in \\(0, inf\\): .*'exp'"):
             MLP((2, 3), output=output, loss="poisson")
-    assert len(PAIRS) == 45
+    assert len(PAIRS) == 43
+
+
+@pytest.mark.parametrize("output, k", [("sigmoid", 1), ("sigmoid", 3), ("threshold", 1)])
+def test_cross_entropy_refuses_outputs_that_do_not_sum_to_one_and_names_bce(output, k):
+    """-sum t log y with sigmoid units was accepted: one unit's rows of t = 0 cost nothing and
+    pushed nothing, so the net learned "always 1"; with several only the target unit was
+    pushed up. cross_entropy is the loss of outputs that sum to 1."""
+    with pytest.raises(ValueError) as info:
+        MLP((2, 4, k), "tanh", output, "cross_entropy")
+    message = str(info.value)
+    assert "'cross_entropy' needs outputs in (0, 1) that sum to 1" in message
+    assert "['softmax', 'softmax:beta']" in message and f"got {output!r}" in message
+    assert message.endswith(f"for output {output!r} use loss 'bce'.")
+    assert (output, "cross_entropy") not in PAIRS and (output, "bce") in PAIRS
+    MLP((2, 4, k), "tanh", output, "bce")  # its loss
 
 
 def test_unknown_names_list_the_known_ones():
