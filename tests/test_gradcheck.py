@@ -339,6 +339,30 @@ def test_taylor_test_passes_float32_gradients_of_larger_nets_and_fails_their_twi
             assert not wrong.ok and wrong.order < 1.2, str(wrong)
 
 
+def test_taylor_test_fails_a_derivative_off_by_0_001_whichever_direction_hides_it():
+    """One random direction decided the verdict: along seed 0's, a float32 tanh' + 0.001 left
+    a first-order remainder of 8e-7 ||g||, under the resolution, and passed (order 2.10). Every
+    direction must pass now; the twin (the right tanh') passes along all of them."""
+    off = activations.register(
+        "tanh_plus_0_001", jnp.tanh, lambda z: 1 - jnp.tanh(z) ** 2 + 0.001, smooth=True
+    )
+    try:
+        x = np.random.RandomState(0).randn(8, 3).astype(np.float32)
+        t = np.random.RandomState(1).randn(8, 2).astype(np.float32)
+        wrong, right = (MLP((3, 5, 2), name, "identity", "sse") for name in (off.name, "tanh"))
+        params = right.init(jax.random.key(0))
+        for seed in range(3):
+            result = taylor_test(wrong, params, x, t, seed=seed)
+            assert not result.ok and result.order < 1.2 and len(result.orders) == 4, str(result)
+            assert taylor_test(right, params, x, t, seed=seed).ok
+        alone = taylor_test(wrong, params, x, t, n_directions=1)  # the single direction's verdict
+        assert alone.ok and taylor_test(wrong, params, x, t).orders[0] == pytest.approx(
+            alone.order, abs=1e-3
+        )  # (the same direction, evaluated in another batch)
+    finally:
+        activations.unregister(off.name)
+
+
 @pytest.mark.usefixtures("x64")
 def test_eps_sweep_refuses_no_eps_and_eps_that_are_not_positive_and_finite():
     params, x, t = data(NET, jnp.float64)
