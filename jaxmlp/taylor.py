@@ -29,6 +29,7 @@ from jaxmlp.gradient_check import (
     _params_dtype,
     _static,
     gradcheck,
+    settings_for,
 )
 from jaxmlp.numeric import check_int, is_real
 
@@ -68,9 +69,11 @@ def eps_sweep(
     ``(E(w + eps d) - E(w - eps d)) / 2 eps`` against ``<g, d>``, for each eps.
 
     ``eps_values`` defaults to 1e-1 ... 1e-12 (float64) or 1e-0 ... 1e-6 (float32). The relative
-    error divides by ``max(|<g, d>|, 1e-3 ||g||)``."""
+    error divides by ``max(|<g, d>|, 1e-3 ||g||)``. params must be float32 or float64
+    (ValueError otherwise, as for ``gradcheck``)."""
     net.check_params(params)
     dtype = _params_dtype(params)
+    settings_for(dtype)  # float32 or float64, as for gradcheck
     if eps_values is None:
         eps_values = 10.0 ** -np.arange(1, 13) if dtype == np.float64 else 10.0 ** -np.arange(7)
     given = tuple(eps_values) if np.iterable(eps_values) else eps_values
@@ -113,7 +116,11 @@ class TaylorResult(NamedTuple):
         lines = [f"{'eps':>9} {'remainder':>10}"]
         lines += [f"{e:>9.2e} {r:>10.2e}" for e, r in zip(self.eps, self.remainder)]
         lines.append("orders along the directions: " + " ".join(f"{o:.2f}" for o in self.orders))
-        verdict = "ok" if self.ok else "FAILED (a wrong gradient leaves a first-order remainder)"
+        verdict = (
+            "ok" if self.ok
+            else "no verdict (the remainder is round-off at every eps)" if math.isnan(self.order)
+            else "FAILED (a wrong gradient leaves a first-order remainder)"
+        )  # fmt: skip
         return "\n".join(lines + [f"order {self.order:.2f}: {verdict}"])
 
 
@@ -133,10 +140,12 @@ def taylor_test(
     remainder exceeds 1000 float64 round-offs of E plus ``eps * 10 u ||g||`` (u: the unit
     round-off of params' dtype; below it, g's own round-off, ~u ||g||, would read as a wrong
     gradient). A float32 check thus resolves ``|<g - grad E, d>|`` above about ``1e-6 ||g||``;
-    fewer than three such eps along a direction give order NaN and no pass.
+    fewer than three such eps along a direction give order NaN: no verdict, and no pass.
+    params must be float32 or float64 (ValueError otherwise, as for ``gradcheck``).
     """
     net.check_params(params)
     dtype = _params_dtype(params)
+    settings_for(dtype)  # float32 or float64, as for gradcheck
     check_int("n_eps", n_eps, 3)
     check_int("seed", seed, 0)
     check_int("n_directions", n_directions, 1)

@@ -14,6 +14,7 @@ from jaxmlp import MLP, activations
 from jaxmlp.gradient_check import (
     FULL_MAX,
     SETTINGS,
+    TaylorResult,
     eps_sweep,
     gradcheck,
     gradcheck_matrix,
@@ -361,6 +362,33 @@ def test_taylor_test_fails_a_derivative_off_by_0_001_whichever_direction_hides_i
         )  # (the same direction, evaluated in another batch)
     finally:
         activations.unregister(off.name)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_taylor_test_and_eps_sweep_refuse_half_precision_as_gradcheck_does(dtype):
+    """bfloat16 params gave order NaN reported as a wrong gradient, and an eps sweep of
+    relative error 1.0 at every eps; gradcheck refused them. All three refuse alike now."""
+    params, x, t = data(NET, jnp.float32)
+    params = jax.tree.map(lambda v: v.astype(dtype), params)
+    messages = []
+    for check in (gradcheck, taylor_test, eps_sweep):
+        with pytest.raises(ValueError) as info:
+            check(NET, params, x, t)
+        messages.append(str(info.value))
+    assert (
+        messages == [f"Unsupported dtype: {dtype!r}. It needs to be one of {list(SETTINGS)}."] * 3
+    )
+
+
+def test_an_order_of_nan_is_no_verdict_not_a_wrong_gradient():
+    eps, flat = (0.1, 0.05, 0.025), (1e-20, 1e-20, 1e-20)
+    nan = TaylorResult(eps, flat, np.nan, False, (np.nan,))
+    assert str(nan).endswith("order nan: no verdict (the remainder is round-off at every eps)")
+    wrong = TaylorResult(eps, flat, 1.0, False, (1.0,))
+    assert str(wrong).endswith(
+        "order 1.00: FAILED (a wrong gradient leaves a first-order remainder)"
+    )
+    assert str(TaylorResult(eps, flat, 2.0, True, (2.0,))).endswith("order 2.00: ok")
 
 
 @pytest.mark.usefixtures("x64")
