@@ -144,6 +144,22 @@ def test_xor_with_small_normal_init_stays_on_the_plateau():
 
 
 @pytest.mark.slow
+def test_the_default_starting_weights_are_the_ones_fits_docstring_names():
+    """fit's docstring said net.init(key(seed)); fit draws on the seed's init stream."""
+    net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    x, labels = np.random.RandomState(0).randn(10, 3).astype(np.float32), np.arange(10) % 3
+    named = "net.init(jax.random.fold_in(jax.random.key(config.seed), 2**31 - 1), dtype)"
+    assert named in " ".join(fit.__doc__.split())
+    for seed in (0, 1):
+        config = TrainConfig(epochs=1, batch_size="full", seed=seed)
+        start = net.init(jax.random.fold_in(jax.random.key(seed), 2**31 - 1), jnp.float32)
+        default = fit(net, x, labels, Optimizer("sgd", lr=0.1), config)
+        given = fit(net, x, labels, Optimizer("sgd", lr=0.1), config, params=start)
+        assert default.history[0]["train_loss"] == given.history[0]["train_loss"]
+        for a, b in zip(jax.tree.leaves(default.params), jax.tree.leaves(given.params)):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_hand_and_autodiff_backends_follow_the_same_trajectory():
     """float32, 100 steps (20 epochs of 5, with dropout): per-epoch losses and final params
     within 1e-5."""
