@@ -5,6 +5,14 @@
 reads like the math.
 An ``MLP`` is hashable and can be a static argument of ``jax.jit``.
 
+Data are checked where their values are known. Called eagerly, ``cost``, ``backprop`` and the
+other methods refuse integer labels outside 0..K-1, bce or cross_entropy targets outside [0, 1],
+poisson targets below 0, a threshold output's labels other than -1/+1, and NaN or Inf; under
+``jax.jit`` (t traced) only shapes and dtypes are checked, as ``losses.check_weights`` does for
+sample weights: a label K or -1 one-hot encodes to a row of zeros, which costs 0 and pushes
+nothing, and a bce target of 2 or -1 gives a finite, meaningless cost. Check data eagerly
+(``net.targets(t, n)``) before a jitted loop; ``fit`` does.
+
 >>> import jax, jax.numpy as jnp
 >>> net = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
 >>> params = net.init(jax.random.key(0))
@@ -220,7 +228,9 @@ class MLP:
 
     def cost(self, params, x, t, *, key=None, sample_weight=None):
         """Scalar cost: the reduction over examples of the per-example loss l(y, t), weighted
-        by ``sample_weight (n,)`` when given (``losses.reduce``)."""
+        by ``sample_weight (n,)`` when given (``losses.reduce``). The values of ``t`` are
+        checked eagerly only: under ``jit`` a label out of range costs 0 silently (module
+        docstring)."""
         x, t = self._check_xt(params, x, t)
         return backprop.cost_of(self, backprop.forward(self, params, x, key), t, sample_weight)
 
@@ -303,7 +313,9 @@ class MLP:
     def targets(self, t, n: int, dtype=jnp.float32):
         """``t`` as an ``(n, K)`` array: integer labels ``(n,)`` become one-hot for
         cross_entropy, and ``(n,)`` is accepted for one output. A threshold output takes its
-        labels -1/+1 only (the loss pair maps them to the 0/1 its sigmoid's loss takes)."""
+        labels -1/+1 only (the loss pair maps them to the 0/1 its sigmoid's loss takes).
+        Values (label range, target range, finiteness) are checked when ``t`` is concrete;
+        a traced ``t`` (under ``jit``) has its shape and dtype checked only."""
         check_unmasked("t", t)
         if not hasattr(t, "dtype"):
             t = np.asarray(t)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from jaxmlp import MLP, activations, initializers, losses, outputs
+from jaxmlp import mlp as mlp_module
 
 NET = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
 PARAMS = NET.init(jax.random.key(0))
@@ -211,6 +212,34 @@ def test_jit_of_apply_equals_apply(dtype):
         np.testing.assert_allclose(
             jax.jit(net.cost)(params, X, LABELS), net.cost(params, X, LABELS), rtol=1e-6
         )
+
+
+def test_what_jit_leaves_unchecked_is_documented_where_users_read_it():
+    """Eagerly a label out of range or a bce target of 2 is refused; under jit the values are
+    unknown, so they pass silently. That was documented for sample weights only."""
+    net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    params, x = net.init(jax.random.key(0)), np.random.RandomState(0).randn(4, 3)
+    labels = jnp.array([0, 1, 3, -1])
+    with pytest.raises(ValueError, match="Integer labels must lie in"):
+        net.cost(params, x, labels)
+    jitted = float(jax.jit(net.cost)(params, x, labels))  # rows 2, 3: one-hot zeros, cost 0
+    np.testing.assert_allclose(jitted, float(net.cost(params, x[:2], labels[:2])) / 2, rtol=1e-6)
+    binary = MLP((3, 4, 1), "tanh", "sigmoid", "bce")
+    with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
+        binary.cost(binary.init(jax.random.key(0)), x, jnp.array([0.0, 1, 2, -1]))
+    assert np.isfinite(
+        jax.jit(binary.cost)(binary.init(jax.random.key(0)), x, jnp.array([0.0, 1, 2, -1]))
+    )
+    text = " ".join(mlp_module.__doc__.split())
+    assert "under ``jax.jit`` (t traced) only shapes and dtypes are checked" in text
+    assert "a label K or -1 one-hot encodes to a row of zeros, which costs 0" in text
+    assert "a bce target of 2 or -1 gives a finite, meaningless cost" in text
+    assert "under ``jit`` a label out of range costs 0 silently" in " ".join(
+        net.cost.__doc__.split()
+    )
+    assert "under ``jit``) has its shape and dtype checked only" in " ".join(
+        net.targets.__doc__.split()
+    )
 
 
 def test_mlp_is_immutable_hashable_and_a_static_jit_argument():
