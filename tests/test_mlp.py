@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, activations, initializers, losses, outputs
+from jaxmlp import MLP, TrainConfig, activations, fit, initializers, losses, outputs
 from jaxmlp import mlp as mlp_module
 
 NET = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
@@ -240,6 +240,44 @@ def test_what_jit_leaves_unchecked_is_documented_where_users_read_it():
     assert "under ``jit``) has its shape and dtype checked only" in " ".join(
         net.targets.__doc__.split()
     )
+
+
+def test_messages_name_the_dtype_of_labels_the_validation_set_and_the_param_dtypes():
+    """Float or string labels (n,) were told "t must have shape (6, 3) or integer labels (6,),
+    got (6,)", the shape they had; a validation x of the wrong width was called x; check_params
+    said float32, float64 or bfloat16 and took float16 (and float8, whose gradients are NaN)."""
+    net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    params, x = net.init(jax.random.key(0)), np.zeros((6, 3), np.float32)
+    for labels, dtype in (
+        (np.array([0.0, 1, 2, 0, 1, 2]), "float64"),
+        (np.array(list("abcabc")), "<U1"),
+    ):
+        with pytest.raises(ValueError) as info:
+            net.cost(params, x, labels)
+        assert str(info.value) == (
+            f"t of shape (6,) must be integer labels 0..2, got dtype {dtype}: cast whole numbers "
+            "with .astype(int), map class names to 0..2, or pass targets of shape (6, 3)."
+        )
+    with pytest.raises(ValueError, match=r"^x_val must have shape \(n, 3\) .*got \(6, 2\)\.$"):
+        fit(
+            net,
+            x,
+            np.arange(6) % 3,
+            config=TrainConfig(epochs=1),
+            x_val=x[:, :2],
+            t_val=np.arange(6) % 3,
+        )
+    with pytest.raises(ValueError, match=r"^t_val of shape \(6,\) must be integer labels"):
+        fit(net, x, np.arange(6) % 3, config=TrainConfig(epochs=1), x_val=x, t_val=np.zeros(6))
+    allowed = "['float16', 'bfloat16', 'float32', 'float64']"
+    for dtype in ("float16", "bfloat16", "float32"):
+        net.check_params(jax.tree.map(lambda v, d=dtype: v.astype(d), params))
+    for dtype in ("float8_e4m3fn", "int32"):
+        with pytest.raises(ValueError) as info:
+            net.check_params(jax.tree.map(lambda v, d=dtype: v.astype(d), params))
+        assert str(info.value).endswith(
+            f"parameters must be real floating arrays, one of {allowed}."
+        )
 
 
 def test_mlp_is_immutable_hashable_and_a_static_jit_argument():
