@@ -167,10 +167,10 @@ def sample_weight_sha256(sample_weight) -> str | None:
 def as_arrays(net, x, t, dtype, names=("x", "t"), needs="training"):
     """``x``, ``t`` as the net's inputs and targets in ``dtype``; a ValueError naming ``names``
     for an empty or non-finite one (``needs``: what needs an example, in that message)."""
-    x = net.inputs(x, dtype)
+    x = net.inputs(x, dtype, name=names[0])
     if x.shape[0] == 0:
         raise ValueError(f"{names[0]} is empty: {needs} needs at least one example.")
-    t = net.targets(t, x.shape[0], dtype)
+    t = net.targets(t, x.shape[0], dtype, name=names[1])
     for name, finite in zip(names, np.asarray(_finite_each(x, t)), strict=True):  # one sync
         if not finite:
             raise ValueError(f"{name} contains NaN or Inf; remove or impute them first.")

@@ -13,13 +13,19 @@ in float64, and float32 round-off of E, ~1e-7 / eps, would swamp a 1 % error in 
 They are ``jaxmlp.finite_differences``'s, many points of E to one compiled program.
 Relative error, element by element, of ``g`` against a reference ``r``:
 
-    rel_i = |g_i - r_i| / max(|g_i|, |r_i|, floor),    floor = 1e-3 * max_j |a_j| + tiny
+    rel_i = |g_i - r_i| / max(|g_i|, |r_i|, floor)
+    floor = 1e-3 max_leaf |a| + u max |a| + tiny        against autodiff (u: params' unit round-off)
+    floor = 1e-3 max |a| + tiny                         against finite differences
 
-with the max over every leaf of the autodiff gradient. An element far below the gradient's scale
-(cancellation, vanishing layers) is judged by its absolute error against that scale, which is all
-its round-off allows; 0/0 cannot happen. A 1 % error in any element above the floor gives
-rel ~ 1e-2, above every tolerance in ``SETTINGS``. A gradient that vanishes (to round-off) has
-no relative error worth the name: check at a point where it does not.
+with ``max_leaf`` over the leaf's own autodiff gradient and ``max`` over every leaf. An element
+far below its scale (cancellation) is judged by its absolute error against that scale, which is
+all its round-off allows; 0/0 cannot happen. Autodiff shares the dtype and the round-off of g,
+which scale with each leaf's own terms: per leaf, a leaf of gradients 1e-6 of the largest (the
+first layers of a deep sigmoid net) that is zeroed or doubled fails. The round-off of central
+differences, ~1e-16 |E| / eps, is absolute: against them the floor is the whole gradient's. A
+1 % error in any element above the floor gives rel ~ 1e-2, above every tolerance in
+``SETTINGS``. A leaf whose gradient vanishes (to round-off) has no relative error worth the
+name: check at a point where it does not.
 
 Finite differences are only meaningful away from kinks; the matrix (``gradient_matrix``) keeps
 its data away from them, as the activation and loss records define them.
@@ -135,7 +141,8 @@ class Report(NamedTuple):
             "n_params": self.n_params,
             "rtol_autodiff": self.rtol_autodiff,
             "rtol_fd": self.rtol_fd,
-            "rel_err": "|g - r| / max(|g|, |r|, 1e-3 max|autodiff| + tiny), elementwise",
+            "rel_err": "|g - r| / max(|g|, |r|, floor), elementwise; floor 1e-3 max|autodiff "
+            "leaf| + u max|autodiff| against autodiff, 1e-3 max|autodiff| against fd (+ tiny)",
             "rows": [row._asdict() | {"ok": row.ok} for row in self.rows],
         }
 
@@ -144,7 +151,8 @@ class Report(NamedTuple):
         lines = [
             f"gradcheck {self.description}: {self.dtype}, {self.n_params} parameters, "
             f"{fd}, eps {self.eps:.1e}",
-            f"relative error |g - r| / max(|g|, |r|, {FLOOR:g} max|autodiff|); tolerances "
+            f"relative error |g - r| / max(|g|, |r|, {FLOOR:g} max|autodiff|, of the leaf "
+            "against autodiff); tolerances "
             f"{self.rtol_autodiff:.0e} (autodiff), {self.rtol_fd:.0e} (finite differences)",
             f"{'layer':>5} {'leaf':<5} {'shape':<9} {'autodiff abs':>12} {'rel':>8} "
             f"{'at':<8} {'fd abs':>9} {'rel':>8} {'at':<8} verdict",
@@ -233,11 +241,12 @@ def gradcheck(
             fd_pairs = list(zip(g, central_differences(key, params64, x64, t64, eps)))
         else:  # per leaf and direction: (<g, d_k>, f_k)
             fd_pairs = along_directions(key, params64, x64, t64, g, eps, n_directions, seed)
-    floor = FLOOR * worst(np.max(np.abs(ai), initial=0.0) for ai in a)
-    floor += np.finfo(dtype).tiny
+    largest = worst(np.max(np.abs(ai), initial=0.0) for ai in a)
+    floor_fd = FLOOR * largest + np.finfo(dtype).tiny
     rows = []
     for (l, name, leaf), gi, ai, (gd, fd) in zip(named_leaves(params), g, a, fd_pairs):
-        ad, fd = _errors(gi, ai, floor), _errors(gd, fd, floor)
+        floor_ad = FLOOR * np.max(np.abs(ai), initial=0.0) + np.finfo(dtype).eps * largest
+        ad, fd = _errors(gi, ai, floor_ad + np.finfo(dtype).tiny), _errors(gd, fd, floor_fd)
         rows.append(
             LeafCheck(
                 l, name, tuple(leaf.shape), *ad, *fd,

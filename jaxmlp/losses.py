@@ -58,12 +58,36 @@ class Loss(NamedTuple):
     grad: Callable
     grad2: Callable
     kink_distance: Callable | None = None
-    needs_outputs: tuple | None = None  # losses that take logs of y need outputs in their range
+    needs_outputs: tuple | None = None  # outputs that keep y where the loss is one (None: any)
     targets: tuple | None = None  # (low, high): the range the targets must lie in (None: any)
+    needs: str = ""  # what those outputs give, for the message that refuses the others
 
 
 def _huber(r):
     return jnp.where(jnp.abs(r) <= 1, 0.5 * r * r, jnp.abs(r) - 0.5)  # huber_1
+
+
+# 0 log 0 = 0: a term whose coefficient c (t or 1 - t) is 0 contributes 0, and so do its
+# derivatives, also where y has saturated to 0 or 1 (softmax + bce on a confident correct
+# prediction in float32). The inner where keeps jax.grad finite there too.
+
+
+def _c_log(c, y):
+    """``c log(y)``, 0 where c = 0."""
+    zero = c == 0
+    return jnp.where(zero, 0, c * jnp.log(jnp.where(zero, 1, y)))
+
+
+def _c_log1m(c, y):
+    """``c log(1 - y)`` (as ``log1p(-y)``), 0 where c = 0."""
+    zero = c == 0
+    return jnp.where(zero, 0, c * jnp.log1p(-jnp.where(zero, 0, y)))
+
+
+def _c_over(c, v):
+    """``c / v``, 0 where c = 0."""
+    zero = c == 0
+    return jnp.where(zero, 0, c / jnp.where(zero, 1, v))
 
 
 def _per_unit(value):
@@ -100,19 +124,23 @@ _LOSSES = {
     ),
     "bce": Loss(
         "bce",
-        lambda y, t: -jnp.sum(t * jnp.log(y) + (1 - t) * jnp.log1p(-y), -1),
-        lambda y, t: (y - t) / (y * (1 - y)),
-        lambda y, t: t / (y * y) + (1 - t) / ((1 - y) * (1 - y)),
+        lambda y, t: -jnp.sum(_c_log(t, y) + _c_log1m(1 - t, y), -1),
+        lambda y, t: _c_over(1 - t, 1 - y) - _c_over(t, y),
+        lambda y, t: _c_over(t, y * y) + _c_over(1 - t, (1 - y) * (1 - y)),
         needs_outputs=("sigmoid", "softmax"),
         targets=(0.0, 1.0),
+        needs="outputs in (0, 1)",
     ),
     "cross_entropy": Loss(
         "cross_entropy",
-        lambda y, t: -jnp.sum(t * jnp.log(y), -1),
-        lambda y, t: -t / y,
-        lambda y, t: t / (y * y),
-        needs_outputs=("softmax", "sigmoid"),
+        lambda y, t: -jnp.sum(_c_log(t, y), -1),
+        lambda y, t: -_c_over(t, y),
+        lambda y, t: _c_over(t, y * y),
+        # -sum_k t_k log y_k is a loss only for outputs that sum to 1: with sigmoid units a
+        # unit of t = 0 costs nothing, so every y -> 1 would be optimal (bce is their loss)
+        needs_outputs=("softmax",),
         targets=(0.0, 1.0),
+        needs="outputs in (0, 1) that sum to 1",
     ),
     "poisson": Loss(
         "poisson",
@@ -121,6 +149,7 @@ _LOSSES = {
         lambda y, t: t / (y * y),
         needs_outputs=("exp",),
         targets=(0.0, math.inf),
+        needs="outputs in (0, inf)",
     ),
 }
 NAMES = tuple(_LOSSES)
@@ -229,15 +258,17 @@ def get(name: str) -> Loss:
 
 
 def check_pair(output: str, loss: str) -> None:
-    """ValueError if ``loss`` takes logs of outputs that ``output`` does not keep in range."""
+    """ValueError if ``output`` does not give what ``loss`` needs (``Loss.needs``), naming the
+    losses that do take that output."""
     l, out = get(loss), outputs.get(output)
-    if l.needs_outputs and (out.base or out.name) not in l.needs_outputs:
-        low, high = l.targets
-        allowed = [*l.needs_outputs, *(o for o in outputs.NAMES if outputs.get(o).base in
-                                        l.needs_outputs)]  # fmt: skip
+    base = out.base or out.name
+    if l.needs_outputs and base not in l.needs_outputs:
+        allowed = [o for o in outputs.NAMES if (outputs.get(o).base or o) in l.needs_outputs]
+        allowed += [f"{o}:beta" for o in outputs.TEMPERED if o in l.needs_outputs]
+        instead = [name for name, other in _LOSSES.items() if base in (other.needs_outputs or ())]
+        hint = f"; for output {output!r} use loss {' or '.join(map(repr, instead))}" * bool(instead)
         raise ValueError(
-            f"Loss {loss!r} needs outputs in ({low:g}, {high:g}): output must be one of "
-            f"{allowed}, got {output!r}."
+            f"Loss {loss!r} needs {l.needs}: output must be one of {allowed}, got {output!r}{hint}."
         )
 
 

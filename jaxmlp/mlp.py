@@ -5,6 +5,14 @@
 reads like the math.
 An ``MLP`` is hashable and can be a static argument of ``jax.jit``.
 
+Data are checked where their values are known. Called eagerly, ``cost``, ``backprop`` and the
+other methods refuse integer labels outside 0..K-1, bce or cross_entropy targets outside [0, 1],
+poisson targets below 0, a threshold output's labels other than -1/+1, and NaN or Inf; under
+``jax.jit`` (t traced) only shapes and dtypes are checked, as ``losses.check_weights`` does for
+sample weights: a label K or -1 one-hot encodes to a row of zeros, which costs 0 and pushes
+nothing, and a bce target of 2 or -1 gives a finite, meaningless cost. Check data eagerly
+(``net.targets(t, n)``) before a jitted loop; ``fit`` does.
+
 >>> import jax, jax.numpy as jnp
 >>> net = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
 >>> params = net.init(jax.random.key(0))
@@ -25,6 +33,8 @@ from jaxmlp import array_checks as checks
 from jaxmlp.numeric import check_unmasked
 
 REDUCTIONS = ("mean", "sum")
+# The dtypes params may hold (float8's few bits give NaN gradients); fit stores float32 or float64.
+PARAM_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 @dataclasses.dataclass(frozen=True, init=False)
@@ -196,10 +206,10 @@ class MLP:
                 )
             for name, v in layer.items():
                 dtype = v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype
-                if not jnp.issubdtype(dtype, jnp.floating):
+                if jnp.dtype(dtype).name not in PARAM_DTYPES:
                     raise ValueError(
                         f"params[{l}][{name!r}] has dtype {dtype}: parameters must be real "
-                        "floating arrays (float32, float64 or bfloat16)."
+                        f"floating arrays, one of {list(PARAM_DTYPES)}."
                     )
                 if finite and not isinstance(v, jax.core.Tracer) and not checks.all_finite(v):
                     raise ValueError(
@@ -220,7 +230,9 @@ class MLP:
 
     def cost(self, params, x, t, *, key=None, sample_weight=None):
         """Scalar cost: the reduction over examples of the per-example loss l(y, t), weighted
-        by ``sample_weight (n,)`` when given (``losses.reduce``)."""
+        by ``sample_weight (n,)`` when given (``losses.reduce``). The values of ``t`` are
+        checked eagerly only: under ``jit`` a label out of range costs 0 silently (module
+        docstring)."""
         x, t = self._check_xt(params, x, t)
         return backprop.cost_of(self, backprop.forward(self, params, x, key), t, sample_weight)
 
@@ -280,55 +292,67 @@ class MLP:
         self.check_params(params)
         return self.inputs(x, params[0]["w"].dtype)
 
-    def inputs(self, x, dtype=jnp.float32):
-        """``x`` checked to be ``(n, d)`` and numeric, as an array of ``dtype``."""
-        check_unmasked("x", x)
+    def inputs(self, x, dtype=jnp.float32, *, name: str = "x"):
+        """``x`` checked to be ``(n, d)`` and numeric, as an array of ``dtype``; messages call
+        it ``name`` (``x_val`` for a validation set)."""
+        check_unmasked(name, x)
         if not hasattr(x, "dtype"):
             x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(
-                f"x must have shape (n, {self.sizes[0]}) for sizes {self.sizes}, got {x.shape}."
+                f"{name} must have shape (n, {self.sizes[0]}) for sizes {self.sizes}, "
+                f"got {x.shape}."
             )
         if jnp.issubdtype(x.dtype, jnp.complexfloating):
-            raise ValueError(f"x must be real numbers, got dtype {x.dtype}.")
+            raise ValueError(f"{name} must be real numbers, got dtype {x.dtype}.")
         if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
-            raise ValueError(f"x must be numeric, got dtype {x.dtype}.")
-        checks.check_range(x, dtype, "x")
+            raise ValueError(f"{name} must be numeric, got dtype {x.dtype}.")
+        checks.check_range(x, dtype, name)
         return checks.as_dtype(x, dtype)
 
     def _check_xt(self, params, x, t):
         x = self._check_x(params, x)
         return x, self.targets(t, x.shape[0], x.dtype)
 
-    def targets(self, t, n: int, dtype=jnp.float32):
+    def targets(self, t, n: int, dtype=jnp.float32, *, name: str = "t"):
         """``t`` as an ``(n, K)`` array: integer labels ``(n,)`` become one-hot for
         cross_entropy, and ``(n,)`` is accepted for one output. A threshold output takes its
-        labels -1/+1 only (the loss pair maps them to the 0/1 its sigmoid's loss takes)."""
-        check_unmasked("t", t)
+        labels -1/+1 only (the loss pair maps them to the 0/1 its sigmoid's loss takes).
+        Values (label range, target range, finiteness) are checked when ``t`` is concrete;
+        a traced ``t`` (under ``jit``) has its shape and dtype checked only. Messages call it
+        ``name`` (``t_val`` for a validation set)."""
+        check_unmasked(name, t)
         if not hasattr(t, "dtype"):
             t = np.asarray(t)
         k = self.sizes[-1]
-        if t.ndim == 1 and t.shape[0] == n and jnp.issubdtype(t.dtype, jnp.integer) and k > 1:
+        labels = t.ndim == 1 and t.shape[0] == n and k > 1  # the shape of integer labels
+        if labels and jnp.issubdtype(t.dtype, jnp.integer):
             if self.loss != "cross_entropy":
                 raise ValueError(
                     f"Integer labels of shape (n,) need loss='cross_entropy'; for {self.loss!r} "
-                    f"pass t of shape ({n}, {k})."
+                    f"pass {name} of shape ({n}, {k})."
                 )
             checks.check_label_range(t, k)
             return jax.nn.one_hot(t, k, dtype=dtype)
+        if labels and self.loss == "cross_entropy":
+            raise ValueError(
+                f"{name} of shape ({n},) must be integer labels 0..{k - 1}, got dtype "
+                f"{t.dtype}: cast whole numbers with .astype(int), map class names to 0..{k - 1}, "
+                f"or pass targets of shape ({n}, {k})."
+            )
         if t.ndim == 1 and k == 1 and t.shape[0] == n:
             t = t[:, None]
         if t.shape != (n, k):
             allowed = f"({n}, {k})" + (f" or integer labels ({n},)" if k > 1 else f" or ({n},)")
-            raise ValueError(f"t must have shape {allowed}, got {t.shape}.")
+            raise ValueError(f"{name} must have shape {allowed}, got {t.shape}.")
         if jnp.issubdtype(t.dtype, jnp.complexfloating):
-            raise ValueError(f"t must be real numbers, got dtype {t.dtype}.")
+            raise ValueError(f"{name} must be real numbers, got dtype {t.dtype}.")
         out = outputs.get(self.output)
         if out.labels != (0, 1):
             checks.check_labels(t, self.output, out.labels)
         else:
             losses.check_targets(self.loss, t)
-        checks.check_range(t, dtype, "t")
+        checks.check_range(t, dtype, name)
         return checks.as_dtype(t, dtype)
 
 

@@ -70,11 +70,13 @@ def make_step(
     net, tx: optax.GradientTransformation, backprop: str = "hand", dtype: str = "float32"
 ):
     """The pure training step ``(params, opt_state, x, t, key=None) -> (params, opt_state,
-    metrics)``; wrap it in ``jax.jit``. metrics: ``loss``, ``correct``, ``grad_norm``,
-    ``finite``."""
+    metrics)``; wrap it in ``jax.jit``. ``t`` as ``net.cost`` takes it: ``(n, K)`` targets or
+    integer labels ``(n,)`` for cross_entropy (one-hot inside the step; ``net.targets``).
+    metrics: ``loss``, ``correct``, ``grad_norm``, ``finite``."""
     grads_and_metrics, update = step_halves(net, tx, backprop, dtype)
 
     def step(params, opt_state, x, t, key=None):
+        t = net.targets(t, jnp.shape(x)[0], metric_dtype(params))
         grads, metrics = grads_and_metrics(params, x, t, key)
         return (*update(grads, opt_state, params, x, t), metrics)
 

@@ -192,7 +192,10 @@ def fit(
     Args:
       optimizer: an ``Optimizer`` (Adam at 1e-3 by default).
       config: a ``TrainConfig``.
-      params: initial parameters (``net.init(key(seed))`` by default).
+      params: initial parameters; by default
+        ``net.init(jax.random.fold_in(jax.random.key(config.seed), 2**31 - 1), dtype)``, the
+        seed's init stream apart from the epochs' ``fold_in(key(seed), e)`` (not
+        ``net.init(key(seed))``); dtype float32, float64 for ``config.dtype="float64"``.
       x_val, t_val: a validation set; otherwise ``config.val_fraction`` of the training set.
       state: a ``TrainState`` to resume from (as saved by a callback).
       callback: ``callback(record, state)`` after every epoch with its history record;

@@ -149,7 +149,7 @@ SAMPLE = [  # each activation, output/loss pair and depth appears; prelu with it
     *(pytest.param(*cell, marks=pytest.mark.slow) for cell in (  # ~15-30 s each on 2 cores
         ("prelu", "softmax", "cross_entropy", 2), ("elu", "sigmoid", "bce", 3),
         ("softsign", "tanh", "mse", 2), ("sigmoid", "softplus", "huber", 1),
-        ("isru", "softmax", "bce", 3), ("selu", "sigmoid", "cross_entropy", 1),
+        ("isru", "softmax", "bce", 3), ("selu", "softmax:2.5", "cross_entropy", 1),
         ("arctan", "relu", "sse", 2), ("softplus", "softmax", "mae", 3),
     )),
 ]  # fmt: skip
@@ -484,7 +484,7 @@ def test_a_quick_curvature_matrix_every_activation_pair_and_depth_once():
                 depths=(depth,), activations=[acts[i % len(acts)]], pairs=[pair]
             )
             rows += report.rows
-    assert len(rows) == 30 and all(row.ok for row in rows), [r for r in rows if not r.ok]
+    assert len(rows) == 29 and all(row.ok for row in rows), [r for r in rows if not r.ok]
 
 
 @pytest.mark.slow
@@ -494,8 +494,9 @@ def test_the_whole_curvature_matrix_agrees_with_jax_to_1e_10(spec):
     """Every activation spec x every pair at depth 2: it has every kind of layer the R-passes
     recurse through (input -> hidden, hidden -> hidden, hidden -> output); depths 1 and 3 hold
     no other kind (the quick matrix above runs each pair once at one of them), and each more
-    depth here costs as much again (tanh's 45 cells: 37.7 s at depth 1, 22.8 s at depth 2 after
-    it; 2026-12-06, the shared 2-core CPU). The whole matrix, depths 1-3, is ``jaxmlp gradcheck
+    depth here costs as much again (tanh's 45 cells, before sigmoid and threshold + cross_entropy
+    were refused: 37.7 s at depth 1, 22.8 s at depth 2 after it; 2026-12-06, the shared 2-core
+    CPU). The whole matrix, depths 1-3, is ``jaxmlp gradcheck
     --curvature`` (its last run is in the README). Unoptimised XLA programs: most of a cell's
     time is compiling its eager ops (a jit per cell compiles longer). One test per activation,
     so that the workers share the matrix."""

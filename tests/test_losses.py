@@ -62,8 +62,66 @@ def test_per_example_loss_matches_its_formula_and_its_hand_derivative_matches_ja
     got = np.asarray(loss.fn(jnp.asarray(y), jnp.asarray(t)))
     assert got.shape == (7,)
     np.testing.assert_allclose(got, numpy_loss(name, y, t), rtol=1e-14)
-    auto = jax.grad(lambda y_: jnp.sum(loss.fn(y_, jnp.asarray(t))))(jnp.asarray(y))
-    np.testing.assert_allclose(loss.grad(jnp.asarray(y), jnp.asarray(t)), auto, rtol=1e-13)
+    assert derivatives_agree_with_jax(loss, y, t)
+    assert not derivatives_agree_with_jax(loss._replace(grad=off(loss.grad)), y, t)  # twins
+    if name != "mae":  # (its d2l/dy2 is 0: nothing to be off)
+        assert not derivatives_agree_with_jax(loss._replace(grad2=off(loss.grad2)), y, t)
+
+
+def off(rule, factor=1.01):
+    return lambda y, t: factor * rule(y, t)
+
+
+def derivatives_agree_with_jax(loss, y, t) -> bool:
+    """The hand dl/dy and d2l/dy2 (its diagonal) against jax.grad of ``loss.fn``, finite."""
+    y, t = jnp.asarray(y), jnp.asarray(t)
+    dl = jax.grad(lambda y_: jnp.sum(loss.fn(y_, t)))
+    d2l = jax.grad(lambda y_: jnp.sum(dl(y_)))  # the Hessian is diagonal: its row sums
+    pairs = [(loss.grad(y, t), dl(y)), (loss.grad2(y, t), d2l(y))]
+    return all(
+        np.all(np.isfinite(hand)) and np.allclose(hand, auto, rtol=1e-13, atol=1e-15)
+        for hand, auto in pairs
+    )
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("name", ["bce", "cross_entropy"])
+def test_zero_log_zero_is_zero_where_the_output_has_saturated(name):
+    """0 log 0 was NaN: y = 1 or 0 (a saturated softmax or sigmoid) where the term's coefficient
+    t or 1 - t is 0 gave a NaN loss, gradient and curvature. Each is now its limit as y
+    approaches the point, and jax.grad agrees."""
+    loss = losses.get(name)
+    y = np.array([[0.0, 1.0, 0.3], [1.0, 0.0, 0.7]])
+    t = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]])  # only the third unit costs anything
+    limit = {  # l, dl/dy, d2l/dy2 of the third column; the saturated units as y -> 0 or 1
+        "bce": (
+            [-np.log(0.7), -np.log(0.7)],
+            [[1.0, -1.0, 1 / 0.7], [-1.0, 1.0, -1 / 0.7]],
+            [[1.0, 1.0, 1 / 0.49], [1.0, 1.0, 1 / 0.49]],
+        ),
+        "cross_entropy": (
+            [0.0, -np.log(0.7)],
+            [[0.0, -1.0, 0.0], [-1.0, 0.0, -1 / 0.7]],
+            [[0.0, 1.0, 0.0], [1.0, 0.0, 1 / 0.49]],
+        ),
+    }[name]
+    got = [f(jnp.asarray(y), jnp.asarray(t)) for f in (loss.fn, loss.grad, loss.grad2)]
+    for value, expected in zip(got, limit):
+        np.testing.assert_allclose(value, expected, rtol=1e-14)
+    assert derivatives_agree_with_jax(loss, y, t)
+    assert not derivatives_agree_with_jax(loss._replace(grad=off(loss.grad)), y, t)
+    assert not derivatives_agree_with_jax(loss._replace(grad2=off(loss.grad2)), y, t)
+
+
+def test_softmax_bce_costs_nothing_for_a_confident_right_answer_in_float32():
+    """y_2 = softmax rounds to 1 at a logit gap of 40: the cost was NaN (0 log(1 - y_2)) and
+    fit raised Diverged."""
+    net, params, x = single_layer("softmax", "bce", [-20.0, 20.0], "float32")
+    t = jnp.asarray([[0.0, 1.0]], jnp.float32)
+    assert np.asarray(net.apply(params, x))[0, 1] == 1.0
+    assert 0.0 <= float(net.cost(params, x, t)) < 1e-17  # -log(1 - 4e-18)
+    for g in jax.tree.leaves(net.backprop(params, x, t)):
+        assert np.all(np.abs(np.asarray(g)) < 1e-16), g
 
 
 @pytest.mark.usefixtures("x64")
@@ -184,7 +242,22 @@ def test_losses_that_take_logs_need_probabilities():
     for output in ("identity", "softplus", "sigmoid", "softmax:2"):
         with pytest.raises(ValueError, match="'poisson' needs outputs in \\(0, inf\\): .*'exp'"):
             MLP((2, 3), output=output, loss="poisson")
-    assert len(PAIRS) == 45
+    assert len(PAIRS) == 43
+
+
+@pytest.mark.parametrize("output, k", [("sigmoid", 1), ("sigmoid", 3), ("threshold", 1)])
+def test_cross_entropy_refuses_outputs_that_do_not_sum_to_one_and_names_bce(output, k):
+    """-sum t log y with sigmoid units was accepted: one unit's rows of t = 0 cost nothing and
+    pushed nothing, so the net learned "always 1"; with several only the target unit was
+    pushed up. cross_entropy is the loss of outputs that sum to 1."""
+    with pytest.raises(ValueError) as info:
+        MLP((2, 4, k), "tanh", output, "cross_entropy")
+    message = str(info.value)
+    assert "'cross_entropy' needs outputs in (0, 1) that sum to 1" in message
+    assert "['softmax', 'softmax:beta']" in message and f"got {output!r}" in message
+    assert message.endswith(f"for output {output!r} use loss 'bce'.")
+    assert (output, "cross_entropy") not in PAIRS and (output, "bce") in PAIRS
+    MLP((2, 4, k), "tanh", output, "bce")  # its loss
 
 
 def test_unknown_names_list_the_known_ones():

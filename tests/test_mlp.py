@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, activations, initializers, losses, outputs
+from jaxmlp import MLP, TrainConfig, activations, fit, initializers, losses, outputs
+from jaxmlp import mlp as mlp_module
 
 NET = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
 PARAMS = NET.init(jax.random.key(0))
@@ -210,6 +211,72 @@ def test_jit_of_apply_equals_apply(dtype):
         np.testing.assert_allclose(jitted, eager, rtol=1e-6 if dtype == "float32" else 1e-14)
         np.testing.assert_allclose(
             jax.jit(net.cost)(params, X, LABELS), net.cost(params, X, LABELS), rtol=1e-6
+        )
+
+
+def test_what_jit_leaves_unchecked_is_documented_where_users_read_it():
+    """Eagerly a label out of range or a bce target of 2 is refused; under jit the values are
+    unknown, so they pass silently. That was documented for sample weights only."""
+    net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    params, x = net.init(jax.random.key(0)), np.random.RandomState(0).randn(4, 3)
+    labels = jnp.array([0, 1, 3, -1])
+    with pytest.raises(ValueError, match="Integer labels must lie in"):
+        net.cost(params, x, labels)
+    jitted = float(jax.jit(net.cost)(params, x, labels))  # rows 2, 3: one-hot zeros, cost 0
+    np.testing.assert_allclose(jitted, float(net.cost(params, x[:2], labels[:2])) / 2, rtol=1e-6)
+    binary = MLP((3, 4, 1), "tanh", "sigmoid", "bce")
+    with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
+        binary.cost(binary.init(jax.random.key(0)), x, jnp.array([0.0, 1, 2, -1]))
+    assert np.isfinite(
+        jax.jit(binary.cost)(binary.init(jax.random.key(0)), x, jnp.array([0.0, 1, 2, -1]))
+    )
+    text = " ".join(mlp_module.__doc__.split())
+    assert "under ``jax.jit`` (t traced) only shapes and dtypes are checked" in text
+    assert "a label K or -1 one-hot encodes to a row of zeros, which costs 0" in text
+    assert "a bce target of 2 or -1 gives a finite, meaningless cost" in text
+    assert "under ``jit`` a label out of range costs 0 silently" in " ".join(
+        net.cost.__doc__.split()
+    )
+    assert "under ``jit``) has its shape and dtype checked only" in " ".join(
+        net.targets.__doc__.split()
+    )
+
+
+def test_messages_name_the_dtype_of_labels_the_validation_set_and_the_param_dtypes():
+    """Float or string labels (n,) were told "t must have shape (6, 3) or integer labels (6,),
+    got (6,)", the shape they had; a validation x of the wrong width was called x; check_params
+    said float32, float64 or bfloat16 and took float16 (and float8, whose gradients are NaN)."""
+    net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    params, x = net.init(jax.random.key(0)), np.zeros((6, 3), np.float32)
+    for labels, dtype in (
+        (np.array([0.0, 1, 2, 0, 1, 2]), "float64"),
+        (np.array(list("abcabc")), "<U1"),
+    ):
+        with pytest.raises(ValueError) as info:
+            net.cost(params, x, labels)
+        assert str(info.value) == (
+            f"t of shape (6,) must be integer labels 0..2, got dtype {dtype}: cast whole numbers "
+            "with .astype(int), map class names to 0..2, or pass targets of shape (6, 3)."
+        )
+    with pytest.raises(ValueError, match=r"^x_val must have shape \(n, 3\) .*got \(6, 2\)\.$"):
+        fit(
+            net,
+            x,
+            np.arange(6) % 3,
+            config=TrainConfig(epochs=1),
+            x_val=x[:, :2],
+            t_val=np.arange(6) % 3,
+        )
+    with pytest.raises(ValueError, match=r"^t_val of shape \(6,\) must be integer labels"):
+        fit(net, x, np.arange(6) % 3, config=TrainConfig(epochs=1), x_val=x, t_val=np.zeros(6))
+    allowed = "['float16', 'bfloat16', 'float32', 'float64']"
+    for dtype in ("float16", "bfloat16", "float32"):
+        net.check_params(jax.tree.map(lambda v, d=dtype: v.astype(d), params))
+    for dtype in ("float8_e4m3fn", "int32"):
+        with pytest.raises(ValueError) as info:
+            net.check_params(jax.tree.map(lambda v, d=dtype: v.astype(d), params))
+        assert str(info.value).endswith(
+            f"parameters must be real floating arrays, one of {allowed}."
         )
 
 

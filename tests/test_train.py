@@ -144,6 +144,36 @@ def test_xor_with_small_normal_init_stays_on_the_plateau():
 
 
 @pytest.mark.slow
+def test_the_default_starting_weights_are_the_ones_fits_docstring_names():
+    """fit's docstring said net.init(key(seed)); fit draws on the seed's init stream."""
+    net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    x, labels = np.random.RandomState(0).randn(10, 3).astype(np.float32), np.arange(10) % 3
+    named = "net.init(jax.random.fold_in(jax.random.key(config.seed), 2**31 - 1), dtype)"
+    assert named in " ".join(fit.__doc__.split())
+    for seed in (0, 1):
+        config = TrainConfig(epochs=1, batch_size="full", seed=seed)
+        start = net.init(jax.random.fold_in(jax.random.key(seed), 2**31 - 1), jnp.float32)
+        default = fit(net, x, labels, Optimizer("sgd", lr=0.1), config)
+        given = fit(net, x, labels, Optimizer("sgd", lr=0.1), config, params=start)
+        assert default.history[0]["train_loss"] == given.history[0]["train_loss"]
+        for a, b in zip(jax.tree.leaves(default.params), jax.tree.leaves(given.params)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_make_step_takes_integer_labels_as_the_rest_of_the_api_does():
+    """make_step(...)(p, s, x, labels) failed with a raw broadcasting error."""
+    net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    params, tx = net.init(jax.random.key(0)), optax.sgd(0.1)
+    x, labels = np.random.RandomState(0).randn(6, 3).astype(np.float32), np.arange(6) % 3
+    for step in (make_step(net, tx), jax.jit(make_step(net, tx))):
+        by_label = step(params, tx.init(params), x, labels)
+        one_hot = step(params, tx.init(params), x, np.eye(3, dtype=np.float32)[labels])
+        for a, b in zip(jax.tree.leaves(by_label), jax.tree.leaves(one_hot)):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="Integer labels must lie in \\[0, 2\\]"):
+        make_step(net, tx)(params, tx.init(params), x, labels + 1)
+
+
 def test_hand_and_autodiff_backends_follow_the_same_trajectory():
     """float32, 100 steps (20 epochs of 5, with dropout): per-epoch losses and final params
     within 1e-5."""
