@@ -8,7 +8,6 @@ each test below asserts one of them. The multi-process check starts two more, jo
 
 import json
 import os
-import pathlib
 import socket
 import subprocess
 import sys
@@ -344,22 +343,6 @@ def test_a_short_last_batch_with_sample_weights_trains_on_eight_devices_like_one
     found = report["weighted"]
     assert found["param_error"] < 1e-5 and found["loss_error"] < 1e-5, found
     assert set(found["devices"]) == {DEVICES}
-
-
-def test_the_scaling_doc_says_the_short_last_batch_is_padded_not_dropped():
-    """docs/scaling.md said there was no padding and that mini-batch epochs drop the last
-    n mod batch_size examples; by default (drop_last=False) they are the last batch, padded
-    with rows of weight 0, as the test above trains on 8 devices."""
-    doc = (pathlib.Path(__file__).parents[1] / "docs" / "scaling.md").read_text()
-    section = " ".join(
-        doc.split("## Batch sizes must divide over the devices")[1].split("##")[0].split()
-    )
-    assert "There is no padding" not in section and "already drop" not in section
-    assert (
-        "(`drop_last=False`)" in section
-        and "padded to the batch's shape with rows of weight 0" in section
-    )
-    assert "`TrainConfig(drop_last=True)` (`--drop-last yes`) drops those examples" in section
 
 
 @pytest.mark.slow
