@@ -157,6 +157,7 @@ def test_learnable_alpha_derivatives_equal_jax_on_a_dense_grid(name):
     assert float(act.fn(jnp.asarray(-1.0), 1.67326)) == pytest.approx(forward, rel=1e-14)
 
 
+@pytest.mark.slow
 def test_learnable_alphas_start_at_their_initial_value_and_count_as_parameters():
     net = MLP((2, 4, 3, 1), ["elu_learnable:1.67326", "isru_learnable"])
     params = net.init(jax.random.key(0))
@@ -292,6 +293,7 @@ def test_a_group_of_a_registered_activation_follows_its_registration():
 # -- the matrices and their mutation twins ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_new_spec_passes_the_gradient_matrix():
     report = gradcheck_matrix(depths=(1, 2), activations=NEW, pairs=PAIRS)
     assert report.ok and report.cells == 4 * len(NEW), str(report)
@@ -333,6 +335,7 @@ CURVATURE_MUTANTS = {
 
 @pytest.mark.usefixtures("x64")
 @pytest.mark.parametrize("spec, rule", CURVATURE_MUTANTS.items())
+@pytest.mark.slow
 def test_the_curvature_checks_catch_a_second_derivative_one_percent_off(spec, rule, patched):
     net = MLP((3, 4, 4, 2), spec, "tanh", "mse")
     params = net.init(jax.random.key(0), jnp.float64)
@@ -408,6 +411,7 @@ def test_specs_round_trip_through_the_cli_the_run_folder_and_the_loaded_model(tm
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_the_sklearn_estimators_start_a_learnable_alpha_at_its_initial_value():
     from jaxmlp.sklearn import MLPRegressor
 

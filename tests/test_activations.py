@@ -76,6 +76,7 @@ def test_hand_derivative_equals_jax_grad_on_a_dense_grid_with_kinks_and_huge_z(n
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_conventions_at_the_kinks():
     zero = jnp.zeros(())
     at_zero = {name: float(activations.get(name).grad(zero)) for name in BUILTIN}
@@ -137,6 +138,7 @@ def swish():
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_a_registered_activation_flows_through_backprop_and_the_gradcheck_matrix(swish):
     assert activations.get("swish_for_tests") is swish
     assert "swish_for_tests" in activations.names()
@@ -166,6 +168,7 @@ def test_registration_errors_name_the_bad_value():
     assert activations.get("relu").name == "relu"
 
 
+@pytest.mark.slow
 def test_a_re_registered_activation_is_never_run_by_a_program_compiled_for_the_old_one():
     """A name re-registered (or unregistered and registered again) with another rule: the
     compiled programs keyed on the ``MLP`` (which holds the name) must not run the old rule."""
@@ -202,6 +205,7 @@ def test_a_re_registered_activation_is_never_run_by_a_program_compiled_for_the_o
         activations.unregister("fresh_cube_for_tests")
 
 
+@pytest.mark.slow
 def test_registration_refuses_rules_that_do_not_return_an_array_shaped_like_z():
     """grad returning a Python float, or (n,) for (n, k) z, worked for backprop and then failed
     deep inside input_jacobian, input_hessian or hessian_diagonal (TypeError, IndexError)."""

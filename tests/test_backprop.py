@@ -125,6 +125,7 @@ def test_hand_backprop_equals_jax_grad_float32(act, output, loss):
 
 @pytest.mark.usefixtures("x64")
 @pytest.mark.parametrize("loss, k_factor", [("sse", 1.0), ("mse", 2.0)])
+@pytest.mark.slow
 def test_multi_output_regression_gradient_sklearn_issue_8349(loss, k_factor):
     """scikit-learn's MLPRegressor got the squared-loss gradient of K > 1 outputs wrong by a
     factor K (its issue #8349). Here: sizes (3, 5, 4), identity output, K = 4; the hand gradient
@@ -164,6 +165,7 @@ def written_out_cost(x, t, params):
 
 @pytest.mark.usefixtures("x64")
 @pytest.mark.parametrize("n", [4, 600])
+@pytest.mark.slow
 def test_tiny_steps_multiply_by_sums_larger_ones_by_dots_with_the_same_gradient(n):
     """A tiny step's products (n = 4: 6 |w| n below ``TINY_STEP_FLOPS``, each product at most
     256 multiplications) are broadcast sums, a larger step's (n = 600) dots; either way the
@@ -214,6 +216,7 @@ def test_dropout_hand_gradient_equals_jax_grad_with_the_same_key(act, reduction)
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_backprop_keeps_the_params_structure_including_prelu_alpha():
     net = MLP((3, 4, 5, 2), ("prelu", "tanh"), "sigmoid", "bce")
     params, x, t = data(net, jnp.float64)
@@ -252,6 +255,7 @@ def test_grad_of_hand_cost_is_backprop_and_composes_with_jit(act, output, loss):
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_per_example_gradients_by_vmap_of_hand_cost_equal_vmap_of_jax_grad():
     net = cell_net("tanh", "softmax", "cross_entropy", 2, reduction="sum")
     params, x, t = data(net, jnp.float64)
@@ -296,6 +300,7 @@ def assert_trees_close(a, b, rtol):
 @pytest.mark.usefixtures("x64")
 @pytest.mark.parametrize("act, output, loss", [("tanh", "softmax", "cross_entropy"),
                                                ("prelu", "sigmoid", "bce")])  # fmt: skip
+@pytest.mark.slow
 def test_jacfwd_of_backprop_is_the_hessian_of_the_cost(act, output, loss):
     net = MLP((2, 3, 2), act, output, loss)
     params, x, t = data(net, jnp.float64, n=4)

@@ -233,6 +233,7 @@ def test_optimizer_numbers_must_be_finite(settings, message):
         Optimizer(**settings)
 
 
+@pytest.mark.slow
 def test_numpy_numbers_are_stored_as_python_numbers(tmp_path):
     config = TrainConfig(
         epochs=np.int64(2), batch_size=np.int32(2), seed=np.uint8(3), val_fraction=np.float32(0)
@@ -304,6 +305,7 @@ def test_an_init_scale_that_rounds_to_zero_is_refused():
         fit_population(NET, X, T, Optimizer("sgd"), config, hyper={"init_scale": [1.0, 1e-50]})
 
 
+@pytest.mark.slow
 def test_outputs_with_nan_give_accuracy_nan_as_they_give_loss_nan():
     """argmax of a NaN row is 0 and NaN > 0.5 is false: such rows were counted correct
     (accuracy 1.0 beside loss NaN)."""
@@ -389,6 +391,7 @@ def test_a_loaded_model_and_the_command_line_refuse_such_rows(tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.slow
 def test_the_sklearn_classifier_refuses_such_rows_the_regressor_gives_nan():
     """A label or a probability of a NaN output is refused; a regressor's NaN is a value."""
     from jaxmlp.sklearn import MLPClassifier, MLPRegressor

@@ -61,6 +61,7 @@ def saved(tmp_path_factory):
     return path, state
 
 
+@pytest.mark.slow
 def test_round_trip_is_bitwise(saved):
     path, state = saved
     ckpt = checkpoint.load(path, net=NET, optimizer=OPT)
@@ -124,6 +125,7 @@ def test_resumed_fit_is_bitwise_the_uninterrupted_one(tmp_path, n, drop_last, we
     assert checkpoint.params_sha256(resumed.params) == checkpoint.params_sha256(whole.params)
 
 
+@pytest.mark.slow
 def test_a_checkpoint_saved_before_drop_last_existed_resumes_dropping(tmp_path):
     """A checkpoint whose train config lacks ``drop_last`` was trained dropping the last
     ``n mod batch_size`` examples: it loads with ``drop_last=True`` (not today's default, which
@@ -443,6 +445,7 @@ def test_stale_temporaries_of_killed_writes_are_removed(saved, tmp_path):
     assert checkpoint.load(path).state.epoch == 3
 
 
+@pytest.mark.slow
 def test_a_resume_with_other_sample_weights_or_none_is_refused(tmp_path):
     """The sample weights a run trains on are part of it: its state and checkpoint record their
     SHA-256, and resuming with other weights, with none, or with weights where it had none is

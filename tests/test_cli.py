@@ -72,6 +72,7 @@ def test_bare_train_reaches_97_percent_on_digits(digits_run):
 
 
 @pytest.mark.parametrize("slip", [0.0, 0.01])
+@pytest.mark.slow
 def test_the_summarys_gradient_check_catches_a_wrong_derivative(slip):
     """The summary's check (jaxmlp.gradcheck on the trained net, float64), and its mutation twin:
     a registered activation whose derivative is 1 % off must fail it."""
@@ -115,6 +116,7 @@ def test_params_sha256_is_that_of_the_checkpoint(digits_run):
     assert checkpoint.params_sha256(ckpt.final_params) == summary["params_sha256"]
 
 
+@pytest.mark.slow
 def test_evaluate_reproduces_the_summary(digits_run, capsys):
     folder = digits_run[0]
     summary = json.loads((folder / "summary.json").read_text())
@@ -134,6 +136,7 @@ def test_evaluate_reproduces_the_summary(digits_run, capsys):
     assert table[-1].split()[0:2] == ["test", "359"]
 
 
+@pytest.mark.slow
 def test_predict_gives_the_nets_labels(digits_run, tmp_path, capsys):
     folder = digits_run[0]
     ds = datasets.load("digits", standardize=False)
@@ -198,6 +201,7 @@ def test_a_run_on_two_dimensional_data_and_its_rerun(tmp_path, capsys):
     assert json.loads((again / "config.json").read_text())["settings"] == settings
 
 
+@pytest.mark.slow
 def test_tiny_data_and_resuming_a_finished_run(tmp_path):
     """XOR (4 examples): no validation split, no test keys; --resume of the finished run
     trains nothing and rewrites the same summary."""
@@ -215,6 +219,7 @@ def test_tiny_data_and_resuming_a_finished_run(tmp_path):
     assert len(lines(out / "metrics.jsonl")) == 2
 
 
+@pytest.mark.slow
 def test_regression_run_with_a_progress_bar(tmp_path, capsys):
     summary = run.train(
         {"data": "sine", "hidden": [4], "epochs": 3}, tmp_path / "r", progress="bar"
@@ -291,6 +296,7 @@ def test_gradcheck_curvature_asks_for_the_curvature_cells(capsys, monkeypatch):
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_the_console_script_is_installed(tmp_path):
     script = os.path.join(os.path.dirname(sys.executable), "jaxmlp")
     done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)

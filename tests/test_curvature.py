@@ -76,6 +76,7 @@ def test_hand_second_derivative_equals_jax_on_a_dense_grid_with_kinks(name):
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_kink_conventions_of_h2_and_the_smoothness_flags():
     zero = jnp.zeros(())
     assert float(activations.get("elu").grad2(zero)) == 1.0  # jax takes z <= 0's branch
@@ -88,6 +89,7 @@ def test_kink_conventions_of_h2_and_the_smoothness_flags():
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_prelu_mixed_and_slope_second_derivatives_equal_jax():
     prelu = activations.get("prelu")
     z = jnp.asarray(grid())
@@ -132,6 +134,7 @@ def test_output_curvature_of_every_pair_equals_jax_hessian_in_the_logits(output,
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_softmax_cross_entropy_output_curvature_is_diag_y_minus_y_yT():
     z = jnp.asarray([[0.3, -1.0, 2.0]])
     y = jax.nn.softmax(z)
@@ -157,6 +160,7 @@ SAMPLE = [  # each activation, output/loss pair and depth appears; prelu with it
 
 @pytest.mark.usefixtures("x64", "fast_compile")
 @pytest.mark.parametrize("act, output, loss, depth", SAMPLE)
+@pytest.mark.slow
 def test_hand_curvature_equals_jax_hessian_and_jvp_of_grad(act, output, loss, depth):
     net = MLP((3,) + (4,) * depth + (2,), act, output, loss)
     params, x, t, v = data(net)
@@ -319,6 +323,7 @@ DROPPED_TERMS = {  # each a term of the R-backward pass
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_taylor_remainder_is_third_order_with_the_hand_hessian_and_second_order_without():
     net = MLP((3, 4, 4, 2), "tanh", "sigmoid", "bce")
     params, x, t, _ = data(net)
@@ -330,6 +335,7 @@ def test_taylor_remainder_is_third_order_with_the_hand_hessian_and_second_order_
     assert not bad.ok and bad.order < 2.3, bad
 
 
+@pytest.mark.slow
 def test_an_exactly_quadratic_cost_passes_the_taylor_test_and_its_twins_fail():
     # No hidden layer, identity and sse: E is quadratic in w and Hv exact, so the remainder is
     # round-off at every eps; with no point above the noise the test said order NaN, ok False.
@@ -397,6 +403,7 @@ def tanh_one_percent_off():
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_an_h2_one_percent_off_is_caught_by_every_check_that_uses_it(tanh_one_percent_off):
     net = MLP((3, 4, 4, 2), tanh_one_percent_off.name, "tanh", "sse")
     params, x, t, _ = data(net)
@@ -510,6 +517,7 @@ def test_the_whole_curvature_matrix_agrees_with_jax_to_1e_10(spec):
 # -- shapes at the boundary --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_products_refuse_targets_and_directions_that_would_broadcast():
     """t shaped (n,) made gnvp's output layer (3, 4) instead of (3, 1), integer labels gave 4x
     the one-hot answer, and a v with a scalar, an (n, p) or a transposed leaf broadcast: all
@@ -546,6 +554,7 @@ def test_products_refuse_targets_and_directions_that_would_broadcast():
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_a_curvature_check_that_checks_nothing_is_no_pass():
     net = MLP((2, 3, 1), "tanh", "identity", "sse")
     params, x, t, _ = data(net)
@@ -560,6 +569,7 @@ def test_a_curvature_check_that_checks_nothing_is_no_pass():
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_a_nan_or_inf_in_any_leaf_fails_the_check_whichever_leaf_holds_it():
     """The worst leaf was taken with Python's max, which keeps a NaN only in first place: an Hv
     with a NaN in params[1]["w"] passed with errors of 1e-16."""
@@ -585,6 +595,7 @@ def test_a_nan_or_inf_in_any_leaf_fails_the_check_whichever_leaf_holds_it():
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_integer_labels_are_taken_by_the_curvature_checks_as_by_gradcheck():
     """t was cast to float64 before its check: labels (n,) read as one target per example."""
     net = MLP((2, 3, 3), "tanh", "softmax", "cross_entropy")

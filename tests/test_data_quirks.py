@@ -133,6 +133,7 @@ def test_the_command_line_refuses_an_index_column_in_one_line(tmp_path, capsys):
 # -- 4. the example shape training flattened ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_predict_takes_the_example_shape_training_took(tmp_path, capsys):
     # failed before: trained on x (n, 3, 1) (flattened to (n, 3)), predict refused that shape:
     # "inputs must have shape (n, 3) with n >= 1, got (5, 3, 1)"
@@ -157,6 +158,7 @@ def test_predict_takes_the_example_shape_training_took(tmp_path, capsys):
         model.outputs(np.zeros((5, 2, 2)))
 
 
+@pytest.mark.slow
 def test_inputs_of_another_example_shape_are_refused(tmp_path, capsys):
     # failed before: trained on x (n, 2, 3), predict and evaluate took x (n, 3, 2), which
     # flattens to the same 6 features, and answered with exit 0 (other pixels in each column)
@@ -220,6 +222,7 @@ def abc_run(tmp_path_factory):
 
 
 @pytest.mark.parametrize("keep", ["ac", "b"])
+@pytest.mark.slow
 def test_evaluate_on_a_file_lacking_some_of_the_runs_classes(keep, abc_run, tmp_path, capsys):
     # failed before: "'...' has classes ['a', 'c'], the run's are ['a', 'b', 'c']: they must be
     # the same" (one class: "A multiclass task needs at least 2 classes"), exit 2
@@ -242,6 +245,7 @@ def test_evaluate_on_a_file_lacking_some_of_the_runs_classes(keep, abc_run, tmp_
     assert model.evaluate(x, labels)["loss"] == pytest.approx(loss, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_evaluate_takes_a_file_of_one_row(abc_run, tmp_path, capsys):
     # failed before: "x has 1 example: training needs at least 2 (one to learn from and a
     # second to make it a data set)", exit 2: the rule for data to train on refused data to

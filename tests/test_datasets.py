@@ -321,6 +321,7 @@ def test_digits_are_the_1797_embedded_uci_images():
     _assert_stratified(small.t_train, ds.t_train)
 
 
+@pytest.mark.slow
 def test_digits_load_without_scikit_learn():
     code = (
         "import sys\n"
@@ -504,6 +505,7 @@ def test_mnist1d_cache_is_written_once_and_regenerated_if_corrupt(tmp_path, monk
     assert datasets.load("mnist1d").x_train.shape == (40, 40) and len(calls) == 2
 
 
+@pytest.mark.slow
 def test_mnist1d_is_generated_offline_by_its_package_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("JAXMLP_CACHE", str(tmp_path))
     state = np.random.get_state()[1].copy()
@@ -809,6 +811,7 @@ def test_task_auto_classification_and_regression():
     assert datasets.load("digits", task="classification").task == "multiclass"
 
 
+@pytest.mark.slow
 def test_one_validation_split_for_load_and_fit():
     """The same seed holds out the same examples in ``load``, ``from_arrays`` and ``fit``."""
     from jaxmlp import MLP, Optimizer, TrainConfig, fit

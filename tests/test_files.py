@@ -281,6 +281,7 @@ def test_time_arrays_are_not_numbers(kind, tmp_path):
         datasets.from_arrays(x, (np.arange(4) % 2).astype(kind))
 
 
+@pytest.mark.slow
 def test_the_command_line_says_header_or_no_header(tmp_path, capsys):
     from jaxmlp import cli
 

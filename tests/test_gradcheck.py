@@ -56,6 +56,7 @@ def scale(l, k, factor=1.01):
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_report_is_data_per_leaf_with_a_readable_table():
     params, x, t = data(NET, jnp.float64)
     report = gradcheck(NET, params, x, t)
@@ -176,6 +177,7 @@ def wrong_tanh():
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_an_activation_with_a_wrong_derivative_fails_autodiff_and_finite_differences(wrong_tanh):
     net = MLP((3, 4, 4, 3), wrong_tanh.name, "identity", "mse")
     params, x, _ = data(net, jnp.float64)
@@ -248,6 +250,7 @@ def test_matrix_float32():
     assert json.loads(json.dumps(report.to_dict()))["cells"] == 43  # plain floats, no float32
 
 
+@pytest.mark.slow
 def test_matrix_covers_registered_activations_and_catches_a_wrong_derivative(wrong_tanh):
     report = gradcheck_matrix(depths=(1, 2), pairs=[("softmax", "cross_entropy")])
     assert report.cells == 2 * len(activations.specs())  # the registered names and the specs
@@ -261,6 +264,7 @@ def test_matrix_covers_registered_activations_and_catches_a_wrong_derivative(wro
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_bad_input_names_the_bad_value():
     params, x, t = data(NET, jnp.float64)
     cases = [
@@ -295,6 +299,7 @@ def test_bad_input_names_the_bad_value():
 # -- NaN, float32 Taylor, numbers -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_worst_error_is_nan_when_any_leaf_or_cell_is_nan():
     """Python's max keeps a NaN only in first place: a NaN in a later leaf vanished from the
     report's worst error (the leaf itself failed)."""
@@ -311,6 +316,7 @@ def test_the_worst_error_is_nan_when_any_leaf_or_cell_is_nan():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.slow
 def test_taylor_test_catches_a_gradient_one_percent_off_in_float32_and_float64(dtype):
     """In float32 the cost's round-off hid the first-order remainder of a gradient scaled by
     1.01: order 2.25, ok. The cost is now taken in float64 at the float32 point."""
@@ -331,6 +337,7 @@ def test_taylor_test_catches_a_gradient_one_percent_off_in_float32_and_float64(d
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.slow
 def test_taylor_test_passes_float32_gradients_of_larger_nets_and_fails_their_twins(dtype):
     with jax.enable_x64(dtype == "float64"):
         params, x, t = data(NET, dtype)
@@ -403,6 +410,7 @@ def test_eps_sweep_refuses_no_eps_and_eps_that_are_not_positive_and_finite():
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_numpy_scalars_are_taken_as_numbers():
     params, x, t = data(NET, jnp.float64)
     base = gradcheck(NET, params, x, t, method="directions", n_directions=4, eps=1e-5)

@@ -48,6 +48,7 @@ def test_constant_init_rejects_bad_values_naming_them(spec, text):
     ],
     ids=["normal", "normal-alpha", "uniform", "default"],
 )
+@pytest.mark.slow
 def test_every_path_draws_the_same_bits(net):
     """One compiled draw: ``net.init`` called eagerly, inside ``jax.jit`` and under ``jax.vmap``
     (populations) gives the same bits. (Op by op, ``normal:std`` rounded ``std * normal`` 1 ulp
@@ -67,6 +68,7 @@ def test_every_path_draws_the_same_bits(net):
         )
 
 
+@pytest.mark.slow
 def test_compiled_draws_are_cached_on_the_exact_numbers():
     """-0.0 == 0.0 as a dict key, but ``constant:-0`` draws negative zeros, and another std
     another network."""

@@ -201,6 +201,7 @@ def test_sigmoid_bce_is_exact_at_logits_of_1e4(dtype, t, expected):
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_integer_labels_equal_their_one_hot_rows():
     net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
     params = net.init(jax.random.key(0), jnp.float64)

@@ -18,6 +18,7 @@ X = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
 LABELS = np.array([0, 1, 2, 0, 1])
 
 
+@pytest.mark.slow
 def test_the_public_api_example():
     y = NET.apply(PARAMS, X)
     assert y.shape == (5, 3) and y.dtype == jnp.float32
@@ -28,6 +29,7 @@ def test_the_public_api_example():
     assert NET.reduction == "mean" and NET.dropout == 0 and NET.init_scheme is None
 
 
+@pytest.mark.slow
 def test_params_are_a_plain_list_of_dicts_batch_first():
     net = MLP((3, 5, 4, 2), ("prelu", "relu"), "sigmoid", "bce")
     params = net.init(jax.random.key(1))
@@ -48,6 +50,7 @@ def test_params_are_a_plain_list_of_dicts_batch_first():
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_init_dtype_float32_by_default_and_float64_on_request():
     assert {v.dtype for v in jax.tree.leaves(NET.init(jax.random.key(0)))} == {np.dtype("float32")}
     params = NET.init(jax.random.key(0), jnp.float64)
@@ -87,6 +90,7 @@ def test_init_schemes_draw_the_stated_distributions(scheme, std):
         assert not np.any(b) and abs(w.mean()) < 0.01 * std * 10  # variance scaling: biases 0
 
 
+@pytest.mark.slow
 def test_init_defaults_per_activation_and_keys_split_per_layer():
     default = {a: str(initializers.default_for(a)) for a in ("relu", "selu", "tanh", "sigmoid")}
     assert default == {
@@ -201,6 +205,7 @@ def test_errors_for_unknown_names_list_the_allowed_ones():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.slow
 def test_jit_of_apply_equals_apply(dtype):
     with jax.enable_x64(dtype == "float64"):
         net = MLP((4, 6, 5, 3), ("elu", "sigmoid"), "softmax", "cross_entropy")
@@ -294,6 +299,7 @@ def test_mlp_is_immutable_hashable_and_a_static_jit_argument():
     assert not np.allclose(apply(other, PARAMS, X), apply(NET, PARAMS, X))
 
 
+@pytest.mark.slow
 def test_predict_argmax_threshold_or_values():
     sigmoid1 = MLP((4, 8, 1), "tanh", "sigmoid", "bce")
     p1 = sigmoid1.init(jax.random.key(5))
@@ -325,6 +331,7 @@ def test_dropout_without_a_hidden_layer_is_refused():
     assert MLP((2, 1), dropout=0.0).dropout == 0.0
 
 
+@pytest.mark.slow
 def test_dropout_acts_only_with_a_key():
     net = MLP((4, 64, 3), "relu", "softmax", "cross_entropy", dropout=0.5)
     params = net.init(jax.random.key(6))

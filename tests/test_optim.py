@@ -176,6 +176,7 @@ def test_weight_decay_is_the_gradient_of_half_lambda_w_squared():
         np.testing.assert_allclose(new["b"], layer["b"] - 0.1, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_no_weight_decay_by_default():
     params = params_with_slope()
     zero = jax.tree.map(jnp.zeros_like, params)

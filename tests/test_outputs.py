@@ -40,6 +40,7 @@ def small(output, loss, k=3, seed=0, n=5, width=4):
 # -- softmax with temperature beta ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_plain_softmax_is_unchanged_bit_for_bit():
     """ "softmax", "softmax:1" and "softmax:1.0" are one record; its outputs, cost and output
     delta are, bit for bit, jax.nn.softmax, logsumexp(z) - z_label and y - t."""
@@ -58,6 +59,7 @@ def test_plain_softmax_is_unchanged_bit_for_bit():
 
 @pytest.mark.usefixtures("x64")
 @pytest.mark.parametrize("beta", [0.5, 2.5])
+@pytest.mark.slow
 def test_tempered_softmax_records_and_pair_equal_jax(beta):
     """J = beta (diag(y) - y y^T), the second-order term, and the canonical pair's delta
     beta (y sum t - t) and curvature beta^2 (diag(y) - y y^T) sum t, against jax and against
@@ -96,6 +98,7 @@ def test_tempered_softmax_records_and_pair_equal_jax(beta):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.slow
 def test_tempered_softmax_cross_entropy_is_exact_at_logits_of_1e4(dtype):
     """From the logits with log-sum-exp: beta = 2.5, logits (1e4, -1e4, 0) and the wrong label
     1 cost logsumexp(2.5 z) - 2.5 z_1 = 2.5e4 + 2.5e4 exactly, and the delta is finite."""
@@ -109,6 +112,7 @@ def test_tempered_softmax_cross_entropy_is_exact_at_logits_of_1e4(dtype):
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_a_tempered_pair_one_percent_off_is_caught(monkeypatch):
     """Mutation twins: the tempered pair's delta 1 % off fails the gradient check, its
     curvature 1 % off fails the curvature checks."""
@@ -142,6 +146,7 @@ def test_a_bad_temperature_names_the_allowed_values(spec):
         outputs.get(2.0)
 
 
+@pytest.mark.slow
 def test_a_temperature_whose_square_overflows_is_refused_by_name():
     # "softmax:1e200" was built, and its hvp raised a bare OverflowError from beta**2.
     with pytest.raises(ValueError, match=r"beta must be .* at most 1.34e\+154.*got '1e200'"):
@@ -152,6 +157,7 @@ def test_a_temperature_whose_square_overflows_is_refused_by_name():
         net.hvp(params, np.ones((2, 2)), np.array([0, 1]), params)  # no OverflowError
 
 
+@pytest.mark.slow
 def test_the_spec_round_trips_through_a_checkpoint(tmp_path):
     net = MLP((2, 3, 3), "tanh", "softmax:2.0", "cross_entropy")
     assert net.output == "softmax:2" and net == MLP((2, 3, 3), "tanh", "softmax:2", "cross_entropy")
@@ -237,6 +243,7 @@ def test_threshold_refuses_0_1_labels_and_sigmoid_bce_refuses_minus_one():
         jaxmlp.fit(sigmoid, x, np.array([-1.0, 1.0, 1.0, -1.0]))
 
 
+@pytest.mark.slow
 def test_threshold_trains_xor_on_minus_one_plus_one_labels():
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
     t = np.array([-1, 1, 1, -1])
@@ -276,6 +283,7 @@ def test_threshold_through_the_command_line_predicts_the_class_names(tmp_path, c
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.slow
 def test_poisson_loss_is_scikit_learns_half_deviance():
     rng = np.random.default_rng(2)
     y = rng.uniform(0.1, 4.0, (7, 2))
@@ -291,6 +299,7 @@ def test_poisson_loss_is_scikit_learns_half_deviance():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.slow
 def test_poisson_from_the_logits_is_finite_where_e_to_z_underflows(dtype):
     """z = -1e4: y = e^z = 0, so t log y is -inf, but from the logits l = e^z - t z + t log t - t
     = 2e4 + 2 log 2 - 2 for t = 2, and dl/dz = y - t = -2."""
@@ -332,6 +341,7 @@ CHOSEN = [("exp", "poisson"), ("exp", "huber"), ("threshold", "bce"), ("threshol
           ("softmax:2.5", "cross_entropy"), ("softmax:2.5", "sse")]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_gradient_matrix_covers_the_new_pairs():
     new = [p for p in valid_pairs() if p[0] in ("exp", "threshold", "softmax:2.5")]
     assert {("exp", "poisson"), ("threshold", "bce"), ("softmax:2.5", "cross_entropy")} <= set(new)

@@ -216,6 +216,7 @@ def test_each_member_stops_early_and_restores_its_best_as_fit_does():
     assert np.isnan(pop.history["val_loss"][np.argmin(stopped), max(stopped) - 1])
 
 
+@pytest.mark.slow
 def test_a_float64_member_stops_on_float64_losses_as_its_solo_fit_does(slow_line):
     """Regression: a float64 population kept its members' losses (history and best) in float32,
     so a member whose validation loss fell by 6e-9 of itself every epoch stopped after 4 epochs,
@@ -239,6 +240,7 @@ def test_a_float64_member_stops_on_float64_losses_as_its_solo_fit_does(slow_line
     assert close(member.params, solo.params, 1e-14)
 
 
+@pytest.mark.slow
 def test_a_member_with_a_non_finite_validation_loss_warns_and_stops_as_its_solo_fit():
     """A member whose validation loss overflows (inputs of 1e20) runs as its solo fit does
     (tests/test_train.py: out of patience, no best parameters), and the population warns once,
@@ -343,6 +345,7 @@ def test_bad_population_settings_are_value_errors_naming_them(kwargs, shown):
     assert shown in str(info.value)
 
 
+@pytest.mark.slow
 def test_jax_arrays_of_seeds_and_values_are_taken_as_numpy_ones():
     """seeds=jnp.array([3, 4]) was refused as "not a non-empty sequence of integers" while
     hyper took a JAX array; a grid refused both."""
@@ -391,6 +394,7 @@ def test_rows_that_are_not_two_rectangles_of_rows_are_refused_saying_what_rows_a
     assert str(info.value).startswith(PAIR) == shown.startswith("got")
 
 
+@pytest.mark.slow
 def test_non_finite_initial_params_of_any_member_are_refused_before_any_trains():
     """Regression: NaN in a member's given parameters (only member 0's were checked, for their
     shapes) trained it into divergence instead of a ValueError naming it."""
@@ -401,6 +405,7 @@ def test_non_finite_initial_params_of_any_member_are_refused_before_any_trains()
         fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, seeds=[0, 1, 2], params=params)
 
 
+@pytest.mark.slow
 def test_member_k_is_refused_outside_0_to_p():
     pop = fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), TrainConfig(epochs=1), seeds=[0, 1])
     assert pop.member(np.int64(1)).state.epoch == 1
@@ -435,6 +440,7 @@ def test_folds_are_members_each_a_solo_fit_on_its_rows():
             np.testing.assert_allclose(r[key], last[key], rtol=RTOL, err_msg=key)
 
 
+@pytest.mark.slow
 def test_evaluate_members_is_evaluate_of_each_member_on_its_rows(monkeypatch):
     """One vmapped program over the members (a sweep's final_train_accuracy), in calls of a
     few rows padded with rows of weight 0 when the members' activations would be large."""
@@ -457,6 +463,7 @@ def test_evaluate_members_is_evaluate_of_each_member_on_its_rows(monkeypatch):
     assert evaluation.evaluate_members(regression, params, X, T)["accuracy"] is None
 
 
+@pytest.mark.slow
 def test_grid_records_write_as_csv_and_jsonl_and_summarize_per_point(tmp_path):
     config = TrainConfig(epochs=5, batch_size="full")
     grid = {"lr": [0.5, 50.0], "momentum": [0.0, 0.9]}
@@ -602,6 +609,7 @@ def test_every_chunk_of_members_must_divide_over_the_devices_before_any_trains()
 @pytest.mark.parametrize(
     "init", [None, "uniform:0,1", "normal:0.01", "he_normal", "glorot_uniform"]
 )
+@pytest.mark.slow
 def test_members_start_from_their_solo_fits_initial_parameters_bit_for_bit(init):
     """What is exact: member k's initial parameters are the ones ``fit`` draws for its seed."""
     from jaxmlp import population, train
@@ -632,6 +640,7 @@ def test_members_keys_follow_the_prng_in_use_as_fits_do():
         np.testing.assert_array_equal(data(keys[1]), data(jax.random.key(5)))
 
 
+@pytest.mark.slow
 def test_parameters_given_as_jax_arrays_stay_the_callers():
     """The run donates its carry: given parameters are copied into it, in any chunk."""
     params = jax.tree.map(lambda a: jax.numpy.stack([a, 2 * a]), XOR.init(jax.random.key(0)))

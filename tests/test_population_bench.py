@@ -73,6 +73,7 @@ def test_only_runs_the_rows_named_and_writes_them_apart(tmp_path):
     assert record["criterion"].startswith("one-by-one/population = ")
 
 
+@pytest.mark.slow
 def test_only_refuses_an_unknown_row(tmp_path):
     run = bench("--only", "fashion", out=tmp_path)
     assert run.returncode == 2

@@ -120,6 +120,7 @@ def test_hand_backprop_equals_autodiff_in_float64(net, n, seed, scale):
         assert all(jax.tree.leaves(same))
 
 
+@pytest.mark.slow
 def test_the_tolerance_catches_a_one_percent_error():
     """The mutation twin: the same comparison fails for a hand gradient 1 % off in one leaf."""
     net = MLP((2, 3, 2), "tanh", "softmax", "cross_entropy")
@@ -162,6 +163,7 @@ OPTIMIZERS = st.sampled_from(("sgd", "momentum", "nesterov", "adam", "adamw", "r
 
 @PROPERTY
 @given(networks(), OPTIMIZERS, st.integers(0, 1000), SEED)
+@pytest.mark.slow
 def test_checkpoints_round_trip_bitwise(net, optimizer, epoch, seed):
     opt = Optimizer(optimizer, weight_decay=0.01 if optimizer != "sgd" else 0.0)
     params = net.init(jax.random.key(seed))

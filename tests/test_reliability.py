@@ -419,6 +419,7 @@ def test_a_real_process_prints_a_warning_as_one_line(tmp_path):
     assert err.startswith("warning: ") and err.count("\n") == 1 and "changed since" in err, err
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(tmp_path):
     process = jaxmlp("--debug", "train", "--data", "nosuch", cwd=tmp_path)
     _, err = process.communicate(timeout=300)
@@ -429,6 +430,7 @@ def test_debug_shows_the_traceback(tmp_path):
 # -- divergence ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_divergence_exits_3_naming_epoch_and_step(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--data", "sine", "--hidden", "4", "--optimizer", "sgd", "--lr", "1e4"]
@@ -441,6 +443,7 @@ def test_divergence_exits_3_naming_epoch_and_step(tmp_path, capsys):
     assert json.loads((out / "summary.json").read_text())["status"] == "diverged"
 
 
+@pytest.mark.slow
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
     """fit raises Diverged in epoch 3 (as it does for a non-finite loss, with the state of the
     failing epoch): the checkpoint of epoch 2 stays as it was, metrics stop at epoch 2."""

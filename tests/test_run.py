@@ -63,6 +63,7 @@ def test_the_same_seed_gives_the_same_validation_split_everywhere(csv_run):
     np.testing.assert_array_equal(t_val, theirs.t_val)
 
 
+@pytest.mark.slow
 def test_metrics_lines_are_strict_json_with_nan_as_null(tmp_path, monkeypatch):
     """A non-finite number in a record (here an accuracy Inf, a time NaN; a non-finite loss
     is a divergence) is written as null, not as a bare NaN that JSON readers refuse."""
@@ -85,6 +86,7 @@ def test_metrics_lines_are_strict_json_with_nan_as_null(tmp_path, monkeypatch):
         _strict((out / name).read_text())
 
 
+@pytest.mark.slow
 def test_fused_epochs_are_marked_and_share_the_calls_time(tmp_path):
     """XOR's 300 full-batch epochs run as one compiled call: each record says so and carries
     a 300th of the call's time, not the whole of it."""
@@ -103,6 +105,7 @@ def test_fused_epochs_are_marked_and_share_the_calls_time(tmp_path):
     assert all(r["fused"] >= 1 for r in records) and sum(r["fused"] == 1 for r in records) < 50
 
 
+@pytest.mark.slow
 def test_load_run_predicts_bit_for_bit_as_the_command_line(csv_run, frame, capsys):
     folder, out = csv_run
     rows = frame.iloc[:40]
@@ -174,6 +177,7 @@ def test_a_data_frame_with_a_column_name_twice_is_refused_as_a_csv_file_is(tmp_p
 
 @pytest.mark.parametrize("output", ["threshold", "sigmoid"])
 @pytest.mark.parametrize("units", [1, 2])
+@pytest.mark.slow
 def test_a_run_saved_without_classes_predicts_the_nets_own_labels(output, units, tmp_path):
     # save_run without classes gave a threshold output (labels -1/+1) the class names 0/1 and
     # its multilabel units 0/1: load_run's predict disagreed with net.predict, and evaluate
@@ -188,6 +192,7 @@ def test_a_run_saved_without_classes_predicts_the_nets_own_labels(output, units,
     assert model.evaluate(x, own)["accuracy"] == 1.0
 
 
+@pytest.mark.slow
 def test_a_command_line_threshold_run_on_a_named_set_predicts_the_nets_labels(tmp_path):
     # xor names no classes: its run predicted 0/1 where its net predicts -1/+1 (a CSV run
     # keeps the file's classes, by which its labels are named).
@@ -201,6 +206,7 @@ def test_a_command_line_threshold_run_on_a_named_set_predicts_the_nets_labels(tm
     assert model.class_names() == [-1, 1]
 
 
+@pytest.mark.slow
 def test_a_float64_model_evaluates_its_regression_targets_exactly(tmp_path):
     # Model.encode cast regression targets to float32: targets of 1.7e9 moved by up to 64 and
     # a loss of 0.5 (every residual 1) read 0.0091 in a float64 run.
@@ -215,6 +221,7 @@ def test_a_float64_model_evaluates_its_regression_targets_exactly(tmp_path):
     assert jaxmlp.load_run(out).evaluate(x, t)["loss"] == 0.5
 
 
+@pytest.mark.slow
 def test_a_float64_command_line_run_trains_on_its_exact_regression_targets(tmp_path, capsys):
     # The targets were cast to float32 (datasets' TARGETS): a float64 run on targets of 1.7e9
     # (float32 keeps steps of 128 there) trained and evaluated on targets moved by up to 64.

@@ -167,6 +167,7 @@ def test_a_run_is_evaluated_and_resumed_from_another_directory(csv_run, tmp_path
     assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
 
 
+@pytest.mark.slow
 def test_data_that_moved_or_changed_is_named(csv_run, frame, tmp_path, capsys):
     folder, out = csv_run
     run = tmp_path / "run"
@@ -369,6 +370,7 @@ def test_a_flag_the_setup_ignores_is_an_error(flags, named, tmp_path, capsys):
     assert not (tmp_path / "config.json").exists()
 
 
+@pytest.mark.slow
 def test_the_rerun_command_of_a_run_without_hidden_layers_runs(tmp_path):
     assert cli.main(["train", "--data", "xor", "--hidden", "none", "--epochs", "1",
                      "--no-progress", "--out", str(tmp_path / "a")]) == 0  # fmt: skip
@@ -376,6 +378,7 @@ def test_the_rerun_command_of_a_run_without_hidden_layers_runs(tmp_path):
     assert cli.main([*command[1:-1], str(tmp_path / "b"), "--no-progress"]) == 0
 
 
+@pytest.mark.slow
 def test_flags_the_setup_uses_are_accepted(tmp_path):
     args = ["train", "--data", "xor", "--hidden", "2", "--epochs", "1", "--no-progress"]
     assert cli.main([*args, "--optimizer", "sgd", "--momentum", "0.5",

@@ -57,6 +57,7 @@ def one_line(capsys, start, *parts) -> str:
 # -- 1. evaluate and predict name the checkpoint of an unfinished run -------------------------
 
 
+@pytest.mark.slow
 def test_evaluate_and_predict_say_a_diverged_run_is_at_its_kept_epoch(tmp_path, capsys):
     out = tmp_path / "DV"
     argv = ["train", "--data", "xor", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "20"]
@@ -83,6 +84,7 @@ def test_evaluate_and_predict_say_a_diverged_run_is_at_its_kept_epoch(tmp_path, 
     one_line(capsys, "note: ", f"{out} is unfinished: checkpoint of epoch {kept} of 20")
 
 
+@pytest.mark.slow
 def test_an_interrupted_or_running_run_is_named_so_and_a_finished_one_is_not(
     csv_run, tmp_path, capsys, monkeypatch
 ):
@@ -218,6 +220,7 @@ def test_whole_number_labels_are_predicted_as_written(csv_run, tmp_path, capsys)
     assert load_run(csv_run).classes == [3, 7, 9]
 
 
+@pytest.mark.slow
 def test_a_run_that_recorded_float_class_names_keeps_them(csv_run, tmp_path, capsys, monkeypatch):
     """A run trained before labels stayed ints (its classes 3.0, 7.0, 9.0) predicts, evaluates
     other data, and resumes as before."""

@@ -191,6 +191,7 @@ def write_idx(folder, seed):
             (folder / name).write_bytes(head + a.tobytes())
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_other_data_than_the_run_trained_on(tmp_path, capsys):
     idx, out = tmp_path / "idx", tmp_path / "F"
     write_idx(idx, 0)
@@ -278,6 +279,7 @@ def test_an_edited_standardiser_is_refused(csv_run, tmp_path, capsys):
 # -- 4. a checkpoint past the run's length -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_a_longer_run_is_refused(csv_run, tmp_path, capsys):
     longer = tmp_path / "L"
     data = str(csv_run.parent / "tr.csv")
@@ -391,6 +393,7 @@ def test_the_resume_error_writes_yes_or_no(csv_run, tmp_path, capsys):
 # -- 8. a schedule that spans the run fixes its length ------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_edited_epochs_of_a_cosine_run_is_not_resumed(tmp_path, capsys):
     """A hand edit of epochs in config.json resumed a cosine run with exit 0: its first epochs
     trained under a schedule over 2 epochs, the rest under one stretched over 4."""
@@ -425,6 +428,7 @@ def timestamp_csv(path, rows=166):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.slow
 def test_a_run_keeps_the_precision_of_a_csv_column(dtype, tmp_path):
     # The features were cast to float32 before the standardiser saw them: a timestamp column
     # kept 6 of its 166 values in training, in the saved standardiser and in predict, exit 0.
@@ -445,6 +449,7 @@ def test_a_run_keeps_the_precision_of_a_csv_column(dtype, tmp_path):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.slow
 def test_a_folder_written_before_full_precision_resumes_and_evaluates(dtype, tmp_path, capsys):
     # Written by jaxmlp 380a448 (tests/data/old_runs/README.md): its inputs were cast to
     # float32 first; its data, checked by their SHA-256, must be rebuilt by that rule.

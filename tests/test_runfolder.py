@@ -258,6 +258,7 @@ runpy.run_module("jaxmlp", run_name="__main__", alter_sys=True)
 
 
 @pytest.mark.parametrize("arm", ["gc", "import"])
+@pytest.mark.slow
 def test_ctrl_c_early_in_a_run_stops_it_with_exit_130_and_one_line(arm, tmp_path, env):
     """gc: the KeyboardInterrupt raised inside JAX's garbage-collector callback was dropped
     ("Exception ignored in: <function _xla_gc_callback ...> KeyboardInterrupt") and the run went
@@ -388,6 +389,7 @@ except OSError as error:
 """
 
 
+@pytest.mark.slow
 def test_a_figure_written_past_a_file_size_limit_leaves_the_old_one_whole(xor_run, tmp_path):
     """A full disk, as a file-size limit of 4 KiB: drawing loss.png again fails, and the old
     loss.png (larger than 4 KiB) is whole, with no temporary file beside it."""

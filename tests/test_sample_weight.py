@@ -122,6 +122,7 @@ def weighted_cost(net, params, x, t, s):
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("output, loss", PAIRS)
+@pytest.mark.slow
 def test_weighted_hand_gradient_equals_jax_grad_float64_and_a_1_percent_error_is_caught(
     output, loss, reduction
 ):
@@ -167,6 +168,7 @@ def test_the_hand_cost_custom_vjp_takes_weights():
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.slow
 def test_integer_weights_equal_repeated_rows_full_batch(reduction):
     """Full batch: weight k on a row is the row repeated k times (weight 0: left out), to
     float rounding."""
@@ -246,6 +248,7 @@ def test_weights_outside_the_storage_dtypes_range_are_refused_naming_it(s):
         evaluate(NET, NET.init(jax.random.key(0)), x, t, sample_weight=s)
 
 
+@pytest.mark.slow
 def test_weights_in_the_range_of_a_float64_run_train_it():
     """The range is the run's storage dtype's: float64 takes weights of 1e-39."""
     x, t = data(21)

@@ -48,6 +48,7 @@ def test_grid_values_equal_in_the_members_dtype_are_refused_naming_them():
     assert len(search.plan(grid, [0], dtype=np.float64)) == 2  # two values in float64
 
 
+@pytest.mark.slow
 def test_the_members_seed_defaults_to_config_seed_as_in_fit_population():
     """It was 0 whatever config.seed said."""
     records = grid_search({"lr": [0.5, 1.0]}, config=TrainConfig(epochs=1, seed=7))

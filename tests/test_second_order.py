@@ -21,6 +21,7 @@ def regression(n=40):
 
 
 @pytest.mark.parametrize("name", second_order.NAMES)
+@pytest.mark.slow
 def test_every_curvature_solver_is_in_the_optimizer_table_and_trains(name):
     assert name in OPTIMIZERS
     x, t = regression()
@@ -33,6 +34,7 @@ def test_every_curvature_solver_is_in_the_optimizer_table_and_trains(name):
 
 
 @pytest.mark.parametrize("name", ["lbfgs", "lm", "newton-cg"])
+@pytest.mark.slow
 def test_second_order_solvers_reach_a_target_on_xor_in_fewer_epochs_than_adam(name):
     def epochs_to(opt, target=1e-3, epochs=300):
         result = fit(NET, XOR_X, XOR_T, opt, TrainConfig(epochs=epochs, batch_size="full"))
@@ -77,6 +79,7 @@ def test_setups_a_curvature_solver_cannot_run_are_refused():
 
 
 @pytest.mark.parametrize("name", ["lbfgs", "cg"])
+@pytest.mark.slow
 def test_line_search_solvers_evaluate_the_cost_only_inside_the_line_search(name, monkeypatch):
     """After the first step, value and gradient at the current weights are the ones the last
     line search evaluated there (optax.value_and_grad_from_state): every evaluation of the cost
@@ -104,6 +107,7 @@ def test_line_search_solvers_evaluate_the_cost_only_inside_the_line_search(name,
     assert len(calls) == 1 + searched, (len(calls), searched)  # 1: the first step's E
 
 
+@pytest.mark.slow
 def test_a_damped_solver_that_refuses_every_step_stops_and_says_so():
     """lm with lr (the initial damping) 1e9 refused every step: damping at its ceiling, the loss
     flat for every epoch, with no word. A run that converged to its ceiling stops quietly."""
@@ -120,6 +124,7 @@ def test_a_damped_solver_that_refuses_every_step_stops_and_says_so():
 
 
 @pytest.mark.parametrize("before, after", [("newton-cg", "lm"), ("lm", "newton-cg")])
+@pytest.mark.slow
 def test_a_damped_state_of_the_other_solver_is_refused(before, after, tmp_path):
     """Both solvers' states were one DampedState: one resumed the other's silently."""
     x, t = regression(16)

@@ -186,6 +186,7 @@ def test_tol_stops_with_the_parameters_of_the_stopping_epoch():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_early_stopping_keeps_the_best_validation_epoch():
     """With early_stopping the validation score (R^2 here) drives the rule, and the returned
     parameters are those of its best epoch: the same as a run that ends there."""
@@ -265,6 +266,7 @@ def test_partial_fit_after_pickling_continues_exactly(solver, dtype):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short fits
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("first, then", [(np.float64, np.float32), (np.float32, np.float64)])
+@pytest.mark.slow
 def test_partial_fit_on_x_of_another_dtype_continues_in_its_dtype(solver, first, then):
     """fit on one float dtype, partial_fit on the other (a TypeError inside the scan before):
     training goes on from the weights and the optimizer state cast to X's dtype, which the
@@ -288,6 +290,7 @@ def test_partial_fit_on_x_of_another_dtype_continues_in_its_dtype(solver, first,
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short runs
+@pytest.mark.slow
 def test_pipeline_grid_search_and_cross_val_score():
     x, y = load_iris(return_X_y=True)
     pipe = make_pipeline(
@@ -331,6 +334,7 @@ def _errors(grads, differences):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 2 epochs on purpose
+@pytest.mark.slow
 def test_multi_output_regression_gradient_agrees_with_its_loss():
     """The regressor's cost is 1/2 mean_i sum_k (y_ik - t_ik)^2 and its hand gradient is that
     cost's gradient: equal to jax.grad and to central differences in float64, with a 1 % error in

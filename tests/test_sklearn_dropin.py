@@ -116,6 +116,7 @@ def test_optax_s_momentum_convention_would_part_from_scikit_learn_s(monkeypatch)
     assert gap > 1e-3
 
 
+@pytest.mark.slow
 def test_every_epoch_uses_every_example():
     """Issue 19's example: 300 examples in batches of 200. Dropping the last 100 every epoch
     left a noisy one-step epoch loss that stopped training at iteration 16 with R^2 0.034;
@@ -167,6 +168,7 @@ def _adam_gap(x, y, settings):
 ADAM = dict(solver="adam", random_state=0)
 
 
+@pytest.mark.slow
 def test_adam_takes_scikit_learn_s_steps_where_v_is_small(monkeypatch):
     """scikit-learn's Adam, -eta sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps), in its order
     of float operations: its weights to rounding (4.1e-15 measured) on sparse-like data, and
@@ -253,6 +255,7 @@ def test_float64_inputs_beyond_float32_range_train_as_in_scikit_learn():
 
 @pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.slow
 def test_sparse_input_trains_and_predicts_like_dense(fmt, solver, monkeypatch):
     """Sparse X (CSR or CSC) gives the dense fit's weights and predictions; stochastic solvers
     densify one batch at a time here (the threshold lowered to one batch), prediction a block
@@ -306,6 +309,7 @@ def test_coefs_and_intercepts_can_be_set_to_warm_start():
         ours.fit(x, y)
 
 
+@pytest.mark.slow
 def test_error_messages_are_scikit_learn_s():
     x, y = _data()
     labels = np.arange(len(x)) % 3
@@ -463,6 +467,7 @@ def test_bad_sample_weights_are_a_value_error(sw, named):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.slow
 def test_grid_search_passes_sample_weight_to_every_fit():
     """GridSearchCV(...).fit(X, y, sample_weight=w) hands each fold its rows' weights: the
     cross-validated scores are those of scikit-learn's own estimator, and not the unweighted

@@ -130,6 +130,7 @@ def test_a_wrong_member_setting_is_caught():
 
 
 @IGNORE_CONVERGENCE
+@pytest.mark.slow
 def test_members_equal_their_solo_fits_on_digits_to_float32_rounding():
     x, y = _digits()
     est = MLPClassifier((16,), max_iter=20, learning_rate_init=0.01)
@@ -239,6 +240,7 @@ def _iris_search(make, **kwargs):
 
 
 @IGNORE_CONVERGENCE
+@pytest.mark.slow
 def test_a_callable_refit_picks_the_best_index_as_in_grid_search_cv():
     """GridSearchCV calls refit(cv_results_) for best_index_ (and then sets no best_score_);
     the population search took the rank's best: index 0 where the callable picks 1."""
@@ -366,6 +368,7 @@ def _unscorable(make, **kwargs):
 @IGNORE_CONVERGENCE
 @pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
 @pytest.mark.parametrize("error_score", [np.nan, -1.0])
+@pytest.mark.slow
 def test_a_failed_scoring_scores_error_score_and_warns_as_in_grid_search_cv(error_score):
     """GridSearchCV scores a split whose scorer raises as error_score, with a warning, and
     goes on; the population search raised the classifier's refusal of NaN outputs."""

@@ -6,6 +6,7 @@ import warnings
 import jax
 import numpy as np
 import optax
+import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from jaxmlp.optim import weights_only
@@ -64,6 +65,7 @@ def _gap(est, params):
     )
 
 
+@pytest.mark.slow
 def test_adamw_decays_the_weights_decoupled_as_optax_adamw():
     """The estimator passed its hyperparameters to optax.adamw by position, into eps_root,
     mu_dtype and weight_decay's places: every adamw fit raised a TypeError. Now its steps are

@@ -64,6 +64,7 @@ def main_output(argv):
     return code, text.getvalue()
 
 
+@pytest.mark.slow
 def test_sweep_writes_one_folder_of_strict_json_csv_and_figures(swept):
     out, printed = swept
     names = {p.name for p in out.iterdir()}
@@ -220,6 +221,7 @@ def test_bad_input_exits_2_with_one_error_line(argv, says, tmp_path, capsys):
     assert not (out / "config.json").exists()  # nothing kept that a corrected sweep would refuse
 
 
+@pytest.mark.slow
 def test_an_existing_folder_is_refused_without_resume(swept, capsys):
     out, _ = swept
     assert cli.main(["sweep", *SWEEP, "--out", str(out)]) == 2
@@ -267,6 +269,7 @@ def test_a_flag_the_sweep_would_ignore_exits_2_as_train_does(argv, says, tmp_pat
         assert not (out / "config.json").exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_keeps_the_canonical_activation_spec_and_resumes_with_either_spelling(tmp_path):
     """As train does: ``elu:1.50`` is saved as ``elu:1.5``; a resume may spell it either way."""
     out = tmp_path / "elu"
@@ -305,6 +308,7 @@ def copy_of(folder, tmp_path):
     return pathlib.Path(shutil.copytree(folder, tmp_path / "copy"))
 
 
+@pytest.mark.slow
 def test_a_chunk_of_another_sweep_is_refused(two_sweeps, tmp_path, capsys):
     """A chunk checked only its members' seeds and values: B's chunk (another network) in A's
     folder resumed with exit 0, its members reported as A's."""
@@ -473,6 +477,7 @@ runpy.run_module("jaxmlp", run_name="__main__", alter_sys=True)
 """
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_sweep_as_it_stops_a_run(tmp_path):
     """A sweep had no SIGTERM handler: it died by the signal (status -15) with its .lock left,
     where train saves and exits 143."""

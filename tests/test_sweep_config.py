@@ -194,6 +194,7 @@ def test_an_edited_epochs_of_a_finished_run_is_refused_by_every_reader(folders, 
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_extended_before_its_next_save_still_reads_and_resumes(
     folders, tmp_path, monkeypatch
 ):

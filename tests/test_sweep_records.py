@@ -7,6 +7,7 @@ import json
 
 import jax
 import numpy as np
+import pytest
 
 from jaxmlp import MLP, Optimizer, TrainConfig, cli, datasets, fit_population, search
 
@@ -30,6 +31,7 @@ def accuracy(params, k, x, t):
     return float(np.mean(NET.predict(member, x).reshape(-1, 1) == t))
 
 
+@pytest.mark.slow
 def test_success_is_the_returned_parameters_classifying_every_training_row(tmp_path):
     """An epoch's train_accuracy counts each step's batch before its update, so the last epoch's
     describes the network one update before the returned one; success said so of it."""
@@ -49,6 +51,7 @@ def test_success_is_the_returned_parameters_classifying_every_training_row(tmp_p
     assert "final_train_accuracy" in summary["success_rule"]
 
 
+@pytest.mark.slow
 def test_with_folds_and_early_stopping_success_reads_the_restored_parameters_on_the_fold(
     tmp_path,
 ):
@@ -67,6 +70,7 @@ def test_with_folds_and_early_stopping_success_reads_the_restored_parameters_on_
         assert r["final_train_accuracy"] == returned and r["success"] == (returned == 1.0)
 
 
+@pytest.mark.slow
 def test_the_momentum_recorded_is_the_one_used(tmp_path):
     """momentum and nesterov use 0.9 when none is given; members.jsonl and config.json said
     null. sgd without --momentum has none (null), and a given one is kept."""
@@ -90,6 +94,7 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_a_count_of_seeds_beyond_a_sweeps_members_exits_2_before_it_builds_them(tmp_path):
     """--seeds 4294967296 built list(range(2**32)) before any check: a MemoryError traceback
     (here, under a 6 GiB address-space limit)."""

@@ -174,6 +174,7 @@ def test_make_step_takes_integer_labels_as_the_rest_of_the_api_does():
         make_step(net, tx)(params, tx.init(params), x, labels + 1)
 
 
+@pytest.mark.slow
 def test_hand_and_autodiff_backends_follow_the_same_trajectory():
     """float32, 100 steps (20 epochs of 5, with dropout): per-epoch losses and final params
     within 1e-5."""
@@ -185,6 +186,7 @@ def test_hand_and_autodiff_backends_follow_the_same_trajectory():
 
 
 @pytest.mark.parametrize("batch_size", [8, "full"], ids=["mini-batch", "full-batch"])
+@pytest.mark.slow
 def test_fused_epoch_equals_a_step_by_step_loop_bitwise(batch_size):
     """The compiled scan and a Python loop over ``jax.jit(make_step(...))`` with the same
     permutation and dropout keys give bitwise-identical params on the CPU."""
@@ -196,6 +198,7 @@ def test_fused_epoch_equals_a_step_by_step_loop_bitwise(batch_size):
     np.testing.assert_allclose(train_losses(result), losses, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_fusing_epochs_into_one_call_equals_one_epoch_per_call(monkeypatch):
     assert train._epochs_per_call(NET, X.shape[0], CONFIG) == 20  # the default fuses them all
     fused = common_fit()
@@ -205,6 +208,7 @@ def test_fusing_epochs_into_one_call_equals_one_epoch_per_call(monkeypatch):
     assert train_losses(split) == train_losses(fused)
 
 
+@pytest.mark.slow
 def test_streaming_equals_training_on_the_device():
     """5 steps per epoch streamed one step per transfer: bitwise the same."""
     streamed = common_fit(TrainConfig(epochs=20, batch_size=8, chunk_steps=1))
@@ -218,6 +222,7 @@ def without_timing(history):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.slow
 def test_a_streamed_history_equals_the_on_device_one_bit_for_bit(weighted):
     """Regression: the streamed history took its epoch's mean loss in NumPy, its weight in NumPy
     and its validation loss from ``evaluate`` (float64 sums): last bits off the on-device
@@ -236,6 +241,7 @@ def test_a_streamed_history_equals_the_on_device_one_bit_for_bit(weighted):
     assert without_timing(histories[0].history) == without_timing(histories[1].history)
 
 
+@pytest.mark.slow
 def test_streaming_keeps_a_training_set_larger_than_its_budget_on_the_host(monkeypatch):
     """The device budget is ``chunk_steps x batch_size`` rows: a training set 40x larger stays
     a host array, no transfer carries more rows than the budget, and the run equals the
@@ -278,6 +284,7 @@ def test_modes_take_the_right_number_of_steps_and_learn(batch_size, steps):
 
 
 @pytest.mark.parametrize("batch_size", ["full", 4, 2, 1])
+@pytest.mark.slow
 def test_a_sum_reductions_epoch_loss_is_the_sum_over_its_batches(batch_size):
     """Regression: with reduction="sum" the epoch's train_loss was the mean of its batches'
     sums (5 examples of loss 4.5: 11.25 in batches of 4, 7.5 of 2, 22.5 in one), so the CLI's
@@ -319,6 +326,7 @@ def test_every_optimizer_trains(name):
 # -- validation, early stopping, callbacks --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_validation_fraction_holds_out_the_stratified_split():
     """val_fraction holds out ``datasets.validation_split(x, t, fraction, seed)``, and each
     record carries the validation loss and accuracy of the params after its epoch."""
@@ -424,6 +432,7 @@ def test_early_stopping_without_validation_data_is_an_error():
         common_fit(TrainConfig(epochs=3, early_stopping=2))
 
 
+@pytest.mark.slow
 def test_callback_sees_every_epoch_and_the_state_after_it():
     seen = []
 
@@ -453,6 +462,7 @@ def test_callback_returning_true_stops_after_that_epoch():
     assert_bitwise_equal(common_fit(state=saved[-1]).params, whole.params)
 
 
+@pytest.mark.slow
 def test_a_callback_keeps_epochs_fused_and_sees_each_epochs_exact_state(monkeypatch):
     """The fused call hands over every epoch's state: the same bits as one call per epoch."""
     assert train._epochs_per_call(NET, X.shape[0], CONFIG, state_bytes=1000) == 20
@@ -559,6 +569,7 @@ def test_a_non_finite_validation_loss_is_a_warning(early_stopping):
     assert_bitwise_equal(result.params, result.state.params)
 
 
+@pytest.mark.slow
 def test_divergence_raises_with_epoch_step_and_the_last_good_params():
     x, t = regression()
     net = MLP((3, 8, 2), "relu", "identity", "sse", reduction="sum")
@@ -592,6 +603,7 @@ def test_a_huge_but_finite_gradient_is_a_step_not_a_divergence():
 # -- determinism and resume -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_same_seed_gives_bitwise_identical_params_and_another_seed_does_not():
     runs = [common_fit(TrainConfig(epochs=20, batch_size=8, seed=s)) for s in (4, 4, 5)]
     assert_bitwise_equal(runs[0].params, runs[1].params)
@@ -599,6 +611,7 @@ def test_same_seed_gives_bitwise_identical_params_and_another_seed_does_not():
     assert relative_error(runs[0].params, runs[2].params) > 1e-3
 
 
+@pytest.mark.slow
 def test_resume_equals_an_uninterrupted_run_bitwise():
     """fit 20 epochs (one call) == fit 4 (one call), then fit(state=...) to 20 (one call of 16),
     with a constant eta. (Unfused: a callback's state resumes, tested above.)"""
@@ -610,6 +623,7 @@ def test_resume_equals_an_uninterrupted_run_bitwise():
     assert [r["epoch"] for r in rest.history] == list(range(5, 21))
 
 
+@pytest.mark.slow
 def test_fit_leaves_the_callers_arrays_alive():
     """The compiled run donates its buffers, never the caller's params or a state passed in."""
     params = NET.init(jax.random.key(0))
@@ -632,6 +646,7 @@ def test_dropout_trains_and_changes_the_trajectory():
     assert relative_error(dropped.params, plain.params) > 1e-3
 
 
+@pytest.mark.slow
 def test_float64_trains_in_float64():
     """Under ``jax.enable_x64``: float64 masters and optimizer state, a float64 trajectory that
     stays near the float32 one (no dropout or shuffling here: their random draws depend on the
@@ -648,6 +663,7 @@ def test_float64_trains_in_float64():
     assert train_losses(f64)[-1] < 0.7 * train_losses(f64)[0]
 
 
+@pytest.mark.slow
 def test_float64_early_stopping_sees_float64_improvements_on_the_device_and_streamed(slow_line):
     """Regression: the on-device history rounded a float64 run's losses to float32, so early
     stopping saw no improvement, stopped after 4 of 20 epochs and restored epoch 1, while the
@@ -686,6 +702,7 @@ def test_bfloat16_computes_in_bfloat16_on_float32_master_weights():
     assert f32 != losses  # the compute really is bfloat16
 
 
+@pytest.mark.slow
 def test_given_params_are_cast_to_the_master_dtype():
     params = jax.tree.map(lambda a: a.astype(jnp.bfloat16), NET.init(jax.random.key(0)))
     result = common_fit(TrainConfig(epochs=4, batch_size=8), params=params)
@@ -770,6 +787,7 @@ def test_a_run_of_2_to_the_31_steps_or_more_is_refused():
         fit_population(NET, x, t, ADAM, TrainConfig(epochs=2**31, batch_size=8), seeds=[0])
 
 
+@pytest.mark.slow
 def test_history_is_a_plain_list_of_plain_dicts():
     """Built by C-level maps into copies of one template: still a ``list`` of ``dict`` (a lazy
     subclass would be invisible to ``json.dumps``), one per epoch, keys in their order, and the
@@ -790,6 +808,7 @@ def test_history_is_a_plain_list_of_plain_dicts():
     assert not any(a.is_deleted() for a in jax.tree.leaves((params, x)))
 
 
+@pytest.mark.slow
 def test_a_state_of_another_optimizer_is_refused_on_resume():
     """An lbfgs state resumed by newton-cg, or a newton-cg state by adam, failed inside the
     step (AttributeError, from tracing)."""
