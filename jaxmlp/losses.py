@@ -263,8 +263,9 @@ def check_pair(output: str, loss: str) -> None:
     l, out = get(loss), outputs.get(output)
     base = out.base or out.name
     if l.needs_outputs and base not in l.needs_outputs:
-        allowed = [o for o in outputs.NAMES if (outputs.get(o).base or o) in l.needs_outputs]
-        allowed += [f"{o}:beta" for o in outputs.TEMPERED if o in l.needs_outputs]
+        allowed = outputs.specs_where(
+            lambda record: (record.base or record.name) in l.needs_outputs
+        )
         instead = [name for name, other in _LOSSES.items() if base in (other.needs_outputs or ())]
         hint = f"; for output {output!r} use loss {' or '.join(map(repr, instead))}" * bool(instead)
         raise ValueError(
