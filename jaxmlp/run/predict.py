@@ -140,12 +140,11 @@ def predict_run(
     run_dir, input_path, header=None, encoding="utf-8", model=None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
-    the columns, or with ``header`` False the features in training order: ``read_inputs``; .npz
-    with an array
-    ``x``, or .npy): ``labels`` are the predicted classes (their names) or the regression
-    outputs, ``outputs`` the network's ``y (n, K)`` where they are probabilities (the p_
-    columns; else none: ``outputs.Output.probabilities``) (``model``: the run's ``load_run``,
-    if read already)."""
+    the columns, or with ``header`` False the features in training order: ``read_inputs``;
+    .npz with an array ``x``, or .npy): ``labels`` are the predicted classes (their names) or
+    the regression outputs, ``outputs`` the network's ``y (n, K)`` where they are
+    probabilities (the p_ columns; else none: ``outputs.Output.probabilities``). ``model``:
+    the run's ``load_run``, if read already."""
     model = model or load_run(run_dir)
     x = read_inputs(
         input_path, model.net.sizes[0], model.label_name, model.feature_names, header, encoding,
