@@ -118,3 +118,18 @@ def slow_line():
     validation = {"x_val": x_val, "t_val": x_val @ np.array([[1.0], [2.0]])}
     params = [{"w": np.array([[0.9], [1.9]]), "b": np.array([0.0])}]
     return MLP((2, 1), "identity", "identity", "mse"), x, t, params, validation
+
+
+@pytest.fixture
+def fails(capsys):
+    """``fails(argv)``: runs ``jaxmlp argv``, which must exit 2 with one ``error: ...`` line on
+    stderr and no traceback; returns that line."""
+    from jaxmlp import cli
+
+    def run(argv) -> str:
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+        return err
+
+    return run

@@ -287,14 +287,6 @@ def test_a_sweep_keeps_the_canonical_activation_spec_and_resumes_with_either_spe
 SMALL = [*XOR, "--epochs", "20", "--seeds", "2", "--lr", "0.5,2", "--chunk", "2"]  # 2 chunks
 
 
-def fails(argv, capsys) -> str:
-    """The one error line of ``jaxmlp argv``, which must exit 2."""
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: "), err
-    return err
-
-
 @pytest.fixture(scope="module")
 def two_sweeps(tmp_path_factory):
     """Folders of the sweep SMALL and of the same with 4 hidden units, and SMALL's members."""
@@ -309,25 +301,25 @@ def copy_of(folder, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_chunk_of_another_sweep_is_refused(two_sweeps, tmp_path, capsys):
+def test_a_chunk_of_another_sweep_is_refused(two_sweeps, tmp_path, fails):
     """A chunk checked only its members' seeds and values: B's chunk (another network) in A's
     folder resumed with exit 0, its members reported as A's."""
     a, b, _ = two_sweeps
     out = copy_of(a, tmp_path)
     (out / "chunks" / "00001.npz").write_bytes((b / "chunks" / "00001.npz").read_bytes())
-    assert "belongs to another sweep" in fails(["sweep", "--out", str(out), "--resume"], capsys)
+    assert "belongs to another sweep" in fails(["sweep", "--out", str(out), "--resume"])
 
 
-def test_a_new_sweep_refuses_the_chunks_another_sweep_left(two_sweeps, tmp_path, capsys):
+def test_a_new_sweep_refuses_the_chunks_another_sweep_left(two_sweeps, tmp_path, fails):
     a, b, _ = two_sweeps
     out = copy_of(a, tmp_path)
     (out / "config.json").unlink()
-    err = fails(["sweep", *SMALL, "--hidden", "4", "--out", str(out)], capsys)
+    err = fails(["sweep", *SMALL, "--hidden", "4", "--out", str(out)])
     assert "00000.npz belongs to another sweep" in err
 
 
 def test_a_changed_chunk_or_config_is_refused_and_a_lost_chunk_retrained(
-    two_sweeps, tmp_path, capsys
+    two_sweeps, tmp_path, fails
 ):
     """An edited record, an edited config.json and a truncated chunk resumed with exit 0 (the
     edit reported as a result) or a traceback; deleted chunks failed to save."""
@@ -339,27 +331,27 @@ def test_a_changed_chunk_or_config_is_refused_and_a_lost_chunk_retrained(
         saved = {k: f[k] for k in f.files}
     saved["records"] = np.array(str(saved["records"]).replace('"train_loss": ', '"train_loss": 1'))
     np.savez(path, **saved)
-    assert "does not match its recorded SHA-256" in fails([*resume, str(out)], capsys)
+    assert "does not match its recorded SHA-256" in fails([*resume, str(out)])
     path.write_bytes((a / "chunks" / "00000.npz").read_bytes()[:1000])
-    assert "not a readable chunk" in fails([*resume, str(out)], capsys)
+    assert "not a readable chunk" in fails([*resume, str(out)])
     path.unlink()
     config = json.loads((out / "config.json").read_text())
     config["settings"]["hidden"] = [4]
     (out / "config.json").write_text(json.dumps(config))
-    assert "do not match its run_id" in fails([*resume, str(out)], capsys)
+    assert "do not match its run_id" in fails([*resume, str(out)])
     (out / "config.json").write_bytes((a / "config.json").read_bytes())
     shutil.rmtree(out / "chunks")
     assert main_output([*resume, str(out)])[0] == 0
     assert results(out / "members.jsonl") == members
 
 
-def test_a_sweep_holds_its_folder(two_sweeps, tmp_path, capsys):
+def test_a_sweep_holds_its_folder(two_sweeps, tmp_path, fails):
     """Sweeps took no lock: two into one folder overwrote each other's chunks."""
     a, _, _ = two_sweeps
     for argv, out in ((["--resume"], copy_of(a, tmp_path)), (SMALL, tmp_path / "new")):
         out.mkdir(exist_ok=True)
         with folder.lock(out):
-            assert "in use by" in fails(["sweep", *argv, "--out", str(out)], capsys)
+            assert "in use by" in fails(["sweep", *argv, "--out", str(out)])
 
 
 def test_two_sweeps_without_out_started_in_one_second_take_two_folders(
@@ -388,13 +380,13 @@ def test_two_sweeps_without_out_started_in_one_second_take_two_folders(
 
 
 def test_an_empty_out_and_a_changed_folds_name_the_problem(
-    two_sweeps, tmp_path, capsys, monkeypatch
+    two_sweeps, tmp_path, fails, monkeypatch
 ):
     a, _, _ = two_sweeps
     monkeypatch.chdir(tmp_path)
     for command in ("train", "sweep"):  # "" was the working directory
-        assert "--out needs a folder name" in fails([command, *XOR, "--out", ""], capsys)
-    err = fails(["sweep", "--out", str(copy_of(a, tmp_path)), "--resume", "--folds", "2"], capsys)
+        assert "--out needs a folder name" in fails([command, *XOR, "--out", ""])
+    err = fails(["sweep", "--out", str(copy_of(a, tmp_path)), "--resume", "--folds", "2"])
     assert "--folds 2 differs" in err  # not "drop --val-fraction", which was never given
 
 

@@ -33,14 +33,6 @@ def folders(tmp_path_factory):
     return {"sweep": sweep, "train": train, "saved": saved, "inputs": root / "inputs.csv"}
 
 
-def fails(argv, capsys) -> str:
-    """The one error line of ``jaxmlp argv``, which must exit 2."""
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: "), err
-    return err
-
-
 def edited(source: pathlib.Path, tmp_path, edit) -> pathlib.Path:
     """A copy of the folder ``source`` whose config.json ``edit`` changed (in place)."""
     out = pathlib.Path(shutil.copytree(source, tmp_path / source.name))
@@ -65,7 +57,7 @@ EPOCHS = {
 
 @pytest.mark.parametrize("edit", EPOCHS.values(), ids=EPOCHS)
 def test_an_edited_setting_outside_the_run_id_is_refused_naming_config_json(
-    edit, folders, tmp_path, capsys
+    edit, folders, tmp_path, fails
 ):
     """epochs, which the run_id leaves out (a resume may extend it), was checked only when
     built: "epochs must be an integer >= 1, got -5", "max_epoch must be ...", or "error:
@@ -82,7 +74,7 @@ def test_an_edited_setting_outside_the_run_id_is_refused_naming_config_json(
     for argv in commands:
         if edit is EPOCHS["missing"] and argv[0] in ("evaluate", "predict"):
             continue  # a save_run folder has no epochs: these read it as one
-        err = fails(argv, capsys)
+        err = fails(argv)
         assert f"{argv[2 if argv[0] in ('sweep', 'train') else 1]}/config.json" in err, err
         assert "edited or damaged" in err, err
 
@@ -95,25 +87,25 @@ def test_an_edited_setting_outside_the_run_id_is_refused_naming_config_json(
     ],
     ids=["initial_loss", "train"],
 )
-def test_a_resume_refuses_a_damaged_record_before_it_writes(edit, folders, tmp_path, capsys):
+def test_a_resume_refuses_a_damaged_record_before_it_writes(edit, folders, tmp_path, fails):
     """An initial_loss or train record of the wrong type (outside the run_id) failed after
     config.json had been rewritten to the new length: "can't multiply sequence by non-int",
     "unsupported operand type(s) for |"."""
     out = edited(folders["train"], tmp_path, edit)
     before = (out / "config.json").read_bytes()
-    err = fails(["train", "--out", str(out), "--resume", "--epochs", "8"], capsys)
+    err = fails(["train", "--out", str(out), "--resume", "--epochs", "8"])
     assert "config.json" in err and "edited or damaged" in err, err
     assert (out / "config.json").read_bytes() == before
 
 
-def test_a_folder_of_another_kind_says_what_it_is(folders, capsys):
+def test_a_folder_of_another_kind_says_what_it_is(folders, fails):
     """A save_run folder resumed by train was read as a digits run ("checkpoint is for another
     architecture ... wanted [64, 256, 10]"); a sweep folder evaluated had "no such checkpoint
     file"."""
-    err = fails(["train", "--out", str(folders["saved"]), "--resume"], capsys)
+    err = fails(["train", "--out", str(folders["saved"]), "--resume"])
     assert "save_run" in err, err
     for argv in (["evaluate"], ["predict", "--input", str(folders["inputs"])]):
-        err = fails([argv[0], str(folders["sweep"]), *argv[1:]], capsys)
+        err = fails([argv[0], str(folders["sweep"]), *argv[1:]])
         assert "holds a sweep" in err, err
 
 
@@ -140,14 +132,14 @@ def test_the_python_sweep_refuses_what_the_command_line_refuses(extra, says, tmp
 
 
 @pytest.mark.parametrize("value", [1e30, None, 0.0], ids=["huge", "null", "zero"])
-def test_an_edited_initial_loss_is_refused_naming_config_json(value, folders, tmp_path, capsys):
+def test_an_edited_initial_loss_is_refused_naming_config_json(value, folders, tmp_path, fails):
     """initial_loss, the divergence rule's reference (a training loss 1e4 x it has diverged),
     is outside the run_id: an edit that was still a number (or null) switched the rule off on
     resume, exit 0, and evaluate read the folder as it stood."""
     out = edited(folders["train"], tmp_path, lambda config: config.update(initial_loss=value))
     before = (out / "config.json").read_bytes()
     for argv in (["train", "--out", str(out), "--resume", "--epochs", "8"], ["evaluate", str(out)]):
-        err = fails(argv, capsys)
+        err = fails(argv)
         assert "config.json" in err and "initial_loss" in err and "checkpoint" in err, err
     assert (out / "config.json").read_bytes() == before
 
@@ -164,7 +156,7 @@ def test_a_run_resumed_before_its_first_save_recomputes_its_initial_loss(folders
     assert cli.main(["evaluate", str(out)]) == 0
 
 
-def test_an_edited_initial_loss_beside_an_older_checkpoint_is_refused(folders, tmp_path, capsys):
+def test_an_edited_initial_loss_beside_an_older_checkpoint_is_refused(folders, tmp_path, fails):
     """A checkpoint from before checkpoints recorded the initial loss: config.json's is checked
     against the loss of the run's initial parameters, recomputed."""
     out = edited(folders["train"], tmp_path, lambda config: None)
@@ -174,12 +166,12 @@ def test_an_edited_initial_loss_beside_an_older_checkpoint_is_refused(folders, t
                     config=ckpt.config, extra=ckpt.extra, extra_meta=meta,
                     run_id=ckpt.meta["run_id"])  # fmt: skip
     edit = edited(out, tmp_path / "edit", lambda config: config.update(initial_loss=1e30))
-    err = fails(["train", "--out", str(edit), "--resume", "--epochs", "8"], capsys)
+    err = fails(["train", "--out", str(edit), "--resume", "--epochs", "8"])
     assert "config.json" in err and "initial_loss" in err and "initial parameters" in err, err
     assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "8"]) == 0
 
 
-def test_an_edited_epochs_of_a_finished_run_is_refused_by_every_reader(folders, tmp_path, capsys):
+def test_an_edited_epochs_of_a_finished_run_is_refused_by_every_reader(folders, tmp_path, fails):
     """epochs 5 -> 8 in the config.json of a finished run: evaluate and predict read the run
     with exit 0, and a plain resume trained 3 more epochs, as if --epochs 8 had been given."""
     out = edited(folders["train"], tmp_path, setting("epochs", 8))
@@ -189,7 +181,7 @@ def test_an_edited_epochs_of_a_finished_run_is_refused_by_every_reader(folders, 
         ["evaluate", str(out)],
         ["predict", str(out), "--input", str(folders["inputs"])],
     ):
-        err = fails(argv, capsys)
+        err = fails(argv)
         assert "config.json: epochs 8" in err and "a run of 5 epochs" in err, err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
@@ -220,7 +212,7 @@ def test_a_run_killed_while_extended_before_its_next_save_still_reads_and_resume
 
 @pytest.mark.parametrize("resume", [False, True], ids=["new", "resumed"])
 def test_a_chunks_file_in_the_sweep_folder_is_refused_before_training(
-    resume, folders, tmp_path, capsys
+    resume, folders, tmp_path, fails
 ):
     """The sweep keeps its chunks in OUT/chunks/; a file of that name failed only once the
     first chunk had trained (mkdir's "[Errno 17] File exists"), leaving config.json behind."""
@@ -233,6 +225,6 @@ def test_a_chunks_file_in_the_sweep_folder_is_refused_before_training(
     (out / "chunks").write_text("not a folder\n")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     argv = ["sweep", "--out", str(out), "--resume"]
-    err = fails(argv if resume else ["sweep", *XOR, "--seeds", "2", *argv[1:3]], capsys)
+    err = fails(argv if resume else ["sweep", *XOR, "--seeds", "2", *argv[1:3]])
     assert f"{out / 'chunks'}: exists and is not a folder" in err, err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -26,14 +26,6 @@ def without_seconds(rows):
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
-def fails(argv, capsys) -> str:
-    """The one error line of ``jaxmlp argv``, which must exit 2."""
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: "), err
-    return err
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Two runs of XOR 2-3-1 (30 epochs at lr 1 and at lr 2), the weights to start from."""
@@ -91,15 +83,15 @@ def test_init_scale_multiplies_the_runs_weights_as_fit_population_scales_given_o
     ],
 )
 def test_a_missing_run_or_another_architecture_exits_2_and_leaves_nothing(
-    argv, says, trained, tmp_path, capsys
+    argv, says, trained, tmp_path, fails
 ):
     argv = [str(trained / a) if a in ("nowhere", "a") else a for a in argv]
     out = tmp_path / "sweep"
-    assert says in fails(["sweep", *SHORT, *argv, "--out", str(out)], capsys)
+    assert says in fails(["sweep", *SHORT, *argv, "--out", str(out)])
     assert not out.exists()
 
 
-def test_a_resume_restores_exactly_and_refuses_a_changed_run(trained, tmp_path, capsys):
+def test_a_resume_restores_exactly_and_refuses_a_changed_run(trained, tmp_path, fails):
     start = tmp_path / "start"
     shutil.copytree(trained / "a", start)
     out = tmp_path / "sweep"
@@ -112,10 +104,10 @@ def test_a_resume_restores_exactly_and_refuses_a_changed_run(trained, tmp_path, 
     (out / "chunks" / "00001.npz").unlink()
     shutil.rmtree(start)
     shutil.copytree(trained / "b", start)  # other weights under the recorded path
-    err = fails(["sweep", "--out", str(out), "--resume"], capsys)
+    err = fails(["sweep", "--out", str(out), "--resume"])
     assert "its weights changed since the sweep began" in err, err
     config = json.loads((out / "config.json").read_text())
     del config["init_from_params_sha256"]  # a sweep begun when --init-from was ignored
     (out / "config.json").write_text(json.dumps(config))
-    err = fails(["sweep", "--out", str(out), "--resume"], capsys)
+    err = fails(["sweep", "--out", str(out), "--resume"])
     assert "records no init_from_params_sha256" in err, err
