@@ -233,7 +233,7 @@ def test_evaluate_on_a_file_lacking_some_of_the_runs_classes(keep, abc_run, tmp_
     x, labels = _labelled(tmp_path / "part.csv", 40, seed=1, keep=keep)
     capsys.readouterr()
     assert cli.main(["evaluate", str(abc_run), "--data", str(tmp_path / "part.csv"), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)["train"]
+    result = json.loads(capsys.readouterr().out)["data"]
     model = load_run(abc_run)
     p = model.outputs(x).astype(np.float64)  # softmax over the run's three classes
     t = np.searchsorted(["a", "b", "c"], labels)  # the run's class indices, not the file's
@@ -257,7 +257,7 @@ def test_evaluate_takes_a_file_of_one_row(abc_run, tmp_path, capsys):
     (tmp_path / "one.csv").write_text("f1,f2,label\n0.4,-0.2,c\n")
     capsys.readouterr()
     assert cli.main(["evaluate", str(abc_run), "--data", str(tmp_path / "one.csv"), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)["train"]
+    result = json.loads(capsys.readouterr().out)["data"]
     p = load_run(abc_run).outputs(np.array([[0.4, -0.2]])).astype(np.float64)[0]
     assert result["n"] == 1 and result["accuracy"] == float(p.argmax() == 2)
     assert result["loss"] == pytest.approx(-np.log(p[2]), rel=1e-5)
@@ -267,7 +267,7 @@ def test_evaluate_takes_a_file_of_one_row(abc_run, tmp_path, capsys):
     (tmp_path / "point.csv").write_text("x,t\n0.5,0.479\n")
     capsys.readouterr()
     assert cli.main(["evaluate", str(sine), "--data", str(tmp_path / "point.csv"), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)["train"]
+    result = json.loads(capsys.readouterr().out)["data"]
     y = load_run(sine).outputs(np.array([[0.5]])).astype(np.float64)[0, 0]
     assert result["n"] == 1 and result["accuracy"] is None
     assert result["loss"] == pytest.approx(0.5 * (y - 0.479) ** 2, rel=1e-4)

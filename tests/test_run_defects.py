@@ -133,13 +133,15 @@ def test_evaluate_reads_labels_from_the_runs_label_column(csv_run, frame, capsys
     frame.to_csv(folder / "again.csv", index=False)  # the label column first, as in training
     capsys.readouterr()
     assert cli.main(["evaluate", str(out), "--data", str(folder / "again.csv"), "--json"]) == 0
-    on_file = json.loads(capsys.readouterr().out)["train"]
+    evaluated = json.loads(capsys.readouterr().out)  # the file was reported as split "train"
+    assert set(evaluated) == {"data", "checkpoint"}, evaluated  # as if the run's training split
+    on_file = evaluated["data"]
     assert on_file["n"] == len(frame) and 0 <= on_file["accuracy"] <= 1
     moved = frame[[*FEATURES, "kind"]].rename(columns={"kind": "class"})
     moved.to_csv(folder / "renamed_label.csv", index=False)
     args = ["evaluate", str(out), "--data", str(folder / "renamed_label.csv"), "--json"]
     assert cli.main([*args, "--label-column", "class"]) == 0
-    assert json.loads(capsys.readouterr().out)["train"] == on_file
+    assert json.loads(capsys.readouterr().out)["data"] == on_file
 
 
 def test_evaluate_says_plainly_when_the_label_column_is_missing(csv_run, frame, capsys):
@@ -204,7 +206,7 @@ def test_evaluate_takes_a_changed_file_given_by_its_path_as_other_data(frame, tm
     with pytest.warns(UserWarning, match=r"data.csv: changed since .* evaluated as other data"):
         assert cli.main([*evaluate, str(data)]) == 0
     changed = json.loads(capsys.readouterr().out)
-    assert changed["train"]["n"] == len(frame) - 1
+    assert changed["data"]["n"] == len(frame) - 1
     assert cli.main([*evaluate, str(copy)]) == 0
     assert json.loads(capsys.readouterr().out) == changed  # as any other file of that content
     assert cli.main(["evaluate", str(run)]) == 2  # without --data: refused, as before
@@ -590,7 +592,7 @@ def test_a_latin1_csv_trains_evaluates_and_predicts_with_encoding(frame, tmp_pat
     other = tmp_path / "other.csv"
     other.write_bytes(path.read_bytes())
     assert cli.main(["evaluate", str(run), "--data", str(other), "--encoding", "latin-1"]) == 0
-    assert "train      120" in capsys.readouterr().out  # every row of the other file
+    assert "data       120" in capsys.readouterr().out  # every row of the other file
     inputs = tmp_path / "inputs.csv"
     inputs.write_bytes(accented[FEATURES[::-1]].to_csv(index=False).encode("latin-1"))
     assert predict(run, inputs, "--encoding", "latin-1") == 0

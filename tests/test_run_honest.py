@@ -239,6 +239,6 @@ def test_a_run_that_recorded_float_class_names_keeps_them(csv_run, tmp_path, cap
     assert before.startswith("prediction,p_3.0,p_7.0,p_9.0\n")
     other = write_csv(tmp_path / "other.csv")
     assert cli.main(["evaluate", str(out), "--data", str(other), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["train"]["n"] == 60
+    assert json.loads(capsys.readouterr().out)["data"]["n"] == 60
     assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "3", "--no-progress"]) == 0
     assert load_run(out).classes == [3.0, 7.0, 9.0]

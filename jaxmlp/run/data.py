@@ -105,18 +105,20 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
-def is_own(data_name, settings: dict, config: dict) -> bool:
+def whose(data_name, settings: dict, config: dict) -> str:
     """Whether evaluating the run (its config.json ``config``, its ``settings``) on
-    ``data_name`` (None: the run's) is evaluating it on its own data: none given, the run's
-    data set, or the path of its data file with the content it trained on (the SHA-256 in the
-    data record). A changed file given by its path is other data; one gone is the run's own
-    (``check_source`` says it is gone)."""
+    ``data_name`` (None: the run's) is evaluating it on its ``"own"`` data: none given, the
+    run's data set, or the path of its data file with the content it trained on (the SHA-256 in
+    the data record); a file gone is the run's own (``check_source`` says it is gone). The
+    path of its data file with other content is ``"changed"``, other data; anything else is
+    ``"other"``."""
     if data_name is None:
-        return True
+        return "own"
     if "data" not in settings or absolute(data_name) != absolute(settings["data"]):
-        return False
+        return "other"
     expected, path = config["data"].get("file_sha256"), pathlib.Path(settings["data"])
-    return expected is None or not path.is_file() or file_sha256(path) == expected
+    same = expected is None or not path.is_file() or file_sha256(path) == expected
+    return "own" if same else "changed"
 
 
 def check_data_dir(data_dir) -> None:

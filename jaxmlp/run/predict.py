@@ -25,19 +25,17 @@ def evaluate_run(
     """``{split: {"n", "loss", "accuracy"}}`` of the run's checkpoint (``model``: its
     ``load_run``, if read already) on its own data (the same splits), or on the data set or file
     ``data_name`` (inputs standardised as in training; a CSV's labels in the run's label
-    column, or ``label_column``). The path of the run's data file, changed since, is other
-    data (``data.is_own``), and a UserWarning says so."""
+    column, or ``label_column``): a named set's splits, an npz file's train and test arrays, or
+    one split ``data``, the whole of a file that holds one set. The path of the run's data
+    file, changed since, is other data (``data.whose``), and a UserWarning says so."""
     model = model or load_run(run_dir)
     config = folder.read_config(run_dir)
     settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
     if data_name is None and "data" not in settings:
         raise ValueError(f"{run_dir}: saved from Python, it names no data; pass --data.")
-    own = data.is_own(data_name, settings, config)
-    if (
-        not own
-        and "data" in settings
-        and data.absolute(data_name) == data.absolute(settings["data"])
-    ):
+    which = data.whose(data_name, settings, config)
+    own = which == "own"
+    if which == "changed":
         warnings.warn(
             f"{data_name}: changed since the run in {run_dir} trained on it (its SHA-256 "
             "differs): evaluated as other data, one set without the run's splits.",
@@ -65,8 +63,9 @@ def evaluate_run(
             )
         results = {}
         for split, x, t in data.splits(ds):
-            params = model.params
-            result = evaluate(model.net, params, x, data.targets(model.net, ds.task, t))
+            if not own and ds.x_test is None:  # a file of one set: not the run's training split
+                split = "data"
+            result = evaluate(model.net, model.params, x, data.targets(model.net, ds.task, t))
             results[split] = {"n": len(x), **result}
     return results
 
