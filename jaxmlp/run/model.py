@@ -256,7 +256,8 @@ def save_run(
     """Write ``net`` with trained ``params`` as a run folder ``out`` (config.json and
     checkpoint.npz) that ``load_run`` and ``jaxmlp predict`` read. ``task`` defaults to the
     net's output: softmax multiclass, sigmoid binary (one unit) or multilabel, else regression;
-    ``scaler`` is the ``Standardizer`` the inputs went through (None: raw inputs)."""
+    ``scaler`` is the ``Standardizer`` the inputs went through (None: raw inputs). The folder
+    records a finished run of ``config.epochs`` epochs (``TrainConfig()``'s without one)."""
     net.check_params(params)
     task = task or _task_of(net)
     if task not in datasets.TASKS:
