@@ -431,6 +431,20 @@ def test_fashion_mnist_search_order_data_dir_alone_else_env_then_debian(tmp_path
             datasets.load("fashion-mnist", data_dir=tmp_path / name)
 
 
+def test_a_jaxmlp_data_folder_without_the_files_is_refused_not_passed_over(tmp_path, monkeypatch):
+    """$JAXMLP_DATA naming a folder that is gone or lacks the files fell back silently to the
+    Debian copy: a folder the user names, by data_dir or by the variable, is the only place."""
+    debian = _write_fashion(tmp_path / "debian")
+    monkeypatch.setattr(datasets.named, "_DEBIAN_FASHION_MNIST", debian)
+    assert datasets.load("fashion-mnist").info["folder"] == str(debian)  # the variable unset
+    (tmp_path / "empty").mkdir()
+    for name, problem in [("gone", "does not exist"), ("empty", "holds no Fashion-MNIST IDX")]:
+        monkeypatch.setenv("JAXMLP_DATA", str(tmp_path / name))
+        message = rf"\$JAXMLP_DATA '{tmp_path / name}' {problem}.*unset \$JAXMLP_DATA"
+        with pytest.raises(ValueError, match=message):
+            datasets.load("fashion-mnist")
+
+
 def test_fashion_mnist_absent_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.delenv("JAXMLP_DATA", raising=False)
     monkeypatch.setattr(datasets.named, "_DEBIAN_FASHION_MNIST", tmp_path / "none")

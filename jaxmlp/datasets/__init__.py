@@ -144,7 +144,8 @@ def load(
 
     Args:
       data_dir: the folder of Fashion-MNIST's IDX files, the only place looked when given (else
-        ``$JAXMLP_DATA``, then the Debian package's folder); one without them is an error.
+        ``$JAXMLP_DATA`` when set, also alone, else the Debian package's folder); a folder named
+        without them is an error.
       seed: non-negative int; draws synthetic sets, the validation split and the subset.
       val_fraction: share of the training examples moved to ``x_val``, in [0, 1); stratified.
       label_column: CSV only: the label column's index (negative from the end) or name.

@@ -209,25 +209,28 @@ def _fashion_mnist(data_dir):
 
 
 def _find_fashion_mnist(data_dir) -> pathlib.Path:
-    """The folder of the IDX files: ``data_dir`` (or its fashion-mnist subfolder) when given, and
-    only there: a folder the user names is never passed over for another; else ``$JAXMLP_DATA``
-    (or its subfolder), else the Debian package's folder."""
-    roots = [pathlib.Path(root) for root in (data_dir or os.environ.get(DATA_ENV),) if root]
-    folders = [f for root in roots for f in (root, root / "fashion-mnist")]
-    folders += [] if data_dir else [_DEBIAN_FASHION_MNIST]
+    """The folder of the IDX files: ``data_dir`` (or its fashion-mnist subfolder) when given,
+    else ``$JAXMLP_DATA`` (or its subfolder) when set, and only there: a folder the user names is
+    never passed over for another; else the Debian package's folder."""
+    named, by = (data_dir, "data_dir") if data_dir else (os.environ.get(DATA_ENV), f"${DATA_ENV}")
+    root = pathlib.Path(named) if named else None
+    folders = [root, root / "fashion-mnist"] if root else [_DEBIAN_FASHION_MNIST]
     for folder in folders:
         if all(_idx_path(folder, name) for pair in _FASHION_FILES.values() for name in pair):
             return folder
     wanted = [f"{name}[.gz]" for pair in _FASHION_FILES.values() for name in pair]
-    if data_dir:
-        given = pathlib.Path(data_dir)
-        problem = "is not a folder" if given.exists() else "does not exist"
-        if given.is_dir():
+    if root:
+        problem = "is not a folder" if root.exists() else "does not exist"
+        if root.is_dir():
             problem = "holds no Fashion-MNIST IDX files (nor does its fashion-mnist subfolder)"
+        instead = (
+            f"leave data_dir out to search ${DATA_ENV} or {_DEBIAN_FASHION_MNIST}"
+            if data_dir
+            else f"unset ${DATA_ENV} to read {_DEBIAN_FASHION_MNIST}"
+        )
         raise ValueError(
-            f"data_dir {str(data_dir)!r} {problem}: looked there for {wanted}; name the folder "
-            f"that holds them (--data-dir), or leave data_dir out to search ${DATA_ENV} and "
-            f"{_DEBIAN_FASHION_MNIST}."
+            f"{by} {str(named)!r} {problem}: looked there for {wanted}; name the folder that "
+            f"holds them (--data-dir), or {instead}."
         )
     raise ValueError(
         f"Fashion-MNIST IDX files not found; looked in {[str(f) for f in folders]}. Install "
