@@ -10,6 +10,7 @@ signal number when SIGINT or SIGTERM stopped a run after saving its checkpoint.
 import argparse
 import json
 import sys
+import traceback
 
 import jaxmlp
 from jaxmlp import cli_flags as flags
@@ -186,11 +187,11 @@ def main(argv=None) -> int:
         return args.run(args) or 0
     except (ValueError, TypeError, OSError, KeyError) as error:
         if debug:
-            raise
+            traceback.print_exc()
         return _fail(error)
     except KeyboardInterrupt as error:
         if debug:
-            raise
+            traceback.print_exc()
         writes = getattr(args, "command", None) in ("train", "sweep")  # before their first save
         print("interrupted" + (": nothing was saved" if writes else ""), file=sys.stderr)
         return interrupt.status(error)

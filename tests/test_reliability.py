@@ -423,8 +423,9 @@ def test_a_real_process_prints_a_warning_as_one_line(tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     process = jaxmlp("--debug", "train", "--data", "nosuch", cwd=tmp_path)
     _, err = process.communicate(timeout=300)
-    assert process.returncode != 0
+    assert process.returncode == 2  # was 1, Python's status for the traceback, not an error's
     assert "Traceback" in err and "Unknown dataset: 'nosuch'" in err
+    assert err.endswith("\n") and err.splitlines()[-1].startswith("error: Unknown dataset"), err
 
 
 # -- divergence ------------------------------------------------------------------------------------
