@@ -112,6 +112,9 @@ def test_an_interrupted_or_running_run_is_named_so_and_a_finished_one_is_not(
     (out / ".lock").write_text(f"pid {os.getpid()} on {socket.gethostname()}\n")
     assert cli.main(["evaluate", str(out)]) == 0
     one_line(capsys, "note: ", "checkpoint of epoch 2 of 5 (still running?)")
+    os.utime(out / ".lock", (1e9, 1e9))  # written in 2001: our pid is another process's now
+    assert cli.main(["evaluate", str(out)]) == 0  # said "still running?" for a reused pid
+    one_line(capsys, "note: ", "checkpoint of epoch 2 of 5 (interrupted)")
 
 
 def test_an_early_stopped_run_names_the_best_epoch_its_parameters_are_of(tmp_path, capsys):

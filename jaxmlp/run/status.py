@@ -67,10 +67,12 @@ def _unfinished(run_dir: pathlib.Path, epoch: int) -> str:
 
 
 def _held(run_dir: pathlib.Path) -> bool:
-    """Whether a process holds the run folder: its ``.lock`` names a live pid on this host, or
-    another host (``folder.lock`` writes ``pid N on HOST``)."""
+    """Whether a process holds the run folder: its ``.lock`` names a live pid on this host that
+    started before the lock was written (a pid reused since, after a reboot say, is not the
+    holder), or another host (``folder.lock`` writes ``pid N on HOST``)."""
     try:
         text = (run_dir / folder.LOCK).read_text(errors="replace")
+        written = (run_dir / folder.LOCK).stat().st_mtime
     except OSError:
         return False
     found = re.fullmatch(r"pid (\d+) on (.*)", text.strip())
@@ -83,8 +85,20 @@ def _held(run_dir: pathlib.Path) -> bool:
     except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:  # alive, of another user
-        return True
-    return True
+        pass
+    return not _started_after(int(found[1]), written)
+
+
+def _started_after(pid: int, when: float) -> bool:
+    """Whether process ``pid`` started over 2 s after the time ``when`` (Linux's /proc: its
+    start in clock ticks after boot; False where that is unknown)."""
+    try:
+        start = int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        lines = pathlib.Path("/proc/stat").read_text().splitlines()
+        boot = next(int(line.split()[1]) for line in lines if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    return boot + start / os.sysconf("SC_CLK_TCK") > when + 2
 
 
 def note(run_dir, model) -> str | None:
