@@ -25,9 +25,10 @@ def evaluate_run(
     """``{split: {"n", "loss", "accuracy"}}`` of the run's checkpoint (``model``: its
     ``load_run``, if read already) on its own data (the same splits), or on the data set or file
     ``data_name`` (inputs standardised as in training; a CSV's labels in the run's label
-    column, or ``label_column``): a named set's splits, an npz file's train and test arrays, or
-    one split ``data``, the whole of a file that holds one set. The path of the run's data
-    file, changed since, is other data (``data.whose``), and a UserWarning says so."""
+    column, or ``label_column``): other data with a test part (a named set's, an npz file's
+    ``x_test``) as ``train`` and ``test``, other data without as one split ``data``. The path
+    of the run's data file, changed since, is other data (``data.whose``), and a UserWarning
+    says so."""
     model = model or load_run(run_dir)
     config = folder.read_config(run_dir)
     settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
@@ -63,7 +64,7 @@ def evaluate_run(
             )
         results = {}
         for split, x, t in data.splits(ds):
-            if not own and ds.x_test is None:  # a file of one set: not the run's training split
+            if not own and ds.x_test is None:  # one set, not the run's training split
                 split = "data"
             result = evaluate(model.net, model.params, x, data.targets(model.net, ds.task, t))
             results[split] = {"n": len(x), **result}
