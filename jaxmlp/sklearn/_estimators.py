@@ -152,7 +152,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
 class MLPRegressor(RegressorMixin, BaseMLP):
     """A multilayer perceptron regressor: identity output, ``loss`` one of ``"squared_error"``
-    (1/2 sum_k (y_k - t_k)^2, the cost scikit-learn descends), ``"absolute_error"``
+    (1/2 sum_k (y_k - t_k)^2, the cost scikit-learn descends; ``loss_`` is 1/K of it, as
+    scikit-learn reports it), ``"absolute_error"``
     (mean_k |y_k - t_k|) or ``"huber"`` (mean_k huber_1), averaged over examples; or
     ``"poisson"``, scikit-learn's half Poisson deviance sum_k (y_k - t_k log y_k + t_k log t_k -
     t_k) with the exp output y = e^z, for counts ``y >= 0``.
