@@ -467,5 +467,5 @@ def test_jaxmlp_settings_name_the_value_and_the_allowed_ones():
     with pytest.raises(ValueError, match=r"'poisson' must be >= 0 \(counts or rates\)"):
         MLPRegressor(loss="poisson", max_iter=2).fit(x, t)  # tanh-shaped targets: some < 0
     for sizes in (True, (True,), (4, False)):  # True trained one hidden unit
-        with pytest.raises(ValueError, match="hidden_layer_sizes must be > 0"):
+        with pytest.raises(ValueError, match="hidden_layer_sizes must hold integers"):
             MLPRegressor(hidden_layer_sizes=sizes, max_iter=2).fit(x, t)

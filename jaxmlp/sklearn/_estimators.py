@@ -70,8 +70,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     sigmoid and binary cross-entropy for two classes and for multilabel indicators ``(n, K)``.
 
     Parameters as ``sklearn.neural_network.MLPClassifier`` (README.md lists what differs), plus
-    ``backprop="hand" | "autodiff"``, the gradient source. ``activation`` is any of
-    ``jaxmlp.activations.names()`` (or one per hidden layer), with ``"logistic"`` for sigmoid;
+    ``backprop="hand" | "autodiff"``, the gradient source. ``activation`` is any activation
+    spec ``jaxmlp.MLP`` takes (a name of ``jaxmlp.activations.names()``, ``"leaky_relu:0.2"``,
+    ``"tanh*3+relu*5"``...), or one per hidden layer, with ``"logistic"`` for sigmoid;
     ``solver`` is ``"lbfgs"``, ``"sgd"``, ``"adam"``, or jaxmlp's ``"momentum"``,
     ``"nesterov"``, ``"adamw"``, ``"rmsprop"``, ``"adagrad"``.
     """
