@@ -6,6 +6,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._available_if import available_if
+from sklearn.utils._missing import is_pandas_na
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     check_classification_targets,
@@ -47,22 +48,28 @@ def _validate(est, X, y, reset, **kwargs):
 
 
 def _refuse_none(y) -> None:
-    """A ValueError naming the rows of ``y`` that hold None: scikit-learn's checks pass it, then
-    a regressor reads it as NaN (and diverges) and a classifier calls its labels unknown."""
+    """A ValueError naming the rows of ``y`` that hold None or ``pd.NA`` (an object or pandas
+    ``string`` column): scikit-learn's checks pass None, then a regressor reads it as NaN (and
+    diverges) and a classifier calls its labels unknown; pd.NA fails them with pandas'
+    TypeError "boolean value of NA is ambiguous"."""
     y = y if sp.issparse(y) else np.asarray(y)
     if y.dtype != object or y.ndim not in (1, 2):
         return
-    rows = np.flatnonzero(_is_none(y).reshape(len(y), -1).any(axis=1))
+    kinds = _missing(y).reshape(len(y), -1)
+    rows = np.flatnonzero((kinds != "").any(axis=1))
     if len(rows):
         first = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        what = ", ".join(k for k in ("None", "pd.NA") if (kinds == k).any())
         raise ValueError(
-            f"y has missing values (None) in {len(rows)} row(s), rows [{first}]: every row of X "
-            "needs a target (a number, or a label for a classifier); drop those rows or fill "
+            f"y has missing values ({what}) in {len(rows)} row(s), rows [{first}]: every row of "
+            "X needs a target (a number, or a label for a classifier); drop those rows or fill "
             "them in."
         )
 
 
-_is_none = np.frompyfunc(lambda v: v is None, 1, 1)
+_missing = np.frompyfunc(
+    lambda v: "None" if v is None else "pd.NA" if is_pandas_na(v) else "", 1, 1
+)
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
