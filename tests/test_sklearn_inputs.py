@@ -2,6 +2,7 @@
 message) is a ValueError here that names the problem and what y may hold."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import neural_network
 
@@ -51,3 +52,29 @@ def test_none_in_y_is_named_as_missing_targets(make, y):
     rows = "rows \\[2, 6, 10\\]" if make is MLPClassifier else "rows \\[1, 3, 5"
     with pytest.raises(ValueError, match=f"y has missing values \\(None\\) in .*{rows}"):
         make(**BASE).fit(_x(), y)
+
+
+@pytest.mark.parametrize(
+    "make, y, kinds",
+    [
+        (MLPClassifier, pd.Series(["a", "b", pd.NA, "b"] * 3, dtype="string"), "pd.NA"),
+        (MLPClassifier, pd.Series(["a", None, pd.NA, "b"] * 3, dtype=object), "None, pd.NA"),
+        (MLPRegressor, pd.Series([0.5, 1.0, pd.NA, 2.0] * 3, dtype=object), "pd.NA"),
+    ],
+    ids=["string-dtype", "object-both", "regressor"],
+)
+def test_pandas_na_in_y_is_named_as_missing_targets(make, y, kinds):
+    """Before: pandas' TypeError "boolean value of NA is ambiguous" from scikit-learn's NaN
+    check, where a None was already this ValueError naming its rows."""
+    rows = r"rows \[2, 6, 10\]" if kinds == "pd.NA" else r"rows \[1, 2, 5, 6, 9"
+    with pytest.raises(ValueError, match=rf"y has missing values \({kinds}\) in .*{rows}"):
+        make(**BASE).fit(_x(), y)
+
+
+@pytest.mark.parametrize("fit", ["fit", "partial_fit"])
+def test_coefs_set_without_intercepts_is_a_value_error_naming_them(fit):
+    """Before: AttributeError "'MLPRegressor' object has no attribute 'intercepts_'"."""
+    est = MLPRegressor(**BASE, warm_start=True)
+    est.coefs_ = [np.zeros((3, 3)), np.zeros((3, 1))]
+    with pytest.raises(ValueError, match="coefs_ is set but intercepts_ is not"):
+        getattr(est, fit)(_x(), np.linspace(-1, 1, 12))

@@ -88,6 +88,11 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         """The weights as a jaxmlp params pytree: ``{"w": coefs_[l], "b": intercepts_[l]}``
         (plus a PReLU layer's slopes ``"alpha"``). Set ``coefs_``/``intercepts_`` to change it."""
         check_is_fitted(self, "coefs_")
+        if not hasattr(self, "intercepts_"):  # coefs_ set by hand, alone
+            raise ValueError(
+                "coefs_ is set but intercepts_ is not: weights set by hand need both, "
+                "intercepts_[l] of shape (coefs_[l].shape[1],) for each layer l."
+            )
         slopes = getattr(self, "_slopes", None) or [None] * len(self.coefs_)
         return [
             {"w": w, "b": b} | ({} if a is None else {"alpha": a})

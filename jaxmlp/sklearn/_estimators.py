@@ -6,6 +6,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._available_if import available_if
+from sklearn.utils._missing import is_pandas_na
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     check_classification_targets,
@@ -47,22 +48,28 @@ def _validate(est, X, y, reset, **kwargs):
 
 
 def _refuse_none(y) -> None:
-    """A ValueError naming the rows of ``y`` that hold None: scikit-learn's checks pass it, then
-    a regressor reads it as NaN (and diverges) and a classifier calls its labels unknown."""
+    """A ValueError naming the rows of ``y`` that hold None or ``pd.NA`` (an object or pandas
+    ``string`` column): scikit-learn's checks pass None, then a regressor reads it as NaN (and
+    diverges) and a classifier calls its labels unknown; pd.NA fails them with pandas'
+    TypeError "boolean value of NA is ambiguous"."""
     y = y if sp.issparse(y) else np.asarray(y)
     if y.dtype != object or y.ndim not in (1, 2):
         return
-    rows = np.flatnonzero(_is_none(y).reshape(len(y), -1).any(axis=1))
+    kinds = _missing(y).reshape(len(y), -1)
+    rows = np.flatnonzero((kinds != "").any(axis=1))
     if len(rows):
         first = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        what = ", ".join(k for k in ("None", "pd.NA") if (kinds == k).any())
         raise ValueError(
-            f"y has missing values (None) in {len(rows)} row(s), rows [{first}]: every row of X "
-            "needs a target (a number, or a label for a classifier); drop those rows or fill "
+            f"y has missing values ({what}) in {len(rows)} row(s), rows [{first}]: every row of "
+            "X needs a target (a number, or a label for a classifier); drop those rows or fill "
             "them in."
         )
 
 
-_is_none = np.frompyfunc(lambda v: v is None, 1, 1)
+_missing = np.frompyfunc(
+    lambda v: "None" if v is None else "pd.NA" if is_pandas_na(v) else "", 1, 1
+)
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -70,8 +77,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     sigmoid and binary cross-entropy for two classes and for multilabel indicators ``(n, K)``.
 
     Parameters as ``sklearn.neural_network.MLPClassifier`` (README.md lists what differs), plus
-    ``backprop="hand" | "autodiff"``, the gradient source. ``activation`` is any of
-    ``jaxmlp.activations.names()`` (or one per hidden layer), with ``"logistic"`` for sigmoid;
+    ``backprop="hand" | "autodiff"``, the gradient source. ``activation`` is any activation
+    spec ``jaxmlp.MLP`` takes (a name of ``jaxmlp.activations.names()``, ``"leaky_relu:0.2"``,
+    ``"tanh*3+relu*5"``...), or one per hidden layer, with ``"logistic"`` for sigmoid;
     ``solver`` is ``"lbfgs"``, ``"sgd"``, ``"adam"``, or jaxmlp's ``"momentum"``,
     ``"nesterov"``, ``"adamw"``, ``"rmsprop"``, ``"adagrad"``.
     """
@@ -152,7 +160,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
 class MLPRegressor(RegressorMixin, BaseMLP):
     """A multilayer perceptron regressor: identity output, ``loss`` one of ``"squared_error"``
-    (1/2 sum_k (y_k - t_k)^2, the cost scikit-learn descends), ``"absolute_error"``
+    (1/2 sum_k (y_k - t_k)^2, the cost scikit-learn descends; ``loss_`` is 1/K of it, as
+    scikit-learn reports it), ``"absolute_error"``
     (mean_k |y_k - t_k|) or ``"huber"`` (mean_k huber_1), averaged over examples; or
     ``"poisson"``, scikit-learn's half Poisson deviance sum_k (y_k - t_k log y_k + t_k log t_k -
     t_k) with the exp output y = e^z, for counts ``y >= 0``.

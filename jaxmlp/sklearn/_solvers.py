@@ -100,6 +100,15 @@ def hyperparam(opt_state, name: str) -> float:
     return float(opt_state.hyperparams[name])
 
 
+def reported_scale(net) -> float:
+    """The factor from the cost a solver descends to the loss scikit-learn reports (``loss_``,
+    ``loss_curve_``) and stops on (``tol``): 1 / K for squared error over K outputs, whose
+    ``squared_loss`` is ``((t - y) ** 2).mean() / 2`` over every element while its gradient is
+    that of jaxmlp's "sse", 1/2 sum_k (y_k - t_k)^2 (its issue #8349); 1 for every other loss.
+    The L2 term alpha / (2 n) sum |w|^2 is added unscaled."""
+    return 1.0 / net.sizes[-1] if net.loss == "sse" else 1.0
+
+
 @functools.lru_cache(maxsize=32)
 def _runners(net, solver: str, nesterov: bool, backprop: str):
     """``(run, gather_run)``: ``run(params, opt_state, xs, ts, ws, decays)`` scans the steps
@@ -107,9 +116,10 @@ def _runners(net, solver: str, nesterov: bool, backprop: str):
     opt_state, x, t, order, ws, decays)`` takes them as ``x[order]`` from data on the device.
     With sample weights, ``ws (steps, n_b)`` weigh each batch's rows and ``decays (steps,)``
     set each step's alpha / sum(w) (else both None). Both return the params, the state and
-    each step's loss (its cost plus alpha / (2 n_b) sum |w|^2 before the step)."""
+    each step's loss (scikit-learn's, ``reported``, before the step)."""
     tx = transformation(solver, nesterov)
     grads_of = gradient_source(net, backprop)
+    scale = reported_scale(net)
 
     def step(carry, batch):
         params, opt_state = carry
@@ -120,7 +130,7 @@ def _runners(net, solver: str, nesterov: bool, backprop: str):
             )
         cost, _, grads = grads_of(params, x, t, None, w)
         half_sq = 0.5 * sum(jnp.sum(jnp.square(layer["w"])) for layer in params)
-        loss = cost + opt_state.hyperparams["weight_decay"] * half_sq
+        loss = scale * cost + opt_state.hyperparams["weight_decay"] * half_sq
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
@@ -194,25 +204,31 @@ def _weighted(est, s, idx, dtype):
 
 @functools.lru_cache(maxsize=16)
 def _lbfgs_step(net, backprop: str):
-    """``step(params, state, x, t, half_decay, s) -> (params, state, value, grad,
+    """``step(params, state, x, t, half_decay, s) -> (params, state, loss, grad,
     evaluations)``: one L-BFGS iteration on cost(params) + half_decay sum |w|^2 over all of x
-    (weighted by ``s`` or None). Its line search differentiates the cost with ``jax.grad``:
-    through the hand backward pass (``net.hand_cost``, a ``jax.custom_vjp``) for
-    backprop="hand"."""
+    (weighted by ``s`` or None), ``loss`` scikit-learn's reported one at ``params``
+    (``reported_scale``) and ``grad`` the value's gradient there. Its line search
+    differentiates the cost with ``jax.grad``: through the hand backward pass
+    (``net.hand_cost``, a ``jax.custom_vjp``) for backprop="hand"."""
     solver = _lbfgs()
     cost = net.hand_cost if backprop == "hand" else net.cost
+    scale = reported_scale(net)
 
     def step(params, state, x, t, half_decay, s=None):
+        def l2_of(p):
+            return half_decay * sum(jnp.sum(jnp.square(layer["w"])) for layer in p)
+
         def value_fn(p):
-            l2 = half_decay * sum(jnp.sum(jnp.square(layer["w"])) for layer in p)
-            return cost(p, x, t, sample_weight=s) + l2
+            return cost(p, x, t, sample_weight=s) + l2_of(p)
 
         value, grad = optax.value_and_grad_from_state(value_fn)(params, state=state)
         updates, state = solver.update(
             grad, state, params, value=value, grad=grad, value_fn=value_fn
         )
+        l2 = l2_of(params)
+        loss = scale * (value - l2) + l2
         evaluations = optax.tree.get(state, "num_linesearch_steps")
-        return optax.apply_updates(params, updates), state, value, grad, evaluations
+        return optax.apply_updates(params, updates), state, loss, grad, evaluations
 
     return jax.jit(step)
 
@@ -228,8 +244,14 @@ def _lbfgs():
 def lbfgs(est, net, params, x, t, dtype, s=None):
     """scikit-learn's lbfgs: full-batch L-BFGS on the cost plus alpha / (2 n) sum |w|^2 (n: the
     total weight ``sum(s)`` with sample weights ``s``) until max |grad| <= tol (scipy's gtol),
-    ``max_iter`` iterations or ``max_fun`` evaluations of the cost. Returns ``(params, loss,
-    n_iter, converged)``, loss at the returned params."""
+    a relative decrease of the reported loss under ``_FTOL``, ``max_iter`` iterations or
+    ``max_fun`` evaluations of the cost. Returns ``(params, loss, n_iter, converged)``, loss
+    scikit-learn's reported one at the returned params.
+
+    For K squared-error outputs scikit-learn hands scipy its reported loss, the data term 1/K
+    of this cost's (``reported_scale``), with the gradient of this cost: scipy's gtol and this
+    one test the same gradient and its ftol and this one the same number, while the line search
+    here sees a value and a gradient that agree."""
     step = _lbfgs_step(net, est.backprop)
     state = _lbfgs().init(params)
     n = x.shape[0] if s is None else float(np.sum(np.asarray(s, np.float64)))

@@ -1,0 +1,86 @@
+"""Parameters where jaxmlp's estimators read more than scikit-learn's, or say more: activation
+specs as ``jaxmlp.MLP`` reads them, and a width that is no integer."""
+
+import jax
+import numpy as np
+import pytest
+from sklearn import neural_network
+
+from jaxmlp.mlp import MLP
+from jaxmlp.sklearn import MLPClassifier, MLPRegressor
+
+
+def _data(n=40, d=3, k=2, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    return x, np.tanh(x @ rng.normal(size=(d, k)))
+
+
+@pytest.mark.parametrize(
+    "activation, hidden",
+    [
+        ("leaky_relu:0.2", (8,)),
+        ("elu:1.67326", (8,)),
+        ("tanh*3+relu*5", (8,)),
+        (["tanh*3+relu*5", "isru:0.5"], (8, 4)),
+    ],
+)
+def test_activation_specs_train_as_jaxmlp_mlp_reads_them(activation, hidden):
+    """Before: every spec but a bare name was scikit-learn's InvalidParameterError. One
+    full-batch sgd step from given weights is w - eta grad, the gradient of ``jaxmlp.MLP``'s
+    cost with that spec, and the fitted estimator predicts as that net."""
+    x, t = _data()
+    sgd = dict(solver="sgd", momentum=0.0, alpha=0.0, learning_rate_init=0.1, shuffle=False)
+    sgd |= dict(batch_size=len(x), max_iter=1, warm_start=True)
+    est = MLPRegressor(hidden_layer_sizes=hidden, activation=activation, **sgd)
+    sizes = (x.shape[1], *hidden, t.shape[1])
+    rng = np.random.default_rng(1)
+    est.coefs_ = [rng.normal(size=s) * 0.5 for s in zip(sizes, sizes[1:])]
+    est.intercepts_ = [rng.normal(size=s[1]) * 0.5 for s in zip(sizes, sizes[1:])]
+    start = [{"w": w, "b": b} for w, b in zip(est.coefs_, est.intercepts_)]
+    with pytest.warns(Warning, match="Maximum iterations"):
+        est.fit(x, t)
+    net = MLP(sizes, activation, "identity", "sse")
+    assert est.net_ == net
+    with jax.enable_x64(True):
+        grads = jax.grad(net.cost)(start, x, t)
+        stepped = jax.tree.map(lambda p, g: p - 0.1 * g, start, grads)
+        outputs = np.asarray(net.apply(stepped, x))
+    for layer, w, b in zip(stepped, est.coefs_, est.intercepts_, strict=True):
+        np.testing.assert_allclose(w, layer["w"], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(b, layer["b"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(est.predict(x), outputs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "activation, named",
+    [
+        ("leaky_relu:2", r"slope must be a number in \[0, 1\], got '2'"),
+        ("swish:1", r"Unknown activation: 'swish'.*'name:c' for .*'tanh\*3\+relu\*5'"),
+        ("tanh*3+relu*4", "groups for 7 units, but hidden layer 1 has 8"),
+        ("swish", r"among \{.*\}, an activation spec such as 'leaky_relu:0.2'"),
+        (["tanh", 3], r"or an activation spec .*got 3\."),
+    ],
+)
+def test_a_bad_activation_spec_names_the_allowed_forms(activation, named):
+    x, t = _data()
+    hidden = (8,) if isinstance(activation, str) else (8, 8)
+    with pytest.raises(ValueError, match=named):
+        MLPRegressor(hidden_layer_sizes=hidden, activation=activation, max_iter=1).fit(x, t)
+
+
+@pytest.mark.parametrize(
+    "sizes, hint", [((3.0,), r" \(write 3\)\."), ((4, 2.5), r"2\.5 is a float\.")]
+)
+def test_a_width_that_is_no_integer_says_so(sizes, hint):
+    """Before: "hidden_layer_sizes must be > 0, got [3.0]." scikit-learn raises NumPy's
+    TypeError ("'float' object cannot be interpreted as an integer"); this is scikit-learn's
+    InvalidParameterError, a TypeError and a ValueError."""
+    x, y = _data()[0], np.arange(40) % 2
+    with pytest.raises(TypeError):
+        neural_network.MLPClassifier(hidden_layer_sizes=sizes, max_iter=1).fit(x, y)
+    with pytest.raises(TypeError) as error:
+        MLPClassifier(hidden_layer_sizes=sizes, max_iter=1).fit(x, y)
+    assert isinstance(error.value, ValueError)
+    assert error.match(r"hidden_layer_sizes must hold integers, one width per hidden layer, got ")
+    assert error.match(hint)
