@@ -82,7 +82,7 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
     batch_size = config.batch(n)
     devices = config.devices
     if devices is None and place and getattr(x, "is_fully_addressable", True):
-        devices = sharding.devices_for(batch_size)  # data in this process: choose the devices
+        devices = sharding.devices_for(batch_size, n)  # data in this process: choose the devices
     mesh = sharding.data_mesh(devices) if place else sharding.data_mesh(1)
     sharding.check_batch(batch_size, mesh, n)
     if place and config.chunk_steps is None:  # data is never donated: no copies

@@ -67,22 +67,35 @@ def _put(a, target):
     return jax.device_put(a, target)
 
 
-def devices_for(batch_size: int) -> int:
-    """The number of devices a batch of ``batch_size`` trains on when none is asked for: all of
-    them if it divides over them, one if it is smaller than the device count, else the largest
-    count that divides it. Warns when that is fewer than all, saying how to choose it."""
+def devices_for(batch_size: int, n_examples: int | None = None) -> int:
+    """The number of devices a batch of ``batch_size`` trains on when none is asked for
+    (``default_devices``); warns when that is fewer than all, saying how to choose it."""
+    devices, message = default_devices(batch_size, n_examples)
+    if message is not None:
+        warnings.warn(message, UserWarning, stacklevel=3)
+    return devices
+
+
+def default_devices(batch_size: int, n_examples: int | None = None) -> tuple[int, str | None]:
+    """``(devices, message)``: all of them if the batch divides over them, one if it is
+    smaller than the device count, else the largest count that divides it; ``message`` (None
+    where all train) says so and how to choose. A batch of all ``n_examples`` (a full batch)
+    has no size to choose: the advice is a device count, or a mini-batch size."""
     available = len(jax.devices())
     if batch_size % available == 0:
-        return available
+        return available, None
     d = 1 if batch_size < available else _largest_divisor(batch_size, available)
-    warnings.warn(
+    said = (
         f"batch size {batch_size} does not divide over the {available} devices: training on "
-        f"{d} device(s). Pass devices={d} (--devices {d}) to choose this, or a batch size "
-        f"that is a multiple of {available} to use them all.",
-        UserWarning,
-        stacklevel=3,
+        f"{d} device(s). Pass devices={d} (--devices {d}) to choose this"
     )
-    return d
+    if batch_size == n_examples:  # the full batch: no size of it to choose
+        return d, (
+            f"{said}; a full batch of {n_examples} examples trains on all {available} only "
+            f"where {available} divides the examples (else train in mini-batches of a multiple "
+            f"of {available})."
+        )
+    return d, f"{said}, or a batch size that is a multiple of {available} to use them all."
 
 
 def check_batch(batch_size: int, mesh: Mesh, n_examples: int | None = None) -> None:

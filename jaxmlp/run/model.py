@@ -264,6 +264,7 @@ def save_run(
         raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(datasets.TASKS)}.")
     check_classes(classes, task, net, "save_run")
     tasks.check_output(task, net.output, net.sizes[-1], "save_run: ")
+    check_inputs_described(net.sizes[0], scaler, feature_names)
     out = folder.out_folder(out, {}, resume=False)
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     state = TrainState(params, optimizer.build(1).init(params), config.epochs)
@@ -306,6 +307,34 @@ def check_classes(classes, task: str, net: MLP, where: str) -> None:
             f"{where}: {len(list(classes))} class names for a {task} model of {net.sizes[-1]} "
             f"outputs, which needs {k}."
         )
+
+
+def check_inputs_described(n_inputs: int, scaler, feature_names) -> None:
+    """A ValueError for save_run unless ``scaler`` (None, or a ``datasets.Standardizer`` whose
+    ``mean`` and ``std`` have one value per input) and ``feature_names`` (None, or one distinct
+    name per input) describe the net's ``n_inputs`` inputs: a name given twice would feed one
+    data-frame column to both inputs."""
+    if scaler is not None:
+        if not isinstance(scaler, datasets.Standardizer):
+            raise ValueError(
+                f"save_run: scaler must be a datasets.Standardizer (Standardizer(mean, std), "
+                f"or Standardizer.fit(x)) or None, got {type(scaler).__name__}."
+            )
+        for name, values in scaler._asdict().items():
+            if np.shape(values) != (n_inputs,):
+                raise ValueError(
+                    f"save_run: the scaler's {name} has shape {np.shape(values)}; the net has "
+                    f"{n_inputs} inputs, so it needs shape ({n_inputs},)."
+                )
+    if feature_names is None:
+        return
+    names = [str(c) for c in feature_names]
+    if len(names) != n_inputs:
+        raise ValueError(
+            f"save_run: {len(names)} feature names {names} for a net of {n_inputs} inputs; give "
+            f"one name per input ({n_inputs}), or None for inputs by position."
+        )
+    files.check_unique("save_run: feature_names", names)
 
 
 def _task_of(net: MLP) -> str:

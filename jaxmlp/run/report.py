@@ -4,7 +4,7 @@ the message of a diverged run."""
 import jax
 import numpy as np
 
-from jaxmlp import checkpoint, gradient_check, plots, stopping
+from jaxmlp import checkpoint, gradient_check, plots, sharding, stopping
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
@@ -59,7 +59,7 @@ def summarize(run: Run, state, final, history, wall_seconds: float, warnings=())
         "train_seconds": seconds,
         # a typical epoch's throughput: the median ignores the first epochs, which compile
         "examples_per_second": seen / typical if typical > 0 else None,
-        "devices": device_count(config),
+        "devices": device_count(config, n),
         "platform": jax.devices()[0].platform,
         "n_params": net.n_params,
         "params_sha256": checkpoint.params_sha256(final),
@@ -72,9 +72,18 @@ def summarize(run: Run, state, final, history, wall_seconds: float, warnings=())
     return summary
 
 
-def device_count(config) -> int:
-    """How many devices a run of ``config`` trains on here."""
-    return config.devices or len(jax.devices())
+def device_count(config, n: int) -> int:
+    """How many devices a run of ``config`` on ``n`` training examples trains on here."""
+    return devices_used(config, n)[0]
+
+
+def devices_used(config, n: int) -> tuple[int, str | None]:
+    """``(devices, warning)``: how many devices a run of ``config`` on ``n`` training examples
+    trains on here (``config.devices``, else those its batch divides over: ``fit``'s choice,
+    ``sharding.default_devices``), and the warning of a choice of fewer than all (None)."""
+    if config.devices is not None:
+        return config.devices, None
+    return sharding.default_devices(config.batch(n), n)
 
 
 def gradcheck(net: MLP, params, x, t, batch: int = GRADCHECK_BATCH) -> dict:

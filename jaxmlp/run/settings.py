@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import jax
 
-from jaxmlp import activations, datasets, losses, mlp, optim, outputs, sharding
+from jaxmlp import activations, datasets, initializers, losses, mlp, optim, outputs, sharding
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import check_int
 from jaxmlp.optim import Optimizer
@@ -69,6 +69,10 @@ LOCAL = ("data_dir", "checkpoint_every")
 # the device count says where a run trains, not what it computes (the order of its sums aside: a
 # resume on another count warns that its bits will differ); config.json keeps the run's own.
 MACHINE = ("devices",)
+# Settings that ``build`` resolves (None to a default, an alias to its name): a resumed run
+# compares them once built; the others before, so a changed one (--optimizer) is refused as changed,
+# not by the error of a setting it leaves unused (the run's momentum for a new optimizer).
+BUILT = ("output", "loss", "activation", "momentum", "init")
 # Settings newer than some saved runs, with the value every run saved before them had: a run
 # whose config.json lacks one resumes with that value, never silently with today's default.
 OLDER = {"drop_last": True}  # mini-batch epochs dropped the last n mod batch_size examples
@@ -131,6 +135,8 @@ def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
         if name == "epochs" and now > before and not spans:
             continue
         why = "a resumed run keeps its settings"
+        if name == "init" and before is None:  # a default per layer (own_init took a same one)
+            why += f", and its None draws its layers {', '.join(layer_inits(base))}"
         if name == "epochs":
             why = (
                 f"the {settings['schedule']} schedule spans the run's {before} epochs"
@@ -154,6 +160,30 @@ def check_devices(given: dict, settings: dict, out) -> None:
         f"machine has {here}: resume it here with --devices {here} or fewer (its result will "
         "then not be bitwise that of an uninterrupted run)."
     )
+
+
+def own_init(given: dict, saved: dict | None) -> dict:
+    """``given`` without its ``init`` where that draws every layer as the ``saved`` run's did
+    (``layer_inits``: ``glorot_uniform`` for a tanh run's None): the run's own, repeated."""
+    base = {} if saved is None else DEFAULTS | OLDER | saved["settings"]
+    if given.get("init") is None or base.get("output") is None:  # (an output resolved: built)
+        return given
+    try:
+        same = layer_inits(base | {"init": given["init"]}) == layer_inits(base)
+    except ValueError:  # not an init: build refuses it, naming the flag
+        return given
+    return {k: v for k, v in given.items() if k != "init"} if same else given
+
+
+def layer_inits(settings: dict) -> list[str]:
+    """The init scheme of each layer of a built run of ``settings``, as ``MLP.init`` draws
+    them: its ``init``, else the default of the activation (the output's, for the last)."""
+    if settings.get("init") is not None:
+        return [str(initializers.parse(settings["init"]))] * (len(settings["hidden"]) + 1)
+    act = settings["activation"]
+    hidden = [act] * len(settings["hidden"]) if isinstance(act, str) else list(act)
+    families = [activations.get(a).family or activations.get(a).name for a in hidden]
+    return [str(initializers.default_for(a)) for a in (*families, settings["output"])]
 
 
 def check_used(given: dict, settings: dict) -> None:

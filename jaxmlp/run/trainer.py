@@ -18,6 +18,7 @@ from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder, record, report
 from jaxmlp.run.settings import (
+    BUILT,
     DEFAULTS,
     Run,
     build,
@@ -25,6 +26,7 @@ from jaxmlp.run.settings import (
     check_resume,
     check_used,
     merge,
+    own_init,
     precision,
 )
 from jaxmlp.stopping import NonFiniteValidationLoss
@@ -66,6 +68,7 @@ def train(
         if resume:
             held.enter_context(folder.lock(out))
         saved = folder.read_saved(out, sweep=False) if resume else None
+        given = own_init(given, saved)
         settings = merge(given, saved)
         if saved is not None and "data" not in given:
             data.check_source(settings, saved, out)
@@ -74,6 +77,8 @@ def train(
         held.enter_context(precision(settings["dtype"]))
         ds, settings = data.load_data(settings, saved and saved["data"])
         check_used(given, settings)  # first: the flag named, not the Optimizer's or MLP's error
+        if saved is not None:  # then a changed setting, before build refuses what it leaves unused
+            check_resume({k: v for k, v in given.items() if k not in BUILT}, settings, saved, out)
         net, optimizer, config, settings = build(settings, ds)
         if saved is not None:
             check_resume(given, settings, saved, out)
@@ -89,6 +94,7 @@ def train(
                 folder.extend_config(run, saved, facts["length"])
         else:
             state, facts = _initial(run)
+            facts["devices"] = _devices(run, facts["warnings"], warn)
             if saved is None:
                 out = folder.claim(out, given, named)
                 run = run._replace(out=out)
@@ -112,7 +118,7 @@ def _check_fit(run: Run) -> None:
 
 def _initial(run: Run) -> tuple[TrainState, dict]:
     """A new run's state at epoch 0 (from ``init_from``'s weights or the seed) and its facts:
-    the initial loss (for the divergence rule) and the device count."""
+    the initial loss (for the divergence rule); ``train`` adds the device count (``_devices``)."""
     ds, net, config = run.data, run.net, run.config
     start = init_weights(run.settings, net)
     params = _train_module.initial_params(net, config, start)
@@ -123,7 +129,6 @@ def _initial(run: Run) -> tuple[TrainState, dict]:
     facts = {
         "run_id": folder.run_id(run),
         "initial_loss": float(evaluate(net, params, ds.x_train, t)["loss"]),
-        "devices": report.device_count(config),
         "warnings": [],
     }
     if start is not None:
@@ -172,8 +177,6 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     facts = {
         "run_id": saved.get("run_id"),
         "initial_loss": saved.get("initial_loss"),
-        "devices": report.device_count(config),
-        "warnings": [],
     }
     ckpt = folder.load_checkpoint(out, saved, net=run.net, optimizer=run.optimizer)
     extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
@@ -186,6 +189,7 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
             f"give {config}."
         )
     facts["warnings"] = list(extra.get("warnings") or [])
+    facts["devices"] = _devices(run, facts["warnings"], warn)
     before = extra.get("devices")  # the count of the process that saved the checkpoint
     if before is not None and before != facts["devices"]:
         message = (
@@ -198,6 +202,19 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
     facts["wall_before"] = float(extra.get("wall_seconds", 0.0))
     facts["history"] = folder.read_metrics(out / "metrics.jsonl", ckpt.state.epoch, extra)
     return ckpt.state, facts
+
+
+def _devices(run: Run, recorded: list, warn) -> int:
+    """The number of devices the run trains on here (``report.devices_used``: ``fit``'s choice
+    where the run names none); a choice of fewer than all is said (``warn``) and kept in
+    ``recorded`` (once: a resumed run's record may hold it), as summary.json's warnings."""
+    devices, message = report.devices_used(run.config, len(run.data.x_train))
+    if message is not None:
+        line = f"warning: {message}"
+        warn(line)
+        if line not in recorded:
+            recorded.append(line)
+    return devices
 
 
 def _check_initial_loss(run: Run, saved: dict) -> None:
@@ -235,8 +252,9 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dic
             if record.finished(state, config) or recorder.stop:  # stop: a signal came before
                 final = _train_module.final_params(state, config)
             else:
+                on = dataclasses.replace(config, devices=facts["devices"])  # warned: _devices
                 result = fit(
-                    net, ds.x_train, t, run.optimizer, config,
+                    net, ds.x_train, t, run.optimizer, on,
                     x_val=ds.x_val, t_val=t_val, state=state, callback=recorder,
                 )  # fmt: skip
                 state, final = result.state, result.params
