@@ -20,16 +20,18 @@ def as_dtype(a, dtype):
     return a if ok else jnp.asarray(a, dtype)
 
 
-def check_range(a, dtype, name) -> None:
-    """ValueError if the concrete array ``a`` holds finite values that ``dtype`` cannot."""
+def check_values(a, dtype, name) -> None:
+    """ValueError if the concrete array ``a`` holds NaN or Inf, or finite values that ``dtype``
+    cannot: the one rule for the arrays the network takes (``MLP.inputs``, ``MLP.targets``, so
+    ``fit``, ``evaluate`` and the eager methods alike), in one pass (the largest magnitude)."""
     if isinstance(a, jax.core.Tracer) or not jnp.issubdtype(a.dtype, jnp.floating):
-        return
-    if jnp.dtype(a.dtype).itemsize <= jnp.dtype(dtype).itemsize:
-        return
-    largest = float(jnp.finfo(dtype).max)
-    xp = jnp if isinstance(a, jax.Array) else np  # numpy's float64 stays float64
+        return  # traced: values unknown; an integer or bool array is finite and in range
+    xp, a = (jnp, a) if isinstance(a, jax.Array) else (np, np.asarray(a))  # float64 stays
     with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        top = float(xp.max(xp.where(xp.isfinite(a), xp.abs(a), 0), initial=0))
+        top = float(xp.max(xp.abs(a), initial=0))  # NaN if any is NaN, inf if any is +-Inf
+    if not np.isfinite(top):
+        raise ValueError(f"{name} contains NaN or Inf; remove or impute them first.")
+    largest = float(jnp.finfo(dtype).max)
     if top > largest:
         raise ValueError(
             f"{name}: value {top:.6g} exceeds the {jnp.dtype(dtype).name} range (largest "

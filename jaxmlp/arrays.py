@@ -14,7 +14,6 @@ import numpy as np
 from jaxmlp import losses, sharding
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 from jaxmlp.numeric import check_unmasked
-from jaxmlp.step import finite_each
 
 
 class Data(NamedTuple):
@@ -170,14 +169,7 @@ def as_arrays(net, x, t, dtype, names=("x", "t"), needs="training"):
     x = net.inputs(x, dtype, name=names[0])
     if x.shape[0] == 0:
         raise ValueError(f"{names[0]} is empty: {needs} needs at least one example.")
-    t = net.targets(t, x.shape[0], dtype, name=names[1])
-    for name, finite in zip(names, np.asarray(_finite_each(x, t)), strict=True):  # one sync
-        if not finite:
-            raise ValueError(f"{name} contains NaN or Inf; remove or impute them first.")
-    return x, t
-
-
-_finite_each = jax.jit(finite_each)  # in one compiled call
+    return x, net.targets(t, x.shape[0], dtype, name=names[1])  # both checked finite there
 
 
 def outside(values, dtype) -> np.ndarray:

@@ -124,6 +124,29 @@ class MatrixReport(NamedTuple):
         return "\n".join(lines + ([] if self.curvature is None else ["", str(self.curvature)]))
 
 
+def matrix_axes(acts: tuple, pairs, depths, why: str = "") -> tuple:
+    """``pairs`` (``valid_pairs()`` if None) as ``(output, loss)`` tuples, once ``depths`` are
+    positive integers and every axis of the matrix is non-empty: a matrix of no cells checks
+    nothing, a ValueError (``why``: why the activations may be none), never a pass."""
+    pairs = valid_pairs() if pairs is None else tuple(pairs)
+    for p in pairs:
+        if isinstance(p, str) or len(tuple(p)) != 2 or not all(isinstance(n, str) for n in p):
+            raise ValueError(
+                f"pairs must be (output, loss) pairs such as ('softmax', 'cross_entropy'); "
+                f"got {p!r} in {pairs!r}."
+            )
+    for d in depths:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"depths must be positive integers, got {d!r} in {depths!r}.")
+    for axis, values in (("activations", acts), ("pairs", pairs), ("depths", depths)):
+        if not len(values):
+            raise ValueError(
+                f"{axis} is empty{why if axis == 'activations' else ''}: the matrix would check "
+                "no cell; give at least one."
+            )
+    return tuple(tuple(p) for p in pairs)
+
+
 def gradcheck_matrix(
     dtype="float64",
     depths=(1, 2, 3, 4),
@@ -165,10 +188,7 @@ def gradcheck_matrix(
     name = jnp.dtype(dtype).name
     settings_for(name)
     acts = _activations.specs() if activations is None else tuple(activations)
-    pairs = valid_pairs() if pairs is None else tuple(tuple(p) for p in pairs)
-    for d in depths:
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ValueError(f"depths must be positive integers, got {d!r} in {depths!r}.")
+    pairs = matrix_axes(acts, pairs, depths)
     start = time.perf_counter()
     with jax.enable_x64(name == "float64"):
         nets = [

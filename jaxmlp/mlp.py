@@ -307,7 +307,7 @@ class MLP:
             raise ValueError(f"{name} must be real numbers, got dtype {x.dtype}.")
         if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
             raise ValueError(f"{name} must be numeric, got dtype {x.dtype}.")
-        checks.check_range(x, dtype, name)
+        checks.check_values(x, dtype, name)
         return checks.as_dtype(x, dtype)
 
     def _check_xt(self, params, x, t):
@@ -352,7 +352,7 @@ class MLP:
             checks.check_labels(t, self.output, out.labels)
         else:
             losses.check_targets(self.loss, t)
-        checks.check_range(t, dtype, name)
+        checks.check_values(t, dtype, name)
         return checks.as_dtype(t, dtype)
 
 

@@ -79,6 +79,12 @@ def check_settings(optimizer) -> None:
             f"Optimizer {optimizer.name!r} does not use {bad}: leave them at their defaults "
             "(lbfgs and cg step by line search; newton-cg and lm take lr as the initial damping)."
         )
+    low, high = DAMPING_RANGE
+    if optimizer.name in STATES and not low <= optimizer.lr <= high:
+        raise ValueError(
+            f"lr of {optimizer.name!r} is its initial damping, which stays in [{low:g}, {high:g}] "
+            f"(at the ceiling {high:g} no step moves the weights), got {optimizer.lr:g}."
+        )
 
 
 @functools.lru_cache(maxsize=32)
@@ -203,6 +209,14 @@ def stalled(optimizer, state, history: list, epochs: int) -> bool:
             stacklevel=3,
         )
     return True
+
+
+def epochs_per_call(optimizer, fused: int) -> int:
+    """Epochs in one compiled call of ``fit``: 1 for a damped solver, whose ``stalled`` is
+    checked after each call, so that it stops at the epoch its damping reached the ceiling,
+    with or without a callback; ``fused`` for any other. The cost is a sync per epoch, small
+    beside a full-batch epoch's CG_ITERATIONS curvature products."""
+    return 1 if optimizer.name in STATES else fused
 
 
 def _damped(product, damping0: float, shrink: float, grow: float, kind) -> Transformation:

@@ -619,3 +619,28 @@ def test_checks_given_as_one_string_is_refused_with_the_right_call():
     with pytest.raises(ValueError, match=r"checks must be a list or tuple of names.*\('hvp',\)"):
         check_curvature(net, params, x, t, checks="hvp")
     assert set(check_curvature(net, params, x, t, checks=["hvp"])) == {"hvp"}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"activations": []}, {"pairs": []}, {"depths": ()}, {"activations": ["no_h2_empty"]}],
+    ids=["no activation", "no pair", "no depth", "every activation without h2"],
+)
+def test_a_matrix_of_no_cells_is_refused_not_a_pass(changes):
+    """curvature_matrix and gradcheck_matrix said ok=True with 0 cells checked, where
+    check_curvature and passes({}) refuse an empty verdict; a pair given as a bare name failed
+    with "too many values to unpack"."""
+    act = activations.register("no_h2_empty", jnp.tanh, lambda z: 1 - jnp.tanh(z) ** 2)
+    try:
+        args = {"depths": (1,), "activations": ["tanh"], "pairs": [("identity", "sse")]}
+        axis = next(iter(changes))
+        with pytest.raises(ValueError, match=f"{axis} is empty"):
+            curvature_matrix(**args | changes)
+        if act.name not in changes.get("activations", ()):  # gradient: every activation checks
+            with pytest.raises(ValueError, match=f"{axis} is empty"):
+                gradcheck_matrix(**args | changes)
+        for check in (curvature_matrix, gradcheck_matrix):
+            with pytest.raises(ValueError, match="pairs must be \\(output, loss\\) pairs"):
+                check(**args | {"pairs": ["identity"]})
+    finally:
+        activations.unregister(act.name)

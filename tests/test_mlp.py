@@ -339,3 +339,27 @@ def test_dropout_acts_only_with_a_key():
     noisy = net.apply(params, X, key=jax.random.key(7))
     assert not np.allclose(noisy, net.apply(params, X))
     np.testing.assert_array_equal(noisy, net.apply(params, X, key=jax.random.key(7)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_the_eager_methods_refuse_nan_or_inf_inputs_and_targets_as_fit_does(bad):
+    """fit and evaluate refused NaN and Inf, the eager methods did not: cost with an Inf x was a
+    finite number, backprop NaN, and targets(t) passed a NaN against its docstring. Traced
+    (under jit) only shapes are checked, as before."""
+    net = MLP((3, 4, 2), "tanh", "identity", "sse")
+    params = net.init(jax.random.key(0))
+    x, t = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    xb, tb = x.copy(), t.copy()
+    xb[1, 2], tb[2, 0] = bad, bad
+    refused = "{} contains NaN or Inf; remove or impute them first"
+    for call in (net.apply, net.predict, net.input_jacobian, net.input_hessian):
+        with pytest.raises(ValueError, match=refused.format("x")):
+            call(params, jnp.asarray(xb))
+    methods = (net.cost, net.backprop, net.input_grad, net.hessian, net.hand_cost)
+    for call in (*methods, lambda p, a, b: net.hvp(p, a, b, p)):
+        for args, name in (((xb, t), "x"), ((x, tb), "t")):
+            with pytest.raises(ValueError, match=refused.format(name)):
+                call(params, *args)
+    with pytest.raises(ValueError, match=refused.format("t_val")):
+        net.targets(tb, 4, name="t_val")
+    assert jax.jit(net.cost)(params, xb, tb).shape == ()  # traced: values not checked
