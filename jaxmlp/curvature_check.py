@@ -263,8 +263,8 @@ def curvature_matrix(depths=(1, 2, 3), activations=None, pairs=None, *, seed=0):
     Each cell is a net ``(3, 4, ..., 4, 3)`` with ``depth`` hidden layers, mean reduction and 4
     examples, drawn as the gradient matrix draws them (redrawn until clear of the kinks; a cell
     that stays at a kink skips the central differences). Activations registered without h''
-    are listed in ``left_out``; no cell left to check is a ValueError. For example (one cell; ~15 s of compiling, so not a doctest:
-    tests/test_curvature.py runs it)::
+    are listed in ``left_out``; no cell left to check is a ValueError. For example (one cell;
+    ~15 s of compiling, so not a doctest: tests/test_curvature.py runs it)::
 
         report = curvature_matrix(depths=(1,), activations=["tanh"], pairs=[("softmax", "bce")])
         report.cells, report.failing  # (1, 0)
