@@ -9,7 +9,8 @@ One file holds everything a run needs to continue exactly, and nothing that need
     extra/<name>            the caller's arrays (the CLI keeps its input standardizer here)
     __jaxmlp__              the metadata, UTF-8 JSON as uint8: format, version, architecture,
                             optimizer, train config, epoch, RNG state, early-stopping state,
-                            the sample weights' and extra arrays' SHA-256
+                            the sample weights' and extra arrays' SHA-256, and
+                            state_sha256: that of all the rest, arrays and metadata
 
 The RNG state is the seed: epoch e of a run draws from ``fold_in(key(seed), e)``, so the seed and
 the epoch reached say where the random stream stands. ``save`` writes atomically (a temporary
@@ -18,11 +19,14 @@ moment, sees the old checkpoint or the new one, never half of one.
 
 ``load`` trusts nothing: it reads with ``allow_pickle=False`` after checking every array's header
 against its bytes, and verifies what it read (``verify``): the SHA-256 of the parameters and of
-the extra arrays (where recorded), the parameters' dtypes (real floating), shapes (the
-architecture), finiteness (parameters and optimizer state), the epoch (within the run's length),
-and, when asked, the run it belongs to (``run_id``). Each refusal is a ValueError naming the file
-and, in one line, what is wrong. The digests (SHA-256 of parameters, arrays and settings, the
-run's identity) are ``jaxmlp.digests``'s.
+the extra arrays (where recorded), of the whole state (``state_sha256``: best parameters,
+optimizer state, early-stopping state, epoch..., in files of version 3 on), the parameters'
+dtypes (real floating), shapes (the architecture), finiteness (parameters and optimizer state),
+the optimizer state's structure, the epoch (within the run's length), and, when asked, the run
+it belongs to (``run_id``). Each refusal is a ValueError naming the file and, in one line, what
+is wrong. ``save`` applies the same rules before it writes: what load would refuse is never
+written. The digests (SHA-256 of parameters, arrays, settings and state, the run's identity)
+are ``jaxmlp.digests``'s, the rules (``verify``) ``jaxmlp.checkpoint_checks``'s.
 
 >>> import pathlib, tempfile, jax
 >>> from jaxmlp import MLP, Optimizer, TrainConfig, TrainState
@@ -51,14 +55,15 @@ import numpy as np
 import jaxmlp
 from jaxmlp import files, mlp, numeric, optim
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
-from jaxmlp.digests import architecture, arrays_sha256, config_sha256, params_sha256
+from jaxmlp.checkpoint_checks import arrays_of, check_opt_state, meta_int, verify
+from jaxmlp.digests import architecture, arrays_sha256, config_sha256, params_sha256, state_sha256
 from jaxmlp.digests import run_identity as run_identity  # checkpoint.run_identity, for callers
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.train import TrainConfig, TrainState, final_params
 
 FORMAT = "jaxmlp-checkpoint"
-VERSION = 2  # 2 adds run_id and config_sha256; version 1 files still load
+VERSION = 3  # 2 adds run_id and config_sha256, 3 state_sha256; version 1 and 2 files still load
 META = "__jaxmlp__"
 RNG_RULE = "epoch e draws from fold_in(key(seed), e)"
 
@@ -101,7 +106,8 @@ def save(
     ``extra``: name -> array, kept beside the state; ``extra_meta``: JSON-able dict kept in the
     metadata under ``"extra"``; ``run_id``: the run this checkpoint belongs to
     (``run_identity`` makes one), which ``load(..., run_id=)`` can require. The arrays are
-    copied to the host during the call, so the caller may donate them afterwards.
+    copied to the host during the call, so the caller may donate them afterwards. Raises
+    ValueError, writing nothing, where ``load`` would refuse the file (``verify``).
     """
     if run_id is not None and not isinstance(run_id, str):
         raise ValueError(f"run_id must be a string or None, got {run_id!r}.")
@@ -133,6 +139,11 @@ def save(
         "extra_sha256": arrays_sha256(extra),
         "extra": extra_meta or {},
     }
+    meta["state_sha256"] = state_sha256(meta, arrays)
+    try:  # what load would refuse is never written
+        verify(f"cannot save {path}", arrays, json.loads(json.dumps(meta)), net, optimizer, config)
+    except ValueError as error:
+        raise ValueError(f"{error} (nothing was written)") from None
     arrays[META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -185,73 +196,14 @@ def load(
     state = TrainState(
         params=params,
         opt_state=opt_state,
-        epoch=_int(path, meta, "epoch"),
+        epoch=meta_int(path, meta, "epoch"),
         best_params=best,
         best_val_loss=math.inf if best_val_loss is None else float(best_val_loss),
-        bad_epochs=_int(path, meta, "bad_epochs"),
+        bad_epochs=meta_int(path, meta, "bad_epochs"),
         sample_weight_sha256=_weights_digest(path, meta),
     )
     extra = {name[6:]: a for name, a in arrays.items() if name.startswith("extra/")}
     return Checkpoint(net, optimizer, config, state, extra, meta)
-
-
-def verify(path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch=None) -> None:
-    """ValueError, naming ``path`` and one problem, unless the checkpoint read as ``arrays`` and
-    ``meta`` is whole and belongs where it is loaded: the settings match their digest
-    (``config_sha256``), the run is ``run_id`` (when given), the epoch lies in
-    ``[0, min(config.epochs, max_epoch)]``, the parameters are real floating arrays of the
-    architecture's shapes in the config's dtype, all finite, with the recorded SHA-256, the
-    optimizer state is finite and the extra arrays have their recorded SHA-256 (if any)."""
-    saved_digest = meta.get("config_sha256")
-    if saved_digest is not None and saved_digest != config_sha256(net, optimizer, config, meta):
-        raise ValueError(
-            f"{path}: the settings in the metadata do not match their recorded digest "
-            "(config_sha256): the metadata was altered."
-        )
-    if run_id is not None and meta.get("run_id") != run_id:
-        raise ValueError(
-            f"{path}: checkpoint of another run: run id {meta.get('run_id')!r}, expected "
-            f"{run_id!r} (a checkpoint from another run folder or another configuration)."
-        )
-    epoch = _int(path, meta, "epoch")
-    last = config.epochs if max_epoch is None else min(config.epochs, max_epoch)
-    if epoch > last:
-        raise ValueError(
-            f"{path}: epoch {epoch} is past the run's length of {last} epochs: not a checkpoint "
-            "of this run."
-        )
-    want = np.dtype(np.float64 if config.dtype == "float64" else np.float32)
-    trees = ("params", "best_params") if "best_params/0/w" in arrays else ("params",)
-    for name, a in arrays.items():
-        if name.split("/")[0] in trees and a.dtype != want:
-            raise ValueError(
-                f"{path}: {name} has dtype {a.dtype}; parameters of a {config.dtype} run are "
-                f"{want.name}."
-            )
-    for name, a in arrays.items():
-        is_state = name.split("/")[0] in (*trees, "opt_state")
-        if is_state and np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
-            bad = int((~np.isfinite(a)).sum())
-            raise ValueError(f"{path}: {name} holds {bad} NaN or Inf values; it cannot be used.")
-    params = [
-        {k.split("/")[2]: arrays[k] for k in sorted(arrays) if k.startswith(f"params/{l}/")}
-        for l in range(len(net.sizes) - 1)
-    ]
-    try:
-        net.check_params(params)
-    except ValueError as error:
-        raise ValueError(f"{path}: params do not fit the saved architecture: {error}") from None
-    if meta.get("params_sha256") != params_sha256(params):
-        raise ValueError(
-            f"{path}: the parameters do not match their recorded SHA-256 (params_sha256): the "
-            "file was altered or mixed from two checkpoints."
-        )
-    digest = arrays_sha256({k[6:]: a for k, a in arrays.items() if k.startswith("extra/")})
-    if meta.get("extra_sha256", digest) != digest:  # saved before extra_sha256: unchecked
-        raise ValueError(
-            f"{path}: the extra arrays (the input standardiser) do not match their recorded "
-            "SHA-256 (extra_sha256): the file was altered or mixed from two checkpoints."
-        )
 
 
 def read_meta(path) -> dict:
@@ -325,22 +277,7 @@ def _opt_state_from(path, arrays, optimizer, params, saved: str):
     """The optimizer state, rebuilt around ``optimizer``'s tree: it must be the ``saved``
     optimizer's (lm and newton-cg states, adagrad and rmsprop ones, share their arrays)."""
     template = optimizer.build(1).init(params)
-    want = jax.tree.leaves(template)
-    got = arrays_of(arrays, "opt_state/")
-    shapes = lambda leaves: [(tuple(np.shape(a)), np.dtype(a.dtype).name) for a in leaves]  # noqa: E731
-    if shapes(got) != shapes(want):
-        why = ""
-        if optimizer.name in ("lbfgs", "cg"):  # their state was once per layer's array
-            why = (
-                f" (the checkpoint's {optimizer.name} state is likely from an older jaxmlp: "
-                "the state layout changed to one flat vector; restart the run or resume it "
-                "with that jaxmlp)"
-            )
-        raise ValueError(
-            f"{path}: the saved optimizer state does not fit optimizer {optimizer.name!r} on "
-            f"these parameters{why}: {len(got)} arrays {shapes(got)[:3]}..., expected "
-            f"{len(want)} {shapes(want)[:3]}...."
-        )
+    got = check_opt_state(path, arrays, optimizer, params)
     if optimizer.name != saved:
         raise ValueError(
             f"{path}: the saved optimizer state is not a state of optimizer {optimizer.name!r} "
@@ -348,14 +285,6 @@ def _opt_state_from(path, arrays, optimizer, params, saved: str):
         )
     leaves = [_device(path, a) for a in got]
     return jax.tree.unflatten(jax.tree.structure(template), leaves)
-
-
-def arrays_of(arrays: dict, prefix: str) -> list:
-    """The arrays named ``prefix<i>``, i = 0, 1, ... in order."""
-    out = []
-    while f"{prefix}{len(out)}" in arrays:
-        out.append(arrays[f"{prefix}{len(out)}"])
-    return out
 
 
 def _tree_arrays(prefix, tree) -> dict:
@@ -389,10 +318,3 @@ def _weights_digest(path, meta) -> str | None:
     ):
         raise ValueError(f"{path}: corrupt checkpoint metadata (sample_weight_sha256 {digest!r}).")
     return digest
-
-
-def _int(path, meta, name) -> int:
-    value = meta.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{path}: corrupt checkpoint metadata ({name} = {value!r}).")
-    return value

@@ -1,6 +1,7 @@
 """What names a run and its weights: the JSON form of a network's settings (``architecture``),
 the SHA-256 of its parameters (``params_sha256``), of other arrays (``arrays_sha256``) and of its
-settings (``config_sha256``), and a run's identity (``run_identity``). A checkpoint records them
+settings (``config_sha256``), of a checkpoint's whole state (``state_sha256``), and a run's
+identity (``run_identity``). A checkpoint records them
 and ``checkpoint.load`` checks them; they stay reachable as ``checkpoint.<name>``.
 """
 
@@ -35,6 +36,16 @@ def arrays_sha256(arrays: dict) -> str:
         a = np.ascontiguousarray(arrays[name])
         digest.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode() + a.tobytes())
     return digest.hexdigest()
+
+
+def state_sha256(meta: dict, arrays: dict) -> str:
+    """SHA-256 of a whole checkpoint: its metadata ``meta`` as JSON reads it back (keys sorted,
+    its own ``state_sha256`` left out) and every array of ``arrays`` (``arrays_sha256``):
+    parameters, best parameters, optimizer state, extra arrays, and the epoch, early-stopping
+    state, RNG state and settings beside them. Equal digests mean the same saved state."""
+    fields = {k: v for k, v in json.loads(json.dumps(meta)).items() if k != "state_sha256"}
+    text = json.dumps(fields, sort_keys=True) + arrays_sha256(arrays)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def config_sha256(net: MLP, optimizer: Optimizer, config: TrainConfig, saved=None) -> str:

@@ -152,6 +152,8 @@ def make_old(out):
     raw = dict(np.load(out / "checkpoint.npz"))
     meta = json.loads(raw["__jaxmlp__"].tobytes())
     meta.pop("extra_sha256", None)
+    meta.pop("state_sha256", None)  # the code before this fix wrote no digest of the state
+    meta["version"] = 2
     raw["__jaxmlp__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     np.savez(out / "checkpoint.npz", **raw)
 

@@ -20,7 +20,7 @@ import json
 import math
 import pathlib
 
-from jaxmlp import checkpoint
+from jaxmlp import checkpoint, optim
 from jaxmlp.numeric import check_int
 from jaxmlp.run import data
 from jaxmlp.run.place import (  # noqa: F401 (where a run lives: folder.out_folder, folder.lock)
@@ -273,7 +273,8 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
     ``checkpoint.load``'s): it must carry config.json's run_id (one without: a folder from
     before run ids, or from an older ``save_run``, whose checkpoint has none either), lie
     within the run's ``epochs``, be of a run of that length (or, killed while a resume
-    extended it, of the length it was ``extended_from``), and have recorded config.json's
+    extended it, of the length it was ``extended_from``: shorter, and of a schedule that does not
+    span the run's length, as ``settings.check_resume`` allows), and have recorded config.json's
     ``initial_loss`` (checkpoints record it since it was found editable: an older one has
     none to compare)."""
     path, where = pathlib.Path(run_dir) / "checkpoint.npz", pathlib.Path(run_dir) / "config.json"
@@ -289,6 +290,14 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
         raise ValueError(
             f"{where}: epochs {epochs}, but its checkpoint is of a run of {length} epochs (the "
             f"file was edited): restore epochs {length}, or start a new run in another folder."
+        )
+    schedule = ckpt.meta["optimizer"].get("schedule", "constant")
+    spans = schedule in optim.RUN_LENGTH_SCHEDULES  # extended_from vouches for what a resume
+    if epochs is not None and length != epochs and (spans or length > epochs):  # may write
+        why = f"the {schedule} schedule spans the run's length" if spans else "it only extends"
+        raise ValueError(
+            f"{where}: epochs {epochs} and extended_from {length}, but a resume never makes a "
+            f"run of {length} epochs one of {epochs} ({why}) {EDITED}"
         )
     facts = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
     loss = config.get("initial_loss")

@@ -1,0 +1,179 @@
+"""A checkpoint's whole state is verified (``state_sha256``), not only its parameters: edited
+best parameters (what an early-stopping run hands back), optimizer state or early-stopping
+fields are refused, never used. ``save`` refuses what ``load`` would refuse, writing nothing.
+A run whose schedule spans its length cannot be extended by hand-editing config.json's
+``extended_from``.
+"""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, checkpoint, cli
+
+NET = MLP((2, 5, 1), "tanh", "sigmoid", "bce")
+OPT = Optimizer("momentum", lr=0.1, momentum=0.9)
+CONFIG = TrainConfig(epochs=6, batch_size=8, seed=3, early_stopping=2)
+
+
+def state(epoch=3, params=None, best=None, opt_state=None):
+    """A state with everything set: params, best params, a non-zero momentum, early stopping."""
+    params = NET.init(jax.random.key(0)) if params is None else params
+    best = NET.init(jax.random.key(1)) if best is None else best
+    if opt_state is None:
+        moved = lambda a: a + 0.25 if jnp.issubdtype(a.dtype, jnp.floating) else a + 2  # noqa: E731
+        opt_state = jax.tree.map(moved, OPT.build(1).init(params))
+    return TrainState(params, opt_state, epoch, best, 0.5, 1)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    path = tmp_path_factory.mktemp("integrity") / "checkpoint.npz"
+    checkpoint.save(path, state(), net=NET, optimizer=OPT, config=CONFIG)
+    return path
+
+
+def rewrite(path, out, drop=(), meta=None, **arrays):
+    """A copy of the checkpoint at ``path`` (valid zip CRCs) with metadata fields changed
+    (``meta``) or left out (``drop``), or arrays replaced."""
+    with np.load(path) as archive:
+        contents = {k: archive[k] for k in archive.files}
+    old = json.loads(contents.pop(checkpoint.META).tobytes())
+    new = {k: v for k, v in (old | (meta or {})).items() if k not in drop}
+    contents |= arrays
+    contents[checkpoint.META] = np.frombuffer(json.dumps(new).encode(), np.uint8)
+    np.savez(out, **contents)
+    return out
+
+
+def array(path, name):
+    with np.load(path) as archive:
+        return archive[name]
+
+
+EDITS = {
+    # D1: the parameters evaluate, predict and load_run use after early stopping
+    "best params zeroed": lambda p: {"best_params/1/w": array(p, "best_params/1/w") * 0},
+    "best params dropped": lambda p: {"best_params/0/w": array(p, "params/0/w")},
+    # D2: what a resume continues from
+    "momentum": lambda p: {"opt_state/1": array(p, "opt_state/1") * 0 + 1.0},
+    "best_val_loss": lambda p: {"meta": {"best_val_loss": 0.0}},
+    "bad_epochs": lambda p: {"meta": {"bad_epochs": 0}},
+    "rng": lambda p: {"meta": {"rng": {"seed": 3, "next_epoch": 2, "rule": "edited"}}},
+    "sample weights": lambda p: {"meta": {"sample_weight_sha256": "0" * 64}},
+    "digest stripped": lambda p: {"drop": ("state_sha256",)},
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS)
+def test_an_edited_state_field_is_refused(edit, saved, tmp_path):
+    assert checkpoint.load(saved).state.bad_epochs == 1  # the original loads
+    bad = rewrite(saved, tmp_path / "edited.npz", **edit(saved))
+    with pytest.raises(ValueError, match="state_sha256") as error:
+        checkpoint.load(bad)
+    assert str(bad) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_checkpoint_from_before_the_state_digest_loads_as_it_did(saved, tmp_path):
+    """Version 2 files have no state_sha256: they load, their best parameters as saved (only
+    the parameters' own digest checked, as before)."""
+    old = rewrite(saved, tmp_path / "old.npz", drop=("state_sha256",), meta={"version": 2})
+    ckpt = checkpoint.load(old, net=NET, optimizer=OPT)
+    assert checkpoint.params_sha256(ckpt.final_params) == checkpoint.params_sha256(state()[3])
+    assert (ckpt.state.epoch, ckpt.state.best_val_loss, ckpt.state.bad_epochs) == (3, 0.5, 1)
+    wrong = rewrite(old, tmp_path / "wrong.npz", meta={"state_sha256": "0" * 64})
+    with pytest.raises(ValueError, match="state_sha256"):  # present and wrong: refused
+        checkpoint.load(wrong)
+
+
+def _params(dtype):
+    return [{k: np.asarray(a).astype(dtype) for k, a in layer.items()} for layer in state()[0]]
+
+
+def _nan_params():
+    params = _params(np.float32)
+    params[1]["b"][0] = np.nan
+    return params
+
+
+UNLOADABLE = {
+    "float16 params": (lambda: state(params=_params(np.float16)), CONFIG, "float16"),
+    "bfloat16 params": (lambda: state(params=_params(ml_dtypes.bfloat16)), CONFIG, "bfloat16"),
+    "float64 params, float32 run": (lambda: state(params=_params(np.float64)), CONFIG, "float64"),
+    "epoch past the run": (lambda: state(epoch=9), CONFIG, "epoch 9 is past"),
+    "sgd state under momentum": (
+        lambda: state(opt_state=Optimizer("sgd").build(1).init(state()[0])),
+        CONFIG,
+        "does not fit optimizer 'momentum'",
+    ),
+    "nan params": (lambda: state(params=_nan_params()), CONFIG, "params/1/b holds 1 NaN"),
+    "nan best params": (lambda: state(best=_nan_params()), CONFIG, "best_params/1/b holds 1"),
+    "best params of another shape": (
+        lambda: state(best=MLP((2, 4, 1), "tanh", "sigmoid", "bce").init(jax.random.key(0))),
+        CONFIG,
+        "best_params do not fit the saved architecture",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", UNLOADABLE.values(), ids=UNLOADABLE)
+def test_save_refuses_what_load_would_refuse_and_writes_nothing(case, tmp_path):
+    make, config, message = case
+    path = tmp_path / "checkpoint.npz"
+    with pytest.raises(ValueError, match=message) as error:
+        checkpoint.save(path, make(), net=NET, optimizer=OPT, config=config)
+    assert "cannot save" in str(error.value) and str(path) in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bfloat16_checkpoint_is_refused_naming_bfloat16(tmp_path, monkeypatch):
+    """.npy keeps bfloat16 as raw 2-byte values (|V2); load names what that likely is."""
+    path = tmp_path / "checkpoint.npz"
+    monkeypatch.setattr(checkpoint, "verify", lambda *args, **kwargs: None)  # an older save
+    bf16 = state(params=_params(ml_dtypes.bfloat16))
+    checkpoint.save(path, bf16, net=NET, optimizer=OPT, config=CONFIG)
+    monkeypatch.undo()
+    assert array(path, "params/0/w").dtype.kind == "V"
+    with pytest.raises(ValueError, match=r"params/0/b has dtype \|V2 .*bfloat16"):
+        checkpoint.load(path)
+
+
+def test_a_state_of_jax_arrays_round_trips(tmp_path):
+    """save's own check passes on every state it is given in the ordinary way."""
+    path = tmp_path / "checkpoint.npz"
+    s = state()._replace(params=jax.tree.map(jnp.asarray, state()[0]))
+    checkpoint.save(path, s, net=NET, optimizer=OPT, config=CONFIG, extra={"m": np.zeros(2)})
+    loaded = checkpoint.load(path, net=NET, optimizer=OPT)
+    assert loaded.meta["state_sha256"] == checkpoint.state_sha256(
+        loaded.meta, {k: v for k, v in np.load(path).items() if k != checkpoint.META}
+    )
+
+
+XOR = [
+    "--data", "xor", "--hidden", "3", "--optimizer", "sgd", "--lr", "0.1",
+    "--batch-size", "full", "--no-progress",
+]  # fmt: skip
+
+
+def test_extended_from_added_by_hand_to_a_cosine_run_is_refused(tmp_path, fails):
+    """A cosine schedule spans the run: --resume --epochs 4 is refused, and so is config.json
+    given epochs 4 with the extended_from a resume of another schedule writes (it trained a
+    trajectory that is neither the 2-epoch run nor a 4-epoch one)."""
+    out = tmp_path / "run"
+    assert (
+        cli.main(["train", *XOR, "--schedule", "cosine", "--epochs", "2", "--out", str(out)]) == 0
+    )
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    config = json.loads((out / "config.json").read_text())
+    config["settings"]["epochs"] = config["train"]["epochs"] = 4
+    config["extended_from"] = 2
+    (out / "config.json").write_text(json.dumps(config))
+    before["config.json"] = (out / "config.json").read_bytes()
+    for argv in (["train", "--out", str(out), "--resume", "--no-progress"], ["evaluate", str(out)]):
+        err = fails(argv)
+        assert "config.json" in err and "extended_from 2" in err, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
