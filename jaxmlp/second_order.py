@@ -193,7 +193,11 @@ def stalled(optimizer, state, history: list, epochs: int) -> bool:
     """Whether the damped ``optimizer`` can go no further from ``state`` (a ``TrainState``):
     its damping at the ceiling, where every step is refused or too small to move the weights
     (the loss cannot decrease at this precision). ``fit`` then stops, as early stopping does;
-    where the loss of its epochs (``history``) never fell, a warning says so."""
+    where the loss of its epochs (``history``) never fell, a warning says so. ``fit`` asks after
+    each compiled call: each epoch with a callback or early stopping, else after the call's
+    fused epochs, which run on at the ceiling (refused steps) to the call's end: the stall is
+    found by that epoch, not at the one that reached it (one epoch a call would find it there,
+    at ~0.4 ms a call: experiments/BENCHMARKS.md)."""
     if optimizer.name not in STATES:
         return False
     damping = state.opt_state.damping
@@ -209,14 +213,6 @@ def stalled(optimizer, state, history: list, epochs: int) -> bool:
             stacklevel=3,
         )
     return True
-
-
-def epochs_per_call(optimizer, fused: int) -> int:
-    """Epochs in one compiled call of ``fit``: 1 for a damped solver, whose ``stalled`` is
-    checked after each call, so that it stops at the epoch its damping reached the ceiling,
-    with or without a callback; ``fused`` for any other. The cost is a sync per epoch, small
-    beside a full-batch epoch's CG_ITERATIONS curvature products."""
-    return 1 if optimizer.name in STATES else fused
 
 
 def _damped(product, damping0: float, shrink: float, grow: float, kind) -> Transformation:

@@ -240,9 +240,7 @@ def fit(
     weights = sample_weight_sha256(sample_weight)
     state, params_, opt_state = _start(net, data, spec, config, params, state, weights)
     state_bytes = ep.tree_bytes((state.params, state.opt_state)) if keep else 0  # an epoch's
-    per_call = second_order.epochs_per_call(
-        optimizer, _epochs_per_call(net, data.n, config, state_bytes)
-    )
+    per_call = _epochs_per_call(net, data.n, config, state_bytes)
     history = []
     while state.epoch < config.epochs:
         first, k = state.epoch, min(per_call, config.epochs - state.epoch)
