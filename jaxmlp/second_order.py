@@ -194,10 +194,7 @@ def stalled(optimizer, state, history: list, epochs: int) -> bool:
     its damping at the ceiling, where every step is refused or too small to move the weights
     (the loss cannot decrease at this precision). ``fit`` then stops, as early stopping does;
     where the loss of its epochs (``history``) never fell, a warning says so. ``fit`` asks after
-    each compiled call: each epoch with a callback or early stopping, else after the call's
-    fused epochs, which run on at the ceiling (refused steps) to the call's end: the stall is
-    found by that epoch, not at the one that reached it (one epoch a call would find it there,
-    at ~0.4 ms a call: experiments/BENCHMARKS.md)."""
+    each epoch, or after a call of fused epochs cut at ``stall_epoch``."""
     if optimizer.name not in STATES:
         return False
     damping = state.opt_state.damping
@@ -215,9 +212,24 @@ def stalled(optimizer, state, history: list, epochs: int) -> bool:
     return True
 
 
+def stall_epoch(optimizer, opt_state) -> int | None:
+    """The epoch whose step brought the damped ``optimizer``'s damping to its ceiling, None
+    below it: its step ``count`` (one full-batch step an epoch; a step that starts at the
+    ceiling moves nothing and counts nothing, ``_damped``), so that ``fit`` cuts a call of
+    fused epochs there, as it stops after that epoch with a callback."""
+    if optimizer.name not in STATES:
+        return None
+    damping, count = jax.device_get((opt_state.damping, opt_state.count))
+    if damping < jnp.asarray(DAMPING_RANGE[1], damping.dtype):
+        return None
+    return int(count)
+
+
 def _damped(product, damping0: float, shrink: float, grow: float, kind) -> Transformation:
     """Solve (C + lambda I) p = -g with ``C v = product(net, params, x, t, v)`` by truncated CG,
-    take p if E decreases, adapt lambda from the reduction ratio; the state is a ``kind``."""
+    take p if E decreases, adapt lambda from the reduction ratio; the state is a ``kind``. A
+    step that starts at the damping's ceiling is no step: the weights and the state stay as
+    they are (``stall_epoch`` reads the count of the steps before it)."""
 
     def init(params):
         dtype = jax.tree.leaves(params)[0].dtype
@@ -238,8 +250,10 @@ def _damped(product, damping0: float, shrink: float, grow: float, kind) -> Trans
         accept = jnp.isfinite(e1) & (e1 < e0)
         keep = jnp.where(accept & (rho >= 0.25), 1.0, grow)
         factor = jnp.where(accept & (rho > 0.75), shrink, keep)
-        updates = jax.tree.map(lambda a: jnp.where(accept, a, jnp.zeros_like(a)), p)
-        lam = jnp.clip(lam * factor, *DAMPING_RANGE).astype(lam.dtype)
-        return updates, kind(lam, state.count + 1)
+        stalled = state.damping >= jnp.asarray(DAMPING_RANGE[1], state.damping.dtype)
+        move = accept & ~stalled
+        updates = jax.tree.map(lambda a: jnp.where(move, a, jnp.zeros_like(a)), p)
+        lam = jnp.where(stalled, state.damping, jnp.clip(lam * factor, *DAMPING_RANGE))
+        return updates, kind(lam.astype(state.damping.dtype), state.count + ~stalled)
 
     return Transformation(init, update)

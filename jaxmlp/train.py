@@ -252,6 +252,9 @@ def fit(
         records = epoch_records(net, out, first, seconds, data.n_seen, data.x_val, data.val_seen)
         bad = int(out["bad"])  # the run's first non-finite step, -1: none
         if not keep and bad < 0:  # no one looks between the calls' ends
+            stop = second_order.stall_epoch(optimizer, opt_state)
+            if stop is not None and first < stop < first + k:  # the epochs after moved nothing
+                records = records[: stop - first]
             history += records
             state = advance(state, records[-1], params_, opt_state, config)
             if second_order.stalled(optimizer, state, history, config.epochs):

@@ -1,6 +1,8 @@
 """Training with curvature (issue 18): lbfgs, cg, newton-cg and lm through ``fit`` — they train,
 resume bitwise from a saved checkpoint, and refuse setups they cannot run."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -140,6 +142,31 @@ def test_a_damped_state_of_the_other_solver_is_refused(before, after, tmp_path):
         checkpoint.load(path, net=net, optimizer=Optimizer(after))
     resumed = checkpoint.load(path, net=net, optimizer=Optimizer(before)).state
     assert fit(net, x, t, Optimizer(before), two, state=resumed).state.epoch == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, lr", [("lm", 1e11), ("newton-cg", 1e11), ("lm", 1e-3)])
+def test_a_damped_solver_stops_at_the_ceiling_epoch_with_or_without_a_callback(name, lr):
+    """Without a callback the epochs fused into one call and the stall was checked after it:
+    lm at lr 1e11 ran all 200 epochs and warned "by epoch 200 of 200"; with a callback it
+    stopped after epoch 1. A converged run (lr 1e-3) reaches the ceiling too, quietly. Both
+    runs now stop at the epoch that reached it, with the same history, state and params."""
+    net = MLP((2, 3, 1), "tanh", "identity", "sse", "sum")
+    config, runs, said = TrainConfig(epochs=200, batch_size="full"), [], []
+    for callback in (None, lambda record, state: None):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            runs.append(fit(net, XOR_X, XOR_T, Optimizer(name, lr=lr), config, callback=callback))
+        said.append([str(w.message) for w in caught if "ceiling" in str(w.message)])
+    (alone, called), keys = runs, ("epoch", "train_loss")
+    assert alone.state.epoch == called.state.epoch < 200 and said[0] == said[1]
+    if lr > 1:  # the loss never fell: a warning naming the epoch (lm: 1, newton-cg: 6)
+        assert f"by epoch {alone.state.epoch} of 200" in said[0][0], said
+    assert [[r[k] for k in keys] for r in alone.history] == [
+        [r[k] for k in keys] for r in called.history
+    ]
+    for a, b in zip(jax.tree.leaves(alone.state), jax.tree.leaves(called.state), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("name, lr", [("newton-cg", 1e13), ("lm", 1e300), ("lm", 1e-13)])
