@@ -1,8 +1,8 @@
-"""Defects of the run layer a probe found, each pinned by a test that failed on the code before its
-fix: save_run's feature names and scaler checked against the net's inputs, the devices a run
-records (those it trained on, with the warning that chose them), a resumed run's changed optimizer
-refused as changed, an init that draws what the run's default drew accepted on resume, and a full
-batch's device advice."""
+"""A run's setup as it is recorded and checked, each test failing on the code before its fix:
+save_run's feature names and scaler checked against the net's inputs, the devices a run records
+(those it trained on, with the warning that chose them), a resumed run's changed optimizer
+refused as changed, an init that draws what the run's default drew accepted on resume, and a
+full batch's device advice."""
 
 import json
 import os
