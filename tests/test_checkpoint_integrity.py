@@ -159,6 +159,7 @@ XOR = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_extended_from_added_by_hand_to_a_cosine_run_is_refused(tmp_path, fails):
     """A cosine schedule spans the run: --resume --epochs 4 is refused, and so is config.json
     given epochs 4 with the extended_from a resume of another schedule writes (it trained a

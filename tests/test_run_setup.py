@@ -72,6 +72,7 @@ def test_save_run_refuses_a_scaler_that_is_not_a_standardizer_of_the_inputs(
     assert load_run(save_run(tmp_path / "ok", net, params, scaler=good)).scaler is not None
 
 
+@pytest.mark.slow
 def test_resume_with_another_optimizer_is_refused_as_a_changed_setting(tmp_path, capsys):
     # --optimizer adam on a momentum run was refused as "momentum=0.9 would be ignored", a flag
     # the user never gave
@@ -86,6 +87,7 @@ def test_resume_with_another_optimizer_is_refused_as_a_changed_setting(tmp_path,
     assert "--momentum" not in line and "momentum=" not in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "activation, init, status",
     [("tanh", "glorot_uniform", 0), ("relu", "he_normal", 2)],
@@ -141,6 +143,7 @@ def eight_devices(tmp_path_factory):
     return here, done.stderr
 
 
+@pytest.mark.slow
 def test_a_run_records_the_devices_it_trained_on_and_the_warning_that_chose_them(eight_devices):
     # batch 30 on 8 devices trains on 6, but summary.json said 8 and held no warning; resumed on
     # the same 6, it then warned falsely that the run trained on 8
@@ -154,6 +157,7 @@ def test_a_run_records_the_devices_it_trained_on_and_the_warning_that_chose_them
     assert stderr.count("batch size 30 does not divide") == 2  # once a command, not twice
 
 
+@pytest.mark.slow
 def test_a_full_batch_is_advised_a_device_count_not_a_batch_size(eight_devices):
     # the full batch of 90 on 8 devices was advised "a batch size that is a multiple of 8",
     # which --batch-size full cannot choose

@@ -16,6 +16,7 @@ def _data(n=40, d=3, k=2, seed=0):
     return x, np.tanh(x @ rng.normal(size=(d, k)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "activation, hidden",
     [
