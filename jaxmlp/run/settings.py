@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import jax
 
-from jaxmlp import activations, datasets, initializers, losses, mlp, optim, outputs, sharding
+from jaxmlp import activations, datasets, losses, mlp, optim, outputs, sharding
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import check_int
 from jaxmlp.optim import Optimizer
@@ -178,12 +178,9 @@ def own_init(given: dict, saved: dict | None) -> dict:
 def layer_inits(settings: dict) -> list[str]:
     """The init scheme of each layer of a built run of ``settings``, as ``MLP.init`` draws
     them: its ``init``, else the default of the activation (the output's, for the last)."""
-    if settings.get("init") is not None:
-        return [str(initializers.parse(settings["init"]))] * (len(settings["hidden"]) + 1)
     act = settings["activation"]
     hidden = [act] * len(settings["hidden"]) if isinstance(act, str) else list(act)
-    families = [activations.get(a).family or activations.get(a).name for a in hidden]
-    return [str(initializers.default_for(a)) for a in (*families, settings["output"])]
+    return [str(s) for s in mlp.layer_schemes(settings.get("init"), hidden, settings["output"])]
 
 
 def check_used(given: dict, settings: dict) -> None:
