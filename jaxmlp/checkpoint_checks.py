@@ -9,7 +9,9 @@ import numpy as np
 from jaxmlp.digests import arrays_sha256, config_sha256, params_sha256, state_sha256
 
 
-def verify(path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch=None) -> None:
+def verify(
+    path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch=None, digests=True
+) -> None:
     """ValueError, naming ``path`` and one problem, unless the checkpoint read as ``arrays`` and
     ``meta`` is whole and belongs where it is loaded: the settings match their digest
     (``config_sha256``), the run is ``run_id`` (when given), the epoch lies in
@@ -18,8 +20,9 @@ def verify(path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch
     optimizer state is finite and of ``optimizer``'s structure, the extra arrays have their
     recorded SHA-256 (if any), and the whole state, every array and every metadata field
     (best parameters, optimizer state, early-stopping state, epoch...), has its recorded
-    ``state_sha256`` (files of format version 3 on; older ones have none)."""
-    saved_digest = meta.get("config_sha256")
+    ``state_sha256`` (files of format version 3 on; older ones have none). ``digests=False``
+    (``save``, which has just computed them) leaves the digests unchecked."""
+    saved_digest = meta.get("config_sha256") if digests else None
     if saved_digest is not None and saved_digest != config_sha256(net, optimizer, config, meta):
         raise ValueError(
             f"{path}: the settings in the metadata do not match their recorded digest "
@@ -60,6 +63,10 @@ def verify(path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch
             net.check_params(params)
         except ValueError as error:
             raise ValueError(f"{path}: {tree} do not fit the saved architecture: {error}") from None
+    check_float64(path, arrays)
+    check_opt_state(path, arrays, optimizer, params)
+    if not digests:
+        return
     if meta.get("params_sha256") != params_sha256(params):
         raise ValueError(
             f"{path}: the parameters do not match their recorded SHA-256 (params_sha256): the "
@@ -71,8 +78,6 @@ def verify(path, arrays, meta, net, optimizer, config, *, run_id=None, max_epoch
             f"{path}: the extra arrays (the input standardiser) do not match their recorded "
             "SHA-256 (extra_sha256): the file was altered or mixed from two checkpoints."
         )
-    check_float64(path, arrays)
-    check_opt_state(path, arrays, optimizer, params)
     recorded = meta.get("state_sha256")
     if (recorded is not None or meta.get("version", 0) >= 3) and recorded != state_sha256(
         meta, arrays
