@@ -43,6 +43,12 @@ SCHEDULE_OPTIONS = {
 RUN_LENGTH_SCHEDULES = ("cosine",)
 
 
+def extends(schedule: str, before: int, now: int) -> bool:
+    """Whether a resume may make a run of ``before`` epochs one of ``now``: more epochs, of a
+    schedule whose shape is not the run's length (``RUN_LENGTH_SCHEDULES``)."""
+    return now > before and schedule not in RUN_LENGTH_SCHEDULES
+
+
 def momentum_used(name: str, momentum):
     """The mu the optimizer ``name`` given ``momentum`` uses (``Optimizer.momentum_used``)."""
     if name in ("momentum", "nesterov") and momentum is None:

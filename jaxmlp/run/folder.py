@@ -292,8 +292,8 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
             f"file was edited): restore epochs {length}, or start a new run in another folder."
         )
     schedule = ckpt.meta["optimizer"].get("schedule", "constant")
-    spans = schedule in optim.RUN_LENGTH_SCHEDULES  # extended_from vouches for what a resume
-    if epochs is not None and length != epochs and (spans or length > epochs):  # may write
+    spans = schedule in optim.RUN_LENGTH_SCHEDULES  # extended_from: only what a resume writes
+    if epochs is not None and length != epochs and not optim.extends(schedule, length, epochs):
         why = f"the {schedule} schedule spans the run's length" if spans else "it only extends"
         raise ValueError(
             f"{where}: epochs {epochs} and extended_from {length}, but a resume never makes a "

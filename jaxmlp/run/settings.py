@@ -131,9 +131,9 @@ def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
         if isinstance(now, bool) or isinstance(before, bool):  # as the flag takes them
             now, before = ("yes" if v else "no" if v is False else v for v in (now, before))
         flag = as_flag(name, given[name])
-        spans = settings["schedule"] in optim.RUN_LENGTH_SCHEDULES
-        if name == "epochs" and now > before and not spans:
+        if name == "epochs" and optim.extends(settings["schedule"], before, now):
             continue
+        spans = settings["schedule"] in optim.RUN_LENGTH_SCHEDULES
         why = "a resumed run keeps its settings"
         if name == "init" and before is None:  # a default per layer (own_init took a same one)
             why += f", and its None draws its layers {', '.join(layer_inits(base))}"
