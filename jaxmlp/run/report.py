@@ -4,7 +4,7 @@ the message of a diverged run."""
 import jax
 import numpy as np
 
-from jaxmlp import checkpoint, gradient_check, plots, sharding, stopping
+from jaxmlp import checkpoint, gradient_check, plots, stopping
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
@@ -35,9 +35,12 @@ def banner(run: Run, first: int) -> str:
     )
 
 
-def summarize(run: Run, state, final, history, wall_seconds: float, warnings=()) -> dict:
+def summarize(
+    run: Run, state, final, history, wall_seconds: float, warnings=(), *, devices: int
+) -> dict:
     """The run's summary, also written to summary.json (with its figures); ``warnings``: what
-    the run said on stderr that the reader of its results must know."""
+    the run said on stderr that the reader of its results must know; ``devices``: how many it
+    trained on."""
     ds, net, config = run.data, run.net, run.config
     summary = {"status": "finished" if state.epoch >= config.epochs else "early_stopped"}
     for split, x, t in data.splits(ds):
@@ -59,7 +62,7 @@ def summarize(run: Run, state, final, history, wall_seconds: float, warnings=())
         "train_seconds": seconds,
         # a typical epoch's throughput: the median ignores the first epochs, which compile
         "examples_per_second": seen / typical if typical > 0 else None,
-        "devices": device_count(config, n),
+        "devices": devices,
         "platform": jax.devices()[0].platform,
         "n_params": net.n_params,
         "params_sha256": checkpoint.params_sha256(final),
@@ -70,20 +73,6 @@ def summarize(run: Run, state, final, history, wall_seconds: float, warnings=())
     summary["wall_seconds"] = wall_seconds
     folder.write_json(run.out / "summary.json", summary)
     return summary
-
-
-def device_count(config, n: int) -> int:
-    """How many devices a run of ``config`` on ``n`` training examples trains on here."""
-    return devices_used(config, n)[0]
-
-
-def devices_used(config, n: int) -> tuple[int, str | None]:
-    """``(devices, warning)``: how many devices a run of ``config`` on ``n`` training examples
-    trains on here (``config.devices``, else those its batch divides over: ``fit``'s choice,
-    ``sharding.default_devices``), and the warning of a choice of fewer than all (None)."""
-    if config.devices is not None:
-        return config.devices, None
-    return sharding.default_devices(config.batch(n), n)
 
 
 def gradcheck(net: MLP, params, x, t, batch: int = GRADCHECK_BATCH) -> dict:

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from jaxmlp import checkpoint
+from jaxmlp import checkpoint, sharding
 from jaxmlp import train as _train_module
 from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
@@ -205,10 +205,14 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
 
 
 def _devices(run: Run, recorded: list, warn) -> int:
-    """The number of devices the run trains on here (``report.devices_used``: ``fit``'s choice
-    where the run names none); a choice of fewer than all is said (``warn``) and kept in
-    ``recorded`` (once: a resumed run's record may hold it), as summary.json's warnings."""
-    devices, message = report.devices_used(run.config, len(run.data.x_train))
+    """The number of devices the run trains on here: its ``config.devices``, else ``fit``'s
+    choice (``sharding.default_devices``); a choice of fewer than all is said (``warn``) and
+    kept in ``recorded`` (once: a resumed run's record may hold it), as summary.json's
+    warnings."""
+    if run.config.devices is not None:
+        return run.config.devices
+    n = len(run.data.x_train)
+    devices, message = sharding.default_devices(run.config.batch(n), n)
     if message is not None:
         line = f"warning: {message}"
         warn(line)
@@ -272,7 +276,8 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dic
             f"with: jaxmlp train --out {shlex.quote(str(out))} --resume",
             128 + recorder.stop[0],
         )
-    summary = report.summarize(run, state, final, history, saver.wall_seconds(), facts["warnings"])
+    wall, said = saver.wall_seconds(), facts["warnings"]
+    summary = report.summarize(run, state, final, history, wall, said, devices=facts["devices"])
     echo(report.closing(summary, out))
     return summary
 
