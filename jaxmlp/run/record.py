@@ -165,11 +165,13 @@ def finished(state, config) -> bool:
 def signals(stop: list, enabled: bool):
     """SIGINT and SIGTERM append their number to ``stop``; a second one acts as usual. A
     signal received before, which Python dropped (``interrupt``), is in ``stop`` from the
-    start."""
-    if not enabled:
+    start; with one in ``stop`` already, the handlers are left as they are: the next is the
+    second."""
+    if enabled:
+        stop.extend(interrupt.take())
+    if not enabled or stop:
         yield
         return
-    stop.extend(interrupt.take())
     previous = {}
 
     def handler(signum, frame):

@@ -1,6 +1,8 @@
 """What a run tells the user: the banner, summary.json and its figures, the closing line, and
 the message of a diverged run."""
 
+import signal
+
 import jax
 import numpy as np
 
@@ -125,6 +127,18 @@ def closing(summary: dict, out) -> str:
         f"{summary['status']} after {summary['epochs']} epochs: {', '.join(parts)} "
         f"({summary['wall_seconds']:.1f} s{rate}); gradcheck max_rel_err "
         f"{summary['gradcheck']['max_rel_err']:.1e}; wrote {out}"
+    )
+
+
+def late_signal(summary: dict, signum: int) -> str:
+    """The note of a run (its ``summary``) that a signal reached once its training had finished:
+    it stopped nothing, the run is complete."""
+    done = f"finished its {summary['epochs']} epochs"
+    if summary["status"] != "finished":
+        done = f"stopped early at epoch {summary['epochs']} of {summary['epochs_planned']}"
+    return (
+        f"note: {signal.Signals(signum).name} came after the run had {done}: nothing was "
+        "stopped; its summary is written"
     )
 
 

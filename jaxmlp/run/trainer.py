@@ -104,7 +104,7 @@ def train(
             else:
                 folder.remove_temporaries(out)
             folder.write_config(run, facts)
-        return _fit(run, state, facts, progress, handle_signals, echo, started)
+        return _fit(run, state, facts, progress, handle_signals, echo, warn, started)
 
 
 def _check_fit(run: Run) -> None:
@@ -235,7 +235,7 @@ def _check_initial_loss(run: Run, saved: dict) -> None:
         )
 
 
-def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dict:
+def _fit(run: Run, state, facts, progress, handle_signals, echo, warn, started) -> dict:
     out, ds, net, config = run.out, run.data, run.net, run.config
     on_disk = "wall_before" in facts  # the state is that of the checkpoint
     history = facts.get("history", [])
@@ -271,14 +271,19 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, started) -> dic
     if recorder.diverged is not None:
         epoch, reason = recorder.diverged
         raise report.diverged(run, epoch, reason, saver.epoch, saver.wall_seconds())
-    if recorder.stop:
+    if recorder.stop and not record.finished(state, config):
         raise report.RunStopped(
             f"interrupted at epoch {state.epoch}/{config.epochs}: checkpoint saved; continue "
             f"with: jaxmlp train --out {shlex.quote(str(out))} --resume",
             128 + recorder.stop[0],
         )
+    # a signal once training finished stops nothing: the run is complete, its summary (seconds)
+    # is written, and a signal meanwhile is noted as well (a second one stops at once)
     wall, said = saver.wall_seconds(), facts["warnings"]
-    summary = report.summarize(run, state, final, history, wall, said, devices=facts["devices"])
+    with record.signals(recorder.stop, handle_signals):
+        summary = report.summarize(run, state, final, history, wall, said, devices=facts["devices"])
+    if recorder.stop:
+        warn(report.late_signal(summary, recorder.stop[0]))
     echo(report.closing(summary, out))
     return summary
 
