@@ -56,6 +56,7 @@ import jaxmlp
 from jaxmlp import files, mlp, numeric, optim
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
 from jaxmlp.checkpoint_checks import arrays_of, check_opt_state, meta_int, verify
+from jaxmlp.checkpoint_checks import non_finite as _non_finite
 from jaxmlp.digests import architecture, arrays_sha256, config_sha256, params_sha256, state_sha256
 from jaxmlp.digests import run_identity as run_identity  # checkpoint.run_identity, for callers
 from jaxmlp.mlp import MLP
@@ -112,11 +113,7 @@ def save(
     if run_id is not None and not isinstance(run_id, str):
         raise ValueError(f"run_id must be a string or None, got {run_id!r}.")
     net.check_params(state.params)
-    arrays = _tree_arrays("params", state.params)
-    if state.best_params is not None:
-        arrays |= _tree_arrays("best_params", state.best_params)
-    opt_leaves = jax.tree.leaves(state.opt_state)
-    arrays |= {f"opt_state/{i}": _host(leaf) for i, leaf in enumerate(opt_leaves)}
+    arrays = state_arrays(state)
     extra = {name: np.asarray(a) for name, a in (extra or {}).items()}
     arrays |= {f"extra/{name}": a for name, a in extra.items()}
     meta = {
@@ -149,6 +146,22 @@ def save(
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_atomic(path, buffer.getvalue())
+
+
+def state_arrays(state: TrainState) -> dict:
+    """The arrays of ``state`` on the host, named as a checkpoint holds them: params/,
+    best_params/ (when there are some) and opt_state/ (the module docstring)."""
+    arrays = _tree_arrays("params", state.params)
+    if state.best_params is not None:
+        arrays |= _tree_arrays("best_params", state.best_params)
+    opt_leaves = jax.tree.leaves(state.opt_state)
+    return arrays | {f"opt_state/{i}": _host(leaf) for i, leaf in enumerate(opt_leaves)}
+
+
+def non_finite(state: TrainState) -> tuple[str, int] | None:
+    """The first array of ``state`` holding NaN or Inf (as ``state_arrays`` names it) and how
+    many it holds, or None: a state ``save`` refuses for that (``checkpoint_checks.non_finite``)."""
+    return _non_finite(state_arrays(state))
 
 
 # -- loading ------------------------------------------------------------------------------------

@@ -49,11 +49,9 @@ def verify(
                 f"{path}: {name} has dtype {_named(a.dtype)}; parameters of a {config.dtype} "
                 f"run are {want.name}."
             )
-    for name, a in arrays.items():
-        is_state = name.split("/")[0] in (*trees, "opt_state")
-        if is_state and np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
-            bad = int((~np.isfinite(a)).sum())
-            raise ValueError(f"{path}: {name} holds {bad} NaN or Inf values; it cannot be used.")
+    bad = non_finite(arrays)
+    if bad is not None:
+        raise ValueError(f"{path}: {bad[0]} holds {bad[1]} NaN or Inf values; it cannot be used.")
     for tree in reversed(trees):  # params last: the tree the checks below use
         params = [
             {k.split("/")[2]: arrays[k] for k in sorted(arrays) if k.startswith(f"{tree}/{l}/")}
@@ -87,6 +85,18 @@ def verify(
             "epoch or other metadata) does not match its recorded SHA-256 (state_sha256): the "
             "file was altered or mixed from two checkpoints."
         )
+
+
+def non_finite(arrays) -> tuple[str, int] | None:
+    """The first of the state's arrays among ``arrays`` (parameters, best parameters, optimizer
+    state: those loaded onto the device) that holds NaN or Inf, and how many it holds; None when
+    all are finite. ``verify`` refuses such a checkpoint; a run that reaches such a state has
+    diverged (``jaxmlp.run.record``)."""
+    for name, a in arrays.items():
+        is_state = name.split("/")[0] in ("params", "best_params", "opt_state")
+        if is_state and np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
+            return name, int((~np.isfinite(a)).sum())
+    return None
 
 
 def check_float64(path, arrays) -> None:

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import pytest
 
 from jaxmlp import checkpoint, cli, run
@@ -53,3 +54,33 @@ def test_a_signal_after_the_last_epoch_lets_the_finished_run_write_its_summary(
     assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 3
     assert epochs_logged(out) == [1, 2, 3]
     assert run.load_run(out).status == "finished"
+
+
+@pytest.mark.slow
+def test_an_optimizer_state_that_overflows_while_the_parameters_stay_finite_is_a_divergence(
+    tmp_path, capsys
+):
+    """Real training: inputs of 1e21, not standardised, make Adam's second moment (the squared
+    gradient, ~1e42) overflow float32 in the first step, while the update (m / sqrt(inf) = 0)
+    leaves the parameters finite and the loss (~1e20 x the initial) passes the divergence rule.
+    The checkpoint cannot hold that state: the run diverged (exit 3, naming the epoch), keeps
+    epoch 0, and writes nothing invalid."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2)) * 1e21
+    rows = "\n".join(f"{a:.6e},{b:.6e},{int(a > 0)}" for a, b in x)
+    (tmp_path / "big.csv").write_text("a,b,label\n" + rows + "\n")
+    out = tmp_path / "run"
+    argv = ["train", "--no-progress", "--data", str(tmp_path / "big.csv"), "--standardize", "no"]
+    argv += ["--hidden", "4", "--optimizer", "adam", "--epochs", "3", "--out", str(out)]
+    assert cli.main(argv) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("error: training diverged at epoch 1: the optimizer state is not finite")
+    assert f"The last good checkpoint (epoch 0) is kept in {out}" in err
+    assert "--init-from" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["kept_epoch"] == 0
+    assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 0
+    assert not (out / "metrics.jsonl").exists() or epochs_logged(out) == []
+    model = run.load_run(out)  # what is there loads: nothing invalid was written
+    assert model.status == "diverged" and model.epoch == 0

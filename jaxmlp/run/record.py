@@ -10,18 +10,16 @@ resume compares (``folder.read_metrics``).
 
 The divergence rule: a run has diverged once an epoch's training or validation loss is not
 finite, or its training loss exceeds ``EXPLOSION`` (1e4) times the initial loss (that of the
-initial parameters on the training set), or its parameters, when saved, are not finite or do
-not give a finite loss on the first ``PROBE`` training examples. Only parameters and losses
-that pass are saved, so the kept checkpoint is the last good one: finite and evaluable.
+initial parameters on the training set), or its state, when saved, is not what a checkpoint may
+hold (parameters or optimizer state not finite: ``checkpoint.non_finite``), or its parameters do
+not give a finite loss on the first ``PROBE`` training examples. Only states and losses that
+pass are saved, so the kept checkpoint is the last good one: finite and evaluable.
 """
 
 import contextlib
 import math
 import signal
 import time
-
-import jax
-import numpy as np
 
 from jaxmlp import checkpoint, interrupt
 from jaxmlp.evaluation import evaluate
@@ -118,10 +116,12 @@ class Recorder:
         return bool(self.stop) or self.diverged is not None
 
     def save(self, state) -> bool:
-        """Save metrics.jsonl and the checkpoint at ``state`` if its parameters are finite;
-        else mark the run diverged and keep the last checkpoint."""
-        if not all(np.isfinite(np.asarray(a)).all() for a in jax.tree.leaves(state.params)):
-            self.diverged = (state.epoch, "the parameters are not finite (an update overflowed)")
+        """Save metrics.jsonl and the checkpoint at ``state`` if its parameters and optimizer
+        state are finite and the parameters evaluable; else mark the run diverged and keep the
+        last checkpoint."""
+        bad = checkpoint.non_finite(state)  # what the checkpoint cannot hold: diverged
+        if bad is not None:
+            self.diverged = (state.epoch, not_finite(*bad))
             return False
         if not math.isfinite(evaluate(self.net, state.params, *self.probe)["loss"]):
             self.diverged = (
@@ -154,6 +154,16 @@ def divergence(record: dict, initial_loss: float | None) -> str | None:
             f"{initial_loss:.3g}"
         )
     return None
+
+
+def not_finite(name: str, count: int) -> str:
+    """Why a state whose array ``name`` (as ``checkpoint.state_arrays`` names it) holds
+    ``count`` NaN or Inf values shows a diverged run."""
+    tree = name.split("/")[0]
+    if tree == "params":
+        return "the parameters are not finite (an update overflowed)"
+    what = {"best_params": "the best parameters are", "opt_state": "the optimizer state is"}[tree]
+    return f"{what} not finite ({name} holds {count} NaN or Inf values: an update overflowed)"
 
 
 def finished(state, config) -> bool:
