@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxmlp import backprop as bp
+from jaxmlp import second_order
 from jaxmlp.epochs import (
     StepSpec,
     epochs_per_call,
@@ -36,11 +37,11 @@ class Member(NamedTuple):
 
     params: list
     opt_state: object
-    stopped: jax.Array  # frozen: diverged or out of patience
+    stopped: jax.Array  # frozen: diverged, out of patience or stalled
     best_params: list | None
     best_val_loss: jax.Array
     bad_epochs: jax.Array
-    stop_epoch: jax.Array  # the epoch after which patience ran out
+    stop_epoch: jax.Array  # the epoch after which patience ran out or the damping stalled
     diverged_epoch: jax.Array
     diverged_step: jax.Array
     bad: jax.Array  # the first non-finite step's index in the run (-1: none), as in make_epoch
@@ -62,7 +63,9 @@ def make_member_epochs(
     out)``: the solo epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``,
     ``hyper`` (and of ``rows``/``val_rows``, each member's training and validation rows of the
     shared ``x``, when ``rows``), with early stopping after ``patience`` epochs without a better
-    validation loss and divergence tracked per member. ``out (groups, P, c, k)``: each epoch's
+    validation loss, a damped solver's stall at its damping's ceiling (``second_order.stalled``:
+    the epoch that reached it is the member's last, as its solo fit's) and divergence tracked
+    per member. ``out (groups, P, c, k)``: each epoch's
     ``member_outputs(has_val)`` (an epoch writes its history once), per group of ``c`` epochs
     the call ran; the host puts them in place (no transposing copy on the device).
 
@@ -76,6 +79,7 @@ def make_member_epochs(
     the population's bound with momentum and weight decay, tests/test_population.py).
     """
     steps = steps_per_epoch(n, batch_size, drop_last)
+    damped = spec.optimizer.name in second_order.STATES  # lm, newton-cg: they stall
 
     def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs, guard):
         if rows:
@@ -100,6 +104,11 @@ def make_member_epochs(
                     bad_epochs=bad_epochs,
                     stopped=m.stopped | out_of_patience,
                     stop_epoch=jnp.where(out_of_patience, e + 1, m.stop_epoch),
+                )
+            if damped:  # fit's stall (second_order.stalled), per member: stop at the ceiling
+                stall = live & second_order.at_ceiling(opt_state.damping)
+                m = m._replace(
+                    stopped=m.stopped | stall, stop_epoch=jnp.where(stall, e + 1, m.stop_epoch)
                 )
             return m, jnp.stack([out[name] for name in member_outputs(has_val)])
 

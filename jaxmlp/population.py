@@ -15,8 +15,9 @@ or past the stability limit, e.g. full-batch SGD at lr 13 on a 2-8-1 tanh net) t
 differences grow exponentially, and the same member in another population size, chunk or
 sharding, or solo, can end with materially different parameters, losses, stopping epoch or
 divergence.
-Early stopping, restore-best and divergence are per member,
-inside the fused scan: a stopped or diverged member is frozen by a mask, the others go on.
+Early stopping, restore-best, divergence and a damped solver's stall (lm, newton-cg at their
+damping's ceiling, ``second_order.stalled``) are per member, inside the fused scan: a stopped,
+stalled or diverged member is frozen by a mask, the others go on.
 
 >>> import jax.numpy as jnp
 >>> from jaxmlp import MLP, Optimizer, TrainConfig, fit_population
@@ -63,7 +64,8 @@ class Population:
         ``val_loss``, ``val_correct`` (counts; views of one ``(P, epochs, names)`` array); NaN
         after a member's last epoch.
       members: one record per member: its settings (``seed``, ``fold``, each ``hyper``
-        value) and outcome (``epochs`` trained, ``stopped_epoch``, ``diverged_epoch`` and
+        value) and outcome (``epochs`` trained, ``stopped_epoch`` (out of patience, or a
+        damped solver's stall at its damping's ceiling), ``diverged_epoch`` and
         ``diverged_step`` (None when it did not), and the last epoch's losses/accuracies,
         the training ones running values (``jaxmlp.history``; ``evaluation.evaluate_members``
         gives those of ``params``)).
@@ -179,7 +181,7 @@ def fit_population(
         part = _train(run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh)
         parts.append(part)
     n_seen = ep.examples_per_epoch(n, batch_size, config.drop_last)
-    return _assemble(parts, net, config, seeds, values, n_seen, n_val)
+    return _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val)
 
 
 def _numbers(base: dict, values: dict, p: int, dtype) -> dict:
@@ -318,7 +320,7 @@ def _warn_non_finite_val(val, ends) -> None:
         stopping.warn_non_finite_val(records, f"member {k} (of members {members}): ")
 
 
-def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
+def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val) -> Population:
     """The chunks' results as one ``Population``, with each member's record."""
     concat = lambda *a: jnp.concatenate(a) if isinstance(a[0], jax.Array) else np.concatenate(a)  # noqa: E731
     params = jax.tree.map(concat, *[part[0] for part in parts])
@@ -337,6 +339,13 @@ def _assemble(parts, net, config, seeds, values, n_seen, n_val) -> Population:
         for h in history.values():
             h[k, ends[k] :] = np.nan
     _warn_non_finite_val(history.get("val_loss"), ends)
+    if optimizer.name in second_order.STATES:  # members stopped at the damping's ceiling
+        patience = config.early_stopping
+        other = (div > 0) | (bool(patience) & (np.asarray(state.bad_epochs) >= (patience or 0)))
+        loss = history["train_loss"]
+        second_order.warn_stalled_members(
+            optimizer, state.opt_state, ends, loss, config.epochs, other
+        )
     seconds = np.repeat([part[3] for part in parts], counts)
     best = np.asarray(state.best_val_loss)
     classifier = train.is_classifier(net)

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 from jax.scipy.sparse.linalg import cg as _cg
@@ -189,6 +190,13 @@ def solver_of(opt_state) -> str | None:
     return next((name for name, kind in STATES.items() if type(opt_state) is kind), None)
 
 
+def at_ceiling(damping) -> jax.Array:
+    """Whether a damped solver's ``damping`` (one, or a population's (P,)) is at its ceiling,
+    where no step moves the weights: the one rule of a stall (``_damped``, ``stalled``,
+    ``stall_epoch``, and a population's members, ``member_epochs``), traceable."""
+    return damping >= jnp.asarray(DAMPING_RANGE[1], damping.dtype)
+
+
 def stalled(optimizer, state, history: list, epochs: int) -> bool:
     """Whether the damped ``optimizer`` can go no further from ``state`` (a ``TrainState``):
     its damping at the ceiling, where every step is refused or too small to move the weights
@@ -197,30 +205,53 @@ def stalled(optimizer, state, history: list, epochs: int) -> bool:
     each epoch, or after a call of fused epochs cut at ``stall_epoch``."""
     if optimizer.name not in STATES:
         return False
-    damping = state.opt_state.damping
-    if jax.device_get(damping) < jnp.asarray(DAMPING_RANGE[1], damping.dtype):
+    if not jax.device_get(at_ceiling(state.opt_state.damping)):
         return False
     if history[-1]["train_loss"] >= history[0]["train_loss"]:  # else converged: stop quietly
-        warnings.warn(
-            f"{optimizer.name} refused every step: its damping reached its ceiling "
-            f"{DAMPING_RANGE[1]:g} by epoch {state.epoch} of {epochs} with the loss where it "
-            "started (lr, the initial damping, too large: lower it; or the state had already "
-            "converged); fit stopped there.",
-            UserWarning,
-            stacklevel=3,
-        )
+        _warn_stalled(optimizer.name, state.epoch, epochs)
     return True
+
+
+def warn_stalled_members(optimizer, opt_state, ends, train_loss, epochs: int, other) -> None:
+    """``stalled``'s warning for a population, whose members stop at the ceiling inside the
+    compiled epochs (``member_epochs``): once, naming the first member that stopped there with
+    the loss where it started, and all such members. ``opt_state``: the members' stacked;
+    ``ends (P,)``: the epochs each ran; ``train_loss (P, epochs)``; ``other (P,)``: the members
+    that something else stopped (diverged, out of patience), which ``fit`` stops unasked."""
+    if optimizer.name not in STATES:
+        return
+    ends = np.asarray(ends)
+    last = np.asarray(train_loss)[np.arange(len(ends)), np.maximum(ends - 1, 0)]
+    flat = last >= np.asarray(train_loss)[:, 0]
+    stopped = np.asarray(jax.device_get(at_ceiling(opt_state.damping))) & (ends > 0) & ~other
+    members = np.flatnonzero(stopped & flat).tolist()
+    if members:
+        k = members[0]
+        who, where = f"member {k} (of members {members}): ", "the member stopped there"
+        _warn_stalled(optimizer.name, int(ends[k]), epochs, who, where, stacklevel=5)
+
+
+def _warn_stalled(name, epoch, epochs, who="", where="fit stopped there", stacklevel=4):
+    warnings.warn(
+        f"{who}{name} refused every step: its damping reached its ceiling "
+        f"{DAMPING_RANGE[1]:g} by epoch {epoch} of {epochs} with the loss where it "
+        "started (lr, the initial damping, too large: lower it; or the state had already "
+        f"converged); {where}.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def stall_epoch(optimizer, opt_state) -> int | None:
     """The epoch whose step brought the damped ``optimizer``'s damping to its ceiling, None
     below it: its step ``count`` (one full-batch step an epoch; a step that starts at the
     ceiling moves nothing and counts nothing, ``_damped``), so that ``fit`` cuts a call of
-    fused epochs there, as it stops after that epoch with a callback."""
+    fused epochs there, as it stops after that epoch with a callback (after the call's first
+    epoch where it started at the ceiling: ``lr`` 1e12, or a state resumed there)."""
     if optimizer.name not in STATES:
         return None
     damping, count = jax.device_get((opt_state.damping, opt_state.count))
-    if damping < jnp.asarray(DAMPING_RANGE[1], damping.dtype):
+    if not at_ceiling(damping):
         return None
     return int(count)
 
@@ -250,7 +281,7 @@ def _damped(product, damping0: float, shrink: float, grow: float, kind) -> Trans
         accept = jnp.isfinite(e1) & (e1 < e0)
         keep = jnp.where(accept & (rho >= 0.25), 1.0, grow)
         factor = jnp.where(accept & (rho > 0.75), shrink, keep)
-        stalled = state.damping >= jnp.asarray(DAMPING_RANGE[1], state.damping.dtype)
+        stalled = at_ceiling(state.damping)
         move = accept & ~stalled
         updates = jax.tree.map(lambda a: jnp.where(move, a, jnp.zeros_like(a)), p)
         lam = jnp.where(stalled, state.damping, jnp.clip(lam * factor, *DAMPING_RANGE))

@@ -253,8 +253,8 @@ def fit(
         bad = int(out["bad"])  # the run's first non-finite step, -1: none
         if not keep and bad < 0:  # no one looks between the calls' ends
             stop = second_order.stall_epoch(optimizer, opt_state)
-            if stop is not None and first < stop < first + k:  # the epochs after moved nothing
-                records = records[: stop - first]
+            if stop is not None:  # the epochs after moved nothing; one, if it started there
+                records = records[: max(stop - first, 1)]
             history += records
             state = advance(state, records[-1], params_, opt_state, config)
             if second_order.stalled(optimizer, state, history, config.epochs):

@@ -145,12 +145,16 @@ def test_a_damped_state_of_the_other_solver_is_refused(before, after, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, lr", [("lm", 1e11), ("newton-cg", 1e11), ("lm", 1e-3)])
+@pytest.mark.parametrize(
+    "name, lr", [("lm", 1e11), ("newton-cg", 1e11), ("lm", 1e-3), ("lm", 1e12)]
+)
 def test_a_damped_solver_stops_at_the_ceiling_epoch_with_or_without_a_callback(name, lr):
     """Without a callback the epochs fused into one call and the stall was checked after it:
     lm at lr 1e11 ran all 200 epochs and warned "by epoch 200 of 200"; with a callback it
     stopped after epoch 1. A converged run (lr 1e-3) reaches the ceiling too, quietly. Both
-    runs now stop at the epoch that reached it, with the same history, state and params."""
+    runs now stop at the epoch that reached it, with the same history, state and params. At lr
+    1e12 the damping starts at the ceiling (no step counted, ``stall_epoch`` 0): the fused run
+    still trained all 200 epochs; both stop after the first."""
     net = MLP((2, 3, 1), "tanh", "identity", "sse", "sum")
     config, runs, said = TrainConfig(epochs=200, batch_size="full"), [], []
     for callback in (None, lambda record, state: None):
