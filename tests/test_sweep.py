@@ -253,6 +253,25 @@ def test_wilson_interval_matches_its_closed_form():
     assert wilson(12, 12)[0] == pytest.approx(1 - wilson(0, 12)[1])
 
 
+def test_the_table_and_figures_tell_apart_values_that_six_digits_do_not():
+    """lr 0.1 and 0.1000001 are two grid points (two float32 values): the table printed both
+    as `0.1` (`:g`); a value six digits give exactly keeps its short form."""
+    from jaxmlp.run import sweep_figures
+    from jaxmlp.run.sweep_report import table
+
+    rows = [{"lr": lr, "n": 1, "diverged": 0} for lr in (0.1, 0.1000001, 1.0)]
+    labels = [line.split()[0] for line in table(rows, {"lr": [0.1, 0.1000001, 1.0]}).splitlines()]
+    assert labels == ["lr", "0.1", "0.1000001", "1"]
+    assert sweep_figures._label({"lr": 0.1000001, "momentum": 0.9}) == "lr 0.1000001, momentum 0.9"
+    value_text = sweep_figures.value_text
+    assert [value_text(v) for v in (0.01, 1e-5, 3.0, 0.30000000000000004)] == [
+        "0.01",
+        "1e-05",
+        "3",
+        "0.30000000000000004",
+    ]
+
+
 @pytest.mark.parametrize(
     ("argv", "says"),
     [

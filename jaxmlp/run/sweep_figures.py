@@ -33,8 +33,15 @@ def _others(grid: dict, name: str) -> list[dict]:
     return [dict(zip(names, v, strict=True)) for v in itertools.product(*(grid[n] for n in names))]
 
 
+def value_text(v) -> str:
+    """A swept value as the table and the figures name it: ``:g``'s six digits, or as many as
+    tell it from its neighbours (``repr``: 0.1000001 is not 0.1)."""
+    short = f"{v:g}"
+    return short if float(short) == v else repr(v)
+
+
 def _label(point: dict) -> str | None:
-    return ", ".join(f"{k} {v:g}" for k, v in point.items()) or None
+    return ", ".join(f"{k} {value_text(v)}" for k, v in point.items()) or None
 
 
 def _against(records, grid, name, metric, path):

@@ -78,7 +78,7 @@ def table(summary_rows: list[dict], grid: dict) -> str:
     head = [*names, "n", "diverged", "loss median", "loss 10-90 %", "success [95 % CI]"]
     lines = [head]
     for row in summary_rows:
-        cells = [f"{row[name]:g}" for name in grid] or ["members"]
+        cells = [sweep_figures.value_text(row[name]) for name in grid] or ["members"]
         cells += [str(row["n"]), str(row["diverged"])]
         if "train_loss_q50" in row:
             cells += [f"{row['train_loss_q50']:.4g}"]
