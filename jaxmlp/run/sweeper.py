@@ -49,6 +49,7 @@ from jaxmlp.run.settings import (
     check_used,
     command_line,
     merge,
+    own_init,
     precision,
 )
 from jaxmlp.run.sweep_report import FINAL
@@ -110,6 +111,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         if resume:
             held.enter_context(folder.lock(out))
         saved = folder.read_saved(out, sweep=True) if resume else None  # checked
+        given = own_init(given, saved)  # an --init that draws as the sweep's did: its own
         if (out / CHUNKS).exists() and not (out / CHUNKS).is_dir():  # before a chunk trains
             raise ValueError(
                 f"{out / CHUNKS}: exists and is not a folder (a sweep keeps its chunks there): "

@@ -1,0 +1,53 @@
+"""``jaxmlp sweep --resume`` with flags given again: a resume checks them by the rules of
+``jaxmlp train --resume`` (``settings.own_init``, ``settings.check_resume``), so a repeated
+setting is accepted with the uninterrupted sweep's results, and a changed one is refused by name.
+
+A tanh XOR sweep of a momentum optimizer, 2 learning rates x 2 seeds in 2 chunks; each test
+resumes a copy whose second chunk is gone."""
+
+import json
+import pathlib
+import shutil
+
+import pytest
+
+from jaxmlp import cli
+
+BASE = [
+    "--data", "xor", "--hidden", "3", "--activation", "tanh", "--loss", "sse",
+    "--optimizer", "momentum", "--momentum", "0.5", "--batch-size", "full", "--epochs", "20",
+    "--seeds", "2", "--lr", "0.5,2", "--chunk", "2",
+]  # fmt: skip
+
+
+def results(folder):
+    """members.jsonl's records without the timings."""
+    lines = (folder / "members.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """The folder of the finished sweep ``BASE``."""
+    out = tmp_path_factory.mktemp("resume") / "sweep"
+    assert cli.main(["sweep", *BASE, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def half(swept, tmp_path):
+    """A copy of ``swept`` as its interruption after the first chunk left it."""
+    out = pathlib.Path(shutil.copytree(swept, tmp_path / "half"))
+    for name in ("chunks/00001.npz", "members.jsonl", "members.csv", "summary.json"):
+        (out / name).unlink()
+    return out
+
+
+@pytest.mark.slow
+def test_a_resume_accepts_an_init_that_draws_every_layer_as_the_sweeps_default(swept, half):
+    """``--init glorot_uniform`` is what a tanh sweep's None drew for both of its layers:
+    train --resume takes it (own_init); sweep --resume refused it, naming that very fact
+    ("its None draws its layers glorot_uniform, glorot_uniform")."""
+    argv = ["sweep", "--out", str(half), "--resume", "--init", "glorot_uniform"]
+    assert cli.main(argv) == 0
+    assert results(half) == results(swept)
