@@ -51,3 +51,17 @@ def test_a_resume_accepts_an_init_that_draws_every_layer_as_the_sweeps_default(s
     argv = ["sweep", "--out", str(half), "--resume", "--init", "glorot_uniform"]
     assert cli.main(argv) == 0
     assert results(half) == results(swept)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--optimizer", "adam"), ("--early-stopping", "3")],
+)
+def test_a_resume_names_the_changed_setting_not_what_build_then_refuses(half, fails, flag, value):
+    """As train's: a setting that build does not resolve is compared before build, so
+    ``--optimizer adam`` on a momentum sweep is refused as changed, not by the unused momentum
+    it leaves ("momentum=0.5 would be ignored"), and ``--early-stopping 3`` as changed, not as
+    needing a validation split."""
+    err = fails(["sweep", "--out", str(half), "--resume", flag, value])
+    assert f"{flag} {value} differs from the" in err and f"drop {flag}" in err, err

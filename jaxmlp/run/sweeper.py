@@ -163,17 +163,20 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
     base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
     folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
     check_used(given, base | folds_watch)  # a flag the sweep would ignore is refused, as by train
-    net, optimizer, config, resolved = build(base | folds_watch, ds)
-    config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
-    kept = ("output", "loss", "activation", *(() if "momentum" in grid else ("momentum",)))
-    settings |= {name: resolved[name] for name in kept}  # momentum: the mu used (build)
-    if saved is not None:  # the given settings, resolved as train's, must be the sweep's own
-        check_resume({k: v for k, v in given.items() if k != "epochs"}, settings, saved, out)
+    same = {k: v for k, v in given.items() if k != "epochs"}  # the sweep's own, as train's
+    if saved is not None:  # a changed setting first, before build refuses what it leaves unused
+        check_resume(same, settings, saved, out, built=False)
         if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
             raise ValueError(
                 f"--epochs differs from the {saved['settings']['epochs']} of the "
                 f"sweep in {out}: a sweep resumes with its own length."
             )
+    net, optimizer, config, resolved = build(base | folds_watch, ds)
+    config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
+    kept = ("output", "loss", "activation", *(() if "momentum" in grid else ("momentum",)))
+    settings |= {name: resolved[name] for name in kept}  # momentum: the mu used (build)
+    if saved is not None:  # and those build resolves, once resolved
+        check_resume(same, settings, saved, out, built=True)
     run = Run(out, settings, ds, net, optimizer, config)
     if saved is not None:
         data.check_same(ds, saved["data"], out, "resume")
