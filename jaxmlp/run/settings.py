@@ -116,15 +116,14 @@ def merge(given: dict, saved: dict | None) -> dict:
     return DEFAULTS | ({} if saved is None else OLDER | saved["settings"]) | given
 
 
-def check_resume(given: dict, settings: dict, saved: dict, out, *, built: bool | None = None):
+def check_resume(given: dict, settings: dict, saved: dict, out, *, built: bool) -> None:
     """A ValueError unless each ``given`` setting resolves (``settings``) to the value the
     ``saved`` run has (``--standardize auto`` matches the ``yes`` it resolved to), apart from
     ``LOCAL`` and ``MACHINE`` ones and ``epochs``, which may grow unless the schedule spans the
-    run. ``built`` False: only those ``build`` does not resolve (called before it, so that a
-    changed one is named, not what build refuses of it); True: only ``BUILT`` ones (called with
-    the built settings); None: every one."""
-    if built is not None:
-        given = {k: v for k, v in given.items() if (k in BUILT) == built}
+    run. Each is compared once: ``built`` False, those ``build`` does not resolve (called before
+    it, so that a changed one is named, not what build refuses of it); True, the ``BUILT`` ones
+    (called with the built settings)."""
+    given = {k: v for k, v in given.items() if (k in BUILT) == built}
     base = DEFAULTS | OLDER | saved["settings"]
     # recorded before the momentum used was (null): the value it used
     base["momentum"] = optim.momentum_used(base["optimizer"], base["momentum"])
