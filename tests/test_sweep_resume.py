@@ -65,3 +65,15 @@ def test_a_resume_names_the_changed_setting_not_what_build_then_refuses(half, fa
     needing a validation split."""
     err = fails(["sweep", "--out", str(half), "--resume", flag, value])
     assert f"{flag} {value} differs from the" in err and f"drop {flag}" in err, err
+
+
+@pytest.mark.slow
+def test_a_resume_refuses_a_val_fraction_that_the_folds_would_ignore(tmp_path, fails):
+    """A new sweep with --folds refuses --val-fraction (the folds hold out their own rows); a
+    resumed one took it with exit 0 and ignored it."""
+    out = tmp_path / "folds"
+    argv = [*BASE, "--seeds", "1", "--lr", "0.5", "--folds", "2", "--chunk", "1"]
+    assert cli.main(["sweep", *argv, "--out", str(out)]) == 0
+    (out / "chunks" / "00001.npz").unlink()
+    err = fails(["sweep", "--out", str(out), "--resume", "--val-fraction", "0.2"])
+    assert "--folds hold out their own validation rows: drop --val-fraction" in err, err

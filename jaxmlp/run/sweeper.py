@@ -155,7 +155,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
         data.check_source(settings, saved, out)
     held.enter_context(precision(settings["dtype"]))
     if settings["folds"] is not None:  # the folds hold out their own validation rows
-        if settings["val_fraction"] and saved is None:  # resuming: check_resume names --folds
+        # (resuming a sweep without folds, check_resume names --folds)
+        if settings["val_fraction"] and (saved is None or saved["settings"].get("folds")):
             raise ValueError("--folds hold out their own validation rows: drop --val-fraction.")
         settings["val_fraction"] = 0.0
     ds, settings = data.load_data(settings, saved and saved["data"])
