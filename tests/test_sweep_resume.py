@@ -77,3 +77,25 @@ def test_a_resume_refuses_a_val_fraction_that_the_folds_would_ignore(tmp_path, f
     (out / "chunks" / "00001.npz").unlink()
     err = fails(["sweep", "--out", str(out), "--resume", "--val-fraction", "0.2"])
     assert "--folds hold out their own validation rows: drop --val-fraction" in err, err
+
+
+@pytest.mark.slow
+def test_a_resume_whose_data_file_changed_or_went_says_to_restore_it(tmp_path, fails):
+    """The way on was evaluate's: "pass the data with --data" for a changed file, "evaluate on
+    other data with --data PATH" for one gone, which a resume then refused ("resume needs the
+    same data", "--data ... differs"); a resume needs the file it trained on, at its path."""
+    csv = tmp_path / "data.csv"
+    csv.write_text("a,b,y\n" + "".join(f"{i % 3},{i % 5},{i % 2}\n" for i in range(12)))
+    out = tmp_path / "sweep"
+    argv = ["--data", str(csv), "--hidden", "2", "--batch-size", "full", "--epochs", "5"]
+    assert cli.main(["sweep", *argv, "--seeds", "2", "--chunk", "1", "--out", str(out)]) == 0
+    (out / "chunks" / "00001.npz").unlink()
+    resume = ["sweep", "--out", str(out), "--resume"]
+    for change in ("changed", "gone"):
+        if change == "changed":
+            csv.write_text(csv.read_text() + "1,1,1\n")
+        else:
+            csv.rename(tmp_path / "moved.csv")
+        err = fails(resume)
+        assert f"{csv}: " in err and change in err and "--data" not in err, err
+        assert "a resume needs the data it trained on" in err, err

@@ -152,7 +152,7 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
     settings = merge(given, saved)
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
     if saved is not None and "data" not in given:
-        data.check_source(settings, saved, out)
+        data.check_source(settings, saved, out, resume=True)
     held.enter_context(precision(settings["dtype"]))
     if settings["folds"] is not None:  # the folds hold out their own validation rows
         # (resuming a sweep without folds, check_resume names --folds)

@@ -70,7 +70,7 @@ def train(
         given = own_init(given, saved)
         settings = merge(given, saved)
         if saved is not None and "data" not in given:
-            data.check_source(settings, saved, out)
+            data.check_source(settings, saved, out, resume=True)
         if saved is not None:
             check_devices(given, settings, out)
         held.enter_context(precision(settings["dtype"]))
