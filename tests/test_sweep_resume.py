@@ -99,3 +99,13 @@ def test_a_resume_whose_data_file_changed_or_went_says_to_restore_it(tmp_path, f
         err = fails(resume)
         assert f"{csv}: " in err and change in err and "--data" not in err, err
         assert "a resume needs the data it trained on" in err, err
+
+
+@pytest.mark.slow  # (the sweep it resumes trains for seconds)
+@pytest.mark.parametrize("epochs", ["40", "10"])
+def test_a_resume_with_another_length_names_the_value_and_the_way_on(half, fails, epochs):
+    """A sweep resumes with its own length whatever its schedule (its chunks are trained to
+    it); the line named neither the value given nor what to do, as every other refusal does."""
+    err = fails(["sweep", "--out", str(half), "--resume", "--epochs", epochs])
+    assert f"--epochs {epochs} differs from the 20 of the sweep in {half}" in err, err
+    assert "drop --epochs, or start a new sweep" in err, err

@@ -167,10 +167,12 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
     same = {k: v for k, v in given.items() if k != "epochs"}  # the sweep's own, as train's
     if saved is not None:  # a changed setting first, before build refuses what it leaves unused
         check_resume(same, settings, saved, out, built=False)
-        if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
+        epochs = given.get("epochs", saved["settings"]["epochs"])
+        if epochs != saved["settings"]["epochs"]:  # (its chunks hold members trained to it)
             raise ValueError(
-                f"--epochs differs from the {saved['settings']['epochs']} of the "
-                f"sweep in {out}: a sweep resumes with its own length."
+                f"--epochs {epochs} differs from the {saved['settings']['epochs']} of the sweep "
+                f"in {out}: a sweep resumes with its own length (drop --epochs, or start a new "
+                "sweep)."
             )
     net, optimizer, config, resolved = build(base | folds_watch, ds)
     config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
