@@ -109,3 +109,12 @@ def test_a_resume_with_another_length_names_the_value_and_the_way_on(half, fails
     err = fails(["sweep", "--out", str(half), "--resume", "--epochs", epochs])
     assert f"--epochs {epochs} differs from the 20 of the sweep in {half}" in err, err
     assert "drop --epochs, or start a new sweep" in err, err
+
+
+@pytest.mark.slow  # (the sweep it resumes trains for seconds)
+def test_a_resume_refusing_a_changed_setting_speaks_of_the_sweep(half, fails):
+    """The line spoke of a run ("of the run in DIR: a resumed run keeps its settings (drop
+    --lr, or start a new run)") where the folder holds a sweep."""
+    err = fails(["sweep", "--out", str(half), "--resume", "--lr", "2,0.5"])
+    assert f"--lr [2.0, 0.5] differs from the [0.5, 2.0] of the sweep in {half}" in err, err
+    assert "a resumed sweep keeps its settings (drop --lr, or start a new sweep)" in err, err

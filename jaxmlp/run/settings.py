@@ -124,6 +124,7 @@ def check_resume(given: dict, settings: dict, saved: dict, out, *, built: bool) 
     it, so that a changed one is named, not what build refuses of it); True, the ``BUILT`` ones
     (called with the built settings)."""
     given = {k: v for k, v in given.items() if (k in BUILT) == built}
+    kind = "sweep" if "sweep" in saved else "run"  # (the folder's: folder.read_saved)
     base = DEFAULTS | OLDER | saved["settings"]
     # recorded before the momentum used was (null): the value it used
     base["momentum"] = optim.momentum_used(base["optimizer"], base["momentum"])
@@ -137,7 +138,7 @@ def check_resume(given: dict, settings: dict, saved: dict, out, *, built: bool) 
         if name == "epochs" and optim.extends(settings["schedule"], before, now):
             continue
         spans = settings["schedule"] in optim.RUN_LENGTH_SCHEDULES
-        why = "a resumed run keeps its settings"
+        why = f"a resumed {kind} keeps its settings"
         if name == "init" and before is None:  # a default per layer (own_init took a same one)
             why += f", and its None draws its layers {', '.join(layer_inits(base))}"
         if name == "epochs":
@@ -147,8 +148,8 @@ def check_resume(given: dict, settings: dict, saved: dict, out, *, built: bool) 
                 else "a resumed run can only be extended (more epochs)"
             )
         raise ValueError(
-            f"{flag} {now} differs from the {before} of the run in {out}: {why} (drop {flag}, "
-            "or start a new run)."
+            f"{flag} {now} differs from the {before} of the {kind} in {out}: {why} (drop "
+            f"{flag}, or start a new {kind})."
         )
 
 
