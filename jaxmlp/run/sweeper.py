@@ -285,7 +285,7 @@ def _config(run: Run, grid: dict, n_members: int, start: list | None) -> dict:
 
 def _train(run: Run, grid: dict, members: list, start, run_id: str, echo) -> tuple[list, dict]:
     """Each chunk's ``(records, curves)``, trained (from ``start``: ``_start``) or read back
-    from ``chunks/`` (chunks of the sweep ``run_id``)."""
+    from ``chunks/`` (chunks of the sweep ``run_id``, its length and ``start``)."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
@@ -294,7 +294,10 @@ def _train(run: Run, grid: dict, members: list, start, run_id: str, echo) -> tup
         f"{ds.name}: {p} members ({axes}) of MLP {'-'.join(map(str, net.sizes))}, "
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
     )
-    identity = folder.to_json({"run_id": run_id, "epochs": config.epochs})
+    identity = {"run_id": run_id, "epochs": config.epochs}
+    if start is not None:  # (config.json's record of it lies outside its run_id)
+        identity["init_from_params_sha256"] = checkpoint.params_sha256(start)
+    identity = folder.to_json(identity)
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
         path = run.out / CHUNKS / f"{c:05d}.npz"
