@@ -111,3 +111,27 @@ def test_a_resume_restores_exactly_and_refuses_a_changed_run(trained, tmp_path, 
     (out / "config.json").write_text(json.dumps(config))
     err = fails(["sweep", "--out", str(out), "--resume"])
     assert "records no init_from_params_sha256" in err, err
+
+
+@pytest.mark.slow
+def test_a_resume_refuses_chunks_begun_from_other_weights_than_config_json_records(
+    trained, tmp_path, fails
+):
+    """config.json's init_from_params_sha256 lies outside its run_id: edited to the SHA-256 of
+    other weights put under the run's path, the resume trained the missing chunk from them and
+    reported it beside the chunk started from the first, exit 0. A chunk records the SHA-256 of
+    the weights its members started from."""
+    start = tmp_path / "start"
+    shutil.copytree(trained / "a", start)
+    out = tmp_path / "sweep"
+    argv = [*SHORT, "--seeds", "2", "--lr", "0.5,2", "--chunk", "2", "--init-from", str(start)]
+    assert cli.main(["sweep", *argv, "--out", str(out)]) == 0
+    (out / "chunks" / "00001.npz").unlink()
+    shutil.rmtree(start)
+    shutil.copytree(trained / "b", start)
+    config = json.loads((out / "config.json").read_text())
+    weights = checkpoint.load(start / "checkpoint.npz").final_params
+    config["init_from_params_sha256"] = checkpoint.params_sha256(weights)
+    (out / "config.json").write_text(json.dumps(config))
+    err = fails(["sweep", "--out", str(out), "--resume"])
+    assert "00000.npz belongs to another sweep" in err, err

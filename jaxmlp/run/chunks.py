@@ -1,6 +1,6 @@
 """A sweep's finished chunks on disk: ``chunks/NNNNN.npz`` holds its members' records (JSON)
-and loss curves, the sweep's identity (its run_id and length) and the SHA-256 of them all
-(``sweeper`` trains them)."""
+and loss curves, the sweep's identity (its run_id, length and the SHA-256 of the weights
+--init-from started its members from) and the SHA-256 of them all (``sweeper`` trains them)."""
 
 import hashlib
 import io
@@ -17,8 +17,8 @@ CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
 
 
 def write(path, records: list, curves: dict, identity: str) -> None:
-    """The chunk as ``.npz``: its records (JSON), curves, the sweep's ``identity`` (its run_id
-    and length) and the SHA-256 of them all."""
+    """The chunk as ``.npz``: its records (JSON), curves, the sweep's ``identity`` (its run_id,
+    length, --init-from weights) and the SHA-256 of them all."""
     text = folder.to_json(records)
     digest = _digest(identity, text, curves)
     buffer = io.BytesIO()
@@ -49,8 +49,8 @@ def read(path, part: list, first: int, identity: str):
         ) from None
     if saved != identity:
         raise ValueError(
-            f"{path} belongs to another sweep (another run_id or length): the folder was "
-            "changed; start a new sweep, or delete the chunk to train it again."
+            f"{path} belongs to another sweep (another run_id, length or --init-from weights): "
+            "the folder was changed; start a new sweep, or delete the chunk to train it again."
         )
     if digest != _digest(identity, text, curves):
         raise ValueError(

@@ -130,11 +130,13 @@ def check_data_dir(data_dir) -> None:
         raise ValueError(f"data_dir must be a folder path or None, got {data_dir!r}.")
 
 
-def check_source(settings: dict, config: dict, run_dir) -> None:
+def check_source(settings: dict, config: dict, run_dir, resume: bool = False) -> None:
     """A ValueError when the data the run in ``run_dir`` (its config.json ``config``) trained
     on are gone or changed since: the folder ``settings["data_dir"]`` (config.json's, or the
     one given instead) is not a folder, or the data file ``settings["data"]`` (its SHA-256 in
-    the data record) is gone or another."""
+    the data record) is gone or another. The way on is ``--data`` other data (evaluate,
+    predict), or, for a ``resume``, that file restored (it refuses other data)."""
+    restore = " (a resume needs the data it trained on, at that path)." if resume else ""
     where = settings.get("data_dir")
     if where is not None and not pathlib.Path(where).is_dir():
         if where != config["settings"].get("data_dir"):
@@ -151,13 +153,15 @@ def check_source(settings: dict, config: dict, run_dir) -> None:
     if not path.is_file():
         raise ValueError(
             f"{path}: the data file the run in {run_dir} trained on is gone (moved or "
-            "deleted); put it back at that path, or evaluate on other data with --data PATH."
+            "deleted); put it back at that path"
+            + (restore or ", or evaluate on other data with --data PATH.")
         )
     now = file_sha256(path)
     if now != expected:
         raise ValueError(
             f"{path}: changed since the run in {run_dir} trained on it (its SHA-256 was "
-            f"{expected[:12]}..., is {now[:12]}...); restore it, or pass the data with --data."
+            f"{expected[:12]}..., is {now[:12]}...); restore it"
+            + (restore or ", or pass the data with --data.")
         )
 
 

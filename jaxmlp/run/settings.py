@@ -116,11 +116,15 @@ def merge(given: dict, saved: dict | None) -> dict:
     return DEFAULTS | ({} if saved is None else OLDER | saved["settings"]) | given
 
 
-def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
+def check_resume(given: dict, settings: dict, saved: dict, out, *, built: bool) -> None:
     """A ValueError unless each ``given`` setting resolves (``settings``) to the value the
     ``saved`` run has (``--standardize auto`` matches the ``yes`` it resolved to), apart from
     ``LOCAL`` and ``MACHINE`` ones and ``epochs``, which may grow unless the schedule spans the
-    run."""
+    run. Each is compared once: ``built`` False, those ``build`` does not resolve (called before
+    it, so that a changed one is named, not what build refuses of it); True, the ``BUILT`` ones
+    (called with the built settings)."""
+    given = {k: v for k, v in given.items() if (k in BUILT) == built}
+    kind = "sweep" if "sweep" in saved else "run"  # (the folder's: folder.read_saved)
     base = DEFAULTS | OLDER | saved["settings"]
     # recorded before the momentum used was (null): the value it used
     base["momentum"] = optim.momentum_used(base["optimizer"], base["momentum"])
@@ -134,7 +138,7 @@ def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
         if name == "epochs" and optim.extends(settings["schedule"], before, now):
             continue
         spans = settings["schedule"] in optim.RUN_LENGTH_SCHEDULES
-        why = "a resumed run keeps its settings"
+        why = f"a resumed {kind} keeps its settings"
         if name == "init" and before is None:  # a default per layer (own_init took a same one)
             why += f", and its None draws its layers {', '.join(layer_inits(base))}"
         if name == "epochs":
@@ -144,8 +148,8 @@ def check_resume(given: dict, settings: dict, saved: dict, out) -> None:
                 else "a resumed run can only be extended (more epochs)"
             )
         raise ValueError(
-            f"{flag} {now} differs from the {before} of the run in {out}: {why} (drop {flag}, "
-            "or start a new run)."
+            f"{flag} {now} differs from the {before} of the {kind} in {out}: {why} (drop "
+            f"{flag}, or start a new {kind})."
         )
 
 

@@ -49,6 +49,7 @@ from jaxmlp.run.settings import (
     check_used,
     command_line,
     merge,
+    own_init,
     precision,
 )
 from jaxmlp.run.sweep_report import FINAL
@@ -110,6 +111,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         if resume:
             held.enter_context(folder.lock(out))
         saved = folder.read_saved(out, sweep=True) if resume else None  # checked
+        given = own_init(given, saved)  # an --init that draws as the sweep's did: its own
         if (out / CHUNKS).exists() and not (out / CHUNKS).is_dir():  # before a chunk trains
             raise ValueError(
                 f"{out / CHUNKS}: exists and is not a folder (a sweep keeps its chunks there): "
@@ -150,10 +152,11 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
     settings = merge(given, saved)
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
     if saved is not None and "data" not in given:
-        data.check_source(settings, saved, out)
+        data.check_source(settings, saved, out, resume=True)
     held.enter_context(precision(settings["dtype"]))
     if settings["folds"] is not None:  # the folds hold out their own validation rows
-        if settings["val_fraction"] and saved is None:  # resuming: check_resume names --folds
+        # (resuming a sweep without folds, check_resume names --folds)
+        if settings["val_fraction"] and (saved is None or saved["settings"].get("folds")):
             raise ValueError("--folds hold out their own validation rows: drop --val-fraction.")
         settings["val_fraction"] = 0.0
     ds, settings = data.load_data(settings, saved and saved["data"])
@@ -161,17 +164,22 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
     base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
     folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
     check_used(given, base | folds_watch)  # a flag the sweep would ignore is refused, as by train
+    same = {k: v for k, v in given.items() if k != "epochs"}  # the sweep's own, as train's
+    if saved is not None:  # a changed setting first, before build refuses what it leaves unused
+        check_resume(same, settings, saved, out, built=False)
+        epochs = given.get("epochs", saved["settings"]["epochs"])
+        if epochs != saved["settings"]["epochs"]:  # (its chunks hold members trained to it)
+            raise ValueError(
+                f"--epochs {epochs} differs from the {saved['settings']['epochs']} of the sweep "
+                f"in {out}: a sweep resumes with its own length (drop --epochs, or start a new "
+                "sweep)."
+            )
     net, optimizer, config, resolved = build(base | folds_watch, ds)
     config = dataclasses.replace(config, early_stopping=settings["early_stopping"])
     kept = ("output", "loss", "activation", *(() if "momentum" in grid else ("momentum",)))
     settings |= {name: resolved[name] for name in kept}  # momentum: the mu used (build)
-    if saved is not None:  # the given settings, resolved as train's, must be the sweep's own
-        check_resume({k: v for k, v in given.items() if k != "epochs"}, settings, saved, out)
-        if given.get("epochs", saved["settings"]["epochs"]) != saved["settings"]["epochs"]:
-            raise ValueError(
-                f"--epochs differs from the {saved['settings']['epochs']} of the "
-                f"sweep in {out}: a sweep resumes with its own length."
-            )
+    if saved is not None:  # and those build resolves, once resolved
+        check_resume(same, settings, saved, out, built=True)
     run = Run(out, settings, ds, net, optimizer, config)
     if saved is not None:
         data.check_same(ds, saved["data"], out, "resume")
@@ -277,7 +285,7 @@ def _config(run: Run, grid: dict, n_members: int, start: list | None) -> dict:
 
 def _train(run: Run, grid: dict, members: list, start, run_id: str, echo) -> tuple[list, dict]:
     """Each chunk's ``(records, curves)``, trained (from ``start``: ``_start``) or read back
-    from ``chunks/`` (chunks of the sweep ``run_id``)."""
+    from ``chunks/`` (chunks of the sweep ``run_id``, its length and ``start``)."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
@@ -286,7 +294,10 @@ def _train(run: Run, grid: dict, members: list, start, run_id: str, echo) -> tup
         f"{ds.name}: {p} members ({axes}) of MLP {'-'.join(map(str, net.sizes))}, "
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
     )
-    identity = folder.to_json({"run_id": run_id, "epochs": config.epochs})
+    identity = {"run_id": run_id, "epochs": config.epochs}
+    if start is not None:  # (config.json's record of it lies outside its run_id)
+        identity["init_from_params_sha256"] = checkpoint.params_sha256(start)
+    identity = folder.to_json(identity)
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
         path = run.out / CHUNKS / f"{c:05d}.npz"

@@ -18,7 +18,6 @@ from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder, record, report
 from jaxmlp.run.settings import (
-    BUILT,
     DEFAULTS,
     Run,
     build,
@@ -71,18 +70,17 @@ def train(
         given = own_init(given, saved)
         settings = merge(given, saved)
         if saved is not None and "data" not in given:
-            data.check_source(settings, saved, out)
+            data.check_source(settings, saved, out, resume=True)
         if saved is not None:
             check_devices(given, settings, out)
         held.enter_context(precision(settings["dtype"]))
         ds, settings = data.load_data(settings, saved and saved["data"])
         check_used(given, settings)  # first: the flag named, not the Optimizer's or MLP's error
-        unbuilt = {k: v for k, v in given.items() if k not in BUILT}
         if saved is not None:  # then a changed setting, before build refuses what it leaves unused
-            check_resume(unbuilt, settings, saved, out)
+            check_resume(given, settings, saved, out, built=False)
         net, optimizer, config, settings = build(settings, ds)
         if saved is not None:  # and those build resolves, once resolved
-            check_resume({k: v for k, v in given.items() if k in BUILT}, settings, saved, out)
+            check_resume(given, settings, saved, out, built=True)
         run = Run(out, settings, ds, net, optimizer, config)
         _check_fit(run)
         if saved is not None:
