@@ -153,8 +153,15 @@ def test_a_model_fitted_in_python_saves_and_loads_back(tmp_path, capsys):
     assert printed[0] == "prediction,p_east" and len(printed) == 51
     assert [line.split(",")[0] for line in printed[1:]] == model.predict(raw).tolist()
     capsys.readouterr()
-    assert cli.main(["evaluate", str(out), "--data", "moons", "--json"]) == 0  # names no data
-    assert json.loads(capsys.readouterr().out)["test"]["n"] == 1000
+    # moons' labels 0/1 are not its classes west/east (were read as their indices, exit 0)
+    assert cli.main(["evaluate", str(out), "--data", "moons"]) == 2
+    assert "outside the classes ['west', 'east']" in capsys.readouterr().err
+    names = np.array(["west", "east"])[ds.t_test[:, 0].astype(int)]
+    rows = [f"{u!r},{v!r},{name}" for (u, v), name in zip(raw.tolist(), names, strict=False)]
+    (tmp_path / "moons.csv").write_text("\n".join(["u,v,side", *rows]) + "\n")
+    data = str(tmp_path / "moons.csv")
+    assert cli.main(["evaluate", str(out), "--data", data, "--json"]) == 0  # names no data
+    assert json.loads(capsys.readouterr().out)["data"]["n"] == 50
     with pytest.raises(ValueError, match="already holds a run"):
         jaxmlp.save_run(out, net, result.params)
     jax.clear_caches()

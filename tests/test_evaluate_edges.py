@@ -1,0 +1,58 @@
+"""Edges of ``jaxmlp evaluate``, each pinned by a test that failed on the code before its fix:
+a named data set's labels checked against the run's classes as a file's are."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, cli, save_run
+
+
+def saved(folder, sizes, output, loss, classes=None):
+    """A run folder saved from Python (no training): ``sizes``' net, ``classes`` or none."""
+    net = MLP(sizes, "tanh", output, loss)
+    return save_run(folder, net, net.init(jax.random.key(0)), classes=classes)
+
+
+def metrics(capsys, argv) -> dict:
+    assert cli.main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.slow
+def test_a_named_sets_labels_are_checked_against_the_runs_classes_as_a_files_are(
+    tmp_path, fails, capsys
+):
+    # evaluate RUN --data xor, RUN trained on labels 5.0/7.0, read xor's 0/1 as indices into
+    # them (exit 0, n=4, accuracy 0.25) where xor's rows in a file were refused; a run of
+    # classes ['no', 'yes'] gave moons' train and test metrics
+    binary = (2, 3, 1), "sigmoid", "bce"
+    run = saved(tmp_path / "five_seven", *binary, classes=[5.0, 7.0])
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    np.savez(tmp_path / "xor.npz", x=x, y=np.array([0, 1, 1, 0]))
+    as_file = fails(["evaluate", str(run), "--data", str(tmp_path / "xor.npz")])
+    assert "labels [0, 1] outside the classes [5.0, 7.0]" in as_file
+    named = fails(["evaluate", str(run), "--data", "xor"])
+    assert "'xor'" in named and "labels [0, 1] outside the classes [5.0, 7.0]" in named
+    words = saved(tmp_path / "no_yes", *binary, classes=["no", "yes"])
+    assert "labels [0, 1] outside the classes ['no', 'yes']" in fails(
+        ["evaluate", str(words), "--data", "moons"]
+    )
+    # labels are read by value, not by position: classes [1, 0] swap xor's labels
+    swapped = saved(tmp_path / "swapped", *binary, classes=[1, 0])
+    plain = saved(tmp_path / "plain", *binary, classes=[0, 1])
+    got, want = (metrics(capsys, ["evaluate", str(r), "--data", "xor"]) for r in (swapped, plain))
+    assert got["data"]["accuracy"] == pytest.approx(1 - want["data"]["accuracy"])
+    # a run that names no classes knows them by index, as a named set without names does
+    for output in ("sigmoid", "threshold"):
+        bare = saved(tmp_path / output, (2, 3, 1), output, "bce")
+        assert metrics(capsys, ["evaluate", str(bare), "--data", "moons"])["test"]["n"] == 1000
+    # digits names its classes 0..9: a run of those classes (or none) takes it, 1..10 not
+    digits = (64, 3, 10), "softmax", "cross_entropy"
+    for name, classes in (("d0", list(range(10))), ("dnone", None)):
+        run = saved(tmp_path / name, *digits, classes=classes)
+        assert metrics(capsys, ["evaluate", str(run), "--data", "digits"])["test"]["n"] == 359
+    shifted = saved(tmp_path / "d1", *digits, classes=list(range(1, 11)))
+    assert "labels [0] outside the classes" in fails(["evaluate", str(shifted), "--data", "digits"])
