@@ -8,7 +8,6 @@ signal number when SIGINT or SIGTERM stopped a run after saving its checkpoint.
 """
 
 import argparse
-import json
 import sys
 import traceback
 
@@ -263,7 +262,7 @@ def _evaluate(args) -> int:
     if args.json:
         facts = ("epoch", "epochs", "status", "early_stopped", "params_epoch")
         checkpoint = {name: getattr(model, name) for name in facts}
-        print(json.dumps(results | {"checkpoint": checkpoint}, indent=2))
+        print(run.to_json(results | {"checkpoint": checkpoint}, indent=2))
         return _noted(args.run_dir, model)
     print(f"{'split':<6} {'n':>7} {'loss':>12} {'accuracy':>9}")
     for split, r in results.items():

@@ -56,3 +56,28 @@ def test_a_named_sets_labels_are_checked_against_the_runs_classes_as_a_files_are
         assert metrics(capsys, ["evaluate", str(run), "--data", "digits"])["test"]["n"] == 359
     shifted = saved(tmp_path / "d1", *digits, classes=list(range(1, 11)))
     assert "labels [0] outside the classes" in fails(["evaluate", str(shifted), "--data", "digits"])
+
+
+def strict(text):
+    """``text`` as strict JSON: a bare NaN or Infinity (Python's, jq refuses it) fails."""
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_the_cli_writes_is_strict_with_non_finite_numbers_as_signed_strings(tmp_path, capsys):
+    # evaluate --json printed "loss": Infinity (jq refuses it) where predict --output p.json
+    # wrote null (which loses the sign): one rule now, the strings "inf", "-inf" and "nan"
+    net = MLP((1, 1), "identity", "identity", "mse")
+    params = [{"w": np.array([[1e38]], np.float32), "b": np.zeros(1, np.float32)}]
+    run = save_run(tmp_path / "huge", net, params)
+    np.savez(tmp_path / "data.npz", x=np.array([[10.0], [-10.0]]), y=np.array([0.5, 1.5]))
+    assert cli.main(["evaluate", str(run), "--data", str(tmp_path / "data.npz"), "--json"]) == 0
+    assert strict(capsys.readouterr().out)["data"]["loss"] == "inf"
+    np.save(tmp_path / "x.npy", np.array([[10.0], [-10.0]]))
+    argv = ["predict", str(run), "--input", str(tmp_path / "x.npy")]
+    assert cli.main([*argv, "--output", str(tmp_path / "p.json")]) == 0
+    rows = strict((tmp_path / "p.json").read_text())
+    assert [r["prediction"] for r in rows] == ["inf", "-inf"]

@@ -64,9 +64,11 @@ def test_the_same_seed_gives_the_same_validation_split_everywhere(csv_run):
 
 
 @pytest.mark.slow
-def test_metrics_lines_are_strict_json_with_nan_as_null(tmp_path, monkeypatch):
+def test_metrics_lines_are_strict_json_with_non_finite_numbers_as_strings(tmp_path, monkeypatch):
     """A non-finite number in a record (here an accuracy Inf, a time NaN; a non-finite loss
-    is a divergence) is written as null, not as a bare NaN that JSON readers refuse."""
+    is a divergence) is written as the string "inf" or "nan" (``numeric.for_json``), not as a
+    bare NaN that JSON readers refuse; a resume reads them back as floats, and its log (and its
+    SHA-256 in the checkpoint) is unchanged."""
     real_fit = train.fit
 
     def fit_with_a_nan(*args, callback, **kwargs):
@@ -81,9 +83,14 @@ def test_metrics_lines_are_strict_json_with_nan_as_null(tmp_path, monkeypatch):
     run.train({"data": "xor", "hidden": [3], "epochs": 3}, out, echo=lambda line: None)
     records = [_strict(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3]
-    assert all(r["seconds"] is None and r["train_accuracy"] is None for r in records)
+    assert all(r["seconds"] == "nan" and r["train_accuracy"] == "inf" for r in records)
     for name in ("config.json", "summary.json"):
         _strict((out / name).read_text())
+    history = run.folder.read_metrics(out / "metrics.jsonl", 3)
+    assert all(math.isnan(r["seconds"]) and r["train_accuracy"] == math.inf for r in history)
+    before = (out / "metrics.jsonl").read_text()
+    run.train({"epochs": 4}, out, resume=True, echo=lambda line: None)
+    assert (out / "metrics.jsonl").read_text().startswith(before)
 
 
 @pytest.mark.slow
