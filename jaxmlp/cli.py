@@ -57,7 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     train.set_defaults(run=_train)
 
-    evaluate = commands.add_parser("evaluate", help="loss and accuracy of a saved run")
+    evaluate = commands.add_parser(
+        "evaluate", help="loss and accuracy of a saved run",
+        description="Loss and accuracy of a saved run on its data or other data. A multilabel "
+        "run's accuracy is per label (the share of correct labels, 1 - the Hamming loss), not "
+        "the share of rows with every label right (scikit-learn's accuracy_score).",
+    )  # fmt: skip
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--data", metavar="NAME|PATH", help="other data (default: the run's)")
     evaluate.add_argument("--data-dir", metavar="DIR")

@@ -81,3 +81,24 @@ def test_json_the_cli_writes_is_strict_with_non_finite_numbers_as_signed_strings
     assert cli.main([*argv, "--output", str(tmp_path / "p.json")]) == 0
     rows = strict((tmp_path / "p.json").read_text())
     assert [r["prediction"] for r in rows] == ["inf", "-inf"]
+
+
+def test_multilabel_accuracy_is_said_to_be_per_label_where_accuracy_is_documented(capsys):
+    # a multilabel run's "accuracy" (0.9833 where the exact-match accuracy scikit-learn's
+    # accuracy_score gives is 0.9667) is the share of correct labels, 1 - the Hamming loss;
+    # neither evaluate's help, evaluation.evaluate nor the README said so
+    from sklearn.metrics import accuracy_score, hamming_loss
+
+    from jaxmlp import evaluation
+
+    net = MLP((2, 2), "identity", "sigmoid", "bce")
+    params = [{"w": np.eye(2, dtype=np.float32), "b": np.zeros(2, np.float32)}]
+    x = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]], np.float32)
+    t = np.array([[1, 1], [1, 1], [0, 0]], np.float32)  # the second row: one label of two wrong
+    got = evaluation.evaluate(net, params, x, t)["accuracy"]
+    assert got == pytest.approx(1 - hamming_loss(t, x > 0)) == pytest.approx(5 / 6)
+    assert accuracy_score(t, x > 0) == pytest.approx(2 / 3)  # exact match: another number
+    assert "per label" in " ".join(evaluation.evaluate.__doc__.split())
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--help"])
+    assert "per label" in " ".join(capsys.readouterr().out.split())
