@@ -77,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="predictions of a saved run")
     predict.add_argument("run_dir", metavar="RUN_DIR")
-    predict.add_argument("--input", required=True, metavar="FILE", help=".csv, .npz or .npy")
+    predict.add_argument(
+        "--input", required=True, metavar="FILE",
+        help=".csv (its header names the columns), .npz (its array x, or its only array "
+        "whatever its name) or .npy",
+    )  # fmt: skip
     predict.add_argument(
         "--output",
         metavar="FILE",

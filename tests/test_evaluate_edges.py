@@ -1,5 +1,7 @@
-"""Edges of ``jaxmlp evaluate``, each pinned by a test that failed on the code before its fix:
-a named data set's labels checked against the run's classes as a file's are."""
+"""Edges of ``jaxmlp evaluate`` and ``predict``, each pinned by a test that failed on the code
+before its fix: a named data set's labels checked against the run's classes as a file's are,
+one rule for the JSON the CLI writes (non-finite numbers as "inf", "-inf", "nan"), multilabel
+accuracy said to be per label, and which array of an .npz ``--input`` reads."""
 
 import json
 
@@ -83,6 +85,7 @@ def test_json_the_cli_writes_is_strict_with_non_finite_numbers_as_signed_strings
     assert [r["prediction"] for r in rows] == ["inf", "-inf"]
 
 
+@pytest.mark.slow
 def test_multilabel_accuracy_is_said_to_be_per_label_where_accuracy_is_documented(capsys):
     # a multilabel run's "accuracy" (0.9833 where the exact-match accuracy scikit-learn's
     # accuracy_score gives is 0.9667) is the share of correct labels, 1 - the Hamming loss;
@@ -102,3 +105,19 @@ def test_multilabel_accuracy_is_said_to_be_per_label_where_accuracy_is_documente
     with pytest.raises(SystemExit):
         cli.main(["evaluate", "--help"])
     assert "per label" in " ".join(capsys.readouterr().out.split())
+
+
+def test_predict_help_says_which_array_of_an_npz_is_the_inputs(tmp_path, capsys):
+    # an .npz whose lone array is named y (or x_test) is read as the inputs (files.read_array);
+    # the help said only ".csv, .npz or .npy" and read_inputs "an .npz (array x)"
+    from jaxmlp.run import predict
+
+    np.savez(tmp_path / "lone.npz", y=np.ones((3, 2)))
+    assert predict.read_inputs(tmp_path / "lone.npz", 2).shape == (3, 2)
+    np.savez(tmp_path / "two.npz", y=np.ones((3, 2)), z=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="needs an array named 'x'"):
+        predict.read_inputs(tmp_path / "two.npz", 2)
+    assert "only array" in " ".join(predict.read_inputs.__doc__.split())
+    with pytest.raises(SystemExit):
+        cli.main(["predict", "--help"])
+    assert "its only array" in " ".join(capsys.readouterr().out.split())

@@ -187,12 +187,12 @@ def read_inputs(
     path, n_features: int, label_name=None, feature_names=None, header=None, encoding="utf-8",
     example_shape=None,
 ) -> np.ndarray:  # fmt: skip
-    """Inputs ``x (n, n_features)`` float64 from a .csv, an .npz (array ``x``) or an .npy file.
-    A CSV's header names its columns, matched to ``feature_names`` by ``column_order`` (a
-    column named ``label_name`` is ignored): ``header`` None requires one (a first row of
-    numbers is refused), True takes the first row for one whatever it holds; with ``header``
-    False its columns are the features in training order. An array of more axes must have the
-    run's ``example_shape``."""
+    """Inputs ``x (n, n_features)`` float64 from a .csv, an .npz (its array ``x``, or its only
+    array whatever its name: ``files.read_array``) or an .npy file. A CSV's header names its
+    columns, matched to ``feature_names`` by ``column_order`` (a column named ``label_name`` is
+    ignored): ``header`` None requires one (a first row of numbers is refused), True takes the
+    first row for one whatever it holds; with ``header`` False its columns are the features in
+    training order. An array of more axes must have the run's ``example_shape``."""
     path = pathlib.Path(path)
     if not path.is_file():
         kind = "a folder, not a file" if path.is_dir() else "no such file"
