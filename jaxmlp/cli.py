@@ -8,7 +8,6 @@ signal number when SIGINT or SIGTERM stopped a run after saving its checkpoint.
 """
 
 import argparse
-import json
 import sys
 import traceback
 
@@ -58,7 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     train.set_defaults(run=_train)
 
-    evaluate = commands.add_parser("evaluate", help="loss and accuracy of a saved run")
+    evaluate = commands.add_parser(
+        "evaluate", help="loss and accuracy of a saved run",
+        description="Loss and accuracy of a saved run on its data or other data. A multilabel "
+        "run's accuracy is per label (the share of correct labels, 1 - the Hamming loss), not "
+        "the share of rows with every label right (scikit-learn's accuracy_score).",
+    )  # fmt: skip
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--data", metavar="NAME|PATH", help="other data (default: the run's)")
     evaluate.add_argument("--data-dir", metavar="DIR")
@@ -73,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="predictions of a saved run")
     predict.add_argument("run_dir", metavar="RUN_DIR")
-    predict.add_argument("--input", required=True, metavar="FILE", help=".csv, .npz or .npy")
+    predict.add_argument(
+        "--input", required=True, metavar="FILE",
+        help=".csv (its header names the columns), .npz (its array x, or its only array "
+        "whatever its name) or .npy",
+    )  # fmt: skip
     predict.add_argument(
         "--output",
         metavar="FILE",
@@ -263,7 +271,7 @@ def _evaluate(args) -> int:
     if args.json:
         facts = ("epoch", "epochs", "status", "early_stopped", "params_epoch")
         checkpoint = {name: getattr(model, name) for name in facts}
-        print(json.dumps(results | {"checkpoint": checkpoint}, indent=2))
+        print(run.to_json(results | {"checkpoint": checkpoint}, indent=2))
         return _noted(args.run_dir, model)
     print(f"{'split':<6} {'n':>7} {'loss':>12} {'accuracy':>9}")
     for split, r in results.items():

@@ -27,7 +27,10 @@ _MEMBER_BATCH_BYTES = 2**26
 def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -> dict:
     """``{"loss": the cost over all of x (net's reduction), "accuracy": float or None}``;
     with ``sample_weight (n,)`` the weighted cost (``losses.reduce``) and weighted accuracy.
-    ``batch_size``: examples per compiled call, an integer >= 1."""
+    ``batch_size``: examples per compiled call, an integer >= 1. Accuracy is the share of
+    correct predictions; for a multilabel net (thresholded units) it is per label, the share of
+    correct labels (1 - the Hamming loss), not scikit-learn's ``accuracy_score`` of whole rows
+    (exact match), which counts a row with one wrong label as wrong (``step.correct``)."""
     check_int("batch_size", batch_size, 1)
     net.check_params(params, finite=True)
     x, t = as_arrays(net, x, t, params[0]["w"].dtype, needs="evaluate")

@@ -1,7 +1,8 @@
 """The library's one rule for numbers given as settings: what counts as an integer or a real
 number (never a bool, a string, NaN or infinity), the ValueError that names a wrong one and the
-values allowed, the Python number a validated numpy one is kept as (JSON and hashing), and the
-masked arrays no numbers are taken from (``check_unmasked``).
+values allowed, the Python number a validated numpy one is kept as (JSON and hashing), the
+masked arrays no numbers are taken from (``check_unmasked``), and the JSON every file and
+output of jaxmlp is written in (``for_json``: strict, a non-finite number as a string).
 
 Every module that checks a numeric setting (optimizers, train configs, populations, gradient
 and Taylor checks, the run folder) asks these; none spells the rule again. (Named ``numeric``,
@@ -65,3 +66,35 @@ def check_unmasked(name, value) -> None:
             "them (.filled(value)) or drop them (or their rows) first; the numbers under a mask "
             "would be used as given."
         )
+
+
+NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def for_json(value):
+    """``value`` for strict JSON (``json.dumps(..., allow_nan=False)``), the one rule of every
+    JSON text jaxmlp writes: arrays and tuples become lists, NumPy numbers Python's, and a
+    non-finite float the string ``"inf"``, ``"-inf"`` or ``"nan"`` (JSON has no such numbers;
+    Python's bare ``Infinity`` is refused by other readers, and null would lose the sign).
+    ``from_json`` reads such a string back as its float."""
+    if hasattr(value, "tolist"):  # an array or a NumPy number (0-d: its Python number)
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: for_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [for_json(v) for v in value]
+    return value
+
+
+def from_json(value):
+    """``value`` as read from JSON written by ``for_json``'s rule: its strings ``"inf"``,
+    ``"-inf"`` and ``"nan"`` (in dicts and lists too) as floats again."""
+    if isinstance(value, str):
+        return NON_FINITE.get(value, value)
+    if isinstance(value, dict):
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value

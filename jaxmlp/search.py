@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp.arrays import storage_dtype
-from jaxmlp.numeric import check_int, is_real
+from jaxmlp.numeric import check_int, for_json, is_real
 from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list, items
 from jaxmlp.train import TrainConfig
@@ -242,13 +242,14 @@ def summarize(records: list[dict], by=None) -> list[dict]:
 
 def write_records(records: list[dict], path) -> Path:
     """Records as ``.csv`` (a header of every key) or ``.jsonl`` (one object a line), by the
-    extension, written atomically; in both, NaN and infinities are null (an empty CSV cell),
-    and a list or array value is JSON (``[1.0, null]``; in CSV, as the cell's text)."""
+    extension, written atomically; in both, NaN and infinities are "nan", "inf" and "-inf"
+    (``numeric.for_json``: pandas reads the CSV cells back as floats), and a list or array
+    value is JSON (``[1.0, "nan"]``; in CSV, as the cell's text)."""
     path = Path(path)
     if path.suffix not in (".csv", ".jsonl"):
         raise ValueError(f"write_records writes .csv or .jsonl, got {path.name!r}.")
     keys = list(dict.fromkeys(k for r in records for k in r))
-    clean = [{k: _finite(r.get(k)) for k in keys} for r in records]
+    clean = [{k: for_json(r.get(k)) for k in keys} for r in records]
     text = io.StringIO(newline="")
     if path.suffix == ".csv":
         writer = csv.DictWriter(text, keys)
@@ -259,14 +260,3 @@ def write_records(records: list[dict], path) -> Path:
         text.writelines(json.dumps(r, allow_nan=False) + "\n" for r in clean)
     checkpoint.write_atomic(path, text.getvalue())
     return path
-
-
-def _finite(v):
-    """``v`` for JSON and CSV: a NumPy number as Python's, a non-finite float as None, an
-    array, list or tuple as a list of such values."""
-    if isinstance(v, np.ndarray):
-        return _finite(v.tolist())  # nested lists of Python numbers (a 0-d array: its number)
-    if isinstance(v, list | tuple):
-        return [_finite(x) for x in v]
-    v = v.item() if isinstance(v, np.generic) else v
-    return None if isinstance(v, float) and not math.isfinite(v) else v

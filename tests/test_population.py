@@ -491,12 +491,13 @@ def test_grid_records_write_as_csv_and_jsonl_and_summarize_per_point(tmp_path):
 
 
 def test_search_records_with_numpy_numbers_write_as_python_ones(tmp_path):
-    """NumPy scalars are numbers as Python's are: non-finite ones null/empty, others JSON."""
-    records = [{"a": np.float32("nan"), "b": np.float64(1.5), "c": np.int64(3), "d": math.nan}]
+    """NumPy scalars are numbers as Python's are: non-finite ones "nan"/"inf"/"-inf"
+    (numeric.for_json), others JSON."""
+    records = [{"a": np.float32("nan"), "b": np.float64(1.5), "c": np.int64(3), "d": -math.inf}]
     jsonl = search.write_records(records, tmp_path / "r.jsonl").read_text()
-    assert json.loads(jsonl) == {"a": None, "b": 1.5, "c": 3, "d": None}
+    assert json.loads(jsonl) == {"a": "nan", "b": 1.5, "c": 3, "d": "-inf"}
     lines = search.write_records(records, tmp_path / "r.csv").read_text().splitlines()
-    assert lines == ["a,b,c,d", ",1.5,3,"]
+    assert lines == ["a,b,c,d", "nan,1.5,3,-inf"]
     assert search.summarize([]) == []
 
 

@@ -64,9 +64,11 @@ def test_the_same_seed_gives_the_same_validation_split_everywhere(csv_run):
 
 
 @pytest.mark.slow
-def test_metrics_lines_are_strict_json_with_nan_as_null(tmp_path, monkeypatch):
+def test_metrics_lines_are_strict_json_with_non_finite_numbers_as_strings(tmp_path, monkeypatch):
     """A non-finite number in a record (here an accuracy Inf, a time NaN; a non-finite loss
-    is a divergence) is written as null, not as a bare NaN that JSON readers refuse."""
+    is a divergence) is written as the string "inf" or "nan" (``numeric.for_json``), not as a
+    bare NaN that JSON readers refuse; a resume reads them back as floats, and its log (and its
+    SHA-256 in the checkpoint) is unchanged."""
     real_fit = train.fit
 
     def fit_with_a_nan(*args, callback, **kwargs):
@@ -81,9 +83,14 @@ def test_metrics_lines_are_strict_json_with_nan_as_null(tmp_path, monkeypatch):
     run.train({"data": "xor", "hidden": [3], "epochs": 3}, out, echo=lambda line: None)
     records = [_strict(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3]
-    assert all(r["seconds"] is None and r["train_accuracy"] is None for r in records)
+    assert all(r["seconds"] == "nan" and r["train_accuracy"] == "inf" for r in records)
     for name in ("config.json", "summary.json"):
         _strict((out / name).read_text())
+    history = run.folder.read_metrics(out / "metrics.jsonl", 3)
+    assert all(math.isnan(r["seconds"]) and r["train_accuracy"] == math.inf for r in history)
+    before = (out / "metrics.jsonl").read_text()
+    run.train({"epochs": 4}, out, resume=True, echo=lambda line: None)
+    assert (out / "metrics.jsonl").read_text().startswith(before)
 
 
 @pytest.mark.slow
@@ -153,8 +160,15 @@ def test_a_model_fitted_in_python_saves_and_loads_back(tmp_path, capsys):
     assert printed[0] == "prediction,p_east" and len(printed) == 51
     assert [line.split(",")[0] for line in printed[1:]] == model.predict(raw).tolist()
     capsys.readouterr()
-    assert cli.main(["evaluate", str(out), "--data", "moons", "--json"]) == 0  # names no data
-    assert json.loads(capsys.readouterr().out)["test"]["n"] == 1000
+    # moons' labels 0/1 are not its classes west/east (were read as their indices, exit 0)
+    assert cli.main(["evaluate", str(out), "--data", "moons"]) == 2
+    assert "outside the classes ['west', 'east']" in capsys.readouterr().err
+    names = np.array(["west", "east"])[ds.t_test[:, 0].astype(int)]
+    rows = [f"{u!r},{v!r},{name}" for (u, v), name in zip(raw.tolist(), names, strict=False)]
+    (tmp_path / "moons.csv").write_text("\n".join(["u,v,side", *rows]) + "\n")
+    data = str(tmp_path / "moons.csv")
+    assert cli.main(["evaluate", str(out), "--data", data, "--json"]) == 0  # names no data
+    assert json.loads(capsys.readouterr().out)["data"]["n"] == 50
     with pytest.raises(ValueError, match="already holds a run"):
         jaxmlp.save_run(out, net, result.params)
     jax.clear_caches()

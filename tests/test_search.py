@@ -101,13 +101,14 @@ def test_summarize_names_the_keys_a_record_lacks():
 
 def test_arrays_and_non_finite_numbers_in_lists_are_written_as_json_in_both_formats(tmp_path):
     """JSONL raised TypeError for an ndarray and a bare 'Out of range float' for a NaN in a
-    list, where CSV wrote both; both now write them as JSON (NaN and infinities as null)."""
-    records = [{"lr": 0.1, "w": np.array([1.0, np.nan]), "v": [np.float32(2), math.inf]}]
+    list, where CSV wrote both; both now write them as JSON (NaN and infinities as the
+    strings "nan", "inf" and "-inf", numeric.for_json: null lost the sign)."""
+    records = [{"lr": 0.1, "w": np.array([1.0, np.nan]), "v": [np.float32(2), -math.inf]}]
     line = search.write_records(records, tmp_path / "r.jsonl").read_text()
-    assert json.loads(line) == {"lr": 0.1, "w": [1.0, None], "v": [2.0, None]}
+    assert json.loads(line) == {"lr": 0.1, "w": [1.0, "nan"], "v": [2.0, "-inf"]}
     with open(search.write_records(records, tmp_path / "r.csv"), newline="") as f:
         row = next(csv.DictReader(f))
-    assert row == {"lr": "0.1", "w": "[1.0, null]", "v": "[2.0, null]"}
+    assert row == {"lr": "0.1", "w": '[1.0, "nan"]', "v": '[2.0, "-inf"]'}
 
 
 @pytest.mark.parametrize("grid", [[{"lr": [0.1]}], None, "lr", {"lr": [0.1]}.items()])

@@ -44,7 +44,7 @@ from jaxmlp import gradient_check as _gradient_check
 from jaxmlp.progress import Progress
 from jaxmlp.run import cache, status
 from jaxmlp.run.data import load_data, targets
-from jaxmlp.run.folder import open_run, write_json
+from jaxmlp.run.folder import open_run, to_json, write_json
 from jaxmlp.run.model import Model, load_run, save_run
 from jaxmlp.run.predict import (
     check_output,
@@ -87,6 +87,7 @@ __all__ = [
     "status",
     "sweep",
     "targets",
+    "to_json",
     "train",
     "value_list",
     "write_json",

@@ -17,11 +17,10 @@ folder's name, its lock and its temporaries are ``place``'s (imported here).
 import dataclasses
 import hashlib
 import json
-import math
 import pathlib
 
 from jaxmlp import checkpoint, optim
-from jaxmlp.numeric import check_int
+from jaxmlp.numeric import check_int, for_json, from_json
 from jaxmlp.run import data
 from jaxmlp.run.place import (  # noqa: F401 (where a run lives: folder.out_folder, folder.lock)
     LOCK,
@@ -116,26 +115,15 @@ EDITED = "(the file was edited or damaged): it cannot be trusted; retrain, or re
 
 
 def to_json(value, indent=None, sort_keys=False) -> str:
-    """Strict JSON text of ``value``: arrays become lists, NaN and Inf become null (JSON has no
-    such numbers; Python's json would write bare ``NaN`` that other readers refuse)."""
-    return json.dumps(_finite(value), indent=indent, allow_nan=False, sort_keys=sort_keys)
+    """Strict JSON text of ``value`` by ``numeric.for_json``'s rule: arrays become lists, NaN
+    and Inf the strings "nan", "inf" and "-inf" (JSON has no such numbers; Python's json would
+    write bare ``NaN`` that other readers refuse)."""
+    return json.dumps(for_json(value), indent=indent, allow_nan=False, sort_keys=sort_keys)
 
 
 def write_json(path, value) -> None:
     """``value`` as indented strict JSON in ``path``, written atomically."""
     checkpoint.write_atomic(path, to_json(value, indent=2) + "\n")
-
-
-def _finite(value):
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def version() -> str:
@@ -218,7 +206,7 @@ def read_metrics(path, epochs: int, recorded: dict | None = None) -> list[dict]:
     found = []
     for number, line in enumerate(lines, 1):
         try:
-            record = json.loads(line)
+            record = from_json(json.loads(line))  # "nan" and "inf" as floats again
         except ValueError:
             record = None
         epoch = record.get("epoch") if isinstance(record, dict) else None

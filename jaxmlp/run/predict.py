@@ -3,6 +3,7 @@
 so the command line and ``jaxmlp.load_run`` predict with one code path."""
 
 import csv
+import dataclasses
 import io
 import os
 import pathlib
@@ -12,10 +13,11 @@ import warnings
 import numpy as np
 
 from jaxmlp import checkpoint, datasets, files, outputs
+from jaxmlp.datasets import targets
 from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder, status
 from jaxmlp.run.model import CLASSIFICATION, check_inputs, column_order, load_run
-from jaxmlp.run.settings import DEFAULTS, as_json, precision
+from jaxmlp.run.settings import DEFAULTS, precision
 
 
 def evaluate_run(
@@ -73,9 +75,9 @@ def evaluate_run(
 
 def _other_data(config, model, name, data_dir, label_column, header, encoding):
     """The data set or file ``name`` as the run's model takes it: labels from the run's label
-    column (or ``label_column``) read as the run's task (a file's classes as indices into the
-    run's: any may be absent), inputs by name and standardised by the run's scaler, no
-    validation split; one row is enough."""
+    column (or ``label_column``) read as the run's task (a file's or named set's classes as
+    indices into the run's: any may be absent, others are refused), inputs by name and
+    standardised by the run's scaler, no validation split; one row is enough."""
     settings = config["settings"]
     csv_file, named = str(name).lower().endswith(".csv"), name in datasets.names()
     classes = model.class_names() if model.task in CLASSIFICATION and not named else None
@@ -96,11 +98,8 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     )  # fmt: skip
     if ds.task != model.task:
         raise ValueError(f"{name!r} is a {ds.task} data set; the run learned {model.task}.")
-    classes, run_classes = ds.info.get("classes"), model.classes  # a named set's own classes
-    if classes is not None and run_classes is not None and as_json(classes) != as_json(run_classes):
-        raise ValueError(
-            f"{name!r} has classes {classes}, the run's are {run_classes}: they must be the same."
-        )
+    if named and model.task in CLASSIFICATION:
+        ds = _as_run_classes(ds, model, name)
     order = list(range(ds.n_features))
     if csv_file and header is not False and model.feature_names is not None:
         names = ds.info["feature_names"]
@@ -112,6 +111,26 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
         ds.name, ds.task, ds.n_classes, model.scale(ds.x_train[:, order]), ds.t_train, None,
         None, x_test, ds.t_test, ds.info,
     )  # fmt: skip
+
+
+def _as_run_classes(ds, model, name):
+    """The named set ``ds`` with its labels as indices into the run's classes, by the rule of a
+    file's (``targets.encode_as``: any class may be absent, a label outside them is an error):
+    a label is its class's name where the set names its classes (digits' 0..9), else its index;
+    a run that names no classes knows them by index too (``class_names``' -1/+1 of a threshold
+    output are the labels it predicts, not indices)."""
+    own = data.classes(ds) or list(range(max(2, ds.n_classes)))
+    run = model.classes or list(range(max(2, model.net.sizes[-1])))
+
+    def encode(t, split):
+        values = np.asarray(own, dtype=object)[np.asarray(t).reshape(-1).astype(np.int64)]
+        return targets.encode_as(values, run, model.task, f"{name!r}: {split}")
+
+    t_train = encode(ds.t_train, "y")
+    t_test = None if ds.t_test is None else encode(ds.t_test, "y_test")
+    return dataclasses.replace(
+        ds, n_classes=len(run), t_train=t_train, t_test=t_test, info=ds.info | {"classes": run}
+    )
 
 
 def _label_column(name, model, settings, header, encoding):
@@ -168,12 +187,12 @@ def read_inputs(
     path, n_features: int, label_name=None, feature_names=None, header=None, encoding="utf-8",
     example_shape=None,
 ) -> np.ndarray:  # fmt: skip
-    """Inputs ``x (n, n_features)`` float64 from a .csv, an .npz (array ``x``) or an .npy file.
-    A CSV's header names its columns, matched to ``feature_names`` by ``column_order`` (a
-    column named ``label_name`` is ignored): ``header`` None requires one (a first row of
-    numbers is refused), True takes the first row for one whatever it holds; with ``header``
-    False its columns are the features in training order. An array of more axes must have the
-    run's ``example_shape``."""
+    """Inputs ``x (n, n_features)`` float64 from a .csv, an .npz (its array ``x``, or its only
+    array whatever its name: ``files.read_array``) or an .npy file. A CSV's header names its
+    columns, matched to ``feature_names`` by ``column_order`` (a column named ``label_name`` is
+    ignored): ``header`` None requires one (a first row of numbers is refused), True takes the
+    first row for one whatever it holds; with ``header`` False its columns are the features in
+    training order. An array of more axes must have the run's ``example_shape``."""
     path = pathlib.Path(path)
     if not path.is_file():
         kind = "a folder, not a file" if path.is_dir() else "no such file"

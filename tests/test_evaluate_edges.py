@@ -1,0 +1,123 @@
+"""Edges of ``jaxmlp evaluate`` and ``predict``, each pinned by a test that failed on the code
+before its fix: a named data set's labels checked against the run's classes as a file's are,
+one rule for the JSON the CLI writes (non-finite numbers as "inf", "-inf", "nan"), multilabel
+accuracy said to be per label, and which array of an .npz ``--input`` reads."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, cli, save_run
+
+
+def saved(folder, sizes, output, loss, classes=None):
+    """A run folder saved from Python (no training): ``sizes``' net, ``classes`` or none."""
+    net = MLP(sizes, "tanh", output, loss)
+    return save_run(folder, net, net.init(jax.random.key(0)), classes=classes)
+
+
+def metrics(capsys, argv) -> dict:
+    assert cli.main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.slow
+def test_a_named_sets_labels_are_checked_against_the_runs_classes_as_a_files_are(
+    tmp_path, fails, capsys
+):
+    # evaluate RUN --data xor, RUN trained on labels 5.0/7.0, read xor's 0/1 as indices into
+    # them (exit 0, n=4, accuracy 0.25) where xor's rows in a file were refused; a run of
+    # classes ['no', 'yes'] gave moons' train and test metrics
+    binary = (2, 3, 1), "sigmoid", "bce"
+    run = saved(tmp_path / "five_seven", *binary, classes=[5.0, 7.0])
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    np.savez(tmp_path / "xor.npz", x=x, y=np.array([0, 1, 1, 0]))
+    as_file = fails(["evaluate", str(run), "--data", str(tmp_path / "xor.npz")])
+    assert "labels [0, 1] outside the classes [5.0, 7.0]" in as_file
+    named = fails(["evaluate", str(run), "--data", "xor"])
+    assert "'xor'" in named and "labels [0, 1] outside the classes [5.0, 7.0]" in named
+    words = saved(tmp_path / "no_yes", *binary, classes=["no", "yes"])
+    assert "labels [0, 1] outside the classes ['no', 'yes']" in fails(
+        ["evaluate", str(words), "--data", "moons"]
+    )
+    # labels are read by value, not by position: classes [1, 0] swap xor's labels
+    swapped = saved(tmp_path / "swapped", *binary, classes=[1, 0])
+    plain = saved(tmp_path / "plain", *binary, classes=[0, 1])
+    got, want = (metrics(capsys, ["evaluate", str(r), "--data", "xor"]) for r in (swapped, plain))
+    assert got["data"]["accuracy"] == pytest.approx(1 - want["data"]["accuracy"])
+    # a run that names no classes knows them by index, as a named set without names does
+    for output in ("sigmoid", "threshold"):
+        bare = saved(tmp_path / output, (2, 3, 1), output, "bce")
+        assert metrics(capsys, ["evaluate", str(bare), "--data", "moons"])["test"]["n"] == 1000
+    # digits names its classes 0..9: a run of those classes (or none) takes it, 1..10 not
+    digits = (64, 3, 10), "softmax", "cross_entropy"
+    for name, classes in (("d0", list(range(10))), ("dnone", None)):
+        run = saved(tmp_path / name, *digits, classes=classes)
+        assert metrics(capsys, ["evaluate", str(run), "--data", "digits"])["test"]["n"] == 359
+    shifted = saved(tmp_path / "d1", *digits, classes=list(range(1, 11)))
+    assert "labels [0] outside the classes" in fails(["evaluate", str(shifted), "--data", "digits"])
+
+
+def strict(text):
+    """``text`` as strict JSON: a bare NaN or Infinity (Python's, jq refuses it) fails."""
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_the_cli_writes_is_strict_with_non_finite_numbers_as_signed_strings(tmp_path, capsys):
+    # evaluate --json printed "loss": Infinity (jq refuses it) where predict --output p.json
+    # wrote null (which loses the sign): one rule now, the strings "inf", "-inf" and "nan"
+    net = MLP((1, 1), "identity", "identity", "mse")
+    params = [{"w": np.array([[1e38]], np.float32), "b": np.zeros(1, np.float32)}]
+    run = save_run(tmp_path / "huge", net, params)
+    np.savez(tmp_path / "data.npz", x=np.array([[10.0], [-10.0]]), y=np.array([0.5, 1.5]))
+    assert cli.main(["evaluate", str(run), "--data", str(tmp_path / "data.npz"), "--json"]) == 0
+    assert strict(capsys.readouterr().out)["data"]["loss"] == "inf"
+    np.save(tmp_path / "x.npy", np.array([[10.0], [-10.0]]))
+    argv = ["predict", str(run), "--input", str(tmp_path / "x.npy")]
+    assert cli.main([*argv, "--output", str(tmp_path / "p.json")]) == 0
+    rows = strict((tmp_path / "p.json").read_text())
+    assert [r["prediction"] for r in rows] == ["inf", "-inf"]
+
+
+@pytest.mark.slow
+def test_multilabel_accuracy_is_said_to_be_per_label_where_accuracy_is_documented(capsys):
+    # a multilabel run's "accuracy" (0.9833 where the exact-match accuracy scikit-learn's
+    # accuracy_score gives is 0.9667) is the share of correct labels, 1 - the Hamming loss;
+    # neither evaluate's help, evaluation.evaluate nor the README said so
+    from sklearn.metrics import accuracy_score, hamming_loss
+
+    from jaxmlp import evaluation
+
+    net = MLP((2, 2), "identity", "sigmoid", "bce")
+    params = [{"w": np.eye(2, dtype=np.float32), "b": np.zeros(2, np.float32)}]
+    x = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]], np.float32)
+    t = np.array([[1, 1], [1, 1], [0, 0]], np.float32)  # the second row: one label of two wrong
+    got = evaluation.evaluate(net, params, x, t)["accuracy"]
+    assert got == pytest.approx(1 - hamming_loss(t, x > 0)) == pytest.approx(5 / 6)
+    assert accuracy_score(t, x > 0) == pytest.approx(2 / 3)  # exact match: another number
+    assert "per label" in " ".join(evaluation.evaluate.__doc__.split())
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--help"])
+    assert "per label" in " ".join(capsys.readouterr().out.split())
+
+
+def test_predict_help_says_which_array_of_an_npz_is_the_inputs(tmp_path, capsys):
+    # an .npz whose lone array is named y (or x_test) is read as the inputs (files.read_array);
+    # the help said only ".csv, .npz or .npy" and read_inputs "an .npz (array x)"
+    from jaxmlp.run import predict
+
+    np.savez(tmp_path / "lone.npz", y=np.ones((3, 2)))
+    assert predict.read_inputs(tmp_path / "lone.npz", 2).shape == (3, 2)
+    np.savez(tmp_path / "two.npz", y=np.ones((3, 2)), z=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="needs an array named 'x'"):
+        predict.read_inputs(tmp_path / "two.npz", 2)
+    assert "only array" in " ".join(predict.read_inputs.__doc__.split())
+    with pytest.raises(SystemExit):
+        cli.main(["predict", "--help"])
+    assert "its only array" in " ".join(capsys.readouterr().out.split())
