@@ -284,9 +284,9 @@ RUNS = [
         lambda f: _write(f / "x.txt", "1 2\n"),
     ),  # fmt: skip
     (
-        ["predict", "{run}", "--input", "{run}/x.csv"],
+        ["predict", "{run}", "--input", "{run}/x.csv", "--no-header"],  # a,b,c: no such names
         "expected 2 feature columns, got 3",
-        lambda f: _write(f / "x.csv", "a,b,c\n1,2,3\n"),
+        lambda f: _write(f / "x.csv", "1,2,3\n"),
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.csv"],

@@ -127,9 +127,13 @@ class Model(NamedTuple):
 
     def inputs(self, x) -> np.ndarray:
         """``x`` checked and standardised (``scale``). A data frame's columns are matched to
-        ``feature_names`` by name (``column_order``)."""
+        ``feature_names`` by name (``column_order``); without them, columns that pandas left
+        unnamed (its positions 0, 1, ...) go by position."""
         if hasattr(x, "columns") and hasattr(x, "to_numpy"):  # a data frame
-            order = column_order(list(x.columns), self.feature_names, self.label_name, "x")
+            names, d = list(x.columns), self.net.sizes[0]
+            if self.feature_names is None and names == list(range(len(names))):
+                return self.scale(check_inputs(x.to_numpy(), d, "x", self.example_shape))
+            order = column_order(names, self.feature_names, self.label_name, "x", d)
             x = x.iloc[:, order].to_numpy()
         return self.scale(check_inputs(x, self.net.sizes[0], "x", self.example_shape))
 
@@ -157,15 +161,27 @@ def check_probabilities(output: str) -> None:
         )
 
 
-def column_order(names, feature_names, label_name, where: str) -> list[int]:
+def column_order(names, feature_names, label_name, where: str, n_features=None) -> list[int]:
     """The positions of the model's ``feature_names`` among the columns ``names`` of a data
     frame or CSV file, in any order; a column named ``label_name`` is ignored. A ValueError
-    names a missing or unknown column. Without ``feature_names`` (a model trained on unnamed
-    inputs) the columns go by position; a name given twice is refused (``files.check_unique``)."""
+    names a missing or unknown column, or a name given twice (``files.check_unique``). Without
+    ``feature_names`` (a model trained on unnamed inputs: arrays, or save_run without them) the
+    names must be those of a CSV file without a header, ``files.column_names(n_features)``, as
+    for a run trained on one: any other name would be matched to no input, so it is refused."""
     names = [str(n) for n in names]
     files.check_unique(where, names)
     if feature_names is None:
-        return [i for i, n in enumerate(names) if n != label_name]
+        columns = [n for n in names if n != label_name]
+        feature_names = files.column_names(len(columns) if n_features is None else n_features)
+        named = [c for c in columns if c not in feature_names]
+        if named:
+            raise ValueError(
+                f"{where}: has the named columns {named}, but the run records no feature names "
+                "(it trained on unnamed inputs: arrays, or save_run without feature_names), so "
+                "no name says which input a column is; give the columns in training order "
+                "without a header (--no-header, header=False; a data frame's x.to_numpy()), or "
+                f"named {feature_names[0]}..{feature_names[-1]} in training order."
+            )
     missing = [c for c in feature_names if c not in names]
     unknown = [c for c in names if c not in feature_names and c != label_name]
     if missing or unknown:

@@ -189,7 +189,7 @@ def read_inputs(
                 "order (--no-header, header=False)."
             )
         if names is not None:
-            x = x[:, column_order(names, feature_names, label_name, str(path))]
+            x = x[:, column_order(names, feature_names, label_name, str(path), n_features)]
         if x.shape[1] != n_features:
             raise ValueError(
                 f"{path}: expected {n_features} feature columns, got {x.shape[1]}"

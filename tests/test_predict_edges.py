@@ -1,0 +1,42 @@
+"""Edges of predicting from a run: named columns for a run that records no feature names, outputs
+that are not finite, class names whose output columns would collide, predictions written over
+the run's data, and what save_run and predict say when they refuse."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jaxmlp import MLP, cli, load_run, save_run
+
+
+def saved(tmp_path, name="run", **kwargs):
+    """A run of a (2, 1) identity net, y = x0 + 10 x1, saved without feature names."""
+    net = MLP((2, 1), "identity", "identity", "mse")
+    params = [{"w": np.array([[1.0], [10.0]], np.float32), "b": np.array([0.0], np.float32)}]
+    return save_run(tmp_path / name, net, params, **kwargs)
+
+
+def predicted(capsys, argv) -> list[str]:
+    assert cli.main(argv) == 0
+    return capsys.readouterr().out.split()
+
+
+def test_named_columns_are_refused_by_a_run_that_records_no_feature_names(tmp_path, fails, capsys):
+    # a header b,a was read by position: exit 0 and the answers of the columns swapped
+    run = saved(tmp_path)
+    (tmp_path / "ba.csv").write_text("b,a\n2,1\n")
+    err = fails(["predict", str(run), "--input", str(tmp_path / "ba.csv")])
+    assert "records no feature names" in err and "--no-header" in err and "column_0" in err
+    with pytest.raises(ValueError, match="records no feature names"):
+        load_run(run).predict(pd.DataFrame({"b": [2.0], "a": [1.0]}))
+    # the run's default names, in any order, and inputs without a header go as before
+    (tmp_path / "named.csv").write_text("column_1,column_0\n2,1\n")
+    (tmp_path / "bare.csv").write_text("1,2\n")
+    want = ["prediction", "21.0"]
+    assert predicted(capsys, ["predict", str(run), "--input", str(tmp_path / "named.csv")]) == want
+    argv = ["predict", str(run), "--input", str(tmp_path / "bare.csv"), "--no-header"]
+    assert predicted(capsys, argv) == want
+    frame = pd.DataFrame({"column_1": [2.0], "column_0": [1.0]})
+    assert load_run(run).predict(frame).tolist() == [21.0]
+    assert load_run(run).predict(np.array([[1.0, 2.0]])).tolist() == [21.0]
+    assert load_run(run).predict(pd.DataFrame([[1.0, 2.0]])).tolist() == [21.0]  # columns 0, 1
