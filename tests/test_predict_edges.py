@@ -40,3 +40,18 @@ def test_named_columns_are_refused_by_a_run_that_records_no_feature_names(tmp_pa
     assert load_run(run).predict(frame).tolist() == [21.0]
     assert load_run(run).predict(np.array([[1.0, 2.0]])).tolist() == [21.0]
     assert load_run(run).predict(pd.DataFrame([[1.0, 2.0]])).tolist() == [21.0]  # columns 0, 1
+
+
+def test_regression_outputs_that_are_not_finite_are_refused(tmp_path, fails):
+    # exp(100) overflows float32: "inf" was printed (and null written to --output o.json), exit 0
+    net = MLP(sizes=(1, 1), activation="relu", output="exp", loss="poisson")
+    params = [{"w": np.array([[1.0]], np.float32), "b": np.array([0.0], np.float32)}]
+    run = save_run(tmp_path / "exp", net, params)
+    (tmp_path / "in.csv").write_text("column_0\n1\n50\n100\n")
+    for output in ([], ["--output", str(tmp_path / "o.json")]):
+        err = fails(["predict", str(run), "--input", str(tmp_path / "in.csv"), *output])
+        assert "rows [2]" in err and "float32" in err and "overflow" in err
+    assert not (tmp_path / "o.json").exists()
+    with pytest.raises(ValueError, match=r"1 of 2 rows .* rows \[1\]"):
+        load_run(run).predict(np.array([[1.0], [100.0]]))
+    assert load_run(run).predict(np.array([[1.0], [50.0]])).shape == (2,)

@@ -113,9 +113,9 @@ class Model(NamedTuple):
 
     def labels(self, y) -> np.ndarray:
         """Predictions from outputs ``y (n, K)`` (see ``predict``); a ValueError for rows whose
-        outputs are not finite, which decide no class (``outputs.check_decided``)."""
-        if self.task != "regression":
-            outputs.check_decided(y)
+        outputs are not finite, which decide no class and are no regression's prediction
+        (``outputs.check_decided``)."""
+        outputs.check_decided(y)
         rule = tasks.decides(self.task, y.shape[1])
         if self.task in CLASSIFICATION:
             index = (y[:, 0] > 0.5).astype(int) if rule == "threshold" else y.argmax(1)
