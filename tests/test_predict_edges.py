@@ -2,6 +2,7 @@
 that are not finite, class names whose output columns would collide, predictions written over
 the run's data, and what save_run and predict say when they refuse."""
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -55,3 +56,26 @@ def test_regression_outputs_that_are_not_finite_are_refused(tmp_path, fails):
     with pytest.raises(ValueError, match=r"1 of 2 rows .* rows \[1\]"):
         load_run(run).predict(np.array([[1.0], [100.0]]))
     assert load_run(run).predict(np.array([[1.0], [50.0]])).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "output, classes, says",
+    [
+        ("softmax", ["a", "a", "b"], r"\['a'\] .*more than once"),  # columns p_a,p_a,p_b
+        ("softmax", [1, 1.0, 2], r"\[1\.0\] .*more than once"),  # saved as 1.0, 1.0, 2.0
+        ("sigmoid", ["spam", "p_spam"], r"\['p_spam'\] .*more than once"),  # spam,p_spam,p_spam,..
+        ("softmax", [1, 2.5, "x"], "mix numbers and strings"),  # saved as '1', '2.5', 'x'
+    ],
+    ids=["twice", "equal-numbers", "collide", "mixed"],
+)
+def test_save_run_refuses_classes_whose_prediction_columns_are_not_distinct(
+    tmp_path, output, classes, says
+):
+    # each was saved: predict wrote two columns of one name, and --output .json kept one of them
+    net = MLP((2, 3) if output == "softmax" else (2, 2), "identity", output)
+    params = net.init(jax.random.key(0))
+    with pytest.raises(ValueError, match="save_run: .*" + says):
+        save_run(tmp_path / "run", net, params, classes=classes)
+    assert not (tmp_path / "run").exists()
+    fine = ["a", "b", "c"] if output == "softmax" else ["spam", "ham"]
+    assert load_run(save_run(tmp_path / "ok", net, params, classes=fine)).classes == fine

@@ -25,6 +25,7 @@ from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import data, folder, tasks
+from jaxmlp.run.names import check_classes, check_inputs_described, prediction_columns
 from jaxmlp.run.settings import precision
 from jaxmlp.run.status import of_checkpoint
 from jaxmlp.run.tasks import CLASSIFICATION
@@ -110,6 +111,15 @@ class Model(NamedTuple):
         if self.task == "binary":
             return list(outputs.get(self.net.output).labels)
         return list(range(max(2, self.net.sizes[-1])))
+
+    def columns(self) -> list:
+        """The columns of the predictions (``prediction_columns``): the class names
+        (``class_names``), a multilabel net's ``classes`` or ``label0``, ``label1``, ..."""
+        names = self.class_names() if self.task in CLASSIFICATION else self.classes
+        k = self.net.sizes[-1]
+        names = names or [f"label{i}" for i in range(k)]
+        probabilities = outputs.get(self.net.output).probabilities
+        return prediction_columns(self.task, names, k, probabilities)
 
     def labels(self, y) -> np.ndarray:
         """Predictions from outputs ``y (n, K)`` (see ``predict``); a ValueError for rows whose
@@ -310,47 +320,6 @@ def save_run(
                     extra=extra, run_id=run_id)  # fmt: skip
     folder.write_json(out / "config.json", record)
     return out
-
-
-def check_classes(classes, task: str, net: MLP, where: str) -> None:
-    """A ValueError naming ``where`` and the counts unless ``classes`` (None: indices) name
-    each of ``net``'s classes (binary: 2) or labels (multilabel)."""
-    if classes is None or task not in (*CLASSIFICATION, "multilabel"):
-        return
-    k = 2 if task == "binary" else net.sizes[-1]
-    if len(list(classes)) != k:
-        raise ValueError(
-            f"{where}: {len(list(classes))} class names for a {task} model of {net.sizes[-1]} "
-            f"outputs, which needs {k}."
-        )
-
-
-def check_inputs_described(n_inputs: int, scaler, feature_names) -> None:
-    """A ValueError for save_run unless ``scaler`` (None, or a ``datasets.Standardizer`` whose
-    ``mean`` and ``std`` have one value per input) and ``feature_names`` (None, or one distinct
-    name per input) describe the net's ``n_inputs`` inputs: a name given twice would feed one
-    data-frame column to both inputs."""
-    if scaler is not None:
-        if not isinstance(scaler, datasets.Standardizer):
-            raise ValueError(
-                f"save_run: scaler must be a datasets.Standardizer (Standardizer(mean, std), "
-                f"or Standardizer.fit(x)) or None, got {type(scaler).__name__}."
-            )
-        for name, values in scaler._asdict().items():
-            if np.shape(values) != (n_inputs,):
-                raise ValueError(
-                    f"save_run: the scaler's {name} has shape {np.shape(values)}; the net has "
-                    f"{n_inputs} inputs, so it needs shape ({n_inputs},)."
-                )
-    if feature_names is None:
-        return
-    names = [str(c) for c in feature_names]
-    if len(names) != n_inputs:
-        raise ValueError(
-            f"save_run: {len(names)} feature names {names} for a net of {n_inputs} inputs; give "
-            f"one name per input ({n_inputs}), or None for inputs by position."
-        )
-    files.check_unique("save_run: feature_names", names)
 
 
 def _task_of(net: MLP) -> str:

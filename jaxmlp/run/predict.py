@@ -151,17 +151,12 @@ def predict_run(
         example_shape=model.example_shape,
     )  # fmt: skip
     y = model.outputs(x)
-    labels, none = model.labels(y), np.zeros((len(y), 0), y.dtype)
-    if model.task == "regression":
-        return ["prediction"] if y.shape[1] == 1 else [f"y{k}" for k in range(y.shape[1])], y, none
-    if model.task in CLASSIFICATION:
-        names = model.class_names()
-        columns, shown = ["prediction"], [names[1]] if y.shape[1] == 1 else names
-    else:  # multilabel: a column of labels per unit
-        columns = shown = model.classes or [f"label{k}" for k in range(y.shape[1])]
+    labels, none = model.labels(y), np.zeros((len(y), 0), y.dtype)  # refuses outputs not finite
+    if model.task == "regression":  # the outputs are the predictions, (n, K)
+        return model.columns(), y, none
     if not outputs.get(model.net.output).probabilities:  # y are no probabilities: no p_ columns
-        return columns, labels, none
-    return [*columns, *(f"p_{c}" for c in shown)], labels, y
+        return model.columns(), labels, none
+    return model.columns(), labels, y
 
 
 def read_inputs(
