@@ -79,3 +79,22 @@ def test_save_run_refuses_classes_whose_prediction_columns_are_not_distinct(
     assert not (tmp_path / "run").exists()
     fine = ["a", "b", "c"] if output == "softmax" else ["spam", "ham"]
     assert load_run(save_run(tmp_path / "ok", net, params, classes=fine)).classes == fine
+
+
+@pytest.mark.slow
+def test_predict_output_never_overwrites_the_data_the_run_trained_on(tmp_path, fails, monkeypatch):
+    # --output data.csv wrote the predictions over the run's training data, exit 0: the run could
+    # no longer be evaluated or resumed on its data
+    monkeypatch.chdir(tmp_path)
+    rows = np.random.default_rng(0).normal(size=(24, 3)).round(3)
+    np.savetxt("data.csv", rows, delimiter=",", fmt="%.3f")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "data.csv")
+    train = ["train", "--data", "data.csv", "--task", "regression", "--hidden", "2"]
+    assert cli.main([*train, "--epochs", "1", "--no-progress", "--out", "run"]) == 0
+    np.savetxt("in.csv", rows[:3, :2], delimiter=",", fmt="%.3f")
+    before = (tmp_path / "data.csv").read_bytes()
+    for output in ("data.csv", str(tmp_path / "link.csv")):
+        predict = ["predict", "run", "--input", "in.csv", "--no-header", "--output", output]
+        assert "the run in run trained on" in fails(predict)
+    assert (tmp_path / "data.csv").read_bytes() == before
+    assert cli.main([*predict[:-1], "p.csv"]) == 0 and (tmp_path / "p.csv").is_file()

@@ -203,11 +203,12 @@ def read_inputs(
 OUTPUTS = (".csv", ".json", ".npz")
 
 
-def check_output(path, input_path=None) -> None:
+def check_output(path, input_path=None, run_dir=None) -> None:
     """A ValueError unless ``path`` (None: stdout) names a format ``write_predictions`` writes,
-    is not a folder, is not the file ``input_path`` (the inputs, by any name or link), and is
-    not a file of a run or sweep (``status.owner_of``: predictions go beside a run's files under
-    new names, never over them)."""
+    is not a folder, is not the file ``input_path`` (the inputs, by any name or link) nor the
+    data file that the run in ``run_dir`` trained on (its config.json's), and is not a file of
+    a run or sweep (``status.owner_of``: predictions go beside a run's files under new names,
+    never over them)."""
     if path is None:
         return
     path = pathlib.Path(path)
@@ -226,12 +227,31 @@ def check_output(path, input_path=None) -> None:
             f"--output {path}: is the --input file {input_path}, which predictions would "
             "overwrite; name another file."
         )
+    trained_on = _data_file(run_dir) if path.exists() else None
+    if trained_on is not None and os.path.samefile(path, trained_on):
+        raise ValueError(
+            f"--output {path}: is the data file the run in {run_dir} trained on ({trained_on}), "
+            "which predictions would overwrite: the run could no longer be evaluated or resumed "
+            "on it; name another file."
+        )
     owner = status.owner_of(path)
     if owner is not None:
         raise ValueError(
             f"--output {path}: is a file of the jaxmlp run or sweep in {owner}, which "
             "predictions would overwrite; name another file."
         )
+
+
+def _data_file(run_dir) -> str | None:
+    """The data file that the run in ``run_dir`` trained on, where its config.json names one
+    that exists; None otherwise (a data set, a save_run folder, no run: ``load_run`` says)."""
+    if run_dir is None or not (pathlib.Path(run_dir) / "config.json").is_file():
+        return None
+    try:
+        name = folder.read_config(run_dir)["settings"].get("data")
+    except ValueError:  # not a run's config: load_run refuses it, saying why
+        return None
+    return name if isinstance(name, str) and os.path.isfile(name) else None
 
 
 def write_predictions(columns, labels, y, stream=None, path=None, classes=None) -> None:
