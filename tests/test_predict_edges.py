@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxmlp import MLP, cli, load_run, save_run
+from jaxmlp import MLP, TrainConfig, cli, load_run, save_run
 
 
 def saved(tmp_path, name="run", **kwargs):
@@ -98,3 +98,14 @@ def test_predict_output_never_overwrites_the_data_the_run_trained_on(tmp_path, f
         assert "the run in run trained on" in fails(predict)
     assert (tmp_path / "data.csv").read_bytes() == before
     assert cli.main([*predict[:-1], "p.csv"]) == 0 and (tmp_path / "p.csv").is_file()
+
+
+def test_save_run_of_float64_parameters_says_how_to_save_a_float64_run(tmp_path):
+    # said only "parameters of a float32 run are float32", and left an empty folder
+    net = MLP((1, 1), "identity", "identity", "mse")
+    params = [{"w": np.array([[1.0]]), "b": np.array([0.0])}]
+    with pytest.raises(ValueError, match=r"float64.*config=TrainConfig\(dtype='float64'\)"):
+        save_run(tmp_path / "run", net, params)
+    assert not (tmp_path / "run").exists()
+    save_run(tmp_path / "run", net, params, config=TrainConfig(dtype="float64"))
+    assert load_run(tmp_path / "run").dtype == "float64"

@@ -291,9 +291,9 @@ def save_run(
     check_classes(classes, task, net, "save_run")
     tasks.check_output(task, net.output, net.sizes[-1], "save_run: ")
     check_inputs_described(net.sizes[0], scaler, feature_names)
-    out = folder.out_folder(out, {}, resume=False)
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
-    state = TrainState(params, optimizer.build(1).init(params), config.epochs)
+    _check_dtype(params, config.dtype)
+    out = folder.out_folder(out, {}, resume=False)
     extra = {} if scaler is None else dict(scaler._asdict())
     meta = {
         "name": "python",
@@ -316,10 +316,26 @@ def save_run(
         "model": checkpoint.architecture(net),
         "run_id": run_id,
     }
-    checkpoint.save(out / "checkpoint.npz", state, net=net, optimizer=optimizer, config=config,
-                    extra=extra, run_id=run_id)  # fmt: skip
+    with precision(config.dtype):  # a float64 run's arrays are saved as load_run reads them
+        state = TrainState(params, optimizer.build(1).init(params), config.epochs)
+        checkpoint.save(out / "checkpoint.npz", state, net=net, optimizer=optimizer,
+                        config=config, extra=extra, run_id=run_id)  # fmt: skip
     folder.write_json(out / "config.json", record)
     return out
+
+
+def _check_dtype(params, dtype: str) -> None:
+    """A ValueError for save_run unless ``params`` are of the run's ``dtype`` (its config's),
+    saying which config saves them as they are."""
+    found = sorted({np.asarray(a).dtype.name for layer in params for a in layer.values()})
+    if found != [dtype]:
+        fits = found[0] if found in (["float32"], ["float64"]) else None
+        raise ValueError(
+            f"save_run: the parameters are {', '.join(found)}; those of a {dtype} run (config="
+            f"TrainConfig(dtype={dtype!r}), TrainConfig()'s without one) are {dtype}: "
+            + (f"pass config=TrainConfig(dtype={fits!r}) to save a {fits} run, " if fits else "")
+            + f"or cast them to {dtype}."
+        )
 
 
 def _task_of(net: MLP) -> str:
