@@ -109,3 +109,14 @@ def test_save_run_of_float64_parameters_says_how_to_save_a_float64_run(tmp_path)
     assert not (tmp_path / "run").exists()
     save_run(tmp_path / "run", net, params, config=TrainConfig(dtype="float64"))
     assert load_run(tmp_path / "run").dtype == "float64"
+
+
+def test_a_label_column_left_in_the_inputs_is_named_not_read_as_a_number(tmp_path, fails):
+    # both said "cannot read 'emu' as a number", naming no cause: the run records no label name
+    named, bare = saved(tmp_path, "named", feature_names=["a", "b"]), saved(tmp_path, "bare")
+    (tmp_path / "named.csv").write_text("a,b,kind\n1,2,emu\n")
+    (tmp_path / "bare.csv").write_text("1,2,emu\n")
+    err = fails(["predict", str(named), "--input", str(tmp_path / "named.csv")])
+    assert "unknown columns ['kind']" in err and "cannot read" not in err
+    err = fails(["predict", str(bare), "--input", str(tmp_path / "bare.csv"), "--no-header"])
+    assert "expected 2 feature columns, got 3" in err and "label" in err

@@ -290,13 +290,13 @@ RUNS = [
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.csv"],
-        "line 3, column 'b': cannot read 'z' as a number",
-        lambda f: _write(f / "x.csv", "a,b\n1,2\n1,z\n"),
+        "line 3, column 'column_1': cannot read 'z' as a number",  # names the run takes
+        lambda f: _write(f / "x.csv", "column_0,column_1\n1,2\n1,z\n"),
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.csv"],
-        "line 3, column 'b': NaN or Inf value 'inf'",
-        lambda f: _write(f / "x.csv", "a,b\n1,2\n1,inf\n"),
+        "line 3, column 'column_1': NaN or Inf value 'inf'",  # names the run takes
+        lambda f: _write(f / "x.csv", "column_0,column_1\n1,2\n1,inf\n"),
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.npz"],

@@ -167,29 +167,34 @@ def read_inputs(
     A CSV's header names its columns, matched to ``feature_names`` by ``column_order`` (a
     column named ``label_name`` is ignored): ``header`` None requires one (a first row of
     numbers is refused), True takes the first row for one whatever it holds; with ``header``
-    False its columns are the features in training order. An array of more axes must have the
-    run's ``example_shape``."""
+    False its columns are the features in training order. The columns are chosen, and counted,
+    before any is read as numbers, so a label column left in is named, not read as a number.
+    An array of more axes must have the run's ``example_shape``."""
     path = pathlib.Path(path)
     if not path.is_file():
         kind = "a folder, not a file" if path.is_dir() else "no such file"
         raise ValueError(f"{path}: {kind}.")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        skip = (label_name,) if label_name else ()
-        x, names = files.read_features(path, skip, header=header, encoding=encoding)
-        if header is None and names is None:
+        names, rows, has_header = files.read_table(path, header=header, encoding=encoding)
+        if header is None and not has_header:
             raise ValueError(
                 f"{path}: the first row must be a header naming the columns, got numbers; say "
                 "which it is: a header (--header, header=True) or data, the columns in training "
                 "order (--no-header, header=False)."
             )
-        if names is not None:
-            x = x[:, column_order(names, feature_names, label_name, str(path), n_features)]
-        if x.shape[1] != n_features:
+        if not rows:
+            raise ValueError(f"{path}: has a header but no data rows.")
+        keep = list(range(len(names)))  # chosen before any is read: a label column is named
+        if has_header:
+            keep = column_order(names, feature_names, label_name, str(path), n_features)
+        if len(keep) != n_features:
             raise ValueError(
-                f"{path}: expected {n_features} feature columns, got {x.shape[1]}"
-                + (f": {names}." if names else " (no header: the columns go by position).")
-            )
+                f"{path}: expected {n_features} feature columns, got {len(keep)}"
+                + (f": {[names[i] for i in keep]}." if has_header else " (no header: the "
+                   "columns go by position; a label column left in? remove it).")
+            )  # fmt: skip
+        x = files.columns_of_numbers(path, names, rows, keep)
     elif suffix in (".npz", ".npy"):
         if header is not None:
             flag = "--header" if header else "--no-header"
