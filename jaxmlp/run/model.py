@@ -36,12 +36,13 @@ class Model(NamedTuple):
     """A trained network and what its run knows about the data: ``task``, the input
     ``scaler`` (a ``datasets.Standardizer`` or None), ``classes`` (names of the classes or
     labels, None: the net's own, ``class_names``), ``feature_names`` (None: inputs by
-    position), ``dtype``, ``example_shape`` (of the training inputs where they had more axes;
-    None: unrecorded); ``epoch``, the checkpoint's, of the run's ``epochs``, the run's
-    ``status`` (``jaxmlp.run.status``: finished, diverged, interrupted or running; a run not
-    ``finished`` gives the parameters of its checkpoint's epoch), ``early_stopped`` (a finished
-    run that patience ended before ``epochs``) and ``params_epoch``, the epoch whose parameters
-    the model holds: with early stopping the best epoch's. ``jaxmlp evaluate`` and ``predict``
+    position, named columns only as ``column_0``, ...: ``column_order``), ``dtype``,
+    ``example_shape`` (of the training inputs where they had more axes; None: unrecorded);
+    ``epoch``, the checkpoint's, of the run's ``epochs``, the run's ``status``
+    (``jaxmlp.run.status``: finished, diverged, interrupted or running; a run not ``finished``
+    gives the parameters of its checkpoint's epoch), ``early_stopped`` (a finished run that
+    patience ended before ``epochs``) and ``params_epoch``, the epoch whose parameters the model
+    holds: with early stopping the best epoch's. ``jaxmlp evaluate`` and ``predict``
     say so in a note where the run is unfinished, stopped early or gives an earlier epoch's."""
 
     net: MLP

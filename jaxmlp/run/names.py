@@ -93,6 +93,7 @@ def check_inputs_described(n_inputs: int, scaler, feature_names) -> None:
     if len(names) != n_inputs:
         raise ValueError(
             f"save_run: {len(names)} feature names {names} for a net of {n_inputs} inputs; give "
-            f"one name per input ({n_inputs}), or None for inputs by position."
+            f"one name per input ({n_inputs}), or None for inputs by position (named columns: "
+            "column_0, ...)."
         )
     files.check_unique("save_run: feature_names", names)
