@@ -281,7 +281,7 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    run.check_output(args.output, args.input)
+    run.check_output(args.output, args.input, args.run_dir)
     model = run.load_run(args.run_dir)
     columns, labels, y = run.predict_run(
         args.run_dir, args.input, header=args.header, encoding=args.encoding, model=model,

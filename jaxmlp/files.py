@@ -78,7 +78,7 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
             )
         check_unique(path, names)
     else:
-        names = [f"column_{i}" for i in range(len(first))]
+        names = column_names(len(first))
     for line, fields in rows:
         if len(fields) != len(names):
             raise ValueError(
@@ -92,6 +92,12 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
                 "(an unterminated quote?); fields of a data file are one line each."
             )
     return Table(names, rows, header)
+
+
+def column_names(n: int) -> list[str]:
+    """The names of the ``n`` columns of a CSV file without a header: ``column_0``, ...; a run
+    that records no feature names takes its inputs under these names (``model.column_order``)."""
+    return [f"column_{i}" for i in range(n)]
 
 
 def check_unique(where, names) -> None:

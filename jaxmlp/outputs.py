@@ -22,7 +22,8 @@ threshold unit, whose forward is the sigmoid and whose targets -1/+1 enter the l
 of a deciding record are probabilities (``probabilities``), and only theirs.
 
 A row with a non-finite output decides no label (``decide``, ``check_decided``): argmax of a NaN
-row is 0 and NaN > 0.5 is false, so it would silently read as class 0 or the negative label. A
+row is 0 and NaN > 0.5 is false, so it would silently read as class 0 or the negative label; nor
+is it a regression's prediction (an inf there is an output that overflowed the run's dtype). A
 deciding output is a probability in [0, 1]; its forward gives NaN, never inf, when it breaks
 (finite inputs that overflow a hidden layer, non-finite parameters), so an inf there (only in
 outputs made elsewhere) is no probability either, and the rule is "any output not finite".
@@ -95,17 +96,20 @@ def undecided(y, xp=jnp):
 
 
 def check_decided(y) -> None:
-    """A ValueError naming the rows of concrete outputs ``y (n, K)`` that decide no label (an
-    output NaN or inf), their count and the likely cause."""
+    """A ValueError naming the rows of concrete outputs ``y (n, K)`` that decide no label and
+    are no prediction (an output NaN or inf: a regression's too, whose inf is an output past
+    the largest number of its dtype), their count and the likely cause."""
     y = np.asarray(y)
     rows = np.flatnonzero(undecided(y, np))
     if len(rows):
         first = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        dtype = y.dtype if np.issubdtype(y.dtype, np.floating) else np.dtype(np.float32)
         raise ValueError(
             f"{len(rows)} of {len(y)} rows have outputs that are not finite (NaN or inf), rows "
-            f"[{first}]: they decide no label or probability. The likely cause: inputs far "
-            "outside the range the network was trained on (finite, but they overflow it), or "
-            "non-finite parameters."
+            f"[{first}]: they decide no label or probability and are no prediction. The likely "
+            "cause: inputs far outside the range the network was trained on (finite, but they "
+            f"overflow it: an output past {dtype.name}'s largest, {np.finfo(dtype).max:.3g}, is "
+            "inf), or non-finite parameters."
         )
 
 

@@ -144,7 +144,7 @@ def test_predict_gives_the_nets_labels(digits_run, tmp_path, capsys):
     path = tmp_path / "x.csv"
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([f"pixel{i}" for i in range(64)])
+        writer.writerow([f"column_{i}" for i in range(64)])  # digits names no columns
         writer.writerows(x.tolist())
     ckpt = checkpoint.load(folder / "checkpoint.npz")
     want = np.asarray(ckpt.net.predict(ckpt.final_params, x))

@@ -284,19 +284,19 @@ RUNS = [
         lambda f: _write(f / "x.txt", "1 2\n"),
     ),  # fmt: skip
     (
-        ["predict", "{run}", "--input", "{run}/x.csv"],
+        ["predict", "{run}", "--input", "{run}/x.csv", "--no-header"],  # a,b,c: no such names
         "expected 2 feature columns, got 3",
-        lambda f: _write(f / "x.csv", "a,b,c\n1,2,3\n"),
+        lambda f: _write(f / "x.csv", "1,2,3\n"),
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.csv"],
-        "line 3, column 'b': cannot read 'z' as a number",
-        lambda f: _write(f / "x.csv", "a,b\n1,2\n1,z\n"),
+        "line 3, column 'column_1': cannot read 'z' as a number",  # names the run takes
+        lambda f: _write(f / "x.csv", "column_0,column_1\n1,2\n1,z\n"),
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.csv"],
-        "line 3, column 'b': NaN or Inf value 'inf'",
-        lambda f: _write(f / "x.csv", "a,b\n1,2\n1,inf\n"),
+        "line 3, column 'column_1': NaN or Inf value 'inf'",  # names the run takes
+        lambda f: _write(f / "x.csv", "column_0,column_1\n1,2\n1,inf\n"),
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.npz"],

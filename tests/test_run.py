@@ -361,6 +361,6 @@ def test_only_outputs_that_are_probabilities_give_probabilities(tmp_path, capsys
     says = r"predict_proba needs outputs that are probabilities.*'sigmoid'.*'identity'"
     with pytest.raises(ValueError, match=says):
         model.predict_proba(x)
-    (tmp_path / "in.csv").write_text("a,b\n0,1\n1,0\n")
+    (tmp_path / "in.csv").write_text("column_0,column_1\n0,1\n1,0\n")  # the run names none
     assert cli.main(["predict", str(out), "--input", str(tmp_path / "in.csv")]) == 0
     assert capsys.readouterr().out.splitlines() == ["prediction", "yes", "yes"]

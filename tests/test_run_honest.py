@@ -79,7 +79,7 @@ def test_evaluate_and_predict_say_a_diverged_run_is_at_its_kept_epoch(tmp_path, 
     model = load_run(out)
     facts = (model.epoch, model.epochs, model.status, model.finished, model.params_epoch)
     assert facts == (kept, 20, "diverged", False, kept)
-    (tmp_path / "in.csv").write_text("x1,x2\n0,1\n")
+    (tmp_path / "in.csv").write_text("column_0,column_1\n0,1\n")
     assert cli.main(["predict", str(out), "--input", str(tmp_path / "in.csv")]) == 0
     one_line(capsys, "note: ", f"{out} is unfinished: checkpoint of epoch {kept} of 20")
 

@@ -20,7 +20,7 @@ closing line; ``folder`` owns the run folder's files, ``place`` its name (a defa
 atomically), its lock and the temporaries a killed write left. Reading back:
 ``model.load_run`` gives a ``Model`` (standardiser, column and class names applied), which
 ``predict.predict_run`` and ``predict.evaluate_run`` use; CSV columns are matched by name
-(``model.column_order``).
+(``model.column_order``); ``names`` checks the class names and the prediction columns they make.
 ``cache`` points JAX's persistent compilation cache at the user's cache folder.
 ``status`` says where a run folder stands (the checkpoint's epoch; finished, diverged,
 interrupted or running) and which files it owns.

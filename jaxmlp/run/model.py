@@ -25,6 +25,7 @@ from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import data, folder, tasks
+from jaxmlp.run.names import check_classes, check_inputs_described, prediction_columns
 from jaxmlp.run.settings import precision
 from jaxmlp.run.status import of_checkpoint
 from jaxmlp.run.tasks import CLASSIFICATION
@@ -35,12 +36,13 @@ class Model(NamedTuple):
     """A trained network and what its run knows about the data: ``task``, the input
     ``scaler`` (a ``datasets.Standardizer`` or None), ``classes`` (names of the classes or
     labels, None: the net's own, ``class_names``), ``feature_names`` (None: inputs by
-    position), ``dtype``, ``example_shape`` (of the training inputs where they had more axes;
-    None: unrecorded); ``epoch``, the checkpoint's, of the run's ``epochs``, the run's
-    ``status`` (``jaxmlp.run.status``: finished, diverged, interrupted or running; a run not
-    ``finished`` gives the parameters of its checkpoint's epoch), ``early_stopped`` (a finished
-    run that patience ended before ``epochs``) and ``params_epoch``, the epoch whose parameters
-    the model holds: with early stopping the best epoch's. ``jaxmlp evaluate`` and ``predict``
+    position, named columns only as ``column_0``, ...: ``column_order``), ``dtype``,
+    ``example_shape`` (of the training inputs where they had more axes; None: unrecorded);
+    ``epoch``, the checkpoint's, of the run's ``epochs``, the run's ``status``
+    (``jaxmlp.run.status``: finished, diverged, interrupted or running; a run not ``finished``
+    gives the parameters of its checkpoint's epoch), ``early_stopped`` (a finished run that
+    patience ended before ``epochs``) and ``params_epoch``, the epoch whose parameters the model
+    holds: with early stopping the best epoch's. ``jaxmlp evaluate`` and ``predict``
     say so in a note where the run is unfinished, stopped early or gives an earlier epoch's."""
 
     net: MLP
@@ -111,11 +113,20 @@ class Model(NamedTuple):
             return list(outputs.get(self.net.output).labels)
         return list(range(max(2, self.net.sizes[-1])))
 
+    def columns(self) -> list:
+        """The columns of the predictions (``prediction_columns``): the class names
+        (``class_names``), a multilabel net's ``classes`` or ``label0``, ``label1``, ..."""
+        names = self.class_names() if self.task in CLASSIFICATION else self.classes
+        k = self.net.sizes[-1]
+        names = names or [f"label{i}" for i in range(k)]
+        probabilities = outputs.get(self.net.output).probabilities
+        return prediction_columns(self.task, names, k, probabilities)
+
     def labels(self, y) -> np.ndarray:
         """Predictions from outputs ``y (n, K)`` (see ``predict``); a ValueError for rows whose
-        outputs are not finite, which decide no class (``outputs.check_decided``)."""
-        if self.task != "regression":
-            outputs.check_decided(y)
+        outputs are not finite, which decide no class and are no regression's prediction
+        (``outputs.check_decided``)."""
+        outputs.check_decided(y)
         rule = tasks.decides(self.task, y.shape[1])
         if self.task in CLASSIFICATION:
             index = (y[:, 0] > 0.5).astype(int) if rule == "threshold" else y.argmax(1)
@@ -127,9 +138,13 @@ class Model(NamedTuple):
 
     def inputs(self, x) -> np.ndarray:
         """``x`` checked and standardised (``scale``). A data frame's columns are matched to
-        ``feature_names`` by name (``column_order``)."""
+        ``feature_names`` by name (``column_order``); without them, columns that pandas left
+        unnamed (its positions 0, 1, ...) go by position."""
         if hasattr(x, "columns") and hasattr(x, "to_numpy"):  # a data frame
-            order = column_order(list(x.columns), self.feature_names, self.label_name, "x")
+            names, d = list(x.columns), self.net.sizes[0]
+            if self.feature_names is None and names == list(range(len(names))):
+                return self.scale(check_inputs(x.to_numpy(), d, "x", self.example_shape))
+            order = column_order(names, self.feature_names, self.label_name, "x", d)
             x = x.iloc[:, order].to_numpy()
         return self.scale(check_inputs(x, self.net.sizes[0], "x", self.example_shape))
 
@@ -157,15 +172,27 @@ def check_probabilities(output: str) -> None:
         )
 
 
-def column_order(names, feature_names, label_name, where: str) -> list[int]:
+def column_order(names, feature_names, label_name, where: str, n_features=None) -> list[int]:
     """The positions of the model's ``feature_names`` among the columns ``names`` of a data
     frame or CSV file, in any order; a column named ``label_name`` is ignored. A ValueError
-    names a missing or unknown column. Without ``feature_names`` (a model trained on unnamed
-    inputs) the columns go by position; a name given twice is refused (``files.check_unique``)."""
+    names a missing or unknown column, or a name given twice (``files.check_unique``). Without
+    ``feature_names`` (a model trained on unnamed inputs: arrays, or save_run without them) the
+    names must be those of a CSV file without a header, ``files.column_names(n_features)``, as
+    for a run trained on one: any other name would be matched to no input, so it is refused."""
     names = [str(n) for n in names]
     files.check_unique(where, names)
     if feature_names is None:
-        return [i for i, n in enumerate(names) if n != label_name]
+        columns = [n for n in names if n != label_name]
+        feature_names = files.column_names(len(columns) if n_features is None else n_features)
+        named = [c for c in columns if c not in feature_names]
+        if named:
+            raise ValueError(
+                f"{where}: has the named columns {named}, but the run records no feature names "
+                "(it trained on unnamed inputs: arrays, or save_run without feature_names), so "
+                "no name says which input a column is; give the columns in training order "
+                "without a header (--no-header, header=False; a data frame's x.to_numpy()), or "
+                f"named {feature_names[0]}..{feature_names[-1]} in training order."
+            )
     missing = [c for c in feature_names if c not in names]
     unknown = [c for c in names if c not in feature_names and c != label_name]
     if missing or unknown:
@@ -265,9 +292,9 @@ def save_run(
     check_classes(classes, task, net, "save_run")
     tasks.check_output(task, net.output, net.sizes[-1], "save_run: ")
     check_inputs_described(net.sizes[0], scaler, feature_names)
-    out = folder.out_folder(out, {}, resume=False)
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
-    state = TrainState(params, optimizer.build(1).init(params), config.epochs)
+    _check_dtype(params, config.dtype)
+    out = folder.out_folder(out, {}, resume=False)
     extra = {} if scaler is None else dict(scaler._asdict())
     meta = {
         "name": "python",
@@ -290,51 +317,26 @@ def save_run(
         "model": checkpoint.architecture(net),
         "run_id": run_id,
     }
-    checkpoint.save(out / "checkpoint.npz", state, net=net, optimizer=optimizer, config=config,
-                    extra=extra, run_id=run_id)  # fmt: skip
+    with precision(config.dtype):  # a float64 run's arrays are saved as load_run reads them
+        state = TrainState(params, optimizer.build(1).init(params), config.epochs)
+        checkpoint.save(out / "checkpoint.npz", state, net=net, optimizer=optimizer,
+                        config=config, extra=extra, run_id=run_id)  # fmt: skip
     folder.write_json(out / "config.json", record)
     return out
 
 
-def check_classes(classes, task: str, net: MLP, where: str) -> None:
-    """A ValueError naming ``where`` and the counts unless ``classes`` (None: indices) name
-    each of ``net``'s classes (binary: 2) or labels (multilabel)."""
-    if classes is None or task not in (*CLASSIFICATION, "multilabel"):
-        return
-    k = 2 if task == "binary" else net.sizes[-1]
-    if len(list(classes)) != k:
+def _check_dtype(params, dtype: str) -> None:
+    """A ValueError for save_run unless ``params`` are of the run's ``dtype`` (its config's),
+    saying which config saves them as they are."""
+    found = sorted({np.asarray(a).dtype.name for layer in params for a in layer.values()})
+    if found != [dtype]:
+        fits = found[0] if found in (["float32"], ["float64"]) else None
         raise ValueError(
-            f"{where}: {len(list(classes))} class names for a {task} model of {net.sizes[-1]} "
-            f"outputs, which needs {k}."
+            f"save_run: the parameters are {', '.join(found)}; those of a {dtype} run (config="
+            f"TrainConfig(dtype={dtype!r}), TrainConfig()'s without one) are {dtype}: "
+            + (f"pass config=TrainConfig(dtype={fits!r}) to save a {fits} run, " if fits else "")
+            + f"or cast them to {dtype}."
         )
-
-
-def check_inputs_described(n_inputs: int, scaler, feature_names) -> None:
-    """A ValueError for save_run unless ``scaler`` (None, or a ``datasets.Standardizer`` whose
-    ``mean`` and ``std`` have one value per input) and ``feature_names`` (None, or one distinct
-    name per input) describe the net's ``n_inputs`` inputs: a name given twice would feed one
-    data-frame column to both inputs."""
-    if scaler is not None:
-        if not isinstance(scaler, datasets.Standardizer):
-            raise ValueError(
-                f"save_run: scaler must be a datasets.Standardizer (Standardizer(mean, std), "
-                f"or Standardizer.fit(x)) or None, got {type(scaler).__name__}."
-            )
-        for name, values in scaler._asdict().items():
-            if np.shape(values) != (n_inputs,):
-                raise ValueError(
-                    f"save_run: the scaler's {name} has shape {np.shape(values)}; the net has "
-                    f"{n_inputs} inputs, so it needs shape ({n_inputs},)."
-                )
-    if feature_names is None:
-        return
-    names = [str(c) for c in feature_names]
-    if len(names) != n_inputs:
-        raise ValueError(
-            f"save_run: {len(names)} feature names {names} for a net of {n_inputs} inputs; give "
-            f"one name per input ({n_inputs}), or None for inputs by position."
-        )
-    files.check_unique("save_run: feature_names", names)
 
 
 def _task_of(net: MLP) -> str:

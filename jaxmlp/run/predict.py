@@ -160,7 +160,7 @@ def predict_run(
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
     the columns, or with ``header`` False the features in training order: ``read_inputs``;
-    .npz with an array ``x``, or .npy): ``labels`` are the predicted classes (their names) or
+    .npz: its ``x`` or its only array; or .npy): ``labels`` are the predicted classes (their names) or
     the regression outputs, ``outputs`` the network's ``y (n, K)`` where they are
     probabilities (the p_ columns; else none: ``outputs.Output.probabilities``). ``model``:
     the run's ``load_run``, if read already."""
@@ -170,17 +170,12 @@ def predict_run(
         example_shape=model.example_shape,
     )  # fmt: skip
     y = model.outputs(x)
-    labels, none = model.labels(y), np.zeros((len(y), 0), y.dtype)
-    if model.task == "regression":
-        return ["prediction"] if y.shape[1] == 1 else [f"y{k}" for k in range(y.shape[1])], y, none
-    if model.task in CLASSIFICATION:
-        names = model.class_names()
-        columns, shown = ["prediction"], [names[1]] if y.shape[1] == 1 else names
-    else:  # multilabel: a column of labels per unit
-        columns = shown = model.classes or [f"label{k}" for k in range(y.shape[1])]
+    labels, none = model.labels(y), np.zeros((len(y), 0), y.dtype)  # refuses outputs not finite
+    if model.task == "regression":  # the outputs are the predictions, (n, K)
+        return model.columns(), y, none
     if not outputs.get(model.net.output).probabilities:  # y are no probabilities: no p_ columns
-        return columns, labels, none
-    return [*columns, *(f"p_{c}" for c in shown)], labels, y
+        return model.columns(), labels, none
+    return model.columns(), labels, y
 
 
 def read_inputs(
@@ -192,28 +187,34 @@ def read_inputs(
     columns, matched to ``feature_names`` by ``column_order`` (a column named ``label_name`` is
     ignored): ``header`` None requires one (a first row of numbers is refused), True takes the
     first row for one whatever it holds; with ``header`` False its columns are the features in
-    training order. An array of more axes must have the run's ``example_shape``."""
+    training order. The columns are chosen, and counted, before any is read as numbers, so a
+    label column left in is named, not read as a number. An array of more axes must have the
+    run's ``example_shape``."""
     path = pathlib.Path(path)
     if not path.is_file():
         kind = "a folder, not a file" if path.is_dir() else "no such file"
         raise ValueError(f"{path}: {kind}.")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        skip = (label_name,) if label_name else ()
-        x, names = files.read_features(path, skip, header=header, encoding=encoding)
-        if header is None and names is None:
+        names, rows, has_header = files.read_table(path, header=header, encoding=encoding)
+        if header is None and not has_header:
             raise ValueError(
                 f"{path}: the first row must be a header naming the columns, got numbers; say "
                 "which it is: a header (--header, header=True) or data, the columns in training "
                 "order (--no-header, header=False)."
             )
-        if names is not None:
-            x = x[:, column_order(names, feature_names, label_name, str(path))]
-        if x.shape[1] != n_features:
+        if not rows:
+            raise ValueError(f"{path}: has a header but no data rows.")
+        keep = list(range(len(names)))  # chosen before any is read: a label column is named
+        if has_header:
+            keep = column_order(names, feature_names, label_name, str(path), n_features)
+        if len(keep) != n_features:
             raise ValueError(
-                f"{path}: expected {n_features} feature columns, got {x.shape[1]}"
-                + (f": {names}." if names else " (no header: the columns go by position).")
-            )
+                f"{path}: expected {n_features} feature columns, got {len(keep)}"
+                + (f": {[names[i] for i in keep]}." if has_header else " (no header: the "
+                   "columns go by position; a label column left in? remove it).")
+            )  # fmt: skip
+        x = files.columns_of_numbers(path, names, rows, keep)
     elif suffix in (".npz", ".npy"):
         if header is not None:
             flag = "--header" if header else "--no-header"
@@ -227,11 +228,12 @@ def read_inputs(
 OUTPUTS = (".csv", ".json", ".npz")
 
 
-def check_output(path, input_path=None) -> None:
+def check_output(path, input_path=None, run_dir=None) -> None:
     """A ValueError unless ``path`` (None: stdout) names a format ``write_predictions`` writes,
-    is not a folder, is not the file ``input_path`` (the inputs, by any name or link), and is
-    not a file of a run or sweep (``status.owner_of``: predictions go beside a run's files under
-    new names, never over them)."""
+    is not a folder, is not the file ``input_path`` (the inputs, by any name or link) nor the
+    data file that the run in ``run_dir`` trained on (its config.json's), and is not a file of
+    a run or sweep (``status.owner_of``: predictions go beside a run's files under new names,
+    never over them)."""
     if path is None:
         return
     path = pathlib.Path(path)
@@ -250,12 +252,31 @@ def check_output(path, input_path=None) -> None:
             f"--output {path}: is the --input file {input_path}, which predictions would "
             "overwrite; name another file."
         )
+    trained_on = _data_file(run_dir) if path.exists() else None
+    if trained_on is not None and os.path.samefile(path, trained_on):
+        raise ValueError(
+            f"--output {path}: is the data file the run in {run_dir} trained on ({trained_on}), "
+            "which predictions would overwrite: the run could no longer be evaluated or resumed "
+            "on it; name another file."
+        )
     owner = status.owner_of(path)
     if owner is not None:
         raise ValueError(
             f"--output {path}: is a file of the jaxmlp run or sweep in {owner}, which "
             "predictions would overwrite; name another file."
         )
+
+
+def _data_file(run_dir) -> str | None:
+    """The data file that the run in ``run_dir`` trained on, where its config.json names one
+    that exists; None otherwise (a data set, a save_run folder, no run: ``load_run`` says)."""
+    if run_dir is None or not (pathlib.Path(run_dir) / "config.json").is_file():
+        return None
+    try:
+        name = folder.read_config(run_dir)["settings"].get("data")
+    except ValueError:  # not a run's config: load_run refuses it, saying why
+        return None
+    return name if isinstance(name, str) and os.path.isfile(name) else None
 
 
 def write_predictions(columns, labels, y, stream=None, path=None, classes=None) -> None:

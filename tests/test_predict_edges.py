@@ -1,0 +1,122 @@
+"""Edges of predicting from a run: named columns for a run that records no feature names, outputs
+that are not finite, class names whose output columns would collide, predictions written over
+the run's data, and what save_run and predict say when they refuse."""
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from jaxmlp import MLP, TrainConfig, cli, load_run, save_run
+
+
+def saved(tmp_path, name="run", **kwargs):
+    """A run of a (2, 1) identity net, y = x0 + 10 x1, saved without feature names."""
+    net = MLP((2, 1), "identity", "identity", "mse")
+    params = [{"w": np.array([[1.0], [10.0]], np.float32), "b": np.array([0.0], np.float32)}]
+    return save_run(tmp_path / name, net, params, **kwargs)
+
+
+def predicted(capsys, argv) -> list[str]:
+    assert cli.main(argv) == 0
+    return capsys.readouterr().out.split()
+
+
+def test_named_columns_are_refused_by_a_run_that_records_no_feature_names(tmp_path, fails, capsys):
+    # a header b,a was read by position: exit 0 and the answers of the columns swapped
+    run = saved(tmp_path)
+    (tmp_path / "ba.csv").write_text("b,a\n2,1\n")
+    err = fails(["predict", str(run), "--input", str(tmp_path / "ba.csv")])
+    assert "records no feature names" in err and "--no-header" in err and "column_0" in err
+    with pytest.raises(ValueError, match="records no feature names"):
+        load_run(run).predict(pd.DataFrame({"b": [2.0], "a": [1.0]}))
+    # the run's default names, in any order, and inputs without a header go as before
+    (tmp_path / "named.csv").write_text("column_1,column_0\n2,1\n")
+    (tmp_path / "bare.csv").write_text("1,2\n")
+    want = ["prediction", "21.0"]
+    assert predicted(capsys, ["predict", str(run), "--input", str(tmp_path / "named.csv")]) == want
+    argv = ["predict", str(run), "--input", str(tmp_path / "bare.csv"), "--no-header"]
+    assert predicted(capsys, argv) == want
+    frame = pd.DataFrame({"column_1": [2.0], "column_0": [1.0]})
+    assert load_run(run).predict(frame).tolist() == [21.0]
+    assert load_run(run).predict(np.array([[1.0, 2.0]])).tolist() == [21.0]
+    assert load_run(run).predict(pd.DataFrame([[1.0, 2.0]])).tolist() == [21.0]  # columns 0, 1
+
+
+def test_regression_outputs_that_are_not_finite_are_refused(tmp_path, fails):
+    # exp(100) overflows float32: "inf" was printed (and null written to --output o.json), exit 0
+    net = MLP(sizes=(1, 1), activation="relu", output="exp", loss="poisson")
+    params = [{"w": np.array([[1.0]], np.float32), "b": np.array([0.0], np.float32)}]
+    run = save_run(tmp_path / "exp", net, params)
+    (tmp_path / "in.csv").write_text("column_0\n1\n50\n100\n")
+    for output in ([], ["--output", str(tmp_path / "o.json")]):
+        err = fails(["predict", str(run), "--input", str(tmp_path / "in.csv"), *output])
+        assert "rows [2]" in err and "float32" in err and "overflow" in err
+    assert not (tmp_path / "o.json").exists()
+    with pytest.raises(ValueError, match=r"1 of 2 rows .* rows \[1\]"):
+        load_run(run).predict(np.array([[1.0], [100.0]]))
+    assert load_run(run).predict(np.array([[1.0], [50.0]])).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "output, classes, says",
+    [
+        ("softmax", ["a", "a", "b"], r"\['a'\] .*more than once"),  # columns p_a,p_a,p_b
+        ("softmax", [1, 1.0, 2], r"\[1\.0\] .*more than once"),  # saved as 1.0, 1.0, 2.0
+        ("sigmoid", ["spam", "p_spam"], r"\['p_spam'\] .*more than once"),  # spam,p_spam,p_spam,..
+        ("softmax", [1, 2.5, "x"], "mix numbers and strings"),  # saved as '1', '2.5', 'x'
+    ],
+    ids=["twice", "equal-numbers", "collide", "mixed"],
+)
+def test_save_run_refuses_classes_whose_prediction_columns_are_not_distinct(
+    tmp_path, output, classes, says
+):
+    # each was saved: predict wrote two columns of one name, and --output .json kept one of them
+    net = MLP((2, 3) if output == "softmax" else (2, 2), "identity", output)
+    params = net.init(jax.random.key(0))
+    with pytest.raises(ValueError, match="save_run: .*" + says):
+        save_run(tmp_path / "run", net, params, classes=classes)
+    assert not (tmp_path / "run").exists()
+    fine = ["a", "b", "c"] if output == "softmax" else ["spam", "ham"]
+    assert load_run(save_run(tmp_path / "ok", net, params, classes=fine)).classes == fine
+
+
+@pytest.mark.slow
+def test_predict_output_never_overwrites_the_data_the_run_trained_on(tmp_path, fails, monkeypatch):
+    # --output data.csv wrote the predictions over the run's training data, exit 0: the run could
+    # no longer be evaluated or resumed on its data
+    monkeypatch.chdir(tmp_path)
+    rows = np.random.default_rng(0).normal(size=(24, 3)).round(3)
+    np.savetxt("data.csv", rows, delimiter=",", fmt="%.3f")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "data.csv")
+    train = ["train", "--data", "data.csv", "--task", "regression", "--hidden", "2"]
+    assert cli.main([*train, "--epochs", "1", "--no-progress", "--out", "run"]) == 0
+    np.savetxt("in.csv", rows[:3, :2], delimiter=",", fmt="%.3f")
+    before = (tmp_path / "data.csv").read_bytes()
+    for output in ("data.csv", str(tmp_path / "link.csv")):
+        predict = ["predict", "run", "--input", "in.csv", "--no-header", "--output", output]
+        assert "the run in run trained on" in fails(predict)
+    assert (tmp_path / "data.csv").read_bytes() == before
+    assert cli.main([*predict[:-1], "p.csv"]) == 0 and (tmp_path / "p.csv").is_file()
+
+
+def test_save_run_of_float64_parameters_says_how_to_save_a_float64_run(tmp_path):
+    # said only "parameters of a float32 run are float32", and left an empty folder
+    net = MLP((1, 1), "identity", "identity", "mse")
+    params = [{"w": np.array([[1.0]]), "b": np.array([0.0])}]
+    with pytest.raises(ValueError, match=r"float64.*config=TrainConfig\(dtype='float64'\)"):
+        save_run(tmp_path / "run", net, params)
+    assert not (tmp_path / "run").exists()
+    save_run(tmp_path / "run", net, params, config=TrainConfig(dtype="float64"))
+    assert load_run(tmp_path / "run").dtype == "float64"
+
+
+def test_a_label_column_left_in_the_inputs_is_named_not_read_as_a_number(tmp_path, fails):
+    # both said "cannot read 'emu' as a number", naming no cause: the run records no label name
+    named, bare = saved(tmp_path, "named", feature_names=["a", "b"]), saved(tmp_path, "bare")
+    (tmp_path / "named.csv").write_text("a,b,kind\n1,2,emu\n")
+    (tmp_path / "bare.csv").write_text("1,2,emu\n")
+    err = fails(["predict", str(named), "--input", str(tmp_path / "named.csv")])
+    assert "unknown columns ['kind']" in err and "cannot read" not in err
+    err = fails(["predict", str(bare), "--input", str(tmp_path / "bare.csv"), "--no-header"])
+    assert "expected 2 feature columns, got 3" in err and "label" in err
