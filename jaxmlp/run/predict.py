@@ -160,8 +160,8 @@ def predict_run(
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
     the columns, or with ``header`` False the features in training order: ``read_inputs``;
-    .npz: its ``x`` or its only array; or .npy): ``labels`` are the predicted classes (their names) or
-    the regression outputs, ``outputs`` the network's ``y (n, K)`` where they are
+    .npz: its ``x`` or its only array; or .npy): ``labels`` are the predicted classes (their
+    names) or the regression outputs, ``outputs`` the network's ``y (n, K)`` where they are
     probabilities (the p_ columns; else none: ``outputs.Output.probabilities``). ``model``:
     the run's ``load_run``, if read already."""
     model = model or load_run(run_dir)
