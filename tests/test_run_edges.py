@@ -84,3 +84,16 @@ def test_an_optimizer_state_that_overflows_while_the_parameters_stay_finite_is_a
     assert not (out / "metrics.jsonl").exists() or epochs_logged(out) == []
     model = run.load_run(out)  # what is there loads: nothing invalid was written
     assert model.status == "diverged" and model.epoch == 0
+
+
+def test_the_late_signal_note_names_an_early_stop_and_the_signal():
+    """The note of a signal after patience ended a run says where it stopped, of how many."""
+    note = run.report.late_signal(
+        {"status": "early_stopped", "epochs": 7, "epochs_planned": 30}, signal.SIGTERM
+    )
+    assert note == (
+        "note: SIGTERM came after the run had stopped early at epoch 7 of 30: nothing was "
+        "stopped; its summary is written"
+    )
+    finished = run.report.late_signal({"status": "finished", "epochs": 3}, signal.SIGINT)
+    assert "SIGINT came after the run had finished its 3 epochs" in finished
