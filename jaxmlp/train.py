@@ -223,7 +223,10 @@ def fit(
     update (as Keras's and scikit-learn's ``loss_curve_``): the last epoch's describe the
     network one update before ``params`` (``evaluate`` gives theirs; the validation values are
     of the epoch's end). With ``reduction="sum"`` train_loss is the epoch's total over its
-    batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient.
+    batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient;
+    an optimizer state that overflows while both stay finite is not checked (Adam's second
+    moment past float32 on unstandardised inputs of ~1e20: the weights whose moment is inf stop
+    moving; ``jaxmlp train`` calls it a divergence when it saves the state).
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     callback = show_progress(config.epochs, state.epoch if state else 0, progress, callback)
