@@ -188,18 +188,6 @@ def read_csv(
     return (*read, [line for line, _ in rows]) if lines else read
 
 
-def read_features(path, skip=(), *, header: bool | None = True, encoding: str = "utf-8"):
-    """``(x, names)`` from a CSV file of inputs (``read_table``): ``x (n, d)`` float64 from every
-    column but those named in ``skip``, ``names`` their header names; where the first row is
-    data, ``names`` is None and every column is kept (the columns go by position)."""
-    names, rows, has_header = read_table(path, header=header, encoding=encoding)
-    keep = [i for i, name in enumerate(names) if not has_header or name not in skip]
-    if not rows:
-        raise ValueError(f"{path}: has a header but no data rows.")
-    x = columns_of_numbers(path, names, rows, keep)
-    return x, [names[i] for i in keep] if has_header else None
-
-
 def read_header(path, *, header: bool | None = None, encoding: str = "utf-8") -> list | None:
     """The column names of a CSV file's header row; None where its first row is data."""
     table = read_table(path, header=header, encoding=encoding)

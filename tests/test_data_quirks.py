@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from jaxmlp import files
+from jaxmlp.run.predict import read_inputs
 
 
 def _write(tmp_path, name, text):
@@ -30,7 +31,7 @@ def test_a_number_only_python_reads_is_refused_in_features_labels_and_header(cel
     with pytest.raises(ValueError, match=message):
         files.read_csv(feature)
     with pytest.raises(ValueError, match=message):
-        files.read_features(feature)
+        read_inputs(feature, 3, feature_names=["a", "b", "y"])
     label = _write(tmp_path, "l.csv", f"a,y\n1,0\n2,{cell}\n3,1\n")
     with pytest.raises(ValueError, match=rf"line 3, column 'y': {cell!r} is a number to Python"):
         files.read_csv(label)
@@ -113,7 +114,7 @@ def test_an_unnamed_column_a_pandas_index_is_refused_with_a_hint(first, tmp_path
     with pytest.raises(ValueError, match=message):
         files.read_csv(path)
     with pytest.raises(ValueError, match=message):
-        files.read_features(path, ("label",))
+        read_inputs(path, 2, label_name="label", feature_names=["a", "b"])
     inner = _write(tmp_path, "i.csv", "a,,label\n1,2,x\n3,4,y\n")
     with pytest.raises(ValueError, match=r"i.csv: column 1 of the header has no name \(''\)"):
         files.read_csv(inner)

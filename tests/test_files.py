@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from jaxmlp import datasets, files
+from jaxmlp.run.predict import read_inputs
 
 
 def _write(tmp_path, name, data):
@@ -200,8 +201,10 @@ def test_a_missing_value_word_in_a_headerless_first_row_is_no_name(word, tmp_pat
     message = f"w.csv, line 1, column 'column_0': cannot read {word!r} as a number"
     with pytest.raises(ValueError, match=re.escape(message)):
         files.read_csv(path)
+    with pytest.raises(ValueError, match=r"the first row must be a header .* got numbers"):
+        read_inputs(path, 3, header=None)  # predict's: a header is required, not the NA row
     with pytest.raises(ValueError, match=r"line 1, column 'column_0'"):
-        files.read_features(path, header=None)
+        read_inputs(path, 3, header=False)
     named = _write(tmp_path, "n.csv", f"a,{word},y\n1,2,0\n3,4,1\n")  # a name among names
     assert files.read_csv(named)[2] == ["a", word]
 
@@ -213,7 +216,7 @@ def test_a_first_row_of_column_positions_as_pandas_writes_them_is_asked_about(tm
     with pytest.raises(ValueError, match=r"p.csv: cannot tell .* column positions 0\.\.2"):
         files.read_csv(path)
     with pytest.raises(ValueError, match=r"--header, --no-header"):
-        files.read_features(path, header=None)
+        read_inputs(path, 3, header=None)
     assert len(files.read_csv(path, header=True)[0]) == 3
     assert len(files.read_csv(path, header=False)[0]) == 4
     data = _write(tmp_path, "d.csv", "0,2,1\n0.5,1.5,1\n-0.5,2.5,0\n")  # not the positions
@@ -225,11 +228,11 @@ def test_a_row_of_empty_fields_is_a_row_of_missing_values(row, tmp_path):
     # the row was skipped: predictions no longer matched the input rows one to one
     path = _write(tmp_path, "e.csv", f"a,b,c\n1,2,3\n{row}\n-1,0.5,2\n")
     with pytest.raises(ValueError, match=r"e.csv, line 3, column 'a': missing value"):
-        files.read_features(path)
+        read_inputs(path, 3, feature_names=["a", "b", "c"])
     with pytest.raises(ValueError, match=r"line 3, column 'a': missing value"):
         files.read_csv(path)
     blank = _write(tmp_path, "b.csv", "a,b,c\n1,2,3\n\n   \n-1,0.5,2\n")  # blank lines: no rows
-    assert len(files.read_features(blank)[0]) == 2
+    assert len(read_inputs(blank, 3, feature_names=["a", "b", "c"])) == 2
 
 
 def test_a_field_spanning_lines_is_refused(tmp_path):
