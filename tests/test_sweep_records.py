@@ -126,3 +126,22 @@ def test_a_sweep_of_more_members_than_it_holds_is_refused_before_any_trains(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "120000 members (3 lr x 40000 seeds)" in err, err
     assert "more than a sweep's 100000" in err and not out.exists()
+
+
+def test_a_chunk_reads_its_records_back_as_they_were_written(tmp_path):
+    """A chunk's records are strict JSON, a non-finite number as the string "inf" (the JSON
+    rule, numeric.for_json): read back on resume they were those strings, not the numbers the
+    sweep that wrote them held; they are floats again, as metrics.jsonl's are."""
+    from jaxmlp.run import chunks
+
+    part = [{"seed": 0}, {"seed": 1}]
+    written = [
+        {"member": 0, "seed": 0, "val_loss": np.inf, "train_loss": 0.5, "diverged_epoch": None},
+        {"member": 1, "seed": 1, "val_loss": 0.25, "train_loss": -np.inf, "diverged_epoch": None},
+    ]
+    written = [r | {chunks.FINAL: 0.5} for r in written]
+    curves = {"train_loss": np.zeros((2, 3), np.float32)}
+    chunks.write(tmp_path / "00000.npz", written, curves, "sweep")
+    records, _ = chunks.read(tmp_path / "00000.npz", part, 0, "sweep")
+    assert records == written
+    assert [type(r["val_loss"]) for r in records] == [float, float]

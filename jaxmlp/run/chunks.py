@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 
 from jaxmlp import checkpoint
+from jaxmlp.numeric import from_json
 from jaxmlp.run import folder
 from jaxmlp.run.sweep_report import FINAL
 
@@ -57,7 +58,7 @@ def read(path, part: list, first: int, identity: str):
             f"{path} does not match its recorded SHA-256: the file was changed; delete it to "
             "train it again."
         )
-    records = json.loads(text)
+    records = from_json(json.loads(text))  # "nan" and "inf" as floats again (for_json)
     if any(FINAL not in r for r in records):
         raise ValueError(
             f"{path} has no {FINAL}: an older jaxmlp wrote it, whose success read the last "
