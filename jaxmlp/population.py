@@ -344,13 +344,10 @@ def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val) -> Po
         for h in history.values():
             h[k, ends[k] :] = np.nan
     _warn_non_finite_val(history.get("val_loss"), ends)
-    if optimizer.name in second_order.STATES:  # members stopped at the damping's ceiling
-        patience = config.early_stopping
-        other = (div > 0) | (bool(patience) & (np.asarray(state.bad_epochs) >= (patience or 0)))
-        loss = history["train_loss"]
-        second_order.warn_stalled_members(
-            optimizer, state.opt_state, ends, loss, config.epochs, other
-        )
+    other = (div > 0) | np.asarray(stopping.patience_ran_out(state, config))  # than a stall
+    second_order.warn_stalled_members(
+        optimizer, state.opt_state, ends, history["train_loss"], config.epochs, other
+    )
     seconds = np.repeat([part[3] for part in parts], counts)
     best = np.asarray(state.best_val_loss)
     classifier = train.is_classifier(net)

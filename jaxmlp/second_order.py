@@ -201,15 +201,23 @@ def stalled(optimizer, state, history: list, epochs: int) -> bool:
     """Whether the damped ``optimizer`` can go no further from ``state`` (a ``TrainState``):
     its damping at the ceiling, where every step is refused or too small to move the weights
     (the loss cannot decrease at this precision). ``fit`` then stops, as early stopping does;
-    where the loss of its epochs (``history``) never fell, a warning says so. ``fit`` asks after
-    each epoch, or after a call of fused epochs cut at ``stall_epoch``."""
+    where the loss of its epochs (``history``) never fell, a warning says so (``warn_stuck``).
+    ``fit`` asks after each epoch that a callback or early stopping sees; a call of fused epochs
+    it cuts at ``stall_epoch`` instead, which has read the damping already."""
     if optimizer.name not in STATES:
         return False
     if not jax.device_get(at_ceiling(state.opt_state.damping)):
         return False
-    if history[-1]["train_loss"] >= history[0]["train_loss"]:  # else converged: stop quietly
-        _warn_stalled(optimizer.name, state.epoch, epochs)
+    warn_stuck(optimizer, state, history, epochs, stacklevel=5)
     return True
+
+
+def warn_stuck(optimizer, state, history: list, epochs: int, stacklevel: int = 4) -> None:
+    """A stall's word: the warning of ``stalled`` where the loss of the epochs (``history``)
+    never fell; none where it did (converged: the run stops quietly). ``stacklevel`` as
+    ``warnings.warn``'s, counted from here (4: the caller of ``fit``, which calls this)."""
+    if history[-1]["train_loss"] >= history[0]["train_loss"]:
+        _warn_stalled(optimizer.name, state.epoch, epochs, stacklevel=stacklevel)
 
 
 def warn_stalled_members(optimizer, opt_state, ends, train_loss, epochs: int, other) -> None:
@@ -231,7 +239,7 @@ def warn_stalled_members(optimizer, opt_state, ends, train_loss, epochs: int, ot
         _warn_stalled(optimizer.name, int(ends[k]), epochs, who, where, stacklevel=5)
 
 
-def _warn_stalled(name, epoch, epochs, who="", where="fit stopped there", stacklevel=4):
+def _warn_stalled(name, epoch, epochs, who="", where="fit stopped there", *, stacklevel):
     warnings.warn(
         f"{who}{name} refused every step: its damping reached its ceiling "
         f"{DAMPING_RANGE[1]:g} by epoch {epoch} of {epochs} with the loss where it "

@@ -260,7 +260,8 @@ def fit(
                 records = records[: max(stop - first, 1)]
             history += records
             state = advance(state, records[-1], params_, opt_state, config)
-            if second_order.stalled(optimizer, state, history, config.epochs):
+            if stop is not None:
+                second_order.warn_stuck(optimizer, state, history, config.epochs)
                 break
             continue
         for j, record in enumerate(records):
