@@ -225,7 +225,7 @@ def fit(
     of the epoch's end). With ``reduction="sum"`` train_loss is the epoch's total over its
     batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient;
     an optimizer state that overflows while both stay finite is not checked (Adam's second
-    moment past float32 on unstandardised inputs of ~1e20: the weights whose moment is inf stop
+    moment past float32 on unstandardised inputs of 1e21: the weights whose moment is inf stop
     moving; ``jaxmlp train`` calls it a divergence when it saves the state).
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
