@@ -1,5 +1,6 @@
 """Targets a careless user passes: what scikit-learn 1.9 refuses (or fails on with a confusing
-message) is a ValueError here that names the problem and what y may hold."""
+message) is a ValueError here that names the problem and what y may hold. Weights set by hand
+and warm starts refused: what the estimator is left with."""
 
 import numpy as np
 import pandas as pd
@@ -78,3 +79,27 @@ def test_coefs_set_without_intercepts_is_a_value_error_naming_them(fit):
     est.coefs_ = [np.zeros((3, 3)), np.zeros((3, 1))]
     with pytest.raises(ValueError, match="coefs_ is set but intercepts_ is not"):
         getattr(est, fit)(_x(), np.linspace(-1, 1, 12))
+
+
+@pytest.mark.parametrize(
+    "change, back, match",
+    [
+        ({"hidden_layer_sizes": (6,)}, {"hidden_layer_sizes": (3,)}, r"architecture \(3, 6, 3\)"),
+        ({"activation": "prelu"}, {"activation": "relu"}, "activation changed from 'relu' to"),
+        ({"activation": "relu"}, {"activation": "prelu"}, "activation changed from 'prelu' to"),
+    ],
+    ids=["sizes", "to-prelu", "from-prelu"],
+)
+@pytest.mark.parametrize("fit", ["fit", "partial_fit"])
+def test_a_refused_warm_start_leaves_the_fitted_model_as_it_was(fit, change, back, match):
+    """Before: the refused fit had already made ``net_`` the new architecture's, so predict
+    raised the same ValueError even after set_params back; and a switch to or from prelu was
+    named as shapes of a learnable slope ``alpha``, not as the activation that changed."""
+    x, y = _x(30), np.arange(30) % 3
+    est = MLPClassifier(**BASE | back, warm_start=True).fit(x, y)
+    predicted, coefs = est.predict_proba(x), [w.copy() for w in est.coefs_]
+    with pytest.raises(ValueError, match=match):
+        getattr(est.set_params(**change), fit)(x, y)
+    np.testing.assert_array_equal(est.set_params(**back).predict_proba(x), predicted)
+    assert all(np.array_equal(a, b) for a, b in zip(est.coefs_, coefs, strict=True))
+    getattr(est, fit)(x, y)

@@ -141,16 +141,21 @@ class BaseMLP(StoppingMixin, BaseEstimator):
     def _starting_point(self, X, t, first: bool, dtype):
         """``(rng, params)``: the network ``net_`` for ``X (n, d)`` and ``t (n, K)``, the
         random state every later draw comes from, and the starting weights (drawn from it when
-        ``first``)."""
+        ``first``). A warm start's weights are checked before anything is set: one refused
+        leaves the fitted model as it was."""
         hidden = _params.hidden_sizes(self)
         act = _params.hidden_activation(self, len(hidden))
-        self.net_ = MLP((X.shape[1], *hidden, t.shape[1]), act, *self._output_loss())
+        net = MLP((X.shape[1], *hidden, t.shape[1]), act, *self._output_loss())
         rng = check_random_state(self.random_state)
         if first:
+            self.net_ = net
             self._initialize(rng, dtype)
-        elif not hasattr(self, "t_"):  # weights set by hand on an estimator never fitted
+            return rng, self._checked_params(net, dtype)
+        params = self._checked_params(net, dtype)
+        self.net_ = net
+        if not hasattr(self, "t_"):  # weights set by hand on an estimator never fitted
             self._start_counts()
-        return rng, self._checked_params(dtype)
+        return rng, params
 
     def _check_finite(self) -> None:
         if not all(np.isfinite(a).all() for a in jax.tree.leaves(self.params_)):
@@ -192,13 +197,22 @@ class BaseMLP(StoppingMixin, BaseEstimator):
             self.loss_curve_ = []
             self._reset_stopping()
 
-    def _checked_params(self, dtype) -> list[dict]:
-        """``params_`` checked against the network (weights a user set must fit it), as jax
-        arrays of ``dtype``."""
+    def _checked_params(self, net: MLP, dtype) -> list[dict]:
+        """``params_`` checked against ``net`` (weights a user set must fit it; a warm start
+        that switches to or from a learnable activation is named as such), as jax arrays of
+        ``dtype``."""
         if len(getattr(self, "_slopes", [])) != len(self.coefs_):
             self._slopes = [None] * len(self.coefs_)
+        old = getattr(self, "net_", None)
+        if old is not None and old.sizes == net.sizes and _learnable(old) != _learnable(net):
+            raise ValueError(
+                f"A warm start continues the fitted weights, but activation changed from "
+                f"{old.activation!r} to {self.activation!r}, and only one of them has learnable "
+                "per-unit slopes (alpha): set activation back, or fit afresh (warm_start=False, "
+                "fit rather than partial_fit)."
+            )
         params = self.params_
-        self.net_.check_params(params)
+        net.check_params(params)
         return jax.tree.map(lambda a: jax.numpy.asarray(a, dtype), params)
 
     def _set_weights(self, params, dtype) -> None:
@@ -304,6 +318,11 @@ def _cast_floats(tree, dtype):
     integers)."""
     floating = lambda a: np.issubdtype(np.asarray(a).dtype, np.floating)  # noqa: E731
     return jax.tree.map(lambda a: jax.numpy.asarray(a, dtype if floating(a) else None), tree)
+
+
+def _learnable(net: MLP) -> tuple[bool, ...]:
+    """Which hidden layers of ``net`` have a learnable alpha (a weight ``"alpha"`` each)."""
+    return tuple(activations.get(a).learnable for a in net.hidden_activations)
 
 
 def _shapes(tree):
