@@ -81,6 +81,44 @@ def test_coefs_set_without_intercepts_is_a_value_error_naming_them(fit):
         getattr(est, fit)(_x(), np.linspace(-1, 1, 12))
 
 
+def _frame(n=40):
+    x = pd.DataFrame(np.random.default_rng(0).normal(size=(n, 3)), columns=["a", "b", "c"])
+    return x, (x.a > 0).astype(int)
+
+
+def _set_by_hand(est, widths=(3, 4, 1)):
+    rng = np.random.default_rng(1)
+    est.coefs_ = [rng.normal(size=io) for io in zip(widths, widths[1:])]
+    est.intercepts_ = [np.zeros(w) for w in widths[1:]]
+    return est
+
+
+@pytest.mark.parametrize("fit", ["fit", "partial_fit"])
+def test_weights_set_by_hand_then_fitted_know_the_columns(fit):
+    """Before: a warm start from weights set on an estimator never fitted validated X with
+    reset=False, so ``n_features_in_``/``feature_names_in_`` were never set and reordered
+    columns predicted wrongly, warning only "fitted without feature names"."""
+    x, y = _frame()
+    est = _set_by_hand(MLPClassifier(**BASE | {"hidden_layer_sizes": (4,)}, warm_start=True))
+    kwargs = {"classes": [0, 1]} if fit == "partial_fit" else {}
+    getattr(est, fit)(x, y, **kwargs)
+    assert est.n_features_in_ == 3 and list(est.feature_names_in_) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.predict(x[["c", "b", "a"]])
+
+
+def test_weights_set_by_hand_for_other_columns_are_a_value_error_and_can_be_set_again():
+    """Weights for 3 columns on X of 4: the architecture's ValueError; weights set again for
+    4 columns then fit (the refused fit left no width behind to refuse them with)."""
+    x, y = _frame()
+    x["d"] = 0.0
+    est = _set_by_hand(MLPClassifier(**BASE | {"hidden_layer_sizes": (4,)}, warm_start=True))
+    with pytest.raises(ValueError, match=r"params\[0\] does not match the architecture \(4, 4"):
+        est.fit(x, y)
+    _set_by_hand(est, (4, 4, 1)).fit(x, y)
+    assert est.n_features_in_ == 4
+
+
 @pytest.mark.parametrize(
     "change, back, match",
     [

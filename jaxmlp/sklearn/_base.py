@@ -136,7 +136,9 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-        return *self._targets(X, y, incremental, reset=first), first
+        # weights set by hand on an estimator never fitted: X's columns are read afresh too
+        reset = first or not hasattr(self, "net_")
+        return *self._targets(X, y, incremental, reset=reset), first
 
     def _starting_point(self, X, t, first: bool, dtype):
         """``(rng, params)``: the network ``net_`` for ``X (n, d)`` and ``t (n, K)``, the
