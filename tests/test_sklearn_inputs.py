@@ -1,6 +1,6 @@
 """Targets a careless user passes: what scikit-learn 1.9 refuses (or fails on with a confusing
-message) is a ValueError here that names the problem and what y may hold. Weights set by hand
-and warm starts refused: what the estimator is left with."""
+message) is a ValueError here that names the problem and what y may hold. Weights set by hand,
+warm starts refused and a batch whose weights sum to 0: what the estimator does with them."""
 
 import numpy as np
 import pandas as pd
@@ -141,3 +141,26 @@ def test_a_refused_warm_start_leaves_the_fitted_model_as_it_was(fit, change, bac
     np.testing.assert_array_equal(est.set_params(**back).predict_proba(x), predicted)
     assert all(np.array_equal(a, b) for a, b in zip(est.coefs_, coefs, strict=True))
     getattr(est, fit)(x, y)
+
+
+@pytest.mark.parametrize(
+    "settings, moves",
+    [
+        ({"solver": "sgd", "momentum": 0.0, "alpha": 0.5}, False),
+        ({"solver": "sgd", "momentum": 0.9}, True),
+        ({"solver": "adam"}, True),
+    ],
+    ids=["sgd-no-momentum", "sgd-momentum", "adam"],
+)
+def test_a_batch_whose_weights_sum_to_0_has_a_zero_gradient(settings, moves):
+    """As README says: its gradient (with its L2 term) is 0, so plain sgd moves nothing on it,
+    while momentum and adam step from their state as after any zero gradient (scikit-learn's
+    optimizers do too; its estimator stops there with NumPy's ZeroDivisionError). README said it
+    moves nothing whatever the solver."""
+    x = _x(20)
+    y = x[:, 0]
+    settings = BASE | settings | {"batch_size": 10, "shuffle": False, "learning_rate_init": 0.1}
+    one = MLPRegressor(**settings).partial_fit(x[:10], y[:10], sample_weight=np.ones(10))
+    both = MLPRegressor(**settings).partial_fit(x, y, sample_weight=np.r_[np.ones(10), [0] * 10])
+    moved = max(np.abs(a - b).max() for a, b in zip(one.coefs_, both.coefs_, strict=True))
+    assert (moved > 1e-3) if moves else moved == 0.0
