@@ -1,6 +1,6 @@
-"""``GridSearchCV``'s rules for what a search reports: a fit's score or the error score of a
-scoring that failed, the ranks of the mean scores, the warning of non-finite ones and the
-report of the fits that failed (its messages, word for word)."""
+"""``GridSearchCV``'s rules for what a search reports: its ``param_*`` columns, a fit's score or
+the error score of a scoring that failed, the ranks of the mean scores, the warning of
+non-finite ones and the report of the fits that failed (its messages, word for word)."""
 
 import traceback
 import warnings
@@ -9,6 +9,29 @@ from collections import Counter
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.exceptions import FitFailedWarning
+
+
+def param_columns(candidates: list[dict]) -> dict:
+    """``GridSearchCV``'s ``param_<name>`` columns (scikit-learn >= 1.5), in the order the names
+    first appear: masked arrays, masked where a candidate lacks the parameter, in the NumPy
+    dtype of the values present (float64, int64, bool), object where that dtype would be a
+    string or not one-dimensional (sequences as values) or NumPy cannot stack them."""
+    present = {}
+    for c, point in enumerate(candidates):
+        for name, value in point.items():
+            present.setdefault(f"param_{name}", {})[c] = value
+    columns = {}
+    for key, values in present.items():
+        try:
+            stacked = np.array(list(values.values()))
+            dtype = stacked.dtype if stacked.dtype.kind != "U" and stacked.ndim == 1 else object
+        except ValueError:  # sequences of different lengths
+            dtype = object
+        column = np.ma.MaskedArray(np.empty(len(candidates), dtype), mask=True)
+        for c, value in values.items():
+            column[c] = value  # unmasks it
+        columns[key] = column
+    return columns
 
 
 def score(scorer, est, x, y, error_score) -> float:

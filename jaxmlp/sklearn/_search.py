@@ -52,7 +52,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from jaxmlp.sklearn import _solvers
 from jaxmlp.sklearn._base import BaseMLP
-from jaxmlp.sklearn._cv_results import ranks, report_failures, score, warn_non_finite
+from jaxmlp.sklearn._cv_results import (
+    param_columns,
+    ranks,
+    report_failures,
+    score,
+    warn_non_finite,
+)
 from jaxmlp.sklearn._forward import precision
 
 
@@ -320,13 +326,7 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
                 warn_non_finite(name, mean)
             return {f"mean_{name}": mean, f"std_{name}": a.std(axis=1)}
 
-        results = stats("fit_time") | stats("score_time")
-        for name in sorted({k for c in candidates for k in c}):
-            column = np.ma.masked_all(len(candidates), object)
-            for c, point in enumerate(candidates):
-                if name in point:
-                    column[c] = point[name]
-            results[f"param_{name}"] = column
+        results = stats("fit_time") | stats("score_time") | param_columns(candidates)
         results["params"] = candidates
         results |= splits("test_score") | stats("test_score")
         mean = results["mean_test_score"]
