@@ -1,7 +1,9 @@
 """``GridSearchCV``'s rules for what a search reports: its ``param_*`` columns, a fit's score or
 the error score of a scoring that failed, the ranks of the mean scores, the warning of
-non-finite ones and the report of the fits that failed (its messages, word for word)."""
+non-finite ones, the report of the fits that failed (its messages, word for word) and the best
+index."""
 
+import numbers
 import traceback
 import warnings
 from collections import Counter
@@ -95,3 +97,19 @@ def ranks(mean) -> np.ndarray:
         return np.ones(len(mean), np.int32)
     filled = np.nan_to_num(mean, nan=np.nanmin(mean) - 1)
     return rankdata(-filled, method="min").astype(np.int32)
+
+
+def best_index(refit, results: dict) -> int:
+    """``GridSearchCV``'s ``best_index_``: the index a callable ``refit`` returns for
+    ``cv_results_`` (``results``), else the first ranked 1."""
+    if not callable(refit):
+        return int(results["rank_test_score"].argmin())
+    best, n = refit(results), len(results["params"])
+    if not isinstance(best, numbers.Integral):  # GridSearchCV's errors and messages
+        raise TypeError(f"best_index_ returned is not an integer: refit returned {best!r}.")
+    if not 0 <= best < n:
+        raise IndexError(
+            f"best_index_ index out of range: refit returned {best}, the grid points are "
+            f"0 to {n - 1}."
+        )
+    return int(best)

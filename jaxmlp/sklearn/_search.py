@@ -36,7 +36,6 @@ one population per value. ``solver="lbfgs"`` and ``early_stopping=True`` are ref
 """
 
 import functools
-import numbers
 import time
 from typing import NamedTuple
 
@@ -53,6 +52,7 @@ from sklearn.utils.validation import check_is_fitted
 from jaxmlp.sklearn import _solvers
 from jaxmlp.sklearn._base import BaseMLP
 from jaxmlp.sklearn._cv_results import (
+    best_index,
     param_columns,
     ranks,
     report_failures,
@@ -163,7 +163,9 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``split<i>_n_iter``, the epochs each fit ran; ``mean_/std_fit_time`` is a group's time
     shared among its members), ``best_index_``, ``best_params_``, ``best_score_`` (not with a
     callable ``refit``), ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``, and
-    ``n_populations_``, the compiled groups the members trained in.
+    ``n_populations_``, the compiled groups the members trained in; with ``refit``, the best
+    estimator's ``predict``, ``predict_proba``, ``predict_log_proba``, ``score``, ``classes_``,
+    ``n_features_in_`` and ``feature_names_in_`` (X with column names).
     """
 
     _parameter_constraints = {  # GridSearchCV's rules for the arguments both take
@@ -220,6 +222,12 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         candidates = list(ParameterGrid(self.param_grid))
         X, y, groups = indexable(X, y, groups)
         splits = list(check_cv(self.cv, y, classifier=is_classifier(base)).split(X, y, groups))
+        if not candidates or not splits:  # GridSearchCV's message, then what was given
+            raise ValueError(
+                "No fits were performed. Was the CV iterator empty? Were there no candidates? "
+                f"(param_grid {self.param_grid!r}: {len(candidates)} candidates, cv "
+                f"{len(splits)} splits)"
+            )
         self.scorer_ = check_scoring(base, self.scoring)
         members = [(c, f) for c in range(len(candidates)) for f in range(len(splits))]
         if self.verbose > 0:
@@ -336,25 +344,10 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         results |= splits("n_iter")
         self.cv_results_ = results
         self.n_splits_ = n_splits
-        self.best_index_ = self._best_index(results)
+        self.best_index_ = best_index(self.refit, results)
         self.best_params_ = candidates[self.best_index_]
         if not callable(self.refit):
             self.best_score_ = float(mean[self.best_index_])
-
-    def _best_index(self, results) -> int:
-        """``GridSearchCV``'s: the index a callable ``refit`` returns for ``cv_results_``, else
-        the first ranked 1."""
-        if not callable(self.refit):
-            return int(results["rank_test_score"].argmin())
-        best, n = self.refit(results), len(results["params"])
-        if not isinstance(best, numbers.Integral):  # GridSearchCV's errors and messages
-            raise TypeError(f"best_index_ returned is not an integer: refit returned {best!r}.")
-        if not 0 <= best < n:
-            raise IndexError(
-                f"best_index_ index out of range: refit returned {best}, the grid points are "
-                f"0 to {n - 1}."
-            )
-        return int(best)
 
     # -- the best estimator, refitted ----------------------------------------------------------
 
@@ -371,9 +364,21 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         return self.best_estimator_.predict_proba(X)
 
     @available_if(_refitted)
+    def predict_log_proba(self, X):
+        return self.best_estimator_.predict_log_proba(X)
+
+    @available_if(_refitted)
     def score(self, X, y):
         return self.scorer_(self.best_estimator_, X, y)
 
     @property
     def classes_(self):
         return self.best_estimator_.classes_
+
+    @property
+    def n_features_in_(self):
+        return self.best_estimator_.n_features_in_
+
+    @property
+    def feature_names_in_(self):
+        return self.best_estimator_.feature_names_in_
