@@ -130,7 +130,7 @@ def test_arguments_of_the_wrong_kind_are_named():
         fit(NET, X, Y, SGD, TrainConfig(epochs=2, batch_size=8), state=r)
     with pytest.raises(TypeError, match=r"optimizer must be an Optimizer.*got 'sgd'.*"):
         fit(NET, X, Y, "sgd", config)
-    with pytest.raises(TypeError, match="optimizer must be an Optimizer or None, got a TrainConfig"):
+    with pytest.raises(TypeError, match="must be an Optimizer or None, got a TrainConfig"):
         fit(NET, X, Y, config, SGD)
     with pytest.raises(TypeError, match="config must be a TrainConfig or None, got an Optimizer"):
         fit(NET, X, Y, None, SGD)
