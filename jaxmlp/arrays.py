@@ -110,8 +110,14 @@ def check_given(x, t, x_val, t_val) -> None:
 
 def split(net, x, t, x_val, t_val, config, s=None):
     """``(x, t, x_val, t_val, s, s_val)``: ``val_fraction`` held out by
-    ``datasets.validation_split`` when no validation set is given, the weights ``s`` with
-    their rows (an ``x_val`` given is unweighted: ``s_val`` None)."""
+    ``datasets.validation_split`` when no validation set is given (a ValueError for both), the
+    weights ``s`` with their rows (an ``x_val`` given is unweighted: ``s_val`` None)."""
+    if x_val is not None and config.val_fraction:
+        raise ValueError(
+            f"val_fraction={config.val_fraction} holds out part of x, and x_val and t_val were "
+            "given too: give x_val and t_val or val_fraction, not both (val_fraction=0 with a "
+            "validation set)."
+        )
     if x_val is not None or not config.val_fraction:
         return x, t, x_val, t_val, s, None
     from jaxmlp import datasets
@@ -212,8 +218,17 @@ def stored_params(net, params, dtype):
     return params
 
 
+def params_dtype(name: str) -> np.dtype:
+    """The dtype of the parameters (the master weights) of a run of ``TrainConfig.dtype``
+    ``name``: float64 for float64, else float32 (bfloat16 computes on float32 weights). The one
+    rule of ``storage_dtype``, of a resumed state's (``resume.check_resume``) and of a
+    checkpoint's (``checkpoint_checks.verify``)."""
+    return np.dtype(np.float64 if name == "float64" else np.float32)
+
+
 def storage_dtype(name: str):
-    if name == "float64":
+    """``params_dtype`` as a jax dtype; a ValueError for float64 outside x64."""
+    if params_dtype(name) == np.float64:
         if not jax.config.jax_enable_x64:
             raise ValueError(
                 'dtype "float64" needs jax.config.update("jax_enable_x64", True) first.'

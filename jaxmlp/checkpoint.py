@@ -215,6 +215,7 @@ def load(
         best_val_loss=math.inf if best_val_loss is None else float(best_val_loss),
         bad_epochs=meta_int(path, meta, "bad_epochs"),
         sample_weight_sha256=_weights_digest(path, meta),
+        run_epochs=config.epochs,
     )
     extra = {name[6:]: a for name, a in arrays.items() if name.startswith("extra/")}
     return Checkpoint(net, optimizer, config, state, extra, meta)

@@ -6,7 +6,9 @@ takes back). Each refusal is a ValueError naming the file and, in one line, what
 import jax
 import numpy as np
 
+from jaxmlp.arrays import params_dtype
 from jaxmlp.digests import arrays_sha256, config_sha256, params_sha256, state_sha256
+from jaxmlp.resume import past_the_run
 
 
 def verify(
@@ -35,13 +37,11 @@ def verify(
         )
     epoch = meta_int(path, meta, "epoch")
     last = config.epochs if max_epoch is None else min(config.epochs, max_epoch)
-    if epoch > last:
-        raise ValueError(
-            f"{path}: epoch {epoch} is past the run's length of {last} epochs: not a checkpoint "
-            "of this run."
-        )
+    past = past_the_run(epoch, last)
+    if past:
+        raise ValueError(f"{path}: {past}: not a checkpoint of this run.")
     meta_int(path, meta, "bad_epochs")
-    want = np.dtype(np.float64 if config.dtype == "float64" else np.float32)
+    want = params_dtype(config.dtype)
     trees = ("params", "best_params") if "best_params/0/w" in arrays else ("params",)
     for name, a in arrays.items():
         if name.split("/")[0] in trees and a.dtype != want:

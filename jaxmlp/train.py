@@ -37,8 +37,9 @@ from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
 from jaxmlp.numeric import check_int, is_real, store_as
-from jaxmlp.optim import Optimizer, check_state, initial_state
+from jaxmlp.optim import Optimizer, initial_state
 from jaxmlp.progress import callback as show_progress
+from jaxmlp.resume import check_kind, check_resume, copied, finished
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
 from jaxmlp.stopping import advance, final_params, patience_ran_out, warn_non_finite_val
 
@@ -61,8 +62,8 @@ class TrainConfig:
       seed: drives shuffling, dropout and the validation split.
       dtype: compute dtype; ``"bfloat16"`` computes in bfloat16 on float32 master weights,
         ``"float64"`` needs ``jax.config.update("jax_enable_x64", True)``.
-      val_fraction: held out from the training set (stratified for labels) when no validation
-        set is given.
+      val_fraction: held out from the training set (stratified for labels); 0 where ``fit`` is
+        given a validation set (both are refused).
       early_stopping: patience in epochs on the validation loss; None trains all epochs. An
         epoch of lm or newton-cg whose damped step was refused leaves the loss as it was and
         counts as one without a better loss: give those solvers a patience of a few epochs.
@@ -132,8 +133,11 @@ class TrainState(NamedTuple):
     """Everything a run needs to continue exactly: arrays, plus the epoch count and the
     early-stopping bookkeeping. ``best_params`` is None without early stopping.
     ``sample_weight_sha256`` names the sample weights the run trains on (``fit``'s
-    ``sample_weight``, None without them): a resume with other weights is refused. It is not a
-    leaf of the pytree (``jax.tree.map`` over a state keeps it as it is)."""
+    ``sample_weight``, None without them): a resume with other weights is refused.
+    ``run_epochs`` is the length of the run it is of (``fit`` sets its ``config.epochs``; None:
+    unknown, a state made by hand): a schedule spanning the run (cosine) resumes only on that
+    length (``optim.length_fixed``). These two are not leaves of the pytree (``jax.tree.map``
+    over a state keeps them as they are)."""
 
     params: list
     opt_state: optax.OptState
@@ -142,12 +146,13 @@ class TrainState(NamedTuple):
     best_val_loss: float = math.inf
     bad_epochs: int = 0
     sample_weight_sha256: str | None = None
+    run_epochs: int | None = None
 
 
 jax.tree_util.register_pytree_node(
     TrainState,
-    lambda state: (tuple(state[:-1]), state.sample_weight_sha256),
-    lambda digest, children: TrainState(*children, sample_weight_sha256=digest),
+    lambda state: (tuple(state[:-2]), tuple(state[-2:])),
+    lambda static, children: TrainState(*children, *static),
 )
 
 
@@ -192,12 +197,15 @@ def fit(
     Args:
       optimizer: an ``Optimizer`` (Adam at 1e-3 by default).
       config: a ``TrainConfig``.
-      params: initial parameters; by default
+      params: initial parameters (a warm start; not with ``state``); by default
         ``net.init(jax.random.fold_in(jax.random.key(config.seed), 2**31 - 1), dtype)``, the
         seed's init stream apart from the epochs' ``fold_in(key(seed), e)`` (not
         ``net.init(key(seed))``); dtype float32, float64 for ``config.dtype="float64"``.
       x_val, t_val: a validation set; otherwise ``config.val_fraction`` of the training set.
-      state: a ``TrainState`` to resume from (as saved by a callback).
+      state: a ``TrainState`` to resume from (``result.state``, or as saved by a callback), of
+        the run's dtype, at an epoch up to ``config.epochs`` (a finished run's, or one whose
+        patience ran out, returns at once with no history), a schedule spanning the run (cosine)
+        on the length it was trained for. The caller's arrays are copied, never donated.
       callback: ``callback(record, state)`` after every epoch with its history record;
         returning True stops training after that epoch, as running out of patience does:
         ``result.state`` is that epoch's, and ``result.params`` follow ``restore_best`` at any
@@ -228,6 +236,14 @@ def fit(
     moment past float32 on unstandardised inputs of 1e21: the weights whose moment is inf stop
     moving; ``jaxmlp train`` calls it a divergence when it saves the state).
     """
+    check_kind("optimizer", optimizer, Optimizer)
+    check_kind("config", config, TrainConfig)
+    check_kind("state", state, TrainState, ": pass result.state" * isinstance(state, Result))
+    if params is not None and state is not None:
+        raise ValueError(
+            "fit was given params and state: give one of them (a warm start or a resume; a "
+            "state carries its own parameters)."
+        )
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
     callback = show_progress(config.epochs, state.epoch if state else 0, progress, callback)
     data = prepare(net, x, t, x_val, t_val, config, sample_weight=sample_weight)
@@ -245,7 +261,7 @@ def fit(
     state_bytes = ep.tree_bytes((state.params, state.opt_state)) if keep else 0  # an epoch's
     per_call = _epochs_per_call(net, data.n, config, state_bytes)
     history = []
-    while state.epoch < config.epochs:
+    while not finished(state, config):
         first, k = state.epoch, min(per_call, config.epochs - state.epoch)
         start = time.perf_counter()
         params_, opt_state, out = call(params_, opt_state, first, k)
@@ -324,29 +340,21 @@ def _program(net, data: Data, spec, numbers: dict, config, keep: bool):
 
 
 def _start(net, data, spec, config, params, state, weights: str | None):
-    """``(state, params, opt_state)``: the state to start from (fresh or resumed) and its
-    arrays on the mesh: the run donates them, so copies of the caller's (``may_alias=False``);
-    a fresh state's own arrays (drawn here, never seen by the caller) travel uncopied.
-    ``weights``: the sample weights' ``sample_weight_sha256``, which a resumed state must have."""
+    """``(state, params, opt_state)``: the state to start from (fresh or resumed: checked,
+    ``resume.check_resume``) and its arrays on the mesh: the run donates them, so copies of the
+    caller's (``resume.copied``); a fresh state's own arrays (drawn here, never seen by the
+    caller) travel uncopied. ``weights``: the sample weights' ``sample_weight_sha256``."""
     if state is None:
         p = initial_params(net, config, params)
         opt_state = initial_state(spec.optimizer, spec.total_steps, p)
         state = TrainState(p, opt_state, 0, sample_weight_sha256=weights)
         copy = params is not None
     else:
-        net.check_params(state.params, finite=True)
-        if state.sample_weight_sha256 != weights:
-            name = lambda d: "none" if d is None else f"SHA-256 {d[:16]}..."  # noqa: E731
-            raise ValueError(
-                f"The sample_weight of this resume ({name(weights)}) differ from those the "
-                f"state was trained on ({name(state.sample_weight_sha256)}): resume with the "
-                "same sample_weight (None and all ones are different runs)."
-            )
-        check_state(spec.optimizer, spec.total_steps, state.params, state.opt_state)
+        check_resume(net, spec.optimizer, spec.total_steps, config, state, weights)
         copy = True
-    arrays = (state.params, state.opt_state)
+    state, arrays = state._replace(run_epochs=config.epochs), (state.params, state.opt_state)
     if copy:
-        return state, *jax.device_put(arrays, sharding.replicated(data.mesh), may_alias=False)
+        return state, *copied(arrays, data.mesh)
     return state, *sharding.place_replicated(arrays, data.mesh)
 
 

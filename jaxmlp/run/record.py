@@ -24,9 +24,9 @@ import time
 from jaxmlp import checkpoint, interrupt
 from jaxmlp.evaluation import evaluate
 from jaxmlp.progress import Progress
+from jaxmlp.resume import finished
 from jaxmlp.run import data, folder
 from jaxmlp.run.settings import Run
-from jaxmlp.stopping import patience_ran_out
 
 SAVE_SHARE = 0.1  # at most this share of a run's time goes to regular checkpoints
 EXPLOSION = 1e4  # a training loss this many times the initial loss: diverged
@@ -164,11 +164,6 @@ def not_finite(name: str, count: int) -> str:
         return "the parameters are not finite (an update overflowed)"
     what = {"best_params": "the best parameters are", "opt_state": "the optimizer state is"}[tree]
     return f"{what} not finite ({name} holds {count} NaN or Inf values: an update overflowed)"
-
-
-def finished(state, config) -> bool:
-    """Whether the run of ``config`` is over at ``state``: all epochs, or patience ran out."""
-    return state.epoch >= config.epochs or patience_ran_out(state, config)
 
 
 @contextlib.contextmanager

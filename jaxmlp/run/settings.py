@@ -137,16 +137,12 @@ def check_resume(given: dict, settings: dict, saved: dict, out, *, built: bool) 
         flag = as_flag(name, given[name])
         if name == "epochs" and optim.extends(settings["schedule"], before, now):
             continue
-        spans = settings["schedule"] in optim.RUN_LENGTH_SCHEDULES
         why = f"a resumed {kind} keeps its settings"
         if name == "init" and before is None:  # a default per layer (own_init took a same one)
             why += f", and its None draws its layers {', '.join(layer_inits(base))}"
         if name == "epochs":
-            why = (
-                f"the {settings['schedule']} schedule spans the run's {before} epochs"
-                if spans
-                else "a resumed run can only be extended (more epochs)"
-            )
+            fixed = optim.length_fixed(settings["schedule"], before, now)
+            why = fixed or "a resumed run can only be extended (more epochs)"
         raise ValueError(
             f"{flag} {now} differs from the {before} of the {kind} in {out}: {why} (drop "
             f"{flag}, or start a new {kind})."

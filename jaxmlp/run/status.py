@@ -12,6 +12,7 @@ last good checkpoint, valid parameters of an earlier epoch), or of one interrupt
 kill, a crash). Readers use such a checkpoint and say so: its parameters are those of that epoch.
 """
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -19,6 +20,7 @@ import re
 import socket
 
 from jaxmlp import stopping
+from jaxmlp.resume import finished
 from jaxmlp.run import folder
 
 STATUSES = ("finished", "diverged", "interrupted", "running")
@@ -48,7 +50,7 @@ def of_checkpoint(run_dir, config: dict, ckpt) -> dict:
     state, epochs = ckpt.state, config["settings"].get("epochs", ckpt.config.epochs)
     facts = {"epoch": state.epoch, "epochs": epochs, "early_stopped": False,
              "params_epoch": stopping.params_epoch(state, ckpt.config)}  # fmt: skip
-    if state.epoch >= epochs or stopping.patience_ran_out(state, ckpt.config):
+    if finished(state, dataclasses.replace(ckpt.config, epochs=epochs)):
         return facts | {"status": "finished", "early_stopped": state.epoch < epochs}
     return facts | {"status": _unfinished(pathlib.Path(run_dir), state.epoch)}
 

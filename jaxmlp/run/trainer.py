@@ -16,6 +16,7 @@ from jaxmlp import train as _train_module
 from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
+from jaxmlp.resume import finished
 from jaxmlp.run import data, folder, record, report
 from jaxmlp.run.settings import (
     DEFAULTS,
@@ -252,7 +253,7 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, warn, started) 
         if not on_disk:
             recorder.save(state)  # epoch 0: a run always has a checkpoint
         try:
-            if record.finished(state, config) or recorder.stop:  # stop: a signal came before
+            if finished(state, config) or recorder.stop:  # stop: a signal came before
                 final = _train_module.final_params(state, config)
             else:
                 on = dataclasses.replace(config, devices=facts["devices"])  # warned: _devices
@@ -269,7 +270,7 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, warn, started) 
     if recorder.diverged is not None:
         epoch, reason = recorder.diverged
         raise report.diverged(run, epoch, reason, saver.epoch, saver.wall_seconds())
-    if recorder.stop and not record.finished(state, config):
+    if recorder.stop and not finished(state, config):
         raise report.RunStopped(
             f"interrupted at epoch {state.epoch}/{config.epochs}: checkpoint saved; continue "
             f"with: jaxmlp train --out {shlex.quote(str(out))} --resume",
