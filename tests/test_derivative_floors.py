@@ -2,6 +2,8 @@
 is computed from (round-off ~u |z|, not u |E|), eps_sweep's float64 E, the curvature products'
 refusals of a v of another dtype and of missing targets, the matrix docstring's numbers."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -85,3 +87,45 @@ def test_an_ill_conditioned_cost_passes_finite_differences_and_a_gradient_1pct_o
     assert all(row.ok_fd for row in right.rows) and right.rel_err_fd < 1e-5, right
     wrong = gradcheck(net, params, x, t, grad_fn=_scaled(net.backprop, 1.01))
     assert not any(row.ok_fd for row in wrong.rows) and wrong.rel_err_fd > 5e-3, wrong
+
+
+LINE = MLP((2, 3, 1), "tanh", "identity", "sse")  # a canonical pair: every product applies
+PRODUCTS = {
+    "hvp": curvature.hvp,
+    "gnvp": curvature.gnvp,
+    "outer_product_vp": curvature.outer_product_vp,
+    "fisher_vp": lambda net, p, x, t, v: curvature.fisher_vp(net, p, x, v),
+}
+
+
+@pytest.mark.usefixtures("x64")  # so that a float64 v stays float64
+@pytest.mark.parametrize("product", PRODUCTS)
+@pytest.mark.parametrize("v_dtype", ["complex64", "int32", "float64"])
+def test_the_curvature_products_refuse_a_v_of_another_dtype_than_params(product, v_dtype):
+    # Before: accepted; the product followed v (float32 params, float64 v: a float64 result).
+    params = LINE.init(jax.random.key(0), jnp.float32)
+    x, t = np.ones((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    v = jax.tree.map(lambda p: jnp.ones(p.shape, v_dtype), params)
+    named = f"v[0]['b'] has dtype {v_dtype}; v must have the dtype of params, float32."
+    with pytest.raises(ValueError, match=re.escape(named)):
+        PRODUCTS[product](LINE, params, x, t, v)
+    right = jax.tree.map(lambda p: jnp.ones_like(p), params)  # the twin: same call, v float32
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(
+        PRODUCTS[product](LINE, params, x, t, right)))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("hvp", lambda p, x, v: curvature.hvp(LINE, p, x, None, v)),
+        ("gnvp", lambda p, x, v: curvature.gnvp(LINE, p, x, None, v)),
+        ("outer_product_vp", lambda p, x, v: curvature.outer_product_vp(LINE, p, x, None, v)),
+        ("hessian_diagonal", lambda p, x, v: curvature.hessian_diagonal(LINE, p, x, None)),
+    ],
+)
+def test_the_curvature_products_that_need_targets_say_so_for_t_none(name, call):
+    # Before: hvp(net, p, x, None, v) ended in a TypeError deep in losses.
+    params = LINE.init(jax.random.key(0))
+    x = np.ones((4, 2), np.float32)
+    with pytest.raises(ValueError, match=re.escape(f"{name} needs targets t, got None")):
+        call(params, x, params)
