@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from jaxmlp import MLP, curvature
+from jaxmlp.activations import specs
 from jaxmlp.curvature_check import taylor_test_hessian
-from jaxmlp.gradient_check import gradcheck
+from jaxmlp.gradient_check import gradcheck, valid_pairs
+from jaxmlp.gradient_matrix import gradcheck_matrix
 from jaxmlp.taylor import eps_sweep, taylor_test
 
 # E = 1.5e-5 computed as logsumexp(z) - z_t with |z| ~ 11: its round-off is ~1e-15, not 1e-21.
@@ -72,23 +74,6 @@ def test_eps_sweep_takes_e_in_float64_for_float32_params_and_a_gradient_1pct_off
     assert params[0]["w"].dtype == jnp.float32 and not jax.config.jax_enable_x64
 
 
-@pytest.mark.slow  # ~2 s: two gradchecks of a learnable-activation net
-@pytest.mark.usefixtures("x64")
-def test_an_ill_conditioned_cost_passes_finite_differences_and_a_gradient_1pct_off_fails():
-    # softmax + bce with a class probability ~1e-23 and soft targets: E (~16) jumps by 1.7e-11
-    # between neighbouring points (measured), so its central differences carry ~1e-6. Before:
-    # rel err 1.3e-5 against them, over 1e-5: a false FAIL (fd). Against autodiff the hand
-    # gradient still reads 1.1e-10 over 1e-10 (both carry that round-off): the documented limit.
-    rng = np.random.default_rng(0)
-    net = MLP((3, 4, 3), "elu_learnable", "softmax", "bce", "mean")
-    params = net.init(jax.random.key(1), jnp.float64)
-    x, t = rng.standard_normal((7, 3)) * 8, rng.random((7, 3))
-    right = gradcheck(net, params, x, t)
-    assert all(row.ok_fd for row in right.rows) and right.rel_err_fd < 1e-5, right
-    wrong = gradcheck(net, params, x, t, grad_fn=_scaled(net.backprop, 1.01))
-    assert not any(row.ok_fd for row in wrong.rows) and wrong.rel_err_fd > 5e-3, wrong
-
-
 LINE = MLP((2, 3, 1), "tanh", "identity", "sse")  # a canonical pair: every product applies
 PRODUCTS = {
     "hvp": curvature.hvp,
@@ -129,3 +114,28 @@ def test_the_curvature_products_that_need_targets_say_so_for_t_none(name, call):
     x = np.ones((4, 2), np.float32)
     with pytest.raises(ValueError, match=re.escape(f"{name} needs targets t, got None")):
         call(params, x, params)
+
+
+def test_the_matrix_docstring_counts_the_default_matrix_as_it_is():
+    # Before: "the 2 520 cells of the default matrix take about a minute"; it has 3612 (README:
+    # 3612 cells in 351.6 s).
+    cells = len(specs()) * len(valid_pairs()) * 4  # depths (1, 2, 3, 4)
+    doc = " ".join(gradcheck_matrix.__doc__.split())
+    assert f"the {cells} cells of the default matrix" in doc and "2 520" not in doc
+
+
+@pytest.mark.slow  # ~2 s: two gradchecks of a learnable-activation net
+@pytest.mark.usefixtures("x64")
+def test_an_ill_conditioned_cost_passes_finite_differences_and_a_gradient_1pct_off_fails():
+    # softmax + bce with a class probability ~1e-23 and soft targets: E (~16) jumps by 1.7e-11
+    # between neighbouring points (measured), so its central differences carry ~1e-6. Before:
+    # rel err 1.3e-5 against them, over 1e-5: a false FAIL (fd). Against autodiff the hand
+    # gradient still reads 1.1e-10 over 1e-10 (both carry that round-off): the documented limit.
+    rng = np.random.default_rng(0)
+    net = MLP((3, 4, 3), "elu_learnable", "softmax", "bce", "mean")
+    params = net.init(jax.random.key(1), jnp.float64)
+    x, t = rng.standard_normal((7, 3)) * 8, rng.random((7, 3))
+    right = gradcheck(net, params, x, t)
+    assert all(row.ok_fd for row in right.rows) and right.rel_err_fd < 1e-5, right
+    wrong = gradcheck(net, params, x, t, grad_fn=_scaled(net.backprop, 1.01))
+    assert not any(row.ok_fd for row in wrong.rows) and wrong.rel_err_fd > 5e-3, wrong
