@@ -75,7 +75,8 @@ def eps_sweep(
     net, params, x, t, eps_values=None, *, grad_fn=None, n_directions: int = 4, seed: int = 0
 ) -> EpsSweep:
     """The worst error over ``n_directions`` random unit directions d of the central difference
-    ``(E(w + eps d) - E(w - eps d)) / 2 eps`` against ``<g, d>``, for each eps.
+    ``(E(w + eps d) - E(w - eps d)) / 2 eps`` against ``<g, d>``, for each eps; E in float64
+    (module docstring), g in params' dtype.
 
     ``eps_values`` defaults to 1e-1 ... 1e-12 (float64) or 1e-0 ... 1e-6 (float32). The relative
     error divides by ``max(|<g, d>|, 1e-3 ||g||)``. params must be float32 or float64

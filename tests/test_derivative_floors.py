@@ -25,7 +25,7 @@ def _scaled(fn, factor):
     return lambda *a: jax.tree.map(lambda g: factor * g, fn(*a))
 
 
-@pytest.mark.slow  # ~2 s: three checks and their twins, each compiling
+@pytest.mark.slow  # ~3 s: three checks and their twins, each compiling
 @pytest.mark.usefixtures("x64")
 def test_a_cost_far_below_its_logits_passes_the_gradient_checks_and_a_gradient_1pct_off_fails():
     # Before: gradcheck failed the hand gradient (equal to jax.grad) against finite differences
@@ -59,6 +59,7 @@ def test_a_cost_far_below_its_logits_passes_the_hessian_taylor_test_and_hv_1pct_
     assert not wrong.ok and 1.8 <= wrong.order <= 2.3, wrong
 
 
+@pytest.mark.slow  # ~1.7 s: compiles E in float64 and two gradients
 def test_eps_sweep_takes_e_in_float64_for_float32_params_and_a_gradient_1pct_off_shows():
     # Before: E in float32 (rows cast to params' dtype, x64 off), against the module docstring:
     # abs err 9e-4, 5e-3, 4e-2 at eps 1e-4, 1e-5, 1e-6, where float64 E gives ~1e-8.
@@ -67,9 +68,10 @@ def test_eps_sweep_takes_e_in_float64_for_float32_params_and_a_gradient_1pct_off
     rng = np.random.default_rng(0)
     x, t = (rng.standard_normal((16, k)).astype(np.float32) for k in (3, 2))
     eps = (1e-4, 1e-5, 1e-6)
-    right = eps_sweep(net, params, x, t, eps)
+    right = eps_sweep(net, params, x, t, eps, n_directions=1)
     assert max(right.rel_err) < 1e-4, right
-    wrong = eps_sweep(net, params, x, t, eps, grad_fn=_scaled(net.backprop, 1.01))
+    off = jax.jit(_scaled(net.backprop, 1.01))
+    wrong = eps_sweep(net, params, x, t, eps, grad_fn=off, n_directions=1)
     assert min(wrong.rel_err) > 5e-3, wrong  # the mutation twin, at the same eps
     assert params[0]["w"].dtype == jnp.float32 and not jax.config.jax_enable_x64
 
@@ -94,9 +96,9 @@ def test_the_curvature_products_refuse_a_v_of_another_dtype_than_params(product,
     named = f"v[0]['b'] has dtype {v_dtype}; v must have the dtype of params, float32."
     with pytest.raises(ValueError, match=re.escape(named)):
         PRODUCTS[product](LINE, params, x, t, v)
-    right = jax.tree.map(lambda p: jnp.ones_like(p), params)  # the twin: same call, v float32
-    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(
-        PRODUCTS[product](LINE, params, x, t, right)))  # fmt: skip
+    right = jax.tree.map(jnp.ones_like, params)  # the twin: the same call with a float32 v
+    shapes = jax.eval_shape(lambda p, v: PRODUCTS[product](LINE, p, x, t, v), params, right)
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(shapes))
 
 
 @pytest.mark.parametrize(
@@ -124,7 +126,7 @@ def test_the_matrix_docstring_counts_the_default_matrix_as_it_is():
     assert f"the {cells} cells of the default matrix" in doc and "2 520" not in doc
 
 
-@pytest.mark.slow  # ~2 s: two gradchecks of a learnable-activation net
+@pytest.mark.slow  # ~4 s: two gradchecks of a learnable-activation net
 @pytest.mark.usefixtures("x64")
 def test_an_ill_conditioned_cost_passes_finite_differences_and_a_gradient_1pct_off_fails():
     # softmax + bce with a class probability ~1e-23 and soft targets: E (~16) jumps by 1.7e-11
