@@ -52,11 +52,14 @@ def _records(net):
     return acts
 
 
-def _checked(net, params, x, t=None, v=None):
+def _checked(net, params, x, t=None, v=None, *, needs_t=None):
     """``_records(net)``, after the shapes a product needs (values are not looked at: these
     run under ``jit``): ``params`` of ``net``, ``x (n, d)``, ``t (n, K)`` (labels or ``(n,)``
-    broadcast silently: ``MLP.targets`` makes them ``(n, K)``) and ``v`` shaped like params."""
+    broadcast silently: ``MLP.targets`` makes them ``(n, K)``; not None where ``needs_t``, the
+    product's name, is given) and ``v`` shaped like params, leaf by leaf of params' dtype."""
     net.check_params(params)
+    if needs_t and t is None:
+        raise ValueError(f"{needs_t} needs targets t, got None: (n, K) targets or (n,) labels.")
     if jnp.ndim(x) != 2 or jnp.shape(x)[1] != net.sizes[0]:
         raise ValueError(f"x must have shape (n, {net.sizes[0]}), got {jnp.shape(x)}.")
     n, k = jnp.shape(x)[0], net.sizes[-1]
@@ -69,6 +72,14 @@ def _checked(net, params, x, t=None, v=None):
         want, got = (jax.tree.map(jnp.shape, tree) for tree in (params, v))
         if jax.tree.structure(v) != jax.tree.structure(params) or want != got:
             raise ValueError(f"v must be shaped like params, {want}; got {got}.")
+        for (path, p), vi in zip(
+            *(jax.tree_util.tree_leaves_with_path(params), jax.tree.leaves(v))
+        ):
+            if jnp.result_type(vi) != jnp.result_type(p):
+                raise ValueError(
+                    f"v{jax.tree_util.keystr(path)} has dtype {jnp.result_type(vi)}; v must have "
+                    f"the dtype of params, {jnp.result_type(p)}."
+                )
     return _records(net)
 
 
@@ -105,7 +116,7 @@ def hvp(net, params, x, t, v):
     >>> jax.tree.map(jnp.shape, hv) == jax.tree.map(jnp.shape, params)
     True
     """
-    acts = _checked(net, params, x, t, v)
+    acts = _checked(net, params, x, t, v, needs_t="hvp")
     trace = backprop.forward(net, params, x)
     rzs, ras = r_forward(net, params, trace, v)
     z_out, y = trace.zs[-1], trace.as_[-1]
@@ -150,7 +161,7 @@ def gnvp(net, params, x, t, v):
     """The Gauss-Newton-vector product ``G v = J^T (d2E/dz_L2) J v``, ``J = dz_L/dw``: the
     R-forward pass to ``J v``, the pair's output curvature, and the plain backward pass. Positive
     semi-definite for the canonical pairs (and wherever the output curvature is)."""
-    _checked(net, params, x, t, v)
+    _checked(net, params, x, t, v, needs_t="gnvp")
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
     z, y = trace.zs[-1], trace.as_[-1]
@@ -182,7 +193,7 @@ def outer_product_vp(net, params, x, t, v):
     ``J_y^T diag(d2l/dy2) J_y v``, ``J_y = dy/dw``: the network linearised at its outputs y, the
     loss's curvature kept. For sse it is ``sum_n sum_k grad y_nk grad y_nk^T v``, the Hessian
     that MATLAB's trainlm uses; for the canonical pairs PRML 5.85 is ``gnvp`` instead."""
-    _checked(net, params, x, t, v)
+    _checked(net, params, x, t, v, needs_t="outer_product_vp")
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
     out, loss = outputs.get(net.output), losses.get(net.loss)
@@ -235,7 +246,7 @@ def hessian_diagonal(net, params, x, t):
     z_{l,n,i}), ``d2E/db_l[i]2 = sum_n M_l[n,i,i]`` and ``d2E/dalpha_i2 = sum_n h_alpha_i^2
     A[n,i,i] + g_a,i h_alpha_alpha,i``. Cost O(n p^2) per layer, not O(|w|) Hessian products.
     """
-    acts = _checked(net, params, x, t)
+    acts = _checked(net, params, x, t, needs_t="hessian_diagonal")
     trace = backprop.forward(net, params, x)
     z_out, y = trace.zs[-1], trace.as_[-1]
     k = z_out.shape[-1]

@@ -31,6 +31,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxmlp import activations as _activations
 from jaxmlp import backprop, curvature, losses, outputs
+from jaxmlp.finite_differences import noise_of_e, roundoff_rows
 from jaxmlp.gradient_check import worst
 from jaxmlp.gradient_matrix import KINK_MARGIN, _cell_data, kink_distance, matrix_axes
 from jaxmlp.mlp import MLP
@@ -154,8 +155,9 @@ class TaylorResult(NamedTuple):
 
 def taylor_test_hessian(net, params, x, t, *, hvp_fn=None, seed=0, n_eps=20) -> TaylorResult:
     """Fit the order of the second-order Taylor remainder along a random unit direction d, in
-    float64, over the six smallest eps (halving from 0.1) whose remainder is above 1000
-    round-offs of E. A coarse check: a whole product 1 % off fits order ~2, but one 1e-4 off
+    float64, over the six smallest eps (halving from 0.1) whose remainder is above the round-off
+    of E, measured at w (``finite_differences.noise_of_e``: at least 1000 round-offs of |E|).
+    A coarse check: a whole product 1 % off fits order ~2, but one 1e-4 off
     still fits ~3 (its error hides under the cubic term at these eps), and so can a product
     with one leaf's block 1 % off (the output bias's, say: a small part of <d, H d>): a pass.
     ``check_curvature`` (its "hvp" against ``jax``, leaf by leaf) is the sharp one. Every
@@ -175,9 +177,14 @@ def taylor_test_hessian(net, params, x, t, *, hvp_fn=None, seed=0, n_eps=20) -> 
         hd = ravel_pytree(hvp_fn(params, x, t, unravel(d)))[0]
         eps = 0.1 * 2.0 ** -np.arange(n_eps)
         costs = jax.jit(jax.vmap(lambda w: _cost(net, unravel(w), x, t)))
-        e = np.asarray(costs(flat + jnp.asarray(np.concatenate([[0.0], eps]))[:, None] * d))
-        remainder = np.abs(e[1:] - e[0] - eps * float(g @ d) - eps**2 * float(d @ hd) / 2)
-    noise = 1e3 * np.finfo(np.float64).eps * max(abs(e[0]), 1e-300)
+        w, d = np.asarray(flat), np.asarray(d)
+        e = np.asarray(
+            costs(np.concatenate([w + np.outer([0.0, *eps], d), roundoff_rows(w, d[None])]))
+        )
+        remainder = np.abs(
+            e[1 : n_eps + 1] - e[0] - eps * float(g @ d) - eps**2 * float(d @ hd) / 2
+        )
+    noise = noise_of_e(e[0], e[n_eps + 1 :])
     valid = np.flatnonzero(remainder > noise)
     order = np.nan
     if len(valid) >= 3:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from jaxmlp.finite_differences import costs, flatten
+from jaxmlp.finite_differences import costs, flatten, noise_of_e, roundoff_rows
 from jaxmlp.gradient_check import (
     FLOOR,
     _cast,
@@ -37,6 +37,15 @@ from jaxmlp.numeric import check_int, is_real
 def _unit_direction(w: np.ndarray, seed: int) -> np.ndarray:
     d = np.random.default_rng(seed).standard_normal(w.size)
     return d / np.linalg.norm(d)
+
+
+def _costs64(key, params, x, t, rows) -> np.ndarray:
+    """E in float64 (x64 on while it runs; module docstring) at each row of ``rows(w)``, w the
+    point of params as one float64 vector: the one way both tests take E."""
+    with jax.enable_x64(True):
+        params64, x64, t64 = _cast((params, x, t), np.float64)
+        named, w = flatten(params64)
+        return costs(key, named, rows(w), x64, t64)
 
 
 def _flat_grad(grad_fn, params, x, t) -> np.ndarray:
@@ -66,7 +75,8 @@ def eps_sweep(
     net, params, x, t, eps_values=None, *, grad_fn=None, n_directions: int = 4, seed: int = 0
 ) -> EpsSweep:
     """The worst error over ``n_directions`` random unit directions d of the central difference
-    ``(E(w + eps d) - E(w - eps d)) / 2 eps`` against ``<g, d>``, for each eps.
+    ``(E(w + eps d) - E(w - eps d)) / 2 eps`` against ``<g, d>``, for each eps; E in float64
+    (module docstring), g in params' dtype.
 
     ``eps_values`` defaults to 1e-1 ... 1e-12 (float64) or 1e-0 ... 1e-6 (float32). The relative
     error divides by ``max(|<g, d>|, 1e-3 ||g||)``. params must be float32 or float64
@@ -85,13 +95,12 @@ def eps_sweep(
     x, t = net._check_xt(params, x, t)
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)
-    named, w = flatten(params)
     steps = np.concatenate([eps_values, -np.asarray(eps_values)])
     m = len(eps_values)
     abs_err, rel_err = np.zeros(m), np.zeros(m)
     for k in range(n_directions):
-        d = _unit_direction(w, seed + k)
-        e = costs(key, named, (w + steps[:, None] * d).astype(dtype), x, t)
+        d = _unit_direction(g, seed + k)
+        e = _costs64(key, params, x, t, lambda w, d=d: w + steps[:, None] * d)
         fd = (e[:m] - e[m:]) / (2 * np.asarray(eps_values))
         exact = float(g @ d)
         err = np.abs(fd - exact)
@@ -137,10 +146,12 @@ def taylor_test(
     E is taken in float64 at the point w of params (module docstring), every point of every
     direction in one batch; g in params' dtype. The eps halve from 1e-1; along each direction
     the slope of log remainder against log eps is fitted over the six smallest eps whose
-    remainder exceeds 1000 float64 round-offs of E plus ``eps * 10 u ||g||`` (u: the unit
-    round-off of params' dtype; below it, g's own round-off, ~u ||g||, would read as a wrong
-    gradient). A float32 check thus resolves ``|<g - grad E, d>|`` above about ``1e-6 ||g||``;
-    fewer than three such eps along a direction give order NaN: no verdict, and no pass.
+    remainder exceeds the round-off of E, measured at w (``finite_differences.noise_of_e``: at
+    least 1000 float64 round-offs of |E|; a small E computed from large logits carries far
+    more), plus ``eps * 10 u ||g||`` (u: the unit round-off of params' dtype; below it, g's own
+    round-off, ~u ||g||, would read as a wrong gradient). A float32 check thus resolves
+    ``|<g - grad E, d>|`` above about ``1e-6 ||g||``; fewer than three such eps along a
+    direction give order NaN: no verdict, and no pass.
     params must be float32 or float64 (ValueError otherwise, as for ``gradcheck``).
     """
     net.check_params(params)
@@ -153,15 +164,16 @@ def taylor_test(
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)
     eps = 1e-1 * 2.0 ** -np.arange(n_eps)
-    with jax.enable_x64(True):
-        params64, x64, t64 = _cast((params, x, t), np.float64)
-        named, w = flatten(params64)
-        d = np.stack([_unit_direction(w, seed + k) for k in range(n_directions)])
-        steps = (d[:, None, :] * eps[None, :, None]).reshape(-1, w.size)
-        e = costs(key, named, w + np.concatenate([np.zeros((1, w.size)), steps]), x64, t64)
-    remainder = np.abs(e[1:].reshape(n_directions, n_eps) - e[0] - np.outer(d @ g, eps))
-    noise = 1e3 * np.finfo(np.float64).eps * max(abs(e[0]), np.finfo(np.float64).tiny)
-    noise = noise + eps * 10 * np.finfo(dtype).eps * np.linalg.norm(g)
+    d = np.stack([_unit_direction(g, seed + k) for k in range(n_directions)])
+
+    def rows(w):
+        steps = w + (d[:, None, :] * eps[None, :, None]).reshape(-1, w.size)
+        return np.concatenate([w[None], steps, roundoff_rows(w, d)])
+
+    e = _costs64(key, params, x, t, rows)
+    m = n_directions * n_eps
+    remainder = np.abs(e[1 : m + 1].reshape(n_directions, n_eps) - e[0] - np.outer(d @ g, eps))
+    noise = noise_of_e(e[0], e[m + 1 :]) + eps * 10 * np.finfo(dtype).eps * np.linalg.norm(g)
     orders = [_order(eps, r, noise) for r in remainder]
     i = min(range(n_directions), key=lambda k: -math.inf if math.isnan(orders[k]) else orders[k])
     ok = all(o >= 1.8 for o in orders)  # a NaN compares False: no pass
