@@ -97,9 +97,9 @@ class Population:
         history = epoch_records(self.net, out, 0, self.members[k]["seconds"], self.n_seen, x_val)
         s = pick(self.state)
         best = s.best_params if float(s.best_val_loss) < math.inf else None
-        state = TrainState(
-            s.params, s.opt_state, end, best, float(s.best_val_loss), int(s.bad_epochs)
-        )
+        epochs = self.history["train_loss"].shape[1]  # the run's length: (P, config.epochs)
+        state = TrainState(s.params, s.opt_state, end, best, float(s.best_val_loss),
+                           int(s.bad_epochs), run_epochs=epochs)  # fmt: skip
         return Result(pick(self.params), history, state)
 
 

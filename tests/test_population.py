@@ -414,6 +414,20 @@ def test_member_k_is_refused_outside_0_to_p():
             pop.member(k)
 
 
+@pytest.mark.slow  # ~3 s: a population and two fits, compiling
+def test_a_members_state_resumes_only_on_the_length_its_cosine_schedule_spans():
+    optimizer = Optimizer("sgd", lr=0.5, schedule="cosine")
+    pop = fit_population(XOR, XOR_X, XOR_T, optimizer, TrainConfig(epochs=4), seeds=[0, 1])
+    member = pop.member(1)
+    assert member.state.run_epochs == 4
+    with pytest.raises(ValueError, match="the cosine schedule spans the run's 4 epochs, not 6"):
+        fit(XOR, XOR_X, XOR_T, optimizer, TrainConfig(epochs=6), state=member.state)
+    again = fit(XOR, XOR_X, XOR_T, optimizer, TrainConfig(epochs=4), state=member.state)
+    assert again.history == [] and all(
+        np.array_equal(a, b) for a, b in zip(leaves(again.params), leaves(member.params))
+    )
+
+
 # -- folds and grids -------------------------------------------------------------------------
 
 
