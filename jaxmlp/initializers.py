@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp import activations
 from jaxmlp.numeric import check_holds
 
 _VARIANCE_SCALING = {
@@ -107,6 +108,16 @@ def parse(spec) -> Scheme:
 def default_for(activation: str) -> Scheme:
     """The default scheme for a layer followed by ``activation``."""
     return Scheme(_DEFAULTS.get(activation, "glorot_uniform"))
+
+
+def layer_schemes(init, hidden: tuple, output: str) -> list:
+    """Each layer's init scheme as ``MLP.init`` draws it: ``init`` (a spec) for every layer when
+    given, else the default for the activation that follows the layer (a hidden spec's family,
+    then the output's)."""
+    if init:
+        return [parse(init)] * (len(hidden) + 1)
+    follow = [(a.family or a.name) for a in map(activations.get, hidden)]
+    return [default_for(a) for a in (*follow, output)]
 
 
 class Layer(NamedTuple):

@@ -166,7 +166,7 @@ class MLP:
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
         layers, hidden = [], self.hidden_activations
-        schemes = layer_schemes(self.init_scheme, hidden, self.output)
+        schemes = initializers.layer_schemes(self.init_scheme, hidden, self.output)
         for l, (fan_in, fan_out) in enumerate(zip(self.sizes, self.sizes[1:])):
             act = activations.get(hidden[l]) if l < len(hidden) else None
             alpha = act.alpha_init if act and act.learnable else None
@@ -385,13 +385,3 @@ def _check_sizes(sizes) -> tuple[int, ...]:
                 f"Every width in sizes must be a positive integer, got {s!r} in {sizes!r}."
             )
     return tuple(int(s) for s in sizes)
-
-
-def layer_schemes(init, hidden: tuple, output: str) -> list:
-    """Each layer's init scheme as ``MLP.init`` draws it: ``init`` (a spec) for every layer when
-    given, else the default for the activation that follows the layer (a hidden spec's family,
-    then the output's)."""
-    if init:
-        return [initializers.parse(init)] * (len(hidden) + 1)
-    follow = [(a.family or a.name) for a in map(activations.get, hidden)]
-    return [initializers.default_for(a) for a in (*follow, output)]
