@@ -42,7 +42,8 @@ class MLP:
     """A multilayer perceptron.
 
     Args:
-      sizes: layer widths ``(d, p_1, ..., p_{L-1}, K)``, input first, at least two.
+      sizes: layer widths ``(d, p_1, ..., p_{L-1}, K)``, input first, at least two, each
+        < 2**31.
       activation: one hidden activation spec, or one per hidden layer: a name
         (``activations.names()``), a name with its constant (``"elu:1.67326"``, ``"step:1"``) or
         per-unit groups (``"tanh*3+relu*5"``; the counts add up to the layer's width), kept in
@@ -380,8 +381,8 @@ def _check_sizes(sizes) -> tuple[int, ...]:
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least two widths (inputs and outputs), got {sizes!r}.")
     for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, Integral) or s <= 0:
-            raise ValueError(
-                f"Every width in sizes must be a positive integer, got {s!r} in {sizes!r}."
+        if isinstance(s, bool) or not isinstance(s, Integral) or not 0 < s < 2**31:
+            raise ValueError(  # JAX indexes in int32 without x64 (argmax labels, one_hot)
+                f"Every width in sizes must be a positive integer < 2**31, got {s!r} in {sizes!r}."
             )
     return tuple(int(s) for s in sizes)

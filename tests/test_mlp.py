@@ -363,3 +363,13 @@ def test_the_eager_methods_refuse_nan_or_inf_inputs_and_targets_as_fit_does(bad)
     with pytest.raises(ValueError, match=refused.format("t_val")):
         net.targets(tb, 4, name="t_val")
     assert jax.jit(net.cost)(params, xb, tb).shape == ()  # traced: values not checked
+
+
+@pytest.mark.parametrize("width", [2**31, 3_000_000_000, 99999999999999999999])
+def test_a_width_of_2_31_or_more_is_refused(width, fails, tmp_path):
+    """Regression: no upper bound; --hidden 3000000000 was killed out of memory without a word,
+    --hidden 99999999999999999999 exited with an MLIR message."""
+    with pytest.raises(ValueError, match=f"positive integer < 2\\*\\*31, got {width} in"):
+        MLP((2, width, 1))
+    argv = ["train", "--data", "xor", "--epochs", "1", "--no-progress", "--out", str(tmp_path)]
+    assert "< 2**31, got" in fails([*argv, "--hidden", str(width)])
