@@ -30,7 +30,7 @@ import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
-from jaxmlp.numeric import check_unmasked
+from jaxmlp.numeric import check_unmasked, store_as
 
 REDUCTIONS = ("mean", "sum")
 # The dtypes params may hold (float8's few bits give NaN gradients); fit stores float32 or float64.
@@ -58,6 +58,7 @@ class MLP:
         ``"normal:0.01"``...); ``None`` picks a default per activation. Kept as ``init_scheme``
         (``init`` is the method that draws parameters).
       dropout: inverted-dropout rate of the hidden layers, in [0, 1); active when a key is given.
+        Kept as a Python float, as ``sizes`` as Python ints: equal nets trace alike.
     """
 
     sizes: tuple[int, ...]
@@ -123,6 +124,7 @@ class MLP:
             )
         if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        store_as(self, "dropout", float)  # np.float32(0.5) == 0.5 and hashes alike: same trace
         if dropout and "dropout" in unused(len(sizes) - 2):
             why = unused(len(sizes) - 2)["dropout"]
             raise ValueError(f"dropout={dropout!r} would be ignored: {why} (sizes {sizes}).")

@@ -373,3 +373,18 @@ def test_a_width_of_2_31_or_more_is_refused(width, fails, tmp_path):
         MLP((2, width, 1))
     argv = ["train", "--data", "xor", "--epochs", "1", "--no-progress", "--out", str(tmp_path)]
     assert "< 2**31, got" in fails([*argv, "--hidden", str(width)])
+
+
+def test_dropout_is_kept_as_a_python_float_so_equal_nets_trace_alike():
+    """Regression: dropout was kept as given. np.float32(0.1) == 0.1 as nets but hashed apart
+    (the hash contract); np.float32(0.5) compared and hashed equal to 0.5 yet traced otherwise
+    (the mask's np.float32 promotes float16 to float32), so a jitted function taking the net as
+    a static argument reused the other's program: the output dtype followed the call order."""
+    a, b = MLP((2, 3, 1), dropout=np.float32(0.5)), MLP((2, 3, 1), dropout=0.5)
+    assert a == b and hash(a) == hash(b) and type(a.dropout) is float
+    c, d = MLP((2, 3, 1), dropout=np.float32(0.1)), MLP((2, 3, 1), dropout=0.1)
+    assert (c == d) == (hash(c) == hash(d))
+    apply = jax.jit(lambda net, params, x, key: net.apply(params, x, key=key), static_argnums=0)
+    params = jax.tree.map(lambda v: v.astype(jnp.float16), b.init(jax.random.key(0)))
+    x, key = jnp.ones((4, 2), jnp.float16), jax.random.key(1)
+    assert apply(a, params, x, key).dtype == apply(b, params, x, key).dtype == jnp.float16
