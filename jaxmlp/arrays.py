@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import losses, sharding
+from jaxmlp.array_checks import check_nonempty
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 from jaxmlp.numeric import check_holds, check_unmasked, dtype_range, outside
 
@@ -173,8 +174,7 @@ def as_arrays(net, x, t, dtype, names=("x", "t"), needs="training"):
     """``x``, ``t`` as the net's inputs and targets in ``dtype``; a ValueError naming ``names``
     for an empty or non-finite one (``needs``: what needs an example, in that message)."""
     x = net.inputs(x, dtype, name=names[0])
-    if x.shape[0] == 0:
-        raise ValueError(f"{names[0]} is empty: {needs} needs at least one example.")
+    check_nonempty(x, names[0], needs)
     return x, net.targets(t, x.shape[0], dtype, name=names[1])  # both checked finite there
 
 

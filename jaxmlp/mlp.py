@@ -310,6 +310,7 @@ class MLP:
 
     def _check_xt(self, params, x, t):
         x = self._check_x(params, x)
+        checks.check_nonempty(x, "x", "the cost")
         return x, self.targets(t, x.shape[0], x.dtype)
 
     def targets(self, t, n: int, dtype=jnp.float32, *, name: str = "t"):

@@ -388,3 +388,13 @@ def test_dropout_is_kept_as_a_python_float_so_equal_nets_trace_alike():
     params = jax.tree.map(lambda v: v.astype(jnp.float16), b.init(jax.random.key(0)))
     x, key = jnp.ones((4, 2), jnp.float16), jax.random.key(1)
     assert apply(a, params, x, key).dtype == apply(b, params, x, key).dtype == jnp.float16
+
+
+def test_the_cost_and_its_derivatives_refuse_an_empty_batch():
+    """Regression: on 0 rows cost was NaN and backprop 0, where evaluate and fit refuse."""
+    net = MLP((2, 3, 1))
+    params, x, t = net.init(jax.random.key(0)), jnp.ones((0, 2)), jnp.ones((0, 1))
+    for method in (net.cost, net.backprop, net.value_and_backprop, net.input_grad, net.hand_cost):
+        with pytest.raises(ValueError, match="x is empty: the cost needs at least one example"):
+            method(params, x, t)
+    assert net.apply(params, x).shape == (0, 1)  # outputs of no examples are no outputs
