@@ -7,11 +7,11 @@ An ``MLP`` is hashable and can be a static argument of ``jax.jit``.
 
 Data are checked where their values are known. Called eagerly, ``cost``, ``backprop`` and the
 other methods refuse integer labels outside 0..K-1, bce or cross_entropy targets outside [0, 1],
-poisson targets below 0, a threshold output's labels other than -1/+1, and NaN or Inf; under
-``jax.jit`` (t traced) only shapes and dtypes are checked, as ``losses.check_weights`` does for
-sample weights: a label K or -1 one-hot encodes to a row of zeros, which costs 0 and pushes
-nothing, and a bce target of 2 or -1 gives a finite, meaningless cost. Check data eagerly
-(``net.targets(t, n)``) before a jitted loop; ``fit`` does.
+cross_entropy target rows of zeros (no class), poisson targets below 0, a threshold output's
+labels other than -1/+1, and NaN or Inf; under ``jax.jit`` (t traced) only shapes and dtypes are
+checked, as ``losses.check_weights`` does for sample weights: a label K or -1 one-hot encodes to
+a row of zeros, which costs 0 and pushes nothing, and a bce target of 2 or -1 gives a finite,
+meaningless cost. Check data eagerly (``net.targets(t, n)``) before a jitted loop; ``fit`` does.
 
 >>> import jax, jax.numpy as jnp
 >>> net = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
@@ -350,7 +350,7 @@ class MLP:
         if out.labels != (0, 1):
             checks.check_labels(t, self.output, out.labels)
         else:
-            losses.check_targets(self.loss, t)
+            losses.check_targets(self.loss, t, name)
         checks.check_values(t, dtype, name)
         return checks.as_dtype(t, dtype)
 
