@@ -12,9 +12,12 @@
 
 A constant equal to the plain name's (``"elu:1"``) gives that name's record itself, and a record's
 ``name`` is the canonical spec (numbers in their shortest exact form), so a checkpoint, the
-command line and ``MLP`` carry one string per function. Per-unit groups take fixed activations:
-a learnable alpha needs a layer of its own. A plain layer never reaches this module, so it
-computes exactly what it did before specs existed.
+command line and ``MLP`` carry one string per function. A constant is 0 or within float32's
+range (``numeric.outside``): in float32, elu:1e39 is Inf and leaky_relu:1e-50 is relu. A spec
+names a function without a dtype, and float32 is the default dtype of nets and runs, so the rule
+holds whatever dtype the net computes in (a float64 net could take more: the simple, safe rule).
+Per-unit groups take fixed activations: a learnable alpha needs a layer of its own. A plain layer
+never reaches this module, so it computes exactly what it did before specs existed.
 
 >>> from jaxmlp import activations
 >>> activations.get("isru:0.50").name, activations.get("tanh*03+relu*5").width
@@ -28,10 +31,12 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 from jaxmlp import activations
 from jaxmlp.activations import Activation
 from jaxmlp.initializers import _exact
+from jaxmlp.numeric import check_holds
 
 
 def _fixed(family: str, fn, grad, grad2, smooth=False) -> Activation:
@@ -145,6 +150,7 @@ def parse(spec: str) -> Activation:
             f"Activation {spec!r}: {name}'s {constant.symbol} must be {constant.allowed()}, "
             f"got {text!r}."
         )
+    check_holds(f"Activation {spec!r}: {name}'s {constant.symbol}", c, np.float32)
     if c == constant.default:
         return activations._REGISTRY[name]
     return constant.make(c)._replace(name=f"{name}:{_exact(c)}")

@@ -14,6 +14,13 @@ def all_finite(a) -> bool:
         return bool(xp.isfinite(a).all())
 
 
+def check_nonempty(x, name: str, needs: str) -> None:
+    """ValueError if ``x`` has no rows (``needs``: what needs an example): the cost of no examples
+    is 0 / 0, and their gradient 0."""
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty: {needs} needs at least one example.")
+
+
 def as_dtype(a, dtype):
     """``jnp.asarray(a, dtype)``; a strongly typed jax array of ``dtype`` is returned as it is."""
     ok = isinstance(a, jax.Array) and a.dtype == dtype and not a.weak_type

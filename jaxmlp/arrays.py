@@ -12,8 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import losses, sharding
+from jaxmlp.array_checks import check_nonempty
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
-from jaxmlp.numeric import check_unmasked
+from jaxmlp.numeric import check_holds, check_unmasked, dtype_range, outside
 
 
 class Data(NamedTuple):
@@ -173,23 +174,8 @@ def as_arrays(net, x, t, dtype, names=("x", "t"), needs="training"):
     """``x``, ``t`` as the net's inputs and targets in ``dtype``; a ValueError naming ``names``
     for an empty or non-finite one (``needs``: what needs an example, in that message)."""
     x = net.inputs(x, dtype, name=names[0])
-    if x.shape[0] == 0:
-        raise ValueError(f"{names[0]} is empty: {needs} needs at least one example.")
+    check_nonempty(x, names[0], needs)
     return x, net.targets(t, x.shape[0], dtype, name=names[1])  # both checked finite there
-
-
-def outside(values, dtype) -> np.ndarray:
-    """The numbers of ``values`` that ``dtype`` cannot hold: not zero, yet rounding there to 0 or
-    a subnormal (which XLA:CPU flushes to 0), or overflowing. The one rule for the numbers a
-    run stores (``stored``) and its sample weights (``check_sample_weight``)."""
-    info, a = np.finfo(dtype), np.abs(np.asarray(values, np.float64))
-    return a[(a != 0) & ((a < info.tiny) | (a > info.max))]
-
-
-def dtype_range(dtype) -> str:
-    """What ``outside`` allows, in words."""
-    info = np.finfo(dtype)
-    return f"{info.dtype} (0, or magnitudes in [{info.tiny:.4g}, {info.max:.4g}])"
 
 
 def stored(numbers: dict, dtype) -> dict:
@@ -197,11 +183,7 @@ def stored(numbers: dict, dtype) -> dict:
     ``outside`` it: an lr of 1e-320 trained with lr 0 in float32."""
     stored_ = {}
     for name, value in numbers.items():
-        bad = outside(value, dtype)
-        if bad.size:
-            raise ValueError(
-                f"{name} = {float(bad[0])!r} is outside the range of {dtype_range(dtype)}."
-            )
+        check_holds(name, value, dtype)
         stored_[name] = np.asarray(value, dtype)
     return stored_
 

@@ -12,7 +12,7 @@ from jaxmlp import run
 
 
 def hidden(text: str) -> list[int]:
-    if text.strip().lower() in ("", "none"):
+    if text.strip().lower() == "none":  # ('' is refused: an unset variable, not a choice)
         return []
     try:
         widths = [int(w) for w in text.split(",")]

@@ -26,6 +26,10 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from jaxmlp import activations
+from jaxmlp.numeric import check_holds
 
 _VARIANCE_SCALING = {
     "glorot_uniform": jax.nn.initializers.glorot_uniform,
@@ -36,6 +40,9 @@ _VARIANCE_SCALING = {
 }
 _ARITY = {"uniform": 2, "normal": 1, "constant": 1, **{name: 0 for name in _VARIANCE_SCALING}}
 NAMES = tuple(_ARITY)
+_SYMBOLS = {"uniform": ("low", "high"), "normal": ("std",), "constant": ("c",)} | {
+    name: () for name in _VARIANCE_SCALING
+}
 
 # The default per hidden activation: He for the rectifier family, LeCun for SELU (self-normalising),
 # Glorot for the saturating ones and the output layer.
@@ -70,9 +77,11 @@ def parse(spec) -> Scheme:
         spec = str(spec)
     if not isinstance(spec, str):
         raise ValueError(f"An init scheme must be a string such as 'he_normal', got {spec!r}.")
-    name, _, rest = spec.partition(":")
+    name, colon, rest = spec.partition(":")
     if name not in _ARITY:
         raise ValueError(f"Unknown init scheme: {name!r}. It needs to be one of {list(NAMES)}.")
+    if colon and not _ARITY[name]:
+        raise ValueError(f"Init {spec!r}: {name} takes no arguments; write {name!r}.")
     try:
         args = tuple(float(a) for a in rest.split(",")) if rest else ()
     except ValueError:
@@ -101,6 +110,16 @@ def default_for(activation: str) -> Scheme:
     return Scheme(_DEFAULTS.get(activation, "glorot_uniform"))
 
 
+def layer_schemes(init, hidden: tuple, output: str) -> list:
+    """Each layer's init scheme as ``MLP.init`` draws it: ``init`` (a spec) for every layer when
+    given, else the default for the activation that follows the layer (a hidden spec's family,
+    then the output's)."""
+    if init:
+        return [parse(init)] * (len(hidden) + 1)
+    follow = [(a.family or a.name) for a in map(activations.get, hidden)]
+    return [default_for(a) for a in (*follow, output)]
+
+
 class Layer(NamedTuple):
     """What draws one layer: its scheme and widths, and the starting slope ``alpha`` of a
     learnable activation (None: the layer has none)."""
@@ -113,8 +132,9 @@ class Layer(NamedTuple):
 
 def network(layers: tuple[Layer, ...], key, dtype) -> list[dict]:
     """One parameter dict per ``Layer``, drawn from ``key`` split per layer, by one compiled
-    program per ``(layers, dtype)``; ValueError if a scheme's numbers exceed ``dtype``'s range
-    (``layer``'s check, raised while the program is traced: a failing trace is never cached)."""
+    program per ``(layers, dtype)``; ValueError if ``dtype`` cannot hold a scheme's numbers or an
+    ``alpha`` (``layer``'s check, raised while the program is traced: a failing trace is never
+    cached)."""
     dtype = jnp.dtype(dtype)
     # The compiled programs are cached on the numbers' exact text: -0.0 == 0.0 as a key
     exact = tuple((str(s), i, o, None if a is None else repr(float(a))) for s, i, o, a in layers)
@@ -129,23 +149,29 @@ def _network(layers, dtype, key) -> list[dict]:
     ):
         params.append(layer(parse(scheme), key_l, fan_in, fan_out, dtype))
         if alpha is not None:
+            check_holds(f"A learnable alpha of layer {len(params)}", float(alpha), dtype)
             params[-1]["alpha"] = jnp.full((fan_out,), float(alpha), dtype)
     return params
 
 
 def _check_range(scheme: Scheme, dtype) -> None:
-    largest = float(jnp.finfo(dtype).max)
-    for a in scheme.args:
-        if abs(a) > largest:
-            raise ValueError(
-                f"Init {str(scheme)!r}: {a:g} exceeds the {jnp.dtype(dtype).name} range "
-                f"(largest {largest:.3g})."
-            )
+    """A ValueError for a number of ``scheme`` that ``dtype`` cannot hold (the shared rule,
+    ``numeric.outside``: normal:1e-50 drew all-zero weights in float32), and for uniform bounds
+    that are one value there (uniform:1,1.00000001 in float32)."""
+    for symbol, a in zip(_SYMBOLS[scheme.name], scheme.args, strict=True):
+        check_holds(f"Init {str(scheme)!r}: {symbol}", a, dtype)
+    if scheme.name == "uniform" and not np.asarray(scheme.args[0], dtype) < np.asarray(
+        scheme.args[1], dtype
+    ):
+        raise ValueError(
+            f"Init {str(scheme)!r}: uniform needs low < high in {dtype.name}, the dtype drawn, "
+            "where these bounds are one value."
+        )
 
 
 def layer(scheme: Scheme, key, fan_in: int, fan_out: int, dtype) -> dict:
     """One layer's ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` drawn by ``scheme``; ValueError
-    if the scheme's numbers exceed ``dtype``'s range."""
+    if ``dtype`` cannot hold the scheme's numbers (``_check_range``)."""
     _check_range(scheme, jnp.dtype(dtype))
     w_key, b_key = jax.random.split(key)
     if scheme.name == "uniform":

@@ -273,14 +273,19 @@ def check_pair(output: str, loss: str) -> None:
         )
 
 
-def check_targets(loss: str, t) -> None:
+def check_targets(loss: str, t, name: str = "t") -> None:
     """ValueError unless the finite values of the concrete targets ``t`` lie in the range
-    ``loss`` needs (``Loss.targets``: [0, 1] for bce and cross_entropy, >= 0 for poisson)."""
+    ``loss`` needs (``Loss.targets``: [0, 1] for bce and cross_entropy, >= 0 for poisson), and,
+    for cross_entropy's ``(n, K)``, unless every row names a class: sums to more than 0 (a row of
+    zeros costs 0 whatever the outputs, and would count as a correct prediction). Soft labels
+    are rows of probabilities; a row's sum scales its loss (module docstring). Messages call the
+    targets ``name``."""
     allowed = get(loss).targets
     if allowed is None or isinstance(t, jax.core.Tracer) or t.size == 0:
         return
     xp = jnp if isinstance(t, jax.Array) else np
     with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
+        empty = np.flatnonzero(np.asarray(xp.sum(t, -1) == 0)) if t.ndim == 2 else ()
         t = xp.where(xp.isfinite(t), t, 0)  # NaN and Inf are the finiteness check's to name
         low, high = float(xp.min(t)), float(xp.max(t))
     if low < allowed[0] or high > allowed[1]:
@@ -293,6 +298,12 @@ def check_targets(loss: str, t) -> None:
         raise ValueError(
             f"Targets of loss {loss!r} must be >= {allowed[0]:g} (counts or rates), got values "
             f"in [{low:g}, {high:g}]."
+        )
+    if loss == "cross_entropy" and len(empty):
+        raise ValueError(
+            f"Targets of loss 'cross_entropy': row {empty[0]} of {name} sums to 0: it names no "
+            f"class (and would cost 0 and count as correct); {len(empty)} such row(s). Each row "
+            "needs a class: one-hot, or class probabilities (soft labels) summing to 1."
         )
 
 

@@ -7,11 +7,11 @@ An ``MLP`` is hashable and can be a static argument of ``jax.jit``.
 
 Data are checked where their values are known. Called eagerly, ``cost``, ``backprop`` and the
 other methods refuse integer labels outside 0..K-1, bce or cross_entropy targets outside [0, 1],
-poisson targets below 0, a threshold output's labels other than -1/+1, and NaN or Inf; under
-``jax.jit`` (t traced) only shapes and dtypes are checked, as ``losses.check_weights`` does for
-sample weights: a label K or -1 one-hot encodes to a row of zeros, which costs 0 and pushes
-nothing, and a bce target of 2 or -1 gives a finite, meaningless cost. Check data eagerly
-(``net.targets(t, n)``) before a jitted loop; ``fit`` does.
+cross_entropy target rows of zeros (no class), poisson targets below 0, a threshold output's
+labels other than -1/+1, and NaN or Inf; under ``jax.jit`` (t traced) only shapes and dtypes are
+checked, as ``losses.check_weights`` does for sample weights: a label K or -1 one-hot encodes to
+a row of zeros, which costs 0 and pushes nothing, and a bce target of 2 or -1 gives a finite,
+meaningless cost. Check data eagerly (``net.targets(t, n)``) before a jitted loop; ``fit`` does.
 
 >>> import jax, jax.numpy as jnp
 >>> net = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
@@ -30,7 +30,7 @@ import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
-from jaxmlp.numeric import check_unmasked
+from jaxmlp.numeric import check_unmasked, store_as
 
 REDUCTIONS = ("mean", "sum")
 # The dtypes params may hold (float8's few bits give NaN gradients); fit stores float32 or float64.
@@ -42,7 +42,8 @@ class MLP:
     """A multilayer perceptron.
 
     Args:
-      sizes: layer widths ``(d, p_1, ..., p_{L-1}, K)``, input first, at least two.
+      sizes: layer widths ``(d, p_1, ..., p_{L-1}, K)``, input first, at least two, each
+        < 2**31.
       activation: one hidden activation spec, or one per hidden layer: a name
         (``activations.names()``), a name with its constant (``"elu:1.67326"``, ``"step:1"``) or
         per-unit groups (``"tanh*3+relu*5"``; the counts add up to the layer's width), kept in
@@ -57,6 +58,7 @@ class MLP:
         ``"normal:0.01"``...); ``None`` picks a default per activation. Kept as ``init_scheme``
         (``init`` is the method that draws parameters).
       dropout: inverted-dropout rate of the hidden layers, in [0, 1); active when a key is given.
+        Kept as a Python float, as ``sizes`` as Python ints: equal nets trace alike.
     """
 
     sizes: tuple[int, ...]
@@ -122,6 +124,7 @@ class MLP:
             )
         if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        store_as(self, "dropout", float)  # np.float32(0.5) == 0.5 and hashes alike: same trace
         if dropout and "dropout" in unused(len(sizes) - 2):
             why = unused(len(sizes) - 2)["dropout"]
             raise ValueError(f"dropout={dropout!r} would be ignored: {why} (sizes {sizes}).")
@@ -166,7 +169,7 @@ class MLP:
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
         layers, hidden = [], self.hidden_activations
-        schemes = layer_schemes(self.init_scheme, hidden, self.output)
+        schemes = initializers.layer_schemes(self.init_scheme, hidden, self.output)
         for l, (fan_in, fan_out) in enumerate(zip(self.sizes, self.sizes[1:])):
             act = activations.get(hidden[l]) if l < len(hidden) else None
             alpha = act.alpha_init if act and act.learnable else None
@@ -307,6 +310,7 @@ class MLP:
 
     def _check_xt(self, params, x, t):
         x = self._check_x(params, x)
+        checks.check_nonempty(x, "x", "the cost")
         return x, self.targets(t, x.shape[0], x.dtype)
 
     def targets(self, t, n: int, dtype=jnp.float32, *, name: str = "t"):
@@ -346,7 +350,7 @@ class MLP:
         if out.labels != (0, 1):
             checks.check_labels(t, self.output, out.labels)
         else:
-            losses.check_targets(self.loss, t)
+            losses.check_targets(self.loss, t, name)
         checks.check_values(t, dtype, name)
         return checks.as_dtype(t, dtype)
 
@@ -380,18 +384,8 @@ def _check_sizes(sizes) -> tuple[int, ...]:
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least two widths (inputs and outputs), got {sizes!r}.")
     for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, Integral) or s <= 0:
-            raise ValueError(
-                f"Every width in sizes must be a positive integer, got {s!r} in {sizes!r}."
+        if isinstance(s, bool) or not isinstance(s, Integral) or not 0 < s < 2**31:
+            raise ValueError(  # JAX indexes in int32 without x64 (argmax labels, one_hot)
+                f"Every width in sizes must be a positive integer < 2**31, got {s!r} in {sizes!r}."
             )
     return tuple(int(s) for s in sizes)
-
-
-def layer_schemes(init, hidden: tuple, output: str) -> list:
-    """Each layer's init scheme as ``MLP.init`` draws it: ``init`` (a spec) for every layer when
-    given, else the default for the activation that follows the layer (a hidden spec's family,
-    then the output's)."""
-    if init:
-        return [initializers.parse(init)] * (len(hidden) + 1)
-    follow = [(a.family or a.name) for a in map(activations.get, hidden)]
-    return [initializers.default_for(a) for a in (*follow, output)]

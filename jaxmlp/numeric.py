@@ -49,6 +49,31 @@ def check_int(name, value, low, extra="") -> None:
         )
 
 
+def outside(values, dtype) -> np.ndarray:
+    """The numbers of ``values`` that ``dtype`` cannot hold: not zero, yet rounding there to 0 or
+    a subnormal (which XLA:CPU flushes to 0), or overflowing. The one rule for the numbers a
+    run stores (``arrays.stored``), its sample weights (``arrays.check_sample_weight``), the
+    constants of activation specs and the numbers of init schemes (``check_holds``)."""
+    info, a = np.finfo(dtype), np.abs(np.asarray(values, np.float64))
+    return a[(a != 0) & ((a < info.tiny) | (a > info.max))]
+
+
+def dtype_range(dtype) -> str:
+    """What ``outside`` allows, in words."""
+    info = np.finfo(dtype)
+    return f"{info.dtype} (0, or magnitudes in [{info.tiny:.4g}, {info.max:.4g}])"
+
+
+def check_holds(name, values, dtype) -> None:
+    """A ValueError ``{name} = v is outside the range of ...`` for the first number of
+    ``values`` ``outside`` ``dtype``: an lr of 1e-320 would train with lr 0 in float32."""
+    bad = outside(values, dtype)
+    if bad.size:
+        raise ValueError(
+            f"{name} = {float(bad[0])!r} is outside the range of {dtype_range(dtype)}."
+        )
+
+
 def store_as(record, name, kind) -> None:
     """Replace field ``name`` of the frozen dataclass ``record`` by ``kind(value)`` unless None:
     a validated numpy number becomes a Python one."""

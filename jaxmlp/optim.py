@@ -77,7 +77,8 @@ class Optimizer:
       weight_decay: L2 coefficient on the weights, >= 0.
       schedule: one of ``SCHEDULES``; step multiplies eta by ``decay_rate`` every ``decay_steps``
         steps, exponential decays smoothly at that rate, cosine decays to 0 over the run.
-      warmup_steps: linear warmup from 0 to ``lr`` first.
+      warmup_steps: linear warmup from 0 to ``lr`` first. It and ``decay_steps`` are < 2**31,
+        as optax's int32 step count is.
       clip_norm: clip gradients to this global norm when given.
     """
 
@@ -107,8 +108,10 @@ class Optimizer:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}.")
         if not (is_real(self.decay_rate) and 0 < self.decay_rate <= 1):
             raise ValueError(f"decay_rate must be in (0, 1], got {self.decay_rate!r}.")
-        check_int("decay_steps", self.decay_steps, 1)
-        check_int("warmup_steps", self.warmup_steps, 0)
+        for name, low in (("decay_steps", 1), ("warmup_steps", 0)):
+            check_int(name, getattr(self, name), low)
+            if getattr(self, name) >= 2**31:  # optax's step count is int32, as fit's total is
+                raise ValueError(f"{name} must be < 2**31, got {getattr(self, name)}.")
         if self.clip_norm is not None:
             check_positive("clip_norm", self.clip_norm)
         for name in ("lr", "momentum", "weight_decay", "decay_rate", "clip_norm"):

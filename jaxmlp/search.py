@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp.arrays import storage_dtype
-from jaxmlp.numeric import check_int, for_json, is_real
+from jaxmlp.numeric import check_int, for_json, is_real, outside
 from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list, items
 from jaxmlp.train import TrainConfig
@@ -173,7 +173,8 @@ def check_once(label: str, values, what: str = "value", dtype=None) -> None:
     """A ValueError when ``values`` holds one twice: the same members would train twice and
     count twice in ``summarize``. Equal numbers are one (0.5 and ``np.float64(0.5)``); a bool
     is not its integer; with ``dtype`` (the members' storage dtype, ``arrays.storage_dtype``),
-    so are numbers that round to one value of it. ``label`` names the list (``grid['lr']``,
+    so are numbers that round to one value of it (those it cannot hold, ``numeric.outside``, are
+    left to the range check that names them). ``label`` names the list (``grid['lr']``,
     ``--seeds``)."""
     shown = [v.item() if isinstance(v, np.generic) else v for v in values]
     keys = [repr(v) if isinstance(v, bool) else v for v in shown]
@@ -186,6 +187,7 @@ def check_once(label: str, values, what: str = "value", dtype=None) -> None:
     if dtype is None or not all(map(is_real, shown)):  # not numbers: refused where checked
         return
     first = {}
+    shown = [v for v in shown if not outside(v, dtype).size]  # refused where stored, by name
     for v, rounded in zip(shown, np.asarray(shown, np.float64).astype(dtype).tolist()):
         if rounded in first:
             raise ValueError(

@@ -420,3 +420,24 @@ def test_the_sklearn_estimators_start_a_learnable_alpha_at_its_initial_value():
     with pytest.warns(Warning):  # one iteration: not converged
         est.fit(x, x[:, 0])
     assert np.all(np.abs(est._slopes[0] - 1.0) < 0.01)  # alpha_init 1 after one small step
+
+
+@pytest.mark.parametrize(
+    "spec", ["prelu:1e39", "elu:1e39", "isru:1e39", "leaky_relu:1e-50", "isru_learnable:1e-40"]
+)
+def test_a_constant_outside_float32_is_refused_by_the_shared_rule(spec):
+    """Regression: constants were checked in float64 and used in float32, where prelu:1e39 and
+    elu:1e39 gave Inf outputs, isru:1e39 gave 0 and leaky_relu:1e-50 was relu (slope 0)."""
+    name, _, text = spec.partition(":")
+    for call in (lambda: activations.get(spec), lambda: MLP((2, 3, 1), spec)):
+        with pytest.raises(ValueError, match=r"= 1e[-+]\d+ is outside the range of float32 \(0,"):
+            call()
+    assert activations.get("leaky_relu:0").name == "leaky_relu:0"  # 0 itself is in range
+
+
+def test_a_constant_outside_float32_is_one_line_from_the_cli(fails, tmp_path):
+    """Regression: exit 2, but after a stray 'overflow encountered in cast' warning and with a
+    'diverged run' message."""
+    argv = ["train", "--data", "xor", "--epochs", "1", "--hidden", "3", "--no-progress"]
+    err = fails([*argv, "--activation", "prelu:1e39", "--out", str(tmp_path / "r")])
+    assert "prelu's initial alpha = 1e+39 is outside the range of float32" in err

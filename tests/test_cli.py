@@ -317,3 +317,12 @@ def test_the_readmes_python_example_runs_as_printed(capsys):
     assert scope["report"].ok
     printed = ast.literal_eval(capsys.readouterr().out.strip())
     assert set(printed) == {"loss", "accuracy"} and printed["accuracy"] >= 0.95, printed
+
+
+@pytest.mark.parametrize("text", ["", " "])
+def test_an_empty_hidden_is_refused_naming_none(text, fails, tmp_path):
+    """Regression: --hidden '' was taken as 'none' (no hidden layer), as from an unset shell
+    variable; 'none' says it."""
+    argv = ["train", "--data", "xor", "--epochs", "1", "--no-progress", "--out", str(tmp_path)]
+    err = fails([*argv, "--hidden", text])
+    assert "such as 128,64 (or 'none' for no hidden layer), got" in err

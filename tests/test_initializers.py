@@ -80,5 +80,42 @@ def test_compiled_draws_are_cached_on_the_exact_numbers():
     a = MLP((2, 3, 1), init="normal:0.1").init(key)[0]["w"]
     b = MLP((2, 3, 1), init="normal:0.2").init(key)[0]["w"]
     np.testing.assert_allclose(2 * np.asarray(a), np.asarray(b), rtol=1e-6)
-    with pytest.raises(ValueError, match="exceeds the float32 range"):
+    with pytest.raises(ValueError, match="high = 1e\\+39 is outside the range of float32"):
         MLP((2, 3, 1), init="uniform:0,1e39").init(key)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("normal:1e-50", "'normal:1e-50': std = 1e-50 is outside the range of float32 (0,"),
+        ("uniform:0,5e-324", "'uniform:0,5e-324': high = 5e-324 is outside the range of float32"),
+        ("uniform:1e-50,1e-45", "low = 1e-50 is outside the range of float32"),
+        ("constant:1e-40", "c = 1e-40 is outside the range of float32"),
+        ("uniform:1,1.00000001", "uniform needs low < high in float32, the dtype drawn"),
+    ],
+)
+def test_init_numbers_that_underflow_in_the_dtype_are_refused(spec, message):
+    """Regression: only overflow was refused; these drew all-zero weights (uniform:1,1.00000001
+    all ones), the symmetric start backprop cannot leave."""
+    with pytest.raises(ValueError) as info:
+        MLP((2, 3, 1), init=spec).init(jax.random.key(0))
+    assert message in str(info.value)
+    assert np.asarray(MLP((2, 3, 1), init="normal:1e-30").init(jax.random.key(0))[0]["w"]).any()
+
+
+def test_a_zero_argument_scheme_takes_no_colon(fails, tmp_path):
+    """Regression: 'he_normal:' was taken for 'he_normal' (--init he_normal: exited 0), where
+    'relu:' and 'softmax:' are refused."""
+    with pytest.raises(ValueError, match="'he_normal:': he_normal takes no arguments; write"):
+        initializers.parse("he_normal:")
+    argv = ["train", "--data", "xor", "--epochs", "1", "--hidden", "3", "--no-progress"]
+    assert "takes no arguments" in fails(
+        [*argv, "--init", "glorot_uniform:", "--out", str(tmp_path)]
+    )
+
+
+def test_the_cli_refuses_an_init_that_underflows(fails, tmp_path):
+    """Regression: --init normal:1e-50 exited 0, trained from symmetric all-zero weights."""
+    argv = ["train", "--data", "xor", "--epochs", "1", "--hidden", "3", "--no-progress"]
+    err = fails([*argv, "--init", "normal:1e-50", "--out", str(tmp_path / "r")])
+    assert "std = 1e-50 is outside the range of float32" in err

@@ -266,3 +266,19 @@ def test_unknown_names_list_the_known_ones():
         losses.get("hinge")
     with pytest.raises(ValueError, match="'linear'.*'identity'"):
         outputs.get("linear")
+
+
+def test_a_cross_entropy_target_row_of_zeros_is_refused():
+    """Regression: a row naming no class cost 0 and evaluate counted it a correct class-0
+    prediction ({'loss': 0.0, 'accuracy': 1.0})."""
+    from jaxmlp import evaluate
+
+    net = MLP((2, 3), output="softmax", loss="cross_entropy")
+    params = [{"w": jnp.zeros((2, 3)), "b": jnp.array([5.0, 0.0, 0.0])}]
+    x, t = jnp.ones((2, 2)), np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    message = "row 1 of t sums to 0: it names no class"
+    for call in (lambda: evaluate(net, params, x, t), lambda: net.cost(params, x, t)):
+        with pytest.raises(ValueError, match=message):
+            call()
+    soft = np.array([[0.1, 0.8, 0.1], [0.5, 0.5, 1.0]])  # soft labels, and a row summing to 2
+    assert np.isfinite(float(net.cost(params, x, soft)))

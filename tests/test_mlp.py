@@ -363,3 +363,38 @@ def test_the_eager_methods_refuse_nan_or_inf_inputs_and_targets_as_fit_does(bad)
     with pytest.raises(ValueError, match=refused.format("t_val")):
         net.targets(tb, 4, name="t_val")
     assert jax.jit(net.cost)(params, xb, tb).shape == ()  # traced: values not checked
+
+
+@pytest.mark.parametrize("width", [2**31, 3_000_000_000, 99999999999999999999])
+def test_a_width_of_2_31_or_more_is_refused(width, fails, tmp_path):
+    """Regression: no upper bound; --hidden 3000000000 was killed out of memory without a word,
+    --hidden 99999999999999999999 exited with an MLIR message."""
+    with pytest.raises(ValueError, match=f"positive integer < 2\\*\\*31, got {width} in"):
+        MLP((2, width, 1))
+    argv = ["train", "--data", "xor", "--epochs", "1", "--no-progress", "--out", str(tmp_path)]
+    assert "< 2**31, got" in fails([*argv, "--hidden", str(width)])
+
+
+def test_dropout_is_kept_as_a_python_float_so_equal_nets_trace_alike():
+    """Regression: dropout was kept as given. np.float32(0.1) == 0.1 as nets but hashed apart
+    (the hash contract); np.float32(0.5) compared and hashed equal to 0.5 yet traced otherwise
+    (the mask's np.float32 promotes float16 to float32), so a jitted function taking the net as
+    a static argument reused the other's program: the output dtype followed the call order."""
+    a, b = MLP((2, 3, 1), dropout=np.float32(0.5)), MLP((2, 3, 1), dropout=0.5)
+    assert a == b and hash(a) == hash(b) and type(a.dropout) is float
+    c, d = MLP((2, 3, 1), dropout=np.float32(0.1)), MLP((2, 3, 1), dropout=0.1)
+    assert (c == d) == (hash(c) == hash(d))
+    apply = jax.jit(lambda net, params, x, key: net.apply(params, x, key=key), static_argnums=0)
+    params = jax.tree.map(lambda v: v.astype(jnp.float16), b.init(jax.random.key(0)))
+    x, key = jnp.ones((4, 2), jnp.float16), jax.random.key(1)
+    assert apply(a, params, x, key).dtype == apply(b, params, x, key).dtype == jnp.float16
+
+
+def test_the_cost_and_its_derivatives_refuse_an_empty_batch():
+    """Regression: on 0 rows cost was NaN and backprop 0, where evaluate and fit refuse."""
+    net = MLP((2, 3, 1))
+    params, x, t = net.init(jax.random.key(0)), jnp.ones((0, 2)), jnp.ones((0, 1))
+    for method in (net.cost, net.backprop, net.value_and_backprop, net.input_grad, net.hand_cost):
+        with pytest.raises(ValueError, match="x is empty: the cost needs at least one example"):
+            method(params, x, t)
+    assert net.apply(params, x).shape == (0, 1)  # outputs of no examples are no outputs

@@ -306,3 +306,22 @@ def test_an_update_that_clips_values_would_not_carry_an_infinite_gradient():
     """The check above can fail: clipping each element maps inf to a finite step."""
     out = carries(optax.chain(optax.clip(1.0), optax.sgd(0.1)))
     assert out == {"inf": [False] * 4, "-inf": [False] * 4, "nan": [True] * 4}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"warmup_steps": 2**31},
+        {"schedule": "step", "decay_steps": 2**31},
+        {"schedule": "exponential", "decay_steps": 2**32},
+    ],
+)
+def test_step_counts_beyond_int32_are_refused(settings, fails, tmp_path):
+    """Regression: a JAX OverflowError traceback (exit 1) from the int32 step counter."""
+    name = "warmup_steps" if "warmup_steps" in settings else "decay_steps"
+    with pytest.raises(ValueError, match=f"{name} must be < 2\\*\\*31, got {settings[name]}"):
+        Optimizer(**settings)
+    argv = ["train", "--data", "xor", "--epochs", "1", "--hidden", "3", "--no-progress"]
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+    assert f"{name} must be < 2**31" in fails([*argv, *flags, "--out", str(tmp_path / "r")])
+    Optimizer(warmup_steps=2**31 - 1)

@@ -65,3 +65,13 @@ def test_values_equal_in_the_members_dtype_are_refused_naming_them(tmp_path, cap
     """Two members of one float32 learning rate were trained, both printed 0.1."""
     err = refused(["--lr", "0.1,0.1000000001"], tmp_path, capsys)
     assert "--lr [0.1, 0.1000000001]: 0.1 and 0.1000000001 are one value in float32" in err, err
+
+
+@pytest.mark.parametrize("value", ["1e39", "1e39,2e39", "1e-50,1e-60"])
+def test_an_init_scale_outside_float32_is_one_line(value, fails, tmp_path):
+    """Regression: 'warning: overflow encountered in cast' came first (the duplicate check cast
+    the values to float32 before their range was checked), and two values outside the range
+    were called one value in float32 rather than outside it."""
+    argv = ["sweep", "--data", "xor", "--epochs", "1", "--hidden", "3"]
+    err = fails([*argv, "--init-scale", value, "--out", str(tmp_path / "s")])
+    assert "init_scale = 1e" in err and "is outside the range of float32" in err

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import jax
 
-from jaxmlp import activations, datasets, losses, mlp, optim, outputs, sharding
+from jaxmlp import activations, datasets, initializers, losses, mlp, optim, outputs, sharding
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import check_int
 from jaxmlp.optim import Optimizer
@@ -180,7 +180,9 @@ def layer_inits(settings: dict) -> list[str]:
     them: its ``init``, else the default of the activation (the output's, for the last)."""
     act = settings["activation"]
     hidden = [act] * len(settings["hidden"]) if isinstance(act, str) else list(act)
-    return [str(s) for s in mlp.layer_schemes(settings.get("init"), hidden, settings["output"])]
+    return [
+        str(s) for s in initializers.layer_schemes(settings.get("init"), hidden, settings["output"])
+    ]
 
 
 def check_used(given: dict, settings: dict) -> None:
