@@ -340,7 +340,7 @@ LABELS = np.array([0, 1, 2, 1])
 
 LIBRARY = [
     (lambda: MLP((2,)), "at least two widths"),
-    (lambda: MLP((2, -1, 1)), "positive integer, got -1"),
+    (lambda: MLP((2, -1, 1)), "positive integer < 2**31, got -1"),
     (lambda: MLP((2, 3, 1), "nosuch"), "Unknown activation: 'nosuch'"),
     (lambda: NET.cost(PARAMS, np.zeros((4, 3)), LABELS), "x must have shape (n, 2)"),
     (lambda: NET.cost(PARAMS, np.array([["a", "b"]]), LABELS[:1]), "x must be numeric"),
