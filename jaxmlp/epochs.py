@@ -20,7 +20,7 @@ from jax import lax
 
 from jaxmlp import backprop as bp
 from jaxmlp import second_order, sharding
-from jaxmlp.optim import DEFAULT_MOMENTUM, FIRST_ORDER, HYPERPARAMETERS, Optimizer
+from jaxmlp.optim import DEFAULT_MOMENTUM, FIRST_ORDER, HYPERPARAMETERS, SQUARES, Optimizer
 from jaxmlp.step import correct, metric_dtype, step_halves, update_if
 
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
@@ -48,7 +48,8 @@ class StepSpec(NamedTuple):
     dtype: str
 
     def halves(self, net, hyper: dict):
-        return step_halves(net, self.optimizer.build(self.total_steps, hyper), *self[2:])
+        tx, squares = self.optimizer.build(self.total_steps, hyper), self.optimizer.name in SQUARES
+        return step_halves(net, tx, *self[2:], squares=squares)
 
 
 def split_numbers(optimizer: Optimizer, names=()) -> tuple[Optimizer, dict]:

@@ -74,7 +74,8 @@ def make_member_epochs(
     Adam population's time), and checks every gradient (~25 % of XOR's). So while no member is
     frozen, first-order members run unguarded, checking losses: their update carries a NaN or
     inf gradient into the parameters, where it stays (tests/test_optim.py). If a member went
-    bad or out of patience, or a parameter is not finite after them, the epochs rerun guarded
+    bad or out of patience, or a parameter or its state is not finite after them (an overflowing
+    square in Adam's moment leaves the parameters finite), the epochs rerun guarded
     from the same carry: the same run up to XLA's fusion (bit for bit for SGD and Adam, within
     the population's bound with momentum and weight decay, tests/test_population.py).
     """
@@ -120,7 +121,8 @@ def make_member_epochs(
         jax.vmap(functools.partial(member, guard=g), in_axes=axes) for g in (False, True)
     )
     frozen = lambda m: jnp.any(m.stopped | (m.bad >= 0))  # noqa: E731
-    unsure = lambda m: frozen(m) | ~all_finite(m.params)  # noqa: E731  (after unguarded epochs)
+    # after unguarded epochs: a non-finite parameter, or a state an overflowing square made inf
+    unsure = lambda m: frozen(m) | ~all_finite((m.params, m.opt_state))  # noqa: E731
     first_order = spec.optimizer.name in FIRST_ORDER  # curvature solvers always run guarded
 
     def run(m, *args):

@@ -26,6 +26,9 @@ from jaxmlp.numeric import check_int, check_positive, is_real, store_as
 
 FIRST_ORDER = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 OPTIMIZERS = (*FIRST_ORDER, *second_order.NAMES)
+# Those whose state holds the squared gradient (a second moment, or adagrad's sum): a step
+# whose g**2 overflows is not finite for them (``step.finite``).
+SQUARES = ("adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "step", "exponential", "cosine")
 # The numeric settings a population may set per member, as arrays (``build``'s ``hyper``).
 HYPERPARAMETERS = ("lr", "momentum", "weight_decay", "clip_norm")

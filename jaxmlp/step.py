@@ -83,10 +83,11 @@ def make_step(
     return step
 
 
-def step_halves(net, tx, backprop: str, dtype: str):
+def step_halves(net, tx, backprop: str, dtype: str, squares: bool = False):
     """The step as ``grads_and_metrics(params, x, t, key, sample_weight) -> (grads, metrics)``
     (metrics: ``loss``, ``correct``, ``grad_norm`` in ``metric_dtype``, and ``finite``, see
-    ``finite``) and
+    ``finite``: of the gradients' squares too with ``squares``, for ``tx`` whose state holds
+    them) and
     ``update(grads, opt_state, params, x, t) -> (params, opt_state)`` (the batch: for a
     curvature solver), so the fused loops can skip the update of a non-finite step
     (``update_if``)."""
@@ -104,7 +105,7 @@ def step_halves(net, tx, backprop: str, dtype: str):
             "correct": correct(net, y, t, sample_weight).astype(dtype),
             "grad_norm": optax.tree.norm(grads).astype(dtype),
         }
-        metrics["finite"] = finite(metrics["loss"], grads)
+        metrics["finite"] = finite(metrics["loss"], grads, squares)
         return grads, metrics
 
     # A curvature solver also takes the net and the batch (second_order.Transformation).
@@ -126,11 +127,15 @@ def metric_dtype(params):
     return jax.tree.leaves(params)[0].dtype
 
 
-def finite(loss, grads):
+def finite(loss, grads, squares: bool = False):
     """Whether a step is finite: its loss and every element of its gradients (not their norm,
-    which overflows for finite gradients of ~1e19 in float32). A fit stops at the first step
-    that is not (``Diverged``)."""
-    return jnp.isfinite(loss) & all_finite(grads)
+    which overflows for finite gradients of ~1e19 in float32), and with ``squares`` (an
+    optimizer whose state holds g**2: ``optim.SQUARES``) every element's square: past ~1.8e19
+    in float32 it overflows Adam's second moment, whose weight then never moves again
+    (m / sqrt(inf) = 0) while every parameter and loss stays finite. A fit stops at the first
+    step that is not (``Diverged``). Adagrad's sum of squares can still overflow over many
+    steps of finite squares; ``jaxmlp train`` checks the state it saves for that."""
+    return jnp.isfinite(loss) & all_finite(jax.tree.map(jnp.square, grads) if squares else grads)
 
 
 def all_finite(tree):

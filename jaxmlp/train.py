@@ -37,7 +37,7 @@ from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
 from jaxmlp.numeric import check_int, is_real, store_as
-from jaxmlp.optim import Optimizer, initial_state
+from jaxmlp.optim import SQUARES, Optimizer, initial_state
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.resume import check_kind, check_resume, copied, finished
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
@@ -163,13 +163,16 @@ class Result(NamedTuple):
 
 
 class Diverged(ArithmeticError):
-    """A non-finite loss or gradient. ``state`` holds the last good parameters (those before the
-    failing step, inside epoch ``epoch``), ``history`` and ``state.epoch`` the finished epochs."""
+    """A non-finite loss or gradient (or, for an optimizer that keeps squares, a gradient's
+    square: ``step.finite``; ``what`` says which). ``state`` holds the last good parameters
+    (those before the failing step, inside epoch ``epoch``), ``history`` and ``state.epoch``
+    the finished epochs."""
 
-    def __init__(self, epoch: int, step: int, state: TrainState, history: list):
+    def __init__(self, epoch: int, step: int, state: TrainState, history: list, squares=False):
+        self.what = "loss or gradient" + (" (or its square, in the optimizer's state)" * squares)
         super().__init__(
-            f"training diverged: non-finite loss or gradient at epoch {epoch}, step {step}; "
-            "try a lower learning rate"
+            f"training diverged: non-finite {self.what} at epoch {epoch}, step {step}; try a "
+            "lower learning rate" + (", or standardised inputs" * squares)
         )
         self.epoch, self.step, self.state, self.history = epoch, step, state, history
 
@@ -231,10 +234,9 @@ def fit(
     update (as Keras's and scikit-learn's ``loss_curve_``): the last epoch's describe the
     network one update before ``params`` (``evaluate`` gives theirs; the validation values are
     of the epoch's end). With ``reduction="sum"`` train_loss is the epoch's total over its
-    batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient;
-    an optimizer state that overflows while both stay finite is not checked (Adam's second
-    moment past float32 on unstandardised inputs of 1e21: the weights whose moment is inf stop
-    moving; ``jaxmlp train`` calls it a divergence when it saves the state).
+    batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient,
+    or a gradient's square for an optimizer whose state holds it (``step.finite``: Adam's
+    moment of a gradient past ~1.8e19 in float32 is inf, and its weight never moves again).
     """
     check_kind("optimizer", optimizer, Optimizer)
     check_kind("config", config, TrainConfig)
@@ -283,7 +285,8 @@ def fit(
         for j, record in enumerate(records):
             if bad >= 0 and bad // data.steps == first + j:
                 good = state._replace(params=params_, opt_state=opt_state, epoch=first + j)
-                raise Diverged(first + j + 1, bad % data.steps + 1, good, history)
+                squares = optimizer.name in SQUARES
+                raise Diverged(first + j + 1, bad % data.steps + 1, good, history, squares)
             history.append(record)
             if j == k - 1:  # on the device: the state after the last epoch of the call
                 state = advance(state, record, params_, opt_state, config)

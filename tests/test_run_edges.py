@@ -62,9 +62,10 @@ def test_an_optimizer_state_that_overflows_while_the_parameters_stay_finite_is_a
 ):
     """Real training: inputs of 1e21, not standardised, make Adam's second moment (the squared
     gradient, ~1e42) overflow float32 in the first step, while the update (m / sqrt(inf) = 0)
-    leaves the parameters finite and the loss (~1e20 x the initial) passes the divergence rule.
-    The checkpoint cannot hold that state: the run diverged (exit 3, naming the epoch), keeps
-    epoch 0, and writes nothing invalid."""
+    would leave the parameters finite and the loss (~1e20 x the initial) passes the divergence
+    rule. fit finds that step (its gradient's square is not finite): the run diverged (exit 3,
+    naming the epoch and the step), keeps epoch 0, and writes nothing invalid. (The saved
+    state's own check, ``checkpoint.non_finite``, stays for adagrad's sum of squares.)"""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 2)) * 1e21
     rows = "\n".join(f"{a:.6e},{b:.6e},{int(a > 0)}" for a, b in x)
@@ -75,7 +76,10 @@ def test_an_optimizer_state_that_overflows_while_the_parameters_stay_finite_is_a
     assert cli.main(argv) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith("error: training diverged at epoch 1: the optimizer state is not finite")
+    assert err.startswith(
+        "error: training diverged at epoch 1: the loss or gradient (or its square, in the "
+        "optimizer's state) of step 1 is not finite"
+    ), err
     assert f"The last good checkpoint (epoch 0) is kept in {out}" in err
     assert "--init-from" in err
     summary = json.loads((out / "summary.json").read_text())

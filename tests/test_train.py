@@ -600,6 +600,25 @@ def test_a_huge_but_finite_gradient_is_a_step_not_a_divergence():
     assert out.history[0]["train_loss"] == 2.0
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw", "rmsprop", "adagrad"])
+def test_a_gradient_whose_square_overflows_a_second_moment_is_a_divergence(name):
+    """The same step (every element ~4e20, finite) under an optimizer whose state holds g**2:
+    the square overflows float32 and the weights it stops (m / sqrt(inf) = 0) would never move
+    again, with every parameter and loss finite. fit calls it a divergence at that step and
+    keeps the parameters before it; a population's member does the same (its twin above: sgd,
+    whose state holds no squares, takes the step)."""
+    net = MLP((2, 1), "identity", "identity", "sse", reduction="sum")
+    x, t = np.full((4, 2), 1e20, np.float32), np.ones((4, 1), np.float32)
+    params = [{"w": jnp.zeros((2, 1)), "b": jnp.zeros(1)}]
+    config = TrainConfig(2, "full")
+    with pytest.raises(Diverged, match="epoch 1, step 1") as info:
+        fit(net, x, t, Optimizer(name, lr=1e-3), config, params=params)
+    assert_bitwise_equal(info.value.state.params, params)
+    members = jax.tree.map(lambda a: jnp.stack([a, a]), params)
+    pop = fit_population(net, x, t, Optimizer(name, lr=1e-3), config, seeds=[0, 1], params=members)
+    assert [(m["diverged_epoch"], m["diverged_step"]) for m in pop.members] == [(1, 1), (1, 1)]
+
+
 # -- determinism and resume -----------------------------------------------------------------
 
 
