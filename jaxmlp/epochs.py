@@ -20,7 +20,7 @@ from jax import lax
 
 from jaxmlp import backprop as bp
 from jaxmlp import second_order, sharding
-from jaxmlp.optim import DEFAULT_MOMENTUM, FIRST_ORDER, HYPERPARAMETERS, SQUARES, Optimizer
+from jaxmlp.optim import DEFAULT_MOMENTUM, FIRST_ORDER, HYPERPARAMETERS, Optimizer, step_checks
 from jaxmlp.step import correct, metric_dtype, step_halves, update_if
 
 # Fuse epochs until one call does about this many flops: dispatch cost stays under ~1 %.
@@ -48,8 +48,9 @@ class StepSpec(NamedTuple):
     dtype: str
 
     def halves(self, net, hyper: dict):
-        tx, squares = self.optimizer.build(self.total_steps, hyper), self.optimizer.name in SQUARES
-        return step_halves(net, tx, *self[2:], squares=squares)
+        squares, clips = step_checks(self.optimizer)
+        tx = self.optimizer.build(self.total_steps, hyper)
+        return step_halves(net, tx, *self[2:], squares=squares, clips=clips)
 
 
 def split_numbers(optimizer: Optimizer, names=()) -> tuple[Optimizer, dict]:
@@ -161,8 +162,9 @@ def make_epoch(
     parameters as they were, as does ``stopped``. ``bad`` is that step's index in the run,
     ``e * steps + i`` (-1: none yet), carried from epoch to epoch so that a frozen member costs
     no bookkeeping per epoch. ``out``: ``epoch_outputs`` and ``val_outputs``. Without
-    ``guard`` every step updates and ``bad`` notes non-finite losses only, for a caller that
-    finds non-finite gradients in the parameters and then redoes the epochs guarded
+    ``guard`` every step updates and ``bad`` notes the steps ``quick_finite`` calls non-finite
+    only (``step.step_halves``), for a caller that finds non-finite gradients in the
+    parameters or their state and then redoes the epochs guarded
     (``member_epochs.make_member_epochs``)."""
     grads_and_metrics, update = halves
     steps = steps_per_epoch(n, batch_size, drop_last)
@@ -189,7 +191,7 @@ def make_epoch(
             k = jax.random.fold_in(drop_key, i) if dropout else None
             grads, m = grads_and_metrics(params, xb, tb, k, sw)
             live = (bad < 0) & ~stopped
-            finite = m["finite"] if guard else jnp.isfinite(m["loss"])
+            finite = m["finite"] if guard else m["quick_finite"]
             bad = jnp.where(live & ~finite, e * steps + i, bad)
             on_batch = functools.partial(update, x=xb, t=tb)
             if guard:

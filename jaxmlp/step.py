@@ -83,11 +83,14 @@ def make_step(
     return step
 
 
-def step_halves(net, tx, backprop: str, dtype: str, squares: bool = False):
+def step_halves(net, tx, backprop: str, dtype: str, squares: bool = False, clips=False):
     """The step as ``grads_and_metrics(params, x, t, key, sample_weight) -> (grads, metrics)``
     (metrics: ``loss``, ``correct``, ``grad_norm`` in ``metric_dtype``, and ``finite``, see
     ``finite``: of the gradients' squares too with ``squares``, for ``tx`` whose state holds
-    them) and
+    them, and of ``grad_norm`` with ``clips``, for ``tx`` that clips to a global norm: one that
+    overflows makes the clipped step g / inf = 0, a silent no-op; ``quick_finite``, what an
+    unguarded step checks, ``epochs.make_epoch``: its loss, and with ``clips`` that norm, which
+    nothing non-finite left behind would show) and
     ``update(grads, opt_state, params, x, t) -> (params, opt_state)`` (the batch: for a
     curvature solver), so the fused loops can skip the update of a non-finite step
     (``update_if``)."""
@@ -105,7 +108,10 @@ def step_halves(net, tx, backprop: str, dtype: str, squares: bool = False):
             "correct": correct(net, y, t, sample_weight).astype(dtype),
             "grad_norm": optax.tree.norm(grads).astype(dtype),
         }
-        metrics["finite"] = finite(metrics["loss"], grads, squares)
+        metrics["quick_finite"] = jnp.isfinite(metrics["loss"])
+        if clips:
+            metrics["quick_finite"] &= jnp.isfinite(metrics["grad_norm"])
+        metrics["finite"] = finite(metrics["loss"], grads, squares) & metrics["quick_finite"]
         return grads, metrics
 
     # A curvature solver also takes the net and the batch (second_order.Transformation).

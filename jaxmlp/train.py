@@ -37,7 +37,7 @@ from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
 from jaxmlp.numeric import check_int, is_real, store_as
-from jaxmlp.optim import SQUARES, Optimizer, initial_state
+from jaxmlp.optim import Optimizer, initial_state, what_is_finite
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.resume import check_kind, check_resume, copied, finished
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
@@ -163,16 +163,16 @@ class Result(NamedTuple):
 
 
 class Diverged(ArithmeticError):
-    """A non-finite loss or gradient (or, for an optimizer that keeps squares, a gradient's
-    square: ``step.finite``; ``what`` says which). ``state`` holds the last good parameters
-    (those before the failing step, inside epoch ``epoch``), ``history`` and ``state.epoch``
-    the finished epochs."""
+    """A non-finite loss or gradient (or its square, for an optimizer whose state keeps it, or
+    its global norm, with clipping: ``step.step_halves``; ``what`` says which). ``state`` holds
+    the last good parameters (those before the failing step, inside epoch ``epoch``),
+    ``history`` and ``state.epoch`` the finished epochs."""
 
-    def __init__(self, epoch: int, step: int, state: TrainState, history: list, squares=False):
-        self.what = "loss or gradient" + (" (or its square, in the optimizer's state)" * squares)
+    def __init__(self, epoch, step, state: TrainState, history: list, optimizer=None):
+        self.what = what_is_finite(optimizer)
         super().__init__(
             f"training diverged: non-finite {self.what} at epoch {epoch}, step {step}; try a "
-            "lower learning rate" + (", or standardised inputs" * squares)
+            "lower learning rate" + (", or standardised inputs" if "(" in self.what else "")
         )
         self.epoch, self.step, self.state, self.history = epoch, step, state, history
 
@@ -285,8 +285,7 @@ def fit(
         for j, record in enumerate(records):
             if bad >= 0 and bad // data.steps == first + j:
                 good = state._replace(params=params_, opt_state=opt_state, epoch=first + j)
-                squares = optimizer.name in SQUARES
-                raise Diverged(first + j + 1, bad % data.steps + 1, good, history, squares)
+                raise Diverged(first + j + 1, bad % data.steps + 1, good, history, optimizer)
             history.append(record)
             if j == k - 1:  # on the device: the state after the last epoch of the call
                 state = advance(state, record, params_, opt_state, config)

@@ -77,7 +77,7 @@ def test_an_optimizer_state_that_overflows_while_the_parameters_stay_finite_is_a
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith(
-        "error: training diverged at epoch 1: the loss or gradient (or its square, in the "
+        "error: training diverged at epoch 1: the loss or gradient (or its square, kept in the "
         "optimizer's state) of step 1 is not finite"
     ), err
     assert f"The last good checkpoint (epoch 0) is kept in {out}" in err

@@ -619,6 +619,23 @@ def test_a_gradient_whose_square_overflows_a_second_moment_is_a_divergence(name)
     assert [(m["diverged_epoch"], m["diverged_step"]) for m in pop.members] == [(1, 1), (1, 1)]
 
 
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_with_clipping_a_gradient_whose_norm_overflows_is_a_divergence_solo_and_member(name):
+    """Clipping divides by the gradient's global norm: one that overflows (elements ~4e20,
+    finite) makes the clipped step 0 (g / inf), a silent no-op that leaves nothing non-finite
+    behind. fit calls it a divergence at that step, and a population's member does too (its
+    unguarded epochs check the norm with clipping: nothing else would show it)."""
+    net = MLP((2, 1), "identity", "identity", "sse", reduction="sum")
+    x, t = np.full((4, 2), 1e20, np.float32), np.ones((4, 1), np.float32)
+    params = [{"w": jnp.zeros((2, 1)), "b": jnp.zeros(1)}]
+    optimizer, config = Optimizer(name, lr=1e-3, clip_norm=1.0), TrainConfig(2, "full")
+    with pytest.raises(Diverged, match="epoch 1, step 1"):
+        fit(net, x, t, optimizer, config, params=params)
+    members = jax.tree.map(lambda a: jnp.stack([a, a]), params)
+    pop = fit_population(net, x, t, optimizer, config, seeds=[0, 1], params=members)
+    assert [(m["diverged_epoch"], m["diverged_step"]) for m in pop.members] == [(1, 1), (1, 1)]
+
+
 # -- determinism and resume -----------------------------------------------------------------
 
 
