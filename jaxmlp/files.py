@@ -220,7 +220,10 @@ def _decode(path, encoding) -> str:
 def _label_index(path, header, label_column) -> int:
     if isinstance(label_column, str):
         if label_column not in header:
-            raise ValueError(f"{path}: no column named {label_column!r}; the columns are {header}.")
+            raise ValueError(
+                f"{path}: no column named {label_column!r}; the columns are {header}. Give a "
+                "column's name or its index, such as 2 or -1."
+            )
         return header.index(label_column)
     if isinstance(label_column, bool) or not isinstance(label_column, int):
         raise ValueError(f"label_column must be a column index or name, got {label_column!r}.")

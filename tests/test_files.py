@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from jaxmlp import datasets, files
+from jaxmlp import cli, cli_flags, datasets, files
 from jaxmlp.run.predict import read_inputs
 
 
@@ -247,6 +247,24 @@ def test_a_label_column_index_that_is_also_a_column_name_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"label_column 2 is the index of 'y' and the name of"):
         files.read_csv(path, 2)
     assert files.read_csv(path, "2")[3] == "2"
+
+
+@pytest.mark.parametrize("text", ["02", "+1", "1_0", "\u0662", "-0"])
+def test_a_label_column_flag_that_is_not_a_plain_index_is_a_name(text, tmp_path):
+    # int(text) read '02' as index 2, so column '03' became the label and '02' a feature
+    assert cli_flags.column(text) == text
+    path = _write(tmp_path, "pad.csv", f"01,{text},03\n0.1,0,5\n0.2,1,6\n")
+    assert files.read_csv(path, cli_flags.column(text), header=True)[3] == text
+    assert cli_flags.column("2") == 2 and cli_flags.column("-1") == -1
+
+
+@pytest.mark.parametrize("text", ["+1", " 2", "1_0"])
+def test_a_label_column_flag_that_is_no_name_and_no_plain_index_is_refused(text, tmp_path, capsys):
+    path = _write(tmp_path, "pad.csv", "01,02,03\n0.1,0,5\n0.2,1,6\n0.3,0,7\n0.4,1,8\n")
+    args = ["--data", str(path), "--header", "--label-column", text, "--out", str(tmp_path / "r")]
+    assert cli.main(["train", "--no-progress", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"no column named {text!r}" in err and "such as 2 or -1" in err
 
 
 def test_integer_labels_past_2_to_the_53_keep_their_classes(tmp_path):
