@@ -118,6 +118,44 @@ def test_a_lying_npy_file_is_refused(tmp_path):
     np.testing.assert_array_equal(files.read_array(good), np.arange(6.0).reshape(3, 2))
 
 
+def _zip(path, **members):  # members named as given: numpy's archive["x"] opens a plain "x"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "x", [_npy_claiming((2**42, 2)), b"not an array"], ids=["huge-header", "not-npy"]
+)
+def test_an_npz_member_not_named_npy_is_refused_everywhere(x, tmp_path, capsys):
+    # the size check looked at *.npy members only: MemoryError (a 300-byte file claiming 2**43
+    # floats) or AttributeError (numpy hands out bytes) tracebacks, exit 1
+    from jaxmlp import checkpoint
+
+    path = _zip(tmp_path / "noext.npz", x=x, **{"y.npy": _npy_bytes(np.arange(4) % 2)})
+    message = r"noext.npz: .*member 'x' is not an .npy array"
+    for read in (files.read_npz, files.read_array, checkpoint.read_meta):
+        with pytest.raises(ValueError, match=message):
+            read(path)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.npz").write_bytes(path.read_bytes())
+    for args in (
+        ["train", "--data", str(path)],
+        ["train", "--data", "xor", "--init-from", str(run)],
+    ):
+        assert cli.main([*args, "--no-progress", "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is not an .npy array" in err, err
+
+
+def test_an_npz_member_with_bytes_beyond_its_array_is_refused(tmp_path):
+    path = _npz(tmp_path / "long.npz", x=_npy_bytes(np.zeros((2, 2))) + b"\0" * 8, y=b"")
+    with pytest.raises(ValueError, match=r"array 'x': .* but it holds bytes beyond the data"):
+        files.read_array(path)
+
+
 def test_an_honest_archive_still_reads(tmp_path):
     x = np.arange(12.0).reshape(6, 2)
     np.savez_compressed(tmp_path / "ok.npz", x=x, y=np.arange(6) % 2)
