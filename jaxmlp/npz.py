@@ -2,7 +2,8 @@
 files, ``predict`` inputs and checkpoints all go through ``read`` (or ``read_npy``).
 
 The rule, one for every array: an .npz archive is a zip file whose every member is named
-``NAME.npy`` and holds one .npy array (format 1.0 or 2.0) of numbers. An array's header
+``NAME.npy`` and holds one .npy array (format 1.0 or 2.0) of numbers, not encrypted, in a
+compression zipfile reads (stored or deflated, as numpy writes). An array's header
 declares its shape and dtype, so its size (shape x itemsize); that size is checked against the
 member's declared uncompressed size before anything is read, and then the data is read through
 a stream capped at the declared size plus one byte: fewer bytes (a truncated or forged member)
@@ -21,8 +22,9 @@ import zlib
 import numpy as np
 
 NPY_MAGIC = b"\x93NUMPY"
-# what zipfile and zlib raise on a truncated, corrupt or forged archive
-UNREADABLE = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error)
+# what zipfile and zlib raise on a truncated, corrupt or forged archive (unsupported
+# compression: NotImplementedError); encryption is refused before reading (RuntimeError)
+UNREADABLE = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, NotImplementedError)
 _CHUNK = 1 << 24  # bytes read at a time: memory grows with the bytes there, not those claimed
 
 
@@ -46,6 +48,8 @@ def read(data: bytes) -> dict[str, np.ndarray]:
                     f"not a readable .npz archive: its member {name!r} {why}; an .npz archive "
                     "holds one NAME.npy member per array (np.savez)"
                 )
+            if info.flag_bits & 0x1:
+                raise ValueError(f"not a readable .npz archive: array {name[:-4]!r} is encrypted")
             try:
                 with archive.open(info) as member:
                     arrays[name[:-4]] = _array(member, info.file_size)

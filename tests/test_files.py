@@ -3,6 +3,7 @@ against their bytes before anything is allocated, complex arrays refused."""
 
 import io
 import re
+import struct
 import zipfile
 
 import numpy as np
@@ -154,6 +155,40 @@ def test_an_npz_member_with_bytes_beyond_its_array_is_refused(tmp_path):
     path = _npz(tmp_path / "long.npz", x=_npy_bytes(np.zeros((2, 2))) + b"\0" * 8, y=b"")
     with pytest.raises(ValueError, match=r"array 'x': .* but it holds bytes beyond the data"):
         files.read_array(path)
+
+
+def _patched(path, field, value):
+    """The .npz at ``path`` with a 2-byte field of every local and central header set:
+    ``method`` (compression) or ``flags`` (general purpose; bit 0: encrypted)."""
+    data = bytearray(path.read_bytes())
+    local, central = {"method": (8, 10), "flags": (6, 8)}[field]
+    for signature, offset in ((b"PK\x03\x04", local), (b"PK\x01\x02", central)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + offset : at + offset + 2] = struct.pack("<H", value)
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "field, value, why",
+    [("method", 99, "compression method"), ("flags", 1, "encrypted")],
+    ids=["method-99", "encrypted"],
+)
+def test_an_npz_member_zipfile_cannot_open_is_one_line(field, value, why, tmp_path, capsys):
+    # NotImplementedError (compression method 99), RuntimeError ("password required")
+    # tracebacks, exit 1: files.UNREADABLE held neither
+    from jaxmlp import checkpoint
+
+    np.savez(tmp_path / "z.npz", x=np.zeros((4, 2)), y=np.arange(4) % 2)
+    path = _patched(tmp_path / "z.npz", field, value)
+    for read in (files.read_npz, files.read_array, checkpoint.read_meta):
+        with pytest.raises(ValueError, match=rf"z.npz: not a readable .*{why}"):
+            read(path)
+    assert cli.main(["train", "--no-progress", "--data", str(path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and why in err, err
 
 
 def test_an_honest_archive_still_reads(tmp_path):
