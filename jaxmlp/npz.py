@@ -25,7 +25,7 @@ NPY_MAGIC = b"\x93NUMPY"
 # what zipfile and zlib raise on a truncated, corrupt or forged archive (unsupported
 # compression: NotImplementedError); encryption is refused before reading (RuntimeError)
 UNREADABLE = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, NotImplementedError)
-_CHUNK = 1 << 24  # bytes read at a time: memory grows with the bytes there, not those claimed
+_CHUNK = 1 << 24  # bytes read at a time (read_capped)
 
 
 def read(data: bytes) -> dict[str, np.ndarray]:
@@ -96,12 +96,7 @@ def _array(stream, size: int) -> np.ndarray:
             f"its header claims shape {shape} of {dtype} ({need} bytes) but only {have} bytes "
             "follow: corrupt or forged"
         )
-    data = bytearray()
-    while len(data) <= need:
-        chunk = stream.read(min(_CHUNK, need + 1 - len(data)))
-        if not chunk:
-            break
-        data += chunk
+    data = read_capped(stream, need + 1)
     if len(data) != need:
         found = "bytes beyond the data" if len(data) > need else f"only {len(data)} bytes"
         raise ValueError(
@@ -110,3 +105,16 @@ def _array(stream, size: int) -> np.ndarray:
         )
     array = np.frombuffer(data, dtype, count=math.prod(shape))
     return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+
+
+def read_capped(stream, limit: int) -> bytearray:
+    """At most ``limit`` bytes of the binary ``stream``, fewer where it ends: read a chunk at a
+    time, so memory grows with the bytes there, not with a ``limit`` a header made up (a
+    buffered ``read(limit)`` allocates ``limit`` bytes first)."""
+    data = bytearray()
+    while len(data) < limit:
+        chunk = stream.read(min(_CHUNK, limit - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return data

@@ -390,6 +390,25 @@ def test_idx_rejects_corrupt_gzip(tmp_path):
         idx.read(path)
 
 
+def test_a_gzip_idx_bomb_is_refused_without_unpacking_it(tmp_path, monkeypatch):
+    # the whole file was decompressed before any size was checked: a 3 MB .gz of 3 GB ended in
+    # a MemoryError traceback (or the OOM killer); now at most the header's size + 1 is read
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(_idx_bytes(np.zeros(4)) + bytes(40 << 20), compresslevel=1))
+    read, real = [], gzip.open
+
+    def spy(*args, **kwargs):
+        f = real(*args, **kwargs)
+        whole = f.read
+        f.read = lambda n=-1: read.append(len(data := whole(n))) or data
+        return f
+
+    monkeypatch.setattr(idx.gzip, "open", spy)
+    with pytest.raises(ValueError, match=r"bomb-idx1-ubyte.gz: more bytes beyond the data"):
+        idx.read(path)
+    assert 0 < sum(read) <= 4 + 4 + 4 + 1, read
+
+
 # -- Fashion-MNIST ------------------------------------------------------------------------------
 
 
