@@ -248,8 +248,15 @@ def numeric(dtype) -> bool:
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Arrays ``x`` and ``y``, and ``x_test`` and ``y_test`` if present, from an .npz file
-    read by the rule of ``npz.read``."""
+    read by the rule of ``npz.read``; an array of another name (``X_test``, ``x_val``) is
+    refused, not ignored: it would be data left out unseen."""
     present = _read_npz(path)
+    unknown = sorted(set(present) - set(NPZ_ARRAYS))
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown arrays {unknown}; an .npz data file holds x and y, and optionally "
+            "x_test and y_test (names are case-sensitive)."
+        )
     missing = [k for k in ("x", "y") if k not in present]
     if "x_test" in present and "y_test" not in present:
         missing.append("y_test")

@@ -673,6 +673,11 @@ def test_npz_with_and_without_a_test_split(tmp_path):
     [
         (dict(x=np.zeros((3, 2))), r"missing arrays \['y'\]; it has \['x'\]"),
         (dict(x=np.zeros((3, 2)), y=np.zeros(3), x_test=np.zeros((1, 2))), r"\['y_test'\]"),
+        (  # the test set was silently dropped (n_test 0)
+            dict(x=np.zeros((3, 2)), y=np.zeros(3), X_test=np.zeros((1, 2)), Y_test=np.zeros(1)),
+            r"unknown arrays \['X_test', 'Y_test'\]; an .npz data file holds x and y, and "
+            "optionally x_test and y_test",
+        ),
         (dict(x=np.array([[1, "a"]], object), y=np.zeros(1)), "'x' is an object array"),
         (dict(x=np.array([["a", "b"]]), y=np.zeros(1)), "'x' must be numeric, got dtype <U1"),
         (dict(x=np.array([[1.0, np.nan]]), y=np.zeros(1)), r"x contains NaN or Inf .*\(0, 1\)"),
@@ -684,7 +689,18 @@ def test_npz_with_and_without_a_test_split(tmp_path):
             "x_test has 3 features but x has 2",
         ),
     ],
-    ids=["no-y", "no-y_test", "object", "strings", "nan-x", "inf-y", "count", "1-d", "features"],
+    ids=[
+        "no-y",
+        "no-y_test",
+        "unknown",
+        "object",
+        "strings",
+        "nan-x",
+        "inf-y",
+        "count",
+        "1-d",
+        "features",
+    ],
 )
 def test_npz_rejects_bad_archives(tmp_path, arrays, message):
     np.savez(tmp_path / "bad.npz", **arrays)
