@@ -238,6 +238,20 @@ def _label_index(path, header, label_column) -> int:
     return index
 
 
+def check_regular(path) -> None:
+    """ValueError unless ``path`` names a regular file (or a link to one), saying what it is
+    instead: missing, a folder, or another kind (a FIFO, a device such as /dev/zero, a socket),
+    which may block a reader or never end."""
+    if os.path.isfile(path):
+        return
+    kind = "not a regular file (a FIFO, a device or a socket)"
+    if not os.path.exists(path):
+        kind = "no such file"
+    elif os.path.isdir(path):
+        kind = "a folder, not a file"
+    raise ValueError(f"{path}: {kind}.")
+
+
 def numeric(dtype) -> bool:
     """Numbers a network takes: bool, integers and floats (times and durations are not)."""
     return dtype.kind in "biuf"

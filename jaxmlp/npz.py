@@ -1,17 +1,17 @@
 """Numpy's .npy arrays and .npz archives, read with nothing in them trusted: the user's data
 files, ``predict`` inputs and checkpoints all go through ``read`` (or ``read_npy``).
 
-The rule, one for every array: an .npz archive is a zip file whose every member is named
-``NAME.npy`` and holds one .npy array (format 1.0 or 2.0) of numbers, not encrypted, in a
-compression zipfile reads (stored or deflated, as numpy writes). An array's header
-declares its shape and dtype, so its size (shape x itemsize); that size is checked against the
-member's declared uncompressed size before anything is read, and then the data is read through
-a stream capped at the declared size plus one byte: fewer bytes (a truncated or forged member)
-or more (data beyond the array) are refused. Neither the zip's sizes nor the header's are
-trusted alone, so a 300-byte file cannot make us allocate 2**42 elements, nor a deflate stream
-unpack more than its array's bytes. A member that is no .npy array (numpy would hand it out
-as bytes), an object array (it needs pickle) and a name given twice are refused. Every error is a
-ValueError; the callers name the file.
+The rule, one for every array: an .npz archive is a zip file (its bytes start ``PK\\x03\\x04``,
+or ``PK\\x05\\x06`` when empty) whose every member is named ``NAME.npy`` and holds one .npy
+array (format 1.0 or 2.0) of numbers, not encrypted, in a compression zipfile reads (stored or
+deflated, as numpy writes). An array's header declares its shape and dtype, so its size (shape x
+itemsize); that size is checked against the member's declared uncompressed size before anything
+is read, and then the data is read through a stream capped at the declared size plus one byte:
+fewer bytes (a truncated or forged member) or more (data beyond the array) are refused. Neither
+the zip's sizes nor the header's are trusted alone, so a 300-byte file cannot make us allocate
+2**42 elements, nor a deflate stream unpack more than its array's bytes. A member that is no
+.npy array (numpy would hand it out as bytes), an object array (it needs pickle) and a name
+given twice are refused. Every error is a ValueError; the callers name the file.
 """
 
 import io
@@ -21,6 +21,7 @@ import zlib
 
 import numpy as np
 
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip's directory
 NPY_MAGIC = b"\x93NUMPY"
 # what zipfile and zlib raise on a truncated, corrupt or forged archive (unsupported
 # compression: NotImplementedError); encryption is refused before reading (RuntimeError)
@@ -34,6 +35,8 @@ def read(data: bytes) -> dict[str, np.ndarray]:
         raise ValueError(
             "holds a single array, not an .npz archive; save one with np.savez(path, x=x, y=y)"
         )
+    if data[:4] not in ZIP_MAGIC:
+        raise ValueError(f"not an .npz archive (a zip of .npy files): it starts with {data[:8]!r}")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except UNREADABLE as error:

@@ -2,6 +2,7 @@
 against their bytes before anything is allocated, complex arrays refused."""
 
 import io
+import os
 import re
 import struct
 import zipfile
@@ -189,6 +190,30 @@ def test_an_npz_member_zipfile_cannot_open_is_one_line(field, value, why, tmp_pa
     assert cli.main(["train", "--no-progress", "--data", str(path), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and why in err, err
+
+
+def test_a_path_that_is_no_regular_file_is_named_so(tmp_path):
+    # a FIFO or a link to /dev/zero was "no such file", though the path exists
+    os.mkfifo(tmp_path / "fifo.csv")
+    (tmp_path / "zero.npz").symlink_to("/dev/zero")
+    for name in ("fifo.csv", "zero.npz"):
+        with pytest.raises(ValueError, match=rf"{name}: not a regular file"):
+            datasets.load(tmp_path / name)
+        with pytest.raises(ValueError, match=rf"{name}: not a regular file"):
+            read_inputs(tmp_path / name, 2)
+    with pytest.raises(ValueError, match=r"gone.csv: no such file"):
+        datasets.load(tmp_path / "gone.csv")
+
+
+def test_a_file_that_is_no_zip_is_not_an_npz_archive(tmp_path):
+    # a CSV renamed fake.npz was "This file contains pickled (object) data ... allow_pickle="
+    path = _write(tmp_path, "fake.npz", "a,b,y\n1,2,0\n3,4,1\n")
+    message = r"fake.npz: not an .npz archive \(a zip of .npy files\): it starts with b'a,b,y"
+    for read in (files.read_npz, files.read_array, datasets.load):
+        with pytest.raises(ValueError, match=message):
+            read(path)
+    with pytest.raises(ValueError, match=message):
+        read_inputs(path, 2)
 
 
 def test_an_honest_archive_still_reads(tmp_path):
