@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxmlp
-from jaxmlp import files, mlp, numeric, optim
+from jaxmlp import mlp, npz, numeric, optim
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
 from jaxmlp.checkpoint_checks import arrays_of, check_opt_state, meta_int, verify
 from jaxmlp.checkpoint_checks import non_finite as _non_finite
@@ -231,14 +231,8 @@ def _read(path) -> tuple[dict, dict]:
     if not path.is_file():
         raise ValueError(f"{path}: no such checkpoint file.")
     try:
-        with open(path, "rb") as f:  # ours to close, whatever np.load raises
-            files.check_npy_sizes(f)  # before np.load allocates what a header claims
-            archive = np.load(f, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("a single .npy array, not an .npz archive")
-            with archive:
-                arrays = {name: archive[name] for name in archive.files}  # reads, checks CRCs
-    except files.UNREADABLE as error:
+        arrays = npz.read(path.read_bytes())  # every member checked before it is allocated
+    except (OSError, ValueError) as error:
         raise ValueError(
             f"{path}: not a readable jaxmlp checkpoint: truncated, corrupt or another kind of "
             f"file ({error})."

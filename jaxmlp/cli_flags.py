@@ -5,6 +5,7 @@ takes (from their registries) and its default (``run.DEFAULTS``); ``header_flags
 ``--header`` / ``--no-header`` pair of every command that reads a CSV file."""
 
 import argparse
+import re
 
 from jaxmlp import run
 
@@ -66,10 +67,13 @@ def yes_no(text: str) -> bool:
 
 
 def column(text: str) -> int | str:
-    try:
-        return int(text)
-    except ValueError:
-        return text
+    """A column index where ``text`` is one written plainly (``0``, ``2``, ``-1``: ASCII digits,
+    no leading zero, ``+`` or ``_``), else a column name: ``02`` is the column named so, never
+    index 2; an index that is also another column's name is refused (``files.read_csv``)."""
+    return int(text) if _INDEX.fullmatch(text) else text
+
+
+_INDEX = re.compile(r"0|-?[1-9][0-9]*")  # [0-9], not \d: int() reads non-ASCII digits too
 
 
 TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFAULTS

@@ -5,29 +5,25 @@ names unless it is all numbers (then it is data, and the columns are named ``col
 ``column_1``...); ``header=True`` or ``False`` says so instead. What a number is (ASCII, as C
 and pandas write one) and how labels are read: ``csv_fields``. The bytes are decoded with
 ``encoding`` (UTF-8 by default, a byte-order mark skipped). An ``.npy`` array, alone or in an
-``.npz`` archive, is read only after its header's shape and dtype are checked against the bytes
-that hold it, so a hostile header cannot make us allocate 10^15 elements. Complex numbers and
-non-numeric arrays are refused. The arrays returned are checked for shapes, range and label
-encoding by ``datasets.from_arrays``.
+``.npz`` archive, is read by the rule of ``npz``: its header's shape and dtype checked against
+the bytes that hold it, so a hostile header cannot make us allocate 10^15 elements. Complex
+numbers and non-numeric arrays are refused. The arrays returned are checked for shapes, range
+and label encoding by ``datasets.from_arrays``.
 """
 
 import codecs
 import csv
 import io
-import math
 import os
 import re
-import zipfile
-import zlib
 from typing import NamedTuple
 
 import numpy as np
 
+from jaxmlp import npz
 from jaxmlp.csv_fields import columns_of_numbers, is_missing, is_number, read_labels
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
-# what reading a truncated, corrupt or forged .npz raises (a broken deflate stream: zlib.error)
-UNREADABLE = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error)
 HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
 _UNNAMED = re.compile(r"Unnamed: \d+")  # pandas' name for a column its header left unnamed
 
@@ -220,7 +216,10 @@ def _decode(path, encoding) -> str:
 def _label_index(path, header, label_column) -> int:
     if isinstance(label_column, str):
         if label_column not in header:
-            raise ValueError(f"{path}: no column named {label_column!r}; the columns are {header}.")
+            raise ValueError(
+                f"{path}: no column named {label_column!r}; the columns are {header}. Give a "
+                "column's name or its index, such as 2 or -1."
+            )
         return header.index(label_column)
     if isinstance(label_column, bool) or not isinstance(label_column, int):
         raise ValueError(f"label_column must be a column index or name, got {label_column!r}.")
@@ -239,6 +238,20 @@ def _label_index(path, header, label_column) -> int:
     return index
 
 
+def check_regular(path) -> None:
+    """ValueError unless ``path`` names a regular file (or a link to one), saying what it is
+    instead: missing, a folder, or another kind (a FIFO, a device such as /dev/zero, a socket),
+    which may block a reader or never end."""
+    if os.path.isfile(path):
+        return
+    kind = "not a regular file (a FIFO, a device or a socket)"
+    if not os.path.exists(path):
+        kind = "no such file"
+    elif os.path.isdir(path):
+        kind = "a folder, not a file"
+    raise ValueError(f"{path}: {kind}.")
+
+
 def numeric(dtype) -> bool:
     """Numbers a network takes: bool, integers and floats (times and durations are not)."""
     return dtype.kind in "biuf"
@@ -249,116 +262,59 @@ def numeric(dtype) -> bool:
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Arrays ``x`` and ``y``, and ``x_test`` and ``y_test`` if present, from an .npz file
-    read with ``allow_pickle=False`` after ``check_npy_sizes``."""
-    archive = _open_npz(path)
-    with archive:
-        present = set(archive.files)
-        missing = [k for k in ("x", "y") if k not in present]
-        if "x_test" in present and "y_test" not in present:
-            missing.append("y_test")
-        if "y_test" in present and "x_test" not in present:
-            missing.append("x_test")
-        if missing:
-            raise ValueError(
-                f"{path}: missing arrays {missing}; it has {sorted(present)}. Expected x and y, "
-                "and optionally x_test and y_test together."
-            )
-        return {k: _npz_array(path, archive, k) for k in NPZ_ARRAYS if k in present}
+    read by the rule of ``npz.read``; an array of another name (``X_test``, ``x_val``) is
+    refused, not ignored: it would be data left out unseen."""
+    present = _read_npz(path)
+    unknown = sorted(set(present) - set(NPZ_ARRAYS))
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown arrays {unknown}; an .npz data file holds x and y, and optionally "
+            "x_test and y_test (names are case-sensitive)."
+        )
+    missing = [k for k in ("x", "y") if k not in present]
+    if "x_test" in present and "y_test" not in present:
+        missing.append("y_test")
+    if "y_test" in present and "x_test" not in present:
+        missing.append("x_test")
+    if missing:
+        raise ValueError(
+            f"{path}: missing arrays {missing}; it has {sorted(present)}. Expected x and y, "
+            "and optionally x_test and y_test together."
+        )
+    return {k: _numeric(path, k, present[k]) for k in NPZ_ARRAYS if k in present}
 
 
 def read_array(path: str | os.PathLike, name: str = "x") -> np.ndarray:
     """One numeric array: the whole of an .npy file, or array ``name`` of an .npz archive (its
-    only array when it holds one), sizes checked before reading (``check_npy_sizes``)."""
-    if os.path.getsize(path) == 0:
-        raise ValueError(f"{path}: empty file; expected a numpy .npy or .npz file.")
-    with open(path, "rb") as f:
-        data = io.BytesIO(f.read())
-    if data.getvalue()[:6] == b"\x93NUMPY":
+    only array when it holds one), read by the rule of ``npz.read``."""
+    data = _bytes(path, "a numpy .npy or .npz file")
+    if data[:6] == npz.NPY_MAGIC:
         try:
-            _check_npy(data, len(data.getvalue()))
-            data.seek(0)
-            array = np.load(data, allow_pickle=False)
-        except (ValueError, EOFError, OSError) as error:
-            raise ValueError(f"{path}: not a readable .npy file ({error}).") from None
-        return _numeric(path, name, array)
-    archive = _open_npz(path, data)
-    with archive:
-        names = archive.files
-        if name not in names and len(names) != 1:
-            raise ValueError(f"{path}: needs an array named {name!r}; it holds {names}.")
-        return _npz_array(path, archive, name if name in names else names[0])
+            return _numeric(path, name, npz.read_npy(data))
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}.") from None
+    arrays = _read_npz(path, data)
+    names = list(arrays)
+    if name not in names and len(names) != 1:
+        raise ValueError(f"{path}: needs an array named {name!r}; it holds {names}.")
+    return _numeric(path, name, arrays[name if name in names else names[0]])
 
 
-def check_npy_sizes(f) -> None:
-    """ValueError unless every ``.npy`` member of the zip archive in the seekable binary file
-    ``f`` holds at least the bytes its header claims (shape x itemsize), read from the headers
-    alone: nothing is allocated for a header that lies. ``f`` is left at its start."""
-    try:
-        archive = zipfile.ZipFile(f)
-    except zipfile.BadZipFile:
-        f.seek(0)
-        return  # not a zip: the reader's own error says so
-    with archive:
-        for info in archive.infolist():
-            if info.filename.endswith(".npy"):
-                with archive.open(info) as member:
-                    try:
-                        _check_npy(member, info.file_size)
-                    except ValueError as error:
-                        raise ValueError(f"array {info.filename[:-4]!r}: {error}") from None
-    f.seek(0)
-
-
-def _check_npy(member, size: int) -> None:
-    """ValueError unless the .npy stream ``member`` of ``size`` bytes holds its header's
-    shape."""
-    fmt = np.lib.format
-    version = fmt.read_magic(member)
-    read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
-    if version not in read_header:
-        raise ValueError(f".npy format version {version} is not supported (1.0 or 2.0 are).")
-    shape, _, dtype = read_header[version](member)
-    if dtype.hasobject:
-        return  # refused as a pickle when read
-    need = math.prod(shape) * dtype.itemsize
-    have = size - member.tell()
-    if need > have:
-        raise ValueError(
-            f"its header claims shape {shape} of {dtype} ({need} bytes) but only {have} bytes "
-            "follow: corrupt or forged."
-        )
-
-
-def _open_npz(path, data: io.BytesIO | None = None):
+def _read_npz(path, data: bytes | None = None) -> dict:
     if data is None:
-        if os.path.getsize(path) == 0:
-            raise ValueError(f"{path}: empty file; expected an .npz archive of arrays x and y.")
-        with open(path, "rb") as f:  # np.load(path) leaks its handle when a truncated zip fails
-            data = io.BytesIO(f.read())
+        data = _bytes(path, "an .npz archive of arrays x and y")
     try:
-        check_npy_sizes(data)
-        archive = np.load(data, allow_pickle=False)
-    except UNREADABLE as error:
-        raise ValueError(f"{path}: not a readable .npz archive ({error}).") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(
-            f"{path}: holds a single array, not an .npz archive; save one with "
-            "np.savez(path, x=x, y=y)."
-        )
-    return archive
+        return npz.read(data)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}.") from None
 
 
-def _npz_array(path, archive, name) -> np.ndarray:
-    try:
-        array = archive[name]
-    except ValueError as error:  # object arrays need pickle, which is refused
-        raise ValueError(
-            f"{path}: array {name!r} is an object array, which cannot be loaded safely "
-            f"({error}). Save numeric arrays, for example x.astype(np.float32)."
-        ) from None
-    except UNREADABLE as error:
-        raise ValueError(f"{path}: array {name!r} is unreadable ({error}).") from None
-    return _numeric(path, name, array)
+def _bytes(path, expected: str) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        raise ValueError(f"{path}: empty file; expected {expected}.")
+    return data
 
 
 def _numeric(path, name, array) -> np.ndarray:

@@ -6,11 +6,14 @@ Files may be gzip-compressed; that is detected from the gzip magic bytes, not th
 """
 
 import gzip
+import io
 import math
 import os
 import zlib
 
 import numpy as np
+
+from jaxmlp.npz import read_capped
 
 # type code -> big-endian numpy dtype
 DTYPES = {
@@ -26,19 +29,45 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 def read(path: str | os.PathLike) -> np.ndarray:
     """The array stored in the IDX file at ``path`` (raw or gzip); ValueError naming the file
-    and the problem if it is corrupt or truncated."""
+    and the problem if it is corrupt or truncated. A gzip file is unpacked no further than its
+    header's size and one byte more, so a gzip bomb is refused before it fills the memory."""
+    name = os.fspath(path)
     with open(path, "rb") as f:
         data = f.read()
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as error:
-            raise ValueError(f"{path}: corrupt gzip data ({error}).") from None
-    return parse(data, name=os.fspath(path))
+    if data[:2] != _GZIP_MAGIC:
+        return parse(data, name)
+    try:
+        with gzip.open(io.BytesIO(data)) as f:
+            head = f.read(4)
+            head += f.read(4 * head[3] if len(head) == 4 else 0)
+            header, shape, dtype = _header(head, name)
+            data = head + read_capped(f, math.prod(shape) * dtype.itemsize + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"{path}: corrupt gzip data ({error}).") from None
+    return parse(data, name, capped=True)
 
 
-def parse(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """The array encoded by the uncompressed IDX bytes ``data``; ``name`` labels errors."""
+def parse(data: bytes, name: str = "<bytes>", *, capped: bool = False) -> np.ndarray:
+    """The array encoded by the uncompressed IDX bytes ``data``; ``name`` labels errors.
+    ``capped``: ``data`` was read no further than one byte past the array."""
+    header, shape, dtype = _header(data, name)
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: np.prod's int64 would wrap
+    found = len(data) - header
+    if found < expected:
+        raise ValueError(
+            f"{name}: truncated: shape {shape} of {dtype.name} needs {expected} data bytes, "
+            f"found {found}."
+        )
+    if found > expected:
+        raise ValueError(
+            f"{name}: {'more' if capped else found - expected} bytes beyond the data of shape "
+            f"{shape} of {dtype.name}; the sizes in the header are wrong."
+        )
+    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _header(data: bytes, name: str) -> tuple[int, tuple, np.dtype]:
+    """The header's length, the array's shape and dtype, from the first bytes of ``data``."""
     if len(data) < 4:
         raise ValueError(f"{name}: not an IDX file: {len(data)} bytes, shorter than the header.")
     zero, code, ndim = data[:2], data[2], data[3]
@@ -56,17 +85,4 @@ def parse(data: bytes, name: str = "<bytes>") -> np.ndarray:
             f"{len(data)}."
         )
     shape = tuple(int(s) for s in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    dtype = DTYPES[code]
-    expected = math.prod(shape) * dtype.itemsize  # Python ints: np.prod's int64 would wrap
-    found = len(data) - header
-    if found < expected:
-        raise ValueError(
-            f"{name}: truncated: shape {shape} of {dtype.name} needs {expected} data bytes, "
-            f"found {found}."
-        )
-    if found > expected:
-        raise ValueError(
-            f"{name}: {found - expected} bytes beyond the data of shape {shape} of {dtype.name}; "
-            "the sizes in the header are wrong."
-        )
-    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return header, shape, DTYPES[code]

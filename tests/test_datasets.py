@@ -390,6 +390,25 @@ def test_idx_rejects_corrupt_gzip(tmp_path):
         idx.read(path)
 
 
+def test_a_gzip_idx_bomb_is_refused_without_unpacking_it(tmp_path, monkeypatch):
+    # the whole file was decompressed before any size was checked: a 3 MB .gz of 3 GB ended in
+    # a MemoryError traceback (or the OOM killer); now at most the header's size + 1 is read
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(_idx_bytes(np.zeros(4)) + bytes(40 << 20), compresslevel=1))
+    read, real = [], gzip.open
+
+    def spy(*args, **kwargs):
+        f = real(*args, **kwargs)
+        whole = f.read
+        f.read = lambda n=-1: read.append(len(data := whole(n))) or data
+        return f
+
+    monkeypatch.setattr(idx.gzip, "open", spy)
+    with pytest.raises(ValueError, match=r"bomb-idx1-ubyte.gz: more bytes beyond the data"):
+        idx.read(path)
+    assert 0 < sum(read) <= 4 + 4 + 4 + 1, read
+
+
 # -- Fashion-MNIST ------------------------------------------------------------------------------
 
 
@@ -654,6 +673,11 @@ def test_npz_with_and_without_a_test_split(tmp_path):
     [
         (dict(x=np.zeros((3, 2))), r"missing arrays \['y'\]; it has \['x'\]"),
         (dict(x=np.zeros((3, 2)), y=np.zeros(3), x_test=np.zeros((1, 2))), r"\['y_test'\]"),
+        (  # the test set was silently dropped (n_test 0)
+            dict(x=np.zeros((3, 2)), y=np.zeros(3), X_test=np.zeros((1, 2)), Y_test=np.zeros(1)),
+            r"unknown arrays \['X_test', 'Y_test'\]; an .npz data file holds x and y, and "
+            "optionally x_test and y_test",
+        ),
         (dict(x=np.array([[1, "a"]], object), y=np.zeros(1)), "'x' is an object array"),
         (dict(x=np.array([["a", "b"]]), y=np.zeros(1)), "'x' must be numeric, got dtype <U1"),
         (dict(x=np.array([[1.0, np.nan]]), y=np.zeros(1)), r"x contains NaN or Inf .*\(0, 1\)"),
@@ -665,7 +689,18 @@ def test_npz_with_and_without_a_test_split(tmp_path):
             "x_test has 3 features but x has 2",
         ),
     ],
-    ids=["no-y", "no-y_test", "object", "strings", "nan-x", "inf-y", "count", "1-d", "features"],
+    ids=[
+        "no-y",
+        "no-y_test",
+        "unknown",
+        "object",
+        "strings",
+        "nan-x",
+        "inf-y",
+        "count",
+        "1-d",
+        "features",
+    ],
 )
 def test_npz_rejects_bad_archives(tmp_path, arrays, message):
     np.savez(tmp_path / "bad.npz", **arrays)
@@ -678,7 +713,7 @@ def test_npz_rejects_files_that_are_not_archives(tmp_path):
     with pytest.raises(ValueError, match="empty.npz: empty file"):
         datasets.load(tmp_path / "empty.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip at all")
-    with pytest.raises(ValueError, match="junk.npz: not a readable .npz archive"):
+    with pytest.raises(ValueError, match=r"junk.npz: not an .npz archive \(a zip of .npy files\)"):
         datasets.load(tmp_path / "junk.npz")
     with open(tmp_path / "single.npz", "wb") as f:
         np.save(f, np.zeros(3))

@@ -2,13 +2,15 @@
 against their bytes before anything is allocated, complex arrays refused."""
 
 import io
+import os
 import re
+import struct
 import zipfile
 
 import numpy as np
 import pytest
 
-from jaxmlp import datasets, files
+from jaxmlp import cli, cli_flags, datasets, files
 from jaxmlp.run.predict import read_inputs
 
 
@@ -116,6 +118,102 @@ def test_a_lying_npy_file_is_refused(tmp_path):
     good = tmp_path / "g.npy"
     np.save(good, np.arange(6.0).reshape(3, 2))
     np.testing.assert_array_equal(files.read_array(good), np.arange(6.0).reshape(3, 2))
+
+
+def _zip(path, **members):  # members named as given: numpy's archive["x"] opens a plain "x"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "x", [_npy_claiming((2**42, 2)), b"not an array"], ids=["huge-header", "not-npy"]
+)
+def test_an_npz_member_not_named_npy_is_refused_everywhere(x, tmp_path, capsys):
+    # the size check looked at *.npy members only: MemoryError (a 300-byte file claiming 2**43
+    # floats) or AttributeError (numpy hands out bytes) tracebacks, exit 1
+    from jaxmlp import checkpoint
+
+    path = _zip(tmp_path / "noext.npz", x=x, **{"y.npy": _npy_bytes(np.arange(4) % 2)})
+    message = r"noext.npz: .*member 'x' is not an .npy array"
+    for read in (files.read_npz, files.read_array, checkpoint.read_meta):
+        with pytest.raises(ValueError, match=message):
+            read(path)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.npz").write_bytes(path.read_bytes())
+    for args in (
+        ["train", "--data", str(path)],
+        ["train", "--data", "xor", "--init-from", str(run)],
+    ):
+        assert cli.main([*args, "--no-progress", "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is not an .npy array" in err, err
+
+
+def test_an_npz_member_with_bytes_beyond_its_array_is_refused(tmp_path):
+    path = _npz(tmp_path / "long.npz", x=_npy_bytes(np.zeros((2, 2))) + b"\0" * 8, y=b"")
+    with pytest.raises(ValueError, match=r"array 'x': .* but it holds bytes beyond the data"):
+        files.read_array(path)
+
+
+def _patched(path, field, value):
+    """The .npz at ``path`` with a 2-byte field of every local and central header set:
+    ``method`` (compression) or ``flags`` (general purpose; bit 0: encrypted)."""
+    data = bytearray(path.read_bytes())
+    local, central = {"method": (8, 10), "flags": (6, 8)}[field]
+    for signature, offset in ((b"PK\x03\x04", local), (b"PK\x01\x02", central)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + offset : at + offset + 2] = struct.pack("<H", value)
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "field, value, why",
+    [("method", 99, "compression method"), ("flags", 1, "encrypted")],
+    ids=["method-99", "encrypted"],
+)
+def test_an_npz_member_zipfile_cannot_open_is_one_line(field, value, why, tmp_path, capsys):
+    # NotImplementedError (compression method 99), RuntimeError ("password required")
+    # tracebacks, exit 1: files.UNREADABLE held neither
+    from jaxmlp import checkpoint
+
+    np.savez(tmp_path / "z.npz", x=np.zeros((4, 2)), y=np.arange(4) % 2)
+    path = _patched(tmp_path / "z.npz", field, value)
+    for read in (files.read_npz, files.read_array, checkpoint.read_meta):
+        with pytest.raises(ValueError, match=rf"z.npz: not a readable .*{why}"):
+            read(path)
+    assert cli.main(["train", "--no-progress", "--data", str(path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and why in err, err
+
+
+def test_a_path_that_is_no_regular_file_is_named_so(tmp_path):
+    # a FIFO or a link to /dev/zero was "no such file", though the path exists
+    os.mkfifo(tmp_path / "fifo.csv")
+    (tmp_path / "zero.npz").symlink_to("/dev/zero")
+    for name in ("fifo.csv", "zero.npz"):
+        with pytest.raises(ValueError, match=rf"{name}: not a regular file"):
+            datasets.load(tmp_path / name)
+        with pytest.raises(ValueError, match=rf"{name}: not a regular file"):
+            read_inputs(tmp_path / name, 2)
+    with pytest.raises(ValueError, match=r"gone.csv: no such file"):
+        datasets.load(tmp_path / "gone.csv")
+
+
+def test_a_file_that_is_no_zip_is_not_an_npz_archive(tmp_path):
+    # a CSV renamed fake.npz was "This file contains pickled (object) data ... allow_pickle="
+    path = _write(tmp_path, "fake.npz", "a,b,y\n1,2,0\n3,4,1\n")
+    message = r"fake.npz: not an .npz archive \(a zip of .npy files\): it starts with b'a,b,y"
+    for read in (files.read_npz, files.read_array, datasets.load):
+        with pytest.raises(ValueError, match=message):
+            read(path)
+    with pytest.raises(ValueError, match=message):
+        read_inputs(path, 2)
 
 
 def test_an_honest_archive_still_reads(tmp_path):
@@ -247,6 +345,24 @@ def test_a_label_column_index_that_is_also_a_column_name_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"label_column 2 is the index of 'y' and the name of"):
         files.read_csv(path, 2)
     assert files.read_csv(path, "2")[3] == "2"
+
+
+@pytest.mark.parametrize("text", ["02", "+1", "1_0", "\u0662", "-0"])
+def test_a_label_column_flag_that_is_not_a_plain_index_is_a_name(text, tmp_path):
+    # int(text) read '02' as index 2, so column '03' became the label and '02' a feature
+    assert cli_flags.column(text) == text
+    path = _write(tmp_path, "pad.csv", f"01,{text},03\n0.1,0,5\n0.2,1,6\n")
+    assert files.read_csv(path, cli_flags.column(text), header=True)[3] == text
+    assert cli_flags.column("2") == 2 and cli_flags.column("-1") == -1
+
+
+@pytest.mark.parametrize("text", ["+1", " 2", "1_0"])
+def test_a_label_column_flag_that_is_no_name_and_no_plain_index_is_refused(text, tmp_path, capsys):
+    path = _write(tmp_path, "pad.csv", "01,02,03\n0.1,0,5\n0.2,1,6\n0.3,0,7\n0.4,1,8\n")
+    args = ["--data", str(path), "--header", "--label-column", text, "--out", str(tmp_path / "r")]
+    assert cli.main(["train", "--no-progress", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"no column named {text!r}" in err and "such as 2 or -1" in err
 
 
 def test_integer_labels_past_2_to_the_53_keep_their_classes(tmp_path):

@@ -310,7 +310,7 @@ RUNS = [
     ),  # fmt: skip
     (
         ["predict", "{run}", "--input", "{run}/x.npy"],
-        "not a readable .npy file",
+        "the array is an object array, which cannot be loaded safely",
         lambda f: np.save(f / "x.npy", np.array([None, 1], object)),
     ),  # fmt: skip
     (["frobnicate"], "invalid choice: 'frobnicate'", None),

@@ -360,8 +360,7 @@ def _user_file(name_or_path) -> pathlib.Path:
             f"Unknown dataset: {str(name_or_path)!r}. It needs to be one of {list(named.SETS)}, or "
             "a path to a .csv or .npz file."
         )
-    if not path.is_file():
-        raise ValueError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}.")
+    files.check_regular(path)
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file.")
     return path

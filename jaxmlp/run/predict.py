@@ -191,9 +191,7 @@ def read_inputs(
     label column left in is named, not read as a number. An array of more axes must have the
     run's ``example_shape``."""
     path = pathlib.Path(path)
-    if not path.is_file():
-        kind = "a folder, not a file" if path.is_dir() else "no such file"
-        raise ValueError(f"{path}: {kind}.")
+    files.check_regular(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         names, rows, has_header = files.read_table(path, header=header, encoding=encoding)
