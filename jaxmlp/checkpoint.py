@@ -158,10 +158,11 @@ def state_arrays(state: TrainState) -> dict:
     return arrays | {f"opt_state/{i}": _host(leaf) for i, leaf in enumerate(opt_leaves)}
 
 
-def non_finite(state: TrainState) -> tuple[str, int] | None:
+def non_finite(state: TrainState, optimizer) -> tuple[str, int] | None:
     """The first array of ``state`` holding NaN or Inf (as ``state_arrays`` names it) and how
-    many it holds, or None: a state ``save`` refuses for that (``checkpoint_checks.non_finite``)."""
-    return _non_finite(state_arrays(state))
+    many it holds, or None: a state of ``optimizer`` that ``save`` refuses for that
+    (``checkpoint_checks.non_finite``)."""
+    return _non_finite(state_arrays(state), optimizer)
 
 
 # -- loading ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 from jaxmlp.arrays import params_dtype
 from jaxmlp.digests import arrays_sha256, config_sha256, params_sha256, state_sha256
 from jaxmlp.resume import past_the_run
+from jaxmlp.second_order import NAMES
 
 
 def verify(
@@ -49,7 +50,7 @@ def verify(
                 f"{path}: {name} has dtype {_named(a.dtype)}; parameters of a {config.dtype} "
                 f"run are {want.name}."
             )
-    bad = non_finite(arrays)
+    bad = non_finite(arrays, optimizer)
     if bad is not None:
         raise ValueError(f"{path}: {bad[0]} holds {bad[1]} NaN or Inf values; it cannot be used.")
     for tree in reversed(trees):  # params last: the tree the checks below use
@@ -87,13 +88,17 @@ def verify(
         )
 
 
-def non_finite(arrays) -> tuple[str, int] | None:
+def non_finite(arrays, optimizer) -> tuple[str, int] | None:
     """The first of the state's arrays among ``arrays`` (parameters, best parameters, optimizer
     state: those loaded onto the device) that holds NaN or Inf, and how many it holds; None when
     all are finite. ``verify`` refuses such a checkpoint; a run that reaches such a state has
-    diverged (``jaxmlp.run.record``)."""
+    diverged (``jaxmlp.run.record``). The optimizer state of a curvature solver
+    (``second_order.NAMES``) is not looked at: its line search's bookkeeping starts at inf
+    (optax's zoom line search's errors, the value before the first step), and an overflow of its
+    memory shows in the parameters it moves."""
+    trees = ("params", "best_params", "opt_state")[: 2 if optimizer.name in NAMES else 3]
     for name, a in arrays.items():
-        is_state = name.split("/")[0] in ("params", "best_params", "opt_state")
+        is_state = name.split("/")[0] in trees
         if is_state and np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
             return name, int((~np.isfinite(a)).sum())
     return None

@@ -101,3 +101,19 @@ def test_the_late_signal_note_names_an_early_stop_and_the_signal():
     )
     finished = run.report.late_signal({"status": "finished", "epochs": 3}, signal.SIGINT)
     assert "SIGINT came after the run had finished its 3 epochs" in finished
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lbfgs", "cg"])
+def test_a_curvature_solver_trains_on_the_command_line_and_its_checkpoint_resumes(
+    name, tmp_path, capsys
+):
+    """The line-search bookkeeping of lbfgs (optax's zoom: its errors start at inf) and of cg
+    (the value before the first step: inf) is not an overflow: the run finishes, saves and
+    resumes (it exited 3, "the optimizer state is not finite", at every run)."""
+    out = tmp_path / "run"
+    argv = ["train", *XOR, "--optimizer", name, "--batch-size", "full", "--out", str(out)]
+    assert cli.main([*argv, "--epochs", "2"]) == 0, capsys.readouterr().err
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "3", "--no-progress"]) == 0
+    assert epochs_logged(out) == [1, 2, 3]
+    assert run.load_run(out).status == "finished"

@@ -95,6 +95,7 @@ class Recorder:
 
     def __init__(self, run: Run, saver: Saver, history: list, progress, initial_loss):
         self.config, self.saver, self.history = run.config, saver, history
+        self.optimizer = run.optimizer
         self.metrics_path = run.out / "metrics.jsonl"
         self.lines = [folder.to_json(r) + "\n" for r in history]
         self.initial_loss = initial_loss
@@ -119,7 +120,7 @@ class Recorder:
         """Save metrics.jsonl and the checkpoint at ``state`` if its parameters and optimizer
         state are finite and the parameters evaluable; else mark the run diverged and keep the
         last checkpoint."""
-        bad = checkpoint.non_finite(state)  # what the checkpoint cannot hold: diverged
+        bad = checkpoint.non_finite(state, self.optimizer)  # what a checkpoint cannot hold
         if bad is not None:
             self.diverged = (state.epoch, not_finite(*bad))
             return False
