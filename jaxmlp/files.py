@@ -75,17 +75,18 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
         check_unique(path, names)
     else:
         names = column_names(len(first))
-    for line, fields in rows:
+    for line, fields in rows:  # a line break first: a stray quote also changes the count
+        broken = next((i for i, field in enumerate(fields) if "\n" in field or "\r" in field), None)
+        if broken is not None:
+            where = f"column {names[broken]!r}" if broken < len(names) else f"field {broken + 1}"
+            raise ValueError(
+                f"{path}, line {line}, {where}: the field holds a line break (an unterminated "
+                "quote?); fields of a data file are one line each."
+            )
         if len(fields) != len(names):
             raise ValueError(
                 f"{path}, line {line}: expected {len(names)} fields as in the "
                 f"{'header' if header else 'first row'}, got {len(fields)}: {fields}."
-            )
-        broken = next((i for i, field in enumerate(fields) if "\n" in field or "\r" in field), None)
-        if broken is not None:
-            raise ValueError(
-                f"{path}, line {line}, column {names[broken]!r}: the field holds a line break "
-                "(an unterminated quote?); fields of a data file are one line each."
             )
     return Table(names, rows, header)
 

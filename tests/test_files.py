@@ -338,6 +338,11 @@ def test_a_field_spanning_lines_is_refused(tmp_path):
     path = _write(tmp_path, "q.csv", 'a,b,y\n1,2,0\n3,4,1\n9,1,"0\n2,3,1\n4,5,0\n')
     with pytest.raises(ValueError, match=r"q.csv, line 4, column 'y': .*line break.*quote"):
         files.read_csv(path)
+    # a stray quote before the last column also changes the row's count of fields: the line
+    # break is named, not the count (whose message pasted the rest of the file)
+    middle = _write(tmp_path, "m.csv", 'a,b,y\n1,2,0\n3,"4,1\n5,6,0\n')
+    with pytest.raises(ValueError, match=r"m.csv, line 3, column 'b': .*line break.*quote"):
+        files.read_csv(middle)
 
 
 def test_a_label_column_index_that_is_also_a_column_name_is_refused(tmp_path):
