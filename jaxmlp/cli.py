@@ -39,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a network and save the run",
         description="Train an MLP and write config.json, metrics.jsonl, checkpoint.npz, "
         "summary.json and PNG figures into --out. Exit status 2: a bad input, or --out in use "
-        "by another process; 3: training diverged (a loss not finite, or a training loss over "
-        "1e4 x the initial loss: the last finite checkpoint is kept and a retry with "
+        "by another process; 3: training diverged (a loss, gradient or optimizer state not "
+        "finite, or a training loss over 1e4 x the initial loss: the last finite checkpoint "
+        "is kept and a retry with "
         "--init-from printed); 130: interrupted (the checkpoint is saved; continue with "
         "--resume).",
     )
