@@ -285,7 +285,9 @@ def check_targets(loss: str, t, name: str = "t") -> None:
         return
     xp = jnp if isinstance(t, jax.Array) else np
     with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        empty = np.flatnonzero(np.asarray(xp.sum(t, -1) == 0)) if t.ndim == 2 else ()
+        zero = xp.sum(t, -1) == 0 if loss == "cross_entropy" and t.ndim == 2 else None
+        # scalars: a global array's reductions are replicated, readable on every process
+        count, first = (0, 0) if zero is None else (int(xp.sum(zero)), int(xp.argmax(zero)))
         t = xp.where(xp.isfinite(t), t, 0)  # NaN and Inf are the finiteness check's to name
         low, high = float(xp.min(t)), float(xp.max(t))
     if low < allowed[0] or high > allowed[1]:
@@ -299,10 +301,10 @@ def check_targets(loss: str, t, name: str = "t") -> None:
             f"Targets of loss {loss!r} must be >= {allowed[0]:g} (counts or rates), got values "
             f"in [{low:g}, {high:g}]."
         )
-    if loss == "cross_entropy" and len(empty):
+    if count:
         raise ValueError(
-            f"Targets of loss 'cross_entropy': row {empty[0]} of {name} sums to 0: it names no "
-            f"class (and would cost 0 and count as correct); {len(empty)} such row(s). Each row "
+            f"Targets of loss 'cross_entropy': row {first} of {name} sums to 0: it names no "
+            f"class (and would cost 0 and count as correct); {count} such row(s). Each row "
             "needs a class: one-hot, or class probabilities (soft labels) summing to 1."
         )
 
