@@ -165,12 +165,11 @@ def gradcheck_matrix(
     |<g_leaf, d_leaf>|)``, tolerances from ``SETTINGS``; the central difference is taken in
     float64 whatever the dtype. That is a handful of small eager computations per cell (one
     jvp, one backprop, three evaluations of E), each op compiled once for the cell shapes: the
-    3612 cells of the default matrix (21 activation specs x 43 pairs x 4 depths, with the
-    activations registered today) took 351.6 s in the run README reports (a busy 2-core
-    machine), where compiling one program per cell would take longer still, and the
-    element-by-element ``gradcheck`` (a reverse-mode ``jax.grad`` and 2 |w| evaluations per
-    cell) longer again. ``gradcheck`` gives the element by element report of any one cell. float64
-    enables x64 while it runs.
+    3612 cells of the default matrix (21 activation specs x 43 pairs x 4 depths, of the
+    activations registered now; README.md gives a run's time), where compiling one program
+    per cell would take longer still, and the element-by-element ``gradcheck`` (a reverse-mode
+    ``jax.grad`` and 2 |w| evaluations per cell) longer again. ``gradcheck`` gives the element
+    by element report of any one cell. float64 enables x64 while it runs.
 
     Args:
       dtype: "float64" (the verdict) or "float32".

@@ -49,13 +49,15 @@ RUN_LENGTH_SCHEDULES = ("cosine",)
 def step_checks(optimizer) -> tuple[bool, bool]:
     """``(squares, clips)``: what a step's finiteness covers beyond its loss and gradient
     (``step.step_halves``): the gradient's squares, for an optimizer whose state keeps them
-    (``SQUARES``), and its global norm, with clipping (which divides by it)."""
+    (``SQUARES``), and its global norm, with clipping (which divides by it). None: neither."""
+    if optimizer is None:
+        return False, False
     return optimizer.name in SQUARES, optimizer.clip_norm is not None
 
 
 def what_is_finite(optimizer=None) -> str:
     """What a step of ``optimizer`` checks is finite, in words (``Diverged``'s message)."""
-    squares, clips = step_checks(optimizer) if optimizer else (False, False)
+    squares, clips = step_checks(optimizer)
     more = ["its square, kept in the optimizer's state"] * squares
     more += ["its norm, which clipping divides by"] * clips
     return "loss or gradient" + (f" (or {', or '.join(more)})" if more else "")

@@ -108,10 +108,8 @@ def step_halves(net, tx, backprop: str, dtype: str, squares: bool = False, clips
             "correct": correct(net, y, t, sample_weight).astype(dtype),
             "grad_norm": optax.tree.norm(grads).astype(dtype),
         }
-        metrics["quick_finite"] = jnp.isfinite(metrics["loss"])
-        if clips:
-            metrics["quick_finite"] &= jnp.isfinite(metrics["grad_norm"])
-        metrics["finite"] = finite(metrics["loss"], grads, squares) & metrics["quick_finite"]
+        norm = metrics["grad_norm"] if clips else None
+        metrics["quick_finite"], metrics["finite"] = finite(metrics["loss"], grads, squares, norm)
         return grads, metrics
 
     # A curvature solver also takes the net and the batch (second_order.Transformation).
@@ -133,15 +131,18 @@ def metric_dtype(params):
     return jax.tree.leaves(params)[0].dtype
 
 
-def finite(loss, grads, squares: bool = False):
-    """Whether a step is finite: its loss and every element of its gradients (not their norm,
-    which overflows for finite gradients of ~1e19 in float32), and with ``squares`` (an
+def finite(loss, grads, squares: bool = False, norm=None):
+    """``(quick, whole)``: whether a step is finite, ``quick`` by its loss (and ``norm``, the
+    gradients' global norm, given with clipping: an overflowing one makes the clipped step
+    g / inf = 0), ``whole`` also by every element of its gradients (not their norm, which
+    overflows for finite gradients of ~1e19 in float32), and with ``squares`` (an
     optimizer whose state holds g**2: ``optim.SQUARES``) every element's square: past ~1.8e19
     in float32 it overflows Adam's second moment, whose weight then never moves again
     (m / sqrt(inf) = 0) while every parameter and loss stays finite. A fit stops at the first
     step that is not (``Diverged``). Adagrad's sum of squares can still overflow over many
     steps of finite squares; ``jaxmlp train`` checks the state it saves for that."""
-    return jnp.isfinite(loss) & all_finite(jax.tree.map(jnp.square, grads) if squares else grads)
+    quick = jnp.isfinite(loss) if norm is None else jnp.isfinite(loss) & jnp.isfinite(norm)
+    return quick, quick & all_finite(jax.tree.map(jnp.square, grads) if squares else grads)
 
 
 def all_finite(tree):

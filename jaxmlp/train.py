@@ -37,7 +37,7 @@ from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
 from jaxmlp.numeric import check_int, is_real, store_as
-from jaxmlp.optim import Optimizer, initial_state, what_is_finite
+from jaxmlp.optim import Optimizer, initial_state, step_checks, what_is_finite
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.resume import check_kind, check_resume, copied, finished
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
@@ -172,7 +172,7 @@ class Diverged(ArithmeticError):
         self.what = what_is_finite(optimizer)
         super().__init__(
             f"training diverged: non-finite {self.what} at epoch {epoch}, step {step}; try a "
-            "lower learning rate" + (", or standardised inputs" if "(" in self.what else "")
+            "lower learning rate" + (", or standardised inputs" * any(step_checks(optimizer)))
         )
         self.epoch, self.step, self.state, self.history = epoch, step, state, history
 
