@@ -180,11 +180,19 @@ def as_arrays(net, x, t, dtype, names=("x", "t"), needs="training"):
 
 def stored(numbers: dict, dtype) -> dict:
     """``{name: value or values}`` as NumPy arrays of ``dtype``; a ValueError for a number
-    ``outside`` it: an lr of 1e-320 trained with lr 0 in float32."""
+    ``outside`` it (an lr of 1e-320 trained with lr 0 in float32), and for a ``momentum`` that
+    is 1 there (0.99999999 in float32: an undamped velocity, which ``Optimizer`` refuses)."""
     stored_ = {}
     for name, value in numbers.items():
         check_holds(name, value, dtype)
         stored_[name] = np.asarray(value, dtype)
+        if name == "momentum" and (stored_[name] >= 1).any():
+            v = np.asarray(value, np.float64)[stored_[name] >= 1].flat[0]
+            below = np.nextafter(np.asarray(1, dtype), 0)
+            raise ValueError(
+                f"momentum = {v} is 1.0 in {np.dtype(dtype).name}, where it is stored "
+                f"(momentum must be in [0, 1)): use at most {below}."
+            )
     return stored_
 
 

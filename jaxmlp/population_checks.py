@@ -111,17 +111,19 @@ def members(seeds, hyper, optimizer, config):
             raise ValueError(f"init_scale must be > 0, got {values['init_scale'].tolist()}.")
         stored({"init_scale": values["init_scale"]}, storage_dtype(config.dtype))
     swept = [name for name in values if name != "init_scale"]
+    _, numbers = split_numbers(optimizer, optimizer_numbers(values))  # a solver refuses them
+    dtype = storage_dtype(config.dtype)
     checked = set()  # each distinct combination of values is checked once
     for k in range(p):
-        settings = tuple(float(values[name][k]) for name in swept)
-        if settings in checked:
+        settings = dict(zip(swept, (float(values[name][k]) for name in swept), strict=True))
+        if tuple(settings.values()) in checked:
             continue
         try:
-            dataclasses.replace(optimizer, **dict(zip(swept, settings, strict=True)))
+            dataclasses.replace(optimizer, **settings)
+            stored(numbers | settings, dtype)  # as the members' step stores them
         except ValueError as error:
             raise ValueError(f"member {k}: {error}") from None
-        checked.add(settings)
-    split_numbers(optimizer, optimizer_numbers(values))
+        checked.add(tuple(settings.values()))
     return seeds, values
 
 

@@ -5,6 +5,7 @@ import functools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -343,6 +344,22 @@ def test_bad_population_settings_are_value_errors_naming_them(kwargs, shown):
     with pytest.raises(ValueError) as info:
         fit_population(XOR, XOR_X, XOR_T, optimizer, config, **kwargs)
     assert shown in str(info.value)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "sgd"])
+def test_a_momentum_that_is_1_in_the_members_dtype_is_refused_as_1_is(optimizer):
+    """0.99999999 passes momentum's [0, 1) but is 1.0 in float32, where the members (and a solo
+    fit) trained with it: an undamped velocity, recorded as 0.99999999."""
+    config = TrainConfig(epochs=1, batch_size="full")
+    says = "momentum = 0.99999999 is 1.0 in float32"
+    with pytest.raises(ValueError, match=re.escape(f"member 1: {says}")):
+        fit_population(XOR, XOR_X, XOR_T, Optimizer(optimizer), config,
+                       hyper={"momentum": [0.5, 0.99999999]})  # fmt: skip
+    with pytest.raises(ValueError, match=re.escape(says)):  # unswept, every member's
+        fit_population(XOR, XOR_X, XOR_T, Optimizer(optimizer, momentum=0.99999999), config,
+                       seeds=[0, 1])  # fmt: skip
+    with pytest.raises(ValueError, match=re.escape(says)):
+        fit(XOR, XOR_X, XOR_T, Optimizer(optimizer, momentum=0.99999999), config)
 
 
 @pytest.mark.slow

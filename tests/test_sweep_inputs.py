@@ -29,6 +29,13 @@ def refused(argv, tmp_path, capsys) -> str:
         (["--momentum", "0.5,1.5"], "member 1: momentum must be in [0, 1), got 1.5"),
         (["--init-scale", "0"], "init_scale must be > 0, got [0.0]"),
         (["--optimizer", "lbfgs", "--lr", "0.1,0.2"], "Optimizer 'lbfgs'"),
+        # an unswept number outside float32 was refused by the first chunk, the folder made
+        (["--lr", "1e-50"], "lr = 1e-50 is outside the range of float32"),
+        (["--lr", "1e-50", "--seeds", "2"], "lr = 1e-50 is outside the range of float32"),
+        (
+            ["--optimizer", "momentum", "--momentum", "0.5,0.99999999"],
+            "member 1: momentum = 0.99999999 is 1.0 in float32",
+        ),
     ],
 )
 def test_a_members_setting_is_refused_before_the_folder_is_made(argv, says, tmp_path, capsys):
