@@ -21,7 +21,7 @@ import itertools
 import json
 import math
 from collections.abc import Mapping
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -218,6 +218,8 @@ def summarize(records: list[dict], by=None) -> list[dict]:
                 f"diverged; grid_search's and a sweep's records hold it), only {sorted(r)}."
             )
     columns = [k for k in records[0] if all(k in r for r in records)]
+    metrics = [m for m in _METRICS if m in columns]
+    _check_cells(records, metrics)
     if by is None:
         by = [k for k in columns if k not in _NOT_SWEPT and len({r[k] for r in records}) > 1]
     by = [by] if isinstance(by, str) else list(by)
@@ -226,7 +228,6 @@ def summarize(records: list[dict], by=None) -> list[dict]:
             raise ValueError(
                 f"summarize by {name!r}: no such column; the records' columns are {columns}."
             )
-    metrics = [m for m in _METRICS if m in columns]
     groups = {}
     for r in records:
         groups.setdefault(tuple(r[k] for k in by), []).append(r)
@@ -240,6 +241,27 @@ def summarize(records: list[dict], by=None) -> list[dict]:
             row[f"{metric}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else None
         rows.append(row)
     return rows
+
+
+def _check_cells(records: list[dict], metrics: list) -> None:
+    """A ValueError for a cell ``summarize`` would misread: ``diverged_epoch`` not None or an
+    integer (members.csv read back: pandas' NaN or csv's '' for "did not diverge" counted
+    every member diverged), a metric not None or a number (NaN is one; ``"nan"`` is text)."""
+    for i, r in enumerate(records):
+        for name in ("diverged_epoch", *metrics):
+            v = r[name]
+            if name == "diverged_epoch":
+                ok = v is None or (isinstance(v, Integral) and not isinstance(v, bool))
+            else:
+                ok = v is None or (isinstance(v, Real) and not isinstance(v, bool))
+            if not ok:
+                raise ValueError(
+                    f"summarize: record {i}'s {name} is {v!r}: it takes None or "
+                    f"{'an integer' if name == 'diverged_epoch' else 'a number'}, as "
+                    "grid_search returns them; read a sweep's members.jsonl back with "
+                    "json.loads and numeric.from_json (members.csv's cells are text, and "
+                    "pandas reads an empty one as NaN)."
+                )
 
 
 def write_records(records: list[dict], path) -> Path:

@@ -5,6 +5,7 @@ sweep does), what they default to (as ``fit_population`` does), and which column
 import csv
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -97,6 +98,28 @@ def test_summarize_names_the_keys_a_record_lacks():
     with pytest.raises(ValueError, match=r"record 0 has no 'diverged_epoch'") as info:
         search.summarize([{"lr": 0.1, "seed": 0, "train_loss": 1.0}])
     assert "grid_search" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        ({"diverged_epoch": math.nan}, "record 1's diverged_epoch is nan"),  # pandas' empty cell
+        ({"diverged_epoch": ""}, "record 1's diverged_epoch is ''"),  # csv.DictReader's
+        ({"diverged_epoch": 2.0}, "record 1's diverged_epoch is 2.0"),
+        ({"diverged_epoch": True}, "record 1's diverged_epoch is True"),
+        ({"train_loss": "0.25"}, "record 1's train_loss is '0.25'"),
+        ({"val_loss": "nan"}, "record 1's val_loss is 'nan'"),  # members.jsonl's NaN, as text
+    ],
+)
+def test_summarize_refuses_records_whose_cells_it_would_misread(edit, says):
+    """Records read back from members.csv (pandas: an empty diverged_epoch is NaN; csv: '')
+    summarized as every member diverged and no metric, exit 0."""
+    good = {"lr": 0.1, "seed": 0, "diverged_epoch": None, "train_loss": 0.5, "val_loss": math.nan}
+    with pytest.raises(ValueError, match=re.escape(says)) as info:
+        search.summarize([good, good | edit])
+    assert "members.jsonl" in str(info.value)
+    row = search.summarize([good, good | {"seed": 1, "diverged_epoch": np.int64(3)}])[0]
+    assert row["diverged"] == 1 and row["train_loss_mean"] == 0.5  # NaN val_loss is a number
 
 
 def test_arrays_and_non_finite_numbers_in_lists_are_written_as_json_in_both_formats(tmp_path):
