@@ -164,7 +164,11 @@ def _add_sweep(commands):
         f"list (default: --seed; {run.sweeper.MAX_MEMBERS} members at most); --seed still "
         "draws the data, its split and the folds",
     )  # fmt: skip
-    sweep.add_argument("--folds", type=flags.integer, metavar="K", help="K-fold cross-validation")
+    sweep.add_argument(
+        "--folds", type=flags.integer, metavar="K",
+        help="K-fold cross-validation: K folds of n // K rows of a --seed-shuffled order (the "
+        "n mod K rows left over are in none: no member trains or validates on them)",
+    )  # fmt: skip
     sweep.add_argument(
         "--chunk",
         type=flags.integer,

@@ -82,3 +82,17 @@ def test_an_init_scale_outside_float32_is_one_line(value, fails, tmp_path):
     argv = ["sweep", "--data", "xor", "--epochs", "1", "--hidden", "3"]
     err = fails([*argv, "--init-scale", value, "--out", str(tmp_path / "s")])
     assert "init_scale = 1e" in err and "is outside the range of float32" in err
+
+
+@pytest.mark.parametrize(("folds", "said"), [(3, "1 of the 4 training rows"), (2, None)])
+def test_rows_that_no_fold_holds_are_said(folds, said, tmp_path, capsys):
+    """K folds of n // K rows leave n mod K rows out of every member's training and validation
+    (one program for all folds): the sweep said nothing of it ("--folds K: K-fold
+    cross-validation")."""
+    out = tmp_path / f"folds{folds}"
+    assert cli.main(["sweep", *XOR, "--folds", str(folds), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    if said is None:
+        assert "in no fold" not in printed, printed
+    else:
+        assert f"--folds {folds}: {said} are in no fold" in printed, printed

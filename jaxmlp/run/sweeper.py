@@ -294,6 +294,12 @@ def _train(run: Run, grid: dict, members: list, start, run_id: str, echo) -> tup
         f"{ds.name}: {p} members ({axes}) of MLP {'-'.join(map(str, net.sizes))}, "
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
     )
+    folds, n = settings["folds"], len(ds.x_train)
+    if folds and n % folds:  # (search.kfold_rows: one program, so folds of one size)
+        echo(
+            f"--folds {folds}: {n % folds} of the {n} training rows are in no fold ({folds} "
+            f"folds of {n // folds} rows): no member trains or validates on them"
+        )
     identity = {"run_id": run_id, "epochs": config.epochs}
     if start is not None:  # (config.json's record of it lies outside its run_id)
         identity["init_from_params_sha256"] = checkpoint.params_sha256(start)
