@@ -120,11 +120,26 @@ def members(seeds, hyper, optimizer, config):
             continue
         try:
             dataclasses.replace(optimizer, **settings)
-            stored(numbers | settings, dtype)  # as the members' step stores them
         except ValueError as error:
             raise ValueError(f"member {k}: {error}") from None
         checked.add(tuple(settings.values()))
+    _check_stored(numbers, {name: values[name] for name in swept}, p, dtype)
     return seeds, values
+
+
+def _check_stored(numbers: dict, swept: dict, p: int, dtype) -> None:
+    """Every member's optimizer ``numbers``, its ``swept`` ones ``(p,)`` among them, as the
+    step stores them (``arrays.stored``): at once, then, where one is refused, member by member
+    for the first it names."""
+    try:
+        stored(numbers | swept, dtype)
+    except ValueError:
+        for k in range(p):
+            try:
+                stored(numbers | {name: a[k] for name, a in swept.items()}, dtype)
+            except ValueError as error:
+                raise ValueError(f"member {k}: {error}") from None
+        raise
 
 
 def optimizer_numbers(values) -> tuple:
