@@ -82,8 +82,9 @@ def grid_search(
         value once (``check_once``, as ``jaxmlp sweep``).
       seeds: the seeds of each point, each once (``config.seed`` alone when None, as
         ``fit_population``'s).
-      folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``); else ``x_val``,
-        ``t_val`` validate (or nothing does).
+      folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``: k folds of n // k
+        rows; the n mod k rows left over are in none, trained and validated on by no member);
+        else ``x_val``, ``t_val`` validate (or nothing does).
 
     Each record: the member's settings (the grid's names, ``seed``, ``fold``) and outcome
     (see ``Population.members``).
