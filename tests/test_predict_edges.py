@@ -120,3 +120,17 @@ def test_a_label_column_left_in_the_inputs_is_named_not_read_as_a_number(tmp_pat
     assert "unknown columns ['kind']" in err and "cannot read" not in err
     err = fails(["predict", str(bare), "--input", str(tmp_path / "bare.csv"), "--no-header"])
     assert "expected 2 feature columns, got 3" in err and "label" in err
+
+
+def test_a_csv_of_predictions_writes_the_probabilities_that_decided_them(tmp_path, capsys):
+    # written to 6 digits, p_a and p_b of 0.49999991 and 0.50000012 were both 0.5 beside the
+    # prediction b, and a CSV's probabilities were not the JSON's (all their digits)
+    net = MLP((1, 2), (), "softmax", "cross_entropy")
+    params = [{"w": np.zeros((1, 2), np.float32), "b": np.array([0, 4e-7], np.float32)}]
+    run = save_run(tmp_path / "tie", net, params, classes=["a", "b"], feature_names=["f"])
+    (tmp_path / "x.csv").write_text("f\n0\n")
+    header, row = predicted(capsys, ["predict", str(run), "--input", str(tmp_path / "x.csv")])
+    assert header == "prediction,p_a,p_b" and row.startswith("b,"), row
+    p = np.array([float(v) for v in row.split(",")[1:]])
+    np.testing.assert_array_equal(p.astype(np.float32), load_run(run).predict_proba([[0.0]])[0])
+    assert p[0] < p[1]
