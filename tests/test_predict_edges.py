@@ -134,3 +134,13 @@ def test_a_csv_of_predictions_writes_the_probabilities_that_decided_them(tmp_pat
     p = np.array([float(v) for v in row.split(",")[1:]])
     np.testing.assert_array_equal(p.astype(np.float32), load_run(run).predict_proba([[0.0]])[0])
     assert p[0] < p[1]
+
+
+@pytest.mark.parametrize("odd", [float("nan"), float("inf"), -np.inf])
+def test_save_run_refuses_a_class_named_by_a_number_that_is_not_finite(tmp_path, odd):
+    # saved: config.json wrote it as the string 'nan', and load_run refused the folder that
+    # save_run had just written, saying its class names mixed numbers and strings
+    net = MLP((2, 3, 2), "tanh", "softmax", "cross_entropy")
+    with pytest.raises(ValueError, match=r"save_run: the class name .* is not a finite number"):
+        save_run(tmp_path / "run", net, net.init(jax.random.key(0)), classes=[odd, 1.0])
+    assert not (tmp_path / "run").exists()
