@@ -121,3 +121,18 @@ def test_predict_help_says_which_array_of_an_npz_is_the_inputs(tmp_path, capsys)
     with pytest.raises(SystemExit):
         cli.main(["predict", "--help"])
     assert "its only array" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "threshold"])
+def test_a_multilabel_models_evaluate_takes_labels_not_other_numbers(tmp_path, output):
+    # a target 0.5 (or 0.7) was no label, but Model.evaluate thresholded it silently: accuracy
+    # 0.25 where a 0.5 counted as a negative label
+    from jaxmlp import load_run
+
+    model = load_run(saved(tmp_path / output, (2, 3, 2), output, "bce"))
+    x = np.array([[0.1, 0.2], [1.0, 2.0]])
+    assert model.evaluate(x, model.predict(x))["accuracy"] == 1  # its own labels (-1/+1, 0/1)
+    assert model.evaluate(x, [[1, 0], [0, 1]])["n"] == 2
+    for t in ([[0.5, 0], [0, 1]], [[0.7, 1], [0, 1]]):
+        with pytest.raises(ValueError, match=r"t: a multilabel model's targets are labels, "):
+            model.evaluate(x, t)

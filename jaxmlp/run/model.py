@@ -158,6 +158,15 @@ class Model(NamedTuple):
         t = np.asarray(t)
         if self.task in CLASSIFICATION:
             return datasets.encode_as(t, self.class_names(), self.task, "t")
+        if self.task == "multilabel":  # labels, 0/1 or those ``predict`` gives, nothing between
+            allowed = sorted({0, 1, *outputs.get(self.net.output).labels})
+            odd = np.argwhere(~np.isin(t, allowed))
+            if len(odd):
+                at = tuple(int(i) for i in odd[0])
+                raise ValueError(
+                    f"t: a multilabel model's targets are labels, {allowed} (0/1, or those "
+                    f"predict gives), got {t[at]!r} at index {at}."
+                )
         return t.reshape(len(t), -1).astype(self.dtype)  # a float64 run's exact targets
 
 
