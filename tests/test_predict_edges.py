@@ -144,3 +144,15 @@ def test_save_run_refuses_a_class_named_by_a_number_that_is_not_finite(tmp_path,
     with pytest.raises(ValueError, match=r"save_run: the class name .* is not a finite number"):
         save_run(tmp_path / "run", net, net.init(jax.random.key(0)), classes=[odd, 1.0])
     assert not (tmp_path / "run").exists()
+
+
+def test_complex_inputs_are_refused_not_cut_to_their_real_part(tmp_path, fails):
+    # load_run(...).predict of complex inputs dropped the imaginary parts with a warning and
+    # answered; the CLI refused an .npy of them, naming the file twice and ending in '..'
+    run = saved(tmp_path)
+    x = np.array([[1 + 5j, 2.0], [3.0, 4 - 1j]])
+    with pytest.raises(ValueError, match=r"x: inputs must be real numbers, got dtype complex128"):
+        load_run(run).predict(x)
+    np.save(tmp_path / "c.npy", x)
+    err = fails(["predict", str(run), "--input", str(tmp_path / "c.npy")])
+    assert err.count("c.npy") == 1 and "complex" in err and ".." not in err, err

@@ -229,6 +229,11 @@ def check_inputs(x, n_features: int, where: str, example_shape=None) -> np.ndarr
             f"flattened, as in training), got {shape}."
         )
     datasets.check_example_shape(examples, example_shape, where)
+    if np.issubdtype(x.dtype, np.complexfloating):  # a cast would drop the imaginary parts
+        raise ValueError(
+            f"{where}: inputs must be real numbers, got dtype {x.dtype}; pass the real and "
+            "imaginary parts as separate features, as in training."
+        )
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{where}: inputs must be numbers, got dtype {x.dtype}.")
     wide = x.astype(np.float64)
