@@ -156,3 +156,16 @@ def test_complex_inputs_are_refused_not_cut_to_their_real_part(tmp_path, fails):
     np.save(tmp_path / "c.npy", x)
     err = fails(["predict", str(run), "--input", str(tmp_path / "c.npy")])
     assert err.count("c.npy") == 1 and "complex" in err and ".." not in err, err
+
+
+def test_a_data_frame_of_pandas_nullable_numbers_is_read_as_numbers(tmp_path):
+    # convert_dtypes()' Int64, Float64 and boolean columns were refused: "inputs must be
+    # numbers, got dtype object"; a missing value (pd.NA) is named as one
+    model = load_run(saved(tmp_path, feature_names=["a", "b"]))
+    frame = pd.DataFrame({"b": [2, 3], "a": [1.5, 0.0]}).convert_dtypes()
+    assert list(frame.dtypes.astype(str)) == ["Int64", "Float64"]
+    np.testing.assert_array_equal(model.predict(frame), [21.5, 30.0])
+    flags = pd.DataFrame({"a": [True, False], "b": [1, 0]}).astype({"a": "boolean", "b": "Int8"})
+    np.testing.assert_array_equal(model.predict(flags), [11.0, 0.0])
+    with pytest.raises(ValueError, match=r"x: inputs contain NaN or Inf \(first at index \(1, 1\)"):
+        model.predict(pd.DataFrame({"a": [1, 2], "b": pd.array([3, None], "Int64")}))

@@ -143,9 +143,9 @@ class Model(NamedTuple):
         if hasattr(x, "columns") and hasattr(x, "to_numpy"):  # a data frame
             names, d = list(x.columns), self.net.sizes[0]
             if self.feature_names is None and names == list(range(len(names))):
-                return self.scale(check_inputs(x.to_numpy(), d, "x", self.example_shape))
+                return self.scale(check_inputs(_values(x), d, "x", self.example_shape))
             order = column_order(names, self.feature_names, self.label_name, "x", d)
-            x = x.iloc[:, order].to_numpy()
+            x = _values(x.iloc[:, order])
         return self.scale(check_inputs(x, self.net.sizes[0], "x", self.example_shape))
 
     def scale(self, x) -> np.ndarray:
@@ -168,6 +168,14 @@ class Model(NamedTuple):
                     f"predict gives), got {t[at]!r} at index {at}."
                 )
         return t.reshape(len(t), -1).astype(self.dtype)  # a float64 run's exact targets
+
+
+def _values(frame) -> np.ndarray:
+    """A data frame's values; columns all of numbers (pandas' nullable ``Int64``, ``Float64``
+    and ``boolean`` too, whose ``to_numpy`` is of objects) as float64, a missing value NaN."""
+    if all(getattr(dtype, "kind", "O") in "biuf" for dtype in frame.dtypes):
+        return frame.to_numpy(np.float64, na_value=np.nan)
+    return frame.to_numpy()
 
 
 def check_probabilities(output: str) -> None:
