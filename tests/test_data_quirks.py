@@ -265,7 +265,7 @@ def test_evaluate_takes_a_file_of_one_row(abc_run, tmp_path, capsys):
     sine = tmp_path / "sine"
     args = ["--data", "sine", "--hidden", "2", "--epochs", "1", "--no-progress", "--out", str(sine)]
     assert cli.main(["train", *args]) == 0
-    (tmp_path / "point.csv").write_text("x,t\n0.5,0.479\n")
+    (tmp_path / "point.csv").write_text("column_0,t\n0.5,0.479\n")  # sine names no column
     capsys.readouterr()
     assert cli.main(["evaluate", str(sine), "--data", str(tmp_path / "point.csv"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)["data"]

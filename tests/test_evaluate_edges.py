@@ -136,3 +136,21 @@ def test_a_multilabel_models_evaluate_takes_labels_not_other_numbers(tmp_path, o
     for t in ([[0.5, 0], [0, 1]], [[0.7, 1], [0, 1]]):
         with pytest.raises(ValueError, match=r"t: a multilabel model's targets are labels, "):
             model.evaluate(x, t)
+
+
+def test_evaluate_refuses_named_columns_for_a_run_that_records_no_feature_names(
+    tmp_path, fails, capsys
+):
+    # a header b,a was read by position: accuracy 0 of a model right on every row, exit 0
+    # (predict refused the same columns)
+    net = MLP((2, 2), (), "softmax", "cross_entropy")
+    w = np.array([[5.0, -5.0], [-5.0, 5.0]], np.float32)  # class 0 where a > b, else 1
+    run = save_run(tmp_path / "run", net, [{"w": w, "b": np.zeros(2, np.float32)}])
+    (tmp_path / "ba.csv").write_text("b,a,y\n0,1,0\n1,0,1\n")
+    err = fails(["evaluate", str(run), "--data", str(tmp_path / "ba.csv")])
+    assert "records no feature names" in err and "--no-header" in err, err
+    (tmp_path / "named.csv").write_text("column_1,column_0,y\n0,1,0\n1,0,1\n")
+    (tmp_path / "bare.csv").write_text("1,0,0\n0,1,1\n")
+    for file, *flags in (["named.csv"], ["bare.csv", "--no-header"], ["bare.csv"]):
+        found = metrics(capsys, ["evaluate", str(run), "--data", str(tmp_path / file), *flags])
+        assert found["data"]["accuracy"] == 1, (file, flags)

@@ -101,9 +101,9 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     if named and model.task in CLASSIFICATION:
         ds = _as_run_classes(ds, model, name)
     order = list(range(ds.n_features))
-    if csv_file and header is not False and model.feature_names is not None:
-        names = ds.info["feature_names"]
-        order = column_order(names, model.feature_names, ds.info["label_name"], str(name))
+    if csv_file and header is not False:  # by name; a run without names takes column_0, ...
+        names, n = ds.info["feature_names"], model.net.sizes[0]
+        order = column_order(names, model.feature_names, ds.info["label_name"], str(name), n)
     check_inputs(ds.x_train[:, order], model.net.sizes[0], str(name))
     datasets.check_example_shape(ds.info.get("example_shape"), model.example_shape, str(name))
     x_test = None if ds.x_test is None else model.scale(ds.x_test[:, order])
