@@ -154,3 +154,14 @@ def test_evaluate_refuses_named_columns_for_a_run_that_records_no_feature_names(
     for file, *flags in (["named.csv"], ["bare.csv", "--no-header"], ["bare.csv"]):
         found = metrics(capsys, ["evaluate", str(run), "--data", str(tmp_path / file), *flags])
         assert found["data"]["accuracy"] == 1, (file, flags)
+
+
+def test_a_regression_target_past_float32_is_named_as_that_not_as_inf(tmp_path):
+    # Model.evaluate cast the targets to float32 first: 1e39 became inf (a RuntimeWarning) and
+    # was refused as "t contains NaN or Inf"
+    from jaxmlp import load_run
+
+    model = load_run(saved(tmp_path / "r", (2, 3, 1), "identity", "mse"))
+    x = np.array([[0.1, 0.2], [1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"t: value 1e\+39 exceeds the float32 range"):
+        model.evaluate(x, [1e39, 1.0])

@@ -167,7 +167,7 @@ class Model(NamedTuple):
                     f"t: a multilabel model's targets are labels, {allowed} (0/1, or those "
                     f"predict gives), got {t[at]!r} at index {at}."
                 )
-        return t.reshape(len(t), -1).astype(self.dtype)  # a float64 run's exact targets
+        return t.reshape(len(t), -1).astype(np.float64)  # exact; evaluate checks the range
 
 
 def _values(frame) -> np.ndarray:
