@@ -165,3 +165,19 @@ def test_a_regression_target_past_float32_is_named_as_that_not_as_inf(tmp_path):
     x = np.array([[0.1, 0.2], [1.0, 2.0]])
     with pytest.raises(ValueError, match=r"t: value 1e\+39 exceeds the float32 range"):
         model.evaluate(x, [1e39, 1.0])
+
+
+def test_a_missing_class_label_is_named_not_a_type_error(tmp_path):
+    # None beside names failed np.unique ("'<' not supported between 'float' and 'str'"), and
+    # pd.NA failed it with "boolean value of NA is ambiguous": TypeErrors from numpy and pandas
+    import pandas as pd
+
+    from jaxmlp import load_run
+
+    model = load_run(saved(tmp_path / "r", (2, 3, 3), "softmax", "cross_entropy", ["a", "b", "c"]))
+    x = np.array([[0.1, 0.2], [1.0, 2.0], [0.0, 0.0]])
+    for missing in (None, pd.NA, float("nan")):
+        t = pd.Series(["c", missing, "b"], dtype="string" if missing is pd.NA else object)
+        with pytest.raises(ValueError, match=r"t has labels \[.*\] outside the classes .* index 1"):
+            model.evaluate(x, t)
+    assert model.evaluate(x, pd.Series(["c", "a", "b"], dtype="string"))["n"] == 3
