@@ -151,7 +151,10 @@ def test_evaluate_refuses_named_columns_for_a_run_that_records_no_feature_names(
     assert "records no feature names" in err and "--no-header" in err, err
     (tmp_path / "named.csv").write_text("column_1,column_0,y\n0,1,0\n1,0,1\n")
     (tmp_path / "bare.csv").write_text("1,0,0\n0,1,1\n")
-    for file, *flags in (["named.csv"], ["bare.csv", "--no-header"], ["bare.csv"]):
+    (tmp_path / "mid.csv").write_text("1,0,0\n0,1,1\n")  # no header: by position
+    cases = (["named.csv"], ["bare.csv", "--no-header"], ["bare.csv"],
+             ["mid.csv", "--label-column", "1"])  # fmt: skip
+    for file, *flags in cases:
         found = metrics(capsys, ["evaluate", str(run), "--data", str(tmp_path / file), *flags])
         assert found["data"]["accuracy"] == 1, (file, flags)
 

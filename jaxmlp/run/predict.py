@@ -101,7 +101,11 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     if named and model.task in CLASSIFICATION:
         ds = _as_run_classes(ds, model, name)
     order = list(range(ds.n_features))
-    if csv_file and header is not False:  # by name; a run without names takes column_0, ...
+    headed = csv_file and header is not False and (
+        model.feature_names is not None
+        or files.read_header(name, header=header, encoding=encoding) is not None
+    )
+    if headed:  # by name; a run without names takes column_0, ...
         names, n = ds.info["feature_names"], model.net.sizes[0]
         order = column_order(names, model.feature_names, ds.info["label_name"], str(name), n)
     check_inputs(ds.x_train[:, order], model.net.sizes[0], str(name))
