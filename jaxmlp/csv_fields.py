@@ -115,14 +115,24 @@ _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 def _integers(path, column, labels) -> np.ndarray:
     """Integer labels as int64, whole numbers as the file wrote them: their class names are
     ``9``, not ``9.0`` (predictions join on the file's labels; float64 would also merge 2**53 +
-    1 into 2**53); a ValueError past int64. (Runs from before recorded float names, ``9.0``:
-    they keep them, and read these labels as those classes.)"""
+    1 into 2**53); a ValueError past int64, and where one integer is written two ways (``007``
+    and ``7``, ``+7`` and ``7``, ``-0`` and ``0``): codes to the writer, perhaps, two classes as
+    names and one as numbers, so not guessed at. (Runs from before recorded float names,
+    ``9.0``: they keep them, and read these labels as those classes.)"""
     values = [int(field) for _, field in labels]
-    info = np.iinfo(np.int64)
+    info, spelled = np.iinfo(np.int64), {}
     for (line, field), v in zip(labels, values, strict=True):
         if not info.min <= v <= info.max:
             raise ValueError(
                 f"{path}, line {line}, column {column!r}: the integer label {field} is past "
                 "the int64 range; write the labels as names (a letter in front) or smaller."
+            )
+        at, first = spelled.setdefault(v, (line, field))
+        if first != field:
+            raise ValueError(
+                f"{path}, column {column!r}: the labels {first!r} (line {at}) and {field!r} "
+                f"(line {line}) are one number, {v}, written two ways: as numbers one class, as "
+                "names two. Write each class one way, or every label as a name (a letter in "
+                f"front: 'c{first}')."
             )
     return np.array(values, np.int64)

@@ -291,9 +291,10 @@ def read_array(path: str | os.PathLike, name: str = "x") -> np.ndarray:
     data = _bytes(path, "a numpy .npy or .npz file")
     if data[:6] == npz.NPY_MAGIC:
         try:
-            return _numeric(path, name, npz.read_npy(data))
+            array = npz.read_npy(data)
         except ValueError as error:
             raise ValueError(f"{path}: {error}.") from None
+        return _numeric(path, name, array)  # its errors name the path
     arrays = _read_npz(path, data)
     names = list(arrays)
     if name not in names and len(names) != 1:

@@ -265,7 +265,7 @@ def test_evaluate_takes_a_file_of_one_row(abc_run, tmp_path, capsys):
     sine = tmp_path / "sine"
     args = ["--data", "sine", "--hidden", "2", "--epochs", "1", "--no-progress", "--out", str(sine)]
     assert cli.main(["train", *args]) == 0
-    (tmp_path / "point.csv").write_text("x,t\n0.5,0.479\n")
+    (tmp_path / "point.csv").write_text("column_0,t\n0.5,0.479\n")  # sine names no column
     capsys.readouterr()
     assert cli.main(["evaluate", str(sine), "--data", str(tmp_path / "point.csv"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)["data"]
@@ -307,7 +307,7 @@ def test_evaluate_names_the_header_flag_given_and_hints_it_for_a_headerless_file
     run = save_run(tmp_path / "run", net, net.init(jax.random.key(0)), classes=[7, 8],
                    feature_names=["f1", "f2"], label_name="label")  # fmt: skip
     bare = tmp_path / "bare.csv"
-    bare.write_text("0.1,0.2,007\n0.3,0.1,008\n-1,2,7\n")
+    bare.write_text("0.1,0.2,007\n0.3,0.1,008\n-1,2,007\n")
     assert cli.main(["evaluate", str(run), "--data", str(bare)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bare.csv" in err and "--no-header" in err, err

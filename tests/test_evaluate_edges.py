@@ -121,3 +121,66 @@ def test_predict_help_says_which_array_of_an_npz_is_the_inputs(tmp_path, capsys)
     with pytest.raises(SystemExit):
         cli.main(["predict", "--help"])
     assert "its only array" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "threshold"])
+def test_a_multilabel_models_evaluate_takes_labels_not_other_numbers(tmp_path, output):
+    # a target 0.5 (or 0.7) was no label, but Model.evaluate thresholded it silently: accuracy
+    # 0.25 where a 0.5 counted as a negative label
+    from jaxmlp import load_run
+
+    model = load_run(saved(tmp_path / output, (2, 3, 2), output, "bce"))
+    x = np.array([[0.1, 0.2], [1.0, 2.0]])
+    assert model.evaluate(x, model.predict(x))["accuracy"] == 1  # its own labels (-1/+1, 0/1)
+    assert model.evaluate(x, [[1, 0], [0, 1]])["n"] == 2
+    for t in ([[0.5, 0], [0, 1]], [[0.7, 1], [0, 1]]):
+        with pytest.raises(ValueError, match=r"t: a multilabel model's targets are labels, "):
+            model.evaluate(x, t)
+
+
+def test_evaluate_refuses_named_columns_for_a_run_that_records_no_feature_names(
+    tmp_path, fails, capsys
+):
+    # a header b,a was read by position: accuracy 0 of a model right on every row, exit 0
+    # (predict refused the same columns)
+    net = MLP((2, 2), (), "softmax", "cross_entropy")
+    w = np.array([[5.0, -5.0], [-5.0, 5.0]], np.float32)  # class 0 where a > b, else 1
+    run = save_run(tmp_path / "run", net, [{"w": w, "b": np.zeros(2, np.float32)}])
+    (tmp_path / "ba.csv").write_text("b,a,y\n0,1,0\n1,0,1\n")
+    err = fails(["evaluate", str(run), "--data", str(tmp_path / "ba.csv")])
+    assert "records no feature names" in err and "--no-header" in err, err
+    (tmp_path / "named.csv").write_text("column_1,column_0,y\n0,1,0\n1,0,1\n")
+    (tmp_path / "bare.csv").write_text("1,0,0\n0,1,1\n")
+    (tmp_path / "mid.csv").write_text("1,0,0\n0,1,1\n")  # no header: by position
+    cases = (["named.csv"], ["bare.csv", "--no-header"], ["bare.csv"],
+             ["mid.csv", "--label-column", "1"])  # fmt: skip
+    for file, *flags in cases:
+        found = metrics(capsys, ["evaluate", str(run), "--data", str(tmp_path / file), *flags])
+        assert found["data"]["accuracy"] == 1, (file, flags)
+
+
+def test_a_regression_target_past_float32_is_named_as_that_not_as_inf(tmp_path):
+    # Model.evaluate cast the targets to float32 first: 1e39 became inf (a RuntimeWarning) and
+    # was refused as "t contains NaN or Inf"
+    from jaxmlp import load_run
+
+    model = load_run(saved(tmp_path / "r", (2, 3, 1), "identity", "mse"))
+    x = np.array([[0.1, 0.2], [1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"t: value 1e\+39 exceeds the float32 range"):
+        model.evaluate(x, [1e39, 1.0])
+
+
+def test_a_missing_class_label_is_named_not_a_type_error(tmp_path):
+    # None beside names failed np.unique ("'<' not supported between 'float' and 'str'"), and
+    # pd.NA failed it with "boolean value of NA is ambiguous": TypeErrors from numpy and pandas
+    import pandas as pd
+
+    from jaxmlp import load_run
+
+    model = load_run(saved(tmp_path / "r", (2, 3, 3), "softmax", "cross_entropy", ["a", "b", "c"]))
+    x = np.array([[0.1, 0.2], [1.0, 2.0], [0.0, 0.0]])
+    for missing in (None, pd.NA, float("nan")):
+        t = pd.Series(["c", missing, "b"], dtype="string" if missing is pd.NA else object)
+        with pytest.raises(ValueError, match=r"t has labels \[.*\] outside the classes .* index 1"):
+            model.evaluate(x, t)
+    assert model.evaluate(x, pd.Series(["c", "a", "b"], dtype="string"))["n"] == 3

@@ -379,6 +379,21 @@ def test_integer_labels_past_2_to_the_53_keep_their_classes(tmp_path):
         files.read_csv(too_big)
 
 
+@pytest.mark.parametrize("one, other", [("007", "7"), ("07", "007"), ("+7", "7"), ("-0", "0")])
+def test_one_integer_label_written_two_ways_is_refused(one, other, tmp_path, capsys):
+    # they merged silently: labels 007, 07 and 7 (codes, as names three classes) were class 7
+    path = _write(tmp_path, "codes.csv", f"a,y\n1,{one}\n2,8\n3,{other}\n4,8\n5,{one}\n")
+    said = f"codes.csv, column 'y': the labels {one!r} (line 2) and {other!r} (line 4) are one"
+    with pytest.raises(ValueError, match=re.escape(said)):
+        files.read_csv(path)
+    args = ["train", "--no-progress", "--data", str(path), "--out", str(tmp_path / "r")]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "written two ways" in err and "Traceback" not in err, err
+    padded = _write(tmp_path, "padded.csv", "a,y\n1,007\n2,008\n3,007\n")  # one way each: numbers
+    np.testing.assert_array_equal(files.read_csv(padded)[1], [7, 8, 7])
+
+
 def test_a_label_that_reads_as_missing_warns(tmp_path):
     path = _write(tmp_path, "na.csv", "a,y\n1,cat\n2,dog\n3,NA\n4,cat\n")
     with pytest.warns(UserWarning, match=r"na.csv: label 'NA' \(1 row, first line 4\) .*missing"):

@@ -120,3 +120,52 @@ def test_a_label_column_left_in_the_inputs_is_named_not_read_as_a_number(tmp_pat
     assert "unknown columns ['kind']" in err and "cannot read" not in err
     err = fails(["predict", str(bare), "--input", str(tmp_path / "bare.csv"), "--no-header"])
     assert "expected 2 feature columns, got 3" in err and "label" in err
+
+
+def test_a_csv_of_predictions_writes_the_probabilities_that_decided_them(tmp_path, capsys):
+    # written to 6 digits, p_a and p_b of 0.49999991 and 0.50000012 were both 0.5 beside the
+    # prediction b, and a CSV's probabilities were not the JSON's (all their digits)
+    net = MLP((1, 2), (), "softmax", "cross_entropy")
+    params = [{"w": np.zeros((1, 2), np.float32), "b": np.array([0, 4e-7], np.float32)}]
+    run = save_run(tmp_path / "tie", net, params, classes=["a", "b"], feature_names=["f"])
+    (tmp_path / "x.csv").write_text("f\n0\n")
+    header, row = predicted(capsys, ["predict", str(run), "--input", str(tmp_path / "x.csv")])
+    assert header == "prediction,p_a,p_b" and row.startswith("b,"), row
+    p = np.array([float(v) for v in row.split(",")[1:]])
+    np.testing.assert_array_equal(p.astype(np.float32), load_run(run).predict_proba([[0.0]])[0])
+    assert p[0] < p[1]
+
+
+@pytest.mark.parametrize("odd", [float("nan"), float("inf"), -np.inf])
+def test_save_run_refuses_a_class_named_by_a_number_that_is_not_finite(tmp_path, odd):
+    # saved: config.json wrote it as the string 'nan', and load_run refused the folder that
+    # save_run had just written, saying its class names mixed numbers and strings
+    net = MLP((2, 3, 2), "tanh", "softmax", "cross_entropy")
+    with pytest.raises(ValueError, match=r"save_run: the class name .* is not a finite number"):
+        save_run(tmp_path / "run", net, net.init(jax.random.key(0)), classes=[odd, 1.0])
+    assert not (tmp_path / "run").exists()
+
+
+def test_complex_inputs_are_refused_not_cut_to_their_real_part(tmp_path, fails):
+    # load_run(...).predict of complex inputs dropped the imaginary parts with a warning and
+    # answered; the CLI refused an .npy of them, naming the file twice and ending in '..'
+    run = saved(tmp_path)
+    x = np.array([[1 + 5j, 2.0], [3.0, 4 - 1j]])
+    with pytest.raises(ValueError, match=r"x: inputs must be real numbers, got dtype complex128"):
+        load_run(run).predict(x)
+    np.save(tmp_path / "c.npy", x)
+    err = fails(["predict", str(run), "--input", str(tmp_path / "c.npy")])
+    assert err.count("c.npy") == 1 and "complex" in err and ".." not in err, err
+
+
+def test_a_data_frame_of_pandas_nullable_numbers_is_read_as_numbers(tmp_path):
+    # convert_dtypes()' Int64, Float64 and boolean columns were refused: "inputs must be
+    # numbers, got dtype object"; a missing value (pd.NA) is named as one
+    model = load_run(saved(tmp_path, feature_names=["a", "b"]))
+    frame = pd.DataFrame({"b": [2, 3], "a": [1.5, 0.0]}).convert_dtypes()
+    assert list(frame.dtypes.astype(str)) == ["Int64", "Float64"]
+    np.testing.assert_array_equal(model.predict(frame), [21.5, 30.0])
+    flags = pd.DataFrame({"a": [True, False], "b": [1, 0]}).astype({"a": "boolean", "b": "Int8"})
+    np.testing.assert_array_equal(model.predict(flags), [11.0, 0.0])
+    with pytest.raises(ValueError, match=r"x: inputs contain NaN or Inf \(first at index \(1, 1\)"):
+        model.predict(pd.DataFrame({"a": [1, 2], "b": pd.array([3, None], "Int64")}))

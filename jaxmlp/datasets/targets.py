@@ -2,6 +2,7 @@
 numbers) and their labels encoded as the task needs (``TARGETS``), the task inferred by the rule
 ``from_arrays`` states."""
 
+import contextlib
 import math
 import warnings
 
@@ -212,7 +213,9 @@ def encode_as(y, classes, task: str, name: str = "y", lines=None) -> np.ndarray:
     the first stands: its index, or its line where ``lines`` gives each label's line."""
     index = {c: i for i, c in enumerate(classes)}
     values = np.asarray(y).reshape(-1).tolist()
-    unknown = [v for v in np.unique(y).tolist() if v not in index]
+    unknown = list(dict.fromkeys(v for v in values if v not in index))
+    with contextlib.suppress(TypeError):  # None or pd.NA beside names: in the order met
+        unknown.sort()
     if unknown:
         first = next(i for i, v in enumerate(values) if v not in index)
         where = f"at index {first}" if lines is None else f"on line {lines[first]}"

@@ -143,9 +143,9 @@ class Model(NamedTuple):
         if hasattr(x, "columns") and hasattr(x, "to_numpy"):  # a data frame
             names, d = list(x.columns), self.net.sizes[0]
             if self.feature_names is None and names == list(range(len(names))):
-                return self.scale(check_inputs(x.to_numpy(), d, "x", self.example_shape))
+                return self.scale(check_inputs(_values(x), d, "x", self.example_shape))
             order = column_order(names, self.feature_names, self.label_name, "x", d)
-            x = x.iloc[:, order].to_numpy()
+            x = _values(x.iloc[:, order])
         return self.scale(check_inputs(x, self.net.sizes[0], "x", self.example_shape))
 
     def scale(self, x) -> np.ndarray:
@@ -158,7 +158,24 @@ class Model(NamedTuple):
         t = np.asarray(t)
         if self.task in CLASSIFICATION:
             return datasets.encode_as(t, self.class_names(), self.task, "t")
-        return t.reshape(len(t), -1).astype(self.dtype)  # a float64 run's exact targets
+        if self.task == "multilabel":  # labels, 0/1 or those ``predict`` gives, nothing between
+            allowed = sorted({0, 1, *outputs.get(self.net.output).labels})
+            odd = np.argwhere(~np.isin(t, allowed))
+            if len(odd):
+                at = tuple(int(i) for i in odd[0])
+                raise ValueError(
+                    f"t: a multilabel model's targets are labels, {allowed} (0/1, or those "
+                    f"predict gives), got {t[at]!r} at index {at}."
+                )
+        return t.reshape(len(t), -1).astype(np.float64)  # exact; evaluate checks the range
+
+
+def _values(frame) -> np.ndarray:
+    """A data frame's values; columns all of numbers (pandas' nullable ``Int64``, ``Float64``
+    and ``boolean`` too, whose ``to_numpy`` is of objects) as float64, a missing value NaN."""
+    if all(getattr(dtype, "kind", "O") in "biuf" for dtype in frame.dtypes):
+        return frame.to_numpy(np.float64, na_value=np.nan)
+    return frame.to_numpy()
 
 
 def check_probabilities(output: str) -> None:
@@ -220,6 +237,11 @@ def check_inputs(x, n_features: int, where: str, example_shape=None) -> np.ndarr
             f"flattened, as in training), got {shape}."
         )
     datasets.check_example_shape(examples, example_shape, where)
+    if np.issubdtype(x.dtype, np.complexfloating):  # a cast would drop the imaginary parts
+        raise ValueError(
+            f"{where}: inputs must be real numbers, got dtype {x.dtype}; pass the real and "
+            "imaginary parts as separate features, as in training."
+        )
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{where}: inputs must be numbers, got dtype {x.dtype}.")
     wide = x.astype(np.float64)

@@ -33,6 +33,13 @@ def check_classes(classes, task: str, net: MLP, where: str) -> None:
             f"values: {sorted(kinds)}); saved, they would all become strings. Give them all as "
             "strings or all as numbers."
         )
+    odd = [c for c in classes if _kind(c) == "number" and (c != c or abs(c) == float("inf"))]
+    if odd:
+        raise ValueError(
+            f"{where}: the class name {odd[0]!r} is not a finite number: JSON writes it as a "
+            "string, and predictions could not name it; give the classes finite numbers or "
+            "strings ('nan' as a string)."
+        )
     saved = np.asarray(classes).tolist()  # as save_run writes them: 1 and 1.0 are both 1.0
     twice = [c for i, c in enumerate(saved) if c in saved[:i]]
     if twice:

@@ -101,9 +101,13 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     if named and model.task in CLASSIFICATION:
         ds = _as_run_classes(ds, model, name)
     order = list(range(ds.n_features))
-    if csv_file and header is not False and model.feature_names is not None:
-        names = ds.info["feature_names"]
-        order = column_order(names, model.feature_names, ds.info["label_name"], str(name))
+    headed = csv_file and header is not False and (
+        model.feature_names is not None
+        or files.read_header(name, header=header, encoding=encoding) is not None
+    )
+    if headed:  # by name; a run without names takes column_0, ...
+        names, n = ds.info["feature_names"], model.net.sizes[0]
+        order = column_order(names, model.feature_names, ds.info["label_name"], str(name), n)
     check_inputs(ds.x_train[:, order], model.net.sizes[0], str(name))
     datasets.check_example_shape(ds.info.get("example_shape"), model.example_shape, str(name))
     x_test = None if ds.x_test is None else model.scale(ds.x_test[:, order])
@@ -279,10 +283,12 @@ def _data_file(run_dir) -> str | None:
 
 def write_predictions(columns, labels, y, stream=None, path=None, classes=None) -> None:
     """Predictions to ``stream`` (CSV) or ``path`` in the format its extension names: .csv
-    (header ``columns``), .json (one object per row, keyed by ``columns``) or .npz (arrays
-    ``prediction`` and, where ``y`` has columns (a classifier's or multilabel net's outputs;
-    regression's are the predictions), ``y``, and ``classes`` where given: the run's class
-    names, in ``y``'s order; a binary net's one output is the probability of the second)."""
+    (header ``columns``; each number in the digits that read back as it, not rounded: the
+    probabilities that decided a near tie differ), .json (one object per row, keyed by
+    ``columns``) or .npz (arrays ``prediction`` and, where ``y`` has columns (a classifier's
+    or multilabel net's outputs; regression's are the predictions), ``y``, and ``classes``
+    where given: the run's class names, in ``y``'s order; a binary net's one output is the
+    probability of the second)."""
     check_output(path)
     suffix = None if path is None else pathlib.Path(path).suffix.lower()
     labels = np.asarray(labels)
@@ -305,9 +311,7 @@ def write_predictions(columns, labels, y, stream=None, path=None, classes=None) 
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(columns)
-    width = labels.reshape(len(labels), -1).shape[1]
-    for row in rows:
-        writer.writerow([*row[:width], *(f"{v:.6g}" for v in row[width:])])
+    writer.writerows(rows)  # each number in the digits that read back as it (as JSON's)
     if path is not None:
         checkpoint.write_atomic(path, text.getvalue())
     else:
