@@ -19,26 +19,17 @@ Criterion: each change breaks at least 1 % of the seeds with a Wilson 95 % lower
 and the base success rate (a different seed) lies between 5 % and 95 %.
 """
 
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from common import figure, parse_args, pyplot, save
+from common import figure, parse_args, pyplot, save, wilson
 
 from jaxmlp import MLP
 
 X = jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 T = jnp.array([[0.0], [1.0], [1.0], [0.0]])
 ITERATIONS, ETA = 5000, 0.1
-
-
-def wilson(successes, n, z=1.96):
-    """Wilson score 95 % interval of a proportion."""
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def works(net, eta, keys):

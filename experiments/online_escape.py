@@ -21,7 +21,6 @@ points that are local minima by the Hessian test (when there are any; if none, f
 half of all stuck points).
 """
 
-import math
 
 import jax
 
@@ -29,7 +28,7 @@ jax.config.update("jax_enable_x64", True)  # this script runs in its own process
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from common import figure, parse_args, pyplot, save  # noqa: E402
+from common import figure, parse_args, pyplot, save, wilson  # noqa: E402
 from jax.flatten_util import ravel_pytree  # noqa: E402
 
 from jaxmlp import MLP  # noqa: E402
@@ -64,13 +63,6 @@ def online(params, key, epochs):
         return jax.lax.scan(step, p, jax.random.permutation(k, 4))[0], None
 
     return jax.lax.scan(epoch, params, jax.random.split(key, epochs))[0]
-
-
-def wilson(successes, n, z=1.96):
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def main():
