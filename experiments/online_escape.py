@@ -21,7 +21,6 @@ points that are local minima by the Hessian test (when there are any; if none, f
 half of all stuck points).
 """
 
-
 import jax
 
 jax.config.update("jax_enable_x64", True)  # this script runs in its own process (Hessians)

@@ -57,3 +57,23 @@ def test_wilson_matches_the_textbook_value(scripts):
     # z sqrt(0.35 * 0.65 / 20 + z^2/1600) / (1 + z^2/20) = 0.19298.
     low, high = scripts("common").wilson(7, 20)
     assert np.allclose((low, high), (0.1812, 0.5671), atol=1e-4)
+
+
+def test_fragility_counts_a_change_over_the_runs_it_can_change(scripts):
+    """Before: "broken" was the share of all seeds (78 of 1000 for normal weights: 7.8 %), while
+    the criterion, the figure and the README called it the share of the working base runs
+    (78 of 798: 9.8 %); "fixed" likewise counted all seeds, not the failing base runs."""
+    base_ok = np.array([True] * 8 + [False] * 2)
+    ok = np.array([False, False] + [True] * 6 + [True, False])
+    row = scripts("fragility").change_row(base_ok, ok, np.zeros(10))
+    assert row["success_rate"] == 0.7 and row["success_ci95"] == scripts("common").wilson(7, 10)
+    assert row["broken"] == 2 and row["working_base_runs"] == 8 and row["broken_rate"] == 0.25
+    assert row["broken_ci95"] == scripts("common").wilson(2, 8)
+    assert row["fixed"] == 1 and row["failing_base_runs"] == 2 and row["fixed_rate"] == 0.5
+    assert row["fixed_ci95"] == scripts("common").wilson(1, 2)
+
+
+def test_fragility_has_no_broken_rate_without_a_working_base_run(scripts):
+    row = scripts("fragility").change_row(np.zeros(4, bool), np.ones(4, bool), np.zeros(4))
+    assert row["broken_rate"] is None and row["broken_ci95"] is None
+    assert row["fixed_rate"] == 1.0
