@@ -77,3 +77,12 @@ def test_fragility_has_no_broken_rate_without_a_working_base_run(scripts):
     row = scripts("fragility").change_row(np.zeros(4, bool), np.ones(4, bool), np.zeros(4))
     assert row["broken_rate"] is None and row["broken_ci95"] is None
     assert row["fixed_rate"] == 1.0
+
+
+def test_gd_modes_divides_an_epochs_time_by_the_steps_fit_takes(scripts):
+    """Before: an epoch's time was divided by n // batch_size, 44 steps for digits' 1438 rows in
+    batches of 32, while ``fit`` trains the short last batch too: 45 steps."""
+    per_step = scripts("gd_modes").seconds_per_step
+    assert per_step(4.5, 1438, 32) == 0.1
+    assert per_step(4.5, 1438, 32, drop_last=True) == 4.5 / 44
+    assert per_step(2.0, 1438, 1) == 2.0 / 1438 and per_step(2.0, 1438, 1438) == 2.0
