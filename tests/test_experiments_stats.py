@@ -86,3 +86,23 @@ def test_gd_modes_divides_an_epochs_time_by_the_steps_fit_takes(scripts):
     assert per_step(4.5, 1438, 32) == 0.1
     assert per_step(4.5, 1438, 32, drop_last=True) == 4.5 / 44
     assert per_step(2.0, 1438, 1) == 2.0 / 1438 and per_step(2.0, 1438, 1438) == 2.0
+
+
+def test_online_escape_certifies_a_minimum_only_where_the_quadratic_model_has_one(scripts):
+    """Before: a stuck point (gradient norm < 1e-3) counted as a minimum when the Hessian's
+    smallest eigenvalue was >= -1e-6. The 2-2-1 XOR net's stuck points have eigenvalues ~1e-5 and
+    gradients ~1e-3: the quadratic model's stationary point lies ~2 away (|w| ~ 15), and more
+    batch descent keeps lowering E as the weights grow: plateaus, not minima."""
+    minimum = scripts("online_escape").local_minimum
+    curved = np.diag([1e-5, 1.0])
+    assert not minimum(np.array([9e-4, 0.0]), curved)  # stationary point 90 away
+    assert minimum(np.array([1e-9, 1e-9]), curved)
+    assert not minimum(np.array([1e-9, 0.0]), np.diag([-1e-3, 1.0]))  # a saddle
+    assert not minimum(np.zeros(2), np.diag([0.0, 1.0]))  # flat: nothing certified
+
+
+def test_importing_online_escape_leaves_float64_off(scripts):
+    import jax
+
+    scripts("online_escape")
+    assert not jax.config.jax_enable_x64
