@@ -106,3 +106,21 @@ def test_importing_online_escape_leaves_float64_off(scripts):
 
     scripts("online_escape")
     assert not jax.config.jax_enable_x64
+
+
+def test_activations_counts_a_target_never_reached_as_never(scripts):
+    """Before: a run that never got below the loss target counted as reaching it at the last
+    epoch, so the quick run reported tanh and sigmoid both at 3.0 epochs to loss 0.2 while their
+    median losses ended at 0.31 and 1.17."""
+    activations = scripts("activations")
+    never = [1.2, 0.47, 0.31]
+    assert activations.first_epoch_below(never, 0.2) == np.inf
+    assert activations.first_epoch_below([1.2, 0.19, 0.1], 0.2) == 2
+    assert activations.median_epochs_to([never, never, [0.1]], 0.2) == np.inf
+    assert activations.median_epochs_to([never, [0.3, 0.1], [0.1]], 0.2) == 2
+    assert not activations.faster(np.inf, np.inf) and not activations.faster(np.inf, 30)
+    assert (
+        activations.faster(5, np.inf)
+        and activations.faster(5, 10)
+        and not activations.faster(6, 10)
+    )
