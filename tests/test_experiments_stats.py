@@ -124,3 +124,13 @@ def test_activations_counts_a_target_never_reached_as_never(scripts):
         and activations.faster(5, 10)
         and not activations.faster(6, 10)
     )
+
+
+def test_experiments_count_an_epochs_steps_as_fit_does(scripts):
+    from jaxmlp.epochs import steps_per_epoch
+
+    mine = scripts("common").steps_per_epoch
+    for n in (1, 7, 31, 32, 33, 1438):
+        for batch in (1, 5, 32, n):
+            for drop_last in (False, True):
+                assert mine(n, batch, drop_last) == steps_per_epoch(n, batch, drop_last)
