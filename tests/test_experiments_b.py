@@ -68,3 +68,14 @@ def test_quick_run_writes_a_verdict_metrics_and_figures(name, quick_run):
     assert f"{name}: {verdict}" in run.stdout, "the printed verdict must match the JSON"
     if name in MUST_REPRODUCE:
         assert record["reproduced"], f"{name}: an exact claim failed: {record['metrics']}"
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_committed_results_come_from_full_runs(name):
+    """As in test_experiments_a/c: the README's table reads these files; a quick run's record
+    (or one without its key number first) must not stand in for the full run."""
+    record = json.loads((ROOT / "experiments" / "results" / f"{name}.json").read_text())
+    assert set(record) == RECORD_KEYS and isinstance(record["reproduced"], bool)
+    assert record["quick"] is False, f"{name}: the committed record is a quick run's"
+    assert next(iter(record["metrics"])) == EXPERIMENTS[name][0], "the key number must come first"
+    assert sorted((ROOT / "experiments" / "results").glob(f"{name}*.png")), f"{name}: no figure"
