@@ -13,10 +13,12 @@ temporary folder so quick runs never overwrite the full results.
 
 import argparse
 import json
+import math
 import os
 import pathlib
 import platform
 import tempfile
+from numbers import Integral
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -71,6 +73,33 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def steps_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
+    """The steps of one of ``fit``'s epochs over ``n`` rows: the last short batch is a step of
+    its own unless ``TrainConfig(drop_last=True)`` leaves it out (the library's rule, which the
+    public API does not export; tests/test_experiments_stats.py holds the two equal)."""
+    return n // batch_size if drop_last else -(-n // batch_size)
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's score interval (95 % at the default z) for ``successes`` of ``n``.
+
+    It always holds the observed rate, and ends exactly at 0 for no success and at 1 for all
+    (the formula's floating-point value missed them by an ulp for many n).
+    """
+    whole = lambda v: isinstance(v, Integral) and not isinstance(v, bool)  # noqa: E731
+    if not (whole(successes) and whole(n) and 0 <= successes <= n and n > 0):
+        raise ValueError(
+            f"successes and n must be integers with 0 <= successes <= n and n >= 1, got "
+            f"successes={successes!r}, n={n!r}."
+        )
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    low = 0.0 if successes == 0 else min(p, max(0.0, centre - half))
+    high = 1.0 if successes == n else max(p, min(1.0, centre + half))
+    return float(low), float(high)
 
 
 def _plain(value):

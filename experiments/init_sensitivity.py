@@ -22,7 +22,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from common import figure, parse_args, pyplot, save
+from common import figure, parse_args, pyplot, save, wilson
 
 from jaxmlp import MLP, Optimizer, TrainConfig, datasets, fit_population
 
@@ -31,14 +31,6 @@ SCHEMES = (
     "lecun_normal", "normal:1", "uniform:-0.01,0.01",
 )  # fmt: skip
 BUDGET = 5000
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of a success rate."""
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
 
 
 def run_scheme(net, scheme, x, t, seeds, iterations):

@@ -26,7 +26,6 @@ import common
 import jax
 import jax.numpy as jnp
 import numpy as np
-from init_sensitivity import wilson
 from jax import lax
 
 from jaxmlp import MLP, Optimizer, TrainConfig, datasets, fit_population
@@ -170,7 +169,7 @@ def main(argv=None):
     at_best = {n: v[:, best["spirals_mlp"][n]] for n, v in per_seed.items()}
     seed_wins = {n: int(np.sum(at_best[n] < at_best["sgd"])) for n in VARIANTS}
     win_rate = {
-        n: {"rate": w / len(seeds), "wilson_95": wilson(w, len(seeds))}
+        n: {"rate": w / len(seeds), "wilson_95": common.wilson(w, len(seeds))}
         for n, w in seed_wins.items()
     }
 

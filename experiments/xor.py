@@ -31,8 +31,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from common import figure, parse_args, pyplot, save
-from init_sensitivity import wilson
+from common import figure, parse_args, pyplot, save, wilson
 
 from jaxmlp import MLP, Optimizer, TrainConfig, datasets, fit_population
 

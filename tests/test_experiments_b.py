@@ -39,6 +39,9 @@ EXPERIMENTS = {
     "real_data": ["fashion_plain_test_accuracy", "test_accuracy", "sklearn_test_accuracy"],
 }
 RECORD_KEYS = {"claim", "criterion", "reproduced", "quick", "machine", "metrics"}
+# Exact claims (float64 identities against jax): a quick run must reproduce them, so that a broken
+# library fails here (with hand gradients 1 % off these tests passed: the verdict was not read).
+MUST_REPRODUCE = {"gradient_check", "jacobian_hessian"}
 
 
 QUICK_ENV = {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}  # (conftest.quick_run)
@@ -63,3 +66,16 @@ def test_quick_run_writes_a_verdict_metrics_and_figures(name, quick_run):
     assert all(f.stat().st_size > 10_000 for f in figures), "a figure is (nearly) empty"
     verdict = "reproduced" if record["reproduced"] else "NOT reproduced"
     assert f"{name}: {verdict}" in run.stdout, "the printed verdict must match the JSON"
+    if name in MUST_REPRODUCE:
+        assert record["reproduced"], f"{name}: an exact claim failed: {record['metrics']}"
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_committed_results_come_from_full_runs(name):
+    """As in test_experiments_a/c: the README's table reads these files; a quick run's record
+    (or one without its key number first) must not stand in for the full run."""
+    record = json.loads((ROOT / "experiments" / "results" / f"{name}.json").read_text())
+    assert set(record) == RECORD_KEYS and isinstance(record["reproduced"], bool)
+    assert record["quick"] is False, f"{name}: the committed record is a quick run's"
+    assert next(iter(record["metrics"])) == EXPERIMENTS[name][0], "the key number must come first"
+    assert sorted((ROOT / "experiments" / "results").glob(f"{name}*.png")), f"{name}: no figure"

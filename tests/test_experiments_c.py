@@ -29,6 +29,11 @@ EXPERIMENTS = {
     "online_escape": ["online_escape_rate", "checks", "summary"],
 }
 RECORD_KEYS = {"claim", "criterion", "reproduced", "quick", "machine", "metrics"}
+# Exact claims (identities in float64, against jax or scikit-learn, or exact symmetries): a quick
+# run must reproduce them, so that a broken library fails here, not only the full run's verdict.
+MUST_REPRODUCE = {
+    "activation_table", "autodiff_traces", "linear_collapse", "symmetry", "weight_symmetries",
+}  # fmt: skip
 
 
 def check(record, name, quick):
@@ -59,6 +64,8 @@ def test_quick_run_writes_a_verdict_metrics_and_figures(name, quick_run):
     record = json.loads((tmp_path / f"{name}.json").read_text())
     verdict = "reproduced" if record["reproduced"] else "NOT reproduced"
     assert f"{name}: {verdict}" in run.stdout, "the printed verdict must match the JSON"
+    if name in MUST_REPRODUCE:
+        assert record["reproduced"], f"{name}: an exact claim failed: {record['metrics']}"
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
