@@ -192,14 +192,14 @@ def outer_product_vp(net, params, x, t, v):
     """The outer-product (Levenberg-Marquardt) approximation times v (Bishop 1995, PRML 5.84):
     ``J_y^T diag(d2l/dy2) J_y v``, ``J_y = dy/dw``: the network linearised at its outputs y, the
     loss's curvature kept. For sse it is ``sum_n sum_k grad y_nk grad y_nk^T v``, the Hessian
-    that MATLAB's trainlm uses; for the canonical pairs PRML 5.85 is ``gnvp`` instead."""
+    that MATLAB's trainlm uses; for the canonical pairs PRML 5.85 is ``gnvp`` instead. Finite
+    where the outputs saturate (y = 0 or 1 in bce, cross_entropy, poisson: ``losses.Pair``'s
+    ``outer``), as the cost is."""
     _checked(net, params, x, t, v, needs_t="outer_product_vp")
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
-    out, loss = outputs.get(net.output), losses.get(net.loss)
-    z, y, t = trace.zs[-1], trace.as_[-1], out.loss_targets(t)
-    u = out.vjp(z, y, loss.grad2(y, t) * out.vjp(z, y, rzs[-1]))  # J_out symmetric
-    u = u / x.shape[0] if net.reduction == "mean" else u
+    z, y = trace.zs[-1], trace.as_[-1]
+    u = losses.outer_curvature(net.output, net.loss, net.reduction, z, y, t, rzs[-1])
     return backprop.backward_from(net, params, trace, u)[0]
 
 
