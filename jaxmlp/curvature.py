@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxmlp import activations, backprop, losses, outputs
+from jaxmlp import activations, array_checks, backprop, losses, outputs
 
 
 def _records(net):
@@ -52,16 +52,19 @@ def _records(net):
     return acts
 
 
-def _checked(net, params, x, t=None, v=None, *, needs_t=None):
+def _checked(net, params, x, t=None, v=None, *, needs_t=None, of=None):
     """``_records(net)``, after the shapes a product needs (values are not looked at: these
     run under ``jit``): ``params`` of ``net``, ``x (n, d)``, ``t (n, K)`` (labels or ``(n,)``
     broadcast silently: ``MLP.targets`` makes them ``(n, K)``; not None where ``needs_t``, the
-    product's name, is given) and ``v`` shaped like params, leaf by leaf of params' dtype."""
+    product's name, is given) and ``v`` shaped like params, leaf by leaf of params' dtype. A
+    product of the cost (``needs_t``, or ``of``: its name) needs n >= 1, as ``MLP.cost``."""
     net.check_params(params)
     if needs_t and t is None:
         raise ValueError(f"{needs_t} needs targets t, got None: (n, K) targets or (n,) labels.")
     if jnp.ndim(x) != 2 or jnp.shape(x)[1] != net.sizes[0]:
         raise ValueError(f"x must have shape (n, {net.sizes[0]}), got {jnp.shape(x)}.")
+    if needs_t or of:
+        array_checks.check_nonempty(x, "x", needs_t or of)
     n, k = jnp.shape(x)[0], net.sizes[-1]
     if t is not None and jnp.shape(t) != (n, k):
         raise ValueError(
@@ -180,7 +183,7 @@ def fisher_vp(net, params, x, v):
             f"The Fisher needs a canonical (output, loss) pair, one of "
             f"{[list(p) for p in losses.CANONICAL]}; got {[net.output, net.loss]}."
         )
-    _checked(net, params, x, v=v)
+    _checked(net, params, x, v=v, of="fisher_vp")
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
     u = pair.fisher(trace.zs[-1], trace.as_[-1], rzs[-1])

@@ -614,6 +614,25 @@ def test_products_refuse_targets_and_directions_that_would_broadcast():
         curvature.fisher_vp(net.replace(output="identity"), params, x, v[:1])
 
 
+def test_products_of_the_cost_refuse_no_examples_as_the_net_does():
+    """On x of no rows the products returned zeros, the curvature of a mean over no examples
+    (0 / 0), where net.cost, net.backprop and net.hvp refuse; d2y/dx2 of no rows is no rows."""
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    params = net.init(jax.random.key(0))
+    x, t, v = jnp.ones((0, 2)), jnp.ones((0, 1)), jax.tree.map(jnp.ones_like, params)
+    for product in (
+        lambda: curvature.hvp(net, params, x, t, v),
+        lambda: curvature.gnvp(net, params, x, t, v),
+        lambda: curvature.outer_product_vp(net, params, x, t, v),
+        lambda: curvature.fisher_vp(net, params, x, v),
+        lambda: curvature.hessian_diagonal(net, params, x, t),
+        lambda: curvature.hessian(net, params, x, t),
+    ):
+        with pytest.raises(ValueError, match="x is empty: .* needs at least one example"):
+            product()
+    assert curvature.input_hessian(net, params, x).shape == (0, 1, 2, 2)
+
+
 @pytest.mark.usefixtures("x64")
 @pytest.mark.slow
 def test_a_curvature_check_that_checks_nothing_is_no_pass():
