@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxmlp import activations, backprop, losses, outputs
+from jaxmlp import activations, array_checks, backprop, losses, outputs
 
 
 def _records(net):
@@ -52,16 +52,19 @@ def _records(net):
     return acts
 
 
-def _checked(net, params, x, t=None, v=None, *, needs_t=None):
+def _checked(net, params, x, t=None, v=None, *, needs_t=None, of=None):
     """``_records(net)``, after the shapes a product needs (values are not looked at: these
     run under ``jit``): ``params`` of ``net``, ``x (n, d)``, ``t (n, K)`` (labels or ``(n,)``
     broadcast silently: ``MLP.targets`` makes them ``(n, K)``; not None where ``needs_t``, the
-    product's name, is given) and ``v`` shaped like params, leaf by leaf of params' dtype."""
+    product's name, is given) and ``v`` shaped like params, leaf by leaf of params' dtype. A
+    product of the cost (``needs_t``, or ``of``: its name) needs n >= 1, as ``MLP.cost``."""
     net.check_params(params)
     if needs_t and t is None:
         raise ValueError(f"{needs_t} needs targets t, got None: (n, K) targets or (n,) labels.")
     if jnp.ndim(x) != 2 or jnp.shape(x)[1] != net.sizes[0]:
         raise ValueError(f"x must have shape (n, {net.sizes[0]}), got {jnp.shape(x)}.")
+    if needs_t or of:
+        array_checks.check_nonempty(x, "x", needs_t or of)
     n, k = jnp.shape(x)[0], net.sizes[-1]
     if t is not None and jnp.shape(t) != (n, k):
         raise ValueError(
@@ -180,7 +183,7 @@ def fisher_vp(net, params, x, v):
             f"The Fisher needs a canonical (output, loss) pair, one of "
             f"{[list(p) for p in losses.CANONICAL]}; got {[net.output, net.loss]}."
         )
-    _checked(net, params, x, v=v)
+    _checked(net, params, x, v=v, of="fisher_vp")
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
     u = pair.fisher(trace.zs[-1], trace.as_[-1], rzs[-1])
@@ -192,14 +195,14 @@ def outer_product_vp(net, params, x, t, v):
     """The outer-product (Levenberg-Marquardt) approximation times v (Bishop 1995, PRML 5.84):
     ``J_y^T diag(d2l/dy2) J_y v``, ``J_y = dy/dw``: the network linearised at its outputs y, the
     loss's curvature kept. For sse it is ``sum_n sum_k grad y_nk grad y_nk^T v``, the Hessian
-    that MATLAB's trainlm uses; for the canonical pairs PRML 5.85 is ``gnvp`` instead."""
+    that MATLAB's trainlm uses; for the canonical pairs PRML 5.85 is ``gnvp`` instead. Finite
+    where the outputs saturate (y = 0 or 1 in bce, cross_entropy, poisson: ``losses.Pair``'s
+    ``outer``), as the cost is."""
     _checked(net, params, x, t, v, needs_t="outer_product_vp")
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
-    out, loss = outputs.get(net.output), losses.get(net.loss)
-    z, y, t = trace.zs[-1], trace.as_[-1], out.loss_targets(t)
-    u = out.vjp(z, y, loss.grad2(y, t) * out.vjp(z, y, rzs[-1]))  # J_out symmetric
-    u = u / x.shape[0] if net.reduction == "mean" else u
+    z, y = trace.zs[-1], trace.as_[-1]
+    u = losses.outer_curvature(net.output, net.loss, net.reduction, z, y, t, rzs[-1])
     return backprop.backward_from(net, params, trace, u)[0]
 
 

@@ -24,9 +24,11 @@ def _output_jacobian(net, z, y):
 
 
 def input_jacobian(net, params, x, mode: str = "reverse"):
-    """dy/dx ``(n, K, d)`` for ``x (n, d)``; ``mode`` is ``"forward"`` or ``"reverse"``."""
+    """dy/dx ``(n, K, d)`` for ``x (n, d)`` (checked, as the net's dtype: ``net.inputs``);
+    ``mode`` is ``"forward"`` or ``"reverse"``."""
     if mode not in ("forward", "reverse"):
         raise ValueError(f"Unknown mode: {mode!r}. It needs to be one of ['forward', 'reverse'].")
+    x = net._check_x(params, x)
     trace = backprop.forward(net, params, x)
     j_out = _output_jacobian(net, trace.zs[-1], trace.as_[-1])
     if mode == "reverse":  # R = dy/dz_l, from the output down: R <- (R w_l^T) * h'(z_{l-1})

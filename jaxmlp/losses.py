@@ -21,9 +21,12 @@ softmax+cross_entropy the output derivative cancels the loss derivative and dl/d
 d2l/dz2 = dy/dz = J: I, diag(y (1 - y)), diag(y) - y y^T. Softmax+cross_entropy has
 l = logsumexp(z) sum_k t_k - <t, z>, hence dl/dz = y sum_k t_k - t and d2l/dz2 = (diag(y) - y y^T)
 sum_k t_k. The canonical pairs are computed from the logits with log-sum-exp, so they stay
-finite and exact for |z| = 1e4. Their ``fisher(z, y, u)`` is the covariance of the target under the
-model (Gaussian of unit variance, Bernoulli, categorical, Poisson) times u, which is d2l/dz2 u for
-targets that sum to one (for every target with exp+poisson).
+finite and exact for |z| = 1e4. So is their ``outer``, ``J^T (d2l/dy2) J u`` (the chain rule's
+first term), J cancelled against d2l/dy2's denominators: t (1 - y)^2 + (1 - t) y^2 for sigmoid+bce,
+(I - y 1^T) diag(t) (I - 1 y^T) for softmax + cross_entropy, t for exp + poisson (inf * 0 = NaN
+where y saturates, computed as written). Their ``fisher(z, y, u)`` is the covariance of the
+target under the model (Gaussian of unit variance, Bernoulli, categorical, Poisson) times u, which
+is d2l/dz2 u for targets that sum to one (for every target with exp+poisson).
 
 Softmax with temperature beta (seed 003), y = softmax(beta z), with cross_entropy:
 l = logsumexp(beta z) sum_k t_k - beta <t, z>, so dl/dz = beta (y sum_k t_k - t) and
@@ -157,13 +160,14 @@ PROBABILISTIC = {name: l.needs_outputs for name, l in _LOSSES.items() if l.targe
 
 
 class Pair(NamedTuple):
-    """An (output, loss) pair at the output, per example: ``cost (n,)``, ``delta = dl/dz`` and
-    ``hvp = (d2l/dz2) u`` (n, K); ``fisher`` (canonical pairs only) the model's target
-    covariance times u."""
+    """An (output, loss) pair at the output, per example: ``cost (n,)``, ``delta = dl/dz``,
+    ``hvp = (d2l/dz2) u`` and ``outer = J^T (d2l/dy2) J u`` (n, K); ``fisher`` (canonical pairs
+    only) the model's target covariance times u."""
 
     cost: Callable
     delta: Callable
     hvp: Callable
+    outer: Callable
     fisher: Callable | None = None
 
 
@@ -171,29 +175,40 @@ def _softmax_cov(y, u):
     return y * (u - jnp.sum(y * u, -1, keepdims=True))  # (diag(y) - y y^T) u
 
 
+def _softmax_outer(y, t, u):
+    """(I - y 1^T) diag(t) (I - 1 y^T) u: J^T diag(t / y^2) J u of softmax + cross_entropy over
+    beta^2, as (diag(1 / y) J)^T diag(t) (diag(1 / y) J) u."""
+    c = t * (u - jnp.sum(y * u, -1, keepdims=True))
+    return c - y * jnp.sum(c, -1, keepdims=True)
+
+
 _CANONICAL = {
     ("identity", "sse"): Pair(
         cost=lambda z, y, t: 0.5 * jnp.sum((z - t) ** 2, -1),
         delta=lambda z, y, t: y - t,
         hvp=lambda z, y, t, u: u,
+        outer=lambda z, y, t, u: u,
         fisher=lambda z, y, u: u,
     ),
     ("sigmoid", "bce"): Pair(
         cost=lambda z, y, t: jnp.sum(jnp.logaddexp(0.0, z) - t * z, -1),
         delta=lambda z, y, t: y - t,
         hvp=lambda z, y, t, u: y * (1 - y) * u,
+        outer=lambda z, y, t, u: (t * (1 - y) ** 2 + (1 - t) * y**2) * u,
         fisher=lambda z, y, u: y * (1 - y) * u,
     ),
     ("softmax", "cross_entropy"): Pair(
         cost=lambda z, y, t: jax.nn.logsumexp(z, -1) * jnp.sum(t, -1) - jnp.sum(t * z, -1),
         delta=lambda z, y, t: y * jnp.sum(t, -1, keepdims=True) - t,
         hvp=lambda z, y, t, u: _softmax_cov(y, u) * jnp.sum(t, -1, keepdims=True),
+        outer=lambda z, y, t, u: _softmax_outer(y, t, u),
         fisher=lambda z, y, u: _softmax_cov(y, u),
     ),
     ("exp", "poisson"): Pair(
         cost=lambda z, y, t: jnp.sum(y - t * z + xlogy(t, t) - t, -1),
         delta=lambda z, y, t: y - t,
         hvp=lambda z, y, t, u: y * u,
+        outer=lambda z, y, t, u: t * u,
         fisher=lambda z, y, u: y * u,
     ),
 }
@@ -209,6 +224,7 @@ def _tempered_softmax_cross_entropy(beta: float) -> Pair:
         ),
         delta=lambda z, y, t: beta * (y * jnp.sum(t, -1, keepdims=True) - t),
         hvp=lambda z, y, t, u: beta**2 * _softmax_cov(y, u) * jnp.sum(t, -1, keepdims=True),
+        outer=lambda z, y, t, u: beta**2 * _softmax_outer(y, t, u),
         fisher=lambda z, y, u: beta**2 * _softmax_cov(y, u),
     )
 
@@ -220,14 +236,14 @@ def chain_pair(output: str, loss: str) -> Pair:
     """The pair composed from its output and loss records by the chain rule (any pair)."""
     out, l = outputs.get(output), get(loss)
 
-    def hvp(z, y, t, u):
-        gn = out.vjp(z, y, l.grad2(y, t) * out.vjp(z, y, u))  # J^T (d2l/dy2) J u; J symmetric
-        return gn + out.curvature(z, y, l.grad(y, t), u)
+    def outer(z, y, t, u):
+        return out.vjp(z, y, l.grad2(y, t) * out.vjp(z, y, u))  # J^T (d2l/dy2) J u; J symmetric
 
     return Pair(
         cost=lambda z, y, t: l.fn(y, t),
         delta=lambda z, y, t: out.vjp(z, y, l.grad(y, t)),
-        hvp=hvp,
+        hvp=lambda z, y, t, u: outer(z, y, t, u) + out.curvature(z, y, l.grad(y, t), u),
+        outer=outer,
     )
 
 
@@ -247,6 +263,7 @@ def pair(output: str, loss: str) -> Pair:
         cost=lambda z, y, t: p.cost(z, y, m(t)),
         delta=lambda z, y, t: p.delta(z, y, m(t)),
         hvp=lambda z, y, t, u: p.hvp(z, y, m(t), u),
+        outer=lambda z, y, t, u: p.outer(z, y, m(t), u),
     )
 
 
@@ -376,3 +393,9 @@ def curvature(output: str, loss: str, reduction: str, z, y, t, u, sample_weight=
     """The output curvature times u, (d2E/dz_L2) u per example, (n, K), for the reduced
     (optionally weighted) cost."""
     return _reduced(pair(output, loss).hvp(z, y, t, u), reduction, sample_weight)
+
+
+def outer_curvature(output: str, loss: str, reduction: str, z, y, t, u):
+    """The outer-product approximation of the output curvature times u, ``J^T (d2E/dy2) J u``
+    per example (n, K), for the reduced cost: finite where y saturates (``Pair.outer``)."""
+    return _reduced(pair(output, loss).outer(z, y, t, u), reduction)

@@ -260,7 +260,7 @@ class MLP:
     def input_jacobian(self, params, x, *, mode="reverse"):
         """dy/dx ``(n, K, d)`` by hand, accumulated ``"forward"`` (input to output) or
         ``"reverse"`` (output to input) through the layers."""
-        return jacobian.input_jacobian(self, params, self._check_x(params, x), mode)
+        return jacobian.input_jacobian(self, params, x, mode)
 
     def hvp(self, params, x, t, v):
         """(d2E/dparams2) v, shaped like ``params``, by the hand R-operator passes

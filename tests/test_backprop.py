@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, activations, backprop
+from jaxmlp import MLP, activations, backprop, jacobian
 from jaxmlp.gradient_matrix import valid_pairs
 
 BUILTIN = (
@@ -324,6 +324,19 @@ def test_input_jacobian_by_hand_both_ways_equals_jacfwd_and_jacrev(act, output):
         jac = jax.jit(net.input_jacobian, static_argnames="mode")(params, x, mode=mode)
         assert jac.shape == (4, 2, 3)
         assert_trees_close(jac, by_jacfwd, rtol=1e-13)
+
+
+def test_the_module_s_input_jacobian_refuses_what_the_method_refuses():
+    """``jacobian.input_jacobian`` itself names a wrong x or params (as ``curvature``'s
+    functions do), not a broadcasting TypeError from deep inside the product."""
+    net = MLP((3, 4, 2), "tanh", "softmax", "cross_entropy")
+    params = net.init(jax.random.key(0))
+    for p, x, named in [(params, jnp.ones((5, 4)), r"x must have shape \(n, 3\)"),
+                        (params, jnp.ones(3), r"x must have shape \(n, 3\)"),
+                        (params[:1], jnp.ones((5, 3)), "params must be a list of 2")]:  # fmt: skip
+        for mode in ("forward", "reverse"):
+            with pytest.raises(ValueError, match=named):
+                jacobian.input_jacobian(net, p, x, mode)
 
 
 @pytest.mark.usefixtures("x64")

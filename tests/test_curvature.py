@@ -433,6 +433,66 @@ def test_a_wrong_output_curvature_is_caught(pair, monkeypatch):
         assert errors[check] > 1e-4, (check, errors)
 
 
+# The outer product J_y^T diag(d2l/dy2) J_y of a canonical pair as sums of squared gradients of
+# logs, which stay finite where y saturates: bce's d2l/dy2 = t / y^2 + (1 - t) / (1 - y)^2 is
+# (t, log y) and (1 - t, log(1 - y)); cross_entropy's (t, log y); poisson's t / y^2 with y = e^z
+# is (t, z); sse's (1, y).
+OUTER_TERMS = {
+    ("sigmoid", "bce"): lambda z, t: [(t, jax.nn.log_sigmoid(z)), (1 - t, jax.nn.log_sigmoid(-z))],
+    ("threshold", "bce"): lambda z, t: [
+        ((t + 1) / 2, jax.nn.log_sigmoid(z)),
+        ((1 - t) / 2, jax.nn.log_sigmoid(-z)),
+    ],
+    ("softmax", "cross_entropy"): lambda z, t: [(t, jax.nn.log_softmax(z))],
+    ("softmax:2", "cross_entropy"): lambda z, t: [(t, jax.nn.log_softmax(2 * z))],
+    ("exp", "poisson"): lambda z, t: [(t, z)],
+    ("identity", "sse"): lambda z, t: [(jnp.ones_like(t), z)],
+}
+
+
+def outer_reference(net, params, x, t, v):
+    """``sum over terms (c, f) of J_f^T diag(c) J_f v / n`` by jax (``OUTER_TERMS``)."""
+    terms = OUTER_TERMS[(net.output, net.loss)]
+    total = jax.tree.map(jnp.zeros_like, params)
+    for i in range(len(terms(jnp.zeros_like(t), t))):
+
+        def f(p, i=i):
+            return terms(backprop.forward(net, p, x).zs[-1], t)[i][1]
+
+        c = terms(backprop.forward(net, params, x).zs[-1], t)[i][0]
+        jv = jax.jvp(f, (params,), (v,))[1]
+        part = jax.vjp(f, params)[1](c * jv / x.shape[0])[0]
+        total = jax.tree.map(jnp.add, total, part)
+    return total
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize(  # ~3 s each on 2 cores
+    "pair", [p if p == ("sigmoid", "bce") else pytest.param(p, marks=pytest.mark.slow)
+             for p in OUTER_TERMS]
+)  # fmt: skip
+def test_outer_product_is_finite_and_exact_where_the_canonical_outputs_saturate(pair, monkeypatch):
+    net = MLP((3, 4, 3), "tanh", *pair)
+    params, x, _, v = data(net)
+    row = {"bce": [0.0, 1.0, 0.3], "cross_entropy": [0.0, 1.0, 0.0], "poisson": [1.0, 2.0, 0.0],
+           "sse": [1.0, 1.0, 1.0]}[net.loss]  # fmt: skip
+    t = jnp.asarray([row] * 5)
+    t = jnp.sign(t - 0.5) if net.output == "threshold" else t  # labels -1/+1, as 0/1 in bce
+    moderate = params
+    bias = jnp.asarray([-800.0, -800.0, 0.0] if net.output == "exp" else [800.0, -800.0, 0.0])
+    saturated = params[:-1] + [params[-1] | {"b": bias}]
+    for p in (moderate, saturated):  # y = 1 where t = 0 and y = 0 where t > 0 (exp: y = e^-800)
+        assert np.isfinite(float(net.cost(p, x, t)))
+        got = curvature.outer_product_vp(net, p, x, t, v)
+        assert relative_error(got, outer_reference(net, p, x, t, v)) <= 1e-12
+    # the mutation twin: the pair's outer product 1 % off is caught
+    record = losses.pair(*pair)
+    wrong = record._replace(outer=lambda z, y, t, u: 1.01 * record.outer(z, y, t, u))
+    monkeypatch.setattr(losses, "pair", lambda output, loss: wrong)
+    got = curvature.outer_product_vp(net, saturated, x, t, v)
+    assert relative_error(got, outer_reference(net, saturated, x, t, v)) > 1e-4
+
+
 def test_an_activation_without_h2_is_refused_and_left_out_of_the_matrix():
     act = activations.register("no_h2_for_tests", jnp.tanh, lambda z: 1 - jnp.tanh(z) ** 2)
     try:
@@ -552,6 +612,25 @@ def test_products_refuse_targets_and_directions_that_would_broadcast():
                 products[name](t, bad)
     with pytest.raises(ValueError, match="v must be shaped like params"):
         curvature.fisher_vp(net.replace(output="identity"), params, x, v[:1])
+
+
+def test_products_of_the_cost_refuse_no_examples_as_the_net_does():
+    """On x of no rows the products returned zeros, the curvature of a mean over no examples
+    (0 / 0), where net.cost, net.backprop and net.hvp refuse; d2y/dx2 of no rows is no rows."""
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    params = net.init(jax.random.key(0))
+    x, t, v = jnp.ones((0, 2)), jnp.ones((0, 1)), jax.tree.map(jnp.ones_like, params)
+    for product in (
+        lambda: curvature.hvp(net, params, x, t, v),
+        lambda: curvature.gnvp(net, params, x, t, v),
+        lambda: curvature.outer_product_vp(net, params, x, t, v),
+        lambda: curvature.fisher_vp(net, params, x, v),
+        lambda: curvature.hessian_diagonal(net, params, x, t),
+        lambda: curvature.hessian(net, params, x, t),
+    ):
+        with pytest.raises(ValueError, match="x is empty: .* needs at least one example"):
+            product()
+    assert curvature.input_hessian(net, params, x).shape == (0, 1, 2, 2)
 
 
 @pytest.mark.usefixtures("x64")

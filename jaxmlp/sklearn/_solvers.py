@@ -246,7 +246,10 @@ def lbfgs(est, net, params, x, t, dtype, s=None):
     total weight ``sum(s)`` with sample weights ``s``) until max |grad| <= tol (scipy's gtol),
     a relative decrease of the reported loss under ``_FTOL``, ``max_iter`` iterations or
     ``max_fun`` evaluations of the cost. Returns ``(params, loss, n_iter, converged)``, loss
-    scikit-learn's reported one at the returned params.
+    scikit-learn's reported one at the returned params, the iterate of ``n_iter`` iterations.
+    optax's zoom line search, where it fails (round-off near a minimum), may step uphill,
+    which scipy's never does: the loss rising stops it (a decrease under ``_FTOL``) with the
+    iterate before, the better one.
 
     For K squared-error outputs scikit-learn hands scipy its reported loss, the data term 1/K
     of this cost's (``reported_scale``), with the gradient of this cost: scipy's gtol and this
@@ -256,14 +259,18 @@ def lbfgs(est, net, params, x, t, dtype, s=None):
     state = _lbfgs().init(params)
     n = x.shape[0] if s is None else float(np.sum(np.asarray(s, np.float64)))
     half_decay = jnp.asarray(0.5 * est.alpha / n, dtype)
-    evaluations, n_iter, last = 0, 0, np.inf
+    evaluations, n_iter, last, previous = 0, 0, np.inf, params
     while n_iter < est.max_iter and evaluations < est.max_fun:
         new, state, value, grad, used = step(params, state, x, t, half_decay, s)
         value, evaluations = float(value), evaluations + 1 + int(used)
+        if value > last:  # a failed line search stepped uphill: the iterate before is better
+            return previous, last, n_iter - 1, True
         small_grad = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) <= est.tol
         stalled = n_iter > 0 and last - value <= _FTOL * max(abs(last), abs(value), 1.0)
         if small_grad or stalled:
             return params, value, n_iter, True
-        params, n_iter, last = new, n_iter + 1, value
+        previous, params, n_iter, last = params, new, n_iter + 1, value
     loss = float(step(params, state, x, t, half_decay, s)[2])
+    if loss > last:
+        return previous, last, n_iter - 1, False
     return params, loss, n_iter, False
