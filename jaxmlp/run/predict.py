@@ -101,9 +101,13 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     if named and model.task in CLASSIFICATION:
         ds = _as_run_classes(ds, model, name)
     order = list(range(ds.n_features))
-    headed = csv_file and header is not False and (
-        model.feature_names is not None
-        or files.read_header(name, header=header, encoding=encoding) is not None
+    headed = (
+        csv_file
+        and header is not False
+        and (
+            model.feature_names is not None
+            or files.read_header(name, header=header, encoding=encoding) is not None
+        )
     )
     if headed:  # by name; a run without names takes column_0, ...
         names, n = ds.info["feature_names"], model.net.sizes[0]
