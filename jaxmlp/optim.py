@@ -69,12 +69,12 @@ def extends(schedule: str, before: int, now: int) -> bool:
     return now > before and schedule not in RUN_LENGTH_SCHEDULES
 
 
-def length_fixed(schedule: str, before: int | None, now: int) -> str | None:
-    """Why a run of ``before`` epochs on ``schedule`` cannot go on as one of ``now`` (None where
-    it can: the same length, ``before`` unknown, or a schedule of the step count alone): the
-    schedule's shape is the run's length (``RUN_LENGTH_SCHEDULES``)."""
+def length_fixed(schedule: str, before: int | None, now: int, unit: str = "epochs") -> str | None:
+    """Why a run of ``before`` epochs (or steps, ``unit``) on ``schedule`` cannot go on as one of
+    ``now`` (None where it can: the same length, ``before`` unknown, or a schedule of the step
+    count alone): the schedule's shape is the run's length (``RUN_LENGTH_SCHEDULES``)."""
     if before is not None and now != before and schedule in RUN_LENGTH_SCHEDULES:
-        return f"the {schedule} schedule spans the run's {before} epochs"
+        return f"the {schedule} schedule spans the run's {before} {unit}"
     return None
 
 

@@ -135,9 +135,10 @@ class TrainState(NamedTuple):
     ``sample_weight_sha256`` names the sample weights the run trains on (``fit``'s
     ``sample_weight``, None without them): a resume with other weights is refused.
     ``run_epochs`` is the length of the run it is of (``fit`` sets its ``config.epochs``; None:
-    unknown, a state made by hand): a schedule spanning the run (cosine) resumes only on that
-    length (``optim.length_fixed``). These two are not leaves of the pytree (``jax.tree.map``
-    over a state keeps them as they are)."""
+    unknown, a state made by hand), ``run_steps`` that length in steps (``fit`` sets it; None:
+    unknown): a schedule spanning the run (cosine) resumes only on that length
+    (``optim.length_fixed``). These three are not leaves of the pytree (``jax.tree.map`` over a
+    state keeps them as they are)."""
 
     params: list
     opt_state: optax.OptState
@@ -147,11 +148,12 @@ class TrainState(NamedTuple):
     bad_epochs: int = 0
     sample_weight_sha256: str | None = None
     run_epochs: int | None = None
+    run_steps: int | None = None
 
 
 jax.tree_util.register_pytree_node(
     TrainState,
-    lambda state: (tuple(state[:-2]), tuple(state[-2:])),
+    lambda state: (tuple(state[:-3]), tuple(state[-3:])),
     lambda static, children: TrainState(*children, *static),
 )
 
@@ -354,7 +356,8 @@ def _start(net, data, spec, config, params, state, weights: str | None):
     else:
         check_resume(net, spec.optimizer, spec.total_steps, config, state, weights)
         copy = True
-    state, arrays = state._replace(run_epochs=config.epochs), (state.params, state.opt_state)
+    state = state._replace(run_epochs=config.epochs, run_steps=spec.total_steps)
+    arrays = state.params, state.opt_state
     if copy:
         return state, *copied(arrays, data.mesh)
     return state, *sharding.place_replicated(arrays, data.mesh)
