@@ -166,7 +166,8 @@ class Result(NamedTuple):
 
 class Diverged(ArithmeticError):
     """A non-finite loss or gradient (or its square, for an optimizer whose state keeps it, or
-    its global norm, with clipping: ``step.step_halves``; ``what`` says which). ``state`` holds
+    its global norm, with clipping, or Adagrad's sum of the squares: ``step.step_halves``;
+    ``what`` says which). ``state`` holds
     the last good parameters (those before the failing step, inside epoch ``epoch``),
     ``history`` and ``state.epoch`` the finished epochs."""
 
@@ -238,7 +239,8 @@ def fit(
     of the epoch's end). With ``reduction="sum"`` train_loss is the epoch's total over its
     batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient,
     or a gradient's square for an optimizer whose state holds it (``step.finite``: Adam's
-    moment of a gradient past ~1.8e19 in float32 is inf, and its weight never moves again).
+    moment of a gradient past ~1.8e19 in float32 is inf, and its weight never moves again), or
+    Adagrad's sum of the squares (finite squares overflow it in time, with the same effect).
     """
     check_kind("optimizer", optimizer, Optimizer)
     check_kind("config", config, TrainConfig)
