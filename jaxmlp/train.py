@@ -168,14 +168,18 @@ class Diverged(ArithmeticError):
     """A non-finite loss or gradient (or its square, for an optimizer whose state keeps it, or
     its global norm, with clipping, or Adagrad's sum of the squares: ``step.step_halves``;
     ``what`` says which). ``state`` holds
-    the last good parameters (those before the failing step, inside epoch ``epoch``),
-    ``history`` and ``state.epoch`` the finished epochs."""
+    the parameters before the failing step (inside epoch ``epoch``): the last good ones, unless
+    the update of the step before overflowed them (the message says so), ``history`` and
+    ``state.epoch`` the finished epochs."""
 
     def __init__(self, epoch, step, state: TrainState, history: list, optimizer=None):
         self.what = what_is_finite(optimizer)
+        overflowed = not all(np.isfinite(a).all() for a in jax.tree.leaves(state.params))
         super().__init__(
-            f"training diverged: non-finite {self.what} at epoch {epoch}, step {step}; try a "
-            "lower learning rate" + (", or standardised inputs" * any(step_checks(optimizer)))
+            f"training diverged: non-finite {self.what} at epoch {epoch}, step {step}"
+            + ("; the update of the step before overflowed the parameters" * overflowed)
+            + "; try a lower learning rate"
+            + (", or standardised inputs" * any(step_checks(optimizer)))
         )
         self.epoch, self.step, self.state, self.history = epoch, step, state, history
 

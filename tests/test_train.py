@@ -588,6 +588,18 @@ def test_divergence_raises_with_epoch_step_and_the_last_good_params():
     assert_bitwise_equal(error.state.params, want)
 
 
+def test_a_divergence_after_an_update_that_overflowed_the_parameters_says_so():
+    """Step 1's loss (1.1e38) and gradient (1.5e19) are finite, its update (lr 1e30) is not:
+    the parameters become -inf and step 2's loss is NaN. Diverged's state is that before step
+    2, whose parameters are not finite; its message called them the last good ones."""
+    net = MLP((1, 1), "identity", "identity", "sse", reduction="sum")
+    x, t = np.ones((1, 1), np.float32), np.full((1, 1), -1.5e19, np.float32)
+    params = [{"w": jnp.zeros((1, 1)), "b": jnp.zeros(1)}]
+    with pytest.raises(Diverged, match="epoch 2, step 1.*update of the step before") as info:
+        fit(net, x, t, Optimizer("sgd", lr=1e30), TrainConfig(3, "full"), params=params)
+    assert not np.isfinite(leaves(info.value.state.params)[0]).all()
+
+
 def test_a_huge_but_finite_gradient_is_a_step_not_a_divergence():
     """A step diverges on a non-finite loss or gradient element. Here every element is finite
     (~1e20) while the gradient's float32 norm overflows; the step is taken (the old check,
