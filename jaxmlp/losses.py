@@ -317,9 +317,9 @@ def per_example(output: str, loss: str, z, y, t):
 def reduce(per_example_losses, reduction: str, sample_weight=None):
     """The cost: ``sum`` over examples (the seeds' E) or their ``mean``; with per-example
     weights s (n,), E = sum_i s_i l_i, divided by S = sum_i s_i for ``mean`` (see ``_reduced``).
-    Summed in at least float32 (``_wide``), rounded once to the losses' dtype."""
+    Summed in at least float32 (``sum_dtype``), rounded once to the losses' dtype."""
     dtype = per_example_losses.dtype
-    losses = per_example_losses.astype(_wide(dtype))
+    losses = per_example_losses.astype(sum_dtype(dtype))
     if sample_weight is None:
         total = jnp.sum(losses)
         cost = total / losses.shape[0] if reduction == "mean" else total
@@ -330,7 +330,7 @@ def reduce(per_example_losses, reduction: str, sample_weight=None):
     return (total / _weight_total(s) if reduction == "mean" else total).astype(dtype)
 
 
-def _wide(dtype):
+def sum_dtype(dtype):
     """The dtype a reduction over examples sums in: ``dtype``, float32 for half precision
     (1000 float16 losses of 112.5 sum past its 65504, though their mean does not)."""
     return jnp.promote_types(dtype, jnp.float32)
@@ -373,7 +373,7 @@ def _reduced(g, reduction: str, sample_weight=None):
     if sample_weight is None:
         return g / g.shape[0] if reduction == "mean" else g
     check_weights(sample_weight, g.shape[0])
-    s = sample_weight.astype(_wide(sample_weight.dtype))  # S of float16 weights overflows
+    s = sample_weight.astype(sum_dtype(sample_weight.dtype))  # S of float16 weights overflows
     factor = s / _weight_total(s) if reduction == "mean" else s
     return g * factor[:, None].astype(g.dtype)
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, TrainConfig, activations, fit, initializers, losses, outputs
+from jaxmlp import MLP, TrainConfig, activations, evaluate, fit, initializers, losses, outputs
 from jaxmlp import mlp as mlp_module
 
 NET = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
@@ -415,3 +415,5 @@ def test_a_half_precision_mean_cost_sums_wider_than_its_dtype(weighted):
     grads = jax.grad(net.hand_cost)(params, x, t, sample_weight=s)
     assert grads[0]["b"].dtype == jnp.float16
     np.testing.assert_allclose(np.float32(grads[0]["b"]), -15.0, rtol=2e-3)
+    if not weighted:  # evaluate's sum of a batch too (float16 weights of this total: refused)
+        assert evaluate(net, params, x, t)["loss"] == 112.5
