@@ -134,11 +134,10 @@ class TrainState(NamedTuple):
     early-stopping bookkeeping. ``best_params`` is None without early stopping.
     ``sample_weight_sha256`` names the sample weights the run trains on (``fit``'s
     ``sample_weight``, None without them): a resume with other weights is refused.
-    ``run_epochs`` is the length of the run it is of (``fit`` sets its ``config.epochs``; None:
-    unknown, a state made by hand), ``run_steps`` that length in steps (``fit`` sets it; None:
-    unknown): a schedule spanning the run (cosine) resumes only on that length
-    (``optim.length_fixed``). These three are not leaves of the pytree (``jax.tree.map`` over a
-    state keeps them as they are)."""
+    ``run_epochs``, ``run_steps``: the length of the run it is of, in epochs and in steps
+    (``fit`` sets them; None: unknown, a state made by hand): a schedule spanning the run
+    (cosine) resumes only on both (``optim.length_fixed``). These three are not leaves of the
+    pytree (``jax.tree.map`` over a state keeps them as they are)."""
 
     params: list
     opt_state: optax.OptState
@@ -167,10 +166,9 @@ class Result(NamedTuple):
 class Diverged(ArithmeticError):
     """A non-finite loss or gradient (or its square, for an optimizer whose state keeps it, or
     its global norm, with clipping, or Adagrad's sum of the squares: ``step.step_halves``;
-    ``what`` says which). ``state`` holds
-    the parameters before the failing step (inside epoch ``epoch``): the last good ones, unless
-    the update of the step before overflowed them (the message says so), ``history`` and
-    ``state.epoch`` the finished epochs."""
+    ``what`` says which). ``state`` holds the parameters before the failing step (inside epoch
+    ``epoch``): the last good ones, unless the update of the step before overflowed them (the
+    message says so); ``history`` and ``state.epoch`` the finished epochs."""
 
     def __init__(self, epoch, step, state: TrainState, history: list, optimizer=None):
         self.what = what_is_finite(optimizer)
@@ -244,8 +242,7 @@ def fit(
     batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient,
     or a gradient's square for an optimizer whose state holds it (``step.finite``: Adam's
     moment of a gradient past ~1.8e19 in float32 is inf, and its weight never moves again), or
-    Adagrad's sum of the squares (finite squares overflow it in time, with the same effect).
-    """
+    Adagrad's sum of them (finite squares overflow it in time, with the same effect)."""
     check_kind("optimizer", optimizer, Optimizer)
     check_kind("config", config, TrainConfig)
     check_kind("state", state, TrainState, ": pass result.state" * isinstance(state, Result))
@@ -363,7 +360,7 @@ def _start(net, data, spec, config, params, state, weights: str | None):
         check_resume(net, spec.optimizer, spec.total_steps, config, state, weights)
         copy = True
     state = state._replace(run_epochs=config.epochs, run_steps=spec.total_steps)
-    arrays = state.params, state.opt_state
+    arrays = (state.params, state.opt_state)
     if copy:
         return state, *copied(arrays, data.mesh)
     return state, *sharding.place_replicated(arrays, data.mesh)
