@@ -48,9 +48,9 @@ class StepSpec(NamedTuple):
     dtype: str
 
     def halves(self, net, hyper: dict):
-        squares, clips = step_checks(self.optimizer)
+        squares, clips, sums = step_checks(self.optimizer)
         tx = self.optimizer.build(self.total_steps, hyper)
-        return step_halves(net, tx, *self[2:], squares=squares, clips=clips)
+        return step_halves(net, tx, *self[2:], squares=squares, clips=clips, sums=sums)
 
 
 def split_numbers(optimizer: Optimizer, names=()) -> tuple[Optimizer, dict]:
@@ -189,7 +189,7 @@ def make_epoch(
                 else (constrain(x[idx]), constrain(t[idx]))
             )
             k = jax.random.fold_in(drop_key, i) if dropout else None
-            grads, m = grads_and_metrics(params, xb, tb, k, sw)
+            grads, m = grads_and_metrics(params, xb, tb, k, sw, opt_state if guard else None)
             live = (bad < 0) & ~stopped
             finite = m["finite"] if guard else m["quick_finite"]
             bad = jnp.where(live & ~finite, e * steps + i, bad)

@@ -50,6 +50,7 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
 def _eval_batch(net, params, x, t, s=None):
     trace = bp.forward(net, params, x)
     per_example = losses.per_example(net.output, net.loss, trace.zs[-1], trace.as_[-1], t)
+    per_example = per_example.astype(losses.sum_dtype(per_example.dtype))  # float16 overflows
     return losses.reduce(per_example, "sum", s), correct(net, trace.as_[-1], t, s)
 
 

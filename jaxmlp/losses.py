@@ -333,14 +333,24 @@ def per_example(output: str, loss: str, z, y, t):
 
 def reduce(per_example_losses, reduction: str, sample_weight=None):
     """The cost: ``sum`` over examples (the seeds' E) or their ``mean``; with per-example
-    weights s (n,), E = sum_i s_i l_i, divided by S = sum_i s_i for ``mean`` (see ``_reduced``)."""
+    weights s (n,), E = sum_i s_i l_i, divided by S = sum_i s_i for ``mean`` (see ``_reduced``).
+    Summed in at least float32 (``sum_dtype``), rounded once to the losses' dtype."""
+    dtype = per_example_losses.dtype
+    losses = per_example_losses.astype(sum_dtype(dtype))
     if sample_weight is None:
-        total = jnp.sum(per_example_losses)
-        return total / per_example_losses.shape[0] if reduction == "mean" else total
-    check_weights(sample_weight, per_example_losses.shape[0])
-    s = sample_weight.astype(per_example_losses.dtype)
-    total = jnp.sum(s * per_example_losses)
-    return total / _weight_total(s) if reduction == "mean" else total
+        total = jnp.sum(losses)
+        cost = total / losses.shape[0] if reduction == "mean" else total
+        return cost.astype(dtype)
+    check_weights(sample_weight, losses.shape[0])
+    s = sample_weight.astype(losses.dtype)
+    total = jnp.sum(s * losses)
+    return (total / _weight_total(s) if reduction == "mean" else total).astype(dtype)
+
+
+def sum_dtype(dtype):
+    """The dtype a reduction over examples sums in: ``dtype``, float32 for half precision
+    (1000 float16 losses of 112.5 sum past its 65504, though their mean does not)."""
+    return jnp.promote_types(dtype, jnp.float32)
 
 
 def check_weights(sample_weight, n: int) -> None:
@@ -380,7 +390,8 @@ def _reduced(g, reduction: str, sample_weight=None):
     if sample_weight is None:
         return g / g.shape[0] if reduction == "mean" else g
     check_weights(sample_weight, g.shape[0])
-    factor = sample_weight / _weight_total(sample_weight) if reduction == "mean" else sample_weight
+    s = sample_weight.astype(sum_dtype(sample_weight.dtype))  # S of float16 weights overflows
+    factor = s / _weight_total(s) if reduction == "mean" else s
     return g * factor[:, None].astype(g.dtype)
 
 

@@ -29,6 +29,9 @@ OPTIMIZERS = (*FIRST_ORDER, *second_order.NAMES)
 # Those whose state holds the squared gradient (a second moment, or adagrad's sum): a step
 # whose g**2 overflows is not finite for them (``step.finite``).
 SQUARES = ("adam", "adamw", "rmsprop", "adagrad")
+# Those whose state sums g**2 over the steps: finite squares overflow it in time, and the weight
+# then never moves again (g / sqrt(inf) = 0); a step whose new state is not finite is not either.
+SUMS = ("adagrad",)
 SCHEDULES = ("constant", "step", "exponential", "cosine")
 # The numeric settings a population may set per member, as arrays (``build``'s ``hyper``).
 HYPERPARAMETERS = ("lr", "momentum", "weight_decay", "clip_norm")
@@ -46,20 +49,23 @@ SCHEDULE_OPTIONS = {
 RUN_LENGTH_SCHEDULES = ("cosine",)
 
 
-def step_checks(optimizer) -> tuple[bool, bool]:
-    """``(squares, clips)``: what a step's finiteness covers beyond its loss and gradient
+def step_checks(optimizer) -> tuple[bool, bool, bool]:
+    """``(squares, clips, sums)``: what a step's finiteness covers beyond its loss and gradient
     (``step.step_halves``): the gradient's squares, for an optimizer whose state keeps them
-    (``SQUARES``), and its global norm, with clipping (which divides by it). None: neither."""
+    (``SQUARES``), its global norm, with clipping (which divides by it), and the state the step
+    leaves, for one whose state sums the squares (``SUMS``). None: none of them."""
     if optimizer is None:
-        return False, False
-    return optimizer.name in SQUARES, optimizer.clip_norm is not None
+        return False, False, False
+    name = optimizer.name
+    return name in SQUARES, optimizer.clip_norm is not None, name in SUMS
 
 
 def what_is_finite(optimizer=None) -> str:
     """What a step of ``optimizer`` checks is finite, in words (``Diverged``'s message)."""
-    squares, clips = step_checks(optimizer)
+    squares, clips, sums = step_checks(optimizer)
     more = ["its square, kept in the optimizer's state"] * squares
     more += ["its norm, which clipping divides by"] * clips
+    more += ["the sum of the squares, which the optimizer's state keeps"] * sums
     return "loss or gradient" + (f" (or {', or '.join(more)})" if more else "")
 
 
@@ -69,12 +75,12 @@ def extends(schedule: str, before: int, now: int) -> bool:
     return now > before and schedule not in RUN_LENGTH_SCHEDULES
 
 
-def length_fixed(schedule: str, before: int | None, now: int) -> str | None:
-    """Why a run of ``before`` epochs on ``schedule`` cannot go on as one of ``now`` (None where
-    it can: the same length, ``before`` unknown, or a schedule of the step count alone): the
-    schedule's shape is the run's length (``RUN_LENGTH_SCHEDULES``)."""
+def length_fixed(schedule: str, before: int | None, now: int, unit: str = "epochs") -> str | None:
+    """Why a run of ``before`` epochs (or steps, ``unit``) on ``schedule`` cannot go on as one of
+    ``now`` (None where it can: the same length, ``before`` unknown, or a schedule of the step
+    count alone): the schedule's shape is the run's length (``RUN_LENGTH_SCHEDULES``)."""
     if before is not None and now != before and schedule in RUN_LENGTH_SCHEDULES:
-        return f"the {schedule} schedule spans the run's {before} epochs"
+        return f"the {schedule} schedule spans the run's {before} {unit}"
     return None
 
 

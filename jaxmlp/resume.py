@@ -32,8 +32,9 @@ def check_resume(net, structure, total_steps: int, config, state, weights) -> No
     """A ValueError unless ``state`` continues the run of ``config``: finite parameters of
     ``net`` in the run's dtype, trained on the sample weights of digest ``weights``, at an
     epoch not past the run, with ``structure``'s optimizer state (``optim.check_state``) and,
-    for a schedule spanning the run (``optim.length_fixed``), the length it was trained for
-    (``TrainState.run_epochs``; None, a state made by hand: unchecked)."""
+    for a schedule spanning the run (``optim.length_fixed``), the length it was trained for,
+    in epochs and in steps (``TrainState.run_epochs``, ``run_steps``: another batch size or
+    training set makes the same epochs other steps; None, a state made by hand: unchecked)."""
     net.check_params(state.params, finite=True)
     if state.sample_weight_sha256 != weights:
         name = lambda d: "none" if d is None else f"SHA-256 {d[:16]}..."  # noqa: E731
@@ -64,6 +65,14 @@ def check_resume(net, structure, total_steps: int, config, state, weights) -> No
         raise ValueError(
             f"state: {fixed}, not {config.epochs}: resume with TrainConfig(epochs="
             f"{state.run_epochs}), or start a new run from its parameters (params=state.params)."
+        )
+    fixed = optim.length_fixed(structure.schedule, state.run_steps, total_steps, "steps")
+    if fixed:  # the same epochs, of another batch size, drop_last or training set
+        raise ValueError(
+            f"state: {fixed}, not {total_steps} ({config.epochs} epochs of "
+            f"{total_steps // config.epochs} steps): resume with the batch_size, drop_last and "
+            "training set it was trained on, or start a new run from its parameters "
+            "(params=state.params)."
         )
     optim.check_state(structure, total_steps, state.params, state.opt_state)
 

@@ -83,12 +83,14 @@ def make_step(
     return step
 
 
-def step_halves(net, tx, backprop: str, dtype: str, squares: bool = False, clips=False):
-    """The step as ``grads_and_metrics(params, x, t, key, sample_weight) -> (grads, metrics)``
-    (metrics: ``loss``, ``correct``, ``grad_norm`` in ``metric_dtype``, and ``finite``, see
-    ``finite``: of the gradients' squares too with ``squares``, for ``tx`` whose state holds
-    them, and of ``grad_norm`` with ``clips``, for ``tx`` that clips to a global norm: one that
-    overflows makes the clipped step g / inf = 0, a silent no-op; ``quick_finite``, what an
+def step_halves(net, tx, backprop: str, dtype: str, squares: bool = False, clips=False, sums=False):
+    """The step as ``grads_and_metrics(params, x, t, key, sample_weight, opt_state) -> (grads,
+    metrics)`` (metrics: ``loss``, ``correct``, ``grad_norm`` in ``metric_dtype``, and
+    ``finite``, see ``finite``: of the gradients' squares too with ``squares``, for ``tx`` whose
+    state holds them, of ``grad_norm`` with ``clips``, for ``tx`` that clips to a global norm:
+    one that overflows makes the clipped step g / inf = 0, a silent no-op, and with ``sums``
+    and ``opt_state`` given, of the state ``tx`` would leave, for one that sums the squares
+    (``optim.SUMS``: finite squares overflow the sum in time); ``quick_finite``, what an
     unguarded step checks, ``epochs.make_epoch``: its loss, and with ``clips`` that norm, which
     nothing non-finite left behind would show) and
     ``update(grads, opt_state, params, x, t) -> (params, opt_state)`` (the batch: for a
@@ -97,7 +99,7 @@ def step_halves(net, tx, backprop: str, dtype: str, squares: bool = False, clips
     grads_of = gradient_source(net, backprop)
     compute = jnp.bfloat16 if dtype == "bfloat16" else None
 
-    def grads_and_metrics(params, x, t, key=None, sample_weight=None):
+    def grads_and_metrics(params, x, t, key=None, sample_weight=None, opt_state=None):
         p, dtype = params, metric_dtype(params)
         if compute is not None:  # bfloat16 compute, float32 master weights (and weights)
             p, x, t = jax.tree.map(lambda a: a.astype(compute), (params, x, t))
@@ -109,7 +111,11 @@ def step_halves(net, tx, backprop: str, dtype: str, squares: bool = False, clips
             "grad_norm": optax.tree.norm(grads).astype(dtype),
         }
         norm = metrics["grad_norm"] if clips else None
-        metrics["quick_finite"], metrics["finite"] = finite(metrics["loss"], grads, squares, norm)
+        # the state the step would leave (the update itself runs in ``update_if``'s cond)
+        after = tx.update(grads, opt_state, params)[1] if sums and opt_state is not None else None
+        metrics["quick_finite"], metrics["finite"] = finite(
+            metrics["loss"], grads, squares, norm, after
+        )
         return grads, metrics
 
     # A curvature solver also takes the net and the batch (second_order.Transformation).
@@ -131,18 +137,20 @@ def metric_dtype(params):
     return jax.tree.leaves(params)[0].dtype
 
 
-def finite(loss, grads, squares: bool = False, norm=None):
+def finite(loss, grads, squares: bool = False, norm=None, after=None):
     """``(quick, whole)``: whether a step is finite, ``quick`` by its loss (and ``norm``, the
     gradients' global norm, given with clipping: an overflowing one makes the clipped step
     g / inf = 0), ``whole`` also by every element of its gradients (not their norm, which
     overflows for finite gradients of ~1e19 in float32), and with ``squares`` (an
     optimizer whose state holds g**2: ``optim.SQUARES``) every element's square: past ~1.8e19
     in float32 it overflows Adam's second moment, whose weight then never moves again
-    (m / sqrt(inf) = 0) while every parameter and loss stays finite. A fit stops at the first
-    step that is not (``Diverged``). Adagrad's sum of squares can still overflow over many
-    steps of finite squares; ``jaxmlp train`` checks the state it saves for that."""
+    (m / sqrt(inf) = 0) while every parameter and loss stays finite; and by ``after``, the
+    optimizer state the step would leave, given for one that sums the squares (Adagrad,
+    ``optim.SUMS``: finite squares overflow its sum in time, with the same frozen weight). A
+    fit stops at the first step that is not (``Diverged``)."""
     quick = jnp.isfinite(loss) if norm is None else jnp.isfinite(loss) & jnp.isfinite(norm)
-    return quick, quick & all_finite(jax.tree.map(jnp.square, grads) if squares else grads)
+    whole = quick & all_finite(jax.tree.map(jnp.square, grads) if squares else grads)
+    return quick, whole if after is None else whole & all_finite(after)
 
 
 def all_finite(tree):

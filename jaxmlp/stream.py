@@ -38,7 +38,8 @@ def make_streamed(net, spec: StepSpec, mesh):
             params, opt_state, bad, i = c
             xb, tb, k, sw = batch
             xb, tb = place(xb), place(tb)
-            grads, m = grads_and_metrics(params, xb, tb, k if net.dropout > 0 else None, sw)
+            key = k if net.dropout > 0 else None
+            grads, m = grads_and_metrics(params, xb, tb, key, sw, opt_state)
             ok = m["finite"] & (bad < 0)
             bad = jnp.where((bad < 0) & ~ok, i, bad)
             on_batch = functools.partial(update, x=xb, t=tb)

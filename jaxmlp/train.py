@@ -134,10 +134,10 @@ class TrainState(NamedTuple):
     early-stopping bookkeeping. ``best_params`` is None without early stopping.
     ``sample_weight_sha256`` names the sample weights the run trains on (``fit``'s
     ``sample_weight``, None without them): a resume with other weights is refused.
-    ``run_epochs`` is the length of the run it is of (``fit`` sets its ``config.epochs``; None:
-    unknown, a state made by hand): a schedule spanning the run (cosine) resumes only on that
-    length (``optim.length_fixed``). These two are not leaves of the pytree (``jax.tree.map``
-    over a state keeps them as they are)."""
+    ``run_epochs``, ``run_steps``: the length of the run it is of, in epochs and in steps
+    (``fit`` sets them; None: unknown, a state made by hand): a schedule spanning the run
+    (cosine) resumes only on both (``optim.length_fixed``). These three are not leaves of the
+    pytree (``jax.tree.map`` over a state keeps them as they are)."""
 
     params: list
     opt_state: optax.OptState
@@ -147,11 +147,12 @@ class TrainState(NamedTuple):
     bad_epochs: int = 0
     sample_weight_sha256: str | None = None
     run_epochs: int | None = None
+    run_steps: int | None = None
 
 
 jax.tree_util.register_pytree_node(
     TrainState,
-    lambda state: (tuple(state[:-2]), tuple(state[-2:])),
+    lambda state: (tuple(state[:-3]), tuple(state[-3:])),
     lambda static, children: TrainState(*children, *static),
 )
 
@@ -164,15 +165,19 @@ class Result(NamedTuple):
 
 class Diverged(ArithmeticError):
     """A non-finite loss or gradient (or its square, for an optimizer whose state keeps it, or
-    its global norm, with clipping: ``step.step_halves``; ``what`` says which). ``state`` holds
-    the last good parameters (those before the failing step, inside epoch ``epoch``),
-    ``history`` and ``state.epoch`` the finished epochs."""
+    its global norm, with clipping, or Adagrad's sum of the squares: ``step.step_halves``;
+    ``what`` says which). ``state`` holds the parameters before the failing step (inside epoch
+    ``epoch``): the last good ones, unless the update of the step before overflowed them (the
+    message says so); ``history`` and ``state.epoch`` the finished epochs."""
 
     def __init__(self, epoch, step, state: TrainState, history: list, optimizer=None):
         self.what = what_is_finite(optimizer)
+        overflowed = not all(np.isfinite(a).all() for a in jax.tree.leaves(state.params))
         super().__init__(
-            f"training diverged: non-finite {self.what} at epoch {epoch}, step {step}; try a "
-            "lower learning rate" + (", or standardised inputs" * any(step_checks(optimizer)))
+            f"training diverged: non-finite {self.what} at epoch {epoch}, step {step}"
+            + ("; the update of the step before overflowed the parameters" * overflowed)
+            + "; try a lower learning rate"
+            + (", or standardised inputs" * any(step_checks(optimizer)))
         )
         self.epoch, self.step, self.state, self.history = epoch, step, state, history
 
@@ -236,8 +241,8 @@ def fit(
     of the epoch's end). With ``reduction="sum"`` train_loss is the epoch's total over its
     batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient,
     or a gradient's square for an optimizer whose state holds it (``step.finite``: Adam's
-    moment of a gradient past ~1.8e19 in float32 is inf, and its weight never moves again).
-    """
+    moment of a gradient past ~1.8e19 in float32 is inf, and its weight never moves again), or
+    Adagrad's sum of them (finite squares overflow it in time, with the same effect)."""
     check_kind("optimizer", optimizer, Optimizer)
     check_kind("config", config, TrainConfig)
     check_kind("state", state, TrainState, ": pass result.state" * isinstance(state, Result))
@@ -354,7 +359,8 @@ def _start(net, data, spec, config, params, state, weights: str | None):
     else:
         check_resume(net, spec.optimizer, spec.total_steps, config, state, weights)
         copy = True
-    state, arrays = state._replace(run_epochs=config.epochs), (state.params, state.opt_state)
+    state = state._replace(run_epochs=config.epochs, run_steps=spec.total_steps)
+    arrays = (state.params, state.opt_state)
     if copy:
         return state, *copied(arrays, data.mesh)
     return state, *sharding.place_replicated(arrays, data.mesh)

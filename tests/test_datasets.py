@@ -778,6 +778,17 @@ def test_the_standardiser_refuses_what_it_cannot_scale():
         datasets.Standardizer.fit(np.array([[0.0], [1e300]]))
 
 
+@pytest.mark.parametrize("value", [0.1, 0.3, 1 / 3, 1e5 + 0.1, -7.25])
+def test_a_constant_feature_maps_to_0_whatever_its_float64_mean_rounds_to(value):
+    # The mean of 1000 copies of 0.1 is 1 ulp off 0.1: the feature kept std 1.4e-17 for the
+    # rounding error, mapped its own value to -1 (not 0) and 0.101 to 7e13, exit 0.
+    x = np.stack([np.full(1000, value), np.arange(1000.0)], axis=1)
+    scaler = datasets.Standardizer.fit(x)
+    assert scaler.std[0] == 1.0 and scaler.mean[0] == value
+    np.testing.assert_array_equal(scaler.apply(x)[:, 0], 0.0)
+    np.testing.assert_allclose(scaler.apply(np.array([[value * 1.01, 0.0]]))[0, 0], value * 0.01)
+
+
 def timestamps(n=166, seed=0):
     """Seconds since 1970 around 2023 (~1.7e9, where float32 keeps steps of 128 s) and a
     binary label: a feature whose spread is tiny beside its size."""

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, TrainConfig, activations, fit, initializers, losses, outputs
+from jaxmlp import MLP, TrainConfig, activations, evaluate, fit, initializers, losses, outputs
 from jaxmlp import mlp as mlp_module
 
 NET = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
@@ -398,3 +398,22 @@ def test_the_cost_and_its_derivatives_refuse_an_empty_batch():
         with pytest.raises(ValueError, match="x is empty: the cost needs at least one example"):
             method(params, x, t)
     assert net.apply(params, x).shape == (0, 1)  # outputs of no examples are no outputs
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_half_precision_mean_cost_sums_wider_than_its_dtype(weighted):
+    """1000 float16 losses of 112.5 sum to 112500, past float16's 65504, though their mean is
+    not: the mean cost was inf (and with weights of 100, whose total overflowed too, the
+    weighted gradient was 0: every s_i / inf). The sums run in float32, the cost is rounded to
+    float16 once."""
+    net = MLP((1, 1), "identity", "identity", "sse")
+    params = [{"w": jnp.zeros((1, 1), jnp.float16), "b": jnp.zeros(1, jnp.float16)}]
+    x, t = jnp.zeros((1000, 1), jnp.float16), jnp.full((1000, 1), 15.0, jnp.float16)
+    s = jnp.full(1000, 100.0, jnp.float16) if weighted else None
+    cost = net.hand_cost(params, x, t, sample_weight=s) if weighted else net.cost(params, x, t)
+    assert cost.dtype == jnp.float16 and float(cost) == 112.5
+    grads = jax.grad(net.hand_cost)(params, x, t, sample_weight=s)
+    assert grads[0]["b"].dtype == jnp.float16
+    np.testing.assert_allclose(np.float32(grads[0]["b"]), -15.0, rtol=2e-3)
+    if not weighted:  # evaluate's sum of a batch too (float16 weights of this total: refused)
+        assert evaluate(net, params, x, t)["loss"] == 112.5

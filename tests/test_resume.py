@@ -104,6 +104,25 @@ def test_a_schedule_spanning_the_run_is_not_resumed_on_another_length():
     assert len(fit(NET, X, Y, SGD, TrainConfig(epochs=4, batch_size=8), state=r.state).history) == 2
 
 
+@pytest.mark.parametrize(
+    ("batch_size", "rows", "drop_last", "steps"),
+    [(16, 60, False, 40), (4, 60, False, 150), (8, 40, False, 50), (8, 60, True, 70)],
+)
+def test_a_schedule_spanning_the_run_is_not_resumed_on_another_number_of_steps(
+    batch_size, rows, drop_last, steps
+):
+    # Same epochs, another batch size (or training set): the cosine's length is the run's
+    # steps. Resumed at epoch 5 of 10 with batch 16 (4 steps an epoch, 40 in all), its 80 steps
+    # taken were past the end: 5 epochs at lr 0 that moved nothing, with exit 0.
+    cosine = Optimizer("sgd", lr=0.3, schedule="cosine")
+    half = fit(NET, X, Y, cosine, TrainConfig(epochs=10, batch_size=8),
+               callback=lambda r, s: r["epoch"] == 5)  # fmt: skip
+    config = TrainConfig(epochs=10, batch_size=batch_size, drop_last=drop_last)
+    with pytest.raises(ValueError, match=f"cosine schedule spans the run's 80 steps, not {steps}"):
+        fit(NET, X[:rows], Y[:rows], cosine, config, state=half.state)
+    assert fit(NET, X, Y, cosine, TrainConfig(epochs=10, batch_size=8), state=half.state).history
+
+
 def test_params_and_state_together_are_refused():
     r = fit(NET, X, Y, SGD, TrainConfig(epochs=2, batch_size=8))
     with pytest.raises(ValueError, match="params and state: give one of them"):

@@ -588,6 +588,18 @@ def test_divergence_raises_with_epoch_step_and_the_last_good_params():
     assert_bitwise_equal(error.state.params, want)
 
 
+def test_a_divergence_after_an_update_that_overflowed_the_parameters_says_so():
+    """Step 1's loss (1.1e38) and gradient (1.5e19) are finite, its update (lr 1e30) is not:
+    the parameters become -inf and step 2's loss is NaN. Diverged's state is that before step
+    2, whose parameters are not finite; its message called them the last good ones."""
+    net = MLP((1, 1), "identity", "identity", "sse", reduction="sum")
+    x, t = np.ones((1, 1), np.float32), np.full((1, 1), -1.5e19, np.float32)
+    params = [{"w": jnp.zeros((1, 1)), "b": jnp.zeros(1)}]
+    with pytest.raises(Diverged, match="epoch 2, step 1.*update of the step before") as info:
+        fit(net, x, t, Optimizer("sgd", lr=1e30), TrainConfig(3, "full"), params=params)
+    assert not np.isfinite(leaves(info.value.state.params)[0]).all()
+
+
 def test_a_huge_but_finite_gradient_is_a_step_not_a_divergence():
     """A step diverges on a non-finite loss or gradient element. Here every element is finite
     (~1e20) while the gradient's float32 norm overflows; the step is taken (the old check,
@@ -617,6 +629,29 @@ def test_a_gradient_whose_square_overflows_a_second_moment_is_a_divergence(name)
     members = jax.tree.map(lambda a: jnp.stack([a, a]), params)
     pop = fit_population(net, x, t, Optimizer(name, lr=1e-3), config, seeds=[0, 1], params=members)
     assert [(m["diverged_epoch"], m["diverged_step"]) for m in pop.members] == [(1, 1), (1, 1)]
+
+
+def test_a_step_that_overflows_adagrads_sum_of_squares_is_a_divergence_solo_and_member():
+    """Each square is finite (g_w = 1.5e19, g_w**2 = 2.25e38) but Adagrad sums them: the second
+    step's sum is past float32 (4.5e38), and the weight would never move again (g / sqrt(inf) =
+    0) while every parameter and loss stays finite. fit trained on with exit 0 and a frozen
+    weight; it calls that step a divergence and keeps the state before it, finite, as a
+    population's member does."""
+    net = MLP((1, 1), "identity", "identity", "sse", reduction="sum")
+    x, t = np.full((1, 1), np.sqrt(1.5e19), np.float32), np.zeros((1, 1), np.float32)
+    params = [{"w": jnp.ones((1, 1)), "b": jnp.zeros(1)}]
+    optimizer, config = Optimizer("adagrad", lr=1e-3), TrainConfig(5, "full")
+    with pytest.raises(Diverged, match="sum of the squares.*epoch 2, step 1") as info:
+        fit(net, x, t, optimizer, config, params=params)
+    state = info.value.state
+    assert state.epoch == 1 and all(np.isfinite(a).all() for a in leaves(state.opt_state))
+    once = fit(net, x, t, optimizer, TrainConfig(1, "full"), params=params)
+    assert_bitwise_equal((state.params, state.opt_state), (once.params, once.state.opt_state))
+    with pytest.raises(Diverged, match="epoch 2, step 1"):  # streamed
+        fit(net, x, t, optimizer, TrainConfig(5, "full", chunk_steps=1), params=params)
+    members = jax.tree.map(lambda a: jnp.stack([a, a]), params)
+    pop = fit_population(net, x, t, optimizer, config, seeds=[0, 1], params=members)
+    assert [(m["diverged_epoch"], m["diverged_step"]) for m in pop.members] == [(2, 1), (2, 1)]
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam"])

@@ -11,11 +11,12 @@ from jaxmlp.datasets import targets
 
 class Standardizer(NamedTuple):
     """Per-feature x' = (x - mean) / std, fitted on training inputs; a constant feature keeps
-    std 1, so it maps to 0. ``mean``, ``std``: ``(d,)``, computed in float64 (a feature of size
-    1e20 does not overflow its variance), kept in the dtype ``apply`` computes in: float64, so
-    a timestamp column (~1.7e9 s) keeps every second; float32 in the run folders written before
-    inputs kept their precision (their inputs were cast to float32 first; ``fit(x,
-    dtype=np.float32)`` rebuilds them bit for bit)."""
+    its value as mean and std 1, so it maps to 0 (its float64 mean may be 1 ulp off the value,
+    whose rounding error is no spread to scale by). ``mean``, ``std``: ``(d,)``, computed in
+    float64 (a feature of size 1e20 does not overflow its variance), kept in the dtype
+    ``apply`` computes in: float64, so a timestamp column (~1.7e9 s) keeps every second; float32
+    in the run folders written before inputs kept their precision (their inputs were cast to
+    float32 first; ``fit(x, dtype=np.float32)`` rebuilds them bit for bit)."""
 
     mean: np.ndarray
     std: np.ndarray
@@ -26,6 +27,8 @@ class Standardizer(NamedTuple):
         dtype = np.dtype(dtype)
         x = targets.as_dtype(x, dtype).astype(np.float64)
         mean = x.mean(axis=0)
+        if len(x):  # a constant feature's mean is its value (1000 x 0.1 average 1 ulp off 0.1)
+            mean = np.where((x == x[0]).all(axis=0), x[0], mean)
         size = np.abs(x - mean).max(axis=0, initial=0.0)  # scaled first: no overflow in x**2
         scale = np.where(size > 0, size, 1.0)
         std = size * np.sqrt(np.square((x - mean) / scale).mean(axis=0))
