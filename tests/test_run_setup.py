@@ -167,3 +167,19 @@ def test_a_full_batch_is_advised_a_device_count_not_a_batch_size(eight_devices):
     (line,) = [w for w in summary["warnings"] if "device(s)" in w]
     assert "a full batch of 90 examples" in line and "--devices 6" in line
     assert "or a batch size that is a multiple of 8 to use them all" not in line
+
+
+@pytest.mark.filterwarnings("default::UserWarning")  # as the command shows them
+def test_a_stalled_solver_s_warning_is_in_the_summary(tmp_path, capsys):
+    # newton-cg at lr 1e12 refuses every step and fit warns so; stderr said it, but
+    # summary.json held "warnings": [] beside "status": "early_stopped"
+    csv = write_csv(tmp_path / "d.csv")
+    argv = ["train", "--data", str(csv), "--label-column", "label", "--out", str(tmp_path / "r"),
+            "--optimizer", "newton-cg", "--lr", "1e12", "--epochs", "30", "--batch-size", "full",
+            *SMALL]  # fmt: skip
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    said = [w for w in summary["warnings"] if "refused every step" in w]
+    assert len(said) == 1 and said[0].startswith("warning: "), summary["warnings"]
+    assert err.count("refused every step") == 1, err

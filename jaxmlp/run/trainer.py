@@ -221,6 +221,19 @@ def _devices(run: Run, recorded: list, warn) -> int:
     return devices
 
 
+def _said(warn, recorded: list):
+    """A ``warnings.showwarning`` that says a warning of the training (a stalled solver's, say)
+    as a line (``warn``) and keeps it, once, in ``recorded``: summary.json's warnings."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        said = f"warning: {message}"
+        warn(said)
+        if said not in recorded:
+            recorded.append(said)
+
+    return show
+
+
 def _check_initial_loss(run: Run, saved: dict) -> None:
     """A ValueError unless config.json's ``initial_loss`` (``saved``) is the loss of the run's
     initial parameters, recomputed (to a relative 1e-4: another machine may round otherwise;
@@ -250,6 +263,7 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, warn, started) 
         warnings.catch_warnings(),  # the divergence rule reports a non-finite val loss itself
     ):
         warnings.simplefilter("ignore", NonFiniteValidationLoss)
+        warnings.showwarning = _said(warn, facts["warnings"])
         if not on_disk:
             recorder.save(state)  # epoch 0: a run always has a checkpoint
         try:
