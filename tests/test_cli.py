@@ -65,6 +65,7 @@ def test_bare_train_reaches_97_percent_on_digits(digits_run):
     assert summary["epochs"] == 40 and summary["steps"] == 40 * 41  # 1295 = 40 x 32 + 15
     assert summary["gradcheck"]["ok"] and summary["gradcheck"]["max_rel_err"] <= 1e-10
     assert summary["devices"] == len(jax.devices())
+    assert summary["device_kind"] == jax.devices()[0].device_kind
     print(f"bare jaxmlp train: {seconds:.1f} s, test accuracy {summary['test_accuracy']:.4f}")
     # stdout: the banner and the closing line, no progress bar (not a terminal); stderr: nothing
     assert len(out.splitlines()) == 2 and "digits" in out and "test_accuracy" in out

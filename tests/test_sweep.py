@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 
@@ -91,6 +92,9 @@ def test_sweep_writes_one_folder_of_strict_json_csv_and_figures(swept):
         assert row["train_loss_q50"] == pytest.approx(np.median(losses))
         assert row["success_low"] <= row["success_rate"] <= row["success_high"]
     assert set(summary["figures"]) == {"loss_vs_lr.png", "success_vs_lr.png", "curves.png"}
+    device = jax.devices()[0]  # the machine, as train's summary records it
+    assert summary["devices"] == 1 and summary["platform"] == device.platform
+    assert summary["device_kind"] == device.device_kind
     assert "success [95 % CI]" in printed and "8 members in" in printed
 
 

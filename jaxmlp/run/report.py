@@ -65,7 +65,7 @@ def summarize(
         # a typical epoch's throughput: the median ignores the first epochs, which compile
         "examples_per_second": seen / typical if typical > 0 else None,
         "devices": devices,
-        "platform": jax.devices()[0].platform,
+        **machine(),
         "n_params": net.n_params,
         "params_sha256": checkpoint.params_sha256(final),
         "gradcheck": gradcheck(net, final, ds.x_train, data.targets(net, ds.task, ds.t_train)),
@@ -75,6 +75,13 @@ def summarize(
     summary["wall_seconds"] = wall_seconds
     folder.write_json(run.out / "summary.json", summary)
     return summary
+
+
+def machine() -> dict:
+    """What a run's numbers were measured on: the default device's ``platform`` (cpu, gpu,
+    tpu) and ``device_kind`` (the chip's name, as the benchmarks record it)."""
+    device = jax.devices()[0]
+    return {"platform": device.platform, "device_kind": device.device_kind}
 
 
 def gradcheck(net: MLP, params, x, t, batch: int = GRADCHECK_BATCH) -> dict:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from jaxmlp import plots, search
-from jaxmlp.run import folder, sweep_figures
+from jaxmlp.run import folder, report, sweep_figures
 
 FINAL = "final_train_accuracy"  # a record's accuracy of the returned parameters
 SUCCESS_RULE = (
@@ -114,6 +114,8 @@ def write(run, grid: dict, records: list, curves: dict, wall_seconds: float, ech
         "rows": summary_rows,
         "figures": figures,
         "wall_seconds": wall_seconds,
+        "devices": 1,  # a sweep trains its members on one device (sweeper._grid)
+        **report.machine(),
     }
     folder.write_json(out / "summary.json", summary)
     echo(table(summary_rows, grid))
