@@ -145,7 +145,7 @@ def strata(net, t) -> np.ndarray:
     labels (threshold: -1/+1) as their 0/1 classes, stratified; a regression net's targets as
     numbers (integer counts are no classes), split at random."""
     out = outputs.get(net.output)
-    if out.decides is None:
+    if out.decides is None and (np.issubdtype(t.dtype, np.integer) or t.dtype == bool):
         return t.astype(np.float64)
     if out.decides == "threshold" and out.labels != (0, 1):
         return (t == out.labels[1]).astype(np.int32)
