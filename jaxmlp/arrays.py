@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import losses, sharding
+from jaxmlp import losses, outputs, sharding
 from jaxmlp.array_checks import check_nonempty
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 from jaxmlp.numeric import check_holds, check_unmasked, dtype_range, outside
@@ -124,7 +124,9 @@ def split(net, x, t, x_val, t_val, config, s=None):
     from jaxmlp import datasets
 
     rows, t = np.arange(len(x)), np.asarray(t)
-    train, _, val, _ = datasets.validation_split(rows, t, config.val_fraction, config.seed)
+    train, _, val, _ = datasets.validation_split(
+        rows, strata(net, t), config.val_fraction, config.seed
+    )
     x = np.asarray(x)
     s_train, s_val = (None, None) if s is None else (s[train], s[val])
     for side, w in (("training", s_train), ("validation", s_val)):
@@ -134,6 +136,20 @@ def split(net, x, t, x_val, t_val, config, s=None):
                 "only examples of weight 0; pass x_val and t_val, or another seed or fraction."
             )
     return x[train], t[train], x[val], t[val], s_train, s_val
+
+
+def strata(net, t) -> np.ndarray:
+    """``t`` as the data path splits it (``datasets.validation_split`` in ``run.data`` and
+    ``datasets.from_arrays``, on the task's labels before ``run.data.targets`` encodes them for
+    the net), so that one seed holds out the same rows in ``fit``: a thresholded output's own
+    labels (threshold: -1/+1) as their 0/1 classes, stratified; a regression net's targets as
+    numbers (integer counts are no classes), split at random."""
+    out = outputs.get(net.output)
+    if out.decides is None and (np.issubdtype(t.dtype, np.integer) or t.dtype == bool):
+        return t.astype(np.float64)
+    if out.decides == "threshold" and out.labels != (0, 1):
+        return (t == out.labels[1]).astype(np.int32)
+    return t
 
 
 def check_sample_weight(sample_weight, n: int, dtype) -> np.ndarray:

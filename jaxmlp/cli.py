@@ -156,7 +156,7 @@ def _add_sweep(commands):
             sweep.add_argument(flag, type=kind, metavar=metavar, help=flags.help_text(flag, text))
     flags.header_flags(sweep, "--data")
     sweep.add_argument(
-        "--init-scale", metavar="S[,...]", help="multiply every initial parameter (default: 1)"
+        "--init-scale", metavar="S[,...]", help="multiply initial weights and biases (default: 1)"
     )
     sweep.add_argument(
         "--seeds", metavar="N|S1,S2,...",

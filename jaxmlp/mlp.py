@@ -346,6 +346,8 @@ class MLP:
             raise ValueError(f"{name} must have shape {allowed}, got {t.shape}.")
         if jnp.issubdtype(t.dtype, jnp.complexfloating):
             raise ValueError(f"{name} must be real numbers, got dtype {t.dtype}.")
+        if not (jnp.issubdtype(t.dtype, jnp.number) or t.dtype == bool):  # None: NaN targets
+            raise ValueError(f"{name} must be numeric, got dtype {t.dtype}.")
         out = outputs.get(self.output)
         if out.labels != (0, 1):
             checks.check_labels(t, self.output, out.labels)

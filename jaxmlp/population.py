@@ -127,7 +127,7 @@ def fit_population(
       seeds: P integer seeds (``config.seed`` for every member when None).
       hyper: ``{name: P numbers}`` for names in ``SETTINGS``: ``lr``, ``momentum`` (sgd,
         momentum, nesterov), ``weight_decay``, ``clip_norm``, and ``init_scale``, which
-        multiplies every initial parameter (``w`` and ``b``).
+        multiplies every initial weight and bias (``w`` and ``b``; not a learnable alpha).
       rows: ``(train_rows (P, m), val_rows (P, v))``, each member's rows of ``x`` (folds, see
         ``search.kfold_rows``) instead of all of them; ``x_val`` must then be None.
       params: initial parameters stacked on a leading axis of P (``net.init`` per seed else).
@@ -227,8 +227,9 @@ def _keys(seeds):
 
 
 def _init(net, spec, config, keys, scale, params, pick, dtype) -> mep.Member:
-    """The members' starting carry: parameters (drawn as ``fit`` draws them, or given, times
-    ``init_scale``), optimizer states, and nothing stopped."""
+    """The members' starting carry: parameters (drawn as ``fit`` draws them, or given, their
+    weights and biases times ``init_scale``: ``checks.scaled``), optimizer states, and nothing
+    stopped."""
     if params is None:
         params = jax.vmap(lambda k: net.init(jax.random.fold_in(k, train._INIT_STREAM), dtype))(
             keys
@@ -236,9 +237,7 @@ def _init(net, spec, config, keys, scale, params, pick, dtype) -> mep.Member:
     else:
         # A copy: the run donates its carry (a whole slice of a jax array is that array).
         params = jax.tree.map(lambda a: jnp.array(a[pick], dtype), params)  # checked
-    if scale is not None:
-        s = jnp.asarray(scale, dtype)
-        params = jax.tree.map(lambda a: a * s.reshape(-1, *[1] * (a.ndim - 1)), params)
+    params = checks.scaled(params, scale, dtype)
     p = len(keys)
     zeros = lambda: jnp.zeros(p, jnp.int32)  # noqa: E731  (one buffer each: all are donated)
     return mep.Member(

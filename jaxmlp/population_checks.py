@@ -49,15 +49,25 @@ def check_params(net, params, dtype, scale=None) -> None:
     net.check_params(member(params, 0))
     with np.errstate(over="ignore"):  # an overflow is the Inf refused below
         params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
-    if scale is not None:
-        s = jnp.asarray(scale, dtype)
-        params = jax.tree.map(lambda a: a * s.reshape(-1, *[1] * (a.ndim - 1)), params)
+    params = scaled(params, scale, dtype)
     finite = np.asarray(jax.vmap(all_finite)(params))
     for k in np.flatnonzero(~finite)[:1]:
         try:
             stored_params(net, member(params, k), dtype)
         except ValueError as error:
             raise ValueError(f"member {k}: {error}") from None
+
+
+def scaled(params, scale, dtype):
+    """The members' stacked ``params`` with each member's weights and biases (``"w"``, ``"b"``)
+    times its ``init_scale`` (``scale`` (P,), None: as they are); a learnable activation's
+    ``"alpha"`` stays where its spec puts it (PReLU's slope in [0, 1]: scaled, another
+    activation)."""
+    if scale is None:
+        return params
+    s = jnp.asarray(scale, dtype)
+    by = lambda a: a * s.reshape(-1, *[1] * (a.ndim - 1))  # noqa: E731
+    return [{k: by(a) if k in ("w", "b") else a for k, a in layer.items()} for layer in params]
 
 
 def is_list(v) -> bool:

@@ -895,3 +895,31 @@ def test_one_hot_targets_split_like_their_labels():
     by_label = datasets.validation_split(x, labels, 0.3, 5)[2]
     by_one_hot = datasets.validation_split(x, np.eye(3)[labels], 0.3, 5)[2]
     np.testing.assert_array_equal(by_label, by_one_hot)
+
+
+def test_fit_s_split_holds_out_the_data_path_s_rows_whatever_the_targets_encoding():
+    """``fit``'s ``val_fraction`` (``arrays.split``) holds out the rows that ``from_arrays``
+    (and so ``jaxmlp train``) holds out for the same data and seed: a threshold net's -1/+1
+    labels are stratified as their 0/1 classes, a regression net's integer targets (counts)
+    are numbers, split at random, not strata."""
+    from jaxmlp import MLP, TrainConfig
+    from jaxmlp.arrays import split
+
+    rng = np.random.default_rng(0)
+    x = np.c_[rng.standard_normal((40, 2)), np.arange(40)]  # the last column names the row
+    config = TrainConfig(val_fraction=0.25, seed=2)
+
+    def held_out(net, t):
+        return sorted(split(net, x, t, None, None, config)[2][:, 2].astype(int))
+
+    def loaded(y, task):
+        ds = datasets.from_arrays(x, y, task=task, val_fraction=0.25, seed=2, standardize=False)
+        return sorted(ds.x_val[:, 2].astype(int))
+
+    y = (np.arange(40) < 8).astype(int)  # 8 of 40 positive: seed 2 puts none in a random 10
+    threshold = MLP((3, 4, 1), "tanh", "threshold", "bce")
+    assert held_out(threshold, np.where(y, 1.0, -1.0)[:, None]) == loaded(y, "binary")
+    assert y[loaded(y, "binary")].sum() == 2  # stratified: 8 * 10 / 40
+    counts = rng.poisson(3, size=40)
+    regression = MLP((3, 4, 1), "tanh", "identity", "sse")
+    assert held_out(regression, counts[:, None]) == loaded(counts, "regression")

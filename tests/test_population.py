@@ -659,6 +659,27 @@ def test_members_start_from_their_solo_fits_initial_parameters_bit_for_bit(init)
             np.testing.assert_array_equal(u, v[k])
 
 
+def test_init_scale_scales_weights_and_biases_not_a_learnable_slope():
+    """``init_scale`` multiplies the initial weights and biases, drawn or given; a learnable
+    activation's alpha (PReLU's slope, 0.25, whose spec keeps it in [0, 1]) starts where its
+    spec says, else init_scale 3 would start a slope of 0.75, another activation."""
+    from jaxmlp import population, train
+
+    net = MLP((2, 3, 1), "prelu", "sigmoid", "bce")
+    config = TrainConfig(epochs=1)
+    spec, _ = train.step_spec(Optimizer(), config, 1)
+    keys, scale = population._keys([4, 4]), np.array([1.0, 3.0])
+    drawn = population._init(net, spec, config, keys, scale, None, slice(None), np.float32)
+    given = jax.tree.map(lambda a: np.stack([a, a]), net.init(jax.random.key(1)))
+    kept = population._init(net, spec, config, keys, scale, given, slice(None), np.float32)
+    for carry in (drawn, kept):
+        first, hidden = carry.params[1], carry.params[0]
+        np.testing.assert_array_equal(hidden["alpha"], np.full((2, 3), 0.25, np.float32))
+        for layer in (hidden, first):
+            for name in ("w", "b"):
+                np.testing.assert_allclose(layer[name][1], 3 * layer[name][0], rtol=1e-6)
+
+
 def test_members_keys_follow_the_prng_in_use_as_fits_do():
     """The members' keys are ``jax.random.key(seed)`` under the PRNG in use, also after the
     compiled keys of another one."""

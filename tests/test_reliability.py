@@ -363,6 +363,12 @@ LIBRARY = [
     (lambda: datasets.from_arrays(np.zeros((2, 2)), [0, 1], task="ranking"), "Unknown task"),
     (lambda: run.read_inputs("x.parquet", 2), "no such file"),
     (lambda: run.train({"hiden": [3]}), "Unknown settings ['hiden']"),
+    # an object t of None was NaN targets: "training diverged ... try a lower learning rate"
+    (lambda: fit(MLP((2, 1)), X, np.array([None] * 4)), "t must be numeric, got dtype object"),
+    (
+        lambda: fit(MLP((2, 1)), X, np.zeros(4), x_val=X, t_val=np.array([None] * 4)),
+        "t_val must be numeric, got dtype object",
+    ),
 ]
 
 

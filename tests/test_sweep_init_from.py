@@ -57,7 +57,7 @@ def test_every_member_starts_from_the_runs_weights_as_train_does(trained, tmp_pa
 def test_init_scale_multiplies_the_runs_weights_as_fit_population_scales_given_ones(
     trained, tmp_path
 ):
-    """``init_scale`` multiplies every initial parameter, the run's too (``fit_population``
+    """``init_scale`` multiplies the initial weights and biases, the run's too (``fit_population``
     with ``params`` and ``hyper={"init_scale": ...}``): the members are that population's."""
     run_dir, out = trained / "a", tmp_path / "scaled"
     argv = [*SHORT, "--init-scale", "1,2", "--init-from", str(run_dir), "--out", str(out)]

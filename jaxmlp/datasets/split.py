@@ -1,9 +1,11 @@
 """The one split rule of jaxmlp: held-out examples drawn by class (stratified) from a seed.
 
 ``validation_split`` is THE validation split, used by ``datasets.load``, ``from_arrays``, ``fit``
-(``TrainConfig.val_fraction``), the command line and the scikit-learn estimators, so one seed
-holds out the same examples everywhere. Each use of a seed draws from its own stream
-(``stream(seed, VAL_STREAM)``), so drawing data, subsets and splits never share numbers.
+(``TrainConfig.val_fraction``, on the task's labels: ``arrays.strata``) and the command line, so
+one seed holds out the same examples everywhere. (The scikit-learn estimators' early stopping
+holds out scikit-learn's ``train_test_split`` from ``random_state``, as scikit-learn does.)
+Each use of a seed draws from its own stream (``stream(seed, VAL_STREAM)``), so drawing data,
+subsets and splits never share numbers.
 """
 
 from numbers import Integral, Real

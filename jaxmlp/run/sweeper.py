@@ -190,10 +190,11 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
 
 
 def _start(settings: dict, net, saved: dict | None, out) -> list | None:
-    """The weights every member starts from (times its ``init_scale``, as ``fit_population``
-    scales given parameters): those of the run ``init_from`` names (``trainer.init_weights``),
-    or None (each seed's); a resumed sweep's must be the ones it began from (config.json's
-    ``init_from_params_sha256``), so that its chunks are those of an uninterrupted sweep."""
+    """The weights every member starts from (its weights and biases times its ``init_scale``,
+    as ``fit_population`` scales given parameters): those of the run ``init_from`` names
+    (``trainer.init_weights``), or None (each seed's); a resumed sweep's must be the ones it
+    began from (config.json's ``init_from_params_sha256``), so that its chunks are those of an
+    uninterrupted sweep."""
     start = init_weights(settings, net)
     if start is None or saved is None:
         return start
