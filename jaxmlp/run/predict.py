@@ -248,10 +248,7 @@ def check_output(path, input_path=None, run_dir=None) -> None:
             f"--output {path}: unknown format {path.suffix or '(no extension)'!r}; the "
             f"extension names it: {', '.join(OUTPUTS)}."
         )
-    if path.is_dir():
-        raise ValueError(f"--output {path}: is a folder; name a file in it.")
-    if not path.parent.is_dir():
-        raise ValueError(f"--output {path}: no folder {path.parent}.")
+    status.check_free(path, "--output", "predictions")
     exists = path.exists() and input_path is not None and os.path.exists(input_path)
     if exists and os.path.samefile(path, input_path):
         raise ValueError(
@@ -264,12 +261,6 @@ def check_output(path, input_path=None, run_dir=None) -> None:
             f"--output {path}: is the data file the run in {run_dir} trained on ({trained_on}), "
             "which predictions would overwrite: the run could no longer be evaluated or resumed "
             "on it; name another file."
-        )
-    owner = status.owner_of(path)
-    if owner is not None:
-        raise ValueError(
-            f"--output {path}: is a file of the jaxmlp run or sweep in {owner}, which "
-            "predictions would overwrite; name another file."
         )
 
 
