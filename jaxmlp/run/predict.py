@@ -33,7 +33,8 @@ def evaluate_run(
     says so."""
     model = model or load_run(run_dir)
     config = folder.read_config(run_dir)
-    settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
+    data.check_data_dir(data_dir)  # "" (an unset variable) is no folder, as train says
+    settings = config["settings"] | ({"data_dir": data_dir} if data_dir is not None else {})
     if data_name is None and "data" not in settings:
         raise ValueError(f"{run_dir}: saved from Python, it names no data; pass --data.")
     which = data.whose(data_name, settings, config)
@@ -53,7 +54,7 @@ def evaluate_run(
         flag = next(flag for flag, v in given.items() if v is not None)
         raise ValueError(f"{flag} applies to --data FILE.csv only (other data than the run's).")
     name = settings.get("data") if own else data_name
-    if data_dir and name not in datasets.READS_DATA_DIR:
+    if data_dir is not None and name not in datasets.READS_DATA_DIR:
         raise ValueError(f"--data-dir would be ignored: {name!r} reads no folder.")
     with precision(model.dtype):
         if own:
