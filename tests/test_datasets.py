@@ -466,6 +466,20 @@ def test_a_folder_and_its_fashion_mnist_subfolder_both_with_files_is_refused(tmp
     assert len(datasets.load("fashion-mnist", data_dir=top / "fashion-mnist").x_train) == 20
 
 
+def test_an_idx_file_beside_its_gz_of_other_content_is_refused(tmp_path):
+    """train-images-idx3-ubyte beside train-images-idx3-ubyte.gz, the two of other data: the
+    .gz was read, silently (failed before: no error, the .gz's images read). Both
+    of one content (``gunzip -k``) are read as one; of two, which is meant is not known."""
+    folder = _write_fashion(tmp_path / "fm")
+    gz = folder / "train-images-idx3-ubyte.gz"
+    (folder / "train-images-idx3-ubyte").write_bytes(gzip.decompress(gz.read_bytes()))
+    assert len(datasets.load("fashion-mnist", data_dir=folder).x_train) == 20
+    images = np.random.default_rng(1).integers(0, 256, (20, 28, 28))
+    (folder / "train-images-idx3-ubyte").write_bytes(_idx_bytes(images))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte and .*ubyte.gz hold other"):
+        datasets.load("fashion-mnist", data_dir=folder)
+
+
 def test_a_jaxmlp_data_folder_without_the_files_is_refused_not_passed_over(tmp_path, monkeypatch):
     """$JAXMLP_DATA naming a folder that is gone or lacks the files fell back silently to the
     Debian copy: a folder the user names, by data_dir or by the variable, is the only place."""

@@ -254,9 +254,25 @@ def _idx_path(folder, name):
     return None
 
 
+def _idx_read(folder, name) -> tuple[pathlib.Path, np.ndarray]:
+    """The path and array of the IDX file ``name`` in ``folder``: ``name.gz`` or ``name``; the
+    two of one array where both are there (``gunzip -k``), else a ValueError naming them."""
+    paths = [path for path in (folder / f"{name}.gz", folder / name) if path.is_file()]
+    arrays = [idx.read(path) for path in paths]
+    if len(arrays) == 2 and not (
+        arrays[0].dtype == arrays[1].dtype and np.array_equal(arrays[0], arrays[1])
+    ):
+        raise ValueError(
+            f"{paths[1]} and {paths[0]} hold other data, and which is meant is not known: keep "
+            "one of them."
+        )
+    return paths[0], arrays[0]
+
+
 def _idx_pair(folder, images_name, labels_name):
-    images_path, labels_path = _idx_path(folder, images_name), _idx_path(folder, labels_name)
-    images, labels = idx.read(images_path), idx.read(labels_path)
+    (images_path, images), (labels_path, labels) = (
+        _idx_read(folder, name) for name in (images_name, labels_name)
+    )
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
         raise ValueError(
             f"{images_path}: expected uint8 images of shape (n, 28, 28), got {images.dtype} "
