@@ -67,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--data", metavar="NAME|PATH", help="other data (default: the run's)")
-    evaluate.add_argument("--data-dir", metavar="DIR")
+    evaluate.add_argument(
+        "--data-dir", metavar="DIR",
+        help="the folder of Fashion-MNIST's IDX files, for --data fashion-mnist or a run of it "
+        "(default: the run's)",
+    )  # fmt: skip
     evaluate.add_argument(
         "--label-column", type=flags.column, metavar="INDEX|NAME",
         help="with --data FILE.csv: its label column (default: the run's, by name)",
