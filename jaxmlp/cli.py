@@ -3,8 +3,9 @@
 
 A thin layer over ``jaxmlp.run``: flags become settings, results become lines. Exit status 0 on
 success; 2 with one line ``error: ...`` on stderr for every user error (unknown names, bad flags,
-bad values, bad files), no traceback (``--debug`` shows it); 3 when training diverges; 128 + the
-signal number when SIGINT or SIGTERM stopped a run after saving its checkpoint.
+bad values, bad files), no traceback (``--debug`` shows it); 1 when ``gradcheck`` finds a failing
+cell; 3 when training diverges; 128 + the signal number (130 for SIGINT, 143 for SIGTERM) when
+a signal stopped a command (a run after saving its checkpoint).
 """
 
 import argparse
@@ -42,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         "by another process; 3: training diverged (a loss, gradient or optimizer state not "
         "finite, or a training loss over 1e4 x the initial loss: the last finite checkpoint "
         "is kept and a retry with "
-        "--init-from printed); 130: interrupted (the checkpoint is saved; continue with "
-        "--resume).",
+        "--init-from printed); 130 (Ctrl-C) or 143 (SIGTERM): interrupted (the checkpoint is "
+        "saved; continue with --resume).",
     )
     for flag, kind, metavar, text in flags.TRAIN_FLAGS:
         train.add_argument(flag, type=kind, metavar=metavar, help=flags.help_text(flag, text))
@@ -66,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--data", metavar="NAME|PATH", help="other data (default: the run's)")
-    evaluate.add_argument("--data-dir", metavar="DIR")
+    evaluate.add_argument(
+        "--data-dir", metavar="DIR",
+        help="the folder of Fashion-MNIST's IDX files, for --data fashion-mnist or a run of it "
+        "(default: the run's)",
+    )  # fmt: skip
     evaluate.add_argument(
         "--label-column", type=flags.column, metavar="INDEX|NAME",
         help="with --data FILE.csv: its label column (default: the run's, by name)",
@@ -98,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_datasets)
 
     check = commands.add_parser(
-        "gradcheck", help="hand backprop against autodiff and finite differences, every cell"
-    )
+        "gradcheck", help="hand backprop against autodiff and finite differences, every cell",
+        description="Check the hand backprop of every activation x (output, loss) pair x depth "
+        "1-4 against autodiff and finite differences (minutes). Exit status 0: every cell "
+        "passes; 1: a cell fails; 2: a bad input (--json is checked before the matrix runs).",
+    )  # fmt: skip
     check.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     check.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     check.add_argument(
@@ -131,7 +139,8 @@ def _add_sweep(commands):
         "of one network as populations, and write config.json, members.jsonl, members.csv, "
         "summary.json and PNG figures into --out. Value lists (comma-separated) sweep "
         f"{', '.join(swept)}; every other setting takes one value. Exit status 2: a bad input; "
-        "130: interrupted (finished chunks are saved; continue with --resume).",
+        "130 (Ctrl-C) or 143 (SIGTERM): interrupted (finished chunks are saved; continue with "
+        "--resume).",
     )
     lists = ("--data", "--data-dir", "--label-column", "--hidden", "--activation", "--init")
 
@@ -322,7 +331,10 @@ def _datasets(args) -> int:
 
 def _gradcheck(args) -> int:
     """The matrix of every activation x (output, loss) pair x depth 1-4 (with ``--curvature``,
-    its curvature cells too); exit 0 only if every cell passes, 1 otherwise."""
+    its curvature cells too); exit 0 only if every cell passes, 1 otherwise. ``--json`` is
+    checked first: the matrix takes minutes."""
+    if args.json:
+        run.status.check_free(args.json, "--json", "the report")
     report = run.gradcheck_matrix(args.dtype, args.curvature)
     print(report)
     if args.json:

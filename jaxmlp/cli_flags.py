@@ -78,7 +78,13 @@ _INDEX = re.compile(r"0|-?[1-9][0-9]*")  # [0-9], not \d: int() reads non-ASCII 
 
 TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFAULTS
     ("--data", str, "NAME|PATH", "a data set name (jaxmlp datasets) or a .csv / .npz file"),
-    ("--data-dir", str, "DIR", "folder of Fashion-MNIST's IDX files (the only place looked)"),
+    (
+        "--data-dir",
+        str,
+        "DIR",
+        "folder of Fashion-MNIST's IDX files or of their fashion-mnist subfolder (the only "
+        "place looked)",
+    ),
     ("--label-column", column, "INDEX|NAME", "CSV: the label column (default: the last)"),
     ("--task", str, "NAME", "{}; default auto: "),
     ("--encoding", str, "CODEC", "CSV: the file's text encoding, e.g. latin-1 (default: utf-8)"),

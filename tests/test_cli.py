@@ -327,3 +327,24 @@ def test_an_empty_hidden_is_refused_naming_none(text, fails, tmp_path):
     argv = ["train", "--data", "xor", "--epochs", "1", "--no-progress", "--out", str(tmp_path)]
     err = fails([*argv, "--hidden", text])
     assert "such as 128,64 (or 'none' for no hidden layer), got" in err
+
+
+def test_gradcheck_json_is_checked_before_the_matrix_and_never_over_a_runs_file(
+    tmp_path, fails, monkeypatch
+):
+    """``gradcheck --json`` named a run's own file (config.json) and wrote the report over it,
+    exit 0, the run destroyed; a folder, or a path in no folder, failed only after the matrix
+    had run (minutes), naming a temporary file. Now each is refused before the matrix runs."""
+    asked = []
+    monkeypatch.setattr(gradient_check, "gradcheck_matrix", lambda dtype: asked.append(dtype))
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"settings": {}}')
+    for name, problem in [
+        (folder / "config.json", "is a file of the jaxmlp run or sweep in"),
+        (tmp_path, "is a folder; name a file in it"),
+        (tmp_path / "none" / "gc.json", "no folder"),
+    ]:
+        said = fails(["gradcheck", "--json", str(name)])
+        assert re.search(f"--json {re.escape(str(name))}: {problem}", said), said
+    assert asked == [] and (folder / "config.json").read_text() == '{"settings": {}}'

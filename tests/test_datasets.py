@@ -450,6 +450,36 @@ def test_fashion_mnist_search_order_data_dir_alone_else_env_then_debian(tmp_path
             datasets.load("fashion-mnist", data_dir=tmp_path / name)
 
 
+def test_a_folder_and_its_fashion_mnist_subfolder_both_with_files_is_refused(tmp_path, monkeypatch):
+    """data_dir (or $JAXMLP_DATA) holding IDX files of its own (MNIST's have the same names)
+    and a fashion-mnist subfolder with Fashion-MNIST's: the folder's were read, silently, as
+    Fashion-MNIST (failed before: 30 training images from the top). Which is meant is not
+    known: refused, naming both."""
+    top = _write_fashion(tmp_path / "data", n_train=30)
+    _write_fashion(tmp_path / "data" / "fashion-mnist")
+    message = rf"both {top} and {top / 'fashion-mnist'} hold .*name the one"
+    with pytest.raises(ValueError, match=message):
+        datasets.load("fashion-mnist", data_dir=top)
+    monkeypatch.setenv("JAXMLP_DATA", str(top))
+    with pytest.raises(ValueError, match=message):
+        datasets.load("fashion-mnist")
+    assert len(datasets.load("fashion-mnist", data_dir=top / "fashion-mnist").x_train) == 20
+
+
+def test_an_idx_file_beside_its_gz_of_other_content_is_refused(tmp_path):
+    """train-images-idx3-ubyte beside train-images-idx3-ubyte.gz, the two of other data: the
+    .gz was read, silently (failed before: no error, the .gz's images read). Both
+    of one content (``gunzip -k``) are read as one; of two, which is meant is not known."""
+    folder = _write_fashion(tmp_path / "fm")
+    gz = folder / "train-images-idx3-ubyte.gz"
+    (folder / "train-images-idx3-ubyte").write_bytes(gzip.decompress(gz.read_bytes()))
+    assert len(datasets.load("fashion-mnist", data_dir=folder).x_train) == 20
+    images = np.random.default_rng(1).integers(0, 256, (20, 28, 28))
+    (folder / "train-images-idx3-ubyte").write_bytes(_idx_bytes(images))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte and .*ubyte.gz hold other"):
+        datasets.load("fashion-mnist", data_dir=folder)
+
+
 def test_a_jaxmlp_data_folder_without_the_files_is_refused_not_passed_over(tmp_path, monkeypatch):
     """$JAXMLP_DATA naming a folder that is gone or lacks the files fell back silently to the
     Debian copy: a folder the user names, by data_dir or by the variable, is the only place."""
@@ -512,16 +542,16 @@ def test_real_fashion_mnist_from_the_debian_package(monkeypatch, fashion_mnist_d
 # -- MNIST-1D -----------------------------------------------------------------------------------
 
 
-def _fake_mnist1d(calls):
+def _fake_mnist1d(calls, n_train=4000, n_test=1000, args=None):
     def generate():
         calls.append(1)
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(len(calls))
         return {
-            "x": rng.standard_normal((40, 40)).astype(np.float32),
-            "t": np.arange(40, dtype=np.int32) % 10,
-            "x_test": rng.standard_normal((10, 40)).astype(np.float32),
-            "t_test": np.arange(10, dtype=np.int32),
-            "args": np.array(json.dumps({"seed": 42})),
+            "x": rng.standard_normal((n_train, 40)).astype(np.float32),
+            "t": np.arange(n_train, dtype=np.int32) % 10,
+            "x_test": rng.standard_normal((n_test, 40)).astype(np.float32),
+            "t_test": np.arange(n_test, dtype=np.int32) % 10,
+            "args": np.array(json.dumps(args or datasets.mnist1d.ARGS)),
         }
 
     return generate
@@ -530,12 +560,43 @@ def _fake_mnist1d(calls):
 def test_mnist1d_cache_is_written_once_and_regenerated_if_corrupt(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setenv("JAXMLP_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(datasets.named, "_generate_mnist1d", _fake_mnist1d(calls))
+    monkeypatch.setattr(datasets.mnist1d, "generate", _fake_mnist1d(calls))
     first, second = datasets.load("mnist1d"), datasets.load("mnist1d")
     assert len(calls) == 1 and os.listdir(tmp_path / "cache") == ["mnist1d-standard.npz"]
     np.testing.assert_array_equal(first.x_train, second.x_train)
     (tmp_path / "cache" / "mnist1d-standard.npz").write_bytes(b"half a file")
-    assert datasets.load("mnist1d").x_train.shape == (40, 40) and len(calls) == 2
+    assert datasets.load("mnist1d").x_train.shape == (4000, 40) and len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    "cached",
+    [dict(n_train=10), dict(n_test=7), dict(args={"seed": 43})],
+    ids=["train rows", "test rows", "generator settings"],
+)
+def test_an_mnist1d_cache_that_is_not_the_standard_set_is_regenerated(
+    cached, tmp_path, monkeypatch
+):
+    """A cache file of the right arrays but another content (10 training rows, or drawn with
+    seed 43: an older cache, another generator's) was taken as MNIST-1D, silently (failed
+    before: 10 rows came back). It is checked against the standard set (its sizes, labels
+    0..9, the generator's settings) and made again where it is not."""
+    monkeypatch.setenv("JAXMLP_CACHE", str(tmp_path))
+    calls = []
+    np.savez(tmp_path / "mnist1d-standard.npz", **_fake_mnist1d([], **cached)())
+    monkeypatch.setattr(datasets.mnist1d, "generate", _fake_mnist1d(calls))
+    ds = datasets.load("mnist1d", standardize=False)
+    assert len(calls) == 1 and ds.x_train.shape == (4000, 40) and ds.x_test.shape == (1000, 40)
+    assert ds.info["generator_args"] == datasets.mnist1d.ARGS
+
+
+def test_an_mnist1d_generator_that_makes_another_set_is_refused(tmp_path, monkeypatch):
+    """A version of the mnist1d package whose generator gave other sizes would have been
+    cached and trained on as the standard set; it is refused, naming what differs."""
+    monkeypatch.setenv("JAXMLP_CACHE", str(tmp_path))
+    monkeypatch.setattr(datasets.mnist1d, "generate", _fake_mnist1d([], n_train=3000))
+    with pytest.raises(ValueError, match=r"the mnist1d package: x has shape \(3000, 40\).*4000"):
+        datasets.load("mnist1d")
+    assert not (tmp_path / "mnist1d-standard.npz").exists()
 
 
 @pytest.mark.slow

@@ -184,3 +184,12 @@ def test_a_missing_class_label_is_named_not_a_type_error(tmp_path):
         with pytest.raises(ValueError, match=r"t has labels \[.*\] outside the classes .* index 1"):
             model.evaluate(x, t)
     assert model.evaluate(x, pd.Series(["c", "a", "b"], dtype="string"))["n"] == 3
+
+
+def test_an_empty_data_dir_is_refused_as_train_refuses_it(tmp_path, fails):
+    """``evaluate --data-dir ""`` (an unset shell variable) was passed over, exit 0, where
+    ``train`` refuses it: for a Fashion-MNIST run it evaluated on config.json's folder
+    instead of the one the user meant to name."""
+    run = saved(tmp_path / "run", (2, 3, 1), "sigmoid", "bce")
+    said = fails(["evaluate", str(run), "--data", "moons", "--data-dir", ""])
+    assert "data_dir must be a folder path or None, got ''" in said

@@ -117,3 +117,37 @@ def test_a_curvature_solver_trains_on_the_command_line_and_its_checkpoint_resume
     assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "3", "--no-progress"]) == 0
     assert epochs_logged(out) == [1, 2, 3]
     assert run.load_run(out).status == "finished"
+
+
+@pytest.mark.slow
+def test_an_interrupted_extension_leaves_no_summary_of_the_shorter_run(
+    tmp_path, capsys, monkeypatch
+):
+    """A finished run of 3 epochs, resumed to 6 and stopped by SIGINT at epoch 4, kept the
+    3-epoch run's summary.json (status finished, its metrics) beside config.json's 6 epochs
+    and a checkpoint of epoch 4 (failed before: the file said finished). A resume that trains
+    removes it: a run without summary.json is unfinished, and the next resume writes it."""
+    out = tmp_path / "run"
+    assert cli.main(["train", *XOR, "--epochs", "3", "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["status"] == "finished"
+    real_fit = run.trainer.fit
+
+    def fit_signalled(*args, callback, **kwargs):
+        def wrapped(record, state):
+            if record["epoch"] == 4:
+                callback.stop.append(signal.SIGINT)
+            return callback(record, state)
+
+        return real_fit(*args, callback=wrapped, **kwargs)
+
+    monkeypatch.setattr(run.trainer, "fit", fit_signalled)
+    resume = ["train", "--out", str(out), "--resume", "--epochs", "6", "--no-progress"]
+    assert cli.main(resume) == 128 + signal.SIGINT
+    assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 4
+    assert not (out / "summary.json").exists()
+    assert run.load_run(out).status == "interrupted"
+    monkeypatch.setattr(run.trainer, "fit", real_fit)
+    assert cli.main(resume) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["epochs"] == 6
+    capsys.readouterr()

@@ -6,7 +6,8 @@ targets ``t`` follow the task (``TARGETS``). Synthetic sets are drawn from ``see
 a fixed test split and ``seed`` draws only the validation split and the ``n``-example subset.
 Standardisation is fitted on the training split alone and applied to validation and test.
 
-This module composes four: ``named`` (the named sets: generators and readers), ``targets``
+This module composes five: ``named`` (the named sets: generators and readers; ``mnist1d``'s
+generated set and its cache in a module of its own), ``targets``
 (the user's arrays checked, labels encoded, the task inferred), ``split`` (the one
 validation split rule, and the seeds' streams) and ``standardize`` (the ``Standardizer``).
 

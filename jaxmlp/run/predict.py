@@ -33,7 +33,8 @@ def evaluate_run(
     says so."""
     model = model or load_run(run_dir)
     config = folder.read_config(run_dir)
-    settings = config["settings"] | ({"data_dir": data_dir} if data_dir else {})
+    data.check_data_dir(data_dir)  # "" (an unset variable) is no folder, as train says
+    settings = config["settings"] | ({"data_dir": data_dir} if data_dir is not None else {})
     if data_name is None and "data" not in settings:
         raise ValueError(f"{run_dir}: saved from Python, it names no data; pass --data.")
     which = data.whose(data_name, settings, config)
@@ -53,7 +54,7 @@ def evaluate_run(
         flag = next(flag for flag, v in given.items() if v is not None)
         raise ValueError(f"{flag} applies to --data FILE.csv only (other data than the run's).")
     name = settings.get("data") if own else data_name
-    if data_dir and name not in datasets.READS_DATA_DIR:
+    if data_dir is not None and name not in datasets.READS_DATA_DIR:
         raise ValueError(f"--data-dir would be ignored: {name!r} reads no folder.")
     with precision(model.dtype):
         if own:
@@ -248,10 +249,7 @@ def check_output(path, input_path=None, run_dir=None) -> None:
             f"--output {path}: unknown format {path.suffix or '(no extension)'!r}; the "
             f"extension names it: {', '.join(OUTPUTS)}."
         )
-    if path.is_dir():
-        raise ValueError(f"--output {path}: is a folder; name a file in it.")
-    if not path.parent.is_dir():
-        raise ValueError(f"--output {path}: no folder {path.parent}.")
+    status.check_free(path, "--output", "predictions")
     exists = path.exists() and input_path is not None and os.path.exists(input_path)
     if exists and os.path.samefile(path, input_path):
         raise ValueError(
@@ -264,12 +262,6 @@ def check_output(path, input_path=None, run_dir=None) -> None:
             f"--output {path}: is the data file the run in {run_dir} trained on ({trained_on}), "
             "which predictions would overwrite: the run could no longer be evaluated or resumed "
             "on it; name another file."
-        )
-    owner = status.owner_of(path)
-    if owner is not None:
-        raise ValueError(
-            f"--output {path}: is a file of the jaxmlp run or sweep in {owner}, which "
-            "predictions would overwrite; name another file."
         )
 
 

@@ -41,6 +41,23 @@ def owner_of(path) -> pathlib.Path | None:
     return parent if path.name in OWNED and (parent / "config.json").is_file() else None
 
 
+def check_free(path, flag: str, writer: str) -> None:
+    """A ValueError unless ``path`` may take the file that ``writer`` writes (``flag`` names
+    it): not a folder, in a folder that exists, and not a file of a run or sweep
+    (``owner_of``). Checked before the work whose result it keeps."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        raise ValueError(f"{flag} {path}: is a folder; name a file in it.")
+    if not path.parent.is_dir():
+        raise ValueError(f"{flag} {path}: no folder {path.parent}.")
+    owner = owner_of(path)
+    if owner is not None:
+        raise ValueError(
+            f"{flag} {path}: is a file of the jaxmlp run or sweep in {owner}, which {writer} "
+            "would overwrite; name another file."
+        )
+
+
 def of_checkpoint(run_dir, config: dict, ckpt) -> dict:
     """Where the run in ``run_dir`` (its config.json ``config``, its checkpoint ``ckpt``)
     stands: ``epoch``, the checkpoint's; ``epochs``, the run's length (config.json's; a

@@ -92,6 +92,8 @@ def train(
             folder.remove_temporaries(out)
             if settings["epochs"] != saved["settings"]["epochs"]:  # extended to more epochs
                 folder.extend_config(run, saved, facts["length"])
+            if not finished(state, config):  # an earlier end's (finished, diverged): stale now
+                (out / "summary.json").unlink(missing_ok=True)
         else:
             state, facts = _initial(run)
             facts["devices"] = _devices(run, facts["warnings"], warn)
