@@ -269,6 +269,36 @@ def test_streaming_keeps_a_training_set_larger_than_its_budget_on_the_host(monke
     assert_bitwise_equal(streamed.params, on_device.params)
 
 
+@pytest.mark.slow
+def test_streaming_never_puts_the_whole_training_set_on_the_device(monkeypatch):
+    """Regression: ``fit`` checked and cast a streamed training set with ``jnp.asarray`` (and
+    integer labels with ``jax.nn.one_hot``) before keeping it on the host, so all of it went to
+    the device once: data larger than the device's memory, which ``chunk_steps`` is for, ran out
+    of it there. No array made on the device holds more rows of it than a chunk's budget."""
+    x, t = blobs(n=800, seed=3)
+    labels = np.argmax(t, axis=1)  # integer labels: one-hot on the way in
+    rows = []
+
+    def spy(make):
+        def made(*args, **kwargs):
+            out = make(*args, **kwargs)
+            if isinstance(out, jax.Array) and not isinstance(out, jax.core.Tracer):
+                rows.append(out.shape[0] if out.ndim == 2 else 0)
+            return out
+
+        return made
+
+    makers = ((jnp, "asarray"), (jnp, "array"), (jax, "device_put"), (jax.nn, "one_hot"))
+    for module, name in makers:
+        monkeypatch.setattr(module, name, spy(getattr(module, name)))
+    config = TrainConfig(epochs=1, batch_size=10, chunk_steps=2)  # budget: 20 rows of 800
+    streamed = fit(PLAIN, x, labels, ADAM, config)
+    monkeypatch.undo()
+    assert rows and max(rows) <= 20, sorted(set(rows))
+    on_device = fit(PLAIN, x, labels, ADAM, TrainConfig(epochs=1, batch_size=10))
+    assert_bitwise_equal(streamed.params, on_device.params)
+
+
 # -- modes and optimizers -------------------------------------------------------------------
 
 
