@@ -89,6 +89,8 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
         devices = sharding.devices_for(batch_size, n)  # data in this process: choose the devices
     mesh = sharding.data_mesh(devices) if place else sharding.data_mesh(1)
     sharding.check_batch(batch_size, mesh, n)
+    if place and not streamed:
+        sharding.check_split({"x": x, "t": t, "x_val": x_val, "t_val": t_val}, batch_size, mesh)
     if place and not streamed:  # data is never donated: no copies
         x, t, s = sharding.place_data((x, t, s), mesh)
         if x_val is not None:
