@@ -184,16 +184,22 @@ def as_arrays(net, x, t, dtype, names=("x", "t"), needs="training"):
 
 
 def host_arrays(net, x, t, dtype, rows: int):
-    """``as_arrays`` of a streamed training set, as NumPy arrays on the host: its checks of the
-    shapes on the whole (abstractly: no data moves), then its checks and casts of the values
-    ``rows`` examples at a time, so that the device never holds more of the set than that."""
-    x, t = (a if isinstance(a, np.ndarray) else np.asarray(a) for a in (x, t))
+    """``as_arrays`` of a streamed training set, as NumPy arrays on the host (``in_blocks``:
+    the device never holds more than ``rows`` examples of it)."""
+    parts = list(in_blocks(net, x, t, dtype, rows)[1])
+    return tuple(np.concatenate([np.asarray(part[j]) for part in parts]) for j in (0, 1))
+
+
+def in_blocks(net, x, t, dtype, rows: int, needs="training"):
+    """``(n, blocks)``: ``as_arrays`` of ``x``, ``t`` ``rows`` examples at a time (``blocks``
+    yields them), so that the device holds one block at a time; its checks of the shapes are
+    made on the whole at once, abstractly (no data moves: messages name all n rows)."""
+    x, t = (a if isinstance(a, jax.Array | np.ndarray) else np.asarray(a) for a in (x, t))
     with jax.enable_x64(True):  # the abstract arrays keep their dtypes: a float64 t is named so
         shapes = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (x, t)]
-        jax.eval_shape(lambda x, t: as_arrays(net, x, t, dtype), *shapes)
-    blocks = [slice(i, i + rows) for i in range(0, len(x), rows)]
-    parts = [as_arrays(net, x[b], t[b], dtype) for b in blocks]
-    return tuple(np.concatenate([np.asarray(part[j]) for part in parts]) for j in (0, 1))
+        jax.eval_shape(lambda x, t: as_arrays(net, x, t, dtype, needs=needs), *shapes)
+    parts = (slice(i, i + rows) for i in range(0, len(x), rows))
+    return len(x), (as_arrays(net, x[b], t[b], dtype, needs=needs) for b in parts)
 
 
 def stored(numbers: dict, dtype) -> dict:
