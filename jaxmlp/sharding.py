@@ -59,9 +59,18 @@ def is_split(a) -> bool:
 
 
 def check_split(arrays: dict, batch_size: int, mesh: Mesh) -> None:
-    """ValueError unless the rows of every array of ``arrays`` (``{name: array or None}``) that
-    ``place_data`` keeps split divide over the mesh; the advice, a device count dividing them
-    and the batch, works when followed."""
+    """ValueError unless every array of ``arrays`` (``{name: array or None}``) that
+    ``place_data`` keeps split can be: one split across processes on the mesh's devices (jax
+    moves none across), rows that divide over the mesh (the advice, a device count dividing them
+    and the batch, works when followed)."""
+    for name, a in arrays.items():
+        across = is_split(a) and not a.is_fully_addressable  # jax moves it onto no others
+        if across and a.sharding.device_set != set(mesh.devices.flat):
+            raise ValueError(
+                f"{name} spans the {len(a.sharding.device_set)} devices of {jax.process_count()} "
+                f"processes, but devices={mesh.size} trains on {mesh.size} of them: pass "
+                "devices=None (all of them), or split it over the devices you train on."
+            )
     rows = {name: a.shape[0] for name, a in arrays.items() if is_split(a)}
     bad = [(name, n) for name, n in rows.items() if n % mesh.size]
     if bad:

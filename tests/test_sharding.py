@@ -281,6 +281,11 @@ try:
     out["val_fraction_error"] = None
 except ValueError as error:
     out["val_fraction_error"] = str(error)
+try:  # a mesh of process 0's devices only, for arrays that span both processes
+    fit(NET, x, t, ADAM, config(devices=4))
+    out["fewer_devices_error"] = None
+except Exception as error:  # noqa: BLE001  (jax's own, before the fix: reported, not raised)
+    out["fewer_devices_error"] = f"{type(error).__name__}: {error}"
 result = fit(NET, x, t, ADAM, config())
 out |= {
     "processes": jax.process_count(),
@@ -470,3 +475,13 @@ def test_two_processes_each_with_its_shard_train_like_one_process(report, two_pr
 def test_a_split_across_processes_needs_explicit_validation_data(two_processes):
     message = two_processes[0]["val_fraction_error"]
     assert message is not None and "x_val" in message and "val_fraction" in message, message
+
+
+def test_a_split_across_processes_trains_on_its_own_devices_or_says_so(two_processes):
+    """Regression: devices=4 for arrays spanning both processes' 8 devices failed inside jax,
+    differently in each process (NotImplementedError "Cannot reshard an input that is not fully
+    addressable" in one, a ValueError on device ids in the other); now the same ValueError."""
+    messages = [worker["fewer_devices_error"] for worker in two_processes]
+    assert messages[0] == messages[1], messages
+    assert messages[0].startswith("ValueError: x spans the 8 devices of 2 processes"), messages[0]
+    assert "devices=4" in messages[0] and "devices=None" in messages[0]
