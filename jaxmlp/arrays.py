@@ -70,7 +70,11 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
     x, t, x_val, t_val, s, s_val = split(net, x, t, x_val, t_val, config, s)
     if s is not None:
         s, s_val = (None if a is None else jnp.asarray(a, dtype) for a in (s, s_val))
-    x, t = as_arrays(net, x, t, dtype)
+    streamed = place and config.chunk_steps is not None  # x, t stay on the host
+    if streamed:
+        x, t = host_arrays(net, x, t, dtype, config.chunk_steps * config.batch(len(x)))
+    else:
+        x, t = as_arrays(net, x, t, dtype)
     if x_val is not None:
         x_val, t_val = as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
     elif config.early_stopping:
@@ -85,12 +89,13 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
         devices = sharding.devices_for(batch_size, n)  # data in this process: choose the devices
     mesh = sharding.data_mesh(devices) if place else sharding.data_mesh(1)
     sharding.check_batch(batch_size, mesh, n)
-    if place and config.chunk_steps is None:  # data is never donated: no copies
+    if place and not streamed:
+        sharding.check_split({"x": x, "t": t, "x_val": x_val, "t_val": t_val}, batch_size, mesh)
+    if place and not streamed:  # data is never donated: no copies
         x, t, s = sharding.place_data((x, t, s), mesh)
         if x_val is not None:
             x_val, t_val, s_val = sharding.place_data((x_val, t_val, s_val), mesh)
-    elif place:  # the training set stays on the host; chunks of steps travel
-        x, t = np.asarray(x), np.asarray(t)
+    elif streamed:  # the training set stays on the host; chunks of steps travel
         s = None if s is None else np.asarray(s)
     return Data(x, t, x_val, t_val, batch_size, mesh, config.drop_last, s, s_val)
 
@@ -192,6 +197,25 @@ def as_arrays(net, x, t, dtype, names=("x", "t"), needs="training"):
     x = net.inputs(x, dtype, name=names[0])
     check_nonempty(x, names[0], needs)
     return x, net.targets(t, x.shape[0], dtype, name=names[1])  # both checked finite there
+
+
+def host_arrays(net, x, t, dtype, rows: int):
+    """``as_arrays`` of a streamed training set, as NumPy arrays on the host (``in_blocks``:
+    the device never holds more than ``rows`` examples of it)."""
+    parts = list(in_blocks(net, x, t, dtype, rows)[1])
+    return tuple(np.concatenate([np.asarray(part[j]) for part in parts]) for j in (0, 1))
+
+
+def in_blocks(net, x, t, dtype, rows: int, needs="training"):
+    """``(n, blocks)``: ``as_arrays`` of ``x``, ``t`` ``rows`` examples at a time (``blocks``
+    yields them), so that the device holds one block at a time; its checks of the shapes are
+    made on the whole at once, abstractly (no data moves: messages name all n rows)."""
+    x, t = (a if isinstance(a, jax.Array | np.ndarray) else np.asarray(a) for a in (x, t))
+    with jax.enable_x64(True):  # the abstract arrays keep their dtypes: a float64 t is named so
+        shapes = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (x, t)]
+        jax.eval_shape(lambda x, t: as_arrays(net, x, t, dtype, needs=needs), *shapes)
+    parts = (slice(i, i + rows) for i in range(0, len(x), rows))
+    return len(x), (as_arrays(net, x[b], t[b], dtype, needs=needs) for b in parts)
 
 
 def stored(numbers: dict, dtype) -> dict:

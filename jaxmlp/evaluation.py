@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxmlp import backprop as bp
 from jaxmlp import losses
-from jaxmlp.arrays import as_arrays, check_sample_weight
+from jaxmlp.arrays import as_arrays, check_sample_weight, in_blocks
 from jaxmlp.numeric import check_int
 from jaxmlp.step import correct, is_classifier
 
@@ -33,13 +33,13 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
     (exact match), which counts a row with one wrong label as wrong (``step.correct``)."""
     check_int("batch_size", batch_size, 1)
     net.check_params(params, finite=True)
-    x, t = as_arrays(net, x, t, params[0]["w"].dtype, needs="evaluate")
-    n = x.shape[0]
-    s = None if sample_weight is None else check_sample_weight(sample_weight, n, x.dtype)
+    dtype = params[0]["w"].dtype
+    n, blocks = in_blocks(net, x, t, dtype, batch_size, needs="evaluate")  # one on the device
+    s = None if sample_weight is None else check_sample_weight(sample_weight, n, dtype)
     total, hits = 0.0, 0.0
-    for i in range(0, n, batch_size):
-        part = slice(i, i + batch_size)
-        c, h = _eval_batch(net, params, x[part], t[part], None if s is None else s[part])
+    for i, (xb, tb) in zip(range(0, n, batch_size), blocks, strict=True):
+        sb = None if s is None else s[i : i + batch_size]
+        c, h = _eval_batch(net, params, xb, tb, sb)
         total, hits = total + float(c), hits + float(h)
     seen = n if s is None else float(np.sum(s, dtype=np.float64))
     loss = total / seen if net.reduction == "mean" else total

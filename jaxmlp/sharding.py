@@ -10,6 +10,7 @@ no arguments); ``jax.devices()`` then lists every host's devices and the same me
 Each process may load only its shard of the data: see ``place_data`` and docs/scaling.md.
 """
 
+import math
 import warnings
 
 import jax
@@ -47,10 +48,38 @@ def place_data(tree, mesh: Mesh):
     ``jax.make_array_from_process_local_data``), which stay split along ``"data"``."""
 
     def place(a):
-        split = isinstance(a, jax.Array) and not a.sharding.is_fully_replicated
-        return _put(a, batch_sharded(mesh) if split else replicated(mesh))
+        return _put(a, batch_sharded(mesh) if is_split(a) else replicated(mesh))
 
     return jax.tree.map(place, tree)
+
+
+def is_split(a) -> bool:
+    """Whether ``place_data`` keeps ``a`` split along ``"data"``: a jax array not replicated."""
+    return isinstance(a, jax.Array) and not a.sharding.is_fully_replicated
+
+
+def check_split(arrays: dict, batch_size: int, mesh: Mesh) -> None:
+    """ValueError unless every array of ``arrays`` (``{name: array or None}``) that
+    ``place_data`` keeps split can be: one split across processes on the mesh's devices (jax
+    moves none across), rows that divide over the mesh (the advice, a device count dividing them
+    and the batch, works when followed)."""
+    for name, a in arrays.items():
+        across = is_split(a) and not a.is_fully_addressable  # jax moves it onto no others
+        if across and a.sharding.device_set != set(mesh.devices.flat):
+            raise ValueError(
+                f"{name} spans the {len(a.sharding.device_set)} devices of {jax.process_count()} "
+                f"processes, but devices={mesh.size} trains on {mesh.size} of them: pass "
+                "devices=None (all of them), or split it over the devices you train on."
+            )
+    rows = {name: a.shape[0] for name, a in arrays.items() if is_split(a)}
+    bad = [(name, n) for name, n in rows.items() if n % mesh.size]
+    if bad:
+        (name, n), fits = bad[0], _largest_divisor(math.gcd(batch_size, *rows.values()), mesh.size)
+        raise ValueError(
+            f"{name} is split across devices and stays split along its first axis, but its {n} "
+            f"rows do not divide over {mesh.size} devices: use devices={fits}, or pass {name} "
+            "whole (a NumPy array is replicated on every device)."
+        )
 
 
 def place_replicated(tree, mesh: Mesh):

@@ -437,7 +437,8 @@ def test_a_run_on_more_devices_than_this_machine_has_resumes_with_devices(tmp_pa
     """Trained with --devices 2, resumed where there is one device: the resume named neither
     the file nor a way on ("devices=2 but only 1 device(s) are available"), and --devices 1
     was refused ("a resumed run keeps its settings"). The count says where a run trains, not
-    what it computes (the sums' order aside, which the warning says): it may change."""
+    what it computes (the sums' order aside, which the warning says): it may change. Regression
+    too: the extended config.json's command took the resume's --devices 1, its settings 2."""
     out = tmp_path / "run"
     args = ["train", "--data", "moons", "--hidden", "8", "--epochs", "3", "--devices", "2"]
     two = env | {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
@@ -451,7 +452,10 @@ def test_a_run_on_more_devices_than_this_machine_has_resumes_with_devices(tmp_pa
     assert cli.main([*resume, "--devices", "1"]) == 0
     warning = f"warning: the run in {out} trained on 2 device(s) and resumes on 1: "
     assert capsys.readouterr().err.startswith(warning)
-    assert folder.read_config(out)["settings"]["devices"] == 2  # the run's own, as its run_id
+    config = folder.read_config(out)
+    assert config["settings"]["devices"] == 2  # the run's own, as its run_id
+    # and its command's (it said --devices 1, the resume's, against the settings' 2)
+    assert "--devices 2 " in config["command"] and "--epochs 4 " in config["command"]
     assert saved_epoch(out) == 4 and cli.main(["evaluate", str(out)]) == 0
 
 

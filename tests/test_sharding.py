@@ -191,6 +191,24 @@ out["errors"] = {
     "too_many_devices": error_of(lambda: fit(NET, X, T, ADAM, config(devices=9))),
 }
 
+# Arrays split across the 8 devices stay split: rows that do not divide over the run's 6 devices
+# (a batch of 12) are refused by name, with advice that works (it was jax's IndivisibleError).
+xv, tv = (jax.device_put(a[:16], sharding.batch_sharded(mesh)) for a in (X, T))
+split_cases = {
+    "split_x": lambda **s: fit(NET, x, t, ADAM, config(**({"batch_size": 12, "devices": 6} | s))),
+    "split_x_val": lambda **s: fit(
+        NET, X, T, ADAM, config(**({"batch_size": 12, "devices": 6} | s)), x_val=xv, t_val=tv
+    ),
+}
+for name, make in split_cases.items():
+    message = error_of(make)
+    advice = [int(d) for d in re.findall(r"devices=(\d+)", message or "")]
+    out["errors"][name] = {
+        "message": message,
+        "advice": advice,
+        "followed": [error_of(lambda: make(devices=d)) for d in advice],
+    }
+
 # Without devices=: the devices the batch divides over, said in a warning (issue 16). XOR is the
 # README's command: batch 4, full batch.
 import warnings
@@ -263,6 +281,11 @@ try:
     out["val_fraction_error"] = None
 except ValueError as error:
     out["val_fraction_error"] = str(error)
+try:  # a mesh of process 0's devices only, for arrays that span both processes
+    fit(NET, x, t, ADAM, config(devices=4))
+    out["fewer_devices_error"] = None
+except Exception as error:  # noqa: BLE001  (jax's own, before the fix: reported, not raised)
+    out["fewer_devices_error"] = f"{type(error).__name__}: {error}"
 result = fit(NET, x, t, ADAM, config())
 out |= {
     "processes": jax.process_count(),
@@ -413,6 +436,17 @@ def test_the_advice_printed_works_when_followed(report, case):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("case, name, rows", [("split_x", "x", 64), ("split_x_val", "x_val", 16)])
+def test_split_rows_that_do_not_divide_over_the_devices_are_a_clear_error(report, case, name, rows):
+    """Regression: an array split across devices whose rows do not divide over the run's
+    devices raised jax's IndivisibleError from inside ``device_put`` ("Sharding NamedSharding
+    (...) implies that array axis 0 is partitioned 6 times..."), naming no argument of ``fit``."""
+    found = report["errors"][case]
+    assert found["message"].startswith(f"{name} is split across devices"), found["message"]
+    assert f"{rows} rows" in found["message"] and "6 devices" in found["message"]
+    assert found["advice"] == [4] and found["followed"] == [None]
+
+
 def test_more_devices_than_available_is_a_clear_error(report):
     message = report["errors"]["too_many_devices"]
     assert message is not None and "devices=9" in message and "8 device" in message, message
@@ -441,3 +475,13 @@ def test_two_processes_each_with_its_shard_train_like_one_process(report, two_pr
 def test_a_split_across_processes_needs_explicit_validation_data(two_processes):
     message = two_processes[0]["val_fraction_error"]
     assert message is not None and "x_val" in message and "val_fraction" in message, message
+
+
+def test_a_split_across_processes_trains_on_its_own_devices_or_says_so(two_processes):
+    """Regression: devices=4 for arrays spanning both processes' 8 devices failed inside jax,
+    differently in each process (NotImplementedError "Cannot reshard an input that is not fully
+    addressable" in one, a ValueError on device ids in the other); now the same ValueError."""
+    messages = [worker["fewer_devices_error"] for worker in two_processes]
+    assert messages[0] == messages[1], messages
+    assert messages[0].startswith("ValueError: x spans the 8 devices of 2 processes"), messages[0]
+    assert "devices=4" in messages[0] and "devices=None" in messages[0]

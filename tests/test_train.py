@@ -269,6 +269,61 @@ def test_streaming_keeps_a_training_set_larger_than_its_budget_on_the_host(monke
     assert_bitwise_equal(streamed.params, on_device.params)
 
 
+def rows_on_device(monkeypatch) -> list:
+    """The row counts of the 2-D arrays made on the device from here on (0 for other ranks):
+    a spy on the ways an array gets there (``jnp.asarray``, ``jnp.array``, ``device_put``,
+    ``one_hot``); traced ones (abstract) are not counted."""
+    rows = []
+
+    def spy(make):
+        def made(*args, **kwargs):
+            out = make(*args, **kwargs)
+            if isinstance(out, jax.Array) and not isinstance(out, jax.core.Tracer):
+                rows.append(out.shape[0] if out.ndim == 2 else 0)
+            return out
+
+        return made
+
+    makers = ((jnp, "asarray"), (jnp, "array"), (jax, "device_put"), (jax.nn, "one_hot"))
+    for module, name in makers:
+        monkeypatch.setattr(module, name, spy(getattr(module, name)))
+    return rows
+
+
+@pytest.mark.slow
+def test_streaming_never_puts_the_whole_training_set_on_the_device(monkeypatch):
+    """Regression: ``fit`` checked and cast a streamed training set with ``jnp.asarray`` (and
+    integer labels with ``jax.nn.one_hot``) before keeping it on the host, so all of it went to
+    the device once: data larger than the device's memory, which ``chunk_steps`` is for, ran out
+    of it there. No array made on the device holds more rows of it than a chunk's budget."""
+    x, t = blobs(n=800, seed=3)
+    labels = np.argmax(t, axis=1)  # integer labels: one-hot on the way in
+    rows = rows_on_device(monkeypatch)
+    config = TrainConfig(epochs=1, batch_size=10, chunk_steps=2)  # budget: 20 rows of 800
+    streamed = fit(PLAIN, x, labels, ADAM, config)
+    monkeypatch.undo()
+    assert rows and max(rows) <= 20, sorted(set(rows))
+    on_device = fit(PLAIN, x, labels, ADAM, TrainConfig(epochs=1, batch_size=10))
+    assert_bitwise_equal(streamed.params, on_device.params)
+
+
+def test_evaluate_holds_one_batch_of_the_set_on_the_device_at_a_time(monkeypatch):
+    """Regression: ``evaluate`` cast the whole set onto the device before its batches, so the
+    CLI's streamed run (``--chunk-steps``), which evaluates its training set for the initial
+    loss and the summary, put all of it there. Its ``batch_size`` bounds the device's rows, and
+    the numbers are the one-batch ones (the same sums, in float64 on the host)."""
+    x, t = blobs(n=300, seed=5)
+    labels, weights = np.argmax(t, axis=1), np.arange(300) % 4 + 0.5
+    params = PLAIN.init(jax.random.key(0))
+    whole = [evaluate(PLAIN, params, x, labels, 300, sample_weight=w) for w in (None, weights)]
+    rows = rows_on_device(monkeypatch)
+    batched = [evaluate(PLAIN, params, x, labels, 64, sample_weight=w) for w in (None, weights)]
+    monkeypatch.undo()
+    assert rows and max(rows) <= 64, sorted(set(rows))
+    for a, b in zip(batched, whole, strict=True):
+        assert a["accuracy"] == b["accuracy"] and a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+
+
 # -- modes and optimizers -------------------------------------------------------------------
 
 

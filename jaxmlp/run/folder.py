@@ -31,7 +31,7 @@ from jaxmlp.run.place import (  # noqa: F401 (where a run lives: folder.out_fold
     out_folder,
     remove_temporaries,
 )
-from jaxmlp.run.settings import LOCAL, OLDER, Run, check_every, command_line
+from jaxmlp.run.settings import LOCAL, MACHINE, OLDER, Run, check_every, command_line
 
 
 def write_config(run: Run, facts: dict) -> None:
@@ -46,13 +46,16 @@ def write_config(run: Run, facts: dict) -> None:
 
 def extend_config(run: Run, saved: dict, length: int) -> None:
     """config.json of the resumed ``run``, extended to more epochs: the ``saved`` one with the
-    new length and command (the rest as it was, so its run_id holds by the rule that made it),
-    and ``extended_from``: the ``length`` of its checkpoint's run, until whose next save the
-    two lengths differ (``load_checkpoint``)."""
+    new length and command (its device count the run's own, as the settings keep it; the rest
+    as it was, so its run_id holds by the rule that made it), and ``extended_from``: the
+    ``length`` of its checkpoint's run, until whose next save the two lengths differ
+    (``load_checkpoint``)."""
     epochs = run.settings["epochs"]
     record = saved | {"settings": saved["settings"] | {"epochs": epochs}}
     record |= {"train": saved.get("train", {}) | {"epochs": epochs}, "extended_from": length}
-    write_json(run.out / "config.json", record | {"command": command_line(run.settings, run.out)})
+    own = {name: saved["settings"].get(name) for name in MACHINE}  # as the settings keep them
+    command = command_line(run.settings | own, run.out)
+    write_json(run.out / "config.json", record | {"command": command})
 
 
 def config_record(run: Run) -> dict:
