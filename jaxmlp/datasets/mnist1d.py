@@ -3,15 +3,17 @@ optional ``mnist1d`` package on first use and cached in ``$JAXMLP_CACHE`` (else
 ``$XDG_CACHE_HOME/jaxmlp``), every read checked to be that set (``check``).
 """
 
+import io
 import json
 import os
 import pathlib
 import random
-import tempfile
 import warnings
 import zipfile
 
 import numpy as np
+
+from jaxmlp import atomic
 
 CACHE_ENV = "JAXMLP_CACHE"
 N_TRAIN, N_TEST, N_FEATURES, N_CLASSES = 4000, 1000, 40, 10  # the standard set's sizes
@@ -41,7 +43,10 @@ def read(data_dir):
         arrays = generate()
         check(arrays, "the mnist1d package")
         try:
-            _save_atomic(path, arrays)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            packed = io.BytesIO()
+            np.savez_compressed(packed, **arrays)
+            atomic.write_atomic(path, packed.getvalue())  # readers never see half a file
         except OSError as error:
             warnings.warn(f"Could not cache MNIST-1D at {path}: {error}", stacklevel=3)
     info = {"cache": str(path), "generator_args": json.loads(str(arrays["args"]))}
@@ -98,16 +103,3 @@ def _cache_dir() -> pathlib.Path:
         return pathlib.Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
     return pathlib.Path(base) / "jaxmlp"
-
-
-def _save_atomic(path: pathlib.Path, arrays: dict) -> None:
-    """Write an .npz beside ``path`` and rename it into place: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
