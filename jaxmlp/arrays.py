@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import losses, outputs, sharding
+from jaxmlp import outputs, reduction, sharding
 from jaxmlp.array_checks import check_nonempty
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 from jaxmlp.numeric import check_holds, check_unmasked, dtype_range, outside
@@ -169,7 +169,7 @@ def check_sample_weight(sample_weight, n: int, dtype) -> np.ndarray:
         raise ValueError(
             f"sample_weight must be an array of n = {n} numbers, got {type(sample_weight)}."
         ) from None
-    losses.check_weights(s, n)  # one per example, finite, >= 0
+    reduction.check_weights(s, n)  # one per example, finite, >= 0
     if not s.any():
         raise ValueError("sample_weight is all zero: at least one example must weigh > 0.")
     for what, bad in (("holds", outside(s, dtype)), ("sums to", outside(np.sum(s), dtype))):

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxmlp import activations, losses, outputs
+from jaxmlp import activations, losses, outputs, reduction
 
 # A step of a net on n examples is tiny below this many flops (6 |w| n): there XLA:CPU's calls
 # cost more than their arithmetic. Its products of at most ``_TINY_PRODUCT`` multiplications
@@ -90,9 +90,9 @@ def forward(net, params, x, key=None) -> Trace:
 
 def cost_of(net, trace: Trace, t, sample_weight=None):
     """The reduced cost E from a forward trace (weighted by ``sample_weight (n,)`` if given:
-    ``losses.reduce``)."""
+    ``reduction.reduce``)."""
     per_example = losses.per_example(net.output, net.loss, trace.zs[-1], trace.as_[-1], t)
-    return losses.reduce(per_example, net.reduction, sample_weight)
+    return reduction.reduce(per_example, net.reduction, sample_weight)
 
 
 def backward(net, params, trace: Trace, t, sample_weight=None):

@@ -30,7 +30,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jaxmlp import activations as _activations
-from jaxmlp import backprop, curvature, losses, outputs
+from jaxmlp import backprop, curvature, losses, outputs, reduction
 from jaxmlp.finite_differences import noise_of_e, roundoff_rows
 from jaxmlp.gradient_check import worst
 from jaxmlp.gradient_matrix import KINK_MARGIN, _cell_data, kink_distance, matrix_axes
@@ -77,7 +77,7 @@ def _jax_gnvp(net, params, x, t, v):
 
     def cost_of_z(z):
         y = outputs.get(net.output).fn(z)
-        return losses.reduce(losses.per_example(net.output, net.loss, z, y, t), net.reduction)
+        return reduction.reduce(losses.per_example(net.output, net.loss, z, y, t), net.reduction)
 
     z, jv = jax.jvp(z_out, (params,), (v,))
     u = jax.jvp(jax.grad(cost_of_z), (z,), (jv,))[1]

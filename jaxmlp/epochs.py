@@ -96,7 +96,7 @@ def batches(perm_key, n: int, batch_size: int, drop_last: bool, sample_weight=No
     batch), cut into batches. The one rule for a short last batch and for sample weights: it
     is padded with row 0 at weight 0, and every row carries its weight (1 without
     ``sample_weight``), so the padded step's weighted mean is over its real rows only
-    (``losses.reduce``). ``weights`` is None when there is neither padding nor weights: that
+    (``reduction.reduce``). ``weights`` is None when there is neither padding nor weights: that
     epoch is the unweighted one, bit for bit.
     """
     steps = steps_per_epoch(n, batch_size, drop_last)

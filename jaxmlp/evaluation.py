@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from jaxmlp import backprop as bp
-from jaxmlp import losses
+from jaxmlp import losses, reduction
 from jaxmlp.arrays import as_arrays, check_sample_weight, in_blocks
 from jaxmlp.numeric import check_int
 from jaxmlp.step import correct, is_classifier
@@ -26,7 +26,7 @@ _MEMBER_BATCH_BYTES = 2**26
 
 def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -> dict:
     """``{"loss": the cost over all of x (net's reduction), "accuracy": float or None}``;
-    with ``sample_weight (n,)`` the weighted cost (``losses.reduce``) and weighted accuracy.
+    with ``sample_weight (n,)`` the weighted cost (``reduction.reduce``) and weighted accuracy.
     ``batch_size``: examples per compiled call, an integer >= 1. Accuracy is the share of
     correct predictions; for a multilabel net (thresholded units) it is per label, the share of
     correct labels (1 - the Hamming loss), not scikit-learn's ``accuracy_score`` of whole rows
@@ -50,8 +50,8 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
 def _eval_batch(net, params, x, t, s=None):
     trace = bp.forward(net, params, x)
     per_example = losses.per_example(net.output, net.loss, trace.zs[-1], trace.as_[-1], t)
-    per_example = per_example.astype(losses.sum_dtype(per_example.dtype))  # float16 overflows
-    return losses.reduce(per_example, "sum", s), correct(net, trace.as_[-1], t, s)
+    per_example = per_example.astype(reduction.sum_dtype(per_example.dtype))  # float16 overflows
+    return reduction.reduce(per_example, "sum", s), correct(net, trace.as_[-1], t, s)
 
 
 def evaluate_members(net, params, x, t, rows=None) -> dict:

@@ -8,7 +8,7 @@ is all of it: every loss here is a sum over units, so d2l/dy_j dy_k = 0 for j !=
 The cost is the reduction of ``fn`` over examples: ``sum`` gives the seeds' E = sum_i E_i,
 ``mean`` divides by n. ``delta`` and ``curvature`` apply the same factor. Per-example weights
 s_i (sample weights; 0 for the rows that pad a short last batch) make it E = sum_i s_i E_i,
-``mean`` dividing by sum_i s_i (``_reduced`` derives the deltas).
+``mean`` dividing by sum_i s_i (``reduction.reduced`` derives the deltas).
 
 A ``Pair`` holds what backprop and the curvature passes ask at the output, from the logits z:
 ``cost(z, y, t)``, ``delta(z, y, t) = dl/dz`` and ``hvp(z, y, t, u) = (d2l/dz2) u``, both (n, K).
@@ -53,6 +53,7 @@ import numpy as np
 from jax.scipy.special import xlogy
 
 from jaxmlp import outputs
+from jaxmlp.reduction import reduced
 
 
 class Loss(NamedTuple):
@@ -331,82 +332,18 @@ def per_example(output: str, loss: str, z, y, t):
     return pair(output, loss).cost(z, y, t)
 
 
-def reduce(per_example_losses, reduction: str, sample_weight=None):
-    """The cost: ``sum`` over examples (the seeds' E) or their ``mean``; with per-example
-    weights s (n,), E = sum_i s_i l_i, divided by S = sum_i s_i for ``mean`` (see ``_reduced``).
-    Summed in at least float32 (``sum_dtype``), rounded once to the losses' dtype."""
-    dtype = per_example_losses.dtype
-    losses = per_example_losses.astype(sum_dtype(dtype))
-    if sample_weight is None:
-        total = jnp.sum(losses)
-        cost = total / losses.shape[0] if reduction == "mean" else total
-        return cost.astype(dtype)
-    check_weights(sample_weight, losses.shape[0])
-    s = sample_weight.astype(losses.dtype)
-    total = jnp.sum(s * losses)
-    return (total / _weight_total(s) if reduction == "mean" else total).astype(dtype)
-
-
-def sum_dtype(dtype):
-    """The dtype a reduction over examples sums in: ``dtype``, float32 for half precision
-    (1000 float16 losses of 112.5 sum past its 65504, though their mean does not)."""
-    return jnp.promote_types(dtype, jnp.float32)
-
-
-def check_weights(sample_weight, n: int) -> None:
-    """ValueError unless ``sample_weight`` is one weight per example, ``(n,)`` (a (1,) or (n, 1)
-    array would broadcast over the examples), and, where its values are concrete, finite and
-    >= 0. The shape is checked inside ``jit`` too; the values only outside it."""
-    shape = jnp.shape(sample_weight)
-    if shape != (n,):
-        raise ValueError(
-            f"sample_weight must have shape ({n},), one weight per example; got {shape}."
-        )
-    if isinstance(sample_weight, jax.core.Tracer):
-        return
-    s = np.asarray(sample_weight)
-    if not np.isfinite(s).all():
-        raise ValueError("sample_weight contains NaN or Inf; weights must be finite.")
-    if (s < 0).any():
-        first = float(s[s < 0][0])
-        raise ValueError(f"sample_weight must be >= 0, got {first!r} (and maybe more).")
-
-
-def _weight_total(sample_weight):
-    """S = sum_i s_i, and 1 where S = 0: a batch without weight costs 0 and its gradient is 0
-    (an optimizer with momentum, Adam's moments or weight decay still takes its step)."""
-    total = jnp.sum(sample_weight)
-    return jnp.where(total > 0, total, jnp.ones_like(total))
-
-
-def _reduced(g, reduction: str, sample_weight=None):
-    """The factor of the reduction, applied per example to ``g`` (n, K).
-
-    Weighted cost (one rule for sample weights and for the rows that pad a short last batch,
-    which weigh 0): E = sum_i s_i l_i / S, S = sum_i s_i for ``mean`` (scikit-learn's
-    ``np.average(l, weights=s)``), S = 1 for ``sum``. S is data, not a function of z, so
-    dE/dz_i = (s_i / S) dl_i/dz_i and d2E/dz_i2 = (s_i / S) d2l_i/dz_i2: every per-example
-    derivative is scaled by s_i / S. s = 1 gives back 1/n and 1."""
-    if sample_weight is None:
-        return g / g.shape[0] if reduction == "mean" else g
-    check_weights(sample_weight, g.shape[0])
-    s = sample_weight.astype(sum_dtype(sample_weight.dtype))  # S of float16 weights overflows
-    factor = s / _weight_total(s) if reduction == "mean" else s
-    return g * factor[:, None].astype(g.dtype)
-
-
 def delta(output: str, loss: str, reduction: str, z, y, t, sample_weight=None):
     """Output delta G_L = dE/dz_L, (n, K), for the reduced (optionally weighted) cost."""
-    return _reduced(pair(output, loss).delta(z, y, t), reduction, sample_weight)
+    return reduced(pair(output, loss).delta(z, y, t), reduction, sample_weight)
 
 
 def curvature(output: str, loss: str, reduction: str, z, y, t, u, sample_weight=None):
     """The output curvature times u, (d2E/dz_L2) u per example, (n, K), for the reduced
     (optionally weighted) cost."""
-    return _reduced(pair(output, loss).hvp(z, y, t, u), reduction, sample_weight)
+    return reduced(pair(output, loss).hvp(z, y, t, u), reduction, sample_weight)
 
 
 def outer_curvature(output: str, loss: str, reduction: str, z, y, t, u):
     """The outer-product approximation of the output curvature times u, ``J^T (d2E/dy2) J u``
     per example (n, K), for the reduced cost: finite where y saturates (``Pair.outer``)."""
-    return _reduced(pair(output, loss).outer(z, y, t, u), reduction)
+    return reduced(pair(output, loss).outer(z, y, t, u), reduction)

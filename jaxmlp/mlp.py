@@ -9,7 +9,7 @@ Data are checked where their values are known. Called eagerly, ``cost``, ``backp
 other methods refuse integer labels outside 0..K-1, bce or cross_entropy targets outside [0, 1],
 cross_entropy target rows of zeros (no class), poisson targets below 0, a threshold output's
 labels other than -1/+1, and NaN or Inf; under ``jax.jit`` (t traced) only shapes and dtypes are
-checked, as ``losses.check_weights`` does for sample weights: a label K or -1 one-hot encodes to
+checked, as ``reduction.check_weights`` does for sample weights: a label K or -1 one-hot encodes to
 a row of zeros, which costs 0 and pushes nothing, and a bce target of 2 or -1 gives a finite,
 meaningless cost. Check data eagerly (``net.targets(t, n)``) before a jitted loop; ``fit`` does.
 
@@ -228,7 +228,7 @@ class MLP:
 
     def cost(self, params, x, t, *, key=None, sample_weight=None):
         """Scalar cost: the reduction over examples of the per-example loss l(y, t), weighted
-        by ``sample_weight (n,)`` when given (``losses.reduce``). The values of ``t`` are
+        by ``sample_weight (n,)`` when given (``reduction.reduce``). The values of ``t`` are
         checked eagerly only: under ``jit`` a label out of range costs 0 silently (module
         docstring)."""
         x, t = self._check_xt(params, x, t)

@@ -20,7 +20,7 @@ BACKPROPS = ("hand", "autodiff")
 
 def gradient_source(net, backprop: str = "hand") -> Callable:
     """``f(params, x, t, key, sample_weight) -> (cost, y, grads)`` by the hand recursion or by
-    ``jax.grad``; ``sample_weight (n,)`` weighs the examples (``losses.reduce``)."""
+    ``jax.grad``; ``sample_weight (n,)`` weighs the examples (``reduction.reduce``)."""
     if backprop == "hand":
 
         def hand(params, x, t, key=None, sample_weight=None):

@@ -7,7 +7,7 @@ exactly. Every epoch trains on every example: the last mini-batch holds the ``n 
 batch_size`` left over, padded to the batch's shape with rows of weight 0 (``epochs.batches``),
 so its step is the mean over its real examples, as scikit-learn's smaller last batch;
 ``TrainConfig(drop_last=True)`` drops them instead (a different few each epoch), as jaxmlp did
-before. ``fit(..., sample_weight=s)`` weighs the examples by the same rule (``losses.reduce``).
+before. ``fit(..., sample_weight=s)`` weighs the examples by the same rule (``reduction.reduce``).
 ``jaxmlp.population`` trains many such runs at once with the same epochs.
 
 >>> import jax.numpy as jnp

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.special import xlogy
 
-from jaxmlp import MLP, losses, outputs
+from jaxmlp import MLP, losses, outputs, reduction
 from jaxmlp.gradient_matrix import valid_pairs
 
 PAIRS = valid_pairs()
@@ -150,7 +150,7 @@ def test_output_delta_equals_jax_grad_of_the_cost_in_the_logits(output, loss):
 
     def cost(z_):
         per_example = losses.per_example(output, loss, z_, outputs.get(output).fn(z_), t)
-        return losses.reduce(per_example, "mean")
+        return reduction.reduce(per_example, "mean")
 
     delta = losses.delta(output, loss, "mean", z, outputs.get(output).fn(z), t)
     np.testing.assert_allclose(delta, jax.grad(cost)(z), rtol=1e-12, atol=1e-16)

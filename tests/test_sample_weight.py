@@ -1,6 +1,6 @@
 """Every example in every epoch, and sample weights (issue 19): the last, short mini-batch is
 trained on (padded with rows of weight 0), ``drop_last=True`` keeps the old epochs, and
-``fit(..., sample_weight=s)`` weighs the cost by the same rule, ``losses.reduce``: its hand
+``fit(..., sample_weight=s)`` weighs the cost by the same rule, ``reduction.reduce``: its hand
 gradient proven against ``jax.grad`` of a weighted cost written out here, in float64, with a
 mutation twin."""
 

@@ -192,7 +192,7 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
 def _weighted(est, s, idx, dtype):
     """``(ws (steps, n_b), decays (steps,))``: each batch's weights and its L2 factor alpha /
     sum(w) (scikit-learn's ``sw_sum``); 0 for a batch without weight, whose gradient is 0
-    (``losses.reduce``: its cost is 0)."""
+    (``reduction.reduce``: its cost is 0)."""
     ws = s[idx]
     total = ws.sum(axis=1)
     decays = np.where(total > 0, est.alpha / np.where(total > 0, total, 1.0), 0.0)

@@ -1,0 +1,71 @@
+"""The cost over examples: the per-example losses ``l_i`` reduced to E, ``sum`` (the seeds'
+E = sum_i l_i) or ``mean``, optionally weighted per example (sample weights; 0 for the rows
+that pad a short last batch), and the factor each per-example derivative takes from it."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def reduce(per_example_losses, reduction: str, sample_weight=None):
+    """The cost: ``sum`` over examples (the seeds' E) or their ``mean``; with per-example
+    weights s (n,), E = sum_i s_i l_i, divided by S = sum_i s_i for ``mean`` (see ``reduced``).
+    Summed in at least float32 (``sum_dtype``), rounded once to the losses' dtype."""
+    dtype = per_example_losses.dtype
+    losses = per_example_losses.astype(sum_dtype(dtype))
+    if sample_weight is None:
+        total = jnp.sum(losses)
+        cost = total / losses.shape[0] if reduction == "mean" else total
+        return cost.astype(dtype)
+    check_weights(sample_weight, losses.shape[0])
+    s = sample_weight.astype(losses.dtype)
+    total = jnp.sum(s * losses)
+    return (total / _weight_total(s) if reduction == "mean" else total).astype(dtype)
+
+
+def sum_dtype(dtype):
+    """The dtype a reduction over examples sums in: ``dtype``, float32 for half precision
+    (1000 float16 losses of 112.5 sum past its 65504, though their mean does not)."""
+    return jnp.promote_types(dtype, jnp.float32)
+
+
+def check_weights(sample_weight, n: int) -> None:
+    """ValueError unless ``sample_weight`` is one weight per example, ``(n,)`` (a (1,) or (n, 1)
+    array would broadcast over the examples), and, where its values are concrete, finite and
+    >= 0. The shape is checked inside ``jit`` too; the values only outside it."""
+    shape = jnp.shape(sample_weight)
+    if shape != (n,):
+        raise ValueError(
+            f"sample_weight must have shape ({n},), one weight per example; got {shape}."
+        )
+    if isinstance(sample_weight, jax.core.Tracer):
+        return
+    s = np.asarray(sample_weight)
+    if not np.isfinite(s).all():
+        raise ValueError("sample_weight contains NaN or Inf; weights must be finite.")
+    if (s < 0).any():
+        first = float(s[s < 0][0])
+        raise ValueError(f"sample_weight must be >= 0, got {first!r} (and maybe more).")
+
+
+def _weight_total(sample_weight):
+    """S = sum_i s_i, and 1 where S = 0: a batch without weight costs 0 and its gradient is 0
+    (an optimizer with momentum, Adam's moments or weight decay still takes its step)."""
+    total = jnp.sum(sample_weight)
+    return jnp.where(total > 0, total, jnp.ones_like(total))
+
+
+def reduced(g, reduction: str, sample_weight=None):
+    """The factor of the reduction, applied per example to ``g`` (n, K).
+
+    Weighted cost (one rule for sample weights and for the rows that pad a short last batch,
+    which weigh 0): E = sum_i s_i l_i / S, S = sum_i s_i for ``mean`` (scikit-learn's
+    ``np.average(l, weights=s)``), S = 1 for ``sum``. S is data, not a function of z, so
+    dE/dz_i = (s_i / S) dl_i/dz_i and d2E/dz_i2 = (s_i / S) d2l_i/dz_i2: every per-example
+    derivative is scaled by s_i / S. s = 1 gives back 1/n and 1."""
+    if sample_weight is None:
+        return g / g.shape[0] if reduction == "mean" else g
+    check_weights(sample_weight, g.shape[0])
+    s = sample_weight.astype(sum_dtype(sample_weight.dtype))  # S of float16 weights overflows
+    factor = s / _weight_total(s) if reduction == "mean" else s
+    return g * factor[:, None].astype(g.dtype)
