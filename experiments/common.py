@@ -13,12 +13,12 @@ temporary folder so quick runs never overwrite the full results.
 
 import argparse
 import json
-import math
 import os
 import pathlib
 import platform
 import tempfile
-from numbers import Integral
+
+from jaxmlp import search
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -83,23 +83,10 @@ def steps_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson's score interval (95 % at the default z) for ``successes`` of ``n``.
-
-    It always holds the observed rate, and ends exactly at 0 for no success and at 1 for all
-    (the formula's floating-point value missed them by an ulp for many n).
-    """
-    whole = lambda v: isinstance(v, Integral) and not isinstance(v, bool)  # noqa: E731
-    if not (whole(successes) and whole(n) and 0 <= successes <= n and n > 0):
-        raise ValueError(
-            f"successes and n must be integers with 0 <= successes <= n and n >= 1, got "
-            f"successes={successes!r}, n={n!r}."
-        )
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    low = 0.0 if successes == 0 else min(p, max(0.0, centre - half))
-    high = 1.0 if successes == n else max(p, min(1.0, centre + half))
-    return float(low), float(high)
+    """Wilson's score interval for ``successes`` of ``n``: the library's rule
+    (``jaxmlp.search.wilson``, exact at 0/n and n/n), at z = 1.96, the z of the recorded
+    results."""
+    return search.wilson(successes, n, z)
 
 
 def _plain(value):

@@ -265,6 +265,31 @@ def _check_cells(records: list[dict], metrics: list) -> None:
                 )
 
 
+Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile: a two-sided 95 % interval
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson's score interval of a rate ``successes / n`` (95 % by default): it holds the
+    observed rate, and ends exactly at 0 with no success and at 1 with all (the formula's
+    floating-point value misses them by an ulp for many n).
+
+    >>> [round(v, 4) for v in wilson(0, 10)]
+    [0.0, 0.2775]
+    """
+    whole = lambda v: isinstance(v, Integral) and not isinstance(v, bool)  # noqa: E731
+    if not (whole(successes) and whole(n) and 0 <= successes <= n and n > 0):
+        raise ValueError(
+            f"successes and n must be integers with 0 <= successes <= n and n >= 1, got "
+            f"successes={successes!r}, n={n!r}."
+        )
+    p, z2 = successes / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    low = 0.0 if successes == 0 else min(p, max(0.0, centre - half))
+    high = 1.0 if successes == n else max(p, min(1.0, centre + half))
+    return float(low), float(high)
+
+
 def write_records(records: list[dict], path) -> Path:
     """Records as ``.csv`` (a header of every key) or ``.jsonl`` (one object a line), by the
     extension, written atomically; in both, NaN and infinities are "nan", "inf" and "-inf"

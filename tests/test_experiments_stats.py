@@ -44,6 +44,11 @@ def test_one_wilson_rule_for_every_experiment(scripts):
     assert defined == ["common.py"]
     for name in ("fragility", "init_sensitivity", "xor"):
         assert scripts(name).wilson is common.wilson
+    # and common's is the library's (a sweep's success intervals), at the results' z = 1.96
+    from jaxmlp import search
+
+    for k, n in [(0, 7), (3, 7), (7, 7), (19, 20)]:
+        assert common.wilson(k, n) == search.wilson(k, n, 1.96)
 
 
 @pytest.mark.parametrize("args", [(0, 0), (1, 0), (-1, 5), (6, 5), (1.5, 5), (1, 2.0), (True, 3)])

@@ -249,7 +249,7 @@ def test_help_lists_the_sweepable_settings(capsys):
 
 
 def test_wilson_interval_matches_its_closed_form():
-    from jaxmlp.run.sweep_report import wilson
+    from jaxmlp.search import wilson
 
     low, high = wilson(19, 20)  # z = 1.96: the textbook's (0.7639, 0.9911)
     assert (round(low, 4), round(high, 4)) == (0.7639, 0.9911)

@@ -2,8 +2,6 @@
 loss quantiles, success rate with its Wilson interval), members.jsonl / members.csv,
 summary.json, the figures and the printed table."""
 
-import math
-
 import numpy as np
 
 from jaxmlp import plots, search
@@ -17,7 +15,6 @@ SUCCESS_RULE = (
     "value, each batch counted before its update"
 )
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile: a two-sided 95 % interval
 
 
 def success(record: dict, classifier: bool) -> bool | None:
@@ -25,22 +22,6 @@ def success(record: dict, classifier: bool) -> bool | None:
     if not classifier:
         return None
     return record["diverged_epoch"] is None and record[FINAL] == 1.0
-
-
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of a rate ``successes / n`` (95 % by default).
-
-    >>> [round(v, 4) for v in wilson(0, 10)]
-    [0.0, 0.2775]
-    """
-    if n == 0:
-        return (math.nan, math.nan)
-    p, z2 = successes / n, z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact ends, not rounded ones
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return (low, high)
 
 
 def rows(records: list[dict], grid: dict) -> list[dict]:
@@ -64,7 +45,7 @@ def rows(records: list[dict], grid: dict) -> list[dict]:
                 row[f"{metric}_q{round(100 * q):02d}"] = float(value)
         if group[0]["success"] is not None:
             k = sum(r["success"] for r in group)
-            low, high = wilson(k, len(group))
+            low, high = search.wilson(k, len(group))
             row |= {"successes": k, "success_rate": k / len(group)}
             row |= {"success_low": low, "success_high": high}
         found.append(row)
