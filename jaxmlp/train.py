@@ -6,8 +6,8 @@ epochs (``jaxmlp.epochs``, the step of ``jaxmlp.step``) called a few fused epoch
 exactly. Every epoch trains on every example: the last mini-batch holds the ``n mod
 batch_size`` left over, padded to the batch's shape with rows of weight 0 (``epochs.batches``),
 so its step is the mean over its real examples, as scikit-learn's smaller last batch;
-``TrainConfig(drop_last=True)`` drops them instead (a different few each epoch), as jaxmlp did
-before. ``fit(..., sample_weight=s)`` weighs the examples by the same rule (``reduction.reduce``).
+``TrainConfig(drop_last=True)`` drops them instead (a different few each epoch).
+``fit(..., sample_weight=s)`` weighs the examples by the same rule (``reduction.reduce``).
 ``jaxmlp.population`` trains many such runs at once with the same epochs.
 
 >>> import jax.numpy as jnp
@@ -130,14 +130,12 @@ class TrainConfig:
 
 
 class TrainState(NamedTuple):
-    """Everything a run needs to continue exactly: arrays, plus the epoch count and the
-    early-stopping bookkeeping. ``best_params`` is None without early stopping.
-    ``sample_weight_sha256`` names the sample weights the run trains on (``fit``'s
-    ``sample_weight``, None without them): a resume with other weights is refused.
-    ``run_epochs``, ``run_steps``: the length of the run it is of, in epochs and in steps
-    (``fit`` sets them; None: unknown, a state made by hand): a schedule spanning the run
-    (cosine) resumes only on both (``optim.length_fixed``). These three are not leaves of the
-    pytree (``jax.tree.map`` over a state keeps them as they are)."""
+    """Everything a run needs to continue exactly: arrays, the epoch count and the early-
+    stopping bookkeeping (``best_params`` None without early stopping). Not leaves of the
+    pytree: ``sample_weight_sha256``, of ``fit``'s sample weights (None without; a resume
+    with others is refused), and ``run_epochs``, ``run_steps``, the run's length (set by
+    ``fit``; None: unknown), which a schedule spanning the run (cosine) resumes only on
+    (``optim.length_fixed``)."""
 
     params: list
     opt_state: optax.OptState
@@ -164,11 +162,10 @@ class Result(NamedTuple):
 
 
 class Diverged(ArithmeticError):
-    """A non-finite loss or gradient (or its square, for an optimizer whose state keeps it, or
-    its global norm, with clipping, or Adagrad's sum of the squares: ``step.step_halves``;
-    ``what`` says which). ``state`` holds the parameters before the failing step (inside epoch
-    ``epoch``): the last good ones, unless the update of the step before overflowed them (the
-    message says so); ``history`` and ``state.epoch`` the finished epochs."""
+    """A step that is not finite (``step.finite``; ``what`` says what it checked). ``state``
+    holds the parameters before it (inside epoch ``epoch``): the last good ones, unless the
+    update of the step before overflowed them (the message says so); ``history`` and
+    ``state.epoch`` the finished epochs."""
 
     def __init__(self, epoch, step, state: TrainState, history: list, optimizer=None):
         self.what = what_is_finite(optimizer)
@@ -218,9 +215,8 @@ def fit(
         returning True stops training after that epoch, as running out of patience does:
         ``result.state`` is that epoch's, and ``result.params`` follow ``restore_best`` at any
         stop (with early stopping, the best epoch's; else that epoch's). ``state`` is the
-        state after that epoch, on the devices; after the last epoch of a compiled call its
-        arrays are donated to the next call, so save or copy what you keep during the
-        callback.
+        state after that epoch, on the devices; the next compiled call may take its arrays
+        (donated): save or copy what you keep during the callback.
       progress: show each epoch as ``jaxmlp train`` does (``jaxmlp.progress``): True, a bar
         on a terminal and periodic lines elsewhere; "bar" or "lines" to choose.
       sample_weight: ``(n,)`` non-negative finite weights of the training examples, not all
@@ -239,10 +235,8 @@ def fit(
     update (as Keras's and scikit-learn's ``loss_curve_``): the last epoch's describe the
     network one update before ``params`` (``evaluate`` gives theirs; the validation values are
     of the epoch's end). With ``reduction="sum"`` train_loss is the epoch's total over its
-    batches, as ``evaluate``'s over a set. Raises ``Diverged`` on a non-finite loss or gradient,
-    or a gradient's square for an optimizer whose state holds it (``step.finite``: Adam's
-    moment of a gradient past ~1.8e19 in float32 is inf, and its weight never moves again), or
-    Adagrad's sum of them (finite squares overflow it in time, with the same effect)."""
+    batches, as ``evaluate``'s over a set. Raises ``Diverged`` at the first step that is not
+    finite (``step.finite``, which says what that covers beyond the loss and gradient)."""
     check_kind("optimizer", optimizer, Optimizer)
     check_kind("config", config, TrainConfig)
     check_kind("state", state, TrainState, ": pass result.state" * isinstance(state, Result))
