@@ -1,5 +1,6 @@
 """Evaluation: a network's cost and accuracy on a data set, batch by batch, weighted or not;
-``evaluate_members`` for a population's members at once.
+``evaluate_members`` for a population's members at once; ``apply_in_blocks``, its outputs
+block by block.
 
 >>> import jax, jax.numpy as jnp
 >>> from jaxmlp import MLP
@@ -44,6 +45,27 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
     seen = n if s is None else float(np.sum(s, dtype=np.float64))
     loss = total / seen if net.reduction == "mean" else total
     return {"loss": loss, "accuracy": hits / seen if is_classifier(net) else None}
+
+
+def apply_in_blocks(net, params, x, batch_size: int = 8192) -> np.ndarray:
+    """``net.apply(params, x)`` as a NumPy array, ``batch_size`` rows of ``x`` at a time (an
+    integer >= 1), so that the device holds one block of the inputs and its activations at a
+    time, as in ``evaluate``; a row's outputs may differ from a whole-batch call's in the last
+    bits of rounding (the compiled matrix products' blocking depends on the rows)."""
+    check_int("batch_size", batch_size, 1)
+    net.check_params(params)
+    dtype = params[0]["w"].dtype
+    return np.concatenate(
+        [
+            np.asarray(_forward(net, params, net.inputs(x[i : i + batch_size], dtype)))
+            for i in range(0, max(len(x), 1), batch_size)
+        ]
+    )
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _forward(net, params, x):
+    return bp.forward(net, params, x).as_[-1]
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -324,6 +324,34 @@ def test_evaluate_holds_one_batch_of_the_set_on_the_device_at_a_time(monkeypatch
         assert a["accuracy"] == b["accuracy"] and a["loss"] == pytest.approx(b["loss"], rel=1e-6)
 
 
+@pytest.mark.slow
+def test_predict_holds_one_block_of_the_inputs_on_the_device_at_a_time(monkeypatch, tmp_path):
+    """Regression: a run's model (``load_run``, ``jaxmlp predict``) sent all of its inputs to
+    the device at once (one ``net.apply`` of x), where ``evaluate`` holds one batch at a time.
+    ``evaluation.apply_in_blocks`` bounds the device's rows by its ``batch_size``, the model's
+    by ``evaluate``'s; the outputs are the one-block ones (to rounding) and the labels equal."""
+    from jaxmlp import evaluation, load_run, save_run
+
+    x, t = blobs(n=300, seed=5)
+    params = PLAIN.init(jax.random.key(0))
+    whole = evaluation.apply_in_blocks(PLAIN, params, x, 300)
+    rows = rows_on_device(monkeypatch)
+    blocked = evaluation.apply_in_blocks(PLAIN, params, x, 64)
+    monkeypatch.undo()
+    assert rows and max(rows) <= 64, sorted(set(rows))
+    np.testing.assert_allclose(blocked, whole, rtol=1e-6, atol=1e-7)
+    assert (blocked.argmax(1) == whole.argmax(1)).all() and blocked.shape == (300, t.shape[1])
+    model = load_run(save_run(tmp_path / "run", PLAIN, params))
+    many = np.tile(x, (30, 1))  # 9000 rows: more than one of evaluate's batches (8192)
+    rows = rows_on_device(monkeypatch)
+    labels = model.predict(many)
+    monkeypatch.undo()
+    assert rows and max(rows) <= 8192, sorted(set(rows))
+    np.testing.assert_array_equal(labels, np.tile(whole.argmax(1), 30))
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluation.apply_in_blocks(PLAIN, params, x, 0)
+
+
 # -- modes and optimizers -------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import checkpoint, datasets, files, outputs
-from jaxmlp.evaluation import evaluate
+from jaxmlp.evaluation import apply_in_blocks, evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import data, folder, tasks
@@ -66,11 +66,12 @@ class Model(NamedTuple):
 
     def outputs(self, x) -> np.ndarray:
         """The network's outputs ``y (n, K)`` for raw inputs ``x`` (array ``(n, d)`` or data
-        frame with the feature columns), standardised as in training."""
+        frame with the feature columns), standardised as in training; block by block, as
+        ``evaluate`` (``evaluation.apply_in_blocks``)."""
         x = self.inputs(x)
         with precision(self.dtype):
             params = [{k: jnp.asarray(v) for k, v in layer.items()} for layer in self.params]
-            return np.asarray(self.net.apply(params, x))
+            return apply_in_blocks(self.net, params, x)
 
     def predict(self, x) -> np.ndarray:
         """Class names ``(n,)`` (classification), the output's labels ``(n, K)`` (multilabel:
