@@ -75,13 +75,6 @@ def pyplot():
     return plt
 
 
-def steps_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
-    """The steps of one of ``fit``'s epochs over ``n`` rows: the last short batch is a step of
-    its own unless ``TrainConfig(drop_last=True)`` leaves it out (the library's rule, which the
-    public API does not export; tests/test_experiments_stats.py holds the two equal)."""
-    return n // batch_size if drop_last else -(-n // batch_size)
-
-
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson's score interval for ``successes`` of ``n``: the library's rule
     (``jaxmlp.search.wilson``, exact at 0/n and n/n), at z = 1.96, the z of the recorded

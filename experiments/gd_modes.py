@@ -32,9 +32,10 @@ import time
 
 import jax
 import numpy as np
-from common import figure, parse_args, pyplot, save, steps_per_epoch
+from common import figure, parse_args, pyplot, save
 
 from jaxmlp import MLP, Optimizer, TrainConfig, datasets, evaluate, fit
+from jaxmlp.epochs import steps_per_epoch
 
 ETA = 0.05
 

@@ -25,10 +25,11 @@ import time
 
 import jax
 import numpy as np
-from common import figure, parse_args, pyplot, save, steps_per_epoch
+from common import figure, parse_args, pyplot, save
 from jax import lax
 
 from jaxmlp import MLP, Optimizer, TrainConfig, datasets, fit
+from jaxmlp.epochs import steps_per_epoch
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 TARGET, ETA, BATCH = 0.1, 0.05, 32
