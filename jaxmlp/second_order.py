@@ -11,7 +11,10 @@
 Damped solvers adapt lambda from the ratio rho of the actual to the predicted decrease
 ``q(p) = <g, p> + p^T (G + lambda I) p / 2``: a step is taken only if E decreases; lambda shrinks
 (x 2/3 newton-cg, / 10 lm) when rho > 3/4 and grows (x 3/2, x 10) when rho < 1/4 or the step was
-refused. At lambda's ceiling (``DAMPING_RANGE``) no step moves the weights: ``fit`` stops there
+refused. Their inner CG stops at a residual of 1e-5 times |g| or after 50 iterations
+(``CG_TOLERANCE``, ``CG_ITERATIONS``), fixed as scipy's Newton-CG fixes its own: no setting, since
+rho judges each step, so an inexact solve costs a refused step and more damping, never a wrong
+one. At lambda's ceiling (``DAMPING_RANGE``) no step moves the weights: ``fit`` stops there
 (``stalled``), with a warning where the loss never fell. ``lr`` is the initial lambda of
 newton-cg and lm; lbfgs and cg step by line search and refuse any other ``lr`` than the default.
 Each is an optax-style transformation whose ``update`` takes ``net``, ``x`` and ``t`` as extra
@@ -35,7 +38,7 @@ from jaxmlp import backprop, curvature
 
 NAMES = ("lbfgs", "cg", "newton-cg", "lm")
 LEAST_SQUARES = ("sse", "mse")
-CG_ITERATIONS = 50  # truncated CG per step
+CG_TOLERANCE, CG_ITERATIONS = 1e-5, 50  # truncated CG per step: the module docstring
 LINESEARCH_STEPS = 20
 
 
@@ -281,7 +284,7 @@ def _damped(product, damping0: float, shrink: float, grow: float, kind) -> Trans
             return optax.tree.add_scale(product(net, params, x, t, v), lam, v)
 
         minus_g = optax.tree.scale(-1.0, grads)
-        p, _ = _cg(damped, minus_g, maxiter=CG_ITERATIONS)
+        p, _ = _cg(damped, minus_g, tol=CG_TOLERANCE, atol=0.0, maxiter=CG_ITERATIONS)
         predicted = optax.tree.vdot(grads, p) + 0.5 * optax.tree.vdot(p, damped(p))
         e0 = _cost(net, params, x, t)
         e1 = _cost(net, optax.apply_updates(params, p), x, t)

@@ -181,3 +181,22 @@ def test_a_damped_solver_refuses_an_initial_damping_outside_its_range(name, lr):
         Optimizer(name, lr=lr)
     for edge in second_order.DAMPING_RANGE:
         assert Optimizer(name, lr=edge).lr == edge
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["newton-cg", "lm"])
+def test_the_inner_cg_stops_at_the_documented_tolerance_not_at_jaxs_default(name, monkeypatch):
+    """The damped solvers' inner CG left its tolerance to ``jax.scipy.sparse.linalg.cg``'s
+    default, documented nowhere and free to change with jax; it is now passed, as documented:
+    a relative residual of ``CG_TOLERANCE`` or ``CG_ITERATIONS`` iterations (fixed, as scipy's
+    Newton-CG fixes its own: the damping's accept-or-refuse step absorbs an inexact solve)."""
+    asked, cg = [], second_order._cg
+    monkeypatch.setattr(second_order, "_cg", lambda *a, **k: asked.append(k) or cg(*a, **k))
+    x, t = regression(8)
+    net = MLP((1, 3, 1), "tanh", "identity", "sse")
+    params = net.init(jax.random.key(0))
+    tx = Optimizer(name).build(1)
+    tx.update(net.backprop(params, x, t), tx.init(params), params, net=net, x=x, t=t)
+    assert asked == [{"tol": 1e-5, "atol": 0.0, "maxiter": 50}]
+    assert (second_order.CG_TOLERANCE, second_order.CG_ITERATIONS) == (1e-5, 50)
+    assert "1e-5" in second_order.__doc__ and "50" in second_order.__doc__
