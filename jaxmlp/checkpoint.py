@@ -56,7 +56,6 @@ import jaxmlp
 from jaxmlp import mlp, npz, numeric, optim
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
 from jaxmlp.checkpoint_checks import arrays_of, check_opt_state, meta_int, verify
-from jaxmlp.checkpoint_checks import non_finite as _non_finite
 from jaxmlp.digests import architecture, arrays_sha256, config_sha256, params_sha256, state_sha256
 from jaxmlp.digests import run_identity as run_identity  # checkpoint.run_identity, for callers
 from jaxmlp.mlp import MLP
@@ -101,19 +100,22 @@ def save(
     extra: dict | None = None,
     extra_meta: dict | None = None,
     run_id: str | None = None,
+    arrays: dict | None = None,
 ) -> None:
     """Write ``state`` to ``path`` atomically (see the module docstring for the layout).
 
     ``extra``: name -> array, kept beside the state; ``extra_meta``: JSON-able dict kept in the
     metadata under ``"extra"``; ``run_id``: the run this checkpoint belongs to
     (``run_identity`` makes one), which ``load(..., run_id=)`` can require. The arrays are
-    copied to the host during the call, so the caller may donate them afterwards. Raises
-    ValueError, writing nothing, where ``load`` would refuse the file (``verify``).
+    copied to the host during the call, so the caller may donate them afterwards; ``arrays``:
+    that copy, ``state_arrays(state)``, where the caller made it already (to check it: the
+    run's recorder). Raises ValueError, writing nothing, where ``load`` would refuse the file
+    (``verify``).
     """
     if run_id is not None and not isinstance(run_id, str):
         raise ValueError(f"run_id must be a string or None, got {run_id!r}.")
     net.check_params(state.params)
-    arrays = state_arrays(state)
+    arrays = state_arrays(state) if arrays is None else dict(arrays)
     extra = {name: np.asarray(a) for name, a in (extra or {}).items()}
     arrays |= {f"extra/{name}": a for name, a in extra.items()}
     meta = {
@@ -156,13 +158,6 @@ def state_arrays(state: TrainState) -> dict:
         arrays |= _tree_arrays("best_params", state.best_params)
     opt_leaves = jax.tree.leaves(state.opt_state)
     return arrays | {f"opt_state/{i}": _host(leaf) for i, leaf in enumerate(opt_leaves)}
-
-
-def non_finite(state: TrainState, optimizer) -> tuple[str, int] | None:
-    """The first array of ``state`` holding NaN or Inf (as ``state_arrays`` names it) and how
-    many it holds, or None: a state of ``optimizer`` that ``save`` refuses for that
-    (``checkpoint_checks.non_finite``)."""
-    return _non_finite(state_arrays(state), optimizer)
 
 
 # -- loading ------------------------------------------------------------------------------------

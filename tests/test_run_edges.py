@@ -65,7 +65,7 @@ def test_an_optimizer_state_that_overflows_while_the_parameters_stay_finite_is_a
     would leave the parameters finite and the loss (~1e20 x the initial) passes the divergence
     rule. fit finds that step (its gradient's square is not finite): the run diverged (exit 3,
     naming the epoch and the step), keeps epoch 0, and writes nothing invalid. (The saved
-    state's own check, ``checkpoint.non_finite``, stays for adagrad's sum of squares.)"""
+    state's own check, ``checkpoint_checks.non_finite``, stays for adagrad's sum of squares.)"""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 2)) * 1e21
     rows = "\n".join(f"{a:.6e},{b:.6e},{int(a > 0)}" for a, b in x)
@@ -88,6 +88,19 @@ def test_an_optimizer_state_that_overflows_while_the_parameters_stay_finite_is_a
     assert not (out / "metrics.jsonl").exists() or epochs_logged(out) == []
     model = run.load_run(out)  # what is there loads: nothing invalid was written
     assert model.status == "diverged" and model.epoch == 0
+
+
+def test_a_runs_save_copies_its_state_to_the_host_once(tmp_path, monkeypatch):
+    """Regression: each of a run's saves copied the parameters and optimizer state to the host
+    twice, once for the recorder's check that they are finite (``non_finite``) and once more
+    in ``checkpoint.save``; now the checked copy is the one saved."""
+    copies, saves = [], []
+    state_arrays, save = checkpoint.state_arrays, checkpoint.save
+    monkeypatch.setattr(checkpoint, "state_arrays", lambda s: copies.append(1) or state_arrays(s))
+    monkeypatch.setattr(checkpoint, "save", lambda *a, **k: saves.append(1) or save(*a, **k))
+    argv = ["train", "--no-progress", "--data", "xor", "--hidden", "4", "--epochs", "2"]
+    assert cli.main([*argv, "--checkpoint-every", "1", "--out", str(tmp_path / "run")]) == 0
+    assert len(saves) == 3 and len(copies) == len(saves), (len(copies), len(saves))
 
 
 def test_the_late_signal_note_names_an_early_stop_and_the_signal():

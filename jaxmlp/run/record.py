@@ -22,6 +22,7 @@ import signal
 import time
 
 from jaxmlp import checkpoint, interrupt
+from jaxmlp.checkpoint_checks import non_finite
 from jaxmlp.evaluation import evaluate
 from jaxmlp.progress import Progress
 from jaxmlp.resume import finished
@@ -63,13 +64,13 @@ class Saver:
     def wall_seconds(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
 
-    def save(self, state, log_sha256: str):
+    def save(self, state, log_sha256: str, arrays=None):
         """Save ``state``, recording ``log_sha256`` (``folder.log_sha256``: of metrics.jsonl's
-        lines of its epochs, written just before)."""
+        lines of its epochs, written just before); ``arrays``: its ``state_arrays``, if made."""
         start = time.perf_counter()
         checkpoint.save(
             self.path, state, net=self.net, optimizer=self.optimizer, config=self.config,
-            extra=self.extra, run_id=self.facts.get("run_id"),
+            extra=self.extra, run_id=self.facts.get("run_id"), arrays=arrays,
             extra_meta={"wall_seconds": self.wall_seconds(), **self.facts,
                         "metrics_sha256": log_sha256},
         )  # fmt: skip
@@ -120,7 +121,8 @@ class Recorder:
         """Save metrics.jsonl and the checkpoint at ``state`` if its parameters and optimizer
         state are finite and the parameters evaluable; else mark the run diverged and keep the
         last checkpoint."""
-        bad = checkpoint.non_finite(state, self.optimizer)  # what a checkpoint cannot hold
+        arrays = checkpoint.state_arrays(state)  # on the host once: checked here, then saved
+        bad = non_finite(arrays, self.optimizer)  # what a checkpoint cannot hold
         if bad is not None:
             self.diverged = (state.epoch, not_finite(*bad))
             return False
@@ -132,7 +134,7 @@ class Recorder:
             )
             return False
         checkpoint.write_atomic(self.metrics_path, "".join(self.lines))
-        self.saver.save(state, folder.log_sha256(self.lines[: state.epoch]))
+        self.saver.save(state, folder.log_sha256(self.lines[: state.epoch]), arrays)
         return True
 
     def __enter__(self):
