@@ -11,9 +11,9 @@ resume compares (``folder.read_metrics``).
 The divergence rule: a run has diverged once an epoch's training or validation loss is not
 finite, or its training loss exceeds ``EXPLOSION`` (1e4) times the initial loss (that of the
 initial parameters on the training set), or its state, when saved, is not what a checkpoint may
-hold (parameters or optimizer state not finite: ``checkpoint.non_finite``), or its parameters do
-not give a finite loss on the first ``PROBE`` training examples. Only states and losses that
-pass are saved, so the kept checkpoint is the last good one: finite and evaluable.
+hold (parameters or optimizer state not finite: ``checkpoint_checks.non_finite``), or its
+parameters do not give a finite loss on the first ``PROBE`` training examples. Only states and
+losses that pass are saved, so the kept checkpoint is the last good one: finite and evaluable.
 """
 
 import contextlib
