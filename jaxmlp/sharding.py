@@ -98,10 +98,11 @@ def _put(a, target):
 
 def devices_for(batch_size: int, n_examples: int | None = None) -> int:
     """The number of devices a batch of ``batch_size`` trains on when none is asked for
-    (``default_devices``); warns when that is fewer than all, saying how to choose it."""
+    (``default_devices``); warns when that is fewer than all, saying how to choose it, at the
+    line that called ``fit`` (its one caller is ``arrays.prepare``, in ``fit``)."""
     devices, message = default_devices(batch_size, n_examples)
     if message is not None:
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=4)
     return devices
 
 

@@ -485,3 +485,18 @@ def test_a_split_across_processes_trains_on_its_own_devices_or_says_so(two_proce
     assert messages[0] == messages[1], messages
     assert messages[0].startswith("ValueError: x spans the 8 devices of 2 processes"), messages[0]
     assert "devices=4" in messages[0] and "devices=None" in messages[0]
+
+
+def test_the_devices_warning_names_the_users_line_not_the_librarys(monkeypatch):
+    """Regression: ``sharding.devices_for``'s warning (a batch that does not divide over the
+    devices) named ``jaxmlp/train.py``, a line of the library's (stacklevel 3 stopped inside
+    ``fit``), not the line that called ``fit``. The 8-device count is faked."""
+    from jaxmlp import MLP, Optimizer, TrainConfig, fit, sharding
+
+    said = "batch size 3 does not divide over the 8 devices: training on 1 device(s)."
+    monkeypatch.setattr(sharding, "default_devices", lambda batch, n=None: (1, said))
+    net = MLP((2, 3, 2), "tanh", "softmax", "cross_entropy")
+    x, t = np.zeros((6, 2), np.float32), np.array([0, 1] * 3)
+    with pytest.warns(UserWarning, match="does not divide over the 8 devices") as caught:
+        fit(net, x, t, Optimizer("sgd", lr=0.1), TrainConfig(epochs=1, batch_size=3))
+    assert [w.filename for w in caught] == [__file__], [w.filename for w in caught]
