@@ -51,7 +51,7 @@ def apply_in_blocks(net, params, x, batch_size: int = 8192) -> np.ndarray:
     """``net.apply(params, x)`` as a NumPy array, ``batch_size`` rows of ``x`` at a time (an
     integer >= 1), so that the device holds one block of the inputs and its activations at a
     time, as in ``evaluate``; a row's outputs may differ from a whole-batch call's in the last
-    bits of rounding (the compiled matrix products' blocking depends on the rows)."""
+    bits of rounding (XLA compiles other kernels for other row counts)."""
     check_int("batch_size", batch_size, 1)
     net.check_params(params)
     dtype = params[0]["w"].dtype
