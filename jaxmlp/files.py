@@ -4,11 +4,12 @@ Every error names the file (and the line, for CSV). A CSV file's first row is a 
 names unless it is all numbers (then it is data, and the columns are named ``column_0``,
 ``column_1``...); ``header=True`` or ``False`` says so instead. What a number is (ASCII, as C
 and pandas write one) and how labels are read: ``csv_fields``. The bytes are decoded with
-``encoding`` (UTF-8 by default, a byte-order mark skipped). An ``.npy`` array, alone or in an
-``.npz`` archive, is read by the rule of ``npz``: its header's shape and dtype checked against
-the bytes that hold it, so a hostile header cannot make us allocate 10^15 elements. Complex
-numbers and non-numeric arrays are refused. The arrays returned are checked for shapes, range
-and label encoding by ``datasets.from_arrays``.
+``encoding`` (UTF-8 by default, a byte-order mark skipped; the mark of another encoding than
+``encoding`` is refused, naming it). An ``.npy`` array, alone or in an ``.npz`` archive, is
+read by the rule of ``npz``: its header's shape and dtype checked against the bytes that hold
+it, so a hostile header cannot make us allocate 10^15 elements. Complex numbers and non-numeric
+arrays are refused. The arrays returned are checked for shapes, range and label encoding by
+``datasets.from_arrays``.
 """
 
 import codecs
@@ -191,6 +192,15 @@ def read_header(path, *, header: bool | None = None, encoding: str = "utf-8") ->
     return table.names if table.header else None
 
 
+_MARKS = (  # byte-order marks, the 4-byte ones first: UTF-16-LE's begins UTF-32-LE's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def _decode(path, encoding) -> str:
     try:
         codec = codecs.lookup(encoding)
@@ -202,10 +212,15 @@ def _decode(path, encoding) -> str:
         ) from None
     with open(path, "rb") as f:
         data = f.read()
-    if codec.name == "utf-8":
-        codec = codecs.lookup("utf-8-sig")  # skip a byte-order mark
-    try:
-        return data.decode(codec.name)
+    bom, mark = next(((bom, name) for bom, name in _MARKS if data.startswith(bom)), (b"", None))
+    if mark and not codec.name.startswith(mark):  # decoded, it would be text before row 1
+        raise ValueError(
+            f"{path}: starts with the byte-order mark of {mark} ({bom.hex(' ')}), not "
+            f"text in {encoding}: read it as {mark} (encoding={mark!r}, --encoding {mark}"
+            f"{', the default' if mark == 'utf-8' else ''})."
+        )
+    try:  # a mark the codec keeps (utf-16-le's, a second one) is no text: '\ufeff1' no number
+        return data.decode(codec.name).lstrip("\ufeff")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(

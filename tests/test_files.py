@@ -76,6 +76,39 @@ def test_a_utf8_byte_order_mark_is_skipped(tmp_path):
     assert files.read_csv(path)[2] == ["a"]
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-8"])
+def test_a_byte_order_mark_left_by_the_codec_does_not_eat_the_first_row(codec, tmp_path):
+    # utf-16-le and utf-32-le keep the mark as U+FEFF: '\ufeff1' was no number, so the first
+    # row of data was taken for a header, silently: one example fewer, a column named '\ufeff1'
+    text = "1,2,0\n3,4,1\n5,6,0\n"
+    marked = ("\ufeff" * (2 if codec == "utf-8" else 1) + text).encode(codec)  # a mark twice
+    x, labels, names, _ = files.read_csv(_write(tmp_path, "b.csv", marked), encoding=codec)
+    assert len(x) == 3 and names == ["column_0", "column_1"]
+    named = _write(tmp_path, "h.csv", ("\ufeffa,y\n1,0\n2,1\n").encode(codec))
+    assert files.read_csv(named, encoding=codec)[2] == ["a"]
+
+
+@pytest.mark.parametrize(
+    "mark, codec, right",
+    [
+        (b"\xef\xbb\xbf", "latin-1", "utf-8"),
+        (b"\xef\xbb\xbf", "cp1252", "utf-8"),
+        (b"\xff\xfe", "latin-1", "utf-16"),
+        (b"\xff\xfe", "utf-8", "utf-16"),
+        (b"\xfe\xff", "utf-8", "utf-16"),
+        (b"\xff\xfe\x00\x00", "utf-16", "utf-32"),
+    ],
+)
+def test_a_byte_order_mark_of_another_encoding_is_named_not_read_as_text(
+    mark, codec, right, tmp_path
+):
+    # read as latin-1, a UTF-8 file's mark was the text 'ï»¿' before the first row: that row,
+    # data, became a header; a UTF-16 file read as UTF-8 was said to want latin-1
+    path = _write(tmp_path, "m.csv", mark + b"1,2,0\n3,4,1\n5,6,0\n")
+    with pytest.raises(ValueError, match=rf"m.csv: starts with the byte-order mark of {right}"):
+        files.read_csv(path, encoding=codec)
+
+
 # -- NPY headers that lie -------------------------------------------------------------------------
 
 
