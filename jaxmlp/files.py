@@ -192,6 +192,11 @@ def read_header(path, *, header: bool | None = None, encoding: str = "utf-8") ->
     return table.names if table.header else None
 
 
+_PACKED = {  # magic bytes of what is no text, not to be decoded as latin-1 garbage
+    b"\x1f\x8b": "is gzip-compressed, not CSV text: unpack it first (gunzip)",
+    b"PK\x03\x04": "is a zip archive (an Excel workbook?), not CSV text: unpack it, or save the "
+    "sheet as CSV",
+}
 _MARKS = (  # byte-order marks, the 4-byte ones first: UTF-16-LE's begins UTF-32-LE's
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -212,6 +217,9 @@ def _decode(path, encoding) -> str:
         ) from None
     with open(path, "rb") as f:
         data = f.read()
+    packed = next((why for magic, why in _PACKED.items() if data.startswith(magic)), None)
+    if packed:
+        raise ValueError(f"{path}: {packed}.")
     bom, mark = next(((bom, name) for bom, name in _MARKS if data.startswith(bom)), (b"", None))
     if mark and not codec.name.startswith(mark):  # decoded, it would be text before row 1
         raise ValueError(

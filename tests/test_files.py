@@ -88,6 +88,21 @@ def test_a_byte_order_mark_left_by_the_codec_does_not_eat_the_first_row(codec, t
     assert files.read_csv(named, encoding=codec)[2] == ["a"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_compressed_csv_is_named_not_decoded(encoding, tmp_path):
+    # gzip's bytes were said to be latin-1, and as latin-1 made "a header but no data rows"
+    import gzip
+
+    text = b"a,b,y\n1,2,0\n3,4,1\n"
+    path = _write(tmp_path, "z.csv", gzip.compress(text))
+    with pytest.raises(ValueError, match=r"z.csv: is gzip-compressed, not CSV text: .*gunzip"):
+        files.read_csv(path, encoding=encoding)
+    with zipfile.ZipFile(tmp_path / "x.csv", "w") as z:  # an .xlsx workbook is a zip archive
+        z.writestr("a.csv", text)
+    with pytest.raises(ValueError, match=r"x.csv: is a zip archive \(an Excel workbook\?\)"):
+        files.read_csv(tmp_path / "x.csv", encoding=encoding)
+
+
 @pytest.mark.parametrize(
     "mark, codec, right",
     [
