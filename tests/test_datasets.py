@@ -5,6 +5,7 @@ package; user files, and a clear ValueError for each kind of bad input."""
 import gzip
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -295,6 +296,44 @@ def test_one_hot():
 def test_load_rejects_bad_options(options, message):
     with pytest.raises(ValueError, match=message):
         datasets.load("digits", **options)
+
+
+READ = "data_dir applies to the sets that read files (fashion-mnist)"
+
+
+@pytest.mark.parametrize(
+    ("source", "options", "applies"),
+    [
+        ("xor", dict(label_column=0), "label_column applies to .csv files"),
+        ("xor", dict(header=True), "header applies to .csv files"),
+        ("digits", dict(encoding="latin-1"), "encoding applies to .csv files"),
+        ("moons", dict(min_examples=1), "min_examples applies to files and arrays"),
+        ("xor", dict(classes=[0, 1]), "classes applies to files and arrays"),
+        ("digits", dict(data_dir="."), READ),
+        ("d.npz", dict(label_column=0), "label_column applies to .csv files"),
+        ("d.npz", dict(header=False), "header applies to .csv files"),
+        ("d.npz", dict(encoding="latin-1"), "encoding applies to .csv files"),
+        ("d.npz", dict(data_dir="."), READ),
+        ("d.csv", dict(data_dir="."), READ),
+    ],
+)
+def test_load_refuses_an_option_its_source_would_ignore(source, options, applies, tmp_path):
+    """``load("xor", label_column=0)`` (or an .npz file's) was taken and ignored: the user's
+    choice of label column, header or folder silently did nothing."""
+    x = np.arange(20.0).reshape(10, 2)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(10) % 2)
+    (tmp_path / "d.csv").write_text("a,b,y\n" + "".join(f"{a},{b},{i % 2}\n" for i, (a, b) in
+                                                         enumerate(x)))  # fmt: skip
+    name = source if source in datasets.names() else tmp_path / source
+    where = repr(source) if source in datasets.names() else f"{tmp_path / source}"
+    takes = "seed, val_fraction, standardize, n, task, dtype" + (", classes, min_examples" * (
+        source == "d.npz") or ", label_column, header, encoding, classes, min_examples" * (
+        source == "d.csv"))  # fmt: skip
+    said = f"would be ignored: {applies}, not to {where}, which takes {takes}."
+    with pytest.raises(ValueError, match=re.escape(said)):
+        datasets.load(name, **options)
+    defaults = dict(label_column=-1, header=None, encoding="utf-8", min_examples=2, data_dir=None)
+    datasets.load(name, **{k: defaults[k] for k in options if k in defaults})  # as if not given
 
 
 def test_unknown_names_list_the_known_ones(tmp_path):
