@@ -422,6 +422,18 @@ def test_idx_rejects_corrupt_files_naming_them(tmp_path, data, message):
     assert "bad-idx1-ubyte" in str(error.value)
 
 
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_an_idx_header_is_read_once(tmp_path, monkeypatch, compress):
+    """A gzip file's header was parsed twice: to size the read, then again by ``parse``."""
+    data = _idx_bytes(np.zeros((4, 3)))
+    path = tmp_path / "a.idx"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    seen = []
+    header = idx._header
+    monkeypatch.setattr(idx, "_header", lambda *args: seen.append(1) or header(*args))
+    assert idx.read(path).shape == (4, 3) and len(seen) == 1
+
+
 def test_idx_rejects_corrupt_gzip(tmp_path):
     path = tmp_path / "bad.gz"
     path.write_bytes(gzip.compress(_idx_bytes(np.zeros((100, 3))))[:-20])
