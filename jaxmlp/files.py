@@ -17,6 +17,7 @@ import csv
 import io
 import os
 import re
+from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
@@ -245,19 +246,23 @@ def _label_index(path, header, label_column) -> int:
                 "column's name or its index, such as 2 or -1."
             )
         return header.index(label_column)
-    if isinstance(label_column, bool) or not isinstance(label_column, int):
+    if isinstance(label_column, bool) or not isinstance(label_column, Integral):
         raise ValueError(f"label_column must be a column index or name, got {label_column!r}.")
+    label_column = int(label_column)  # a numpy integer too: an index, never a name
+    name = str(label_column)
+    named = header.index(name) if name in header else None
     if not -len(header) <= label_column < len(header):
+        so = "" if named is None else f"; the column named {name!r} is index {named}"
         raise ValueError(
             f"{path}: label_column {label_column} is out of range for {len(header)} columns "
-            f"{header}; use an index in [{-len(header)}, {len(header) - 1}] or a name."
+            f"{header}; use an index in [{-len(header)}, {len(header) - 1}] or a name{so}."
         )
     index = label_column % len(header)
-    if str(label_column) in header and header.index(str(label_column)) != index:
+    if named is not None and named != index:
         raise ValueError(
             f"{path}: label_column {label_column} is the index of {header[index]!r} and the "
-            f"name of column {header.index(str(label_column))}: rename that column, or give "
-            "the label column's name."
+            f"name of column {named}: give {header[index]!r} by its name, {name!r} by its index "
+            f"{named}."
         )
     return index
 

@@ -400,6 +400,17 @@ def test_a_label_column_index_that_is_also_a_column_name_is_refused(tmp_path):
     assert files.read_csv(path, "2")[3] == "2"
 
 
+def test_a_column_named_by_a_number_is_reached_by_its_index(tmp_path):
+    # --label-column 3 is always an index: "use ... a name" led nowhere for the column named 3
+    path = _write(tmp_path, "n.csv", "3,a,y\n1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match=r"out of range .*; the column named '3' is index 0\."):
+        files.read_csv(path, 3)
+    clash = _write(tmp_path, "h.csv", "a,2,y\n1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match=r"column 1: give 'y' by its name, '2' by its index 1\."):
+        files.read_csv(clash, 2)
+    assert files.read_csv(path, np.int64(0))[3] == "3"  # a numpy integer is an index too
+
+
 @pytest.mark.parametrize("text", ["02", "+1", "1_0", "\u0662", "-0"])
 def test_a_label_column_flag_that_is_not_a_plain_index_is_a_name(text, tmp_path):
     # int(text) read '02' as index 2, so column '03' became the label and '02' a feature
