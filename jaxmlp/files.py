@@ -51,6 +51,25 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
     if header not in HEADERS:
         raise ValueError(f"header must be True, False or None (detect), got {header!r}.")
     text = _decode(path, encoding)
+    first = text.lstrip().partition("\n")[0]
+    other = next((sep for sep in ";\t" if sep in first), None)  # a European or TSV file?
+    hint = (
+        f"separated by {other!r}? A CSV file here is comma-separated, with decimal points: "
+        f"convert it (pandas.read_csv(path, sep={other!r}), with decimal=',' for decimal "
+        "commas, then .to_csv(new, index=False))"
+    )
+    try:
+        table = _table(path, text, header)
+    except ValueError as error:
+        if other is None:
+            raise
+        raise ValueError(f"{str(error).rstrip('.')}. Is it {hint}.") from None
+    if other is not None and len(table.names) == 1 and other in table.names[0]:
+        raise ValueError(f"{path}: one column, {table.names[0]!r}: is it {hint}.")
+    return table
+
+
+def _table(path, text: str, header: bool | None) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""))
     rows, end = [], 0
     try:

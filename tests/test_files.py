@@ -400,6 +400,25 @@ def test_a_label_column_index_that_is_also_a_column_name_is_refused(tmp_path):
     assert files.read_csv(path, "2")[3] == "2"
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+@pytest.mark.parametrize("head", ["a{0}b{0}y\n", ""])
+def test_a_file_of_another_separator_is_named(sep, head, tmp_path):
+    # was "needs at least two columns, got ['a;b;y']", or with decimal commas "expected 1
+    # fields as in the header, got 2"; predict: "lacks the columns ['a', 'b']"
+    text = head.format(sep) + "".join(f"{i},5{sep}{i}{sep}{i % 2}\n" for i in range(4))
+    path = _write(tmp_path, "s.csv", text)
+    said = rf"s.csv.*\. Is it separated by {re.escape(repr(sep))}\? .*sep={re.escape(repr(sep))}"
+    with pytest.raises(ValueError, match=said):
+        files.read_csv(path)
+    with pytest.raises(ValueError, match=said):
+        read_inputs(path, 2, "y", ["a", "b"])
+    plain = _write(tmp_path, "p.csv", "".join(f"{i}{sep}{i}{sep}{i % 2}\n" for i in range(4)))
+    with pytest.raises(
+        ValueError, match=rf"p.csv: one column, .*: is it separated by {re.escape(repr(sep))}\?"
+    ):
+        files.read_csv(plain)
+
+
 def test_a_column_named_by_a_number_is_reached_by_its_index(tmp_path):
     # --label-column 3 is always an index: "use ... a name" led nowhere for the column named 3
     path = _write(tmp_path, "n.csv", "3,a,y\n1,2,0\n3,4,1\n")
