@@ -287,7 +287,8 @@ def test_one_hot():
         (dict(seed=1.5), "seed must be an integer in"),
         (dict(seed=2**32), "seed must be an integer in .*, got 4294967296"),
         (dict(val_fraction=1.0), r"val_fraction must be in \[0, 1\), got 1.0"),
-        (dict(n=0), "n must be a positive integer or None, got 0"),
+        (dict(n=0), r"n must be an integer >= 2 \(two examples to train on\) or None, got 0"),
+        (dict(n=1), "n must be an integer >= 2 .*, got 1"),  # was a data set of one example
         (dict(standardize="yes"), "standardize must be True or False"),
         (dict(n=5000), "n = 5000 is more than the 1438 training examples"),
         (dict(task="regression"), "'digits' is a multiclass data set, got task='regression'"),
@@ -296,6 +297,15 @@ def test_one_hot():
 def test_load_rejects_bad_options(options, message):
     with pytest.raises(ValueError, match=message):
         datasets.load("digits", **options)
+
+
+def test_n_of_one_is_no_data_set_to_train_on_whatever_the_source(tmp_path):
+    """``from_arrays`` refuses one example to train on, but ``n=1`` drew one: a data set of a
+    single example, from a named set or from the user's arrays alike."""
+    x, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        datasets.from_arrays(x, y, n=1)
+    assert len(datasets.from_arrays(x, y, n=2).x_train) == 2
 
 
 READ = "data_dir applies to the sets that read files (fashion-mnist)"

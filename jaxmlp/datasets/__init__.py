@@ -150,7 +150,8 @@ def load(
       val_fraction: share of the training examples moved to ``x_val``, in [0, 1); stratified.
       label_column: CSV only: the label column's index (negative from the end) or name.
       standardize: fit a ``Standardizer`` on the training split (xor keeps its 0/1 inputs).
-      n: number of training examples: drawn for synthetic sets, a stratified subset otherwise.
+      n: number of training examples, at least 2: drawn for synthetic sets, a stratified
+        subset otherwise.
       task: ``TASK_CHOICES``; for files, "auto" infers it from the labels by the rule of
         ``from_arrays``; a named set has its own task.
       header: CSV only: True if the first row names the columns, False if it is data, None to

@@ -60,8 +60,10 @@ def check_taken(name_or_path, given: dict) -> None:
 def check(seed, n, val_fraction, standardize, dtype):
     """``(seed, n, val_fraction, dtype)`` checked and as ``load`` uses them."""
     seed = check_seed(seed)
-    if n is not None and (isinstance(n, bool) or not isinstance(n, Integral) or n <= 0):
-        raise ValueError(f"n must be a positive integer or None, got {n!r}.")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, Integral) or n < 2):
+        raise ValueError(
+            f"n must be an integer >= 2 (two examples to train on) or None, got {n!r}."
+        )
     if (
         isinstance(val_fraction, bool)
         or not isinstance(val_fraction, Real)
