@@ -6,7 +6,9 @@ point and exponent (``1000``, ``-2.5``, ``.5``, ``1e-3``), spaces around it allo
 and ``nan`` are numbers too, refused as values. What else Python's ``float`` reads is refused
 wherever it stands (feature, label, a first row that may be a header), not guessed at:
 digit-group underscores (``1_000``) and digits of other scripts (Arabic-Indic ``\u0663``,
-full-width ``\uff13``), which no other CSV reader takes for numbers.
+full-width ``\uff13``), which no other CSV reader takes for numbers; and a number but for a
+character that does not show (a zero-width space, a left-to-right mark), which would make a
+first row of data a header.
 """
 
 import re
@@ -34,6 +36,13 @@ def is_number(path, line, column, field: str) -> bool:
     text = field.strip()
     if _NUMBER.fullmatch(text):
         return True
+    hidden = [c for c in text if unicodedata.category(c) == "Cf"]  # format characters
+    if hidden and _NUMBER.fullmatch("".join(c for c in text if c not in hidden).strip()):
+        raise ValueError(
+            f"{path}, line {line}, column {column!r}: {field!r} is a number but for "
+            f"{hidden[0]!r}, U+{ord(hidden[0]):04X} {unicodedata.name(hidden[0], '')}, a "
+            "character that does not show (pasted from a web page?); remove it."
+        )
     try:
         float(text)
     except ValueError:
