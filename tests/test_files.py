@@ -457,6 +457,20 @@ def test_integer_labels_past_2_to_the_53_keep_their_classes(tmp_path):
         files.read_csv(too_big)
 
 
+@pytest.mark.parametrize("one", ["9007199254740993.0", "+9007199254740993.00"])
+def test_integer_labels_past_2_to_the_53_written_with_a_point_are_not_merged(one, tmp_path):
+    # failed before: read as float64 (for the point), the two integers were one class, silently
+    path = _write(tmp_path, "f.csv", f"a,y\n1,{one}\n2,9007199254740992\n3,7\n")
+    said = f"the labels {one!r} (line 2) and '9007199254740992' (line 3) are two integers"
+    with pytest.raises(ValueError, match=re.escape(f"column 'y': {said} but one float64")):
+        files.read_csv(path)
+    same = _write(tmp_path, "s.csv", "a,y\n1,9007199254740992.0\n2,9007199254740992\n3,7\n")
+    assert len(set(files.read_csv(same)[1].tolist())) == 2  # one integer, written two ways
+    for other in ("1.5", "1e3"):  # a fraction or an exponent: measurements, rounded as floats
+        wide = _write(tmp_path, "w.csv", f"a,y\n1,{one}\n2,9007199254740992\n3,{other}\n")
+        assert len(set(files.read_csv(wide)[1].tolist())) == 2
+
+
 @pytest.mark.parametrize("one, other", [("007", "7"), ("07", "007"), ("+7", "7"), ("-0", "0")])
 def test_one_integer_label_written_two_ways_is_refused(one, other, tmp_path, capsys):
     # they merged silently: labels 007, 07 and 7 (codes, as names three classes) were class 7
