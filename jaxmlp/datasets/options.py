@@ -96,7 +96,7 @@ def _named(name_or_path) -> bool:
 
 
 def _equal(value, default) -> bool:
-    """Whether ``value`` is ``default`` (-1, "utf-8", 2): a str, a bool or an array is not."""
+    """Whether ``value`` is ``default`` (-1, "utf-8", 2) as a value: True is no 1, "-1" no -1."""
     if isinstance(value, bool) or isinstance(value, str) != isinstance(default, str):
         return False
     return isinstance(value, str | Integral) and value == default
