@@ -6,7 +6,9 @@ point and exponent (``1000``, ``-2.5``, ``.5``, ``1e-3``), spaces around it allo
 and ``nan`` are numbers too, refused as values. What else Python's ``float`` reads is refused
 wherever it stands (feature, label, a first row that may be a header), not guessed at:
 digit-group underscores (``1_000``) and digits of other scripts (Arabic-Indic ``\u0663``,
-full-width ``\uff13``), which no other CSV reader takes for numbers.
+full-width ``\uff13``), which no other CSV reader takes for numbers; and a number but for a
+character that does not show (a zero-width space, a left-to-right mark), which would make a
+first row of data a header.
 """
 
 import re
@@ -34,6 +36,13 @@ def is_number(path, line, column, field: str) -> bool:
     text = field.strip()
     if _NUMBER.fullmatch(text):
         return True
+    hidden = [c for c in text if unicodedata.category(c) == "Cf"]  # format characters
+    if hidden and _NUMBER.fullmatch("".join(c for c in text if c not in hidden).strip()):
+        raise ValueError(
+            f"{path}, line {line}, column {column!r}: {field!r} is a number but for "
+            f"{hidden[0]!r}, U+{ord(hidden[0]):04X} {unicodedata.name(hidden[0], '')}, a "
+            "character that does not show (pasted from a web page?); remove it."
+        )
     try:
         float(text)
     except ValueError:
@@ -79,7 +88,7 @@ def read_labels(path, column, labels) -> np.ndarray:
     if all(kinds):
         if all(_INTEGER.fullmatch(field) for _, field in labels):
             return _integers(path, column, labels)
-        return np.array([number(path, line, column, field) for line, field in labels])
+        return _floats(path, column, labels)
     numbers = [(line, field) for (line, field), is_one in zip(labels, kinds, strict=True)
                if is_one and not is_missing(field)]  # fmt: skip
     if numbers:
@@ -136,3 +145,28 @@ def _integers(path, column, labels) -> np.ndarray:
                 f"front: 'c{first}')."
             )
     return np.array(values, np.int64)
+
+
+_WHOLE = re.compile(r"[+-]?\d+(?:\.0*)?", re.ASCII)  # an integer in digits, perhaps 7.0
+
+
+def _floats(path, column, labels) -> np.ndarray:
+    """Labels as float64; where every one is an integer in digits (``7``, ``7.0``: classes, as
+    the task may read them), a ValueError for two of them that are one float64, as past 2**53
+    (``9007199254740993.0``, ``9007199254740992``): as classes they would be one, silently."""
+    values = np.array([number(path, line, column, field) for line, field in labels])
+    if not all(_WHOLE.fullmatch(field) for _, field in labels):  # a fraction: measurements
+        return values
+    seen = {}
+    for (line, field), v in zip(labels, values, strict=True):
+        if abs(v) < 2**53:  # float64 holds every integer below
+            continue
+        exact = int(field.partition(".")[0])
+        at, first, was = seen.setdefault(float(v), (line, field, exact))
+        if was != exact:
+            raise ValueError(
+                f"{path}, column {column!r}: the labels {first!r} (line {at}) and {field!r} "
+                f"(line {line}) are two integers but one float64 ({v:.17g}): write the labels "
+                "without a point (read then as integers, exactly), or as names."
+            )
+    return values

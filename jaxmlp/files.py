@@ -4,11 +4,12 @@ Every error names the file (and the line, for CSV). A CSV file's first row is a 
 names unless it is all numbers (then it is data, and the columns are named ``column_0``,
 ``column_1``...); ``header=True`` or ``False`` says so instead. What a number is (ASCII, as C
 and pandas write one) and how labels are read: ``csv_fields``. The bytes are decoded with
-``encoding`` (UTF-8 by default, a byte-order mark skipped). An ``.npy`` array, alone or in an
-``.npz`` archive, is read by the rule of ``npz``: its header's shape and dtype checked against
-the bytes that hold it, so a hostile header cannot make us allocate 10^15 elements. Complex
-numbers and non-numeric arrays are refused. The arrays returned are checked for shapes, range
-and label encoding by ``datasets.from_arrays``.
+``encoding`` (UTF-8 by default, a byte-order mark skipped; the mark of another encoding than
+``encoding`` is refused, naming it). An ``.npy`` array, alone or in an ``.npz`` archive, is
+read by the rule of ``npz``: its header's shape and dtype checked against the bytes that hold
+it, so a hostile header cannot make us allocate 10^15 elements. Complex numbers and non-numeric
+arrays are refused. The arrays returned are checked for shapes, range and label encoding by
+``datasets.from_arrays``.
 """
 
 import codecs
@@ -16,6 +17,7 @@ import csv
 import io
 import os
 import re
+from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
@@ -49,6 +51,25 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
     if header not in HEADERS:
         raise ValueError(f"header must be True, False or None (detect), got {header!r}.")
     text = _decode(path, encoding)
+    first = text.lstrip().partition("\n")[0]
+    other = next((sep for sep in ";\t" if sep in first), None)  # a European or TSV file?
+    hint = (
+        f"separated by {other!r}? A CSV file here is comma-separated, with decimal points: "
+        f"convert it (pandas.read_csv(path, sep={other!r}), with decimal=',' for decimal "
+        "commas, then .to_csv(new, index=False))"
+    )
+    try:
+        table = _table(path, text, header)
+    except ValueError as error:
+        if other is None:
+            raise
+        raise ValueError(f"{str(error).rstrip('.')}. Is it {hint}.") from None
+    if other is not None and len(table.names) == 1 and other in table.names[0]:
+        raise ValueError(f"{path}: one column, {table.names[0]!r}: is it {hint}.")
+    return table
+
+
+def _table(path, text: str, header: bool | None) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""))
     rows, end = [], 0
     try:
@@ -191,6 +212,20 @@ def read_header(path, *, header: bool | None = None, encoding: str = "utf-8") ->
     return table.names if table.header else None
 
 
+_PACKED = {  # magic bytes of what is no text, not to be decoded as latin-1 garbage
+    b"\x1f\x8b": "is gzip-compressed, not CSV text: unpack it first (gunzip)",
+    b"PK\x03\x04": "is a zip archive (an Excel workbook?), not CSV text: unpack it, or save the "
+    "sheet as CSV",
+}
+_MARKS = (  # byte-order marks, the 4-byte ones first: UTF-16-LE's begins UTF-32-LE's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def _decode(path, encoding) -> str:
     try:
         codec = codecs.lookup(encoding)
@@ -202,10 +237,18 @@ def _decode(path, encoding) -> str:
         ) from None
     with open(path, "rb") as f:
         data = f.read()
-    if codec.name == "utf-8":
-        codec = codecs.lookup("utf-8-sig")  # skip a byte-order mark
-    try:
-        return data.decode(codec.name)
+    packed = next((why for magic, why in _PACKED.items() if data.startswith(magic)), None)
+    if packed:
+        raise ValueError(f"{path}: {packed}.")
+    bom, mark = next(((bom, name) for bom, name in _MARKS if data.startswith(bom)), (b"", None))
+    if mark and not codec.name.startswith(mark):  # decoded, it would be text before row 1
+        raise ValueError(
+            f"{path}: starts with the byte-order mark of {mark} ({bom.hex(' ')}), not "
+            f"text in {encoding}: read it as {mark} (encoding={mark!r}, --encoding {mark}"
+            f"{', the default' if mark == 'utf-8' else ''})."
+        )
+    try:  # a mark the codec keeps (utf-16-le's, a second one) is no text: '\ufeff1' no number
+        return data.decode(codec.name).lstrip("\ufeff")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(
@@ -222,19 +265,23 @@ def _label_index(path, header, label_column) -> int:
                 "column's name or its index, such as 2 or -1."
             )
         return header.index(label_column)
-    if isinstance(label_column, bool) or not isinstance(label_column, int):
+    if isinstance(label_column, bool) or not isinstance(label_column, Integral):
         raise ValueError(f"label_column must be a column index or name, got {label_column!r}.")
+    label_column = int(label_column)  # a numpy integer too: an index, never a name
+    name = str(label_column)
+    named = header.index(name) if name in header else None
     if not -len(header) <= label_column < len(header):
+        so = "" if named is None else f"; the column named {name!r} is index {named}"
         raise ValueError(
             f"{path}: label_column {label_column} is out of range for {len(header)} columns "
-            f"{header}; use an index in [{-len(header)}, {len(header) - 1}] or a name."
+            f"{header}; use an index in [{-len(header)}, {len(header) - 1}] or a name{so}."
         )
     index = label_column % len(header)
-    if str(label_column) in header and header.index(str(label_column)) != index:
+    if named is not None and named != index:
         raise ValueError(
             f"{path}: label_column {label_column} is the index of {header[index]!r} and the "
-            f"name of column {header.index(str(label_column))}: rename that column, or give "
-            "the label column's name."
+            f"name of column {named}: give {header[index]!r} by its name, {name!r} by its index "
+            f"{named}."
         )
     return index
 

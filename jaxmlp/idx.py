@@ -40,17 +40,19 @@ def read(path: str | os.PathLike) -> np.ndarray:
         with gzip.open(io.BytesIO(data)) as f:
             head = f.read(4)
             head += f.read(4 * head[3] if len(head) == 4 else 0)
-            header, shape, dtype = _header(head, name)
+            layout = _, shape, dtype = _header(head, name)
             data = head + read_capped(f, math.prod(shape) * dtype.itemsize + 1)
     except (OSError, EOFError, zlib.error) as error:
         raise ValueError(f"{path}: corrupt gzip data ({error}).") from None
-    return parse(data, name, capped=True)
+    return parse(data, name, layout=layout)
 
 
-def parse(data: bytes, name: str = "<bytes>", *, capped: bool = False) -> np.ndarray:
+def parse(data: bytes, name: str = "<bytes>", *, layout=None) -> np.ndarray:
     """The array encoded by the uncompressed IDX bytes ``data``; ``name`` labels errors.
-    ``capped``: ``data`` was read no further than one byte past the array."""
-    header, shape, dtype = _header(data, name)
+    ``layout``: ``data``'s header, read already (``_header``) to read ``data`` no further than
+    one byte past the array."""
+    capped = layout is not None
+    header, shape, dtype = layout or _header(data, name)
     expected = math.prod(shape) * dtype.itemsize  # Python ints: np.prod's int64 would wrap
     found = len(data) - header
     if found < expected:

@@ -3,6 +3,8 @@ as a number, one label written two ways, a pandas index column, an example shape
 refused or another one it took, a test file lacking one of the run's classes. Each test marked
 "failed before" failed on the code before its fix."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -41,6 +43,23 @@ def test_a_number_only_python_reads_is_refused_in_features_labels_and_header(cel
     first = _write(tmp_path, "h.csv", f"{cell},2,0\n3,4,1\n5,6,0\n")
     with pytest.raises(ValueError, match=rf"line 1, column 'column_0': {cell!r} is a number"):
         files.read_csv(first)
+
+
+@pytest.mark.parametrize("cell", ["\u200b1", "1\u200b", "\u20602", "\xad1", "\u200e-1.5"])
+def test_a_number_with_a_character_that_does_not_show_is_refused_not_taken_for_a_name(
+    cell, tmp_path
+):
+    # failed before: a first row '\u200b1,2,0' (a zero-width space pasted from the web, a
+    # left-to-right mark) was no number, so a name, so the row a header: silently one example
+    # fewer and a column named '\u200b1'
+    hidden = next(c for c in cell if not c.isprintable())
+    said = rf"{re.escape(repr(cell))} is a number but for {re.escape(repr(hidden))}, U\+"
+    first = _write(tmp_path, "h.csv", f"{cell},2,0\n3,4,1\n5,6,0\n")
+    with pytest.raises(ValueError, match=rf"h.csv, line 1, column 'column_0': {said}"):
+        files.read_csv(first)
+    feature = _write(tmp_path, "f.csv", f"a,b,y\n1,2,0\n{cell},4,1\n5,6,0\n")
+    with pytest.raises(ValueError, match=rf"line 3, column 'a': {said}.*does not show"):
+        files.read_csv(feature)
 
 
 def test_the_message_says_why_and_how_to_write_the_number(tmp_path):

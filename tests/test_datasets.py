@@ -5,6 +5,7 @@ package; user files, and a clear ValueError for each kind of bad input."""
 import gzip
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -286,7 +287,8 @@ def test_one_hot():
         (dict(seed=1.5), "seed must be an integer in"),
         (dict(seed=2**32), "seed must be an integer in .*, got 4294967296"),
         (dict(val_fraction=1.0), r"val_fraction must be in \[0, 1\), got 1.0"),
-        (dict(n=0), "n must be a positive integer or None, got 0"),
+        (dict(n=0), r"n must be an integer >= 2 \(two examples to train on\) or None, got 0"),
+        (dict(n=1), "n must be an integer >= 2 .*, got 1"),  # was a data set of one example
         (dict(standardize="yes"), "standardize must be True or False"),
         (dict(n=5000), "n = 5000 is more than the 1438 training examples"),
         (dict(task="regression"), "'digits' is a multiclass data set, got task='regression'"),
@@ -295,6 +297,53 @@ def test_one_hot():
 def test_load_rejects_bad_options(options, message):
     with pytest.raises(ValueError, match=message):
         datasets.load("digits", **options)
+
+
+def test_n_of_one_is_no_data_set_to_train_on_whatever_the_source(tmp_path):
+    """``from_arrays`` refuses one example to train on, but ``n=1`` drew one: a data set of a
+    single example, from a named set or from the user's arrays alike."""
+    x, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        datasets.from_arrays(x, y, n=1)
+    assert len(datasets.from_arrays(x, y, n=2).x_train) == 2
+
+
+READ = "data_dir applies to the sets that read files (fashion-mnist)"
+
+
+@pytest.mark.parametrize(
+    ("source", "options", "applies"),
+    [
+        ("xor", dict(label_column=0), "label_column applies to .csv files"),
+        ("xor", dict(header=True), "header applies to .csv files"),
+        ("digits", dict(encoding="latin-1"), "encoding applies to .csv files"),
+        ("moons", dict(min_examples=1), "min_examples applies to files and arrays"),
+        ("xor", dict(classes=[0, 1]), "classes applies to files and arrays"),
+        ("digits", dict(data_dir="."), READ),
+        ("d.npz", dict(label_column=0), "label_column applies to .csv files"),
+        ("d.npz", dict(header=False), "header applies to .csv files"),
+        ("d.npz", dict(encoding="latin-1"), "encoding applies to .csv files"),
+        ("d.npz", dict(data_dir="."), READ),
+        ("d.csv", dict(data_dir="."), READ),
+    ],
+)
+def test_load_refuses_an_option_its_source_would_ignore(source, options, applies, tmp_path):
+    """``load("xor", label_column=0)`` (or an .npz file's) was taken and ignored: the user's
+    choice of label column, header or folder silently did nothing."""
+    x = np.arange(20.0).reshape(10, 2)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(10) % 2)
+    (tmp_path / "d.csv").write_text("a,b,y\n" + "".join(f"{a},{b},{i % 2}\n" for i, (a, b) in
+                                                         enumerate(x)))  # fmt: skip
+    name = source if source in datasets.names() else tmp_path / source
+    where = repr(source) if source in datasets.names() else f"{tmp_path / source}"
+    takes = "seed, val_fraction, standardize, n, task, dtype" + (", classes, min_examples" * (
+        source == "d.npz") or ", label_column, header, encoding, classes, min_examples" * (
+        source == "d.csv"))  # fmt: skip
+    said = f"would be ignored: {applies}, not to {where}, which takes {takes}."
+    with pytest.raises(ValueError, match=re.escape(said)):
+        datasets.load(name, **options)
+    defaults = dict(label_column=-1, header=None, encoding="utf-8", min_examples=2, data_dir=None)
+    datasets.load(name, **{k: defaults[k] for k in options if k in defaults})  # as if not given
 
 
 def test_unknown_names_list_the_known_ones(tmp_path):
@@ -381,6 +430,18 @@ def test_idx_rejects_corrupt_files_naming_them(tmp_path, data, message):
     with pytest.raises(ValueError, match=message) as error:
         idx.read(path)
     assert "bad-idx1-ubyte" in str(error.value)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_an_idx_header_is_read_once(tmp_path, monkeypatch, compress):
+    """A gzip file's header was parsed twice: to size the read, then again by ``parse``."""
+    data = _idx_bytes(np.zeros((4, 3)))
+    path = tmp_path / "a.idx"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    seen = []
+    header = idx._header
+    monkeypatch.setattr(idx, "_header", lambda *args: seen.append(1) or header(*args))
+    assert idx.read(path).shape == (4, 3) and len(seen) == 1
 
 
 def test_idx_rejects_corrupt_gzip(tmp_path):

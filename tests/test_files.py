@@ -76,6 +76,54 @@ def test_a_utf8_byte_order_mark_is_skipped(tmp_path):
     assert files.read_csv(path)[2] == ["a"]
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-8"])
+def test_a_byte_order_mark_left_by_the_codec_does_not_eat_the_first_row(codec, tmp_path):
+    # utf-16-le and utf-32-le keep the mark as U+FEFF: '\ufeff1' was no number, so the first
+    # row of data was taken for a header, silently: one example fewer, a column named '\ufeff1'
+    text = "1,2,0\n3,4,1\n5,6,0\n"
+    marked = ("\ufeff" * (2 if codec == "utf-8" else 1) + text).encode(codec)  # a mark twice
+    x, labels, names, _ = files.read_csv(_write(tmp_path, "b.csv", marked), encoding=codec)
+    assert len(x) == 3 and names == ["column_0", "column_1"]
+    named = _write(tmp_path, "h.csv", ("\ufeffa,y\n1,0\n2,1\n").encode(codec))
+    assert files.read_csv(named, encoding=codec)[2] == ["a"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_compressed_csv_is_named_not_decoded(encoding, tmp_path):
+    # gzip's bytes were said to be latin-1, and as latin-1 made "a header but no data rows"
+    import gzip
+
+    text = b"a,b,y\n1,2,0\n3,4,1\n"
+    path = _write(tmp_path, "z.csv", gzip.compress(text))
+    with pytest.raises(ValueError, match=r"z.csv: is gzip-compressed, not CSV text: .*gunzip"):
+        files.read_csv(path, encoding=encoding)
+    with zipfile.ZipFile(tmp_path / "x.csv", "w") as z:  # an .xlsx workbook is a zip archive
+        z.writestr("a.csv", text)
+    with pytest.raises(ValueError, match=r"x.csv: is a zip archive \(an Excel workbook\?\)"):
+        files.read_csv(tmp_path / "x.csv", encoding=encoding)
+
+
+@pytest.mark.parametrize(
+    "mark, codec, right",
+    [
+        (b"\xef\xbb\xbf", "latin-1", "utf-8"),
+        (b"\xef\xbb\xbf", "cp1252", "utf-8"),
+        (b"\xff\xfe", "latin-1", "utf-16"),
+        (b"\xff\xfe", "utf-8", "utf-16"),
+        (b"\xfe\xff", "utf-8", "utf-16"),
+        (b"\xff\xfe\x00\x00", "utf-16", "utf-32"),
+    ],
+)
+def test_a_byte_order_mark_of_another_encoding_is_named_not_read_as_text(
+    mark, codec, right, tmp_path
+):
+    # read as latin-1, a UTF-8 file's mark was the text 'ï»¿' before the first row: that row,
+    # data, became a header; a UTF-16 file read as UTF-8 was said to want latin-1
+    path = _write(tmp_path, "m.csv", mark + b"1,2,0\n3,4,1\n5,6,0\n")
+    with pytest.raises(ValueError, match=rf"m.csv: starts with the byte-order mark of {right}"):
+        files.read_csv(path, encoding=codec)
+
+
 # -- NPY headers that lie -------------------------------------------------------------------------
 
 
@@ -352,6 +400,36 @@ def test_a_label_column_index_that_is_also_a_column_name_is_refused(tmp_path):
     assert files.read_csv(path, "2")[3] == "2"
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+@pytest.mark.parametrize("head", ["a{0}b{0}y\n", ""])
+def test_a_file_of_another_separator_is_named(sep, head, tmp_path):
+    # was "needs at least two columns, got ['a;b;y']", or with decimal commas "expected 1
+    # fields as in the header, got 2"; predict: "lacks the columns ['a', 'b']"
+    text = head.format(sep) + "".join(f"{i},5{sep}{i}{sep}{i % 2}\n" for i in range(4))
+    path = _write(tmp_path, "s.csv", text)
+    said = rf"s.csv.*\. Is it separated by {re.escape(repr(sep))}\? .*sep={re.escape(repr(sep))}"
+    with pytest.raises(ValueError, match=said):
+        files.read_csv(path)
+    with pytest.raises(ValueError, match=said):
+        read_inputs(path, 2, "y", ["a", "b"])
+    plain = _write(tmp_path, "p.csv", "".join(f"{i}{sep}{i}{sep}{i % 2}\n" for i in range(4)))
+    with pytest.raises(
+        ValueError, match=rf"p.csv: one column, .*: is it separated by {re.escape(repr(sep))}\?"
+    ):
+        files.read_csv(plain)
+
+
+def test_a_column_named_by_a_number_is_reached_by_its_index(tmp_path):
+    # --label-column 3 is always an index: "use ... a name" led nowhere for the column named 3
+    path = _write(tmp_path, "n.csv", "3,a,y\n1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match=r"out of range .*; the column named '3' is index 0\."):
+        files.read_csv(path, 3)
+    clash = _write(tmp_path, "h.csv", "a,2,y\n1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match=r"column 1: give 'y' by its name, '2' by its index 1\."):
+        files.read_csv(clash, 2)
+    assert files.read_csv(path, np.int64(0))[3] == "3"  # a numpy integer is an index too
+
+
 @pytest.mark.parametrize("text", ["02", "+1", "1_0", "\u0662", "-0"])
 def test_a_label_column_flag_that_is_not_a_plain_index_is_a_name(text, tmp_path):
     # int(text) read '02' as index 2, so column '03' became the label and '02' a feature
@@ -377,6 +455,20 @@ def test_integer_labels_past_2_to_the_53_keep_their_classes(tmp_path):
     too_big = _write(tmp_path, "huge.csv", "a,y\n1,99999999999999999999\n2,7\n")
     with pytest.raises(ValueError, match=r"line 2, column 'y': the integer label .* int64"):
         files.read_csv(too_big)
+
+
+@pytest.mark.parametrize("one", ["9007199254740993.0", "+9007199254740993.00"])
+def test_integer_labels_past_2_to_the_53_written_with_a_point_are_not_merged(one, tmp_path):
+    # failed before: read as float64 (for the point), the two integers were one class, silently
+    path = _write(tmp_path, "f.csv", f"a,y\n1,{one}\n2,9007199254740992\n3,7\n")
+    said = f"the labels {one!r} (line 2) and '9007199254740992' (line 3) are two integers"
+    with pytest.raises(ValueError, match=re.escape(f"column 'y': {said} but one float64")):
+        files.read_csv(path)
+    same = _write(tmp_path, "s.csv", "a,y\n1,9007199254740992.0\n2,9007199254740992\n3,7\n")
+    assert len(set(files.read_csv(same)[1].tolist())) == 2  # one integer, written two ways
+    for other in ("1.5", "1e3"):  # a fraction or an exponent: measurements, rounded as floats
+        wide = _write(tmp_path, "w.csv", f"a,y\n1,{one}\n2,9007199254740992\n3,{other}\n")
+        assert len(set(files.read_csv(wide)[1].tolist())) == 2
 
 
 @pytest.mark.parametrize("one, other", [("007", "7"), ("07", "007"), ("+7", "7"), ("-0", "0")])

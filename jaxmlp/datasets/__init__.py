@@ -6,10 +6,11 @@ targets ``t`` follow the task (``TARGETS``). Synthetic sets are drawn from ``see
 a fixed test split and ``seed`` draws only the validation split and the ``n``-example subset.
 Standardisation is fitted on the training split alone and applied to validation and test.
 
-This module composes five: ``named`` (the named sets: generators and readers; ``mnist1d``'s
-generated set and its cache in a module of its own), ``targets``
-(the user's arrays checked, labels encoded, the task inferred), ``split`` (the one
-validation split rule, and the seeds' streams) and ``standardize`` (the ``Standardizer``).
+This module composes six: ``named`` (the named sets: generators and readers; ``mnist1d``'s
+generated set and its cache in a module of its own), ``options`` (load's options checked, and
+which each source takes: one it would ignore is refused), ``targets`` (the user's arrays
+checked, labels encoded, the task inferred), ``split`` (the one validation split rule, and the
+seeds' streams) and ``standardize`` (the ``Standardizer``).
 
 >>> from jaxmlp import datasets
 >>> ds = datasets.load("xor")
@@ -21,13 +22,11 @@ validation split rule, and the seeds' streams) and ``standardize`` (the ``Standa
 
 import dataclasses
 import functools
-import pathlib
-from numbers import Integral, Real
 
 import numpy as np
 
 from jaxmlp import files
-from jaxmlp.datasets import named, split, targets
+from jaxmlp.datasets import named, options, split, targets
 from jaxmlp.datasets.named import (
     CACHE_ENV,
     DATA_ENV,
@@ -151,7 +150,8 @@ def load(
       val_fraction: share of the training examples moved to ``x_val``, in [0, 1); stratified.
       label_column: CSV only: the label column's index (negative from the end) or name.
       standardize: fit a ``Standardizer`` on the training split (xor keeps its 0/1 inputs).
-      n: number of training examples: drawn for synthetic sets, a stratified subset otherwise.
+      n: number of training examples, at least 2: drawn for synthetic sets, a stratified
+        subset otherwise.
       task: ``TASK_CHOICES``; for files, "auto" infers it from the labels by the rule of
         ``from_arrays``; a named set has its own task.
       header: CSV only: True if the first row names the columns, False if it is data, None to
@@ -160,14 +160,17 @@ def load(
       dtype: of the inputs ``x_*`` and regression targets, float32 or float64 (as read).
       classes: files only: a trained model's classes, as ``from_arrays`` takes them.
       min_examples: files only: 2 to train on (the default), 1 to evaluate on (``from_arrays``).
+
+    An option that the source does not take (``options.takes``: the CSV options of an .npz
+    file or a named set, ``data_dir`` of a set that reads no folder), given a value other than
+    its default, is a ValueError naming the options it takes: it would be ignored.
     """
-    seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
-    dtype = _check_dtype(dtype)
+    seed, n, val_fraction, dtype = options.check(seed, n, val_fraction, standardize, dtype)
     task = targets.check_task(task)
+    given = dict(label_column=label_column, header=header, encoding=encoding, classes=classes)
+    options.check_taken(name_or_path, given | dict(min_examples=min_examples, data_dir=data_dir))
     if isinstance(name_or_path, str) and name_or_path in named.SETS:
         spec = named.SETS[name_or_path]
-        if classes is not None:
-            raise ValueError(f"classes applies to files and arrays, not to {name_or_path!r}.")
         if task not in ("auto", spec.task) and not (
             task == "classification" and spec.task != "regression"
         ):
@@ -185,7 +188,7 @@ def load(
             standardize=standardize,
             dtype=dtype,
         )
-    path = _user_file(name_or_path)
+    path = options.user_file(name_or_path)
     if path.suffix.lower() == ".csv":
         x, y, feature_names, label_name, lines = files.read_csv(
             path, label_column, header=header, encoding=encoding, lines=True
@@ -250,8 +253,7 @@ def from_arrays(
     ``classes`` (a trained model's, in its order; a binary or multiclass ``task``) encodes the
     labels as their indices: any class may be absent, a label outside them is an error.
     """
-    seed, n, val_fraction = _check_options(seed, n, val_fraction, standardize)
-    dtype = _check_dtype(dtype)
+    seed, n, val_fraction, dtype = options.check(seed, n, val_fraction, standardize, dtype)
     task = targets.check_task(task)
     info = dict(info or {})
     if (x_test is None) != (y_test is None):
@@ -337,40 +339,6 @@ def posterior(ds_or_info, x) -> np.ndarray:
 
 
 # -- checks, encoding, splitting ---------------------------------------------------------------
-
-
-def _check_options(seed, n, val_fraction, standardize):
-    seed = check_seed(seed)
-    if n is not None and (isinstance(n, bool) or not isinstance(n, Integral) or n <= 0):
-        raise ValueError(f"n must be a positive integer or None, got {n!r}.")
-    if (
-        isinstance(val_fraction, bool)
-        or not isinstance(val_fraction, Real)
-        or not 0 <= val_fraction < 1
-    ):
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
-    if not isinstance(standardize, bool):
-        raise ValueError(f"standardize must be True or False, got {standardize!r}.")
-    return int(seed), None if n is None else int(n), float(val_fraction)
-
-
-def _user_file(name_or_path) -> pathlib.Path:
-    path = pathlib.Path(name_or_path)
-    if path.suffix.lower() not in (".csv", ".npz"):
-        raise ValueError(
-            f"Unknown dataset: {str(name_or_path)!r}. It needs to be one of {list(named.SETS)}, or "
-            "a path to a .csv or .npz file."
-        )
-    files.check_regular(path)
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file.")
-    return path
-
-
-def _check_dtype(dtype) -> np.dtype:
-    if dtype not in (np.float32, np.float64, "float32", "float64"):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}.")
-    return np.dtype(dtype)
 
 
 def _assemble(

@@ -47,16 +47,20 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
         raise ValueError(
             f"Unknown standardize: {standardize!r}. It needs to be one of {list(STANDARDIZE)}."
         )
+    source = {  # the options its source takes: a flag given to another is check_used's error
+        "data_dir": settings["data_dir"],
+        "label_column": -1 if label_column is None else label_column,
+        "header": settings["header"],
+        "encoding": settings["encoding"],
+    }
+    takes = datasets.options.takes(settings["data"])
     ds = datasets.load(
         settings["data"],  # as given: errors name the user's path
-        data_dir=settings["data_dir"],
         seed=settings["seed"],
         standardize=False,
-        label_column=-1 if label_column is None else label_column,
         task=settings["task"],
-        header=settings["header"],
-        encoding=settings["encoding"],
         dtype=np.float32 if old else np.float64,
+        **{option: value for option, value in source.items() if option in takes},
     )
     if name not in datasets.names():
         ds = dataclasses.replace(

@@ -95,7 +95,7 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
         name, data_dir=data_dir, seed=settings.get("seed", 0), standardize=False,
         label_column=-1 if label_column is None else label_column, header=header,
         encoding=encoding, dtype=np.float64, task=None if named else model.task,
-        classes=classes, min_examples=1,  # evaluated, not trained on: one row is data
+        classes=classes, min_examples=2 if named else 1,  # a file evaluated: one row is data
     )  # fmt: skip
     if ds.task != model.task:
         raise ValueError(f"{name!r} is a {ds.task} data set; the run learned {model.task}.")
