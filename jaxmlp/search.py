@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp.arrays import storage_dtype
-from jaxmlp.numeric import check_int, for_json, is_real, outside
+from jaxmlp.numeric import check_int, check_positive, for_json, is_real, outside
 from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list, items
 from jaxmlp.train import TrainConfig
@@ -271,7 +271,8 @@ Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile: a two-sided 95
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson's score interval of a rate ``successes / n`` (95 % by default): it holds the
     observed rate, and ends exactly at 0 with no success and at 1 with all (the formula's
-    floating-point value misses them by an ulp for many n).
+    floating-point value misses them by an ulp for many n). ``z``: the normal quantile of the
+    interval's level, a finite number > 0 (1.96 for 95 %, not ``norm.ppf(0.025)``'s -1.96).
 
     >>> [round(v, 4) for v in wilson(0, 10)]
     [0.0, 0.2775]
@@ -282,6 +283,7 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
             f"successes and n must be integers with 0 <= successes <= n and n >= 1, got "
             f"successes={successes!r}, n={n!r}."
         )
+    check_positive("z", z)
     p, z2 = successes / n, z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))

@@ -174,3 +174,13 @@ def test_a_grid_of_more_members_than_a_sweep_holds_is_refused_before_any_is_list
         search.plan(many, [0])
     assert len(search.plan({"lr": [0.1, 0.2]}, list(range(25000)), folds=2)) == 100000
     assert sweeper.MAX_MEMBERS == search.MAX_MEMBERS == 100000  # one bound, one rule
+
+
+@pytest.mark.parametrize("z", [-1.96, 0.0, float("nan"), float("inf"), True, "1.96"])
+def test_wilson_refuses_a_z_that_is_no_positive_number(z):
+    """Regression: a negative z (scipy's norm.ppf(0.025) is -1.96) gave (0.3, 0.3) for 3 of 10,
+    a 95 % interval of no width, and NaN or inf the whole of [0, 1], silently; a string was a
+    TypeError. z is the normal quantile of the interval's level: a finite number > 0."""
+    with pytest.raises(ValueError, match=r"z must be a finite number > 0, got"):
+        search.wilson(3, 10, z)
+    assert search.wilson(3, 10, np.float64(search.Z95)) == search.wilson(3, 10)
