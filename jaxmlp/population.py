@@ -18,7 +18,10 @@ divergence. The damped solvers (lm, newton-cg) amplify them as their damping fal
 solves ``(G + damping I) d = -g``, which multiplies a last-bit difference by up to that system's
 condition number (a smooth 3-3-1 tanh regression, 25 full-batch epochs from damping 0.1 down to
 ~1e-5: a member 1.9e-3 (lm) and 1.1e-2 (newton-cg) of the largest parameter from its solo fit,
-the final losses 1.6e-4 and 3e-6 relative apart; after 5 epochs 2.1e-5 and 1.5e-5).
+the final losses 1.6e-4 and 3e-6 relative apart; after 5 epochs 2.1e-5 and 1.5e-5). So
+does lbfgs started near the saddle at 0 (a 3-4-1 tanh regression, ``init_scale`` 1e-3, 6
+full-batch epochs: 2.2e-2 of the largest parameter apart on 2 devices in chunks of 2 and on
+one, the final losses 7e-3 relative apart; the members started at scale 0.5 to 2, 6e-7).
 Early stopping, restore-best, divergence and a damped solver's stall (lm, newton-cg at their
 damping's ceiling, ``second_order.stalled``) are per member, inside the fused scan: a stopped,
 stalled or diverged member is frozen by a mask, the others go on.
