@@ -292,6 +292,22 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def quantiles(values, q, axis=None, skip_nan: bool = False) -> np.ndarray:
+    """NumPy's linear quantiles ``q`` of ``values`` (``np.nanquantile``'s with ``skip_nan``),
+    save that a quantile next to an infinity is that infinity: NumPy interpolates
+    ``a + (b - a) t``, NaN where b is inf (the median of {0.2, 0.3, inf} is 0.3, not NaN; the
+    90 % one inf). Between -inf and inf, or next to a NaN, NaN."""
+    quantile = np.nanquantile if skip_nan else np.quantile
+    a = np.asarray(values, np.float64)
+    with np.errstate(invalid="ignore"):
+        low, high, linear = (
+            quantile(a, q, axis=axis, method=m) for m in ("lower", "higher", "linear")
+        )
+        return np.where(
+            low == high, low, np.where(np.isinf(low) | np.isinf(high), low + high, linear)
+        )
+
+
 def write_records(records: list[dict], path) -> Path:
     """Records as ``.csv`` (a header of every key) or ``.jsonl`` (one object a line), by the
     extension, written atomically; in both, NaN and infinities are "nan", "inf" and "-inf"
