@@ -273,6 +273,36 @@ def check_state(structure: Optimizer, total_steps: int, params, opt_state) -> No
     )
 
 
+def as_state_of(structure: Optimizer, total_steps: int, params, opt_state):
+    """``opt_state`` as a state of ``structure``'s optimizer on ``params``: itself where its
+    layout is that one's (``check_state``), else that layout's leaves, each the next leaf of
+    ``opt_state`` of its name (the state fields and parameter names on its path), shape and
+    dtype, in order. A population member's state is one of an optimizer that switches on, for
+    every member, a term that this member's value, 0, leaves off in its own (sgd's momentum
+    trace, the weight decay's empty state): what it drops is no input to the member's next
+    step. ``opt_state`` as it is where a leaf has no such match (``check_state`` refuses it)."""
+    want = jax.eval_shape(initial_state, structure, total_steps, params)
+    if _layout(opt_state) == _layout(want):
+        return opt_state
+    have = jax.tree_util.tree_flatten_with_path(opt_state)[0]
+    wanted, treedef = jax.tree_util.tree_flatten_with_path(want)
+    taken, i = [], 0
+    key = lambda path, a: (_names(path), tuple(a.shape), str(a.dtype))  # noqa: E731
+    for path, leaf in wanted:
+        while i < len(have) and key(*have[i]) != key(path, leaf):
+            i += 1
+        if i == len(have):
+            return opt_state
+        taken.append(have[i][1])
+        i += 1
+    return jax.tree.unflatten(treedef, taken)
+
+
+def _names(path) -> tuple:
+    """A leaf's path without its positions (in a chain of states, in a list of layers)."""
+    return tuple(str(k) for k in path if not isinstance(k, jax.tree_util.SequenceKey))
+
+
 def _layout(tree):  # structure, shapes and dtypes
     return jax.tree.structure(tree), [(a.shape, a.dtype) for a in jax.tree.leaves(tree)]
 

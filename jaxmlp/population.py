@@ -18,7 +18,10 @@ divergence. The damped solvers (lm, newton-cg) amplify them as their damping fal
 solves ``(G + damping I) d = -g``, which multiplies a last-bit difference by up to that system's
 condition number (a smooth 3-3-1 tanh regression, 25 full-batch epochs from damping 0.1 down to
 ~1e-5: a member 1.9e-3 (lm) and 1.1e-2 (newton-cg) of the largest parameter from its solo fit,
-the final losses 1.6e-4 and 3e-6 relative apart; after 5 epochs 2.1e-5 and 1.5e-5).
+the final losses 1.6e-4 and 3e-6 relative apart; after 5 epochs 2.1e-5 and 1.5e-5). So
+does lbfgs started near the saddle at 0 (a 3-4-1 tanh regression, ``init_scale`` 1e-3, 6
+full-batch epochs: 2.2e-2 of the largest parameter apart on 2 devices in chunks of 2 and on
+one, the final losses 7e-3 relative apart; the members started at scale 0.5 to 2, 6e-7).
 Early stopping, restore-best, divergence and a damped solver's stall (lm, newton-cg at their
 damping's ceiling, ``second_order.stalled``) are per member, inside the fused scan: a stopped,
 stalled or diverged member is frozen by a mask, the others go on.
@@ -49,7 +52,7 @@ from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
 from jaxmlp import population_checks as checks
 from jaxmlp.history import epoch_records, member_columns
-from jaxmlp.optim import Optimizer, initial_state
+from jaxmlp.optim import HYPERPARAMETERS, Optimizer, as_state_of, initial_state
 from jaxmlp.train import Result, TrainConfig, TrainState
 
 MEMBERS = "members"  # the mesh axis members shard over
@@ -84,10 +87,13 @@ class Population:
     net: object
     n_seen: int
     n_val: int
+    optimizer: Optimizer  # as given, and the run's steps: each member's own optimizer state
+    total_steps: int
 
     def member(self, k: int) -> Result:
         """Member k as ``fit`` would return it (a diverged member: its last good parameters,
-        as ``Diverged.state`` holds them, also with ``restore_best``)."""
+        as ``Diverged.state`` holds them, also with ``restore_best``), its state one of its own
+        optimizer (``optim.as_state_of``), which a ``fit`` with its settings resumes."""
         if isinstance(k, bool) or not isinstance(k, Integral) or not 0 <= k < len(self.members):
             raise ValueError(f"member must be an integer in [0, {len(self.members)}), got {k!r}.")
         pick = lambda tree: jax.tree.map(lambda a: a[k], tree)  # noqa: E731
@@ -98,7 +104,10 @@ class Population:
         s = pick(self.state)
         best = s.best_params if float(s.best_val_loss) < math.inf else None
         epochs = self.history["train_loss"].shape[1]  # the run's length: (P, config.epochs)
-        state = TrainState(s.params, s.opt_state, end, best, float(s.best_val_loss),
+        own = {n: self.members[k][n] for n in HYPERPARAMETERS if n in self.members[k]}
+        own, _ = ep.split_numbers(dataclasses.replace(self.optimizer, **own))
+        opt_state = as_state_of(own, self.total_steps, s.params, s.opt_state)
+        state = TrainState(s.params, opt_state, end, best, float(s.best_val_loss),
                            int(s.bad_epochs), run_epochs=epochs)  # fmt: skip
         return Result(pick(self.params), history, state)
 
@@ -186,7 +195,7 @@ def fit_population(
         part = _train(run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh)
         parts.append(part)
     n_seen = ep.examples_per_epoch(n, batch_size, config.drop_last)
-    return _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val)
+    return _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec)
 
 
 def _numbers(base: dict, values: dict, p: int, dtype) -> dict:
@@ -324,7 +333,7 @@ def _warn_non_finite_val(val, ends) -> None:
         stopping.warn_non_finite_val(records, f"member {k} (of members {members}): ")
 
 
-def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val) -> Population:
+def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec) -> Population:
     """The chunks' results as one ``Population``, with each member's record."""
     concat = lambda *a: jnp.concatenate(a) if isinstance(a[0], jax.Array) else np.concatenate(a)  # noqa: E731
     params = jax.tree.map(concat, *[part[0] for part in parts])
@@ -375,4 +384,6 @@ def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val) -> Po
         "seconds": seconds.tolist(),
     }
     members = [dict(zip(columns, row)) for row in zip(*columns.values(), strict=True)]
-    return Population(params, history, members, state, net, n_seen, n_val)
+    return Population(
+        params, history, members, state, net, n_seen, n_val, optimizer, spec.total_steps
+    )

@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp.arrays import storage_dtype
-from jaxmlp.numeric import check_int, for_json, is_real, outside
+from jaxmlp.numeric import check_int, check_positive, for_json, is_real, outside
 from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list, items
 from jaxmlp.train import TrainConfig
@@ -271,7 +271,8 @@ Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile: a two-sided 95
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson's score interval of a rate ``successes / n`` (95 % by default): it holds the
     observed rate, and ends exactly at 0 with no success and at 1 with all (the formula's
-    floating-point value misses them by an ulp for many n).
+    floating-point value misses them by an ulp for many n). ``z``: the normal quantile of the
+    interval's level, a finite number > 0 (1.96 for 95 %, not ``norm.ppf(0.025)``'s -1.96).
 
     >>> [round(v, 4) for v in wilson(0, 10)]
     [0.0, 0.2775]
@@ -282,12 +283,29 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
             f"successes and n must be integers with 0 <= successes <= n and n >= 1, got "
             f"successes={successes!r}, n={n!r}."
         )
+    check_positive("z", z)
     p, z2 = successes / n, z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
     low = 0.0 if successes == 0 else min(p, max(0.0, centre - half))
     high = 1.0 if successes == n else max(p, min(1.0, centre + half))
     return float(low), float(high)
+
+
+def quantiles(values, q, axis=None, skip_nan: bool = False) -> np.ndarray:
+    """NumPy's linear quantiles ``q`` of ``values`` (``np.nanquantile``'s with ``skip_nan``),
+    save that a quantile next to an infinity is that infinity: NumPy interpolates
+    ``a + (b - a) t``, NaN where b is inf (the median of {0.2, 0.3, inf} is 0.3, not NaN; the
+    90 % one inf). Between -inf and inf, or next to a NaN, NaN."""
+    quantile = np.nanquantile if skip_nan else np.quantile
+    a = np.asarray(values, np.float64)
+    with np.errstate(invalid="ignore"):
+        low, high, linear = (
+            quantile(a, q, axis=axis, method=m) for m in ("lower", "higher", "linear")
+        )
+        return np.where(
+            low == high, low, np.where(np.isinf(low) | np.isinf(high), low + high, linear)
+        )
 
 
 def write_records(records: list[dict], path) -> Path:

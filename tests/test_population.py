@@ -1,6 +1,7 @@
 """Populations (issue 17): members trained as one vmapped program equal solo ``fit`` runs, never
 recompile for new values, stop, restore and diverge per member, and run as folds and grids."""
 
+import dataclasses
 import functools
 import json
 import math
@@ -443,6 +444,27 @@ def test_a_members_state_resumes_only_on_the_length_its_cosine_schedule_spans():
     assert again.history == [] and all(
         np.array_equal(a, b) for a, b in zip(leaves(again.params), leaves(member.params))
     )
+
+
+@pytest.mark.slow  # ~4 s: populations and fits, compiling
+@pytest.mark.parametrize(
+    "hyper", [{"momentum": [0.0, 0.9]}, {"weight_decay": [0.0, 0.01]}], ids=["momentum", "decay"]
+)
+def test_a_member_whose_swept_term_is_0_resumes_with_its_own_optimizer(hyper):
+    """Regression: a population switches a swept term on for every member (sgd's momentum
+    trace, the weight decay), which member k's own optimizer leaves off at 0, so member 0's
+    state was refused by its own settings ("not a state of optimizer 'sgd': resume with the
+    optimizer the state was trained with"). Now it resumes as that fit, step count included
+    (a step schedule)."""
+    base = Optimizer("sgd", lr=0.5, schedule="step", decay_steps=3, decay_rate=0.5)
+    pop = fit_population(XOR, XOR_X, XOR_T, base, TrainConfig(epochs=4), seeds=[0, 1], hyper=hyper)
+    for k in range(2):
+        own = dataclasses.replace(base, **{name: v[k] for name, v in hyper.items()})
+        config = TrainConfig(epochs=8, seed=k)
+        resumed = fit(XOR, XOR_X, XOR_T, own, config, state=pop.member(k).state)
+        whole = fit(XOR, XOR_X, XOR_T, own, config)
+        assert resumed.state.epoch == 8
+        assert close(resumed.params, whole.params)
 
 
 # -- folds and grids -------------------------------------------------------------------------

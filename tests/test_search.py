@@ -174,3 +174,34 @@ def test_a_grid_of_more_members_than_a_sweep_holds_is_refused_before_any_is_list
         search.plan(many, [0])
     assert len(search.plan({"lr": [0.1, 0.2]}, list(range(25000)), folds=2)) == 100000
     assert sweeper.MAX_MEMBERS == search.MAX_MEMBERS == 100000  # one bound, one rule
+
+
+@pytest.mark.parametrize("z", [-1.96, 0.0, float("nan"), float("inf"), True, "1.96"])
+def test_wilson_refuses_a_z_that_is_no_positive_number(z):
+    """Regression: a negative z (scipy's norm.ppf(0.025) is -1.96) gave (0.3, 0.3) for 3 of 10,
+    a 95 % interval of no width, and NaN or inf the whole of [0, 1], silently; a string was a
+    TypeError. z is the normal quantile of the interval's level: a finite number > 0."""
+    with pytest.raises(ValueError, match=r"z must be a finite number > 0, got"):
+        search.wilson(3, 10, z)
+    assert search.wilson(3, 10, np.float64(search.Z95)) == search.wilson(3, 10)
+
+
+def test_quantiles_next_to_an_infinity_are_that_infinity_not_nan():
+    """Regression: NumPy interpolates a quantile as a + (b - a) t, which is NaN where b is inf
+    (inf - inf): the median of {0.2, 0.3, inf} was NaN, not 0.3, and the 75 % and 90 % ones
+    NaN, not inf. Elsewhere the quantiles are NumPy's linear ones; a NaN value stays NaN."""
+    q = (0.1, 0.25, 0.5, 0.75, 0.9)
+    got = search.quantiles([0.2, 0.3, math.inf], q)
+    np.testing.assert_allclose(got[:3], [0.22, 0.25, 0.3], rtol=1e-12)
+    assert list(got[3:]) == [math.inf, math.inf]
+    assert list(search.quantiles([-math.inf, 1.0, 2.0], (0.1, 0.5))) == [-math.inf, 1.0]
+    assert list(search.quantiles([1.0, math.inf, math.inf], q)) == [math.inf] * 5
+    assert np.isnan(search.quantiles([-math.inf, math.inf], 0.5))  # no median
+    assert np.isnan(search.quantiles([0.2, math.nan, 0.3], 0.5))
+    rng = np.random.default_rng(0)
+    finite = rng.normal(size=(7, 5))
+    np.testing.assert_array_equal(search.quantiles(finite, q, axis=0), np.quantile(finite, q, 0))
+    finite[2:, 1] = np.nan
+    with np.errstate(all="raise"):
+        got = search.quantiles(finite, 0.5, axis=0, skip_nan=True)
+    np.testing.assert_array_equal(got, np.nanquantile(finite, 0.5, axis=0))

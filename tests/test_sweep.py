@@ -9,12 +9,14 @@ the sweeps below use chunks of one size.
 import contextlib
 import csv
 import json
+import math
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
 import time
+import warnings
 
 import jax
 import numpy as np
@@ -255,6 +257,47 @@ def test_wilson_interval_matches_its_closed_form():
     assert (round(low, 4), round(high, 4)) == (0.7639, 0.9911)
     assert wilson(0, 10)[0] == 0.0 and wilson(12, 12)[1] == 1.0  # exact, not 1 - 1e-16
     assert wilson(12, 12)[0] == pytest.approx(1 - wilson(0, 12)[1])
+
+
+def test_a_members_infinite_loss_makes_the_quantiles_above_it_inf_not_nan(monkeypatch):
+    """Regression: a member that did not diverge but whose last validation loss was inf (its
+    parameters on their way to diverging) made its grid point's median validation loss NaN
+    (NumPy's interpolation: inf - inf), not the 0.3 of {0.2, 0.3, inf}, and the 75 % and 90 %
+    ones NaN, not inf; so did a figure's median line."""
+    from jaxmlp.run import sweep_figures, sweep_report
+
+    records = [
+        {"lr": 0.1, "seed": s, "diverged_epoch": None, "stopped_epoch": None, "success": None}
+        | {"train_loss": v, "val_loss": w}
+        for s, (v, w) in enumerate([(0.1, 0.2), (0.2, 0.3), (0.3, math.inf)])
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor NumPy's "invalid value" warnings
+        (row,) = sweep_report.rows(records, {"lr": [0.1]})
+    assert row["val_loss_q50"] == pytest.approx(0.3) and row["val_loss_q25"] == pytest.approx(0.25)
+    assert row["val_loss_q75"] == row["val_loss_q90"] == row["val_loss_mean"] == math.inf
+    assert row["train_loss_q50"] == pytest.approx(0.2)
+    lines = []
+    monkeypatch.setattr(sweep_figures.plots, "_figure", lambda: _recording_figure(lines))
+    monkeypatch.setattr(sweep_figures, "_finish", lambda fig, ax, path: path)
+    sweep_figures._against(records, {"lr": [0.1]}, "lr", "val_loss", "unused.png")
+    assert lines == [([0.1], [pytest.approx(0.3)])]
+
+
+def _recording_figure(lines):
+    """A stand-in for ``plots._figure`` whose axes record the lines plotted."""
+
+    class Axes:
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+        def plot(self, xs, ys, **kwargs):
+            lines.append((list(xs), [float(y) for y in ys]))
+            return (type("Line", (), {"get_color": lambda self: "C0"})(),)
+
+        transAxes = None
+
+    return None, Axes()
 
 
 def test_the_table_and_figures_tell_apart_values_that_six_digits_do_not():

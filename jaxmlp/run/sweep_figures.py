@@ -12,7 +12,7 @@ import pathlib
 
 import numpy as np
 
-from jaxmlp import checkpoint, plots
+from jaxmlp import checkpoint, plots, search
 
 
 def draw(records: list, rows: list, grid: dict, curves: dict, out) -> list[str]:
@@ -56,7 +56,7 @@ def _against(records, grid, name, metric, path):
                 if r[name] == x and r["diverged_epoch"] is None and r[metric] is not None
                 and all(r[k] == w for k, w in other.items())
             ]  # fmt: skip
-            q = np.quantile(v, (0.1, 0.5, 0.9)) if v else (np.nan,) * 3
+            q = search.quantiles(v, (0.1, 0.5, 0.9)) if v else (np.nan,) * 3
             low.append(q[0]), mid.append(q[1]), high.append(q[2])
             shown += v
         (line,) = ax.plot(xs, mid, marker="o", label=_label(other))
@@ -96,7 +96,7 @@ def _curves(records, grid, curves, path):
         alive = ~np.isnan(member).all(axis=0)  # epochs some member reached
         if not alive.any():
             continue
-        q = np.nanquantile(member[:, alive], (0.1, 0.5, 0.9), axis=0)
+        q = search.quantiles(member[:, alive], (0.1, 0.5, 0.9), axis=0, skip_nan=True)
         label = _label(dict(zip(grid, point))) or f"{len(member)} members"
         (line,) = ax.plot(epochs[alive], q[1], label=label)
         ax.fill_between(epochs[alive], q[0], q[2], color=line.get_color(), alpha=0.2)

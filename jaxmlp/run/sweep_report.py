@@ -41,7 +41,7 @@ def rows(records: list[dict], grid: dict) -> list[dict]:
             if not v:
                 continue
             row[f"{metric}_mean"] = float(np.mean(v))
-            for q, value in zip(QUANTILES, np.quantile(v, QUANTILES), strict=True):
+            for q, value in zip(QUANTILES, search.quantiles(v, QUANTILES), strict=True):
                 row[f"{metric}_q{round(100 * q):02d}"] = float(value)
         if group[0]["success"] is not None:
             k = sum(r["success"] for r in group)
