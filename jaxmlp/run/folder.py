@@ -17,9 +17,10 @@ folder's name, its lock and its temporaries are ``place``'s (imported here).
 import dataclasses
 import hashlib
 import json
+import os
 import pathlib
 
-from jaxmlp import checkpoint, optim
+from jaxmlp import checkpoint, files, optim
 from jaxmlp.numeric import check_int, for_json, from_json
 from jaxmlp.run import data
 from jaxmlp.run.place import (  # noqa: F401 (where a run lives: folder.out_folder, folder.lock)
@@ -136,10 +137,21 @@ def version() -> str:
 
 
 def read_json(path) -> dict:
+    regular(path)
     try:
         return json.loads(pathlib.Path(path).read_text())
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: cannot read ({error}).") from None
+
+
+def regular(path) -> bool:
+    """Whether the file ``path`` of a run folder exists; a ValueError where it is there but
+    no regular file (``files.check_regular``: a FIFO would block its reader, a device never
+    end)."""
+    if not os.path.exists(path):
+        return False
+    files.check_regular(path)
+    return True
 
 
 def read_config(folder) -> dict:
@@ -204,7 +216,7 @@ def read_metrics(path, epochs: int, recorded: dict | None = None) -> list[dict]:
     is written whole or not at all, so a line that is no record, a missing epoch, or lines
     other than those whose ``log_sha256`` the checkpoint ``recorded`` (its metadata's
     ``metrics_sha256``; older checkpoints have none) are damage: a ValueError names the file."""
-    raw = path.read_bytes() if path.exists() else b""
+    raw = path.read_bytes() if regular(path) else b""
     lines = raw.decode(errors="replace").splitlines()
     found = []
     for number, line in enumerate(lines, 1):

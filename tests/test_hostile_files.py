@@ -1,0 +1,120 @@
+"""Files planted in a run folder, or archives built to hurt, as a folder received from someone
+else may hold them: a ``.lock`` that is a symbolic link to another file (a resume wrote its pid
+over that file), a FIFO where a run keeps ``.lock``, ``summary.json`` or ``metrics.jsonl``
+(readers waited on it forever), and an .npz member compressed with bzip2 (400 bytes unpacked to
+200 MB: numpy writes stored or deflated members only). Each test failed on the code before its
+fix."""
+
+import contextlib
+import os
+import signal
+
+import jax
+import pytest
+
+from jaxmlp import (
+    MLP,
+    Optimizer,
+    TrainConfig,
+    TrainState,
+    checkpoint,
+    cli,
+    load_run,
+    save_run,
+)
+from jaxmlp.run import folder
+
+NET = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+
+
+class Blocked(Exception):
+    """Not an OSError (as TimeoutError is), which the readers under test may catch."""
+
+
+@contextlib.contextmanager
+def deadline(seconds=20):
+    """``Blocked`` where the body blocks longer than ``seconds`` (a read of a FIFO)."""
+
+    def expired(signum, frame):
+        raise Blocked(f"blocked over {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def unfinished_run(tmp_path):
+    """A run folder whose checkpoint is at epoch 2 of 5: its readers look at .lock and
+    summary.json to say whether it runs, diverged or was interrupted."""
+    params, opt = NET.init(jax.random.key(0)), Optimizer()
+    out = save_run(tmp_path / "run", NET, params)
+    state = TrainState(params, opt.build(1).init(params), 2)
+    run_id = folder.read_config(out)["run_id"]
+    checkpoint.save(out / "checkpoint.npz", state, net=NET, optimizer=opt,
+                    config=TrainConfig(epochs=5), run_id=run_id)  # fmt: skip
+    assert load_run(out).status == "interrupted"
+    return out
+
+
+def test_a_lock_that_links_to_another_file_is_refused_and_the_file_kept(tmp_path):
+    # the lock opened .lock through the link and wrote "pid N on HOST" over its target (a
+    # resume of a received run folder emptied the file the link named)
+    out = tmp_path / "run"
+    out.mkdir()
+    victim = tmp_path / "notes.txt"
+    victim.write_text("precious\n")
+    (out / ".lock").symlink_to(victim)
+    with (
+        pytest.raises(ValueError, match=r"\.lock: not a regular file .*remove it"),
+        folder.lock(out),
+    ):
+        pass
+    assert victim.read_text() == "precious\n"
+    (out / ".lock").unlink()
+    (out / ".lock").symlink_to(tmp_path / "gone")  # a dangling link: its target was created
+    with pytest.raises(ValueError, match=r"\.lock: not a regular file"), folder.lock(out):
+        pass
+    assert not (tmp_path / "gone").exists()
+
+
+def test_a_resume_through_a_planted_lock_link_exits_2_and_keeps_the_file(tmp_path, capsys):
+    out = unfinished_run(tmp_path)
+    victim = tmp_path / "notes.txt"
+    victim.write_text("precious\n")
+    (out / ".lock").symlink_to(victim)
+    argv = ["train", "--out", str(out), "--resume", "--no-progress"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ".lock: not a regular file" in err, err
+    assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("name", [".lock", "summary.json"])
+def test_a_fifo_in_a_run_folder_is_not_waited_on(name, tmp_path):
+    # load_run, evaluate and predict of an unfinished run read .lock and summary.json to say
+    # how it stands: a FIFO there blocked them forever
+    out = unfinished_run(tmp_path)
+    os.mkfifo(out / name)
+    with deadline():
+        assert load_run(out).status == "interrupted"
+    if name == ".lock":
+        with pytest.raises(ValueError, match=r"\.lock: not a regular file"), folder.lock(out):
+            pass
+
+
+def test_a_fifo_as_a_run_file_is_named_not_read(tmp_path):
+    out = unfinished_run(tmp_path)
+    os.mkfifo(tmp_path / "metrics.jsonl")
+    with deadline(), pytest.raises(ValueError, match=r"metrics.jsonl: not a regular file"):
+        folder.read_metrics(tmp_path / "metrics.jsonl", 2)
+    (out / "config.json").rename(tmp_path / "config.json")
+    os.mkfifo(out / "config.json")
+    with deadline():
+        with pytest.raises(ValueError, match=r"config.json: not a regular file"):
+            folder.read_json(out / "config.json")
+        with pytest.raises(ValueError, match="not a jaxmlp run folder"):
+            load_run(out)
