@@ -6,10 +6,13 @@ over that file), a FIFO where a run keeps ``.lock``, ``summary.json`` or ``metri
 fix."""
 
 import contextlib
+import io
 import os
 import signal
+import zipfile
 
 import jax
+import numpy as np
 import pytest
 
 from jaxmlp import (
@@ -19,6 +22,7 @@ from jaxmlp import (
     TrainState,
     checkpoint,
     cli,
+    files,
     load_run,
     save_run,
 )
@@ -118,3 +122,32 @@ def test_a_fifo_as_a_run_file_is_named_not_read(tmp_path):
             folder.read_json(out / "config.json")
         with pytest.raises(ValueError, match="not a jaxmlp run folder"):
             load_run(out)
+
+
+def _bzip2_npz(n: int) -> bytes:
+    """An .npz whose x.npy member, ``n`` float32 zeros, is compressed with bzip2."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (n,)}
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("x.npy")
+        info.compress_type = zipfile.ZIP_BZIP2
+        with archive.open(info, "w", force_zip64=True) as member:
+            member.write(header.getvalue())
+            member.write(bytes(4 * n))
+    return buffer.getvalue()
+
+
+def test_an_npz_member_compressed_otherwise_than_numpy_writes_is_refused(tmp_path):
+    # bzip2 unpacks ~500000 to 1 (deflate at most ~1000 to 1): a 400-byte file claiming 200 MB
+    # of zeros was read into 200 MB, past every check of the header's size
+    path = tmp_path / "bz2.npz"
+    path.write_bytes(_bzip2_npz(1000))
+    message = r"bz2.npz: .*array 'x' uses compression method 12 \(bzip2\)"
+    for read in (files.read_array, checkpoint.read_meta):
+        with pytest.raises(ValueError, match=message):
+            read(path)
+    np.savez_compressed(tmp_path / "ok.npz", x=np.arange(4.0))  # deflated, as numpy writes
+    np.testing.assert_array_equal(files.read_array(tmp_path / "ok.npz"), np.arange(4.0))
