@@ -178,3 +178,24 @@ def test_extended_from_added_by_hand_to_a_cosine_run_is_refused(tmp_path, fails)
         err = fails(argv)
         assert "config.json" in err and "extended_from 2" in err, err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        (np.array(["a", None], dtype=object), "object"),  # written with pickle, then unloadable
+        (np.array([1.5, 2.0], dtype=ml_dtypes.bfloat16), "bfloat16"),  # read back as raw |V2
+    ],
+    ids=["object", "bfloat16"],
+)
+def test_save_refuses_extra_arrays_load_cannot_take_back(extra, named, tmp_path):
+    # save wrote them: load then refused the file, an object array as "needs pickle", a
+    # bfloat16 one as "altered or mixed from two checkpoints" (its digest of a |V2 array)
+    path = tmp_path / "checkpoint.npz"
+    with pytest.raises(ValueError, match=rf"cannot save .*extra/m has dtype .*{named}") as error:
+        checkpoint.save(path, state(), net=NET, optimizer=OPT, config=CONFIG, extra={"m": extra})
+    assert "nothing was written" in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+    text = np.array(["x", "yy"])  # numbers and strings round-trip
+    checkpoint.save(path, state(), net=NET, optimizer=OPT, config=CONFIG, extra={"m": text})
+    np.testing.assert_array_equal(checkpoint.load(path).extra["m"], text)
