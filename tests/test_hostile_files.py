@@ -10,6 +10,7 @@ import io
 import os
 import signal
 import zipfile
+from types import SimpleNamespace
 
 import jax
 import numpy as np
@@ -151,3 +152,27 @@ def test_an_npz_member_compressed_otherwise_than_numpy_writes_is_refused(tmp_pat
             read(path)
     np.savez_compressed(tmp_path / "ok.npz", x=np.arange(4.0))  # deflated, as numpy writes
     np.testing.assert_array_equal(files.read_array(tmp_path / "ok.npz"), np.arange(4.0))
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770], ids=["0o777", "0o770"])
+def test_a_compile_cache_folder_others_may_write_is_refused(mode, tmp_path, monkeypatch, capsys):
+    # JAX runs the compiled programs it finds in the cache folder: one that others may write
+    # (JAXMLP_COMPILE_CACHE=/tmp/shared) was used as it was, so anyone could plant the programs
+    # a run computes with
+    from jaxmlp.run import cache
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    monkeypatch.setenv(cache.ENV, str(shared))
+    updates = []
+    monkeypatch.setattr(cache, "jax", SimpleNamespace(config=SimpleNamespace(
+        update=lambda *args: updates.append(args))))  # fmt: skip
+    with pytest.raises(ValueError, match=rf"{shared}: .*writable by others .*chmod go-w"):
+        cache.enable()
+    assert updates == []
+    assert cli.main(["predict", str(tmp_path), "--input", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "writable by others" in err, err
+    shared.chmod(0o755)  # the owner's alone to write: used
+    assert cache.enable() == shared and updates
