@@ -277,9 +277,9 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
     before run ids, or from an older ``save_run``, whose checkpoint has none either), lie
     within the run's ``epochs``, be of a run of that length (or, killed while a resume
     extended it, of the length it was ``extended_from``: shorter, and of a schedule that does not
-    span the run's length, as ``settings.check_resume`` allows), and have recorded config.json's
-    ``initial_loss`` (checkpoints record it since it was found editable: an older one has
-    none to compare)."""
+    span the run's length, as ``settings.check_resume`` allows), hold the network config.json
+    describes (``_check_model``), and have recorded config.json's ``initial_loss``
+    (checkpoints record it since it was found editable: an older one has none to compare)."""
     path, where = pathlib.Path(run_dir) / "checkpoint.npz", pathlib.Path(run_dir) / "config.json"
     recorded, epochs = config.get("run_id"), config["settings"].get("epochs")
     ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, **kwargs)
@@ -302,6 +302,7 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
             f"{where}: epochs {epochs} and extended_from {length}, but a resume never makes a "
             f"run of {length} epochs one of {epochs} ({why}) {EDITED}"
         )
+    _check_model(config, ckpt, where)
     facts = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
     loss = config.get("initial_loss")
     if "initial_loss" in facts and to_json(loss) != to_json(facts["initial_loss"]):
@@ -310,6 +311,29 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
             f"checkpoint recorded {EDITED}"
         )
     return ckpt
+
+
+MODEL = ("sizes", "activation", "output", "loss", "reduction")  # what the network computes
+OTHER_MODEL = "the checkpoint of another model, or the file was edited; restore the run's files."
+
+
+def _check_model(config: dict, ckpt, where) -> None:
+    """A ValueError unless config.json (``config``) describes the network of its checkpoint
+    ``ckpt``: its ``model`` record's ``MODEL`` fields as the checkpoint recorded them, and its
+    ``params_sha256`` (``save_run`` records it: its run_id names no network) the checkpoint's."""
+    model, saved = config.get("model"), ckpt.meta.get("architecture")
+    if isinstance(model, dict) and isinstance(saved, dict):
+        for name in (k for k in MODEL if k in model and k in saved):
+            if to_json(model[name]) != to_json(saved[name]):
+                raise ValueError(
+                    f"{where}: its model has {name} {model[name]!r}, but its checkpoint's is "
+                    f"{saved[name]!r}: {OTHER_MODEL}"
+                )
+    digest = config.get("params_sha256")
+    if digest is not None and digest != ckpt.meta.get("params_sha256"):
+        raise ValueError(
+            f"{where}: its params_sha256 is not that of its checkpoint's parameters: {OTHER_MODEL}"
+        )
 
 
 def run_dtype(run_dir) -> str:
