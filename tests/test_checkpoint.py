@@ -200,6 +200,15 @@ def test_a_failed_write_keeps_the_old_checkpoint(saved, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz"]  # no temp file left
 
 
+def test_a_write_into_a_missing_folder_names_the_file_not_its_temporary(tmp_path):
+    # mkstemp's error named the temporary: "No such file or directory: '.../gone/.x.json.
+    # k2j4h1bq.tmp'", a file the user never named (a run folder removed while it trained)
+    path = tmp_path / "gone" / "x.json"
+    with pytest.raises(FileNotFoundError) as error:
+        atomic.write_atomic(path, "{}")
+    assert error.value.filename == str(path) and ".tmp" not in str(error.value)
+
+
 def test_write_atomic_respects_the_umask(tmp_path):
     path = tmp_path / "x.json"
     atomic.write_atomic(path, "{}")
