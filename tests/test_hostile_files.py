@@ -86,6 +86,18 @@ def test_a_lock_that_links_to_another_file_is_refused_and_the_file_kept(tmp_path
     assert not (tmp_path / "gone").exists()
 
 
+def test_a_lock_that_is_a_hard_link_to_another_file_is_refused_and_the_file_kept(tmp_path):
+    # a regular file, so not refused as a symbolic link is: its other name lost its contents
+    out = tmp_path / "run"
+    out.mkdir()
+    victim = tmp_path / "notes.txt"
+    victim.write_text("precious\n")
+    os.link(victim, out / ".lock")
+    with pytest.raises(ValueError, match=r"\.lock: .*hard link"), folder.lock(out):
+        pass
+    assert victim.read_text() == "precious\n"
+
+
 def test_a_resume_through_a_planted_lock_link_exits_2_and_keeps_the_file(tmp_path, capsys):
     out = unfinished_run(tmp_path)
     victim = tmp_path / "notes.txt"

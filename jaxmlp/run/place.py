@@ -135,21 +135,25 @@ def lock(out: pathlib.Path):
 
 def _open_lock(path: pathlib.Path) -> int:
     """A descriptor of the lock file ``path``, created if missing; a ValueError where ``path``
-    is no regular file: a symbolic link (the lock would write over the file it names, or
-    create it), a FIFO or a device, which jaxmlp never makes there."""
+    is no regular file of one name: a symbolic link or a hard link (the lock would write over
+    the file it names, or create it), a FIFO or a device, which jaxmlp never makes there."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     except OSError as error:
         if error.errno != errno.ELOOP:  # ELOOP: a link, which O_NOFOLLOW does not follow
             raise
         fd = None
-    if fd is not None and stat.S_ISREG(os.fstat(fd).st_mode):
+    info = None if fd is None else os.fstat(fd)
+    if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
         return fd
     if fd is not None:
         os.close(fd)
+    what = "not a regular file (a symbolic link, a FIFO or a device)"
+    if info is not None and stat.S_ISREG(info.st_mode):
+        what = "a hard link to another file"
     raise ValueError(
-        f"{path}: not a regular file (a symbolic link, a FIFO or a device), as a run's lock "
-        "file always is: jaxmlp did not write it; remove it, then retry."
+        f"{path}: {what}, as a run's lock file never is: jaxmlp did not write it; remove it, "
+        "then retry."
     )
 
 
