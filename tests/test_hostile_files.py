@@ -188,3 +188,29 @@ def test_a_compile_cache_folder_others_may_write_is_refused(mode, tmp_path, monk
     assert err.count("\n") == 1 and "writable by others" in err, err
     shared.chmod(0o755)  # the owner's alone to write: used
     assert cache.enable() == shared and updates
+
+
+def _npy(shape, descr="<f4", data=b"") -> bytes:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    return header.getvalue() + data
+
+
+def test_a_sweep_chunk_whose_header_claims_terabytes_is_not_readable(tmp_path):
+    # chunks.read used np.load, not npz.read: a 300-byte chunk claiming 2**40 floats raised
+    # MemoryError ("Unable to allocate 4.00 TiB"), a traceback with exit 1 on resume
+    from jaxmlp.run import chunks
+
+    path = tmp_path / "00000.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("records.npy", _npy((2**40,)))
+        for name in ("identity", "sha256"):
+            archive.writestr(f"{name}.npy", _npy((), "<U1", "x".encode("utf-32-le")))
+    with pytest.raises(ValueError, match=r"00000.npz: not a readable chunk .*header claims"):
+        chunks.read(path, [], 0, "x")
+    path.unlink()
+    os.mkfifo(path)
+    with deadline(), pytest.raises(ValueError, match=r"00000.npz: not a readable chunk"):
+        chunks.read(path, [], 0, "x")
