@@ -1,5 +1,6 @@
 """Numpy's .npy arrays and .npz archives, read with nothing in them trusted: the user's data
-files, ``predict`` inputs and checkpoints all go through ``read`` (or ``read_npy``).
+files, ``predict`` inputs, checkpoints and a sweep's chunks all go through ``read`` (or
+``read_npy``).
 
 The rule, one for every array: an .npz archive is a zip file (its bytes start ``PK\\x03\\x04``,
 or ``PK\\x05\\x06`` when empty) whose every member is named ``NAME.npy`` and holds one .npy
