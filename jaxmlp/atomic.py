@@ -21,9 +21,12 @@ def write_atomic(path, data: bytes | str) -> None:
     path = pathlib.Path(path)
     if isinstance(data, str):
         data = data.encode()
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}.", suffix=TMP_SUFFIX
-    )
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}.", suffix=TMP_SUFFIX
+        )
+    except OSError as error:  # it names the temporary: name the file
+        raise _naming(error, path) from error
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp's 0o600 is for secrets
@@ -35,9 +38,14 @@ def write_atomic(path, data: bytes | str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(error, OSError) and error.filename is None:  # a write: name the file
-            raise type(error)(error.errno, error.strerror or str(error), str(path)) from error
+            raise _naming(error, path) from error
         raise
     fsync_dir(path.parent)
+
+
+def _naming(error: OSError, path) -> OSError:
+    """``error`` as an error about the file ``path``."""
+    return type(error)(error.errno, error.strerror or str(error), str(path))
 
 
 def remove_stale_temporaries(folder) -> list[pathlib.Path]:

@@ -9,7 +9,9 @@ One file holds everything a run needs to continue exactly, and nothing that need
     extra/<name>            the caller's arrays (the CLI keeps its input standardizer here)
     __jaxmlp__              the metadata, UTF-8 JSON as uint8: format, version, architecture,
                             optimizer, train config, epoch, RNG state, early-stopping state,
-                            the sample weights' and extra arrays' SHA-256, and
+                            the run's steps (``TrainState.run_steps``: a cosine schedule
+                            resumes only on them; None where unknown or saved before jaxmlp
+                            kept them), the sample weights' and extra arrays' SHA-256, and
                             state_sha256: that of all the rest, arrays and metadata
 
 The RNG state is the seed: epoch e of a run draws from ``fold_in(key(seed), e)``, so the seed and
@@ -130,6 +132,7 @@ def save(
         "rng": {"seed": config.seed, "next_epoch": int(state.epoch), "rule": RNG_RULE},
         "best_val_loss": None if math.isinf(state.best_val_loss) else float(state.best_val_loss),
         "bad_epochs": int(state.bad_epochs),
+        "run_steps": None if state.run_steps is None else int(state.run_steps),
         "opt_state": [[list(a.shape), a.dtype.name] for a in arrays_of(arrays, "opt_state/")],
         "params_sha256": params_sha256(state.params),
         "config_sha256": config_sha256(net, optimizer, config),
@@ -212,6 +215,7 @@ def load(
         bad_epochs=meta_int(path, meta, "bad_epochs"),
         sample_weight_sha256=_weights_digest(path, meta),
         run_epochs=config.epochs,
+        run_steps=None if meta.get("run_steps") is None else meta_int(path, meta, "run_steps"),
     )
     extra = {name[6:]: a for name, a in arrays.items() if name.startswith("extra/")}
     return Checkpoint(net, optimizer, config, state, extra, meta)

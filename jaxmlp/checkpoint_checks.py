@@ -20,8 +20,9 @@ def verify(
     (``config_sha256``), the run is ``run_id`` (when given), the epoch lies in
     ``[0, min(config.epochs, max_epoch)]``, the parameters are real floating arrays of the
     architecture's shapes in the config's dtype, all finite, with the recorded SHA-256, the
-    optimizer state is finite and of ``optimizer``'s structure, the extra arrays have their
-    recorded SHA-256 (if any), and the whole state, every array and every metadata field
+    optimizer state is finite and of ``optimizer``'s structure, the extra arrays are of types
+    .npy keeps (no objects, no raw bytes such as bfloat16's) with their recorded SHA-256 (if
+    any), and the whole state, every array and every metadata field
     (best parameters, optimizer state, early-stopping state, epoch...), has its recorded
     ``state_sha256`` (files of format version 3 on; older ones have none). ``digests=False``
     (``save``, which has just computed them) leaves the digests unchecked."""
@@ -49,6 +50,13 @@ def verify(
             raise ValueError(
                 f"{path}: {name} has dtype {_named(a.dtype)}; parameters of a {config.dtype} "
                 f"run are {want.name}."
+            )
+    for name, a in arrays.items():
+        if name.startswith("extra/") and (a.dtype.hasobject or _unnamed(a.dtype)):
+            raise ValueError(
+                f"{path}: {name} has dtype {_named(a.dtype)}, which .npy does not keep (object "
+                "arrays need pickle; bfloat16 and other types numpy cannot name read back as "
+                "raw bytes): save extra arrays of numbers or strings, e.g. x.astype(np.float32)."
             )
     bad = non_finite(arrays, optimizer)
     if bad is not None:
@@ -152,10 +160,16 @@ def meta_int(path, meta, name) -> int:
     return value
 
 
+def _unnamed(dtype) -> bool:
+    """Whether .npy keeps ``dtype`` as raw bytes (``|V2``): bfloat16 and other types numpy
+    cannot name; structured types (with fields) it keeps as they are."""
+    return dtype.kind == "V" and dtype.names is None
+
+
 def _named(dtype) -> str:
     """``dtype`` as a message names it: .npy keeps bfloat16 and other types numpy cannot name
     as raw bytes (``|V2``), which says nothing to a reader."""
-    if dtype.kind == "V":
+    if _unnamed(dtype):
         return (
             f"{dtype} (raw {dtype.itemsize}-byte values: a type numpy cannot name, such as "
             "bfloat16)"

@@ -1,16 +1,18 @@
 """Numpy's .npy arrays and .npz archives, read with nothing in them trusted: the user's data
-files, ``predict`` inputs and checkpoints all go through ``read`` (or ``read_npy``).
+files, ``predict`` inputs, checkpoints and a sweep's chunks all go through ``read`` (or
+``read_npy``).
 
 The rule, one for every array: an .npz archive is a zip file (its bytes start ``PK\\x03\\x04``,
 or ``PK\\x05\\x06`` when empty) whose every member is named ``NAME.npy`` and holds one .npy
-array (format 1.0 or 2.0) of numbers, not encrypted, in a compression zipfile reads (stored or
-deflated, as numpy writes). An array's header declares its shape and dtype, so its size (shape x
-itemsize); that size is checked against the member's declared uncompressed size before anything
-is read, and then the data is read through a stream capped at the declared size plus one byte:
-fewer bytes (a truncated or forged member) or more (data beyond the array) are refused. Neither
-the zip's sizes nor the header's are trusted alone, so a 300-byte file cannot make us allocate
-2**42 elements, nor a deflate stream unpack more than its array's bytes. A member that is no
-.npy array (numpy would hand it out as bytes), an object array (it needs pickle) and a name
+array (format 1.0 or 2.0) of numbers, not encrypted, stored or deflated as numpy writes them
+(bzip2 and lzma, whose members unpack to 10^5 times their size and more, are refused). An
+array's header declares its shape and dtype, so its size (shape x itemsize); that size is
+checked against the member's declared uncompressed size before anything is read, and then the
+data is read through a stream capped at the declared size plus one byte: fewer bytes (a
+truncated or forged member) or more (data beyond the array) are refused. Neither the zip's
+sizes nor the header's are trusted alone, so a 300-byte file cannot make us allocate 2**42
+elements, nor a deflate stream unpack more than its array's bytes. A member that is no .npy
+array (numpy would hand it out as bytes), an object array (it needs pickle) and a name
 given twice are refused. Every error is a ValueError; the callers name the file.
 """
 
@@ -26,6 +28,8 @@ NPY_MAGIC = b"\x93NUMPY"
 # what zipfile and zlib raise on a truncated, corrupt or forged archive (unsupported
 # compression: NotImplementedError); encryption is refused before reading (RuntimeError)
 UNREADABLE = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, NotImplementedError)
+COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what numpy writes
+COMPRESSIONS_REFUSED = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}  # for messages
 _CHUNK = 1 << 24  # bytes read at a time (read_capped)
 
 
@@ -53,6 +57,13 @@ def read(data: bytes) -> dict[str, np.ndarray]:
                 )
             if info.flag_bits & 0x1:
                 raise ValueError(f"not a readable .npz archive: array {name[:-4]!r} is encrypted")
+            if info.compress_type not in COMPRESSIONS:
+                method = COMPRESSIONS_REFUSED.get(info.compress_type, "unknown")
+                raise ValueError(
+                    f"not a readable .npz archive: array {name[:-4]!r} uses compression method "
+                    f"{info.compress_type} ({method}); an .npz archive's are stored or deflated "
+                    "(np.savez, np.savez_compressed)"
+                )
             try:
                 with archive.open(info) as member:
                     arrays[name[:-4]] = _array(member, info.file_size)

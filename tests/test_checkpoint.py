@@ -200,6 +200,15 @@ def test_a_failed_write_keeps_the_old_checkpoint(saved, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz"]  # no temp file left
 
 
+def test_a_write_into_a_missing_folder_names_the_file_not_its_temporary(tmp_path):
+    # mkstemp's error named the temporary: "No such file or directory: '.../gone/.x.json.
+    # k2j4h1bq.tmp'", a file the user never named (a run folder removed while it trained)
+    path = tmp_path / "gone" / "x.json"
+    with pytest.raises(FileNotFoundError) as error:
+        atomic.write_atomic(path, "{}")
+    assert error.value.filename == str(path) and ".tmp" not in str(error.value)
+
+
 def test_write_atomic_respects_the_umask(tmp_path):
     path = tmp_path / "x.json"
     atomic.write_atomic(path, "{}")
@@ -357,8 +366,12 @@ def _write(path, data):
 
 
 def _flip(path, out):
+    """A copy with one byte flipped inside an array's bytes (the zip CRC catches it; a fixed
+    offset into the file moved with the metadata's length, into header fields zipfile skips)."""
     data = bytearray(path.read_bytes())
-    data[len(data) // 3] ^= 0xFF  # inside an array's bytes: the zip CRC catches it
+    info = zipfile.ZipFile(path).getinfo("params/0/w.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + info.compress_size - 4] ^= 0xFF
     return _write(out, bytes(data))
 
 

@@ -5,6 +5,7 @@ A run whose schedule spans its length cannot be extended by hand-editing config.
 ``extended_from``.
 """
 
+import dataclasses
 import json
 
 import jax
@@ -13,7 +14,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, checkpoint, cli
+from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, checkpoint, cli, fit
 
 NET = MLP((2, 5, 1), "tanh", "sigmoid", "bce")
 OPT = Optimizer("momentum", lr=0.1, momentum=0.9)
@@ -178,3 +179,52 @@ def test_extended_from_added_by_hand_to_a_cosine_run_is_refused(tmp_path, fails)
         err = fails(argv)
         assert "config.json" in err and "extended_from 2" in err, err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        (np.array(["a", None], dtype=object), "object"),  # written with pickle, then unloadable
+        (np.array([1.5, 2.0], dtype=ml_dtypes.bfloat16), "bfloat16"),  # read back as raw |V2
+    ],
+    ids=["object", "bfloat16"],
+)
+def test_save_refuses_extra_arrays_load_cannot_take_back(extra, named, tmp_path):
+    # save wrote them: load then refused the file, an object array as "needs pickle", a
+    # bfloat16 one as "altered or mixed from two checkpoints" (its digest of a |V2 array)
+    path = tmp_path / "checkpoint.npz"
+    with pytest.raises(ValueError, match=rf"cannot save .*extra/m has dtype .*{named}") as error:
+        checkpoint.save(path, state(), net=NET, optimizer=OPT, config=CONFIG, extra={"m": extra})
+    assert "nothing was written" in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+    text = np.array(["x", "yy"])  # numbers and strings round-trip
+    checkpoint.save(path, state(), net=NET, optimizer=OPT, config=CONFIG, extra={"m": text})
+    np.testing.assert_array_equal(checkpoint.load(path).extra["m"], text)
+
+
+@pytest.mark.slow
+def test_a_loaded_state_keeps_the_step_count_a_cosine_schedule_spans(tmp_path):
+    # checkpoint.load gave run_steps None, which check_resume cannot check: a cosine run
+    # resumed from its checkpoint with another batch size ran its schedule over other steps
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    t = (x[:, :1] > 0).astype(np.float32)
+    opt, config = Optimizer("sgd", lr=0.1, schedule="cosine"), TrainConfig(epochs=4, batch_size=16)
+    path = tmp_path / "checkpoint.npz"
+
+    def save_at_two(record, s):
+        if s.epoch == 2:
+            checkpoint.save(path, s, net=NET, optimizer=opt, config=config)
+            return True
+        return False
+
+    fit(NET, x, t, opt, config, callback=save_at_two)
+    loaded = checkpoint.load(path)
+    assert (loaded.state.run_epochs, loaded.state.run_steps) == (4, 16)
+    other = dataclasses.replace(config, batch_size=32)  # the same epochs, 8 steps
+    with pytest.raises(ValueError, match="cosine schedule spans the run's 16 steps, not 8"):
+        fit(NET, x, t, opt, other, state=loaded.state)
+    assert fit(NET, x, t, opt, config, state=loaded.state).state.epoch == 4
+    unknown = tmp_path / "unknown.npz"  # a state made by hand: its length unknown, as before
+    checkpoint.save(unknown, loaded.state._replace(run_steps=None), net=NET, optimizer=opt,
+                    config=config)  # fmt: skip
+    assert checkpoint.load(unknown).state.run_steps is None

@@ -105,6 +105,37 @@ def test_an_edited_config_is_refused_by_predict_evaluate_and_load_run(
         load_run(out)
 
 
+def test_a_checkpoint_of_another_saved_model_is_refused(tmp_path, capsys):
+    # save_run's run_id names the data and dtype only, so two models saved for the same data
+    # shared it: either's checkpoint.npz was used silently in the other's folder, a 2-7-1 relu
+    # net under a config.json whose model says 2-3-1 tanh, or another model's weights
+    small, wide = MLP((2, 3, 1), "tanh", "sigmoid", "bce"), MLP((2, 7, 1), "relu", "sigmoid", "bce")
+    a = save_run(tmp_path / "A", small, small.init(jax.random.key(0)))
+    b = save_run(tmp_path / "B", wide, wide.init(jax.random.key(1)))
+    c = save_run(tmp_path / "C", small, small.init(jax.random.key(2)))
+    assert load_run(a).net == small and load_run(c).net == small
+    (a / "checkpoint.npz").write_bytes((b / "checkpoint.npz").read_bytes())
+    with pytest.raises(ValueError, match=r"A/config.json: its model has sizes \[2, 3, 1\].*"
+                       r"checkpoint's is \[2, 7, 1\]"):  # fmt: skip
+        load_run(a)
+    d = save_run(tmp_path / "D", small, small.init(jax.random.key(3)))  # the same net
+    (c / "checkpoint.npz").write_bytes((d / "checkpoint.npz").read_bytes())
+    with pytest.raises(ValueError, match=r"C/config.json: its params_sha256 .* checkpoint"):
+        load_run(c)
+    (tmp_path / "x.csv").write_text("column_0,column_1\n0,1\n")
+    assert cli.main(["predict", str(c), "--input", str(tmp_path / "x.csv")]) == 2
+    one_error(capsys, "params_sha256")
+
+
+def test_an_edited_model_record_is_refused(csv_run, tmp_path, capsys):
+    # config.json's model (the architecture a reader sees) went unchecked: edited to 3-16-3
+    # sigmoid, evaluate and predict went on with the checkpoint's 3-8-3 relu net
+    out = copy_run(csv_run, tmp_path)
+    edit_config(out, lambda c: c["model"].update(sizes=[3, 16, 3], activation="sigmoid"))
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_error(capsys, "config.json: its model has sizes [3, 16, 3]", "[3, 8, 3]")
+
+
 def test_an_edited_learning_rate_is_not_resumed(csv_run, tmp_path, capsys):
     out = copy_run(csv_run, tmp_path)
     edit_config(out, lambda c: c["settings"].update(lr=0.5))

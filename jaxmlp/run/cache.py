@@ -7,11 +7,13 @@ The folder is ``$JAXMLP_COMPILE_CACHE`` when that names one, else
 with ``--no-compile-cache`` or ``JAXMLP_COMPILE_CACHE=off``. It grows by about 0.5 MB per new
 setup (JAX's size limit needs the ``filelock`` package, which jaxmlp does not require); delete
 the folder to empty it. JAX trusts what the folder holds (it runs the programs it finds there),
-so it is created readable by its owner only.
+so it is created readable by its owner only, and one owned by another user or writable by others
+is refused.
 """
 
 import os
 import pathlib
+import stat
 
 import jax
 
@@ -39,6 +41,24 @@ def enable(on: bool = True) -> pathlib.Path | None:
     if path is None:
         return None
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    check_private(path)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
     return path
+
+
+def check_private(path: pathlib.Path) -> None:
+    """A ValueError unless the cache folder ``path`` is this user's and no one else may write
+    it: JAX runs the programs it finds there, so whoever writes them decides what a run
+    computes (and runs code as the user)."""
+    info = path.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    why = f"owned by another user (uid {info.st_uid})" if info.st_uid != os.geteuid() else ""
+    if not why and mode & 0o022:
+        why = f"writable by others (mode {mode:o})"
+    if why:
+        raise ValueError(
+            f"{path}: the compile cache folder is {why}, and JAX runs the compiled programs it "
+            f"finds there: chmod go-w {path} if it is yours, or use a folder of your own "
+            f"({ENV}=DIR, or {ENV}=off)."
+        )

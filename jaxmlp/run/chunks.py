@@ -5,11 +5,11 @@ and loss curves, the sweep's identity (its run_id, length and the SHA-256 of the
 import hashlib
 import io
 import json
-import zipfile
+import pathlib
 
 import numpy as np
 
-from jaxmlp import checkpoint
+from jaxmlp import checkpoint, files, npz
 from jaxmlp.numeric import from_json
 from jaxmlp.run import folder
 from jaxmlp.run.sweep_report import FINAL
@@ -40,11 +40,11 @@ def read(path, part: list, first: int, identity: str):
     """A saved chunk's ``(records, curves)``, checked to be this sweep's (``identity``), as
     saved (its SHA-256) and to hold the members ``part``: a ValueError names what differs."""
     try:
-        # np.load(path) leaves the file open when it is no zip
-        with open(path, "rb") as file, np.load(file, allow_pickle=False) as f:
-            text, saved, digest = (str(f[k]) for k in ("records", "identity", "sha256"))
-            curves = {k: f[k].astype(np.float32) for k in f.files if k in CURVES}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        files.check_regular(path)  # a FIFO would block the read
+        f = npz.read(pathlib.Path(path).read_bytes())  # every member checked before allocation
+        text, saved, digest = (str(f[k]) for k in ("records", "identity", "sha256"))
+        curves = {k: a.astype(np.float32) for k, a in f.items() if k in CURVES}
+    except (OSError, ValueError, KeyError) as error:
         raise ValueError(
             f"{path}: not a readable chunk ({error}); delete it to train it again."
         ) from None

@@ -17,9 +17,10 @@ folder's name, its lock and its temporaries are ``place``'s (imported here).
 import dataclasses
 import hashlib
 import json
+import os
 import pathlib
 
-from jaxmlp import checkpoint, optim
+from jaxmlp import checkpoint, files, optim
 from jaxmlp.numeric import check_int, for_json, from_json
 from jaxmlp.run import data
 from jaxmlp.run.place import (  # noqa: F401 (where a run lives: folder.out_folder, folder.lock)
@@ -136,10 +137,21 @@ def version() -> str:
 
 
 def read_json(path) -> dict:
+    regular(path)
     try:
         return json.loads(pathlib.Path(path).read_text())
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: cannot read ({error}).") from None
+
+
+def regular(path) -> bool:
+    """Whether the file ``path`` of a run folder exists; a ValueError where it is there but
+    no regular file (``files.check_regular``: a FIFO would block its reader, a device never
+    end)."""
+    if not os.path.exists(path):
+        return False
+    files.check_regular(path)
+    return True
 
 
 def read_config(folder) -> dict:
@@ -204,7 +216,7 @@ def read_metrics(path, epochs: int, recorded: dict | None = None) -> list[dict]:
     is written whole or not at all, so a line that is no record, a missing epoch, or lines
     other than those whose ``log_sha256`` the checkpoint ``recorded`` (its metadata's
     ``metrics_sha256``; older checkpoints have none) are damage: a ValueError names the file."""
-    raw = path.read_bytes() if path.exists() else b""
+    raw = path.read_bytes() if regular(path) else b""
     lines = raw.decode(errors="replace").splitlines()
     found = []
     for number, line in enumerate(lines, 1):
@@ -265,9 +277,9 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
     before run ids, or from an older ``save_run``, whose checkpoint has none either), lie
     within the run's ``epochs``, be of a run of that length (or, killed while a resume
     extended it, of the length it was ``extended_from``: shorter, and of a schedule that does not
-    span the run's length, as ``settings.check_resume`` allows), and have recorded config.json's
-    ``initial_loss`` (checkpoints record it since it was found editable: an older one has
-    none to compare)."""
+    span the run's length, as ``settings.check_resume`` allows), hold the network config.json
+    describes (``_check_model``), and have recorded config.json's ``initial_loss``
+    (checkpoints record it since it was found editable: an older one has none to compare)."""
     path, where = pathlib.Path(run_dir) / "checkpoint.npz", pathlib.Path(run_dir) / "config.json"
     recorded, epochs = config.get("run_id"), config["settings"].get("epochs")
     ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, **kwargs)
@@ -290,6 +302,7 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
             f"{where}: epochs {epochs} and extended_from {length}, but a resume never makes a "
             f"run of {length} epochs one of {epochs} ({why}) {EDITED}"
         )
+    _check_model(config, ckpt, where)
     facts = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
     loss = config.get("initial_loss")
     if "initial_loss" in facts and to_json(loss) != to_json(facts["initial_loss"]):
@@ -298,6 +311,29 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
             f"checkpoint recorded {EDITED}"
         )
     return ckpt
+
+
+MODEL = ("sizes", "activation", "output", "loss", "reduction")  # what the network computes
+OTHER_MODEL = "the checkpoint of another model, or the file was edited; restore the run's files."
+
+
+def _check_model(config: dict, ckpt, where) -> None:
+    """A ValueError unless config.json (``config``) describes the network of its checkpoint
+    ``ckpt``: its ``model`` record's ``MODEL`` fields as the checkpoint recorded them, and its
+    ``params_sha256`` (``save_run`` records it: its run_id names no network) the checkpoint's."""
+    model, saved = config.get("model"), ckpt.meta.get("architecture")
+    if isinstance(model, dict) and isinstance(saved, dict):
+        for name in (k for k in MODEL if k in model and k in saved):
+            if to_json(model[name]) != to_json(saved[name]):
+                raise ValueError(
+                    f"{where}: its model has {name} {model[name]!r}, but its checkpoint's is "
+                    f"{saved[name]!r}: {OTHER_MODEL}"
+                )
+    digest = config.get("params_sha256")
+    if digest is not None and digest != ckpt.meta.get("params_sha256"):
+        raise ValueError(
+            f"{where}: its params_sha256 is not that of its checkpoint's parameters: {OTHER_MODEL}"
+        )
 
 
 def run_dtype(run_dir) -> str:

@@ -338,7 +338,8 @@ def save_run(
         "settings": settings,
         "data": meta,
         "model": checkpoint.architecture(net),
-        "run_id": run_id,
+        "run_id": run_id,  # of the data and dtype: the network is named by params_sha256
+        "params_sha256": checkpoint.params_sha256(params),
     }
     with precision(config.dtype):  # a float64 run's arrays are saved as load_run reads them
         state = TrainState(params, optimizer.build(1).init(params), config.epochs)

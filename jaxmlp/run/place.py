@@ -8,12 +8,14 @@ started in the same second take ``...-xor`` and ``...-xor-2``, never one folder.
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import json
 import os
 import pathlib
 import re
 import socket
+import stat
 
 from jaxmlp.run.settings import DEFAULTS
 
@@ -67,8 +69,8 @@ def out_folder(out, given: dict, resume: bool) -> pathlib.Path:
 def _holds_sweep(out: pathlib.Path) -> bool:
     """Whether ``out``'s config.json is a sweep's (False where it cannot be read)."""
     try:
-        config = json.loads((out / "config.json").read_text())
-    except (OSError, ValueError):
+        config = json.loads(read_text(out / "config.json"))
+    except ValueError:
         return False
     return isinstance(config, dict) and "sweep" in config
 
@@ -105,12 +107,12 @@ def lock(out: pathlib.Path):
     ValueError naming it. A lock of a killed process dies with it (the kernel releases it)."""
     path = out / LOCK
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            holder = _read_text(path).strip() or "another process"
+            holder = read_text(path).strip() or "another process"
             raise ValueError(
                 f"{out}: the run folder is in use by {holder} (it holds {path}); wait for it "
                 "to finish, or pick another --out."
@@ -131,9 +133,35 @@ def lock(out: pathlib.Path):
         os.close(fd)
 
 
-def _read_text(path) -> str:
+def _open_lock(path: pathlib.Path) -> int:
+    """A descriptor of the lock file ``path``, created if missing; a ValueError where ``path``
+    is no regular file of one name: a symbolic link or a hard link (the lock would write over
+    the file it names, or create it), a FIFO or a device, which jaxmlp never makes there."""
     try:
-        return pathlib.Path(path).read_text(errors="replace")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as error:
+        if error.errno != errno.ELOOP:  # ELOOP: a link, which O_NOFOLLOW does not follow
+            raise
+        fd = None
+    info = None if fd is None else os.fstat(fd)
+    if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+        return fd
+    if fd is not None:
+        os.close(fd)
+    what = "not a regular file (a symbolic link, a FIFO or a device)"
+    if info is not None and stat.S_ISREG(info.st_mode):
+        what = "a hard link to another file"
+    raise ValueError(
+        f"{path}: {what}, as a run's lock file never is: jaxmlp did not write it; remove it, "
+        "then retry."
+    )
+
+
+def read_text(path) -> str:
+    """The text of ``path`` where it is a regular file (or a link to one), else "": what a run
+    folder holds may be anything (a FIFO would block the reader, a device never end)."""
+    try:
+        return pathlib.Path(path).read_text(errors="replace") if os.path.isfile(path) else ""
     except OSError:
         return ""
 

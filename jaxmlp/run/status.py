@@ -22,6 +22,7 @@ import socket
 from jaxmlp import stopping
 from jaxmlp.resume import finished
 from jaxmlp.run import folder
+from jaxmlp.run.place import read_text
 
 STATUSES = ("finished", "diverged", "interrupted", "running")
 SAID = {"diverged": "diverged", "interrupted": "interrupted", "running": "still running?"}
@@ -78,8 +79,8 @@ def _unfinished(run_dir: pathlib.Path, epoch: int) -> str:
     if _held(run_dir):  # a resume of a diverged run as well
         return "running"
     try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
+        summary = json.loads(read_text(run_dir / "summary.json"))
+    except ValueError:
         summary = None
     diverged = isinstance(summary, dict) and summary.get("status") == "diverged"
     return "diverged" if diverged and summary.get("kept_epoch") == epoch else "interrupted"
@@ -90,10 +91,10 @@ def _held(run_dir: pathlib.Path) -> bool:
     started before the lock was written (a pid reused since, after a reboot say, is not the
     holder), or another host (``folder.lock`` writes ``pid N on HOST``)."""
     try:
-        text = (run_dir / folder.LOCK).read_text(errors="replace")
         written = (run_dir / folder.LOCK).stat().st_mtime
     except OSError:
         return False
+    text = read_text(run_dir / folder.LOCK)
     found = re.fullmatch(r"pid (\d+) on (.*)", text.strip())
     if found is None:
         return False
