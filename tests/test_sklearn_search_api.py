@@ -12,11 +12,12 @@ from sklearn.model_selection import GridSearchCV, ParameterGrid, cross_val_score
 from sklearn.utils import get_tags
 
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor, PopulationSearchCV
-from jaxmlp.sklearn._cv_results import param_columns
+from jaxmlp.sklearn._cv_results import param_columns, score
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 CLF = MLPClassifier((2,), solver="sgd", max_iter=1, batch_size=10, random_state=0)
+ROW = np.zeros((1, 3)), np.zeros(1)  # rows a scorer is handed
 
 
 def _frame(n=30):
@@ -124,3 +125,19 @@ def test_a_grid_without_candidates_is_grid_search_cv_s_value_error():
         with pytest.raises(ValueError, match="No fits were performed.*no candidates"):
             make(CLF, [], cv=2).fit(x, y)
 
+
+@pytest.mark.parametrize("returned", [None, "0.5", [0.5, 0.5]], ids=["None", "str", "list"])
+def test_a_scorer_that_returns_no_number_is_grid_search_cv_s_value_error(returned):
+    """Before: None stored as a NaN score (silently: every point ranked 1), the others NumPy's
+    errors from storing them. GridSearchCV's ValueError, with error_score or without."""
+    for error_score in (np.nan, "raise"):
+        with pytest.raises(ValueError, match="scoring must return a number, got"):
+            score(lambda est, x, y: returned, CLF, *ROW, error_score)
+
+
+def test_a_scorer_that_returns_several_metrics_is_refused_by_name():
+    """A callable may return a dict of metrics to GridSearchCV (several metrics); the
+    population search scores one. Before: float()'s TypeError "not 'dict'"."""
+    with pytest.raises(ValueError, match=r"one metric.*returned 2: \['a', 'b'\]"):
+        score(lambda est, x, y: {"a": 0.5, "b": np.float64(1.0)}, CLF, *ROW, np.nan)
+    assert score(lambda est, x, y: np.array(0.5), CLF, *ROW, np.nan) == 0.5
