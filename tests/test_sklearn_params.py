@@ -85,3 +85,25 @@ def test_a_width_that_is_no_integer_says_so(sizes, hint):
     assert isinstance(error.value, ValueError)
     assert error.match(r"hidden_layer_sizes must hold integers, one width per hidden layer, got ")
     assert error.match(hint)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_warm_start_with_another_loss_reports_the_output_it_predicts_with():
+    """A regressor fitted with squared_error, then continued with loss="poisson", predicts with
+    the exp output, and a warm start back to squared_error with the identity again:
+    ``out_activation_`` names the output ``predict`` applies. Before: "identity" throughout,
+    while ``predict`` took exp of the last layer."""
+    x, t = _data(k=1)
+    t = np.abs(t).ravel()
+    est = MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", max_iter=2, random_state=0)
+    est.fit(x, t).set_params(loss="poisson").partial_fit(x, t)
+
+    def last_layer(x):
+        h = np.maximum(x @ est.coefs_[0] + est.intercepts_[0], 0.0)
+        return h @ est.coefs_[1] + est.intercepts_[1]
+
+    assert est.out_activation_ == "exp"
+    np.testing.assert_allclose(est.predict(x), np.exp(last_layer(x)).ravel(), rtol=1e-12)
+    est.set_params(loss="squared_error", warm_start=True).fit(x, t)
+    assert est.out_activation_ == "identity"
+    np.testing.assert_allclose(est.predict(x), last_layer(x).ravel(), rtol=1e-12)

@@ -157,6 +157,7 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         self.net_ = net
         if not hasattr(self, "t_"):  # weights set by hand on an estimator never fitted
             self._start_counts()
+        self.out_activation_ = self._out_activation()  # a regressor's loss may have changed it
         return rng, params
 
     def _check_finite(self) -> None:
