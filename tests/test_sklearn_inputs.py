@@ -181,3 +181,19 @@ def test_sparse_regression_targets_train_as_their_dense_values(fit, k):
     for a, b in zip(dense.coefs_ + dense.intercepts_, sparse.coefs_ + sparse.intercepts_):
         np.testing.assert_array_equal(a, b)
     assert sparse.predict(x).shape == dense.predict(x).shape
+
+
+def test_weights_set_by_hand_as_lists_predict_and_train_as_arrays():
+    """Weights set as nested lists (``w.tolist()``): scikit-learn's predict multiplies by them;
+    here predict raised AttributeError "'list' object has no attribute 'dtype'" and a warm
+    start "... no attribute 'shape'". Now they are read as the arrays they spell."""
+    x, y = _x(), np.linspace(-1, 1, 12)
+    fitted = MLPRegressor(**BASE, warm_start=True).fit(x, y)
+    weights = [w.copy() for w in fitted.coefs_], [b.copy() for b in fitted.intercepts_]
+    as_lists = MLPRegressor(**BASE, warm_start=True).fit(x, y)
+    as_lists.coefs_, as_lists.intercepts_ = ([a.tolist() for a in w] for w in weights)
+    np.testing.assert_array_equal(as_lists.predict(x), fitted.predict(x))
+    for est in (fitted, as_lists):
+        est.fit(x, y)
+    for a, b in zip(fitted.coefs_ + fitted.intercepts_, as_lists.coefs_ + as_lists.intercepts_):
+        np.testing.assert_array_equal(a, b)

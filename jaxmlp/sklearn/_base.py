@@ -94,8 +94,8 @@ class BaseMLP(StoppingMixin, BaseEstimator):
                 "intercepts_[l] of shape (coefs_[l].shape[1],) for each layer l."
             )
         slopes = getattr(self, "_slopes", None) or [None] * len(self.coefs_)
-        return [
-            {"w": w, "b": b} | ({} if a is None else {"alpha": a})
+        return [  # np.asarray: weights set by hand may be nested lists, as scikit-learn reads them
+            {"w": np.asarray(w), "b": np.asarray(b)} | ({} if a is None else {"alpha": a})
             for w, b, a in zip(self.coefs_, self.intercepts_, slopes, strict=True)
         ]
 
@@ -307,9 +307,10 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         X = validate_data(
             self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32)
         )
-        dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
+        params = self.params_
+        dtype = np.result_type(X.dtype, params[0]["w"].dtype)
         with precision(dtype):
-            params = jax.tree.map(lambda a: jax.numpy.asarray(a, dtype), self.params_)
+            params = jax.tree.map(lambda a: jax.numpy.asarray(a, dtype), params)
             return apply(self.net_, params, X, dtype)
 
 
