@@ -5,6 +5,7 @@ warm starts refused and a batch whose weights sum to 0: what the estimator does 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn import neural_network
 
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor
@@ -164,3 +165,35 @@ def test_a_batch_whose_weights_sum_to_0_has_a_zero_gradient(settings, moves):
     both = MLPRegressor(**settings).partial_fit(x, y, sample_weight=np.r_[np.ones(10), [0] * 10])
     moved = max(np.abs(a - b).max() for a, b in zip(one.coefs_, both.coefs_, strict=True))
     assert (moved > 1e-3) if moves else moved == 0.0
+
+
+@pytest.mark.filterwarnings("ignore:A column-vector y was passed")  # k = 1: as a dense one's
+@pytest.mark.parametrize("fit", ["fit", "partial_fit"])
+@pytest.mark.parametrize("k", [1, 2])
+def test_sparse_regression_targets_train_as_their_dense_values(fit, k):
+    """A scipy.sparse y (mostly zero targets): scikit-learn's regressor fails in its loss
+    (NumPy's LinAlgError); the regressor here failed with scipy's TypeError "sparse array length
+    is ambiguous". Now it trains on y's values: the weights of the dense y."""
+    x = _x()
+    y = np.where(x[:, :k] > 0, x[:, :k], 0.0)
+    dense = getattr(MLPRegressor(**BASE), fit)(x, y.ravel() if k == 1 else y)
+    sparse = getattr(MLPRegressor(**BASE), fit)(x, sp.csr_matrix(y))
+    for a, b in zip(dense.coefs_ + dense.intercepts_, sparse.coefs_ + sparse.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert sparse.predict(x).shape == dense.predict(x).shape
+
+
+def test_weights_set_by_hand_as_lists_predict_and_train_as_arrays():
+    """Weights set as nested lists (``w.tolist()``): scikit-learn's predict multiplies by them;
+    here predict raised AttributeError "'list' object has no attribute 'dtype'" and a warm
+    start "... no attribute 'shape'". Now they are read as the arrays they spell."""
+    x, y = _x(), np.linspace(-1, 1, 12)
+    fitted = MLPRegressor(**BASE, warm_start=True).fit(x, y)
+    weights = [w.copy() for w in fitted.coefs_], [b.copy() for b in fitted.intercepts_]
+    as_lists = MLPRegressor(**BASE, warm_start=True).fit(x, y)
+    as_lists.coefs_, as_lists.intercepts_ = ([a.tolist() for a in w] for w in weights)
+    np.testing.assert_array_equal(as_lists.predict(x), fitted.predict(x))
+    for est in (fitted, as_lists):
+        est.fit(x, y)
+    for a, b in zip(fitted.coefs_ + fitted.intercepts_, as_lists.coefs_ + as_lists.intercepts_):
+        np.testing.assert_array_equal(a, b)

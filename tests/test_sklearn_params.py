@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn import neural_network
 
+from jaxmlp import activations
 from jaxmlp.mlp import MLP
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor
 
@@ -24,12 +25,15 @@ def _data(n=40, d=3, k=2, seed=0):
         ("elu:1.67326", (8,)),
         ("tanh*3+relu*5", (8,)),
         (["tanh*3+relu*5", "isru:0.5"], (8, 4)),
+        (["prelu", "tanh"], (8, 4)),
     ],
 )
 def test_activation_specs_train_as_jaxmlp_mlp_reads_them(activation, hidden):
     """Before: every spec but a bare name was scikit-learn's InvalidParameterError. One
     full-batch sgd step from given weights is w - eta grad, the gradient of ``jaxmlp.MLP``'s
-    cost with that spec, and the fitted estimator predicts as that net."""
+    cost with that spec, and the fitted estimator predicts as that net. A learnable slope,
+    which cannot be set by hand, starts where a fresh fit starts it (prelu: before, weights set
+    by hand were refused for lacking it, ``params[0] does not match the architecture``)."""
     x, t = _data()
     sgd = dict(solver="sgd", momentum=0.0, alpha=0.0, learning_rate_init=0.1, shuffle=False)
     sgd |= dict(batch_size=len(x), max_iter=1, warm_start=True)
@@ -38,19 +42,29 @@ def test_activation_specs_train_as_jaxmlp_mlp_reads_them(activation, hidden):
     rng = np.random.default_rng(1)
     est.coefs_ = [rng.normal(size=s) * 0.5 for s in zip(sizes, sizes[1:])]
     est.intercepts_ = [rng.normal(size=s[1]) * 0.5 for s in zip(sizes, sizes[1:])]
-    start = [{"w": w, "b": b} for w, b in zip(est.coefs_, est.intercepts_)]
+    net = MLP(sizes, activation, "identity", "sse")
+    start = [
+        {"w": w, "b": b} | ({} if act is None else {"alpha": np.full(len(b), act.alpha_init)})
+        for w, b, act in zip(est.coefs_, est.intercepts_, _learnable(net) + [None])
+    ]
     with pytest.warns(Warning, match="Maximum iterations"):
         est.fit(x, t)
-    net = MLP(sizes, activation, "identity", "sse")
     assert est.net_ == net
     with jax.enable_x64(True):
         grads = jax.grad(net.cost)(start, x, t)
         stepped = jax.tree.map(lambda p, g: p - 0.1 * g, start, grads)
         outputs = np.asarray(net.apply(stepped, x))
-    for layer, w, b in zip(stepped, est.coefs_, est.intercepts_, strict=True):
-        np.testing.assert_allclose(w, layer["w"], rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(b, layer["b"], rtol=1e-12, atol=1e-12)
+    for layer, fitted in zip(stepped, est.params_, strict=True):
+        assert layer.keys() == fitted.keys()
+        for name, value in layer.items():
+            np.testing.assert_allclose(fitted[name], value, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(est.predict(x), outputs, rtol=1e-12, atol=1e-12)
+
+
+def _learnable(net) -> list:
+    """Each hidden layer's activation record where it is learnable, else None."""
+    records = [activations.get(a) for a in net.hidden_activations]
+    return [r if r.learnable else None for r in records]
 
 
 @pytest.mark.parametrize(
@@ -85,3 +99,25 @@ def test_a_width_that_is_no_integer_says_so(sizes, hint):
     assert isinstance(error.value, ValueError)
     assert error.match(r"hidden_layer_sizes must hold integers, one width per hidden layer, got ")
     assert error.match(hint)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_warm_start_with_another_loss_reports_the_output_it_predicts_with():
+    """A regressor fitted with squared_error, then continued with loss="poisson", predicts with
+    the exp output, and a warm start back to squared_error with the identity again:
+    ``out_activation_`` names the output ``predict`` applies. Before: "identity" throughout,
+    while ``predict`` took exp of the last layer."""
+    x, t = _data(k=1)
+    t = np.abs(t).ravel()
+    est = MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", max_iter=2, random_state=0)
+    est.fit(x, t).set_params(loss="poisson").partial_fit(x, t)
+
+    def last_layer(x):
+        h = np.maximum(x @ est.coefs_[0] + est.intercepts_[0], 0.0)
+        return h @ est.coefs_[1] + est.intercepts_[1]
+
+    assert est.out_activation_ == "exp"
+    np.testing.assert_allclose(est.predict(x), np.exp(last_layer(x)).ravel(), rtol=1e-12)
+    est.set_params(loss="squared_error", warm_start=True).fit(x, t)
+    assert est.out_activation_ == "identity"
+    np.testing.assert_allclose(est.predict(x), last_layer(x).ravel(), rtol=1e-12)

@@ -94,8 +94,8 @@ class BaseMLP(StoppingMixin, BaseEstimator):
                 "intercepts_[l] of shape (coefs_[l].shape[1],) for each layer l."
             )
         slopes = getattr(self, "_slopes", None) or [None] * len(self.coefs_)
-        return [
-            {"w": w, "b": b} | ({} if a is None else {"alpha": a})
+        return [  # np.asarray: weights set by hand may be nested lists, as scikit-learn reads them
+            {"w": np.asarray(w), "b": np.asarray(b)} | ({} if a is None else {"alpha": a})
             for w, b, a in zip(self.coefs_, self.intercepts_, slopes, strict=True)
         ]
 
@@ -157,6 +157,7 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         self.net_ = net
         if not hasattr(self, "t_"):  # weights set by hand on an estimator never fitted
             self._start_counts()
+        self.out_activation_ = self._out_activation()  # a regressor's loss may have changed it
         return rng, params
 
     def _check_finite(self) -> None:
@@ -176,16 +177,12 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         net = self.net_
         names = {net.activation} if isinstance(net.activation, str) else set(net.activation)
         factor = 2.0 if names == {"sigmoid"} else 6.0
-        self.coefs_, self.intercepts_, self._slopes = [], [], []
-        for l, (fan_in, fan_out) in enumerate(zip(net.sizes, net.sizes[1:])):
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in zip(net.sizes, net.sizes[1:]):
             bound = np.sqrt(factor / (fan_in + fan_out))
             self.coefs_.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
             self.intercepts_.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
-            hidden = l < len(net.sizes) - 2
-            act = activations.get(net.hidden_activations[l]) if hidden else None
-            self._slopes.append(
-                np.full(fan_out, act.alpha_init, dtype) if act and act.learnable else None
-            )
+        self._slopes = _starting_slopes(net, dtype)
         self._start_counts()
 
     def _start_counts(self) -> None:
@@ -203,8 +200,9 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         """``params_`` checked against ``net`` (weights a user set must fit it; a warm start
         that switches to or from a learnable activation is named as such), as jax arrays of
         ``dtype``."""
-        if len(getattr(self, "_slopes", [])) != len(self.coefs_):
-            self._slopes = [None] * len(self.coefs_)
+        if len(getattr(self, "_slopes", [])) != len(self.coefs_):  # weights set by hand
+            slopes = _starting_slopes(net, dtype)
+            self._slopes = slopes if len(slopes) == len(self.coefs_) else [None] * len(self.coefs_)
         old = getattr(self, "net_", None)
         if old is not None and old.sizes == net.sizes and _learnable(old) != _learnable(net):
             raise ValueError(
@@ -309,9 +307,10 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         X = validate_data(
             self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32)
         )
-        dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
+        params = self.params_
+        dtype = np.result_type(X.dtype, params[0]["w"].dtype)
         with precision(dtype):
-            params = jax.tree.map(lambda a: jax.numpy.asarray(a, dtype), self.params_)
+            params = jax.tree.map(lambda a: jax.numpy.asarray(a, dtype), params)
             return apply(self.net_, params, X, dtype)
 
 
@@ -320,6 +319,16 @@ def _cast_floats(tree, dtype):
     integers)."""
     floating = lambda a: np.issubdtype(np.asarray(a).dtype, np.floating)  # noqa: E731
     return jax.tree.map(lambda a: jax.numpy.asarray(a, dtype if floating(a) else None), tree)
+
+
+def _starting_slopes(net: MLP, dtype) -> list:
+    """Each layer's learnable alpha ``(fan_out,)`` where a fresh fit starts it (its record's
+    ``alpha_init``, PReLU's 0.25), None for a layer without one (and the output layer)."""
+    records = [activations.get(a) for a in net.hidden_activations]
+    return [
+        np.full(width, act.alpha_init, dtype) if act.learnable else None
+        for act, width in zip(records, net.sizes[1:-1])
+    ] + [None]
 
 
 def _learnable(net: MLP) -> tuple[bool, ...]:

@@ -4,13 +4,13 @@ non-finite ones, the report of the fits that failed (its messages, word for word
 index."""
 
 import numbers
-import traceback
 import warnings
 from collections import Counter
 
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.exceptions import FitFailedWarning
+from sklearn.model_selection._validation import _score
 
 
 def param_columns(candidates: list[dict]) -> dict:
@@ -37,22 +37,20 @@ def param_columns(candidates: list[dict]) -> dict:
 
 
 def score(scorer, est, x, y, error_score) -> float:
-    """``GridSearchCV``'s score of a fitted ``est`` on rows ``x, y`` (its ``_score``):
-    ``scorer(est, x, y)``; where scoring raises (a classifier refuses rows whose outputs are not
-    finite), the error with ``error_score="raise"``, else ``error_score`` and a UserWarning with
-    the traceback. Not a failed fit: it counts in no fit failure report."""
-    try:
-        return scorer(est, x, y)
-    except Exception:  # GridSearchCV's: whatever the scorer raises
-        if error_score == "raise":
-            raise
-        warnings.warn(
-            "Scoring failed. The score on this train-test partition for these parameters will "
-            f"be set to {error_score}. Details: \n{traceback.format_exc()}",
-            UserWarning,
-            stacklevel=3,
+    """``GridSearchCV``'s score of a fitted ``est`` on rows ``x, y``, by its own rule
+    (``sklearn.model_selection._validation._score``): ``scorer(est, x, y)``, which must be a
+    number (else its ValueError); where scoring raises (a classifier refuses rows whose outputs
+    are not finite), the error with ``error_score="raise"``, else ``error_score`` and a
+    UserWarning with the traceback. Not a failed fit: it counts in no fit failure report. A
+    scorer that returns a dict of metrics is refused: the population search scores one."""
+    value = _score(est, x, y, scorer, None, error_score)
+    if isinstance(value, dict):
+        raise ValueError(
+            "PopulationSearchCV scores one metric, but the scoring callable returned "
+            f"{len(value)}: {sorted(value)}; return one number, or use "
+            "sklearn.model_selection.GridSearchCV for several metrics."
         )
-        return error_score
+    return value
 
 
 def warn_non_finite(name: str, mean) -> None:

@@ -166,7 +166,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     ``"poisson"``, scikit-learn's half Poisson deviance sum_k (y_k - t_k log y_k + t_k log t_k -
     t_k) with the exp output y = e^z, for counts ``y >= 0``.
 
-    Other parameters as ``MLPClassifier``; ``y`` may be ``(n,)`` or ``(n, K)``.
+    Other parameters as ``MLPClassifier``; ``y`` may be ``(n,)`` or ``(n, K)``, dense or
+    scipy.sparse (densified).
     """
 
     _parameter_constraints = _params.REGRESSOR_CONSTRAINTS
@@ -213,6 +214,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def _targets(self, X, y, incremental, reset):
         del incremental
+        y = y.toarray() if sp.issparse(y) else y  # targets (n, K) as their values
         X, y = _validate(self, X, y, reset, y_numeric=True)  # an object y: float64
         if y.dtype.kind not in "biuf":
             raise ValueError(

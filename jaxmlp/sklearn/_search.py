@@ -46,8 +46,6 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing, indexable, shuffle
-from sklearn.utils._available_if import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from jaxmlp.sklearn import _solvers
 from jaxmlp.sklearn._base import BaseMLP
@@ -60,6 +58,7 @@ from jaxmlp.sklearn._cv_results import (
     warn_non_finite,
 )
 from jaxmlp.sklearn._forward import precision
+from jaxmlp.sklearn._refitted import RefittedMixin
 
 
 class _Hyper(NamedTuple):
@@ -134,7 +133,7 @@ def _train(members: list, dtype) -> list:
     return final
 
 
-class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
+class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
     """An exhaustive search over ``param_grid`` for a jaxmlp ``MLPClassifier``/``MLPRegressor``,
     scored by cross-validation as ``sklearn.model_selection.GridSearchCV`` scores it, with the
     fits of every grid point and fold trained as populations (see the module docstring).
@@ -165,7 +164,8 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
     callable ``refit``), ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``, and
     ``n_populations_``, the compiled groups the members trained in; with ``refit``, the best
     estimator's ``predict``, ``predict_proba``, ``predict_log_proba``, ``score``, ``classes_``,
-    ``n_features_in_`` and ``feature_names_in_`` (X with column names).
+    ``n_features_in_`` and ``feature_names_in_`` (X with column names). Its tags are its
+    estimator's (``_refitted``): ``is_classifier`` holds for a classifier's search.
     """
 
     _parameter_constraints = {  # GridSearchCV's rules for the arguments both take
@@ -348,37 +348,3 @@ class PopulationSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.best_params_ = candidates[self.best_index_]
         if not callable(self.refit):
             self.best_score_ = float(mean[self.best_index_])
-
-    # -- the best estimator, refitted ----------------------------------------------------------
-
-    def _refitted(self):
-        check_is_fitted(self, "best_estimator_")
-        return True
-
-    @available_if(_refitted)
-    def predict(self, X):
-        return self.best_estimator_.predict(X)
-
-    @available_if(_refitted)
-    def predict_proba(self, X):
-        return self.best_estimator_.predict_proba(X)
-
-    @available_if(_refitted)
-    def predict_log_proba(self, X):
-        return self.best_estimator_.predict_log_proba(X)
-
-    @available_if(_refitted)
-    def score(self, X, y):
-        return self.scorer_(self.best_estimator_, X, y)
-
-    @property
-    def classes_(self):
-        return self.best_estimator_.classes_
-
-    @property
-    def n_features_in_(self):
-        return self.best_estimator_.n_features_in_
-
-    @property
-    def feature_names_in_(self):
-        return self.best_estimator_.feature_names_in_
