@@ -476,6 +476,39 @@ def test_an_interrupt_while_the_report_is_written_names_the_resume_which_writes_
     assert strict((out / "summary.json").read_text())["status"] == "finished"
 
 
+def test_a_signal_while_the_report_is_written_is_said_not_swallowed(tmp_path, capsys, monkeypatch):
+    """Under the command's handlers (``interrupt.install``) a first SIGINT after the last chunk,
+    while the report and figures were written, was recorded and never acted on: the sweep
+    exited 0 with not a word. It still stops nothing (every member is trained), as in a run,
+    but it is said, once the report is written."""
+    import signal
+
+    from jaxmlp import interrupt
+    from jaxmlp.run import sweeper
+
+    out, write = tmp_path / "s", sweeper.sweep_report.write
+
+    def signalled(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return write(*args)
+
+    handlers = {n: signal.getsignal(n) for n in interrupt.SIGNALS}
+    monkeypatch.setattr(interrupt, "PENDING", [])
+    monkeypatch.setattr(interrupt, "RECEIVED", [])
+    monkeypatch.setattr(sweeper.sweep_report, "write", signalled)
+    interrupt.install()
+    try:
+        assert cli.main(["sweep", *SMALL, "--out", str(out)]) == 0
+    finally:
+        for n, handler in handlers.items():
+            signal.signal(n, handler)
+    err = capsys.readouterr().err
+    said = "nothing was stopped; its report is written"
+    assert err == f"note: SIGINT came after the sweep's last chunk: {said}\n"
+    assert strict((out / "summary.json").read_text())["status"] == "finished"
+    assert interrupt.PENDING == []
+
+
 # `python -m jaxmlp sweep ...` sending itself SIGTERM as its second (last) chunk begins.
 TERM = """
 import os, runpy, signal, sys

@@ -26,6 +26,8 @@ sweep, or changed, is refused; a sweep holds its folder's lock (``folder.lock``)
 import contextlib
 import dataclasses
 import math
+import signal
+import sys
 import time
 
 import jax
@@ -130,10 +132,18 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             records, curves = _train(run, grid, members, start, run_id, echo)
             interrupt.check()
             seconds = time.perf_counter() - started
-            return sweep_report.write(run, grid, records, curves, seconds, echo)
+            summary = sweep_report.write(run, grid, records, curves, seconds, echo)
         except KeyboardInterrupt as error:
             saved = (out / "config.json").exists()
             raise SweepInterrupted(out, saved, interrupt.status(error)) from None
+    late = interrupt.take()  # while the report was written: every member is trained
+    if late:
+        print(
+            f"note: {signal.Signals(late[0]).name} came after the sweep's last chunk: nothing "
+            "was stopped; its report is written",
+            file=sys.stderr,
+        )
+    return summary
 
 
 class SweepInterrupted(KeyboardInterrupt):
