@@ -128,7 +128,8 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             held.enter_context(folder.lock(out))
             folder.out_folder(out, given, resume)  # a sweep another process began meanwhile
         run_id = saved["run_id"] if saved else folder.run_id(run)  # a resumed one may be older
-        try:  # a signal is acted on between chunks (interrupt.check) or where Python raises it
+        try:  # a signal is acted on between the compiled calls of a chunk's epochs and between
+            # chunks (interrupt.check: the chunk under way is abandoned), or where Python raises it
             records, curves = _train(run, grid, members, start, run_id, echo)
             interrupt.check()
             seconds = time.perf_counter() - started
@@ -356,6 +357,7 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start) -> tuple[lis
         seeds=[m["seed"] for m in padded],
         hyper={name: [m[name] for m in padded] for name in grid},
         rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val), params=params,
+        stop=interrupt.check,  # a signal abandons the chunk (its resume trains it whole)
     )  # fmt: skip
     has_val = ds.x_val is not None or bool(settings["folds"])
     marks = curve_epochs(config.epochs) - 1
