@@ -3,7 +3,8 @@ heavy is imported, ``jaxmlp.__main__``).
 
 A first SIGINT or SIGTERM only records its number in ``PENDING``; the command acts on it at its
 next safe point (``check``: after the imports and before the command; ``record.signals``: the
-run saves its checkpoint and stops; a sweep between chunks). A second one stops the process at
+run saves its checkpoint and stops; a sweep between a chunk's compiled calls of epochs,
+abandoning that chunk, whose resume trains it). A second one stops the process at
 once, by the signal's default action. The handler raises nothing: a KeyboardInterrupt raised
 while native code runs Python (a C extension being imported, XLA compiling, JAX's
 garbage-collector callback) crashed the process (SIGSEGV, abort) or was dropped ("Exception

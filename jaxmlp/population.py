@@ -127,6 +127,7 @@ def fit_population(
     params=None,
     devices: int | None = None,
     chunk: int | None = None,
+    stop=None,
 ) -> Population:
     """Train P members of ``net`` at once on ``x (n, d)``, ``t`` (as ``fit``).
 
@@ -145,6 +146,8 @@ def fit_population(
         data-parallel) must be None.
       chunk: train at most this many members at a time (memory): the same results up to float
         rounding (not bit for bit, and not close under chaotic training: see the module).
+      stop: a callable run before each compiled call of epochs; what it raises ends the training
+        there (``jaxmlp sweep``'s Ctrl-C: ``interrupt.check``).
 
     Memory per member: its parameters and optimizer state (twice the parameters with early
     stopping, for the best ones), twice over (the state a few epochs start from is kept to
@@ -192,7 +195,7 @@ def fit_population(
         carry = _init(net, spec, config, keys[pick], member_scale, params, pick, dtype)
         member_rows = None if rows is None else (rows[0][pick], rows[1][pick])
         hyper_ = jax.tree.map(lambda a: a[pick], numbers)  # noqa: B023
-        part = _train(run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh)
+        part = _train(run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh, stop)
         parts.append(part)
     n_seen = ep.examples_per_epoch(n, batch_size, config.drop_last)
     return _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec)
@@ -270,7 +273,7 @@ def _initial_states(structure, total_steps: int, params):
     return jax.vmap(functools.partial(initial_state, structure, total_steps))(params)
 
 
-def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
+def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh, stop=None):
     """``(params, history, carry, seconds per epoch, epochs run)`` of one chunk of members;
     ``history``: ``{name: (P, config.epochs)}``, NaN after the epochs run."""
     if mesh is not None:
@@ -287,6 +290,8 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh):
     history = member_columns((p, config.epochs, len(names)), dtype)
     first, done, start = 0, None, time.perf_counter()
     while first < config.epochs:
+        if stop is not None:
+            stop()
         epochs = jnp.arange(first, min(first + per_call, config.epochs), dtype=jnp.int32)
         carry, out = run(carry, *data, *rows, keys, hyper, epochs)
         if done is not None:

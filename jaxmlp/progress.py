@@ -9,6 +9,8 @@ until that epoch ends. The bar's line fits 80 columns with the validation metric
 import sys
 import time
 
+from jaxmlp.resume import finished
+
 MODES = ("bar", "lines")
 LINE_SECONDS = 10.0  # plain lines: at most one per this many seconds, plus the first and last
 BAR_FORMAT = "epoch {n_fmt}/{total_fmt} {bar:10} {elapsed}<{remaining}{postfix}"
@@ -25,7 +27,7 @@ class Progress:
         self.stream = stream or sys.stdout
         if mode is True:
             mode = "bar" if self.stream.isatty() else "lines"
-        self.total, self.mode, self.bar = total, mode or None, None
+        self.total, self.mode, self.bar, self.unshown = total, mode or None, None, None
         self.last_line, self.started = -LINE_SECONDS, time.perf_counter()
         if self.mode == "bar":
             try:
@@ -46,16 +48,24 @@ class Progress:
         elif self.mode == "lines":
             now = time.perf_counter()
             last = record["epoch"] >= self.total
+            self.unshown = record
             if last or record["epoch"] == 1 or now - self.last_line >= LINE_SECONDS:
-                self.last_line = now
-                elapsed = f"{now - self.started:.0f} s"
-                line = f"epoch {record['epoch']}/{self.total}  {metrics(record)}  ({elapsed})"
-                print(line, file=self.stream, flush=True)
+                self._line(now)
+
+    def _line(self, now: float) -> None:
+        record, self.unshown, self.last_line = self.unshown, None, now
+        elapsed = f"{now - self.started:.0f} s"
+        line = f"epoch {record['epoch']}/{self.total}  {metrics(record)}  ({elapsed})"
+        print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
+        """End the display: the bar closed; in plain lines, the last epoch's line shown (a run
+        that stopped early, or was stopped, ends on the epoch it reached)."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        if self.unshown is not None:
+            self._line(time.perf_counter())
 
 
 def metrics(record: dict) -> str:
@@ -72,17 +82,19 @@ def metrics(record: dict) -> str:
     return " ".join(shown + (["| val", *val] if val else []))
 
 
-def callback(total: int, initial: int, mode, user=None):
-    """``fit``'s callback that shows each epoch, then calls the ``user``'s callback (if any)
-    and returns its answer; None when ``mode`` is off."""
+def callback(config, initial: int, mode, user=None):
+    """``fit``'s callback that shows each epoch of the run of ``config`` (a ``TrainConfig``),
+    then calls the ``user``'s callback (if any) and returns its answer; the display ends where
+    the run does (``resume.finished``: its last epoch, patience, a stall) or the answer stops
+    it. None when ``mode`` is off."""
     if not mode:
         return user
-    display = Progress(total, initial, mode)
+    display = Progress(config.epochs, initial, mode)
 
     def show(record, state):
         display.update(record)
         stop = bool(user and user(record, state))
-        if stop or record["epoch"] >= total:
+        if stop or finished(state, config):
             display.close()
         return stop
 

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import optim, sharding
+from jaxmlp import optim, second_order, sharding
 from jaxmlp.arrays import params_dtype
 from jaxmlp.stopping import patience_ran_out
 
@@ -86,9 +86,14 @@ def past_the_run(epoch: int, epochs: int) -> str | None:
 
 
 def finished(state, config) -> bool:
-    """Whether the run of ``config`` is over at ``state``: all epochs, or patience ran out.
-    ``fit`` returns such a state at once; ``jaxmlp train`` does not call ``fit`` for it."""
-    return state.epoch >= config.epochs or patience_ran_out(state, config)
+    """Whether the run of ``config`` is over at ``state``: all epochs, patience ran out, or a
+    damped solver stalled (``second_order.at_rest``). ``fit`` returns such a state at once;
+    ``jaxmlp train`` does not call ``fit`` for it, and a run folder's readers call it finished."""
+    return (
+        state.epoch >= config.epochs
+        or patience_ran_out(state, config)
+        or second_order.at_rest(state)
+    )
 
 
 def copied(tree, mesh):

@@ -207,12 +207,21 @@ def stalled(optimizer, state, history: list, epochs: int) -> bool:
     where the loss of its epochs (``history``) never fell, a warning says so (``warn_stuck``).
     ``fit`` asks after each epoch that a callback or early stopping sees; a call of fused epochs
     it cuts at ``stall_epoch`` instead, which has read the damping already."""
-    if optimizer.name not in STATES:
-        return False
-    if not jax.device_get(at_ceiling(state.opt_state.damping)):
+    if optimizer.name not in STATES or not at_rest(state):
         return False
     warn_stuck(optimizer, state, history, epochs, stacklevel=5)
     return True
+
+
+def at_rest(state) -> bool:
+    """Whether the run at ``state`` (a ``TrainState``) has stalled: a damped solver's state
+    after an epoch, its damping at the ceiling, where no step moves the weights again (``fit``
+    stops there: ``stalled``). The initial state is not: ``fit`` runs its first epoch (at the
+    ceiling from ``lr`` 1e12, one epoch that counts no step). ``resume.finished`` holds such a
+    run over, as ``fit`` left it: a resume adds no epoch."""
+    if state.epoch == 0 or solver_of(state.opt_state) is None:
+        return False
+    return bool(jax.device_get(at_ceiling(state.opt_state.damping)))
 
 
 def warn_stuck(optimizer, state, history: list, epochs: int, stacklevel: int = 4) -> None:

@@ -246,7 +246,7 @@ def fit(
             "state carries its own parameters)."
         )
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
-    callback = show_progress(config.epochs, state.epoch if state else 0, progress, callback)
+    callback = show_progress(config, state.epoch if state else 0, progress, callback)
     data = prepare(net, x, t, x_val, t_val, config, sample_weight=sample_weight)
     second_order.check(optimizer, net, data.batch_size, data.n)
     if data.s is not None and optimizer.name in second_order.NAMES:

@@ -87,6 +87,23 @@ def test_an_early_stopped_state_resumes_as_the_finished_run_it_is():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("lr", [1e9, 1e12])  # the ceiling reached at epoch 1, or started at
+def test_a_stalled_damped_state_resumes_as_the_finished_run_it_is(lr):
+    # lm whose damping reached its ceiling stops there, as early stopping does; resumed from
+    # that state, fit ran one more epoch (a no-op step: the history, steps and epoch grew),
+    # so every `jaxmlp train --resume` of such a run added an epoch the uninterrupted run has not
+    x = np.linspace(-1, 1, 16, dtype=np.float32)[:, None]
+    net, lm = MLP((1, 4, 1), "tanh", "identity", "mse"), Optimizer("lm", lr=lr)
+    config = TrainConfig(epochs=20, batch_size="full")
+    with pytest.warns(UserWarning, match="ceiling"):
+        r = fit(net, x, np.sin(3 * x), lm, config)
+    assert r.state.epoch == len(r.history) < 20
+    again = fit(net, x, np.sin(3 * x), lm, config, state=r.state)
+    assert again.history == [] and again.state.epoch == r.state.epoch
+    for a, b in zip(leaves(again.state), leaves(r.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_schedule_spanning_the_run_is_not_resumed_on_another_length():
     cosine = Optimizer("sgd", lr=0.3, schedule="cosine")
     r10 = fit(NET, X, Y, cosine, TrainConfig(epochs=10, batch_size=8))

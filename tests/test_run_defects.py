@@ -562,6 +562,21 @@ def test_fit_shows_progress_and_trains_the_same_bits(capsys):
         np.testing.assert_array_equal(a, b)
 
 
+def test_fit_s_progress_ends_on_the_epoch_an_early_stop_ended_it_at(capsys, monkeypatch):
+    # the display closed, and printed its last line, only at the run's last epoch or a
+    # callback's stop: a run that patience ended left "epoch 1/200" as the log's last word
+    # (a bar, left open) though it had trained on to its stop
+    monkeypatch.setattr(progress, "LINE_SECONDS", 3600.0)
+    rng = np.random.default_rng(0)
+    x, x_val = rng.normal(size=(40, 2)), rng.normal(size=(20, 2))
+    t, t_val = rng.integers(0, 2, (40, 1)), rng.integers(0, 2, (20, 1))  # noise: it overfits
+    net, config = MLP((2, 16, 1), "tanh", "sigmoid", "bce"), TrainConfig(200, 8, early_stopping=2)
+    result = fit(net, x, t, config=config, x_val=x_val, t_val=t_val, progress="lines")
+    assert result.state.epoch < 200
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-1].startswith(f"epoch {result.state.epoch}/200  loss "), printed
+
+
 def test_the_command_line_shows_progress_off_a_terminal(tmp_path, capsys):
     args = ["train", "--data", "xor", "--hidden", "2", "--epochs", "2", "--out", str(tmp_path)]
     assert cli.main(args) == 0

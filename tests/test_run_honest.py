@@ -117,6 +117,30 @@ def test_an_interrupted_or_running_run_is_named_so_and_a_finished_one_is_not(
     one_line(capsys, "note: ", "checkpoint of epoch 2 of 5 (interrupted)")
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("default::UserWarning")  # the stall's, as the command shows it
+def test_a_stalled_damped_run_is_finished_and_a_resume_adds_no_epoch(tmp_path, capsys):
+    # lm whose damping reached its ceiling stops there, as early stopping does, and its summary
+    # said "early_stopped"; evaluate and load_run said "unfinished ... (interrupted)", and each
+    # --resume trained one more (no-op) epoch into metrics.jsonl and the summary
+    out = tmp_path / "lm"
+    argv = ["train", "--data", "sine", "--hidden", "4", "--optimizer", "lm", "--lr", "1e12",
+            "--batch-size", "full", "--epochs", "20", "--no-progress",
+            "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    model = load_run(out)
+    facts = (model.epoch, model.epochs, model.status, model.finished, model.early_stopped)
+    assert facts == (1, 20, "finished", True, True)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 0
+    one_line(capsys, "note: ", f"{out} stopped early at epoch 1 of 20")
+    before = (out / "metrics.jsonl").read_text()
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert (out / "metrics.jsonl").read_text() == before
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["status"], summary["epochs"], summary["steps"]) == ("early_stopped", 1, 1)
+
+
 def test_an_early_stopped_run_names_the_best_epoch_its_parameters_are_of(tmp_path, capsys):
     # A run stopped early with restore-best held the best epoch's parameters (its val loss), but
     # Model.epoch and evaluate --json said the last epoch and "finished", nothing more, while

@@ -519,6 +519,81 @@ def test_an_interrupt_while_the_report_is_written_names_the_resume_which_writes_
     assert strict((out / "summary.json").read_text())["status"] == "finished"
 
 
+def test_a_signal_while_the_report_is_written_is_said_not_swallowed(tmp_path, capsys, monkeypatch):
+    """Under the command's handlers (``interrupt.install``) a first SIGINT after the last chunk,
+    while the report and figures were written, was recorded and never acted on: the sweep
+    exited 0 with not a word. It still stops nothing (every member is trained), as in a run,
+    but it is said, once the report is written."""
+    import signal
+
+    from jaxmlp import interrupt
+    from jaxmlp.run import sweeper
+
+    out, write = tmp_path / "s", sweeper.sweep_report.write
+
+    def signalled(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return write(*args)
+
+    handlers = {n: signal.getsignal(n) for n in interrupt.SIGNALS}
+    monkeypatch.setattr(interrupt, "PENDING", [])
+    monkeypatch.setattr(interrupt, "RECEIVED", [])
+    monkeypatch.setattr(sweeper.sweep_report, "write", signalled)
+    interrupt.install()
+    try:
+        assert cli.main(["sweep", *SMALL, "--out", str(out)]) == 0
+    finally:
+        for n, handler in handlers.items():
+            signal.signal(n, handler)
+    err = capsys.readouterr().err
+    said = "nothing was stopped; its report is written"
+    assert err == f"note: SIGINT came after the sweep's last chunk: {said}\n"
+    assert strict((out / "summary.json").read_text())["status"] == "finished"
+    assert interrupt.PENDING == []
+
+
+def test_a_first_ctrl_c_stops_a_sweep_inside_its_chunk(tmp_path, capsys, monkeypatch):
+    """Under the command's handlers a first SIGINT was acted on only between chunks: the chunk
+    under way trained to its end (minutes, for a large one) before the sweep stopped. Now it is
+    acted on between the chunk's compiled calls of epochs: the chunk is abandoned, unsaved,
+    and the resume trains it, ending with the uninterrupted members."""
+    import signal
+
+    from jaxmlp import interrupt
+    from jaxmlp.run import sweeper
+
+    real, calls, epochs = sweeper.fit_population, [], {}
+
+    def signalled(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the second (last) chunk: interrupted as it starts
+            os.kill(os.getpid(), signal.SIGINT)
+        pop = real(*args, **kwargs)
+        epochs[len(calls)] = pop.history["train_loss"].shape[1]
+        return pop
+
+    handlers = {n: signal.getsignal(n) for n in interrupt.SIGNALS}
+    monkeypatch.setattr(interrupt, "PENDING", [])
+    monkeypatch.setattr(interrupt, "RECEIVED", [])
+    monkeypatch.setattr(sweeper, "fit_population", signalled)
+    out = tmp_path / "s"
+    interrupt.install()
+    try:
+        assert cli.main(["sweep", *SMALL, "--out", str(out)]) == 130
+    finally:
+        for n, handler in handlers.items():
+            signal.signal(n, handler)
+    hint = f"the finished chunks are saved; continue with: jaxmlp sweep --out {out} --resume"
+    assert capsys.readouterr().err == f"interrupted: {hint}\n"
+    assert list(epochs) == [1]  # the second chunk returned nothing: it was stopped inside
+    assert sorted(p.name for p in (out / "chunks").iterdir()) == ["00000.npz"]
+    monkeypatch.setattr(sweeper, "fit_population", real)
+    assert main_output(["sweep", "--out", str(out), "--resume"])[0] == 0
+    whole = tmp_path / "whole"
+    assert main_output(["sweep", *SMALL, "--out", str(whole)])[0] == 0
+    assert results(out / "members.jsonl") == results(whole / "members.jsonl")
+
+
 # `python -m jaxmlp sweep ...` sending itself SIGTERM as its second (last) chunk begins.
 TERM = """
 import os, runpy, signal, sys
@@ -544,8 +619,8 @@ def test_sigterm_stops_a_sweep_as_it_stops_a_run(tmp_path):
     process = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     hint = f"the finished chunks are saved; continue with: jaxmlp sweep --out {out} --resume"
     assert (process.returncode, process.stderr) == (143, f"interrupted: {hint}\n")
-    # the chunk under way when the signal came is finished and saved; the report is not written
-    assert sorted(p.name for p in (out / "chunks").iterdir()) == ["00000.npz", "00001.npz"]
+    # the chunk under way when the signal came is abandoned, unsaved; the report is not written
+    assert sorted(p.name for p in (out / "chunks").iterdir()) == ["00000.npz"]
     assert not (out / folder.LOCK).exists() and not (out / "summary.json").exists()
 
 

@@ -3,13 +3,14 @@ the epoch of its checkpoint, the run's length, and whether the run finished, div
 interrupted or is still running; and the files a run or sweep folder owns, which nothing else
 jaxmlp writes may replace.
 
-A run's checkpoint is at its last epoch, or where patience ran out (``early_stopped``), once it
-finished; with early stopping its parameters are the best epoch's (``params_epoch``). Before
-that it is the checkpoint of a run whose process still holds the folder's ``.lock``
-(``folder.lock``; a live pid on this host, or any holder on another host, which cannot be
-asked), of one that diverged (summary.json's ``status`` ``diverged`` and its ``kept_epoch``: the
-last good checkpoint, valid parameters of an earlier epoch), or of one interrupted (a signal, a
-kill, a crash). Readers use such a checkpoint and say so: its parameters are those of that epoch.
+A run's checkpoint is at its last epoch, or where patience ran out or a damped solver stalled
+(``early_stopped``: ``resume.finished``), once it finished; with early stopping its parameters
+are the best epoch's (``params_epoch``). Before that it is the checkpoint of a run whose
+process still holds the folder's ``.lock`` (``folder.lock``; a live pid on this host, or any
+holder on another host, which cannot be asked), of one that diverged (summary.json's
+``status`` ``diverged`` and its ``kept_epoch``: the last good checkpoint, valid parameters of an
+earlier epoch), or of one interrupted (a signal, a kill, a crash). Readers use such a
+checkpoint and say so: its parameters are those of that epoch.
 """
 
 import dataclasses
@@ -63,7 +64,7 @@ def of_checkpoint(run_dir, config: dict, ckpt) -> dict:
     """Where the run in ``run_dir`` (its config.json ``config``, its checkpoint ``ckpt``)
     stands: ``epoch``, the checkpoint's; ``epochs``, the run's length (config.json's; a
     ``save_run`` folder: its checkpoint's); ``status``, one of ``STATUSES`` (module docstring);
-    ``early_stopped``, whether the patience ended a finished run before ``epochs``; and
+    ``early_stopped``, whether the patience or a stall ended a finished run before ``epochs``; and
     ``params_epoch``, the epoch of the parameters it gives (``stopping.params_epoch``)."""
     state, epochs = ckpt.state, config["settings"].get("epochs", ckpt.config.epochs)
     facts = {"epoch": state.epoch, "epochs": epochs, "early_stopped": False,

@@ -26,6 +26,8 @@ sweep, or changed, is refused; a sweep holds its folder's lock (``folder.lock``)
 import contextlib
 import dataclasses
 import math
+import signal
+import sys
 import time
 
 import jax
@@ -126,14 +128,23 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             held.enter_context(folder.lock(out))
             folder.out_folder(out, given, resume)  # a sweep another process began meanwhile
         run_id = saved["run_id"] if saved else folder.run_id(run)  # a resumed one may be older
-        try:  # a signal is acted on between chunks (interrupt.check) or where Python raises it
+        try:  # a signal is acted on between the compiled calls of a chunk's epochs and between
+            # chunks (interrupt.check: the chunk under way is abandoned), or where Python raises it
             records, curves = _train(run, grid, members, start, run_id, echo)
             interrupt.check()
             seconds = time.perf_counter() - started
-            return sweep_report.write(run, grid, records, curves, seconds, echo)
+            summary = sweep_report.write(run, grid, records, curves, seconds, echo)
         except KeyboardInterrupt as error:
             saved = (out / "config.json").exists()
             raise SweepInterrupted(out, saved, interrupt.status(error)) from None
+    late = interrupt.take()  # while the report was written: every member is trained
+    if late:
+        print(
+            f"note: {signal.Signals(late[0]).name} came after the sweep's last chunk: nothing "
+            "was stopped; its report is written",
+            file=sys.stderr,
+        )
+    return summary
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -346,6 +357,7 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start) -> tuple[lis
         seeds=[m["seed"] for m in padded],
         hyper={name: [m[name] for m in padded] for name in grid},
         rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val), params=params,
+        stop=interrupt.check,  # a signal abandons the chunk (its resume trains it whole)
     )  # fmt: skip
     has_val = ds.x_val is not None or bool(settings["folds"])
     marks = curve_epochs(config.epochs) - 1
