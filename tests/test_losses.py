@@ -319,3 +319,21 @@ def test_soft_label_rows_not_summing_to_one_scale_the_pair_s_every_derivative(ou
     # the twin: the one-hot forms (s = 1) are wrong for these rows, by far more than 1 %
     one_hot_delta = out.beta * (y - t)
     assert np.max(np.abs(one_hot_delta - delta)) > 1e-2 * np.max(np.abs(delta))
+
+
+@pytest.mark.usefixtures("x64")
+def test_loss_derivatives_at_the_kinks_follow_their_conventions():
+    """At the kinks of huber (|r| = 1, where the quadratic meets the line) both hand derivatives
+    equal jax.grad's of ``fn`` (the ``<=`` branch: d2l/dy2 = 1/K); mae's dl/dy at r = 0 is 0, the
+    least subgradient (jax's |r|' is 1 there). Data drawn at random never sat exactly on a kink:
+    huber's d2l/dy2 taken as 0 at |r| = 1 passed every test."""
+    y, t = jnp.array([[0.0, 1.0, -1.0, 2.0, 0.5]]), jnp.zeros((1, 5))
+    huber, mae = losses.get("huber"), losses.get("mae")
+    assert derivatives_agree_with_jax(huber, y, t)
+    np.testing.assert_array_equal(huber.grad2(y, t), [[0.2, 0.2, 0.2, 0.0, 0.2]])
+    np.testing.assert_array_equal(mae.grad(y, t), [[0.0, 0.2, -0.2, 0.2, 0.2]])
+    # the twin: huber's curvature with the < branch at the kink is caught
+    strict = huber._replace(
+        grad2=lambda y_, t_: jnp.where(jnp.abs(y_ - t_) < 1, 1.0, 0.0) / y_.shape[-1]
+    )
+    assert not derivatives_agree_with_jax(strict, y, t)
