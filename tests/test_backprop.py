@@ -6,6 +6,8 @@ Relative error of a gradient here: ``max |hand - autodiff| / max |autodiff|`` ov
 the error against the gradient's own scale. float64 runs under ``jax.enable_x64`` test by test.
 """
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -252,6 +254,26 @@ def test_grad_of_hand_cost_is_backprop_and_composes_with_jit(act, output, loss):
     dx = jax.grad(net.hand_cost, argnums=1)(params, x, t)
     assert rel_err(dx, net.input_grad(params, x, t)) == 0.0
     assert rel_err(dx, jax.grad(net.cost, argnums=1)(params, x, t)) <= 1e-12
+
+
+@pytest.mark.usefixtures("x64")
+def test_grad_of_hand_cost_inside_a_larger_cost_takes_its_cotangent():
+    """E enters a larger cost, -2.5 E + 3 E^2: its cotangent is -2.5 + 6 E, not 1 (every caller
+    of hand_cost differentiated E itself, so a backward rule that dropped the cotangent
+    passed every test), for the params, x and weighted costs alike."""
+    net = cell_net("tanh", "softmax", "cross_entropy", 2)
+    params, x, t = data(net, jnp.float64)
+    s = jnp.linspace(0.5, 2.0, x.shape[0])
+    for weights in (None, s):
+
+        def outer(cost, p, x_, w=weights):
+            e = cost(p, x_, t, sample_weight=w)
+            return -2.5 * e + 3 * e**2
+
+        for argnums in (0, 1):
+            by_hand = jax.grad(partial(outer, net.hand_cost), argnums)(params, x)
+            auto = jax.grad(partial(outer, net.cost), argnums)(params, x)
+            assert rel_err(by_hand, auto) <= 1e-12
 
 
 @pytest.mark.usefixtures("x64")

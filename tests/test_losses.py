@@ -3,6 +3,8 @@ the cost of every valid (output, loss) pair and both reductions against a NumPy 
 hand loss derivatives and output deltas against ``jax.grad``, the two logit-computed pairs at
 logits of +-1e4, integer labels, and the pairing rules."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -282,3 +284,56 @@ def test_a_cross_entropy_target_row_of_zeros_is_refused():
             call()
     soft = np.array([[0.1, 0.8, 0.1], [0.5, 0.5, 1.0]])  # soft labels, and a row summing to 2
     assert np.isfinite(float(net.cost(params, x, soft)))
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("output", ["softmax", "softmax:2.5"])
+def test_soft_label_rows_not_summing_to_one_scale_the_pair_s_every_derivative(output):
+    """A row of soft labels summing to s costs s logsumexp(beta z) - beta <t, z> (the module
+    docstring): the canonical pair's cost, delta, curvature and outer product against jax on
+    the loss record's -sum_k t_k log y_k, for rows summing to 0.5, 1 and 2. Every other test
+    drew one-hot rows, under which the factor s = 1 could be dropped unseen."""
+    rng = np.random.default_rng(3)
+    z = jnp.asarray(rng.uniform(-2, 2, (3, 4)))
+    t = jnp.asarray(rng.dirichlet(np.ones(4), 3) * np.array([[0.5], [1.0], [2.0]]))
+    u = jnp.asarray(rng.standard_normal((3, 4)))
+    out, loss, pair = (
+        outputs.get(output),
+        losses.get("cross_entropy"),
+        losses.pair(output, "cross_entropy"),
+    )
+    y = out.fn(z)
+
+    def per_example(zi, ti):
+        return loss.fn(out.fn(zi[None]), ti[None])[0]
+
+    delta = jax.vmap(jax.grad(per_example))(z, t)
+    hvp = jnp.einsum("nij,nj->ni", jax.vmap(jax.hessian(per_example))(z, t), u)
+    jac = jax.vmap(jax.jacobian(lambda zi: out.fn(zi[None])[0]))(z)  # (n, K, K): dy/dz
+    outer = jnp.einsum("nki,nk,nkj,nj->ni", jac, t / y**2, jac, u)  # J^T diag(t / y^2) J u
+    close = partial(np.testing.assert_allclose, rtol=1e-12, atol=1e-14)
+    close(pair.cost(z, y, t), loss.fn(y, t))
+    close(pair.delta(z, y, t), delta)
+    close(pair.hvp(z, y, t, u), hvp)
+    close(pair.outer(z, y, t, u), outer)
+    # the twin: the one-hot forms (s = 1) are wrong for these rows, by far more than 1 %
+    one_hot_delta = out.beta * (y - t)
+    assert np.max(np.abs(one_hot_delta - delta)) > 1e-2 * np.max(np.abs(delta))
+
+
+@pytest.mark.usefixtures("x64")
+def test_loss_derivatives_at_the_kinks_follow_their_conventions():
+    """At the kinks of huber (|r| = 1, where the quadratic meets the line) both hand derivatives
+    equal jax.grad's of ``fn`` (the ``<=`` branch: d2l/dy2 = 1/K); mae's dl/dy at r = 0 is 0, the
+    least subgradient (jax's |r|' is 1 there). Data drawn at random never sat exactly on a kink:
+    huber's d2l/dy2 taken as 0 at |r| = 1 passed every test."""
+    y, t = jnp.array([[0.0, 1.0, -1.0, 2.0, 0.5]]), jnp.zeros((1, 5))
+    huber, mae = losses.get("huber"), losses.get("mae")
+    assert derivatives_agree_with_jax(huber, y, t)
+    np.testing.assert_array_equal(huber.grad2(y, t), [[0.2, 0.2, 0.2, 0.0, 0.2]])
+    np.testing.assert_array_equal(mae.grad(y, t), [[0.0, 0.2, -0.2, 0.2, 0.2]])
+    # the twin: huber's curvature with the < branch at the kink is caught
+    strict = huber._replace(
+        grad2=lambda y_, t_: jnp.where(jnp.abs(y_ - t_) < 1, 1.0, 0.0) / y_.shape[-1]
+    )
+    assert not derivatives_agree_with_jax(strict, y, t)

@@ -200,3 +200,27 @@ def test_the_inner_cg_stops_at_the_documented_tolerance_not_at_jaxs_default(name
     assert asked == [{"tol": 1e-5, "atol": 0.0, "maxiter": 50}]
     assert (second_order.CG_TOLERANCE, second_order.CG_ITERATIONS) == (1e-5, 50)
     assert "1e-5" in second_order.__doc__ and "50" in second_order.__doc__
+
+
+def test_cg_directions_are_polak_ribiere_plus_with_restarts():
+    """Seed 001's nonlinear CG, d <- -g + max(0, <g, g - g_prev> / <g_prev, g_prev>) d, restarted
+    at -g where d is no descent direction: each case in float64 against the formula. (Only
+    training tests ran cg: Fletcher-Reeves, or beta without its max, trained as well.)"""
+    with jax.enable_x64(True):
+        tx = second_order._polak_ribiere()
+        g0, g1 = jnp.array([1.0, 2.0]), jnp.array([2.0, 1.0])
+        state = tx.init(g0)
+        d0, state = tx.update(g0, state)
+        np.testing.assert_array_equal(d0, -g0)  # first step: steepest descent
+        d1, after = tx.update(g1, state)
+        beta = g1 @ (g1 - g0) / (g0 @ g0)  # 0.4 (Fletcher-Reeves: 1.0)
+        np.testing.assert_allclose(d1, -g1 + beta * d0, rtol=1e-15)
+        np.testing.assert_array_equal(after.last_grad, g1)
+        np.testing.assert_array_equal(after.direction, d1)
+        g1 = jnp.array([0.5, -0.1])  # <g1, g1 - g0> < 0: beta clipped to 0, d = -g1
+        np.testing.assert_allclose(tx.update(g1, state)[0], -g1, rtol=1e-15)
+        # beta = 34 makes -g1 + beta d0 ascend (<d, g1> > 0): restarted at -g1
+        g0, g1 = jnp.array([0.1, 0.0]), jnp.array([-0.5, 0.2])
+        state = tx.update(g0, tx.init(g0))[1]
+        assert (-g1 + g1 @ (g1 - g0) / (g0 @ g0) * -g0) @ g1 > 0
+        np.testing.assert_allclose(tx.update(g1, state)[0], -g1, rtol=1e-15)
