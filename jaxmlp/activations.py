@@ -111,6 +111,12 @@ def _elu_grad2(z, alpha=1.0):
     return jnp.where(z > 0, 0.0, alpha * jnp.exp(_negative_part(z))).astype(z.dtype)
 
 
+def _nan_kept(z, y):
+    """``y`` in ``z``'s dtype, NaN where ``z`` is: a rule that compares z would map NaN to a
+    number, hiding a NaN weight or an inf - inf pre-activation from every check downstream."""
+    return jnp.where(jnp.isnan(z), z, y.astype(z.dtype))
+
+
 def _zero(z, *slope):
     del slope
     return jnp.zeros_like(z)
@@ -150,8 +156,8 @@ def _isru_grad2_alpha(z, alpha=1.0):
 
 _BUILTIN = (
     Activation("identity", lambda z: z, _one, _zero, smooth=True),
-    Activation("step", lambda z: jnp.where(z > 0, 1.0, 0.0).astype(z.dtype), _zero, _zero),
-    Activation("sign", lambda z: jnp.where(z > 0, 1.0, -1.0).astype(z.dtype), _zero, _zero),
+    Activation("step", lambda z: _nan_kept(z, jnp.where(z > 0, 1.0, 0.0)), _zero, _zero),
+    Activation("sign", lambda z: _nan_kept(z, jnp.where(z > 0, 1.0, -1.0)), _zero, _zero),
     Activation("sigmoid", _sigmoid, _sigmoid_grad, _sigmoid_grad2, smooth=True),
     Activation("tanh", jnp.tanh, _tanh_grad, _tanh_grad2, smooth=True),
     Activation(
@@ -177,7 +183,7 @@ _BUILTIN = (
     ),
     Activation(
         "relu",
-        lambda z: jnp.where(z > 0, z, 0.0).astype(z.dtype),
+        lambda z: jnp.where(z <= 0, 0.0, z).astype(z.dtype),  # a NaN stays NaN
         lambda z: jnp.where(z > 0, 1.0, 0.0).astype(z.dtype),
         _zero,
     ),

@@ -109,6 +109,22 @@ def test_saturating_activations_are_exact_and_finite_at_huge_z(dtype):
         np.testing.assert_array_equal(np.asarray(activations.get("sigmoid").grad(z)), 0)
 
 
+def test_a_nan_pre_activation_stays_nan_in_every_activation():
+    """relu, step and sign compared z > 0 and gave 0 (or -1) for a NaN: a NaN weight, or an
+    inf - inf pre-activation, became a finite output, so a network predicted numbers from a
+    NaN and no finiteness check downstream could see it. Every activation keeps a NaN."""
+    z = jnp.asarray([np.nan, -1.0, 0.0, 2.0], jnp.float32)
+    for name in activations.names():
+        act = activations.get(name)
+        out = np.asarray(act.fn(z, *((act.alpha_init,) if act.learnable else ())))
+        assert np.isnan(out[0]), name
+        assert np.all(np.isfinite(out[1:])), name
+    net = MLP((2, 3, 1), "relu", "identity", "mse")
+    params = net.init(jax.random.key(0))
+    params[0]["w"] = params[0]["w"].at[0, 0].set(jnp.nan)
+    assert np.all(np.isnan(np.asarray(net.apply(params, jnp.ones((4, 2))))))
+
+
 @pytest.mark.usefixtures("x64")
 def test_prelu_slope_gradient_and_derivative_with_a_learned_slope_equal_jax_grad():
     prelu = activations.get("prelu")
