@@ -30,7 +30,7 @@ import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
-from jaxmlp.numeric import check_unmasked, store_as
+from jaxmlp.numeric import check_holds, check_unmasked, store_as
 
 REDUCTIONS = ("mean", "sum")
 # The dtypes params may hold (float8's few bits give NaN gradients); fit stores float32 or float64.
@@ -131,15 +131,9 @@ class MLP:
 
     def replace(self, **changes) -> "MLP":
         """A copy with some settings changed (``init=`` for the scheme)."""
-        settings = dict(
-            sizes=self.sizes,
-            activation=self.activation,
-            output=self.output,
-            loss=self.loss,
-            reduction=self.reduction,
-            init=self.init_scheme,
-            dropout=self.dropout,
-        )
+        settings = dict(sizes=self.sizes, activation=self.activation, output=self.output,
+                        loss=self.loss, reduction=self.reduction, init=self.init_scheme,
+                        dropout=self.dropout)  # fmt: skip
         return MLP(**(settings | changes))
 
     @property
@@ -168,6 +162,7 @@ class MLP:
             )
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
+        self._check_beta(dtype)
         layers, hidden = [], self.hidden_activations
         schemes = initializers.layer_schemes(self.init_scheme, hidden, self.output)
         for l, (fan_in, fan_out) in enumerate(zip(self.sizes, self.sizes[1:])):
@@ -215,6 +210,13 @@ class MLP:
                         "run cannot predict; train again from the last finite ones with a lower "
                         "learning rate."
                     )
+        w = params[-1]["w"]  # the output layer's dtype, that of its beta * z
+        self._check_beta(w.dtype if hasattr(w, "dtype") else np.asarray(w).dtype)
+
+    def _check_beta(self, dtype) -> None:
+        """A ValueError where ``dtype`` cannot hold the output's temperature (``outside``)."""
+        if (beta := outputs.get(self.output).beta) != 1:  # softmax:1e-50 is softmax:0 in float32
+            check_holds(f"Output {self.output!r}: the temperature beta", beta, dtype)
 
     # -- the network function ------------------------------------------------------------------
 
