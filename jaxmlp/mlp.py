@@ -22,6 +22,7 @@ meaningless cost. Check data eagerly (``net.targets(t, n)``) before a jitted loo
 """
 
 import dataclasses
+from collections.abc import Mapping, Set
 from numbers import Integral, Real
 
 import jax
@@ -382,8 +383,8 @@ def _canonical(activation):
     return tuple(_canonical(a) if isinstance(a, str) else a for a in activation)
 
 
-def _check_sizes(sizes) -> tuple[int, ...]:
-    if isinstance(sizes, str | bytes) or not hasattr(sizes, "__len__"):
+def _check_sizes(sizes) -> tuple[int, ...]:  # in order: a set or a dict has none
+    if isinstance(sizes, str | bytes | Set | Mapping) or not hasattr(sizes, "__len__"):
         raise ValueError(f"sizes must be a sequence of layer widths like (4, 8, 3), got {sizes!r}.")
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least two widths (inputs and outputs), got {sizes!r}.")

@@ -188,6 +188,15 @@ def test_bad_input_raises_an_error_naming_the_bad_value(call, error, text):
     assert text in str(info.value)
 
 
+@pytest.mark.parametrize("sizes", [{30, 4}, frozenset({2, 9}), {2: "in", 1: "out"}])
+def test_sizes_in_no_order_are_refused(sizes):
+    """Regression: a set (or a dict's keys) was taken as sizes in its iteration order, which
+    is not the order written: MLP({30, 4}) built the net (4, 30), inputs and outputs swapped."""
+    with pytest.raises(ValueError, match="sizes must be a sequence of layer widths"):
+        MLP(sizes)
+    assert MLP(np.array([30, 4])).sizes == MLP([30, 4]).sizes == (30, 4)
+
+
 def test_errors_for_unknown_names_list_the_allowed_ones():
     for call, allowed in [
         (lambda: MLP((3, 4, 2), activation="relux"), "'leaky_relu'"),
