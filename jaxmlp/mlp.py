@@ -23,7 +23,7 @@ meaningless cost. Check data eagerly (``net.targets(t, n)``) before a jitted loo
 
 import dataclasses
 from collections.abc import Mapping, Set
-from numbers import Integral, Real
+from numbers import Integral
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
-from jaxmlp.numeric import check_holds, check_unmasked, store_as
+from jaxmlp.numeric import check_holds, check_unmasked, is_real, store_as
 
 REDUCTIONS = ("mean", "sum")
 # The dtypes params may hold (float8's few bits give NaN gradients); fit stores float32 or float64.
@@ -123,7 +123,7 @@ class MLP:
             raise ValueError(
                 f"Unknown reduction: {reduction!r}. It needs to be one of {list(REDUCTIONS)}."
             )
-        if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
+        if not (is_real(dropout) and 0 <= dropout < 1):  # a 0-d array too (numeric's rule)
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         store_as(self, "dropout", float)  # np.float32(0.5) == 0.5 and hashes alike: same trace
         if dropout and "dropout" in unused(len(sizes) - 2):
