@@ -329,6 +329,17 @@ def test_an_empty_hidden_is_refused_naming_none(text, fails, tmp_path):
     assert "such as 128,64 (or 'none' for no hidden layer), got" in err
 
 
+@pytest.mark.parametrize("dtype", ["FLOAT32", "", "float64 ", "int32"])
+def test_an_unknown_dtype_is_refused_naming_the_dtypes_before_the_data_are_read(dtype, fails,
+                                                                                tmp_path):
+    """Regression: --dtype FLOAT32 (or '') exited 2 with numpy's "data type 'FLOAT32' not
+    understood", naming no dtype jaxmlp takes, once the data had been read (all of
+    Fashion-MNIST, for one). Refused with the dtypes, as the other settings, before."""
+    missing = str(tmp_path / "missing.csv")  # read first, it would be named instead
+    err = fails(["train", "--data", missing, "--dtype", dtype, "--out", str(tmp_path / "r")])
+    assert f"Unknown dtype: {dtype!r}. It needs to be one of ['float32', 'float64', " in err
+
+
 def test_gradcheck_json_is_checked_before_the_matrix_and_never_over_a_runs_file(
     tmp_path, fails, monkeypatch
 ):
