@@ -340,6 +340,34 @@ def test_an_unknown_dtype_is_refused_naming_the_dtypes_before_the_data_are_read(
     assert f"Unknown dtype: {dtype!r}. It needs to be one of ['float32', 'float64', " in err
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 16000000 bytes."),
+        MemoryError("Unable to allocate 14.9 GiB for an array with shape (2, 2000000000)"),
+    ],
+)
+def test_a_network_or_batch_too_large_for_memory_is_one_line_not_a_traceback(error, monkeypatch,
+                                                                              fails, tmp_path):
+    """Regression: jaxmlp train --hidden 2000000000 (a width MLP takes, < 2**31) ended in a
+    traceback and exit 1: RESOURCE_EXHAUSTED from XLA, as jax raises it (in a 12 GB address
+    space, for 16000000000 bytes). Exit 2, one line naming the allocation and the way on;
+    another runtime error of XLA is no user error and still propagates."""
+
+    raised = [error, jax.errors.JaxRuntimeError("INTERNAL: something else")]
+
+    def train(*args, **kwargs):
+        raise raised.pop(0)
+
+    monkeypatch.setattr(run, "train", train)
+    argv = ["train", "--data", "xor", "--hidden", "2000000000", "--out", str(tmp_path / "r")]
+    err = fails(argv)
+    assert err.startswith("error: out of memory: ") and "--hidden" in err
+    assert str(error).rstrip(".") + "; a smaller network" in err
+    with pytest.raises(jax.errors.JaxRuntimeError, match="INTERNAL"):
+        cli.main(argv)
+
+
 def test_gradcheck_json_is_checked_before_the_matrix_and_never_over_a_runs_file(
     tmp_path, fails, monkeypatch
 ):
