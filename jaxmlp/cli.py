@@ -344,10 +344,10 @@ def _gradcheck(args) -> int:
     """The matrix of every activation x (output, loss) pair x depth 1-4 (with ``--curvature``,
     its curvature cells too); exit 0 only if every cell passes, 1 otherwise. ``--json`` is
     checked first: the matrix takes minutes."""
-    if args.json:
+    if args.json is not None:  # '' too: the current folder, refused (not no --json)
         run.status.check_free(args.json, "--json", "the report")
     report = run.gradcheck_matrix(args.dtype, args.curvature)
     print(report)
-    if args.json:
+    if args.json is not None:
         run.write_json(args.json, report.to_dict())
     return 0 if report.ok else 1

@@ -387,3 +387,13 @@ def test_gradcheck_json_is_checked_before_the_matrix_and_never_over_a_runs_file(
         said = fails(["gradcheck", "--json", str(name)])
         assert re.search(f"--json {re.escape(str(name))}: {problem}", said), said
     assert asked == [] and (folder / "config.json").read_text() == '{"settings": {}}'
+
+
+def test_gradcheck_json_given_empty_is_refused_not_ignored(fails, monkeypatch):
+    """Regression: ``gradcheck --json ''`` (an unset shell variable) ran the matrix, exited 0
+    and wrote no report: the empty path was taken for no --json at all. It names the current
+    folder, refused as a folder is, before the matrix runs."""
+    asked = []
+    monkeypatch.setattr(gradient_check, "gradcheck_matrix", lambda dtype: asked.append(dtype))
+    assert "--json .: is a folder; name a file in it" in fails(["gradcheck", "--json", ""])
+    assert asked == []
