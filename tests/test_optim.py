@@ -155,6 +155,7 @@ def test_schedule_gives_expected_eta(settings, total, expected):
         (dict(schedule="cosine", warmup_steps=4), 5),
     ],
 )
+@pytest.mark.slow
 def test_a_schedule_that_would_never_decay_within_the_run_is_refused(settings, total):
     """Regression: a step schedule decays first at warmup_steps + decay_steps (1000 by default);
     on a shorter run the learning rate stayed as a constant schedule's, silently (jaxmlp train
