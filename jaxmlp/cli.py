@@ -3,14 +3,17 @@
 
 A thin layer over ``jaxmlp.run``: flags become settings, results become lines. Exit status 0 on
 success; 2 with one line ``error: ...`` on stderr for every user error (unknown names, bad flags,
-bad values, bad files), no traceback (``--debug`` shows it); 1 when ``gradcheck`` finds a failing
-cell; 3 when training diverges; 128 + the signal number (130 for SIGINT, 143 for SIGTERM) when
-a signal stopped a command (a run after saving its checkpoint).
+bad values, bad files, a net or batch too large for memory), no traceback (``--debug`` shows
+it); 1 when ``gradcheck`` finds a failing cell; 3 when training diverges; 128 + the signal
+number (130 for SIGINT, 143 for SIGTERM) when a signal stopped a command (a run after saving
+its checkpoint).
 """
 
 import argparse
 import sys
 import traceback
+
+import jax
 
 import jaxmlp
 from jaxmlp import cli_flags as flags
@@ -211,6 +214,14 @@ def main(argv=None) -> int:
         if debug:
             traceback.print_exc()
         return _fail(error)
+    except (MemoryError, jax.errors.JaxRuntimeError) as error:  # XLA's: RESOURCE_EXHAUSTED
+        if not isinstance(error, MemoryError) and "RESOURCE_EXHAUSTED" not in str(error):
+            raise  # no user error
+        if debug:
+            traceback.print_exc()
+        said = str(error).rstrip(".")
+        return _fail(MemoryError(f"out of memory: {said}; a smaller network (--hidden), batch "
+                                 "(--batch-size) or sweep chunk (--chunk) needs less"))  # fmt: skip
     except KeyboardInterrupt as error:
         if debug:
             traceback.print_exc()
@@ -333,10 +344,10 @@ def _gradcheck(args) -> int:
     """The matrix of every activation x (output, loss) pair x depth 1-4 (with ``--curvature``,
     its curvature cells too); exit 0 only if every cell passes, 1 otherwise. ``--json`` is
     checked first: the matrix takes minutes."""
-    if args.json:
+    if args.json is not None:  # '' too: the current folder, refused (not no --json)
         run.status.check_free(args.json, "--json", "the report")
     report = run.gradcheck_matrix(args.dtype, args.curvature)
     print(report)
-    if args.json:
+    if args.json is not None:
         run.write_json(args.json, report.to_dict())
     return 0 if report.ok else 1

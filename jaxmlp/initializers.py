@@ -156,10 +156,13 @@ def _network(layers, dtype, key) -> list[dict]:
 
 def _check_range(scheme: Scheme, dtype) -> None:
     """A ValueError for a number of ``scheme`` that ``dtype`` cannot hold (the shared rule,
-    ``numeric.outside``: normal:1e-50 drew all-zero weights in float32), and for uniform bounds
-    that are one value there (uniform:1,1.00000001 in float32)."""
+    ``numeric.outside``: normal:1e-50 drew all-zero weights in float32), the width high - low
+    of uniform bounds included (a draw is low + (high - low) u: uniform:-3e38,3e38 drew Inf in
+    float32), and for uniform bounds that are one value there (uniform:1,1.00000001)."""
     for symbol, a in zip(_SYMBOLS[scheme.name], scheme.args, strict=True):
         check_holds(f"Init {str(scheme)!r}: {symbol}", a, dtype)
+    if scheme.name == "uniform":
+        check_holds(f"Init {str(scheme)!r}: high - low", scheme.args[1] - scheme.args[0], dtype)
     if scheme.name == "uniform" and not np.asarray(scheme.args[0], dtype) < np.asarray(
         scheme.args[1], dtype
     ):

@@ -22,7 +22,8 @@ meaningless cost. Check data eagerly (``net.targets(t, n)``) before a jitted loo
 """
 
 import dataclasses
-from numbers import Integral, Real
+from collections.abc import Mapping, Set
+from numbers import Integral
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +31,7 @@ import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
-from jaxmlp.numeric import check_unmasked, store_as
+from jaxmlp.numeric import check_holds, check_unmasked, is_real, store_as
 
 REDUCTIONS = ("mean", "sum")
 # The dtypes params may hold (float8's few bits give NaN gradients); fit stores float32 or float64.
@@ -122,7 +123,7 @@ class MLP:
             raise ValueError(
                 f"Unknown reduction: {reduction!r}. It needs to be one of {list(REDUCTIONS)}."
             )
-        if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
+        if not (is_real(dropout) and 0 <= dropout < 1):  # a 0-d array too (numeric's rule)
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         store_as(self, "dropout", float)  # np.float32(0.5) == 0.5 and hashes alike: same trace
         if dropout and "dropout" in unused(len(sizes) - 2):
@@ -131,15 +132,9 @@ class MLP:
 
     def replace(self, **changes) -> "MLP":
         """A copy with some settings changed (``init=`` for the scheme)."""
-        settings = dict(
-            sizes=self.sizes,
-            activation=self.activation,
-            output=self.output,
-            loss=self.loss,
-            reduction=self.reduction,
-            init=self.init_scheme,
-            dropout=self.dropout,
-        )
+        settings = dict(sizes=self.sizes, activation=self.activation, output=self.output,
+                        loss=self.loss, reduction=self.reduction, init=self.init_scheme,
+                        dropout=self.dropout)  # fmt: skip
         return MLP(**(settings | changes))
 
     @property
@@ -168,6 +163,7 @@ class MLP:
             )
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
+        self._check_beta(dtype)
         layers, hidden = [], self.hidden_activations
         schemes = initializers.layer_schemes(self.init_scheme, hidden, self.output)
         for l, (fan_in, fan_out) in enumerate(zip(self.sizes, self.sizes[1:])):
@@ -215,6 +211,13 @@ class MLP:
                         "run cannot predict; train again from the last finite ones with a lower "
                         "learning rate."
                     )
+        w = params[-1]["w"]  # the output layer's dtype, that of its beta * z
+        self._check_beta(w.dtype if hasattr(w, "dtype") else np.asarray(w).dtype)
+
+    def _check_beta(self, dtype) -> None:
+        """A ValueError where ``dtype`` cannot hold the output's temperature (``outside``)."""
+        if (beta := outputs.get(self.output).beta) != 1:  # softmax:1e-50 is softmax:0 in float32
+            check_holds(f"Output {self.output!r}: the temperature beta", beta, dtype)
 
     # -- the network function ------------------------------------------------------------------
 
@@ -380,8 +383,8 @@ def _canonical(activation):
     return tuple(_canonical(a) if isinstance(a, str) else a for a in activation)
 
 
-def _check_sizes(sizes) -> tuple[int, ...]:
-    if isinstance(sizes, str | bytes) or not hasattr(sizes, "__len__"):
+def _check_sizes(sizes) -> tuple[int, ...]:  # in order: a set or a dict has none
+    if isinstance(sizes, str | bytes | Set | Mapping) or not hasattr(sizes, "__len__"):
         raise ValueError(f"sizes must be a sequence of layer widths like (4, 8, 3), got {sizes!r}.")
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least two widths (inputs and outputs), got {sizes!r}.")

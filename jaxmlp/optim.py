@@ -84,6 +84,29 @@ def length_fixed(schedule: str, before: int | None, now: int, unit: str = "epoch
     return None
 
 
+def check_schedule(optimizer, total_steps: int) -> None:
+    """A ValueError where ``optimizer``'s schedule would never decay the learning rate within a
+    run of ``total_steps`` steps (steps 0 .. total_steps - 1 take eta(step)): step decays first
+    at ``warmup_steps + decay_steps``, exponential and cosine at ``warmup_steps + 1``. A
+    constant schedule's warmup longer than the run is a ramp, and taken. Checked where a run
+    begins (``fit``, ``fit_population``, ``jaxmlp train``), not on resume: a run saved before
+    this rule goes on as it began."""
+    schedule, warmup = optimizer.schedule, optimizer.warmup_steps
+    if schedule == "constant":
+        return
+    delay = ("decay_steps", optimizer.decay_steps) if schedule == "step" else ("", 1)
+    first = warmup + delay[1]
+    if first < total_steps:
+        return
+    sum_ = f"warmup_steps {warmup} + {f'decay_steps {delay[1]}' if delay[0] else '1'}"
+    smaller = "decay_steps or warmup_steps" if delay[0] else "warmup_steps"
+    raise ValueError(
+        f"schedule {schedule!r} would never decay the learning rate: it first decays at step "
+        f"{first} ({sum_}), but the run has {total_steps} steps (0..{total_steps - 1}); give "
+        f"a smaller {smaller}, more epochs, or schedule 'constant'."
+    )
+
+
 def momentum_used(name: str, momentum):
     """The mu the optimizer ``name`` given ``momentum`` uses (``Optimizer.momentum_used``)."""
     if name in ("momentum", "nesterov") and momentum is None:

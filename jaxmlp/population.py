@@ -52,7 +52,7 @@ from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
 from jaxmlp import population_checks as checks
 from jaxmlp.history import epoch_records, member_columns
-from jaxmlp.optim import HYPERPARAMETERS, Optimizer, as_state_of, initial_state
+from jaxmlp.optim import HYPERPARAMETERS, Optimizer, as_state_of, check_schedule, initial_state
 from jaxmlp.train import Result, TrainConfig, TrainState
 
 MEMBERS = "members"  # the mesh axis members shard over
@@ -179,6 +179,7 @@ def fit_population(
     n_val = 0 if not has_val else (x_val.shape[0] if rows is None else rows[1].shape[1])
     steps = ep.steps_per_epoch(n, batch_size, config.drop_last)
     spec, base = train.step_spec(optimizer, config, steps, checks.optimizer_numbers(values))
+    check_schedule(optimizer, spec.total_steps)  # (members always begin their runs)
     numbers = _numbers(base, values, p, dtype)
     patience, has_rows = config.early_stopping, rows is not None
     mesh1 = sharding.data_mesh(1)

@@ -37,7 +37,7 @@ from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
 from jaxmlp.numeric import check_int, is_real, store_as
-from jaxmlp.optim import Optimizer, initial_state, step_checks, what_is_finite
+from jaxmlp.optim import Optimizer, check_schedule, initial_state, step_checks, what_is_finite
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.resume import check_kind, check_resume, copied, finished
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
@@ -345,7 +345,8 @@ def _start(net, data, spec, config, params, state, weights: str | None):
     ``resume.check_resume``) and its arrays on the mesh: the run donates them, so copies of the
     caller's (``resume.copied``); a fresh state's own arrays (drawn here, never seen by the
     caller) travel uncopied. ``weights``: the sample weights' ``sample_weight_sha256``."""
-    if state is None:
+    if state is None:  # a run begins: its schedule must act (a resumed one goes on as it began)
+        check_schedule(spec.optimizer, spec.total_steps)
         p = initial_params(net, config, params)
         opt_state = initial_state(spec.optimizer, spec.total_steps, p)
         state = TrainState(p, opt_state, 0, sample_weight_sha256=weights)

@@ -329,6 +329,45 @@ def test_an_empty_hidden_is_refused_naming_none(text, fails, tmp_path):
     assert "such as 128,64 (or 'none' for no hidden layer), got" in err
 
 
+@pytest.mark.parametrize("dtype", ["FLOAT32", "", "float64 ", "int32"])
+def test_an_unknown_dtype_is_refused_naming_the_dtypes_before_the_data_are_read(dtype, fails,
+                                                                                tmp_path):
+    """Regression: --dtype FLOAT32 (or '') exited 2 with numpy's "data type 'FLOAT32' not
+    understood", naming no dtype jaxmlp takes, once the data had been read (all of
+    Fashion-MNIST, for one). Refused with the dtypes, as the other settings, before."""
+    missing = str(tmp_path / "missing.csv")  # read first, it would be named instead
+    err = fails(["train", "--data", missing, "--dtype", dtype, "--out", str(tmp_path / "r")])
+    assert f"Unknown dtype: {dtype!r}. It needs to be one of ['float32', 'float64', " in err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 16000000 bytes."),
+        MemoryError("Unable to allocate 14.9 GiB for an array with shape (2, 2000000000)"),
+    ],
+)
+def test_a_network_or_batch_too_large_for_memory_is_one_line_not_a_traceback(error, monkeypatch,
+                                                                              fails, tmp_path):
+    """Regression: jaxmlp train --hidden 2000000000 (a width MLP takes, < 2**31) ended in a
+    traceback and exit 1: RESOURCE_EXHAUSTED from XLA, as jax raises it (in a 12 GB address
+    space, for 16000000000 bytes). Exit 2, one line naming the allocation and the way on;
+    another runtime error of XLA is no user error and still propagates."""
+
+    raised = [error, jax.errors.JaxRuntimeError("INTERNAL: something else")]
+
+    def train(*args, **kwargs):
+        raise raised.pop(0)
+
+    monkeypatch.setattr(run, "train", train)
+    argv = ["train", "--data", "xor", "--hidden", "2000000000", "--out", str(tmp_path / "r")]
+    err = fails(argv)
+    assert err.startswith("error: out of memory: ") and "--hidden" in err
+    assert str(error).rstrip(".") + "; a smaller network" in err
+    with pytest.raises(jax.errors.JaxRuntimeError, match="INTERNAL"):
+        cli.main(argv)
+
+
 def test_gradcheck_json_is_checked_before_the_matrix_and_never_over_a_runs_file(
     tmp_path, fails, monkeypatch
 ):
@@ -348,3 +387,13 @@ def test_gradcheck_json_is_checked_before_the_matrix_and_never_over_a_runs_file(
         said = fails(["gradcheck", "--json", str(name)])
         assert re.search(f"--json {re.escape(str(name))}: {problem}", said), said
     assert asked == [] and (folder / "config.json").read_text() == '{"settings": {}}'
+
+
+def test_gradcheck_json_given_empty_is_refused_not_ignored(fails, monkeypatch):
+    """Regression: ``gradcheck --json ''`` (an unset shell variable) ran the matrix, exited 0
+    and wrote no report: the empty path was taken for no --json at all. It names the current
+    folder, refused as a folder is, before the matrix runs."""
+    asked = []
+    monkeypatch.setattr(gradient_check, "gradcheck_matrix", lambda dtype: asked.append(dtype))
+    assert "--json .: is a folder; name a file in it" in fails(["gradcheck", "--json", ""])
+    assert asked == []

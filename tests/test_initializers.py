@@ -1,6 +1,7 @@
 """The constant init scheme (issue 20): every weight and bias equal, validated like the others."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -101,6 +102,24 @@ def test_init_numbers_that_underflow_in_the_dtype_are_refused(spec, message):
         MLP((2, 3, 1), init=spec).init(jax.random.key(0))
     assert message in str(info.value)
     assert np.asarray(MLP((2, 3, 1), init="normal:1e-30").init(jax.random.key(0))[0]["w"]).any()
+
+
+@pytest.mark.slow
+def test_uniform_bounds_whose_width_overflows_the_dtype_are_refused(fails, tmp_path):
+    """Regression: uniform:-3e38,3e38 (each bound within float32) drew every weight and bias
+    Inf, low + (high - low) u with high - low = 6e38 past float32: net.init returned them
+    silently and --init exited 2 with "parameters of a diverged run ... a lower learning
+    rate". The width must be a number of the dtype drawn; in float64 it is, and is drawn."""
+    with pytest.raises(ValueError, match="high - low = 6e\\+38 is outside the range of float32"):
+        MLP((2, 3, 1), init="uniform:-3e38,3e38").init(jax.random.key(0))
+    params = MLP((2, 3, 1), init="uniform:-1.7e38,1.7e38").init(jax.random.key(0))
+    assert all(np.isfinite(np.asarray(a)).all() for layer in params for a in layer.values())
+    with jax.enable_x64(True):
+        wide = MLP((2, 3, 1), init="uniform:-3e38,3e38").init(jax.random.key(0), jnp.float64)
+        assert np.isfinite(np.asarray(wide[0]["w"])).all()
+    argv = ["train", "--data", "xor", "--epochs", "1", "--hidden", "3", "--no-progress"]
+    err = fails([*argv, "--init", "uniform:-3e38,3e38", "--out", str(tmp_path / "r")])
+    assert "high - low = 6e+38 is outside the range of float32" in err
 
 
 def test_a_zero_argument_scheme_takes_no_colon(fails, tmp_path):

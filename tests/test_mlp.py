@@ -188,6 +188,27 @@ def test_bad_input_raises_an_error_naming_the_bad_value(call, error, text):
     assert text in str(info.value)
 
 
+@pytest.mark.parametrize("sizes", [{30, 4}, frozenset({2, 9}), {2: "in", 1: "out"}])
+def test_sizes_in_no_order_are_refused(sizes):
+    """Regression: a set (or a dict's keys) was taken as sizes in its iteration order, which
+    is not the order written: MLP({30, 4}) built the net (4, 30), inputs and outputs swapped."""
+    with pytest.raises(ValueError, match="sizes must be a sequence of layer widths"):
+        MLP(sizes)
+    assert MLP(np.array([30, 4])).sizes == MLP([30, 4]).sizes == (30, 4)
+
+
+def test_a_dropout_given_as_a_0_d_array_is_its_number_as_every_numeric_setting():
+    """Regression: MLP(dropout=jnp.float32(0.5)) was refused ("dropout must be in [0, 1), got
+    Array(0.5, ...)") where Optimizer(lr=jnp.float32(0.1)) and TrainConfig(val_fraction=...)
+    take a 0-d array of a real dtype as its number (``numeric.is_real``, the one rule)."""
+    net = MLP((2, 3, 1), dropout=jnp.float32(0.5))
+    assert (type(net.dropout), net.dropout) == (float, 0.5)
+    assert net == MLP((2, 3, 1), dropout=0.5) and MLP((2, 3, 1), dropout=np.array(0.25)).dropout
+    for bad in (jnp.float32(1.0), jnp.ones(2), jnp.array(True), np.float64("nan")):
+        with pytest.raises(ValueError, match="dropout must be in \\[0, 1\\), got"):
+            MLP((2, 3, 1), dropout=bad)
+
+
 def test_errors_for_unknown_names_list_the_allowed_ones():
     for call, allowed in [
         (lambda: MLP((3, 4, 2), activation="relux"), "'leaky_relu'"),

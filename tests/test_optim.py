@@ -10,7 +10,7 @@ import optax
 import pytest
 
 from jaxmlp import Optimizer
-from jaxmlp.optim import FIRST_ORDER
+from jaxmlp.optim import FIRST_ORDER, check_schedule
 
 
 def params_with_slope():
@@ -141,6 +141,41 @@ def test_schedule_gives_expected_eta(settings, total, expected):
     schedule = Optimizer("sgd", lr=1.0, **settings).learning_rate(total)
     for step, eta in expected.items():
         assert float(schedule(step)) == pytest.approx(eta, abs=1e-6), (settings, step)
+
+
+@pytest.mark.parametrize(
+    "settings, total",
+    [
+        (dict(schedule="step"), 1000),  # decay_steps 1000, the default
+        (dict(schedule="step", decay_steps=5), 5),
+        (dict(schedule="step", decay_steps=2, warmup_steps=3), 5),
+        (dict(schedule="exponential", decay_steps=1000), 1),
+        (dict(schedule="exponential", decay_steps=3, warmup_steps=4), 5),
+        (dict(schedule="cosine"), 1),
+        (dict(schedule="cosine", warmup_steps=4), 5),
+    ],
+)
+@pytest.mark.slow
+def test_a_schedule_that_would_never_decay_within_the_run_is_refused(settings, total):
+    """Regression: a step schedule decays first at warmup_steps + decay_steps (1000 by default);
+    on a shorter run the learning rate stayed as a constant schedule's, silently (jaxmlp train
+    --data xor --schedule step --decay-rate 0.5 --epochs 20). Refused exactly where eta(k) of
+    every step k < total is the constant schedule's: one step longer, it decays and is taken."""
+    rate = {} if settings["schedule"] == "cosine" else {"decay_rate": 0.5}
+    opt = Optimizer("sgd", lr=1.0, **rate, **settings)
+    plain = Optimizer("sgd", lr=1.0, warmup_steps=opt.warmup_steps)
+    steps = jnp.arange(total)
+    assert (opt.learning_rate(total)(steps) == plain.learning_rate(total)(steps)).all()
+    with pytest.raises(ValueError, match=f"never decay.*the run has {total} steps"):
+        check_schedule(opt, total)
+    check_schedule(opt, total + 1)
+    assert opt.learning_rate(total + 1)(total) < plain.learning_rate(total + 1)(total)
+
+
+def test_a_warmup_longer_than_the_run_of_a_constant_schedule_is_a_ramp_and_taken():
+    """A constant schedule's warmup of more steps than the run raises eta linearly throughout
+    (a learning-rate range test): it acts, so it is not refused."""
+    check_schedule(Optimizer("sgd", lr=1.0, warmup_steps=10), 5)
 
 
 def test_build_uses_the_schedule():

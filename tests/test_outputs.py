@@ -6,6 +6,7 @@ and the output spec through checkpoints and the command line."""
 
 import csv
 import json
+import re
 
 import jax
 import jax.numpy as jnp
@@ -144,6 +145,28 @@ def test_a_bad_temperature_names_the_allowed_values(spec):
         MLP((2, 1), output="sigmoid:2", loss="bce")
     with pytest.raises(ValueError, match="Unknown output: 2.0.*'softmax'"):
         outputs.get(2.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("beta", ["1e-50", "1e-40", "1e39"])
+def test_a_temperature_the_parameters_dtype_cannot_hold_is_refused(beta, fails, tmp_path):
+    """Regression: beta * z is computed in the parameters' dtype, where 1e-50 (or the subnormal
+    1e-40, flushed) is 0 and 1e39 Inf: a float32 softmax:1e-50 run gave every class 1/K, its
+    loss stayed ln K with a zero gradient and it exited 0; softmax:1e39 "diverged, try a lower
+    learning rate". Refused by the rule of every number a net takes (``numeric.outside``) where
+    a dtype meets the net, drawing or given parameters; float64 holds them and takes them."""
+    net = MLP((2, 3, 2), output=f"softmax:{beta}", loss="cross_entropy")
+    says = f"Output {net.output!r}: the temperature beta = {float(beta)!r} is outside"
+    with pytest.raises(ValueError, match=re.escape(says + " the range of float32")):
+        net.init(jax.random.key(0))
+    params = MLP((2, 3, 2), output="softmax", loss="cross_entropy").init(jax.random.key(0))
+    with pytest.raises(ValueError, match=re.escape(says)):
+        net.apply(params, np.ones((1, 2)))
+    with jax.enable_x64(True):
+        y = net.apply(net.init(jax.random.key(0), jnp.float64), np.array([[1.0, -2.0]]))
+        assert np.isfinite(y).all()
+    argv = ["train", "--data", "moons", "--epochs", "1", "--output", f"softmax:{beta}"]
+    assert says in fails([*argv, "--no-progress", "--out", str(tmp_path / "r")])
 
 
 @pytest.mark.slow

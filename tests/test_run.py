@@ -236,6 +236,26 @@ def test_a_float64_model_evaluates_its_regression_targets_exactly(tmp_path):
 
 
 @pytest.mark.slow
+def test_save_run_saves_a_bfloat16_runs_float32_parameters(tmp_path):
+    """Regression: save_run required the parameters of a bfloat16 run to be bfloat16 ("cast
+    them to bfloat16"), which the checkpoint then refused ("parameters of a bfloat16 run are
+    float32"): fit's own result of such a run could not be saved. Its parameters are float32,
+    the master weights (``arrays.params_dtype``), as fit returns and the checkpoint keeps them."""
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    x, t = np.array([[0.0, 0], [0, 1], [1, 0], [1, 1]]), np.array([0, 1, 1, 0])
+    config = TrainConfig(epochs=2, dtype="bfloat16")
+    result = jaxmlp.fit(net, x, t, config=config)
+    model = jaxmlp.load_run(jaxmlp.save_run(tmp_path / "run", net, result.params, config=config))
+    assert model.dtype == "bfloat16"
+    for saved, given in zip(model.params, result.params, strict=True):
+        for name in given:
+            np.testing.assert_array_equal(saved[name], given[name])
+    half = jax.tree.map(lambda a: jax.numpy.asarray(a, "bfloat16"), result.params)
+    with pytest.raises(ValueError, match="those of a bfloat16 run .* are float32"):
+        jaxmlp.save_run(tmp_path / "half", net, half, config=config)
+
+
+@pytest.mark.slow
 def test_a_float64_command_line_run_trains_on_its_exact_regression_targets(tmp_path, capsys):
     # The targets were cast to float32 (datasets' TARGETS): a float64 run on targets of 1.7e9
     # (float32 keeps steps of 128 there) trained and evaluated on targets moved by up to 64.

@@ -372,6 +372,27 @@ def test_a_flag_the_setup_ignores_is_an_error(flags, named, tmp_path, capsys):
     assert not (tmp_path / "config.json").exists()
 
 
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--schedule", "step", "--decay-rate", "0.5"], "decay_steps 1000"),
+        (["--schedule", "cosine", "--warmup-steps", "20"], "warmup_steps 20"),
+    ],
+)
+def test_a_schedule_that_would_never_decay_within_the_run_is_an_error(flags, named, tmp_path,
+                                                                      capsys):
+    """Regression: --schedule step on xor's 20 steps (one an epoch) decays first at
+    --decay-steps 1000: the run trained at a constant rate and exited 0. Refused before the
+    folder is made, as a sweep of it is."""
+    args = ["--data", "xor", "--epochs", "20", "--out", str(tmp_path / "r")]
+    assert cli.main(["train", *args, "--no-progress", *flags]) == 2
+    line = error_line(capsys)
+    assert "would never decay" in line and named in line and "has 20 steps" in line
+    assert cli.main(["sweep", *args, *flags]) == 2
+    assert "would never decay" in error_line(capsys)
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.slow
 def test_the_rerun_command_of_a_run_without_hidden_layers_runs(tmp_path):
     assert cli.main(["train", "--data", "xor", "--hidden", "none", "--epochs", "1",
@@ -382,7 +403,7 @@ def test_the_rerun_command_of_a_run_without_hidden_layers_runs(tmp_path):
 
 @pytest.mark.slow
 def test_flags_the_setup_uses_are_accepted(tmp_path):
-    args = ["train", "--data", "xor", "--hidden", "2", "--epochs", "1", "--no-progress"]
+    args = ["train", "--data", "xor", "--hidden", "2", "--epochs", "4", "--no-progress"]
     assert cli.main([*args, "--optimizer", "sgd", "--momentum", "0.5",
                      "--out", str(tmp_path / "a")]) == 0  # fmt: skip
     assert cli.main([*args, "--schedule", "step", "--decay-rate", "0.5", "--decay-steps", "2",

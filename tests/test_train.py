@@ -923,6 +923,27 @@ def test_non_finite_initial_or_resumed_params_are_a_value_error():
         fit(PLAIN, X, T, ADAM, FULL, state=state)
 
 
+@pytest.mark.slow
+def test_a_run_whose_schedule_would_never_decay_is_refused_where_it_begins():
+    """Regression: Optimizer(schedule="step") decays first after decay_steps (1000 by default):
+    fit, a warm start and fit_population trained 5 full-batch epochs at a constant eta,
+    silently. Refused where a run begins; a resumed state goes on as it began."""
+    step = Optimizer("sgd", lr=0.1, schedule="step", decay_rate=0.5)
+    config = TrainConfig(epochs=5, batch_size="full")
+    why = "schedule 'step' would never decay.*decay_steps 1000.*the run has 5 steps"
+    params = PLAIN.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=why):
+        fit(PLAIN, X, T, step, config)
+    with pytest.raises(ValueError, match=why):
+        fit(PLAIN, X, T, step, config, params=params)
+    with pytest.raises(ValueError, match=why):
+        fit_population(PLAIN, X, T, step, config, seeds=[0, 1])
+    state = TrainState(params, step.build(5).init(params), 0)
+    assert len(fit(PLAIN, X, T, step, config, state=state).history) == 5
+    decays = Optimizer("sgd", lr=0.1, schedule="step", decay_rate=0.5, decay_steps=4)
+    assert len(fit(PLAIN, X, T, decays, config).history) == 5  # decays at its last step
+
+
 def test_empty_or_misshapen_data_is_an_error():
     with pytest.raises(ValueError, match="empty"):
         fit(NET, np.zeros((0, 4), np.float32), np.zeros((0, 3), np.float32))

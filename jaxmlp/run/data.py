@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxmlp import datasets, outputs
 from jaxmlp.mlp import MLP
+from jaxmlp.train import DTYPES
 
 STANDARDIZE = ("auto", "yes", "no")
 MIN_VAL_EXAMPLES = 100
@@ -35,6 +36,10 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     regression targets. A run whose data record ``record`` (config.json's) has no ``x_dtype``
     was written when inputs were cast to float32 first, one without ``t_dtype`` when regression
     targets were: its data are rebuilt by that rule."""
+    if settings["dtype"] not in DTYPES:  # (TrainConfig's rule) before the data are read in it
+        raise ValueError(
+            f"Unknown dtype: {settings['dtype']!r}. It needs to be one of {list(DTYPES)}."
+        )
     label_column, name = settings["label_column"], absolute(settings["data"])
     old = record is not None and "x_dtype" not in record
     check_data_dir(settings["data_dir"])

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import checkpoint, datasets, files, outputs
+from jaxmlp.arrays import params_dtype
 from jaxmlp.evaluation import apply_in_blocks, evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.optim import Optimizer
@@ -350,16 +351,18 @@ def save_run(
 
 
 def _check_dtype(params, dtype: str) -> None:
-    """A ValueError for save_run unless ``params`` are of the run's ``dtype`` (its config's),
+    """A ValueError for save_run unless ``params`` are of the dtype a run of ``dtype`` (its
+    config's) keeps (``arrays.params_dtype``: float32 for a bfloat16 run, its master weights),
     saying which config saves them as they are."""
     found = sorted({np.asarray(a).dtype.name for layer in params for a in layer.values()})
-    if found != [dtype]:
+    want = params_dtype(dtype).name
+    if found != [want]:
         fits = found[0] if found in (["float32"], ["float64"]) else None
         raise ValueError(
             f"save_run: the parameters are {', '.join(found)}; those of a {dtype} run (config="
-            f"TrainConfig(dtype={dtype!r}), TrainConfig()'s without one) are {dtype}: "
+            f"TrainConfig(dtype={dtype!r}), TrainConfig()'s without one) are {want}: "
             + (f"pass config=TrainConfig(dtype={fits!r}) to save a {fits} run, " if fits else "")
-            + f"or cast them to {dtype}."
+            + f"or cast them to {want}."
         )
 
 

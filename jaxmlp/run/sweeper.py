@@ -37,8 +37,10 @@ from jaxmlp import checkpoint, interrupt, search
 from jaxmlp import population_checks as checks
 from jaxmlp.arrays import storage_dtype
 from jaxmlp.datasets import SEED_LIMIT
+from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate_members
 from jaxmlp.numeric import is_real
+from jaxmlp.optim import check_schedule
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
 from jaxmlp.run import chunks, data, folder, sweep_report
@@ -195,9 +197,17 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
     if saved is not None:
         data.check_same(ds, saved["data"], out, "resume")
     members = search.plan(grid, settings["seeds"], settings["folds"])
+    check_schedule(optimizer, _member_steps(settings["folds"], len(ds.x_train), config))
     hyper = {name: [m[name] for m in members] for name in grid}  # as fit_population checks them
     checks.members([m["seed"] for m in members], hyper, optimizer, config)
     return run, grid, members, _start(settings, net, saved, out)
+
+
+def _member_steps(folds: int | None, n: int, config) -> int:
+    """The steps of each member's run: epochs over its fold's training rows
+    (``search.kfold_rows``: k - 1 blocks of n // k) or all ``n``."""
+    n = n if folds is None else (folds - 1) * (n // folds)
+    return steps_per_epoch(n, config.batch(n), config.drop_last) * config.epochs
 
 
 def _start(settings: dict, net, saved: dict | None, out) -> list | None:

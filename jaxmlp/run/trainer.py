@@ -16,6 +16,7 @@ from jaxmlp import train as _train_module
 from jaxmlp.arrays import storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
+from jaxmlp.optim import check_schedule
 from jaxmlp.resume import finished
 from jaxmlp.run import data, folder, record, report
 from jaxmlp.run.settings import (
@@ -83,7 +84,7 @@ def train(
         if saved is not None:  # and those build resolves, once resolved
             check_resume(given, settings, saved, out, built=True)
         run = Run(out, settings, ds, net, optimizer, config)
-        _check_fit(run)
+        _check_fit(run, new=saved is None)
         if saved is not None:
             data.check_same(ds, saved["data"], out, "resume")
         # a run killed before its first save starts over: as a new run, its facts recomputed
@@ -108,14 +109,17 @@ def train(
         return _fit(run, state, facts, progress, handle_signals, echo, warn, started)
 
 
-def _check_fit(run: Run) -> None:
+def _check_fit(run: Run, new: bool) -> None:
     """What ``fit`` refuses before its first step, checked before the folder is written (a run
     refused there would leave a folder that can be neither rerun nor resumed): a run too long
-    for the step counters (``step_spec``), a number the dtype cannot hold (``stored``)."""
+    for the step counters (``step_spec``), a number the dtype cannot hold (``stored``), and
+    for a ``new`` run a schedule that would never decay (``optim.check_schedule``)."""
     n = len(run.data.x_train)
     steps = steps_per_epoch(n, run.config.batch(n), run.config.drop_last)
-    _, numbers = _train_module.step_spec(run.optimizer, run.config, steps)
+    spec, numbers = _train_module.step_spec(run.optimizer, run.config, steps)
     stored(numbers, storage_dtype(run.config.dtype))
+    if new:
+        check_schedule(run.optimizer, spec.total_steps)
 
 
 def _initial(run: Run) -> tuple[TrainState, dict]:
