@@ -24,6 +24,9 @@ EXIT_DIVERGED = 3
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):  # whole flag names only: --chunk is no --chunk-steps
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
     def error(self, message):  # one line, exit status 2
         raise UsageError(message)
 

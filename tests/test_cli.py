@@ -397,3 +397,15 @@ def test_gradcheck_json_given_empty_is_refused_not_ignored(fails, monkeypatch):
     monkeypatch.setattr(gradient_check, "gradcheck_matrix", lambda dtype: asked.append(dtype))
     assert "--json .: is a folder; name a file in it" in fails(["gradcheck", "--json", ""])
     assert asked == []
+
+
+@pytest.mark.parametrize(
+    "flag, command",
+    [("--chunk", "train"), ("--val", "train"), ("--check", "train"), ("--fold", "sweep")],
+)
+def test_an_abbreviated_flag_is_refused_not_read_as_the_longer_one(flag, command, fails, tmp_path):
+    """Regression: argparse took any unique prefix, so ``train --chunk 4`` (sweep's --chunk,
+    on the wrong command) ran as ``--chunk-steps 4`` and ``--val 0.5`` as --val-fraction, exit
+    0: a flag the user did not write. Only whole flag names are read."""
+    err = fails([command, "--data", "xor", flag, "4", "--out", str(tmp_path / "r")])
+    assert "unrecognized arguments" in err and flag in err
