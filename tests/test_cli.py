@@ -330,8 +330,9 @@ def test_an_empty_hidden_is_refused_naming_none(text, fails, tmp_path):
 
 
 @pytest.mark.parametrize("dtype", ["FLOAT32", "", "float64 ", "int32"])
-def test_an_unknown_dtype_is_refused_naming_the_dtypes_before_the_data_are_read(dtype, fails,
-                                                                                tmp_path):
+def test_an_unknown_dtype_is_refused_naming_the_dtypes_before_the_data_are_read(
+    dtype, fails, tmp_path
+):
     """Regression: --dtype FLOAT32 (or '') exited 2 with numpy's "data type 'FLOAT32' not
     understood", naming no dtype jaxmlp takes, once the data had been read (all of
     Fashion-MNIST, for one). Refused with the dtypes, as the other settings, before."""
@@ -347,8 +348,9 @@ def test_an_unknown_dtype_is_refused_naming_the_dtypes_before_the_data_are_read(
         MemoryError("Unable to allocate 14.9 GiB for an array with shape (2, 2000000000)"),
     ],
 )
-def test_a_network_or_batch_too_large_for_memory_is_one_line_not_a_traceback(error, monkeypatch,
-                                                                              fails, tmp_path):
+def test_a_network_or_batch_too_large_for_memory_is_one_line_not_a_traceback(
+    error, monkeypatch, fails, tmp_path
+):
     """Regression: jaxmlp train --hidden 2000000000 (a width MLP takes, < 2**31) ended in a
     traceback and exit 1: RESOURCE_EXHAUSTED from XLA, as jax raises it (in a 12 GB address
     space, for 16000000000 bytes). Exit 2, one line naming the allocation and the way on;

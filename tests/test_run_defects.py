@@ -379,8 +379,9 @@ def test_a_flag_the_setup_ignores_is_an_error(flags, named, tmp_path, capsys):
         (["--schedule", "cosine", "--warmup-steps", "20"], "warmup_steps 20"),
     ],
 )
-def test_a_schedule_that_would_never_decay_within_the_run_is_an_error(flags, named, tmp_path,
-                                                                      capsys):
+def test_a_schedule_that_would_never_decay_within_the_run_is_an_error(
+    flags, named, tmp_path, capsys
+):
     """Regression: --schedule step on xor's 20 steps (one an epoch) decays first at
     --decay-steps 1000: the run trained at a constant rate and exited 0. Refused before the
     folder is made, as a sweep of it is."""
