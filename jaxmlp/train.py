@@ -74,9 +74,8 @@ class TrainConfig:
       chunk_steps: stream host data to the device in chunks of this many steps (data too large
         for the device); None keeps the whole training set on the device.
       drop_last: mini-batch epochs leave out the last ``n mod batch_size`` examples (a
-        different few each epoch; jaxmlp's only behaviour before this option, and what a
-        checkpoint without the setting resumes with). False (the default): the last, smaller
-        batch is trained on.
+        different few each epoch; what a checkpoint without the setting resumes with). False
+        (the default): the last, smaller batch is trained on.
     """
 
     epochs: int = 10

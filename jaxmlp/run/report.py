@@ -137,15 +137,19 @@ def closing(summary: dict, out) -> str:
     )
 
 
-def late_signal(summary: dict, signum: int) -> str:
-    """The note of a run (its ``summary``) that a signal reached once its training had finished:
-    it stopped nothing, the run is complete."""
-    done = f"finished its {summary['epochs']} epochs"
-    if summary["status"] != "finished":
-        done = f"stopped early at epoch {summary['epochs']} of {summary['epochs_planned']}"
+def late_signal(summary: dict | None, signum: int) -> str:
+    """The note of a run (its ``summary``; None: a sweep) that a signal reached once its
+    training had finished: it stopped nothing, the run is complete."""
+    if summary is None:
+        done, wrote = "the sweep's last chunk", "report"
+    elif summary["status"] == "finished":
+        done, wrote = f"the run had finished its {summary['epochs']} epochs", "summary"
+    else:
+        done = f"the run had stopped early at epoch {summary['epochs']}"
+        done, wrote = f"{done} of {summary['epochs_planned']}", "summary"
     return (
-        f"note: {signal.Signals(signum).name} came after the run had {done}: nothing was "
-        "stopped; its summary is written"
+        f"note: {signal.Signals(signum).name} came after {done}: nothing was stopped; its "
+        f"{wrote} is written"
     )
 
 

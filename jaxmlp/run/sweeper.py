@@ -26,7 +26,6 @@ sweep, or changed, is refused; a sweep holds its folder's lock (``folder.lock``)
 import contextlib
 import dataclasses
 import math
-import signal
 import sys
 import time
 
@@ -43,7 +42,7 @@ from jaxmlp.numeric import is_real
 from jaxmlp.optim import check_schedule
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
-from jaxmlp.run import chunks, data, folder, sweep_report
+from jaxmlp.run import chunks, data, folder, report, sweep_report
 from jaxmlp.run.settings import (
     DEFAULTS,
     Run,
@@ -139,13 +138,8 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         except KeyboardInterrupt as error:
             saved = (out / "config.json").exists()
             raise SweepInterrupted(out, saved, interrupt.status(error)) from None
-    late = interrupt.take()  # while the report was written: every member is trained
-    if late:
-        print(
-            f"note: {signal.Signals(late[0]).name} came after the sweep's last chunk: nothing "
-            "was stopped; its report is written",
-            file=sys.stderr,
-        )
+    if late := interrupt.take():  # while the report was written: every member is trained
+        print(report.late_signal(None, late[0]), file=sys.stderr)
     return summary
 
 
