@@ -107,8 +107,9 @@ class Population:
         own = {n: self.members[k][n] for n in HYPERPARAMETERS if n in self.members[k]}
         own, _ = ep.split_numbers(dataclasses.replace(self.optimizer, **own))
         opt_state = as_state_of(own, self.total_steps, s.params, s.opt_state)
+        lengths = {"run_epochs": epochs, "run_steps": self.total_steps}  # its schedule spans
         state = TrainState(s.params, opt_state, end, best, float(s.best_val_loss),
-                           int(s.bad_epochs), run_epochs=epochs)  # fmt: skip
+                           int(s.bad_epochs), **lengths)  # fmt: skip
         return Result(pick(self.params), history, state)
 
 

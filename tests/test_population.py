@@ -440,6 +440,9 @@ def test_a_members_state_resumes_only_on_the_length_its_cosine_schedule_spans():
     assert member.state.run_epochs == 4
     with pytest.raises(ValueError, match="the cosine schedule spans the run's 4 epochs, not 6"):
         fit(XOR, XOR_X, XOR_T, optimizer, TrainConfig(epochs=6), state=member.state)
+    # and its 4 steps (regression: run_steps was None, so other steps went unchecked)
+    with pytest.raises(ValueError, match="the cosine schedule spans the run's 4 steps, not 8"):
+        fit(XOR, XOR_X, XOR_T, optimizer, TrainConfig(epochs=4, batch_size=2), state=member.state)
     again = fit(XOR, XOR_X, XOR_T, optimizer, TrainConfig(epochs=4), state=member.state)
     assert again.history == [] and all(
         np.array_equal(a, b) for a, b in zip(leaves(again.params), leaves(member.params))
