@@ -47,20 +47,26 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
     return {"loss": loss, "accuracy": hits / seen if is_classifier(net) else None}
 
 
-def apply_in_blocks(net, params, x, batch_size: int = 8192) -> np.ndarray:
+def apply_in_blocks(net, params, x, batch_size: int = 8192, *, pad: bool = False) -> np.ndarray:
     """``net.apply(params, x)`` as a NumPy array, ``batch_size`` rows of ``x`` at a time (an
     integer >= 1), so that the device holds one block of the inputs and its activations at a
     time, as in ``evaluate``; a row's outputs may differ from a whole-batch call's in the last
-    bits of rounding (XLA compiles other kernels for other row counts)."""
+    bits of rounding (XLA compiles other kernels for other row counts). ``pad``: a last block
+    of fewer rows is zero-padded to ``batch_size`` on the host, so that every call has one
+    shape and one compiled program serves any number of rows (a row's outputs never depend on
+    the rows beside it; the padding's are dropped)."""
     check_int("batch_size", batch_size, 1)
     net.check_params(params)
     dtype = params[0]["w"].dtype
-    return np.concatenate(
-        [
-            np.asarray(_forward(net, params, net.inputs(x[i : i + batch_size], dtype)))
-            for i in range(0, max(len(x), 1), batch_size)
-        ]
-    )
+    outputs = []
+    for i in range(0, max(len(x), 1), batch_size):
+        block = x[i : i + batch_size]
+        rows = len(block)
+        if pad and rows < batch_size:
+            block = np.asarray(block)
+            block = np.pad(block, [(0, batch_size - rows)] + [(0, 0)] * (block.ndim - 1))
+        outputs.append(np.asarray(_forward(net, params, net.inputs(block, dtype)))[:rows])
+    return np.concatenate(outputs)
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -133,3 +133,34 @@ def fails(capsys):
         return err
 
     return run
+
+
+@pytest.fixture
+def rows_on_device():
+    """``rows_on_device(monkeypatch)``: the row counts of the 2-D arrays made on the device from
+    then on (0 for other ranks), a list; a spy on the ways an array gets there (``jnp.asarray``,
+    ``jnp.array``, ``device_put``, ``one_hot``); traced ones (abstract) are not counted. The spied
+    makers transfer under ``jax.transfer_guard_host_to_device("allow")``, so that a test that
+    disallows transfers around its call sees any other one (a NumPy array handed to a compiled
+    function, which no spy sees) fail."""
+    import jax.numpy as jnp
+
+    def start(monkeypatch) -> list:
+        rows = []
+
+        def spy(make):
+            def made(*args, **kwargs):
+                with jax.transfer_guard_host_to_device("allow"):
+                    out = make(*args, **kwargs)
+                if isinstance(out, jax.Array) and not isinstance(out, jax.core.Tracer):
+                    rows.append(out.shape[0] if out.ndim == 2 else 0)
+                return out
+
+            return made
+
+        makers = ((jnp, "asarray"), (jnp, "array"), (jax, "device_put"), (jax.nn, "one_hot"))
+        for module, name in makers:
+            monkeypatch.setattr(module, name, spy(getattr(module, name)))
+        return rows
+
+    return start

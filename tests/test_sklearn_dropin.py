@@ -278,6 +278,42 @@ def test_sparse_input_trains_and_predicts_like_dense(fmt, solver, monkeypatch):
     assert max(densified) == 16 < len(x)
 
 
+def test_predict_holds_one_block_of_the_inputs_on_the_device_at_a_time(monkeypatch, rows_on_device):
+    """Regression: the estimators' forward pass (``_forward.apply``: predict, predict_proba,
+    score, the early-stopping score) computed its outputs a block of rows at a time but sent
+    all of X, zero-padded, to the device in one call. Every transfer to the device is spied on
+    (any other is disallowed): none holds more than a block's rows, dense or sparse, and the
+    outputs are the one-block ones."""
+    x, y = _data(n=300)
+    classes = (y > 0).astype(int)
+    est = _fit(MLPRegressor, x, y, **BASE, max_iter=2)
+    clf = _fit(MLPClassifier, x, classes, **BASE, max_iter=2)
+    whole = est.predict(x), clf.predict_proba(x)  # 300 rows: one block of 1024
+    monkeypatch.setattr(_forward, "_BLOCK", 64)
+    rows = rows_on_device(monkeypatch)
+    with jax.transfer_guard_host_to_device("disallow"):
+        blocked = est.predict(x), clf.predict_proba(x), est.predict(sp.csr_matrix(x))
+    monkeypatch.undo()
+    assert rows and max(rows) <= 64, sorted(set(rows))
+    for got, want in zip(blocked, whole + whole[:1], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def test_predict_compiles_one_program_for_any_number_of_rows(monkeypatch):
+    """The forward pass's last block is zero-padded to a whole one: predictions for any count of
+    rows (one, a block, one more, several blocks) share one compiled program."""
+    from jaxmlp import evaluation
+
+    x, y = _data(n=300)
+    est = _fit(MLPRegressor, x, y, **BASE, max_iter=1)
+    monkeypatch.setattr(_forward, "_BLOCK", 64)
+    est.predict(x[:1])
+    compiled = evaluation._forward._cache_size()
+    for n in (63, 64, 65, 300):
+        assert est.predict(x[:n]).shape == (n,)
+    assert evaluation._forward._cache_size() == compiled
+
+
 def test_coefs_and_intercepts_can_be_set_to_warm_start():
     """Weights set by hand (whole lists, or arrays edited in place) are where a warm start
     begins, as in scikit-learn; weights that do not fit the network are refused."""

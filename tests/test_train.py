@@ -269,29 +269,8 @@ def test_streaming_keeps_a_training_set_larger_than_its_budget_on_the_host(monke
     assert_bitwise_equal(streamed.params, on_device.params)
 
 
-def rows_on_device(monkeypatch) -> list:
-    """The row counts of the 2-D arrays made on the device from here on (0 for other ranks):
-    a spy on the ways an array gets there (``jnp.asarray``, ``jnp.array``, ``device_put``,
-    ``one_hot``); traced ones (abstract) are not counted."""
-    rows = []
-
-    def spy(make):
-        def made(*args, **kwargs):
-            out = make(*args, **kwargs)
-            if isinstance(out, jax.Array) and not isinstance(out, jax.core.Tracer):
-                rows.append(out.shape[0] if out.ndim == 2 else 0)
-            return out
-
-        return made
-
-    makers = ((jnp, "asarray"), (jnp, "array"), (jax, "device_put"), (jax.nn, "one_hot"))
-    for module, name in makers:
-        monkeypatch.setattr(module, name, spy(getattr(module, name)))
-    return rows
-
-
 @pytest.mark.slow
-def test_streaming_never_puts_the_whole_training_set_on_the_device(monkeypatch):
+def test_streaming_never_puts_the_whole_training_set_on_the_device(monkeypatch, rows_on_device):
     """Regression: ``fit`` checked and cast a streamed training set with ``jnp.asarray`` (and
     integer labels with ``jax.nn.one_hot``) before keeping it on the host, so all of it went to
     the device once: data larger than the device's memory, which ``chunk_steps`` is for, ran out
@@ -307,7 +286,7 @@ def test_streaming_never_puts_the_whole_training_set_on_the_device(monkeypatch):
     assert_bitwise_equal(streamed.params, on_device.params)
 
 
-def test_evaluate_holds_one_batch_of_the_set_on_the_device_at_a_time(monkeypatch):
+def test_evaluate_holds_one_batch_of_the_set_on_the_device_at_a_time(monkeypatch, rows_on_device):
     """Regression: ``evaluate`` cast the whole set onto the device before its batches, so the
     CLI's streamed run (``--chunk-steps``), which evaluates its training set for the initial
     loss and the summary, put all of it there. Its ``batch_size`` bounds the device's rows, and
@@ -325,7 +304,9 @@ def test_evaluate_holds_one_batch_of_the_set_on_the_device_at_a_time(monkeypatch
 
 
 @pytest.mark.slow
-def test_predict_holds_one_block_of_the_inputs_on_the_device_at_a_time(monkeypatch, tmp_path):
+def test_predict_holds_one_block_of_the_inputs_on_the_device_at_a_time(
+    monkeypatch, tmp_path, rows_on_device
+):
     """Regression: a run's model (``load_run``, ``jaxmlp predict``) sent all of its inputs to
     the device at once (one ``net.apply`` of x), where ``evaluate`` holds one batch at a time.
     ``evaluation.apply_in_blocks`` bounds the device's rows by its ``batch_size``, the model's

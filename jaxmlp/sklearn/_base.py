@@ -311,7 +311,7 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         dtype = np.result_type(X.dtype, params[0]["w"].dtype)
         with precision(dtype):
             params = jax.tree.map(lambda a: jax.numpy.asarray(a, dtype), params)
-            return apply(self.net_, params, X, dtype)
+            return apply(self.net_, params, X)
 
 
 def _cast_floats(tree, dtype):

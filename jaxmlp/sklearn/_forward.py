@@ -1,17 +1,17 @@
-"""The estimators' forward pass: outputs for any number of rows in a few compiled programs, and
+"""The estimators' forward pass: outputs for any number of rows from one compiled program, and
 the precision their float64 work runs in.
 """
 
 import contextlib
-import functools
 
 import jax
 import numpy as np
 import scipy.sparse as sp
-from jax import lax
 
-# Prediction runs on blocks of this many rows (zero-padded), a power-of-two count of them: one
-# compiled program per block count, and a row's output never depends on the rows beside it.
+from jaxmlp.evaluation import apply_in_blocks
+
+# Prediction runs on blocks of this many rows, the last one zero-padded: the device holds one
+# block of the inputs at a time, and one compiled program serves every count of rows.
 _BLOCK = 1024
 
 
@@ -20,23 +20,11 @@ def precision(dtype):
     return jax.enable_x64(True) if dtype == np.float64 else contextlib.nullcontext()
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _apply_blocks(net, params, x_blocks):
-    return lax.map(lambda x: net.apply(params, x), x_blocks)
-
-
-def apply(net, params, x, dtype) -> np.ndarray:
-    """Outputs ``(n, K)`` of ``dtype`` for ``x (n, d)`` (dense, or sparse: densified a block
-    at a time), block by block."""
-    n, d = x.shape
-    if sp.issparse(x):
-        x = x.tocsr()
-        parts = [
-            apply(net, params, x[s : s + _BLOCK].toarray(), dtype) for s in range(0, n, _BLOCK)
-        ]
-        return np.concatenate(parts) if parts else np.zeros((0, net.sizes[-1]), dtype)
-    blocks = 1 << (max(-(-n // _BLOCK), 1) - 1).bit_length()
-    padded = np.zeros((blocks * _BLOCK, d), dtype)
-    padded[:n] = x
-    y = _apply_blocks(net, params, padded.reshape(blocks, _BLOCK, d))
-    return np.asarray(y, dtype).reshape(blocks * _BLOCK, -1)[:n]
+def apply(net, params, x) -> np.ndarray:
+    """Outputs ``(n, K)`` in the dtype of ``params`` for ``x (n, d)`` (dense, or sparse:
+    densified a block at a time), block by block (``evaluation.apply_in_blocks``)."""
+    if not sp.issparse(x):
+        return apply_in_blocks(net, params, x, _BLOCK, pad=True)
+    x = x.tocsr()
+    blocks = range(0, max(x.shape[0], 1), _BLOCK)
+    return np.concatenate([apply(net, params, x[s : s + _BLOCK].toarray()) for s in blocks])

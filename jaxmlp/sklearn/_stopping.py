@@ -62,7 +62,7 @@ class StoppingMixin:
         self.loss_curve_.append(loss)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-        self._count_no_improvement(params, x_val, labels_val, dtype, s_val)
+        self._count_no_improvement(params, x_val, labels_val, s_val)
         return self._epoch_end(opt_state, dtype)
 
     def _warn_at_max_iter(self) -> None:
@@ -102,7 +102,7 @@ class StoppingMixin:
             print(msg)
         return opt_state, stop
 
-    def _count_no_improvement(self, params, x_val, labels_val, dtype, s_val=None) -> None:
+    def _count_no_improvement(self, params, x_val, labels_val, s_val=None) -> None:
         """scikit-learn's comparisons as it writes them, so that a NaN loss or score counts as
         it does there (as an improvement: ``nan > best - tol`` is False)."""
         if x_val is None:
@@ -112,7 +112,7 @@ class StoppingMixin:
             )
             self.best_loss_ = loss if loss < self.best_loss_ else self.best_loss_
             return
-        y = apply(self.net_, params, x_val, dtype)
+        y = apply(self.net_, params, x_val)
         score = (
             self._score_labels(labels_val, self._labels_from(y), s_val)
             if np.isfinite(y).all()
