@@ -33,7 +33,14 @@ from jaxmlp import activations as _activations
 from jaxmlp import backprop, curvature, losses, outputs, reduction
 from jaxmlp.finite_differences import noise_of_e, roundoff_rows
 from jaxmlp.gradient_check import worst
-from jaxmlp.gradient_matrix import KINK_MARGIN, _cell_data, kink_distance, matrix_axes
+from jaxmlp.gradient_matrix import (
+    KINK_MARGIN,
+    _cell_data,
+    _cells,
+    _failing,
+    kink_distance,
+    matrix_axes,
+)
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import check_int
 
@@ -217,13 +224,8 @@ class CurvatureMatrixReport(NamedTuple):
     seconds: float
     left_out: tuple = ()
 
-    @property
-    def cells(self) -> int:
-        return len(self.rows)
-
-    @property
-    def failing(self) -> int:
-        return sum(not row.ok for row in self.rows)
+    cells = property(_cells)
+    failing = property(_failing)
 
     @property
     def ok(self) -> bool:

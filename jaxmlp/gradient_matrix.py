@@ -60,6 +60,17 @@ class CellCheck(NamedTuple):
     ok: bool
 
 
+def _cells(report) -> int:
+    """A matrix report's cells: one a row (``cells`` of ``MatrixReport`` and of
+    ``curvature_check.CurvatureMatrixReport``)."""
+    return len(report.rows)
+
+
+def _failing(report) -> int:
+    """A matrix report's failing cells: its rows that are not ok."""
+    return sum(not row.ok for row in report.rows)
+
+
 class MatrixReport(NamedTuple):
     """One ``CellCheck`` per cell; ``cells`` and ``failing`` are counts."""
 
@@ -68,13 +79,8 @@ class MatrixReport(NamedTuple):
     seconds: float
     curvature: object = None  # a curvature_check.CurvatureMatrixReport when asked for
 
-    @property
-    def cells(self) -> int:
-        return len(self.rows)
-
-    @property
-    def failing(self) -> int:
-        return sum(not row.ok for row in self.rows)
+    cells = property(_cells)
+    failing = property(_failing)
 
     @property
     def ok(self) -> bool:
