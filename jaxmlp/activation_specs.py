@@ -36,7 +36,7 @@ import numpy as np
 from jaxmlp import activations
 from jaxmlp.activations import Activation
 from jaxmlp.initializers import _exact
-from jaxmlp.numeric import check_holds
+from jaxmlp.numeric import check_holds, not_one_of
 
 
 def _fixed(family: str, fn, grad, grad2, smooth=False) -> Activation:
@@ -125,11 +125,8 @@ def parse(spec: str) -> Activation:
         return _groups(spec)
     name, _, text = spec.partition(":")
     if name not in activations._REGISTRY:
-        raise ValueError(
-            f"Unknown activation: {name!r}. It needs to be one of {list(activations._REGISTRY)}, "
-            f"or a spec: 'name:c' for {list(CONSTANTS)}, or per-unit groups as in "
-            "'tanh*3+relu*5'."
-        )
+        more = f", or a spec: 'name:c' for {list(CONSTANTS)}, or per-unit groups as in "
+        raise not_one_of("activation", name, activations._REGISTRY, more + "'tanh*3+relu*5'")
     constant = CONSTANTS.get(name)
     if constant is None:
         raise ValueError(

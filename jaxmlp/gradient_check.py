@@ -53,7 +53,7 @@ from jaxmlp.finite_differences import (
     named_leaves,
 )
 from jaxmlp.mlp import MLP
-from jaxmlp.numeric import check_int, check_positive, is_real
+from jaxmlp.numeric import check_int, check_positive, is_real, not_one_of
 
 FLOOR = 1e-3
 EPS = 6e-6  # central-difference step in float64: truncation ~eps^2 meets round-off ~1e-16 / eps
@@ -239,7 +239,7 @@ def gradcheck(
     dtype = _params_dtype(params)
     cfg = settings_for(dtype)
     if method not in METHODS:
-        raise ValueError(f"Unknown method: {method!r}. It needs to be one of {list(METHODS)}.")
+        raise not_one_of("method", method, METHODS)
     check_int("n_directions", n_directions, 1)
     check_int("seed", seed, 0)
     eps = EPS if eps is None else eps

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import activations
-from jaxmlp.numeric import check_holds
+from jaxmlp.numeric import check_holds, not_one_of
 
 _VARIANCE_SCALING = {
     "glorot_uniform": jax.nn.initializers.glorot_uniform,
@@ -79,7 +79,7 @@ def parse(spec) -> Scheme:
         raise ValueError(f"An init scheme must be a string such as 'he_normal', got {spec!r}.")
     name, colon, rest = spec.partition(":")
     if name not in _ARITY:
-        raise ValueError(f"Unknown init scheme: {name!r}. It needs to be one of {list(NAMES)}.")
+        raise not_one_of("init scheme", name, NAMES)
     if colon and not _ARITY[name]:
         raise ValueError(f"Init {spec!r}: {name} takes no arguments; write {name!r}.")
     try:

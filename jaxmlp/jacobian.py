@@ -12,6 +12,7 @@ accumulation from the output side (cost ~ K); both give the same matrix.
 import jax.numpy as jnp
 
 from jaxmlp import backprop, outputs
+from jaxmlp.numeric import not_one_of
 
 
 def _output_jacobian(net, z, y):
@@ -27,7 +28,7 @@ def input_jacobian(net, params, x, mode: str = "reverse"):
     """dy/dx ``(n, K, d)`` for ``x (n, d)`` (checked, as the net's dtype: ``net.inputs``);
     ``mode`` is ``"forward"`` or ``"reverse"``."""
     if mode not in ("forward", "reverse"):
-        raise ValueError(f"Unknown mode: {mode!r}. It needs to be one of ['forward', 'reverse'].")
+        raise not_one_of("mode", mode, ("forward", "reverse"))
     x = net._check_x(params, x)
     trace = backprop.forward(net, params, x)
     j_out = _output_jacobian(net, trace.zs[-1], trace.as_[-1])

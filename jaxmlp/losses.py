@@ -53,6 +53,7 @@ import numpy as np
 from jax.scipy.special import xlogy
 
 from jaxmlp import outputs
+from jaxmlp.numeric import not_one_of
 from jaxmlp.reduction import reduced
 
 
@@ -271,7 +272,7 @@ def pair(output: str, loss: str) -> Pair:
 def get(name: str) -> Loss:
     """The loss record called ``name``; ValueError listing the known names otherwise."""
     if not isinstance(name, str) or name not in _LOSSES:
-        raise ValueError(f"Unknown loss: {name!r}. It needs to be one of {list(NAMES)}.")
+        raise not_one_of("loss", name, NAMES)
     return _LOSSES[name]
 
 

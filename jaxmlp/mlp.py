@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
-from jaxmlp.numeric import check_holds, check_unmasked, is_real, store_as
+from jaxmlp.numeric import check_holds, check_unmasked, is_real, not_one_of, store_as
 
 REDUCTIONS = ("mean", "sum")
 # The dtypes params may hold (float8's few bits give NaN gradients); fit stores float32 or float64.
@@ -120,9 +120,7 @@ class MLP:
                 f"A softmax output needs at least 2 units; use sigmoid for one. Got sizes {sizes}."
             )
         if reduction not in REDUCTIONS:
-            raise ValueError(
-                f"Unknown reduction: {reduction!r}. It needs to be one of {list(REDUCTIONS)}."
-            )
+            raise not_one_of("reduction", reduction, REDUCTIONS)
         if not (is_real(dropout) and 0 <= dropout < 1):  # a 0-d array too (numeric's rule)
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         store_as(self, "dropout", float)  # np.float32(0.5) == 0.5 and hashes alike: same trace

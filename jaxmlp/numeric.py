@@ -1,8 +1,9 @@
 """The library's one rule for numbers given as settings: what counts as an integer or a real
 number (never a bool, a string, NaN or infinity), the ValueError that names a wrong one and the
-values allowed, the Python number a validated numpy one is kept as (JSON and hashing), the
-masked arrays no numbers are taken from (``check_unmasked``), and the JSON every file and
-output of jaxmlp is written in (``for_json``: strict, a non-finite number as a string).
+values allowed (``not_one_of``: a setting that is none of its choices), the Python number a
+validated numpy one is kept as (JSON and hashing), the masked arrays no numbers are taken from
+(``check_unmasked``), and the JSON every file and output of jaxmlp is written in (``for_json``:
+strict, a non-finite number as a string).
 
 Every module that checks a numeric setting (optimizers, train configs, populations, gradient
 and Taylor checks, the run folder) asks these; none spells the rule again. (Named ``numeric``,
@@ -47,6 +48,13 @@ def check_int(name, value, low, extra="") -> None:
         raise ValueError(
             f"{name} must be an integer >= {low}{' ' + extra if extra else ''}, got {value!r}."
         )
+
+
+def not_one_of(what, value, choices, more="") -> ValueError:
+    """The ValueError, for its caller to raise, of a ``what`` (a setting: "loss", "task") whose
+    ``value`` is none of ``choices``: ``Unknown loss: 'x'. It needs to be one of [...].``;
+    ``more`` names the other forms allowed (", or a path to a .csv or .npz file")."""
+    return ValueError(f"Unknown {what}: {value!r}. It needs to be one of {list(choices)}{more}.")
 
 
 def outside(values, dtype) -> np.ndarray:

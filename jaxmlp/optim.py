@@ -22,7 +22,7 @@ import jax
 import optax
 
 from jaxmlp import second_order  # lbfgs, cg, newton-cg, lm: full-batch, curvature
-from jaxmlp.numeric import check_int, check_positive, is_real, store_as
+from jaxmlp.numeric import check_int, check_positive, is_real, not_one_of, store_as
 
 FIRST_ORDER = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 OPTIMIZERS = (*FIRST_ORDER, *second_order.NAMES)
@@ -143,13 +143,9 @@ class Optimizer:
 
     def __post_init__(self):
         if self.name not in OPTIMIZERS:
-            raise ValueError(
-                f"Unknown optimizer: {self.name!r}. It needs to be one of {list(OPTIMIZERS)}."
-            )
+            raise not_one_of("optimizer", self.name, OPTIMIZERS)
         if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"Unknown schedule: {self.schedule!r}. It needs to be one of {list(SCHEDULES)}."
-            )
+            raise not_one_of("schedule", self.schedule, SCHEDULES)
         check_positive("lr", self.lr)
         if self.momentum is not None and not (is_real(self.momentum) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}.")

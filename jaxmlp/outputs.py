@@ -44,6 +44,7 @@ import numpy as np
 
 from jaxmlp import activations
 from jaxmlp.initializers import _exact  # the shortest exact form of a number, as specs write it
+from jaxmlp.numeric import not_one_of
 
 
 class Output(NamedTuple):
@@ -171,7 +172,7 @@ def get(spec: str) -> Output:
     temperature beta in (0, ``BETA_MAX``] (``"softmax:1"`` is ``"softmax"``). ValueError naming
     the allowed values otherwise."""
     if not isinstance(spec, str):
-        raise ValueError(f"Unknown output: {spec!r}. It needs to be one of {list(NAMES)}.")
+        raise not_one_of("output", spec, NAMES)
     return _parse(spec)
 
 
@@ -179,10 +180,7 @@ def get(spec: str) -> Output:
 def _parse(spec: str) -> Output:
     name, colon, number = spec.partition(":")
     if name not in _OUTPUTS:
-        raise ValueError(
-            f"Unknown output: {spec!r}. It needs to be one of {list(NAMES)}, or "
-            f"'softmax:beta' with a temperature beta > 0."
-        )
+        raise not_one_of("output", spec, NAMES, ", or 'softmax:beta' with a temperature beta > 0")
     if not colon:
         return _OUTPUTS[name]
     if name not in TEMPERED:

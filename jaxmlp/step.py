@@ -14,6 +14,7 @@ from jax import lax
 
 from jaxmlp import backprop as bp
 from jaxmlp import outputs, second_order
+from jaxmlp.numeric import not_one_of
 
 BACKPROPS = ("hand", "autodiff")
 
@@ -40,7 +41,7 @@ def gradient_source(net, backprop: str = "hand") -> Callable:
             return c, y, grads
 
         return autodiff
-    raise ValueError(f"Unknown backprop: {backprop!r}. It needs to be one of {list(BACKPROPS)}.")
+    raise not_one_of("backprop", backprop, BACKPROPS)
 
 
 def correct(net, y, t, sample_weight=None):

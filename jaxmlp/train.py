@@ -36,7 +36,7 @@ from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, st
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
-from jaxmlp.numeric import check_int, is_real, store_as
+from jaxmlp.numeric import check_int, is_real, not_one_of, store_as
 from jaxmlp.optim import Optimizer, check_schedule, initial_state, step_checks, what_is_finite
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.resume import check_kind, check_resume, copied, finished
@@ -95,13 +95,9 @@ class TrainConfig:
         if self.batch_size != "full":
             check_int("batch_size", self.batch_size, 1, "or 'full'")
         if self.backprop not in BACKPROPS:
-            raise ValueError(
-                f"Unknown backprop: {self.backprop!r}. It needs to be one of {list(BACKPROPS)}."
-            )
+            raise not_one_of("backprop", self.backprop, BACKPROPS)
         if self.dtype not in DTYPES:
-            raise ValueError(
-                f"Unknown dtype: {self.dtype!r}. It needs to be one of {list(DTYPES)}."
-            )
+            raise not_one_of("dtype", self.dtype, DTYPES)
         check_seed(self.seed)
         if not (is_real(self.val_fraction) and 0 <= self.val_fraction < 1):
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}.")

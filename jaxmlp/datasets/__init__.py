@@ -49,6 +49,7 @@ from jaxmlp.datasets.targets import (
     example_shape,
     one_hot,
 )
+from jaxmlp.numeric import not_one_of
 
 __all__ = [
     "CACHE_ENV",
@@ -311,7 +312,7 @@ def names() -> tuple[str, ...]:
 def default_output_and_loss(task: str) -> tuple[str, str]:
     """The canonical (output, loss) pair of a task, for which dE/dz_L = y - t."""
     if task not in _OUTPUT_AND_LOSS:
-        raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(TASKS)}.")
+        raise not_one_of("task", task, TASKS)
     return _OUTPUT_AND_LOSS[task]
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from jaxmlp import files
 from jaxmlp.datasets import named
 from jaxmlp.datasets.split import check_seed
+from jaxmlp.numeric import not_one_of
 
 COMMON = ("seed", "val_fraction", "standardize", "n", "task", "dtype")
 DEFAULTS = {  # the source's own options, at the values that leave them unused
@@ -81,10 +82,8 @@ def user_file(name_or_path) -> pathlib.Path:
     """The path of the user's .csv or .npz file ``name_or_path``: a regular file, not empty."""
     path = pathlib.Path(name_or_path)
     if path.suffix.lower() not in (".csv", ".npz"):
-        raise ValueError(
-            f"Unknown dataset: {str(name_or_path)!r}. It needs to be one of {list(named.SETS)}, or "
-            "a path to a .csv or .npz file."
-        )
+        more = ", or a path to a .csv or .npz file"
+        raise not_one_of("dataset", str(name_or_path), named.SETS, more)
     files.check_regular(path)
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file.")

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from jaxmlp import files
+from jaxmlp.numeric import not_one_of
 
 TASKS = ("regression", "binary", "multiclass", "multilabel")
 TARGETS = {
@@ -28,7 +29,7 @@ def check_task(task) -> str:
     """``task`` checked against ``TASK_CHOICES``; None is "auto"."""
     task = "auto" if task is None else task
     if task not in TASK_CHOICES:
-        raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(TASK_CHOICES)}.")
+        raise not_one_of("task", task, TASK_CHOICES)
     return task
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxmlp import datasets, outputs
 from jaxmlp.mlp import MLP
+from jaxmlp.numeric import not_one_of
 from jaxmlp.train import DTYPES
 
 STANDARDIZE = ("auto", "yes", "no")
@@ -37,9 +38,7 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     was written when inputs were cast to float32 first, one without ``t_dtype`` when regression
     targets were: its data are rebuilt by that rule."""
     if settings["dtype"] not in DTYPES:  # (TrainConfig's rule) before the data are read in it
-        raise ValueError(
-            f"Unknown dtype: {settings['dtype']!r}. It needs to be one of {list(DTYPES)}."
-        )
+        raise not_one_of("dtype", settings["dtype"], DTYPES)
     label_column, name = settings["label_column"], absolute(settings["data"])
     old = record is not None and "x_dtype" not in record
     check_data_dir(settings["data_dir"])
@@ -49,9 +48,7 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     if val_fraction is not None and not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
     if standardize not in STANDARDIZE:
-        raise ValueError(
-            f"Unknown standardize: {standardize!r}. It needs to be one of {list(STANDARDIZE)}."
-        )
+        raise not_one_of("standardize", standardize, STANDARDIZE)
     source = {  # the options its source takes: a flag given to another is check_used's error
         "data_dir": settings["data_dir"],
         "label_column": -1 if label_column is None else label_column,

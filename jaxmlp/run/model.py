@@ -24,6 +24,7 @@ from jaxmlp import checkpoint, datasets, files, outputs
 from jaxmlp.arrays import params_dtype
 from jaxmlp.evaluation import apply_in_blocks, evaluate
 from jaxmlp.mlp import MLP
+from jaxmlp.numeric import not_one_of
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import data, folder, tasks
 from jaxmlp.run.names import check_classes, check_inputs_described, prediction_columns
@@ -312,7 +313,7 @@ def save_run(
     net.check_params(params)
     task = task or _task_of(net)
     if task not in datasets.TASKS:
-        raise ValueError(f"Unknown task: {task!r}. It needs to be one of {list(datasets.TASKS)}.")
+        raise not_one_of("task", task, datasets.TASKS)
     check_classes(classes, task, net, "save_run")
     tasks.check_output(task, net.output, net.sizes[-1], "save_run: ")
     check_inputs_described(net.sizes[0], scaler, feature_names)
