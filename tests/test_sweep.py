@@ -519,7 +519,26 @@ def test_an_interrupt_while_the_report_is_written_names_the_resume_which_writes_
     assert strict((out / "summary.json").read_text())["status"] == "finished"
 
 
-def test_a_signal_while_the_report_is_written_is_said_not_swallowed(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def command_handlers(monkeypatch):
+    """The ``jaxmlp`` command's signal handlers (``interrupt.install``) for one test, its
+    ``PENDING`` and ``RECEIVED`` lists empty; the handlers before it are put back after it."""
+    import signal
+
+    from jaxmlp import interrupt
+
+    handlers = {n: signal.getsignal(n) for n in interrupt.SIGNALS}
+    monkeypatch.setattr(interrupt, "PENDING", [])
+    monkeypatch.setattr(interrupt, "RECEIVED", [])
+    interrupt.install()
+    yield
+    for n, handler in handlers.items():
+        signal.signal(n, handler)
+
+
+def test_a_signal_while_the_report_is_written_is_said_not_swallowed(
+    tmp_path, capsys, monkeypatch, command_handlers
+):
     """Under the command's handlers (``interrupt.install``) a first SIGINT after the last chunk,
     while the report and figures were written, was recorded and never acted on: the sweep
     exited 0 with not a word. It still stops nothing (every member is trained), as in a run,
@@ -535,16 +554,8 @@ def test_a_signal_while_the_report_is_written_is_said_not_swallowed(tmp_path, ca
         os.kill(os.getpid(), signal.SIGINT)
         return write(*args)
 
-    handlers = {n: signal.getsignal(n) for n in interrupt.SIGNALS}
-    monkeypatch.setattr(interrupt, "PENDING", [])
-    monkeypatch.setattr(interrupt, "RECEIVED", [])
     monkeypatch.setattr(sweeper.sweep_report, "write", signalled)
-    interrupt.install()
-    try:
-        assert cli.main(["sweep", *SMALL, "--out", str(out)]) == 0
-    finally:
-        for n, handler in handlers.items():
-            signal.signal(n, handler)
+    assert cli.main(["sweep", *SMALL, "--out", str(out)]) == 0
     err = capsys.readouterr().err
     said = "nothing was stopped; its report is written"
     assert err == f"note: SIGINT came after the sweep's last chunk: {said}\n"
@@ -552,14 +563,15 @@ def test_a_signal_while_the_report_is_written_is_said_not_swallowed(tmp_path, ca
     assert interrupt.PENDING == []
 
 
-def test_a_first_ctrl_c_stops_a_sweep_inside_its_chunk(tmp_path, capsys, monkeypatch):
+def test_a_first_ctrl_c_stops_a_sweep_inside_its_chunk(
+    tmp_path, capsys, monkeypatch, command_handlers
+):
     """Under the command's handlers a first SIGINT was acted on only between chunks: the chunk
     under way trained to its end (minutes, for a large one) before the sweep stopped. Now it is
     acted on between the chunk's compiled calls of epochs: the chunk is abandoned, unsaved,
     and the resume trains it, ending with the uninterrupted members."""
     import signal
 
-    from jaxmlp import interrupt
     from jaxmlp.run import sweeper
 
     real, calls, epochs = sweeper.fit_population, [], {}
@@ -572,17 +584,9 @@ def test_a_first_ctrl_c_stops_a_sweep_inside_its_chunk(tmp_path, capsys, monkeyp
         epochs[len(calls)] = pop.history["train_loss"].shape[1]
         return pop
 
-    handlers = {n: signal.getsignal(n) for n in interrupt.SIGNALS}
-    monkeypatch.setattr(interrupt, "PENDING", [])
-    monkeypatch.setattr(interrupt, "RECEIVED", [])
     monkeypatch.setattr(sweeper, "fit_population", signalled)
     out = tmp_path / "s"
-    interrupt.install()
-    try:
-        assert cli.main(["sweep", *SMALL, "--out", str(out)]) == 130
-    finally:
-        for n, handler in handlers.items():
-            signal.signal(n, handler)
+    assert cli.main(["sweep", *SMALL, "--out", str(out)]) == 130
     hint = f"the finished chunks are saved; continue with: jaxmlp sweep --out {out} --resume"
     assert capsys.readouterr().err == f"interrupted: {hint}\n"
     assert list(epochs) == [1]  # the second chunk returned nothing: it was stopped inside
