@@ -4,10 +4,8 @@ outer-product approximation and the input Hessian against jax in float64; centra
 the hand gradient; the Taylor remainder of order 3; and the mutation twins (an h'' 1 % off, a wrong
 output curvature, a dropped term of the R-backward pass) that every check must catch."""
 
-import inspect
 import itertools
 import re
-import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -303,16 +301,6 @@ def test_input_hessian_equals_jax_per_example_and_methods_compose_with_jit_and_v
 # -- the Taylor test and the mutation twins --------------------------------------------------------
 
 
-def mutant(function, old: str, new: str):
-    """``function`` recompiled from its source with ``old`` replaced by ``new`` (which must occur):
-    a mutation of the library's own code, so that a check is shown to catch it."""
-    source = textwrap.dedent(inspect.getsource(function))
-    assert source.count(old) == 1, f"{old!r} is not in {function.__name__}'s source"
-    namespace = dict(function.__globals__)
-    exec(compile(source.replace(old, new), "<mutant>", "exec"), namespace)  # noqa: S102
-    return namespace[function.__name__]
-
-
 DROPPED_TERMS = {  # each a term of the R-backward pass
     "R{a}^T G": ("[(ra, g), (a, rg)]", "[(a, rg)]"),
     "G v_w^T": ('rg @ w.T + g @ v[l]["w"].T', "rg @ w.T"),
@@ -322,7 +310,7 @@ DROPPED_TERMS = {  # each a term of the R-backward pass
 
 @pytest.mark.usefixtures("x64")
 @pytest.mark.slow
-def test_taylor_remainder_is_third_order_with_the_hand_hessian_and_second_order_without():
+def test_taylor_remainder_is_third_order_with_the_hand_hessian_and_second_order_without(mutant):
     net = MLP((3, 4, 4, 2), "tanh", "sigmoid", "bce")
     params, x, t, _ = data(net)
     good = taylor_test_hessian(net, params, x, t)
@@ -378,7 +366,7 @@ def test_the_curvature_checks_name_a_bad_seed_or_n_eps(settings, named):
 
 @pytest.mark.usefixtures("x64")
 @pytest.mark.parametrize("term", DROPPED_TERMS)
-def test_a_dropped_term_of_the_r_backward_pass_is_caught(term):
+def test_a_dropped_term_of_the_r_backward_pass_is_caught(term, mutant):
     net = MLP((3, 4, 4, 2), "tanh", "softmax", "mse")
     params, x, t, _ = data(net)
     assert passes(check_curvature(net, params, x, t, checks=("hvp", "fd")))
