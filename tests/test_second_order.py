@@ -279,3 +279,25 @@ def test_a_damped_step_predicts_the_change_of_its_quadratic_model_and_its_ratio(
     _, state = tx.update(unravel(g), tx.init(params), params, net=net, x=x, t=t)
     factor = shrink if rho > 0.75 else grow if rho < 0.25 else 1.0
     np.testing.assert_allclose(state.damping, lam * factor, rtol=1e-15)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.slow
+def test_a_model_that_predicts_no_decrease_grows_the_damping_even_where_e_fell():
+    """newton-cg's Gauss-Newton product of a non-canonical pair (tanh output + mse: the output
+    curvature's sum_k dl/dy_k d2y_k/dz2 is indefinite) can give a step whose model change q(p)
+    is > 0; rho was then taken as E(w) - E(w + p), ~35 here where E happened to fall, and lambda
+    shrank (x 2/3) on a model that predicted an increase. A model that predicts no decrease is
+    not trusted: lambda grows (x 3/2) until C + lambda I is positive definite; the step that
+    lowered E is still taken."""
+    net = MLP((1, 4, 1), "tanh", "tanh", "mse", reduction="sum")
+    x = jnp.linspace(-1, 1, 12)[:, None]
+    t, params = 2.5 * jnp.sin(3 * x), net.init(jax.random.key(12), jnp.float64)
+    grads, lam = net.backprop(params, x, t), 1e-6
+    p, q, _, accept = second_order._trial(curvature.gnvp, lam, grads, params, net=net, x=x, t=t)
+    assert q > 0 and bool(accept), (q, accept)
+    tx = Optimizer("newton-cg", lr=lam).build(1)
+    updates, state = tx.update(grads, tx.init(params), params, net=net, x=x, t=t)
+    np.testing.assert_allclose(state.damping, lam * 3 / 2, rtol=1e-15)
+    for a, b in zip(jax.tree.leaves(updates), jax.tree.leaves(p)):
+        np.testing.assert_array_equal(a, b)
