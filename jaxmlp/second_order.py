@@ -10,8 +10,9 @@
 
 Damped solvers adapt lambda from the ratio rho of the actual to the predicted decrease
 ``q(p) = <g, p> + p^T (G + lambda I) p / 2``: a step is taken only if E decreases; lambda shrinks
-(x 2/3 newton-cg, / 10 lm) when rho > 3/4 and grows (x 3/2, x 10) when rho < 1/4 or the step was
-refused. Their inner CG stops at a residual of 1e-5 times |g| or after 50 iterations
+(x 2/3 newton-cg, / 10 lm) when rho > 3/4 and grows (x 3/2, x 10) when rho < 1/4, the step was
+refused or q(p) >= 0 (no decrease predicted: newton-cg's product is indefinite for a non-canonical
+pair). Their inner CG stops at a residual of 1e-5 times |g| or after 50 iterations
 (``CG_TOLERANCE``, ``CG_ITERATIONS``), fixed as scipy's Newton-CG fixes its own: no setting, since
 rho judges each step, so an inexact solve costs a refused step and more damping, never a wrong
 one. At lambda's ceiling (``DAMPING_RANGE``) no step moves the weights: ``fit`` stops there
@@ -288,17 +289,7 @@ def _damped(product, damping0: float, shrink: float, grow: float, kind) -> Trans
 
     def update(grads, state, params, *, net, x, t):
         lam = state.damping
-
-        def damped(v):
-            return optax.tree.add_scale(product(net, params, x, t, v), lam, v)
-
-        minus_g = optax.tree.scale(-1.0, grads)
-        p, _ = _cg(damped, minus_g, tol=CG_TOLERANCE, atol=0.0, maxiter=CG_ITERATIONS)
-        predicted = optax.tree.vdot(grads, p) + 0.5 * optax.tree.vdot(p, damped(p))
-        e0 = _cost(net, params, x, t)
-        e1 = _cost(net, optax.apply_updates(params, p), x, t)
-        rho = (e1 - e0) / jnp.where(predicted < 0, predicted, -1.0)
-        accept = jnp.isfinite(e1) & (e1 < e0)
+        p, _, rho, accept = _trial(product, lam, grads, params, net=net, x=x, t=t)
         keep = jnp.where(accept & (rho >= 0.25), 1.0, grow)
         factor = jnp.where(accept & (rho > 0.75), shrink, keep)
         stalled = at_ceiling(state.damping)
@@ -308,3 +299,23 @@ def _damped(product, damping0: float, shrink: float, grow: float, kind) -> Trans
         return updates, kind(lam.astype(state.damping.dtype), state.count + ~stalled)
 
     return Transformation(init, update)
+
+
+def _trial(product, lam, grads, params, *, net, x, t):
+    """A damped solver's trial step ``(p, q, rho, accept)``: p solves (C + lambda I) p = -g by
+    truncated CG (``C v = product(net, params, x, t, v)``); q(p) = <g, p> + p^T (C + lambda I)
+    p / 2 is the change of E that the damped quadratic model predicts, rho = (E(w + p) - E(w)) /
+    q(p) the reduction ratio, 0 where q >= 0 (a model that predicts no decrease, as newton-cg's
+    indefinite Gauss-Newton product of a non-canonical pair can: lambda grows, never shrinks on
+    it); ``accept``: E(w + p) finite and below E(w)."""
+
+    def damped(v):
+        return optax.tree.add_scale(product(net, params, x, t, v), lam, v)
+
+    minus_g = optax.tree.scale(-1.0, grads)
+    p, _ = _cg(damped, minus_g, tol=CG_TOLERANCE, atol=0.0, maxiter=CG_ITERATIONS)
+    predicted = optax.tree.vdot(grads, p) + 0.5 * optax.tree.vdot(p, damped(p))
+    e0 = _cost(net, params, x, t)
+    e1 = _cost(net, optax.apply_updates(params, p), x, t)
+    rho = jnp.where(predicted < 0, (e1 - e0) / jnp.where(predicted < 0, predicted, -1.0), 0.0)
+    return p, predicted, rho, jnp.isfinite(e1) & (e1 < e0)

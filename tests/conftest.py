@@ -1,10 +1,12 @@
 """Shared test helpers."""
 
 import concurrent.futures
+import inspect
 import os
 import pathlib
 import subprocess
 import sys
+import textwrap
 
 import jax
 import numpy as np
@@ -164,3 +166,19 @@ def rows_on_device():
         return rows
 
     return start
+
+
+@pytest.fixture
+def mutant():
+    """``mutant(function, old, new)``: ``function`` recompiled from its source with ``old``
+    replaced by ``new`` (which must occur once): a mutation of the library's own code, so that
+    a check is shown to catch it."""
+
+    def recompiled(function, old: str, new: str):
+        source = textwrap.dedent(inspect.getsource(function))
+        assert source.count(old) == 1, f"{old!r} is not once in {function.__name__}'s source"
+        namespace = dict(function.__globals__)
+        exec(compile(source.replace(old, new), "<mutant>", "exec"), namespace)  # noqa: S102
+        return namespace[function.__name__]
+
+    return recompiled
