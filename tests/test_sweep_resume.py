@@ -1,5 +1,5 @@
 """``jaxmlp sweep --resume`` with flags given again: a resume checks them by the rules of
-``jaxmlp train --resume`` (``settings.own_init``, ``settings.check_resume``), so a repeated
+``jaxmlp train --resume`` (``settings.own_spellings``, ``settings.check_resume``), so a repeated
 setting is accepted with the uninterrupted sweep's results, and a changed one is refused by name.
 
 A tanh XOR sweep of a momentum optimizer, 2 learning rates x 2 seeds in 2 chunks; each test
@@ -46,7 +46,7 @@ def half(swept, tmp_path):
 @pytest.mark.slow
 def test_a_resume_accepts_an_init_that_draws_every_layer_as_the_sweeps_default(swept, half):
     """``--init glorot_uniform`` is what a tanh sweep's None drew for both of its layers:
-    train --resume takes it (own_init); sweep --resume refused it, naming that very fact
+    train --resume takes it (own_spellings); sweep --resume refused it, naming that very fact
     ("its None draws its layers glorot_uniform, glorot_uniform")."""
     argv = ["sweep", "--out", str(half), "--resume", "--init", "glorot_uniform"]
     assert cli.main(argv) == 0
@@ -116,5 +116,5 @@ def test_a_resume_refusing_a_changed_setting_speaks_of_the_sweep(half, fails):
     """The line spoke of a run ("of the run in DIR: a resumed run keeps its settings (drop
     --lr, or start a new run)") where the folder holds a sweep."""
     err = fails(["sweep", "--out", str(half), "--resume", "--lr", "2,0.5"])
-    assert f"--lr [2.0, 0.5] differs from the [0.5, 2.0] of the sweep in {half}" in err, err
+    assert f"--lr 2.0,0.5 differs from the 0.5,2.0 of the sweep in {half}" in err, err
     assert "a resumed sweep keeps its settings (drop --lr, or start a new sweep)" in err, err

@@ -52,7 +52,7 @@ from jaxmlp.run.settings import (
     check_used,
     command_line,
     merge,
-    own_init,
+    own_spellings,
     precision,
 )
 from jaxmlp.run.sweep_report import FINAL
@@ -114,7 +114,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         if resume:
             held.enter_context(folder.lock(out))
         saved = folder.read_saved(out, sweep=True) if resume else None  # checked
-        given = own_init(given, saved)  # an --init that draws as the sweep's did: its own
+        given = own_spellings(given, saved)  # an --init that draws as the sweep's did: its own
         if (out / CHUNKS).exists() and not (out / CHUNKS).is_dir():  # before a chunk trains
             raise ValueError(
                 f"{out / CHUNKS}: exists and is not a folder (a sweep keeps its chunks there): "

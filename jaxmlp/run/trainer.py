@@ -27,7 +27,7 @@ from jaxmlp.run.settings import (
     check_resume,
     check_used,
     merge,
-    own_init,
+    own_spellings,
     precision,
 )
 from jaxmlp.stopping import NonFiniteValidationLoss
@@ -69,7 +69,7 @@ def train(
         if resume:
             held.enter_context(folder.lock(out))
         saved = folder.read_saved(out, sweep=False) if resume else None
-        given = own_init(given, saved)
+        given = own_spellings(given, saved)
         settings = merge(given, saved)
         if saved is not None and "data" not in given:
             data.check_source(settings, saved, out, resume=True)
