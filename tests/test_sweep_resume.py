@@ -7,11 +7,14 @@ resumes a copy whose second chunk is gone."""
 
 import json
 import pathlib
+import re
 import shutil
 
+import numpy as np
 import pytest
 
 from jaxmlp import cli
+from jaxmlp.run import chunks
 
 BASE = [
     "--data", "xor", "--hidden", "3", "--activation", "tanh", "--loss", "sse",
@@ -118,3 +121,28 @@ def test_a_resume_refusing_a_changed_setting_speaks_of_the_sweep(half, fails):
     err = fails(["sweep", "--out", str(half), "--resume", "--lr", "2,0.5"])
     assert f"--lr 2.0,0.5 differs from the 0.5,2.0 of the sweep in {half}" in err, err
     assert "a resumed sweep keeps its settings (drop --lr, or start a new sweep)" in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kept", [1000.0, None], ids=["timed", "older"])
+def test_a_resumed_sweeps_wall_time_adds_up_its_processes(half, capsys, kept):
+    """A resumed sweep's wall_seconds and its "N members in X s" line counted only the last
+    process (a resumed train run adds up all of them): the chunks now keep the sweep's time at
+    their save; one saved before they did (``None``) still loads, and the time is said to be
+    this process's."""
+    path = half / "chunks" / "00000.npz"
+    with np.load(path) as f:
+        text, identity = str(f["records"]), str(f["identity"])
+        curves = {k: f[k] for k in chunks.CURVES if k in f.files}
+    chunks.write(path, json.loads(text), curves, identity, kept)  # the first process's time
+    capsys.readouterr()
+    assert cli.main(["sweep", "--out", str(half), "--resume"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    summary = json.loads((half / "summary.json").read_text())
+    seconds = float(re.fullmatch(r"4 members in ([\d.]+) s(.*); wrote .*", line)[1])
+    assert seconds == pytest.approx(summary["wall_seconds"], abs=0.05)
+    if kept:
+        assert 1000 < seconds < 1000 + 600 and "wall_seconds_of" not in summary
+    else:
+        assert seconds < 600 and "this process's" in line
+        assert summary["wall_seconds_of"].startswith("this process's")
