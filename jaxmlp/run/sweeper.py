@@ -210,7 +210,7 @@ def _start(settings: dict, net, saved: dict | None, out) -> list | None:
     (``trainer.init_weights``), or None (each seed's); a resumed sweep's must be the ones it
     began from (config.json's ``init_from_params_sha256``), so that its chunks are those of an
     uninterrupted sweep."""
-    start = init_weights(settings, net)
+    start = init_weights(settings, net, "sweep")
     if start is None or saved is None:
         return start
     recorded = saved.get("init_from_params_sha256")
