@@ -244,3 +244,19 @@ def test_evaluate_knows_the_runs_data_file_by_another_path(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert run_data.whose("d.csv", settings, config) == "own"
     assert run_data.whose("copy.csv", settings, config) == "other"
+
+
+@pytest.mark.slow
+def test_init_from_takes_the_runs_activations_spelt_per_layer(tmp_path, capsys):
+    # --init-from a 2-layer relu run with --activation relu,relu (the same network) was refused
+    # as "checkpoint is for another architecture: activation 'relu' (wanted ['relu', 'relu'])"
+    data, first = write_csv(tmp_path / "tr.csv"), tmp_path / "first"
+    args = ["train", "--data", str(data), "--hidden", "4,4", "--no-progress", "--epochs", "1"]
+    assert cli.main([*args, "--out", str(first)]) == 0
+    capsys.readouterr()
+    again = [*args, "--init-from", str(first)]
+    assert cli.main([*again, "--activation", "relu,tanh", "--out", str(tmp_path / "b")]) == 2
+    assert "another architecture" in error_line(capsys)
+    assert cli.main([*again, "--activation", "relu,relu", "--out", str(tmp_path / "a")]) == 0
+    start = json.loads((tmp_path / "a" / "config.json").read_text())["init_from_params_sha256"]
+    assert start == json.loads((first / "summary.json").read_text())["params_sha256"]

@@ -26,6 +26,7 @@ from jaxmlp.run.settings import (
     check_devices,
     check_resume,
     check_used,
+    layer_activations,
     merge,
     own_spellings,
     precision,
@@ -160,12 +161,18 @@ def init_weights(settings: dict, net, kind: str = "run") -> list | None:
 
 
 def _weights_of(run_dir: pathlib.Path, net, kind: str) -> list:
-    """The last good weights of the run in ``run_dir``, for a net of ``net``'s architecture,
+    """The last good weights of the run in ``run_dir``, for a net of ``net``'s architecture
+    (its activations spelt as one or per layer alike: ``relu`` is ``relu,relu`` for 2 layers),
     drawn by its init (a run keeps the init its weights were drawn by: named, not as an
     architecture)."""
     if not (run_dir / "checkpoint.npz").is_file():
         raise ValueError(f"--init-from {run_dir}: no run there (no checkpoint.npz).")
-    drawn = checkpoint.read_meta(run_dir / "checkpoint.npz")["architecture"].get("init")
+    source = checkpoint.read_meta(run_dir / "checkpoint.npz")["architecture"]
+    act, drawn = source.get("activation"), source.get("init")
+    hidden = {"hidden": net.sizes[1:-1]}
+    with contextlib.suppress(ValueError, TypeError):  # (not the same: load names what differs)
+        if layer_activations(hidden | {"activation": act}) == list(net.hidden_activations):
+            net = net.replace(activation=act if isinstance(act, str) else tuple(act))
     if drawn != net.init_scheme:
         text = {None: "None (each layer's default)"}
         raise ValueError(
