@@ -10,6 +10,7 @@ its checkpoint).
 """
 
 import argparse
+import shlex
 import sys
 import traceback
 
@@ -228,9 +229,24 @@ def main(argv=None) -> int:
     except KeyboardInterrupt as error:
         if debug:
             traceback.print_exc()
-        writes = getattr(args, "command", None) in ("train", "sweep")  # before their first save
-        print("interrupted" + (": nothing was saved" if writes else ""), file=sys.stderr)
+        print(_interrupted(args), file=sys.stderr)
         return interrupt.status(error)
+
+
+def _interrupted(args) -> str:
+    """The line of a command interrupted before its own handling (train's and sweep's, before
+    their first save): a resumed folder is as it was, and resumes."""
+    command = getattr(args, "command", None)
+    if command not in ("train", "sweep"):
+        return "interrupted"
+    if not (args.resume and args.out):
+        return "interrupted: nothing was saved"
+    kept = "its checkpoint" if command == "train" else "its finished chunks"
+    return (
+        f"interrupted before the {command} resumed: nothing new was saved, and {args.out} is as "
+        f"it was ({kept} kept); continue with: jaxmlp {command} --out "
+        f"{shlex.quote(str(args.out))} --resume"
+    )
 
 
 def _fail(error: BaseException) -> int:

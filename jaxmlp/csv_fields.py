@@ -91,8 +91,16 @@ def read_labels(path, column, labels) -> np.ndarray:
         return _floats(path, column, labels)
     numbers = [(line, field) for (line, field), is_one in zip(labels, kinds, strict=True)
                if is_one and not is_missing(field)]  # fmt: skip
+    names = [(line, field) for (line, field), is_one in zip(labels, kinds, strict=True)
+             if not is_one and not is_missing(field)]  # fmt: skip
+    if numbers and not names:  # NA among numbers: a missing label, not a class name
+        line, word = next((line, f) for (line, f), is_one in zip(labels, kinds) if not is_one)
+        raise ValueError(
+            f"{path}, line {line}, column {column!r}: missing label ({word!r} reads as a missing "
+            "value among numbers); remove the row or give its label."
+        )
     if numbers:
-        (at, one), (there, name) = numbers[0], labels[kinds.index(False)]
+        (at, one), (there, name) = numbers[0], names[0]
         raise ValueError(
             f"{path}, column {column!r}: the labels mix numbers ({one!r}, line {at}) with names "
             f"({name!r}, line {there}): among names '1' and '1.0' would be two classes, among "

@@ -411,3 +411,27 @@ def test_an_abbreviated_flag_is_refused_not_read_as_the_longer_one(flag, command
     0: a flag the user did not write. Only whole flag names are read."""
     err = fails([command, "--data", "xor", flag, "4", "--out", str(tmp_path / "r")])
     assert "unrecognized arguments" in err and flag in err
+
+
+@pytest.mark.parametrize(
+    "command, kept",
+    [("train", "its checkpoint"), ("sweep", "its finished chunks")],
+)
+def test_a_resume_interrupted_before_it_began_says_the_folder_is_kept(
+    command, kept, tmp_path, capsys, monkeypatch
+):
+    """A signal pending when train or sweep --resume started said "interrupted: nothing was
+    saved", as if the run were lost; its folder is as it was, and resumes."""
+    from jaxmlp import interrupt
+
+    out = tmp_path / "run folder"
+    monkeypatch.setattr(interrupt, "PENDING", [2])  # SIGINT, received during the imports
+    assert cli.main([command, "--out", str(out), "--resume"]) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        f"interrupted before the {command} resumed: nothing new was saved, and {out} is as "
+        f"it was ({kept} kept); continue with: jaxmlp {command} --out '{out}' --resume\n"
+    )
+    monkeypatch.setattr(interrupt, "PENDING", [2])
+    assert cli.main([command, "--out", str(out)]) == 130  # a new one: nothing was saved
+    assert capsys.readouterr().err == "interrupted: nothing was saved\n"

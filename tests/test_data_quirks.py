@@ -102,6 +102,19 @@ def test_a_label_column_mixing_numbers_and_names_is_refused(tmp_path):
         files.read_csv(distinct)
 
 
+@pytest.mark.parametrize("word", ["NA", "?", "n/a", "null"])
+def test_a_missing_word_among_numeric_labels_is_a_missing_label(tmp_path, word):
+    # failed before: "the labels mix numbers ('0', line 2) with names ('NA', line 4)", which
+    # spoke of names the column does not have; a real name beside it is still a mix
+    path = _write(tmp_path, "na.csv", f"a,y\n1,0\n2,1\n3,{word}\n4,1\n5,{word}\n")
+    message = rf"na.csv, line 4, column 'y': missing label \({re.escape(repr(word))} reads as a"
+    with pytest.raises(ValueError, match=message + r" missing value among numbers\); remove"):
+        files.read_csv(path)
+    mixed = _write(tmp_path, "m.csv", f"a,y\n1,0\n2,{word}\n3,cat\n")
+    with pytest.raises(ValueError, match=r"numbers \('0', line 2\) with names \('cat', line 4"):
+        files.read_csv(mixed)
+
+
 def test_numbers_alone_are_one_class_per_value_and_missing_words_stay_names(tmp_path):
     numbers = _write(tmp_path, "n.csv", "a,y\n1,1\n2,1.0\n3,2\n4, 1e0\n")
     np.testing.assert_array_equal(files.read_csv(numbers)[1], [1, 1, 2, 1])

@@ -5,6 +5,7 @@ package; user files, and a clear ValueError for each kind of bad input."""
 import gzip
 import json
 import os
+import pathlib
 import re
 import struct
 import subprocess
@@ -353,6 +354,18 @@ def test_unknown_names_list_the_known_ones(tmp_path):
         datasets.load(str(tmp_path / "data.txt"))
     with pytest.raises(ValueError, match="no such file"):
         datasets.load(tmp_path / "absent.csv")
+
+
+def test_a_path_that_spells_a_data_sets_name_is_read_as_a_file(tmp_path, monkeypatch):
+    # failed before: load(Path("xor")) said "Unknown dataset: 'xor'. It needs to be one of
+    # ['xor', ...]", contradicting itself
+    monkeypatch.chdir(tmp_path)
+    said = r"xor: a Path is read as a data file \(.csv or .npz\), and no file is there"
+    with pytest.raises(ValueError, match=said + r"; the data set 'xor' is named by the string"):
+        datasets.load(pathlib.Path("xor"))
+    (tmp_path / "data.txt").write_text("a,y\n1,0\n")
+    with pytest.raises(ValueError, match=r"data.txt: a Path .*, and it is not a .csv or .npz"):
+        datasets.load(pathlib.Path("data.txt"))
 
 
 # -- digits (embedded) ----------------------------------------------------------------------------

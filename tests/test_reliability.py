@@ -237,7 +237,7 @@ RUNS = [
     (["train", "--out", "{run}/config.json"], "exists and is not a folder", None),
     (
         ["train", "--out", "{run}", "--resume", "--hidden", "8"],
-        "--hidden [8] differs from the [3] of the run",
+        "--hidden 8 differs from the 3 of the run",
         None,
     ),  # fmt: skip
     (

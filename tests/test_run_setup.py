@@ -183,3 +183,80 @@ def test_a_stalled_solver_s_warning_is_in_the_summary(tmp_path, capsys):
     said = [w for w in summary["warnings"] if "refused every step" in w]
     assert len(said) == 1 and said[0].startswith("warning: "), summary["warnings"]
     assert err.count("refused every step") == 1, err
+
+
+@pytest.mark.slow
+def test_resume_takes_its_data_file_by_another_path_and_refuses_a_copy(
+    tmp_path, capsys, monkeypatch
+):
+    # config.json kept the path as given, made absolute but not resolved ("sub/../d.csv"), and
+    # --resume --data d.csv from the folder above was refused as "differs from .../sub/../d.csv"
+    data, out, sub = write_csv(tmp_path / "d.csv"), tmp_path / "run", tmp_path / "sub"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    assert (
+        cli.main(["train", "--data", "../d.csv", *SMALL, "--epochs", "1", "--out", str(out)]) == 0
+    )
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    resume = ["train", "--out", str(out), "--resume", "--no-progress"]
+    (tmp_path / "copy.csv").write_bytes(data.read_bytes())  # the same rows, another file
+    assert cli.main([*resume, "--epochs", "2", "--data", "copy.csv"]) == 2
+    assert "--data " in error_line(capsys)
+    assert cli.main([*resume, "--epochs", "2", "--data", "d.csv"]) == 0
+    assert json.loads((out / "summary.json").read_text())["epochs"] == 2
+    assert json.loads((out / "config.json").read_text())["settings"]["data"].endswith("../d.csv")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "trained, given, status",
+    [("relu", "relu,relu", 0), ("relu,relu", "relu", 0), ("elu", "elu:1,elu", 0),
+     ("relu", "relu,tanh", 2)],
+)  # fmt: skip
+def test_resume_takes_the_runs_activations_spelt_per_layer_or_as_one(
+    tmp_path, capsys, trained, given, status
+):
+    # --activation relu,relu on a 2-layer relu run (the same network) was refused as "differs
+    # from the relu of the run"
+    data, out = write_csv(tmp_path / "tr.csv"), tmp_path / "run"
+    assert cli.main(["train", "--data", str(data), "--hidden", "4,4", "--no-progress",
+                     "--epochs", "1", "--activation", trained, "--out", str(out)]) == 0  # fmt: skip
+    capsys.readouterr()
+    resume = ["train", "--out", str(out), "--resume", "--no-progress", "--epochs", "2"]
+    assert cli.main([*resume, "--activation", given]) == status
+    if status:
+        assert "--activation relu,tanh differs from the relu of the run" in error_line(capsys)
+    else:
+        assert json.loads((out / "summary.json").read_text())["epochs"] == 2
+
+
+def test_evaluate_knows_the_runs_data_file_by_another_path(tmp_path, monkeypatch):
+    # evaluate RUN --data d.csv, the file the run read as sub/../d.csv, was taken as other data
+    # (its rows reported as "data", not "train")
+    from jaxmlp.run import data as run_data
+
+    data, copy = write_csv(tmp_path / "d.csv"), tmp_path / "copy.csv"
+    copy.write_bytes(data.read_bytes())
+    (tmp_path / "sub").mkdir()
+    settings = {"data": str(tmp_path / "sub" / ".." / "d.csv")}
+    config = {"data": {"file_sha256": run_data.file_sha256(data)}}
+    monkeypatch.chdir(tmp_path)
+    assert run_data.whose("d.csv", settings, config) == "own"
+    assert run_data.whose("copy.csv", settings, config) == "other"
+
+
+@pytest.mark.slow
+def test_init_from_takes_the_runs_activations_spelt_per_layer(tmp_path, capsys):
+    # --init-from a 2-layer relu run with --activation relu,relu (the same network) was refused
+    # as "checkpoint is for another architecture: activation 'relu' (wanted ['relu', 'relu'])"
+    data, first = write_csv(tmp_path / "tr.csv"), tmp_path / "first"
+    args = ["train", "--data", str(data), "--hidden", "4,4", "--no-progress", "--epochs", "1"]
+    assert cli.main([*args, "--out", str(first)]) == 0
+    capsys.readouterr()
+    again = [*args, "--init-from", str(first)]
+    assert cli.main([*again, "--activation", "relu,tanh", "--out", str(tmp_path / "b")]) == 2
+    assert "another architecture" in error_line(capsys)
+    assert cli.main([*again, "--activation", "relu,relu", "--out", str(tmp_path / "a")]) == 0
+    start = json.loads((tmp_path / "a" / "config.json").read_text())["init_from_params_sha256"]
+    assert start == json.loads((first / "summary.json").read_text())["params_sha256"]

@@ -639,3 +639,44 @@ def test_a_resumed_sweep_removes_the_temporaries_of_a_killed_write(two_sweeps, t
     assert main_output(["sweep", "--out", str(out), "--resume"])[0] == 0
     assert not any(path.exists() for path in left)
     assert (out / "notes.tmp").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "seeds, folds, over",
+    [(3, [None], "over seeds"), (1, [0, 1, 2], "over folds"), (2, [0, 1], "over seeds and folds")],
+)
+def test_the_figures_titles_say_what_the_bands_are_over(monkeypatch, tmp_path, seeds, folds, over):
+    """A sweep of one seed and 3 folds titled its figures "median, 10-90 % over seeds" and
+    "95 % Wilson interval over seeds": its members differ by fold only."""
+    from jaxmlp.run import sweep_figures, sweep_report
+
+    titles = []
+
+    class Axes:
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+        def plot(self, *a, **k):
+            return (type("Line", (), {"get_color": lambda self: "C0"})(),)
+
+        def set_title(self, title):
+            titles.append(title)
+
+        transAxes = None
+
+    monkeypatch.setattr(sweep_figures.plots, "_figure", lambda: (None, Axes()))
+    monkeypatch.setattr(sweep_figures, "_finish", lambda fig, ax, path: path)
+    records = [
+        {"lr": lr, "seed": s, "fold": f, "diverged_epoch": None, "stopped_epoch": None}
+        | {"success": s == 0, "train_loss": 0.1 + s, "val_loss": 0.2}
+        for lr in (0.1, 1.0)
+        for s in range(seeds)
+        for f in folds
+    ]
+    grid = {"lr": [0.1, 1.0]}
+    rows = sweep_report.rows(records, grid)
+    curves = {"epoch": np.array([1, 2]), "train_loss": np.ones((len(records), 2))}
+    sweep_figures.draw(records, rows, grid, curves, tmp_path)
+    assert len(titles) == 3
+    assert titles[0] == f"final train loss: median, 10-90 % {over}"
+    assert titles[1] == f"success rate, 95 % Wilson interval {over}"

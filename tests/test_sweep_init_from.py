@@ -91,6 +91,25 @@ def test_a_missing_run_or_another_architecture_exits_2_and_leaves_nothing(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["train", "sweep"])
+@pytest.mark.parametrize("init", ["normal:0.1", None])
+def test_another_init_than_the_runs_is_named_as_the_init_not_an_architecture(
+    command, init, trained, tmp_path, fails
+):
+    """--init-from RUN with an --init other than RUN's (none given: the default) was refused
+    as "checkpoint is for another architecture: init 'uniform:0,1' (wanted None)": the init is
+    how weights were drawn, and the way on is to repeat RUN's."""
+    argv = [a for a in SHORT if a not in ("--init", "uniform:0,1")]
+    argv += ["--init", init] if init else []
+    out, run_dir = tmp_path / "out", trained / "a"
+    err = fails([command, *argv, "--init-from", str(run_dir), "--out", str(out)])
+    mine = "normal:0.1" if init else "None (each layer's default)"
+    assert f"--init-from {run_dir}: its weights were drawn by --init uniform:0,1, " in err
+    kind = {"train": "run", "sweep": "sweep"}[command]
+    assert f"this {kind} has {mine}" in err and "architecture" not in err
+    assert err.endswith("(pass --init uniform:0,1).\n") and not out.exists()
+
+
 def test_a_resume_restores_exactly_and_refuses_a_changed_run(trained, tmp_path, fails):
     start = tmp_path / "start"
     shutil.copytree(trained / "a", start)

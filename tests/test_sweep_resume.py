@@ -1,5 +1,5 @@
 """``jaxmlp sweep --resume`` with flags given again: a resume checks them by the rules of
-``jaxmlp train --resume`` (``settings.own_init``, ``settings.check_resume``), so a repeated
+``jaxmlp train --resume`` (``settings.own_spellings``, ``settings.check_resume``), so a repeated
 setting is accepted with the uninterrupted sweep's results, and a changed one is refused by name.
 
 A tanh XOR sweep of a momentum optimizer, 2 learning rates x 2 seeds in 2 chunks; each test
@@ -7,11 +7,14 @@ resumes a copy whose second chunk is gone."""
 
 import json
 import pathlib
+import re
 import shutil
 
+import numpy as np
 import pytest
 
 from jaxmlp import cli
+from jaxmlp.run import chunks
 
 BASE = [
     "--data", "xor", "--hidden", "3", "--activation", "tanh", "--loss", "sse",
@@ -46,7 +49,7 @@ def half(swept, tmp_path):
 @pytest.mark.slow
 def test_a_resume_accepts_an_init_that_draws_every_layer_as_the_sweeps_default(swept, half):
     """``--init glorot_uniform`` is what a tanh sweep's None drew for both of its layers:
-    train --resume takes it (own_init); sweep --resume refused it, naming that very fact
+    train --resume takes it (own_spellings); sweep --resume refused it, naming that very fact
     ("its None draws its layers glorot_uniform, glorot_uniform")."""
     argv = ["sweep", "--out", str(half), "--resume", "--init", "glorot_uniform"]
     assert cli.main(argv) == 0
@@ -116,5 +119,30 @@ def test_a_resume_refusing_a_changed_setting_speaks_of_the_sweep(half, fails):
     """The line spoke of a run ("of the run in DIR: a resumed run keeps its settings (drop
     --lr, or start a new run)") where the folder holds a sweep."""
     err = fails(["sweep", "--out", str(half), "--resume", "--lr", "2,0.5"])
-    assert f"--lr [2.0, 0.5] differs from the [0.5, 2.0] of the sweep in {half}" in err, err
+    assert f"--lr 2.0,0.5 differs from the 0.5,2.0 of the sweep in {half}" in err, err
     assert "a resumed sweep keeps its settings (drop --lr, or start a new sweep)" in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kept", [1000.0, None], ids=["timed", "older"])
+def test_a_resumed_sweeps_wall_time_adds_up_its_processes(half, capsys, kept):
+    """A resumed sweep's wall_seconds and its "N members in X s" line counted only the last
+    process (a resumed train run adds up all of them): the chunks now keep the sweep's time at
+    their save; one saved before they did (``None``) still loads, and the time is said to be
+    this process's."""
+    path = half / "chunks" / "00000.npz"
+    with np.load(path) as f:
+        text, identity = str(f["records"]), str(f["identity"])
+        curves = {k: f[k] for k in chunks.CURVES if k in f.files}
+    chunks.write(path, json.loads(text), curves, identity, kept)  # the first process's time
+    capsys.readouterr()
+    assert cli.main(["sweep", "--out", str(half), "--resume"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    summary = json.loads((half / "summary.json").read_text())
+    seconds = float(re.fullmatch(r"4 members in ([\d.]+) s(.*); wrote .*", line)[1])
+    assert seconds == pytest.approx(summary["wall_seconds"], abs=0.05)
+    if kept:
+        assert 1000 < seconds < 1000 + 600 and "wall_seconds_of" not in summary
+    else:
+        assert seconds < 600 and "this process's" in line
+        assert summary["wall_seconds_of"].startswith("this process's")

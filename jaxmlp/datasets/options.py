@@ -81,6 +81,12 @@ def check(seed, n, val_fraction, standardize, dtype):
 def user_file(name_or_path) -> pathlib.Path:
     """The path of the user's .csv or .npz file ``name_or_path``: a regular file, not empty."""
     path = pathlib.Path(name_or_path)
+    if path.suffix.lower() not in (".csv", ".npz") and not isinstance(name_or_path, str):
+        where = "it is not a .csv or .npz file" if path.exists() else "no file is there"
+        named_so = str(path) in named.SETS  # a Path never names a data set: a string does
+        hint = f"; the data set {str(path)!r} is named by the string {str(path)!r}" * named_so
+        said = f"{path}: a Path is read as a data file (.csv or .npz), and {where}"
+        raise ValueError(f"{said}{hint}.")
     if path.suffix.lower() not in (".csv", ".npz"):
         more = ", or a path to a .csv or .npz file"
         raise not_one_of("dataset", str(name_or_path), named.SETS, more)

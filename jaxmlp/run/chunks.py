@@ -1,11 +1,13 @@
 """A sweep's finished chunks on disk: ``chunks/NNNNN.npz`` holds its members' records (JSON)
 and loss curves, the sweep's identity (its run_id, length and the SHA-256 of the weights
---init-from started its members from) and the SHA-256 of them all (``sweeper`` trains them)."""
+--init-from started its members from), the sweep's wall time when it was saved (``Wall``; a
+chunk from before it was kept has none) and the SHA-256 of them all (``sweeper`` trains them)."""
 
 import hashlib
 import io
 import json
 import pathlib
+import time
 
 import numpy as np
 
@@ -17,34 +19,53 @@ from jaxmlp.run.sweep_report import FINAL
 CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
 
 
-def write(path, records: list, curves: dict, identity: str) -> None:
+class Wall:
+    """A sweep's wall time over the processes that trained it, as a resumed run's adds up: this
+    process's since ``started``, plus the earlier ones' up to their last chunk saved (the most
+    a chunk read back records, ``read``); ``whole`` False once a chunk read back records none
+    (an older jaxmlp saved it): the time is then this process's."""
+
+    def __init__(self, started: float):
+        self.started, self.before, self.whole = started, 0.0, True
+
+    def seconds(self) -> float:
+        return self.before + time.perf_counter() - self.started
+
+
+def write(path, records: list, curves: dict, identity: str, wall_seconds=None) -> None:
     """The chunk as ``.npz``: its records (JSON), curves, the sweep's ``identity`` (its run_id,
-    length, --init-from weights) and the SHA-256 of them all."""
+    length, --init-from weights), its ``wall_seconds`` so far (``Wall.seconds``) and the
+    SHA-256 of them all."""
     text = folder.to_json(records)
-    digest = _digest(identity, text, curves)
+    digest = _digest(identity, text, curves, wall_seconds)
+    timed = {} if wall_seconds is None else {"wall_seconds": np.array(float(wall_seconds))}
     buffer = io.BytesIO()
     np.savez(buffer, records=np.array(text), identity=np.array(identity), sha256=np.array(digest),
-             **curves)  # fmt: skip
+             **curves, **timed)  # fmt: skip
     checkpoint.write_atomic(path, buffer.getvalue())
 
 
-def _digest(identity: str, text: str, curves: dict) -> str:
+def _digest(identity: str, text: str, curves: dict, wall_seconds=None) -> str:
     h = hashlib.sha256(f"{identity}\n{text}\n".encode())
     for name in sorted(curves):
         h.update(f"{name} {curves[name].shape}\n".encode())
         h.update(np.ascontiguousarray(curves[name], np.float32).tobytes())
+    if wall_seconds is not None:  # (a chunk without it has the digest it had)
+        h.update(f"wall_seconds {float(wall_seconds)!r}\n".encode())
     return h.hexdigest()
 
 
-def read(path, part: list, first: int, identity: str):
+def read(path, part: list, first: int, identity: str, wall: Wall | None = None):
     """A saved chunk's ``(records, curves)``, checked to be this sweep's (``identity``), as
-    saved (its SHA-256) and to hold the members ``part``: a ValueError names what differs."""
+    saved (its SHA-256) and to hold the members ``part``: a ValueError names what differs. Its
+    wall time goes to ``wall`` (``Wall``)."""
     try:
         files.check_regular(path)  # a FIFO would block the read
         f = npz.read(pathlib.Path(path).read_bytes())  # every member checked before allocation
         text, saved, digest = (str(f[k]) for k in ("records", "identity", "sha256"))
         curves = {k: a.astype(np.float32) for k, a in f.items() if k in CURVES}
-    except (OSError, ValueError, KeyError) as error:
+        seconds = float(f["wall_seconds"]) if "wall_seconds" in f else None
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(
             f"{path}: not a readable chunk ({error}); delete it to train it again."
         ) from None
@@ -53,7 +74,7 @@ def read(path, part: list, first: int, identity: str):
             f"{path} belongs to another sweep (another run_id, length or --init-from weights): "
             "the folder was changed; start a new sweep, or delete the chunk to train it again."
         )
-    if digest != _digest(identity, text, curves):
+    if digest != _digest(identity, text, curves, seconds):
         raise ValueError(
             f"{path} does not match its recorded SHA-256: the file was changed; delete it to "
             "train it again."
@@ -71,4 +92,7 @@ def read(path, part: list, first: int, identity: str):
             f"{path} holds other members than the sweep's chunk: the folder was changed; "
             "start a new sweep."
         )
+    if wall is not None:
+        wall.whole &= seconds is not None
+        wall.before = max(wall.before, seconds or 0.0)
     return records, curves

@@ -103,6 +103,17 @@ def absolute(name: str) -> str:
     return str(pathlib.Path(name).expanduser().absolute())
 
 
+def same_file(name, other) -> bool:
+    """Whether the data ``name`` and ``other`` are one: one data set's name, or paths of one
+    data file (absolute and resolved: ``../d.csv`` from ``sub`` is ``d.csv``, a link is its
+    target); a copy of the file is another."""
+    a, b = absolute(str(name)), absolute(str(other))
+    if a == b:
+        return True
+    paths = pathlib.Path(a).is_absolute() and pathlib.Path(b).is_absolute()  # files', not names
+    return paths and os.path.realpath(a) == os.path.realpath(b)
+
+
 def file_sha256(path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -120,7 +131,7 @@ def whose(data_name, settings: dict, config: dict) -> str:
     ``"other"``."""
     if data_name is None:
         return "own"
-    if "data" not in settings or absolute(data_name) != absolute(settings["data"]):
+    if "data" not in settings or not same_file(data_name, settings["data"]):
         return "other"
     expected, path = config["data"].get("file_sha256"), pathlib.Path(settings["data"])
     same = expected is None or not path.is_file() or file_sha256(path) == expected

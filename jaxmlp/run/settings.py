@@ -19,6 +19,7 @@ from jaxmlp.mlp import MLP
 from jaxmlp.numeric import check_int
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import tasks
+from jaxmlp.run.data import same_file
 from jaxmlp.train import TrainConfig
 
 # Every setting of a run, with its default. None means "from the data": output and loss from the
@@ -132,17 +133,16 @@ def check_resume(given: dict, settings: dict, saved: dict, out, *, built: bool) 
         now, before = as_json(settings.get(name)), as_json(base.get(name))
         if name in (*LOCAL, *MACHINE) or now == before:
             continue
-        if isinstance(now, bool) or isinstance(before, bool):  # as the flag takes them
-            now, before = ("yes" if v else "no" if v is False else v for v in (now, before))
-        flag = as_flag(name, given[name])
         if name == "epochs" and optim.extends(settings["schedule"], before, now):
             continue
         why = f"a resumed {kind} keeps its settings"
-        if name == "init" and before is None:  # a default per layer (own_init took a same one)
+        if name == "init" and before is None:  # a default per layer (own_spellings took a same one)
             why += f", and its None draws its layers {', '.join(layer_inits(base))}"
         if name == "epochs":
             fixed = optim.length_fixed(settings["schedule"], before, now)
             why = fixed or "a resumed run can only be extended (more epochs)"
+        now, before = (flag_value(name, v) for v in (now, before))  # as the flag takes them
+        flag = as_flag(name, given[name])
         raise ValueError(
             f"{flag} {now} differs from the {before} of the {kind} in {out}: {why} (drop "
             f"{flag}, or start a new {kind})."
@@ -162,17 +162,42 @@ def check_devices(given: dict, settings: dict, out) -> None:
     )
 
 
-def own_init(given: dict, saved: dict | None) -> dict:
-    """``given`` without its ``init`` where that draws every layer as the ``saved`` run's did
-    (``layer_inits``: ``glorot_uniform`` for a tanh run's None): the run's own, repeated."""
-    base = {} if saved is None else DEFAULTS | OLDER | saved["settings"]
-    if given.get("init") is None or base.get("output") is None:  # (an output resolved: built)
+def own_spellings(given: dict, saved: dict | None) -> dict:
+    """``given`` without each setting that spells the ``saved`` run's own value otherwise (the
+    run's own, repeated: the resumed run goes on with the saved spelling, as config.json, its
+    run_id and checkpoints have it): an ``init`` that draws every layer as the run's did
+    (``layer_inits``: ``glorot_uniform`` for a tanh run's None), an ``activation`` that gives
+    each hidden layer its function (``relu,relu`` for a 2-layer ``relu`` run, or the reverse),
+    ``data`` that names its data file by another path (``data.same_file``)."""
+    if saved is None:
         return given
+    base = DEFAULTS | OLDER | saved["settings"]
+    same = {
+        "init": given.get("init") is not None
+        and base.get("output") is not None  # (an output resolved: built)
+        and _same(layer_inits, base, "init", given.get("init")),
+        "activation": "activation" in given
+        and bool(base["hidden"])  # else check_used refuses the flag
+        and _same(layer_activations, base, "activation", given["activation"]),
+        "data": "data" in given and same_file(given["data"], base["data"]),
+    }
+    return {k: v for k, v in given.items() if not same.get(k)}
+
+
+def _same(per_layer, base: dict, name: str, value) -> bool:
+    """Whether ``per_layer`` (``layer_inits``, ``layer_activations``) of ``base`` is the same
+    with its ``name`` set to ``value``; False where ``value`` is none (build refuses it, naming
+    the flag)."""
     try:
-        same = layer_inits(base | {"init": given["init"]}) == layer_inits(base)
-    except ValueError:  # not an init: build refuses it, naming the flag
-        return given
-    return {k: v for k, v in given.items() if k != "init"} if same else given
+        return per_layer(base | {name: value}) == per_layer(base)
+    except (ValueError, TypeError):
+        return False
+
+
+def layer_activations(settings: dict) -> list[str]:
+    """The canonical activation spec of each hidden layer of a run of ``settings``."""
+    act, n = settings["activation"], len(settings["hidden"])
+    return [activations.get(a).name for a in ([act] * n if isinstance(act, str) else list(act))]
 
 
 def layer_inits(settings: dict) -> list[str]:
@@ -219,6 +244,18 @@ def as_flag(name: str, value=None) -> str:
     if name == "header":
         return "--header" if value else "--no-header"
     return "--" + name.replace("_", "-")
+
+
+def flag_value(name: str, value) -> str:
+    """``value`` of the setting ``name`` as its flag takes it: lists comma-separated (no
+    ``hidden`` layer: ``none``), booleans ``yes`` and ``no``."""
+    if name == "hidden" and isinstance(value, list | tuple) and not value:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def as_json(value):
@@ -318,13 +355,7 @@ def command_line(settings: dict, out) -> str:
         if name == "header":
             words.append("--header" if value else "--no-header")
             continue
-        if name == "hidden":
-            value = ",".join(map(str, value)) or "none"
-        elif isinstance(value, bool):
-            value = "yes" if value else "no"
-        elif isinstance(value, list | tuple):
-            value = ",".join(map(str, value))
-        words += [f"--{name.replace('_', '-')}", str(value)]
+        words += [f"--{name.replace('_', '-')}", flag_value(name, value)]
     return shlex.join([*words, "--out", str(out)])
 
 

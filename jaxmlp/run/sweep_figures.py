@@ -1,7 +1,8 @@
 """A sweep's figures as PNG files, in ``jaxmlp.plots``' style and written atomically:
 
 loss_vs_NAME.png     final training loss against each swept value: median over the seeds
-                     (and folds), with the 10-90 % band; one line per other grid point
+                     and folds (the titles say which vary), with the 10-90 % band; one line
+                     per other grid point
 success_vs_NAME.png  classification: success rate against the value, 95 % Wilson interval
 curves.png           training loss per epoch, median and 10-90 % band, per grid point
 """
@@ -22,7 +23,8 @@ def draw(records: list, rows: list, grid: dict, curves: dict, out) -> list[str]:
     for name in grid:
         written.append(_against(records, grid, name, "train_loss", out / f"loss_vs_{name}.png"))
         if records[0]["success"] is not None:
-            written.append(_success(rows, grid, name, out / f"success_vs_{name}.png"))
+            path = out / f"success_vs_{name}.png"
+            written.append(_success(rows, grid, name, path, _over(records)))
     written.append(_curves(records, grid, curves, out / "curves.png"))
     return [p.name for p in written]
 
@@ -38,6 +40,12 @@ def value_text(v) -> str:
     tell it from its neighbours (``repr``: 0.1000001 is not 0.1)."""
     short = f"{v:g}"
     return short if float(short) == v else repr(v)
+
+
+def _over(records: list) -> str:
+    """What a grid point's members differ by: ``over seeds``, ``over folds`` or both."""
+    seeds, folds = len({r["seed"] for r in records}) > 1, records[0].get("fold") is not None
+    return "over " + (" and ".join(["seeds"] * seeds + ["folds"] * folds) or "seeds")
 
 
 def _label(point: dict) -> str | None:
@@ -67,11 +75,11 @@ def _against(records, grid, name, metric, path):
     else:
         ax.text(0.5, 0.5, "every member diverged", transform=ax.transAxes, ha="center")
     ax.set(xlabel=name, ylabel=f"final {metric.replace('_', ' ')}")
-    ax.set_title(f"final {metric.replace('_', ' ')}: median, 10-90 % over seeds")
+    ax.set_title(f"final {metric.replace('_', ' ')}: median, 10-90 % {_over(records)}")
     return _finish(fig, ax, path)
 
 
-def _success(rows, grid, name, path):
+def _success(rows, grid, name, path, over: str):
     fig, ax = plots._figure()
     xs = sorted(grid[name])
     for other in _others(grid, name):
@@ -82,7 +90,7 @@ def _success(rows, grid, name, path):
         ax.errorbar(xs, rate, yerr=[low, high], marker="o", capsize=3, label=_label(other))
     _log_x(ax, xs)
     ax.set(xlabel=name, ylabel="success rate", ylim=(-0.02, 1.02))
-    ax.set_title("success rate, 95 % Wilson interval over seeds")
+    ax.set_title(f"success rate, 95 % Wilson interval {over}")
     return _finish(fig, ax, path)
 
 

@@ -15,6 +15,7 @@ SUCCESS_RULE = (
     "value, each batch counted before its update"
 )
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+THIS_PROCESS = "this process's: chunks saved by an older jaxmlp record no time"
 
 
 def success(record: dict, classifier: bool) -> bool | None:
@@ -78,8 +79,10 @@ def table(summary_rows: list[dict], grid: dict) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths)) for line in lines)
 
 
-def write(run, grid: dict, records: list, curves: dict, wall_seconds: float, echo) -> dict:
-    """members.jsonl, members.csv, summary.json and the figures; prints the table."""
+def write(run, grid: dict, records: list, curves: dict, wall, echo) -> dict:
+    """members.jsonl, members.csv, summary.json and the figures; prints the table. ``wall``
+    (``chunks.Wall``): the sweep's wall time over its processes, or this process's where a
+    chunk of an older jaxmlp records none (``wall_seconds_of`` says so)."""
     out = run.out
     search.write_records(records, out / "members.jsonl")
     search.write_records(records, out / "members.csv")
@@ -94,11 +97,13 @@ def write(run, grid: dict, records: list, curves: dict, wall_seconds: float, ech
         "success_rule": SUCCESS_RULE,
         "rows": summary_rows,
         "figures": figures,
-        "wall_seconds": wall_seconds,
+        "wall_seconds": wall.seconds(),
+        **({} if wall.whole else {"wall_seconds_of": THIS_PROCESS}),
         "devices": 1,  # a sweep trains its members on one device (sweeper._grid)
         **report.machine(),
     }
     folder.write_json(out / "summary.json", summary)
     echo(table(summary_rows, grid))
-    echo(f"{len(records)} members in {wall_seconds:.1f} s; wrote {out}")
+    said = "" if wall.whole else f" ({THIS_PROCESS})"
+    echo(f"{len(records)} members in {summary['wall_seconds']:.1f} s{said}; wrote {out}")
     return summary

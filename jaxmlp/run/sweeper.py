@@ -52,7 +52,7 @@ from jaxmlp.run.settings import (
     check_used,
     command_line,
     merge,
-    own_init,
+    own_spellings,
     precision,
 )
 from jaxmlp.run.sweep_report import FINAL
@@ -114,7 +114,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         if resume:
             held.enter_context(folder.lock(out))
         saved = folder.read_saved(out, sweep=True) if resume else None  # checked
-        given = own_init(given, saved)  # an --init that draws as the sweep's did: its own
+        given = own_spellings(given, saved)  # an --init that draws as the sweep's did: its own
         if (out / CHUNKS).exists() and not (out / CHUNKS).is_dir():  # before a chunk trains
             raise ValueError(
                 f"{out / CHUNKS}: exists and is not a folder (a sweep keeps its chunks there): "
@@ -129,12 +129,12 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             held.enter_context(folder.lock(out))
             folder.out_folder(out, given, resume)  # a sweep another process began meanwhile
         run_id = saved["run_id"] if saved else folder.run_id(run)  # a resumed one may be older
+        wall = chunks.Wall(started)  # (its earlier processes' time: that of the chunks read)
         try:  # a signal is acted on between the compiled calls of a chunk's epochs and between
             # chunks (interrupt.check: the chunk under way is abandoned), or where Python raises it
-            records, curves = _train(run, grid, members, start, run_id, echo)
+            records, curves = _train(run, grid, members, start, run_id, wall, echo)
             interrupt.check()
-            seconds = time.perf_counter() - started
-            summary = sweep_report.write(run, grid, records, curves, seconds, echo)
+            summary = sweep_report.write(run, grid, records, curves, wall, echo)
         except KeyboardInterrupt as error:
             saved = (out / "config.json").exists()
             raise SweepInterrupted(out, saved, interrupt.status(error)) from None
@@ -210,7 +210,7 @@ def _start(settings: dict, net, saved: dict | None, out) -> list | None:
     (``trainer.init_weights``), or None (each seed's); a resumed sweep's must be the ones it
     began from (config.json's ``init_from_params_sha256``), so that its chunks are those of an
     uninterrupted sweep."""
-    start = init_weights(settings, net)
+    start = init_weights(settings, net, "sweep")
     if start is None or saved is None:
         return start
     recorded = saved.get("init_from_params_sha256")
@@ -299,9 +299,10 @@ def _config(run: Run, grid: dict, n_members: int, start: list | None) -> dict:
     return record
 
 
-def _train(run: Run, grid: dict, members: list, start, run_id: str, echo) -> tuple[list, dict]:
+def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tuple[list, dict]:
     """Each chunk's ``(records, curves)``, trained (from ``start``: ``_start``) or read back
-    from ``chunks/`` (chunks of the sweep ``run_id``, its length and ``start``)."""
+    from ``chunks/`` (chunks of the sweep ``run_id``, its length and ``start``; ``wall``, a
+    ``chunks.Wall``, takes their times and gives those of the chunks saved)."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
@@ -323,7 +324,7 @@ def _train(run: Run, grid: dict, members: list, start, run_id: str, echo) -> tup
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
         path = run.out / CHUNKS / f"{c:05d}.npz"
-        found = chunks.read(path, part, first, identity) if path.exists() else None
+        found = chunks.read(path, part, first, identity, wall) if path.exists() else None
         if found is None:
             interrupt.check()
             began = time.perf_counter()
@@ -331,7 +332,7 @@ def _train(run: Run, grid: dict, members: list, start, run_id: str, echo) -> tup
             if not (run.out / "config.json").exists():  # the settings trained: keep them
                 folder.write_json(run.out / "config.json", _config(run, grid, p, start))
             path.parent.mkdir(exist_ok=True)
-            chunks.write(path, *found, identity)
+            chunks.write(path, *found, identity, wall.seconds())
             found = chunks.read(path, part, first, identity)  # the records as JSON gives them
             seconds = time.perf_counter() - began
             echo(f"chunk {c + 1}/{n_chunks}: {len(part)} members in {seconds:.1f} s")

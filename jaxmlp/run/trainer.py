@@ -26,8 +26,9 @@ from jaxmlp.run.settings import (
     check_devices,
     check_resume,
     check_used,
+    layer_activations,
     merge,
-    own_init,
+    own_spellings,
     precision,
 )
 from jaxmlp.stopping import NonFiniteValidationLoss
@@ -69,7 +70,7 @@ def train(
         if resume:
             held.enter_context(folder.lock(out))
         saved = folder.read_saved(out, sweep=False) if resume else None
-        given = own_init(given, saved)
+        given = own_spellings(given, saved)
         settings = merge(given, saved)
         if saved is not None and "data" not in given:
             data.check_source(settings, saved, out, resume=True)
@@ -150,19 +151,36 @@ def resolved_init_from(given: dict) -> dict:
     return given | {"init_from": str(pathlib.Path(given["init_from"]).resolve())}
 
 
-def init_weights(settings: dict, net) -> list | None:
-    """The weights a run (or every member of a sweep) of ``settings`` starts from: those of the
-    run ``init_from`` names (``_weights_of``: verified, of ``net``'s architecture, finite), or
-    None (the seed's)."""
+def init_weights(settings: dict, net, kind: str = "run") -> list | None:
+    """The weights a run (or every member of a sweep: ``kind``) of ``settings`` starts from:
+    those of the run ``init_from`` names (``_weights_of``: verified, of ``net``'s architecture
+    and init, finite), or None (the seed's)."""
     if settings.get("init_from") is None:
         return None
-    return _weights_of(pathlib.Path(settings["init_from"]), net)
+    return _weights_of(pathlib.Path(settings["init_from"]), net, kind)
 
 
-def _weights_of(run_dir: pathlib.Path, net) -> list:
-    """The last good weights of the run in ``run_dir``, for a net of ``net``'s architecture."""
+def _weights_of(run_dir: pathlib.Path, net, kind: str) -> list:
+    """The last good weights of the run in ``run_dir``, for a net of ``net``'s architecture
+    (its activations spelt as one or per layer alike: ``relu`` is ``relu,relu`` for 2 layers),
+    drawn by its init (a run keeps the init its weights were drawn by: named, not as an
+    architecture)."""
     if not (run_dir / "checkpoint.npz").is_file():
         raise ValueError(f"--init-from {run_dir}: no run there (no checkpoint.npz).")
+    source = checkpoint.read_meta(run_dir / "checkpoint.npz")["architecture"]
+    act, drawn = source.get("activation"), source.get("init")
+    hidden = {"hidden": net.sizes[1:-1]}
+    with contextlib.suppress(ValueError, TypeError):  # (not the same: load names what differs)
+        if layer_activations(hidden | {"activation": act}) == list(net.hidden_activations):
+            net = net.replace(activation=act if isinstance(act, str) else tuple(act))
+    if drawn != net.init_scheme:
+        text = {None: "None (each layer's default)"}
+        raise ValueError(
+            f"--init-from {run_dir}: its weights were drawn by --init {text.get(drawn, drawn)}, "
+            f"this {kind} has {text.get(net.init_scheme, net.init_scheme)}: a run that starts "
+            "from another's weights keeps the init that drew them "
+            f"({f'pass --init {drawn}' if drawn else 'drop --init'})."
+        )
     if (run_dir / "config.json").is_file():  # checked as every reader of a run folder checks it
         params = folder.load_checkpoint(run_dir, folder.read_config(run_dir), net=net).final_params
     else:
