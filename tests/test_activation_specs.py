@@ -401,8 +401,8 @@ def test_specs_round_trip_through_the_cli_the_run_folder_and_the_loaded_model(tm
     params = [{k: jnp.asarray(v) for k, v in layer.items()} for layer in model.params]
     assert not np.allclose(params[1]["alpha"], 0.5)  # trained: the alpha learned
     x = np.random.default_rng(0).normal(size=(6, 2))
-    np.testing.assert_array_equal(
-        model.outputs(x), np.asarray(model.net.apply(params, model.inputs(x)))
+    np.testing.assert_array_equal(  # (the model computes compiled: jit's bits, not eager's)
+        model.outputs(x), np.asarray(jax.jit(model.net.apply)(params, model.inputs(x)))
     )
     bad = cli.main(["train", "--no-progress", "--out", str(tmp_path / "bad"), "--data", "moons",
                     "--hidden", "8", "--activation", "elu:-1"])  # fmt: skip

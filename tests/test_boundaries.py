@@ -240,7 +240,7 @@ def test_numpy_numbers_are_stored_as_python_numbers(tmp_path):
     )
     assert type(config.epochs) is int and type(config.batch_size) is int
     assert type(config.seed) is int and type(config.val_fraction) is float
-    opt = Optimizer("sgd", lr=np.float32(0.1), schedule="step", decay_steps=np.int64(5))
+    opt = Optimizer("sgd", lr=np.float32(0.1), schedule="step", decay_steps=np.int64(3))
     assert type(opt.lr) is float and type(opt.decay_steps) is int
     result = fit(NET, X, T, opt, TrainConfig(**{**config.__dict__, "devices": 1}))
     checkpoint.save(tmp_path / "c.npz", result.state, net=NET, optimizer=opt, config=config)
