@@ -199,8 +199,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
 
 def _member_steps(folds: int | None, n: int, config) -> int:
     """The steps of each member's run: epochs over its fold's training rows
-    (``search.kfold_rows``: k - 1 blocks of n // k) or all ``n``."""
-    n = n if folds is None else (folds - 1) * (n // folds)
+    (``search.kfold_rows``, whose shapes every fold shares) or all ``n``."""
+    n = n if folds is None else search.kfold_rows(n, folds)[0].shape[1]
     return steps_per_epoch(n, config.batch(n), config.drop_last) * config.epochs
 
 
