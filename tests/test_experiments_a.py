@@ -62,3 +62,17 @@ def test_committed_results_come_from_full_runs(name):
     check_record(record, name, quick=False)
     for figure in FIGURES[name]:
         assert (results / figure).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_the_readme_table_is_the_one_summarize_builds_from_the_committed_results():
+    """experiments/README.md's table quotes every verdict and key number: it must be the table
+    ``summarize.py`` builds from ``results/*.json`` as they stand, so a rerun whose numbers moved
+    cannot leave the table quoting the run before it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("summarize", EXPERIMENTS / "summarize.py")
+    summarize = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(summarize)
+    readme = (EXPERIMENTS / "README.md").read_text()
+    quoted = readme.partition(summarize.BEGIN)[2].partition(summarize.END)[0].strip()
+    assert quoted == summarize.table(), "run `python experiments/summarize.py`"
