@@ -76,3 +76,24 @@ def test_the_readme_table_is_the_one_summarize_builds_from_the_committed_results
     readme = (EXPERIMENTS / "README.md").read_text()
     quoted = readme.partition(summarize.BEGIN)[2].partition(summarize.END)[0].strip()
     assert quoted == summarize.table(), "run `python experiments/summarize.py`"
+
+
+def test_the_readme_counts_and_names_the_claims_that_fall_short_as_the_results_say():
+    """README.md's Results quote "N of M reproduced" and name the scripts that fall short: they
+    must be the committed verdicts (the timing benchmarks and the two curvature scripts, counted
+    apart there, left out), so that a rerun which flips a verdict cannot leave them standing."""
+    readme = " ".join((EXPERIMENTS.parent / "README.md").read_text().split())
+    records = {
+        path.stem: json.loads(path.read_text())["reproduced"]
+        for path in (EXPERIMENTS / "results").glob("*.json")
+        if not path.stem.startswith(("bench", "population_bench", "curvature_"))
+    }
+    count = re.search(r"(\d+) of (\d+) reproduced \((\d+) scripts with the two curvature", readme)
+    assert count, "README.md no longer states how many claims are reproduced"
+    assert (int(count[1]), int(count[2])) == (sum(records.values()), len(records))
+    assert int(count[3]) == len(records) + 2
+    short = re.search(r"(\w+) fall short and say by how much: (.*?) Curvature \(", readme)
+    words = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+    falling = {name for name, ok in records.items() if not ok}
+    assert short and words.get(short[1].lower()) == len(falling)
+    assert set(re.findall(r"\(`(\w+)`\)", short[2])) == falling
