@@ -53,6 +53,30 @@ def test_quick_run_writes_verdict_and_figures(name, quick_run):
     for figure in FIGURES[name]:
         data = (tmp_path / figure).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000, f"{figure} is not a real plot"
+    if name in EXACT:  # a quick run's verdict may miss its statistics, never its identities
+        check_exact(record, *EXACT[name])
+
+
+# script -> (its JSON, the metric of a float64 identity over every registered activation):
+# their claims hold for each activation exactly, so a run must cover them all and hold each.
+EXACT = {"activations": ("activations", "max_abs_hand_minus_jax_grad_float64")}
+COVERING = {**EXACT, "activation_table": ("activation_table", "measured")}
+
+
+def check_exact(record, name, metric):
+    from jaxmlp import activations
+
+    per_activation = record["metrics"][metric]
+    assert set(per_activation) == set(activations.names()), f"{name}: {metric} misses some"
+    if name in EXACT:
+        assert max(per_activation.values()) <= 1e-12, f"{name}: {per_activation}"
+
+
+@pytest.mark.parametrize("name", sorted(COVERING))
+def test_committed_activation_records_cover_every_registered_activation(name):
+    """Before: activations.json and activation_table.json came from runs made before
+    elu_learnable and isru_learnable were registered, and said nothing of them."""
+    check_exact(json.loads((EXPERIMENTS / "results" / f"{name}.json").read_text()), *COVERING[name])
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
