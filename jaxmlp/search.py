@@ -83,7 +83,10 @@ def grid_search(
       seeds: the seeds of each point, each once (``config.seed`` alone when None, as
         ``fit_population``'s).
       folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``: k folds of n // k
-        rows; the n mod k rows left over are in none, trained and validated on by no member);
+        rows; the n mod k rows left over are in none, trained and validated on by no member),
+        indexing ``x`` as given: inputs standardised on all rows let each fold's validation
+        rows shape its training (``jaxmlp sweep`` standardises each fold by its own training
+        rows: ``run.sweep_folds``);
         else ``x_val``, ``t_val`` validate (or nothing does).
 
     Each record: the member's settings (the grid's names, ``seed``, ``fold``) and outcome

@@ -42,7 +42,7 @@ from jaxmlp.numeric import is_real
 from jaxmlp.optim import check_schedule
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
-from jaxmlp.run import chunks, data, folder, report, sweep_report
+from jaxmlp.run import chunks, data, folder, report, sweep_folds, sweep_report
 from jaxmlp.run.settings import (
     DEFAULTS,
     Run,
@@ -160,6 +160,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
     if saved is not None and "data" not in given:
         data.check_source(settings, saved, out, resume=True)
+    if saved is not None:
+        sweep_folds.check_resume(saved, out)
     held.enter_context(precision(settings["dtype"]))
     if settings["folds"] is not None:  # the folds hold out their own validation rows
         # (resuming a sweep without folds, check_resume names --folds)
@@ -296,6 +298,8 @@ def _config(run: Run, grid: dict, n_members: int, start: list | None) -> dict:
         "order": "grid point (product of the grid's lists, in their order), then seed, then fold",
         "success": sweep_report.SUCCESS_RULE,
     }
+    if sweep_folds.standardized(run.settings):
+        record["sweep"]["standardizer"] = sweep_folds.RULE
     return record
 
 
@@ -318,9 +322,12 @@ def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tup
             f"folds of {n // folds} rows): no member trains or validates on them"
         )
     identity = {"run_id": run_id, "epochs": config.epochs}
+    if sweep_folds.standardized(settings):  # (chunks of the older rule are another sweep's)
+        identity["standardizer"] = sweep_folds.RULE
     if start is not None:  # (config.json's record of it lies outside its run_id)
         identity["init_from_params_sha256"] = checkpoint.params_sha256(start)
     identity = folder.to_json(identity)
+    fold_data = sweep_folds.fold_data(settings, ds, net) if folds else None
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
         path = run.out / CHUNKS / f"{c:05d}.npz"
@@ -328,7 +335,7 @@ def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tup
         if found is None:
             interrupt.check()
             began = time.perf_counter()
-            found = _fit_chunk(run, grid, part, first, start)
+            found = _fit_chunk(run, grid, part, first, start, fold_data)
             if not (run.out / "config.json").exists():  # the settings trained: keep them
                 folder.write_json(run.out / "config.json", _config(run, grid, p, start))
             path.parent.mkdir(exist_ok=True)
@@ -343,22 +350,20 @@ def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tup
     return records, {"epoch": curve_epochs(config.epochs)} | curves
 
 
-def _fit_chunk(run: Run, grid: dict, part: list, first: int, start) -> tuple[list, dict]:
+def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tuple[list, dict]:
     """``(records, curves)`` of the members ``part``, trained as one population of ``chunk``
-    members (each from the weights ``start`` where given): a short last chunk is padded with
-    copies of its last member (dropped after), so that every chunk runs the one compiled
-    program."""
+    members (each from the weights ``start`` where given; on their ``folds``, a
+    ``sweep_folds.Folds``, where given): a short last chunk is padded with copies of its last
+    member (dropped after), so that every chunk runs the one compiled program."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     padded = part + [part[-1]] * (settings["chunk"] - len(part))
-    rows = None
-    if settings["folds"]:
-        n, folds = len(ds.x_train), settings["folds"]
-        rows = search.fold_rows(n, folds, settings["seed"], [m["fold"] for m in padded])
-    t = data.targets(net, ds.task, ds.t_train)
+    x, t, rows = ds.x_train, data.targets(net, ds.task, ds.t_train), None
+    if folds is not None:
+        x, t, rows = folds.x, folds.t, folds.rows([m["fold"] for m in padded])
     stack = lambda a: np.broadcast_to(a, (len(padded), *np.shape(a)))  # noqa: E731
     params = None if start is None else jax.tree.map(stack, start)
     pop = fit_population(
-        net, ds.x_train, t, run.optimizer, config,
+        net, x, t, run.optimizer, config,
         seeds=[m["seed"] for m in padded],
         hyper={name: [m[name] for m in padded] for name in grid},
         rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val), params=params,
@@ -372,7 +377,7 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start) -> tuple[lis
     }
     # the returned (restored best) parameters on each member's training rows
     train_rows = None if rows is None else rows[0]
-    final = evaluate_members(net, pop.params, ds.x_train, t, train_rows)["accuracy"]
+    final = evaluate_members(net, pop.params, x, t, train_rows)["accuracy"]
     final = [None] * len(part) if final is None else final[: len(part)].tolist()
     results = [r | {FINAL: a} for r, a in zip(pop.members[: len(part)], final, strict=True)]
     return _chunk_records(run, results, part, first), curves
