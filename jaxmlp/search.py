@@ -37,7 +37,7 @@ _METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "final_t
 # The columns summarize never takes for swept settings: which member (its seed and fold are
 # averaged over) and its results, a sweep's included.
 _NOT_SWEPT = {"member", "seed", "fold", "epochs", "stopped_epoch", "diverged_epoch", "seconds"}
-_NOT_SWEPT |= {"diverged_step", "best_val_loss", "success", *_METRICS}
+_NOT_SWEPT |= {"diverged_step", "params_epoch", "best_val_loss", "success", *_METRICS}
 # A search's most members (grid_search's and jaxmlp sweep's): the device holds a chunk at a
 # time, but the host holds every member's record and loss curves (about 8 KB a member: ~1 GB
 # here), and a plan lists them all first.
