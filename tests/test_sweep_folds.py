@@ -81,3 +81,20 @@ def test_a_fold_sweep_begun_by_the_shared_standardiser_is_not_resumed(outlier, t
     err = fails(["sweep", "--out", str(out), "--resume"])
     assert "one standardiser fitted on every training row" in err and "start a new sweep" in err
     assert not (out / "chunks" / "00001.npz").exists()
+
+
+def test_a_fold_whose_training_rows_miss_a_class_is_refused(tmp_path, fails):
+    """12 rows, 2 of class 1: under --seed 7 both fall in fold 1's validation rows, so fold 1
+    trained on class 0 alone, classified all its training rows right and counted as a success
+    (3/3) while it never saw class 1. The folds are drawn at random, not by class: refused,
+    naming the fold, the class and the ways on, before anything is made."""
+    rng = np.random.default_rng(1)
+    y = np.zeros(12)
+    y[[3, 7]] = 1
+    path = tmp_path / "rare.csv"
+    np.savetxt(path, np.column_stack([rng.normal(size=(12, 2)), y]), delimiter=",", fmt="%.6g")
+    out = tmp_path / "out"
+    argv = ["sweep", "--data", str(path), "--hidden", "3", "--epochs", "2", "--folds", "3"]
+    err = fails([*argv, "--seed", "7", "--out", str(out)])
+    assert "fold 1's training rows hold no example of class 1" in err, err
+    assert "fewer --folds or another --seed" in err and not out.exists()

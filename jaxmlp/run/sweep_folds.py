@@ -56,6 +56,39 @@ def check_resume(saved: dict, out) -> None:
         )
 
 
+def left_over(k: int, n: int) -> str:
+    """What a sweep says of the ``n mod k`` training rows in no fold (``search.kfold_rows``:
+    one program, so folds of one size)."""
+    return (
+        f"--folds {k}: {n % k} of the {n} training rows are in no fold ({k} folds of {n // k} "
+        "rows): no member trains or validates on them"
+    )
+
+
+def check_classes(settings: dict, ds: datasets.Dataset) -> None:
+    """A ValueError where a fold's training rows hold no example of a class (binary or
+    multiclass) that the folds hold: its member could not learn it, and would classify every
+    training row right (``success``) knowing one class. The folds are drawn at random, not by
+    class (``search.kfold_rows``)."""
+    if ds.task not in ("binary", "multiclass"):
+        return
+    k = settings["folds"]
+    train, val = search.kfold_rows(len(ds.x_train), k, settings["seed"])
+    labels = np.asarray(ds.t_train).reshape(-1)
+    held = np.unique(labels[val])
+    for f in range(k):
+        missing = np.setdiff1d(held, labels[train[f]])
+        if missing.size:
+            c, names = int(missing[0]), data.classes(ds) or []
+            name = f"{c} ({names[c]!r})" if c < len(names) and str(names[c]) != str(c) else c
+            raise ValueError(
+                f"--folds {k} (--seed {settings['seed']}): fold {f}'s training rows hold no "
+                f"example of class {name}, which its validation rows hold: its member cannot "
+                "learn it (the folds are drawn at random, not by class); use fewer --folds or "
+                "another --seed."
+            )
+
+
 def fold_data(settings: dict, ds: datasets.Dataset, net) -> Folds:
     """The ``Folds`` of the sweep of ``settings`` (resolved) on its data ``ds``
     (``data.load_data``'s, for the net ``net``)."""

@@ -270,6 +270,7 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     folds = settings["folds"]
     if folds is not None:
         search.kfold_rows(len(ds.x_train), folds, settings["seed"])  # checks folds
+        sweep_folds.check_classes(settings, ds)
     p = search.count_members(grid, member_seeds, folds, "sweep")
     if settings["devices"] is not None:
         raise ValueError("a sweep trains its members on one device: drop --devices.")
@@ -316,11 +317,8 @@ def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tup
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
     )
     folds, n = settings["folds"], len(ds.x_train)
-    if folds and n % folds:  # (search.kfold_rows: one program, so folds of one size)
-        echo(
-            f"--folds {folds}: {n % folds} of the {n} training rows are in no fold ({folds} "
-            f"folds of {n // folds} rows): no member trains or validates on them"
-        )
+    if folds and n % folds:
+        echo(sweep_folds.left_over(folds, n))
     identity = {"run_id": run_id, "epochs": config.epochs}
     if sweep_folds.standardized(settings):  # (chunks of the older rule are another sweep's)
         identity["standardizer"] = sweep_folds.RULE
