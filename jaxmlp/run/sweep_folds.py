@@ -4,11 +4,11 @@
 validation rows shape how its training inputs are scaled.
 
 Standardised inputs are k copies of the training rows, one array of ``(k n, d)``: copy f
-standardised by fold f's standardiser (in float64 from the inputs as read, rounded once to
-the run's dtype, as a run's ``data.load_data`` does), and fold f's rows are those of
-``search.kfold_rows`` in copy f. Every member runs ``fit_population``'s one program on
-its rows of one shared array; the data take k times the memory of the training rows. Inputs
-a sweep does not standardise are the training rows as they are, once.
+standardised by fold f's standardiser (``datasets.standardize.by_folds``: in float64 from the
+inputs as read, rounded once to the run's dtype, as a run's ``data.load_data`` does), and fold
+f's rows are those of ``search.kfold_rows`` in copy f. Every member runs ``fit_population``'s
+one program on its rows of one shared array; the data take k times the memory of the training
+rows. Inputs a sweep does not standardise are the training rows as they are, once.
 
 Sweeps begun before (config.json's ``sweep`` record without ``standardizer``) scaled every fold
 by one standardiser fitted on all training rows: ``check_resume`` refuses to resume one.
@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxmlp import datasets, search
+from jaxmlp.datasets.standardize import by_folds
 from jaxmlp.run import data
 
 RULE = "each fold's own, fitted on its training rows"  # config.json's sweep["standardizer"]
@@ -98,17 +99,8 @@ def fold_data(settings: dict, ds: datasets.Dataset, net) -> Folds:
     if not standardized(settings):
         return Folds(ds.x_train, t, train, val)
     raw = data.load_data(settings | {"standardize": "no", "dtype": "float64"})[0].x_train
-    left = np.setdiff1d(np.arange(n), val)  # the n mod k rows in no fold
-    copies = []
-    for f in range(k):
-        try:
-            scaler = datasets.Standardizer.fit(raw[train[f]])
-            inputs = raw.copy()
-            inputs[left] = scaler.mean  # in no fold: 0 once scaled, so never out of range
-            copies.append(scaler.apply(inputs, ds.x_train.dtype))
-        except ValueError as error:
-            raise ValueError(
-                f"--folds {k}: fold {f}'s inputs, standardised by its training rows: {error}"
-            ) from None
-    offsets = n * np.arange(k)[:, None]
-    return Folds(np.concatenate(copies), np.concatenate([t] * k), train + offsets, val + offsets)
+    try:
+        x, train, val = by_folds(raw, train, val, ds.x_train.dtype)
+    except ValueError as error:
+        raise ValueError(f"--folds {k}: {error}") from None
+    return Folds(x, np.concatenate([t] * k), train, val)
