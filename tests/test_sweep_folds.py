@@ -98,3 +98,21 @@ def test_a_fold_whose_training_rows_miss_a_class_is_refused(tmp_path, fails):
     err = fails([*argv, "--seed", "7", "--out", str(out)])
     assert "fold 1's training rows hold no example of class 1" in err, err
     assert "fewer --folds or another --seed" in err and not out.exists()
+
+
+def test_a_fold_its_standardiser_cannot_scale_is_refused_before_the_folder_is_made(
+    tmp_path, fails
+):
+    """Feature a varies by 1e-15 in fold 1's training rows and holds 1e30 in its validation
+    rows: scaled by that fold's spread it leaves float32. The folds' inputs were built when the
+    first chunk trained, after the plan line, leaving an empty --out folder."""
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    x[:, 0] = 1.0 + 1e-15 * (np.arange(40) % 2)
+    x[search.kfold_rows(40, 2)[1][1][0], 0] = 1e30
+    path = tmp_path / "d.csv"
+    np.savetxt(path, x, delimiter=",", header="a,b,y", comments="", fmt="%.17g")
+    out = tmp_path / "out"
+    argv = ["sweep", "--data", str(path), "--task", "regression", "--hidden", "2", "--epochs", "2"]
+    err = fails([*argv, "--folds", "2", "--standardize", "yes", "--out", str(out)])
+    assert "--folds 2: fold 1's inputs, standardised by its training rows: x[" in err, err
+    assert "too far from the training data" in err and not out.exists()

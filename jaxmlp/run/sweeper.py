@@ -122,7 +122,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             )
         if resume:  # what a killed write left (the lock is held: no write is under way)
             folder.remove_temporaries(out)
-        run, grid, members, start = _plan(given, saved, out, held)
+        run, grid, members, start, folds = _plan(given, saved, out, held)
         if not resume:  # one process writes the folder; made after every check has passed
             out = folder.claim(out, given, named)
             run = run._replace(out=out)
@@ -132,7 +132,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         wall = chunks.Wall(started)  # (its earlier processes' time: that of the chunks read)
         try:  # a signal is acted on between the compiled calls of a chunk's epochs and between
             # chunks (interrupt.check: the chunk under way is abandoned), or where Python raises it
-            records, curves = _train(run, grid, members, start, run_id, wall, echo)
+            records, curves = _train(run, grid, members, start, folds, run_id, wall, echo)
             interrupt.check()
             summary = sweep_report.write(run, grid, records, curves, wall, echo)
         except KeyboardInterrupt as error:
@@ -152,9 +152,9 @@ class SweepInterrupted(KeyboardInterrupt):
         self.out, self.saved, self.status = out, saved, status
 
 
-def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, list | None]:
-    """``(run, grid, members, start)`` of the sweep ``given`` (resuming ``saved``), checked
-    (``start``: ``_start``); enters the settings' precision on ``held``."""
+def _plan(given: dict, saved: dict | None, out, held) -> tuple:
+    """``(run, grid, members, start, folds)`` of the sweep ``given`` (resuming ``saved``), checked
+    (``start``: ``_start``; ``folds``: ``sweep_folds.fold_data``'s); enters its precision."""
     given = _as_lists(given)
     settings = merge(given, saved)
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
@@ -196,7 +196,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
     check_schedule(optimizer, _member_steps(settings["folds"], len(ds.x_train), config))
     hyper = {name: [m[name] for m in members] for name in grid}  # as fit_population checks them
     checks.members([m["seed"] for m in members], hyper, optimizer, config)
-    return run, grid, members, _start(settings, net, saved, out)
+    folds = sweep_folds.fold_data(settings, ds, net) if settings["folds"] else None
+    return run, grid, members, _start(settings, net, saved, out), folds
 
 
 def _member_steps(folds: int | None, n: int, config) -> int:
@@ -304,10 +305,11 @@ def _config(run: Run, grid: dict, n_members: int, start: list | None) -> dict:
     return record
 
 
-def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tuple[list, dict]:
-    """Each chunk's ``(records, curves)``, trained (from ``start``: ``_start``) or read back
-    from ``chunks/`` (chunks of the sweep ``run_id``, its length and ``start``; ``wall``, a
-    ``chunks.Wall``, takes their times and gives those of the chunks saved)."""
+def _train(run: Run, grid, members, start, fold_data, run_id, wall, echo) -> tuple[list, dict]:
+    """Each chunk's ``(records, curves)``, trained (from ``start``: ``_start``; on ``fold_data``,
+    ``sweep_folds.fold_data``'s) or read back from ``chunks/`` (chunks of the sweep ``run_id``,
+    its length and ``start``; ``wall``, a ``chunks.Wall``, takes their times and gives those of
+    the chunks saved)."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
@@ -325,7 +327,6 @@ def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tup
     if start is not None:  # (config.json's record of it lies outside its run_id)
         identity["init_from_params_sha256"] = checkpoint.params_sha256(start)
     identity = folder.to_json(identity)
-    fold_data = sweep_folds.fold_data(settings, ds, net) if folds else None
     for c, first in enumerate(range(0, p, chunk)):
         part = members[first : first + chunk]
         path = run.out / CHUNKS / f"{c:05d}.npz"
