@@ -74,9 +74,10 @@ class Population:
         ``search.grid_search`` adds the ``fold``) and outcome (``epochs`` trained,
         ``stopped_epoch`` (out of patience, or a damped solver's stall at its damping's
         ceiling), ``diverged_epoch`` and ``diverged_step`` (None when it did not), and the
-        last epoch's losses/accuracies,
-        the training ones running values (``jaxmlp.history``; ``evaluation.evaluate_members``
-        gives those of ``params``)).
+        losses/accuracies of ``params_epoch``, the epoch of ``params`` (the best where
+        restore-best restored them, else the last; None where a member diverged: its last
+        epoch's), the validation ones those of ``params``, the training ones running values
+        (``jaxmlp.history``; ``evaluation.evaluate_members`` gives those of ``params``)).
       state: the members' final ``member_epochs.Member`` carry, stacked.
     """
 
@@ -366,13 +367,17 @@ def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec)
     seconds = np.repeat([part[3] for part in parts], counts)
     best = np.asarray(state.best_val_loss)
     classifier = train.is_classifier(net)
+    # The epoch of the parameters returned (``stopping.params_epoch``): the best where restored
+    # (``_train``), else the last (a diverged member's: its last good ones are within the next).
+    restored = bool(config.early_stopping and config.restore_best) & (best < math.inf) & (div == 0)
+    kept = np.where(restored, ends - np.asarray(state.bad_epochs), ends)
     # Python numbers column by column (``tolist``), then one record per member.
-    at, ends = np.maximum(ends - 1, 0), ends.tolist()
+    at, ends = np.maximum(kept - 1, 0), ends.tolist()
     lasts = {name: h[np.arange(len(ends)), at].tolist() for name, h in history.items()}
 
     nothing = [None] * len(ends)
 
-    def last(name, n=1):  # each member's value at its last epoch (None: it ran none)
+    def last(name, n=1):  # each member's value at its params_epoch (None: it ran no epoch)
         column = lasts.get(name, nothing)
         return [v / n if end and v is not None else None for v, end in zip(column, ends)]
 
@@ -383,6 +388,7 @@ def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec)
         "stopped_epoch": [e or None for e in stop.tolist()],
         "diverged_epoch": [e or None for e in div.tolist()],
         "diverged_step": [s or None for s in step.tolist()],
+        "params_epoch": [e if e and not d else None for e, d in zip(kept.tolist(), div.tolist())],
         "train_loss": last("train_loss"),
         "train_accuracy": last("train_correct", n_seen) if classifier else nothing,
         "val_loss": last("val_loss"),

@@ -28,6 +28,7 @@ import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp.arrays import storage_dtype
+from jaxmlp.datasets.standardize import by_folds
 from jaxmlp.numeric import check_int, check_positive, for_json, is_real, outside
 from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list, items
@@ -37,7 +38,7 @@ _METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "final_t
 # The columns summarize never takes for swept settings: which member (its seed and fold are
 # averaged over) and its results, a sweep's included.
 _NOT_SWEPT = {"member", "seed", "fold", "epochs", "stopped_epoch", "diverged_epoch", "seconds"}
-_NOT_SWEPT |= {"diverged_step", "best_val_loss", "success", *_METRICS}
+_NOT_SWEPT |= {"diverged_step", "params_epoch", "best_val_loss", "success", *_METRICS}
 # A search's most members (grid_search's and jaxmlp sweep's): the device holds a chunk at a
 # time, but the host holds every member's record and loss curves (about 8 KB a member: ~1 GB
 # here), and a plan lists them all first.
@@ -69,6 +70,7 @@ def grid_search(
     *,
     seeds=None,
     folds: int | None = None,
+    standardize: bool = False,
     x_val=None,
     t_val=None,
     devices: int | None = None,
@@ -83,8 +85,13 @@ def grid_search(
       seeds: the seeds of each point, each once (``config.seed`` alone when None, as
         ``fit_population``'s).
       folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``: k folds of n // k
-        rows; the n mod k rows left over are in none, trained and validated on by no member);
-        else ``x_val``, ``t_val`` validate (or nothing does).
+        rows; the n mod k rows left over are in none, trained and validated on by no member),
+        indexing ``x`` as given: inputs standardised on all rows (``datasets.load``'s default)
+        let each fold's validation rows shape its training; else ``x_val``, ``t_val``
+        validate (or nothing does).
+      standardize: with ``folds`` and raw ``x`` (``datasets.load(..., standardize=False)``),
+        each fold's inputs standardised by its own training rows, as ``jaxmlp sweep`` does
+        (``datasets.standardize.by_folds``: k copies of ``x``).
 
     Each record: the member's settings (the grid's names, ``seed``, ``fold``) and outcome
     (see ``Population.members``).
@@ -98,10 +105,20 @@ def grid_search(
         )
     hyper = {name: [m[name] for m in members] for name in grid}
     rows = None
+    if standardize and folds is None:
+        raise ValueError(
+            "standardize=True scales each fold by its training rows: it takes folds=k (without "
+            "folds, standardise x and x_val with datasets.Standardizer fitted on x)."
+        )
     if folds is not None:
         if x_val is not None:
             raise ValueError("give either folds or x_val and t_val, not both.")
-        rows = fold_rows(len(x), folds, config.seed, [m["fold"] for m in members])
+        train, val = kfold_rows(len(x), folds, config.seed)
+        if standardize:
+            x, train, val = by_folds(x, train, val, dtype)
+            t = np.concatenate([np.asarray(t)] * folds)
+        ids = [m["fold"] for m in members]
+        rows = train[ids], val[ids]
     pop = fit_population(
         net,
         x,

@@ -205,3 +205,30 @@ def test_quantiles_next_to_an_infinity_are_that_infinity_not_nan():
     with np.errstate(all="raise"):
         got = search.quantiles(finite, 0.5, axis=0, skip_nan=True)
     np.testing.assert_array_equal(got, np.nanquantile(finite, 0.5, axis=0))
+
+
+@pytest.mark.slow
+def test_standardize_scales_each_fold_by_its_own_training_rows():
+    """grid_search indexes x as given: x standardised on all rows (``datasets.load``'s
+    default) lets each fold's validation rows shape its training. ``standardize=True`` with
+    raw x scales each fold by a Standardizer fitted on its training rows, as the sweep does:
+    each fold's member is that fold trained alone on so scaled inputs; without folds it is
+    refused."""
+    from jaxmlp import datasets, fit_population
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(41, 2))
+    x[5, 0] = 300.0  # an outlier in one fold's validation rows
+    t = (np.sin(x[:, 1]) + x[:, 0] / 3000).reshape(-1, 1)
+    net = MLP((2, 4, 1), "relu", "identity", "sse")
+    sgd, config = Optimizer("sgd", lr=0.1), TrainConfig(epochs=30, batch_size="full")
+    found = search.grid_search(net, x, t, sgd, config, {"lr": [0.1]}, folds=2, standardize=True)
+    train, val = search.kfold_rows(41, 2)
+    for f, record in enumerate(found):
+        xs = datasets.Standardizer.fit(x[train[f]]).apply(x, np.float32)
+        rows = (train[f : f + 1], val[f : f + 1])
+        alone = fit_population(net, xs, t, sgd, config, seeds=[0], rows=rows)
+        for name in ("train_loss", "val_loss"):
+            assert record[name] == pytest.approx(alone.members[0][name], rel=1e-4), (f, name)
+    with pytest.raises(ValueError, match="standardize=True scales each fold"):
+        search.grid_search(net, x, t, sgd, config, {"lr": [0.1]}, standardize=True)

@@ -64,3 +64,29 @@ def prepare(scaler: Standardizer | None, x, dtype=np.float32) -> np.ndarray:
     """Inputs ``x`` as a model takes them: standardised by ``scaler`` (None: as they are), in
     ``dtype``."""
     return targets.as_dtype(x, dtype) if scaler is None else scaler.apply(x, dtype)
+
+
+def by_folds(x, train_rows, val_rows, dtype=np.float32) -> tuple[np.ndarray, ...]:
+    """Cross-validation folds' inputs, each fold's standardised by a ``Standardizer`` fitted on
+    its own training rows (as scikit-learn's ``Pipeline(StandardScaler(), model)`` in
+    ``cross_val_score``): ``(x_folds (k n, d), train_rows, val_rows)``, copy f of ``x (n, d)``
+    standardised by fold f's rows ``train_rows[f]`` (float64 from ``x`` as given, rounded once
+    to ``dtype``), and each fold's rows ``(k, m)`` moved into its copy. Rows in no fold map to
+    0. ValueError naming the fold where its scaling fails (``fit``, ``apply``)."""
+    x = targets.as_dtype(x, np.float64)
+    train_rows, val_rows = np.asarray(train_rows), np.asarray(val_rows)
+    n, k = len(x), len(train_rows)
+    left = np.setdiff1d(np.arange(n), np.concatenate([train_rows.ravel(), val_rows.ravel()]))
+    copies = []
+    for f in range(k):
+        try:
+            scaler = Standardizer.fit(x[train_rows[f]])
+            inputs = x.copy()
+            inputs[left] = scaler.mean  # in no fold: 0 once scaled, so never out of range
+            copies.append(scaler.apply(inputs, dtype))
+        except ValueError as error:
+            raise ValueError(
+                f"fold {f}'s inputs, standardised by its training rows: {error}"
+            ) from None
+    offsets = n * np.arange(k)[:, None]
+    return np.concatenate(copies), train_rows + offsets, val_rows + offsets

@@ -17,6 +17,7 @@ from jaxmlp.run import folder
 from jaxmlp.run.sweep_report import FINAL
 
 CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
+PARAMS_EPOCH = "params_epoch"  # the epoch of a member's returned parameters and metrics
 
 
 class Wall:
@@ -84,6 +85,12 @@ def read(path, part: list, first: int, identity: str, wall: Wall | None = None):
         raise ValueError(
             f"{path} has no {FINAL}: an older jaxmlp wrote it, whose success read the last "
             "epoch's running accuracy; delete the chunks to train them again."
+        )
+    if any(PARAMS_EPOCH not in r for r in records):
+        raise ValueError(
+            f"{path} has no {PARAMS_EPOCH}: an older jaxmlp wrote it, whose records gave the "
+            "last epoch's losses and accuracies, not those of the restored best parameters; "
+            "delete the chunks to train them again."
         )
     expected = [{"member": first + k} | m for k, m in enumerate(part)]
     found = [{k: r.get(k) for k in e} for r, e in zip(records, expected)]

@@ -11,8 +11,9 @@ FINAL = "final_train_accuracy"  # a record's accuracy of the returned parameters
 SUCCESS_RULE = (
     f"classification: {FINAL} is 1.0 (the parameters the member returns, the restored best ones "
     "with early stopping, classify every one of its training rows correctly) and the member did "
-    "not diverge; regression: none (success null). train_accuracy is the last epoch's running "
-    "value, each batch counted before its update"
+    "not diverge; regression: none (success null). train_accuracy is the running value of "
+    "params_epoch (the epoch of the parameters returned: the best with restore-best, else the "
+    "last), each batch counted before its update"
 )
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 THIS_PROCESS = "this process's: chunks saved by an older jaxmlp record no time"

@@ -42,7 +42,7 @@ from jaxmlp.numeric import is_real
 from jaxmlp.optim import check_schedule
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
-from jaxmlp.run import chunks, data, folder, report, sweep_report
+from jaxmlp.run import chunks, data, folder, report, sweep_folds, sweep_report
 from jaxmlp.run.settings import (
     DEFAULTS,
     Run,
@@ -122,7 +122,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
             )
         if resume:  # what a killed write left (the lock is held: no write is under way)
             folder.remove_temporaries(out)
-        run, grid, members, start = _plan(given, saved, out, held)
+        run, grid, members, start, folds = _plan(given, saved, out, held)
         if not resume:  # one process writes the folder; made after every check has passed
             out = folder.claim(out, given, named)
             run = run._replace(out=out)
@@ -132,7 +132,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
         wall = chunks.Wall(started)  # (its earlier processes' time: that of the chunks read)
         try:  # a signal is acted on between the compiled calls of a chunk's epochs and between
             # chunks (interrupt.check: the chunk under way is abandoned), or where Python raises it
-            records, curves = _train(run, grid, members, start, run_id, wall, echo)
+            records, curves = _train(run, grid, members, start, folds, run_id, wall, echo)
             interrupt.check()
             summary = sweep_report.write(run, grid, records, curves, wall, echo)
         except KeyboardInterrupt as error:
@@ -152,14 +152,16 @@ class SweepInterrupted(KeyboardInterrupt):
         self.out, self.saved, self.status = out, saved, status
 
 
-def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, list | None]:
-    """``(run, grid, members, start)`` of the sweep ``given`` (resuming ``saved``), checked
-    (``start``: ``_start``); enters the settings' precision on ``held``."""
+def _plan(given: dict, saved: dict | None, out, held) -> tuple:
+    """``(run, grid, members, start, folds)`` of the sweep ``given`` (resuming ``saved``), checked
+    (``start``: ``_start``; ``folds``: ``sweep_folds.fold_data``'s); enters its precision."""
     given = _as_lists(given)
     settings = merge(given, saved)
     settings |= {name: settings.get(name, v) for name, v in SWEEP_DEFAULTS.items()}
     if saved is not None and "data" not in given:
         data.check_source(settings, saved, out, resume=True)
+    if saved is not None:
+        sweep_folds.check_resume(saved, out)
     held.enter_context(precision(settings["dtype"]))
     if settings["folds"] is not None:  # the folds hold out their own validation rows
         # (resuming a sweep without folds, check_resume names --folds)
@@ -194,7 +196,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple[Run, dict, list, 
     check_schedule(optimizer, _member_steps(settings["folds"], len(ds.x_train), config))
     hyper = {name: [m[name] for m in members] for name in grid}  # as fit_population checks them
     checks.members([m["seed"] for m in members], hyper, optimizer, config)
-    return run, grid, members, _start(settings, net, saved, out)
+    folds = sweep_folds.fold_data(settings, ds, net) if settings["folds"] else None
+    return run, grid, members, _start(settings, net, saved, out), folds
 
 
 def _member_steps(folds: int | None, n: int, config) -> int:
@@ -268,6 +271,7 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     folds = settings["folds"]
     if folds is not None:
         search.kfold_rows(len(ds.x_train), folds, settings["seed"])  # checks folds
+        sweep_folds.check_classes(settings, ds)
     p = search.count_members(grid, member_seeds, folds, "sweep")
     if settings["devices"] is not None:
         raise ValueError("a sweep trains its members on one device: drop --devices.")
@@ -296,13 +300,16 @@ def _config(run: Run, grid: dict, n_members: int, start: list | None) -> dict:
         "order": "grid point (product of the grid's lists, in their order), then seed, then fold",
         "success": sweep_report.SUCCESS_RULE,
     }
+    if sweep_folds.standardized(run.settings):
+        record["sweep"]["standardizer"] = sweep_folds.RULE
     return record
 
 
-def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tuple[list, dict]:
-    """Each chunk's ``(records, curves)``, trained (from ``start``: ``_start``) or read back
-    from ``chunks/`` (chunks of the sweep ``run_id``, its length and ``start``; ``wall``, a
-    ``chunks.Wall``, takes their times and gives those of the chunks saved)."""
+def _train(run: Run, grid, members, start, fold_data, run_id, wall, echo) -> tuple[list, dict]:
+    """Each chunk's ``(records, curves)``, trained (from ``start``: ``_start``; on ``fold_data``,
+    ``sweep_folds.fold_data``'s) or read back from ``chunks/`` (chunks of the sweep ``run_id``,
+    its length and ``start``; ``wall``, a ``chunks.Wall``, takes their times and gives those of
+    the chunks saved)."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
@@ -312,12 +319,11 @@ def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tup
         f"{config.epochs} epochs, {n_chunks} chunks of {chunk} -> {run.out}"
     )
     folds, n = settings["folds"], len(ds.x_train)
-    if folds and n % folds:  # (search.kfold_rows: one program, so folds of one size)
-        echo(
-            f"--folds {folds}: {n % folds} of the {n} training rows are in no fold ({folds} "
-            f"folds of {n // folds} rows): no member trains or validates on them"
-        )
+    if folds and n % folds:
+        echo(sweep_folds.left_over(folds, n))
     identity = {"run_id": run_id, "epochs": config.epochs}
+    if sweep_folds.standardized(settings):  # (chunks of the older rule are another sweep's)
+        identity["standardizer"] = sweep_folds.RULE
     if start is not None:  # (config.json's record of it lies outside its run_id)
         identity["init_from_params_sha256"] = checkpoint.params_sha256(start)
     identity = folder.to_json(identity)
@@ -328,7 +334,7 @@ def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tup
         if found is None:
             interrupt.check()
             began = time.perf_counter()
-            found = _fit_chunk(run, grid, part, first, start)
+            found = _fit_chunk(run, grid, part, first, start, fold_data)
             if not (run.out / "config.json").exists():  # the settings trained: keep them
                 folder.write_json(run.out / "config.json", _config(run, grid, p, start))
             path.parent.mkdir(exist_ok=True)
@@ -343,22 +349,20 @@ def _train(run: Run, grid, members: list, start, run_id: str, wall, echo) -> tup
     return records, {"epoch": curve_epochs(config.epochs)} | curves
 
 
-def _fit_chunk(run: Run, grid: dict, part: list, first: int, start) -> tuple[list, dict]:
+def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tuple[list, dict]:
     """``(records, curves)`` of the members ``part``, trained as one population of ``chunk``
-    members (each from the weights ``start`` where given): a short last chunk is padded with
-    copies of its last member (dropped after), so that every chunk runs the one compiled
-    program."""
+    members (each from the weights ``start`` where given; on their ``folds``, a
+    ``sweep_folds.Folds``, where given): a short last chunk is padded with copies of its last
+    member (dropped after), so that every chunk runs the one compiled program."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     padded = part + [part[-1]] * (settings["chunk"] - len(part))
-    rows = None
-    if settings["folds"]:
-        n, folds = len(ds.x_train), settings["folds"]
-        rows = search.fold_rows(n, folds, settings["seed"], [m["fold"] for m in padded])
-    t = data.targets(net, ds.task, ds.t_train)
+    x, t, rows = ds.x_train, data.targets(net, ds.task, ds.t_train), None
+    if folds is not None:
+        x, t, rows = folds.x, folds.t, folds.rows([m["fold"] for m in padded])
     stack = lambda a: np.broadcast_to(a, (len(padded), *np.shape(a)))  # noqa: E731
     params = None if start is None else jax.tree.map(stack, start)
     pop = fit_population(
-        net, ds.x_train, t, run.optimizer, config,
+        net, x, t, run.optimizer, config,
         seeds=[m["seed"] for m in padded],
         hyper={name: [m[name] for m in padded] for name in grid},
         rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val), params=params,
@@ -372,7 +376,7 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start) -> tuple[lis
     }
     # the returned (restored best) parameters on each member's training rows
     train_rows = None if rows is None else rows[0]
-    final = evaluate_members(net, pop.params, ds.x_train, t, train_rows)["accuracy"]
+    final = evaluate_members(net, pop.params, x, t, train_rows)["accuracy"]
     final = [None] * len(part) if final is None else final[: len(part)].tolist()
     results = [r | {FINAL: a} for r, a in zip(pop.members[: len(part)], final, strict=True)]
     return _chunk_records(run, results, part, first), curves
