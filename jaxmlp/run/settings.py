@@ -106,8 +106,9 @@ def choices() -> dict[str, tuple[str, ...]]:
 # How task "auto" reads a file's labels (``datasets.from_arrays``), for --help.
 AUTO_TASK_RULE = (
     f"strings, or whole numbers with 2 to {datasets.MAX_CLASSES} distinct values, are classes; "
-    "several 0/1 columns are labels (multilabel); anything else is regression (a count column "
-    "with few values needs --task regression)"
+    "more whole numbers are refused (name the task); several 0/1 columns are labels "
+    "(multilabel); anything else is regression (a count column with few values needs --task "
+    "regression)"
 )
 
 
