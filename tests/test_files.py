@@ -7,6 +7,7 @@ import re
 import struct
 import zipfile
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -428,6 +429,17 @@ def test_a_column_named_by_a_number_is_reached_by_its_index(tmp_path):
     with pytest.raises(ValueError, match=r"column 1: give 'y' by its name, '2' by its index 1\."):
         files.read_csv(clash, 2)
     assert files.read_csv(path, np.int64(0))[3] == "3"  # a numpy integer is an index too
+
+
+def test_a_label_column_given_as_a_0_d_integer_array_is_its_index(tmp_path):
+    # refused before ("label_column must be a column index or name, got array(0)"), as every
+    # integer setting refused them while real-valued ones took them (numeric.as_int)
+    path = _write(tmp_path, "n.csv", "3,a,y\n1,2,0\n3,4,1\n")
+    assert files.read_csv(path, np.array(0))[3] == "3"
+    assert files.read_csv(path, jnp.array(-2))[3] == "a"
+    for bad in (np.array(0.0), np.array(True), np.zeros(1, int)):
+        with pytest.raises(ValueError, match="label_column must be a column index or name"):
+            files.read_csv(path, bad)
 
 
 @pytest.mark.parametrize("text", ["02", "+1", "1_0", "\u0662", "-0"])
