@@ -498,6 +498,18 @@ def test_one_integer_label_written_two_ways_is_refused(one, other, tmp_path, cap
     np.testing.assert_array_equal(files.read_csv(padded)[1], [7, 8, 7])
 
 
+@pytest.mark.parametrize("one, other", [("TRUE", "True"), ("true", "True"), ("FALSE", "false")])
+def test_one_boolean_label_written_in_two_cases_is_refused(one, other, tmp_path):
+    # they were classes apart: TRUE (a spreadsheet's), True (pandas') and false, 3 classes of a
+    # 2-class column, exit 0 (a warning only where few rows per class)
+    path = _write(tmp_path, "b.csv", f"a,y\n1,{one}\n2,maybe\n3,{other}\n4,maybe\n")
+    said = f"b.csv, column 'y': the labels {one!r} (line 2) and {other!r} (line 4) are one truth"
+    with pytest.raises(ValueError, match=re.escape(said) + ".*Write each class one way"):
+        files.read_csv(path)
+    one_way = _write(tmp_path, "one.csv", "a,y\n1,TRUE\n2,FALSE\n3,TRUE\n4,true_ish\n")
+    assert sorted(set(files.read_csv(one_way)[1].tolist())) == ["FALSE", "TRUE", "true_ish"]
+
+
 def test_a_label_that_reads_as_missing_warns(tmp_path):
     path = _write(tmp_path, "na.csv", "a,y\n1,cat\n2,dog\n3,NA\n4,cat\n")
     with pytest.warns(UserWarning, match=r"na.csv: label 'NA' \(1 row, first line 4\) .*missing"):
