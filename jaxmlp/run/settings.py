@@ -16,7 +16,7 @@ import jax
 
 from jaxmlp import activations, datasets, initializers, losses, mlp, optim, outputs, sharding
 from jaxmlp.mlp import MLP
-from jaxmlp.numeric import check_int
+from jaxmlp.numeric import check_int, is_real
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import tasks
 from jaxmlp.run.data import same_file
@@ -216,11 +216,18 @@ def check_used(given: dict, settings: dict) -> None:
     the flag and why: momentum without a momentum optimizer, decay options of a schedule that
     has none, dropout or activations without hidden layers, --data-dir for a set that reads no
     files, --no-header for data that are not a CSV file, --drop-last with a full batch."""
+    hidden, dropout = settings["hidden"], settings["dropout"]
+    if not isinstance(hidden, list | tuple):  # its widths: MLP's rule
+        raise ValueError(
+            f"hidden must be a list of layer widths, such as [128, 64] ([] for no hidden layer), "
+            f"got {hidden!r}."
+        )
     schedule, optimizer = settings["schedule"], settings["optimizer"]
-    no_hidden = not settings["hidden"]
+    no_hidden = not hidden
     ignored = {
         **optim.unused(optimizer, schedule),  # the rules Optimizer and MLP refuse them by
-        "dropout": settings["dropout"] > 0 and mlp.unused(len(settings["hidden"])).get("dropout"),
+        # (a dropout that is no number: MLP's error, in build)
+        "dropout": is_real(dropout) and dropout > 0 and mlp.unused(len(hidden)).get("dropout"),
         "activation": no_hidden
         and "the activation is that of hidden layers and --hidden none "
         "has none (the output's is --output)",
