@@ -1,5 +1,7 @@
 """The library's one rule for numbers given as settings: what counts as an integer or a real
-number (never a bool, a string, NaN or infinity), the ValueError that names a wrong one and the
+number (never a bool, a string, NaN or infinity; a 0-d array of a numeric dtype is its number:
+``is_real``, ``as_int``), what a number written as text is (``NUMBER``, ``from_text``: a
+command-line flag, a spec's constant, a CSV field), the ValueError that names a wrong one and the
 values allowed (``not_one_of``: a setting that is none of its choices), the Python number a
 validated numpy one is kept as (JSON and hashing), the masked arrays no numbers are taken from
 (``check_unmasked``), and the JSON every file and output of jaxmlp is written in (``for_json``:
