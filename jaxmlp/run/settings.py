@@ -13,6 +13,7 @@ import shlex
 from typing import NamedTuple
 
 import jax
+import numpy as np
 
 from jaxmlp import activations, datasets, initializers, losses, mlp, optim, outputs, sharding
 from jaxmlp.mlp import MLP
@@ -217,7 +218,7 @@ def check_used(given: dict, settings: dict) -> None:
     has none, dropout or activations without hidden layers, --data-dir for a set that reads no
     files, --no-header for data that are not a CSV file, --drop-last with a full batch."""
     hidden, dropout = settings["hidden"], settings["dropout"]
-    if not isinstance(hidden, list | tuple):  # its widths: MLP's rule
+    if not (isinstance(hidden, list | tuple) or np.ndim(hidden) == 1):  # its widths: MLP's rule
         raise ValueError(
             f"hidden must be a list of layer widths, such as [128, 64] ([] for no hidden layer), "
             f"got {hidden!r}."
