@@ -36,7 +36,7 @@ import numpy as np
 from jaxmlp import activations
 from jaxmlp.activations import Activation
 from jaxmlp.initializers import _exact
-from jaxmlp.numeric import check_holds, not_one_of
+from jaxmlp.numeric import check_holds, from_text, not_one_of
 
 
 def _fixed(family: str, fn, grad, grad2, smooth=False) -> Activation:
@@ -134,7 +134,7 @@ def parse(spec: str) -> Activation:
             f"{list(CONSTANTS)}, as in 'elu:1.67326'."
         )
     try:
-        c = float(text) + 0.0  # + 0.0: -0.0 is 0.0
+        c = from_text(text) + 0.0  # + 0.0: -0.0 is 0.0
     except ValueError:
         raise ValueError(
             f"Activation {spec!r}: {name}'s {constant.symbol} must be "

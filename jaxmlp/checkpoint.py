@@ -187,7 +187,7 @@ def load(
     if run_id is not None and not isinstance(run_id, str):
         raise ValueError(f"run_id must be a string or None, got {run_id!r}.")
     if max_epoch is not None:
-        numeric.check_int("max_epoch", max_epoch, 0)
+        max_epoch = numeric.check_int("max_epoch", max_epoch, 0)
     arrays, meta = _read(path)
     saved_net = _net_from(path, meta)
     if net is not None and net != saved_net:

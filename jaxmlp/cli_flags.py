@@ -5,9 +5,11 @@ takes (from their registries) and its default (``run.DEFAULTS``); ``header_flags
 ``--header`` / ``--no-header`` pair of every command that reads a CSV file."""
 
 import argparse
+import math
 import re
 
 from jaxmlp import run
+from jaxmlp.numeric import from_text
 
 # -- flag types: each turns a string into a setting or names what was wrong ----------------------
 
@@ -16,7 +18,7 @@ def hidden(text: str) -> list[int]:
     if text.strip().lower() == "none":  # ('' is refused: an unset variable, not a choice)
         return []
     try:
-        widths = [int(w) for w in text.split(",")]
+        widths = [from_text(w, int) for w in text.split(",")]
     except ValueError:
         widths = []
     if not widths or any(w < 1 for w in widths):
@@ -36,7 +38,7 @@ def batch_size(text: str) -> int | str:
     if text == "full":
         return "full"
     try:
-        return int(text)
+        return from_text(text, int)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a positive integer or 'full', got {text!r}"
@@ -45,19 +47,19 @@ def batch_size(text: str) -> int | str:
 
 def number(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
+        value = from_text(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
 def integer(text: str) -> int:
     try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        return from_text(text, int)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def yes_no(text: str) -> bool:

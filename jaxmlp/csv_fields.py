@@ -1,7 +1,8 @@
-"""One CSV field read as a number or a class label: what a number is, written once for the
-features, the labels and the header detection of ``jaxmlp.files``.
+"""One CSV field read as a number or a class label, for the features, the labels and the header
+detection of ``jaxmlp.files``.
 
-A number is written as C, R and pandas write one: ASCII digits with an optional sign, decimal
+A number is ``numeric.NUMBER``, the rule of every number given as text (command-line flags
+too), written as C, R and pandas write one: ASCII digits with an optional sign, decimal
 point and exponent (``1000``, ``-2.5``, ``.5``, ``1e-3``), spaces around it allowed; ``inf``
 and ``nan`` are numbers too, refused as values. What else Python's ``float`` reads is refused
 wherever it stands (feature, label, a first row that may be a header), not guessed at:
@@ -17,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from jaxmlp.numeric import INTEGER, NUMBER, python_only
+
 
 def columns_of_numbers(path, names, rows, columns) -> np.ndarray:
     """``(n, len(columns))`` float64: the fields at positions ``columns`` of the ``rows``
@@ -25,34 +28,22 @@ def columns_of_numbers(path, names, rows, columns) -> np.ndarray:
     return np.array(x, np.float64).reshape(len(x), len(columns))
 
 
-_NUMBER = re.compile(
-    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf|infinity|nan)", re.ASCII | re.IGNORECASE
-)
-
-
 def is_number(path, line, column, field: str) -> bool:
     """Whether ``field`` is a number (the module's rule); a ValueError naming the place where
     ``float`` alone would read it as one."""
     text = field.strip()
-    if _NUMBER.fullmatch(text):
+    if NUMBER.fullmatch(text):
         return True
     hidden = [c for c in text if unicodedata.category(c) == "Cf"]  # format characters
-    if hidden and _NUMBER.fullmatch("".join(c for c in text if c not in hidden).strip()):
+    if hidden and NUMBER.fullmatch("".join(c for c in text if c not in hidden).strip()):
         raise ValueError(
             f"{path}, line {line}, column {column!r}: {field!r} is a number but for "
             f"{hidden[0]!r}, U+{ord(hidden[0]):04X} {unicodedata.name(hidden[0], '')}, a "
             "character that does not show (pasted from a web page?); remove it."
         )
-    try:
-        float(text)
-    except ValueError:
+    why = python_only(text)
+    if why is None:
         return False
-    other = next((c for c in text if ord(c) > 127), None)
-    why = (
-        f"{other!r} is U+{ord(other):04X} {unicodedata.name(other, '')}"
-        if other
-        else "digit-group underscores"
-    )
     raise ValueError(
         f"{path}, line {line}, column {column!r}: {field!r} is a number to Python, not in a CSV "
         f"file ({why}); write it in ASCII digits 0-9 with an optional sign, point and exponent "
@@ -79,14 +70,15 @@ def number(path, line, column, field) -> float:
 def read_labels(path, column, labels) -> np.ndarray:
     """The ``labels`` ``(line, field)`` of a column: numbers if every label is one (each checked
     finite; ``1`` and ``1.0`` are one class), the strings as class names if none is (a word of
-    ``MISSING_LABELS`` warns). A column mixing the two is refused: among names ``1`` and ``1.0``
-    would be two classes, and a number's class would hang on the rest of the column."""
+    ``MISSING_LABELS`` warns; ``TRUE`` beside ``True`` is refused, ``_one_case``). A column mixing
+    the two is refused: among names ``1`` and ``1.0`` would be two classes, and a number's class
+    would hang on the rest of the column."""
     for line, field in labels:
         if not field:
             raise ValueError(f"{path}, line {line}, column {column!r}: missing label.")
     kinds = [is_number(path, line, column, field) for line, field in labels]  # each checked
     if all(kinds):
-        if all(_INTEGER.fullmatch(field) for _, field in labels):
+        if all(INTEGER.fullmatch(field) for _, field in labels):
             return _integers(path, column, labels)
         return _floats(path, column, labels)
     numbers = [(line, field) for (line, field), is_one in zip(labels, kinds, strict=True)
@@ -106,6 +98,7 @@ def read_labels(path, column, labels) -> np.ndarray:
             f"({name!r}, line {there}): among names '1' and '1.0' would be two classes, among "
             "numbers one. Write every label as a name (a letter in front: 'c1') or as a number."
         )
+    _one_case(path, column, labels)
     missing = [(line, field) for line, field in labels if is_missing(field)]
     for word in sorted({field for _, field in missing}):
         lines = [line for line, field in missing if field == word]
@@ -118,15 +111,27 @@ def read_labels(path, column, labels) -> np.ndarray:
     return np.array([field for _, field in labels])
 
 
+def _one_case(path, column, labels) -> None:
+    """A ValueError where one truth value is written in two cases (``TRUE``, a spreadsheet's,
+    and ``True``, pandas'): as names two classes, to whoever wrote them one."""
+    seen = {}
+    for line, field in labels:
+        if field.lower() in ("true", "false"):
+            at, first = seen.setdefault(field.lower(), (line, field))
+            if first != field:
+                raise ValueError(
+                    f"{path}, column {column!r}: the labels {first!r} (line {at}) and {field!r} "
+                    f"(line {line}) are one truth value written two ways: as names two classes. "
+                    "Write each class one way (one case)."
+                )
+
+
 MISSING_LABELS = ("na", "n/a", "nan", "null", "none", "?", "missing")
 
 
 def is_missing(field: str) -> bool:
     """Whether ``field`` is a word of ``MISSING_LABELS`` (any case): a missing value, no name."""
     return field.strip().lower() in MISSING_LABELS
-
-
-_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 
 
 def _integers(path, column, labels) -> np.ndarray:

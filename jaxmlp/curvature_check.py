@@ -98,7 +98,7 @@ def check_curvature(net, params, x, t, *, seed=0, fd=True, hvp_fn=None, checks=C
     (data at a kink)."""
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a jaxmlp.MLP, got {type(net).__name__}.")
-    check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0)
     if not isinstance(checks, list | tuple):
         raise ValueError(f"checks must be a list or tuple of names, e.g. ('hvp',), got {checks!r}.")
     unknown = set(checks) - set(CHECKS)
@@ -172,8 +172,8 @@ def taylor_test_hessian(net, params, x, t, *, hvp_fn=None, seed=0, n_eps=20) -> 
     cost quadratic in w, as a net without hidden layers, identity output and sse): order inf,
     ok. One or two above it fit nothing: order NaN, not ok (nor is any NaN remainder, or a NaN
     E). ``n_eps``: an integer >= 3 (a fit needs three points); ``seed``: an integer >= 0."""
-    check_int("seed", seed, 0)
-    check_int("n_eps", n_eps, 3)
+    seed = check_int("seed", seed, 0)
+    n_eps = check_int("n_eps", n_eps, 3)
     with jax.enable_x64(True):
         params, x, t = _float64(net, params, x, t)
         flat, unravel = ravel_pytree(params)

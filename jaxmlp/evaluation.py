@@ -32,7 +32,7 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
     correct predictions; for a multilabel net (thresholded units) it is per label, the share of
     correct labels (1 - the Hamming loss), not scikit-learn's ``accuracy_score`` of whole rows
     (exact match), which counts a row with one wrong label as wrong (``step.correct``)."""
-    check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     net.check_params(params, finite=True)
     dtype = params[0]["w"].dtype
     n, blocks = in_blocks(net, x, t, dtype, batch_size, needs="evaluate")  # one on the device
@@ -55,7 +55,7 @@ def apply_in_blocks(net, params, x, batch_size: int = 8192, *, pad: bool = False
     of fewer rows is zero-padded to ``batch_size`` on the host, so that every call has one
     shape and one compiled program serves any number of rows (a row's outputs never depend on
     the rows beside it; the padding's are dropped)."""
-    check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     net.check_params(params)
     dtype = params[0]["w"].dtype
     outputs = []

@@ -17,13 +17,13 @@ import csv
 import io
 import os
 import re
-from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
 
 from jaxmlp import npz
 from jaxmlp.csv_fields import columns_of_numbers, is_missing, is_number, read_labels
+from jaxmlp.numeric import as_int
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
 HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
@@ -265,9 +265,9 @@ def _label_index(path, header, label_column) -> int:
                 "column's name or its index, such as 2 or -1."
             )
         return header.index(label_column)
-    if isinstance(label_column, bool) or not isinstance(label_column, Integral):
-        raise ValueError(f"label_column must be a column index or name, got {label_column!r}.")
-    label_column = int(label_column)  # a numpy integer too: an index, never a name
+    given, label_column = label_column, as_int(label_column)  # a numpy integer too: an index
+    if label_column is None:
+        raise ValueError(f"label_column must be a column index or name, got {given!r}.")
     name = str(label_column)
     named = header.index(name) if name in header else None
     if not -len(header) <= label_column < len(header):

@@ -240,8 +240,8 @@ def gradcheck(
     cfg = settings_for(dtype)
     if method not in METHODS:
         raise not_one_of("method", method, METHODS)
-    check_int("n_directions", n_directions, 1)
-    check_int("seed", seed, 0)
+    n_directions = check_int("n_directions", n_directions, 1)
+    seed = check_int("seed", seed, 0)
     eps = EPS if eps is None else eps
     check_positive("eps", eps)
     eps, n_directions = float(eps), int(n_directions)  # numpy's float32 would stay float32

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import activations
-from jaxmlp.numeric import check_holds, not_one_of
+from jaxmlp.numeric import check_holds, from_text, not_one_of
 
 _VARIANCE_SCALING = {
     "glorot_uniform": jax.nn.initializers.glorot_uniform,
@@ -83,7 +83,7 @@ def parse(spec) -> Scheme:
     if colon and not _ARITY[name]:
         raise ValueError(f"Init {spec!r}: {name} takes no arguments; write {name!r}.")
     try:
-        args = tuple(float(a) for a in rest.split(",")) if rest else ()
+        args = tuple(from_text(a) for a in rest.split(",")) if rest else ()
     except ValueError:
         raise ValueError(
             f"Init {spec!r}: arguments must be numbers, as in 'uniform:0,1'."

@@ -23,7 +23,6 @@ meaningless cost. Check data eagerly (``net.targets(t, n)``) before a jitted loo
 
 import dataclasses
 from collections.abc import Mapping, Set
-from numbers import Integral
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +30,7 @@ import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
-from jaxmlp.numeric import check_holds, check_unmasked, is_real, not_one_of, store_as
+from jaxmlp.numeric import as_int, check_holds, check_unmasked, is_real, not_one_of, store_as
 
 REDUCTIONS = ("mean", "sum")
 # The dtypes params may hold (float8's few bits give NaN gradients); fit stores float32 or float64.
@@ -386,9 +385,10 @@ def _check_sizes(sizes) -> tuple[int, ...]:  # in order: a set or a dict has non
         raise ValueError(f"sizes must be a sequence of layer widths like (4, 8, 3), got {sizes!r}.")
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least two widths (inputs and outputs), got {sizes!r}.")
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, Integral) or not 0 < s < 2**31:
+    widths = [as_int(s) for s in sizes]  # a 0-d integer array is its number (numeric's rule)
+    for s, width in zip(sizes, widths, strict=True):
+        if width is None or not 0 < width < 2**31:
             raise ValueError(  # JAX indexes in int32 without x64 (argmax labels, one_hot)
                 f"Every width in sizes must be a positive integer < 2**31, got {s!r} in {sizes!r}."
             )
-    return tuple(int(s) for s in sizes)
+    return tuple(widths)

@@ -1,5 +1,7 @@
 """The library's one rule for numbers given as settings: what counts as an integer or a real
-number (never a bool, a string, NaN or infinity), the ValueError that names a wrong one and the
+number (never a bool, a string, NaN or infinity; a 0-d array of a numeric dtype is its number:
+``is_real``, ``as_int``), what a number written as text is (``NUMBER``, ``from_text``: a
+command-line flag, a spec's constant, a CSV field), the ValueError that names a wrong one and the
 values allowed (``not_one_of``: a setting that is none of its choices), the Python number a
 validated numpy one is kept as (JSON and hashing), the masked arrays no numbers are taken from
 (``check_unmasked``), and the JSON every file and output of jaxmlp is written in (``for_json``:
@@ -17,6 +19,8 @@ ValueError: epochs must be an integer >= 1, got 0.
 """
 
 import math
+import re
+import unicodedata
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,21 +37,79 @@ def is_real(value) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def as_int(value) -> int | None:
+    """``value`` as a Python int where it is an integer (not a bool), else None; a 0-d NumPy or
+    JAX array of an integer dtype is its number, as for ``is_real`` (``np.array(3)`` is 3;
+    ``np.array(3.0)`` is no integer, as ``3.0`` is none). Compare the int, not ``value``: a JAX
+    int32 cannot be compared with 2**32."""
+    if getattr(value, "shape", None) == () and getattr(value, "dtype", None) is not None:
+        if np.dtype(value.dtype).kind not in ("i", "u"):
+            return None
+        value = value.item()
+    return int(value) if isinstance(value, Integral) and not isinstance(value, bool) else None
+
+
 def check_positive(name, value) -> None:
     """A ValueError naming ``name`` unless ``value`` is a finite real number > 0."""
     if not (is_real(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
 
 
-def check_int(name, value, low, extra="") -> None:
-    """A ValueError unless ``value`` is an integer (not a bool) >= ``low``; ``extra`` names the
-    other values allowed."""
+def check_int(name, value, low, extra="") -> int:
+    """``value`` as a Python int (``as_int``); a ValueError unless it is an integer (not a bool)
+    >= ``low``; ``extra`` names the other values allowed."""
     if type(value) is int and value >= low:  # the common case, without the ABC checks
-        return
-    if not (isinstance(value, Integral) and not isinstance(value, bool) and value >= low):
+        return value
+    number = as_int(value)
+    if number is None or number < low:
         raise ValueError(
             f"{name} must be an integer >= {low}{' ' + extra if extra else ''}, got {value!r}."
         )
+    return number
+
+
+# A number written as C, R and pandas write one: ASCII digits with an optional sign, decimal
+# point and exponent (1000, -2.5, .5, 1e-3), or inf / nan (which their readers refuse as values).
+NUMBER = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf|infinity|nan)", re.ASCII | re.IGNORECASE
+)
+INTEGER = re.compile(r"[+-]?\d+", re.ASCII)  # an integer so written: no point, no exponent
+
+
+def python_only(text: str, kind=float) -> str | None:
+    """Why ``text``, which Python's ``kind`` (float or int) reads as a number, is none by
+    ``NUMBER``'s rule: digit-group underscores (``1_000``) or digits of another script
+    (Arabic-Indic ``\u0663``, full-width ``\uff13``), which no CSV reader or other program
+    takes for numbers; None where ``kind`` does not read it either."""
+    try:
+        kind(text)
+    except ValueError:
+        return None
+    other = next((c for c in text.strip() if ord(c) > 127), None)
+    if other:
+        return f"{other!r} is U+{ord(other):04X} {unicodedata.name(other, '')}"
+    return "digit-group underscores"
+
+
+def from_text(text: str, kind=float):
+    """``text`` (spaces around it allowed) as a ``kind`` number, float (``NUMBER``) or int
+    (``INTEGER``): the one rule for a number given as text (a command-line flag, a spec's
+    constant, as a CSV field is read); a ValueError ``expected a number, got '1_000'`` (with why,
+    where Python alone would read it) otherwise. inf and nan are numbers: the caller's range
+    refuses them.
+
+    >>> from_text(" 2.5"), from_text("7", int)
+    (2.5, 7)
+    """
+    if (INTEGER if kind is int else NUMBER).fullmatch(text.strip()):
+        return kind(text)
+    what, why = "an integer" if kind is int else "a number", python_only(text, kind)
+    if why is None:
+        raise ValueError(f"expected {what}, got {text!r}")
+    raise ValueError(
+        f"expected {what} in ASCII digits 0-9 (such as {'1000' if kind is int else '1e-3'}), "
+        f"got {text!r} ({why})"
+    )
 
 
 def not_one_of(what, value, choices, more="") -> ValueError:

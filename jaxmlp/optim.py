@@ -154,8 +154,8 @@ class Optimizer:
         if not (is_real(self.decay_rate) and 0 < self.decay_rate <= 1):
             raise ValueError(f"decay_rate must be in (0, 1], got {self.decay_rate!r}.")
         for name, low in (("decay_steps", 1), ("warmup_steps", 0)):
-            check_int(name, getattr(self, name), low)
-            if getattr(self, name) >= 2**31:  # optax's step count is int32, as fit's total is
+            # optax's step count is int32, as fit's total is
+            if check_int(name, getattr(self, name), low) >= 2**31:
                 raise ValueError(f"{name} must be < 2**31, got {getattr(self, name)}.")
         if self.clip_norm is not None:
             check_positive("clip_norm", self.clip_norm)

@@ -44,7 +44,7 @@ import numpy as np
 
 from jaxmlp import activations
 from jaxmlp.initializers import _exact  # the shortest exact form of a number, as specs write it
-from jaxmlp.numeric import not_one_of
+from jaxmlp.numeric import from_text, not_one_of
 
 
 class Output(NamedTuple):
@@ -189,7 +189,7 @@ def _parse(spec: str) -> Output:
             f"{list(TEMPERED)}, as in 'softmax:2.0' (the temperature beta)."
         )
     try:
-        beta = float(number)
+        beta = from_text(number)
     except ValueError:
         beta = math.nan
     if not (math.isfinite(beta) and 0 < beta <= BETA_MAX):

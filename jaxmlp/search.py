@@ -156,7 +156,7 @@ def plan(grid: dict, seeds, folds: int | None = None, dtype=None) -> list[dict]:
         raise ValueError(f"seeds must be a non-empty list of integer seeds, got {seeds!r}.")
     check_once("seeds", seeds, "seed")
     if folds is not None:
-        check_int("folds", folds, 2, "or None")
+        folds = check_int("folds", folds, 2, "or None")
     count_members(grid, seeds, folds)  # before any is listed
     names = list(grid)
     points = list(itertools.product(*(list(items(grid[name])) for name in names)))

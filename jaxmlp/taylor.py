@@ -89,8 +89,8 @@ def eps_sweep(
     given = tuple(eps_values) if np.iterable(eps_values) else eps_values
     if not (isinstance(given, tuple) and given and all(is_real(e) and e > 0 for e in given)):
         raise ValueError(f"eps_values must be finite numbers > 0, one or more, got {given!r}.")
-    check_int("n_directions", n_directions, 1)
-    check_int("seed", seed, 0)
+    n_directions = check_int("n_directions", n_directions, 1)
+    seed = check_int("seed", seed, 0)
     eps_values = tuple(float(e) for e in given)
     x, t = net._check_xt(params, x, t)
     key = _static(net)
@@ -157,9 +157,9 @@ def taylor_test(
     net.check_params(params)
     dtype = _params_dtype(params)
     settings_for(dtype)  # float32 or float64, as for gradcheck
-    check_int("n_eps", n_eps, 3)
-    check_int("seed", seed, 0)
-    check_int("n_directions", n_directions, 1)
+    n_eps = check_int("n_eps", n_eps, 3)
+    seed = check_int("seed", seed, 0)
+    n_directions = check_int("n_directions", n_directions, 1)
     x, t = net._check_xt(params, x, t)
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)

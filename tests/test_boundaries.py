@@ -15,6 +15,7 @@ from jaxmlp import (
     Optimizer,
     TrainConfig,
     checkpoint,
+    datasets,
     evaluate,
     fit,
     fit_population,
@@ -258,6 +259,33 @@ def test_numbers_given_as_0_d_jax_or_numpy_arrays_are_taken_as_python_numbers():
     for bad in (jnp.float32(-0.1), jnp.ones(2), jnp.array(True)):
         with pytest.raises(ValueError, match="lr must be a finite number > 0"):
             Optimizer(lr=bad)
+
+
+def test_integer_settings_take_0_d_integer_arrays_as_their_numbers():
+    """Regression: ``TrainConfig(epochs=np.array(3))`` was refused ("epochs must be an integer
+    >= 1, got array(3)") while ``lr=np.array(0.1)`` was taken: a 0-d array of an integer dtype
+    is its number for every integer setting, kept as Python's; of a float dtype it is no
+    integer (as 3.0 is none), nor is a bool."""
+    config = TrainConfig(
+        epochs=np.array(3), batch_size=jnp.array(2), seed=np.array(4, np.uint8),
+        early_stopping=jnp.int32(2), devices=np.array(1), chunk_steps=np.array(5),
+    )  # fmt: skip
+    kept = (config.epochs, config.batch_size, config.seed, config.early_stopping, config.devices)
+    assert kept == (3, 2, 4, 2, 1) and {type(v) for v in kept} == {int}
+    json.dumps(dataclasses.asdict(config))
+    opt = Optimizer("sgd", lr=0.1, schedule="step", decay_steps=np.array(3), decay_rate=0.5)
+    assert (type(opt.decay_steps), opt.decay_steps) == (int, 3)
+    assert MLP((2, np.array(3), jnp.array(1))).sizes == (2, 3, 1)
+    ds = datasets.load("xor", seed=np.array(1))
+    assert ds.name == "xor"
+    assert datasets.from_arrays(X, np.arange(len(X)) % 2, seed=jnp.array(2), n=np.array(2)).task
+    for bad in (np.array(3.0), np.float64(3.0), jnp.array(True), np.True_, np.ones(1, int)):
+        with pytest.raises(ValueError, match=r"epochs must be an integer >= 1, got "):
+            TrainConfig(epochs=bad)
+        with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32 - 1\]"):
+            datasets.load("xor", seed=bad)
+    with pytest.raises(ValueError, match=r"epochs must be an integer >= 1, got array\(0\)"):
+        TrainConfig(epochs=np.array(0))
 
 
 def test_evaluate_of_no_examples_names_evaluation_not_training():

@@ -997,13 +997,38 @@ def test_task_auto_classification_and_regression():
     assert datasets.from_arrays(x, counts, task="regression").task == "regression"
     assert datasets.from_arrays(x, counts, task="classification").n_classes == 30  # no warning
     assert datasets.from_arrays(x, np.arange(60) % 2, task="classification").task == "binary"
-    assert datasets.from_arrays(x, np.arange(60) % 60 * 1.0).task == "regression"  # > MAX_CLASSES
+    many = np.arange(60) * 1.0  # whole numbers, more distinct values than MAX_CLASSES
+    assert datasets.from_arrays(x, many + 0.5).task == "regression"  # fractions: measurements
+    assert datasets.from_arrays(x, many, task="regression").task == "regression"
     assert datasets.from_arrays(x, x[:, 0], task="auto").task == "regression"
     two = (x > 0).astype(int)
     assert datasets.from_arrays(x, two, task="classification").task == "multilabel"
     with pytest.raises(ValueError, match=r"Unknown task: 'ranking'. .*'auto', 'classification'"):
         datasets.from_arrays(x, counts, task="ranking")
     assert datasets.load("digits", task="classification").task == "multiclass"
+
+
+def test_task_auto_refuses_more_whole_values_than_max_classes():
+    # 100 integer labels (100 classes) were read as a regression target: a regressor trained on
+    # class codes, exit 0. Whole numbers past MAX_CLASSES distinct values are class codes or a
+    # count or a measurement: auto refuses to guess, naming task= and --task.
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(1000, 3)), rng.integers(0, 100, 1000)
+    for labels in (y, y.astype(float), y[:, None]):
+        with pytest.raises(
+            ValueError,
+            match=r"y holds 100 distinct whole numbers \(0(\.0)? to 99(\.0)?\).* at most 50 .*"
+            r"task='classification' or task='regression' \(--task classification or --task "
+            r"regression\)",
+        ):
+            datasets.from_arrays(x, labels)
+    with pytest.raises(ValueError, match="y holds 100 distinct whole numbers"):  # y_test's too
+        datasets.from_arrays(x, y % 50, x_test=x[:60], y_test=50 + np.arange(60) % 50)
+    ds = datasets.from_arrays(x, y, task="classification")
+    assert (ds.task, ds.n_classes) == ("multiclass", 100)
+    assert datasets.from_arrays(x, y, task="multiclass").n_classes == 100
+    assert datasets.from_arrays(x, y, task="regression").task == "regression"
+    assert datasets.from_arrays(x, y % datasets.MAX_CLASSES).n_classes == datasets.MAX_CLASSES
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import re
 import struct
 import zipfile
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -430,6 +431,17 @@ def test_a_column_named_by_a_number_is_reached_by_its_index(tmp_path):
     assert files.read_csv(path, np.int64(0))[3] == "3"  # a numpy integer is an index too
 
 
+def test_a_label_column_given_as_a_0_d_integer_array_is_its_index(tmp_path):
+    # refused before ("label_column must be a column index or name, got array(0)"), as every
+    # integer setting refused them while real-valued ones took them (numeric.as_int)
+    path = _write(tmp_path, "n.csv", "3,a,y\n1,2,0\n3,4,1\n")
+    assert files.read_csv(path, np.array(0))[3] == "3"
+    assert files.read_csv(path, jnp.array(-2))[3] == "a"
+    for bad in (np.array(0.0), np.array(True), np.zeros(1, int)):
+        with pytest.raises(ValueError, match="label_column must be a column index or name"):
+            files.read_csv(path, bad)
+
+
 @pytest.mark.parametrize("text", ["02", "+1", "1_0", "\u0662", "-0"])
 def test_a_label_column_flag_that_is_not_a_plain_index_is_a_name(text, tmp_path):
     # int(text) read '02' as index 2, so column '03' became the label and '02' a feature
@@ -484,6 +496,18 @@ def test_one_integer_label_written_two_ways_is_refused(one, other, tmp_path, cap
     assert err.count("\n") == 1 and "written two ways" in err and "Traceback" not in err, err
     padded = _write(tmp_path, "padded.csv", "a,y\n1,007\n2,008\n3,007\n")  # one way each: numbers
     np.testing.assert_array_equal(files.read_csv(padded)[1], [7, 8, 7])
+
+
+@pytest.mark.parametrize("one, other", [("TRUE", "True"), ("true", "True"), ("FALSE", "false")])
+def test_one_boolean_label_written_in_two_cases_is_refused(one, other, tmp_path):
+    # they were classes apart: TRUE (a spreadsheet's), True (pandas') and false, 3 classes of a
+    # 2-class column, exit 0 (a warning only where few rows per class)
+    path = _write(tmp_path, "b.csv", f"a,y\n1,{one}\n2,maybe\n3,{other}\n4,maybe\n")
+    said = f"b.csv, column 'y': the labels {one!r} (line 2) and {other!r} (line 4) are one truth"
+    with pytest.raises(ValueError, match=re.escape(said) + ".*Write each class one way"):
+        files.read_csv(path)
+    one_way = _write(tmp_path, "one.csv", "a,y\n1,TRUE\n2,FALSE\n3,TRUE\n4,true_ish\n")
+    assert sorted(set(files.read_csv(one_way)[1].tolist())) == ["FALSE", "TRUE", "true_ish"]
 
 
 def test_a_label_that_reads_as_missing_warns(tmp_path):

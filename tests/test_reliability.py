@@ -92,6 +92,18 @@ TRAIN = [
     (["--hidden", "0"], "such as 128,64"),
     (["--hidden", "64,,32"], "got '64,,32'"),
     (["--nosuch-flag"], "unrecognized arguments: --nosuch-flag"),
+    # numbers Python's int() / float() alone read, not the CSV reader: 1_0 trained 10 epochs
+    (["--epochs", "1_0"], "--epochs: expected an integer in ASCII digits 0-9 (such as 1000), got"),
+    (["--epochs", "\uff15"], "got '\uff15' ('\uff15' is U+FF15 FULLWIDTH DIGIT FIVE)"),
+    (["--seed", "\u0663"], "--seed: expected an integer in ASCII digits 0-9"),
+    (["--lr", "1_0e-3"], "--lr: expected a number in ASCII digits 0-9 (such as 1e-3), got"),
+    (["--dropout", "\uff10.1"], "U+FF10 FULLWIDTH DIGIT ZERO"),
+    (["--batch-size", "3_2"], "expected a positive integer or 'full', got '3_2'"),
+    (["--hidden", "1_6"], "argument --hidden: expected positive layer widths"),
+    (["--hidden", "8,\uff18"], "argument --hidden: expected positive layer widths"),
+    (["--data", "xor", "--activation", "elu:1_0"], "Activation 'elu:1_0': elu's alpha must be"),
+    (["--data", "xor", "--output", "softmax:\uff12"], "the softmax temperature beta must be"),
+    (["--data", "xor", "--init", "uniform:-1_0,1"], "arguments must be numbers"),
     # values the library refuses
     (["--data", "xor", "--epochs", "0"], "epochs must be an integer >= 1, got 0"),
     (["--data", "xor", "--batch-size", "0"], "batch_size must be an integer >= 1"),

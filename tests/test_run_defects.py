@@ -491,12 +491,32 @@ def test_the_python_loaders_take_a_task(tmp_path):
     y = rng.integers(0, 60, size=200).astype(float)  # 60 whole values: over MAX_CLASSES
     path = tmp_path / "y.csv"
     pd.DataFrame({"a": rng.normal(size=200), "y": y}).to_csv(path, index=False)
-    assert datasets.load(path).task == "regression"
+    with pytest.raises(ValueError, match="y holds 57 distinct whole numbers"):  # no guess
+        datasets.load(path)
+    assert datasets.load(path, task="regression").task == "regression"
     ds = datasets.load(path, task="classification")
     assert ds.task == "multiclass" and ds.n_classes == len(np.unique(y))
     assert datasets.load("digits", task="classification").task == "multiclass"
     with pytest.raises(ValueError, match="'digits' is a multiclass data set"):
         datasets.load("digits", task="regression")
+
+
+def test_train_refuses_to_guess_the_task_of_many_integer_labels(tmp_path, capsys):
+    # A CSV of 100 integer classes trained a regressor (exit 0): --task auto now refuses, naming
+    # the flag and its values; --task classification trains the 100 classes.
+    rng = np.random.default_rng(0)
+    path = tmp_path / "c100.csv"
+    pd.DataFrame({"a": rng.normal(size=300), "y": np.arange(300) % 100}).to_csv(path, index=False)
+    flags = ["train", "--data", str(path), "--hidden", "2", "--epochs", "1", "--no-progress"]
+    assert cli.main([*flags, "--out", str(tmp_path / "auto")]) == 2
+    line = error_line(capsys)
+    assert "y holds 100 distinct whole numbers (0 to 99)" in line
+    assert "--task classification or --task regression" in line
+    assert not (tmp_path / "auto").exists()
+    out = tmp_path / "classes"
+    assert cli.main([*flags, "--task", "classification", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["data"]["task"], config["data"]["n_classes"]) == ("multiclass", 100)
 
 
 # -- the compilation cache ----------------------------------------------------------------------

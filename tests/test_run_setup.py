@@ -260,3 +260,27 @@ def test_init_from_takes_the_runs_activations_spelt_per_layer(tmp_path, capsys):
     assert cli.main([*again, "--activation", "relu,relu", "--out", str(tmp_path / "a")]) == 0
     start = json.loads((tmp_path / "a" / "config.json").read_text())["init_from_params_sha256"]
     assert start == json.loads((first / "summary.json").read_text())["params_sha256"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [
+        ("val_fraction", "0.1", "val_fraction must be in [0, 1), got '0.1'"),
+        ("dropout", "0.1", "dropout must be in [0, 1), got '0.1'"),
+        ("hidden", 3, "hidden must be a list of layer widths, such as [128, 64]"),
+        ("hidden", "8", "hidden must be a list of layer widths"),
+    ],
+)
+def test_a_setting_of_the_wrong_type_is_named_not_a_type_error(setting, value, says, tmp_path):
+    """Regression: ``run.train`` raised TypeError "'<=' not supported between instances of 'int'
+    and 'str'" (val_fraction), "'>' not supported ..." (dropout) and "Value after * must be an
+    iterable, not int" (hidden), naming no setting."""
+    from jaxmlp import run
+
+    given = {"data": "xor", "hidden": [2], "epochs": 1, setting: value}
+    with pytest.raises(ValueError) as error:
+        run.train(given, tmp_path / "r", echo=lambda *a, **k: None)
+    assert says in str(error.value), error.value
+    good = {"hidden": np.array([8]), "dropout": 0.1, "val_fraction": 0.0}[setting]  # as before
+    assert run.train(given | {setting: good}, tmp_path / "ok", echo=lambda *a, **k: None)

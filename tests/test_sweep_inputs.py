@@ -56,6 +56,20 @@ def test_a_negative_value_list_is_read_as_values(argv, says, tmp_path, capsys):
     assert says in err, err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--lr", "0.1,1_0"], "--lr needs finite numbers separated by commas, got '0.1,1_0'"),
+        (["--init-scale", "\uff11,2"], "--init-scale needs finite numbers separated by commas"),
+    ],
+)
+def test_a_value_list_takes_numbers_as_train_flags_and_csv_fields_do(argv, says, tmp_path, capsys):
+    """Regression: a value list read each value with Python's float, which takes 1_0 (10) and
+    full-width digits that --lr alone and a CSV file refuse."""
+    err = refused(argv, tmp_path, capsys)
+    assert says in err and ("(digit-group underscores" in err or "FULLWIDTH DIGIT ONE" in err)
+
+
 def test_a_second_order_optimizer_sweeps_init_scale_and_names_what_it_refuses(tmp_path, capsys):
     """init_scale scales the initial parameters, not the optimizer: lbfgs refused it as one of
     its 'per-member numbers' (a message about first-order optimizers)."""

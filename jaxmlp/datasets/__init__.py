@@ -248,8 +248,9 @@ def from_arrays(
     classes; several columns all 0 or 1 are multilabel, other columns regression; one column of
     integer values with 2 to ``MAX_CLASSES`` distinct values is classes (binary for 2), with a
     warning when there are fewer than ``MIN_PER_CLASS`` examples per class (a count, say, is
-    better read with task="regression"); a single value is refused; anything else is
-    regression. "classification" reads the labels as classes (binary, multiclass or
+    better read with task="regression"); a single value, or more than ``MAX_CLASSES`` distinct
+    whole numbers (class codes, or a count?), is refused: the task is not guessed; anything else
+    (fractions) is regression. "classification" reads the labels as classes (binary, multiclass or
     multilabel); "regression" as numbers. Test labels of a class absent from ``y`` warn.
     ``classes`` (a trained model's, in its order; a binary or multiclass ``task``) encodes the
     labels as their indices: any class may be absent, a label outside them is an error.

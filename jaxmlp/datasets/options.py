@@ -5,14 +5,14 @@ takes: every source its ``seed``, ``val_fraction``, ``standardize``, ``n``, ``ta
 ``data_dir``. An option given to a source that does not take it is refused, not ignored."""
 
 import pathlib
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 
 from jaxmlp import files
 from jaxmlp.datasets import named
 from jaxmlp.datasets.split import check_seed
-from jaxmlp.numeric import not_one_of
+from jaxmlp.numeric import as_int, is_real, not_one_of
 
 COMMON = ("seed", "val_fraction", "standardize", "n", "task", "dtype")
 DEFAULTS = {  # the source's own options, at the values that leave them unused
@@ -61,21 +61,17 @@ def check_taken(name_or_path, given: dict) -> None:
 def check(seed, n, val_fraction, standardize, dtype):
     """``(seed, n, val_fraction, dtype)`` checked and as ``load`` uses them."""
     seed = check_seed(seed)
-    if n is not None and (isinstance(n, bool) or not isinstance(n, Integral) or n < 2):
+    if n is not None and (as_int(n) or 0) < 2:
         raise ValueError(
             f"n must be an integer >= 2 (two examples to train on) or None, got {n!r}."
         )
-    if (
-        isinstance(val_fraction, bool)
-        or not isinstance(val_fraction, Real)
-        or not 0 <= val_fraction < 1
-    ):
+    if not (is_real(val_fraction) and 0 <= val_fraction < 1):
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
     if not isinstance(standardize, bool):
         raise ValueError(f"standardize must be True or False, got {standardize!r}.")
     if dtype not in (np.float32, np.float64, "float32", "float64"):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}.")
-    return int(seed), None if n is None else int(n), float(val_fraction), np.dtype(dtype)
+    return seed, None if n is None else as_int(n), float(val_fraction), np.dtype(dtype)
 
 
 def user_file(name_or_path) -> pathlib.Path:

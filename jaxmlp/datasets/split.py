@@ -8,10 +8,12 @@ Each use of a seed draws from its own stream (``stream(seed, VAL_STREAM)``), so 
 subsets and splits never share numbers.
 """
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import jax
 import numpy as np
+
+from jaxmlp.numeric import as_int, is_real
 
 # Seeds are 32-bit: jax.random.key keeps only a seed's low 32 bits unless x64 is on, so the
 # seeds 0 and 2**32 drew the same network (and float32 and float64 runs of 2**32 differed).
@@ -29,7 +31,7 @@ def stratified_split(x, t, fraction, key_or_seed):
     x, t = np.asarray(x), np.asarray(t)
     if len(x) != len(t):
         raise ValueError(f"x has {len(x)} examples but t has {len(t)}: they must match.")
-    if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction < 1:
+    if not (is_real(fraction) and 0 < fraction < 1):
         raise ValueError(f"fraction must be in (0, 1), got {fraction!r}.")
     n_b = int(fraction * len(x))
     if not 0 < n_b < len(x):
@@ -51,9 +53,10 @@ def validation_split(x, t, fraction, seed: int):
 
 def check_seed(seed) -> int:
     """``seed`` as a Python int; ValueError unless it is an integer in [0, 2**32)."""
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < SEED_LIMIT:
+    number = as_int(seed)
+    if number is None or not 0 <= number < SEED_LIMIT:
         raise ValueError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}.")
-    return int(seed)
+    return number
 
 
 def subset(x, t, n, seed):

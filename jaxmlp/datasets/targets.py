@@ -21,7 +21,9 @@ TARGETS = {
 # What ``task=`` accepts: "auto" (or None) infers it, "classification" picks binary, multiclass
 # or multilabel from the labels, the others name it.
 TASK_CHOICES = ("auto", "classification", *TASKS)
-MAX_CLASSES = 50  # integer labels with more distinct values are read as regression targets
+# Task "auto" reads whole numbers with 2 to MAX_CLASSES distinct values as classes; with more it
+# refuses to guess (class codes, or a count or measurement?) and asks for the task.
+MAX_CLASSES = 50
 MIN_PER_CLASS = 3  # an inferred classification with fewer examples per class warns
 
 
@@ -248,8 +250,16 @@ def _infer_task(y, both, numeric, classification=False) -> str:
                 f"y holds one value ({np.unique(y)[0].item()!r}) for all {len(y)} examples: "
                 "nothing to classify. Pass task='regression' if it is a constant target."
             )
-        if not (whole and 2 <= len(values) <= MAX_CLASSES):
+        if not whole:
             return "regression"
+        if len(values) > MAX_CLASSES:
+            raise ValueError(
+                f"y holds {len(values)} distinct whole numbers ({values[0].item()!r} to "
+                f"{values[-1].item()!r}): class labels, or a count or a measurement? Task 'auto' "
+                f"reads at most {MAX_CLASSES} distinct whole numbers as classes and does not "
+                "guess with more: pass task='classification' or task='regression' (--task "
+                "classification or --task regression)."
+            )
     return "binary" if len(values) == 2 else "multiclass"
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxmlp import datasets, outputs
 from jaxmlp.mlp import MLP
-from jaxmlp.numeric import not_one_of
+from jaxmlp.numeric import is_real, not_one_of
 from jaxmlp.train import DTYPES
 
 STANDARDIZE = ("auto", "yes", "no")
@@ -45,7 +45,7 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     if label_column is not None and not str(name).lower().endswith(".csv"):
         raise ValueError(f"--label-column applies to .csv files only, not to {name!r}.")
     val_fraction, standardize = settings["val_fraction"], settings["standardize"]
-    if val_fraction is not None and not 0 <= val_fraction < 1:
+    if val_fraction is not None and not (is_real(val_fraction) and 0 <= val_fraction < 1):
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
     if standardize not in STANDARDIZE:
         raise not_one_of("standardize", standardize, STANDARDIZE)

@@ -13,10 +13,11 @@ import shlex
 from typing import NamedTuple
 
 import jax
+import numpy as np
 
 from jaxmlp import activations, datasets, initializers, losses, mlp, optim, outputs, sharding
 from jaxmlp.mlp import MLP
-from jaxmlp.numeric import check_int
+from jaxmlp.numeric import check_int, is_real
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import tasks
 from jaxmlp.run.data import same_file
@@ -106,8 +107,9 @@ def choices() -> dict[str, tuple[str, ...]]:
 # How task "auto" reads a file's labels (``datasets.from_arrays``), for --help.
 AUTO_TASK_RULE = (
     f"strings, or whole numbers with 2 to {datasets.MAX_CLASSES} distinct values, are classes; "
-    "several 0/1 columns are labels (multilabel); anything else is regression (a count column "
-    "with few values needs --task regression)"
+    "more whole numbers are refused (name the task); several 0/1 columns are labels "
+    "(multilabel); anything else is regression (a count column with few values needs --task "
+    "regression)"
 )
 
 
@@ -215,11 +217,18 @@ def check_used(given: dict, settings: dict) -> None:
     the flag and why: momentum without a momentum optimizer, decay options of a schedule that
     has none, dropout or activations without hidden layers, --data-dir for a set that reads no
     files, --no-header for data that are not a CSV file, --drop-last with a full batch."""
+    hidden, dropout = settings["hidden"], settings["dropout"]
+    if not (isinstance(hidden, list | tuple) or np.ndim(hidden) == 1):  # its widths: MLP's rule
+        raise ValueError(
+            f"hidden must be a list of layer widths, such as [128, 64] ([] for no hidden layer), "
+            f"got {hidden!r}."
+        )
     schedule, optimizer = settings["schedule"], settings["optimizer"]
-    no_hidden = not settings["hidden"]
+    no_hidden = not hidden
     ignored = {
         **optim.unused(optimizer, schedule),  # the rules Optimizer and MLP refuse them by
-        "dropout": settings["dropout"] > 0 and mlp.unused(len(settings["hidden"])).get("dropout"),
+        # (a dropout that is no number: MLP's error, in build)
+        "dropout": is_real(dropout) and dropout > 0 and mlp.unused(len(hidden)).get("dropout"),
         "activation": no_hidden
         and "the activation is that of hidden layers and --hidden none "
         "has none (the output's is --output)",

@@ -38,7 +38,7 @@ from jaxmlp.arrays import storage_dtype
 from jaxmlp.datasets import SEED_LIMIT
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate_members
-from jaxmlp.numeric import is_real
+from jaxmlp.numeric import from_text, is_real
 from jaxmlp.optim import check_schedule
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
@@ -72,10 +72,12 @@ def value_list(flag: str, text: str) -> list[float]:
     """The comma-separated finite numbers of ``text`` (the value list of ``flag``)."""
     words = [w.strip() for w in str(text).split(",")]
     try:
-        numbers = [float(w) for w in words]
-    except ValueError:
-        numbers = []
-    if not numbers or not all(math.isfinite(v) for v in numbers):
+        numbers = [from_text(w) for w in words]  # the one rule of a number given as text
+    except ValueError as error:
+        raise ValueError(
+            f"{flag} needs finite numbers separated by commas, got {text!r}: {error}."
+        ) from None
+    if not all(math.isfinite(v) for v in numbers):
         raise ValueError(f"{flag} needs finite numbers separated by commas, got {text!r}.")
     return numbers  # sweep refuses a repeated one
 
