@@ -100,9 +100,7 @@ def test_a_fold_whose_training_rows_miss_a_class_is_refused(tmp_path, fails):
     assert "fewer --folds or another --seed" in err and not out.exists()
 
 
-def test_a_fold_its_standardiser_cannot_scale_is_refused_before_the_folder_is_made(
-    tmp_path, fails
-):
+def test_a_fold_its_standardiser_cannot_scale_is_refused_before_the_folder_is_made(tmp_path, fails):
     """Feature a varies by 1e-15 in fold 1's training rows and holds 1e30 in its validation
     rows: scaled by that fold's spread it leaves float32. The folds' inputs were built when the
     first chunk trained, after the plan line, leaving an empty --out folder."""
