@@ -133,15 +133,21 @@ def main():
     )  # fmt: skip
 
 
-def plot(args):
-    """Train (2, 4, 1) on moons; cost along the line to a permuted, sign-flipped copy."""
-    ds = datasets.load("moons", seed=args.seed)
+def trained_minimum(seed, quick):
+    """``(net, dataset, params)``: a ``(2, 4, 1)`` tanh net trained by Adam on two moons, its
+    parameters in float64."""
+    ds = datasets.load("moons", seed=seed)
     net = MLP((2, 4, 1), "tanh", "sigmoid", "bce")
     params = fit(
         net, ds.x_train, ds.t_train, Optimizer("adam", lr=0.05),
-        TrainConfig(300 if args.quick else 1000, batch_size="full", seed=args.seed),
+        TrainConfig(300 if quick else 1000, batch_size="full", seed=seed),
     ).params  # fmt: skip
-    params = jax.tree.map(lambda a: a.astype(jnp.float64), params)
+    return net, ds, jax.tree.map(lambda a: a.astype(jnp.float64), params)
+
+
+def plot(args):
+    """Train (2, 4, 1) on moons; cost along the line to a permuted, sign-flipped copy."""
+    net, ds, params = trained_minimum(args.seed, args.quick)
     copy = transform(params, jnp.asarray([2, 0, 3, 1]), jnp.asarray([-1.0, 1.0, -1.0, 1.0]))
     alphas = np.linspace(-0.25, 1.25, 121)
 

@@ -27,12 +27,16 @@ EXPERIMENTS = {
     "layer_regions": ["median_defect_layer_3", "checks", "layers"],
     "fragility": ["base_success_rate", "checks", "configs"],
     "online_escape": ["online_escape_rate", "checks", "summary"],
+    "gradient_factor": ["largest_backprop_over_cost_flops", "checks", "series"],
+    "nonconvexity": ["smallest_max_midpoint_excess", "checks", "rows"],
+    "local_minima": ["distinct_certified_minima", "checks", "minimum_costs"],
 }
 RECORD_KEYS = {"claim", "criterion", "reproduced", "quick", "machine", "metrics"}
 # Exact claims (identities in float64, against jax or scikit-learn, or exact symmetries): a quick
 # run must reproduce them, so that a broken library fails here, not only the full run's verdict.
 MUST_REPRODUCE = {
     "activation_table", "autodiff_traces", "linear_collapse", "symmetry", "weight_symmetries",
+    "nonconvexity",
 }  # fmt: skip
 
 

@@ -139,3 +139,57 @@ def test_experiments_count_an_epochs_steps_by_the_librarys_rule(scripts, module)
 
     assert scripts(module).steps_per_epoch is steps_per_epoch
     assert not hasattr(scripts("common"), "steps_per_epoch")
+
+
+@pytest.mark.slow
+def test_gradient_factor_calls_a_ratio_constant_only_when_bounded_and_flat(scripts, monkeypatch):
+    """The criterion of seed 004's "small constant factor": every ratio <= 5 and the log-log
+    slope of the ratio against |w| within 0.1. A ratio growing like |w|^0.5 (finite
+    differences' grows like |w|) or one above 5 must fail it."""
+    monkeypatch.setenv("XLA_FLAGS", "")  # backprop_cost sets its one-thread flags on import
+    verdict = scripts("gradient_factor").verdict
+    sizes = [1e3, 1e4, 1e5, 1e6]
+
+    def series(ratios):
+        return {"width": [{"n_params": s, "ratio": r} for s, r in zip(sizes, ratios)]}
+
+    assert all(verdict(series([2.5, 2.8, 2.9, 2.95])).values())
+    growing = verdict(series([0.02 * s**0.5 for s in sizes]))
+    assert not growing["width: |slope of ratio vs |w|| <= 0.1"]
+    assert not verdict(series([5.5, 5.5, 5.5, 5.5]))["width: every ratio <= 5"]
+
+
+@pytest.mark.slow
+def test_local_minima_certifies_a_minimum_and_refuses_a_saddle_and_a_near_miss(scripts, x64):
+    """The float64 test behind seed 000's "many local minima": a zero-cost fit of a net's own
+    outputs (three tanh units at steps -1, 0 and 1 of [-2, 2]: gradient 0, Hessian J^T J
+    positive definite, eigenvalues 1e-4 of the largest) is certified; the same point moved by
+    1e-6 is not (gradient above 1e-9), nor is the stationary saddle where every weight is 0 and
+    the output bias is the targets' mean (an indefinite Hessian)."""
+    import jax
+    import jax.numpy as jnp
+
+    lm = scripts("local_minima")
+    x, _ = lm.problem()
+    params = [
+        {"w": jnp.full((1, 3), 3.0), "b": jnp.array([3.0, 0.0, -3.0])},
+        {"w": jnp.array([[1.0], [-1.0], [1.0]]), "b": jnp.array([0.2])},
+    ]
+    own = lm.NET.apply(params, x)
+    assert bool(lm.certify(params, x, own)["minimum"])
+    moved = jax.tree.map(lambda a: a + 1e-6, params)
+    assert not bool(lm.certify(moved, x, own)["minimum"])
+    zero = jax.tree.map(jnp.zeros_like, params)
+    zero[1]["b"] = jnp.mean(jnp.sin(3 * x))[None]
+    saddle = lm.certify(zero, x, jnp.sin(3 * x))
+    assert bool(saddle["saddle"]) and not bool(saddle["minimum"])
+    assert lm.distinct_levels([0.5, 0.5 * (1 + 1e-9), 0.031, 0.5 * (1 + 1e-5)]) == [
+        0.031, 0.5, 0.5 * (1 + 1e-5)
+    ]  # fmt: skip
+
+
+def test_importing_local_minima_leaves_float64_off(scripts):
+    import jax
+
+    scripts("local_minima")
+    assert not jax.config.jax_enable_x64
