@@ -161,7 +161,7 @@ def finite(loss, grads, squares: bool = False, norm=None, after=None, new=None):
     quick = jnp.isfinite(loss) if norm is None else jnp.isfinite(loss) & jnp.isfinite(norm)
     checked = jax.tree.map(jnp.square, grads) if squares else grads
     each = [jnp.isfinite(a) for a in jax.tree.leaves(checked)]
-    if new is not None:  # in the same pass over each leaf (a separate one cost ~10 %)
+    if new is not None:  # in the same pass over each leaf (online SGD: ~+5 %; ~+20 % apart)
         each = [f & jnp.isfinite(p) for f, p in zip(each, jax.tree.leaves(new), strict=True)]
     whole = quick & jnp.all(jnp.stack([f.all() for f in each]))
     return quick, whole if after is None else whole & all_finite(after)
