@@ -68,6 +68,7 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
     if sample_weight is not None:
         s = check_sample_weight(sample_weight, len(x), dtype)
     x, t, x_val, t_val, s, s_val = split(net, x, t, x_val, t_val, config, s)
+    check_dropped_weight(s, config)
     if s is not None:
         s, s_val = (None if a is None else jnp.asarray(a, dtype) for a in (s, s_val))
     streamed = place and config.chunk_steps is not None  # x, t stay on the host
@@ -98,6 +99,22 @@ def prepare(net, x, t, x_val, t_val, config, place: bool = True, sample_weight=N
     elif streamed:  # the training set stays on the host; chunks of steps travel
         s = None if s is None else np.asarray(s)
     return Data(x, t, x_val, t_val, batch_size, mesh, config.drop_last, s, s_val)
+
+
+def check_dropped_weight(s, config) -> None:
+    """A ValueError where ``drop_last`` could leave out every example of weight > 0 of the
+    training weights ``s``: an epoch would train on none (its loss and accuracy 0 / 0)."""
+    if s is None or not config.drop_last:
+        return
+    n = len(s)
+    left_out, weighted = n % config.batch(n), int(np.count_nonzero(s))
+    if weighted <= left_out:
+        raise ValueError(
+            f"sample_weight: {weighted} training example(s) have weight > 0 and drop_last leaves "
+            f"out {left_out} ({n} mod batch_size {config.batch(n)}), a different few each "
+            "epoch: an epoch could train on none of them. Set drop_last=False, or weigh more "
+            "examples."
+        )
 
 
 def check_given(x, t, x_val, t_val) -> None:

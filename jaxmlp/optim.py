@@ -66,6 +66,7 @@ def what_is_finite(optimizer=None) -> str:
     more = ["its square, kept in the optimizer's state"] * squares
     more += ["its norm, which clipping divides by"] * clips
     more += ["the sum of the squares, which the optimizer's state keeps"] * sums
+    more += ["the parameters its update leaves"] * (getattr(optimizer, "name", "") in FIRST_ORDER)
     return "loss or gradient" + (f" (or {', or '.join(more)})" if more else "")
 
 

@@ -159,7 +159,8 @@ class Result(NamedTuple):
 class Diverged(ArithmeticError):
     """A step that is not finite (``step.finite``; ``what`` says what it checked). ``state``
     holds the parameters before it (inside epoch ``epoch``): the last good ones, unless the
-    update of the step before overflowed them (the message says so); ``history`` and
+    update of a curvature solver's step before overflowed them (the message says so; a
+    first-order step checks the parameters it leaves, ``step.finite``); ``history`` and
     ``state.epoch`` the finished epochs."""
 
     def __init__(self, epoch, step, state: TrainState, history: list, optimizer=None):

@@ -456,7 +456,10 @@ def test_divergence_exits_3_naming_epoch_and_step(tmp_path, capsys):
     assert cli.main(["train", "--no-progress", "--out", str(out), *args]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith("error: training diverged at epoch 1: the loss or gradient of step ")
+    assert err.startswith(
+        "error: training diverged at epoch 1: the loss or gradient (or the parameters its update "
+        "leaves) of step "
+    )
     assert f"The last good checkpoint (epoch 0) is kept in {out}" in err
     assert "--lr 1000.0" in err and f"--init-from {out}" in err
     assert json.loads((out / "summary.json").read_text())["status"] == "diverged"

@@ -78,7 +78,7 @@ def test_an_optimizer_state_that_overflows_while_the_parameters_stay_finite_is_a
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith(
         "error: training diverged at epoch 1: the loss or gradient (or its square, kept in the "
-        "optimizer's state) of step 1 is not finite"
+        "optimizer's state, or the parameters its update leaves) of step 1 is not finite"
     ), err
     assert f"The last good checkpoint (epoch 0) is kept in {out}" in err
     assert "--init-from" in err

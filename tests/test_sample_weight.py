@@ -311,3 +311,19 @@ def test_a_split_that_leaves_one_side_without_weight_is_refused(side):
     config = TrainConfig(epochs=8, batch_size=8, val_fraction=0.25, early_stopping=2)
     with pytest.raises(ValueError, match=f"{side} split"):
         fit(NET, x, t, ADAM, config, sample_weight=s)
+
+
+def test_drop_last_that_could_leave_out_every_weighted_example_is_refused():
+    """Regression: 1 of 5 examples weighted, batches of 2 with ``drop_last`` (1 left out each
+    epoch): the epochs that dropped it trained on no weight and reported train_loss 0.0 (a
+    perfect-looking number for 0 / 0) and train_accuracy NaN, with NumPy's 'invalid value'
+    warning. Where the weighted examples are no more than those left out, fit refuses, naming
+    both counts; one more weighted example trains."""
+    x = np.random.default_rng(0).normal(size=(5, 2)).astype(np.float32)
+    y = np.array([0, 1, 0, 1, 0])
+    net = MLP((2, 3, 2), "tanh", "softmax", "cross_entropy")
+    config = TrainConfig(epochs=6, batch_size=2, drop_last=True)
+    with pytest.raises(ValueError, match=r"1 training example.*drop_last leaves out 1 \(5 mod"):
+        fit(net, x, y, Optimizer("sgd", lr=0.1), config, sample_weight=[1.0, 0, 0, 0, 0])
+    result = fit(net, x, y, Optimizer("sgd", lr=0.1), config, sample_weight=[1.0, 0, 2, 0, 0])
+    assert all(np.isfinite(r["train_accuracy"]) and r["train_loss"] > 0 for r in result.history)

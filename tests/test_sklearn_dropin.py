@@ -278,6 +278,46 @@ def test_sparse_input_trains_and_predicts_like_dense(fmt, solver, monkeypatch):
     assert max(densified) == 16 < len(x)
 
 
+@pytest.mark.parametrize(
+    "solver, dtype, weighted", [("sgd", np.float64, False), ("adam", np.float32, True)]
+)
+def test_a_large_dense_x_streams_a_few_batches_at_a_time_as_the_on_device_fit(
+    solver, dtype, weighted, monkeypatch, rows_on_device
+):
+    """Regression: a stochastic fit put all of a dense X on the device, and every epoch
+    gathered a shuffled copy of it there (``x[order]`` in the compiled epoch): a 381 MB X grew
+    the process by 907 MB (100 000 x 1000 float32, batch 200). An X of more than
+    ``_solvers._DEVICE_ELEMENTS`` elements now stays on the host and travels a few batches at
+    a time, as a sparse one does: the on-device fit's weights and loss curve bit for bit while
+    an epoch's batches travel at once, and to the last bits with three batches at a time
+    (no array of all the rows on the device)."""
+    x, y = _data()
+    x = x.astype(dtype)
+    s = np.linspace(0.5, 2.0, len(x)) if weighted else None
+    settings = BASE | dict(solver=solver, max_iter=5)
+
+    def fitted():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # short runs on purpose
+            return MLPRegressor(**settings).fit(x, y, sample_weight=s)
+
+    on_device = fitted()
+    monkeypatch.setattr(_solvers, "_DEVICE_ELEMENTS", x.size - 1, raising=False)
+    rows = rows_on_device(monkeypatch)
+    streamed = fitted()
+    assert max(rows) < len(x), sorted(set(rows))  # no array of all the rows went there
+    for a, b in zip(_weights(streamed), _weights(on_device), strict=True):
+        assert a.dtype == dtype and a.tobytes() == b.tobytes()
+    assert streamed.loss_curve_ == on_device.loss_curve_
+    monkeypatch.setattr(_solvers, "_DENSE_ELEMENTS", 30 * x.shape[1])
+    rows.clear()
+    chunked = fitted()
+    assert max(rows) <= 30, sorted(set(rows))
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    _assert_same_weights(chunked, on_device, tol)
+    np.testing.assert_allclose(chunked.loss_curve_, on_device.loss_curve_, rtol=tol)
+
+
 def test_predict_holds_one_block_of_the_inputs_on_the_device_at_a_time(monkeypatch, rows_on_device):
     """Regression: the estimators' forward pass (``_forward.apply``: predict, predict_proba,
     score, the early-stopping score) computed its outputs a block of rows at a time but sent

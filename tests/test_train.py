@@ -652,16 +652,33 @@ def test_divergence_raises_with_epoch_step_and_the_last_good_params():
     assert_bitwise_equal(error.state.params, want)
 
 
-def test_a_divergence_after_an_update_that_overflowed_the_parameters_says_so():
-    """Step 1's loss (1.1e38) and gradient (1.5e19) are finite, its update (lr 1e30) is not:
-    the parameters become -inf and step 2's loss is NaN. Diverged's state is that before step
-    2, whose parameters are not finite; its message called them the last good ones."""
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_an_update_that_overflows_the_parameters_is_a_divergence_at_that_step(name):
+    """Step 1's loss and gradient are finite, its update is not. sgd: loss 1.1e38, gradient
+    -3e19, w + 1e30 * 3e19; adam (its steps ~lr whatever the gradient): w = 3e38 on x = 1e-20,
+    w + 1e38. Regression: the step was taken, so a one-epoch fit returned inf parameters with
+    no error (NaN predictions), a longer one raised at step 2 with those inf parameters in
+    ``Diverged.state`` (what a callback saw and a checkpoint saved), and a member kept them.
+    The step is now a divergence itself: the state before it, finite, solo, streamed and as a
+    population's member."""
     net = MLP((1, 1), "identity", "identity", "sse", reduction="sum")
-    x, t = np.ones((1, 1), np.float32), np.full((1, 1), -1.5e19, np.float32)
-    params = [{"w": jnp.zeros((1, 1)), "b": jnp.zeros(1)}]
-    with pytest.raises(Diverged, match="epoch 2, step 1.*update of the step before") as info:
-        fit(net, x, t, Optimizer("sgd", lr=1e30), TrainConfig(3, "full"), params=params)
-    assert not np.isfinite(leaves(info.value.state.params)[0]).all()
+    if name == "sgd":
+        x, t, w, optimizer = 1.0, -1.5e19, 0.0, Optimizer("sgd", lr=1e30)
+    else:  # y = 3e18, t = 1e19: loss 2.5e37, g_w = -0.07, g_b = -7e18 (its square 4.9e37)
+        x, t, w, optimizer = 1e-20, 1e19, 3e38, Optimizer("adam", lr=1e38)
+    x, t = np.full((1, 1), x, np.float32), np.full((1, 1), t, np.float32)
+    params = [{"w": jnp.full((1, 1), w), "b": jnp.zeros(1)}]
+    seen = []
+    for config in (TrainConfig(1, "full"), TrainConfig(3, "full", chunk_steps=1)):
+        with pytest.raises(Diverged, match="update leaves.*epoch 1, step 1") as info:
+            fit(net, x, t, optimizer, config, params=params, callback=lambda r, s: seen.append(r))
+        assert info.value.state.epoch == 0 and info.value.history == []
+        assert_bitwise_equal(info.value.state.params, params)
+    assert seen == []  # no epoch ended, none was shown or saved
+    members = jax.tree.map(lambda a: jnp.stack([a, a]), params)
+    pop = fit_population(net, x, t, optimizer, TrainConfig(3, "full"), seeds=[0, 1], params=members)
+    assert [(m["diverged_epoch"], m["diverged_step"]) for m in pop.members] == [(1, 1), (1, 1)]
+    assert_bitwise_equal(pop.member(0).params, params)
 
 
 def test_a_huge_but_finite_gradient_is_a_step_not_a_divergence():

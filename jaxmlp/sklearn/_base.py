@@ -246,10 +246,7 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         n = X.shape[0]
         batch_size = self._batch_size(n)
         opt_state = self._optimizer_state(params, batch_size, dtype, incremental)
-        if sp.issparse(X):
-            data = (X.tocsr(), np.asarray(t, dtype))
-        else:
-            data = (jax.numpy.asarray(X, dtype), jax.numpy.asarray(t, dtype))
+        data = _solvers.training_data(X, t, dtype)
         order = np.arange(n)
         for _ in range(self.max_iter):
             if self.shuffle:

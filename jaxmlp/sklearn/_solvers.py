@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import scipy.sparse as sp
 from jax import lax
 
 from jaxmlp.optim import weights_only
@@ -33,8 +34,12 @@ from jaxmlp.train import gradient_source
 # scipy's L-BFGS-B stops once an iteration lowers the cost by less than this, relatively
 # (its factr 1e7 times the float64 machine epsilon).
 _FTOL = 1e7 * np.finfo(np.float64).eps
-# A sparse training set is densified this many elements (rows x features) at a time.
+# A sparse training set is densified this many elements (rows x features) at a time, and a
+# dense one of more than ``_DEVICE_ELEMENTS`` travels to the device as many at a time (on the
+# device, an epoch gathers a shuffled copy of it: twice its size there, ~2.4x X in a CPU
+# process's memory).
 _DENSE_ELEMENTS = 2**22
+_DEVICE_ELEMENTS = 2**26
 
 
 def _factory(solver: str, nesterov: bool):
@@ -158,13 +163,25 @@ def blocks(order, batch_size: int) -> list:
     return out
 
 
+def training_data(X, t, dtype):
+    """``epoch``'s ``data``: ``(x, t)`` on the device, or on the host where X is sparse (CSR) or
+    has more than ``_DEVICE_ELEMENTS`` elements (it then travels a few batches at a time)."""
+    if sp.issparse(X):
+        return X.tocsr(), np.asarray(t, dtype)
+    if np.size(X) > _DEVICE_ELEMENTS:
+        return np.asarray(X, dtype), np.asarray(t, dtype)
+    return jnp.asarray(X, dtype), jnp.asarray(t, dtype)
+
+
 def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
     """One epoch of scikit-learn's stochastic solvers over ``order`` (a permutation of the
     rows, or ``arange`` without shuffling) in batches of ``batch_size``, the last one smaller
-    when ``n mod batch_size`` > 0. ``data`` is ``(x, t)`` on the device, or ``(X sparse CSR,
-    t)`` on the host: then batches are densified a few at a time. ``s``: sample weights (NumPy,
-    ``(n,)``) or None. Returns ``(params, opt_state, loss)``, loss the epoch's mean over
-    examples of the batch losses (each batch counted by its size, as scikit-learn does)."""
+    when ``n mod batch_size`` > 0. ``data`` is ``(x, t)`` on the device, or on the host
+    (``training_data``): then batches travel (densified) a few at a time, the same weights bit
+    for bit while an epoch's batches are one such chunk (XLA may round a scan of fewer steps
+    differently in the last bit). ``s``: sample weights (NumPy, ``(n,)``) or None. Returns
+    ``(params, opt_state, loss)``, loss the epoch's mean over examples of the batch losses
+    (each batch counted by its size, as scikit-learn does)."""
     run, gather_run = _runners(net, est.solver, bool(est.nesterovs_momentum), est.backprop)
     sums = []  # fetched once, at the end of the epoch
     for idx, n_b in blocks(order, batch_size):
@@ -177,13 +194,16 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
             params, opt_state, losses = gather_run(params, opt_state, x, t, idx_, ws, decays)
             sums.append(n_b * jnp.sum(losses))
         else:
-            chunk = max(1, _DENSE_ELEMENTS // max(n_b * x.shape[1], 1))
+            chunk, parts = max(1, _DENSE_ELEMENTS // max(n_b * x.shape[1], 1)), []
             for i in range(0, len(idx), chunk):
                 part, cut = idx[i : i + chunk], slice(i, i + chunk)
-                xs = x[part.ravel()].toarray().astype(dtype).reshape(*part.shape, -1)
+                xs = x[part.ravel()]
+                xs = (xs.toarray() if sp.issparse(xs) else xs).astype(dtype)
+                xs = xs.reshape(*part.shape, -1)
                 w_d = (None, None) if s is None else (ws[cut], decays[cut])
                 params, opt_state, losses = run(params, opt_state, xs, t[part], *w_d)
-                sums.append(n_b * jnp.sum(losses))
+                parts.append(losses)
+            sums.append(n_b * jnp.sum(jnp.concatenate(parts)))  # as the on-device sum
         if n_b != batch_size:
             opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / batch_size)
     return params, opt_state, float(sum(jax.device_get(sums))) / len(order)
