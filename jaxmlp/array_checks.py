@@ -62,6 +62,29 @@ def check_labels(t, output, labels) -> None:
         )
 
 
+def nan_where(t, refused):
+    """Traced targets ``t`` with NaN where ``refused(t)`` (a boolean mask, broadcast to t):
+    under ``jit`` a value the eager checks refuse makes the cost, its gradient and a step's loss
+    NaN (seen as a diverged step is), where it gave a silent 0 (a label K one-hot encodes to a
+    row of zeros) or a finite, meaningless cost. Concrete targets, checked, are returned as
+    they are."""
+    if not isinstance(t, jax.core.Tracer):
+        return t
+    return jnp.where(refused(t), jnp.nan, t).astype(t.dtype)
+
+
+def not_labels(t, labels):
+    """Where the values of ``t`` are none of ``labels`` (a thresholded output's, -1/+1)."""
+    return ~jnp.isin(t, jnp.asarray(labels, t.dtype))
+
+
+def one_hot(t, k: int, dtype):
+    """Integer labels ``(n,)`` as one-hot rows ``(n, k)``; traced, a label outside 0..k-1 is a
+    row of NaN (``nan_where``), not ``jax.nn.one_hot``'s row of zeros."""
+    rows = jax.nn.one_hot(t, k, dtype=dtype)
+    return nan_where(rows, lambda _: ((t < 0) | (t >= k))[..., None])
+
+
 def check_label_range(t, k: int) -> None:
     if isinstance(t, jax.core.Tracer):
         return  # traced: values unknown, checked when concrete
