@@ -282,8 +282,8 @@ class MLP:
 
     def hand_cost(self, params, x, t, *, sample_weight=None):
         """``cost`` whose ``jax.grad`` runs the hand backprop (a ``jax.custom_vjp``), so it
-        composes with jit, vmap and grad. Targets ``t`` and weights are data: their cotangent
-        is zero."""
+        composes with jit, vmap and grad, in ``params`` and ``x``; differentiating it in ``t``
+        or the weights is a ValueError (``cost``'s ``jax.grad`` differentiates them)."""
         x, t = self._check_xt(params, x, t)
         return backprop.hand_cost(self, params, x, t, sample_weight)
 

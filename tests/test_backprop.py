@@ -277,6 +277,31 @@ def test_grad_of_hand_cost_inside_a_larger_cost_takes_its_cotangent():
 
 
 @pytest.mark.usefixtures("x64")
+def test_hand_cost_refuses_to_differentiate_its_targets_or_weights():
+    """hand_cost's backward rule gives dE/dparams and dE/dx by hand and a zero cotangent to the
+    targets and sample weights: jax.grad of it with respect to t or to the weights (learning to
+    reweight examples, distilling targets) was 0.0 everywhere, exit 0, where jax.grad(net.cost)
+    gives the derivative. Now that is a ValueError naming net.cost; the derivatives it does give
+    are unchanged, d2E/dparams dt (t differentiated outside the hand rule's own grad) too."""
+    net = cell_net("tanh", "sigmoid", "bce", 2)
+    params, x, t = data(net, jnp.float64)
+    s = jnp.linspace(0.5, 2.0, x.shape[0])
+    assert np.abs(jax.grad(net.cost, argnums=2)(params, x, t)).max() > 1e-3
+    with pytest.raises(ValueError, match=r"hand_cost .* t .* use net\.cost"):
+        jax.grad(net.hand_cost, argnums=2)(params, x, t)
+    with pytest.raises(ValueError, match=r"hand_cost .* sample_weight .* use net\.cost"):
+        jax.grad(lambda w: net.hand_cost(params, x, t, sample_weight=w))(s)
+    with pytest.raises(ValueError, match=r"hand_cost .* t .* use net\.cost"):  # t from params
+        jax.grad(lambda p: net.hand_cost(p, x, net.apply(p, x)))(params)
+    for w in (None, s):
+        by_hand = jax.grad(net.hand_cost, argnums=(0, 1))(params, x, t, sample_weight=w)
+        auto = jax.grad(net.cost, argnums=(0, 1))(params, x, t, sample_weight=w)
+        assert rel_err(by_hand, auto) <= 1e-12
+    mixed = jax.jacrev(jax.grad(net.hand_cost), argnums=2)(params, x, t)
+    assert rel_err(mixed, jax.jacrev(jax.grad(net.cost), argnums=2)(params, x, t)) <= 1e-12
+
+
+@pytest.mark.usefixtures("x64")
 @pytest.mark.slow
 def test_per_example_gradients_by_vmap_of_hand_cost_equal_vmap_of_jax_grad():
     net = cell_net("tanh", "softmax", "cross_entropy", 2, reduction="sum")
