@@ -31,12 +31,13 @@ def check_values(a, dtype, name) -> None:
     """ValueError if the concrete array ``a`` holds NaN or Inf, or finite values that ``dtype``
     cannot: the one rule for the arrays the network takes (``MLP.inputs``, ``MLP.targets``, so
     ``fit``, ``evaluate`` and the eager methods alike), from the largest magnitude (a max and a
-    min: no array of magnitudes the size of the data)."""
-    if isinstance(a, jax.core.Tracer) or not jnp.issubdtype(a.dtype, jnp.floating):
-        return  # traced: values unknown; an integer or bool array is finite and in range
+    min: no array of magnitudes the size of the data). Integers too: 70000 is inf in float16."""
+    if isinstance(a, jax.core.Tracer) or not jnp.issubdtype(a.dtype, jnp.number):
+        return  # traced: values unknown; a bool array is 0 or 1
     xp, a = (jnp, a) if isinstance(a, jax.Array) else (np, np.asarray(a))  # float64 stays
     with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        top = float(xp.maximum(xp.max(a, initial=0), -xp.min(a, initial=0)))  # NaN, inf kept
+        high, low = float(xp.max(a, initial=0)), float(xp.min(a, initial=0))  # ints: no -min
+    top = float(np.maximum(high, -low))  # NaN, inf kept
     if not np.isfinite(top):
         raise ValueError(f"{name} contains NaN or Inf; remove or impute them first.")
     largest = float(jnp.finfo(dtype).max)

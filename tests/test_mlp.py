@@ -401,6 +401,31 @@ def test_the_eager_methods_refuse_nan_or_inf_inputs_and_targets_as_fit_does(bad)
     assert jax.jit(net.cost)(params, xb, tb).shape == ()  # traced: values not checked
 
 
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint32"])
+def test_integer_inputs_and_targets_a_float16_net_cannot_hold_are_refused_as_floats_are(dtype):
+    """A float16 net refused x = 70000.0 (past float16's 65504), but took the integer 70000:
+    it became inf inside, and the outputs, through a saturated tanh, were finite numbers, exit
+    0 (an integer t of 70000 gave a cost of inf). Integers are held to the dtype's range too;
+    those it holds, and integer labels, are taken as before."""
+    net = MLP((3, 4, 1), "tanh", "identity", "sse")
+    params = net.init(jax.random.key(0), jnp.float16)
+    x, t = np.ones((2, 3)), np.zeros(2)
+    big = np.array([[70000, 1, 2], [1, 2, 3]]).astype(dtype)
+    with pytest.raises(ValueError, match="x: value 70000 exceeds the float16 range"):
+        net.apply(params, big)
+    with pytest.raises(ValueError, match="t: value 70000 exceeds the float16 range"):
+        net.cost(params, x, np.array([70000, 1]).astype(dtype))
+    if dtype != "uint32":
+        with pytest.raises(ValueError, match="x: value 70000 exceeds the float16 range"):
+            net.apply(params, -big)
+    small = (big % 1000).astype(dtype)
+    np.testing.assert_array_equal(net.apply(params, small), net.apply(params, small.astype(float)))
+    assert np.isfinite(net.cost(params, small, t))
+    labels = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    p3 = labels.init(jax.random.key(0), jnp.float16)
+    assert np.isfinite(labels.cost(p3, x, np.array([2, 0]).astype(dtype)))
+
+
 @pytest.mark.parametrize("width", [2**31, 3_000_000_000, 99999999999999999999])
 def test_a_width_of_2_31_or_more_is_refused(width, fails, tmp_path):
     """Regression: no upper bound; --hidden 3000000000 was killed out of memory without a word,
