@@ -34,6 +34,7 @@ import numpy as np
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
 from jaxmlp.numeric import check_holds, check_unmasked, is_real, not_one_of, store_as
+from jaxmlp.reduction import check_weights
 
 REDUCTIONS = ("mean", "sum")
 # The dtypes params may hold (float8's few bits give NaN gradients); fit stores float32 or float64.
@@ -284,7 +285,8 @@ class MLP:
         """``cost`` whose ``jax.grad`` runs the hand backprop (a ``jax.custom_vjp``), so it
         composes with jit, vmap and grad, in ``params`` and ``x``; differentiating it in ``t``
         or the weights is a ValueError (``cost``'s ``jax.grad`` differentiates them)."""
-        x, t = self._check_xt(params, x, t)
+        x, t = self._check_xt(params, x, t)  # the weights, before the custom_vjp casts them:
+        sample_weight = check_weights(sample_weight, x.shape[0], x.dtype)
         return backprop.hand_cost(self, params, x, t, sample_weight)
 
     # -- validation at the boundary ------------------------------------------------------------
