@@ -121,7 +121,14 @@ def backward_from(net, params, trace: Trace, g):
         if act.learnable:
             grads[l - 1]["alpha"] = jnp.sum(g_a * act.grad_alpha(z, *slope), axis=0)
         g = g_a * act.grad(z, *slope)
-    return grads, g_a
+    return like(params, grads), g_a
+
+
+def like(params, grads: list):
+    """``grads``, a list of layer dicts, in the container of ``params``: a tuple for a tuple of
+    layers (``MLP.check_params`` takes both), so that the hand derivatives tree-map with params
+    (optax, ``jax.grad``'s own, a custom_vjp's cotangent) as ``jax.grad(net.cost)``'s do."""
+    return tuple(grads) if type(params) is tuple else grads
 
 
 def value_and_grad(net, params, x, t, key=None, sample_weight=None):

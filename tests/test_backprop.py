@@ -276,6 +276,35 @@ def test_grad_of_hand_cost_inside_a_larger_cost_takes_its_cotangent():
             assert rel_err(by_hand, auto) <= 1e-12
 
 
+def test_params_as_a_tuple_of_layers_get_derivatives_shaped_like_them():
+    """``check_params`` takes a tuple of layer dicts as it takes a list, and jax.grad(net.cost)
+    returns a tuple for it; the hand rules returned a list, so optax.apply_updates(params,
+    grads) failed on the mismatch and jax.grad(net.hand_cost) raised JAX's TypeError about its
+    backward rule's structure. Now every hand derivative is shaped like params, container too."""
+    import optax
+
+    from jaxmlp import curvature
+
+    net = cell_net("prelu", "softmax", "cross_entropy", 2)
+    params, x, t = data(net, jnp.float32)
+    as_tuple = tuple(params)
+    want = jax.tree.structure(jax.grad(net.cost)(as_tuple, x, t))
+    t_k = net.targets(t, x.shape[0])
+    derivatives = {
+        "backprop": lambda p: net.backprop(p, x, t),
+        "hand_cost": lambda p: jax.grad(net.hand_cost)(p, x, t),
+        "hvp": lambda p: net.hvp(p, x, t, p),
+        "gnvp": lambda p: curvature.gnvp(net, p, x, t_k, p),
+        "diagonal": lambda p: curvature.hessian_diagonal(net, p, x, t_k),
+    }
+    for name, derivative in derivatives.items():
+        tree = derivative(as_tuple)
+        assert jax.tree.structure(tree) == want, name
+        assert rel_err(list(tree), derivative(params)) == 0.0, name
+    stepped = optax.apply_updates(as_tuple, net.backprop(as_tuple, x, t))
+    assert jax.tree.structure(stepped) == want
+
+
 @pytest.mark.usefixtures("x64")
 def test_hand_cost_refuses_to_differentiate_its_targets_or_weights():
     """hand_cost's backward rule gives dE/dparams and dE/dx by hand and a zero cotangent to the
