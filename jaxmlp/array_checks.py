@@ -31,12 +31,13 @@ def check_values(a, dtype, name) -> None:
     """ValueError if the concrete array ``a`` holds NaN or Inf, or finite values that ``dtype``
     cannot: the one rule for the arrays the network takes (``MLP.inputs``, ``MLP.targets``, so
     ``fit``, ``evaluate`` and the eager methods alike), from the largest magnitude (a max and a
-    min: no array of magnitudes the size of the data)."""
-    if isinstance(a, jax.core.Tracer) or not jnp.issubdtype(a.dtype, jnp.floating):
-        return  # traced: values unknown; an integer or bool array is finite and in range
+    min: no array of magnitudes the size of the data). Integers too: 70000 is inf in float16."""
+    if isinstance(a, jax.core.Tracer) or not jnp.issubdtype(a.dtype, jnp.number):
+        return  # traced: values unknown; a bool array is 0 or 1
     xp, a = (jnp, a) if isinstance(a, jax.Array) else (np, np.asarray(a))  # float64 stays
     with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        top = float(xp.maximum(xp.max(a, initial=0), -xp.min(a, initial=0)))  # NaN, inf kept
+        high, low = float(xp.max(a, initial=0)), float(xp.min(a, initial=0))  # ints: no -min
+    top = float(np.maximum(high, -low))  # NaN, inf kept
     if not np.isfinite(top):
         raise ValueError(f"{name} contains NaN or Inf; remove or impute them first.")
     largest = float(jnp.finfo(dtype).max)
@@ -60,6 +61,29 @@ def check_labels(t, output, labels) -> None:
             f"Targets of output {output!r} must be the labels {labels[0]} or {labels[1]}, got "
             f"{first:g}; for 0/1 labels or probabilities use output 'sigmoid'."
         )
+
+
+def nan_where(t, refused):
+    """Traced targets ``t`` with NaN where ``refused(t)`` (a boolean mask, broadcast to t):
+    under ``jit`` a value the eager checks refuse makes the cost, its gradient and a step's loss
+    NaN (seen as a diverged step is), where it gave a silent 0 (a label K one-hot encodes to a
+    row of zeros) or a finite, meaningless cost. Concrete targets, checked, are returned as
+    they are."""
+    if not isinstance(t, jax.core.Tracer):
+        return t
+    return jnp.where(refused(t), jnp.nan, t).astype(t.dtype)
+
+
+def not_labels(t, labels):
+    """Where the values of ``t`` are none of ``labels`` (a thresholded output's, -1/+1)."""
+    return ~jnp.isin(t, jnp.asarray(labels, t.dtype))
+
+
+def one_hot(t, k: int, dtype):
+    """Integer labels ``(n,)`` as one-hot rows ``(n, k)``; traced, a label outside 0..k-1 is a
+    row of NaN (``nan_where``), not ``jax.nn.one_hot``'s row of zeros."""
+    rows = jax.nn.one_hot(t, k, dtype=dtype)
+    return nan_where(rows, lambda _: ((t < 0) | (t >= k))[..., None])
 
 
 def check_label_range(t, k: int) -> None:

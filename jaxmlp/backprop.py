@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero, custom_vjp_primal_tree_values
 
 from jaxmlp import activations, losses, outputs, reduction
 
@@ -120,7 +121,14 @@ def backward_from(net, params, trace: Trace, g):
         if act.learnable:
             grads[l - 1]["alpha"] = jnp.sum(g_a * act.grad_alpha(z, *slope), axis=0)
         g = g_a * act.grad(z, *slope)
-    return grads, g_a
+    return like(params, grads), g_a
+
+
+def like(params, grads: list):
+    """``grads``, a list of layer dicts, in the container of ``params``: a tuple for a tuple of
+    layers (``MLP.check_params`` takes both), so that the hand derivatives tree-map with params
+    (optax, ``jax.grad``'s own, a custom_vjp's cotangent) as ``jax.grad(net.cost)``'s do."""
+    return tuple(grads) if type(params) is tuple else grads
 
 
 def value_and_grad(net, params, x, t, key=None, sample_weight=None):
@@ -132,11 +140,23 @@ def value_and_grad(net, params, x, t, key=None, sample_weight=None):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def hand_cost(net, params, x, t, sample_weight=None):
-    """The cost E, whose reverse-mode derivative is the hand backward recursion."""
+    """The cost E, whose reverse-mode derivative is the hand backward recursion: in ``params``
+    and ``x`` only. Differentiating it in the targets or the weights is a ValueError (the rule
+    has no derivative there; ``jax.grad`` of ``cost_of`` has)."""
     return cost_of(net, forward(net, params, x), t, sample_weight)
 
 
 def _hand_cost_fwd(net, params, x, t, sample_weight=None):
+    # symbolic_zeros: each leaf comes as a CustomVJPPrimal, with whether it is differentiated
+    for name, data in (("t", t), ("sample_weight", sample_weight)):
+        if any(leaf.perturbed for leaf in jax.tree.leaves(data)):
+            raise ValueError(
+                f"net.hand_cost is differentiated with respect to its {name}, for which the "
+                "hand rule has no derivative (it gives dE/dparams and dE/dx only, and would "
+                f"give {name} a silent 0): use net.cost, whose jax.grad differentiates every "
+                "argument."
+            )
+    params, x, t, sample_weight = custom_vjp_primal_tree_values((params, x, t, sample_weight))
     trace = forward(net, params, x)
     grads, x_grad = backward(net, params, trace, t, sample_weight)
     data_zero = jax.tree.map(jnp.zeros_like, (t, sample_weight))
@@ -146,8 +166,10 @@ def _hand_cost_fwd(net, params, x, t, sample_weight=None):
 def _hand_cost_bwd(net, residuals, cotangent):
     del net
     grads, x_grad, data_zero = residuals
+    if isinstance(cotangent, SymbolicZero):  # E unused: every cotangent is 0
+        cotangent = jnp.zeros(cotangent.shape, cotangent.dtype)
     scaled = jax.tree.map(lambda g: cotangent * g, (grads, x_grad))
-    return (*scaled, *data_zero)  # targets and weights are data: zero cotangent
+    return (*scaled, *data_zero)  # never differentiated (the forward rule refuses it): zero
 
 
-hand_cost.defvjp(_hand_cost_fwd, _hand_cost_bwd)
+hand_cost.defvjp(_hand_cost_fwd, _hand_cost_bwd, symbolic_zeros=True)

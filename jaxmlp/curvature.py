@@ -146,7 +146,7 @@ def hvp(net, params, x, t, v):
                 axis=0,
             )
         g, rg = g_a * act.grad(z, *slope), rg_a * act.grad(z, *slope) + g_a * second
-    return hv
+    return backprop.like(params, hv)
 
 
 def _sum_of_products(pairs):
@@ -279,7 +279,7 @@ def hessian_diagonal(net, params, x, t):
             )
         m = d1[:, :, None] * a2 * d1[:, None, :] + jax.vmap(jnp.diag)(act.grad2(z, *slope) * g_a)
         g = g_a * d1
-    return diag
+    return backprop.like(params, diag)
 
 
 def input_hessian(net, params, x):

@@ -328,6 +328,22 @@ def check_targets(loss: str, t, name: str = "t") -> None:
         )
 
 
+def refuser(loss: str) -> Callable:
+    """``t (n, K) -> mask``: where ``check_targets`` would refuse the targets, elementwise
+    (outside the range ``loss`` needs, or in a cross_entropy row that sums to 0; nowhere for a
+    loss without a range). For traced targets, which that check cannot see
+    (``array_checks.nan_where``)."""
+    allowed = get(loss).targets
+
+    def refused(t):
+        if allowed is None:
+            return jnp.zeros(jnp.shape(t), bool)
+        bad = (t < allowed[0]) | (t > allowed[1])
+        return bad | (jnp.sum(t, -1, keepdims=True) == 0) if loss == "cross_entropy" else bad
+
+    return refused
+
+
 def per_example(output: str, loss: str, z, y, t):
     """l(y, t) for each example, (n,): from the logits z for the canonical pairs."""
     return pair(output, loss).cost(z, y, t)

@@ -8,10 +8,12 @@ An ``MLP`` is hashable and can be a static argument of ``jax.jit``.
 Data are checked where their values are known. Called eagerly, ``cost``, ``backprop`` and the
 other methods refuse integer labels outside 0..K-1, bce or cross_entropy targets outside [0, 1],
 cross_entropy target rows of zeros (no class), poisson targets below 0, a threshold output's
-labels other than -1/+1, and NaN or Inf; under ``jax.jit`` (t traced) only shapes and dtypes are
-checked, as ``reduction.check_weights`` does for sample weights: a label K or -1 one-hot encodes to
-a row of zeros, which costs 0 and pushes nothing, and a bce target of 2 or -1 gives a finite,
-meaningless cost. Check data eagerly (``net.targets(t, n)``) before a jitted loop; ``fit`` does.
+labels other than -1/+1, and NaN or Inf; under ``jax.jit`` (t traced) nothing can raise: shapes
+and dtypes are checked, as ``reduction.check_weights`` does for sample weights, and a target an
+eager call refuses (a label K or -1, a bce target of 2, a threshold label 0) makes the cost, its
+gradient and the step's loss NaN (``array_checks.nan_where``), where a label K once cost 0 and a
+bce target 2 a finite, meaningless number. Check data eagerly (``net.targets(t, n)``) before a
+jitted loop; ``fit`` does.
 
 >>> import jax, jax.numpy as jnp
 >>> net = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
@@ -31,6 +33,7 @@ import numpy as np
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
 from jaxmlp.numeric import as_int, check_holds, check_unmasked, is_real, not_one_of, store_as
+from jaxmlp.reduction import check_weights
 
 REDUCTIONS = ("mean", "sum")
 # The dtypes params may hold (float8's few bits give NaN gradients); fit stores float32 or float64.
@@ -229,7 +232,7 @@ class MLP:
     def cost(self, params, x, t, *, key=None, sample_weight=None):
         """Scalar cost: the reduction over examples of the per-example loss l(y, t), weighted
         by ``sample_weight (n,)`` when given (``reduction.reduce``). The values of ``t`` are
-        checked eagerly only: under ``jit`` a label out of range costs 0 silently (module
+        checked eagerly only: under ``jit`` a label out of range makes it NaN (module
         docstring)."""
         x, t = self._check_xt(params, x, t)
         return backprop.cost_of(self, backprop.forward(self, params, x, key), t, sample_weight)
@@ -279,9 +282,10 @@ class MLP:
 
     def hand_cost(self, params, x, t, *, sample_weight=None):
         """``cost`` whose ``jax.grad`` runs the hand backprop (a ``jax.custom_vjp``), so it
-        composes with jit, vmap and grad. Targets ``t`` and weights are data: their cotangent
-        is zero."""
-        x, t = self._check_xt(params, x, t)
+        composes with jit, vmap and grad, in ``params`` and ``x``; differentiating it in ``t``
+        or the weights is a ValueError (``cost``'s ``jax.grad`` differentiates them)."""
+        x, t = self._check_xt(params, x, t)  # the weights, before the custom_vjp casts them:
+        sample_weight = check_weights(sample_weight, x.shape[0], x.dtype)
         return backprop.hand_cost(self, params, x, t, sample_weight)
 
     # -- validation at the boundary ------------------------------------------------------------
@@ -318,7 +322,8 @@ class MLP:
         cross_entropy, and ``(n,)`` is accepted for one output. A threshold output takes its
         labels -1/+1 only (the loss pair maps them to the 0/1 its sigmoid's loss takes).
         Values (label range, target range, finiteness) are checked when ``t`` is concrete;
-        a traced ``t`` (under ``jit``) has its shape and dtype checked only. Messages call it
+        a traced ``t`` (under ``jit``) has its shape and dtype checked only, and a value refused
+        eagerly is NaN there (``array_checks.nan_where``). Messages call it
         ``name`` (``t_val`` for a validation set)."""
         check_unmasked(name, t)
         if not hasattr(t, "dtype"):
@@ -332,7 +337,7 @@ class MLP:
                     f"pass {name} of shape ({n}, {k})."
                 )
             checks.check_label_range(t, k)
-            return jax.nn.one_hot(t, k, dtype=dtype)
+            return checks.one_hot(t, k, dtype)
         if labels and self.loss == "cross_entropy":
             raise ValueError(
                 f"{name} of shape ({n},) must be integer labels 0..{k - 1}, got dtype "
@@ -349,12 +354,13 @@ class MLP:
         if not (jnp.issubdtype(t.dtype, jnp.number) or t.dtype == bool):  # None: NaN targets
             raise ValueError(f"{name} must be numeric, got dtype {t.dtype}.")
         out = outputs.get(self.output)
-        if out.labels != (0, 1):
+        if thresholded := out.labels != (0, 1):
             checks.check_labels(t, self.output, out.labels)
         else:
             losses.check_targets(self.loss, t, name)
         checks.check_values(t, dtype, name)
-        return checks.as_dtype(t, dtype)
+        refused = (lambda t: checks.not_labels(t, out.labels)) if thresholded else None
+        return checks.nan_where(checks.as_dtype(t, dtype), refused or losses.refuser(self.loss))
 
 
 def unused(n_hidden: int) -> dict:

@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp.numeric import dtype_range, outside
+
 
 def reduce(per_example_losses, reduction: str, sample_weight=None):
     """The cost: ``sum`` over examples (the seeds' E) or their ``mean``; with per-example
@@ -17,8 +19,7 @@ def reduce(per_example_losses, reduction: str, sample_weight=None):
         total = jnp.sum(losses)
         cost = total / losses.shape[0] if reduction == "mean" else total
         return cost.astype(dtype)
-    check_weights(sample_weight, losses.shape[0])
-    s = sample_weight.astype(losses.dtype)
+    s = check_weights(sample_weight, losses.shape[0], losses.dtype).astype(losses.dtype)
     total = jnp.sum(s * losses)
     return (total / _weight_total(s) if reduction == "mean" else total).astype(dtype)
 
@@ -29,23 +30,40 @@ def sum_dtype(dtype):
     return jnp.promote_types(dtype, jnp.float32)
 
 
-def check_weights(sample_weight, n: int) -> None:
-    """ValueError unless ``sample_weight`` is one weight per example, ``(n,)`` (a (1,) or (n, 1)
-    array would broadcast over the examples), and, where its values are concrete, finite and
-    >= 0. The shape is checked inside ``jit`` too; the values only outside it."""
-    shape = jnp.shape(sample_weight)
-    if shape != (n,):
+def check_weights(sample_weight, n: int, dtype=None):
+    """``sample_weight`` as an array (a list: NumPy's; None stays None); ValueError unless it is
+    one real weight per example, ``(n,)`` (a (1,) or (n, 1) array would broadcast over the
+    examples), and, where its values are concrete, finite and >= 0, and with ``dtype`` (the
+    losses') each weight and their total held by the dtype they are summed in (``sum_dtype``,
+    ``numeric.outside``: 1e300 is inf in float32, the cost NaN). The shape and dtype are
+    checked inside ``jit`` too; the values only outside it."""
+    if sample_weight is None:
+        return None
+    s = sample_weight if hasattr(sample_weight, "dtype") else np.asarray(sample_weight)
+    if s.shape != (n,):
         raise ValueError(
-            f"sample_weight must have shape ({n},), one weight per example; got {shape}."
+            f"sample_weight must have shape ({n},), one weight per example; got {s.shape}."
         )
-    if isinstance(sample_weight, jax.core.Tracer):
-        return
-    s = np.asarray(sample_weight)
-    if not np.isfinite(s).all():
+    real = jnp.issubdtype(s.dtype, jnp.integer) or jnp.issubdtype(s.dtype, jnp.floating)
+    if not real and s.dtype != bool:
+        raise ValueError(f"sample_weight must be real numbers, got dtype {s.dtype}.")
+    if isinstance(s, jax.core.Tracer):
+        return s
+    host = np.asarray(s)
+    if not np.isfinite(host).all():
         raise ValueError("sample_weight contains NaN or Inf; weights must be finite.")
-    if (s < 0).any():
-        first = float(s[s < 0][0])
+    if (host < 0).any():
+        first = float(host[host < 0][0])
         raise ValueError(f"sample_weight must be >= 0, got {first!r} (and maybe more).")
+    summed = () if dtype is None else (sum_dtype(dtype),) * 2
+    for what, bad, d in zip(("holds", "sums to"), (host, np.sum(host, dtype=np.float64)), summed):
+        if (bad := outside(bad, d)).size:
+            raise ValueError(
+                f"sample_weight {what} {float(bad[0])!r}, outside the range of "
+                f"{dtype_range(d)}: rescale the weights (a common factor leaves a mean "
+                "reduction's cost as it is)."
+            )
+    return s
 
 
 def _weight_total(sample_weight):
@@ -65,7 +83,7 @@ def reduced(g, reduction: str, sample_weight=None):
     derivative is scaled by s_i / S. s = 1 gives back 1/n and 1."""
     if sample_weight is None:
         return g / g.shape[0] if reduction == "mean" else g
-    check_weights(sample_weight, g.shape[0])
-    s = sample_weight.astype(sum_dtype(sample_weight.dtype))  # S of float16 weights overflows
+    s = check_weights(sample_weight, g.shape[0], g.dtype)
+    s = s.astype(sum_dtype(s.dtype))  # S of float16 weights overflows
     factor = s / _weight_total(s) if reduction == "mean" else s
     return g * factor[:, None].astype(g.dtype)

@@ -276,6 +276,60 @@ def test_grad_of_hand_cost_inside_a_larger_cost_takes_its_cotangent():
             assert rel_err(by_hand, auto) <= 1e-12
 
 
+def test_params_as_a_tuple_of_layers_get_derivatives_shaped_like_them():
+    """``check_params`` takes a tuple of layer dicts as it takes a list, and jax.grad(net.cost)
+    returns a tuple for it; the hand rules returned a list, so optax.apply_updates(params,
+    grads) failed on the mismatch and jax.grad(net.hand_cost) raised JAX's TypeError about its
+    backward rule's structure. Now every hand derivative is shaped like params, container too."""
+    import optax
+
+    from jaxmlp import curvature
+
+    net = cell_net("prelu", "softmax", "cross_entropy", 2)
+    params, x, t = data(net, jnp.float32)
+    as_tuple = tuple(params)
+    want = jax.tree.structure(jax.grad(net.cost)(as_tuple, x, t))
+    t_k = net.targets(t, x.shape[0])
+    derivatives = {
+        "backprop": lambda p: net.backprop(p, x, t),
+        "hand_cost": lambda p: jax.grad(net.hand_cost)(p, x, t),
+        "hvp": lambda p: net.hvp(p, x, t, p),
+        "gnvp": lambda p: curvature.gnvp(net, p, x, t_k, p),
+        "diagonal": lambda p: curvature.hessian_diagonal(net, p, x, t_k),
+    }
+    for name, derivative in derivatives.items():
+        tree = derivative(as_tuple)
+        assert jax.tree.structure(tree) == want, name
+        assert rel_err(list(tree), derivative(params)) == 0.0, name
+    stepped = optax.apply_updates(as_tuple, net.backprop(as_tuple, x, t))
+    assert jax.tree.structure(stepped) == want
+
+
+@pytest.mark.usefixtures("x64")
+def test_hand_cost_refuses_to_differentiate_its_targets_or_weights():
+    """hand_cost's backward rule gives dE/dparams and dE/dx by hand and a zero cotangent to the
+    targets and sample weights: jax.grad of it with respect to t or to the weights (learning to
+    reweight examples, distilling targets) was 0.0 everywhere, exit 0, where jax.grad(net.cost)
+    gives the derivative. Now that is a ValueError naming net.cost; the derivatives it does give
+    are unchanged, d2E/dparams dt (t differentiated outside the hand rule's own grad) too."""
+    net = cell_net("tanh", "sigmoid", "bce", 2)
+    params, x, t = data(net, jnp.float64)
+    s = jnp.linspace(0.5, 2.0, x.shape[0])
+    assert np.abs(jax.grad(net.cost, argnums=2)(params, x, t)).max() > 1e-3
+    with pytest.raises(ValueError, match=r"hand_cost .* t .* use net\.cost"):
+        jax.grad(net.hand_cost, argnums=2)(params, x, t)
+    with pytest.raises(ValueError, match=r"hand_cost .* sample_weight .* use net\.cost"):
+        jax.grad(lambda w: net.hand_cost(params, x, t, sample_weight=w))(s)
+    with pytest.raises(ValueError, match=r"hand_cost .* t .* use net\.cost"):  # t from params
+        jax.grad(lambda p: net.hand_cost(p, x, net.apply(p, x)))(params)
+    for w in (None, s):
+        by_hand = jax.grad(net.hand_cost, argnums=(0, 1))(params, x, t, sample_weight=w)
+        auto = jax.grad(net.cost, argnums=(0, 1))(params, x, t, sample_weight=w)
+        assert rel_err(by_hand, auto) <= 1e-12
+    mixed = jax.jacrev(jax.grad(net.hand_cost), argnums=2)(params, x, t)
+    assert rel_err(mixed, jax.jacrev(jax.grad(net.cost), argnums=2)(params, x, t)) <= 1e-12
+
+
 @pytest.mark.usefixtures("x64")
 @pytest.mark.slow
 def test_per_example_gradients_by_vmap_of_hand_cost_equal_vmap_of_jax_grad():

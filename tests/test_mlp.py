@@ -240,32 +240,47 @@ def test_jit_of_apply_equals_apply(dtype):
         )
 
 
-def test_what_jit_leaves_unchecked_is_documented_where_users_read_it():
-    """Eagerly a label out of range or a bce target of 2 is refused; under jit the values are
-    unknown, so they pass silently. That was documented for sample weights only."""
+def test_under_jit_a_target_an_eager_call_refuses_makes_the_cost_nan_not_a_number():
+    """Eagerly a label out of range, a bce target of 2 or a threshold label of 0 is refused;
+    under jit (t traced) nothing can raise. A label K or -1 one-hot encoded to a row of zeros,
+    which cost 0 and pushed nothing: 1-based labels 1..K trained on the others, exit 0, loss
+    and accuracy looking fine (make_step's metrics too); a bce target of 2 gave a finite,
+    meaningless cost. Such a value now makes the cost, its gradient and the step's loss NaN;
+    valid targets cost under jit what they cost eagerly."""
+    import optax
+
+    from jaxmlp import make_step
+
     net = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
     params, x = net.init(jax.random.key(0)), np.random.RandomState(0).randn(4, 3)
-    labels = jnp.array([0, 1, 3, -1])
+    labels = jnp.array([0, 1, 3, 0])
     with pytest.raises(ValueError, match="Integer labels must lie in"):
         net.cost(params, x, labels)
-    jitted = float(jax.jit(net.cost)(params, x, labels))  # rows 2, 3: one-hot zeros, cost 0
-    np.testing.assert_allclose(jitted, float(net.cost(params, x[:2], labels[:2])) / 2, rtol=1e-6)
+    assert np.isnan(jax.jit(net.cost)(params, x, labels))
+    assert np.isnan(jax.jit(net.cost)(params, x, labels.at[2].set(-1)))
+    assert all(np.isnan(g).all() for g in jax.tree.leaves(jax.jit(net.backprop)(params, x, labels)))
+    tx = optax.sgd(0.1)
+    metrics = jax.jit(make_step(net, tx))(params, tx.init(params), x, labels)[2]
+    assert np.isnan(metrics["loss"]) and not metrics["finite"]
+    good = jnp.array([0, 1, 2, 0])
+    np.testing.assert_allclose(jax.jit(net.cost)(params, x, good), net.cost(params, x, good))
     binary = MLP((3, 4, 1), "tanh", "sigmoid", "bce")
+    p1, soft = binary.init(jax.random.key(0)), jnp.array([0.0, 1, 0.25, 1])
     with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
-        binary.cost(binary.init(jax.random.key(0)), x, jnp.array([0.0, 1, 2, -1]))
-    assert np.isfinite(
-        jax.jit(binary.cost)(binary.init(jax.random.key(0)), x, jnp.array([0.0, 1, 2, -1]))
-    )
+        binary.cost(p1, x, soft.at[2].set(2))
+    for bad in (2.0, -1.0):
+        assert np.isnan(jax.jit(binary.cost)(p1, x, soft.at[2].set(bad)))
+    np.testing.assert_allclose(jax.jit(binary.cost)(p1, x, soft), binary.cost(p1, x, soft))
+    threshold = MLP((3, 4, 1), "tanh", "threshold", "bce")
+    with pytest.raises(ValueError, match="must be the labels -1 or 1"):
+        threshold.cost(p1, x, jnp.array([1.0, -1, 0, 1]))
+    assert np.isnan(jax.jit(threshold.cost)(p1, x, jnp.array([1.0, -1, 0, 1])))
+    signs = jnp.array([1.0, -1, -1, 1])
+    np.testing.assert_allclose(jax.jit(threshold.cost)(p1, x, signs), threshold.cost(p1, x, signs))
     text = " ".join(mlp_module.__doc__.split())
-    assert "under ``jax.jit`` (t traced) only shapes and dtypes are checked" in text
-    assert "a label K or -1 one-hot encodes to a row of zeros, which costs 0" in text
-    assert "a bce target of 2 or -1 gives a finite, meaningless cost" in text
-    assert "under ``jit`` a label out of range costs 0 silently" in " ".join(
-        net.cost.__doc__.split()
-    )
-    assert "under ``jit``) has its shape and dtype checked only" in " ".join(
-        net.targets.__doc__.split()
-    )
+    assert "under ``jax.jit`` (t traced) nothing can raise" in text
+    assert "makes the cost, its gradient and the step's loss NaN" in text
+    assert "under ``jit`` a label out of range makes it NaN" in " ".join(net.cost.__doc__.split())
 
 
 def test_messages_name_the_dtype_of_labels_the_validation_set_and_the_param_dtypes():
@@ -384,6 +399,31 @@ def test_the_eager_methods_refuse_nan_or_inf_inputs_and_targets_as_fit_does(bad)
     with pytest.raises(ValueError, match=refused.format("t_val")):
         net.targets(tb, 4, name="t_val")
     assert jax.jit(net.cost)(params, xb, tb).shape == ()  # traced: values not checked
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint32"])
+def test_integer_inputs_and_targets_a_float16_net_cannot_hold_are_refused_as_floats_are(dtype):
+    """A float16 net refused x = 70000.0 (past float16's 65504), but took the integer 70000:
+    it became inf inside, and the outputs, through a saturated tanh, were finite numbers, exit
+    0 (an integer t of 70000 gave a cost of inf). Integers are held to the dtype's range too;
+    those it holds, and integer labels, are taken as before."""
+    net = MLP((3, 4, 1), "tanh", "identity", "sse")
+    params = net.init(jax.random.key(0), jnp.float16)
+    x, t = np.ones((2, 3)), np.zeros(2)
+    big = np.array([[70000, 1, 2], [1, 2, 3]]).astype(dtype)
+    with pytest.raises(ValueError, match="x: value 70000 exceeds the float16 range"):
+        net.apply(params, big)
+    with pytest.raises(ValueError, match="t: value 70000 exceeds the float16 range"):
+        net.cost(params, x, np.array([70000, 1]).astype(dtype))
+    if dtype != "uint32":
+        with pytest.raises(ValueError, match="x: value 70000 exceeds the float16 range"):
+            net.apply(params, -big)
+    small = (big % 1000).astype(dtype)
+    np.testing.assert_array_equal(net.apply(params, small), net.apply(params, small.astype(float)))
+    assert np.isfinite(net.cost(params, small, t))
+    labels = MLP((3, 4, 3), "tanh", "softmax", "cross_entropy")
+    p3 = labels.init(jax.random.key(0), jnp.float16)
+    assert np.isfinite(labels.cost(p3, x, np.array([2, 0]).astype(dtype)))
 
 
 @pytest.mark.parametrize("width", [2**31, 3_000_000_000, 99999999999999999999])

@@ -296,6 +296,37 @@ def test_the_public_costs_refuse_weights_that_do_not_fit_the_examples(method):
         jax.jit(lambda p: cost(p, x, t, sample_weight=jnp.ones(1)))(params)
 
 
+@pytest.mark.parametrize("method", ["cost", "hand_cost", "grad"])
+def test_the_public_costs_take_weights_as_numbers_the_cost_can_hold(method):
+    """``MLP.cost`` and ``MLP.hand_cost`` took weights that were no real numbers or that the
+    dtype the cost sums in cannot hold: complex weights lost their imaginary part silently, a
+    weight of 1e300 (a float64 array, float32 net) became inf and the cost NaN, exit 0, and a
+    list of numbers or an array of strings was an AttributeError or NumPy's TypeError deep
+    inside. Now a list is its array, and the others are ValueErrors naming the weights."""
+    x, t = data(4)
+    params = NET.init(jax.random.key(0))
+    cost = {  # the gradient: the weighted output delta, reduction.reduced
+        "grad": lambda p, x, t, sample_weight: jax.grad(NET.hand_cost)(
+            p, x, t, sample_weight=sample_weight
+        )[1]["b"],
+    }.get(method) or getattr(NET, method)
+    ones = [1.0, 2.0, 1.0, 0.5]
+    np.testing.assert_array_equal(
+        cost(params, x, t, sample_weight=ones), cost(params, x, t, sample_weight=np.array(ones))
+    )
+    bad = [
+        (np.array([1 + 1j, 2, 1, 1]), "sample_weight must be real numbers, got dtype complex"),
+        (np.array(["1", "2", "1", "1"]), "sample_weight must be real numbers, got dtype <U1"),
+        (np.array([None, 1.0, 1, 1]), "sample_weight must be real numbers, got dtype object"),
+        (np.array([1.0, 1e300, 1, 1]), r"holds 1e\+300, outside the range of float32"),
+        (np.array([1.0, 1e-300, 1, 1]), r"holds 1e-300, outside the range of float32"),
+        (np.full(4, 1e38), r"sample_weight sums to 4e\+38, outside the range of float32"),
+    ]
+    for s, message in bad:
+        with pytest.raises(ValueError, match=message):
+            cost(params, x, t, sample_weight=s)
+
+
 @pytest.mark.parametrize("side", ["validation", "training"])
 def test_a_split_that_leaves_one_side_without_weight_is_refused(side):
     """``val_fraction``'s split can put only weight-0 rows on one side: the validation loss was
