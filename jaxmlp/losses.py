@@ -344,6 +344,23 @@ def curvature(output: str, loss: str, reduction: str, z, y, t, u, sample_weight=
     return reduced(pair(output, loss).hvp(z, y, t, u), reduction, sample_weight)
 
 
+def is_canonical(output: str, loss: str) -> bool:
+    """Whether (output, loss) is a canonical pair (``CANONICAL``, a tempered softmax with
+    cross_entropy, the threshold with bce): its loss is convex in the logits, its model a
+    distribution over targets (``Pair.fisher``)."""
+    return pair(output, loss).fisher is not None
+
+
+def gauss_newton_curvature(output: str, loss: str, reduction: str, z, y, t, u):
+    """The output factor of the Gauss-Newton matrix times u per example (n, K), for the reduced
+    cost, positive semi-definite for every pair: the output curvature ``(d2E/dz_L2) u`` of a
+    canonical pair (``is_canonical``: convex in the logits), else the outer product ``J^T
+    (d2E/dy2) J u`` (``Pair.outer``; every loss is convex in y), which drops the output's own
+    curvature ``sum_k dl/dy_k (d2y_k/dz2) u``: indefinite (sigmoid, softmax or tanh with mse)."""
+    p = pair(output, loss)
+    return reduced((p.hvp if is_canonical(output, loss) else p.outer)(z, y, t, u), reduction)
+
+
 def outer_curvature(output: str, loss: str, reduction: str, z, y, t, u):
     """The outer-product approximation of the output curvature times u, ``J^T (d2E/dy2) J u``
     per example (n, K), for the reduced cost: finite where y saturates (``Pair.outer``)."""

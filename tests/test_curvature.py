@@ -320,6 +320,47 @@ def test_gauss_newton_fisher_and_outer_product_relations():
         curvature.fisher_vp(MLP((3, 2), output="tanh", loss="mse"), params[:1], x, v[:1])
 
 
+NON_CANONICAL = (("sigmoid", "mse"), ("softmax", "mse"), ("tanh", "mse"), ("exp", "huber"),
+                 ("softmax", "bce"))  # fmt: skip
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.slow
+@pytest.mark.parametrize("output, loss", NON_CANONICAL)  # ~7 s each on 2 loaded cores
+def test_gauss_newton_of_a_non_canonical_pair_is_jy_hl_jy_and_positive_semidefinite(
+    output, loss, monkeypatch
+):
+    """The Gauss-Newton matrix of a pair whose loss is not convex in the logits is J_y^T H_L J_y,
+    J_y = dy/dw of the outputs, H_L = d2E/dy2 (PSD: every loss is convex in y). gnvp was
+    J_z^T (d2E/dz2) J_z for every pair, which keeps the output's own curvature sum_k dl/dy_k
+    d2y_k/dz2: indefinite here (smallest eigenvalue -0.019, -0.15, -0.34 of a largest 0.1, 0.33,
+    1.05 for sigmoid, softmax, tanh + mse; exp + huber -4e-4), so newton-cg's CG met negative
+    curvature. Against jax.jacfwd and jax.hessian in float64; the twin, the loss's
+    d2l/dy2 1 % off, is caught."""
+    net = MLP((2, 3, 2), "tanh", output, loss)
+    params, x, t, _ = data(net)
+    x = 2 * x  # outputs away from the linear part of the output activation
+    flat, unravel = ravel_pytree(params)
+
+    def y_of(w):
+        return backprop.forward(net, unravel(w), x).as_[-1]
+
+    def cost_of_y(y):
+        per = losses.get(loss).fn(y.reshape(t.shape), t)
+        return reduction_module.reduce(per, net.reduction)
+
+    j = jax.jacfwd(y_of)(flat).reshape(-1, flat.size)
+    want = j.T @ jax.hessian(cost_of_y)(y_of(flat).ravel()) @ j
+    got = curvature.gauss_newton(net, params, x, t)
+    assert relative_error(got, want) <= 1e-10
+    eig = np.linalg.eigvalsh(np.asarray(got))
+    assert eig[0] >= -1e-12 * eig[-1] and eig[-1] > 0, eig
+    record = losses._LOSSES[loss]
+    wrong = record._replace(grad2=lambda y, t: 1.01 * record.grad2(y, t))
+    monkeypatch.setitem(losses._LOSSES, loss, wrong)
+    assert relative_error(curvature.gauss_newton(net, params, x, t), want) > 1e-4
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("x64")
 def test_input_hessian_equals_jax_per_example_and_methods_compose_with_jit_and_vmap():
