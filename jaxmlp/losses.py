@@ -24,9 +24,11 @@ sum_k t_k. The canonical pairs are computed from the logits with log-sum-exp, so
 finite and exact for |z| = 1e4. So is their ``outer``, ``J^T (d2l/dy2) J u`` (the chain rule's
 first term), J cancelled against d2l/dy2's denominators: t (1 - y)^2 + (1 - t) y^2 for sigmoid+bce,
 (I - y 1^T) diag(t) (I - 1 y^T) for softmax + cross_entropy, t for exp + poisson (inf * 0 = NaN
-where y saturates, computed as written). Their ``fisher(z, y, u)`` is the covariance of the
-target under the model (Gaussian of unit variance, Bernoulli, categorical, Poisson) times u, which
-is d2l/dz2 u for targets that sum to one (for every target with exp+poisson).
+where y saturates, computed as written); softmax + bce, not canonical, takes the t / y^2 part of
+its d2l/dy2 as softmax + cross_entropy's (y ~ 1e-200 of target 1 costs ~460; t / y^2 is inf).
+Their ``fisher(z, y, u)`` is the covariance of the target under the model (Gaussian of unit
+variance, Bernoulli, categorical, Poisson) times u, which is d2l/dz2 u for targets that sum to
+one (for every target with exp+poisson).
 
 Softmax with temperature beta (seed 003), y = softmax(beta z), with cross_entropy:
 l = logsumexp(beta z) sum_k t_k - beta <t, z>, so dl/dz = beta (y sum_k t_k - t) and
@@ -239,6 +241,9 @@ def chain_pair(output: str, loss: str) -> Pair:
     out, l = outputs.get(output), get(loss)
 
     def outer(z, y, t, u):
+        if (out.base or out.name, loss) == ("softmax", "bce"):  # t / y^2 as cross_entropy's
+            rest = out.vjp(z, y, _c_over(1 - t, (1 - y) ** 2) * out.vjp(z, y, u))
+            return out.beta**2 * _softmax_outer(y, t, u) + rest
         return out.vjp(z, y, l.grad2(y, t) * out.vjp(z, y, u))  # J^T (d2l/dy2) J u; J symmetric
 
     return Pair(
