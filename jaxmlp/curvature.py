@@ -23,7 +23,10 @@ and to the backward pass (the R-backward pass), starting from the pair's output 
 gives ``Hv = R{dE/dw}`` exactly, for about the cost of two gradients. Dropping every second-order
 term (those in h'', in the output's curvature of y, and in ``v_w``, ``R{a}`` on the backward
 side) leaves the Gauss-Newton product ``G v = J^T (d2E/dz_L2) J v`` (Schraudolph 2002), ``J =
-dz_L/dw``: the plain backward pass (``backprop.backward_from``) run from ``(d2E/dz_L2) R{z_L}``.
+dz_L/dw``: the plain backward pass (``backprop.backward_from``) run from ``(d2E/dz_L2) R{z_L}``,
+for a canonical pair; for any other, whose d2E/dz_L2 keeps the output's curvature of y and is
+indefinite, from ``J_out^T (d2E/dy2) J_out R{z_L}`` (``J_out = dy/dz_L``): ``J_y^T (d2E/dy2)
+J_y``, positive semi-definite as the loss is convex in y.
 
 No dropout here (no key): curvature is of the deterministic network. Every function is pure jnp
 code of ``(params, x, t, v)`` and composes with ``jit`` and ``vmap``. Matrices are over the
@@ -161,14 +164,18 @@ def _sum_of_products(pairs):
 
 
 def gnvp(net, params, x, t, v):
-    """The Gauss-Newton-vector product ``G v = J^T (d2E/dz_L2) J v``, ``J = dz_L/dw``: the
-    R-forward pass to ``J v``, the pair's output curvature, and the plain backward pass. Positive
-    semi-definite for the canonical pairs (and wherever the output curvature is)."""
+    """The Gauss-Newton-vector product ``G v``, positive semi-definite for every pair: the
+    R-forward pass to ``J v``, ``J = dz_L/dw``, the output factor of
+    ``losses.gauss_newton_curvature``, and the plain backward pass. For a canonical pair ``G =
+    J^T (d2E/dz_L2) J``; for any other ``G = J_y^T (d2E/dy2) J_y``, ``J_y = dy/dw`` (the
+    network's outputs linearised, the loss's curvature in y kept: Schraudolph 2002's split where
+    the loss is convex), the same as ``outer_product_vp``. ``J^T (d2E/dz_L2) J`` of such a pair
+    keeps the output's own curvature and is indefinite (sigmoid, softmax or tanh with mse)."""
     _checked(net, params, x, t, v, needs_t="gnvp")
     trace = backprop.forward(net, params, x)
     rzs, _ = r_forward(net, params, trace, v)
     z, y = trace.zs[-1], trace.as_[-1]
-    u = losses.curvature(net.output, net.loss, net.reduction, z, y, t, rzs[-1])
+    u = losses.gauss_newton_curvature(net.output, net.loss, net.reduction, z, y, t, rzs[-1])
     return backprop.backward_from(net, params, trace, u)[0]
 
 
@@ -229,7 +236,8 @@ def hessian(net, params, x, t):
 
 
 def gauss_newton(net, params, x, t):
-    """The Gauss-Newton matrix ``J^T (d2E/dz_L2) J``, ``(|w|, |w|)``."""
+    """The Gauss-Newton matrix ``(|w|, |w|)`` of ``gnvp``: ``J^T (d2E/dz_L2) J`` for a canonical
+    pair, ``J_y^T (d2E/dy2) J_y`` for any other."""
     return matrix(lambda v: gnvp(net, params, x, t, v), params)
 
 

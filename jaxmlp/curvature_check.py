@@ -10,7 +10,8 @@
     hvp       hand Hv (``curvature.hvp``) against ``jax.jvp(jax.grad(E))(w; v)``
     fd        hand Hv against ``(g(w + h v) - g(w - h v)) / 2h`` of the hand gradient g
     gn        hand Gv (``curvature.gnvp``) against jax's ``J^T (d2E/dz_L2) J v`` (a jvp of z_L,
-              ``jax.hessian``-vector product of E in z_L, a vjp)
+              ``jax.hessian``-vector product of E in z_L, a vjp), of y instead of z_L for a
+              pair that is not canonical
     diagonal  ``curvature.hessian_diagonal`` against the diagonal of ``jax.hessian(E)``
     input     ``curvature.input_hessian`` against ``jax.hessian`` of each example's y in x
 
@@ -77,18 +78,24 @@ def _cost(net, params, x, t):
 
 
 def _jax_gnvp(net, params, x, t, v):
-    """``J^T (d2E/dz_L2) J v`` by jax alone (the reference for ``gnvp``)."""
+    """``J^T (d2E/dz_L2) J v`` (``J = dz_L/dw``) for a canonical pair, ``J_y^T (d2E/dy2) J_y
+    v`` (``J_y = dy/dw``) for any other, by jax alone (the reference for ``gnvp``)."""
+    canonical = losses.is_canonical(net.output, net.loss)
 
-    def z_out(p):
-        return backprop.forward(net, p, x).zs[-1]
+    def out(p):  # z_L, or y = a_L
+        trace = backprop.forward(net, p, x)
+        return trace.zs[-1] if canonical else trace.as_[-1]
 
-    def cost_of_z(z):
-        y = outputs.get(net.output).fn(z)
-        return reduction.reduce(losses.per_example(net.output, net.loss, z, y, t), net.reduction)
+    z_out = backprop.forward(net, params, x).zs[-1]
 
-    z, jv = jax.jvp(z_out, (params,), (v,))
-    u = jax.jvp(jax.grad(cost_of_z), (z,), (jv,))[1]
-    return jax.vjp(z_out, params)[1](u)[0]
+    def cost_of(o):  # of z_L, or of y with z_L held (a chain pair's cost is of y alone)
+        y = outputs.get(net.output).fn(o) if canonical else o
+        per = losses.per_example(net.output, net.loss, o if canonical else z_out, y, t)
+        return reduction.reduce(per, net.reduction)
+
+    o, jv = jax.jvp(out, (params,), (v,))
+    u = jax.jvp(jax.grad(cost_of), (o,), (jv,))[1]
+    return jax.vjp(out, params)[1](u)[0]
 
 
 def check_curvature(net, params, x, t, *, seed=0, fd=True, hvp_fn=None, checks=CHECKS) -> dict:

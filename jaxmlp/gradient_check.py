@@ -31,8 +31,11 @@ the floor gives rel ~ 1e-2, above every tolerance in ``SETTINGS``. A leaf whose 
 vanishes (to round-off) has no relative error worth the name: check at a point where it does
 not.
 
-Finite differences are only meaningful away from kinks; the matrix (``gradient_matrix``) keeps
-its data away from them, as the activation and loss records define them.
+Finite differences are only meaningful away from kinks, and at one the cost has no derivative for
+autodiff to agree on (mae's hand sign(0) = 0, jax's 1): ``gradcheck`` leaves out the examples that
+sit within reach of its steps of a kink (``kinks.near``), named in ``Report.excluded``, and
+refuses data of which every example does; the matrix (``gradient_matrix``) keeps its data away
+from them, as the activation and loss records define them.
 """
 
 import importlib
@@ -46,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import activations as _activations
+from jaxmlp import kinks
 from jaxmlp.finite_differences import (
     along_directions,
     central_differences,
@@ -127,6 +131,7 @@ class Report(NamedTuple):
     rtol_fd: float
     n_params: int
     description: str
+    excluded: tuple = ()  # the examples left out at a kink of the cost (``kinks.near``)
 
     @property
     def ok(self) -> bool:
@@ -153,6 +158,7 @@ class Report(NamedTuple):
             "rel_err": "|g - r| / max(|g|, |r|, floor), elementwise; floor 1e-3 max|autodiff "
             "leaf| + u max|autodiff| against autodiff, max(1e-3 max|autodiff|, measured "
             "round-off of the central difference / rtol_fd) against fd (+ tiny)",
+            "excluded": list(self.excluded),
             "rows": [row._asdict() | {"ok": row.ok} for row in self.rows],
         }
 
@@ -167,6 +173,8 @@ class Report(NamedTuple):
             f"{'layer':>5} {'leaf':<5} {'shape':<9} {'autodiff abs':>12} {'rel':>8} "
             f"{'at':<8} {'fd abs':>9} {'rel':>8} {'at':<8} verdict",
         ]
+        if self.excluded:
+            lines.insert(2, f"left out at a kink of the cost: {_examples(self.excluded)}")
         for r in self.rows:
             lines.append(
                 f"{r.layer:>5} {r.leaf:<5} {_fmt_shape(r.shape):<9} {r.abs_err_autodiff:>12.1e} "
@@ -180,6 +188,11 @@ class Report(NamedTuple):
             )
         lines.append("ok" if self.ok else "FAILED")
         return "\n".join(lines)
+
+
+def _examples(rows) -> str:
+    shown = ", ".join(map(str, rows[:10])) + ", ..." * (len(rows) > 10)
+    return f"{len(rows)} example(s), rows [{shown}]"
 
 
 def _fmt_shape(shape) -> str:
@@ -250,6 +263,7 @@ def gradcheck(
         method = "full" if net.n_params <= FULL_MAX else "directions"
 
     x, t = net._check_xt(params, x, t)  # once, eagerly: labels are range-checked
+    x, t, excluded = _clear_of_kinks(net, params, x, t, eps)
     key = _static(net)
     g = _leaves((grad_fn or partial(_hand, key))(params, x, t), params, "grad_fn")
     a = _leaves(_autodiff(key, params, x, t), params, "jax.grad")
@@ -282,8 +296,28 @@ def gradcheck(
         rows = check(max(FLOOR * largest, noise_fd / rtol_fd) + np.finfo(dtype).tiny)
     return Report(
         rows, dtype.name, method, float(eps), rtol_autodiff, rtol_fd, net.n_params,
-        _describe(net),
+        _describe(net), excluded,
     )  # fmt: skip
+
+
+def _clear_of_kinks(net, params, x, t, eps: float):
+    """``(x, t, excluded)``: the examples clear of the cost's kinks, and the rows left out,
+    those ``kinks.near`` a kink for the central differences' largest step: there the cost has
+    no derivative (mae's hand sign(0) = 0 against jax's 1), or a difference straddles it, and
+    neither reference is one. ValueError where every example is."""
+    with jax.enable_x64(True):
+        x64, t64, params64 = _cast((x, t, params), np.float64)
+        largest = worst(np.max(np.abs(leaf), initial=0.0) for leaf in jax.tree.leaves(params64))
+        at = kinks.near(net, params64, x64, t64, eps * max(1.0, largest), KINK_MARGIN)
+    if at.all():
+        raise kinks.AtKinks(
+            f"Every example ({len(at)}) sits at a kink of the cost ({_describe(net)}): within a "
+            "central difference's step of one, where the cost has no derivative to check (mae "
+            "at y = t, huber at |y - t| = 1, a relu-like unit at z = 0). Check at a point clear "
+            "of the kinks (outputs away from the targets for mae)."
+        )
+    keep = ~at
+    return (x[keep], t[keep], tuple(np.flatnonzero(at).tolist())) if at.any() else (x, t, ())
 
 
 def _tolerances(rtol, cfg: Settings) -> tuple[float, float]:

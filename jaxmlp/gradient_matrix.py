@@ -8,7 +8,6 @@ y = t, huber at |y - t| = 1) is at least ``KINK_MARGIN``; a cell for which that 
 against autodiff alone.
 """
 
-import math
 import time
 from typing import NamedTuple
 
@@ -17,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import activations as _activations
-from jaxmlp import backprop, losses, outputs
+from jaxmlp import losses, outputs
 from jaxmlp.gradient_check import (
     EPS,
     FLOOR,
@@ -28,6 +27,7 @@ from jaxmlp.gradient_check import (
     settings_for,
     worst,
 )
+from jaxmlp.kinks import kink_distance
 from jaxmlp.mlp import MLP
 
 
@@ -300,21 +300,6 @@ def _cell_data(net: MLP, dtype: np.dtype, seed: int):
     else:  # in (0, 1), as every output can reach: the gradient does not vanish
         t = rng.uniform(0.05, 0.95, (n, k)).astype(dtype)
     return _cast(params, dtype), jnp.asarray(x), jnp.asarray(t)
-
-
-def kink_distance(net: MLP, params, x, t) -> float:
-    """How far the data sit from the kinks, as the records define them: the pre-activations of
-    every activation or output that is not ``smooth`` from 0, and ``Loss.kink_distance``."""
-    acts = [_activations.get(a) for a in net.hidden_activations] + [outputs.get(net.output)]
-    loss = losses.get(net.loss)
-    if all(a.smooth for a in acts) and loss.kink_distance is None:
-        return math.inf
-    trace = backprop.forward(net, params, x)
-    distances = [np.min(np.abs(np.asarray(z))) for z, a in zip(trace.zs, acts) if not a.smooth]
-    if loss.kink_distance is not None:
-        t = outputs.get(net.output).loss_targets(t)
-        distances.append(np.min(np.asarray(loss.kink_distance(trace.as_[-1], t))))
-    return float(min(distances, default=np.inf))
 
 
 gradcheck.matrix = gradcheck_matrix

@@ -24,9 +24,11 @@ sum_k t_k. The canonical pairs are computed from the logits with log-sum-exp, so
 finite and exact for |z| = 1e4. So is their ``outer``, ``J^T (d2l/dy2) J u`` (the chain rule's
 first term), J cancelled against d2l/dy2's denominators: t (1 - y)^2 + (1 - t) y^2 for sigmoid+bce,
 (I - y 1^T) diag(t) (I - 1 y^T) for softmax + cross_entropy, t for exp + poisson (inf * 0 = NaN
-where y saturates, computed as written). Their ``fisher(z, y, u)`` is the covariance of the
-target under the model (Gaussian of unit variance, Bernoulli, categorical, Poisson) times u, which
-is d2l/dz2 u for targets that sum to one (for every target with exp+poisson).
+where y saturates, computed as written); softmax + bce, not canonical, takes the t / y^2 part of
+its d2l/dy2 as softmax + cross_entropy's (y ~ 1e-200 of target 1 costs ~460; t / y^2 is inf).
+Their ``fisher(z, y, u)`` is the covariance of the target under the model (Gaussian of unit
+variance, Bernoulli, categorical, Poisson) times u, which is d2l/dz2 u for targets that sum to
+one (for every target with exp+poisson).
 
 Softmax with temperature beta (seed 003), y = softmax(beta z), with cross_entropy:
 l = logsumexp(beta z) sum_k t_k - beta <t, z>, so dl/dz = beta (y sum_k t_k - t) and
@@ -239,6 +241,9 @@ def chain_pair(output: str, loss: str) -> Pair:
     out, l = outputs.get(output), get(loss)
 
     def outer(z, y, t, u):
+        if (out.base or out.name, loss) == ("softmax", "bce"):  # t / y^2 as cross_entropy's
+            rest = out.vjp(z, y, _c_over(1 - t, (1 - y) ** 2) * out.vjp(z, y, u))
+            return out.beta**2 * _softmax_outer(y, t, u) + rest
         return out.vjp(z, y, l.grad2(y, t) * out.vjp(z, y, u))  # J^T (d2l/dy2) J u; J symmetric
 
     return Pair(
@@ -358,6 +363,23 @@ def curvature(output: str, loss: str, reduction: str, z, y, t, u, sample_weight=
     """The output curvature times u, (d2E/dz_L2) u per example, (n, K), for the reduced
     (optionally weighted) cost."""
     return reduced(pair(output, loss).hvp(z, y, t, u), reduction, sample_weight)
+
+
+def is_canonical(output: str, loss: str) -> bool:
+    """Whether (output, loss) is a canonical pair (``CANONICAL``, a tempered softmax with
+    cross_entropy, the threshold with bce): its loss is convex in the logits, its model a
+    distribution over targets (``Pair.fisher``)."""
+    return pair(output, loss).fisher is not None
+
+
+def gauss_newton_curvature(output: str, loss: str, reduction: str, z, y, t, u):
+    """The output factor of the Gauss-Newton matrix times u per example (n, K), for the reduced
+    cost, positive semi-definite for every pair: the output curvature ``(d2E/dz_L2) u`` of a
+    canonical pair (``is_canonical``: convex in the logits), else the outer product ``J^T
+    (d2E/dy2) J u`` (``Pair.outer``; every loss is convex in y), which drops the output's own
+    curvature ``sum_k dl/dy_k (d2y_k/dz2) u``: indefinite (sigmoid, softmax or tanh with mse)."""
+    p = pair(output, loss)
+    return reduced((p.hvp if is_canonical(output, loss) else p.outer)(z, y, t, u), reduction)
 
 
 def outer_curvature(output: str, loss: str, reduction: str, z, y, t, u):

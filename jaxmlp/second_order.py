@@ -4,16 +4,17 @@
     cg         nonlinear conjugate gradient (seed 001), Polak-Ribiere+ with restarts:
                d <- -g + max(0, <g, g - g_prev> / <g_prev, g_prev>) d, then optax's zoom line search
     newton-cg  Hessian-free (Martens 2010): (G + lambda I) p = -g by truncated conjugate gradient
-               (jax.scipy.sparse.linalg.cg) on the hand Gauss-Newton products ``curvature.gnvp``
+               (jax.scipy.sparse.linalg.cg) on the hand Gauss-Newton products ``curvature.gnvp``,
+               positive semi-definite for every (output, loss) pair
     lm         Levenberg-Marquardt (Marquardt 1963; MATLAB's trainlm): (J^T J + lambda I) p = -g on
                the hand outer-product products ``curvature.outer_product_vp``, for sse and mse
 
 Damped solvers adapt lambda from the ratio rho of the actual to the predicted decrease
 ``q(p) = <g, p> + p^T (G + lambda I) p / 2``: a step is taken only if E decreases; lambda shrinks
 (x 2/3 newton-cg, / 10 lm) when rho > 3/4 and grows (x 3/2, x 10) when rho < 1/4, the step was
-refused or q(p) >= 0 (no decrease predicted: newton-cg's product is indefinite for a non-canonical
-pair). Their inner CG stops at a residual of 1e-5 times |g| or after 50 iterations
-(``CG_TOLERANCE``, ``CG_ITERATIONS``), fixed as scipy's Newton-CG fixes its own: no setting, since
+refused or q(p) >= 0 (no decrease predicted: round-off, or an indefinite product). Their inner
+CG stops at a residual of 1e-5 times |g| or after 50 iterations (``CG_TOLERANCE``,
+``CG_ITERATIONS``), fixed as scipy's Newton-CG fixes its own: no setting, since
 rho judges each step, so an inexact solve costs a refused step and more damping, never a wrong
 one. At lambda's ceiling (``DAMPING_RANGE``) no step moves the weights: ``fit`` stops there
 (``stalled``), with a warning where the loss never fell. ``lr`` is the initial lambda of
@@ -305,9 +306,9 @@ def _trial(product, lam, grads, params, *, net, x, t):
     """A damped solver's trial step ``(p, q, rho, accept)``: p solves (C + lambda I) p = -g by
     truncated CG (``C v = product(net, params, x, t, v)``); q(p) = <g, p> + p^T (C + lambda I)
     p / 2 is the change of E that the damped quadratic model predicts, rho = (E(w + p) - E(w)) /
-    q(p) the reduction ratio, 0 where q >= 0 (a model that predicts no decrease, as newton-cg's
-    indefinite Gauss-Newton product of a non-canonical pair can: lambda grows, never shrinks on
-    it); ``accept``: E(w + p) finite and below E(w)."""
+    q(p) the reduction ratio, 0 where q >= 0 (a model that predicts no decrease, as an
+    indefinite product can: lambda grows, never shrinks on it); ``accept``: E(w + p) finite and
+    below E(w)."""
 
     def damped(v):
         return optax.tree.add_scale(product(net, params, x, t, v), lam, v)

@@ -320,6 +320,50 @@ def test_gauss_newton_fisher_and_outer_product_relations():
         curvature.fisher_vp(MLP((3, 2), output="tanh", loss="mse"), params[:1], x, v[:1])
 
 
+NON_CANONICAL = (("sigmoid", "mse"), ("softmax", "mse"), ("tanh", "mse"), ("exp", "huber"),
+                 ("softmax", "bce"))  # fmt: skip
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.slow
+@pytest.mark.parametrize("output, loss", NON_CANONICAL)  # ~7 s each on 2 loaded cores
+def test_gauss_newton_of_a_non_canonical_pair_is_jy_hl_jy_and_positive_semidefinite(
+    output, loss, monkeypatch
+):
+    """The Gauss-Newton matrix of a pair whose loss is not convex in the logits is J_y^T H_L J_y,
+    J_y = dy/dw of the outputs, H_L = d2E/dy2 (PSD: every loss is convex in y). gnvp was
+    J_z^T (d2E/dz2) J_z for every pair, which keeps the output's own curvature sum_k dl/dy_k
+    d2y_k/dz2: indefinite here (smallest eigenvalue -0.019, -0.15, -0.34 of a largest 0.1, 0.33,
+    1.05 for sigmoid, softmax, tanh + mse; exp + huber -4e-4), so newton-cg's CG met negative
+    curvature. Against jax.jacfwd and jax.hessian in float64; the twin, the loss's
+    d2l/dy2 1 % off (softmax + bce: the part of it computed as cross_entropy's), is caught."""
+    net = MLP((2, 3, 2), "tanh", output, loss)
+    params, x, t, _ = data(net)
+    x = 2 * x  # outputs away from the linear part of the output activation
+    flat, unravel = ravel_pytree(params)
+
+    def y_of(w):
+        return backprop.forward(net, unravel(w), x).as_[-1]
+
+    def cost_of_y(y):
+        per = losses.get(loss).fn(y.reshape(t.shape), t)
+        return reduction_module.reduce(per, net.reduction)
+
+    j = jax.jacfwd(y_of)(flat).reshape(-1, flat.size)
+    want = j.T @ jax.hessian(cost_of_y)(y_of(flat).ravel()) @ j
+    got = curvature.gauss_newton(net, params, x, t)
+    assert relative_error(got, want) <= 1e-10
+    eig = np.linalg.eigvalsh(np.asarray(got))
+    assert eig[0] >= -1e-12 * eig[-1] and eig[-1] > 0, eig
+    record, outer = losses._LOSSES[loss], losses._softmax_outer
+    if (output, loss) == ("softmax", "bce"):  # its t / y^2 part: cross_entropy's outer product
+        monkeypatch.setattr(losses, "_softmax_outer", lambda y, t, u: 1.01 * outer(y, t, u))
+    else:
+        wrong = record._replace(grad2=lambda y, t: 1.01 * record.grad2(y, t))
+        monkeypatch.setitem(losses._LOSSES, loss, wrong)
+    assert relative_error(curvature.gauss_newton(net, params, x, t), want) > 1e-4
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("x64")
 def test_input_hessian_equals_jax_per_example_and_methods_compose_with_jit_and_vmap():
@@ -521,6 +565,40 @@ def test_outer_product_is_finite_and_exact_where_the_canonical_outputs_saturate(
     monkeypatch.setattr(losses, "pair", lambda output, loss: wrong)
     got = curvature.outer_product_vp(net, saturated, x, t, v)
     assert relative_error(got, outer_reference(net, saturated, x, t, v)) > 1e-4
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.slow
+@pytest.mark.parametrize("output", ["softmax", "softmax:2"])
+def test_softmax_bce_gauss_newton_is_finite_where_a_wrong_output_underflows(output, monkeypatch):
+    """softmax + bce with a class of target 1 at y ~ 1e-200 (a confident wrong prediction, cost
+    ~460: finite): d2l/dy2 = t / y^2 overflowed (y^2 underflows to 0) and J^T (d2l/dy2) J u was
+    inf * 0 = NaN, so newton-cg refused every step to its damping's ceiling (lbfgs: one step).
+    Its t / y^2 part is the cross_entropy's outer product, computed with J cancelled; against the
+    sum of squared gradients of log y and log(1 - y) (``outer_reference``); the twin, that outer
+    product 1 % off, is caught."""
+    net = MLP((3, 4, 3), "tanh", output, "bce")
+    params, x, _, v = data(net)
+    t = jnp.asarray([[0.0, 1.0, 0.0]] * 5)
+    beta = outputs.get(output).beta
+    wrong = params[:-1] + [params[-1] | {"b": jnp.asarray([230.0, -230.0, 230.0]) / beta}]
+    monkeypatch.setitem(
+        OUTER_TERMS,
+        (output, "bce"),
+        lambda z, t: [
+            (t, jax.nn.log_softmax(beta * z)),
+            (1 - t, jnp.log1p(-jax.nn.softmax(beta * z))),
+        ],
+    )
+    for p in (params, wrong):
+        assert np.isfinite(float(net.cost(p, x, t)))
+        want = outer_reference(net, p, x, t, v)
+        for product in (curvature.gnvp, curvature.outer_product_vp):
+            assert relative_error(product(net, p, x, t, v), want) <= 1e-12, product
+    record = losses.pair(output, "bce")
+    off = record._replace(outer=lambda z, y, t, u: 1.01 * record.outer(z, y, t, u))
+    monkeypatch.setattr(losses, "pair", lambda output, loss: off)
+    assert relative_error(curvature.gnvp(net, wrong, x, t, v), want) > 1e-4
 
 
 def test_an_activation_without_h2_is_refused_and_left_out_of_the_matrix():

@@ -102,6 +102,42 @@ def test_random_directions_for_large_nets_and_on_request():
     assert [(r.layer, r.leaf) for r in broken.rows if not r.ok_fd] == [(1, "w")]
 
 
+@pytest.mark.usefixtures("x64")
+@pytest.mark.slow
+def test_examples_at_a_kink_are_left_out_and_named_and_data_all_at_kinks_are_refused():
+    """mae at an exact fit: |r|' at r = 0 is the hand's sign(0) = 0 and jax.grad's 1, and a
+    central difference straddles the kink, so gradcheck failed a right gradient on every leaf
+    (FAIL (autodiff) (fd)). The examples within reach of its steps of a kink are left out and
+    named (a relu unit at z = 0 exactly too); a 1 % error still fails on the rest; data with
+    every example at a kink carry no verdict: refused (a run's summary says so)."""
+    from jaxmlp.kinks import AtKinks
+    from jaxmlp.run import report as run_report
+
+    net = MLP((2, 3, 2), "tanh", "identity", "mae")
+    params = net.init(jax.random.key(0), jnp.float64)
+    x = jax.random.normal(jax.random.key(1), (4, 2), jnp.float64)
+    y = net.apply(params, x)
+    t = (y + 0.3).at[1].set(y[1])  # example 1 fitted exactly
+    report = gradcheck(net, params, x, t)
+    assert report.ok and report.excluded == (1,), str(report)
+    assert "left out at a kink of the cost: 1 example(s), rows [1]" in str(report)
+    assert json.loads(json.dumps(report.to_dict()))["excluded"] == [1]
+
+    def wrong(p, x_, t_):
+        return jax.tree.map(lambda a: 1.01 * a, net.backprop(p, x_, t_))
+
+    assert not gradcheck(net, params, x, t, grad_fn=wrong).ok
+    with pytest.raises(AtKinks, match="Every example \\(4\\) sits at a kink"):
+        gradcheck(net, params, x, y)
+    summary = run_report.gradcheck(net, params, x, y)  # a run's summary: no verdict, no crash
+    assert summary["excluded"] == 4 and summary["ok"] is None and summary["max_rel_err"] is None
+    assert run_report.gradcheck(net, params, x, t)["excluded"] == 1
+    relu = MLP((2, 3, 1), "relu", "identity", "sse")
+    params = relu.init(jax.random.key(2), jnp.float64)  # biases 0: x = 0 gives z = 0
+    report = gradcheck(relu, params, x.at[2].set(0.0), jnp.ones((4, 1)))
+    assert report.ok and report.excluded == (2,), str(report)
+
+
 # -- mutation twins -------------------------------------------------------------------------------
 
 

@@ -10,7 +10,17 @@ import optax
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from jaxmlp import MLP, Optimizer, TrainConfig, backprop, checkpoint, curvature, fit, second_order
+from jaxmlp import (
+    MLP,
+    Optimizer,
+    TrainConfig,
+    backprop,
+    checkpoint,
+    curvature,
+    fit,
+    losses,
+    second_order,
+)
 from jaxmlp.optim import OPTIMIZERS
 
 XOR_X = jnp.array([[0.0, 0], [0, 1], [1, 0], [1, 1]])
@@ -284,20 +294,61 @@ def test_a_damped_step_predicts_the_change_of_its_quadratic_model_and_its_ratio(
 @pytest.mark.usefixtures("x64")
 @pytest.mark.slow
 def test_a_model_that_predicts_no_decrease_grows_the_damping_even_where_e_fell():
-    """newton-cg's Gauss-Newton product of a non-canonical pair (tanh output + mse: the output
-    curvature's sum_k dl/dy_k d2y_k/dz2 is indefinite) can give a step whose model change q(p)
-    is > 0; rho was then taken as E(w) - E(w + p), ~35 here where E happened to fall, and lambda
-    shrank (x 2/3) on a model that predicted an increase. A model that predicts no decrease is
-    not trusted: lambda grows (x 3/2) until C + lambda I is positive definite; the step that
-    lowered E is still taken."""
+    """An indefinite product (J^T (d2E/dz2) J of tanh output + mse, which keeps the output's
+    own curvature: newton-cg's until its Gauss-Newton product became J_y^T H_L J_y) can give a
+    step whose model change q(p) is > 0; rho was then taken as E(w) - E(w + p), ~35 here where E
+    happened to fall, and lambda shrank (x 2/3) on a model that predicted an increase. A model
+    that predicts no decrease is not trusted: lambda grows (x 3/2) until C + lambda I is
+    positive definite; the step that lowered E is still taken."""
     net = MLP((1, 4, 1), "tanh", "tanh", "mse", reduction="sum")
     x = jnp.linspace(-1, 1, 12)[:, None]
     t, params = 2.5 * jnp.sin(3 * x), net.init(jax.random.key(12), jnp.float64)
     grads, lam = net.backprop(params, x, t), 1e-6
-    p, q, _, accept = second_order._trial(curvature.gnvp, lam, grads, params, net=net, x=x, t=t)
+
+    def indefinite(net, params, x, t, v):  # J^T (d2E/dz_L2) J v
+        trace = backprop.forward(net, params, x)
+        rz = curvature.r_forward(net, params, trace, v)[0][-1]
+        z, y = trace.zs[-1], trace.as_[-1]
+        u = losses.curvature(net.output, net.loss, net.reduction, z, y, t, rz)
+        return backprop.backward_from(net, params, trace, u)[0]
+
+    p, q, _, accept = second_order._trial(indefinite, lam, grads, params, net=net, x=x, t=t)
     assert q > 0 and bool(accept), (q, accept)
-    tx = Optimizer("newton-cg", lr=lam).build(1)
+    tx = second_order._damped(indefinite, lam, 2 / 3, 3 / 2, second_order.NewtonCGState)
     updates, state = tx.update(grads, tx.init(params), params, net=net, x=x, t=t)
     np.testing.assert_allclose(state.damping, lam * 3 / 2, rtol=1e-15)
     for a, b in zip(jax.tree.leaves(updates), jax.tree.leaves(p)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.slow
+@pytest.mark.parametrize("output", ["tanh", "sigmoid", "softmax"])
+def test_newton_cg_meets_no_negative_curvature_on_a_non_canonical_pair(output):
+    """newton-cg's product for an output + mse was J^T (d2E/dz2) J, indefinite (the output's own
+    curvature): its CG met directions d with d^T C d < 0 and, at a small lambda, gave steps
+    whose model predicted a rise (q = +15.5 for tanh here), so lambda only grew. With J_y^T H_L
+    J_y every CG direction has d^T C d >= 0, the model predicts a decrease, and the step that
+    realises it (rho >= 1/4) keeps or shrinks lambda."""
+    k = 1 if output != "softmax" else 2
+    net = MLP((1, 4, k), "tanh", output, "mse", reduction="sum")
+    x = jnp.linspace(-1, 1, 12)[:, None]
+    t = jnp.concatenate([0.5 + 0.4 * jnp.sin(3 * x), 0.5 - 0.4 * jnp.sin(3 * x)], 1)[:, :k]
+    t = 2.5 * jnp.sin(3 * x) if output == "tanh" else t
+    params = net.init(jax.random.key(12), jnp.float64)
+    grads, lam = net.backprop(params, x, t), 1e-6
+    tx = Optimizer("newton-cg", lr=lam).build(1)
+    seen = []
+
+    def product(net_, params_, x_, t_, v):
+        cv = curvature.gnvp(net_, params_, x_, t_, v)
+        # d^T C d / d^T d of each direction, read back from CG's loop (0 / 0 for its x0 = 0)
+        dcd, norm = optax.tree.vdot(v, cv), optax.tree.vdot(v, v)
+        jax.debug.callback(lambda c, n: n > 0 and seen.append(float(c / n)), dcd, norm)
+        return cv
+
+    p, q, rho, accept = second_order._trial(product, lam, grads, params, net=net, x=x, t=t)
+    assert min(float(c) for c in seen) >= -1e-12, seen
+    assert q < 0 and bool(accept) and rho >= 0.25, (q, rho, accept)
+    _, state = tx.update(grads, tx.init(params), params, net=net, x=x, t=t)
+    np.testing.assert_allclose(state.damping, lam * (2 / 3 if rho > 0.75 else 1), rtol=1e-15)
