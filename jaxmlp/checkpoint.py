@@ -249,7 +249,12 @@ def _read(path) -> tuple[dict, dict]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path}: not a jaxmlp checkpoint (format is not {FORMAT!r}).")
     version = meta.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(
+            f"{path}: checkpoint format version {version!r} is not one (1 to {VERSION}): "
+            "corrupt checkpoint metadata."
+        )
+    if version > VERSION:
         raise ValueError(
             f"{path}: checkpoint format version {version!r} is newer than this jaxmlp reads "
             f"({VERSION}); upgrade jaxmlp."

@@ -228,3 +228,26 @@ def test_a_loaded_state_keeps_the_step_count_a_cosine_schedule_spans(tmp_path):
     checkpoint.save(unknown, loaded.state._replace(run_steps=None), net=NET, optimizer=opt,
                     config=config)  # fmt: skip
     assert checkpoint.load(unknown).state.run_steps is None
+
+
+def test_a_version_2_checkpoint_without_its_settings_digest_is_refused(saved, tmp_path):
+    """Every version 2 file records config_sha256: one passed off as version 2 without it would
+    have its settings (optimizer, train config) read unchecked."""
+    forged = rewrite(
+        saved, tmp_path / "v2.npz", drop=("state_sha256", "config_sha256"), meta={"version": 2}
+    )
+    with pytest.raises(ValueError, match="format version 2 .*config_sha256") as error:
+        checkpoint.load(forged)
+    assert str(forged) in str(error.value)
+    genuine = rewrite(saved, tmp_path / "v1.npz", drop=("state_sha256", "config_sha256"),
+                      meta={"version": 1})  # fmt: skip
+    assert checkpoint.load(genuine).state.epoch == 3  # version 1 had none
+
+
+@pytest.mark.parametrize("version", [0, -1, True, 2.0, "3", None], ids=repr)
+def test_a_checkpoint_version_that_is_no_format_is_refused(version, saved, tmp_path):
+    # version 0 or -1 (or True, a bool) passed the check "an int, not newer than 3" and loaded
+    # as an older file: without its state digest
+    forged = rewrite(saved, tmp_path / "v.npz", drop=("state_sha256",), meta={"version": version})
+    with pytest.raises(ValueError, match=r"format version .* is not one"):
+        checkpoint.load(forged)

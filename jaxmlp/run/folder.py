@@ -37,8 +37,10 @@ from jaxmlp.run.settings import LOCAL, MACHINE, OLDER, Run, check_every, command
 
 def write_config(run: Run, facts: dict) -> None:
     """config.json of the new ``run``; ``facts``: its ``initial_loss`` (the divergence rule's
-    reference) and ``devices`` (how many it trains on)."""
+    reference) and ``devices`` (how many it trains on). It records the format of the run's
+    checkpoints, ``checkpoint_version`` (``load_checkpoint``)."""
     record = config_record(run) | {"initial_loss": facts["initial_loss"]}
+    record["checkpoint_version"] = checkpoint.VERSION  # the format its checkpoints are of
     record["devices"] = facts["devices"]
     if "init_from_params_sha256" in facts:
         record["init_from_params_sha256"] = facts["init_from_params_sha256"]
@@ -278,11 +280,19 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
     within the run's ``epochs``, be of a run of that length (or, killed while a resume
     extended it, of the length it was ``extended_from``: shorter, and of a schedule that does not
     span the run's length, as ``settings.check_resume`` allows), hold the network config.json
-    describes (``_check_model``), and have recorded config.json's ``initial_loss``
-    (checkpoints record it since it was found editable: an older one has none to compare)."""
+    describes (``_check_model``), have recorded config.json's ``initial_loss``
+    (checkpoints record it since it was found editable: an older one has none to compare), and
+    be of the format config.json records its run writing (``_written_format``)."""
     path, where = pathlib.Path(run_dir) / "checkpoint.npz", pathlib.Path(run_dir) / "config.json"
     recorded, epochs = config.get("run_id"), config["settings"].get("epochs")
+    written = _written_format(config, where)
     ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, **kwargs)
+    if written is not None and ckpt.meta["version"] < written:
+        raise ValueError(
+            f"{path}: claims checkpoint format version {ckpt.meta['version']}, an older format "
+            f"than the {written} its run writes ({where}), without the digests that check the "
+            "file: it was edited; restore it, or start a new run in another folder."
+        )
     if recorded is None and ckpt.meta.get("run_id") is not None:
         raise ValueError(
             f"{path}: carries a run id, but {where} has none (the file was edited): it cannot "
@@ -311,6 +321,28 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
             f"checkpoint recorded {EDITED}"
         )
     return ckpt
+
+
+def _written_format(config: dict, where) -> int | None:
+    """The format version of the checkpoints of the run whose config.json is ``config`` (read
+    from ``where``): its ``checkpoint_version``, None in a folder written before config.json
+    recorded it (its checkpoint may be of any format jaxmlp reads). An older format lacks
+    digests (version 2 that of the whole state, version 1 that of the settings too), so a
+    checkpoint passed off as one would be read unchecked."""
+    if "checkpoint_version" not in config:
+        return None
+    written = config["checkpoint_version"]
+    if isinstance(written, bool) or not isinstance(written, int) or written < 1:
+        raise ValueError(
+            f"{where}: its checkpoint_version {written!r} is not a checkpoint format version "
+            f"(1 to {checkpoint.VERSION}) {EDITED}"
+        )
+    if written > checkpoint.VERSION:
+        raise ValueError(
+            f"{where}: its run writes checkpoints of format version {written}, newer than this "
+            f"jaxmlp reads ({checkpoint.VERSION}); upgrade jaxmlp."
+        )
+    return written
 
 
 MODEL = ("sizes", "activation", "output", "loss", "reduction")  # what the network computes

@@ -342,6 +342,7 @@ def save_run(
         "model": checkpoint.architecture(net),
         "run_id": run_id,  # of the data and dtype: the network is named by params_sha256
         "params_sha256": checkpoint.params_sha256(params),
+        "checkpoint_version": checkpoint.VERSION,  # the format of its checkpoint
     }
     with precision(config.dtype):  # a float64 run's arrays are saved as load_run reads them
         state = TrainState(params, optimizer.build(1).init(params), config.epochs)
