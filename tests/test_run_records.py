@@ -4,6 +4,7 @@ digest) where config.json records that the run writes a newer one, while genuine
 load; config.json's optimizer and train records that are not the checkpoint's. Each test failed
 on the code before its fix."""
 
+import dataclasses
 import json
 import pathlib
 import shutil
@@ -92,7 +93,7 @@ def test_a_checkpoint_passed_off_as_an_older_format_is_refused(
     assert files_of(out) == before
     assert cli.main(["evaluate", str(out)]) == 2
     one_error(capsys, f"format version {meta['version']}")
-    with pytest.raises(ValueError, match="older format"):
+    with pytest.raises(ValueError, match=f"older than the {checkpoint.VERSION} its run writes"):
         load_run(out)
 
 
@@ -116,10 +117,73 @@ def test_a_malformed_checkpoint_version_in_config_json_is_refused(value, xor_run
         load_run(out)
 
 
-def test_a_config_json_claiming_a_newer_checkpoint_format_asks_for_a_newer_jaxmlp(
-    xor_run, tmp_path
-):
+def test_a_run_of_a_newer_checkpoint_format_asks_for_a_newer_jaxmlp(xor_run, tmp_path):
     out = copied(xor_run, tmp_path)
     edit_config(out, lambda c: c.update(checkpoint_version=checkpoint.VERSION + 1))
-    with pytest.raises(ValueError, match="newer .*upgrade jaxmlp"):
+    rewrite(out / "checkpoint.npz", meta={"version": checkpoint.VERSION + 1})
+    with pytest.raises(ValueError, match="newer than this jaxmlp reads .*upgrade jaxmlp"):
         load_run(out)
+
+
+# -- config.json's optimizer and train records --------------------------------------------------
+
+RECORDS = {
+    "optimizer": lambda c: c["optimizer"].update(name="sgd", momentum=None),
+    "learning rate": lambda c: c["optimizer"].update(lr=0.5),
+    "batch size": lambda c: c["train"].update(batch_size=2),
+    "seed": lambda c: c["train"].update(seed=7),
+}
+
+
+@pytest.mark.parametrize("change", RECORDS.values(), ids=RECORDS)
+def test_an_optimizer_or_train_record_not_the_checkpoints_is_refused(
+    change, xor_run, tmp_path, capsys
+):
+    # config.json's optimizer and train records (what a reader sees of how the run trained)
+    # went unchecked: edited to sgd, evaluate and resume went on with exit 0, and the resume
+    # kept the edited record
+    out = copied(xor_run, tmp_path)
+    edit_config(out, change)
+    before = files_of(out)
+    assert resume(out, "--epochs", "5") == 2
+    one_error(capsys, "config.json: its", "record", "checkpoint")
+    assert files_of(out) == before
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_error(capsys, "config.json: its")
+    with pytest.raises(ValueError, match=r"config.json: its (optimizer|train) record has"):
+        load_run(out)
+
+
+def test_a_malformed_optimizer_record_is_refused(xor_run, tmp_path):
+    out = copied(xor_run, tmp_path)
+    edit_config(out, lambda c: c.update(optimizer=["momentum"]))
+    with pytest.raises(ValueError, match=r"config.json: its optimizer record is malformed"):
+        load_run(out)
+
+
+def test_a_checkpoint_of_other_optimizer_settings_is_not_resumed(xor_run, tmp_path, capsys):
+    # a checkpoint whose own optimizer (digests and all) differs from the one the run's settings
+    # build was resumed with the settings' learning rate, exit 0
+    out = copied(xor_run, tmp_path)
+    ckpt = checkpoint.load(out / "checkpoint.npz")
+    other = dataclasses.replace(ckpt.optimizer, lr=0.5)
+    checkpoint.save(out / "checkpoint.npz", ckpt.state, net=ckpt.net, optimizer=other,
+                    config=ckpt.config, extra=ckpt.extra, extra_meta=ckpt.meta["extra"],
+                    run_id=ckpt.meta["run_id"])  # fmt: skip
+    edit_config(out, lambda c: c["optimizer"].update(lr=0.5))  # as its checkpoint says
+    assert load_run(out).epoch == 3  # what evaluate and predict read holds together
+    before = files_of(out)
+    assert resume(out, "--epochs", "5") == 2
+    one_error(capsys, "checkpoint.npz", "lr=0.5", "lr=0.1")
+    assert files_of(out) == before
+
+
+def test_a_run_resumed_on_another_device_count_or_extended_still_loads(xor_run, tmp_path):
+    # the records' epochs and devices are the run's own: a resume may change them
+    out = copied(xor_run, tmp_path)
+    assert resume(out, "--epochs", "4", "--devices", "1") == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["devices"] is None and config["extended_from"] == 3
+    assert checkpoint.read_meta(out / "checkpoint.npz")["train"]["devices"] == 1
+    assert load_run(out).epoch == 4
+

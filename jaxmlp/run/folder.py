@@ -286,13 +286,7 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
     path, where = pathlib.Path(run_dir) / "checkpoint.npz", pathlib.Path(run_dir) / "config.json"
     recorded, epochs = config.get("run_id"), config["settings"].get("epochs")
     written = _written_format(config, where)
-    ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, **kwargs)
-    if written is not None and ckpt.meta["version"] < written:
-        raise ValueError(
-            f"{path}: claims checkpoint format version {ckpt.meta['version']}, an older format "
-            f"than the {written} its run writes ({where}), without the digests that check the "
-            "file: it was edited; restore it, or start a new run in another folder."
-        )
+    ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, since=written, **kwargs)
     if recorded is None and ckpt.meta.get("run_id") is not None:
         raise ValueError(
             f"{path}: carries a run id, but {where} has none (the file was edited): it cannot "
@@ -313,6 +307,7 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
             f"run of {length} epochs one of {epochs} ({why}) {EDITED}"
         )
     _check_model(config, ckpt, where)
+    _check_settings(config, ckpt, path, where, kwargs.get("optimizer"))
     facts = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
     loss = config.get("initial_loss")
     if "initial_loss" in facts and to_json(loss) != to_json(facts["initial_loss"]):
@@ -323,24 +318,16 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
     return ckpt
 
 
-def _written_format(config: dict, where) -> int | None:
+def _written_format(config: dict, where) -> int:
     """The format version of the checkpoints of the run whose config.json is ``config`` (read
-    from ``where``): its ``checkpoint_version``, None in a folder written before config.json
-    recorded it (its checkpoint may be of any format jaxmlp reads). An older format lacks
-    digests (version 2 that of the whole state, version 1 that of the settings too), so a
-    checkpoint passed off as one would be read unchecked."""
-    if "checkpoint_version" not in config:
-        return None
-    written = config["checkpoint_version"]
+    from ``where``): its ``checkpoint_version``, 1 (any format) in a folder written before
+    config.json recorded it. An older format lacks digests (version 2 that of the whole state,
+    version 1 that of the settings too): a checkpoint passed off as one is refused."""
+    written = config.get("checkpoint_version", 1)
     if isinstance(written, bool) or not isinstance(written, int) or written < 1:
         raise ValueError(
             f"{where}: its checkpoint_version {written!r} is not a checkpoint format version "
             f"(1 to {checkpoint.VERSION}) {EDITED}"
-        )
-    if written > checkpoint.VERSION:
-        raise ValueError(
-            f"{where}: its run writes checkpoints of format version {written}, newer than this "
-            f"jaxmlp reads ({checkpoint.VERSION}); upgrade jaxmlp."
         )
     return written
 
@@ -365,6 +352,37 @@ def _check_model(config: dict, ckpt, where) -> None:
     if digest is not None and digest != ckpt.meta.get("params_sha256"):
         raise ValueError(
             f"{where}: its params_sha256 is not that of its checkpoint's parameters: {OTHER_MODEL}"
+        )
+
+
+def _check_settings(config: dict, ckpt, path, where, optimizer=None) -> None:
+    """A ValueError unless config.json's (``config``, read from ``where``) ``optimizer`` and
+    ``train`` records, read by the checkpoint's rule (``checkpoint.recorded_settings``), are
+    those of its checkpoint ``ckpt`` (at ``path``), but for the run's ``epochs`` and
+    ``devices``, which a resume may change (``load_checkpoint`` checks the length); and unless a
+    resume's ``optimizer`` (its settings', given) is the checkpoint's. A ``save_run`` folder has
+    no such records."""
+    saved = dict(zip(("optimizer", "train"), checkpoint.recorded_settings(ckpt.meta), strict=True))
+    for index, part in enumerate(saved):
+        try:
+            record = ckpt.meta | {part: config.get(part, ckpt.meta[part])}
+            value = checkpoint.recorded_settings(record)[index]
+        except ValueError as error:
+            why = f"its {part} record is malformed ({error})"
+            raise ValueError(f"{where}: {why} {EDITED}") from None
+        if part == "train":  # the run's own: a resume may change them
+            own = {name: getattr(saved[part], name) for name in ("epochs", "devices")}
+            value = dataclasses.replace(value, **own)
+        a, b = dataclasses.asdict(value), dataclasses.asdict(saved[part])
+        for name in (k for k in a if a[k] != b[k]):
+            raise ValueError(
+                f"{where}: its {part} record has {name} {a[name]!r}, but its checkpoint's is "
+                f"{b[name]!r}: {OTHER_MODEL}"
+            )
+    if optimizer is not None and optimizer != saved["optimizer"]:
+        raise ValueError(
+            f"{path}: saved with {saved['optimizer']}, but the run's settings give {optimizer}: "
+            f"{OTHER_MODEL}"
         )
 
 
