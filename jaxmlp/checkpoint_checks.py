@@ -135,7 +135,8 @@ def check_opt_state(path, arrays, optimizer, params) -> list:
     they have the shapes and dtypes of ``optimizer``'s state on ``params``."""
     want = jax.tree.leaves(optimizer.build(1).init(params))
     got = arrays_of(arrays, "opt_state/")
-    shapes = lambda leaves: [(tuple(np.shape(a)), np.dtype(a.dtype).name) for a in leaves]  # noqa: E731
+    # str: a dtype's name, but for another byte order ('>f4'), which jax cannot take
+    shapes = lambda leaves: [(tuple(np.shape(a)), str(np.dtype(a.dtype))) for a in leaves]  # noqa: E731
     if shapes(got) != shapes(want) or len(got) != sum(k.startswith("opt_state/") for k in arrays):
         why = ""
         if optimizer.name in ("lbfgs", "cg"):  # their state was once per layer's array

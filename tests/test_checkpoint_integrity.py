@@ -251,3 +251,22 @@ def test_a_checkpoint_version_that_is_no_format_is_refused(version, saved, tmp_p
     forged = rewrite(saved, tmp_path / "v.npz", drop=("state_sha256",), meta={"version": version})
     with pytest.raises(ValueError, match=r"format version .* is not one"):
         checkpoint.load(forged)
+
+
+def _swapped(tree):
+    """``tree``'s arrays in big-endian byte order (.npy keeps it; jax takes no such array)."""
+    return jax.tree.map(lambda a: np.asarray(a).astype(np.asarray(a).dtype.newbyteorder(">")), tree)
+
+
+def test_an_optimizer_state_of_the_other_byte_order_is_refused_not_a_type_error(saved, tmp_path):
+    # the state check compared dtype names ('float32' for '>f4' too): save wrote a big-endian
+    # momentum, and load (of that file, or of one edited so) ended in jax's TypeError
+    path = tmp_path / "checkpoint.npz"
+    swapped = state()._replace(opt_state=_swapped(state()[1]))
+    with pytest.raises(ValueError, match=r"does not fit optimizer 'momentum'.*>f4") as error:
+        checkpoint.save(path, swapped, net=NET, optimizer=OPT, config=CONFIG)
+    assert "nothing was written" in str(error.value) and not path.exists()
+    forged = rewrite(saved, tmp_path / "forged.npz", drop=("state_sha256",), meta={"version": 2},
+                     **{"opt_state/1": array(saved, "opt_state/1").astype(">f4")})  # fmt: skip
+    with pytest.raises(ValueError, match=r"does not fit optimizer 'momentum'.*>f4"):
+        checkpoint.load(forged)
