@@ -7,12 +7,14 @@ on the code before its fix."""
 import dataclasses
 import json
 import pathlib
+import re
 import shutil
 
+import jax
 import numpy as np
 import pytest
 
-from jaxmlp import checkpoint, cli, load_run
+from jaxmlp import MLP, checkpoint, cli, datasets, load_run, save_run
 
 XOR = [
     "--data", "xor", "--hidden", "3", "--optimizer", "momentum", "--lr", "0.1",
@@ -42,11 +44,11 @@ def edit_config(out, change):
     (out / "config.json").write_text(json.dumps(config, indent=2))
 
 
-def rewrite(path, drop=(), meta=None, **arrays):
+def rewrite(path, drop=(), meta=None, remove=(), **arrays):
     """The checkpoint at ``path`` rewritten in place (valid zip CRCs) with metadata fields
-    changed (``meta``) or left out (``drop``), or arrays replaced."""
+    changed (``meta``) or left out (``drop``), or arrays replaced or left out (``remove``)."""
     with np.load(path) as archive:
-        contents = {k: archive[k] for k in archive.files}
+        contents = {k: archive[k] for k in archive.files if k not in remove}
     old = json.loads(contents.pop(checkpoint.META).tobytes())
     new = {k: v for k, v in (old | (meta or {})).items() if k not in drop}
     contents |= arrays
@@ -187,3 +189,53 @@ def test_a_run_resumed_on_another_device_count_or_extended_still_loads(xor_run, 
     assert checkpoint.read_meta(out / "checkpoint.npz")["train"]["devices"] == 1
     assert load_run(out).epoch == 4
 
+
+# -- the standardiser -------------------------------------------------------------------------
+
+SCALERS = {  # the edit of an older checkpoint's standardiser, and what the error names
+    "std of one value": ({"extra/std": np.array([3.0], np.float32)}, (), "shape (1,)"),
+    "no standardiser": ({}, ("extra/mean", "extra/std"), "none"),
+    "zero std": ({"extra/std": np.array([0.0, 1.0], np.float32)}, (), "std"),
+    "nan mean": ({"extra/mean": np.array([np.nan, 0.0], np.float32)}, (), "mean"),
+}
+
+
+@pytest.mark.parametrize("edit", SCALERS.values(), ids=SCALERS)
+def test_an_older_checkpoint_with_an_edited_standardiser_is_refused(edit, tmp_path, capsys):
+    # version 2 files from before extra_sha256 have no digest of their standardiser (and one
+    # that has may drop it): a std of one value was broadcast over both inputs, no
+    # standardiser left the inputs raw; predict gave other probabilities with exit 0
+    out = pathlib.Path(shutil.copytree(OLD_RUNS / "gaussians_float32", tmp_path / "old"))
+    arrays, remove, named = edit
+    rewrite(out / "checkpoint.npz", drop=("extra_sha256",), remove=remove, **arrays)
+    with pytest.raises(ValueError, match=f"standardiser.*{re.escape(named)}"):
+        load_run(out)
+    (tmp_path / "x.csv").write_text("0.5,1.0\n-1.0,2.0\n")
+    args = ["predict", str(out), "--input", str(tmp_path / "x.csv"), "--no-header"]
+    assert cli.main(args) == 2
+    one_error(capsys, "checkpoint.npz", "standardiser")
+
+
+def test_a_standardiser_in_a_run_that_standardised_nothing_is_refused(xor_run, tmp_path):
+    out = copied(xor_run, tmp_path)
+    assert json.loads((out / "config.json").read_text())["data"]["standardized"] is False
+    meta = checkpoint.read_meta(out / "checkpoint.npz")
+    rewrite(out / "checkpoint.npz", meta={"version": 2}, drop=("state_sha256", "extra_sha256"),
+            **{"extra/mean": np.zeros(2), "extra/std": np.ones(2)})  # fmt: skip
+    edit_config(out, lambda c: c.pop("checkpoint_version"))  # a folder from before it
+    assert meta["extra_sha256"] is not None
+    with pytest.raises(ValueError, match="standardiser"):
+        load_run(out)
+
+
+@pytest.mark.parametrize(
+    "std", [[0.0, 1.0], [np.nan, 1.0], [-1.0, 1.0]], ids=["zero", "nan", "negative"]
+)
+def test_save_run_refuses_a_standardiser_load_run_would_refuse(std, tmp_path):
+    # save_run checked the standardiser's shape only: a std of 0 was written, and its model's
+    # predictions were inf or nan
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    scaler = datasets.Standardizer(np.zeros(2), np.array(std))
+    with pytest.raises(ValueError, match=r"save_run: the scaler's std holds float64 values"):
+        save_run(tmp_path / "m", net, net.init(jax.random.key(0)), scaler=scaler)
+    assert not (tmp_path / "m").exists()
