@@ -173,12 +173,15 @@ def load(
     optimizer: Optimizer | None = None,
     run_id: str | None = None,
     max_epoch: int | None = None,
+    since: int = 1,
 ) -> Checkpoint:
     """The checkpoint at ``path``, verified (``verify``). With ``net``, it must be for that
     architecture; with ``optimizer``, its state must have that optimizer's structure (the saved
     optimizer is used otherwise); with ``run_id``, it must have been saved by that run; with
-    ``max_epoch``, its epoch must not be past it (the run's length). float64 checkpoints load
-    inside ``jax.enable_x64(True)``.
+    ``max_epoch``, its epoch must not be past it (the run's length); it must be of format
+    version ``since`` or newer (a run's: an older one lacks digests, version 2 that of the whole
+    state, so a file passed off as one would go unchecked). float64 checkpoints load inside
+    ``jax.enable_x64(True)``.
 
     Raises ValueError naming the file and the problem: missing, truncated or corrupt, not a
     jaxmlp checkpoint, a newer format, another architecture, optimizer or run, or any failure of
@@ -188,7 +191,14 @@ def load(
         raise ValueError(f"run_id must be a string or None, got {run_id!r}.")
     if max_epoch is not None:
         max_epoch = numeric.check_int("max_epoch", max_epoch, 0)
+    numeric.check_int("since", since, 1)
     arrays, meta = _read(path)
+    if meta["version"] < since:
+        raise ValueError(
+            f"{path}: claims checkpoint format version {meta['version']}, older than the {since} "
+            "its run writes (config.json's checkpoint_version), without the digests that check "
+            "the file: it was edited; restore it, or start a new run in another folder."
+        )
     saved_net = _net_from(path, meta)
     if net is not None and net != saved_net:
         a, b = architecture(saved_net), architecture(net)
@@ -196,9 +206,8 @@ def load(
         raise ValueError(f"{path}: checkpoint is for another architecture: {diffs}.")
     net = saved_net
     try:
-        saved_optimizer = Optimizer(**optim.without_unused(meta["optimizer"]))
-        config = TrainConfig(**({"drop_last": True} | meta["train"]))  # older: dropped them
-    except (TypeError, ValueError, KeyError) as error:
+        saved_optimizer, config = recorded_settings(meta)
+    except ValueError as error:
         raise ValueError(f"{path}: corrupt checkpoint metadata ({error}).") from None
     optimizer = optimizer or saved_optimizer
     verify(path, arrays, meta, net, saved_optimizer, config, run_id=run_id, max_epoch=max_epoch)
@@ -219,6 +228,19 @@ def load(
     )
     extra = {name[6:]: a for name, a in arrays.items() if name.startswith("extra/")}
     return Checkpoint(net, optimizer, config, state, extra, meta)
+
+
+def recorded_settings(record: dict) -> tuple[Optimizer, TrainConfig]:
+    """The optimizer and train config of ``record``'s ``optimizer`` and ``train`` records (a
+    checkpoint's metadata; config.json holds the same), read as a checkpoint's: settings its
+    optimizer ignores at their defaults (``optim.without_unused``: saved before they were
+    refused, they never acted), a train record from before ``drop_last`` dropping (as every run
+    then did). A ValueError says what is wrong."""
+    try:
+        optimizer = Optimizer(**optim.without_unused(record["optimizer"]))
+        return optimizer, TrainConfig(**({"drop_last": True} | record["train"]))
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(str(error)) from None
 
 
 def read_meta(path) -> dict:
@@ -249,7 +271,12 @@ def _read(path) -> tuple[dict, dict]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path}: not a jaxmlp checkpoint (format is not {FORMAT!r}).")
     version = meta.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(
+            f"{path}: checkpoint format version {version!r} is not one (1 to {VERSION}): "
+            "corrupt checkpoint metadata."
+        )
+    if version > VERSION:
         raise ValueError(
             f"{path}: checkpoint format version {version!r} is newer than this jaxmlp reads "
             f"({VERSION}); upgrade jaxmlp."

@@ -17,8 +17,9 @@ def verify(
 ) -> None:
     """ValueError, naming ``path`` and one problem, unless the checkpoint read as ``arrays`` and
     ``meta`` is whole and belongs where it is loaded: the settings match their digest
-    (``config_sha256``), the run is ``run_id`` (when given), the epoch lies in
-    ``[0, min(config.epochs, max_epoch)]``, the parameters are real floating arrays of the
+    (``config_sha256``, which every file from format version 2 on records), the run is
+    ``run_id`` (when given), the epoch lies in ``[0, min(config.epochs, max_epoch)]``, the
+    parameters are real floating arrays of the
     architecture's shapes in the config's dtype, all finite, with the recorded SHA-256, the
     optimizer state is finite and of ``optimizer``'s structure, the extra arrays are of types
     .npy keeps (no objects, no raw bytes such as bfloat16's) with their recorded SHA-256 (if
@@ -26,6 +27,13 @@ def verify(
     (best parameters, optimizer state, early-stopping state, epoch...), has its recorded
     ``state_sha256`` (files of format version 3 on; older ones have none). ``digests=False``
     (``save``, which has just computed them) leaves the digests unchecked."""
+    version = meta.get("version", 1)  # (checkpoint._read refuses a file without one)
+    if version >= 2 and not isinstance(meta.get("config_sha256"), str):
+        raise ValueError(
+            f"{path}: a checkpoint of format version {version} without its settings' digest "
+            "(config_sha256), which every one from version 2 on records: the metadata was "
+            "altered."
+        )
     saved_digest = meta.get("config_sha256") if digests else None
     if saved_digest is not None and saved_digest != config_sha256(net, optimizer, config, meta):
         raise ValueError(
@@ -127,7 +135,8 @@ def check_opt_state(path, arrays, optimizer, params) -> list:
     they have the shapes and dtypes of ``optimizer``'s state on ``params``."""
     want = jax.tree.leaves(optimizer.build(1).init(params))
     got = arrays_of(arrays, "opt_state/")
-    shapes = lambda leaves: [(tuple(np.shape(a)), np.dtype(a.dtype).name) for a in leaves]  # noqa: E731
+    # str: a dtype's name, but for another byte order ('>f4'), which jax cannot take
+    shapes = lambda leaves: [(tuple(np.shape(a)), str(np.dtype(a.dtype))) for a in leaves]  # noqa: E731
     if shapes(got) != shapes(want) or len(got) != sum(k.startswith("opt_state/") for k in arrays):
         why = ""
         if optimizer.name in ("lbfgs", "cg"):  # their state was once per layer's array

@@ -228,3 +228,45 @@ def test_a_loaded_state_keeps_the_step_count_a_cosine_schedule_spans(tmp_path):
     checkpoint.save(unknown, loaded.state._replace(run_steps=None), net=NET, optimizer=opt,
                     config=config)  # fmt: skip
     assert checkpoint.load(unknown).state.run_steps is None
+
+
+def test_a_version_2_checkpoint_without_its_settings_digest_is_refused(saved, tmp_path):
+    """Every version 2 file records config_sha256: one passed off as version 2 without it would
+    have its settings (optimizer, train config) read unchecked."""
+    forged = rewrite(
+        saved, tmp_path / "v2.npz", drop=("state_sha256", "config_sha256"), meta={"version": 2}
+    )
+    with pytest.raises(ValueError, match="format version 2 .*config_sha256") as error:
+        checkpoint.load(forged)
+    assert str(forged) in str(error.value)
+    genuine = rewrite(saved, tmp_path / "v1.npz", drop=("state_sha256", "config_sha256"),
+                      meta={"version": 1})  # fmt: skip
+    assert checkpoint.load(genuine).state.epoch == 3  # version 1 had none
+
+
+@pytest.mark.parametrize("version", [0, -1, True, 2.0, "3", None], ids=repr)
+def test_a_checkpoint_version_that_is_no_format_is_refused(version, saved, tmp_path):
+    # version 0 or -1 (or True, a bool) passed the check "an int, not newer than 3" and loaded
+    # as an older file: without its state digest
+    forged = rewrite(saved, tmp_path / "v.npz", drop=("state_sha256",), meta={"version": version})
+    with pytest.raises(ValueError, match=r"format version .* is not one"):
+        checkpoint.load(forged)
+
+
+def _swapped(tree):
+    """``tree``'s arrays in big-endian byte order (.npy keeps it; jax takes no such array)."""
+    return jax.tree.map(lambda a: np.asarray(a).astype(np.asarray(a).dtype.newbyteorder(">")), tree)
+
+
+def test_an_optimizer_state_of_the_other_byte_order_is_refused_not_a_type_error(saved, tmp_path):
+    # the state check compared dtype names ('float32' for '>f4' too): save wrote a big-endian
+    # momentum, and load (of that file, or of one edited so) ended in jax's TypeError
+    path = tmp_path / "checkpoint.npz"
+    swapped = state()._replace(opt_state=_swapped(state()[1]))
+    with pytest.raises(ValueError, match=r"does not fit optimizer 'momentum'.*>f4") as error:
+        checkpoint.save(path, swapped, net=NET, optimizer=OPT, config=CONFIG)
+    assert "nothing was written" in str(error.value) and not path.exists()
+    forged = rewrite(saved, tmp_path / "forged.npz", drop=("state_sha256",), meta={"version": 2},
+                     **{"opt_state/1": array(saved, "opt_state/1").astype(">f4")})  # fmt: skip
+    with pytest.raises(ValueError, match=r"does not fit optimizer 'momentum'.*>f4"):
+        checkpoint.load(forged)

@@ -171,9 +171,10 @@ def old_run_id(config) -> str:
 
 def make_old(out):
     """``out`` as the code before this fix wrote it: run_id by the old rule, in config.json and
-    its checkpoint, and no digest of the standardiser."""
+    its checkpoint, no digest of the standardiser, a version 2 checkpoint."""
     config = json.loads((out / "config.json").read_text())
     config["run_id"] = old_run_id(config)
+    config.pop("checkpoint_version")  # nor the format of its checkpoints (a version 2 one)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     ckpt = checkpoint.load(out / "checkpoint.npz")
     meta = {k: v for k, v in ckpt.meta["extra"].items() if k != "standardizer_sha256"}

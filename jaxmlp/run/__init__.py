@@ -44,8 +44,9 @@ from jaxmlp import gradient_check as _gradient_check
 from jaxmlp.progress import Progress
 from jaxmlp.run import cache, status
 from jaxmlp.run.data import load_data, targets
-from jaxmlp.run.folder import open_run, to_json, write_json
+from jaxmlp.run.folder import to_json, write_json
 from jaxmlp.run.model import Model, load_run, save_run
+from jaxmlp.run.opening import open_run
 from jaxmlp.run.predict import (
     check_output,
     evaluate_run,

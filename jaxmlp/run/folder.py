@@ -11,7 +11,8 @@ Every file is written whole or not at all (``checkpoint.write_atomic``: a tempor
 ``.<name>.<random>.tmp`` beside it, renamed over it), and JSON is read back checked. One
 process at a time writes a run: ``lock`` holds an advisory lock (``fcntl.flock``) on ``.lock``
 for the whole of a train or resume, and a second writer is refused naming the holder. The
-folder's name, its lock and its temporaries are ``place``'s (imported here).
+folder's name, its lock and its temporaries are ``place``'s (imported here); its checkpoint,
+read back as config.json describes it, ``opening``'s.
 """
 
 import dataclasses
@@ -20,7 +21,7 @@ import json
 import os
 import pathlib
 
-from jaxmlp import checkpoint, files, optim
+from jaxmlp import checkpoint, files
 from jaxmlp.numeric import check_int, for_json, from_json
 from jaxmlp.run import data
 from jaxmlp.run.place import (  # noqa: F401 (where a run lives: folder.out_folder, folder.lock)
@@ -37,8 +38,10 @@ from jaxmlp.run.settings import LOCAL, MACHINE, OLDER, Run, check_every, command
 
 def write_config(run: Run, facts: dict) -> None:
     """config.json of the new ``run``; ``facts``: its ``initial_loss`` (the divergence rule's
-    reference) and ``devices`` (how many it trains on)."""
+    reference) and ``devices`` (how many it trains on). It records the format of the run's
+    checkpoints, ``checkpoint_version`` (``opening.load_checkpoint``)."""
     record = config_record(run) | {"initial_loss": facts["initial_loss"]}
+    record["checkpoint_version"] = checkpoint.VERSION  # the format its checkpoints are of
     record["devices"] = facts["devices"]
     if "init_from_params_sha256" in facts:
         record["init_from_params_sha256"] = facts["init_from_params_sha256"]
@@ -50,7 +53,7 @@ def extend_config(run: Run, saved: dict, length: int) -> None:
     new length and command (its device count the run's own, as the settings keep it; the rest
     as it was, so its run_id holds by the rule that made it), and ``extended_from``: the
     ``length`` of its checkpoint's run, until whose next save the two lengths differ
-    (``load_checkpoint``)."""
+    (``opening.load_checkpoint``)."""
     epochs = run.settings["epochs"]
     record = saved | {"settings": saved["settings"] | {"epochs": epochs}}
     record |= {"train": saved.get("train", {}) | {"epochs": epochs}, "extended_from": length}
@@ -252,88 +255,6 @@ def log_sha256(lines) -> str:
 
 
 DAMAGED = "the log was damaged or edited: restore it, or start a new run in another folder."
-
-
-def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
-    """``(config, checkpoint)`` of the run in ``run_dir``; float64 runs must be opened inside
-    ``jax.enable_x64(True)`` (``evaluate_run`` and ``predict_run`` do)."""
-    run_dir = pathlib.Path(run_dir)
-    if not run_dir.is_dir():
-        raise ValueError(f"{run_dir}: no such run folder.")
-    if not (run_dir / "config.json").is_file():
-        raise ValueError(f"{run_dir}: not a jaxmlp run folder (no config.json).")
-    config = read_config(run_dir)
-    if "sweep" in config:
-        raise ValueError(
-            f"{run_dir} holds a sweep, which keeps no network (its members' results are in "
-            "members.jsonl): pass the folder of a jaxmlp train run."
-        )
-    return config, load_checkpoint(run_dir, config)
-
-
-def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
-    """The checkpoint of the run in ``run_dir`` whose config.json is ``config`` (``kwargs``:
-    ``checkpoint.load``'s): it must carry config.json's run_id (one without: a folder from
-    before run ids, or from an older ``save_run``, whose checkpoint has none either), lie
-    within the run's ``epochs``, be of a run of that length (or, killed while a resume
-    extended it, of the length it was ``extended_from``: shorter, and of a schedule that does not
-    span the run's length, as ``settings.check_resume`` allows), hold the network config.json
-    describes (``_check_model``), and have recorded config.json's ``initial_loss``
-    (checkpoints record it since it was found editable: an older one has none to compare)."""
-    path, where = pathlib.Path(run_dir) / "checkpoint.npz", pathlib.Path(run_dir) / "config.json"
-    recorded, epochs = config.get("run_id"), config["settings"].get("epochs")
-    ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, **kwargs)
-    if recorded is None and ckpt.meta.get("run_id") is not None:
-        raise ValueError(
-            f"{path}: carries a run id, but {where} has none (the file was edited): it cannot "
-            "be trusted; retrain, or restore the file."
-        )
-    length = ckpt.config.epochs
-    if epochs is not None and length not in (epochs, config.get("extended_from")):
-        raise ValueError(
-            f"{where}: epochs {epochs}, but its checkpoint is of a run of {length} epochs (the "
-            f"file was edited): restore epochs {length}, or start a new run in another folder."
-        )
-    schedule = ckpt.meta["optimizer"].get("schedule", "constant")
-    spans = schedule in optim.RUN_LENGTH_SCHEDULES  # extended_from: only what a resume writes
-    if epochs is not None and length != epochs and not optim.extends(schedule, length, epochs):
-        why = f"the {schedule} schedule spans the run's length" if spans else "it only extends"
-        raise ValueError(
-            f"{where}: epochs {epochs} and extended_from {length}, but a resume never makes a "
-            f"run of {length} epochs one of {epochs} ({why}) {EDITED}"
-        )
-    _check_model(config, ckpt, where)
-    facts = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
-    loss = config.get("initial_loss")
-    if "initial_loss" in facts and to_json(loss) != to_json(facts["initial_loss"]):
-        raise ValueError(
-            f"{where}: its initial_loss {loss!r} is not the {facts['initial_loss']!r} its "
-            f"checkpoint recorded {EDITED}"
-        )
-    return ckpt
-
-
-MODEL = ("sizes", "activation", "output", "loss", "reduction")  # what the network computes
-OTHER_MODEL = "the checkpoint of another model, or the file was edited; restore the run's files."
-
-
-def _check_model(config: dict, ckpt, where) -> None:
-    """A ValueError unless config.json (``config``) describes the network of its checkpoint
-    ``ckpt``: its ``model`` record's ``MODEL`` fields as the checkpoint recorded them, and its
-    ``params_sha256`` (``save_run`` records it: its run_id names no network) the checkpoint's."""
-    model, saved = config.get("model"), ckpt.meta.get("architecture")
-    if isinstance(model, dict) and isinstance(saved, dict):
-        for name in (k for k in MODEL if k in model and k in saved):
-            if to_json(model[name]) != to_json(saved[name]):
-                raise ValueError(
-                    f"{where}: its model has {name} {model[name]!r}, but its checkpoint's is "
-                    f"{saved[name]!r}: {OTHER_MODEL}"
-                )
-    digest = config.get("params_sha256")
-    if digest is not None and digest != ckpt.meta.get("params_sha256"):
-        raise ValueError(
-            f"{where}: its params_sha256 is not that of its checkpoint's parameters: {OTHER_MODEL}"
-        )
 
 
 def run_dtype(run_dir) -> str:

@@ -26,7 +26,7 @@ from jaxmlp.evaluation import apply_in_blocks, evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import not_one_of
 from jaxmlp.optim import Optimizer
-from jaxmlp.run import data, folder, tasks
+from jaxmlp.run import data, folder, opening, tasks
 from jaxmlp.run.names import check_classes, check_inputs_described, prediction_columns
 from jaxmlp.run.settings import precision
 from jaxmlp.run.status import of_checkpoint
@@ -265,7 +265,7 @@ def load_run(run_dir) -> Model:
     finish, and the best epoch's with early stopping (``Model.epoch``, ``epochs``, ``status``,
     ``early_stopped``, ``params_epoch``: ``status.of_checkpoint``)."""
     with precision(folder.run_dtype(run_dir)):
-        config, ckpt = folder.open_run(run_dir)
+        config, ckpt = opening.open_run(run_dir)
         params = [{k: np.asarray(v) for k, v in layer.items()} for layer in ckpt.final_params]
     if not all(np.isfinite(a).all() for layer in params for a in layer.values()):
         raise ValueError(
@@ -342,6 +342,7 @@ def save_run(
         "model": checkpoint.architecture(net),
         "run_id": run_id,  # of the data and dtype: the network is named by params_sha256
         "params_sha256": checkpoint.params_sha256(params),
+        "checkpoint_version": checkpoint.VERSION,  # the format of its checkpoint
     }
     with precision(config.dtype):  # a float64 run's arrays are saved as load_run reads them
         state = TrainState(params, optimizer.build(1).init(params), config.epochs)

@@ -77,9 +77,25 @@ def prediction_columns(task: str, names: list, n_outputs: int, probabilities: bo
     return [*columns, *(f"p_{c}" for c in shown)] if probabilities else columns
 
 
+def check_scaler(where: str, scaler, n_inputs: int) -> None:
+    """A ValueError naming ``where`` unless the ``datasets.Standardizer`` ``scaler`` holds one
+    finite real value per input (``n_inputs``) in its ``mean`` and ``std``, each std > 0 (as
+    ``Standardizer.fit`` makes them): what ``save_run`` writes and ``load_run`` reads back."""
+    for name, values in scaler._asdict().items():
+        a, allowed = np.asarray(values), "finite and > 0" if name == "std" else "finite"
+        if a.shape != (n_inputs,):
+            raise ValueError(
+                f"{where}'s {name} has shape {a.shape}; the net has {n_inputs} inputs, so it "
+                f"needs shape ({n_inputs},)."
+            )
+        real = np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)
+        if not real or not np.isfinite(a).all() or (name == "std" and not (a > 0).all()):
+            raise ValueError(f"{where}'s {name} holds {a.dtype} values, not all real, {allowed}.")
+
+
 def check_inputs_described(n_inputs: int, scaler, feature_names) -> None:
-    """A ValueError for save_run unless ``scaler`` (None, or a ``datasets.Standardizer`` whose
-    ``mean`` and ``std`` have one value per input) and ``feature_names`` (None, or one distinct
+    """A ValueError for save_run unless ``scaler`` (None, or a ``datasets.Standardizer`` of
+    one value per input: ``check_scaler``) and ``feature_names`` (None, or one distinct
     name per input) describe the net's ``n_inputs`` inputs: a name given twice would feed one
     data-frame column to both inputs."""
     if scaler is not None:
@@ -88,12 +104,7 @@ def check_inputs_described(n_inputs: int, scaler, feature_names) -> None:
                 f"save_run: scaler must be a datasets.Standardizer (Standardizer(mean, std), "
                 f"or Standardizer.fit(x)) or None, got {type(scaler).__name__}."
             )
-        for name, values in scaler._asdict().items():
-            if np.shape(values) != (n_inputs,):
-                raise ValueError(
-                    f"save_run: the scaler's {name} has shape {np.shape(values)}; the net has "
-                    f"{n_inputs} inputs, so it needs shape ({n_inputs},)."
-                )
+        check_scaler("save_run: the scaler", scaler, n_inputs)
     if feature_names is None:
         return
     names = [str(c) for c in feature_names]

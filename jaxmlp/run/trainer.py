@@ -18,7 +18,7 @@ from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.optim import check_schedule
 from jaxmlp.resume import finished
-from jaxmlp.run import data, folder, record, report
+from jaxmlp.run import data, folder, opening, record, report
 from jaxmlp.run.settings import (
     DEFAULTS,
     Run,
@@ -182,7 +182,7 @@ def _weights_of(run_dir: pathlib.Path, net, kind: str) -> list:
             f"({f'pass --init {drawn}' if drawn else 'drop --init'})."
         )
     if (run_dir / "config.json").is_file():  # checked as every reader of a run folder checks it
-        params = folder.load_checkpoint(run_dir, folder.read_config(run_dir), net=net).final_params
+        params = opening.load_checkpoint(run_dir, folder.read_config(run_dir), net=net).final_params
     else:
         params = checkpoint.load(run_dir / "checkpoint.npz", net=net).final_params
     if not all(np.isfinite(np.asarray(a)).all() for layer in params for a in layer.values()):
@@ -202,7 +202,7 @@ def _resumed(run: Run, saved: dict, warn) -> tuple[TrainState, dict]:
         "run_id": saved.get("run_id"),
         "initial_loss": saved.get("initial_loss"),
     }
-    ckpt = folder.load_checkpoint(out, saved, net=run.net, optimizer=run.optimizer)
+    ckpt = opening.load_checkpoint(out, saved, net=run.net, optimizer=run.optimizer)
     extra = ckpt.meta.get("extra") if isinstance(ckpt.meta.get("extra"), dict) else {}
     if "initial_loss" not in extra and run.settings.get("init_from") is None:
         _check_initial_loss(run, saved)  # a checkpoint from before checkpoints recorded it
