@@ -273,6 +273,15 @@ def params_dtype(name: str) -> np.dtype:
     return np.dtype(np.float64 if name == "float64" else np.float32)
 
 
+def precision(dtype):
+    """The x64 mode a run of ``dtype`` (a name, or a NumPy dtype) computes in, as a context:
+    on for float64, off for every other, whatever the process's default (``JAX_ENABLE_X64``),
+    so that a float32 run's bits do not depend on it (with it on, a float32 XOR run ended 5e-6
+    from the same run without)."""
+    name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    return jax.enable_x64(name == "float64")
+
+
 def storage_dtype(name: str):
     """``params_dtype`` as a jax dtype; a ValueError for float64 outside x64."""
     if params_dtype(name) == np.float64:

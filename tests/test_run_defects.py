@@ -672,3 +672,21 @@ def test_chunk_steps_streams_from_the_host_with_the_same_bits(tmp_path):
     assert sha[0] == sha[1]
     saved = json.loads((tmp_path / "host" / "config.json").read_text())
     assert saved["settings"]["chunk_steps"] == 1 and saved["train"]["chunk_steps"] == 1
+
+
+@pytest.mark.slow
+def test_a_float32_run_trains_the_same_bits_whatever_jax_enable_x64_says(tmp_path):
+    """A float32 run computes with x64 off whether or not the environment turns it on, so a run
+    interrupted under JAX_ENABLE_X64=1 and resumed without it (or run on another machine)
+    resumes exactly. (Regression: the flag leaked into the run's programs, and the same train
+    command gave other params_sha256 with it set, ~5e-6 apart after 5 XOR epochs.)"""
+
+    def train(out, x64):
+        env = os.environ | {"JAX_ENABLE_X64": x64}
+        args = ["--data", "xor", "--hidden", "3", "--epochs", "5", "--no-progress"]
+        argv = [sys.executable, "-m", "jaxmlp", "train", *args, "--out", str(out)]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads((out / "summary.json").read_text())["params_sha256"]
+
+    assert train(tmp_path / "on", "1") == train(tmp_path / "off", "0")

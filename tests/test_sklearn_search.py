@@ -17,8 +17,8 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold
 
+from jaxmlp.arrays import precision
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor, PopulationSearchCV
-from jaxmlp.sklearn._forward import precision
 from jaxmlp.sklearn._search import _train
 
 IGNORE_CONVERGENCE = pytest.mark.filterwarnings(

@@ -9,9 +9,9 @@ import optax
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+from jaxmlp.arrays import precision
 from jaxmlp.optim import weights_only
 from jaxmlp.sklearn import MLPRegressor, _solvers
-from jaxmlp.sklearn._forward import precision
 
 # 53 rows in batches of 10, in order: five of 10 and a last one of 3 an epoch
 SETTINGS = dict(

@@ -21,14 +21,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import checkpoint, datasets, files, outputs
-from jaxmlp.arrays import params_dtype
+from jaxmlp.arrays import params_dtype, precision
 from jaxmlp.evaluation import apply_in_blocks, evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import not_one_of
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import data, folder, opening, tasks
 from jaxmlp.run.names import check_classes, check_inputs_described, prediction_columns
-from jaxmlp.run.settings import precision
 from jaxmlp.run.status import of_checkpoint
 from jaxmlp.run.tasks import CLASSIFICATION
 from jaxmlp.train import TrainConfig, TrainState

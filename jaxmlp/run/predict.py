@@ -13,11 +13,12 @@ import warnings
 import numpy as np
 
 from jaxmlp import checkpoint, datasets, files, outputs
+from jaxmlp.arrays import precision
 from jaxmlp.datasets import targets
 from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder, status
 from jaxmlp.run.model import CLASSIFICATION, check_inputs, column_order, load_run
-from jaxmlp.run.settings import DEFAULTS, precision
+from jaxmlp.run.settings import DEFAULTS
 
 
 def evaluate_run(

@@ -5,7 +5,6 @@ A run is a function of its settings: the data, its split, the initial parameters
 epoch's shuffling all derive from ``seed``.
 """
 
-import contextlib
 import dataclasses
 import json
 import pathlib
@@ -366,10 +365,3 @@ def command_line(settings: dict, out) -> str:
             continue
         words += [f"--{name.replace('_', '-')}", flag_value(name, value)]
     return shlex.join([*words, "--out", str(out)])
-
-
-@contextlib.contextmanager
-def precision(dtype: str):
-    """float64 runs compute inside ``jax.enable_x64(True)``."""
-    with jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext():
-        yield

@@ -34,7 +34,7 @@ import numpy as np
 
 from jaxmlp import checkpoint, interrupt, search
 from jaxmlp import population_checks as checks
-from jaxmlp.arrays import storage_dtype
+from jaxmlp.arrays import precision, storage_dtype
 from jaxmlp.datasets import SEED_LIMIT
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate_members
@@ -53,7 +53,6 @@ from jaxmlp.run.settings import (
     command_line,
     merge,
     own_spellings,
-    precision,
 )
 from jaxmlp.run.sweep_report import FINAL
 from jaxmlp.run.trainer import init_weights, resolved_init_from

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxmlp import checkpoint, sharding
 from jaxmlp import train as _train_module
-from jaxmlp.arrays import storage_dtype, stored
+from jaxmlp.arrays import precision, storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.optim import check_schedule
@@ -29,7 +29,6 @@ from jaxmlp.run.settings import (
     layer_activations,
     merge,
     own_spellings,
-    precision,
 )
 from jaxmlp.stopping import NonFiniteValidationLoss
 from jaxmlp.train import Diverged, TrainState

@@ -5,8 +5,9 @@ Imported explicitly, ``from jaxmlp.sklearn import MLPClassifier``; needs the opt
 (README.md lists what still differs); gradients come from jaxmlp's hand backprop (or
 ``jax.grad``), steps from optax, prediction from a jitted ``MLP.apply``. The trained network is
 ``net_`` (an ``MLP``); ``coefs_[l] (fan_in, fan_out)`` and ``intercepts_[l] (fan_out,)`` are its
-weights as NumPy arrays in the dtype of X (float64 work runs inside ``jax.enable_x64``), and can
-be set to warm-start from given weights. ``params_`` is their jaxmlp pytree.
+weights as NumPy arrays in the dtype of X (float64 work runs with x64 on, float32 work with it
+off: ``arrays.precision``), and can be set to warm-start from given weights. ``params_`` is
+their jaxmlp pytree.
 
 How scikit-learn's model maps onto jaxmlp's (cost = the mean over examples of the loss):
 

@@ -17,9 +17,10 @@ from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from jaxmlp import activations
+from jaxmlp.arrays import precision
 from jaxmlp.mlp import MLP
 from jaxmlp.sklearn import _params, _solvers
-from jaxmlp.sklearn._forward import apply, precision
+from jaxmlp.sklearn._forward import apply
 from jaxmlp.sklearn._stopping import StoppingMixin
 
 

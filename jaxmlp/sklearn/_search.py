@@ -47,6 +47,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing, indexable, shuffle
 
+from jaxmlp.arrays import precision
 from jaxmlp.sklearn import _solvers
 from jaxmlp.sklearn._base import BaseMLP
 from jaxmlp.sklearn._cv_results import (
@@ -57,7 +58,6 @@ from jaxmlp.sklearn._cv_results import (
     score,
     warn_non_finite,
 )
-from jaxmlp.sklearn._forward import precision
 from jaxmlp.sklearn._refitted import RefittedMixin
 
 
