@@ -10,13 +10,14 @@ import re
 import struct
 import subprocess
 import sys
+import warnings
 
 import jax
 import numpy as np
 import pytest
 
 import jaxmlp
-from jaxmlp import datasets, idx
+from jaxmlp import MLP, TrainConfig, datasets, fit, idx
 
 SYNTHETIC = ("xor", "rings", "gaussians", "spirals", "moons", "sine", "surface", "outliers")
 SYNTHETIC += ("multilabel",)
@@ -987,6 +988,26 @@ def test_test_classes_absent_from_training_warn():
     with pytest.warns(UserWarning, match=r"y_test holds 1 class\(es\) absent from .*: \[7\]"):
         ds = datasets.from_arrays(x, np.arange(12) % 2, x_test=x[:2], y_test=[0, 7])
     assert ds.n_classes == 3
+
+
+def test_validation_classes_absent_from_training_warn():
+    """A class whose every example the validation split holds (one example, say) is never
+    trained on: said, as a test split's is, by ``from_arrays`` and by ``fit``. (Regression: the
+    class ``d`` of one example went to t_val alone, silently.)"""
+    x = np.arange(9.0)[:, None]
+    y = np.array(["a"] * 4 + ["b"] * 4 + ["d"])
+    match = r"validation rows hold 1 class\(es\) absent from the training rows"
+    with pytest.warns(UserWarning, match=match):
+        ds = datasets.from_arrays(x, y, val_fraction=0.5, seed=0)
+    assert 2 not in np.asarray(ds.t_train) and 2 in np.asarray(ds.t_val)
+    net = MLP([1, 3], output="softmax", loss="cross_entropy")
+    t = np.array([0] * 4 + [1] * 4 + [2])
+    with pytest.warns(UserWarning, match=match):
+        fit(net, x, t, config=TrainConfig(epochs=1, val_fraction=0.5))
+    with warnings.catch_warnings():  # every class on both sides: nothing said
+        warnings.simplefilter("error")
+        datasets.from_arrays(x[:8], y[:8], val_fraction=0.5, seed=0)
+        datasets.from_arrays(x, np.arange(9.0) / 7, val_fraction=0.5, seed=0)  # regression
 
 
 def test_task_auto_classification_and_regression():

@@ -8,6 +8,7 @@ Each use of a seed draws from its own stream (``stream(seed, VAL_STREAM)``), so 
 subsets and splits never share numbers.
 """
 
+import warnings
 from numbers import Integral
 
 import jax
@@ -48,7 +49,18 @@ def validation_split(x, t, fraction, seed: int):
     holds out the same examples everywhere. ``stratified_split`` on the seed's own stream,
     independent of the streams that draw data or subsets."""
     seed = check_seed(seed)
-    return stratified_split(x, t, fraction, stream(seed, VAL_STREAM))
+    parts = stratified_split(x, t, fraction, stream(seed, VAL_STREAM))
+    train, val = _labels(parts[1]), _labels(parts[3])
+    unseen = [] if val is None else np.setdiff1d(np.unique(val), np.unique(train))
+    if len(unseen):
+        warnings.warn(
+            f"The validation rows hold {len(unseen)} class(es) absent from the training rows "
+            f"(every example of each; labels as encoded: {unseen[:10].tolist()}): the model "
+            "cannot learn them and their validation examples count as errors.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return parts
 
 
 def check_seed(seed) -> int:
@@ -74,16 +86,25 @@ def _stratified_mask(t, m, rng) -> np.ndarray:
     taken, so each class gives floor or ceil of m n_c / n."""
     n = len(t)
     order = rng.permutation(n)
-    t = t.reshape(n, -1)
-    if t.shape[1] > 1 and np.isin(t, (0, 1)).all() and (t.sum(axis=1) == 1).all():
-        t = np.argmax(t, axis=1)[:, None]  # one-hot rows: the labels' strata, in their order
-    if np.issubdtype(t.dtype, np.integer) or t.dtype == bool or np.isin(t, (0, 1)).all():
-        strata = np.unique(t, axis=0, return_inverse=True)[1].reshape(-1)
+    labels = _labels(t)
+    if labels is not None:
+        strata = np.unique(labels, axis=0, return_inverse=True)[1].reshape(-1)
         order = order[np.argsort(strata[order], kind="stable")]
     i = np.arange(n)
     mask = np.zeros(n, bool)
     mask[order[(i + 1) * m // n > i * m // n]] = True
     return mask
+
+
+def _labels(t) -> np.ndarray | None:
+    """The class of each row of ``t`` (integer or 0/1 labels; one-hot rows as their index;
+    rows of 0/1, multilabel, as the row), or None for other targets (split at random)."""
+    t = t.reshape(len(t), -1)
+    if t.shape[1] > 1 and np.isin(t, (0, 1)).all() and (t.sum(axis=1) == 1).all():
+        return np.argmax(t, axis=1)[:, None]  # one-hot rows: the labels' strata, in their order
+    if np.issubdtype(t.dtype, np.integer) or t.dtype == bool or np.isin(t, (0, 1)).all():
+        return t
+    return None
 
 
 def stream(seed: int, stream: int) -> np.random.Generator:
