@@ -123,16 +123,29 @@ def slow_line():
 
 
 @pytest.fixture
-def fails(capsys):
+def one_error(capsys):
+    """``one_error(*parts)``: the one ``error: ...`` line a command has just written to stderr,
+    with no traceback, holding each of ``parts``."""
+
+    def check(*parts) -> str:
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+        for part in parts:
+            assert part in err, err
+        return err
+
+    return check
+
+
+@pytest.fixture
+def fails(one_error):
     """``fails(argv)``: runs ``jaxmlp argv``, which must exit 2 with one ``error: ...`` line on
-    stderr and no traceback; returns that line."""
+    stderr and no traceback (``one_error``); returns that line."""
     from jaxmlp import cli
 
     def run(argv) -> str:
         assert cli.main(argv) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
-        return err
+        return one_error()
 
     return run
 

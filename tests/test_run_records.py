@@ -56,14 +56,6 @@ def rewrite(path, drop=(), meta=None, remove=(), **arrays):
     np.savez(path, **contents)
 
 
-def one_error(capsys, *parts) -> str:
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
-    for part in parts:
-        assert part in err, err
-    return err
-
-
 def resume(out, *flags) -> int:
     return cli.main(["train", "--out", str(out), "--resume", "--no-progress", *flags])
 
@@ -78,7 +70,7 @@ DOWNGRADES = {  # what a genuine file of that version lacks, left out
 
 @pytest.mark.parametrize("downgrade", DOWNGRADES.values(), ids=DOWNGRADES)
 def test_a_checkpoint_passed_off_as_an_older_format_is_refused(
-    downgrade, xor_run, tmp_path, capsys
+    downgrade, xor_run, tmp_path, capsys, one_error
 ):
     # version 2 files have no state_sha256: one of today's with its momentum edited, the digest
     # dropped and version 2 claimed, resumed from the edited state with exit 0 (and a version 1
@@ -91,10 +83,10 @@ def test_a_checkpoint_passed_off_as_an_older_format_is_refused(
     rewrite(out / "checkpoint.npz", drop=drop, meta=meta, **{"opt_state/0": momentum})
     before = files_of(out)
     assert resume(out, "--epochs", "5") == 2
-    one_error(capsys, "checkpoint.npz", f"format version {meta['version']}", "config.json")
+    one_error("checkpoint.npz", f"format version {meta['version']}", "config.json")
     assert files_of(out) == before
     assert cli.main(["evaluate", str(out)]) == 2
-    one_error(capsys, f"format version {meta['version']}")
+    one_error(f"format version {meta['version']}")
     with pytest.raises(ValueError, match=f"older than the {checkpoint.VERSION} its run writes"):
         load_run(out)
 
@@ -139,7 +131,7 @@ RECORDS = {
 
 @pytest.mark.parametrize("change", RECORDS.values(), ids=RECORDS)
 def test_an_optimizer_or_train_record_not_the_checkpoints_is_refused(
-    change, xor_run, tmp_path, capsys
+    change, xor_run, tmp_path, capsys, one_error
 ):
     # config.json's optimizer and train records (what a reader sees of how the run trained)
     # went unchecked: edited to sgd, evaluate and resume went on with exit 0, and the resume
@@ -148,10 +140,10 @@ def test_an_optimizer_or_train_record_not_the_checkpoints_is_refused(
     edit_config(out, change)
     before = files_of(out)
     assert resume(out, "--epochs", "5") == 2
-    one_error(capsys, "config.json: its", "record", "checkpoint")
+    one_error("config.json: its", "record", "checkpoint")
     assert files_of(out) == before
     assert cli.main(["evaluate", str(out)]) == 2
-    one_error(capsys, "config.json: its")
+    one_error("config.json: its")
     with pytest.raises(ValueError, match=r"config.json: its (optimizer|train) record has"):
         load_run(out)
 
@@ -163,7 +155,9 @@ def test_a_malformed_optimizer_record_is_refused(xor_run, tmp_path):
         load_run(out)
 
 
-def test_a_checkpoint_of_other_optimizer_settings_is_not_resumed(xor_run, tmp_path, capsys):
+def test_a_checkpoint_of_other_optimizer_settings_is_not_resumed(
+    xor_run, tmp_path, capsys, one_error
+):
     # a checkpoint whose own optimizer (digests and all) differs from the one the run's settings
     # build was resumed with the settings' learning rate, exit 0
     out = copied(xor_run, tmp_path)
@@ -176,7 +170,7 @@ def test_a_checkpoint_of_other_optimizer_settings_is_not_resumed(xor_run, tmp_pa
     assert load_run(out).epoch == 3  # what evaluate and predict read holds together
     before = files_of(out)
     assert resume(out, "--epochs", "5") == 2
-    one_error(capsys, "checkpoint.npz", "lr=0.5", "lr=0.1")
+    one_error("checkpoint.npz", "lr=0.5", "lr=0.1")
     assert files_of(out) == before
 
 
@@ -201,7 +195,9 @@ SCALERS = {  # the edit of an older checkpoint's standardiser, and what the erro
 
 
 @pytest.mark.parametrize("edit", SCALERS.values(), ids=SCALERS)
-def test_an_older_checkpoint_with_an_edited_standardiser_is_refused(edit, tmp_path, capsys):
+def test_an_older_checkpoint_with_an_edited_standardiser_is_refused(
+    edit, tmp_path, capsys, one_error
+):
     # version 2 files from before extra_sha256 have no digest of their standardiser (and one
     # that has may drop it): a std of one value was broadcast over both inputs, no
     # standardiser left the inputs raw; predict gave other probabilities with exit 0
@@ -213,7 +209,7 @@ def test_an_older_checkpoint_with_an_edited_standardiser_is_refused(edit, tmp_pa
     (tmp_path / "x.csv").write_text("0.5,1.0\n-1.0,2.0\n")
     args = ["predict", str(out), "--input", str(tmp_path / "x.csv"), "--no-header"]
     assert cli.main(args) == 2
-    one_error(capsys, "checkpoint.npz", "standardiser")
+    one_error("checkpoint.npz", "standardiser")
 
 
 def test_a_standardiser_in_a_run_that_standardised_nothing_is_refused(xor_run, tmp_path):

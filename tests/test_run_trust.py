@@ -58,14 +58,6 @@ def edit_config(out, change):
     (out / "config.json").write_text(json.dumps(config, indent=2))
 
 
-def one_error(capsys, *parts) -> str:
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
-    for part in parts:
-        assert part in err, err
-    return err
-
-
 def files_of(path) -> dict:
     return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
 
@@ -93,19 +85,19 @@ def predict(out, capsys):
     ids=["classes", "feature_names", "label_name", "task", "standardize"],
 )
 def test_an_edited_config_is_refused_by_predict_evaluate_and_load_run(
-    change, csv_run, tmp_path, capsys
+    change, csv_run, tmp_path, capsys, one_error
 ):
     out = copy_run(csv_run, tmp_path)
     edit_config(out, change)
     assert cli.main(["predict", str(out), "--input", str(csv_run.parent / "pr.csv")]) == 2
-    one_error(capsys, "config.json", "run_id")
+    one_error("config.json", "run_id")
     assert cli.main(["evaluate", str(out)]) == 2
-    one_error(capsys, "config.json", "run_id")
+    one_error("config.json", "run_id")
     with pytest.raises(ValueError, match="run_id"):
         load_run(out)
 
 
-def test_a_checkpoint_of_another_saved_model_is_refused(tmp_path, capsys):
+def test_a_checkpoint_of_another_saved_model_is_refused(tmp_path, capsys, one_error):
     # save_run's run_id names the data and dtype only, so two models saved for the same data
     # shared it: either's checkpoint.npz was used silently in the other's folder, a 2-7-1 relu
     # net under a config.json whose model says 2-3-1 tanh, or another model's weights
@@ -124,41 +116,43 @@ def test_a_checkpoint_of_another_saved_model_is_refused(tmp_path, capsys):
         load_run(c)
     (tmp_path / "x.csv").write_text("column_0,column_1\n0,1\n")
     assert cli.main(["predict", str(c), "--input", str(tmp_path / "x.csv")]) == 2
-    one_error(capsys, "params_sha256")
+    one_error("params_sha256")
 
 
-def test_an_edited_model_record_is_refused(csv_run, tmp_path, capsys):
+def test_an_edited_model_record_is_refused(csv_run, tmp_path, capsys, one_error):
     # config.json's model (the architecture a reader sees) went unchecked: edited to 3-16-3
     # sigmoid, evaluate and predict went on with the checkpoint's 3-8-3 relu net
     out = copy_run(csv_run, tmp_path)
     edit_config(out, lambda c: c["model"].update(sizes=[3, 16, 3], activation="sigmoid"))
     assert cli.main(["evaluate", str(out)]) == 2
-    one_error(capsys, "config.json: its model has sizes [3, 16, 3]", "[3, 8, 3]")
+    one_error("config.json: its model has sizes [3, 16, 3]", "[3, 8, 3]")
 
 
-def test_an_edited_learning_rate_is_not_resumed(csv_run, tmp_path, capsys):
+def test_an_edited_learning_rate_is_not_resumed(csv_run, tmp_path, capsys, one_error):
     out = copy_run(csv_run, tmp_path)
     edit_config(out, lambda c: c["settings"].update(lr=0.5))
     before = files_of(out)
     assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "5", "--no-progress"]) == 2
-    one_error(capsys, "config.json", "run_id")
+    one_error("config.json", "run_id")
     assert files_of(out) == before
 
 
-def test_a_config_without_the_run_id_of_its_checkpoint_is_refused(csv_run, tmp_path, capsys):
+def test_a_config_without_the_run_id_of_its_checkpoint_is_refused(
+    csv_run, tmp_path, capsys, one_error
+):
     out = copy_run(csv_run, tmp_path)
     edit_config(out, lambda c: c.pop("run_id"))
     assert predict(out, capsys)[0] == 2
-    one_error(capsys, "run id")
+    one_error("run id")
 
 
-def test_init_from_a_run_with_an_edited_config_is_refused(csv_run, tmp_path, capsys):
+def test_init_from_a_run_with_an_edited_config_is_refused(csv_run, tmp_path, capsys, one_error):
     out = copy_run(csv_run, tmp_path)
     edit_config(out, lambda c: c["settings"].update(lr=0.5))
     data = str(csv_run.parent / "tr.csv")
     args = ["train", "--data", data, *CSV, "--init-from", str(out), "--out", str(tmp_path / "B")]
     assert cli.main(args) == 2
-    one_error(capsys, "config.json", "run_id")
+    one_error("config.json", "run_id")
 
 
 def old_run_id(config) -> str:
@@ -192,7 +186,7 @@ def make_old(out):
 
 @pytest.mark.slow
 def test_a_run_folder_of_the_old_run_id_rule_still_predicts_evaluates_and_resumes(
-    csv_run, tmp_path, capsys
+    csv_run, tmp_path, capsys, one_error
 ):
     out = copy_run(csv_run, tmp_path)
     status, expected = predict(csv_run, capsys)
@@ -204,7 +198,7 @@ def test_a_run_folder_of_the_old_run_id_rule_still_predicts_evaluates_and_resume
     assert cli.main(["evaluate", str(out)]) == 0
     edit_config(out, lambda c: c["settings"].update(lr=0.5))  # the old rule covers settings
     assert cli.main(["evaluate", str(out)]) == 2
-    one_error(capsys, "run_id")
+    one_error("run_id")
 
 
 # -- 2. evaluate checks the data's SHA-256 ----------------------------------------------------
@@ -226,7 +220,7 @@ def write_idx(folder, seed):
 
 
 @pytest.mark.slow
-def test_evaluate_refuses_other_data_than_the_run_trained_on(tmp_path, capsys):
+def test_evaluate_refuses_other_data_than_the_run_trained_on(tmp_path, capsys, one_error):
     idx, out = tmp_path / "idx", tmp_path / "F"
     write_idx(idx, 0)
     args = ["--data", "fashion-mnist", "--data-dir", str(idx), "--hidden", "4", "--epochs", "1"]
@@ -235,7 +229,7 @@ def test_evaluate_refuses_other_data_than_the_run_trained_on(tmp_path, capsys):
     write_idx(idx, 1)
     capsys.readouterr()
     assert cli.main(["evaluate", str(out)]) == 2
-    one_error(capsys, "SHA-256")
+    one_error("SHA-256")
 
 
 @pytest.mark.parametrize(
@@ -246,7 +240,7 @@ def test_evaluate_refuses_other_data_than_the_run_trained_on(tmp_path, capsys):
     ],
     ids=["gone", "number"],
 )
-def test_an_edited_data_dir_is_named_with_its_file(data_dir, says, tmp_path, capsys):
+def test_an_edited_data_dir_is_named_with_its_file(data_dir, says, tmp_path, capsys, one_error):
     """data_dir, outside the run_id (the data may move), edited to a folder that is not there
     fell back silently to $JAXMLP_DATA or the Debian copy and was refused as other data ("their
     SHA-256 changed"); edited to a number, "expected str, bytes or os.PathLike object"."""
@@ -257,9 +251,9 @@ def test_an_edited_data_dir_is_named_with_its_file(data_dir, says, tmp_path, cap
     edit_config(out, lambda c: c["settings"].update(data_dir=data_dir))
     capsys.readouterr()
     assert cli.main(["evaluate", str(out)]) == 2
-    one_error(capsys, f"{out / 'config.json'}: ", says)
+    one_error(f"{out / 'config.json'}: ", says)
     assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 2
-    one_error(capsys, f"{out / 'config.json'}: ", says)
+    one_error(f"{out / 'config.json'}: ", says)
     if data_dir == 5:  # damage: no flag repairs it
         return
     assert cli.main(["evaluate", str(out), "--data-dir", str(idx)]) == 0  # where the data are now
@@ -269,7 +263,7 @@ def test_an_edited_data_dir_is_named_with_its_file(data_dir, says, tmp_path, cap
 
 @pytest.mark.parametrize("where", ["gone", "empty"])
 def test_a_data_dir_given_that_is_not_there_or_lacks_the_files_is_refused(
-    where, tmp_path, capsys, monkeypatch
+    where, tmp_path, capsys, one_error, monkeypatch
 ):
     """--data-dir /does/not/exist (or a folder without the IDX files) fell back silently to
     $JAXMLP_DATA or the Debian copy: a new run trained on data from elsewhere with exit 0, and
@@ -285,27 +279,27 @@ def test_a_data_dir_given_that_is_not_there_or_lacks_the_files_is_refused(
     args = ["--data", "fashion-mnist", "--hidden", "4", "--epochs", "1", "--no-progress"]
     capsys.readouterr()
     assert cli.main(["train", *args, "--data-dir", str(named), "--out", str(out)]) == 2
-    one_error(capsys, f"data_dir {str(named)!r}", "train-images-idx3-ubyte")
+    one_error(f"data_dir {str(named)!r}", "train-images-idx3-ubyte")
     assert not out.exists()
     assert cli.main(["train", *args, "--data-dir", str(idx), "--out", str(out)]) == 0
     capsys.readouterr()
     assert cli.main(["evaluate", str(out), "--data-dir", str(named)]) == 2
-    one_error(capsys, str(named))
+    one_error(str(named))
     edit_config(out, lambda c: c["settings"].update(data_dir=str(named)))
     assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 2
-    one_error(capsys, str(named), *([f"{out / 'config.json'}: "] if where == "gone" else []))
+    one_error(str(named), *([f"{out / 'config.json'}: "] if where == "gone" else []))
 
 
 # -- 3. the standardiser has a digest ----------------------------------------------------------
 
 
-def test_an_edited_standardiser_is_refused(csv_run, tmp_path, capsys):
+def test_an_edited_standardiser_is_refused(csv_run, tmp_path, capsys, one_error):
     out = copy_run(csv_run, tmp_path)
     raw = dict(np.load(out / "checkpoint.npz"))
     raw["extra/mean"] = raw["extra/mean"] + 1
     np.savez(out / "checkpoint.npz", **raw)
     assert predict(out, capsys)[0] == 2
-    one_error(capsys, "checkpoint.npz", "extra")
+    one_error("checkpoint.npz", "extra")
     with pytest.raises(ValueError, match="extra"):
         checkpoint.load(out / "checkpoint.npz")
 
@@ -314,7 +308,7 @@ def test_an_edited_standardiser_is_refused(csv_run, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_checkpoint_of_a_longer_run_is_refused(csv_run, tmp_path, capsys):
+def test_a_checkpoint_of_a_longer_run_is_refused(csv_run, tmp_path, capsys, one_error):
     longer = tmp_path / "L"
     data = str(csv_run.parent / "tr.csv")
     args = ["--data", data, "--hidden", "8", "--epochs", "5", "--no-progress"]
@@ -323,9 +317,9 @@ def test_a_checkpoint_of_a_longer_run_is_refused(csv_run, tmp_path, capsys):
     shutil.copy(longer / "checkpoint.npz", out / "checkpoint.npz")
     capsys.readouterr()
     assert predict(out, capsys)[0] == 2
-    one_error(capsys, "epoch 5 is past")
+    one_error("epoch 5 is past")
     assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 2
-    one_error(capsys, "epoch 5 is past")
+    one_error("epoch 5 is past")
 
 
 # -- 5. a class list of the wrong length -------------------------------------------------------
@@ -359,21 +353,23 @@ def test_a_class_list_of_the_wrong_length_is_refused(tmp_path):
     ],  # fmt: skip
     ids=["lr", "weight_decay", "clip_norm", "epochs"],
 )
-def test_settings_fit_refuses_leave_no_run_folder(flags, csv_run, tmp_path, capsys):
+def test_settings_fit_refuses_leave_no_run_folder(flags, csv_run, tmp_path, capsys, one_error):
     out, data = tmp_path / "new", str(csv_run.parent / "tr.csv")
     args = ["train", "--data", data, "--hidden", "8", "--epochs", "1", "--no-progress"]
     assert cli.main([*args, *flags, "--out", str(out)]) == 2
-    one_error(capsys)
+    one_error()
     assert not out.exists() or not any(out.iterdir())
     assert cli.main([*args, "--out", str(out)]) == 0  # the same --out then takes a run
 
 
-def test_a_resume_too_long_for_fit_leaves_the_folder_as_it_was(csv_run, tmp_path, capsys):
+def test_a_resume_too_long_for_fit_leaves_the_folder_as_it_was(
+    csv_run, tmp_path, capsys, one_error
+):
     out = copy_run(csv_run, tmp_path)
     before = files_of(out)
     args = ["train", "--out", str(out), "--resume", "--no-progress"]
     assert cli.main([*args, "--epochs", "99999999999999"]) == 2
-    one_error(capsys, "2**31")
+    one_error("2**31")
     assert files_of(out) == before
     assert cli.main([*args, "--epochs", "4"]) == 0
 
@@ -390,20 +386,22 @@ def test_a_resume_too_long_for_fit_leaves_the_folder_as_it_was(csv_run, tmp_path
     ],
     ids=["torn", "deleted", "cut"],
 )
-def test_a_damaged_metrics_log_is_refused_on_resume(damage, named, csv_run, tmp_path, capsys):
+def test_a_damaged_metrics_log_is_refused_on_resume(
+    damage, named, csv_run, tmp_path, capsys, one_error
+):
     out = copy_run(csv_run, tmp_path)
     path = out / "metrics.jsonl"
     path.write_text("\n".join(damage(path.read_text().splitlines())) + "\n")
     before = files_of(out)
     assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "5", "--no-progress"]) == 2
-    one_error(capsys, "metrics.jsonl", named)
+    one_error("metrics.jsonl", named)
     assert files_of(out) == before
 
 
 # -- minor --------------------------------------------------------------------------------------
 
 
-def test_an_input_past_float32_is_named_so(tmp_path, capsys):
+def test_an_input_past_float32_is_named_so(tmp_path, capsys, one_error):
     data = write_csv(tmp_path / "tr.csv")
     out = tmp_path / "N"
     args = ["train", "--data", str(data), *CSV, "--standardize", "no", "--out", str(out)]
@@ -414,21 +412,21 @@ def test_an_input_past_float32_is_named_so(tmp_path, capsys):
         warnings.simplefilter("error")  # no RuntimeWarning of an overflowing cast
         status = cli.main(["predict", str(out), "--input", str(tmp_path / "big.csv")])
     assert status == 2
-    one_error(capsys, "float32", "(0, 2)")
+    one_error("float32", "(0, 2)")
 
 
-def test_the_resume_error_writes_yes_or_no(csv_run, tmp_path, capsys):
+def test_the_resume_error_writes_yes_or_no(csv_run, tmp_path, capsys, one_error):
     out = copy_run(csv_run, tmp_path)
     args = ["train", "--out", str(out), "--resume", "--drop-last", "yes", "--no-progress"]
     assert cli.main(args) == 2
-    one_error(capsys, "--drop-last yes differs from the no")
+    one_error("--drop-last yes differs from the no")
 
 
 # -- 8. a schedule that spans the run fixes its length ------------------------------------------
 
 
 @pytest.mark.slow
-def test_an_edited_epochs_of_a_cosine_run_is_not_resumed(tmp_path, capsys):
+def test_an_edited_epochs_of_a_cosine_run_is_not_resumed(tmp_path, capsys, one_error):
     """A hand edit of epochs in config.json resumed a cosine run with exit 0: its first epochs
     trained under a schedule over 2 epochs, the rest under one stretched over 4."""
     data = write_csv(tmp_path / "tr.csv")
@@ -439,7 +437,7 @@ def test_an_edited_epochs_of_a_cosine_run_is_not_resumed(tmp_path, capsys):
     before = files_of(out)
     capsys.readouterr()
     assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 2
-    one_error(capsys, "config.json: epochs 4", "a run of 2 epochs", "start a new run")
+    one_error("config.json: epochs 4", "a run of 2 epochs", "start a new run")
     assert files_of(out) == before
     edit_config(out, lambda c: c["settings"].update(epochs=2))  # restored: it resumes
     assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0

@@ -115,14 +115,6 @@ def epochs_logged(out):
     return [json.loads(line, parse_constant=_refuse)["epoch"] for line in lines]
 
 
-def assert_one_error(capsys, *parts):
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
-    for part in parts:
-        assert part in err, err
-    return err
-
-
 @pytest.fixture(scope="module")
 def xor_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("xor") / "run"
@@ -190,13 +182,13 @@ def test_two_trains_into_one_folder_at_once_one_runs_the_other_exits_2(tmp_path,
 
 
 @pytest.mark.slow
-def test_a_held_folder_is_refused_and_released_after_the_run(tmp_path, capsys):
+def test_a_held_folder_is_refused_and_released_after_the_run(tmp_path, capsys, one_error):
     out = tmp_path / "run"
     out.mkdir()
     with folder.lock(out):
         assert (out / folder.LOCK).read_text().startswith(f"pid {os.getpid()} on ")
         assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 2
-        assert_one_error(capsys, f"in use by pid {os.getpid()}")
+        one_error(f"in use by pid {os.getpid()}")
     assert contents(out) == {}  # released: the lock file is gone
     assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 0
     assert not (out / folder.LOCK).exists()
@@ -279,7 +271,9 @@ def test_ctrl_c_early_in_a_run_stops_it_with_exit_130_and_one_line(arm, tmp_path
         assert process.stderr == "interrupted: nothing was saved\n" and not out.exists()
 
 
-def test_os_errors_are_one_line_naming_the_path_and_the_problem(tmp_path, capsys, monkeypatch):
+def test_os_errors_are_one_line_naming_the_path_and_the_problem(
+    tmp_path, capsys, one_error, monkeypatch
+):
     """Only FileNotFoundError, PermissionError and IsADirectoryError were rewritten: a full disk
     said "[Errno 28] No space left on device" (no file), a dangling symlink as --out
     "[Errno 17] File exists: 'dl'", --out f.txt/sub "[Errno 20] Not a directory"."""
@@ -294,7 +288,7 @@ def test_os_errors_are_one_line_naming_the_path_and_the_problem(tmp_path, capsys
     for name, says in cases.items():
         out = tmp_path / name
         assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 2
-        assert_one_error(capsys, f"error: --out {out}: {says}\n")
+        one_error(f"error: --out {out}: {says}\n")
 
     class FullDisk:  # os, whose fsync finds the disk full
         def __getattr__(self, name):
@@ -307,7 +301,7 @@ def test_os_errors_are_one_line_naming_the_path_and_the_problem(tmp_path, capsys
     monkeypatch.setattr(atomic, "os", FullDisk())
     out = tmp_path / "full"
     assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 2
-    assert_one_error(capsys, f"error: {out / 'config.json'}: No space left on device\n")
+    one_error(f"error: {out / 'config.json'}: No space left on device\n")
 
 
 # -- refused commands change nothing -------------------------------------------------------------
@@ -324,7 +318,7 @@ def test_os_errors_are_one_line_naming_the_path_and_the_problem(tmp_path, capsys
     ],
 )
 def test_a_refused_resume_leaves_the_folder_byte_for_byte(
-    case, flags, message, xor_run, tmp_path, capsys
+    case, flags, message, xor_run, tmp_path, capsys, one_error
 ):
     out = copy_run(xor_run, tmp_path)
     if case == "no config.json":
@@ -341,13 +335,13 @@ def test_a_refused_resume_leaves_the_folder_byte_for_byte(
         capsys.readouterr()
     before = contents(out)
     assert cli.main(["train", "--out", str(out), "--resume", *flags]) == 2
-    assert_one_error(capsys, message)
+    one_error(message)
     assert contents(out) == before
 
 
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
 def test_a_checkpoint_of_another_run_is_not_evaluated_under_this_runs_config(
-    command, xor_run, tmp_path, capsys
+    command, xor_run, tmp_path, capsys, one_error
 ):
     out, other = copy_run(xor_run, tmp_path), tmp_path / "other"
     assert cli.main(["train", *XOR, "--epochs", "5", "--lr", "0.01", "--out", str(other)]) == 0
@@ -356,7 +350,7 @@ def test_a_checkpoint_of_another_run_is_not_evaluated_under_this_runs_config(
     np.savetxt(tmp_path / "x.csv", [[0.0, 1.0]], delimiter=",", header="x1,x2", comments="")
     inputs = ["--input", str(tmp_path / "x.csv")] if command == "predict" else []
     assert cli.main([command, str(out), *inputs]) == 2
-    assert_one_error(capsys, "checkpoint of another run")
+    one_error("checkpoint of another run")
 
 
 # -- temporary files and atomic writes -----------------------------------------------------------
@@ -433,7 +427,9 @@ def test_a_resume_on_another_device_count_says_once_that_the_bits_will_differ(tm
 
 
 @pytest.mark.slow
-def test_a_run_on_more_devices_than_this_machine_has_resumes_with_devices(tmp_path, env, capsys):
+def test_a_run_on_more_devices_than_this_machine_has_resumes_with_devices(
+    tmp_path, env, capsys, one_error
+):
     """Trained with --devices 2, resumed where there is one device: the resume named neither
     the file nor a way on ("devices=2 but only 1 device(s) are available"), and --devices 1
     was refused ("a resumed run keeps its settings"). The count says where a run trains, not
@@ -447,7 +443,7 @@ def test_a_run_on_more_devices_than_this_machine_has_resumes_with_devices(tmp_pa
     before = contents(out)
     resume = ["train", "--out", str(out), "--resume", "--epochs", "4", "--no-progress"]
     assert cli.main(resume) == 2
-    assert_one_error(capsys, f"{out / 'config.json'}: ", "devices 2", "has 1", "--devices 1")
+    one_error(f"{out / 'config.json'}: ", "devices 2", "has 1", "--devices 1")
     assert contents(out) == before
     assert cli.main([*resume, "--devices", "1"]) == 0
     warning = f"warning: the run in {out} trained on 2 device(s) and resumes on 1: "
@@ -463,13 +459,13 @@ def test_a_run_on_more_devices_than_this_machine_has_resumes_with_devices(tmp_pa
 
 
 @pytest.mark.slow
-def test_a_huge_learning_rate_on_digits_stops_with_exit_3(tmp_path, capsys):
+def test_a_huge_learning_rate_on_digits_stops_with_exit_3(tmp_path, capsys, one_error):
     """lr 1e6: the loss explodes (finite, ~1e5 x its start); the run stops at once, keeps a
     finite, evaluable checkpoint and valid JSON."""
     out = tmp_path / "run"
     args = ["train", "--data", "digits", "--hidden", "16", "--lr", "1e6", "--epochs", "3"]
     assert cli.main([*args, "--no-progress", "--out", str(out)]) == 3
-    err = assert_one_error(capsys, "training diverged at epoch 1: ", "--init-from")
+    err = one_error("training diverged at epoch 1: ", "--init-from")
     assert "x the initial loss" in err or "not finite" in err
     summary = strict_json(out / "summary.json")
     assert summary["status"] == "diverged" and summary["kept_epoch"] == 0
@@ -486,7 +482,7 @@ def test_a_huge_learning_rate_on_digits_stops_with_exit_3(tmp_path, capsys):
     ],
 )
 def test_an_update_that_overflows_on_the_last_step_is_a_divergence(
-    scale, reason, tmp_path, capsys, monkeypatch
+    scale, reason, tmp_path, capsys, one_error, monkeypatch
 ):
     """The last epoch's update makes the parameters Inf, or finite but so large that the loss
     overflows (the epoch's loss, taken before the update, is finite): exit 3, the checkpoint of
@@ -508,7 +504,7 @@ def test_an_update_that_overflows_on_the_last_step_is_a_divergence(
     out = tmp_path / "run"
     args = ["train", *XOR, "--epochs", "4", "--checkpoint-every", "1", "--out", str(out)]
     assert cli.main(args) == 3
-    assert_one_error(capsys, f"epoch 4: {reason}", "(epoch 3) is kept")
+    one_error(f"epoch 4: {reason}", "(epoch 3) is kept")
     assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 3
     assert strict_json(out / "summary.json")["status"] == "diverged"
     assert epochs_logged(out) == [1, 2, 3]
@@ -518,7 +514,7 @@ def test_an_update_that_overflows_on_the_last_step_is_a_divergence(
 
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
 def test_evaluating_or_predicting_with_non_finite_parameters_exits_2(
-    command, xor_run, tmp_path, capsys, monkeypatch
+    command, xor_run, tmp_path, capsys, one_error, monkeypatch
 ):
     out = copy_run(xor_run, tmp_path)
     ckpt = checkpoint.load(out / "checkpoint.npz")
@@ -535,15 +531,17 @@ def test_evaluating_or_predicting_with_non_finite_parameters_exits_2(
     inputs = ["--input", str(tmp_path / "x.csv")] if command == "predict" else []
     args = [command, str(out), *inputs]
     assert cli.main(args) == 2
-    assert_one_error(capsys, "NaN or Inf")
+    one_error("NaN or Inf")
 
 
 @pytest.mark.slow
-def test_the_retry_printed_on_divergence_runs_from_the_last_good_weights(tmp_path, capsys):
+def test_the_retry_printed_on_divergence_runs_from_the_last_good_weights(
+    tmp_path, capsys, one_error
+):
     out = tmp_path / "run"
     args = ["--data", "sine", "--hidden", "4", "--optimizer", "sgd", "--lr", "10", "--epochs", "3"]
     assert cli.main(["train", *args, "--no-progress", "--out", str(out)]) == 3
-    err = assert_one_error(capsys, "with a lower learning rate: jaxmlp train ")
+    err = one_error("with a lower learning rate: jaxmlp train ")
     words = shlex.split(err.split("with a lower learning rate: ", 1)[1])
     assert words[:2] == ["jaxmlp", "train"] and "--lr" in words
     assert cli.main([*words[1:], "--no-progress"]) == 0  # lr 1 trains
@@ -556,10 +554,10 @@ def test_the_retry_printed_on_divergence_runs_from_the_last_good_weights(tmp_pat
     assert config["settings"]["lr"] == 1.0
 
 
-def test_init_from_a_run_of_another_architecture_exits_2(xor_run, tmp_path, capsys):
+def test_init_from_a_run_of_another_architecture_exits_2(xor_run, tmp_path, capsys, one_error):
     args = ["train", "--data", "xor", "--hidden", "9", "--init-from", str(xor_run)]
     assert cli.main([*args, "--out", str(tmp_path / "run")]) == 2
-    assert_one_error(capsys, "another architecture")
+    one_error("another architecture")
     assert not (tmp_path / "run").exists()
 
 
