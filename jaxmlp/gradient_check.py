@@ -310,12 +310,7 @@ def _clear_of_kinks(net, params, x, t, eps: float):
         largest = worst(np.max(np.abs(leaf), initial=0.0) for leaf in jax.tree.leaves(params64))
         at = kinks.near(net, params64, x64, t64, eps * max(1.0, largest), KINK_MARGIN)
     if at.all():
-        raise kinks.AtKinks(
-            f"Every example ({len(at)}) sits at a kink of the cost ({_describe(net)}): within a "
-            "central difference's step of one, where the cost has no derivative to check (mae "
-            "at y = t, huber at |y - t| = 1, a relu-like unit at z = 0). Check at a point clear "
-            "of the kinks (outputs away from the targets for mae)."
-        )
+        raise kinks.AtKinks.every(len(at), _describe(net))
     keep = ~at
     return (x[keep], t[keep], tuple(np.flatnonzero(at).tolist())) if at.any() else (x, t, ())
 
@@ -387,16 +382,13 @@ def _describe(net: MLP) -> str:
     return f"{net.sizes} {act} -> {net.output} + {net.loss} ({net.reduction})"
 
 
-# The matrix and the convergence tests live in their own modules, which import this one; their
-# names stay reachable from here (``gradient_check.gradcheck_matrix``), and they attach
-# themselves to ``gradcheck`` (``jaxmlp.gradcheck.matrix(...)``) when imported.
-_ELSEWHERE = {
-    **dict.fromkeys(
-        ("CellCheck", "MatrixReport", "gradcheck_matrix", "kink_distance", "valid_pairs"),
-        "jaxmlp.gradient_matrix",
-    ),
-    **dict.fromkeys(("EpsSweep", "TaylorResult", "eps_sweep", "taylor_test"), "jaxmlp.taylor"),
-}
+# The matrix and convergence tests live in modules that import this one: their names stay reachable
+# here (``gradient_check.gradcheck_matrix``); imported, they attach to ``gradcheck`` (``.matrix``).
+_MATRIX = ("CellCheck", "MatrixReport", "gradcheck_matrix", "kink_distance", "valid_pairs")
+_TAYLOR = ("EpsSweep", "TaylorResult", "eps_sweep", "taylor_test")
+_ELSEWHERE = dict.fromkeys(_MATRIX, "jaxmlp.gradient_matrix") | dict.fromkeys(
+    _TAYLOR, "jaxmlp.taylor"
+)
 
 
 def __getattr__(name: str):

@@ -24,6 +24,15 @@ CHUNK = 64  # distances differentiated at once (each a gradient over every param
 class AtKinks(ValueError):
     """Every example of the data sits near a kink: no derivative to check (``gradcheck``)."""
 
+    @classmethod
+    def every(cls, n: int, net: str) -> "AtKinks":
+        return cls(
+            f"Every example ({n}) sits at a kink of the cost ({net}): within a central "
+            "difference's step of one, where the cost has no derivative to check (mae at y = t, "
+            "huber at |y - t| = 1, a relu-like unit at z = 0). Check at a point clear of the "
+            "kinks (outputs away from the targets for mae)."
+        )
+
 
 def distances(net, params, x, t) -> jax.Array:
     """``(n, m)``: each example's distance from every kink (``m = 0`` for a smooth cost): ``|z|``
