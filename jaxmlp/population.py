@@ -367,10 +367,10 @@ def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec)
     seconds = np.repeat([part[3] for part in parts], counts)
     best = np.asarray(state.best_val_loss)
     classifier = train.is_classifier(net)
-    # The epoch of the parameters returned (``stopping.params_epoch``): the best where restored
-    # (``_train``), else the last (a diverged member's: its last good ones are within the next).
+    # The epoch of the parameters returned: the best where restored (``_train``), else the last
+    # (a diverged member's: its last good ones are within the next).
     restored = bool(config.early_stopping and config.restore_best) & (best < math.inf) & (div == 0)
-    kept = np.where(restored, ends - np.asarray(state.bad_epochs), ends)
+    kept = stopping.kept_epoch(ends, np.asarray(state.bad_epochs), restored)
     # Python numbers column by column (``tolist``), then one record per member.
     at, ends = np.maximum(kept - 1, 0), ends.tolist()
     lasts = {name: h[np.arange(len(ends)), at].tolist() for name, h in history.items()}
