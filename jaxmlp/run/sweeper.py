@@ -64,7 +64,6 @@ SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0
 CHUNK = 256
 MAX_MEMBERS = search.MAX_MEMBERS  # a sweep's most members, as a grid search's
 CHUNKS = "chunks"  # the folder of the finished chunks
-CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
 
 
 def value_list(flag: str, text: str) -> list[float]:
@@ -347,7 +346,7 @@ def _train(run: Run, grid, members, start, fold_data, run_id, wall, echo) -> tup
         for k, v in found[1].items():
             curves.setdefault(k, []).append(v)
     curves = {k: np.concatenate(v) for k, v in curves.items()}
-    return records, {"epoch": curve_epochs(config.epochs)} | curves
+    return records, {"epoch": chunks.curve_epochs(config.epochs)} | curves
 
 
 def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tuple[list, dict]:
@@ -370,7 +369,7 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tu
         stop=interrupt.check,  # a signal abandons the chunk (its resume trains it whole)
     )  # fmt: skip
     has_val = ds.x_val is not None or bool(settings["folds"])
-    marks = curve_epochs(config.epochs) - 1
+    marks = chunks.curve_epochs(config.epochs) - 1
     curves = {
         k: pop.history[k][: len(part), marks]
         for k in (chunks.CURVES if has_val else chunks.CURVES[:1])
@@ -381,11 +380,6 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tu
     final = [None] * len(part) if final is None else final[: len(part)].tolist()
     results = [r | {FINAL: a} for r, a in zip(pop.members[: len(part)], final, strict=True)]
     return _chunk_records(run, results, part, first), curves
-
-
-def curve_epochs(epochs: int) -> np.ndarray:
-    """The epochs (1-based) at which members' loss curves are kept."""
-    return np.unique(np.linspace(1, epochs, min(epochs, CURVE_POINTS)).round().astype(np.int64))
 
 
 def _chunk_records(run: Run, results: list, part: list, first: int) -> list[dict]:
