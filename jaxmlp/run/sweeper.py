@@ -168,7 +168,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple:
         if settings["val_fraction"] and (saved is None or saved["settings"].get("folds")):
             raise ValueError("--folds hold out their own validation rows: drop --val-fraction.")
         settings["val_fraction"] = 0.0
-    ds, settings = data.load_data(settings, saved and saved["data"])
+    ds, settings = data.load_data(settings, saved and saved["data"], keep_raw=True)
+    ds, raw = data.split_raw(ds)  # the inputs as read: the folds standardise them (fold_data)
     grid, settings = _grid(settings, ds)
     base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
     folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
@@ -196,7 +197,7 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple:
     check_schedule(optimizer, _member_steps(settings["folds"], len(ds.x_train), config))
     hyper = {name: [m[name] for m in members] for name in grid}  # as fit_population checks them
     checks.members([m["seed"] for m in members], hyper, optimizer, config)
-    folds = sweep_folds.fold_data(settings, ds, net) if settings["folds"] else None
+    folds = sweep_folds.fold_data(settings, ds, net, raw) if settings["folds"] else None
     return run, grid, members, _start(settings, net, saved, out), folds
 
 
