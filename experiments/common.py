@@ -18,6 +18,8 @@ import pathlib
 import platform
 import tempfile
 
+import jax.numpy as jnp
+
 from jaxmlp import search
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
@@ -80,6 +82,21 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     (``jaxmlp.search.wilson``, exact at 0/n and n/n), at z = 1.96, the z of the recorded
     results."""
     return search.wilson(successes, n, z)
+
+
+def quadratic_minimum(g, h, *, step: float, ratio: float = 0.0) -> dict:
+    """The local-minimum test of a point with gradient ``g (m,)`` and Hessian ``h (m, m)``: the
+    quadratic model E + g.d + d.H d / 2 has its minimum close by, i.e. ``h`` is positive
+    definite (its eigenvalues finite, the smallest > ``ratio`` times the largest) and the Newton
+    step to that minimum, |H^-1 g|, is shorter than ``step``. In jax.numpy, so it traces under
+    ``jit`` and ``vmap``, in float64 where the script enables it. Returns ``eig`` (H's
+    eigenvalues, ascending), ``newton_step`` (inf where H is singular) and ``minimum``."""
+    eig = jnp.linalg.eigvalsh(h)
+    newton_step = jnp.linalg.norm(jnp.linalg.solve(h, g))
+    newton_step = jnp.where(jnp.isfinite(newton_step), newton_step, jnp.inf)
+    definite = jnp.all(jnp.isfinite(eig)) & (eig[0] > ratio * eig[-1])
+    minimum = definite & (newton_step < step)
+    return {"eig": eig, "newton_step": newton_step, "minimum": minimum}
 
 
 def _plain(value):

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from common import figure, parse_args, pyplot, save
+from common import figure, parse_args, pyplot, quadratic_minimum, save
 from jax.flatten_util import ravel_pytree
 
 from jaxmlp import MLP, curvature
@@ -62,20 +62,21 @@ def newton(params, x, t, steps):
 
 
 def certify(params, x, t) -> dict:
-    """The local-minimum test at ``params`` (float64): gradient, Hessian spectrum, Newton step."""
+    """The local-minimum test at ``params`` (float64): a stationary point (gradient) where the
+    quadratic model has its minimum close by (``common.quadratic_minimum``: Hessian spectrum,
+    Newton step)."""
     g = ravel_pytree(NET.backprop(params, x, t))[0]
     h = curvature.hessian(NET, params, x, t)
-    eig = jnp.linalg.eigvalsh(h)
-    newton_step = jnp.linalg.norm(jnp.linalg.solve(h, g))
-    grad = jnp.max(jnp.abs(g))
+    test = quadratic_minimum(g, h, step=STEP, ratio=RATIO)
+    eig, grad = test["eig"], jnp.max(jnp.abs(g))
     finite = jnp.all(jnp.isfinite(eig)) & jnp.isfinite(grad)  # a saddle's H may be singular
-    minimum = finite & (grad <= GRAD) & (eig[0] > RATIO * eig[-1]) & (newton_step < STEP)
+    minimum = finite & (grad <= GRAD) & test["minimum"]
     return {
         "cost": NET.cost(params, x, t),
         "grad_max": grad,
         "min_eig": eig[0],
         "max_eig": eig[-1],
-        "newton_step": newton_step,
+        "newton_step": test["newton_step"],
         "minimum": minimum,
         "saddle": finite & (grad <= GRAD) & (eig[0] < -RATIO * jnp.abs(eig[-1])),
         "positive_but_ill_conditioned": finite & (grad <= GRAD) & (eig[0] > 0) & ~minimum,

@@ -45,7 +45,6 @@ from numbers import Integral
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp import arrays, second_order, sharding, stopping, train
 from jaxmlp import epochs as ep
@@ -55,7 +54,6 @@ from jaxmlp.history import epoch_records, member_columns
 from jaxmlp.optim import HYPERPARAMETERS, Optimizer, as_state_of, check_schedule, initial_state
 from jaxmlp.train import Result, TrainConfig, TrainState
 
-MEMBERS = "members"  # the mesh axis members shard over
 SETTINGS = checks.SETTINGS  # the names ``hyper`` takes
 
 
@@ -189,7 +187,8 @@ def fit_population(
         net, spec, n, batch_size, mesh1, has_val, patience, has_rows, config.drop_last
     )
     chunk = min(int(chunk or p), p)
-    mesh, keys, scale = _members_mesh(devices, p, chunk), _keys(seeds), values.get("init_scale")
+    mesh, keys = sharding.members_mesh(devices, p, chunk), _keys(seeds)
+    scale = values.get("init_scale")
     data = (x, t, x_val, t_val)
     parts = []
     for s in range(0, p, chunk):
@@ -209,21 +208,6 @@ def _numbers(base: dict, values: dict, p: int, dtype) -> dict:
     swept values, else its own."""
     numbers = {name: np.broadcast_to(values.get(name, v), (p,)) for name, v in base.items()}
     return {name: jnp.asarray(a) for name, a in arrays.stored(numbers, dtype).items()}
-
-
-def _members_mesh(devices, p, chunk):
-    """The members' mesh, checked before any chunk trains: every chunk divides evenly."""
-    if devices is None:
-        return None
-    mesh = sharding.data_mesh(devices)  # checks the count against the devices there are
-    last = p % chunk or chunk
-    if chunk % devices or last % devices:
-        chunks = f" in chunks of {chunk}" if chunk < p else ""
-        chunks += f" (the last of {last})" if last != chunk else ""
-        raise ValueError(
-            f"{p} members{chunks} do not divide over {devices} devices: use multiples of {devices}."
-        )
-    return Mesh(np.asarray(mesh.devices).reshape(devices, 1), (MEMBERS, sharding.DATA))
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -280,9 +264,9 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh, stop=None)
     """``(params, history, carry, seconds per epoch, epochs run)`` of one chunk of members;
     ``history``: ``{name: (P, config.epochs)}``, NaN after the epochs run."""
     if mesh is not None:
-        split = NamedSharding(mesh, PartitionSpec(MEMBERS))
+        split = sharding.members_sharded(mesh)
         carry, keys, hyper, rows = jax.device_put((carry, keys, hyper, rows), split)
-        data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
+        data = jax.device_put(data, sharding.replicated(mesh))
     p, has_val = len(keys), rows is not None or data[2] is not None
     names = mep.member_outputs(has_val)
     rows = rows or (None, None)
@@ -367,10 +351,10 @@ def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec)
     seconds = np.repeat([part[3] for part in parts], counts)
     best = np.asarray(state.best_val_loss)
     classifier = train.is_classifier(net)
-    # The epoch of the parameters returned (``stopping.params_epoch``): the best where restored
-    # (``_train``), else the last (a diverged member's: its last good ones are within the next).
+    # The epoch of the parameters returned: the best where restored (``_train``), else the last
+    # (a diverged member's: its last good ones are within the next).
     restored = bool(config.early_stopping and config.restore_best) & (best < math.inf) & (div == 0)
-    kept = np.where(restored, ends - np.asarray(state.bad_epochs), ends)
+    kept = stopping.kept_epoch(ends, np.asarray(state.bad_epochs), restored)
     # Python numbers column by column (``tolist``), then one record per member.
     at, ends = np.maximum(kept - 1, 0), ends.tolist()
     lasts = {name: h[np.arange(len(ends)), at].tolist() for name, h in history.items()}

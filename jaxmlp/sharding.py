@@ -8,15 +8,20 @@ Multi-host: call ``jax.distributed.initialize(coordinator_address, num_processes
 first in every process (SLURM, Open MPI's mpirun and Kubernetes are detected, so there it takes
 no arguments); ``jax.devices()`` then lists every host's devices and the same mesh spans them.
 Each process may load only its shard of the data: see ``place_data`` and docs/scaling.md.
+
+A population's members shard over a ``"members"`` axis instead (``members_mesh``): each device
+trains its members on the whole data, replicated.
 """
 
 import math
 import warnings
 
 import jax
+import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 DATA = "data"
+MEMBERS = "members"  # the mesh axis a population's members shard over
 
 
 def data_mesh(devices: int | None = None) -> Mesh:
@@ -32,6 +37,26 @@ def data_mesh(devices: int | None = None) -> Mesh:
             f"{[str(d) for d in available]}."
         )
     return Mesh(available[:devices], (DATA,))
+
+
+def members_mesh(devices: int | None, p: int, chunk: int) -> Mesh | None:
+    """The mesh of ``p`` members trained ``chunk`` at a time on ``devices`` devices (None: one,
+    no mesh), checked before any chunk trains: every chunk divides evenly."""
+    if devices is None:
+        return None
+    mesh = data_mesh(devices)  # checks the count against the devices there are
+    last = p % chunk or chunk
+    if chunk % devices or last % devices:
+        chunks = f" in chunks of {chunk}" if chunk < p else ""
+        chunks += f" (the last of {last})" if last != chunk else ""
+        raise ValueError(
+            f"{p} members{chunks} do not divide over {devices} devices: use multiples of {devices}."
+        )
+    return Mesh(np.asarray(mesh.devices).reshape(devices, 1), (MEMBERS, DATA))
+
+
+def members_sharded(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec(MEMBERS))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

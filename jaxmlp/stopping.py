@@ -10,6 +10,7 @@ import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def advance(state, record, params, opt_state, config):
@@ -36,10 +37,16 @@ def final_params(state, config):
 
 
 def params_epoch(state, config) -> int:
-    """The epoch of ``final_params``: the best epoch, ``state.epoch - state.bad_epochs`` (each
-    epoch after it counted one against the patience, ``advance``), when early stopping restores
-    the best parameters; else ``state.epoch``."""
-    return state.epoch - state.bad_epochs if restores(state, config) else state.epoch
+    """The epoch of ``final_params`` (``kept_epoch`` of ``state``)."""
+    return int(kept_epoch(state.epoch, state.bad_epochs, restores(state, config)))
+
+
+def kept_epoch(epoch, bad_epochs, restored):
+    """The epoch of the parameters a run returns after ``epoch``: the best epoch, ``epoch -
+    bad_epochs`` (each epoch after it counted one against the patience, ``advance``), where it
+    ``restored`` the best parameters; else ``epoch``. Numbers, or arrays of a population's
+    members (``population._assemble``: each member's, as its solo fit's ``params_epoch``)."""
+    return np.where(restored, epoch - bad_epochs, epoch)
 
 
 def restores(state, config) -> bool:

@@ -114,3 +114,26 @@ def test_a_fold_its_standardiser_cannot_scale_is_refused_before_the_folder_is_ma
     err = fails([*argv, "--folds", "2", "--standardize", "yes", "--out", str(out)])
     assert "--folds 2: fold 1's inputs, standardised by its training rows: x[" in err, err
     assert "too far from the training data" in err and not out.exists()
+
+
+def test_a_fold_sweep_reads_its_data_once_and_scales_each_fold_from_it(outlier, monkeypatch):
+    """The folds were standardised from a second read of the file (raw, float64) beside the
+    run's own; now the run's load keeps the raw inputs for them (``data.load_data``'s
+    ``keep_raw``): one read, the folds those of the inputs as read, and the run's Dataset keeps
+    no copy of them."""
+    import contextlib
+
+    from jaxmlp.run import data, sweeper
+
+    reads, load = [], datasets.load
+    monkeypatch.setattr(datasets, "load", lambda *a, **k: reads.append(a) or load(*a, **k))
+    given = {"data": str(outlier), "task": "regression", "folds": 2, "standardize": "yes"}
+    with contextlib.ExitStack() as held:
+        run, *_, folds = sweeper._plan(given | {"hidden": [3]}, None, outlier.parent / "o", held)
+    assert len(reads) == 1
+    x = load(str(outlier), standardize=False, task="regression", dtype=np.float64).x_train
+    train, val = search.kfold_rows(len(x), 2, 0)
+    expected = datasets.standardize.by_folds(x, train, val, np.float32)
+    for got, want in zip((folds.x, folds.train, folds.val), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert data.RAW not in run.data.info

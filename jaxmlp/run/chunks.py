@@ -1,7 +1,8 @@
 """A sweep's finished chunks on disk: ``chunks/NNNNN.npz`` holds its members' records (JSON)
-and loss curves, the sweep's identity (its run_id, length and the SHA-256 of the weights
---init-from started its members from), the sweep's wall time when it was saved (``Wall``; a
-chunk from before it was kept has none) and the SHA-256 of them all (``sweeper`` trains them)."""
+and loss curves (at ``curve_epochs``), the sweep's identity (its run_id, length and the SHA-256
+of the weights --init-from started its members from), the sweep's wall time when it was saved
+(``Wall``; a chunk from before it was kept has none) and the SHA-256 of them all (``sweeper``
+trains them)."""
 
 import hashlib
 import io
@@ -18,6 +19,12 @@ from jaxmlp.run.sweep_report import FINAL
 
 CURVES = ("train_loss", "val_loss")  # the members' loss curves a chunk holds
 PARAMS_EPOCH = "params_epoch"  # the epoch of a member's returned parameters and metrics
+CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
+
+
+def curve_epochs(epochs: int) -> np.ndarray:
+    """The epochs (1-based) at which members' loss curves are kept."""
+    return np.unique(np.linspace(1, epochs, min(epochs, CURVE_POINTS)).round().astype(np.int64))
 
 
 class Wall:

@@ -22,9 +22,12 @@ from jaxmlp.train import DTYPES
 STANDARDIZE = ("auto", "yes", "no")
 MIN_VAL_EXAMPLES = 100
 DEFAULT_VAL_FRACTION = 0.1
+RAW = "x_raw"  # info: the training inputs as read, before standardising (load_data's keep_raw)
 
 
-def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Dataset, dict]:
+def load_data(
+    settings: dict, record: dict | None = None, *, keep_raw: bool = False
+) -> tuple[datasets.Dataset, dict]:
     """The data of ``settings`` split and standardised, and the settings with ``val_fraction``
     and ``standardize`` resolved: ``val_fraction`` None is ``DEFAULT_VAL_FRACTION`` from
     ``MIN_VAL_EXAMPLES`` training examples on, else 0; ``standardize`` "auto" standardises
@@ -36,7 +39,10 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     The inputs are read in float64, standardised in float64 and kept in the run's dtype, as are
     regression targets. A run whose data record ``record`` (config.json's) has no ``x_dtype``
     was written when inputs were cast to float32 first, one without ``t_dtype`` when regression
-    targets were: its data are rebuilt by that rule."""
+    targets were: its data are rebuilt by that rule. ``keep_raw``: where it standardises, keep the
+    training inputs as read (float64 but for such a ``record``'s) in ``info[RAW]`` too (a fold
+    sweep standardises each fold from them, ``sweep_folds.fold_data``; ``split_raw`` takes them
+    out)."""
     if settings["dtype"] not in DTYPES:  # (TrainConfig's rule) before the data are read in it
         raise not_one_of("dtype", settings["dtype"], DTYPES)
     label_column, name = settings["label_column"], absolute(settings["data"])
@@ -78,9 +84,10 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     dtype = np.float32 if old else np.dtype(settings["dtype"])
     t_dtype = np.float32 if record is not None and "t_dtype" not in record else dtype
     encode = functools.partial(datasets.targets.TARGET_DTYPES[ds.task], dtype=t_dtype)
-    scaler = None
+    scaler, raw = None, {}
     if standardize == "yes":
         scaler = datasets.Standardizer.fit(x, dtype=dtype if old else np.float64)
+        raw = {RAW: x} if keep_raw else {}
     scale = functools.partial(datasets.prepare, scaler, dtype=dtype)
     ds = dataclasses.replace(
         ds,
@@ -90,10 +97,17 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
         t_val=None if t_val is None else encode(t_val),
         x_test=None if ds.x_test is None else scale(ds.x_test),
         t_test=None if ds.t_test is None else encode(ds.t_test),
-        info=ds.info | {"standardizer": scaler},
+        info=ds.info | {"standardizer": scaler} | raw,
     )
     resolved = {"data": name, "task": ds.task, "val_fraction": val_fraction}
     return ds, settings | resolved | {"standardize": standardize}
+
+
+def split_raw(ds: datasets.Dataset) -> tuple[datasets.Dataset, np.ndarray | None]:
+    """``(ds without info[RAW], the raw inputs it held there)`` (None where ``load_data`` kept
+    none), so that the run's ``Dataset`` does not keep them."""
+    info = {name: v for name, v in ds.info.items() if name != RAW}
+    return dataclasses.replace(ds, info=info), ds.info.get(RAW)
 
 
 def absolute(name: str) -> str:

@@ -90,15 +90,15 @@ def check_classes(settings: dict, ds: datasets.Dataset) -> None:
             )
 
 
-def fold_data(settings: dict, ds: datasets.Dataset, net) -> Folds:
+def fold_data(settings: dict, ds: datasets.Dataset, net, raw) -> Folds:
     """The ``Folds`` of the sweep of ``settings`` (resolved) on its data ``ds``
-    (``data.load_data``'s, for the net ``net``)."""
+    (``data.load_data``'s, for the net ``net``), whose training inputs as read are ``raw``
+    (``data.load_data(keep_raw=True)``'s, where it standardises: ``data.split_raw``)."""
     k, n = settings["folds"], len(ds.x_train)
     train, val = search.kfold_rows(n, k, settings["seed"])
     t = data.targets(net, ds.task, ds.t_train)
     if not standardized(settings):
         return Folds(ds.x_train, t, train, val)
-    raw = data.load_data(settings | {"standardize": "no", "dtype": "float64"})[0].x_train
     try:
         x, train, val = by_folds(raw, train, val, ds.x_train.dtype)
     except ValueError as error:

@@ -64,7 +64,6 @@ SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0
 CHUNK = 256
 MAX_MEMBERS = search.MAX_MEMBERS  # a sweep's most members, as a grid search's
 CHUNKS = "chunks"  # the folder of the finished chunks
-CURVE_POINTS = 500  # a member's loss curve is kept at most at this many epochs
 
 
 def value_list(flag: str, text: str) -> list[float]:
@@ -169,7 +168,8 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple:
         if settings["val_fraction"] and (saved is None or saved["settings"].get("folds")):
             raise ValueError("--folds hold out their own validation rows: drop --val-fraction.")
         settings["val_fraction"] = 0.0
-    ds, settings = data.load_data(settings, saved and saved["data"])
+    ds, settings = data.load_data(settings, saved and saved["data"], keep_raw=True)
+    ds, raw = data.split_raw(ds)  # the inputs as read: the folds standardise them (fold_data)
     grid, settings = _grid(settings, ds)
     base = settings | {name: DEFAULTS[name] for name in grid if name in DEFAULTS}
     folds_watch = {"early_stopping": None} if settings["folds"] else {}  # val: the folds
@@ -197,7 +197,7 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple:
     check_schedule(optimizer, _member_steps(settings["folds"], len(ds.x_train), config))
     hyper = {name: [m[name] for m in members] for name in grid}  # as fit_population checks them
     checks.members([m["seed"] for m in members], hyper, optimizer, config)
-    folds = sweep_folds.fold_data(settings, ds, net) if settings["folds"] else None
+    folds = sweep_folds.fold_data(settings, ds, net, raw) if settings["folds"] else None
     return run, grid, members, _start(settings, net, saved, out), folds
 
 
@@ -347,7 +347,7 @@ def _train(run: Run, grid, members, start, fold_data, run_id, wall, echo) -> tup
         for k, v in found[1].items():
             curves.setdefault(k, []).append(v)
     curves = {k: np.concatenate(v) for k, v in curves.items()}
-    return records, {"epoch": curve_epochs(config.epochs)} | curves
+    return records, {"epoch": chunks.curve_epochs(config.epochs)} | curves
 
 
 def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tuple[list, dict]:
@@ -370,7 +370,7 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tu
         stop=interrupt.check,  # a signal abandons the chunk (its resume trains it whole)
     )  # fmt: skip
     has_val = ds.x_val is not None or bool(settings["folds"])
-    marks = curve_epochs(config.epochs) - 1
+    marks = chunks.curve_epochs(config.epochs) - 1
     curves = {
         k: pop.history[k][: len(part), marks]
         for k in (chunks.CURVES if has_val else chunks.CURVES[:1])
@@ -381,11 +381,6 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tu
     final = [None] * len(part) if final is None else final[: len(part)].tolist()
     results = [r | {FINAL: a} for r, a in zip(pop.members[: len(part)], final, strict=True)]
     return _chunk_records(run, results, part, first), curves
-
-
-def curve_epochs(epochs: int) -> np.ndarray:
-    """The epochs (1-based) at which members' loss curves are kept."""
-    return np.unique(np.linspace(1, epochs, min(epochs, CURVE_POINTS)).round().astype(np.int64))
 
 
 def _chunk_records(run: Run, results: list, part: list, first: int) -> list[dict]:
