@@ -990,6 +990,24 @@ def test_test_classes_absent_from_training_warn():
     assert ds.n_classes == 3
 
 
+@pytest.mark.parametrize(
+    "y, y_test, kinds",
+    [
+        ([b"a", b"b"] * 4, ["a", "b"], "class names as bytes .*class names as str"),
+        (["a", "b"] * 4, [b"a", b"b"], "class names as str .*class names as bytes"),
+        ([0, 1] * 4, ["0", "1"], "numbers .*class names as str"),
+        (["a", "b"] * 4, [0, 1], "class names as str .*numbers"),
+    ],
+)
+def test_train_and_test_labels_of_two_kinds_are_refused(y, y_test, kinds):
+    """Labels ``y`` and ``y_test`` are both numbers or both names of one type. (Regression:
+    bytes ``y`` beside str ``y_test`` encoded every training label as class 0, silently, as
+    ``b'b' == 'b'`` is False; numbers beside names made the numbers names, or a TypeError.)"""
+    x = np.arange(8.0)[:, None]
+    with pytest.raises(ValueError, match=f"y holds {kinds}"):
+        datasets.from_arrays(x, np.array(y), x_test=x[:2], y_test=np.array(y_test))
+
+
 def test_validation_classes_absent_from_training_warn():
     """A class whose every example the validation split holds (one example, say) is never
     trained on: said, as a test split's is, by ``from_arrays`` and by ``fit``. (Regression: the
