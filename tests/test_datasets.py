@@ -914,6 +914,27 @@ def test_the_standardiser_refuses_what_it_cannot_scale():
         datasets.Standardizer.fit(np.array([[0.0], [1e300]]))
 
 
+def test_the_standardiser_refuses_inputs_it_would_broadcast_or_average_into_nan():
+    """``fit`` takes inputs ``(n, d)``, n >= 1, finite; ``apply`` inputs of its d features.
+    (Regression: apply broadcast one column over the d features, silently; fit of a NaN, or of
+    no rows, made a NaN mean, and apply then blamed inputs "too far from the training data"; a
+    1-D x made one scalar mean for all features.)"""
+    x = np.arange(6.0).reshape(3, 2)
+    scaler = datasets.Standardizer.fit(x)
+    for other in (np.zeros((2, 1)), np.zeros((2, 3)), np.zeros(2)):
+        with pytest.raises(ValueError, match=r"x has shape .*; this Standardizer takes .*\(n, 2\)"):
+            scaler.apply(other)
+    with pytest.raises(ValueError, match=r"x contains NaN or Inf .*first at index \(0, 1\)"):
+        scaler.apply(np.array([[0.0, np.nan]]))
+    for bad, match in (
+        (np.array([[1.0], [np.nan]]), r"x contains NaN or Inf"),
+        (np.zeros((0, 2)), r"x must have shape \(n, d\) with n >= 1, got \(0, 2\)"),
+        (np.arange(3.0), r"x must have shape \(n, d\) with n >= 1, got \(3,\)"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            datasets.Standardizer.fit(bad)
+
+
 @pytest.mark.parametrize("value", [0.1, 0.3, 1 / 3, 1e5 + 0.1, -7.25])
 def test_a_constant_feature_maps_to_0_whatever_its_float64_mean_rounds_to(value):
     # The mean of 1000 copies of 0.1 is 1 ulp off 0.1: the feature kept std 1.4e-17 for the
