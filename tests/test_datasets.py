@@ -569,6 +569,35 @@ def test_a_jaxmlp_data_folder_without_the_files_is_refused_not_passed_over(tmp_p
             datasets.load("fashion-mnist")
 
 
+def test_a_fashion_mnist_folder_missing_some_files_names_them(tmp_path, monkeypatch):
+    """A folder holding three of the four IDX files (a download cut short, a file deleted
+    from the Debian copy) was said to hold none (failed before: "holds no Fashion-MNIST IDX
+    files", "not found"); the file missing is named, in data_dir, $JAXMLP_DATA and the
+    Debian folder."""
+    folder = _write_fashion(tmp_path / "fm")
+    (folder / "t10k-labels-idx1-ubyte").unlink()
+    missing = r"holds 3 of the 4 Fashion-MNIST IDX files, not \['t10k-labels-idx1-ubyte\[\.gz\]'\]"
+    with pytest.raises(ValueError, match=rf"data_dir '{folder}' {missing}"):
+        datasets.load("fashion-mnist", data_dir=folder)
+    monkeypatch.setenv("JAXMLP_DATA", str(folder))
+    with pytest.raises(ValueError, match=rf"\$JAXMLP_DATA '{folder}' {missing}"):
+        datasets.load("fashion-mnist")
+    monkeypatch.delenv("JAXMLP_DATA")
+    monkeypatch.setattr(datasets.named, "_DEBIAN_FASHION_MNIST", folder)
+    with pytest.raises(ValueError, match=rf"{folder} {missing}.*apt-get install --reinstall"):
+        datasets.load("fashion-mnist")
+
+
+def test_a_data_dir_of_no_characters_is_refused_not_passed_over(tmp_path, monkeypatch):
+    """data_dir="" (an unset variable's value) read $JAXMLP_DATA or the Debian copy,
+    silently, as if no folder were named (failed before: no error); the command line
+    refused it already, by the same rule now."""
+    monkeypatch.setattr(datasets.named, "_DEBIAN_FASHION_MNIST", _write_fashion(tmp_path / "d"))
+    for blank in ("", "  "):
+        with pytest.raises(ValueError, match=r"data_dir must be a folder path or None, got '"):
+            datasets.load("fashion-mnist", data_dir=blank)
+
+
 def test_fashion_mnist_absent_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.delenv("JAXMLP_DATA", raising=False)
     monkeypatch.setattr(datasets.named, "_DEBIAN_FASHION_MNIST", tmp_path / "none")

@@ -168,6 +168,7 @@ def load(
     """
     seed, n, val_fraction, dtype = options.check(seed, n, val_fraction, standardize, dtype)
     task = targets.check_task(task)
+    options.check_data_dir(data_dir)
     given = dict(label_column=label_column, header=header, encoding=encoding, classes=classes)
     options.check_taken(name_or_path, given | dict(min_examples=min_examples, data_dir=data_dir))
     if isinstance(name_or_path, str) and name_or_path in named.SETS:

@@ -15,6 +15,7 @@ import pathlib
 import numpy as np
 
 from jaxmlp import datasets, outputs
+from jaxmlp.datasets.options import check_data_dir
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import is_real, not_one_of
 from jaxmlp.train import DTYPES
@@ -136,15 +137,6 @@ def whose(data_name, settings: dict, config: dict) -> str:
     expected, path = config["data"].get("file_sha256"), pathlib.Path(settings["data"])
     same = expected is None or not path.is_file() or file_sha256(path) == expected
     return "own" if same else "changed"
-
-
-def check_data_dir(data_dir) -> None:
-    """A ValueError unless ``data_dir`` is None or a folder's path (a non-empty string or an
-    ``os.PathLike``)."""
-    if data_dir is None or isinstance(data_dir, os.PathLike):
-        return
-    if not (isinstance(data_dir, str) and data_dir.strip()):
-        raise ValueError(f"data_dir must be a folder path or None, got {data_dir!r}.")
 
 
 def check_source(settings: dict, config: dict, run_dir, resume: bool = False) -> None:
