@@ -141,12 +141,15 @@ def _integers(path, column, labels) -> np.ndarray:
     and ``7``, ``+7`` and ``7``, ``-0`` and ``0``): codes to the writer, perhaps, two classes as
     names and one as numbers, so not guessed at. (Runs from before recorded float names,
     ``9.0``: they keep them, and read these labels as those classes.)"""
-    values = [int(field) for _, field in labels]
-    info, spelled = np.iinfo(np.int64), {}
-    for (line, field), v in zip(labels, values, strict=True):
-        if not info.min <= v <= info.max:
+    info, spelled, values = np.iinfo(np.int64), {}, []
+    for line, field in labels:
+        sign, digits = field[0] if field[0] in "+-" else "", field.lstrip("+-").lstrip("0")
+        v = int(sign + (digits or "0")) if len(digits) <= 19 else None  # int() refuses 4,301
+        values.append(v)
+        if v is None or not info.min <= v <= info.max:
+            shown = field if len(field) <= 40 else f"{field[:20]}... ({len(field)} characters)"
             raise ValueError(
-                f"{path}, line {line}, column {column!r}: the integer label {field} is past "
+                f"{path}, line {line}, column {column!r}: the integer label {shown} is past "
                 "the int64 range; write the labels as names (a letter in front) or smaller."
             )
         at, first = spelled.setdefault(v, (line, field))

@@ -467,6 +467,16 @@ def test_integer_labels_past_2_to_the_53_keep_their_classes(tmp_path):
     too_big = _write(tmp_path, "huge.csv", "a,y\n1,99999999999999999999\n2,7\n")
     with pytest.raises(ValueError, match=r"line 2, column 'y': the integer label .* int64"):
         files.read_csv(too_big)
+    # of 4,301 digits and more, Python's int() refused it in words of its own, no file or line
+    # (failed before: "Exceeds the limit (4300 digits) ... use sys.set_int_max_str_digits()")
+    for digits in ("1" * 5000, "-" + "9" * 4301, "0" * 5000 + "7"):
+        huge = _write(tmp_path, "digits.csv", f"a,y\n1,7\n2,{digits}\n")
+        if digits.endswith("07"):  # leading zeros: 7, and a second spelling of it
+            with pytest.raises(ValueError, match=r"are one number, 7, written two ways"):
+                files.read_csv(huge)
+            continue
+        with pytest.raises(ValueError, match=r"line 3, column 'y': the integer label .* int64"):
+            files.read_csv(huge)
 
 
 @pytest.mark.parametrize("one", ["9007199254740993.0", "+9007199254740993.00"])
