@@ -28,6 +28,9 @@ from jaxmlp.numeric import as_int
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
 HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
 _UNNAMED = re.compile(r"Unnamed: \d+")  # pandas' name for a column its header left unnamed
+# A column of these names (any case) holds labels: the default label column, the last, is
+# refused beside one (Kaggle's MNIST CSVs put "label" first).
+LABEL_NAMES = ("label", "labels", "target", "targets", "class")
 
 
 # -- CSV -------------------------------------------------------------------------------------------
@@ -185,7 +188,9 @@ def read_csv(
     ``lines``, a fifth item: each data row's line in the file, for messages.
 
     ``x (n, d)`` float64 features; ``labels (n,)`` float64 if every label is a number, else the
-    label strings. ``label_column`` is a column index (negative counts from the end) or a name.
+    label strings. ``label_column`` is a column index (negative counts from the end) or a name;
+    the default, the last column, is refused where another is named for labels (``LABEL_NAMES``:
+    label, target, class; any case), as in Kaggle's MNIST CSVs, whose labels stand first.
     ``header``: True if the first row names the columns, False if it is data (columns are then
     named ``column_0``, ``column_1``, ...), None to detect: a first row of numbers only is data.
     """
@@ -282,6 +287,15 @@ def _label_index(path, header, label_column) -> int:
             f"{path}: label_column {label_column} is the index of {header[index]!r} and the "
             f"name of column {named}: give {header[index]!r} by its name, {name!r} by its index "
             f"{named}."
+        )
+    labels = [i for i, n in enumerate(header) if str(n).lower() in LABEL_NAMES]
+    if label_column == -1 and labels and index not in labels:  # the default, the last column
+        there = header[labels[0]]
+        raise ValueError(
+            f"{path}: label_column -1 (the default) reads the labels from the last column, "
+            f"{header[index]!r}, but column {labels[0]} is named {there!r}: name the label "
+            f"column (label_column={there!r}, or {header[index]!r} for the last; --label-column "
+            f"{there})."
         )
     return index
 

@@ -401,6 +401,33 @@ def test_a_label_column_index_that_is_also_a_column_name_is_refused(tmp_path):
     assert files.read_csv(path, "2")[3] == "2"
 
 
+@pytest.mark.parametrize("name", ["label", "Target", "CLASS"])
+def test_the_default_label_column_is_refused_where_another_column_is_named_for_labels(
+    name, tmp_path, capsys
+):
+    """A file whose labels stand first (Kaggle's MNIST and Fashion-MNIST CSVs: label, pixel1,
+    ...) trained on the last pixel as the labels and on the labels as a feature, exit 0
+    (failed before: no error). The default, the last column, is refused where another column
+    is named label, labels, target or class; a label column given by name or index is read."""
+    path = _write(tmp_path, "k.csv", f"{name},pixel1,pixel2\n3,0,1\n5,2,0\n3,1,1\n")
+    said = (
+        rf"k.csv: label_column -1 \(the default\) reads the labels from the last column, "
+        rf"'pixel2', but column 0 is named '{name}': name the label column \(label_column='{name}'"
+    )
+    with pytest.raises(ValueError, match=said):
+        files.read_csv(path)
+    with pytest.raises(ValueError, match=said):
+        datasets.load(path)
+    assert files.read_csv(path, name)[1].tolist() == [3, 5, 3]
+    assert files.read_csv(path, 0)[1].tolist() == [3, 5, 3]
+    assert files.read_csv(path, "pixel2")[3] == "pixel2" == files.read_csv(path, 2)[3]
+    for last in (f"x,y,{name}\n", "labels,x,target\n", "x,labelled,y\n"):  # a label's name last
+        kept = _write(tmp_path, "l.csv", last + "1,2,0\n3,4,1\n")  # or no column of one
+        assert files.read_csv(kept)[3] == last.strip().split(",")[-1]
+    assert cli.main(["train", "--data", str(path), "--epochs", "1", "--out", str(tmp_path)]) == 2
+    assert "column 0 is named" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("sep", [";", "\t"])
 @pytest.mark.parametrize("head", ["a{0}b{0}y\n", ""])
 def test_a_file_of_another_separator_is_named(sep, head, tmp_path):
