@@ -134,12 +134,12 @@ def check_unique(where, names) -> None:
 
 def _is_header(path, rows: list) -> bool:
     """Whether the first of the ``rows`` ``(line, fields)`` names the columns: a row of numbers
-    (or missing values: empty fields and ``MISSING_LABELS`` words, which name no column) is
-    data; a row of names, or one with a name atop a column of numbers, is a header. A row that
-    mixes numbers with names over columns of names (``5.1,3.5,setosa``, or numeric names over
-    string labels) could be either: a ValueError asks, as it does for a row of the column
-    positions ``0,1,...`` (two columns or more), which pandas and numpy write for unnamed
-    columns."""
+    (or missing values: empty fields, ``MISSING_LABELS`` words and marks without a letter or
+    digit, such as SAS's ``.`` or ``-``, which name no column) is data; a row of names, or one
+    with a name atop a column of numbers, is a header. A row that mixes numbers with names over
+    columns of names (``5.1,3.5,setosa``, or numeric names over string labels) could be
+    either: a ValueError asks, as it does for a row of the column positions ``0,1,...`` (two
+    columns or more), which pandas and numpy write for unnamed columns."""
     (start, first), rest = rows[0], rows[1:]
     first = [field.strip() for field in first]
     if len(first) > 1 and first == [str(i) for i in range(len(first))]:
@@ -150,7 +150,9 @@ def _is_header(path, rows: list) -> bool:
     words = [
         i
         for i, field in enumerate(first)
-        if field and not is_missing(field) and not is_number(path, start, f"column_{i}", field)
+        if not is_missing(field)
+        and any(c.isalnum() for c in field)  # "" and marks ('.', '-') name no column
+        and not is_number(path, start, f"column_{i}", field)
     ]
     if not words:
         return False

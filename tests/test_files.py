@@ -356,6 +356,18 @@ def test_a_missing_value_word_in_a_headerless_first_row_is_no_name(word, tmp_pat
     assert files.read_csv(named)[2] == ["a", word]
 
 
+@pytest.mark.parametrize("mark", [".", "-", "--", "*", "\u2014"])
+def test_a_missing_value_mark_in_a_headerless_first_row_is_no_name(mark, tmp_path):
+    # SAS and Stata write a missing number as '.', others '-': the row became the header
+    # (names '1.5', '.', label column '0'), one row fewer, exit 0 (failed before: no error)
+    path = _write(tmp_path, "m.csv", f"1.5,{mark},0\n2.5,3.1,1\n3.5,4.1,0\n")
+    message = f"m.csv, line 1, column 'column_1': cannot read {mark!r} as a number"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        files.read_csv(path)
+    named = _write(tmp_path, "n.csv", f"a,{mark},y\n1,2,0\n3,4,1\n")  # a mark among names
+    assert files.read_csv(named)[2] == ["a", mark]
+
+
 def test_a_first_row_of_column_positions_as_pandas_writes_them_is_asked_about(tmp_path):
     # DataFrame(x).to_csv(index=False) writes '0,1,2': it was read as data, one example and
     # one class (2) more
