@@ -26,7 +26,6 @@ from jaxmlp.csv_fields import columns_of_numbers, is_missing, is_number, read_la
 from jaxmlp.numeric import as_int
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
-HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
 _UNNAMED = re.compile(r"Unnamed: \d+")  # pandas' name for a column its header left unnamed
 # A column of these names (any case) holds labels: the default label column, the last, is
 # refused beside one (Kaggle's MNIST CSVs put "label" first).
@@ -51,8 +50,11 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
     ``header``: None detects it (a first row of numbers only is data), True or False says
     whether the first row names the columns. ``encoding``: a Python codec name.
     """
-    if header not in HEADERS:
-        raise ValueError(f"header must be True, False or None (detect), got {header!r}.")
+    if header is not None and not isinstance(header, bool | np.bool_):  # 0 == False, 1 == True
+        raise ValueError(
+            f"header must be True, False or None (detect), got {header!r} (pandas' header=0 is "
+            "header=True here)."
+        )
     text = _decode(path, encoding)
     first = text.lstrip().partition("\n")[0]
     other = next((sep for sep in ";\t" if sep in first), None)  # a European or TSV file?

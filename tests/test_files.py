@@ -44,6 +44,14 @@ def test_header_true_and_false_override_the_detection(tmp_path):
         files.read_csv(words, header=False)
     with pytest.raises(ValueError, match="header must be True, False or None"):
         files.read_csv(words, header="yes")
+    # pandas' header=0 says "row 0 is the header"; here 0 == False read the header as data,
+    # silently where its names are numbers (failed before: 1990 an example, 2000 a class)
+    for number in (0, 1, 0.0, np.int64(0)):
+        with pytest.raises(ValueError, match=r"None \(detect\), got .*pandas' header=0 is"):
+            files.read_csv(years, header=number)
+        with pytest.raises(ValueError, match=r"header must be True, False or None"):
+            datasets.load(years, header=number)
+    assert files.read_csv(years, header=np.bool_(True))[2:] == (["1990"], "2000")
 
 
 def test_datasets_load_passes_header_and_encoding(tmp_path):
