@@ -951,8 +951,9 @@ def test_the_standardiser_refuses_inputs_it_would_broadcast_or_average_into_nan(
     x = np.arange(6.0).reshape(3, 2)
     scaler = datasets.Standardizer.fit(x)
     for other in (np.zeros((2, 1)), np.zeros((2, 3)), np.zeros(2)):
-        with pytest.raises(ValueError, match=r"x has shape .*; this Standardizer takes .*\(n, 2\)"):
-            scaler.apply(other)
+        for use in (scaler.apply, scaler.invert):
+            with pytest.raises(ValueError, match=r"x has shape .*; this Standardizer takes .*2\)"):
+                use(other)
     with pytest.raises(ValueError, match=r"x contains NaN or Inf .*first at index \(0, 1\)"):
         scaler.apply(np.array([[0.0, np.nan]]))
     for bad, match in (

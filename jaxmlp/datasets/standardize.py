@@ -49,14 +49,9 @@ class Standardizer(NamedTuple):
 
     def apply(self, x, dtype=np.float32) -> np.ndarray:
         """``(x - mean) / std`` of finite inputs ``x (n, d)``, d the features fitted, in
-        ``dtype``; ValueError for other ``x`` (numpy would broadcast one column over all
-        features) and for values that leave ``dtype``'s range."""
-        x, width = np.asarray(x), np.shape(self.mean)  # (d,); () scales every feature alike
-        if x.ndim != 2 or (width and x.shape[1] != width[0]):
-            raise ValueError(
-                f"x has shape {x.shape}; this Standardizer takes inputs (n, "
-                f"{width[0] if width else 'd'}) of the features it was fitted on."
-            )
+        ``dtype``; ValueError for other ``x`` (``_rows``) and for values that leave ``dtype``'s
+        range."""
+        x = self._rows(x)
         _check_finite(x)
         with np.errstate(over="ignore", invalid="ignore"):
             y = ((targets.as_dtype(x, self.mean.dtype) - self.mean) / self.std).astype(dtype)
@@ -71,7 +66,19 @@ class Standardizer(NamedTuple):
         return y
 
     def invert(self, x) -> np.ndarray:
-        return np.asarray(x, self.mean.dtype) * self.std + self.mean
+        """``x (n, d)`` standardised, as given: ``x * std + mean``."""
+        return np.asarray(self._rows(x), self.mean.dtype) * self.std + self.mean
+
+    def _rows(self, x) -> np.ndarray:
+        """``x`` as an array; a ValueError unless it is ``(n, d)`` of the d features fitted
+        (numpy would broadcast one column over all of them)."""
+        x, width = np.asarray(x), np.shape(self.mean)  # (d,); () scales every feature alike
+        if x.ndim != 2 or (width and x.shape[1] != width[0]):
+            raise ValueError(
+                f"x has shape {x.shape}; this Standardizer takes inputs (n, "
+                f"{width[0] if width else 'd'}) of the features it was fitted on."
+            )
+        return x
 
 
 def _check_finite(x) -> None:
