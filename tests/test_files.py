@@ -448,6 +448,22 @@ def test_the_default_label_column_is_refused_where_another_column_is_named_for_l
     assert "column 0 is named" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_a_run_from_before_the_label_name_rule_resumes_and_evaluates(tmp_path, monkeypatch):
+    """A run trained, by the default, on the last column of a file with a feature named
+    'label' (before that default was refused there) reads its labels again from the column it
+    recorded, by name: resume and evaluate refused it (failed before: 'label_column -1 (the
+    default) ... column 0 is named 'label'', and a resume takes no --label-column)."""
+    path = _write(tmp_path, "f.csv", "label,a,y\n1,0.5,0\n2,0.1,1\n3,0.3,0\n4,0.9,1\n")
+    run = str(tmp_path / "run")
+    with monkeypatch.context() as before:
+        before.setattr(files, "LABEL_NAMES", ())
+        assert cli.main(["train", "--data", str(path), "--epochs", "1", "--out", run]) == 0
+    assert cli.main(["train", "--out", run, "--resume", "--epochs", "2", "--no-progress"]) == 0
+    assert cli.main(["evaluate", run]) == 0
+    assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "new")]) == 2
+
+
 @pytest.mark.parametrize("sep", [";", "\t"])
 @pytest.mark.parametrize("head", ["a{0}b{0}y\n", ""])
 def test_a_file_of_another_separator_is_named(sep, head, tmp_path):

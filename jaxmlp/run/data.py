@@ -37,7 +37,8 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     The inputs are read in float64, standardised in float64 and kept in the run's dtype, as are
     regression targets. A run whose data record ``record`` (config.json's) has no ``x_dtype``
     was written when inputs were cast to float32 first, one without ``t_dtype`` when regression
-    targets were: its data are rebuilt by that rule."""
+    targets were: its data are rebuilt by that rule. A run of a CSV file reads its labels
+    from the column it recorded (``label_name``) unless ``label_column`` names one."""
     if settings["dtype"] not in DTYPES:  # (TrainConfig's rule) before the data are read in it
         raise not_one_of("dtype", settings["dtype"], DTYPES)
     label_column, name = settings["label_column"], absolute(settings["data"])
@@ -45,6 +46,9 @@ def load_data(settings: dict, record: dict | None = None) -> tuple[datasets.Data
     check_data_dir(settings["data_dir"])
     if label_column is not None and not str(name).lower().endswith(".csv"):
         raise ValueError(f"--label-column applies to .csv files only, not to {name!r}.")
+    if label_column is None and record is not None and record.get("label_name") is not None:
+        label_column = record["label_name"]  # the column it read (the last, by a default since
+        # refused beside a column named label: files.LABEL_NAMES), by name
     val_fraction, standardize = settings["val_fraction"], settings["standardize"]
     if val_fraction is not None and not (is_real(val_fraction) and 0 <= val_fraction < 1):
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
