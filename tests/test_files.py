@@ -583,6 +583,22 @@ def test_one_boolean_label_written_in_two_cases_is_refused(one, other, tmp_path)
     assert sorted(set(files.read_csv(one_way)[1].tolist())) == ["FALSE", "TRUE", "true_ish"]
 
 
+@pytest.mark.parametrize(
+    "one, other",
+    [("Z\u00fcrich", "Zu\u0308rich"), ("cat", "cat\u200b"), ("\u00c5sa", "\u212bsa")],
+    ids=["combining-diaeresis", "zero-width-space", "angstrom-sign"],
+)
+def test_one_name_in_two_unicode_spellings_is_refused(one, other, tmp_path):
+    # they were two classes that print alike: 'Zürich' as one character or as u and a
+    # combining diaeresis (macOS writes the second), a zero-width space pasted in; exit 0
+    path = _write(tmp_path, "u.csv", f"a,y\n1,{one}\n2,Bern\n3,{other}\n4,Bern\n")
+    said = f"u.csv, column 'y': the labels {one!r} (line 2) and {other!r} (line 4) are one name"
+    with pytest.raises(ValueError, match=re.escape(said) + ".*Write each class one way"):
+        files.read_csv(path)
+    apart = _write(tmp_path, "a.csv", f"a,y\n1,{one}\n2,Bern\n3,{one}\n4,zurich\n")
+    assert sorted(set(files.read_csv(apart)[1].tolist())) == sorted({one, "Bern", "zurich"})
+
+
 def test_a_label_that_reads_as_missing_warns(tmp_path):
     path = _write(tmp_path, "na.csv", "a,y\n1,cat\n2,dog\n3,NA\n4,cat\n")
     with pytest.warns(UserWarning, match=r"na.csv: label 'NA' \(1 row, first line 4\) .*missing"):
