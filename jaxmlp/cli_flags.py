@@ -87,7 +87,12 @@ TRAIN_FLAGS = [  # (flag, type, metavar, help); every default lives in run.DEFAU
         "folder of Fashion-MNIST's IDX files or of their fashion-mnist subfolder (the only "
         "place looked)",
     ),
-    ("--label-column", column, "INDEX|NAME", "CSV: the label column (default: the last)"),
+    (
+        "--label-column",
+        column,
+        "INDEX|NAME",
+        "CSV: the label column (default: the last, unless another is named label or target)",
+    ),
     ("--task", str, "NAME", "{}; default auto: "),
     ("--encoding", str, "CODEC", "CSV: the file's text encoding, e.g. latin-1 (default: utf-8)"),
     ("--standardize", str, "auto|yes|no", "standardise inputs (auto: unless within [0, 1])"),

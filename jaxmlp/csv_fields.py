@@ -70,9 +70,9 @@ def number(path, line, column, field) -> float:
 def read_labels(path, column, labels) -> np.ndarray:
     """The ``labels`` ``(line, field)`` of a column: numbers if every label is one (each checked
     finite; ``1`` and ``1.0`` are one class), the strings as class names if none is (a word of
-    ``MISSING_LABELS`` warns; ``TRUE`` beside ``True`` is refused, ``_one_case``). A column mixing
-    the two is refused: among names ``1`` and ``1.0`` would be two classes, and a number's class
-    would hang on the rest of the column."""
+    ``MISSING_LABELS`` warns; ``TRUE`` beside ``True``, or one text in two Unicode spellings,
+    is refused: ``_one_spelling``). A column mixing the two is refused: among names ``1`` and
+    ``1.0`` would be two classes, and a number's class would hang on the rest of the column."""
     for line, field in labels:
         if not field:
             raise ValueError(f"{path}, line {line}, column {column!r}: missing label.")
@@ -98,7 +98,7 @@ def read_labels(path, column, labels) -> np.ndarray:
             f"({name!r}, line {there}): among names '1' and '1.0' would be two classes, among "
             "numbers one. Write every label as a name (a letter in front: 'c1') or as a number."
         )
-    _one_case(path, column, labels)
+    _one_spelling(path, column, labels)
     missing = [(line, field) for line, field in labels if is_missing(field)]
     for word in sorted({field for _, field in missing}):
         lines = [line for line, field in missing if field == word]
@@ -111,19 +111,28 @@ def read_labels(path, column, labels) -> np.ndarray:
     return np.array([field for _, field in labels])
 
 
-def _one_case(path, column, labels) -> None:
-    """A ValueError where one truth value is written in two cases (``TRUE``, a spreadsheet's,
-    and ``True``, pandas'): as names two classes, to whoever wrote them one."""
+def _one_spelling(path, column, labels) -> None:
+    """A ValueError where one name is written two ways, as names two classes, to whoever wrote
+    them one: a truth value in two cases (``TRUE``, a spreadsheet's, and ``True``, pandas'), or
+    one text in two Unicode spellings that print alike (``ü`` as one character or as ``u`` and
+    a combining diaeresis, as macOS writes it: the NFC form; a character that does not show,
+    such as a zero-width space, pasted in)."""
     seen = {}
     for line, field in labels:
-        if field.lower() in ("true", "false"):
-            at, first = seen.setdefault(field.lower(), (line, field))
-            if first != field:
-                raise ValueError(
-                    f"{path}, column {column!r}: the labels {first!r} (line {at}) and {field!r} "
-                    f"(line {line}) are one truth value written two ways: as names two classes. "
-                    "Write each class one way (one case)."
-                )
+        key = field  # ASCII is its NFC form and holds no format character
+        if not field.isascii():
+            text = unicodedata.normalize("NFC", field)
+            key = "".join(c for c in text if unicodedata.category(c) != "Cf")
+        truth = key.lower() in ("true", "false")
+        at, first = seen.setdefault(key.lower() if truth else key, (line, field))
+        if first != field:
+            what = "truth value" if truth else "name"
+            how = "one case" if first.lower() == field.lower() else "one Unicode spelling"
+            raise ValueError(
+                f"{path}, column {column!r}: the labels {first!r} (line {at}) and {field!r} "
+                f"(line {line}) are one {what} written two ways: as names two classes. Write "
+                f"each class one way ({how})."
+            )
 
 
 MISSING_LABELS = ("na", "n/a", "nan", "null", "none", "?", "missing")
@@ -141,12 +150,15 @@ def _integers(path, column, labels) -> np.ndarray:
     and ``7``, ``+7`` and ``7``, ``-0`` and ``0``): codes to the writer, perhaps, two classes as
     names and one as numbers, so not guessed at. (Runs from before recorded float names,
     ``9.0``: they keep them, and read these labels as those classes.)"""
-    values = [int(field) for _, field in labels]
-    info, spelled = np.iinfo(np.int64), {}
-    for (line, field), v in zip(labels, values, strict=True):
-        if not info.min <= v <= info.max:
+    info, spelled, values = np.iinfo(np.int64), {}, []
+    for line, field in labels:
+        sign, digits = field[0] if field[0] in "+-" else "", field.lstrip("+-").lstrip("0")
+        v = int(sign + (digits or "0")) if len(digits) <= 19 else None  # int() refuses 4,301
+        values.append(v)
+        if v is None or not info.min <= v <= info.max:
+            shown = field if len(field) <= 40 else f"{field[:20]}... ({len(field)} characters)"
             raise ValueError(
-                f"{path}, line {line}, column {column!r}: the integer label {field} is past "
+                f"{path}, line {line}, column {column!r}: the integer label {shown} is past "
                 "the int64 range; write the labels as names (a letter in front) or smaller."
             )
         at, first = spelled.setdefault(v, (line, field))

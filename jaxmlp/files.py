@@ -26,8 +26,10 @@ from jaxmlp.csv_fields import columns_of_numbers, is_missing, is_number, read_la
 from jaxmlp.numeric import as_int
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
-HEADERS = (None, True, False)  # auto (numbers -> data), a header row, no header row
 _UNNAMED = re.compile(r"Unnamed: \d+")  # pandas' name for a column its header left unnamed
+# A column of these names (any case) holds labels: the default label column, the last, is
+# refused beside one (Kaggle's MNIST CSVs put "label" first).
+LABEL_NAMES = ("label", "labels", "target", "targets", "class")
 
 
 # -- CSV -------------------------------------------------------------------------------------------
@@ -48,8 +50,11 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
     ``header``: None detects it (a first row of numbers only is data), True or False says
     whether the first row names the columns. ``encoding``: a Python codec name.
     """
-    if header not in HEADERS:
-        raise ValueError(f"header must be True, False or None (detect), got {header!r}.")
+    if header is not None and not isinstance(header, bool | np.bool_):  # 0 == False, 1 == True
+        raise ValueError(
+            f"header must be True, False or None (detect), got {header!r} (pandas' header=0 is "
+            "header=True here)."
+        )
     text = _decode(path, encoding)
     first = text.lstrip().partition("\n")[0]
     other = next((sep for sep in ";\t" if sep in first), None)  # a European or TSV file?
@@ -131,12 +136,12 @@ def check_unique(where, names) -> None:
 
 def _is_header(path, rows: list) -> bool:
     """Whether the first of the ``rows`` ``(line, fields)`` names the columns: a row of numbers
-    (or missing values: empty fields and ``MISSING_LABELS`` words, which name no column) is
-    data; a row of names, or one with a name atop a column of numbers, is a header. A row that
-    mixes numbers with names over columns of names (``5.1,3.5,setosa``, or numeric names over
-    string labels) could be either: a ValueError asks, as it does for a row of the column
-    positions ``0,1,...`` (two columns or more), which pandas and numpy write for unnamed
-    columns."""
+    (or missing values: empty fields, ``MISSING_LABELS`` words and marks without a letter or
+    digit, such as SAS's ``.`` or ``-``, which name no column) is data; a row of names, or one
+    with a name atop a column of numbers, is a header. A row that mixes numbers with names over
+    columns of names (``5.1,3.5,setosa``, or numeric names over string labels) could be
+    either: a ValueError asks, as it does for a row of the column positions ``0,1,...`` (two
+    columns or more), which pandas and numpy write for unnamed columns."""
     (start, first), rest = rows[0], rows[1:]
     first = [field.strip() for field in first]
     if len(first) > 1 and first == [str(i) for i in range(len(first))]:
@@ -147,7 +152,9 @@ def _is_header(path, rows: list) -> bool:
     words = [
         i
         for i, field in enumerate(first)
-        if field and not is_missing(field) and not is_number(path, start, f"column_{i}", field)
+        if not is_missing(field)
+        and any(c.isalnum() for c in field)  # "" and marks ('.', '-') name no column
+        and not is_number(path, start, f"column_{i}", field)
     ]
     if not words:
         return False
@@ -185,7 +192,9 @@ def read_csv(
     ``lines``, a fifth item: each data row's line in the file, for messages.
 
     ``x (n, d)`` float64 features; ``labels (n,)`` float64 if every label is a number, else the
-    label strings. ``label_column`` is a column index (negative counts from the end) or a name.
+    label strings. ``label_column`` is a column index (negative counts from the end) or a name;
+    the default, the last column, is refused where another is named for labels (``LABEL_NAMES``:
+    label, target, class; any case), as in Kaggle's MNIST CSVs, whose labels stand first.
     ``header``: True if the first row names the columns, False if it is data (columns are then
     named ``column_0``, ``column_1``, ...), None to detect: a first row of numbers only is data.
     """
@@ -282,6 +291,15 @@ def _label_index(path, header, label_column) -> int:
             f"{path}: label_column {label_column} is the index of {header[index]!r} and the "
             f"name of column {named}: give {header[index]!r} by its name, {name!r} by its index "
             f"{named}."
+        )
+    labels = [i for i, n in enumerate(header) if str(n).lower() in LABEL_NAMES]
+    if label_column == -1 and labels and index not in labels:  # the default, the last column
+        there = header[labels[0]]
+        raise ValueError(
+            f"{path}: label_column -1 (the default) reads the labels from the last column, "
+            f"{header[index]!r}, but column {labels[0]} is named {there!r}: name the label "
+            f"column (label_column={there!r}, or {header[index]!r} for the last; --label-column "
+            f"{there})."
         )
     return index
 

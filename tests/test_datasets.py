@@ -569,6 +569,35 @@ def test_a_jaxmlp_data_folder_without_the_files_is_refused_not_passed_over(tmp_p
             datasets.load("fashion-mnist")
 
 
+def test_a_fashion_mnist_folder_missing_some_files_names_them(tmp_path, monkeypatch):
+    """A folder holding three of the four IDX files (a download cut short, a file deleted
+    from the Debian copy) was said to hold none (failed before: "holds no Fashion-MNIST IDX
+    files", "not found"); the file missing is named, in data_dir, $JAXMLP_DATA and the
+    Debian folder."""
+    folder = _write_fashion(tmp_path / "fm")
+    (folder / "t10k-labels-idx1-ubyte").unlink()
+    missing = r"holds 3 of the 4 Fashion-MNIST IDX files, not \['t10k-labels-idx1-ubyte\[\.gz\]'\]"
+    with pytest.raises(ValueError, match=rf"data_dir '{folder}' {missing}"):
+        datasets.load("fashion-mnist", data_dir=folder)
+    monkeypatch.setenv("JAXMLP_DATA", str(folder))
+    with pytest.raises(ValueError, match=rf"\$JAXMLP_DATA '{folder}' {missing}"):
+        datasets.load("fashion-mnist")
+    monkeypatch.delenv("JAXMLP_DATA")
+    monkeypatch.setattr(datasets.named, "_DEBIAN_FASHION_MNIST", folder)
+    with pytest.raises(ValueError, match=rf"{folder} {missing}.*apt-get install --reinstall"):
+        datasets.load("fashion-mnist")
+
+
+def test_a_data_dir_of_no_characters_is_refused_not_passed_over(tmp_path, monkeypatch):
+    """data_dir="" (an unset variable's value) read $JAXMLP_DATA or the Debian copy,
+    silently, as if no folder were named (failed before: no error); the command line
+    refused it already, by the same rule now."""
+    monkeypatch.setattr(datasets.named, "_DEBIAN_FASHION_MNIST", _write_fashion(tmp_path / "d"))
+    for blank in ("", "  "):
+        with pytest.raises(ValueError, match=r"data_dir must be a folder path or None, got '"):
+            datasets.load("fashion-mnist", data_dir=blank)
+
+
 def test_fashion_mnist_absent_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.delenv("JAXMLP_DATA", raising=False)
     monkeypatch.setattr(datasets.named, "_DEBIAN_FASHION_MNIST", tmp_path / "none")
@@ -914,6 +943,28 @@ def test_the_standardiser_refuses_what_it_cannot_scale():
         datasets.Standardizer.fit(np.array([[0.0], [1e300]]))
 
 
+def test_the_standardiser_refuses_inputs_it_would_broadcast_or_average_into_nan():
+    """``fit`` takes inputs ``(n, d)``, n >= 1, finite; ``apply`` inputs of its d features.
+    (Regression: apply broadcast one column over the d features, silently; fit of a NaN, or of
+    no rows, made a NaN mean, and apply then blamed inputs "too far from the training data"; a
+    1-D x made one scalar mean for all features.)"""
+    x = np.arange(6.0).reshape(3, 2)
+    scaler = datasets.Standardizer.fit(x)
+    for other in (np.zeros((2, 1)), np.zeros((2, 3)), np.zeros(2)):
+        for use in (scaler.apply, scaler.invert):
+            with pytest.raises(ValueError, match=r"x has shape .*; this Standardizer takes .*2\)"):
+                use(other)
+    with pytest.raises(ValueError, match=r"x contains NaN or Inf .*first at index \(0, 1\)"):
+        scaler.apply(np.array([[0.0, np.nan]]))
+    for bad, match in (
+        (np.array([[1.0], [np.nan]]), r"x contains NaN or Inf"),
+        (np.zeros((0, 2)), r"x must have shape \(n, d\) with n >= 1, got \(0, 2\)"),
+        (np.arange(3.0), r"x must have shape \(n, d\) with n >= 1, got \(3,\)"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            datasets.Standardizer.fit(bad)
+
+
 @pytest.mark.parametrize("value", [0.1, 0.3, 1 / 3, 1e5 + 0.1, -7.25])
 def test_a_constant_feature_maps_to_0_whatever_its_float64_mean_rounds_to(value):
     # The mean of 1000 copies of 0.1 is 1 ulp off 0.1: the feature kept std 1.4e-17 for the
@@ -988,6 +1039,24 @@ def test_test_classes_absent_from_training_warn():
     with pytest.warns(UserWarning, match=r"y_test holds 1 class\(es\) absent from .*: \[7\]"):
         ds = datasets.from_arrays(x, np.arange(12) % 2, x_test=x[:2], y_test=[0, 7])
     assert ds.n_classes == 3
+
+
+@pytest.mark.parametrize(
+    "y, y_test, kinds",
+    [
+        ([b"a", b"b"] * 4, ["a", "b"], "class names as bytes .*class names as str"),
+        (["a", "b"] * 4, [b"a", b"b"], "class names as str .*class names as bytes"),
+        ([0, 1] * 4, ["0", "1"], "numbers .*class names as str"),
+        (["a", "b"] * 4, [0, 1], "class names as str .*numbers"),
+    ],
+)
+def test_train_and_test_labels_of_two_kinds_are_refused(y, y_test, kinds):
+    """Labels ``y`` and ``y_test`` are both numbers or both names of one type. (Regression:
+    bytes ``y`` beside str ``y_test`` encoded every training label as class 0, silently, as
+    ``b'b' == 'b'`` is False; numbers beside names made the numbers names, or a TypeError.)"""
+    x = np.arange(8.0)[:, None]
+    with pytest.raises(ValueError, match=f"y holds {kinds}"):
+        datasets.from_arrays(x, np.array(y), x_test=x[:2], y_test=np.array(y_test))
 
 
 def test_validation_classes_absent_from_training_warn():

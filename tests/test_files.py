@@ -44,6 +44,14 @@ def test_header_true_and_false_override_the_detection(tmp_path):
         files.read_csv(words, header=False)
     with pytest.raises(ValueError, match="header must be True, False or None"):
         files.read_csv(words, header="yes")
+    # pandas' header=0 says "row 0 is the header"; here 0 == False read the header as data,
+    # silently where its names are numbers (failed before: 1990 an example, 2000 a class)
+    for number in (0, 1, 0.0, np.int64(0)):
+        with pytest.raises(ValueError, match=r"None \(detect\), got .*pandas' header=0 is"):
+            files.read_csv(years, header=number)
+        with pytest.raises(ValueError, match=r"header must be True, False or None"):
+            datasets.load(years, header=number)
+    assert files.read_csv(years, header=np.bool_(True))[2:] == (["1990"], "2000")
 
 
 def test_datasets_load_passes_header_and_encoding(tmp_path):
@@ -356,6 +364,18 @@ def test_a_missing_value_word_in_a_headerless_first_row_is_no_name(word, tmp_pat
     assert files.read_csv(named)[2] == ["a", word]
 
 
+@pytest.mark.parametrize("mark", [".", "-", "--", "*", "\u2014"])
+def test_a_missing_value_mark_in_a_headerless_first_row_is_no_name(mark, tmp_path):
+    # SAS and Stata write a missing number as '.', others '-': the row became the header
+    # (names '1.5', '.', label column '0'), one row fewer, exit 0 (failed before: no error)
+    path = _write(tmp_path, "m.csv", f"1.5,{mark},0\n2.5,3.1,1\n3.5,4.1,0\n")
+    message = f"m.csv, line 1, column 'column_1': cannot read {mark!r} as a number"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        files.read_csv(path)
+    named = _write(tmp_path, "n.csv", f"a,{mark},y\n1,2,0\n3,4,1\n")  # a mark among names
+    assert files.read_csv(named)[2] == ["a", mark]
+
+
 def test_a_first_row_of_column_positions_as_pandas_writes_them_is_asked_about(tmp_path):
     # DataFrame(x).to_csv(index=False) writes '0,1,2': it was read as data, one example and
     # one class (2) more
@@ -399,6 +419,49 @@ def test_a_label_column_index_that_is_also_a_column_name_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"label_column 2 is the index of 'y' and the name of"):
         files.read_csv(path, 2)
     assert files.read_csv(path, "2")[3] == "2"
+
+
+@pytest.mark.parametrize("name", ["label", "Target", "CLASS"])
+def test_the_default_label_column_is_refused_where_another_column_is_named_for_labels(
+    name, tmp_path, capsys
+):
+    """A file whose labels stand first (Kaggle's MNIST and Fashion-MNIST CSVs: label, pixel1,
+    ...) trained on the last pixel as the labels and on the labels as a feature, exit 0
+    (failed before: no error). The default, the last column, is refused where another column
+    is named label, labels, target or class; a label column given by name or index is read."""
+    path = _write(tmp_path, "k.csv", f"{name},pixel1,pixel2\n3,0,1\n5,2,0\n3,1,1\n")
+    said = (
+        rf"k.csv: label_column -1 \(the default\) reads the labels from the last column, "
+        rf"'pixel2', but column 0 is named '{name}': name the label column \(label_column='{name}'"
+    )
+    with pytest.raises(ValueError, match=said):
+        files.read_csv(path)
+    with pytest.raises(ValueError, match=said):
+        datasets.load(path)
+    assert files.read_csv(path, name)[1].tolist() == [3, 5, 3]
+    assert files.read_csv(path, 0)[1].tolist() == [3, 5, 3]
+    assert files.read_csv(path, "pixel2")[3] == "pixel2" == files.read_csv(path, 2)[3]
+    for last in (f"x,y,{name}\n", "labels,x,target\n", "x,labelled,y\n"):  # a label's name last
+        kept = _write(tmp_path, "l.csv", last + "1,2,0\n3,4,1\n")  # or no column of one
+        assert files.read_csv(kept)[3] == last.strip().split(",")[-1]
+    assert cli.main(["train", "--data", str(path), "--epochs", "1", "--out", str(tmp_path)]) == 2
+    assert "column 0 is named" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_run_from_before_the_label_name_rule_resumes_and_evaluates(tmp_path, monkeypatch):
+    """A run trained, by the default, on the last column of a file with a feature named
+    'label' (before that default was refused there) reads its labels again from the column it
+    recorded, by name: resume and evaluate refused it (failed before: 'label_column -1 (the
+    default) ... column 0 is named 'label'', and a resume takes no --label-column)."""
+    path = _write(tmp_path, "f.csv", "label,a,y\n1,0.5,0\n2,0.1,1\n3,0.3,0\n4,0.9,1\n")
+    run = str(tmp_path / "run")
+    with monkeypatch.context() as before:
+        before.setattr(files, "LABEL_NAMES", ())
+        assert cli.main(["train", "--data", str(path), "--epochs", "1", "--out", run]) == 0
+    assert cli.main(["train", "--out", run, "--resume", "--epochs", "2", "--no-progress"]) == 0
+    assert cli.main(["evaluate", run]) == 0
+    assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "new")]) == 2
 
 
 @pytest.mark.parametrize("sep", [";", "\t"])
@@ -467,6 +530,16 @@ def test_integer_labels_past_2_to_the_53_keep_their_classes(tmp_path):
     too_big = _write(tmp_path, "huge.csv", "a,y\n1,99999999999999999999\n2,7\n")
     with pytest.raises(ValueError, match=r"line 2, column 'y': the integer label .* int64"):
         files.read_csv(too_big)
+    # of 4,301 digits and more, Python's int() refused it in words of its own, no file or line
+    # (failed before: "Exceeds the limit (4300 digits) ... use sys.set_int_max_str_digits()")
+    for digits in ("1" * 5000, "-" + "9" * 4301, "0" * 5000 + "7"):
+        huge = _write(tmp_path, "digits.csv", f"a,y\n1,7\n2,{digits}\n")
+        if digits.endswith("07"):  # leading zeros: 7, and a second spelling of it
+            with pytest.raises(ValueError, match=r"are one number, 7, written two ways"):
+                files.read_csv(huge)
+            continue
+        with pytest.raises(ValueError, match=r"line 3, column 'y': the integer label .* int64"):
+            files.read_csv(huge)
 
 
 @pytest.mark.parametrize("one", ["9007199254740993.0", "+9007199254740993.00"])
@@ -508,6 +581,22 @@ def test_one_boolean_label_written_in_two_cases_is_refused(one, other, tmp_path)
         files.read_csv(path)
     one_way = _write(tmp_path, "one.csv", "a,y\n1,TRUE\n2,FALSE\n3,TRUE\n4,true_ish\n")
     assert sorted(set(files.read_csv(one_way)[1].tolist())) == ["FALSE", "TRUE", "true_ish"]
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [("Z\u00fcrich", "Zu\u0308rich"), ("cat", "cat\u200b"), ("\u00c5sa", "\u212bsa")],
+    ids=["combining-diaeresis", "zero-width-space", "angstrom-sign"],
+)
+def test_one_name_in_two_unicode_spellings_is_refused(one, other, tmp_path):
+    # they were two classes that print alike: 'Zürich' as one character or as u and a
+    # combining diaeresis (macOS writes the second), a zero-width space pasted in; exit 0
+    path = _write(tmp_path, "u.csv", f"a,y\n1,{one}\n2,Bern\n3,{other}\n4,Bern\n")
+    said = f"u.csv, column 'y': the labels {one!r} (line 2) and {other!r} (line 4) are one name"
+    with pytest.raises(ValueError, match=re.escape(said) + ".*Write each class one way"):
+        files.read_csv(path)
+    apart = _write(tmp_path, "a.csv", f"a,y\n1,{one}\n2,Bern\n3,{one}\n4,zurich\n")
+    assert sorted(set(files.read_csv(apart)[1].tolist())) == sorted({one, "Bern", "zurich"})
 
 
 def test_a_label_that_reads_as_missing_warns(tmp_path):

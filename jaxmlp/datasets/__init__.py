@@ -168,6 +168,7 @@ def load(
     """
     seed, n, val_fraction, dtype = options.check(seed, n, val_fraction, standardize, dtype)
     task = targets.check_task(task)
+    options.check_data_dir(data_dir)
     given = dict(label_column=label_column, header=header, encoding=encoding, classes=classes)
     options.check_taken(name_or_path, given | dict(min_examples=min_examples, data_dir=data_dir))
     if isinstance(name_or_path, str) and name_or_path in named.SETS:
@@ -251,7 +252,8 @@ def from_arrays(
     better read with task="regression"); a single value, or more than ``MAX_CLASSES`` distinct
     whole numbers (class codes, or a count?), is refused: the task is not guessed; anything else
     (fractions) is regression. "classification" reads the labels as classes (binary, multiclass or
-    multilabel); "regression" as numbers. Test labels of a class absent from ``y`` warn.
+    multilabel); "regression" as numbers. Test labels are of ``y``'s kind (numbers, or names of
+    one type: str or bytes); those of a class absent from ``y`` warn.
     ``classes`` (a trained model's, in its order; a binary or multiclass ``task``) encodes the
     labels as their indices: any class may be absent, a label outside them is an error.
     """

@@ -213,11 +213,14 @@ def _find_fashion_mnist(data_dir) -> pathlib.Path:
     named, by = (data_dir, "data_dir") if data_dir else (os.environ.get(DATA_ENV), f"${DATA_ENV}")
     root = pathlib.Path(named) if named else None
     folders = [root, root / "fashion-mnist"] if root else [_DEBIAN_FASHION_MNIST]
-    found = [
-        folder
-        for folder in folders
-        if all(_idx_path(folder, name) for pair in _FASHION_FILES.values() for name in pair)
-    ]
+    names = [name for pair in _FASHION_FILES.values() for name in pair]
+    missing = {f: [f"{n}[.gz]" for n in names if not _idx_path(f, n)] for f in folders}
+    found = [folder for folder in folders if not missing[folder]]
+    some = next((f for f in folders if len(missing[f]) < len(names)), None)  # a part of them
+    part = some and (
+        f"holds {len(names) - len(missing[some])} of the {len(names)} Fashion-MNIST IDX files, "
+        f"not {missing[some]}"
+    )
     if len(found) > 1:
         raise ValueError(
             f"{by} {str(named)!r}: both {found[0]} and {found[1]} hold IDX files of these names "
@@ -226,11 +229,13 @@ def _find_fashion_mnist(data_dir) -> pathlib.Path:
         )
     if found:
         return found[0]
-    wanted = [f"{name}[.gz]" for pair in _FASHION_FILES.values() for name in pair]
+    wanted = [f"{name}[.gz]" for name in names]
     if root:
         problem = "is not a folder" if root.exists() else "does not exist"
         if root.is_dir():
             problem = "holds no Fashion-MNIST IDX files (nor does its fashion-mnist subfolder)"
+        if some:
+            problem = part if some == root else f"holds none; its subfolder {some} {part}"
         instead = (
             f"leave data_dir out to search ${DATA_ENV} or {_DEBIAN_FASHION_MNIST}"
             if data_dir
@@ -239,6 +244,12 @@ def _find_fashion_mnist(data_dir) -> pathlib.Path:
         raise ValueError(
             f"{by} {str(named)!r} {problem}: looked there for {wanted}; name the folder that "
             f"holds them (--data-dir), or {instead}."
+        )
+    if some:
+        raise ValueError(
+            f"{some} {part}: reinstall them (`apt-get install --reinstall "
+            "dataset-fashion-mnist`), or pass data_dir (--data-dir) or set "
+            f"{DATA_ENV} to a folder holding {wanted}."
         )
     raise ValueError(
         f"Fashion-MNIST IDX files not found; looked in {[str(f) for f in folders]}. Install "

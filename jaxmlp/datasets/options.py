@@ -4,6 +4,7 @@ takes: every source its ``seed``, ``val_fraction``, ``standardize``, ``n``, ``ta
 ``classes`` and ``min_examples``; the named sets that read files (``READS_DATA_DIR``)
 ``data_dir``. An option given to a source that does not take it is refused, not ignored."""
 
+import os
 import pathlib
 from numbers import Integral
 
@@ -72,6 +73,16 @@ def check(seed, n, val_fraction, standardize, dtype):
     if dtype not in (np.float32, np.float64, "float32", "float64"):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}.")
     return seed, None if n is None else as_int(n), float(val_fraction), np.dtype(dtype)
+
+
+def check_data_dir(data_dir) -> None:
+    """A ValueError unless ``data_dir`` is None or a folder's path (a non-empty string or an
+    ``os.PathLike``): "" (an unset variable's value) names no folder, and is not taken for
+    None."""
+    if data_dir is None or isinstance(data_dir, os.PathLike):
+        return
+    if not (isinstance(data_dir, str) and data_dir.strip()):
+        raise ValueError(f"data_dir must be a folder path or None, got {data_dir!r}.")
 
 
 def user_file(name_or_path) -> pathlib.Path:

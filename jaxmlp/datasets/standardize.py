@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxmlp import files
 from jaxmlp.datasets import targets
 
 
@@ -23,12 +24,16 @@ class Standardizer(NamedTuple):
 
     @classmethod
     def fit(cls, x, dtype=np.float64) -> "Standardizer":
-        """ValueError for a feature that float32 cannot hold, or ``dtype`` cannot scale."""
-        dtype = np.dtype(dtype)
+        """The scaler of inputs ``x (n, d)``, n >= 1, finite; a ValueError for other ``x``, a
+        feature that float32 cannot hold, or one that ``dtype`` cannot scale."""
+        dtype, x = np.dtype(dtype), np.asarray(x)
+        if x.ndim != 2 or len(x) == 0:
+            raise ValueError(f"x must have shape (n, d) with n >= 1, got {x.shape}.")
+        _check_finite(x)
         x = targets.as_dtype(x, dtype).astype(np.float64)
         mean = x.mean(axis=0)
-        if len(x):  # a constant feature's mean is its value (1000 x 0.1 average 1 ulp off 0.1)
-            mean = np.where((x == x[0]).all(axis=0), x[0], mean)
+        # a constant feature's mean is its value (1000 x 0.1 average 1 ulp off 0.1)
+        mean = np.where((x == x[0]).all(axis=0), x[0], mean)
         size = np.abs(x - mean).max(axis=0, initial=0.0)  # scaled first: no overflow in x**2
         scale = np.where(size > 0, size, 1.0)
         std = size * np.sqrt(np.square((x - mean) / scale).mean(axis=0))
@@ -43,7 +48,11 @@ class Standardizer(NamedTuple):
         return cls(mean.astype(dtype), kept)
 
     def apply(self, x, dtype=np.float32) -> np.ndarray:
-        """``(x - mean) / std`` in ``dtype``; ValueError for values that leave its range."""
+        """``(x - mean) / std`` of finite inputs ``x (n, d)``, d the features fitted, in
+        ``dtype``; ValueError for other ``x`` (``_rows``) and for values that leave ``dtype``'s
+        range."""
+        x = self._rows(x)
+        _check_finite(x)
         with np.errstate(over="ignore", invalid="ignore"):
             y = ((targets.as_dtype(x, self.mean.dtype) - self.mean) / self.std).astype(dtype)
         bad = ~np.isfinite(y)
@@ -57,7 +66,25 @@ class Standardizer(NamedTuple):
         return y
 
     def invert(self, x) -> np.ndarray:
-        return np.asarray(x, self.mean.dtype) * self.std + self.mean
+        """``x (n, d)`` standardised, as given: ``x * std + mean``."""
+        return np.asarray(self._rows(x), self.mean.dtype) * self.std + self.mean
+
+    def _rows(self, x) -> np.ndarray:
+        """``x`` as an array; a ValueError unless it is ``(n, d)`` of the d features fitted
+        (numpy would broadcast one column over all of them)."""
+        x, width = np.asarray(x), np.shape(self.mean)  # (d,); () scales every feature alike
+        if x.ndim != 2 or (width and x.shape[1] != width[0]):
+            raise ValueError(
+                f"x has shape {x.shape}; this Standardizer takes inputs (n, "
+                f"{width[0] if width else 'd'}) of the features it was fitted on."
+            )
+        return x
+
+
+def _check_finite(x) -> None:
+    """``targets.check_finite`` for inputs of numbers (others fail in ``as_dtype``)."""
+    if files.numeric(x.dtype):
+        targets.check_finite(x, "x")
 
 
 def prepare(scaler: Standardizer | None, x, dtype=np.float32) -> np.ndarray:

@@ -137,6 +137,11 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
     """``(t, t_test, task, n_classes, classes)``: ``y`` encoded as ``TARGETS[task]`` says; with
     ``classes`` (a trained model's) as their indices (``encode_as``; ``lines``: each label's
     line in its file, for the message)."""
+    if y_test is not None and _kind(y) != _kind(y_test):  # np.concatenate would cast one
+        raise ValueError(
+            f"y holds {_kind(y)} but y_test holds {_kind(y_test)}: give both as numbers, or "
+            "both as names of one type (the name b'a' is no 'a', nor '1' the number 1)."
+        )
     if classes is not None:
         if task not in ("binary", "multiclass"):
             raise ValueError(f"classes go with a binary or multiclass task, got task={task!r}.")
@@ -194,6 +199,15 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
         encode = lambda a: np.searchsorted(classes, a.reshape(-1)).astype(np.int32)  # noqa: E731
     t_test = None if y_test is None else encode(y_test)
     return encode(y), t_test, task, len(classes), classes.tolist()
+
+
+def _kind(y) -> str:
+    """What labels ``y`` are: numbers, class names as str or as bytes, or another dtype."""
+    if files.numeric(y.dtype):
+        return "numbers"
+    return {"U": "class names as str", "S": "class names as bytes"}.get(
+        y.dtype.kind, f"values of dtype {y.dtype}"
+    )
 
 
 def one_hot(labels, k: int) -> np.ndarray:

@@ -15,6 +15,7 @@ import pathlib
 import numpy as np
 
 from jaxmlp import datasets, outputs
+from jaxmlp.datasets.options import check_data_dir
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import is_real, not_one_of
 from jaxmlp.train import DTYPES
@@ -39,10 +40,11 @@ def load_data(
     The inputs are read in float64, standardised in float64 and kept in the run's dtype, as are
     regression targets. A run whose data record ``record`` (config.json's) has no ``x_dtype``
     was written when inputs were cast to float32 first, one without ``t_dtype`` when regression
-    targets were: its data are rebuilt by that rule. ``keep_raw``: where it standardises, keep the
-    training inputs as read (float64 but for such a ``record``'s) in ``info[RAW]`` too (a fold
-    sweep standardises each fold from them, ``sweep_folds.fold_data``; ``split_raw`` takes them
-    out)."""
+    targets were: its data are rebuilt by that rule. A run of a CSV file reads its labels
+    from the column it recorded (``label_name``) unless ``label_column`` names one.
+    ``keep_raw``: where it standardises, keep the training inputs as read (float64 but for such
+    a ``record``'s) in ``info[RAW]`` too (a fold sweep standardises each fold from them,
+    ``sweep_folds.fold_data``; ``split_raw`` takes them out)."""
     if settings["dtype"] not in DTYPES:  # (TrainConfig's rule) before the data are read in it
         raise not_one_of("dtype", settings["dtype"], DTYPES)
     label_column, name = settings["label_column"], absolute(settings["data"])
@@ -50,6 +52,9 @@ def load_data(
     check_data_dir(settings["data_dir"])
     if label_column is not None and not str(name).lower().endswith(".csv"):
         raise ValueError(f"--label-column applies to .csv files only, not to {name!r}.")
+    if label_column is None and record is not None and record.get("label_name") is not None:
+        label_column = record["label_name"]  # the column it read (the last, by a default since
+        # refused beside a column named label: files.LABEL_NAMES), by name
     val_fraction, standardize = settings["val_fraction"], settings["standardize"]
     if val_fraction is not None and not (is_real(val_fraction) and 0 <= val_fraction < 1):
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
@@ -150,15 +155,6 @@ def whose(data_name, settings: dict, config: dict) -> str:
     expected, path = config["data"].get("file_sha256"), pathlib.Path(settings["data"])
     same = expected is None or not path.is_file() or file_sha256(path) == expected
     return "own" if same else "changed"
-
-
-def check_data_dir(data_dir) -> None:
-    """A ValueError unless ``data_dir`` is None or a folder's path (a non-empty string or an
-    ``os.PathLike``)."""
-    if data_dir is None or isinstance(data_dir, os.PathLike):
-        return
-    if not (isinstance(data_dir, str) and data_dir.strip()):
-        raise ValueError(f"data_dir must be a folder path or None, got {data_dir!r}.")
 
 
 def check_source(settings: dict, config: dict, run_dir, resume: bool = False) -> None:
