@@ -228,3 +228,19 @@ def test_a_regressor_refuses_outputs_that_are_not_finite_as_the_classifier_does(
     clf.intercepts_ = est.intercepts_
     with pytest.raises(ValueError, match=r"1 of 2 rows have outputs that are not finite"):
         clf.predict(np.array([[0.5, 0.5, 0.5], [3e38, 3e38, 3e38]], np.float32))
+
+
+@pytest.mark.parametrize("make, method", [
+    (MLPClassifier, "predict"), (MLPClassifier, "predict_proba"), (MLPClassifier, "score"),
+    (MLPRegressor, "predict"), (MLPRegressor, "score"),
+])  # fmt: skip
+def test_weights_set_by_hand_on_an_estimator_never_fitted_do_not_predict(make, method):
+    """Before: AttributeError "'MLPRegressor' object has no attribute 'net_'" (scikit-learn's:
+    no attribute 'n_layers_'): such weights know no output nor classes until a fit. Now
+    scikit-learn's NotFittedError (a ValueError and an AttributeError) saying how to go on."""
+    from sklearn.exceptions import NotFittedError
+
+    est = _set_by_hand(make(**BASE | {"hidden_layer_sizes": (4,)}))
+    args = (_x(),) if method != "score" else (_x(), np.zeros(12))
+    with pytest.raises(NotFittedError, match=r"set by hand .* never fitted.*warm_start=True"):
+        getattr(est, method)(*args)
