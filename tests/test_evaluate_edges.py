@@ -219,7 +219,8 @@ def test_evaluate_refuses_rows_whose_outputs_are_not_finite_as_predict_does(tmp_
     for run, file in ((poisson, "counts.csv"), (classes, "labels.csv")):
         argv = ["evaluate", str(run), "--data", str(tmp_path / file), "--no-header"]
         err = fails(argv)
-        assert "1 of 2 rows have outputs that are not finite" in err and "rows [1]" in err, err
+        assert "data split: 1 of 2 rows have outputs that are not finite" in err, err
+        assert "rows [1]" in err, err
         with pytest.raises(ValueError, match=r"1 of 2 rows .* rows \[1\]"):
             load_run(run).evaluate(*np.split(np.loadtxt(tmp_path / file, delimiter=","), [-1], 1))
     net = MLP((1, 1), (), "identity", "mse")  # an output of 1e20, whose square is past float32

@@ -70,7 +70,10 @@ def evaluate_run(
         for split, x, t in data.splits(ds):
             if not own and ds.x_test is None:  # one set, not the run's training split
                 split = "data"
-            results[split] = {"n": len(x), **model.scores(x, t)}
+            try:
+                results[split] = {"n": len(x), **model.scores(x, t)}
+            except ValueError as error:  # rows numbered within the split: name it
+                raise ValueError(f"{split} split: {error}") from None
     return results
 
 
