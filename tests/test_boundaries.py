@@ -420,8 +420,9 @@ def test_a_loaded_model_and_the_command_line_refuse_such_rows(tmp_path, capsys):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.slow
-def test_the_sklearn_classifier_refuses_such_rows_the_regressor_gives_nan():
-    """A label or a probability of a NaN output is refused; a regressor's NaN is a value."""
+def test_the_sklearn_estimators_refuse_such_rows():
+    """A label or a probability of a NaN output is refused; a regressor's NaN too, as
+    ``jaxmlp predict`` refuses it (it returned NaN: test_sklearn_inputs.py)."""
     from jaxmlp.sklearn import MLPClassifier, MLPRegressor
 
     x = np.random.default_rng(0).normal(size=(12, 2)).astype(np.float32)
@@ -439,5 +440,6 @@ def test_the_sklearn_classifier_refuses_such_rows_the_regressor_gives_nan():
     params = _overflowing("identity", 1, "mse")[1]
     reg.coefs_ = [np.asarray(layer["w"]) for layer in params]
     reg.intercepts_ = [np.asarray(layer["b"]) for layer in params]
-    predicted = reg.predict(X_HUGE)
-    assert np.isnan(predicted[[1, 3]]).all() and np.isfinite(predicted[[0, 2]]).all()
+    with pytest.raises(ValueError, match=REFUSAL):
+        reg.predict(X_HUGE)
+    assert np.isfinite(reg.predict(X_HUGE[[0, 2]])).all()

@@ -1,7 +1,8 @@
 """Edges of ``jaxmlp evaluate`` and ``predict``, each pinned by a test that failed on the code
 before its fix: a named data set's labels checked against the run's classes as a file's are,
 one rule for the JSON the CLI writes (non-finite numbers as "inf", "-inf", "nan"), multilabel
-accuracy said to be per label, and which array of an .npz ``--input`` reads."""
+accuracy said to be per label, which array of an .npz ``--input`` reads, and rows whose outputs
+are not finite, refused by evaluate as by predict."""
 
 import json
 
@@ -73,11 +74,13 @@ def test_json_the_cli_writes_is_strict_with_non_finite_numbers_as_signed_strings
     # evaluate --json printed "loss": Infinity (jq refuses it) where predict --output p.json
     # wrote null (which loses the sign): one rule now, the strings "inf", "-inf" and "nan"
     net = MLP((1, 1), "identity", "identity", "mse")
-    params = [{"w": np.array([[1e38]], np.float32), "b": np.zeros(1, np.float32)}]
-    run = save_run(tmp_path / "huge", net, params)
+    params = [{"w": np.array([[1e20]], np.float32), "b": np.zeros(1, np.float32)}]
+    large = save_run(tmp_path / "large", net, params)  # outputs 1e21, their squares past float32
     np.savez(tmp_path / "data.npz", x=np.array([[10.0], [-10.0]]), y=np.array([0.5, 1.5]))
-    assert cli.main(["evaluate", str(run), "--data", str(tmp_path / "data.npz"), "--json"]) == 0
+    assert cli.main(["evaluate", str(large), "--data", str(tmp_path / "data.npz"), "--json"]) == 0
     assert strict(capsys.readouterr().out)["data"]["loss"] == "inf"
+    params = [{"w": np.array([[1e38]], np.float32), "b": np.zeros(1, np.float32)}]
+    run = save_run(tmp_path / "huge", net, params)  # outputs past float32: no prediction
     np.save(tmp_path / "x.npy", np.array([[10.0], [-10.0]]))
     argv = ["predict", str(run), "--input", str(tmp_path / "x.npy")]  # predictions: refused
     assert cli.main([*argv, "--output", str(tmp_path / "p.json")]) == 2  # (test_predict_edges)
@@ -193,3 +196,35 @@ def test_an_empty_data_dir_is_refused_as_train_refuses_it(tmp_path, fails):
     run = saved(tmp_path / "run", (2, 3, 1), "sigmoid", "bce")
     said = fails(["evaluate", str(run), "--data", "moons", "--data-dir", ""])
     assert "data_dir must be a folder path or None, got ''" in said
+
+
+@pytest.mark.slow
+def test_evaluate_refuses_rows_whose_outputs_are_not_finite_as_predict_does(tmp_path, fails):
+    """Finite inputs that overflow the net: evaluate answered exit 0 with loss inf or nan, and
+    a classifier's accuracy counted the rows that decide no class as wrong (0.5 here), where
+    predict on the same rows refuses them, naming the rows. Now evaluate (the CLI's and
+    Model.evaluate) refuses them too; a loss that is inf on finite outputs (a squared error
+    past float32) is still an answer."""
+    from jaxmlp import load_run
+
+    net = MLP((1, 1), (), "exp", "poisson")
+    one = {"w": np.array([[1.0]], np.float32), "b": np.array([0.0], np.float32)}
+    poisson = save_run(tmp_path / "exp", net, [one])
+    (tmp_path / "counts.csv").write_text("1,2\n100,3\n")  # exp(100) is past float32
+    net = MLP((2, 2, 2), "identity", "softmax", "cross_entropy")
+    split = {"w": np.array([[1.0, -1.0], [1.0, -1.0]], np.float32), "b": np.zeros(2, np.float32)}
+    out = {"w": np.array([[1.0, 0.0], [0.0, 0.0]], np.float32), "b": np.zeros(2, np.float32)}
+    classes = save_run(tmp_path / "cls", net, [split, out])  # inf x 1 + -inf x 0 is NaN
+    (tmp_path / "labels.csv").write_text("1,1,0\n3e38,3e38,0\n")
+    for run, file in ((poisson, "counts.csv"), (classes, "labels.csv")):
+        argv = ["evaluate", str(run), "--data", str(tmp_path / file), "--no-header"]
+        err = fails(argv)
+        assert "data split: 1 of 2 rows have outputs that are not finite" in err, err
+        assert "rows [1]" in err, err
+        with pytest.raises(ValueError, match=r"1 of 2 rows .* rows \[1\]"):
+            load_run(run).evaluate(*np.split(np.loadtxt(tmp_path / file, delimiter=","), [-1], 1))
+    net = MLP((1, 1), (), "identity", "mse")  # an output of 1e20, whose square is past float32
+    model = load_run(save_run(tmp_path / "mse", net, [one]))
+    assert model.evaluate(np.array([[1e20], [1.0]]), [0.0, 1.0]) == {
+        "n": 2, "loss": np.inf, "accuracy": None
+    }  # fmt: skip

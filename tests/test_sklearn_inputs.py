@@ -197,3 +197,50 @@ def test_weights_set_by_hand_as_lists_predict_and_train_as_arrays():
         est.fit(x, y)
     for a, b in zip(fitted.coefs_ + fitted.intercepts_, as_lists.coefs_ + as_lists.intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss, row, what", [
+    ("squared_error", [3e38, 3e38, 3e38], "nan"),  # the hidden layer overflows: inf - inf
+    ("poisson", [1e4, 1e4, 1e4], "inf"),  # exp of a large output overflows float32
+])  # fmt: skip
+def test_a_regressor_refuses_outputs_that_are_not_finite_as_the_classifier_does(loss, row, what):
+    """Finite float32 inputs that overflow the network: predict returned NaN or inf with no
+    word (scikit-learn's at least warns of the overflow in NumPy's exp), where the classifier,
+    jaxmlp predict and load_run(...).predict refuse them, naming the rows. Now a ValueError
+    here too; the finite rows beside them are still predicted alone."""
+    x = _x().astype(np.float32)
+    est = MLPRegressor(**BASE, loss=loss).fit(x, np.abs(x[:, 0]))
+    out = [[1.0], [1.0], [1.0]] if loss == "poisson" else [[1.0], [-1.0], [1.0]]
+    est.coefs_ = [np.ones((3, 3), np.float32), np.array(out, np.float32)]
+    est.intercepts_ = [np.zeros(3, np.float32), np.zeros(1, np.float32)]
+    bad = np.array([[0.5, 0.5, 0.5], row], np.float32)
+    with np.errstate(all="ignore"):  # the forward pass in NumPy, as scikit-learn's
+        h = np.maximum(bad.astype(np.float32) @ est.coefs_[0], 0) @ est.coefs_[1]
+        assert str((np.exp(h) if loss == "poisson" else h)[1, 0]) == what
+    with pytest.raises(ValueError, match=r"1 of 2 rows have outputs that are not finite .*\[1\]"):
+        est.predict(bad)
+    with pytest.raises(ValueError, match=r"not finite"):
+        est.score(bad, np.ones(2))
+    assert np.isfinite(est.predict(bad[:1])).all()
+    clf = MLPClassifier(**BASE).fit(x, x[:, 0] > 0)  # its sigmoid of inf - inf is NaN
+    clf.coefs_ = [np.ones((3, 3), np.float32), np.array([[1.0], [-1.0], [1.0]], np.float32)]
+    clf.intercepts_ = est.intercepts_
+    with pytest.raises(ValueError, match=r"1 of 2 rows have outputs that are not finite"):
+        clf.predict(np.array([[0.5, 0.5, 0.5], [3e38, 3e38, 3e38]], np.float32))
+
+
+@pytest.mark.parametrize("make, method", [
+    (MLPClassifier, "predict"), (MLPClassifier, "predict_proba"), (MLPClassifier, "score"),
+    (MLPRegressor, "predict"), (MLPRegressor, "score"),
+])  # fmt: skip
+def test_weights_set_by_hand_on_an_estimator_never_fitted_do_not_predict(make, method):
+    """Before: AttributeError "'MLPRegressor' object has no attribute 'net_'" (scikit-learn's:
+    no attribute 'n_layers_'): such weights know no output nor classes until a fit. Now
+    scikit-learn's NotFittedError (a ValueError and an AttributeError) saying how to go on."""
+    from sklearn.exceptions import NotFittedError
+
+    est = _set_by_hand(make(**BASE | {"hidden_layer_sizes": (4,)}))
+    args = (_x(),) if method != "score" else (_x(), np.zeros(12))
+    with pytest.raises(NotFittedError, match=r"set by hand .* never fitted.*warm_start=True"):
+        getattr(est, method)(*args)

@@ -99,12 +99,19 @@ class Model(NamedTuple):
         x, t = self.inputs(x), self.encode(t)
         if len(t) != len(x):
             raise ValueError(f"x has {len(x)} examples but t has {len(t)}: they must match.")
+        return {"n": len(x), **self.scores(x, t)}
+
+    def scores(self, x, t) -> dict:
+        """``{"loss", "accuracy"}`` (``evaluation.evaluate``) on inputs ``x`` as ``inputs``
+        gives them and targets ``t`` as ``encode`` gives them. A ValueError for rows whose
+        outputs are not finite, as ``predict`` refuses them: a loss that is not finite is
+        checked for them (``outputs.check_decided``); one of finite outputs is an answer."""
         with precision(self.dtype):
             params = [{k: jnp.asarray(v) for k, v in layer.items()} for layer in self.params]
-            return {
-                "n": len(x),
-                **evaluate(self.net, params, x, data.targets(self.net, self.task, t)),
-            }
+            result = evaluate(self.net, params, x, data.targets(self.net, self.task, t))
+            if not np.isfinite(result["loss"]):
+                outputs.check_decided(apply_in_blocks(self.net, params, x))
+        return result
 
     def class_names(self) -> list:
         """The run's ``classes``; without them the net's own: a binary output's labels

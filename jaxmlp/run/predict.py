@@ -15,7 +15,6 @@ import numpy as np
 from jaxmlp import checkpoint, datasets, files, outputs
 from jaxmlp.arrays import precision
 from jaxmlp.datasets import targets
-from jaxmlp.evaluation import evaluate
 from jaxmlp.run import data, folder, status
 from jaxmlp.run.model import CLASSIFICATION, check_inputs, column_order, load_run
 from jaxmlp.run.settings import DEFAULTS
@@ -31,7 +30,8 @@ def evaluate_run(
     column, or ``label_column``): other data with a test part (a named set's, an npz file's
     ``x_test``) as ``train`` and ``test``, other data without as one split ``data``. The path
     of the run's data file, changed since, is other data (``data.whose``), and a UserWarning
-    says so."""
+    says so. Rows whose outputs are not finite are refused, as predict refuses them
+    (``Model.scores``)."""
     model = model or load_run(run_dir)
     config = folder.read_config(run_dir)
     data.check_data_dir(data_dir)  # "" (an unset variable) is no folder, as train says
@@ -70,8 +70,10 @@ def evaluate_run(
         for split, x, t in data.splits(ds):
             if not own and ds.x_test is None:  # one set, not the run's training split
                 split = "data"
-            result = evaluate(model.net, model.params, x, data.targets(model.net, ds.task, t))
-            results[split] = {"n": len(x), **result}
+            try:
+                results[split] = {"n": len(x), **model.scores(x, t)}
+            except ValueError as error:  # rows numbered within the split: name it
+                raise ValueError(f"{split} split: {error}") from None
     return results
 
 

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -302,6 +302,12 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         """Network outputs ``(n, K)`` in the dtype of X and the weights (float32 for float32
         both, else float64)."""
         check_is_fitted(self)
+        if not hasattr(self, "net_"):  # coefs_ set by hand: no output, no classes yet
+            raise NotFittedError(
+                f"This {type(self).__name__}'s weights were set by hand on an estimator never "
+                "fitted: they know no output activation or classes until a fit; fit with "
+                "warm_start=True (or partial_fit) to train from them, then predict."
+            )
         X = validate_data(
             self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32)
         )

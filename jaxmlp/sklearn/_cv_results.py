@@ -39,7 +39,7 @@ def param_columns(candidates: list[dict]) -> dict:
 def score(scorer, est, x, y, error_score) -> float:
     """``GridSearchCV``'s score of a fitted ``est`` on rows ``x, y``, by its own rule
     (``sklearn.model_selection._validation._score``): ``scorer(est, x, y)``, which must be a
-    number (else its ValueError); where scoring raises (a classifier refuses rows whose outputs
+    number (else its ValueError); where scoring raises (an estimator refuses rows whose outputs
     are not finite), the error with ``error_score="raise"``, else ``error_score`` and a
     UserWarning with the traceback. Not a failed fit: it counts in no fit failure report. A
     scorer that returns a dict of metrics is refused: the population search scores one."""

@@ -238,8 +238,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def predict(self, X):
         """Predictions ``(n,)`` for one output, ``(n, K)`` for K, in the dtype of X and the
-        weights."""
-        return self._labels_from(self._forward(X))
+        weights. A ValueError for rows whose outputs are not finite (an output past the
+        dtype's largest number, or NaN), as the classifier's ``predict``."""
+        y = self._forward(X)
+        outputs.check_decided(y)
+        return self._labels_from(y)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

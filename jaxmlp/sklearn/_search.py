@@ -293,7 +293,7 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         """Each fitted member scored on its held-out rows (``test_score``, ``score_time``) and,
         with ``return_train_score``, on its training rows; a failed fit (non-finite weights)
         scores ``error_score`` or raises, and the failures are reported as ``GridSearchCV``
-        reports them; a scoring that fails (``_cv_results.score``: the classifier refuses held-out
+        reports them; a scoring that fails (``_cv_results.score``: an estimator refuses held-out
         rows whose outputs are not finite) scores ``error_score`` with a warning, or raises."""
         scores = {k: np.zeros(len(fitted)) for k in ("test_score", "score_time", "train_score")}
         errors = []
