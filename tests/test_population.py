@@ -44,12 +44,13 @@ X_VAL, T_VAL = blobs(seed=1)
 # step in the last bit, and such differences grow slowly along a trajectory. The initial
 # parameters, keys and shuffles are equal bit for bit; the update rule is the same code. Tiny
 # steps (XOR's) multiply by elementwise sums (``backprop.product``) that round alike in both, so
-# XOR members trained by SGD or momentum in populations of 2 or more equal their solo fits bit
-# for bit (measured, the test below; not a rule of tiny nets): a population of ONE XOR member
-# does not (its unguarded steps fuse into other multiply-adds than the solo fit's guarded ones:
-# 1.4e-6 after 5000 SGD epochs; equal under XLA_FLAGS=--xla_cpu_max_isa=SSE4_2, which has no
-# FMA), nor does a 1-1-1 SGD member of two (1.8e-7, a sum of 3 in another order), nor Adam's
-# members (XOR, 500 epochs: 3.8e-6). Measured: 16 Adam members on 8
+# XOR members trained by SGD or momentum, 2 or more to a device, equal their solo fits bit
+# for bit (measured, the test below; not a rule of tiny nets): ONE XOR member on a device
+# (P=1; a last chunk of 2 over 2 devices: 8.3e-7 after 500 epochs) does not (its unguarded
+# steps fuse into other multiply-adds than the solo fit's guarded ones: 1.4e-6 after 5000 SGD
+# epochs; equal under XLA_FLAGS=--xla_cpu_max_isa=SSE4_2, which has no FMA), nor does a 1-1-1
+# SGD member of two (1.8e-7, a sum of 3 in another order), nor Adam's members (XOR, 500
+# epochs: 3.8e-6). Measured: 16 Adam members on 8
 # devices against one device, 6 epochs, 2.8e-7 of the largest parameter (the sharding test's
 # measure).
 RTOL = 1e-4
