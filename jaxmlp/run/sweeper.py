@@ -377,9 +377,12 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tu
     }
     # the returned (restored best) parameters on each member's training rows
     train_rows = None if rows is None else rows[0]
-    final = evaluate_members(net, pop.params, x, t, train_rows)["accuracy"]
+    evaluated = evaluate_members(net, pop.params, x, t, train_rows)
+    final, losses = evaluated["accuracy"], evaluated["loss"][: len(part)]
     final = [None] * len(part) if final is None else final[: len(part)].tolist()
-    results = [r | {FINAL: a} for r, a in zip(pop.members[: len(part)], final, strict=True)]
+    steps = _member_steps(settings["folds"], len(ds.x_train), config) // config.epochs
+    ends = zip(pop.members[: len(part)], final, losses, strict=True)
+    results = [r | {FINAL: a} | sweep_report.unevaluable(r, loss, steps) for r, a, loss in ends]
     return _chunk_records(run, results, part, first), curves
 
 
