@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxmlp import checkpoint
-from jaxmlp.arrays import storage_dtype
+from jaxmlp.arrays import as_arrays, storage_dtype
 from jaxmlp.datasets.standardize import by_folds
 from jaxmlp.numeric import check_int, check_positive, for_json, is_real, outside
 from jaxmlp.population import fit_population
@@ -114,7 +114,8 @@ def grid_search(
         if x_val is not None:
             raise ValueError("give either folds or x_val and t_val, not both.")
         train, val = kfold_rows(len(x), folds, config.seed)
-        if standardize:
+        if standardize:  # the data as given checked first: errors name them, not k copies
+            as_arrays(net, x, t, dtype)
             x, train, val = by_folds(x, train, val, dtype)
             t = np.concatenate([np.asarray(t)] * folds)
         ids = [m["fold"] for m in members]

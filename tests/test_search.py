@@ -232,3 +232,19 @@ def test_standardize_scales_each_fold_by_its_own_training_rows():
             assert record[name] == pytest.approx(alone.members[0][name], rel=1e-4), (f, name)
     with pytest.raises(ValueError, match="standardize=True scales each fold"):
         search.grid_search(net, x, t, sgd, config, {"lr": [0.1]}, standardize=True)
+
+
+@pytest.mark.parametrize(
+    ("x", "t", "says"),
+    [
+        (np.zeros((40, 2)), np.zeros((30, 1)), r"t must have shape \(40, 1\) .*got \(30, 1\)"),
+        (np.zeros(40), np.zeros((40, 1)), r"x must have shape \(n, 2\) .*got \(40,\)"),
+    ],
+)  # fmt: skip
+def test_standardized_folds_refuse_the_data_as_given_not_as_k_copies(x, t, says):
+    """``standardize=True`` makes k copies of x (and t): a mismatch is named by the shapes the
+    caller gave, not those of the copies (t must have shape (160, 1), got (120, 1))."""
+    net = MLP((2, 4, 1), "relu", "identity", "sse")
+    with pytest.raises(ValueError, match=says):
+        search.grid_search(net, x, t, Optimizer("sgd"), CONFIG, {"lr": [0.1]}, folds=4,
+                           standardize=True)  # fmt: skip

@@ -36,6 +36,10 @@ def refused(argv, tmp_path, capsys) -> str:
             ["--optimizer", "momentum", "--momentum", "0.5,0.99999999"],
             "member 1: momentum = 0.99999999 is 1.0 in float32",
         ),
+        # what a curvature solver cannot run was refused by the first chunk, the folder made
+        (["--optimizer", "lm", "--loss", "bce", "--seeds", "2"], "Optimizer 'lm' needs loss"),
+        (["--optimizer", "lbfgs", "--batch-size", "2"], "'lbfgs' is a full-batch method"),
+        (["--optimizer", "cg", "--dropout", "0.5"], "Optimizer 'cg' needs dropout=0"),
     ],
 )
 def test_a_members_setting_is_refused_before_the_folder_is_made(argv, says, tmp_path, capsys):

@@ -86,6 +86,24 @@ def test_the_momentum_recorded_is_the_one_used(tmp_path):
     assert cli.main(["sweep", "--out", str(tmp_path / "s0"), "--resume"]) == 0  # reads back
 
 
+@pytest.mark.slow
+def test_a_member_whose_returned_parameters_give_no_finite_loss_diverged_as_its_run_does(
+    tmp_path,
+):
+    """lr 1e37's one step leaves finite weights of ~1e37, whose loss is NaN: jaxmlp train exits
+    3 (diverged at epoch 1, its saved parameters' probe); the sweep recorded that member as not
+    diverged, with its epoch's running loss 0.7294 and the lr 0.1 member's summary."""
+    argv = [*XOR, "--activation", "relu", "--optimizer", "sgd", "--epochs", "1"]
+    assert cli.main(["train", *argv, "--lr", "1e37", "--out", str(tmp_path / "run")]) == 3
+    out = tmp_path / "sweep"
+    assert cli.main(["sweep", *argv, "--lr", "1e37,0.1", "--out", str(out)]) == 0
+    bad, good = records(out)
+    assert (bad["diverged_epoch"], bad["diverged_step"], bad["params_epoch"]) == (1, 1, None)
+    assert not bad["success"] and good["diverged_epoch"] is None and good["params_epoch"] == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert [row["diverged"] for row in summary["rows"]] == [1, 0]
+
+
 LIMITED = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))  # the bug: list(range(2**32))

@@ -32,7 +32,7 @@ import time
 import jax
 import numpy as np
 
-from jaxmlp import checkpoint, interrupt, search
+from jaxmlp import checkpoint, interrupt, search, second_order
 from jaxmlp import population_checks as checks
 from jaxmlp.arrays import precision, storage_dtype
 from jaxmlp.datasets import SEED_LIMIT
@@ -194,18 +194,19 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple:
     if saved is not None:
         data.check_same(ds, saved["data"], out, "resume")
     members = search.plan(grid, settings["seeds"], settings["folds"])
-    check_schedule(optimizer, _member_steps(settings["folds"], len(ds.x_train), config))
+    n = _member_rows(settings["folds"], len(ds.x_train))
+    second_order.check(optimizer, net, config.batch(n), n)  # fit_population's: before the folder
+    check_schedule(optimizer, steps_per_epoch(n, config.batch(n), config.drop_last) * config.epochs)
     hyper = {name: [m[name] for m in members] for name in grid}  # as fit_population checks them
     checks.members([m["seed"] for m in members], hyper, optimizer, config)
     folds = sweep_folds.fold_data(settings, ds, net, raw) if settings["folds"] else None
     return run, grid, members, _start(settings, net, saved, out), folds
 
 
-def _member_steps(folds: int | None, n: int, config) -> int:
-    """The steps of each member's run: epochs over its fold's training rows
-    (``search.kfold_rows``, whose shapes every fold shares) or all ``n``."""
-    n = n if folds is None else search.kfold_rows(n, folds)[0].shape[1]
-    return steps_per_epoch(n, config.batch(n), config.drop_last) * config.epochs
+def _member_rows(folds: int | None, n: int) -> int:
+    """Each member's training rows: its fold's (``search.kfold_rows``, whose shapes every fold
+    shares) or all ``n``."""
+    return n if folds is None else search.kfold_rows(n, folds)[0].shape[1]
 
 
 def _start(settings: dict, net, saved: dict | None, out) -> list | None:
@@ -377,9 +378,13 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tu
     }
     # the returned (restored best) parameters on each member's training rows
     train_rows = None if rows is None else rows[0]
-    final = evaluate_members(net, pop.params, x, t, train_rows)["accuracy"]
+    evaluated = evaluate_members(net, pop.params, x, t, train_rows)
+    final, losses = evaluated["accuracy"], evaluated["loss"][: len(part)]
     final = [None] * len(part) if final is None else final[: len(part)].tolist()
-    results = [r | {FINAL: a} for r, a in zip(pop.members[: len(part)], final, strict=True)]
+    n = _member_rows(settings["folds"], len(ds.x_train))
+    steps = steps_per_epoch(n, config.batch(n), config.drop_last)
+    ends = zip(pop.members[: len(part)], final, losses, strict=True)
+    results = [r | {FINAL: a} | sweep_report.unevaluable(r, loss, steps) for r, a, loss in ends]
     return _chunk_records(run, results, part, first), curves
 
 
