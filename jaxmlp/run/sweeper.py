@@ -372,10 +372,8 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tu
     )  # fmt: skip
     has_val = ds.x_val is not None or bool(settings["folds"])
     marks = chunks.curve_epochs(config.epochs) - 1
-    curves = {
-        k: pop.history[k][: len(part), marks]
-        for k in (chunks.CURVES if has_val else chunks.CURVES[:1])
-    }
+    names = chunks.CURVES if has_val else chunks.CURVES[:1]
+    curves = {k: pop.history[k][: len(part), marks] for k in names}
     # the returned (restored best) parameters on each member's training rows
     train_rows = None if rows is None else rows[0]
     evaluated = evaluate_members(net, pop.params, x, t, train_rows)
