@@ -189,7 +189,7 @@ class MLP:
                 {"alpha": (fan_out,)} if learnable else {}
             )
             got = (
-                {k: tuple(np.shape(v)) for k, v in layer.items()}
+                {k: checks.param_shape(v, f"params[{l}][{k!r}]") for k, v in layer.items()}
                 if isinstance(layer, dict)
                 else type(layer).__name__
             )
@@ -199,10 +199,9 @@ class MLP:
                     f"shapes {want}, got {got}."
                 )
             for name, v in layer.items():
-                dtype = v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype
-                if jnp.dtype(dtype).name not in PARAM_DTYPES:
+                if jnp.dtype(v.dtype).name not in PARAM_DTYPES:
                     raise ValueError(
-                        f"params[{l}][{name!r}] has dtype {dtype}: parameters must be real "
+                        f"params[{l}][{name!r}] has dtype {v.dtype}: parameters must be real "
                         f"floating arrays, one of {list(PARAM_DTYPES)}."
                     )
                 if finite and not isinstance(v, jax.core.Tracer) and not checks.all_finite(v):
@@ -211,8 +210,7 @@ class MLP:
                         "run cannot predict; train again from the last finite ones with a lower "
                         "learning rate."
                     )
-        w = params[-1]["w"]  # the output layer's dtype, that of its beta * z
-        self._check_beta(w.dtype if hasattr(w, "dtype") else np.asarray(w).dtype)
+        self._check_beta(params[-1]["w"].dtype)  # the output layer's, that of its beta * z
 
     def _check_beta(self, dtype) -> None:
         """A ValueError where ``dtype`` cannot hold the output's temperature (``outside``)."""

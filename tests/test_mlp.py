@@ -478,3 +478,29 @@ def test_a_half_precision_mean_cost_sums_wider_than_its_dtype(weighted):
     np.testing.assert_allclose(np.float32(grads[0]["b"]), -15.0, rtol=2e-3)
     if not weighted:  # evaluate's sum of a batch too (float16 weights of this total: refused)
         assert evaluate(net, params, x, t)["loss"] == 112.5
+
+
+def test_params_with_leaves_that_are_no_arrays_are_refused_naming_the_leaf():
+    """Regression: params whose leaves are Python lists (a params pytree after json.loads)
+    passed check_params (np.shape of a list is its shape) and then failed with AttributeError
+    "'list' object has no attribute 'dtype'" in apply, predict, cost, backprop, hvp and
+    input_jacobian, and "... no attribute 'shape'" inside fit's step. A list has no dtype: the
+    one the net would compute in would be a guess, so it is refused, with the conversion."""
+    listed = [{k: np.asarray(v).tolist() for k, v in layer.items()} for layer in PARAMS]
+    one_listed = [dict(PARAMS[0], b=PARAMS[0]["b"].tolist()), PARAMS[1]]
+    for call in (
+        lambda p: NET.apply(p, X),
+        lambda p: NET.predict(p, X),
+        lambda p: NET.cost(p, X, LABELS),
+        lambda p: NET.backprop(p, X, LABELS),
+        lambda p: NET.hvp(p, X, LABELS, PARAMS),
+        lambda p: NET.input_jacobian(p, X),
+        lambda p: fit(NET, X, LABELS, config=TrainConfig(epochs=1), params=p),
+    ):
+        for params, leaf in ((listed, "[wb]"), (one_listed, "b")):
+            with pytest.raises(
+                ValueError,
+                match=rf"^params\[0\]\['{leaf}'\] is a list, not an "
+                "array: .* convert params read from JSON with .*np.asarray",
+            ):
+                call(params)
