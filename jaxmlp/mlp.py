@@ -32,7 +32,7 @@ import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
-from jaxmlp.numeric import as_int, check_holds, check_unmasked, is_real, not_one_of, store_as
+from jaxmlp.numeric import as_int, check_holds, check_unmasked, not_one_of, store_as
 from jaxmlp.reduction import check_weights
 
 REDUCTIONS = ("mean", "sum")
@@ -60,7 +60,8 @@ class MLP:
       init: an init scheme string (``initializers.NAMES``: ``"he_normal"``, ``"uniform:0,1"``,
         ``"normal:0.01"``...); ``None`` picks a default per activation. Kept as ``init_scheme``
         (``init`` is the method that draws parameters).
-      dropout: inverted-dropout rate of the hidden layers, in [0, 1); active when a key is given.
+      dropout: inverted-dropout rate of the hidden layers, 0 or in ``backprop.DROPOUT_RANGE``
+        ([1.2e-5, 1 - 1.2e-5]: its float32 masks draw others > 1 % off); active given a key.
         Kept as a Python float, as ``sizes`` as Python ints: equal nets trace alike.
     """
 
@@ -123,8 +124,7 @@ class MLP:
             )
         if reduction not in REDUCTIONS:
             raise not_one_of("reduction", reduction, REDUCTIONS)
-        if not (is_real(dropout) and 0 <= dropout < 1):  # a 0-d array too (numeric's rule)
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        backprop.check_dropout(dropout)  # a rate the float32 masks draw within 1 %
         store_as(self, "dropout", float)  # np.float32(0.5) == 0.5 and hashes alike: same trace
         if dropout and "dropout" in unused(len(sizes) - 2):
             why = unused(len(sizes) - 2)["dropout"]
@@ -163,7 +163,7 @@ class MLP:
             )
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
-        self._check_beta(dtype)
+        self._check_dtype(dtype)
         layers, hidden = [], self.hidden_activations
         schemes = initializers.layer_schemes(self.init_scheme, hidden, self.output)
         for l, (fan_in, fan_out) in enumerate(zip(self.sizes, self.sizes[1:])):
@@ -210,12 +210,14 @@ class MLP:
                         "run cannot predict; train again from the last finite ones with a lower "
                         "learning rate."
                     )
-        self._check_beta(params[-1]["w"].dtype)  # the output layer's, that of its beta * z
+        self._check_dtype(params[-1]["w"].dtype)  # the output layer's, that of its beta * z
 
-    def _check_beta(self, dtype) -> None:
-        """A ValueError where ``dtype`` cannot hold the output's temperature (``outside``)."""
+    def _check_dtype(self, dtype) -> None:
+        """A ValueError where ``dtype`` cannot hold the output's temperature (``outside``) or
+        dropout's scale (``backprop.check_dropout``)."""
         if (beta := outputs.get(self.output).beta) != 1:  # softmax:1e-50 is softmax:0 in float32
             check_holds(f"Output {self.output!r}: the temperature beta", beta, dtype)
+        backprop.check_dropout(self.dropout, dtype)
 
     # -- the network function ------------------------------------------------------------------
 

@@ -9,7 +9,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, TrainConfig, activations, evaluate, fit, initializers, losses, outputs
+from jaxmlp import (
+    MLP,
+    TrainConfig,
+    activations,
+    backprop,
+    evaluate,
+    fit,
+    initializers,
+    losses,
+    outputs,
+)
 from jaxmlp import mlp as mlp_module
 
 NET = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
@@ -504,3 +514,37 @@ def test_params_with_leaves_that_are_no_arrays_are_refused_naming_the_leaf():
                 "array: .* convert params read from JSON with .*np.asarray",
             ):
                 call(params)
+
+
+def test_a_dropout_rate_the_float32_masks_cannot_draw_is_refused():
+    """Regression: MLP(dropout=1e-320) (or 1e-9, 5e-8) was accepted and dropped no unit at
+    all: jax.random.bernoulli keeps a unit where a float32 uniform, on a grid of 2**-23, is
+    below 1 - p, and 1 - 1e-9 is 1 there. Near 1, dropout=1 - 1e-9 kept 2**-23 of the units,
+    119 x too many, each scaled by 1e9; float16 params with dropout=0.99999 scaled the kept
+    units by 1 / (1 - p) = inf. Rates within 100 steps of 0 or 1 are refused (drawn > 1 % off)."""
+    low, high = backprop.DROPOUT_RANGE
+    assert (low, high) == (100 * 2.0**-23, 1 - 100 * 2.0**-23)
+    for bad in (1e-320, 1e-9, 5e-8, 1e-6, 0.999999, 1 - 1e-9, np.float64(1e-320)):
+        with pytest.raises(ValueError) as info:
+            MLP((2, 3, 1), dropout=bad)
+        assert str(info.value).startswith(f"dropout={float(bad)!r} cannot be drawn within 1 %")
+        assert str(info.value).endswith("dropout must be 0 or in [1.192e-05, 0.9999881].")
+    assert MLP((2, 3, 1), dropout=low).dropout == low and MLP((2, 3, 1), dropout=high).dropout
+
+
+@pytest.mark.slow
+def test_the_dropout_rates_allowed_drop_units_and_the_dtype_must_hold_the_kept_fraction():
+    """The smallest rate allowed (``backprop.DROPOUT_RANGE``) drops units; float16 params, where
+    the kept units are scaled, cannot hold 1 - p of 0.99998 (it was scaled to inf there)."""
+    low = backprop.DROPOUT_RANGE[0]
+    net = MLP((3, 1000, 1), "relu", dropout=low)  # the smallest rate allowed drops units
+    params, x = net.init(jax.random.key(0)), np.ones((1000, 3), np.float32)
+    mask = backprop.forward(net, params, jnp.asarray(x), jax.random.key(1)).masks[0]
+    assert 0 < int((mask == 0).sum()) < 100  # 1e6 units at 1.19e-5: about 12
+    near_one = MLP((2, 3, 1), dropout=0.99998)
+    near_one.apply(near_one.init(jax.random.key(0)), x[:, :2], key=jax.random.key(1))
+    with pytest.raises(ValueError, match=r"^dropout: the kept fraction 1 - dropout = 2\.0"):
+        near_one.init(jax.random.key(0), jnp.float16)  # 2e-5 is below float16's normal range
+    half = jax.tree.map(lambda v: v.astype(jnp.float16), net.init(jax.random.key(0)))
+    with pytest.raises(ValueError, match=r"^dropout: the kept fraction 1 - dropout = 1\.3"):
+        MLP((3, 1000, 1), "relu", dropout=0.99998658).apply(half, x, key=jax.random.key(1))
