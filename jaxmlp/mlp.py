@@ -32,6 +32,7 @@ import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
+from jaxmlp.activation_specs import check_dtype as check_constants
 from jaxmlp.numeric import as_int, check_holds, check_unmasked, not_one_of, store_as
 from jaxmlp.reduction import check_weights
 
@@ -132,9 +133,8 @@ class MLP:
 
     def replace(self, **changes) -> "MLP":
         """A copy with some settings changed (``init=`` for the scheme)."""
-        settings = dict(sizes=self.sizes, activation=self.activation, output=self.output,
-                        loss=self.loss, reduction=self.reduction, init=self.init_scheme,
-                        dropout=self.dropout)  # fmt: skip
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        settings["init"] = settings.pop("init_scheme")
         return MLP(**(settings | changes))
 
     @property
@@ -213,11 +213,11 @@ class MLP:
         self._check_dtype(params[-1]["w"].dtype)  # the output layer's, that of its beta * z
 
     def _check_dtype(self, dtype) -> None:
-        """A ValueError where ``dtype`` cannot hold the output's temperature (``outside``) or
-        dropout's scale (``backprop.check_dropout``)."""
+        """A ValueError where ``dtype`` cannot hold a number of the net (``numeric.outside``)."""
         if (beta := outputs.get(self.output).beta) != 1:  # softmax:1e-50 is softmax:0 in float32
             check_holds(f"Output {self.output!r}: the temperature beta", beta, dtype)
-        backprop.check_dropout(self.dropout, dtype)
+        check_constants(self.hidden_activations, jnp.dtype(dtype))  # elu:1e-6 is relu in float16
+        backprop.check_dropout(self.dropout, dtype)  # its kept fraction
 
     # -- the network function ------------------------------------------------------------------
 
