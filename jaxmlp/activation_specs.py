@@ -158,8 +158,8 @@ def parse(spec: str) -> Activation:
 def check_dtype(specs: tuple, dtype) -> None:
     """A ValueError where ``dtype`` (the params', whose range may be narrower than float32's, by
     which ``parse`` checks: float16's) cannot hold a constant of one of the hidden activation
-    ``specs`` (``numeric.outside``): elu:1e-6 computed as relu in float16, isru:1e6 as 0. A
-    learnable alpha's initial value is no constant of the function: the params hold alpha."""
+    ``specs`` (``numeric.outside``): in float16 elu:1e-8 computed as relu, isru:1e6 as 0 (NaN
+    at 0). A learnable alpha's initial value is no constant of the function: params hold alpha."""
     for spec in filter(lambda s: isinstance(s, str), specs):  # (a record passed: its own)
         for part in _GROUP_SPLIT.split(spec):
             name, colon, text = part.rpartition("*")[0 if "*" in part else 2].partition(":")

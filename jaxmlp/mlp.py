@@ -216,7 +216,7 @@ class MLP:
         """A ValueError where ``dtype`` cannot hold a number of the net (``numeric.outside``)."""
         if (beta := outputs.get(self.output).beta) != 1:  # softmax:1e-50 is softmax:0 in float32
             check_holds(f"Output {self.output!r}: the temperature beta", beta, dtype)
-        check_constants(self.hidden_activations, jnp.dtype(dtype))  # elu:1e-6 is relu in float16
+        check_constants(self.hidden_activations, jnp.dtype(dtype))  # elu:1e-8 is relu in float16
         backprop.check_dropout(self.dropout, dtype)  # its kept fraction
 
     # -- the network function ------------------------------------------------------------------

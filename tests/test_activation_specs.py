@@ -448,6 +448,7 @@ def test_a_constant_outside_float32_is_one_line_from_the_cli(fails, tmp_path):
 @pytest.mark.parametrize(
     "spec, text",
     [
+        ("elu:1e-8", "elu's alpha = 1e-08"),
         ("elu:1e-6", "elu's alpha = 1e-06"),
         ("isru:1e6", "isru's alpha = 1000000.0"),
         ("leaky_relu:1e-6", "leaky_relu's slope = 1e-06"),
@@ -457,10 +458,11 @@ def test_a_constant_outside_float32_is_one_line_from_the_cli(fails, tmp_path):
 )
 def test_a_constant_the_params_dtype_cannot_hold_is_refused(spec, text):
     """Regression: constants are checked in float32, and float16 params were taken as they are:
-    elu:1e-6 computed as relu there (its alpha 0), isru:1e6 with alpha inf (h = 0 for every z),
-    silently, where an output's softmax:beta was checked in the params' dtype. Now a hidden
-    constant is too, at init and for params given; a learnable alpha's initial value is no
-    constant of the function (its alpha is in the params)."""
+    elu:1e-8 computed as relu there, elu:1e-6 in subnormals (h' 27 % off at z = -2.5), isru:1e6
+    with alpha inf (h = 0 for every z but 0, NaN there), silently, where an output's
+    softmax:beta was checked in the params' dtype. Now a hidden constant is too, at init and for
+    params given; a learnable alpha's initial value is no constant of the function (its alpha is
+    in the params)."""
     net, key, x = MLP((2, 3, 1), spec), jax.random.key(0), np.ones((1, 2), np.float32)
     message = f"Activation {net.activation!r} in float16: {text} is outside the range of float16"
     with pytest.raises(ValueError, match="^" + re.escape(message)):
