@@ -161,8 +161,8 @@ class MLP:
                 "init needs a jax.random.key, e.g. jax.random.key(0), got "
                 f"{type(key).__name__} {key!r}."
             )
-        if not jnp.issubdtype(dtype, jnp.floating):
-            raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
+        if np.dtype(dtype).name not in PARAM_DTYPES:  # those check_params takes
+            raise ValueError(f"dtype must be one of {list(PARAM_DTYPES)}, got {dtype!r}.")
         self._check_dtype(dtype)
         layers, hidden = [], self.hidden_activations
         schemes = initializers.layer_schemes(self.init_scheme, hidden, self.output)

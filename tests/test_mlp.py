@@ -548,3 +548,13 @@ def test_the_dropout_rates_allowed_drop_units_and_the_dtype_must_hold_the_kept_f
     half = jax.tree.map(lambda v: v.astype(jnp.float16), net.init(jax.random.key(0)))
     with pytest.raises(ValueError, match=r"^dropout: the kept fraction 1 - dropout = 1\.3"):
         MLP((3, 1000, 1), "relu", dropout=0.99998658).apply(half, x, key=jax.random.key(1))
+
+
+def test_init_refuses_a_dtype_that_params_may_not_hold():
+    """Regression: net.init(key, jnp.float8_e4m3fn) drew float8 params that every method then
+    refused (check_params: float8's few bits give NaN gradients); init takes the same dtypes."""
+    allowed = "['float16', 'bfloat16', 'float32', 'float64']"
+    for dtype in (jnp.float8_e4m3fn, jnp.int32, jnp.complex64, "float8_e5m2"):
+        with pytest.raises(ValueError) as info:
+            NET.init(jax.random.key(0), dtype)
+        assert str(info.value).startswith("dtype must be one of " + allowed + ", got ")
