@@ -241,7 +241,7 @@ class MLP:
         """Labels: argmax for softmax, ``y > 0.5`` per unit for sigmoid (0/1) and threshold
         (-1/+1; ``(n,)`` for one unit), ``y`` otherwise (``outputs.Output.decide``). A row
         whose outputs are not finite is a ValueError, or under ``jit`` the label -1 (threshold:
-        0)."""
+        0; a regression's y stays as it is)."""
         return outputs.get(self.output).decide(self.apply(params, x))
 
     # -- derivatives, by hand ------------------------------------------------------------------

@@ -558,3 +558,16 @@ def test_init_refuses_a_dtype_that_params_may_not_hold():
         with pytest.raises(ValueError) as info:
             NET.init(jax.random.key(0), dtype)
         assert str(info.value).startswith("dtype must be one of " + allowed + ", got ")
+
+
+def test_predict_refuses_regression_outputs_that_are_not_finite():
+    """Regression: net.predict of a regression net returned inf (exp(100) past float32) as a
+    prediction, where its docstring, outputs.check_decided ("nor is it a regression's
+    prediction") and load_run(...).predict refuse a row whose outputs are not finite. Under
+    jit, where nothing can raise, a regression's outputs stay as they are (inf, NaN)."""
+    net = MLP((1, 1), "relu", "exp", "poisson")
+    params = [{"w": np.array([[1.0]], np.float32), "b": np.array([0.0], np.float32)}]
+    with pytest.raises(ValueError, match=r"^1 of 2 rows have outputs that are not finite .*\[1\]"):
+        net.predict(params, np.array([[1.0], [100.0]]))
+    np.testing.assert_allclose(net.predict(params, np.array([[1.0]])), [[np.e]], rtol=1e-6)
+    assert np.isinf(jax.jit(net.predict)(params, np.array([[100.0]], np.float32))).all()
