@@ -15,7 +15,8 @@ A constant equal to the plain name's (``"elu:1"``) gives that name's record itse
 command line and ``MLP`` carry one string per function. A constant is 0 or within float32's
 range (``numeric.outside``): in float32, elu:1e39 is Inf and leaky_relu:1e-50 is relu. A spec
 names a function without a dtype, and float32 is the default dtype of nets and runs, so the rule
-holds whatever dtype the net computes in (a float64 net could take more: the simple, safe rule).
+holds in bfloat16 and float64 too (a float64 net could take more: the simple, safe rule); float16
+params, narrower, have the constants checked in their dtype (``check_dtype``, by ``MLP``).
 Per-unit groups take fixed activations: a learnable alpha needs a layer of its own. A plain layer
 never reaches this module, so it computes exactly what it did before specs existed.
 
@@ -151,6 +152,20 @@ def parse(spec: str) -> Activation:
     if c == constant.default:
         return activations._REGISTRY[name]
     return constant.make(c)._replace(name=f"{name}:{_exact(c)}")
+
+
+@functools.lru_cache(maxsize=256)
+def check_dtype(specs: tuple, dtype) -> None:
+    """A ValueError where ``dtype`` (the params', whose range may be narrower than float32's, by
+    which ``parse`` checks: float16's) cannot hold a constant of one of the hidden activation
+    ``specs`` (``numeric.outside``): in float16 elu:1e-8 computed as relu, isru:1e6 as 0 (NaN
+    at 0). A learnable alpha's initial value is no constant of the function: params hold alpha."""
+    for spec in filter(lambda s: isinstance(s, str), specs):  # (a record passed: its own)
+        for part in _GROUP_SPLIT.split(spec):
+            name, colon, text = part.rpartition("*")[0 if "*" in part else 2].partition(":")
+            if colon and not activations._REGISTRY[name].learnable:
+                what = f"Activation {spec!r} in {jnp.dtype(dtype).name}: {name}'s"
+                check_holds(f"{what} {CONSTANTS[name].symbol}", from_text(text), dtype)
 
 
 def _groups(spec: str) -> Activation:

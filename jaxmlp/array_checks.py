@@ -1,6 +1,7 @@
 """The checks of concrete arrays at the network's boundary (``MLP.inputs``, ``MLP.targets``,
-``MLP.check_params``): finiteness, the range a dtype holds, a thresholded output's labels and
-integer labels' range. A traced array (under ``jit``) is not checked: its values are unknown.
+``MLP.check_params``): parameters that are arrays, finiteness, the range a dtype holds, a
+thresholded output's labels and integer labels' range. A traced array (under ``jit``) is not
+checked: its values are unknown.
 """
 
 import jax
@@ -12,6 +13,19 @@ def all_finite(a) -> bool:
     xp = jnp if isinstance(a, jax.Array) else np
     with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
         return bool(xp.isfinite(a).all())
+
+
+def param_shape(v, where: str) -> tuple:
+    """The shape of the parameter ``v`` (named ``where``: "params[0]['w']"); a ValueError unless
+    it is an array (NumPy or JAX): a list (params after ``json.loads``) has no dtype, and the
+    one the net would compute in would be a guess."""
+    if not (hasattr(v, "shape") and hasattr(v, "dtype")):
+        raise ValueError(
+            f"{where} is a {type(v).__name__}, not an array: parameters are NumPy or JAX arrays, "
+            "whose dtype the net computes in; convert params read from JSON with "
+            "[{k: np.asarray(v, np.float32) for k, v in layer.items()} for layer in params]."
+        )
+    return tuple(v.shape)
 
 
 def check_nonempty(x, name: str, needs: str) -> None:

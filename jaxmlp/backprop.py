@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero, custom_vjp_primal_tree_values
 
 from jaxmlp import activations, losses, outputs, reduction
+from jaxmlp.numeric import check_holds, is_real
 
 # A step of a net on n examples is tiny below this many flops (6 |w| n): there XLA:CPU's calls
 # cost more than their arithmetic. Its products of at most ``_TINY_PRODUCT`` multiplications
@@ -30,6 +31,28 @@ from jaxmlp import activations, losses, outputs, reduction
 # ``member_epochs._TINY_MEMBER_OPTIONS``.
 TINY_STEP_FLOPS = 1e5
 _TINY_PRODUCT = 256
+
+
+# The dropout rates the masks are drawn within 1 % of: ``jax.random.bernoulli`` keeps a unit where
+# a float32 uniform, on a grid of 2**-23, is below 1 - p, so a rate (or 1 - rate) of fewer than
+# 100 steps is drawn further off: 1e-9 dropped no unit, 1 - 1e-9 kept 2**-23 of them (119 x).
+DROPOUT_RANGE = (100 * 2.0**-23, 1 - 100 * 2.0**-23)
+
+
+def check_dropout(p, dtype=jnp.float32) -> None:
+    """A ValueError unless the dropout rate ``p`` is 0 or in ``DROPOUT_RANGE``, and ``dtype``
+    (the params', in which ``forward`` scales the kept units by 1 / (1 - p)) holds 1 - p
+    (``numeric.outside``: float16 scaled the units kept of dropout=0.99999 by inf)."""
+    if not (is_real(p) and 0 <= p < 1):  # a 0-d array too (numeric's rule)
+        raise ValueError(f"dropout must be in [0, 1), got {p!r}.")
+    if p and not DROPOUT_RANGE[0] <= p <= DROPOUT_RANGE[1]:
+        raise ValueError(
+            f"dropout={float(p)!r} cannot be drawn within 1 %: jax.random.bernoulli keeps a unit "
+            "where a float32 uniform, on a grid of 2**-23, is below 1 - dropout (1e-9 drops "
+            "none); dropout must be 0 or in [{:.4g}, {:.7g}].".format(*DROPOUT_RANGE)
+        )
+    if p:  # (1 / the smallest normal number of each float dtype is finite)
+        check_holds("dropout: the kept fraction 1 - dropout", 1 - p, dtype)
 
 
 class Trace(NamedTuple):

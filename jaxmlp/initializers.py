@@ -158,11 +158,16 @@ def _check_range(scheme: Scheme, dtype) -> None:
     """A ValueError for a number of ``scheme`` that ``dtype`` cannot hold (the shared rule,
     ``numeric.outside``: normal:1e-50 drew all-zero weights in float32), the width high - low
     of uniform bounds included (a draw is low + (high - low) u: uniform:-3e38,3e38 drew Inf in
-    float32), and for uniform bounds that are one value there (uniform:1,1.00000001)."""
+    float32) and a normal std times its largest draw (``largest_normal``: normal:3e38 drew
+    Inf), and for uniform bounds that are one value there (uniform:1,1.00000001)."""
     for symbol, a in zip(_SYMBOLS[scheme.name], scheme.args, strict=True):
         check_holds(f"Init {str(scheme)!r}: {symbol}", a, dtype)
     if scheme.name == "uniform":
         check_holds(f"Init {str(scheme)!r}: high - low", scheme.args[1] - scheme.args[0], dtype)
+    if scheme.name == "normal":
+        z = largest_normal(dtype)
+        what = f"std * {z:.4g}, the largest normal draw in {dtype.name},"
+        check_holds(f"Init {str(scheme)!r}: {what}", scheme.args[0] * z, dtype)
     if scheme.name == "uniform" and not np.asarray(scheme.args[0], dtype) < np.asarray(
         scheme.args[1], dtype
     ):
@@ -170,6 +175,15 @@ def _check_range(scheme: Scheme, dtype) -> None:
             f"Init {str(scheme)!r}: uniform needs low < high in {dtype.name}, the dtype drawn, "
             "where these bounds are one value."
         )
+
+
+@functools.cache
+def largest_normal(dtype) -> float:
+    """The largest magnitude ``jax.random.normal`` draws in ``dtype``: sqrt(2) erfinv(u) at the
+    lowest u of its uniform, the float after -1 (5.42 in float32, 3.49 in float16)."""
+    with jax.ensure_compile_time_eval():  # called while ``_network`` is traced
+        u = jnp.nextafter(jnp.asarray(-1, dtype), jnp.asarray(0, dtype))
+        return -float(jnp.asarray(math.sqrt(2), dtype) * jax.scipy.special.erfinv(u))
 
 
 def layer(scheme: Scheme, key, fan_in: int, fan_out: int, dtype) -> dict:

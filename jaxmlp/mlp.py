@@ -32,7 +32,8 @@ import numpy as np
 
 from jaxmlp import activations, backprop, curvature, initializers, jacobian, losses, outputs
 from jaxmlp import array_checks as checks
-from jaxmlp.numeric import as_int, check_holds, check_unmasked, is_real, not_one_of, store_as
+from jaxmlp.activation_specs import check_dtype as check_constants
+from jaxmlp.numeric import as_int, check_holds, check_unmasked, not_one_of, store_as
 from jaxmlp.reduction import check_weights
 
 REDUCTIONS = ("mean", "sum")
@@ -60,7 +61,8 @@ class MLP:
       init: an init scheme string (``initializers.NAMES``: ``"he_normal"``, ``"uniform:0,1"``,
         ``"normal:0.01"``...); ``None`` picks a default per activation. Kept as ``init_scheme``
         (``init`` is the method that draws parameters).
-      dropout: inverted-dropout rate of the hidden layers, in [0, 1); active when a key is given.
+      dropout: inverted-dropout rate of the hidden layers, 0 or in ``backprop.DROPOUT_RANGE``
+        ([1.2e-5, 1 - 1.2e-5]: its float32 masks draw others > 1 % off); active given a key.
         Kept as a Python float, as ``sizes`` as Python ints: equal nets trace alike.
     """
 
@@ -123,8 +125,7 @@ class MLP:
             )
         if reduction not in REDUCTIONS:
             raise not_one_of("reduction", reduction, REDUCTIONS)
-        if not (is_real(dropout) and 0 <= dropout < 1):  # a 0-d array too (numeric's rule)
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        backprop.check_dropout(dropout)  # a rate the float32 masks draw within 1 %
         store_as(self, "dropout", float)  # np.float32(0.5) == 0.5 and hashes alike: same trace
         if dropout and "dropout" in unused(len(sizes) - 2):
             why = unused(len(sizes) - 2)["dropout"]
@@ -132,9 +133,8 @@ class MLP:
 
     def replace(self, **changes) -> "MLP":
         """A copy with some settings changed (``init=`` for the scheme)."""
-        settings = dict(sizes=self.sizes, activation=self.activation, output=self.output,
-                        loss=self.loss, reduction=self.reduction, init=self.init_scheme,
-                        dropout=self.dropout)  # fmt: skip
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        settings["init"] = settings.pop("init_scheme")
         return MLP(**(settings | changes))
 
     @property
@@ -161,9 +161,9 @@ class MLP:
                 "init needs a jax.random.key, e.g. jax.random.key(0), got "
                 f"{type(key).__name__} {key!r}."
             )
-        if not jnp.issubdtype(dtype, jnp.floating):
-            raise ValueError(f"dtype must be a floating type, got {dtype!r}.")
-        self._check_beta(dtype)
+        if np.dtype(dtype).name not in PARAM_DTYPES:  # those check_params takes
+            raise ValueError(f"dtype must be one of {list(PARAM_DTYPES)}, got {dtype!r}.")
+        self._check_dtype(dtype)
         layers, hidden = [], self.hidden_activations
         schemes = initializers.layer_schemes(self.init_scheme, hidden, self.output)
         for l, (fan_in, fan_out) in enumerate(zip(self.sizes, self.sizes[1:])):
@@ -189,7 +189,7 @@ class MLP:
                 {"alpha": (fan_out,)} if learnable else {}
             )
             got = (
-                {k: tuple(np.shape(v)) for k, v in layer.items()}
+                {k: checks.param_shape(v, f"params[{l}][{k!r}]") for k, v in layer.items()}
                 if isinstance(layer, dict)
                 else type(layer).__name__
             )
@@ -199,10 +199,9 @@ class MLP:
                     f"shapes {want}, got {got}."
                 )
             for name, v in layer.items():
-                dtype = v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype
-                if jnp.dtype(dtype).name not in PARAM_DTYPES:
+                if jnp.dtype(v.dtype).name not in PARAM_DTYPES:
                     raise ValueError(
-                        f"params[{l}][{name!r}] has dtype {dtype}: parameters must be real "
+                        f"params[{l}][{name!r}] has dtype {v.dtype}: parameters must be real "
                         f"floating arrays, one of {list(PARAM_DTYPES)}."
                     )
                 if finite and not isinstance(v, jax.core.Tracer) and not checks.all_finite(v):
@@ -211,13 +210,14 @@ class MLP:
                         "run cannot predict; train again from the last finite ones with a lower "
                         "learning rate."
                     )
-        w = params[-1]["w"]  # the output layer's dtype, that of its beta * z
-        self._check_beta(w.dtype if hasattr(w, "dtype") else np.asarray(w).dtype)
+        self._check_dtype(params[-1]["w"].dtype)  # the output layer's, that of its beta * z
 
-    def _check_beta(self, dtype) -> None:
-        """A ValueError where ``dtype`` cannot hold the output's temperature (``outside``)."""
+    def _check_dtype(self, dtype) -> None:
+        """A ValueError where ``dtype`` cannot hold a number of the net (``numeric.outside``)."""
         if (beta := outputs.get(self.output).beta) != 1:  # softmax:1e-50 is softmax:0 in float32
             check_holds(f"Output {self.output!r}: the temperature beta", beta, dtype)
+        check_constants(self.hidden_activations, jnp.dtype(dtype))  # elu:1e-8 is relu in float16
+        backprop.check_dropout(self.dropout, dtype)  # its kept fraction
 
     # -- the network function ------------------------------------------------------------------
 
@@ -241,7 +241,7 @@ class MLP:
         """Labels: argmax for softmax, ``y > 0.5`` per unit for sigmoid (0/1) and threshold
         (-1/+1; ``(n,)`` for one unit), ``y`` otherwise (``outputs.Output.decide``). A row
         whose outputs are not finite is a ValueError, or under ``jit`` the label -1 (threshold:
-        0)."""
+        0; a regression's y stays as it is)."""
         return outputs.get(self.output).decide(self.apply(params, x))
 
     # -- derivatives, by hand ------------------------------------------------------------------

@@ -74,14 +74,15 @@ class Output(NamedTuple):
     def decide(self, y):
         """Labels from outputs ``y (n, K)``: argmax ``(n,)`` for softmax, ``y > 0.5`` per unit
         for a thresholded output (``labels``; ``(n,)`` for one unit), ``y`` itself otherwise.
-        A row with any non-finite output is refused (``check_decided``) when ``y`` is concrete;
-        traced (under ``jit``), where nothing can raise, it gets ``no_label``: -1, or 0 for the
-        threshold unit's -1/+1, in every unit of a multilabel row (one broken unit means the
-        forward pass broke for that example: none of its units is trusted)."""
-        if self.decides is None:
-            return y
+        A row with any non-finite output is refused (``check_decided``) when ``y`` is concrete,
+        a regression's too; traced (under ``jit``), where nothing can raise, it gets
+        ``no_label``: -1, or 0 for the threshold unit's -1/+1, in every unit of a multilabel row
+        (one broken unit means the forward pass broke for that example: none of its units is
+        trusted), and a regression's y stays as it is."""
         if not isinstance(y, jax.core.Tracer):
             check_decided(y)
+        if self.decides is None:
+            return y
         if self.decides == "argmax":
             return jnp.where(undecided(y), self.no_label, jnp.argmax(y, axis=-1))
         negative, positive = self.labels

@@ -4,6 +4,7 @@ per-unit groups of one layer; each against jax in float64, with its mutation twi
 gradient and curvature matrices, the bad specs, and the round trip through a run folder."""
 
 import json
+import re
 
 import jax
 import jax.numpy as jnp
@@ -441,3 +442,33 @@ def test_a_constant_outside_float32_is_one_line_from_the_cli(fails, tmp_path):
     argv = ["train", "--data", "xor", "--epochs", "1", "--hidden", "3", "--no-progress"]
     err = fails([*argv, "--activation", "prelu:1e39", "--out", str(tmp_path / "r")])
     assert "prelu's initial alpha = 1e+39 is outside the range of float32" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "spec, text",
+    [
+        ("elu:1e-8", "elu's alpha = 1e-08"),
+        ("elu:1e-6", "elu's alpha = 1e-06"),
+        ("isru:1e6", "isru's alpha = 1000000.0"),
+        ("leaky_relu:1e-6", "leaky_relu's slope = 1e-06"),
+        ("step:1e-6", "step's value at 0 = 1e-06"),
+        ("tanh*1+elu:1e-06*2", "elu's alpha = 1e-06"),
+    ],
+)
+def test_a_constant_the_params_dtype_cannot_hold_is_refused(spec, text):
+    """Regression: constants are checked in float32, and float16 params were taken as they are:
+    elu:1e-8 computed as relu there, elu:1e-6 in subnormals (h' 27 % off at z = -2.5), isru:1e6
+    with alpha inf (h = 0 for every z but 0, NaN there), silently, where an output's
+    softmax:beta was checked in the params' dtype. Now a hidden constant is too, at init and for
+    params given; a learnable alpha's initial value is no constant of the function (its alpha is
+    in the params)."""
+    net, key, x = MLP((2, 3, 1), spec), jax.random.key(0), np.ones((1, 2), np.float32)
+    message = f"Activation {net.activation!r} in float16: {text} is outside the range of float16"
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        net.init(key, jnp.float16)
+    half = jax.tree.map(lambda a: a.astype(jnp.float16), net.init(key))
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        net.apply(half, x)
+    prelu = MLP((2, 3, 1), "prelu:1e-6")
+    prelu.apply(jax.tree.map(lambda a: a.astype(jnp.float16), prelu.init(key)), x)

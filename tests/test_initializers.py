@@ -138,3 +138,24 @@ def test_the_cli_refuses_an_init_that_underflows(fails, tmp_path):
     argv = ["train", "--data", "xor", "--epochs", "1", "--hidden", "3", "--no-progress"]
     err = fails([*argv, "--init", "normal:1e-50", "--out", str(tmp_path / "r")])
     assert "std = 1e-50 is outside the range of float32" in err
+
+
+@pytest.mark.parametrize(
+    "dtype, below, over, largest",
+    [("float32", 6.2e37, 6.3e37, "5.42"), ("float16", 1.8e4, 1.9e4, "3.486")],
+)
+def test_a_normal_std_whose_largest_draw_overflows_the_dtype_is_refused(
+    dtype, below, over, largest
+):
+    """Regression: normal:3e38 (std within float32) drew weights of Inf, std * a normal draw
+    past float32 (jax.random.normal reaches 5.42 there, 3.49 in float16): net.init returned
+    them silently, and fit then "diverged" and blamed the learning rate. The std times the
+    largest draw of the dtype must be a number of it; a std just below that draws finite."""
+    with pytest.raises(ValueError) as info:
+        MLP((2, 3, 1), init=f"normal:{over}").init(jax.random.key(0), dtype)
+    assert str(info.value).startswith(
+        f"Init 'normal:{over:g}': std * {largest}, the largest normal draw in {dtype}, = "
+    )
+    assert f"is outside the range of {dtype} (0," in str(info.value)
+    params = MLP((64, 64, 1), init=f"normal:{below}").init(jax.random.key(0), dtype)
+    assert all(np.isfinite(np.asarray(a, np.float64)).all() for a in jax.tree.leaves(params))

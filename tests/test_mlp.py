@@ -9,7 +9,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, TrainConfig, activations, evaluate, fit, initializers, losses, outputs
+from jaxmlp import (
+    MLP,
+    TrainConfig,
+    activations,
+    backprop,
+    evaluate,
+    fit,
+    initializers,
+    losses,
+    outputs,
+)
 from jaxmlp import mlp as mlp_module
 
 NET = MLP(sizes=(4, 8, 3), activation="tanh", output="softmax", loss="cross_entropy")
@@ -478,3 +488,86 @@ def test_a_half_precision_mean_cost_sums_wider_than_its_dtype(weighted):
     np.testing.assert_allclose(np.float32(grads[0]["b"]), -15.0, rtol=2e-3)
     if not weighted:  # evaluate's sum of a batch too (float16 weights of this total: refused)
         assert evaluate(net, params, x, t)["loss"] == 112.5
+
+
+def test_params_with_leaves_that_are_no_arrays_are_refused_naming_the_leaf():
+    """Regression: params whose leaves are Python lists (a params pytree after json.loads)
+    passed check_params (np.shape of a list is its shape) and then failed with AttributeError
+    "'list' object has no attribute 'dtype'" in apply, predict, cost, backprop, hvp and
+    input_jacobian, and "... no attribute 'shape'" inside fit's step. A list has no dtype: the
+    one the net would compute in would be a guess, so it is refused, with the conversion."""
+    listed = [{k: np.asarray(v).tolist() for k, v in layer.items()} for layer in PARAMS]
+    one_listed = [dict(PARAMS[0], b=PARAMS[0]["b"].tolist()), PARAMS[1]]
+    for call in (
+        lambda p: NET.apply(p, X),
+        lambda p: NET.predict(p, X),
+        lambda p: NET.cost(p, X, LABELS),
+        lambda p: NET.backprop(p, X, LABELS),
+        lambda p: NET.hvp(p, X, LABELS, PARAMS),
+        lambda p: NET.input_jacobian(p, X),
+        lambda p: fit(NET, X, LABELS, config=TrainConfig(epochs=1), params=p),
+    ):
+        for params, leaf in ((listed, "[wb]"), (one_listed, "b")):
+            with pytest.raises(
+                ValueError,
+                match=rf"^params\[0\]\['{leaf}'\] is a list, not an "
+                "array: .* convert params read from JSON with .*np.asarray",
+            ):
+                call(params)
+
+
+def test_a_dropout_rate_the_float32_masks_cannot_draw_is_refused():
+    """Regression: MLP(dropout=1e-320) (or 1e-9, 5e-8) was accepted and dropped no unit at
+    all: jax.random.bernoulli keeps a unit where a float32 uniform, on a grid of 2**-23, is
+    below 1 - p, and 1 - 1e-9 is 1 there. Near 1, dropout=1 - 1e-9 kept 2**-23 of the units,
+    119 x too many, each scaled by 1e9; float16 params with dropout=0.99999 scaled the kept
+    units by 1 / (1 - p) = inf. Rates within 100 steps of 0 or 1 are refused (drawn > 1 % off)."""
+    low, high = backprop.DROPOUT_RANGE
+    assert (low, high) == (100 * 2.0**-23, 1 - 100 * 2.0**-23)
+    for bad in (1e-320, 1e-9, 5e-8, 1e-6, 0.999999, 1 - 1e-9, np.float64(1e-320)):
+        with pytest.raises(ValueError) as info:
+            MLP((2, 3, 1), dropout=bad)
+        assert str(info.value).startswith(f"dropout={float(bad)!r} cannot be drawn within 1 %")
+        assert str(info.value).endswith("dropout must be 0 or in [1.192e-05, 0.9999881].")
+    assert MLP((2, 3, 1), dropout=low).dropout == low and MLP((2, 3, 1), dropout=high).dropout
+
+
+@pytest.mark.slow
+def test_the_dropout_rates_allowed_drop_units_and_the_dtype_must_hold_the_kept_fraction():
+    """The smallest rate allowed (``backprop.DROPOUT_RANGE``) drops units; float16 params, where
+    the kept units are scaled, cannot hold 1 - p of 0.99998 (it was scaled to inf there)."""
+    low = backprop.DROPOUT_RANGE[0]
+    net = MLP((3, 1000, 1), "relu", dropout=low)  # the smallest rate allowed drops units
+    params, x = net.init(jax.random.key(0)), np.ones((1000, 3), np.float32)
+    mask = backprop.forward(net, params, jnp.asarray(x), jax.random.key(1)).masks[0]
+    assert 0 < int((mask == 0).sum()) < 100  # 1e6 units at 1.19e-5: about 12
+    near_one = MLP((2, 3, 1), dropout=0.99998)
+    near_one.apply(near_one.init(jax.random.key(0)), x[:, :2], key=jax.random.key(1))
+    with pytest.raises(ValueError, match=r"^dropout: the kept fraction 1 - dropout = 2\.0"):
+        near_one.init(jax.random.key(0), jnp.float16)  # 2e-5 is below float16's normal range
+    half = jax.tree.map(lambda v: v.astype(jnp.float16), net.init(jax.random.key(0)))
+    with pytest.raises(ValueError, match=r"^dropout: the kept fraction 1 - dropout = 1\.3"):
+        MLP((3, 1000, 1), "relu", dropout=0.99998658).apply(half, x, key=jax.random.key(1))
+
+
+def test_init_refuses_a_dtype_that_params_may_not_hold():
+    """Regression: net.init(key, jnp.float8_e4m3fn) drew float8 params that every method then
+    refused (check_params: float8's few bits give NaN gradients); init takes the same dtypes."""
+    allowed = "['float16', 'bfloat16', 'float32', 'float64']"
+    for dtype in (jnp.float8_e4m3fn, jnp.int32, jnp.complex64, "float8_e5m2"):
+        with pytest.raises(ValueError) as info:
+            NET.init(jax.random.key(0), dtype)
+        assert str(info.value).startswith("dtype must be one of " + allowed + ", got ")
+
+
+def test_predict_refuses_regression_outputs_that_are_not_finite():
+    """Regression: net.predict of a regression net returned inf (exp(100) past float32) as a
+    prediction, where its docstring, outputs.check_decided ("nor is it a regression's
+    prediction") and load_run(...).predict refuse a row whose outputs are not finite. Under
+    jit, where nothing can raise, a regression's outputs stay as they are (inf, NaN)."""
+    net = MLP((1, 1), "relu", "exp", "poisson")
+    params = [{"w": np.array([[1.0]], np.float32), "b": np.array([0.0], np.float32)}]
+    with pytest.raises(ValueError, match=r"^1 of 2 rows have outputs that are not finite .*\[1\]"):
+        net.predict(params, np.array([[1.0], [100.0]]))
+    np.testing.assert_allclose(net.predict(params, np.array([[1.0]])), [[np.e]], rtol=1e-6)
+    assert np.isinf(jax.jit(net.predict)(params, np.array([[100.0]], np.float32))).all()

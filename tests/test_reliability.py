@@ -144,6 +144,7 @@ TRAIN = [
     (["--data", "xor", "--devices", "0"], "devices must be an integer >= 1, got 0"),
     (["--data", "xor", "--devices", "4096"], "devices=4096 but only"),
     (["--data", "xor", "--dropout", "1"], "dropout must be in [0, 1), got 1.0"),
+    (["--data", "xor", "--dropout", "1e-320"], "dropout=1e-320 cannot be drawn within 1 %"),
     (["--data", "xor", "--standardize", "maybe"], "Unknown standardize: 'maybe'"),
     (["--data", "xor", "--checkpoint-every", "0"], "checkpoint_every must be an integer >= 1"),
     (["--data", "xor", "--label-column", "0"], "--label-column applies to .csv files only"),
