@@ -350,8 +350,11 @@ def test_a_class_list_of_the_wrong_length_is_refused(tmp_path):
         ["--weight-decay", "1e300"],
         ["--clip-norm", "1e-50"],
         ["--epochs", "99999999999999"],
+        ["--optimizer", "lm"],  # a classifier's cross-entropy: lm needs sse or mse
+        ["--optimizer", "lbfgs", "--batch-size", "8"],  # full-batch solvers
+        ["--optimizer", "cg", "--dropout", "0.5"],
     ],  # fmt: skip
-    ids=["lr", "weight_decay", "clip_norm", "epochs"],
+    ids=["lr", "weight_decay", "clip_norm", "epochs", "lm_loss", "lbfgs_batches", "cg_dropout"],
 )
 def test_settings_fit_refuses_leave_no_run_folder(flags, csv_run, tmp_path, capsys, one_error):
     out, data = tmp_path / "new", str(csv_run.parent / "tr.csv")

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from jaxmlp import checkpoint, sharding
+from jaxmlp import checkpoint, second_order, sharding
 from jaxmlp import train as _train_module
 from jaxmlp.arrays import precision, storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
@@ -112,9 +112,12 @@ def train(
 def _check_fit(run: Run, new: bool) -> None:
     """What ``fit`` refuses before its first step, checked before the folder is written (a run
     refused there would leave a folder that can be neither rerun nor resumed): a run too long
-    for the step counters (``step_spec``), a number the dtype cannot hold (``stored``), and
-    for a ``new`` run a schedule that would never decay (``optim.check_schedule``)."""
+    for the step counters (``step_spec``), a number the dtype cannot hold (``stored``), what
+    a curvature solver cannot train (``second_order.check``: its losses, mini-batches,
+    dropout), and for a ``new`` run a schedule that would never decay
+    (``optim.check_schedule``)."""
     n = len(run.data.x_train)
+    second_order.check(run.optimizer, run.net, run.config.batch(n), n)
     steps = steps_per_epoch(n, run.config.batch(n), run.config.drop_last)
     spec, numbers = _train_module.step_spec(run.optimizer, run.config, steps)
     stored(numbers, storage_dtype(run.config.dtype))
