@@ -352,3 +352,21 @@ def test_newton_cg_meets_no_negative_curvature_on_a_non_canonical_pair(output):
     assert q < 0 and bool(accept) and rho >= 0.25, (q, rho, accept)
     _, state = tx.update(grads, tx.init(params), params, net=net, x=x, t=t)
     np.testing.assert_allclose(state.damping, lam * (2 / 3 if rho > 0.75 else 1), rtol=1e-15)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cg", "lbfgs"])
+def test_a_line_search_that_finds_no_decrease_leaves_the_weights_as_they_were(name):
+    """optax's zoom line search, out of its 20 steps with no point of sufficient decrease, takes
+    its last trial step all the same: cg on a linear regression of inputs ~1e4 (curvature ~1e8,
+    the step 2**-19 still far too long) raised E from 5e7 to 1.6e31 in six epochs, exit 0. Such
+    a step is refused now: the weights stay as they were (the solver restarts), and no epoch
+    raises E past the rise the line search's own criterion admits (``DECREASE_RTOL``)."""
+    net = MLP((1, 1), (), "identity", "mse")
+    x = jnp.linspace(0.5, 1, 8)[:, None] * 1e4
+    result = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(6, batch_size="full"))
+    losses = np.array([h["train_loss"] for h in result.history])
+    assert np.all(np.diff(losses) <= second_order.DECREASE_RTOL * losses[:-1]), losses
+    params = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(1, "full")).params
+    e1 = backprop.hand_cost(net, params, x, jnp.sin(3e-4 * x))
+    assert e1 <= losses[0] * (1 + second_order.DECREASE_RTOL), (e1, losses[0])
