@@ -20,8 +20,9 @@ one. At lambda's ceiling (``DAMPING_RANGE``) no step moves the weights: ``fit`` 
 (``stalled``), with a warning where the loss never fell. ``lr`` is the initial lambda of
 newton-cg and lm; lbfgs and cg step by line search and refuse any other ``lr`` than the default.
 A line search (lbfgs, cg) that finds no decrease moves nothing and restarts its solver
-(``_with_value``). Each is an optax-style transformation whose ``update`` takes ``net``, ``x``
-and ``t`` as extra arguments (``step.step_halves`` passes them); its state is a pytree of arrays,
+(``_with_value``); a resumed state searches from the cost and gradient of the data it is given
+(``uncached``). Each is an optax-style transformation whose ``update`` takes ``net``, ``x`` and
+``t`` as extra arguments (``step.step_halves`` passes them); its state is a pytree of arrays,
 saved and resumed like any optimizer state (lm's and newton-cg's are of distinct classes:
 neither resumes the other's).
 """
@@ -151,6 +152,19 @@ def _with_value(tx) -> Transformation:
         return unravel(updates), optax.tree.where(take, after, tx.init(flat))
 
     return Transformation(init, update)
+
+
+def uncached(optimizer, opt_state):
+    """``opt_state`` as a resume starts from it: for lbfgs and cg, without the cost and gradient
+    their last line search evaluated at the weights (``_with_value``), so that the first step
+    evaluates them afresh on the data it is given (optax's mark of no cache, an infinite
+    value), not on the data the state was trained on; the same bits on that data. Their memory
+    of the steps before (lbfgs's pairs, cg's direction) goes on, as a first-order optimizer's
+    moments do. Any other state as it is."""
+    if optimizer.name not in ("lbfgs", "cg"):
+        return opt_state
+    value = optax.tree.get(opt_state, "value")
+    return optax.tree.set(opt_state, value=jnp.full_like(value, jnp.inf))
 
 
 def _linesearch():

@@ -370,3 +370,25 @@ def test_a_line_search_that_finds_no_decrease_leaves_the_weights_as_they_were(na
     params = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(1, "full")).params
     e1 = backprop.hand_cost(net, params, x, jnp.sin(3e-4 * x))
     assert e1 <= losses[0] * (1 + second_order.DECREASE_RTOL), (e1, losses[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lbfgs", "cg"])
+def test_a_line_search_state_resumed_on_other_data_steps_from_their_value_and_gradient(name):
+    """lbfgs and cg keep the cost and gradient their last line search evaluated at the weights
+    (``optax.value_and_grad_from_state``). Resumed on other targets, the first step searched
+    from the old data's E(w) and slope: lbfgs then moved E_B only from 0.0710856 to 0.0710854
+    (a fresh run from the same weights: to 0.0704). A resume now evaluates them afresh at its
+    first step (optax's own mark of no cache: an infinite value), on whatever data it is given;
+    on the same data they are the same bits (the bitwise resume test above)."""
+    net = MLP((1, 8, 1), "tanh", "identity", "mse")
+    x = jnp.linspace(-1, 1, 32)[:, None]
+    t_a, t_b = 5 * jnp.sin(3 * x), 5 * jnp.sin(3 * x) + 0.3 * jnp.cos(7 * x)
+    opt = Optimizer(name)
+    state = fit(net, x, t_a, opt, TrainConfig(epochs=40, batch_size="full")).state
+    inf = jnp.full_like(optax.tree.get(state.opt_state, "value"), jnp.inf)
+    fresh = state._replace(opt_state=optax.tree.set(state.opt_state, value=inf))
+    config = TrainConfig(epochs=41, batch_size="full")
+    resumed, searched = (fit(net, x, t_b, opt, config, state=s).params for s in (state, fresh))
+    for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(searched), strict=True):
+        np.testing.assert_array_equal(a, b)
