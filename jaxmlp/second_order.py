@@ -20,11 +20,11 @@ one. At lambda's ceiling (``DAMPING_RANGE``) no step moves the weights: ``fit`` 
 (``stalled``), with a warning where the loss never fell. ``lr`` is the initial lambda of
 newton-cg and lm; lbfgs and cg step by line search and refuse any other ``lr`` than the default.
 A line search (lbfgs, cg) that finds no decrease moves nothing and restarts its solver
-(``_with_value``); a resumed state searches from the cost and gradient of the data it is given
-(``uncached``). Each is an optax-style transformation whose ``update`` takes ``net``, ``x`` and
-``t`` as extra arguments (``step.step_halves`` passes them); its state is a pytree of arrays,
-saved and resumed like any optimizer state (lm's and newton-cg's are of distinct classes:
-neither resumes the other's).
+(``_with_value``), and ``fit`` warns where no step moved (``warn_unmoved``); a resumed state
+searches from the cost and gradient of the data it is given (``uncached``). Each is an
+optax-style transformation whose ``update`` takes ``net``, ``x`` and ``t`` as extra arguments
+(``step.step_halves`` passes them); its state is a pytree of arrays, saved and resumed like any
+optimizer state (lm's and newton-cg's are of distinct classes: neither resumes the other's).
 """
 
 import functools
@@ -261,6 +261,24 @@ def warn_stuck(optimizer, state, history: list, epochs: int, stacklevel: int = 4
     ``warnings.warn``'s, counted from here (4: the caller of ``fit``, which calls this)."""
     if history[-1]["train_loss"] >= history[0]["train_loss"]:
         _warn_stalled(optimizer.name, state.epoch, epochs, stacklevel=stacklevel)
+
+
+def warn_unmoved(optimizer, history: list) -> None:
+    """A warning where a line search (lbfgs, cg) moved nothing in any epoch of ``history``
+    (``fit``'s): its loss flat from the first epoch on, every step refused (``_with_value``:
+    no decrease found from where it started, inputs or targets badly scaled) or at a minimum.
+    None for one epoch (nothing to compare) or a loss that fell."""
+    if optimizer.name not in ("lbfgs", "cg") or len(history) < 2:
+        return
+    if any(h["train_loss"] != history[0]["train_loss"] for h in history):
+        return
+    warnings.warn(
+        f"{optimizer.name} moved nothing in {len(history)} epochs: its line search found no "
+        "decrease from the weights it started at (inputs or targets badly scaled: standardise "
+        "them), or they are at a minimum.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def warn_stalled_members(optimizer, opt_state, ends, train_loss, epochs: int, other) -> None:

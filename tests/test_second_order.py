@@ -364,12 +364,29 @@ def test_a_line_search_that_finds_no_decrease_leaves_the_weights_as_they_were(na
     raises E past the rise the line search's own criterion admits (``DECREASE_RTOL``)."""
     net = MLP((1, 1), (), "identity", "mse")
     x = jnp.linspace(0.5, 1, 8)[:, None] * 1e4
-    result = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(6, batch_size="full"))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "cg moved nothing")  # the next test's
+        result = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(6, "full"))
     losses = np.array([h["train_loss"] for h in result.history])
     assert np.all(np.diff(losses) <= second_order.DECREASE_RTOL * losses[:-1]), losses
     params = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(1, "full")).params
     e1 = backprop.hand_cost(net, params, x, jnp.sin(3e-4 * x))
     assert e1 <= losses[0] * (1 + second_order.DECREASE_RTOL), (e1, losses[0])
+
+
+@pytest.mark.slow
+def test_a_line_search_run_that_never_moved_says_so():
+    """Refused steps (the test above) leave cg on inputs ~1e4 at its initial loss for every
+    epoch, with no word: a run that returns its initial weights as trained. It warns now, as a
+    damped solver that refused every step does; a run whose loss fell stays quiet."""
+    net = MLP((1, 1), (), "identity", "mse")
+    x = jnp.linspace(0.5, 1, 8)[:, None]
+    config = TrainConfig(epochs=4, batch_size="full")
+    with pytest.warns(UserWarning, match="cg moved nothing in 4 epochs: its line search"):
+        fit(net, x * 1e4, jnp.sin(3 * x), Optimizer("cg"), config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(net, x, jnp.sin(3 * x), Optimizer("cg"), config)
 
 
 @pytest.mark.slow
