@@ -19,10 +19,12 @@ rho judges each step, so an inexact solve costs a refused step and more damping,
 one. At lambda's ceiling (``DAMPING_RANGE``) no step moves the weights: ``fit`` stops there
 (``stalled``), with a warning where the loss never fell. ``lr`` is the initial lambda of
 newton-cg and lm; lbfgs and cg step by line search and refuse any other ``lr`` than the default.
-Each is an optax-style transformation whose ``update`` takes ``net``, ``x`` and ``t`` as extra
-arguments (``step.step_halves`` passes them); its state is a pytree of arrays, saved and resumed
-like any optimizer state (lm's and newton-cg's are of distinct classes: neither resumes the
-other's).
+A line search (lbfgs, cg) that finds no decrease moves nothing and restarts its solver
+(``_with_value``), and ``fit`` warns where no step moved (``warn_unmoved``); a resumed state
+searches from the cost and gradient of the data it is given (``uncached``). Each is an
+optax-style transformation whose ``update`` takes ``net``, ``x`` and ``t`` as extra arguments
+(``step.step_halves`` passes them); its state is a pytree of arrays, saved and resumed like any
+optimizer state (lm's and newton-cg's are of distinct classes: neither resumes the other's).
 """
 
 import functools
@@ -42,6 +44,9 @@ NAMES = ("lbfgs", "cg", "newton-cg", "lm")
 LEAST_SQUARES = ("sse", "mse")
 CG_TOLERANCE, CG_ITERATIONS = 1e-5, 50  # truncated CG per step: the module docstring
 LINESEARCH_STEPS = 20
+# The rise of E a line search admits (Hager and Zhang's approximate decrease, optax's
+# approx_dec_rtol): a step to E above E(w) (1 + DECREASE_RTOL) is refused (``_with_value``).
+DECREASE_RTOL = 1e-6
 
 
 class Transformation(NamedTuple):
@@ -121,7 +126,13 @@ def _with_value(tx) -> Transformation:
     evaluated twice per step (sin(pi x)'s 1-10-1 net: 54 us an epoch instead of 78). The
     solver sees the weights as one flat vector (``ravel_pytree``): its state has one leaf per
     stored vector, not one per layer's array, so fewer operations per step and fewer arrays for
-    ``fit`` to copy in (XOR's lbfgs state: 27 arrays as a tree)."""
+    ``fit`` to copy in (XOR's lbfgs state: 27 arrays as a tree). A line search that found no
+    decrease (out of its ``LINESEARCH_STEPS``, optax takes its last trial step all the same:
+    cg raised E from 5e7 to 1.6e31 on inputs ~1e4) moves nothing: a step to E above E(w) (1 +
+    ``DECREASE_RTOL``), the most a point of sufficient decrease may reach, or to a NaN, leaves
+    the weights as they were and restarts the solver (``init``: its memory dropped, as Nocedal
+    and Wright restart L-BFGS where its direction fails); where the restarted step fails too,
+    every later epoch refuses it again and the loss stays flat."""
 
     def init(params):
         return tx.init(ravel_pytree(params)[0])
@@ -134,14 +145,32 @@ def _with_value(tx) -> Transformation:
 
         value, grad = optax.value_and_grad_from_state(value_fn)(flat, state=state)
         g = ravel_pytree(grads)[0]
-        updates, state = tx.update(g, state, flat, value=value, grad=grad, value_fn=value_fn)
-        return unravel(updates), state
+        updates, after = tx.update(g, state, flat, value=value, grad=grad, value_fn=value_fn)
+        reached = optax.tree.get(after, "value")  # E where the line search stepped
+        take = reached <= value + DECREASE_RTOL * jnp.abs(value)  # False for NaN
+        updates = jnp.where(take, updates, jnp.zeros_like(updates))
+        return unravel(updates), optax.tree.where(take, after, tx.init(flat))
 
     return Transformation(init, update)
 
 
+def uncached(optimizer, opt_state):
+    """``opt_state`` as a resume starts from it: for lbfgs and cg, without the cost and gradient
+    their last line search evaluated at the weights (``_with_value``), so that the first step
+    evaluates them afresh on the data it is given (optax's mark of no cache, an infinite
+    value), not on the data the state was trained on; the same bits on that data. Their memory
+    of the steps before (lbfgs's pairs, cg's direction) goes on, as a first-order optimizer's
+    moments do. Any other state as it is."""
+    if optimizer.name not in ("lbfgs", "cg"):
+        return opt_state
+    value = optax.tree.get(opt_state, "value")
+    return optax.tree.set(opt_state, value=jnp.full_like(value, jnp.inf))
+
+
 def _linesearch():
-    return optax.scale_by_zoom_linesearch(LINESEARCH_STEPS, initial_guess_strategy="one")
+    return optax.scale_by_zoom_linesearch(
+        LINESEARCH_STEPS, approx_dec_rtol=DECREASE_RTOL, initial_guess_strategy="one"
+    )
 
 
 class CGState(NamedTuple):
@@ -232,6 +261,24 @@ def warn_stuck(optimizer, state, history: list, epochs: int, stacklevel: int = 4
     ``warnings.warn``'s, counted from here (4: the caller of ``fit``, which calls this)."""
     if history[-1]["train_loss"] >= history[0]["train_loss"]:
         _warn_stalled(optimizer.name, state.epoch, epochs, stacklevel=stacklevel)
+
+
+def warn_unmoved(optimizer, history: list) -> None:
+    """A warning where a line search (lbfgs, cg) moved nothing in any epoch of ``history``
+    (``fit``'s): its loss flat from the first epoch on, every step refused (``_with_value``:
+    no decrease found from where it started, inputs or targets badly scaled) or at a minimum.
+    None for one epoch (nothing to compare) or a loss that fell."""
+    if optimizer.name not in ("lbfgs", "cg") or len(history) < 2:
+        return
+    if any(h["train_loss"] != history[0]["train_loss"] for h in history):
+        return
+    warnings.warn(
+        f"{optimizer.name} moved nothing in {len(history)} epochs: its line search found no "
+        "decrease from the weights it started at (inputs or targets badly scaled: standardise "
+        "them), or they are at a minimum.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def warn_stalled_members(optimizer, opt_state, ends, train_loss, epochs: int, other) -> None:

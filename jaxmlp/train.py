@@ -287,10 +287,10 @@ def fit(
             elif keep:
                 state = advance(state, record, *_epoch_state(states, j), config)
             if (callback and callback(record, state)) or patience_ran_out(state, config):
-                return _finish(state, history, config)
+                return _finish(state, history, config, optimizer)
             if second_order.stalled(optimizer, state, history, config.epochs):
-                return _finish(state, history, config)
-    return _finish(state, history, config)
+                return _finish(state, history, config, optimizer)
+    return _finish(state, history, config, optimizer)
 
 
 def step_spec(optimizer, config, steps_per_epoch: int, names=()):
@@ -351,7 +351,7 @@ def _start(net, data, spec, config, params, state, weights: str | None):
         check_resume(net, spec.optimizer, spec.total_steps, config, state, weights)
         copy = True
     state = state._replace(run_epochs=config.epochs, run_steps=spec.total_steps)
-    arrays = (state.params, state.opt_state)
+    arrays = (state.params, second_order.uncached(spec.optimizer, state.opt_state))
     if copy:
         return state, *copied(arrays, data.mesh)
     return state, *sharding.place_replicated(arrays, data.mesh)
@@ -385,8 +385,9 @@ def _epoch_state(states, j):
     return jax.tree.map(lambda a: a[j], states)
 
 
-def _finish(state, history, config):
+def _finish(state, history, config, optimizer):
     warn_non_finite_val(history)
+    second_order.warn_unmoved(optimizer, history)
     return Result(final_params(state, config), history, state)
 
 

@@ -352,3 +352,60 @@ def test_newton_cg_meets_no_negative_curvature_on_a_non_canonical_pair(output):
     assert q < 0 and bool(accept) and rho >= 0.25, (q, rho, accept)
     _, state = tx.update(grads, tx.init(params), params, net=net, x=x, t=t)
     np.testing.assert_allclose(state.damping, lam * (2 / 3 if rho > 0.75 else 1), rtol=1e-15)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cg", "lbfgs"])
+def test_a_line_search_that_finds_no_decrease_leaves_the_weights_as_they_were(name):
+    """optax's zoom line search, out of its 20 steps with no point of sufficient decrease, takes
+    its last trial step all the same: cg on a linear regression of inputs ~1e4 (curvature ~1e8,
+    the step 2**-19 still far too long) raised E from 5e7 to 1.6e31 in six epochs, exit 0. Such
+    a step is refused now: the weights stay as they were (the solver restarts), and no epoch
+    raises E past the rise the line search's own criterion admits (``DECREASE_RTOL``)."""
+    net = MLP((1, 1), (), "identity", "mse")
+    x = jnp.linspace(0.5, 1, 8)[:, None] * 1e4
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "cg moved nothing")  # the next test's
+        result = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(6, "full"))
+    losses = np.array([h["train_loss"] for h in result.history])
+    assert np.all(np.diff(losses) <= second_order.DECREASE_RTOL * losses[:-1]), losses
+    params = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(1, "full")).params
+    e1 = backprop.hand_cost(net, params, x, jnp.sin(3e-4 * x))
+    assert e1 <= losses[0] * (1 + second_order.DECREASE_RTOL), (e1, losses[0])
+
+
+@pytest.mark.slow
+def test_a_line_search_run_that_never_moved_says_so():
+    """Refused steps (the test above) leave cg on inputs ~1e4 at its initial loss for every
+    epoch, with no word: a run that returns its initial weights as trained. It warns now, as a
+    damped solver that refused every step does; a run whose loss fell stays quiet."""
+    net = MLP((1, 1), (), "identity", "mse")
+    x = jnp.linspace(0.5, 1, 8)[:, None]
+    config = TrainConfig(epochs=4, batch_size="full")
+    with pytest.warns(UserWarning, match="cg moved nothing in 4 epochs: its line search"):
+        fit(net, x * 1e4, jnp.sin(3 * x), Optimizer("cg"), config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(net, x, jnp.sin(3 * x), Optimizer("cg"), config)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lbfgs", "cg"])
+def test_a_line_search_state_resumed_on_other_data_steps_from_their_value_and_gradient(name):
+    """lbfgs and cg keep the cost and gradient their last line search evaluated at the weights
+    (``optax.value_and_grad_from_state``). Resumed on other targets, the first step searched
+    from the old data's E(w) and slope: lbfgs then moved E_B only from 0.0710856 to 0.0710854
+    (a fresh run from the same weights: to 0.0704). A resume now evaluates them afresh at its
+    first step (optax's own mark of no cache: an infinite value), on whatever data it is given;
+    on the same data they are the same bits (the bitwise resume test above)."""
+    net = MLP((1, 8, 1), "tanh", "identity", "mse")
+    x = jnp.linspace(-1, 1, 32)[:, None]
+    t_a, t_b = 5 * jnp.sin(3 * x), 5 * jnp.sin(3 * x) + 0.3 * jnp.cos(7 * x)
+    opt = Optimizer(name)
+    state = fit(net, x, t_a, opt, TrainConfig(epochs=40, batch_size="full")).state
+    inf = jnp.full_like(optax.tree.get(state.opt_state, "value"), jnp.inf)
+    fresh = state._replace(opt_state=optax.tree.set(state.opt_state, value=inf))
+    config = TrainConfig(epochs=41, batch_size="full")
+    resumed, searched = (fit(net, x, t_b, opt, config, state=s).params for s in (state, fresh))
+    for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(searched), strict=True):
+        np.testing.assert_array_equal(a, b)
