@@ -99,7 +99,7 @@ def check_split(arrays: dict, batch_size: int, mesh: Mesh) -> None:
     rows = {name: a.shape[0] for name, a in arrays.items() if is_split(a)}
     bad = [(name, n) for name, n in rows.items() if n % mesh.size]
     if bad:
-        (name, n), fits = bad[0], _largest_divisor(math.gcd(batch_size, *rows.values()), mesh.size)
+        (name, n), fits = bad[0], largest_divisor(math.gcd(batch_size, *rows.values()), mesh.size)
         raise ValueError(
             f"{name} is split across devices and stays split along its first axis, but its {n} "
             f"rows do not divide over {mesh.size} devices: use devices={fits}, or pass {name} "
@@ -139,7 +139,7 @@ def default_devices(batch_size: int, n_examples: int | None = None) -> tuple[int
     available = len(jax.devices())
     if batch_size % available == 0:
         return available, None
-    d = 1 if batch_size < available else _largest_divisor(batch_size, available)
+    d = 1 if batch_size < available else largest_divisor(batch_size, available)
     said = (
         f"batch size {batch_size} does not divide over the {available} devices: training on "
         f"{d} device(s). Pass devices={d} (--devices {d}) to choose this"
@@ -159,7 +159,7 @@ def check_batch(batch_size: int, mesh: Mesh, n_examples: int | None = None) -> N
     it (a larger batch is clipped to the training set, so none is suggested without it)."""
     n = mesh.size
     if batch_size % n:
-        fits = _largest_divisor(batch_size, n)
+        fits = largest_divisor(batch_size, n)
         multiples = sorted({max(n, batch_size // n * n), batch_size // n * n + n})
         multiples = [m for m in multiples if n_examples is not None and m <= n_examples]
         sizes = f"a batch size of {' or '.join(map(str, multiples))}, or " if multiples else ""
@@ -169,5 +169,6 @@ def check_batch(batch_size: int, mesh: Mesh, n_examples: int | None = None) -> N
         )
 
 
-def _largest_divisor(batch_size: int, most: int) -> int:
+def largest_divisor(batch_size: int, most: int) -> int:
+    """The largest device count of at most ``most`` that ``batch_size`` divides over."""
     return max(d for d in range(1, most + 1) if batch_size % d == 0)

@@ -455,6 +455,26 @@ def test_a_run_on_more_devices_than_this_machine_has_resumes_with_devices(
     assert saved_epoch(out) == 4 and cli.main(["evaluate", str(out)]) == 0
 
 
+@pytest.mark.slow
+def test_a_resume_on_fewer_devices_is_told_a_count_its_batch_divides_over(tmp_path, env):
+    """Trained with --devices 8 (batch 32), resumed where there are 3 devices: the resume said
+    "--devices 3 or fewer", and --devices 3 then said "use a batch size of 30 or 33", which a
+    resume refuses (it keeps its settings). Both now name --devices 2, which resumes."""
+    out = tmp_path / "run"
+    args = ["train", "--data", "moons", "--hidden", "8", "--epochs", "1", "--devices", "8"]
+    eight = env | {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    assert ended(start(*args, "--no-progress", "--out", out, cwd=tmp_path, env=eight)) == 0
+    three = env | {"XLA_FLAGS": "--xla_force_host_platform_device_count=3"}
+    resume = ["train", "--out", out, "--resume", "--epochs", "2", "--no-progress"]
+    for extra in ([], ["--devices", "3"]):
+        refused = start(*resume, *extra, cwd=tmp_path, env=three)
+        assert ended(refused) == 2 and refused.err.count("\n") == 1, refused.err
+        assert "--devices 2" in refused.err and "batch size of" not in refused.err, refused.err
+    resumed = start(*resume, "--devices", "2", cwd=tmp_path, env=three)
+    assert ended(resumed) == 0, resumed.err
+    assert saved_epoch(out) == 2
+
+
 # -- divergence ------------------------------------------------------------------------------------
 
 

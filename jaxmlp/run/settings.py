@@ -150,17 +150,29 @@ def check_resume(given: dict, settings: dict, saved: dict, out, *, built: bool) 
         )
 
 
-def check_devices(given: dict, settings: dict, out) -> None:
-    """A ValueError when a resumed run would train on more devices (config.json's, unless
-    ``given``) than this machine has, naming the file and the way on (``MACHINE``)."""
+def check_devices(given: dict, settings: dict, out, n: int) -> None:
+    """A ValueError when a resumed run cannot train on its devices here: config.json's count
+    (unless ``given``) is more than this machine has (``MACHINE``: a resume may change it), or
+    its batch (of ``n`` training examples) does not divide over the count given. The way on
+    names a count the run's batch divides over (a resume keeps its batch size)."""
     devices, here = settings["devices"], len(jax.devices())
-    if "devices" in given or devices is None or devices <= here:
+    if devices is None or ("devices" not in given and devices <= here):
         return
-    raise ValueError(
-        f"{pathlib.Path(out) / 'config.json'}: the run trains on devices {devices}, but this "
-        f"machine has {here}: resume it here with --devices {here} or fewer (its result will "
-        "then not be bitwise that of an uninterrupted run)."
-    )
+    size = settings["batch_size"]
+    batch = n if size == "full" else min(size, n)
+    fits = sharding.largest_divisor(batch, min(devices, here))
+    if "devices" not in given:
+        raise ValueError(
+            f"{pathlib.Path(out) / 'config.json'}: the run trains on devices {devices}, but "
+            f"this machine has {here}: resume it here with --devices {fits} (its result will "
+            "then not be bitwise that of an uninterrupted run)."
+        )
+    if devices <= here and batch % devices:
+        raise ValueError(
+            f"--devices {devices}: the batch size {batch} of the run in {out} does not divide "
+            f"over {devices} devices, and a resumed run keeps its batch size: use --devices "
+            f"{fits}."
+        )
 
 
 def own_spellings(given: dict, saved: dict | None) -> dict:

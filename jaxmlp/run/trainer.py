@@ -73,13 +73,12 @@ def train(
         settings = merge(given, saved)
         if saved is not None and "data" not in given:
             data.check_source(settings, saved, out, resume=True)
-        if saved is not None:
-            check_devices(given, settings, out)
         held.enter_context(precision(settings["dtype"]))
         ds, settings = data.load_data(settings, saved and saved["data"])
         check_used(given, settings)  # first: the flag named, not the Optimizer's or MLP's error
         if saved is not None:  # then a changed setting, before build refuses what it leaves unused
             check_resume(given, settings, saved, out, built=False)
+            check_devices(given, settings, out, len(ds.x_train))
         net, optimizer, config, settings = build(settings, ds)
         if saved is not None:  # and those build resolves, once resolved
             check_resume(given, settings, saved, out, built=True)
