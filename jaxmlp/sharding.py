@@ -20,6 +20,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxmlp.numeric import check_int
+
 DATA = "data"
 MEMBERS = "members"  # the mesh axis a population's members shard over
 
@@ -27,10 +29,7 @@ MEMBERS = "members"  # the mesh axis a population's members shard over
 def data_mesh(devices: int | None = None) -> Mesh:
     """A mesh over the first ``devices`` devices (all of them when None)."""
     available = jax.devices()
-    if devices is None:
-        devices = len(available)
-    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
-        raise ValueError(f"devices must be a positive integer, got {devices!r}.")
+    devices = len(available) if devices is None else check_int("devices", devices, 1, "or None")
     if devices > len(available):
         raise ValueError(
             f"devices={devices} but only {len(available)} device(s) are available: "

@@ -500,3 +500,24 @@ def test_the_devices_warning_names_the_users_line_not_the_librarys(monkeypatch):
     with pytest.warns(UserWarning, match="does not divide over the 8 devices") as caught:
         fit(net, x, t, Optimizer("sgd", lr=0.1), TrainConfig(epochs=1, batch_size=3))
     assert [w.filename for w in caught] == [__file__], [w.filename for w in caught]
+
+
+def test_a_numpy_integer_device_count_is_taken_as_fit_takes_it():
+    """Regression: ``fit_population(devices=np.int64(1))`` (and ``sharding.data_mesh``) refused
+    a NumPy integer as not "a positive integer", where ``TrainConfig(devices=np.int64(1))``
+    takes it; a count that is no integer >= 1 is refused with the values allowed."""
+    from jaxmlp import MLP, Optimizer, TrainConfig, sharding
+    from jaxmlp.population import fit_population
+
+    assert sharding.data_mesh(np.int64(1)).size == 1
+    net = MLP((2, 3, 2), "tanh", "softmax", "cross_entropy")
+    x, t = np.zeros((4, 2), np.float32), np.array([0, 1] * 2)
+    config = TrainConfig(epochs=1, batch_size=2)
+    pop = fit_population(net, x, t, Optimizer("sgd", lr=0.1), config, seeds=[0, 1], devices=1)
+    same = fit_population(
+        net, x, t, Optimizer("sgd", lr=0.1), config, seeds=[0, 1], devices=np.int64(1)
+    )
+    assert np.array_equal(pop.history["train_loss"], same.history["train_loss"])
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(ValueError, match=r"devices must be an integer >= 1"):
+            sharding.data_mesh(bad)
