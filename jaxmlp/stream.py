@@ -3,9 +3,12 @@
 
 Each chunk is one compiled scan over batches already gathered on the host, in the same order and
 with the same dropout keys as the on-device epoch (``jaxmlp.epochs``), and its history by the
-same compiled rules (``epochs.epoch_outputs``, ``epochs.val_outputs``), so a streamed run equals
-an on-device one, history included. Its validation set is on the device, as the on-device
-run's, and evaluated at once.
+same compiled rules (``epochs.epoch_outputs``, ``epochs.val_outputs``), so a streamed run's
+parameters equal an on-device one's bit for bit, and its history's ``train_loss`` to its last
+bits: a chunk's per-step losses are computed in another compiled program (n = 61, batch 16,
+``chunk_steps=2``, float32: 8 of 20 epochs up to 1.2e-7 apart, two ulps of 0.736; the
+parameters and accuracies equal; tests/test_train.py states the bound).
+Its validation set is on the device, as the on-device run's, and evaluated at once.
 """
 
 import functools
