@@ -613,3 +613,42 @@ def test_runs_killed_at_random_moments_resume_to_the_uninterrupted_bits(tmp_path
                 strict_json(out / name)
         assert epochs_logged(out) == list(range(1, 151))
     assert len({e for e in killed_at if 0 < e < 150}) >= 2, killed_at  # kills mid-run
+
+
+# -- a reader that has gone (jaxmlp train ... | head -1) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["train", *XOR, "--epochs", "300"], id="train"),
+        pytest.param(["train", *XOR[:-1], "--epochs", "300"], id="train_progress"),
+        pytest.param(["sweep", *XOR[:-1], "--epochs", "30", "--seeds", "2"], id="sweep"),
+    ],
+)
+@pytest.mark.slow
+def test_a_closed_stdout_loses_no_run_and_gives_one_line(args, tmp_path, env):
+    """stdout a pipe whose reader has gone (``| head -1`` once it has its line): a write failed
+    (EPIPE) and the command stopped with exit 2 and "error: [Errno 32] Broken pipe": a run
+    with progress lines at its first epoch (the epoch unsaved), one without once finished (its
+    summary written), a sweep after its first chunk. Now the output goes quiet, one warning line
+    says so on stderr, and the run ends as without the pipe (exit 0, every epoch)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line
+    out = tmp_path / "run"
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "jaxmlp", *args, "--out", str(out)], stdout=write,
+            stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, timeout=300,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert process.returncode == 0, process.stderr
+    assert process.stderr.count("\n") == 1, process.stderr
+    assert process.stderr.startswith("warning: stdout was closed"), process.stderr
+    summary = strict_json(out / "summary.json")
+    if args[0] == "train":
+        assert (summary["status"], summary["epochs"]) == ("finished", 300)
+        assert epochs_logged(out) == list(range(1, 301))
+    else:
+        assert len((out / "members.jsonl").read_text().splitlines()) == 2
