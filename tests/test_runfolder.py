@@ -217,6 +217,20 @@ def test_two_runs_without_out_started_in_one_second_take_two_folders(tmp_path, c
         assert (ours / "summary.json").is_file() and not (ours / folder.LOCK).exists()
 
 
+def test_a_holder_whose_lock_file_was_replaced_leaves_the_new_holders_lock(tmp_path):
+    """.lock removed while A holds the folder (by hand, or the folder deleted and made again):
+    B locks the new file; A, ending, removed B's lock file, and a third writer took the folder
+    while B held it. Now A removes only its own file: the third is refused."""
+    with contextlib.ExitStack() as b:
+        with folder.lock(tmp_path):
+            (tmp_path / folder.LOCK).unlink()
+            b.enter_context(folder.lock(tmp_path))
+        assert (tmp_path / folder.LOCK).read_text() == f"pid {os.getpid()} on {os.uname()[1]}\n"
+        with pytest.raises(ValueError, match="in use by pid"), folder.lock(tmp_path):
+            pass
+    assert not (tmp_path / folder.LOCK).exists()  # B removed its own
+
+
 # Runs `python -m jaxmlp` (the command's entry) in a process of its own after arming ARM:
 # "gc" sends SIGINT from inside a garbage-collector callback while the run computes its
 # initial loss (as JAX's _xla_gc_callback met Ctrl-C), "import" sends it while jax is imported.
