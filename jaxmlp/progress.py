@@ -25,11 +25,14 @@ class Progress:
     """A display of a run of ``total`` epochs that starts after epoch ``initial``.
 
     ``mode``: "bar" (tqdm; plain lines where tqdm is missing), "lines", True (a bar when stdout
-    is a terminal, else lines), or False / None (nothing).
+    is a terminal, else lines), or False / None (nothing). Without a stream (stdout closed
+    from the start: Python's ``sys.stdout`` is None) it shows nothing.
     """
 
     def __init__(self, total: int, initial: int = 0, mode="bar", stream=None):
         self.stream = stream or sys.stdout
+        if self.stream is None:
+            mode = None
         if mode is True:
             mode = "bar" if self.stream.isatty() else "lines"
         self.total, self.mode, self.bar, self.unshown = total, mode or None, None, None

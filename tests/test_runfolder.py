@@ -666,3 +666,18 @@ def test_a_closed_stdout_loses_no_run_and_gives_one_line(args, tmp_path, env):
         assert epochs_logged(out) == list(range(1, 301))
     else:
         assert len((out / "members.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.slow
+def test_a_run_without_stdout_trains_silently(tmp_path, env):
+    """stdout closed from the start (``>&-``, as a daemon's): Python's sys.stdout is None, and
+    the progress display's ``isatty`` raised AttributeError: a traceback, exit 1, the folder left
+    with its config.json alone. Now there is nothing to show: the run trains, exit 0."""
+    out = tmp_path / "run"
+    process = subprocess.run(
+        [sys.executable, "-m", "jaxmlp", "train", *XOR[:-1], "--epochs", "30", "--out", str(out)],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, timeout=300,
+        preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert (process.returncode, process.stderr) == (0, "")
+    assert strict_json(out / "summary.json")["epochs"] == 30
