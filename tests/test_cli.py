@@ -21,7 +21,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, activations, checkpoint, cli, datasets, gradient_check, run
+from jaxmlp import MLP, activations, checkpoint, cli, datasets, gradient_check, progress, run
 
 SUMMARY_KEYS = {
     "train_loss", "train_accuracy", "test_loss", "test_accuracy", "epochs", "steps",
@@ -243,6 +243,25 @@ def test_plain_progress_lines_without_tqdm(capsys, monkeypatch):
     off = run.Progress(total=2, initial=0, mode=False)
     off.update({"epoch": 1, "train_loss": 0.5})
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("mode", ["bar", "lines"])
+def test_a_progress_display_whose_reader_has_gone_goes_quiet(mode, capsys, monkeypatch):
+    """A display whose stream's reader has gone (EPIPE): the BrokenPipeError of its first write
+    (tqdm's bar, a plain line) went through fit's callback and stopped the run. Now the display
+    goes quiet, saying so once on stderr."""
+
+    class Gone(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(progress, "QUIETED", [])
+    shown = run.Progress(total=2, initial=0, mode=mode, stream=Gone())
+    for epoch in (1, 2):
+        shown.update({"epoch": epoch, "train_loss": 0.5})
+    shown.close()
+    err = capsys.readouterr().err
+    assert err.startswith("warning: the progress output was closed") and err.count("\n") == 1
 
 
 def test_datasets_lists_every_name(capsys):

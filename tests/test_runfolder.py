@@ -217,6 +217,20 @@ def test_two_runs_without_out_started_in_one_second_take_two_folders(tmp_path, c
         assert (ours / "summary.json").is_file() and not (ours / folder.LOCK).exists()
 
 
+def test_a_holder_whose_lock_file_was_replaced_leaves_the_new_holders_lock(tmp_path):
+    """.lock removed while A holds the folder (by hand, or the folder deleted and made again):
+    B locks the new file; A, ending, removed B's lock file, and a third writer took the folder
+    while B held it. Now A removes only its own file: the third is refused."""
+    with contextlib.ExitStack() as b:
+        with folder.lock(tmp_path):
+            (tmp_path / folder.LOCK).unlink()
+            b.enter_context(folder.lock(tmp_path))
+        assert (tmp_path / folder.LOCK).read_text() == f"pid {os.getpid()} on {os.uname()[1]}\n"
+        with pytest.raises(ValueError, match="in use by pid"), folder.lock(tmp_path):
+            pass
+    assert not (tmp_path / folder.LOCK).exists()  # B removed its own
+
+
 # Runs `python -m jaxmlp` (the command's entry) in a process of its own after arming ARM:
 # "gc" sends SIGINT from inside a garbage-collector callback while the run computes its
 # initial loss (as JAX's _xla_gc_callback met Ctrl-C), "import" sends it while jax is imported.
@@ -633,3 +647,57 @@ def test_runs_killed_at_random_moments_resume_to_the_uninterrupted_bits(tmp_path
                 strict_json(out / name)
         assert epochs_logged(out) == list(range(1, 151))
     assert len({e for e in killed_at if 0 < e < 150}) >= 2, killed_at  # kills mid-run
+
+
+# -- a reader that has gone (jaxmlp train ... | head -1) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["train", *XOR, "--epochs", "300"], id="train"),
+        pytest.param(["train", *XOR[:-1], "--epochs", "300"], id="train_progress"),
+        pytest.param(["sweep", *XOR[:-1], "--epochs", "30", "--seeds", "2"], id="sweep"),
+    ],
+)
+@pytest.mark.slow
+def test_a_closed_stdout_loses_no_run_and_gives_one_line(args, tmp_path, env):
+    """stdout a pipe whose reader has gone (``| head -1`` once it has its line): a write failed
+    (EPIPE) and the command stopped with exit 2 and "error: [Errno 32] Broken pipe": a run
+    with progress lines at its first epoch (the epoch unsaved), one without once finished (its
+    summary written), a sweep after its first chunk. Now the output goes quiet, one warning line
+    says so on stderr, and the run ends as without the pipe (exit 0, every epoch)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line
+    out = tmp_path / "run"
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "jaxmlp", *args, "--out", str(out)], stdout=write,
+            stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, timeout=300,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert process.returncode == 0, process.stderr
+    assert process.stderr.count("\n") == 1, process.stderr
+    assert process.stderr.startswith("warning: stdout was closed"), process.stderr
+    summary = strict_json(out / "summary.json")
+    if args[0] == "train":
+        assert (summary["status"], summary["epochs"]) == ("finished", 300)
+        assert epochs_logged(out) == list(range(1, 301))
+    else:
+        assert len((out / "members.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.slow
+def test_a_run_without_stdout_trains_silently(tmp_path, env):
+    """stdout closed from the start (``>&-``, as a daemon's): Python's sys.stdout is None, and
+    the progress display's ``isatty`` raised AttributeError: a traceback, exit 1, the folder left
+    with its config.json alone. Now there is nothing to show: the run trains, exit 0."""
+    out = tmp_path / "run"
+    process = subprocess.run(
+        [sys.executable, "-m", "jaxmlp", "train", *XOR[:-1], "--epochs", "30", "--out", str(out)],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, timeout=300,
+        preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert (process.returncode, process.stderr) == (0, "")
+    assert strict_json(out / "summary.json")["epochs"] == 30

@@ -104,7 +104,8 @@ def claim(out: pathlib.Path, given: dict, named: bool) -> pathlib.Path:
 def lock(out: pathlib.Path):
     """Hold the run folder ``out`` for this process: an exclusive ``flock`` on ``out/.lock``
     (written with our pid and host, removed on release). A folder another process holds is a
-    ValueError naming it. A lock of a killed process dies with it (the kernel releases it)."""
+    ValueError naming it. A lock of a killed process dies with it (the kernel releases it); the
+    release removes ``.lock`` only where it is still the file this process locked."""
     path = out / LOCK
     while True:
         fd = _open_lock(path)
@@ -118,7 +119,7 @@ def lock(out: pathlib.Path):
                 "to finish, or pick another --out."
             ) from None
         try:  # the holder before us may have removed the file we opened: lock the new one
-            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+            if _same_file(os.fstat(fd), os.stat(path)):
                 break
         except FileNotFoundError:
             pass
@@ -127,10 +128,15 @@ def lock(out: pathlib.Path):
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
         yield
-    finally:
+    finally:  # our file only: one removed meanwhile (by hand, with the folder) may be another's
         with contextlib.suppress(OSError):
-            os.unlink(path)
+            if _same_file(os.fstat(fd), os.stat(path)):
+                os.unlink(path)
         os.close(fd)
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _open_lock(path: pathlib.Path) -> int:

@@ -32,7 +32,7 @@ import time
 import jax
 import numpy as np
 
-from jaxmlp import checkpoint, interrupt, search, second_order
+from jaxmlp import checkpoint, interrupt, progress, search, second_order
 from jaxmlp import population_checks as checks
 from jaxmlp.arrays import precision, storage_dtype
 from jaxmlp.datasets import SEED_LIMIT
@@ -94,7 +94,7 @@ def seed_list(text: str) -> list[int]:
     return list(range(numbers[0])) if len(words) == 1 else numbers
 
 
-def sweep(given: dict, out=None, *, resume: bool = False, echo=print) -> dict:
+def sweep(given: dict, out=None, *, resume: bool = False, echo=progress.say) -> dict:
     """Train the members of ``given`` into the folder ``out``; returns the summary (also in
     ``out/summary.json``).
 

@@ -17,6 +17,7 @@ from jaxmlp.arrays import precision, storage_dtype, stored
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.optim import check_schedule
+from jaxmlp.progress import say
 from jaxmlp.resume import finished
 from jaxmlp.run import data, folder, opening, record, report
 from jaxmlp.run.settings import (
@@ -41,7 +42,7 @@ def train(
     resume: bool = False,
     progress: bool = False,
     handle_signals: bool = False,
-    echo=print,
+    echo=say,
     warn=None,
 ) -> dict:
     """Train with the settings ``given`` (the rest from ``DEFAULTS``) into the folder ``out``;
