@@ -349,9 +349,10 @@ def _start(net, data, spec, config, params, state, weights: str | None):
         copy = params is not None
     else:
         check_resume(net, spec.optimizer, spec.total_steps, config, state, weights)
+        opt_state = second_order.uncached(spec.optimizer, state.opt_state)  # (a fresh one is)
         copy = True
     state = state._replace(run_epochs=config.epochs, run_steps=spec.total_steps)
-    arrays = (state.params, second_order.uncached(spec.optimizer, state.opt_state))
+    arrays = (state.params, opt_state)
     if copy:
         return state, *copied(arrays, data.mesh)
     return state, *sharding.place_replicated(arrays, data.mesh)
