@@ -694,10 +694,20 @@ def test_a_run_without_stdout_trains_silently(tmp_path, env):
     the progress display's ``isatty`` raised AttributeError: a traceback, exit 1, the folder left
     with its config.json alone. Now there is nothing to show: the run trains, exit 0."""
     out = tmp_path / "run"
-    process = subprocess.run(
-        [sys.executable, "-m", "jaxmlp", "train", *XOR[:-1], "--epochs", "30", "--out", str(out)],
+    command = [
+        sys.executable,
+        "-m",
+        "jaxmlp",
+        "train",
+        *XOR[:-1],
+        "--epochs",
+        "30",
+        "--out",
+        str(out),
+    ]
+    process = subprocess.run(  # the shell closes it: a preexec_fn forks a threaded pytest
+        ["sh", "-c", 'exec "$0" "$@" >&-', *command],
         stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, timeout=300,
-        preexec_fn=lambda: os.close(1),
     )  # fmt: skip
     assert (process.returncode, process.stderr) == (0, "")
     assert strict_json(out / "summary.json")["epochs"] == 30
