@@ -177,7 +177,7 @@ def fit_population(
             "t_val, or rows."
         )
     n = x.shape[0] if rows is None else rows[0].shape[1]
-    batch_size = n if config.batch_size == "full" else min(config.batch_size, n)
+    batch_size = config.batch(n)
     second_order.check(optimizer, net, batch_size, n)  # as fit: full batch, no dropout, ...
     n_val = 0 if not has_val else (x_val.shape[0] if rows is None else rows[1].shape[1])
     steps = ep.steps_per_epoch(n, batch_size, config.drop_last)
