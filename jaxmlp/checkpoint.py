@@ -57,7 +57,7 @@ import numpy as np
 import jaxmlp
 from jaxmlp import mlp, npz, numeric, optim
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
-from jaxmlp.checkpoint_checks import arrays_of, check_opt_state, meta_int, verify
+from jaxmlp.checkpoint_checks import arrays_of, check_opt_state, meta_int, tree_of, verify
 from jaxmlp.digests import architecture, arrays_sha256, config_sha256, params_sha256, state_sha256
 from jaxmlp.digests import run_identity as run_identity  # checkpoint.run_identity, for callers
 from jaxmlp.mlp import MLP
@@ -298,15 +298,9 @@ def _net_from(path, meta) -> MLP:
 
 
 def _tree_from(path, arrays, prefix, net) -> list:
-    tree = []
-    for l in range(len(net.sizes) - 1):
-        names = sorted(k.split("/")[2] for k in arrays if k.startswith(f"{prefix}/{l}/"))
-        tree.append({name: _device(path, arrays[f"{prefix}/{l}/{name}"]) for name in names})
-    try:
-        net.check_params(tree)
-    except ValueError as error:
-        raise ValueError(f"{path}: {prefix} do not fit the saved architecture: {error}") from None
-    return tree
+    """The tree ``prefix`` on the device (``verify`` checked it against ``net``)."""
+    tree = tree_of(arrays, prefix, net)
+    return [{name: _device(path, a) for name, a in layer.items()} for layer in tree]
 
 
 def _opt_state_from(path, arrays, optimizer, params, saved: str):

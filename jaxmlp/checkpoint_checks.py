@@ -70,10 +70,7 @@ def verify(
     if bad is not None:
         raise ValueError(f"{path}: {bad[0]} holds {bad[1]} NaN or Inf values; it cannot be used.")
     for tree in reversed(trees):  # params last: the tree the checks below use
-        params = [
-            {k.split("/")[2]: arrays[k] for k in sorted(arrays) if k.startswith(f"{tree}/{l}/")}
-            for l in range(len(net.sizes) - 1)
-        ]
+        params = tree_of(arrays, tree, net)
         try:
             net.check_params(params)
         except ValueError as error:
@@ -159,6 +156,15 @@ def arrays_of(arrays: dict, prefix: str) -> list:
     while f"{prefix}{len(out)}" in arrays:
         out.append(arrays[f"{prefix}{len(out)}"])
     return out
+
+
+def tree_of(arrays: dict, prefix: str, net) -> list:
+    """The tree of arrays named ``<prefix>/<l>/<name>`` (``checkpoint._tree_arrays``): one dict
+    a layer of ``net``."""
+    return [
+        {k.split("/")[2]: arrays[k] for k in sorted(arrays) if k.startswith(f"{prefix}/{l}/")}
+        for l in range(len(net.sizes) - 1)
+    ]
 
 
 def meta_int(path, meta, name) -> int:

@@ -169,11 +169,7 @@ def make_epoch(
     grads_and_metrics, update = halves
     steps = steps_per_epoch(n, batch_size, drop_last)
     dropout = net.dropout > 0
-    constrain = (
-        (lambda a: lax.with_sharding_constraint(a, sharding.batch_sharded(mesh)))
-        if mesh.size > 1
-        else (lambda a: a)
-    )
+    constrain = sharding.batch_constraint(mesh)
 
     def epoch(carry, e, x, t, s, x_val, t_val, s_val, key):
         params, opt_state, stopped, bad = carry

@@ -177,7 +177,7 @@ def fit_population(
             "t_val, or rows."
         )
     n = x.shape[0] if rows is None else rows[0].shape[1]
-    batch_size = n if config.batch_size == "full" else min(config.batch_size, n)
+    batch_size = config.batch(n)
     second_order.check(optimizer, net, batch_size, n)  # as fit: full batch, no dropout, ...
     n_val = 0 if not has_val else (x_val.shape[0] if rows is None else rows[1].shape[1])
     steps = ep.steps_per_epoch(n, batch_size, config.drop_last)
@@ -294,9 +294,8 @@ def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh, stop=None)
     history[:, first:] = np.nan  # the epochs not run (every member stopped)
     history = {name: history[..., j] for j, name in enumerate(names)}
     params = carry.params
-    if config.early_stopping and config.restore_best:
-        # a diverged member keeps its last good parameters, as its solo fit's Diverged does
-        found = (carry.best_val_loss < jnp.inf) & (carry.diverged_epoch == 0)
+    found = stopping.restores(config, carry.best_val_loss, carry.diverged_epoch)
+    if np.any(found):
         params = jax.tree.map(
             lambda b, a: jnp.where(found.reshape(-1, *[1] * (a.ndim - 1)), b, a),
             carry.best_params,
@@ -356,7 +355,7 @@ def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec)
     classifier = train.is_classifier(net)
     # The epoch of the parameters returned: the best where restored (``_train``), else the last
     # (a diverged member's: its last good ones are within the next).
-    restored = bool(config.early_stopping and config.restore_best) & (best < math.inf) & (div == 0)
+    restored = stopping.restores(config, best, div)
     kept = stopping.kept_epoch(ends, np.asarray(state.bad_epochs), restored)
     # Python numbers column by column (``tolist``), then one record per member.
     at, ends = np.maximum(kept - 1, 0), ends.tolist()

@@ -117,7 +117,9 @@ def quiet(stream) -> None:
                   "it, its results are in its folder", file=sys.stderr, flush=True)  # fmt: skip
 
 
-QUIETED: list = []  # the stream that went quiet (``quiet``), once said
+# The stream that went quiet (``quiet``), once said. The process's, as the stream is: stdout,
+# whose descriptor ``quiet`` points at the null device for every writer (``say`` has no owner).
+QUIETED: list = []
 
 
 def metrics(record: dict) -> str:

@@ -66,6 +66,14 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(DATA))
 
 
+def batch_constraint(mesh: Mesh):
+    """``a -> a`` split along ``"data"`` inside a compiled step (a batch gathered there, whose
+    layout XLA would otherwise choose); the identity on one device."""
+    if mesh.size > 1:
+        return lambda a: jax.lax.with_sharding_constraint(a, batch_sharded(mesh))
+    return lambda a: a
+
+
 def place_data(tree, mesh: Mesh):
     """Training data onto the mesh: replicated, except arrays already split along their first
     axis (a global array built from each process's shard by

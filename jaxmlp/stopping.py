@@ -33,12 +33,13 @@ def patience_ran_out(state, config) -> bool:
 def final_params(state, config):
     """The parameters a run returns at ``state``: the best ones when early stopping restores
     them, else the latest."""
-    return state.best_params if restores(state, config) else state.params
+    return state.best_params if restores(config, state.best_val_loss) else state.params
 
 
 def params_epoch(state, config) -> int:
     """The epoch of ``final_params`` (``kept_epoch`` of ``state``)."""
-    return int(kept_epoch(state.epoch, state.bad_epochs, restores(state, config)))
+    restored = restores(config, state.best_val_loss)
+    return int(kept_epoch(state.epoch, state.bad_epochs, restored))
 
 
 def kept_epoch(epoch, bad_epochs, restored):
@@ -49,10 +50,14 @@ def kept_epoch(epoch, bad_epochs, restored):
     return np.where(restored, epoch - bad_epochs, epoch)
 
 
-def restores(state, config) -> bool:
-    """Whether the run returns the best parameters (early stopping with ``restore_best``, once
-    an epoch's validation loss was finite) rather than the latest."""
-    return bool(config.early_stopping and config.restore_best and state.best_params is not None)
+def restores(config, best_val_loss, diverged_epoch=0):
+    """Whether a run returns its best parameters rather than its latest: early stopping with
+    ``restore_best``, once an epoch's validation loss was finite (``best_val_loss`` below inf:
+    ``advance`` keeps best parameters from then on), unless the run diverged (``diverged_epoch``
+    not 0: it keeps its last good parameters, as ``Diverged.state`` holds them). Numbers, or
+    arrays of a population's members (NumPy, or jax: ``population._train``, ``_assemble``)."""
+    on = bool(config.early_stopping and config.restore_best)
+    return on & (best_val_loss < math.inf) & (diverged_epoch == 0)
 
 
 class NonFiniteValidationLoss(RuntimeWarning):

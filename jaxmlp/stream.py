@@ -28,11 +28,7 @@ from jaxmlp.step import update_if
 def make_streamed(net, spec: StepSpec, mesh):
     """``run(params, opt_state, xs, ts, keys, hyper, ws)`` over ``xs (steps, batch, d)``, ``ws
     (steps, batch)`` the rows' weights or None (``epochs.batches``)."""
-    place = (
-        (lambda a: lax.with_sharding_constraint(a, sharding.batch_sharded(mesh)))
-        if mesh.size > 1
-        else (lambda a: a)
-    )
+    place = sharding.batch_constraint(mesh)
 
     def run(params, opt_state, xs, ts, keys, hyper, ws=None):
         grads_and_metrics, update = spec.halves(net, hyper)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, Diverged, Optimizer, TrainConfig, fit, fit_population, search
+from jaxmlp import MLP, Diverged, Optimizer, TrainConfig, fit, fit_population, search, stopping
 from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
 from jaxmlp.stopping import NonFiniteValidationLoss
@@ -336,6 +336,19 @@ def test_a_diverged_member_with_restore_best_keeps_its_last_good_parameters_as_d
     assert close(member.params, good.params) and close(member.state.params, good.params)
     assert close(jax.tree.map(lambda a: a[0], pop.params), good.params)
     assert close(member.state.best_params, good.best_params)
+
+
+def test_the_restored_rule_is_one_for_solo_fits_and_for_each_member():
+    """``stopping.restores``: early stopping with restore_best, a finite best, not diverged;
+    member by member (NumPy, jax) the answer of a solo fit's numbers."""
+    config = TrainConfig(epochs=8, early_stopping=2)
+    best, div = np.array([0.5, np.inf, 0.5, np.inf]), np.array([0, 0, 3, 3])
+    solo = [bool(stopping.restores(config, b)) if d == 0 else False for b, d in zip(best, div)]
+    assert solo == [True, False, False, False]
+    assert stopping.restores(config, best, div).tolist() == solo
+    assert stopping.restores(config, jnp.asarray(best), jnp.asarray(div)).tolist() == solo
+    for off in (dataclasses.replace(config, restore_best=False), TrainConfig(epochs=8)):
+        assert not stopping.restores(off, best, div).any() and not stopping.restores(off, 0.5)
 
 
 @pytest.mark.parametrize(

@@ -194,19 +194,20 @@ def _plan(given: dict, saved: dict | None, out, held) -> tuple:
     if saved is not None:
         data.check_same(ds, saved["data"], out, "resume")
     members = search.plan(grid, settings["seeds"], settings["folds"])
-    n = _member_rows(settings["folds"], len(ds.x_train))
+    n, steps = _member_steps(settings["folds"], len(ds.x_train), config)
     second_order.check(optimizer, net, config.batch(n), n)  # fit_population's: before the folder
-    check_schedule(optimizer, steps_per_epoch(n, config.batch(n), config.drop_last) * config.epochs)
+    check_schedule(optimizer, steps * config.epochs)
     hyper = {name: [m[name] for m in members] for name in grid}  # as fit_population checks them
     checks.members([m["seed"] for m in members], hyper, optimizer, config)
     folds = sweep_folds.fold_data(settings, ds, net, raw) if settings["folds"] else None
     return run, grid, members, _start(settings, net, saved, out), folds
 
 
-def _member_rows(folds: int | None, n: int) -> int:
-    """Each member's training rows: its fold's (``search.kfold_rows``, whose shapes every fold
-    shares) or all ``n``."""
-    return n if folds is None else search.kfold_rows(n, folds)[0].shape[1]
+def _member_steps(folds: int | None, n: int, config) -> tuple[int, int]:
+    """Each member's training rows, its fold's (``search.kfold_rows``, whose shapes every fold
+    shares) or all ``n``, and its steps an epoch (``steps_per_epoch``), as ``fit_population``'s."""
+    rows = n if folds is None else search.kfold_rows(n, folds)[0].shape[1]
+    return rows, steps_per_epoch(rows, config.batch(rows), config.drop_last)
 
 
 def _start(settings: dict, net, saved: dict | None, out) -> list | None:
@@ -379,8 +380,7 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tu
     evaluated = evaluate_members(net, pop.params, x, t, train_rows)
     final, losses = evaluated["accuracy"], evaluated["loss"][: len(part)]
     final = [None] * len(part) if final is None else final[: len(part)].tolist()
-    n = _member_rows(settings["folds"], len(ds.x_train))
-    steps = steps_per_epoch(n, config.batch(n), config.drop_last)
+    steps = _member_steps(settings["folds"], len(ds.x_train), config)[1]
     ends = zip(pop.members[: len(part)], final, losses, strict=True)
     results = [r | {FINAL: a} | sweep_report.unevaluable(r, loss, steps) for r, a, loss in ends]
     return _chunk_records(run, results, part, first), curves

@@ -240,24 +240,27 @@ def _devices(run: Run, recorded: list, warn) -> int:
     n = len(run.data.x_train)
     devices, message = sharding.default_devices(run.config.batch(n), n)
     if message is not None:
-        line = f"warning: {message}"
-        warn(line)
-        if line not in recorded:
-            recorded.append(line)
+        _say(warn, recorded, message)
     return devices
 
 
 def _said(warn, recorded: list):
     """A ``warnings.showwarning`` that says a warning of the training (a stalled solver's, say)
-    as a line (``warn``) and keeps it, once, in ``recorded``: summary.json's warnings."""
+    as ``_say`` does."""
 
     def show(message, category, filename, lineno, file=None, line=None):
-        said = f"warning: {message}"
-        warn(said)
-        if said not in recorded:
-            recorded.append(said)
+        _say(warn, recorded, message)
 
     return show
+
+
+def _say(warn, recorded: list, message) -> None:
+    """Say ``warning: message`` as a line (``warn``) and keep it, once, in ``recorded``:
+    summary.json's warnings."""
+    line = f"warning: {message}"
+    warn(line)
+    if line not in recorded:
+        recorded.append(line)
 
 
 def _check_initial_loss(run: Run, saved: dict) -> None:
