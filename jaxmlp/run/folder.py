@@ -28,6 +28,7 @@ from jaxmlp.run.place import (  # noqa: F401 (where a run lives: folder.out_fold
     LOCK,
     RUN_FILES,
     TEMPORARY,
+    check_held,
     claim,
     lock,
     out_folder,
