@@ -196,7 +196,7 @@ def load(
     if meta["version"] < since:
         raise ValueError(
             f"{path}: claims checkpoint format version {meta['version']}, older than the {since} "
-            "its run writes (config.json's checkpoint_version), without the digests that check "
+            "its run writes (by its config.json), without the digests that check "
             "the file: it was edited; restore it, or start a new run in another folder."
         )
     saved_net = _net_from(path, meta)
