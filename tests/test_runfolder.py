@@ -431,6 +431,23 @@ except OSError as error:
 """
 
 
+@pytest.mark.parametrize("lost", ["deleted", "dangling_link"])
+def test_a_resume_whose_checkpoint_is_gone_is_refused_not_restarted(
+    lost, xor_run, tmp_path, one_error
+):
+    """checkpoint.npz deleted, or a link to a disk not mounted, beside a log of 5 epochs: the
+    resume took the run for one killed before its first save and retrained it from epoch 0,
+    exit 0, replacing the link (a run killed so has an empty log, or none)."""
+    out = copy_run(xor_run, tmp_path)
+    (out / "checkpoint.npz").unlink()
+    if lost == "dangling_link":
+        (out / "checkpoint.npz").symlink_to(tmp_path / "unmounted" / "checkpoint.npz")
+    before = contents(out)
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "8"]) == 2
+    one_error(f"{out / 'checkpoint.npz'}: ", "metrics.jsonl records 5 epochs", "restore it")
+    assert contents(out) == before and (out / "checkpoint.npz").is_symlink() == (lost != "deleted")
+
+
 @pytest.mark.slow
 def test_a_figure_written_past_a_file_size_limit_leaves_the_old_one_whole(xor_run, tmp_path):
     """A full disk, as a file-size limit of 4 KiB: drawing loss.png again fails, and the old

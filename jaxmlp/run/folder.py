@@ -215,7 +215,8 @@ def read_saved(out: pathlib.Path, sweep: bool) -> dict:
     (``read_config``), checked to be of that kind, written by ``jaxmlp train`` or ``sweep`` (a
     ``save_run`` folder has no training to resume), and to hold what a resume reads beside the
     run_id's settings: ``epochs``, the ``initial_loss`` (the divergence rule's reference) and
-    the ``train`` record (a sweep: its run_id, which every sweep wrote)."""
+    the ``train`` record (a sweep: its run_id, which every sweep wrote); a run's checkpoint
+    must not be lost (``check_not_lost``)."""
     path = out / "config.json"
     config = read_config(out)
     if sweep and "sweep" not in config:
@@ -237,7 +238,26 @@ def read_saved(out: pathlib.Path, sweep: bool) -> dict:
     for name, wrong in problems.items():
         if wrong:
             raise ValueError(f"{path}: its {name} is missing or malformed {EDITED}")
+    if not sweep:
+        check_not_lost(out)
     return config
+
+
+def check_not_lost(out: pathlib.Path) -> None:
+    """A ValueError where the run in ``out`` has no checkpoint.npz (or a link to none) but its
+    metrics.jsonl records epochs: the checkpoint was deleted or moved (a disk not mounted), and
+    a resume would retrain from epoch 0. A run killed before its first save, which a resume
+    starts over, logged none: each save writes the log, then the checkpoint, and the first
+    (epoch 0's) writes an empty log."""
+    path, log = out / "checkpoint.npz", out / "metrics.jsonl"
+    if path.exists() or not (regular(log) and log.stat().st_size):
+        return
+    lines = log.read_bytes().count(b"\n")
+    what = f"a link to {os.readlink(path)}, which does not exist" if path.is_symlink() else "gone"
+    raise ValueError(
+        f"{path}: {what}, but metrics.jsonl records {lines} epoch{'s' * (lines != 1)}: the "
+        "checkpoint was deleted or moved; restore it, or start a new run in another folder."
+    )
 
 
 def read_metrics(path, epochs: int, recorded: dict | None = None) -> list[dict]:
