@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxmlp
-from jaxmlp import mlp, npz, numeric, optim
+from jaxmlp import files, mlp, npz, numeric, optim
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
 from jaxmlp.checkpoint_checks import arrays_of, check_opt_state, meta_int, verify
 from jaxmlp.digests import architecture, arrays_sha256, config_sha256, params_sha256, state_sha256
@@ -250,8 +250,9 @@ def read_meta(path) -> dict:
 
 def _read(path) -> tuple[dict, dict]:
     path = pathlib.Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"{path}: no such checkpoint file.")
+    files.check_regular(path)  # there, but a folder, a FIFO (a read would block) or a device
     try:
         arrays = npz.read(path.read_bytes())  # every member checked before it is allocated
     except (OSError, ValueError) as error:
