@@ -232,6 +232,7 @@ def test_a_holder_whose_lock_file_was_replaced_leaves_the_new_holders_lock(tmp_p
 
 
 @pytest.mark.parametrize("by", ["hand", "another_run"])
+@pytest.mark.slow  # ~2 s: trains (and compiles) a run of its own
 def test_a_run_whose_folder_was_made_again_writes_nothing_there(
     by, xor_run, tmp_path, monkeypatch, one_error
 ):
