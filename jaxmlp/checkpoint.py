@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxmlp
-from jaxmlp import mlp, npz, numeric, optim
+from jaxmlp import files, mlp, npz, numeric, optim
 from jaxmlp.atomic import write_atomic  # also checkpoint.write_atomic for its callers
 from jaxmlp.checkpoint_checks import arrays_of, check_opt_state, meta_int, tree_of, verify
 from jaxmlp.digests import architecture, arrays_sha256, config_sha256, params_sha256, state_sha256
@@ -196,7 +196,7 @@ def load(
     if meta["version"] < since:
         raise ValueError(
             f"{path}: claims checkpoint format version {meta['version']}, older than the {since} "
-            "its run writes (config.json's checkpoint_version), without the digests that check "
+            "its run writes (by its config.json), without the digests that check "
             "the file: it was edited; restore it, or start a new run in another folder."
         )
     saved_net = _net_from(path, meta)
@@ -250,8 +250,9 @@ def read_meta(path) -> dict:
 
 def _read(path) -> tuple[dict, dict]:
     path = pathlib.Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"{path}: no such checkpoint file.")
+    files.check_regular(path)  # there, but a folder, a FIFO (a read would block) or a device
     try:
         arrays = npz.read(path.read_bytes())  # every member checked before it is allocated
     except (OSError, ValueError) as error:

@@ -137,6 +137,19 @@ def test_a_fifo_as_a_run_file_is_named_not_read(tmp_path):
             load_run(out)
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_checkpoint_that_is_no_file_is_named_so(kind, tmp_path, capsys):
+    # a FIFO or a folder named checkpoint.npz was "no such checkpoint file": it is there
+    out = unfinished_run(tmp_path)
+    (out / "checkpoint.npz").unlink()
+    os.mkfifo(out / "checkpoint.npz") if kind == "fifo" else (out / "checkpoint.npz").mkdir()
+    says = "not a regular file" if kind == "fifo" else "a folder, not a file"
+    with deadline(), pytest.raises(ValueError, match=f"checkpoint.npz: {says}"):
+        load_run(out)
+    with deadline(), pytest.raises(ValueError, match=f"checkpoint.npz: {says}"):
+        checkpoint.read_meta(out / "checkpoint.npz")
+
+
 def _bzip2_npz(n: int) -> bytes:
     """An .npz whose x.npy member, ``n`` float32 zeros, is compressed with bzip2."""
     header = io.BytesIO()

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from jaxmlp import MLP, checkpoint, cli, datasets, load_run, save_run
+from jaxmlp.run import folder
 
 XOR = [
     "--data", "xor", "--hidden", "3", "--optimizer", "momentum", "--lr", "0.1",
@@ -91,6 +92,51 @@ def test_a_checkpoint_passed_off_as_an_older_format_is_refused(
         load_run(out)
 
 
+CONFIG_EDITS = {  # config.json made to say that the run writes an older format
+    "checkpoint_version deleted": lambda c: c.pop("checkpoint_version"),
+    "checkpoint_version lowered": lambda c: c.update(checkpoint_version=2),
+}
+
+
+@pytest.mark.parametrize("edit", CONFIG_EDITS.values(), ids=CONFIG_EDITS)
+def test_a_config_json_edited_to_take_an_older_format_is_refused(
+    edit, xor_run, tmp_path, capsys, one_error
+):
+    # config.json's checkpoint_version lay outside its run_id: deleted (the folder then looked
+    # written before it) or lowered, a checkpoint with its momentum edited, passed off as
+    # version 2, resumed from the edited state with exit 0, and evaluate used it
+    out = copied(xor_run, tmp_path)
+    with np.load(out / "checkpoint.npz") as archive:
+        momentum = archive["opt_state/0"] + 1.0
+    rewrite(out / "checkpoint.npz", drop=("state_sha256",), meta={"version": 2},
+            **{"opt_state/0": momentum})  # fmt: skip
+    edit_config(out, edit)
+    before = files_of(out)
+    assert resume(out, "--epochs", "5") == 2
+    one_error("config.json: its settings or data record do not match its run_id")
+    assert files_of(out) == before
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_error("do not match its run_id")
+
+
+def test_a_folder_with_a_run_id_refuses_a_version_1_checkpoint(
+    xor_run, tmp_path, capsys, one_error
+):
+    # a config.json with a run_id but no checkpoint_version (written 2026-12-05 to 12-07) is of
+    # a run whose checkpoints are of version 2 or newer (run ids came with version 2): one
+    # passed off as version 1, without the settings' digest, loaded as any format would
+    out = copied(xor_run, tmp_path)
+    config = json.loads((out / "config.json").read_text())
+    old_id = folder.identity(config["settings"], config["data"])  # as such a folder has it
+    edit_config(out, lambda c: c.update(run_id=old_id) or c.pop("checkpoint_version"))
+    rewrite(out / "checkpoint.npz", drop=("state_sha256", "config_sha256"),
+            meta={"version": 1, "run_id": old_id})  # fmt: skip
+    before = files_of(out)
+    assert resume(out, "--epochs", "5") == 2
+    one_error("checkpoint.npz", "format version 1, older than the 2 its run writes")
+    assert files_of(out) == before
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_genuine_folder_of_an_older_format_still_loads(dtype, capsys):
     # written by jaxmlp 380a448 (tests/data/old_runs/README.md): version 2 checkpoints, and a
@@ -113,7 +159,9 @@ def test_a_malformed_checkpoint_version_in_config_json_is_refused(value, xor_run
 
 def test_a_run_of_a_newer_checkpoint_format_asks_for_a_newer_jaxmlp(xor_run, tmp_path):
     out = copied(xor_run, tmp_path)
-    edit_config(out, lambda c: c.update(checkpoint_version=checkpoint.VERSION + 1))
+    newer = checkpoint.VERSION + 1  # (a run_id of it, as a newer jaxmlp would write)
+    run_id = lambda c: folder.identity(c["settings"], c["data"], newer)  # noqa: E731
+    edit_config(out, lambda c: c.update(checkpoint_version=newer, run_id=run_id(c)))
     rewrite(out / "checkpoint.npz", meta={"version": checkpoint.VERSION + 1})
     with pytest.raises(ValueError, match="newer than this jaxmlp reads .*upgrade jaxmlp"):
         load_run(out)

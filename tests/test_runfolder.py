@@ -231,6 +231,41 @@ def test_a_holder_whose_lock_file_was_replaced_leaves_the_new_holders_lock(tmp_p
     assert not (tmp_path / folder.LOCK).exists()  # B removed its own
 
 
+@pytest.mark.parametrize("by", ["hand", "another_run"])
+@pytest.mark.slow  # ~2 s: trains (and compiles) a run of its own
+def test_a_run_whose_folder_was_made_again_writes_nothing_there(
+    by, xor_run, tmp_path, monkeypatch, one_error
+):
+    """The run folder deleted and made again while a run trained (by hand, or by another run,
+    whose files and lock it then holds): the run wrote its checkpoint, log, summary and figures
+    into the new folder with exit 0, over the other run's files. Now it stops, exit 2, at its
+    next save, and leaves the new folder byte for byte."""
+    out, real = tmp_path / "run", run.trainer.fit
+
+    def fit(*args, callback, **kwargs):
+        def wrapped(record, state):
+            if record["epoch"] == 2:
+                shutil.rmtree(out)
+                if by == "hand":
+                    out.mkdir()
+                    (out / "notes.txt").write_text("someone else's\n")
+                else:
+                    shutil.copytree(xor_run, out)
+                    (out / folder.LOCK).write_text("pid 1 on elsewhere\n")
+            return callback(record, state)
+
+        return real(*args, callback=wrapped, **kwargs)
+
+    monkeypatch.setattr(run.trainer, "fit", fit)
+    args = ["train", *XOR, "--epochs", "4", "--checkpoint-every", "1", "--out", str(out)]
+    assert cli.main(args) == 2
+    one_error(f"{out}: the run folder was removed, moved or made again")
+    expected = {"notes.txt"} if by == "hand" else {*contents(xor_run), folder.LOCK}
+    assert set(contents(out)) == expected
+    if by == "another_run":
+        assert {k: v for k, v in contents(out).items() if k != folder.LOCK} == contents(xor_run)
+
+
 # Runs `python -m jaxmlp` (the command's entry) in a process of its own after arming ARM:
 # "gc" sends SIGINT from inside a garbage-collector callback while the run computes its
 # initial loss (as JAX's _xla_gc_callback met Ctrl-C), "import" sends it while jax is imported.
@@ -395,6 +430,23 @@ try:
 except OSError as error:
     sys.exit(f"failed: {error.strerror}")
 """
+
+
+@pytest.mark.parametrize("lost", ["deleted", "dangling_link"])
+def test_a_resume_whose_checkpoint_is_gone_is_refused_not_restarted(
+    lost, xor_run, tmp_path, one_error
+):
+    """checkpoint.npz deleted, or a link to a disk not mounted, beside a log of 5 epochs: the
+    resume took the run for one killed before its first save and retrained it from epoch 0,
+    exit 0, replacing the link (a run killed so has an empty log, or none)."""
+    out = copy_run(xor_run, tmp_path)
+    (out / "checkpoint.npz").unlink()
+    if lost == "dangling_link":
+        (out / "checkpoint.npz").symlink_to(tmp_path / "unmounted" / "checkpoint.npz")
+    before = contents(out)
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "8"]) == 2
+    one_error(f"{out / 'checkpoint.npz'}: ", "metrics.jsonl records 5 epochs", "restore it")
+    assert contents(out) == before and (out / "checkpoint.npz").is_symlink() == (lost != "deleted")
 
 
 @pytest.mark.slow

@@ -420,6 +420,35 @@ def test_a_sweep_holds_its_folder(two_sweeps, tmp_path, fails):
             assert "in use by" in fails(["sweep", *argv, "--out", str(out)])
 
 
+@pytest.mark.parametrize("by", ["hand", "another_sweep"])
+def test_a_sweep_whose_folder_was_made_again_writes_nothing_there(
+    by, two_sweeps, tmp_path, fails, monkeypatch
+):
+    """The folder deleted and made again while a sweep trained (by hand, or by another sweep
+    that holds it): the sweep wrote its chunks, records and summary there, exit 0, beside or over
+    the other's files. Now it stops, exit 2, and leaves the new folder byte for byte."""
+    from jaxmlp.run import sweeper
+
+    _, b, _ = two_sweeps
+    out, fit_chunk = tmp_path / "sweep", sweeper._fit_chunk
+
+    def meanwhile(run_, *args):
+        if args[2] > 0:  # first: the second chunk's
+            shutil.rmtree(out)
+            shutil.copytree(b, out) if by == "another_sweep" else out.mkdir()
+        return fit_chunk(run_, *args)
+
+    def contents(path):
+        return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+    monkeypatch.setattr(sweeper, "_fit_chunk", meanwhile)
+    before = contents(b) if by == "another_sweep" else {}
+    assert "the run folder was removed, moved or made again" in fails(
+        ["sweep", *SMALL, "--out", str(out)]
+    )
+    assert contents(out) == before
+
+
 def test_two_sweeps_without_out_started_in_one_second_take_two_folders(
     tmp_path, capsys, monkeypatch
 ):

@@ -28,6 +28,7 @@ from jaxmlp.run.place import (  # noqa: F401 (where a run lives: folder.out_fold
     LOCK,
     RUN_FILES,
     TEMPORARY,
+    check_held,
     claim,
     lock,
     out_folder,
@@ -39,9 +40,8 @@ from jaxmlp.run.settings import LOCAL, MACHINE, OLDER, Run, check_every, command
 def write_config(run: Run, facts: dict) -> None:
     """config.json of the new ``run``; ``facts``: its ``initial_loss`` (the divergence rule's
     reference) and ``devices`` (how many it trains on). It records the format of the run's
-    checkpoints, ``checkpoint_version`` (``opening.load_checkpoint``)."""
-    record = config_record(run) | {"initial_loss": facts["initial_loss"]}
-    record["checkpoint_version"] = checkpoint.VERSION  # the format its checkpoints are of
+    checkpoints, ``checkpoint_version`` (``opening.load_checkpoint``), in its run_id."""
+    record = config_record(run, checkpoint.VERSION) | {"initial_loss": facts["initial_loss"]}
     record["devices"] = facts["devices"]
     if "init_from_params_sha256" in facts:
         record["init_from_params_sha256"] = facts["init_from_params_sha256"]
@@ -62,11 +62,12 @@ def extend_config(run: Run, saved: dict, length: int) -> None:
     write_json(run.out / "config.json", record | {"command": command})
 
 
-def config_record(run: Run) -> dict:
+def config_record(run: Run, written: int | None = None) -> dict:
     """What config.json holds: the settings, the command that reruns them, the run's identity,
-    and the data's, model's, optimizer's and training's facts."""
+    and the data's, model's, optimizer's and training's facts; ``written``: the format of the
+    run's checkpoints (a sweep has none), as ``checkpoint_version`` and in the identity."""
     facts = data.record(run.data)
-    return {
+    record = {
         "jaxmlp_version": version(),
         "command": command_line(run.settings, run.out),
         "settings": run.settings,
@@ -75,23 +76,28 @@ def config_record(run: Run) -> dict:
         "optimizer": dataclasses.asdict(run.optimizer),
         "train": dataclasses.asdict(run.config),
         "rng": {"seed": run.config.seed, "rule": checkpoint.RNG_RULE},
-        "run_id": identity(run.settings, facts),
+        "run_id": identity(run.settings, facts, written),
     }
+    return record | ({} if written is None else {"checkpoint_version": written})
 
 
-def run_id(run: Run) -> str:
-    """The identity of ``run`` (``identity``)."""
-    return identity(run.settings, data.record(run.data))
+def run_id(run: Run, written: int | None = None) -> str:
+    """The identity of ``run`` whose checkpoints are of format ``written`` (``identity``)."""
+    return identity(run.settings, data.record(run.data), written)
 
 
-def identity(settings: dict, facts: dict) -> str:
+def identity(settings: dict, facts: dict, written: int | None = None) -> str:
     """A run's identity: SHA-256 of its settings (those a resume may change and ``epochs`` left
-    out; a missing ``OLDER`` one counts as its old value, as ``merge`` reads it) and of its data
+    out; a missing ``OLDER`` one counts as its old value, as ``merge`` reads it), of its data
     record ``facts`` (``data.record``: fingerprint, task, classes, columns, standardisation),
-    all as JSON reads them back. config.json and every checkpoint of the run carry it;
-    ``check_config`` recomputes it from config.json, so an edited file is refused."""
+    all as JSON reads them back, and of ``written``, the format of its checkpoints
+    (config.json's ``checkpoint_version``; None: a sweep, or a folder from before it joined).
+    config.json and every checkpoint of the run carry it; ``check_config`` recomputes it from
+    config.json, so an edited file is refused: one whose checkpoint_version was deleted or
+    lowered, to take a checkpoint passed off as an older format, among them."""
     fixed = {k: v for k, v in (OLDER | settings).items() if k not in (*LOCAL, "epochs")}
-    return _sha256({"settings": fixed, "data": facts})
+    version = {} if written is None else {"checkpoint_version": written}
+    return _sha256({"settings": fixed, "data": facts} | version)
 
 
 def _old_identity(settings: dict, facts: dict) -> str:
@@ -106,16 +112,37 @@ def _sha256(value) -> str:
 
 
 def check_config(config: dict, path) -> None:
-    """A ValueError unless config.json (``config``, read from ``path``) holds the settings and
-    data record its ``run_id`` was made of (``identity``; folders written before the data
-    record joined it are checked by the older rule, ``_old_identity``). A config without a
-    run_id (from before run ids, or an older ``save_run``) is not checked here."""
+    """A ValueError unless config.json (``config``, read from ``path``) holds the settings, data
+    record and checkpoint format (``written_format``) its ``run_id`` was made of (``identity``;
+    folders written before the format joined it, on 2026-12-07, are checked without it, and
+    those written before the data record joined it by the older rule, ``_old_identity``). A
+    config without a run_id (from before run ids, or an older ``save_run``) is not checked
+    here."""
     recorded = config.get("run_id")
     if recorded is None:
         return
     settings, facts = config["settings"], config["data"]
-    if recorded not in (identity(settings, facts), _old_identity(settings, facts)):
+    written = written_format(config, path) if "checkpoint_version" in config else None
+    rules = (identity(settings, facts, written), identity(settings, facts))
+    if recorded not in (*rules, _old_identity(settings, facts)):
         raise ValueError(f"{path}: its settings or data record do not match its run_id {EDITED}")
+
+
+def written_format(config: dict, where) -> int:
+    """The format version of the checkpoints of the run whose config.json is ``config`` (read
+    from ``where``): its ``checkpoint_version`` (in its run_id: ``identity``); in a folder
+    written before config.json recorded it, 2 where it has a run_id (run ids came with format
+    2), else 1 (any format). An older format lacks digests (version 2 that of the whole state,
+    version 1 that of the settings too): a checkpoint passed off as one is refused. A folder
+    from before checkpoint_version joined the run_id (2026-12-07) can still be edited to take
+    one of version 2, as can a genuine one of then."""
+    written = config.get("checkpoint_version", 1 if config.get("run_id") is None else 2)
+    if isinstance(written, bool) or not isinstance(written, int) or written < 1:
+        raise ValueError(
+            f"{where}: its checkpoint_version {written!r} is not a checkpoint format version "
+            f"(1 to {checkpoint.VERSION}) {EDITED}"
+        )
+    return written
 
 
 EDITED = "(the file was edited or damaged): it cannot be trusted; retrain, or restore the file."
@@ -188,7 +215,8 @@ def read_saved(out: pathlib.Path, sweep: bool) -> dict:
     (``read_config``), checked to be of that kind, written by ``jaxmlp train`` or ``sweep`` (a
     ``save_run`` folder has no training to resume), and to hold what a resume reads beside the
     run_id's settings: ``epochs``, the ``initial_loss`` (the divergence rule's reference) and
-    the ``train`` record (a sweep: its run_id, which every sweep wrote)."""
+    the ``train`` record (a sweep: its run_id, which every sweep wrote); a run's checkpoint
+    must not be lost (``check_not_lost``)."""
     path = out / "config.json"
     config = read_config(out)
     if sweep and "sweep" not in config:
@@ -210,7 +238,26 @@ def read_saved(out: pathlib.Path, sweep: bool) -> dict:
     for name, wrong in problems.items():
         if wrong:
             raise ValueError(f"{path}: its {name} is missing or malformed {EDITED}")
+    if not sweep:
+        check_not_lost(out)
     return config
+
+
+def check_not_lost(out: pathlib.Path) -> None:
+    """A ValueError where the run in ``out`` has no checkpoint.npz (or a link to none) but its
+    metrics.jsonl records epochs: the checkpoint was deleted or moved (a disk not mounted), and
+    a resume would retrain from epoch 0. A run killed before its first save, which a resume
+    starts over, logged none: each save writes the log, then the checkpoint, and the first
+    (epoch 0's) writes an empty log."""
+    path, log = out / "checkpoint.npz", out / "metrics.jsonl"
+    if path.exists() or not (regular(log) and log.stat().st_size):
+        return
+    lines = log.read_bytes().count(b"\n")
+    what = f"a link to {os.readlink(path)}, which does not exist" if path.is_symlink() else "gone"
+    raise ValueError(
+        f"{path}: {what}, but metrics.jsonl records {lines} epoch{'s' * (lines != 1)}: the "
+        "checkpoint was deleted or moved; restore it, or start a new run in another folder."
+    )
 
 
 def read_metrics(path, epochs: int, recorded: dict | None = None) -> list[dict]:

@@ -340,7 +340,7 @@ def save_run(
     }
     out.mkdir(parents=True, exist_ok=True)
     settings = {"dtype": config.dtype, "seed": config.seed}
-    run_id = folder.identity(settings, meta)  # load_run checks config.json against it
+    run_id = folder.identity(settings, meta, checkpoint.VERSION)  # load_run checks config.json
     record = {
         "jaxmlp_version": folder.version(),
         "settings": settings,

@@ -11,7 +11,7 @@ import dataclasses
 import pathlib
 
 from jaxmlp import checkpoint, datasets, optim
-from jaxmlp.run.folder import EDITED, read_config, to_json
+from jaxmlp.run.folder import EDITED, read_config, to_json, written_format
 from jaxmlp.run.names import check_scaler
 
 
@@ -42,11 +42,11 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
     describes (``_check_model``), trained as its optimizer and train records say
     (``_check_settings``), have recorded config.json's ``initial_loss`` (checkpoints record it
     since it was found editable: an older one has none to compare), be of the format
-    config.json records its run writing (``_written_format``), and hold the standardiser
+    config.json records its run writing (``folder.written_format``), and hold the standardiser
     config.json's data record says the run has (``_check_scaler``)."""
     path, where = pathlib.Path(run_dir) / "checkpoint.npz", pathlib.Path(run_dir) / "config.json"
     recorded, epochs = config.get("run_id"), config["settings"].get("epochs")
-    written = _written_format(config, where)
+    written = written_format(config, where)
     ckpt = checkpoint.load(path, run_id=recorded, max_epoch=epochs, since=written, **kwargs)
     if recorded is None and ckpt.meta.get("run_id") is not None:
         raise ValueError(
@@ -78,20 +78,6 @@ def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":
             f"checkpoint recorded {EDITED}"
         )
     return ckpt
-
-
-def _written_format(config: dict, where) -> int:
-    """The format version of the checkpoints of the run whose config.json is ``config`` (read
-    from ``where``): its ``checkpoint_version``, 1 (any format) in a folder written before
-    config.json recorded it. An older format lacks digests (version 2 that of the whole state,
-    version 1 that of the settings too): a checkpoint passed off as one is refused."""
-    written = config.get("checkpoint_version", 1)
-    if isinstance(written, bool) or not isinstance(written, int) or written < 1:
-        raise ValueError(
-            f"{where}: its checkpoint_version {written!r} is not a checkpoint format version "
-            f"(1 to {checkpoint.VERSION}) {EDITED}"
-        )
-    return written
 
 
 MODEL = ("sizes", "activation", "output", "loss", "reduction")  # what the network computes

@@ -1,6 +1,7 @@
 """Where a run lives: its folder's name (``out_folder``; ``claim`` makes a new one), the lock of
-one writer at a time (``lock``) and the temporaries a killed save leaves (``remove_temporaries``).
-``folder`` owns the files inside it.
+one writer at a time (``lock``; ``check_held`` before each write: the folder is still the one
+locked) and the temporaries a killed save leaves (``remove_temporaries``). ``folder`` owns the
+files inside it.
 
 A folder named by default, ``runs/<time>-<data>``, is made atomically (``claim``): two runs
 started in the same second take ``...-xor`` and ``...-xor-2``, never one folder.
@@ -28,6 +29,7 @@ TEMPORARY = re.compile(r"\.(config\.json|checkpoint\.npz|metrics\.jsonl|summary\
 STAMP, STAMP_LENGTH = "%Y%m%d-%H%M%S", 15  # the time in a default name
 NAMES = 1000  # runs/<time>-<data>, then -2 .. -999: the names of one second's runs
 CROWDED = f"runs: {NAMES - 1} runs of this data began this second; pass --out DIR."
+_HELD: set[tuple[int, int]] = set()  # the lock files this process holds: (st_dev, st_ino)
 
 
 def out_folder(out, given: dict, resume: bool) -> pathlib.Path:
@@ -124,19 +126,43 @@ def lock(out: pathlib.Path):
         except FileNotFoundError:
             pass
         os.close(fd)
+    held = _key(os.fstat(fd))  # its inode lives while fd is open: no other file takes it
+    _HELD.add(held)
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
         yield
     finally:  # our file only: one removed meanwhile (by hand, with the folder) may be another's
+        _HELD.discard(held)
         with contextlib.suppress(OSError):
             if _same_file(os.fstat(fd), os.stat(path)):
                 os.unlink(path)
         os.close(fd)
 
 
+def check_held(out: pathlib.Path) -> None:
+    """A ValueError unless this process holds the run folder ``out`` (``lock``): its ``.lock``
+    is still the file locked. A folder removed, moved or made again meanwhile (by hand, or by
+    another run, which holds a lock of its own there) is not this run's: a write would land
+    beside another run's files, or in a folder of none."""
+    try:
+        ours = _key(os.stat(out / LOCK, follow_symlinks=False)) in _HELD
+    except OSError:
+        ours = False
+    if not ours:
+        raise ValueError(
+            f"{out}: the run folder was removed, moved or made again while this process wrote "
+            f"it (its {LOCK} is not the one this process locked): it stops, writing nothing "
+            "there (a folder moved elsewhere continues from its last save with --resume)."
+        )
+
+
+def _key(info: os.stat_result) -> tuple[int, int]:
+    return info.st_dev, info.st_ino
+
+
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+    return _key(a) == _key(b)
 
 
 def _open_lock(path: pathlib.Path) -> int:

@@ -3,7 +3,8 @@ cadence, the divergence rule, the progress display, and SIGINT / SIGTERM.
 
 ``Recorder`` is fit's callback; it holds a ``Saver`` (the checkpoint and when it is due) and a
 ``jaxmlp.progress.Progress`` (what the user sees, as ``fit(..., progress=True)`` shows it).
-metrics.jsonl and checkpoint.npz are written together, each atomically, the log first: the log
+metrics.jsonl and checkpoint.npz are written together, each atomically, the log first, into the
+folder the run locked (``folder.check_held``: not one made again meanwhile): the log
 holds the epochs of the checkpoint, no fewer (more after a kill between the two writes: a resume
 drops them), and the checkpoint records the SHA-256 of the log's lines of its epochs, which a
 resume compares (``folder.read_metrics``).
@@ -133,6 +134,7 @@ class Recorder:
                 "training examples",
             )
             return False
+        folder.check_held(self.metrics_path.parent)  # still the run's folder
         checkpoint.write_atomic(self.metrics_path, "".join(self.lines))
         self.saver.save(state, folder.log_sha256(self.lines[: state.epoch]), arrays)
         return True

@@ -42,7 +42,8 @@ def summarize(
 ) -> dict:
     """The run's summary, also written to summary.json (with its figures); ``warnings``: what
     the run said on stderr that the reader of its results must know; ``devices``: how many it
-    trained on."""
+    trained on; into the folder the run locked (``folder.check_held``)."""
+    folder.check_held(run.out)
     ds, net, config = run.data, run.net, run.config
     summary = {"status": "finished" if state.epoch >= config.epochs else "early_stopped"}
     for split, x, t in data.splits(ds):
@@ -163,6 +164,7 @@ def diverged(run: Run, epoch: int, reason: str, kept_epoch, wall_seconds: float)
     """The diverged run's summary.json, and the error that tells the user: where it diverged,
     why, the checkpoint kept (the last good one) and a command that continues from its weights
     with a tenth of the learning rate (``--init-from``)."""
+    folder.check_held(run.out)  # (a folder made again meanwhile is not the run's)
     retry = None
     if kept_epoch is not None:
         lr = float(f"{run.optimizer.lr / 10:.6g}")

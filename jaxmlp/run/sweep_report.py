@@ -93,8 +93,10 @@ def table(summary_rows: list[dict], grid: dict) -> str:
 def write(run, grid: dict, records: list, curves: dict, wall, echo) -> dict:
     """members.jsonl, members.csv, summary.json and the figures; prints the table. ``wall``
     (``chunks.Wall``): the sweep's wall time over its processes, or this process's where a
-    chunk of an older jaxmlp records none (``wall_seconds_of`` says so)."""
+    chunk of an older jaxmlp records none (``wall_seconds_of`` says so). Into the folder the
+    sweep locked (``folder.check_held``)."""
     out = run.out
+    folder.check_held(out)
     search.write_records(records, out / "members.jsonl")
     search.write_records(records, out / "members.csv")
     summary_rows = rows(records, grid)

@@ -310,9 +310,8 @@ def _config(run: Run, grid: dict, n_members: int, start: list | None) -> dict:
 
 def _train(run: Run, grid, members, start, fold_data, run_id, wall, echo) -> tuple[list, dict]:
     """Each chunk's ``(records, curves)``, trained (from ``start``: ``_start``; on ``fold_data``,
-    ``sweep_folds.fold_data``'s) or read back from ``chunks/`` (chunks of the sweep ``run_id``,
-    its length and ``start``; ``wall``, a ``chunks.Wall``, takes their times and gives those of
-    the chunks saved)."""
+    ``sweep_folds.fold_data``'s) or read back from ``chunks/`` (of the sweep ``run_id``, its
+    length and ``start``; ``wall``, a ``chunks.Wall``, takes their times, gives those saved)."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
     records, curves, n_chunks = [], {}, -(-p // chunk)
@@ -338,6 +337,7 @@ def _train(run: Run, grid, members, start, fold_data, run_id, wall, echo) -> tup
             interrupt.check()
             began = time.perf_counter()
             found = _fit_chunk(run, grid, part, first, start, fold_data)
+            folder.check_held(run.out)  # the folder locked, not one made again meanwhile
             if not (run.out / "config.json").exists():  # the settings trained: keep them
                 folder.write_json(run.out / "config.json", _config(run, grid, p, start))
             path.parent.mkdir(exist_ok=True)

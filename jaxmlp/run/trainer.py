@@ -136,7 +136,7 @@ def _initial(run: Run) -> tuple[TrainState, dict]:
     state = TrainState(params, run.optimizer.build(steps * config.epochs).init(params), 0)
     t = data.targets(net, ds.task, ds.t_train)
     facts = {
-        "run_id": folder.run_id(run),
+        "run_id": folder.run_id(run, checkpoint.VERSION),  # as config.json records it
         "initial_loss": float(evaluate(net, params, ds.x_train, t)["loss"]),
         "warnings": [],
     }
