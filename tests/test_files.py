@@ -641,3 +641,26 @@ def test_the_command_line_says_header_or_no_header(tmp_path, capsys):
     assert cli.main([*args, "--header", "--no-header", "--out", str(tmp_path / "D")]) == 2
     sweep = ["sweep", "--data", str(path), "--hidden", "2", "--epochs", "1", "--seeds", "2"]
     assert cli.main([*sweep, "--no-header", "--out", str(tmp_path / "S")]) == 0
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [("caf\u00e9", "cafe\u0301"), ("cat", "cat\u200b"), ("TRUE", "True")],
+    ids=["combining-acute", "zero-width-space", "truth-value-cases"],
+)
+def test_from_arrays_refuses_one_name_in_two_spellings_as_a_csv_does(one, other):
+    # failed before: from_arrays (the Python API, an sklearn estimator's labels) made them two
+    # classes that print alike, 3 classes of a 2-class problem, silently
+    x = np.arange(12.0).reshape(6, 2)
+    y = np.array([one, "tea", other, "tea", one, "tea"])
+    said = f"y: the labels {one!r} (index 0) and {other!r} (index 2) are one"
+    with pytest.raises(ValueError, match=re.escape(said) + ".*Write each class one way"):
+        datasets.from_arrays(x, y)
+    test = np.array([other, "tea"])  # the second spelling in the test labels alone
+    with pytest.raises(ValueError, match=re.escape(f"(index 0) and {other!r} (y_test index 0)")):
+        datasets.from_arrays(x, np.array([one, "tea"] * 3), x[:2], test)
+    said = f"the first, {other!r}, at index 0 ({other!r} is the class {one!r} written another"
+    with pytest.raises(ValueError, match=re.escape(said)):  # a trained model's classes
+        datasets.from_arrays(x[:2], test, classes=[one, "tea"], task="binary", min_examples=1)
+    apart = datasets.from_arrays(np.ones((9, 2)), np.array([one, "tea", "Tea"] * 3))
+    assert apart.info["classes"] == sorted([one, "Tea", "tea"])

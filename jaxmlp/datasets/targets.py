@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from jaxmlp import files
+from jaxmlp.csv_fields import one_spelling, spelled
 from jaxmlp.numeric import not_one_of
 
 TASKS = ("regression", "binary", "multiclass", "multilabel")
@@ -156,6 +157,8 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
     numeric = files.numeric(y.dtype)
     if not numeric and y.dtype.kind not in "US":
         raise ValueError(f"y must hold numbers or class names, got dtype {y.dtype}.")
+    if y.dtype.kind == "U":  # names: one class in two spellings would be two
+        _one_spelling(both, len(y))
     inferred = task == "auto"
     if task in ("auto", "classification"):
         task = _infer_task(y, both, numeric, classification=task == "classification")
@@ -201,6 +204,14 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
     return encode(y), t_test, task, len(classes), classes.tolist()
 
 
+def _one_spelling(both, n: int) -> None:
+    """``csv_fields.one_spelling`` for the label names ``both`` (``y``'s ``n``, then
+    ``y_test``'s), each distinct name at its first place."""
+    names, first = np.unique(both.reshape(-1), return_index=True)
+    place = lambda i: f"index {i}" if i < n else f"y_test index {i - n}"  # noqa: E731
+    one_spelling("y", [(place(i), str(name)) for i, name in sorted(zip(first, names))])
+
+
 def _kind(y) -> str:
     """What labels ``y`` are: numbers, class names as str or as bytes, or another dtype."""
     if files.numeric(y.dtype):
@@ -236,9 +247,16 @@ def encode_as(y, classes, task: str, name: str = "y", lines=None) -> np.ndarray:
     if unknown:
         first = next(i for i, v in enumerate(values) if v not in index)
         where = f"at index {first}" if lines is None else f"on line {lines[first]}"
+        spellings = {spelled(c): c for c in classes if isinstance(c, str)}
+        alike = next(((v, spellings[spelled(v)]) for v in unknown if isinstance(v, str)
+                      and spelled(v) in spellings), None)  # fmt: skip
+        also = "" if alike is None else (
+            f" ({alike[0]!r} is the class {alike[1]!r} written another way, in another Unicode "
+            "spelling or case: write it as the class is written)"
+        )  # fmt: skip
         raise ValueError(
             f"{name} has labels {unknown[:10]} outside the classes {list(classes)}; the first, "
-            f"{values[first]!r}, {where}."
+            f"{values[first]!r}, {where}{also}."
         )
     labels = np.array([index[v] for v in values], np.int32)
     return labels[:, None].astype(np.float32) if task == "binary" else labels
