@@ -4,6 +4,7 @@ numbers) and their labels encoded as the task needs (``TARGETS``), the task infe
 
 import contextlib
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -210,6 +211,34 @@ def _one_spelling(both, n: int) -> None:
     names, first = np.unique(both.reshape(-1), return_index=True)
     place = lambda i: f"index {i}" if i < n else f"y_test index {i - n}"  # noqa: E731
     one_spelling("y", [(place(i), str(name)) for i, name in sorted(zip(first, names))])
+
+
+def check_evaluated(t, task: str, name: str = "t") -> None:
+    """A ValueError naming ``name`` unless the targets ``t`` (an array) that a trained model of
+    ``task`` is evaluated on are one per example as the task reads them: a classifier's labels
+    of shape ``(n,)`` or ``(n, 1)`` (``(1, n)`` is one row of n labels, not n labels), and the
+    numbers of a regression or multilabel task as numbers, not text (Python's ``float`` reads
+    ``'1_000'`` as 1000, as no CSV reader does: a file's are read by ``csv_fields``)."""
+    if t.ndim == 0:
+        raise ValueError(
+            f"{name}: the targets are one per example, got a single value {t.item()!r}: give an "
+            "array of them, one per row of x."
+        )
+    if task in ("binary", "multiclass"):
+        if t.ndim > 2 or (t.ndim == 2 and t.shape[1] != 1):
+            row = " (one row of labels? one label per example is a column, or flat)"
+            raise ValueError(
+                f"{name}: a {task} model's targets are one label per example, of shape (n,) or "
+                f"(n, 1), got shape {t.shape}{row if t.ndim == 2 and len(t) == 1 else ''}."
+            )
+        return
+    if t.dtype.kind in "USO":  # text, or objects: numbers only, read by no rule of ours
+        for at, v in zip(np.ndindex(t.shape), t.reshape(-1).tolist(), strict=True):
+            if not isinstance(v, numbers.Real):
+                raise ValueError(
+                    f"{name}: a {task} model's targets are numbers, got {v!r} at index {at}: "
+                    "give them as numbers (text is not read as one here)."
+                )
 
 
 def _kind(y) -> str:

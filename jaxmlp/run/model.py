@@ -163,8 +163,10 @@ class Model(NamedTuple):
         return datasets.prepare(self.scaler, x, self.dtype)
 
     def encode(self, t) -> np.ndarray:
-        """Targets as the data gave them, encoded as training encoded them."""
+        """Targets as the data gave them, encoded as training encoded them; one per example
+        (``datasets.targets.check_evaluated``)."""
         t = np.asarray(t)
+        datasets.targets.check_evaluated(t, self.task)
         if self.task in CLASSIFICATION:
             return datasets.encode_as(t, self.class_names(), self.task, "t")
         if self.task == "multilabel":  # labels, 0/1 or those ``predict`` gives, nothing between
