@@ -34,8 +34,8 @@ def test_a_first_row_of_numbers_is_data_not_a_header(tmp_path):
 
 
 def test_header_true_and_false_override_the_detection(tmp_path):
-    numbers = _write(tmp_path, "n.csv", "1990,2000,y\n1,2,0\n3,4,1\n")
-    assert files.read_csv(numbers)[2] == ["1990", "2000"]  # not all numbers: a header
+    numbers = _write(tmp_path, "n.csv", "1990,2000,label\n1,2,0\n3,4,1\n")
+    assert files.read_csv(numbers)[2] == ["1990", "2000"]  # numbers beside a label name
     years = _write(tmp_path, "y.csv", "1990,2000\n1,0\n3,1\n")
     assert files.read_csv(years, header=True)[2:] == (["1990"], "2000")
     assert len(files.read_csv(years)[0]) == 3  # detected as data
@@ -340,6 +340,19 @@ def test_a_headerless_first_row_with_a_string_label_is_not_taken_for_a_header(tm
     assert files.read_csv(path, header=True)[2] == ["5.1", "3.5"]
     named = _write(tmp_path, "n.csv", "a,b,y\n5.1,3.5,a\n4.9,3.0,b\n")  # names over numbers
     assert files.read_csv(named)[2] == ["a", "b"]
+
+
+@pytest.mark.parametrize("first", ["1.5,2,O", "1,2,l", "1.5,#N/A,0", "2019,2020,y"])
+def test_a_headerless_first_row_with_a_typo_over_numbers_is_asked_about(first, tmp_path):
+    # failed before: a word over a column of numbers (a typo'd 0, an Excel error) made the
+    # first row of data the header, names '1.5', '2': one example fewer, exit 0
+    path = _write(tmp_path, "t.csv", f"{first}\n2.5,3,1\n3.5,4,0\n")
+    with pytest.raises(ValueError, match=r"t.csv: cannot tell .* names outnumber its numbers"):
+        files.read_csv(path)
+    assert len(files.read_csv(path, header=True)[0]) == 2
+    for label in ("label", "Target", "class"):  # a label column's name: a header of numbers
+        path = _write(tmp_path, "h.csv", f"2019,2020,{label}\n2.5,3,1\n3.5,4,0\n")
+        assert files.read_csv(path)[2:] == (["2019", "2020"], label)
 
 
 def test_a_missing_value_in_a_headerless_first_row_is_named(tmp_path):
