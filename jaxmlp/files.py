@@ -83,8 +83,9 @@ def _table(path, text: str, header: bool | None) -> Table:
     try:
         for fields in reader:
             start, end = end + 1, reader.line_num  # a quoted field may span lines
-            if len(fields) > 1 or (fields and fields[0].strip()):  # blank lines hold no row
-                rows.append((start, fields))
+            if len(fields) > 1 or fields == [""] or (fields and fields[0].strip()):
+                rows.append((start, fields))  # a blank line holds no row; '""' is a field
+                # (the missing value pandas writes in a one-column file), so its row is one
     except csv.Error as error:
         raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({error}).") from None
     if not rows:

@@ -415,6 +415,19 @@ def test_a_row_of_empty_fields_is_a_row_of_missing_values(row, tmp_path):
     assert len(read_inputs(blank, 3, feature_names=["a", "b", "c"])) == 2
 
 
+def test_a_quoted_empty_field_alone_on_its_line_is_a_missing_value_not_a_blank_line(tmp_path):
+    # failed before: pandas writes a one-column frame's NaN as '""', which was skipped as a
+    # blank line: predict gave 3 predictions for 4 rows, those after it one row off, exit 0
+    import pandas as pd
+
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"a": [1.0, np.nan, 2.0, 3.0]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"one.csv, line 3, column 'a': missing value"):
+        read_inputs(path, 1, feature_names=["a"])
+    blank = _write(tmp_path, "b.csv", "a\n1\n\n  \n2\n\n")  # unquoted blank lines: no rows
+    assert len(read_inputs(blank, 1, feature_names=["a"])) == 2
+
+
 def test_a_field_spanning_lines_is_refused(tmp_path):
     # a stray quote made the rest of the file one class '0\n2,3,1\n...'
     path = _write(tmp_path, "q.csv", 'a,b,y\n1,2,0\n3,4,1\n9,1,"0\n2,3,1\n4,5,0\n')
