@@ -175,6 +175,8 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
     if y.ndim == 2 and y.shape[1] != 1:
         raise ValueError(f"A {task} task needs one label per example, got y of shape {y.shape}.")
     classes = np.unique(both)
+    if classes.dtype.kind == "f":
+        classes = classes + 0.0  # -0.0 is 0.0's class, named 0.0 whichever np.unique kept
     if numeric and not np.array_equal(classes, np.round(classes)):
         raise ValueError(f"Class labels must be integers, got values like {classes[:5]}.")
     if len(classes) < 2 or (task == "binary" and len(classes) != 2):
