@@ -4,14 +4,13 @@ numbers) and their labels encoded as the task needs (``TARGETS``), the task infe
 
 import contextlib
 import math
-import numbers
 import warnings
 
 import numpy as np
 
 from jaxmlp import files
 from jaxmlp.csv_fields import one_spelling, spelled
-from jaxmlp.numeric import not_one_of
+from jaxmlp.numeric import first_not_number, not_one_of
 
 TASKS = ("regression", "binary", "multiclass", "multilabel")
 TARGETS = {
@@ -234,13 +233,12 @@ def check_evaluated(t, task: str, name: str = "t") -> None:
                 f"(n, 1), got shape {t.shape}{row if t.ndim == 2 and len(t) == 1 else ''}."
             )
         return
-    if t.dtype.kind in "USO":  # text, or objects: numbers only, read by no rule of ours
-        for at, v in zip(np.ndindex(t.shape), t.reshape(-1).tolist(), strict=True):
-            if not isinstance(v, numbers.Real):
-                raise ValueError(
-                    f"{name}: a {task} model's targets are numbers, got {v!r} at index {at}: "
-                    "give them as numbers (text is not read as one here)."
-                )
+    odd = first_not_number(t)
+    if odd is not None:
+        raise ValueError(
+            f"{name}: a {task} model's targets are numbers, got {odd[1]!r} at index {odd[0]}: "
+            "give them as numbers (text is not read as one here)."
+        )
 
 
 def _kind(y) -> str:
