@@ -690,3 +690,25 @@ def test_from_arrays_refuses_one_name_in_two_spellings_as_a_csv_does(one, other)
         datasets.from_arrays(x[:2], test, classes=[one, "tea"], task="binary", min_examples=1)
     apart = datasets.from_arrays(np.ones((9, 2)), np.array([one, "tea", "Tea"] * 3))
     assert apart.info["classes"] == sorted([one, "Tea", "tea"])
+
+
+@pytest.mark.slow
+def test_a_run_whose_header_the_old_rule_detected_is_evaluated_and_resumed_on_its_data(
+    tmp_path, monkeypatch, capsys
+):
+    # a run trained on '1990,2000,y' (a header by the rule before: a name over numbers) would
+    # be refused its own data by the rule since (evaluate and --resume take no --header): the
+    # run's recorded feature names say the file had a header
+    rows = "".join(f"{i},{-i},{i % 2}\n" for i in range(8))
+    path = _write(tmp_path, "d.csv", "1990,2000,y\n" + rows)
+    with monkeypatch.context() as old:
+        old.setattr(files, "_is_header", lambda path, rows: True)
+        argv = ["train", "--no-progress", "--data", str(path), "--epochs", "1", "--hidden", "2"]
+        assert cli.main([*argv, "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    with pytest.raises(ValueError, match="cannot tell whether the first row"):
+        files.read_csv(path)  # the rule of today asks
+    assert cli.main(["evaluate", str(tmp_path / "r"), "--json"]) == 0
+    assert '"n": 8' in capsys.readouterr().out
+    argv[argv.index("1")] = "2"
+    assert cli.main([*argv, "--out", str(tmp_path / "r"), "--resume"]) == 0
