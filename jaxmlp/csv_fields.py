@@ -72,7 +72,8 @@ def read_labels(path, column, labels) -> np.ndarray:
     finite; ``1`` and ``1.0`` are one class), the strings as class names if none is (a word of
     ``MISSING_LABELS`` warns; ``TRUE`` beside ``True``, or one text in two Unicode spellings,
     is refused: ``one_spelling``). A column mixing the two is refused: among names ``1`` and
-    ``1.0`` would be two classes, and a number's class would hang on the rest of the column."""
+    ``1.0`` would be two classes, and a number's class would hang on the rest of the column;
+    so is a column of numbers written with commas (``1,5``, ``1,000``), names to no one."""
     for line, field in labels:
         if not field:
             raise ValueError(f"{path}, line {line}, column {column!r}: missing label.")
@@ -98,6 +99,14 @@ def read_labels(path, column, labels) -> np.ndarray:
             f"({name!r}, line {there}): among names '1' and '1.0' would be two classes, among "
             "numbers one. Write every label as a name (a letter in front: 'c1') or as a number."
         )
+    if names and all(_COMMA_NUMBER.fullmatch(field) for _, field in names):
+        line, one = names[0]
+        raise ValueError(
+            f"{path}, column {column!r}: the labels are numbers written with a comma ({one!r}, "
+            f"line {line}): a decimal comma or digit groups, which no number here has. Write "
+            "them as numbers (1.5, 1000; pandas.read_csv(path, decimal=',', thousands='.') "
+            f"reads such a file), or as names (a letter in front: 'c{one}')."
+        )
     one_spelling(f"{path}, column {column!r}", [(f"line {line}", f) for line, f in labels])
     missing = [(line, field) for line, field in labels if is_missing(field)]
     for word in sorted({field for _, field in missing}):
@@ -109,6 +118,10 @@ def read_labels(path, column, labels) -> np.ndarray:
             stacklevel=4,
         )
     return np.array([field for _, field in labels])
+
+
+# a number written with a decimal comma (1,5) or comma digit groups (1,000 or 12,500.5)
+_COMMA_NUMBER = re.compile(r"[+-]?\d+(?:,\d+)+(?:\.\d*)?", re.ASCII)
 
 
 def one_spelling(where: str, labels) -> None:
