@@ -14,7 +14,13 @@ import numpy as np
 from jaxmlp import outputs, reduction, sharding
 from jaxmlp.array_checks import check_nonempty
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
-from jaxmlp.numeric import check_holds, check_unmasked, dtype_range, outside
+from jaxmlp.numeric import (
+    check_holds,
+    check_unmasked,
+    dtype_range,
+    first_not_number,
+    outside,
+)
 
 
 class Data(NamedTuple):
@@ -180,6 +186,12 @@ def check_sample_weight(sample_weight, n: int, dtype) -> np.ndarray:
     ``dtype`` (the run's storage dtype) holds each weight and their total (``outside``): a
     weight of 1e-39 is 0 in float32, a total of 1e39 overflows a step's."""
     check_unmasked("sample_weight", sample_weight)
+    odd = first_not_number(np.asarray(sample_weight))
+    if odd is not None:
+        raise ValueError(
+            f"sample_weight must be an array of n = {n} numbers, got {odd[1]!r} at index "
+            f"{odd[0]} (text is not read as a number here)."
+        )
     try:
         s = np.asarray(sample_weight, dtype=np.float64)
     except (TypeError, ValueError):

@@ -200,7 +200,9 @@ def header_flags(parser, flag: str) -> None:
     detect = (
         "a header is required, its names matched to the training ones"
         if flag == "--input"
-        else "a first row of numbers only is data, one of names a header"
+        else "a first row of numbers only is data, one of names a header (one mixing the "
+        "two only where its names outnumber its numbers or name a label column: "
+        "2019,2020,label)"
     )
     said = parser.add_mutually_exclusive_group()
     said.add_argument(

@@ -71,8 +71,9 @@ def read_labels(path, column, labels) -> np.ndarray:
     """The ``labels`` ``(line, field)`` of a column: numbers if every label is one (each checked
     finite; ``1`` and ``1.0`` are one class), the strings as class names if none is (a word of
     ``MISSING_LABELS`` warns; ``TRUE`` beside ``True``, or one text in two Unicode spellings,
-    is refused: ``_one_spelling``). A column mixing the two is refused: among names ``1`` and
-    ``1.0`` would be two classes, and a number's class would hang on the rest of the column."""
+    is refused: ``one_spelling``). A column mixing the two is refused: among names ``1`` and
+    ``1.0`` would be two classes, and a number's class would hang on the rest of the column;
+    so is a column of numbers written with commas (``1,5``, ``1,000``), names to no one."""
     for line, field in labels:
         if not field:
             raise ValueError(f"{path}, line {line}, column {column!r}: missing label.")
@@ -98,7 +99,15 @@ def read_labels(path, column, labels) -> np.ndarray:
             f"({name!r}, line {there}): among names '1' and '1.0' would be two classes, among "
             "numbers one. Write every label as a name (a letter in front: 'c1') or as a number."
         )
-    _one_spelling(path, column, labels)
+    if names and all(_COMMA_NUMBER.fullmatch(field) for _, field in names):
+        line, one = names[0]
+        raise ValueError(
+            f"{path}, column {column!r}: the labels are numbers written with a comma ({one!r}, "
+            f"line {line}): a decimal comma or digit groups, which no number here has. Write "
+            "them as numbers (1.5, 1000; pandas.read_csv(path, decimal=',', thousands='.') "
+            f"reads such a file), or as names (a letter in front: 'c{one}')."
+        )
+    one_spelling(f"{path}, column {column!r}", [(f"line {line}", f) for line, f in labels])
     missing = [(line, field) for line, field in labels if is_missing(field)]
     for word in sorted({field for _, field in missing}):
         lines = [line for line, field in missing if field == word]
@@ -111,28 +120,39 @@ def read_labels(path, column, labels) -> np.ndarray:
     return np.array([field for _, field in labels])
 
 
-def _one_spelling(path, column, labels) -> None:
-    """A ValueError where one name is written two ways, as names two classes, to whoever wrote
-    them one: a truth value in two cases (``TRUE``, a spreadsheet's, and ``True``, pandas'), or
-    one text in two Unicode spellings that print alike (``ü`` as one character or as ``u`` and
-    a combining diaeresis, as macOS writes it: the NFC form; a character that does not show,
-    such as a zero-width space, pasted in)."""
+# a number written with a decimal comma (1,5) or comma digit groups (1,000 or 12,500.5)
+_COMMA_NUMBER = re.compile(r"[+-]?\d+(?:,\d+)+(?:\.\d*)?", re.ASCII)
+
+
+def one_spelling(where: str, labels) -> None:
+    """A ValueError naming ``where`` where one name is written two ways, as names two classes,
+    to whoever wrote them one: a truth value in two cases (``TRUE``, a spreadsheet's, and
+    ``True``, pandas'), or one text in two Unicode spellings that print alike (``ü`` as one
+    character or as ``u`` and a combining diaeresis, as macOS writes it: the NFC form; a
+    character that does not show, such as a zero-width space, pasted in). ``labels``: ``(place,
+    name)`` pairs, the place (``line 3``, ``index 2``) for the message. The one rule of a CSV
+    file's label column and of ``datasets.from_arrays``' labels."""
     seen = {}
-    for line, field in labels:
-        key = field  # ASCII is its NFC form and holds no format character
-        if not field.isascii():
-            text = unicodedata.normalize("NFC", field)
-            key = "".join(c for c in text if unicodedata.category(c) != "Cf")
-        truth = key.lower() in ("true", "false")
-        at, first = seen.setdefault(key.lower() if truth else key, (line, field))
+    for place, field in labels:
+        key = spelled(field)
+        at, first = seen.setdefault(key, (place, field))
         if first != field:
-            what = "truth value" if truth else "name"
+            what = "truth value" if key in ("true", "false") else "name"
             how = "one case" if first.lower() == field.lower() else "one Unicode spelling"
             raise ValueError(
-                f"{path}, column {column!r}: the labels {first!r} (line {at}) and {field!r} "
-                f"(line {line}) are one {what} written two ways: as names two classes. Write "
-                f"each class one way ({how})."
+                f"{where}: the labels {first!r} ({at}) and {field!r} ({place}) are one {what} "
+                f"written two ways: as names two classes. Write each class one way ({how})."
             )
+
+
+def spelled(name: str) -> str:
+    """What ``one_spelling`` reads ``name`` as: its NFC form without format characters, a truth
+    value in lower case; two names of one ``spelled`` are one name written two ways."""
+    key = name  # ASCII is its NFC form and holds no format character
+    if not name.isascii():
+        text = unicodedata.normalize("NFC", name)
+        key = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return key.lower() if key.lower() in ("true", "false") else key
 
 
 MISSING_LABELS = ("na", "n/a", "nan", "null", "none", "?", "missing")

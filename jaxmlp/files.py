@@ -2,7 +2,10 @@
 
 Every error names the file (and the line, for CSV). A CSV file's first row is a header of column
 names unless it is all numbers (then it is data, and the columns are named ``column_0``,
-``column_1``...); ``header=True`` or ``False`` says so instead. What a number is (ASCII, as C
+``column_1``...); a row that mixes numbers and names is a header only where its names
+outnumber its numbers or are a label column's (``2019,2020,label``), else it is refused as
+ambiguous (``_is_header``: ``1.5,2,O`` may be data with a typo); ``header=True`` or
+``False`` says so instead. What a number is (ASCII, as C
 and pandas write one) and how labels are read: ``csv_fields``. The bytes are decoded with
 ``encoding`` (UTF-8 by default, a byte-order mark skipped; the mark of another encoding than
 ``encoding`` is refused, naming it). An ``.npy`` array, alone or in an ``.npz`` archive, is
@@ -80,8 +83,9 @@ def _table(path, text: str, header: bool | None) -> Table:
     try:
         for fields in reader:
             start, end = end + 1, reader.line_num  # a quoted field may span lines
-            if len(fields) > 1 or (fields and fields[0].strip()):  # blank lines hold no row
-                rows.append((start, fields))
+            if len(fields) > 1 or fields == [""] or (fields and fields[0].strip()):
+                rows.append((start, fields))  # a blank line holds no row; '""' is a field
+                # (the missing value pandas writes in a one-column file), so its row is one
     except csv.Error as error:
         raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({error}).") from None
     if not rows:
@@ -137,11 +141,15 @@ def check_unique(where, names) -> None:
 def _is_header(path, rows: list) -> bool:
     """Whether the first of the ``rows`` ``(line, fields)`` names the columns: a row of numbers
     (or missing values: empty fields, ``MISSING_LABELS`` words and marks without a letter or
-    digit, such as SAS's ``.`` or ``-``, which name no column) is data; a row of names, or one
-    with a name atop a column of numbers, is a header. A row that mixes numbers with names over
-    columns of names (``5.1,3.5,setosa``, or numeric names over string labels) could be
-    either: a ValueError asks, as it does for a row of the column positions ``0,1,...`` (two
-    columns or more), which pandas and numpy write for unnamed columns."""
+    digit, such as SAS's ``.`` or ``-``, which name no column) is data; a row of names (beside
+    missing values) is a header. A row that mixes numbers with names is a header only where
+    one of its names stands over a column of numbers and they outnumber its numbers
+    (``a,2,y``) or are all a label column's (``LABEL_NAMES``: ``2019,2020,label``); any other
+    such row could be either (``5.1,3.5,setosa``; ``1.5,2,O``, a first row of data with a zero
+    mistyped, or ``1.5,#N/A,0`` with a spreadsheet's error: taken for a header, a row was
+    lost), and a ValueError asks, as it does for a row of the
+    column positions ``0,1,...`` (two columns or more), which pandas and numpy write for
+    unnamed columns."""
     (start, first), rest = rows[0], rows[1:]
     first = [field.strip() for field in first]
     if len(first) > 1 and first == [str(i) for i in range(len(first))]:
@@ -149,28 +157,28 @@ def _is_header(path, rows: list) -> bool:
             path, first, f"it is the column positions 0..{len(first) - 1}, the header pandas "
             "and numpy write for unnamed columns"
         )  # fmt: skip
-    words = [
-        i
+    kinds = [
+        "missing" if is_missing(field) or not any(c.isalnum() for c in field)  # "", '.', '-'
+        else "number" if is_number(path, start, f"column_{i}", field)
+        else "name"
         for i, field in enumerate(first)
-        if not is_missing(field)
-        and any(c.isalnum() for c in field)  # "" and marks ('.', '-') name no column
-        and not is_number(path, start, f"column_{i}", field)
-    ]
-    if not words:
-        return False
-    if len(words) == len(first) or any(
-        rest
-        and all(
-            is_number(path, line, f"column_{i}", fields[i])
-            for line, fields in rest
-            if i < len(fields)
-        )
+    ]  # fmt: skip
+    words = [i for i, kind in enumerate(kinds) if kind == "name"]
+    if not words or "number" not in kinds:
+        return bool(words)
+    over_numbers = rest and any(
+        all(is_number(path, line, f"column_{i}", fields[i]) for line, fields in rest
+            if i < len(fields))
         for i in words
-    ):
+    )  # fmt: skip
+    labels = all(first[i].lower() in LABEL_NAMES for i in words)
+    if over_numbers and (labels or len(words) > kinds.count("number")):
         return True
     raise _ambiguous(
-        path, first, "it mixes numbers with names, and no name stands over a column of numbers"
-    )
+        path, first, "it mixes numbers with names, and such a row is a header only where a "
+        "name stands over a column of numbers and its names outnumber its numbers or are a "
+        "label column's (label, target, class)"
+    )  # fmt: skip
 
 
 def _ambiguous(path, first: list, why: str) -> ValueError:

@@ -112,6 +112,19 @@ def from_text(text: str, kind=float):
     )
 
 
+def first_not_number(a: np.ndarray) -> tuple | None:
+    """``(index, value)`` of the first element of ``a`` that is no number where ``a`` holds
+    text or objects (text, None, pd.NA), None otherwise: numbers are taken as numbers, never
+    parsed from text, whose casts by NumPy read it as Python's ``float`` does (``'1_000'`` is
+    1000, which no CSV reader or other program reads; a file's text is read by ``NUMBER``)."""
+    if a.dtype.kind not in "USO":
+        return None
+    for at, value in zip(np.ndindex(a.shape), a.reshape(-1).tolist(), strict=True):
+        if not isinstance(value, Real):
+            return at, value
+    return None
+
+
 def not_one_of(what, value, choices, more="") -> ValueError:
     """The ValueError, for its caller to raise, of a ``what`` (a setting: "loss", "task") whose
     ``value`` is none of ``choices``: ``Unknown loss: 'x'. It needs to be one of [...].``;

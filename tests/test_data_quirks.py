@@ -102,6 +102,21 @@ def test_a_label_column_mixing_numbers_and_names_is_refused(tmp_path):
         files.read_csv(distinct)
 
 
+@pytest.mark.parametrize("one, other", [("1,5", "2,25"), ("1,000", "12,500.5"), ("-0,5", "3,0")])
+def test_labels_that_are_numbers_with_commas_are_refused_not_taken_for_class_names(
+    one, other, tmp_path
+):
+    # failed before: quoted decimal commas ('1,5', a European file's) or digit groups ('1,000')
+    # were class names: a regression target trained as classes '1,5' and '2,25', exit 0
+    rows = f'1,"{one}"\n2,"{other}"\n3,"{one}"\n4,"{other}"\n'
+    path = _write(tmp_path, "c.csv", "a,y\n" + rows)
+    said = f"c.csv, column 'y': the labels are numbers written with a comma ({one!r}, line 2)"
+    with pytest.raises(ValueError, match=re.escape(said) + r".*or as names"):
+        files.read_csv(path)
+    names = _write(tmp_path, "n.csv", f'a,y\n1,"{one}"\n2,cat\n3,"{other}"\n4,cat\n')
+    assert sorted(set(files.read_csv(names)[1].tolist())) == sorted({one, other, "cat"})
+
+
 @pytest.mark.parametrize("word", ["NA", "?", "n/a", "null"])
 def test_a_missing_word_among_numeric_labels_is_a_missing_label(tmp_path, word):
     # failed before: "the labels mix numbers ('0', line 2) with names ('NA', line 4)", which

@@ -1173,3 +1173,13 @@ def test_fit_s_split_holds_out_the_data_path_s_rows_whatever_the_targets_encodin
     counts = rng.poisson(3, size=40)
     regression = MLP((3, 4, 1), "tanh", "identity", "sse")
     assert held_out(regression, counts[:, None]) == loaded(counts, "regression")
+
+
+def test_a_class_of_zero_is_named_0_not_minus_0_whichever_spelling_comes_first():
+    # failed before: labels -0.0 and 0.0 (one class) named it '-0.0' where -0.0 sorted first,
+    # so predictions printed -0.0 for the class the data mostly wrote 0.0
+    x = np.arange(16.0).reshape(8, 2)
+    for y in ([-0.0, 0.0, 1.0, 1.0] * 2, [0.0, -0.0, 1.0, 1.0] * 2, [-0.0, 1.0] * 4):
+        ds = datasets.from_arrays(x, np.array(y))
+        assert [repr(c) for c in ds.info["classes"]] == ["0.0", "1.0"], y
+        np.testing.assert_array_equal(ds.t_train[:, 0], np.array(y) == 1)

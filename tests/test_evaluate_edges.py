@@ -228,3 +228,27 @@ def test_evaluate_refuses_rows_whose_outputs_are_not_finite_as_predict_does(tmp_
     assert model.evaluate(np.array([[1e20], [1.0]]), [0.0, 1.0]) == {
         "n": 2, "loss": np.inf, "accuracy": None
     }  # fmt: skip
+
+
+def test_evaluate_refuses_targets_it_would_reshape_or_parse_into_other_ones(tmp_path):
+    # failed before: a classifier's t of shape (1, n), one row of n labels, was read as n
+    # labels (flattened) and a 0-d one as one; a regression's text targets were read by
+    # Python's float(), '1_000' as 1000 (no CSV reader's number), and a 0-d one was a TypeError
+    from jaxmlp import load_run
+
+    x = np.array([[0.1, 0.2], [1.0, 2.0], [0.0, 0.0]])
+    classifier = load_run(saved(tmp_path / "c", (2, 3, 2), "softmax", "cross_entropy", ["a", "b"]))
+    for t in (np.array([["a", "b", "a"]]), np.array([[["a"]], [["b"]], [["a"]]])):
+        with pytest.raises(ValueError, match=r"t: .* one label per example, of shape \(n,\) or"):
+            classifier.evaluate(x, t)
+    with pytest.raises(ValueError, match=r"t: .* one per example, got a single value 'a'"):
+        classifier.evaluate(x[:1], "a")
+    assert classifier.evaluate(x, np.array([["a"], ["b"], ["a"]]))["n"] == 3
+    regression = load_run(saved(tmp_path / "r", (2, 3, 1), "identity", "mse"))
+    for t, shown in ((["3", "-3", "1_000"], "'3'"), (np.array([1.0, None, 2.0], object), "None")):
+        with pytest.raises(ValueError, match=rf"t: a regression model's targets are numbers, "
+                           rf"got {shown} at index \(\d,\)"):  # fmt: skip
+            regression.evaluate(x, t)
+    with pytest.raises(ValueError, match=r"t: .* one per example, got a single value 3.0"):
+        regression.evaluate(x[:1], 3.0)
+    assert regression.evaluate(x, np.array([1.0, 2, 3], object))["n"] == 3  # numbers, as objects

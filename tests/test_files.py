@@ -34,8 +34,8 @@ def test_a_first_row_of_numbers_is_data_not_a_header(tmp_path):
 
 
 def test_header_true_and_false_override_the_detection(tmp_path):
-    numbers = _write(tmp_path, "n.csv", "1990,2000,y\n1,2,0\n3,4,1\n")
-    assert files.read_csv(numbers)[2] == ["1990", "2000"]  # not all numbers: a header
+    numbers = _write(tmp_path, "n.csv", "1990,2000,label\n1,2,0\n3,4,1\n")
+    assert files.read_csv(numbers)[2] == ["1990", "2000"]  # numbers beside a label name
     years = _write(tmp_path, "y.csv", "1990,2000\n1,0\n3,1\n")
     assert files.read_csv(years, header=True)[2:] == (["1990"], "2000")
     assert len(files.read_csv(years)[0]) == 3  # detected as data
@@ -342,6 +342,19 @@ def test_a_headerless_first_row_with_a_string_label_is_not_taken_for_a_header(tm
     assert files.read_csv(named)[2] == ["a", "b"]
 
 
+@pytest.mark.parametrize("first", ["1.5,2,O", "1,2,l", "1.5,#N/A,0", "2019,2020,y"])
+def test_a_headerless_first_row_with_a_typo_over_numbers_is_asked_about(first, tmp_path):
+    # failed before: a word over a column of numbers (a typo'd 0, an Excel error) made the
+    # first row of data the header, names '1.5', '2': one example fewer, exit 0
+    path = _write(tmp_path, "t.csv", f"{first}\n2.5,3,1\n3.5,4,0\n")
+    with pytest.raises(ValueError, match=r"t.csv: cannot tell .* names outnumber its numbers"):
+        files.read_csv(path)
+    assert len(files.read_csv(path, header=True)[0]) == 2
+    for label in ("label", "Target", "class"):  # a label column's name: a header of numbers
+        path = _write(tmp_path, "h.csv", f"2019,2020,{label}\n2.5,3,1\n3.5,4,0\n")
+        assert files.read_csv(path)[2:] == (["2019", "2020"], label)
+
+
 def test_a_missing_value_in_a_headerless_first_row_is_named(tmp_path):
     # the row became the header (names '1', ''), with exit 0
     path = _write(tmp_path, "m.csv", "1,,0\n2,3,1\n3,4,0\n")
@@ -400,6 +413,19 @@ def test_a_row_of_empty_fields_is_a_row_of_missing_values(row, tmp_path):
         files.read_csv(path)
     blank = _write(tmp_path, "b.csv", "a,b,c\n1,2,3\n\n   \n-1,0.5,2\n")  # blank lines: no rows
     assert len(read_inputs(blank, 3, feature_names=["a", "b", "c"])) == 2
+
+
+def test_a_quoted_empty_field_alone_on_its_line_is_a_missing_value_not_a_blank_line(tmp_path):
+    # failed before: pandas writes a one-column frame's NaN as '""', which was skipped as a
+    # blank line: predict gave 3 predictions for 4 rows, those after it one row off, exit 0
+    import pandas as pd
+
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"a": [1.0, np.nan, 2.0, 3.0]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"one.csv, line 3, column 'a': missing value"):
+        read_inputs(path, 1, feature_names=["a"])
+    blank = _write(tmp_path, "b.csv", "a\n1\n\n  \n2\n\n")  # unquoted blank lines: no rows
+    assert len(read_inputs(blank, 1, feature_names=["a"])) == 2
 
 
 def test_a_field_spanning_lines_is_refused(tmp_path):
@@ -641,3 +667,48 @@ def test_the_command_line_says_header_or_no_header(tmp_path, capsys):
     assert cli.main([*args, "--header", "--no-header", "--out", str(tmp_path / "D")]) == 2
     sweep = ["sweep", "--data", str(path), "--hidden", "2", "--epochs", "1", "--seeds", "2"]
     assert cli.main([*sweep, "--no-header", "--out", str(tmp_path / "S")]) == 0
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [("caf\u00e9", "cafe\u0301"), ("cat", "cat\u200b"), ("TRUE", "True")],
+    ids=["combining-acute", "zero-width-space", "truth-value-cases"],
+)
+def test_from_arrays_refuses_one_name_in_two_spellings_as_a_csv_does(one, other):
+    # failed before: from_arrays (the Python API, an sklearn estimator's labels) made them two
+    # classes that print alike, 3 classes of a 2-class problem, silently
+    x = np.arange(12.0).reshape(6, 2)
+    y = np.array([one, "tea", other, "tea", one, "tea"])
+    said = f"y: the labels {one!r} (index 0) and {other!r} (index 2) are one"
+    with pytest.raises(ValueError, match=re.escape(said) + ".*Write each class one way"):
+        datasets.from_arrays(x, y)
+    test = np.array([other, "tea"])  # the second spelling in the test labels alone
+    with pytest.raises(ValueError, match=re.escape(f"(index 0) and {other!r} (y_test index 0)")):
+        datasets.from_arrays(x, np.array([one, "tea"] * 3), x[:2], test)
+    said = f"the first, {other!r}, at index 0 ({other!r} is the class {one!r} written another"
+    with pytest.raises(ValueError, match=re.escape(said)):  # a trained model's classes
+        datasets.from_arrays(x[:2], test, classes=[one, "tea"], task="binary", min_examples=1)
+    apart = datasets.from_arrays(np.ones((9, 2)), np.array([one, "tea", "Tea"] * 3))
+    assert apart.info["classes"] == sorted([one, "Tea", "tea"])
+
+
+@pytest.mark.slow
+def test_a_run_whose_header_the_old_rule_detected_is_evaluated_and_resumed_on_its_data(
+    tmp_path, monkeypatch, capsys
+):
+    # a run trained on '1990,2000,y' (a header by the rule before: a name over numbers) would
+    # be refused its own data by the rule since (evaluate and --resume take no --header): the
+    # run's recorded feature names say the file had a header
+    rows = "".join(f"{i},{-i},{i % 2}\n" for i in range(8))
+    path = _write(tmp_path, "d.csv", "1990,2000,y\n" + rows)
+    with monkeypatch.context() as old:
+        old.setattr(files, "_is_header", lambda path, rows: True)
+        argv = ["train", "--no-progress", "--data", str(path), "--epochs", "1", "--hidden", "2"]
+        assert cli.main([*argv, "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    with pytest.raises(ValueError, match="cannot tell whether the first row"):
+        files.read_csv(path)  # the rule of today asks
+    assert cli.main(["evaluate", str(tmp_path / "r"), "--json"]) == 0
+    assert '"n": 8' in capsys.readouterr().out
+    argv[argv.index("1")] = "2"
+    assert cli.main([*argv, "--out", str(tmp_path / "r"), "--resume"]) == 0

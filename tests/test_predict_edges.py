@@ -169,3 +169,15 @@ def test_a_data_frame_of_pandas_nullable_numbers_is_read_as_numbers(tmp_path):
     np.testing.assert_array_equal(model.predict(flags), [11.0, 0.0])
     with pytest.raises(ValueError, match=r"x: inputs contain NaN or Inf \(first at index \(1, 1\)"):
         model.predict(pd.DataFrame({"a": [1, 2], "b": pd.array([3, None], "Int64")}))
+
+
+def test_a_column_named_in_another_unicode_spelling_is_named_as_that(tmp_path, fails):
+    # the message read "lacks the columns ['café'] and has unknown columns ['café']": two
+    # names that print alike (the run's NFC, the file's NFD, as macOS writes it), unexplained
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    run = saved(tmp_path, feature_names=[nfc, "b"])
+    (tmp_path / "in.csv").write_text(f"{nfd},b\n1,2\n", encoding="utf-8")
+    err = fails(["predict", str(run), "--input", str(tmp_path / "in.csv")])
+    assert f"{nfd!r} is the run's column {nfc!r} written another way" in err, err
+    with pytest.raises(ValueError, match="written another way"):
+        load_run(run).predict(pd.DataFrame({nfd: [1.0], "b": [2.0]}))

@@ -221,8 +221,11 @@ def test_weights_travel_through_the_validation_split_and_weigh_its_scores():
         (np.r_[np.ones(20), -1.0], ">= 0"),
         (np.zeros(21), "all zero"),
         ("heavy", "numbers"),
+        # failed before: text weights were cast by Python's float(), '1_000' as 1000
+        (np.array(["1_000"] + ["1"] * 20), r"numbers, got '1_000' at index \(0,\)"),
+        (np.array([1.0, None] + [1.0] * 19, object), r"numbers, got None at index \(1,\)"),
     ],
-    ids=["short", "2-d", "nan", "inf", "negative", "all-zero", "text"],
+    ids=["short", "2-d", "nan", "inf", "negative", "all-zero", "text", "digit-groups", "none"],
 )
 def test_bad_sample_weights_are_a_value_error_naming_the_problem(s, named):
     x, t = data(21)

@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 
 from jaxmlp import files
-from jaxmlp.numeric import not_one_of
+from jaxmlp.csv_fields import one_spelling, spelled
+from jaxmlp.numeric import first_not_number, not_one_of
 
 TASKS = ("regression", "binary", "multiclass", "multilabel")
 TARGETS = {
@@ -156,6 +157,8 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
     numeric = files.numeric(y.dtype)
     if not numeric and y.dtype.kind not in "US":
         raise ValueError(f"y must hold numbers or class names, got dtype {y.dtype}.")
+    if y.dtype.kind == "U":  # names: one class in two spellings would be two
+        _one_spelling(both, len(y))
     inferred = task == "auto"
     if task in ("auto", "classification"):
         task = _infer_task(y, both, numeric, classification=task == "classification")
@@ -171,6 +174,8 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
     if y.ndim == 2 and y.shape[1] != 1:
         raise ValueError(f"A {task} task needs one label per example, got y of shape {y.shape}.")
     classes = np.unique(both)
+    if classes.dtype.kind == "f":
+        classes = classes + 0.0  # -0.0 is 0.0's class, named 0.0 whichever np.unique kept
     if numeric and not np.array_equal(classes, np.round(classes)):
         raise ValueError(f"Class labels must be integers, got values like {classes[:5]}.")
     if len(classes) < 2 or (task == "binary" and len(classes) != 2):
@@ -199,6 +204,41 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
         encode = lambda a: np.searchsorted(classes, a.reshape(-1)).astype(np.int32)  # noqa: E731
     t_test = None if y_test is None else encode(y_test)
     return encode(y), t_test, task, len(classes), classes.tolist()
+
+
+def _one_spelling(both, n: int) -> None:
+    """``csv_fields.one_spelling`` for the label names ``both`` (``y``'s ``n``, then
+    ``y_test``'s), each distinct name at its first place."""
+    names, first = np.unique(both.reshape(-1), return_index=True)
+    place = lambda i: f"index {i}" if i < n else f"y_test index {i - n}"  # noqa: E731
+    one_spelling("y", [(place(i), str(name)) for i, name in sorted(zip(first, names))])
+
+
+def check_evaluated(t, task: str, name: str = "t") -> None:
+    """A ValueError naming ``name`` unless the targets ``t`` (an array) that a trained model of
+    ``task`` is evaluated on are one per example as the task reads them: a classifier's labels
+    of shape ``(n,)`` or ``(n, 1)`` (``(1, n)`` is one row of n labels, not n labels), and the
+    numbers of a regression or multilabel task as numbers, not text (Python's ``float`` reads
+    ``'1_000'`` as 1000, as no CSV reader does: a file's are read by ``csv_fields``)."""
+    if t.ndim == 0:
+        raise ValueError(
+            f"{name}: the targets are one per example, got a single value {t.item()!r}: give an "
+            "array of them, one per row of x."
+        )
+    if task in ("binary", "multiclass"):
+        if t.ndim > 2 or (t.ndim == 2 and t.shape[1] != 1):
+            row = " (one row of labels? one label per example is a column, or flat)"
+            raise ValueError(
+                f"{name}: a {task} model's targets are one label per example, of shape (n,) or "
+                f"(n, 1), got shape {t.shape}{row if t.ndim == 2 and len(t) == 1 else ''}."
+            )
+        return
+    odd = first_not_number(t)
+    if odd is not None:
+        raise ValueError(
+            f"{name}: a {task} model's targets are numbers, got {odd[1]!r} at index {odd[0]}: "
+            "give them as numbers (text is not read as one here)."
+        )
 
 
 def _kind(y) -> str:
@@ -236,9 +276,16 @@ def encode_as(y, classes, task: str, name: str = "y", lines=None) -> np.ndarray:
     if unknown:
         first = next(i for i, v in enumerate(values) if v not in index)
         where = f"at index {first}" if lines is None else f"on line {lines[first]}"
+        spellings = {spelled(c): c for c in classes if isinstance(c, str)}
+        alike = next(((v, spellings[spelled(v)]) for v in unknown if isinstance(v, str)
+                      and spelled(v) in spellings), None)  # fmt: skip
+        also = "" if alike is None else (
+            f" ({alike[0]!r} is the class {alike[1]!r} written another way, in another Unicode "
+            "spelling or case: write it as the class is written)"
+        )  # fmt: skip
         raise ValueError(
             f"{name} has labels {unknown[:10]} outside the classes {list(classes)}; the first, "
-            f"{values[first]!r}, {where}."
+            f"{values[first]!r}, {where}{also}."
         )
     labels = np.array([index[v] for v in values], np.int32)
     return labels[:, None].astype(np.float32) if task == "binary" else labels

@@ -14,7 +14,7 @@ import pathlib
 
 import numpy as np
 
-from jaxmlp import datasets, outputs
+from jaxmlp import datasets, files, outputs
 from jaxmlp.datasets.options import check_data_dir
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import is_real, not_one_of
@@ -41,7 +41,9 @@ def load_data(
     regression targets. A run whose data record ``record`` (config.json's) has no ``x_dtype``
     was written when inputs were cast to float32 first, one without ``t_dtype`` when regression
     targets were: its data are rebuilt by that rule. A run of a CSV file reads its labels
-    from the column it recorded (``label_name``) unless ``label_column`` names one.
+    from the column it recorded (``label_name``) unless ``label_column`` names one, and takes
+    its first row for the header where it recorded feature names from one (``settings``
+    header None: detected, perhaps by an older rule than ``files._is_header``'s).
     ``keep_raw``: where it standardises, keep the training inputs as read (float64 but for such
     a ``record``'s) in ``info[RAW]`` too (a fold sweep standardises each fold from them,
     ``sweep_folds.fold_data``; ``split_raw`` takes them out)."""
@@ -60,10 +62,13 @@ def load_data(
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
     if standardize not in STANDARDIZE:
         raise not_one_of("standardize", standardize, STANDARDIZE)
+    header, named = settings["header"], record and record.get("feature_names")
+    if header is None and named and named != files.column_names(len(named)):
+        header = True  # the run read a header, detected by the rule of its day (1990,2000,y)
     source = {  # the options its source takes: a flag given to another is check_used's error
         "data_dir": settings["data_dir"],
         "label_column": -1 if label_column is None else label_column,
-        "header": settings["header"],
+        "header": header,
         "encoding": settings["encoding"],
     }
     takes = datasets.options.takes(settings["data"])

@@ -22,6 +22,7 @@ import numpy as np
 
 from jaxmlp import checkpoint, datasets, files, outputs
 from jaxmlp.arrays import params_dtype, precision
+from jaxmlp.csv_fields import spelled
 from jaxmlp.evaluation import apply_in_blocks, evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import not_one_of
@@ -163,8 +164,10 @@ class Model(NamedTuple):
         return datasets.prepare(self.scaler, x, self.dtype)
 
     def encode(self, t) -> np.ndarray:
-        """Targets as the data gave them, encoded as training encoded them."""
+        """Targets as the data gave them, encoded as training encoded them; one per example
+        (``datasets.targets.check_evaluated``)."""
         t = np.asarray(t)
+        datasets.targets.check_evaluated(t, self.task)
         if self.task in CLASSIFICATION:
             return datasets.encode_as(t, self.class_names(), self.task, "t")
         if self.task == "multilabel":  # labels, 0/1 or those ``predict`` gives, nothing between
@@ -224,10 +227,14 @@ def column_order(names, feature_names, label_name, where: str, n_features=None) 
     if missing or unknown:
         problems = [f"lacks the columns {missing}" if missing else "",
                     f"has unknown columns {unknown}" if unknown else ""]  # fmt: skip
+        alike = {spelled(c): c for c in missing}
+        alike = next(((c, alike[spelled(c)]) for c in unknown if spelled(c) in alike), None)
         raise ValueError(
             f"{where}: {' and '.join(p for p in problems if p)}; the model takes the columns "
-            f"{list(feature_names)} (by name, in any order)."
-        )
+            f"{list(feature_names)} (by name, in any order)"
+            + ("." if alike is None else f": {alike[0]!r} is the run's column {alike[1]!r} "
+               "written another way (another Unicode spelling); write it as the run does.")
+        )  # fmt: skip
     return [names.index(c) for c in feature_names]
 
 
