@@ -1,5 +1,5 @@
-"""One CSV field read as a number or a class label, for the features, the labels and the header
-detection of ``jaxmlp.files``.
+"""One CSV field read as a number or a class label, for the features and the labels of
+``jaxmlp.files``, and whether a first row is a header (``is_header``).
 
 A number is ``numeric.NUMBER``, the rule of every number given as text (command-line flags
 too), written as C, R and pandas write one: ASCII digits with an optional sign, decimal
@@ -19,6 +19,10 @@ import warnings
 import numpy as np
 
 from jaxmlp.numeric import INTEGER, NUMBER, python_only
+
+# A column of these names (any case) holds labels: the default label column, the last, is
+# refused beside one (Kaggle's MNIST CSVs put "label" first).
+LABEL_NAMES = ("label", "labels", "target", "targets", "class")
 
 
 def columns_of_numbers(path, names, rows, columns) -> np.ndarray:
@@ -215,3 +219,54 @@ def _floats(path, column, labels) -> np.ndarray:
                 "without a point (read then as integers, exactly), or as names."
             )
     return values
+
+
+def is_header(path, rows: list) -> bool:
+    """Whether the first of the ``rows`` ``(line, fields)`` names the columns: a row of numbers
+    (or missing values: empty fields, ``MISSING_LABELS`` words and marks without a letter or
+    digit, such as SAS's ``.`` or ``-``, which name no column) is data; a row of names (beside
+    missing values) is a header. A row that mixes numbers with names is a header only where
+    one of its names stands over a column of numbers and they outnumber its numbers
+    (``a,2,y``) or are all a label column's (``LABEL_NAMES``: ``2019,2020,label``); any other
+    such row could be either (``5.1,3.5,setosa``; ``1.5,2,O``, a first row of data with a zero
+    mistyped, or ``1.5,#N/A,0`` with a spreadsheet's error: taken for a header, a row was
+    lost), and a ValueError asks, as it does for a row of the
+    column positions ``0,1,...`` (two columns or more), which pandas and numpy write for
+    unnamed columns."""
+    (start, first), rest = rows[0], rows[1:]
+    first = [field.strip() for field in first]
+    if len(first) > 1 and first == [str(i) for i in range(len(first))]:
+        raise ambiguous(
+            path, first, f"it is the column positions 0..{len(first) - 1}, the header pandas "
+            "and numpy write for unnamed columns"
+        )  # fmt: skip
+    kinds = [
+        "missing" if is_missing(field) or not any(c.isalnum() for c in field)  # "", '.', '-'
+        else "number" if is_number(path, start, f"column_{i}", field)
+        else "name"
+        for i, field in enumerate(first)
+    ]  # fmt: skip
+    words = [i for i, kind in enumerate(kinds) if kind == "name"]
+    if not words or "number" not in kinds:
+        return bool(words)
+    over_numbers = rest and any(
+        all(is_number(path, line, f"column_{i}", fields[i]) for line, fields in rest
+            if i < len(fields))
+        for i in words
+    )  # fmt: skip
+    labels = all(first[i].lower() in LABEL_NAMES for i in words)
+    if over_numbers and (labels or len(words) > kinds.count("number")):
+        return True
+    raise ambiguous(
+        path, first, "it mixes numbers with names, and such a row is a header only where a "
+        "name stands over a column of numbers and its names outnumber its numbers or are a "
+        "label column's (label, target, class)"
+    )  # fmt: skip
+
+
+def ambiguous(path, first: list, why: str) -> ValueError:
+    """The ValueError of a first row that ``is_header`` cannot read as a header or as data."""
+    return ValueError(
+        f"{path}: cannot tell whether the first row {first} is a header or data ({why}): say "
+        "which, header=True or False (--header, --no-header)."
+    )

@@ -4,7 +4,7 @@ Every error names the file (and the line, for CSV). A CSV file's first row is a 
 names unless it is all numbers (then it is data, and the columns are named ``column_0``,
 ``column_1``...); a row that mixes numbers and names is a header only where its names
 outnumber its numbers or are a label column's (``2019,2020,label``), else it is refused as
-ambiguous (``_is_header``: ``1.5,2,O`` may be data with a typo); ``header=True`` or
+ambiguous (``csv_fields.is_header``: ``1.5,2,O`` may be data with a typo); ``header=True`` or
 ``False`` says so instead. What a number is (ASCII, as C
 and pandas write one) and how labels are read: ``csv_fields``. The bytes are decoded with
 ``encoding`` (UTF-8 by default, a byte-order mark skipped; the mark of another encoding than
@@ -25,14 +25,11 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxmlp import npz
-from jaxmlp.csv_fields import columns_of_numbers, is_missing, is_number, read_labels
+from jaxmlp.csv_fields import LABEL_NAMES, columns_of_numbers, is_header, read_labels
 from jaxmlp.numeric import as_int
 
 NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
 _UNNAMED = re.compile(r"Unnamed: \d+")  # pandas' name for a column its header left unnamed
-# A column of these names (any case) holds labels: the default label column, the last, is
-# refused beside one (Kaggle's MNIST CSVs put "label" first).
-LABEL_NAMES = ("label", "labels", "target", "targets", "class")
 
 
 # -- CSV -------------------------------------------------------------------------------------------
@@ -92,7 +89,7 @@ def _table(path, text: str, header: bool | None) -> Table:
         raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
     first = [field.strip() for field in rows[0][1]]
     if header is None:
-        header = _is_header(path, rows)
+        header = is_header(path, rows)
     if header:
         names, rows = first, rows[1:]
         unnamed = next((i for i, n in enumerate(names) if not n or _UNNAMED.fullmatch(n)), None)
@@ -136,56 +133,6 @@ def check_unique(where, names) -> None:
         raise ValueError(
             f"{where}: the columns {twice} are named more than once; give each column its own name."
         )
-
-
-def _is_header(path, rows: list) -> bool:
-    """Whether the first of the ``rows`` ``(line, fields)`` names the columns: a row of numbers
-    (or missing values: empty fields, ``MISSING_LABELS`` words and marks without a letter or
-    digit, such as SAS's ``.`` or ``-``, which name no column) is data; a row of names (beside
-    missing values) is a header. A row that mixes numbers with names is a header only where
-    one of its names stands over a column of numbers and they outnumber its numbers
-    (``a,2,y``) or are all a label column's (``LABEL_NAMES``: ``2019,2020,label``); any other
-    such row could be either (``5.1,3.5,setosa``; ``1.5,2,O``, a first row of data with a zero
-    mistyped, or ``1.5,#N/A,0`` with a spreadsheet's error: taken for a header, a row was
-    lost), and a ValueError asks, as it does for a row of the
-    column positions ``0,1,...`` (two columns or more), which pandas and numpy write for
-    unnamed columns."""
-    (start, first), rest = rows[0], rows[1:]
-    first = [field.strip() for field in first]
-    if len(first) > 1 and first == [str(i) for i in range(len(first))]:
-        raise _ambiguous(
-            path, first, f"it is the column positions 0..{len(first) - 1}, the header pandas "
-            "and numpy write for unnamed columns"
-        )  # fmt: skip
-    kinds = [
-        "missing" if is_missing(field) or not any(c.isalnum() for c in field)  # "", '.', '-'
-        else "number" if is_number(path, start, f"column_{i}", field)
-        else "name"
-        for i, field in enumerate(first)
-    ]  # fmt: skip
-    words = [i for i, kind in enumerate(kinds) if kind == "name"]
-    if not words or "number" not in kinds:
-        return bool(words)
-    over_numbers = rest and any(
-        all(is_number(path, line, f"column_{i}", fields[i]) for line, fields in rest
-            if i < len(fields))
-        for i in words
-    )  # fmt: skip
-    labels = all(first[i].lower() in LABEL_NAMES for i in words)
-    if over_numbers and (labels or len(words) > kinds.count("number")):
-        return True
-    raise _ambiguous(
-        path, first, "it mixes numbers with names, and such a row is a header only where a "
-        "name stands over a column of numbers and its names outnumber its numbers or are a "
-        "label column's (label, target, class)"
-    )  # fmt: skip
-
-
-def _ambiguous(path, first: list, why: str) -> ValueError:
-    return ValueError(
-        f"{path}: cannot tell whether the first row {first} is a header or data ({why}): say "
-        "which, header=True or False (--header, --no-header)."
-    )
 
 
 def read_csv(

@@ -702,7 +702,7 @@ def test_a_run_whose_header_the_old_rule_detected_is_evaluated_and_resumed_on_it
     rows = "".join(f"{i},{-i},{i % 2}\n" for i in range(8))
     path = _write(tmp_path, "d.csv", "1990,2000,y\n" + rows)
     with monkeypatch.context() as old:
-        old.setattr(files, "_is_header", lambda path, rows: True)
+        old.setattr(files, "is_header", lambda path, rows: True)
         argv = ["train", "--no-progress", "--data", str(path), "--epochs", "1", "--hidden", "2"]
         assert cli.main([*argv, "--out", str(tmp_path / "r")]) == 0
     capsys.readouterr()

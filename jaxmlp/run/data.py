@@ -43,7 +43,7 @@ def load_data(
     targets were: its data are rebuilt by that rule. A run of a CSV file reads its labels
     from the column it recorded (``label_name``) unless ``label_column`` names one, and takes
     its first row for the header where it recorded feature names from one (``settings``
-    header None: detected, perhaps by an older rule than ``files._is_header``'s).
+    header None: detected, perhaps by an older rule than ``csv_fields.is_header``'s).
     ``keep_raw``: where it standardises, keep the training inputs as read (float64 but for such
     a ``record``'s) in ``info[RAW]`` too (a fold sweep standardises each fold from them,
     ``sweep_folds.fold_data``; ``split_raw`` takes them out)."""
