@@ -158,3 +158,20 @@ def test_a_hyperparameter_float32_cannot_hold_is_refused(params, shown):
         with pytest.warns(UserWarning):
             sgd.fit(x, y)
 
+
+def test_an_invscaling_power_whose_eta_underflows_trains_with_eta_0():
+    """Regression: invscaling's eta_init / (t_ + 1)^power_t with power_t = 1e10 raised Python's
+    OverflowError (a traceback after the first epoch; scikit-learn's own does too), where the
+    quotient is 0 in every float: eta is 0 from the second epoch on, and with momentum 0 the
+    weights stay as the first epoch left them."""
+    x, t = _data()
+    y = (t[:, 0] > 0).astype(int)
+    sgd = dict(solver="sgd", learning_rate="invscaling", momentum=0.0, random_state=0)
+    sgd |= dict(hidden_layer_sizes=(4,), shuffle=False, batch_size=len(x))
+    with pytest.warns(UserWarning):  # max_iter reached
+        one = MLPClassifier(max_iter=1, **sgd, power_t=1e10).fit(x, y)
+    with pytest.warns(UserWarning):
+        three = MLPClassifier(max_iter=3, **sgd, power_t=1e10).fit(x, y)
+    assert three.n_iter_ == 3
+    for a, b in zip(one.coefs_, three.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
