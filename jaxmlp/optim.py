@@ -19,6 +19,7 @@ import dataclasses
 import functools
 
 import jax
+import numpy as np
 import optax
 
 from jaxmlp import second_order  # lbfgs, cg, newton-cg, lm: full-batch, curvature
@@ -33,6 +34,9 @@ SQUARES = ("adam", "adamw", "rmsprop", "adagrad")
 # then never moves again (g / sqrt(inf) = 0); a step whose new state is not finite is not either.
 SUMS = ("adagrad",)
 SCHEDULES = ("constant", "step", "exponential", "cosine")
+# optax computes eta * decay_rate ** (step / decay_steps) in float32, in a float64 run too: a
+# smaller rate is a subnormal there, which XLA:CPU flushes to 0.
+DECAY_RATE_MIN = float(np.finfo(np.float32).tiny)
 # The numeric settings a population may set per member, as arrays (``build``'s ``hyper``).
 HYPERPARAMETERS = ("lr", "momentum", "weight_decay", "clip_norm")
 # Which optimizers take a momentum mu, and which options each schedule reads (the rest ignore them).
@@ -127,6 +131,7 @@ class Optimizer:
       weight_decay: L2 coefficient on the weights, >= 0.
       schedule: one of ``SCHEDULES``; step multiplies eta by ``decay_rate`` every ``decay_steps``
         steps, exponential decays smoothly at that rate, cosine decays to 0 over the run.
+        ``decay_rate`` is in [``DECAY_RATE_MIN``, 1] (1.175e-38, float32's smallest normal).
       warmup_steps: linear warmup from 0 to ``lr`` first. It and ``decay_steps`` are < 2**31,
         as optax's int32 step count is.
       clip_norm: clip gradients to this global norm when given.
@@ -152,8 +157,12 @@ class Optimizer:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}.")
         if not (is_real(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}.")
-        if not (is_real(self.decay_rate) and 0 < self.decay_rate <= 1):
-            raise ValueError(f"decay_rate must be in (0, 1], got {self.decay_rate!r}.")
+        if not (is_real(self.decay_rate) and DECAY_RATE_MIN <= self.decay_rate <= 1):
+            raise ValueError(
+                f"decay_rate must be in [{DECAY_RATE_MIN:.4g}, 1], got {self.decay_rate!r}: optax "
+                "computes the decay in float32, whose smallest normal number that is (a smaller "
+                "rate is 0 there, eta 0 from the second step on)."
+            )
         for name, low in (("decay_steps", 1), ("warmup_steps", 0)):
             # optax's step count is int32, as fit's total is
             if check_int(name, getattr(self, name), low) >= 2**31:

@@ -1,6 +1,10 @@
 """The cost over examples: the per-example losses ``l_i`` reduced to E, ``sum`` (the seeds'
 E = sum_i l_i) or ``mean``, optionally weighted per example (sample weights; 0 for the rows
-that pad a short last batch), and the factor each per-example derivative takes from it."""
+that pad a short last batch), and the factor each per-example derivative takes from it.
+
+A row of weight 0 contributes nothing, also where its loss or derivative is not finite (an
+outlier's squared error past the dtype's largest number, left out by its weight): 0 there,
+not 0 * inf = NaN (``weighed``)."""
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +24,7 @@ def reduce(per_example_losses, reduction: str, sample_weight=None):
         cost = total / losses.shape[0] if reduction == "mean" else total
         return cost.astype(dtype)
     s = check_weights(sample_weight, losses.shape[0], losses.dtype).astype(losses.dtype)
-    total = jnp.sum(s * losses)
+    total = jnp.sum(weighed(losses, s))
     return (total / _weight_total(s) if reduction == "mean" else total).astype(dtype)
 
 
@@ -66,6 +70,14 @@ def check_weights(sample_weight, n: int, dtype=None):
     return s
 
 
+def weighed(v, s):
+    """``v * s`` per example (``v (n,)`` or ``(n, K)``, ``s (n,)``), 0 where a row of weight 0
+    holds a value that is not finite: 0 * inf is NaN, and the row would make the whole cost or
+    gradient NaN. Every other product is left as it is (bit for bit, and ``jax.grad`` in s)."""
+    s = s if v.ndim == 1 else s[:, None]
+    return jnp.where((s == 0) & ~jnp.isfinite(v), jnp.zeros_like(v), v * s)
+
+
 def _weight_total(sample_weight):
     """S = sum_i s_i, and 1 where S = 0: a batch without weight costs 0 and its gradient is 0
     (an optimizer with momentum, Adam's moments or weight decay still takes its step)."""
@@ -86,4 +98,4 @@ def reduced(g, reduction: str, sample_weight=None):
     s = check_weights(sample_weight, g.shape[0], g.dtype)
     s = s.astype(sum_dtype(s.dtype))  # S of float16 weights overflows
     factor = s / _weight_total(s) if reduction == "mean" else s
-    return g * factor[:, None].astype(g.dtype)
+    return weighed(g, factor.astype(g.dtype))

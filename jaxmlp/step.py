@@ -48,19 +48,22 @@ def correct(net, y, t, sample_weight=None):
     """Number of correct predictions in a batch (targets ``t (n, K)`` as the loss takes them);
     per unit for a thresholded output (sigmoid, threshold). With ``sample_weight (n,)``: the
     weight of the correct ones, sum_i s_i hit_i. NaN when any output is NaN, as the loss is
-    (argmax of a NaN row is 0 and NaN > 0.5 is false: such rows would count as correct)."""
+    (argmax of a NaN row is 0 and NaN > 0.5 is false: such rows would count as correct), in a
+    row that weighs (a row of weight 0 counts for nothing, ``reduction.weighed``)."""
     decides = outputs.get(net.output).decides
+    nan = jnp.isnan(y).any(-1)
+    nan = (nan if sample_weight is None else nan & (sample_weight != 0)).any()
     if decides == "argmax":
         hits = jnp.argmax(y, -1) == jnp.argmax(t, -1)
     elif decides == "threshold":
         if sample_weight is None:
             count = jnp.sum((y > 0.5) == (t > 0.5)) / y.shape[-1]
-            return jnp.where(jnp.isnan(y).any(), jnp.nan, count)
+            return jnp.where(nan, jnp.nan, count)
         hits = jnp.mean((y > 0.5) == (t > 0.5), -1)
     else:
         return jnp.zeros(())
     count = jnp.sum(hits) if sample_weight is None else jnp.sum(sample_weight * hits)
-    return jnp.where(jnp.isnan(y).any(), jnp.nan, count)
+    return jnp.where(nan, jnp.nan, count)
 
 
 def is_classifier(net) -> bool:

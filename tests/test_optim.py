@@ -360,3 +360,29 @@ def test_step_counts_beyond_int32_are_refused(settings, fails, tmp_path):
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
     assert f"{name} must be < 2**31" in fails([*argv, *flags, "--out", str(tmp_path / "r")])
     Optimizer(warmup_steps=2**31 - 1)
+
+
+@pytest.mark.parametrize("x64", [False, True])
+def test_a_decay_rate_that_is_0_in_the_float32_schedule_is_refused(x64, fails, tmp_path):
+    """Regression: optax computes eta * decay_rate ** (step / decay_steps) in float32, in a
+    float64 run too, where a decay_rate of 1e-40 is a subnormal, flushed to 0: eta was 0 from
+    the second step on (not 0.91 eta, 0.4 eta at step 10 of decay_steps 1000), so the run
+    trained one step, exit 0. A rate below float32's smallest normal number is refused, by
+    ``Optimizer`` and ``jaxmlp train``; that number itself decays as it should."""
+    tiny = float(np.finfo(np.float32).tiny)  # 1.175e-38
+    settings = dict(schedule="exponential", decay_steps=1000)
+    with jax.enable_x64(x64):
+        eta = lambda opt: float(jax.jit(opt.learning_rate(10**4))(jnp.int32(1)))  # noqa: E731
+        smallest = Optimizer("sgd", lr=1.0, decay_rate=tiny, **settings)
+        assert eta(smallest) == pytest.approx(tiny ** (1 / 1000), rel=1e-6)
+        below = Optimizer("sgd", lr=1.0, **settings)
+        object.__setattr__(below, "decay_rate", 1e-40)  # as Optimizer took it before
+        assert eta(below) == 0  # not 1e-40 ** (1 / 1000) = 0.91
+    for rate in (1e-40, 1e-320, np.nextafter(np.float32(tiny), np.float32(0))):
+        with pytest.raises(ValueError, match=r"decay_rate must be in \[1.175e-38, 1\], got"):
+            Optimizer("sgd", decay_rate=rate, **settings)
+    argv = ["train", "--data", "xor", "--epochs", "2", "--hidden", "3", "--no-progress"]
+    argv += ["--optimizer", "sgd", "--schedule", "exponential", "--decay-rate=1e-40"]
+    assert "decay_rate must be in [1.175e-38, 1], got 1e-40" in fails(
+        [*argv, "--out", str(tmp_path)]
+    )

@@ -361,3 +361,58 @@ def test_drop_last_that_could_leave_out_every_weighted_example_is_refused():
         fit(net, x, y, Optimizer("sgd", lr=0.1), config, sample_weight=[1.0, 0, 0, 0, 0])
     result = fit(net, x, y, Optimizer("sgd", lr=0.1), config, sample_weight=[1.0, 0, 2, 0, 0])
     assert all(np.isfinite(r["train_accuracy"]) and r["train_loss"] > 0 for r in result.history)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_a_row_of_weight_0_whose_loss_overflows_contributes_nothing(reduction):
+    """Regression: a weight of 0 that leaves an outlier out (a target of 1e200 in float64, whose
+    squared error is inf) made the cost, its hand and autodiff gradients and ``evaluate``'s loss
+    NaN (0 * inf), and ``fit`` raised Diverged (try a lower learning rate). A row of weight 0
+    contributes nothing: all four equal the same without that row, in float64."""
+    with jax.enable_x64(True):
+        net = MLP((2, 4, 1), "tanh", "identity", "mse", reduction=reduction)
+        params = net.init(jax.random.key(0), jnp.float64)
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(6, 2))
+        t = 2 * x[:, :1]
+        t[3] = 1e200
+        s = np.array([1.0, 2.0, 0.5, 0.0, 1.0, 3.0])
+        keep = s > 0
+        want_cost = weighted_cost(net, params, x[keep], t[keep], s[keep])
+        want = jax.grad(weighted_cost, argnums=1)(net, params, x[keep], t[keep], s[keep])
+        scale = max(float(jnp.max(jnp.abs(a))) for a in jax.tree.leaves(want))
+        assert float(net.cost(params, x, t, sample_weight=s)) == pytest.approx(float(want_cost))
+        for backprop in ("hand", "autodiff"):
+            cost, _, got = gradient_source(net, backprop)(params, x, t, None, jnp.asarray(s))
+            assert float(cost) == pytest.approx(float(want_cost), rel=1e-12)
+            assert gap(got, want) / scale < 1e-12
+        # mutation twin: one kept row's weight 1 % off is caught by the same comparison
+        s_off = jnp.asarray(s * [1.01, 1, 1, 1, 1, 1])
+        _, _, off = gradient_source(net, "hand")(params, x, t, None, s_off)
+        assert gap(off, want) / scale > 1e-4
+        got = evaluate(net, params, x, t, sample_weight=s)["loss"]
+        alone = evaluate(net, params, x[keep], t[keep], sample_weight=s[keep])["loss"]
+        assert got == pytest.approx(alone)
+        config = TrainConfig(epochs=2, batch_size="full", dtype="float64")
+        sgd = Optimizer("sgd", lr=0.01)
+        trained = fit(net, x, t, sgd, config, params=params, sample_weight=s)
+        alone = fit(net, x[keep], t[keep], sgd, config, params=params, sample_weight=s[keep])
+        assert gap(trained.params, alone.params) < 1e-12
+
+
+def test_a_row_of_weight_0_whose_outputs_are_nan_leaves_evaluate_as_without_it():
+    """Regression: a row left out by a weight of 0 whose outputs are NaN (inputs that overflow a
+    relu layer) made ``evaluate``'s weighted accuracy NaN (and its loss, before the row's loss
+    was left out too). Both now equal the scores without that row; a row that weighs, NaN,
+    still makes them NaN."""
+    x, t = data(6)
+    net = MLP((3, 8, 2), "relu", "softmax", "cross_entropy")
+    params = net.init(jax.random.key(1))
+    x[2] = [3e38, -3e38, 3e38]
+    assert np.isnan(np.asarray(net.apply(params, x))[2]).all()
+    s = np.array([1.0, 1, 0, 1, 1, 1])
+    keep = s > 0
+    got = evaluate(net, params, x, t, sample_weight=s)
+    assert got == pytest.approx(evaluate(net, params, x[keep], t[keep]))
+    weighed = evaluate(net, params, x, t, sample_weight=np.ones(6))
+    assert np.isnan(weighed["loss"]) and np.isnan(weighed["accuracy"])

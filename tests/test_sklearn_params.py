@@ -1,6 +1,8 @@
 """Parameters where jaxmlp's estimators read more than scikit-learn's, or say more: activation
 specs as ``jaxmlp.MLP`` reads them, and a width that is no integer."""
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -121,3 +123,55 @@ def test_a_warm_start_with_another_loss_reports_the_output_it_predicts_with():
     est.set_params(loss="squared_error", warm_start=True).fit(x, t)
     assert est.out_activation_ == "identity"
     np.testing.assert_allclose(est.predict(x), last_layer(x).ravel(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params, shown",
+    [
+        (dict(beta_2=0.99999999), "beta_2 = 0.99999999 is 1.0 in float32"),  # eta_t = 0
+        (dict(beta_1=0.99999999), "beta_1 = 0.99999999 is 1.0 in float32"),  # m / 0: NaN
+        (dict(epsilon=1e-50), "epsilon = 1e-50 is outside the range of float32"),  # 0 / 0
+        (dict(epsilon=1e39), "epsilon = 1e+39 is outside the range of float32"),
+        (dict(learning_rate_init=1e-50), "learning_rate_init = 1e-50 is outside the range"),
+        (dict(solver="sgd", momentum=1e-50), "momentum = 1e-50 is outside the range"),
+        (dict(alpha=1e300), "alpha / batch_size = 2.5e+298 is outside the range of float32"),
+    ],
+)
+def test_a_hyperparameter_float32_cannot_hold_is_refused(params, shown):
+    """Regression: the solver computes in X's dtype, float32 here, where beta_2 = 0.99999999
+    is 1.0: eta_t = eta sqrt(1 - b2^t) / (1 - b1^t) was 0, and 50 epochs left loss_curve_ at
+    its first value, exit 0, while scikit-learn trains (0.775 -> 0.707); beta_1 so gave NaN
+    (reported as divergence: lower learning_rate_init), and numbers past float32's range
+    became 0 or inf. Each used by the solver is refused, named; one it ignores is not."""
+    x, t = _data()
+    y = (t[:, 0] > 0).astype(int)
+    x = x.astype(np.float32)
+    with pytest.raises(ValueError, match=re.escape(shown)):
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, **params).fit(x, y)
+    if "beta_2" in params:  # float64 holds it: it trains
+        est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0, **params)
+        with pytest.warns(UserWarning):  # max_iter reached
+            curve = est.fit(x.astype(np.float64), y).loss_curve_
+        assert curve[-1] < curve[0]
+    if params.get("epsilon") == 1e-50:  # sgd has no epsilon: ignored, as scikit-learn does
+        sgd = MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, solver="sgd", **params)
+        with pytest.warns(UserWarning):
+            sgd.fit(x, y)
+
+
+def test_an_invscaling_power_whose_eta_underflows_trains_with_eta_0():
+    """Regression: invscaling's eta_init / (t_ + 1)^power_t with power_t = 1e10 raised Python's
+    OverflowError (a traceback after the first epoch; scikit-learn's own does too), where the
+    quotient is 0 in every float: eta is 0 from the second epoch on, and with momentum 0 the
+    weights stay as the first epoch left them."""
+    x, t = _data()
+    y = (t[:, 0] > 0).astype(int)
+    sgd = dict(solver="sgd", learning_rate="invscaling", momentum=0.0, random_state=0)
+    sgd |= dict(hidden_layer_sizes=(4,), shuffle=False, batch_size=len(x))
+    with pytest.warns(UserWarning):  # max_iter reached
+        one = MLPClassifier(max_iter=1, **sgd, power_t=1e10).fit(x, y)
+    with pytest.warns(UserWarning):
+        three = MLPClassifier(max_iter=3, **sgd, power_t=1e10).fit(x, y)
+    assert three.n_iter_ == 3
+    for a, b in zip(one.coefs_, three.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -271,15 +271,11 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         fresh = _solvers.transformation(self.solver, bool(self.nesterovs_momentum)).init(params)
         opt_state = self._opt_state if incremental else None
         if opt_state is None or _shapes(opt_state) != _shapes(fresh):
-            opt_state = _solvers.set_hyperparams(
-                fresh,
-                dtype,
-                learning_rate=self.learning_rate_init,
-                momentum=self.momentum,
-                beta_1=self.beta_1,
-                beta_2=self.beta_2,
-                epsilon=self.epsilon,
-            )
+            values = dict(learning_rate=self.learning_rate_init, momentum=self.momentum)
+            values |= dict(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+            decay = self.alpha / batch_size
+            _solvers.check_held(self.solver, dtype, **values, weight_decay=decay)
+            opt_state = _solvers.set_hyperparams(fresh, dtype, **values)
         else:
             opt_state = _cast_floats(opt_state, dtype)
         return _solvers.set_hyperparams(opt_state, dtype, weight_decay=self.alpha / batch_size)

@@ -28,6 +28,7 @@ import optax
 import scipy.sparse as sp
 from jax import lax
 
+from jaxmlp.numeric import check_holds
 from jaxmlp.optim import weights_only
 from jaxmlp.train import gradient_source
 
@@ -92,6 +93,33 @@ def transformation(solver: str, nesterov: bool) -> optax.GradientTransformation:
     return optax.inject_hyperparams(_factory(solver, nesterov))(
         **zero, beta_1=0.9, beta_2=0.999, epsilon=1e-8
     )
+
+
+# The hyperparameters each stochastic solver reads (the others sit unused in its state), and
+# the estimator's names of those that differ.
+USES = {
+    **dict.fromkeys(("sgd", "momentum", "nesterov"), ("learning_rate", "momentum")),
+    **dict.fromkeys(("adam", "adamw"), ("learning_rate", "beta_1", "beta_2", "epsilon")),
+    **dict.fromkeys(("rmsprop", "adagrad"), ("learning_rate",)),
+}
+_SHOWN = {"learning_rate": "learning_rate_init", "weight_decay": "alpha / batch_size"}
+
+
+def check_held(solver: str, dtype, **values) -> None:
+    """A ValueError for a hyperparameter of ``values`` that ``solver`` reads (``USES``, and
+    weight_decay, the L2 term, always) and ``dtype`` (X's, which the solver computes in) cannot
+    hold: outside it (``numeric.check_holds``: 1e-50 is 0 in float32, 1e39 inf), or a beta that
+    is 1.0 there, outside scikit-learn's [0, 1) (1 - beta^t = 0: beta_2's steps are 0, beta_1's
+    NaN)."""
+    for name, value in values.items():
+        if name in USES[solver] or name == "weight_decay":
+            check_holds(_SHOWN.get(name, name), value, dtype)
+            if name.startswith("beta") and np.asarray(value, dtype) >= 1:
+                raise ValueError(
+                    f"{name} = {value!r} is 1.0 in {np.dtype(dtype).name}, the dtype of X, "
+                    f"which the solver computes in ({name} must be in [0, 1)): use at most "
+                    f"{np.nextafter(np.asarray(1, dtype), 0)}, or float64 X."
+                )
 
 
 def set_hyperparams(opt_state, dtype, **values):

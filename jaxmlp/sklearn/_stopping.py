@@ -80,7 +80,10 @@ class StoppingMixin:
         Returns ``(opt_state, stop)``."""
         sgd = self.solver == "sgd"
         if sgd and self.learning_rate == "invscaling":
-            eta = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+            try:
+                eta = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+            except OverflowError:  # (t_ + 1)^power_t past float64's largest: the quotient is 0
+                eta = 0.0
             opt_state = _solvers.set_hyperparams(opt_state, dtype, learning_rate=eta)
         if self._no_improvement_count <= self.n_iter_no_change:
             return opt_state, False
