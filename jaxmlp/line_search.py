@@ -33,8 +33,8 @@ def _with_value(tx) -> optax.GradientTransformationExtraArgs:
     the weights as they were and restarts the solver (``init``: its memory dropped, as Nocedal
     and Wright restart L-BFGS where its direction fails). Where the restarted step fails too
     (or the first, from ``init``), every later one would fail alike (the same weights, the same
-    state): the solver has stalled (``_stall``, ``stuck``), and refuses every step after
-    without a look (cg on inputs ~1e4 trained all its epochs at its initial loss)."""
+    state): the solver has stalled (``_stall``, ``stuck``), and refuses every later step,
+    whatever its search finds (cg on inputs ~1e4 trained all its epochs at its initial loss)."""
 
     def init(params):
         return tx.init(ravel_pytree(params)[0])
@@ -49,7 +49,7 @@ def _with_value(tx) -> optax.GradientTransformationExtraArgs:
         g = ravel_pytree(grads)[0]
         updates, after = tx.update(g, state, flat, value=value, grad=grad, value_fn=value_fn)
         reached = optax.tree.get(after, "value")  # E where the line search stepped
-        stuck = search_state(state).learning_rate < 0  # stalled before: refused without a look
+        stuck = search_state(state).learning_rate < 0  # stalled before: refused, whatever it finds
         take = (reached <= value + DECREASE_RTOL * jnp.abs(value)) & ~stuck  # False for NaN
         fresh = tx.init(flat)
         restarted = jnp.all(jnp.stack([jnp.array_equal(a, b) for a, b in _pairs(state, fresh)]))
