@@ -63,7 +63,7 @@ def make_member_epochs(
     out)``: the solo epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``,
     ``hyper`` (and of ``rows``/``val_rows``, each member's training and validation rows of the
     shared ``x``, when ``rows``), with early stopping after ``patience`` epochs without a better
-    validation loss, a damped solver's stall at its damping's ceiling (``second_order.stalled``:
+    validation loss, a curvature solver's stall (``second_order.stuck``, as ``stalled``'s:
     the epoch that reached it is the member's last, as its solo fit's) and divergence tracked
     per member. ``out (groups, P, c, k)``: each epoch's
     ``member_outputs(has_val)`` (an epoch writes its history once), per group of ``c`` epochs
