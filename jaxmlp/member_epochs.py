@@ -63,7 +63,7 @@ def make_member_epochs(
     out)``: the solo epoch under ``jax.vmap`` over the members' axis of ``members``, ``keys``,
     ``hyper`` (and of ``rows``/``val_rows``, each member's training and validation rows of the
     shared ``x``, when ``rows``), with early stopping after ``patience`` epochs without a better
-    validation loss, a damped solver's stall at its damping's ceiling (``second_order.stalled``:
+    validation loss, a curvature solver's stall (``second_order.stuck``, as ``stalled``'s:
     the epoch that reached it is the member's last, as its solo fit's) and divergence tracked
     per member. ``out (groups, P, c, k)``: each epoch's
     ``member_outputs(has_val)`` (an epoch writes its history once), per group of ``c`` epochs
@@ -82,7 +82,7 @@ def make_member_epochs(
     population's bound (tests/test_population.py).
     """
     steps = steps_per_epoch(n, batch_size, drop_last)
-    damped = spec.optimizer.name in second_order.STATES  # lm, newton-cg: they stall
+    curvature = spec.optimizer.name in second_order.NAMES  # they stall
 
     def member(m, x, t, x_val, t_val, rows_, val_rows, key, hyper, epochs, guard):
         if rows:
@@ -108,8 +108,8 @@ def make_member_epochs(
                     stopped=m.stopped | out_of_patience,
                     stop_epoch=jnp.where(out_of_patience, e + 1, m.stop_epoch),
                 )
-            if damped:  # fit's stall (second_order.stalled), per member: stop at the ceiling
-                stall = live & second_order.at_ceiling(opt_state.damping)
+            if curvature:  # fit's stall (second_order.stalled), per member
+                stall = live & second_order.stuck(opt_state)
                 m = m._replace(
                     stopped=m.stopped | stall, stop_epoch=jnp.where(stall, e + 1, m.stop_epoch)
                 )

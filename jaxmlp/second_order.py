@@ -19,12 +19,15 @@ rho judges each step, so an inexact solve costs a refused step and more damping,
 one. At lambda's ceiling (``DAMPING_RANGE``) no step moves the weights: ``fit`` stops there
 (``stalled``), with a warning where the loss never fell. ``lr`` is the initial lambda of
 newton-cg and lm; lbfgs and cg step by line search and refuse any other ``lr`` than the default.
-A line search (lbfgs, cg) that finds no decrease moves nothing and restarts its solver
-(``_with_value``), and ``fit`` warns where no step moved (``warn_unmoved``); a resumed state
-searches from the cost and gradient of the data it is given (``uncached``). Each is an
-optax-style transformation whose ``update`` takes ``net``, ``x`` and ``t`` as extra arguments
-(``step.step_halves`` passes them); its state is a pytree of arrays, saved and resumed like any
-optimizer state (lm's and newton-cg's are of distinct classes: neither resumes the other's).
+A line search (lbfgs, cg: ``jaxmlp.line_search``) that finds no decrease moves nothing and
+restarts its solver (``_with_value``); one that finds none from a restarted solver has stalled
+(every later step is refused alike): ``fit`` stops there, as at a damping's ceiling
+(``stuck``); where every step was one of 0, it warns that none moved (``warn_unmoved``). A
+resumed state searches from the cost and gradient of the data it is given (``uncached``).
+Each is an optax-style transformation whose ``update`` takes ``net``, ``x`` and ``t`` as extra
+arguments (``step.step_halves`` passes them); its state is a pytree of arrays, saved and
+resumed like any optimizer state (lm's and newton-cg's are of distinct classes: neither resumes
+the other's).
 """
 
 import functools
@@ -35,18 +38,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.flatten_util import ravel_pytree
 from jax.scipy.sparse.linalg import cg as _cg
 
 from jaxmlp import backprop, curvature
+from jaxmlp.line_search import (  # noqa: F401  (second_order's names: uncached, the tests')
+    DECREASE_RTOL,
+    _linesearch,
+    _polak_ribiere,
+    _with_value,
+    search_state,
+    uncached,
+)
 
 NAMES = ("lbfgs", "cg", "newton-cg", "lm")
 LEAST_SQUARES = ("sse", "mse")
 CG_TOLERANCE, CG_ITERATIONS = 1e-5, 50  # truncated CG per step: the module docstring
-LINESEARCH_STEPS = 20
-# The rise of E a line search admits (Hager and Zhang's approximate decrease, optax's
-# approx_dec_rtol): a step to E above E(w) (1 + DECREASE_RTOL) is refused (``_with_value``).
-DECREASE_RTOL = 1e-6
 
 
 class Transformation(NamedTuple):
@@ -104,9 +110,9 @@ def build(optimizer) -> Transformation:
     is compiled once (optax.lbfgs's state built op by op took ~1 ms of every ``fit`` call, a
     third of a short run's wall time on XOR)."""
     if optimizer.name == "lbfgs":
-        tx = _with_value(optax.lbfgs())
+        tx = Transformation(*_with_value(optax.lbfgs()))
     elif optimizer.name == "cg":
-        tx = _with_value(optax.chain(_polak_ribiere(), _linesearch()))
+        tx = Transformation(*_with_value(optax.chain(_polak_ribiere(), _linesearch())))
     else:
         product = curvature.gnvp if optimizer.name == "newton-cg" else curvature.outer_product_vp
         shrink, grow = (2 / 3, 3 / 2) if optimizer.name == "newton-cg" else (0.1, 10.0)
@@ -116,86 +122,6 @@ def build(optimizer) -> Transformation:
 
 def _cost(net, params, x, t):
     return backprop.cost_of(net, backprop.forward(net, params, x), t)
-
-
-def _with_value(tx) -> Transformation:
-    """An optax transformation that wants ``value, grad, value_fn`` (line searches), fed from
-    the net: ``value_fn`` is the cost, differentiated by the hand backprop (``hand_cost``).
-    ``value`` and ``grad`` at ``params`` are those the last line search evaluated there, kept in
-    its state (``optax.value_and_grad_from_state``; computed at the first step only): no cost
-    evaluated twice per step (sin(pi x)'s 1-10-1 net: 54 us an epoch instead of 78). The
-    solver sees the weights as one flat vector (``ravel_pytree``): its state has one leaf per
-    stored vector, not one per layer's array, so fewer operations per step and fewer arrays for
-    ``fit`` to copy in (XOR's lbfgs state: 27 arrays as a tree). A line search that found no
-    decrease (out of its ``LINESEARCH_STEPS``, optax takes its last trial step all the same:
-    cg raised E from 5e7 to 1.6e31 on inputs ~1e4) moves nothing: a step to E above E(w) (1 +
-    ``DECREASE_RTOL``), the most a point of sufficient decrease may reach, or to a NaN, leaves
-    the weights as they were and restarts the solver (``init``: its memory dropped, as Nocedal
-    and Wright restart L-BFGS where its direction fails); where the restarted step fails too,
-    every later epoch refuses it again and the loss stays flat."""
-
-    def init(params):
-        return tx.init(ravel_pytree(params)[0])
-
-    def update(grads, state, params, *, net, x, t):
-        flat, unravel = ravel_pytree(params)
-
-        def value_fn(w):
-            return backprop.hand_cost(net, unravel(w), x, t)
-
-        value, grad = optax.value_and_grad_from_state(value_fn)(flat, state=state)
-        g = ravel_pytree(grads)[0]
-        updates, after = tx.update(g, state, flat, value=value, grad=grad, value_fn=value_fn)
-        reached = optax.tree.get(after, "value")  # E where the line search stepped
-        take = reached <= value + DECREASE_RTOL * jnp.abs(value)  # False for NaN
-        updates = jnp.where(take, updates, jnp.zeros_like(updates))
-        return unravel(updates), optax.tree.where(take, after, tx.init(flat))
-
-    return Transformation(init, update)
-
-
-def uncached(optimizer, opt_state):
-    """``opt_state`` as a resume starts from it: for lbfgs and cg, without the cost and gradient
-    their last line search evaluated at the weights (``_with_value``), so that the first step
-    evaluates them afresh on the data it is given (optax's mark of no cache, an infinite
-    value), not on the data the state was trained on; the same bits on that data. Their memory
-    of the steps before (lbfgs's pairs, cg's direction) goes on, as a first-order optimizer's
-    moments do. Any other state as it is."""
-    if optimizer.name not in ("lbfgs", "cg"):
-        return opt_state
-    value = optax.tree.get(opt_state, "value")
-    return optax.tree.set(opt_state, value=jnp.full_like(value, jnp.inf))
-
-
-def _linesearch():
-    return optax.scale_by_zoom_linesearch(
-        LINESEARCH_STEPS, approx_dec_rtol=DECREASE_RTOL, initial_guess_strategy="one"
-    )
-
-
-class CGState(NamedTuple):
-    last_grad: optax.Updates  # not "grad": the line search keeps its own
-    direction: optax.Updates
-
-
-def _polak_ribiere() -> optax.GradientTransformation:
-    """The Polak-Ribiere+ direction, restarted at -g when it is not a descent direction."""
-
-    def init(params):
-        zeros = optax.tree.zeros_like(params)
-        return CGState(zeros, zeros)
-
-    def update(grads, state, params=None):
-        del params
-        old = optax.tree.vdot(state.last_grad, state.last_grad)
-        beta = optax.tree.vdot(grads, optax.tree.sub(grads, state.last_grad))
-        beta = jnp.where(old > 0, jnp.maximum(beta / jnp.where(old > 0, old, 1), 0.0), 0.0)
-        d = optax.tree.add_scale(optax.tree.scale(-1.0, grads), beta, state.direction)
-        descent = optax.tree.vdot(d, grads) < 0
-        d = jax.tree.map(lambda a, g: jnp.where(descent, a, -g), d, grads)
-        return d, CGState(grads, d)
-
-    return optax.GradientTransformation(init, update)
 
 
 class DampedState(NamedTuple):
@@ -226,33 +152,44 @@ def solver_of(opt_state) -> str | None:
 
 def at_ceiling(damping) -> jax.Array:
     """Whether a damped solver's ``damping`` (one, or a population's (P,)) is at its ceiling,
-    where no step moves the weights: the one rule of a stall (``_damped``, ``stalled``,
-    ``stall_epoch``, and a population's members, ``member_epochs``), traceable."""
+    where no step moves the weights (``_damped``, ``stuck``), traceable."""
     return damping >= jnp.asarray(DAMPING_RANGE[1], damping.dtype)
 
 
+def stuck(opt_state) -> jax.Array | None:
+    """Whether a curvature solver at ``opt_state`` (one, or a population's stacked: (P,)) has
+    stalled, where no step moves the weights again: a damped solver's damping at its ceiling, a
+    line search's step refused from a restarted solver (``_with_value``: the same weights and
+    state refuse every later step). The one rule of a stall (``stalled``, ``stall_epoch``, and a
+    population's members, ``member_epochs``), traceable; None for another optimizer's state."""
+    if solver_of(opt_state) is not None:
+        return at_ceiling(opt_state.damping)
+    search = search_state(opt_state)
+    return None if search is None else search.learning_rate < 0
+
+
 def stalled(optimizer, state, history: list, epochs: int) -> bool:
-    """Whether the damped ``optimizer`` can go no further from ``state`` (a ``TrainState``):
-    its damping at the ceiling, where every step is refused or too small to move the weights
-    (the loss cannot decrease at this precision). ``fit`` then stops, as early stopping does;
+    """Whether the curvature solver ``optimizer`` can go no further from ``state`` (a
+    ``TrainState``, ``stuck``): a damped one's damping at the ceiling, where every step is refused
+    or too small to move the weights (the loss cannot decrease at this precision), a line search
+    that found no decrease from a restarted solver. ``fit`` then stops, as early stopping does;
     where the loss of its epochs (``history``) never fell, a warning says so (``warn_stuck``).
     ``fit`` asks after each epoch that a callback or early stopping sees; a call of fused epochs
     it cuts at ``stall_epoch`` instead, which has read the damping already."""
-    if optimizer.name not in STATES or not at_rest(state):
+    if optimizer.name not in NAMES or not at_rest(state):
         return False
     warn_stuck(optimizer, state, history, epochs, stacklevel=5)
     return True
 
 
 def at_rest(state) -> bool:
-    """Whether the run at ``state`` (a ``TrainState``) has stalled: a damped solver's state
-    after an epoch, its damping at the ceiling, where no step moves the weights again (``fit``
-    stops there: ``stalled``). The initial state is not: ``fit`` runs its first epoch (at the
-    ceiling from ``lr`` 1e12, one epoch that counts no step). ``resume.finished`` holds such a
-    run over, as ``fit`` left it: a resume adds no epoch."""
-    if state.epoch == 0 or solver_of(state.opt_state) is None:
-        return False
-    return bool(jax.device_get(at_ceiling(state.opt_state.damping)))
+    """Whether the run at ``state`` (a ``TrainState``) has stalled: a curvature solver's state
+    after an epoch, ``stuck``, where no step moves the weights again (``fit`` stops there:
+    ``stalled``). The initial state is not: ``fit`` runs its first epoch (at the ceiling from
+    ``lr`` 1e12, one epoch that counts no step). ``resume.finished`` holds such a run over, as
+    ``fit`` left it: a resume adds no epoch."""
+    rest = None if state.epoch == 0 else stuck(state.opt_state)
+    return rest is not None and bool(jax.device_get(rest))
 
 
 def warn_stuck(optimizer, state, history: list, epochs: int, stacklevel: int = 4) -> None:
@@ -263,66 +200,90 @@ def warn_stuck(optimizer, state, history: list, epochs: int, stacklevel: int = 4
         _warn_stalled(optimizer.name, state.epoch, epochs, stacklevel=stacklevel)
 
 
-def warn_unmoved(optimizer, history: list) -> None:
+def unmoved(train_loss, ends) -> np.ndarray:
+    """Which runs' loss never moved: ``train_loss (P, epochs)``, each row's first ``ends (P,)``
+    epochs (more than one) all equal to its first: every step of 0 (a line search's step too
+    short to change the weights in their precision, ``_with_value`` takes it), or at a minimum."""
+    loss, ends = np.asarray(train_loss), np.asarray(ends)
+    ran = np.arange(loss.shape[1]) < ends[:, None]
+    return (ends > 1) & np.all((loss == loss[:, :1]) | ~ran, axis=1)
+
+
+def warn_unmoved(optimizer, history: list, state=None, who="", stacklevel: int = 4) -> None:
     """A warning where a line search (lbfgs, cg) moved nothing in any epoch of ``history``
-    (``fit``'s): its loss flat from the first epoch on, every step refused (``_with_value``:
-    no decrease found from where it started, inputs or targets badly scaled) or at a minimum.
-    None for one epoch (nothing to compare) or a loss that fell."""
+    (``fit``'s, whose ``state`` has not stalled: a stall says so itself, ``warn_stuck``; or a
+    member's records, named by ``who``): its loss flat from the first epoch on (``unmoved``)."""
     if optimizer.name not in ("lbfgs", "cg") or len(history) < 2:
         return
-    if any(h["train_loss"] != history[0]["train_loss"] for h in history):
+    if state is not None and at_rest(state):
+        return
+    if not unmoved([[h["train_loss"] for h in history]], [len(history)])[0]:
         return
     warnings.warn(
-        f"{optimizer.name} moved nothing in {len(history)} epochs: its line search found no "
-        "decrease from the weights it started at (inputs or targets badly scaled: standardise "
-        "them), or they are at a minimum.",
-        UserWarning,
-        stacklevel=4,
-    )
-
-
-def warn_stalled_members(optimizer, opt_state, ends, train_loss, epochs: int, other) -> None:
-    """``stalled``'s warning for a population, whose members stop at the ceiling inside the
-    compiled epochs (``member_epochs``): once, naming the first member that stopped there with
-    the loss where it started, and all such members. ``opt_state``: the members' stacked;
-    ``ends (P,)``: the epochs each ran; ``train_loss (P, epochs)``; ``other (P,)``: the members
-    that something else stopped (diverged, out of patience), which ``fit`` stops unasked."""
-    if optimizer.name not in STATES:
-        return
-    ends = np.asarray(ends)
-    last = np.asarray(train_loss)[np.arange(len(ends)), np.maximum(ends - 1, 0)]
-    flat = last >= np.asarray(train_loss)[:, 0]
-    stopped = np.asarray(jax.device_get(at_ceiling(opt_state.damping))) & (ends > 0) & ~other
-    members = np.flatnonzero(stopped & flat).tolist()
-    if members:
-        k = members[0]
-        who, where = f"member {k} (of members {members}): ", "the member stopped there"
-        _warn_stalled(optimizer.name, int(ends[k]), epochs, who, where, stacklevel=5)
-
-
-def _warn_stalled(name, epoch, epochs, who="", where="fit stopped there", *, stacklevel):
-    warnings.warn(
-        f"{who}{name} refused every step: its damping reached its ceiling "
-        f"{DAMPING_RANGE[1]:g} by epoch {epoch} of {epochs} with the loss where it "
-        "started (lr, the initial damping, too large: lower it; or the state had already "
-        f"converged); {where}.",
+        f"{who}{optimizer.name} moved nothing in {len(history)} epochs: its line search found "
+        "no step that changes the weights from those it started at (inputs or targets badly "
+        "scaled: standardise them), or they are at a minimum.",
         UserWarning,
         stacklevel=stacklevel,
     )
 
 
-def stall_epoch(optimizer, opt_state) -> int | None:
-    """The epoch whose step brought the damped ``optimizer``'s damping to its ceiling, None
-    below it: its step ``count`` (one full-batch step an epoch; a step that starts at the
-    ceiling moves nothing and counts nothing, ``_damped``), so that ``fit`` cuts a call of
-    fused epochs there, as it stops after that epoch with a callback (after the call's first
-    epoch where it started at the ceiling: ``lr`` 1e12, or a state resumed there)."""
-    if optimizer.name not in STATES:
+def warn_stalled_members(optimizer, opt_state, ends, train_loss, epochs: int, other) -> None:
+    """``stalled``'s warning for a population, whose members stop at a stall inside the
+    compiled epochs (``member_epochs``): once, naming the first member that stalled with the
+    loss where it started, and all such members. ``opt_state``: the members' stacked;
+    ``ends (P,)``: the epochs each ran; ``train_loss (P, epochs)``; ``other (P,)``: the members
+    that something else stopped (diverged, out of patience), which ``fit`` stops unasked."""
+    if optimizer.name not in NAMES:
+        return
+    ends = np.asarray(ends)
+    last = np.asarray(train_loss)[np.arange(len(ends)), np.maximum(ends - 1, 0)]
+    flat = last >= np.asarray(train_loss)[:, 0]
+    stopped = np.asarray(jax.device_get(stuck(opt_state))) & (ends > 0) & ~other
+    members = np.flatnonzero(stopped & flat).tolist()
+    if members:
+        k = members[0]
+        who, where = f"member {k} (of members {members}): ", "the member stopped there"
+        _warn_stalled(optimizer.name, int(ends[k]), epochs, who, where, stacklevel=5)
+    members = np.flatnonzero(unmoved(train_loss, ends) & ~stopped & ~other).tolist()
+    if members:
+        k, loss = members[0], np.asarray(train_loss)[members[0], : ends[members[0]]]
+        who = f"member {k} (of members {members}): "
+        warn_unmoved(optimizer, [{"train_loss": v} for v in loss], None, who, stacklevel=5)
+
+
+def _warn_stalled(name, epoch, epochs, who="", where="fit stopped there", *, stacklevel):
+    if name in STATES:
+        how = f"its damping reached its ceiling {DAMPING_RANGE[1]:g}"
+        why = "lr, the initial damping, too large: lower it"
+    else:
+        how = "its line search found no decrease from a restarted solver"
+        why = "inputs or targets badly scaled: standardise them"
+    warnings.warn(
+        f"{who}{name} refused every step: {how} by epoch {epoch} of {epochs} with the loss "
+        f"where it started ({why}; or the state had already converged); {where}.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def stall_epoch(optimizer, opt_state, end: int) -> tuple | None:
+    """``(epoch, state)``: the epoch whose step stalled the curvature solver ``optimizer``
+    (``stuck``) and its state as that epoch left it; None where it has not stalled. ``end``:
+    the epoch of ``opt_state``. So that ``fit`` cuts a call of fused epochs there, as it stops
+    after that epoch with a callback. A damped solver's: its step ``count`` (one full-batch step
+    an epoch; a step that starts at the ceiling moves nothing and counts nothing, ``_damped``;
+    after the call's first epoch where it started at the ceiling: ``lr`` 1e12, or a state
+    resumed there), its state as it is. A line search's: ``end`` less the steps refused after
+    it, which changed its state in that count alone (``_stall``)."""
+    rest = None if optimizer.name not in NAMES else stuck(opt_state)
+    if rest is None or not jax.device_get(rest):
         return None
-    damping, count = jax.device_get((opt_state.damping, opt_state.count))
-    if not at_ceiling(damping):
-        return None
-    return int(count)
+    if optimizer.name in STATES:
+        return int(jax.device_get(opt_state.count)), opt_state
+    lr = search_state(opt_state).learning_rate
+    first = optax.tree.set(opt_state, learning_rate=jnp.full_like(lr, -1))
+    return end + 1 + int(jax.device_get(lr)), first
 
 
 def _damped(product, damping0: float, shrink: float, grow: float, kind) -> Transformation:

@@ -268,12 +268,13 @@ def fit(
         records = epoch_records(net, out, first, seconds, data.n_seen, data.x_val, data.val_seen)
         bad = int(out["bad"])  # the run's first non-finite step, -1: none
         if not keep and bad < 0:  # no one looks between the calls' ends
-            stop = second_order.stall_epoch(optimizer, opt_state)
-            if stop is not None:  # the epochs after moved nothing; one, if it started there
+            stall = second_order.stall_epoch(optimizer, opt_state, first + k)
+            if stall is not None:  # the epochs after moved nothing; one, if it started there
+                stop, opt_state = stall
                 records = records[: max(stop - first, 1)]
             history += records
             state = advance(state, records[-1], params_, opt_state, config)
-            if stop is not None:
+            if stall is not None:
                 second_order.warn_stuck(optimizer, state, history, config.epochs)
                 break
             continue
@@ -388,7 +389,7 @@ def _epoch_state(states, j):
 
 def _finish(state, history, config, optimizer):
     warn_non_finite_val(history)
-    second_order.warn_unmoved(optimizer, history)
+    second_order.warn_unmoved(optimizer, history, state)
     return Result(final_params(state, config), history, state)
 
 

@@ -1,10 +1,12 @@
-"""A population's damped solvers (lm, newton-cg) stop a member whose damping reached its ceiling
-where its solo ``fit`` stops (``second_order.stalled``), with the solo fit's warning naming the
-member."""
+"""A population's curvature solvers stop a member that stalled (lm, newton-cg: the damping at its
+ceiling; lbfgs, cg: a line search that found no decrease from a restarted solver) where its solo
+``fit`` stops (``second_order.stalled``), with the solo fit's warning naming the member."""
 
+import dataclasses
 import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -95,3 +97,41 @@ def test_members_that_start_at_the_ceiling_stop_after_one_epoch_as_their_solo_fi
         jax.tree.leaves(pop.member(0).params), jax.tree.leaves(solo.params), strict=True
     ):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_line_search_members_that_find_no_decrease_stop_and_warn_as_their_solo_fits():
+    """cg members on inputs ~1e4, every step refused (tests/test_second_order.py), trained all
+    their 30 epochs at their initial loss with no word: the solo fit's warning ("moved
+    nothing") was the solo fit's alone. Now each member stops where its solo fit stops, with its
+    parameters, and the population warns once, naming them."""
+    net = MLP((1, 1), (), "identity", "mse")
+    x = jnp.linspace(0.5, 1, 8)[:, None]
+    x, t, config = x * 1e4, jnp.sin(3 * x), TrainConfig(epochs=30, batch_size="full")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        configs = [dataclasses.replace(config, seed=s) for s in (0, 1)]
+        solos = [fit(net, x, t, Optimizer("cg"), c) for c in configs]
+        pop = fit_population(net, x, t, Optimizer("cg"), config, seeds=[0, 1])
+    said = [str(w.message) for w in caught if "refused every step" in str(w.message)]
+    assert len(said) == 3 and said[2].startswith("member 0 (of members [0, 1]): cg "), said
+    assert [r["epochs"] for r in pop.members] == [len(s.history) for s in solos] == [1, 1]
+    assert [r["stopped_epoch"] for r in pop.members] == [1, 1]
+    for k, solo in enumerate(solos):
+        for a, b in zip(jax.tree.leaves(pop.member(k).params), jax.tree.leaves(solo.params)):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_line_search_members_that_never_move_are_named_as_their_solo_fits_are():
+    """lbfgs on a saturated tanh output (inputs ~100: every gradient 0 in float32) takes steps
+    of 0 (no refusal, no stall): its solo fit warns that it moved nothing; its members ran the
+    same epochs with no word. The population now warns once, naming them."""
+    net = MLP((1, 1), (), "tanh", "mse")
+    x = jnp.linspace(0.5, 1, 8)[:, None]
+    x, t, config = x * 100, jnp.sin(3 * x), TrainConfig(epochs=6, batch_size="full")
+    with pytest.warns(UserWarning, match="lbfgs moved nothing in 6 epochs"):
+        fit(net, x, t, Optimizer("lbfgs"), config)
+    with pytest.warns(UserWarning, match=r"member 0 \(of members \[0, 1\]\): lbfgs moved nothing"):
+        pop = fit_population(net, x, t, Optimizer("lbfgs"), config, seeds=[0, 1])
+    assert [r["epochs"] for r in pop.members] == [6, 6]

@@ -365,11 +365,11 @@ def test_a_line_search_that_finds_no_decrease_leaves_the_weights_as_they_were(na
     net = MLP((1, 1), (), "identity", "mse")
     x = jnp.linspace(0.5, 1, 8)[:, None] * 1e4
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "cg moved nothing")  # the next test's
+        warnings.filterwarnings("ignore", "cg refused every step")  # the next tests'
         result = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(6, "full"))
+        params = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(1, "full")).params
     losses = np.array([h["train_loss"] for h in result.history])
     assert np.all(np.diff(losses) <= second_order.DECREASE_RTOL * losses[:-1]), losses
-    params = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(1, "full")).params
     e1 = backprop.hand_cost(net, params, x, jnp.sin(3e-4 * x))
     assert e1 <= losses[0] * (1 + second_order.DECREASE_RTOL), (e1, losses[0])
 
@@ -382,11 +382,78 @@ def test_a_line_search_run_that_never_moved_says_so():
     net = MLP((1, 1), (), "identity", "mse")
     x = jnp.linspace(0.5, 1, 8)[:, None]
     config = TrainConfig(epochs=4, batch_size="full")
-    with pytest.warns(UserWarning, match="cg moved nothing in 4 epochs: its line search"):
+    with pytest.warns(UserWarning, match="cg refused every step: its line search found no"):
         fit(net, x * 1e4, jnp.sin(3 * x), Optimizer("cg"), config)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit(net, x, jnp.sin(3 * x), Optimizer("cg"), config)
+
+
+def _refusing():
+    """A linear regression whose every line search finds no decrease: cg on inputs ~1e4 (the
+    tests above; lbfgs, whose first step is scaled by 1 / |g|, finds one there)."""
+    net = MLP((1, 1), (), "identity", "mse")
+    x = jnp.linspace(0.5, 1, 8)[:, None]
+    return net, x * 1e4, jnp.sin(3 * x)
+
+
+@pytest.mark.slow
+def test_a_line_search_that_can_find_no_decrease_stops_with_or_without_a_callback():
+    """A step refused from a restarted solver (or the initial one) is refused again at every
+    later epoch: the same weights, the same solver state. Such a run trained all its 200
+    epochs doing nothing (a warning "moved nothing in 200 epochs"). It stops now at the epoch
+    that stalled, as a damped solver stops at its damping's ceiling, with or without a
+    callback alike (history, state, params), warning where the loss never fell; the stalled
+    state is a finished run's, which a resume returns as it is."""
+    net, x, t, name = *_refusing(), "cg"
+    config, runs, said = TrainConfig(epochs=200, batch_size="full"), [], []
+    for callback in (None, lambda record, state: None):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            runs.append(fit(net, x, t, Optimizer(name), config, callback=callback))
+        said.append([str(w.message) for w in caught])
+    (alone, called), keys = runs, ("epoch", "train_loss")
+    assert alone.state.epoch == called.state.epoch == len(alone.history) <= 2, alone.history
+    assert said[0] == said[1] and len(said[0]) == 1, said
+    assert f"{name} refused every step: its line search" in said[0][0], said
+    assert f"by epoch {alone.state.epoch} of 200" in said[0][0], said
+    assert [[r[k] for k in keys] for r in alone.history] == [
+        [r[k] for k in keys] for r in called.history
+    ]
+    for a, b in zip(jax.tree.leaves(alone.state), jax.tree.leaves(called.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert second_order.at_rest(alone.state)
+    resumed = fit(net, x, t, Optimizer(name), config, state=alone.state)
+    assert resumed.history == [] and resumed.state.epoch == alone.state.epoch
+
+
+def _refusals(tx, name):
+    """Whether ``tx``'s state is ``stuck`` after each of two refused steps, the first from a
+    state with memory (one step taken on well-scaled inputs), on ``_refusing()``."""
+    net, x, t = _refusing()
+    params = net.init(jax.random.key(0))
+    scaled = x / x.max()
+    grads = backprop.value_and_grad(net, params, scaled, t)[1]
+    state = tx.update(grads, tx.init(params), params, net=net, x=scaled, t=t)[1]
+    state = second_order.uncached(Optimizer(name), state)  # evaluated afresh on x
+    grads, stuck = backprop.value_and_grad(net, params, x, t)[1], []
+    for _ in range(2):
+        updates, state = tx.update(grads, state, params, net=net, x=x, t=t)
+        assert not any(np.any(u) for u in jax.tree.leaves(updates))  # refused
+        stuck.append(bool(second_order.stuck(state)))
+    return stuck
+
+
+@pytest.mark.slow
+def test_a_refusal_with_memory_restarts_the_solver_and_one_without_stalls(mutant):
+    """Where a step with the solver's memory is refused, the restarted solver gets a step of its
+    own (it may find a decrease); only a refusal from a restarted solver is a stall. The
+    mutation twin, a stall at any refusal, is caught (cg: lbfgs's first step from memory here
+    is a step of 0, taken)."""
+    assert _refusals(second_order.build(Optimizer("cg")), "cg") == [False, True]
+    hasty = mutant(second_order._with_value, "restarted | stuck,", "True,")
+    inner = optax.chain(second_order._polak_ribiere(), second_order._linesearch())
+    assert _refusals(hasty(inner), "cg") == [True, True]
 
 
 @pytest.mark.slow
