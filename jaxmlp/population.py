@@ -25,9 +25,10 @@ the final losses 1.6e-4 and 3e-6 relative apart; after 5 epochs 2.1e-5 and 1.5e-
 does lbfgs started near the saddle at 0 (a 3-4-1 tanh regression, ``init_scale`` 1e-3, 6
 full-batch epochs: 2.2e-2 of the largest parameter apart on 2 devices in chunks of 2 and on
 one, the final losses 7e-3 relative apart; the members started at scale 0.5 to 2, 6e-7).
-Early stopping, restore-best, divergence and a damped solver's stall (lm, newton-cg at their
-damping's ceiling, ``second_order.stalled``) are per member, inside the fused scan: a stopped,
-stalled or diverged member is frozen by a mask, the others go on.
+Early stopping, restore-best, divergence and a curvature solver's stall (lm, newton-cg at their
+damping's ceiling; lbfgs, cg where a restarted line search finds no decrease:
+``second_order.stuck``) are per member, inside the fused scan: a stopped, stalled or diverged
+member is frozen by a mask, the others go on.
 
 >>> import jax.numpy as jnp
 >>> from jaxmlp import MLP, Optimizer, TrainConfig, fit_population
@@ -73,9 +74,9 @@ class Population:
         after a member's last epoch.
       members: one record per member: its settings (``seed``, each ``hyper`` value;
         ``search.grid_search`` adds the ``fold``) and outcome (``epochs`` trained,
-        ``stopped_epoch`` (out of patience, or a damped solver's stall at its damping's
-        ceiling), ``diverged_epoch`` and ``diverged_step`` (None when it did not), and the
-        losses/accuracies of ``params_epoch``, the epoch of ``params`` (the best where
+        ``stopped_epoch`` (out of patience, or a curvature solver's stall:
+        ``second_order.stuck``), ``diverged_epoch`` and ``diverged_step`` (None when it did
+        not), and the losses/accuracies of ``params_epoch``, the epoch of ``params`` (the best where
         restore-best restored them, else the last; None where a member diverged: its last
         epoch's), the validation ones those of ``params``, the training ones running values
         (``jaxmlp.history``; ``evaluation.evaluate_members`` gives those of ``params``)).
