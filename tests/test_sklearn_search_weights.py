@@ -10,7 +10,7 @@ import sklearn
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.metrics import accuracy_score, make_scorer
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, KFold
 
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor, PopulationSearchCV
 
@@ -89,6 +89,9 @@ def test_bad_sample_weights_are_the_estimator_s_value_error():
         PopulationSearchCV(CLF, GRID, cv=2).fit(x, y, sample_weight=-w)
     with pytest.raises(ValueError, match=r"sample_weight.shape == \(59,\), expected \(60,\)"):
         PopulationSearchCV(CLF, GRID, cv=2).fit(x, y, sample_weight=w[1:])
+    w[:30] = 0  # KFold's second split trains on rows 0-29 alone
+    with pytest.raises(ValueError, match="non-zero.*the 30 training rows of a cv split"):
+        PopulationSearchCV(CLF, GRID, cv=KFold(2)).fit(x, y, sample_weight=w)
 
 
 @pytest.mark.slow

@@ -296,7 +296,14 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
             )
         x, y = _safe_indexing(X, rows), _safe_indexing(y, rows)
         x, t, labels, _ = est._checked_targets(x, y, False)
-        s = _checked_weights(_routing.rows(X, fit_params or {}, rows).get("sample_weight"), x)
+        try:  # whole-X weights were checked: what is left is a fold's rows' sum of 0
+            s = _checked_weights(_routing.rows(X, fit_params or {}, rows).get("sample_weight"), x)
+        except ValueError as e:
+            raise ValueError(
+                f"{e} (the sample weights of the {len(x)} training rows of a cv split: "
+                "GridSearchCV would score that fit error_score; choose folds that hold weight, "
+                "or use GridSearchCV)"
+            ) from e
         if not isinstance(x, np.ndarray):
             x = x.toarray()  # sparse: the members' rows are stacked dense
         dtype = x.dtype
