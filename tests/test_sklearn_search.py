@@ -295,15 +295,6 @@ def test_several_metrics_are_refused_by_name(scoring):
         search.fit(x, y)
 
 
-def test_fit_parameters_are_refused_by_name():
-    """GridSearchCV passes fit parameters (sample_weight...) on to every fit; the population
-    search trains without them: a ValueError, not fit()'s unexpected-keyword TypeError."""
-    x, y = make_classification(40, 3, n_informative=3, n_redundant=0, random_state=0)
-    search = PopulationSearchCV(MLPClassifier(max_iter=2), {"alpha": [0.1]}, cv=2)
-    with pytest.raises(ValueError, match=r"no fit parameters, got \['sample_weight'\]"):
-        search.fit(x, y, sample_weight=np.ones(len(x)))
-
-
 GRID_SEARCH_ARGUMENTS = {
     "n_jobs": 2,
     "verbose": 0,

@@ -113,10 +113,7 @@ class BaseMLP(StoppingMixin, BaseEstimator):
     def _fit(self, X, y, incremental: bool, sample_weight=None):
         X, t, labels, first = self._checked_targets(X, y, incremental)
         dtype = X.dtype
-        if sample_weight is not None:  # finite, one per row, >= 0, not all zero
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=dtype, ensure_non_negative=True
-            )
+        sample_weight = _checked_weights(sample_weight, X)
         with precision(dtype):
             rng, params = self._starting_point(X, t, first, dtype)
             if self.solver == "lbfgs":
@@ -312,6 +309,16 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         with precision(dtype):
             params = jax.tree.map(lambda a: jax.numpy.asarray(a, dtype), params)
             return apply(self.net_, params, X)
+
+
+def _checked_weights(sample_weight, X):
+    """``sample_weight`` as NumPy ``(n,)`` in X's dtype (an array's; else float64), checked:
+    finite, one per row of X, >= 0, not all zero (scikit-learn's ValueErrors); None stays
+    None."""
+    if sample_weight is None:
+        return None
+    dtype = getattr(X, "dtype", None)
+    return _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
 
 
 def _cast_floats(tree, dtype):

@@ -36,14 +36,15 @@ def param_columns(candidates: list[dict]) -> dict:
     return columns
 
 
-def score(scorer, est, x, y, error_score) -> float:
+def score(scorer, est, x, y, error_score, params=None) -> float:
     """``GridSearchCV``'s score of a fitted ``est`` on rows ``x, y``, by its own rule
-    (``sklearn.model_selection._validation._score``): ``scorer(est, x, y)``, which must be a
+    (``sklearn.model_selection._validation._score``): ``scorer(est, x, y, **params)`` (its
+    rows' sample weights, or none), which must be a
     number (else its ValueError); where scoring raises (an estimator refuses rows whose outputs
     are not finite), the error with ``error_score="raise"``, else ``error_score`` and a
     UserWarning with the traceback. Not a failed fit: it counts in no fit failure report. A
     scorer that returns a dict of metrics is refused: the population search scores one."""
-    value = _score(est, x, y, scorer, None, error_score)
+    value = _score(est, x, y, scorer, params, error_score)
     if isinstance(value, dict):
         raise ValueError(
             "PopulationSearchCV scores one metric, but the scoring callable returned "

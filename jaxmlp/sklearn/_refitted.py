@@ -11,6 +11,8 @@ from sklearn.utils import get_tags
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from jaxmlp.sklearn import _routing
+
 
 class RefittedMixin:
     """``predict``, ``predict_proba``, ``predict_log_proba``, ``score``, ``classes_``,
@@ -44,12 +46,13 @@ class RefittedMixin:
         check_is_fitted(self)
         return self.best_estimator_.predict_log_proba(X)
 
-    def score(self, X, y):
+    def score(self, X, y, **params):
         """The best estimator's score by ``scoring`` (``scorer_``); an AttributeError without
-        ``refit``, as ``GridSearchCV``'s."""
+        ``refit``, as ``GridSearchCV``'s. ``params`` go to the scorer with metadata routing
+        (``_routing.for_score``; without it they are its ValueError)."""
         _check_refit(self, "score")
         check_is_fitted(self)
-        return self.scorer_(self.best_estimator_, X, y)
+        return self.scorer_(self.best_estimator_, X, y, **_routing.for_score(self, params))
 
     @property
     def classes_(self):

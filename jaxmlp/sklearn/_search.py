@@ -48,8 +48,8 @@ from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing, indexable, shuffle
 
 from jaxmlp.arrays import precision
-from jaxmlp.sklearn import _solvers
-from jaxmlp.sklearn._base import BaseMLP
+from jaxmlp.sklearn import _routing, _solvers
+from jaxmlp.sklearn._base import BaseMLP, _checked_weights
 from jaxmlp.sklearn._cv_results import (
     best_index,
     param_columns,
@@ -73,6 +73,7 @@ class _Member(NamedTuple):
     rng: np.random.RandomState  # its random_state, past the starting weights
     x: np.ndarray  # (n, d) its training rows
     t: np.ndarray  # (n, K) its targets
+    s: np.ndarray | None  # (n,) its rows' sample weights, or None
     params: list
     opt_state: object
     batch_size: int
@@ -102,6 +103,7 @@ def _train(members: list, dtype) -> list:
     t = jnp.asarray(np.stack([m.t for m in members]), dtype)
     alphas = np.array([m.est.alpha for m in members])
     orders = [np.arange(n)] * len(members)
+    weighted = first.s is not None  # the group's members all are, or none
     live, final = set(range(len(members))), [None] * len(members)
     while live:
         for k in live:
@@ -111,7 +113,11 @@ def _train(members: list, dtype) -> list:
         for idx, n_b in _solvers.blocks(np.stack(orders), batch_size):
             if n_b != batch_size:  # the L2 term of a smaller batch weighs more
                 opt_state = _weight_decay(opt_state, alphas, n_b, dtype)
-            params, opt_state, losses = run(params, opt_state, x, t, jnp.asarray(idx))
+            ws = decays = None
+            if weighted:  # each member's rows' weights and L2 factors, as its solo epoch's
+                parts = [_solvers._weighted(m.est, m.s, i, dtype) for m, i in zip(members, idx)]
+                ws, decays = (jnp.stack(a) for a in zip(*parts))
+            params, opt_state, losses = run(params, opt_state, x, t, jnp.asarray(idx), ws, decays)
             sums.append(n_b * jnp.sum(losses, axis=1))
             if n_b != batch_size:
                 opt_state = _weight_decay(opt_state, alphas, batch_size, dtype)
@@ -201,17 +207,14 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
 
     def fit(self, X, y, groups=None, **params):
         """Run every grid point on every fold; then refit the best one. Returns ``self``.
-        ``params``: none (``GridSearchCV``'s fit parameters, refused by name)."""
+        ``params``: ``GridSearchCV``'s fit parameters, routed as it routes them
+        (``_routing``): ``sample_weight`` weighs each fit's training rows and, where the scorer
+        takes it, each held-out fold's score; the refit gets all of it."""
         base = self.estimator
         if not isinstance(base, BaseMLP):
             raise TypeError(
                 "PopulationSearchCV searches jaxmlp.sklearn's MLPClassifier or MLPRegressor, got "
                 f"{type(base).__name__}: use sklearn.model_selection.GridSearchCV for others."
-            )
-        if params:
-            raise ValueError(
-                "PopulationSearchCV.fit takes X, y and groups, no fit parameters, got "
-                f"{sorted(params)}: use sklearn.model_selection.GridSearchCV to pass them on."
             )
         if not (self.scoring is None or isinstance(self.scoring, str) or callable(self.scoring)):
             raise ValueError(
@@ -221,24 +224,31 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         self._validate_params()
         candidates = list(ParameterGrid(self.param_grid))
         X, y, groups = indexable(X, y, groups)
-        splits = list(check_cv(self.cv, y, classifier=is_classifier(base)).split(X, y, groups))
+        self.scorer_ = check_scoring(base, self.scoring)
+        routed = _routing.for_fit(self, self.scorer_, X, groups, params)
+        fit_params, score_params = routed.estimator["fit"], routed.scorer["score"]
+        _checked_weights(fit_params.get("sample_weight"), X)  # named against all of X, once
+        cv = check_cv(self.cv, y, classifier=is_classifier(base))
+        splits = list(cv.split(X, y, **routed.splitter["split"]))
         if not candidates or not splits:  # GridSearchCV's message, then what was given
             raise ValueError(
                 "No fits were performed. Was the CV iterator empty? Were there no candidates? "
                 f"(param_grid {self.param_grid!r}: {len(candidates)} candidates, cv "
                 f"{len(splits)} splits)"
             )
-        self.scorer_ = check_scoring(base, self.scoring)
         members = [(c, f) for c in range(len(candidates)) for f in range(len(splits))]
         if self.verbose > 0:
             print(
                 f"Fitting {len(splits)} folds for each of {len(candidates)} candidates, "
                 f"totalling {len(members)} fits"
             )
-        prepared = [self._member(base, candidates[c], X, y, splits[f][0]) for c, f in members]
+        prepared = [
+            self._member(base, candidates[c], X, y, splits[f][0], fit_params) for c, f in members
+        ]
         by_group = {}
         for i, m in enumerate(prepared):
             key = (m.est.net_, m.est.solver, bool(m.est.nesterovs_momentum), m.est.backprop)
+            key += (m.s is None,)
             by_group.setdefault((*key, m.x.shape, m.x.dtype, m.batch_size), []).append(i)
         per_fit = {k: np.zeros(len(members)) for k in ("fit_time", "score_time")}
         for g, indices in enumerate(by_group.values()):
@@ -257,19 +267,26 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
                     f"({len(prepared[indices[0]].x)} rows), {epochs} epochs, {seconds:.1f}s"
                 )
         self.n_populations_ = len(by_group)
-        per_fit |= self._scores(X, y, [m.est for m in prepared], [splits[f] for _, f in members])
+        fitted, folds = [m.est for m in prepared], [splits[f] for _, f in members]
+        per_fit |= self._scores(X, y, fitted, folds, score_params)
         per_fit["n_iter"] = np.array([m.est.n_iter_ for m in prepared])
         self._results(candidates, len(splits), per_fit)
         if self.refit:
             start = time.perf_counter()
             best = clone(self.best_params_, safe=False)  # not the object a member was given
-            self.best_estimator_ = clone(base).set_params(**best).fit(X, y)
+            self.best_estimator_ = clone(base).set_params(**best).fit(X, y, **fit_params)
             self.refit_time_ = time.perf_counter() - start
         return self
 
+    def get_metadata_routing(self):
+        """``GridSearchCV``'s routing (``_routing.router``), for
+        ``enable_metadata_routing=True``."""
+        return _routing.router(self, check_scoring(self.estimator, self.scoring))
+
     @staticmethod
-    def _member(base, params: dict, X, y, rows) -> _Member:
-        """A clone with ``params`` started on ``rows`` of X, y by the estimator's own code."""
+    def _member(base, params: dict, X, y, rows, fit_params=None) -> _Member:
+        """A clone with ``params`` started on ``rows`` of X, y (and ``fit_params``, cut to
+        them: ``sample_weight``) by the estimator's own code."""
         est = clone(base).set_params(**clone(params, safe=False))  # GridSearchCV's: per fit
         if est.solver == "lbfgs" or est.early_stopping:
             raise ValueError(
@@ -279,6 +296,14 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
             )
         x, y = _safe_indexing(X, rows), _safe_indexing(y, rows)
         x, t, labels, _ = est._checked_targets(x, y, False)
+        try:  # whole-X weights were checked: what is left is a fold's rows' sum of 0
+            s = _checked_weights(_routing.rows(X, fit_params or {}, rows).get("sample_weight"), x)
+        except ValueError as e:
+            raise ValueError(
+                f"{e} (the sample weights of the {len(x)} training rows of a cv split: "
+                "GridSearchCV would score that fit error_score; choose folds that hold weight, "
+                "or use GridSearchCV)"
+            ) from e
         if not isinstance(x, np.ndarray):
             x = x.toarray()  # sparse: the members' rows are stacked dense
         dtype = x.dtype
@@ -287,11 +312,12 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
             est._stochastic_setup(x, t, labels, rng)
             batch_size = est._batch_size(len(x))
             opt_state = est._optimizer_state(params, batch_size, dtype)
-        return _Member(est, rng, x, t, params, opt_state, batch_size)
+        return _Member(est, rng, x, t, s, params, opt_state, batch_size)
 
-    def _scores(self, X, y, fitted: list, splits: list) -> dict:
+    def _scores(self, X, y, fitted: list, splits: list, score_params: dict) -> dict:
         """Each fitted member scored on its held-out rows (``test_score``, ``score_time``) and,
-        with ``return_train_score``, on its training rows; a failed fit (non-finite weights)
+        with ``return_train_score``, on its training rows (``score_params``, the scorer's
+        sample weights, cut to the same rows); a failed fit (non-finite weights)
         scores ``error_score`` or raises, and the failures are reported as ``GridSearchCV``
         reports them; a scoring that fails (``_cv_results.score``: an estimator refuses held-out
         rows whose outputs are not finite) scores ``error_score`` with a warning, or raises."""
@@ -308,11 +334,15 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
                 errors.append(str(error))
                 continue
             held_out = _safe_indexing(X, test), _safe_indexing(y, test)
-            scores["test_score"][i] = score(self.scorer_, est, *held_out, self.error_score)
+            weights = _routing.rows(X, score_params, test)
+            scores["test_score"][i] = score(self.scorer_, est, *held_out, self.error_score, weights)
             scores["score_time"][i] = time.perf_counter() - start
             if self.return_train_score:
                 trained_on = _safe_indexing(X, train), _safe_indexing(y, train)
-                scores["train_score"][i] = score(self.scorer_, est, *trained_on, self.error_score)
+                weights = _routing.rows(X, score_params, train)
+                scores["train_score"][i] = score(
+                    self.scorer_, est, *trained_on, self.error_score, weights
+                )
         report_failures(errors, len(fitted), self.error_score)
         if not self.return_train_score:
             del scores["train_score"]
