@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import arrays, second_order, sharding, stopping, train
+from jaxmlp import arrays, probe, second_order, sharding, stopping, train
 from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
 from jaxmlp import population_checks as checks
@@ -68,7 +68,8 @@ class Population:
     Attributes:
       params: the members' parameters stacked on a leading axis of P (each member's best
         parameters with early stopping and ``restore_best``, like ``fit``; a diverged member's
-        last good ones, as its solo fit's ``Diverged.state`` holds them).
+        as its solo fit's ``Diverged.state`` holds them: the last good ones, or the last step's
+        whose loss is not finite, ``jaxmlp.probe``).
       history: ``{name: (P, epochs) array}`` for ``train_loss``, ``train_correct``,
         ``val_loss``, ``val_correct`` (counts; views of one ``(P, epochs, names)`` array); NaN
         after a member's last epoch.
@@ -204,7 +205,8 @@ def fit_population(
         part = _train(run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh, stop)
         parts.append(part)
     n_seen = ep.examples_per_epoch(n, batch_size, config.drop_last)
-    return _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec)
+    probed = (x, t, rows and rows[0])  # the rows each member's last parameters are probed on
+    return _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec, probed)
 
 
 def _numbers(base: dict, values: dict, p: int, dtype) -> dict:
@@ -328,25 +330,30 @@ def _warn_non_finite_val(val, ends) -> None:
         stopping.warn_non_finite_val(records, f"member {k} (of members {members}): ")
 
 
-def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec) -> Population:
-    """The chunks' results as one ``Population``, with each member's record."""
+def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec, probed):
+    """The chunks' results as one ``Population``, with each member's record; ``probed``: ``(x,
+    t, train rows or None)``, where the members' last parameters must evaluate (``probe``)."""
     concat = lambda *a: jnp.concatenate(a) if isinstance(a[0], jax.Array) else np.concatenate(a)  # noqa: E731
     params = jax.tree.map(concat, *[part[0] for part in parts])
     state = jax.tree.map(concat, *[part[2] for part in parts])
     history = parts[0][1]
     if len(parts) > 1:
         history = {k: np.concatenate([part[1][k] for part in parts]) for k in history}
-    stop, div, step = (
-        np.asarray(a) for a in (state.stop_epoch, state.diverged_epoch, state.diverged_step)
-    )
+    stop, div = np.asarray(state.stop_epoch), np.asarray(state.diverged_epoch)
     ends = np.where(stop > 0, stop, np.where(div > 0, div - 1, config.epochs))
     counts = [part[2].stopped.shape[0] for part in parts]
     ran = np.repeat([part[4] for part in parts], counts)
     ends = np.minimum(ends, ran)  # a chunk whose members all stopped early ran fewer epochs
+    params, state = probe.mark_members(
+        net, params, state, *probed, ends, spec.total_steps // config.epochs
+    )
+    stop, div, step = (
+        np.asarray(a) for a in (state.stop_epoch, state.diverged_epoch, state.diverged_step)
+    )
     for k in np.flatnonzero(ends < config.epochs):  # NaN after a member's last epoch
         for h in history.values():
             h[k, ends[k] :] = np.nan
-    _warn_non_finite_val(history.get("val_loss"), ends)
+    _warn_non_finite_val(history.get("val_loss"), np.where(div > 0, 0, ends))  # as fit raises
     other = (div > 0) | np.asarray(stopping.patience_ran_out(state, config))  # than a stall
     second_order.warn_stalled_members(
         optimizer, state.opt_state, ends, history["train_loss"], config.epochs, other

@@ -1,4 +1,5 @@
-"""Early stopping and restore-best, the one rule of ``fit`` (and of a population's members,
+"""How a run ends: ``Diverged`` (a step, or the parameters the last one left, not finite), and
+early stopping with restore-best, the one rule of ``fit`` (and of a population's members,
 ``member_epochs``, which apply it per member inside the compiled scan): an epoch whose
 validation loss is below the best so far is the new best, any other counts against the
 patience; once ``early_stopping`` epochs in a row were no better the run stops, and with
@@ -11,6 +12,34 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxmlp import probe
+from jaxmlp.optim import step_checks, what_is_finite
+
+
+class Diverged(ArithmeticError):
+    """A step that is not finite (``step.finite``; ``what`` says what it checked). ``state``
+    holds the parameters before it (inside epoch ``epoch``): the last good ones, unless the
+    update of a curvature solver's step before overflowed them (the message says so; a
+    first-order step checks the parameters it leaves, ``step.finite``); ``history`` and
+    ``state.epoch`` the finished epochs. Or (``probed`` examples) the parameters the last step
+    left give a non-finite loss (``jaxmlp.probe``): ``state``, ``history`` are the run's end's.
+    ``reason``: what was not finite, in words."""
+
+    def __init__(self, epoch, step, state, history: list, optimizer=None, probed=0):
+        self.what = what_is_finite(optimizer)
+        self.reason = probe.reason(probed, step, f"the {self.what} of step {step} is not finite")
+        overflowed = not probed and not all(
+            np.isfinite(a).all() for a in jax.tree.leaves(state.params)
+        )
+        super().__init__(
+            (f"training diverged at epoch {epoch}: {self.reason}" if probed else
+             f"training diverged: non-finite {self.what} at epoch {epoch}, step {step}")
+            + ("; the update of the step before overflowed the parameters" * overflowed)
+            + "; try a lower learning rate"
+            + (", or standardised inputs" * any(step_checks(optimizer)))
+        )  # fmt: skip
+        self.epoch, self.step, self.state, self.history = epoch, step, state, history
 
 
 def advance(state, record, params, opt_state, config):

@@ -31,17 +31,17 @@ import numpy as np
 import optax
 
 from jaxmlp import epochs as ep
-from jaxmlp import second_order, sharding, stream
+from jaxmlp import probe, second_order, sharding, stream
 from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, stored, stored_params
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
 from jaxmlp.numeric import check_int, is_real, not_one_of, store_as
-from jaxmlp.optim import Optimizer, check_schedule, initial_state, step_checks, what_is_finite
+from jaxmlp.optim import Optimizer, check_schedule, initial_state
 from jaxmlp.progress import callback as show_progress
 from jaxmlp.resume import check_kind, check_resume, copied, finished
 from jaxmlp.step import BACKPROPS, correct, gradient_source, is_classifier, make_step
-from jaxmlp.stopping import advance, final_params, patience_ran_out, warn_non_finite_val
+from jaxmlp.stopping import Diverged, advance, final_params, patience_ran_out, warn_non_finite_val
 
 __all__ = ["Diverged", "Result", "TrainConfig", "TrainState", "evaluate", "fit", "make_step"]
 __all__ += ["BACKPROPS", "correct", "gradient_source", "is_classifier", "prepare", "storage_dtype"]
@@ -156,25 +156,6 @@ class Result(NamedTuple):
     state: TrainState
 
 
-class Diverged(ArithmeticError):
-    """A step that is not finite (``step.finite``; ``what`` says what it checked). ``state``
-    holds the parameters before it (inside epoch ``epoch``): the last good ones, unless the
-    update of a curvature solver's step before overflowed them (the message says so; a
-    first-order step checks the parameters it leaves, ``step.finite``); ``history`` and
-    ``state.epoch`` the finished epochs."""
-
-    def __init__(self, epoch, step, state: TrainState, history: list, optimizer=None):
-        self.what = what_is_finite(optimizer)
-        overflowed = not all(np.isfinite(a).all() for a in jax.tree.leaves(state.params))
-        super().__init__(
-            f"training diverged: non-finite {self.what} at epoch {epoch}, step {step}"
-            + ("; the update of the step before overflowed the parameters" * overflowed)
-            + "; try a lower learning rate"
-            + (", or standardised inputs" * any(step_checks(optimizer)))
-        )
-        self.epoch, self.step, self.state, self.history = epoch, step, state, history
-
-
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -232,7 +213,9 @@ def fit(
     network one update before ``params`` (``evaluate`` gives theirs; the validation values are
     of the epoch's end). With ``reduction="sum"`` train_loss is the epoch's total over its
     batches, as ``evaluate``'s over a set. Raises ``Diverged`` at the first step that is not
-    finite (``step.finite``, which says what that covers beyond the loss and gradient)."""
+    finite (``step.finite``, which says what that covers beyond the loss and gradient), and at
+    the last step where the parameters it ends with give a non-finite loss (``jaxmlp.probe``:
+    finite but huge weights; a finished ``state`` given is probed too)."""
     check_kind("optimizer", optimizer, Optimizer)
     check_kind("config", config, TrainConfig)
     check_kind("state", state, TrainState, ": pass result.state" * isinstance(state, Result))
@@ -288,10 +271,10 @@ def fit(
             elif keep:
                 state = advance(state, record, *_epoch_state(states, j), config)
             if (callback and callback(record, state)) or patience_ran_out(state, config):
-                return _finish(state, history, config, optimizer)
+                return _finish(net, data, state, history, config, optimizer)
             if second_order.stalled(optimizer, state, history, config.epochs):
-                return _finish(state, history, config, optimizer)
-    return _finish(state, history, config, optimizer)
+                return _finish(net, data, state, history, config, optimizer)
+    return _finish(net, data, state, history, config, optimizer)
 
 
 def step_spec(optimizer, config, steps_per_epoch: int, names=()):
@@ -387,7 +370,9 @@ def _epoch_state(states, j):
     return jax.tree.map(lambda a: a[j], states)
 
 
-def _finish(state, history, config, optimizer):
+def _finish(net, data, state, history, config, optimizer):
+    if not probe.evaluable(net, state.params, data.x, data.t):  # (a finished state given too)
+        raise Diverged(state.epoch, data.steps, state, history, optimizer, min(data.n, probe.PROBE))
     warn_non_finite_val(history)
     second_order.warn_unmoved(optimizer, history, state)
     return Result(final_params(state, config), history, state)

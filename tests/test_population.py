@@ -314,6 +314,57 @@ def test_a_diverged_member_is_frozen_and_reported_while_the_others_go_on():
     assert close(pop.member(1).params, solo.params)
 
 
+@pytest.mark.parametrize("patience", [None, 3])
+def test_a_member_whose_last_parameters_give_no_finite_loss_diverged_as_its_solo_fit(patience):
+    """Regression: a member whose one step left finite weights of ~1e20 with an Inf loss was
+    recorded as not diverged (params_epoch 1, its running loss from before the step), its
+    parameters those weights. Now as its solo fit's Diverged (tests/test_train.py): diverged at
+    epoch 1, step 1, its params and state those the run ended with; the other member is not."""
+    net = MLP((1, 1), "identity", "identity", "sse", reduction="sum")
+    x, t = np.ones((1, 1), np.float32), np.zeros((1, 1), np.float32)
+    params = [{"w": jnp.ones((1, 1)), "b": jnp.zeros(1)}]
+    config = TrainConfig(1, "full", early_stopping=patience)
+    val = {"x_val": x, "t_val": t} if patience else {}
+    with pytest.raises(Diverged) as info:
+        fit(net, x, t, Optimizer("sgd", lr=1e20), config, params=params, **val)
+    two = jax.tree.map(lambda a: jnp.stack([a, a]), params)
+    pop = fit_population(net, x, t, Optimizer("sgd"), config, hyper={"lr": [1e20, 0.1]},
+                         params=two, **val)  # fmt: skip
+    bad, good = pop.members
+    assert (bad["diverged_epoch"], bad["diverged_step"], bad["params_epoch"]) == (1, 1, None)
+    assert (bad["epochs"], bad["stopped_epoch"]) == (1, None)
+    assert (good["diverged_epoch"], good["params_epoch"]) == (None, 1)
+    np.testing.assert_array_equal(pop.member(0).params[0]["w"], info.value.state.params[0]["w"])
+    np.testing.assert_array_equal(pop.params[0]["w"][0], np.float32([[-1e20]]))
+    rows = (np.zeros((2, 1), int), np.zeros((2, 1), int))  # as folds: each member's rows
+    x2 = np.concatenate([x, x])
+    pop = fit_population(net, x2, np.concatenate([t, t]), Optimizer("sgd"), config,
+                         hyper={"lr": [1e20, 0.1]}, params=two, rows=rows)  # fmt: skip
+    assert [m["diverged_epoch"] for m in pop.members] == [1, None]
+
+
+def test_a_member_out_of_patience_whose_last_parameters_give_no_finite_loss_diverged():
+    """w <- w (1 - lr) with lr 1 + 1e10: epoch 1 leaves -1e10 (loss 5e19, the best), epoch 2
+    2e20 (loss Inf, no better: patience 1 runs out). Its solo fit raises Diverged at epoch 2
+    (the stop's state probed); the member was recorded stopped at epoch 2, its restored best
+    parameters returned, with a warning of its Inf validation loss. Now it diverged there, not
+    stopped, its parameters the last ones, and no warning (as its solo fit, which raises)."""
+    net = MLP((1, 1), "identity", "identity", "sse", reduction="sum")
+    x, t = np.ones((1, 1), np.float32), np.zeros((1, 1), np.float32)
+    params = [{"w": jnp.ones((1, 1)), "b": jnp.zeros(1)}]
+    config, val = TrainConfig(5, "full", early_stopping=1), {"x_val": x, "t_val": t}
+    with pytest.raises(Diverged) as info:
+        fit(net, x, t, Optimizer("sgd", lr=1 + 1e10), config, params=params, **val)
+    assert (info.value.epoch, info.value.step, info.value.state.epoch) == (2, 1, 2)
+    two = jax.tree.map(lambda a: jnp.stack([a, a]), params)
+    pop = fit_population(net, x, t, Optimizer("sgd"), config, hyper={"lr": [1 + 1e10, 0.1]},
+                         params=two, **val)  # fmt: skip
+    bad, good = pop.members
+    assert (bad["epochs"], bad["stopped_epoch"], bad["diverged_epoch"]) == (2, None, 2)
+    assert (good["epochs"], good["diverged_epoch"]) == (5, None)
+    np.testing.assert_array_equal(pop.member(0).params[0]["w"], info.value.state.params[0]["w"])
+
+
 @pytest.mark.slow
 def test_a_diverged_member_with_restore_best_keeps_its_last_good_parameters_as_diverged_does():
     """With early stopping and ``restore_best``, a diverged member's parameters are those its

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from jaxmlp import MLP, Optimizer, TrainConfig, cli, datasets, fit_population, search
+from jaxmlp.run import folder
 
 # XOR 2-3-1 by momentum: seed 0's last epoch (58) counts 2 of 4 right before its update, and
 # the parameters after that update classify all four (/tmp/probe_pop/p13.py found it).
@@ -184,6 +185,25 @@ def test_with_restore_best_the_records_validation_metrics_are_the_returned_param
     mean = np.mean([r["val_loss"] for r in found])
     assert rows[0]["val_loss_mean"] == pytest.approx(mean, rel=1e-12)
     assert [row["n"] for row in search.summarize(found)] == [6]  # not one row per params_epoch
+
+
+def test_a_chunk_saved_before_members_last_parameters_were_probed_is_refused(tmp_path):
+    """A chunk of an older jaxmlp (no ``probed``) may record a member whose last step left
+    finite but huge weights with a non-finite loss as not diverged (lr 1e37's, with its running
+    loss in the summary): a resumed sweep reported it as healthy. Its records cannot be checked
+    again (a chunk holds no parameters): refused, naming what to do."""
+    from jaxmlp.run import chunks
+
+    record = {"member": 0, "seed": 0, "diverged_epoch": None, "params_epoch": 1}
+    text = folder.to_json([record | {chunks.FINAL: 0.5}])
+    curves = {"train_loss": np.zeros((1, 3), np.float32)}
+    digest = chunks._digest("sweep", text, curves)  # as the older jaxmlp saved it
+    np.savez(tmp_path / "00000.npz", records=np.array(text), identity=np.array("sweep"),
+             sha256=np.array(digest), **curves)  # fmt: skip
+    with pytest.raises(ValueError, match="records no probe of its members' last parameters"):
+        chunks.read(tmp_path / "00000.npz", [{"seed": 0}], 0, "sweep")
+    chunks.write(tmp_path / "00001.npz", [record | {chunks.FINAL: 0.5}], curves, "sweep")
+    assert chunks.read(tmp_path / "00001.npz", [{"seed": 0}], 0, "sweep")[0][0]["member"] == 0
 
 
 def test_a_chunk_whose_records_give_the_last_epochs_metrics_is_refused(tmp_path):

@@ -702,6 +702,52 @@ def test_an_update_that_overflows_the_parameters_is_a_divergence_at_that_step(na
     assert_bitwise_equal(pop.member(0).params, params)
 
 
+def one_step_to_huge_weights():
+    """``(net, x, t, params, optimizer)``: step 1 (loss 0.5, gradient 1, all finite) leaves w =
+    1 - 1e20, finite, whose loss 0.5 (1e20)**2 overflows float32: the next step's check would
+    see it, but a run of one step has none."""
+    net = MLP((1, 1), "identity", "identity", "sse", reduction="sum")
+    x, t = np.ones((1, 1), np.float32), np.zeros((1, 1), np.float32)
+    params = [{"w": jnp.ones((1, 1)), "b": jnp.zeros(1)}]
+    return net, x, t, params, Optimizer("sgd", lr=1e20)
+
+
+@pytest.mark.parametrize("how", ["plain", "callback", "early_stopping", "streamed"])
+def test_parameters_the_last_step_left_that_give_no_finite_loss_are_a_divergence(how):
+    """Regression: fit returned finite weights of ~1e20 whose loss is Inf (NaN or Inf
+    predictions) with no error, in every path (fused, with a callback or early stopping, whose
+    restore-best would return them too, streamed). Its state's parameters are probed
+    (``jaxmlp.probe``): Diverged at the last epoch's last step, its state the run's end."""
+    net, x, t, params, optimizer = one_step_to_huge_weights()
+    config = TrainConfig(1, "full", early_stopping=3 if how == "early_stopping" else None,
+                         chunk_steps=1 if how == "streamed" else None)  # fmt: skip
+    kwargs = {"callback": lambda r, s: None} if how == "callback" else {}
+    if how == "early_stopping":
+        kwargs = {"x_val": x, "t_val": t}
+    with pytest.raises(Diverged, match="epoch 1: the parameters step 1 left give a non-f") as info:
+        fit(net, x, t, optimizer, config, params=params, **kwargs)
+    error = info.value
+    assert (error.epoch, error.step, error.state.epoch, len(error.history)) == (1, 1, 1, 1)
+    np.testing.assert_array_equal(error.state.params[0]["w"], np.float32([[-1e20]]))
+    assert "first 1 training example;" in str(error) and error.reason in str(error)
+    assert not np.isfinite(evaluate(net, error.state.params, x, t)["loss"])
+    ok = fit(net, x, t, Optimizer("sgd", lr=1e17), config, params=params, **kwargs)  # 1e34
+    assert np.isfinite(evaluate(net, ok.params, x, t)["loss"])
+
+
+def test_the_probe_is_of_the_last_step_of_a_mini_batch_epoch_and_of_a_finished_state_resumed():
+    """Two steps an epoch: the last (step 2) left the parameters. Diverged's state, finished,
+    given back to fit returned at once with those parameters and no error: it raises again."""
+    net, x, t, params, optimizer = one_step_to_huge_weights()
+    x2, t2 = np.concatenate([x * 1e-30, x]), np.concatenate([t, t])  # step 1 moves ~nothing
+    with pytest.raises(Diverged, match="step 2 left") as info:
+        fit(net, x2, t2, optimizer, TrainConfig(1, 1), params=params)
+    assert (info.value.epoch, info.value.step) == (1, 2)
+    with pytest.raises(Diverged, match="step 2 left") as again:
+        fit(net, x2, t2, optimizer, TrainConfig(1, 1), state=info.value.state)
+    assert (again.value.epoch, again.value.step, again.value.history) == (1, 2, [])
+
+
 def test_a_huge_but_finite_gradient_is_a_step_not_a_divergence():
     """A step diverges on a non-finite loss or gradient element. Here every element is finite
     (~1e20) while the gradient's float32 norm overflows; the step is taken (the old check,

@@ -13,8 +13,10 @@ The divergence rule: a run has diverged once an epoch's training or validation l
 finite, or its training loss exceeds ``EXPLOSION`` (1e4) times the initial loss (that of the
 initial parameters on the training set), or its state, when saved, is not what a checkpoint may
 hold (parameters or optimizer state not finite: ``checkpoint_checks.non_finite``), or its
-parameters do not give a finite loss on the first ``PROBE`` training examples. Only states and
-losses that pass are saved, so the kept checkpoint is the last good one: finite and evaluable.
+parameters do not give a finite loss on the first ``probe.PROBE`` training examples (the rule
+``fit`` applies to the state it ends with, ``jaxmlp.probe``; a state saved before the end must
+pass it too). Only states and losses that pass are saved, so the kept checkpoint is the last
+good one: finite and evaluable.
 """
 
 import contextlib
@@ -22,9 +24,9 @@ import math
 import signal
 import time
 
-from jaxmlp import checkpoint, interrupt
+from jaxmlp import checkpoint, interrupt, probe
+from jaxmlp.arrays import as_arrays, storage_dtype
 from jaxmlp.checkpoint_checks import non_finite
-from jaxmlp.evaluation import evaluate
 from jaxmlp.progress import Progress
 from jaxmlp.resume import finished
 from jaxmlp.run import data, folder
@@ -32,7 +34,6 @@ from jaxmlp.run.settings import Run
 
 SAVE_SHARE = 0.1  # at most this share of a run's time goes to regular checkpoints
 EXPLOSION = 1e4  # a training loss this many times the initial loss: diverged
-PROBE = 256  # saved parameters must give a finite loss on this many training examples
 
 
 class Saver:
@@ -102,7 +103,9 @@ class Recorder:
         self.lines = [folder.to_json(r) + "\n" for r in history]
         self.initial_loss = initial_loss
         self.net, ds = run.net, run.data  # the probe: a fixed batch each save must evaluate
-        self.probe = (ds.x_train[:PROBE], data.targets(run.net, ds.task, ds.t_train[:PROBE]))
+        t = data.targets(run.net, ds.task, ds.t_train[: probe.PROBE])
+        dtype = storage_dtype(run.config.dtype)  # the parameters' (the checkpoint's)
+        self.probe = as_arrays(run.net, ds.x_train[: probe.PROBE], t, dtype)
         self.bar = Progress(run.config.epochs, saver.epoch or 0, progress)
         self.stop: list[int] = []
         self.diverged: tuple[int, str] | None = None
@@ -127,12 +130,8 @@ class Recorder:
         if bad is not None:
             self.diverged = (state.epoch, not_finite(*bad))
             return False
-        if not math.isfinite(evaluate(self.net, state.params, *self.probe)["loss"]):
-            self.diverged = (
-                state.epoch,
-                f"the parameters give a non-finite loss on the first {len(self.probe[0])} "
-                "training examples",
-            )
+        if not probe.evaluable(self.net, state.params, *self.probe):
+            self.diverged = (state.epoch, probe.reason(len(self.probe[0])))
             return False
         folder.check_held(self.metrics_path.parent)  # still the run's folder
         checkpoint.write_atomic(self.metrics_path, "".join(self.lines))

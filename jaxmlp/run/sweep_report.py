@@ -26,16 +26,6 @@ def success(record: dict, classifier: bool) -> bool | None:
     return record["diverged_epoch"] is None and record[FINAL] == 1.0
 
 
-def unevaluable(record: dict, loss: float, steps: int) -> dict:
-    """``jaxmlp train``'s last divergence rule (``record.Recorder.save``) for a member's
-    ``record``: parameters returned that give a non-finite ``loss`` on its training rows (finite
-    but huge weights the last step left; the next step would have found it) diverged in the
-    last step (of ``steps`` an epoch) of their epoch. The record's changes (none if it holds)."""
-    if record["diverged_epoch"] is not None or np.isfinite(loss):
-        return {}
-    return {"diverged_epoch": record["params_epoch"], "diverged_step": steps, "params_epoch": None}
-
-
 def rows(records: list[dict], grid: dict) -> list[dict]:
     """One row per grid point, over its seeds and folds: ``n`` members, how many ``diverged``
     and stopped early, the quantiles and mean of the final train (and validation) loss over

@@ -377,12 +377,9 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tu
     curves = {k: pop.history[k][: len(part), marks] for k in names}
     # the returned (restored best) parameters on each member's training rows
     train_rows = None if rows is None else rows[0]
-    evaluated = evaluate_members(net, pop.params, x, t, train_rows)
-    final, losses = evaluated["accuracy"], evaluated["loss"][: len(part)]
+    final = evaluate_members(net, pop.params, x, t, train_rows)["accuracy"]
     final = [None] * len(part) if final is None else final[: len(part)].tolist()
-    steps = _member_steps(settings["folds"], len(ds.x_train), config)[1]
-    ends = zip(pop.members[: len(part)], final, losses, strict=True)
-    results = [r | {FINAL: a} | sweep_report.unevaluable(r, loss, steps) for r, a, loss in ends]
+    results = [r | {FINAL: a} for r, a in zip(pop.members[: len(part)], final, strict=True)]
     return _chunk_records(run, results, part, first), curves
 
 

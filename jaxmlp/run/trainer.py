@@ -306,8 +306,7 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, warn, started) 
                 )  # fmt: skip
                 state, final = result.state, result.params
         except Diverged as error:
-            reason = f"the {error.what} of step {error.step} is not finite"
-            recorder.diverged = (error.epoch, reason)
+            recorder.diverged = (error.epoch, error.reason)
         if recorder.diverged is None and saver.epoch != state.epoch:
             recorder.save(state)  # a signal after the callback's decision, or a late finish
     if recorder.diverged is not None:
