@@ -1,7 +1,7 @@
 """The line-search solvers of ``second_order`` (lbfgs, cg), fed from the net: the cost, its
-hand gradient and the line search's cache (``_with_value``), a refused step's restart and a
+hand gradient and the line search's cache (``with_value``), a refused step's restart and a
 stall (``_stall``, which ``second_order.stuck`` reads: ``search_state``), a resume's fresh
-cache (``uncached``) and cg's Polak-Ribiere+ direction (``_polak_ribiere``)."""
+cache (``uncached``) and cg's Polak-Ribiere+ direction (``polak_ribiere``)."""
 
 from typing import NamedTuple
 
@@ -14,11 +14,11 @@ from jaxmlp import backprop
 
 LINESEARCH_STEPS = 20
 # The rise of E a line search admits (Hager and Zhang's approximate decrease, optax's
-# approx_dec_rtol): a step to E above E(w) (1 + DECREASE_RTOL) is refused (``_with_value``).
+# approx_dec_rtol): a step to E above E(w) (1 + DECREASE_RTOL) is refused (``with_value``).
 DECREASE_RTOL = 1e-6
 
 
-def _with_value(tx) -> optax.GradientTransformationExtraArgs:
+def with_value(tx) -> optax.GradientTransformationExtraArgs:
     """An optax transformation that wants ``value, grad, value_fn`` (line searches), fed from
     the net: ``value_fn`` is the cost, differentiated by the hand backprop (``hand_cost``).
     ``value`` and ``grad`` at ``params`` are those the last line search evaluated there, kept in
@@ -65,7 +65,7 @@ def _pairs(a, b):
 
 
 def search_state(opt_state):
-    """The zoom line search's state in a lbfgs or cg state (``_with_value``); None in any other."""
+    """The zoom line search's state in a lbfgs or cg state (``with_value``); None in any other."""
     kind = optax.ScaleByZoomLinesearchState
     nodes = jax.tree.leaves(opt_state, is_leaf=lambda node: isinstance(node, kind))
     return next((node for node in nodes if isinstance(node, kind)), None)
@@ -81,7 +81,7 @@ def _stall(fresh, state, stuck):
 
 def uncached(optimizer, opt_state):
     """``opt_state`` as a resume starts from it: for lbfgs and cg, without the cost and gradient
-    their last line search evaluated at the weights (``_with_value``), so that the first step
+    their last line search evaluated at the weights (``with_value``), so that the first step
     evaluates them afresh on the data it is given (optax's mark of no cache, an infinite
     value), not on the data the state was trained on; the same bits on that data. Their memory
     of the steps before (lbfgs's pairs, cg's direction) goes on, as a first-order optimizer's
@@ -92,7 +92,7 @@ def uncached(optimizer, opt_state):
     return optax.tree.set(opt_state, value=jnp.full_like(value, jnp.inf))
 
 
-def _linesearch():
+def linesearch():
     return optax.scale_by_zoom_linesearch(
         LINESEARCH_STEPS, approx_dec_rtol=DECREASE_RTOL, initial_guess_strategy="one"
     )
@@ -103,7 +103,7 @@ class CGState(NamedTuple):
     direction: optax.Updates
 
 
-def _polak_ribiere() -> optax.GradientTransformation:
+def polak_ribiere() -> optax.GradientTransformation:
     """The Polak-Ribiere+ direction, restarted at -g when it is not a descent direction."""
 
     def init(params):

@@ -20,7 +20,7 @@ one. At lambda's ceiling (``DAMPING_RANGE``) no step moves the weights: ``fit`` 
 (``stalled``), with a warning where the loss never fell. ``lr`` is the initial lambda of
 newton-cg and lm; lbfgs and cg step by line search and refuse any other ``lr`` than the default.
 A line search (lbfgs, cg: ``jaxmlp.line_search``) that finds no decrease moves nothing and
-restarts its solver (``_with_value``); one that finds none from a restarted solver has stalled
+restarts its solver (``with_value``); one that finds none from a restarted solver has stalled
 (every later step is refused alike): ``fit`` stops there, as at a damping's ceiling
 (``stuck``); where every step was one of 0, it warns that none moved (``warn_unmoved``). A
 resumed state searches from the cost and gradient of the data it is given (``uncached``).
@@ -41,14 +41,7 @@ import optax
 from jax.scipy.sparse.linalg import cg as _cg
 
 from jaxmlp import backprop, curvature
-from jaxmlp.line_search import (  # noqa: F401  (second_order's names: uncached, the tests')
-    DECREASE_RTOL,
-    _linesearch,
-    _polak_ribiere,
-    _with_value,
-    search_state,
-    uncached,
-)
+from jaxmlp.line_search import linesearch, polak_ribiere, search_state, with_value
 
 NAMES = ("lbfgs", "cg", "newton-cg", "lm")
 LEAST_SQUARES = ("sse", "mse")
@@ -110,9 +103,9 @@ def build(optimizer) -> Transformation:
     is compiled once (optax.lbfgs's state built op by op took ~1 ms of every ``fit`` call, a
     third of a short run's wall time on XOR)."""
     if optimizer.name == "lbfgs":
-        tx = Transformation(*_with_value(optax.lbfgs()))
+        tx = Transformation(*with_value(optax.lbfgs()))
     elif optimizer.name == "cg":
-        tx = Transformation(*_with_value(optax.chain(_polak_ribiere(), _linesearch())))
+        tx = Transformation(*with_value(optax.chain(polak_ribiere(), linesearch())))
     else:
         product = curvature.gnvp if optimizer.name == "newton-cg" else curvature.outer_product_vp
         shrink, grow = (2 / 3, 3 / 2) if optimizer.name == "newton-cg" else (0.1, 10.0)
@@ -159,7 +152,7 @@ def at_ceiling(damping) -> jax.Array:
 def stuck(opt_state) -> jax.Array | None:
     """Whether a curvature solver at ``opt_state`` (one, or a population's stacked: (P,)) has
     stalled, where no step moves the weights again: a damped solver's damping at its ceiling, a
-    line search's step refused from a restarted solver (``_with_value``: the same weights and
+    line search's step refused from a restarted solver (``with_value``: the same weights and
     state refuse every later step). The one rule of a stall (``stalled``, ``stall_epoch``, and a
     population's members, ``member_epochs``), traceable; None for another optimizer's state."""
     if solver_of(opt_state) is not None:
@@ -203,7 +196,7 @@ def warn_stuck(optimizer, state, history: list, epochs: int, stacklevel: int = 4
 def unmoved(train_loss, ends) -> np.ndarray:
     """Which runs' loss never moved: ``train_loss (P, epochs)``, each row's first ``ends (P,)``
     epochs (more than one) all equal to its first: every step of 0 (a line search's step too
-    short to change the weights in their precision, ``_with_value`` takes it), or at a minimum."""
+    short to change the weights in their precision, ``with_value`` takes it), or at a minimum."""
     loss, ends = np.asarray(train_loss), np.asarray(ends)
     ran = np.arange(loss.shape[1]) < ends[:, None]
     return (ends > 1) & np.all((loss == loss[:, :1]) | ~ran, axis=1)

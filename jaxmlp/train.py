@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 from jaxmlp import epochs as ep
-from jaxmlp import probe, second_order, sharding, stream
+from jaxmlp import line_search, probe, second_order, sharding, stream
 from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, stored, stored_params
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
@@ -333,7 +333,7 @@ def _start(net, data, spec, config, params, state, weights: str | None):
         copy = params is not None
     else:
         check_resume(net, spec.optimizer, spec.total_steps, config, state, weights)
-        opt_state = second_order.uncached(spec.optimizer, state.opt_state)  # (a fresh one is)
+        opt_state = line_search.uncached(spec.optimizer, state.opt_state)  # (a fresh one is)
         copy = True
     state = state._replace(run_epochs=config.epochs, run_steps=spec.total_steps)
     arrays = (state.params, opt_state)

@@ -496,12 +496,12 @@ def test_a_solver_state_saved_as_a_tree_says_it_is_from_an_older_jaxmlp(
     """lbfgs and cg once kept their state per layer's array; now as one flat vector. Such a
     checkpoint is refused, saying why: the state layout changed, not that it is corrupt. (It is
     written as the older jaxmlp wrote it, without the check save now makes.)"""
-    from jaxmlp import second_order
+    from jaxmlp import line_search
 
     net = MLP((2, 3, 1), "tanh", "identity", "mse")
     params = net.init(jax.random.key(0))
-    line_search = optax.chain(second_order._polak_ribiere(), second_order._linesearch())
-    old = (optax.lbfgs() if name == "lbfgs" else line_search).init(params)
+    cg = optax.chain(line_search.polak_ribiere(), line_search.linesearch())
+    old = (optax.lbfgs() if name == "lbfgs" else cg).init(params)
     finite = lambda a: jnp.nan_to_num(a, posinf=0.0) if jnp.isdtype(a.dtype, "real floating") else a  # noqa: E731
     old = jax.tree.map(finite, old)  # the +inf "best value so far" is finite after a step
     path = tmp_path / f"{name}.npz"

@@ -18,6 +18,7 @@ from jaxmlp import (
     checkpoint,
     curvature,
     fit,
+    line_search,
     losses,
     second_order,
 )
@@ -218,7 +219,7 @@ def test_cg_directions_are_polak_ribiere_plus_with_restarts():
     at -g where d is no descent direction: each case in float64 against the formula. (Only
     training tests ran cg: Fletcher-Reeves, or beta without its max, trained as well.)"""
     with jax.enable_x64(True):
-        tx = second_order._polak_ribiere()
+        tx = line_search.polak_ribiere()
         g0, g1 = jnp.array([1.0, 2.0]), jnp.array([2.0, 1.0])
         state = tx.init(g0)
         d0, state = tx.update(g0, state)
@@ -369,9 +370,9 @@ def test_a_line_search_that_finds_no_decrease_leaves_the_weights_as_they_were(na
         result = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(6, "full"))
         params = fit(net, x, jnp.sin(3e-4 * x), Optimizer(name), TrainConfig(1, "full")).params
     losses = np.array([h["train_loss"] for h in result.history])
-    assert np.all(np.diff(losses) <= second_order.DECREASE_RTOL * losses[:-1]), losses
+    assert np.all(np.diff(losses) <= line_search.DECREASE_RTOL * losses[:-1]), losses
     e1 = backprop.hand_cost(net, params, x, jnp.sin(3e-4 * x))
-    assert e1 <= losses[0] * (1 + second_order.DECREASE_RTOL), (e1, losses[0])
+    assert e1 <= losses[0] * (1 + line_search.DECREASE_RTOL), (e1, losses[0])
 
 
 @pytest.mark.slow
@@ -435,7 +436,7 @@ def _refusals(tx, name):
     scaled = x / x.max()
     grads = backprop.value_and_grad(net, params, scaled, t)[1]
     state = tx.update(grads, tx.init(params), params, net=net, x=scaled, t=t)[1]
-    state = second_order.uncached(Optimizer(name), state)  # evaluated afresh on x
+    state = line_search.uncached(Optimizer(name), state)  # evaluated afresh on x
     grads, stuck = backprop.value_and_grad(net, params, x, t)[1], []
     for _ in range(2):
         updates, state = tx.update(grads, state, params, net=net, x=x, t=t)
@@ -451,8 +452,8 @@ def test_a_refusal_with_memory_restarts_the_solver_and_one_without_stalls(mutant
     mutation twin, a stall at any refusal, is caught (cg: lbfgs's first step from memory here
     is a step of 0, taken)."""
     assert _refusals(second_order.build(Optimizer("cg")), "cg") == [False, True]
-    hasty = mutant(second_order._with_value, "restarted | stuck,", "True,")
-    inner = optax.chain(second_order._polak_ribiere(), second_order._linesearch())
+    hasty = mutant(line_search.with_value, "restarted | stuck,", "True,")
+    inner = optax.chain(line_search.polak_ribiere(), line_search.linesearch())
     assert _refusals(hasty(inner), "cg") == [True, True]
 
 
