@@ -108,7 +108,7 @@ def check_decided(y) -> None:
         dtype = y.dtype if np.issubdtype(y.dtype, np.floating) else np.dtype(np.float32)
         raise ValueError(
             f"{len(rows)} of {len(y)} rows have outputs that are not finite (NaN or inf), rows "
-            f"[{first}]: they decide no label or probability and are no prediction. The likely "
+            f"[{first}]: they are no prediction (no value, label or probability). The likely "
             "cause: inputs far outside the range the network was trained on (finite, but they "
             f"overflow it: an output past {dtype.name}'s largest, {np.finfo(dtype).max:.3g}, is "
             "inf), or non-finite parameters."
