@@ -26,13 +26,14 @@ from jaxmlp.step import all_finite
 PROBE = 256  # the training examples whose loss the parameters a run ends with must give finite
 
 
-def evaluable(net, params, x, t) -> bool:
+def evaluable(net, params, x, t, s=None) -> bool:
     """Whether ``params`` are finite and give a finite loss on each of the first ``PROBE``
     examples of ``x (n, d)``, ``t (n, K)`` (``arrays.as_arrays``': the net's inputs and
-    targets)."""
+    targets) that weigh: with sample weights ``s (n,)``, a row of weight 0 counts for nothing
+    (``reduction.weighed``), its loss may be Inf."""
     if isinstance(x, np.ndarray):  # a streamed run's, on the host: only the probe travels
         x, t = x[:PROBE], t[:PROBE]
-    return bool(_evaluable(net, params, x, t))
+    return bool(_evaluable(net, params, x, t, None if s is None else s[:PROBE]))
 
 
 def reason(n: int, step=None, otherwise: str = "") -> str:
@@ -45,11 +46,12 @@ def reason(n: int, step=None, otherwise: str = "") -> str:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _evaluable(net, params, x, t):
+def _evaluable(net, params, x, t, s=None):
     x, t = x[:PROBE], t[:PROBE]
     trace = bp.forward(net, params, x)
     each = losses.per_example(net.output, net.loss, trace.zs[-1], trace.as_[-1], t)
-    return jnp.isfinite(each).all() & all_finite(params)
+    finite = jnp.isfinite(each) if s is None else jnp.isfinite(each) | (s == 0)
+    return finite.all() & all_finite(params)
 
 
 def members_evaluable(net, params, x, t, rows=None) -> np.ndarray:

@@ -371,7 +371,7 @@ def _epoch_state(states, j):
 
 
 def _finish(net, data, state, history, config, optimizer):
-    if not probe.evaluable(net, state.params, data.x, data.t):  # (a finished state given too)
+    if not probe.evaluable(net, state.params, data.x, data.t, data.s):  # (a finished state too)
         raise Diverged(state.epoch, data.steps, state, history, optimizer, min(data.n, probe.PROBE))
     warn_non_finite_val(history)
     second_order.warn_unmoved(optimizer, history, state)

@@ -735,6 +735,21 @@ def test_parameters_the_last_step_left_that_give_no_finite_loss_are_a_divergence
     assert np.isfinite(evaluate(net, ok.params, x, t)["loss"])
 
 
+def test_the_probe_counts_the_rows_that_weigh():
+    """With sample weights, a row of weight 0 counts for nothing (``reduction.weighed``): its
+    loss may be Inf at the parameters a run ends with (the CI's failure when the probe landed
+    beside that rule: Diverged for a run whose weighed rows are all finite); a row that weighs
+    is probed as without weights."""
+    net, x, t, params, optimizer = one_step_to_huge_weights()
+    x2, t2 = np.concatenate([x, x * 1e30]), np.concatenate([t, t])  # row 2: loss Inf in float32
+    small = Optimizer("sgd", lr=1e-3)
+    fit(net, x2, t2, small, TrainConfig(1, "full"), params=params, sample_weight=[1.0, 0.0])
+    with pytest.raises(Diverged, match="at epoch 1, step 1"):  # row 2 weighs: the step's loss
+        fit(net, x2, t2, small, TrainConfig(1, "full"), params=params, sample_weight=[1.0, 1e-30])
+    with pytest.raises(Diverged, match="step 1 left"):  # the probe of a row that weighs
+        fit(net, x, t, optimizer, TrainConfig(1, "full"), params=params, sample_weight=[2.0])
+
+
 def test_the_probe_is_of_the_last_step_of_a_mini_batch_epoch_and_of_a_finished_state_resumed():
     """Two steps an epoch: the last (step 2) left the parameters. Diverged's state, finished,
     given back to fit returned at once with those parameters and no error: it raises again."""
