@@ -23,6 +23,26 @@ os.environ["JAXMLP_COMPILE_CACHE"] = "off"
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 
+# Each program XLA:CPU compiles keeps its machine code in memory mappings of its own, and a
+# process may hold at most vm.max_map_count of them (65530 by default): scikit-learn's estimator
+# checks alone leave ~45000 (measured, 2026-12-07), and a worker past the limit crashed with a
+# segmentation fault inside a later compile (twice in the clean-clone CI). A module's programs
+# are dropped after it once the process holds many (a module may add ~45000 more).
+MAPPINGS_KEPT = 10000
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _drop_programs_when_mappings_pile_up():
+    yield
+    if sys.platform == "linux" and _mappings() > MAPPINGS_KEPT:
+        jax.clear_caches()
+
+
+def _mappings() -> int:
+    with open("/proc/self/maps", "rb") as maps:
+        return sum(1 for _ in maps)
+
+
 def require_fashion_mnist():
     """Fashion-MNIST comes from the Debian package ``dataset-fashion-mnist``. In CI (``CI`` set,
     where .ci/run installs it) its absence fails the test; elsewhere the test is skipped with the
