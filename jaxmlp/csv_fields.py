@@ -159,6 +159,17 @@ def spelled(name: str) -> str:
     return key.lower() if key.lower() in ("true", "false") else key
 
 
+def written_otherwise(given, known) -> tuple | None:
+    """``(name, k)``: the first of the names ``given`` that is one of ``known``, ``k``, written
+    another way (one ``spelled``, not the same text); None where none is. Names that are not
+    text are neither."""
+    spellings = {spelled(k): k for k in known if isinstance(k, str)}
+    for name in given:
+        if isinstance(name, str) and spelled(name) in spellings:
+            return name, spellings[spelled(name)]
+    return None
+
+
 MISSING_LABELS = ("na", "n/a", "nan", "null", "none", "?", "missing")
 
 

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from jaxmlp import files
-from jaxmlp.csv_fields import one_spelling, spelled
+from jaxmlp.csv_fields import one_spelling, written_otherwise
 from jaxmlp.numeric import first_not_number, not_one_of
 
 TASKS = ("regression", "binary", "multiclass", "multilabel")
@@ -276,9 +276,7 @@ def encode_as(y, classes, task: str, name: str = "y", lines=None) -> np.ndarray:
     if unknown:
         first = next(i for i, v in enumerate(values) if v not in index)
         where = f"at index {first}" if lines is None else f"on line {lines[first]}"
-        spellings = {spelled(c): c for c in classes if isinstance(c, str)}
-        alike = next(((v, spellings[spelled(v)]) for v in unknown if isinstance(v, str)
-                      and spelled(v) in spellings), None)  # fmt: skip
+        alike = written_otherwise(unknown, classes)
         also = "" if alike is None else (
             f" ({alike[0]!r} is the class {alike[1]!r} written another way, in another Unicode "
             "spelling or case: write it as the class is written)"

@@ -22,7 +22,7 @@ import numpy as np
 
 from jaxmlp import checkpoint, datasets, files, outputs
 from jaxmlp.arrays import params_dtype, precision
-from jaxmlp.csv_fields import spelled
+from jaxmlp.csv_fields import written_otherwise
 from jaxmlp.evaluation import apply_in_blocks, evaluate
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import not_one_of
@@ -227,8 +227,7 @@ def column_order(names, feature_names, label_name, where: str, n_features=None) 
     if missing or unknown:
         problems = [f"lacks the columns {missing}" if missing else "",
                     f"has unknown columns {unknown}" if unknown else ""]  # fmt: skip
-        alike = {spelled(c): c for c in missing}
-        alike = next(((c, alike[spelled(c)]) for c in unknown if spelled(c) in alike), None)
+        alike = written_otherwise(unknown, missing)
         raise ValueError(
             f"{where}: {' and '.join(p for p in problems if p)}; the model takes the columns "
             f"{list(feature_names)} (by name, in any order)"
