@@ -117,6 +117,34 @@ def test_an_interrupted_or_running_run_is_named_so_and_a_finished_one_is_not(
     one_line(capsys, "note: ", "checkpoint of epoch 2 of 5 (interrupted)")
 
 
+def test_a_run_folder_without_its_first_save_says_why_and_the_way_on(csv_run, tmp_path, capsys):
+    """A folder a run is being set up in, or whose run was killed before its first save:
+    evaluate said "not a jaxmlp run folder (no config.json)" or "checkpoint.npz: no such
+    checkpoint file" whether a process was writing it or not. Now it says the run is starting
+    (a process holds the folder: retry) or was stopped before its first save (resume it), and
+    a checkpoint lost beside a log of epochs is named as lost (``folder.check_not_lost``)."""
+    out = copy_run(csv_run, tmp_path)
+    (out / "checkpoint.npz").unlink()
+    (out / "metrics.jsonl").write_text("")  # as a run killed before its first save leaves it
+    lock = f"pid {os.getpid()} on {socket.gethostname()}\n"
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_line(capsys, "error: ", "stopped before its first save", "--resume")
+    (out / ".lock").write_text(lock)  # a process (this one) holds the folder: it is starting
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_line(capsys, "error: ", "no checkpoint yet", f"pid {os.getpid()}", "retry")
+    (out / "config.json").unlink()
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_line(capsys, "error: ", "no config.json yet", f"pid {os.getpid()}", "retry")
+    (out / ".lock").unlink()
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_line(capsys, "error: ", "not a jaxmlp run folder (no config.json)")
+    (tmp_path / "lost").mkdir()
+    lost = copy_run(csv_run, tmp_path / "lost")
+    (lost / "checkpoint.npz").unlink()
+    with pytest.raises(ValueError, match="records 3 epochs: the checkpoint was deleted or moved"):
+        load_run(lost)
+
+
 @pytest.mark.slow
 @pytest.mark.filterwarnings("default::UserWarning")  # the stall's, as the command shows it
 def test_a_stalled_damped_run_is_finished_and_a_resume_adds_no_epoch(tmp_path, capsys):

@@ -284,3 +284,22 @@ def test_a_setting_of_the_wrong_type_is_named_not_a_type_error(setting, value, s
     assert says in str(error.value), error.value
     good = {"hidden": np.array([8]), "dropout": 0.1, "val_fraction": 0.0}[setting]  # as before
     assert run.train(given | {setting: good}, tmp_path / "ok", echo=lambda *a, **k: None)
+
+
+@pytest.mark.slow
+def test_a_resume_takes_its_settings_as_numpy_numbers_and_arrays(tmp_path):
+    """Regression: ``run.train`` starts a run given NumPy numbers and arrays (``np.int64``
+    epochs, an array of widths), but its resume raised TypeError "Object of type int64 is not
+    JSON serializable" comparing them with the run's own; now they compare as JSON records them:
+    the run's own values are taken, another value is refused as changed."""
+    from jaxmlp import run
+
+    quiet = {"echo": lambda *a, **k: None}
+    out = tmp_path / "r"
+    given = {"data": "xor", "hidden": np.array([4]), "epochs": np.int64(1), "lr": np.float32(0.5)}
+    run.train(given, out, **quiet)
+    own = {"hidden": np.array([4]), "seed": np.int64(0), "lr": np.float32(0.5)}
+    summary = run.train(own | {"epochs": np.int64(2)}, out, resume=True, **quiet)
+    assert summary["epochs"] == 2
+    with pytest.raises(ValueError, match="--seed 1 differs from the 0 of the run"):
+        run.train({"seed": np.int64(1), "epochs": np.int64(3)}, out, resume=True, **quiet)

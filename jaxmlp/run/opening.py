@@ -3,16 +3,22 @@
 the checkpoint must then carry that run_id, be of the run's length, of the network, optimizer
 and training config.json records, of the format its run writes (``checkpoint_version``: an
 older format lacks digests) and, where the run standardised its inputs, hold a standardiser of
-one finite value per input (an older checkpoint may have no digest of it). Each refusal is a
-ValueError naming the file and the way on.
+one finite value per input (an older checkpoint may have no digest of it). A folder without its
+config.json or checkpoint says why: a run starting there (a process holds it: retry), one stopped
+before its first save (resume it), or a checkpoint lost beside a log of trained epochs. Each
+refusal is a ValueError naming the file and the way on.
 """
 
 import dataclasses
+import os
 import pathlib
+import shlex
 
 from jaxmlp import checkpoint, datasets, optim
-from jaxmlp.run.folder import EDITED, read_config, to_json, written_format
+from jaxmlp.run.folder import EDITED, check_not_lost, read_config, to_json, written_format
 from jaxmlp.run.names import check_scaler
+from jaxmlp.run.place import LOCK, read_text
+from jaxmlp.run.status import held
 
 
 def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
@@ -22,6 +28,7 @@ def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir}: no such run folder.")
     if not (run_dir / "config.json").is_file():
+        _check_starting(run_dir, "config.json")
         raise ValueError(f"{run_dir}: not a jaxmlp run folder (no config.json).")
     config = read_config(run_dir)
     if "sweep" in config:
@@ -29,7 +36,28 @@ def open_run(run_dir) -> tuple[dict, "checkpoint.Checkpoint"]:
             f"{run_dir} holds a sweep, which keeps no network (its members' results are in "
             "members.jsonl): pass the folder of a jaxmlp train run."
         )
+    path = run_dir / "checkpoint.npz"
+    if not path.exists():
+        check_not_lost(run_dir)  # a log of trained epochs: the checkpoint was deleted or moved
+    if not os.path.lexists(path) and "train" in config:  # (a link to none, or a save_run
+        # folder's checkpoint gone: checkpoint.load names it)
+        _check_starting(run_dir, "checkpoint")
+        raise ValueError(
+            f"{run_dir}: its run was stopped before its first save (no checkpoint.npz): continue "
+            f"it with jaxmlp train --out {shlex.quote(str(run_dir))} --resume."
+        )
     return config, load_checkpoint(run_dir, config)
+
+
+def _check_starting(run_dir: pathlib.Path, missing: str) -> None:
+    """A ValueError where a process holds ``run_dir`` (``status.held``) that has written no
+    ``missing`` there yet: a run being set up (its config.json, then its epoch 0's save)."""
+    if held(run_dir):
+        holder = read_text(run_dir / LOCK).strip()
+        raise ValueError(
+            f"{run_dir}: no {missing} yet: the run there is starting ({holder} holds the "
+            "folder); retry once it has saved its first epoch."
+        )
 
 
 def load_checkpoint(run_dir, config: dict, **kwargs) -> "checkpoint.Checkpoint":

@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxmlp import activations, datasets, initializers, losses, mlp, optim, outputs, sharding
 from jaxmlp.mlp import MLP
-from jaxmlp.numeric import check_int, is_real
+from jaxmlp.numeric import check_int, for_json, is_real
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import tasks
 from jaxmlp.run.data import same_file
@@ -279,8 +279,10 @@ def flag_value(name: str, value) -> str:
 
 
 def as_json(value):
-    """``value`` as it reads back from JSON (tuples become lists)."""
-    return json.loads(json.dumps(list(value) if isinstance(value, tuple) else value))
+    """``value`` as it reads back from JSON by config.json's rule (``numeric.for_json``: tuples
+    and arrays become lists, NumPy numbers Python's), so a setting given as ``np.int64`` compares
+    with the run's own."""
+    return json.loads(json.dumps(for_json(value)))
 
 
 def build(settings: dict, data: datasets.Dataset) -> tuple[MLP, Optimizer, TrainConfig, dict]:

@@ -77,7 +77,7 @@ def of_checkpoint(run_dir, config: dict, ckpt) -> dict:
 def _unfinished(run_dir: pathlib.Path, epoch: int) -> str:
     """The status of an unfinished run whose checkpoint is at ``epoch``: running, diverged
     or interrupted."""
-    if _held(run_dir):  # a resume of a diverged run as well
+    if held(run_dir):  # a resume of a diverged run as well
         return "running"
     try:
         summary = json.loads(read_text(run_dir / "summary.json"))
@@ -87,7 +87,7 @@ def _unfinished(run_dir: pathlib.Path, epoch: int) -> str:
     return "diverged" if diverged and summary.get("kept_epoch") == epoch else "interrupted"
 
 
-def _held(run_dir: pathlib.Path) -> bool:
+def held(run_dir: pathlib.Path) -> bool:
     """Whether a process holds the run folder: its ``.lock`` names a live pid on this host that
     started before the lock was written (a pid reused since, after a reboot say, is not the
     holder), or another host (``folder.lock`` writes ``pid N on HOST``)."""
