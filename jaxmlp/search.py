@@ -105,6 +105,8 @@ def grid_search(
         )
     hyper = {name: [m[name] for m in members] for name in grid}
     rows = None
+    if not isinstance(standardize, bool | np.bool_):  # "no" would be true
+        raise ValueError(f"standardize must be True or False, got {standardize!r}.")
     if standardize and folds is None:
         raise ValueError(
             "standardize=True scales each fold by its training rows: it takes folds=k (without "

@@ -234,6 +234,14 @@ def test_standardize_scales_each_fold_by_its_own_training_rows():
         search.grid_search(net, x, t, sgd, config, {"lr": [0.1]}, standardize=True)
 
 
+@pytest.mark.parametrize("standardize", ["no", "yes", 1, None, np.array([True, False])])
+def test_standardize_that_is_no_bool_is_refused(standardize):
+    """``standardize="no"`` (the CLI's word) was read by its truth: every fold standardised,
+    the results those of ``standardize=True``."""
+    with pytest.raises(ValueError, match=r"standardize must be True or False, got "):
+        grid_search({"lr": [0.1]}, folds=2, standardize=standardize)
+
+
 @pytest.mark.parametrize(
     ("x", "t", "says"),
     [
