@@ -86,7 +86,9 @@ def grid_search(
       seeds: the seeds of each point, each once (``config.seed`` alone when None, as
         ``fit_population``'s).
       folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``: k folds of n // k
-        rows; the n mod k rows left over are in none, trained and validated on by no member),
+        rows; the n mod k rows left over are in none, trained and validated on by no member;
+        drawn at random, not by class: a fold's training rows may miss a class its validation
+        rows hold, which ``jaxmlp sweep`` refuses and its member's scores here show),
         indexing ``x`` as given: inputs standardised on all rows (``datasets.load``'s default)
         let each fold's validation rows shape its training; else ``x_val``, ``t_val``
         validate (or nothing does).
