@@ -163,7 +163,7 @@ def fit_population(
     arrays.check_given(x, t, x_val, t_val)
     seeds, values = checks.members(seeds, hyper, optimizer, config)
     p = len(seeds)
-    checks.check_run(config, chunk, params, p)
+    checks.check_run(config, chunk, params, p, stop)
     dtype = train.storage_dtype(config.dtype)
     if params is not None:
         checks.check_params(net, params, dtype, values.get("init_scale"))

@@ -19,9 +19,12 @@ from jaxmlp.step import all_finite
 SETTINGS = (*HYPERPARAMETERS, "init_scale")
 
 
-def check_run(config, chunk, params, p: int) -> None:
+def check_run(config, chunk, params, p: int, stop=None) -> None:
     """What ``config`` does that a population does otherwise (its own validation rows and
-    devices), ``chunk``, and the given ``params``, stacked on a leading axis of ``p``."""
+    devices), ``chunk``, the given ``params``, stacked on a leading axis of ``p``, and ``stop``
+    (a callable or None)."""
+    if stop is not None and not callable(stop):  # (else a TypeError once the first chunk ran)
+        raise ValueError(f"stop must be a callable or None, got {stop!r}.")
     if config.val_fraction:
         raise ValueError(
             "val_fraction splits by config.seed: give a population x_val and t_val, or rows."

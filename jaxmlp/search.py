@@ -28,6 +28,7 @@ import numpy as np
 
 from jaxmlp import checkpoint
 from jaxmlp.arrays import as_arrays, storage_dtype
+from jaxmlp.datasets import check_seed
 from jaxmlp.datasets.standardize import by_folds
 from jaxmlp.numeric import check_int, check_positive, for_json, is_real, outside
 from jaxmlp.population import fit_population
@@ -48,12 +49,12 @@ MAX_MEMBERS = 100_000
 def kfold_rows(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(train_rows (k, (k - 1) m), val_rows (k, m))`` with ``m = n // k``: fold f holds out
     the f-th of k equal blocks of a ``seed``-shuffled order (``n mod k`` examples left out,
-    so that every fold has the same shapes and the folds run as one program)."""
+    so that every fold has the same shapes and the folds run as one program); ``seed``: an
+    integer in [0, 2**32 - 1] (``datasets.check_seed``: None would draw other folds each call)."""
     if isinstance(k, bool) or not isinstance(k, Integral) or not 2 <= k <= n:
         raise ValueError(f"folds must be an integer in [2, n={n}], got {k!r}.")
-    k = int(k)
-    m = n // k
-    blocks = np.random.default_rng(seed).permutation(n)[: k * m].reshape(k, m)
+    k, m = int(k), n // k
+    blocks = np.random.default_rng(check_seed(seed)).permutation(n)[: k * m].reshape(k, m)
     train = np.stack(
         [np.concatenate([b for g, b in enumerate(blocks) if g != f]) for f in range(k)]
     )
@@ -85,7 +86,9 @@ def grid_search(
       seeds: the seeds of each point, each once (``config.seed`` alone when None, as
         ``fit_population``'s).
       folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``: k folds of n // k
-        rows; the n mod k rows left over are in none, trained and validated on by no member),
+        rows; the n mod k rows left over are in none, trained and validated on by no member;
+        drawn at random, not by class: a fold's training rows may miss a class its validation
+        rows hold, which ``jaxmlp sweep`` refuses and its member's scores here show),
         indexing ``x`` as given: inputs standardised on all rows (``datasets.load``'s default)
         let each fold's validation rows shape its training; else ``x_val``, ``t_val``
         validate (or nothing does).
@@ -105,6 +108,8 @@ def grid_search(
         )
     hyper = {name: [m[name] for m in members] for name in grid}
     rows = None
+    if not isinstance(standardize, bool | np.bool_):  # "no" would be true
+        raise ValueError(f"standardize must be True or False, got {standardize!r}.")
     if standardize and folds is None:
         raise ValueError(
             "standardize=True scales each fold by its training rows: it takes folds=k (without "

@@ -234,6 +234,25 @@ def test_standardize_scales_each_fold_by_its_own_training_rows():
         search.grid_search(net, x, t, sgd, config, {"lr": [0.1]}, standardize=True)
 
 
+@pytest.mark.parametrize("seed", [None, True, -1, 1.5, "3", 2**32])
+def test_kfold_rows_refuses_a_seed_that_is_no_seed(seed):
+    """seed=None drew other folds at each call (NumPy's fresh entropy): a member's training rows
+    and the validation rows asked for again disagreed; True was seed 1 and 2**32 a seed no
+    run takes. Refused by the seeds' one rule (``datasets.check_seed``)."""
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32 - 1\], got "):
+        search.kfold_rows(10, 2, seed)
+    with pytest.raises(ValueError, match=r"seed must be an integer"):
+        search.fold_rows(10, 2, seed, [0])
+
+
+@pytest.mark.parametrize("standardize", ["no", "yes", 1, None, np.array([True, False])])
+def test_standardize_that_is_no_bool_is_refused(standardize):
+    """``standardize="no"`` (the CLI's word) was read by its truth: every fold standardised,
+    the results those of ``standardize=True``."""
+    with pytest.raises(ValueError, match=r"standardize must be True or False, got "):
+        grid_search({"lr": [0.1]}, folds=2, standardize=standardize)
+
+
 @pytest.mark.parametrize(
     ("x", "t", "says"),
     [

@@ -119,6 +119,8 @@ def test_a_folder_of_another_kind_says_what_it_is(folders, fails):
         ({"lr": "0.5"}, "lr must be a finite number or a list of them, got '0.5'"),
         ({"lr": True}, "lr must be a finite number or a list of them, got True"),
         ({"optimizer": "sgd", "momentum": [0.5, "0.9"]}, r"momentum .* '0.9' in \[0.5, '0.9'\]"),
+        # one seed other than 0 and --seed: config.json's command wrote --seeds 7 (7 members)
+        ({"seeds": [7]}, r"seeds \[7\]: one member seed other than --seed's 0 or 0"),
     ],
 )
 def test_the_python_sweep_refuses_what_the_command_line_refuses(extra, says, tmp_path):
@@ -126,6 +128,23 @@ def test_the_python_sweep_refuses_what_the_command_line_refuses(extra, says, tmp
     with pytest.raises(ValueError, match=says):
         run.sweep(given | extra, tmp_path / "out", echo=lambda line: None)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_config_jsons_command_reruns_the_sweeps_members(tmp_path):
+    """A sweep of --seed 5 alone trains the one member of seed 5; config.json's command said
+    --seeds 5, which reruns 5 members of seeds 0..4. The command now leaves --seeds out where
+    the members' seed is --seed's, and reruns the same members."""
+    import shlex
+
+    argv = ["sweep", *XOR, "--seed", "5", "--lr", "0.5,2"]
+    assert cli.main([*argv, "--out", str(tmp_path / "a")]) == 0
+    command = json.loads((tmp_path / "a" / "config.json").read_text())["command"]
+    words = shlex.split(command)[1:]
+    assert cli.main([*words[: words.index("--out")], "--out", str(tmp_path / "b")]) == 0
+    lines = [(tmp_path / out / "members.jsonl").read_text().splitlines() for out in "ab"]
+    seeds = [[json.loads(line)["seed"] for line in found] for found in lines]
+    assert seeds[0] == seeds[1] == [5, 5], (seeds, command)
 
 
 # -- facts of config.json outside the run_id, bound to the checkpoint ----------------------------

@@ -100,6 +100,24 @@ def test_a_fold_whose_training_rows_miss_a_class_is_refused(tmp_path, fails):
     assert "fewer --folds or another --seed" in err and not out.exists()
 
 
+def test_a_fold_whose_training_rows_miss_a_label_value_is_refused(tmp_path, fails):
+    """Multilabel: label 1's four positives all fall in fold 0's validation rows, so fold 0
+    trained on label 1 always 0, classified every training row right and counted as a success
+    (1/3) while it never saw label 1 set. Refused as for a class, naming the fold and label."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 2))
+    y = np.zeros((30, 2))
+    y[:, 0] = x[:, 0] > 0
+    y[search.kfold_rows(30, 3, 0)[1][0][:4], 1] = 1
+    path = tmp_path / "ml.npz"
+    np.savez(path, x=x, y=y)
+    out = tmp_path / "out"
+    argv = ["sweep", "--data", str(path), "--hidden", "3", "--epochs", "2", "--folds", "3"]
+    err = fails([*argv, "--out", str(out)])
+    assert "fold 0's training rows hold no example of label 1 = 1" in err, err
+    assert "fewer --folds or another --seed" in err and not out.exists()
+
+
 def test_a_fold_its_standardiser_cannot_scale_is_refused_before_the_folder_is_made(tmp_path, fails):
     """Feature a varies by 1e-15 in fold 1's training rows and holds 1e30 in its validation
     rows: scaled by that fold's spread it leaves float32. The folds' inputs were built when the

@@ -271,6 +271,10 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     if not isinstance(member_seeds, list) or not member_seeds:  # fit_population checks each
         raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {member_seeds!r}.")
     search.check_once("--seeds", member_seeds, "seed")
+    if len(member_seeds) == 1 and member_seeds[0] not in (0, settings["seed"]):  # (command)
+        raise ValueError(f"seeds {member_seeds}: one member seed other than --seed's "
+                         f"{settings['seed']} or 0 is no --seeds (N: the seeds 0..N-1; a list: "
+                         "two or more): give seed, or two seeds or more.")  # fmt: skip
     folds = settings["folds"]
     if folds is not None:
         search.kfold_rows(len(ds.x_train), folds, settings["seed"])  # checks folds
@@ -293,9 +297,9 @@ def _config(run: Run, grid: dict, n_members: int, start: list | None) -> dict:
     record = folder.config_record(run)
     if start is not None:
         record["init_from_params_sha256"] = checkpoint.params_sha256(start)
-    seeds = run.settings["seeds"]
-    counted = {"seeds": len(seeds)} if seeds == list(range(len(seeds))) else {}
-    command = command_line(run.settings | counted, run.out)
+    seeds, seed = run.settings["seeds"], run.settings["seed"]  # [seed]: no --seeds (a count)
+    shown = len(seeds) if seeds == list(range(len(seeds))) else None if seeds == [seed] else seeds
+    command = command_line(run.settings | {"seeds": shown}, run.out)
     record["command"] = "jaxmlp sweep" + command.removeprefix("jaxmlp train")
     record["sweep"] = {
         "members": n_members,
