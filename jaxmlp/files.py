@@ -2,11 +2,12 @@
 
 Every error names the file (and the line, for CSV). A CSV file's first row is a header of column
 names unless it is all numbers (then it is data, and the columns are named ``column_0``,
-``column_1``...); a row that mixes numbers and names is a header only where its names
-outnumber its numbers or are a label column's (``2019,2020,label``), else it is refused as
-ambiguous (``csv_fields.is_header``: ``1.5,2,O`` may be data with a typo); ``header=True`` or
-``False`` says so instead. What a number is (ASCII, as C
-and pandas write one) and how labels are read: ``csv_fields``. The bytes are decoded with
+``column_1``...); a row that mixes numbers and names is a header only where its names are a
+label column's (``2019,2020,label``), and one of names only where none over a column of numbers
+is a spreadsheet's error or a number mistyped (``#N/A``, ``l``, ``O``); any other is refused as
+ambiguous (``csv_fields.is_header``: ``1,l,O`` may be data with typos); ``header=True`` or
+``False`` says which instead. What a number is (ASCII, as C and pandas write one) and how
+labels are read: ``csv_fields``. The bytes are decoded with
 ``encoding`` (UTF-8 by default, a byte-order mark skipped; the mark of another encoding than
 ``encoding`` is refused, naming it). An ``.npy`` array, alone or in an ``.npz`` archive, is
 read by the rule of ``npz``: its header's shape and dtype checked against the bytes that hold
@@ -44,11 +45,12 @@ class Table(NamedTuple):
     header: bool
 
 
-def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> Table:
+def read_table(path, *, header: bool | None = None, encoding: str = "utf-8", known=()) -> Table:
     """The CSV file at ``path`` as a ``Table``: every non-blank data row as long as the names.
 
-    ``header``: None detects it (a first row of numbers only is data), True or False says
-    whether the first row names the columns. ``encoding``: a Python codec name.
+    ``header``: None detects it (``is_header``; ``known``: the column names a header would
+    hold, if known), True or False says whether the first row names the columns.
+    ``encoding``: a Python codec name.
     """
     if header is not None and not isinstance(header, bool | np.bool_):  # 0 == False, 1 == True
         raise ValueError(
@@ -64,7 +66,7 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
         "commas, then .to_csv(new, index=False))"
     )
     try:
-        table = _table(path, text, header)
+        table = _table(path, text, header, known)
     except ValueError as error:
         if other is None:
             raise
@@ -74,7 +76,7 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
     return table
 
 
-def _table(path, text: str, header: bool | None) -> Table:
+def _table(path, text: str, header: bool | None, known) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""))
     rows, end = [], 0
     try:
@@ -89,7 +91,7 @@ def _table(path, text: str, header: bool | None) -> Table:
         raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
     first = [field.strip() for field in rows[0][1]]
     if header is None:
-        header = is_header(path, rows)
+        header = is_header(path, rows, known)
     if header:
         names, rows = first, rows[1:]
         unnamed = next((i for i, n in enumerate(names) if not n or _UNNAMED.fullmatch(n)), None)

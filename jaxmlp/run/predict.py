@@ -206,7 +206,10 @@ def read_inputs(
     files.check_regular(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        names, rows, has_header = files.read_table(path, header=header, encoding=encoding)
+        known = [*(feature_names or ()), *([label_name] if label_name else [])]
+        names, rows, has_header = files.read_table(
+            path, header=header, encoding=encoding, known=known
+        )
         if header is None and not has_header:
             raise ValueError(
                 f"{path}: the first row must be a header naming the columns, got numbers; say "
