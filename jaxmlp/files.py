@@ -9,7 +9,8 @@ ambiguous (``csv_fields.is_header``: ``1,l,O`` may be data with typos); ``header
 ``False`` says which instead. What a number is (ASCII, as C and pandas write one) and how
 labels are read: ``csv_fields``. The bytes are decoded with
 ``encoding`` (UTF-8 by default, a byte-order mark skipped; the mark of another encoding than
-``encoding`` is refused, naming it). An ``.npy`` array, alone or in an ``.npz`` archive, is
+``encoding`` is refused, naming it, and so is a NUL character, which no text holds: UTF-16
+without a mark read as UTF-8). An ``.npy`` array, alone or in an ``.npz`` archive, is
 read by the rule of ``npz``: its header's shape and dtype checked against the bytes that hold
 it, so a hostile header cannot make us allocate 10^15 elements. Complex numbers and non-numeric
 arrays are refused. The arrays returned are checked for shapes, range and label encoding by
@@ -214,13 +215,23 @@ def _decode(path, encoding) -> str:
             f"{', the default' if mark == 'utf-8' else ''})."
         )
     try:  # a mark the codec keeps (utf-16-le's, a second one) is no text: '\ufeff1' no number
-        return data.decode(codec.name).lstrip("\ufeff")
+        text = data.decode(codec.name).lstrip("\ufeff")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(
             f"{path}, line {line}: byte 0x{data[error.start]:02x} is not valid {encoding}; "
             "give the file's encoding (encoding='latin-1', --encoding latin-1)."
         ) from None
+    nul = text.find("\x00")  # read on, 'ca\x00t' was a class apart from 'cat', printed alike
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise ValueError(
+            f"{path}, line {line}: holds a NUL character (byte 0), "
+            "which no text holds: UTF-16 without a byte-order mark? Give its encoding "
+            "(encoding='utf-16-le' or 'utf-16-be', --encoding utf-16-le); else the file is "
+            "damaged or no CSV."
+        )
+    return text
 
 
 def _label_index(path, header, label_column) -> int:

@@ -97,6 +97,27 @@ def test_a_byte_order_mark_left_by_the_codec_does_not_eat_the_first_row(codec, t
     assert files.read_csv(named, encoding=codec)[2] == ["a"]
 
 
+@pytest.mark.parametrize(
+    "data, line, codec",
+    [
+        (b"a,b,y\n1,2,cat\n3,4,ca\x00t\n5,6,dog\n", 3, None),  # before: a third class
+        (b"a\x00,b,y\n1,2,0\n3,4,1\n", 1, None),  # a column named 'a\x00'
+        ("a,b,y\n1,2,cat\n3,4,dog\n".encode("utf-16-le"), 1, "utf-16-le"),
+        ("a,b,y\n1,2,cat\n3,4,dog\n".encode("utf-16-be"), 1, "utf-16-be"),
+    ],
+    ids=["in-a-label", "in-a-name", "utf-16-le", "utf-16-be"],
+)
+def test_a_nul_character_is_refused_naming_its_line(data, line, codec, tmp_path):
+    # failed before: a label 'ca\x00t', which prints as 'cat', was a class of its own, and a
+    # UTF-16 file without a byte-order mark read as UTF-8 was said to want 3 fields on line 4
+    path = _write(tmp_path, "n.csv", data)
+    said = rf"n.csv, line {line}: holds a NUL character \(byte 0\), which no text holds: .*"
+    with pytest.raises(ValueError, match=said + r"encoding='utf-16-le'"):
+        files.read_csv(path)
+    if codec is not None:  # the file's encoding given, it is read
+        assert files.read_csv(path, encoding=codec)[2:] == (["a", "b"], "y")
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
 def test_a_compressed_csv_is_named_not_decoded(encoding, tmp_path):
     # gzip's bytes were said to be latin-1, and as latin-1 made "a header but no data rows"
