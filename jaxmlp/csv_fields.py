@@ -297,8 +297,9 @@ def is_header(path, rows: list, known=()) -> bool:
 # a spreadsheet's error value: Excel's and Google Sheets' (#N/A, #DIV/0!, #VALUE!, #NAME?,
 # #GETTING_DATA), LibreOffice's (Err:502)
 _ERROR = re.compile(r"#(?:N/A|GETTING_DATA|[A-Z][A-Z0-9/]*[!?])|Err:\d{3}", re.ASCII)
-# what is left of a number mistyped once letters that look like digits are digits: 1..5, 1,5
-_MISTYPED = re.compile(r"[\d\s.,+-]*\d[\d\s.,+-]*", re.ASCII)
+# what is left of a number mistyped once letters that look like digits are digits: 1..5, 1,5,
+# 1 000 (but not 0-9, a range: a bin's name)
+_MISTYPED = re.compile(r"[+-]?[\d\s.,]*\d[\d\s.,]*", re.ASCII)
 _LOOK_LIKE_DIGITS = str.maketrans("lIoO|", "11001")
 
 

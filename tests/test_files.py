@@ -409,6 +409,7 @@ def test_a_headerless_first_row_of_typos_or_errors_is_asked_about(first, why, tm
         "Length (cm),#legs,Err",
         "NA,x2,cat",
         "l1_norm,x0,y",
+        "0-9,10-19,y",
     ],  # fmt: skip
 )
 def test_a_first_row_of_names_is_still_a_header(first, tmp_path):
