@@ -173,9 +173,12 @@ def read_csv(
     return (*read, [line for line, _ in rows]) if lines else read
 
 
-def read_header(path, *, header: bool | None = None, encoding: str = "utf-8") -> list | None:
-    """The column names of a CSV file's header row; None where its first row is data."""
-    table = read_table(path, header=header, encoding=encoding)
+def read_header(
+    path, *, header: bool | None = None, encoding: str = "utf-8", known=()
+) -> list | None:
+    """The column names of a CSV file's header row; None where its first row is data
+    (``read_table``'s detection, ``known`` names)."""
+    table = read_table(path, header=header, encoding=encoding, known=known)
     return table.names if table.header else None
 
 

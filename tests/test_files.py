@@ -791,3 +791,20 @@ def test_a_run_whose_header_the_old_rule_detected_is_evaluated_and_resumed_on_it
     assert '"n": 8' in capsys.readouterr().out
     argv[argv.index("1")] = "2"
     assert cli.main([*argv, "--out", str(tmp_path / "r"), "--resume"]) == 0
+
+
+def test_evaluate_takes_a_first_row_of_the_runs_own_names_for_its_header(tmp_path):
+    # as predict does: a run whose columns are 'I' and 'O' evaluated on a file headed by them
+    # was asked for --header (its 'O' over numbers reads as a zero mistyped)
+    from jaxmlp import MLP, save_run
+    from jaxmlp.run.predict import evaluate_run
+
+    net = MLP((2, 2, 1), "tanh", "sigmoid", "bce")
+    params = net.init(__import__("jax").random.PRNGKey(0))
+    run = save_run(tmp_path / "r", net, params, classes=["a", "b"], feature_names=["I", "O"],
+                   label_name="y")  # fmt: skip
+    path = _write(tmp_path, "e.csv", "O,I,y\n2.5,3,a\n3.5,4,b\n")
+    assert evaluate_run(run, str(path))["data"]["n"] == 2
+    other = _write(tmp_path, "o.csv", "O,V,y\n2.5,3,a\n3.5,4,b\n")
+    with pytest.raises(ValueError, match=r"'O' stands over a column of numbers"):
+        evaluate_run(run, str(other))
