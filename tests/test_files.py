@@ -808,3 +808,23 @@ def test_evaluate_takes_a_first_row_of_the_runs_own_names_for_its_header(tmp_pat
     other = _write(tmp_path, "o.csv", "O,V,y\n2.5,3,a\n3.5,4,b\n")
     with pytest.raises(ValueError, match=r"'O' stands over a column of numbers"):
         evaluate_run(run, str(other))
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_a_run_of_a_headerless_file_whose_label_is_not_last_reads_it_headerless_again(
+    label, tmp_path
+):
+    # failed before: a run trained on a headerless file with --label-column 0 records its
+    # features as column_1, column_2, which are not column_0, column_1: evaluate and --resume
+    # took the file for one with a header, lost its first row and said the data "differ"
+    from jaxmlp.run import DEFAULTS, data
+
+    rows = "".join(f"{i % 2},{i}.5,{-i}.25\n" if label == 0 else f"{i}.5,{i % 2},{-i}.25\n"
+                   for i in range(12))  # fmt: skip
+    path = _write(tmp_path, "h.csv", rows)
+    features = [n for n in files.column_names(3) if n != f"column_{label}"]
+    record = {"feature_names": features, "label_name": f"column_{label}", "x_dtype": "float64",
+              "t_dtype": "float64"}  # fmt: skip
+    settings = DEFAULTS | {"data": str(path), "label_column": label}
+    ds, _ = data.load_data(settings, record)
+    assert len(ds.x_train) == 12 and ds.info["feature_names"] == features
