@@ -77,17 +77,33 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8", kno
     return table
 
 
+def _records(path, text: str) -> list:
+    """The rows ``(line, fields)`` of the CSV ``text``, read strictly: text after a closing
+    quote is refused (csv reads '"1"2' as 12 otherwise), as is a quote never closed, unless
+    the field it opens spans lines: ``_table`` names that field's line and column."""
+    found = None
+    for strict in (True, False):
+        reader = csv.reader(io.StringIO(text, newline=""), strict=strict)
+        rows, end = [], 0
+        try:
+            for fields in reader:
+                start, end = end + 1, reader.line_num  # a quoted field may span lines
+                if len(fields) > 1 or fields == [""] or (fields and fields[0].strip()):
+                    rows.append((start, fields))  # a blank line holds no row; '""' is a field
+                    # (the missing value pandas writes in a one-column file), so its row is one
+        except csv.Error as error:
+            found = found or ValueError(f"{path}, line {reader.line_num}: not valid CSV ({error}).")
+            if strict and "unexpected end of data" in str(error):  # a quote never closed
+                continue
+            raise found from None
+        spans = any("\n" in field or "\r" in field for _, fields in rows for field in fields)
+        if found is None or spans:
+            return rows
+    raise found
+
+
 def _table(path, text: str, header: bool | None, known) -> Table:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows, end = [], 0
-    try:
-        for fields in reader:
-            start, end = end + 1, reader.line_num  # a quoted field may span lines
-            if len(fields) > 1 or fields == [""] or (fields and fields[0].strip()):
-                rows.append((start, fields))  # a blank line holds no row; '""' is a field
-                # (the missing value pandas writes in a one-column file), so its row is one
-    except csv.Error as error:
-        raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({error}).") from None
+    rows = _records(path, text)
     if not rows:
         raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
     first = [field.strip() for field in rows[0][1]]

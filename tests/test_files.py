@@ -828,3 +828,18 @@ def test_a_run_of_a_headerless_file_whose_label_is_not_last_reads_it_headerless_
     settings = DEFAULTS | {"data": str(path), "label_column": label}
     ds, _ = data.load_data(settings, record)
     assert len(ds.x_train) == 12 and ds.info["feature_names"] == features
+
+
+@pytest.mark.parametrize(
+    "row, error",
+    [('"1"2,3,0', "',' expected after '\"'"), ('4,5,"1', "unexpected end of data")],
+    ids=["text-after-a-closing-quote", "unterminated-quote-at-the-end"],
+)
+def test_a_quoted_field_that_does_not_end_at_its_closing_quote_is_refused(row, error, tmp_path):
+    # failed before: csv read '"1"2' as 12, a number the file does not hold, silently (and
+    # an unterminated quote at the end of the file as if it were closed)
+    path = _write(tmp_path, "q.csv", f"a,b,y\n4,5,1\n{row}")
+    with pytest.raises(ValueError, match=re.escape(f"q.csv, line 3: not valid CSV ({error})")):
+        files.read_csv(path)
+    fine = _write(tmp_path, "f.csv", 'a,b,y\n"1","2",0\n4,5,"1"\n')  # quoted fields as such
+    np.testing.assert_array_equal(files.read_csv(fine)[0], [[1, 2], [4, 5]])
