@@ -201,8 +201,8 @@ def header_flags(parser, flag: str) -> None:
         "a header is required, its names matched to the training ones"
         if flag == "--input"
         else "a first row of numbers only is data, one of names a header (one mixing the "
-        "two only where its names outnumber its numbers or name a label column: "
-        "2019,2020,label)"
+        "two only where its names name a label column: 2019,2020,label; not one whose field "
+        "over numbers is an error or a mistyped number: #N/A, l, O), others refused"
     )
     said = parser.add_mutually_exclusive_group()
     said.add_argument(

@@ -232,18 +232,20 @@ def _floats(path, column, labels) -> np.ndarray:
     return values
 
 
-def is_header(path, rows: list) -> bool:
-    """Whether the first of the ``rows`` ``(line, fields)`` names the columns: a row of numbers
+def is_header(path, rows: list, known=()) -> bool:
+    """Whether the first of the ``rows`` ``(line, fields)`` names the columns. A row of numbers
     (or missing values: empty fields, ``MISSING_LABELS`` words and marks without a letter or
-    digit, such as SAS's ``.`` or ``-``, which name no column) is data; a row of names (beside
-    missing values) is a header. A row that mixes numbers with names is a header only where
-    one of its names stands over a column of numbers and they outnumber its numbers
-    (``a,2,y``) or are all a label column's (``LABEL_NAMES``: ``2019,2020,label``); any other
-    such row could be either (``5.1,3.5,setosa``; ``1.5,2,O``, a first row of data with a zero
-    mistyped, or ``1.5,#N/A,0`` with a spreadsheet's error: taken for a header, a row was
-    lost), and a ValueError asks, as it does for a row of the
-    column positions ``0,1,...`` (two columns or more), which pandas and numpy write for
-    unnamed columns."""
+    digit, such as SAS's ``.`` or ``-``, which name no column) is data. A row of names (beside
+    missing values) is a header unless a field of it over a column of numbers is no name
+    (``not_a_name``: a spreadsheet's error or a number mistyped; ``#N/A,#DIV/0!,cat`` and
+    ``l,O,cat`` are as likely data) or none of them is (``NA,?,cat``, a row of missing values).
+    A row that mixes numbers with names is a header only where its names are a label column's
+    (``LABEL_NAMES``: ``2019,2020,label``) and one stands over a column of numbers. A ValueError
+    asks about every other row (``5.1,3.5,setosa``; ``1,l,O`` or ``1.5,2,O``, data with zeros
+    mistyped; ``a,2,y``, a header), and about a row of the column positions ``0,1,...`` (two
+    columns or more), which pandas and numpy write for unnamed columns: a row of data taken
+    for a header was lost silently. A row of names that are ``known`` ones (a run's columns,
+    which predict's inputs name), each once, is a header whatever the names."""
     (start, first), rest = rows[0], rows[1:]
     first = [field.strip() for field in first]
     if len(first) > 1 and first == [str(i) for i in range(len(first))]:
@@ -252,27 +254,70 @@ def is_header(path, rows: list) -> bool:
             "and numpy write for unnamed columns"
         )  # fmt: skip
     kinds = [
-        "missing" if is_missing(field) or not any(c.isalnum() for c in field)  # "", '.', '-'
+        "missing" if _no_value(field)
         else "number" if is_number(path, start, f"column_{i}", field)
         else "name"
         for i, field in enumerate(first)
     ]  # fmt: skip
     words = [i for i, kind in enumerate(kinds) if kind == "name"]
-    if not words or "number" not in kinds:
-        return bool(words)
-    over_numbers = rest and any(
-        all(is_number(path, line, f"column_{i}", fields[i]) for line, fields in rest
-            if i < len(fields))
-        for i in words
-    )  # fmt: skip
-    labels = all(first[i].lower() in LABEL_NAMES for i in words)
-    if over_numbers and (labels or len(words) > kinds.count("number")):
+    if not words:
+        return False
+    if known and len(set(first)) == len(first) and set(first) <= set(known):
         return True
-    raise ambiguous(
-        path, first, "it mixes numbers with names, and such a row is a header only where a "
-        "name stands over a column of numbers and its names outnumber its numbers or are a "
-        "label column's (label, target, class)"
-    )  # fmt: skip
+
+    def over_numbers(i) -> bool:  # whether column i holds numbers below (missing values aside)
+        below = [(line, fields[i]) for line, fields in rest
+                 if i < len(fields) and not _no_value(fields[i].strip())]  # fmt: skip
+        return bool(below) and all(is_number(path, line, f"column_{i}", f) for line, f in below)
+
+    if "number" in kinds:
+        labels = all(first[i].lower() in LABEL_NAMES for i in words)
+        if labels and any(over_numbers(i) for i in words):
+            return True
+        raise ambiguous(
+            path, first, "it mixes numbers with names, and such a row is a header only where "
+            "its names are a label column's (label, target, class) over a column of numbers"
+        )  # fmt: skip
+    odd = next(((i, why) for i in words for why in [not_a_name(first[i])]
+                if why and over_numbers(i)), None)  # fmt: skip
+    if odd is not None:
+        raise ambiguous(
+            path, first, f"{first[odd[0]]!r} stands over a column of numbers: {odd[1]}, no "
+            "column's name"
+        )  # fmt: skip
+    blank = [i for i, kind in enumerate(kinds) if kind == "missing" and first[i]]
+    if blank and any(map(over_numbers, blank)) and not any(map(over_numbers, words)):
+        raise ambiguous(
+            path, first, "every field over a column of numbers is a missing value, a row of "
+            "data's"
+        )  # fmt: skip
+    return True
+
+
+# a spreadsheet's error value: Excel's and Google Sheets' (#N/A, #DIV/0!, #VALUE!, #NAME?,
+# #GETTING_DATA), LibreOffice's (Err:502)
+_ERROR = re.compile(r"#(?:N/A|GETTING_DATA|[A-Z][A-Z0-9/]*[!?])|Err:\d{3}", re.ASCII)
+# what is left of a number mistyped once letters that look like digits are digits: 1..5, 1,5,
+# 1 000 (but not 0-9, a range: a bin's name)
+_MISTYPED = re.compile(r"[+-]?[\d\s.,]*\d[\d\s.,]*", re.ASCII)
+_LOOK_LIKE_DIGITS = str.maketrans("lIoO|", "11001")
+
+
+def _no_value(field: str) -> bool:
+    """Whether the stripped ``field`` is a missing value: empty, a ``MISSING_LABELS`` word, or
+    a mark without a letter or digit (SAS's ``.``, ``-``), which names no column."""
+    return is_missing(field) or not any(c.isalnum() for c in field)
+
+
+def not_a_name(field: str) -> str | None:
+    """Why ``field``, no number, reads as a number's place rather than a column's name: a
+    spreadsheet's error (``#N/A``, ``#DIV/0!``) or a number mistyped (``l`` or ``I`` for 1,
+    ``O`` for 0, ``1..5``); None where it may be a name."""
+    if _ERROR.fullmatch(field):
+        return "a spreadsheet's error"
+    if _MISTYPED.fullmatch(field.translate(_LOOK_LIKE_DIGITS)):
+        return "a number mistyped"
+    return None
 
 
 def ambiguous(path, first: list, why: str) -> ValueError:

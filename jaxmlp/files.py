@@ -2,13 +2,15 @@
 
 Every error names the file (and the line, for CSV). A CSV file's first row is a header of column
 names unless it is all numbers (then it is data, and the columns are named ``column_0``,
-``column_1``...); a row that mixes numbers and names is a header only where its names
-outnumber its numbers or are a label column's (``2019,2020,label``), else it is refused as
-ambiguous (``csv_fields.is_header``: ``1.5,2,O`` may be data with a typo); ``header=True`` or
-``False`` says so instead. What a number is (ASCII, as C
-and pandas write one) and how labels are read: ``csv_fields``. The bytes are decoded with
+``column_1``...); a row that mixes numbers and names is a header only where its names are a
+label column's (``2019,2020,label``), and one of names only where none over a column of numbers
+is a spreadsheet's error or a number mistyped (``#N/A``, ``l``, ``O``); any other is refused as
+ambiguous (``csv_fields.is_header``: ``1,l,O`` may be data with typos); ``header=True`` or
+``False`` says which instead. What a number is (ASCII, as C and pandas write one) and how
+labels are read: ``csv_fields``. The bytes are decoded with
 ``encoding`` (UTF-8 by default, a byte-order mark skipped; the mark of another encoding than
-``encoding`` is refused, naming it). An ``.npy`` array, alone or in an ``.npz`` archive, is
+``encoding`` is refused, naming it, and so is a NUL character, which no text holds: UTF-16
+without a mark read as UTF-8). An ``.npy`` array, alone or in an ``.npz`` archive, is
 read by the rule of ``npz``: its header's shape and dtype checked against the bytes that hold
 it, so a hostile header cannot make us allocate 10^15 elements. Complex numbers and non-numeric
 arrays are refused. The arrays returned are checked for shapes, range and label encoding by
@@ -44,11 +46,12 @@ class Table(NamedTuple):
     header: bool
 
 
-def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> Table:
+def read_table(path, *, header: bool | None = None, encoding: str = "utf-8", known=()) -> Table:
     """The CSV file at ``path`` as a ``Table``: every non-blank data row as long as the names.
 
-    ``header``: None detects it (a first row of numbers only is data), True or False says
-    whether the first row names the columns. ``encoding``: a Python codec name.
+    ``header``: None detects it (``is_header``; ``known``: the column names a header would
+    hold, if known), True or False says whether the first row names the columns.
+    ``encoding``: a Python codec name.
     """
     if header is not None and not isinstance(header, bool | np.bool_):  # 0 == False, 1 == True
         raise ValueError(
@@ -64,7 +67,7 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
         "commas, then .to_csv(new, index=False))"
     )
     try:
-        table = _table(path, text, header)
+        table = _table(path, text, header, known)
     except ValueError as error:
         if other is None:
             raise
@@ -74,22 +77,38 @@ def read_table(path, *, header: bool | None = None, encoding: str = "utf-8") -> 
     return table
 
 
-def _table(path, text: str, header: bool | None) -> Table:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows, end = [], 0
-    try:
-        for fields in reader:
-            start, end = end + 1, reader.line_num  # a quoted field may span lines
-            if len(fields) > 1 or fields == [""] or (fields and fields[0].strip()):
-                rows.append((start, fields))  # a blank line holds no row; '""' is a field
-                # (the missing value pandas writes in a one-column file), so its row is one
-    except csv.Error as error:
-        raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({error}).") from None
+def _records(path, text: str) -> list:
+    """The rows ``(line, fields)`` of the CSV ``text``, read strictly: text after a closing
+    quote is refused (csv reads '"1"2' as 12 otherwise), as is a quote never closed, unless
+    the field it opens spans lines: ``_table`` names that field's line and column."""
+    found = None
+    for strict in (True, False):
+        reader = csv.reader(io.StringIO(text, newline=""), strict=strict)
+        rows, end = [], 0
+        try:
+            for fields in reader:
+                start, end = end + 1, reader.line_num  # a quoted field may span lines
+                if len(fields) > 1 or fields == [""] or (fields and fields[0].strip()):
+                    rows.append((start, fields))  # a blank line holds no row; '""' is a field
+                    # (the missing value pandas writes in a one-column file), so its row is one
+        except csv.Error as error:
+            found = found or ValueError(f"{path}, line {reader.line_num}: not valid CSV ({error}).")
+            if strict and "unexpected end of data" in str(error):  # a quote never closed
+                continue
+            raise found from None
+        spans = any("\n" in field or "\r" in field for _, fields in rows for field in fields)
+        if found is None or spans:
+            return rows
+    raise found
+
+
+def _table(path, text: str, header: bool | None, known) -> Table:
+    rows = _records(path, text)
     if not rows:
         raise ValueError(f"{path}: empty file; expected a header row, then data rows.")
     first = [field.strip() for field in rows[0][1]]
     if header is None:
-        header = is_header(path, rows)
+        header = is_header(path, rows, known)
     if header:
         names, rows = first, rows[1:]
         unnamed = next((i for i, n in enumerate(names) if not n or _UNNAMED.fullmatch(n)), None)
@@ -170,9 +189,12 @@ def read_csv(
     return (*read, [line for line, _ in rows]) if lines else read
 
 
-def read_header(path, *, header: bool | None = None, encoding: str = "utf-8") -> list | None:
-    """The column names of a CSV file's header row; None where its first row is data."""
-    table = read_table(path, header=header, encoding=encoding)
+def read_header(
+    path, *, header: bool | None = None, encoding: str = "utf-8", known=()
+) -> list | None:
+    """The column names of a CSV file's header row; None where its first row is data
+    (``read_table``'s detection, ``known`` names)."""
+    table = read_table(path, header=header, encoding=encoding, known=known)
     return table.names if table.header else None
 
 
@@ -212,13 +234,23 @@ def _decode(path, encoding) -> str:
             f"{', the default' if mark == 'utf-8' else ''})."
         )
     try:  # a mark the codec keeps (utf-16-le's, a second one) is no text: '\ufeff1' no number
-        return data.decode(codec.name).lstrip("\ufeff")
+        text = data.decode(codec.name).lstrip("\ufeff")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(
             f"{path}, line {line}: byte 0x{data[error.start]:02x} is not valid {encoding}; "
             "give the file's encoding (encoding='latin-1', --encoding latin-1)."
         ) from None
+    nul = text.find("\x00")  # read on, 'ca\x00t' was a class apart from 'cat', printed alike
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise ValueError(
+            f"{path}, line {line}: holds a NUL character (byte 0), "
+            "which no text holds: UTF-16 without a byte-order mark? Give its encoding "
+            "(encoding='utf-16-le' or 'utf-16-be', --encoding utf-16-le); else the file is "
+            "damaged or no CSV."
+        )
+    return text
 
 
 def _label_index(path, header, label_column) -> int:

@@ -63,7 +63,7 @@ def load_data(
     if standardize not in STANDARDIZE:
         raise not_one_of("standardize", standardize, STANDARDIZE)
     header, named = settings["header"], record and record.get("feature_names")
-    if header is None and named and named != files.column_names(len(named)):
+    if header is None and named and not _headerless(named, record.get("label_name")):
         header = True  # the run read a header, detected by the rule of its day (1990,2000,y)
     source = {  # the options its source takes: a flag given to another is check_used's error
         "data_dir": settings["data_dir"],
@@ -111,6 +111,14 @@ def load_data(
     )
     resolved = {"data": name, "task": ds.task, "val_fraction": val_fraction}
     return ds, settings | resolved | {"standardize": standardize}
+
+
+def _headerless(feature_names: list, label_name) -> bool:
+    """Whether a run's recorded ``feature_names`` and ``label_name`` are those of a CSV file
+    read without a header: ``files.column_names`` of its columns, the label's wherever it stood
+    (``column_1``, ``column_2`` beside the label ``column_0``)."""
+    names = [*feature_names, *([label_name] if label_name is not None else [])]
+    return set(names) <= set(files.column_names(len(feature_names) + 1))
 
 
 def split_raw(ds: datasets.Dataset) -> tuple[datasets.Dataset, np.ndarray | None]:

@@ -85,13 +85,15 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
     settings = config["settings"]
     csv_file, named = str(name).lower().endswith(".csv"), name in datasets.names()
     classes = model.class_names() if model.task in CLASSIFICATION and not named else None
-    by_name = csv_file and header is None and model.feature_names is not None
-    if by_name and files.read_header(name, encoding=encoding) is None:
-        raise ValueError(
-            f"{name}: its first row is numbers, so no header names the run's columns "
-            f"{model.feature_names}; say which it is: a header (--header) or data, the columns "
-            "in training order with the label where the run's was (--no-header)."
-        )
+    if csv_file and header is None and model.feature_names is not None:
+        known = _known(model.feature_names, model.label_name)
+        if files.read_header(name, encoding=encoding, known=known) is None:
+            raise ValueError(
+                f"{name}: its first row is numbers, so no header names the run's columns "
+                f"{model.feature_names}; say which it is: a header (--header) or data, the "
+                "columns in training order with the label where the run's was (--no-header)."
+            )
+        header = True  # detected, a row of the run's own names too: read as one below
     if csv_file and label_column is None:
         label_column = _label_column(name, model, settings, header, encoding)
     ds = datasets.load(
@@ -123,6 +125,12 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
         ds.name, ds.task, ds.n_classes, model.scale(ds.x_train[:, order]), ds.t_train, None,
         None, x_test, ds.t_test, ds.info,
     )  # fmt: skip
+
+
+def _known(feature_names, label_name) -> list:
+    """The names of a run's columns, its ``feature_names`` and ``label_name``: a first row of
+    them is a CSV file's header (``files.read_table``'s ``known``)."""
+    return [*(feature_names or ()), *([label_name] if label_name else [])]
 
 
 def _as_run_classes(ds, model, name):
@@ -206,7 +214,10 @@ def read_inputs(
     files.check_regular(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        names, rows, has_header = files.read_table(path, header=header, encoding=encoding)
+        known = _known(feature_names, label_name)
+        names, rows, has_header = files.read_table(
+            path, header=header, encoding=encoding, known=known
+        )
         if header is None and not has_header:
             raise ValueError(
                 f"{path}: the first row must be a header naming the columns, got numbers; say "
