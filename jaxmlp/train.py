@@ -32,7 +32,15 @@ import optax
 
 from jaxmlp import epochs as ep
 from jaxmlp import line_search, probe, second_order, sharding, stream
-from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, stored, stored_params
+from jaxmlp.arrays import (
+    Data,
+    in_run_precision,
+    prepare,
+    sample_weight_sha256,
+    storage_dtype,
+    stored,
+    stored_params,
+)
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
@@ -159,6 +167,7 @@ class Result(NamedTuple):
 # -- the run ---------------------------------------------------------------------------------
 
 
+@in_run_precision
 def fit(
     net,
     x,
