@@ -28,6 +28,24 @@ def param_shape(v, where: str) -> tuple:
     return tuple(v.shape)
 
 
+def one_dtype(params):
+    """The one dtype of every leaf of ``params`` (a list of layer dicts of arrays), the dtype
+    the net computes in; a ValueError naming the first leaf of another (a float64 leaf in a
+    float32 net computed by promotion: float64 outputs, and gradients whose dtypes are not the
+    params')."""
+    leaves = [(f"params[{l}][{k!r}]", v.dtype) for l, p in enumerate(params) for k, v in p.items()]
+    first = jnp.dtype(leaves[0][1])
+    for where, dtype in leaves:
+        if jnp.dtype(dtype) != first:
+            names = sorted({jnp.dtype(d).name for _, d in leaves})
+            raise ValueError(
+                f"params mix the dtypes {names} ({where} is {jnp.dtype(dtype).name}): the net "
+                "computes in one; cast them, e.g. "
+                f"jax.tree.map(lambda a: a.astype('{first.name}'), params)."
+            )
+    return first
+
+
 def check_nonempty(x, name: str, needs: str) -> None:
     """ValueError if ``x`` has no rows (``needs``: what needs an example): the cost of no examples
     is 0 / 0, and their gradient 0."""

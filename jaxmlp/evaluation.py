@@ -17,6 +17,7 @@ import numpy as np
 
 from jaxmlp import backprop as bp
 from jaxmlp import losses, reduction
+from jaxmlp.array_checks import one_dtype
 from jaxmlp.arrays import as_arrays, check_sample_weight, in_blocks
 from jaxmlp.numeric import check_int
 from jaxmlp.step import correct, is_classifier
@@ -34,7 +35,7 @@ def evaluate(net, params, x, t, batch_size: int = 8192, *, sample_weight=None) -
     (exact match), which counts a row with one wrong label as wrong (``step.correct``)."""
     batch_size = check_int("batch_size", batch_size, 1)
     net.check_params(params, finite=True)
-    dtype = params[0]["w"].dtype
+    dtype = one_dtype(params)
     n, blocks = in_blocks(net, x, t, dtype, batch_size, needs="evaluate")  # one on the device
     s = None if sample_weight is None else check_sample_weight(sample_weight, n, dtype)
     total, hits = 0.0, 0.0
@@ -57,7 +58,7 @@ def apply_in_blocks(net, params, x, batch_size: int = 8192, *, pad: bool = False
     the rows beside it; the padding's are dropped)."""
     batch_size = check_int("batch_size", batch_size, 1)
     net.check_params(params)
-    dtype = params[0]["w"].dtype
+    dtype = one_dtype(params)
     outputs = []
     for i in range(0, max(len(x), 1), batch_size):
         block = x[i : i + batch_size]

@@ -50,6 +50,7 @@ import numpy as np
 
 from jaxmlp import activations as _activations
 from jaxmlp import kinks
+from jaxmlp.array_checks import one_dtype
 from jaxmlp.finite_differences import (
     along_directions,
     central_differences,
@@ -325,10 +326,7 @@ def _tolerances(rtol, cfg: Settings) -> tuple[float, float]:
 
 
 def _params_dtype(params) -> np.dtype:
-    dtypes = {np.dtype(leaf.dtype) for _, _, leaf in named_leaves(params)}
-    if len(dtypes) != 1:
-        raise ValueError(f"params must share one floating dtype, got {sorted(map(str, dtypes))}.")
-    return dtypes.pop()
+    return np.dtype(one_dtype(params))  # one dtype, the one rule of array_checks
 
 
 def _leaves(grads, params, what: str) -> list[np.ndarray]:

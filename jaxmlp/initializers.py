@@ -159,7 +159,8 @@ def _check_range(scheme: Scheme, dtype) -> None:
     ``numeric.outside``: normal:1e-50 drew all-zero weights in float32), the width high - low
     of uniform bounds included (a draw is low + (high - low) u: uniform:-3e38,3e38 drew Inf in
     float32) and a normal std times its largest draw (``largest_normal``: normal:3e38 drew
-    Inf), and for uniform bounds that are one value there (uniform:1,1.00000001)."""
+    Inf), for bounds that are one value there (uniform:1,1.00000001), and for a scheme that
+    draws over ``FLUSHED_MAX`` of its numbers below the smallest normal number, 0 there."""
     for symbol, a in zip(_SYMBOLS[scheme.name], scheme.args, strict=True):
         check_holds(f"Init {str(scheme)!r}: {symbol}", a, dtype)
     if scheme.name == "uniform":
@@ -168,6 +169,14 @@ def _check_range(scheme: Scheme, dtype) -> None:
         z = largest_normal(dtype)
         what = f"std * {z:.4g}, the largest normal draw in {dtype.name},"
         check_holds(f"Init {str(scheme)!r}: {what}", scheme.args[0] * z, dtype)
+    flushed = _share_below_normal(scheme, dtype)
+    if flushed > FLUSHED_MAX:
+        raise ValueError(
+            f"Init {str(scheme)!r} would draw {flushed:.3g} of its numbers (more than "
+            f"{FLUSHED_MAX:g}) below {np.finfo(dtype).tiny:.4g}, the smallest normal "
+            f"{dtype.name}, where they are 0 (XLA:CPU flushes subnormals): a start of zeros, "
+            f"not the scheme's; draw larger numbers, or in float64."
+        )
     if scheme.name == "uniform" and not np.asarray(scheme.args[0], dtype) < np.asarray(
         scheme.args[1], dtype
     ):
@@ -175,6 +184,24 @@ def _check_range(scheme: Scheme, dtype) -> None:
             f"Init {str(scheme)!r}: uniform needs low < high in {dtype.name}, the dtype drawn, "
             "where these bounds are one value."
         )
+
+
+# The largest share of an init's draws that may fall below the dtype's smallest normal number
+# (0 once flushed): normal:2e-38 drew 47 % of a float32 net's weights 0.
+FLUSHED_MAX = 0.01
+
+
+def _share_below_normal(scheme: Scheme, dtype) -> float:
+    """The probability that a draw of ``scheme`` (normal or uniform) lies below ``dtype``'s
+    smallest normal number in magnitude: erf(tiny / (std sqrt 2)), or the share of
+    [low, high] inside (-tiny, tiny)."""
+    tiny = float(np.finfo(dtype).tiny)
+    if scheme.name == "normal":
+        return math.erf(tiny / (scheme.args[0] * math.sqrt(2)))
+    if scheme.name == "uniform":
+        low, high = scheme.args
+        return max(0.0, min(high, tiny) - max(low, -tiny)) / (high - low)
+    return 0.0
 
 
 @functools.cache

@@ -292,7 +292,7 @@ class MLP:
 
     def _check_x(self, params, x):
         self.check_params(params)
-        return self.inputs(x, params[0]["w"].dtype)
+        return self.inputs(x, checks.one_dtype(params))
 
     def inputs(self, x, dtype=jnp.float32, *, name: str = "x"):
         """``x`` checked to be ``(n, d)`` and numeric, as an array of ``dtype``; messages call

@@ -117,6 +117,7 @@ class Population:
         return Result(pick(self.params), history, state)
 
 
+@arrays.in_run_precision
 def fit_population(
     net,
     x,

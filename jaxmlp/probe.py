@@ -54,6 +54,50 @@ def _evaluable(net, params, x, t, s=None):
     return finite.all() & all_finite(params)
 
 
+NO_LEARNING_RATE = "no learning rate helps"  # in a reason: the start's loss is not finite
+_BLOCK = 8192  # rows per compiled call of ``start_reason``
+
+
+def start_reason(net, params, x, t, s=None) -> str | None:
+    """Why the loss at a run's starting ``params`` is not finite on some example of ``x (n, d)``,
+    ``t (n, K)`` that weighs (sample weights ``s (n,)``), in words; None where it is finite on
+    each. No step has moved the parameters: a lower learning rate cannot help (t = 1e20 squares
+    past float32's largest number), so ``Diverged`` at a run's first step says this instead."""
+    y_bad, loss_bad = 0, 0
+    for i in range(0, x.shape[0], _BLOCK):
+        block = (x[i : i + _BLOCK], t[i : i + _BLOCK], None if s is None else s[i : i + _BLOCK])
+        y_ok, loss_ok = jax.device_get(_start_finite(net, params, *block))
+        y_bad, loss_bad = y_bad + int((~y_ok).sum()), loss_bad + int((~loss_ok).sum())
+    if not loss_bad:
+        return None
+    dtype = np.dtype(jax.tree.leaves(params)[0].dtype)
+    what, k = ("outputs", y_bad) if y_bad else ("loss", loss_bad)
+    span, fix = ("inputs", "standardise the inputs")
+    if not y_bad:
+        span, fix = "targets", "scale the targets (standardise them)"
+    return (
+        f"at the starting parameters, before any step, {k} training example{'s' * (k > 1)} "
+        f"{'have' if k > 1 else 'has'} {what} not finite in {dtype.name} (largest "
+        f"{np.finfo(dtype).max:.3g}; the {span} span {_span(x if y_bad else t)}): "
+        f"{NO_LEARNING_RATE}; {fix} or train in float64"
+    )
+
+
+def _span(a) -> str:
+    a = np.asarray(jax.device_get(a), np.float64)
+    return f"[{a.min():.4g}, {a.max():.4g}]"
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _start_finite(net, params, x, t, s=None):
+    """Per example: whether its outputs are finite, and whether its loss is (or it weighs 0)."""
+    trace = bp.forward(net, params, x)
+    each = losses.per_example(net.output, net.loss, trace.zs[-1], trace.as_[-1], t)
+    y_ok = jnp.isfinite(trace.as_[-1]).all(-1)
+    finite = jnp.isfinite(each)
+    return (y_ok, finite) if s is None else (y_ok | (s == 0), finite | (s == 0))
+
+
 def members_evaluable(net, params, x, t, rows=None) -> np.ndarray:
     """``evaluable`` of P members (``params`` stacked on a leading axis of P): each on the
     first ``PROBE`` of ``x``, ``t``, or of its rows ``rows[k]`` of them (``rows (P, m)``: a

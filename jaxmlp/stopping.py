@@ -24,11 +24,14 @@ class Diverged(ArithmeticError):
     first-order step checks the parameters it leaves, ``step.finite``); ``history`` and
     ``state.epoch`` the finished epochs. Or (``probed`` examples) the parameters the last step
     left give a non-finite loss (``jaxmlp.probe``): ``state``, ``history`` are the run's end's.
-    ``reason``: what was not finite, in words."""
+    ``start``: why the loss at a run's starting parameters is not finite (``probe.start_reason``),
+    at its first step: then no lower learning rate is advised. ``reason``: what was not finite,
+    in words."""
 
-    def __init__(self, epoch, step, state, history: list, optimizer=None, probed=0):
+    def __init__(self, epoch, step, state, history: list, optimizer=None, probed=0, start=None):
         self.what = what_is_finite(optimizer)
         self.reason = probe.reason(probed, step, f"the {self.what} of step {step} is not finite")
+        self.reason += f": {start}" * bool(start)
         overflowed = not probed and not all(
             np.isfinite(a).all() for a in jax.tree.leaves(state.params)
         )
@@ -36,8 +39,8 @@ class Diverged(ArithmeticError):
             (f"training diverged at epoch {epoch}: {self.reason}" if probed else
              f"training diverged: non-finite {self.what} at epoch {epoch}, step {step}")
             + ("; the update of the step before overflowed the parameters" * overflowed)
-            + "; try a lower learning rate"
-            + (", or standardised inputs" * any(step_checks(optimizer)))
+            + (f": {start}" if start else "; try a lower learning rate"
+               + (", or standardised inputs" * any(step_checks(optimizer))))
         )  # fmt: skip
         self.epoch, self.step, self.state, self.history = epoch, step, state, history
 

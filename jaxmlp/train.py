@@ -32,7 +32,15 @@ import optax
 
 from jaxmlp import epochs as ep
 from jaxmlp import line_search, probe, second_order, sharding, stream
-from jaxmlp.arrays import Data, prepare, sample_weight_sha256, storage_dtype, stored, stored_params
+from jaxmlp.arrays import (
+    Data,
+    in_run_precision,
+    prepare,
+    sample_weight_sha256,
+    storage_dtype,
+    stored,
+    stored_params,
+)
 from jaxmlp.datasets import check_seed
 from jaxmlp.evaluation import evaluate
 from jaxmlp.history import epoch_records
@@ -159,6 +167,7 @@ class Result(NamedTuple):
 # -- the run ---------------------------------------------------------------------------------
 
 
+@in_run_precision
 def fit(
     net,
     x,
@@ -264,7 +273,9 @@ def fit(
         for j, record in enumerate(records):
             if bad >= 0 and bad // data.steps == first + j:
                 good = state._replace(params=params_, opt_state=opt_state, epoch=first + j)
-                raise Diverged(first + j + 1, bad % data.steps + 1, good, history, optimizer)
+                why = None if bad else probe.start_reason(net, params_, data.x, data.t, data.s)
+                args = (first + j + 1, bad % data.steps + 1, good, history, optimizer)
+                raise Diverged(*args, start=why)
             history.append(record)
             if j == k - 1:  # on the device: the state after the last epoch of the call
                 state = advance(state, record, params_, opt_state, config)

@@ -104,6 +104,26 @@ def test_init_numbers_that_underflow_in_the_dtype_are_refused(spec, message):
     assert np.asarray(MLP((2, 3, 1), init="normal:1e-30").init(jax.random.key(0))[0]["w"]).any()
 
 
+@pytest.mark.parametrize(
+    "spec, share", [("normal:2e-38", "0.443"), ("uniform:0,1e-37", "0.118"), ("normal:1e-36", "")]
+)
+def test_an_init_that_draws_many_numbers_below_the_smallest_normal_is_refused(spec, share):
+    """Regression: normal:2e-38 (a std within float32) drew 47 % of a float32 net's weights
+    0, the flushed subnormals; uniform:0,1e-37 12 %. Over 1 % is refused, naming the share;
+    normal:1e-36 (0.9 % expected) draws, and in float64 each draws no zero."""
+    net = MLP((64, 64, 1), init=spec)
+    if share:
+        with pytest.raises(ValueError) as info:
+            net.init(jax.random.key(0))
+        assert str(info.value).startswith(f"Init {spec!r} would draw {share} of its numbers")
+        assert "below 1.175e-38, the smallest normal float32, where they are 0" in str(info.value)
+    else:
+        w = np.asarray(net.init(jax.random.key(0))[0]["w"])
+        assert 0 < (w == 0).mean() < 0.03  # 1.4 % of these 4096
+    with jax.enable_x64(True):
+        assert np.asarray(net.init(jax.random.key(0), jnp.float64)[0]["w"]).all()
+
+
 @pytest.mark.slow
 def test_uniform_bounds_whose_width_overflows_the_dtype_are_refused(fails, tmp_path):
     """Regression: uniform:-3e38,3e38 (each bound within float32) drew every weight and bias

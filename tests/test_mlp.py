@@ -11,11 +11,13 @@ import pytest
 
 from jaxmlp import (
     MLP,
+    Optimizer,
     TrainConfig,
     activations,
     backprop,
     evaluate,
     fit,
+    gradcheck,
     initializers,
     losses,
     outputs,
@@ -571,3 +573,28 @@ def test_predict_refuses_regression_outputs_that_are_not_finite():
         net.predict(params, np.array([[1.0], [100.0]]))
     np.testing.assert_allclose(net.predict(params, np.array([[1.0]])), [[np.e]], rtol=1e-6)
     assert np.isinf(jax.jit(net.predict)(params, np.array([[100.0]], np.float32))).all()
+
+
+def test_params_of_mixed_dtypes_are_refused_where_the_net_computes(x64):
+    """Regression: a float64 leaf in a float32 net (under x64) was computed by promotion:
+    ``apply`` checked x against float32 and returned float64 outputs, ``backprop`` gave float64
+    gradients for the float32 leaves (a pytree whose dtypes are not the params'), ``evaluate``
+    scored the mixture; only gradcheck refused it. Each now names the leaf; ``fit`` (a warm
+    start, cast to the run's dtype) still takes them."""
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    params = net.init(jax.random.key(0))
+    mixed = [params[0], {**params[1], "w": np.asarray(params[1]["w"], np.float64)}]
+    x, t = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    message = "params mix the dtypes ['float32', 'float64'] (params[1]['w'] is float64)"
+    for call in (
+        lambda: net.apply(mixed, x),
+        lambda: net.backprop(mixed, x, t),
+        lambda: net.cost(mixed, x, t),
+        lambda: evaluate(net, mixed, x, t),
+        lambda: gradcheck(net, mixed, x, t),
+    ):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value).startswith(message)
+    result = fit(net, x, t, Optimizer("sgd"), TrainConfig(epochs=1), params=mixed)
+    assert {a.dtype for a in jax.tree.leaves(result.params)} == {np.dtype(np.float32)}

@@ -955,3 +955,16 @@ def test_a_members_record_gives_the_metrics_of_the_parameters_it_returns(restore
             assert record["val_loss"] == record["best_val_loss"]
         moved += member.history[-1]["val_loss"] != record["val_loss"]
     assert moved == (3 if restore_best else 0)
+
+
+@pytest.mark.slow
+def test_a_float32_population_trains_the_same_bits_whatever_jax_enable_x64_says():
+    """As ``fit`` (test_train.py): a float32 population computes with x64 off whatever the
+    process's mode. (Regression: its Adam members ended 5e-6 apart with x64 on.)"""
+    optimizer, config = Optimizer("adam", lr=0.05), TrainConfig(epochs=5, batch_size=16)
+    off = fit_population(PLAIN, X, T, optimizer, config, seeds=[0, 1])
+    with jax.enable_x64(True):
+        on = fit_population(PLAIN, X, T, optimizer, config, seeds=[0, 1])
+    for a, b in zip(leaves(on.params), leaves(off.params), strict=True):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_array_equal(a, b)

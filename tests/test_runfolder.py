@@ -545,6 +545,18 @@ def test_a_resume_on_fewer_devices_is_told_a_count_its_batch_divides_over(tmp_pa
 
 
 @pytest.mark.slow
+def test_targets_whose_loss_overflows_at_the_start_name_the_targets_not_the_lr(tmp_path, one_error):
+    """Regression: targets of 1e20 (squared error past float32 at the start) ended "Try a
+    lower learning rate (--lr 0.0001)", which cannot help; the error names the targets' span."""
+    data = tmp_path / "big.csv"
+    data.write_text("x,t\n1,1e20\n2,2e20\n3,3e20\n4,1e20\n")
+    args = ["train", "--data", str(data), "--task", "regression", "--hidden", "2", "--epochs", "1"]
+    assert cli.main([*args, "--no-progress", "--out", str(tmp_path / "run")]) == 3
+    err = one_error("the targets span [1e+20, 3e+20]): no learning rate helps; scale the targets")
+    assert "lower learning rate" not in err
+
+
+@pytest.mark.slow
 def test_a_huge_learning_rate_on_digits_stops_with_exit_3(tmp_path, capsys, one_error):
     """lr 1e6: the loss explodes (finite, ~1e5 x its start); the run stops at once, keeps a
     finite, evaluable checkpoint and valid JSON."""

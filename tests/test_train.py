@@ -1076,3 +1076,49 @@ def test_a_state_of_another_optimizer_is_refused_on_resume():
             fit(net, X, T, Optimizer(after), longer, state=state)
     state = fit(net, X, T, Optimizer("adam"), config).state  # its own optimizer: resumes
     assert fit(net, X, T, Optimizer("adam"), longer, state=state).state.epoch == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("optimizer", [ADAM, Optimizer("nesterov", lr=0.05, schedule="cosine")])
+def test_a_float32_fit_trains_the_same_bits_whatever_jax_enable_x64_says(optimizer):
+    """A float32 ``fit`` computes with x64 off, whatever the process's x64 mode: its programs
+    are those of a process without it. (Regression: optax's Adam bias correction, 1 - b1**count,
+    and the cosine schedule promoted a Python float to float64 under x64 and rounded back, so
+    the same fit ended 1 ulp apart in 30 of its parameters, 2.5e-6 after 5 epochs.)"""
+    config = TrainConfig(epochs=5, batch_size=16)
+    off = fit(PLAIN, X, T, optimizer, config)
+    with jax.enable_x64(True):
+        on = fit(PLAIN, X, T, optimizer, config)
+    assert_bitwise_equal(on.params, off.params)
+    assert [r["train_loss"] for r in on.history] == [r["train_loss"] for r in off.history]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_a_loss_not_finite_at_the_start_names_the_data_not_the_learning_rate(name):
+    """Regression: targets of 1e20, whose squared error is past float32's largest number at
+    the starting parameters, diverged at step 1 with "try a lower learning rate", which no
+    learning rate could help. The message now names the targets' span and says to scale them
+    or train in float64; inputs whose outputs overflow name the inputs. Its twin: a step-1
+    divergence of the update (lr 1e30), whose start was finite, still advises a lower rate."""
+    net = MLP((2, 3, 1), "tanh", "identity", "sse")
+    x, t = X[:8, :2], np.full((8, 1), 1e20, np.float32)
+    with pytest.raises(Diverged, match="epoch 1, step 1") as info:
+        fit(net, x, t, Optimizer(name, lr=1e-3), TrainConfig(1, 4))
+    message = str(info.value)
+    assert message.endswith(
+        "8 training examples have loss not finite in float32 (largest 3.4e+38; the targets "
+        "span [1e+20, 1e+20]): no learning rate helps; scale the targets (standardise them) "
+        "or train in float64"
+    )
+    assert "lower learning rate" not in message
+    assert "no learning rate helps" in info.value.reason
+    relu = MLP((2, 3, 1), "relu", "identity", "sse", init="constant:1e30")
+    with pytest.raises(Diverged, match="outputs not finite.*standardise the inputs") as info:
+        fit(relu, np.full((4, 2), 1e10, np.float32), t[:4], Optimizer(name), TrainConfig(1, 4))
+    assert "the inputs span [1e+10, 1e+10]" in str(info.value)
+    one = MLP((1, 1), "identity", "identity", "sse", reduction="sum")
+    params = [{"w": jnp.zeros((1, 1)), "b": jnp.zeros(1)}]
+    x1, t1 = np.ones((1, 1), np.float32), np.full((1, 1), -1.5e19, np.float32)
+    with pytest.raises(Diverged, match="step 1; try a lower learning rate"):
+        fit(one, x1, t1, Optimizer("sgd", lr=1e30), TrainConfig(1, "full"), params=params)

@@ -6,7 +6,7 @@ import signal
 import jax
 import numpy as np
 
-from jaxmlp import checkpoint, gradient_check, kinks, plots, stopping
+from jaxmlp import checkpoint, gradient_check, kinks, plots, probe, stopping
 from jaxmlp.epochs import examples_per_epoch, steps_per_epoch
 from jaxmlp.evaluation import evaluate
 from jaxmlp.mlp import MLP
@@ -179,9 +179,10 @@ def diverged(run: Run, epoch: int, reason: str, kept_epoch, wall_seconds: float)
     }
     folder.write_json(run.out / "summary.json", summary)
     if retry is None:
+        lower = f" Try a lower learning rate (--lr {run.optimizer.lr / 10:g})."
         return RunStopped(
-            f"training diverged at epoch {epoch}: {reason}; no checkpoint was written. Try a "
-            f"lower learning rate (--lr {run.optimizer.lr / 10:g}).",
+            f"training diverged at epoch {epoch}: {reason}; no checkpoint was written."
+            + lower * (probe.NO_LEARNING_RATE not in reason),  # the start's loss: its data
             3,
         )
     return RunStopped(
