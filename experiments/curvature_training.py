@@ -6,7 +6,7 @@ the methods that use curvature (L-BFGS, Levenberg-Marquardt, Newton-CG, nonlinea
 gradient) reach a target loss in fewer epochs than plain gradient descent, and Levenberg-Marquardt
 and L-BFGS in fewer epochs and less wall time than Adam. Not every one beats every first-order
 method: in the recorded run nonlinear CG needs more epochs than Adam and momentum on XOR and
-rings, and Newton-CG more than Adam on rings (``ratios_to_adam`` in the JSON).
+rings (``ratios_to_adam`` in the JSON).
 
 Setup: three problems, full batch, float32, each optimizer from the same initial weights (seeds 0,
 1, 2; --quick: seed 0):

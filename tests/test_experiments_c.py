@@ -30,6 +30,7 @@ EXPERIMENTS = {
     "gradient_factor": ["largest_backprop_over_cost_flops", "checks", "series"],
     "nonconvexity": ["smallest_max_midpoint_excess", "checks", "rows"],
     "local_minima": ["distinct_certified_minima", "checks", "minimum_costs"],
+    "output_ranges": ["guaranteed_outputs_out_of_range", "checks", "rows"],
 }
 RECORD_KEYS = {"claim", "criterion", "reproduced", "quick", "machine", "metrics"}
 # Exact claims (identities in float64, against jax or scikit-learn, or exact symmetries): a quick
@@ -38,6 +39,8 @@ MUST_REPRODUCE = {
     "activation_table", "autodiff_traces", "linear_collapse", "symmetry", "weight_symmetries",
     "nonconvexity",
 }  # fmt: skip
+# Checks that hold for any weights (a guarantee, not a fit): a quick run must pass them too.
+MUST_HOLD = {"output_ranges": "every output in range"}
 
 
 def check(record, name, quick):
@@ -70,6 +73,10 @@ def test_quick_run_writes_a_verdict_metrics_and_figures(name, quick_run):
     assert f"{name}: {verdict}" in run.stdout, "the printed verdict must match the JSON"
     if name in MUST_REPRODUCE:
         assert record["reproduced"], f"{name}: an exact claim failed: {record['metrics']}"
+    if name in MUST_HOLD:
+        checks = record["metrics"]["checks"]
+        failed = [c for c, ok in checks.items() if MUST_HOLD[name] in c and not ok]
+        assert not failed and any(MUST_HOLD[name] in c for c in checks), f"{name}: {failed}"
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
