@@ -542,3 +542,34 @@ def test_a_damped_solver_on_8_devices_solves_as_on_one_up_to_its_inner_cg_trunca
         assert apart(solved[f"{name} 8"], solved[f"{name} 1"]) <= 1e-10, name
         assert apart(shipped[f"{name} 8"], shipped[f"{name} 1"]) <= 1e-3, name
         assert apart(twin[f"{name} 1"], solved[f"{name} 8"]) > 1e-10, name
+
+
+def _least_squares_fit(name, epochs):
+    """A linear least-squares fit (no hidden layer, identity + sse) by ``name`` in float64:
+    ``(its weights and bias flat, np.linalg.lstsq's solution)``."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((30, 3))
+    t = x @ np.array([[1.0], [-2.0], [0.5]]) + 0.3 + 0.1 * rng.standard_normal((30, 1))
+    exact = np.linalg.lstsq(np.hstack([x, np.ones((30, 1))]), t, rcond=None)[0].ravel()
+    net = MLP((3, 1), (), "identity", "sse")
+    config = TrainConfig(epochs=epochs, batch_size="full", dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a converged damped solver stalls at its ceiling
+        params = fit(net, x, t, Optimizer(name), config).params
+    return np.concatenate([np.ravel(params[0]["w"]), np.ravel(params[0]["b"])]), exact
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("name", second_order.NAMES)
+def test_every_curvature_solver_reaches_the_least_squares_solution_in_float64(name, monkeypatch):
+    """A reference independent of the library: each solver ends at np.linalg.lstsq's solution
+    to 1e-9 (1e-15 seen; lm, which stops at its damping's ceiling, 3e-11). The twin, the
+    output's derivative y - t 1 % off (1.01 y - t), is caught: the run ends elsewhere."""
+    got, exact = _least_squares_fit(name, 200)
+    assert np.max(np.abs(got - exact)) <= 1e-9, (got, exact)
+    pair = losses._CANONICAL[("identity", "sse")]
+    off = pair._replace(delta=lambda z, y, t: 1.01 * y - t)
+    monkeypatch.setitem(losses._CANONICAL, ("identity", "sse"), off)
+    got, exact = _least_squares_fit(name, 201)  # another program: not the one compiled above
+    assert np.max(np.abs(got - exact)) > 1e-3, (got, exact)
