@@ -25,8 +25,9 @@ cg step by line search and refuse any other ``lr`` than the default.
 A line search (lbfgs, cg: ``jaxmlp.line_search``) that finds no decrease moves nothing and
 restarts its solver (``with_value``); one that finds none from a restarted solver has stalled
 (every later step is refused alike): ``fit`` stops there, as at a damping's ceiling
-(``stuck``); where every step was one of 0, it warns that none moved (``warn_unmoved``). A
-resumed state searches from the cost and gradient of the data it is given (``uncached``).
+(``stuck``; the fused epochs after a stall run no step: ``line_search.held``); where every
+step was one of 0, it warns that none moved (``warn_unmoved``). A resumed state searches from
+the cost and gradient of the data it is given (``uncached``).
 Each is an optax-style transformation whose ``update`` takes ``net``, ``x`` and ``t`` as extra
 arguments (``step.step_halves`` passes them); its state is a pytree of arrays, saved and
 resumed like any optimizer state (lm's and newton-cg's are of distinct classes: neither resumes

@@ -573,3 +573,30 @@ def test_every_curvature_solver_reaches_the_least_squares_solution_in_float64(na
     monkeypatch.setitem(losses._CANONICAL, ("identity", "sse"), off)
     got, exact = _least_squares_fit(name, 201)  # another program: not the one compiled above
     assert np.max(np.abs(got - exact)) > 1e-3, (got, exact)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cg", "lm"])
+def test_the_epochs_after_a_stall_run_no_step(name, monkeypatch):
+    """A stalled solver (``second_order.stuck``) moves nothing again, yet every later epoch of
+    the fused call ran its step to throw it away: cg's line search, 21 costs and gradients an
+    epoch (a 1-4-1 lbfgs run stalled at epoch 128 of 3000 took 0.13 s, 50 times the 128-epoch
+    run), lm's 50 CG products and two costs at its damping's ceiling. Those epochs evaluate no
+    cost now; the run's history, state and parameters are as before (the stall tests above)."""
+    calls = []
+    for module, fn in ((line_search.backprop, "hand_cost"), (second_order, "_cost")):
+        original = getattr(module, fn)
+
+        def counted(*args, original=original):
+            jax.debug.callback(lambda: calls.append(1))
+            return original(*args)
+
+        monkeypatch.setattr(module, fn, counted)
+    net, x, t = _refusing()
+    opt = Optimizer("cg") if name == "cg" else Optimizer("lm", lr=1e12)  # stalled from the start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit(net, x, t, opt, TrainConfig(epochs=199, batch_size="full"))
+    jax.effects_barrier()
+    assert result.state.epoch <= 2 and second_order.at_rest(result.state)
+    assert len(calls) <= 2 * (line_search.LINESEARCH_STEPS + 1), len(calls)
