@@ -19,7 +19,7 @@ import numpy as np
 from jax import lax
 
 from jaxmlp import backprop as bp
-from jaxmlp import second_order, sharding
+from jaxmlp import line_search, second_order, sharding
 from jaxmlp.optim import DEFAULT_MOMENTUM, FIRST_ORDER, HYPERPARAMETERS, Optimizer, step_checks
 from jaxmlp.step import correct, metric_dtype, step_halves, update_if
 
@@ -191,7 +191,10 @@ def make_epoch(
             bad = jnp.where(live & ~finite, e * steps + i, bad)
             on_batch = functools.partial(update, x=xb, t=tb)
             if guard:
-                params, opt_state = update_if(live & finite, on_batch, grads, opt_state, params)
+                go, held, rest = live & finite, None, second_order.stuck(opt_state)
+                if rest is not None:  # a stalled curvature solver: no step moves it, none runs
+                    go, held = go & ~rest, functools.partial(line_search.held, counted=go)
+                params, opt_state = update_if(go, on_batch, grads, opt_state, params, held)
             else:
                 params, opt_state = on_batch(grads, opt_state, params)
             return (params, opt_state, bad), {"loss": m["loss"], "correct": m["correct"]}

@@ -79,6 +79,17 @@ def _stall(fresh, state, stuck):
     return optax.tree.set(fresh, learning_rate=jnp.where(stuck, lr - 1, -1).astype(lr.dtype))
 
 
+def held(opt_state, counted):
+    """A stalled solver's state after a step that ``fit``'s epochs skip (``second_order.stuck``:
+    no step moves it, and the search one would run, up to ``LINESEARCH_STEPS`` costs and
+    gradients, is thrown away): a line search's with the step counted as refused where
+    ``counted`` (the state its refused step leaves, ``_stall``: ``stall_epoch`` counts them),
+    a damped solver's as it is (a step at its ceiling counts nothing)."""
+    if search_state(opt_state) is None:
+        return opt_state
+    return optax.tree.where(counted, _stall(opt_state, opt_state, True), opt_state)
+
+
 def uncached(optimizer, opt_state):
     """``opt_state`` as a resume starts from it: for lbfgs and cg, without the cost and gradient
     their last line search evaluated at the weights (``with_value``), so that the first step

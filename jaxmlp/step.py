@@ -180,8 +180,10 @@ def finite_each(*arrays):
     return jnp.stack([jnp.isfinite(a).all() for a in arrays])
 
 
-def update_if(ok, update, grads, opt_state, params):
-    """``update(grads, opt_state, params)`` if ``ok``, else ``(params, opt_state)`` unchanged.
-    A ``lax.cond``, not a select between both results: the select made XLA copy the optimizer
-    state every step (experiments/BENCHMARKS.md); the cond updates in place."""
-    return lax.cond(ok, update, lambda g, o, p: (p, o), grads, opt_state, params)
+def update_if(ok, update, grads, opt_state, params, held=None):
+    """``update(grads, opt_state, params)`` if ``ok``, else ``(params, opt_state)`` unchanged
+    (``held(opt_state)`` instead of the state, where given). A ``lax.cond``, not a select
+    between both results: the select made XLA copy the optimizer state every step
+    (experiments/BENCHMARKS.md); the cond updates in place."""
+    keep = (lambda o: o) if held is None else held
+    return lax.cond(ok, update, lambda g, o, p: (p, keep(o)), grads, opt_state, params)
