@@ -95,7 +95,8 @@ def _train(members: list, dtype) -> list:
     (host arrays). Each epoch is the estimator's ``_solvers.epoch`` for all members at once."""
     first = members[0]
     est, n, batch_size = first.est, len(first.x), first.batch_size
-    run = _population_run(est.net_, est.solver, bool(est.nesterovs_momentum), est.backprop)
+    kept = est._opt_settings  # the group's: a member's fresh optimizer has its parameters
+    run = _population_run(est.net_, kept.solver, kept.nesterov, est.backprop)
     stack = lambda *a: jnp.asarray(np.stack(a))  # noqa: E731  (on the host: no compile per P)
     params = jax.tree.map(stack, *[m.params for m in members])
     opt_state = jax.tree.map(stack, *[m.opt_state for m in members])

@@ -20,6 +20,7 @@ epochs and alpha / n_b for the last, smaller batch without a recompile.
 """
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -93,6 +94,29 @@ def transformation(solver: str, nesterov: bool) -> optax.GradientTransformation:
     return optax.inject_hyperparams(_factory(solver, nesterov))(
         **zero, beta_1=0.9, beta_2=0.999, epsilon=1e-8
     )
+
+
+class Settings(NamedTuple):
+    """What scikit-learn's optimizer object fixes when it is built (by ``fit``, or by the first
+    ``partial_fit``) and ``partial_fit`` keeps, whatever ``set_params`` changes later: the
+    solver, nesterov, the learning-rate rule and its eta_0 and power_t. (momentum, the betas,
+    epsilon and the current eta are kept in the optimizer state's hyperparams.)"""
+
+    solver: str
+    nesterov: bool
+    learning_rate: str  # "constant", "invscaling" or "adaptive" (sgd's rules)
+    learning_rate_init: float
+    power_t: float
+
+    @classmethod
+    def of(cls, est) -> "Settings":
+        return cls(
+            est.solver,
+            bool(est.nesterovs_momentum),
+            est.learning_rate,
+            est.learning_rate_init,
+            est.power_t,
+        )
 
 
 # The hyperparameters each stochastic solver reads (the others sit unused in its state), and
@@ -202,7 +226,8 @@ def training_data(X, t, dtype):
 
 
 def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
-    """One epoch of scikit-learn's stochastic solvers over ``order`` (a permutation of the
+    """One epoch of the solver of ``est._opt_settings`` (``Settings``: the optimizer it keeps)
+    over ``order`` (a permutation of the
     rows, or ``arange`` without shuffling) in batches of ``batch_size``, the last one smaller
     when ``n mod batch_size`` > 0. ``data`` is ``(x, t)`` on the device, or on the host
     (``training_data``): then batches travel (densified) a few at a time, the same weights bit
@@ -210,7 +235,8 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
     differently in the last bit). ``s``: sample weights (NumPy, ``(n,)``) or None. Returns
     ``(params, opt_state, loss)``, loss the epoch's mean over examples of the batch losses
     (each batch counted by its size, as scikit-learn does)."""
-    run, gather_run = _runners(net, est.solver, bool(est.nesterovs_momentum), est.backprop)
+    kept = est._opt_settings
+    run, gather_run = _runners(net, kept.solver, kept.nesterov, est.backprop)
     sums = []  # fetched once, at the end of the epoch
     for idx, n_b in blocks(order, batch_size):
         if n_b != batch_size:  # the L2 term of a smaller batch weighs more

@@ -76,12 +76,14 @@ class StoppingMixin:
 
     def _epoch_end(self, opt_state, dtype):
         """scikit-learn's learning-rate rules for sgd (invscaling: eta_init / (t_ + 1)^power_t;
-        adaptive: eta / 5 when the stopping rule fires, until eta <= 1e-6) and its stop.
+        adaptive: eta / 5 when the stopping rule fires, until eta <= 1e-6) and its stop, by the
+        settings of the optimizer the fit keeps (``_opt_settings``, ``_solvers.Settings``).
         Returns ``(opt_state, stop)``."""
-        sgd = self.solver == "sgd"
-        if sgd and self.learning_rate == "invscaling":
+        kept = self._opt_settings
+        sgd = kept.solver == "sgd"
+        if sgd and kept.learning_rate == "invscaling":
             try:
-                eta = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+                eta = kept.learning_rate_init / (self.t_ + 1) ** kept.power_t
             except OverflowError:  # (t_ + 1)^power_t past float64's largest: the quotient is 0
                 eta = 0.0
             opt_state = _solvers.set_hyperparams(opt_state, dtype, learning_rate=eta)
@@ -93,7 +95,7 @@ class StoppingMixin:
             "consecutive epochs."
         )
         eta = _solvers.hyperparam(opt_state, "learning_rate")
-        if not (sgd and self.learning_rate == "adaptive"):
+        if not (sgd and kept.learning_rate == "adaptive"):
             stop, msg = True, msg + " Stopping."
         elif eta <= 1e-6:
             stop, msg = True, msg + " Learning rate too small. Stopping."
