@@ -158,9 +158,10 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         line per population (members, rows, epochs, seconds).
       error_score: what a failed fit or scoring scores, a number, or "raise" to raise its
         error. A member fails where its fit would: its weights came out non-finite (``fit``'s
-        ValueError). Its scoring fails where the scorer raises (finite weights, held-out rows
-        whose outputs are not finite: the classifier refuses them), with ``GridSearchCV``'s
-        "Scoring failed" warning for that split. A grid point the estimator refuses (a bad
+        ValueError), or its fold's training rows weigh nothing (all sample weights 0). Its
+        scoring fails where the scorer raises (finite weights, held-out rows whose outputs are
+        not finite: the classifier refuses them), with ``GridSearchCV``'s "Scoring failed"
+        warning for that split. A grid point the estimator refuses (a bad
         value) raises before anything trains.
       return_train_score: also score each fit on its training rows (``split<i>_train_score``,
         ``mean_/std_train_score``).
@@ -245,9 +246,12 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
             )
         prepared = [
             self._member(base, candidates[c], X, y, splits[f][0], fit_params) for c, f in members
-        ]
+        ]  # a ValueError for a fit that refused its weights: it fails, as in GridSearchCV
+        failed = {i: str(m) for i, m in enumerate(prepared) if isinstance(m, ValueError)}
         by_group = {}
         for i, m in enumerate(prepared):
+            if i in failed:
+                continue
             key = (m.est.net_, m.est.solver, bool(m.est.nesterovs_momentum), m.est.backprop)
             key += (m.s is None,)
             by_group.setdefault((*key, m.x.shape, m.x.dtype, m.batch_size), []).append(i)
@@ -268,9 +272,9 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
                     f"({len(prepared[indices[0]].x)} rows), {epochs} epochs, {seconds:.1f}s"
                 )
         self.n_populations_ = len(by_group)
-        fitted, folds = [m.est for m in prepared], [splits[f] for _, f in members]
-        per_fit |= self._scores(X, y, fitted, folds, score_params)
-        per_fit["n_iter"] = np.array([m.est.n_iter_ for m in prepared])
+        fitted = [failed.get(i) or m.est for i, m in enumerate(prepared)]
+        per_fit |= self._scores(X, y, fitted, [splits[f] for _, f in members], score_params)
+        per_fit["n_iter"] = np.array([getattr(e, "n_iter_", 0) for e in fitted])
         self._results(candidates, len(splits), per_fit)
         if self.refit:
             start = time.perf_counter()
@@ -284,10 +288,11 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         ``enable_metadata_routing=True``."""
         return _routing.router(self, check_scoring(self.estimator, self.scoring))
 
-    @staticmethod
-    def _member(base, params: dict, X, y, rows, fit_params=None) -> _Member:
+    def _member(self, base, params: dict, X, y, rows, fit_params=None) -> _Member | ValueError:
         """A clone with ``params`` started on ``rows`` of X, y (and ``fit_params``, cut to
-        them: ``sample_weight``) by the estimator's own code."""
+        them: ``sample_weight``) by the estimator's own code; the fit's ValueError where it
+        refuses the rows' weights (all 0: GridSearchCV's failed fit, scored ``error_score``),
+        raised with ``error_score="raise"``."""
         est = clone(base).set_params(**clone(params, safe=False))  # GridSearchCV's: per fit
         if est.solver == "lbfgs" or est.early_stopping:
             raise ValueError(
@@ -300,11 +305,12 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         try:  # whole-X weights were checked: what is left is a fold's rows' sum of 0
             s = _checked_weights(_routing.rows(X, fit_params or {}, rows).get("sample_weight"), x)
         except ValueError as e:
-            raise ValueError(
-                f"{e} (the sample weights of the {len(x)} training rows of a cv split: "
-                "GridSearchCV would score that fit error_score; choose folds that hold weight, "
-                "or use GridSearchCV)"
-            ) from e
+            error = ValueError(
+                f"{e} (the sample weights of the {len(x)} training rows of a cv split)"
+            )
+            if self.error_score == "raise":
+                raise error from e
+            return error
         if not isinstance(x, np.ndarray):
             x = x.toarray()  # sparse: the members' rows are stacked dense
         dtype = x.dtype
@@ -318,8 +324,9 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
     def _scores(self, X, y, fitted: list, splits: list, score_params: dict) -> dict:
         """Each fitted member scored on its held-out rows (``test_score``, ``score_time``) and,
         with ``return_train_score``, on its training rows (``score_params``, the scorer's
-        sample weights, cut to the same rows); a failed fit (non-finite weights)
-        scores ``error_score`` or raises, and the failures are reported as ``GridSearchCV``
+        sample weights, cut to the same rows); a failed fit (non-finite weights, or in place of
+        its estimator the message of one that refused its weights) scores ``error_score`` or
+        raises, and the failures are reported as ``GridSearchCV``
         reports them; a scoring that fails (``_cv_results.score``: an estimator refuses held-out
         rows whose outputs are not finite) scores ``error_score`` with a warning, or raises."""
         scores = {k: np.zeros(len(fitted)) for k in ("test_score", "score_time", "train_score")}
@@ -327,6 +334,8 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         for i, (est, (train, test)) in enumerate(zip(fitted, splits, strict=True)):
             start = time.perf_counter()
             try:
+                if isinstance(est, str):  # the fit refused its rows' weights
+                    raise ValueError(est)
                 est._check_finite()
             except ValueError as error:
                 if self.error_score == "raise":
