@@ -104,13 +104,13 @@ def test_optax_s_momentum_convention_would_part_from_scikit_learn_s(monkeypatch)
 
         return make
 
-    for cache in (_solvers.transformation, _solvers._runners):
+    for cache in (_solvers.transformation, _solvers.runners):
         cache.cache_clear()
     monkeypatch.setattr(_solvers, "_factory", optax_sgd)
     try:
         ours = _fit(MLPRegressor, x, y, **settings | dict(learning_rate_init=0.2))
     finally:
-        for cache in (_solvers.transformation, _solvers._runners):
+        for cache in (_solvers.transformation, _solvers.runners):
             cache.cache_clear()
     gap = max(np.max(np.abs(a - b)) for a, b in zip(_weights(ours), _weights(theirs)))
     assert gap > 1e-3
@@ -181,14 +181,14 @@ def test_adam_takes_scikit_learn_s_steps_where_v_is_small(monkeypatch):
     on_digits = ADAM | dict(hidden_layer_sizes=(16,), max_iter=10)
     assert _adam_gap(x, y, sparse) < 1e-13
     assert _adam_gap(xd, yd, on_digits) < 1e-13
-    for cache in (_solvers.transformation, _solvers._runners):
+    for cache in (_solvers.transformation, _solvers.runners):
         cache.cache_clear()
     monkeypatch.setattr(_solvers, "scale_by_sklearn_adam", optax.adam)  # (eta, b1, b2, eps)
     try:
         assert _adam_gap(x, y, sparse) > 0.1
         assert _adam_gap(xd, yd, on_digits) > 1e-3
     finally:
-        for cache in (_solvers.transformation, _solvers._runners):
+        for cache in (_solvers.transformation, _solvers.runners):
             cache.cache_clear()
 
 

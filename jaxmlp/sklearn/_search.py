@@ -83,7 +83,7 @@ class _Member(NamedTuple):
 def _population_run(net, solver: str, nesterov: bool, backprop: str):
     """The estimator's ``gather_run`` vmapped over members: params, state, x, t and order all
     carry a leading member axis."""
-    return jax.jit(jax.vmap(_solvers._runners(net, solver, nesterov, backprop)[1]))
+    return jax.jit(jax.vmap(_solvers.runners(net, solver, nesterov, backprop)[1]))
 
 
 def _weight_decay(opt_state, alphas, n_b: int, dtype):
@@ -116,7 +116,9 @@ def _train(members: list, dtype) -> list:
                 opt_state = _weight_decay(opt_state, alphas, n_b, dtype)
             ws = decays = None
             if weighted:  # each member's rows' weights and L2 factors, as its solo epoch's
-                parts = [_solvers._weighted(m.est, m.s, i, dtype) for m, i in zip(members, idx)]
+                parts = [
+                    _solvers.batch_weights(m.est.alpha, m.s, i, dtype) for m, i in zip(members, idx)
+                ]
                 ws, decays = (jnp.stack(a) for a in zip(*parts))
             params, opt_state, losses = run(params, opt_state, x, t, jnp.asarray(idx), ws, decays)
             sums.append(n_b * jnp.sum(losses, axis=1))

@@ -167,7 +167,7 @@ def reported_scale(net) -> float:
 
 
 @functools.lru_cache(maxsize=32)
-def _runners(net, solver: str, nesterov: bool, backprop: str):
+def runners(net, solver: str, nesterov: bool, backprop: str):
     """``(run, gather_run)``: ``run(params, opt_state, xs, ts, ws, decays)`` scans the steps
     over batches ``xs (steps, n_b, d)``, ``ts (steps, n_b, K)``; ``gather_run(params,
     opt_state, x, t, order, ws, decays)`` takes them as ``x[order]`` from data on the device.
@@ -236,13 +236,13 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
     ``(params, opt_state, loss)``, loss the epoch's mean over examples of the batch losses
     (each batch counted by its size, as scikit-learn does)."""
     kept = est._opt_settings
-    run, gather_run = _runners(net, kept.solver, kept.nesterov, est.backprop)
+    run, gather_run = runners(net, kept.solver, kept.nesterov, est.backprop)
     sums = []  # fetched once, at the end of the epoch
     for idx, n_b in blocks(order, batch_size):
         if n_b != batch_size:  # the L2 term of a smaller batch weighs more
             opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / n_b)
         x, t = data
-        ws, decays = (None, None) if s is None else _weighted(est, s, idx, dtype)
+        ws, decays = (None, None) if s is None else batch_weights(est.alpha, s, idx, dtype)
         if isinstance(x, jax.Array):
             idx_ = jnp.asarray(idx)
             params, opt_state, losses = gather_run(params, opt_state, x, t, idx_, ws, decays)
@@ -263,13 +263,14 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
     return params, opt_state, float(sum(jax.device_get(sums))) / len(order)
 
 
-def _weighted(est, s, idx, dtype):
-    """``(ws (steps, n_b), decays (steps,))``: each batch's weights and its L2 factor alpha /
-    sum(w) (scikit-learn's ``sw_sum``); 0 for a batch without weight, whose gradient is 0
-    (``reduction.reduce``: its cost is 0)."""
+def batch_weights(alpha: float, s, idx, dtype):
+    """``(ws (steps, n_b), decays (steps,))``: the sample weights ``s (n,)`` of each batch of
+    rows ``idx (steps, n_b)`` and its L2 factor alpha / sum(w) (scikit-learn's ``sw_sum``); 0 for
+    a batch without weight, whose gradient is 0 (``reduction.reduce``: its cost is 0). The one
+    rule of a weighted batch, for ``epoch`` and the population search's epochs."""
     ws = s[idx]
     total = ws.sum(axis=1)
-    decays = np.where(total > 0, est.alpha / np.where(total > 0, total, 1.0), 0.0)
+    decays = np.where(total > 0, alpha / np.where(total > 0, total, 1.0), 0.0)
     return jnp.asarray(ws, dtype), jnp.asarray(decays, dtype)
 
 
