@@ -171,7 +171,8 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
     Attributes as ``GridSearchCV``'s: ``cv_results_`` (its keys in its order, then
     ``split<i>_n_iter``, the epochs each fit ran; ``mean_/std_fit_time`` is a group's time
     shared among its members), ``best_index_``, ``best_params_``, ``best_score_`` (not with a
-    callable ``refit``), ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``, and
+    callable ``refit``), ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``,
+    ``multimetric_`` (False: one metric), and
     ``n_populations_``, the compiled groups the members trained in; with ``refit``, the best
     estimator's ``predict``, ``predict_proba``, ``predict_log_proba``, ``score``, ``classes_``,
     ``n_features_in_`` and ``feature_names_in_`` (X with column names). Its tags are its
@@ -386,6 +387,7 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         results |= splits("n_iter")
         self.cv_results_ = results
         self.n_splits_ = n_splits
+        self.multimetric_ = False  # one metric: GridSearchCV's answer for one scorer
         self.best_index_ = best_index(self.refit, results)
         self.best_params_ = candidates[self.best_index_]
         if not callable(self.refit):
