@@ -248,7 +248,8 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
                 f"totalling {len(members)} fits"
             )
         prepared = [
-            self._member(base, candidates[c], X, y, splits[f][0], fit_params) for c, f in members
+            self._member(base, candidates[c], X, y, splits[f][0], fit_params, self.error_score)
+            for c, f in members
         ]  # a ValueError for a fit that refused its weights: it fails, as in GridSearchCV
         failed = {i: str(m) for i, m in enumerate(prepared) if isinstance(m, ValueError)}
         by_group = {}
@@ -291,7 +292,10 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         ``enable_metadata_routing=True``."""
         return _routing.router(self, check_scoring(self.estimator, self.scoring))
 
-    def _member(self, base, params: dict, X, y, rows, fit_params=None) -> _Member | ValueError:
+    @staticmethod
+    def _member(
+        base, params: dict, X, y, rows, fit_params=None, error_score=np.nan
+    ) -> _Member | ValueError:
         """A clone with ``params`` started on ``rows`` of X, y (and ``fit_params``, cut to
         them: ``sample_weight``) by the estimator's own code; the fit's ValueError where it
         refuses the rows' weights (all 0: GridSearchCV's failed fit, scored ``error_score``),
@@ -311,7 +315,7 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
             error = ValueError(
                 f"{e} (the sample weights of the {len(x)} training rows of a cv split)"
             )
-            if self.error_score == "raise":
+            if error_score == "raise":
                 raise error from e
             return error
         if not isinstance(x, np.ndarray):
