@@ -109,7 +109,9 @@ class StoppingMixin:
 
     def _count_no_improvement(self, params, x_val, labels_val, s_val=None) -> None:
         """scikit-learn's comparisons as it writes them, so that a NaN loss or score counts as
-        it does there (as an improvement: ``nan > best - tol`` is False)."""
+        it does there (as an improvement: ``nan > best - tol`` is False). The score is NaN, as
+        there, where predictions that are numbers are not finite (a regressor's); a classifier
+        scores the labels its outputs give, finite or not."""
         if x_val is None:
             loss = self.loss_curve_[-1]
             self._no_improvement_count = (
@@ -117,11 +119,12 @@ class StoppingMixin:
             )
             self.best_loss_ = loss if loss < self.best_loss_ else self.best_loss_
             return
-        y = apply(self.net_, params, x_val)
+        predicted = self._labels_from(apply(self.net_, params, x_val))
+        floating = np.issubdtype(predicted.dtype, np.floating)  # a classifier's labels: never
         score = (
-            self._score_labels(labels_val, self._labels_from(y), s_val)
-            if np.isfinite(y).all()
-            else np.nan
+            np.nan
+            if floating and not np.isfinite(predicted).all()
+            else self._score_labels(labels_val, predicted, s_val)
         )
         self.validation_scores_.append(score)
         if self.verbose:
