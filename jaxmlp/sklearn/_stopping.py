@@ -120,7 +120,7 @@ class StoppingMixin:
             self.best_loss_ = loss if loss < self.best_loss_ else self.best_loss_
             return
         predicted = self._labels_from(apply(self.net_, params, x_val))
-        floating = np.issubdtype(predicted.dtype, np.floating)  # a classifier's labels: never
+        floating = np.issubdtype(predicted.dtype, np.floating)  # a classifier's: its classes
         score = (
             np.nan
             if floating and not np.isfinite(predicted).all()
