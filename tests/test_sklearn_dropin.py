@@ -104,13 +104,13 @@ def test_optax_s_momentum_convention_would_part_from_scikit_learn_s(monkeypatch)
 
         return make
 
-    for cache in (_solvers.transformation, _solvers._runners):
+    for cache in (_solvers.transformation, _solvers.runners):
         cache.cache_clear()
     monkeypatch.setattr(_solvers, "_factory", optax_sgd)
     try:
         ours = _fit(MLPRegressor, x, y, **settings | dict(learning_rate_init=0.2))
     finally:
-        for cache in (_solvers.transformation, _solvers._runners):
+        for cache in (_solvers.transformation, _solvers.runners):
             cache.cache_clear()
     gap = max(np.max(np.abs(a - b)) for a, b in zip(_weights(ours), _weights(theirs)))
     assert gap > 1e-3
@@ -181,14 +181,14 @@ def test_adam_takes_scikit_learn_s_steps_where_v_is_small(monkeypatch):
     on_digits = ADAM | dict(hidden_layer_sizes=(16,), max_iter=10)
     assert _adam_gap(x, y, sparse) < 1e-13
     assert _adam_gap(xd, yd, on_digits) < 1e-13
-    for cache in (_solvers.transformation, _solvers._runners):
+    for cache in (_solvers.transformation, _solvers.runners):
         cache.cache_clear()
     monkeypatch.setattr(_solvers, "scale_by_sklearn_adam", optax.adam)  # (eta, b1, b2, eps)
     try:
         assert _adam_gap(x, y, sparse) > 0.1
         assert _adam_gap(xd, yd, on_digits) > 1e-3
     finally:
-        for cache in (_solvers.transformation, _solvers._runners):
+        for cache in (_solvers.transformation, _solvers.runners):
             cache.cache_clear()
 
 
@@ -436,6 +436,30 @@ def test_divergence_is_reported_as_scikit_learn_does(early_stopping):
         np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-10)
         assert np.isnan(ours.validation_scores_[1:]).all()
         _assert_same_weights(ours, theirs, 1e-10)
+
+
+@pytest.mark.slow  # scikit-learn's fits beside ours, 2 x 15-30 epochs
+@pytest.mark.parametrize("labels", [2, 3])
+def test_a_diverged_classifier_s_validation_score_is_a_number_as_in_scikit_learn(labels):
+    """scikit-learn scores a classifier's held-out labels however its outputs overflowed (its
+    NaN score is for predictions that are numbers, a regressor's); a constant score then stops
+    it after n_iter_no_change epochs. Before, a classifier's non-finite outputs scored NaN,
+    which counts as an improvement: it ran on to max_iter (30 against scikit-learn's 15 and 18
+    epochs here), NaN in validation_scores_ where scikit-learn has numbers."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 4)) * 10
+    y = np.digitize(x[:, 0], [-5, 5]) if labels == 3 else (x[:, 0] > 0).astype(int)
+    settings = dict(hidden_layer_sizes=(8,), activation="relu", alpha=0.0, solver="sgd")
+    settings |= dict(learning_rate_init=50.0, max_iter=30, early_stopping=True, batch_size=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow, in scikit-learn's
+        theirs = neural_network.MLPClassifier(**settings, random_state=0).fit(x, y)
+        ours = MLPClassifier(**settings, random_state=0).fit(x, y)
+    assert ours.n_iter_ == theirs.n_iter_ < settings["max_iter"]
+    assert np.isfinite(ours.validation_scores_).all()
+    if labels == 3:  # where its softmax overflows as scikit-learn's, the very same labels
+        assert ours.validation_scores_ == theirs.validation_scores_
+    _assert_same_weights(ours, theirs, 1e-10)  # the best epoch's, restored
 
 
 @pytest.mark.slow  # 2 x 20 candidates x 2 folds, lbfgs's compile among them: ~35 s on 2 cores

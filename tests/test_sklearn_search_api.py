@@ -58,6 +58,16 @@ def test_a_search_s_param_column_is_grid_search_cv_s_float64(searches):
 
 
 @pytest.mark.slow  # the searches fixture: a population's compile, ~3 s on 2 cores
+def test_a_search_has_every_fitted_attribute_of_grid_search_cv(searches):
+    """Before: no ``multimetric_`` (GridSearchCV's: whether the scorers give several metrics),
+    an AttributeError for a caller that reads it."""
+    ours, theirs = searches
+    fitted = {k for k in vars(theirs) if k.endswith("_") and not k.startswith("_")}
+    assert {k for k in fitted if not hasattr(ours, k)} == set()
+    assert ours.multimetric_ is theirs.multimetric_ is False
+
+
+@pytest.mark.slow  # the searches fixture: a population's compile, ~3 s on 2 cores
 def test_the_best_estimator_s_log_proba_and_columns_are_delegated(searches):
     """Before: AttributeError for predict_log_proba, n_features_in_ and feature_names_in_."""
     ours, theirs = searches

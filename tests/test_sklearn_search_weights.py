@@ -9,6 +9,7 @@ import pytest
 import sklearn
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV, KFold
 
@@ -89,9 +90,28 @@ def test_bad_sample_weights_are_the_estimator_s_value_error():
         PopulationSearchCV(CLF, GRID, cv=2).fit(x, y, sample_weight=-w)
     with pytest.raises(ValueError, match=r"sample_weight.shape == \(59,\), expected \(60,\)"):
         PopulationSearchCV(CLF, GRID, cv=2).fit(x, y, sample_weight=w[1:])
-    w[:30] = 0  # KFold's second split trains on rows 0-29 alone
-    with pytest.raises(ValueError, match="non-zero.*the 30 training rows of a cv split"):
-        PopulationSearchCV(CLF, GRID, cv=KFold(2)).fit(x, y, sample_weight=w)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Scoring failed:UserWarning")  # the held-out folds of 0s
+def test_a_split_whose_training_weights_are_all_0_scores_error_score_as_grid_search_cv():
+    """GridSearchCV scores a fit that refuses its fold's weights (all 0) error_score, with its
+    FitFailedWarning, and goes on; with error_score="raise" it raises the fit's ValueError.
+    The population search stopped the whole search with that ValueError instead."""
+    x, y, w = _classification()
+    w[20:] = 0  # KFold(3)'s first split trains on rows 20-59 alone; the others score on 0s
+    runs = []
+    for make in (PopulationSearchCV, GridSearchCV):
+        with pytest.warns(FitFailedWarning, match="2 fits failed out of a total of 6"):
+            runs.append(make(CLF, GRID, cv=KFold(3), error_score=-1.0).fit(x, y, sample_weight=w))
+    ours, theirs = runs
+    for key in ("split0_test_score", "split1_test_score", "split2_test_score"):
+        np.testing.assert_array_equal(ours.cv_results_[key], theirs.cv_results_[key])
+    np.testing.assert_array_equal(ours.cv_results_["split0_test_score"], -1.0)
+    assert ours.best_index_ == theirs.best_index_
+    for make in (PopulationSearchCV, GridSearchCV):
+        with pytest.raises(ValueError, match="at least one non-zero"):
+            make(CLF, GRID, cv=KFold(3), error_score="raise").fit(x, y, sample_weight=w)
 
 
 @pytest.mark.slow

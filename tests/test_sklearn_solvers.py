@@ -106,7 +106,8 @@ def test_lbfgs_returns_the_better_iterate_when_a_line_search_raised_the_loss(mon
     def fake_step(net, backprop):
         def step(params, state, x, t, half_decay, s=None):
             new = jax.tree.map(lambda a: a + 1, params)  # iterate k holds k
-            return new, state, next(losses), [{"w": np.ones(1)}], 0
+            loss = next(losses)  # the value its stopping rules compare, and the reported loss
+            return new, state, loss, loss, [{"w": np.ones(1)}], 0
 
         return step
 

@@ -25,7 +25,9 @@ squared_error sums over the K outputs: it is the cost whose gradient scikit-lear
 (its output delta is y - t), while the loss it reports also averages over the outputs, K times
 smaller than the cost it descends (its issue #8349). The solvers descend that cost too, and
 ``loss_``, ``loss_curve_``, ``best_loss_`` and the ``tol`` stop use scikit-learn's reported
-number (``_solvers.reported_scale``), so that training stops on its iteration.
+number (``_solvers.reported_scale``), so that training stops on its iteration; a
+classifier's reported loss is scikit-learn's log loss of probabilities clipped to [eps, 1 - eps]
+(``_solvers.reported``), its gradient the unclipped y - t in both.
 alpha adds alpha / (2 n_b) sum_l |w_l|^2 to the cost of a batch of n_b examples (weights only),
 as in scikit-learn; ``_solvers`` says how each solver is built from optax.
 

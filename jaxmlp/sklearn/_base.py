@@ -189,7 +189,7 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         self.out_activation_ = self._out_activation()
         self.n_iter_ = 0
         self.t_ = 0
-        self._opt_state = None
+        self._opt_state = self._opt_settings = None
         if self.solver != "lbfgs":
             self.loss_curve_ = []
             self._reset_stopping()
@@ -262,12 +262,18 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         return self._best_params if self.early_stopping else params
 
     def _optimizer_state(self, params, batch_size: int, dtype, incremental: bool = False):
-        """The solver's state for ``params``: fresh, with this estimator's hyperparameters
-        (``partial_fit`` continues its own, kept as NumPy arrays and cast to ``dtype``, X's),
-        L2 weight ``alpha / batch_size``."""
-        fresh = _solvers.transformation(self.solver, bool(self.nesterovs_momentum)).init(params)
+        """The solver's state for ``params``, L2 weight ``alpha / batch_size``: fresh, with this
+        estimator's settings and hyperparameters; ``partial_fit`` continues the optimizer that
+        ``fit`` or its first call built, as scikit-learn's does (its state, kept as NumPy
+        arrays and cast to ``dtype``, X's, and its ``_solvers.Settings``, ``_opt_settings``),
+        whatever ``set_params`` changed since."""
         opt_state = self._opt_state if incremental else None
+        settings = getattr(self, "_opt_settings", None)  # None: pickled before it was kept
+        settings = settings if opt_state is not None and settings else _solvers.Settings.of(self)
+        fresh = _solvers.transformation(settings.solver, settings.nesterov).init(params)
         if opt_state is None or _shapes(opt_state) != _shapes(fresh):
+            settings = _solvers.Settings.of(self)
+            fresh = _solvers.transformation(settings.solver, settings.nesterov).init(params)
             values = dict(learning_rate=self.learning_rate_init, momentum=self.momentum)
             values |= dict(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
             decay = self.alpha / batch_size
@@ -275,6 +281,7 @@ class BaseMLP(StoppingMixin, BaseEstimator):
             opt_state = _solvers.set_hyperparams(fresh, dtype, **values)
         else:
             opt_state = _cast_floats(opt_state, dtype)
+        self._opt_settings = settings
         return _solvers.set_hyperparams(opt_state, dtype, weight_decay=self.alpha / batch_size)
 
     def _batch_size(self, n: int) -> int:

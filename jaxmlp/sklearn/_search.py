@@ -83,7 +83,7 @@ class _Member(NamedTuple):
 def _population_run(net, solver: str, nesterov: bool, backprop: str):
     """The estimator's ``gather_run`` vmapped over members: params, state, x, t and order all
     carry a leading member axis."""
-    return jax.jit(jax.vmap(_solvers._runners(net, solver, nesterov, backprop)[1]))
+    return jax.jit(jax.vmap(_solvers.runners(net, solver, nesterov, backprop)[1]))
 
 
 def _weight_decay(opt_state, alphas, n_b: int, dtype):
@@ -95,7 +95,8 @@ def _train(members: list, dtype) -> list:
     (host arrays). Each epoch is the estimator's ``_solvers.epoch`` for all members at once."""
     first = members[0]
     est, n, batch_size = first.est, len(first.x), first.batch_size
-    run = _population_run(est.net_, est.solver, bool(est.nesterovs_momentum), est.backprop)
+    kept = est._opt_settings  # the group's: a member's fresh optimizer has its parameters
+    run = _population_run(est.net_, kept.solver, kept.nesterov, est.backprop)
     stack = lambda *a: jnp.asarray(np.stack(a))  # noqa: E731  (on the host: no compile per P)
     params = jax.tree.map(stack, *[m.params for m in members])
     opt_state = jax.tree.map(stack, *[m.opt_state for m in members])
@@ -115,7 +116,9 @@ def _train(members: list, dtype) -> list:
                 opt_state = _weight_decay(opt_state, alphas, n_b, dtype)
             ws = decays = None
             if weighted:  # each member's rows' weights and L2 factors, as its solo epoch's
-                parts = [_solvers._weighted(m.est, m.s, i, dtype) for m, i in zip(members, idx)]
+                parts = [
+                    _solvers.batch_weights(m.est.alpha, m.s, i, dtype) for m, i in zip(members, idx)
+                ]
                 ws, decays = (jnp.stack(a) for a in zip(*parts))
             params, opt_state, losses = run(params, opt_state, x, t, jnp.asarray(idx), ws, decays)
             sums.append(n_b * jnp.sum(losses, axis=1))
@@ -157,9 +160,10 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         line per population (members, rows, epochs, seconds).
       error_score: what a failed fit or scoring scores, a number, or "raise" to raise its
         error. A member fails where its fit would: its weights came out non-finite (``fit``'s
-        ValueError). Its scoring fails where the scorer raises (finite weights, held-out rows
-        whose outputs are not finite: the classifier refuses them), with ``GridSearchCV``'s
-        "Scoring failed" warning for that split. A grid point the estimator refuses (a bad
+        ValueError), or its fold's training rows weigh nothing (all sample weights 0). Its
+        scoring fails where the scorer raises (finite weights, held-out rows whose outputs are
+        not finite: the classifier refuses them), with ``GridSearchCV``'s "Scoring failed"
+        warning for that split. A grid point the estimator refuses (a bad
         value) raises before anything trains.
       return_train_score: also score each fit on its training rows (``split<i>_train_score``,
         ``mean_/std_train_score``).
@@ -167,7 +171,8 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
     Attributes as ``GridSearchCV``'s: ``cv_results_`` (its keys in its order, then
     ``split<i>_n_iter``, the epochs each fit ran; ``mean_/std_fit_time`` is a group's time
     shared among its members), ``best_index_``, ``best_params_``, ``best_score_`` (not with a
-    callable ``refit``), ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``, and
+    callable ``refit``), ``best_estimator_``, ``refit_time_``, ``n_splits_``, ``scorer_``,
+    ``multimetric_`` (False: one metric), and
     ``n_populations_``, the compiled groups the members trained in; with ``refit``, the best
     estimator's ``predict``, ``predict_proba``, ``predict_log_proba``, ``score``, ``classes_``,
     ``n_features_in_`` and ``feature_names_in_`` (X with column names). Its tags are its
@@ -243,10 +248,14 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
                 f"totalling {len(members)} fits"
             )
         prepared = [
-            self._member(base, candidates[c], X, y, splits[f][0], fit_params) for c, f in members
-        ]
+            self._member(base, candidates[c], X, y, splits[f][0], fit_params, self.error_score)
+            for c, f in members
+        ]  # a ValueError for a fit that refused its weights: it fails, as in GridSearchCV
+        failed = {i: str(m) for i, m in enumerate(prepared) if isinstance(m, ValueError)}
         by_group = {}
         for i, m in enumerate(prepared):
+            if i in failed:
+                continue
             key = (m.est.net_, m.est.solver, bool(m.est.nesterovs_momentum), m.est.backprop)
             key += (m.s is None,)
             by_group.setdefault((*key, m.x.shape, m.x.dtype, m.batch_size), []).append(i)
@@ -267,9 +276,9 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
                     f"({len(prepared[indices[0]].x)} rows), {epochs} epochs, {seconds:.1f}s"
                 )
         self.n_populations_ = len(by_group)
-        fitted, folds = [m.est for m in prepared], [splits[f] for _, f in members]
-        per_fit |= self._scores(X, y, fitted, folds, score_params)
-        per_fit["n_iter"] = np.array([m.est.n_iter_ for m in prepared])
+        fitted = [failed.get(i) or m.est for i, m in enumerate(prepared)]
+        per_fit |= self._scores(X, y, fitted, [splits[f] for _, f in members], score_params)
+        per_fit["n_iter"] = np.array([getattr(e, "n_iter_", 0) for e in fitted])
         self._results(candidates, len(splits), per_fit)
         if self.refit:
             start = time.perf_counter()
@@ -284,9 +293,13 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         return _routing.router(self, check_scoring(self.estimator, self.scoring))
 
     @staticmethod
-    def _member(base, params: dict, X, y, rows, fit_params=None) -> _Member:
+    def _member(
+        base, params: dict, X, y, rows, fit_params=None, error_score=np.nan
+    ) -> _Member | ValueError:
         """A clone with ``params`` started on ``rows`` of X, y (and ``fit_params``, cut to
-        them: ``sample_weight``) by the estimator's own code."""
+        them: ``sample_weight``) by the estimator's own code; the fit's ValueError where it
+        refuses the rows' weights (all 0: GridSearchCV's failed fit, scored ``error_score``),
+        raised with ``error_score="raise"``."""
         est = clone(base).set_params(**clone(params, safe=False))  # GridSearchCV's: per fit
         if est.solver == "lbfgs" or est.early_stopping:
             raise ValueError(
@@ -299,11 +312,12 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         try:  # whole-X weights were checked: what is left is a fold's rows' sum of 0
             s = _checked_weights(_routing.rows(X, fit_params or {}, rows).get("sample_weight"), x)
         except ValueError as e:
-            raise ValueError(
-                f"{e} (the sample weights of the {len(x)} training rows of a cv split: "
-                "GridSearchCV would score that fit error_score; choose folds that hold weight, "
-                "or use GridSearchCV)"
-            ) from e
+            error = ValueError(
+                f"{e} (the sample weights of the {len(x)} training rows of a cv split)"
+            )
+            if error_score == "raise":
+                raise error from e
+            return error
         if not isinstance(x, np.ndarray):
             x = x.toarray()  # sparse: the members' rows are stacked dense
         dtype = x.dtype
@@ -317,8 +331,9 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
     def _scores(self, X, y, fitted: list, splits: list, score_params: dict) -> dict:
         """Each fitted member scored on its held-out rows (``test_score``, ``score_time``) and,
         with ``return_train_score``, on its training rows (``score_params``, the scorer's
-        sample weights, cut to the same rows); a failed fit (non-finite weights)
-        scores ``error_score`` or raises, and the failures are reported as ``GridSearchCV``
+        sample weights, cut to the same rows); a failed fit (non-finite weights, or in place of
+        its estimator the message of one that refused its weights) scores ``error_score`` or
+        raises, and the failures are reported as ``GridSearchCV``
         reports them; a scoring that fails (``_cv_results.score``: an estimator refuses held-out
         rows whose outputs are not finite) scores ``error_score`` with a warning, or raises."""
         scores = {k: np.zeros(len(fitted)) for k in ("test_score", "score_time", "train_score")}
@@ -326,6 +341,8 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         for i, (est, (train, test)) in enumerate(zip(fitted, splits, strict=True)):
             start = time.perf_counter()
             try:
+                if isinstance(est, str):  # the fit refused its rows' weights
+                    raise ValueError(est)
                 est._check_finite()
             except ValueError as error:
                 if self.error_score == "raise":
@@ -374,6 +391,7 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         results |= splits("n_iter")
         self.cv_results_ = results
         self.n_splits_ = n_splits
+        self.multimetric_ = False  # one metric: GridSearchCV's answer for one scorer
         self.best_index_ = best_index(self.refit, results)
         self.best_params_ = candidates[self.best_index_]
         if not callable(self.refit):

@@ -20,6 +20,7 @@ epochs and alpha / n_b for the last, smaller batch without a recompile.
 """
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +28,9 @@ import numpy as np
 import optax
 import scipy.sparse as sp
 from jax import lax
+from jax.scipy.special import xlogy
 
+from jaxmlp import reduction
 from jaxmlp.numeric import check_holds
 from jaxmlp.optim import weights_only
 from jaxmlp.train import gradient_source
@@ -95,6 +98,29 @@ def transformation(solver: str, nesterov: bool) -> optax.GradientTransformation:
     )
 
 
+class Settings(NamedTuple):
+    """What scikit-learn's optimizer object fixes when it is built (by ``fit``, or by the first
+    ``partial_fit``) and ``partial_fit`` keeps, whatever ``set_params`` changes later: the
+    solver, nesterov, the learning-rate rule and its eta_0 and power_t. (momentum, the betas,
+    epsilon and the current eta are kept in the optimizer state's hyperparams.)"""
+
+    solver: str
+    nesterov: bool
+    learning_rate: str  # "constant", "invscaling" or "adaptive" (sgd's rules)
+    learning_rate_init: float
+    power_t: float
+
+    @classmethod
+    def of(cls, est) -> "Settings":
+        return cls(
+            est.solver,
+            bool(est.nesterovs_momentum),
+            est.learning_rate,
+            est.learning_rate_init,
+            est.power_t,
+        )
+
+
 # The hyperparameters each stochastic solver reads (the others sit unused in its state), and
 # the estimator's names of those that differ.
 USES = {
@@ -142,8 +168,30 @@ def reported_scale(net) -> float:
     return 1.0 / net.sizes[-1] if net.loss == "sse" else 1.0
 
 
+def _clipped(net) -> bool:
+    """Whether scikit-learn reports ``net``'s loss from clipped probabilities (``reported``)."""
+    return net.loss in ("bce", "cross_entropy")
+
+
+def reported(net, cost, y, t, w=None):
+    """The loss scikit-learn reports (``loss_``, ``loss_curve_``) and stops on (``tol``) for
+    ``cost``, the one a solver descends, at outputs ``y (n, K)`` for targets ``t (n, K)``
+    (weights ``w (n,)`` or None), L2 term not included: ``reported_scale`` times the cost, but
+    for the log losses (sigmoid + bce, softmax + cross_entropy) its ``log_loss`` and
+    ``binary_log_loss``, -mean_i sum_k [t log p + (1 - t) log(1 - p)] (bce; cross_entropy
+    without the second term) of the probabilities clipped to p in [eps, 1 - eps] of their dtype.
+    A confidently wrong example adds at most -log(eps) there (36 in float64, 16 in float32),
+    while the gradient of both libraries is the unclipped y - t."""
+    if not _clipped(net):
+        return reported_scale(net) * cost
+    eps = jnp.finfo(y.dtype).eps
+    p = jnp.clip(y, eps, 1 - eps)
+    per_row = xlogy(t, p) + (xlogy(1 - t, 1 - p) if net.loss == "bce" else 0)
+    return -reduction.reduce(jnp.sum(per_row, axis=-1), "mean", w)
+
+
 @functools.lru_cache(maxsize=32)
-def _runners(net, solver: str, nesterov: bool, backprop: str):
+def runners(net, solver: str, nesterov: bool, backprop: str):
     """``(run, gather_run)``: ``run(params, opt_state, xs, ts, ws, decays)`` scans the steps
     over batches ``xs (steps, n_b, d)``, ``ts (steps, n_b, K)``; ``gather_run(params,
     opt_state, x, t, order, ws, decays)`` takes them as ``x[order]`` from data on the device.
@@ -152,7 +200,6 @@ def _runners(net, solver: str, nesterov: bool, backprop: str):
     each step's loss (scikit-learn's, ``reported``, before the step)."""
     tx = transformation(solver, nesterov)
     grads_of = gradient_source(net, backprop)
-    scale = reported_scale(net)
 
     def step(carry, batch):
         params, opt_state = carry
@@ -161,9 +208,9 @@ def _runners(net, solver: str, nesterov: bool, backprop: str):
             opt_state = opt_state._replace(
                 hyperparams=opt_state.hyperparams | {"weight_decay": decay}
             )
-        cost, _, grads = grads_of(params, x, t, None, w)
+        cost, y, grads = grads_of(params, x, t, None, w)
         half_sq = 0.5 * sum(jnp.sum(jnp.square(layer["w"])) for layer in params)
-        loss = scale * cost + opt_state.hyperparams["weight_decay"] * half_sq
+        loss = reported(net, cost, y, t, w) + opt_state.hyperparams["weight_decay"] * half_sq
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
@@ -202,7 +249,8 @@ def training_data(X, t, dtype):
 
 
 def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
-    """One epoch of scikit-learn's stochastic solvers over ``order`` (a permutation of the
+    """One epoch of the solver of ``est._opt_settings`` (``Settings``: the optimizer it keeps)
+    over ``order`` (a permutation of the
     rows, or ``arange`` without shuffling) in batches of ``batch_size``, the last one smaller
     when ``n mod batch_size`` > 0. ``data`` is ``(x, t)`` on the device, or on the host
     (``training_data``): then batches travel (densified) a few at a time, the same weights bit
@@ -210,13 +258,14 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
     differently in the last bit). ``s``: sample weights (NumPy, ``(n,)``) or None. Returns
     ``(params, opt_state, loss)``, loss the epoch's mean over examples of the batch losses
     (each batch counted by its size, as scikit-learn does)."""
-    run, gather_run = _runners(net, est.solver, bool(est.nesterovs_momentum), est.backprop)
+    kept = est._opt_settings
+    run, gather_run = runners(net, kept.solver, kept.nesterov, est.backprop)
     sums = []  # fetched once, at the end of the epoch
     for idx, n_b in blocks(order, batch_size):
         if n_b != batch_size:  # the L2 term of a smaller batch weighs more
             opt_state = set_hyperparams(opt_state, dtype, weight_decay=est.alpha / n_b)
         x, t = data
-        ws, decays = (None, None) if s is None else _weighted(est, s, idx, dtype)
+        ws, decays = (None, None) if s is None else batch_weights(est.alpha, s, idx, dtype)
         if isinstance(x, jax.Array):
             idx_ = jnp.asarray(idx)
             params, opt_state, losses = gather_run(params, opt_state, x, t, idx_, ws, decays)
@@ -237,13 +286,14 @@ def epoch(est, net, params, opt_state, data, order, batch_size, dtype, s=None):
     return params, opt_state, float(sum(jax.device_get(sums))) / len(order)
 
 
-def _weighted(est, s, idx, dtype):
-    """``(ws (steps, n_b), decays (steps,))``: each batch's weights and its L2 factor alpha /
-    sum(w) (scikit-learn's ``sw_sum``); 0 for a batch without weight, whose gradient is 0
-    (``reduction.reduce``: its cost is 0)."""
+def batch_weights(alpha: float, s, idx, dtype):
+    """``(ws (steps, n_b), decays (steps,))``: the sample weights ``s (n,)`` of each batch of
+    rows ``idx (steps, n_b)`` and its L2 factor alpha / sum(w) (scikit-learn's ``sw_sum``); 0 for
+    a batch without weight, whose gradient is 0 (``reduction.reduce``: its cost is 0). The one
+    rule of a weighted batch, for ``epoch`` and the population search's epochs."""
     ws = s[idx]
     total = ws.sum(axis=1)
-    decays = np.where(total > 0, est.alpha / np.where(total > 0, total, 1.0), 0.0)
+    decays = np.where(total > 0, alpha / np.where(total > 0, total, 1.0), 0.0)
     return jnp.asarray(ws, dtype), jnp.asarray(decays, dtype)
 
 
@@ -252,10 +302,11 @@ def _weighted(est, s, idx, dtype):
 
 @functools.lru_cache(maxsize=16)
 def _lbfgs_step(net, backprop: str):
-    """``step(params, state, x, t, half_decay, s) -> (params, state, loss, grad,
+    """``step(params, state, x, t, half_decay, s) -> (params, state, value, loss, grad,
     evaluations)``: one L-BFGS iteration on cost(params) + half_decay sum |w|^2 over all of x
-    (weighted by ``s`` or None), ``loss`` scikit-learn's reported one at ``params``
-    (``reported_scale``) and ``grad`` the value's gradient there. Its line search
+    (weighted by ``s`` or None); at ``params``, ``value`` that objective (its data term times
+    ``reported_scale``: what the stopping rules compare), ``loss`` scikit-learn's reported one
+    (``reported``) and ``grad`` the objective's gradient. Its line search
     differentiates the cost with ``jax.grad``: through the hand backward pass
     (``net.hand_cost``, a ``jax.custom_vjp``) for backprop="hand"."""
     solver = _lbfgs()
@@ -274,9 +325,11 @@ def _lbfgs_step(net, backprop: str):
             grad, state, params, value=value, grad=grad, value_fn=value_fn
         )
         l2 = l2_of(params)
-        loss = scale * (value - l2) + l2
+        y = net.apply(params, x) if _clipped(net) else None  # the probabilities it clips
+        loss = reported(net, value - l2, y, t, s) + l2
+        value = scale * (value - l2) + l2
         evaluations = optax.tree.get(state, "num_linesearch_steps")
-        return optax.apply_updates(params, updates), state, loss, grad, evaluations
+        return optax.apply_updates(params, updates), state, value, loss, grad, evaluations
 
     return jax.jit(step)
 
@@ -292,8 +345,10 @@ def _lbfgs():
 def lbfgs(est, net, params, x, t, dtype, s=None):
     """scikit-learn's lbfgs: full-batch L-BFGS on the cost plus alpha / (2 n) sum |w|^2 (n: the
     total weight ``sum(s)`` with sample weights ``s``) until max |grad| <= tol (scipy's gtol),
-    a relative decrease of the reported loss under ``_FTOL``, ``max_iter`` iterations or
-    ``max_fun`` evaluations of the cost. Returns ``(params, loss, n_iter, converged)``, loss
+    a relative decrease of the reported loss under ``_FTOL`` (its value before the clip of the
+    log losses, ``reported``: the line search here descends the unclipped cost, where scipy's
+    sees scikit-learn's clipped one), ``max_iter`` iterations or ``max_fun`` evaluations of
+    the cost. Returns ``(params, loss, n_iter, converged)``, loss
     scikit-learn's reported one at the returned params, the iterate of ``n_iter`` iterations.
     optax's zoom line search, where it fails (round-off near a minimum), may step uphill,
     which scipy's never does: the loss rising stops it (a decrease under ``_FTOL``) with the
@@ -307,18 +362,18 @@ def lbfgs(est, net, params, x, t, dtype, s=None):
     state = _lbfgs().init(params)
     n = x.shape[0] if s is None else float(np.sum(np.asarray(s, np.float64)))
     half_decay = jnp.asarray(0.5 * est.alpha / n, dtype)
-    evaluations, n_iter, last, previous = 0, 0, np.inf, params
+    evaluations, n_iter, last, last_loss, previous = 0, 0, np.inf, np.inf, params
     while n_iter < est.max_iter and evaluations < est.max_fun:
-        new, state, value, grad, used = step(params, state, x, t, half_decay, s)
-        value, evaluations = float(value), evaluations + 1 + int(used)
+        new, state, value, loss, grad, used = step(params, state, x, t, half_decay, s)
+        value, loss, evaluations = float(value), float(loss), evaluations + 1 + int(used)
         if value > last:  # a failed line search stepped uphill: the iterate before is better
-            return previous, last, n_iter - 1, True
+            return previous, last_loss, n_iter - 1, True
         small_grad = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) <= est.tol
         stalled = n_iter > 0 and last - value <= _FTOL * max(abs(last), abs(value), 1.0)
         if small_grad or stalled:
-            return params, value, n_iter, True
-        previous, params, n_iter, last = params, new, n_iter + 1, value
-    loss = float(step(params, state, x, t, half_decay, s)[2])
-    if loss > last:
-        return previous, last, n_iter - 1, False
+            return params, loss, n_iter, True
+        previous, params, n_iter, last, last_loss = params, new, n_iter + 1, value, loss
+    value, loss = (float(v) for v in step(params, state, x, t, half_decay, s)[2:4])
+    if value > last:
+        return previous, last_loss, n_iter - 1, False
     return params, loss, n_iter, False

@@ -76,12 +76,14 @@ class StoppingMixin:
 
     def _epoch_end(self, opt_state, dtype):
         """scikit-learn's learning-rate rules for sgd (invscaling: eta_init / (t_ + 1)^power_t;
-        adaptive: eta / 5 when the stopping rule fires, until eta <= 1e-6) and its stop.
+        adaptive: eta / 5 when the stopping rule fires, until eta <= 1e-6) and its stop, by the
+        settings of the optimizer the fit keeps (``_opt_settings``, ``_solvers.Settings``).
         Returns ``(opt_state, stop)``."""
-        sgd = self.solver == "sgd"
-        if sgd and self.learning_rate == "invscaling":
+        kept = self._opt_settings
+        sgd = kept.solver == "sgd"
+        if sgd and kept.learning_rate == "invscaling":
             try:
-                eta = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+                eta = kept.learning_rate_init / (self.t_ + 1) ** kept.power_t
             except OverflowError:  # (t_ + 1)^power_t past float64's largest: the quotient is 0
                 eta = 0.0
             opt_state = _solvers.set_hyperparams(opt_state, dtype, learning_rate=eta)
@@ -93,7 +95,7 @@ class StoppingMixin:
             "consecutive epochs."
         )
         eta = _solvers.hyperparam(opt_state, "learning_rate")
-        if not (sgd and self.learning_rate == "adaptive"):
+        if not (sgd and kept.learning_rate == "adaptive"):
             stop, msg = True, msg + " Stopping."
         elif eta <= 1e-6:
             stop, msg = True, msg + " Learning rate too small. Stopping."
@@ -107,7 +109,9 @@ class StoppingMixin:
 
     def _count_no_improvement(self, params, x_val, labels_val, s_val=None) -> None:
         """scikit-learn's comparisons as it writes them, so that a NaN loss or score counts as
-        it does there (as an improvement: ``nan > best - tol`` is False)."""
+        it does there (as an improvement: ``nan > best - tol`` is False). The score is NaN, as
+        there, where predictions that are numbers are not finite (a regressor's); a classifier
+        scores the labels its outputs give, finite or not."""
         if x_val is None:
             loss = self.loss_curve_[-1]
             self._no_improvement_count = (
@@ -115,11 +119,12 @@ class StoppingMixin:
             )
             self.best_loss_ = loss if loss < self.best_loss_ else self.best_loss_
             return
-        y = apply(self.net_, params, x_val)
+        predicted = self._labels_from(apply(self.net_, params, x_val))
+        floating = np.issubdtype(predicted.dtype, np.floating)  # a classifier's: its classes
         score = (
-            self._score_labels(labels_val, self._labels_from(y), s_val)
-            if np.isfinite(y).all()
-            else np.nan
+            np.nan
+            if floating and not np.isfinite(predicted).all()
+            else self._score_labels(labels_val, predicted, s_val)
         )
         self.validation_scores_.append(score)
         if self.verbose:
