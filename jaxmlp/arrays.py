@@ -4,9 +4,7 @@
 ``x_val, t_val``, or ``TrainConfig.val_fraction``) into the arrays the compiled epochs read.
 """
 
-import functools
 import hashlib
-import inspect
 from typing import NamedTuple
 
 import jax
@@ -296,24 +294,14 @@ def precision(dtype):
     return jax.enable_x64(name == "float64")
 
 
-def in_run_precision(train):
-    """``train(net, x, t, optimizer=None, config=None, ...)`` (``fit``, ``fit_population``) run
-    in the ``precision`` of its config's dtype (float32 when None), as ``jaxmlp train`` and the
-    estimators run: a float32 fit under a global ``jax_enable_x64`` computed optax's Adam bias
-    correction 1 - b1**count and the cosine schedule in float64 (a Python float times an int32
-    count), and ended up to 1 ulp apart per step from the same fit without it. A float64 run
-    still needs x64 on (``storage_dtype`` refuses it first)."""
-    signature = inspect.signature(train)
-
-    @functools.wraps(train)
-    def run(*args, **kwargs):
-        config = signature.bind(*args, **kwargs).arguments.get("config")
-        name = getattr(config, "dtype", "float32")
-        storage_dtype(name)
-        with precision(name):
-            return train(*args, **kwargs)
-
-    return run
+def run_precision(name: str):
+    """``precision(name)`` for a run (``fit``, ``fit_population``), as ``jaxmlp train`` and the
+    estimators run theirs: a float32 fit under a global ``jax_enable_x64`` computed optax's Adam
+    bias correction 1 - b1**count and the cosine schedule in float64 (a Python float times an
+    int32 count), and ended up to 1 ulp apart per step from the same fit without it. A float64
+    run still needs x64 on: ``storage_dtype`` refuses it first."""
+    storage_dtype(name)
+    return precision(name)
 
 
 def storage_dtype(name: str):

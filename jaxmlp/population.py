@@ -117,7 +117,6 @@ class Population:
         return Result(pick(self.params), history, state)
 
 
-@arrays.in_run_precision
 def fit_population(
     net,
     x,
@@ -161,53 +160,54 @@ def fit_population(
     and 8 bytes of history per epoch (16 with validation); the data are shared.
     """
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
-    arrays.check_given(x, t, x_val, t_val)
-    seeds, values = checks.members(seeds, hyper, optimizer, config)
-    p = len(seeds)
-    checks.check_run(config, chunk, params, p, stop)
-    dtype = train.storage_dtype(config.dtype)
-    if params is not None:
-        checks.check_params(net, params, dtype, values.get("init_scale"))
-    x, t = arrays.as_arrays(net, x, t, dtype)
-    if x_val is not None:
-        x_val, t_val = arrays.as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
-    if rows is not None:
-        rows = checks.check_rows(rows, p, x.shape[0], x_val)
-    has_val = x_val is not None or rows is not None
-    if config.early_stopping and not has_val:
-        raise ValueError(
-            f"early_stopping={config.early_stopping} watches the validation loss: pass x_val and "
-            "t_val, or rows."
+    with arrays.run_precision(config.dtype):  # (not a wrapper: warnings name the caller)
+        arrays.check_given(x, t, x_val, t_val)
+        seeds, values = checks.members(seeds, hyper, optimizer, config)
+        p = len(seeds)
+        checks.check_run(config, chunk, params, p, stop)
+        dtype = train.storage_dtype(config.dtype)
+        if params is not None:
+            checks.check_params(net, params, dtype, values.get("init_scale"))
+        x, t = arrays.as_arrays(net, x, t, dtype)
+        if x_val is not None:
+            x_val, t_val = arrays.as_arrays(net, x_val, t_val, dtype, ("x_val", "t_val"))
+        if rows is not None:
+            rows = checks.check_rows(rows, p, x.shape[0], x_val)
+        has_val = x_val is not None or rows is not None
+        if config.early_stopping and not has_val:
+            raise ValueError(
+                f"early_stopping={config.early_stopping} watches the validation loss: pass x_val "
+                "and t_val, or rows."
+            )
+        n = x.shape[0] if rows is None else rows[0].shape[1]
+        batch_size = config.batch(n)
+        second_order.check(optimizer, net, batch_size, n)  # as fit: full batch, no dropout, ...
+        n_val = 0 if not has_val else (x_val.shape[0] if rows is None else rows[1].shape[1])
+        steps = ep.steps_per_epoch(n, batch_size, config.drop_last)
+        spec, base = train.step_spec(optimizer, config, steps, checks.optimizer_numbers(values))
+        check_schedule(optimizer, spec.total_steps)  # (members always begin their runs)
+        numbers = _numbers(base, values, p, dtype)
+        patience, has_rows = config.early_stopping, rows is not None
+        mesh1 = sharding.data_mesh(1)
+        run = mep.make_member_epochs(
+            net, spec, n, batch_size, mesh1, has_val, patience, has_rows, config.drop_last
         )
-    n = x.shape[0] if rows is None else rows[0].shape[1]
-    batch_size = config.batch(n)
-    second_order.check(optimizer, net, batch_size, n)  # as fit: full batch, no dropout, ...
-    n_val = 0 if not has_val else (x_val.shape[0] if rows is None else rows[1].shape[1])
-    steps = ep.steps_per_epoch(n, batch_size, config.drop_last)
-    spec, base = train.step_spec(optimizer, config, steps, checks.optimizer_numbers(values))
-    check_schedule(optimizer, spec.total_steps)  # (members always begin their runs)
-    numbers = _numbers(base, values, p, dtype)
-    patience, has_rows = config.early_stopping, rows is not None
-    mesh1 = sharding.data_mesh(1)
-    run = mep.make_member_epochs(
-        net, spec, n, batch_size, mesh1, has_val, patience, has_rows, config.drop_last
-    )
-    chunk = min(int(chunk or p), p)
-    mesh, keys = sharding.members_mesh(devices, p, chunk), _keys(seeds)
-    scale = values.get("init_scale")
-    data = (x, t, x_val, t_val)
-    parts = []
-    for s in range(0, p, chunk):
-        pick = slice(s, s + chunk)  # a slice, not a gather (an op each on the device)
-        member_scale = None if scale is None else scale[pick]
-        carry = _init(net, spec, config, keys[pick], member_scale, params, pick, dtype)
-        member_rows = None if rows is None else (rows[0][pick], rows[1][pick])
-        hyper_ = jax.tree.map(lambda a: a[pick], numbers)  # noqa: B023
-        part = _train(run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh, stop)
-        parts.append(part)
-    n_seen = ep.examples_per_epoch(n, batch_size, config.drop_last)
-    probed = (x, t, rows and rows[0])  # the rows each member's last parameters are probed on
-    return _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec, probed)
+        chunk = min(int(chunk or p), p)
+        mesh, keys = sharding.members_mesh(devices, p, chunk), _keys(seeds)
+        scale = values.get("init_scale")
+        data = (x, t, x_val, t_val)
+        parts = []
+        for s in range(0, p, chunk):
+            pick = slice(s, s + chunk)  # a slice, not a gather (an op each on the device)
+            member_scale = None if scale is None else scale[pick]
+            carry = _init(net, spec, config, keys[pick], member_scale, params, pick, dtype)
+            member_rows = None if rows is None else (rows[0][pick], rows[1][pick])
+            hyper_ = jax.tree.map(lambda a: a[pick], numbers)  # noqa: B023
+            args = (run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh)
+            parts.append(_train(*args, stop))
+        n_seen = ep.examples_per_epoch(n, batch_size, config.drop_last)
+        probed = (x, t, rows and rows[0])  # the rows each member's last parameters are probed on
+        return _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec, probed)
 
 
 def _numbers(base: dict, values: dict, p: int, dtype) -> dict:

@@ -34,8 +34,8 @@ from jaxmlp import epochs as ep
 from jaxmlp import line_search, probe, second_order, sharding, stream
 from jaxmlp.arrays import (
     Data,
-    in_run_precision,
     prepare,
+    run_precision,
     sample_weight_sha256,
     storage_dtype,
     stored,
@@ -167,7 +167,6 @@ class Result(NamedTuple):
 # -- the run ---------------------------------------------------------------------------------
 
 
-@in_run_precision
 def fit(
     net,
     x,
@@ -197,7 +196,8 @@ def fit(
         the run's dtype, at an epoch up to ``config.epochs`` (a finished run's, or one whose
         patience ran out, returns at once with no history), a schedule spanning the run (cosine)
         on the length it was trained for. The caller's arrays are copied, never donated.
-      callback: ``callback(record, state)`` after every epoch with its history record;
+      callback: ``callback(record, state)`` after every epoch with its history record (in
+        the run's precision, as all of fit: x64 off for a float32 run, ``arrays.run_precision``);
         returning True stops training after that epoch, as running out of patience does:
         ``result.state`` is that epoch's, and ``result.params`` follow ``restore_best`` at any
         stop (with early stopping, the best epoch's; else that epoch's). ``state`` is the
@@ -234,58 +234,60 @@ def fit(
             "state carries its own parameters)."
         )
     optimizer, config = optimizer or Optimizer(), config or TrainConfig()
-    callback = show_progress(config, state.epoch if state else 0, progress, callback)
-    data = prepare(net, x, t, x_val, t_val, config, sample_weight=sample_weight)
-    second_order.check(optimizer, net, data.batch_size, data.n)
-    if data.s is not None and optimizer.name in second_order.NAMES:
-        raise ValueError(
-            f"sample_weight is not supported with the curvature optimizer {optimizer.name!r}; "
-            f"use one of the first-order optimizers or drop sample_weight."
-        )
-    keep = callback is not None or bool(config.early_stopping)  # every epoch's state is seen
-    spec, numbers = step_spec(optimizer, config, data.steps)
-    call = _program(net, data, spec, numbers, config, keep)
-    weights = sample_weight_sha256(sample_weight)
-    state, params_, opt_state = _start(net, data, spec, config, params, state, weights)
-    state_bytes = ep.tree_bytes((state.params, state.opt_state)) if keep else 0  # an epoch's
-    per_call = _epochs_per_call(net, data.n, config, state_bytes)
-    history = []
-    while not finished(state, config):
-        first, k = state.epoch, min(per_call, config.epochs - state.epoch)
-        start = time.perf_counter()
-        params_, opt_state, out = call(params_, opt_state, first, k)
-        states = out.pop("states", None)  # with keep: on the devices, sharded like the state
-        out = jax.device_get(out)
-        seconds = (time.perf_counter() - start) / k
-        records = epoch_records(net, out, first, seconds, data.n_seen, data.x_val, data.val_seen)
-        bad = int(out["bad"])  # the run's first non-finite step, -1: none
-        if not keep and bad < 0:  # no one looks between the calls' ends
-            stall = second_order.stall_epoch(optimizer, opt_state, first + k)
-            if stall is not None:  # the epochs after moved nothing; one, if it started there
-                stop, opt_state = stall
-                records = records[: max(stop - first, 1)]
-            history += records
-            state = advance(state, records[-1], params_, opt_state, config)
-            if stall is not None:
-                second_order.warn_stuck(optimizer, state, history, config.epochs)
-                break
-            continue
-        for j, record in enumerate(records):
-            if bad >= 0 and bad // data.steps == first + j:
-                good = state._replace(params=params_, opt_state=opt_state, epoch=first + j)
-                why = None if bad else probe.start_reason(net, params_, data.x, data.t, data.s)
-                args = (first + j + 1, bad % data.steps + 1, good, history, optimizer)
-                raise Diverged(*args, start=why)
-            history.append(record)
-            if j == k - 1:  # on the device: the state after the last epoch of the call
-                state = advance(state, record, params_, opt_state, config)
-            elif keep:
-                state = advance(state, record, *_epoch_state(states, j), config)
-            if (callback and callback(record, state)) or patience_ran_out(state, config):
-                return _finish(net, data, state, history, config, optimizer)
-            if second_order.stalled(optimizer, state, history, config.epochs):
-                return _finish(net, data, state, history, config, optimizer)
-    return _finish(net, data, state, history, config, optimizer)
+    with run_precision(config.dtype):  # (a with, not a wrapper: warnings name the caller)
+        callback = show_progress(config, state.epoch if state else 0, progress, callback)
+        data = prepare(net, x, t, x_val, t_val, config, sample_weight=sample_weight)
+        second_order.check(optimizer, net, data.batch_size, data.n)
+        if data.s is not None and optimizer.name in second_order.NAMES:
+            raise ValueError(
+                f"sample_weight is not supported with the curvature optimizer {optimizer.name!r}; "
+                f"use one of the first-order optimizers or drop sample_weight."
+            )
+        keep = callback is not None or bool(config.early_stopping)  # every epoch's state is seen
+        spec, numbers = step_spec(optimizer, config, data.steps)
+        call = _program(net, data, spec, numbers, config, keep)
+        weights = sample_weight_sha256(sample_weight)
+        state, params_, opt_state = _start(net, data, spec, config, params, state, weights)
+        state_bytes = ep.tree_bytes((state.params, state.opt_state)) if keep else 0  # an epoch's
+        per_call = _epochs_per_call(net, data.n, config, state_bytes)
+        history = []
+        while not finished(state, config):
+            first, k = state.epoch, min(per_call, config.epochs - state.epoch)
+            start = time.perf_counter()
+            params_, opt_state, out = call(params_, opt_state, first, k)
+            states = out.pop("states", None)  # with keep: on the devices, sharded like the state
+            out = jax.device_get(out)
+            seconds = (time.perf_counter() - start) / k
+            seen = (data.n_seen, data.x_val, data.val_seen)
+            records = epoch_records(net, out, first, seconds, *seen)
+            bad = int(out["bad"])  # the run's first non-finite step, -1: none
+            if not keep and bad < 0:  # no one looks between the calls' ends
+                stall = second_order.stall_epoch(optimizer, opt_state, first + k)
+                if stall is not None:  # the epochs after moved nothing; one, if it started there
+                    stop, opt_state = stall
+                    records = records[: max(stop - first, 1)]
+                history += records
+                state = advance(state, records[-1], params_, opt_state, config)
+                if stall is not None:
+                    second_order.warn_stuck(optimizer, state, history, config.epochs)
+                    break
+                continue
+            for j, record in enumerate(records):
+                if bad >= 0 and bad // data.steps == first + j:
+                    good = state._replace(params=params_, opt_state=opt_state, epoch=first + j)
+                    why = None if bad else probe.start_reason(net, params_, data.x, data.t, data.s)
+                    args = (first + j + 1, bad % data.steps + 1, good, history, optimizer)
+                    raise Diverged(*args, start=why)
+                history.append(record)
+                if j == k - 1:  # on the device: the state after the last epoch of the call
+                    state = advance(state, record, params_, opt_state, config)
+                elif keep:
+                    state = advance(state, record, *_epoch_state(states, j), config)
+                if (callback and callback(record, state)) or patience_ran_out(state, config):
+                    return _finish(net, data, state, history, config, optimizer)
+                if second_order.stalled(optimizer, state, history, config.epochs):
+                    return _finish(net, data, state, history, config, optimizer)
+        return _finish(net, data, state, history, config, optimizer)
 
 
 def step_spec(optimizer, config, steps_per_epoch: int, names=()):
