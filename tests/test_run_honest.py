@@ -225,6 +225,23 @@ def test_an_edited_metrics_log_is_refused_on_resume(edit, csv_run, tmp_path, cap
     one_line(capsys, "error: ", "metrics.jsonl")
 
 
+def test_a_finished_runs_resume_drops_a_log_line_past_its_checkpoint(csv_run, tmp_path, capsys):
+    """Regression: a line past the checkpoint's epoch in metrics.jsonl (logged just before a
+    kill prevented the save, or appended by hand) is dropped by every reader
+    (``folder.read_metrics``) and by a resume's next save, but a resume of a finished run, which
+    saves nothing, left it in the file: the log then told of an epoch 4 the run never trained.
+    The resume now keeps the log's verified lines only, byte for byte."""
+    out = copy_run(csv_run, tmp_path)
+    path = out / "metrics.jsonl"
+    before = path.read_bytes()
+    record = json.loads(before.splitlines()[-1]) | {"epoch": 4, "train_loss": 0.0}
+    path.write_bytes(before + (json.dumps(record) + "\n").encode())
+    assert cli.main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert path.read_bytes() == before
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 0  # the kept lines are still the recorded ones
+
+
 # -- 3. predict never overwrites a run's own files --------------------------------------------
 
 

@@ -293,6 +293,17 @@ def read_metrics(path, epochs: int, recorded: dict | None = None) -> list[dict]:
     return found
 
 
+def drop_unsaved(path, epochs: int) -> None:
+    """Keep metrics.jsonl's first ``epochs`` lines (the checkpoint's, which ``read_metrics``
+    verified), byte for byte, where it holds more: a line logged just before a kill prevented
+    its save, or appended by hand. A resume's next save drops them as well; a finished run's
+    resume saves nothing, and the file told of an epoch never trained."""
+    lines = (path.read_bytes() if regular(path) else b"").splitlines(keepends=True)
+    if len(lines) > epochs:
+        check_held(path.parent)  # still the run's folder
+        checkpoint.write_atomic(path, b"".join(lines[:epochs]))
+
+
 def log_sha256(lines) -> str:
     """SHA-256 of metrics.jsonl's ``lines`` (text or bytes, each with its newline) of epochs
     1..k: each save records it in the checkpoint of epoch k, ``read_metrics`` compares."""

@@ -297,6 +297,7 @@ def _fit(run: Run, state, facts, progress, handle_signals, echo, warn, started) 
             recorder.save(state)  # epoch 0: a run always has a checkpoint
         try:
             if finished(state, config) or recorder.stop:  # stop: a signal came before
+                folder.drop_unsaved(out / "metrics.jsonl", state.epoch)  # (no save will)
                 final = _train_module.final_params(state, config)
             else:
                 on = dataclasses.replace(config, devices=facts["devices"])  # warned: _devices
