@@ -187,7 +187,7 @@ def _check_range(scheme: Scheme, dtype) -> None:
 
 
 # The largest share of an init's draws that may fall below the dtype's smallest normal number
-# (0 once flushed): normal:2e-38 drew 47 % of a float32 net's weights 0.
+# (0 once flushed): normal:2e-38 draws 44 % of a float32 net's weights 0.
 FLUSHED_MAX = 0.01
 
 

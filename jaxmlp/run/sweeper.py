@@ -53,6 +53,7 @@ from jaxmlp.run.settings import (
     command_line,
     merge,
     own_spellings,
+    sweep_seeds,
 )
 from jaxmlp.run.sweep_report import FINAL
 from jaxmlp.run.trainer import init_weights, resolved_init_from
@@ -267,14 +268,7 @@ def _grid(settings: dict, ds) -> tuple[dict, dict]:
     if grid.get("init_scale") == [1.0]:
         del grid["init_scale"]
         settings = settings | {"init_scale": 1.0}
-    member_seeds = [settings["seed"]] if settings["seeds"] is None else settings["seeds"]
-    if not isinstance(member_seeds, list) or not member_seeds:  # fit_population checks each
-        raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {member_seeds!r}.")
-    search.check_once("--seeds", member_seeds, "seed")
-    if len(member_seeds) == 1 and member_seeds[0] not in (0, settings["seed"]):  # (command)
-        raise ValueError(f"seeds {member_seeds}: one member seed other than --seed's "
-                         f"{settings['seed']} or 0 is no --seeds (N: the seeds 0..N-1; a list: "
-                         "two or more): give seed, or two seeds or more.")  # fmt: skip
+    member_seeds = sweep_seeds(settings["seeds"], settings["seed"])
     folds = settings["folds"]
     if folds is not None:
         search.kfold_rows(len(ds.x_train), folds, settings["seed"])  # checks folds
