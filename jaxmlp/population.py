@@ -44,18 +44,19 @@ import dataclasses
 import functools
 import math
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from numbers import Integral
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import arrays, probe, second_order, sharding, stopping, train
+from jaxmlp import arrays, member_start, probe, second_order, sharding, stopping, train
 from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
 from jaxmlp import population_checks as checks
 from jaxmlp.history import epoch_records, member_columns
-from jaxmlp.optim import HYPERPARAMETERS, Optimizer, as_state_of, check_schedule, initial_state
+from jaxmlp.optim import HYPERPARAMETERS, Optimizer, as_state_of, check_schedule
 from jaxmlp.train import Result, TrainConfig, TrainState
 
 SETTINGS = checks.SETTINGS  # the names ``hyper`` takes
@@ -132,6 +133,7 @@ def fit_population(
     params=None,
     devices: int | None = None,
     chunk: int | None = None,
+    workers: int = 1,
     stop=None,
 ) -> Population:
     """Train P members of ``net`` at once on ``x (n, d)``, ``t`` (as ``fit``).
@@ -150,7 +152,12 @@ def fit_population(
         each chunk, must divide evenly); one device when None. ``config.devices`` (one run
         data-parallel) must be None.
       chunk: train at most this many members at a time (memory): the same results up to float
-        rounding (not bit for bit, and not close under chaotic training: see the module).
+        rounding (not bit for bit, and not close under chaotic training: see the module);
+        ``ceil(P / workers)`` when None.
+      workers: train this many chunks at once, each on a host thread of its own (the cores of a
+        CPU, which runs a population of tiny members on one core): the same results as its
+        chunks one after another, bit for bit. The chunks are compiled and started in the
+        calling thread, under its jax settings; ``stop`` is called in the workers' threads.
       stop: a callable run before each compiled call of epochs; what it raises ends the training
         there (``jaxmlp sweep``'s Ctrl-C: ``interrupt.check``).
 
@@ -164,7 +171,7 @@ def fit_population(
         arrays.check_given(x, t, x_val, t_val)
         seeds, values = checks.members(seeds, hyper, optimizer, config)
         p = len(seeds)
-        checks.check_run(config, chunk, params, p, stop)
+        checks.check_run(config, chunk, params, p, stop, workers)
         dtype = train.storage_dtype(config.dtype)
         if params is not None:
             checks.check_params(net, params, dtype, values.get("init_scale"))
@@ -192,19 +199,31 @@ def fit_population(
         run = mep.make_member_epochs(
             net, spec, n, batch_size, mesh1, has_val, patience, has_rows, config.drop_last
         )
-        chunk = min(int(chunk or p), p)
-        mesh, keys = sharding.members_mesh(devices, p, chunk), _keys(seeds)
+        chunk = min(int(chunk or -(-p // workers)), p)
+        mesh, keys = sharding.members_mesh(devices, p, chunk), member_start.keys(seeds)
         scale = values.get("init_scale")
         data = (x, t, x_val, t_val)
-        parts = []
-        for s in range(0, p, chunk):
-            pick = slice(s, s + chunk)  # a slice, not a gather (an op each on the device)
-            member_scale = None if scale is None else scale[pick]
-            carry = _init(net, spec, config, keys[pick], member_scale, params, pick, dtype)
-            member_rows = None if rows is None else (rows[0][pick], rows[1][pick])
-            hyper_ = jax.tree.map(lambda a: a[pick], numbers)  # noqa: B023
-            args = (run, carry, net, config, n, data, member_rows, keys[pick], hyper_, mesh)
-            parts.append(_train(*args, stop))
+
+        def chunks():  # each chunk's training, prepared here (see _compiled) when its turn comes
+            for s in range(0, p, chunk):
+                pick = slice(s, s + chunk)  # a slice, not a gather (an op each on the device)
+                member_scale = None if scale is None else scale[pick]
+                carry = member_start.carry(
+                    net, spec, config, keys[pick], member_scale, params, pick, dtype
+                )
+                member_rows = None if rows is None else (rows[0][pick], rows[1][pick])
+                hyper_ = jax.tree.map(lambda a: a[pick], numbers)  # noqa: B023
+                args = _placed(mesh, carry, data, member_rows, keys[pick], hyper_)
+                per_call = mep.member_epochs_per_call(
+                    net, n, config.epochs, len(args[-2]), has_val, carry.best_val_loss.dtype
+                )
+                call = run if workers == 1 else _compiled(run, args, per_call, config.epochs)
+                yield functools.partial(_train, call, args, per_call, config.epochs, stop)
+
+        parts = [
+            (stopping.restored(config, carry), history, carry, seconds, ran)
+            for carry, history, seconds, ran in _in_threads(chunks(), workers)
+        ]
         n_seen = ep.examples_per_epoch(n, batch_size, config.drop_last)
         probed = (x, t, rows and rows[0])  # the rows each member's last parameters are probed on
         return _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec, probed)
@@ -217,95 +236,73 @@ def _numbers(base: dict, values: dict, p: int, dtype) -> dict:
     return {name: jnp.asarray(a) for name, a in arrays.stored(numbers, dtype).items()}
 
 
-@functools.partial(jax.jit, static_argnums=1)
-def _stacked_keys(seeds, impl: str):
-    return jax.vmap(lambda s: jax.random.key(s, impl=impl))(seeds)
-
-
-def _keys(seeds):
-    """``jax.random.key(seed)`` per member, stacked, under the PRNG in use (compiled once per
-    PRNG: op by op ~1.4 ms)."""
-    if max(seeds) < 2**31:
-        return _stacked_keys(np.asarray(seeds, np.int32), jax.config.jax_default_prng_impl)
-    return jax.random.wrap_key_data(
-        jnp.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
-    )
-
-
-def _init(net, spec, config, keys, scale, params, pick, dtype) -> mep.Member:
-    """The members' starting carry: parameters (drawn as ``fit`` draws them, or given, their
-    weights and biases times ``init_scale``: ``checks.scaled``), optimizer states, and nothing
-    stopped."""
-    if params is None:
-        params = jax.vmap(lambda k: net.init(jax.random.fold_in(k, train._INIT_STREAM), dtype))(
-            keys
-        )
-    else:
-        # A copy: the run donates its carry (a whole slice of a jax array is that array).
-        params = jax.tree.map(lambda a: jnp.array(a[pick], dtype), params)  # checked
-    params = checks.scaled(params, scale, dtype)
-    p = len(keys)
-    zeros = lambda: jnp.zeros(p, jnp.int32)  # noqa: E731  (one buffer each: all are donated)
-    return mep.Member(
-        params=params,
-        opt_state=_initial_states(spec.optimizer, spec.total_steps, params),
-        stopped=jnp.zeros(p, bool),
-        best_params=jax.tree.map(jnp.copy, params) if config.early_stopping else None,
-        best_val_loss=jnp.full(p, jnp.inf, dtype),  # step.metric_dtype, as the losses
-        bad_epochs=zeros(),
-        stop_epoch=zeros(),
-        diverged_epoch=zeros(),
-        diverged_step=zeros(),
-        bad=jnp.full(p, -1, jnp.int32),
-    )
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _initial_states(structure, total_steps: int, params):
-    """``optim.initial_state`` of every member, compiled once per optimizer structure (op by
-    op, ``vmap`` traced it again every population)."""
-    return jax.vmap(functools.partial(initial_state, structure, total_steps))(params)
-
-
-def _train(run, carry, net, config, n, data, rows, keys, hyper, mesh, stop=None):
-    """``(params, history, carry, seconds per epoch, epochs run)`` of one chunk of members;
-    ``history``: ``{name: (P, config.epochs)}``, NaN after the epochs run."""
+def _placed(mesh, carry, data, rows, keys, hyper) -> tuple:
+    """A chunk's arguments of its compiled epochs (but the epochs), placed on ``mesh`` (one
+    device when None)."""
     if mesh is not None:
         split = sharding.members_sharded(mesh)
         carry, keys, hyper, rows = jax.device_put((carry, keys, hyper, rows), split)
         data = jax.device_put(data, sharding.replicated(mesh))
-    p, has_val = len(keys), rows is not None or data[2] is not None
-    names = mep.member_outputs(has_val)
-    rows = rows or (None, None)
+    return carry, *data, *(rows or (None, None)), keys, hyper
+
+
+def _compiled(run, args, per_call: int, epochs: int):
+    """``run`` compiled here for ``args`` and calls of ``per_call`` epochs (and the last call's
+    fewer): a function of a call's length. What another thread calls was compiled in this one,
+    under its jax settings (x64, default device, ...: thread-local contexts a thread does not
+    inherit)."""
+    lengths = {min(per_call, epochs), epochs % per_call or per_call}
+    compiled = {k: run.lower(*args, np.arange(k, dtype=np.int32)).compile() for k in lengths}
+    return lambda *a: compiled[len(a[-1])](*a)
+
+
+def _in_threads(jobs, workers: int) -> list:
+    """The results of ``jobs`` (an iterator of callables, each taken in this thread), in order:
+    one after another here, or up to ``workers`` at once on threads of their own (the next
+    one taken when one finishes, so that at most ``workers`` chunks are held)."""
+    if workers == 1:
+        return [job() for job in jobs]
+    results, running = {}, {}
+    with ThreadPoolExecutor(workers, thread_name_prefix="jaxmlp-chunk") as pool:
+        try:
+            for i, job in enumerate(jobs):
+                if len(running) == workers:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    results |= {running.pop(f): f.result() for f in done}
+                running[pool.submit(job)] = i
+            results |= {i: f.result() for f, i in running.items()}
+        except BaseException:
+            for f in running:
+                f.cancel()
+            raise
+    return [results[i] for i in range(len(results))]
+
+
+def _train(call, args, per_call: int, epochs: int, stop=None):
+    """``(carry, history, seconds per epoch, epochs run)`` of one chunk of members trained from
+    ``args`` (``_placed``) by ``call`` (the compiled epochs); ``history``: ``{name: (P,
+    epochs)}``, NaN after the epochs run. Only compiled calls and NumPy: any thread may run it."""
+    carry, keys = args[0], args[-2]
+    names = mep.member_outputs(args[3] is not None or args[5] is not None)  # x_val or rows
     dtype = carry.best_val_loss.dtype  # the metrics' (step.metric_dtype)
-    per_call = mep.member_epochs_per_call(net, n, config.epochs, p, has_val, dtype)
     # Each call's outputs are copied once, as they are, into their place in one array (no
     # concatenation, no padding) while the next call runs; the names are views of it.
-    history = member_columns((p, config.epochs, len(names)), dtype)
+    history = member_columns((len(keys), epochs, len(names)), dtype)
     first, done, start = 0, None, time.perf_counter()
-    while first < config.epochs:
+    while first < epochs:
         if stop is not None:
             stop()
-        epochs = jnp.arange(first, min(first + per_call, config.epochs), dtype=jnp.int32)
-        carry, out = run(carry, *data, *rows, keys, hyper, epochs)
+        these = np.arange(first, min(first + per_call, epochs), dtype=np.int32)
+        carry, out = call(carry, *args[1:], these)
         if done is not None:
             _copy_outputs(history, *done)
-        done, first = (out, first), first + len(epochs)
+        done, first = (out, first), first + len(these)
         if np.asarray(carry.stopped).all():  # every member out of patience or diverged
             break
     _copy_outputs(history, *done)
     seconds = (time.perf_counter() - start) / first
     history[:, first:] = np.nan  # the epochs not run (every member stopped)
-    history = {name: history[..., j] for j, name in enumerate(names)}
-    params = carry.params
-    found = stopping.restores(config, carry.best_val_loss, carry.diverged_epoch)
-    if np.any(found):
-        params = jax.tree.map(
-            lambda b, a: jnp.where(found.reshape(-1, *[1] * (a.ndim - 1)), b, a),
-            carry.best_params,
-            params,
-        )
-    return params, history, carry, seconds, first
+    return carry, {name: history[..., j] for j, name in enumerate(names)}, seconds, first
 
 
 def _copy_outputs(history, out, first: int):
@@ -316,19 +313,6 @@ def _copy_outputs(history, out, first: int):
     c = out.shape[2]
     for g, group in enumerate(out):
         history[:, first + g * c : first + (g + 1) * c] = group
-
-
-def _warn_non_finite_val(val, ends) -> None:
-    """``stopping.warn_non_finite_val`` for the first member whose validation loss ``val (P,
-    epochs)`` was not finite in an epoch it ran (before ``ends``), naming all such members."""
-    if val is None:
-        return
-    ran = np.arange(val.shape[1]) < np.asarray(ends)[:, None]
-    members = np.flatnonzero((~np.isfinite(val) & ran).any(axis=1)).tolist()
-    if members:
-        k = members[0]
-        records = [{"epoch": e + 1, "val_loss": float(v)} for e, v in enumerate(val[k, : ends[k]])]
-        stopping.warn_non_finite_val(records, f"member {k} (of members {members}): ")
 
 
 def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec, probed):
@@ -354,7 +338,8 @@ def _assemble(parts, net, optimizer, config, seeds, values, n_seen, n_val, spec,
     for k in np.flatnonzero(ends < config.epochs):  # NaN after a member's last epoch
         for h in history.values():
             h[k, ends[k] :] = np.nan
-    _warn_non_finite_val(history.get("val_loss"), np.where(div > 0, 0, ends))  # as fit raises
+    val, ran_to = history.get("val_loss"), np.where(div > 0, 0, ends)
+    stopping.warn_non_finite_members(val, ran_to)  # as fit raises
     other = (div > 0) | np.asarray(stopping.patience_ran_out(state, config))  # than a stall
     second_order.warn_stalled_members(
         optimizer, state.opt_state, ends, history["train_loss"], config.epochs, other

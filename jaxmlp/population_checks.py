@@ -19,10 +19,10 @@ from jaxmlp.step import all_finite
 SETTINGS = (*HYPERPARAMETERS, "init_scale")
 
 
-def check_run(config, chunk, params, p: int, stop=None) -> None:
+def check_run(config, chunk, params, p: int, stop=None, workers=1) -> None:
     """What ``config`` does that a population does otherwise (its own validation rows and
-    devices), ``chunk``, the given ``params``, stacked on a leading axis of ``p``, and ``stop``
-    (a callable or None)."""
+    devices), ``chunk``, the given ``params``, stacked on a leading axis of ``p``, ``stop``
+    (a callable or None) and ``workers``."""
     if stop is not None and not callable(stop):  # (else a TypeError once the first chunk ran)
         raise ValueError(f"stop must be a callable or None, got {stop!r}.")
     if config.val_fraction:
@@ -38,6 +38,7 @@ def check_run(config, chunk, params, p: int, stop=None) -> None:
         )
     if chunk is not None:
         check_int("chunk", chunk, 1, "or None")
+    check_int("workers", workers, 1)
     axes = None if params is None else sorted({np.shape(a)[:1] for a in jax.tree.leaves(params)})
     if axes not in (None, [(p,)]):  # more would be left out, fewer a jax error
         raise ValueError(f"params must be stacked on a leading axis of P={p}, got {axes}.")

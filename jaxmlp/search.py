@@ -76,6 +76,7 @@ def grid_search(
     t_val=None,
     devices: int | None = None,
     chunk: int | None = None,
+    workers: int = 1,
 ) -> list[dict]:
     """Train every grid point x seed (x fold) as one population; one record per member.
 
@@ -95,6 +96,7 @@ def grid_search(
       standardize: with ``folds`` and raw ``x`` (``datasets.load(..., standardize=False)``),
         each fold's inputs standardised by its own training rows, as ``jaxmlp sweep`` does
         (``datasets.standardize.by_folds``: k copies of ``x``).
+      devices, chunk, workers: as ``fit_population``'s.
 
     Each record: the member's settings (the grid's names, ``seed``, ``fold``) and outcome
     (see ``Population.members``).
@@ -138,6 +140,7 @@ def grid_search(
         t_val=t_val,
         devices=devices,
         chunk=chunk,
+        workers=workers,
     )
     return [record | {"fold": m["fold"]} for record, m in zip(pop.members, members, strict=True)]
 

@@ -87,9 +87,35 @@ def restores(config, best_val_loss, diverged_epoch=0):
     ``restore_best``, once an epoch's validation loss was finite (``best_val_loss`` below inf:
     ``advance`` keeps best parameters from then on), unless the run diverged (``diverged_epoch``
     not 0: it keeps its last good parameters, as ``Diverged.state`` holds them). Numbers, or
-    arrays of a population's members (NumPy, or jax: ``population._train``, ``_assemble``)."""
+    arrays of a population's members (NumPy, or jax: ``restored``, ``population._assemble``)."""
     on = bool(config.early_stopping and config.restore_best)
     return on & (best_val_loss < math.inf) & (diverged_epoch == 0)
+
+
+def restored(config, carry):
+    """A population's parameters (of its ``member_epochs.Member`` carry): each member's best
+    where restore-best restores them (``restores``), else its last."""
+    found = restores(config, carry.best_val_loss, carry.diverged_epoch)
+    if not np.any(found):
+        return carry.params
+    return jax.tree.map(
+        lambda b, a: jnp.where(found.reshape(-1, *[1] * (a.ndim - 1)), b, a),
+        carry.best_params,
+        carry.params,
+    )
+
+
+def warn_non_finite_members(val, ends) -> None:
+    """``warn_non_finite_val`` for the first member whose validation loss ``val (P,
+    epochs)`` was not finite in an epoch it ran (before ``ends``), naming all such members."""
+    if val is None:
+        return
+    ran = np.arange(val.shape[1]) < np.asarray(ends)[:, None]
+    members = np.flatnonzero((~np.isfinite(val) & ran).any(axis=1)).tolist()
+    if members:
+        k = members[0]
+        records = [{"epoch": e + 1, "val_loss": float(v)} for e, v in enumerate(val[k, : ends[k]])]
+        warn_non_finite_val(records, f"member {k} (of members {members}): ")
 
 
 class NonFiniteValidationLoss(RuntimeWarning):

@@ -758,14 +758,14 @@ def test_every_chunk_of_members_must_divide_over_the_devices_before_any_trains()
 @pytest.mark.slow
 def test_members_start_from_their_solo_fits_initial_parameters_bit_for_bit(init):
     """What is exact: member k's initial parameters are the ones ``fit`` draws for its seed."""
-    from jaxmlp import population, train
+    from jaxmlp import member_start, train
 
     net = MLP((5, 7, 3), "prelu", "softmax", "cross_entropy", init=init)
     config = TrainConfig(epochs=1)
     spec, _ = train.step_spec(Optimizer(), config, 1)
     seeds = [0, 3, 2**31 + 5]  # the last: a seed past int32
-    carry = population._init(
-        net, spec, config, population._keys(seeds), None, None, slice(None), np.float32
+    carry = member_start.carry(
+        net, spec, config, member_start.keys(seeds), None, None, slice(None), np.float32
     )
     for k, seed in enumerate(seeds):
         solo = net.init(jax.random.fold_in(jax.random.key(seed), train._INIT_STREAM))
@@ -777,15 +777,15 @@ def test_init_scale_scales_weights_and_biases_not_a_learnable_slope():
     """``init_scale`` multiplies the initial weights and biases, drawn or given; a learnable
     activation's alpha (PReLU's slope, 0.25, whose spec keeps it in [0, 1]) starts where its
     spec says, else init_scale 3 would start a slope of 0.75, another activation."""
-    from jaxmlp import population, train
+    from jaxmlp import member_start, train
 
     net = MLP((2, 3, 1), "prelu", "sigmoid", "bce")
     config = TrainConfig(epochs=1)
     spec, _ = train.step_spec(Optimizer(), config, 1)
-    keys, scale = population._keys([4, 4]), np.array([1.0, 3.0])
-    drawn = population._init(net, spec, config, keys, scale, None, slice(None), np.float32)
+    keys, scale = member_start.keys([4, 4]), np.array([1.0, 3.0])
+    drawn = member_start.carry(net, spec, config, keys, scale, None, slice(None), np.float32)
     given = jax.tree.map(lambda a: np.stack([a, a]), net.init(jax.random.key(1)))
-    kept = population._init(net, spec, config, keys, scale, given, slice(None), np.float32)
+    kept = member_start.carry(net, spec, config, keys, scale, given, slice(None), np.float32)
     for carry in (drawn, kept):
         first, hidden = carry.params[1], carry.params[0]
         np.testing.assert_array_equal(hidden["alpha"], np.full((2, 3), 0.25, np.float32))
@@ -797,11 +797,11 @@ def test_init_scale_scales_weights_and_biases_not_a_learnable_slope():
 def test_members_keys_follow_the_prng_in_use_as_fits_do():
     """The members' keys are ``jax.random.key(seed)`` under the PRNG in use, also after the
     compiled keys of another one."""
-    from jaxmlp import population
+    from jaxmlp import member_start
 
-    population._keys([0, 5])
+    member_start.keys([0, 5])
     with jax.default_prng_impl("rbg"):
-        keys = population._keys([0, 5])
+        keys = member_start.keys([0, 5])
         assert keys.dtype == jax.random.key(5).dtype
         data = jax.random.key_data
         np.testing.assert_array_equal(data(keys[1]), data(jax.random.key(5)))

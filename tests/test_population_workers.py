@@ -1,0 +1,163 @@
+"""``fit_population(workers=k)``: k chunks of members at once on host threads, with the results
+of the same chunks one after another, bit for bit."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmlp import MLP, Optimizer, TrainConfig, backprop, fit_population
+
+RNG = np.random.default_rng(3)
+X = RNG.normal(size=(24, 3)).astype(np.float32)
+T = np.eye(2, dtype=np.float32)[(X[:, 0] * X[:, 1] > 0).astype(int)]
+XV, TV = X[:8] + 0.1, T[:8]
+NET = MLP((3, 5, 2), "tanh", "softmax", "cross_entropy")
+SEEDS = [0, 1, 2, 3, 4]
+HYPER = {"lr": [0.01, 0.02, 0.05, 0.1, 0.2]}
+
+
+def train(dtype="float32", members=5, **kwargs):
+    config = TrainConfig(epochs=30, batch_size=8, early_stopping=4, dtype=dtype)
+    seeds, hyper = SEEDS[:members], {"lr": HYPER["lr"][:members]}
+    return fit_population(
+        NET, X, T, Optimizer("adam"), config, seeds=seeds, hyper=hyper, x_val=XV, t_val=TV, **kwargs
+    )
+
+
+def assert_same(a, b):
+    """Parameters, history and records (but the seconds) equal, bit for bit."""
+    for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        assert u.dtype == v.dtype
+        np.testing.assert_array_equal(u, v)
+    assert a.history.keys() == b.history.keys()
+    for name in a.history:
+        np.testing.assert_array_equal(a.history[name], b.history[name])
+    drop = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
+    assert drop(a.members) == drop(b.members)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [2, 3])
+def test_workers_train_the_chunks_of_one_at_a_time_bit_for_bit(workers):
+    one = train(chunk=2)
+    assert {r["stopped_epoch"] is not None for r in one.members} == {True, False}  # both kinds
+    assert_same(one, train(chunk=2, workers=workers))
+
+
+@pytest.mark.slow
+def test_workers_train_members_past_tiny_as_one_at_a_time_bit_for_bit():
+    """Members whose products are XLA's dots (``backprop.is_tiny`` false), multithreaded in
+    each worker: still the chunks' results one after another, bit for bit."""
+    net = MLP((16, 32, 4), "relu", "softmax", "cross_entropy")
+    x = RNG.normal(size=(64, 16)).astype(np.float32)
+    labels = RNG.integers(0, 4, 64)
+    assert not backprop.is_tiny(net, 32)
+    config = TrainConfig(epochs=6, batch_size=32)
+    runs = [
+        fit_population(net, x, labels, Optimizer("adam"), config, seeds=[0, 1, 2, 3], **kwargs)
+        for kwargs in ({"chunk": 2}, {"chunk": 2, "workers": 2})
+    ]
+    assert_same(*runs)
+
+
+@pytest.mark.slow
+def test_workers_alone_chunk_the_members_evenly_over_them():
+    """workers=2 of 5 members: chunks of 3 and 2, as chunk=3 one at a time."""
+    assert_same(train(chunk=3), train(workers=2))
+
+
+@pytest.mark.slow
+def test_float64_workers_compute_in_the_callers_precision():
+    """x64 is a thread-local jax setting a worker thread does not inherit (the run enters its
+    precision in the calling thread): a float64 population on two workers is float64 and equal
+    to one worker's, bit for bit."""
+    with jax.enable_x64(True):
+        one = train("float64", chunk=3)
+        two = train("float64", workers=2)
+    assert two.params[0]["w"].dtype == np.float64
+    assert_same(one, two)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2", None])
+def test_workers_must_be_a_positive_integer(workers):
+    with pytest.raises(ValueError, match=r"workers must be an integer >= 1, got"):
+        train(workers=workers)
+
+
+def test_what_stop_raises_in_a_worker_ends_the_population_and_no_chunk_starts_after():
+    threads, calls = set(), []
+
+    def stop():
+        threads.add(threading.get_ident())
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(chunk=1, workers=2, stop=stop)
+    assert threading.get_ident() not in threads  # called in the workers' threads
+    assert len(calls) <= 4  # 5 chunks of 1 member, 30 epochs: many calls each had they all run
+
+
+SCRIPT = r"""
+import json, sys
+
+import jax
+import numpy as np
+
+sys.path.insert(0, sys.argv[1])
+from test_population_workers import train
+
+
+def gap(a, b):
+    pairs = zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True)
+    return max(float(np.max(np.abs(u - v))) for u, v in pairs)
+
+
+out = {}
+with jax.default_device(jax.devices()[2]):
+    one, two = train(chunk=3), train(workers=2)
+out["devices"] = sorted({str(d) for a in jax.tree.leaves(two.params) for d in a.devices()})
+out["gap"] = gap(one, two)
+out["sharded_gap"] = gap(train(members=4, devices=2, chunk=2),
+                         train(members=4, devices=2, chunk=2, workers=2))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_workers_run_on_the_callers_default_device_and_over_its_member_devices():
+    """A ``jax.default_device`` context (thread-local, as x64) reaches the workers' programs;
+    members sharded over 2 of 4 CPU devices train on two workers as one chunk at a time."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    env["JAX_PLATFORMS"] = "cpu"
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, os.path.dirname(__file__)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out == {"devices": ["cpu:2"], "gap": 0.0, "sharded_gap": 0.0}
+
+
+@pytest.mark.slow
+def test_a_grid_search_on_workers_gives_the_records_of_its_chunks_one_at_a_time():
+    from jaxmlp.search import grid_search
+
+    config = TrainConfig(epochs=5, batch_size=8)
+    grid = {"lr": [0.01, 0.1]}
+    runs = [
+        grid_search(NET, X, T, Optimizer("adam"), config, grid, folds=2, **kwargs)
+        for kwargs in ({"chunk": 2}, {"workers": 2})
+    ]
+    drop = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
+    assert drop(runs[0]) == drop(runs[1])
