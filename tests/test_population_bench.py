@@ -26,7 +26,8 @@ def test_quick_population_bench_writes_its_workloads_and_equal_runs(tmp_path):
     m = record["metrics"]
     xor = m["xor_population"]
     contenders = {
-        "jaxmlp_population", "plain_jit_vmap_scan", "solo_fit_sample", "solo_fit_all_extrapolated"
+        "jaxmlp_population", "jaxmlp_population_workers", "plain_jit_vmap_scan", "solo_fit_sample",
+        "solo_fit_all_extrapolated",
     }  # fmt: skip
     pytorch = xor["max_abs_param_gap_pytorch_vs_plain"]
     if isinstance(pytorch, str):  # no torch here (the bench extra): the record says so
@@ -39,13 +40,14 @@ def test_quick_population_bench_writes_its_workloads_and_equal_runs(tmp_path):
     # fits up to float rounding (tests/test_population.py states why not bit for bit).
     assert xor["max_abs_param_gap_vs_plain"] <= 1e-4
     assert xor["max_abs_param_gap_vs_solo_sample"] <= 1e-4
+    assert xor["max_abs_param_gap_workers_vs_one"] == 0.0  # tiny members: chunks change nothing
     sk = m["sklearn_grid"]
     assert sk["max_abs_score_gap"] == 0.0 and sk["same_best_params"]  # the same scores
     assert set(sk["timings"]) == {"population_search_cv", "grid_search_cv_one_by_one"}
     assert m["fashion_grid"]["optimizer"] == "adam" and m["fashion_grid_sgd"]["optimizer"] == "sgd"
     assert set(m["fashion_grid"]["timings"]) == {
-        "jaxmlp_population", "fit_one_after_another", "gemm_floor", "update_floor",
-        "gemm_and_update_floor",
+        "jaxmlp_population", "jaxmlp_population_workers", "fit_one_after_another", "gemm_floor",
+        "update_floor", "gemm_and_update_floor",
     }  # fmt: skip
     for row in ("fashion_grid", "fashion_grid_sgd"):  # the update adds to the products' time
         assert m[row]["floor_fraction_with_update"] > m[row]["floor_fraction"] > 0
