@@ -43,8 +43,9 @@ member is frozen by a mask, the others go on.
 import dataclasses
 import functools
 import math
+import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, ThreadPoolExecutor, wait
 from numbers import Integral
 
 import jax
@@ -257,31 +258,40 @@ def _compiled(run, args, per_call: int, epochs: int):
 
 
 def _in_threads(jobs, workers: int) -> list:
-    """The results of ``jobs`` (an iterator of callables, each taken in this thread), in order:
+    """The results of ``jobs`` (an iterator of ``_train``s, each taken in this thread), in order:
     one after another here, or up to ``workers`` at once on threads of their own (the next
-    one taken when one finishes, so that at most ``workers`` chunks are held)."""
+    one taken when one finishes, so that at most ``workers`` chunks are held). Once one fails,
+    the others stop at their next call and none starts."""
     if workers == 1:
         return [job() for job in jobs]
-    results, running = {}, {}
+    results, running, halted = {}, {}, threading.Event()
+
+    def run(job):
+        try:
+            return job(halted)
+        except BaseException:
+            halted.set()
+            raise
+
     with ThreadPoolExecutor(workers, thread_name_prefix="jaxmlp-chunk") as pool:
         try:
             for i, job in enumerate(jobs):
                 if len(running) == workers:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     results |= {running.pop(f): f.result() for f in done}
-                running[pool.submit(job)] = i
+                running[pool.submit(run, job)] = i
             results |= {i: f.result() for f, i in running.items()}
         except BaseException:
-            for f in running:
-                f.cancel()
+            halted.set()
             raise
     return [results[i] for i in range(len(results))]
 
 
-def _train(call, args, per_call: int, epochs: int, stop=None):
+def _train(call, args, per_call: int, epochs: int, stop=None, halted=None):
     """``(carry, history, seconds per epoch, epochs run)`` of one chunk of members trained from
-    ``args`` (``_placed``) by ``call`` (the compiled epochs); ``history``: ``{name: (P,
-    epochs)}``, NaN after the epochs run. Only compiled calls and NumPy: any thread may run it."""
+    ``args`` (``_placed``) by ``call`` (the compiled epochs), unless ``halted`` is set (a
+    ``threading.Event``: ``_in_threads``); ``history``: ``{name: (P, epochs)}``, NaN after the
+    epochs run. Only compiled calls and NumPy: any thread may run it."""
     carry, keys = args[0], args[-2]
     names = mep.member_outputs(args[3] is not None or args[5] is not None)  # x_val or rows
     dtype = carry.best_val_loss.dtype  # the metrics' (step.metric_dtype)
@@ -290,6 +300,8 @@ def _train(call, args, per_call: int, epochs: int, stop=None):
     history = member_columns((len(keys), epochs, len(names)), dtype)
     first, done, start = 0, None, time.perf_counter()
     while first < epochs:
+        if halted is not None and halted.is_set():
+            raise CancelledError  # another chunk failed (its error is the one raised)
         if stop is not None:
             stop()
         these = np.arange(first, min(first + per_call, epochs), dtype=np.int32)

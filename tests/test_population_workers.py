@@ -90,19 +90,26 @@ def test_workers_must_be_a_positive_integer(workers):
         train(workers=workers)
 
 
-def test_what_stop_raises_in_a_worker_ends_the_population_and_no_chunk_starts_after():
+@pytest.mark.slow
+def test_what_stop_raises_in_a_worker_ends_the_population_at_the_others_next_call(monkeypatch):
+    """A call of one epoch each (30 per chunk): once stop raises in one worker, the other stops
+    at its next call and no chunk starts."""
+    from jaxmlp import member_epochs
+
+    monkeypatch.setattr(member_epochs, "member_epochs_per_call", lambda *a, **k: 1)
     threads, calls = set(), []
 
     def stop():
         threads.add(threading.get_ident())
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == 7:
             raise KeyboardInterrupt
 
+    config = TrainConfig(epochs=30, batch_size=8)  # no early stopping: 30 calls a chunk
     with pytest.raises(KeyboardInterrupt):
-        train(chunk=1, workers=2, stop=stop)
+        fit_population(NET, X, T, config=config, seeds=SEEDS, chunk=1, workers=2, stop=stop)
     assert threading.get_ident() not in threads  # called in the workers' threads
-    assert len(calls) <= 4  # 5 chunks of 1 member, 30 epochs: many calls each had they all run
+    assert 7 <= len(calls) <= 9  # the other's call under way, and its next (150 had all run)
 
 
 SCRIPT = r"""
