@@ -264,12 +264,15 @@ def _in_threads(jobs, workers: int) -> list:
     the others stop at their next call and none starts."""
     if workers == 1:
         return [job() for job in jobs]
-    results, running, halted = {}, {}, threading.Event()
+    results, running, halted, failed = {}, {}, threading.Event(), []
 
     def run(job):
         try:
             return job(halted)
-        except BaseException:
+        except CancelledError:
+            raise
+        except BaseException as e:
+            failed.append(e)
             halted.set()
             raise
 
@@ -281,8 +284,10 @@ def _in_threads(jobs, workers: int) -> list:
                     results |= {running.pop(f): f.result() for f in done}
                 running[pool.submit(run, job)] = i
             results |= {i: f.result() for f, i in running.items()}
-        except BaseException:
+        except BaseException as e:
             halted.set()
+            if failed and isinstance(e, CancelledError):  # a worker halted by another's error
+                raise failed[0] from None
             raise
     return [results[i] for i in range(len(results))]
 
