@@ -260,8 +260,8 @@ def _compiled(run, args, per_call: int, epochs: int):
 def _in_threads(jobs, workers: int) -> list:
     """The results of ``jobs`` (an iterator of ``_train``s, each taken in this thread), in order:
     one after another here, or up to ``workers`` at once on threads of their own (the next
-    one taken when one finishes, so that at most ``workers`` chunks are held). Once one fails,
-    the others stop at their next call and none starts."""
+    one taken while they run and started when one finishes: ``workers + 1`` chunks are held at
+    most). Once one fails, the others stop at their next call and none starts."""
     if workers == 1:
         return [job() for job in jobs]
     results, running, halted, failed = {}, {}, threading.Event(), []
