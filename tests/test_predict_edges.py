@@ -181,3 +181,37 @@ def test_a_column_named_in_another_unicode_spelling_is_named_as_that(tmp_path, f
     assert f"{nfd!r} is the run's column {nfc!r} written another way" in err, err
     with pytest.raises(ValueError, match="written another way"):
         load_run(run).predict(pd.DataFrame({nfd: [1.0], "b": [2.0]}))
+
+
+@pytest.mark.slow
+def test_raw_pixels_are_refused_by_a_run_of_a_named_set_of_pixels(tmp_path, fails):
+    """A run of digits trained on its pixels read as pixel / 16 in [0, 1]: sklearn's
+    load_digits() images, 0..16 as they are, are refused (predict, evaluate --data, load_run),
+    saying to divide by 16; the pixels scaled are taken. (Regression: the raw pixels went in 16
+    times too large, exit 0, predictions of nothing the net learned.)"""
+    import importlib.resources
+
+    from jaxmlp import datasets
+
+    out = tmp_path / "digits"
+    argv = ["train", "--data", "digits", "--hidden", "4", "--epochs", "1", "--no-progress"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    with importlib.resources.files("jaxmlp").joinpath("_data/digits.npz").open("rb") as f:
+        archive = np.load(f)
+        images, labels = archive["images"][:20], archive["labels"][:20]
+    np.savez(tmp_path / "raw.npz", x=images)
+    np.savez(tmp_path / "scaled.npz", x=images / 16)
+    err = fails(["predict", str(out), "--input", str(tmp_path / "raw.npz")])
+    assert "raw.npz" in err and "[0, 1]" in err and "divide them by 16" in err, err
+    assert cli.main(["predict", str(out), "--input", str(tmp_path / "scaled.npz")]) == 0
+    rows = np.concatenate([images.reshape(20, 64), labels[:, None]], axis=1)
+    np.savetxt(tmp_path / "raw.csv", rows, fmt="%d", delimiter=",")
+    err = fails(["evaluate", str(out), "--data", str(tmp_path / "raw.csv")])
+    assert "raw.csv" in err and "divide them by 16" in err, err
+    scaled = np.concatenate([images.reshape(20, 64) / 16, labels[:, None]], axis=1)
+    np.savetxt(tmp_path / "scaled.csv", scaled, fmt="%.17g", delimiter=",")
+    assert cli.main(["evaluate", str(out), "--data", str(tmp_path / "scaled.csv")]) == 0
+    with pytest.raises(ValueError, match="divide them by 16"):
+        load_run(out).predict(images.reshape(20, 64))
+    assert load_run(out).predict(images.reshape(20, 64) / 16).shape == (20,)
+    assert datasets.PIXEL_LEVELS["digits"] == 16 and images.max() == 16

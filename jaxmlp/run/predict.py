@@ -119,6 +119,9 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
         names, n = ds.info["feature_names"], model.net.sizes[0]
         order = column_order(names, model.feature_names, ds.info["label_name"], str(name), n)
     check_inputs(ds.x_train[:, order], model.net.sizes[0], str(name))
+    for x in (ds.x_train, ds.x_test):
+        if x is not None:
+            datasets.check_pixels(x[:, order], model.data, str(name))
     datasets.check_example_shape(ds.info.get("example_shape"), model.example_shape, str(name))
     x_test = None if ds.x_test is None else model.scale(ds.x_test[:, order])
     return datasets.Dataset(
@@ -189,6 +192,7 @@ def predict_run(
         input_path, model.net.sizes[0], model.label_name, model.feature_names, header, encoding,
         example_shape=model.example_shape,
     )  # fmt: skip
+    datasets.check_pixels(x, model.data, str(input_path))
     y = model.outputs(x)
     labels, none = model.labels(y), np.zeros((len(y), 0), y.dtype)  # refuses outputs not finite
     if model.task == "regression":  # the outputs are the predictions, (n, K)
