@@ -215,3 +215,20 @@ def test_raw_pixels_are_refused_by_a_run_of_a_named_set_of_pixels(tmp_path, fail
         load_run(out).predict(images.reshape(20, 64))
     assert load_run(out).predict(images.reshape(20, 64) / 16).shape == (20,)
     assert datasets.PIXEL_LEVELS["digits"] == 16 and images.max() == 16
+
+
+def test_an_encoding_for_array_inputs_is_refused(tmp_path, fails, capsys):
+    """``--encoding`` names a CSV file's text encoding; with .npz or .npy inputs it is refused,
+    as ``--header`` is there and as ``evaluate --data x.npz --encoding`` is. (Regression: it
+    was ignored, exit 0: a flag that did nothing.)"""
+    run = saved(tmp_path)
+    np.savez(tmp_path / "x.npz", x=np.array([[1.0, 2.0]]))
+    np.save(tmp_path / "x.npy", np.array([[1.0, 2.0]]))
+    for name in ("x.npz", "x.npy"):
+        argv = ["predict", str(run), "--input", str(tmp_path / name)]
+        err = fails([*argv, "--encoding", "latin-1"])
+        assert "--encoding (encoding='latin-1') applies to .csv inputs" in err, err
+        assert predicted(capsys, argv) == ["prediction", "21.0"]
+    (tmp_path / "x.csv").write_text("column_0,column_1\n1,2\n", encoding="latin-1")
+    argv = ["predict", str(run), "--input", str(tmp_path / "x.csv"), "--encoding", "latin-1"]
+    assert predicted(capsys, argv) == ["prediction", "21.0"]
