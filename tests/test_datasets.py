@@ -1084,6 +1084,8 @@ def test_train_and_test_labels_of_two_integer_dtypes_keep_every_class(tmp_path):
         datasets.from_arrays(x[:9], y, x_test=x[9:11], y_test=past, val_fraction=0)
     with pytest.raises(ValueError, match=r"y \(int64\) and y_test \(float64\).*one dtype"):
         datasets.from_arrays(x[:9], y, x_test=x[9:11], y_test=np.array([0.0, 1.0]))
+    targets = dict(x_test=x[9:11], y_test=np.array([0.0, 1.0]), task="regression")
+    assert datasets.from_arrays(x[:9], y, **targets).task == "regression"  # read as floats
 
 
 def test_validation_classes_absent_from_training_warn():
