@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     flags.header_flags(predict, "--input")
     predict.add_argument(
-        "--encoding", default="utf-8", metavar="CODEC", help="--input FILE.csv's text encoding"
+        "--encoding", metavar="CODEC", help="--input FILE.csv's text encoding (default utf-8)"
     )
     predict.set_defaults(run=_predict)
 

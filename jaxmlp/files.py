@@ -280,13 +280,14 @@ def _label_index(path, header, label_column) -> int:
             f"{named}."
         )
     labels = [i for i, n in enumerate(header) if str(n).lower() in LABEL_NAMES]
-    if label_column == -1 and labels and index not in labels:  # the default, the last column
-        there = header[labels[0]]
+    other = next((i for i in labels if i != index), None)  # would be a feature
+    if label_column == -1 and other is not None:  # the default, the last column
+        there, too = header[other], " too" if index in labels else ""
         raise ValueError(
             f"{path}: label_column -1 (the default) reads the labels from the last column, "
-            f"{header[index]!r}, but column {labels[0]} is named {there!r}: name the label "
+            f"{header[index]!r}, but column {other} is named {there!r}{too}: name the label "
             f"column (label_column={there!r}, or {header[index]!r} for the last; --label-column "
-            f"{there})."
+            f"{there}); the other columns are features."
         )
     return index
 

@@ -1059,6 +1059,35 @@ def test_train_and_test_labels_of_two_kinds_are_refused(y, y_test, kinds):
         datasets.from_arrays(x, np.array(y), x_test=x[:2], y_test=np.array(y_test))
 
 
+def test_train_and_test_labels_of_two_integer_dtypes_keep_every_class(tmp_path):
+    """``y`` int64 beside ``y_test`` uint64 (arrays from two sources, an npz file's): numpy
+    joins them as float64, where 2**53 and 2**53 + 1 are one number. Both fit int64 here, so
+    they are joined as int64, every class kept; where no integer dtype holds both, or where
+    a float ``y_test`` holds integers float64 cannot (past 2**53), refused, not merged.
+    (Regression: the classes 2**53 and 2**53 + 1 were one, silently: three classes read as a
+    binary task, exit 0.)"""
+    big = 2**53
+    x = np.arange(12.0)[:, None]
+    y = np.array([0, big, big + 1] * 3, np.int64)
+    y_test = np.array([big + 1, big, 0], np.uint64)
+    ds = datasets.from_arrays(x[:9], y, x_test=x[9:], y_test=y_test, val_fraction=0)
+    assert ds.task == "multiclass" and ds.info["classes"] == [0, big, big + 1]
+    np.testing.assert_array_equal(ds.t_test, [2, 1, 0])
+    path = tmp_path / "d.npz"
+    np.savez(path, x=x[:9], y=y, x_test=x[9:], y_test=y_test)
+    assert datasets.load(str(path), val_fraction=0).info["classes"] == [0, big, big + 1]
+    small = datasets.from_arrays(x[:4], np.array([0, 1] * 2, np.int64), x_test=x[4:6],
+                                 y_test=np.array([1, 0], np.uint64), val_fraction=0)  # fmt: skip
+    assert small.info["classes"] == [0, 1]  # integers, named 0 and 1 (not 0.0 and 1.0)
+    past = np.array([2**63, 1], np.uint64)  # past int64: joined as float64
+    with pytest.raises(ValueError, match=r"y \(int64\) and y_test \(uint64\).*one dtype"):
+        datasets.from_arrays(x[:9], y, x_test=x[9:11], y_test=past, val_fraction=0)
+    with pytest.raises(ValueError, match=r"y \(int64\) and y_test \(float64\).*one dtype"):
+        datasets.from_arrays(x[:9], y, x_test=x[9:11], y_test=np.array([0.0, 1.0]))
+    targets = dict(x_test=x[9:11], y_test=np.array([0.0, 1.0]), task="regression")
+    assert datasets.from_arrays(x[:9], y, **targets).task == "regression"  # read as floats
+
+
 def test_validation_classes_absent_from_training_warn():
     """A class whose every example the validation split holds (one example, say) is never
     trained on: said, as a test split's is, by ``from_arrays`` and by ``fit``. (Regression: the

@@ -546,11 +546,32 @@ def test_the_default_label_column_is_refused_where_another_column_is_named_for_l
     assert files.read_csv(path, name)[1].tolist() == [3, 5, 3]
     assert files.read_csv(path, 0)[1].tolist() == [3, 5, 3]
     assert files.read_csv(path, "pixel2")[3] == "pixel2" == files.read_csv(path, 2)[3]
-    for last in (f"x,y,{name}\n", "labels,x,target\n", "x,labelled,y\n"):  # a label's name last
+    for last in (f"x,y,{name}\n", "x,labelled,y\n"):  # a label's name last
         kept = _write(tmp_path, "l.csv", last + "1,2,0\n3,4,1\n")  # or no column of one
         assert files.read_csv(kept)[3] == last.strip().split(",")[-1]
     assert cli.main(["train", "--data", str(path), "--epochs", "1", "--out", str(tmp_path)]) == 2
     assert "column 0 is named" in capsys.readouterr().err
+
+
+def test_the_default_label_column_is_refused_beside_a_second_column_named_for_labels(
+    tmp_path, capsys
+):
+    """``label,a,target``: the default read the labels from ``target`` and took ``label``, a
+    column named for labels (the same classes, say), for a feature, exit 0: a model that
+    learned its answer from an input. Refused, naming both; either, named, is the label column
+    (the other a feature, as asked)."""
+    rows = "".join(f"{i % 3},{i * 0.1},{i % 3}\n" for i in range(9))
+    path = _write(tmp_path, "two.csv", "label,a,target\n" + rows)
+    said = (
+        r"two.csv: label_column -1 \(the default\) reads the labels from the last column, "
+        r"'target', but column 0 is named 'label' too: name the label column"
+    )
+    with pytest.raises(ValueError, match=said):
+        files.read_csv(path)
+    assert cli.main(["train", "--data", str(path), "--epochs", "1", "--out", str(tmp_path)]) == 2
+    assert "column 0 is named 'label' too" in capsys.readouterr().err
+    assert files.read_csv(path, "target")[2] == ["label", "a"]
+    assert files.read_csv(path, "label")[2] == ["a", "target"]
 
 
 @pytest.mark.slow

@@ -181,3 +181,54 @@ def test_a_column_named_in_another_unicode_spelling_is_named_as_that(tmp_path, f
     assert f"{nfd!r} is the run's column {nfc!r} written another way" in err, err
     with pytest.raises(ValueError, match="written another way"):
         load_run(run).predict(pd.DataFrame({nfd: [1.0], "b": [2.0]}))
+
+
+@pytest.mark.slow
+def test_raw_pixels_are_refused_by_a_run_of_a_named_set_of_pixels(tmp_path, fails):
+    """A run of digits trained on its pixels read as pixel / 16 in [0, 1]: sklearn's
+    load_digits() images, 0..16 as they are, are refused (predict, evaluate --data, load_run),
+    saying to divide by 16; the pixels scaled are taken. (Regression: the raw pixels went in 16
+    times too large, exit 0, predictions of nothing the net learned.)"""
+    import importlib.resources
+
+    from jaxmlp import datasets
+
+    out = tmp_path / "digits"
+    argv = ["train", "--data", "digits", "--hidden", "4", "--epochs", "1", "--no-progress"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    with importlib.resources.files("jaxmlp").joinpath("_data/digits.npz").open("rb") as f:
+        archive = np.load(f)
+        images, labels = archive["images"][:20], archive["labels"][:20]
+    np.savez(tmp_path / "raw.npz", x=images)
+    np.savez(tmp_path / "scaled.npz", x=images / 16)
+    err = fails(["predict", str(out), "--input", str(tmp_path / "raw.npz")])
+    assert "raw.npz" in err and "[0, 1]" in err and "divide them by 16" in err, err
+    assert cli.main(["predict", str(out), "--input", str(tmp_path / "scaled.npz")]) == 0
+    rows = np.concatenate([images.reshape(20, 64), labels[:, None]], axis=1)
+    np.savetxt(tmp_path / "raw.csv", rows, fmt="%d", delimiter=",")
+    err = fails(["evaluate", str(out), "--data", str(tmp_path / "raw.csv")])
+    assert "raw.csv" in err and "divide them by 16" in err, err
+    scaled = np.concatenate([images.reshape(20, 64) / 16, labels[:, None]], axis=1)
+    np.savetxt(tmp_path / "scaled.csv", scaled, fmt="%.17g", delimiter=",")
+    assert cli.main(["evaluate", str(out), "--data", str(tmp_path / "scaled.csv")]) == 0
+    with pytest.raises(ValueError, match="divide them by 16"):
+        load_run(out).predict(images.reshape(20, 64))
+    assert load_run(out).predict(images.reshape(20, 64) / 16).shape == (20,)
+    assert datasets.PIXEL_LEVELS["digits"] == 16 and images.max() == 16
+
+
+def test_an_encoding_for_array_inputs_is_refused(tmp_path, fails, capsys):
+    """``--encoding`` names a CSV file's text encoding; with .npz or .npy inputs it is refused,
+    as ``--header`` is there and as ``evaluate --data x.npz --encoding`` is. (Regression: it
+    was ignored, exit 0: a flag that did nothing.)"""
+    run = saved(tmp_path)
+    np.savez(tmp_path / "x.npz", x=np.array([[1.0, 2.0]]))
+    np.save(tmp_path / "x.npy", np.array([[1.0, 2.0]]))
+    for name in ("x.npz", "x.npy"):
+        argv = ["predict", str(run), "--input", str(tmp_path / name)]
+        err = fails([*argv, "--encoding", "latin-1"])
+        assert "--encoding (encoding='latin-1') applies to .csv inputs" in err, err
+        assert predicted(capsys, argv) == ["prediction", "21.0"]
+    (tmp_path / "x.csv").write_text("column_0,column_1\n1,2\n", encoding="latin-1")
+    argv = ["predict", str(run), "--input", str(tmp_path / "x.csv"), "--encoding", "latin-1"]
+    assert predicted(capsys, argv) == ["prediction", "21.0"]

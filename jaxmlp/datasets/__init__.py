@@ -32,7 +32,9 @@ from jaxmlp.datasets.named import (
     DATA_ENV,
     DIGITS_TEST_FRACTION,
     FASHION_CLASSES,
+    PIXEL_LEVELS,
     READS_DATA_DIR,
+    check_pixels,
     describe,
 )
 from jaxmlp.datasets.split import SEED_LIMIT, check_seed, stratified_split, validation_split
@@ -58,6 +60,7 @@ __all__ = [
     "FASHION_CLASSES",
     "MAX_CLASSES",
     "MIN_PER_CLASS",
+    "PIXEL_LEVELS",
     "READS_DATA_DIR",
     "SEED_LIMIT",
     "TARGETS",
@@ -67,6 +70,7 @@ __all__ = [
     "Standardizer",
     "as_rows",
     "check_example_shape",
+    "check_pixels",
     "check_seed",
     "default_output_and_loss",
     "describe",

@@ -29,6 +29,9 @@ from jaxmlp.datasets.split import (
 
 DATA_ENV = "JAXMLP_DATA"
 DIGITS_TEST_FRACTION = 0.2
+# The named sets of images and their pixels' levels N: a pixel 0..N is read as pixel / N, in
+# [0, 1], so a model trained on one takes inputs in [0, 1] (``check_pixels``).
+PIXEL_LEVELS = {"digits": 16, "fashion-mnist": 255}
 _DEBIAN_FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -175,7 +178,7 @@ def _digits(data_dir):
     resource = importlib.resources.files("jaxmlp").joinpath("_data/digits.npz")
     with resource.open("rb") as f, np.load(f, allow_pickle=False) as archive:
         images, labels = archive["images"], archive["labels"]
-    x = images.reshape(len(images), -1) * np.float32(1 / 16)  # pixels 0..16 -> [0, 1]
+    x = images.reshape(len(images), -1) * np.float32(1 / PIXEL_LEVELS["digits"])  # -> [0, 1]
     x, t, x_test, t_test = stratified_split(x, labels.astype(np.int32), DIGITS_TEST_FRACTION, 0)
     return x, t, x_test, t_test, {"classes": list(range(10))}
 
@@ -258,6 +261,23 @@ def _find_fashion_mnist(data_dir) -> pathlib.Path:
     )
 
 
+def check_pixels(x, name, where: str) -> None:
+    """A ValueError naming ``where`` unless the inputs ``x`` (float, checked finite) lie in
+    [0, 1] where ``name`` (a run's data) is a named set of images (``PIXEL_LEVELS``), which
+    reads its pixels 0..N as pixel / N: the pixels as they are (sklearn's load_digits, uint8
+    images) would go into its model N times too large."""
+    levels = PIXEL_LEVELS.get(name) if isinstance(name, str) else None
+    outside = (x < 0) | (x > 1)
+    if levels is None or not outside.any():
+        return
+    at = tuple(int(i) for i in np.argwhere(outside)[0])
+    raise ValueError(
+        f"{where}: inputs span {x.min():.6g} to {x.max():.6g} (the first outside [0, 1] at "
+        f"index {at}), but the run trained on {name}'s pixels read as pixel / {levels}, in "
+        f"[0, 1]: raw pixels 0..{levels}? divide them by {levels}."
+    )
+
+
 def _idx_path(folder, name):
     for path in (folder / f"{name}.gz", folder / name):
         if path.is_file():
@@ -305,7 +325,7 @@ def _idx_pair(folder, images_name, labels_name):
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
             "labels: they must match."
         )
-    x = images.reshape(len(images), -1) * np.float32(1 / 255)  # pixels 0..255 -> [0, 1]
+    x = images.reshape(len(images), -1) * np.float32(1 / PIXEL_LEVELS["fashion-mnist"])
     return x, labels.astype(np.int32)
 
 

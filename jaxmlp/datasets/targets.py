@@ -153,7 +153,7 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
         t_test = None if y_test is None else encode_as(y_test, classes, task, "y_test")
         t = encode_as(y, classes, task, "y", lines)
         return t, t_test, task, len(classes), list(classes)
-    both = y if y_test is None else np.concatenate([y, y_test])
+    y, y_test, both = (y, None, y) if y_test is None else _joined(y, y_test, task)
     numeric = files.numeric(y.dtype)
     if not numeric and y.dtype.kind not in "US":
         raise ValueError(f"y must hold numbers or class names, got dtype {y.dtype}.")
@@ -204,6 +204,29 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
         encode = lambda a: np.searchsorted(classes, a.reshape(-1)).astype(np.int32)  # noqa: E731
     t_test = None if y_test is None else encode(y_test)
     return encode(y), t_test, task, len(classes), classes.tolist()
+
+
+def _joined(y, y_test, task) -> tuple:
+    """``(y, y_test, both)``: ``y`` and ``y_test`` (of one ``_kind``) and the two in one array,
+    every label the number it was: two integer dtypes that numpy joins as float64 (int64 and
+    uint64) as int64 where it holds both; a ValueError where the joined dtype changes a label
+    (2**53 + 1 in float64 is 2**53: as classes two would be one) unless ``task`` is regression
+    (its targets are read as floats)."""
+    if y.dtype.kind in "iu" and y_test.dtype.kind in "iu":
+        info = np.iinfo(np.int64)
+        if all(a.size == 0 or info.min <= a.min() and a.max() <= info.max for a in (y, y_test)):
+            y, y_test = y.astype(np.int64), y_test.astype(np.int64)
+    both = np.concatenate([y, y_test])
+    for part, a, name in ((both[: len(y)], y, "y"), (both[len(y) :], y_test, "y_test")):
+        changed = files.numeric(a.dtype) and not np.array_equal(part.astype(a.dtype), a)
+        if changed and task != "regression":
+            at = int(np.argmax(part.astype(a.dtype) != a))
+            raise ValueError(
+                f"y ({y.dtype}) and y_test ({y_test.dtype}) are joined as {both.dtype}, in which "
+                f"{name}'s label {a.reshape(-1)[at].item()!r} (index {at}) is another number: as "
+                "classes two labels could be one. Give both in one dtype (int64, or names)."
+            )
+    return y, y_test, both
 
 
 def _one_spelling(both, n: int) -> None:

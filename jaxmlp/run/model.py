@@ -39,7 +39,9 @@ class Model(NamedTuple):
     ``scaler`` (a ``datasets.Standardizer`` or None), ``classes`` (names of the classes or
     labels, None: the net's own, ``class_names``), ``feature_names`` (None: inputs by
     position, named columns only as ``column_0``, ...: ``column_order``), ``dtype``,
-    ``example_shape`` (of the training inputs where they had more axes; None: unrecorded);
+    ``example_shape`` (of the training inputs where they had more axes; None: unrecorded),
+    ``data`` (the run's data: a data set's name, a file's path; None: saved from Python; the
+    inputs of a set of pixels lie in [0, 1]: ``datasets.check_pixels``);
     ``epoch``, the checkpoint's, of the run's ``epochs``, the run's ``status``
     (``jaxmlp.run.status``: finished, diverged, interrupted or running; a run not ``finished``
     gives the parameters of its checkpoint's epoch), ``early_stopped`` (a finished run that
@@ -56,6 +58,7 @@ class Model(NamedTuple):
     label_name: str | None = None
     dtype: str = "float32"
     example_shape: list | None = None
+    data: str | None = None
     epoch: int | None = None
     epochs: int | None = None
     status: str = "finished"
@@ -153,10 +156,13 @@ class Model(NamedTuple):
         if hasattr(x, "columns") and hasattr(x, "to_numpy"):  # a data frame
             names, d = list(x.columns), self.net.sizes[0]
             if self.feature_names is None and names == list(range(len(names))):
-                return self.scale(check_inputs(_values(x), d, "x", self.example_shape))
-            order = column_order(names, self.feature_names, self.label_name, "x", d)
-            x = _values(x.iloc[:, order])
-        return self.scale(check_inputs(x, self.net.sizes[0], "x", self.example_shape))
+                x = _values(x)
+            else:
+                order = column_order(names, self.feature_names, self.label_name, "x", d)
+                x = _values(x.iloc[:, order])
+        x = check_inputs(x, self.net.sizes[0], "x", self.example_shape)
+        datasets.check_pixels(x, self.data, "x")
+        return self.scale(x)
 
     def scale(self, x) -> np.ndarray:
         """Checked inputs ``x (n, d)`` as training saw them: standardised by the run's
@@ -300,6 +306,7 @@ def load_run(run_dir) -> Model:
         label_name=meta.get("label_name"),
         dtype=ckpt.config.dtype,
         example_shape=meta.get("example_shape"),
+        data=config["settings"].get("data"),  # a data set's name; a file's path
         **of_checkpoint(run_dir, config, ckpt),
     )
 

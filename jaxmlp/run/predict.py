@@ -119,6 +119,9 @@ def _other_data(config, model, name, data_dir, label_column, header, encoding):
         names, n = ds.info["feature_names"], model.net.sizes[0]
         order = column_order(names, model.feature_names, ds.info["label_name"], str(name), n)
     check_inputs(ds.x_train[:, order], model.net.sizes[0], str(name))
+    for x in (ds.x_train, ds.x_test):
+        if x is not None:
+            datasets.check_pixels(x[:, order], model.data, str(name))
     datasets.check_example_shape(ds.info.get("example_shape"), model.example_shape, str(name))
     x_test = None if ds.x_test is None else model.scale(ds.x_test[:, order])
     return datasets.Dataset(
@@ -176,7 +179,7 @@ def _label_column(name, model, settings, header, encoding):
 
 
 def predict_run(
-    run_dir, input_path, header=None, encoding="utf-8", model=None
+    run_dir, input_path, header=None, encoding=None, model=None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, labels, outputs)`` for the inputs in ``input_path`` (.csv whose header names
     the columns, or with ``header`` False the features in training order: ``read_inputs``;
@@ -189,6 +192,7 @@ def predict_run(
         input_path, model.net.sizes[0], model.label_name, model.feature_names, header, encoding,
         example_shape=model.example_shape,
     )  # fmt: skip
+    datasets.check_pixels(x, model.data, str(input_path))
     y = model.outputs(x)
     labels, none = model.labels(y), np.zeros((len(y), 0), y.dtype)  # refuses outputs not finite
     if model.task == "regression":  # the outputs are the predictions, (n, K)
@@ -199,7 +203,7 @@ def predict_run(
 
 
 def read_inputs(
-    path, n_features: int, label_name=None, feature_names=None, header=None, encoding="utf-8",
+    path, n_features: int, label_name=None, feature_names=None, header=None, encoding=None,
     example_shape=None,
 ) -> np.ndarray:  # fmt: skip
     """Inputs ``x (n, n_features)`` float64 from a .csv, an .npz (its array ``x``, or its only
@@ -207,16 +211,17 @@ def read_inputs(
     columns, matched to ``feature_names`` by ``column_order`` (a column named ``label_name`` is
     ignored): ``header`` None requires one (a first row of numbers is refused), True takes the
     first row for one whatever it holds; with ``header`` False its columns are the features in
-    training order. The columns are chosen, and counted, before any is read as numbers, so a
-    label column left in is named, not read as a number. An array of more axes must have the
-    run's ``example_shape``."""
+    training order; ``encoding`` is its text's (None: UTF-8). The columns are chosen, and
+    counted, before any is read as numbers, so a label column left in is named, not read as a
+    number. An array of more axes must have the run's ``example_shape``; ``header`` and
+    ``encoding`` are refused with one (they would be ignored)."""
     path = pathlib.Path(path)
     files.check_regular(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         known = _known(feature_names, label_name)
         names, rows, has_header = files.read_table(
-            path, header=header, encoding=encoding, known=known
+            path, header=header, encoding=encoding or "utf-8", known=known
         )
         if header is None and not has_header:
             raise ValueError(
@@ -237,9 +242,11 @@ def read_inputs(
             )  # fmt: skip
         x = files.columns_of_numbers(path, names, rows, keep)
     elif suffix in (".npz", ".npy"):
-        if header is not None:
-            flag = "--header" if header else "--no-header"
-            raise ValueError(f"{flag} (header={header}) applies to .csv inputs, not to {path}.")
+        said = {"--header" if header else "--no-header": f"header={header}",
+                "--encoding": f"encoding={encoding!r}"}  # fmt: skip
+        for flag, value in zip(said, (header, encoding), strict=True):
+            if value is not None:
+                raise ValueError(f"{flag} ({said[flag]}) applies to .csv inputs, not to {path}.")
         x = files.read_array(path, "x")
     else:
         raise ValueError(f"{path}: unknown input format {suffix!r}; use .csv, .npz or .npy.")
