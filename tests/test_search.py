@@ -267,3 +267,66 @@ def test_standardized_folds_refuse_the_data_as_given_not_as_k_copies(x, t, says)
     with pytest.raises(ValueError, match=says):
         search.grid_search(net, x, t, Optimizer("sgd"), CONFIG, {"lr": [0.1]}, folds=4,
                            standardize=True)  # fmt: skip
+
+
+def rare_class():
+    """12 rows of which rows 3 and 7 are class 1: under seed 7 both fall in fold 1's validation
+    rows of 3 folds (``test_sweep_folds``' data)."""
+    x = np.random.default_rng(1).normal(size=(12, 2)).astype(np.float32)
+    y = np.zeros(12, int)
+    y[[3, 7]] = 1
+    return x, y
+
+
+@pytest.mark.parametrize(
+    ("net", "targets"),
+    [
+        (MLP((2, 3, 1), "tanh", "sigmoid", "bce"), lambda y: y[:, None].astype(np.float32)),
+        (MLP((2, 3, 2), "tanh", "softmax", "cross_entropy"), lambda y: y),
+        (MLP((2, 3, 2), "tanh", "softmax", "cross_entropy"), lambda y: np.eye(2)[y]),
+        (MLP((2, 3, 1), "tanh", "threshold", "sse"), lambda y: 2.0 * y[:, None] - 1),
+    ],
+)
+def test_a_fold_whose_training_rows_miss_a_class_is_refused_as_the_sweep_refuses_it(net, targets):
+    """Fold 1 trained on class 0 alone and reported a validation accuracy on class 1, which it
+    never saw (0.0 for the sigmoid net), while ``jaxmlp sweep --folds`` refused those folds."""
+    x, y = rare_class()
+    config = TrainConfig(epochs=1, batch_size="full", seed=7)
+    says = r"folds=3 \(config.seed=7\): fold 1's training rows hold no example of class 1, "
+    with pytest.raises(ValueError, match=says + r".*use fewer folds or another config.seed"):
+        search.grid_search(net, x, targets(y), Optimizer("sgd"), config, {"lr": [0.1]}, folds=3)
+
+
+def test_a_fold_whose_training_rows_miss_a_label_value_is_refused():
+    """Multilabel: label 1's positives all in fold 0's validation rows (as the sweep's test)."""
+    x = np.random.default_rng(0).normal(size=(30, 2)).astype(np.float32)
+    t = np.zeros((30, 2), np.float32)
+    t[:, 0] = x[:, 0] > 0
+    t[search.kfold_rows(30, 3, 0)[1][0][:4], 1] = 1
+    net = MLP((2, 3, 2), "tanh", "sigmoid", "bce")
+    with pytest.raises(ValueError, match="fold 0's training rows hold no example of label 1 = 1"):
+        search.grid_search(net, x, t, Optimizer("sgd"), CONFIG, {"lr": [0.1]}, folds=3)
+
+
+def left_over_class(n=13, k=3):
+    """n rows of classes 0 and 1 in every fold's training and validation rows, and class 2 in
+    the n mod k rows in no fold (``kfold_rows(n, k, 0)``)."""
+    x = np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32)
+    val = search.kfold_rows(n, k, 0)[1]
+    y = np.full(n, 2)
+    y[val] = np.arange(val.shape[1]) % 2
+    return x, y
+
+
+def test_a_class_only_the_rows_in_no_fold_hold_is_refused():
+    """Class 2 only in the row no fold holds: no member trained or validated on it, and the
+    search's scores read as those of a 3-class problem."""
+    x, y = left_over_class()
+    net = MLP((2, 3, 3), "tanh", "softmax", "cross_entropy")
+    says = r"folds=3 \(config.seed=0\): class 2 is held only by the 1 of the 13 rows in no fold"
+    with pytest.raises(ValueError, match=says):
+        search.grid_search(net, x, y, Optimizer("sgd"), CONFIG, {"lr": [0.1]}, folds=3)
+    y[y == 2] = 0  # that row's class in the folds too: searched
+    records = search.grid_search(net, x, y, Optimizer("sgd"), CONFIG, {"lr": [0.1]}, folds=3)
+    assert [r["fold"] for r in records] == [0, 1, 2]
+
