@@ -28,6 +28,7 @@ import numpy as np
 
 from jaxmlp import checkpoint, outputs
 from jaxmlp.arrays import as_arrays, storage_dtype
+from jaxmlp.datasets import check_seed
 from jaxmlp.datasets.standardize import by_folds
 from jaxmlp.folds import check_classes, fold_rows, kfold_rows  # noqa: F401 (search's names)
 from jaxmlp.numeric import check_int, check_positive, for_json, is_real, outside
@@ -163,9 +164,7 @@ def plan(grid: dict, seeds, folds: int | None = None, dtype=None) -> list[dict]:
         if not is_list(values):
             raise ValueError(f"grid[{name!r}] must be a non-empty list of numbers, got {values!r}.")
         check_once(f"grid[{name!r}]", values, dtype=dtype)
-    if not is_list(seeds):
-        raise ValueError(f"seeds must be a non-empty list of integer seeds, got {seeds!r}.")
-    check_once("seeds", seeds, "seed")
+    seeds = check_seeds("seeds", seeds)
     if folds is not None:
         folds = check_int("folds", folds, 2, "or None")
     count_members(grid, seeds, folds)  # before any is listed
@@ -174,7 +173,7 @@ def plan(grid: dict, seeds, folds: int | None = None, dtype=None) -> list[dict]:
     fold_ids = list(range(folds)) if folds is not None else [None]
     return [
         dict(zip(names, point, strict=True)) | {"seed": seed, "fold": fold}
-        for point, seed, fold in itertools.product(points, items(seeds), fold_ids)
+        for point, seed, fold in itertools.product(points, seeds, fold_ids)
     ]
 
 
@@ -196,6 +195,19 @@ def axes(grid: dict, seeds, folds: int | None) -> str:
     """A search's axes as words: "3 lr x 100 seeds x 5 folds"."""
     words = [f"{len(v)} {name}" for name, v in grid.items()] + [f"{len(seeds)} seeds"]
     return " x ".join(words + ([f"{folds} folds"] if folds else []))
+
+
+def check_seeds(label: str, seeds) -> list[int]:
+    """A search's member seeds (``grid_search``'s ``seeds``, a sweep's ``--seeds``) as Python
+    ints: a ValueError unless ``seeds`` is a non-empty list of integers in [0, 2**32 - 1]
+    (``datasets.check_seed``), each once (``check_once``). ``label`` names the list."""
+    if not is_list(seeds):
+        raise ValueError(
+            f"{label} must be a non-empty list of integer seeds in [0, 2**32 - 1], each once, got "
+            f"{seeds!r}."
+        )
+    check_once(label, seeds, "seed")
+    return [check_seed(s) for s in items(seeds)]
 
 
 def check_once(label: str, values, what: str = "value", dtype=None) -> None:

@@ -330,3 +330,22 @@ def test_a_class_only_the_rows_in_no_fold_hold_is_refused():
     records = search.grid_search(net, x, y, Optimizer("sgd"), CONFIG, {"lr": [0.1]}, folds=3)
     assert [r["fold"] for r in records] == [0, 1, 2]
 
+
+@pytest.mark.parametrize(
+    ("seeds", "says"),
+    [
+        ([], r"must be a non-empty list of integer seeds in \[0, 2\*\*32 - 1\], each once"),
+        (3, r"must be a non-empty list of integer seeds in \[0, 2\*\*32 - 1\], each once"),
+        ([0, 0], r"\[0, 0\] repeats a seed: give each seed once"),
+        ([0, 2**32], r"seed must be an integer in \[0, 2\*\*32 - 1\], got 4294967296"),
+    ],
+)
+def test_a_sweep_and_a_grid_search_check_their_seeds_by_one_rule(seeds, says):
+    """The sweep's own check said "integers >= 0" (2**32 is none) and refused a tuple that
+    grid_search takes."""
+    from jaxmlp.run.settings import sweep_seeds
+
+    for check in (lambda: sweep_seeds(seeds, 0), lambda: search.plan({"lr": [0.1]}, seeds)):
+        with pytest.raises(ValueError, match=says):
+            check()
+    assert sweep_seeds((0, np.int64(1)), 0) == search.check_seeds("s", [0, 1]) == [0, 1]
