@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, Optimizer, TrainConfig, search
+from jaxmlp import MLP, Optimizer, TrainConfig, fit_population, run, search
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_T = np.array([[0], [1], [1], [0]], np.float32)
@@ -349,3 +349,19 @@ def test_a_sweep_and_a_grid_search_check_their_seeds_by_one_rule(seeds, says):
         with pytest.raises(ValueError, match=says):
             check()
     assert sweep_seeds((0, np.int64(1)), 0) == search.check_seeds("s", [0, 1]) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "search_with",
+    [
+        lambda v: grid_search({"lr": [0.1, v]}),
+        lambda v: run.sweep(
+            {"data": "xor", "hidden": [3], "epochs": 1, "lr": [0.1, v]}, "-", echo=print
+        ),
+        lambda v: fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), CONFIG, hyper={"lr": [v]}),
+    ],
+)
+def test_an_integer_no_float_holds_is_a_value_error_naming_it(search_with):
+    """10**400 as a grid, hyper or sweep value was an OverflowError from math.isfinite."""
+    with pytest.raises(ValueError, match=r"finite numbers? .*got .*1000000000"):
+        search_with(10**400)
