@@ -255,12 +255,19 @@ def summarize(records: list[dict], by=None) -> list[dict]:
     metrics = [m for m in _METRICS if m in columns]
     _check_cells(records, metrics)
     if by is None:
-        by = [k for k in columns if k not in _NOT_SWEPT and len({r[k] for r in records}) > 1]
+        by = [k for k in columns if k not in _NOT_SWEPT and _hashable(records, k)]
+        by = [k for k in by if len({r[k] for r in records}) > 1]
     by = [by] if isinstance(by, str) else list(by)
     for name in by:
         if name not in columns:
             raise ValueError(
                 f"summarize by {name!r}: no such column; the records' columns are {columns}."
+            )
+        if not _hashable(records, name):
+            shown = next(r[name] for r in records if not _hashable([r], name))
+            raise ValueError(
+                f"summarize by {name!r}: its values are no settings to group by (got {shown!r}); "
+                "group by a column of numbers or text."
             )
     groups = {}
     for r in records:
@@ -275,6 +282,16 @@ def summarize(records: list[dict], by=None) -> list[dict]:
             row[f"{metric}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else None
         rows.append(row)
     return rows
+
+
+def _hashable(records: list[dict], name: str) -> bool:
+    """Whether every record's ``name`` can be a group's key (a list, written by
+    ``write_records`` as JSON, cannot)."""
+    try:
+        {r[name] for r in records}
+    except TypeError:
+        return False
+    return True
 
 
 def _check_cells(records: list[dict], metrics: list) -> None:

@@ -365,3 +365,13 @@ def test_an_integer_no_float_holds_is_a_value_error_naming_it(search_with):
     """10**400 as a grid, hyper or sweep value was an OverflowError from math.isfinite."""
     with pytest.raises(ValueError, match=r"finite numbers? .*got .*1000000000"):
         search_with(10**400)
+
+
+def test_summarize_skips_a_column_of_lists_and_refuses_to_group_by_it():
+    """A list-valued column (write_records writes them) was a TypeError, unhashable 'list',
+    whether by named it or not."""
+    records = [sweep_record(k, lr, True, 1.0) for k, lr in enumerate((0.1, 0.1, 0.5))]
+    records = [r | {"curve": [0.5, k]} for k, r in enumerate(records)]
+    assert [(r["lr"], r["n"]) for r in search.summarize(records)] == [(0.1, 2), (0.5, 1)]
+    with pytest.raises(ValueError, match=r"summarize by 'curve': its values .*\[0.5, 0\]"):
+        search.summarize(records, by="curve")
