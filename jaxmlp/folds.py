@@ -55,7 +55,7 @@ def check_classes(labels, k: int, seed: int, *, multilabel=False, names=(), cli=
 
     def what(j, value) -> str:
         c = j if multilabel else int(value)
-        name = f"{c} ({names[c]!r})" if c < len(names) and str(names[c]) != str(c) else c
+        name = f"{c} ({names[c]!r})" if 0 <= c < len(names) and str(names[c]) != str(c) else c
         return f"label {name} = {int(value)}" if multilabel else f"class {name}"
 
     for f in range(k):
