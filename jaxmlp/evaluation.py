@@ -20,6 +20,7 @@ from jaxmlp import losses, reduction
 from jaxmlp.array_checks import one_dtype
 from jaxmlp.arrays import as_arrays, check_sample_weight, in_blocks
 from jaxmlp.numeric import check_int
+from jaxmlp.population_checks import member_rows, stacked
 from jaxmlp.step import correct, is_classifier
 
 # evaluate_members: at most this many bytes of activations per compiled call
@@ -86,11 +87,15 @@ def _eval_batch(net, params, x, t, s=None):
 def evaluate_members(net, params, x, t, rows=None) -> dict:
     """``evaluate`` of P members at once, as one vmapped compiled program: ``params`` stacked
     on a leading axis of P; member k over all of ``x (n, d)``, ``t``, or over its rows
-    ``rows[k]`` of them (``rows (P, m)``: a fold's training rows, say). Returns
+    ``rows[k]`` of them (``rows (P, m)``, integers in [0, n): a fold's training rows, say;
+    ``population_checks.member_rows``). Returns
     ``{"loss": (P,), "accuracy": (P,) or None}`` as float64 arrays (NaN where an output is)."""
+    p = stacked(net, params)
     x, t = as_arrays(net, x, t, params[0]["w"].dtype, needs="evaluate")
-    p, n = params[0]["w"].shape[0], x.shape[0]
-    rows = np.broadcast_to(np.arange(n), (p, n)) if rows is None else np.asarray(rows)
+    n = x.shape[0]
+    rows = (
+        np.broadcast_to(np.arange(n), (p, n)) if rows is None else member_rows("rows", rows, p, n)
+    )
     m = rows.shape[1]
     per_example = 2 * sum(net.sizes) * x.dtype.itemsize  # each layer's z and a
     b = max(1, min(m, _MEMBER_BATCH_BYTES // (p * per_example)))

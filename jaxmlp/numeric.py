@@ -27,14 +27,19 @@ import numpy as np
 
 
 def is_real(value) -> bool:
-    """A finite real number (not a bool, NaN or infinity); a 0-d NumPy or JAX array of an
-    integer or floating dtype is its number (``jnp.float32(0.1)`` is such an array), which
-    ``store_as`` then keeps as Python's."""
+    """A finite real number (not a bool, NaN, infinity or an integer past float64's range); a
+    0-d NumPy or JAX array of an integer or floating dtype is its number (``jnp.float32(0.1)``
+    is such an array), which ``store_as`` then keeps as Python's."""
     if getattr(value, "shape", None) == () and getattr(value, "dtype", None) is not None:
         if np.dtype(value.dtype).kind not in ("i", "u", "f"):
             return False
         value = value.item()
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past float64's range (10**400): no float holds it
+        return False
 
 
 def as_int(value) -> int | None:

@@ -39,9 +39,25 @@ def check_run(config, chunk, params, p: int, stop=None, workers=1) -> None:
     if chunk is not None:
         check_int("chunk", chunk, 1, "or None")
     check_int("workers", workers, 1)
-    axes = None if params is None else sorted({np.shape(a)[:1] for a in jax.tree.leaves(params)})
+    axes = None if params is None else _leading_axes(params)
     if axes not in (None, [(p,)]):  # more would be left out, fewer a jax error
         raise ValueError(f"params must be stacked on a leading axis of P={p}, got {axes}.")
+
+
+def stacked(net, params) -> int:
+    """P, the members of ``params`` stacked on a leading axis (``evaluation.evaluate_members``);
+    a ValueError unless every array has that axis and a member is ``net``'s (its values as they
+    are: a diverged member's NaN is its results')."""
+    axes = _leading_axes(params)
+    if len(axes) != 1 or axes == [()]:
+        raise ValueError(f"params must be stacked on a leading axis of P members, got {axes}.")
+    net.check_params(jax.tree.map(lambda a: a[0], params))
+    return axes[0][0]
+
+
+def _leading_axes(params) -> list:
+    """The distinct leading axes of the arrays of ``params``: ``[(P,)]`` for stacked members."""
+    return sorted({np.shape(a)[:1] for a in jax.tree.leaves(params)})
 
 
 def check_params(net, params, dtype, scale=None) -> None:
@@ -167,25 +183,27 @@ def check_rows(rows, p, n, x_val):
     ``n``, at least one of each."""
     if x_val is not None:
         raise ValueError("give either x_val and t_val or rows (each member's validation rows).")
-    checked = []
-    for name, r in zip(("train rows", "validation rows"), _pair(rows), strict=True):
-        check_unmasked(name, r)
-        try:
-            r = np.asarray(r)
-        except (TypeError, ValueError):  # NumPy's "inhomogeneous shape": members differ in m
-            r = None
-        if r is None or r.ndim != 2 or len(r) != p or not r.size or r.dtype.kind not in "iu":
-            got = "a ragged list" if r is None else f"shape {r.shape} of {r.dtype}"
-            raise ValueError(
-                f"{name} must be integers of shape (P={p}, m >= 1), the same m for every "
-                f"member, got {got}."
-            )
-        if r.min() < 0 or r.max() >= n:
-            raise ValueError(
-                f"{name} must index x's {n} rows, got values in [{r.min()}, {r.max()}]."
-            )
-        checked.append(jnp.asarray(r, jnp.int32))
-    return tuple(checked)
+    parts = zip(("train rows", "validation rows"), _pair(rows), strict=True)
+    return tuple(jnp.asarray(member_rows(name, r, p, n), jnp.int32) for name, r in parts)
+
+
+def member_rows(name: str, rows, p: int, n: int) -> np.ndarray:
+    """``rows`` as an integer array ``(P, m)``: each member's ``m >= 1`` rows of ``x``'s ``n``
+    (jax would read a row past the end as the last, -1 as the last too); ``name`` names it."""
+    check_unmasked(name, rows)
+    try:
+        r = np.asarray(rows)
+    except (TypeError, ValueError):  # NumPy's "inhomogeneous shape": members differ in m
+        r = None
+    if r is None or r.ndim != 2 or len(r) != p or not r.size or r.dtype.kind not in "iu":
+        got = "a ragged list" if r is None else f"shape {r.shape} of {r.dtype}"
+        raise ValueError(
+            f"{name} must be integers of shape (P={p}, m >= 1), the same m for every "
+            f"member, got {got}."
+        )
+    if r.min() < 0 or r.max() >= n:
+        raise ValueError(f"{name} must index x's {n} rows, got values in [{r.min()}, {r.max()}].")
+    return r
 
 
 def _pair(rows) -> tuple:

@@ -26,10 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxmlp import checkpoint
+from jaxmlp import checkpoint, outputs
 from jaxmlp.arrays import as_arrays, storage_dtype
 from jaxmlp.datasets import check_seed
 from jaxmlp.datasets.standardize import by_folds
+from jaxmlp.folds import check_classes, fold_rows, kfold_rows  # noqa: F401 (search's names)
 from jaxmlp.numeric import check_int, check_positive, for_json, is_real, outside
 from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list, items
@@ -44,21 +45,6 @@ _NOT_SWEPT |= {"diverged_step", "params_epoch", "best_val_loss", "success", *_ME
 # time, but the host holds every member's record and loss curves (about 8 KB a member: ~1 GB
 # here), and a plan lists them all first.
 MAX_MEMBERS = 100_000
-
-
-def kfold_rows(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(train_rows (k, (k - 1) m), val_rows (k, m))`` with ``m = n // k``: fold f holds out
-    the f-th of k equal blocks of a ``seed``-shuffled order (``n mod k`` examples left out,
-    so that every fold has the same shapes and the folds run as one program); ``seed``: an
-    integer in [0, 2**32 - 1] (``datasets.check_seed``: None would draw other folds each call)."""
-    if isinstance(k, bool) or not isinstance(k, Integral) or not 2 <= k <= n:
-        raise ValueError(f"folds must be an integer in [2, n={n}], got {k!r}.")
-    k, m = int(k), n // k
-    blocks = np.random.default_rng(check_seed(seed)).permutation(n)[: k * m].reshape(k, m)
-    train = np.stack(
-        [np.concatenate([b for g, b in enumerate(blocks) if g != f]) for f in range(k)]
-    )
-    return train, blocks
 
 
 def grid_search(
@@ -88,8 +74,9 @@ def grid_search(
         ``fit_population``'s).
       folds: k-fold cross-validation (``kfold_rows`` with ``config.seed``: k folds of n // k
         rows; the n mod k rows left over are in none, trained and validated on by no member;
-        drawn at random, not by class: a fold's training rows may miss a class its validation
-        rows hold, which ``jaxmlp sweep`` refuses and its member's scores here show),
+        drawn at random, not by class: a fold whose training rows miss a class its validation
+        rows hold, or a class only the rows in no fold hold, is refused, as by ``jaxmlp
+        sweep``: ``folds.check_classes``),
         indexing ``x`` as given: inputs standardised on all rows (``datasets.load``'s default)
         let each fold's validation rows shape its training; else ``x_val``, ``t_val``
         validate (or nothing does).
@@ -121,6 +108,7 @@ def grid_search(
         if x_val is not None:
             raise ValueError("give either folds or x_val and t_val, not both.")
         train, val = kfold_rows(len(x), folds, config.seed)
+        _check_classes(net, t, len(x), folds, config.seed, dtype)
         if standardize:  # the data as given checked first: errors name them, not k copies
             as_arrays(net, x, t, dtype)
             x, train, val = by_folds(x, train, val, dtype)
@@ -145,6 +133,21 @@ def grid_search(
     return [record | {"fold": m["fold"]} for record, m in zip(pop.members, members, strict=True)]
 
 
+def _check_classes(net, t, n: int, k: int, seed: int, dtype) -> None:
+    """``folds.check_classes`` of a classifier's targets ``t``: each row's class as its
+    members' accuracy counts it (``step.correct``: the argmax of a softmax's targets, each
+    thresholded unit's ``t > 0.5``, a multilabel net's labels)."""
+    output = outputs.get(net.output)
+    if output.decides is None:
+        return
+    t = np.asarray(net.targets(t, n, dtype))
+    if output.decides == "argmax":
+        check_classes(np.argmax(t, -1), k, seed)
+    else:
+        negative, positive = output.labels
+        check_classes(np.where(t > 0.5, positive, negative), k, seed, multilabel=t.shape[1] > 1)
+
+
 def plan(grid: dict, seeds, folds: int | None = None, dtype=None) -> list[dict]:
     """The members of a grid search, in its order (grid point, then seed, then fold): one
     ``{name: value for each grid name, "seed", "fold"}`` each (``fold`` None without folds),
@@ -161,9 +164,7 @@ def plan(grid: dict, seeds, folds: int | None = None, dtype=None) -> list[dict]:
         if not is_list(values):
             raise ValueError(f"grid[{name!r}] must be a non-empty list of numbers, got {values!r}.")
         check_once(f"grid[{name!r}]", values, dtype=dtype)
-    if not is_list(seeds):
-        raise ValueError(f"seeds must be a non-empty list of integer seeds, got {seeds!r}.")
-    check_once("seeds", seeds, "seed")
+    seeds = check_seeds("seeds", seeds)
     if folds is not None:
         folds = check_int("folds", folds, 2, "or None")
     count_members(grid, seeds, folds)  # before any is listed
@@ -172,7 +173,7 @@ def plan(grid: dict, seeds, folds: int | None = None, dtype=None) -> list[dict]:
     fold_ids = list(range(folds)) if folds is not None else [None]
     return [
         dict(zip(names, point, strict=True)) | {"seed": seed, "fold": fold}
-        for point, seed, fold in itertools.product(points, items(seeds), fold_ids)
+        for point, seed, fold in itertools.product(points, seeds, fold_ids)
     ]
 
 
@@ -194,6 +195,19 @@ def axes(grid: dict, seeds, folds: int | None) -> str:
     """A search's axes as words: "3 lr x 100 seeds x 5 folds"."""
     words = [f"{len(v)} {name}" for name, v in grid.items()] + [f"{len(seeds)} seeds"]
     return " x ".join(words + ([f"{folds} folds"] if folds else []))
+
+
+def check_seeds(label: str, seeds) -> list[int]:
+    """A search's member seeds (``grid_search``'s ``seeds``, a sweep's ``--seeds``) as Python
+    ints: a ValueError unless ``seeds`` is a non-empty list of integers in [0, 2**32 - 1]
+    (``datasets.check_seed``), each once (``check_once``). ``label`` names the list."""
+    if not is_list(seeds):
+        raise ValueError(
+            f"{label} must be a non-empty list of integer seeds in [0, 2**32 - 1], each once, got "
+            f"{seeds!r}."
+        )
+    check_once(label, seeds, "seed")
+    return [check_seed(s) for s in items(seeds)]
 
 
 def check_once(label: str, values, what: str = "value", dtype=None) -> None:
@@ -224,13 +238,6 @@ def check_once(label: str, values, what: str = "value", dtype=None) -> None:
         first[rounded] = v
 
 
-def fold_rows(n: int, folds: int, seed: int, fold_ids) -> tuple[np.ndarray, np.ndarray]:
-    """``fit_population``'s ``rows`` for members holding out the folds ``fold_ids`` of
-    ``kfold_rows(n, folds, seed)``."""
-    train_rows, val_rows = kfold_rows(n, folds, seed)
-    return train_rows[list(fold_ids)], val_rows[list(fold_ids)]
-
-
 def summarize(records: list[dict], by=None) -> list[dict]:
     """One row per value of ``by`` (a column name or a list of them; when None, the swept
     names: the columns that vary, results and member identities aside): ``n`` members,
@@ -248,12 +255,19 @@ def summarize(records: list[dict], by=None) -> list[dict]:
     metrics = [m for m in _METRICS if m in columns]
     _check_cells(records, metrics)
     if by is None:
-        by = [k for k in columns if k not in _NOT_SWEPT and len({r[k] for r in records}) > 1]
+        by = [k for k in columns if k not in _NOT_SWEPT and _hashable(records, k)]
+        by = [k for k in by if len({r[k] for r in records}) > 1]
     by = [by] if isinstance(by, str) else list(by)
     for name in by:
         if name not in columns:
             raise ValueError(
                 f"summarize by {name!r}: no such column; the records' columns are {columns}."
+            )
+        if not _hashable(records, name):
+            shown = next(r[name] for r in records if not _hashable([r], name))
+            raise ValueError(
+                f"summarize by {name!r}: its values are no settings to group by (got {shown!r}); "
+                "group by a column of numbers or text."
             )
     groups = {}
     for r in records:
@@ -268,6 +282,16 @@ def summarize(records: list[dict], by=None) -> list[dict]:
             row[f"{metric}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else None
         rows.append(row)
     return rows
+
+
+def _hashable(records: list[dict], name: str) -> bool:
+    """Whether every record's ``name`` can be a group's key (a list, written by
+    ``write_records`` as JSON, cannot)."""
+    try:
+        {r[name] for r in records}
+    except TypeError:
+        return False
+    return True
 
 
 def _check_cells(records: list[dict], metrics: list) -> None:

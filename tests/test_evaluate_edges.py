@@ -252,3 +252,44 @@ def test_evaluate_refuses_targets_it_would_reshape_or_parse_into_other_ones(tmp_
     with pytest.raises(ValueError, match=r"t: .* one per example, got a single value 3.0"):
         regression.evaluate(x[:1], 3.0)
     assert regression.evaluate(x, np.array([1.0, 2, 3], object))["n"] == 3  # numbers, as objects
+
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+XOR_T = np.array([[0], [1], [1], [0]], np.float32)
+
+
+@pytest.mark.parametrize(
+    ("rows", "says"),
+    [
+        ([[0, 9], [2, 3]], r"rows must index x's 4 rows, got values in \[0, 9\]"),  # was row 3
+        ([[0, -1], [2, 3]], r"rows must index x's 4 rows, got values in \[-1, 3\]"),  # was row 3
+        ([[0.5, 1], [2, 3]], r"rows must be integers of shape \(P=2, m >= 1\)"),  # a TypeError
+        ([0, 1], r"rows must be integers of shape \(P=2, m >= 1\)"),  # an IndexError
+        ([[0, 1]], r"rows must be integers of shape \(P=2, m >= 1\)"),  # jax's vmap error
+        (np.zeros((2, 0), int), r"rows must be integers of shape \(P=2, m >= 1\)"),  # NaN
+    ],
+)
+def test_evaluate_members_refuses_rows_it_would_read_as_others(rows, says):
+    """Row 9 of 4 rows was row 3 (jax clamps an index past the end) and row -1 row 3 too: a
+    member scored on rows it was not given, silently; no rows scored NaN."""
+    from jaxmlp.evaluation import evaluate_members
+
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    params = jax.vmap(net.init)(jax.random.split(jax.random.key(0), 2))
+    with pytest.raises(ValueError, match=says):
+        evaluate_members(net, params, XOR_X, XOR_T, rows)
+
+
+def test_evaluate_members_refuses_params_that_are_no_stacked_members():
+    """One member's params (not stacked), or members of another architecture: jax's vmap error
+    on axis sizes, or a shape error from inside the compiled program."""
+    from jaxmlp.evaluation import evaluate_members
+
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    with pytest.raises(ValueError, match=r"params must be stacked on a leading axis of P"):
+        evaluate_members(net, net.init(jax.random.key(0)), XOR_X, XOR_T)
+    other = jax.vmap(MLP((2, 4, 1), "tanh", "sigmoid", "bce").init)(
+        jax.random.split(jax.random.key(0), 2)
+    )
+    with pytest.raises(ValueError, match=r"does not match the architecture \(2, 3, 1\)"):
+        evaluate_members(net, other, XOR_X, XOR_T)

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, Optimizer, TrainConfig, search
+from jaxmlp import MLP, Optimizer, TrainConfig, fit_population, run, search
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_T = np.array([[0], [1], [1], [0]], np.float32)
@@ -267,3 +267,111 @@ def test_standardized_folds_refuse_the_data_as_given_not_as_k_copies(x, t, says)
     with pytest.raises(ValueError, match=says):
         search.grid_search(net, x, t, Optimizer("sgd"), CONFIG, {"lr": [0.1]}, folds=4,
                            standardize=True)  # fmt: skip
+
+
+def rare_class():
+    """12 rows of which rows 3 and 7 are class 1: under seed 7 both fall in fold 1's validation
+    rows of 3 folds (``test_sweep_folds``' data)."""
+    x = np.random.default_rng(1).normal(size=(12, 2)).astype(np.float32)
+    y = np.zeros(12, int)
+    y[[3, 7]] = 1
+    return x, y
+
+
+@pytest.mark.parametrize(
+    ("net", "targets"),
+    [
+        (MLP((2, 3, 1), "tanh", "sigmoid", "bce"), lambda y: y[:, None].astype(np.float32)),
+        (MLP((2, 3, 2), "tanh", "softmax", "cross_entropy"), lambda y: y),
+        (MLP((2, 3, 2), "tanh", "softmax", "cross_entropy"), lambda y: np.eye(2)[y]),
+        (MLP((2, 3, 1), "tanh", "threshold", "sse"), lambda y: 2.0 * y[:, None] - 1),
+    ],
+)
+def test_a_fold_whose_training_rows_miss_a_class_is_refused_as_the_sweep_refuses_it(net, targets):
+    """Fold 1 trained on class 0 alone and reported a validation accuracy on class 1, which it
+    never saw (0.0 for the sigmoid net), while ``jaxmlp sweep --folds`` refused those folds."""
+    x, y = rare_class()
+    config = TrainConfig(epochs=1, batch_size="full", seed=7)
+    says = r"folds=3 \(config.seed=7\): fold 1's training rows hold no example of class 1, "
+    with pytest.raises(ValueError, match=says + r".*use fewer folds or another config.seed"):
+        search.grid_search(net, x, targets(y), Optimizer("sgd"), config, {"lr": [0.1]}, folds=3)
+
+
+def test_a_fold_whose_training_rows_miss_a_label_value_is_refused():
+    """Multilabel: label 1's positives all in fold 0's validation rows (as the sweep's test)."""
+    x = np.random.default_rng(0).normal(size=(30, 2)).astype(np.float32)
+    t = np.zeros((30, 2), np.float32)
+    t[:, 0] = x[:, 0] > 0
+    t[search.kfold_rows(30, 3, 0)[1][0][:4], 1] = 1
+    net = MLP((2, 3, 2), "tanh", "sigmoid", "bce")
+    with pytest.raises(ValueError, match="fold 0's training rows hold no example of label 1 = 1"):
+        search.grid_search(net, x, t, Optimizer("sgd"), CONFIG, {"lr": [0.1]}, folds=3)
+
+
+def left_over_class(n=13, k=3):
+    """n rows of classes 0 and 1 in every fold's training and validation rows, and class 2 in
+    the n mod k rows in no fold (``kfold_rows(n, k, 0)``)."""
+    x = np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32)
+    val = search.kfold_rows(n, k, 0)[1]
+    y = np.full(n, 2)
+    y[val] = np.arange(val.shape[1]) % 2
+    return x, y
+
+
+def test_a_class_only_the_rows_in_no_fold_hold_is_refused():
+    """Class 2 only in the row no fold holds: no member trained or validated on it, and the
+    search's scores read as those of a 3-class problem."""
+    x, y = left_over_class()
+    net = MLP((2, 3, 3), "tanh", "softmax", "cross_entropy")
+    says = r"folds=3 \(config.seed=0\): class 2 is held only by the 1 of the 13 rows in no fold"
+    with pytest.raises(ValueError, match=says):
+        search.grid_search(net, x, y, Optimizer("sgd"), CONFIG, {"lr": [0.1]}, folds=3)
+    y[y == 2] = 0  # that row's class in the folds too: searched
+    records = search.grid_search(net, x, y, Optimizer("sgd"), CONFIG, {"lr": [0.1]}, folds=3)
+    assert [r["fold"] for r in records] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("seeds", "says"),
+    [
+        ([], r"must be a non-empty list of integer seeds in \[0, 2\*\*32 - 1\], each once"),
+        (3, r"must be a non-empty list of integer seeds in \[0, 2\*\*32 - 1\], each once"),
+        ([0, 0], r"\[0, 0\] repeats a seed: give each seed once"),
+        ([0, 2**32], r"seed must be an integer in \[0, 2\*\*32 - 1\], got 4294967296"),
+    ],
+)
+def test_a_sweep_and_a_grid_search_check_their_seeds_by_one_rule(seeds, says):
+    """The sweep's own check said "integers >= 0" (2**32 is none) and refused a tuple that
+    grid_search takes."""
+    from jaxmlp.run.settings import sweep_seeds
+
+    for check in (lambda: sweep_seeds(seeds, 0), lambda: search.plan({"lr": [0.1]}, seeds)):
+        with pytest.raises(ValueError, match=says):
+            check()
+    assert sweep_seeds((0, np.int64(1)), 0) == search.check_seeds("s", [0, 1]) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "search_with",
+    [
+        lambda v: grid_search({"lr": [0.1, v]}),
+        lambda v: run.sweep(
+            {"data": "xor", "hidden": [3], "epochs": 1, "lr": [0.1, v]}, "-", echo=print
+        ),
+        lambda v: fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), CONFIG, hyper={"lr": [v]}),
+    ],
+)
+def test_an_integer_no_float_holds_is_a_value_error_naming_it(search_with):
+    """10**400 as a grid, hyper or sweep value was an OverflowError from math.isfinite."""
+    with pytest.raises(ValueError, match=r"finite numbers? .*got .*1000000000"):
+        search_with(10**400)
+
+
+def test_summarize_skips_a_column_of_lists_and_refuses_to_group_by_it():
+    """A list-valued column (write_records writes them) was a TypeError, unhashable 'list',
+    whether by named it or not."""
+    records = [sweep_record(k, lr, True, 1.0) for k, lr in enumerate((0.1, 0.1, 0.5))]
+    records = [r | {"curve": [0.5, k]} for k, r in enumerate(records)]
+    assert [(r["lr"], r["n"]) for r in search.summarize(records)] == [(0.1, 2), (0.5, 1)]
+    with pytest.raises(ValueError, match=r"summarize by 'curve': its values .*\[0.5, 0\]"):
+        search.summarize(records, by="curve")

@@ -155,3 +155,19 @@ def test_a_fold_sweep_reads_its_data_once_and_scales_each_fold_from_it(outlier, 
     for got, want in zip((folds.x, folds.train, folds.val), expected, strict=True):
         np.testing.assert_array_equal(got, want)
     assert data.RAW not in run.data.info
+
+
+def test_a_class_only_the_rows_in_no_fold_hold_is_refused(tmp_path, fails):
+    """13 rows, class 2 in the one row in no fold of 3: the sweep said the row was in no fold,
+    not that no member trained or validated on a class of the data."""
+    x = np.random.default_rng(0).normal(size=(13, 2))
+    val = search.kfold_rows(13, 3, 0)[1]
+    y = np.full(13, 2)
+    y[val] = np.arange(val.shape[1]) % 2
+    path = tmp_path / "left.csv"
+    np.savetxt(path, np.column_stack([x, y]), delimiter=",", fmt="%.6g")
+    out = tmp_path / "out"
+    argv = ["sweep", "--data", str(path), "--hidden", "3", "--epochs", "2", "--folds", "3"]
+    err = fails([*argv, "--out", str(out)])
+    assert "--folds 3 (--seed 0): class 2 is held only by the 1 of the 13 rows in no fold" in err
+    assert not out.exists()

@@ -20,7 +20,7 @@ from jaxmlp.numeric import check_int, for_json, is_real
 from jaxmlp.optim import Optimizer
 from jaxmlp.run import tasks
 from jaxmlp.run.data import same_file
-from jaxmlp.search import check_once
+from jaxmlp.search import check_seeds
 from jaxmlp.train import TrainConfig
 
 # Every setting of a run, with its default. None means "from the data": output and loss from the
@@ -364,13 +364,11 @@ _LOSS_FOR = {"softmax": "cross_entropy", "sigmoid": "bce", "exp": "poisson"}
 
 
 def sweep_seeds(seeds, seed: int) -> list:
-    """A sweep's member seeds: ``seeds`` (a list, each once), or ``[seed]`` where None. One seed
-    other than ``seed`` or 0 is refused: no ``--seeds`` value says it, so the sweep's recorded
-    ``command_line`` could not rerun it (N: the seeds 0..N-1)."""
-    member_seeds = [seed] if seeds is None else seeds
-    if not isinstance(member_seeds, list) or not member_seeds:  # fit_population checks each
-        raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {member_seeds!r}.")
-    check_once("--seeds", member_seeds, "seed")
+    """A sweep's member seeds: ``seeds`` (``search.check_seeds``, as ``grid_search``'s), or
+    ``[seed]`` where None. One seed other than ``seed`` or 0 is refused: no ``--seeds`` value
+    says it, so the sweep's recorded ``command_line`` could not rerun it (N: the seeds
+    0..N-1)."""
+    member_seeds = check_seeds("--seeds", [seed] if seeds is None else seeds)
     if len(member_seeds) == 1 and member_seeds[0] not in (0, seed):
         raise ValueError(
             f"seeds {member_seeds}: one member seed other than --seed's {seed} or 0 is no "

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxmlp import datasets, search
+from jaxmlp import datasets, folds, search
 from jaxmlp.datasets.standardize import by_folds
 from jaxmlp.run import data
 
@@ -69,30 +69,13 @@ def left_over(k: int, n: int) -> str:
 def check_classes(settings: dict, ds: datasets.Dataset) -> None:
     """A ValueError where a fold's training rows hold no example of a class (binary or
     multiclass), or of a label's value (multilabel: a label never set, or always), that its
-    validation rows hold: its member could not learn it, and would classify every training row
-    right (``success``) knowing one. The folds are drawn at random, not by class
-    (``search.kfold_rows``)."""
-    if ds.task not in ("binary", "multiclass", "multilabel"):
-        return
-    k = settings["folds"]
-    train, val = search.kfold_rows(len(ds.x_train), k, settings["seed"])
-    labels = np.asarray(ds.t_train).reshape(len(ds.x_train), -1)  # one column but multilabel's
-    names = data.classes(ds) or []
-    for f in range(k):
-        for j, column in enumerate(labels.T):
-            missing = np.setdiff1d(column[val[f]], column[train[f]])
-            if not missing.size:
-                continue
-            multilabel = ds.task == "multilabel"
-            c = j if multilabel else int(missing[0])
-            name = f"{c} ({names[c]!r})" if c < len(names) and str(names[c]) != str(c) else c
-            what = f"label {name} = {int(missing[0])}" if multilabel else f"class {name}"
-            raise ValueError(
-                f"--folds {k} (--seed {settings['seed']}): fold {f}'s training rows hold no "
-                f"example of {what}, which its validation rows hold: its member cannot "
-                "learn it (the folds are drawn at random, not by class); use fewer --folds or "
-                "another --seed."
-            )
+    validation rows hold, or where only the rows in no fold hold one (``folds.check_classes``,
+    ``search.grid_search``'s rule): no member could learn it."""
+    if ds.task in ("binary", "multiclass", "multilabel"):
+        folds.check_classes(
+            ds.t_train, settings["folds"], settings["seed"], multilabel=ds.task == "multilabel",
+            names=data.classes(ds) or (), cli=True,
+        )  # fmt: skip
 
 
 def fold_data(settings: dict, ds: datasets.Dataset, net, raw) -> Folds:
