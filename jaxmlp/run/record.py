@@ -135,8 +135,10 @@ class Recorder:
         if not probe.evaluable(self.net, state.params, *self.probe):
             self.diverged = (state.epoch, probe.reason(len(self.probe[0])))
             return False
-        reason = exploded(self.net, state.params, self.sample, self.initial_loss)
-        if reason is not None:
+        # (epoch 0's are the initial parameters, the rule's reference: on the probe only, a
+        # data set sorted by its targets might put them over it)
+        reason = state.epoch and exploded(self.net, state.params, self.sample, self.initial_loss)
+        if reason:
             self.diverged = (state.epoch, reason)
             return False
         folder.check_held(self.metrics_path.parent)  # still the run's folder
