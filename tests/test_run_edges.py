@@ -164,3 +164,48 @@ def test_an_interrupted_extension_leaves_no_summary_of_the_shorter_run(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["epochs"] == 6
     capsys.readouterr()
+
+
+@pytest.mark.slow
+def test_the_kept_checkpoint_of_a_diverged_run_passes_the_divergence_rule(tmp_path, capsys):
+    """Regression: the explosion rule judges an epoch's running training loss, each batch's
+    taken before its update; the parameters an epoch ends with were saved unjudged. Full-batch
+    SGD whose loss grows ~10x an epoch: epoch 15's loss (that of epoch 14's parameters,
+    2.4e5) exceeded 1e4 x the initial 7.3, yet epoch 14 was kept as "the last good
+    checkpoint": evaluate and predict served parameters of that very loss, and the retry
+    printed started from them. Now a save whose parameters give a loss over the rule's bound
+    on the probe examples is a divergence: the kept checkpoint's loss is within the bound."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = x @ [1.0, 2.0, 3.0] + rng.normal(size=200) * 0.1
+    rows = "\n".join(",".join(f"{v:.6f}" for v in row) for row in np.c_[x, y])
+    (tmp_path / "reg.csv").write_text("a,b,c,y\n" + rows + "\n")
+    out = tmp_path / "run"
+    argv = ["train", "--no-progress", "--data", str(tmp_path / "reg.csv"), "--hidden", "8"]
+    argv += ["--activation", "tanh", "--optimizer", "sgd", "--lr", "1.2", "--batch-size", "full"]
+    argv += ["--epochs", "200", "--val-fraction", "0", "--checkpoint-every", "1", "--out", str(out)]
+    assert cli.main(argv) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    initial = json.loads((out / "config.json").read_text())["initial_loss"]
+    kept = json.loads((out / "summary.json").read_text())["kept_epoch"]
+    assert f"The last good checkpoint (epoch {kept}) is kept" in err
+    assert cli.main(["evaluate", str(out), "--json"]) == 0
+    loss = json.loads(capsys.readouterr().out)["train"]["loss"]
+    assert loss <= run.record.EXPLOSION * initial, (kept, loss, initial)
+
+
+@pytest.mark.slow
+def test_epoch_0s_parameters_are_the_explosion_rules_reference_never_judged_by_it(
+    tmp_path, capsys, monkeypatch
+):
+    """A new run's epoch 0 is its initial parameters, whose loss is the rule's reference; on the
+    probe examples alone (a data set sorted by its targets) it may lie over the bound. With the
+    bound under the initial loss (EXPLOSION 0.5), epoch 0 was refused: the run ended with no
+    checkpoint. Epoch 0 is saved; epoch 1's loss ends the run, keeping it."""
+    monkeypatch.setattr(run.record, "EXPLOSION", 0.5)
+    out = tmp_path / "run"
+    assert cli.main(["train", *XOR, "--epochs", "3", "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert f"The last good checkpoint (epoch 0) is kept in {out}" in err, err
+    assert checkpoint.read_meta(out / "checkpoint.npz")["epoch"] == 0

@@ -137,6 +137,25 @@ def test_an_edited_learning_rate_is_not_resumed(csv_run, tmp_path, capsys, one_e
     assert files_of(out) == before
 
 
+def test_a_config_with_a_key_twice_is_refused(csv_run, tmp_path, capsys, one_error):
+    """Regression: Python's json keeps a repeated key's last value. config.json edited to
+    ``"lr": 0.5, "lr": <the run's>`` matched its run_id and was resumed and evaluated, while
+    every reader that keeps the first (and a person) saw a learning rate of 0.5: jaxmlp never
+    writes a key twice, so such a file is refused, naming the key."""
+    out = copy_run(csv_run, tmp_path)
+    path = out / "config.json"
+    text = path.read_text()
+    path.write_text(text.replace('"lr": ', '"lr": 0.5, "lr": ', 1))  # the settings' lr
+    before = files_of(out)
+    assert cli.main(["evaluate", str(out)]) == 2
+    one_error("config.json: holds the key 'lr' twice", "edited")
+    assert cli.main(["train", "--out", str(out), "--resume", "--epochs", "5", "--no-progress"]) == 2
+    one_error("config.json: holds the key 'lr' twice", "edited")
+    assert files_of(out) == before
+    with pytest.raises(ValueError, match="'lr' twice"):
+        load_run(out)
+
+
 def test_a_config_without_the_run_id_of_its_checkpoint_is_refused(
     csv_run, tmp_path, capsys, one_error
 ):

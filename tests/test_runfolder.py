@@ -26,7 +26,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxmlp import checkpoint, cli, run
+from jaxmlp import MLP, checkpoint, cli, run, save_run
 from jaxmlp.run import folder
 
 XOR = ["--data", "xor", "--hidden", "8", "--no-progress"]
@@ -192,6 +192,23 @@ def test_a_held_folder_is_refused_and_released_after_the_run(tmp_path, capsys, o
     assert contents(out) == {}  # released: the lock file is gone
     assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 0
     assert not (out / folder.LOCK).exists()
+
+
+def test_save_run_into_a_folder_another_process_holds_is_refused_and_writes_nothing(tmp_path):
+    """Regression: save_run took no lock. Into a folder a train held before its first write
+    (its data loading, its initial loss compiling) it wrote config.json and checkpoint.npz,
+    which the run then overwrote one by one: a folder of two runs' files. Now it holds the
+    folder's lock while it writes, and a held folder is refused naming the holder."""
+    out = tmp_path / "run"
+    out.mkdir()
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    params = net.init(jax.random.key(0))
+    with folder.lock(out):
+        with pytest.raises(ValueError, match=f"in use by pid {os.getpid()} on "):
+            save_run(out, net, params)
+        assert sorted(os.listdir(out)) == [folder.LOCK]
+    assert save_run(out, net, params) == out  # released: it writes, and releases in turn
+    assert sorted(os.listdir(out)) == ["checkpoint.npz", "config.json"]
 
 
 def test_two_runs_without_out_started_in_one_second_take_two_folders(tmp_path, capsys, monkeypatch):

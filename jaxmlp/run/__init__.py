@@ -33,7 +33,8 @@ bitwise the parameters of an uninterrupted one.
 
 A train or resume holds the folder's lock (``folder.lock``) throughout, checks everything before
 it writes anything (a refused command leaves the folder as it was), saves epoch 0 first, and
-saves only finite parameters and losses: ``record.divergence`` stops a diverged run, which
+saves only finite parameters and losses within the divergence rule's bound (``record.exploded``
+judges a saved state's own): ``record.divergence`` stops a diverged run, which
 ``report.diverged`` closes with exit 3 and a retry from the kept weights (``--init-from``).
 config.json's ``run_id`` (``folder.run_id``) and ``initial_loss`` are in every checkpoint of the
 run.

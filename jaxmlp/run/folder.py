@@ -167,11 +167,32 @@ def version() -> str:
 
 
 def read_json(path) -> dict:
+    """The JSON value in the file ``path``; a ValueError where an object holds a key twice
+    (``_once``)."""
     regular(path)
     try:
-        return json.loads(pathlib.Path(path).read_text())
+        return json.loads(pathlib.Path(path).read_text(), object_pairs_hook=_once)
+    except _Twice as twice:
+        key = twice.args[0]
+        raise ValueError(f"{path}: holds the key {key!r} twice in one object {EDITED}") from None
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: cannot read ({error}).") from None
+
+
+class _Twice(ValueError):
+    """A key found twice in one JSON object (its ``args[0]``)."""
+
+
+def _once(pairs: list) -> dict:
+    """The object of the key-value ``pairs``, each key once (``_Twice`` else): Python's json
+    keeps a repeated key's last value, other readers (and a person) the first, and jaxmlp
+    writes each key once, so the file was edited."""
+    found = {}
+    for key, value in pairs:
+        if key in found:
+            raise _Twice(key)
+        found[key] = value
+    return found
 
 
 def regular(path) -> bool:

@@ -328,7 +328,9 @@ def save_run(
     checkpoint.npz) that ``load_run`` and ``jaxmlp predict`` read. ``task`` defaults to the
     net's output: softmax multiclass, sigmoid binary (one unit) or multilabel, else regression;
     ``scaler`` is the ``Standardizer`` the inputs went through (None: raw inputs). The folder
-    records a finished run of ``config.epochs`` epochs (``TrainConfig()``'s without one)."""
+    records a finished run of ``config.epochs`` epochs (``TrainConfig()``'s without one). It
+    holds the folder's lock while it writes (``folder.lock``): a folder another process holds
+    (a train being set up there) is a ValueError naming it."""
     net.check_params(params)
     task = task or _task_of(net)
     if task not in datasets.TASKS:
@@ -363,11 +365,12 @@ def save_run(
         "params_sha256": checkpoint.params_sha256(params),
         "checkpoint_version": checkpoint.VERSION,  # the format of its checkpoint
     }
-    with precision(config.dtype):  # a float64 run's arrays are saved as load_run reads them
+    with folder.lock(out), precision(config.dtype):  # (float64 arrays as load_run reads them)
+        folder.out_folder(out, {}, resume=False)  # a run another process began meanwhile
         state = TrainState(params, optimizer.build(1).init(params), config.epochs)
         checkpoint.save(out / "checkpoint.npz", state, net=net, optimizer=optimizer,
                         config=config, extra=extra, run_id=run_id)  # fmt: skip
-    folder.write_json(out / "config.json", record)
+        folder.write_json(out / "config.json", record)
     return out
 
 

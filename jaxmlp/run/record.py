@@ -27,6 +27,7 @@ import time
 from jaxmlp import checkpoint, interrupt, probe
 from jaxmlp.arrays import as_arrays, storage_dtype
 from jaxmlp.checkpoint_checks import non_finite
+from jaxmlp.evaluation import evaluate
 from jaxmlp.progress import Progress
 from jaxmlp.resume import finished
 from jaxmlp.run import data, folder
@@ -106,6 +107,7 @@ class Recorder:
         t = data.targets(run.net, ds.task, ds.t_train[: probe.PROBE])
         dtype = storage_dtype(run.config.dtype)  # the parameters' (the checkpoint's)
         self.probe = as_arrays(run.net, ds.x_train[: probe.PROBE], t, dtype)
+        self.sample = (ds.x_train[: probe.PROBE], t, len(ds.x_train))  # for ``exploded``
         self.bar = Progress(run.config.epochs, saver.epoch or 0, progress)
         self.stop: list[int] = []
         self.diverged: tuple[int, str] | None = None
@@ -133,6 +135,12 @@ class Recorder:
         if not probe.evaluable(self.net, state.params, *self.probe):
             self.diverged = (state.epoch, probe.reason(len(self.probe[0])))
             return False
+        # (epoch 0's are the initial parameters, the rule's reference: on the probe only, a
+        # data set sorted by its targets might put them over it)
+        reason = state.epoch and exploded(self.net, state.params, self.sample, self.initial_loss)
+        if reason:
+            self.diverged = (state.epoch, reason)
+            return False
         folder.check_held(self.metrics_path.parent)  # still the run's folder
         checkpoint.write_atomic(self.metrics_path, "".join(self.lines))
         self.saver.save(state, folder.log_sha256(self.lines[: state.epoch]), arrays)
@@ -158,6 +166,25 @@ def divergence(record: dict, initial_loss: float | None) -> str | None:
             f"{initial_loss:.3g}"
         )
     return None
+
+
+def exploded(net, params, sample: tuple, initial_loss: float | None) -> str | None:
+    """Why ``params`` show a diverged run by the explosion rule (module docstring), or None:
+    their loss on the probe ``sample`` (``x``, ``t`` and the training set's size ``n``: with
+    ``reduction="sum"`` the loss of ``len(x)`` examples, scaled to ``n``) exceeds ``EXPLOSION``
+    times the ``initial_loss``."""
+    x, t, n = sample
+    if not initial_loss or not len(x):
+        return None
+    summed = net.reduction == "sum"
+    loss = evaluate(net, params, x, t)["loss"] * (n / len(x) if summed else 1)
+    if not loss > EXPLOSION * initial_loss:
+        return None
+    scaled = f" (scaled to the {n} of the training set)" if summed and n != len(x) else ""
+    return (
+        f"the parameters give the first {len(x)} training example{'s' * (len(x) > 1)} a loss "
+        f"of {loss:.3g}{scaled}, over {EXPLOSION:g} x the initial loss {initial_loss:.3g}"
+    )
 
 
 def not_finite(name: str, count: int) -> str:
