@@ -128,7 +128,13 @@ def _one(z, *slope):
 
 
 def _isru(z, alpha=1.0):
-    return z * jax.lax.rsqrt(1 + alpha * z * z)  # z / sqrt(1 + alpha z^2)
+    # z / sqrt(1 + alpha z^2); where alpha z^2 overflows (|z| > 1.8e19 in float32) z rsqrt(inf)
+    # is 0, and h is +-1 / sqrt(alpha) to the last bit (1 / (alpha z^2) < 1e-38). Each branch
+    # takes safe arguments where the other is chosen, so that jax.grad stays finite.
+    over = jnp.isinf(alpha * z * z)
+    inside = jnp.where(over, 0.0, z)
+    limit = jnp.sign(z) * jax.lax.rsqrt(jnp.where(over, alpha, 1.0).astype(z.dtype))
+    return jnp.where(over, limit, inside * jax.lax.rsqrt(1 + alpha * inside * inside))
 
 
 def _isru_grad(z, alpha=1.0):
@@ -176,7 +182,7 @@ _BUILTIN = (
     ),
     Activation(
         "isru",
-        lambda z: z * jax.lax.rsqrt(1 + z * z),
+        _isru,
         lambda z: jax.lax.rsqrt(1 + z * z) ** 3,
         lambda z: -3 * z * jax.lax.rsqrt(1 + z * z) ** 5,  # d/dz (1 + z^2)^-3/2
         smooth=True,

@@ -86,7 +86,7 @@ def check_labels(t, output, labels) -> None:
         return
     xp = jnp if isinstance(t, jax.Array) else np
     with jax.ensure_compile_time_eval():  # a concrete array inside a trace: still concrete
-        bad = xp.isfinite(t) & ~xp.isin(t, xp.asarray(labels, t.dtype))
+        bad = xp.isfinite(t) & ~xp.isin(t, xp.asarray(labels))  # not in t's dtype: uint8 -1
         first = float(t[bad][0]) if bool(bad.any()) else None
     if first is not None:
         raise ValueError(

@@ -86,11 +86,11 @@ def _jax_gnvp(net, params, x, t, v):
         trace = backprop.forward(net, p, x)
         return trace.zs[-1] if canonical else trace.as_[-1]
 
-    z_out = backprop.forward(net, params, x).zs[-1]
-
-    def cost_of(o):  # of z_L, or of y with z_L held (a chain pair's cost is of y alone)
-        y = outputs.get(net.output).fn(o) if canonical else o
-        per = losses.per_example(net.output, net.loss, o if canonical else z_out, y, t)
+    def cost_of(o):  # of z_L, or of y: the loss record's l(y, t) (softmax + bce's pair is of z)
+        if canonical:
+            per = losses.per_example(net.output, net.loss, o, outputs.get(net.output).fn(o), t)
+        else:
+            per = losses.get(net.loss).fn(o, outputs.get(net.output).loss_targets(t))
         return reduction.reduce(per, net.reduction)
 
     o, jv = jax.jvp(out, (params,), (v,))

@@ -231,13 +231,12 @@ def gradcheck(
       rtol: ``None`` (per dtype, ``SETTINGS``), one float for both comparisons, or a pair
         ``(autodiff, finite differences)``.
 
-    A limit: the float64 autodiff tolerance (1e-10) is fixed, not measured. At an ill-conditioned
-    point both derivatives carry more round-off than that, and a right gradient fails against
-    autodiff: ``MLP((3, 4, 3), "elu_learnable", "softmax", "bce")`` at ``key(1)``, x 8 standard
-    normals, soft targets (a class probability ~1e-23) reads 1.1e-10 there (its central
-    differences, with their measured floor, agree to 7e-7). E's measured round-off sizes the
-    finite-difference floor, not the autodiff one: the two gradients' round-off follows their own
-    terms. Check such a point against finite differences, or a better-conditioned one.
+    A limit: the float64 autodiff tolerance (1e-10) is fixed, not measured. At a point where both
+    derivatives carry more round-off than that, a right gradient fails against autodiff (softmax
+    + bce did at a class probability ~1e-23, 1.1e-10, while its cost took 1 - y from y; from the
+    logits it reads 5e-16 there). E's measured round-off sizes the finite-difference floor, not
+    the autodiff one: the two gradients' round-off follows their own terms. Check such a point
+    against finite differences, or a better-conditioned one.
 
     >>> import jax, jax.numpy as jnp
     >>> with jax.enable_x64(True):

@@ -24,8 +24,8 @@ sum_k t_k. The canonical pairs are computed from the logits with log-sum-exp, so
 finite and exact for |z| = 1e4. So is their ``outer``, ``J^T (d2l/dy2) J u`` (the chain rule's
 first term), J cancelled against d2l/dy2's denominators: t (1 - y)^2 + (1 - t) y^2 for sigmoid+bce,
 (I - y 1^T) diag(t) (I - 1 y^T) for softmax + cross_entropy, t for exp + poisson (inf * 0 = NaN
-where y saturates, computed as written); softmax + bce, not canonical, takes the t / y^2 part of
-its d2l/dy2 as softmax + cross_entropy's (y ~ 1e-200 of target 1 costs ~460; t / y^2 is inf).
+where y saturates, computed as written); softmax + bce, not canonical, is computed from the
+logits too (``softmax_bce``: as bce writes it, log(1 - y) is log 0 where y rounds to 1).
 Their ``fisher(z, y, u)`` is the covariance of the target under the model (Gaussian of unit
 variance, Bernoulli, categorical, Poisson) times u, which is d2l/dz2 u for targets that sum to
 one (for every target with exp+poisson).
@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import xlogy
 
-from jaxmlp import outputs
+from jaxmlp import outputs, softmax_bce
 from jaxmlp.numeric import not_one_of
 from jaxmlp.reduction import reduced
 
@@ -233,7 +233,23 @@ def _tempered_softmax_cross_entropy(beta: float) -> Pair:
     )
 
 
-_TEMPERED = {("softmax", "cross_entropy"): _tempered_softmax_cross_entropy}
+@functools.lru_cache(maxsize=16)
+def _softmax_bce(beta: float) -> Pair:
+    """Softmax with temperature beta + bce, from the logits s = beta z (``softmax_bce``)."""
+    return Pair(
+        cost=lambda z, y, t: softmax_bce.cost(beta * z, t),
+        delta=lambda z, y, t: beta * softmax_bce.delta(beta * z, t),
+        hvp=lambda z, y, t, u: beta**2 * softmax_bce.hvp(beta * z, t, u),
+        outer=lambda z, y, t, u: (
+            beta**2 * (_softmax_outer(y, t, u) + softmax_bce.outer_rest(beta * z, t, u))
+        ),
+    )
+
+
+_TEMPERED = {  # the softmax pairs computed from the logits, by beta
+    ("softmax", "cross_entropy"): _tempered_softmax_cross_entropy,
+    ("softmax", "bce"): _softmax_bce,
+}
 
 
 def chain_pair(output: str, loss: str) -> Pair:
@@ -241,9 +257,6 @@ def chain_pair(output: str, loss: str) -> Pair:
     out, l = outputs.get(output), get(loss)
 
     def outer(z, y, t, u):
-        if (out.base or out.name, loss) == ("softmax", "bce"):  # t / y^2 as cross_entropy's
-            rest = out.vjp(z, y, _c_over(1 - t, (1 - y) ** 2) * out.vjp(z, y, u))
-            return out.beta**2 * _softmax_outer(y, t, u) + rest
         return out.vjp(z, y, l.grad2(y, t) * out.vjp(z, y, u))  # J^T (d2l/dy2) J u; J symmetric
 
     return Pair(
@@ -260,9 +273,8 @@ def pair(output: str, loss: str) -> Pair:
     tables on each call (cheap), so a mutation test that patches a table sees its patch."""
     out = outputs.get(output)
     key = (out.base or out.name, loss)
-    if out.beta != 1:
-        return _TEMPERED[key](out.beta) if key in _TEMPERED else chain_pair(output, loss)
-    p = _CANONICAL.get(key) or chain_pair(output, loss)
+    p = _CANONICAL.get(key) if out.beta == 1 else None
+    p = p or (_TEMPERED[key](out.beta) if key in _TEMPERED else chain_pair(output, loss))
     if out.labels == (0, 1):
         return p
     m = out.loss_targets  # threshold: labels -1/+1 enter the sigmoid's loss as 0/1

@@ -244,3 +244,32 @@ def test_registration_refuses_rules_that_do_not_return_an_array_shaped_like_z():
         assert net.input_hessian(params, jnp.ones((4, 2))).shape == (4, 1, 2, 2)
     finally:
         activations.unregister("lin2_for_tests")
+
+
+@pytest.mark.parametrize("dtype, huge", [("float32", 3e19), ("float64", 1e155)])
+def test_isru_is_one_over_sqrt_alpha_where_z_squared_overflows(dtype, huge):
+    """isru(z) = z / sqrt(1 + alpha z^2) was 0 where alpha z^2 overflows (|z| > 1.8e19 in
+    float32, 1.3e154 in float64: z rsqrt(inf) = 0), where it is +-1/sqrt(alpha), and so were
+    the learnable alpha's dh/dalpha = -h^3 / 2 and d2h/dalpha2 = 3/4 h^5 (in float64 against
+    jax.grad in alpha, a twin 1 % off caught). Elsewhere the values keep their bits."""
+    with jax.enable_x64(dtype == "float64"):
+        z = jnp.asarray([-huge, huge, 3.0, -0.5], dtype)
+        for spec, alpha in (("isru", 1.0), ("isru:0.25", 0.25), ("isru_learnable", 4.0)):
+            act = activations.get(spec)
+            a = jnp.full_like(z, alpha)
+            h = np.asarray(act.fn(z, a) if act.learnable else act.fn(z))
+            limit = np.asarray([-1, 1]) / np.sqrt(alpha)
+            np.testing.assert_allclose(h[:2], limit, rtol=1e-15)
+            as_written = z[2:] * jax.lax.rsqrt(1 + alpha * z[2:] * z[2:])
+            np.testing.assert_array_equal(h[2:], as_written)
+            if not act.learnable or dtype == "float32":
+                continue
+            grad = jax.vmap(jax.grad(act.fn, 1))
+            hand = {"grad_alpha": act.grad_alpha(z, a), "grad2_alpha": act.grad2_alpha(z, a)}
+            auto = {
+                "grad_alpha": grad(z, a),
+                "grad2_alpha": jax.vmap(jax.grad(jax.grad(act.fn, 1), 1))(z, a),
+            }
+            for rule in hand:
+                np.testing.assert_allclose(hand[rule], auto[rule], rtol=1e-14)
+                assert not np.allclose(1.01 * hand[rule], auto[rule], rtol=1e-3)

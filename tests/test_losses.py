@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.special import xlogy
 
-from jaxmlp import MLP, losses, outputs, reduction
+from jaxmlp import MLP, backprop, losses, outputs, reduction
 from jaxmlp.gradient_matrix import valid_pairs
 
 PAIRS = valid_pairs()
@@ -197,6 +197,128 @@ def test_sigmoid_bce_is_exact_at_logits_of_1e4(dtype, t, expected):
         grads = net.backprop(params, x, t)
         np.testing.assert_array_equal(grads[0]["b"], np.array([1.0, 0.0]) - np.asarray(t[0]))
         assert np.all(np.isfinite(np.asarray(grads[0]["w"])))
+
+
+def stable_softmax_bce(beta):
+    """Softmax:beta + bce of one example's logits z (K,), written apart from ``softmax_bce``:
+    log(1 - y_k) = logsumexp of s without unit k - logsumexp(s), s = beta z (each unit masked
+    in turn); and the outer product J^T diag(d2l/dy2) J u as sum_k c_k g_k <g_k, u> over the
+    gradients g_k of log y_k (c_k = t_k) and of log(1 - y_k) (c_k = 1 - t_k)."""
+
+    def logs(z):
+        s = beta * z
+        others = jnp.where(jnp.eye(s.shape[-1], dtype=bool), -jnp.inf, s)  # row k: s without k
+        return jax.nn.log_softmax(s), jax.nn.logsumexp(others, -1) - jax.nn.logsumexp(s)
+
+    def cost(z, t):
+        log_y, log_1m = logs(z)
+        return -jnp.sum(t * log_y + (1 - t) * log_1m)
+
+    def outer(z, t, u):
+        g_y, g_1m = jax.jacobian(logs)(z)  # (K, K) each: row k the gradient of the k-th log
+        return g_y.T @ (t * (g_y @ u)) + g_1m.T @ ((1 - t) * (g_1m @ u))
+
+    return cost, outer
+
+
+SATURATED_Z = [[40.0, 0.0, 0.0], [0.0, -800.0, 0.0], [20.0, 1.0, -3.0], [0.3, -0.2, 0.1],
+               [0.0, 800.0, -800.0], [-50.0, 60.0, 60.0]]  # fmt: skip
+SATURATED_T = [[0.0, 1.0, 0.0], [1.0, 0.5, 0.0], [0.2, 0.7, 1.0], [1.0, 0.0, 0.0],
+               [0.0, 1.0, 0.0], [0.0, 0.0, 0.3]]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("output", ["softmax", "softmax:2.5"])
+def test_softmax_bce_is_finite_and_exact_where_an_output_rounds_to_one(output, dtype):
+    """softmax + bce took its cost from y: log(1 - y) of a unit of target 0 at y rounded to 1
+    (a confident wrong prediction: logit gap >= ~37 in float64, ~17 in float32) was log 0,
+    the cost inf, the delta -inf and NaN, the curvature NaN, where the exact cost is about the
+    gap. Now from the logits (``softmax_bce``): the cost, delta, hvp and outer product against
+    jax of a stable formulation in float64; a delta or hvp 1 % off is caught."""
+    beta, tol = outputs.get(output).beta, {"float32": 1e-6, "float64": 1e-13}[dtype]
+    with jax.enable_x64(True):
+        z64 = jnp.asarray(SATURATED_Z) / beta
+        t64 = jnp.asarray(SATURATED_T)
+        u64 = jnp.asarray(np.random.default_rng(0).normal(size=(6, 3)))
+        z, t, u = (a.astype(dtype) for a in (z64, t64, u64))
+        cost, outer = stable_softmax_bce(beta)
+        grad = jax.vmap(jax.grad(cost))
+        want = {
+            "cost": jax.vmap(cost)(z64, t64),
+            "delta": grad(z64, t64),
+            "hvp": jax.jvp(lambda q: grad(q, t64), (z64,), (u64,))[1],
+            "outer": jax.vmap(outer)(z64, t64, u64),
+        }
+        assert all(np.isfinite(np.asarray(v)).all() for v in want.values())
+
+        def errors(record):
+            y = outputs.get(output).fn(z)
+            got = {
+                "cost": record.cost(z, y, t),
+                "delta": record.delta(z, y, t),
+                "hvp": record.hvp(z, y, t, u),
+                "outer": record.outer(z, y, t, u),
+            }
+            return {
+                k: float(np.max(np.abs(np.asarray(got[k], np.float64) - want[k])))
+                / float(np.max(np.abs(want[k])))
+                for k in got
+            }
+
+        right = losses.pair(output, "bce")
+        assert all(e <= tol for e in errors(right).values()), errors(right)
+        for field in ("delta", "hvp"):  # the mutation twins
+            wrong = getattr(right, field)
+            off_by = right._replace(**{field: lambda *a, wrong=wrong: 1.01 * wrong(*a)})
+            assert errors(off_by)[field] > 1e-3
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("output", ["softmax", "softmax:2.5"])
+def test_softmax_bce_net_of_confident_wrong_outputs_has_jax_s_gradient_and_curvature(
+    output, monkeypatch
+):
+    """A net whose outputs are confidently wrong (a logit gap of ~60: y rounds to 1 on a unit
+    of target < 1) had an inf cost and NaN gradients, where the exact cost is finite. Its
+    cost, hand gradient and Hv now equal jax's of the stable formulation in float64; the
+    pair's delta or hvp 1 % off is caught."""
+    beta = outputs.get(output).beta
+    net = MLP((2, 4, 3), "tanh", output, "bce")
+    params = net.init(jax.random.key(0), jnp.float64)
+    params[-1]["b"] = jnp.asarray([60.0, 0.0, 0.0]) / beta  # the first unit: y_1 -> 1
+    rng = np.random.default_rng(1)
+    x, t = jnp.asarray(rng.normal(size=(5, 2))), jnp.asarray(rng.uniform(size=(5, 3)))
+    v = jax.tree.map(lambda a: jnp.asarray(rng.normal(size=a.shape)), params)
+    cost = stable_softmax_bce(beta)[0]
+
+    def reference(p):
+        z = backprop.forward(net, p, x).zs[-1]
+        return reduction.reduce(jax.vmap(cost)(z, t), net.reduction)
+
+    def error(got, want):
+        diff = max(
+            float(np.max(np.abs(a - b)))
+            for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want))
+        )
+        return diff / max(float(np.max(np.abs(b))) for b in jax.tree.leaves(want))
+
+    want_g = jax.grad(reference)(params)
+    want_hv = jax.jvp(jax.grad(reference), (params,), (v,))[1]
+    np.testing.assert_allclose(net.cost(params, x, t), reference(params), rtol=1e-13)
+    assert error(net.backprop(params, x, t), want_g) <= 1e-12
+    assert error(net.hvp(params, x, t, v), want_hv) <= 1e-10
+    right = losses._TEMPERED["softmax", "bce"]
+    for field, measure in (("delta", lambda: error(net.backprop(params, x, t), want_g)),
+                           ("hvp", lambda: error(net.hvp(params, x, t, v), want_hv))):  # fmt: skip
+        wrong = getattr(right(beta), field)
+        off_by = lambda *a, wrong=wrong: 1.01 * wrong(*a)  # noqa: E731
+        monkeypatch.setitem(
+            losses._TEMPERED,
+            ("softmax", "bce"),
+            lambda b, field=field, off_by=off_by: right(b)._replace(**{field: off_by}),
+        )
+        assert measure() > 1e-4, field
+        monkeypatch.setitem(losses._TEMPERED, ("softmax", "bce"), right)
 
 
 # -- targets, reductions, pairing -----------------------------------------------------------------

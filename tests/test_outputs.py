@@ -378,3 +378,17 @@ def test_the_curvature_matrix_covers_the_new_pairs():
     """The whole matrix (tests/test_curvature.py, slow) runs every pair of ``valid_pairs()`` at
     depths 1-2 to 1e-10, with every activation spec: the new pairs among them."""
     assert set(CHOSEN) <= set(valid_pairs())
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32])
+def test_threshold_takes_unsigned_targets_and_refuses_their_0_with_the_labels_message(dtype):
+    """Unsigned targets of the threshold output raised OverflowError (its label -1 cast to
+    their dtype) from the label check: all +1 (the one label they can hold) is now taken as
+    the floats are, a 0 refused with the labels' message."""
+    x = np.ones((4, 2))
+    net = MLP((2, 3, 1), "tanh", "threshold", "bce")
+    params = net.init(jax.random.key(0))
+    ones = np.ones(4, dtype)
+    assert float(net.cost(params, x, ones)) == float(net.cost(params, x, ones.astype(float)))
+    with pytest.raises(ValueError, match="output 'threshold' must be the labels -1 or 1, got 0"):
+        net.cost(params, x, np.array([0, 1, 1, 1], dtype))
