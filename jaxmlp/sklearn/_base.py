@@ -19,7 +19,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from jaxmlp import activations
 from jaxmlp.arrays import precision
 from jaxmlp.mlp import MLP
-from jaxmlp.sklearn import _params, _solvers
+from jaxmlp.sklearn import _lbfgs, _params, _solvers
 from jaxmlp.sklearn._forward import apply
 from jaxmlp.sklearn._stopping import StoppingMixin
 
@@ -223,7 +223,7 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         x = X.toarray() if sp.issparse(X) else X  # full batch: lbfgs sees all of X at once
         x, t = jax.numpy.asarray(x, dtype), jax.numpy.asarray(t, dtype)
         s = None if sample_weight is None else jax.numpy.asarray(sample_weight, dtype)
-        params, self.loss_, n_iter, converged = _solvers.lbfgs(
+        params, self.loss_, n_iter, converged = _lbfgs.lbfgs(
             self, self.net_, params, x, t, dtype, s
         )
         self.n_iter_ = n_iter
