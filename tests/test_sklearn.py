@@ -48,7 +48,7 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-# lbfgs trains by its own path (full batch, ``_solvers.lbfgs``) and sgd by its own optax chain:
+# lbfgs trains by its own path (full batch, ``_lbfgs.lbfgs``) and sgd by its own optax chain:
 # the same checks. One fails as it fails scikit-learn's own MLPRegressor(solver="sgd") with
 # these settings: on check_regressor_multioutput's unscaled targets sgd at
 # learning_rate_init=0.01 diverges, and both refuse the non-finite weights with the same

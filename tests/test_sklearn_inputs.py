@@ -244,3 +244,20 @@ def test_weights_set_by_hand_on_an_estimator_never_fitted_do_not_predict(make, m
     args = (_x(),) if method != "score" else (_x(), np.zeros(12))
     with pytest.raises(NotFittedError, match=r"set by hand .* never fitted.*warm_start=True"):
         getattr(est, method)(*args)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("dtype, exponent", [(np.float32, 123), (np.float64, 1019)])
+def test_huge_sample_weights_train_as_their_ratios(solver, dtype, exponent):
+    """Weights of 2^123 in float32 (2^1019 in float64): 16 of them sum to 2^127, held by the
+    dtype, but 1 / 2^127 is subnormal, and XLA:CPU, which divides by the batch's total weight
+    as a product with its reciprocal, flushes it to 0: every gradient was 0 and the estimator
+    returned its starting weights, silently (scikit-learn trains). With alpha = 0 the fit is
+    the one of unit weights: only the ratios s_i / sum(s) count."""
+    x = _x(16).astype(dtype)
+    y = (x[:, 0] > 0).astype(int)
+    settings = BASE | {"solver": solver, "alpha": 0.0, "max_iter": 3}  # one batch of 16
+    ones = MLPClassifier(**settings).fit(x, y, sample_weight=np.ones(16))
+    huge = MLPClassifier(**settings).fit(x, y, sample_weight=np.full(16, 2.0**exponent))
+    for a, b in zip(ones.coefs_, huge.coefs_, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=0)

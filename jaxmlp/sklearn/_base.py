@@ -19,7 +19,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from jaxmlp import activations
 from jaxmlp.arrays import precision
 from jaxmlp.mlp import MLP
-from jaxmlp.sklearn import _params, _solvers
+from jaxmlp.sklearn import _lbfgs, _params, _solvers
 from jaxmlp.sklearn._forward import apply
 from jaxmlp.sklearn._stopping import StoppingMixin
 
@@ -223,7 +223,7 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         x = X.toarray() if sp.issparse(X) else X  # full batch: lbfgs sees all of X at once
         x, t = jax.numpy.asarray(x, dtype), jax.numpy.asarray(t, dtype)
         s = None if sample_weight is None else jax.numpy.asarray(sample_weight, dtype)
-        params, self.loss_, n_iter, converged = _solvers.lbfgs(
+        params, self.loss_, n_iter, converged = _lbfgs.lbfgs(
             self, self.net_, params, x, t, dtype, s
         )
         self.n_iter_ = n_iter
@@ -267,20 +267,22 @@ class BaseMLP(StoppingMixin, BaseEstimator):
         ``fit`` or its first call built, as scikit-learn's does (its state, kept as NumPy
         arrays and cast to ``dtype``, X's, and its ``_solvers.Settings``, ``_opt_settings``),
         whatever ``set_params`` changed since."""
-        opt_state = self._opt_state if incremental else None
-        settings = getattr(self, "_opt_settings", None)  # None: pickled before it was kept
-        settings = settings if opt_state is not None and settings else _solvers.Settings.of(self)
-        fresh = _solvers.transformation(settings.solver, settings.nesterov).init(params)
-        if opt_state is None or _shapes(opt_state) != _shapes(fresh):
+        kept = self._opt_state if incremental else None
+        # None: pickled before the settings were kept (the state is then read with today's)
+        settings = (kept is not None and getattr(self, "_opt_settings", None)) or (
+            _solvers.Settings.of(self)
+        )
+        init = _solvers.transformation(settings.solver, settings.nesterov).init
+        if kept is not None and _shapes(kept) == _shapes(jax.eval_shape(init, params)):
+            opt_state = _cast_floats(kept, dtype)
+        else:
             settings = _solvers.Settings.of(self)
-            fresh = _solvers.transformation(settings.solver, settings.nesterov).init(params)
             values = dict(learning_rate=self.learning_rate_init, momentum=self.momentum)
             values |= dict(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
             decay = self.alpha / batch_size
             _solvers.check_held(self.solver, dtype, **values, weight_decay=decay)
+            fresh = _solvers.transformation(settings.solver, settings.nesterov).init(params)
             opt_state = _solvers.set_hyperparams(fresh, dtype, **values)
-        else:
-            opt_state = _cast_floats(opt_state, dtype)
         self._opt_settings = settings
         return _solvers.set_hyperparams(opt_state, dtype, weight_decay=self.alpha / batch_size)
 
@@ -351,5 +353,6 @@ def _learnable(net: MLP) -> tuple[bool, ...]:
 
 
 def _shapes(tree):
-    """A pytree's structure and its leaves' shapes (not their dtypes)."""
-    return jax.tree.structure(tree), [np.shape(a) for a in jax.tree.leaves(tree)]
+    """A pytree's structure and its leaves' shapes (not their dtypes); its leaves may be
+    ``jax.ShapeDtypeStruct``s (``jax.eval_shape``)."""
+    return jax.tree.structure(tree), [tuple(np.shape(a)) for a in jax.tree.leaves(tree)]

@@ -5,7 +5,7 @@
     adam   m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  w <- w - eta_t m / (sqrt(v) + eps)
            eta_t = eta sqrt(1 - b2^t) / (1 - b1^t), eta constant (``scale_by_sklearn_adam``:
            optax.adam adds eps to sqrt(v_hat), which parts from it where v is small)
-    lbfgs  optax.lbfgs with its zoom line search, on the whole training set (see ``lbfgs``)
+    lbfgs  optax.lbfgs with its zoom line search, on the whole training set (``_lbfgs``)
 
 The L2 term alpha / (2 n_b) sum_l |w_l|^2 of a batch of n_b examples enters each as
 ``optax.add_decayed_weights(alpha / n_b)`` on the weights only (adamw: as optax.adamw's
@@ -35,9 +35,6 @@ from jaxmlp.numeric import check_holds
 from jaxmlp.optim import weights_only
 from jaxmlp.train import gradient_source
 
-# scipy's L-BFGS-B stops once an iteration lowers the cost by less than this, relatively
-# (its factr 1e7 times the float64 machine epsilon).
-_FTOL = 1e7 * np.finfo(np.float64).eps
 # A sparse training set is densified this many elements (rows x features) at a time, and a
 # dense one of more than ``_DEVICE_ELEMENTS`` travels to the device as many at a time (on the
 # device, an epoch gathers a shuffled copy of it: twice its size there, ~2.4x X in a CPU
@@ -168,7 +165,7 @@ def reported_scale(net) -> float:
     return 1.0 / net.sizes[-1] if net.loss == "sse" else 1.0
 
 
-def _clipped(net) -> bool:
+def clipped(net) -> bool:
     """Whether scikit-learn reports ``net``'s loss from clipped probabilities (``reported``)."""
     return net.loss in ("bce", "cross_entropy")
 
@@ -182,7 +179,7 @@ def reported(net, cost, y, t, w=None):
     without the second term) of the probabilities clipped to p in [eps, 1 - eps] of their dtype.
     A confidently wrong example adds at most -log(eps) there (36 in float64, 16 in float32),
     while the gradient of both libraries is the unclipped y - t."""
-    if not _clipped(net):
+    if not clipped(net):
         return reported_scale(net) * cost
     eps = jnp.finfo(y.dtype).eps
     p = jnp.clip(y, eps, 1 - eps)
@@ -294,86 +291,14 @@ def batch_weights(alpha: float, s, idx, dtype):
     ws = s[idx]
     total = ws.sum(axis=1)
     decays = np.where(total > 0, alpha / np.where(total > 0, total, 1.0), 0.0)
-    return jnp.asarray(ws, dtype), jnp.asarray(decays, dtype)
+    return jnp.asarray(ratios(ws), dtype), jnp.asarray(decays, dtype)
 
 
-# -- lbfgs -------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=16)
-def _lbfgs_step(net, backprop: str):
-    """``step(params, state, x, t, half_decay, s) -> (params, state, value, loss, grad,
-    evaluations)``: one L-BFGS iteration on cost(params) + half_decay sum |w|^2 over all of x
-    (weighted by ``s`` or None); at ``params``, ``value`` that objective (its data term times
-    ``reported_scale``: what the stopping rules compare), ``loss`` scikit-learn's reported one
-    (``reported``) and ``grad`` the objective's gradient. Its line search
-    differentiates the cost with ``jax.grad``: through the hand backward pass
-    (``net.hand_cost``, a ``jax.custom_vjp``) for backprop="hand"."""
-    solver = _lbfgs()
-    cost = net.hand_cost if backprop == "hand" else net.cost
-    scale = reported_scale(net)
-
-    def step(params, state, x, t, half_decay, s=None):
-        def l2_of(p):
-            return half_decay * sum(jnp.sum(jnp.square(layer["w"])) for layer in p)
-
-        def value_fn(p):
-            return cost(p, x, t, sample_weight=s) + l2_of(p)
-
-        value, grad = optax.value_and_grad_from_state(value_fn)(params, state=state)
-        updates, state = solver.update(
-            grad, state, params, value=value, grad=grad, value_fn=value_fn
-        )
-        l2 = l2_of(params)
-        y = net.apply(params, x) if _clipped(net) else None  # the probabilities it clips
-        loss = reported(net, value - l2, y, t, s) + l2
-        value = scale * (value - l2) + l2
-        evaluations = optax.tree.get(state, "num_linesearch_steps")
-        return optax.apply_updates(params, updates), state, value, loss, grad, evaluations
-
-    return jax.jit(step)
-
-
-def _lbfgs():
-    """scipy's L-BFGS-B defaults as scikit-learn calls it: 10 correction pairs, at most 20
-    line-search evaluations per iteration."""
-    return optax.lbfgs(
-        memory_size=10, linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=20)
-    )
-
-
-def lbfgs(est, net, params, x, t, dtype, s=None):
-    """scikit-learn's lbfgs: full-batch L-BFGS on the cost plus alpha / (2 n) sum |w|^2 (n: the
-    total weight ``sum(s)`` with sample weights ``s``) until max |grad| <= tol (scipy's gtol),
-    a relative decrease of the reported loss under ``_FTOL`` (its value before the clip of the
-    log losses, ``reported``: the line search here descends the unclipped cost, where scipy's
-    sees scikit-learn's clipped one), ``max_iter`` iterations or ``max_fun`` evaluations of
-    the cost. Returns ``(params, loss, n_iter, converged)``, loss
-    scikit-learn's reported one at the returned params, the iterate of ``n_iter`` iterations.
-    optax's zoom line search, where it fails (round-off near a minimum), may step uphill,
-    which scipy's never does: the loss rising stops it (a decrease under ``_FTOL``) with the
-    iterate before, the better one.
-
-    For K squared-error outputs scikit-learn hands scipy its reported loss, the data term 1/K
-    of this cost's (``reported_scale``), with the gradient of this cost: scipy's gtol and this
-    one test the same gradient and its ftol and this one the same number, while the line search
-    here sees a value and a gradient that agree."""
-    step = _lbfgs_step(net, est.backprop)
-    state = _lbfgs().init(params)
-    n = x.shape[0] if s is None else float(np.sum(np.asarray(s, np.float64)))
-    half_decay = jnp.asarray(0.5 * est.alpha / n, dtype)
-    evaluations, n_iter, last, last_loss, previous = 0, 0, np.inf, np.inf, params
-    while n_iter < est.max_iter and evaluations < est.max_fun:
-        new, state, value, loss, grad, used = step(params, state, x, t, half_decay, s)
-        value, loss, evaluations = float(value), float(loss), evaluations + 1 + int(used)
-        if value > last:  # a failed line search stepped uphill: the iterate before is better
-            return previous, last_loss, n_iter - 1, True
-        small_grad = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) <= est.tol
-        stalled = n_iter > 0 and last - value <= _FTOL * max(abs(last), abs(value), 1.0)
-        if small_grad or stalled:
-            return params, loss, n_iter, True
-        previous, params, n_iter, last, last_loss = params, new, n_iter + 1, value, loss
-    value, loss = (float(v) for v in step(params, state, x, t, half_decay, s)[2:4])
-    if value > last:
-        return previous, last_loss, n_iter - 1, False
-    return params, loss, n_iter, False
+def ratios(s):
+    """The weights ``s (..., n)`` (NumPy) times the power of two that puts each last axis's
+    largest in [0.5, 1): the same ratios s_i / sum(s), bit for bit, for the cost to divide by.
+    XLA:CPU divides by a total as a product with its reciprocal, 0 where the total passes
+    1 / (the dtype's smallest normal number), 8.5e37 in float32 (float32 weights of 2^123 in
+    a batch of 16: every gradient was 0, the weights never moved)."""
+    top = np.max(s, axis=-1, keepdims=True) if np.size(s) else 0
+    return np.ldexp(s, -np.frexp(top)[1]).astype(s.dtype)
