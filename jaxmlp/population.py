@@ -44,14 +44,22 @@ import dataclasses
 import functools
 import math
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from numbers import Integral
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import arrays, member_start, probe, second_order, sharding, stopping, train
+from jaxmlp import (
+    arrays,
+    host_threads,
+    member_start,
+    probe,
+    second_order,
+    sharding,
+    stopping,
+    train,
+)
 from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
 from jaxmlp import population_checks as checks
@@ -157,7 +165,8 @@ def fit_population(
       workers: train this many chunks at once, each on a host thread of its own (the cores of a
         CPU, which runs a population of tiny members on one core): the same results as its
         chunks one after another, bit for bit. The chunks are compiled and started in the
-        calling thread, under its jax settings; ``stop`` is called in the workers' threads.
+        calling thread, under its jax settings; ``stop`` is called in the workers' threads, and
+        what it raises in one stops them all at their next call (``host_threads``).
       stop: a callable run before each compiled call of epochs; what it raises ends the training
         there (``jaxmlp sweep``'s Ctrl-C: ``interrupt.check``).
 
@@ -218,11 +227,12 @@ def fit_population(
                     net, n, config.epochs, len(args[-2]), has_val, carry.best_val_loss.dtype
                 )
                 call = run if workers == 1 else _compiled(run, args, per_call, config.epochs)
-                yield functools.partial(_train, call, args, per_call, config.epochs, stop)
+                yield functools.partial(_train, call, args, per_call, config.epochs)
 
+        done = dict(host_threads.finished(chunks(), workers, stop))
         parts = [
             (stopping.restored(config, carry), history, carry, seconds, ran)
-            for carry, history, seconds, ran in _in_threads(chunks(), workers)
+            for carry, history, seconds, ran in (done[i] for i in range(len(done)))
         ]
         n_seen = ep.examples_per_epoch(n, batch_size, config.drop_last)
         probed = (x, t, rows and rows[0])  # the rows each member's last parameters are probed on
@@ -254,28 +264,6 @@ def _compiled(run, args, per_call: int, epochs: int):
     lengths = {min(per_call, epochs), epochs % per_call or per_call}
     compiled = {k: run.lower(*args, np.arange(k, dtype=np.int32)).compile() for k in lengths}
     return lambda *a: compiled[len(a[-1])](*a)
-
-
-def _in_threads(jobs, workers: int) -> list:
-    """The results of ``jobs`` (an iterator of callables, each taken in this thread), in order:
-    one after another here, or up to ``workers`` at once on threads of their own (the next
-    one taken when one finishes, so that at most ``workers`` chunks are held)."""
-    if workers == 1:
-        return [job() for job in jobs]
-    results, running = {}, {}
-    with ThreadPoolExecutor(workers, thread_name_prefix="jaxmlp-chunk") as pool:
-        try:
-            for i, job in enumerate(jobs):
-                if len(running) == workers:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    results |= {running.pop(f): f.result() for f in done}
-                running[pool.submit(job)] = i
-            results |= {i: f.result() for f, i in running.items()}
-        except BaseException:
-            for f in running:
-                f.cancel()
-            raise
-    return [results[i] for i in range(len(results))]
 
 
 def _train(call, args, per_call: int, epochs: int, stop=None):

@@ -161,3 +161,25 @@ def test_a_grid_search_on_workers_gives_the_records_of_its_chunks_one_at_a_time(
     ]
     drop = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
     assert drop(runs[0]) == drop(runs[1])
+
+
+def test_a_stop_that_raises_once_stops_every_worker_within_its_chunk(monkeypatch):
+    """``stop`` raises once, as ``interrupt.check`` does (it takes the signal it acts on): the
+    worker that called it stopped, and the other one trained its chunk on to its end (every
+    one of its calls of epochs) before the population raised. Now every worker stops at its
+    next call."""
+    from jaxmlp import epochs
+
+    monkeypatch.setattr(epochs, "_FLOPS_PER_CALL", 1)  # one epoch a call: 200 calls a chunk
+    calls, lock = [], threading.Lock()
+
+    def stop():
+        with lock:
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+
+    config = TrainConfig(epochs=200, batch_size=8)
+    with pytest.raises(KeyboardInterrupt):
+        fit_population(NET, X, T, Optimizer("adam"), config, seeds=[0, 1], workers=2, stop=stop)
+    assert len(calls) < 20, len(calls)
