@@ -8,13 +8,24 @@ first error of any job (or of the caller, while it waits) stops the others too, 
 safe point: a caller's ``stop`` that raises once (``interrupt.check`` takes the signal it acts
 on) ended one job while the others trained on to their ends.
 
-JAX's x64 and default-device settings are thread-local contexts that a thread does not
-inherit: a job enters what it computes under itself, or is compiled in the calling thread
-(``population._compiled``).
+JAX's x64, default device, matmul precision and promotion rules are thread-local contexts
+that a thread does not inherit: each job runs under the caller's (``INHERITED``, read when
+``finished`` begins), as it would one after another in the caller's thread.
 """
 
+import contextlib
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+import jax
+
+INHERITED = {  # jax's thread-local settings (jax.config's name: the context that sets one)
+    "jax_enable_x64": jax.enable_x64,
+    "jax_default_device": jax.default_device,
+    "jax_default_matmul_precision": jax.default_matmul_precision,
+    "jax_numpy_rank_promotion": jax.numpy_rank_promotion,
+    "jax_numpy_dtype_promotion": jax.numpy_dtype_promotion,
+}
 
 
 class _Halted(Exception):
@@ -31,7 +42,7 @@ def finished(jobs, workers: int, stop=None):
         for i, job in enumerate(jobs):
             yield i, job(stop)
         return
-    halt = threading.Event()
+    halt, settings = threading.Event(), _callers_settings()
 
     def guarded():  # every worker's ``stop``
         if halt.is_set():
@@ -39,13 +50,19 @@ def finished(jobs, workers: int, stop=None):
         if stop is not None:
             stop()
 
+    def run(job):
+        with contextlib.ExitStack() as stack:
+            for name, value in settings.items():
+                stack.enter_context(INHERITED[name](value))
+            return job(guarded)
+
     running, jobs = {}, enumerate(jobs)
     with ThreadPoolExecutor(workers, thread_name_prefix="jaxmlp-chunk") as pool:
         try:
             while True:
                 while len(running) < workers and (taken := next(jobs, None)) is not None:
                     i, job = taken
-                    running[pool.submit(job, guarded)] = i
+                    running[pool.submit(run, job)] = i
                 if not running:
                     return
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -54,3 +71,11 @@ def finished(jobs, workers: int, stop=None):
         except BaseException:
             halt.set()  # the others stop at their next safe point; the pool waits for them
             raise
+
+
+def _callers_settings() -> dict:
+    """This thread's value of each of ``INHERITED``."""
+    values = {name: getattr(jax.config, name) for name in INHERITED}
+    promotion = values["jax_numpy_dtype_promotion"]  # an enum, whose context takes its name
+    values["jax_numpy_dtype_promotion"] = getattr(promotion, "value", promotion)
+    return values

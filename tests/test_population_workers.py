@@ -183,3 +183,34 @@ def test_a_stop_that_raises_once_stops_every_worker_within_its_chunk(monkeypatch
     with pytest.raises(KeyboardInterrupt):
         fit_population(NET, X, T, Optimizer("adam"), config, seeds=[0, 1], workers=2, stop=stop)
     assert len(calls) < 20, len(calls)
+
+
+INHERITED = {
+    "jax_enable_x64": (jax.enable_x64, True),
+    "jax_default_device": (jax.default_device, jax.devices()[-1]),
+    "jax_default_matmul_precision": (jax.default_matmul_precision, "highest"),
+    "jax_numpy_rank_promotion": (jax.numpy_rank_promotion, "raise"),
+    "jax_numpy_dtype_promotion": (jax.numpy_dtype_promotion, "strict"),
+}
+
+
+def test_jobs_on_threads_run_under_the_callers_thread_local_jax_settings():
+    """jax's x64, default device, matmul precision and promotion rules are thread-local
+    contexts a thread does not inherit: a sweep's chunks or a PopulationSearchCV's populations
+    on threads ran on jax's default device, not the caller's ``jax.default_device`` (nor its
+    matmul precision), which one at a time honour. Now each job runs under the caller's."""
+    import contextlib
+
+    from jaxmlp import host_threads
+
+    def job(stop):
+        del stop
+        return {name: str(getattr(jax.config, name)) for name in INHERITED}
+
+    with contextlib.ExitStack() as stack:
+        for context, value in INHERITED.values():
+            stack.enter_context(context(value))
+        callers = job(None)
+        seen = dict(host_threads.finished(iter([job, job]), 2))
+    assert seen == {0: callers, 1: callers}
+    assert callers != job(None)  # (the settings are not jax's defaults)

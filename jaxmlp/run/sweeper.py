@@ -336,13 +336,11 @@ def _train(
     return records, {"epoch": chunks.curve_epochs(config.epochs)} | curves
 
 
-def _timed(run: Run, *args) -> tuple[tuple[list, dict], float]:
-    """``_fit_chunk(run, *args)`` and its seconds, in the run's precision (entered here: a
-    worker's thread does not inherit the x64 mode of the one that started it)."""
+def _timed(*args) -> tuple[tuple[list, dict], float]:
+    """``_fit_chunk(*args)`` and its seconds (on a worker's thread: under this thread's jax
+    settings, the run's precision among them, ``host_threads``)."""
     began = time.perf_counter()
-    with precision(run.settings["dtype"]):
-        trained = _fit_chunk(run, *args)
-    return trained, time.perf_counter() - began
+    return _fit_chunk(*args), time.perf_counter() - began
 
 
 def _fit_chunk(
