@@ -74,3 +74,24 @@ def test_n_jobs_minus_one_takes_the_cores_joblib_counts():
 def test_n_jobs_zero_is_refused_as_joblib_refuses_it():
     with pytest.raises(ValueError, match="n_jobs == 0"):
         search(X, 0)
+
+
+def test_an_error_in_one_population_stops_the_others_at_their_next_epoch(monkeypatch):
+    """A population that fails (or a Ctrl-C in the caller, waiting) left the others on their
+    threads training every epoch to their ends before the search raised; now each stops at its
+    next epoch."""
+    real, calls, lock = _solvers.set_hyperparams, [], threading.Lock()
+
+    def failing(*args, **kwargs):  # called once an epoch per population, and by the setup
+        with lock:
+            calls.append(threading.current_thread().name)
+            if threading.current_thread().name.endswith("_1") and len(calls) > 20:
+                raise MemoryError("one population failed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_solvers, "set_hyperparams", failing)
+    clf = MLPClassifier((3,), max_iter=400, batch_size=10, tol=0, random_state=0)
+    grid = {"hidden_layer_sizes": [(3,), (5,)]}
+    with pytest.raises(MemoryError, match="one population failed"):
+        PopulationSearchCV(clf, grid, cv=3, n_jobs=2).fit(X, Y)
+    assert calls.count("jaxmlp-chunk_0") < 100, len(calls)

@@ -31,9 +31,10 @@ def _weight_decay(opt_state, alphas, n_b: int, dtype):
     return _solvers.set_hyperparams(opt_state, dtype, weight_decay=alphas / n_b)
 
 
-def train(members: list, dtype) -> list:
+def train(members: list, dtype, check=None) -> list:
     """Train one group (same network, solver, batch size and n); each member's final weights
-    (host arrays). Each epoch is the estimator's ``_solvers.epoch`` for all members at once."""
+    (host arrays). Each epoch is the estimator's ``_solvers.epoch`` for all members at once;
+    ``check`` runs before each, and what it raises ends the training."""
     first = members[0]
     est, n, batch_size = first.est, len(first.x), first.batch_size
     kept = est._opt_settings  # the group's: a member's fresh optimizer has its parameters
@@ -48,6 +49,8 @@ def train(members: list, dtype) -> list:
     weighted = first.s is not None  # the group's members all are, or none
     live, final = set(range(len(members))), [None] * len(members)
     while live:
+        if check is not None:  # (host_threads: another population failed)
+            check()
         for k in live:
             if members[k].est.shuffle:
                 orders[k] = shuffle(orders[k], random_state=members[k].rng)

@@ -76,12 +76,11 @@ class _Member(NamedTuple):
 
 def _train_group(prepared: list, indices: list, stop=None) -> float:
     """Train the members ``indices`` of ``prepared`` as one population (``_population.train``),
-    their weights set in their estimators; its seconds. Its precision is entered here: a
-    thread does not inherit the x64 mode of the one that started it."""
-    del stop  # (host_threads': a population runs to its end)
+    their weights set in their estimators, in its precision (its inputs' dtype); its seconds.
+    ``stop`` (``host_threads``') runs before each epoch."""
     start, dtype = time.perf_counter(), prepared[indices[0]].x.dtype
     with precision(dtype):
-        weights = _population.train([prepared[i] for i in indices], dtype)
+        weights = _population.train([prepared[i] for i in indices], dtype, stop)
         for i, w in zip(indices, weights, strict=True):
             prepared[i].est._set_weights(w, dtype)
     return time.perf_counter() - start
