@@ -8,13 +8,15 @@ The protocol is a run's (``jaxmlp.run``), with members in place of one net:
 The settings resolve by the run's own rules (``settings.merge``, ``data.load_data``,
 ``settings.build``); a swept setting holds its list of values. The members are
 ``search.plan(grid, seeds, folds)`` (grid point, then seed, then fold); they train ``chunk`` at
-a time, and each finished chunk is saved atomically as ``chunks/NNNNN.npz`` (its members'
-records and loss curves, the sweep's run_id and length, their SHA-256), so ``resume`` skips the
-chunks on disk and ends with the results of an uninterrupted sweep: a chunk always holds the
-same members, trained by the same program. Another ``--chunk`` trains them in populations of
-another size: the same results up to float rounding only (``jaxmlp.population``), which chaotic
-(large learning-rate) training can grow into materially different ones. A chunk of another
-sweep, or changed, is refused; a sweep holds its folder's lock (``folder.lock``) as a run does.
+a time (``workers`` chunks at once on host threads: ``host_threads``, each chunk's results
+those of it alone), and each finished chunk is saved atomically as ``chunks/NNNNN.npz`` (its
+members' records and loss curves, the sweep's run_id and length, their SHA-256), so ``resume``
+skips the chunks on disk and ends with the results of an uninterrupted sweep: a chunk always
+holds the same members, trained by the same program. Another ``--chunk`` trains them in
+populations of another size: the same results up to float rounding only
+(``jaxmlp.population``), which chaotic (large learning-rate) training can grow into materially
+different ones. A chunk of another sweep, or changed, is refused; a sweep holds its folder's
+lock (``folder.lock``) as a run does.
 
     OUT/config.json      every setting, resolved (swept ones as lists), the data's fingerprint
     OUT/chunks/*.npz     the finished chunks
@@ -111,8 +113,7 @@ def sweep(
         wall = chunks.Wall(started)  # (its earlier processes' time: that of the chunks read)
         try:  # a signal is acted on between the compiled calls of a chunk's epochs and between
             # chunks (interrupt.check: the chunk under way is abandoned), or where Python raises it
-            trained = _train(run, grid, members, start, folds, run_id, wall, echo, workers)
-            records, curves = trained
+            records, curves = _train(run, grid, members, start, folds, run_id, wall, echo, workers)
             interrupt.check()
             summary = sweep_report.write(run, grid, records, curves, wall, echo)
         except KeyboardInterrupt as error:
