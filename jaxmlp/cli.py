@@ -191,6 +191,12 @@ def _add_sweep(commands):
         metavar="N",
         help="members trained (and saved) at a time (256)",
     )
+    sweep.add_argument(
+        "--workers", type=flags.integer, default=1, metavar="N",
+        help="train up to N chunks at once, each on a host thread (CPU cores; N chunks' memory), "
+        "each saved as it finishes (default 1): a chunk's results are those of it trained alone, "
+        "so N changes no result, file or run id, and --resume may take another",
+    )  # fmt: skip
     sweep.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/<time>-<data>)")
     sweep.add_argument(
         "--resume", action="store_true", help="continue the sweep in --out, with its settings"
@@ -295,7 +301,7 @@ def _sweep(args) -> int:
     if args.header is not None:
         given["header"] = args.header
     try:
-        run.sweep(given, args.out, resume=args.resume)
+        run.sweep(given, args.out, resume=args.resume, workers=args.workers)
     except run.SweepInterrupted as stop:
         hint = "no chunk had finished: nothing was saved"
         if stop.saved:

@@ -43,16 +43,23 @@ member is frozen by a mask, the others go on.
 import dataclasses
 import functools
 import math
-import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, CancelledError, ThreadPoolExecutor, wait
 from numbers import Integral
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import arrays, member_start, probe, second_order, sharding, stopping, train
+from jaxmlp import (
+    arrays,
+    host_threads,
+    member_start,
+    probe,
+    second_order,
+    sharding,
+    stopping,
+    train,
+)
 from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
 from jaxmlp import population_checks as checks
@@ -158,7 +165,8 @@ def fit_population(
       workers: train this many chunks at once, each on a host thread of its own (the cores of a
         CPU, which runs a population of tiny members on one core): the same results as its
         chunks one after another, bit for bit. The chunks are compiled and started in the
-        calling thread, under its jax settings; ``stop`` is called in the workers' threads.
+        calling thread, under its jax settings; ``stop`` is called in the workers' threads, and
+        what it raises in one stops them all at their next call (``host_threads``).
       stop: a callable run before each compiled call of epochs; what it raises ends the training
         there (``jaxmlp sweep``'s Ctrl-C: ``interrupt.check``).
 
@@ -219,11 +227,12 @@ def fit_population(
                     net, n, config.epochs, len(args[-2]), has_val, carry.best_val_loss.dtype
                 )
                 call = run if workers == 1 else _compiled(run, args, per_call, config.epochs)
-                yield functools.partial(_train, call, args, per_call, config.epochs, stop)
+                yield functools.partial(_train, call, args, per_call, config.epochs)
 
+        done = dict(host_threads.finished(chunks(), workers, stop))
         parts = [
             (stopping.restored(config, carry), history, carry, seconds, ran)
-            for carry, history, seconds, ran in _in_threads(chunks(), workers)
+            for carry, history, seconds, ran in (done[i] for i in range(len(done)))
         ]
         n_seen = ep.examples_per_epoch(n, batch_size, config.drop_last)
         probed = (x, t, rows and rows[0])  # the rows each member's last parameters are probed on
@@ -257,46 +266,10 @@ def _compiled(run, args, per_call: int, epochs: int):
     return lambda *a: compiled[len(a[-1])](*a)
 
 
-def _in_threads(jobs, workers: int) -> list:
-    """The results of ``jobs`` (an iterator of ``_train``s, each taken in this thread), in order:
-    one after another here, or up to ``workers`` at once on threads of their own (the next
-    one taken while they run and started when one finishes: ``workers + 1`` chunks are held at
-    most). Once one fails, the others stop at their next call and none starts."""
-    if workers == 1:
-        return [job() for job in jobs]
-    results, running, halted, failed = {}, {}, threading.Event(), []
-
-    def run(job):
-        try:
-            return job(halted)
-        except CancelledError:
-            raise
-        except BaseException as e:
-            failed.append(e)
-            halted.set()
-            raise
-
-    with ThreadPoolExecutor(workers, thread_name_prefix="jaxmlp-chunk") as pool:
-        try:
-            for i, job in enumerate(jobs):
-                if len(running) == workers:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    results |= {running.pop(f): f.result() for f in done}
-                running[pool.submit(run, job)] = i
-            results |= {i: f.result() for f, i in running.items()}
-        except BaseException as e:
-            halted.set()
-            if failed and isinstance(e, CancelledError):  # a worker halted by another's error
-                raise failed[0] from None
-            raise
-    return [results[i] for i in range(len(results))]
-
-
-def _train(call, args, per_call: int, epochs: int, stop=None, halted=None):
+def _train(call, args, per_call: int, epochs: int, stop=None):
     """``(carry, history, seconds per epoch, epochs run)`` of one chunk of members trained from
-    ``args`` (``_placed``) by ``call`` (the compiled epochs), unless ``halted`` is set (a
-    ``threading.Event``: ``_in_threads``); ``history``: ``{name: (P, epochs)}``, NaN after the
-    epochs run. Only compiled calls and NumPy: any thread may run it."""
+    ``args`` (``_placed``) by ``call`` (the compiled epochs); ``history``: ``{name: (P,
+    epochs)}``, NaN after the epochs run. Only compiled calls and NumPy: any thread may run it."""
     carry, keys = args[0], args[-2]
     names = mep.member_outputs(args[3] is not None or args[5] is not None)  # x_val or rows
     dtype = carry.best_val_loss.dtype  # the metrics' (step.metric_dtype)
@@ -305,8 +278,6 @@ def _train(call, args, per_call: int, epochs: int, stop=None, halted=None):
     history = member_columns((len(keys), epochs, len(names)), dtype)
     first, done, start = 0, None, time.perf_counter()
     while first < epochs:
-        if halted is not None and halted.is_set():
-            raise CancelledError  # another chunk failed (its error is the one raised)
         if stop is not None:
             stop()
         these = np.arange(first, min(first + per_call, epochs), dtype=np.int32)

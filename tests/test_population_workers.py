@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import jax
 import numpy as np
@@ -168,3 +169,58 @@ def test_a_grid_search_on_workers_gives_the_records_of_its_chunks_one_at_a_time(
     ]
     drop = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
     assert drop(runs[0]) == drop(runs[1])
+
+
+def test_a_stop_that_raises_once_stops_every_worker_within_its_chunk(monkeypatch):
+    """``stop`` raises once, as ``interrupt.check`` does (it takes the signal it acts on): the
+    worker that called it stopped, and the other one trained its chunk on to its end (every
+    one of its calls of epochs) before the population raised. Now every worker stops at its
+    next call."""
+    from jaxmlp import epochs
+
+    monkeypatch.setattr(epochs, "_FLOPS_PER_CALL", 1)  # one epoch a call: 200 calls a chunk
+    calls, lock = [], threading.Lock()
+
+    def stop():
+        with lock:
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+        if len(calls) > 3:  # (a loaded machine's main thread takes its time to halt them)
+            time.sleep(0.02)
+
+    config = TrainConfig(epochs=200, batch_size=8)
+    with pytest.raises(KeyboardInterrupt):
+        fit_population(NET, X, T, Optimizer("adam"), config, seeds=[0, 1], workers=2, stop=stop)
+    assert len(calls) < 50, len(calls)
+
+
+INHERITED = {
+    "jax_enable_x64": (jax.enable_x64, True),
+    "jax_default_device": (jax.default_device, jax.devices()[-1]),
+    "jax_default_matmul_precision": (jax.default_matmul_precision, "highest"),
+    "jax_numpy_rank_promotion": (jax.numpy_rank_promotion, "raise"),
+    "jax_numpy_dtype_promotion": (jax.numpy_dtype_promotion, "strict"),
+}
+
+
+def test_jobs_on_threads_run_under_the_callers_thread_local_jax_settings():
+    """jax's x64, default device, matmul precision and promotion rules are thread-local
+    contexts a thread does not inherit: a sweep's chunks or a PopulationSearchCV's populations
+    on threads ran on jax's default device, not the caller's ``jax.default_device`` (nor its
+    matmul precision), which one at a time honour. Now each job runs under the caller's."""
+    import contextlib
+
+    from jaxmlp import host_threads
+
+    def job(stop):
+        del stop
+        return {name: str(getattr(jax.config, name)) for name in INHERITED}
+
+    with contextlib.ExitStack() as stack:
+        for context, value in INHERITED.values():
+            stack.enter_context(context(value))
+        callers = job(None)
+        seen = dict(host_threads.finished(iter([job, job]), 2))
+    assert seen == {0: callers, 1: callers}
+    assert callers != job(None)  # (the settings are not jax's defaults)

@@ -19,7 +19,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 
 from jaxmlp.arrays import precision
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor, PopulationSearchCV
-from jaxmlp.sklearn._search import _train
+from jaxmlp.sklearn._population import train as _train
 
 IGNORE_CONVERGENCE = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"  # short runs on purpose

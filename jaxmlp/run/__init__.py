@@ -58,7 +58,8 @@ from jaxmlp.run.predict import (
 from jaxmlp.run.record import save_due
 from jaxmlp.run.report import RunStopped, gradcheck
 from jaxmlp.run.settings import AUTO_TASK_RULE, DEFAULTS, Run, build, choices
-from jaxmlp.run.sweeper import SWEPT, SweepInterrupted, seed_list, sweep, value_list
+from jaxmlp.run.sweep_lists import seed_list, value_list
+from jaxmlp.run.sweeper import SWEPT, SweepInterrupted, sweep
 from jaxmlp.run.trainer import train
 
 __all__ = [

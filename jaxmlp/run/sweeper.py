@@ -8,13 +8,15 @@ The protocol is a run's (``jaxmlp.run``), with members in place of one net:
 The settings resolve by the run's own rules (``settings.merge``, ``data.load_data``,
 ``settings.build``); a swept setting holds its list of values. The members are
 ``search.plan(grid, seeds, folds)`` (grid point, then seed, then fold); they train ``chunk`` at
-a time, and each finished chunk is saved atomically as ``chunks/NNNNN.npz`` (its members'
-records and loss curves, the sweep's run_id and length, their SHA-256), so ``resume`` skips the
-chunks on disk and ends with the results of an uninterrupted sweep: a chunk always holds the
-same members, trained by the same program. Another ``--chunk`` trains them in populations of
-another size: the same results up to float rounding only (``jaxmlp.population``), which chaotic
-(large learning-rate) training can grow into materially different ones. A chunk of another
-sweep, or changed, is refused; a sweep holds its folder's lock (``folder.lock``) as a run does.
+a time (``workers`` chunks at once on host threads: ``host_threads``, each chunk's results
+those of it alone), and each finished chunk is saved atomically as ``chunks/NNNNN.npz`` (its
+members' records and loss curves, the sweep's run_id and length, their SHA-256), so ``resume``
+skips the chunks on disk and ends with the results of an uninterrupted sweep: a chunk always
+holds the same members, trained by the same program. Another ``--chunk`` trains them in
+populations of another size: the same results up to float rounding only
+(``jaxmlp.population``), which chaotic (large learning-rate) training can grow into materially
+different ones. A chunk of another sweep, or changed, is refused; a sweep holds its folder's
+lock (``folder.lock``) as a run does.
 
     OUT/config.json      every setting, resolved (swept ones as lists), the data's fingerprint
     OUT/chunks/*.npz     the finished chunks
@@ -25,20 +27,19 @@ sweep, or changed, is refused; a sweep holds its folder's lock (``folder.lock``)
 
 import contextlib
 import dataclasses
-import math
+import functools
 import sys
 import time
 
 import jax
 import numpy as np
 
-from jaxmlp import checkpoint, interrupt, progress, search, second_order
+from jaxmlp import checkpoint, host_threads, interrupt, progress, search, second_order
 from jaxmlp import population_checks as checks
 from jaxmlp.arrays import precision, storage_dtype
-from jaxmlp.datasets import SEED_LIMIT
 from jaxmlp.epochs import steps_per_epoch
 from jaxmlp.evaluation import evaluate_members
-from jaxmlp.numeric import from_text, is_real
+from jaxmlp.numeric import check_int, is_real
 from jaxmlp.optim import check_schedule
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
@@ -67,35 +68,9 @@ MAX_MEMBERS = search.MAX_MEMBERS  # a sweep's most members, as a grid search's
 CHUNKS = "chunks"  # the folder of the finished chunks
 
 
-def value_list(flag: str, text: str) -> list[float]:
-    """The comma-separated finite numbers of ``text`` (the value list of ``flag``)."""
-    words = [w.strip() for w in str(text).split(",")]
-    try:
-        numbers = [from_text(w) for w in words]  # the one rule of a number given as text
-    except ValueError as error:
-        raise ValueError(
-            f"{flag} needs finite numbers separated by commas, got {text!r}: {error}."
-        ) from None
-    if not all(math.isfinite(v) for v in numbers):
-        raise ValueError(f"{flag} needs finite numbers separated by commas, got {text!r}.")
-    return numbers  # sweep refuses a repeated one
-
-
-def seed_list(text: str) -> list[int]:
-    """``N`` (the seeds 0 .. N-1, N <= ``MAX_MEMBERS``) or a comma list of integer seeds in
-    [0, 2**32) (``sweep`` refuses a repeated one)."""
-    words = [w.strip() for w in str(text).split(",")]
-    numbers = [int(w) if w.isascii() and w.isdigit() else -1 for w in words]
-    count = len(words) == 1  # N: the seeds 0 .. N-1, checked before they are listed
-    if min(numbers) < count or max(numbers) >= (MAX_MEMBERS + 1 if count else SEED_LIMIT):
-        raise ValueError(
-            f"--seeds needs a count N in [1, {MAX_MEMBERS}] (the seeds 0..N-1; a sweep's most "
-            f"members) or integer seeds in [0, 2**32 - 1] separated by commas, got {text!r}."
-        )
-    return list(range(numbers[0])) if len(words) == 1 else numbers
-
-
-def sweep(given: dict, out=None, *, resume: bool = False, echo=progress.say) -> dict:
+def sweep(
+    given: dict, out=None, *, resume: bool = False, workers: int = 1, echo=progress.say
+) -> dict:
     """Train the members of ``given`` into the folder ``out``; returns the summary (also in
     ``out/summary.json``).
 
@@ -104,7 +79,12 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=progress.say) -> 
     members' seeds: initial parameters, shuffling, dropout; ``seed`` still draws the data, its
     split and the folds), ``folds`` (k-fold cross-validation, each fold a member) and
     ``chunk`` (members trained at a time, and saved). ``resume``: continue the sweep in ``out``.
+    ``workers``: train this many chunks at once, each on a host thread of its own (the cores of
+    a CPU; each chunk's memory at once), each saved as it finishes: every chunk's results are
+    those of it trained alone, so the folder's files (but timings) and run_id do not depend on
+    it, and a resume may take another.
     """
+    workers = check_int("--workers", workers, 1)
     unknown = sorted(set(given) - set(DEFAULTS) - set(SWEEP_DEFAULTS))
     if unknown:
         raise ValueError(f"Unknown settings {unknown}; known: {sorted(DEFAULTS | SWEEP_DEFAULTS)}.")
@@ -133,7 +113,7 @@ def sweep(given: dict, out=None, *, resume: bool = False, echo=progress.say) -> 
         wall = chunks.Wall(started)  # (its earlier processes' time: that of the chunks read)
         try:  # a signal is acted on between the compiled calls of a chunk's epochs and between
             # chunks (interrupt.check: the chunk under way is abandoned), or where Python raises it
-            records, curves = _train(run, grid, members, start, folds, run_id, wall, echo)
+            records, curves = _train(run, grid, members, start, folds, run_id, wall, echo, workers)
             interrupt.check()
             summary = sweep_report.write(run, grid, records, curves, wall, echo)
         except KeyboardInterrupt as error:
@@ -306,13 +286,16 @@ def _config(run: Run, grid: dict, n_members: int, start: list | None) -> dict:
     return record
 
 
-def _train(run: Run, grid, members, start, fold_data, run_id, wall, echo) -> tuple[list, dict]:
-    """Each chunk's ``(records, curves)``, trained (from ``start``: ``_start``; on ``fold_data``,
-    ``sweep_folds.fold_data``'s) or read back from ``chunks/`` (of the sweep ``run_id``, its
-    length and ``start``; ``wall``, a ``chunks.Wall``, takes their times, gives those saved)."""
+def _train(
+    run: Run, grid, members, start, fold_data, run_id, wall, echo, workers=1
+) -> tuple[list, dict]:
+    """Each chunk's ``(records, curves)``, read back from ``chunks/`` (of the sweep ``run_id``,
+    its length and ``start``; ``wall``, a ``chunks.Wall``, takes their times, gives those saved)
+    or trained, ``workers`` at a time (from ``start``: ``_start``; on ``fold_data``,
+    ``sweep_folds.fold_data``'s), each saved here as it finishes."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     chunk, p = settings["chunk"], len(members)
-    records, curves, n_chunks = [], {}, -(-p // chunk)
+    n_chunks = -(-p // chunk)
     axes = search.axes(grid, settings["seeds"], settings["folds"])
     echo(
         f"{ds.name}: {p} members ({axes}) of MLP {'-'.join(map(str, net.sizes))}, "
@@ -327,34 +310,48 @@ def _train(run: Run, grid, members, start, fold_data, run_id, wall, echo) -> tup
     if start is not None:  # (config.json's record of it lies outside its run_id)
         identity["init_from_params_sha256"] = checkpoint.params_sha256(start)
     identity = folder.to_json(identity)
-    for c, first in enumerate(range(0, p, chunk)):
-        part = members[first : first + chunk]
-        path = run.out / CHUNKS / f"{c:05d}.npz"
-        found = chunks.read(path, part, first, identity, wall) if path.exists() else None
-        if found is None:
+    starts = range(0, p, chunk)
+    parts = [(c, members[first : first + chunk], first) for c, first in enumerate(starts)]
+    path = lambda c: run.out / CHUNKS / f"{c:05d}.npz"  # noqa: E731
+    found = {c: chunks.read(path(c), part, first, identity, wall)
+             for c, part, first in parts if path(c).exists()}  # fmt: skip
+    missing = [(c, part, first) for c, part, first in parts if c not in found]
+
+    def jobs():  # each missing chunk's training, taken here as a worker comes free
+        for _, part, first in missing:
             interrupt.check()
-            began = time.perf_counter()
-            found = _fit_chunk(run, grid, part, first, start, fold_data)
+            yield functools.partial(_timed, run, grid, part, first, start, fold_data)
+
+    with contextlib.closing(host_threads.finished(jobs(), workers, interrupt.check)) as done:
+        for i, (trained, seconds) in done:
+            c, part, first = missing[i]
             folder.check_held(run.out)  # the folder locked, not one made again meanwhile
             if not (run.out / "config.json").exists():  # the settings trained: keep them
                 folder.write_json(run.out / "config.json", _config(run, grid, p, start))
-            path.parent.mkdir(exist_ok=True)
-            chunks.write(path, *found, identity, wall.seconds())
-            found = chunks.read(path, part, first, identity)  # the records as JSON gives them
-            seconds = time.perf_counter() - began
+            path(c).parent.mkdir(exist_ok=True)
+            chunks.write(path(c), *trained, identity, wall.seconds())
+            found[c] = chunks.read(path(c), part, first, identity)  # the records as JSON gives them
             echo(f"chunk {c + 1}/{n_chunks}: {len(part)} members in {seconds:.1f} s")
-        records += found[0]
-        for k, v in found[1].items():
-            curves.setdefault(k, []).append(v)
-    curves = {k: np.concatenate(v) for k, v in curves.items()}
+    records = [r for c in range(n_chunks) for r in found[c][0]]
+    curves = {k: np.concatenate([found[c][1][k] for c in range(n_chunks)]) for k in found[0][1]}
     return records, {"epoch": chunks.curve_epochs(config.epochs)} | curves
 
 
-def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tuple[list, dict]:
+def _timed(*args) -> tuple[tuple[list, dict], float]:
+    """``_fit_chunk(*args)`` and its seconds (on a worker's thread: under this thread's jax
+    settings, the run's precision among them, ``host_threads``)."""
+    began = time.perf_counter()
+    return _fit_chunk(*args), time.perf_counter() - began
+
+
+def _fit_chunk(
+    run: Run, grid: dict, part: list, first: int, start, folds, stop=interrupt.check
+) -> tuple[list, dict]:
     """``(records, curves)`` of the members ``part``, trained as one population of ``chunk``
     members (each from the weights ``start`` where given; on their ``folds``, a
     ``sweep_folds.Folds``, where given): a short last chunk is padded with copies of its last
-    member (dropped after), so that every chunk runs the one compiled program."""
+    member (dropped after), so that every chunk runs the one compiled program; ``stop``:
+    ``fit_population``'s (a signal, or another worker's error, abandons the chunk)."""
     settings, ds, net, config = run.settings, run.data, run.net, run.config
     padded = part + [part[-1]] * (settings["chunk"] - len(part))
     x, t, rows = ds.x_train, data.targets(net, ds.task, ds.t_train), None
@@ -367,7 +364,7 @@ def _fit_chunk(run: Run, grid: dict, part: list, first: int, start, folds) -> tu
         seeds=[m["seed"] for m in padded],
         hyper={name: [m[name] for m in padded] for name in grid},
         rows=rows, x_val=ds.x_val, t_val=data.targets(net, ds.task, ds.t_val), params=params,
-        stop=interrupt.check,  # a signal abandons the chunk (its resume trains it whole)
+        stop=stop,  # a signal abandons the chunk (its resume trains it whole)
     )  # fmt: skip
     has_val = ds.x_val is not None or bool(settings["folds"])
     marks = chunks.curve_epochs(config.epochs) - 1

@@ -3,7 +3,8 @@
 
 grid x folds -> members (each a clone of the estimator with its point, on its fold's rows,
 started by the estimator's own code) -> groups (one per network, solver, batch size and
-training-set size: one compiled program each) -> the estimator's epochs for all members ->
+training-set size: one compiled program each, ``n_jobs`` of them at once on host threads) ->
+the estimator's epochs for all members of a group (``_population``) ->
 each member's weights back in its estimator -> scored on its held-out rows -> cv_results_.
 
 A member trains as ``estimator.fit`` trains it: the same starting weights and shuffles (drawn
@@ -35,20 +36,21 @@ one population per value. ``solver="lbfgs"`` and ``early_stopping=True`` are ref
 (2, ['alpha'], 1)
 """
 
+import contextlib
 import functools
 import time
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
-from sklearn.utils import _safe_indexing, indexable, shuffle
+from sklearn.utils import _safe_indexing, indexable
 
+from jaxmlp import host_threads
 from jaxmlp.arrays import precision
-from jaxmlp.sklearn import _routing, _solvers
+from jaxmlp.sklearn import _population, _routing
 from jaxmlp.sklearn._base import BaseMLP, _checked_weights
 from jaxmlp.sklearn._cv_results import (
     best_index,
@@ -59,13 +61,6 @@ from jaxmlp.sklearn._cv_results import (
     warn_non_finite,
 )
 from jaxmlp.sklearn._refitted import RefittedMixin
-
-
-class _Hyper(NamedTuple):
-    """One member's learning rate where the estimator's epoch-end rules read and set it (they
-    see the solver state only through ``hyperparams`` and ``_replace``)."""
-
-    hyperparams: dict
 
 
 class _Member(NamedTuple):
@@ -79,67 +74,16 @@ class _Member(NamedTuple):
     batch_size: int
 
 
-@functools.lru_cache(maxsize=16)
-def _population_run(net, solver: str, nesterov: bool, backprop: str):
-    """The estimator's ``gather_run`` vmapped over members: params, state, x, t and order all
-    carry a leading member axis."""
-    return jax.jit(jax.vmap(_solvers.runners(net, solver, nesterov, backprop)[1]))
-
-
-def _weight_decay(opt_state, alphas, n_b: int, dtype):
-    return _solvers.set_hyperparams(opt_state, dtype, weight_decay=alphas / n_b)
-
-
-def _train(members: list, dtype) -> list:
-    """Train one group (same network, solver, batch size and n); each member's final weights
-    (host arrays). Each epoch is the estimator's ``_solvers.epoch`` for all members at once."""
-    first = members[0]
-    est, n, batch_size = first.est, len(first.x), first.batch_size
-    kept = est._opt_settings  # the group's: a member's fresh optimizer has its parameters
-    run = _population_run(est.net_, kept.solver, kept.nesterov, est.backprop)
-    stack = lambda *a: jnp.asarray(np.stack(a))  # noqa: E731  (on the host: no compile per P)
-    params = jax.tree.map(stack, *[m.params for m in members])
-    opt_state = jax.tree.map(stack, *[m.opt_state for m in members])
-    x = jnp.asarray(np.stack([m.x for m in members]), dtype)
-    t = jnp.asarray(np.stack([m.t for m in members]), dtype)
-    alphas = np.array([m.est.alpha for m in members])
-    orders = [np.arange(n)] * len(members)
-    weighted = first.s is not None  # the group's members all are, or none
-    live, final = set(range(len(members))), [None] * len(members)
-    while live:
-        for k in live:
-            if members[k].est.shuffle:
-                orders[k] = shuffle(orders[k], random_state=members[k].rng)
-        sums = []
-        for idx, n_b in _solvers.blocks(np.stack(orders), batch_size):
-            if n_b != batch_size:  # the L2 term of a smaller batch weighs more
-                opt_state = _weight_decay(opt_state, alphas, n_b, dtype)
-            ws = decays = None
-            if weighted:  # each member's rows' weights and L2 factors, as its solo epoch's
-                parts = [
-                    _solvers.batch_weights(m.est.alpha, m.s, i, dtype) for m, i in zip(members, idx)
-                ]
-                ws, decays = (jnp.stack(a) for a in zip(*parts))
-            params, opt_state, losses = run(params, opt_state, x, t, jnp.asarray(idx), ws, decays)
-            sums.append(n_b * jnp.sum(losses, axis=1))
-            if n_b != batch_size:
-                opt_state = _weight_decay(opt_state, alphas, batch_size, dtype)
-        losses = np.asarray(sum(jax.device_get(sums)), np.float64) / n  # as float(...) / n
-        rates = np.array(jax.device_get(opt_state.hyperparams["learning_rate"]))
-        host = None  # the weights on the host, fetched once an epoch where a member stops
-        for k in sorted(live):
-            m = members[k]
-            hyper = _Hyper({"learning_rate": rates[k]})
-            hyper, stop = m.est._epoch_done(None, hyper, float(losses[k]), n, None, None, dtype)
-            rates[k] = hyper.hyperparams["learning_rate"]
-            if not stop:
-                m.est._warn_at_max_iter()
-            if stop or m.est.n_iter_ == m.est.max_iter:
-                live.discard(k)
-                host = jax.device_get(params) if host is None else host
-                final[k] = jax.tree.map(lambda a: a[k], host)  # noqa: B023
-        opt_state = _solvers.set_hyperparams(opt_state, dtype, learning_rate=rates)
-    return final
+def _train_group(prepared: list, indices: list, stop=None) -> float:
+    """Train the members ``indices`` of ``prepared`` as one population (``_population.train``),
+    their weights set in their estimators, in its precision (its inputs' dtype); its seconds.
+    ``stop`` (``host_threads``') runs before each epoch."""
+    start, dtype = time.perf_counter(), prepared[indices[0]].x.dtype
+    with precision(dtype):
+        weights = _population.train([prepared[i] for i in indices], dtype, stop)
+        for i, w in zip(indices, weights, strict=True):
+            prepared[i].est._set_weights(w, dtype)
+    return time.perf_counter() - start
 
 
 class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
@@ -151,8 +95,12 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
       estimator: a ``jaxmlp.sklearn`` estimator with a stochastic solver, no early stopping.
       param_grid: a dict of lists (or a list of them), as ``GridSearchCV``'s.
       scoring: None (the estimator's ``score``), a scorer name or a callable: one metric.
-      n_jobs, pre_dispatch: accepted for ``GridSearchCV``'s callers, and checked as it checks
-        them; no effect: a population trains as one compiled program, not as jobs.
+      n_jobs: populations trained at once, each on a host thread of its own (the cores of a
+        CPU), counted as ``GridSearchCV`` counts its jobs (joblib's ``effective_n_jobs``: None
+        1, -1 every core, -2 all but one...); a population is never split, so the results
+        (but the times) are those of one at a time, bit for bit, and a search of one
+        population runs on one thread.
+      pre_dispatch: accepted for ``GridSearchCV``'s callers, and checked as it checks it.
       refit: refit the best point on all of X with ``estimator.fit`` (``best_estimator_``); a
         callable picks it, as ``GridSearchCV``'s: ``best_index_ = refit(cv_results_)``.
       cv: folds as ``GridSearchCV``'s (an int: stratified for a classifier).
@@ -260,21 +208,19 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
             key += (m.s is None,)
             by_group.setdefault((*key, m.x.shape, m.x.dtype, m.batch_size), []).append(i)
         per_fit = {k: np.zeros(len(members)) for k in ("fit_time", "score_time")}
-        for g, indices in enumerate(by_group.values()):
-            start = time.perf_counter()
-            dtype = prepared[indices[0]].x.dtype
-            with precision(dtype):
-                weights = _train([prepared[i] for i in indices], dtype)
-                for i, w in zip(indices, weights, strict=True):
-                    prepared[i].est._set_weights(w, dtype)
-            seconds = time.perf_counter() - start
-            per_fit["fit_time"][indices] = seconds / len(indices)
-            if self.verbose > 1:
-                epochs = max(prepared[i].est.n_iter_ for i in indices)
-                print(
-                    f"[population {g + 1}/{len(by_group)}] {len(indices)} members "
-                    f"({len(prepared[indices[0]].x)} rows), {epochs} epochs, {seconds:.1f}s"
-                )
+        groups = list(by_group.values())
+        jobs = (functools.partial(_train_group, prepared, indices) for indices in groups)
+        n_jobs = min(effective_n_jobs(self.n_jobs), len(groups))  # GridSearchCV's count
+        with contextlib.closing(host_threads.finished(jobs, n_jobs)) as done:
+            for g, seconds in done:  # as they finish
+                indices = groups[g]
+                per_fit["fit_time"][indices] = seconds / len(indices)
+                if self.verbose > 1:
+                    epochs = max(prepared[i].est.n_iter_ for i in indices)
+                    print(
+                        f"[population {g + 1}/{len(groups)}] {len(indices)} members "
+                        f"({len(prepared[indices[0]].x)} rows), {epochs} epochs, {seconds:.1f}s"
+                    )
         self.n_populations_ = len(by_group)
         fitted = [failed.get(i) or m.est for i, m in enumerate(prepared)]
         per_fit |= self._scores(X, y, fitted, [splits[f] for _, f in members], score_params)
