@@ -24,8 +24,10 @@ def reduce(per_example_losses, reduction: str, sample_weight=None):
         cost = total / losses.shape[0] if reduction == "mean" else total
         return cost.astype(dtype)
     s = check_weights(sample_weight, losses.shape[0], losses.dtype).astype(losses.dtype)
-    total = jnp.sum(weighed(losses, s))
-    return (total / _weight_total(s) if reduction == "mean" else total).astype(dtype)
+    if reduction != "mean":
+        return jnp.sum(weighed(losses, s)).astype(dtype)
+    s = _normalized(s)
+    return (jnp.sum(weighed(losses, s)) / _weight_total(s)).astype(dtype)
 
 
 def sum_dtype(dtype):
@@ -78,6 +80,14 @@ def weighed(v, s):
     return jnp.where((s == 0) & ~jnp.isfinite(v), jnp.zeros_like(v), v * s)
 
 
+def _normalized(s):
+    """``s`` times the power of two that puts its largest in [0.5, 1) (``jnp.ldexp``: exact),
+    for a mean to divide by its total S: the same ratios s_i / S, bit for bit. XLA:CPU divides
+    by S as a product with 1 / S, which is 0 where S passes 1 / (the smallest normal number):
+    float32 weights of 2^123 in a batch of 8 trained nothing, every gradient 0."""
+    return jnp.ldexp(s, -jnp.frexp(jnp.max(s))[1])
+
+
 def _weight_total(sample_weight):
     """S = sum_i s_i, and 1 where S = 0: a batch without weight costs 0 and its gradient is 0
     (an optimizer with momentum, Adam's moments or weight decay still takes its step)."""
@@ -97,5 +107,7 @@ def reduced(g, reduction: str, sample_weight=None):
         return g / g.shape[0] if reduction == "mean" else g
     s = check_weights(sample_weight, g.shape[0], g.dtype)
     s = s.astype(sum_dtype(s.dtype))  # S of float16 weights overflows
-    factor = s / _weight_total(s) if reduction == "mean" else s
-    return weighed(g, factor.astype(g.dtype))
+    if reduction == "mean":
+        s = _normalized(s)
+        s = s / _weight_total(s)
+    return weighed(g, s.astype(g.dtype))

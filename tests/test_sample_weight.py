@@ -416,3 +416,18 @@ def test_a_row_of_weight_0_whose_outputs_are_nan_leaves_evaluate_as_without_it()
     assert got == pytest.approx(evaluate(net, params, x[keep], t[keep]))
     weighed = evaluate(net, params, x, t, sample_weight=np.ones(6))
     assert np.isnan(weighed["loss"]) and np.isnan(weighed["accuracy"])
+
+
+@pytest.mark.parametrize("backprop", ["hand", "autodiff"])
+def test_weights_times_a_power_of_two_train_as_the_weights_bit_for_bit(backprop):
+    """The cost weighs by the ratios s_i / S: weights 2^123 times others (float32, a batch of 8:
+    S = 2^126 fits float32, but XLA:CPU divides by S as a product with 1/S = 2^-126 / 8, below
+    the smallest normal number, flushed to 0) trained nothing, every gradient 0."""
+    x, labels = data(24)
+    s = np.random.default_rng(1).uniform(0.5, 2.0, 24).astype(np.float32)
+    config = TrainConfig(epochs=2, batch_size=8, backprop=backprop)
+    runs = [fit(NET, x, labels, ADAM, config, sample_weight=w) for w in (s, s * 2.0**123)]
+    for u, v in zip(leaves(runs[0].params), leaves(runs[1].params), strict=True):
+        np.testing.assert_array_equal(u, v)
+    losses_ = [[r["train_loss"] for r in run.history] for run in runs]
+    assert losses_[0] == losses_[1]

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxmlp.sklearn._solvers import clipped, ratios, reported, reported_scale
+from jaxmlp.sklearn._solvers import clipped, reported, reported_scale
 
 # scipy's L-BFGS-B stops once an iteration lowers the cost by less than this, relatively
 # (its factr 1e7 times the float64 machine epsilon).
@@ -102,7 +102,7 @@ def lbfgs(est, net, params, x, t, dtype, s=None):
     state = _solver().init(params)
     n = x.shape[0] if s is None else float(np.sum(np.asarray(s, np.float64)))
     half_decay = jnp.asarray(0.5 * est.alpha / n, dtype)
-    s = None if s is None else jnp.asarray(ratios(np.asarray(s)), dtype)
+    s = None if s is None else jnp.asarray(s, dtype)
 
     def done(params, value, n_iter, converged):
         """The return, with the reported loss at ``params``: its ``value`` but for log losses."""

@@ -291,14 +291,4 @@ def batch_weights(alpha: float, s, idx, dtype):
     ws = s[idx]
     total = ws.sum(axis=1)
     decays = np.where(total > 0, alpha / np.where(total > 0, total, 1.0), 0.0)
-    return jnp.asarray(ratios(ws), dtype), jnp.asarray(decays, dtype)
-
-
-def ratios(s):
-    """The weights ``s (..., n)`` (NumPy) times the power of two that puts each last axis's
-    largest in [0.5, 1): the same ratios s_i / sum(s), bit for bit, for the cost to divide by.
-    XLA:CPU divides by a total as a product with its reciprocal, 0 where the total passes
-    1 / (the dtype's smallest normal number), 8.5e37 in float32 (float32 weights of 2^123 in
-    a batch of 16: every gradient was 0, the weights never moved)."""
-    top = np.max(s, axis=-1, keepdims=True) if np.size(s) else 0
-    return np.ldexp(s, -np.frexp(top)[1]).astype(s.dtype)
+    return jnp.asarray(ws, dtype), jnp.asarray(decays, dtype)
