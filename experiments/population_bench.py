@@ -136,8 +136,16 @@ def torch_population(params, x, t, steps, quick: bool):
     return run, None
 
 
+# PyTorch's OpenMP threads spin on after its call and take a core from what runs next: the
+# XOR population on 2 workers took 0.19-0.21 s right after it, 0.15 s after a 0.3 s pause, as
+# with no PyTorch in the process (medians of 4 rounds, 2026-12-07 17:58 UTC, the shared 2-core
+# AMD EPYC machine).
+SPINNING, PAUSE_S = {"pytorch_func_vmap"}, 0.5
+
+
 def rounds(contenders: dict, n: int) -> dict:
-    """Time each contender once per round, ``n`` rounds, rotating the order; seconds each."""
+    """Time each contender once per round, ``n`` rounds, rotating the order; seconds each. A
+    pause (untimed) follows each of ``SPINNING``."""
     times = {name: [] for name in contenders}
     names = list(contenders)
     for r in range(n):
@@ -145,6 +153,8 @@ def rounds(contenders: dict, n: int) -> dict:
             start = time.perf_counter()
             jax.block_until_ready(contenders[name]())
             times[name].append(time.perf_counter() - start)
+            if name in SPINNING:
+                time.sleep(PAUSE_S)
     return times
 
 
