@@ -215,3 +215,20 @@ def mutant():
         return namespace[function.__name__]
 
     return recompiled
+
+
+@pytest.fixture
+def command_handlers(monkeypatch):
+    """The ``jaxmlp`` command's signal handlers (``interrupt.install``) for one test, its
+    ``PENDING`` and ``RECEIVED`` lists empty; the handlers before it are put back after it."""
+    import signal
+
+    from jaxmlp import interrupt
+
+    handlers = {n: signal.getsignal(n) for n in interrupt.SIGNALS}
+    monkeypatch.setattr(interrupt, "PENDING", [])
+    monkeypatch.setattr(interrupt, "RECEIVED", [])
+    interrupt.install()
+    yield
+    for n, handler in handlers.items():
+        signal.signal(n, handler)

@@ -548,23 +548,6 @@ def test_an_interrupt_while_the_report_is_written_names_the_resume_which_writes_
     assert strict((out / "summary.json").read_text())["status"] == "finished"
 
 
-@pytest.fixture
-def command_handlers(monkeypatch):
-    """The ``jaxmlp`` command's signal handlers (``interrupt.install``) for one test, its
-    ``PENDING`` and ``RECEIVED`` lists empty; the handlers before it are put back after it."""
-    import signal
-
-    from jaxmlp import interrupt
-
-    handlers = {n: signal.getsignal(n) for n in interrupt.SIGNALS}
-    monkeypatch.setattr(interrupt, "PENDING", [])
-    monkeypatch.setattr(interrupt, "RECEIVED", [])
-    interrupt.install()
-    yield
-    for n, handler in handlers.items():
-        signal.signal(n, handler)
-
-
 def test_a_signal_while_the_report_is_written_is_said_not_swallowed(
     tmp_path, capsys, monkeypatch, command_handlers
 ):

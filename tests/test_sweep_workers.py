@@ -87,19 +87,6 @@ def test_a_float64_sweep_on_workers_computes_in_float64(tmp_path):
     assert contents(tmp_path / "two") == contents(tmp_path / "one")
 
 
-@pytest.fixture
-def command_handlers(monkeypatch):
-    """The ``jaxmlp`` command's signal handlers (``interrupt.install``) for one test, its
-    ``PENDING`` and ``RECEIVED`` lists empty; the handlers before it are put back after it."""
-    handlers = {n: signal.getsignal(n) for n in interrupt.SIGNALS}
-    monkeypatch.setattr(interrupt, "PENDING", [])
-    monkeypatch.setattr(interrupt, "RECEIVED", [])
-    interrupt.install()
-    yield
-    for n, handler in handlers.items():
-        signal.signal(n, handler)
-
-
 @pytest.mark.slow
 def test_an_interrupted_sweep_on_workers_saves_whole_chunks_and_resumes_to_one_workers(
     one, tmp_path, capsys, monkeypatch, command_handlers
