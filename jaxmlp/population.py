@@ -164,8 +164,8 @@ def fit_population(
         ``ceil(P / workers)`` when None.
       workers: train this many chunks at once, each on a host thread of its own (the cores of a
         CPU, which runs a population of tiny members on one core): the same results as its
-        chunks one after another, bit for bit. The chunks are compiled and started in the
-        calling thread, under its jax settings; ``stop`` is called in the workers' threads, and
+        chunks one after another, bit for bit. Each chunk is prepared in the calling thread
+        and trained under its jax settings; ``stop`` is called in the workers' threads, and
         what it raises in one stops them all at their next call (``host_threads``).
       stop: a callable run before each compiled call of epochs; what it raises ends the training
         there (``jaxmlp sweep``'s Ctrl-C: ``interrupt.check``).
@@ -213,7 +213,7 @@ def fit_population(
         scale = values.get("init_scale")
         data = (x, t, x_val, t_val)
 
-        def chunks():  # each chunk's training, prepared here (see _compiled) when its turn comes
+        def chunks():  # each chunk's training, prepared here when its turn comes
             for s in range(0, p, chunk):
                 pick = slice(s, s + chunk)  # a slice, not a gather (an op each on the device)
                 member_scale = None if scale is None else scale[pick]
@@ -226,8 +226,7 @@ def fit_population(
                 per_call = mep.member_epochs_per_call(
                     net, n, config.epochs, len(args[-2]), has_val, carry.best_val_loss.dtype
                 )
-                call = run if workers == 1 else _compiled(run, args, per_call, config.epochs)
-                yield functools.partial(_train, call, args, per_call, config.epochs)
+                yield functools.partial(_train, run, args, per_call, config.epochs)
 
         done = dict(host_threads.finished(chunks(), workers, stop))
         parts = [
@@ -254,16 +253,6 @@ def _placed(mesh, carry, data, rows, keys, hyper) -> tuple:
         carry, keys, hyper, rows = jax.device_put((carry, keys, hyper, rows), split)
         data = jax.device_put(data, sharding.replicated(mesh))
     return carry, *data, *(rows or (None, None)), keys, hyper
-
-
-def _compiled(run, args, per_call: int, epochs: int):
-    """``run`` compiled here for ``args`` and calls of ``per_call`` epochs (and the last call's
-    fewer): a function of a call's length. What another thread calls was compiled in this one,
-    under its jax settings (x64, default device, ...: thread-local contexts a thread does not
-    inherit)."""
-    lengths = {min(per_call, epochs), epochs % per_call or per_call}
-    compiled = {k: run.lower(*args, np.arange(k, dtype=np.int32)).compile() for k in lengths}
-    return lambda *a: compiled[len(a[-1])](*a)
 
 
 def _train(call, args, per_call: int, epochs: int, stop=None):
