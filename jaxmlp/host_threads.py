@@ -8,23 +8,23 @@ first error of any job (or of the caller, while it waits) stops the others too, 
 safe point: a caller's ``stop`` that raises once (``interrupt.check`` takes the signal it acts
 on) ended one job while the others trained on to their ends.
 
-JAX's x64, default device, matmul precision and promotion rules are thread-local contexts
-that a thread does not inherit: each job runs under the caller's (``INHERITED``, read when
-``finished`` begins), as it would one after another in the caller's thread.
+JAX's settings entered in a context (``jax.enable_x64``, ``jax.default_device``,
+``jax.threefry_partitionable``, ``jax.debug_nans``, ...) are thread-local, and a thread does
+not inherit them: each job runs under every one the caller has entered (read when ``finished``
+begins), as it would one after another in the caller's thread. Every one of jax.config's, from
+jax's own table of them (a list of five by hand lost the others), but ``NOT_INHERITED``; jax's
+contexts that are no jax.config setting (``jax.set_mesh``'s, ``jax.make_user_context``'s) are
+not carried.
 """
 
 import contextlib
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-import jax
+from jax._src import config as jax_config  # (its settings, public one by one only)
 
-INHERITED = {  # jax's thread-local settings (jax.config's name: the context that sets one)
-    "jax_enable_x64": jax.enable_x64,
-    "jax_default_device": jax.default_device,
-    "jax_default_matmul_precision": jax.default_matmul_precision,
-    "jax_numpy_rank_promotion": jax.numpy_rank_promotion,
-    "jax_numpy_dtype_promotion": jax.numpy_dtype_promotion,
+NOT_INHERITED = {  # jax.config's name: why a worker does not take the caller's value
+    "jax_thread_guard": "guards the thread that set it: a second one entering it raises",
 }
 
 
@@ -52,8 +52,8 @@ def finished(jobs, workers: int, stop=None):
 
     def run(job):
         with contextlib.ExitStack() as stack:
-            for name, value in settings.items():
-                stack.enter_context(INHERITED[name](value))
+            for setting, value in settings:
+                stack.enter_context(setting(value))  # (jax's own context for each)
             return job(guarded)
 
     running, jobs = {}, enumerate(jobs)
@@ -73,9 +73,13 @@ def finished(jobs, workers: int, stop=None):
             raise
 
 
-def _callers_settings() -> dict:
-    """This thread's value of each of ``INHERITED``."""
-    values = {name: getattr(jax.config, name) for name in INHERITED}
-    promotion = values["jax_numpy_dtype_promotion"]  # an enum, whose context takes its name
-    values["jax_numpy_dtype_promotion"] = getattr(promotion, "value", promotion)
-    return values
+def _callers_settings() -> list:
+    """``(setting, value)`` of each jax setting this thread has set in a context (its value
+    here, not the global one), but ``NOT_INHERITED``."""
+    settings = jax_config.config_states.items()  # every jax.config setting, by name
+    unset = jax_config.config_ext.unset  # a setting's local value where none is
+    return [
+        (setting, value)
+        for name, setting in settings
+        if name not in NOT_INHERITED and (value := setting.get_local()) is not unset
+    ]

@@ -85,6 +85,19 @@ def test_float64_workers_compute_in_the_callers_precision():
     assert_same(one, two)
 
 
+@pytest.mark.slow
+def test_workers_shuffle_with_the_callers_threefry_variant():
+    """``jax.threefry_partitionable`` is a thread-local jax setting (as x64) that changes every
+    epoch's shuffle: the workers shuffled with jax's default variant, one worker (the calling
+    thread) with the caller's, and the two populations differed. Now they are equal, bit for
+    bit."""
+    assert jax.config.jax_threefry_partitionable  # (the context below is not jax's default)
+    with jax.threefry_partitionable(False):
+        one = train(chunk=3)
+        two = train(workers=2)
+    assert_same(one, two)
+
+
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2", None])
 def test_workers_must_be_a_positive_integer(workers):
     with pytest.raises(ValueError, match=r"workers must be an integer >= 1, got"):
@@ -195,32 +208,63 @@ def test_a_stop_that_raises_once_stops_every_worker_within_its_chunk(monkeypatch
     assert len(calls) < 50, len(calls)
 
 
-INHERITED = {
-    "jax_enable_x64": (jax.enable_x64, True),
-    "jax_default_device": (jax.default_device, jax.devices()[-1]),
-    "jax_default_matmul_precision": (jax.default_matmul_precision, "highest"),
-    "jax_numpy_rank_promotion": (jax.numpy_rank_promotion, "raise"),
-    "jax_numpy_dtype_promotion": (jax.numpy_dtype_promotion, "strict"),
-}
+CONTEXTS = [  # thread-local jax settings, each to a value not jax's default
+    (jax.enable_x64, True),
+    (jax.default_device, jax.devices()[-1]),
+    (jax.default_matmul_precision, "highest"),
+    (jax.numpy_rank_promotion, "raise"),
+    (jax.numpy_dtype_promotion, "strict"),
+    (jax.threefry_partitionable, False),
+    (jax.default_prng_impl, "rbg"),
+    (jax.debug_nans, True),
+    (jax.disable_jit, True),
+    (jax.softmax_custom_jvp, True),
+    (jax.thread_guard, True),
+]
 
 
-def test_jobs_on_threads_run_under_the_callers_thread_local_jax_settings():
-    """jax's x64, default device, matmul precision and promotion rules are thread-local
-    contexts a thread does not inherit: a sweep's chunks or a PopulationSearchCV's populations
-    on threads ran on jax's default device, not the caller's ``jax.default_device`` (nor its
-    matmul precision), which one at a time honour. Now each job runs under the caller's."""
+def test_jobs_on_threads_run_under_every_thread_local_jax_setting_of_the_callers():
+    """jax's settings entered in a context are thread-local, and a thread does not inherit
+    them: jobs on threads took five named by hand (x64, default device, matmul precision,
+    promotion rules) and ran under jax's default of every other (threefry variant, PRNG,
+    debug_nans, disable_jit, ...), which one at a time honour. Now a job sees every one of
+    jax.config's values as the caller does, but the thread guard's (``NOT_INHERITED``)."""
     import contextlib
 
     from jaxmlp import host_threads
 
     def job(stop):
         del stop
-        return {name: str(getattr(jax.config, name)) for name in INHERITED}
+        return {name: repr(value) for name, value in jax.config.values.items()}
 
+    defaults = job(None)
     with contextlib.ExitStack() as stack:
-        for context, value in INHERITED.values():
+        for context, value in CONTEXTS:
             stack.enter_context(context(value))
         callers = job(None)
         seen = dict(host_threads.finished(iter([job, job]), 2))
-    assert seen == {0: callers, 1: callers}
-    assert callers != job(None)  # (the settings are not jax's defaults)
+    assert sum(callers[name] != defaults[name] for name in callers) == len(CONTEXTS)
+    for values in seen.values():
+        differ = {name for name in callers if values[name] != callers[name]}
+        assert differ == set(host_threads.NOT_INHERITED)
+
+
+def test_jaxs_thread_local_contexts_are_its_settings_but_these():
+    """The workers take every jax.config setting the caller entered (``host_threads``); jax's
+    thread-local contexts that change a trace (its trace context) are those, and these, no
+    setting: meshes (``jax.set_mesh``, ``with mesh``: jaxmlp places members by shardings of
+    its own), ``jax.experimental.compute_on``, XLA metadata, Pallas's interpreter, users' own
+    contexts (``jax.make_user_context``) and the tracer's axes. If jax adds another, this
+    fails: decide whether a worker needs the caller's value."""
+    from jax._src import config
+
+    others = set(config.trace_context_names()) - set(config.config_states)
+    assert others == {
+        "mesh_context_manager",
+        "abstract_mesh_context_manager",
+        "compute_on_context_manager",
+        "xla_metadata_context_manager",
+        "pallas_tpu_interpret_mode_context_manager",
+        "user_context",
+        "axis_env_state",
+    }
