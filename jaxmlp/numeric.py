@@ -162,6 +162,25 @@ def check_holds(name, values, dtype) -> None:
         )
 
 
+def check_distinct(label, values, dtype) -> None:
+    """A ValueError when two numbers of ``values`` (real, ``is_real``) differ as given but
+    round to one value of ``dtype``, the members' storage dtype: lr 0.1 and 0.1 + 1e-9 would
+    train two identical float32 members recorded as two. Numbers equal as given are the
+    caller's to repeat (a population's members with other seeds; a search refuses them first,
+    ``search.check_once``); those ``dtype`` cannot hold (``outside``) are left to the range
+    check that names them. ``label`` names the list (``grid['lr']``, ``hyper['lr']``)."""
+    shown = [v.item() if getattr(v, "shape", None) == () else v for v in values]
+    shown = [v for v in shown if not outside(v, dtype).size]
+    first = {}
+    for v, rounded in zip(shown, np.asarray(shown, np.float64).astype(dtype).tolist()):
+        if first.get(rounded, v) != v:
+            raise ValueError(
+                f"{label} {shown}: {first[rounded]!r} and {v!r} are one value in "
+                f"{np.dtype(dtype).name}, the members' dtype: give one of them."
+            )
+        first.setdefault(rounded, v)
+
+
 def store_as(record, name, kind) -> None:
     """Replace field ``name`` of the frozen dataclass ``record`` by ``kind(value)`` unless None:
     a validated numpy number becomes a Python one."""
