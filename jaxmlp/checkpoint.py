@@ -20,7 +20,9 @@ file in the same folder, fsync, rename, fsync of the folder): a reader, or a run
 moment, sees the old checkpoint or the new one, never half of one.
 
 ``load`` trusts nothing: it reads with ``allow_pickle=False`` after checking every array's header
-against its bytes, and verifies what it read (``verify``): the SHA-256 of the parameters and of
+against its bytes, the metadata with each key once (``numeric.json_once``: Python keeps a
+repeated key's last value, which the digests then cover, another reader the first), and
+verifies what it read (``verify``): the SHA-256 of the parameters and of
 the extra arrays (where recorded), of the whole state (``state_sha256``: best parameters,
 optimizer state, early-stopping state, epoch..., in files of version 3 on), the parameters'
 dtypes (real floating), shapes (the architecture), finiteness (parameters and optimizer state),
@@ -266,7 +268,7 @@ def _read(path) -> tuple[dict, dict]:
             f"it holds {sorted(arrays)[:5]})."
         )
     try:
-        meta = json.loads(arrays.pop(META).tobytes().decode())
+        meta = numeric.json_once(arrays.pop(META).tobytes().decode())  # each key once
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: corrupt checkpoint metadata ({error}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:

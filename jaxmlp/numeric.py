@@ -5,7 +5,7 @@ command-line flag, a spec's constant, a CSV field), the ValueError that names a 
 values allowed (``not_one_of``: a setting that is none of its choices), the Python number a
 validated numpy one is kept as (JSON and hashing), the masked arrays no numbers are taken from
 (``check_unmasked``), and the JSON every file and output of jaxmlp is written in (``for_json``:
-strict, a non-finite number as a string).
+strict, a non-finite number as a string) and reads back (``json_once``: each key once).
 
 Every module that checks a numeric setting (optimizers, train configs, populations, gradient
 and Taylor checks, the run folder) asks these; none spells the rule again. (Named ``numeric``,
@@ -18,6 +18,7 @@ Traceback (most recent call last):
 ValueError: epochs must be an integer >= 1, got 0.
 """
 
+import json
 import math
 import re
 import unicodedata
@@ -162,6 +163,25 @@ def check_holds(name, values, dtype) -> None:
         )
 
 
+def check_distinct(label, values, dtype) -> None:
+    """A ValueError when two numbers of ``values`` (real, ``is_real``) differ as given but
+    round to one value of ``dtype``, the members' storage dtype: lr 0.1 and 0.1 + 1e-9 would
+    train two identical float32 members recorded as two. Numbers equal as given are the
+    caller's to repeat (a population's members with other seeds; a search refuses them first,
+    ``search.check_once``); those ``dtype`` cannot hold (``outside``) are left to the range
+    check that names them. ``label`` names the list (``grid['lr']``, ``hyper['lr']``)."""
+    shown = [v.item() if getattr(v, "shape", None) == () else v for v in values]
+    shown = [v for v in shown if not outside(v, dtype).size]
+    first = {}
+    for v, rounded in zip(shown, np.asarray(shown, np.float64).astype(dtype).tolist()):
+        if first.get(rounded, v) != v:
+            raise ValueError(
+                f"{label} {shown}: {first[rounded]!r} and {v!r} are one value in "
+                f"{np.dtype(dtype).name}, the members' dtype: give one of them."
+            )
+        first.setdefault(rounded, v)
+
+
 def store_as(record, name, kind) -> None:
     """Replace field ``name`` of the frozen dataclass ``record`` by ``kind(value)`` unless None:
     a validated numpy number becomes a Python one."""
@@ -211,3 +231,25 @@ def from_json(value):
     if isinstance(value, list):
         return [from_json(v) for v in value]
     return value
+
+
+class KeyTwice(ValueError):
+    """A JSON object holding a key twice (``json_once``); its message names the key."""
+
+
+def json_once(text: str):
+    """The JSON value of ``text``, each object's keys once (a ``KeyTwice`` naming the first key
+    repeated): Python's json keeps a repeated key's last value, other readers (and a person)
+    the first, and jaxmlp writes each key once, so a text that repeats one was edited. The one
+    rule of the files jaxmlp trusts: config.json, a checkpoint's metadata."""
+    return json.loads(text, object_pairs_hook=_once)
+
+
+def _once(pairs: list) -> dict:
+    """The object of the key-value ``pairs``, each key once (``KeyTwice`` else)."""
+    found = {}
+    for key, value in pairs:
+        if key in found:
+            raise KeyTwice(f"holds the key {key!r} twice in one object")
+        found[key] = value
+    return found

@@ -153,6 +153,7 @@ def fit_population(
       hyper: ``{name: P numbers}`` for names in ``SETTINGS``: ``lr``, ``momentum`` (sgd,
         momentum, nesterov), ``weight_decay``, ``clip_norm``, and ``init_scale``, which
         multiplies every initial weight and bias (``w`` and ``b``; not a learnable alpha).
+        Two values may be equal, not different numbers that the members' dtype makes one.
       rows: ``(train_rows (P, m), val_rows (P, v))``, each member's rows of ``x`` (folds, see
         ``search.kfold_rows``) instead of all of them; ``x_val`` must then be None.
       params: initial parameters stacked on a leading axis of P (``net.init`` per seed else).

@@ -12,7 +12,7 @@ import numpy as np
 from jaxmlp.arrays import storage_dtype, stored, stored_params
 from jaxmlp.datasets import check_seed
 from jaxmlp.epochs import split_numbers
-from jaxmlp.numeric import check_int, check_unmasked, is_real
+from jaxmlp.numeric import check_distinct, check_int, check_unmasked, is_real
 from jaxmlp.optim import HYPERPARAMETERS
 from jaxmlp.step import all_finite
 
@@ -107,7 +107,8 @@ def items(v):
 def members(seeds, hyper, optimizer, config):
     """``(seeds, values)``: P integer seeds and ``{name: (P,) float64}``, each member's
     settings checked by the rules of ``Optimizer`` (a member whose values it refuses is a
-    ValueError naming the member), and the optimizer able to take them per member
+    ValueError naming the member), values that differ as given distinct in the members' dtype
+    (``numeric.check_distinct``), and the optimizer able to take them per member
     (``epochs.split_numbers``)."""
     check_unmasked("seeds", seeds)
     if seeds is not None and not is_list(seeds):
@@ -118,7 +119,7 @@ def members(seeds, hyper, optimizer, config):
     unknown = sorted(set(hyper) - set(SETTINGS))
     if unknown:
         raise ValueError(f"Unknown hyper names: {unknown}. They need to be among {list(SETTINGS)}.")
-    values = {}
+    dtype, values = storage_dtype(config.dtype), {}
     for name, v in hyper.items():
         check_unmasked(f"hyper[{name!r}]", v)
         a = np.asarray(v, object)  # each value as it is: bools and strings are no numbers
@@ -127,6 +128,7 @@ def members(seeds, hyper, optimizer, config):
                 f"hyper[{name!r}] must be a non-empty list of finite numbers (not bools or "
                 f"strings), got {v!r}."
             )
+        check_distinct(f"hyper[{name!r}]", a, dtype)  # as given: 2**53 + 1 is no float64
         values[name] = a.astype(np.float64)
     sizes = {len(a) for a in values.values()} | ({len(seeds)} if seeds is not None else set())
     if len(sizes) != 1:
@@ -139,10 +141,9 @@ def members(seeds, hyper, optimizer, config):
     if "init_scale" in values:  # (the optimizer's numbers: population._numbers, as fit's)
         if (values["init_scale"] <= 0).any():
             raise ValueError(f"init_scale must be > 0, got {values['init_scale'].tolist()}.")
-        stored({"init_scale": values["init_scale"]}, storage_dtype(config.dtype))
+        stored({"init_scale": values["init_scale"]}, dtype)
     swept = [name for name in values if name != "init_scale"]
     _, numbers = split_numbers(optimizer, optimizer_numbers(values))  # a solver refuses them
-    dtype = storage_dtype(config.dtype)
     checked = set()  # each distinct combination of values is checked once
     for k in range(p):
         settings = dict(zip(swept, (float(values[name][k]) for name in swept), strict=True))

@@ -31,7 +31,7 @@ from jaxmlp.arrays import as_arrays, storage_dtype
 from jaxmlp.datasets import check_seed
 from jaxmlp.datasets.standardize import by_folds
 from jaxmlp.folds import check_classes, fold_rows, kfold_rows  # noqa: F401 (search's names)
-from jaxmlp.numeric import check_int, check_positive, for_json, is_real, outside
+from jaxmlp.numeric import check_distinct, check_int, check_positive, for_json, is_real
 from jaxmlp.population import fit_population
 from jaxmlp.population_checks import is_list, items
 from jaxmlp.train import TrainConfig
@@ -214,9 +214,8 @@ def check_once(label: str, values, what: str = "value", dtype=None) -> None:
     """A ValueError when ``values`` holds one twice: the same members would train twice and
     count twice in ``summarize``. Equal numbers are one (0.5 and ``np.float64(0.5)``); a bool
     is not its integer; with ``dtype`` (the members' storage dtype, ``arrays.storage_dtype``),
-    so are numbers that round to one value of it (those it cannot hold, ``numeric.outside``, are
-    left to the range check that names them). ``label`` names the list (``grid['lr']``,
-    ``--seeds``)."""
+    so are numbers that round to one value of it (``numeric.check_distinct``). ``label`` names
+    the list (``grid['lr']``, ``--seeds``)."""
     shown = [v.item() if isinstance(v, np.generic) else v for v in values]
     keys = [repr(v) if isinstance(v, bool) else v for v in shown]
     try:
@@ -225,17 +224,8 @@ def check_once(label: str, values, what: str = "value", dtype=None) -> None:
         return
     if repeated:
         raise ValueError(f"{label} {shown} repeats a {what}: give each {what} once.")
-    if dtype is None or not all(map(is_real, shown)):  # not numbers: refused where checked
-        return
-    first = {}
-    shown = [v for v in shown if not outside(v, dtype).size]  # refused where stored, by name
-    for v, rounded in zip(shown, np.asarray(shown, np.float64).astype(dtype).tolist()):
-        if rounded in first:
-            raise ValueError(
-                f"{label} {shown}: {first[rounded]!r} and {v!r} are one value in "
-                f"{np.dtype(dtype).name}, the members' dtype: give each {what} once."
-            )
-        first[rounded] = v
+    if dtype is not None and all(map(is_real, shown)):  # not numbers: refused where checked
+        check_distinct(label, shown, dtype)
 
 
 def summarize(records: list[dict], by=None) -> list[dict]:

@@ -270,3 +270,54 @@ def test_an_optimizer_state_of_the_other_byte_order_is_refused_not_a_type_error(
                      **{"opt_state/1": array(saved, "opt_state/1").astype(">f4")})  # fmt: skip
     with pytest.raises(ValueError, match=r"does not fit optimizer 'momentum'.*>f4"):
         checkpoint.load(forged)
+
+
+def twice(path, out, before, given):
+    """A copy of the checkpoint at ``path`` whose metadata text has ``given`` (JSON text of a
+    key and value) inserted after its first ``before``: a key written twice, the saved value
+    last, which Python's json keeps, so the state digest still matches."""
+    with np.load(path) as archive:
+        contents = {k: archive[k] for k in archive.files}
+    text = contents.pop(checkpoint.META).tobytes().decode()
+    assert before in text
+    text = text.replace(before, before + given + ", ", 1)
+    contents[checkpoint.META] = np.frombuffer(text.encode(), np.uint8)
+    np.savez(out, **contents)
+    return out
+
+
+@pytest.mark.parametrize(
+    "before, given, key",
+    [("{", '"best_val_loss": 0.0', "best_val_loss"), ('"optimizer": {', '"lr": 10.0', "lr")],
+)
+def test_a_metadata_key_written_twice_is_refused_naming_it(before, given, key, saved, tmp_path):
+    """Python's json reads a repeated key's last value, another reader (and a person) the first:
+    a checkpoint giving best_val_loss 0.0, or lr 10.0, before its saved value matched its state
+    digest and loaded with the saved one. config.json refuses a key written twice; so does a
+    checkpoint, by the same rule."""
+    forged = twice(saved, tmp_path / "twice.npz", before, given)
+    with np.load(forged) as archive:  # as Python reads it, the saved state: its digest matches
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(arrays.pop(checkpoint.META).tobytes())
+    assert meta["state_sha256"] == checkpoint.state_sha256(meta, arrays)
+    for read in (checkpoint.load, checkpoint.read_meta):
+        with pytest.raises(ValueError, match=f"holds the key '{key}' twice") as error:
+            read(forged)
+        assert str(forged) in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.slow
+def test_a_run_whose_checkpoint_holds_a_key_twice_is_refused_by_the_commands(tmp_path, fails):
+    """evaluate, predict and a resume of such a run exit 2 with one line naming the key."""
+    out = tmp_path / "run"
+    assert cli.main(["train", *XOR, "--epochs", "2", "--out", str(out)]) == 0
+    path = out / "checkpoint.npz"
+    twice(path, path, '"optimizer": {', '"lr": 10.0')
+    np.save(tmp_path / "x.npy", np.zeros((4, 2), np.float32))
+    for argv in (
+        ["evaluate", str(out)],
+        ["predict", str(out), "--input", str(tmp_path / "x.npy")],
+        ["train", "--out", str(out), "--resume", "--epochs", "3", "--no-progress"],
+    ):
+        err = fails(argv)
+        assert "checkpoint.npz" in err and "holds the key 'lr' twice" in err, err

@@ -18,6 +18,7 @@ import pytest
 from jaxmlp import MLP, Diverged, Optimizer, TrainConfig, fit, fit_population, search, stopping
 from jaxmlp import epochs as ep
 from jaxmlp import member_epochs as mep
+from jaxmlp import population_checks as checks
 from jaxmlp.stopping import NonFiniteValidationLoss
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
@@ -450,6 +451,25 @@ def test_a_momentum_that_is_1_in_the_members_dtype_is_refused_as_1_is(optimizer)
                        seeds=[0, 1])  # fmt: skip
     with pytest.raises(ValueError, match=re.escape(says)):
         fit(XOR, XOR_X, XOR_T, Optimizer(optimizer, momentum=0.99999999), config)
+
+
+@pytest.mark.parametrize(
+    "name, given",
+    [("lr", [0.5, 0.1, 0.1 + 1e-9]), ("init_scale", [1.0, 1.0 + 1e-9]), ("lr", [2**24, 2**24 + 1])],
+)
+def test_hyper_values_that_differ_but_are_one_number_in_the_members_dtype_are_refused(name, given):
+    """lr=[0.1, 0.1 + 1e-9] trained two identical float32 members, recorded as two lrs; a grid
+    search and a sweep refuse such values (``search.check_once``), by the same rule. Values
+    equal as given are members the caller asked for (other seeds), and float64 holds both."""
+    config = TrainConfig(epochs=1, batch_size="full")
+    a, b = given[-2:]
+    says = f"hyper[{name!r}] {given}: {a!r} and {b!r} are one value in float32, the members' dtype"
+    with pytest.raises(ValueError, match=re.escape(says)):
+        fit_population(XOR, XOR_X, XOR_T, Optimizer("sgd"), config, hyper={name: given})
+    members = functools.partial(checks.members, None, optimizer=Optimizer("sgd"))
+    assert len(members({name: [a, a]}, config=config)[0]) == 2  # equal as given: two seeds
+    with jax.enable_x64(True):
+        assert len(members({name: given}, config=dataclasses.replace(config, dtype="float64"))[0])
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ import os
 import pathlib
 
 from jaxmlp import checkpoint, files
-from jaxmlp.numeric import check_int, for_json, from_json
+from jaxmlp.numeric import KeyTwice, check_int, for_json, from_json, json_once
 from jaxmlp.run import data
 from jaxmlp.run.place import (  # noqa: F401 (where a run lives: folder.out_folder, folder.lock)
     LOCK,
@@ -168,31 +168,14 @@ def version() -> str:
 
 def read_json(path) -> dict:
     """The JSON value in the file ``path``; a ValueError where an object holds a key twice
-    (``_once``)."""
+    (``numeric.json_once``)."""
     regular(path)
     try:
-        return json.loads(pathlib.Path(path).read_text(), object_pairs_hook=_once)
-    except _Twice as twice:
-        key = twice.args[0]
-        raise ValueError(f"{path}: holds the key {key!r} twice in one object {EDITED}") from None
+        return json_once(pathlib.Path(path).read_text())
+    except KeyTwice as twice:
+        raise ValueError(f"{path}: {twice} {EDITED}") from None
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: cannot read ({error}).") from None
-
-
-class _Twice(ValueError):
-    """A key found twice in one JSON object (its ``args[0]``)."""
-
-
-def _once(pairs: list) -> dict:
-    """The object of the key-value ``pairs``, each key once (``_Twice`` else): Python's json
-    keeps a repeated key's last value, other readers (and a person) the first, and jaxmlp
-    writes each key once, so the file was edited."""
-    found = {}
-    for key, value in pairs:
-        if key in found:
-            raise _Twice(key)
-        found[key] = value
-    return found
 
 
 def regular(path) -> bool:
