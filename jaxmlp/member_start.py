@@ -9,9 +9,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import train
+from jaxmlp.epochs import tree_bytes
 from jaxmlp.member_epochs import Member
 from jaxmlp.optim import initial_state
 from jaxmlp.population_checks import scaled
+
+# On the CPU a chunk holds the members whose step's working set (parameters, gradients,
+# optimizer state, best parameters) fits in this many bytes: past it the members' elementwise
+# passes (the update, the checks) stream through memory. 16 Fashion-MNIST-shaped
+# 784-256-128-10 members (~3.8 MB each with Adam, ~1.9 MB with SGD) ran 5-14 % faster in
+# chunks of 2-4 than in one of 16 or two of 8, and slower one by one (experiments/
+# BENCHMARKS.md). An accelerator takes every member at once.
+CPU_CHUNK_BYTES = 2**23
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -62,3 +71,26 @@ def _initial_states(structure, total_steps: int, params):
     """``optim.initial_state`` of every member, compiled once per optimizer structure (op by
     op, ``vmap`` traced it again every population)."""
     return jax.vmap(functools.partial(initial_state, structure, total_steps))(params)
+
+
+def chunk_size(net, spec, config, p: int, workers: int, devices, dtype) -> int:
+    """The default chunk of ``fit_population``: ``ceil(P / workers)`` members, and on the CPU
+    at most those whose working set fits in ``CPU_CHUNK_BYTES`` per device, in chunks of equal
+    size (one compiled program), a multiple of ``devices``. Members past that size are then
+    chunked the same on any number of ``workers``, and train the same to the last bit."""
+    parts = workers
+    if jax.default_backend() == "cpu":
+        member = _working_bytes(net, spec, config.early_stopping is not None, dtype)
+        parts = max(parts, -(-p * member // (CPU_CHUNK_BYTES * (devices or 1))))
+    chunk = -(-p // min(parts, p))
+    return min(-(-chunk // (devices or 1)) * (devices or 1), p)
+
+
+@functools.lru_cache(maxsize=32)
+def _working_bytes(net, spec, best: bool, dtype) -> int:
+    """A member's parameters, gradients, optimizer state (and best parameters), in bytes."""
+    params = jax.eval_shape(lambda: net.init(jax.random.key(0), dtype))
+    state = jax.eval_shape(
+        functools.partial(initial_state, spec.optimizer, spec.total_steps), params
+    )
+    return (2 + best) * tree_bytes(params) + tree_bytes(state)

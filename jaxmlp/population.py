@@ -161,8 +161,11 @@ def fit_population(
         each chunk, must divide evenly); one device when None. ``config.devices`` (one run
         data-parallel) must be None.
       chunk: train at most this many members at a time (memory): the same results up to float
-        rounding (not bit for bit, and not close under chaotic training: see the module);
-        ``ceil(P / workers)`` when None.
+        rounding (not bit for bit, and not close under chaotic training: see the module).
+        When None, ``ceil(P / workers)``, and on the CPU at most the members whose parameters,
+        gradients and optimizer state fit in 8 MiB per device, in chunks of equal size
+        (``member_start.chunk_size``: faster, and larger members then train alike on any
+        number of workers).
       workers: train this many chunks at once, each on a host thread of its own (the cores of a
         CPU, which runs a population of tiny members on one core): the same results as its
         chunks one after another, bit for bit. Each chunk is prepared in the calling thread
@@ -209,7 +212,9 @@ def fit_population(
         run = mep.make_member_epochs(
             net, spec, n, batch_size, mesh1, has_val, patience, has_rows, config.drop_last
         )
-        chunk = min(int(chunk or -(-p // workers)), p)
+        chunk = min(
+            int(chunk or member_start.chunk_size(net, spec, config, p, workers, devices, dtype)), p
+        )
         mesh, keys = sharding.members_mesh(devices, p, chunk), member_start.keys(seeds)
         scale = values.get("init_scale")
         data = (x, t, x_val, t_val)

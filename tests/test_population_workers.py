@@ -1,6 +1,7 @@
 """``fit_population(workers=k)``: k chunks of members at once on host threads, with the results
 of the same chunks one after another, bit for bit."""
 
+import functools
 import json
 import os
 import subprocess
@@ -12,7 +13,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, Optimizer, TrainConfig, backprop, fit_population
+from jaxmlp import MLP, Optimizer, TrainConfig, backprop, fit_population, member_start
+from jaxmlp.epochs import StepSpec
 
 RNG = np.random.default_rng(3)
 X = RNG.normal(size=(24, 3)).astype(np.float32)
@@ -71,6 +73,46 @@ def test_workers_train_members_past_tiny_as_one_at_a_time_bit_for_bit():
 def test_workers_alone_chunk_the_members_evenly_over_them():
     """workers=2 of 5 members: chunks of 3 and 2, as chunk=3 one at a time."""
     assert_same(train(chunk=3), train(workers=2))
+
+
+def chunk(net, p, workers=1, devices=None, optimizer="adam"):
+    spec = StepSpec(Optimizer(optimizer), 100, "hand", "float32")
+    config = TrainConfig()
+    return member_start.chunk_size(net, spec, config, p, workers, devices, np.dtype("float32"))
+
+
+def test_the_default_chunk_on_the_cpu_holds_members_of_8_mib_in_equal_chunks():
+    """Fashion-MNIST-shaped members (~3.8 MB each with Adam: parameters, gradients, two
+    moments; ~1.9 MB with SGD) in chunks of 2 (4), on any number of workers; XOR's 1000 in
+    ``ceil(P / workers)``; equal chunks (10 of 3.8 MB: 5 of 2, not 2, 2, 2, 2, 2 as 4 + ...);
+    a multiple of the devices, each holding its 8 MiB."""
+    fashion = MLP((784, 256, 128, 10), "relu", "softmax", "cross_entropy")
+    xor = MLP((2, 3, 1), "sigmoid", "sigmoid", "sse")
+    assert [chunk(fashion, 16, w) for w in (1, 2, 4, 8)] == [2, 2, 2, 2]
+    assert [chunk(fashion, 16, w, optimizer="sgd") for w in (1, 2, 4)] == [4, 4, 4]
+    assert [chunk(xor, 1000, w) for w in (1, 2, 3)] == [1000, 500, 334]
+    assert chunk(fashion, 10) == 2 and chunk(fashion, 9) == 2  # 5 chunks of 2 (the last 1)
+    assert chunk(fashion, 16, devices=2) == 4 and chunk(fashion, 16, devices=4) == 8
+    assert chunk(xor, 1000, 3, devices=2) == 334 and chunk(xor, 8, 3, devices=2) == 4
+
+
+@pytest.mark.slow
+def test_members_past_the_chunk_bytes_train_alike_on_any_number_of_workers(monkeypatch):
+    """With the default chunk, members past the CPU's chunk bytes train in the same chunks on
+    1 or 2 workers, bit for bit (``ceil(P / workers)`` alone gave chunks of 4 and of 2, whose
+    batched sums round otherwise): here members of 16-32-4 with the bytes set to two of them."""
+    net = MLP((16, 32, 4), "relu", "softmax", "cross_entropy")
+    x = RNG.normal(size=(64, 16)).astype(np.float32)
+    labels = RNG.integers(0, 4, 64)
+    config = TrainConfig(epochs=6, batch_size=32)
+    spec = StepSpec(Optimizer("adam"), 12, "hand", "float32")
+    bytes_ = member_start._working_bytes(net, spec, False, np.dtype("float32"))
+    monkeypatch.setattr(member_start, "CPU_CHUNK_BYTES", 2 * bytes_)
+    run = functools.partial(fit_population, net, x, labels, Optimizer("adam"), config)
+    seeds = [0, 1, 2, 3]
+    one = run(seeds=seeds)
+    assert_same(one, run(seeds=seeds, workers=2))
+    assert_same(one, run(seeds=seeds, chunk=2))
 
 
 @pytest.mark.slow
