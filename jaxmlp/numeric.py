@@ -241,7 +241,8 @@ def json_once(text: str):
     """The JSON value of ``text``, each object's keys once (a ``KeyTwice`` naming the first key
     repeated): Python's json keeps a repeated key's last value, other readers (and a person)
     the first, and jaxmlp writes each key once, so a text that repeats one was edited. The one
-    rule of the files jaxmlp trusts: config.json, a checkpoint's metadata."""
+    rule of the files jaxmlp trusts: config.json, a checkpoint's metadata, metrics.jsonl's
+    lines and summary.json (which says a run diverged)."""
     return json.loads(text, object_pairs_hook=_once)
 
 

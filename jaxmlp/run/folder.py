@@ -267,15 +267,18 @@ def check_not_lost(out: pathlib.Path) -> None:
 def read_metrics(path, epochs: int, recorded: dict | None = None) -> list[dict]:
     """The records of epochs 1..``epochs`` (the checkpoint's) from ``metrics.jsonl``, each once
     and in order; later lines (logged just before a save a kill prevented) are dropped. The log
-    is written whole or not at all, so a line that is no record, a missing epoch, or lines
-    other than those whose ``log_sha256`` the checkpoint ``recorded`` (its metadata's
-    ``metrics_sha256``; older checkpoints have none) are damage: a ValueError names the file."""
+    is written whole or not at all, so a line that is no record (or holds a key twice,
+    ``numeric.json_once``: older checkpoints have no digest of the log), a missing epoch, or
+    lines other than those whose ``log_sha256`` the checkpoint ``recorded`` (its metadata's
+    ``metrics_sha256``) are damage: a ValueError names the file."""
     raw = path.read_bytes() if regular(path) else b""
     lines = raw.decode(errors="replace").splitlines()
     found = []
     for number, line in enumerate(lines, 1):
         try:
-            record = from_json(json.loads(line))  # "nan" and "inf" as floats again
+            record = from_json(json_once(line))  # "nan" and "inf" as floats again
+        except KeyTwice as twice:
+            raise ValueError(f"{path}: line {number} {twice}; {DAMAGED}") from None
         except ValueError:
             record = None
         epoch = record.get("epoch") if isinstance(record, dict) else None

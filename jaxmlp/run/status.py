@@ -14,13 +14,13 @@ checkpoint and say so: its parameters are those of that epoch.
 """
 
 import dataclasses
-import json
 import os
 import pathlib
 import re
 import socket
 
 from jaxmlp import stopping
+from jaxmlp.numeric import KeyTwice, json_once
 from jaxmlp.resume import finished
 from jaxmlp.run import folder
 from jaxmlp.run.place import read_text
@@ -76,12 +76,15 @@ def of_checkpoint(run_dir, config: dict, ckpt) -> dict:
 
 def _unfinished(run_dir: pathlib.Path, epoch: int) -> str:
     """The status of an unfinished run whose checkpoint is at ``epoch``: running, diverged
-    or interrupted."""
+    or interrupted; a ValueError where summary.json holds a key twice (``numeric.json_once``)."""
     if held(run_dir):  # a resume of a diverged run as well
         return "running"
+    path = run_dir / "summary.json"
     try:
-        summary = json.loads(read_text(run_dir / "summary.json"))
-    except ValueError:
+        summary = json_once(read_text(path))
+    except KeyTwice as twice:
+        raise ValueError(f"{path}: {twice} {folder.EDITED}") from None
+    except ValueError:  # none (or not JSON): nothing says the run diverged
         summary = None
     diverged = isinstance(summary, dict) and summary.get("status") == "diverged"
     return "diverged" if diverged and summary.get("kept_epoch") == epoch else "interrupted"
