@@ -77,7 +77,8 @@ def chunk_size(net, spec, config, p: int, workers: int, devices, dtype) -> int:
     """The default chunk of ``fit_population``: ``ceil(P / workers)`` members, and on the CPU
     at most those whose working set fits in ``CPU_CHUNK_BYTES`` per device, in chunks of equal
     size (one compiled program), a multiple of ``devices``. Members past that size are then
-    chunked the same on any number of ``workers``, and train the same to the last bit."""
+    chunked the same on any number of ``workers`` up to the number of chunks, and train the
+    same to the last bit."""
     parts = workers
     if jax.default_backend() == "cpu":
         member = _working_bytes(net, spec, config.early_stopping is not None, dtype)

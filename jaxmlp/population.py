@@ -164,8 +164,8 @@ def fit_population(
         rounding (not bit for bit, and not close under chaotic training: see the module).
         When None, ``ceil(P / workers)``, and on the CPU at most the members whose parameters,
         gradients and optimizer state fit in 8 MiB per device, in chunks of equal size
-        (``member_start.chunk_size``: faster, and larger members then train alike on any
-        number of workers).
+        (``member_start.chunk_size``: faster, and larger members then train in the same
+        chunks, bit for bit, on any number of workers up to the number of chunks).
       workers: train this many chunks at once, each on a host thread of its own (the cores of a
         CPU, which runs a population of tiny members on one core): the same results as its
         chunks one after another, bit for bit. Each chunk is prepared in the calling thread
