@@ -142,7 +142,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def predict_proba(self, X):
         """Class probabilities ``(n, n_classes)`` in the order of ``classes_`` (per-label
         probabilities ``(n, K)`` for multilabel ``y``), in the dtype of X and the weights. A
-        ValueError for rows whose outputs are not finite, as ``predict``."""
+        fit on one class gives ``(n, 2)``, as scikit-learn's: ``1 - y``, that class's
+        probability, and the output ``y`` that its targets of 0 drive down
+        (tests/test_sklearn_targets.py). A ValueError for rows whose outputs are not finite, as
+        ``predict``."""
         y = self._forward(X)
         outputs.check_decided(y)
         return np.hstack([1 - y, y]) if self.n_outputs_ == 1 else y
