@@ -232,3 +232,22 @@ def command_handlers(monkeypatch):
     yield
     for n, handler in handlers.items():
         signal.signal(n, handler)
+
+
+@pytest.fixture
+def unfinished_run(tmp_path):
+    """A run folder of a 2-3-1 net whose checkpoint is at epoch 2 of 5: interrupted, until
+    summary.json says the run diverged there (its readers look at .lock and summary.json to
+    say whether it runs, diverged or was interrupted)."""
+    from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, checkpoint, load_run, save_run
+    from jaxmlp.run import folder
+
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    params, opt = net.init(jax.random.key(0)), Optimizer()
+    out = save_run(tmp_path / "run", net, params)
+    state = TrainState(params, opt.build(1).init(params), 2)
+    run_id = folder.read_config(out)["run_id"]
+    checkpoint.save(out / "checkpoint.npz", state, net=net, optimizer=opt,
+                    config=TrainConfig(epochs=5), run_id=run_id)  # fmt: skip
+    assert load_run(out).status == "interrupted"
+    return out

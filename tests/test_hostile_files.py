@@ -12,20 +12,15 @@ import signal
 import zipfile
 from types import SimpleNamespace
 
-import jax
 import numpy as np
 import pytest
 
 from jaxmlp import (
     MLP,
-    Optimizer,
-    TrainConfig,
-    TrainState,
     checkpoint,
     cli,
     files,
     load_run,
-    save_run,
 )
 from jaxmlp.run import folder
 
@@ -50,19 +45,6 @@ def deadline(seconds=20):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def unfinished_run(tmp_path):
-    """A run folder whose checkpoint is at epoch 2 of 5: its readers look at .lock and
-    summary.json to say whether it runs, diverged or was interrupted."""
-    params, opt = NET.init(jax.random.key(0)), Optimizer()
-    out = save_run(tmp_path / "run", NET, params)
-    state = TrainState(params, opt.build(1).init(params), 2)
-    run_id = folder.read_config(out)["run_id"]
-    checkpoint.save(out / "checkpoint.npz", state, net=NET, optimizer=opt,
-                    config=TrainConfig(epochs=5), run_id=run_id)  # fmt: skip
-    assert load_run(out).status == "interrupted"
-    return out
 
 
 def test_a_lock_that_links_to_another_file_is_refused_and_the_file_kept(tmp_path):
@@ -98,8 +80,10 @@ def test_a_lock_that_is_a_hard_link_to_another_file_is_refused_and_the_file_kept
     assert victim.read_text() == "precious\n"
 
 
-def test_a_resume_through_a_planted_lock_link_exits_2_and_keeps_the_file(tmp_path, capsys):
-    out = unfinished_run(tmp_path)
+def test_a_resume_through_a_planted_lock_link_exits_2_and_keeps_the_file(
+    tmp_path, capsys, unfinished_run
+):
+    out = unfinished_run
     victim = tmp_path / "notes.txt"
     victim.write_text("precious\n")
     (out / ".lock").symlink_to(victim)
@@ -111,10 +95,10 @@ def test_a_resume_through_a_planted_lock_link_exits_2_and_keeps_the_file(tmp_pat
 
 
 @pytest.mark.parametrize("name", [".lock", "summary.json"])
-def test_a_fifo_in_a_run_folder_is_not_waited_on(name, tmp_path):
+def test_a_fifo_in_a_run_folder_is_not_waited_on(name, tmp_path, unfinished_run):
     # load_run, evaluate and predict of an unfinished run read .lock and summary.json to say
     # how it stands: a FIFO there blocked them forever
-    out = unfinished_run(tmp_path)
+    out = unfinished_run
     os.mkfifo(out / name)
     with deadline():
         assert load_run(out).status == "interrupted"
@@ -123,8 +107,8 @@ def test_a_fifo_in_a_run_folder_is_not_waited_on(name, tmp_path):
             pass
 
 
-def test_a_fifo_as_a_run_file_is_named_not_read(tmp_path):
-    out = unfinished_run(tmp_path)
+def test_a_fifo_as_a_run_file_is_named_not_read(tmp_path, unfinished_run):
+    out = unfinished_run
     os.mkfifo(tmp_path / "metrics.jsonl")
     with deadline(), pytest.raises(ValueError, match=r"metrics.jsonl: not a regular file"):
         folder.read_metrics(tmp_path / "metrics.jsonl", 2)
@@ -138,9 +122,9 @@ def test_a_fifo_as_a_run_file_is_named_not_read(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["fifo", "folder"])
-def test_a_checkpoint_that_is_no_file_is_named_so(kind, tmp_path, capsys):
+def test_a_checkpoint_that_is_no_file_is_named_so(kind, tmp_path, capsys, unfinished_run):
     # a FIFO or a folder named checkpoint.npz was "no such checkpoint file": it is there
-    out = unfinished_run(tmp_path)
+    out = unfinished_run
     (out / "checkpoint.npz").unlink()
     os.mkfifo(out / "checkpoint.npz") if kind == "fifo" else (out / "checkpoint.npz").mkdir()
     says = "not a regular file" if kind == "fifo" else "a folder, not a file"

@@ -8,11 +8,10 @@ fix."""
 import pathlib
 import shutil
 
-import jax
 import numpy as np
 import pytest
 
-from jaxmlp import MLP, Optimizer, TrainConfig, TrainState, checkpoint, cli, load_run, save_run
+from jaxmlp import MLP, checkpoint, cli, load_run
 from jaxmlp.run import folder
 
 OLD_RUNS = pathlib.Path(__file__).parent / "data" / "old_runs"
@@ -61,22 +60,10 @@ def test_a_resume_of_a_log_with_a_key_twice_is_refused(tmp_path, one_error):
 # -- summary.json -------------------------------------------------------------------------------
 
 
-def unfinished_run(tmp_path):
-    """A run folder whose checkpoint is at epoch 2 of 5 (interrupted, until summary.json says
-    the run diverged there)."""
-    params, opt = NET.init(jax.random.key(0)), Optimizer()
-    out = save_run(tmp_path / "run", NET, params)
-    state = TrainState(params, opt.build(1).init(params), 2)
-    run_id = folder.read_config(out)["run_id"]
-    checkpoint.save(out / "checkpoint.npz", state, net=NET, optimizer=opt,
-                    config=TrainConfig(epochs=5), run_id=run_id)  # fmt: skip
-    return out
-
-
-def test_a_summary_with_a_key_twice_is_refused_naming_it(tmp_path, fails):
+def test_a_summary_with_a_key_twice_is_refused_naming_it(tmp_path, fails, unfinished_run):
     # summary.json giving status "interrupted" before "diverged": load_run, evaluate and
     # predict said the run diverged at its epoch 2 where a reader of the first saw interrupted
-    out = unfinished_run(tmp_path)
+    out = unfinished_run
     path = out / "summary.json"
     path.write_text('{"status": "diverged", "kept_epoch": 2}\n')
     assert load_run(out).status == "diverged"
