@@ -18,8 +18,8 @@ from jaxmlp.population_checks import scaled
 # optimizer state, best parameters) fits in this many bytes: past it the members' elementwise
 # passes (the update, the checks) stream through memory. 16 Fashion-MNIST-shaped
 # 784-256-128-10 members (~3.8 MB each with Adam, ~1.9 MB with SGD) ran 5-14 % faster in
-# chunks of 2-4 than in one of 16 or two of 8, and slower one by one (experiments/
-# BENCHMARKS.md). An accelerator takes every member at once.
+# chunks of 2-4 than in one of 16 on one thread or in two of 8 on two, and slower one by one
+# (experiments/BENCHMARKS.md). An accelerator takes every member at once.
 CPU_CHUNK_BYTES = 2**23
 
 
