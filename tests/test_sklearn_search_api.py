@@ -1,14 +1,14 @@
 """PopulationSearchCV answers as GridSearchCV does where a caller reads it: the dtypes of the
 ``param_*`` columns, the best estimator's ``predict_log_proba``, ``n_features_in_`` and
-``feature_names_in_``, its estimator's tags and methods before it is fitted, and the error of a
-search with no candidates."""
+``feature_names_in_``, its estimator's tags and methods before it is fitted, and the errors of a
+search with no candidates and of a splitter that miscounts its splits."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import is_classifier, is_regressor
 from sklearn.linear_model import SGDClassifier
-from sklearn.model_selection import GridSearchCV, ParameterGrid, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, ParameterGrid, cross_val_score
 from sklearn.utils import get_tags
 
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor, PopulationSearchCV
@@ -134,6 +134,22 @@ def test_a_grid_without_candidates_is_grid_search_cv_s_value_error():
     for make in (PopulationSearchCV, GridSearchCV):
         with pytest.raises(ValueError, match="No fits were performed.*no candidates"):
             make(CLF, [], cv=2).fit(x, y)
+
+
+class _MiscountedKFold(KFold):
+    """A splitter whose ``get_n_splits`` says one split more than ``split`` gives."""
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_splits + 1
+
+
+def test_a_splitter_that_miscounts_its_splits_is_grid_search_cv_s_value_error():
+    """GridSearchCV refuses a cv whose ``split`` and ``get_n_splits`` disagree. Before: the
+    population search trained and scored the splits it got, silently."""
+    x, y = _frame()
+    for make in (PopulationSearchCV, GridSearchCV):
+        with pytest.raises(ValueError, match="inconsistent results. Expected 3 splits, got 2"):
+            make(CLF, {"alpha": [1e-4]}, cv=_MiscountedKFold(2)).fit(x, y)
 
 
 @pytest.mark.parametrize("returned", [None, "0.5", [0.5, 0.5]], ids=["None", "str", "list"])

@@ -182,7 +182,13 @@ class PopulationSearchCV(RefittedMixin, MetaEstimatorMixin, BaseEstimator):
         fit_params, score_params = routed.estimator["fit"], routed.scorer["score"]
         _checked_weights(fit_params.get("sample_weight"), X)  # named against all of X, once
         cv = check_cv(self.cv, y, classifier=is_classifier(base))
+        n_splits = cv.get_n_splits(X, y, **routed.splitter["split"])
         splits = list(cv.split(X, y, **routed.splitter["split"]))
+        if len(splits) != n_splits:  # GridSearchCV's check and message, then the cv
+            raise ValueError(
+                "cv.split and cv.get_n_splits return inconsistent results. Expected "
+                f"{n_splits} splits, got {len(splits)} (cv={self.cv!r})"
+            )
         if not candidates or not splits:  # GridSearchCV's message, then what was given
             raise ValueError(
                 "No fits were performed. Was the CV iterator empty? Were there no candidates? "
