@@ -306,7 +306,7 @@ def _sweep(args) -> int:
         hint = "no chunk had finished: nothing was saved"
         if stop.saved:
             hint = "the finished chunks are saved; continue with: jaxmlp sweep --out "
-            hint += f"{stop.out} --resume"
+            hint += f"{shlex.quote(str(stop.out))} --resume"
         print(f"interrupted: {hint}", file=sys.stderr)
         return stop.status
     return 0

@@ -525,6 +525,14 @@ def test_ctrl_c_names_the_folder_to_resume_or_says_nothing_was_saved(tmp_path, c
     monkeypatch.setattr(sweeper, "_fit_chunk", interrupted_at(1))
     assert cli.main(["sweep", *SMALL, "--out", "first"]) == 130
     assert capsys.readouterr().err == "interrupted: no chunk had finished: nothing was saved\n"
+    # a folder whose name the shell splits is quoted, as train's hint quotes it: the hint
+    # said "--out my sweep --resume", which the shell reads as --out my and an argument sweep
+    calls.clear()
+    monkeypatch.setattr(sweeper, "_fit_chunk", interrupted_at(2))
+    assert cli.main(["sweep", *SMALL, "--out", "my sweep"]) == 130
+    assert capsys.readouterr().err.endswith(
+        "continue with: jaxmlp sweep --out 'my sweep' --resume\n"
+    )
 
 
 def test_an_interrupt_while_the_report_is_written_names_the_resume_which_writes_it(
