@@ -189,7 +189,7 @@ def _add_sweep(commands):
         "--chunk",
         type=flags.integer,
         metavar="N",
-        help="members trained (and saved) at a time (256)",
+        help="members trained (and saved) at a time (default: equal chunks of at most 256)",
     )
     sweep.add_argument(
         "--workers", type=flags.integer, default=1, metavar="N",
