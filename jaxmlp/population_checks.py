@@ -46,11 +46,11 @@ def check_run(config, chunk, params, p: int, stop=None, workers=1) -> None:
 
 def stacked(net, params) -> int:
     """P, the members of ``params`` stacked on a leading axis (``evaluation.evaluate_members``);
-    a ValueError unless every array has that axis and a member is ``net``'s (its values as they
-    are: a diverged member's NaN is its results')."""
+    a ValueError unless every array has that axis, of P >= 1, and a member is ``net``'s (its
+    values as they are: a diverged member's NaN is its results')."""
     axes = _leading_axes(params)
-    if len(axes) != 1 or axes == [()]:
-        raise ValueError(f"params must be stacked on a leading axis of P members, got {axes}.")
+    if len(axes) != 1 or axes in ([()], [(0,)]):
+        raise ValueError(f"params must be stacked on a leading axis of P >= 1 members, got {axes}.")
     net.check_params(jax.tree.map(lambda a: a[0], params))
     return axes[0][0]
 

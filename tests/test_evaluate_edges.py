@@ -293,3 +293,14 @@ def test_evaluate_members_refuses_params_that_are_no_stacked_members():
     )
     with pytest.raises(ValueError, match=r"does not match the architecture \(2, 3, 1\)"):
         evaluate_members(net, other, XOR_X, XOR_T)
+
+
+def test_evaluate_members_refuses_no_members():
+    """Params stacked on a leading axis of 0: an IndexError from inside the first member's
+    check, not the rule's ValueError."""
+    from jaxmlp.evaluation import evaluate_members
+
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    none = jax.tree.map(lambda a: a[:0], jax.vmap(net.init)(jax.random.split(jax.random.key(0), 2)))
+    with pytest.raises(ValueError, match=r"params must be stacked on a leading axis of P >= 1"):
+        evaluate_members(net, none, XOR_X, XOR_T)
