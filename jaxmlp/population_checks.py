@@ -3,7 +3,7 @@ a bad one is a ValueError naming it and the values allowed, not an error from in
 after the first chunks trained."""
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -114,6 +114,11 @@ def members(seeds, hyper, optimizer, config):
     if seeds is not None and not is_list(seeds):
         raise ValueError(
             f"seeds must be a non-empty sequence of integers in [0, 2**32 - 1], got {seeds!r}."
+        )
+    if hyper is not None and not isinstance(hyper, Mapping):  # dict() would take pairs
+        raise ValueError(
+            f"hyper must be a dict of setting name -> list of values, the names among "
+            f"{list(SETTINGS)}, got {hyper!r}."
         )
     hyper = dict(hyper or {})
     unknown = sorted(set(hyper) - set(SETTINGS))
