@@ -91,7 +91,7 @@ def evaluate_members(net, params, x, t, rows=None) -> dict:
     ``population_checks.member_rows``). Returns
     ``{"loss": (P,), "accuracy": (P,) or None}`` as float64 arrays (NaN where an output is)."""
     p = stacked(net, params)
-    x, t = as_arrays(net, x, t, params[0]["w"].dtype, needs="evaluate")
+    x, t = as_arrays(net, x, t, one_dtype(params), needs="evaluate")
     n = x.shape[0]
     rows = (
         np.broadcast_to(np.arange(n), (p, n)) if rows is None else member_rows("rows", rows, p, n)

@@ -3,7 +3,7 @@ a bad one is a ValueError naming it and the values allowed, not an error from in
 after the first chunks trained."""
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -46,11 +46,11 @@ def check_run(config, chunk, params, p: int, stop=None, workers=1) -> None:
 
 def stacked(net, params) -> int:
     """P, the members of ``params`` stacked on a leading axis (``evaluation.evaluate_members``);
-    a ValueError unless every array has that axis and a member is ``net``'s (its values as they
-    are: a diverged member's NaN is its results')."""
+    a ValueError unless every array has that axis, of P >= 1, and a member is ``net``'s (its
+    values as they are: a diverged member's NaN is its results')."""
     axes = _leading_axes(params)
-    if len(axes) != 1 or axes == [()]:
-        raise ValueError(f"params must be stacked on a leading axis of P members, got {axes}.")
+    if len(axes) != 1 or axes in ([()], [(0,)]):
+        raise ValueError(f"params must be stacked on a leading axis of P >= 1 members, got {axes}.")
     net.check_params(jax.tree.map(lambda a: a[0], params))
     return axes[0][0]
 
@@ -114,6 +114,11 @@ def members(seeds, hyper, optimizer, config):
     if seeds is not None and not is_list(seeds):
         raise ValueError(
             f"seeds must be a non-empty sequence of integers in [0, 2**32 - 1], got {seeds!r}."
+        )
+    if hyper is not None and not isinstance(hyper, Mapping):  # dict() would take pairs
+        raise ValueError(
+            f"hyper must be a dict of setting name -> list of values, the names among "
+            f"{list(SETTINGS)}, got {hyper!r}."
         )
     hyper = dict(hyper or {})
     unknown = sorted(set(hyper) - set(SETTINGS))

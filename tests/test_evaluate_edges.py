@@ -293,3 +293,30 @@ def test_evaluate_members_refuses_params_that_are_no_stacked_members():
     )
     with pytest.raises(ValueError, match=r"does not match the architecture \(2, 3, 1\)"):
         evaluate_members(net, other, XOR_X, XOR_T)
+
+
+def test_evaluate_members_refuses_no_members():
+    """Params stacked on a leading axis of 0: an IndexError from inside the first member's
+    check, not the rule's ValueError."""
+    from jaxmlp.evaluation import evaluate_members
+
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    none = jax.tree.map(lambda a: a[:0], jax.vmap(net.init)(jax.random.split(jax.random.key(0), 2)))
+    with pytest.raises(ValueError, match=r"params must be stacked on a leading axis of P >= 1"):
+        evaluate_members(net, none, XOR_X, XOR_T)
+
+
+def test_evaluate_members_refuses_params_of_mixed_dtypes_as_evaluate_does():
+    """A float16 weight beside float32 ones: ``evaluate`` refuses them (``one_dtype``), while
+    ``evaluate_members`` took the first weight's float16 for the inputs and computed the rest by
+    promotion, a loss that is neither the float16 net's nor the float32 one's."""
+    from jaxmlp.evaluation import evaluate, evaluate_members
+
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    params = jax.vmap(net.init)(jax.random.split(jax.random.key(0), 2))
+    params[0]["w"] = params[0]["w"].astype(np.float16)
+    says = r"params mix the dtypes \['float16', 'float32'\]"
+    with pytest.raises(ValueError, match=says):
+        evaluate(net, jax.tree.map(lambda a: a[0], params), XOR_X, XOR_T)
+    with pytest.raises(ValueError, match=says):
+        evaluate_members(net, params, XOR_X, XOR_T)

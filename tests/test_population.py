@@ -427,6 +427,8 @@ def test_the_restored_rule_is_one_for_solo_fits_and_for_each_member():
         (dict(seeds=[0], rows=(np.zeros((1, 2), int), np.zeros((1, 0), int))), "(P=1, m >= 1)"),
         (dict(seeds=[0, 1], config=TrainConfig(epochs=1, devices=4)), "fit_population(devices="),
         (dict(seeds=[0], stop=1), "stop must be a callable or None, got 1"),  # was a TypeError
+        *[(dict(seeds=[0], hyper=h), "hyper must be a dict of setting name -> list of values")
+          for h in (5, "lr", [("lr", [0.1])])],  # a TypeError, dict()'s ValueError, taken
     ],
 )  # fmt: skip
 def test_bad_population_settings_are_value_errors_naming_them(kwargs, shown):
