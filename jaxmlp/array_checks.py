@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp.numeric import check_unmasked
+
 
 def all_finite(a) -> bool:
     xp = jnp if isinstance(a, jax.Array) else np
@@ -18,13 +20,15 @@ def all_finite(a) -> bool:
 def param_shape(v, where: str) -> tuple:
     """The shape of the parameter ``v`` (named ``where``: "params[0]['w']"); a ValueError unless
     it is an array (NumPy or JAX): a list (params after ``json.loads``) has no dtype, and the
-    one the net would compute in would be a guess."""
+    one the net would compute in would be a guess; nor a masked array with masked entries
+    (``numeric.check_unmasked``: the numbers under its mask would be used)."""
     if not (hasattr(v, "shape") and hasattr(v, "dtype")):
         raise ValueError(
             f"{where} is a {type(v).__name__}, not an array: parameters are NumPy or JAX arrays, "
             "whose dtype the net computes in; convert params read from JSON with "
             "[{k: np.asarray(v, np.float32) for k, v in layer.items()} for layer in params]."
         )
+    check_unmasked(where, v)
     return tuple(v.shape)
 
 

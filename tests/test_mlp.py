@@ -17,6 +17,7 @@ from jaxmlp import (
     backprop,
     evaluate,
     fit,
+    fit_population,
     gradcheck,
     initializers,
     losses,
@@ -516,6 +517,33 @@ def test_params_with_leaves_that_are_no_arrays_are_refused_naming_the_leaf():
                 "array: .* convert params read from JSON with .*np.asarray",
             ):
                 call(params)
+
+
+@pytest.mark.slow
+def test_params_with_masked_entries_are_refused_naming_the_leaf():
+    """Regression: a NumPy masked array as a parameter of fit (and fit_population) trained from
+    the numbers under its mask as if they were given (jnp.asarray drops the mask), silently;
+    apply and the others refused it with JAX's own message. Refused everywhere, naming the leaf,
+    as masked inputs are (numeric.check_unmasked); with nothing masked, fit takes it."""
+    w = np.ma.masked_array(np.asarray(PARAMS[0]["w"]), mask=False)
+    w[0, 0] = np.ma.masked
+    masked = [dict(PARAMS[0], w=w), PARAMS[1]]
+    stacked = lambda p: jax.tree.map(lambda a: np.ma.stack([a, a]), p)  # noqa: E731
+    one = TrainConfig(epochs=1)
+    for call in (
+        lambda p: NET.apply(p, X),
+        lambda p: NET.predict(p, X),
+        lambda p: NET.cost(p, X, LABELS),
+        lambda p: NET.backprop(p, X, LABELS),
+        lambda p: fit(NET, X, LABELS, config=one, params=p),
+        lambda p: fit_population(NET, X, LABELS, config=one, seeds=[0, 1], params=stacked(p)),
+    ):
+        with pytest.raises(ValueError, match=r"^params\[0\]\['w'\] is a masked array with 1 "):
+            call(masked)
+    unmasked = [dict(PARAMS[0], w=np.ma.masked_array(np.asarray(PARAMS[0]["w"]))), PARAMS[1]]
+    got = fit(NET, X, LABELS, config=one, params=unmasked).params
+    want = fit(NET, X, LABELS, config=one, params=PARAMS).params
+    assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), got, want))
 
 
 def test_a_dropout_rate_the_float32_masks_cannot_draw_is_refused():
