@@ -15,6 +15,7 @@ import json
 import os
 import pathlib
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -209,6 +210,30 @@ def test_save_run_into_a_folder_another_process_holds_is_refused_and_writes_noth
         assert sorted(os.listdir(out)) == [folder.LOCK]
     assert save_run(out, net, params) == out  # released: it writes, and releases in turn
     assert sorted(os.listdir(out)) == ["checkpoint.npz", "config.json"]
+
+
+@pytest.mark.parametrize("left", ["summary.json", "members.jsonl", "members.csv", "chunks"])
+def test_a_folder_holding_a_run_s_files_but_its_config_is_refused_writing_nothing(
+    left, tmp_path, capsys
+):
+    """Regression: only config.json, checkpoint.npz or metrics.jsonl marked a folder as taken.
+    A folder holding the rest of a run or sweep (its config.json moved or deleted: a sweep's
+    members.jsonl, members.csv, chunks/, a run's summary.json) took a new train, sweep or
+    save_run, which overwrote those files silently, exit 0. Refused, naming the files."""
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / left).mkdir() if left == "chunks" else (out / left).write_text("kept\n")
+    before = contents(out)
+    shown = f"{left}/" if left == "chunks" else left
+    says = f"--out {out} holds {shown} of another run or sweep (but no config.json)"
+    net = MLP((2, 3, 1), "tanh", "sigmoid", "bce")
+    with pytest.raises(ValueError, match=re.escape(says)):
+        save_run(out, net, net.init(jax.random.key(0)))
+    for command in (["train", *XOR], ["sweep", *XOR[:4]]):  # (sweep shows no progress)
+        assert cli.main([*command, "--epochs", "1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err, err
+    assert contents(out) == before
 
 
 def test_two_runs_without_out_started_in_one_second_take_two_folders(tmp_path, capsys, monkeypatch):

@@ -377,11 +377,19 @@ def test_a_chunk_of_another_sweep_is_refused(two_sweeps, tmp_path, fails):
 
 
 def test_a_new_sweep_refuses_the_chunks_another_sweep_left(two_sweeps, tmp_path, fails):
+    """Before it trains, naming them, and writing nothing (their chunks were once read and
+    refused one by one as another sweep's)."""
     a, b, _ = two_sweeps
     out = copy_of(a, tmp_path)
     (out / "config.json").unlink()
     err = fails(["sweep", *SMALL, "--hidden", "4", "--out", str(out)])
-    assert "00000.npz belongs to another sweep" in err
+    assert "members.csv, chunks/ of another run or sweep (but no config.json)" in err, err
+    for name in ("summary.json", "members.jsonl", "members.csv"):
+        (out / name).unlink()
+    before = sorted(p.name for p in out.iterdir())
+    err = fails(["sweep", *SMALL, "--hidden", "4", "--out", str(out)])
+    assert "holds chunks/ of another run or sweep (but no config.json)" in err, err
+    assert sorted(p.name for p in out.iterdir()) == before
 
 
 def test_a_changed_chunk_or_config_is_refused_and_a_lost_chunk_retrained(

@@ -21,6 +21,11 @@ import stat
 from jaxmlp.run.settings import DEFAULTS
 
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.jsonl")
+# The files a run or sweep folder owns (beside its *.png figures, ``.lock`` and a sweep's
+# CHUNKS folder): a new run refuses a folder holding one; what jaxmlp writes elsewhere,
+# predictions, must not replace them (``status.owner_of``).
+OWNED = (*RUN_FILES, "summary.json", "members.jsonl", "members.csv")
+CHUNKS = "chunks"  # a sweep's finished chunks
 LOCK = ".lock"
 # The temporary files of checkpoint.write_atomic for the files of a run or a sweep (and nothing
 # else): a sweep's members.jsonl, members.csv and, in chunks/, NNNNN.npz.
@@ -64,6 +69,14 @@ def out_folder(out, given: dict, resume: bool) -> pathlib.Path:
         raise ValueError(
             f"--out {out} already holds a {kind}: continue it with --resume (jaxmlp {command}), "
             "or pick another --out."
+        )
+    left = [name for name in OWNED if os.path.lexists(out / name)]
+    if (out / CHUNKS).is_dir():  # (a file of that name is no sweep's: ``sweep`` refuses it)
+        left.append(f"{CHUNKS}/")
+    if not resume and left:  # the rest of a run whose config.json went: a new one replaced it
+        raise ValueError(
+            f"--out {out} holds {', '.join(left)} of another run or sweep (but no config.json): "
+            "move them away, or pick another --out."
         )
     return out
 
@@ -201,7 +214,7 @@ def read_text(path) -> str:
 def remove_temporaries(out: pathlib.Path) -> list[str]:
     """Delete the temporary files a killed save left in ``out`` and a sweep's ``out/chunks``
     (call it holding ``lock``: then no save is under way); returns their paths from ``out``."""
-    places = [p for p in (out, out / "chunks") if p.is_dir()]
+    places = [p for p in (out, out / CHUNKS) if p.is_dir()]
     stale = sorted(p for place in places for p in place.iterdir() if TEMPORARY.fullmatch(p.name))
     for path in stale:
         with contextlib.suppress(FileNotFoundError):

@@ -23,14 +23,10 @@ from jaxmlp import stopping
 from jaxmlp.numeric import KeyTwice, json_once
 from jaxmlp.resume import finished
 from jaxmlp.run import folder
-from jaxmlp.run.place import read_text
+from jaxmlp.run.place import CHUNKS, OWNED, read_text
 
 STATUSES = ("finished", "diverged", "interrupted", "running")
 SAID = {"diverged": "diverged", "interrupted": "interrupted", "running": "still running?"}
-
-# The files a run or sweep folder owns (beside its *.png figures, ``.lock`` and a sweep's
-# chunks/): what jaxmlp writes elsewhere, predictions, must not replace them (``predict``).
-OWNED = (*folder.RUN_FILES, "summary.json", "members.jsonl", "members.csv")
 
 
 def owner_of(path) -> pathlib.Path | None:
@@ -38,7 +34,7 @@ def owner_of(path) -> pathlib.Path | None:
     (``OWNED``, or any file in a sweep's chunks/), or None."""
     path = pathlib.Path(path).resolve()
     parent = path.parent
-    if parent.name == "chunks" and (parent.parent / "config.json").is_file():
+    if parent.name == CHUNKS and (parent.parent / "config.json").is_file():
         return parent.parent
     return parent if path.name in OWNED and (parent / "config.json").is_file() else None
 

@@ -44,6 +44,7 @@ from jaxmlp.optim import check_schedule
 from jaxmlp.population import SETTINGS as SWEPT
 from jaxmlp.population import fit_population
 from jaxmlp.run import chunks, data, folder, report, sweep_folds, sweep_report
+from jaxmlp.run.place import CHUNKS
 from jaxmlp.run.settings import (
     DEFAULTS,
     Run,
@@ -65,7 +66,6 @@ from jaxmlp.train import is_classifier
 SWEEP_DEFAULTS = {"seeds": None, "folds": None, "chunk": None, "init_scale": 1.0}
 CHUNK = 256
 MAX_MEMBERS = search.MAX_MEMBERS  # a sweep's most members, as a grid search's
-CHUNKS = "chunks"  # the folder of the finished chunks
 
 
 def sweep(
