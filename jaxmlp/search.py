@@ -232,7 +232,9 @@ def summarize(records: list[dict], by=None) -> list[dict]:
     """One row per value of ``by`` (a column name or a list of them; when None, the swept
     names: the columns that vary, results and member identities aside): ``n`` members,
     ``diverged`` of them, and the mean and standard deviation of each metric the records hold
-    over the members that did not diverge (none for no records)."""
+    over the members that did not diverge (none for no records). A record without a column
+    (records of several grids joined, each naming its own settings) holds None there, as
+    ``write_records`` writes it: that setting at its default, a group of its own."""
     if not records:
         return []
     for i, r in enumerate(records):  # the divergence rule's column: every count needs it
@@ -241,7 +243,8 @@ def summarize(records: list[dict], by=None) -> list[dict]:
                 f"summarize: record {i} has no 'diverged_epoch' (None, or the epoch the member "
                 f"diverged; grid_search's and a sweep's records hold it), only {sorted(r)}."
             )
-    columns = [k for k in records[0] if all(k in r for r in records)]
+    columns = _columns(records)
+    records = [{k: r.get(k) for k in columns} for r in records]
     metrics = [m for m in _METRICS if m in columns]
     _check_cells(records, metrics)
     if by is None:
@@ -272,6 +275,12 @@ def summarize(records: list[dict], by=None) -> list[dict]:
             row[f"{metric}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else None
         rows.append(row)
     return rows
+
+
+def _columns(records: list[dict]) -> list:
+    """Every key of the records, in the order they first appear (a record without one holds
+    None there: ``summarize``, ``write_records``)."""
+    return list(dict.fromkeys(k for r in records for k in r))
 
 
 def _hashable(records: list[dict], name: str) -> bool:
@@ -356,7 +365,7 @@ def write_records(records: list[dict], path) -> Path:
     path = Path(path)
     if path.suffix not in (".csv", ".jsonl"):
         raise ValueError(f"write_records writes .csv or .jsonl, got {path.name!r}.")
-    keys = list(dict.fromkeys(k for r in records for k in r))
+    keys = _columns(records)
     clean = [{k: for_json(r.get(k)) for k in keys} for r in records]
     text = io.StringIO(newline="")
     if path.suffix == ".csv":

@@ -93,6 +93,30 @@ def test_summarize_by_one_name_or_names_it_knows():
         assert "'lr'" in str(info.value) and "'seed'" in str(info.value)  # the columns there are
 
 
+def grid_record(member, setting, value, loss):
+    """A record as grid_search returns it: its grid's names only (here one)."""
+    return {"member": member, "seed": member % 2, setting: value, "diverged_epoch": None,
+            "train_loss": loss, "fold": None}  # fmt: skip
+
+
+def test_summarize_keeps_apart_the_points_of_grids_joined_into_one_list(tmp_path):
+    """Records of a grid over lr joined to those of a grid over momentum (as plan's message
+    says to search several grids) were one row: n 8, the mean over every lr and momentum, as
+    lr and momentum were not in every record; read back from write_records' file (None where a
+    record lacks a name), the same records gave a row per point."""
+    by_lr = [grid_record(k, "lr", lr, lr) for k, lr in enumerate((0.1, 0.1, 1.0, 1.0))]
+    by_momentum = [grid_record(k, "momentum", m, m) for k, m in enumerate((0.5, 0.5, 0.9, 0.9))]
+    rows = search.summarize(by_lr + by_momentum)
+    points = [(r["lr"], r["momentum"], r["n"], r["train_loss_mean"]) for r in rows]
+    assert points == [
+        (0.1, None, 2, 0.1), (1.0, None, 2, 1.0), (None, 0.5, 2, 0.5), (None, 0.9, 2, 0.9)
+    ]  # fmt: skip
+    path = search.write_records(by_lr + by_momentum, tmp_path / "joined.jsonl")
+    read = [json.loads(line) for line in path.read_text().splitlines()]
+    assert search.summarize(read) == rows
+    assert [r["n"] for r in search.summarize(by_lr + by_momentum, by="lr")] == [2, 2, 4]
+
+
 def test_summarize_names_the_keys_a_record_lacks():
     """A record without diverged_epoch was a KeyError 'diverged_epoch'."""
     with pytest.raises(ValueError, match=r"record 0 has no 'diverged_epoch'") as info:
