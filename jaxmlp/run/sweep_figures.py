@@ -4,7 +4,9 @@ loss_vs_NAME.png     final training loss against each swept value: median over t
                      and folds (the titles say which vary), with the 10-90 % band; one line
                      per other grid point
 success_vs_NAME.png  classification: success rate against the value, 95 % Wilson interval
-curves.png           training loss per epoch, median and 10-90 % band, per grid point
+curves.png           training loss per epoch, median and 10-90 % band, per grid point, over
+                     the members still training at that epoch (stopped ones drop out; a
+                     member that diverges counts until it does)
 """
 
 import io
@@ -110,7 +112,7 @@ def _curves(records, grid, curves, path):
         ax.fill_between(epochs[alive], q[0], q[2], color=line.get_color(), alpha=0.2)
     _log_y(ax, losses)
     ax.set(xlabel="epoch", ylabel="training loss")
-    ax.set_title("training loss: median, 10-90 % over members")
+    ax.set_title("training loss: median, 10-90 % over the members training at each epoch")
     return _finish(fig, ax, path)
 
 
