@@ -132,6 +132,9 @@ def plot(args, rows, base_name, n):
         low = [r - ci[0] for r, ci in zip(rates, cis)]
         high = [ci[1] - r for r, ci in zip(rates, cis)]
         axis.barh(names, rates, xerr=[low, high], capsize=4, color=["C0", "C1", "C2", "C3"])
+        for i, m in enumerate(names):  # a rate of no runs is no 0: say so at its bar
+            if rows[m][f"{key}_rate"] is None:
+                axis.text(0.0, i, " no runs to count", va="center")
         axis.set(xlabel=f"share of {runs} (95 % Wilson interval)", title=title)
     bx.set_yticks([])
     fig.suptitle("XOR, seed 003's 2-3-1 sigmoid net and one change at a time, same seeds")

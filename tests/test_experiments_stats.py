@@ -84,6 +84,18 @@ def test_fragility_has_no_broken_rate_without_a_working_base_run(scripts):
     assert row["fixed_rate"] == 1.0
 
 
+def test_fragility_s_figure_says_a_rate_without_runs_is_none(scripts, tmp_path, monkeypatch):
+    """Before: a rate of no runs to count (every seed, or none, solves the base net) was drawn
+    as a bar of 0, with no word: it read as "the change breaks none"."""
+    fragility, drawn = scripts("fragility"), []
+    saved = lambda args, name, fig: drawn.append([t.get_text() for a in fig.axes for t in a.texts])  # noqa: E731
+    monkeypatch.setattr(fragility, "figure", saved)
+    base_ok = np.zeros(4, bool)
+    rows = {m: fragility.change_row(base_ok, np.ones(4, bool), np.zeros(4)) for m in "ab"}
+    fragility.plot(None, rows, "a", 4)
+    assert drawn == [[" no runs to count"] * 2]
+
+
 def test_gd_modes_divides_an_epochs_time_by_the_steps_fit_takes(scripts):
     """Before: an epoch's time was divided by n // batch_size, 44 steps for digits' 1438 rows in
     batches of 32, while ``fit`` trains the short last batch too: 45 steps."""
