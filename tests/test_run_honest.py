@@ -8,12 +8,14 @@ import os
 import pathlib
 import shutil
 import socket
+import subprocess
+import time
 
 import numpy as np
 import pytest
 
 from jaxmlp import cli, csv_fields, load_run
-from jaxmlp.run import record
+from jaxmlp.run import record, status
 
 SMALL = ["--hidden", "8", "--no-progress"]
 
@@ -138,6 +140,32 @@ def test_a_run_folder_without_its_first_save_says_why_and_the_way_on(csv_run, tm
     (out / ".lock").unlink()
     assert cli.main(["evaluate", str(out)]) == 2
     one_line(capsys, "error: ", "not a jaxmlp run folder (no config.json)")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="Linux's /proc")
+def test_a_lock_of_a_killed_process_not_yet_reaped_holds_nothing(csv_run, tmp_path, capsys):
+    """A run killed (OOM, kill -9) whose parent has not yet waited for it, or never will (a
+    container's init that reaps nothing): the process is a zombie, alive to ``os.kill(pid, 0)``
+    but holding no lock. Readers called its run running: evaluate said "no checkpoint yet: the
+    run there is starting ... retry" of a run stopped before its first save, and a killed run's
+    note "(still running?)", both for as long as the zombie stayed."""
+    out = copy_run(csv_run, tmp_path)
+    (out / "checkpoint.npz").unlink()
+    (out / "metrics.jsonl").write_text("")
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        child.kill()
+        stat = pathlib.Path(f"/proc/{child.pid}/stat")
+        for _ in range(200):  # until the kernel has made it a zombie
+            if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            time.sleep(0.01)
+        (out / ".lock").write_text(f"pid {child.pid} on {socket.gethostname()}\n")
+        assert not status.held(out)
+        assert cli.main(["evaluate", str(out)]) == 2
+        one_line(capsys, "error: ", "stopped before its first save", "--resume")
+    finally:
+        child.wait()
     (tmp_path / "lost").mkdir()
     lost = copy_run(csv_run, tmp_path / "lost")
     (lost / "checkpoint.npz").unlink()

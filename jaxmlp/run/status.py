@@ -89,7 +89,8 @@ def _unfinished(run_dir: pathlib.Path, epoch: int) -> str:
 def held(run_dir: pathlib.Path) -> bool:
     """Whether a process holds the run folder: its ``.lock`` names a live pid on this host that
     started before the lock was written (a pid reused since, after a reboot say, is not the
-    holder), or another host (``folder.lock`` writes ``pid N on HOST``)."""
+    holder) and has not exited (a zombie, killed but not yet reaped by its parent, holds no
+    lock), or another host (``folder.lock`` writes ``pid N on HOST``)."""
     try:
         written = (run_dir / folder.LOCK).stat().st_mtime
     except OSError:
@@ -106,16 +107,20 @@ def held(run_dir: pathlib.Path) -> bool:
         return False
     except PermissionError:  # alive, of another user
         pass
-    return not _started_after(int(found[1]), written)
+    return not _exited_or_after(int(found[1]), written)
 
 
-def _started_after(pid: int, when: float) -> bool:
-    """Whether process ``pid`` started over 2 s after the time ``when`` (Linux's /proc: its
-    start in clock ticks after boot; False where that is unknown)."""
+def _exited_or_after(pid: int, when: float) -> bool:
+    """Whether process ``pid`` has exited (a zombie or dead: state Z or X) or started over 2 s
+    after the time ``when`` (Linux's /proc: its start in clock ticks after boot; False where
+    that is unknown)."""
     try:
-        start = int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if fields[0] in ("Z", "X"):
+            return True
         lines = pathlib.Path("/proc/stat").read_text().splitlines()
         boot = next(int(line.split()[1]) for line in lines if line.startswith("btime "))
+        start = int(fields[19])
     except (OSError, ValueError, IndexError, StopIteration):
         return False
     return boot + start / os.sysconf("SC_CLK_TCK") > when + 2
