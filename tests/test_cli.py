@@ -394,7 +394,8 @@ def test_gradcheck_json_is_checked_before_the_matrix_and_never_over_a_runs_file(
 ):
     """``gradcheck --json`` named a run's own file (config.json) and wrote the report over it,
     exit 0, the run destroyed; a folder, or a path in no folder, failed only after the matrix
-    had run (minutes), naming a temporary file. Now each is refused before the matrix runs."""
+    had run (minutes), naming a temporary file. Now each is refused before the matrix runs,
+    and a run's file named in another case (the same file on a case-insensitive file system)."""
     asked = []
     monkeypatch.setattr(gradient_check, "gradcheck_matrix", lambda dtype: asked.append(dtype))
     folder = tmp_path / "run"
@@ -402,6 +403,7 @@ def test_gradcheck_json_is_checked_before_the_matrix_and_never_over_a_runs_file(
     (folder / "config.json").write_text('{"settings": {}}')
     for name, problem in [
         (folder / "config.json", "is a file of the jaxmlp run or sweep in"),
+        (folder / "Config.JSON", "is a file of the jaxmlp run or sweep in"),  # on macOS: it
         (tmp_path, "is a folder; name a file in it"),
         (tmp_path / "none" / "gc.json", "no folder"),
     ]:

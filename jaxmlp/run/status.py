@@ -31,12 +31,14 @@ SAID = {"diverged": "diverged", "interrupted": "interrupted", "running": "still 
 
 def owner_of(path) -> pathlib.Path | None:
     """The run or sweep folder (one holding a config.json) whose own file ``path`` names
-    (``OWNED``, or any file in a sweep's chunks/), or None."""
+    (``OWNED``, or any file in a sweep's chunks/), or None. Names match in any case: on a
+    case-insensitive file system (macOS's, Windows') Summary.JSON is summary.json."""
     path = pathlib.Path(path).resolve()
     parent = path.parent
-    if parent.name == CHUNKS and (parent.parent / "config.json").is_file():
+    if parent.name.casefold() == CHUNKS and (parent.parent / "config.json").is_file():
         return parent.parent
-    return parent if path.name in OWNED and (parent / "config.json").is_file() else None
+    owned = path.name.casefold() in OWNED
+    return parent if owned and (parent / "config.json").is_file() else None
 
 
 def check_free(path, flag: str, writer: str) -> None:
