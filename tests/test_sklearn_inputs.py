@@ -261,3 +261,34 @@ def test_huge_sample_weights_train_as_their_ratios(solver, dtype, exponent):
     huge = MLPClassifier(**settings).fit(x, y, sample_weight=np.full(16, 2.0**exponent))
     for a, b in zip(ones.coefs_, huge.coefs_, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=0)
+
+
+@pytest.mark.parametrize("where", ["coefs_", "intercepts_"])
+@pytest.mark.parametrize("use", ["predict", "fit"])
+def test_masked_weights_set_by_hand_are_refused(where, use):
+    """Before: ``params_`` read the weights with ``np.asarray``, which drops a mask, so predict
+    and a warm start used the numbers under it, silently (jaxmlp's ``MLP`` refuses masked
+    parameters: ``numeric.check_unmasked``)."""
+    x, y = _x(), np.linspace(-1, 1, 12)
+    est = MLPRegressor(**BASE, warm_start=True).fit(x, y)
+    weights = getattr(est, where)
+    mask = np.zeros(weights[0].shape, bool)
+    mask.flat[0] = True
+    weights[0] = np.ma.masked_array(weights[0], mask)
+    with pytest.raises(ValueError, match=rf"{where}\[0\] is a masked array with 1 masked entr"):
+        est.predict(x) if use == "predict" else est.fit(x, y)
+
+
+@pytest.mark.parametrize("n_coefs, n_intercepts, named", [
+    (1, 2, r"coefs_ has 1 layers? and intercepts_ 2"),
+    (2, 1, r"coefs_ has 2 layers? and intercepts_ 1"),
+    (1, 1, r"params must be a list of 2 layer dicts for sizes \(3, 3, 1\), got 1"),
+])  # fmt: skip
+def test_weights_set_by_hand_for_another_number_of_layers_are_named(n_coefs, n_intercepts, named):
+    """Before: predict's ValueError was ``zip()``'s, "zip() argument 2 is longer than argument
+    1" (or argument 3, the fitted slopes, with both lists of one layer)."""
+    x, y = _x(), np.linspace(-1, 1, 12)
+    est = MLPRegressor(**BASE).fit(x, y)
+    est.coefs_, est.intercepts_ = est.coefs_[-n_coefs:], est.intercepts_[-n_intercepts:]
+    with pytest.raises(ValueError, match=named):
+        est.predict(x)

@@ -19,6 +19,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from jaxmlp import activations
 from jaxmlp.arrays import precision
 from jaxmlp.mlp import MLP
+from jaxmlp.numeric import check_unmasked
 from jaxmlp.sklearn import _lbfgs, _params, _solvers
 from jaxmlp.sklearn._forward import apply
 from jaxmlp.sklearn._stopping import StoppingMixin
@@ -94,10 +95,18 @@ class BaseMLP(StoppingMixin, BaseEstimator):
                 "coefs_ is set but intercepts_ is not: weights set by hand need both, "
                 "intercepts_[l] of shape (coefs_[l].shape[1],) for each layer l."
             )
-        slopes = getattr(self, "_slopes", None) or [None] * len(self.coefs_)
-        return [  # np.asarray: weights set by hand may be nested lists, as scikit-learn reads them
-            {"w": np.asarray(w), "b": np.asarray(b)} | ({} if a is None else {"alpha": a})
-            for w, b, a in zip(self.coefs_, self.intercepts_, slopes, strict=True)
+        n = len(self.coefs_)
+        if len(self.intercepts_) != n:
+            raise ValueError(
+                f"coefs_ has {n} layers and intercepts_ {len(self.intercepts_)}: weights set by "
+                "hand need intercepts_[l] of shape (coefs_[l].shape[1],) for each layer l."
+            )
+        slopes = getattr(self, "_slopes", None) or []
+        slopes = slopes if len(slopes) == n else [None] * n  # a count of layers set by hand
+        return [
+            {"w": _hand_set("coefs_", l, w), "b": _hand_set("intercepts_", l, b)}
+            | ({} if a is None else {"alpha": a})
+            for l, (w, b, a) in enumerate(zip(self.coefs_, self.intercepts_, slopes))
         ]
 
     # -- training --------------------------------------------------------------------------------
@@ -328,6 +337,15 @@ def _checked_weights(sample_weight, X):
         return None
     dtype = getattr(X, "dtype", None)
     return _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
+
+
+def _hand_set(name: str, l: int, a) -> np.ndarray:
+    """The weight ``name[l]`` as a NumPy array: weights set by hand may be nested lists, as
+    scikit-learn reads them; a masked array with masked entries is a ValueError
+    (``numeric.check_unmasked``: ``np.asarray`` would drop the mask and use the numbers under
+    it)."""
+    check_unmasked(f"{name}[{l}]", a)
+    return np.asarray(a)
 
 
 def _cast_floats(tree, dtype):
