@@ -292,3 +292,18 @@ def test_weights_set_by_hand_for_another_number_of_layers_are_named(n_coefs, n_i
     est.coefs_, est.intercepts_ = est.coefs_[-n_coefs:], est.intercepts_[-n_intercepts:]
     with pytest.raises(ValueError, match=named):
         est.predict(x)
+
+
+def test_a_float64_layer_set_by_hand_among_float32_ones_predicts_in_float64():
+    """Before: predict took its dtype from X and ``coefs_[0]`` alone: float32 X and a float64
+    output layer set by hand on a float32 fit computed in float32, the float64 weights rounded
+    (outputs 1e-7 off NumPy's float64 forward pass, as scikit-learn computes it). Outputs are in
+    the dtype of X and all the weights."""
+    x = _x().astype(np.float32)
+    est = MLPRegressor(**BASE).fit(x, np.linspace(-1, 1, 12))
+    est.coefs_[1] = est.coefs_[1].astype(np.float64) * (1 + 1e-3 * np.pi)
+    w, b = [np.asarray(a, np.float64) for a in est.coefs_], est.intercepts_
+    expected = np.maximum(x.astype(np.float64) @ w[0] + b[0], 0) @ w[1] + b[1]
+    got = est.predict(x)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, expected.ravel(), rtol=1e-12, atol=1e-15)

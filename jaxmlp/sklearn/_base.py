@@ -310,8 +310,8 @@ class BaseMLP(StoppingMixin, BaseEstimator):
     # -- prediction ------------------------------------------------------------------------------
 
     def _forward(self, X) -> np.ndarray:
-        """Network outputs ``(n, K)`` in the dtype of X and the weights (float32 for float32
-        both, else float64)."""
+        """Network outputs ``(n, K)`` in the dtype of X and every weight, by NumPy's promotion
+        (float32 for float32 all, float64 where one is float64: a layer set by hand too)."""
         check_is_fitted(self)
         if not hasattr(self, "net_"):  # coefs_ set by hand: no output, no classes yet
             raise NotFittedError(
@@ -323,7 +323,7 @@ class BaseMLP(StoppingMixin, BaseEstimator):
             self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32)
         )
         params = self.params_
-        dtype = np.result_type(X.dtype, params[0]["w"].dtype)
+        dtype = np.result_type(X.dtype, *(a.dtype for a in jax.tree.leaves(params)))
         with precision(dtype):
             params = jax.tree.map(lambda a: jax.numpy.asarray(a, dtype), params)
             return apply(self.net_, params, X)
