@@ -2,6 +2,7 @@
 message) is a ValueError here that names the problem and what y may hold. Weights set by hand,
 warm starts refused and a batch whose weights sum to 0: what the estimator does with them."""
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -307,3 +308,18 @@ def test_a_float64_layer_set_by_hand_among_float32_ones_predicts_in_float64():
     got = est.predict(x)
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, expected.ravel(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("where", ["coefs_", "intercepts_"])
+def test_complex_weights_set_by_hand_are_named(where):
+    """Before: predict cast every weight to the complex dtype and jaxmlp's check named another
+    one, ``params[0]['b'] has dtype complex64`` for a complex ``coefs_[1]``. bfloat16, a real
+    float NumPy calls of kind "V", still predicts."""
+    x, y = _x(), np.linspace(-1, 1, 12)
+    est = MLPRegressor(**BASE).fit(x, y)
+    real = getattr(est, where)[1]
+    getattr(est, where)[1] = real.astype(np.complex128)
+    with pytest.raises(ValueError, match=rf"{where}\[1\] has dtype complex128: .*real numbers"):
+        est.predict(x)
+    getattr(est, where)[1] = real.astype(jnp.bfloat16)
+    assert est.predict(x).dtype == np.float64

@@ -343,9 +343,16 @@ def _hand_set(name: str, l: int, a) -> np.ndarray:
     """The weight ``name[l]`` as a NumPy array: weights set by hand may be nested lists, as
     scikit-learn reads them; a masked array with masked entries is a ValueError
     (``numeric.check_unmasked``: ``np.asarray`` would drop the mask and use the numbers under
-    it)."""
+    it), and so is one of no real numbers (complex: predict would cast every weight to it)."""
     check_unmasked(f"{name}[{l}]", a)
-    return np.asarray(a)
+    a = np.asarray(a)
+    kinds = (jax.numpy.bool_, jax.numpy.integer, jax.numpy.floating)  # bfloat16 is floating
+    if not any(jax.numpy.issubdtype(a.dtype, k) for k in kinds):
+        raise ValueError(
+            f"{name}[{l}] has dtype {a.dtype}: weights are real numbers, arrays of floats "
+            "(or integers, bools)."
+        )
+    return a
 
 
 def _cast_floats(tree, dtype):
