@@ -186,9 +186,14 @@ def fisher_vp(net, params, x, v):
     ``gnvp`` for targets that sum to one; it does not depend on t."""
     pair = losses.pair(net.output, net.loss)
     if pair.fisher is None:
+        taken = [
+            [output, loss]
+            for loss in losses.NAMES
+            for output in outputs.specs_where(lambda r, l=loss: losses.is_canonical(r.name, l))
+        ]  # CANONICAL's, the threshold's and a tempered softmax's
         raise ValueError(
-            f"The Fisher needs a canonical (output, loss) pair, one of "
-            f"{[list(p) for p in losses.CANONICAL]}; got {[net.output, net.loss]}."
+            f"The Fisher needs a canonical (output, loss) pair, one of {taken}; got "
+            f"{[net.output, net.loss]}."
         )
     _checked(net, params, x, v=v, of="fisher_vp")
     trace = backprop.forward(net, params, x)

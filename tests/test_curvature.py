@@ -299,6 +299,24 @@ def test_fisher_is_the_expected_outer_product_of_score_vectors_for_the_canonical
         np.testing.assert_allclose(fv, fisher @ ravel_pytree(v)[0], rtol=1e-11, atol=1e-13)
 
 
+def test_fisher_refusal_names_every_pair_it_takes():
+    """The refusal listed CANONICAL's four pairs only, though the threshold output with bce and
+    a tempered softmax with cross_entropy have a Fisher too (``losses.is_canonical``)."""
+    taken = [(o, l) for o, l in valid_pairs() if losses.is_canonical(o, l)]
+    assert ("threshold", "bce") in taken and ("softmax:2.5", "cross_entropy") in taken
+    for output, loss in taken:
+        net = MLP((2, 2), output=output, loss=loss)
+        params = net.init(jax.random.key(0))
+        curvature.fisher_vp(net, params, jnp.ones((1, 2)), params)  # taken
+    net = MLP((2, 2), output="tanh", loss="mse")
+    params = net.init(jax.random.key(0))
+    with pytest.raises(ValueError) as refused:
+        curvature.fisher_vp(net, params, jnp.ones((1, 2)), params)
+    for output, loss in taken:
+        named = "softmax:beta" if output.startswith("softmax:") else output
+        assert f"['{named}', '{loss}']" in str(refused.value)
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("x64")
 def test_gauss_newton_fisher_and_outer_product_relations():
