@@ -17,6 +17,15 @@ def all_finite(a) -> bool:
         return bool(xp.isfinite(a).all())
 
 
+def check_real(name: str, a) -> None:
+    """A ValueError unless the array ``a`` holds real numbers: bools, integers or floats
+    (bfloat16 too, which NumPy calls of kind "V"), not complex ones, text or objects."""
+    if jnp.issubdtype(a.dtype, jnp.complexfloating):
+        raise ValueError(f"{name} must be real numbers, got dtype {a.dtype}.")
+    if not (jnp.issubdtype(a.dtype, jnp.number) or a.dtype == bool):
+        raise ValueError(f"{name} must be numeric, got dtype {a.dtype}.")
+
+
 def param_shape(v, where: str) -> tuple:
     """The shape of the parameter ``v`` (named ``where``: "params[0]['w']"); a ValueError unless
     it is an array (NumPy or JAX): a list (params after ``json.loads``) has no dtype, and the

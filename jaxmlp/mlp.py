@@ -305,10 +305,7 @@ class MLP:
                 f"{name} must have shape (n, {self.sizes[0]}) for sizes {self.sizes}, "
                 f"got {x.shape}."
             )
-        if jnp.issubdtype(x.dtype, jnp.complexfloating):
-            raise ValueError(f"{name} must be real numbers, got dtype {x.dtype}.")
-        if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
-            raise ValueError(f"{name} must be numeric, got dtype {x.dtype}.")
+        checks.check_real(name, x)
         checks.check_values(x, dtype, name)
         return checks.as_dtype(x, dtype)
 
@@ -349,10 +346,7 @@ class MLP:
         if t.shape != (n, k):
             allowed = f"({n}, {k})" + (f" or integer labels ({n},)" if k > 1 else f" or ({n},)")
             raise ValueError(f"{name} must have shape {allowed}, got {t.shape}.")
-        if jnp.issubdtype(t.dtype, jnp.complexfloating):
-            raise ValueError(f"{name} must be real numbers, got dtype {t.dtype}.")
-        if not (jnp.issubdtype(t.dtype, jnp.number) or t.dtype == bool):  # None: NaN targets
-            raise ValueError(f"{name} must be numeric, got dtype {t.dtype}.")
+        checks.check_real(name, t)  # (None in t: dtype object, refused)
         out = outputs.get(self.output)
         if thresholded := out.labels != (0, 1):
             checks.check_labels(t, self.output, out.labels)

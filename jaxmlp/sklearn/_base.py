@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from jaxmlp import activations
+from jaxmlp.array_checks import check_real
 from jaxmlp.arrays import precision
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import check_unmasked
@@ -346,12 +347,7 @@ def _hand_set(name: str, l: int, a) -> np.ndarray:
     it), and so is one of no real numbers (complex: predict would cast every weight to it)."""
     check_unmasked(f"{name}[{l}]", a)
     a = np.asarray(a)
-    kinds = (jax.numpy.bool_, jax.numpy.integer, jax.numpy.floating)  # bfloat16 is floating
-    if not any(jax.numpy.issubdtype(a.dtype, k) for k in kinds):
-        raise ValueError(
-            f"{name}[{l}] has dtype {a.dtype}: weights are real numbers, arrays of floats "
-            "(or integers, bools)."
-        )
+    check_real(f"{name}[{l}]", a)
     return a
 
 
