@@ -139,3 +139,34 @@ def test_an_lbfgs_iteration_runs_no_forward_pass_beyond_its_line_search():
             jaxpr = jax.make_jaxpr(step)(params, state, x, t, 1e-3)
             tanhs[output] = str(jaxpr).count(" tanh ")
     assert tanhs["softmax"] == tanhs["identity"] > 0
+
+
+def test_lbfgs_counts_max_fun_as_scipy_counts_cost_evaluations(monkeypatch):
+    """max_fun bounds the evaluations of the cost as scipy's L-BFGS-B counts them: the one at
+    the starting weights, then those of each iteration's line search (optax's
+    ``num_linesearch_steps``: the cost at the new iterate is the search's last, never evaluated
+    again). lbfgs counted one more per iteration, so it stopped after about half the
+    iterations scikit-learn runs (max_fun=20 on a 60-row regression: 10 against its 17), with
+    a loss three times as high. scipy stops after the iteration that takes the count past
+    max_fun: one trial each, max_fun=5 is 5 iterations (6 evaluations), as scikit-learn's."""
+    trials = iter([1, 1, 2, 1, 1, 1, 1, 1, 1, 1])  # line-search evaluations per iteration
+
+    def loss(params):  # at iterate k, falling fast: no other stop
+        return 10.0 - float(params[0]["w"][0])
+
+    def fake_step(net, backprop):
+        def step(params, state, x, t, half_decay, s=None):
+            new = jax.tree.map(lambda a: a + 1, params)  # iterate k holds k
+            return new, state, loss(params), [{"w": np.ones(1)}], next(trials)
+
+        return step
+
+    monkeypatch.setattr(_lbfgs, "_step", fake_step)
+    monkeypatch.setattr(_lbfgs, "_value", lambda net: lambda p, state, h: loss(p))
+    net = MLP((1, 1), "tanh", "identity", "sse")
+    params = [{"w": np.zeros(1, np.float32), "b": np.zeros(1, np.float32)}]
+    x, t = np.zeros((4, 1), np.float32), np.zeros((4, 1), np.float32)
+    # evaluations after iteration k: 1 + (1, 2, 4, 5, 6, ...)[k - 1]; the first past 5 is k = 4
+    est = MLPRegressor(solver="lbfgs", max_iter=100, max_fun=5, tol=0.0, alpha=0.0)
+    got, value, n_iter, converged = _lbfgs.lbfgs(est, net, params, x, t, np.float32)
+    assert (n_iter, float(got[0]["w"][0]), value, converged) == (4, 4.0, 6.0, False)

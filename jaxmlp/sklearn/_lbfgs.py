@@ -87,8 +87,9 @@ def lbfgs(est, net, params, x, t, dtype, s=None):
     total weight ``sum(s)`` with sample weights ``s``) until max |grad| <= tol (scipy's gtol),
     a relative decrease of the reported loss under ``_FTOL`` (its value before the clip of the
     log losses, ``reported``: the line search here descends the unclipped cost, where scipy's
-    sees scikit-learn's clipped one), ``max_iter`` iterations or ``max_fun`` evaluations of
-    the cost. Returns ``(params, loss, n_iter, converged)``, loss
+    sees scikit-learn's clipped one), ``max_iter`` iterations or, after the iteration that
+    takes them past ``max_fun``, evaluations of the cost (scipy's count: the first, then each
+    line search's). Returns ``(params, loss, n_iter, converged)``, loss
     scikit-learn's reported one at the returned params, the iterate of ``n_iter`` iterations.
     optax's zoom line search, where it fails (round-off near a minimum), may step uphill,
     which scipy's never does: the loss rising stops it (a decrease under ``_FTOL``) with the
@@ -110,10 +111,13 @@ def lbfgs(est, net, params, x, t, dtype, s=None):
             value = _loss(net)(params, x, t, half_decay, s)
         return params, float(value), n_iter, converged
 
-    evaluations, n_iter, last, previous = 0, 0, np.inf, params
-    while n_iter < est.max_iter and evaluations < est.max_fun:
+    # scipy's count: the cost at the starting weights, then each line search's (the cost at
+    # an iterate is its search's last, not evaluated again); past max_fun after an iteration,
+    # it stops there
+    evaluations, n_iter, last, previous = 1, 0, np.inf, params
+    while n_iter < est.max_iter and evaluations <= est.max_fun:
         new, state, value, grad, used = step(params, state, x, t, half_decay, s)
-        value, evaluations = float(value), evaluations + 1 + int(used)
+        value, evaluations = float(value), evaluations + int(used)
         if value > last:  # a failed line search stepped uphill: the iterate before is better
             return done(previous, last, n_iter - 1, True)
         small_grad = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) <= est.tol
