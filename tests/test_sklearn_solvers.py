@@ -170,3 +170,19 @@ def test_lbfgs_counts_max_fun_as_scipy_counts_cost_evaluations(monkeypatch):
     est = MLPRegressor(solver="lbfgs", max_iter=100, max_fun=5, tol=0.0, alpha=0.0)
     got, value, n_iter, converged = _lbfgs.lbfgs(est, net, params, x, t, np.float32)
     assert (n_iter, float(got[0]["w"][0]), value, converged) == (4, 4.0, 6.0, False)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_lbfgs_refuses_an_alpha_whose_l2_factor_x_s_dtype_cannot_hold():
+    """lbfgs's L2 factor alpha / (2 n) is stored in X's dtype: alpha=1e-37 on 100 float32 rows
+    is 5e-40 there, a subnormal that XLA:CPU flushes to 0, so lbfgs trained without the term,
+    silently (the weights of alpha=0, bit for bit), where the stochastic solvers refuse their
+    alpha / batch_size alike (``_solvers.check_held``). Now it is the same ValueError."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3)).astype(np.float32)
+    y = (np.sin(x[:, 0]) + x[:, 1]).astype(np.float32)
+    est = MLPRegressor(
+        hidden_layer_sizes=(4,), solver="lbfgs", alpha=1e-37, max_iter=2, random_state=0
+    )
+    with pytest.raises(ValueError, match=r"alpha / \(2 n\) = 5\.0+5e-40 is outside .* float32"):
+        est.fit(x, y)

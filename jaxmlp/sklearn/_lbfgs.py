@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxmlp.numeric import check_holds
 from jaxmlp.sklearn._solvers import clipped, reported, reported_scale
 
 # scipy's L-BFGS-B stops once an iteration lowers the cost by less than this, relatively
@@ -102,6 +103,7 @@ def lbfgs(est, net, params, x, t, dtype, s=None):
     step = _step(net, est.backprop)
     state = _solver().init(params)
     n = x.shape[0] if s is None else float(np.sum(np.asarray(s, np.float64)))
+    check_holds("alpha / (2 n)", 0.5 * est.alpha / n, dtype)  # as the stochastic solvers'
     half_decay = jnp.asarray(0.5 * est.alpha / n, dtype)
     s = None if s is None else jnp.asarray(s, dtype)
 
