@@ -186,3 +186,17 @@ def test_lbfgs_refuses_an_alpha_whose_l2_factor_x_s_dtype_cannot_hold():
     )
     with pytest.raises(ValueError, match=r"alpha / \(2 n\) = 5\.0+5e-40 is outside .* float32"):
         est.fit(x, y)
+
+
+def test_lbfgs_refuses_a_gradient_whose_squared_norm_overflows_x_s_dtype():
+    """optax's line search takes its slope <g, d> in X's dtype: where |g|^2 overflows it (a
+    float32 gradient of ~1e23, alpha=1e25 on 100 rows), the slope is -inf, every search fails
+    with a step of 0, and lbfgs stopped as converged (no decrease) on its random starting
+    weights, loss_ 9e23, without a warning; scikit-learn (scipy in float64) fits the same
+    estimator to the weights ~0 of such an alpha. Now it is a ValueError saying why."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3)).astype(np.float32)
+    y = (np.sin(x[:, 0]) + x[:, 1]).astype(np.float32)
+    est = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", alpha=1e25, random_state=0)
+    with pytest.raises(ValueError, match=r"squared norm of the gradient .* overflows float32"):
+        est.fit(x, y)

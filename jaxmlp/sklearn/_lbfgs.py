@@ -122,7 +122,10 @@ def lbfgs(est, net, params, x, t, dtype, s=None):
         value, evaluations = float(value), evaluations + int(used)
         if value > last:  # a failed line search stepped uphill: the iterate before is better
             return done(previous, last, n_iter - 1, True)
-        small_grad = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) <= est.tol
+        g = [np.asarray(a, np.float64) for a in jax.device_get(jax.tree.leaves(grad))]
+        small_grad = max(float(np.max(np.abs(a))) for a in g) <= est.tol
+        if not small_grad:
+            _check_slope(g, dtype)
         stalled = n_iter > 0 and last - value <= _FTOL * max(abs(last), abs(value), 1.0)
         if small_grad or stalled:
             return done(params, value, n_iter, True)
@@ -131,3 +134,17 @@ def lbfgs(est, net, params, x, t, dtype, s=None):
     if value > last:
         return done(previous, last, n_iter - 1, False)
     return done(params, value, n_iter, False)
+
+
+def _check_slope(grad: list, dtype) -> None:
+    """A ValueError where the squared norm of the gradient (``grad``: its leaves, float64)
+    overflows ``dtype``, X's: optax's line search takes its slope <g, d> there, -inf, and
+    fails with a step of 0, which would stop lbfgs as converged on the weights it started
+    from (scipy's, in float64, goes on)."""
+    squared = sum(float(np.sum(np.square(a))) for a in grad)
+    if squared > float(np.finfo(dtype).max):
+        raise ValueError(
+            f"lbfgs cannot step: the squared norm of the gradient ({squared:.3g}) overflows "
+            f"{np.dtype(dtype).name}, the dtype of X, in which its line search computes the "
+            "slope: scale the inputs or targets, lower alpha, or fit float64 X."
+        )
