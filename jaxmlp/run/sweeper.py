@@ -380,9 +380,10 @@ def _fit_chunk(
 
 def _chunk_records(run: Run, results: list, part: list, first: int) -> list[dict]:
     """One record per member of the chunk: its settings, then ``fit_population``'s results
-    and ``success``."""
+    and ``success``: none for a regression (``SUCCESS_RULE``), also where its output counts
+    an accuracy (a sigmoid's y and t on one side of 0.5), which predicts no class."""
     fixed = {name: run.settings[name] for name in SWEPT}
-    classifier = is_classifier(run.net)
+    classifier = is_classifier(run.net) and run.data.task != "regression"
     records = []
     for k, (m, result) in enumerate(zip(part, results, strict=True)):
         record = {"member": first + k, "seed": m["seed"], "fold": m["fold"]}
