@@ -216,3 +216,25 @@ def test_a_chunk_whose_records_give_the_last_epochs_metrics_is_refused(tmp_path)
     chunks.write(tmp_path / "00000.npz", [record], curves, "sweep")
     with pytest.raises(ValueError, match="no params_epoch: an older jaxmlp wrote it"):
         chunks.read(tmp_path / "00000.npz", [{"seed": 0}], 0, "sweep")
+
+
+@pytest.mark.slow
+def test_a_regression_sweep_has_no_success_even_with_an_output_that_thresholds(tmp_path):
+    """SUCCESS_RULE gives a regression no success (null); a regression on targets in (0, 1)
+    through a sigmoid output, whose net counts an accuracy (y and t on one side of 0.5), was
+    reported "success 0/2 = 0.000" by the rule of classification, its members success false."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2))
+    y = 1 / (1 + np.exp(x[:, 1] - x[:, 0]))  # a share in (0, 1), not a class
+    data = tmp_path / "shares.csv"
+    data.write_text(
+        "a,b,y\n" + "".join(f"{a!r},{b!r},{t!r}\n" for (a, b), t in zip(x.tolist(), y.tolist()))
+    )
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--data", str(data), "--task", "regression", "--output", "sigmoid",
+            "--loss", "sse", "--hidden", "3", "--epochs", "2", "--seeds", "2",
+            "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert [r["success"] for r in records(out)] == [None, None]
+    summary = json.loads((out / "summary.json").read_text())
+    assert all("success_rate" not in row for row in summary["rows"])

@@ -332,7 +332,7 @@ def _train(
             chunks.write(path(c), *trained, identity, wall.seconds())
             found[c] = chunks.read(path(c), part, first, identity)  # the records as JSON gives them
             echo(f"chunk {c + 1}/{n_chunks}: {len(part)} members in {seconds:.1f} s")
-    records = [r for c in range(n_chunks) for r in found[c][0]]
+    records = _success(run, [r for c in range(n_chunks) for r in found[c][0]])
     curves = {k: np.concatenate([found[c][1][k] for c in range(n_chunks)]) for k in found[0][1]}
     return records, {"epoch": chunks.curve_epochs(config.epochs)} | curves
 
@@ -380,13 +380,20 @@ def _fit_chunk(
 
 def _chunk_records(run: Run, results: list, part: list, first: int) -> list[dict]:
     """One record per member of the chunk: its settings, then ``fit_population``'s results
-    and ``success``."""
+    (``success`` is given where the chunks are read back: ``_success``)."""
     fixed = {name: run.settings[name] for name in SWEPT}
-    classifier = is_classifier(run.net)
     records = []
     for k, (m, result) in enumerate(zip(part, results, strict=True)):
         record = {"member": first + k, "seed": m["seed"], "fold": m["fold"]}
         record |= {name: m.get(name, fixed[name]) for name in SWEPT}
         record |= {key: v for key, v in result.items() if key not in ("member", "seed", *SWEPT)}
-        records.append(record | {"success": sweep_report.success(record, classifier)})
+        records.append(record)
     return records
+
+
+def _success(run: Run, records: list[dict]) -> list[dict]:
+    """``records`` with each member's ``success`` by ``SUCCESS_RULE``, given here to the
+    chunks of an earlier process too: none for a regression, also where its output counts an
+    accuracy (a sigmoid's y and t on one side of 0.5), which decides no class."""
+    classifier = is_classifier(run.net) and run.data.task != "regression"
+    return [r | {"success": sweep_report.success(r, classifier)} for r in records]
