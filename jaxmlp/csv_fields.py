@@ -212,16 +212,19 @@ _WHOLE = re.compile(r"[+-]?\d+(?:\.0*)?", re.ASCII)  # an integer in digits, per
 
 def _floats(path, column, labels) -> np.ndarray:
     """Labels as float64; where every one is an integer in digits (``7``, ``7.0``: classes, as
-    the task may read them), a ValueError for two of them that are one float64, as past 2**53
-    (``9007199254740993.0``, ``9007199254740992``): as classes they would be one, silently."""
+    the task may read them), a ValueError for one that float64 does not hold, as past 2**53
+    (``9007199254740993.0``): two of them that are one float64 (``9007199254740992``) would be
+    one class, and one alone a class under another number, the one a run's integer class
+    ``9007199254740992`` that it is not; silently."""
     values = np.array([number(path, line, column, field) for line, field in labels])
     if not all(_WHOLE.fullmatch(field) for _, field in labels):  # a fraction: measurements
         return values
-    seen = {}
+    seen, rounded = {}, None
     for (line, field), v in zip(labels, values, strict=True):
         if abs(v) < 2**53:  # float64 holds every integer below
             continue
         exact = int(field.partition(".")[0])
+        rounded = rounded or (None if exact == int(v) else (line, field, v))
         at, first, was = seen.setdefault(float(v), (line, field, exact))
         if was != exact:
             raise ValueError(
@@ -229,6 +232,13 @@ def _floats(path, column, labels) -> np.ndarray:
                 f"(line {line}) are two integers but one float64 ({v:.17g}): write the labels "
                 "without a point (read then as integers, exactly), or as names."
             )
+    if rounded is not None:
+        line, field, v = rounded
+        raise ValueError(
+            f"{path}, line {line}, column {column!r}: the label {field!r} is an integer that "
+            f"float64, in which a label with a point is read, rounds to {v:.17g}: write the "
+            "labels without a point (read then as integers, exactly), or as names."
+        )
     return values
 
 
