@@ -1009,6 +1009,28 @@ def test_standardised_inputs_keep_the_precision_of_their_float64_data(tmp_path):
     np.testing.assert_allclose(raw[:, 0], np.round(raw[:, 0]), atol=0.05)  # whole seconds back
 
 
+def test_unstandardised_inputs_that_float32_makes_one_are_said_to_be(tmp_path):
+    # failed before: with standardisation off, the timestamps were cast to float32 (steps of
+    # 128 s), where rows that the file tells apart are one to the model, silently
+    from jaxmlp.run import DEFAULTS, data
+
+    x, y = timestamps()
+    kept = len(np.unique(x[:, 0].astype(np.float32)))
+    said = f"column {{}} holds 166 distinct values, {kept} in float32"
+    with pytest.warns(UserWarning, match=said.format(0)):
+        datasets.from_arrays(x, y, standardize=False)
+    path = _csv(tmp_path, "t,z,y\n" + "".join(f"{a:.0f},{b:.17g},{c}\n" for (a, b), c in zip(x, y)))
+    settings = DEFAULTS | {"data": str(path), "standardize": "no", "val_fraction": 0.0}
+    with pytest.warns(UserWarning, match=said.format("'t'")):
+        data.load_data(settings)
+    with warnings.catch_warnings():  # standardised, in float64, or kept apart: nothing to say
+        warnings.simplefilter("error")
+        datasets.from_arrays(x, y)
+        datasets.from_arrays(x, y, standardize=False, dtype=np.float64)
+        datasets.from_arrays(x[:, 1:] / 10, y, standardize=False)
+        data.load_data(settings | {"standardize": "yes"})
+
+
 def test_a_data_set_in_float64_keeps_its_inputs_exact():
     x, y = timestamps()
     ds = datasets.from_arrays(x, y, x_test=x[:5], y_test=y[:5], dtype=np.float64)

@@ -38,7 +38,7 @@ from jaxmlp.datasets.named import (
     describe,
 )
 from jaxmlp.datasets.split import SEED_LIMIT, check_seed, stratified_split, validation_split
-from jaxmlp.datasets.standardize import Standardizer, prepare
+from jaxmlp.datasets.standardize import Standardizer, check_apart, prepare
 from jaxmlp.datasets.targets import (
     MAX_CLASSES,
     MIN_PER_CLASS,
@@ -359,6 +359,8 @@ def _assemble(
     if val_fraction:
         x, t, x_val, t_val = validation_split(x, t, val_fraction, seed)
     scaler = Standardizer.fit(x) if standardize else None
+    if scaler is None:
+        check_apart(x, dtype, info.get("feature_names"), stacklevel=4)
     inputs = functools.partial(prepare, scaler, dtype=dtype)
     encode = functools.partial(targets.TARGET_DTYPES[task], dtype=dtype)
     return Dataset(
