@@ -112,16 +112,24 @@ def read_labels(path, column, labels) -> np.ndarray:
             f"reads such a file), or as names (a letter in front: 'c{one}')."
         )
     one_spelling(f"{path}, column {column!r}", [(f"line {line}", f) for line, f in labels])
-    missing = [(line, field) for line, field in labels if is_missing(field)]
-    for word in sorted({field for _, field in missing}):
-        lines = [line for line, field in missing if field == word]
-        warnings.warn(
-            f"{path}: label {word!r} ({len(lines)} row{'s' * (len(lines) > 1)}, first line "
-            f"{lines[0]}) reads as a missing value; it is taken as a class of its own.",
-            UserWarning,
-            stacklevel=4,
-        )
+    warn_missing(str(path), [(f"line {line}", field) for line, field in labels], stacklevel=5)
     return np.array([field for _, field in labels])
+
+
+def warn_missing(where: str, labels, stacklevel: int) -> None:
+    """A UserWarning naming ``where`` for each word of ``MISSING_LABELS`` among the label names
+    ``labels`` (``(place, name)`` pairs, the place ``line 3`` or ``index 2``): a missing value
+    (pandas' ``astype(str)`` writes one ``nan``), taken as a class of its own. The one rule of a
+    CSV file's label column and of ``datasets.from_arrays``' labels."""
+    missing = [(place, field) for place, field in labels if is_missing(field)]
+    for word in sorted({field for _, field in missing}):
+        places = [place for place, field in missing if field == word]
+        warnings.warn(
+            f"{where}: label {word!r} ({len(places)} row{'s' * (len(places) > 1)}, first "
+            f"{places[0]}) reads as a missing value; it is taken as a class of its own.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
 
 
 # a number written with a decimal comma (1,5) or comma digit groups (1,000 or 12,500.5)

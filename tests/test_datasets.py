@@ -1031,6 +1031,23 @@ def test_unstandardised_inputs_that_float32_makes_one_are_said_to_be(tmp_path):
         data.load_data(settings | {"standardize": "yes"})
 
 
+@pytest.mark.parametrize("kind", ["U", "S"])
+def test_missing_label_names_in_arrays_are_read_as_a_csv_files_are(kind):
+    # failed before: from_arrays took '' for a class, and 'nan' (pandas' astype(str) of a
+    # missing value) for one, silently, where a CSV file refuses the first and warns of the second
+    x = np.arange(12.0)[:, None]
+    y = np.array(["a", "b", "c", ""] * 3).astype(kind)
+    with pytest.raises(ValueError, match=r"y: missing label \(an empty name\) at index 3"):
+        datasets.from_arrays(x, y)
+    y_test = np.array(["a", ""]).astype(kind)
+    with pytest.raises(ValueError, match=r"y_test: missing label \(an empty name\) at index 1"):
+        datasets.from_arrays(x, np.array(["a", "b", "c"] * 4).astype(kind), x[:2], y_test)
+    said = r"y: label 'nan' \(3 rows, first index 3\) reads as a missing value"
+    with pytest.warns(UserWarning, match=said):
+        ds = datasets.from_arrays(x, np.array(["a", "b", "c", "nan"] * 3).astype(kind))
+    assert len(ds.info["classes"]) == 4  # a class of its own, as in a file
+
+
 def test_a_data_set_in_float64_keeps_its_inputs_exact():
     x, y = timestamps()
     ds = datasets.from_arrays(x, y, x_test=x[:5], y_test=y[:5], dtype=np.float64)
