@@ -150,7 +150,11 @@ def one_spelling(where: str, labels) -> None:
         at, first = seen.setdefault(key, (place, field))
         if first != field:
             what = "truth value" if key in ("true", "false") else "name"
-            how = "one case" if first.lower() == field.lower() else "one Unicode spelling"
+            how = (
+                "no spaces around it" if first.strip() == field.strip()
+                else "one case" if first.lower() == field.lower()
+                else "one Unicode spelling"
+            )  # fmt: skip
             raise ValueError(
                 f"{where}: the labels {first!r} ({at}) and {field!r} ({place}) are one {what} "
                 f"written two ways: as names two classes. Write each class one way ({how})."
@@ -158,12 +162,13 @@ def one_spelling(where: str, labels) -> None:
 
 
 def spelled(name: str) -> str:
-    """What ``one_spelling`` reads ``name`` as: its NFC form without format characters, a truth
-    value in lower case; two names of one ``spelled`` are one name written two ways."""
-    key = name  # ASCII is its NFC form and holds no format character
-    if not name.isascii():
-        text = unicodedata.normalize("NFC", name)
-        key = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    """What ``one_spelling`` reads ``name`` as: its NFC form without format characters or the
+    spaces around it (a CSV file's fields are stripped), a truth value in lower case; two names
+    of one ``spelled`` are one name written two ways."""
+    key = name.strip()  # ASCII is its NFC form and holds no format character
+    if not key.isascii():
+        text = unicodedata.normalize("NFC", key)
+        key = "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
     return key.lower() if key.lower() in ("true", "false") else key
 
 

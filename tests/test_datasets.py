@@ -1048,6 +1048,19 @@ def test_missing_label_names_in_arrays_are_read_as_a_csv_files_are(kind):
     assert len(ds.info["classes"]) == 4  # a class of its own, as in a file
 
 
+def test_a_class_name_with_spaces_around_it_is_that_name_written_another_way():
+    # failed before: from_arrays took 'cat' and 'cat ' for two classes that print alike, where a
+    # CSV file strips its fields (one class)
+    x = np.arange(12.0)[:, None]
+    said = "the labels 'cat' (index 0) and 'cat ' (index 2) are one name written two ways"
+    with pytest.raises(ValueError, match=re.escape(said) + r".*\(no spaces around it\)"):
+        datasets.from_arrays(x, np.array(["cat", "dog", "cat ", "dog"] * 3))
+    with pytest.raises(ValueError, match=r"'\\tdog' is the class 'dog' written another way"):
+        datasets.from_arrays(
+            x, np.array(["cat", "\tdog"] * 6), classes=["cat", "dog"], task="binary"
+        )
+
+
 def test_a_data_set_in_float64_keeps_its_inputs_exact():
     x, y = timestamps()
     ds = datasets.from_arrays(x, y, x_test=x[:5], y_test=y[:5], dtype=np.float64)

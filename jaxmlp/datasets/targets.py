@@ -323,7 +323,7 @@ def encode_as(y, classes, task: str, name: str = "y", lines=None) -> np.ndarray:
         alike = written_otherwise(unknown, classes)
         also = "" if alike is None else (
             f" ({alike[0]!r} is the class {alike[1]!r} written another way, in another Unicode "
-            "spelling or case: write it as the class is written)"
+            "spelling, case or spaces around it: write it as the class is written)"
         )  # fmt: skip
         raise ValueError(
             f"{name} has labels {unknown[:10]} outside the classes {list(classes)}; the first, "
