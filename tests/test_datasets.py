@@ -1019,6 +1019,8 @@ def test_unstandardised_inputs_that_float32_makes_one_are_said_to_be(tmp_path):
     said = f"column {{}} holds 166 distinct values, {kept} in float32"
     with pytest.warns(UserWarning, match=said.format(0)):
         datasets.from_arrays(x, y, standardize=False)
+    with pytest.warns(UserWarning, match=said.format(0)):  # whole seconds, as integers
+        datasets.from_arrays(x.astype(np.int64), y, standardize=False)
     path = _csv(tmp_path, "t,z,y\n" + "".join(f"{a:.0f},{b:.17g},{c}\n" for (a, b), c in zip(x, y)))
     settings = DEFAULTS | {"data": str(path), "standardize": "no", "val_fraction": 0.0}
     with pytest.warns(UserWarning, match=said.format("'t'")):

@@ -95,15 +95,17 @@ def prepare(scaler: Standardizer | None, x, dtype=np.float32) -> np.ndarray:
 
 
 def check_apart(x, dtype, columns=None, stacklevel=3) -> None:
-    """A UserWarning where inputs ``x (n, d)`` kept as they are (unstandardised) in ``dtype``
-    float32 make one more than a twentieth of the distinct values of a column: a timestamp
-    column (~1.7e9 s) steps by 128 s there, and rows that the data tell apart are one to the
-    model. (A few merge by chance in any long column of continuous values, their difference
-    below float32's resolution: 2 % of a million uniform values in [0, 1].) Standardised, the
-    values are differences from the mean, which float32 holds apart (``Standardizer``); float64
-    holds them as given. Names the first such column (``columns``: its name, else its index)."""
+    """A UserWarning where inputs ``x (n, d)`` (floats or integers) kept as they are
+    (unstandardised) in ``dtype`` float32 make one more than a twentieth of the distinct values
+    of a column: a timestamp column (~1.7e9 s) steps by 128 s there, and rows that the data tell
+    apart are one to the model. (A few merge by chance in any long column of continuous values,
+    their difference below float32's resolution: 2 % of a million uniform values in [0, 1].)
+    Standardised, the values are differences from the mean, which float32 holds apart
+    (``Standardizer``); float64 holds them as given. Names the first such column (``columns``:
+    its name, else its index)."""
     x = np.asarray(x)
-    if np.dtype(dtype) != np.float32 or x.dtype.kind != "f" or x.dtype.itemsize <= 4:
+    held = x.dtype.kind == "f" and x.dtype.itemsize <= 4 or x.dtype.itemsize <= 2  # exactly
+    if np.dtype(dtype) != np.float32 or x.dtype.kind not in "fiu" or held:
         return
     with np.errstate(over="ignore"):
         kept = x.astype(np.float32)
