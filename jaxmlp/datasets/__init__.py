@@ -258,8 +258,9 @@ def from_arrays(
     (fractions) is regression. "classification" reads the labels as classes (binary, multiclass or
     multilabel); "regression" as numbers. Test labels are of ``y``'s kind (numbers, or names of
     one type: str or bytes); those of a class absent from ``y`` warn. One name written two ways
-    (two Unicode spellings, a truth value in two cases) is refused, as in a CSV file
-    (``csv_fields.one_spelling``): as names it would be two classes.
+    (two Unicode spellings, a truth value in two cases, spaces around it) is refused, as in a
+    CSV file (``csv_fields.one_spelling``): as names it would be two classes; so is an empty
+    name, a missing label, and a missing value's word (``nan``, ``None``) warns, as there.
     ``classes`` (a trained model's, in its order; a binary or multiclass ``task``) encodes the
     labels as their indices: any class may be absent, a label outside them is an error.
     """
