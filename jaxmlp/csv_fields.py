@@ -112,16 +112,24 @@ def read_labels(path, column, labels) -> np.ndarray:
             f"reads such a file), or as names (a letter in front: 'c{one}')."
         )
     one_spelling(f"{path}, column {column!r}", [(f"line {line}", f) for line, f in labels])
-    missing = [(line, field) for line, field in labels if is_missing(field)]
-    for word in sorted({field for _, field in missing}):
-        lines = [line for line, field in missing if field == word]
-        warnings.warn(
-            f"{path}: label {word!r} ({len(lines)} row{'s' * (len(lines) > 1)}, first line "
-            f"{lines[0]}) reads as a missing value; it is taken as a class of its own.",
-            UserWarning,
-            stacklevel=4,
-        )
+    warn_missing(str(path), [(f"line {line}", field) for line, field in labels], stacklevel=5)
     return np.array([field for _, field in labels])
+
+
+def warn_missing(where: str, labels, stacklevel: int) -> None:
+    """A UserWarning naming ``where`` for each word of ``MISSING_LABELS`` among the label names
+    ``labels`` (``(place, name)`` pairs, the place ``line 3`` or ``index 2``): a missing value
+    (pandas' ``astype(str)`` writes one ``nan``), taken as a class of its own. The one rule of a
+    CSV file's label column and of ``datasets.from_arrays``' labels."""
+    missing = [(place, field) for place, field in labels if is_missing(field)]
+    for word in sorted({field for _, field in missing}):
+        places = [place for place, field in missing if field == word]
+        warnings.warn(
+            f"{where}: label {word!r} ({len(places)} row{'s' * (len(places) > 1)}, first "
+            f"{places[0]}) reads as a missing value; it is taken as a class of its own.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
 
 
 # a number written with a decimal comma (1,5) or comma digit groups (1,000 or 12,500.5)
@@ -142,7 +150,11 @@ def one_spelling(where: str, labels) -> None:
         at, first = seen.setdefault(key, (place, field))
         if first != field:
             what = "truth value" if key in ("true", "false") else "name"
-            how = "one case" if first.lower() == field.lower() else "one Unicode spelling"
+            how = (
+                "no spaces around it" if first.strip() == field.strip()
+                else "one case" if first.lower() == field.lower()
+                else "one Unicode spelling"
+            )  # fmt: skip
             raise ValueError(
                 f"{where}: the labels {first!r} ({at}) and {field!r} ({place}) are one {what} "
                 f"written two ways: as names two classes. Write each class one way ({how})."
@@ -150,12 +162,13 @@ def one_spelling(where: str, labels) -> None:
 
 
 def spelled(name: str) -> str:
-    """What ``one_spelling`` reads ``name`` as: its NFC form without format characters, a truth
-    value in lower case; two names of one ``spelled`` are one name written two ways."""
-    key = name  # ASCII is its NFC form and holds no format character
-    if not name.isascii():
-        text = unicodedata.normalize("NFC", name)
-        key = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    """What ``one_spelling`` reads ``name`` as: its NFC form without format characters or the
+    spaces around it (a CSV file's fields are stripped), a truth value in lower case; two names
+    of one ``spelled`` are one name written two ways."""
+    key = name.strip()  # ASCII is its NFC form and holds no format character
+    if not key.isascii():
+        text = unicodedata.normalize("NFC", key)
+        key = "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
     return key.lower() if key.lower() in ("true", "false") else key
 
 
@@ -212,16 +225,19 @@ _WHOLE = re.compile(r"[+-]?\d+(?:\.0*)?", re.ASCII)  # an integer in digits, per
 
 def _floats(path, column, labels) -> np.ndarray:
     """Labels as float64; where every one is an integer in digits (``7``, ``7.0``: classes, as
-    the task may read them), a ValueError for two of them that are one float64, as past 2**53
-    (``9007199254740993.0``, ``9007199254740992``): as classes they would be one, silently."""
+    the task may read them), a ValueError for one that float64 does not hold, as past 2**53
+    (``9007199254740993.0``): two of them that are one float64 (``9007199254740992``) would be
+    one class, and one alone a class under another number, the one a run's integer class
+    ``9007199254740992`` that it is not; silently."""
     values = np.array([number(path, line, column, field) for line, field in labels])
     if not all(_WHOLE.fullmatch(field) for _, field in labels):  # a fraction: measurements
         return values
-    seen = {}
+    seen, rounded = {}, None
     for (line, field), v in zip(labels, values, strict=True):
         if abs(v) < 2**53:  # float64 holds every integer below
             continue
         exact = int(field.partition(".")[0])
+        rounded = rounded or (None if exact == int(v) else (line, field, v))
         at, first, was = seen.setdefault(float(v), (line, field, exact))
         if was != exact:
             raise ValueError(
@@ -229,6 +245,13 @@ def _floats(path, column, labels) -> np.ndarray:
                 f"(line {line}) are two integers but one float64 ({v:.17g}): write the labels "
                 "without a point (read then as integers, exactly), or as names."
             )
+    if rounded is not None:
+        line, field, v = rounded
+        raise ValueError(
+            f"{path}, line {line}, column {column!r}: the label {field!r} is an integer that "
+            f"float64, in which a label with a point is read, rounds to {v:.17g}: write the "
+            "labels without a point (read then as integers, exactly), or as names."
+        )
     return values
 
 

@@ -1009,6 +1009,60 @@ def test_standardised_inputs_keep_the_precision_of_their_float64_data(tmp_path):
     np.testing.assert_allclose(raw[:, 0], np.round(raw[:, 0]), atol=0.05)  # whole seconds back
 
 
+def test_unstandardised_inputs_that_float32_makes_one_are_said_to_be(tmp_path):
+    # failed before: with standardisation off, the timestamps were cast to float32 (steps of
+    # 128 s), where rows that the file tells apart are one to the model, silently
+    from jaxmlp.run import DEFAULTS, data
+
+    x, y = timestamps()
+    kept = len(np.unique(x[:, 0].astype(np.float32)))
+    said = f"column {{}} holds 166 distinct values, {kept} in float32"
+    with pytest.warns(UserWarning, match=said.format(0)):
+        datasets.from_arrays(x, y, standardize=False)
+    with pytest.warns(UserWarning, match=said.format(0)):  # whole seconds, as integers
+        datasets.from_arrays(x.astype(np.int64), y, standardize=False)
+    path = _csv(tmp_path, "t,z,y\n" + "".join(f"{a:.0f},{b:.17g},{c}\n" for (a, b), c in zip(x, y)))
+    settings = DEFAULTS | {"data": str(path), "standardize": "no", "val_fraction": 0.0}
+    with pytest.warns(UserWarning, match=said.format("'t'")):
+        data.load_data(settings)
+    with warnings.catch_warnings():  # standardised, in float64, or kept apart: nothing to say
+        warnings.simplefilter("error")
+        datasets.from_arrays(x, y)
+        datasets.from_arrays(x, y, standardize=False, dtype=np.float64)
+        datasets.from_arrays(x[:, 1:] / 10, y, standardize=False)
+        data.load_data(settings | {"standardize": "yes"})
+
+
+@pytest.mark.parametrize("kind", ["U", "S"])
+def test_missing_label_names_in_arrays_are_read_as_a_csv_files_are(kind):
+    # failed before: from_arrays took '' for a class, and 'nan' (pandas' astype(str) of a
+    # missing value) for one, silently, where a CSV file refuses the first and warns of the second
+    x = np.arange(12.0)[:, None]
+    y = np.array(["a", "b", "c", ""] * 3).astype(kind)
+    with pytest.raises(ValueError, match=r"y: missing label \(an empty name\) at index 3"):
+        datasets.from_arrays(x, y)
+    y_test = np.array(["a", ""]).astype(kind)
+    with pytest.raises(ValueError, match=r"y_test: missing label \(an empty name\) at index 1"):
+        datasets.from_arrays(x, np.array(["a", "b", "c"] * 4).astype(kind), x[:2], y_test)
+    said = r"y: label 'nan' \(3 rows, first index 3\) reads as a missing value"
+    with pytest.warns(UserWarning, match=said):
+        ds = datasets.from_arrays(x, np.array(["a", "b", "c", "nan"] * 3).astype(kind))
+    assert len(ds.info["classes"]) == 4  # a class of its own, as in a file
+
+
+def test_a_class_name_with_spaces_around_it_is_that_name_written_another_way():
+    # failed before: from_arrays took 'cat' and 'cat ' for two classes that print alike, where a
+    # CSV file strips its fields (one class)
+    x = np.arange(12.0)[:, None]
+    said = "the labels 'cat' (index 0) and 'cat ' (index 2) are one name written two ways"
+    with pytest.raises(ValueError, match=re.escape(said) + r".*\(no spaces around it\)"):
+        datasets.from_arrays(x, np.array(["cat", "dog", "cat ", "dog"] * 3))
+    with pytest.raises(ValueError, match=r"'\\tdog' is the class 'dog' written another way"):
+        datasets.from_arrays(
+            x, np.array(["cat", "\tdog"] * 6), classes=["cat", "dog"], task="binary"
+        )
+
+
 def test_a_data_set_in_float64_keeps_its_inputs_exact():
     x, y = timestamps()
     ds = datasets.from_arrays(x, y, x_test=x[:5], y_test=y[:5], dtype=np.float64)

@@ -682,6 +682,20 @@ def test_integer_labels_past_2_to_the_53_written_with_a_point_are_not_merged(one
         assert len(set(files.read_csv(wide)[1].tolist())) == 2
 
 
+def test_one_integer_label_past_2_to_the_53_written_with_a_point_is_not_rounded(tmp_path):
+    # failed before: alone in its column, 9007199254740993.0 was read as the float64
+    # 9007199254740992.0, silently: the class was recorded under another number, and evaluated
+    # against a run's integer classes it was the class 9007199254740992 (a wrong accuracy)
+    path = _write(tmp_path, "f.csv", "a,y\n1,7\n2,9007199254740993.0\n3,7\n")
+    said = "line 3, column 'y': the label '9007199254740993.0' is an integer that float64"
+    with pytest.raises(ValueError, match=re.escape(said)):
+        files.read_csv(path)
+    with pytest.raises(ValueError, match=re.escape(said)):
+        datasets.load(path, classes=[7, 9007199254740992, 9007199254740993], min_examples=1)
+    exact = _write(tmp_path, "e.csv", "a,y\n1,7\n2,9007199254740992.0\n3,-2.0e0\n4,1e17\n")
+    assert files.read_csv(exact)[1].tolist() == [7, 2**53, -2, 1e17]  # float64 holds each
+
+
 @pytest.mark.parametrize("one, other", [("007", "7"), ("07", "007"), ("+7", "7"), ("-0", "0")])
 def test_one_integer_label_written_two_ways_is_refused(one, other, tmp_path, capsys):
     # they merged silently: labels 007, 07 and 7 (codes, as names three classes) were class 7

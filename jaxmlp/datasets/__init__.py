@@ -38,7 +38,7 @@ from jaxmlp.datasets.named import (
     describe,
 )
 from jaxmlp.datasets.split import SEED_LIMIT, check_seed, stratified_split, validation_split
-from jaxmlp.datasets.standardize import Standardizer, prepare
+from jaxmlp.datasets.standardize import Standardizer, check_apart, prepare
 from jaxmlp.datasets.targets import (
     MAX_CLASSES,
     MIN_PER_CLASS,
@@ -258,8 +258,9 @@ def from_arrays(
     (fractions) is regression. "classification" reads the labels as classes (binary, multiclass or
     multilabel); "regression" as numbers. Test labels are of ``y``'s kind (numbers, or names of
     one type: str or bytes); those of a class absent from ``y`` warn. One name written two ways
-    (two Unicode spellings, a truth value in two cases) is refused, as in a CSV file
-    (``csv_fields.one_spelling``): as names it would be two classes.
+    (two Unicode spellings, a truth value in two cases, spaces around it) is refused, as in a
+    CSV file (``csv_fields.one_spelling``): as names it would be two classes; so is an empty
+    name, a missing label, and a missing value's word (``nan``, ``None``) warns, as there.
     ``classes`` (a trained model's, in its order; a binary or multiclass ``task``) encodes the
     labels as their indices: any class may be absent, a label outside them is an error.
     """
@@ -359,6 +360,8 @@ def _assemble(
     if val_fraction:
         x, t, x_val, t_val = validation_split(x, t, val_fraction, seed)
     scaler = Standardizer.fit(x) if standardize else None
+    if scaler is None:
+        check_apart(x, dtype, info.get("feature_names"), stacklevel=4)
     inputs = functools.partial(prepare, scaler, dtype=dtype)
     encode = functools.partial(targets.TARGET_DTYPES[task], dtype=dtype)
     return Dataset(

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from jaxmlp import files
-from jaxmlp.csv_fields import one_spelling, written_otherwise
+from jaxmlp.csv_fields import one_spelling, warn_missing, written_otherwise
 from jaxmlp.numeric import first_not_number, not_one_of
 
 TASKS = ("regression", "binary", "multiclass", "multilabel")
@@ -138,6 +138,9 @@ def encode_targets(y, y_test, task, classes=None, lines=None):
     """``(t, t_test, task, n_classes, classes)``: ``y`` encoded as ``TARGETS[task]`` says; with
     ``classes`` (a trained model's) as their indices (``encode_as``; ``lines``: each label's
     line in its file, for the message)."""
+    if lines is None:  # a file's labels were checked as it was read (csv_fields.read_labels)
+        for name, labels in (("y", y), ("y_test", y_test)):
+            _check_missing(name, labels)
     if y_test is not None and _kind(y) != _kind(y_test):  # np.concatenate would cast one
         raise ValueError(
             f"y holds {_kind(y)} but y_test holds {_kind(y_test)}: give both as numbers, or "
@@ -229,6 +232,24 @@ def _joined(y, y_test, task) -> tuple:
     return y, y_test, both
 
 
+def _check_missing(name: str, labels) -> None:
+    """The rule of a CSV file's label column for the label names ``labels`` (an array or None)
+    of the user's arrays: an empty name is a missing label, refused; a word of
+    ``csv_fields.MISSING_LABELS`` (``nan``, ``None``: pandas' ``astype(str)`` of missing values)
+    warns that it is taken as a class of its own (``csv_fields.warn_missing``)."""
+    if labels is None or labels.dtype.kind not in "US":
+        return
+    names = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+             for v in labels.reshape(-1).tolist()]  # fmt: skip
+    empty = next((i for i, v in enumerate(names) if not v.strip()), None)
+    if empty is not None:
+        raise ValueError(
+            f"{name}: missing label (an empty name) at index {empty}; remove the row or give "
+            "its label."
+        )
+    warn_missing(name, [(f"index {i}", v) for i, v in enumerate(names)], stacklevel=5)
+
+
 def _one_spelling(both, n: int) -> None:
     """``csv_fields.one_spelling`` for the label names ``both`` (``y``'s ``n``, then
     ``y_test``'s), each distinct name at its first place."""
@@ -302,7 +323,7 @@ def encode_as(y, classes, task: str, name: str = "y", lines=None) -> np.ndarray:
         alike = written_otherwise(unknown, classes)
         also = "" if alike is None else (
             f" ({alike[0]!r} is the class {alike[1]!r} written another way, in another Unicode "
-            "spelling or case: write it as the class is written)"
+            "spelling, case or spaces around it: write it as the class is written)"
         )  # fmt: skip
         raise ValueError(
             f"{name} has labels {unknown[:10]} outside the classes {list(classes)}; the first, "

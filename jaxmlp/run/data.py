@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxmlp import datasets, files, outputs
 from jaxmlp.datasets.options import check_data_dir
+from jaxmlp.datasets.standardize import check_apart
 from jaxmlp.mlp import MLP
 from jaxmlp.numeric import is_real, not_one_of
 from jaxmlp.train import DTYPES
@@ -98,6 +99,8 @@ def load_data(
     if standardize == "yes":
         scaler = datasets.Standardizer.fit(x, dtype=dtype if old else np.float64)
         raw = {RAW: x} if keep_raw else {}
+    else:
+        check_apart(x, dtype, ds.info.get("feature_names"))
     scale = functools.partial(datasets.prepare, scaler, dtype=dtype)
     ds = dataclasses.replace(
         ds,

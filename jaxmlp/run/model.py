@@ -238,7 +238,8 @@ def column_order(names, feature_names, label_name, where: str, n_features=None) 
             f"{where}: {' and '.join(p for p in problems if p)}; the model takes the columns "
             f"{list(feature_names)} (by name, in any order)"
             + ("." if alike is None else f": {alike[0]!r} is the run's column {alike[1]!r} "
-               "written another way (another Unicode spelling); write it as the run does.")
+               "written another way (another Unicode spelling, or spaces around it); write it "
+               "as the run does.")
         )  # fmt: skip
     return [names.index(c) for c in feature_names]
 
