@@ -242,7 +242,12 @@ class CurvatureMatrixReport(NamedTuple):
         return worst(r.errors[check] for r in self.rows if check in r.errors)
 
     def to_dict(self) -> dict:
+        """As JSON data, with its verdict and what it was judged by (``MatrixReport.to_dict``)."""
         return {
+            "ok": self.ok,
+            "dtype": "float64",
+            "rtol_autodiff": RTOL_AUTODIFF,
+            "rtol_fd": RTOL_FD,
             "cells": self.cells,
             "failing": self.failing,
             "left_out": list(self.left_out),

@@ -297,7 +297,8 @@ def test_matrix_float64_passes_with_every_pair_and_reports_as_data():
     assert report.worst_rel_err_autodiff <= 1e-10 and report.worst_rel_err_fd <= 1e-5
     as_dict = json.loads(json.dumps(report.to_dict()))
     assert list(as_dict) == [
-        "cells", "failing", "worst_rel_err_autodiff", "worst_rel_err_fd", "rows",
+        "ok", "dtype", "rtol_autodiff", "rtol_fd", "cells", "failing", "worst_rel_err_autodiff",
+        "worst_rel_err_fd", "rows",
     ]  # fmt: skip
     assert as_dict["rows"][0] == {
         **as_dict["rows"][0], "activation": "relu", "output": "identity", "loss": "sse",
@@ -308,6 +309,32 @@ def test_matrix_float64_passes_with_every_pair_and_reports_as_data():
     assert "prelu        softmax     cross_entropy  ok " in text
     assert "prelu        softmax:2.5 cross_entropy  ok " in text
     assert "prelu        exp         poisson        ok " in text
+
+
+def test_the_matrix_json_says_its_verdict_its_dtype_and_its_tolerances():
+    """``gradcheck --json`` wrote cells, failing and the worst errors, but no dtype, no
+    tolerance and no verdict: a float32 matrix's worst error 4e-4 read as a float64 one
+    (tolerance 1e-10), and with --curvature a failing curvature cell left ``failing`` 0 at the
+    top while the run exited 1. The report says ``ok`` (the exit status's verdict), its
+    ``dtype`` and tolerances, the curvature part too."""
+    from jaxmlp.curvature_check import CurvatureCell, CurvatureMatrixReport
+    from jaxmlp.gradient_matrix import CellCheck, MatrixReport
+
+    cell = CellCheck("tanh", "softmax", "cross_entropy", 1, 4e-4, 1e-3, True)
+    bad_curvature = CurvatureMatrixReport(
+        (CurvatureCell("tanh", "softmax", "cross_entropy", 1, {"hvp": 1e-2}, False),), 0.0
+    )
+    for dtype in ("float32", "float64"):
+        report = MatrixReport((cell,), dtype, 0.0)
+        as_dict = json.loads(json.dumps(report.to_dict()))
+        assert as_dict["ok"] is True and as_dict["dtype"] == dtype
+        assert as_dict["rtol_autodiff"] == SETTINGS[dtype].rtol_autodiff
+        assert as_dict["rtol_fd"] == SETTINGS[dtype].rtol_fd
+        with_curvature = json.loads(json.dumps(report._replace(curvature=bad_curvature).to_dict()))
+        assert with_curvature["ok"] is False and with_curvature["failing"] == 0
+        curvature = with_curvature["curvature"]
+        assert curvature["ok"] is False and curvature["dtype"] == "float64"
+        assert curvature["rtol_autodiff"] == 1e-10 and curvature["rtol_fd"] == 1e-6
 
 
 @pytest.mark.slow
