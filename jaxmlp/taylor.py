@@ -30,7 +30,6 @@ from jaxmlp.gradient_check import (
     FLOOR,
     _cast,
     _clear_of_kinks,
-    _examples,
     _hand,
     _leaves,
     _params_dtype,
@@ -38,6 +37,7 @@ from jaxmlp.gradient_check import (
     gradcheck,
     settings_for,
 )
+from jaxmlp.gradient_report import _examples
 from jaxmlp.numeric import check_int, is_real
 
 

@@ -156,6 +156,30 @@ def test_a_one_percent_error_in_one_leaf_fails_both_comparisons(l, k):
 
 
 @pytest.mark.usefixtures("x64")
+def test_finite_differences_whose_round_off_hides_a_1pct_error_are_no_verdict_not_a_pass():
+    """At eps 1e-15 the central differences are round-off: their measured floor rose above the
+    gradient itself, and every leaf of a zero gradient read ok against them (rel 7.5e-7), a
+    pass of finite differences for a wrong derivative (the run summary's fd_ok says the same
+    of its check). Where their round-off is 1 % of the gradient's largest element or more,
+    they carry no verdict (ok_fd None, said in the text): autodiff alone judges."""
+    params, x, t = data(NET, jnp.float64)
+
+    def zeroed(grads):
+        for layer in grads:
+            for leaf in layer.values():
+                leaf.fill(0.0)
+
+    zero = gradcheck(NET, params, x, t, eps=1e-15, grad_fn=mutated(zeroed))
+    assert not zero.ok and not any(row.ok_fd for row in zero.rows), str(zero)
+    assert all(row.ok_fd is None and not row.ok_autodiff for row in zero.rows), str(zero)
+    right = gradcheck(NET, params, x, t, eps=1e-15)
+    assert right.ok and all(row.ok_fd is None for row in right.rows), str(right)
+    assert "finite differences: no verdict" in str(right)
+    assert json.loads(json.dumps(right.to_dict()))["rows"][0]["ok_fd"] is None
+    assert all(row.ok_fd is True for row in gradcheck(NET, params, x, t).rows)
+
+
+@pytest.mark.usefixtures("x64")
 def test_a_sign_flip_in_one_element_fails():
     params, x, t = data(NET, jnp.float64)
     grads = _BACKPROP(params, x, t)
