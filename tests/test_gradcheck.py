@@ -434,6 +434,29 @@ def test_bad_input_names_the_bad_value():
         assert text in str(info.value)
 
 
+@pytest.mark.usefixtures("x64")
+def test_a_gradient_that_is_complex_or_masked_is_refused_not_read_as_its_real_part():
+    """A grad_fn returning the hand gradient + 1j passed gradcheck (ok: its imaginary part
+    dropped by the cast to float64, a ComplexWarning), and the Taylor test and eps sweep read
+    it so too; a masked gradient was read with the numbers under its mask. Each is refused by
+    name: the gradient of a real cost is real, and every element of it is given."""
+    params, x, t = data(NET, jnp.float64)
+
+    def complex_grad(*a):
+        return jax.tree.map(lambda g: np.asarray(g) + 1j, _BACKPROP(*a))
+
+    def masked_grad(*a):
+        grads = jax.tree.map(np.asarray, _BACKPROP(*a))
+        grads[1]["b"] = np.ma.masked_array(np.zeros(4), mask=[0, 1, 0, 0])
+        return grads
+
+    for check in (gradcheck, eps_sweep, taylor_test):
+        with pytest.raises(ValueError, match=r"grads\[0\]\['w'\] must be real numbers, got dtype"):
+            check(NET, params, x, t, grad_fn=complex_grad)
+        with pytest.raises(ValueError, match=r"grads\[1\]\['b'\] is a masked array with 1 masked"):
+            check(NET, params, x, t, grad_fn=masked_grad)
+
+
 # -- NaN, float32 Taylor, numbers -----------------------------------------------------------------
 
 
