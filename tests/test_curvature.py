@@ -452,6 +452,23 @@ def test_the_curvature_checks_at_a_kink_leave_it_out_or_refuse_not_fail_the_righ
     assert passes(check_curvature(net, params, x[1:], t[1:]))
 
 
+@pytest.mark.usefixtures("x64")
+def test_an_hvp_fn_that_is_complex_is_refused_not_read_as_its_real_part():
+    """check_curvature passed an hvp_fn returning the hand Hv + 1j (hvp 3e-15, fd 2e-10: the
+    cast to float64 dropped the imaginary part), and the Hessian's Taylor test stopped on
+    float()'s TypeError. Both refuse it by leaf: Hv of a real cost is real."""
+    net = MLP((3, 4, 2), "tanh", "softmax", "cross_entropy")
+    params, x, t, _ = data(net)
+
+    def complex_hvp(*a):
+        return jax.tree.map(lambda v: v + 1j, curvature.hvp(net, *a))
+
+    with pytest.raises(ValueError, match=r"hvp_fn: \[0\]\['b'\] must be real numbers"):
+        check_curvature(net, params, x, t, hvp_fn=complex_hvp, checks=("hvp", "fd"))
+    with pytest.raises(ValueError, match=r"hvp_fn: \[0\]\['b'\] must be real numbers"):
+        taylor_test_hessian(net, params, x, t, hvp_fn=complex_hvp)
+
+
 @pytest.mark.slow
 def test_an_exactly_quadratic_cost_passes_the_taylor_test_and_its_twins_fail():
     # No hidden layer, identity and sse: E is quadratic in w and Hv exact, so the remainder is
