@@ -143,7 +143,8 @@ class TaylorResult(NamedTuple):
     and its fitted order over the smallest eps still clear of round-off. ``ok`` when the order
     along every direction is near 2. ``eps``, ``remainder`` and ``order`` are the worst
     direction's (the lowest order, NaN lowest); ``orders`` every direction's. ``unresolved``:
-    no verdict, neither ok nor a wrong gradient (``taylor_test``)."""
+    no verdict, neither ok nor a wrong gradient (``taylor_test``). ``not_finite``: g holds a NaN
+    or Inf where E is finite, a wrong gradient (every remainder NaN: no order to fit)."""
 
     eps: tuple
     remainder: tuple
@@ -152,6 +153,7 @@ class TaylorResult(NamedTuple):
     orders: tuple = ()
     unresolved: bool = False
     excluded: tuple = ()  # the examples left out at a kink of the cost (``kinks.near``)
+    not_finite: bool = False
 
     def __str__(self) -> str:
         lines = _left_out(self.excluded) + [f"{'eps':>9} {'remainder':>10}"]
@@ -159,6 +161,7 @@ class TaylorResult(NamedTuple):
         lines.append("orders along the directions: " + " ".join(f"{o:.2f}" for o in self.orders))
         verdict = (
             "ok" if self.ok
+            else "FAILED (the gradient is not finite where the cost is)" if self.not_finite
             else "no verdict (the remainder is round-off at every eps)" if math.isnan(self.order)
             else f"no verdict ({UNRESOLVED})" if self.unresolved
             else "FAILED (a wrong gradient leaves a first-order remainder)"
@@ -210,7 +213,9 @@ def taylor_test(
 
     e = _costs64(key, params, x, t, rows)
     m = n_directions * n_eps
-    remainder = np.abs(e[1 : m + 1].reshape(n_directions, n_eps) - e[0] - np.outer(d @ g, eps))
+    with np.errstate(invalid="ignore"):  # an Inf in g: NaN remainders, judged by not_finite
+        along = d @ g
+    remainder = np.abs(e[1 : m + 1].reshape(n_directions, n_eps) - e[0] - np.outer(along, eps))
     of_e = noise_of_e(e[0], e[m + 1 :])
     noise = of_e + eps * 10 * np.finfo(dtype).eps * np.linalg.norm(g)
     fits = [_order(eps, r, noise, of_e) for r in remainder]
@@ -226,6 +231,7 @@ def taylor_test(
         tuple(orders),
         not ok and not wrong and not math.isnan(orders[i]),
         excluded,
+        bool(np.isfinite(e[0]) and not np.all(np.isfinite(g))),
     )
 
 

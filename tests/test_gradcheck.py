@@ -587,6 +587,20 @@ def test_an_order_of_nan_is_no_verdict_not_a_wrong_gradient():
 
 
 @pytest.mark.usefixtures("x64")
+def test_a_gradient_not_finite_where_the_cost_is_fails_the_taylor_test_not_no_verdict():
+    """A NaN or Inf in one element of g made every remainder NaN and the Taylor test said "no
+    verdict (the remainder is round-off at every eps)", of a gradient that is wrong wherever E
+    is finite. It says FAILED (``not_finite``); a NaN cost is still no verdict."""
+    params, x, t = data(NET, jnp.float64)
+    for bad in (np.nan, np.inf):
+        found = taylor_test(NET, params, x, t, mutated(scale(1, "w", bad)))
+        assert not found.ok and not found.unresolved and found.not_finite, str(found)
+        assert str(found).endswith("FAILED (the gradient is not finite where the cost is)")
+    nan_cost = TaylorResult((0.1, 0.05, 0.025), (np.nan,) * 3, np.nan, False, (np.nan,))
+    assert str(nan_cost).endswith("no verdict (the remainder is round-off at every eps)")
+
+
+@pytest.mark.usefixtures("x64")
 def test_eps_sweep_refuses_no_eps_and_eps_that_are_not_positive_and_finite():
     params, x, t = data(NET, jnp.float64)
     for bad in ([], [-1e-3, 0.0], [1e-3, np.inf], [1e-3, np.nan], "1e-3"):
