@@ -25,8 +25,11 @@ first layers of a deep sigmoid net) that is zeroed or doubled fails. The round-o
 differences is absolute: against them the floor is the whole gradient's, or more where E's
 round-off r, measured at w (``finite_differences.roundoff``; only where an element fails the
 lesser floor, since a higher floor only lowers the errors), puts the quotient's round-off
-``r / 2 eps`` above ``rtol`` of it: an error within the round-off carries no verdict (E = 1.5e-5
-computed from logits ~11 carries r ~ 2e-14, not ~1e-16 |E|). A 1 % error in any element above
+``r / 2 eps`` above ``rtol`` of it: an error within the round-off carries no verdict (E =
+1.5e-5 computed from logits ~11 carries r ~ 2e-14, not ~1e-16 |E|). Where that round-off is
+1 % of the largest element or more (a tiny eps, a huge E with a small gradient), a zero
+gradient would pass too: the differences judge nothing (``ok_fd`` None, said in the report)
+and autodiff alone judges. A 1 % error in any element above
 the floor gives rel ~ 1e-2, above every tolerance in ``SETTINGS``. A leaf whose gradient
 vanishes (to round-off) has no relative error worth the name: check at a point where it does
 not.
@@ -50,17 +53,17 @@ import numpy as np
 
 from jaxmlp import activations as _activations
 from jaxmlp import kinks
-from jaxmlp.array_checks import one_dtype
+from jaxmlp.array_checks import check_real, one_dtype
 from jaxmlp.finite_differences import (
     along_directions,
     central_differences,
     measured_roundoff,
     named_leaves,
 )
+from jaxmlp.gradient_report import FLOOR, RESOLVE, LeafCheck, Report, worst
 from jaxmlp.mlp import MLP
-from jaxmlp.numeric import check_int, check_positive, is_real, not_one_of
+from jaxmlp.numeric import check_int, check_positive, check_unmasked, is_real, not_one_of
 
-FLOOR = 1e-3
 EPS = 6e-6  # central-difference step in float64: truncation ~eps^2 meets round-off ~1e-16 / eps
 KINK_MARGIN = 1e-3  # the matrix's distance from kinks, well beyond what a step of EPS moves
 METHODS = ("auto", "full", "directions")
@@ -83,121 +86,11 @@ SETTINGS = {
 }
 
 
-def worst(errors) -> float:
-    """The largest of ``errors`` (0.0 for none), NaN if any is NaN: the one rule for the worst
-    leaf, row or cell of every check (Python's ``max`` keeps a NaN only in first place)."""
-    return float(np.max(np.asarray(list(errors), np.float64), initial=0.0))
-
-
 def settings_for(dtype) -> Settings:
     name = jnp.dtype(dtype).name
     if name not in SETTINGS:
         raise ValueError(f"Unsupported dtype: {name!r}. It needs to be one of {list(SETTINGS)}.")
     return SETTINGS[name]
-
-
-# -- the report -----------------------------------------------------------------------------------
-
-
-class LeafCheck(NamedTuple):
-    """One leaf of params: errors of the hand gradient against autodiff and finite differences.
-    ``worst_*`` is the element index of the largest relative error (for method "directions",
-    ``worst_fd`` is ``(k,)``: the k-th random direction)."""
-
-    layer: int
-    leaf: str
-    shape: tuple
-    abs_err_autodiff: float
-    rel_err_autodiff: float
-    worst_autodiff: tuple
-    abs_err_fd: float
-    rel_err_fd: float
-    worst_fd: tuple
-    ok_autodiff: bool
-    ok_fd: bool
-
-    @property
-    def ok(self) -> bool:
-        return self.ok_autodiff and self.ok_fd
-
-
-class Report(NamedTuple):
-    """What ``gradcheck`` found. ``ok`` only if every leaf passes both comparisons."""
-
-    rows: tuple
-    dtype: str
-    method: str
-    eps: float
-    rtol_autodiff: float
-    rtol_fd: float
-    n_params: int
-    description: str
-    excluded: tuple = ()  # the examples left out at a kink of the cost (``kinks.near``)
-
-    @property
-    def ok(self) -> bool:
-        return all(row.ok for row in self.rows)
-
-    @property
-    def rel_err_autodiff(self) -> float:
-        return worst(row.rel_err_autodiff for row in self.rows)
-
-    @property
-    def rel_err_fd(self) -> float:
-        return worst(row.rel_err_fd for row in self.rows)
-
-    def to_dict(self) -> dict:
-        return {
-            "ok": self.ok,
-            "net": self.description,
-            "dtype": self.dtype,
-            "method": self.method,
-            "eps": self.eps,
-            "n_params": self.n_params,
-            "rtol_autodiff": self.rtol_autodiff,
-            "rtol_fd": self.rtol_fd,
-            "rel_err": "|g - r| / max(|g|, |r|, floor), elementwise; floor 1e-3 max|autodiff "
-            "leaf| + u max|autodiff| against autodiff, max(1e-3 max|autodiff|, measured "
-            "round-off of the central difference / rtol_fd) against fd (+ tiny)",
-            "excluded": list(self.excluded),
-            "rows": [row._asdict() | {"ok": row.ok} for row in self.rows],
-        }
-
-    def __str__(self) -> str:
-        fd = "central differences" if self.method == "full" else "random directions"
-        lines = [
-            f"gradcheck {self.description}: {self.dtype}, {self.n_params} parameters, "
-            f"{fd}, eps {self.eps:.1e}",
-            f"relative error |g - r| / max(|g|, |r|, {FLOOR:g} max|autodiff|, of the leaf "
-            "against autodiff); tolerances "
-            f"{self.rtol_autodiff:.0e} (autodiff), {self.rtol_fd:.0e} (finite differences)",
-            f"{'layer':>5} {'leaf':<5} {'shape':<9} {'autodiff abs':>12} {'rel':>8} "
-            f"{'at':<8} {'fd abs':>9} {'rel':>8} {'at':<8} verdict",
-        ]
-        if self.excluded:
-            lines.insert(2, f"left out at a kink of the cost: {_examples(self.excluded)}")
-        for r in self.rows:
-            lines.append(
-                f"{r.layer:>5} {r.leaf:<5} {_fmt_shape(r.shape):<9} {r.abs_err_autodiff:>12.1e} "
-                f"{r.rel_err_autodiff:>8.1e} {_fmt_shape(r.worst_autodiff):<8} "
-                f"{r.abs_err_fd:>9.1e} {r.rel_err_fd:>8.1e} {_fmt_shape(r.worst_fd):<8} "
-                + (
-                    "ok"
-                    if r.ok
-                    else "FAIL" + " (autodiff)" * (not r.ok_autodiff) + " (fd)" * (not r.ok_fd)
-                )
-            )
-        lines.append("ok" if self.ok else "FAILED")
-        return "\n".join(lines)
-
-
-def _examples(rows) -> str:
-    shown = ", ".join(map(str, rows[:10])) + ", ..." * (len(rows) > 10)
-    return f"{len(rows)} example(s), rows [{shown}]"
-
-
-def _fmt_shape(shape) -> str:
-    return "(" + ",".join(str(s) for s in shape) + ")"
 
 
 # -- the check ------------------------------------------------------------------------------------
@@ -289,14 +182,16 @@ def gradcheck(
             )  # fmt: skip
         return tuple(rows)
 
-    rows = check(FLOOR * largest + np.finfo(dtype).tiny)
+    rows, noise_fd = check(FLOOR * largest + np.finfo(dtype).tiny), 0.0
     if not all(row.ok_fd for row in rows):  # a higher floor only lowers the errors: measure now
         with jax.enable_x64(True):
             noise_fd = measured_roundoff(key, params64, x64, t64, seed) / (2 * eps)
         rows = check(max(FLOOR * largest, noise_fd / rtol_fd) + np.finfo(dtype).tiny)
+        if noise_fd >= RESOLVE * largest:  # (a NaN compares False: judged, and fails)
+            rows = tuple(row._replace(ok_fd=None) for row in rows)
     return Report(
         rows, dtype.name, method, float(eps), rtol_autodiff, rtol_fd, net.n_params,
-        _describe(net), excluded,
+        _describe(net), excluded, float(noise_fd),
     )  # fmt: skip
 
 
@@ -329,12 +224,19 @@ def _params_dtype(params) -> np.dtype:
 
 
 def _leaves(grads, params, what: str) -> list[np.ndarray]:
+    """The leaves of ``grads`` as NumPy arrays in ``named_leaves`` order, once each is real,
+    unmasked and shaped like its parameter: a complex one was judged by its real part (the
+    cast to float64 drops the rest), a masked one by the numbers under its mask."""
     named = named_leaves(params)
     try:
-        out = [np.asarray(grads[l][k]) for l, k, _ in named]
+        given = [grads[l][k] for l, k, _ in named]
     except (KeyError, IndexError, TypeError):
         raise ValueError(f"{what} must return a pytree shaped like params.") from None
+    for (l, k, _), o in zip(named, given):
+        check_unmasked(f"{what}: grads[{l}][{k!r}]", o)
+    out = [np.asarray(o) for o in given]
     for (l, k, leaf), o in zip(named, out):
+        check_real(f"{what}: grads[{l}][{k!r}]", o)
         if o.shape != leaf.shape:
             raise ValueError(f"{what}: grads[{l}][{k!r}] has shape {o.shape}, not {leaf.shape}.")
     return out

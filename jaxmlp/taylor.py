@@ -10,6 +10,11 @@ float32 point is exact in float64, and float32 round-off of E (~1e-7 |E|) hid th
 remainder of a float32 gradient 1 % off (fitted order 2.25: a pass). The gradient under test
 stays in the dtype of params.
 
+Both leave out the examples near a kink of the cost for their largest step, as ``gradcheck``
+does (``gradient_check._clear_of_kinks``, named in ``excluded``), and refuse data of which every
+example is: there E has no derivative, and one relu unit at z = 0 among eight examples fitted
+order 1, a FAILED for the right gradient.
+
 The curvature's Taylor test (order 3 with the Hessian) is ``curvature_check.taylor_test_hessian``.
 """
 
@@ -24,6 +29,7 @@ from jaxmlp.finite_differences import costs, flatten, noise_of_e, roundoff_rows
 from jaxmlp.gradient_check import (
     FLOOR,
     _cast,
+    _clear_of_kinks,
     _hand,
     _leaves,
     _params_dtype,
@@ -31,6 +37,7 @@ from jaxmlp.gradient_check import (
     gradcheck,
     settings_for,
 )
+from jaxmlp.gradient_report import _examples
 from jaxmlp.numeric import check_int, is_real
 
 
@@ -48,6 +55,17 @@ def _costs64(key, params, x, t, rows) -> np.ndarray:
         return costs(key, named, rows(w), x64, t64)
 
 
+def _clear(net, params, x, t, step: float):
+    """``(x, t, excluded)``: the checked inputs and targets, less the examples near a kink for
+    steps up to ``step`` (``gradient_check._clear_of_kinks``; AtKinks where every one is)."""
+    x, t = net._check_xt(params, x, t)
+    return _clear_of_kinks(net, params, x, t, step)
+
+
+def _left_out(excluded) -> list[str]:
+    return [f"left out at a kink of the cost: {_examples(excluded)}"] if excluded else []
+
+
 def _flat_grad(grad_fn, params, x, t) -> np.ndarray:
     g = _leaves(grad_fn(params, x, t), params, "grad_fn")
     return np.concatenate([gi.ravel() for gi in g]).astype(np.float64)
@@ -60,6 +78,7 @@ class EpsSweep(NamedTuple):
     eps: tuple
     abs_err: tuple
     rel_err: tuple
+    excluded: tuple = ()  # the examples left out at a kink of the cost (``kinks.near``)
 
     @property
     def best_eps(self) -> float:
@@ -67,8 +86,9 @@ class EpsSweep(NamedTuple):
 
     def __str__(self) -> str:
         lines = [f"{'eps':>8} {'abs err':>9} {'rel err':>9}"]
-        lines += [f"{e:>8.0e} {a:>9.2e} {r:>9.2e}" for e, a, r in zip(*self)]
-        return "\n".join(lines + [f"best eps {self.best_eps:.0e}"])
+        rows = zip(self.eps, self.abs_err, self.rel_err)
+        lines += [f"{e:>8.0e} {a:>9.2e} {r:>9.2e}" for e, a, r in rows]
+        return "\n".join(_left_out(self.excluded) + lines + [f"best eps {self.best_eps:.0e}"])
 
 
 def eps_sweep(
@@ -80,7 +100,8 @@ def eps_sweep(
 
     ``eps_values`` defaults to 1e-1 ... 1e-12 (float64) or 1e-0 ... 1e-6 (float32). The relative
     error divides by ``max(|<g, d>|, 1e-3 ||g||)``. params must be float32 or float64
-    (ValueError otherwise, as for ``gradcheck``)."""
+    (ValueError otherwise, as for ``gradcheck``). The examples near a kink for the largest eps
+    are left out (``excluded``; module docstring)."""
     net.check_params(params)
     dtype = _params_dtype(params)
     settings_for(dtype)  # float32 or float64, as for gradcheck
@@ -92,7 +113,7 @@ def eps_sweep(
     n_directions = check_int("n_directions", n_directions, 1)
     seed = check_int("seed", seed, 0)
     eps_values = tuple(float(e) for e in given)
-    x, t = net._check_xt(params, x, t)
+    x, t, excluded = _clear(net, params, x, t, max(eps_values))
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)
     steps = np.concatenate([eps_values, -np.asarray(eps_values)])
@@ -106,7 +127,7 @@ def eps_sweep(
         err = np.abs(fd - exact)
         abs_err = np.maximum(abs_err, err)
         rel_err = np.maximum(rel_err, err / max(abs(exact), FLOOR * np.linalg.norm(g), 1e-300))
-    return EpsSweep(eps_values, tuple(map(float, abs_err)), tuple(map(float, rel_err)))
+    return EpsSweep(eps_values, *(tuple(map(float, e)) for e in (abs_err, rel_err)), excluded)
 
 
 # Why an order between 1 and 2 is no verdict where g's resolution ended the fitted eps.
@@ -122,7 +143,8 @@ class TaylorResult(NamedTuple):
     and its fitted order over the smallest eps still clear of round-off. ``ok`` when the order
     along every direction is near 2. ``eps``, ``remainder`` and ``order`` are the worst
     direction's (the lowest order, NaN lowest); ``orders`` every direction's. ``unresolved``:
-    no verdict, neither ok nor a wrong gradient (``taylor_test``)."""
+    no verdict, neither ok nor a wrong gradient (``taylor_test``). ``not_finite``: g holds a NaN
+    or Inf where E is finite, a wrong gradient (every remainder NaN: no order to fit)."""
 
     eps: tuple
     remainder: tuple
@@ -130,13 +152,16 @@ class TaylorResult(NamedTuple):
     ok: bool
     orders: tuple = ()
     unresolved: bool = False
+    excluded: tuple = ()  # the examples left out at a kink of the cost (``kinks.near``)
+    not_finite: bool = False
 
     def __str__(self) -> str:
-        lines = [f"{'eps':>9} {'remainder':>10}"]
+        lines = _left_out(self.excluded) + [f"{'eps':>9} {'remainder':>10}"]
         lines += [f"{e:>9.2e} {r:>10.2e}" for e, r in zip(self.eps, self.remainder)]
         lines.append("orders along the directions: " + " ".join(f"{o:.2f}" for o in self.orders))
         verdict = (
             "ok" if self.ok
+            else "FAILED (the gradient is not finite where the cost is)" if self.not_finite
             else "no verdict (the remainder is round-off at every eps)" if math.isnan(self.order)
             else f"no verdict ({UNRESOLVED})" if self.unresolved
             else "FAILED (a wrong gradient leaves a first-order remainder)"
@@ -167,7 +192,8 @@ def taylor_test(
     over eps that E's round-off alone would have let go smaller; else ``unresolved``, no
     verdict: g's resolution ended the eps before the remainder became second-order (a correct
     float32 gradient on inputs of ~100 fitted 1.67 and FAILED).
-    params must be float32 or float64 (ValueError otherwise, as for ``gradcheck``).
+    params must be float32 or float64 (ValueError otherwise, as for ``gradcheck``). The
+    examples near a kink for eps = 0.1 are left out (``excluded``; module docstring).
     """
     net.check_params(params)
     dtype = _params_dtype(params)
@@ -175,10 +201,10 @@ def taylor_test(
     n_eps = check_int("n_eps", n_eps, 3)
     seed = check_int("seed", seed, 0)
     n_directions = check_int("n_directions", n_directions, 1)
-    x, t = net._check_xt(params, x, t)
+    eps = 1e-1 * 2.0 ** -np.arange(n_eps)
+    x, t, excluded = _clear(net, params, x, t, eps[0])
     key = _static(net)
     g = _flat_grad(grad_fn or partial(_hand, key), params, x, t)
-    eps = 1e-1 * 2.0 ** -np.arange(n_eps)
     d = np.stack([_unit_direction(g, seed + k) for k in range(n_directions)])
 
     def rows(w):
@@ -187,7 +213,9 @@ def taylor_test(
 
     e = _costs64(key, params, x, t, rows)
     m = n_directions * n_eps
-    remainder = np.abs(e[1 : m + 1].reshape(n_directions, n_eps) - e[0] - np.outer(d @ g, eps))
+    with np.errstate(invalid="ignore"):  # an Inf in g: NaN remainders, judged by not_finite
+        along = d @ g
+    remainder = np.abs(e[1 : m + 1].reshape(n_directions, n_eps) - e[0] - np.outer(along, eps))
     of_e = noise_of_e(e[0], e[m + 1 :])
     noise = of_e + eps * 10 * np.finfo(dtype).eps * np.linalg.norm(g)
     fits = [_order(eps, r, noise, of_e) for r in remainder]
@@ -202,6 +230,8 @@ def taylor_test(
         ok,
         tuple(orders),
         not ok and not wrong and not math.isnan(orders[i]),
+        excluded,
+        bool(np.isfinite(e[0]) and not np.all(np.isfinite(g))),
     )
 
 

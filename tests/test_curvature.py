@@ -425,6 +425,50 @@ def test_taylor_remainder_is_third_order_with_the_hand_hessian_and_second_order_
     assert not bad.ok and bad.order < 2.3, bad
 
 
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("act", ["relu", "elu"])
+def test_the_curvature_checks_at_a_kink_leave_it_out_or_refuse_not_fail_the_right_hessian(act):
+    """One example of eight at a unit's kink (z = 0: relu's h' jumps there, elu's h''): the
+    Hessian's Taylor test fitted order 1 (relu) or 2 (elu), a FAIL of the right Hv, and
+    check_curvature's central differences of the gradient read 1.0 and 0.017, a FAIL too. The
+    Taylor test leaves the example out as gradcheck does (``excluded``; every one at a kink
+    refused); check_curvature refuses the differences there (fd=False skips them) by name."""
+    from jaxmlp.kinks import AtKinks
+
+    net = MLP((2, 3, 1), act, "identity", "sse")
+    params = net.init(jax.random.key(0), jnp.float64)  # biases 0: x = 0 gives z = 0
+    x = jax.random.normal(jax.random.key(1), (8, 2), jnp.float64).at[0].set(0.0)
+    t = jnp.ones((8, 1))
+    right = taylor_test_hessian(net, params, x, t)
+    assert right.ok and right.excluded == (0,), right
+    off = taylor_test_hessian(net, params, x, t, hvp_fn=lambda *a: jax.tree.map(
+        lambda v: 1.01 * v, curvature.hvp(net, *a)))  # fmt: skip
+    assert not off.ok, off
+    with pytest.raises(AtKinks, match="Every example \\(2\\) sits at a kink"):
+        taylor_test_hessian(net, params, jnp.zeros((2, 2)), jnp.ones((2, 1)))
+    with pytest.raises(ValueError, match="fd: 1 example\\(s\\), rows \\[0\\] sit near a kink"):
+        check_curvature(net, params, x, t)
+    assert passes(check_curvature(net, params, x, t, fd=False))
+    assert passes(check_curvature(net, params, x[1:], t[1:]))
+
+
+@pytest.mark.usefixtures("x64")
+def test_an_hvp_fn_that_is_complex_is_refused_not_read_as_its_real_part():
+    """check_curvature passed an hvp_fn returning the hand Hv + 1j (hvp 3e-15, fd 2e-10: the
+    cast to float64 dropped the imaginary part), and the Hessian's Taylor test stopped on
+    float()'s TypeError. Both refuse it by leaf: Hv of a real cost is real."""
+    net = MLP((3, 4, 2), "tanh", "softmax", "cross_entropy")
+    params, x, t, _ = data(net)
+
+    def complex_hvp(*a):
+        return jax.tree.map(lambda v: v + 1j, curvature.hvp(net, *a))
+
+    with pytest.raises(ValueError, match=r"hvp_fn: \[0\]\['b'\] must be real numbers"):
+        check_curvature(net, params, x, t, hvp_fn=complex_hvp, checks=("hvp", "fd"))
+    with pytest.raises(ValueError, match=r"hvp_fn: \[0\]\['b'\] must be real numbers"):
+        taylor_test_hessian(net, params, x, t, hvp_fn=complex_hvp)
+
+
 @pytest.mark.slow
 def test_an_exactly_quadratic_cost_passes_the_taylor_test_and_its_twins_fail():
     # No hidden layer, identity and sse: E is quadratic in w and Hv exact, so the remainder is
