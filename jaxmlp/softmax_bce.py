@@ -39,16 +39,22 @@ class _Row(NamedTuple):
 
 
 def _row(s) -> _Row:
-    log_y = jax.nn.log_softmax(s, -1)
-    y = jnp.exp(log_y)
+    # L_m - L is taken as (s_2 - s_1) + log sum_{k != m} e^(s_k - s_2) - log sum_k e^(s_k - s_1),
+    # s_1 the largest logit and s_2 the largest of the rest: logsumexp adds its max back, and
+    # L_m - L of two such numbers kept their rounding (1e-3 at logits of 1e4 in float32).
     top = jax.nn.one_hot(jnp.argmax(s, -1), s.shape[-1], dtype=bool)
-    rest = jnp.where(top, -jnp.inf, s)
-    log_rest = jax.nn.logsumexp(rest, -1, keepdims=True)  # L_m
-    log_1m_top = log_rest - jax.nn.logsumexp(s, -1, keepdims=True)
+    d = s - jnp.max(s, -1, keepdims=True)  # s - s_1
+    log_y = jax.nn.log_softmax(d, -1)
+    y = jnp.exp(log_y)
+    rest = jnp.where(top, -jnp.inf, d)
+    second = jnp.max(rest, -1, keepdims=True)
+    second = jnp.where(jnp.isfinite(second), second, 0)  # one unit: no rest
+    log_rest = jnp.log(_sum(jnp.exp(rest - second)))  # L_m - s_2
+    log_1m_top = second + log_rest - jnp.log(_sum(jnp.exp(d)))
     off = jnp.where(top, 0, y)  # y_k <= 1/2 off the top
     log_1m = jnp.where(top, log_1m_top, jnp.log1p(-off))
     c = jnp.where(top, jnp.exp(log_1m_top), 1 - off)
-    return _Row(y, log_y, log_1m, c, top, jnp.exp(rest - log_rest))
+    return _Row(y, log_y, log_1m, c, top, jnp.exp(rest - second - log_rest))
 
 
 def _sum(v):

@@ -459,3 +459,40 @@ def test_loss_derivatives_at_the_kinks_follow_their_conventions():
         grad2=lambda y_, t_: jnp.where(jnp.abs(y_ - t_) < 1, 1.0, 0.0) / y_.shape[-1]
     )
     assert not derivatives_agree_with_jax(strict, y, t)
+
+
+@pytest.mark.parametrize("output", ["softmax", "softmax:2.5"])
+def test_softmax_bce_is_exact_at_large_logits_in_float32(output):
+    """softmax + bce took log(1 - y_m) of the top unit as logsumexp(rest) - logsumexp(s): two
+    numbers of the logits' size, whose difference kept their float32 rounding (spacing 1e-3 at
+    1e4): at logits [-1e4] * 3 the delta was (0.49999997, -0.99989, 0.50011), not (0.5, -1,
+    0.5), two identical units 2e-4 apart, and ~1e-6 off at logits of 100. Now from the gaps
+    to the two largest logits. Against ``stable_softmax_bce`` in float64."""
+    beta = outputs.get(output).beta
+    z = [[-1e4, -1e4, -1e4], [1e4, 1e4, 9999.0], [100.0, 100.0, 99.0], [1e4, 9997.0, 0.0]]
+    t = [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.3, 0.7, 1.0], [0.0, 1.0, 0.0]]
+    with jax.enable_x64(True):
+        z64 = jnp.asarray(z)  # beta z exact in float32 too
+        t64 = jnp.asarray(t)
+        u64 = jnp.asarray(np.random.default_rng(0).normal(size=(4, 3)))
+        z32, t32, u32 = (a.astype(jnp.float32) for a in (z64, t64, u64))
+        cost, outer = stable_softmax_bce(beta)
+        grad = jax.vmap(jax.grad(cost))
+        want = {
+            "cost": jax.vmap(cost)(z64, t64),
+            "delta": grad(z64, t64),
+            "hvp": jax.jvp(lambda q: grad(q, t64), (z64,), (u64,))[1],
+            "outer": jax.vmap(outer)(z64, t64, u64),
+        }
+        record, y = losses.pair(output, "bce"), outputs.get(output).fn(z32)
+        got = {
+            "cost": record.cost(z32, y, t32),
+            "delta": record.delta(z32, y, t32),
+            "hvp": record.hvp(z32, y, t32, u32),
+            "outer": record.outer(z32, y, t32, u32),
+        }
+        for k in got:
+            got64 = np.asarray(got[k], np.float64)
+            np.testing.assert_allclose(got64, want[k], rtol=2e-6, atol=2e-6, err_msg=k)
+        delta = np.asarray(got["delta"])
+        np.testing.assert_allclose(delta[0], np.asarray([1.0, -2.0, 1.0]) / 2 * beta, rtol=2e-7)
