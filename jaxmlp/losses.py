@@ -202,7 +202,7 @@ _CANONICAL = {
         fisher=lambda z, y, u: y * (1 - y) * u,
     ),
     ("softmax", "cross_entropy"): Pair(
-        cost=lambda z, y, t: jax.nn.logsumexp(z, -1) * jnp.sum(t, -1) - jnp.sum(t * z, -1),
+        cost=lambda z, y, t: softmax_bce.cross_entropy_cost(z, t),
         delta=lambda z, y, t: y * jnp.sum(t, -1, keepdims=True) - t,
         hvp=lambda z, y, t, u: _softmax_cov(y, u) * jnp.sum(t, -1, keepdims=True),
         outer=lambda z, y, t, u: _softmax_outer(y, t, u),
@@ -223,9 +223,7 @@ CANONICAL = tuple(_CANONICAL)
 def _tempered_softmax_cross_entropy(beta: float) -> Pair:
     """Softmax with temperature beta + cross_entropy, from the logits (module docstring)."""
     return Pair(
-        cost=lambda z, y, t: (
-            jax.nn.logsumexp(beta * z, -1) * jnp.sum(t, -1) - beta * jnp.sum(t * z, -1)
-        ),
+        cost=lambda z, y, t: softmax_bce.cross_entropy_cost(beta * z, t),
         delta=lambda z, y, t: beta * (y * jnp.sum(t, -1, keepdims=True) - t),
         hvp=lambda z, y, t, u: beta**2 * _softmax_cov(y, u) * jnp.sum(t, -1, keepdims=True),
         outer=lambda z, y, t, u: beta**2 * _softmax_outer(y, t, u),

@@ -61,6 +61,24 @@ def _sum(v):
     return jnp.sum(v, -1, keepdims=True)
 
 
+def gaps(s):
+    """``(d, lse)`` per row of logits s (n, K): the gaps d = s - s_1 to the largest logit s_1
+    and lse = log sum_k e^(d_k) = logsumexp(s) - s_1 (n, 1), as log1p of the other units' terms.
+    A softmax loss written with logsumexp(s) subtracts numbers of the logits' size (which keep
+    their rounding: 1e-3 at 1e4 in float32), and its log(1 + tiny) is 0: a confident right
+    answer cost 0, not ~tiny."""
+    top = jax.nn.one_hot(jnp.argmax(s, -1), s.shape[-1], dtype=bool)
+    d = s - jnp.max(s, -1, keepdims=True)
+    return d, jnp.log1p(_sum(jnp.where(top, 0, jnp.exp(d))))
+
+
+def cross_entropy_cost(s, t):
+    """Softmax + cross_entropy's l (n,) = logsumexp(s) sum_k t_k - <t, s>, from the ``gaps``:
+    its canonical cost (``losses``), which this module's bce shares the logits' rules with."""
+    d, lse = gaps(s)
+    return lse[..., 0] * jnp.sum(t, -1) - jnp.sum(t * d, -1)
+
+
 def cost(s, t):
     """l (n,): -sum_k [t_k log y_k + (1 - t_k) log(1 - y_k)]."""
     r = _row(s)

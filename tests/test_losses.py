@@ -496,3 +496,25 @@ def test_softmax_bce_is_exact_at_large_logits_in_float32(output):
             np.testing.assert_allclose(got64, want[k], rtol=2e-6, atol=2e-6, err_msg=k)
         delta = np.asarray(got["delta"])
         np.testing.assert_allclose(delta[0], np.asarray([1.0, -2.0, 1.0]) / 2 * beta, rtol=2e-7)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("output", ["softmax", "softmax:2.5"])
+def test_softmax_cross_entropy_cost_keeps_its_digits_at_large_logits_and_near_zero(output, dtype):
+    """The canonical cost logsumexp(s) sum_k t_k - <t, s> (s = beta z) subtracted two numbers of
+    the logits' size: at logits [-1e4] * 3 in float32 it was 1.0986328, not log 3 = 1.0986123,
+    and logsumexp's log(1 + 2 e^-20) rounded to 0, a confident right answer costing 0, not
+    4.1e-9. From the gaps to the largest logit, with log1p: the float64 value of the formula
+    (log1p(sum_k e^(s_k - s_1)) is logsumexp's term, s_1 the largest)."""
+    beta = outputs.get(output).beta
+    big = {"float32": 20.0, "float64": 40.0}[dtype]
+    s = np.asarray([[-1e4, -1e4, -1e4], [1e4, 1e4, 9997.5], [big, 0.0, 0.0], [0.0, big, -big]])
+    t = np.asarray([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.2, 0.8, 0.0]])
+    gaps = s - s.max(-1, keepdims=True)
+    want = np.log1p(np.sum(np.exp(gaps), -1) - 1) * t.sum(-1) - np.sum(t * gaps, -1)
+    want[2] = np.log1p(2 * np.exp(-big))  # the sum's 1 + tiny would round
+    with jax.enable_x64(dtype == "float64"):
+        z, tt = jnp.asarray(s / beta, dtype), jnp.asarray(t, dtype)
+        y = outputs.get(output).fn(z)
+        got = np.asarray(losses.pair(output, "cross_entropy").cost(z, y, tt), np.float64)
+    np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dtype).eps)
