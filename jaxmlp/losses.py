@@ -195,7 +195,8 @@ _CANONICAL = {
         fisher=lambda z, y, u: u,
     ),
     ("sigmoid", "bce"): Pair(
-        cost=lambda z, y, t: jnp.sum(jnp.logaddexp(0.0, z) - t * z, -1),
+        # log(1 + e^z) - t z; logaddexp(0, z) = z + log1p(e^-z) was z at z = 20 in float32
+        cost=lambda z, y, t: jnp.sum(jnp.maximum(z, 0) - t * z + jax.nn.softplus(-jnp.abs(z)), -1),
         delta=lambda z, y, t: y - t,
         hvp=lambda z, y, t, u: y * (1 - y) * u,
         outer=lambda z, y, t, u: (t * (1 - y) ** 2 + (1 - t) * y**2) * u,

@@ -518,3 +518,26 @@ def test_softmax_cross_entropy_cost_keeps_its_digits_at_large_logits_and_near_ze
         y = outputs.get(output).fn(z)
         got = np.asarray(losses.pair(output, "cross_entropy").cost(z, y, tt), np.float64)
     np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("output", ["sigmoid", "threshold"])
+def test_sigmoid_bce_cost_of_a_confident_right_answer_is_not_zero(output, dtype):
+    """The canonical cost log(1 + e^z) - t z took logaddexp(0, z) = z + log1p(e^-z), which
+    rounds to z where e^-z is below z's last bit: at z = 20 in float32 (40 in float64) a right
+    answer (t = 1) cost 0, not e^-20 = 2.1e-9, a mean cost 0 for a net that has not reached it.
+    As max(z, 0) - t z + log1p(e^-|z|), the formula's float64 value; the values at |z| = 1e4
+    stay exact."""
+    big = {"float32": 20.0, "float64": 40.0}[dtype]
+    z = np.asarray([[big, -big], [1e4, -1e4], [3.0, -0.5]])
+    t = np.asarray([[1.0, 0.0], [0.5, 1.0], [0.3, 1.0]])
+    want = np.sum(np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z))), -1)
+    labels = (2 * t - 1) if output == "threshold" else t
+    with jax.enable_x64(dtype == "float64"):
+        zz, tt = jnp.asarray(z, dtype), jnp.asarray(labels, dtype)
+        if output == "threshold":
+            zz, tt = zz[:1], tt[:1]  # labels -1/+1 only
+        y = outputs.get(output).fn(zz)
+        got = np.asarray(losses.pair(output, "bce").cost(zz, y, tt), np.float64)
+    np.testing.assert_allclose(got, want[: len(got)], rtol=4 * np.finfo(dtype).eps)
+    assert got[0] > 0
