@@ -43,14 +43,14 @@ def _row(s) -> _Row:
     # s_1 the largest logit and s_2 the largest of the rest: logsumexp adds its max back, and
     # L_m - L of two such numbers kept their rounding (1e-3 at logits of 1e4 in float32).
     top = jax.nn.one_hot(jnp.argmax(s, -1), s.shape[-1], dtype=bool)
-    d = s - jnp.max(s, -1, keepdims=True)  # s - s_1
-    log_y = jax.nn.log_softmax(d, -1)
+    d, lse = gaps(s)  # s - s_1 and L - s_1: log_softmax's log(1 + tiny) is 0, y_top's cost 0
+    log_y = d - lse
     y = jnp.exp(log_y)
     rest = jnp.where(top, -jnp.inf, d)
     second = jnp.max(rest, -1, keepdims=True)
     second = jnp.where(jnp.isfinite(second), second, 0)  # one unit: no rest
     log_rest = jnp.log(_sum(jnp.exp(rest - second)))  # L_m - s_2
-    log_1m_top = second + log_rest - jnp.log(_sum(jnp.exp(d)))
+    log_1m_top = second + log_rest - lse
     off = jnp.where(top, 0, y)  # y_k <= 1/2 off the top
     log_1m = jnp.where(top, log_1m_top, jnp.log1p(-off))
     c = jnp.where(top, jnp.exp(log_1m_top), 1 - off)

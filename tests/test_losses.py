@@ -541,3 +541,26 @@ def test_sigmoid_bce_cost_of_a_confident_right_answer_is_not_zero(output, dtype)
         got = np.asarray(losses.pair(output, "bce").cost(zz, y, tt), np.float64)
     np.testing.assert_allclose(got, want[: len(got)], rtol=4 * np.finfo(dtype).eps)
     assert got[0] > 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_bce_cost_of_a_confident_right_answer_is_not_halved(dtype):
+    """softmax + bce took log y_top from log_softmax, s_top - s_1 - log(1 + sum of e^gaps), whose
+    log(1 + tiny) is 0: at logits (20, 0, 0) in float32 (40 in float64) with t = (1, 0, 0) the
+    cost was 2 e^-20, half of -log y_0 - log(1 - y_1) - log(1 - y_2) = 4 e^-20 (to first order).
+    From ``softmax_bce.gaps`` (log1p): the formula's float64 value."""
+    big = {"float32": 20.0, "float64": 40.0}[dtype]
+    z = np.asarray([[big, 0.0, 0.0], [0.0, big, -big]])
+    t = np.asarray([[1.0, 0.0, 0.0], [0.2, 0.8, 0.0]])
+    d = z - z.max(-1, keepdims=True)
+    rest = np.exp(d) * (d < 0)  # the top unit's term left out: each row has one top
+    log_y = d - np.log1p(rest.sum(-1, keepdims=True))
+    y = np.exp(log_y)
+    with np.errstate(divide="ignore"):  # log1p(-y_top), left out by the where
+        log_1m = np.where(d < 0, np.log1p(-y), np.log(rest.sum(-1, keepdims=True)) + log_y)
+    want = -np.sum(t * log_y + (1 - t) * log_1m, -1)
+    with jax.enable_x64(dtype == "float64"):
+        zz, tt = jnp.asarray(z, dtype), jnp.asarray(t, dtype)
+        yy = outputs.get("softmax").fn(zz)
+        got = np.asarray(losses.pair("softmax", "bce").cost(zz, yy, tt), np.float64)
+    np.testing.assert_allclose(got, want, rtol=8 * np.finfo(dtype).eps)
