@@ -175,7 +175,8 @@ _BUILTIN = (
         "arctan",
         jnp.arctan,
         lambda z: 1 / (1 + z * z),
-        lambda z: -2 * z / (1 + z * z) ** 2,  # d/dz (1 + z^2)^-1
+        # d/dz (1 + z^2)^-1, with z / (1 + z^2) first: -2 z overflowed, -inf / inf = NaN
+        lambda z: -2 * (z / (1 + z * z)) / (1 + z * z),
         smooth=True,
     ),
     Activation(

@@ -297,3 +297,17 @@ def test_isru_second_derivative_is_zero_not_nan_where_alpha_z_overflows(dtype, h
             truth = -np.sign(z64) * np.exp(log_abs)  # -3 alpha z (1 + alpha z^2)^-5/2
             assert np.all(np.isfinite(hand)), (spec, hand)
             np.testing.assert_allclose(hand, truth, rtol=rtol, atol=tiny)
+
+
+@pytest.mark.parametrize("dtype, huge", [("float32", 3e38), ("float64", 1.7e308)])
+def test_arctan_second_derivative_is_zero_not_nan_where_2z_overflows(dtype, huge):
+    """arctan'' = -2 z / (1 + z^2)^2 was -inf / inf = NaN where 2 z overflows (|z| > 1.7e38 in
+    float32), where the value is -2 / z^3 = 0; as -2 (z / (1 + z^2)) / (1 + z^2), 0 there and
+    the formula's float64 value at ordinary z."""
+    z64 = np.asarray([-huge, huge, 1e19, -3.0, 0.5, 0.0])
+    with jax.enable_x64(dtype == "float64"):
+        hand = np.asarray(activations.get("arctan").grad2(jnp.asarray(z64, dtype)), np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        truth = -2 * z64 / (1 + z64**2) ** 2  # -2 z^-3: 0 in every dtype at the first two
+    truth[:2] = 0.0
+    np.testing.assert_allclose(hand, truth, rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
