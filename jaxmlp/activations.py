@@ -142,7 +142,12 @@ def _isru_grad(z, alpha=1.0):
 
 
 def _isru_grad2(z, alpha=1.0):
-    return -3 * alpha * z * jax.lax.rsqrt(1 + alpha * z * z) ** 5  # d/dz (1 + alpha z^2)^-3/2
+    # d/dz (1 + alpha z^2)^-3/2 = -3 alpha z r^5 with r = (1 + alpha z^2)^-1/2, written as
+    # ((-3 alpha h) r^2) r^2 (h = z r, |alpha h| <= sqrt(alpha)): -3 alpha z overflows at large
+    # |z| (|z| > 1.1e38 in float32, or 1e19 with alpha = 1e30), where inf * r^5 = inf * 0 was
+    # NaN, and r^4 or r^5 alone underflows where the value does not (isru:1e30 at z = 1e-3).
+    r2 = 1 / (1 + alpha * z * z)
+    return -3 * alpha * _isru(z, alpha) * r2 * r2
 
 
 # Learnable ISRU, with r = (1 + alpha z^2)^-1/2 and h = z r: dh/dalpha = -z^3 r^3 / 2 = -h^3 / 2,
@@ -170,7 +175,8 @@ _BUILTIN = (
         "arctan",
         jnp.arctan,
         lambda z: 1 / (1 + z * z),
-        lambda z: -2 * z / (1 + z * z) ** 2,  # d/dz (1 + z^2)^-1
+        # d/dz (1 + z^2)^-1, with z / (1 + z^2) first: -2 z overflowed, -inf / inf = NaN
+        lambda z: -2 * (z / (1 + z * z)) / (1 + z * z),
         smooth=True,
     ),
     Activation(
@@ -183,8 +189,8 @@ _BUILTIN = (
     Activation(
         "isru",
         _isru,
-        lambda z: jax.lax.rsqrt(1 + z * z) ** 3,
-        lambda z: -3 * z * jax.lax.rsqrt(1 + z * z) ** 5,  # d/dz (1 + z^2)^-3/2
+        _isru_grad,
+        _isru_grad2,
         smooth=True,
     ),
     Activation(

@@ -195,14 +195,15 @@ _CANONICAL = {
         fisher=lambda z, y, u: u,
     ),
     ("sigmoid", "bce"): Pair(
-        cost=lambda z, y, t: jnp.sum(jnp.logaddexp(0.0, z) - t * z, -1),
+        # log(1 + e^z) - t z; logaddexp(0, z) = z + log1p(e^-z) was z at z = 20 in float32
+        cost=lambda z, y, t: jnp.sum(jnp.maximum(z, 0) - t * z + jax.nn.softplus(-jnp.abs(z)), -1),
         delta=lambda z, y, t: y - t,
         hvp=lambda z, y, t, u: y * (1 - y) * u,
         outer=lambda z, y, t, u: (t * (1 - y) ** 2 + (1 - t) * y**2) * u,
         fisher=lambda z, y, u: y * (1 - y) * u,
     ),
     ("softmax", "cross_entropy"): Pair(
-        cost=lambda z, y, t: jax.nn.logsumexp(z, -1) * jnp.sum(t, -1) - jnp.sum(t * z, -1),
+        cost=lambda z, y, t: softmax_bce.cross_entropy_cost(z, t),
         delta=lambda z, y, t: y * jnp.sum(t, -1, keepdims=True) - t,
         hvp=lambda z, y, t, u: _softmax_cov(y, u) * jnp.sum(t, -1, keepdims=True),
         outer=lambda z, y, t, u: _softmax_outer(y, t, u),
@@ -223,9 +224,7 @@ CANONICAL = tuple(_CANONICAL)
 def _tempered_softmax_cross_entropy(beta: float) -> Pair:
     """Softmax with temperature beta + cross_entropy, from the logits (module docstring)."""
     return Pair(
-        cost=lambda z, y, t: (
-            jax.nn.logsumexp(beta * z, -1) * jnp.sum(t, -1) - beta * jnp.sum(t * z, -1)
-        ),
+        cost=lambda z, y, t: softmax_bce.cross_entropy_cost(beta * z, t),
         delta=lambda z, y, t: beta * (y * jnp.sum(t, -1, keepdims=True) - t),
         hvp=lambda z, y, t, u: beta**2 * _softmax_cov(y, u) * jnp.sum(t, -1, keepdims=True),
         outer=lambda z, y, t, u: beta**2 * _softmax_outer(y, t, u),

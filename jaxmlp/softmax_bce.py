@@ -39,20 +39,44 @@ class _Row(NamedTuple):
 
 
 def _row(s) -> _Row:
-    log_y = jax.nn.log_softmax(s, -1)
-    y = jnp.exp(log_y)
+    # L_m - L is taken as (s_2 - s_1) + log sum_{k != m} e^(s_k - s_2) - log sum_k e^(s_k - s_1),
+    # s_1 the largest logit and s_2 the largest of the rest: logsumexp adds its max back, and
+    # L_m - L of two such numbers kept their rounding (1e-3 at logits of 1e4 in float32).
     top = jax.nn.one_hot(jnp.argmax(s, -1), s.shape[-1], dtype=bool)
-    rest = jnp.where(top, -jnp.inf, s)
-    log_rest = jax.nn.logsumexp(rest, -1, keepdims=True)  # L_m
-    log_1m_top = log_rest - jax.nn.logsumexp(s, -1, keepdims=True)
+    d, lse = gaps(s)  # s - s_1 and L - s_1: log_softmax's log(1 + tiny) is 0, y_top's cost 0
+    log_y = d - lse
+    y = jnp.exp(log_y)
+    rest = jnp.where(top, -jnp.inf, d)
+    second = jnp.max(rest, -1, keepdims=True)
+    second = jnp.where(jnp.isfinite(second), second, 0)  # one unit: no rest
+    log_rest = jnp.log(_sum(jnp.exp(rest - second)))  # L_m - s_2
+    log_1m_top = second + log_rest - lse
     off = jnp.where(top, 0, y)  # y_k <= 1/2 off the top
     log_1m = jnp.where(top, log_1m_top, jnp.log1p(-off))
     c = jnp.where(top, jnp.exp(log_1m_top), 1 - off)
-    return _Row(y, log_y, log_1m, c, top, jnp.exp(rest - log_rest))
+    return _Row(y, log_y, log_1m, c, top, jnp.exp(rest - second - log_rest))
 
 
 def _sum(v):
     return jnp.sum(v, -1, keepdims=True)
+
+
+def gaps(s):
+    """``(d, lse)`` per row of logits s (n, K): the gaps d = s - s_1 to the largest logit s_1
+    and lse = log sum_k e^(d_k) = logsumexp(s) - s_1 (n, 1), as log1p of the other units' terms.
+    A softmax loss written with logsumexp(s) subtracts numbers of the logits' size (which keep
+    their rounding: 1e-3 at 1e4 in float32), and its log(1 + tiny) is 0: a confident right
+    answer cost 0, not ~tiny."""
+    top = jax.nn.one_hot(jnp.argmax(s, -1), s.shape[-1], dtype=bool)
+    d = s - jnp.max(s, -1, keepdims=True)
+    return d, jnp.log1p(_sum(jnp.where(top, 0, jnp.exp(d))))
+
+
+def cross_entropy_cost(s, t):
+    """Softmax + cross_entropy's l (n,) = logsumexp(s) sum_k t_k - <t, s>, from the ``gaps``:
+    its canonical cost (``losses``), which this module's bce shares the logits' rules with."""
+    d, lse = gaps(s)
+    return lse[..., 0] * jnp.sum(t, -1) - jnp.sum(t * d, -1)
 
 
 def cost(s, t):

@@ -273,3 +273,41 @@ def test_isru_is_one_over_sqrt_alpha_where_z_squared_overflows(dtype, huge):
             for rule in hand:
                 np.testing.assert_allclose(hand[rule], auto[rule], rtol=1e-14)
                 assert not np.allclose(1.01 * hand[rule], auto[rule], rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype, huge", [("float32", 3e38), ("float64", 1.7e308)])
+def test_isru_second_derivative_is_zero_not_nan_where_alpha_z_overflows(dtype, huge):
+    """isru'' = -3 alpha z (1 + alpha z^2)^-5/2 was written as (-3 alpha z) * rsqrt(..)^5: where
+    alpha z overflows, inf * 0 = NaN, where the value (and jax.grad's) is 0: at |z| > 1.1e38 in
+    float32 for isru, and at a finite |z| = 1e19 for isru:1e30, a spec it accepts. Written with
+    h = z r (|alpha h| <= sqrt(alpha)), it is ((-3 alpha h) r^2) r^2: finite, and the formula's
+    value (computed in float64 logarithms, so that nothing overflows) everywhere, also where r^5
+    underflows and the value does not (isru:1e30 at z = 1e-3 in float32: -3e-33, not 0)."""
+    z64 = np.asarray([-huge, huge, 1e19, -1e19, 3.0, -0.5, 1e-3, 0.0])
+    with jax.enable_x64(dtype == "float64"):
+        z = jnp.asarray(z64, dtype)
+        tiny, rtol = np.finfo(dtype).tiny, {"float32": 1e-6, "float64": 1e-13}[dtype]
+        for spec, alpha in (("isru", 1.0), ("isru:1e30", 1e30), ("isru_learnable", 4.0)):
+            act = activations.get(spec)
+            extra = (jnp.full_like(z, alpha),) if act.learnable else ()
+            hand = np.asarray(act.grad2(z, *extra))
+            with np.errstate(divide="ignore"):
+                log_az2 = np.log(alpha) + 2 * np.log(np.abs(z64))
+                log_abs = np.log(3 * alpha) + np.log(np.abs(z64)) - 2.5 * np.logaddexp(0, log_az2)
+            truth = -np.sign(z64) * np.exp(log_abs)  # -3 alpha z (1 + alpha z^2)^-5/2
+            assert np.all(np.isfinite(hand)), (spec, hand)
+            np.testing.assert_allclose(hand, truth, rtol=rtol, atol=tiny)
+
+
+@pytest.mark.parametrize("dtype, huge", [("float32", 3e38), ("float64", 1.7e308)])
+def test_arctan_second_derivative_is_zero_not_nan_where_2z_overflows(dtype, huge):
+    """arctan'' = -2 z / (1 + z^2)^2 was -inf / inf = NaN where 2 z overflows (|z| > 1.7e38 in
+    float32), where the value is -2 / z^3 = 0; as -2 (z / (1 + z^2)) / (1 + z^2), 0 there and
+    the formula's float64 value at ordinary z."""
+    z64 = np.asarray([-huge, huge, 1e19, -3.0, 0.5, 0.0])
+    with jax.enable_x64(dtype == "float64"):
+        hand = np.asarray(activations.get("arctan").grad2(jnp.asarray(z64, dtype)), np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        truth = -2 * z64 / (1 + z64**2) ** 2  # -2 z^-3: 0 in every dtype at the first two
+    truth[:2] = 0.0
+    np.testing.assert_allclose(hand, truth, rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)

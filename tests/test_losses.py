@@ -459,3 +459,108 @@ def test_loss_derivatives_at_the_kinks_follow_their_conventions():
         grad2=lambda y_, t_: jnp.where(jnp.abs(y_ - t_) < 1, 1.0, 0.0) / y_.shape[-1]
     )
     assert not derivatives_agree_with_jax(strict, y, t)
+
+
+@pytest.mark.parametrize("output", ["softmax", "softmax:2.5"])
+def test_softmax_bce_is_exact_at_large_logits_in_float32(output):
+    """softmax + bce took log(1 - y_m) of the top unit as logsumexp(rest) - logsumexp(s): two
+    numbers of the logits' size, whose difference kept their float32 rounding (spacing 1e-3 at
+    1e4): at logits [-1e4] * 3 the delta was (0.49999997, -0.99989, 0.50011), not (0.5, -1,
+    0.5), two identical units 2e-4 apart, and ~1e-6 off at logits of 100. Now from the gaps
+    to the two largest logits. Against ``stable_softmax_bce`` in float64."""
+    beta = outputs.get(output).beta
+    z = [[-1e4, -1e4, -1e4], [1e4, 1e4, 9999.0], [100.0, 100.0, 99.0], [1e4, 9997.0, 0.0]]
+    t = [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.3, 0.7, 1.0], [0.0, 1.0, 0.0]]
+    with jax.enable_x64(True):
+        z64 = jnp.asarray(z)  # beta z exact in float32 too
+        t64 = jnp.asarray(t)
+        u64 = jnp.asarray(np.random.default_rng(0).normal(size=(4, 3)))
+        z32, t32, u32 = (a.astype(jnp.float32) for a in (z64, t64, u64))
+        cost, outer = stable_softmax_bce(beta)
+        grad = jax.vmap(jax.grad(cost))
+        want = {
+            "cost": jax.vmap(cost)(z64, t64),
+            "delta": grad(z64, t64),
+            "hvp": jax.jvp(lambda q: grad(q, t64), (z64,), (u64,))[1],
+            "outer": jax.vmap(outer)(z64, t64, u64),
+        }
+        record, y = losses.pair(output, "bce"), outputs.get(output).fn(z32)
+        got = {
+            "cost": record.cost(z32, y, t32),
+            "delta": record.delta(z32, y, t32),
+            "hvp": record.hvp(z32, y, t32, u32),
+            "outer": record.outer(z32, y, t32, u32),
+        }
+        for k in got:
+            got64 = np.asarray(got[k], np.float64)
+            np.testing.assert_allclose(got64, want[k], rtol=2e-6, atol=2e-6, err_msg=k)
+        delta = np.asarray(got["delta"])
+        np.testing.assert_allclose(delta[0], np.asarray([1.0, -2.0, 1.0]) / 2 * beta, rtol=2e-7)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("output", ["softmax", "softmax:2.5"])
+def test_softmax_cross_entropy_cost_keeps_its_digits_at_large_logits_and_near_zero(output, dtype):
+    """The canonical cost logsumexp(s) sum_k t_k - <t, s> (s = beta z) subtracted two numbers of
+    the logits' size: at logits [-1e4] * 3 in float32 it was 1.0986328, not log 3 = 1.0986123,
+    and logsumexp's log(1 + 2 e^-20) rounded to 0, a confident right answer costing 0, not
+    4.1e-9. From the gaps to the largest logit, with log1p: the float64 value of the formula
+    (log1p(sum_k e^(s_k - s_1)) is logsumexp's term, s_1 the largest)."""
+    beta = outputs.get(output).beta
+    big = {"float32": 20.0, "float64": 40.0}[dtype]
+    s = np.asarray([[-1e4, -1e4, -1e4], [1e4, 1e4, 9997.5], [big, 0.0, 0.0], [0.0, big, -big]])
+    t = np.asarray([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.2, 0.8, 0.0]])
+    gaps = s - s.max(-1, keepdims=True)
+    want = np.log1p(np.sum(np.exp(gaps), -1) - 1) * t.sum(-1) - np.sum(t * gaps, -1)
+    want[2] = np.log1p(2 * np.exp(-big))  # the sum's 1 + tiny would round
+    with jax.enable_x64(dtype == "float64"):
+        z, tt = jnp.asarray(s / beta, dtype), jnp.asarray(t, dtype)
+        y = outputs.get(output).fn(z)
+        got = np.asarray(losses.pair(output, "cross_entropy").cost(z, y, tt), np.float64)
+    np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("output", ["sigmoid", "threshold"])
+def test_sigmoid_bce_cost_of_a_confident_right_answer_is_not_zero(output, dtype):
+    """The canonical cost log(1 + e^z) - t z took logaddexp(0, z) = z + log1p(e^-z), which
+    rounds to z where e^-z is below z's last bit: at z = 20 in float32 (40 in float64) a right
+    answer (t = 1) cost 0, not e^-20 = 2.1e-9, a mean cost 0 for a net that has not reached it.
+    As max(z, 0) - t z + log1p(e^-|z|), the formula's float64 value; the values at |z| = 1e4
+    stay exact."""
+    big = {"float32": 20.0, "float64": 40.0}[dtype]
+    z = np.asarray([[big, -big], [1e4, -1e4], [3.0, -0.5]])
+    t = np.asarray([[1.0, 0.0], [0.5, 1.0], [0.3, 1.0]])
+    want = np.sum(np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z))), -1)
+    labels = (2 * t - 1) if output == "threshold" else t
+    with jax.enable_x64(dtype == "float64"):
+        zz, tt = jnp.asarray(z, dtype), jnp.asarray(labels, dtype)
+        if output == "threshold":
+            zz, tt = zz[:1], tt[:1]  # labels -1/+1 only
+        y = outputs.get(output).fn(zz)
+        got = np.asarray(losses.pair(output, "bce").cost(zz, y, tt), np.float64)
+    np.testing.assert_allclose(got, want[: len(got)], rtol=4 * np.finfo(dtype).eps)
+    assert got[0] > 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_bce_cost_of_a_confident_right_answer_is_not_halved(dtype):
+    """softmax + bce took log y_top from log_softmax, s_top - s_1 - log(1 + sum of e^gaps), whose
+    log(1 + tiny) is 0: at logits (20, 0, 0) in float32 (40 in float64) with t = (1, 0, 0) the
+    cost was 2 e^-20, half of -log y_0 - log(1 - y_1) - log(1 - y_2) = 4 e^-20 (to first order).
+    From ``softmax_bce.gaps`` (log1p): the formula's float64 value."""
+    big = {"float32": 20.0, "float64": 40.0}[dtype]
+    z = np.asarray([[big, 0.0, 0.0], [0.0, big, -big]])
+    t = np.asarray([[1.0, 0.0, 0.0], [0.2, 0.8, 0.0]])
+    d = z - z.max(-1, keepdims=True)
+    rest = np.exp(d) * (d < 0)  # the top unit's term left out: each row has one top
+    log_y = d - np.log1p(rest.sum(-1, keepdims=True))
+    y = np.exp(log_y)
+    with np.errstate(divide="ignore"):  # log1p(-y_top), left out by the where
+        log_1m = np.where(d < 0, np.log1p(-y), np.log(rest.sum(-1, keepdims=True)) + log_y)
+    want = -np.sum(t * log_y + (1 - t) * log_1m, -1)
+    with jax.enable_x64(dtype == "float64"):
+        zz, tt = jnp.asarray(z, dtype), jnp.asarray(t, dtype)
+        yy = outputs.get("softmax").fn(zz)
+        got = np.asarray(losses.pair("softmax", "bce").cost(zz, yy, tt), np.float64)
+    np.testing.assert_allclose(got, want, rtol=8 * np.finfo(dtype).eps)
