@@ -227,6 +227,19 @@ SATURATED_T = [[0.0, 1.0, 0.0], [1.0, 0.5, 0.0], [0.2, 0.7, 1.0], [1.0, 0.0, 0.0
                [0.0, 1.0, 0.0], [0.0, 0.0, 0.3]]  # fmt: skip
 
 
+def stable_softmax_bce_terms(beta, z, t, u) -> dict:
+    """``stable_softmax_bce``'s cost, delta, hvp along ``u`` and outer product at logits ``z``
+    and targets ``t`` (rows), by jax (the reference the pair's hand terms are held to)."""
+    cost, outer = stable_softmax_bce(beta)
+    grad = jax.vmap(jax.grad(cost))
+    return {
+        "cost": jax.vmap(cost)(z, t),
+        "delta": grad(z, t),
+        "hvp": jax.jvp(lambda q: grad(q, t), (z,), (u,))[1],
+        "outer": jax.vmap(outer)(z, t, u),
+    }
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("output", ["softmax", "softmax:2.5"])
 def test_softmax_bce_is_finite_and_exact_where_an_output_rounds_to_one(output, dtype):
@@ -241,14 +254,7 @@ def test_softmax_bce_is_finite_and_exact_where_an_output_rounds_to_one(output, d
         t64 = jnp.asarray(SATURATED_T)
         u64 = jnp.asarray(np.random.default_rng(0).normal(size=(6, 3)))
         z, t, u = (a.astype(dtype) for a in (z64, t64, u64))
-        cost, outer = stable_softmax_bce(beta)
-        grad = jax.vmap(jax.grad(cost))
-        want = {
-            "cost": jax.vmap(cost)(z64, t64),
-            "delta": grad(z64, t64),
-            "hvp": jax.jvp(lambda q: grad(q, t64), (z64,), (u64,))[1],
-            "outer": jax.vmap(outer)(z64, t64, u64),
-        }
+        want = stable_softmax_bce_terms(beta, z64, t64, u64)
         assert all(np.isfinite(np.asarray(v)).all() for v in want.values())
 
         def errors(record):
@@ -476,14 +482,7 @@ def test_softmax_bce_is_exact_at_large_logits_in_float32(output):
         t64 = jnp.asarray(t)
         u64 = jnp.asarray(np.random.default_rng(0).normal(size=(4, 3)))
         z32, t32, u32 = (a.astype(jnp.float32) for a in (z64, t64, u64))
-        cost, outer = stable_softmax_bce(beta)
-        grad = jax.vmap(jax.grad(cost))
-        want = {
-            "cost": jax.vmap(cost)(z64, t64),
-            "delta": grad(z64, t64),
-            "hvp": jax.jvp(lambda q: grad(q, t64), (z64,), (u64,))[1],
-            "outer": jax.vmap(outer)(z64, t64, u64),
-        }
+        want = stable_softmax_bce_terms(beta, z64, t64, u64)
         record, y = losses.pair(output, "bce"), outputs.get(output).fn(z32)
         got = {
             "cost": record.cost(z32, y, t32),
