@@ -26,6 +26,16 @@ def check_real(name: str, a) -> None:
         raise ValueError(f"{name} must be numeric, got dtype {a.dtype}.")
 
 
+def real_array(name: str, a) -> np.ndarray:
+    """``a`` as a NumPy array, once it is unmasked (``check_unmasked``: ``np.asarray`` would read
+    the numbers under a mask) and real (``check_real``: a cast to float64 would drop a complex
+    part): arrays handed to jaxmlp to judge or to use, a gradient under test, a weight."""
+    check_unmasked(name, a)
+    a = np.asarray(a)
+    check_real(name, a)
+    return a
+
+
 def param_shape(v, where: str) -> tuple:
     """The shape of the parameter ``v`` (named ``where``: "params[0]['w']"); a ValueError unless
     it is an array (NumPy or JAX): a list (params after ``json.loads``) has no dtype, and the

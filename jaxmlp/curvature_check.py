@@ -32,7 +32,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxmlp import activations as _activations
 from jaxmlp import backprop, curvature, kinks, losses, outputs, reduction
-from jaxmlp.array_checks import check_real
+from jaxmlp.array_checks import real_array
 from jaxmlp.finite_differences import noise_of_e, roundoff_rows
 from jaxmlp.gradient_check import _clear_of_kinks, worst
 from jaxmlp.gradient_matrix import (
@@ -45,7 +45,7 @@ from jaxmlp.gradient_matrix import (
 )
 from jaxmlp.gradient_report import _examples
 from jaxmlp.mlp import MLP
-from jaxmlp.numeric import check_int, check_unmasked
+from jaxmlp.numeric import check_int
 
 FLOOR = 1e-3
 EPS = 1e-5  # central difference of the hand gradient, float64
@@ -72,9 +72,7 @@ def _real(product, what: str = "hvp_fn"):
     """``product`` (a pytree of arrays), once every leaf is real and unmasked: a complex Hv
     passed the checks by its real part (the cast to float64 drops the rest)."""
     for path, leaf in jax.tree_util.tree_leaves_with_path(product):
-        where = f"{what}: {jax.tree_util.keystr(path)}"
-        check_unmasked(where, leaf)
-        check_real(where, np.asarray(leaf))
+        real_array(f"{what}: {jax.tree_util.keystr(path)}", leaf)
     return product
 
 

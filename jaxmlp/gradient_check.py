@@ -53,7 +53,7 @@ import numpy as np
 
 from jaxmlp import activations as _activations
 from jaxmlp import kinks
-from jaxmlp.array_checks import check_real, one_dtype
+from jaxmlp.array_checks import one_dtype, real_array
 from jaxmlp.finite_differences import (
     along_directions,
     central_differences,
@@ -62,7 +62,7 @@ from jaxmlp.finite_differences import (
 )
 from jaxmlp.gradient_report import FLOOR, RESOLVE, LeafCheck, Report, worst
 from jaxmlp.mlp import MLP
-from jaxmlp.numeric import check_int, check_positive, check_unmasked, is_real, not_one_of
+from jaxmlp.numeric import check_int, check_positive, is_real, not_one_of
 
 EPS = 6e-6  # central-difference step in float64: truncation ~eps^2 meets round-off ~1e-16 / eps
 KINK_MARGIN = 1e-3  # the matrix's distance from kinks, well beyond what a step of EPS moves
@@ -232,11 +232,8 @@ def _leaves(grads, params, what: str) -> list[np.ndarray]:
         given = [grads[l][k] for l, k, _ in named]
     except (KeyError, IndexError, TypeError):
         raise ValueError(f"{what} must return a pytree shaped like params.") from None
-    for (l, k, _), o in zip(named, given):
-        check_unmasked(f"{what}: grads[{l}][{k!r}]", o)
-    out = [np.asarray(o) for o in given]
+    out = [real_array(f"{what}: grads[{l}][{k!r}]", o) for (l, k, _), o in zip(named, given)]
     for (l, k, leaf), o in zip(named, out):
-        check_real(f"{what}: grads[{l}][{k!r}]", o)
         if o.shape != leaf.shape:
             raise ValueError(f"{what}: grads[{l}][{k!r}] has shape {o.shape}, not {leaf.shape}.")
     return out

@@ -17,10 +17,9 @@ from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from jaxmlp import activations
-from jaxmlp.array_checks import check_real
+from jaxmlp.array_checks import real_array
 from jaxmlp.arrays import precision
 from jaxmlp.mlp import MLP
-from jaxmlp.numeric import check_unmasked
 from jaxmlp.sklearn import _lbfgs, _params, _solvers
 from jaxmlp.sklearn._forward import apply
 from jaxmlp.sklearn._stopping import StoppingMixin
@@ -345,10 +344,7 @@ def _hand_set(name: str, l: int, a) -> np.ndarray:
     scikit-learn reads them; a masked array with masked entries is a ValueError
     (``numeric.check_unmasked``: ``np.asarray`` would drop the mask and use the numbers under
     it), and so is one of no real numbers (complex: predict would cast every weight to it)."""
-    check_unmasked(f"{name}[{l}]", a)
-    a = np.asarray(a)
-    check_real(f"{name}[{l}]", a)
-    return a
+    return real_array(f"{name}[{l}]", a)
 
 
 def _cast_floats(tree, dtype):
