@@ -42,8 +42,7 @@ def _row(s) -> _Row:
     # L_m - L is taken as (s_2 - s_1) + log sum_{k != m} e^(s_k - s_2) - log sum_k e^(s_k - s_1),
     # s_1 the largest logit and s_2 the largest of the rest: logsumexp adds its max back, and
     # L_m - L of two such numbers kept their rounding (1e-3 at logits of 1e4 in float32).
-    top = jax.nn.one_hot(jnp.argmax(s, -1), s.shape[-1], dtype=bool)
-    d, lse = gaps(s)  # s - s_1 and L - s_1: log_softmax's log(1 + tiny) is 0, y_top's cost 0
+    top, d, lse = gaps(s)  # s - s_1 and L - s_1: log_softmax's log(1 + tiny) is 0, y_top's cost 0
     log_y = d - lse
     y = jnp.exp(log_y)
     rest = jnp.where(top, -jnp.inf, d)
@@ -62,20 +61,21 @@ def _sum(v):
 
 
 def gaps(s):
-    """``(d, lse)`` per row of logits s (n, K): the gaps d = s - s_1 to the largest logit s_1
-    and lse = log sum_k e^(d_k) = logsumexp(s) - s_1 (n, 1), as log1p of the other units' terms.
+    """``(top, d, lse)`` per row of logits s (n, K): the largest logit s_1's place (one-hot,
+    bool), the gaps d = s - s_1 to it and lse = log sum_k e^(d_k) = logsumexp(s) - s_1 (n, 1),
+    as log1p of the other units' terms.
     A softmax loss written with logsumexp(s) subtracts numbers of the logits' size (which keep
     their rounding: 1e-3 at 1e4 in float32), and its log(1 + tiny) is 0: a confident right
     answer cost 0, not ~tiny."""
     top = jax.nn.one_hot(jnp.argmax(s, -1), s.shape[-1], dtype=bool)
     d = s - jnp.max(s, -1, keepdims=True)
-    return d, jnp.log1p(_sum(jnp.where(top, 0, jnp.exp(d))))
+    return top, d, jnp.log1p(_sum(jnp.where(top, 0, jnp.exp(d))))
 
 
 def cross_entropy_cost(s, t):
     """Softmax + cross_entropy's l (n,) = logsumexp(s) sum_k t_k - <t, s>, from the ``gaps``:
     its canonical cost (``losses``), which this module's bce shares the logits' rules with."""
-    d, lse = gaps(s)
+    _, d, lse = gaps(s)
     return lse[..., 0] * jnp.sum(t, -1) - jnp.sum(t * d, -1)
 
 
